@@ -1,0 +1,14 @@
+/*
+** check.c -- memlab_check(): every subsystem's invariants in one pass, as
+** CONFIG_DEBUG_VM's validators would check them.  Each subsystem owns its
+** checker (page_alloc_check, ...); this file gathers them.
+*/
+#include "internal.h"
+
+int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	int n = 0;
+
+	n += page_alloc_check(m, fn, ud);
+	return n;
+}

@@ -1,0 +1,337 @@
+/*
+** memlab.h -- the public C API of memlab, a simulated Linux machine.
+**
+** This is the only header an embedding host needs.  All state lives in a
+** memlab_machine: two machines in one process are independent.  Functions
+** that model a system call or a kernel entry point return 0 (or a
+** non-negative result) on success and a negative Linux errno
+** (-MEMLAB_ENOMEM) on failure; results come back through out-parameters.
+** The core never aborts the host: a corrupted simulated state is reported
+** through the machine's report callback and memlab_check().
+*/
+#ifndef MEMLAB_H
+#define MEMLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#if defined(MEMLAB_BUILDING) && defined(__GNUC__)
+#define MEMLAB_API __attribute__((visibility("default")))
+#else
+#define MEMLAB_API
+#endif
+
+#define MEMLAB_VERSION_MAJOR 0
+#define MEMLAB_VERSION_MINOR 1
+#define MEMLAB_VERSION_PATCH 0
+#define MEMLAB_VERSION_STRING "0.1.0"
+
+MEMLAB_API const char *(memlab_version) (void);
+
+/* ===================== errors ===================== */
+
+/*
+** Linux's errno numbers (asm-generic/errno-base.h, errno.h), fixed here so
+** that the simulation reports the same numbers whatever the host is.
+*/
+#define MEMLAB_ERRNO_MAP(XX)                                \
+	XX(EPERM, 1, "Operation not permitted")             \
+	XX(ENOENT, 2, "No such file or directory")          \
+	XX(ESRCH, 3, "No such process")                     \
+	XX(EINTR, 4, "Interrupted system call")             \
+	XX(EIO, 5, "Input/output error")                    \
+	XX(EBADF, 9, "Bad file descriptor")                 \
+	XX(EAGAIN, 11, "Resource temporarily unavailable")  \
+	XX(ENOMEM, 12, "Cannot allocate memory")            \
+	XX(EACCES, 13, "Permission denied")                 \
+	XX(EFAULT, 14, "Bad address")                       \
+	XX(EBUSY, 16, "Device or resource busy")            \
+	XX(EEXIST, 17, "File exists")                       \
+	XX(ENODEV, 19, "No such device")                    \
+	XX(EINVAL, 22, "Invalid argument")                  \
+	XX(ETXTBSY, 26, "Text file busy")                   \
+	XX(EFBIG, 27, "File too large")                     \
+	XX(ENOSPC, 28, "No space left on device")           \
+	XX(ERANGE, 34, "Numerical result out of range")     \
+	XX(ENOSYS, 38, "Function not implemented")          \
+	XX(EOVERFLOW, 75, "Value too large for defined data type") \
+	XX(EOPNOTSUPP, 95, "Operation not supported")
+
+enum {
+#define MEMLAB_ERRNO_ENUM(name, num, text) MEMLAB_##name = num,
+	MEMLAB_ERRNO_MAP(MEMLAB_ERRNO_ENUM)
+#undef MEMLAB_ERRNO_ENUM
+};
+
+/* "ENOMEM" for -12 or 12; NULL for an unknown number. */
+MEMLAB_API const char *(memlab_err_name) (int err);
+/* "Cannot allocate memory" for -12 or 12; "Unknown error" otherwise. */
+MEMLAB_API const char *(memlab_strerror) (int err);
+
+/* ===================== the machine ===================== */
+
+typedef struct memlab_machine memlab_machine;
+
+/*
+** The host's allocator for memlab's own metadata, shaped like lua_Alloc:
+** nsize == 0 frees ptr, otherwise it (re)allocates; osize is the old size
+** (0 for a new block).  Returning NULL for nsize > 0 is an allocation
+** failure that memlab reports as -MEMLAB_ENOMEM.
+*/
+typedef void *(*memlab_alloc_fn)(void *ud, void *ptr, size_t osize,
+				 size_t nsize);
+
+/* Reports of corrupted simulated state ("BUG: Bad page state ..."). */
+typedef void (*memlab_report_fn)(void *ud, const char *msg);
+
+enum memlab_arch { MEMLAB_ARCH_X86_64 = 0, MEMLAB_ARCH_ARM64 = 1 };
+
+enum memlab_zone_layout {
+	MEMLAB_ZONES_ARCH = 0,	/* the architecture's layout (x86-64: DMA, DMA32, Normal) */
+	MEMLAB_ZONES_SINGLE = 1	/* one Normal zone over all of RAM */
+};
+
+struct memlab_config {
+	int arch;			/* enum memlab_arch */
+	uint64_t ram;			/* bytes of simulated RAM */
+	uint32_t page_size;		/* 4096; arm64 also 16384 and 65536 */
+	uint64_t seed;			/* the machine's random generator */
+	int zones;			/* enum memlab_zone_layout */
+	int64_t min_free_kbytes;	/* < 0: computed as Linux does */
+	int watermark_scale_factor;	/* 0: Linux's default, 10 */
+	memlab_alloc_fn alloc;		/* NULL: malloc/realloc/free */
+	void *alloc_ud;
+	memlab_report_fn report;	/* NULL: reports go to stderr */
+	void *report_ud;
+};
+
+/* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
+MEMLAB_API void (memlab_config_init) (struct memlab_config *cfg);
+
+/*
+** Create a machine: its zones, the per-frame descriptors and the buddy
+** free lists holding every managed frame.  Returns 0 and *out, or
+** -MEMLAB_EINVAL for a configuration Linux could not run with (RAM not a
+** whole number of pages, a page size the architecture lacks, RAM too
+** small) and -MEMLAB_ENOMEM when the host cannot hold the machine.
+*/
+MEMLAB_API int (memlab_create) (const struct memlab_config *cfg,
+				memlab_machine **out);
+MEMLAB_API void (memlab_destroy) (memlab_machine *m);
+
+/* Free text returned by memlab_proc() and friends. */
+MEMLAB_API void (memlab_free_text) (memlab_machine *m, char *text);
+
+struct memlab_machine_info {
+	int arch;
+	uint32_t page_size;
+	unsigned page_shift;
+	uint64_t ram;			/* bytes */
+	uint64_t nr_frames;		/* page frames of RAM, pfn 0 .. nr_frames-1 */
+	uint64_t nr_reserved;		/* frames never given to the buddy allocator */
+	unsigned max_order;		/* MAX_PAGE_ORDER, inclusive (10 on x86-64) */
+	unsigned pageblock_order;	/* 9 on x86-64 with 4 KiB pages */
+	int nr_zones;			/* every zone, populated or not */
+	int mobility_grouping;		/* 0 when page_group_by_mobility_disabled */
+	int64_t min_free_kbytes;
+	int watermark_scale_factor;
+	uint64_t seed;
+};
+MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
+				       struct memlab_machine_info *info);
+
+/* ===================== GFP flags (include/linux/gfp_types.h) ===================== */
+
+#define MEMLAB___GFP_DMA		0x01u
+#define MEMLAB___GFP_HIGHMEM		0x02u
+#define MEMLAB___GFP_DMA32		0x04u
+#define MEMLAB___GFP_MOVABLE		0x08u
+#define MEMLAB___GFP_RECLAIMABLE	0x10u
+#define MEMLAB___GFP_HIGH		0x20u
+#define MEMLAB___GFP_IO			0x40u
+#define MEMLAB___GFP_FS			0x80u
+#define MEMLAB___GFP_ZERO		0x100u
+#define MEMLAB___GFP_DIRECT_RECLAIM	0x400u
+#define MEMLAB___GFP_KSWAPD_RECLAIM	0x800u
+#define MEMLAB___GFP_WRITE		0x1000u
+#define MEMLAB___GFP_NOWARN		0x2000u
+#define MEMLAB___GFP_RETRY_MAYFAIL	0x4000u
+#define MEMLAB___GFP_NOFAIL		0x8000u
+#define MEMLAB___GFP_NORETRY		0x10000u
+#define MEMLAB___GFP_MEMALLOC		0x20000u
+#define MEMLAB___GFP_COMP		0x40000u
+#define MEMLAB___GFP_NOMEMALLOC		0x80000u
+#define MEMLAB___GFP_HARDWALL		0x100000u
+#define MEMLAB___GFP_THISNODE		0x200000u
+#define MEMLAB___GFP_ACCOUNT		0x400000u
+
+#define MEMLAB___GFP_RECLAIM	(MEMLAB___GFP_DIRECT_RECLAIM | MEMLAB___GFP_KSWAPD_RECLAIM)
+#define MEMLAB_GFP_ATOMIC	(MEMLAB___GFP_HIGH | MEMLAB___GFP_KSWAPD_RECLAIM)
+#define MEMLAB_GFP_KERNEL	(MEMLAB___GFP_RECLAIM | MEMLAB___GFP_IO | MEMLAB___GFP_FS)
+#define MEMLAB_GFP_KERNEL_ACCOUNT (MEMLAB_GFP_KERNEL | MEMLAB___GFP_ACCOUNT)
+#define MEMLAB_GFP_NOWAIT	(MEMLAB___GFP_KSWAPD_RECLAIM | MEMLAB___GFP_NOWARN)
+#define MEMLAB_GFP_NOIO		(MEMLAB___GFP_RECLAIM)
+#define MEMLAB_GFP_NOFS		(MEMLAB___GFP_RECLAIM | MEMLAB___GFP_IO)
+#define MEMLAB_GFP_USER		(MEMLAB___GFP_RECLAIM | MEMLAB___GFP_IO | MEMLAB___GFP_FS | MEMLAB___GFP_HARDWALL)
+#define MEMLAB_GFP_DMA		(MEMLAB___GFP_DMA)
+#define MEMLAB_GFP_DMA32	(MEMLAB___GFP_DMA32)
+#define MEMLAB_GFP_HIGHUSER	(MEMLAB_GFP_USER | MEMLAB___GFP_HIGHMEM)
+#define MEMLAB_GFP_HIGHUSER_MOVABLE (MEMLAB_GFP_HIGHUSER | MEMLAB___GFP_MOVABLE)
+#define MEMLAB_GFP_TRANSHUGE_LIGHT ((MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP | \
+	MEMLAB___GFP_NOMEMALLOC | MEMLAB___GFP_NOWARN) & ~MEMLAB___GFP_RECLAIM)
+#define MEMLAB_GFP_TRANSHUGE	(MEMLAB_GFP_TRANSHUGE_LIGHT | MEMLAB___GFP_DIRECT_RECLAIM)
+
+struct memlab_flag_name {
+	const char *name;
+	uint32_t value;
+};
+
+/*
+** Linux's GFP names, composite masks first ("GFP_KERNEL", ...) then the
+** single bits ("__GFP_ZERO", ...), ending with { NULL, 0 }.  The order is
+** the one Linux's show_gfp_flags() uses to print a mask.
+*/
+MEMLAB_API const struct memlab_flag_name *(memlab_gfp_names) (void);
+
+/* Print gfp as Linux's tracepoints do ("GFP_KERNEL|__GFP_ZERO"); returns
+** the length it needed (like snprintf). */
+MEMLAB_API int (memlab_gfp_format) (uint32_t gfp, char *buf, size_t size);
+
+/* ===================== the page allocator ===================== */
+
+enum memlab_migratetype {
+	MEMLAB_MIGRATE_UNMOVABLE,
+	MEMLAB_MIGRATE_MOVABLE,
+	MEMLAB_MIGRATE_RECLAIMABLE,
+	MEMLAB_MIGRATE_HIGHATOMIC,
+	MEMLAB_MIGRATE_ISOLATE,
+	MEMLAB_MIGRATE_TYPES
+};
+/* "Unmovable", "Movable", ... as /proc/pagetypeinfo prints them. */
+MEMLAB_API const char *(memlab_migratetype_name) (int mt);
+
+#define MEMLAB_NR_ORDERS_MAX	14	/* room for arm64 64K pages (MAX_PAGE_ORDER 13) */
+#define MEMLAB_MAX_NR_ZONES	5	/* DMA, DMA32, Normal, Movable, Device */
+
+/*
+** Allocate 2^order contiguous frames as alloc_pages(gfp, order) does:
+** zonelist from gfp_zone(gfp) down, watermark checks with lowmem_reserve,
+** free lists of gfp's migrate type with Linux's fallbacks.  Returns 0 and
+** the first frame in *pfn, -MEMLAB_ENOMEM when Linux would fail (no
+** reclaim yet), -MEMLAB_EINVAL for order > max_order or an impossible gfp.
+*/
+MEMLAB_API int (memlab_alloc_pages) (memlab_machine *m, unsigned order,
+				     uint32_t gfp, uint64_t *pfn);
+
+/*
+** Free 2^order frames at pfn as __free_pages() does, merging buddies.
+** A pfn out of range, a frame that is free already, a reserved frame, a
+** pfn not aligned to order or an order that differs from the allocation
+** is reported as Linux reports a bad page and returns -MEMLAB_EINVAL
+** with nothing changed.
+*/
+MEMLAB_API int (memlab_free_pages) (memlab_machine *m, uint64_t pfn,
+				    unsigned order);
+
+/*
+** Frame contents, by physical address: n bytes at paddr, within RAM.
+** Only frames that were written cost the host memory; the rest read as
+** zeroes.  -MEMLAB_EFAULT when the range leaves RAM.
+*/
+MEMLAB_API int (memlab_read_phys) (memlab_machine *m, uint64_t paddr,
+				   void *buf, size_t n);
+MEMLAB_API int (memlab_write_phys) (memlab_machine *m, uint64_t paddr,
+				    const void *buf, size_t n);
+
+/* What a frame's descriptor (struct page) holds, for inspection. */
+struct memlab_page_info {
+	uint64_t pfn;
+	int zone;		/* zone index, -1 for a hole or a reserved frame outside zones */
+	int buddy;		/* head of a free block (PageBuddy) */
+	int free;		/* inside a free block */
+	unsigned order;		/* of the free block, or of the allocation at its head */
+	int reserved;		/* PageReserved */
+	int refcount;		/* page_ref_count() */
+	int pageblock_migratetype;
+};
+MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
+				   struct memlab_page_info *info);
+
+/* ===================== zones and statistics ===================== */
+
+struct memlab_zone_info {
+	const char *name;		/* "DMA", "DMA32", "Normal", "Movable", "Device" */
+	int populated;
+	uint64_t start_pfn, spanned, present, managed;
+	uint64_t nr_free;		/* NR_FREE_PAGES */
+	uint64_t wmark_min, wmark_low, wmark_high, wmark_promo, watermark_boost;
+	uint64_t lowmem_reserve[MEMLAB_MAX_NR_ZONES];
+	uint64_t nr_reserved_highatomic;
+	uint64_t nr_free_highatomic;
+	uint64_t nr_free_blocks[MEMLAB_NR_ORDERS_MAX];	/* free_area[o].nr_free */
+	uint64_t nr_free_mt[MEMLAB_NR_ORDERS_MAX][MEMLAB_MIGRATE_TYPES];
+	uint64_t nr_pageblocks[MEMLAB_MIGRATE_TYPES];
+	uint64_t pgalloc;		/* pgalloc_<zone> */
+};
+
+MEMLAB_API int (memlab_nr_zones) (const memlab_machine *m);
+/* -MEMLAB_EINVAL for a zone index out of range. */
+MEMLAB_API int (memlab_zone_info) (const memlab_machine *m, int zid,
+				   struct memlab_zone_info *info);
+
+/*
+** mm/vmstat.c's indices for zone zid and an order: the fragmentation index
+** (-1000 when an allocation of that order would succeed, else 0..1000, 0
+** meaning failure for lack of memory and 1000 failure from fragmentation)
+** and the unusable free space index (0..1000).  Both in thousandths.
+*/
+MEMLAB_API int (memlab_fragmentation_index) (const memlab_machine *m,
+					     int zid, unsigned order);
+MEMLAB_API int (memlab_unusable_index) (const memlab_machine *m, int zid,
+					unsigned order);
+
+struct memlab_stat {
+	const char *name;
+	uint64_t value;
+};
+
+/*
+** Every /proc/vmstat counter in Linux's order.  Fills at most n items of
+** out (out may be NULL) and returns the total number of counters.
+*/
+MEMLAB_API size_t (memlab_vmstat) (const memlab_machine *m,
+				   struct memlab_stat *out, size_t n);
+/* One counter by name; -MEMLAB_ENOENT when Linux has no such counter. */
+MEMLAB_API int (memlab_vmstat_get) (const memlab_machine *m,
+				    const char *name, uint64_t *value);
+
+/*
+** Render a simulated procfs file in Linux's exact format: "meminfo",
+** "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat",
+** "extfrag/extfrag_index", "extfrag/unusable_index" (the last two are
+** debugfs files in Linux).  *text is NUL-terminated and freed with
+** memlab_free_text().  -MEMLAB_ENOENT for a path memlab does not model.
+*/
+MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
+			      char **text, size_t *len);
+
+/* ===================== invariants ===================== */
+
+typedef void (*memlab_violation_fn)(void *ud, const char *msg);
+
+/*
+** Check every invariant of the simulated machine (CONFIG_DEBUG_VM style);
+** each violation found is passed to fn (which may be NULL).  Returns the
+** number of violations, 0 for a consistent machine.
+*/
+MEMLAB_API int (memlab_check) (memlab_machine *m, memlab_violation_fn fn,
+			       void *ud);
+
+#ifdef __cplusplus
+}
+#endif
+#endif

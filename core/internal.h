@@ -1,0 +1,180 @@
+/*
+** internal.h -- the simulated machine's data structures, shared by the
+** files of core/ and never by a host (hosts see memlab.h only).
+**
+** Names follow Linux (include/linux/mm_types.h, mmzone.h): struct page,
+** struct zone, free_area, pageblock, watermarks.
+*/
+#ifndef MEMLAB_INTERNAL_H
+#define MEMLAB_INTERNAL_H
+
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "memlab/memlab.h"
+#include "vmstat_items.h"
+
+#define PFN_NONE		UINT32_MAX	/* end of a free list */
+#define NR_ORDERS_MAX		MEMLAB_NR_ORDERS_MAX
+#define MAX_NR_ZONES		MEMLAB_MAX_NR_ZONES
+#define MIGRATE_TYPES		MEMLAB_MIGRATE_TYPES
+#define MIGRATE_PCPTYPES	3	/* Unmovable, Movable, Reclaimable */
+#define PAGE_ALLOC_COSTLY_ORDER	3
+#define MEMMAP_BYTES_PER_PAGE	64	/* sizeof(struct page) in Linux, reserved at boot */
+
+enum zone_type { ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE };
+
+enum migratetype {
+	MIGRATE_UNMOVABLE = MEMLAB_MIGRATE_UNMOVABLE,
+	MIGRATE_MOVABLE = MEMLAB_MIGRATE_MOVABLE,
+	MIGRATE_RECLAIMABLE = MEMLAB_MIGRATE_RECLAIMABLE,
+	MIGRATE_HIGHATOMIC = MEMLAB_MIGRATE_HIGHATOMIC,
+	MIGRATE_ISOLATE = MEMLAB_MIGRATE_ISOLATE,
+};
+
+enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
+
+/*
+** One descriptor per frame, 24 bytes.  A frame inside a free block that is
+** not the block's head has an all-zero descriptor, as in Linux (only the
+** head of a free block is PageBuddy), so a large machine costs the host
+** only the descriptors that were ever written.
+*/
+#define PG_buddy	0x0001u	/* head of a free block; private = order */
+#define PG_reserved	0x0002u	/* never given to the buddy allocator */
+#define PG_head_alloc	0x0004u	/* head of an allocation; private = its order */
+
+struct page {
+	uint32_t flags;
+	int32_t _refcount;
+	int32_t mapcount;	/* page_mapcount(): 0 when unmapped (Linux stores it -1) */
+	uint32_t private;	/* order, for PG_buddy and PG_head_alloc */
+	uint32_t lru_next;	/* free-list links, as pfns */
+	uint32_t lru_prev;
+};
+
+struct free_list {
+	uint32_t head, tail;	/* pfns, PFN_NONE when empty */
+};
+
+struct free_area {
+	struct free_list free_list[MIGRATE_TYPES];
+	uint64_t nr_free;			/* blocks on all lists */
+	uint64_t nr_free_mt[MIGRATE_TYPES];	/* blocks on each list */
+};
+
+struct zone {
+	const char *name;
+	int idx;				/* enum zone_type (m->zones[] is by position) */
+	uint64_t zone_start_pfn;
+	uint64_t spanned_pages, present_pages, managed_pages;
+	uint64_t _watermark[NR_WMARK];
+	uint64_t watermark_boost;
+	uint64_t lowmem_reserve[MAX_NR_ZONES];
+	uint64_t nr_reserved_highatomic;	/* pages in HighAtomic pageblocks */
+	uint64_t nr_free_highatomic;		/* free pages on HighAtomic lists */
+	uint64_t nr_free_pages;			/* NR_FREE_PAGES */
+	uint64_t nr_free_pages_blocks;		/* free pages in blocks >= pageblock_order */
+	struct free_area free_area[NR_ORDERS_MAX];
+};
+
+enum vmstat_item {
+#define VMSTAT_ENUM(e, name) e,
+	VMSTAT_ITEMS(VMSTAT_ENUM)
+#undef VMSTAT_ENUM
+	NR_VMSTAT_ITEMS
+};
+
+/* The machine's seeded generator: xoshiro256** (Blackman and Vigna). */
+struct rng {
+	uint64_t s[4];
+};
+
+struct memlab_machine {
+	/* configuration, fixed at creation */
+	int arch;
+	uint32_t page_size;
+	unsigned page_shift;
+	uint64_t ram;
+	uint64_t nr_frames;
+	unsigned max_order;		/* MAX_PAGE_ORDER, inclusive */
+	unsigned pageblock_order;
+	bool mobility_disabled;		/* page_group_by_mobility_disabled */
+	int64_t min_free_kbytes;
+	int watermark_scale_factor;
+	int lowmem_reserve_ratio[MAX_NR_ZONES];
+	int zone_layout;		/* enum memlab_zone_layout */
+	uint64_t seed;
+	struct rng rng;
+
+	/* the host's allocator and report sink */
+	memlab_alloc_fn alloc;
+	void *alloc_ud;
+	memlab_report_fn report;
+	void *report_ud;
+
+	/* physical memory */
+	struct page *mem_map;		/* nr_frames descriptors */
+	uint8_t *pageblock_mt;		/* migrate type of each pageblock */
+	uint8_t *backing;		/* frame contents, MAP_NORESERVE */
+	uint64_t nr_reserved;
+	uint64_t first_pfn;		/* frames below are reserved (x86-64: pfn 0) */
+	uint64_t memmap_start_pfn;	/* frames from here up hold the memmap */
+	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
+	struct zone zones[MAX_NR_ZONES];
+
+	/* statistics: every /proc/vmstat item, in Linux's order */
+	uint64_t vmstat[NR_VMSTAT_ITEMS];
+};
+
+/* ---- machine.c ---- */
+void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
+void ml_free(memlab_machine *m, void *p, size_t size);
+void ml_report(memlab_machine *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+uint64_t rng_next(struct rng *r);
+void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
+
+/* ---- page_alloc.c ---- */
+int page_alloc_init(memlab_machine *m);			/* zones, boot free */
+void setup_per_zone_wmarks(memlab_machine *m);
+struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
+int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
+int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+
+/* ---- vmstat.c ---- */
+int vmstat_fragmentation_index(const struct zone *z, unsigned order);
+int vmstat_unusable_index(const struct zone *z, unsigned order);
+
+/* ---- strbuf.c: growable text for procfs ---- */
+struct strbuf {
+	memlab_machine *m;
+	char *buf;
+	size_t len, cap;
+	int err;			/* -MEMLAB_ENOMEM once an append failed */
+};
+void sb_init(struct strbuf *sb, memlab_machine *m);
+void sb_printf(struct strbuf *sb, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+void sb_vprintf(struct strbuf *sb, const char *fmt, va_list ap);
+/* Hand the text to the caller (freed by memlab_free_text) or the error. */
+int sb_finish(struct strbuf *sb, char **text, size_t *len);
+
+static inline struct page *pfn_to_page(memlab_machine *m, uint64_t pfn)
+{
+	return &m->mem_map[pfn];
+}
+
+static inline uint64_t zone_end_pfn(const struct zone *z)
+{
+	return z->zone_start_pfn + z->spanned_pages;
+}
+
+static inline bool populated_zone(const struct zone *z)
+{
+	return z->present_pages != 0;
+}
+
+#endif

@@ -1,0 +1,345 @@
+/*
+** machine.c -- creating and destroying a simulated machine: configuration,
+** the host's allocator and report hooks, errno names, the seeded random
+** generator and physical memory (frame descriptors and frame contents).
+*/
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+
+#include "internal.h"
+
+const char *memlab_version(void)
+{
+	return MEMLAB_VERSION_STRING;
+}
+
+/* ===================== errno names ===================== */
+
+const char *memlab_err_name(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+#define ERRNO_NAME(name, num, text) case num: return #name;
+	MEMLAB_ERRNO_MAP(ERRNO_NAME)
+#undef ERRNO_NAME
+	}
+	return NULL;
+}
+
+const char *memlab_strerror(int err)
+{
+	if (err < 0)
+		err = -err;
+	switch (err) {
+#define ERRNO_TEXT(name, num, text) case num: return text;
+	MEMLAB_ERRNO_MAP(ERRNO_TEXT)
+#undef ERRNO_TEXT
+	}
+	return "Unknown error";
+}
+
+/* ===================== host memory and reports ===================== */
+
+static void *default_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	return realloc(ptr, nsize);
+}
+
+/* Zeroed host memory for metadata, through the host's allocator. */
+void *ml_alloc(memlab_machine *m, size_t size)
+{
+	void *p = m->alloc(m->alloc_ud, NULL, 0, size ? size : 1);
+
+	if (p)
+		memset(p, 0, size);
+	return p;
+}
+
+void ml_free(memlab_machine *m, void *p, size_t size)
+{
+	if (p)
+		m->alloc(m->alloc_ud, p, size ? size : 1, 0);
+}
+
+void memlab_free_text(memlab_machine *m, char *text)
+{
+	if (text)
+		ml_free(m, text, strlen(text) + 1);
+}
+
+/* Pass a report of corrupted simulated state to the host (or stderr). */
+void ml_report(memlab_machine *m, const char *fmt, ...)
+{
+	char msg[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	if (m->report)
+		m->report(m->report_ud, msg);
+	else
+		fprintf(stderr, "memlab: %s\n", msg);
+}
+
+/* ===================== the seeded generator ===================== */
+
+static uint64_t splitmix64(uint64_t *x)
+{
+	uint64_t z = (*x += 0x9e3779b97f4a7c15ull);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+	return z ^ (z >> 31);
+}
+
+static void rng_seed(struct rng *r, uint64_t seed)
+{
+	for (int i = 0; i < 4; i++)
+		r->s[i] = splitmix64(&seed);
+}
+
+static inline uint64_t rotl(uint64_t x, int k)
+{
+	return (x << k) | (x >> (64 - k));
+}
+
+/* xoshiro256**: every source of randomness in a machine draws from here. */
+uint64_t rng_next(struct rng *r)
+{
+	uint64_t *s = r->s;
+	uint64_t result = rotl(s[1] * 5, 7) * 9;
+	uint64_t t = s[1] << 17;
+
+	s[2] ^= s[0];
+	s[3] ^= s[1];
+	s[1] ^= s[2];
+	s[0] ^= s[3];
+	s[2] ^= t;
+	s[3] = rotl(s[3], 45);
+	return result;
+}
+
+/* ===================== configuration ===================== */
+
+void memlab_config_init(struct memlab_config *cfg)
+{
+	memset(cfg, 0, sizeof(*cfg));
+	cfg->arch = MEMLAB_ARCH_X86_64;
+	cfg->ram = 256ull << 20;
+	cfg->page_size = 4096;
+	cfg->seed = 1;
+	cfg->zones = MEMLAB_ZONES_ARCH;
+	cfg->min_free_kbytes = -1;
+}
+
+static int ilog2_u64(uint64_t x)
+{
+	return 63 - __builtin_clzll(x);
+}
+
+/*
+** The orders of the architecture's page allocator: MAX_PAGE_ORDER
+** (arch/arm64/Kconfig ARCH_FORCE_MAX_ORDER: 13 for 64K pages, 11 for 16K,
+** else 10) and pageblock_order = min(HUGETLB_PAGE_ORDER, MAX_PAGE_ORDER)
+** with HUGETLB_PAGE_ORDER = PMD_SHIFT - PAGE_SHIFT (include/linux/
+** pageblock-flags.h): 9, 11 and 13 for 4K, 16K and 64K pages.
+*/
+static int set_orders(memlab_machine *m)
+{
+	switch (m->page_size) {
+	case 4096:
+		m->max_order = 10;
+		m->pageblock_order = 9;
+		return 0;
+	case 16384:
+		m->max_order = 11;
+		m->pageblock_order = 11;
+		break;
+	case 65536:
+		m->max_order = 13;
+		m->pageblock_order = 13;
+		break;
+	default:
+		return -MEMLAB_EINVAL;
+	}
+	return m->arch == MEMLAB_ARCH_ARM64 ? 0 : -MEMLAB_EINVAL;
+}
+
+static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
+{
+	if (cfg->arch != MEMLAB_ARCH_X86_64 && cfg->arch != MEMLAB_ARCH_ARM64)
+		return -MEMLAB_EINVAL;
+	if (cfg->zones != MEMLAB_ZONES_ARCH && cfg->zones != MEMLAB_ZONES_SINGLE)
+		return -MEMLAB_EINVAL;
+	m->arch = cfg->arch;
+	m->page_size = cfg->page_size;
+	if (m->page_size == 0 || (m->page_size & (m->page_size - 1)))
+		return -MEMLAB_EINVAL;
+	m->page_shift = (unsigned)ilog2_u64(m->page_size);
+	if (set_orders(m))
+		return -MEMLAB_EINVAL;
+	/* RAM: whole pages, at least two max-order blocks, pfns fit in 32 bits */
+	if (cfg->ram % m->page_size)
+		return -MEMLAB_EINVAL;
+	m->ram = cfg->ram;
+	m->nr_frames = cfg->ram >> m->page_shift;
+	if (m->nr_frames < (2ull << m->max_order) || m->nr_frames >= PFN_NONE)
+		return -MEMLAB_EINVAL;
+	if (cfg->min_free_kbytes > 0 && cfg->min_free_kbytes > 262144 * 16)
+		return -MEMLAB_EINVAL;
+	m->min_free_kbytes = cfg->min_free_kbytes;
+	m->watermark_scale_factor = cfg->watermark_scale_factor ? cfg->watermark_scale_factor : 10;
+	if (m->watermark_scale_factor < 1 || m->watermark_scale_factor > 3000)
+		return -MEMLAB_EINVAL;
+	m->seed = cfg->seed;
+	rng_seed(&m->rng, cfg->seed);
+	m->zone_layout = cfg->zones;
+	return 0;
+}
+
+/* ===================== physical memory ===================== */
+
+/*
+** Frame descriptors and frame contents are anonymous host mappings, not
+** host-allocator blocks: both are zero until written, so a 64 GiB machine
+** costs the host only the descriptors and frames it ever touched.
+*/
+static void *map_lazy(size_t size)
+{
+	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+
+	return p == MAP_FAILED ? NULL : p;
+}
+
+static int physmem_init(memlab_machine *m)
+{
+	size_t nr_blocks = (size_t)((m->nr_frames >> m->pageblock_order) + 1);
+
+	m->mem_map = map_lazy(m->nr_frames * sizeof(struct page));
+	m->backing = map_lazy(m->ram);
+	m->pageblock_mt = ml_alloc(m, nr_blocks);
+	if (!m->mem_map || !m->backing || !m->pageblock_mt)
+		return -MEMLAB_ENOMEM;
+	return 0;
+}
+
+static void physmem_free(memlab_machine *m)
+{
+	if (m->mem_map)
+		munmap(m->mem_map, m->nr_frames * sizeof(struct page));
+	if (m->backing)
+		munmap(m->backing, m->ram);
+	ml_free(m, m->pageblock_mt, (size_t)((m->nr_frames >> m->pageblock_order) + 1));
+}
+
+static int check_phys_range(const memlab_machine *m, uint64_t paddr, size_t n)
+{
+	if (paddr > m->ram || n > m->ram - paddr)
+		return -MEMLAB_EFAULT;
+	return 0;
+}
+
+int memlab_read_phys(memlab_machine *m, uint64_t paddr, void *buf, size_t n)
+{
+	int err = check_phys_range(m, paddr, n);
+
+	if (err)
+		return err;
+	memcpy(buf, m->backing + paddr, n);
+	return 0;
+}
+
+int memlab_write_phys(memlab_machine *m, uint64_t paddr, const void *buf,
+		      size_t n)
+{
+	int err = check_phys_range(m, paddr, n);
+
+	if (err)
+		return err;
+	memcpy(m->backing + paddr, buf, n);
+	return 0;
+}
+
+/* Zero frame contents; whole host pages are given back instead of written. */
+void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr)
+{
+	uint8_t *p = m->backing + (pfn << m->page_shift);
+	size_t len = (size_t)(nr << m->page_shift);
+
+	if (len >= (64u << 10) && madvise(p, len, MADV_DONTNEED) == 0)
+		return;
+	memset(p, 0, len);
+}
+
+/* ===================== create / destroy ===================== */
+
+int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
+{
+	struct memlab_config defaults;
+	memlab_alloc_fn alloc;
+	memlab_machine *m;
+	int err;
+
+	*out = NULL;
+	if (!cfg) {
+		memlab_config_init(&defaults);
+		cfg = &defaults;
+	}
+	alloc = cfg->alloc ? cfg->alloc : default_alloc;
+	m = alloc(cfg->alloc_ud, NULL, 0, sizeof(*m));
+	if (!m)
+		return -MEMLAB_ENOMEM;
+	memset(m, 0, sizeof(*m));
+	m->alloc = alloc;
+	m->alloc_ud = cfg->alloc_ud;
+	m->report = cfg->report;
+	m->report_ud = cfg->report_ud;
+	err = apply_config(m, cfg);
+	if (!err)
+		err = physmem_init(m);
+	if (!err)
+		err = page_alloc_init(m);
+	if (err) {
+		memlab_destroy(m);
+		return err;
+	}
+	*out = m;
+	return 0;
+}
+
+void memlab_destroy(memlab_machine *m)
+{
+	if (!m)
+		return;
+	physmem_free(m);
+	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
+}
+
+void memlab_machine_info(const memlab_machine *m,
+			 struct memlab_machine_info *info)
+{
+	memset(info, 0, sizeof(*info));
+	info->arch = m->arch;
+	info->page_size = m->page_size;
+	info->page_shift = m->page_shift;
+	info->ram = m->ram;
+	info->nr_frames = m->nr_frames;
+	info->nr_reserved = m->nr_reserved;
+	info->max_order = m->max_order;
+	info->pageblock_order = m->pageblock_order;
+	info->nr_zones = m->nr_zones;
+	info->mobility_grouping = !m->mobility_disabled;
+	info->min_free_kbytes = m->min_free_kbytes;
+	info->watermark_scale_factor = m->watermark_scale_factor;
+	info->seed = m->seed;
+}

@@ -1,0 +1,1373 @@
+/*
+** page_alloc.c -- zones and the buddy page allocator, as Linux 6.12's
+** mm/page_alloc.c does it.
+**
+** Free memory is kept in blocks of 2^order frames, order 0..max_order,
+** on per-zone, per-order, per-migratetype lists.  A block's buddy is the
+** block of the same order it was split from: buddy_pfn = pfn ^ (1 << order).
+** Allocation takes the smallest block that fits and splits it (expand);
+** freeing merges a block with its free buddy as long as it can
+** (__free_one_page).  The lists of a free block always match the
+** migratetype of its pageblock (Linux 6.10+ freelist hygiene).
+**
+** What is not modelled yet, and where it will go: per-CPU page lists
+** (rmqueue_pcplist), kswapd and direct reclaim (the slow path below calls
+** reclaim_hook, which frees nothing yet), compaction, the OOM killer,
+** watermark boosting, memory isolation.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "internal.h"
+
+/* alloc_flags (mm/internal.h) */
+#define ALLOC_WMARK_MIN		WMARK_MIN
+#define ALLOC_WMARK_LOW		WMARK_LOW
+#define ALLOC_WMARK_HIGH	WMARK_HIGH
+#define ALLOC_NO_WATERMARKS	0x04
+#define ALLOC_WMARK_MASK	(ALLOC_NO_WATERMARKS - 1)
+#define ALLOC_OOM		0x08
+#define ALLOC_NON_BLOCK		0x10
+#define ALLOC_MIN_RESERVE	0x20
+#define ALLOC_NOFRAGMENT	0x100
+#define ALLOC_HIGHATOMIC	0x200
+#define ALLOC_KSWAPD		0x800
+#define ALLOC_RESERVES	(ALLOC_NON_BLOCK | ALLOC_MIN_RESERVE | ALLOC_HIGHATOMIC | ALLOC_OOM)
+
+#define MAX_RECLAIM_RETRIES	16
+
+#define GFP_ZONEMASK	(MEMLAB___GFP_DMA | MEMLAB___GFP_HIGHMEM | MEMLAB___GFP_DMA32 | MEMLAB___GFP_MOVABLE)
+#define GFP_MOVABLE_MASK (MEMLAB___GFP_RECLAIMABLE | MEMLAB___GFP_MOVABLE)
+#define GFP_KNOWN_MASK	0x7fffffu
+
+static const char *const zone_names[MAX_NR_ZONES] = {
+	"DMA", "DMA32", "Normal", "Movable", "Device"
+};
+
+/* sysctl_lowmem_reserve_ratio defaults (mm/page_alloc.c) */
+static const int default_lowmem_reserve_ratio[MAX_NR_ZONES] = { 256, 256, 32, 0, 0 };
+
+/* Linux's fallbacks[] table: whom each migratetype may steal from, in order. */
+static const int fallbacks[MIGRATE_PCPTYPES][MIGRATE_PCPTYPES - 1] = {
+	[MIGRATE_UNMOVABLE]   = { MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE },
+	[MIGRATE_MOVABLE]     = { MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE },
+	[MIGRATE_RECLAIMABLE] = { MIGRATE_UNMOVABLE, MIGRATE_MOVABLE },
+};
+
+struct alloc_context {
+	int highest_zoneidx;
+	int migratetype;
+	int preferred_zone;		/* first populated zone at or below highest */
+	uint32_t gfp;
+};
+
+static inline uint64_t pageblock_nr_pages(const memlab_machine *m)
+{
+	return 1ull << m->pageblock_order;
+}
+
+static inline uint64_t pageblock_start_pfn(const memlab_machine *m, uint64_t pfn)
+{
+	return pfn & ~(pageblock_nr_pages(m) - 1);
+}
+
+static inline bool migratetype_is_mergeable(int mt)
+{
+	return mt < MIGRATE_PCPTYPES;
+}
+
+int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn)
+{
+	return m->pageblock_mt[pfn >> m->pageblock_order];
+}
+
+static void set_pageblock_migratetype(memlab_machine *m, uint64_t pfn, int mt)
+{
+	m->pageblock_mt[pfn >> m->pageblock_order] = (uint8_t)mt;
+}
+
+/* Set every pageblock of a block of 2^order >= pageblock_order frames. */
+static void change_pageblock_range(memlab_machine *m, uint64_t pfn,
+				   unsigned order, int mt)
+{
+	uint64_t nr = 1ull << (order - m->pageblock_order);
+
+	for (uint64_t i = 0; i < nr; i++)
+		set_pageblock_migratetype(m, pfn + (i << m->pageblock_order), mt);
+}
+
+struct zone *page_zone(memlab_machine *m, uint64_t pfn)
+{
+	for (int i = 0; i < m->nr_zones; i++) {
+		struct zone *z = &m->zones[i];
+
+		if (pfn >= z->zone_start_pfn && pfn < zone_end_pfn(z))
+			return z;
+	}
+	return NULL;
+}
+
+static inline bool zone_spans_pfn(const struct zone *z, uint64_t pfn)
+{
+	return pfn >= z->zone_start_pfn && pfn < zone_end_pfn(z);
+}
+
+/* ===================== free lists ===================== */
+
+static inline bool PageBuddy(const struct page *p)
+{
+	return p->flags & PG_buddy;
+}
+
+static inline unsigned buddy_order(const struct page *p)
+{
+	return p->private;
+}
+
+/* NR_FREE_PAGES and the HighAtomic count; isolated pages are not free. */
+static void account_freepages(memlab_machine *m, struct zone *z, int64_t nr, int mt)
+{
+	if (mt == MIGRATE_ISOLATE)
+		return;
+	z->nr_free_pages += nr;
+	m->vmstat[NR_FREE_PAGES] += nr;
+	if (mt == MIGRATE_HIGHATOMIC)
+		z->nr_free_highatomic += nr;
+}
+
+static void account_blocks(memlab_machine *m, struct zone *z, unsigned order,
+			   int mt, int64_t sign)
+{
+	if (order >= m->pageblock_order && mt != MIGRATE_ISOLATE) {
+		z->nr_free_pages_blocks += sign * (1ll << order);
+		m->vmstat[NR_FREE_PAGES_BLOCKS] += sign * (1ll << order);
+	}
+}
+
+static void __add_to_free_list(memlab_machine *m, struct zone *z, uint64_t pfn,
+			       unsigned order, int mt, bool tail)
+{
+	struct free_area *area = &z->free_area[order];
+	struct free_list *fl = &area->free_list[mt];
+	struct page *page = pfn_to_page(m, pfn);
+
+	page->flags |= PG_buddy;
+	page->private = order;
+	if (tail) {
+		page->lru_next = PFN_NONE;
+		page->lru_prev = fl->tail;
+		if (fl->tail != PFN_NONE)
+			pfn_to_page(m, fl->tail)->lru_next = (uint32_t)pfn;
+		else
+			fl->head = (uint32_t)pfn;
+		fl->tail = (uint32_t)pfn;
+	} else {
+		page->lru_prev = PFN_NONE;
+		page->lru_next = fl->head;
+		if (fl->head != PFN_NONE)
+			pfn_to_page(m, fl->head)->lru_prev = (uint32_t)pfn;
+		else
+			fl->tail = (uint32_t)pfn;
+		fl->head = (uint32_t)pfn;
+	}
+	area->nr_free++;
+	area->nr_free_mt[mt]++;
+	account_blocks(m, z, order, mt, 1);
+}
+
+static void __del_page_from_free_list(memlab_machine *m, struct zone *z,
+				      uint64_t pfn, unsigned order, int mt)
+{
+	struct free_area *area = &z->free_area[order];
+	struct free_list *fl = &area->free_list[mt];
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (page->lru_prev != PFN_NONE)
+		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
+	else
+		fl->head = page->lru_next;
+	if (page->lru_next != PFN_NONE)
+		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
+	else
+		fl->tail = page->lru_prev;
+	page->flags &= ~PG_buddy;
+	page->private = 0;
+	page->lru_next = page->lru_prev = 0;
+	area->nr_free--;
+	area->nr_free_mt[mt]--;
+	account_blocks(m, z, order, mt, -1);
+}
+
+static void del_page_from_free_list(memlab_machine *m, struct zone *z,
+				    uint64_t pfn, unsigned order, int mt)
+{
+	__del_page_from_free_list(m, z, pfn, order, mt);
+	account_freepages(m, z, -(1ll << order), mt);
+}
+
+/* move_to_free_list(): to the tail of another type's list. */
+static void move_to_free_list(memlab_machine *m, struct zone *z, uint64_t pfn,
+			      unsigned order, int old_mt, int new_mt)
+{
+	__del_page_from_free_list(m, z, pfn, order, old_mt);
+	__add_to_free_list(m, z, pfn, order, new_mt, true);
+	account_freepages(m, z, -(1ll << order), old_mt);
+	account_freepages(m, z, 1ll << order, new_mt);
+}
+
+static inline uint32_t free_list_first(const struct zone *z, unsigned order, int mt)
+{
+	return z->free_area[order].free_list[mt].head;
+}
+
+static inline bool free_area_empty(const struct free_area *area, int mt)
+{
+	return area->free_list[mt].head == PFN_NONE;
+}
+
+/* ===================== freeing: __free_one_page ===================== */
+
+/*
+** page_is_buddy(): the block at buddy_pfn is free, whole at this order and
+** in the same zone, so the two may merge.
+*/
+static bool page_is_buddy(memlab_machine *m, const struct zone *z,
+			  uint64_t buddy_pfn, unsigned order)
+{
+	const struct page *buddy;
+
+	if (buddy_pfn >= m->nr_frames)
+		return false;
+	buddy = pfn_to_page(m, buddy_pfn);
+	return PageBuddy(buddy) && buddy_order(buddy) == order &&
+	       zone_spans_pfn(z, buddy_pfn);
+}
+
+/*
+** buddy_merge_likely(): if the buddy of the merged block's parent is free,
+** the block will probably merge further soon; Linux then queues it at the
+** tail so that it is not allocated (and split) first.
+*/
+static bool buddy_merge_likely(memlab_machine *m, const struct zone *z,
+			       uint64_t pfn, uint64_t buddy_pfn, unsigned order)
+{
+	uint64_t higher_pfn;
+
+	if (order >= m->max_order - 1)
+		return false;
+	higher_pfn = buddy_pfn & pfn;
+	return page_is_buddy(m, z, higher_pfn ^ (1ull << (order + 1)), order + 1);
+}
+
+/*
+** __free_one_page(): put 2^order frames at pfn back, merging with free
+** buddies up to max_order.  Above pageblock_order, blocks of unmergeable
+** types (HighAtomic, Isolate) do not merge with others.  to_tail forces
+** the tail of the list (FPI_TO_TAIL, used for the boot-time free).
+*/
+static void __free_one_page(memlab_machine *m, struct zone *z, uint64_t pfn,
+			    unsigned order, int mt, bool to_tail)
+{
+	uint64_t buddy_pfn = pfn;
+
+	account_freepages(m, z, 1ll << order, mt);
+	while (order < m->max_order) {
+		int buddy_mt = mt;
+
+		buddy_pfn = pfn ^ (1ull << order);
+		if (!page_is_buddy(m, z, buddy_pfn, order))
+			break;
+		if (order >= m->pageblock_order) {
+			buddy_mt = get_pfnblock_migratetype(m, buddy_pfn);
+			if (mt != buddy_mt && (!migratetype_is_mergeable(mt) ||
+					       !migratetype_is_mergeable(buddy_mt)))
+				break;
+		}
+		__del_page_from_free_list(m, z, buddy_pfn, order, buddy_mt);
+		/* Linux resets only the buddy's first pageblock; all of them
+		 * keeps the free lists and pageblock types in agreement */
+		if (buddy_mt != mt)
+			change_pageblock_range(m, buddy_pfn, order, mt);
+		pfn &= buddy_pfn;
+		order++;
+	}
+	if (!to_tail)
+		to_tail = buddy_merge_likely(m, z, pfn, buddy_pfn, order);
+	__add_to_free_list(m, z, pfn, order, mt, to_tail);
+}
+
+/* ===================== allocation: __rmqueue ===================== */
+
+/*
+** expand(): the low half of each split is kept, the high halves go on the
+** free lists of the lower orders (at their heads).  Returns pages added.
+*/
+static uint64_t expand(memlab_machine *m, struct zone *z, uint64_t pfn,
+		       unsigned low, unsigned high, int mt)
+{
+	uint64_t nr_added = 0;
+
+	while (high > low) {
+		high--;
+		__add_to_free_list(m, z, pfn + (1ull << high), high, mt, false);
+		nr_added += 1ull << high;
+	}
+	return nr_added;
+}
+
+static void page_del_and_expand(memlab_machine *m, struct zone *z, uint64_t pfn,
+				unsigned low, unsigned high, int mt)
+{
+	uint64_t nr_pages = 1ull << high;
+
+	__del_page_from_free_list(m, z, pfn, high, mt);
+	nr_pages -= expand(m, z, pfn, low, high, mt);
+	account_freepages(m, z, -(int64_t)nr_pages, mt);
+}
+
+/* __rmqueue_smallest(): the first block of the smallest order that fits. */
+static uint64_t __rmqueue_smallest(memlab_machine *m, struct zone *z,
+				   unsigned order, int mt)
+{
+	for (unsigned o = order; o <= m->max_order; o++) {
+		uint32_t pfn = free_list_first(z, o, mt);
+
+		if (pfn == PFN_NONE)
+			continue;
+		page_del_and_expand(m, z, pfn, order, o, mt);
+		return pfn;
+	}
+	return PFN_NONE;
+}
+
+/*
+** can_steal_fallback(): whether a fallback may take over the whole
+** pageblock rather than a single block from it.
+*/
+static bool can_steal_fallback(const memlab_machine *m, unsigned order, int start_mt)
+{
+	if (order >= m->pageblock_order)
+		return true;
+	return order >= m->pageblock_order / 2 ||
+	       start_mt == MIGRATE_RECLAIMABLE || start_mt == MIGRATE_UNMOVABLE ||
+	       m->mobility_disabled;
+}
+
+/* find_suitable_fallback(): the first fallback type with a free block here. */
+static int find_suitable_fallback(const memlab_machine *m, const struct free_area *area,
+				  unsigned order, int mt, bool *can_steal)
+{
+	if (area->nr_free == 0)
+		return -1;
+	*can_steal = false;
+	for (int i = 0; i < MIGRATE_PCPTYPES - 1; i++) {
+		int fallback_mt = fallbacks[mt][i];
+
+		if (free_area_empty(area, fallback_mt))
+			continue;
+		if (can_steal_fallback(m, order, mt))
+			*can_steal = true;
+		return fallback_mt;
+	}
+	return -1;
+}
+
+/*
+** prep_move_freepages_block(): count free and movable frames of pfn's
+** pageblock; false when the pageblock straddles the zone's edge.  Nothing
+** is on an LRU list yet, so no allocated frame counts as movable.
+*/
+static bool prep_move_freepages_block(memlab_machine *m, struct zone *z, uint64_t pfn,
+				      uint64_t *start_pfn, uint64_t *num_free,
+				      uint64_t *num_movable)
+{
+	uint64_t start = pageblock_start_pfn(m, pfn);
+	uint64_t end = start + pageblock_nr_pages(m);
+
+	if (!zone_spans_pfn(z, start) || !zone_spans_pfn(z, end - 1))
+		return false;
+	*start_pfn = start;
+	*num_free = *num_movable = 0;
+	for (pfn = start; pfn < end;) {
+		const struct page *page = pfn_to_page(m, pfn);
+
+		if (PageBuddy(page)) {
+			*num_free += 1ull << buddy_order(page);
+			pfn += 1ull << buddy_order(page);
+			continue;
+		}
+		pfn++;
+	}
+	return true;
+}
+
+/* __move_freepages_block(): every free block of the pageblock to new_mt. */
+static uint64_t __move_freepages_block(memlab_machine *m, struct zone *z,
+				       uint64_t start_pfn, int old_mt, int new_mt)
+{
+	uint64_t end = start_pfn + pageblock_nr_pages(m), moved = 0;
+
+	for (uint64_t pfn = start_pfn; pfn < end;) {
+		const struct page *page = pfn_to_page(m, pfn);
+		unsigned order;
+
+		if (!PageBuddy(page)) {
+			pfn++;
+			continue;
+		}
+		order = buddy_order(page);
+		move_to_free_list(m, z, pfn, order, old_mt, new_mt);
+		pfn += 1ull << order;
+		moved += 1ull << order;
+	}
+	set_pageblock_migratetype(m, start_pfn, new_mt);
+	return moved;
+}
+
+/* move_freepages_block(): -1 when the pageblock straddles the zone's edge. */
+static int64_t move_freepages_block(memlab_machine *m, struct zone *z, uint64_t pfn,
+				    int old_mt, int new_mt)
+{
+	uint64_t start_pfn, num_free, num_movable;
+
+	if (!prep_move_freepages_block(m, z, pfn, &start_pfn, &num_free, &num_movable))
+		return -1;
+	return (int64_t)__move_freepages_block(m, z, start_pfn, old_mt, new_mt);
+}
+
+/*
+** steal_suitable_fallback(): take a block found on another type's list.
+** A block of pageblock size or more is claimed outright; a smaller one
+** claims its whole pageblock when at least half of it is free or
+** compatible with the allocation, else only the block itself is taken.
+*/
+static uint64_t steal_suitable_fallback(memlab_machine *m, struct zone *z, uint64_t pfn,
+					unsigned current_order, unsigned order,
+					int start_mt, bool whole_block)
+{
+	uint64_t start_pfn, free_pages, movable_pages, alike_pages;
+	int block_type = get_pfnblock_migratetype(m, pfn);
+
+	if (block_type == MIGRATE_HIGHATOMIC)
+		goto single_page;
+	if (current_order >= m->pageblock_order) {
+		uint64_t nr_added;
+
+		del_page_from_free_list(m, z, pfn, current_order, block_type);
+		change_pageblock_range(m, pfn, current_order, start_mt);
+		nr_added = expand(m, z, pfn, order, current_order, start_mt);
+		account_freepages(m, z, (int64_t)nr_added, start_mt);
+		return pfn;
+	}
+	/* Linux boosts the watermarks here (boost_watermark); not modelled yet. */
+	if (!whole_block)
+		goto single_page;
+	if (!prep_move_freepages_block(m, z, pfn, &start_pfn, &free_pages, &movable_pages))
+		goto single_page;
+	if (start_mt == MIGRATE_MOVABLE)
+		alike_pages = movable_pages;
+	else if (block_type == MIGRATE_MOVABLE)
+		alike_pages = pageblock_nr_pages(m) - (free_pages + movable_pages);
+	else
+		alike_pages = 0;
+	if (free_pages + alike_pages >= (pageblock_nr_pages(m) >> 1) ||
+	    m->mobility_disabled) {
+		__move_freepages_block(m, z, start_pfn, block_type, start_mt);
+		return __rmqueue_smallest(m, z, order, start_mt);
+	}
+single_page:
+	page_del_and_expand(m, z, pfn, order, current_order, block_type);
+	return pfn;
+}
+
+/*
+** __rmqueue_fallback(): no block of the wanted type; take the largest
+** block of a fallback type (or, for a movable request that cannot claim
+** a whole pageblock, the smallest one).  With ALLOC_NOFRAGMENT only whole
+** pageblocks may be taken.
+*/
+static uint64_t __rmqueue_fallback(memlab_machine *m, struct zone *z, unsigned order,
+				   int start_mt, unsigned alloc_flags)
+{
+	unsigned min_order = order;
+	int current_order, fallback_mt = -1;
+	bool can_steal = false;
+
+	if (order < m->pageblock_order && (alloc_flags & ALLOC_NOFRAGMENT))
+		min_order = m->pageblock_order;
+	for (current_order = (int)m->max_order; current_order >= (int)min_order; current_order--) {
+		fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
+						     current_order, start_mt, &can_steal);
+		if (fallback_mt == -1)
+			continue;
+		if (!can_steal && start_mt == MIGRATE_MOVABLE && current_order > (int)order)
+			goto find_smallest;
+		goto do_steal;
+	}
+	return PFN_NONE;
+
+find_smallest:
+	for (current_order = (int)order; current_order <= (int)m->max_order; current_order++) {
+		fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
+						     current_order, start_mt, &can_steal);
+		if (fallback_mt != -1)
+			break;
+	}
+do_steal:
+	return steal_suitable_fallback(m, z, free_list_first(z, current_order, fallback_mt),
+				       current_order, order, start_mt, can_steal);
+}
+
+static uint64_t __rmqueue(memlab_machine *m, struct zone *z, unsigned order,
+			  int mt, unsigned alloc_flags)
+{
+	uint64_t pfn = __rmqueue_smallest(m, z, order, mt);
+
+	if (pfn == PFN_NONE)
+		pfn = __rmqueue_fallback(m, z, order, mt, alloc_flags);
+	return pfn;
+}
+
+/* rmqueue_buddy(): the HighAtomic reserve first for high-order atomics. */
+static uint64_t rmqueue(memlab_machine *m, struct zone *z, unsigned order,
+			int mt, unsigned alloc_flags)
+{
+	uint64_t pfn = PFN_NONE;
+
+	if (alloc_flags & ALLOC_HIGHATOMIC)
+		pfn = __rmqueue_smallest(m, z, order, MIGRATE_HIGHATOMIC);
+	if (pfn == PFN_NONE) {
+		pfn = __rmqueue(m, z, order, mt, alloc_flags);
+		if (pfn == PFN_NONE && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK)))
+			pfn = __rmqueue_smallest(m, z, order, MIGRATE_HIGHATOMIC);
+	}
+	if (pfn != PFN_NONE)
+		m->vmstat[PGALLOC_DMA + z->idx] += 1ull << order;
+	return pfn;
+}
+
+/* ===================== watermarks ===================== */
+
+static inline uint64_t wmark_pages(const struct zone *z, int i)
+{
+	return z->_watermark[i] + z->watermark_boost;
+}
+
+/*
+** __zone_watermark_ok(): after the allocation, free pages must stay above
+** the mark plus the lowmem reserve kept against allocations that could
+** have used a higher zone; high orders also need a free block of that
+** order on a list the request may use.
+*/
+static bool __zone_watermark_ok(const memlab_machine *m, const struct zone *z,
+				unsigned order, uint64_t mark, int highest_zoneidx,
+				unsigned alloc_flags, int64_t free_pages)
+{
+	int64_t min = (int64_t)mark;
+
+	free_pages -= (1ll << order) - 1;
+	if (!(alloc_flags & ALLOC_RESERVES))
+		free_pages -= (int64_t)z->nr_free_highatomic;
+	if (alloc_flags & ALLOC_RESERVES) {
+		if (alloc_flags & ALLOC_MIN_RESERVE) {
+			min -= min / 2;
+			if (alloc_flags & ALLOC_NON_BLOCK)
+				min -= min / 4;
+		}
+		if (alloc_flags & ALLOC_OOM)
+			min -= min / 2;
+	}
+	if (free_pages <= min + (int64_t)z->lowmem_reserve[highest_zoneidx])
+		return false;
+	if (!order)
+		return true;
+	for (unsigned o = order; o <= m->max_order; o++) {
+		const struct free_area *area = &z->free_area[o];
+
+		if (!area->nr_free)
+			continue;
+		for (int mt = 0; mt < MIGRATE_PCPTYPES; mt++)
+			if (!free_area_empty(area, mt))
+				return true;
+		if ((alloc_flags & (ALLOC_HIGHATOMIC | ALLOC_OOM)) &&
+		    !free_area_empty(area, MIGRATE_HIGHATOMIC))
+			return true;
+	}
+	return false;
+}
+
+/* ===================== the HighAtomic reserve ===================== */
+
+/* reserve_highatomic_pageblock(): up to ~1% of a zone for high-order atomics. */
+static void reserve_highatomic_pageblock(memlab_machine *m, struct zone *z,
+					 uint64_t pfn, unsigned order)
+{
+	uint64_t max_managed, nr = pageblock_nr_pages(m);
+	int mt;
+
+	if (z->managed_pages / 100 < nr)
+		return;
+	max_managed = (z->managed_pages / 100 + nr - 1) & ~(nr - 1);
+	if (z->nr_reserved_highatomic >= max_managed)
+		return;
+	mt = get_pfnblock_migratetype(m, pfn);
+	if (!migratetype_is_mergeable(mt))
+		return;
+	if (order < m->pageblock_order) {
+		if (move_freepages_block(m, z, pfn, mt, MIGRATE_HIGHATOMIC) == -1)
+			return;
+		z->nr_reserved_highatomic += nr;
+	} else {
+		change_pageblock_range(m, pfn, order, MIGRATE_HIGHATOMIC);
+		z->nr_reserved_highatomic += 1ull << order;
+	}
+}
+
+/*
+** unreserve_highatomic_pageblock(): give a HighAtomic pageblock back to
+** the allocation's type before failing; unless force, keep one pageblock.
+*/
+static bool unreserve_highatomic_pageblock(memlab_machine *m,
+					   const struct alloc_context *ac, bool force)
+{
+	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+		struct zone *z = &m->zones[zid];
+
+		if (!force && z->nr_reserved_highatomic <= pageblock_nr_pages(m))
+			continue;
+		for (unsigned order = 0; order <= m->max_order; order++) {
+			uint32_t pfn = free_list_first(z, order, MIGRATE_HIGHATOMIC);
+			uint64_t size;
+
+			if (pfn == PFN_NONE)
+				continue;
+			size = order > m->pageblock_order ? 1ull << order : pageblock_nr_pages(m);
+			if (size > z->nr_reserved_highatomic)
+				size = z->nr_reserved_highatomic;
+			z->nr_reserved_highatomic -= size;
+			if (order < m->pageblock_order) {
+				if (move_freepages_block(m, z, pfn, MIGRATE_HIGHATOMIC,
+							 ac->migratetype) > 0)
+					return true;
+			} else {
+				move_to_free_list(m, z, pfn, order, MIGRATE_HIGHATOMIC,
+						  ac->migratetype);
+				change_pageblock_range(m, pfn, order, ac->migratetype);
+				return true;
+			}
+		}
+	}
+	return false;
+}
+
+/* ===================== the allocator's entry ===================== */
+
+/*
+** get_page_from_freelist(): walk the zonelist from the highest usable zone
+** down, taking from the first zone whose watermark allows it.  A first
+** pass with ALLOC_NOFRAGMENT does not break up pageblocks of other types.
+*/
+static uint64_t get_page_from_freelist(memlab_machine *m, unsigned order,
+				       unsigned alloc_flags,
+				       const struct alloc_context *ac)
+{
+	for (;;) {
+		for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+			struct zone *z = &m->zones[zid];
+			uint64_t pfn, mark;
+
+			if (!populated_zone(z))
+				continue;
+			if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+				mark = wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
+				if (!__zone_watermark_ok(m, z, order, mark, ac->highest_zoneidx,
+							 alloc_flags, (int64_t)z->nr_free_pages))
+					continue;
+			}
+			pfn = rmqueue(m, z, order, ac->migratetype, alloc_flags);
+			if (pfn == PFN_NONE)
+				continue;
+			if (alloc_flags & ALLOC_HIGHATOMIC)
+				reserve_highatomic_pageblock(m, z, pfn, order);
+			return pfn;
+		}
+		if (!(alloc_flags & ALLOC_NOFRAGMENT))
+			return PFN_NONE;
+		alloc_flags &= ~ALLOC_NOFRAGMENT;
+	}
+}
+
+/* gfp_to_alloc_flags(): the slow path's rights to the reserves. */
+static unsigned gfp_to_alloc_flags(uint32_t gfp, unsigned order)
+{
+	unsigned alloc_flags = ALLOC_WMARK_MIN;
+
+	if (gfp & MEMLAB___GFP_HIGH)
+		alloc_flags |= ALLOC_MIN_RESERVE;
+	if (gfp & MEMLAB___GFP_KSWAPD_RECLAIM)
+		alloc_flags |= ALLOC_KSWAPD;
+	if (!(gfp & MEMLAB___GFP_DIRECT_RECLAIM) && !(gfp & MEMLAB___GFP_NOMEMALLOC)) {
+		alloc_flags |= ALLOC_NON_BLOCK;
+		if (order > 0)
+			alloc_flags |= ALLOC_HIGHATOMIC;
+	}
+	if ((gfp & MEMLAB___GFP_MEMALLOC) && !(gfp & MEMLAB___GFP_NOMEMALLOC))
+		alloc_flags |= ALLOC_NO_WATERMARKS;
+	return alloc_flags;
+}
+
+/*
+** The hook for direct reclaim and compaction (mm/vmscan.c, compaction.c):
+** returns the pages it made free.  Nothing is reclaimable yet.
+*/
+static uint64_t reclaim_hook(memlab_machine *m, unsigned order,
+			     const struct alloc_context *ac)
+{
+	return 0;
+}
+
+/*
+** __alloc_pages_slowpath(), as far as it exists yet: retry at the MIN
+** watermark with the caller's reserves, then (for callers that may
+** reclaim) direct reclaim, the HighAtomic reserve, and the retry policy
+** of __GFP_NORETRY / costly orders / MAX_RECLAIM_RETRIES.  The OOM killer
+** comes later; until then a failing allocation returns ENOMEM.
+*/
+static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
+				     const struct alloc_context *ac)
+{
+	unsigned alloc_flags = gfp_to_alloc_flags(ac->gfp, order);
+	bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+	int no_progress_loops = 0;
+	uint64_t pfn;
+
+	pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+	if (pfn != PFN_NONE || !(ac->gfp & MEMLAB___GFP_DIRECT_RECLAIM))
+		return pfn;
+	for (;;) {
+		bool progress = reclaim_hook(m, order, ac) > 0;
+
+		if (!progress && unreserve_highatomic_pageblock(m, ac, false))
+			progress = true;
+		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+		if (pfn != PFN_NONE)
+			return pfn;
+		if (ac->gfp & MEMLAB___GFP_NORETRY)
+			return PFN_NONE;
+		if (costly && !(ac->gfp & MEMLAB___GFP_RETRY_MAYFAIL))
+			return PFN_NONE;
+		if (!progress && ++no_progress_loops > MAX_RECLAIM_RETRIES) {
+			if (!unreserve_highatomic_pageblock(m, ac, true))
+				return PFN_NONE;
+			no_progress_loops = 0;
+		}
+	}
+}
+
+/*
+** gfp_zone(): the highest zone a request may use (GFP_ZONE_TABLE): DMA,
+** DMA32, Normal, or Movable for __GFP_HIGHMEM|__GFP_MOVABLE.  -1 for the
+** combinations Linux calls GFP_ZONE_BAD.
+*/
+static int gfp_zone(const memlab_machine *m, uint32_t gfp)
+{
+	uint32_t z = gfp & GFP_ZONEMASK & ~MEMLAB___GFP_MOVABLE;
+	int zid;
+
+	if (z == 0 || z == MEMLAB___GFP_HIGHMEM)
+		zid = (gfp & GFP_ZONEMASK) == (MEMLAB___GFP_HIGHMEM | MEMLAB___GFP_MOVABLE)
+		      ? ZONE_MOVABLE : ZONE_NORMAL;
+	else if (z == MEMLAB___GFP_DMA)
+		zid = ZONE_DMA;
+	else if (z == MEMLAB___GFP_DMA32)
+		zid = ZONE_DMA32;
+	else
+		return -1;
+	return m->zone_layout == MEMLAB_ZONES_SINGLE ? 0 : zid;
+}
+
+static int prepare_alloc(const memlab_machine *m, unsigned order, uint32_t gfp,
+			 struct alloc_context *ac)
+{
+	if (order > m->max_order || (gfp & ~GFP_KNOWN_MASK))
+		return -MEMLAB_EINVAL;
+	if ((gfp & GFP_MOVABLE_MASK) == GFP_MOVABLE_MASK)
+		return -MEMLAB_EINVAL;
+	ac->gfp = gfp;
+	ac->highest_zoneidx = gfp_zone(m, gfp);
+	if (ac->highest_zoneidx < 0)
+		return -MEMLAB_EINVAL;
+	ac->migratetype = m->mobility_disabled ? MIGRATE_UNMOVABLE
+					       : (int)((gfp & GFP_MOVABLE_MASK) >> 3);
+	ac->preferred_zone = -1;
+	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+		if (populated_zone(&m->zones[zid])) {
+			ac->preferred_zone = zid;
+			break;
+		}
+	}
+	return 0;
+}
+
+/* prep_new_page(): the head records the allocation for free-time checks. */
+static void prep_new_page(memlab_machine *m, uint64_t pfn, unsigned order, uint32_t gfp)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	page->flags |= PG_head_alloc;
+	page->private = order;
+	page->_refcount = 1;
+	if (gfp & MEMLAB___GFP_ZERO)
+		ml_zero_frames(m, pfn, 1ull << order);
+}
+
+int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
+{
+	struct alloc_context ac;
+	unsigned alloc_flags;
+	uint64_t page;
+	int err = prepare_alloc(m, order, gfp, &ac);
+
+	if (err)
+		return err;
+	if (ac.preferred_zone < 0)
+		return -MEMLAB_ENOMEM;
+	/* alloc_flags_nofragment(): keep Normal's pageblocks pure while DMA32 can serve */
+	alloc_flags = ALLOC_WMARK_LOW | (gfp & MEMLAB___GFP_KSWAPD_RECLAIM ? ALLOC_KSWAPD : 0);
+	if (m->zone_layout == MEMLAB_ZONES_ARCH && ac.preferred_zone == ZONE_NORMAL)
+		alloc_flags |= ALLOC_NOFRAGMENT;
+	page = get_page_from_freelist(m, order, alloc_flags, &ac);
+	if (page == PFN_NONE)
+		page = alloc_pages_slowpath(m, order, &ac);
+	if (page == PFN_NONE)
+		return -MEMLAB_ENOMEM;
+	prep_new_page(m, page, order, gfp);
+	*pfn = page;
+	return 0;
+}
+
+/* ===================== freeing: the entry and bad pages ===================== */
+
+/* bad_page(): Linux's "BUG: Bad page state" report, via the host. */
+static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
+{
+	const struct page *page = pfn < m->nr_frames ? pfn_to_page(m, pfn) : NULL;
+	const struct zone *z = pfn < m->nr_frames ? page_zone(m, pfn) : NULL;
+
+	ml_report(m, "BUG: Bad page state in process memlab  pfn:%05llx\n"
+		  "page: refcount:%d mapcount:%d mapping:0000000000000000 index:0x0 pfn:0x%llx\n"
+		  "flags: 0x%x(zone=%s%s%s)\n"
+		  "page dumped because: %s",
+		  (unsigned long long)pfn, page ? page->_refcount : 0,
+		  page ? page->mapcount : 0, (unsigned long long)pfn,
+		  page ? page->flags : 0, z ? z->name : "none",
+		  page && (page->flags & PG_reserved) ? "|reserved" : "",
+		  page && (page->flags & PG_buddy) ? "|buddy" : "", reason);
+}
+
+/*
+** free_pages_check(): what Linux's free_page_is_bad() and the refcount
+** checks would catch, plus what only page_owner would know (the order the
+** block was allocated with).  Returns the reason, or NULL when fine.
+*/
+static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned order)
+{
+	const struct page *page;
+
+	if (pfn >= m->nr_frames)
+		return "pfn beyond the end of memory";
+	page = pfn_to_page(m, pfn);
+	if (page->flags & PG_reserved)
+		return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set";
+	if (PageBuddy(page))
+		return "nonzero mapcount";	/* PG_buddy lives in page_type */
+	if (!(page->flags & PG_head_alloc) || page->_refcount == 0)
+		return "VM_BUG_ON_PAGE(page_ref_count(page) == 0)";
+	if (order > m->max_order || order != page->private)
+		return "freed with an order other than the allocation's";
+	return NULL;
+}
+
+int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
+{
+	const char *reason = free_pages_check(m, pfn, order);
+	struct page *page;
+	struct zone *z;
+
+	if (reason) {
+		bad_page(m, pfn, reason);
+		return -MEMLAB_EINVAL;
+	}
+	page = pfn_to_page(m, pfn);
+	page->flags &= ~PG_head_alloc;
+	page->private = 0;
+	page->_refcount = 0;
+	z = page_zone(m, pfn);
+	__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
+	m->vmstat[PGFREE] += 1ull << order;
+	return 0;
+}
+
+/* ===================== boot: zones, reserves, watermarks ===================== */
+
+static void zone_init(memlab_machine *m, int pos, int type,
+		      uint64_t start, uint64_t end)
+{
+	struct zone *z = &m->zones[pos];
+
+	z->name = zone_names[type];
+	z->idx = type;
+	if (end > start) {
+		z->zone_start_pfn = start;
+		z->spanned_pages = z->present_pages = end - start;
+	}
+	for (unsigned o = 0; o < NR_ORDERS_MAX; o++)
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++)
+			z->free_area[o].free_list[mt].head =
+				z->free_area[o].free_list[mt].tail = PFN_NONE;
+}
+
+static uint64_t clamp_pfn(const memlab_machine *m, uint64_t bytes)
+{
+	uint64_t pfn = bytes >> m->page_shift;
+
+	return pfn < m->nr_frames ? pfn : m->nr_frames;
+}
+
+/*
+** The zone layout: x86-64 puts DMA below 16 MiB (from pfn 1: the BIOS
+** keeps pfn 0), DMA32 below 4 GiB and Normal above (arch/x86/mm/init.c
+** zone_sizes_init); arm64 with 4 GiB DMA limits has DMA below 4 GiB and an
+** empty DMA32 (arch/arm64/mm/init.c).  A single-zone machine has only
+** Normal, as a kernel built without ZONE_DMA and ZONE_DMA32 would.
+** m->zones[] is indexed by position; z->idx is the zone type.
+*/
+static void zones_init(memlab_machine *m)
+{
+	uint64_t dma_end = clamp_pfn(m, m->arch == MEMLAB_ARCH_X86_64 ? 16ull << 20 : 4ull << 30);
+	uint64_t dma32_end = clamp_pfn(m, 4ull << 30);
+
+	m->first_pfn = m->arch == MEMLAB_ARCH_X86_64 ? 1 : 0;
+	if (m->zone_layout == MEMLAB_ZONES_SINGLE) {
+		m->nr_zones = 1;
+		zone_init(m, 0, ZONE_NORMAL, m->first_pfn, m->nr_frames);
+		return;
+	}
+	m->nr_zones = MAX_NR_ZONES;
+	zone_init(m, ZONE_DMA, ZONE_DMA, m->first_pfn, dma_end);
+	zone_init(m, ZONE_DMA32, ZONE_DMA32, dma_end, dma32_end);
+	zone_init(m, ZONE_NORMAL, ZONE_NORMAL, dma32_end, m->nr_frames);
+	zone_init(m, ZONE_MOVABLE, ZONE_MOVABLE, 0, 0);
+	zone_init(m, ZONE_DEVICE, ZONE_DEVICE, 0, 0);
+}
+
+/*
+** Boot-time reservations: pfn 0 on x86-64 (outside every zone), and the
+** memmap -- 64 bytes of struct page per frame, as Linux's -- which
+** memblock allocates top-down, at the end of RAM.  Reserved frames are
+** present but not managed.
+*/
+static void reserve_boot_memory(memlab_machine *m)
+{
+	uint64_t memmap = (m->nr_frames * MEMMAP_BYTES_PER_PAGE + m->page_size - 1)
+			  >> m->page_shift;
+
+	m->memmap_start_pfn = m->nr_frames - memmap;
+	for (uint64_t pfn = 0; pfn < m->first_pfn; pfn++)
+		pfn_to_page(m, pfn)->flags |= PG_reserved;
+	for (uint64_t pfn = m->memmap_start_pfn; pfn < m->nr_frames; pfn++)
+		pfn_to_page(m, pfn)->flags |= PG_reserved;
+	m->nr_reserved = m->first_pfn + memmap;
+}
+
+/*
+** memblock_free_all(): every unreserved frame goes to the buddy allocator
+** in the largest aligned blocks, in ascending order, at the lists' tails
+** (__free_pages_core with FPI_TO_TAIL).  Pageblocks start Movable.
+*/
+static void free_boot_memory(memlab_machine *m, struct zone *z)
+{
+	uint64_t pfn = z->zone_start_pfn, end = zone_end_pfn(z);
+
+	if (end > m->memmap_start_pfn)
+		end = m->memmap_start_pfn;
+	while (pfn < end) {
+		unsigned order = pfn ? (unsigned)__builtin_ctzll(pfn) : m->max_order;
+
+		if (order > m->max_order)
+			order = m->max_order;
+		while (pfn + (1ull << order) > end)
+			order--;
+		z->managed_pages += 1ull << order;
+		__free_one_page(m, z, pfn, order, MIGRATE_MOVABLE, true);
+		m->vmstat[PGFREE] += 1ull << order;
+		pfn += 1ull << order;
+	}
+}
+
+static uint64_t int_sqrt(uint64_t x)
+{
+	uint64_t r = 0, bit = 1ull << 62;
+
+	while (bit > x)
+		bit >>= 2;
+	while (bit) {
+		if (x >= r + bit) {
+			x -= r + bit;
+			r = (r >> 1) + bit;
+		} else {
+			r >>= 1;
+		}
+		bit >>= 2;
+	}
+	return r;
+}
+
+/*
+** calculate_min_free_kbytes(): sqrt(16 * lowmem kB), clamped to
+** 128..262144.  (Linux raises it further when THP is enabled; THP is not
+** modelled yet.)
+*/
+static void calculate_min_free_kbytes(memlab_machine *m)
+{
+	uint64_t lowmem_kbytes = 0, v;
+
+	if (m->min_free_kbytes >= 0)
+		return;
+	for (int i = 0; i < m->nr_zones; i++)
+		lowmem_kbytes += m->zones[i].managed_pages * (m->page_size >> 10);
+	v = int_sqrt(lowmem_kbytes * 16);
+	m->min_free_kbytes = (int64_t)(v < 128 ? 128 : v > 262144 ? 262144 : v);
+}
+
+static uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d)
+{
+	return (x / d) * n + ((x % d) * n) / d;
+}
+
+/*
+** __setup_per_zone_wmarks(): min_free_kbytes shared among the zones in
+** proportion to their managed pages; low, high and promo each a further
+** max(min/4, managed * watermark_scale_factor / 10000) above.
+*/
+void setup_per_zone_wmarks(memlab_machine *m)
+{
+	uint64_t pages_min = (uint64_t)m->min_free_kbytes >> (m->page_shift - 10);
+	uint64_t lowmem_pages = 0;
+
+	for (int i = 0; i < m->nr_zones; i++)
+		if (m->zones[i].idx != ZONE_MOVABLE)
+			lowmem_pages += m->zones[i].managed_pages;
+	for (int i = 0; i < m->nr_zones; i++) {
+		struct zone *z = &m->zones[i];
+		uint64_t tmp = lowmem_pages ? pages_min * z->managed_pages / lowmem_pages : 0;
+
+		if (z->idx == ZONE_MOVABLE) {	/* clamp(managed / 1024, 32, 128) */
+			tmp = z->managed_pages / 1024;
+			tmp = tmp < 32 ? 32 : tmp > 128 ? 128 : tmp;
+		}
+		z->_watermark[WMARK_MIN] = tmp;
+		tmp = tmp >> 2;
+		if (mult_frac(z->managed_pages, (uint64_t)m->watermark_scale_factor, 10000) > tmp)
+			tmp = mult_frac(z->managed_pages, (uint64_t)m->watermark_scale_factor, 10000);
+		z->watermark_boost = 0;
+		z->_watermark[WMARK_LOW] = z->_watermark[WMARK_MIN] + tmp;
+		z->_watermark[WMARK_HIGH] = z->_watermark[WMARK_LOW] + tmp;
+		z->_watermark[WMARK_PROMO] = z->_watermark[WMARK_HIGH] + tmp;
+	}
+}
+
+/* setup_per_zone_lowmem_reserve(): what each zone keeps from higher zones' requests. */
+static void setup_per_zone_lowmem_reserve(memlab_machine *m)
+{
+	for (int i = 0; i < m->nr_zones - 1; i++) {
+		struct zone *z = &m->zones[i];
+		int ratio = default_lowmem_reserve_ratio[z->idx];
+		bool clear = !ratio || !z->managed_pages;
+		uint64_t managed = 0;
+
+		for (int j = i + 1; j < m->nr_zones; j++) {
+			managed += m->zones[j].managed_pages;
+			z->lowmem_reserve[j] = clear ? 0 : managed / (uint64_t)ratio;
+		}
+	}
+}
+
+/* build_all_zonelists(): mobility grouping is off when memory is tiny. */
+static void set_mobility_grouping(memlab_machine *m)
+{
+	uint64_t total = 0;
+
+	for (int i = 0; i < m->nr_zones; i++)
+		if (m->zones[i].idx <= ZONE_NORMAL)
+			total += m->zones[i].managed_pages;
+	m->mobility_disabled = total < pageblock_nr_pages(m) * MIGRATE_TYPES;
+}
+
+int page_alloc_init(memlab_machine *m)
+{
+	memset(m->pageblock_mt, MIGRATE_MOVABLE, (size_t)((m->nr_frames >> m->pageblock_order) + 1));
+	zones_init(m);
+	reserve_boot_memory(m);
+	for (int i = 0; i < m->nr_zones; i++)
+		free_boot_memory(m, &m->zones[i]);
+	set_mobility_grouping(m);
+	calculate_min_free_kbytes(m);
+	setup_per_zone_wmarks(m);
+	setup_per_zone_lowmem_reserve(m);
+	return 0;
+}
+
+/* ===================== inspection ===================== */
+
+int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_info *info)
+{
+	memlab_machine *m = (memlab_machine *)cm;
+	const struct page *page;
+	const struct zone *z;
+
+	if (pfn >= m->nr_frames)
+		return -MEMLAB_EINVAL;
+	memset(info, 0, sizeof(*info));
+	page = pfn_to_page(m, pfn);
+	z = page_zone(m, pfn);
+	info->pfn = pfn;
+	info->zone = z ? z->idx : -1;
+	info->buddy = PageBuddy(page);
+	info->reserved = !!(page->flags & PG_reserved);
+	info->refcount = page->_refcount;
+	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
+	if (page->flags & (PG_buddy | PG_head_alloc))
+		info->order = page->private;
+	/* inside a free block: some aligned head above covers pfn */
+	for (unsigned o = 0; z && o <= m->max_order; o++) {
+		uint64_t head = pfn & ~((1ull << o) - 1);
+		const struct page *hp = pfn_to_page(m, head);
+
+		if (PageBuddy(hp) && buddy_order(hp) >= o &&
+		    head + (1ull << buddy_order(hp)) > pfn) {
+			info->free = 1;
+			if (head != pfn)
+				info->order = buddy_order(hp);
+			break;
+		}
+	}
+	return 0;
+}
+
+/* ===================== invariants ===================== */
+
+struct check_ctx {
+	memlab_machine *m;
+	memlab_violation_fn fn;
+	void *ud;
+	int count;
+	uint8_t *covered;		/* one bit per frame inside a free block */
+};
+
+static void violation(struct check_ctx *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void violation(struct check_ctx *c, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	c->count++;
+	if (!c->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->fn(c->ud, msg);
+}
+
+static bool test_and_cover(struct check_ctx *c, uint64_t pfn)
+{
+	uint8_t bit = (uint8_t)(1u << (pfn & 7));
+	bool was = c->covered[pfn >> 3] & bit;
+
+	c->covered[pfn >> 3] |= bit;
+	return was;
+}
+
+/* One free block on list (order, mt) of zone z: where it may be and what it holds. */
+static void check_free_block(struct check_ctx *c, const struct zone *z, uint64_t pfn,
+			     unsigned order, int mt)
+{
+	memlab_machine *m = c->m;
+	const struct page *page = pfn_to_page(m, pfn);
+	uint64_t nr = 1ull << order, i;
+
+	if (!PageBuddy(page) || buddy_order(page) != order)
+		violation(c, "%s: free block pfn %#llx on the order-%u list is not PageBuddy of that order",
+			  z->name, (unsigned long long)pfn, order);
+	if (pfn & (nr - 1))
+		violation(c, "%s: free block pfn %#llx is not aligned to order %u",
+			  z->name, (unsigned long long)pfn, order);
+	if (pfn < z->zone_start_pfn || pfn + nr > zone_end_pfn(z)) {
+		violation(c, "%s: free block pfn %#llx order %u lies outside the zone",
+			  z->name, (unsigned long long)pfn, order);
+		return;
+	}
+	for (i = 0; i < nr; i += pageblock_nr_pages(m))
+		if (get_pfnblock_migratetype(m, pfn + i) != mt)
+			violation(c, "%s: free block pfn %#llx on the %s list lies in a %s pageblock",
+				  z->name, (unsigned long long)(pfn + i), memlab_migratetype_name(mt),
+				  memlab_migratetype_name(get_pfnblock_migratetype(m, pfn + i)));
+	for (i = 0; i < nr; i++) {
+		const struct page *p = pfn_to_page(m, pfn + i);
+
+		if (test_and_cover(c, pfn + i))
+			violation(c, "%s: frame %#llx is in two free blocks", z->name,
+				  (unsigned long long)(pfn + i));
+		if (p->flags & (PG_reserved | PG_head_alloc) || p->_refcount)
+			violation(c, "%s: frame %#llx in a free block is reserved or allocated",
+				  z->name, (unsigned long long)(pfn + i));
+		if (i && (p->flags & PG_buddy))
+			violation(c, "%s: frame %#llx inside a free block is PageBuddy",
+				  z->name, (unsigned long long)(pfn + i));
+	}
+	if (order < m->max_order && page_is_buddy(m, z, pfn ^ nr, order) &&
+	    (order < m->pageblock_order ||
+	     (migratetype_is_mergeable(mt) &&
+	      migratetype_is_mergeable(get_pfnblock_migratetype(m, pfn ^ nr)))))
+		violation(c, "%s: free buddies pfn %#llx and %#llx of order %u are not merged",
+			  z->name, (unsigned long long)pfn, (unsigned long long)(pfn ^ nr), order);
+}
+
+/* Walk one free list: links, counts, and every block on it. */
+static uint64_t check_free_list(struct check_ctx *c, const struct zone *z,
+				unsigned order, int mt)
+{
+	const struct free_list *fl = &z->free_area[order].free_list[mt];
+	uint64_t n = 0, prev = PFN_NONE, pfn;
+
+	for (pfn = fl->head; pfn != PFN_NONE; pfn = pfn_to_page(c->m, pfn)->lru_next) {
+		if (pfn >= c->m->nr_frames || n > c->m->nr_frames) {
+			violation(c, "%s: order-%u %s list is corrupt at pfn %#llx", z->name, order,
+				  memlab_migratetype_name(mt), (unsigned long long)pfn);
+			return n;
+		}
+		if (pfn_to_page(c->m, pfn)->lru_prev != prev)
+			violation(c, "%s: order-%u %s list: pfn %#llx has a wrong back link", z->name,
+				  order, memlab_migratetype_name(mt), (unsigned long long)pfn);
+		check_free_block(c, z, pfn, order, mt);
+		prev = pfn;
+		n++;
+	}
+	if (fl->tail != prev)
+		violation(c, "%s: order-%u %s list tail is wrong", z->name, order,
+			  memlab_migratetype_name(mt));
+	if (n != z->free_area[order].nr_free_mt[mt])
+		violation(c, "%s: order-%u %s list holds %llu blocks, its count says %llu", z->name,
+			  order, memlab_migratetype_name(mt), (unsigned long long)n,
+			  (unsigned long long)z->free_area[order].nr_free_mt[mt]);
+	return n;
+}
+
+/* A zone's lists against its counters. */
+static uint64_t check_zone_free(struct check_ctx *c, const struct zone *z)
+{
+	uint64_t free = 0, highatomic = 0, blocks = 0;
+
+	for (unsigned o = 0; o <= c->m->max_order; o++) {
+		uint64_t nr_free = 0;
+
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++) {
+			uint64_t n = check_free_list(c, z, o, mt);
+
+			nr_free += n;
+			if (mt == MIGRATE_ISOLATE)
+				continue;
+			free += n << o;
+			if (mt == MIGRATE_HIGHATOMIC)
+				highatomic += n << o;
+			if (o >= c->m->pageblock_order)
+				blocks += n << o;
+		}
+		if (nr_free != z->free_area[o].nr_free)
+			violation(c, "%s: free_area[%u].nr_free is %llu, the lists hold %llu", z->name,
+				  o, (unsigned long long)z->free_area[o].nr_free,
+				  (unsigned long long)nr_free);
+	}
+	if (free != z->nr_free_pages)
+		violation(c, "%s: NR_FREE_PAGES is %llu, the lists hold %llu pages", z->name,
+			  (unsigned long long)z->nr_free_pages, (unsigned long long)free);
+	if (highatomic != z->nr_free_highatomic)
+		violation(c, "%s: nr_free_highatomic is %llu, the lists hold %llu", z->name,
+			  (unsigned long long)z->nr_free_highatomic, (unsigned long long)highatomic);
+	if (blocks != z->nr_free_pages_blocks)
+		violation(c, "%s: nr_free_pages_blocks is %llu, the lists hold %llu", z->name,
+			  (unsigned long long)z->nr_free_pages_blocks, (unsigned long long)blocks);
+	return free;
+}
+
+/*
+** Every frame accounted for exactly once: inside a free block, inside an
+** allocation (headed by PG_head_alloc), or reserved.
+*/
+static void check_frames(struct check_ctx *c)
+{
+	memlab_machine *m = c->m;
+	uint64_t pfn = 0, managed = 0;
+
+	for (int i = 0; i < m->nr_zones; i++)
+		managed += m->zones[i].managed_pages;
+	if (managed + m->nr_reserved != m->nr_frames)
+		violation(c, "managed %llu + reserved %llu frames != %llu frames of RAM",
+			  (unsigned long long)managed, (unsigned long long)m->nr_reserved,
+			  (unsigned long long)m->nr_frames);
+	while (pfn < m->nr_frames) {
+		const struct page *p = pfn_to_page(m, pfn);
+		uint64_t nr;
+
+		if (c->covered[pfn >> 3] & (1u << (pfn & 7))) {
+			pfn++;
+			continue;
+		}
+		if (p->flags & PG_reserved) {
+			pfn++;
+			continue;
+		}
+		if (!(p->flags & PG_head_alloc)) {
+			violation(c, "frame %#llx is neither free, allocated nor reserved",
+				  (unsigned long long)pfn);
+			pfn++;
+			continue;
+		}
+		nr = 1ull << p->private;
+		if (p->private > m->max_order || (pfn & (nr - 1)) || pfn + nr > m->nr_frames) {
+			violation(c, "allocation at pfn %#llx has a bad order %u",
+				  (unsigned long long)pfn, p->private);
+			nr = 1;
+		}
+		for (uint64_t i = 1; i < nr; i++)
+			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_reserved) ||
+			    (c->covered[(pfn + i) >> 3] & (1u << ((pfn + i) & 7))))
+				violation(c, "frame %#llx inside the order-%u allocation at %#llx is also free, reserved or allocated",
+					  (unsigned long long)(pfn + i), p->private, (unsigned long long)pfn);
+		pfn += nr;
+	}
+}
+
+/* The page allocator's part of memlab_check(); returns the violations found. */
+int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct check_ctx c = { m, fn, ud, 0, NULL };
+	uint64_t free = 0;
+
+	c.covered = ml_alloc(m, (size_t)(m->nr_frames >> 3) + 1);
+	if (!c.covered) {
+		violation(&c, "check: out of host memory");
+		return c.count;
+	}
+	for (int i = 0; i < m->nr_zones; i++)
+		free += check_zone_free(&c, &m->zones[i]);
+	if (free != m->vmstat[NR_FREE_PAGES])
+		violation(&c, "vmstat nr_free_pages is %llu, the zones hold %llu",
+			  (unsigned long long)m->vmstat[NR_FREE_PAGES], (unsigned long long)free);
+	check_frames(&c);
+	ml_free(m, c.covered, (size_t)(m->nr_frames >> 3) + 1);
+	return c.count;
+}

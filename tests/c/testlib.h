@@ -1,0 +1,70 @@
+/*
+** testlib.h -- a tiny test harness for the C tests of the core.
+**
+** Each test program defines TEST(name) functions and lists them in main()
+** with RUN(name).  ASSERT_* report file:line and the values, mark the test
+** failed and return from it.  main() returns test_summary().
+*/
+#ifndef MEMLAB_TESTLIB_H
+#define MEMLAB_TESTLIB_H
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+static int test_failed_count, test_passed_count, test_current_failed;
+
+#define TEST(name) static void test_##name(void)
+
+#define RUN(name)                                                       \
+	do {                                                            \
+		test_current_failed = 0;                                \
+		test_##name();                                          \
+		if (test_current_failed) {                              \
+			test_failed_count++;                            \
+			printf("FAIL %s\n", #name);                     \
+		} else {                                                \
+			test_passed_count++;                            \
+			printf("ok   %s\n", #name);                     \
+		}                                                       \
+	} while (0)
+
+#define TEST_FAIL(...)                                                  \
+	do {                                                            \
+		printf("  %s:%d: ", __FILE__, __LINE__);                \
+		printf(__VA_ARGS__);                                    \
+		printf("\n");                                           \
+		test_current_failed = 1;                                \
+		return;                                                 \
+	} while (0)
+
+#define ASSERT(cond)                                                    \
+	do {                                                            \
+		if (!(cond))                                            \
+			TEST_FAIL("assertion failed: %s", #cond);       \
+	} while (0)
+
+#define ASSERT_EQ(a, b)                                                 \
+	do {                                                            \
+		long long a_ = (long long)(a), b_ = (long long)(b);     \
+		if (a_ != b_)                                           \
+			TEST_FAIL("%s == %s: %lld != %lld", #a, #b, a_, b_); \
+	} while (0)
+
+#define ASSERT_STREQ(a, b)                                              \
+	do {                                                            \
+		const char *a_ = (a), *b_ = (b);                        \
+		if (!a_ || !b_ || strcmp(a_, b_) != 0)                  \
+			TEST_FAIL("%s == %s:\n---\n%s\n---\n%s\n---", #a, #b, \
+				  a_ ? a_ : "(null)", b_ ? b_ : "(null)"); \
+	} while (0)
+
+#define ASSERT_OK(expr) ASSERT_EQ((expr), 0)
+
+static inline int test_summary(void)
+{
+	printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
+	return test_failed_count ? 1 : 0;
+}
+
+#endif
