@@ -978,6 +978,7 @@ static void reserve_boot_memory(memlab_machine *m)
 	for (uint64_t pfn = m->memmap_start_pfn; pfn < m->nr_frames; pfn++)
 		pfn_to_page(m, pfn)->flags |= PG_reserved;
 	m->nr_reserved = m->first_pfn + memmap;
+	m->vmstat[NR_MEMMAP_BOOT_PAGES] = memmap;
 }
 
 /*
