@@ -174,32 +174,56 @@ static int set_orders(memlab_machine *m)
 	return m->arch == MEMLAB_ARCH_ARM64 ? 0 : -MEMLAB_EINVAL;
 }
 
+/* A configuration Linux could not boot: say why, through the report hook. */
+static int bad_config(memlab_machine *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int bad_config(memlab_machine *m, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	ml_report(m, "%s", msg);
+	return -MEMLAB_EINVAL;
+}
+
 static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 {
 	if (cfg->arch != MEMLAB_ARCH_X86_64 && cfg->arch != MEMLAB_ARCH_ARM64)
-		return -MEMLAB_EINVAL;
+		return bad_config(m, "unknown arch %d", cfg->arch);
 	if (cfg->zones != MEMLAB_ZONES_ARCH && cfg->zones != MEMLAB_ZONES_SINGLE)
-		return -MEMLAB_EINVAL;
+		return bad_config(m, "unknown zone layout %d", cfg->zones);
 	m->arch = cfg->arch;
 	m->page_size = cfg->page_size;
-	if (m->page_size == 0 || (m->page_size & (m->page_size - 1)))
-		return -MEMLAB_EINVAL;
+	if (m->page_size == 0 || (m->page_size & (m->page_size - 1)) || set_orders(m))
+		return bad_config(m, m->arch == MEMLAB_ARCH_X86_64
+				  ? "x86_64 has 4K pages only (page_size = %u)"
+				  : "arm64 pages are 4K, 16K or 64K (page_size = %u)",
+				  (unsigned)cfg->page_size);
 	m->page_shift = (unsigned)ilog2_u64(m->page_size);
-	if (set_orders(m))
-		return -MEMLAB_EINVAL;
-	/* RAM: whole pages, at least two max-order blocks, pfns fit in 32 bits */
 	if (cfg->ram % m->page_size)
-		return -MEMLAB_EINVAL;
+		return bad_config(m, "ram (%llu bytes) is not a whole number of %uK pages",
+				  (unsigned long long)cfg->ram, m->page_size >> 10);
 	m->ram = cfg->ram;
 	m->nr_frames = cfg->ram >> m->page_shift;
-	if (m->nr_frames < (2ull << m->max_order) || m->nr_frames >= PFN_NONE)
-		return -MEMLAB_EINVAL;
-	if (cfg->min_free_kbytes > 0 && cfg->min_free_kbytes > 262144 * 16)
-		return -MEMLAB_EINVAL;
+	if (m->nr_frames < (2ull << m->max_order))
+		return bad_config(m, "ram (%llu bytes) is too small: at least two order-%u blocks (%lluK) are needed",
+				  (unsigned long long)cfg->ram, m->max_order,
+				  (unsigned long long)(((2ull << m->max_order) * m->page_size) >> 10));
+	if (m->nr_frames >= PFN_NONE)
+		return bad_config(m, "ram (%llu bytes) is too large: page frame numbers must fit in 32 bits",
+				  (unsigned long long)cfg->ram);
+	if (cfg->min_free_kbytes > 262144 * 16)
+		return bad_config(m, "min_free_kbytes (%lld) is too large (at most %d)",
+				  (long long)cfg->min_free_kbytes, 262144 * 16);
 	m->min_free_kbytes = cfg->min_free_kbytes;
 	m->watermark_scale_factor = cfg->watermark_scale_factor ? cfg->watermark_scale_factor : 10;
 	if (m->watermark_scale_factor < 1 || m->watermark_scale_factor > 3000)
-		return -MEMLAB_EINVAL;
+		return bad_config(m, "watermark_scale_factor (%d) must be 1..3000",
+				  cfg->watermark_scale_factor);
 	m->seed = cfg->seed;
 	rng_seed(&m->rng, cfg->seed);
 	m->zone_layout = cfg->zones;

@@ -848,7 +848,10 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 
 /* ===================== freeing: the entry and bad pages ===================== */
 
-/* bad_page(): Linux's "BUG: Bad page state" report, via the host. */
+/*
+** bad_page(): Linux's "BUG: Bad page state" report and dump_page() lines,
+** via the host.  A free block's head carries page_type buddy.
+*/
 static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 {
 	const struct page *page = pfn < m->nr_frames ? pfn_to_page(m, pfn) : NULL;
@@ -856,19 +859,22 @@ static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 
 	ml_report(m, "BUG: Bad page state in process memlab  pfn:%05llx\n"
 		  "page: refcount:%d mapcount:%d mapping:0000000000000000 index:0x0 pfn:0x%llx\n"
-		  "flags: 0x%x(zone=%s%s%s)\n"
+		  "flags: 0x%x(zone=%s%s)\n%s"
 		  "page dumped because: %s",
 		  (unsigned long long)pfn, page ? page->_refcount : 0,
 		  page ? page->mapcount : 0, (unsigned long long)pfn,
-		  page ? page->flags : 0, z ? z->name : "none",
+		  page ? page->flags & PG_reserved : 0, z ? z->name : "none",
 		  page && (page->flags & PG_reserved) ? "|reserved" : "",
-		  page && (page->flags & PG_buddy) ? "|buddy" : "", reason);
+		  page && PageBuddy(page) ? "page_type: buddy\n" : "", reason);
 }
 
 /*
-** free_pages_check(): what Linux's free_page_is_bad() and the refcount
-** checks would catch, plus what only page_owner would know (the order the
-** block was allocated with).  Returns the reason, or NULL when fine.
+** free_pages_check(): what __free_pages() would catch in Linux with
+** CONFIG_DEBUG_VM -- put_page_testzero() on a page whose refcount is 0
+** (a double free, a frame inside a free block or inside another
+** allocation) and free_page_is_bad() (a reserved page) -- plus what only
+** page_owner would know: the order the block was allocated with.
+** Returns the reason, or NULL when the free is good.
 */
 static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned order)
 {
@@ -879,8 +885,6 @@ static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned or
 	page = pfn_to_page(m, pfn);
 	if (page->flags & PG_reserved)
 		return "PAGE_FLAGS_CHECK_AT_FREE flag(s) set";
-	if (PageBuddy(page))
-		return "nonzero mapcount";	/* PG_buddy lives in page_type */
 	if (!(page->flags & PG_head_alloc) || page->_refcount == 0)
 		return "VM_BUG_ON_PAGE(page_ref_count(page) == 0)";
 	if (order > m->max_order || order != page->private)

@@ -1,0 +1,93 @@
+/*
+** lmemlab.h -- helpers shared by the Lua bindings of memlab (bindings/l*.c).
+**
+** Argument checking that names the function in every message, the size
+** and GFP parsers, and the one helper that turns a negative errno into the
+** `nil, "ENOMEM", 12` triple.  Only luaopen_memlab is exported; everything
+** here is internal to the module.
+*/
+#ifndef LMEMLAB_H
+#define LMEMLAB_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <lua.h>
+#include <lauxlib.h>
+
+#include "memlab/memlab.h"
+
+#if defined(__GNUC__)
+#define LMEMLAB_EXPORT __attribute__((visibility("default")))
+#else
+#define LMEMLAB_EXPORT
+#endif
+
+#define LMEMLAB_MACHINE "memlab.machine"	/* metatable name, also __name */
+
+/* The module opener: the table `require("memlab")` returns. */
+LMEMLAB_EXPORT int (luaopen_memlab) (lua_State *L);
+
+/* ===================== lmemlab.c: errors and arguments ===================== */
+
+/*
+** Push `nil, "ENOMEM", 12` for err = -12 (any negative errno) and return 3,
+** the number of results.  For an errno memlab has no name for the name
+** is "EUNKNOWN".
+*/
+int (lmemlab_pushfail) (lua_State *L, int err);
+
+/*
+** Raise "bad argument #arg to 'fname' (msg)", numbering as luaL_argerror
+** does (one less when called as a method, "calling 'fname' on bad self"
+** for self), but always with fname, even when the debug information
+** has no name for the function (pcall(m.alloc_pages, ...)).
+*/
+int (lmemlab_argerror) (lua_State *L, int arg, const char *fname,
+			const char *msg);
+/* The same for a type mismatch: "<tname> expected, got <type>". */
+int (lmemlab_typeerror) (lua_State *L, int arg, const char *fname,
+			 const char *tname);
+
+/*
+** The integer at arg: a number (not a string) with an exact integer
+** value.  Raises for any other type, a fraction, NaN, +-inf or a value
+** outside lua_Integer, naming fname and what.
+*/
+lua_Integer (lmemlab_checkinteger) (lua_State *L, int arg, const char *fname,
+				    const char *what);
+/* The same, and the value must be in lo..hi. */
+lua_Integer (lmemlab_checkrange) (lua_State *L, int arg, const char *fname,
+				  const char *what, lua_Integer lo,
+				  lua_Integer hi);
+
+/*
+** Convert the value at idx into a size: a positive integer (a float with
+** an integral value is accepted) or a string such as "64K", "2M", "1GiB",
+** "512".  Returns NULL and *out on success, else a message saying what is
+** wrong ("size must be > 0").  Never raises.
+*/
+const char *(lmemlab_tosize) (lua_State *L, int idx, uint64_t *out);
+/* The size at arg, raising "bad argument #arg to 'fname' (...)". */
+uint64_t (lmemlab_checksize) (lua_State *L, int arg, const char *fname);
+
+/*
+** Convert the value at idx into a GFP mask: an integer in 0..2^32-1 or
+** names joined by '|' or ',' ("GFP_KERNEL|__GFP_ZERO", "kernel,zero").
+** Returns NULL and *out on success, else the message (which may be built
+** in msg, of size msgsize).  Never raises.
+*/
+const char *(lmemlab_togfp) (lua_State *L, int idx, uint32_t *out, char *msg,
+			     size_t msgsize);
+/* The GFP mask at arg, def when it is none or nil; raises on a bad mask. */
+uint32_t (lmemlab_optgfp) (lua_State *L, int arg, const char *fname,
+			   uint32_t def);
+
+/* ===================== lmachine.c: the machine object ===================== */
+
+/* Create the metatable of memlab.machine (luaL_newmetatable) and pop it. */
+void (lmemlab_open_machine) (lua_State *L);
+/* memlab.new{...}: push a new machine. */
+int (lmemlab_new) (lua_State *L);
+
+#endif
