@@ -241,7 +241,7 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", NULL
+	"watermark_scale_factor", "pcp", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -286,6 +286,16 @@ static int option_choice(lua_State *L, const char *key,
 	return option_error(L, key, expected);
 }
 
+/* A boolean option (value at the top): true or false, nothing else. */
+static int option_boolean(lua_State *L, const char *key)
+{
+	if (lua_type(L, -1) != LUA_TBOOLEAN) {
+		lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1));
+		option_error(L, key, lua_tostring(L, -1));
+	}
+	return lua_toboolean(L, -1);
+}
+
 /* A size option (value at the top); page_size must fit in 32 bits. */
 static uint64_t option_size(lua_State *L, const char *key, uint64_t max)
 {
@@ -324,6 +334,8 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->min_free_kbytes = option_integer(L, key, 0, LUA_MAXINTEGER);
 	else if (strcmp(key, "watermark_scale_factor") == 0)
 		cfg->watermark_scale_factor = (int)option_integer(L, key, 1, 3000);
+	else if (strcmp(key, "pcp") == 0)
+		cfg->pcp_disabled = !option_boolean(L, key);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
@@ -360,7 +372,7 @@ static void read_options(lua_State *L, int idx, struct memlab_config *cfg)
 */
 /*
 ** memlab.new{ arch=, ram=, page_size=, seed=, zones=, min_free_kbytes=,
-** watermark_scale_factor= } --> machine.  Every option is optional.
+** watermark_scale_factor=, pcp= } --> machine.  Every option is optional.
 */
 int lmemlab_new(lua_State *L)
 {
@@ -775,6 +787,13 @@ static void push_zone(lua_State *L, lmachine *lm, int zid,
 	lua_setfield(L, -2, "nr_free");
 	push_migratetypes(L, zi, nr_orders);
 	set_int(L, "pgalloc", zi->pgalloc);
+	lua_createtable(L, 0, 5);
+	set_int(L, "count", (uint64_t)zi->pcp_count);
+	set_int(L, "high", (uint64_t)zi->pcp_high);
+	set_int(L, "batch", (uint64_t)zi->pcp_batch);
+	set_int(L, "high_min", (uint64_t)zi->pcp_high_min);
+	set_int(L, "high_max", (uint64_t)zi->pcp_high_max);
+	lua_setfield(L, -2, "pcp");
 	push_indices(L, lm, zid, nr_orders);
 }
 
@@ -818,7 +837,7 @@ static int m_unusable_index(lua_State *L)
 	return 1;
 }
 
-/* m:page(pfn) --> { pfn=, zone=, buddy=, free=, order=, reserved=, refcount=, migratetype= } */
+/* m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=, migratetype= } */
 static int m_page(lua_State *L)
 {
 	lmachine *lm = check_machine(L, "page");
@@ -833,7 +852,7 @@ static int m_page(lua_State *L)
 				(LUAI_UACINT)lm->info.nr_frames - 1);
 		return lmemlab_argerror(L, 2, "page", lua_tostring(L, -1));
 	}
-	lua_createtable(L, 0, 8);
+	lua_createtable(L, 0, 9);
 	set_int(L, "pfn", pi.pfn);
 	if (pi.zone >= 0 && memlab_zone_info(lm->m, pi.zone, &zi) == 0 && zi.name) {
 		lua_pushstring(L, zi.name);
@@ -841,6 +860,7 @@ static int m_page(lua_State *L)
 	}
 	set_bool(L, "buddy", pi.buddy);
 	set_bool(L, "free", pi.free);
+	set_bool(L, "pcp", pi.pcp);
 	set_int(L, "order", pi.order);
 	set_bool(L, "reserved", pi.reserved);
 	lua_pushinteger(L, pi.refcount);
@@ -850,6 +870,16 @@ static int m_page(lua_State *L)
 		lua_pushstring(L, mt);
 		lua_setfield(L, -2, "migratetype");
 	}
+	return 1;
+}
+
+/* m:drain_pages() --> true: every per-CPU page list back to the buddy (drain_all_pages) */
+static int m_drain_pages(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "drain_pages");
+
+	memlab_drain_pages(lm->m);
+	lua_pushboolean(L, 1);
 	return 1;
 }
 
@@ -890,6 +920,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "fragmentation_index", m_fragmentation_index },
 	{ "unusable_index", m_unusable_index },
 	{ "page", m_page },
+	{ "drain_pages", m_drain_pages },
 	{ "check", m_check },
 	{ "close", m_close },
 	{ NULL, NULL }

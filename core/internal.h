@@ -45,6 +45,7 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_buddy	0x0001u	/* head of a free block; private = order */
 #define PG_reserved	0x0002u	/* never given to the buddy allocator */
 #define PG_head_alloc	0x0004u	/* head of an allocation; private = its order */
+#define PG_pcp		0x0008u	/* head of a block on a per-CPU page list; private = order */
 
 struct page {
 	uint32_t flags;
@@ -58,6 +59,34 @@ struct page {
 struct free_list {
 	uint32_t head, tail;	/* pfns, PFN_NONE when empty */
 };
+
+/*
+** Per-CPU page lists (include/linux/mmzone.h struct per_cpu_pages), for the
+** machine's one CPU: a list per PCP migratetype for orders 0..3, plus the
+** two THP lists (order pageblock_order == HPAGE_PMD_ORDER: non-movable and
+** movable), as 6.12 with CONFIG_TRANSPARENT_HUGEPAGE.  The lists are
+** pfn-linked through lru_next/lru_prev like the free lists.
+*/
+#define NR_LOWORDER_PCP_LISTS	(MIGRATE_PCPTYPES * (PAGE_ALLOC_COSTLY_ORDER + 1))
+#define NR_PCP_THP		2
+#define NR_PCP_LISTS		(NR_LOWORDER_PCP_LISTS + NR_PCP_THP)
+#define CONFIG_PCP_BATCH_SCALE_MAX	5
+#define PCPF_PREV_FREE_HIGH_ORDER	0x01u
+#define PCPF_FREE_HIGH_BATCH		0x02u	/* set from the CPU's cache size: never here */
+
+struct per_cpu_pages {
+	int count;		/* pages on the lists */
+	int high;		/* auto-tuned limit, clamped to high_min..high_max */
+	int high_min, high_max;
+	int batch;		/* chunk size for buddy add/remove */
+	uint8_t flags;		/* PCPF_* */
+	uint8_t alloc_factor;	/* batch scaling factor during allocate */
+	short free_count;	/* consecutive free count */
+	struct free_list lists[NR_PCP_LISTS];
+};
+
+/* zone->flags bits (enum zone_flags) */
+#define ZONE_BELOW_HIGH		0x01u	/* free pages below the high watermark */
 
 struct free_area {
 	struct free_list free_list[MIGRATE_TYPES];
@@ -78,6 +107,8 @@ struct zone {
 	uint64_t nr_free_pages;			/* NR_FREE_PAGES */
 	uint64_t nr_free_pages_blocks;		/* free pages in blocks >= pageblock_order */
 	struct free_area free_area[NR_ORDERS_MAX];
+	unsigned flags;				/* ZONE_* */
+	struct per_cpu_pages pcp;		/* cpu 0's pageset */
 };
 
 enum vmstat_item {
@@ -106,6 +137,7 @@ struct memlab_machine {
 	int watermark_scale_factor;
 	int lowmem_reserve_ratio[MAX_NR_ZONES];
 	int zone_layout;		/* enum memlab_zone_layout */
+	bool pcp_disabled;		/* every zone's pcp as zone_pcp_disable() leaves it */
 	uint64_t seed;
 	struct rng rng;
 
@@ -139,7 +171,7 @@ void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 
 /* ---- page_alloc.c ---- */
 int page_alloc_init(memlab_machine *m);			/* zones, boot free */
-void setup_per_zone_wmarks(memlab_machine *m);
+void setup_per_zone_wmarks(memlab_machine *m);	/* and the pagesets' batch and high */
 struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);

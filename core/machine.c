@@ -227,6 +227,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 	m->seed = cfg->seed;
 	rng_seed(&m->rng, cfg->seed);
 	m->zone_layout = cfg->zones;
+	m->pcp_disabled = cfg->pcp_disabled != 0;
 	return 0;
 }
 

@@ -10,8 +10,12 @@
 ** (__free_one_page).  The lists of a free block always match the
 ** migratetype of its pageblock (Linux 6.10+ freelist hygiene).
 **
-** What is not modelled yet, and where it will go: per-CPU page lists
-** (rmqueue_pcplist), kswapd and direct reclaim (the slow path below calls
+** Orders 0..3 and THPs pass through per-CPU page lists first (one CPU,
+** rmqueue_pcplist / free_unref_page): pages there are neither in the
+** buddy lists nor in NR_FREE_PAGES.
+**
+** What is not modelled yet, and where it will go: decay_pcp_high (run by
+** Linux's periodic vmstat update), kswapd and direct reclaim (the slow path below calls
 ** reclaim_hook, which frees nothing yet), compaction, the OOM killer,
 ** watermark boosting, memory isolation.
 */
@@ -144,32 +148,56 @@ static void account_blocks(memlab_machine *m, struct zone *z, unsigned order,
 	}
 }
 
+/* list_add() / list_add_tail() on a pfn-linked list (free or pcp). */
+static void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn,
+			 bool tail)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (tail) {
+		page->lru_next = PFN_NONE;
+		page->lru_prev = list->tail;
+		if (list->tail != PFN_NONE)
+			pfn_to_page(m, list->tail)->lru_next = (uint32_t)pfn;
+		else
+			list->head = (uint32_t)pfn;
+		list->tail = (uint32_t)pfn;
+	} else {
+		page->lru_prev = PFN_NONE;
+		page->lru_next = list->head;
+		if (list->head != PFN_NONE)
+			pfn_to_page(m, list->head)->lru_prev = (uint32_t)pfn;
+		else
+			list->tail = (uint32_t)pfn;
+		list->head = (uint32_t)pfn;
+	}
+}
+
+/* list_del() on a pfn-linked list; the links are cleared. */
+static void pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (page->lru_prev != PFN_NONE)
+		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
+	else
+		list->head = page->lru_next;
+	if (page->lru_next != PFN_NONE)
+		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
+	else
+		list->tail = page->lru_prev;
+	page->lru_next = page->lru_prev = 0;
+}
+
 static void __add_to_free_list(memlab_machine *m, struct zone *z, uint64_t pfn,
 			       unsigned order, int mt, bool tail)
 {
 	struct free_area *area = &z->free_area[order];
-	struct free_list *fl = &area->free_list[mt];
 	struct page *page = pfn_to_page(m, pfn);
 
 	page->flags |= PG_buddy;
 	page->private = order;
-	if (tail) {
-		page->lru_next = PFN_NONE;
-		page->lru_prev = fl->tail;
-		if (fl->tail != PFN_NONE)
-			pfn_to_page(m, fl->tail)->lru_next = (uint32_t)pfn;
-		else
-			fl->head = (uint32_t)pfn;
-		fl->tail = (uint32_t)pfn;
-	} else {
-		page->lru_prev = PFN_NONE;
-		page->lru_next = fl->head;
-		if (fl->head != PFN_NONE)
-			pfn_to_page(m, fl->head)->lru_prev = (uint32_t)pfn;
-		else
-			fl->tail = (uint32_t)pfn;
-		fl->head = (uint32_t)pfn;
-	}
+	pfn_list_add(m, &area->free_list[mt], pfn, tail);
 	area->nr_free++;
 	area->nr_free_mt[mt]++;
 	account_blocks(m, z, order, mt, 1);
@@ -179,20 +207,11 @@ static void __del_page_from_free_list(memlab_machine *m, struct zone *z,
 				      uint64_t pfn, unsigned order, int mt)
 {
 	struct free_area *area = &z->free_area[order];
-	struct free_list *fl = &area->free_list[mt];
 	struct page *page = pfn_to_page(m, pfn);
 
-	if (page->lru_prev != PFN_NONE)
-		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
-	else
-		fl->head = page->lru_next;
-	if (page->lru_next != PFN_NONE)
-		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
-	else
-		fl->tail = page->lru_prev;
+	pfn_list_del(m, &area->free_list[mt], pfn);
 	page->flags &= ~PG_buddy;
 	page->private = 0;
-	page->lru_next = page->lru_prev = 0;
 	area->nr_free--;
 	area->nr_free_mt[mt]--;
 	account_blocks(m, z, order, mt, -1);
@@ -529,7 +548,7 @@ static uint64_t __rmqueue(memlab_machine *m, struct zone *z, unsigned order,
 }
 
 /* rmqueue_buddy(): the HighAtomic reserve first for high-order atomics. */
-static uint64_t rmqueue(memlab_machine *m, struct zone *z, unsigned order,
+static uint64_t rmqueue_buddy(memlab_machine *m, struct zone *z, unsigned order,
 			int mt, unsigned alloc_flags)
 {
 	uint64_t pfn = PFN_NONE;
@@ -660,7 +679,429 @@ static bool unreserve_highatomic_pageblock(memlab_machine *m,
 	return false;
 }
 
+/* ===================== per-CPU page lists ===================== */
+
+/* pcp_allowed_order(): orders 0..3, and THPs (HPAGE_PMD_ORDER == pageblock_order). */
+static inline bool pcp_allowed_order(const memlab_machine *m, unsigned order)
+{
+	return order <= PAGE_ALLOC_COSTLY_ORDER || order == m->pageblock_order;
+}
+
+/* order_to_pindex(): the list of (migratetype, order). */
+static inline unsigned order_to_pindex(int mt, unsigned order)
+{
+	if (order > PAGE_ALLOC_COSTLY_ORDER)
+		return NR_LOWORDER_PCP_LISTS + (mt == MIGRATE_MOVABLE);
+	return MIGRATE_PCPTYPES * order + (unsigned)mt;
+}
+
+/* pindex_to_order(): the order of list pindex. */
+static inline unsigned pindex_to_order(const memlab_machine *m, unsigned pindex)
+{
+	if (pindex >= NR_LOWORDER_PCP_LISTS)
+		return m->pageblock_order;
+	return pindex / MIGRATE_PCPTYPES;
+}
+
+/* clamp(), min() and max() of include/linux/minmax.h, for ints. */
+static inline int clamp_int(int v, int lo, int hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+static inline int min_int(int a, int b)
+{
+	return a < b ? a : b;
+}
+
+static inline int max_int(int a, int b)
+{
+	return a > b ? a : b;
+}
+
+/* list_add() / list_add_tail() of a block onto a pcp list. */
+static void pcp_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn,
+			 unsigned order, bool tail)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	page->flags |= PG_pcp;
+	page->private = order;
+	pfn_list_add(m, list, pfn, tail);
+}
+
+/* list_del() of a block from a pcp list. */
+static void pcp_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	pfn_list_del(m, list, pfn);
+	page->flags &= ~PG_pcp;
+	page->private = 0;
+}
+
+/*
+** zone_batchsize(): ~0.1% of the zone or 1 MiB, whichever is smaller,
+** divided by 4 and rounded to 2^n - 1.
+*/
+static int zone_batchsize(const memlab_machine *m, const struct zone *z)
+{
+	uint64_t batch = z->managed_pages >> 10;
+	uint64_t one_mb = (1u << 20) / m->page_size;
+	uint64_t pow = 1;
+
+	if (batch > one_mb)
+		batch = one_mb;
+	batch /= 4;
+	if (batch < 1)
+		batch = 1;
+	while (pow * 2 <= batch + batch / 2)	/* rounddown_pow_of_two() */
+		pow *= 2;
+	return (int)pow - 1;
+}
+
+/*
+** zone_highsize() for one online CPU: the low watermark (high_fraction 0)
+** or managed / high_fraction, split over the CPUs of the node, at least
+** 4 batches.
+*/
+static int zone_highsize(const struct zone *z, int batch, int high_fraction)
+{
+	const uint64_t nr_split_cpus = 1;
+	uint64_t total_pages, high;
+
+	if (!high_fraction)
+		total_pages = wmark_pages(z, WMARK_LOW);
+	else
+		total_pages = z->managed_pages / (uint64_t)high_fraction;
+	high = total_pages / nr_split_cpus;
+	if (high < (uint64_t)batch << 2)
+		high = (uint64_t)batch << 2;
+	return (int)high;
+}
+
+#define MIN_PERCPU_PAGELIST_HIGH_FRACTION	8
+
+/*
+** zone_set_pageset_high_and_batch() (via zone_pcp_update): batch and the
+** bounds of the auto-tuned high; pcp->high itself is left alone (0 from
+** per_cpu_pages_init until first use).  A machine without PCP gets what
+** zone_pcp_disable() sets: high 0, batch 1.
+*/
+static void zone_set_pageset_high_and_batch(memlab_machine *m, struct zone *z)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+	int batch = max_int(1, zone_batchsize(m, z));
+
+	if (m->pcp_disabled) {
+		pcp->high_min = pcp->high_max = pcp->high = 0;
+		pcp->batch = 1;
+		return;
+	}
+	pcp->high_min = zone_highsize(z, batch, 0);
+	pcp->high_max = zone_highsize(z, batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION);
+	pcp->batch = batch;
+}
+
+/* per_cpu_pages_init(): empty lists, the boot pageset's high 0. */
+static void per_cpu_pages_init(struct per_cpu_pages *pcp)
+{
+	memset(pcp, 0, sizeof(*pcp));
+	for (int i = 0; i < NR_PCP_LISTS; i++)
+		pcp->lists[i].head = pcp->lists[i].tail = PFN_NONE;
+	pcp->batch = 1;
+}
+
+/*
+** free_pcppages_bulk(): give count pages back to the buddy allocator,
+** emptying lists round-robin from pindex on, each from its tail (the
+** coldest pages); every block goes back with its pageblock's migratetype.
+*/
+static void free_pcppages_bulk(memlab_machine *m, struct zone *z, int count,
+			       unsigned pindex)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+
+	count = min_int(pcp->count, count);
+	pindex = pindex ? pindex - 1 : NR_PCP_LISTS - 1;
+	while (count > 0) {
+		struct free_list *list;
+		unsigned order;
+
+		do {
+			if (++pindex > NR_PCP_LISTS - 1)
+				pindex = 0;
+			list = &pcp->lists[pindex];
+		} while (list->head == PFN_NONE);
+		order = pindex_to_order(m, pindex);
+		do {
+			uint64_t pfn = list->tail;
+
+			pcp_list_del(m, list, pfn);
+			count -= 1 << order;
+			pcp->count -= 1 << order;
+			__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
+		} while (count > 0 && list->head != PFN_NONE);
+	}
+}
+
+/* drain_pages_zone(): every page of the zone's pcp back to the buddy. */
+static void drain_pages_zone(memlab_machine *m, struct zone *z)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+
+	while (pcp->count) {
+		int to_drain = min_int(pcp->count, pcp->batch << CONFIG_PCP_BATCH_SCALE_MAX);
+
+		free_pcppages_bulk(m, z, to_drain, 0);
+	}
+}
+
+/* drain_all_pages(NULL): every zone's pcp, on the one CPU. */
+static void drain_all_pages(memlab_machine *m)
+{
+	for (int i = 0; i < m->nr_zones; i++)
+		drain_pages_zone(m, &m->zones[i]);
+}
+
+/* The host's drain_all_pages(NULL). */
+int memlab_drain_pages(memlab_machine *m)
+{
+	drain_all_pages(m);
+	return 0;
+}
+
+/*
+** nr_pcp_alloc(): how many blocks to take from the buddy when a list is
+** empty.  Clamps high on first use; grows high toward high_max while the
+** zone is above its high watermark; order 0 doubles the batch on each
+** refill without a free in between (alloc_factor), up to 2^5.
+*/
+static int nr_pcp_alloc(struct per_cpu_pages *pcp, const struct zone *z, unsigned order)
+{
+	int base_batch = pcp->batch, high_min = pcp->high_min, high_max = pcp->high_max;
+	int high, batch, max_nr_alloc;
+
+	high = pcp->high = clamp_int(pcp->high, high_min, high_max);
+	if (high < base_batch)		/* PCP disabled or boot pageset */
+		return 1;
+	batch = order ? base_batch : base_batch << pcp->alloc_factor;
+	if (high_min != high_max && !(z->flags & ZONE_BELOW_HIGH))
+		high = pcp->high = min_int(high + batch, high_max);
+	if (!order) {
+		max_nr_alloc = max_int(high - pcp->count - base_batch, base_batch);
+		if (batch <= max_nr_alloc && pcp->alloc_factor < CONFIG_PCP_BATCH_SCALE_MAX)
+			pcp->alloc_factor++;
+		batch = min_int(batch, max_nr_alloc);
+	}
+	if (batch > 1)
+		batch = max_int(batch >> order, 2);
+	return batch;
+}
+
+/* rmqueue_bulk(): up to count blocks from the buddy onto the list's tail. */
+static int rmqueue_bulk(memlab_machine *m, struct zone *z, unsigned order, int count,
+			struct free_list *list, int mt, unsigned alloc_flags)
+{
+	int i;
+
+	for (i = 0; i < count; i++) {
+		uint64_t pfn = __rmqueue(m, z, order, mt, alloc_flags);
+
+		if (pfn == PFN_NONE)
+			break;
+		pcp_list_add(m, list, pfn, order, true);
+	}
+	return i;
+}
+
+/* __rmqueue_pcplist(): the list's first block, refilling it when empty. */
+static uint64_t __rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned order,
+				  int mt, unsigned alloc_flags, struct free_list *list)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+	uint64_t pfn;
+
+	if (list->head == PFN_NONE) {
+		int batch = nr_pcp_alloc(pcp, z, order);
+
+		pcp->count += rmqueue_bulk(m, z, order, batch, list, mt, alloc_flags) << order;
+		if (list->head == PFN_NONE)
+			return PFN_NONE;
+	}
+	pfn = list->head;
+	pcp_list_del(m, list, pfn);
+	pcp->count -= 1 << order;
+	return pfn;
+}
+
+/* rmqueue_pcplist(): an allocation halves the batch of the next bulk free. */
+static uint64_t rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned order,
+				int mt, unsigned alloc_flags)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+	uint64_t pfn;
+
+	pcp->free_count >>= 1;
+	pfn = __rmqueue_pcplist(m, z, order, mt, alloc_flags,
+				&pcp->lists[order_to_pindex(mt, order)]);
+	if (pfn != PFN_NONE)
+		m->vmstat[PGALLOC_DMA + z->idx] += 1ull << order;
+	return pfn;
+}
+
+/*
+** rmqueue(): small orders and THPs through the pcp, the rest (and what the
+** pcp could not refill) from the buddy.
+*/
+static uint64_t rmqueue(memlab_machine *m, struct zone *z, unsigned order,
+			int mt, unsigned alloc_flags)
+{
+	if (!m->pcp_disabled && pcp_allowed_order(m, order)) {
+		uint64_t pfn = rmqueue_pcplist(m, z, order, mt, alloc_flags);
+
+		if (pfn != PFN_NONE)
+			return pfn;
+	}
+	return rmqueue_buddy(m, z, order, mt, alloc_flags);
+}
+
+/*
+** nr_pcp_high(): the limit above which a free drains the pcp.  Freeing
+** lowers pcp->high while the zone is below its high watermark, and
+** raises it to hold a batch of consecutive frees otherwise.  (Linux also
+** shrinks it while kswapd reclaims the zone, ZONE_RECLAIM_ACTIVE: no
+** kswapd here yet.)
+*/
+static int nr_pcp_high(struct per_cpu_pages *pcp, const struct zone *z, int batch,
+		       bool free_high)
+{
+	int high_min = pcp->high_min, high_max = pcp->high_max;
+	int high = pcp->high = clamp_int(pcp->high, high_min, high_max);
+
+	if (!high)
+		return 0;
+	if (free_high) {
+		pcp->high = max_int(high - (batch << CONFIG_PCP_BATCH_SCALE_MAX), high_min);
+		return 0;
+	}
+	if (high_min == high_max)
+		return high;
+	if (z->flags & ZONE_BELOW_HIGH) {
+		int free_count = max_int(pcp->free_count, batch);
+
+		pcp->high = max_int(high - free_count, high_min);
+		high = max_int(pcp->count, high_min);
+	} else if (pcp->count >= high) {
+		int need_high = pcp->free_count + batch;
+
+		if (pcp->high < need_high)
+			pcp->high = clamp_int(need_high, high_min, high_max);
+	}
+	return high;
+}
+
+/*
+** nr_pcp_free(): how many pages a free past high gives back: at least a
+** batch, as many as were freed in a row, leaving a batch on the lists.
+*/
+static int nr_pcp_free(const struct per_cpu_pages *pcp, int batch, int high, bool free_high)
+{
+	if (free_high)
+		return min_int(pcp->count, batch << CONFIG_PCP_BATCH_SCALE_MAX);
+	if (high < batch)		/* PCP disabled or boot pageset */
+		return 1;
+	return min_int(max_int(pcp->free_count, batch), high - batch);
+}
+
+/*
+** free_unref_page_commit(): the block goes to the head of its list; a
+** run of high-order frees without allocations (free_high) or a pcp past
+** high gives pages back in bulk, after which a zone back above its high
+** watermark loses ZONE_BELOW_HIGH.
+*/
+static void free_unref_page_commit(memlab_machine *m, struct zone *z, uint64_t pfn,
+				   int mt, unsigned order)
+{
+	struct per_cpu_pages *pcp = &z->pcp;
+	unsigned pindex = order_to_pindex(mt, order);
+	bool free_high = false;
+	int high, batch;
+
+	pcp->alloc_factor >>= 1;
+	m->vmstat[PGFREE] += 1ull << order;
+	pcp_list_add(m, &pcp->lists[pindex], pfn, order, false);
+	pcp->count += 1 << order;
+	batch = pcp->batch;
+	if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
+		free_high = pcp->free_count >= batch &&
+			    (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) &&
+			    (!(pcp->flags & PCPF_FREE_HIGH_BATCH) || pcp->count >= batch);
+		pcp->flags |= PCPF_PREV_FREE_HIGH_ORDER;
+	} else {
+		pcp->flags &= ~PCPF_PREV_FREE_HIGH_ORDER;
+	}
+	if (pcp->free_count < (batch << CONFIG_PCP_BATCH_SCALE_MAX))
+		pcp->free_count += 1 << order;
+	high = nr_pcp_high(pcp, z, batch, free_high);
+	if (pcp->count < high)
+		return;
+	free_pcppages_bulk(m, z, nr_pcp_free(pcp, batch, high, free_high), pindex);
+	if ((z->flags & ZONE_BELOW_HIGH) &&
+	    __zone_watermark_ok(m, z, 0, wmark_pages(z, WMARK_HIGH), ZONE_MOVABLE, 0,
+				(int64_t)z->nr_free_pages))
+		z->flags &= ~ZONE_BELOW_HIGH;
+}
+
+/* free_one_page(): straight to the buddy (__free_pages_ok for other orders). */
+static void free_one_page(memlab_machine *m, struct zone *z, uint64_t pfn, unsigned order)
+{
+	__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
+	m->vmstat[PGFREE] += 1ull << order;
+}
+
+/*
+** free_unref_page(): pcp lists hold only the three PCP types: HighAtomic
+** (and CMA) blocks go on the Movable list so their pages come back to the
+** buddy sooner; an isolated pageblock's pages bypass the pcp.
+*/
+static void free_unref_page(memlab_machine *m, struct zone *z, uint64_t pfn, unsigned order)
+{
+	int mt;
+
+	if (m->pcp_disabled || !pcp_allowed_order(m, order)) {
+		free_one_page(m, z, pfn, order);
+		return;
+	}
+	mt = get_pfnblock_migratetype(m, pfn);
+	if (mt >= MIGRATE_PCPTYPES) {
+		if (mt == MIGRATE_ISOLATE) {
+			free_one_page(m, z, pfn, order);
+			return;
+		}
+		mt = MIGRATE_MOVABLE;
+	}
+	free_unref_page_commit(m, z, pfn, mt, order);
+}
+
 /* ===================== the allocator's entry ===================== */
+
+/*
+** get_page_from_freelist()'s first test: a zone above its high watermark
+** is used at once; one that is not gets ZONE_BELOW_HIGH (so that frees
+** shrink its pcp) and goes on to the caller's watermark (check_alloc_wmark).
+*/
+static bool zone_above_high(memlab_machine *m, struct zone *z, unsigned order,
+			    unsigned alloc_flags, const struct alloc_context *ac)
+{
+	if (z->flags & ZONE_BELOW_HIGH)
+		return false;
+	if (__zone_watermark_ok(m, z, order, wmark_pages(z, WMARK_HIGH), ac->highest_zoneidx,
+				alloc_flags, (int64_t)z->nr_free_pages))
+		return true;
+	z->flags |= ZONE_BELOW_HIGH;
+	return false;
+}
 
 /*
 ** get_page_from_freelist(): walk the zonelist from the highest usable zone
@@ -678,7 +1119,8 @@ static uint64_t get_page_from_freelist(memlab_machine *m, unsigned order,
 
 			if (!populated_zone(z))
 				continue;
-			if (!(alloc_flags & ALLOC_NO_WATERMARKS)) {
+			if (!zone_above_high(m, z, order, alloc_flags, ac) &&
+			    !(alloc_flags & ALLOC_NO_WATERMARKS)) {
 				mark = wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
 				if (!__zone_watermark_ok(m, z, order, mark, ac->highest_zoneidx,
 							 alloc_flags, (int64_t)z->nr_free_pages))
@@ -727,9 +1169,36 @@ static uint64_t reclaim_hook(memlab_machine *m, unsigned order,
 }
 
 /*
+** __alloc_pages_direct_reclaim(): reclaim, then retry; if that fails,
+** pages may be pinned on the per-CPU lists or in the HighAtomic reserve:
+** unreserve one HighAtomic pageblock, drain every pcp, and retry once
+** more.  (Linux skips the retries when reclaim freed nothing; memlab has
+** no reclaim yet, so it always goes on to them.)  *progress: reclaimed
+** pages, or 1 when a HighAtomic pageblock was given back.
+*/
+static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
+					   unsigned alloc_flags,
+					   const struct alloc_context *ac, uint64_t *progress)
+{
+	bool drained = false;
+	uint64_t pfn;
+
+	*progress = reclaim_hook(m, order, ac);
+	for (;;) {
+		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+		if (pfn != PFN_NONE || drained)
+			return pfn;
+		if (unreserve_highatomic_pageblock(m, ac, false) && !*progress)
+			*progress = 1;
+		drain_all_pages(m);
+		drained = true;
+	}
+}
+
+/*
 ** __alloc_pages_slowpath(), as far as it exists yet: retry at the MIN
 ** watermark with the caller's reserves, then (for callers that may
-** reclaim) direct reclaim, the HighAtomic reserve, and the retry policy
+** reclaim) direct reclaim with its pcp drain, and the retry policy
 ** of __GFP_NORETRY / costly orders / MAX_RECLAIM_RETRIES.  The OOM killer
 ** comes later; until then a failing allocation returns ENOMEM.
 */
@@ -745,11 +1214,9 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 	if (pfn != PFN_NONE || !(ac->gfp & MEMLAB___GFP_DIRECT_RECLAIM))
 		return pfn;
 	for (;;) {
-		bool progress = reclaim_hook(m, order, ac) > 0;
+		uint64_t progress;
 
-		if (!progress && unreserve_highatomic_pageblock(m, ac, false))
-			progress = true;
-		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+		pfn = alloc_pages_direct_reclaim(m, order, alloc_flags, ac, &progress);
 		if (pfn != PFN_NONE)
 			return pfn;
 		if (ac->gfp & MEMLAB___GFP_NORETRY)
@@ -907,8 +1374,7 @@ int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 	page->private = 0;
 	page->_refcount = 0;
 	z = page_zone(m, pfn);
-	__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
-	m->vmstat[PGFREE] += 1ull << order;
+	free_unref_page(m, z, pfn, order);
 	return 0;
 }
 
@@ -929,6 +1395,7 @@ static void zone_init(memlab_machine *m, int pos, int type,
 		for (int mt = 0; mt < MIGRATE_TYPES; mt++)
 			z->free_area[o].free_list[mt].head =
 				z->free_area[o].free_list[mt].tail = PFN_NONE;
+	per_cpu_pages_init(&z->pcp);
 }
 
 static uint64_t clamp_pfn(const memlab_machine *m, uint64_t bytes)
@@ -1079,6 +1546,8 @@ void setup_per_zone_wmarks(memlab_machine *m)
 		z->_watermark[WMARK_LOW] = z->_watermark[WMARK_MIN] + tmp;
 		z->_watermark[WMARK_HIGH] = z->_watermark[WMARK_LOW] + tmp;
 		z->_watermark[WMARK_PROMO] = z->_watermark[WMARK_HIGH] + tmp;
+		/* setup_per_zone_wmarks(): zone_pcp_update() for the new marks */
+		zone_set_pageset_high_and_batch(m, z);
 	}
 }
 
@@ -1142,18 +1611,18 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->reserved = !!(page->flags & PG_reserved);
 	info->refcount = page->_refcount;
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
-	if (page->flags & (PG_buddy | PG_head_alloc))
+	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))
 		info->order = page->private;
-	/* inside a free block: some aligned head above covers pfn */
+	/* inside a free or pcp block: some aligned head above covers pfn */
 	for (unsigned o = 0; z && o <= m->max_order; o++) {
 		uint64_t head = pfn & ~((1ull << o) - 1);
 		const struct page *hp = pfn_to_page(m, head);
 
-		if (PageBuddy(hp) && buddy_order(hp) >= o &&
-		    head + (1ull << buddy_order(hp)) > pfn) {
-			info->free = 1;
-			if (head != pfn)
-				info->order = buddy_order(hp);
+		if ((hp->flags & (PG_buddy | PG_pcp)) && hp->private >= o &&
+		    head + (1ull << hp->private) > pfn) {
+			info->free = PageBuddy(hp);
+			info->pcp = !!(hp->flags & PG_pcp);
+			info->order = hp->private;
 			break;
 		}
 	}
@@ -1226,8 +1695,8 @@ static void check_free_block(struct check_ctx *c, const struct zone *z, uint64_t
 		if (test_and_cover(c, pfn + i))
 			violation(c, "%s: frame %#llx is in two free blocks", z->name,
 				  (unsigned long long)(pfn + i));
-		if (p->flags & (PG_reserved | PG_head_alloc) || p->_refcount)
-			violation(c, "%s: frame %#llx in a free block is reserved or allocated",
+		if (p->flags & (PG_reserved | PG_head_alloc | PG_pcp) || p->_refcount)
+			violation(c, "%s: frame %#llx in a free block is reserved, allocated or on a pcp list",
 				  z->name, (unsigned long long)(pfn + i));
 		if (i && (p->flags & PG_buddy))
 			violation(c, "%s: frame %#llx inside a free block is PageBuddy",
@@ -1308,9 +1777,80 @@ static uint64_t check_zone_free(struct check_ctx *c, const struct zone *z)
 	return free;
 }
 
+/* One block on pcp list pindex: a PG_pcp head of the list's order, holding nothing else. */
+static void check_pcp_block(struct check_ctx *c, const struct zone *z, uint64_t pfn,
+			    unsigned pindex)
+{
+	memlab_machine *m = c->m;
+	unsigned order = pindex_to_order(m, pindex);
+	const struct page *page = pfn_to_page(m, pfn);
+	uint64_t nr = 1ull << order;
+
+	if (!(page->flags & PG_pcp) || page->private != order)
+		violation(c, "%s: pcp block pfn %#llx on the order-%u list is not PG_pcp of that order",
+			  z->name, (unsigned long long)pfn, order);
+	if ((pfn & (nr - 1)) || pfn < z->zone_start_pfn || pfn + nr > zone_end_pfn(z)) {
+		violation(c, "%s: pcp block pfn %#llx order %u is misaligned or outside the zone",
+			  z->name, (unsigned long long)pfn, order);
+		return;
+	}
+	for (uint64_t i = 0; i < nr; i++) {
+		const struct page *p = pfn_to_page(m, pfn + i);
+
+		if (test_and_cover(c, pfn + i))
+			violation(c, "%s: frame %#llx of a pcp block is also free or on another pcp list",
+				  z->name, (unsigned long long)(pfn + i));
+		if (p->flags & (PG_reserved | PG_head_alloc | PG_buddy) || p->_refcount)
+			violation(c, "%s: frame %#llx on a pcp list is reserved, allocated or PageBuddy",
+				  z->name, (unsigned long long)(pfn + i));
+		if (i && (p->flags & PG_pcp))
+			violation(c, "%s: frame %#llx inside a pcp block is PG_pcp",
+				  z->name, (unsigned long long)(pfn + i));
+	}
+}
+
+/* Walk one pcp list: links and blocks; returns the pages on it. */
+static uint64_t check_pcp_list(struct check_ctx *c, const struct zone *z, unsigned pindex)
+{
+	const struct free_list *list = &z->pcp.lists[pindex];
+	uint64_t n = 0, prev = PFN_NONE, pfn;
+
+	for (pfn = list->head; pfn != PFN_NONE; pfn = pfn_to_page(c->m, pfn)->lru_next) {
+		if (pfn >= c->m->nr_frames || n > c->m->nr_frames) {
+			violation(c, "%s: pcp list %u is corrupt at pfn %#llx", z->name, pindex,
+				  (unsigned long long)pfn);
+			return n;
+		}
+		if (pfn_to_page(c->m, pfn)->lru_prev != prev)
+			violation(c, "%s: pcp list %u: pfn %#llx has a wrong back link", z->name,
+				  pindex, (unsigned long long)pfn);
+		check_pcp_block(c, z, pfn, pindex);
+		prev = pfn;
+		n += 1ull << pindex_to_order(c->m, pindex);
+	}
+	if (list->tail != prev)
+		violation(c, "%s: pcp list %u tail is wrong", z->name, pindex);
+	return n;
+}
+
+/* A zone's pcp: the lists against pcp->count. */
+static void check_zone_pcp(struct check_ctx *c, const struct zone *z)
+{
+	uint64_t n = 0;
+
+	for (unsigned pindex = 0; pindex < NR_PCP_LISTS; pindex++)
+		n += check_pcp_list(c, z, pindex);
+	if (n != (uint64_t)z->pcp.count)
+		violation(c, "%s: pcp count is %d, the lists hold %llu pages", z->name,
+			  z->pcp.count, (unsigned long long)n);
+	if (c->m->pcp_disabled && n)
+		violation(c, "%s: pcp is disabled but holds %llu pages", z->name,
+			  (unsigned long long)n);
+}
+
 /*
-** Every frame accounted for exactly once: inside a free block, inside an
-** allocation (headed by PG_head_alloc), or reserved.
+** Every frame accounted for exactly once: inside a free block, on a pcp
+** list, inside an allocation (headed by PG_head_alloc), or reserved.
 */
 static void check_frames(struct check_ctx *c)
 {
@@ -1336,7 +1876,9 @@ static void check_frames(struct check_ctx *c)
 			continue;
 		}
 		if (!(p->flags & PG_head_alloc)) {
-			violation(c, "frame %#llx is neither free, allocated nor reserved",
+			violation(c, p->flags & PG_pcp ? "frame %#llx is PG_pcp but on no pcp list"
+				  : p->flags & PG_buddy ? "frame %#llx is PageBuddy but on no free list"
+				  : "frame %#llx is neither free, on a pcp list, allocated nor reserved",
 				  (unsigned long long)pfn);
 			pfn++;
 			continue;
@@ -1348,7 +1890,7 @@ static void check_frames(struct check_ctx *c)
 			nr = 1;
 		}
 		for (uint64_t i = 1; i < nr; i++)
-			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_reserved) ||
+			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_pcp | PG_reserved) ||
 			    (c->covered[(pfn + i) >> 3] & (1u << ((pfn + i) & 7))))
 				violation(c, "frame %#llx inside the order-%u allocation at %#llx is also free, reserved or allocated",
 					  (unsigned long long)(pfn + i), p->private, (unsigned long long)pfn);
@@ -1367,8 +1909,10 @@ int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		violation(&c, "check: out of host memory");
 		return c.count;
 	}
-	for (int i = 0; i < m->nr_zones; i++)
+	for (int i = 0; i < m->nr_zones; i++) {
 		free += check_zone_free(&c, &m->zones[i]);
+		check_zone_pcp(&c, &m->zones[i]);
+	}
 	if (free != m->vmstat[NR_FREE_PAGES])
 		violation(&c, "vmstat nr_free_pages is %llu, the zones hold %llu",
 			  (unsigned long long)m->vmstat[NR_FREE_PAGES], (unsigned long long)free);

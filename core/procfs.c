@@ -187,46 +187,6 @@ static void zoneinfo_show_zone_stats(memlab_machine *m, struct strbuf *sb,
 }
 
 /*
-** zone_batchsize() (mm/page_alloc.c): ~0.1% of the zone or 1 MiB,
-** whichever is smaller, divided by 4 and rounded to 2^n - 1.
-*/
-static int zone_batchsize(const memlab_machine *m, const struct zone *z)
-{
-	uint64_t batch = z->managed_pages >> 10;
-	uint64_t one_mb = (1u << 20) / m->page_size;
-	uint64_t pow = 1;
-
-	if (batch > one_mb)
-		batch = one_mb;
-	batch /= 4;
-	if (batch < 1)
-		batch = 1;
-	while (pow * 2 <= batch + batch / 2)	/* rounddown_pow_of_two() */
-		pow *= 2;
-	return (int)pow - 1;
-}
-
-/*
-** zone_highsize() (mm/page_alloc.c) for one online CPU: the low watermark
-** (high_fraction 0) or managed / high_fraction, split over the CPUs of the
-** node, at least 4 batches.
-*/
-static int zone_highsize(const struct zone *z, int batch, int high_fraction)
-{
-	const uint64_t nr_split_cpus = 1;
-	uint64_t total_pages, high;
-
-	if (!high_fraction)
-		total_pages = wmark_pages(z, WMARK_LOW);
-	else
-		total_pages = z->managed_pages / (uint64_t)high_fraction;
-	high = total_pages / nr_split_cpus;
-	if (high < (uint64_t)batch << 2)
-		high = (uint64_t)batch << 2;
-	return (int)high;
-}
-
-/*
 ** calculate_normal_threshold() (mm/vmstat.c) for one online CPU: the
 ** per-CPU counter drift allowed, growing with the log of the zone size.
 */
@@ -241,21 +201,16 @@ static int calculate_normal_threshold(const memlab_machine *m, const struct zone
 }
 
 /*
-** memlab has no per-CPU page lists yet: the machine has one CPU whose
-** pageset holds nothing (count 0).  batch, high_min and high_max are what
-** zone_set_pageset_high_and_batch() gives that CPU (high_max from
-** MIN_PERCPU_PAGELIST_HIGH_FRACTION, 8); high is the auto-tuned limit,
-** which starts at 0 (per_cpu_pages_init) and only moves once the list is
-** used, as an unused zone's pageset shows on Linux (the host's DMA zone).
+** The pageset of the machine's one CPU: the live count and auto-tuned
+** high (0 until the pcp is first used, per_cpu_pages_init), and the batch
+** and high bounds zone_set_pageset_high_and_batch() gave it.
 */
 static void zoneinfo_show_pagesets(memlab_machine *m, struct strbuf *sb,
 				   const struct zone *z)
 {
-	int batch = zone_batchsize(m, z);
-	int cpu = 0, count = 0, high = 0;
+	const struct per_cpu_pages *pcp = &z->pcp;
+	int cpu = 0;
 
-	if (batch < 1)		/* new_batch = max(1, zone_batchsize(zone)) */
-		batch = 1;
 	sb_printf(sb, "\n  pagesets");
 	sb_printf(sb,
 		  "\n    cpu: %i"
@@ -264,8 +219,7 @@ static void zoneinfo_show_pagesets(memlab_machine *m, struct strbuf *sb,
 		  "\n              batch:    %i"
 		  "\n              high_min: %i"
 		  "\n              high_max: %i",
-		  cpu, count, high, batch, zone_highsize(z, batch, 0),
-		  zone_highsize(z, batch, 8));
+		  cpu, pcp->count, pcp->high, pcp->batch, pcp->high_min, pcp->high_max);
 	sb_printf(sb, "\n  vm stats threshold: %d", calculate_normal_threshold(m, z));
 }
 

@@ -343,6 +343,11 @@ int memlab_zone_info(const memlab_machine *m, int zid,
 	if (populated_zone(z))
 		count_pageblocks(m, z, info->nr_pageblocks);
 	info->pgalloc = m->vmstat[PGALLOC_DMA + z->idx];
+	info->pcp_count = z->pcp.count;
+	info->pcp_high = z->pcp.high;
+	info->pcp_batch = z->pcp.batch;
+	info->pcp_high_min = z->pcp.high_min;
+	info->pcp_high_max = z->pcp.high_max;
 	return 0;
 }
 

@@ -150,6 +150,9 @@ for _, b in ipairs(blocks) do
 end
 say("freed %d blocks (%d pages); %d blocks stay allocated", #blocks - #kept,
     freed_pages, #kept)
+print("Linux keeps freed pages of order 0..3 on per-CPU lists, outside buddyinfo,")
+print("so m:drain_pages() gives them back to the buddy lists first (drain_all_pages).")
+assert(m:drain_pages())
 
 print()
 print("/proc/buddyinfo now:")
@@ -200,6 +203,7 @@ section("5. Free everything: the buddies merge back")
 for _, b in ipairs(kept) do
   m:free_pages(b.pfn, b.order)
 end
+assert(m:drain_pages()) -- the per-CPU lists back to the buddy lists, as above
 local buddyinfo_end = m:proc("buddyinfo")
 io.write(buddyinfo_end)
 assert(m:vmstat().nr_free_pages == free_boot, "every page is free again")

@@ -23,7 +23,7 @@ static void print_violation(void *ud, const char *msg)
 	printf("  violation: %s\n", msg);
 }
 
-static memlab_machine *make(uint64_t ram, int zones)
+static memlab_machine *make_pcp(uint64_t ram, int zones, int pcp_disabled)
 {
 	struct memlab_config cfg;
 	memlab_machine *m = NULL;
@@ -31,10 +31,23 @@ static memlab_machine *make(uint64_t ram, int zones)
 	memlab_config_init(&cfg);
 	cfg.ram = ram;
 	cfg.zones = zones;
+	cfg.pcp_disabled = pcp_disabled;
 	cfg.report = count_report;
 	if (memlab_create(&cfg, &m) != 0)
 		return NULL;
 	return m;
+}
+
+/* Linux's default machine: per-CPU page lists on. */
+static memlab_machine *make(uint64_t ram, int zones)
+{
+	return make_pcp(ram, zones, 0);
+}
+
+/* A pure buddy machine (pcp = false), for the buddy algorithm alone. */
+static memlab_machine *make_buddy(uint64_t ram, int zones)
+{
+	return make_pcp(ram, zones, 1);
 }
 
 static struct memlab_zone_info zone(memlab_machine *m, int zid)
@@ -54,6 +67,7 @@ static uint64_t stat(memlab_machine *m, const char *name)
 	return v;
 }
 
+#define PFN_UNUSED	UINT64_MAX
 #define ASSERT_CHECK(m) ASSERT_EQ(memlab_check((m), print_violation, NULL), 0)
 
 /* 256 MiB x86-64: DMA from pfn 1, DMA32 up to the memmap at the top. */
@@ -129,7 +143,7 @@ TEST(watermarks)
 /* An order-0 request splits the lowest order-10 block; freeing merges it back. */
 TEST(split_and_merge)
 {
-	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	memlab_machine *m = make_buddy(256ull << 20, MEMLAB_ZONES_ARCH);
 	uint64_t pfn = 0, before = 0;
 
 	ASSERT(m);
@@ -154,7 +168,7 @@ TEST(split_and_merge)
 /* The upper halves of a split are handed out next, lowest first. */
 TEST(buddies_are_neighbours)
 {
-	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	memlab_machine *m = make_buddy(256ull << 20, MEMLAB_ZONES_ARCH);
 	uint64_t a, b, c;
 
 	ASSERT(m);
@@ -192,7 +206,15 @@ TEST(bad_frees)
 	ASSERT_EQ(stat(m, "nr_free_pages"), free_before);
 	ASSERT_CHECK(m);
 	ASSERT_OK(memlab_free_pages(m, pfn, 2));
-	ASSERT_EQ(memlab_free_pages(m, pfn, 2), -MEMLAB_EINVAL);	/* double free */
+	{
+		struct memlab_page_info pi;
+		int pcp = zone(m, 1).pcp_count;
+
+		ASSERT_OK(memlab_page_info(m, pfn, &pi));
+		ASSERT(pi.pcp && !pi.buddy && !pi.free && pi.refcount == 0);	/* on the pcp */
+		ASSERT_EQ(memlab_free_pages(m, pfn, 2), -MEMLAB_EINVAL);	/* double free */
+		ASSERT_EQ(zone(m, 1).pcp_count, pcp);
+	}
 	ASSERT_EQ(nr_reports, 6);
 	ASSERT(strstr(last_report, "pfn:"));
 	ASSERT_CHECK(m);
@@ -231,7 +253,8 @@ static int exhaust(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pf
 */
 TEST(watermark_and_lowmem_reserve)
 {
-	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	/* exact watermark arithmetic: no pcp refill may overshoot the mark */
+	memlab_machine *m = make_buddy(256ull << 20, MEMLAB_ZONES_ARCH);
 	uint64_t *pfns = calloc(70000, sizeof(uint64_t)), pfn;
 	struct memlab_zone_info dma, dma32;
 	int n, k;
@@ -356,7 +379,11 @@ TEST(highatomic_reserve)
 	ASSERT_OK(memlab_alloc_pages(m, 2, MEMLAB_GFP_ATOMIC, &pfn));
 	ASSERT_EQ(zone(m, 0).nr_reserved_highatomic, 0);	/* fast path: no ALLOC_HIGHATOMIC */
 	ASSERT_OK(memlab_free_pages(m, pfn, 2));
-	/* only the slow path sets ALLOC_HIGHATOMIC: fill to the low watermark first */
+	/*
+	** only the slow path sets ALLOC_HIGHATOMIC: fill to the low watermark
+	** first, with order-4 blocks, which bypass the per-CPU lists (an
+	** order-0 refill could take the zone far below the mark at once)
+	*/
 	{
 		uint64_t *pfns = calloc(70000, sizeof(uint64_t));
 		int n = 0;
@@ -367,7 +394,7 @@ TEST(highatomic_reserve)
 			z = zone(m, 0);
 			if (z.nr_free <= z.wmark_low + 1)
 				break;
-			ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_HIGHUSER_MOVABLE, &pfns[n]));
+			ASSERT_OK(memlab_alloc_pages(m, 4, MEMLAB_GFP_HIGHUSER_MOVABLE, &pfns[n]));
 			n++;
 		}
 		ASSERT_OK(memlab_alloc_pages(m, 2, MEMLAB_GFP_ATOMIC, &pfn));
@@ -375,10 +402,11 @@ TEST(highatomic_reserve)
 		ASSERT_EQ(zone(m, 0).nr_pageblocks[MEMLAB_MIGRATE_HIGHATOMIC], 1);
 		ASSERT_CHECK(m);
 		while (n--)
-			ASSERT_OK(memlab_free_pages(m, pfns[n], 0));
+			ASSERT_OK(memlab_free_pages(m, pfns[n], 4));
 		free(pfns);
 	}
 	ASSERT_OK(memlab_free_pages(m, pfn, 2));
+	ASSERT_OK(memlab_drain_pages(m));	/* the order-2 blocks on the pcp back home */
 	ASSERT(zone(m, 0).nr_free_highatomic >= 512);
 	ASSERT_CHECK(m);
 	memlab_destroy(m);
@@ -417,9 +445,310 @@ TEST(random_workload)
 	}
 	while (n--)
 		ASSERT_OK(memlab_free_pages(m, live[n].pfn, live[n].order));
+	ASSERT_CHECK(m);
+	ASSERT_OK(memlab_drain_pages(m));	/* everything merges back */
 	for (int o = 0; o <= 10; o++)
 		ASSERT_EQ(zone(m, 1).nr_free_blocks[o], boot[o]);
 	ASSERT_EQ(stat(m, "nr_free_pages"), zone(m, 0).managed + zone(m, 1).managed);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/* ===================== per-CPU page lists ===================== */
+
+static struct memlab_page_info page_info(memlab_machine *m, uint64_t pfn)
+{
+	struct memlab_page_info pi;
+
+	memset(&pi, 0, sizeof(pi));
+	memlab_page_info(m, pfn, &pi);
+	return pi;
+}
+
+/* zone_batchsize() re-derived: min(managed / 1024, 1 MiB) / 4, to 2^n - 1, at least 1. */
+static int expect_batch(uint64_t managed)
+{
+	uint64_t b = managed >> 10, p = 1;
+
+	if (b > 256)
+		b = 256;
+	b /= 4;
+	if (b < 1)
+		b = 1;
+	while (p * 2 <= b + b / 2)
+		p *= 2;
+	return p - 1 > 0 ? (int)p - 1 : 1;
+}
+
+/*
+** The first order-0 allocation refills the empty list with one batch
+** (nr_pcp_alloc: pcp->high clamped up to high_min, then raised by a batch)
+** taken from the buddy in physical order; the first page is handed out,
+** the rest stay on the pcp, counted neither in buddyinfo nor MemFree.
+*/
+TEST(pcp_first_alloc_takes_a_batch)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	struct memlab_zone_info before, after;
+	uint64_t pfn;
+	int batch;
+
+	ASSERT(m);
+	before = zone(m, 1);
+	batch = expect_batch(before.managed);
+	ASSERT_EQ(batch, 15);
+	ASSERT_EQ(before.pcp_batch, batch);
+	ASSERT_EQ(before.pcp_count, 0);
+	ASSERT_EQ(before.pcp_high, 0);		/* per_cpu_pages_init's boot value */
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_HIGHUSER_MOVABLE, &pfn));
+	ASSERT_EQ(pfn, 4096);
+	after = zone(m, 1);
+	ASSERT_EQ(after.nr_free, before.nr_free - batch);
+	ASSERT_EQ(stat(m, "nr_free_pages"), before.nr_free + zone(m, 0).nr_free - batch);
+	ASSERT_EQ(after.pcp_count, batch - 1);
+	ASSERT_EQ(after.pcp_high, before.pcp_high_min + batch);
+	ASSERT_EQ(stat(m, "pgalloc_dma32"), 1);	/* pages handed out, not refilled */
+	/* 4096..4110 left the buddy: 4111 (order 0), then 4112, 4128, ... */
+	ASSERT_EQ(after.nr_free_blocks[0], 1);
+	for (int o = 1; o < 4; o++)
+		ASSERT_EQ(after.nr_free_blocks[o], 0);
+	for (int o = 4; o < 10; o++)
+		ASSERT_EQ(after.nr_free_blocks[o], 1);
+	ASSERT_EQ(after.nr_free_blocks[10], 58);
+	for (uint64_t p = 4097; p < 4096 + (uint64_t)batch; p++) {
+		struct memlab_page_info pi = page_info(m, p);
+
+		ASSERT(pi.pcp && !pi.buddy && !pi.free && pi.refcount == 0);
+	}
+	ASSERT(!page_info(m, 4096).pcp);
+	ASSERT(page_info(m, 4111).buddy);
+	ASSERT_CHECK(m);
+	/* the list is handed out from its head, in the order it was filled */
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_HIGHUSER_MOVABLE, &pfn));
+	ASSERT_EQ(pfn, 4097);
+	ASSERT_EQ(zone(m, 1).nr_free, after.nr_free);
+	ASSERT_EQ(zone(m, 1).pcp_count, batch - 2);
+	memlab_destroy(m);
+}
+
+/* A freed page goes to the head of its list and is the next one handed out. */
+TEST(pcp_free_is_lifo)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	uint64_t a, b, c, d, free_before, pgfree;
+	int count;
+
+	ASSERT(m);
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &a));
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &b));
+	free_before = zone(m, 1).nr_free;
+	count = zone(m, 1).pcp_count;
+	pgfree = stat(m, "pgfree");
+	ASSERT_OK(memlab_free_pages(m, a, 0));
+	ASSERT_OK(memlab_free_pages(m, b, 0));
+	ASSERT_EQ(zone(m, 1).nr_free, free_before);	/* not back in the buddy */
+	ASSERT_EQ(zone(m, 1).pcp_count, count + 2);
+	ASSERT_EQ(stat(m, "pgfree"), pgfree + 2);	/* PGFREE counts pcp frees */
+	ASSERT(page_info(m, a).pcp && page_info(m, b).pcp);
+	ASSERT_CHECK(m);
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &c));
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &d));
+	ASSERT_EQ(c, b);
+	ASSERT_EQ(d, a);
+	ASSERT_EQ(zone(m, 1).pcp_count, count);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/*
+** Freeing without allocating: once pcp->count reaches high (nr_pcp_high),
+** nr_pcp_free() pages go back to the buddy, from the lists' tails: the
+** freed pages in a row (free_count, at most batch << 5), at least a batch,
+** leaving a batch.  The page just freed stays at the head.
+*/
+TEST(pcp_free_past_high_drains_a_bulk)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	enum { N = 10000 };
+	uint64_t *pfns = calloc(N, sizeof(uint64_t));
+	int batch, bulks = 0, free_count = 0;
+
+	ASSERT(m && pfns);
+	for (int i = 0; i < N; i++)
+		ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfns[i]));
+	batch = zone(m, 1).pcp_batch;
+	ASSERT(zone(m, 1).nr_free > zone(m, 1).wmark_high);	/* not ZONE_BELOW_HIGH */
+	for (int i = 0; i < N; i++) {
+		struct memlab_zone_info z0 = zone(m, 1), z1;
+		int expect = 0;
+
+		ASSERT(page_info(m, pfns[i]).zone == 1);
+		if (free_count < batch << 5)
+			free_count++;
+		if (z0.pcp_count + 1 >= z0.pcp_high) {
+			expect = free_count > batch ? free_count : batch;
+			if (expect > z0.pcp_high - batch)
+				expect = z0.pcp_high - batch;
+		}
+		ASSERT_OK(memlab_free_pages(m, pfns[i], 0));
+		z1 = zone(m, 1);
+		ASSERT_EQ(z1.pcp_count, z0.pcp_count + 1 - expect);
+		ASSERT_EQ(z1.nr_free, z0.nr_free + (uint64_t)expect);
+		ASSERT(page_info(m, pfns[i]).pcp);
+		bulks += expect > 0;
+	}
+	ASSERT(bulks > 0);
+	ASSERT_CHECK(m);
+	free(pfns);
+	memlab_destroy(m);
+}
+
+/* After any workload, drain_all_pages() gives back every pcp page: boot buddyinfo again. */
+TEST(pcp_drain_restores_boot_buddyinfo)
+{
+	memlab_machine *m = make(128ull << 20, MEMLAB_ZONES_ARCH);
+	struct { uint64_t pfn; unsigned order; } live[2048];
+	static const unsigned orders[] = { 0, 0, 0, 1, 2, 3, 9, 4 };
+	char *boot = NULL, *now = NULL;
+	uint64_t x = 99, free_boot;
+	size_t len;
+	int n = 0;
+
+	ASSERT(m);
+	ASSERT_OK(memlab_proc(m, "buddyinfo", &boot, &len));
+	free_boot = stat(m, "nr_free_pages");
+	for (int i = 0; i < 20000; i++) {
+		x = x * 6364136223846793005ull + 1442695040888963407ull;
+		if (n < 2048 && ((x >> 33) % 3 != 0 || n == 0)) {
+			unsigned order = orders[(x >> 40) % 8];
+
+			if (memlab_alloc_pages(m, order, (x >> 20) & 1 ? MEMLAB_GFP_KERNEL
+					       : MEMLAB_GFP_HIGHUSER_MOVABLE, &live[n].pfn) == 0)
+				live[n++].order = order;
+		} else {
+			int k = (int)((x >> 24) % (uint64_t)n);
+
+			ASSERT_OK(memlab_free_pages(m, live[k].pfn, live[k].order));
+			live[k] = live[--n];
+		}
+	}
+	while (n--)
+		ASSERT_OK(memlab_free_pages(m, live[n].pfn, live[n].order));
+	ASSERT(zone(m, 1).pcp_count > 0);
+	ASSERT(stat(m, "nr_free_pages") < free_boot);
+	ASSERT_CHECK(m);
+	ASSERT_OK(memlab_drain_pages(m));
+	ASSERT_EQ(zone(m, 0).pcp_count, 0);
+	ASSERT_EQ(zone(m, 1).pcp_count, 0);
+	ASSERT_EQ(stat(m, "nr_free_pages"), free_boot);
+	ASSERT_OK(memlab_proc(m, "buddyinfo", &now, &len));
+	ASSERT_STREQ(now, boot);
+	ASSERT_CHECK(m);
+	memlab_free_text(m, boot);
+	memlab_free_text(m, now);
+	memlab_destroy(m);
+}
+
+/*
+** Below the watermarks, pages on the pcp are out of reach: GFP_ATOMIC fails
+** and leaves them there; GFP_KERNEL may reclaim, so its slow path drains
+** every pcp (__alloc_pages_direct_reclaim) before it gives up.
+*/
+TEST(pcp_slow_path_drains)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	uint64_t *pfns = calloc(70000, sizeof(uint64_t)), pfn, free0;
+	int n, k, pcp0, freed = 0;
+
+	ASSERT(m && pfns);
+	n = exhaust(m, 0, MEMLAB_GFP_KERNEL, pfns, 70000);
+	ASSERT_EQ(zone(m, 0).pcp_count, 0);	/* the last attempt drained */
+	ASSERT_EQ(zone(m, 1).pcp_count, 0);
+	/* GFP_ATOMIC down to its reserves, with nothing left on any pcp */
+	for (;;) {
+		n += exhaust(m, 0, MEMLAB_GFP_ATOMIC, pfns + n, 70000 - n);
+		ASSERT_OK(memlab_drain_pages(m));
+		if (memlab_alloc_pages(m, 0, MEMLAB_GFP_ATOMIC, &pfns[n]) != 0)
+			break;
+		n++;
+	}
+	ASSERT(zone(m, 1).nr_free + 10 < zone(m, 1).wmark_min);
+	for (k = n - 1; k >= 0 && freed < 10; k--)
+		if (pfns[k] >= 4096) {
+			ASSERT_OK(memlab_free_pages(m, pfns[k], 0));
+			pfns[k] = PFN_UNUSED;
+			freed++;
+		}
+	free0 = zone(m, 1).nr_free;
+	pcp0 = zone(m, 1).pcp_count;
+	ASSERT_EQ(pcp0, 10);
+	ASSERT_EQ(memlab_alloc_pages(m, 0, MEMLAB_GFP_ATOMIC, &pfn), -MEMLAB_ENOMEM);
+	ASSERT_EQ(zone(m, 1).pcp_count, pcp0);	/* GFP_ATOMIC does not drain */
+	ASSERT_EQ(zone(m, 1).nr_free, free0);
+	ASSERT_EQ(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfn), -MEMLAB_ENOMEM);
+	ASSERT_EQ(zone(m, 1).pcp_count, 0);	/* GFP_KERNEL drained */
+	ASSERT_EQ(zone(m, 1).nr_free, free0 + (uint64_t)pcp0);
+	ASSERT_CHECK(m);
+	while (n--)
+		if (pfns[n] != PFN_UNUSED)
+			ASSERT_OK(memlab_free_pages(m, pfns[n], 0));
+	ASSERT_OK(memlab_drain_pages(m));
+	ASSERT_EQ(zone(m, 1).nr_free, zone(m, 1).managed);
+	ASSERT_CHECK(m);
+	free(pfns);
+	memlab_destroy(m);
+}
+
+/* The value after "label" in the DMA32 zone's block of /proc/zoneinfo. */
+static long zoneinfo_dma32(memlab_machine *m, const char *label)
+{
+	char *text = NULL, *p;
+	size_t len;
+	long v = -1;
+
+	if (memlab_proc(m, "zoneinfo", &text, &len) != 0)
+		return -1;
+	p = strstr(text, "zone    DMA32");
+	p = p ? strstr(p, label) : NULL;
+	if (p)
+		v = strtol(p + strlen(label), NULL, 10);
+	memlab_free_text(m, text);
+	return v;
+}
+
+/* zoneinfo's pageset is the live one: count, high and batch follow the pcp. */
+TEST(zoneinfo_pagesets_are_live)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	struct memlab_zone_info z;
+	uint64_t pfn;
+
+	ASSERT(m);
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), 0);
+	ASSERT_EQ(zoneinfo_dma32(m, "high:     "), 0);
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfn));
+	z = zone(m, 1);
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), 14);
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), z.pcp_count);
+	ASSERT_EQ(zoneinfo_dma32(m, "high:     "), z.pcp_high_min + 15);
+	ASSERT_EQ(zoneinfo_dma32(m, "batch:    "), 15);
+	ASSERT_EQ(zoneinfo_dma32(m, "high_min: "), z.pcp_high_min);
+	ASSERT_EQ(zoneinfo_dma32(m, "high_max: "), z.pcp_high_max);
+	ASSERT_EQ(z.pcp_high_max, (int)(z.managed / 8));
+	ASSERT_OK(memlab_free_pages(m, pfn, 0));
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), 15);
+	ASSERT_OK(memlab_drain_pages(m));
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), 0);
+	memlab_destroy(m);
+	/* pcp disabled: zone_pcp_disable()'s high 0, batch 1, and nothing kept */
+	m = make_buddy(256ull << 20, MEMLAB_ZONES_ARCH);
+	ASSERT(m);
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfn));
+	ASSERT_EQ(zoneinfo_dma32(m, "count:    "), 0);
+	ASSERT_EQ(zoneinfo_dma32(m, "high:     "), 0);
+	ASSERT_EQ(zoneinfo_dma32(m, "batch:    "), 1);
+	ASSERT_OK(memlab_free_pages(m, pfn, 0));
+	ASSERT(page_info(m, pfn).free);
 	ASSERT_CHECK(m);
 	memlab_destroy(m);
 }
@@ -564,6 +893,12 @@ int main(void)
 	RUN(fallback_steals_single_page);
 	RUN(highatomic_reserve);
 	RUN(random_workload);
+	RUN(pcp_first_alloc_takes_a_batch);
+	RUN(pcp_free_is_lifo);
+	RUN(pcp_free_past_high_drains_a_bulk);
+	RUN(pcp_drain_restores_boot_buddyinfo);
+	RUN(pcp_slow_path_drains);
+	RUN(zoneinfo_pagesets_are_live);
 	RUN(gfp_zero_and_phys_access);
 	RUN(large_machine_is_lazy);
 	RUN(arm64_granules);

@@ -384,6 +384,7 @@ TEST(indices_follow_the_free_lists)
 	ASSERT_EQ(n, 512);
 	for (int i = 0; i < n; i += 2)
 		ASSERT_OK(memlab_free_pages(m, pfn[i], 0));
+	ASSERT_OK(memlab_drain_pages(m));	/* the freed pages into the buddy lists */
 	ASSERT_OK(memlab_zone_info(m, 0, &zi));
 	for (unsigned o = 0; o <= 10; o++) {
 		uint64_t pages = 0, blocks = 0, suitable = 0;
@@ -402,6 +403,7 @@ TEST(indices_follow_the_free_lists)
 	}
 	for (int i = 1; i < n; i += 2)
 		ASSERT_OK(memlab_free_pages(m, pfn[i], 0));
+	ASSERT_OK(memlab_drain_pages(m));	/* the per-CPU lists back to the buddy */
 	ASSERT_EQ(memlab_unusable_index(m, 0, 10), fresh_unusable);
 	ASSERT_EQ(memlab_check(m, NULL, NULL), 0);
 	memlab_destroy(m);
@@ -780,6 +782,8 @@ TEST(files_agree_with_zone_info_x86)
 		ASSERT_OK(memlab_free_pages(m, pfn[i], (unsigned)(i % 4)));
 	for (int i = 0; i < 8; i++)
 		ASSERT_OK(memlab_free_pages(m, dma32[i], 3));
+	CALL(check_all(m));
+	ASSERT_OK(memlab_drain_pages(m));	/* the per-CPU lists back to the buddy */
 	CALL(check_all(m));
 	buddy_after = render(m, "buddyinfo");
 	ASSERT(buddy_before && buddy_after);

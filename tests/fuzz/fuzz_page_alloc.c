@@ -2,7 +2,8 @@
 ** fuzz_page_alloc.c -- a libFuzzer target for the buddy allocator.
 **
 ** The input is a program for one small machine.  Byte 0 chooses the
-** machine (zone layout, architecture and page size, RAM, watermarks); every
+** machine (zone layout, architecture and page size, RAM, per-CPU page
+** lists on or off, watermarks); every
 ** following operation is one opcode byte and its argument bytes (an input
 ** that runs out reads zeroes):
 **
@@ -17,10 +18,10 @@
 **   inspect    path index, order         procfs text and the indices
 **
 ** After every operation memlab_check() must find nothing, NR_FREE_PAGES
-** must equal the boot value less the live blocks, and a report (the
-** kernel's "BUG: Bad page state") is allowed only inside bad_free.  At the
-** end every live block is freed and NR_FREE_PAGES must be back at its boot
-** value.  Any surprise prints what happened and calls abort(), which is
+** plus the pages on per-CPU lists must equal the boot value less the live
+** blocks, and a report (the kernel's "BUG: Bad page state") is allowed
+** only inside bad_free.  At the end every live block is freed, the per-CPU
+** lists are drained and NR_FREE_PAGES must be back at its boot value.  Any surprise prints what happened and calls abort(), which is
 ** what libFuzzer (and the replay driver) catch.
 */
 #include <inttypes.h>
@@ -134,6 +135,7 @@ static const uint32_t gfp_table[] = {
 struct snapshot {
 	uint64_t nr_free_pages, pgfree;
 	uint64_t zone_free[MEMLAB_MAX_NR_ZONES];
+	int pcp_count[MEMLAB_MAX_NR_ZONES];
 	uint64_t blocks[MEMLAB_MAX_NR_ZONES][MEMLAB_NR_ORDERS_MAX];
 };
 
@@ -149,6 +151,7 @@ static void take_snapshot(struct fuzz *f, struct snapshot *s)
 		if (memlab_zone_info(f->m, z, &zi) != 0)
 			die(f, "memlab_zone_info(%d) failed", z);
 		s->zone_free[z] = zi.nr_free;
+		s->pcp_count[z] = zi.pcp_count;
 		memcpy(s->blocks[z], zi.nr_free_blocks, sizeof(s->blocks[z]));
 	}
 }
@@ -157,7 +160,7 @@ static void take_snapshot(struct fuzz *f, struct snapshot *s)
 static void check_machine(struct fuzz *f)
 {
 	struct memlab_zone_info zi;
-	uint64_t sum = 0, free_now;
+	uint64_t sum = 0, pcp = 0, free_now;
 	int z, nz = memlab_nr_zones(f->m);
 	unsigned o;
 
@@ -175,14 +178,17 @@ static void check_machine(struct fuzz *f)
 			    " pages, nr_free says %" PRIu64, zi.name, pages,
 			    zi.nr_free);
 		sum += zi.nr_free;
+		if (zi.pcp_count < 0)
+			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
+		pcp += (uint64_t)zi.pcp_count;
 	}
 	free_now = nr_free_pages(f);
 	if (free_now != sum)
 		die(f, "nr_free_pages %" PRIu64 " != sum over zones %" PRIu64,
 		    free_now, sum);
-	if (free_now + f->live_pages != f->boot_free)
-		die(f, "nr_free_pages %" PRIu64 " + live %" PRIu64
-		    " != boot %" PRIu64, free_now, f->live_pages, f->boot_free);
+	if (free_now + pcp + f->live_pages != f->boot_free)
+		die(f, "nr_free_pages %" PRIu64 " + pcp %" PRIu64 " + live %" PRIu64
+		    " != boot %" PRIu64, free_now, pcp, f->live_pages, f->boot_free);
 }
 
 /* ---- operations ---- */
@@ -236,7 +242,7 @@ static int do_alloc(struct fuzz *f, unsigned order, uint32_t gfp)
 			    order, pfn, pfn + i);
 		f->owned[pfn + i] = 1;
 	}
-	if (memlab_page_info(f->m, pfn, &pi) != 0 || pi.free || pi.buddy ||
+	if (memlab_page_info(f->m, pfn, &pi) != 0 || pi.free || pi.buddy || pi.pcp ||
 	    pi.reserved || pi.order != order)
 		die(f, "allocated pfn %" PRIu64 " order %u: page_info says "
 		    "free %d buddy %d reserved %d order %u", pfn, order,
@@ -331,7 +337,7 @@ static void bad_free(struct fuzz *f, uint64_t pfn, unsigned order)
 		    "lists or counters", pfn, order);
 }
 
-/* A block freed lately whose head frame is free now, or NULL. */
+/* A block freed lately whose head frame is free (or on a pcp list) now, or NULL. */
 static const struct block *freed_block(struct fuzz *f, unsigned pick)
 {
 	unsigned i, n = f->nfreed < MAX_FREED ? f->nfreed : MAX_FREED;
@@ -340,7 +346,7 @@ static const struct block *freed_block(struct fuzz *f, unsigned pick)
 	for (i = 0; i < n; i++) {
 		const struct block *b = &f->freed[(pick + i) % n];
 
-		if (memlab_page_info(f->m, b->pfn, &pi) == 0 && pi.free)
+		if (memlab_page_info(f->m, b->pfn, &pi) == 0 && (pi.free || pi.pcp))
 			return b;
 	}
 	return NULL;
@@ -474,6 +480,7 @@ static int setup(struct fuzz *f, uint8_t conf)
 	cfg.seed = conf;
 	cfg.min_free_kbytes = min_free[conf >> 5 & 3];
 	cfg.watermark_scale_factor = conf & 0x80 ? 1000 : 0;
+	cfg.pcp_disabled = (conf & 0x10) != 0;
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	if (memlab_create(&cfg, &f->m) != 0)
@@ -493,6 +500,9 @@ static void teardown(struct fuzz *f)
 	f->op = "teardown";
 	while (f->nlive)
 		free_live(f, f->nlive - 1);
+	check_machine(f);
+	if (memlab_drain_pages(f->m) != 0)
+		die(f, "memlab_drain_pages failed");
 	check_machine(f);
 	if (nr_free_pages(f) != f->boot_free)
 		die(f, "nr_free_pages %" PRIu64 " after freeing everything, "

@@ -192,6 +192,35 @@ function TestNew:test_every_option()
   m:close()
 end
 
+function TestNew:test_pcp_option()
+  -- Linux's default: a freed order-0 page stays on the per-CPU list
+  local m = memlab.new{ ram = "64M" }
+  local before = m:proc("buddyinfo")
+  local pfn = m:alloc_pages(0)
+  m:free_pages(pfn, 0)
+  lu.assertTrue(m:page(pfn).pcp)
+  lu.assertNotEquals(m:proc("buddyinfo"), before)
+  lu.assertTrue(m:zones()[2].pcp.count > 0)
+  lu.assertTrue(m:drain_pages())
+  lu.assertEquals(m:zones()[2].pcp.count, 0)
+  lu.assertEquals(m:proc("buddyinfo"), before)
+  lu.assertTrue(m:check())
+  m:close()
+  -- pcp = false: a pure buddy machine, the free merges back at once
+  m = memlab.new{ ram = "64M", pcp = false }
+  before = m:proc("buddyinfo")
+  pfn = m:alloc_pages(0)
+  m:free_pages(pfn, 0)
+  lu.assertFalse(m:page(pfn).pcp)
+  lu.assertTrue(m:page(pfn).free)
+  lu.assertEquals(m:proc("buddyinfo"), before)
+  lu.assertEquals(m:zones()[2].pcp.high, 0)
+  lu.assertEquals(m:zones()[2].pcp.batch, 1)
+  lu.assertTrue(m:check())
+  m:close()
+  lu.assertTrue(memlab.new{ pcp = true }:check())
+end
+
 function TestNew:test_ram_forms()
   for _, ram in ipairs({ "64M", "64MiB", 64 << 20, (64 << 20) + 0.0, "65536K" }) do
     local m = memlab.new{ ram = ram }
@@ -268,6 +297,8 @@ local BAD_OPTIONS = {
   { { watermark_scale_factor = 3001 }, "watermark_scale_factor" },
   { { watermark_scale_factor = 1 << 40 }, "watermark_scale_factor" },
   { { watermark_scale_factor = 1.5 }, "watermark_scale_factor" },
+  { { pcp = 0 }, "pcp" },
+  { { pcp = "off" }, "pcp" },
 }
 
 function TestNew:test_bad_options()
@@ -308,12 +339,14 @@ function TestAlloc:test_round_trip_every_order()
     local pfn = m:alloc_pages(order)
     lu.assertEquals(math.type(pfn), "integer")
     lu.assertEquals(pfn % (1 << order), 0, "a block is aligned to its order")
+    m:drain_pages()     -- a refill may have put more on the per-CPU lists
     lu.assertEquals(nr_free(m), before - (1 << order))
     local page = m:page(pfn)
     lu.assertFalse(page.free)
     lu.assertFalse(page.buddy)
     lu.assertEquals(page.order, order)
     lu.assertTrue(m:free_pages(pfn, order))
+    lu.assertTrue(m:drain_pages())
     lu.assertEquals(nr_free(m), before)
   end
   lu.assertTrue(m:check())
@@ -404,6 +437,7 @@ function TestAlloc:test_enomem_when_a_zone_is_exhausted()
     lu.assertEquals(m:page(p).zone, "DMA")
   end
   for _, p in ipairs(got) do m:free_pages(p, 0) end
+  m:drain_pages()
   lu.assertEquals(nr_free(m), before)
   lu.assertTrue(m:check())
 end
@@ -494,7 +528,14 @@ function TestAlloc:test_page()
   lu.assertTrue(p.refcount >= 1)
   lu.assertEquals(math.type(p.order), "integer")
   lu.assertIsString(p.migratetype)
+  lu.assertFalse(p.pcp)
   m:free_pages(pfn, 0)
+  -- Linux keeps a freed order-0 page on the per-CPU list: not free in the buddy
+  lu.assertTrue(m:page(pfn).pcp)
+  lu.assertFalse(m:page(pfn).free)
+  lu.assertEquals(m:page(pfn).refcount, 0)
+  m:drain_pages()
+  lu.assertFalse(m:page(pfn).pcp)
   lu.assertTrue(m:page(pfn).free)
   local last = m:page(info.nr_frames - 1)
   lu.assertEquals(last.pfn, info.nr_frames - 1)
@@ -638,6 +679,7 @@ function TestStats:test_vmstat_counts_allocations()
   lu.assertEquals(after.nr_free_pages, before.nr_free_pages - 4)
   lu.assertEquals(after.pgalloc_dma, before.pgalloc_dma + 4)
   m:free_pages(pfn, 2)
+  m:drain_pages()
   lu.assertEquals(m:vmstat().nr_free_pages, before.nr_free_pages)
 end
 
@@ -732,7 +774,7 @@ end
 TestLifetime = {}
 
 local METHODS = { "info", "alloc_pages", "free_pages", "read_phys", "write_phys", "proc",
-                  "vmstat", "zones", "fragmentation_index", "unusable_index", "page", "check" }
+                  "vmstat", "zones", "fragmentation_index", "unusable_index", "page", "drain_pages", "check" }
 
 function TestLifetime:test_tostring()
   local m = memlab.new{ ram = "256M" }
@@ -870,6 +912,7 @@ function TestDeterminism:test_same_seed_same_text()
   lu.assertEquals(a:zones(), b:zones())
   lu.assertTrue(a:check())
   for _, blk in ipairs(la) do a:free_pages(blk[1], blk[2]) end
+  a:drain_pages()
   lu.assertEquals(nr_free(a), nr_free(memlab.new{ ram = "128M", seed = 99 }))
   a:close()
   b:close()

@@ -103,6 +103,7 @@ struct memlab_config {
 	int zones;			/* enum memlab_zone_layout */
 	int64_t min_free_kbytes;	/* < 0: computed as Linux does */
 	int watermark_scale_factor;	/* 0: Linux's default, 10 */
+	int pcp_disabled;		/* 0: per-CPU page lists, as Linux; 1: pure buddy */
 	memlab_alloc_fn alloc;		/* NULL: malloc/realloc/free */
 	void *alloc_ud;
 	memlab_report_fn report;	/* NULL: reports go to stderr */
@@ -252,11 +253,12 @@ struct memlab_page_info {
 	uint64_t pfn;
 	int zone;		/* zone index, -1 for a hole or a reserved frame outside zones */
 	int buddy;		/* head of a free block (PageBuddy) */
-	int free;		/* inside a free block */
+	int free;		/* inside a free block of the buddy lists */
 	unsigned order;		/* of the free block, or of the allocation at its head */
 	int reserved;		/* PageReserved */
 	int refcount;		/* page_ref_count() */
 	int pageblock_migratetype;
+	int pcp;		/* on a per-CPU page list (then neither free nor allocated) */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);
@@ -276,6 +278,8 @@ struct memlab_zone_info {
 	uint64_t nr_free_mt[MEMLAB_NR_ORDERS_MAX][MEMLAB_MIGRATE_TYPES];
 	uint64_t nr_pageblocks[MEMLAB_MIGRATE_TYPES];
 	uint64_t pgalloc;		/* pgalloc_<zone> */
+	int pcp_count, pcp_high, pcp_batch;	/* cpu 0's pageset, as zoneinfo shows it */
+	int pcp_high_min, pcp_high_max;
 };
 
 MEMLAB_API int (memlab_nr_zones) (const memlab_machine *m);
@@ -318,6 +322,15 @@ MEMLAB_API int (memlab_vmstat_get) (const memlab_machine *m,
 */
 MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 			      char **text, size_t *len);
+
+/*
+** Linux's drain_all_pages(): give every page on the per-CPU page lists of
+** every zone back to the buddy allocator (where it merges with its free
+** buddies).  Linux calls it when an allocation fails after direct reclaim
+** (__alloc_pages_direct_reclaim), and for memory offlining, isolation
+** and compaction; memlab's slow path does the first.  Returns 0.
+*/
+MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 
 /* ===================== invariants ===================== */
 
