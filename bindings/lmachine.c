@@ -2,7 +2,7 @@
 ** lmachine.c -- the memlab.machine object: memlab.new{...} and the
 ** methods of a machine (info, alloc_pages, free_pages, read_phys,
 ** write_phys, proc, vmstat, zones, fragmentation_index, unusable_index,
-** page, check, close).
+** page, check, close; ltask.c adds spawn, task, file and sysctl).
 **
 ** Lifetime follows liolib.c: the userdata is created closed (m == NULL)
 ** before the core machine exists, so a Lua error at any point leaks
@@ -663,25 +663,22 @@ static int m_write_phys(lua_State *L)
 	return 1;
 }
 
-/* m:proc(path) --> text | nil, "ENOENT", 2 */
-static int m_proc(lua_State *L)
+/* m:proc's work, shared with p:maps() (lmemlab.h) */
+int lmemlab_pushproc(lua_State *L, lmachine *lm, const char *path,
+		     size_t plen, const char *fname)
 {
-	lmachine *lm = check_machine(L, "proc");
 	char *text = NULL;
-	size_t plen, len = 0;
-	const char *path;
+	size_t len = 0;
 	int rc;
 
-	if (lua_type(L, 2) != LUA_TSTRING)
-		return lmemlab_typeerror(L, 2, "proc", "string");
-	path = lua_tolstring(L, 2, &plen);
+	free_pending(lm);
 	if (strlen(path) != plen)
 		return lmemlab_pushfail(L, -MEMLAB_ENOENT);
 	begin_call(lm);
 	rc = memlab_proc(lm->m, path, &text, &len);
-	end_call(L, lm, "proc", rc);
+	end_call(L, lm, fname, rc);
 	if (rc == -MEMLAB_ENOMEM)	/* the host's memory, not the simulated one */
-		return luaL_error(L, "proc: not enough memory");
+		return luaL_error(L, "%s: not enough memory", fname);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
 	/* if the push raises a memory error, the next call frees the text */
@@ -689,6 +686,19 @@ static int m_proc(lua_State *L)
 	lua_pushlstring(L, text, len);
 	free_pending(lm);
 	return 1;
+}
+
+/* m:proc(path) --> text | nil, "ENOENT", 2 */
+static int m_proc(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "proc");
+	size_t plen;
+	const char *path;
+
+	if (lua_type(L, 2) != LUA_TSTRING)
+		return lmemlab_typeerror(L, 2, "proc", "string");
+	path = lua_tolstring(L, 2, &plen);
+	return lmemlab_pushproc(L, lm, path, plen, "proc");
 }
 
 /* m:vmstat() --> { nr_free_pages = n, ... } every /proc/vmstat counter */
@@ -908,6 +918,31 @@ static int m_check(lua_State *L)
 	return lua_error(L);
 }
 
+/* {===================== for the other object files (lmemlab.h) ===================== */
+
+lmachine *lmemlab_checkmachine(lua_State *L, const char *fname)
+{
+	return check_machine(L, fname);
+}
+
+memlab_machine *lmemlab_machine_core(const lmachine *lm)
+{
+	return lm->m;
+}
+
+void lmemlab_begin_call(lmachine *lm)
+{
+	begin_call(lm);
+}
+
+void lmemlab_end_call(lua_State *L, lmachine *lm, const char *fname, int rc)
+{
+	end_call(L, lm, fname, rc);
+}
+
+/* }===================== */
+
+/* spawn, task, file and sysctl are added to this table by ltask.c */
 static const luaL_Reg machine_methods[] = {
 	{ "info", m_info },
 	{ "alloc_pages", m_alloc_pages },

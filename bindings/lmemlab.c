@@ -1,7 +1,7 @@
 /*
 ** lmemlab.c -- the memlab Lua module: luaopen_memlab, the module table
-** (version, json, GFP constants, strerror, errname, parse_size, new) and
-** the argument helpers every binding file shares (lmemlab.h).
+** (version, json, GFP and mmap constants, strerror, errname, parse_size,
+** new) and the argument helpers every binding file shares (lmemlab.h).
 **
 ** Misuse of the API raises "bad argument #N to 'fname' (...)"; outcomes
 ** Linux reports with an errno return `nil, "ENOMEM", 12` (DESIGN.md).
@@ -417,7 +417,8 @@ static const luaL_Reg memlab_funcs[] = {
 
 /*
 ** require("memlab"): the module table with the functions above, version,
-** every GFP name of memlab_gfp_names() as an integer and json (lua-cjson).
+** every GFP name of memlab_gfp_names() as an integer, the PROT_*, MAP_*
+** and MREMAP_* constants (ltask.c) and json (lua-cjson).
 */
 int luaopen_memlab(lua_State *L)
 {
@@ -432,6 +433,7 @@ int luaopen_memlab(lua_State *L)
 		lua_pushinteger(L, (lua_Integer)n->value);
 		lua_setfield(L, -2, n->name);
 	}
+	lmemlab_open_task(L);	/* tasks, files; PROT_*, MAP_*, MREMAP_* */
 	load_json(L);
 	return 1;
 }

@@ -24,6 +24,8 @@
 #endif
 
 #define LMEMLAB_MACHINE "memlab.machine"	/* metatable name, also __name */
+#define LMEMLAB_TASK "memlab.task"
+#define LMEMLAB_FILE "memlab.file"
 
 /* The module opener: the table `require("memlab")` returns. */
 LMEMLAB_EXPORT int (luaopen_memlab) (lua_State *L);
@@ -89,5 +91,40 @@ uint32_t (lmemlab_optgfp) (lua_State *L, int arg, const char *fname,
 void (lmemlab_open_machine) (lua_State *L);
 /* memlab.new{...}: push a new machine. */
 int (lmemlab_new) (lua_State *L);
+
+/* The machine's userdata, for the other object files (ltask.c). */
+typedef struct lmachine lmachine;
+
+/* The open machine at argument 1 (self), or raise naming fname. */
+lmachine *(lmemlab_checkmachine) (lua_State *L, const char *fname);
+/* The core machine, NULL once closed. */
+memlab_machine *(lmemlab_machine_core) (const lmachine *lm);
+/*
+** Around one core call: collect the core's reports; after the call raise
+** them as "fname: <reports>" if it failed with -EINVAL, else print them.
+*/
+void (lmemlab_begin_call) (lmachine *lm);
+void (lmemlab_end_call) (lua_State *L, lmachine *lm, const char *fname,
+			 int rc);
+/* m:proc(path)'s work for an open machine: push text | nil, "ENOENT", 2. */
+int (lmemlab_pushproc) (lua_State *L, lmachine *lm, const char *path,
+			size_t plen, const char *fname);
+
+/* ===================== ltask.c: tasks and files ===================== */
+
+/*
+** The metatables of memlab.task and memlab.file, the machine methods
+** spawn, task, file and sysctl, and the PROT_*, MAP_* and MREMAP_*
+** constants set in the module table at the top of the stack.  Call after
+** lmemlab_open_machine.
+*/
+void (lmemlab_open_task) (lua_State *L);
+/*
+** Push the handle of the live task t of the machine whose userdata is at
+** index machine: the one handle the machine keeps for that pid, created
+** (with name, which may be NULL) when there is none yet.
+*/
+void (lmemlab_pushtask) (lua_State *L, int machine, memlab_task *t,
+			 const char *name);
 
 #endif

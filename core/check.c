@@ -10,5 +10,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	int n = 0;
 
 	n += page_alloc_check(m, fn, ud);
+	n += mm_check_all(m, fn, ud);
 	return n;
 }

@@ -128,6 +128,7 @@ struct memlab_machine {
 	int arch;
 	uint32_t page_size;
 	unsigned page_shift;
+	unsigned va_bits;		/* user virtual address bits */
 	uint64_t ram;
 	uint64_t nr_frames;
 	unsigned max_order;		/* MAX_PAGE_ORDER, inclusive */
@@ -157,6 +158,19 @@ struct memlab_machine {
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 
+	/* address spaces (mm.h) */
+	struct memlab_task *tasks;	/* live tasks, newest first */
+	int next_pid;
+	struct memlab_file *files;
+	uint64_t next_ino;
+	uint64_t next_anon_vma_id;
+	int64_t max_map_count;		/* vm.max_map_count */
+	int overcommit_memory, overcommit_ratio;
+	uint64_t mmap_min_addr;		/* the effective mmap_min_addr (LSM floor) */
+	uint64_t dac_mmap_min_addr;	/* vm.mmap_min_addr */
+	int64_t vm_committed_as;	/* pages, Committed_AS */
+	uint64_t admin_reserve_kbytes, user_reserve_kbytes;
+
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
@@ -168,6 +182,11 @@ void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
+
+/* ---- task.c: the address-space layer's machine-wide parts ---- */
+void mm_sysctl_init(memlab_machine *m);
+void mm_release_all(memlab_machine *m);
+int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- page_alloc.c ---- */
 int page_alloc_init(memlab_machine *m);			/* zones, boot free */

@@ -174,6 +174,25 @@ static int set_orders(memlab_machine *m)
 	return m->arch == MEMLAB_ARCH_ARM64 ? 0 : -MEMLAB_EINVAL;
 }
 
+/*
+** The user address space: x86-64 4-level (48) or 5-level (57) paging;
+** arm64's VA_BITS choices per granule (arch/arm64/Kconfig).
+*/
+static int set_va_bits(memlab_machine *m, unsigned va_bits)
+{
+	m->va_bits = va_bits ? va_bits : 48;
+	if (m->arch == MEMLAB_ARCH_X86_64)
+		return m->va_bits == 48 || m->va_bits == 57 ? 0 : -MEMLAB_EINVAL;
+	switch (m->page_size) {
+	case 4096:
+		return m->va_bits == 39 || m->va_bits == 48 ? 0 : -MEMLAB_EINVAL;
+	case 16384:
+		return m->va_bits == 36 || m->va_bits == 47 || m->va_bits == 48 ? 0 : -MEMLAB_EINVAL;
+	default:
+		return m->va_bits == 42 || m->va_bits == 48 ? 0 : -MEMLAB_EINVAL;
+	}
+}
+
 /* A configuration Linux could not boot: say why, through the report hook. */
 static int bad_config(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
@@ -204,6 +223,10 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 				  : "arm64 pages are 4K, 16K or 64K (page_size = %u)",
 				  (unsigned)cfg->page_size);
 	m->page_shift = (unsigned)ilog2_u64(m->page_size);
+	if (set_va_bits(m, cfg->va_bits))
+		return bad_config(m, "va_bits %u is not a VA size of %s with %uK pages",
+				  cfg->va_bits, m->arch == MEMLAB_ARCH_X86_64 ? "x86_64" : "arm64",
+				  m->page_size >> 10);
 	if (cfg->ram % m->page_size)
 		return bad_config(m, "ram (%llu bytes) is not a whole number of %uK pages",
 				  (unsigned long long)cfg->ram, m->page_size >> 10);
@@ -334,6 +357,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 		err = physmem_init(m);
 	if (!err)
 		err = page_alloc_init(m);
+	if (!err)
+		mm_sysctl_init(m);
 	if (err) {
 		memlab_destroy(m);
 		return err;
@@ -346,6 +371,7 @@ void memlab_destroy(memlab_machine *m)
 {
 	if (!m)
 		return;
+	mm_release_all(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }
@@ -357,6 +383,7 @@ void memlab_machine_info(const memlab_machine *m,
 	info->arch = m->arch;
 	info->page_size = m->page_size;
 	info->page_shift = m->page_shift;
+	info->va_bits = m->va_bits;
 	info->ram = m->ram;
 	info->nr_frames = m->nr_frames;
 	info->nr_reserved = m->nr_reserved;

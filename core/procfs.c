@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mm.h"
 #include "vmstat.h"
 
 #define NODE_ID 0	/* memlab simulates one node */
@@ -507,6 +508,41 @@ static const struct proc_file {
 };
 
 /*
+** "PID/file": the task's file (task_mmu.c).  The pid is decimal without a
+** leading zero, as proc's name_to_int() reads it; an unknown pid or file
+** is -MEMLAB_ENOENT.
+*/
+static int proc_pid_show(memlab_machine *m, const char *path, char **text, size_t *len)
+{
+	struct strbuf sb;
+	memlab_task *t;
+	int64_t pid = 0;
+	const char *p = path;
+	int rc;
+
+	if (*p == '0')
+		return -MEMLAB_ENOENT;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		pid = pid * 10 + (*p - '0');
+		if (pid > INT32_MAX)
+			return -MEMLAB_ENOENT;
+	}
+	if (p == path || *p != '/' || !(t = memlab_find_task(m, (int)pid)))
+		return -MEMLAB_ENOENT;
+	sb_init(&sb, m);
+	rc = task_mmu_show(t, p + 1, &sb);
+	if (rc < 0) {
+		if (sb_finish(&sb, text, len) == 0)
+			memlab_free_text(m, *text);
+		*text = NULL;
+		if (len)
+			*len = 0;
+		return rc;
+	}
+	return sb_finish(&sb, text, len);
+}
+
+/*
 ** Render the procfs file path ("meminfo", "zoneinfo", ...) into *text, a
 ** NUL-terminated string the caller frees with memlab_free_text(), and its
 ** length into *len (len may be NULL).  Returns 0, -MEMLAB_ENOENT for a
@@ -529,5 +565,7 @@ int memlab_proc(memlab_machine *m, const char *path, char **text, size_t *len)
 		proc_files[i].show(m, &sb);
 		return sb_finish(&sb, text, len);
 	}
+	if (*path >= '0' && *path <= '9')
+		return proc_pid_show(m, path, text, len);
 	return -MEMLAB_ENOENT;
 }

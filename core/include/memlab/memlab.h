@@ -99,6 +99,7 @@ struct memlab_config {
 	int arch;			/* enum memlab_arch */
 	uint64_t ram;			/* bytes of simulated RAM */
 	uint32_t page_size;		/* 4096; arm64 also 16384 and 65536 */
+	uint32_t va_bits;		/* 0: 48; x86-64 48 or 57; arm64 39 or 48 (4K), 36, 47 or 48 (16K), 42 or 48 (64K) */
 	uint64_t seed;			/* the machine's random generator */
 	int zones;			/* enum memlab_zone_layout */
 	int64_t min_free_kbytes;	/* < 0: computed as Linux does */
@@ -131,6 +132,7 @@ struct memlab_machine_info {
 	int arch;
 	uint32_t page_size;
 	unsigned page_shift;
+	unsigned va_bits;
 	uint64_t ram;			/* bytes */
 	uint64_t nr_frames;		/* page frames of RAM, pfn 0 .. nr_frames-1 */
 	uint64_t nr_reserved;		/* frames never given to the buddy allocator */
@@ -317,7 +319,8 @@ MEMLAB_API int (memlab_vmstat_get) (const memlab_machine *m,
 ** Render a simulated procfs file in Linux's exact format: "meminfo",
 ** "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat",
 ** "extfrag/extfrag_index", "extfrag/unusable_index" (the last two are
-** debugfs files in Linux).  *text is NUL-terminated and freed with
+** debugfs files in Linux), and per task "PID/maps", "PID/smaps",
+** "PID/smaps_rollup", "PID/status", "PID/statm".  *text is NUL-terminated and freed with
 ** memlab_free_text().  -MEMLAB_ENOENT for a path memlab does not model.
 */
 MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
@@ -331,6 +334,157 @@ MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 ** and compaction; memlab's slow path does the first.  Returns 0.
 */
 MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
+
+/* ===================== processes and address spaces ===================== */
+
+typedef struct memlab_task memlab_task;
+typedef struct memlab_file memlab_file;
+
+/* mmap(2) protections and flags, with x86-64's (and arm64's) values. */
+#define MEMLAB_PROT_NONE	0x0
+#define MEMLAB_PROT_READ	0x1
+#define MEMLAB_PROT_WRITE	0x2
+#define MEMLAB_PROT_EXEC	0x4
+#define MEMLAB_PROT_GROWSDOWN	0x01000000
+#define MEMLAB_PROT_GROWSUP	0x02000000
+
+#define MEMLAB_MAP_SHARED		0x01
+#define MEMLAB_MAP_PRIVATE		0x02
+#define MEMLAB_MAP_SHARED_VALIDATE	0x03
+#define MEMLAB_MAP_TYPE			0x0f
+#define MEMLAB_MAP_FIXED		0x10
+#define MEMLAB_MAP_ANONYMOUS		0x20
+#define MEMLAB_MAP_GROWSDOWN		0x0100
+#define MEMLAB_MAP_DENYWRITE		0x0800
+#define MEMLAB_MAP_EXECUTABLE		0x1000
+#define MEMLAB_MAP_LOCKED		0x2000
+#define MEMLAB_MAP_NORESERVE		0x4000
+#define MEMLAB_MAP_POPULATE		0x8000
+#define MEMLAB_MAP_NONBLOCK		0x10000
+#define MEMLAB_MAP_STACK		0x20000
+#define MEMLAB_MAP_HUGETLB		0x40000
+#define MEMLAB_MAP_SYNC			0x80000
+#define MEMLAB_MAP_FIXED_NOREPLACE	0x100000
+
+#define MEMLAB_MREMAP_MAYMOVE		1
+#define MEMLAB_MREMAP_FIXED		2
+#define MEMLAB_MREMAP_DONTUNMAP		4
+
+/* Linux's names of the MAP_* flags ("MAP_SHARED", ...), ending { NULL, 0 }. */
+MEMLAB_API const struct memlab_flag_name *(memlab_map_names) (void);
+
+/* The program image of a spawned task: segment sizes in bytes. */
+struct memlab_exe {
+	uint64_t text;			/* r-xp, after one r--p page of ELF headers */
+	uint64_t rodata;		/* r--p */
+	uint64_t data;			/* rw-p, file-backed */
+	uint64_t bss;			/* rw-p, zero-filled; beyond the last data page anonymous */
+};
+
+struct memlab_spawn_args {
+	const char *name;		/* comm (at most 15 bytes shown); default "a.out" */
+	const char *path;		/* the executable's path in maps; default /usr/local/bin/<name> */
+	struct memlab_exe exe;		/* all 0: a small default image */
+	uint64_t stack_rlimit;		/* RLIMIT_STACK; 0: 8 MiB */
+	uint64_t data_rlimit;		/* RLIMIT_DATA; 0: unlimited */
+	uint64_t as_rlimit;		/* RLIMIT_AS; 0: unlimited */
+	uint64_t memlock_rlimit;	/* RLIMIT_MEMLOCK; 0: Linux's default 8 MiB */
+	int aslr;			/* randomize_va_space: 0 off, 1, 2 (Linux's default) */
+	int root;			/* CAP_SYS_RAWIO, CAP_IPC_LOCK: may map below mmap_min_addr */
+	int no_interp;			/* no ld.so and no vDSO: a static PIE */
+};
+
+/*
+** Create a task with an mm as execve() of a PIE would leave it: the image
+** at ELF_ET_DYN_BASE (+ random with ASLR), bss, the break, the stack VMA
+** at the top of the user address space and mmap_base below it.  Returns
+** 0 and *out, -MEMLAB_EINVAL for impossible arguments, -MEMLAB_ENOMEM.
+*/
+MEMLAB_API int (memlab_spawn) (memlab_machine *m, const struct memlab_spawn_args *args,
+			       memlab_task **out);
+/* exit(): unmap everything and free the task.  The handle is dead after. */
+MEMLAB_API void (memlab_task_exit) (memlab_task *t);
+MEMLAB_API int (memlab_task_pid) (const memlab_task *t);
+MEMLAB_API memlab_machine *(memlab_task_machine) (const memlab_task *t);
+/* The live task with that pid, or NULL. */
+MEMLAB_API memlab_task *(memlab_find_task) (memlab_machine *m, int pid);
+
+/*
+** A simulated regular file for file-backed mappings, shown in maps with
+** its path, device and inode.  size in bytes; writable: opened O_RDWR
+** (else O_RDONLY: MAP_SHARED|PROT_WRITE fails with EACCES, as in Linux).
+*/
+MEMLAB_API int (memlab_file_create) (memlab_machine *m, const char *path, uint64_t size,
+				     int writable, memlab_file **out);
+
+/*
+** The system calls, with Linux 6.x semantics down to the errno.  Each
+** returns 0 or a negative errno; results through out-parameters.
+** memlab_brk() is brk(2): it always returns the break (the new one on
+** success, the old one on failure).  memlab_sbrk() is glibc's sbrk():
+** 0 and the OLD break in *old, or -MEMLAB_ENOMEM.
+*/
+MEMLAB_API int (memlab_mmap) (memlab_task *t, uint64_t addr, uint64_t len, int prot,
+			      int flags, memlab_file *file, uint64_t offset, uint64_t *out);
+MEMLAB_API int (memlab_munmap) (memlab_task *t, uint64_t addr, uint64_t len);
+MEMLAB_API int (memlab_mprotect) (memlab_task *t, uint64_t addr, uint64_t len, int prot);
+MEMLAB_API int (memlab_mremap) (memlab_task *t, uint64_t old_addr, uint64_t old_len,
+				uint64_t new_len, int flags, uint64_t new_addr, uint64_t *out);
+MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
+MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
+
+/*
+** The VMA side of a user access fault at addr (handle_mm_fault's first
+** steps: find_vma, stack expansion, access_error, anon_vma_prepare for a
+** write to a private mapping).  access: 'r', 'w' or 'x'.  0 when the
+** access is allowed; -MEMLAB_EFAULT with *si_code = 1 (SEGV_MAPERR) or
+** 2 (SEGV_ACCERR) when Linux would send SIGSEGV, or MEMLAB_BUS_ADRERR for
+** SIGBUS (a page of a file mapping beyond the file's end).  Page tables and frames
+** come with the MMU.
+*/
+#define MEMLAB_SEGV_MAPERR	1
+#define MEMLAB_SEGV_ACCERR	2
+#define MEMLAB_BUS_ADRERR	0x702	/* SIGBUS (7) BUS_ADRERR (2): beyond the end of a file */
+MEMLAB_API int (memlab_touch) (memlab_task *t, uint64_t addr, uint64_t len, int access,
+			       int *si_code);
+
+/* One VMA, as /proc/PID/maps shows it and a little more. */
+struct memlab_vma_info {
+	uint64_t start, end;		/* end exclusive */
+	char perms[5];			/* "rw-p" */
+	uint64_t offset;		/* file offset in bytes (0 for anonymous) */
+	unsigned dev_major, dev_minor;
+	uint64_t inode;
+	char name[128];			/* path, "[heap]", "[stack]", "" ... */
+	uint64_t vm_flags;		/* VM_* bits */
+	int anon_vma;			/* has an anon_vma (was written to) */
+};
+
+/* Fill at most n VMAs in address order; returns how many the task has. */
+MEMLAB_API size_t (memlab_vmas) (memlab_task *t, struct memlab_vma_info *out, size_t n);
+
+/* The mm_struct's counters (pages unless named _bytes). */
+struct memlab_mm_info {
+	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
+	uint64_t hiwater_vm, hiwater_rss, rss_anon, rss_file, rss_shmem;
+	uint64_t pgtables_bytes;
+	int map_count;
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack, mmap_base, task_size, highest_vm_end;
+	uint64_t vmacache_hits, vmacache_misses;	/* find_vma lookups */
+	uint64_t committed_pages;			/* this mm's VM_ACCOUNT charge */
+};
+MEMLAB_API int (memlab_mm_info) (memlab_task *t, struct memlab_mm_info *info);
+
+/* sysctls of the vm layer (-1 leaves a value unchanged); see Linux's docs. */
+struct memlab_vm_sysctl {
+	int64_t max_map_count;		/* 65530 */
+	int64_t overcommit_memory;	/* 0 heuristic, 1 always, 2 never */
+	int64_t overcommit_ratio;	/* 50 */
+	int64_t mmap_min_addr;		/* vm.mmap_min_addr, 4096 (hints are still raised to Debian's LSM floor, 65536) */
+};
+MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
+				   struct memlab_vm_sysctl *get);
 
 /* ===================== invariants ===================== */
 

@@ -1,0 +1,1233 @@
+/*
+** ltask.c -- processes: the memlab.task object (sbrk, brk, mmap, munmap,
+** mprotect, mremap, touch, vmas, maps, mm, exit), the memlab.file object,
+** the machine methods spawn, task, file and sysctl, and the PROT_*,
+** MAP_* and MREMAP_* constants of the module.
+**
+** Lifetime: the machine owns its tasks and files.  A handle holds a
+** pointer to the machine's userdata and keeps it alive through its user
+** value 1, so the pointer stays valid; the core objects die with
+** memlab_destroy (m:close() or the machine's __gc), after which every
+** handle of that machine raises "attempt to use a task of a closed
+** machine".  A task handle has no __gc: collecting it never exits the
+** task.  p:exit() frees the core task; the handle is dead after it.
+** Every use looks the pid up again (memlab_find_task), so a handle never
+** follows a pointer to a task that is gone.
+**
+** The machine keeps one handle per live pid (registry[&HANDLES], an
+** ephemeron table: machine userdata -> { [pid] = task handle }), so
+** m:task(pid) returns the very object m:spawn returned.
+**
+** Argument forms (DESIGN.md, docs/lua-api.md): addresses and lengths are
+** integers, a negative one standing for its two's complement as the
+** unsigned long Linux takes (-4096 is 0xfffffffffffff000); lengths and
+** offsets also take size strings ("64K"); protections are integers or
+** letters ("rw-") or names ("PROT_READ|PROT_WRITE"); mmap and mremap
+** flags are integers or names joined by '|' or ',', with or without the
+** MAP_ / MREMAP_ prefix, case-insensitive.
+*/
+#include <ctype.h>
+#include <limits.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "lmemlab.h"
+
+#define COMM_LEN	16	/* TASK_COMM_LEN: 15 bytes of name and a NUL */
+
+typedef struct ltask {
+	lmachine *lm;		/* its machine, alive through user value 1 */
+	memlab_task *t;		/* NULL before spawn succeeded and after exit */
+	int pid;
+	char name[COMM_LEN];	/* comm, as Linux truncates it; "" if unknown */
+} ltask;
+
+typedef struct lfile {
+	lmachine *lm;		/* user value 1: the machine; 2: the path */
+	memlab_file *f;		/* NULL until created */
+	uint64_t size;
+	int writable;
+} lfile;
+
+static const char HANDLES = 'h';	/* registry key of the handle cache */
+
+/* {===================== names of flags ===================== */
+
+static const struct memlab_flag_name prot_names[] = {
+	{ "PROT_NONE", MEMLAB_PROT_NONE },
+	{ "PROT_READ", MEMLAB_PROT_READ },
+	{ "PROT_WRITE", MEMLAB_PROT_WRITE },
+	{ "PROT_EXEC", MEMLAB_PROT_EXEC },
+	{ "PROT_GROWSDOWN", MEMLAB_PROT_GROWSDOWN },
+	{ "PROT_GROWSUP", MEMLAB_PROT_GROWSUP },
+	{ NULL, 0 }
+};
+
+/* Linux's aliases, accepted in strings but not exported as constants. */
+static const struct memlab_flag_name map_aliases[] = {
+	{ "MAP_ANON", MEMLAB_MAP_ANONYMOUS },
+	{ "MAP_FILE", 0 },
+	{ NULL, 0 }
+};
+
+static const struct memlab_flag_name mremap_names[] = {
+	{ "MREMAP_MAYMOVE", MEMLAB_MREMAP_MAYMOVE },
+	{ "MREMAP_FIXED", MEMLAB_MREMAP_FIXED },
+	{ "MREMAP_DONTUNMAP", MEMLAB_MREMAP_DONTUNMAP },
+	{ NULL, 0 }
+};
+
+/* The value of the upper-case token tok in tables; -1 if none has it. */
+static int64_t flag_lookup(const char *tok, const char *prefix,
+			   const struct memlab_flag_name *const tables[])
+{
+	const struct memlab_flag_name *n;
+	size_t plen = strlen(prefix);
+	char full[80];
+
+	if (strncmp(tok, prefix, plen) == 0)
+		snprintf(full, sizeof(full), "%s", tok);
+	else
+		snprintf(full, sizeof(full), "%s%s", prefix, tok);
+	for (int i = 0; tables[i]; i++)
+		for (n = tables[i]; n->name; n++)
+			if (strcmp(n->name, full) == 0)
+				return n->value;
+	return -1;
+}
+
+/*
+** Parse names joined by '|' or ',' ("private | anonymous", "MAP_SHARED"),
+** case-insensitive, with or without prefix; "" is 0.  Returns NULL and
+** *out, or the message (built in msg).
+*/
+static const char *parse_names(const char *s, size_t len, const char *prefix,
+			       const struct memlab_flag_name *const tables[],
+			       const char *kind, uint32_t *out, char *msg,
+			       size_t msgsize)
+{
+	uint32_t mask = 0;
+	size_t i = 0, start, end, j;
+	char tok[48];
+	int64_t v;
+
+	while (i < len && isspace((unsigned char)s[i]))
+		i++;
+	if (i == len) {
+		*out = 0;
+		return NULL;
+	}
+	for (;;) {
+		start = i;
+		while (i < len && s[i] != '|' && s[i] != ',')
+			i++;
+		end = i;
+		while (start < end && isspace((unsigned char)s[start]))
+			start++;
+		while (end > start && isspace((unsigned char)s[end - 1]))
+			end--;
+		if (start == end) {
+			snprintf(msg, msgsize, "empty name in %s", kind);
+			return msg;
+		}
+		v = -1;
+		if (end - start < sizeof(tok) &&
+		    memchr(s + start, '\0', end - start) == NULL) {
+			for (j = start; j < end; j++)
+				tok[j - start] = (char)toupper((unsigned char)s[j]);
+			tok[end - start] = '\0';
+			v = flag_lookup(tok, prefix, tables);
+		}
+		if (v < 0) {
+			snprintf(msg, msgsize, "unknown %s '%.*s%s'", kind,
+				 (int)(end - start > 40 ? 40 : end - start),
+				 s + start, end - start > 40 ? "..." : "");
+			return msg;
+		}
+		mask |= (uint32_t)v;
+		if (i == len)
+			break;
+		i++;	/* the separator */
+	}
+	*out = mask;
+	return NULL;
+}
+
+/* An integer flag mask in 0..0xffffffff at arg, or raise. */
+static uint32_t check_mask(lua_State *L, int arg, const char *fname,
+			   const char *what)
+{
+	return (uint32_t)lmemlab_checkrange(L, arg, fname, what, 0,
+					    (lua_Integer)UINT32_MAX);
+}
+
+/*
+** Flags at arg: an integer or names.  tables are searched with prefix;
+** example is shown when the type is wrong.
+*/
+static uint32_t check_flags(lua_State *L, int arg, const char *fname,
+			    const char *prefix,
+			    const struct memlab_flag_name *const tables[],
+			    const char *kind, const char *example)
+{
+	char msg[160];
+	const char *err, *s;
+	uint32_t v = 0;
+	size_t len;
+
+	if (lua_type(L, arg) == LUA_TNUMBER)
+		return check_mask(L, arg, fname, "flags");
+	if (lua_type(L, arg) != LUA_TSTRING) {
+		lua_pushfstring(L, "flags (an integer or names such as \"%s\")",
+				example);
+		return (uint32_t)lmemlab_typeerror(L, arg, fname,
+						   lua_tostring(L, -1));
+	}
+	s = lua_tolstring(L, arg, &len);
+	err = parse_names(s, len, prefix, tables, kind, &v, msg, sizeof(msg));
+	if (err)
+		return (uint32_t)lmemlab_argerror(L, arg, fname, err);
+	return v;
+}
+
+static uint32_t check_map_flags(lua_State *L, int arg, const char *fname)
+{
+	const struct memlab_flag_name *const tables[] = {
+		memlab_map_names(), map_aliases, NULL
+	};
+
+	return check_flags(L, arg, fname, "MAP_", tables, "mmap flag",
+			   "private|anonymous");
+}
+
+static uint32_t check_mremap_flags(lua_State *L, int arg, const char *fname)
+{
+	const struct memlab_flag_name *const tables[] = { mremap_names, NULL };
+
+	return check_flags(L, arg, fname, "MREMAP_", tables, "mremap flag",
+			   "maymove|fixed");
+}
+
+/* Is s made only of the letters r, w, x and '-' (any case)? */
+static int is_letters(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (!strchr("rwxRWX-", s[i]) || s[i] == '\0')
+			return 0;
+	return 1;
+}
+
+/*
+** A protection at arg: an integer (memlab.PROT_READ | memlab.PROT_WRITE),
+** letters ("rw-", "rw", "r-x", "---", "") or names ("PROT_READ|PROT_WRITE",
+** "read,write", "none").
+*/
+static int check_prot(lua_State *L, int arg, const char *fname)
+{
+	const struct memlab_flag_name *const tables[] = { prot_names, NULL };
+	char msg[160];
+	const char *err, *s;
+	uint32_t v = 0, bit;
+	size_t len;
+
+	if (lua_type(L, arg) == LUA_TNUMBER)
+		return (int)check_mask(L, arg, fname, "prot");
+	if (lua_type(L, arg) != LUA_TSTRING)
+		return lmemlab_typeerror(L, arg, fname, "prot (an integer, "
+					 "letters such as \"rw-\" or names)");
+	s = lua_tolstring(L, arg, &len);
+	if (!is_letters(s, len)) {
+		err = parse_names(s, len, "PROT_", tables, "protection", &v,
+				  msg, sizeof(msg));
+		if (err)
+			return lmemlab_argerror(L, arg, fname, err);
+		return (int)v;
+	}
+	for (size_t i = 0; i < len; i++) {
+		switch (tolower((unsigned char)s[i])) {
+		case 'r': bit = MEMLAB_PROT_READ; break;
+		case 'w': bit = MEMLAB_PROT_WRITE; break;
+		case 'x': bit = MEMLAB_PROT_EXEC; break;
+		default: continue;	/* '-' */
+		}
+		if (v & bit) {
+			snprintf(msg, sizeof(msg), "letter '%c' twice in "
+				 "protection \"%.8s%s\"", s[i], s,
+				 len > 8 ? "..." : "");
+			return lmemlab_argerror(L, arg, fname, msg);
+		}
+		v |= bit;
+	}
+	return (int)v;
+}
+
+/* }===================== */
+
+/* {===================== addresses, lengths, increments ===================== */
+
+/*
+** An address (or any unsigned long) at arg: an integer; a negative one
+** stands for its two's complement (-4096 = 0xfffffffffffff000).
+*/
+static uint64_t check_addr(lua_State *L, int arg, const char *fname,
+			   const char *what)
+{
+	return (uint64_t)lmemlab_checkinteger(L, arg, fname, what);
+}
+
+/* An optional address: nil or none is 0 (no hint). */
+static uint64_t opt_addr(lua_State *L, int arg, const char *fname,
+			 const char *what)
+{
+	if (lua_isnoneornil(L, arg))
+		return 0;
+	return check_addr(L, arg, fname, what);
+}
+
+/*
+** A length (or a file offset) at arg: an integer as check_addr takes it,
+** or a size string ("64K"; "0" is 0).
+*/
+static uint64_t check_length(lua_State *L, int arg, const char *fname,
+			     const char *what)
+{
+	size_t len;
+	const char *s;
+
+	switch (lua_type(L, arg)) {
+	case LUA_TNUMBER:
+		return (uint64_t)lmemlab_checkinteger(L, arg, fname, what);
+	case LUA_TSTRING:
+		s = lua_tolstring(L, arg, &len);
+		if (len == 1 && s[0] == '0')
+			return 0;
+		return lmemlab_checksize(L, arg, fname);
+	default:
+		lua_pushfstring(L, "%s (an integer or a size such as \"64K\")",
+				what);
+		return (uint64_t)lmemlab_typeerror(L, arg, fname,
+						   lua_tostring(L, -1));
+	}
+}
+
+/* sbrk's increment: an integer, or a size string with an optional '-'. */
+static int64_t check_increment(lua_State *L, int arg, const char *fname)
+{
+	const char *s, *err;
+	uint64_t v = 0;
+	char msg[160];
+	size_t len;
+
+	switch (lua_type(L, arg)) {
+	case LUA_TNUMBER:
+		return (int64_t)lmemlab_checkinteger(L, arg, fname, "increment");
+	case LUA_TSTRING:
+		s = lua_tolstring(L, arg, &len);
+		if (len == 1 && s[0] == '0')
+			return 0;
+		if (len == 0 || s[0] != '-')
+			return (int64_t)lmemlab_checksize(L, arg, fname);
+		lua_pushlstring(L, s + 1, len - 1);
+		err = lmemlab_tosize(L, -1, &v);
+		lua_pop(L, 1);
+		if (err) {
+			snprintf(msg, sizeof(msg), "%s: \"%.*s%s\"", err,
+				 (int)(len > 40 ? 40 : len), s,
+				 len > 40 ? "..." : "");
+			return lmemlab_argerror(L, arg, fname, msg);
+		}
+		return -(int64_t)v;	/* v < 2^63 */
+	default:
+		return lmemlab_typeerror(L, arg, fname, "increment (an integer "
+					 "or a size such as \"64K\" or \"-64K\")");
+	}
+}
+
+/* }===================== */
+
+/* {===================== task handles ===================== */
+
+static ltask *to_task(lua_State *L, const char *fname)
+{
+	ltask *lt = luaL_testudata(L, 1, LMEMLAB_TASK);
+
+	if (!lt)
+		lmemlab_typeerror(L, 1, fname, LMEMLAB_TASK);
+	return lt;
+}
+
+/* The live task at argument 1, or raise; *lmp is its machine. */
+static memlab_task *check_task(lua_State *L, const char *fname,
+			       lmachine **lmp)
+{
+	ltask *lt = to_task(L, fname);
+	memlab_machine *m = lmemlab_machine_core(lt->lm);
+
+	if (!m)
+		luaL_error(L, "%s: attempt to use a task of a closed machine",
+			   fname);
+	if (!lt->t || memlab_find_task(m, lt->pid) != lt->t) {
+		lt->t = NULL;
+		luaL_error(L, "%s: attempt to use an exited task", fname);
+	}
+	*lmp = lt->lm;
+	return lt->t;
+}
+
+/* Push the machine's table pid -> handle (the machine at index machine). */
+static void push_handles(lua_State *L, int machine)
+{
+	machine = lua_absindex(L, machine);
+	lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES);
+	lua_pushvalue(L, machine);
+	if (lua_rawget(L, -2) != LUA_TTABLE) {
+		lua_pop(L, 1);
+		lua_newtable(L);
+		lua_pushvalue(L, machine);
+		lua_pushvalue(L, -2);
+		lua_rawset(L, -4);
+	}
+	lua_remove(L, -2);
+}
+
+/* Push a new, dead handle of the machine at index machine. */
+static ltask *new_task(lua_State *L, int machine, const char *name)
+{
+	lmachine *lm = lua_touserdata(L, machine);
+	ltask *lt;
+
+	machine = lua_absindex(L, machine);
+	lt = lua_newuserdatauv(L, sizeof(*lt), 1);
+	memset(lt, 0, sizeof(*lt));
+	lt->lm = lm;
+	if (name)	/* comm: Linux keeps 15 bytes */
+		snprintf(lt->name, sizeof(lt->name), "%s", name);
+	lua_pushvalue(L, machine);
+	lua_setiuservalue(L, -2, 1);
+	luaL_setmetatable(L, LMEMLAB_TASK);
+	return lt;
+}
+
+/* Remember the handle at the top as the one of its pid. */
+static void cache_task(lua_State *L, int machine, ltask *lt)
+{
+	machine = lua_absindex(L, machine);
+	push_handles(L, machine);
+	lua_pushvalue(L, -2);
+	lua_rawseti(L, -2, lt->pid);
+	lua_pop(L, 1);
+}
+
+void lmemlab_pushtask(lua_State *L, int machine, memlab_task *t,
+		      const char *name)
+{
+	ltask *lt;
+
+	machine = lua_absindex(L, machine);
+	push_handles(L, machine);
+	if (lua_rawgeti(L, -1, memlab_task_pid(t)) == LUA_TUSERDATA) {
+		lt = lua_touserdata(L, -1);
+		if (lt->t == t) {
+			lua_remove(L, -2);
+			return;
+		}
+	}
+	lua_pop(L, 2);
+	lt = new_task(L, machine, name);
+	lt->t = t;
+	lt->pid = memlab_task_pid(t);
+	cache_task(L, machine, lt);
+}
+
+/* __index: the fields pid, name, machine, then the methods (upvalue 1). */
+static int t_index(lua_State *L)
+{
+	ltask *lt = to_task(L, "__index");
+	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+
+	if (strcmp(key, "pid") == 0) {
+		if (lt->pid > 0)
+			lua_pushinteger(L, lt->pid);
+		else
+			lua_pushnil(L);
+	} else if (strcmp(key, "name") == 0) {
+		if (lt->name[0])
+			lua_pushstring(L, lt->name);
+		else
+			lua_pushnil(L);
+	} else if (strcmp(key, "machine") == 0) {
+		lua_getiuservalue(L, 1, 1);
+	} else {
+		lua_pushvalue(L, 2);
+		lua_rawget(L, lua_upvalueindex(1));
+	}
+	return 1;
+}
+
+/* __tostring: "memlab.task 1 (a.out)", "memlab.task (exited)" or "(closed)" */
+static int t_tostring(lua_State *L)
+{
+	ltask *lt = to_task(L, "__tostring");
+	memlab_machine *m = lmemlab_machine_core(lt->lm);
+
+	if (!m)
+		lua_pushliteral(L, LMEMLAB_TASK " (closed)");
+	else if (!lt->t || memlab_find_task(m, lt->pid) != lt->t)
+		lua_pushliteral(L, LMEMLAB_TASK " (exited)");
+	else if (lt->name[0])
+		lua_pushfstring(L, LMEMLAB_TASK " %d (%s)", lt->pid, lt->name);
+	else
+		lua_pushfstring(L, LMEMLAB_TASK " %d", lt->pid);
+	return 1;
+}
+
+/* }===================== */
+
+/* {===================== task methods ===================== */
+
+static void set_int(lua_State *L, const char *key, uint64_t v)
+{
+	lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, key);
+}
+
+/* An errno result, or the address in *out as an integer. */
+static int push_addr_result(lua_State *L, int rc, uint64_t addr)
+{
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushinteger(L, (lua_Integer)addr);
+	return 1;
+}
+
+static int push_ok_result(lua_State *L, int rc)
+{
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:sbrk(incr) --> the old break | nil, "ENOMEM", 12 */
+static int t_sbrk(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "sbrk", &lm);
+	int64_t incr = check_increment(L, 2, "sbrk");
+	uint64_t old = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_sbrk(t, incr, &old);
+	lmemlab_end_call(L, lm, "sbrk", rc);
+	return push_addr_result(L, rc, old);
+}
+
+/* p:brk(addr) --> the break (the new one, or the old one on failure) */
+static int t_brk(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "brk", &lm);
+	uint64_t addr = check_addr(L, 2, "brk", "addr");
+	uint64_t brk;
+
+	lmemlab_begin_call(lm);
+	brk = memlab_brk(t, addr);
+	lmemlab_end_call(L, lm, "brk", 0);
+	lua_pushinteger(L, (lua_Integer)brk);
+	return 1;
+}
+
+/* The file at arg for mmap: nil (none) or a file of the task's machine. */
+static memlab_file *opt_file(lua_State *L, int arg, lmachine *lm,
+			     const char *fname)
+{
+	lfile *lf;
+
+	if (lua_isnoneornil(L, arg))
+		return NULL;
+	lf = luaL_testudata(L, arg, LMEMLAB_FILE);
+	if (!lf)
+		return (memlab_file *)(intptr_t)lmemlab_typeerror(L, arg, fname,
+								  LMEMLAB_FILE);
+	if (lf->lm != lm || !lf->f)
+		return (memlab_file *)(intptr_t)lmemlab_argerror(L, arg, fname,
+						"file of another machine");
+	return lf->f;
+}
+
+/* p:mmap(addr, len, prot, flags [, file, offset]) --> addr | nil, err, errno */
+static int t_mmap(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "mmap", &lm);
+	uint64_t addr = opt_addr(L, 2, "mmap", "addr");
+	uint64_t len = check_length(L, 3, "mmap", "len");
+	int prot = check_prot(L, 4, "mmap");
+	int flags = (int)check_map_flags(L, 5, "mmap");
+	memlab_file *file = opt_file(L, 6, lm, "mmap");
+	uint64_t offset = lua_isnoneornil(L, 7) ? 0 :
+		check_length(L, 7, "mmap", "offset");
+	uint64_t out = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_mmap(t, addr, len, prot, flags, file, offset, &out);
+	lmemlab_end_call(L, lm, "mmap", rc);
+	return push_addr_result(L, rc, out);
+}
+
+/* p:munmap(addr, len) --> true | nil, err, errno */
+static int t_munmap(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "munmap", &lm);
+	uint64_t addr = check_addr(L, 2, "munmap", "addr");
+	uint64_t len = check_length(L, 3, "munmap", "len");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_munmap(t, addr, len);
+	lmemlab_end_call(L, lm, "munmap", rc);
+	return push_ok_result(L, rc);
+}
+
+/* p:mprotect(addr, len, prot) --> true | nil, err, errno */
+static int t_mprotect(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "mprotect", &lm);
+	uint64_t addr = check_addr(L, 2, "mprotect", "addr");
+	uint64_t len = check_length(L, 3, "mprotect", "len");
+	int prot = check_prot(L, 4, "mprotect");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_mprotect(t, addr, len, prot);
+	lmemlab_end_call(L, lm, "mprotect", rc);
+	return push_ok_result(L, rc);
+}
+
+/* p:mremap(old, oldlen, newlen, flags [, newaddr]) --> addr | nil, err, errno */
+static int t_mremap(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "mremap", &lm);
+	uint64_t old = check_addr(L, 2, "mremap", "old_address");
+	uint64_t oldlen = check_length(L, 3, "mremap", "old_size");
+	uint64_t newlen = check_length(L, 4, "mremap", "new_size");
+	int flags = (int)check_mremap_flags(L, 5, "mremap");
+	uint64_t newaddr = opt_addr(L, 6, "mremap", "new_address");
+	uint64_t out = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_mremap(t, old, oldlen, newlen, flags, newaddr, &out);
+	lmemlab_end_call(L, lm, "mremap", rc);
+	return push_addr_result(L, rc, out);
+}
+
+/* p:touch(addr, len, "r"|"w"|"x") --> true | nil, "SIGSEGV", "SEGV_MAPERR"|"SEGV_ACCERR" */
+static int t_touch(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "touch", &lm);
+	uint64_t addr = check_addr(L, 2, "touch", "addr");
+	uint64_t len = check_length(L, 3, "touch", "len");
+	const char *s;
+	size_t slen;
+	int si_code = 0, rc;
+
+	if (lua_type(L, 4) != LUA_TSTRING)
+		return lmemlab_typeerror(L, 4, "touch",
+					 "access (\"r\", \"w\" or \"x\")");
+	s = lua_tolstring(L, 4, &slen);
+	if (slen != 1 || !strchr("rwx", s[0]) || s[0] == '\0')
+		return lmemlab_argerror(L, 4, "touch",
+					"access must be \"r\", \"w\" or \"x\"");
+	lmemlab_begin_call(lm);
+	rc = memlab_touch(t, addr, len, s[0], &si_code);
+	lmemlab_end_call(L, lm, "touch", rc);
+	if (rc == -MEMLAB_EFAULT &&
+	    (si_code == MEMLAB_SEGV_MAPERR || si_code == MEMLAB_SEGV_ACCERR)) {
+		luaL_pushfail(L);
+		lua_pushliteral(L, "SIGSEGV");
+		if (si_code == MEMLAB_SEGV_MAPERR)
+			lua_pushliteral(L, "SEGV_MAPERR");
+		else
+			lua_pushliteral(L, "SEGV_ACCERR");
+		return 3;
+	}
+	return push_ok_result(L, rc);
+}
+
+/* One VMA's table, pushed. */
+static void push_vma(lua_State *L, const struct memlab_vma_info *v)
+{
+	char dev[32];
+
+	lua_createtable(L, 0, 9);
+	set_int(L, "start", v->start);
+	set_int(L, "end", v->end);
+	lua_pushlstring(L, v->perms, strnlen(v->perms, sizeof(v->perms)));
+	lua_setfield(L, -2, "perms");
+	set_int(L, "offset", v->offset);
+	snprintf(dev, sizeof(dev), "%02x:%02x", v->dev_major, v->dev_minor);
+	lua_pushstring(L, dev);
+	lua_setfield(L, -2, "dev");
+	set_int(L, "inode", v->inode);
+	lua_pushlstring(L, v->name, strnlen(v->name, sizeof(v->name)));
+	lua_setfield(L, -2, "name");
+	lua_pushboolean(L, v->anon_vma);
+	lua_setfield(L, -2, "anon_vma");
+	set_int(L, "vm_flags", v->vm_flags);
+}
+
+/* p:vmas() --> { {start=, ["end"]=, perms=, offset=, dev=, inode=, name=, anon_vma=, vm_flags=}, ... } */
+static int t_vmas(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "vmas", &lm);
+	struct memlab_vma_info *v;
+	size_t n = memlab_vmas(t, NULL, 0), got;
+
+	if (n > (SIZE_MAX / 2) / sizeof(*v))
+		return luaL_error(L, "vmas: too many VMAs");
+	v = lua_newuserdatauv(L, n ? n * sizeof(*v) : 1, 0);
+	got = memlab_vmas(t, v, n);
+	if (got < n)
+		n = got;
+	lua_createtable(L, (int)(n > INT_MAX ? INT_MAX : n), 0);
+	for (size_t i = 0; i < n; i++) {
+		push_vma(L, &v[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+/* p:maps() --> the text of /proc/PID/maps */
+static int t_maps(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "maps", &lm);
+	char path[32];
+
+	snprintf(path, sizeof(path), "%d/maps", memlab_task_pid(t));
+	return lmemlab_pushproc(L, lm, path, strlen(path), "maps");
+}
+
+/* p:mm() --> { total_vm=, ..., committed_pages= } every memlab_mm_info field */
+static int t_mm(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "mm", &lm);
+	struct memlab_mm_info mi;
+	int rc;
+
+	memset(&mi, 0, sizeof(mi));
+	rc = memlab_mm_info(t, &mi);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_createtable(L, 0, 26);
+	set_int(L, "total_vm", mi.total_vm);
+	set_int(L, "locked_vm", mi.locked_vm);
+	set_int(L, "pinned_vm", mi.pinned_vm);
+	set_int(L, "data_vm", mi.data_vm);
+	set_int(L, "exec_vm", mi.exec_vm);
+	set_int(L, "stack_vm", mi.stack_vm);
+	set_int(L, "hiwater_vm", mi.hiwater_vm);
+	set_int(L, "hiwater_rss", mi.hiwater_rss);
+	set_int(L, "rss_anon", mi.rss_anon);
+	set_int(L, "rss_file", mi.rss_file);
+	set_int(L, "rss_shmem", mi.rss_shmem);
+	set_int(L, "pgtables_bytes", mi.pgtables_bytes);
+	lua_pushinteger(L, mi.map_count);
+	lua_setfield(L, -2, "map_count");
+	set_int(L, "start_code", mi.start_code);
+	set_int(L, "end_code", mi.end_code);
+	set_int(L, "start_data", mi.start_data);
+	set_int(L, "end_data", mi.end_data);
+	set_int(L, "start_brk", mi.start_brk);
+	set_int(L, "brk", mi.brk);
+	set_int(L, "start_stack", mi.start_stack);
+	set_int(L, "mmap_base", mi.mmap_base);
+	set_int(L, "task_size", mi.task_size);
+	set_int(L, "highest_vm_end", mi.highest_vm_end);
+	set_int(L, "vmacache_hits", mi.vmacache_hits);
+	set_int(L, "vmacache_misses", mi.vmacache_misses);
+	set_int(L, "committed_pages", mi.committed_pages);
+	return 1;
+}
+
+/* p:exit(): unmap everything and free the task; the handle is dead after */
+static int t_exit(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = check_task(L, "exit", &lm);
+	ltask *lt = lua_touserdata(L, 1);
+
+	lt->t = NULL;
+	lmemlab_begin_call(lm);
+	memlab_task_exit(t);
+	lmemlab_end_call(L, lm, "exit", 0);
+	/* forget the handle (it stays usable as a dead one) */
+	lua_getiuservalue(L, 1, 1);
+	push_handles(L, -1);
+	if (lua_rawgeti(L, -1, lt->pid) == LUA_TUSERDATA &&
+	    lua_touserdata(L, -1) == lt) {
+		lua_pushnil(L);
+		lua_rawseti(L, -3, lt->pid);
+	}
+	return 0;
+}
+
+static const luaL_Reg task_methods[] = {
+	{ "sbrk", t_sbrk },
+	{ "brk", t_brk },
+	{ "mmap", t_mmap },
+	{ "munmap", t_munmap },
+	{ "mprotect", t_mprotect },
+	{ "mremap", t_mremap },
+	{ "touch", t_touch },
+	{ "vmas", t_vmas },
+	{ "maps", t_maps },
+	{ "mm", t_mm },
+	{ "exit", t_exit },
+	{ NULL, NULL }
+};
+
+/* }===================== */
+
+/* {===================== options tables ===================== */
+
+/* Raise "fname: bad option 'key' (msg)". */
+static int option_error(lua_State *L, const char *fname, const char *key,
+			const char *msg)
+{
+	return luaL_error(L, "%s: bad option '%s' (%s)", fname, key, msg);
+}
+
+/*
+** The key at -2 of a lua_next traversal, which must be one of names[]:
+** returns its index, or raises "fname: unknown option 'prefix.key'".
+*/
+static int option_key(lua_State *L, const char *fname, const char *prefix,
+		      const char *const names[])
+{
+	const char *key;
+	char shown[64];
+	size_t len;
+	int i;
+
+	if (lua_type(L, -2) != LUA_TSTRING)
+		return luaL_error(L, "%s: option names must be strings, got a "
+				  "%s key", fname, luaL_typename(L, -2));
+	key = lua_tolstring(L, -2, &len);
+	for (i = 0; names[i]; i++)
+		if (strcmp(key, names[i]) == 0 && strlen(key) == len)
+			return i;
+	snprintf(shown, sizeof(shown), "%s%.40s%s", prefix, key,
+		 len > 40 ? "..." : "");
+	return luaL_error(L, "%s: unknown option '%s'", fname, shown);
+}
+
+/* A size option (value at the top); zero_ok: 0 and "0" mean 0. */
+static uint64_t option_size(lua_State *L, const char *fname, const char *key,
+			    int zero_ok)
+{
+	uint64_t v = 0;
+	const char *err;
+
+	if (zero_ok && ((lua_type(L, -1) == LUA_TNUMBER &&
+			 lua_tonumber(L, -1) == 0) ||
+			(lua_type(L, -1) == LUA_TSTRING &&
+			 strcmp(lua_tostring(L, -1), "0") == 0)))
+		return 0;
+	err = lmemlab_tosize(L, -1, &v);
+	if (err)
+		option_error(L, fname, key, err);
+	return v;
+}
+
+/* A boolean option (value at the top). */
+static int option_boolean(lua_State *L, const char *fname, const char *key)
+{
+	if (lua_type(L, -1) != LUA_TBOOLEAN) {
+		lua_pushfstring(L, "boolean expected, got %s", luaL_typename(L, -1));
+		option_error(L, fname, key, lua_tostring(L, -1));
+	}
+	return lua_toboolean(L, -1);
+}
+
+/* A string option without NUL bytes (value at the top); may be empty if empty_ok. */
+static const char *option_string(lua_State *L, const char *fname,
+				 const char *key, int empty_ok)
+{
+	const char *s;
+	size_t len;
+
+	if (lua_type(L, -1) != LUA_TSTRING) {
+		lua_pushfstring(L, "string expected, got %s", luaL_typename(L, -1));
+		option_error(L, fname, key, lua_tostring(L, -1));
+	}
+	s = lua_tolstring(L, -1, &len);
+	if (strlen(s) != len)
+		option_error(L, fname, key, "string contains a NUL byte");
+	if (len == 0 && !empty_ok)
+		option_error(L, fname, key, "must not be empty");
+	return s;
+}
+
+/* An integer option (value at the top), any value of lua_Integer. */
+static lua_Integer option_integer(lua_State *L, const char *fname,
+				  const char *key)
+{
+	lua_Integer v = 0;
+	int isnum = 0;
+
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		v = lua_tointegerx(L, -1, &isnum);
+	if (!isnum) {
+		lua_pushfstring(L, "integer expected, got %s",
+				lua_type(L, -1) == LUA_TNUMBER ?
+				"a number with no integer value" :
+				luaL_typename(L, -1));
+		option_error(L, fname, key, lua_tostring(L, -1));
+	}
+	return v;
+}
+
+/* }===================== */
+
+/* {===================== m:spawn ===================== */
+
+static const char *const spawn_options[] = {
+	"name", "path", "exe", "stack", "rlimit_data", "rlimit_as",
+	"rlimit_memlock", "aslr", "root", NULL
+};
+static const char *const exe_options[] = {
+	"text", "rodata", "data", "bss", NULL
+};
+
+/* exe = { text =, rodata =, data =, bss = } (the value at the top). */
+static void read_exe(lua_State *L, struct memlab_exe *exe)
+{
+	int idx = lua_gettop(L);
+	char key[16];
+
+	if (!lua_istable(L, idx)) {
+		lua_pushfstring(L, "table expected, got %s", luaL_typename(L, idx));
+		option_error(L, "spawn", "exe", lua_tostring(L, -1));
+	}
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		int i = option_key(L, "spawn", "exe.", exe_options);
+		uint64_t *field[] = { &exe->text, &exe->rodata, &exe->data,
+				      &exe->bss };
+
+		snprintf(key, sizeof(key), "exe.%s", exe_options[i]);
+		*field[i] = option_size(L, "spawn", key, 1);
+		lua_pop(L, 1);
+	}
+}
+
+/* aslr = false | true | 0 | 1 | 2 (value at the top) */
+static int option_aslr(lua_State *L)
+{
+	lua_Integer v = -1;
+	int isnum = 0;
+
+	if (lua_type(L, -1) == LUA_TBOOLEAN)
+		return lua_toboolean(L, -1) ? 2 : 0;
+	if (lua_type(L, -1) == LUA_TNUMBER)
+		v = lua_tointegerx(L, -1, &isnum);
+	if (!isnum || v < 0 || v > 2)
+		option_error(L, "spawn", "aslr", "must be false, true, 0, 1 or 2");
+	return (int)v;
+}
+
+/* Read m:spawn's options table at idx into a. */
+static void read_spawn_options(lua_State *L, int idx,
+			       struct memlab_spawn_args *a)
+{
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		int i = option_key(L, "spawn", "", spawn_options);
+		const char *key = spawn_options[i];
+
+		switch (i) {
+		case 0: a->name = option_string(L, "spawn", key, 0); break;
+		case 1: a->path = option_string(L, "spawn", key, 0); break;
+		case 2: read_exe(L, &a->exe); break;
+		case 3: a->stack_rlimit = option_size(L, "spawn", key, 0); break;
+		case 4: a->data_rlimit = option_size(L, "spawn", key, 0); break;
+		case 5: a->as_rlimit = option_size(L, "spawn", key, 0); break;
+		case 6: a->memlock_rlimit = option_size(L, "spawn", key, 0); break;
+		case 7: a->aslr = option_aslr(L); break;
+		case 8: a->root = option_boolean(L, "spawn", key); break;
+		}
+		lua_pop(L, 1);
+	}
+}
+
+/*
+** m:spawn{ name=, path=, exe={text=, rodata=, data=, bss=}, stack=,
+** rlimit_data=, rlimit_as=, rlimit_memlock=, aslr=, root= }
+** --> task | nil, err, errno.  The strings stay in the options table,
+** which stays on the stack during the call.
+*/
+static int m_spawn(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "spawn");
+	struct memlab_spawn_args a;
+	memlab_task *t = NULL;
+	ltask *lt;
+	int rc;
+
+	memset(&a, 0, sizeof(a));
+	a.aslr = 2;	/* randomize_va_space's default */
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_istable(L, 2))
+			return lmemlab_typeerror(L, 2, "spawn", "table of options");
+		read_spawn_options(L, 2, &a);
+	}
+	lua_settop(L, 2);
+	/* the handle first, dead: an error from here on leaks nothing */
+	lt = new_task(L, 1, a.name ? a.name : "a.out");
+	lmemlab_begin_call(lm);
+	rc = memlab_spawn(lmemlab_machine_core(lm), &a, &t);
+	lmemlab_end_call(L, lm, "spawn", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lt->t = t;
+	lt->pid = memlab_task_pid(t);
+	cache_task(L, 1, lt);
+	return 1;
+}
+
+/* m:task(pid) --> the task's handle | nil when no live task has that pid */
+static int m_task(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "task");
+	lua_Integer pid = lmemlab_checkinteger(L, 2, "task", "pid");
+	memlab_task *t;
+
+	if (pid <= 0 || pid > INT_MAX ||
+	    !(t = memlab_find_task(lmemlab_machine_core(lm), (int)pid))) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lmemlab_pushtask(L, 1, t, NULL);
+	return 1;
+}
+
+/* }===================== */
+
+/* {===================== files ===================== */
+
+static lfile *to_file(lua_State *L, const char *fname)
+{
+	lfile *lf = luaL_testudata(L, 1, LMEMLAB_FILE);
+
+	if (!lf)
+		lmemlab_typeerror(L, 1, fname, LMEMLAB_FILE);
+	return lf;
+}
+
+/* __index: the fields path, size, writable, machine */
+static int f_index(lua_State *L)
+{
+	lfile *lf = to_file(L, "__index");
+	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
+
+	if (strcmp(key, "path") == 0)
+		lua_getiuservalue(L, 1, 2);
+	else if (strcmp(key, "size") == 0)
+		lua_pushinteger(L, (lua_Integer)lf->size);
+	else if (strcmp(key, "writable") == 0)
+		lua_pushboolean(L, lf->writable);
+	else if (strcmp(key, "machine") == 0)
+		lua_getiuservalue(L, 1, 1);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+/* __tostring: "memlab.file /data/f", "memlab.file /data/f (closed)" */
+static int f_tostring(lua_State *L)
+{
+	lfile *lf = to_file(L, "__tostring");
+
+	lua_getiuservalue(L, 1, 2);
+	if (!lf->f || !lmemlab_machine_core(lf->lm))
+		lua_pushfstring(L, LMEMLAB_FILE " %s (closed)", lua_tostring(L, -1));
+	else
+		lua_pushfstring(L, LMEMLAB_FILE " %s", lua_tostring(L, -1));
+	return 1;
+}
+
+static const char *const file_options[] = { "path", "size", "writable", NULL };
+
+/* m:file{ path =, size =, writable = } --> file | nil, err, errno */
+static int m_file(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "file");
+	const char *path = NULL;
+	uint64_t size = 0;
+	int writable = 0, rc;
+	memlab_file *f = NULL;
+	lfile *lf;
+
+	if (!lua_istable(L, 2))
+		return lmemlab_typeerror(L, 2, "file", "table of options");
+	lua_settop(L, 2);
+	lua_pushnil(L);
+	while (lua_next(L, 2) != 0) {
+		switch (option_key(L, "file", "", file_options)) {
+		case 0: path = option_string(L, "file", "path", 0); break;
+		case 1: size = option_size(L, "file", "size", 1); break;
+		case 2: writable = option_boolean(L, "file", "writable"); break;
+		}
+		lua_pop(L, 1);
+	}
+	if (!path)
+		return luaL_error(L, "file: option 'path' is required");
+	lf = lua_newuserdatauv(L, sizeof(*lf), 2);
+	memset(lf, 0, sizeof(*lf));
+	lf->lm = lm;
+	lf->size = size;
+	lf->writable = writable;
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, 1);
+	lua_pushstring(L, path);
+	lua_setiuservalue(L, -2, 2);
+	luaL_setmetatable(L, LMEMLAB_FILE);
+	lmemlab_begin_call(lm);
+	rc = memlab_file_create(lmemlab_machine_core(lm), path, size, writable, &f);
+	lmemlab_end_call(L, lm, "file", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lf->f = f;
+	return 1;
+}
+
+/* }===================== */
+
+/* {===================== m:sysctl ===================== */
+
+static const char *const sysctl_names[] = {
+	"max_map_count", "overcommit_memory", "overcommit_ratio",
+	"mmap_min_addr", NULL
+};
+
+/*
+** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
+** mmap_min_addr = } --> { the current values } | nil, "EINVAL", 22.
+** m:sysctl() reads them.  A negative value is EINVAL, as a write of one
+** to /proc/sys/vm is; nothing is changed then.
+*/
+static int m_sysctl(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "sysctl");
+	struct memlab_vm_sysctl set, get;
+	int64_t *field[] = { &set.max_map_count, &set.overcommit_memory,
+			     &set.overcommit_ratio, &set.mmap_min_addr };
+	int negative = 0, rc;
+
+	set.max_map_count = set.overcommit_memory = -1;
+	set.overcommit_ratio = set.mmap_min_addr = -1;
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_istable(L, 2))
+			return lmemlab_typeerror(L, 2, "sysctl", "table of sysctls");
+		lua_settop(L, 2);
+		lua_pushnil(L);
+		while (lua_next(L, 2) != 0) {
+			int i = option_key(L, "sysctl", "", sysctl_names);
+			lua_Integer v = option_integer(L, "sysctl", sysctl_names[i]);
+
+			if (v < 0)
+				negative = 1;
+			*field[i] = v;
+			lua_pop(L, 1);
+		}
+	}
+	if (negative)
+		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
+	memset(&get, 0, sizeof(get));
+	lmemlab_begin_call(lm);
+	rc = memlab_vm_sysctl(lmemlab_machine_core(lm), &set, &get);
+	lmemlab_end_call(L, lm, "sysctl", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_createtable(L, 0, 4);
+	lua_pushinteger(L, get.max_map_count);
+	lua_setfield(L, -2, "max_map_count");
+	lua_pushinteger(L, get.overcommit_memory);
+	lua_setfield(L, -2, "overcommit_memory");
+	lua_pushinteger(L, get.overcommit_ratio);
+	lua_setfield(L, -2, "overcommit_ratio");
+	lua_pushinteger(L, get.mmap_min_addr);
+	lua_setfield(L, -2, "mmap_min_addr");
+	return 1;
+}
+
+/* }===================== */
+
+/* {===================== opening ===================== */
+
+static const luaL_Reg machine_task_methods[] = {
+	{ "spawn", m_spawn },
+	{ "task", m_task },
+	{ "file", m_file },
+	{ "sysctl", m_sysctl },
+	{ NULL, NULL }
+};
+
+/* Set every name of names as an integer in the table at the top. */
+static void set_constants(lua_State *L, const struct memlab_flag_name *n)
+{
+	for (; n->name; n++) {
+		lua_pushinteger(L, (lua_Integer)n->value);
+		lua_setfield(L, -2, n->name);
+	}
+}
+
+void lmemlab_open_task(lua_State *L)
+{
+	/* the handle cache: machine userdata -> { [pid] = handle } */
+	if (lua_rawgetp(L, LUA_REGISTRYINDEX, &HANDLES) != LUA_TTABLE) {
+		lua_newtable(L);
+		lua_createtable(L, 0, 1);
+		lua_pushliteral(L, "k");
+		lua_setfield(L, -2, "__mode");
+		lua_setmetatable(L, -2);
+		lua_rawsetp(L, LUA_REGISTRYINDEX, &HANDLES);
+	}
+	lua_pop(L, 1);
+	if (luaL_newmetatable(L, LMEMLAB_TASK)) {
+		luaL_newlib(L, task_methods);
+		lua_pushcclosure(L, t_index, 1);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, t_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_pop(L, 1);
+	if (luaL_newmetatable(L, LMEMLAB_FILE)) {
+		lua_pushcfunction(L, f_index);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, f_tostring);
+		lua_setfield(L, -2, "__tostring");
+	}
+	lua_pop(L, 1);
+	/* the machine methods */
+	luaL_getmetatable(L, LMEMLAB_MACHINE);
+	if (lua_getfield(L, -1, "__index") == LUA_TTABLE)
+		luaL_setfuncs(L, machine_task_methods, 0);
+	lua_pop(L, 2);
+	/* the constants, in the module table at the top */
+	set_constants(L, prot_names);
+	set_constants(L, memlab_map_names());
+	set_constants(L, mremap_names);
+}
+
+/* }===================== */

@@ -1,0 +1,218 @@
+/*
+** mm.h -- address spaces: struct mm_struct, struct vm_area_struct, tasks
+** and simulated files, shared by vma.c, mmap.c, mprotect.c, mremap.c,
+** task.c and task_mmu.c.
+**
+** The data structures are Linux 4.x's (a red-black tree of VMAs, mm_rb,
+** augmented with the largest free gap below each subtree, plus the sorted
+** list mm->mmap, and a per-task vmacache of 4 entries invalidated by a
+** sequence number); the rules they follow -- when VMAs split and merge,
+** which errno a call returns -- are Linux 6.12's (mm/vma.c, mm/mmap.c).
+*/
+#ifndef MEMLAB_MM_H
+#define MEMLAB_MM_H
+
+#include "internal.h"
+#include "rbtree.h"
+
+/* vm_flags (include/linux/mm.h) */
+#define VM_NONE		0x00000000ull
+#define VM_READ		0x00000001ull
+#define VM_WRITE	0x00000002ull
+#define VM_EXEC		0x00000004ull
+#define VM_SHARED	0x00000008ull
+#define VM_MAYREAD	0x00000010ull
+#define VM_MAYWRITE	0x00000020ull
+#define VM_MAYEXEC	0x00000040ull
+#define VM_MAYSHARE	0x00000080ull
+#define VM_GROWSDOWN	0x00000100ull
+#define VM_UFFD_MISSING	0x00000200ull
+#define VM_PFNMAP	0x00000400ull
+#define VM_UFFD_WP	0x00001000ull
+#define VM_LOCKED	0x00002000ull
+#define VM_IO		0x00004000ull
+#define VM_SEQ_READ	0x00008000ull
+#define VM_RAND_READ	0x00010000ull
+#define VM_DONTCOPY	0x00020000ull
+#define VM_DONTEXPAND	0x00040000ull
+#define VM_LOCKONFAULT	0x00080000ull
+#define VM_ACCOUNT	0x00100000ull
+#define VM_NORESERVE	0x00200000ull
+#define VM_HUGETLB	0x00400000ull
+#define VM_SYNC		0x00800000ull
+#define VM_ARCH_1	0x01000000ull
+#define VM_WIPEONFORK	0x02000000ull
+#define VM_DONTDUMP	0x04000000ull
+#define VM_SOFTDIRTY	0x08000000ull
+#define VM_MIXEDMAP	0x10000000ull
+#define VM_HUGEPAGE	0x20000000ull
+#define VM_NOHUGEPAGE	0x40000000ull
+#define VM_MERGEABLE	0x80000000ull
+
+#define VM_STACK		VM_GROWSDOWN
+#define VM_ACCESS_FLAGS		(VM_READ | VM_WRITE | VM_EXEC)
+#define VM_SPECIAL		(VM_IO | VM_DONTEXPAND | VM_PFNMAP | VM_MIXEDMAP)
+#define VM_DATA_DEFAULT_FLAGS	(VM_READ | VM_WRITE | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC)
+#define VM_STACK_DEFAULT_FLAGS	VM_DATA_DEFAULT_FLAGS
+#define VM_STACK_FLAGS		(VM_STACK | VM_STACK_DEFAULT_FLAGS | VM_ACCOUNT)
+
+#define VMACACHE_SIZE		4
+#define DEFAULT_MAX_MAP_COUNT	65530
+#define RLIM_INFINITY		UINT64_MAX
+
+/* A simulated regular file (an inode with one name). */
+struct memlab_file {
+	memlab_machine *m;
+	char path[128];
+	uint64_t size;
+	uint64_t ino;
+	unsigned dev_major, dev_minor;
+	bool writable;			/* opened O_RDWR (FMODE_WRITE) */
+	bool deleted;			/* shown with " (deleted)" */
+	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
+	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
+	int refcount;			/* the machine's list + every VMA mapping it */
+	struct memlab_file *next;	/* the machine's files */
+};
+
+/* An anon_vma: what a written private mapping's pages hang off (mm/rmap.c). */
+struct anon_vma {
+	int refcount;			/* VMAs using it */
+	uint64_t id;
+};
+
+struct vm_area_struct {
+	uint64_t vm_start, vm_end;	/* [vm_start, vm_end) */
+	struct vm_area_struct *vm_next, *vm_prev;	/* sorted list */
+	struct rb_node vm_rb;
+	uint64_t rb_subtree_gap;	/* largest free gap below any VMA in this subtree */
+	struct mm_struct *vm_mm;
+	uint64_t vm_flags;
+	uint64_t vm_pgoff;		/* in pages; for anonymous private: address >> PAGE_SHIFT at creation */
+	struct memlab_file *vm_file;
+	struct anon_vma *anon_vma;
+	int anon_vma_chain_len;		/* 0 none, 1 its own, >1 cloned by fork */
+	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
+};
+
+enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };
+
+struct mm_struct {
+	memlab_machine *machine;
+	struct vm_area_struct *mmap;	/* list of VMAs */
+	struct rb_root mm_rb;
+	uint32_t vmacache_seqnum;
+	int map_count;
+	uint64_t mmap_base, mmap_legacy_base, task_size, highest_vm_end;
+
+	uint64_t hiwater_rss, hiwater_vm;
+	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
+	uint64_t def_flags;
+	uint64_t start_code, end_code, start_data, end_data;
+	uint64_t start_brk, brk, start_stack;
+	uint64_t arg_start, arg_end, env_start, env_end;
+	uint64_t rss_stat[NR_MM_COUNTERS];
+	uint64_t pgtables_bytes;
+	uint64_t committed;		/* pages this mm charged to vm_committed_as */
+	uint64_t vmacache_hits, vmacache_misses;
+};
+
+struct rlimits {
+	uint64_t stack, data, as, memlock;
+};
+
+struct memlab_task {
+	memlab_machine *m;
+	int pid;
+	char comm[16];
+	struct mm_struct *mm;
+	struct vm_area_struct *vmacache[VMACACHE_SIZE];
+	uint32_t vmacache_seqnum;
+	struct rlimits rlim;
+	bool randomize;			/* PF_RANDOMIZE */
+	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
+	struct memlab_task *next;	/* the machine's tasks */
+};
+
+/* ---- vma.c: the tree, the list, the cache, split and merge ---- */
+struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr);
+struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,
+				     struct vm_area_struct **pprev);
+struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uint64_t end);
+uint64_t vm_start_gap(const struct vm_area_struct *vma);
+uint64_t vm_end_gap(const struct vm_area_struct *vma);
+struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
+void vm_area_free(struct vm_area_struct *vma);
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
+		   uint64_t start, uint64_t end, uint64_t pgoff);
+int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
+		int new_below);
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
+	      int new_below);
+void vm_stat_account(struct mm_struct *mm, uint64_t flags, int64_t npages);
+bool may_expand_vm(memlab_task *t, uint64_t flags, uint64_t npages);
+bool is_data_mapping(uint64_t flags);
+bool is_exec_mapping(uint64_t flags);
+bool is_stack_mapping(uint64_t flags);
+void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file);
+int anon_vma_prepare(struct vm_area_struct *vma);
+uint64_t vma_pages(const struct vm_area_struct *vma);
+int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who);
+
+/*
+** The merge description, as mm/vma.h's struct vma_merge_struct: the range
+** [start, end) with the flags, file, pgoff and anon_vma it will have, the
+** VMAs around it, and (for an existing range) the VMA it lies in.
+*/
+struct vma_merge_struct {
+	struct mm_struct *mm;
+	struct vm_area_struct *prev, *next, *vma;
+	uint64_t start, end, pgoff, flags;
+	struct memlab_file *file;
+	struct anon_vma *anon_vma;
+	bool just_expand;
+};
+struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg);
+struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *prev,
+					struct vm_area_struct *vma, uint64_t start,
+					uint64_t end, uint64_t new_flags, int *err);
+
+/* ---- mmap.c ---- */
+int vm_enough_memory(memlab_task *t, int64_t pages);	/* 0 or -ENOMEM; charges */
+void vm_unacct_memory(memlab_task *t, int64_t pages);
+int64_t get_unmapped_area(memlab_task *t, struct memlab_file *file, uint64_t addr,
+			  uint64_t len, uint64_t pgoff, int flags, uint64_t vm_flags);
+int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len);
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end);
+int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
+		 uint64_t len, uint64_t flags);
+int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
+		int prot, int flags, uint64_t vm_flags, uint64_t pgoff);
+uint64_t calc_vm_prot_bits(int prot);
+void exit_mmap(memlab_task *t);
+int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
+
+/* ---- task.c ---- */
+uint64_t mmap_min_addr(const memlab_machine *m);
+int sysctl_max_map_count(const memlab_machine *m);
+int sysctl_overcommit_memory(const memlab_machine *m);
+int sysctl_overcommit_ratio(const memlab_machine *m);
+uint64_t stack_guard_gap(const memlab_machine *m);
+uint64_t vm_committed_as(const memlab_machine *m);
+void vm_acct_memory(memlab_machine *m, int64_t pages);
+struct memlab_file *shmem_zero_file(memlab_machine *m, uint64_t size);
+void file_put(struct memlab_file *f);
+void file_get(struct memlab_file *f);
+
+/* ---- task_mmu.c: /proc/PID/{maps,smaps,smaps_rollup,status,statm} ---- */
+int task_mmu_show(memlab_task *t, const char *file, struct strbuf *sb);
+void vma_name(const struct vm_area_struct *vma, char *buf, size_t size);
+
+static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)
+{
+	return (x + m->page_size - 1) & ~((uint64_t)m->page_size - 1);
+}
+
+#endif

@@ -1,0 +1,834 @@
+/*
+** mmap.c -- mmap, munmap and brk with Linux 6.12's semantics (mm/mmap.c,
+** mm/vma.c, mm/util.c, arch/x86/kernel/sys_x86_64.c): argument checks in
+** Linux's order, get_unmapped_area top-down from mmap_base with the stack
+** guard gap, MAP_FIXED replacing what was there, overcommit accounting
+** (Committed_AS) and the mm counters.
+*/
+#include <string.h>
+
+#include "mm.h"
+
+#define PMD_SIZE_4K	(2ull << 20)
+
+static inline uint64_t page_mask(const memlab_machine *m)
+{
+	return ~((uint64_t)m->page_size - 1);
+}
+
+static inline bool offset_in_page(const memlab_machine *m, uint64_t x)
+{
+	return x & (m->page_size - 1);
+}
+
+/* ===================== overcommit (mm/util.c) ===================== */
+
+static uint64_t totalram_pages(const memlab_machine *m)
+{
+	uint64_t n = 0;
+
+	for (int i = 0; i < m->nr_zones; i++)
+		n += m->zones[i].managed_pages;
+	return n;
+}
+
+/* vm_commit_limit(): RAM * overcommit_ratio / 100 + swap (no swap yet). */
+static uint64_t vm_commit_limit(const memlab_machine *m)
+{
+	return totalram_pages(m) * (uint64_t)sysctl_overcommit_ratio(m) / 100;
+}
+
+/*
+** __vm_enough_memory(): charge pages to Committed_AS, then decide by
+** vm.overcommit_memory: 1 always, 0 (heuristic) unless one request
+** exceeds RAM + swap, 2 within CommitLimit less the admin and user
+** reserves.  0, or -ENOMEM with nothing charged.
+*/
+int vm_enough_memory(memlab_task *t, int64_t pages)
+{
+	memlab_machine *m = t->m;
+	int64_t allowed, reserve;
+
+	vm_acct_memory(m, pages);
+	if (sysctl_overcommit_memory(m) == 1)
+		goto ok;
+	if (sysctl_overcommit_memory(m) == 0) {
+		if (pages > (int64_t)totalram_pages(m))
+			goto error;
+		goto ok;
+	}
+	allowed = (int64_t)vm_commit_limit(m);
+	if (!t->cap_sys_admin)
+		allowed -= (int64_t)(m->admin_reserve_kbytes >> (m->page_shift - 10));
+	reserve = (int64_t)(m->user_reserve_kbytes >> (m->page_shift - 10));
+	allowed -= (int64_t)(t->mm->total_vm / 32) < reserve ? (int64_t)(t->mm->total_vm / 32) : reserve;
+	if (vm_committed_as(m) < (uint64_t)(allowed > 0 ? allowed : 0))
+		goto ok;
+error:
+	vm_acct_memory(m, -pages);
+	return -MEMLAB_ENOMEM;
+ok:
+	t->mm->committed += pages;
+	return 0;
+}
+
+void vm_unacct_memory(memlab_task *t, int64_t pages)
+{
+	vm_acct_memory(t->m, -pages);
+	t->mm->committed -= pages;
+}
+
+/* ===================== get_unmapped_area ===================== */
+
+struct unmapped_area_info {
+	uint64_t length, low_limit, high_limit, align_mask, align_offset;
+};
+
+/*
+** unmapped_area_topdown(): the highest gap of info->length in
+** [low_limit, high_limit), found in O(log n) through rb_subtree_gap
+** (Linux 4.x mm/mmap.c).  Returns the address or -ENOMEM.
+*/
+static int64_t unmapped_area_topdown(struct mm_struct *mm, const struct unmapped_area_info *info)
+{
+	struct vm_area_struct *vma;
+	uint64_t length = info->length + info->align_mask, low_limit, high_limit;
+	uint64_t gap_start, gap_end;
+
+	if (length < info->length || info->high_limit < length)
+		return -MEMLAB_ENOMEM;
+	high_limit = info->high_limit - length;
+	if (info->low_limit > high_limit)
+		return -MEMLAB_ENOMEM;
+	low_limit = info->low_limit + length;
+	gap_start = mm->highest_vm_end;
+	gap_end = info->high_limit;
+	if (gap_start <= high_limit)
+		goto found_highest;
+	if (RB_EMPTY_ROOT(&mm->mm_rb))
+		return -MEMLAB_ENOMEM;
+	vma = rb_entry(mm->mm_rb.node, struct vm_area_struct, vm_rb);
+	if (vma->rb_subtree_gap < length)
+		return -MEMLAB_ENOMEM;
+	for (;;) {
+		gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
+		if (gap_start <= high_limit && vma->vm_rb.right) {
+			struct vm_area_struct *right = rb_entry(vma->vm_rb.right, struct vm_area_struct, vm_rb);
+
+			if (right->rb_subtree_gap >= length) {
+				vma = right;
+				continue;
+			}
+		}
+check_current:
+		gap_end = vm_start_gap(vma);
+		if (gap_end < low_limit)
+			return -MEMLAB_ENOMEM;
+		if (gap_start <= high_limit && gap_end > gap_start && gap_end - gap_start >= length)
+			break;
+		if (vma->vm_rb.left) {
+			struct vm_area_struct *left = rb_entry(vma->vm_rb.left, struct vm_area_struct, vm_rb);
+
+			if (left->rb_subtree_gap >= length) {
+				vma = left;
+				continue;
+			}
+		}
+		for (;;) {		/* up to the next candidate */
+			struct rb_node *prev = &vma->vm_rb;
+
+			if (!rb_parent(prev))
+				return -MEMLAB_ENOMEM;
+			vma = rb_entry(rb_parent(prev), struct vm_area_struct, vm_rb);
+			if (prev == vma->vm_rb.right) {
+				gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
+				goto check_current;
+			}
+		}
+	}
+	if (gap_end > info->high_limit)
+		gap_end = info->high_limit;
+found_highest:
+	gap_end -= info->length;
+	gap_end -= (gap_end - info->align_offset) & info->align_mask;
+	return (int64_t)gap_end;
+}
+
+/* unmapped_area(): the lowest fitting gap, for the bottom-up fallback. */
+static int64_t unmapped_area(struct mm_struct *mm, const struct unmapped_area_info *info)
+{
+	uint64_t gap_start = info->low_limit;
+
+	for (struct vm_area_struct *vma = mm->mmap; ; vma = vma->vm_next) {
+		uint64_t gap_end = vma ? vm_start_gap(vma) : info->high_limit;
+		uint64_t start = gap_start + ((info->align_offset - gap_start) & info->align_mask);
+
+		if (gap_end > info->high_limit)
+			gap_end = info->high_limit;
+		if (start >= info->low_limit && gap_end > start && gap_end - start >= info->length)
+			return (int64_t)start;
+		if (!vma || gap_end >= info->high_limit)
+			return -MEMLAB_ENOMEM;
+		if (vm_end_gap(vma) > gap_start)
+			gap_start = vm_end_gap(vma);
+	}
+}
+
+/* mmap_address_hint_valid(): x86 keeps a hint below or above the 47-bit window. */
+static bool mmap_address_hint_valid(const struct mm_struct *mm, uint64_t addr, uint64_t len)
+{
+	if (mm->task_size - len < addr)
+		return false;
+	return (addr > mm->task_size) == (addr + len > mm->task_size);
+}
+
+/*
+** arch_get_unmapped_area_topdown(): MAP_FIXED as given; a hint that fits
+** below the next VMA's gap; else the highest gap under mmap_base, else
+** bottom-up from TASK_UNMAPPED_BASE.
+*/
+static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uint64_t len,
+					      uint64_t pgoff, int flags)
+{
+	struct mm_struct *mm = t->mm;
+	struct unmapped_area_info info = { 0 };
+	int64_t ret;
+
+	if (len > mm->task_size)
+		return -MEMLAB_ENOMEM;
+	if (flags & MEMLAB_MAP_FIXED)
+		return (int64_t)addr;
+	if (addr) {
+		struct vm_area_struct *vma;
+
+		addr &= page_mask(t->m);
+		if (mmap_address_hint_valid(mm, addr, len)) {
+			vma = find_vma(t, addr);
+			if (!vma || addr + len <= vm_start_gap(vma))
+				return (int64_t)addr;
+		}
+	}
+	info.length = len;
+	info.low_limit = t->m->page_size;
+	info.high_limit = mm->mmap_base;
+	info.align_offset = pgoff << t->m->page_shift;
+	ret = unmapped_area_topdown(mm, &info);
+	if (ret >= 0)
+		return ret;
+	info.low_limit = mm->mmap_legacy_base;
+	info.high_limit = mm->task_size;
+	return unmapped_area(mm, &info);
+}
+
+/*
+** __thp_get_unmapped_area(): an anonymous private mapping whose length is
+** a multiple of the PMD size is placed PMD-aligned (Linux 6.7+).
+*/
+static int64_t thp_get_unmapped_area(memlab_task *t, uint64_t len, int flags)
+{
+	uint64_t size = t->m->arch == MEMLAB_ARCH_X86_64 || t->m->page_size == 4096
+			? PMD_SIZE_4K : (uint64_t)t->m->page_size << (t->m->page_shift - 3);
+	uint64_t off_sub;
+	int64_t ret;
+
+	if (len + size < len)
+		return 0;
+	ret = arch_get_unmapped_area_topdown(t, 0, len + size, 0, flags);
+	if (ret < 0)
+		return 0;
+	off_sub = (0 - (uint64_t)ret) & (size - 1);
+	if (!off_sub)
+		return ret + (int64_t)size;
+	return ret + (int64_t)off_sub;
+}
+
+/* __get_unmapped_area()'s final checks of a MAP_FIXED address. */
+static int64_t fixed_area_check(memlab_task *t, uint64_t addr, uint64_t len)
+{
+	/* IS_ERR_VALUE(): Linux takes an address in the top 4095 bytes for an
+	 * errno (0xffffffffffffffff is -EPERM) -- and so does memlab */
+	if (addr >= (uint64_t)-4095)
+		return (int64_t)addr;
+	if (addr > t->mm->task_size - len)
+		return -MEMLAB_ENOMEM;
+	if (offset_in_page(t->m, addr))
+		return -MEMLAB_EINVAL;
+	if (addr < t->m->dac_mmap_min_addr && !t->cap_sys_rawio)
+		return -MEMLAB_EPERM;
+	return (int64_t)addr;
+}
+
+/*
+** __get_unmapped_area(): the address to map [addr, addr + len) at, then
+** Linux's final checks: inside TASK_SIZE (ENOMEM), page aligned (EINVAL),
+** not below vm.mmap_min_addr without CAP_SYS_RAWIO (EPERM).
+*/
+int64_t get_unmapped_area(memlab_task *t, struct memlab_file *file, uint64_t addr,
+			  uint64_t len, uint64_t pgoff, int flags, uint64_t vm_flags)
+{
+	struct mm_struct *mm = t->mm;
+	int64_t ret = 0;
+
+	if (len > mm->task_size)
+		return -MEMLAB_ENOMEM;
+	if (flags & MEMLAB_MAP_FIXED)	/* any 64-bit value: keep it out of int64_t */
+		return fixed_area_check(t, addr, len);
+	if (!file)
+		pgoff = 0;
+	if (!file && !(flags & MEMLAB_MAP_SHARED) && !addr && !(flags & MEMLAB_MAP_FIXED) &&
+	    t->m->page_size == 4096 && !(len & (PMD_SIZE_4K - 1)))
+		ret = thp_get_unmapped_area(t, len, flags);
+	if (!ret)
+		ret = arch_get_unmapped_area_topdown(t, addr, len, pgoff, flags);
+	if (ret < 0)
+		return ret;
+	if ((uint64_t)ret > mm->task_size - len)
+		return -MEMLAB_ENOMEM;
+	if (offset_in_page(t->m, (uint64_t)ret))
+		return -MEMLAB_EINVAL;
+	if ((uint64_t)ret < t->m->dac_mmap_min_addr && !t->cap_sys_rawio)
+		return -MEMLAB_EPERM;
+	return ret;
+}
+
+/* ===================== flag names ===================== */
+
+#define MAP_NAME(x) { #x, MEMLAB_##x }
+
+static const struct memlab_flag_name map_names[] = {
+	MAP_NAME(MAP_SHARED), MAP_NAME(MAP_PRIVATE), MAP_NAME(MAP_SHARED_VALIDATE),
+	MAP_NAME(MAP_FIXED), MAP_NAME(MAP_ANONYMOUS), MAP_NAME(MAP_GROWSDOWN),
+	MAP_NAME(MAP_DENYWRITE), MAP_NAME(MAP_EXECUTABLE), MAP_NAME(MAP_LOCKED),
+	MAP_NAME(MAP_NORESERVE), MAP_NAME(MAP_POPULATE), MAP_NAME(MAP_NONBLOCK),
+	MAP_NAME(MAP_STACK), MAP_NAME(MAP_HUGETLB), MAP_NAME(MAP_SYNC),
+	MAP_NAME(MAP_FIXED_NOREPLACE),
+	{ NULL, 0 }
+};
+
+const struct memlab_flag_name *memlab_map_names(void)
+{
+	return map_names;
+}
+
+/* ===================== munmap ===================== */
+
+/* The counters a removed VMA takes with it (vms_gather_munmap_vmas). */
+static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t np = vma_pages(vma);
+
+	vm_stat_account(mm, vma->vm_flags, -(int64_t)np);
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm -= np;
+	if (vma->vm_flags & VM_ACCOUNT)
+		vm_unacct_memory(t, (int64_t)np);
+}
+
+/*
+** Remove [start, end) from the address space: split the VMAs at both ends
+** and free what lies inside.  The first split of a VMA that the range
+** lies strictly inside fails at vm.max_map_count (-ENOMEM), before
+** anything changed; the other splits never fail for the count.
+*/
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *vma = find_vma(t, start), *next;
+	int err;
+
+	if (start >= end || !vma || vma->vm_start >= end)
+		return 0;
+	if (start > vma->vm_start) {
+		if (end < vma->vm_end && mm->map_count >= sysctl_max_map_count(t->m))
+			return -MEMLAB_ENOMEM;
+		if ((err = __split_vma(mm, vma, start, 1)))
+			return err;
+	}
+	while (vma && vma->vm_start < end) {
+		if (vma->vm_end > end && (err = __split_vma(mm, vma, end, 0)))
+			return err;
+		next = vma->vm_next;
+		unaccount_vma(t, vma);
+		vma_unlink(mm, vma);
+		vm_area_free(vma);
+		vma = next;
+	}
+	return 0;
+}
+
+/* do_vmi_munmap(): munmap(2)'s checks, then the removal. */
+int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t end;
+
+	if (offset_in_page(t->m, start) || start > mm->task_size || len > mm->task_size - start)
+		return -MEMLAB_EINVAL;
+	end = start + PAGE_ALIGN_M(t->m, len);
+	if (end == start)
+		return -MEMLAB_EINVAL;
+	return do_munmap_range(t, start, end);
+}
+
+int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
+{
+	return do_vmi_munmap(t, addr, len);
+}
+
+/* ===================== mmap ===================== */
+
+/* calc_vm_prot_bits(): PROT_* to VM_* (unknown bits ignored). */
+uint64_t calc_vm_prot_bits(int prot)
+{
+	return (prot & MEMLAB_PROT_READ ? VM_READ : 0) |
+	       (prot & MEMLAB_PROT_WRITE ? VM_WRITE : 0) |
+	       (prot & MEMLAB_PROT_EXEC ? VM_EXEC : 0);
+}
+
+/* calc_vm_flag_bits(): MAP_GROWSDOWN, MAP_LOCKED, MAP_SYNC, MAP_STACK. */
+static uint64_t calc_vm_flag_bits(int flags)
+{
+	return (flags & MEMLAB_MAP_GROWSDOWN ? VM_GROWSDOWN : 0) |
+	       (flags & MEMLAB_MAP_LOCKED ? VM_LOCKED : 0) |
+	       (flags & MEMLAB_MAP_SYNC ? VM_SYNC : 0) |
+	       (flags & MEMLAB_MAP_STACK ? VM_NOHUGEPAGE : 0);
+}
+
+/* The pages of [start, end) already mapped (count_vma_pages_range). */
+static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	uint64_t n = 0;
+
+	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
+	     vma = vma->vm_next) {
+		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
+		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
+
+		n += (e - s) >> t->m->page_shift;
+	}
+	return n;
+}
+
+/* The VM_ACCOUNT pages of [start, end). */
+static uint64_t accounted_pages_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	uint64_t n = 0;
+
+	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
+	     vma = vma->vm_next) {
+		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
+		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
+
+		if (vma->vm_flags & VM_ACCOUNT)
+			n += (e - s) >> t->m->page_shift;
+	}
+	return n;
+}
+
+/* mlock_future_ok(): RLIMIT_MEMLOCK for VM_LOCKED mappings without CAP_IPC_LOCK. */
+static bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes)
+{
+	uint64_t locked, limit;
+
+	if (!(flags & VM_LOCKED) || t->cap_ipc_lock)
+		return true;
+	locked = (bytes >> t->m->page_shift) + t->mm->locked_vm;
+	limit = t->rlim.memlock >> t->m->page_shift;
+	return t->rlim.memlock == RLIM_INFINITY || locked <= limit;
+}
+
+/* The new VMA of mmap_region(), when it merged with nothing. */
+static int mmap_new_vma(memlab_task *t, struct memlab_file *file, uint64_t addr,
+			uint64_t len, uint64_t vm_flags, uint64_t pgoff,
+			struct vm_area_struct **out)
+{
+	struct vm_area_struct *vma = vm_area_alloc(t->mm);
+
+	if (!vma)
+		return -MEMLAB_ENOMEM;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = vm_flags;
+	vma->vm_pgoff = pgoff;
+	vma_set_file(vma, file);
+	vma_link(t->mm, vma);
+	*out = vma;
+	return 0;
+}
+
+/*
+** __mmap_region(): account, unmap what MAP_FIXED replaces, merge with a
+** neighbour or link a new VMA.  Returns addr or a negative errno with
+** nothing changed.
+*/
+static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t addr,
+			   uint64_t len, uint64_t vm_flags, uint64_t pgoff)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t pglen = len >> t->m->page_shift, end = addr + len, charged = 0;
+	struct vm_area_struct *vma, *prev;
+	struct vma_merge_struct vmg;
+	int err;
+
+	if (!may_expand_vm(t, vm_flags, pglen) &&
+	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(t, addr, end)))
+		return -MEMLAB_ENOMEM;
+	vma = find_vma(t, addr);
+	if (vma && vma->vm_start < end && addr > vma->vm_start && end < vma->vm_end &&
+	    mm->map_count >= sysctl_max_map_count(t->m))
+		return -MEMLAB_ENOMEM;	/* vms_gather_munmap_vmas: the first split */
+	if ((file && file->shmem) ? !(vm_flags & VM_NORESERVE)
+				  : (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
+		/* what MAP_FIXED replaces was charged already (vms.nr_accounted) */
+		uint64_t nr_accounted = accounted_pages_range(t, addr, end);
+
+		charged = pglen - nr_accounted;
+		if (charged && vm_enough_memory(t, (int64_t)charged))
+			return -MEMLAB_ENOMEM;
+		vm_acct_memory(t->m, (int64_t)nr_accounted);	/* the unmap below gives it back */
+		t->mm->committed += nr_accounted;
+		charged = pglen;
+		if (!(file && file->shmem))
+			vm_flags |= VM_ACCOUNT;
+	}
+	if ((err = do_munmap_range(t, addr, end))) {
+		if (charged)
+			vm_unacct_memory(t, (int64_t)charged);
+		return err;
+	}
+	vma = find_vma_prev(t, addr, &prev);
+	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = vma, .start = addr,
+		.end = end, .pgoff = pgoff, .flags = vm_flags, .file = file };
+	vma = file && file->shmem ? NULL : vma_merge_new_range(&vmg);
+	if (!vma && (err = mmap_new_vma(t, file, addr, len, vm_flags, pgoff, &vma))) {
+		if (charged)
+			vm_unacct_memory(t, (int64_t)charged);
+		return err;
+	}
+	if (file && file->shmem && charged) {	/* the shmem object carries the charge */
+		file->charged = charged;
+		t->mm->committed -= charged;
+	}
+	vm_stat_account(mm, vm_flags, (int64_t)pglen);
+	if (vm_flags & VM_LOCKED)
+		mm->locked_vm += pglen;
+	vma->vm_flags |= VM_SOFTDIRTY;
+	return (int64_t)addr;
+}
+
+static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, int flags,
+			   uint64_t len, uint64_t pgoff, uint64_t *vm_flags);
+static void mm_populate(memlab_task *t, uint64_t start, uint64_t len);
+static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flags,
+			   uint64_t *vm_flags, uint64_t *pgoff, struct memlab_file **file);
+
+/*
+** do_mmap(): Linux's checks in Linux's order, the address, the flags of
+** the new VMA, then mmap_region().  vm_flags: extra VM_* bits from the
+** caller (the ELF loader).  Returns the address or a negative errno.
+*/
+int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
+		int prot, int flags, uint64_t vm_flags, uint64_t pgoff)
+{
+	memlab_machine *m = t->m;
+	int64_t ret;
+
+	if (!len)
+		return -MEMLAB_EINVAL;
+	if (flags & MEMLAB_MAP_FIXED_NOREPLACE)
+		flags |= MEMLAB_MAP_FIXED;
+	if (!(flags & MEMLAB_MAP_FIXED)) {	/* round_hint_to_min() */
+		addr &= page_mask(m);
+		if (addr && addr < mmap_min_addr(m))
+			addr = PAGE_ALIGN_M(m, mmap_min_addr(m));
+	}
+	len = PAGE_ALIGN_M(m, len);
+	if (!len)
+		return -MEMLAB_ENOMEM;
+	if (pgoff + (len >> m->page_shift) < pgoff)
+		return -MEMLAB_EOVERFLOW;
+	if (t->mm->map_count > sysctl_max_map_count(m))
+		return -MEMLAB_ENOMEM;
+	vm_flags |= calc_vm_prot_bits(prot) | calc_vm_flag_bits(flags) | t->mm->def_flags |
+		    VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC;
+	ret = get_unmapped_area(t, file, addr, len, pgoff, flags, vm_flags);
+	if (ret < 0)
+		return ret;
+	addr = (uint64_t)ret;
+	if ((flags & MEMLAB_MAP_FIXED_NOREPLACE) && find_vma_intersection(t, addr, addr + len))
+		return -MEMLAB_EEXIST;
+	if ((flags & MEMLAB_MAP_LOCKED) && !t->cap_ipc_lock && t->rlim.memlock == 0)
+		return -MEMLAB_EPERM;	/* can_do_mlock() */
+	if (!mlock_future_ok(t, vm_flags, len))
+		return -MEMLAB_EAGAIN;
+	if (file)
+		ret = mmap_file_flags(t, file, prot, flags, len, pgoff, &vm_flags);
+	else
+		ret = mmap_anon_flags(t, addr, len, flags, &vm_flags, &pgoff, &file);
+	if (ret < 0)
+		return ret;
+	if ((flags & MEMLAB_MAP_NORESERVE) && sysctl_overcommit_memory(m) != 2)
+		vm_flags |= VM_NORESERVE;
+	ret = mmap_region(t, file, addr, len, vm_flags, pgoff);
+	if (file && file->shmem)
+		file_put(file);		/* the VMA holds it now, or nothing does */
+	return ret;
+}
+
+#define LEGACY_MAP_MASK (MEMLAB_MAP_SHARED | MEMLAB_MAP_PRIVATE | MEMLAB_MAP_FIXED | \
+	MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_DENYWRITE | MEMLAB_MAP_EXECUTABLE | 0x4000000 | \
+	MEMLAB_MAP_GROWSDOWN | MEMLAB_MAP_LOCKED | MEMLAB_MAP_NORESERVE | MEMLAB_MAP_POPULATE | \
+	MEMLAB_MAP_NONBLOCK | MEMLAB_MAP_STACK | MEMLAB_MAP_HUGETLB)
+
+/* file_mmap_ok(): offset and length within a regular file's limits. */
+static bool file_mmap_ok(const memlab_machine *m, uint64_t pgoff, uint64_t len)
+{
+	uint64_t maxsize = INT64_MAX;
+
+	if (len > maxsize)
+		return false;
+	maxsize -= len;
+	return pgoff <= maxsize >> m->page_shift;
+}
+
+/* do_mmap()'s switch for a file: the mapping type and the file's mode. */
+static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, int flags,
+			   uint64_t len, uint64_t pgoff, uint64_t *vm_flags)
+{
+	if (!file_mmap_ok(t->m, pgoff, len))
+		return -MEMLAB_EOVERFLOW;
+	switch (flags & MEMLAB_MAP_TYPE) {
+	case MEMLAB_MAP_SHARED:
+		flags &= LEGACY_MAP_MASK;
+		/* fallthrough */
+	case MEMLAB_MAP_SHARED_VALIDATE:
+		if (flags & ~LEGACY_MAP_MASK)
+			return -MEMLAB_EOPNOTSUPP;
+		if ((prot & MEMLAB_PROT_WRITE) && !file->writable)
+			return -MEMLAB_EACCES;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		if (!file->writable)
+			*vm_flags &= ~(VM_MAYWRITE | VM_SHARED);
+		/* fallthrough */
+	case MEMLAB_MAP_PRIVATE:
+		if (*vm_flags & VM_GROWSDOWN)
+			return -MEMLAB_EINVAL;
+		return 0;
+	default:
+		return -MEMLAB_EINVAL;
+	}
+}
+
+/*
+** do_mmap()'s switch for anonymous memory: a shared mapping is a shmem
+** object ("/dev/zero (deleted)") with pgoff 0; a private one's pgoff is
+** its address in pages, which keeps neighbours created in place mergeable.
+*/
+static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flags,
+			   uint64_t *vm_flags, uint64_t *pgoff, struct memlab_file **file)
+{
+	switch (flags & MEMLAB_MAP_TYPE) {
+	case MEMLAB_MAP_SHARED:
+		if (*vm_flags & VM_GROWSDOWN)
+			return -MEMLAB_EINVAL;
+		*pgoff = 0;
+		*vm_flags |= VM_SHARED | VM_MAYSHARE;
+		*file = shmem_zero_file(t->m, len);
+		return *file ? 0 : -MEMLAB_ENOMEM;
+	case MEMLAB_MAP_PRIVATE:
+		*pgoff = addr >> t->m->page_shift;
+		return 0;
+	default:
+		return -MEMLAB_EINVAL;
+	}
+}
+
+/*
+** mmap(2) on x86-64: the byte offset must be page aligned; a file mapping
+** needs a file (EBADF otherwise); MAP_HUGETLB needs reserved huge pages,
+** of which memlab has none (ENOMEM, as Linux with nr_hugepages 0).
+*/
+int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
+		memlab_file *file, uint64_t offset, uint64_t *out)
+{
+	int64_t ret;
+
+	if (offset_in_page(t->m, offset))
+		return -MEMLAB_EINVAL;
+	if (flags & MEMLAB_MAP_ANONYMOUS)
+		file = NULL;
+	else if (!file)
+		return -MEMLAB_EBADF;
+	if (flags & MEMLAB_MAP_HUGETLB)
+		return file ? -MEMLAB_EINVAL : -MEMLAB_ENOMEM;
+	ret = do_mmap(t, file, addr, len, prot, flags, 0, offset >> t->m->page_shift);
+	if (ret < 0)
+		return (int)ret;
+	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_NONBLOCK)) == MEMLAB_MAP_POPULATE ||
+	    (flags & MEMLAB_MAP_LOCKED))
+		mm_populate(t, (uint64_t)ret, PAGE_ALIGN_M(t->m, len));
+	*out = (uint64_t)ret;
+	return 0;
+}
+
+/*
+** mm_populate(): fault the range in after mmap(MAP_POPULATE|MAP_LOCKED).
+** Private writable VMAs are written (FOLL_WRITE), which gives them an
+** anon_vma; the rest is read, which changes no VMA.  Failures are ignored,
+** as Linux ignores them.  (The frames come with the MMU.)
+*/
+static void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
+{
+	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < start + len;
+	     vma = vma->vm_next)
+		if ((vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
+			anon_vma_prepare(vma);
+}
+
+/* ===================== brk ===================== */
+
+/*
+** do_brk_flags(): grow the heap by [addr, addr + len): expand brkvma (the
+** VMA ending at addr at or above start_brk) when it can merge, else a new
+** anonymous VMA.  0 or -ENOMEM.
+*/
+int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
+		 uint64_t len, uint64_t flags)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t npages = len >> t->m->page_shift;
+	struct vm_area_struct *vma;
+	int err;
+
+	flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags;
+	if (!may_expand_vm(t, flags, npages))
+		return -MEMLAB_ENOMEM;
+	if (mm->map_count > sysctl_max_map_count(t->m))
+		return -MEMLAB_ENOMEM;
+	if (vm_enough_memory(t, (int64_t)npages))
+		return -MEMLAB_ENOMEM;
+	vma = NULL;
+	if (brkvma && brkvma->vm_end == addr) {
+		struct vma_merge_struct vmg = { .mm = mm, .prev = brkvma, .next = brkvma->vm_next,
+			.start = addr, .end = addr + len, .pgoff = addr >> t->m->page_shift,
+			.flags = flags, .just_expand = true };
+
+		vma = vma_merge_new_range(&vmg);
+	}
+	if (!vma && (err = mmap_new_vma(t, NULL, addr, len, flags, addr >> t->m->page_shift, &vma))) {
+		vm_unacct_memory(t, (int64_t)npages);
+		return err;
+	}
+	mm->total_vm += npages;
+	mm->data_vm += npages;
+	if (flags & VM_LOCKED)
+		mm->locked_vm += npages;
+	vma->vm_flags |= VM_SOFTDIRTY;
+	return 0;
+}
+
+/* check_data_rlimit(): the heap plus the data segment against RLIMIT_DATA. */
+static bool brk_over_data_rlimit(memlab_task *t, uint64_t brk)
+{
+	struct mm_struct *mm = t->mm;
+
+	return t->rlim.data != RLIM_INFINITY &&
+	       (brk - mm->start_brk) + (mm->end_data - mm->start_data) > t->rlim.data;
+}
+
+/* Shrinking: unmap [newbrk, oldbrk) if a heap VMA is there. */
+static bool brk_shrink(memlab_task *t, uint64_t brk, uint64_t newbrk, uint64_t oldbrk)
+{
+	struct vm_area_struct *vma = find_vma(t, newbrk);
+
+	if (!vma || vma->vm_start >= oldbrk)
+		return false;
+	t->mm->brk = brk;
+	return do_munmap_range(t, newbrk, oldbrk) == 0;
+}
+
+/* Growing: the range must be mappable and leave a page below the next VMA's gap. */
+static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *next, *brkvma;
+
+	if (get_unmapped_area(t, NULL, oldbrk, newbrk - oldbrk, 0, MEMLAB_MAP_FIXED, 0) < 0)
+		return false;
+	if (!mlock_future_ok(t, mm->def_flags, newbrk - oldbrk))
+		return false;
+	next = find_vma(t, oldbrk);
+	if (next && newbrk + t->m->page_size > vm_start_gap(next))
+		return false;
+	brkvma = next ? next->vm_prev : (mm->mmap ? rb_entry(rb_last(&mm->mm_rb),
+					 struct vm_area_struct, vm_rb) : NULL);
+	if (brkvma && brkvma->vm_start < mm->start_brk)
+		brkvma = NULL;	/* vma_prev_limit(start_brk) */
+	return do_brk_flags(t, brkvma, oldbrk, newbrk - oldbrk, 0) == 0;
+}
+
+/*
+** brk(2): returns the new break, or the old one when Linux refuses (below
+** start_brk, over RLIMIT_DATA, no room, out of memory).  The break itself
+** is kept unaligned; the heap VMA ends at PAGE_ALIGN(brk).
+*/
+uint64_t memlab_brk(memlab_task *t, uint64_t brk)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t origbrk = mm->brk, newbrk, oldbrk;
+
+	if (brk < mm->start_brk || brk_over_data_rlimit(t, brk))
+		return origbrk;
+	newbrk = PAGE_ALIGN_M(t->m, brk);
+	oldbrk = PAGE_ALIGN_M(t->m, mm->brk);
+	if (newbrk < brk)
+		return origbrk;
+	if (oldbrk == newbrk) {
+		mm->brk = brk;
+		return brk;
+	}
+	if (brk <= mm->brk ? !brk_shrink(t, brk, newbrk, oldbrk) : !brk_grow(t, newbrk, oldbrk)) {
+		mm->brk = origbrk;
+		return origbrk;
+	}
+	mm->brk = brk;
+	return brk;
+}
+
+/*
+** glibc's sbrk(): the old break on success; increments that wrap fail with
+** ENOMEM; a refused shrink "succeeds" (glibc's brk() only checks that the
+** result is not below the request).
+*/
+int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
+{
+	uint64_t cur = t->mm->brk, want;
+
+	if (increment == 0) {
+		*old = cur;
+		return 0;
+	}
+	if ((increment > 0 && cur + (uint64_t)increment < cur) ||
+	    (increment < 0 && cur < (uint64_t)0 - (uint64_t)increment))
+		return -MEMLAB_ENOMEM;
+	want = cur + (uint64_t)increment;
+	if (memlab_brk(t, want) < want)
+		return -MEMLAB_ENOMEM;
+	*old = cur;
+	return 0;
+}
+
+/* exit_mmap(): every VMA goes, with its charge. */
+void exit_mmap(memlab_task *t)
+{
+	struct mm_struct *mm = t->mm;
+
+	while (mm->mmap) {
+		struct vm_area_struct *vma = mm->mmap;
+
+		unaccount_vma(t, vma);
+		vma_unlink(mm, vma);
+		vm_area_free(vma);
+	}
+}

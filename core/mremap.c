@@ -1,0 +1,435 @@
+/*
+** mremap.c -- mremap(2) as Linux 6.18's mm/mremap.c (the vma_remap_struct
+** rewrite of 6.16): all argument checks first (check_mremap_params), then
+** the VMA's (check_prep_vma, remap_is_valid), then shrink in place, grow
+** in place when the space after the VMA is free, or move (MAYMOVE) to a
+** place of get_unmapped_area's choosing or to a fixed address
+** (MREMAP_FIXED), optionally leaving the old range mapped but empty
+** (MREMAP_DONTUNMAP).  Moving page tables comes with the MMU.
+*/
+#include "mm.h"
+
+#define MREMAP_ALL (MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP)
+
+enum mremap_type { MREMAP_INVALID, MREMAP_NO_RESIZE, MREMAP_SHRINK, MREMAP_EXPAND };
+
+/* struct vma_remap_struct: one mremap() call, threaded through it. */
+struct vrm {
+	memlab_task *t;
+	uint64_t addr, old_len, new_len, new_addr;
+	int flags;
+	struct vm_area_struct *vma;
+	uint64_t delta;			/* |new_len - old_len| */
+	enum mremap_type remap_type;
+	int64_t charged;		/* pages charged for VM_ACCOUNT */
+};
+
+/* vma_lookup(): the VMA containing addr, or NULL. */
+static struct vm_area_struct *vma_lookup(memlab_task *t, uint64_t addr)
+{
+	struct vm_area_struct *vma = find_vma(t, addr);
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+
+static bool vrm_implies_new_addr(const struct vrm *v)
+{
+	return v->flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP);
+}
+
+static inline uint64_t pages_of(const struct vrm *v, uint64_t bytes)
+{
+	return bytes >> v->t->m->page_shift;
+}
+
+/* check_mremap_params(): every check that needs no VMA, in Linux's order. */
+static int check_mremap_params(const struct vrm *v)
+{
+	const struct mm_struct *mm = v->t->mm;
+
+	if (v->flags & ~MREMAP_ALL)
+		return -MEMLAB_EINVAL;
+	if (v->addr & (v->t->m->page_size - 1))
+		return -MEMLAB_EINVAL;
+	if (!v->new_len)
+		return -MEMLAB_EINVAL;
+	if (v->new_len > mm->task_size || v->new_addr > mm->task_size - v->new_len)
+		return -MEMLAB_EINVAL;
+	if (!vrm_implies_new_addr(v))
+		return 0;
+	if (v->new_addr & (v->t->m->page_size - 1))
+		return -MEMLAB_EINVAL;
+	if (!(v->flags & MEMLAB_MREMAP_MAYMOVE))
+		return -MEMLAB_EINVAL;
+	if ((v->flags & MEMLAB_MREMAP_DONTUNMAP) && v->old_len != v->new_len)
+		return -MEMLAB_EINVAL;
+	if (v->addr + v->old_len > v->new_addr && v->new_addr + v->new_len > v->addr)
+		return -MEMLAB_EINVAL;	/* vrm_overlaps() */
+	if (mm->map_count + 2 >= sysctl_max_map_count(v->t->m) - 3)
+		return -MEMLAB_ENOMEM;
+	return 0;
+}
+
+/*
+** remap_is_valid(): the VMA may become new_len long here: duplicating a
+** private mapping (old_len 0) is refused, the old range lies inside the
+** VMA (a shrink may cross VMAs), growth passes the limits.
+*/
+static int remap_is_valid(struct vrm *v)
+{
+	memlab_task *t = v->t;
+	struct vm_area_struct *vma = v->vma;
+	uint64_t old_len = v->old_len, pgoff;
+
+	if (!old_len && !(vma->vm_flags & (VM_SHARED | VM_MAYSHARE)))
+		return -MEMLAB_EINVAL;
+	if ((v->flags & MEMLAB_MREMAP_DONTUNMAP) && (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP)))
+		return -MEMLAB_EINVAL;
+	if (v->remap_type == MREMAP_SHRINK)
+		old_len = v->new_len;
+	if (old_len > vma->vm_end - v->addr)
+		return -MEMLAB_EFAULT;
+	if (v->new_len == old_len)
+		return 0;
+	pgoff = vma->vm_pgoff + pages_of(v, v->addr - vma->vm_start);
+	if (pgoff + pages_of(v, v->new_len) < pgoff)
+		return -MEMLAB_EINVAL;
+	if (vma->vm_flags & (VM_DONTEXPAND | VM_PFNMAP))
+		return -MEMLAB_EFAULT;
+	if ((vma->vm_flags & VM_LOCKED) && !t->cap_ipc_lock && t->rlim.memlock != RLIM_INFINITY &&
+	    pages_of(v, v->delta) + t->mm->locked_vm > pages_of(v, t->rlim.memlock))
+		return -MEMLAB_EAGAIN;
+	if (!may_expand_vm(t, vma->vm_flags, pages_of(v, v->delta)))
+		return -MEMLAB_ENOMEM;
+	return 0;
+}
+
+/* check_prep_vma(): the VMA exists, the kind of remap, and its checks. */
+static int check_prep_vma(struct vrm *v)
+{
+	if (!v->vma)
+		return -MEMLAB_EFAULT;
+	v->delta = v->new_len > v->old_len ? v->new_len - v->old_len : v->old_len - v->new_len;
+	v->remap_type = v->old_len == v->new_len ? MREMAP_NO_RESIZE
+			: v->old_len > v->new_len ? MREMAP_SHRINK : MREMAP_EXPAND;
+	if (!vrm_implies_new_addr(v))
+		v->new_addr = v->addr;
+	if (v->remap_type == MREMAP_EXPAND || vrm_implies_new_addr(v))
+		return remap_is_valid(v);
+	return 0;
+}
+
+/* vrm_calc_charge(): a DONTUNMAP move charges it all, others the growth. */
+static bool vrm_calc_charge(struct vrm *v)
+{
+	int64_t charged;
+
+	if (!(v->vma->vm_flags & VM_ACCOUNT))
+		return true;
+	charged = (int64_t)pages_of(v, v->flags & MEMLAB_MREMAP_DONTUNMAP ? v->new_len : v->delta);
+	if (vm_enough_memory(v->t, charged))
+		return false;
+	v->charged = charged;
+	return true;
+}
+
+static void vrm_uncharge(struct vrm *v)
+{
+	if (v->charged)
+		vm_unacct_memory(v->t, v->charged);
+	v->charged = 0;
+}
+
+/* vrm_stat_account(): the counters for bytes more of the VMA. */
+static void vrm_stat_account(struct vrm *v, uint64_t bytes)
+{
+	vm_stat_account(v->t->mm, v->vma->vm_flags, (int64_t)pages_of(v, bytes));
+	if (v->vma->vm_flags & VM_LOCKED)
+		v->t->mm->locked_vm += pages_of(v, bytes);
+}
+
+/*
+** copy_vma(): a VMA like vma for [addr, addr + len) -- merged with a
+** neighbour when it can (an anonymous VMA never written takes the new
+** address as its pgoff, so that it may), else a new one.  NULL on -ENOMEM.
+*/
+static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vma,
+				       uint64_t addr, uint64_t len, uint64_t pgoff)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *new_vma, *prev;
+	struct vma_merge_struct vmg;
+
+	if (!vma->vm_file && !vma->anon_vma)
+		pgoff = addr >> t->m->page_shift;
+	new_vma = find_vma_prev(t, addr, &prev);
+	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = new_vma, .start = addr,
+		.end = addr + len, .pgoff = pgoff, .flags = vma->vm_flags,
+		.file = vma->vm_file, .anon_vma = vma->anon_vma };
+	new_vma = vma_merge_new_range(&vmg);
+	if (new_vma)
+		return new_vma;
+	new_vma = vm_area_alloc(mm);
+	if (!new_vma)
+		return NULL;
+	*new_vma = *vma;
+	new_vma->vm_file = NULL;
+	vma_set_file(new_vma, vma->vm_file);
+	if (new_vma->anon_vma)
+		new_vma->anon_vma->refcount++;
+	new_vma->vm_start = addr;
+	new_vma->vm_end = addr + len;
+	new_vma->vm_pgoff = pgoff;
+	vma_link(mm, new_vma);
+	return new_vma;
+}
+
+/*
+** unmap_source_vma(): turn the copy into a move.  The old range's charge
+** moved with it, so VM_ACCOUNT is hidden while it is unmapped and given
+** back to what is left of the old VMA on either side.
+*/
+static void unmap_source_vma(struct vrm *v)
+{
+	memlab_task *t = v->t;
+	struct vm_area_struct *vma = v->vma, *piece;
+	uint64_t addr = v->addr, end = v->addr + v->old_len, vm_start = 0, vm_end = 0;
+	bool accountable = (vma->vm_flags & VM_ACCOUNT) && !(v->flags & MEMLAB_MREMAP_DONTUNMAP);
+
+	if (accountable) {
+		vma->vm_flags &= ~VM_ACCOUNT;
+		vm_start = vma->vm_start;
+		vm_end = vma->vm_end;
+	}
+	v->vma = NULL;
+	if (do_vmi_munmap(t, addr, v->old_len)) {
+		vm_acct_memory(t->m, (int64_t)pages_of(v, v->old_len));
+		return;
+	}
+	if (accountable && vm_start < addr && (piece = find_vma(t, addr - 1)) && piece->vm_end <= addr)
+		piece->vm_flags |= VM_ACCOUNT;
+	if (accountable && vm_end > end && (piece = find_vma(t, end)))
+		piece->vm_flags |= VM_ACCOUNT;
+}
+
+/* dontunmap_complete(): the old VMA stays, unlocked, uncharged, without its anon_vma. */
+static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
+{
+	struct vm_area_struct *vma = v->vma;
+
+	vma->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* 6.18 keeps VM_ACCOUNT (host-checked) */
+	if (new_vma != vma && vma->vm_start == v->addr && vma->vm_end == v->addr + v->old_len &&
+	    vma->anon_vma) {	/* unlink_anon_vmas() */
+		if (--vma->anon_vma->refcount == 0)
+			ml_free(v->t->m, vma->anon_vma, sizeof(*vma->anon_vma));
+		vma->anon_vma = NULL;
+		vma->anon_vma_chain_len = 0;
+	}
+}
+
+/* move_vma(): copy the VMA to new_addr, then unmap the old range (or not). */
+static int64_t move_vma(struct vrm *v)
+{
+	memlab_task *t = v->t;
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *new_vma;
+	uint64_t hiwater_vm;
+
+	if (mm->map_count >= sysctl_max_map_count(t->m) - 3)
+		return -MEMLAB_ENOMEM;	/* prep_move_vma() */
+	if (!vrm_calc_charge(v))
+		return -MEMLAB_ENOMEM;
+	new_vma = copy_vma(t, v->vma, v->new_addr, v->new_len,
+			   v->vma->vm_pgoff + pages_of(v, v->addr - v->vma->vm_start));
+	if (!new_vma) {
+		vrm_uncharge(v);
+		return -MEMLAB_ENOMEM;
+	}
+	v->vma = vma_lookup(t, v->addr);	/* a merge may have replaced it */
+	hiwater_vm = mm->hiwater_vm;
+	vrm_stat_account(v, v->new_len);
+	if (v->flags & MEMLAB_MREMAP_DONTUNMAP)
+		dontunmap_complete(v, new_vma);
+	else
+		unmap_source_vma(v);
+	mm->hiwater_vm = hiwater_vm;
+	return (int64_t)v->new_addr;
+}
+
+/* vrm_set_new_addr(): where the moved VMA goes (a hint without MREMAP_FIXED). */
+static int vrm_set_new_addr(struct vrm *v)
+{
+	struct vm_area_struct *vma = v->vma;
+	int map_flags = (v->flags & MEMLAB_MREMAP_FIXED ? MEMLAB_MAP_FIXED : 0) |
+			(vma->vm_flags & VM_MAYSHARE ? MEMLAB_MAP_SHARED : MEMLAB_MAP_PRIVATE);
+	int64_t res = get_unmapped_area(v->t, vma->vm_file,
+					vrm_implies_new_addr(v) ? v->new_addr : 0, v->new_len,
+					vma->vm_pgoff + pages_of(v, v->addr - vma->vm_start),
+					map_flags, 0);
+
+	if (res < 0)
+		return (int)res;
+	v->new_addr = (uint64_t)res;
+	return 0;
+}
+
+/* shrink_vma(): unmap the tail [addr + new_len, addr + old_len). */
+static int shrink_vma(struct vrm *v)
+{
+	int err = do_vmi_munmap(v->t, v->addr + v->new_len, v->delta);
+
+	if (err)
+		return err;
+	v->vma = vma_lookup(v->t, v->addr);
+	return v->vma ? 0 : -MEMLAB_EFAULT;
+}
+
+/* mremap_to(): MREMAP_FIXED or MREMAP_DONTUNMAP. */
+static int64_t mremap_to(struct vrm *v)
+{
+	int err;
+
+	if (v->flags & MEMLAB_MREMAP_FIXED) {
+		if ((err = do_vmi_munmap(v->t, v->new_addr, v->new_len)))
+			return err;
+		if (!(v->vma = vma_lookup(v->t, v->addr)))
+			return -MEMLAB_EFAULT;
+	}
+	if (v->remap_type == MREMAP_SHRINK) {
+		if ((err = shrink_vma(v)))
+			return err;
+		v->old_len = v->new_len;
+	}
+	if ((v->flags & MEMLAB_MREMAP_DONTUNMAP) &&
+	    !may_expand_vm(v->t, v->vma->vm_flags, pages_of(v, v->old_len)))
+		return -MEMLAB_ENOMEM;
+	if ((err = vrm_set_new_addr(v)))
+		return err;
+	return move_vma(v);
+}
+
+/* vma_expandable(): the space after the VMA is free and inside TASK_SIZE. */
+static bool vma_expandable(memlab_task *t, struct vm_area_struct *vma, uint64_t delta)
+{
+	uint64_t end = vma->vm_end + delta;
+
+	if (end < vma->vm_end || find_vma_intersection(t, vma->vm_end, end))
+		return false;
+	return get_unmapped_area(t, NULL, vma->vm_start, end - vma->vm_start, 0,
+				 MEMLAB_MAP_FIXED, 0) >= 0;
+}
+
+/* expand_vma_in_place(): vma_merge_extend() -- grow, merging with next if it can. */
+static int64_t expand_vma_in_place(struct vrm *v)
+{
+	struct vm_area_struct *vma = v->vma;
+	struct vma_merge_struct vmg = { .mm = v->t->mm, .prev = vma, .next = vma->vm_next,
+		.start = vma->vm_end, .end = vma->vm_end + v->delta,
+		.pgoff = vma->vm_pgoff + vma_pages(vma), .flags = vma->vm_flags,
+		.file = vma->vm_file, .anon_vma = vma->anon_vma };
+
+	if (!vrm_calc_charge(v))
+		return -MEMLAB_ENOMEM;
+	if (!(v->vma = vma_merge_new_range(&vmg))) {
+		vrm_uncharge(v);
+		return -MEMLAB_ENOMEM;
+	}
+	vrm_stat_account(v, v->delta);
+	return (int64_t)v->addr;
+}
+
+/* expand_vma(): in place when [addr, old_len) ends the VMA and room follows, else move. */
+static int64_t expand_vma(struct vrm *v)
+{
+	int err;
+
+	if (v->vma->vm_end - v->addr == v->old_len && vma_expandable(v->t, v->vma, v->delta))
+		return expand_vma_in_place(v);
+	if (!(v->flags & MEMLAB_MREMAP_MAYMOVE))
+		return -MEMLAB_ENOMEM;
+	if ((err = vrm_set_new_addr(v)))
+		return err;
+	return move_vma(v);
+}
+
+/* mremap_at(): resize where it is, or move to the first place that fits. */
+static int64_t mremap_at(struct vrm *v)
+{
+	int err;
+
+	switch (v->remap_type) {
+	case MREMAP_NO_RESIZE:
+		return (int64_t)v->addr;
+	case MREMAP_SHRINK:
+		err = shrink_vma(v);
+		return err && err != -MEMLAB_EFAULT ? err : (int64_t)v->addr;
+	case MREMAP_EXPAND:
+		return expand_vma(v);
+	default:
+		return -MEMLAB_EINVAL;
+	}
+}
+
+/*
+** remap_move() (Linux 6.17+): MREMAP_FIXED without resizing moves every
+** VMA in [addr, addr + old_len) -- no gap allowed at the start -- keeping
+** the gaps between them.  Returns the first destination address.
+*/
+static int64_t remap_move(struct vrm *v)
+{
+	uint64_t start = v->addr, end = v->addr + v->old_len, cursor = start;
+	uint64_t target = v->new_addr, last_end = 0;
+	int64_t res = -MEMLAB_EFAULT, res_vma;
+	bool seen_vma = false;
+	struct vm_area_struct *vma;
+
+	while (cursor < end && (vma = find_vma(v->t, cursor)) && vma->vm_start < end) {
+		uint64_t addr = vma->vm_start > start ? vma->vm_start : start;
+		uint64_t len = (vma->vm_end < end ? vma->vm_end : end) - addr;
+
+		if (!seen_vma && start < vma->vm_start)
+			return -MEMLAB_EFAULT;
+		target += seen_vma ? vma->vm_start - last_end : 0;
+		last_end = vma->vm_end;
+		cursor = addr + len;
+		v->vma = vma;
+		v->addr = addr;
+		v->new_addr = target;
+		v->old_len = v->new_len = len;
+		res_vma = check_prep_vma(v);
+		if (!res_vma)
+			res_vma = mremap_to(v);
+		if (res_vma < 0)
+			return res_vma;
+		if (!seen_vma)
+			res = res_vma;
+		seen_vma = true;
+		target = (uint64_t)res_vma + v->new_len;
+	}
+	return res;
+}
+
+int memlab_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t new_len,
+		  int flags, uint64_t new_addr, uint64_t *out)
+{
+	struct vrm v = { .t = t, .addr = old_addr, .flags = flags, .new_addr = new_addr,
+		.old_len = PAGE_ALIGN_M(t->m, old_len), .new_len = PAGE_ALIGN_M(t->m, new_len) };
+	int64_t res;
+
+	if ((res = check_mremap_params(&v)))
+		return (int)res;
+	if ((flags & MEMLAB_MREMAP_FIXED) && v.old_len == v.new_len) {	/* vrm_move_only() */
+		if ((res = remap_move(&v)) < 0)
+			return (int)res;
+		*out = (uint64_t)res;
+		return 0;
+	}
+	v.vma = vma_lookup(t, old_addr);
+	if ((res = check_prep_vma(&v)))
+		return (int)res;
+	res = vrm_implies_new_addr(&v) ? mremap_to(&v) : mremap_at(&v);
+	if (res < 0)
+		return (int)res;
+	*out = (uint64_t)res;
+	return 0;
+}

@@ -1,0 +1,739 @@
+/*
+** task.c -- tasks and their address spaces as execve() of a PIE leaves
+** them (fs/binfmt_elf.c load_elf_binary, fs/exec.c setup_arg_pages,
+** arch/x86/mm/mmap.c, mm/util.c), simulated files, the vm sysctls, the
+** VMA side of a user fault (stack expansion, access_error, anon_vma) and
+** the inspection calls of the public API.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "mm.h"
+
+#define STACK_GUARD_GAP_PAGES	256	/* mm/mmap.c stack_guard_gap */
+#define SIZE_128M		(128ull << 20)
+#define STACK_EXPAND		(128ull << 10)	/* fs/exec.c setup_arg_pages */
+
+/* ===================== sysctls and accounting ===================== */
+
+uint64_t mmap_min_addr(const memlab_machine *m)
+{
+	return m->mmap_min_addr;
+}
+
+int sysctl_max_map_count(const memlab_machine *m)
+{
+	return (int)m->max_map_count;
+}
+
+int sysctl_overcommit_memory(const memlab_machine *m)
+{
+	return m->overcommit_memory;
+}
+
+int sysctl_overcommit_ratio(const memlab_machine *m)
+{
+	return m->overcommit_ratio;
+}
+
+uint64_t stack_guard_gap(const memlab_machine *m)
+{
+	return (uint64_t)STACK_GUARD_GAP_PAGES << m->page_shift;
+}
+
+uint64_t vm_committed_as(const memlab_machine *m)
+{
+	return m->vm_committed_as > 0 ? (uint64_t)m->vm_committed_as : 0;
+}
+
+void vm_acct_memory(memlab_machine *m, int64_t pages)
+{
+	m->vm_committed_as += pages;
+}
+
+/*
+** Boot-time values of the vm layer: max_map_count 65530, heuristic
+** overcommit with ratio 50, mmap_min_addr 4096 with Debian's LSM floor of
+** 65536 for hints, and the admin/user reserves of mm/util.c
+** (init_admin_reserve, init_user_reserve: 1/32 of free memory, at most
+** 8 MiB and 128 MiB).
+*/
+void mm_sysctl_init(memlab_machine *m)
+{
+	uint64_t free_kb = m->vmstat[NR_FREE_PAGES] << (m->page_shift - 10);
+
+	m->max_map_count = DEFAULT_MAX_MAP_COUNT;
+	m->overcommit_memory = 0;
+	m->overcommit_ratio = 50;
+	m->dac_mmap_min_addr = 4096;
+	m->mmap_min_addr = 65536;
+	m->admin_reserve_kbytes = free_kb / 32 < 8192 ? free_kb / 32 : 8192;
+	m->user_reserve_kbytes = free_kb / 32 < 131072 ? free_kb / 32 : 131072;
+	m->next_pid = 1;
+	m->next_ino = 1048577;
+}
+
+int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
+		     struct memlab_vm_sysctl *get)
+{
+	if (set) {
+		if ((set->max_map_count != -1 && (set->max_map_count < 0 || set->max_map_count > INT32_MAX)) ||
+		    (set->overcommit_memory != -1 && (set->overcommit_memory < 0 || set->overcommit_memory > 2)) ||
+		    (set->overcommit_ratio != -1 && (set->overcommit_ratio < 0 || set->overcommit_ratio > INT32_MAX)) ||
+		    set->mmap_min_addr < -1)
+			return -MEMLAB_EINVAL;
+		if (set->max_map_count != -1)
+			m->max_map_count = set->max_map_count;
+		if (set->overcommit_memory != -1)
+			m->overcommit_memory = (int)set->overcommit_memory;
+		if (set->overcommit_ratio != -1)
+			m->overcommit_ratio = (int)set->overcommit_ratio;
+		if (set->mmap_min_addr != -1)
+			m->dac_mmap_min_addr = m->mmap_min_addr = (uint64_t)set->mmap_min_addr;
+	}
+	if (get) {
+		get->max_map_count = m->max_map_count;
+		get->overcommit_memory = m->overcommit_memory;
+		get->overcommit_ratio = m->overcommit_ratio;
+		get->mmap_min_addr = (int64_t)m->dac_mmap_min_addr;
+	}
+	return 0;
+}
+
+/* ===================== files ===================== */
+
+void file_get(struct memlab_file *f)
+{
+	f->refcount++;
+}
+
+/* Drop a reference; the last one frees the file (it is off the machine's list by then). */
+void file_put(struct memlab_file *f)
+{
+	if (--f->refcount == 0) {
+		vm_acct_memory(f->m, -(int64_t)f->charged);
+		ml_free(f->m, f, sizeof(*f));
+	}
+}
+
+static struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size)
+{
+	struct memlab_file *f = ml_alloc(m, sizeof(*f));
+
+	if (!f)
+		return NULL;
+	f->m = m;
+	snprintf(f->path, sizeof(f->path), "%s", path);
+	f->size = size;
+	f->ino = m->next_ino++;
+	f->refcount = 1;
+	return f;
+}
+
+int memlab_file_create(memlab_machine *m, const char *path, uint64_t size, int writable,
+		       memlab_file **out)
+{
+	struct memlab_file *f;
+
+	if (!path || path[0] != '/' || strlen(path) >= sizeof(f->path))
+		return -MEMLAB_EINVAL;
+	f = file_alloc(m, path, size);
+	if (!f)
+		return -MEMLAB_ENOMEM;
+	f->dev_major = 0xfe;	/* the root filesystem's block device, as on a VM */
+	f->dev_minor = 0x01;
+	f->writable = writable;
+	f->next = m->files;
+	m->files = f;
+	*out = f;
+	return 0;
+}
+
+/*
+** shmem_zero_setup(): the object behind MAP_SHARED|MAP_ANONYMOUS, an
+** unlinked shmem file named /dev/zero on device 00:01.  The caller holds
+** the only reference.
+*/
+struct memlab_file *shmem_zero_file(memlab_machine *m, uint64_t size)
+{
+	struct memlab_file *f = file_alloc(m, "/dev/zero", size);
+
+	if (f) {
+		f->dev_major = 0;
+		f->dev_minor = 1;
+		f->shmem = f->deleted = f->writable = true;
+	}
+	return f;
+}
+
+/* Drop the machine's references to its files (memlab_destroy). */
+static void files_release(memlab_machine *m)
+{
+	while (m->files) {
+		struct memlab_file *f = m->files;
+
+		m->files = f->next;
+		file_put(f);
+	}
+}
+
+/* ===================== layout ===================== */
+
+static uint64_t rnd_bits(memlab_machine *m, unsigned bits)
+{
+	return rng_next(&m->rng) & ((1ull << bits) - 1);
+}
+
+/* TASK_SIZE: x86-64's 47-bit user space less its last page; arm64's 1 << VA_BITS. */
+static uint64_t task_size(const memlab_machine *m)
+{
+	if (m->arch == MEMLAB_ARCH_X86_64)
+		return (1ull << 47) - 4096;
+	return 1ull << m->va_bits;
+}
+
+/* arch_mmap_rnd(): 28 bits of pages on x86-64, 18 + (va_bits - 39) on arm64 4K. */
+static uint64_t mmap_rnd(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	unsigned bits = m->arch == MEMLAB_ARCH_X86_64 ? 28
+			: m->va_bits - m->page_shift - 3 < 33 ? m->va_bits - m->page_shift - 3 : 33;
+
+	return t->randomize ? rnd_bits(m, bits) << m->page_shift : 0;
+}
+
+/* stack_maxrandom_size(): STACK_RND_MASK pages (22 bits on x86-64). */
+static uint64_t stack_maxrandom_size(const memlab_task *t)
+{
+	unsigned bits = t->m->arch == MEMLAB_ARCH_X86_64 ? 22 : 18 - (t->m->page_shift - 12);
+
+	return t->randomize ? ((1ull << bits) - 1) << t->m->page_shift : 0;
+}
+
+/*
+** mmap_base(): below the stack's rlimit, the guard gap and the stack's
+** random range, at least 128 MiB and at most 5/6 of the address space,
+** then lowered by the mmap randomisation.
+*/
+static uint64_t mmap_base(memlab_task *t, uint64_t rnd)
+{
+	uint64_t size = t->mm->task_size, gap = t->rlim.stack;
+	uint64_t pad = stack_guard_gap(t->m) + stack_maxrandom_size(t);
+	uint64_t gap_max = size / 6 * 5;
+
+	if (gap == RLIM_INFINITY || gap + pad < gap)
+		gap = gap_max;
+	else
+		gap += pad;
+	if (gap < SIZE_128M)
+		gap = SIZE_128M;
+	if (gap > gap_max)
+		gap = gap_max;
+	return PAGE_ALIGN_M(t->m, size - gap - rnd);
+}
+
+static void arch_pick_mmap_layout(memlab_task *t)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t rnd = mmap_rnd(t);
+
+	mm->mmap_base = mmap_base(t, rnd);
+	mm->mmap_legacy_base = PAGE_ALIGN_M(t->m, mm->task_size / 3) + rnd;
+}
+
+/* Map one segment of the executable at addr, MAP_FIXED and private. */
+static int map_segment(memlab_task *t, struct memlab_file *exe, uint64_t addr, uint64_t len,
+		       int prot, uint64_t offset)
+{
+	int64_t ret;
+
+	if (!len)
+		return 0;
+	ret = do_mmap(t, exe, addr, len, prot, MEMLAB_MAP_PRIVATE | MEMLAB_MAP_FIXED, 0,
+		      offset >> t->m->page_shift);
+	return ret < 0 ? (int)ret : 0;
+}
+
+/*
+** load_elf_binary() for memlab's PIE: one r--p page of headers, then text
+** (r-xp), rodata (r--p) and data (rw-p), each page-aligned in memory and
+** in the file, at ELF_ET_DYN_BASE (2/3 of the address space, plus the
+** mmap randomisation with ASLR).  bss beyond the last data page is an
+** anonymous VMA (vm_brk_flags); the break starts after it.
+*/
+static int load_image(memlab_task *t, struct memlab_file *exe, const struct memlab_exe *x)
+{
+	memlab_machine *m = t->m;
+	struct mm_struct *mm = t->mm;
+	uint64_t base = ((mm->task_size / 3 * 2) & ~((uint64_t)m->page_size - 1)) + mmap_rnd(t);
+	uint64_t hdr = m->page_size, text = PAGE_ALIGN_M(m, x->text);
+	uint64_t rodata = PAGE_ALIGN_M(m, x->rodata), data = PAGE_ALIGN_M(m, x->data);
+	uint64_t text_at = base + hdr, rodata_at = text_at + text, data_at = rodata_at + rodata;
+	uint64_t bss_start = data_at + x->data, bss_end = bss_start + x->bss;
+	int err;
+
+	if ((err = map_segment(t, exe, base, hdr, MEMLAB_PROT_READ, 0)) ||
+	    (err = map_segment(t, exe, text_at, text, MEMLAB_PROT_READ | MEMLAB_PROT_EXEC, hdr)) ||
+	    (err = map_segment(t, exe, rodata_at, rodata, MEMLAB_PROT_READ, hdr + text)) ||
+	    (err = map_segment(t, exe, data_at, data, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			       hdr + text + rodata)))
+		return err;
+	if (PAGE_ALIGN_M(m, bss_end) > PAGE_ALIGN_M(m, bss_start)) {
+		uint64_t start = PAGE_ALIGN_M(m, bss_start);
+		struct vm_area_struct *prev = find_vma(t, start - 1);
+
+		err = do_brk_flags(t, prev, start, PAGE_ALIGN_M(m, bss_end) - start, 0);
+		if (err)
+			return err;
+	}
+	mm->start_code = text_at;
+	mm->end_code = text_at + x->text;
+	mm->start_data = data_at;
+	mm->end_data = data_at + x->data;
+	mm->start_brk = mm->brk = PAGE_ALIGN_M(m, bss_end);
+	return 0;
+}
+
+/* _install_special_mapping(): [vvar], [vdso] ... -- VM_SPECIAL, never merged. */
+static int install_special_mapping(memlab_task *t, uint64_t addr, uint64_t len,
+				   uint64_t flags, const char *name)
+{
+	struct vm_area_struct *vma = vm_area_alloc(t->mm);
+
+	if (!vma)
+		return -MEMLAB_ENOMEM;
+	vma->vm_start = addr;
+	vma->vm_end = addr + len;
+	vma->vm_flags = flags | VM_DONTEXPAND | VM_SOFTDIRTY;
+	vma->vm_pgoff = 0;
+	vma->special_name = name;
+	vma_link(t->mm, vma);
+	vm_stat_account(t->mm, vma->vm_flags, (int64_t)(len >> t->m->page_shift));
+	return 0;
+}
+
+/*
+** map_vdso() (Linux 6.9+ on x86-64: placed by get_unmapped_area, so just
+** below ld.so): [vvar] 4 pages, [vvar_vclock] 2 (6.13+), [vdso] 2.  arm64
+** has [vvar] and [vdso].
+*/
+static int map_vdso(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	bool x86 = m->arch == MEMLAB_ARCH_X86_64;
+	uint64_t p = m->page_size, vvar = 4 * p, vclock = x86 ? 2 * p : 0, vdso = 2 * p;
+	uint64_t vvar_flags = VM_READ | VM_MAYREAD | VM_IO | VM_DONTDUMP | VM_PFNMAP;
+	int64_t base = get_unmapped_area(t, NULL, 0, vvar + vclock + vdso, 0, 0, 0);
+	int err;
+
+	if (base < 0)
+		return (int)base;
+	if ((err = install_special_mapping(t, (uint64_t)base, vvar, vvar_flags, "[vvar]")))
+		return err;
+	if (vclock && (err = install_special_mapping(t, (uint64_t)base + vvar, vclock, vvar_flags,
+						     "[vvar_vclock]")))
+		return err;
+	return install_special_mapping(t, (uint64_t)base + vvar + vclock, vdso,
+				       VM_READ | VM_EXEC | VM_MAYREAD | VM_MAYWRITE | VM_MAYEXEC,
+				       "[vdso]");
+}
+
+/*
+** load_elf_interp(): the dynamic loader, as Debian 12's glibc 2.36 lays
+** out ld-linux-x86-64.so.2: one r--p page, 0x26 pages of text, 0xa of
+** rodata, then 4 pages of data whose first two become r--p after
+** relocation (RELRO, an mprotect that keeps them apart from the rodata).
+** The whole image is mapped first, top-down under mmap_base, then each
+** segment in place.
+*/
+static int load_interp(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	bool x86 = m->arch == MEMLAB_ARCH_X86_64;
+	uint64_t p = 4096, text = 0x26 * p, rodata = 0xa * p, data = 4 * p;
+	uint64_t size = PAGE_ALIGN_M(m, p + text + rodata + data);
+	struct memlab_file *ld;
+	int64_t base;
+	int err;
+
+	err = memlab_file_create(m, x86 ? "/usr/lib/x86_64-linux-gnu/ld-linux-x86-64.so.2"
+				     : "/usr/lib/aarch64-linux-gnu/ld-linux-aarch64.so.1",
+				 size, 0, &ld);
+	if (err)
+		return err;
+	base = do_mmap(t, ld, 0, size, MEMLAB_PROT_READ, MEMLAB_MAP_PRIVATE, 0, 0);
+	if (base < 0)
+		return (int)base;
+	if (m->page_size != 4096)	/* large pages: one segment of each kind is enough */
+		return map_segment(t, ld, (uint64_t)base, size, MEMLAB_PROT_READ | MEMLAB_PROT_EXEC, 0);
+	if ((err = map_segment(t, ld, (uint64_t)base + p, text,
+			       MEMLAB_PROT_READ | MEMLAB_PROT_EXEC, p)) ||
+	    (err = map_segment(t, ld, (uint64_t)base + p + text + rodata, data,
+			       MEMLAB_PROT_READ | MEMLAB_PROT_WRITE, p + text + rodata)))
+		return err;
+	return memlab_mprotect(t, (uint64_t)base + p + text + rodata, 2 * p, MEMLAB_PROT_READ);
+}
+
+/* arch_randomize_brk(): one page of gap, then up to 1 GiB (Linux 6.9+) above. */
+static void randomize_brk(memlab_task *t, int aslr)
+{
+	struct mm_struct *mm = t->mm;
+	uint64_t range = (1ull << 30) >> t->m->page_shift;
+
+	if (!t->randomize || aslr < 2)
+		return;
+	mm->start_brk += t->m->page_size;
+	mm->start_brk += (rng_next(&t->m->rng) % range) << t->m->page_shift;
+	mm->brk = mm->start_brk;
+}
+
+/*
+** setup_arg_pages(): the stack VMA at the (randomised) stack top, one page
+** of arguments plus 128 KiB, growing down; start_stack inside its top page.
+*/
+static int setup_stack(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	struct mm_struct *mm = t->mm;
+	uint64_t top = mm->task_size, len = m->page_size + STACK_EXPAND, npages;
+	struct vm_area_struct *vma;
+
+	if (t->randomize)
+		top -= rnd_bits(m, m->arch == MEMLAB_ARCH_X86_64 ? 22 : 18) << m->page_shift;
+	npages = len >> m->page_shift;
+	if (vm_enough_memory(t, (int64_t)npages))
+		return -MEMLAB_ENOMEM;
+	vma = vm_area_alloc(mm);
+	if (!vma) {
+		vm_unacct_memory(t, (int64_t)npages);
+		return -MEMLAB_ENOMEM;
+	}
+	vma->vm_start = top - len;
+	vma->vm_end = top;
+	vma->vm_flags = VM_STACK_FLAGS | VM_SOFTDIRTY;
+	vma->vm_pgoff = vma->vm_start >> m->page_shift;
+	vma_link(mm, vma);
+	vm_stat_account(mm, vma->vm_flags, (int64_t)npages);
+	mm->start_stack = top - m->page_size + 0x400 -
+			  (t->randomize ? (rng_next(&m->rng) % 1024) & ~0xfull : 0);
+	mm->arg_start = mm->start_stack + 8;
+	mm->arg_end = mm->env_start = mm->arg_start + 0x100;
+	mm->env_end = top - 0x20;
+	return 0;
+}
+
+/* ===================== tasks ===================== */
+
+/* The executable's file: args->path, or /usr/local/bin/<name>. */
+static int exe_file(memlab_machine *m, const struct memlab_spawn_args *a, uint64_t size,
+		    struct memlab_file **out)
+{
+	char path[160];
+
+	if (a->path)
+		return memlab_file_create(m, a->path, size, 0, out);
+	snprintf(path, sizeof(path), "/usr/local/bin/%s", a->name ? a->name : "a.out");
+	return memlab_file_create(m, path, size, 0, out);
+}
+
+static void task_free(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+
+	if (t->mm) {
+		exit_mmap(t);
+		ml_free(m, t->mm, sizeof(*t->mm));
+	}
+	ml_free(m, t, sizeof(*t));
+}
+
+static void set_rlimits(memlab_task *t, const struct memlab_spawn_args *a)
+{
+	t->rlim.stack = a->stack_rlimit ? a->stack_rlimit : 8ull << 20;
+	t->rlim.data = a->data_rlimit ? a->data_rlimit : RLIM_INFINITY;
+	t->rlim.as = a->as_rlimit ? a->as_rlimit : RLIM_INFINITY;
+	t->rlim.memlock = a->memlock_rlimit ? a->memlock_rlimit : 8ull << 20;
+}
+
+/* The task and an empty mm, before the image is loaded. */
+static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args *a)
+{
+	memlab_task *t = ml_alloc(m, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	t->m = m;
+	t->mm = ml_alloc(m, sizeof(*t->mm));
+	if (!t->mm) {
+		ml_free(m, t, sizeof(*t));
+		return NULL;
+	}
+	t->mm->machine = m;
+	t->mm->task_size = task_size(m);
+	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
+	set_rlimits(t, a);
+	t->randomize = a->aslr > 0;
+	t->cap_sys_rawio = t->cap_ipc_lock = t->cap_sys_admin = a->root != 0;
+	return t;
+}
+
+int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_task **out)
+{
+	static const struct memlab_exe default_exe = { 0x1000, 0x1000, 0x2000, 0 };
+	struct memlab_spawn_args none = { 0 };
+	const struct memlab_exe *x;
+	struct memlab_file *exe;
+	memlab_task *t;
+	int err;
+
+	if (!a)
+		a = &none;
+	x = (a->exe.text | a->exe.rodata | a->exe.data | a->exe.bss) ? &a->exe : &default_exe;
+	if (a->aslr < 0 || a->aslr > 2 || x->text > (1ull << 40) || x->rodata > (1ull << 40) ||
+	    x->data > (1ull << 40) || x->bss > (1ull << 40))
+		return -MEMLAB_EINVAL;
+	t = task_alloc(m, a);
+	if (!t)
+		return -MEMLAB_ENOMEM;
+	err = exe_file(m, a, m->page_size + PAGE_ALIGN_M(m, x->text) +
+		       PAGE_ALIGN_M(m, x->rodata) + x->data, &exe);
+	if (err) {
+		task_free(t);
+		return err;
+	}
+	arch_pick_mmap_layout(t);
+	if ((err = setup_stack(t)) || (err = load_image(t, exe, x)) ||
+	    (!a->no_interp && ((err = load_interp(t)) || (err = map_vdso(t))))) {
+		task_free(t);
+		return err;
+	}
+	randomize_brk(t, a->aslr);
+	t->pid = m->next_pid++;
+	t->next = m->tasks;
+	m->tasks = t;
+	*out = t;
+	return 0;
+}
+
+void memlab_task_exit(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	memlab_task **pp;
+
+	for (pp = &m->tasks; *pp; pp = &(*pp)->next) {
+		if (*pp == t) {
+			*pp = t->next;
+			break;
+		}
+	}
+	task_free(t);
+}
+
+int memlab_task_pid(const memlab_task *t)
+{
+	return t->pid;
+}
+
+memlab_machine *memlab_task_machine(const memlab_task *t)
+{
+	return t->m;
+}
+
+memlab_task *memlab_find_task(memlab_machine *m, int pid)
+{
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		if (t->pid == pid)
+			return t;
+	return NULL;
+}
+
+/* Every task and file of a machine that is going away. */
+void mm_release_all(memlab_machine *m)
+{
+	while (m->tasks) {
+		memlab_task *t = m->tasks;
+
+		m->tasks = t->next;
+		task_free(t);
+	}
+	files_release(m);
+}
+
+/* Every task's mm_validate(); the violations found. */
+int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	char who[48];
+	int n = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		snprintf(who, sizeof(who), "pid %d (%s)", t->pid, t->comm);
+		n += mm_validate(t->mm, fn, ud, who);
+	}
+	return n;
+}
+
+/* ===================== the VMA side of a fault ===================== */
+
+/*
+** expand_downwards(): grow a stack VMA down to addr (page-aligned): above
+** mmap_min_addr, a guard gap above the previous VMA, within RLIMIT_STACK
+** and RLIMIT_AS (acct_stack_growth), with the overcommit charge.
+*/
+int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *prev = vma->vm_prev;
+	uint64_t grow, size;
+
+	addr &= ~((uint64_t)t->m->page_size - 1);
+	if (addr < t->m->dac_mmap_min_addr && !t->cap_sys_rawio)
+		return -MEMLAB_EPERM;
+	if (prev && !(prev->vm_flags & VM_GROWSDOWN) && (prev->vm_flags & VM_ACCESS_FLAGS) &&
+	    addr - prev->vm_end < stack_guard_gap(t->m))
+		return -MEMLAB_ENOMEM;
+	if (prev && addr < prev->vm_end)
+		return -MEMLAB_ENOMEM;
+	grow = (vma->vm_start - addr) >> t->m->page_shift;
+	size = vma->vm_end - addr;
+	if (!may_expand_vm(t, vma->vm_flags, grow) || size > t->rlim.stack)
+		return -MEMLAB_ENOMEM;
+	if ((vma->vm_flags & VM_ACCOUNT) && vm_enough_memory(t, (int64_t)grow))
+		return -MEMLAB_ENOMEM;
+	if (vma->vm_flags & VM_LOCKED)
+		mm->locked_vm += grow;
+	vm_stat_account(mm, vma->vm_flags, (int64_t)grow);
+	vma_set_range(mm, vma, addr, vma->vm_end, vma->vm_pgoff - grow);
+	return 0;
+}
+
+/* access_error(): the access the VMA does not allow. */
+static bool access_error(const struct vm_area_struct *vma, int access)
+{
+	if (access == 'w')
+		return !(vma->vm_flags & VM_WRITE);
+	if (access == 'x')
+		return !(vma->vm_flags & VM_EXEC);
+	return !(vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+/* filemap_fault()/shmem_fault(): a page past the end of the file is SIGBUS. */
+static bool beyond_eof(memlab_task *t, const struct vm_area_struct *vma, uint64_t addr)
+{
+	uint64_t pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> t->m->page_shift);
+
+	return pgoff >= PAGE_ALIGN_M(t->m, vma->vm_file->size) >> t->m->page_shift;
+}
+
+/* One page of a user fault: find or grow the VMA, check, prepare anon_vma. */
+static int touch_page(memlab_task *t, uint64_t addr, int access, int *si_code)
+{
+	struct vm_area_struct *vma = find_vma(t, addr);
+
+	if (addr >= t->mm->task_size)
+		vma = NULL;
+	if (vma && vma->vm_start > addr &&
+	    (!(vma->vm_flags & VM_GROWSDOWN) || expand_stack_locked(t, vma, addr)))
+		vma = NULL;
+	if (!vma) {
+		*si_code = MEMLAB_SEGV_MAPERR;
+		return -MEMLAB_EFAULT;
+	}
+	if (access_error(vma, access)) {
+		*si_code = MEMLAB_SEGV_ACCERR;
+		return -MEMLAB_EFAULT;
+	}
+	if (vma->vm_file && beyond_eof(t, vma, addr)) {
+		*si_code = MEMLAB_BUS_ADRERR;
+		return -MEMLAB_EFAULT;
+	}
+	/* do_anonymous_page() or do_cow_fault(): private pages hang off an anon_vma */
+	if (access == 'w' && !(vma->vm_flags & VM_SHARED))
+		return anon_vma_prepare(vma);
+	return 0;
+}
+
+int memlab_touch(memlab_task *t, uint64_t addr, uint64_t len, int access, int *si_code)
+{
+	uint64_t mask = ~((uint64_t)t->m->page_size - 1), last;
+
+	*si_code = 0;
+	if (access != 'r' && access != 'w' && access != 'x')
+		return -MEMLAB_EINVAL;
+	if (!len)
+		return 0;
+	last = (addr + len - 1 < addr ? UINT64_MAX : addr + len - 1) & mask;
+	for (uint64_t a = addr & mask;; a += t->m->page_size) {
+		int err = touch_page(t, a, access, si_code);
+
+		if (err || a == last)
+			return err;
+	}
+}
+
+/* ===================== inspection ===================== */
+
+static void vma_info(const struct vm_area_struct *vma, struct memlab_vma_info *vi)
+{
+	unsigned shift = vma->vm_mm->machine->page_shift;
+
+	memset(vi, 0, sizeof(*vi));
+	vi->start = vma->vm_start;
+	vi->end = vma->vm_end;
+	vi->perms[0] = vma->vm_flags & VM_READ ? 'r' : '-';
+	vi->perms[1] = vma->vm_flags & VM_WRITE ? 'w' : '-';
+	vi->perms[2] = vma->vm_flags & VM_EXEC ? 'x' : '-';
+	vi->perms[3] = vma->vm_flags & VM_MAYSHARE ? 's' : 'p';
+	if (vma->vm_file) {
+		vi->offset = vma->vm_pgoff << shift;
+		vi->dev_major = vma->vm_file->dev_major;
+		vi->dev_minor = vma->vm_file->dev_minor;
+		vi->inode = vma->vm_file->ino;
+	}
+	vma_name(vma, vi->name, sizeof(vi->name));
+	vi->vm_flags = vma->vm_flags;
+	vi->anon_vma = vma->anon_vma != NULL;
+}
+
+size_t memlab_vmas(memlab_task *t, struct memlab_vma_info *out, size_t n)
+{
+	size_t i = 0;
+
+	for (struct vm_area_struct *vma = t->mm->mmap; vma; vma = vma->vm_next, i++)
+		if (out && i < n)
+			vma_info(vma, &out[i]);
+	return i;
+}
+
+int memlab_mm_info(memlab_task *t, struct memlab_mm_info *info)
+{
+	struct mm_struct *mm = t->mm;
+
+	memset(info, 0, sizeof(*info));
+	info->total_vm = mm->total_vm;
+	info->locked_vm = mm->locked_vm;
+	info->pinned_vm = mm->pinned_vm;
+	info->data_vm = mm->data_vm;
+	info->exec_vm = mm->exec_vm;
+	info->stack_vm = mm->stack_vm;
+	info->hiwater_vm = mm->hiwater_vm > mm->total_vm ? mm->hiwater_vm : mm->total_vm;
+	info->rss_anon = mm->rss_stat[MM_ANONPAGES];
+	info->rss_file = mm->rss_stat[MM_FILEPAGES];
+	info->rss_shmem = mm->rss_stat[MM_SHMEMPAGES];
+	info->hiwater_rss = mm->hiwater_rss;
+	info->pgtables_bytes = mm->pgtables_bytes;
+	info->map_count = mm->map_count;
+	info->start_code = mm->start_code;
+	info->end_code = mm->end_code;
+	info->start_data = mm->start_data;
+	info->end_data = mm->end_data;
+	info->start_brk = mm->start_brk;
+	info->brk = mm->brk;
+	info->start_stack = mm->start_stack;
+	info->mmap_base = mm->mmap_base;
+	info->task_size = mm->task_size;
+	info->highest_vm_end = mm->highest_vm_end;
+	info->vmacache_hits = mm->vmacache_hits;
+	info->vmacache_misses = mm->vmacache_misses;
+	info->committed_pages = mm->committed;
+	return 0;
+}

@@ -1,0 +1,766 @@
+/*
+** vma.c -- the VMAs of an address space: the red-black tree (mm_rb)
+** augmented with rb_subtree_gap and the sorted list (mm->mmap) of Linux
+** 4.x, the per-task vmacache, splitting, and merging by Linux 6.12's rules
+** (mm/vma.c: vma_merge_new_range, vma_merge_existing_range, vma_modify).
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "mm.h"
+
+/* ===================== gaps and the augmented tree ===================== */
+
+/* vm_start_gap(): a stack keeps stack_guard_gap free below it. */
+uint64_t vm_start_gap(const struct vm_area_struct *vma)
+{
+	uint64_t start = vma->vm_start;
+
+	if (vma->vm_flags & VM_GROWSDOWN) {
+		start -= stack_guard_gap(vma->vm_mm->machine);
+		if (start > vma->vm_start)
+			start = 0;
+	}
+	return start;
+}
+
+uint64_t vm_end_gap(const struct vm_area_struct *vma)
+{
+	return vma->vm_end;
+}
+
+uint64_t vma_pages(const struct vm_area_struct *vma)
+{
+	return (vma->vm_end - vma->vm_start) >> vma->vm_mm->machine->page_shift;
+}
+
+/* The free gap just below vma (Linux 4.x vma_compute_gap). */
+static uint64_t vma_compute_gap(const struct vm_area_struct *vma)
+{
+	uint64_t gap = vm_start_gap(vma), prev_end;
+
+	if (vma->vm_prev) {
+		prev_end = vm_end_gap(vma->vm_prev);
+		gap = gap > prev_end ? gap - prev_end : 0;
+	}
+	return gap;
+}
+
+static inline struct vm_area_struct *rb_vma(const struct rb_node *n)
+{
+	return n ? rb_entry(n, struct vm_area_struct, vm_rb) : NULL;
+}
+
+static uint64_t vma_compute_subtree_gap(const struct vm_area_struct *vma)
+{
+	uint64_t max = vma_compute_gap(vma);
+
+	if (vma->vm_rb.left && rb_vma(vma->vm_rb.left)->rb_subtree_gap > max)
+		max = rb_vma(vma->vm_rb.left)->rb_subtree_gap;
+	if (vma->vm_rb.right && rb_vma(vma->vm_rb.right)->rb_subtree_gap > max)
+		max = rb_vma(vma->vm_rb.right)->rb_subtree_gap;
+	return max;
+}
+
+static void gap_propagate(struct rb_node *node, struct rb_node *stop)
+{
+	while (node != stop) {
+		struct vm_area_struct *vma = rb_vma(node);
+		uint64_t gap = vma_compute_subtree_gap(vma);
+
+		if (vma->rb_subtree_gap == gap)
+			break;
+		vma->rb_subtree_gap = gap;
+		node = rb_parent(node);
+	}
+}
+
+static void gap_copy(struct rb_node *old, struct rb_node *new)
+{
+	rb_vma(new)->rb_subtree_gap = rb_vma(old)->rb_subtree_gap;
+}
+
+static void gap_rotate(struct rb_node *old, struct rb_node *new)
+{
+	rb_vma(new)->rb_subtree_gap = rb_vma(old)->rb_subtree_gap;
+	rb_vma(old)->rb_subtree_gap = vma_compute_subtree_gap(rb_vma(old));
+}
+
+static const struct rb_augment_callbacks vma_gap_callbacks = {
+	gap_propagate, gap_copy, gap_rotate
+};
+
+/* vma_gap_update(): vma's own gap changed; fix the values up to the root. */
+static void vma_gap_update(struct vm_area_struct *vma)
+{
+	gap_propagate(&vma->vm_rb, NULL);
+}
+
+/* The gap that follows vma changed: its successor's, or highest_vm_end. */
+static void vma_next_gap_update(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	if (vma->vm_next)
+		vma_gap_update(vma->vm_next);
+	else
+		mm->highest_vm_end = vm_end_gap(vma);
+}
+
+/* ===================== linking ===================== */
+
+struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma = ml_alloc(mm->machine, sizeof(*vma));
+
+	if (vma)
+		vma->vm_mm = mm;
+	return vma;
+}
+
+/* Free a VMA that is not linked: drop its file and anon_vma references. */
+void vm_area_free(struct vm_area_struct *vma)
+{
+	memlab_machine *m = vma->vm_mm->machine;
+
+	if (vma->vm_file)
+		file_put(vma->vm_file);
+	if (vma->anon_vma && --vma->anon_vma->refcount == 0)
+		ml_free(m, vma->anon_vma, sizeof(*vma->anon_vma));
+	ml_free(m, vma, sizeof(*vma));
+}
+
+void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
+{
+	if (file)
+		file_get(file);
+	if (vma->vm_file)
+		file_put(vma->vm_file);
+	vma->vm_file = file;
+}
+
+/*
+** vma_link(): insert vma, which overlaps nothing, into the list and the
+** tree (Linux 4.x __vma_link_list + __vma_link_rb); map_count++.
+*/
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct rb_node **link = &mm->mm_rb.node, *parent = NULL;
+	struct vm_area_struct *prev = NULL, *next;
+
+	while (*link) {
+		struct vm_area_struct *v = rb_vma(*link);
+
+		parent = *link;
+		if (v->vm_end <= vma->vm_start) {
+			prev = v;
+			link = &(*link)->right;
+		} else {
+			link = &(*link)->left;
+		}
+	}
+	next = prev ? prev->vm_next : mm->mmap;
+	vma->vm_prev = prev;
+	vma->vm_next = next;
+	if (prev)
+		prev->vm_next = vma;
+	else
+		mm->mmap = vma;
+	if (next)
+		next->vm_prev = vma;
+	vma_next_gap_update(mm, vma);
+	rb_link_node(&vma->vm_rb, parent, link);
+	vma->rb_subtree_gap = 0;
+	vma_gap_update(vma);
+	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
+	mm->map_count++;
+}
+
+/* vma_unlink(): out of the tree and the list; the vmacache is killed. */
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vm_area_struct *prev = vma->vm_prev, *next = vma->vm_next;
+
+	rb_erase_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
+	if (prev)
+		prev->vm_next = next;
+	else
+		mm->mmap = next;
+	if (next) {
+		next->vm_prev = prev;
+		vma_gap_update(next);
+	} else {
+		mm->highest_vm_end = prev ? vm_end_gap(prev) : 0;
+	}
+	vma->vm_next = vma->vm_prev = NULL;
+	mm->vmacache_seqnum++;
+	mm->map_count--;
+}
+
+/*
+** Move a linked VMA's bounds; it must still not overlap its neighbours.
+** Its gap and its successor's gap are updated.
+*/
+void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
+		   uint64_t start, uint64_t end, uint64_t pgoff)
+{
+	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
+
+	vma->vm_start = start;
+	vma->vm_end = end;
+	vma->vm_pgoff = pgoff;
+	if (start_moved)
+		vma_gap_update(vma);
+	if (end_moved)
+		vma_next_gap_update(mm, vma);
+}
+
+/* ===================== lookup: the vmacache and the tree ===================== */
+
+static inline unsigned vmacache_hash(const memlab_task *t, uint64_t addr)
+{
+	return (unsigned)(addr >> t->m->page_shift) & (VMACACHE_SIZE - 1);
+}
+
+/* vmacache_valid(): a stale sequence number flushes the task's cache. */
+static bool vmacache_valid(memlab_task *t)
+{
+	if (t->vmacache_seqnum != t->mm->vmacache_seqnum) {
+		t->vmacache_seqnum = t->mm->vmacache_seqnum;
+		memset(t->vmacache, 0, sizeof(t->vmacache));
+		return false;
+	}
+	return true;
+}
+
+static struct vm_area_struct *vmacache_find(memlab_task *t, uint64_t addr)
+{
+	unsigned idx = vmacache_hash(t, addr);
+
+	if (!vmacache_valid(t))
+		return NULL;
+	for (int i = 0; i < VMACACHE_SIZE; i++) {
+		struct vm_area_struct *vma = t->vmacache[idx];
+
+		if (vma && vma->vm_start <= addr && vma->vm_end > addr)
+			return vma;
+		if (++idx == VMACACHE_SIZE)
+			idx = 0;
+	}
+	return NULL;
+}
+
+/* find_vma(): the first VMA with vm_end > addr, or NULL. */
+struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *vma = vmacache_find(t, addr);
+	struct rb_node *n;
+
+	if (vma) {
+		mm->vmacache_hits++;
+		return vma;
+	}
+	mm->vmacache_misses++;
+	for (n = mm->mm_rb.node; n;) {
+		struct vm_area_struct *v = rb_vma(n);
+
+		if (v->vm_end > addr) {
+			vma = v;
+			if (v->vm_start <= addr)
+				break;
+			n = n->left;
+		} else {
+			n = n->right;
+		}
+	}
+	if (vma && vmacache_valid(t))
+		t->vmacache[vmacache_hash(t, addr)] = vma;
+	return vma;
+}
+
+/* find_vma_prev(): find_vma() and the VMA before it (or the last VMA). */
+struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,
+				     struct vm_area_struct **pprev)
+{
+	struct vm_area_struct *vma = find_vma(t, addr);
+	struct rb_node *last;
+
+	if (vma) {
+		*pprev = vma->vm_prev;
+		return vma;
+	}
+	last = rb_last(&t->mm->mm_rb);
+	*pprev = rb_vma(last);
+	return NULL;
+}
+
+/* find_vma_intersection(): the first VMA overlapping [start, end). */
+struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uint64_t end)
+{
+	struct vm_area_struct *vma = find_vma(t, start);
+
+	if (vma && end <= vma->vm_start)
+		vma = NULL;
+	return vma;
+}
+
+/* ===================== accounting ===================== */
+
+bool is_exec_mapping(uint64_t flags)
+{
+	return (flags & (VM_EXEC | VM_WRITE | VM_STACK)) == VM_EXEC;
+}
+
+bool is_stack_mapping(uint64_t flags)
+{
+	return (flags & VM_STACK) == VM_STACK;
+}
+
+bool is_data_mapping(uint64_t flags)
+{
+	return (flags & (VM_WRITE | VM_SHARED | VM_STACK)) == VM_WRITE;
+}
+
+/* vm_stat_account(): total_vm and the first class that matches. */
+void vm_stat_account(struct mm_struct *mm, uint64_t flags, int64_t npages)
+{
+	if (npages < 0 && mm->hiwater_vm < mm->total_vm)
+		mm->hiwater_vm = mm->total_vm;	/* update_hiwater_vm() */
+	mm->total_vm += npages;
+	if (is_exec_mapping(flags))
+		mm->exec_vm += npages;
+	else if (is_stack_mapping(flags))
+		mm->stack_vm += npages;
+	else if (is_data_mapping(flags))
+		mm->data_vm += npages;
+}
+
+/* may_expand_vm(): RLIMIT_AS on total_vm, RLIMIT_DATA on data mappings. */
+bool may_expand_vm(memlab_task *t, uint64_t flags, uint64_t npages)
+{
+	struct mm_struct *mm = t->mm;
+	unsigned shift = t->m->page_shift;
+
+	if (t->rlim.as != RLIM_INFINITY && mm->total_vm + npages > t->rlim.as >> shift)
+		return false;
+	if (is_data_mapping(flags) && t->rlim.data != RLIM_INFINITY &&
+	    mm->data_vm + npages > t->rlim.data >> shift)
+		return false;
+	return true;
+}
+
+/* ===================== anon_vma ===================== */
+
+/* anon_vma_compatible(): a and b could share one anon_vma. */
+static bool anon_vma_compatible(const struct vm_area_struct *a, const struct vm_area_struct *b)
+{
+	unsigned shift = a->vm_mm->machine->page_shift;
+
+	return a->vm_end == b->vm_start && a->vm_file == b->vm_file &&
+	       !((a->vm_flags ^ b->vm_flags) & ~(VM_ACCESS_FLAGS | VM_SOFTDIRTY)) &&
+	       b->vm_pgoff == a->vm_pgoff + ((b->vm_start - a->vm_start) >> shift);
+}
+
+static struct anon_vma *reusable_anon_vma(const struct vm_area_struct *old,
+					  const struct vm_area_struct *a,
+					  const struct vm_area_struct *b)
+{
+	if (anon_vma_compatible(a, b) && old->anon_vma && old->anon_vma_chain_len == 1)
+		return old->anon_vma;
+	return NULL;
+}
+
+/* find_mergeable_anon_vma(): a neighbour's anon_vma, so that mprotect can re-merge. */
+static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
+{
+	struct anon_vma *av = NULL;
+
+	if (vma->vm_next)
+		av = reusable_anon_vma(vma->vm_next, vma, vma->vm_next);
+	if (!av && vma->vm_prev)
+		av = reusable_anon_vma(vma->vm_prev, vma->vm_prev, vma);
+	return av;
+}
+
+/*
+** anon_vma_prepare(): the first write fault of a private VMA gives it an
+** anon_vma -- a neighbour's when compatible, else a new one.  0 or -ENOMEM.
+*/
+int anon_vma_prepare(struct vm_area_struct *vma)
+{
+	memlab_machine *m = vma->vm_mm->machine;
+	struct anon_vma *av;
+
+	if (vma->anon_vma)
+		return 0;
+	av = find_mergeable_anon_vma(vma);
+	if (!av) {
+		av = ml_alloc(m, sizeof(*av));
+		if (!av)
+			return -MEMLAB_ENOMEM;
+		av->id = ++m->next_anon_vma_id;
+	}
+	av->refcount++;
+	vma->anon_vma = av;
+	vma->anon_vma_chain_len = 1;
+	return 0;
+}
+
+/* dup_anon_vma(): dst takes src's anon_vma when dst has none. */
+static void dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct *src)
+{
+	if (src->anon_vma && !dst->anon_vma) {
+		dst->anon_vma = src->anon_vma;
+		dst->anon_vma->refcount++;
+		dst->anon_vma_chain_len = src->anon_vma_chain_len;
+	}
+}
+
+/* ===================== split ===================== */
+
+/*
+** __split_vma(): cut vma at addr into two VMAs; the new one is the part
+** below addr when new_below, else the part above.  0 or -ENOMEM.
+*/
+int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
+		int new_below)
+{
+	struct vm_area_struct *new = vm_area_alloc(mm);
+	uint64_t delta = (addr - vma->vm_start) >> mm->machine->page_shift;
+
+	if (!new)
+		return -MEMLAB_ENOMEM;
+	*new = *vma;
+	new->vm_file = NULL;
+	vma_set_file(new, vma->vm_file);
+	if (new->anon_vma)
+		new->anon_vma->refcount++;
+	if (new_below) {
+		new->vm_end = addr;
+		vma_set_range(mm, vma, addr, vma->vm_end, vma->vm_pgoff + delta);
+	} else {
+		new->vm_start = addr;
+		new->vm_pgoff += delta;
+		vma_set_range(mm, vma, vma->vm_start, addr, vma->vm_pgoff);
+	}
+	vma_link(mm, new);
+	return 0;
+}
+
+/* split_vma(): the same, refused at vm.max_map_count. */
+int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
+	      int new_below)
+{
+	if (mm->map_count >= sysctl_max_map_count(mm->machine))
+		return -MEMLAB_ENOMEM;
+	return __split_vma(mm, vma, addr, new_below);
+}
+
+/* Unlink and free a VMA that a merge swallowed. */
+static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	vma_unlink(mm, vma);
+	vm_area_free(vma);
+}
+
+/* ===================== merge ===================== */
+
+/*
+** is_mergeable_vma(): same flags (soft-dirty aside), same file.  (No
+** NUMA policy, userfaultfd or anon_vma_name in memlab: all equal.)
+*/
+static bool is_mergeable_vma(const struct vma_merge_struct *vmg,
+			     const struct vm_area_struct *vma)
+{
+	return !((vma->vm_flags ^ vmg->flags) & ~VM_SOFTDIRTY) && vma->vm_file == vmg->file;
+}
+
+/* vma_had_uncowed_parents(): its anon_vma chain was cloned by fork. */
+static bool vma_had_uncowed_parents(const struct vm_area_struct *vma)
+{
+	return vma && vma->anon_vma && vma->anon_vma_chain_len > 1;
+}
+
+/*
+** is_mergeable_anon_vma() as Linux 6.16+ has it: src is the range's
+** anon_vma (of the VMA being changed, src_vma, or none for a new range),
+** tgt the neighbour's.  One of them may have none unless the one that has
+** it was cloned by fork; both having one needs the same one.  (6.12 also
+** refused a written range joining an unwritten neighbour.)
+*/
+static bool is_mergeable_anon_vma(const struct anon_vma *src, const struct vm_area_struct *src_vma,
+				  const struct vm_area_struct *tgt)
+{
+	if (!tgt->anon_vma && src)
+		return !vma_had_uncowed_parents(src_vma);
+	if (tgt->anon_vma && !src)
+		return !vma_had_uncowed_parents(tgt);
+	return src == tgt->anon_vma;
+}
+
+/* can_vma_merge_before(): the range can join next from below. */
+static bool can_vma_merge_before(const struct vma_merge_struct *vmg)
+{
+	uint64_t pglen = (vmg->end - vmg->start) >> vmg->mm->machine->page_shift;
+
+	return is_mergeable_vma(vmg, vmg->next) &&
+	       is_mergeable_anon_vma(vmg->anon_vma, vmg->vma, vmg->next) &&
+	       vmg->next->vm_pgoff == vmg->pgoff + pglen;
+}
+
+/* can_vma_merge_after(): the range can join prev from above. */
+static bool can_vma_merge_after(const struct vma_merge_struct *vmg)
+{
+	return is_mergeable_vma(vmg, vmg->prev) &&
+	       is_mergeable_anon_vma(vmg->anon_vma, vmg->vma, vmg->prev) &&
+	       vmg->prev->vm_pgoff + vma_pages(vmg->prev) == vmg->pgoff;
+}
+
+static bool can_vma_merge_left(const struct vma_merge_struct *vmg)
+{
+	return vmg->prev && vmg->prev->vm_end == vmg->start && can_vma_merge_after(vmg);
+}
+
+/*
+** can_vma_merge_right(): and when merging both sides, prev's and next's
+** anon_vmas must be compatible with each other too.
+*/
+static bool can_vma_merge_right(const struct vma_merge_struct *vmg, bool can_merge_left)
+{
+	const struct vm_area_struct *next = vmg->next;
+
+	if (!next || vmg->end != next->vm_start || !can_vma_merge_before(vmg))
+		return false;
+	if (!can_merge_left)
+		return true;
+	/* are_anon_vmas_compatible(prev, next) */
+	return !vmg->prev->anon_vma || !next->anon_vma || vmg->prev->anon_vma == next->anon_vma;
+}
+
+/*
+** vma_merge_new_range(): a new range [start, end) in a gap between prev
+** and next (either may be NULL) joins prev, next or both instead of
+** becoming a VMA of its own.  Returns the VMA that now covers the range,
+** or NULL when nothing merged.  just_expand: only prev may grow (brk).
+*/
+struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
+{
+	struct mm_struct *mm = vmg->mm;
+	struct vm_area_struct *prev = vmg->prev, *next = vmg->next;
+	uint64_t pglen = (vmg->end - vmg->start) >> mm->machine->page_shift;
+	bool left, right;
+
+	if ((vmg->flags & VM_SPECIAL) || (!prev && !next))
+		return NULL;
+	left = can_vma_merge_left(vmg);
+	right = !vmg->just_expand && can_vma_merge_right(vmg, left);
+	if (left && right) {		/* prev swallows the range and next */
+		uint64_t end = next->vm_end;
+
+		dup_anon_vma(prev, next);
+		remove_vma(mm, next);
+		vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
+		return prev;
+	}
+	if (left) {
+		vma_set_range(mm, prev, prev->vm_start, vmg->end, prev->vm_pgoff);
+		return prev;
+	}
+	if (right) {
+		vma_set_range(mm, next, vmg->start, next->vm_end, next->vm_pgoff - pglen);
+		return next;
+	}
+	return NULL;
+}
+
+/*
+** vma_merge_existing_range(): [start, end) of vma is about to take
+** vmg->flags; if it touches vma's start or end it may join prev or next
+** (mprotect, madvise, mremap in place).  Returns the VMA now covering the
+** range, or NULL when nothing merged.
+*/
+static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *vmg)
+{
+	struct mm_struct *mm = vmg->mm;
+	struct vm_area_struct *vma = vmg->vma, *prev = vmg->prev, *next;
+	uint64_t start = vmg->start, end = vmg->end;
+	bool left_side = start == vma->vm_start, right_side = end == vma->vm_end;
+	bool merge_left = false, merge_right = false;
+	unsigned shift = mm->machine->page_shift;
+
+	if ((vmg->flags & VM_SPECIAL) || (!left_side && !right_side))
+		return NULL;
+	if (left_side)
+		merge_left = can_vma_merge_left(vmg);
+	next = vmg->next = right_side ? vma->vm_next : NULL;
+	if (right_side)
+		merge_right = can_vma_merge_right(vmg, merge_left);
+	if (!merge_left && !merge_right)
+		return NULL;
+	if (merge_left && merge_right) {
+		uint64_t new_end = next->vm_end;
+
+		dup_anon_vma(prev, next->anon_vma ? next : vma);
+		remove_vma(mm, next);
+		remove_vma(mm, vma);
+		vma_set_range(mm, prev, prev->vm_start, new_end, prev->vm_pgoff);
+		return prev;
+	}
+	if (merge_left) {
+		dup_anon_vma(prev, vma);
+		if (right_side)
+			remove_vma(mm, vma);
+		else
+			vma_set_range(mm, vma, end, vma->vm_end,
+				      vma->vm_pgoff + ((end - vma->vm_start) >> shift));
+		vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
+		return prev;
+	}
+	/* merge_right */
+	dup_anon_vma(next, vma);
+	if (left_side) {
+		uint64_t new_start = vma->vm_start;
+
+		remove_vma(mm, vma);
+		vma_set_range(mm, next, new_start, next->vm_end,
+			      next->vm_pgoff - ((end - new_start) >> shift));
+	} else {
+		vma_set_range(mm, vma, vma->vm_start, start, vma->vm_pgoff);
+		vma_set_range(mm, next, start, next->vm_end,
+			      next->vm_pgoff - ((end - start) >> shift));
+	}
+	return next;
+}
+
+/*
+** vma_modify_flags(): make [start, end) of vma a VMA of its own that is
+** about to take new_flags -- merged with a neighbour if it can, split out
+** of vma otherwise.  prev is the VMA before start (vma itself when start
+** lies inside vma).  Returns that VMA, or NULL with *err (-ENOMEM when a
+** split would pass vm.max_map_count).
+*/
+struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *prev,
+					struct vm_area_struct *vma, uint64_t start,
+					uint64_t end, uint64_t new_flags, int *err)
+{
+	struct vma_merge_struct vmg = {
+		.mm = mm, .prev = prev, .vma = vma, .start = start, .end = end,
+		.pgoff = vma->vm_pgoff + ((start - vma->vm_start) >> mm->machine->page_shift),
+		.flags = new_flags, .file = vma->vm_file, .anon_vma = vma->anon_vma,
+	};
+	struct vm_area_struct *merged = vma_merge_existing_range(&vmg);
+
+	*err = 0;
+	if (merged)
+		return merged;
+	if (vma->vm_start < start && (*err = split_vma(mm, vma, start, 1)))
+		return NULL;
+	if (vma->vm_end > end && (*err = split_vma(mm, vma, end, 0)))
+		return NULL;
+	return vma;
+}
+
+/* ===================== invariants ===================== */
+
+struct mm_check {
+	memlab_violation_fn fn;
+	void *ud;
+	const char *who;
+	int count;
+};
+
+static void mm_violation(struct mm_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void mm_violation(struct mm_check *c, const char *fmt, ...)
+{
+	char msg[256];
+	int n;
+	va_list ap;
+
+	c->count++;
+	if (!c->fn)
+		return;
+	n = snprintf(msg, sizeof(msg), "%s: ", c->who);
+	va_start(ap, fmt);
+	vsnprintf(msg + n, sizeof(msg) - (size_t)n, fmt, ap);
+	va_end(ap);
+	c->fn(c->ud, msg);
+}
+
+/* Walk the tree in order checking it against the list; returns the subtree's black height or -1. */
+static void check_tree(struct mm_check *c, struct mm_struct *mm)
+{
+	struct vm_area_struct *vma = mm->mmap;
+	struct rb_node *n;
+	int i = 0;
+
+	if (rb_validate(&mm->mm_rb))
+		mm_violation(c, "the VMA tree breaks the red-black rules");
+	for (n = rb_first(&mm->mm_rb); n; n = rb_next(n), i++) {
+		if (rb_vma(n) != vma) {
+			mm_violation(c, "the tree and the list disagree at VMA %d", i);
+			return;
+		}
+		if (rb_vma(n)->rb_subtree_gap != vma_compute_subtree_gap(rb_vma(n)))
+			mm_violation(c, "VMA %#llx: rb_subtree_gap is %#llx, should be %#llx",
+				     (unsigned long long)vma->vm_start,
+				     (unsigned long long)vma->rb_subtree_gap,
+				     (unsigned long long)vma_compute_subtree_gap(vma));
+		vma = vma->vm_next;
+	}
+	if (vma)
+		mm_violation(c, "the list has more VMAs than the tree");
+}
+
+/*
+** mm_validate(): Linux's validate_mm() and more -- the tree and the list
+** agree, VMAs are sorted, page-aligned, non-overlapping and inside the
+** user address space, map_count and highest_vm_end are right, and the
+** counters equal the sum over the VMAs.  Returns the violations found.
+*/
+int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who)
+{
+	struct mm_check c = { fn, ud, who, 0 };
+	uint64_t page_mask = mm->machine->page_size - 1, end = 0;
+	uint64_t total = 0, data = 0, exec = 0, stack = 0, locked = 0;
+	int count = 0;
+
+	check_tree(&c, mm);
+	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next, count++) {
+		uint64_t np = vma_pages(vma);
+
+		if ((vma->vm_start | vma->vm_end) & page_mask || vma->vm_start >= vma->vm_end)
+			mm_violation(c.fn ? &c : &c, "VMA %#llx-%#llx is empty or not page-aligned",
+				     (unsigned long long)vma->vm_start, (unsigned long long)vma->vm_end);
+		if (vma->vm_start < end)
+			mm_violation(&c, "VMA %#llx-%#llx overlaps or is out of order",
+				     (unsigned long long)vma->vm_start, (unsigned long long)vma->vm_end);
+		if (vma->vm_end > mm->task_size)
+			mm_violation(&c, "VMA %#llx-%#llx ends above TASK_SIZE",
+				     (unsigned long long)vma->vm_start, (unsigned long long)vma->vm_end);
+		if (vma->vm_next && vma->vm_next->vm_prev != vma)
+			mm_violation(&c, "VMA %#llx: the list's back link is wrong",
+				     (unsigned long long)vma->vm_start);
+		end = vma->vm_end;
+		total += np;
+		exec += is_exec_mapping(vma->vm_flags) ? np : 0;
+		stack += !is_exec_mapping(vma->vm_flags) && is_stack_mapping(vma->vm_flags) ? np : 0;
+		data += !is_exec_mapping(vma->vm_flags) && !is_stack_mapping(vma->vm_flags) &&
+			is_data_mapping(vma->vm_flags) ? np : 0;
+		locked += vma->vm_flags & VM_LOCKED ? np : 0;
+	}
+	if (count != mm->map_count)
+		mm_violation(&c, "map_count is %d, there are %d VMAs", mm->map_count, count);
+	if (end != mm->highest_vm_end)
+		mm_violation(&c, "highest_vm_end is %#llx, the last VMA ends at %#llx",
+			     (unsigned long long)mm->highest_vm_end, (unsigned long long)end);
+	if (total != mm->total_vm || data != mm->data_vm || exec != mm->exec_vm ||
+	    stack != mm->stack_vm || locked != mm->locked_vm)
+		mm_violation(&c, "counters total/data/exec/stack/locked %llu/%llu/%llu/%llu/%llu, the VMAs sum to %llu/%llu/%llu/%llu/%llu",
+			     (unsigned long long)mm->total_vm, (unsigned long long)mm->data_vm,
+			     (unsigned long long)mm->exec_vm, (unsigned long long)mm->stack_vm,
+			     (unsigned long long)mm->locked_vm, (unsigned long long)total,
+			     (unsigned long long)data, (unsigned long long)exec,
+			     (unsigned long long)stack, (unsigned long long)locked);
+	return c.count;
+}

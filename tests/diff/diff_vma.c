@@ -1,0 +1,1352 @@
+/*
+** diff_vma.c -- differential test of memlab's address-space layer against
+** the kernel this program runs on.
+**
+** For each seed a random sequence of mmap / munmap / mprotect / mremap and
+** first writes is run twice: on this very process (real system calls,
+** confined to a window of WIN_PAGES pages at a fixed address that is
+** verified free at start) and on a memlab task spawned without ASLR, at
+** the same numeric addresses.  After every operation the return values
+** (address or -errno) and the window's lines of /proc/self/maps and of
+** memlab's /proc/PID/maps must agree.  See tests/diff/README.md.
+**
+**   diff_vma [--first N] [--count N]   run seeds N .. N+count-1
+**   diff_vma --seed N                  replay one seed verbosely
+**   diff_vma --host-only [--seed N]    the host half only, printed
+**   options: --no-shrink, --max-fail N, --trace (maps after each step),
+**            --timeout S (per seed, default 20), -q
+**
+** Exit status 0 when every seed passed, 1 otherwise.
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memlab/memlab.h>
+
+/* ===================== constants ===================== */
+
+#define PAGE		((uint64_t)4096)
+#define WIN_PAGES	64
+#define WIN_LEN		((uint64_t)WIN_PAGES * PAGE)
+#define GUARD		(16 * PAGE)		/* kept free on each side of the window */
+#define TASK_SIZE	((uint64_t)0x7ffffffff000)	/* x86-64, 4-level paging */
+#define HUGE_MIN	((uint64_t)1 << 47)		/* every "huge" length is at least this */
+#define MAX_OPS		64
+#define MAX_LINES	160
+
+/* The kernel's values (x86-64) -- the host's and memlab's are the same. */
+#define K_PROT_GROWSDOWN	0x01000000
+#define K_PROT_GROWSUP		0x02000000
+#define K_MAP_SHARED		0x01
+#define K_MAP_PRIVATE		0x02
+#define K_MAP_SHARED_VALIDATE	0x03
+#define K_MAP_TYPE		0x0f
+#define K_MAP_FIXED		0x10
+#define K_MAP_ANONYMOUS		0x20
+#define K_MAP_GROWSDOWN		0x0100
+#define K_MAP_NORESERVE		0x4000
+#define K_MAP_POPULATE		0x8000
+#define K_MAP_FIXED_NOREPLACE	0x100000
+#define K_MREMAP_MAYMOVE	1
+#define K_MREMAP_FIXED		2
+#define K_MREMAP_DONTUNMAP	4
+
+_Static_assert(MEMLAB_MAP_FIXED_NOREPLACE == K_MAP_FIXED_NOREPLACE, "MAP values");
+_Static_assert(MEMLAB_MAP_GROWSDOWN == K_MAP_GROWSDOWN, "MAP values");
+_Static_assert(MEMLAB_PROT_GROWSDOWN == K_PROT_GROWSDOWN, "PROT values");
+_Static_assert(MEMLAB_MREMAP_DONTUNMAP == K_MREMAP_DONTUNMAP, "MREMAP values");
+
+/* The window: the same numbers on the host and in memlab. */
+static uint64_t W;
+static const uint64_t window_candidates[] = {
+	0x7e0000000000ULL, 0x7d0000000000ULL, 0x6e0000000000ULL, 0x3e0000000000ULL,
+};
+
+static int in_window(uint64_t a) { return a >= W && a < W + WIN_LEN; }
+/* [a, a+len) meets the window. */
+static int meets_window(uint64_t a, uint64_t len)
+{
+	uint64_t end = a + len;
+	if (end < a)
+		end = UINT64_MAX;
+	return a < W + WIN_LEN && end > W;
+}
+static uint64_t page_up(uint64_t x) { return (x + PAGE - 1) & ~(PAGE - 1); }
+/* A result is an error when it is -errno (Linux's IS_ERR_VALUE). */
+static int is_err(int64_t v) { return v < 0 && v >= -4095; }
+
+/*
+** memlab's calls return 0 or -errno (-4095..-1); anything else breaks
+** the API and is shown as such: BAD_RC + the returned int.
+*/
+#define BAD_RC		((int64_t)1 << 62)
+#define BAD_RC_SPAN	((int64_t)1 << 33)
+#define NO_RESULT	((int64_t)1 << 61)	/* memlab's call never returned */
+
+/* ===================== the random generator (splitmix64) ===================== */
+
+struct rng { uint64_t s; };
+
+static uint64_t rnext(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
+
+/* ===================== operations ===================== */
+
+enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_WRITE };
+
+struct op {
+	int kind;
+	uint64_t addr, len;	/* mremap: old_address, old_size */
+	uint64_t len2, addr2;	/* mremap: new_size, new_address */
+	int prot, flags;
+	uint64_t off;		/* mmap offset */
+};
+
+/*
+** Outcome of a write: TOUCH_OK, or a signal.  A write the host skips
+** (page not writable) is TOUCH_SKIPPED on both sides.
+*/
+enum { TOUCH_OK = 0, TOUCH_MAPERR = 1, TOUCH_ACCERR = 2, TOUCH_SIGBUS = 3,
+       TOUCH_SKIPPED = 4 };
+
+static const char *op_name(int kind)
+{
+	static const char *n[] = { "mmap", "munmap", "mprotect", "mremap", "write" };
+	return n[kind];
+}
+
+static void fmt_prot(char *buf, size_t n, int prot)
+{
+	int extra = prot & ~(PROT_READ | PROT_WRITE | PROT_EXEC);
+	size_t l = (size_t)snprintf(buf, n, "%c%c%c", prot & PROT_READ ? 'r' : '-',
+				    prot & PROT_WRITE ? 'w' : '-', prot & PROT_EXEC ? 'x' : '-');
+	if (extra & K_PROT_GROWSDOWN)
+		l += (size_t)snprintf(buf + l, n - l, "|growsdown");
+	if (extra & K_PROT_GROWSUP)
+		l += (size_t)snprintf(buf + l, n - l, "|growsup");
+	extra &= ~(K_PROT_GROWSDOWN | K_PROT_GROWSUP);
+	if (extra)
+		snprintf(buf + l, n - l, "|0x%x", (unsigned)extra);
+}
+
+static void fmt_map_flags(char *buf, size_t n, int flags)
+{
+	static const struct { int v; const char *s; } bits[] = {
+		{ K_MAP_ANONYMOUS, "anonymous" }, { K_MAP_FIXED, "fixed" },
+		{ K_MAP_FIXED_NOREPLACE, "fixed_noreplace" }, { K_MAP_GROWSDOWN, "growsdown" },
+		{ K_MAP_NORESERVE, "noreserve" }, { K_MAP_POPULATE, "populate" },
+	};
+	const char *type;
+	size_t l;
+	int rest = flags & ~K_MAP_TYPE;
+
+	switch (flags & K_MAP_TYPE) {
+	case K_MAP_SHARED: type = "shared"; break;
+	case K_MAP_PRIVATE: type = "private"; break;
+	case K_MAP_SHARED_VALIDATE: type = "shared_validate"; break;
+	case 0: type = "notype"; break;
+	default: type = "type?"; break;
+	}
+	l = (size_t)snprintf(buf, n, "%s", type);
+	for (size_t i = 0; i < sizeof(bits) / sizeof(bits[0]); i++)
+		if (rest & bits[i].v) {
+			l += (size_t)snprintf(buf + l, n - l, "|%s", bits[i].s);
+			rest &= ~bits[i].v;
+		}
+	if (rest)
+		snprintf(buf + l, n - l, "|0x%x", (unsigned)rest);
+}
+
+static void fmt_mremap_flags(char *buf, size_t n, int flags)
+{
+	size_t l = 0;
+	int rest = flags;
+	buf[0] = 0;
+	if (!flags) {
+		snprintf(buf, n, "0");
+		return;
+	}
+	if (rest & K_MREMAP_MAYMOVE)
+		l += (size_t)snprintf(buf + l, n - l, "%smaymove", l ? "|" : "");
+	if (rest & K_MREMAP_FIXED)
+		l += (size_t)snprintf(buf + l, n - l, "%sfixed", l ? "|" : "");
+	if (rest & K_MREMAP_DONTUNMAP)
+		l += (size_t)snprintf(buf + l, n - l, "%sdontunmap", l ? "|" : "");
+	rest &= ~7;
+	if (rest)
+		snprintf(buf + l, n - l, "%s0x%x", l ? "|" : "", (unsigned)rest);
+}
+
+static void fmt_op(char *buf, size_t n, const struct op *o)
+{
+	char p[64], f[96];
+	switch (o->kind) {
+	case OP_MMAP:
+		fmt_prot(p, sizeof p, o->prot);
+		fmt_map_flags(f, sizeof f, o->flags);
+		if (o->off)
+			snprintf(buf, n, "mmap(0x%" PRIx64 ", 0x%" PRIx64 ", %s, %s, off 0x%" PRIx64 ")",
+				 o->addr, o->len, p, f, o->off);
+		else
+			snprintf(buf, n, "mmap(0x%" PRIx64 ", 0x%" PRIx64 ", %s, %s)", o->addr,
+				 o->len, p, f);
+		break;
+	case OP_MUNMAP:
+		snprintf(buf, n, "munmap(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
+		break;
+	case OP_MPROTECT:
+		fmt_prot(p, sizeof p, o->prot);
+		snprintf(buf, n, "mprotect(0x%" PRIx64 ", 0x%" PRIx64 ", %s)", o->addr, o->len, p);
+		break;
+	case OP_MREMAP:
+		fmt_mremap_flags(f, sizeof f, o->flags);
+		snprintf(buf, n, "mremap(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", %s, 0x%" PRIx64 ")",
+			 o->addr, o->len, o->len2, f, o->addr2);
+		break;
+	default:
+		snprintf(buf, n, "write(0x%" PRIx64 ")", o->addr);
+		break;
+	}
+}
+
+static void fmt_result(char *buf, size_t n, int kind, int64_t v)
+{
+	if (v == NO_RESULT) {
+		snprintf(buf, n, "no result (the call did not return)");
+		return;
+	}
+	if (v >= BAD_RC - BAD_RC_SPAN && v <= BAD_RC + BAD_RC_SPAN) {
+		snprintf(buf, n, "return code %" PRId64 " (not 0 or -errno)", v - BAD_RC);
+		return;
+	}
+	if (kind == OP_WRITE) {
+		static const char *t[] = { "ok", "SIGSEGV/SEGV_MAPERR", "SIGSEGV/SEGV_ACCERR",
+					   "SIGBUS", "skipped (not writable)" };
+		if (v >= 0 && v <= TOUCH_SKIPPED)
+			snprintf(buf, n, "%s", t[v]);
+		else
+			snprintf(buf, n, "error %" PRId64, v);
+		return;
+	}
+	if (v < 0 && v >= -4095) {
+		const char *e = memlab_err_name((int)-v);
+		if (e)
+			snprintf(buf, n, "-%s", e);
+		else
+			snprintf(buf, n, "-E%d", (int)-v);
+	} else if (v == 0 && kind != OP_MMAP && kind != OP_MREMAP) {
+		snprintf(buf, n, "0");
+	} else {
+		snprintf(buf, n, "0x%" PRIx64, (uint64_t)v);
+	}
+}
+
+/* ===================== maps ===================== */
+
+struct mline {
+	uint64_t start, end, off, inode;
+	unsigned maj, min;
+	char perms[5];
+	char name[160];
+	char text[320];		/* the line as shown */
+};
+
+struct maps {
+	int n;
+	struct mline l[MAX_LINES];
+};
+
+static int parse_line(const char *s, struct mline *ml)
+{
+	unsigned long long st, en, off, ino;
+	int pos = 0;
+	const char *name;
+	size_t len;
+
+	memset(ml, 0, sizeof *ml);
+	if (sscanf(s, "%llx-%llx %4s %llx %x:%x %llu%n", &st, &en, ml->perms, &off, &ml->maj,
+		   &ml->min, &ino, &pos) < 7)
+		return -1;
+	ml->start = st;
+	ml->end = en;
+	ml->off = off;
+	ml->inode = ino;
+	name = s + pos;
+	while (*name == ' ')
+		name++;
+	len = strcspn(name, "\n");
+	if (len >= sizeof ml->name)
+		len = sizeof ml->name - 1;
+	memcpy(ml->name, name, len);
+	len = strcspn(s, "\n");
+	if (len >= sizeof ml->text)
+		len = sizeof ml->text - 1;
+	memcpy(ml->text, s, len);
+	return 0;
+}
+
+/* The lines of maps text that meet the window. */
+static void parse_maps(const char *text, struct maps *mp)
+{
+	const char *s = text;
+	mp->n = 0;
+	while (s && *s) {
+		struct mline ml;
+		char line[512];
+		size_t len = strcspn(s, "\n");
+
+		/* one line at a time: sscanf() measures the whole string it is given */
+		if (len >= sizeof line)
+			len = sizeof line - 1;
+		memcpy(line, s, len);
+		line[len] = 0;
+		if (parse_line(line, &ml) == 0 && ml.end > W && ml.start < W + WIN_LEN &&
+		    mp->n < MAX_LINES)
+			mp->l[mp->n++] = ml;
+		s = strchr(s, '\n');
+		if (s)
+			s++;
+	}
+}
+
+static char *read_file(const char *path)
+{
+	size_t cap = 1 << 16, len = 0;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0 || !buf) {
+		perror(path);
+		exit(2);
+	}
+	for (;;) {
+		ssize_t r;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			if (!buf) {
+				perror("realloc");
+				exit(2);
+			}
+		}
+		r = read(fd, buf + len, cap - len - 1);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			perror(path);
+			exit(2);
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+	}
+	close(fd);
+	buf[len] = 0;
+	return buf;
+}
+
+static void host_maps(struct maps *mp)
+{
+	char *t = read_file("/proc/self/maps");
+	parse_maps(t, mp);
+	free(t);
+}
+
+/* The host VMA containing a, or NULL. */
+static const struct mline *maps_find(const struct maps *mp, uint64_t a)
+{
+	for (int i = 0; i < mp->n; i++)
+		if (a >= mp->l[i].start && a < mp->l[i].end)
+			return &mp->l[i];
+	return NULL;
+}
+
+static void print_maps(const char *who, const struct maps *mp)
+{
+	printf("  %s maps of the window [0x%" PRIx64 ", 0x%" PRIx64 "):%s\n", who, W, W + WIN_LEN,
+	       mp->n ? "" : " (empty)");
+	for (int i = 0; i < mp->n; i++)
+		printf("    %s\n", mp->l[i].text);
+}
+
+/*
+** Anonymous shared memory: the host shows it as a shmem file,
+** "/dev/zero (deleted)" with device 00:01 and an inode of its own.
+*/
+static int host_is_shmem(const struct mline *l)
+{
+	return l->perms[3] == 's' && strcmp(l->name, "/dev/zero (deleted)") == 0;
+}
+
+/* Compare the window's lines; 0 when equal, else a description in why. */
+static int maps_compare(const struct maps *h, const struct maps *m, char *why, size_t n)
+{
+	int i;
+	for (i = 0; i < h->n && i < m->n; i++) {
+		const struct mline *a = &h->l[i], *b = &m->l[i];
+		if (a->start != b->start || a->end != b->end || strcmp(a->perms, b->perms) != 0) {
+			snprintf(why, n, "line %d: range or perms differ", i + 1);
+			return 1;
+		}
+		if (host_is_shmem(a))
+			continue;	/* start/end/perms (with 's') only: see README */
+		if (a->off != b->off || a->maj != b->maj || a->min != b->min ||
+		    a->inode != b->inode || strcmp(a->name, b->name) != 0) {
+			snprintf(why, n, "line %d: offset, device, inode or name differ", i + 1);
+			return 1;
+		}
+	}
+	if (h->n != m->n) {
+		snprintf(why, n, "%d line(s) on the host, %d in memlab", h->n, m->n);
+		return 1;
+	}
+	return 0;
+}
+
+/* ===================== the host side ===================== */
+
+static int64_t host_ret(long r)
+{
+	return r == -1 ? -(int64_t)errno : (int64_t)r;
+}
+
+static sigjmp_buf touch_jb;
+static volatile sig_atomic_t touch_sig, touch_code;
+
+static void touch_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	touch_sig = sig;
+	touch_code = si ? si->si_code : 0;
+	siglongjmp(touch_jb, 1);
+}
+
+/* One byte written at a, which /proc/self/maps says is writable. */
+static int64_t host_write(uint64_t a)
+{
+	struct sigaction sa, old_bus, old_segv;
+	int64_t res;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = touch_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, &old_bus);
+	sigaction(SIGSEGV, &sa, &old_segv);
+	touch_sig = 0;
+	if (sigsetjmp(touch_jb, 1) == 0) {
+		*(volatile unsigned char *)(uintptr_t)a = 0x5a;
+		res = TOUCH_OK;
+	} else if (touch_sig == SIGBUS) {
+		res = TOUCH_SIGBUS;
+	} else {
+		res = touch_code == SEGV_ACCERR ? TOUCH_ACCERR : TOUCH_MAPERR;
+	}
+	sigaction(SIGBUS, &old_bus, NULL);
+	sigaction(SIGSEGV, &old_segv, NULL);
+	return res;
+}
+
+static int64_t host_do(const struct op *o)
+{
+	switch (o->kind) {
+	case OP_MMAP:
+		return host_ret(syscall(SYS_mmap, o->addr, o->len, o->prot, o->flags,
+					(o->flags & K_MAP_ANONYMOUS) ? -1 : -1, o->off));
+	case OP_MUNMAP:
+		return host_ret(syscall(SYS_munmap, o->addr, o->len));
+	case OP_MPROTECT:
+		return host_ret(syscall(SYS_mprotect, o->addr, o->len, o->prot));
+	case OP_MREMAP:
+		return host_ret(syscall(SYS_mremap, o->addr, o->len, o->len2, o->flags, o->addr2));
+	default:
+		return host_write(o->addr);
+	}
+}
+
+static void host_clean(void)
+{
+	if (syscall(SYS_munmap, W, WIN_LEN) != 0) {
+		perror("munmap(window)");
+		exit(2);
+	}
+}
+
+/* ===================== the memlab side ===================== */
+
+struct sim {
+	memlab_machine *m;
+	memlab_task *t;
+	int pid;
+	int use_proc;		/* memlab_proc("PID/maps") works */
+	char reports[1024];	/* BUG reports and memlab_check violations */
+};
+
+static void sim_report(void *ud, const char *msg)
+{
+	struct sim *s = ud;
+	size_t l = strlen(s->reports);
+	if (l + 2 < sizeof s->reports)
+		snprintf(s->reports + l, sizeof s->reports - l, "%s%s", l ? "; " : "", msg);
+}
+
+static int sim_start(struct sim *s)
+{
+	struct memlab_config cfg;
+	struct memlab_spawn_args args;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	memlab_config_init(&cfg);
+	cfg.ram = 1ULL << 30;
+	cfg.seed = 1;
+	cfg.report = sim_report;
+	cfg.report_ud = s;
+	rc = memlab_create(&cfg, &s->m);
+	if (rc < 0) {
+		fprintf(stderr, "memlab_create: %s\n", memlab_strerror(rc));
+		return rc;
+	}
+	memset(&args, 0, sizeof args);
+	args.root = 1;
+	args.aslr = 0;
+	rc = memlab_spawn(s->m, &args, &s->t);
+	if (rc < 0) {
+		fprintf(stderr, "memlab_spawn: %s\n", memlab_strerror(rc));
+		memlab_destroy(s->m);
+		return rc;
+	}
+	s->pid = memlab_task_pid(s->t);
+	return 0;
+}
+
+static void sim_stop(struct sim *s)
+{
+	if (s->t)
+		memlab_task_exit(s->t);
+	if (s->m)
+		memlab_destroy(s->m);
+	s->t = NULL;
+	s->m = NULL;
+}
+
+static void sim_maps(struct sim *s, struct maps *mp)
+{
+	char path[32], *text = NULL;
+	size_t len;
+	int rc;
+
+	snprintf(path, sizeof path, "%d/maps", s->pid);
+	rc = memlab_proc(s->m, path, &text, &len);
+	if (rc == 0) {
+		s->use_proc = 1;
+		parse_maps(text, mp);
+		memlab_free_text(s->m, text);
+		return;
+	}
+	/* Until memlab renders PID/maps: the same lines from memlab_vmas(). */
+	{
+		static struct memlab_vma_info v[4096];
+		size_t nv = memlab_vmas(s->t, v, sizeof v / sizeof v[0]);
+		if (nv > sizeof v / sizeof v[0])
+			nv = sizeof v / sizeof v[0];
+		mp->n = 0;
+		for (size_t i = 0; i < nv && mp->n < MAX_LINES; i++) {
+			struct mline *l = &mp->l[mp->n];
+			if (!(v[i].end > W && v[i].start < W + WIN_LEN))
+				continue;
+			memset(l, 0, sizeof *l);
+			l->start = v[i].start;
+			l->end = v[i].end;
+			memcpy(l->perms, v[i].perms, 4);
+			l->off = v[i].offset;
+			l->maj = v[i].dev_major;
+			l->min = v[i].dev_minor;
+			l->inode = v[i].inode;
+			snprintf(l->name, sizeof l->name, "%s", v[i].name);
+			{
+				char line[sizeof l->text];
+				snprintf(line, sizeof line,
+					 "%08" PRIx64 "-%08" PRIx64 " %s %08" PRIx64 " %02x:%02x %" PRIu64 " %s%s",
+					 v[i].start, v[i].end, l->perms, v[i].offset, v[i].dev_major,
+					 v[i].dev_minor, v[i].inode, v[i].name,
+					 v[i].anon_vma ? "   (anon_vma)" : "");
+				memcpy(l->text, line, sizeof line);
+			}
+			mp->n++;
+		}
+	}
+}
+
+static int64_t sim_do(struct sim *s, const struct op *o)
+{
+	uint64_t out = 0;
+	int rc, code = 0;
+
+	switch (o->kind) {
+	case OP_MMAP:
+		rc = memlab_mmap(s->t, o->addr, o->len, o->prot, o->flags, NULL, o->off, &out);
+		break;
+	case OP_MUNMAP:
+		rc = memlab_munmap(s->t, o->addr, o->len);
+		break;
+	case OP_MPROTECT:
+		rc = memlab_mprotect(s->t, o->addr, o->len, o->prot);
+		break;
+	case OP_MREMAP:
+		rc = memlab_mremap(s->t, o->addr, o->len, o->len2, o->flags, o->addr2, &out);
+		break;
+	default:
+		rc = memlab_touch(s->t, o->addr, 1, 'w', &code);
+		if (rc == 0)
+			return TOUCH_OK;
+		if (rc == -MEMLAB_EFAULT && code == MEMLAB_BUS_ADRERR)
+			return TOUCH_SIGBUS;
+		if (rc == -MEMLAB_EFAULT)
+			return code == MEMLAB_SEGV_ACCERR ? TOUCH_ACCERR : TOUCH_MAPERR;
+		return BAD_RC + rc;	/* anything else: shown as such */
+	}
+	if (rc != 0 && !is_err(rc))
+		return BAD_RC + rc;
+	if (rc < 0)
+		return rc;
+	return (o->kind == OP_MMAP || o->kind == OP_MREMAP) ? (int64_t)out : 0;
+}
+
+static void sim_check(struct sim *s)
+{
+	memlab_check(s->m, sim_report, s);
+}
+
+/* ===================== generating operations ===================== */
+
+static const int prot_set[] = {
+	PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_EXEC,
+	PROT_READ | PROT_WRITE | PROT_EXEC,
+};
+
+static int pick_prot(struct rng *r) { return prot_set[rnd(r, 5)]; }
+
+/* A VMA boundary in the window (or a random page when there is none). */
+static uint64_t pick_boundary(struct rng *r, const struct maps *h)
+{
+	if (h->n == 0)
+		return W + rnd(r, WIN_PAGES) * PAGE;
+	const struct mline *l = &h->l[rnd(r, (uint64_t)h->n)];
+	return rnd(r, 2) ? l->start : l->end;
+}
+
+static uint64_t clamp_page(uint64_t a)
+{
+	if (a < W)
+		return W;
+	if (a >= W + WIN_LEN)
+		return W + WIN_LEN - PAGE;
+	return a;
+}
+
+/* Addresses the kernel can never map (at or above TASK_SIZE). */
+static uint64_t pick_high(struct rng *r)
+{
+	static const uint64_t high[] = {
+		TASK_SIZE, 0x800000000000ULL, 0xffff800000000000ULL, 0xfffffffffffff000ULL,
+		0xffffffffffffffffULL, TASK_SIZE + 1,
+		0xfffffffffffffff3ULL,	/* IS_ERR_VALUE: MAP_FIXED returns it as -EACCES */
+	};
+	return high[rnd(r, sizeof high / sizeof high[0])];
+}
+
+static uint64_t pick_addr(struct rng *r, const struct maps *h)
+{
+	unsigned x = (unsigned)rnd(r, 100);
+	if (x < 48)
+		return W + rnd(r, WIN_PAGES) * PAGE;
+	if (x < 72) {
+		uint64_t b = pick_boundary(r, h);
+		unsigned d = (unsigned)rnd(r, 6);
+		if (d == 0)
+			b -= PAGE;
+		else if (d == 1)
+			b += PAGE;
+		return clamp_page(b);
+	}
+	if (x < 85) {	/* unaligned */
+		uint64_t a = W + rnd(r, WIN_PAGES) * PAGE;
+		return a + (rnd(r, 3) == 0 ? 1 : 1 + rnd(r, PAGE - 1));
+	}
+	if (x < 89)
+		return W;
+	if (x < 92)
+		return W + WIN_LEN - PAGE;
+	return pick_high(r);
+}
+
+/* Lengths that no argument check lets through to an actual range. */
+static uint64_t pick_huge(struct rng *r, uint64_t a)
+{
+	uint64_t v;
+	switch (rnd(r, 9)) {
+	case 0: v = UINT64_MAX; break;
+	case 1: v = 0ULL - PAGE; break;		/* PAGE_ALIGN wraps to 0 */
+	case 2: v = 0ULL - PAGE + 1; break;
+	case 3: v = 1ULL << 63; break;
+	case 4: v = 1ULL << 47; break;
+	case 5: v = (1ULL << 47) + PAGE; break;
+	case 6: v = 0ULL - (a & ~(PAGE - 1)); break;	/* end wraps to exactly 0 */
+	case 7: v = 0ULL - (a & ~(PAGE - 1)) + PAGE; break;
+	default: v = 0ULL - (a & ~(PAGE - 1)) - PAGE; break;
+	}
+	return v >= HUGE_MIN ? v : (1ULL << 63);
+}
+
+/*
+** A length for a range at a: 0, 1 byte, a few pages, up to a boundary,
+** unaligned, or huge.  Non-huge lengths keep [a, a + PAGE_ALIGN(len))
+** inside the window, so nothing outside it is ever touched.
+*/
+static uint64_t pick_len(struct rng *r, uint64_t a, const struct maps *h)
+{
+	uint64_t pa = a & ~(PAGE - 1);
+	uint64_t room = in_window(pa) ? (W + WIN_LEN - pa) / PAGE : 4;	/* pages */
+	unsigned x = (unsigned)rnd(r, 100);
+	uint64_t few = room < 4 ? room : 4;
+
+	if (x < 7)
+		return 0;
+	if (x < 13)
+		return 1;
+	if (x < 48)
+		return (1 + rnd(r, few)) * PAGE;
+	if (x < 62)
+		return (1 + rnd(r, room)) * PAGE;
+	if (x < 80 && h->n) {	/* to a boundary after a, +- a page */
+		uint64_t cand[2 * MAX_LINES];
+		int nc = 0;
+		for (int i = 0; i < h->n; i++) {
+			if (h->l[i].start > pa && h->l[i].start <= W + WIN_LEN)
+				cand[nc++] = h->l[i].start;
+			if (h->l[i].end > pa && h->l[i].end <= W + WIN_LEN)
+				cand[nc++] = h->l[i].end;
+		}
+		if (nc) {
+			uint64_t len = cand[rnd(r, (uint64_t)nc)] - pa;
+			unsigned d = (unsigned)rnd(r, 4);
+			if (d == 0 && len > PAGE)
+				len -= PAGE;
+			else if (d == 1 && len + PAGE <= room * PAGE)
+				len += PAGE;
+			return len;
+		}
+		return (1 + rnd(r, room)) * PAGE;
+	}
+	if (x < 91) {	/* unaligned: rounds up to p pages */
+		uint64_t p = 1 + rnd(r, few);
+		return (p - 1) * PAGE + 1 + rnd(r, PAGE - 1);
+	}
+	return pick_huge(r, a);
+}
+
+/* Keep [a, a + PAGE_ALIGN(len)) within the window unless len is huge. */
+static uint64_t fit_len(uint64_t a, uint64_t len)
+{
+	uint64_t pa = a & ~(PAGE - 1);
+	if (len >= HUGE_MIN || !in_window(pa))
+		return len;
+	if (pa + page_up(len) > W + WIN_LEN)
+		return W + WIN_LEN - pa;
+	return len;
+}
+
+static void gen_op(struct rng *r, const struct maps *h, struct op *o)
+{
+	unsigned x = (unsigned)rnd(r, 100);
+
+	memset(o, 0, sizeof *o);
+	if (x < 34) {
+		unsigned y = (unsigned)rnd(r, 100), t = (unsigned)rnd(r, 100);
+		o->kind = OP_MMAP;
+		o->addr = pick_addr(r, h);
+		if (y < 55) {
+			o->flags = K_MAP_FIXED;
+		} else if (y < 77) {
+			o->flags = K_MAP_FIXED_NOREPLACE;
+		} else {
+			o->flags = 0;	/* a hint */
+			if (rnd(r, 20) == 0)
+				o->addr = 0;
+		}
+		o->len = pick_len(r, o->addr, h);
+		o->prot = pick_prot(r);
+		if (t < 72)
+			o->flags |= K_MAP_PRIVATE | K_MAP_ANONYMOUS;
+		else if (t < 96)
+			o->flags |= K_MAP_SHARED | K_MAP_ANONYMOUS;
+		else if (t < 97)
+			o->flags |= K_MAP_SHARED_VALIDATE | K_MAP_ANONYMOUS;
+		else if (t < 98)
+			o->flags |= K_MAP_ANONYMOUS;		/* no type */
+		else
+			o->flags |= K_MAP_PRIVATE;		/* a file mapping of fd -1 */
+		if (rnd(r, 100) < 15)
+			o->flags |= K_MAP_NORESERVE;
+		if (rnd(r, 100) < 10)
+			o->flags |= K_MAP_POPULATE;
+		if (rnd(r, 100) < 8)
+			o->flags |= K_MAP_GROWSDOWN;
+		y = (unsigned)rnd(r, 100);
+		o->off = y < 95 ? 0 : y < 98 ? PAGE : 1;
+	} else if (x < 46) {
+		o->kind = OP_MUNMAP;
+		o->addr = pick_addr(r, h);
+		o->len = pick_len(r, o->addr, h);
+	} else if (x < 62) {
+		unsigned y = (unsigned)rnd(r, 100);
+		o->kind = OP_MPROTECT;
+		o->addr = pick_addr(r, h);
+		o->len = pick_len(r, o->addr, h);
+		o->prot = pick_prot(r);
+		if (y < 6)
+			o->prot |= K_PROT_GROWSDOWN;
+		else if (y < 8)
+			o->prot = PROT_WRITE;
+		else if (y < 10)
+			o->prot |= 0x80;	/* not a PROT_ bit of x86 */
+		else if (y < 11)
+			o->prot |= K_PROT_GROWSDOWN | K_PROT_GROWSUP;
+	} else if (x < 80) {
+		unsigned y = (unsigned)rnd(r, 100);
+		const struct mline *v = NULL;
+		o->kind = OP_MREMAP;
+		if (h->n && rnd(r, 100) < 65) {
+			v = &h->l[rnd(r, (uint64_t)h->n)];
+			o->addr = v->start;
+			if (rnd(r, 4) == 0 && v->end - v->start > PAGE)	/* from inside it */
+				o->addr += PAGE * (1 + rnd(r, (v->end - v->start) / PAGE - 1));
+		} else {
+			o->addr = pick_addr(r, h);
+		}
+		if (v && rnd(r, 100) < 55) {
+			o->len = v->end - o->addr;		/* to its end */
+			if (rnd(r, 4) == 0 && o->len > PAGE)
+				o->len -= PAGE * (1 + rnd(r, o->len / PAGE - 1));
+		} else {
+			o->len = pick_len(r, o->addr, h);
+		}
+		if (y < 28)
+			o->flags = 0;
+		else if (y < 52)
+			o->flags = K_MREMAP_MAYMOVE;
+		else if (y < 78)
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_FIXED;
+		else if (y < 88)
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_DONTUNMAP;
+		else if (y < 95)
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_FIXED | K_MREMAP_DONTUNMAP;
+		else if (y < 97)
+			o->flags = K_MREMAP_FIXED;
+		else if (y < 98)
+			o->flags = K_MREMAP_DONTUNMAP;
+		else
+			o->flags = K_MREMAP_MAYMOVE | 8;
+		/* the new size */
+		y = (unsigned)rnd(r, 100);
+		if ((o->flags & K_MREMAP_DONTUNMAP) && y < 85) {
+			o->len2 = o->len;
+		} else if (y < 30 && o->len >= PAGE && o->len < HUGE_MIN) {	/* shrink */
+			o->len2 = (o->len & ~(PAGE - 1)) - PAGE * rnd(r, o->len / PAGE);
+			if (o->len2 == 0)
+				o->len2 = rnd(r, 2) ? 1 : PAGE;
+		} else if (y < 75 && o->len < HUGE_MIN) {	/* grow */
+			o->len2 = page_up(o->len) + PAGE * (1 + rnd(r, 4));
+		} else if (y < 85) {
+			o->len2 = o->len;
+		} else {
+			o->len2 = pick_len(r, o->addr, h);
+		}
+		o->len2 = fit_len(o->addr, o->len2);
+		if (o->flags & K_MREMAP_FIXED) {
+			o->addr2 = pick_addr(r, h);
+			/* keep the destination inside the window */
+			if (o->len2 < HUGE_MIN && in_window(o->addr2 & ~(PAGE - 1)) &&
+			    (o->addr2 & ~(PAGE - 1)) + page_up(o->len2) > W + WIN_LEN) {
+				if (page_up(o->len2) <= WIN_LEN)
+					o->addr2 = W + WIN_LEN - page_up(o->len2) +
+						   (o->addr2 & (PAGE - 1));
+				else
+					o->len2 = W + WIN_LEN - (o->addr2 & ~(PAGE - 1));
+			}
+		}
+	} else {
+		const struct mline *wv[MAX_LINES];
+		int nw = 0;
+		o->kind = OP_WRITE;
+		for (int i = 0; i < h->n; i++)
+			if (h->l[i].perms[1] == 'w')
+				wv[nw++] = &h->l[i];
+		if (nw && rnd(r, 100) < 85) {	/* a writable VMA, mostly */
+			const struct mline *v = wv[rnd(r, (uint64_t)nw)];
+			o->addr = v->start + PAGE * rnd(r, (v->end - v->start) / PAGE);
+		} else if (h->n && rnd(r, 100) < 50) {
+			const struct mline *v = &h->l[rnd(r, (uint64_t)h->n)];
+			o->addr = v->start + PAGE * rnd(r, (v->end - v->start) / PAGE);
+		} else {
+			o->addr = W + rnd(r, WIN_PAGES) * PAGE;
+		}
+		if (rnd(r, 2))
+			o->addr += rnd(r, PAGE);
+	}
+}
+
+/*
+** Whether an operation is safe to run on this process: every range it
+** can modify lies inside the window, or is rejected by the kernel's
+** argument checks (huge lengths, addresses at or above TASK_SIZE).
+** Generated operations always are; this guards replays of edited seeds.
+*/
+static int op_is_safe(const struct op *o)
+{
+	uint64_t pa = o->addr & ~(PAGE - 1);
+	if (o->kind == OP_WRITE)
+		return in_window(o->addr);
+	if (o->kind == OP_MMAP && !(o->flags & (K_MAP_FIXED | K_MAP_FIXED_NOREPLACE)))
+		return 1;	/* a hint never replaces anything */
+	if (pa >= TASK_SIZE)
+		return 1;
+	if (!in_window(pa))
+		return 0;
+	if (o->len < HUGE_MIN && pa + page_up(o->len) > W + WIN_LEN)
+		return 0;
+	if (o->kind == OP_MREMAP) {
+		uint64_t na = o->addr2 & ~(PAGE - 1);
+		if (o->len2 < HUGE_MIN && pa + page_up(o->len2) > W + WIN_LEN)
+			return 0;
+		if (o->flags & K_MREMAP_FIXED) {
+			if (na >= TASK_SIZE || o->len2 >= HUGE_MIN)
+				return 1;
+			if (!in_window(na) || na + page_up(o->len2) > W + WIN_LEN)
+				return 0;
+		}
+	}
+	return 1;
+}
+
+/* ===================== running a sequence ===================== */
+
+struct step {
+	struct op op;
+	int64_t host, sim;
+	int outside;		/* both results outside the window: unmapped on each side */
+};
+
+struct run {
+	uint64_t seed;
+	int n;			/* operations run */
+	struct step s[MAX_OPS];
+	int fail;		/* 0: passed */
+	int fail_at;		/* index of the step that failed, or n for the end */
+	int fail_kind;		/* 1 result, 2 maps, 3 memlab report/check, 4 setup */
+	char why[1200];
+	struct maps hm, sm;	/* both maps at the failure */
+};
+
+static int host_only;
+static int trace;	/* --trace: both maps after every step of a replay */
+
+static void print_step(const struct step *st, int i)
+{
+	char op[256], a[64], b[64];
+	fmt_op(op, sizeof op, &st->op);
+	fmt_result(a, sizeof a, st->op.kind, st->host);
+	if (host_only) {
+		printf("  %2d %s = %s (host)\n", i + 1, op, a);
+		return;
+	}
+	fmt_result(b, sizeof b, st->op.kind, st->sim);
+	if (st->outside)
+		printf("  %2d %s = %s (host) / %s (memlab): outside the window, unmapped on both sides\n",
+		       i + 1, op, a, b);
+	else if (st->host == st->sim)
+		printf("  %2d %s = %s\n", i + 1, op, a);
+	else
+		printf("  %2d %s = %s (host) vs %s (memlab)\n", i + 1, op, a, b);
+}
+
+/*
+** Run a sequence: generated from seed (gen != 0, ops written to r->s), or
+** replayed from ops[0..nops).  Compares after every operation.
+*/
+static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops, int nops,
+		    int verbose)
+{
+	struct rng g = { seed * 0x2545f4914f6cdd1dULL + 1 };
+	struct sim sim;
+	struct maps hm, sm;
+	int count;
+
+	memset(r, 0, sizeof *r);
+	r->seed = seed;
+	count = gen ? (int)(10 + rnd(&g, 51)) : nops;
+
+	if (!host_only && sim_start(&sim) < 0) {
+		r->fail = 1;
+		r->fail_kind = 4;
+		snprintf(r->why, sizeof r->why, "could not start the memlab machine");
+		return;
+	}
+	host_maps(&hm);
+	if (hm.n) {
+		fprintf(stderr, "diff_vma: the host window is not empty at start\n");
+		exit(2);
+	}
+	for (int i = 0; i < count && !r->fail; i++) {
+		struct step *st = &r->s[i];
+		if (gen)
+			gen_op(&g, &hm, &st->op);
+		else
+			st->op = ops[i];
+		r->n = i + 1;
+		if (!op_is_safe(&st->op)) {
+			char op[256];
+			fmt_op(op, sizeof op, &st->op);
+			fprintf(stderr, "diff_vma: refusing an unsafe operation %s\n", op);
+			exit(2);
+		}
+		if (st->op.kind == OP_WRITE) {
+			const struct mline *l = maps_find(&hm, st->op.addr);
+			if (!l || l->perms[1] != 'w') {
+				st->host = st->sim = TOUCH_SKIPPED;
+				continue;
+			}
+		}
+		st->host = host_do(&st->op);
+		if (!host_only) {
+			st->sim = NO_RESULT;
+			fflush(stdout);
+			st->sim = sim_do(&sim, &st->op);
+		}
+		/* addresses the kernel chose outside the window */
+		if (st->op.kind == OP_MMAP || st->op.kind == OP_MREMAP) {
+			uint64_t len = st->op.kind == OP_MMAP ? st->op.len : st->op.len2;
+			int ho = !is_err(st->host) && !meets_window((uint64_t)st->host, len);
+			int so = !host_only && !is_err(st->sim) && !meets_window((uint64_t)st->sim, len) &&
+				 !(st->sim >= BAD_RC - BAD_RC_SPAN && st->sim <= BAD_RC + BAD_RC_SPAN);
+			if (ho)
+				syscall(SYS_munmap, (uint64_t)st->host, len);
+			if (so && !host_only)
+				memlab_munmap(sim.t, (uint64_t)st->sim, len);
+			if (ho && (so || host_only))
+				st->outside = 1;
+		}
+		host_maps(&hm);
+		if (host_only)
+			continue;
+		if (!st->outside && st->host != st->sim) {
+			r->fail = 1;
+			r->fail_kind = 1;
+			r->fail_at = i;
+			snprintf(r->why, sizeof r->why, "%s: results differ", op_name(st->op.kind));
+		}
+		sim_maps(&sim, &sm);
+		if (!r->fail) {
+			char why[200];
+			if (maps_compare(&hm, &sm, why, sizeof why)) {
+				r->fail = 1;
+				r->fail_kind = 2;
+				r->fail_at = i;
+				snprintf(r->why, sizeof r->why, "maps differ after %s: %s",
+					 op_name(st->op.kind), why);
+			}
+		}
+		if (!r->fail && sim.reports[0]) {
+			r->fail = 1;
+			r->fail_kind = 3;
+			r->fail_at = i;
+			snprintf(r->why, sizeof r->why, "memlab reported: %s", sim.reports);
+		}
+		if (r->fail) {
+			r->hm = hm;
+			r->sm = sm;
+		}
+		if (trace && verbose) {
+			print_step(st, i);
+			print_maps("host", &hm);
+			print_maps("memlab", &sm);
+		}
+	}
+	if (!host_only && !r->fail) {
+		sim_check(&sim);
+		if (sim.reports[0]) {
+			r->fail = 1;
+			r->fail_kind = 3;
+			r->fail_at = r->n;
+			snprintf(r->why, sizeof r->why, "memlab_check: %s", sim.reports);
+			r->hm = hm;
+			r->sm = sm;
+		}
+	}
+	if (verbose || (host_only && verbose)) {
+		printf("seed %" PRIu64 ": %d operations%s\n", seed, r->n,
+		       host_only ? " (host only)" : "");
+		for (int i = 0; i < r->n; i++)
+			print_step(&r->s[i], i);
+		print_maps("host", &hm);
+		if (!host_only)
+			print_maps(sim.use_proc ? "memlab (PID/maps)" : "memlab (memlab_vmas)", &sm);
+	}
+	/* clean the window on both sides */
+	host_clean();
+	host_maps(&hm);
+	if (hm.n) {
+		fprintf(stderr, "diff_vma: the host window is not empty after munmap\n");
+		exit(2);
+	}
+	if (!host_only) {
+		int rc = memlab_munmap(sim.t, W, WIN_LEN);
+		if (rc != 0 && !r->fail) {
+			r->fail = 1;
+			r->fail_kind = 1;
+			r->fail_at = r->n;
+			snprintf(r->why, sizeof r->why, "memlab_munmap(window) = %d", rc);
+		}
+		sim_stop(&sim);
+	}
+}
+
+/*
+** Each sequence runs in a child process: a hang or a crash inside memlab
+** becomes a failure of that seed (the child records its progress in
+** shared memory), and the child's window dies with it.
+*/
+static unsigned seed_timeout = 20;	/* seconds */
+static struct run *shared_run;
+
+static void run_guarded(struct run *r, uint64_t seed, int gen, const struct op *ops, int nops,
+			int verbose)
+{
+	pid_t pid;
+	int status;
+
+	if (!shared_run) {
+		void *p = mmap(NULL, sizeof *shared_run, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			exit(2);
+		}
+		shared_run = p;
+	}
+	memset(shared_run, 0, sizeof *shared_run);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		alarm(seed_timeout);
+		run_seq(shared_run, seed, gen, ops, nops, verbose);
+		fflush(stdout);
+		exit(0);	/* exit(), not _exit(): LeakSanitizer checks memlab */
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			perror("waitpid");
+			exit(2);
+		}
+	}
+	*r = *shared_run;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		exit(2);	/* the harness refused to go on: its message is printed */
+	r->fail = 1;
+	r->fail_at = r->n ? r->n - 1 : 0;
+	if (WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM) {
+		r->fail_kind = 5;
+		snprintf(r->why, sizeof r->why, "%s did not return within %u s (memlab hangs)",
+			 r->n ? op_name(r->s[r->fail_at].op.kind) : "setup", seed_timeout);
+	} else {
+		r->fail_kind = 6;
+		if (WIFSIGNALED(status))
+			snprintf(r->why, sizeof r->why, "the run died of signal %d (%s) during %s",
+				 WTERMSIG(status), strsignal(WTERMSIG(status)),
+				 r->n ? op_name(r->s[r->fail_at].op.kind) : "setup");
+		else
+			snprintf(r->why, sizeof r->why,
+				 "the run exited with status %d (a sanitizer report?) during or after %s",
+				 WEXITSTATUS(status), r->n ? op_name(r->s[r->fail_at].op.kind) : "setup");
+	}
+	/* the maps at the failure are unknown: show none */
+	r->hm.n = r->sm.n = 0;
+}
+
+static void print_failure(const struct run *r, const char *title)
+{
+	printf("FAIL seed %" PRIu64 "%s: %s\n", r->seed, title, r->why);
+	for (int i = 0; i < r->n; i++)
+		print_step(&r->s[i], i);
+	print_maps("host", &r->hm);
+	print_maps("memlab", &r->sm);
+}
+
+/* Same failure: same kind at an operation of the same type. */
+static int same_failure(const struct run *a, const struct run *b)
+{
+	if (!a->fail || !b->fail || a->fail_kind != b->fail_kind)
+		return 0;
+	if (a->fail_at >= a->n || b->fail_at >= b->n)
+		return a->fail_at >= a->n && b->fail_at >= b->n;
+	return a->s[a->fail_at].op.kind == b->s[b->fail_at].op.kind;
+}
+
+/* Drop operations while the failure remains (ddmin-like, then one by one). */
+static void shrink(const struct run *orig)
+{
+	static struct run try_run, best;
+	struct op ops[MAX_OPS], cand[MAX_OPS];
+	int n = orig->fail_at < orig->n ? orig->fail_at + 1 : orig->n;
+
+	for (int i = 0; i < n; i++)
+		ops[i] = orig->s[i].op;
+	unsigned saved_timeout = seed_timeout;
+
+	seed_timeout = 2;	/* a sequence takes milliseconds; a hang is waited for often */
+	best = *orig;
+	for (int chunk = n / 2; chunk >= 1; chunk = chunk > 1 ? chunk / 2 : 0) {
+		int progress = 1;
+		while (progress) {
+			progress = 0;
+			for (int start = 0; start + chunk <= n; ) {
+				int m = 0;
+				for (int i = 0; i < n; i++)
+					if (i < start || i >= start + chunk)
+						cand[m++] = ops[i];
+				if (m == 0) {
+					start += chunk;
+					continue;
+				}
+				run_guarded(&try_run, orig->seed, 0, cand, m, 0);
+				if (same_failure(orig, &try_run)) {
+					int k = try_run.fail_at < try_run.n ? try_run.fail_at + 1 : m;
+					memcpy(ops, cand, sizeof(struct op) * (size_t)k);
+					n = k;
+					best = try_run;
+					progress = 1;
+				} else {
+					start += chunk;
+				}
+			}
+		}
+	}
+	seed_timeout = saved_timeout;
+	print_failure(&best, " (shrunk)");
+}
+
+/* ===================== main ===================== */
+
+static void pick_window(void)
+{
+	for (size_t i = 0; i < sizeof window_candidates / sizeof window_candidates[0]; i++) {
+		uint64_t a = window_candidates[i] - GUARD;
+		long p = syscall(SYS_mmap, a, WIN_LEN + 2 * GUARD, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+		if (p == -1)
+			continue;
+		syscall(SYS_munmap, (uint64_t)p, WIN_LEN + 2 * GUARD);
+		if ((uint64_t)p != a)
+			continue;	/* a kernel without MAP_FIXED_NOREPLACE */
+		W = window_candidates[i];
+		return;
+	}
+	fprintf(stderr, "diff_vma: no free window found\n");
+	exit(2);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: diff_vma [--first N] [--count N] [--seed N] [--host-only]\n"
+			"                [--no-shrink] [--max-fail N] [--trace] [--timeout S] [-q]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t first = 1, count = 300;
+	int one = 0, do_shrink = 1, quiet = 0, max_fail = 5;
+	int passed = 0, failed = 0;
+	static struct run r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--first") && i + 1 < argc)
+			first = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+			count = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			first = strtoull(argv[++i], NULL, 0);
+			count = 1;
+			one = 1;
+		} else if (!strcmp(argv[i], "--host-only"))
+			host_only = 1;
+		else if (!strcmp(argv[i], "--no-shrink"))
+			do_shrink = 0;
+		else if (!strcmp(argv[i], "--max-fail") && i + 1 < argc)
+			max_fail = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+			seed_timeout = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--trace"))
+			trace = 1;
+		else if (!strcmp(argv[i], "-q"))
+			quiet = 1;
+		else
+			usage();
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	pick_window();
+	if (!quiet)
+		printf("diff_vma: window [0x%" PRIx64 ", 0x%" PRIx64 "), seeds %" PRIu64 "..%" PRIu64
+		       "%s\n", W, W + WIN_LEN, first, first + count - 1,
+		       host_only ? ", host only" : "");
+
+	for (uint64_t seed = first; seed < first + count; seed++) {
+		run_guarded(&r, seed, 1, NULL, 0, one || host_only);
+		if (host_only)
+			continue;
+		if (!r.fail) {
+			passed++;
+			continue;
+		}
+		failed++;
+		if (failed <= max_fail) {
+			print_failure(&r, "");
+			if (do_shrink)
+				shrink(&r);
+			printf("  replay: diff_vma --seed %" PRIu64 "\n", seed);
+		} else {
+			printf("FAIL seed %" PRIu64 ": %s\n", seed, r.why);
+		}
+	}
+	if (host_only)
+		return 0;
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
