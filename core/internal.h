@@ -169,6 +169,7 @@ struct memlab_machine {
 	uint64_t mmap_min_addr;		/* the effective mmap_min_addr (LSM floor) */
 	uint64_t dac_mmap_min_addr;	/* vm.mmap_min_addr */
 	int64_t vm_committed_as;	/* pages, Committed_AS */
+	int64_t vm_committed_leaked;	/* of which no mm or object holds (a Linux bug, see mremap.c) */
 	uint64_t admin_reserve_kbytes, user_reserve_kbytes;
 
 	/* statistics: every /proc/vmstat item, in Linux's order */

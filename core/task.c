@@ -166,6 +166,36 @@ struct memlab_file *shmem_zero_file(memlab_machine *m, uint64_t size)
 	return f;
 }
 
+/*
+** The charges of the shmem objects still mapped.  They are not on the
+** machine's file list, so walk the VMAs (counting each object once).
+*/
+static bool shmem_seen_before(memlab_machine *m, memlab_task *upto, struct vm_area_struct *v);
+
+static int64_t shmem_charged_pages(memlab_machine *m)
+{
+	int64_t n = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
+			if (v->vm_file && v->vm_file->shmem && !shmem_seen_before(m, t, v))
+				n += (int64_t)v->vm_file->charged;
+	return n;
+}
+
+/* Whether an earlier VMA (in task order) maps v's shmem object. */
+static bool shmem_seen_before(memlab_machine *m, memlab_task *upto, struct vm_area_struct *v)
+{
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		for (struct vm_area_struct *w = t->mm->mmap; w; w = w->vm_next) {
+			if (w == v)
+				return false;
+			if (w->vm_file == v->vm_file)
+				return true;
+		}
+	return false;
+}
+
 /* Drop the machine's references to its files (memlab_destroy). */
 static void files_release(memlab_machine *m)
 {
@@ -192,22 +222,29 @@ static uint64_t task_size(const memlab_machine *m)
 	return 1ull << m->va_bits;
 }
 
-/* arch_mmap_rnd(): 28 bits of pages on x86-64, 18 + (va_bits - 39) on arm64 4K. */
+/*
+** arch_mmap_rnd(): mmap_rnd_bits random pages -- 28 on x86-64; arm64's
+** CONFIG_ARCH_MMAP_RND_BITS defaults (18, 16, 14 for 4K, 16K, 64K pages).
+*/
 static uint64_t mmap_rnd(memlab_task *t)
 {
 	memlab_machine *m = t->m;
 	unsigned bits = m->arch == MEMLAB_ARCH_X86_64 ? 28
-			: m->va_bits - m->page_shift - 3 < 33 ? m->va_bits - m->page_shift - 3 : 33;
+			: m->page_shift == 12 ? 18 : m->page_shift == 14 ? 16 : 14;
 
 	return t->randomize ? rnd_bits(m, bits) << m->page_shift : 0;
 }
 
-/* stack_maxrandom_size(): STACK_RND_MASK pages (22 bits on x86-64). */
+/* STACK_RND_MASK's bits: 22 on x86-64, 18 - (PAGE_SHIFT - 12) on arm64. */
+static unsigned stack_rnd_bits(const memlab_machine *m)
+{
+	return m->arch == MEMLAB_ARCH_X86_64 ? 22 : 18 - (m->page_shift - 12);
+}
+
+/* stack_maxrandom_size(): the stack top's random range. */
 static uint64_t stack_maxrandom_size(const memlab_task *t)
 {
-	unsigned bits = t->m->arch == MEMLAB_ARCH_X86_64 ? 22 : 18 - (t->m->page_shift - 12);
-
-	return t->randomize ? ((1ull << bits) - 1) << t->m->page_shift : 0;
+	return t->randomize ? ((1ull << stack_rnd_bits(t->m)) - 1) << t->m->page_shift : 0;
 }
 
 /*
@@ -399,7 +436,7 @@ static int setup_stack(memlab_task *t)
 	struct vm_area_struct *vma;
 
 	if (t->randomize)
-		top -= rnd_bits(m, m->arch == MEMLAB_ARCH_X86_64 ? 22 : 18) << m->page_shift;
+		top -= rnd_bits(m, stack_rnd_bits(m)) << m->page_shift;
 	npages = len >> m->page_shift;
 	if (vm_enough_memory(t, (int64_t)npages))
 		return -MEMLAB_ENOMEM;
@@ -559,15 +596,30 @@ void mm_release_all(memlab_machine *m)
 	files_release(m);
 }
 
-/* Every task's mm_validate(); the violations found. */
+/*
+** Every task's mm_validate(), and Committed_AS: the sum of what the mms
+** and the live shmem objects charged.  Returns the violations found.
+*/
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
+	int64_t committed = 0;
 	char who[48];
 	int n = 0;
 
 	for (memlab_task *t = m->tasks; t; t = t->next) {
 		snprintf(who, sizeof(who), "pid %d (%s)", t->pid, t->comm);
 		n += mm_validate(t->mm, fn, ud, who);
+		committed += (int64_t)t->mm->committed;
+	}
+	committed += shmem_charged_pages(m) + m->vm_committed_leaked;
+	if (committed != m->vm_committed_as) {
+		char msg[128];
+
+		snprintf(msg, sizeof(msg), "Committed_AS is %lld pages, the mms and shmem hold %lld",
+			 (long long)m->vm_committed_as, (long long)committed);
+		if (fn)
+			fn(ud, msg);
+		n++;
 	}
 	return n;
 }

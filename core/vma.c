@@ -722,7 +722,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 {
 	struct mm_check c = { fn, ud, who, 0 };
 	uint64_t page_mask = mm->machine->page_size - 1, end = 0;
-	uint64_t total = 0, data = 0, exec = 0, stack = 0, locked = 0;
+	uint64_t total = 0, data = 0, exec = 0, stack = 0, locked = 0, accounted = 0;
 	int count = 0;
 
 	check_tree(&c, mm);
@@ -748,7 +748,11 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		data += !is_exec_mapping(vma->vm_flags) && !is_stack_mapping(vma->vm_flags) &&
 			is_data_mapping(vma->vm_flags) ? np : 0;
 		locked += vma->vm_flags & VM_LOCKED ? np : 0;
+		accounted += vma->vm_flags & VM_ACCOUNT ? np : 0;
 	}
+	if (accounted != mm->committed)
+		mm_violation(&c, "the VMAs hold %llu VM_ACCOUNT pages, the mm charged %llu",
+			     (unsigned long long)accounted, (unsigned long long)mm->committed);
 	if (count != mm->map_count)
 		mm_violation(&c, "map_count is %d, there are %d VMAs", mm->map_count, count);
 	if (end != mm->highest_vm_end)
