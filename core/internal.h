@@ -186,6 +186,7 @@ void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 
 /* ---- task.c: the address-space layer's machine-wide parts ---- */
 void mm_sysctl_init(memlab_machine *m);
+uint64_t vm_commit_limit(const memlab_machine *m);	/* mmap.c */
 void mm_release_all(memlab_machine *m);
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud);
 

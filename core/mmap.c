@@ -8,6 +8,7 @@
 #include <string.h>
 
 #include "mm.h"
+#include "vmstat.h"
 
 #define PMD_SIZE_4K	(2ull << 20)
 
@@ -23,17 +24,8 @@ static inline bool offset_in_page(const memlab_machine *m, uint64_t x)
 
 /* ===================== overcommit (mm/util.c) ===================== */
 
-static uint64_t totalram_pages(const memlab_machine *m)
-{
-	uint64_t n = 0;
-
-	for (int i = 0; i < m->nr_zones; i++)
-		n += m->zones[i].managed_pages;
-	return n;
-}
-
-/* vm_commit_limit(): RAM * overcommit_ratio / 100 + swap (no swap yet). */
-static uint64_t vm_commit_limit(const memlab_machine *m)
+/* vm_commit_limit(): RAM * overcommit_ratio / 100 + swap (no swap yet); CommitLimit. */
+uint64_t vm_commit_limit(const memlab_machine *m)
 {
 	return totalram_pages(m) * (uint64_t)sysctl_overcommit_ratio(m) / 100;
 }

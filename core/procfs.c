@@ -299,17 +299,6 @@ static uint64_t si_mem_available(const memlab_machine *m)
 	return available < 0 ? 0 : (uint64_t)available;
 }
 
-/*
-** vm_commit_limit() (mm/util.c) with vm.overcommit_ratio 50 and no
-** hugetlb pages: half of RAM plus swap (memlab has no swap yet).
-*/
-static uint64_t vm_commit_limit(const memlab_machine *m)
-{
-	const uint64_t sysctl_overcommit_ratio = 50, total_swap_pages = 0;
-
-	return totalram_pages(m) * sysctl_overcommit_ratio / 100 + total_swap_pages;
-}
-
 /* VMALLOC_TOTAL in kB: 32 TiB - 1 on x86-64 with 4-level paging. */
 static uint64_t vmalloc_total_kb(const memlab_machine *m)
 {
@@ -379,7 +368,8 @@ static void meminfo_show_vm(memlab_machine *m, struct strbuf *sb)
 	uint64_t thp = hpage_pmd_nr(m);		/* THP items count huge pages */
 
 	show_val_kb(m, sb, "CommitLimit:    ", vm_commit_limit(m));
-	show_val_kb(m, sb, "Committed_AS:   ", 0);	/* no VM_ACCOUNT mappings yet */
+	show_val_kb(m, sb, "Committed_AS:   ",
+		    m->vm_committed_as > 0 ? (uint64_t)m->vm_committed_as : 0);
 	sb_printf(sb, "VmallocTotal:   %8" PRIu64 " kB\n", vmalloc_total_kb(m));
 	show_val_kb(m, sb, "VmallocUsed:    ", 0);
 	show_val_kb(m, sb, "VmallocChunk:   ", 0);
