@@ -130,6 +130,7 @@ struct memlab_task {
 	uint32_t vmacache_seqnum;
 	struct rlimits rlim;
 	bool randomize;			/* PF_RANDOMIZE */
+	uint64_t curbrk;		/* glibc's __curbrk, the break sbrk() believes in */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
 	struct memlab_task *next;	/* the machine's tasks */
 };

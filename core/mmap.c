@@ -789,13 +789,15 @@ uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 }
 
 /*
-** glibc's sbrk(): the old break on success; increments that wrap fail with
-** ENOMEM; a refused shrink "succeeds" (glibc's brk() only checks that the
-** result is not below the request).
+** glibc's sbrk(): from its cached break __curbrk (set by brk(0) at start-up
+** and by each of its own brk calls, not by a raw brk(2)), the old break on
+** success; increments that wrap fail with ENOMEM; a refused shrink
+** "succeeds" (glibc's brk() only checks that the result is not below the
+** request).
 */
 int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 {
-	uint64_t cur = t->mm->brk, want;
+	uint64_t cur = t->curbrk, want, got;
 
 	if (increment == 0) {
 		*old = cur;
@@ -805,7 +807,9 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 	    (increment < 0 && cur < (uint64_t)0 - (uint64_t)increment))
 		return -MEMLAB_ENOMEM;
 	want = cur + (uint64_t)increment;
-	if (memlab_brk(t, want) < want)
+	got = memlab_brk(t, want);
+	t->curbrk = got;
+	if (got < want)
 		return -MEMLAB_ENOMEM;
 	*old = cur;
 	return 0;

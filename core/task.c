@@ -545,6 +545,7 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	randomize_brk(t, a->aslr);
+	t->curbrk = t->mm->brk;		/* glibc's start-up brk(0) */
 	t->pid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;

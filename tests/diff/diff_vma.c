@@ -14,7 +14,8 @@
 **   diff_vma --seed N                  replay one seed verbosely
 **   diff_vma --host-only [--seed N]    the host half only, printed
 **   options: --no-shrink, --max-fail N, --trace (maps after each step),
-**            --timeout S (per seed, default 20), -q
+**            --timeout S (per seed, default 20), --max-ops N (10..250,
+**            default 60: the seed draws 10..N operations), -q
 **
 ** Exit status 0 when every seed passed, 1 otherwise.
 */
@@ -44,7 +45,7 @@
 #define GUARD		(16 * PAGE)		/* kept free on each side of the window */
 #define TASK_SIZE	((uint64_t)0x7ffffffff000)	/* x86-64, 4-level paging */
 #define HUGE_MIN	((uint64_t)1 << 47)		/* every "huge" length is at least this */
-#define MAX_OPS		64
+#define MAX_OPS		250
 #define MAX_LINES	160
 
 /* The kernel's values (x86-64) -- the host's and memlab's are the same. */
@@ -549,21 +550,9 @@ static void sim_stop(struct sim *s)
 	s->m = NULL;
 }
 
-static void sim_maps(struct sim *s, struct maps *mp)
+/* The window's VMAs as memlab_vmas() reports them, as maps lines. */
+static void sim_vmas(struct sim *s, struct maps *mp)
 {
-	char path[32], *text = NULL;
-	size_t len;
-	int rc;
-
-	snprintf(path, sizeof path, "%d/maps", s->pid);
-	rc = memlab_proc(s->m, path, &text, &len);
-	if (rc == 0) {
-		s->use_proc = 1;
-		parse_maps(text, mp);
-		memlab_free_text(s->m, text);
-		return;
-	}
-	/* Until memlab renders PID/maps: the same lines from memlab_vmas(). */
 	{
 		static struct memlab_vma_info v[4096];
 		size_t nv = memlab_vmas(s->t, v, sizeof v / sizeof v[0]);
@@ -593,6 +582,38 @@ static void sim_maps(struct sim *s, struct maps *mp)
 				memcpy(l->text, line, sizeof line);
 			}
 			mp->n++;
+		}
+	}
+}
+
+/*
+** memlab's /proc/PID/maps lines of the window (memlab_vmas() while memlab
+** does not render that file).  The two must agree with each other too.
+*/
+static void sim_maps(struct sim *s, struct maps *mp)
+{
+	static struct maps vm;
+	char path[32], *text = NULL;
+	size_t len;
+	int rc;
+
+	sim_vmas(s, &vm);
+	snprintf(path, sizeof path, "%d/maps", s->pid);
+	rc = memlab_proc(s->m, path, &text, &len);
+	if (rc != 0) {
+		*mp = vm;
+		return;
+	}
+	s->use_proc = 1;
+	parse_maps(text, mp);
+	memlab_free_text(s->m, text);
+	for (int i = 0; i < mp->n || i < vm.n; i++) {
+		const struct mline *a = &mp->l[i], *b = &vm.l[i];
+		if (i >= mp->n || i >= vm.n || a->start != b->start || a->end != b->end ||
+		    strcmp(a->perms, b->perms) || a->off != b->off || a->maj != b->maj ||
+		    a->min != b->min || a->inode != b->inode || strcmp(a->name, b->name)) {
+			sim_report(s, "memlab_vmas() and PID/maps disagree on the window");
+			break;
 		}
 	}
 }
@@ -810,7 +831,7 @@ static void gen_op(struct rng *r, const struct maps *h, struct op *o)
 			o->flags |= K_MAP_NORESERVE;
 		if (rnd(r, 100) < 10)
 			o->flags |= K_MAP_POPULATE;
-		if (rnd(r, 100) < 8)
+		if (rnd(r, 100) < 10)
 			o->flags |= K_MAP_GROWSDOWN;
 		y = (unsigned)rnd(r, 100);
 		o->off = y < 95 ? 0 : y < 98 ? PAGE : 1;
@@ -821,16 +842,28 @@ static void gen_op(struct rng *r, const struct maps *h, struct op *o)
 	} else if (x < 62) {
 		unsigned y = (unsigned)rnd(r, 100);
 		o->kind = OP_MPROTECT;
-		o->addr = pick_addr(r, h);
-		o->len = pick_len(r, o->addr, h);
+		if (h->n && rnd(r, 100) < 45) {	/* a page of a VMA, to its end or less */
+			const struct mline *v = &h->l[rnd(r, (uint64_t)h->n)];
+			uint64_t pages = (v->end - v->start) / PAGE;
+			o->addr = v->start + PAGE * rnd(r, pages);
+			o->len = v->end - o->addr;
+			if (rnd(r, 3) == 0)
+				o->len = pick_len(r, o->addr, h);
+			else if (rnd(r, 2) && o->len > PAGE)
+				o->len -= PAGE * (1 + rnd(r, o->len / PAGE - 1));
+			o->len = fit_len(o->addr, o->len);
+		} else {
+			o->addr = pick_addr(r, h);
+			o->len = pick_len(r, o->addr, h);
+		}
 		o->prot = pick_prot(r);
-		if (y < 6)
+		if (y < 8)
 			o->prot |= K_PROT_GROWSDOWN;
-		else if (y < 8)
-			o->prot = PROT_WRITE;
 		else if (y < 10)
+			o->prot = PROT_WRITE;
+		else if (y < 12)
 			o->prot |= 0x80;	/* not a PROT_ bit of x86 */
-		else if (y < 11)
+		else if (y < 13)
 			o->prot |= K_PROT_GROWSDOWN | K_PROT_GROWSUP;
 	} else if (x < 80) {
 		unsigned y = (unsigned)rnd(r, 100);
@@ -969,6 +1002,7 @@ struct run {
 };
 
 static int host_only;
+static int max_ops = 60;	/* --max-ops: a sequence has 10..max_ops operations */
 static int trace;	/* --trace: both maps after every step of a replay */
 
 static void print_step(const struct step *st, int i)
@@ -1004,7 +1038,7 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 
 	memset(r, 0, sizeof *r);
 	r->seed = seed;
-	count = gen ? (int)(10 + rnd(&g, 51)) : nops;
+	count = gen ? (int)(10 + rnd(&g, (uint64_t)max_ops - 9)) : nops;
 
 	if (!host_only && sim_start(&sim) < 0) {
 		r->fail = 1;
@@ -1285,7 +1319,8 @@ static void pick_window(void)
 static void usage(void)
 {
 	fprintf(stderr, "usage: diff_vma [--first N] [--count N] [--seed N] [--host-only]\n"
-			"                [--no-shrink] [--max-fail N] [--trace] [--timeout S] [-q]\n");
+			"                [--no-shrink] [--max-fail N] [--trace] [--timeout S]\n"
+			"                [--max-ops N] [-q]\n");
 	exit(2);
 }
 
@@ -1313,7 +1348,11 @@ int main(int argc, char **argv)
 			max_fail = atoi(argv[++i]);
 		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
 			seed_timeout = (unsigned)atoi(argv[++i]);
-		else if (!strcmp(argv[i], "--trace"))
+		else if (!strcmp(argv[i], "--max-ops") && i + 1 < argc) {
+			max_ops = atoi(argv[++i]);
+			if (max_ops < 10 || max_ops > MAX_OPS)
+				usage();
+		} else if (!strcmp(argv[i], "--trace"))
 			trace = 1;
 		else if (!strcmp(argv[i], "-q"))
 			quiet = 1;
