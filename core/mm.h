@@ -140,8 +140,6 @@ struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr);
 struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,
 				     struct vm_area_struct **pprev);
 struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uint64_t end);
-uint64_t vm_start_gap(const struct vm_area_struct *vma);
-uint64_t vm_end_gap(const struct vm_area_struct *vma);
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
 void vm_area_free(struct vm_area_struct *vma);
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
@@ -200,7 +198,6 @@ uint64_t mmap_min_addr(const memlab_machine *m);
 int sysctl_max_map_count(const memlab_machine *m);
 int sysctl_overcommit_memory(const memlab_machine *m);
 int sysctl_overcommit_ratio(const memlab_machine *m);
-uint64_t stack_guard_gap(const memlab_machine *m);
 uint64_t vm_committed_as(const memlab_machine *m);
 void vm_acct_memory(memlab_machine *m, int64_t pages);
 struct memlab_file *shmem_zero_file(memlab_machine *m, uint64_t size);
@@ -210,6 +207,31 @@ void file_get(struct memlab_file *f);
 /* ---- task_mmu.c: /proc/PID/{maps,smaps,smaps_rollup,status,statm} ---- */
 int task_mmu_show(memlab_task *t, const char *file, struct strbuf *sb);
 void vma_name(const struct vm_area_struct *vma, char *buf, size_t size);
+
+#define STACK_GUARD_GAP_PAGES	256	/* mm/mmap.c stack_guard_gap: 1 MiB with 4K pages */
+
+static inline uint64_t stack_guard_gap(const memlab_machine *m)
+{
+	return (uint64_t)STACK_GUARD_GAP_PAGES << m->page_shift;
+}
+
+/* vm_start_gap(): a stack keeps stack_guard_gap free below it. */
+static inline uint64_t vm_start_gap(const struct vm_area_struct *vma)
+{
+	uint64_t start = vma->vm_start;
+
+	if (vma->vm_flags & VM_GROWSDOWN) {
+		start -= stack_guard_gap(vma->vm_mm->machine);
+		if (start > vma->vm_start)
+			start = 0;
+	}
+	return start;
+}
+
+static inline uint64_t vm_end_gap(const struct vm_area_struct *vma)
+{
+	return vma->vm_end;
+}
 
 static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)
 {

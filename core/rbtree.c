@@ -25,11 +25,6 @@
 
 /* ---- node primitives ---- */
 
-/* node's parent, NULL for the root. */
-struct rb_node *rb_parent(const struct rb_node *node)
-{
-	return (struct rb_node *)(node->parent_color & ~(uintptr_t)1);
-}
 
 /* The colour of n; NULL links are black. */
 static int rb_color(const struct rb_node *n)

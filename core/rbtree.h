@@ -124,7 +124,10 @@ struct rb_node *rb_next(const struct rb_node *node);
 struct rb_node *rb_prev(const struct rb_node *node);
 
 /* node's parent, NULL for the root. */
-struct rb_node *rb_parent(const struct rb_node *node);
+static inline struct rb_node *rb_parent(const struct rb_node *node)
+{
+	return (struct rb_node *)(node->parent_color & ~(uintptr_t)1);
+}
 
 /* Put new in victim's place (parent, children, colour) with no rebalancing
 ** and no callbacks.  new must sort where victim does; victim is left

@@ -10,7 +10,6 @@
 
 #include "mm.h"
 
-#define STACK_GUARD_GAP_PAGES	256	/* mm/mmap.c stack_guard_gap */
 #define SIZE_128M		(128ull << 20)
 #define STACK_EXPAND		(128ull << 10)	/* fs/exec.c setup_arg_pages */
 
@@ -34,11 +33,6 @@ int sysctl_overcommit_memory(const memlab_machine *m)
 int sysctl_overcommit_ratio(const memlab_machine *m)
 {
 	return m->overcommit_ratio;
-}
-
-uint64_t stack_guard_gap(const memlab_machine *m)
-{
-	return (uint64_t)STACK_GUARD_GAP_PAGES << m->page_shift;
 }
 
 uint64_t vm_committed_as(const memlab_machine *m)

@@ -11,24 +11,6 @@
 
 /* ===================== gaps and the augmented tree ===================== */
 
-/* vm_start_gap(): a stack keeps stack_guard_gap free below it. */
-uint64_t vm_start_gap(const struct vm_area_struct *vma)
-{
-	uint64_t start = vma->vm_start;
-
-	if (vma->vm_flags & VM_GROWSDOWN) {
-		start -= stack_guard_gap(vma->vm_mm->machine);
-		if (start > vma->vm_start)
-			start = 0;
-	}
-	return start;
-}
-
-uint64_t vm_end_gap(const struct vm_area_struct *vma)
-{
-	return vma->vm_end;
-}
-
 uint64_t vma_pages(const struct vm_area_struct *vma)
 {
 	return (vma->vm_end - vma->vm_start) >> vma->vm_mm->machine->page_shift;
@@ -434,13 +416,18 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 	vma_set_file(new, vma->vm_file);
 	if (new->anon_vma)
 		new->anon_vma->refcount++;
+	/*
+	 * The bounds move without a gap update: linking new right next to
+	 * vma recomputes the one gap that changed (new's successor's) once.
+	 */
 	if (new_below) {
 		new->vm_end = addr;
-		vma_set_range(mm, vma, addr, vma->vm_end, vma->vm_pgoff + delta);
+		vma->vm_start = addr;
+		vma->vm_pgoff += delta;
 	} else {
 		new->vm_start = addr;
 		new->vm_pgoff += delta;
-		vma_set_range(mm, vma, vma->vm_start, addr, vma->vm_pgoff);
+		vma->vm_end = addr;
 	}
 	vma_link(mm, new);
 	return 0;
