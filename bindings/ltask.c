@@ -903,7 +903,7 @@ static lua_Integer option_integer(lua_State *L, const char *fname,
 
 static const char *const spawn_options[] = {
 	"name", "path", "exe", "stack", "rlimit_data", "rlimit_as",
-	"rlimit_memlock", "aslr", "root", NULL
+	"rlimit_memlock", "aslr", "root", "interp", NULL
 };
 static const char *const exe_options[] = {
 	"text", "rodata", "data", "bss", NULL
@@ -965,6 +965,7 @@ static void read_spawn_options(lua_State *L, int idx,
 		case 6: a->memlock_rlimit = option_size(L, "spawn", key, 0); break;
 		case 7: a->aslr = option_aslr(L); break;
 		case 8: a->root = option_boolean(L, "spawn", key); break;
+		case 9: a->no_interp = !option_boolean(L, "spawn", key); break;
 		}
 		lua_pop(L, 1);
 	}
@@ -1066,13 +1067,16 @@ static int f_tostring(lua_State *L)
 	return 1;
 }
 
-static const char *const file_options[] = { "path", "size", "writable", NULL };
+static const char *const file_options[] = { "path", "size", "writable", "name", NULL };
 
-/* m:file{ path =, size =, writable = } --> file | nil, err, errno */
+/*
+** m:file{ path =, size =, writable = } --> file | nil, err, errno.
+** name = "f" instead of path places the file at /tmp/f.
+*/
 static int m_file(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "file");
-	const char *path = NULL;
+	const char *path = NULL, *name = NULL;
 	uint64_t size = 0;
 	int writable = 0, rc;
 	memlab_file *f = NULL;
@@ -1087,11 +1091,14 @@ static int m_file(lua_State *L)
 		case 0: path = option_string(L, "file", "path", 0); break;
 		case 1: size = option_size(L, "file", "size", 1); break;
 		case 2: writable = option_boolean(L, "file", "writable"); break;
+		case 3: name = option_string(L, "file", "name", 0); break;
 		}
 		lua_pop(L, 1);
 	}
+	if (!path && name)	/* the table keeps name alive; the new string stays at index 3 */
+		path = lua_pushfstring(L, "/tmp/%s", name);
 	if (!path)
-		return luaL_error(L, "file: option 'path' is required");
+		return luaL_error(L, "file: option 'path' (or 'name') is required");
 	lf = lua_newuserdatauv(L, sizeof(*lf), 2);
 	memset(lf, 0, sizeof(*lf));
 	lf->lm = lm;
