@@ -531,7 +531,7 @@ end
 function TestMmap:test_file_options()
   local m = self.m
   assert_raises({ "file", "unknown option 'sise'" }, m.file, m, { path = "/a", sise = 1 })
-  assert_raises({ "file", "'path' is required" }, m.file, m, { size = 1 })
+  assert_raises({ "file", "'path' (or 'name') is required" }, m.file, m, { size = 1 })
   for _, opts in ipairs({ { path = 5 }, { path = "" }, { path = "/a\0b" }, { path = "/a", size = -1 },
                           { path = "/a", size = NAN }, { path = "/a", size = "1X" },
                           { path = "/a", writable = 1 }, { [1] = "/a" } }) do
