@@ -387,8 +387,12 @@ static uint64_t calc_vm_flag_bits(int flags)
 	       (flags & MEMLAB_MAP_STACK ? VM_NOHUGEPAGE : 0);
 }
 
-/* The pages of [start, end) already mapped (count_vma_pages_range). */
-static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t end)
+/*
+** count_vma_pages_range(): the pages of [start, end) already mapped, only
+** those of VMAs with all of the flags in mask (0: every VMA).
+*/
+static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t end,
+				      uint64_t mask)
 {
 	uint64_t n = 0;
 
@@ -397,22 +401,7 @@ static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t e
 		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
 		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
 
-		n += (e - s) >> t->m->page_shift;
-	}
-	return n;
-}
-
-/* The VM_ACCOUNT pages of [start, end). */
-static uint64_t accounted_pages_range(memlab_task *t, uint64_t start, uint64_t end)
-{
-	uint64_t n = 0;
-
-	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
-	     vma = vma->vm_next) {
-		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
-		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
-
-		if (vma->vm_flags & VM_ACCOUNT)
+		if ((vma->vm_flags & mask) == mask)
 			n += (e - s) >> t->m->page_shift;
 	}
 	return n;
@@ -464,7 +453,7 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 	int err;
 
 	if (!may_expand_vm(t, vm_flags, pglen) &&
-	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(t, addr, end)))
+	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(t, addr, end, 0)))
 		return -MEMLAB_ENOMEM;
 	vma = find_vma(t, addr);
 	if (vma && vma->vm_start < end && addr > vma->vm_start && end < vma->vm_end &&
@@ -473,7 +462,7 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 	if ((file && file->shmem) ? !(vm_flags & VM_NORESERVE)
 				  : (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
 		/* what MAP_FIXED replaces was charged already (vms.nr_accounted) */
-		uint64_t nr_accounted = accounted_pages_range(t, addr, end);
+		uint64_t nr_accounted = count_vma_pages_range(t, addr, end, VM_ACCOUNT);
 
 		charged = pglen - nr_accounted;
 		if (charged && vm_enough_memory(t, (int64_t)charged))
