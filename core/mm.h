@@ -43,7 +43,9 @@
 #define VM_ARCH_1	0x01000000ull
 #define VM_WIPEONFORK	0x02000000ull
 #define VM_DONTDUMP	0x04000000ull
-#define VM_SOFTDIRTY	0x08000000ull
+/* Linux defines VM_SOFTDIRTY as 0 without CONFIG_MEM_SOFT_DIRTY, as this
+ * project's reference host is built (its smaps never show "sd"). */
+#define VM_SOFTDIRTY	0ull
 #define VM_MIXEDMAP	0x10000000ull
 #define VM_HUGEPAGE	0x20000000ull
 #define VM_NOHUGEPAGE	0x40000000ull
