@@ -173,6 +173,7 @@ struct vma_merge_struct {
 	uint64_t start, end, pgoff, flags;
 	struct memlab_file *file;
 	struct anon_vma *anon_vma;
+	struct vm_area_struct *copied_from;	/* copy_vma(): whose pages the range holds */
 	bool just_expand;
 };
 struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg);

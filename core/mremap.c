@@ -166,7 +166,7 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 	new_vma = find_vma_prev(t, addr, &prev);
 	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = new_vma, .start = addr,
 		.end = addr + len, .pgoff = pgoff, .flags = vma->vm_flags,
-		.file = vma->vm_file, .anon_vma = vma->anon_vma };
+		.file = vma->vm_file, .anon_vma = vma->anon_vma, .copied_from = vma };
 	new_vma = vma_merge_new_range(&vmg);
 	if (new_vma)
 		return new_vma;

@@ -540,6 +540,11 @@ struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
 		return NULL;
 	left = can_vma_merge_left(vmg);
 	right = !vmg->just_expand && can_vma_merge_right(vmg, left);
+	/* vma_expand(): the target takes the moved pages' anon_vma (copied_from) */
+	if (left && vmg->copied_from)
+		dup_anon_vma(prev, vmg->copied_from);
+	else if (right && vmg->copied_from)
+		dup_anon_vma(next, vmg->copied_from);
 	if (left && right) {		/* prev swallows the range and next */
 		uint64_t end = next->vm_end;
 

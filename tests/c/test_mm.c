@@ -1,0 +1,1690 @@
+/*
+** test_mm.c -- the address-space layer (core/vma.c, mmap.c, mprotect.c,
+** mremap.c, task.c) in targeted, readable scenarios.
+**
+** 1. Linux's own VMA merge tests (tools/testing/vma/vma.c) turned into
+**    system-call scenarios: the same before-state built with mmap
+**    (MAP_FIXED, anonymous, private), mprotect, a write (which gives a VMA
+**    its anon_vma), mremap and brk in a free region, the same operation,
+**    the same expected VMAs.  Linux's diagrams are kept; one column is one
+**    page of the region (Linux's 0x1000 is our page 1).
+** 2. x86-64 layout with ASLR off, on (2) and half on (1).
+** 3. arm64 layouts for its VA sizes and granules.
+** 4. Overcommit (vm.overcommit_memory 0, 1, 2) and Committed_AS.
+** 5. vm.max_map_count, RLIMIT_AS and RLIMIT_DATA.
+**
+** Every scenario ends with memlab_check() finding nothing.
+*/
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memlab/memlab.h"
+#include "testlib.h"
+
+#define PG 4096ull
+#define REGION 0x7e0000000000ull		/* free in every x86-64 layout below */
+#define REGION_PAGES 0x100u
+#define A(n) (REGION + (uint64_t)(n) * PG)	/* page n of the region */
+
+#define RW (MEMLAB_PROT_READ | MEMLAB_PROT_WRITE)
+#define RO MEMLAB_PROT_READ
+#define ANON (MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS)
+#define FIXED (ANON | MEMLAB_MAP_FIXED)
+
+/* ===================== helpers ===================== */
+
+static void print_violation(void *ud, const char *msg)
+{
+	(void)ud;
+	printf("  violation: %s\n", msg);
+}
+
+#define ASSERT_CHECK(m) ASSERT_EQ(memlab_check((m), print_violation, NULL), 0)
+
+static memlab_machine *machine(int arch, uint32_t page_size, uint32_t va_bits, uint64_t ram,
+			       uint64_t seed)
+{
+	struct memlab_config cfg;
+	memlab_machine *m = NULL;
+
+	memlab_config_init(&cfg);
+	cfg.arch = arch;
+	if (page_size)
+		cfg.page_size = page_size;
+	cfg.va_bits = va_bits;
+	if (ram)
+		cfg.ram = ram;
+	cfg.seed = seed;
+	return memlab_create(&cfg, &m) ? NULL : m;
+}
+
+static memlab_machine *x86(void)
+{
+	return machine(MEMLAB_ARCH_X86_64, 0, 0, 0, 1);
+}
+
+static memlab_task *spawn_aslr(memlab_machine *m, int aslr)
+{
+	struct memlab_spawn_args a;
+	memlab_task *t = NULL;
+
+	memset(&a, 0, sizeof(a));
+	a.aslr = aslr;
+	return memlab_spawn(m, &a, &t) ? NULL : t;
+}
+
+static memlab_task *spawn(memlab_machine *m)
+{
+	return spawn_aslr(m, 0);
+}
+
+/* mmap(MAP_FIXED) of pages [s, e) of the region, anonymous and private. */
+static int map(memlab_task *t, unsigned s, unsigned e, int prot)
+{
+	uint64_t out = 0;
+	int err = memlab_mmap(t, A(s), (uint64_t)(e - s) * PG, prot, FIXED, NULL, 0, &out);
+
+	return err ? err : (out == A(s) ? 0 : -1);
+}
+
+static int prot(memlab_task *t, unsigned s, unsigned e, int p)
+{
+	return memlab_mprotect(t, A(s), (uint64_t)(e - s) * PG, p);
+}
+
+static int unmap(memlab_task *t, unsigned s, unsigned e)
+{
+	return memlab_munmap(t, A(s), (uint64_t)(e - s) * PG);
+}
+
+/* A write to page n: a fault that gives the VMA its anon_vma. */
+static int write_page(memlab_task *t, unsigned n)
+{
+	int code = 0;
+
+	return memlab_touch(t, A(n), 1, 'w', &code);
+}
+
+/* cleanup_mm(): empty the region again. */
+static int cleanup(memlab_task *t)
+{
+	return unmap(t, 0, REGION_PAGES);
+}
+
+/* One expected VMA of the region: pages [s, e), perms, has an anon_vma. */
+struct want {
+	unsigned s, e;
+	const char *perms;
+	int anon;
+};
+
+/* Print the region's VMAs (on a mismatch). */
+static void dump_region(memlab_task *t)
+{
+	struct memlab_vma_info v[128];
+	size_t n = memlab_vmas(t, v, 128);
+
+	for (size_t i = 0; i < n && i < 128; i++)
+		if (v[i].start >= REGION && v[i].end <= A(REGION_PAGES))
+			printf("    have [%#llx, %#llx) %s anon_vma=%d\n",
+			       (unsigned long long)((v[i].start - REGION) / PG),
+			       (unsigned long long)((v[i].end - REGION) / PG), v[i].perms,
+			       v[i].anon_vma);
+}
+
+/* The region's VMAs are exactly w[0..n). */
+static int region_is(memlab_task *t, const struct want *w, size_t n)
+{
+	struct memlab_vma_info v[128];
+	size_t total = memlab_vmas(t, v, 128), k = 0;
+
+	if (total > 128)
+		return 0;
+	for (size_t i = 0; i < total; i++) {
+		if (v[i].end <= REGION || v[i].start >= A(REGION_PAGES))
+			continue;
+		if (k >= n || v[i].start != A(w[k].s) || v[i].end != A(w[k].e) ||
+		    strcmp(v[i].perms, w[k].perms) != 0 || !v[i].anon_vma != !w[k].anon)
+			goto differ;
+		k++;
+	}
+	if (k == n)
+		return 1;
+differ:
+	for (size_t i = 0; i < n; i++)
+		printf("    want [%#x, %#x) %s anon_vma=%d\n", w[i].s, w[i].e, w[i].perms, w[i].anon);
+	dump_region(t);
+	return 0;
+}
+
+/* EXPECT(t, {s, e, perms, anon}, ...): the region holds exactly these VMAs. */
+#define EXPECT(t, ...)                                                          \
+	do {                                                                    \
+		static const struct want w_[] = { __VA_ARGS__ };                \
+		if (!region_is((t), w_, sizeof(w_) / sizeof(w_[0])))            \
+			TEST_FAIL("the region's VMAs differ");                  \
+	} while (0)
+
+#define EXPECT_EMPTY(t)                                                         \
+	do {                                                                    \
+		if (!region_is((t), NULL, 0))                                   \
+			TEST_FAIL("the region is not empty");                   \
+	} while (0)
+
+static int map_count(memlab_task *t)
+{
+	struct memlab_mm_info mi;
+
+	memlab_mm_info(t, &mi);
+	return mi.map_count;
+}
+
+static struct memlab_mm_info mm_of(memlab_task *t)
+{
+	struct memlab_mm_info mi;
+
+	memset(&mi, 0, sizeof(mi));
+	memlab_mm_info(t, &mi);
+	return mi;
+}
+
+/* The kB value of a meminfo line ("Committed_AS"), or -1. */
+static int64_t meminfo_kb(memlab_machine *m, const char *label)
+{
+	char *text = NULL, want[64];
+	const char *p = NULL;
+	int64_t kb = -1;
+
+	if (memlab_proc(m, "meminfo", &text, NULL))
+		return -1;
+	snprintf(want, sizeof(want), "\n%s:", label);
+	if (strncmp(text, want + 1, strlen(want + 1)) == 0)
+		p = text + strlen(want + 1);
+	else if ((p = strstr(text, want)) != NULL)
+		p += strlen(want);
+	if (p)
+		kb = strtoll(p, NULL, 10);
+	memlab_free_text(m, text);
+	return kb;
+}
+
+static int64_t committed_pages(memlab_machine *m)
+{
+	return meminfo_kb(m, "Committed_AS") / 4;
+}
+
+/* The task's maps text (free with memlab_free_text). */
+static char *maps_text(memlab_machine *m, memlab_task *t)
+{
+	char path[32], *text = NULL;
+
+	snprintf(path, sizeof(path), "%d/maps", memlab_task_pid(t));
+	return memlab_proc(m, path, &text, NULL) ? NULL : text;
+}
+
+/* The first VMA whose name contains needle; 0 if none. */
+static int find_named(memlab_task *t, const char *needle, int last, struct memlab_vma_info *out)
+{
+	struct memlab_vma_info v[64];
+	size_t n = memlab_vmas(t, v, 64);
+	int found = 0;
+
+	for (size_t i = 0; i < n && i < 64; i++) {
+		if (strstr(v[i].name, needle)) {
+			*out = v[i];
+			found = 1;
+			if (!last)
+				break;
+		}
+	}
+	return found;
+}
+
+/* ===================== 1. Linux's VMA merge tests ===================== */
+
+/*
+** test_simple_merge: a new VMA between two compatible ones merges with both.
+**
+** 0123
+** L*R   ->  LLL
+*/
+TEST(simple_merge)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	int before;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(map(t, 2, 3, RW));
+	before = map_count(t);
+	EXPECT(t, { 0, 1, "rw-p", 0 }, { 2, 3, "rw-p", 0 });
+	ASSERT_OK(map(t, 1, 2, RW));
+	EXPECT(t, { 0, 3, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), before - 1);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_simple_modify: vma_modify_flags() on the middle page splits 1 -> 3.
+** Through mprotect; and mprotect back merges the three again.
+**
+** 012
+** VVV  -- mprotect(1, PROT_READ) ->  V|v|V
+*/
+TEST(simple_modify)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	int before;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 3, RW));
+	before = map_count(t);
+	ASSERT_OK(prot(t, 1, 2, RO));
+	EXPECT(t, { 0, 1, "rw-p", 0 }, { 1, 2, "r--p", 0 }, { 2, 3, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), before + 2);
+	ASSERT_OK(prot(t, 1, 2, RW));
+	EXPECT(t, { 0, 3, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), before);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_simple_expand: vma_expand() of [0, 1) to [0, 3).  The system call
+** that expands a VMA in place is mremap() growing into free space.
+*/
+TEST(simple_expand)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(memlab_mremap(t, A(0), PG, 3 * PG, 0, 0, &out));
+	ASSERT_EQ(out, A(0));
+	EXPECT(t, { 0, 3, "rw-p", 0 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/* test_simple_shrink: vma_shrink() of [0, 3) to [0, 1), by mremap(). */
+TEST(simple_shrink)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+	int before;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(write_page(t, 2));
+	before = map_count(t);
+	ASSERT_OK(memlab_mremap(t, A(0), 3 * PG, PG, 0, 0, &out));
+	ASSERT_EQ(out, A(0));
+	EXPECT(t, { 0, 1, "rw-p", 1 });
+	ASSERT_EQ(map_count(t), before);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_merge_new: new VMAs filling the holes of
+**
+** 0123456789abc
+** AA B       CC
+**
+** In Linux's test every VMA points at one dummy anon_vma.  The same with
+** system calls: map [0, c), write to it (one anon_vma for the whole VMA),
+** then unmap the holes, so that A, B, D and C are pieces of it that share
+** its anon_vma.  (Linux's first step, "NO merge" of a new D at [7, 9), is
+** merge_new_no_merge below; a D that is mapped fresh and written gets an
+** anon_vma of its own, which changes the step "AAAAA*DDD": see
+** merge_new_separate_anon_vma.)  The vm_ops->close lines of Linux's test
+** ("should have no impact") have no system-call counterpart.
+*/
+TEST(merge_new)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	int base;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 0xc, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(unmap(t, 2, 3));
+	ASSERT_OK(unmap(t, 4, 7));
+	ASSERT_OK(unmap(t, 9, 0xb));
+	/*
+	 * 0123456789abc
+	 * AA B   DD  CC
+	 */
+	EXPECT(t, { 0, 2, "rw-p", 1 }, { 3, 4, "rw-p", 1 }, { 7, 9, "rw-p", 1 },
+	       { 0xb, 0xc, "rw-p", 1 });
+	base = map_count(t) - 4;
+
+	/*
+	 * Merge BOTH sides.
+	 *
+	 * 0123456789abc
+	 * AA*B   DD  CC
+	 */
+	ASSERT_OK(map(t, 2, 3, RW));
+	EXPECT(t, { 0, 4, "rw-p", 1 }, { 7, 9, "rw-p", 1 }, { 0xb, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 3);
+
+	/*
+	 * Merge to PREVIOUS VMA.
+	 *
+	 * 0123456789abc
+	 * AAAA*  DD  CC
+	 */
+	ASSERT_OK(map(t, 4, 5, RW));
+	EXPECT(t, { 0, 5, "rw-p", 1 }, { 7, 9, "rw-p", 1 }, { 0xb, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 3);
+
+	/*
+	 * Merge to NEXT VMA.
+	 *
+	 * 0123456789abc
+	 * AAAAA *DD  CC
+	 */
+	ASSERT_OK(map(t, 6, 7, RW));
+	EXPECT(t, { 0, 5, "rw-p", 1 }, { 6, 9, "rw-p", 1 }, { 0xb, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 3);
+
+	/*
+	 * Merge BOTH sides.
+	 *
+	 * 0123456789abc
+	 * AAAAA*DDD  CC
+	 */
+	ASSERT_OK(map(t, 5, 6, RW));
+	EXPECT(t, { 0, 9, "rw-p", 1 }, { 0xb, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 2);
+
+	/*
+	 * Merge to NEXT VMA.
+	 *
+	 * 0123456789abc
+	 * AAAAAAAAA *CC
+	 */
+	ASSERT_OK(map(t, 0xa, 0xb, RW));
+	EXPECT(t, { 0, 9, "rw-p", 1 }, { 0xa, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 2);
+
+	/*
+	 * Merge BOTH sides.
+	 *
+	 * 0123456789abc
+	 * AAAAAAAAA*CCC
+	 */
+	ASSERT_OK(map(t, 9, 0xa, RW));
+	EXPECT(t, { 0, 0xc, "rw-p", 1 });
+	ASSERT_EQ(map_count(t) - base, 1);
+
+	/*
+	 * Final state.
+	 *
+	 * 0123456789abc
+	 * AAAAAAAAAAAAA
+	 */
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_merge_new, first step: a new VMA with no neighbour does not merge.
+**
+** 0123456789abc
+** AA B   **  CC
+*/
+TEST(merge_new_no_merge)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	int before;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_OK(map(t, 3, 4, RW));
+	ASSERT_OK(map(t, 0xb, 0xc, RW));
+	before = map_count(t);
+	ASSERT_OK(map(t, 7, 9, RW));
+	EXPECT(t, { 0, 2, "rw-p", 0 }, { 3, 4, "rw-p", 0 }, { 7, 9, "rw-p", 0 },
+	       { 0xb, 0xc, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), before + 1);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** The step "AAAAA*DDD" of test_merge_new when A and D were written
+** separately (two anon_vmas, as a program that maps D fresh gets): the new
+** VMA can merge with either side but prev and next cannot merge with each
+** other, so it merges with prev only (is_mergeable_anon_vma(prev, next)).
+** Checked on Linux 6.18.
+**
+** 0123456789
+** AAAAA*DDD  ->  AAAAAADDD
+*/
+TEST(merge_new_separate_anon_vma)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 5, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 6, 9, RW));
+	ASSERT_OK(write_page(t, 8));
+	ASSERT_OK(map(t, 5, 6, RW));
+	EXPECT(t, { 0, 6, "rw-p", 1 }, { 6, 9, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_vma_merge_special_flags: VM_IO, VM_DONTEXPAND, VM_PFNMAP and
+** VM_MIXEDMAP VMAs never merge.  No system call gives an anonymous or
+** file mapping these flags (they come from drivers' ->mmap and
+** remap_pfn_range), so the case is skipped.  The closest check: a new
+** mapping placed directly below [vvar] (VM_IO | VM_PFNMAP) with the same
+** permissions stays a VMA of its own, and mremap() refuses to grow a
+** VM_DONTEXPAND or VM_PFNMAP VMA.  test_vma_merge_with_close and
+** test_vma_merge_new_with_close (vm_ops->close) are skipped likewise.
+*/
+TEST(vma_merge_special_flags)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	struct memlab_vma_info vvar, after;
+	uint64_t out = 0;
+	int before;
+
+	ASSERT(t);
+	ASSERT(find_named(t, "[vvar]", 0, &vvar));
+	before = map_count(t);
+	ASSERT_OK(memlab_mmap(t, vvar.start - PG, PG, RO, FIXED, NULL, 0, &out));
+	ASSERT(find_named(t, "[vvar]", 0, &after));
+	ASSERT_EQ(after.start, vvar.start);
+	ASSERT_EQ(after.end, vvar.end);
+	ASSERT_EQ(map_count(t), before + 1);
+	/* and VM_DONTEXPAND / VM_PFNMAP VMAs cannot grow: mremap() -> EFAULT */
+	ASSERT(find_named(t, "[vdso]", 0, &after));
+	ASSERT_EQ(memlab_mremap(t, after.start, after.end - after.start,
+				after.end - after.start + PG, MEMLAB_MREMAP_MAYMOVE, 0, &out),
+		  -MEMLAB_EFAULT);
+	ASSERT_EQ(memlab_mremap(t, vvar.start, vvar.end - vvar.start,
+				vvar.end - vvar.start + PG, MEMLAB_MREMAP_MAYMOVE, 0, &out),
+		  -MEMLAB_EFAULT);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_merge_existing: mprotect() of (part of) a VMA V to the flags of its
+** neighbour P or N.  V has the anon_vma: it was written to while it was
+** read-write, then made read-only; P and N are read-write and were never
+** written.  The mprotect makes the range read-write again.
+**
+** (The other direction -- V written, made read-only next to a read-only N
+** -- does not merge on Linux: V keeps VM_ACCOUNT because it has an
+** anon_vma, N never had it.  See merge_existing_vm_account.)
+*/
+TEST(merge_existing)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+
+	ASSERT(t);
+	/*
+	 * Merge right case - partial span.
+	 *
+	 *    <->
+	 * 0123456789
+	 *   VVVVNNN
+	 *            ->
+	 * 0123456789
+	 *   VNNNNNN
+	 */
+	ASSERT_OK(map(t, 2, 6, RW));
+	ASSERT_OK(write_page(t, 2));
+	ASSERT_OK(prot(t, 2, 6, RO));
+	ASSERT_OK(map(t, 6, 9, RW));
+	EXPECT(t, { 2, 6, "r--p", 1 }, { 6, 9, "rw-p", 0 });
+	ASSERT_OK(prot(t, 3, 6, RW));
+	EXPECT(t, { 2, 3, "r--p", 1 }, { 3, 9, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Merge right case - full span.
+	 *
+	 *   <-->
+	 * 0123456789
+	 *   VVVVNNN
+	 *            ->
+	 * 0123456789
+	 *   NNNNNNN
+	 */
+	ASSERT_OK(map(t, 2, 6, RW));
+	ASSERT_OK(write_page(t, 2));
+	ASSERT_OK(prot(t, 2, 6, RO));
+	ASSERT_OK(map(t, 6, 9, RW));
+	ASSERT_OK(prot(t, 2, 6, RW));
+	EXPECT(t, { 2, 9, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Merge left case - partial span.
+	 *
+	 *    <->
+	 * 0123456789
+	 * PPPVVVV
+	 *            ->
+	 * 0123456789
+	 * PPPPPPV
+	 */
+	ASSERT_OK(map(t, 3, 7, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 7, RO));
+	ASSERT_OK(map(t, 0, 3, RW));
+	EXPECT(t, { 0, 3, "rw-p", 0 }, { 3, 7, "r--p", 1 });
+	ASSERT_OK(prot(t, 3, 6, RW));
+	EXPECT(t, { 0, 6, "rw-p", 1 }, { 6, 7, "r--p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Merge left case - full span.
+	 *
+	 *    <-->
+	 * 0123456789
+	 * PPPVVVV
+	 *            ->
+	 * 0123456789
+	 * PPPPPPP
+	 */
+	ASSERT_OK(map(t, 3, 7, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 7, RO));
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(prot(t, 3, 7, RW));
+	EXPECT(t, { 0, 7, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Merge both case.
+	 *
+	 *    <-->
+	 * 0123456789
+	 * PPPVVVVNNN
+	 *             ->
+	 * 0123456789
+	 * PPPPPPPPPP
+	 */
+	ASSERT_OK(map(t, 3, 7, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 7, RO));
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(map(t, 7, 0xa, RW));
+	EXPECT(t, { 0, 3, "rw-p", 0 }, { 3, 7, "r--p", 1 }, { 7, 0xa, "rw-p", 0 });
+	ASSERT_OK(prot(t, 3, 7, RW));
+	EXPECT(t, { 0, 0xa, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Non-merge ranges.  A range strictly inside V merges with nothing:
+	 * mprotect() to the neighbours' flags splits V in three, and back
+	 * joins it again.  (Here V is the read-write one, P and N read-only
+	 * and none was written, so that VM_ACCOUNT plays no part.)
+	 *
+	 *     -
+	 *      -
+	 *       -
+	 *     <->
+	 *     <>
+	 *      <>
+	 * 0123456789a
+	 * PPPVVVVVNNN
+	 */
+	ASSERT_OK(map(t, 0, 3, RO));
+	ASSERT_OK(map(t, 3, 8, RW));
+	ASSERT_OK(map(t, 8, 0xb, RO));
+	{
+		static const unsigned range[][2] = {
+			{ 4, 5 }, { 5, 6 }, { 6, 7 }, { 4, 7 }, { 4, 6 }, { 5, 6 }
+		};
+
+		for (size_t i = 0; i < sizeof(range) / sizeof(range[0]); i++) {
+			unsigned s = range[i][0], e = range[i][1];
+			struct want w[5] = {
+				{ 0, 3, "r--p", 0 }, { 3, s, "rw-p", 0 }, { s, e, "r--p", 0 },
+				{ e, 8, "rw-p", 0 }, { 8, 0xb, "r--p", 0 }
+			};
+
+			ASSERT_OK(prot(t, s, e, RO));
+			if (!region_is(t, w, 5))
+				TEST_FAIL("mprotect of [%u, %u) merged", s, e);
+			ASSERT_OK(prot(t, s, e, RW));
+			EXPECT(t, { 0, 3, "r--p", 0 }, { 3, 8, "rw-p", 0 }, { 8, 0xb, "r--p", 0 });
+		}
+	}
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** VM_ACCOUNT takes part in the merge decision (it is one of the vm_flags).
+** mprotect(PROT_READ) of a private writable VMA drops VM_ACCOUNT only
+** while it has no anon_vma, so an unwritten one merges with a read-only
+** neighbour and a written one does not.  Checked on Linux 6.18.
+**
+**    <->
+** 0123456789
+**   VVVVNNN     V read-write, N read-only
+*/
+TEST(merge_existing_vm_account)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 2, 6, RW));
+	ASSERT_OK(map(t, 6, 9, RO));
+	ASSERT_OK(prot(t, 3, 6, RO));
+	EXPECT(t, { 2, 3, "rw-p", 0 }, { 3, 9, "r--p", 0 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	ASSERT_OK(map(t, 2, 6, RW));
+	ASSERT_OK(write_page(t, 2));
+	ASSERT_OK(map(t, 6, 9, RO));
+	ASSERT_OK(prot(t, 3, 6, RO));
+	EXPECT(t, { 2, 3, "rw-p", 1 }, { 3, 6, "r--p", 1 }, { 6, 9, "r--p", 0 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_anon_vma_non_mergeable: prev and next have different anon_vmas
+** (each was written to while it had no compatible neighbour), so a VMA
+** between them can merge with one of them but not with both.
+*/
+TEST(anon_vma_non_mergeable)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+
+	ASSERT(t);
+	/*
+	 * In the case of modified VMA merge, merging both left and right VMAs
+	 * but where prev and next have incompatible anon_vma objects, we revert
+	 * to a merge of prev and VMA:
+	 *
+	 *    <-->
+	 * 0123456789
+	 * PPPVVVVNNN
+	 *            ->
+	 * 0123456789
+	 * PPPPPPPNNN
+	 */
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 7, 9, RW));
+	ASSERT_OK(write_page(t, 7));
+	ASSERT_OK(map(t, 3, 7, RO));
+	EXPECT(t, { 0, 3, "rw-p", 1 }, { 3, 7, "r--p", 0 }, { 7, 9, "rw-p", 1 });
+	ASSERT_OK(prot(t, 3, 7, RW));
+	EXPECT(t, { 0, 7, "rw-p", 1 }, { 7, 9, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Now consider the new VMA case. This is equivalent, only adding a new
+	 * VMA in a gap between prev and next.
+	 *
+	 *    <-->
+	 * 0123456789
+	 * PPP****NNN
+	 *            ->
+	 * 0123456789
+	 * PPPPPPPNNN
+	 */
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 7, 9, RW));
+	ASSERT_OK(write_page(t, 7));
+	ASSERT_OK(map(t, 3, 7, RW));
+	EXPECT(t, { 0, 7, "rw-p", 1 }, { 7, 9, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * And when the VMA being changed has an anon_vma of its own, it
+	 * merges with neither (P grown up to V by mremap, so that both were
+	 * written while apart).  Checked on Linux 6.18.
+	 *
+	 *    <>
+	 * 012345
+	 * PPPVV   ->  PPPVV
+	 */
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 3, 5, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 5, RO));
+	ASSERT_OK(memlab_mremap(t, A(0), 2 * PG, 3 * PG, 0, 0, &out));
+	EXPECT(t, { 0, 3, "rw-p", 1 }, { 3, 5, "r--p", 1 });
+	ASSERT_OK(prot(t, 3, 5, RW));
+	EXPECT(t, { 0, 3, "rw-p", 1 }, { 3, 5, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_dup_anon_vma: when a merge deletes the VMA that has the anon_vma,
+** the VMA that survives takes it over (anon_vma_clone).  Linux checks
+** was_cloned; through system calls the survivor must show an anon_vma.
+*/
+TEST(dup_anon_vma)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+
+	ASSERT(t);
+	/*
+	 * Expanding a VMA delete the next one duplicates next's anon_vma and
+	 * assigns it to the expanded VMA.  (mremap() growing prev in place up
+	 * to next: vma_merge_extend.)
+	 *
+	 * 01234
+	 * P  NN  ->  PPPPP
+	 */
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(map(t, 3, 5, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(memlab_mremap(t, A(0), PG, 3 * PG, 0, 0, &out));
+	EXPECT(t, { 0, 5, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * next has anon_vma, we assign to prev.
+	 *
+	 *         |<----->|
+	 * |-------*********-------|
+	 *   prev     vma     next
+	 *  extend   delete  delete
+	 */
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(map(t, 3, 5, RO));
+	ASSERT_OK(map(t, 5, 8, RW));
+	ASSERT_OK(write_page(t, 5));
+	EXPECT(t, { 0, 3, "rw-p", 0 }, { 3, 5, "r--p", 0 }, { 5, 8, "rw-p", 1 });
+	ASSERT_OK(prot(t, 3, 5, RW));
+	EXPECT(t, { 0, 8, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * vma has anon_vma, we assign to prev.
+	 *
+	 *         |<----->|
+	 * |-------*********-------|
+	 *   prev     vma     next
+	 *  extend   delete  delete
+	 */
+	ASSERT_OK(map(t, 3, 5, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 5, RO));
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(map(t, 5, 8, RW));
+	EXPECT(t, { 0, 3, "rw-p", 0 }, { 3, 5, "r--p", 1 }, { 5, 8, "rw-p", 0 });
+	ASSERT_OK(prot(t, 3, 5, RW));
+	EXPECT(t, { 0, 8, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * vma has anon_vma, we assign to prev.
+	 *
+	 *         |<----->|
+	 * |-------*************
+	 *   prev       vma
+	 *  extend shrink/delete
+	 */
+	ASSERT_OK(map(t, 3, 8, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(prot(t, 3, 8, RO));
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(prot(t, 3, 5, RW));
+	EXPECT(t, { 0, 5, "rw-p", 1 }, { 5, 8, "r--p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * vma has anon_vma, we assign to next.
+	 *
+	 *     |<----->|
+	 * *************-------|
+	 *      vma       next
+	 * shrink/delete extend
+	 */
+	ASSERT_OK(map(t, 0, 5, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(prot(t, 0, 5, RO));
+	ASSERT_OK(map(t, 5, 8, RW));
+	ASSERT_OK(prot(t, 3, 5, RW));
+	EXPECT(t, { 0, 3, "r--p", 1 }, { 3, 8, "rw-p", 1 });
+	ASSERT_CHECK(m);
+
+	/*
+	 * test_vmi_prealloc_fail (a maple-tree preallocation failure in the
+	 * middle of a merge) has no system-call counterpart: skipped.
+	 */
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_merge_extend: extend a VMA into the gap up to the following VMA;
+** it merges with it.  mremap() growing in place (vma_merge_extend).
+**
+** <->
+** *  *   ->  ****
+*/
+TEST(merge_extend)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+	int before;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(map(t, 3, 4, RW));
+	before = map_count(t);
+	ASSERT_OK(memlab_mremap(t, A(0), PG, 3 * PG, 0, 0, &out));
+	ASSERT_EQ(out, A(0));
+	EXPECT(t, { 0, 4, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), before - 1);
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * The same when both were written on their own (two anon_vmas): the
+	 * extension stops at next without merging.  Checked on Linux 6.18.
+	 */
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 3, 5, RW));
+	ASSERT_OK(write_page(t, 3));
+	ASSERT_OK(memlab_mremap(t, A(0), PG, 3 * PG, 0, 0, &out));
+	EXPECT(t, { 0, 3, "rw-p", 1 }, { 3, 5, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_copy_vma: copy_vma() is mremap()'s move.  An anonymous VMA that was
+** never written takes the pgoff of its new address ("to increase its
+** chance of merging"), so it merges at the destination; a written one
+** keeps its old pgoff and does not.
+*/
+TEST(copy_vma)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+
+	ASSERT(t);
+	/* Move backwards and do not merge.  0123456 : "   VV" -> "VV" */
+	ASSERT_OK(map(t, 3, 5, RW));
+	ASSERT_OK(memlab_mremap(t, A(3), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(0), &out));
+	ASSERT_EQ(out, A(0));
+	EXPECT(t, { 0, 2, "rw-p", 0 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * Move a VMA into position next to another and merge the two.
+	 *
+	 * 012345678
+	 * VV    NN   ->      VVNN  (one VMA)
+	 */
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_OK(map(t, 6, 8, RW));
+	ASSERT_OK(memlab_mremap(t, A(0), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(4), &out));
+	ASSERT_EQ(out, A(4));
+	EXPECT(t, { 4, 8, "rw-p", 0 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/* The same move of a written VMA keeps its old pgoff: no merge (Linux 6.18 too). */
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_OK(write_page(t, 0));
+	ASSERT_OK(map(t, 6, 8, RW));
+	ASSERT_OK(memlab_mremap(t, A(0), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(4), &out));
+	EXPECT(t, { 4, 6, "rw-p", 1 }, { 6, 8, "rw-p", 0 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_copy_vma, continued: a written VMA moved back to where it was
+** created merges with its unwritten neighbour again (pgoff contiguous, one
+** side without an anon_vma), and the merged VMA must carry the moved
+** pages' anon_vma: Linux 6.16+ vma_expand() dups the anon_vma of
+** vmg->copied_from into the target.  Linux 6.18 shows it through its
+** effect: a VMA Z written on its own (another anon_vma) and a hole filled
+** between them merges with one side only.
+*/
+TEST(copy_vma_anon_vma)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t out = 0;
+
+	ASSERT(t);
+	/*
+	 * 0123456789
+	 *     VVNN      V moved back from page 0x20, joins next
+	 *     VVVV*Z    ->  VVVVV Z
+	 */
+	ASSERT_OK(map(t, 4, 6, RW));
+	ASSERT_OK(write_page(t, 4));
+	ASSERT_OK(memlab_mremap(t, A(4), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(0x20), &out));
+	ASSERT_OK(map(t, 6, 8, RW));
+	ASSERT_OK(memlab_mremap(t, A(0x20), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(4), &out));
+	EXPECT(t, { 4, 8, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(map(t, 9, 0xa, RW));
+	ASSERT_OK(write_page(t, 9));
+	ASSERT_OK(map(t, 8, 9, RW));
+	EXPECT(t, { 4, 9, "rw-p", 1 }, { 9, 0xa, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	ASSERT_OK(cleanup(t));
+
+	/*
+	 * The same with the moved VMA joining prev.
+	 *
+	 * 0123456
+	 * PPVV        V moved back from page 0x20
+	 * PPPP*Z  ->  PPPPP Z
+	 */
+	ASSERT_OK(map(t, 2, 4, RW));
+	ASSERT_OK(write_page(t, 2));
+	ASSERT_OK(memlab_mremap(t, A(2), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(0x20), &out));
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_OK(memlab_mremap(t, A(0x20), 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(2), &out));
+	EXPECT(t, { 0, 4, "rw-p", 1 });
+	ASSERT_OK(map(t, 5, 6, RW));
+	ASSERT_OK(write_page(t, 5));
+	ASSERT_OK(map(t, 4, 5, RW));
+	EXPECT(t, { 0, 5, "rw-p", 1 }, { 5, 6, "rw-p", 1 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** test_expand_only_mode: VMG_FLAG_JUST_EXPAND, which brk() uses: the heap
+** is expanded in place and the VMA before it is not looked at -- even an
+** adjacent anonymous bss VMA with the same flags never merges with the
+** heap (facts §2.1).
+**
+**  bss  heap
+** |BBBB|H|    -- brk(+4 pages) -->    |BBBB|HHHHH|
+*/
+TEST(expand_only_mode)
+{
+	memlab_machine *m = x86();
+	struct memlab_spawn_args a;
+	struct memlab_mm_info mi;
+	struct memlab_vma_info bss, heap, v[64];
+	memlab_task *t = NULL;
+	size_t n;
+
+	ASSERT(m);
+	memset(&a, 0, sizeof(a));
+	a.exe.text = 0x1000;
+	a.exe.data = 0x1000;
+	a.exe.bss = 0x3000;		/* the bss spans pages: an anonymous VMA */
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	mi = mm_of(t);
+	ASSERT_EQ(memlab_brk(t, mi.start_brk + PG), mi.start_brk + PG);
+	ASSERT_EQ(memlab_brk(t, mi.start_brk + 5 * PG), mi.start_brk + 5 * PG);
+	ASSERT(find_named(t, "[heap]", 0, &heap));
+	ASSERT_EQ(heap.start, mi.start_brk);
+	ASSERT_EQ(heap.end, mi.start_brk + 5 * PG);
+	n = memlab_vmas(t, v, 64);
+	memset(&bss, 0, sizeof(bss));
+	for (size_t i = 0; i < n && i < 64; i++)
+		if (v[i].end == heap.start)
+			bss = v[i];
+	ASSERT_EQ(bss.end, mi.start_brk);		/* adjacent */
+	ASSERT_STREQ(bss.perms, "rw-p");
+	ASSERT_STREQ(bss.name, "");
+	ASSERT_EQ(bss.end - bss.start, 3 * PG);	/* untouched by the expansion */
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/* ===================== 2. x86-64 layout and ASLR ===================== */
+
+#define X86_TASK_SIZE 0x7ffffffff000ull
+#define X86_PIE_BASE 0x555555554000ull
+
+TEST(layout_x86_aslr_off)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	struct memlab_vma_info exe, ld_first, ld_last, vdso, stack;
+	struct memlab_mm_info mi;
+
+	ASSERT(t);
+	mi = mm_of(t);
+	ASSERT_EQ(mi.task_size, X86_TASK_SIZE);
+	ASSERT_EQ(mi.mmap_base, 0x7ffff7fff000ull);
+	ASSERT(find_named(t, "/usr/local/bin/a.out", 0, &exe));
+	ASSERT_EQ(exe.start, X86_PIE_BASE);
+	ASSERT_STREQ(exe.perms, "r--p");
+	ASSERT(find_named(t, "[stack]", 0, &stack));
+	ASSERT_EQ(stack.start, 0x7ffffffde000ull);
+	ASSERT_EQ(stack.end, 0x7ffffffff000ull);
+	ASSERT(find_named(t, "ld-linux-x86-64.so.2", 0, &ld_first));
+	ASSERT(find_named(t, "ld-linux-x86-64.so.2", 1, &ld_last));
+	ASSERT_EQ(ld_last.end, mi.mmap_base);
+	ASSERT(find_named(t, "[vdso]", 0, &vdso));
+	ASSERT_EQ(vdso.end, ld_first.start);
+	ASSERT_EQ(vdso.end - vdso.start, 2 * PG);
+	ASSERT_EQ(mi.start_brk, mi.brk);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/* One spawn's random choices. */
+struct layout {
+	uint64_t pie, mmap_base, stack_top, brk_off, ld_end;
+};
+
+static int layout_of(uint64_t seed, int aslr, struct layout *l)
+{
+	memlab_machine *m = machine(MEMLAB_ARCH_X86_64, 0, 0, 64ull << 20, seed);
+	memlab_task *t = m ? spawn_aslr(m, aslr) : NULL;
+	struct memlab_vma_info v[64], stack;
+	struct memlab_mm_info mi;
+	size_t n;
+	int ok = t != NULL;
+
+	if (ok) {
+		uint64_t image_end = 0;
+
+		n = memlab_vmas(t, v, 64);
+		mi = mm_of(t);
+		memset(l, 0, sizeof(*l));
+		for (size_t i = 0; i < n && i < 64; i++) {
+			if (strstr(v[i].name, "a.out")) {
+				if (!l->pie)
+					l->pie = v[i].start;
+				image_end = v[i].end;
+			}
+			if (strstr(v[i].name, "ld-linux"))
+				l->ld_end = v[i].end;
+		}
+		ok = find_named(t, "[stack]", 0, &stack) && image_end;
+		l->stack_top = stack.end;
+		l->mmap_base = mi.mmap_base;
+		l->brk_off = mi.start_brk - image_end;	/* the default image has no bss */
+		ok = ok && mi.brk == mi.start_brk && memlab_check(m, print_violation, NULL) == 0;
+		memlab_task_exit(t);
+	}
+	if (m)
+		memlab_destroy(m);
+	return ok;
+}
+
+#define NSPAWN 200
+
+/*
+** randomize_va_space = 2: PIE base and mmap_base move by 28 bits of pages,
+** the stack top by 22 bits of pages, the break by up to 1 GiB above one
+** page of gap; all page aligned, and the spread covers the range.
+*/
+TEST(layout_x86_aslr_on)
+{
+	const uint64_t mmap_range = ((1ull << 28) - 1) * PG;
+	const uint64_t stack_range = ((1ull << 22) - 1) * PG;
+	const uint64_t brk_range = (1ull << 30) - PG;
+	/* mmap_base before randomisation: 8 MiB stack + 1 MiB guard + stack_maxrandom_size */
+	const uint64_t base_hi = X86_TASK_SIZE - ((8ull << 20) + (1ull << 20) + stack_range);
+	uint64_t lo[4] = { UINT64_MAX, UINT64_MAX, UINT64_MAX, UINT64_MAX }, hi[4] = { 0 };
+	int same_pie = 0;
+	struct layout prev = { 0 };
+
+	for (uint64_t seed = 1; seed <= NSPAWN; seed++) {
+		struct layout l;
+		uint64_t val[4];
+
+		if (!layout_of(seed, 2, &l))
+			TEST_FAIL("spawn with seed %llu", (unsigned long long)seed);
+		ASSERT(l.pie >= X86_PIE_BASE && l.pie <= X86_PIE_BASE + mmap_range);
+		ASSERT(l.mmap_base <= base_hi && l.mmap_base >= base_hi - mmap_range);
+		ASSERT(l.stack_top <= X86_TASK_SIZE && l.stack_top >= X86_TASK_SIZE - stack_range);
+		ASSERT(l.brk_off >= PG && l.brk_off <= PG + brk_range);
+		ASSERT_EQ(l.ld_end, l.mmap_base);	/* ld.so is the first mmap */
+		ASSERT_EQ(l.pie % PG, 0);
+		ASSERT_EQ(l.mmap_base % PG, 0);
+		ASSERT_EQ(l.stack_top % PG, 0);
+		ASSERT_EQ(l.brk_off % PG, 0);
+		same_pie += l.pie == prev.pie;
+		prev = l;
+		val[0] = l.pie - X86_PIE_BASE;
+		val[1] = base_hi - l.mmap_base;
+		val[2] = X86_TASK_SIZE - l.stack_top;
+		val[3] = l.brk_off - PG;
+		for (int i = 0; i < 4; i++) {
+			lo[i] = val[i] < lo[i] ? val[i] : lo[i];
+			hi[i] = val[i] > hi[i] ? val[i] : hi[i];
+		}
+	}
+	ASSERT(same_pie == 0);
+	/* 200 uniform draws span more than 90% of their range (p of failing < 1e-6) */
+	ASSERT(hi[0] - lo[0] > mmap_range / 10 * 9);
+	ASSERT(hi[1] - lo[1] > mmap_range / 10 * 9);
+	ASSERT(hi[2] - lo[2] > stack_range / 10 * 9);
+	ASSERT(hi[3] - lo[3] > brk_range / 10 * 9);
+}
+
+/* randomize_va_space = 1: everything moves but the break, which follows the image. */
+TEST(layout_x86_aslr_1)
+{
+	uint64_t first_pie = 0, first_stack = 0, first_base = 0;
+	int moved_pie = 0, moved_stack = 0, moved_base = 0;
+
+	for (uint64_t seed = 1; seed <= 20; seed++) {
+		struct layout l;
+
+		if (!layout_of(seed, 1, &l))
+			TEST_FAIL("spawn with seed %llu", (unsigned long long)seed);
+		ASSERT_EQ(l.brk_off, 0);
+		if (seed == 1) {
+			first_pie = l.pie;
+			first_stack = l.stack_top;
+			first_base = l.mmap_base;
+		}
+		moved_pie += l.pie != first_pie;
+		moved_stack += l.stack_top != first_stack;
+		moved_base += l.mmap_base != first_base;
+	}
+	ASSERT_EQ(moved_pie, 19);
+	ASSERT_EQ(moved_stack, 19);
+	ASSERT_EQ(moved_base, 19);
+}
+
+/* The same seed gives the same layout, byte for byte; another seed another. */
+TEST(layout_x86_same_seed)
+{
+	char *text[3] = { NULL, NULL, NULL };
+	memlab_machine *m[3];
+
+	for (int i = 0; i < 3; i++) {
+		memlab_task *t;
+		uint64_t out = 0;
+
+		m[i] = machine(MEMLAB_ARCH_X86_64, 0, 0, 64ull << 20, i < 2 ? 42 : 43);
+		ASSERT(m[i]);
+		t = spawn_aslr(m[i], 2);
+		ASSERT(t);
+		ASSERT_OK(memlab_mmap(t, 0, 5 * PG, RW, ANON, NULL, 0, &out));
+		ASSERT(memlab_brk(t, mm_of(t).brk + 3 * PG) > 0);
+		text[i] = maps_text(m[i], t);
+		ASSERT(text[i]);
+	}
+	ASSERT_STREQ(text[0], text[1]);
+	ASSERT(strcmp(text[0], text[2]) != 0);
+	for (int i = 0; i < 3; i++) {
+		ASSERT_CHECK(m[i]);
+		memlab_free_text(m[i], text[i]);
+		memlab_destroy(m[i]);
+	}
+}
+
+/* ===================== 3. arm64 ===================== */
+
+/* Keeps the last report of a machine that memlab_create() refuses. */
+static void keep_report(void *ud, const char *msg)
+{
+	snprintf(ud, 256, "%s", msg);
+}
+
+TEST(layout_arm64)
+{
+	static const struct {
+		uint32_t page, va;
+	} ok[] = { { 4096, 39 }, { 4096, 48 }, { 16384, 48 }, { 65536, 48 } };
+	static const struct {
+		uint32_t page, va;
+	} bad[] = { { 16384, 39 }, { 65536, 39 }, { 4096, 42 }, { 4096, 47 }, { 65536, 47 } };
+
+	for (size_t i = 0; i < sizeof(ok) / sizeof(ok[0]); i++) {
+		uint64_t page = ok[i].page, ts = 1ull << ok[i].va, out = 0;
+		memlab_machine *m = machine(MEMLAB_ARCH_ARM64, ok[i].page, ok[i].va, 1ull << 30, 1);
+		memlab_task *t = m ? spawn(m) : NULL;
+		struct memlab_vma_info exe, stack, ld;
+		struct memlab_mm_info mi;
+
+		if (!t)
+			TEST_FAIL("arm64 %uK va_bits %u", ok[i].page / 1024, ok[i].va);
+		mi = mm_of(t);
+		ASSERT_EQ(mi.task_size, ts);
+		ASSERT(find_named(t, "[stack]", 0, &stack));
+		ASSERT_EQ(stack.end, ts);
+		ASSERT(find_named(t, "a.out", 0, &exe));
+		ASSERT_EQ(exe.start, (2 * ts / 3) & ~(page - 1));	/* ELF_ET_DYN_BASE */
+		ASSERT_EQ(mi.mmap_base, ts - (128ull << 20));	/* the 128 MiB minimum gap */
+		ASSERT(find_named(t, "ld-linux-aarch64", 1, &ld));
+		ASSERT_EQ(ld.end, mi.mmap_base);
+		ASSERT_OK(memlab_mmap(t, 0, 3 * page, RW, ANON, NULL, 0, &out));
+		ASSERT(out + 3 * page <= mi.mmap_base && out > exe.start);
+		ASSERT_EQ(out % page, 0);
+		ASSERT_CHECK(m);
+		memlab_task_exit(t);
+		memlab_destroy(m);
+	}
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct memlab_config cfg;
+		memlab_machine *m = NULL;
+		char why[256] = "";
+
+		memlab_config_init(&cfg);
+		cfg.report = keep_report;
+		cfg.report_ud = why;
+		cfg.arch = MEMLAB_ARCH_ARM64;
+		cfg.page_size = bad[i].page;
+		cfg.va_bits = bad[i].va;
+		cfg.ram = 1ull << 30;		/* enough for 64K pages' order-13 blocks */
+		ASSERT_EQ(memlab_create(&cfg, &m), -MEMLAB_EINVAL);
+		ASSERT(m == NULL);
+		ASSERT(strstr(why, "va_bits") != NULL);	/* refused for the VA size */
+	}
+}
+
+/* ===================== 4. overcommit ===================== */
+
+static int set_sysctl(memlab_machine *m, int64_t max_map_count, int64_t overcommit,
+		      int64_t ratio)
+{
+	struct memlab_vm_sysctl s = { max_map_count, overcommit, ratio, -1 };
+
+	return memlab_vm_sysctl(m, &s, NULL);
+}
+
+/* vm.overcommit_memory = 0: one request larger than RAM (+ swap) is refused. */
+TEST(overcommit_heuristic)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t ram_pages, out = 0;
+	int64_t before;
+
+	ASSERT(t);
+	ram_pages = (uint64_t)meminfo_kb(m, "MemTotal") / 4;
+	before = committed_pages(m);
+	ASSERT_EQ(memlab_mmap(t, 0, (ram_pages + 1) * PG, RW, ANON, NULL, 0, &out),
+		  -MEMLAB_ENOMEM);
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_OK(memlab_mmap(t, 0, (ram_pages + 1) * PG, RO, ANON, NULL, 0, &out));
+	ASSERT_OK(memlab_munmap(t, out, (ram_pages + 1) * PG));
+	ASSERT_OK(memlab_mmap(t, 0, (ram_pages + 1) * PG, RW, ANON | MEMLAB_MAP_NORESERVE,
+			      NULL, 0, &out));
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_OK(memlab_munmap(t, out, (ram_pages + 1) * PG));
+	/* exactly RAM is still one request "not larger than RAM" */
+	ASSERT_OK(memlab_mmap(t, 0, ram_pages * PG, RW, ANON, NULL, 0, &out));
+	ASSERT_EQ(committed_pages(m), before + (int64_t)ram_pages);
+	ASSERT_OK(memlab_munmap(t, out, ram_pages * PG));
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	ASSERT_EQ(committed_pages(m), 0);
+	memlab_destroy(m);
+}
+
+/* vm.overcommit_memory = 1: anything goes, and is still counted. */
+TEST(overcommit_always)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t big = 64ull << 30, out = 0;
+	int64_t before;
+
+	ASSERT(t);
+	ASSERT_OK(set_sysctl(m, -1, 1, -1));
+	before = committed_pages(m);
+	ASSERT_OK(memlab_mmap(t, 0, big, RW, ANON, NULL, 0, &out));
+	ASSERT_EQ(committed_pages(m), before + (int64_t)(big / PG));
+	ASSERT_OK(memlab_munmap(t, out, big));
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	ASSERT_EQ(committed_pages(m), 0);
+	memlab_destroy(m);
+}
+
+/*
+** vm.overcommit_memory = 2: Committed_AS must stay below CommitLimit
+** (RAM * overcommit_ratio / 100) less min(total_vm / 32,
+** user_reserve_kbytes) and, for non-root, admin_reserve_kbytes.  The task
+** is root here, so the boundary is CommitLimit - total_vm / 32.
+*/
+TEST(overcommit_never)
+{
+	memlab_machine *m = x86();
+	struct memlab_spawn_args a;
+	memlab_task *t = NULL, *t2 = NULL;
+	uint64_t out = 0, out2 = 0, ram_pages, limit, n;
+	int64_t before;
+
+	ASSERT(m);
+	ASSERT_OK(set_sysctl(m, -1, 2, 50));
+	memset(&a, 0, sizeof(a));
+	a.root = 1;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ram_pages = (uint64_t)meminfo_kb(m, "MemTotal") / 4;
+	limit = (uint64_t)meminfo_kb(m, "CommitLimit") / 4;
+	ASSERT_EQ(limit, ram_pages * 50 / 100);
+	before = committed_pages(m);
+	ASSERT(before > 0 && (uint64_t)before == mm_of(t).committed_pages);
+	/* the largest request: before + n < limit - total_vm / 32 */
+	n = limit - mm_of(t).total_vm / 32 - (uint64_t)before - 1;
+	ASSERT_EQ(memlab_mmap(t, 0, (n + 1) * PG, RW, ANON, NULL, 0, &out), -MEMLAB_ENOMEM);
+	ASSERT_EQ(committed_pages(m), before);
+	/* MAP_NORESERVE is ignored in mode 2 */
+	ASSERT_EQ(memlab_mmap(t, 0, (n + 1) * PG, RW, ANON | MEMLAB_MAP_NORESERVE, NULL, 0, &out),
+		  -MEMLAB_ENOMEM);
+	/* read-only private mappings are not charged */
+	ASSERT_OK(memlab_mmap(t, 0, (n + 1) * PG, RO, ANON, NULL, 0, &out));
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_OK(memlab_munmap(t, out, (n + 1) * PG));
+	ASSERT_OK(memlab_mmap(t, 0, n * PG, RW, ANON, NULL, 0, &out));
+	ASSERT_EQ(committed_pages(m), before + (int64_t)n);
+	ASSERT_EQ(mm_of(t).committed_pages, (uint64_t)before + n);
+	/* now even one page is too much, for this task and for another */
+	ASSERT_EQ(memlab_mmap(t, 0, PG, RW, ANON, NULL, 0, &out2), -MEMLAB_ENOMEM);
+	ASSERT_EQ(memlab_spawn(m, &a, &t2), -MEMLAB_ENOMEM);
+	/* mprotect to writable charges too, and is refused likewise */
+	ASSERT_OK(memlab_mmap(t, 0, PG, RO, ANON, NULL, 0, &out2));
+	ASSERT_EQ(memlab_mprotect(t, out2, PG, RW), -MEMLAB_ENOMEM);
+	/*
+	 * munmap gives the charge back, page by page; past the user reserve
+	 * (total_vm / 32, ~1000 pages now) the mprotect is allowed again
+	 */
+	ASSERT_OK(memlab_munmap(t, out, 2048 * PG));
+	ASSERT_EQ(committed_pages(m), before + (int64_t)n - 2048);
+	ASSERT_OK(memlab_mprotect(t, out2, PG, RW));
+	ASSERT_EQ(committed_pages(m), before + (int64_t)n - 2047);
+	ASSERT_OK(memlab_munmap(t, out + 2048 * PG, (n - 2048) * PG));
+	ASSERT_OK(memlab_munmap(t, out2, PG));
+	ASSERT_EQ(committed_pages(m), before);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	ASSERT_EQ(committed_pages(m), 0);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/* Committed_AS over several tasks returns to 0 when all have exited. */
+TEST(overcommit_exit)
+{
+	memlab_machine *m = x86();
+	memlab_task *t[3];
+	uint64_t out = 0;
+	int code = 0;
+
+	ASSERT(m);
+	ASSERT_EQ(committed_pages(m), 0);
+	for (int i = 0; i < 3; i++) {
+		t[i] = spawn(m);
+		ASSERT(t[i]);
+		ASSERT_OK(memlab_mmap(t[i], 0, 100 * PG, RW, ANON, NULL, 0, &out));
+		ASSERT_OK(memlab_touch(t[i], out, PG, 'w', &code));
+		ASSERT(memlab_brk(t[i], mm_of(t[i]).brk + 10 * PG) > 0);
+	}
+	ASSERT(committed_pages(m) > 300);
+	for (int i = 0; i < 3; i++)
+		memlab_task_exit(t[i]);
+	ASSERT_EQ(committed_pages(m), 0);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/* ===================== 5. limits ===================== */
+
+/*
+** vm.max_map_count: mmap() and brk() refuse only when map_count > limit,
+** a split (munmap or mprotect of a middle page) when map_count >= limit.
+*/
+TEST(max_map_count)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	const int limit = 100;
+	uint64_t out = 0;
+	unsigned next = 0;
+	char *before, *after;
+
+	ASSERT(t);
+	ASSERT_OK(set_sysctl(m, limit, -1, -1));
+	/*
+	 * 0123456789a
+	 * VVV VVV VVV   in the region, then one-page VMAs with a hole between
+	 * them far above it until map_count reaches the limit
+	 */
+	ASSERT_OK(map(t, 0, 3, RW));
+	ASSERT_OK(map(t, 4, 7, RW));
+	ASSERT_OK(map(t, 8, 0xb, RW));
+	next = 0x1000;
+	while (map_count(t) < limit) {
+		ASSERT_OK(map(t, next, next + 1, RW));
+		next += 2;
+	}
+	ASSERT_EQ(map_count(t), limit);
+	/* at the limit: a split is refused, nothing changes */
+	before = maps_text(m, t);
+	ASSERT(before);
+	ASSERT_EQ(unmap(t, 1, 2), -MEMLAB_ENOMEM);
+	ASSERT_EQ(prot(t, 1, 2, RO), -MEMLAB_ENOMEM);
+	after = maps_text(m, t);
+	ASSERT_STREQ(before, after);
+	memlab_free_text(m, after);
+	memlab_free_text(m, before);
+	ASSERT_EQ(map_count(t), limit);
+	/* prefix and suffix munmap need no split */
+	ASSERT_OK(unmap(t, 0, 1));
+	ASSERT_OK(unmap(t, 6, 7));
+	EXPECT(t, { 1, 3, "rw-p", 0 }, { 4, 6, "rw-p", 0 }, { 8, 0xb, "rw-p", 0 });
+	ASSERT_EQ(map_count(t), limit);
+	/* mmap at the limit still succeeds (strict >), once */
+	ASSERT_OK(map(t, next, next + 1, RW));
+	ASSERT_EQ(map_count(t), limit + 1);
+	ASSERT_EQ(map(t, next + 2, next + 3, RW), -MEMLAB_ENOMEM);
+	/* even one that would merge: the count is checked first */
+	ASSERT_EQ(map(t, next + 1, next + 2, RW), -MEMLAB_ENOMEM);
+	ASSERT_EQ(memlab_brk(t, mm_of(t).brk + PG), mm_of(t).brk);
+	ASSERT_EQ(map_count(t), limit + 1);
+	/* one below the limit a middle munmap works again */
+	ASSERT_OK(unmap(t, next, next + 1));
+	ASSERT_OK(unmap(t, 1, 3));
+	ASSERT_EQ(map_count(t), limit - 1);
+	ASSERT_OK(unmap(t, 9, 0xa));
+	ASSERT_EQ(map_count(t), limit);
+	EXPECT(t, { 4, 6, "rw-p", 0 }, { 8, 9, "rw-p", 0 }, { 0xa, 0xb, "rw-p", 0 });
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/* RLIMIT_AS: may_expand_vm() on total_vm; MAP_FIXED counts only the net growth. */
+TEST(rlimit_as)
+{
+	memlab_machine *m = x86();
+	struct memlab_spawn_args a;
+	memlab_task *t = NULL;
+	uint64_t total, out = 0, brk;
+
+	ASSERT(m);
+	t = spawn(m);
+	ASSERT(t);
+	total = mm_of(t).total_vm;		/* a fresh task's size */
+	memlab_task_exit(t);
+	memset(&a, 0, sizeof(a));
+	a.as_rlimit = (total + 16) * PG;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_EQ(mm_of(t).total_vm, total);
+	ASSERT_OK(map(t, 0, 16, RO));
+	ASSERT_EQ(map(t, 16, 17, RW), -MEMLAB_ENOMEM);
+	ASSERT_EQ(map(t, 16, 17, RO), -MEMLAB_ENOMEM);
+	ASSERT_OK(map(t, 0, 16, RW));		/* replaces: net 0 */
+	ASSERT_OK(map(t, 8, 10, MEMLAB_PROT_NONE));
+	EXPECT(t, { 0, 8, "rw-p", 0 }, { 8, 10, "---p", 0 }, { 10, 16, "rw-p", 0 });
+	brk = mm_of(t).brk;
+	ASSERT_EQ(memlab_brk(t, brk + PG), brk);
+	ASSERT_EQ(memlab_mremap(t, A(0), 8 * PG, 9 * PG, MEMLAB_MREMAP_MAYMOVE, 0, &out),
+		  -MEMLAB_ENOMEM);
+	ASSERT_OK(unmap(t, 15, 16));
+	ASSERT_EQ(memlab_brk(t, brk + PG), brk + PG);
+	ASSERT_EQ(mm_of(t).total_vm, total + 16);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
+** RLIMIT_DATA: may_expand_vm() on data_vm (private writable mappings) and
+** brk()'s own check of heap + data segment; brk() returns the old break.
+*/
+TEST(rlimit_data)
+{
+	memlab_machine *m = x86();
+	struct memlab_spawn_args a;
+	memlab_task *t = NULL;
+	uint64_t data, brk;
+
+	ASSERT(m);
+	t = spawn(m);
+	ASSERT(t);
+	data = mm_of(t).data_vm;
+	memlab_task_exit(t);
+	memset(&a, 0, sizeof(a));
+	a.data_rlimit = (data + 4) * PG;	/* VmData + 16 KiB */
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	brk = mm_of(t).brk;
+	/* +8 KiB of heap fits, +32 KiB does not (facts §2.1) */
+	ASSERT_EQ(memlab_brk(t, brk + 8 * PG), brk);
+	ASSERT_EQ(memlab_brk(t, brk + 2 * PG), brk + 2 * PG);
+	ASSERT_EQ(mm_of(t).data_vm, data + 2);
+	/* two pages of the limit are left: a 3-page private rw mapping is refused */
+	ASSERT_EQ(map(t, 0, 3, RW), -MEMLAB_ENOMEM);
+	ASSERT_OK(map(t, 0, 2, RW));
+	ASSERT_EQ(map(t, 2, 3, RW), -MEMLAB_ENOMEM);
+	/* read-only and shared mappings are not data */
+	ASSERT_OK(map(t, 2, 100, RO));
+	ASSERT_EQ(prot(t, 2, 3, RW), -MEMLAB_ENOMEM);
+	ASSERT_EQ(memlab_brk(t, brk + 3 * PG), brk + 2 * PG);
+	EXPECT(t, { 0, 2, "rw-p", 0 }, { 2, 100, "r--p", 0 });
+	ASSERT_EQ(mm_of(t).data_vm, data + 4);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+
+	/*
+	 * brk()'s own check counts the heap plus end_data - start_data, not
+	 * VmData: with the program's data segment (5 pages) unmapped by hand
+	 * VmData is 5 pages lower, but brk() still refuses past the limit.
+	 */
+	memset(&a, 0, sizeof(a));
+	a.exe.text = 0x1000;
+	a.exe.data = 5 * PG;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	data = mm_of(t).data_vm;
+	memlab_task_exit(t);
+	a.data_rlimit = (data + 4) * PG;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_munmap(t, mm_of(t).start_data, 5 * PG));
+	ASSERT_EQ(mm_of(t).data_vm, data - 5);
+	brk = mm_of(t).brk;
+	/* (data + 4) - 5 pages of heap fit beside the 5-page segment ... */
+	ASSERT_EQ(memlab_brk(t, brk + (data - 1) * PG), brk + (data - 1) * PG);
+	/* ... one more byte does not, though VmData would allow 5 more pages */
+	ASSERT_EQ(memlab_brk(t, brk + (data - 1) * PG + 1), brk + (data - 1) * PG);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+int main(void)
+{
+	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
+	RUN(simple_merge);
+	RUN(simple_modify);
+	RUN(simple_expand);
+	RUN(simple_shrink);
+	RUN(merge_new);
+	RUN(merge_new_no_merge);
+	RUN(merge_new_separate_anon_vma);
+	RUN(vma_merge_special_flags);
+	RUN(merge_existing);
+	RUN(merge_existing_vm_account);
+	RUN(anon_vma_non_mergeable);
+	RUN(dup_anon_vma);
+	RUN(merge_extend);
+	RUN(copy_vma);
+	RUN(copy_vma_anon_vma);
+	RUN(expand_only_mode);
+	RUN(layout_x86_aslr_off);
+	RUN(layout_x86_aslr_on);
+	RUN(layout_x86_aslr_1);
+	RUN(layout_x86_same_seed);
+	RUN(layout_arm64);
+	RUN(overcommit_heuristic);
+	RUN(overcommit_always);
+	RUN(overcommit_never);
+	RUN(overcommit_exit);
+	RUN(max_map_count);
+	RUN(rlimit_as);
+	RUN(rlimit_data);
+	return test_summary();
+}
