@@ -241,7 +241,7 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", "pcp", NULL
+	"watermark_scale_factor", "pcp", "va_bits", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -336,6 +336,8 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->watermark_scale_factor = (int)option_integer(L, key, 1, 3000);
 	else if (strcmp(key, "pcp") == 0)
 		cfg->pcp_disabled = !option_boolean(L, key);
+	else if (strcmp(key, "va_bits") == 0)
+		cfg->va_bits = (uint32_t)option_integer(L, key, 1, 64);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
@@ -572,6 +574,7 @@ static int m_info(lua_State *L)
 	set_int(L, "min_free_kbytes", (uint64_t)in->min_free_kbytes);
 	set_int(L, "watermark_scale_factor", (uint64_t)in->watermark_scale_factor);
 	set_int(L, "seed", in->seed);
+	set_int(L, "va_bits", in->va_bits);
 	return 1;
 }
 
