@@ -392,7 +392,11 @@ static int l_parse_size(lua_State *L)
 	return 1;
 }
 
-/* Set memlab.json to the lua-cjson module, or raise saying it is missing. */
+/*
+** memlab.json: encode is memlab's (ljson.c: exact 64-bit integers, sorted
+** keys), decode and null are lua-cjson's; memlab.json.cjson is the module
+** itself.  Raises when lua-cjson is missing.
+*/
 static void load_json(lua_State *L)
 {
 	if (lua_getglobal(L, "require") != LUA_TFUNCTION)
@@ -404,6 +408,15 @@ static void load_json(lua_State *L)
 			   "(require(\"cjson\") failed: %s)",
 			   lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) :
 			   "(no message)");
+	lua_createtable(L, 0, 4);
+	lua_getfield(L, -2, "decode");
+	lua_setfield(L, -2, "decode");
+	lua_getfield(L, -2, "null");
+	lua_setfield(L, -2, "null");
+	lua_pushcfunction(L, lmemlab_json_encode);
+	lua_setfield(L, -2, "encode");
+	lua_insert(L, -2);
+	lua_setfield(L, -2, "cjson");
 	lua_setfield(L, -2, "json");
 }
 

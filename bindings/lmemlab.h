@@ -127,4 +127,7 @@ void (lmemlab_open_task) (lua_State *L);
 void (lmemlab_pushtask) (lua_State *L, int machine, memlab_task *t,
 			 const char *name);
 
+/* ljson.c */
+int lmemlab_json_encode(lua_State *L);
+
 #endif

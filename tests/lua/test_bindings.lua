@@ -64,9 +64,21 @@ function TestModule:test_version()
   lu.assertEquals(memlab.version, "0.1.0")
 end
 
-function TestModule:test_json_is_cjson()
-  lu.assertIs(memlab.json, require("cjson"))
+function TestModule:test_json()
+  -- decoding is lua-cjson's; encoding is memlab's: exact integers, sorted keys
+  lu.assertIs(memlab.json.cjson, require("cjson"))
+  lu.assertIs(memlab.json.decode, require("cjson").decode)
   lu.assertEquals(memlab.json.decode(memlab.json.encode({ a = 1, b = { 1, 2 } })), { a = 1, b = { 1, 2 } })
+  lu.assertEquals(memlab.json.encode({ b = 0x7ffff7fff000, a = { 1, 2 }, c = {}, d = 0.1, e = "x\n\"" }),
+                  '{"a":[1,2],"b":140737354133504,"c":{},"d":0.1,"e":"x\\n\\\""}')
+  lu.assertEquals(memlab.json.encode(math.maxinteger), "9223372036854775807")
+  lu.assertEquals(memlab.json.encode({ [1] = "a", [3] = "c" }), '{"1":"a","3":"c"}')
+  lu.assertEquals(memlab.json.encode(memlab.json.null), "null")
+  lu.assertErrorMsgContains("cannot encode a function", memlab.json.encode, { f = print })
+  lu.assertErrorMsgContains("cannot encode NaN", memlab.json.encode, 0 / 0)
+  local t = {}; t.t = t
+  lu.assertErrorMsgContains("nested deeper", memlab.json.encode, t)
+  lu.assertErrorMsgContains("table key must be", memlab.json.encode, { [true] = 1 })
 end
 
 function TestModule:test_gfp_constants()
