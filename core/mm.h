@@ -13,6 +13,7 @@
 #define MEMLAB_MM_H
 
 #include "internal.h"
+#include "pgtable.h"
 #include "rbtree.h"
 
 /* vm_flags (include/linux/mm.h) */
@@ -115,6 +116,8 @@ struct mm_struct {
 	uint64_t arg_start, arg_end, env_start, env_end;
 	uint64_t rss_stat[NR_MM_COUNTERS];
 	uint64_t pgtables_bytes;
+	uint64_t pgd;			/* pfn of the top-level table (pgtable.c) */
+	struct pt_format pt;		/* its format; pt.levels == 0: no page tables */
 	uint64_t committed;		/* pages this mm charged to vm_committed_as */
 	uint64_t vmacache_hits, vmacache_misses;
 };
