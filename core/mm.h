@@ -119,6 +119,7 @@ struct mm_struct {
 	uint64_t pgd;			/* pfn of the top-level table (pgtable.c) */
 	struct pt_format pt;		/* its format; pt.levels == 0: no page tables */
 	uint64_t committed;		/* pages this mm charged to vm_committed_as */
+	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
 };
 
@@ -196,6 +197,7 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
 		int prot, int flags, uint64_t vm_flags, uint64_t pgoff);
 uint64_t calc_vm_prot_bits(int prot);
+bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes);
 void exit_mmap(memlab_task *t);
 int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 

@@ -201,13 +201,15 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 		}
 	}
 	info.length = len;
-	info.low_limit = t->m->page_size;
+	/* unmapped_area_topdown() raises the low limit to mmap_min_addr */
+	info.low_limit = t->m->page_size > mmap_min_addr(t->m) ? t->m->page_size : mmap_min_addr(t->m);
 	info.high_limit = mm->mmap_base;
 	info.align_offset = pgoff << t->m->page_shift;
 	ret = unmapped_area_topdown(mm, &info);
 	if (ret >= 0)
 		return ret;
-	info.low_limit = mm->mmap_legacy_base;
+	info.low_limit = mm->mmap_legacy_base > mmap_min_addr(t->m) ? mm->mmap_legacy_base
+								     : mmap_min_addr(t->m);
 	info.high_limit = mm->task_size;
 	return unmapped_area(mm, &info);
 }
@@ -334,9 +336,14 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 	if (start > vma->vm_start) {
 		if (end < vma->vm_end && mm->map_count >= sysctl_max_map_count(t->m))
 			return -MEMLAB_ENOMEM;
+		if (vma->special_name)	/* vm_ops->may_split refuses */
+			return -MEMLAB_EINVAL;
 		if ((err = __split_vma(mm, vma, start, 1)))
 			return err;
 	}
+	for (next = vma; next && next->vm_start < end; next = next->vm_next)
+		if (next->special_name && next->vm_end > end)
+			return -MEMLAB_EINVAL;	/* nothing changed yet: refuse before splitting */
 	while (vma && vma->vm_start < end) {
 		if (vma->vm_end > end && (err = __split_vma(mm, vma, end, 0)))
 			return err;
@@ -408,7 +415,7 @@ static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t e
 }
 
 /* mlock_future_ok(): RLIMIT_MEMLOCK for VM_LOCKED mappings without CAP_IPC_LOCK. */
-static bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes)
+bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes)
 {
 	uint64_t locked, limit;
 
@@ -595,6 +602,8 @@ static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, i
 	case MEMLAB_MAP_PRIVATE:
 		if (*vm_flags & VM_GROWSDOWN)
 			return -MEMLAB_EINVAL;
+		if (*vm_flags & VM_SYNC)	/* ext4_file_mmap(): not a DAX file */
+			return -MEMLAB_EOPNOTSUPP;
 		return 0;
 	default:
 		return -MEMLAB_EINVAL;
@@ -744,8 +753,8 @@ static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
 		return false;
 	brkvma = next ? next->vm_prev : (mm->mmap ? rb_entry(rb_last(&mm->mm_rb),
 					 struct vm_area_struct, vm_rb) : NULL);
-	if (brkvma && brkvma->vm_start < mm->start_brk)
-		brkvma = NULL;	/* vma_prev_limit(start_brk) */
+	if (brkvma && brkvma->vm_end <= mm->start_brk)
+		brkvma = NULL;	/* vma_prev_limit(start_brk): it must reach above start_brk */
 	return do_brk_flags(t, brkvma, oldbrk, newbrk - oldbrk, 0) == 0;
 }
 
@@ -786,8 +795,11 @@ uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 */
 int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 {
-	uint64_t cur = t->curbrk, want, got;
+	uint64_t cur, want, got;
 
+	if (!t->curbrk)		/* libc.so's __curbrk starts NULL */
+		t->curbrk = memlab_brk(t, 0);
+	cur = t->curbrk;
 	if (increment == 0) {
 		*old = cur;
 		return 0;

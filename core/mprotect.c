@@ -51,6 +51,8 @@ static int mprotect_fixup(memlab_task *t, struct vm_area_struct *vma,
 	vma->vm_flags = newflags | (vma->vm_flags & VM_SOFTDIRTY);
 	if ((oldflags & VM_ACCOUNT) && !(newflags & VM_ACCOUNT))
 		vm_unacct_memory(t, nrpages);
+	if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
+		anon_vma_prepare(vma);	/* populate_vma_page_range(): COW now, not at a fault */
 	vm_stat_account(mm, oldflags, -nrpages);
 	vm_stat_account(mm, newflags, nrpages);
 	return 0;
@@ -106,10 +108,10 @@ int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
 		return -MEMLAB_ENOMEM;
 	if (prot & ~(MEMLAB_PROT_READ | MEMLAB_PROT_WRITE | MEMLAB_PROT_EXEC | PROT_SEM))
 		return -MEMLAB_EINVAL;
-	if (grows & MEMLAB_PROT_GROWSUP)
-		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
 	if ((err = mprotect_first(t, &start, end, grows, &vma)))
 		return err;
+	if (grows & MEMLAB_PROT_GROWSUP)
+		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
 	prev = start > vma->vm_start ? vma : vma->vm_prev;
 	nstart = start;
 	tmp = vma->vm_start;

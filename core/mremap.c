@@ -54,10 +54,12 @@ static int check_mremap_params(const struct vrm *v)
 		return -MEMLAB_EINVAL;
 	if (!v->new_len)
 		return -MEMLAB_EINVAL;
-	if (v->new_len > mm->task_size || v->new_addr > mm->task_size - v->new_len)
+	if (v->new_len > mm->task_size)
 		return -MEMLAB_EINVAL;
 	if (!vrm_implies_new_addr(v))
-		return 0;
+		return 0;	/* 6.18 (host-checked): a junk new_addr is ignored here */
+	if (v->new_addr > mm->task_size - v->new_len)
+		return -MEMLAB_EINVAL;
 	if (v->new_addr & (v->t->m->page_size - 1))
 		return -MEMLAB_EINVAL;
 	if (!(v->flags & MEMLAB_MREMAP_MAYMOVE))
@@ -218,6 +220,8 @@ static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
 {
 	struct vm_area_struct *vma = v->vma;
 
+	if (vma->vm_flags & VM_LOCKED)	/* cleared without lowering locked_vm (host-checked) */
+		v->t->mm->locked_vm_leaked += vma_pages(vma);
 	vma->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* 6.18 keeps VM_ACCOUNT (host-checked) */
 	if (new_vma != vma && vma->vm_start == v->addr && vma->vm_end == v->addr + v->old_len &&
 	    vma->anon_vma) {	/* unlink_anon_vmas() */

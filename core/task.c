@@ -82,8 +82,10 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 			m->overcommit_memory = (int)set->overcommit_memory;
 		if (set->overcommit_ratio != -1)
 			m->overcommit_ratio = (int)set->overcommit_ratio;
-		if (set->mmap_min_addr != -1)
-			m->dac_mmap_min_addr = m->mmap_min_addr = (uint64_t)set->mmap_min_addr;
+		if (set->mmap_min_addr != -1) {	/* security/min_addr.c update_mmap_min_addr() */
+			m->dac_mmap_min_addr = (uint64_t)set->mmap_min_addr;
+			m->mmap_min_addr = m->dac_mmap_min_addr > 65536 ? m->dac_mmap_min_addr : 65536;
+		}
 	}
 	if (get) {
 		get->max_map_count = m->max_map_count;
@@ -427,6 +429,10 @@ static int setup_stack(memlab_task *t)
 	memlab_machine *m = t->m;
 	struct mm_struct *mm = t->mm;
 	uint64_t top = mm->task_size, len = m->page_size + STACK_EXPAND, npages;
+	uint64_t rlim = t->rlim.stack & ~((uint64_t)m->page_size - 1);
+
+	if (rlim < len)		/* setup_arg_pages(): min(rlimit, args + 128 KiB) */
+		len = rlim > m->page_size ? rlim : m->page_size;
 	struct vm_area_struct *vma;
 
 	if (t->randomize)
@@ -445,6 +451,7 @@ static int setup_stack(memlab_task *t)
 	vma->vm_pgoff = vma->vm_start >> m->page_shift;
 	vma_link(mm, vma);
 	vm_stat_account(mm, vma->vm_flags, (int64_t)npages);
+	anon_vma_prepare(vma);		/* the kernel wrote argv and envp there */
 	mm->start_stack = top - m->page_size + 0x400 -
 			  (t->randomize ? (rng_next(&m->rng) % 1024) & ~0xfull : 0);
 	mm->arg_start = mm->start_stack + 8;
@@ -539,7 +546,6 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	randomize_brk(t, a->aslr);
-	t->curbrk = t->mm->brk;		/* glibc's start-up brk(0) */
 	t->pid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;
@@ -633,19 +639,29 @@ int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 	uint64_t grow, size;
 
 	addr &= ~((uint64_t)t->m->page_size - 1);
-	if (addr < t->m->dac_mmap_min_addr && !t->cap_sys_rawio)
+	if (addr < mmap_min_addr(t->m))		/* the LSM floor, whoever asks */
 		return -MEMLAB_EPERM;
 	if (prev && !(prev->vm_flags & VM_GROWSDOWN) && (prev->vm_flags & VM_ACCESS_FLAGS) &&
 	    addr - prev->vm_end < stack_guard_gap(t->m))
 		return -MEMLAB_ENOMEM;
 	if (prev && addr < prev->vm_end)
 		return -MEMLAB_ENOMEM;
+	if (anon_vma_prepare(vma))
+		return -MEMLAB_ENOMEM;
 	grow = (vma->vm_start - addr) >> t->m->page_shift;
 	size = vma->vm_end - addr;
 	if (!may_expand_vm(t, vma->vm_flags, grow) || size > t->rlim.stack)
+		return -MEMLAB_ENOMEM;	/* acct_stack_growth() */
+	if (!mlock_future_ok(t, vma->vm_flags, grow << t->m->page_shift))
 		return -MEMLAB_ENOMEM;
-	if ((vma->vm_flags & VM_ACCOUNT) && vm_enough_memory(t, (int64_t)grow))
+	if (vm_enough_memory(t, (int64_t)grow))
 		return -MEMLAB_ENOMEM;
+	if (!(vma->vm_flags & VM_ACCOUNT)) {
+		/* Linux charges the growth of any stack, but only a VM_ACCOUNT VMA gives
+		 * it back at munmap: host-checked, the rest stays in Committed_AS */
+		t->mm->committed -= grow;
+		t->m->vm_committed_leaked += (int64_t)grow;
+	}
 	if (vma->vm_flags & VM_LOCKED)
 		mm->locked_vm += grow;
 	vm_stat_account(mm, vma->vm_flags, (int64_t)grow);

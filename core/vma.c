@@ -406,9 +406,12 @@ static void dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct
 int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		int new_below)
 {
-	struct vm_area_struct *new = vm_area_alloc(mm);
+	struct vm_area_struct *new;
 	uint64_t delta = (addr - vma->vm_start) >> mm->machine->page_shift;
 
+	if (vma->special_name)		/* special_mapping_split(): never */
+		return -MEMLAB_EINVAL;
+	new = vm_area_alloc(mm);
 	if (!new)
 		return -MEMLAB_ENOMEM;
 	*new = *vma;
@@ -751,7 +754,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		mm_violation(&c, "highest_vm_end is %#llx, the last VMA ends at %#llx",
 			     (unsigned long long)mm->highest_vm_end, (unsigned long long)end);
 	if (total != mm->total_vm || data != mm->data_vm || exec != mm->exec_vm ||
-	    stack != mm->stack_vm || locked != mm->locked_vm)
+	    stack != mm->stack_vm || locked + mm->locked_vm_leaked != mm->locked_vm)
 		mm_violation(&c, "counters total/data/exec/stack/locked %llu/%llu/%llu/%llu/%llu, the VMAs sum to %llu/%llu/%llu/%llu/%llu",
 			     (unsigned long long)mm->total_vm, (unsigned long long)mm->data_vm,
 			     (unsigned long long)mm->exec_vm, (unsigned long long)mm->stack_vm,

@@ -350,8 +350,12 @@ function TestBrk:test_brk()
   local p = self.p
   lu.assertEquals(p:brk(0), START_BRK)                    -- brk(0) reads the break
   lu.assertEquals(p:brk(START_BRK + 8 * PAGE), START_BRK + 8 * PAGE)
-  -- glibc's sbrk works from its cached __curbrk, which a raw brk(2) does not update
-  lu.assertEquals(p:sbrk(0), START_BRK)
+  -- glibc's sbrk caches the break (__curbrk): its first call reads it with brk(0),
+  -- later raw brk(2) calls do not update the cache
+  lu.assertEquals(p:sbrk(0), START_BRK + 8 * PAGE)
+  lu.assertEquals(p:brk(START_BRK + 9 * PAGE), START_BRK + 9 * PAGE)
+  lu.assertEquals(p:sbrk(0), START_BRK + 8 * PAGE)
+  lu.assertEquals(p:brk(START_BRK + 8 * PAGE), START_BRK + 8 * PAGE)
   lu.assertEquals(p:brk(START_BRK - PAGE), START_BRK + 8 * PAGE)   -- failure: the old break
   lu.assertEquals(p:brk(-4096), START_BRK + 8 * PAGE)
   lu.assertEquals(p:brk(START_BRK), START_BRK)
