@@ -287,6 +287,27 @@ static int map_segment(memlab_task *t, struct memlab_file *exe, uint64_t addr, u
 	return ret < 0 ? (int)ret : 0;
 }
 
+/* ELF_ET_DYN_BASE: 2/3 of the address space (0x555555554aaa on x86-64). */
+static uint64_t elf_et_dyn_base(const struct mm_struct *mm)
+{
+	return mm->task_size / 3 * 2;
+}
+
+/*
+** Where the image goes: a PIE with an interpreter at ELF_ET_DYN_BASE plus
+** the mmap randomisation; a static PIE (no PT_INTERP) with load_bias 0,
+** that is wherever mmap puts it, top-down under mmap_base.  0 if no room.
+*/
+static uint64_t image_base(memlab_task *t, bool static_pie, uint64_t size)
+{
+	int64_t base;
+
+	if (!static_pie)
+		return (elf_et_dyn_base(t->mm) & ~((uint64_t)t->m->page_size - 1)) + mmap_rnd(t);
+	base = get_unmapped_area(t, NULL, 0, size, 0, MEMLAB_MAP_PRIVATE, 0);
+	return base < 0 ? 0 : (uint64_t)base;
+}
+
 /*
 ** load_elf_binary() for memlab's PIE: one r--p page of headers, then text
 ** (r-xp), rodata (r--p) and data (rw-p), each page-aligned in memory and
@@ -294,16 +315,20 @@ static int map_segment(memlab_task *t, struct memlab_file *exe, uint64_t addr, u
 ** mmap randomisation with ASLR).  bss beyond the last data page is an
 ** anonymous VMA (vm_brk_flags); the break starts after it.
 */
-static int load_image(memlab_task *t, struct memlab_file *exe, const struct memlab_exe *x)
+static int load_image(memlab_task *t, struct memlab_file *exe, const struct memlab_exe *x,
+		      bool static_pie)
 {
 	memlab_machine *m = t->m;
 	struct mm_struct *mm = t->mm;
-	uint64_t base = ((mm->task_size / 3 * 2) & ~((uint64_t)m->page_size - 1)) + mmap_rnd(t);
 	uint64_t hdr = m->page_size, text = PAGE_ALIGN_M(m, x->text);
 	uint64_t rodata = PAGE_ALIGN_M(m, x->rodata), data = PAGE_ALIGN_M(m, x->data);
+	uint64_t base = image_base(t, static_pie, hdr + text + rodata + PAGE_ALIGN_M(m, x->data + x->bss));
 	uint64_t text_at = base + hdr, rodata_at = text_at + text, data_at = rodata_at + rodata;
 	uint64_t bss_start = data_at + x->data, bss_end = bss_start + x->bss;
 	int err;
+
+	if (!base)
+		return -MEMLAB_ENOMEM;
 
 	if ((err = map_segment(t, exe, base, hdr, MEMLAB_PROT_READ, 0)) ||
 	    (err = map_segment(t, exe, text_at, text, MEMLAB_PROT_READ | MEMLAB_PROT_EXEC, hdr)) ||
@@ -324,6 +349,8 @@ static int load_image(memlab_task *t, struct memlab_file *exe, const struct meml
 	mm->start_data = data_at;
 	mm->end_data = data_at + x->data;
 	mm->start_brk = mm->brk = PAGE_ALIGN_M(m, bss_end);
+	if (static_pie)		/* the brk moves to ELF_ET_DYN_BASE (brk_moved) */
+		mm->start_brk = mm->brk = PAGE_ALIGN_M(m, elf_et_dyn_base(mm));
 	return 0;
 }
 
@@ -408,14 +435,15 @@ static int load_interp(memlab_task *t)
 }
 
 /* arch_randomize_brk(): one page of gap, then up to 1 GiB (Linux 6.9+) above. */
-static void randomize_brk(memlab_task *t, int aslr)
+static void randomize_brk(memlab_task *t, int aslr, bool static_pie)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t range = (1ull << 30) >> t->m->page_shift;
 
 	if (!t->randomize || aslr < 2)
 		return;
-	mm->start_brk += t->m->page_size;
+	if (!static_pie)	/* a gap page after the bss, unless the brk moved */
+		mm->start_brk += t->m->page_size;
 	mm->start_brk += (rng_next(&t->m->rng) % range) << t->m->page_shift;
 	mm->brk = mm->start_brk;
 }
@@ -540,12 +568,12 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	arch_pick_mmap_layout(t);
-	if ((err = setup_stack(t)) || (err = load_image(t, exe, x)) ||
-	    (!a->no_interp && ((err = load_interp(t)) || (err = map_vdso(t))))) {
+	if ((err = setup_stack(t)) || (err = load_image(t, exe, x, a->no_interp)) ||
+	    (!a->no_interp && (err = load_interp(t))) || (err = map_vdso(t))) {
 		task_free(t);
 		return err;
 	}
-	randomize_brk(t, a->aslr);
+	randomize_brk(t, a->aslr, a->no_interp);
 	t->pid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;

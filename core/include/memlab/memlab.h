@@ -391,7 +391,7 @@ struct memlab_spawn_args {
 	uint64_t memlock_rlimit;	/* RLIMIT_MEMLOCK; 0: Linux's default 8 MiB */
 	int aslr;			/* randomize_va_space: 0 off, 1, 2 (Linux's default) */
 	int root;			/* CAP_SYS_RAWIO, CAP_IPC_LOCK: may map below mmap_min_addr */
-	int no_interp;			/* no ld.so and no vDSO: a static PIE */
+	int no_interp;			/* no ld.so: a static PIE, loaded under mmap_base, brk at ELF_ET_DYN_BASE */
 };
 
 /*
