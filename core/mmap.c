@@ -10,7 +10,6 @@
 #include "mm.h"
 #include "vmstat.h"
 
-#define PMD_SIZE_4K	(2ull << 20)
 
 static inline uint64_t page_mask(const memlab_machine *m)
 {
@@ -214,24 +213,36 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 	return unmapped_area(mm, &info);
 }
 
-/*
-** __thp_get_unmapped_area(): an anonymous private mapping whose length is
-** a multiple of the PMD size is placed PMD-aligned (Linux 6.7+).
-*/
-static int64_t thp_get_unmapped_area(memlab_task *t, uint64_t len, int flags)
+/* HPAGE_PMD_SIZE: 2 MiB with 4K pages; 32 MiB and 512 MiB on arm64 16K and 64K. */
+static uint64_t pmd_size(const memlab_machine *m)
 {
-	uint64_t size = t->m->arch == MEMLAB_ARCH_X86_64 || t->m->page_size == 4096
-			? PMD_SIZE_4K : (uint64_t)t->m->page_size << (t->m->page_shift - 3);
-	uint64_t off_sub;
+	return 1ull << (m->page_shift + m->page_shift - 3);
+}
+
+/*
+** __thp_get_unmapped_area(): place [off, off + len) of a file (or of
+** anonymous memory, off 0) so that file offsets and addresses agree modulo
+** the PMD size, when the range holds a whole aligned PMD; 0 to let the
+** caller place it normally.  A hint that is honoured is kept as it is.
+*/
+static int64_t thp_get_unmapped_area(memlab_task *t, uint64_t addr, uint64_t len,
+				     uint64_t off, int flags)
+{
+	uint64_t size = pmd_size(t->m), off_end = off + len;
+	uint64_t off_align = (off + size - 1) & ~(size - 1), off_sub;
 	int64_t ret;
 
-	if (len + size < len)
+	if (off_end <= off_align || off_end - off_align < size)
 		return 0;
-	ret = arch_get_unmapped_area_topdown(t, 0, len + size, 0, flags);
+	if (len + size < len || off + len + size < off)
+		return 0;
+	ret = arch_get_unmapped_area_topdown(t, addr, len + size, off >> t->m->page_shift, flags);
 	if (ret < 0)
 		return 0;
-	off_sub = (0 - (uint64_t)ret) & (size - 1);
-	if (!off_sub)
+	if ((uint64_t)ret == addr)
+		return ret;
+	off_sub = (off - (uint64_t)ret) & (size - 1);
+	if (!off_sub)		/* MMF_TOPDOWN: keep the aligned top of the padded gap */
 		return ret + (int64_t)size;
 	return ret + (int64_t)off_sub;
 }
@@ -269,9 +280,10 @@ int64_t get_unmapped_area(memlab_task *t, struct memlab_file *file, uint64_t add
 		return fixed_area_check(t, addr, len);
 	if (!file)
 		pgoff = 0;
-	if (!file && !(flags & MEMLAB_MAP_SHARED) && !addr && !(flags & MEMLAB_MAP_FIXED) &&
-	    t->m->page_size == 4096 && !(len & (PMD_SIZE_4K - 1)))
-		ret = thp_get_unmapped_area(t, len, flags);
+	if (file && !file->shmem)	/* a regular file's f_op: thp_get_unmapped_area (ext4) */
+		ret = thp_get_unmapped_area(t, addr, len, pgoff << t->m->page_shift, flags);
+	else if (!file && !(flags & MEMLAB_MAP_SHARED) && !addr && !(len & (pmd_size(t->m) - 1)))
+		ret = thp_get_unmapped_area(t, 0, len, 0, flags);
 	if (!ret)
 		ret = arch_get_unmapped_area_topdown(t, addr, len, pgoff, flags);
 	if (ret < 0)
