@@ -266,16 +266,22 @@ static int64_t gfp_lookup(const char *tok)
 	return -1;
 }
 
-/* Parse "kernel | zero", "GFP_KERNEL,__GFP_ZERO"; "" is the empty mask. */
-static const char *parse_gfp_string(const char *s, size_t len, uint32_t *out,
-				    char *msg, size_t msgsize)
+/*
+** Parse names joined by '|' or ',' ("private | anonymous", "MAP_SHARED"),
+** case-insensitive, with or without prefix; "" is 0.  Returns NULL and
+** *out, or the message (built in msg).
+*/
+const char *lmemlab_parse_names(const char *s, size_t len,
+				int64_t (*lookup)(const char *tok, const void *ud),
+				const void *ud, const char *kind, uint32_t *out,
+				char *msg, size_t msgsize)
 {
 	uint32_t mask = 0;
 	size_t i = 0, start, end, j;
 	char tok[48];
 	int64_t v;
 
-	while (i < len && (s[i] == ' ' || s[i] == '\t'))
+	while (i < len && isspace((unsigned char)s[i]))
 		i++;
 	if (i == len) {
 		*out = 0;
@@ -286,22 +292,24 @@ static const char *parse_gfp_string(const char *s, size_t len, uint32_t *out,
 		while (i < len && s[i] != '|' && s[i] != ',')
 			i++;
 		end = i;
-		while (start < end && (s[start] == ' ' || s[start] == '\t'))
+		while (start < end && isspace((unsigned char)s[start]))
 			start++;
-		while (end > start && (s[end - 1] == ' ' || s[end - 1] == '\t'))
+		while (end > start && isspace((unsigned char)s[end - 1]))
 			end--;
-		if (start == end)
-			return "empty name in gfp mask";
+		if (start == end) {
+			snprintf(msg, msgsize, "empty name in %s", kind);
+			return msg;
+		}
 		v = -1;
-		if (end - start < sizeof(tok)) {
+		if (end - start < sizeof(tok) &&
+		    memchr(s + start, '\0', end - start) == NULL) {
 			for (j = start; j < end; j++)
 				tok[j - start] = (char)toupper((unsigned char)s[j]);
 			tok[end - start] = '\0';
-			if (memchr(tok, '\0', end - start) == NULL)
-				v = gfp_lookup(tok);
+			v = lookup(tok, ud);
 		}
 		if (v < 0) {
-			snprintf(msg, msgsize, "unknown GFP flag '%.*s%s'",
+			snprintf(msg, msgsize, "unknown %s '%.*s%s'", kind,
 				 (int)(end - start > 40 ? 40 : end - start),
 				 s + start, end - start > 40 ? "..." : "");
 			return msg;
@@ -313,6 +321,18 @@ static const char *parse_gfp_string(const char *s, size_t len, uint32_t *out,
 	}
 	*out = mask;
 	return NULL;
+}
+
+static int64_t gfp_lookup_ud(const char *tok, const void *ud)
+{
+	return gfp_lookup(tok);
+}
+
+/* Parse "kernel | zero", "GFP_KERNEL,__GFP_ZERO"; "" is the empty mask. */
+static const char *parse_gfp_string(const char *s, size_t len, uint32_t *out,
+				    char *msg, size_t msgsize)
+{
+	return lmemlab_parse_names(s, len, gfp_lookup_ud, NULL, "gfp mask", out, msg, msgsize);
 }
 
 const char *lmemlab_togfp(lua_State *L, int idx, uint32_t *out, char *msg,

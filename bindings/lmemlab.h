@@ -127,6 +127,16 @@ void (lmemlab_open_task) (lua_State *L);
 void (lmemlab_pushtask) (lua_State *L, int machine, memlab_task *t,
 			 const char *name);
 
+/*
+** Names joined by '|' or ',' (spaces allowed, case-insensitive) looked up
+** with lookup (the upper-cased token, ud) into a mask; "" is 0.  NULL and
+** *out, or an error message built in msg.
+*/
+const char *lmemlab_parse_names(const char *s, size_t len,
+				int64_t (*lookup)(const char *tok, const void *ud),
+				const void *ud, const char *kind, uint32_t *out,
+				char *msg, size_t msgsize);
+
 /* ljson.c */
 int lmemlab_json_encode(lua_State *L);
 

@@ -96,61 +96,27 @@ static int64_t flag_lookup(const char *tok, const char *prefix,
 	return -1;
 }
 
-/*
-** Parse names joined by '|' or ',' ("private | anonymous", "MAP_SHARED"),
-** case-insensitive, with or without prefix; "" is 0.  Returns NULL and
-** *out, or the message (built in msg).
-*/
+struct flag_tables {
+	const char *prefix;
+	const struct memlab_flag_name *const *tables;
+};
+
+static int64_t tables_lookup(const char *tok, const void *ud)
+{
+	const struct flag_tables *ft = ud;
+
+	return flag_lookup(tok, ft->prefix, ft->tables);
+}
+
+/* Names joined by '|' or ',' from tables, with or without prefix. */
 static const char *parse_names(const char *s, size_t len, const char *prefix,
 			       const struct memlab_flag_name *const tables[],
 			       const char *kind, uint32_t *out, char *msg,
 			       size_t msgsize)
 {
-	uint32_t mask = 0;
-	size_t i = 0, start, end, j;
-	char tok[48];
-	int64_t v;
+	struct flag_tables ft = { prefix, tables };
 
-	while (i < len && isspace((unsigned char)s[i]))
-		i++;
-	if (i == len) {
-		*out = 0;
-		return NULL;
-	}
-	for (;;) {
-		start = i;
-		while (i < len && s[i] != '|' && s[i] != ',')
-			i++;
-		end = i;
-		while (start < end && isspace((unsigned char)s[start]))
-			start++;
-		while (end > start && isspace((unsigned char)s[end - 1]))
-			end--;
-		if (start == end) {
-			snprintf(msg, msgsize, "empty name in %s", kind);
-			return msg;
-		}
-		v = -1;
-		if (end - start < sizeof(tok) &&
-		    memchr(s + start, '\0', end - start) == NULL) {
-			for (j = start; j < end; j++)
-				tok[j - start] = (char)toupper((unsigned char)s[j]);
-			tok[end - start] = '\0';
-			v = flag_lookup(tok, prefix, tables);
-		}
-		if (v < 0) {
-			snprintf(msg, msgsize, "unknown %s '%.*s%s'", kind,
-				 (int)(end - start > 40 ? 40 : end - start),
-				 s + start, end - start > 40 ? "..." : "");
-			return msg;
-		}
-		mask |= (uint32_t)v;
-		if (i == len)
-			break;
-		i++;	/* the separator */
-	}
-	*out = mask;
-	return NULL;
+	return lmemlab_parse_names(s, len, tables_lookup, &ft, kind, out, msg, msgsize);
 }
 
 /* An integer flag mask in 0..0xffffffff at arg, or raise. */
