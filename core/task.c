@@ -6,6 +6,7 @@
 ** the inspection calls of the public API.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mm.h"
@@ -625,6 +626,77 @@ void mm_release_all(memlab_machine *m)
 	files_release(m);
 }
 
+static int compare_ptrs(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* Every VMA's anon_vma (which = 0) or file (which = 1), in ptrs[] if given; the count. */
+static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
+{
+	size_t n = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
+			const void *p = which ? (const void *)v->vm_file : (const void *)v->anon_vma;
+
+			if (!p)
+				continue;
+			if (ptrs)
+				ptrs[n] = p;
+			n++;
+		}
+	return n;
+}
+
+static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
+{
+	for (const struct memlab_file *g = m->files; g; g = g->next)
+		if (g == f)
+			return true;
+	return false;
+}
+
+/*
+** Reference counts: an anon_vma's is the number of VMAs using it, a
+** file's that plus one while it is on the machine's list.  Violations found.
+*/
+static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn, void *ud)
+{
+	size_t n = collect_refs(m, which, NULL), i, j;
+	const void **ptrs = ml_alloc(m, (n ? n : 1) * sizeof(*ptrs));
+	int bad = 0;
+
+	if (!ptrs)
+		return 0;	/* no host memory: nothing to say */
+	collect_refs(m, which, ptrs);
+	qsort(ptrs, n, sizeof(*ptrs), compare_ptrs);
+	for (i = 0; i < n; i = j) {
+		int64_t want, have;
+
+		for (j = i; j < n && ptrs[j] == ptrs[i]; j++)
+			;
+		want = (int64_t)(j - i);
+		if (which)
+			want += on_file_list(m, ptrs[i]);
+		have = which ? ((const struct memlab_file *)ptrs[i])->refcount
+			     : ((const struct anon_vma *)ptrs[i])->refcount;
+		if (have != want) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "%s has refcount %lld, %lld references",
+				 which ? "a file" : "an anon_vma", (long long)have, (long long)want);
+			if (fn)
+				fn(ud, msg);
+			bad++;
+		}
+	}
+	ml_free(m, ptrs, (n ? n : 1) * sizeof(*ptrs));
+	return bad;
+}
+
 /*
 ** Every task's mm_validate(), and Committed_AS: the sum of what the mms
 ** and the live shmem objects charged.  Returns the violations found.
@@ -641,6 +713,7 @@ int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		committed += (int64_t)t->mm->committed;
 	}
 	committed += shmem_charged_pages(m) + m->vm_committed_leaked;
+	n += check_refcounts(m, 0, fn, ud) + check_refcounts(m, 1, fn, ud);
 	if (committed != m->vm_committed_as) {
 		char msg[128];
 

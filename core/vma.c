@@ -733,6 +733,12 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		if (vma->vm_end > mm->task_size)
 			mm_violation(&c, "VMA %#llx-%#llx ends above TASK_SIZE",
 				     (unsigned long long)vma->vm_start, (unsigned long long)vma->vm_end);
+		if ((vma->vm_flags & VM_ACCOUNT) && (vma->vm_flags & VM_SHARED))
+			mm_violation(&c, "VMA %#llx: a shared mapping with VM_ACCOUNT",
+				     (unsigned long long)vma->vm_start);
+		if (!vma->anon_vma != !vma->anon_vma_chain_len)
+			mm_violation(&c, "VMA %#llx: anon_vma and its chain disagree",
+				     (unsigned long long)vma->vm_start);
 		if (vma->vm_next && vma->vm_next->vm_prev != vma)
 			mm_violation(&c, "VMA %#llx: the list's back link is wrong",
 				     (unsigned long long)vma->vm_start);

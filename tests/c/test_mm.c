@@ -20,6 +20,7 @@
 #include <string.h>
 
 #include "memlab/memlab.h"
+#include "mm.h"		/* the check_catches_* tests corrupt internals on purpose */
 #include "testlib.h"
 
 #define PG 4096ull
@@ -1655,9 +1656,50 @@ TEST(rlimit_data)
 	memlab_destroy(m);
 }
 
+static int count_violations(memlab_machine *m)
+{
+	return memlab_check(m, NULL, NULL);
+}
+
+/* m:check() sees a wrong anon_vma or file refcount, and VM_ACCOUNT on a shared VMA. */
+TEST(check_catches_refcounts)
+{
+	struct memlab_config cfg;
+	struct memlab_spawn_args a = { 0 };
+	memlab_machine *m;
+	memlab_task *t;
+	struct vm_area_struct *vma;
+	uint64_t addr;
+	int code;
+
+	memlab_config_init(&cfg);
+	ASSERT_OK(memlab_create(&cfg, &m));
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_mmap(t, 0, 8192, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			      MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS, NULL, 0, &addr));
+	ASSERT_OK(memlab_touch(t, addr, 1, 'w', &code));
+	ASSERT_EQ(count_violations(m), 0);
+	vma = find_vma(t, addr);
+	ASSERT(vma && vma->anon_vma && vma->vm_file == NULL);
+	vma->anon_vma->refcount++;
+	ASSERT_EQ(count_violations(m), 1);
+	vma->anon_vma->refcount--;
+	vma = find_vma(t, 0);		/* the image's first VMA maps the executable */
+	ASSERT(vma && vma->vm_file);
+	vma->vm_file->refcount++;
+	ASSERT_EQ(count_violations(m), 1);
+	vma->vm_file->refcount--;
+	vma->vm_flags |= VM_SHARED | VM_MAYSHARE | VM_ACCOUNT;
+	ASSERT(count_violations(m) >= 1);
+	vma->vm_flags &= ~(VM_SHARED | VM_MAYSHARE | VM_ACCOUNT);
+	ASSERT_EQ(count_violations(m), 0);
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
+	RUN(check_catches_refcounts);
 	RUN(simple_merge);
 	RUN(simple_modify);
 	RUN(simple_expand);
