@@ -815,6 +815,14 @@ static uint64_t option_size(lua_State *L, const char *fname, const char *key,
 	return v;
 }
 
+/* An rlimit option: a size, or "unlimited" (RLIM_INFINITY). */
+static uint64_t option_rlimit(lua_State *L, const char *fname, const char *key)
+{
+	if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "unlimited") == 0)
+		return UINT64_MAX;
+	return option_size(L, fname, key, 0);
+}
+
 /* A boolean option (value at the top). */
 static int option_boolean(lua_State *L, const char *fname, const char *key)
 {
@@ -925,10 +933,10 @@ static void read_spawn_options(lua_State *L, int idx,
 		case 0: a->name = option_string(L, "spawn", key, 0); break;
 		case 1: a->path = option_string(L, "spawn", key, 0); break;
 		case 2: read_exe(L, &a->exe); break;
-		case 3: a->stack_rlimit = option_size(L, "spawn", key, 0); break;
-		case 4: a->data_rlimit = option_size(L, "spawn", key, 0); break;
-		case 5: a->as_rlimit = option_size(L, "spawn", key, 0); break;
-		case 6: a->memlock_rlimit = option_size(L, "spawn", key, 0); break;
+		case 3: a->stack_rlimit = option_rlimit(L, "spawn", key); break;
+		case 4: a->data_rlimit = option_rlimit(L, "spawn", key); break;
+		case 5: a->as_rlimit = option_rlimit(L, "spawn", key); break;
+		case 6: a->memlock_rlimit = option_rlimit(L, "spawn", key); break;
 		case 7: a->aslr = option_aslr(L); break;
 		case 8: a->root = option_boolean(L, "spawn", key); break;
 		case 9: a->no_interp = !option_boolean(L, "spawn", key); break;

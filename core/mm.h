@@ -107,6 +107,7 @@ struct mm_struct {
 	uint32_t vmacache_seqnum;
 	int map_count;
 	uint64_t mmap_base, mmap_legacy_base, task_size, highest_vm_end;
+	bool legacy_layout;		/* bottom-up mmap (!MMF_TOPDOWN) */
 
 	uint64_t hiwater_rss, hiwater_vm;
 	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;

@@ -200,13 +200,17 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 		}
 	}
 	info.length = len;
-	/* unmapped_area_topdown() raises the low limit to mmap_min_addr */
-	info.low_limit = t->m->page_size > mmap_min_addr(t->m) ? t->m->page_size : mmap_min_addr(t->m);
-	info.high_limit = mm->mmap_base;
 	info.align_offset = pgoff << t->m->page_shift;
-	ret = unmapped_area_topdown(mm, &info);
-	if (ret >= 0)
-		return ret;
+	if (!mm->legacy_layout) {
+		/* unmapped_area_topdown() raises the low limit to mmap_min_addr */
+		info.low_limit = t->m->page_size > mmap_min_addr(t->m) ? t->m->page_size
+								       : mmap_min_addr(t->m);
+		info.high_limit = mm->mmap_base;
+		ret = unmapped_area_topdown(mm, &info);
+		if (ret >= 0)
+			return ret;
+	}
+	/* bottom-up: the legacy layout, or the fallback when top-down finds nothing */
 	info.low_limit = mm->mmap_legacy_base > mmap_min_addr(t->m) ? mm->mmap_legacy_base
 								     : mmap_min_addr(t->m);
 	info.high_limit = mm->task_size;

@@ -266,13 +266,22 @@ static uint64_t mmap_base(memlab_task *t, uint64_t rnd)
 	return PAGE_ALIGN_M(t->m, size - gap - rnd);
 }
 
+/*
+** arch_pick_mmap_layout(): top-down under mmap_base, except arm64 with an
+** unlimited stack, which mm/util.c's mmap_is_legacy() sends bottom-up from
+** TASK_UNMAPPED_BASE (x86-64 has its own mmap_is_legacy(), which looks
+** only at the personality and vm.legacy_va_layout, both 0 here).
+** TASK_UNMAPPED_BASE: a third of the space on x86-64, a quarter on arm64.
+*/
 static void arch_pick_mmap_layout(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t rnd = mmap_rnd(t);
+	unsigned div = t->m->arch == MEMLAB_ARCH_X86_64 ? 3 : 4;
 
-	mm->mmap_base = mmap_base(t, rnd);
-	mm->mmap_legacy_base = PAGE_ALIGN_M(t->m, mm->task_size / 3) + rnd;
+	mm->mmap_legacy_base = PAGE_ALIGN_M(t->m, mm->task_size / div) + rnd;
+	mm->legacy_layout = t->m->arch == MEMLAB_ARCH_ARM64 && t->rlim.stack == RLIM_INFINITY;
+	mm->mmap_base = mm->legacy_layout ? mm->mmap_legacy_base : mmap_base(t, rnd);
 }
 
 /* Map one segment of the executable at addr, MAP_FIXED and private. */

@@ -1696,10 +1696,40 @@ TEST(check_catches_refcounts)
 	memlab_destroy(m);
 }
 
+/* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
+TEST(arm64_unlimited_stack_is_legacy)
+{
+	struct memlab_config cfg;
+	struct memlab_spawn_args a = { 0 };
+	struct memlab_mm_info mi;
+	memlab_machine *m;
+	memlab_task *t;
+	uint64_t x, y;
+
+	memlab_config_init(&cfg);
+	cfg.arch = MEMLAB_ARCH_ARM64;
+	cfg.va_bits = 39;
+	ASSERT_OK(memlab_create(&cfg, &m));
+	a.stack_rlimit = UINT64_MAX;
+	a.no_interp = 1;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_mm_info(t, &mi));
+	ASSERT_EQ(mi.mmap_base, (1ull << 39) / 4);
+	ASSERT_OK(memlab_mmap(t, 0, 4096, MEMLAB_PROT_READ, MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS,
+			      NULL, 0, &x));
+	ASSERT_OK(memlab_mmap(t, 0, 4096, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			      MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS, NULL, 0, &y));
+	ASSERT(x >= mi.mmap_base && x < mi.mmap_base + (64ull << 20));
+	ASSERT_EQ(y, x + 4096);			/* bottom-up: upwards */
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 0);
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
 	RUN(check_catches_refcounts);
+	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(simple_merge);
 	RUN(simple_modify);
 	RUN(simple_expand);

@@ -385,7 +385,7 @@ struct memlab_spawn_args {
 	const char *name;		/* comm (at most 15 bytes shown); default "a.out" */
 	const char *path;		/* the executable's path in maps; default /usr/local/bin/<name> */
 	struct memlab_exe exe;		/* all 0: a small default image */
-	uint64_t stack_rlimit;		/* RLIMIT_STACK; 0: 8 MiB */
+	uint64_t stack_rlimit;		/* RLIMIT_STACK; 0: 8 MiB; UINT64_MAX: unlimited (all rlimits) */
 	uint64_t data_rlimit;		/* RLIMIT_DATA; 0: unlimited */
 	uint64_t as_rlimit;		/* RLIMIT_AS; 0: unlimited */
 	uint64_t memlock_rlimit;	/* RLIMIT_MEMLOCK; 0: Linux's default 8 MiB */
