@@ -107,6 +107,7 @@ struct mm_struct {
 	uint32_t vmacache_seqnum;
 	int map_count;
 	uint64_t mmap_base, mmap_legacy_base, task_size, highest_vm_end;
+	uint64_t map_window;		/* DEFAULT_MAP_WINDOW: the default layout's top (47 bits with LA57) */
 	bool legacy_layout;		/* bottom-up mmap (!MMF_TOPDOWN) */
 
 	uint64_t hiwater_rss, hiwater_vm;

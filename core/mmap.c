@@ -170,7 +170,7 @@ static bool mmap_address_hint_valid(const struct mm_struct *mm, uint64_t addr, u
 {
 	if (mm->task_size - len < addr)
 		return false;
-	return (addr > mm->task_size) == (addr + len > mm->task_size);
+	return (addr > mm->map_window) == (addr + len > mm->map_window);
 }
 
 /*
@@ -206,6 +206,8 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 		info.low_limit = t->m->page_size > mmap_min_addr(t->m) ? t->m->page_size
 								       : mmap_min_addr(t->m);
 		info.high_limit = mm->mmap_base;
+		if (addr > mm->map_window)	/* a hint above 47 bits opens the LA57 space */
+			info.high_limit += mm->task_size - mm->map_window;
 		ret = unmapped_area_topdown(mm, &info);
 		if (ret >= 0)
 			return ret;
@@ -213,7 +215,7 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 	/* bottom-up: the legacy layout, or the fallback when top-down finds nothing */
 	info.low_limit = mm->mmap_legacy_base > mmap_min_addr(t->m) ? mm->mmap_legacy_base
 								     : mmap_min_addr(t->m);
-	info.high_limit = mm->task_size;
+	info.high_limit = addr > mm->map_window ? mm->task_size : mm->map_window;
 	return unmapped_area(mm, &info);
 }
 

@@ -214,9 +214,15 @@ static uint64_t rnd_bits(memlab_machine *m, unsigned bits)
 /* TASK_SIZE: x86-64's 47-bit user space less its last page; arm64's 1 << VA_BITS. */
 static uint64_t task_size(const memlab_machine *m)
 {
-	if (m->arch == MEMLAB_ARCH_X86_64)
-		return (1ull << 47) - 4096;
+	if (m->arch == MEMLAB_ARCH_X86_64)	/* TASK_SIZE_MAX: 4- or 5-level paging */
+		return (1ull << (m->va_bits == 57 ? 56 : 47)) - 4096;
 	return 1ull << m->va_bits;
+}
+
+/* DEFAULT_MAP_WINDOW: x86-64 keeps the default layout below 47 bits even with LA57. */
+static uint64_t map_window(const memlab_machine *m)
+{
+	return m->arch == MEMLAB_ARCH_X86_64 ? (1ull << 47) - 4096 : task_size(m);
 }
 
 /*
@@ -251,7 +257,7 @@ static uint64_t stack_maxrandom_size(const memlab_task *t)
 */
 static uint64_t mmap_base(memlab_task *t, uint64_t rnd)
 {
-	uint64_t size = t->mm->task_size, gap = t->rlim.stack;
+	uint64_t size = t->mm->map_window, gap = t->rlim.stack;
 	uint64_t pad = stack_guard_gap(t->m) + stack_maxrandom_size(t);
 	uint64_t gap_max = size / 6 * 5;
 
@@ -279,7 +285,7 @@ static void arch_pick_mmap_layout(memlab_task *t)
 	uint64_t rnd = mmap_rnd(t);
 	unsigned div = t->m->arch == MEMLAB_ARCH_X86_64 ? 3 : 4;
 
-	mm->mmap_legacy_base = PAGE_ALIGN_M(t->m, mm->task_size / div) + rnd;
+	mm->mmap_legacy_base = PAGE_ALIGN_M(t->m, mm->map_window / div) + rnd;
 	mm->legacy_layout = t->m->arch == MEMLAB_ARCH_ARM64 && t->rlim.stack == RLIM_INFINITY;
 	mm->mmap_base = mm->legacy_layout ? mm->mmap_legacy_base : mmap_base(t, rnd);
 }
@@ -300,7 +306,7 @@ static int map_segment(memlab_task *t, struct memlab_file *exe, uint64_t addr, u
 /* ELF_ET_DYN_BASE: 2/3 of the address space (0x555555554aaa on x86-64). */
 static uint64_t elf_et_dyn_base(const struct mm_struct *mm)
 {
-	return mm->task_size / 3 * 2;
+	return mm->map_window / 3 * 2;
 }
 
 /*
@@ -466,7 +472,7 @@ static int setup_stack(memlab_task *t)
 {
 	memlab_machine *m = t->m;
 	struct mm_struct *mm = t->mm;
-	uint64_t top = mm->task_size, len = m->page_size + STACK_EXPAND, npages;
+	uint64_t top = mm->map_window, len = m->page_size + STACK_EXPAND, npages;
 	uint64_t rlim = t->rlim.stack & ~((uint64_t)m->page_size - 1);
 
 	if (rlim < len)		/* setup_arg_pages(): min(rlimit, args + 128 KiB) */
@@ -546,6 +552,7 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	}
 	t->mm->machine = m;
 	t->mm->task_size = task_size(m);
+	t->mm->map_window = map_window(m);
 	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
 	set_rlimits(t, a);
 	t->randomize = a->aslr > 0;

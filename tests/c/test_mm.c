@@ -1725,11 +1725,44 @@ TEST(arm64_unlimited_stack_is_legacy)
 	memlab_destroy(m);
 }
 
+/* x86-64 5-level paging: the default layout stays under 47 bits; hints and MAP_FIXED reach 56. */
+TEST(x86_la57)
+{
+	struct memlab_config cfg;
+	struct memlab_spawn_args a = { 0 };
+	struct memlab_mm_info mi;
+	memlab_machine *m;
+	memlab_task *t;
+	uint64_t x;
+	const int anon = MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS;
+
+	memlab_config_init(&cfg);
+	cfg.va_bits = 57;
+	ASSERT_OK(memlab_create(&cfg, &m));
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_mm_info(t, &mi));
+	ASSERT_EQ(mi.task_size, (1ull << 56) - 4096);
+	ASSERT(mi.mmap_base < (1ull << 47));
+	ASSERT_OK(memlab_mmap(t, 0, 4096, MEMLAB_PROT_READ, anon, NULL, 0, &x));
+	ASSERT(x < (1ull << 47));
+	ASSERT_OK(memlab_mmap(t, 1ull << 50, 4096, MEMLAB_PROT_READ, anon | MEMLAB_MAP_FIXED, NULL, 0, &x));
+	ASSERT_EQ(x, 1ull << 50);
+	ASSERT_OK(memlab_mmap(t, 1ull << 52, 4096, MEMLAB_PROT_READ, anon, NULL, 0, &x));
+	ASSERT_EQ(x, 1ull << 52);			/* a free hint above 47 bits is used */
+	ASSERT_OK(memlab_mmap(t, (1ull << 47) - 4096, 8192, MEMLAB_PROT_READ, anon, NULL, 0, &x));
+	ASSERT(x < (1ull << 47) - 4096);		/* straddling the window: the hint is ignored */
+	ASSERT_EQ(memlab_mmap(t, 1ull << 56, 4096, MEMLAB_PROT_READ, anon | MEMLAB_MAP_FIXED, NULL, 0, &x),
+		  -MEMLAB_ENOMEM);
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 0);
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
 	RUN(check_catches_refcounts);
 	RUN(arm64_unlimited_stack_is_legacy);
+	RUN(x86_la57);
 	RUN(simple_merge);
 	RUN(simple_modify);
 	RUN(simple_expand);
