@@ -7,51 +7,17 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+local NAN, INF, TWO63, HUGE_STRING, NIL = H.NAN, H.INF, H.TWO63, H.HUGE_STRING, H.NIL
+local try, assert_raises, names, show, value = H.try, H.assert_raises, H.names, H.show, H.value
+local assert_rejects, assert_errno = H.assert_rejects, H.assert_errno
 
-local NAN = 0 / 0
-local INF = math.huge
-local TWO63 = 2.0 ^ 63
-local HUGE_STRING = string.rep("x", 1 << 20)
-local NIL = setmetatable({}, { __tostring = function() return "nil" end })  -- nil inside arrays
 local PROC_FILES = { "meminfo", "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat",
                      "extfrag/extfrag_index", "extfrag/unusable_index" }
 local MIGRATETYPES = { "Unmovable", "Movable", "Reclaimable", "HighAtomic", "Isolate" }
 
--- { ok, message } of f(...)
-local function try(f, ...)
-  local ok, err = pcall(f, ...)
-  return ok, tostring(err)
-end
-
--- f(...) must raise, and the message must contain every one of needles.
-local function assert_raises(needles, f, ...)
-  local ok, err = try(f, ...)
-  lu.assertFalse(ok, "expected an error containing '" .. table.concat(needles, "', '") .. "'")
-  for _, needle in ipairs(needles) do
-    lu.assertStrContains(err, needle, false)
-  end
-  return err
-end
-
--- Does the error message err name the function name ("'name'" or "name: ")?
-local function names(err, name)
-  return err:find("'" .. name .. "'", 1, true) ~= nil or err:find("%f[%w_]" .. name .. ": ") ~= nil
-end
-
 local function nr_free(m)
   return m:vmstat().nr_free_pages
-end
-
--- A short description of a value for failure messages.
-local function show(v)
-  if type(v) == "string" and #v > 20 then return string.format("string(%d)", #v) end
-  if type(v) == "table" then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(x) end
-    table.sort(parts)
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return tostring(v)
 end
 
 -- ===================================================================
@@ -948,23 +914,6 @@ end
 local BAD_INTEGERS = { NIL, {}, "1", "x", true, false, NAN, INF, -INF, TWO63, -TWO63, -1,
                        math.mininteger, 0.5, -0.5, 1e300, HUGE_STRING, print, io.stdout,
                        coroutine.create(function() end) }
-
-local function value(v)
-  if v == NIL then return nil end
-  return v
-end
-
--- Call m:name(args...) with args[pos] replaced by each bad value; each must raise naming name.
-local function assert_rejects(m, name, args, pos, bads)
-  for _, bad in ipairs(bads) do
-    local a = { table.unpack(args, 1, #args) }
-    a[pos] = value(bad)
-    local ok, err = try(function() return m[name](m, table.unpack(a, 1, #args)) end)
-    lu.assertFalse(ok, name .. ": argument " .. pos .. " = " .. show(bad) .. " should raise")
-    lu.assertTrue(names(err, name), name .. ": the message names the function: " .. err)
-    lu.assertNotStrContains(err, "stack traceback")
-  end
-end
 
 function TestHostile:test_documented_message()
   local m = self.m

@@ -10,12 +10,11 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+local NAN, INF, TWO63, HUGE_STRING, NIL = H.NAN, H.INF, H.TWO63, H.HUGE_STRING, H.NIL
+local try, assert_raises, names, show, value = H.try, H.assert_raises, H.names, H.show, H.value
+local assert_rejects, assert_errno = H.assert_rejects, H.assert_errno
 
-local NAN = 0 / 0
-local INF = math.huge
-local TWO63 = 2.0 ^ 63
-local HUGE_STRING = string.rep("x", 1 << 20)
-local NIL = setmetatable({}, { __tostring = function() return "nil" end })  -- nil inside arrays
 local K, M = 1024, 1024 * 1024
 local PAGE = 4096
 
@@ -24,44 +23,6 @@ local PAGE = 4096
 local BASE = 0x555555554000
 local EXE = { text = "64K", rodata = "16K", data = "8K", bss = "60K" }
 local START_BRK = 0x55555557a000
-
-local function try(f, ...)
-  local ok, err = pcall(f, ...)
-  return ok, tostring(err)
-end
-
-local function assert_raises(needles, f, ...)
-  local ok, err = try(f, ...)
-  lu.assertFalse(ok, "expected an error containing '" .. table.concat(needles, "', '") .. "'")
-  for _, needle in ipairs(needles) do
-    lu.assertStrContains(err, needle, false)
-  end
-  return err
-end
-
--- Does the error message err name the function name ("'name'" or "name: ")?
-local function names(err, name)
-  return err:find("'" .. name .. "'", 1, true) ~= nil or err:find("%f[%w_]" .. name .. ": ") ~= nil
-end
-
-local function show(v)
-  if type(v) == "string" and #v > 20 then return string.format("string(%d)", #v) end
-  if type(v) == "table" then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(x) end
-    table.sort(parts)
-    return "{" .. table.concat(parts, ",") .. "}"
-  end
-  return tostring(v)
-end
-
--- f(...) must return nil, name, errno.
-local function assert_errno(name, errno, ...)
-  local r = table.pack(...)
-  lu.assertNil(r[1], "expected nil, " .. name .. " got " .. show(r[1]))
-  lu.assertEquals(r[2], name)
-  lu.assertEquals(r[3], errno)
-end
 
 -- The VMA of p that contains addr, or nil.
 local function vma_at(p, addr)
@@ -964,25 +925,6 @@ local BAD_ADDRS = { NIL, {}, "1", "0x1000", true, false, NAN, INF, -INF, TWO63, 
 -- Wrong for a length (integers or size strings).
 local BAD_LENS = { NIL, {}, "x", "1.5K", "-4K", "", true, NAN, INF, -INF, TWO63, 0.5, 1e300,
                    HUGE_STRING, print, io.stdout }
-
-local function value(v)
-  if v == NIL then return nil end
-  return v
-end
-
--- Call p:name(args...) with args[pos] replaced by each bad value; each must raise naming name.
-local function assert_rejects(p, name, args, pos, bads)
-  local nargs = args.n or #args
-  for _, bad in ipairs(bads) do
-    local a = { table.unpack(args, 1, nargs) }
-    a[pos] = value(bad)
-    local n = math.max(nargs, pos)
-    local ok, err = try(function() return p[name](p, table.unpack(a, 1, n)) end)
-    lu.assertFalse(ok, name .. ": argument " .. pos .. " = " .. show(bad) .. " should raise")
-    lu.assertTrue(names(err, name), name .. ": the message names the function: " .. err)
-    lu.assertNotStrContains(err, "stack traceback")
-  end
-end
 
 function TestHostile:test_documented_message()
   local p = self.p

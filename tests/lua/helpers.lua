@@ -1,0 +1,75 @@
+-- helpers.lua: what the luaunit suites of the bindings share -- hostile
+-- values, and assertions that a call raises naming its function or
+-- returns Linux's errno.  Loaded with dofile() from the suite's folder.
+
+local lu = require("luaunit")
+local H = {}
+
+H.NAN = 0 / 0
+H.INF = math.huge
+H.TWO63 = 2.0 ^ 63
+H.HUGE_STRING = string.rep("x", 1 << 20)
+H.NIL = setmetatable({}, { __tostring = function() return "nil" end })  -- nil inside arrays
+
+-- ok, message of f(...)
+function H.try(f, ...)
+  local ok, err = pcall(f, ...)
+  return ok, tostring(err)
+end
+
+-- f(...) must raise, and the message must contain every one of needles.
+function H.assert_raises(needles, f, ...)
+  local ok, err = H.try(f, ...)
+  lu.assertFalse(ok, "expected an error containing '" .. table.concat(needles, "', '") .. "'")
+  for _, needle in ipairs(needles) do
+    lu.assertStrContains(err, needle, false)
+  end
+  return err
+end
+
+-- Does the error message err name the function name ("'name'" or "name: ")?
+function H.names(err, name)
+  return err:find("'" .. name .. "'", 1, true) ~= nil or err:find("%f[%w_]" .. name .. ": ") ~= nil
+end
+
+-- A short description of a value for failure messages.
+function H.show(v)
+  if type(v) == "string" and #v > 20 then return string.format("string(%d)", #v) end
+  if type(v) == "table" then
+    local parts = {}
+    for k, x in pairs(v) do parts[#parts + 1] = tostring(k) .. "=" .. tostring(x) end
+    table.sort(parts)
+    return "{" .. table.concat(parts, ",") .. "}"
+  end
+  return tostring(v)
+end
+
+-- NIL stands for nil in arrays of bad values.
+function H.value(v)
+  if v == H.NIL then return nil end
+  return v
+end
+
+-- Call obj:name(args...) with args[pos] replaced by each bad value; each must raise naming name.
+function H.assert_rejects(obj, name, args, pos, bads)
+  local nargs = args.n or #args
+  for _, bad in ipairs(bads) do
+    local a = { table.unpack(args, 1, nargs) }
+    a[pos] = H.value(bad)
+    local n = math.max(nargs, pos)
+    local ok, err = H.try(function() return obj[name](obj, table.unpack(a, 1, n)) end)
+    lu.assertFalse(ok, name .. ": argument " .. pos .. " = " .. H.show(bad) .. " should raise")
+    lu.assertTrue(H.names(err, name), name .. ": the message names the function: " .. err)
+    lu.assertNotStrContains(err, "stack traceback")
+  end
+end
+
+-- The values ... must be nil, name, errno.
+function H.assert_errno(name, errno, ...)
+  local r = table.pack(...)
+  lu.assertNil(r[1], "expected nil, " .. name .. " got " .. H.show(r[1]))
+  lu.assertEquals(r[2], name)
+  lu.assertEquals(r[3], errno)
+end
+
+return H
