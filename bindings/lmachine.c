@@ -540,18 +540,6 @@ static int check_zone(lua_State *L, int arg, lmachine *lm, const char *fname)
 
 /* {===================== methods ===================== */
 
-static void set_int(lua_State *L, const char *key, uint64_t v)
-{
-	lua_pushinteger(L, (lua_Integer)v);
-	lua_setfield(L, -2, key);
-}
-
-static void set_bool(lua_State *L, const char *key, int v)
-{
-	lua_pushboolean(L, v);
-	lua_setfield(L, -2, key);
-}
-
 /* m:info() --> { arch=, page_size=, ..., seed= } */
 static int m_info(lua_State *L)
 {
@@ -562,19 +550,19 @@ static int m_info(lua_State *L)
 	lua_createtable(L, 0, 13);
 	lua_pushstring(L, arch_name(in->arch));
 	lua_setfield(L, -2, "arch");
-	set_int(L, "page_size", in->page_size);
-	set_int(L, "page_shift", in->page_shift);
-	set_int(L, "ram", in->ram);
-	set_int(L, "nr_frames", in->nr_frames);
-	set_int(L, "nr_reserved", in->nr_reserved);
-	set_int(L, "max_order", in->max_order);
-	set_int(L, "pageblock_order", in->pageblock_order);
-	set_int(L, "nr_zones", (uint64_t)in->nr_zones);
-	set_bool(L, "mobility_grouping", in->mobility_grouping);
-	set_int(L, "min_free_kbytes", (uint64_t)in->min_free_kbytes);
-	set_int(L, "watermark_scale_factor", (uint64_t)in->watermark_scale_factor);
-	set_int(L, "seed", in->seed);
-	set_int(L, "va_bits", in->va_bits);
+	lmemlab_setint(L, "page_size", in->page_size);
+	lmemlab_setint(L, "page_shift", in->page_shift);
+	lmemlab_setint(L, "ram", in->ram);
+	lmemlab_setint(L, "nr_frames", in->nr_frames);
+	lmemlab_setint(L, "nr_reserved", in->nr_reserved);
+	lmemlab_setint(L, "max_order", in->max_order);
+	lmemlab_setint(L, "pageblock_order", in->pageblock_order);
+	lmemlab_setint(L, "nr_zones", (uint64_t)in->nr_zones);
+	lmemlab_setbool(L, "mobility_grouping", in->mobility_grouping);
+	lmemlab_setint(L, "min_free_kbytes", (uint64_t)in->min_free_kbytes);
+	lmemlab_setint(L, "watermark_scale_factor", (uint64_t)in->watermark_scale_factor);
+	lmemlab_setint(L, "seed", in->seed);
+	lmemlab_setint(L, "va_bits", in->va_bits);
 	return 1;
 }
 
@@ -715,7 +703,7 @@ static int m_vmstat(lua_State *L)
 	n = memlab_vmstat(lm->m, st, n);
 	lua_createtable(L, 0, (int)n);
 	for (size_t i = 0; i < n; i++)
-		set_int(L, st[i].name, st[i].value);
+		lmemlab_setint(L, st[i].name, st[i].value);
 	return 1;
 }
 
@@ -746,7 +734,7 @@ static void push_migratetypes(lua_State *L, const struct memlab_zone_info *zi,
 	lua_createtable(L, 0, MEMLAB_MIGRATE_TYPES);
 	for (int mt = 0; mt < MEMLAB_MIGRATE_TYPES; mt++) {
 		name = memlab_migratetype_name(mt);
-		set_int(L, name, zi->nr_pageblocks[mt]);
+		lmemlab_setint(L, name, zi->nr_pageblocks[mt]);
 	}
 	lua_setfield(L, -2, "pageblocks");
 }
@@ -780,32 +768,32 @@ static void push_zone(lua_State *L, lmachine *lm, int zid,
 	lua_createtable(L, 0, 24);
 	lua_pushstring(L, zi->name ? zi->name : "?");
 	lua_setfield(L, -2, "name");
-	set_int(L, "index", (uint64_t)zid);
-	set_bool(L, "populated", zi->populated);
-	set_int(L, "start_pfn", zi->start_pfn);
-	set_int(L, "spanned", zi->spanned);
-	set_int(L, "present", zi->present);
-	set_int(L, "managed", zi->managed);
-	set_int(L, "free", zi->nr_free);
-	set_int(L, "min", zi->wmark_min);
-	set_int(L, "low", zi->wmark_low);
-	set_int(L, "high", zi->wmark_high);
-	set_int(L, "promo", zi->wmark_promo);
-	set_int(L, "boost", zi->watermark_boost);
+	lmemlab_setint(L, "index", (uint64_t)zid);
+	lmemlab_setbool(L, "populated", zi->populated);
+	lmemlab_setint(L, "start_pfn", zi->start_pfn);
+	lmemlab_setint(L, "spanned", zi->spanned);
+	lmemlab_setint(L, "present", zi->present);
+	lmemlab_setint(L, "managed", zi->managed);
+	lmemlab_setint(L, "free", zi->nr_free);
+	lmemlab_setint(L, "min", zi->wmark_min);
+	lmemlab_setint(L, "low", zi->wmark_low);
+	lmemlab_setint(L, "high", zi->wmark_high);
+	lmemlab_setint(L, "promo", zi->wmark_promo);
+	lmemlab_setint(L, "boost", zi->watermark_boost);
 	push_orders(L, zi->lowmem_reserve, 1, MEMLAB_MAX_NR_ZONES);
 	lua_setfield(L, -2, "protection");
-	set_int(L, "reserved_highatomic", zi->nr_reserved_highatomic);
-	set_int(L, "free_highatomic", zi->nr_free_highatomic);
+	lmemlab_setint(L, "reserved_highatomic", zi->nr_reserved_highatomic);
+	lmemlab_setint(L, "free_highatomic", zi->nr_free_highatomic);
 	push_orders(L, zi->nr_free_blocks, 1, nr_orders);
 	lua_setfield(L, -2, "nr_free");
 	push_migratetypes(L, zi, nr_orders);
-	set_int(L, "pgalloc", zi->pgalloc);
+	lmemlab_setint(L, "pgalloc", zi->pgalloc);
 	lua_createtable(L, 0, 5);
-	set_int(L, "count", (uint64_t)zi->pcp_count);
-	set_int(L, "high", (uint64_t)zi->pcp_high);
-	set_int(L, "batch", (uint64_t)zi->pcp_batch);
-	set_int(L, "high_min", (uint64_t)zi->pcp_high_min);
-	set_int(L, "high_max", (uint64_t)zi->pcp_high_max);
+	lmemlab_setint(L, "count", (uint64_t)zi->pcp_count);
+	lmemlab_setint(L, "high", (uint64_t)zi->pcp_high);
+	lmemlab_setint(L, "batch", (uint64_t)zi->pcp_batch);
+	lmemlab_setint(L, "high_min", (uint64_t)zi->pcp_high_min);
+	lmemlab_setint(L, "high_max", (uint64_t)zi->pcp_high_max);
 	lua_setfield(L, -2, "pcp");
 	push_indices(L, lm, zid, nr_orders);
 }
@@ -866,16 +854,16 @@ static int m_page(lua_State *L)
 		return lmemlab_argerror(L, 2, "page", lua_tostring(L, -1));
 	}
 	lua_createtable(L, 0, 9);
-	set_int(L, "pfn", pi.pfn);
+	lmemlab_setint(L, "pfn", pi.pfn);
 	if (pi.zone >= 0 && memlab_zone_info(lm->m, pi.zone, &zi) == 0 && zi.name) {
 		lua_pushstring(L, zi.name);
 		lua_setfield(L, -2, "zone");
 	}
-	set_bool(L, "buddy", pi.buddy);
-	set_bool(L, "free", pi.free);
-	set_bool(L, "pcp", pi.pcp);
-	set_int(L, "order", pi.order);
-	set_bool(L, "reserved", pi.reserved);
+	lmemlab_setbool(L, "buddy", pi.buddy);
+	lmemlab_setbool(L, "free", pi.free);
+	lmemlab_setbool(L, "pcp", pi.pcp);
+	lmemlab_setint(L, "order", pi.order);
+	lmemlab_setbool(L, "reserved", pi.reserved);
 	lua_pushinteger(L, pi.refcount);
 	lua_setfield(L, -2, "refcount");
 	mt = memlab_migratetype_name(pi.pageblock_migratetype);

@@ -127,6 +127,33 @@ void (lmemlab_open_task) (lua_State *L);
 void (lmemlab_pushtask) (lua_State *L, int machine, memlab_task *t,
 			 const char *name);
 
+/* t[key] = v for the table at the top. */
+static inline void lmemlab_setint(lua_State *L, const char *key, uint64_t v)
+{
+	lua_pushinteger(L, (lua_Integer)v);
+	lua_setfield(L, -2, key);
+}
+
+static inline void lmemlab_setbool(lua_State *L, const char *key, int v)
+{
+	lua_pushboolean(L, v);
+	lua_setfield(L, -2, key);
+}
+
+/* The live task at argument 1, or raise naming fname; *lmp its machine. */
+memlab_task *(lmemlab_checktask) (lua_State *L, const char *fname, lmachine **lmp);
+/* An address at arg: an integer (a negative one is its two's complement). */
+uint64_t (lmemlab_checkaddr) (lua_State *L, int arg, const char *fname, const char *what);
+/* A length at arg: an integer or a size string ("64K"). */
+uint64_t (lmemlab_checklength) (lua_State *L, int arg, const char *fname, const char *what);
+
+/* ===================== lmmu.c: access through the MMU ===================== */
+
+/* Add read, write, touch, translate, pte, pagetable to the task methods at the top. */
+void (lmemlab_mmu_methods) (lua_State *L);
+/* Add rmap to the machine methods table at the top. */
+void (lmemlab_mmu_machine_methods) (lua_State *L);
+
 /*
 ** Names joined by '|' or ',' (spaces allowed, case-insensitive) looked up
 ** with lookup (the upper-cased token, ud) into a mask; "" is 0.  NULL and

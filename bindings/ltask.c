@@ -235,8 +235,7 @@ static int check_prot(lua_State *L, int arg, const char *fname)
 ** An address (or any unsigned long) at arg: an integer; a negative one
 ** stands for its two's complement (-4096 = 0xfffffffffffff000).
 */
-static uint64_t check_addr(lua_State *L, int arg, const char *fname,
-			   const char *what)
+uint64_t lmemlab_checkaddr(lua_State *L, int arg, const char *fname, const char *what)
 {
 	return (uint64_t)lmemlab_checkinteger(L, arg, fname, what);
 }
@@ -247,15 +246,14 @@ static uint64_t opt_addr(lua_State *L, int arg, const char *fname,
 {
 	if (lua_isnoneornil(L, arg))
 		return 0;
-	return check_addr(L, arg, fname, what);
+	return lmemlab_checkaddr(L, arg, fname, what);
 }
 
 /*
 ** A length (or a file offset) at arg: an integer as check_addr takes it,
 ** or a size string ("64K"; "0" is 0).
 */
-static uint64_t check_length(lua_State *L, int arg, const char *fname,
-			     const char *what)
+uint64_t lmemlab_checklength(lua_State *L, int arg, const char *fname, const char *what)
 {
 	size_t len;
 	const char *s;
@@ -323,8 +321,7 @@ static ltask *to_task(lua_State *L, const char *fname)
 }
 
 /* The live task at argument 1, or raise; *lmp is its machine. */
-static memlab_task *check_task(lua_State *L, const char *fname,
-			       lmachine **lmp)
+memlab_task *lmemlab_checktask(lua_State *L, const char *fname, lmachine **lmp)
 {
 	ltask *lt = to_task(L, fname);
 	memlab_machine *m = lmemlab_machine_core(lt->lm);
@@ -451,12 +448,6 @@ static int t_tostring(lua_State *L)
 
 /* {===================== task methods ===================== */
 
-static void set_int(lua_State *L, const char *key, uint64_t v)
-{
-	lua_pushinteger(L, (lua_Integer)v);
-	lua_setfield(L, -2, key);
-}
-
 /* An errno result, or the address in *out as an integer. */
 static int push_addr_result(lua_State *L, int rc, uint64_t addr)
 {
@@ -478,7 +469,7 @@ static int push_ok_result(lua_State *L, int rc)
 static int t_sbrk(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "sbrk", &lm);
+	memlab_task *t = lmemlab_checktask(L, "sbrk", &lm);
 	int64_t incr = check_increment(L, 2, "sbrk");
 	uint64_t old = 0;
 	int rc;
@@ -493,8 +484,8 @@ static int t_sbrk(lua_State *L)
 static int t_brk(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "brk", &lm);
-	uint64_t addr = check_addr(L, 2, "brk", "addr");
+	memlab_task *t = lmemlab_checktask(L, "brk", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "brk", "addr");
 	uint64_t brk;
 
 	lmemlab_begin_call(lm);
@@ -526,14 +517,14 @@ static memlab_file *opt_file(lua_State *L, int arg, lmachine *lm,
 static int t_mmap(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "mmap", &lm);
+	memlab_task *t = lmemlab_checktask(L, "mmap", &lm);
 	uint64_t addr = opt_addr(L, 2, "mmap", "addr");
-	uint64_t len = check_length(L, 3, "mmap", "len");
+	uint64_t len = lmemlab_checklength(L, 3, "mmap", "len");
 	int prot = check_prot(L, 4, "mmap");
 	int flags = (int)check_map_flags(L, 5, "mmap");
 	memlab_file *file = opt_file(L, 6, lm, "mmap");
 	uint64_t offset = lua_isnoneornil(L, 7) ? 0 :
-		check_length(L, 7, "mmap", "offset");
+		lmemlab_checklength(L, 7, "mmap", "offset");
 	uint64_t out = 0;
 	int rc;
 
@@ -547,9 +538,9 @@ static int t_mmap(lua_State *L)
 static int t_munmap(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "munmap", &lm);
-	uint64_t addr = check_addr(L, 2, "munmap", "addr");
-	uint64_t len = check_length(L, 3, "munmap", "len");
+	memlab_task *t = lmemlab_checktask(L, "munmap", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "munmap", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "munmap", "len");
 	int rc;
 
 	lmemlab_begin_call(lm);
@@ -562,9 +553,9 @@ static int t_munmap(lua_State *L)
 static int t_mprotect(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "mprotect", &lm);
-	uint64_t addr = check_addr(L, 2, "mprotect", "addr");
-	uint64_t len = check_length(L, 3, "mprotect", "len");
+	memlab_task *t = lmemlab_checktask(L, "mprotect", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "mprotect", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "mprotect", "len");
 	int prot = check_prot(L, 4, "mprotect");
 	int rc;
 
@@ -578,10 +569,10 @@ static int t_mprotect(lua_State *L)
 static int t_mremap(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "mremap", &lm);
-	uint64_t old = check_addr(L, 2, "mremap", "old_address");
-	uint64_t oldlen = check_length(L, 3, "mremap", "old_size");
-	uint64_t newlen = check_length(L, 4, "mremap", "new_size");
+	memlab_task *t = lmemlab_checktask(L, "mremap", &lm);
+	uint64_t old = lmemlab_checkaddr(L, 2, "mremap", "old_address");
+	uint64_t oldlen = lmemlab_checklength(L, 3, "mremap", "old_size");
+	uint64_t newlen = lmemlab_checklength(L, 4, "mremap", "new_size");
 	int flags = (int)check_mremap_flags(L, 5, "mremap");
 	uint64_t newaddr = opt_addr(L, 6, "mremap", "new_address");
 	uint64_t out = 0;
@@ -593,67 +584,33 @@ static int t_mremap(lua_State *L)
 	return push_addr_result(L, rc, out);
 }
 
-/* p:touch(addr, len, "r"|"w"|"x") --> true | nil, "SIGSEGV", "SEGV_MAPERR"|"SEGV_ACCERR" */
-static int t_touch(lua_State *L)
-{
-	lmachine *lm;
-	memlab_task *t = check_task(L, "touch", &lm);
-	uint64_t addr = check_addr(L, 2, "touch", "addr");
-	uint64_t len = check_length(L, 3, "touch", "len");
-	const char *s;
-	size_t slen;
-	int si_code = 0, rc;
-
-	if (lua_type(L, 4) != LUA_TSTRING)
-		return lmemlab_typeerror(L, 4, "touch",
-					 "access (\"r\", \"w\" or \"x\")");
-	s = lua_tolstring(L, 4, &slen);
-	if (slen != 1 || !strchr("rwx", s[0]) || s[0] == '\0')
-		return lmemlab_argerror(L, 4, "touch",
-					"access must be \"r\", \"w\" or \"x\"");
-	lmemlab_begin_call(lm);
-	rc = memlab_touch(t, addr, len, s[0], &si_code);
-	lmemlab_end_call(L, lm, "touch", rc);
-	if (rc == -MEMLAB_EFAULT &&
-	    (si_code == MEMLAB_SEGV_MAPERR || si_code == MEMLAB_SEGV_ACCERR)) {
-		luaL_pushfail(L);
-		lua_pushliteral(L, "SIGSEGV");
-		if (si_code == MEMLAB_SEGV_MAPERR)
-			lua_pushliteral(L, "SEGV_MAPERR");
-		else
-			lua_pushliteral(L, "SEGV_ACCERR");
-		return 3;
-	}
-	return push_ok_result(L, rc);
-}
-
 /* One VMA's table, pushed. */
 static void push_vma(lua_State *L, const struct memlab_vma_info *v)
 {
 	char dev[32];
 
 	lua_createtable(L, 0, 9);
-	set_int(L, "start", v->start);
-	set_int(L, "end", v->end);
+	lmemlab_setint(L, "start", v->start);
+	lmemlab_setint(L, "end", v->end);
 	lua_pushlstring(L, v->perms, strnlen(v->perms, sizeof(v->perms)));
 	lua_setfield(L, -2, "perms");
-	set_int(L, "offset", v->offset);
+	lmemlab_setint(L, "offset", v->offset);
 	snprintf(dev, sizeof(dev), "%02x:%02x", v->dev_major, v->dev_minor);
 	lua_pushstring(L, dev);
 	lua_setfield(L, -2, "dev");
-	set_int(L, "inode", v->inode);
+	lmemlab_setint(L, "inode", v->inode);
 	lua_pushlstring(L, v->name, strnlen(v->name, sizeof(v->name)));
 	lua_setfield(L, -2, "name");
 	lua_pushboolean(L, v->anon_vma);
 	lua_setfield(L, -2, "anon_vma");
-	set_int(L, "vm_flags", v->vm_flags);
+	lmemlab_setint(L, "vm_flags", v->vm_flags);
 }
 
 /* p:vmas() --> { {start=, ["end"]=, perms=, offset=, dev=, inode=, name=, anon_vma=, vm_flags=}, ... } */
 static int t_vmas(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "vmas", &lm);
+	memlab_task *t = lmemlab_checktask(L, "vmas", &lm);
 	struct memlab_vma_info *v;
 	size_t n = memlab_vmas(t, NULL, 0), got;
 
@@ -675,7 +632,7 @@ static int t_vmas(lua_State *L)
 static int t_maps(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "maps", &lm);
+	memlab_task *t = lmemlab_checktask(L, "maps", &lm);
 	char path[32];
 
 	snprintf(path, sizeof(path), "%d/maps", memlab_task_pid(t));
@@ -686,7 +643,7 @@ static int t_maps(lua_State *L)
 static int t_mm(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "mm", &lm);
+	memlab_task *t = lmemlab_checktask(L, "mm", &lm);
 	struct memlab_mm_info mi;
 	int rc;
 
@@ -695,33 +652,35 @@ static int t_mm(lua_State *L)
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
 	lua_createtable(L, 0, 26);
-	set_int(L, "total_vm", mi.total_vm);
-	set_int(L, "locked_vm", mi.locked_vm);
-	set_int(L, "pinned_vm", mi.pinned_vm);
-	set_int(L, "data_vm", mi.data_vm);
-	set_int(L, "exec_vm", mi.exec_vm);
-	set_int(L, "stack_vm", mi.stack_vm);
-	set_int(L, "hiwater_vm", mi.hiwater_vm);
-	set_int(L, "hiwater_rss", mi.hiwater_rss);
-	set_int(L, "rss_anon", mi.rss_anon);
-	set_int(L, "rss_file", mi.rss_file);
-	set_int(L, "rss_shmem", mi.rss_shmem);
-	set_int(L, "pgtables_bytes", mi.pgtables_bytes);
+	lmemlab_setint(L, "total_vm", mi.total_vm);
+	lmemlab_setint(L, "locked_vm", mi.locked_vm);
+	lmemlab_setint(L, "pinned_vm", mi.pinned_vm);
+	lmemlab_setint(L, "data_vm", mi.data_vm);
+	lmemlab_setint(L, "exec_vm", mi.exec_vm);
+	lmemlab_setint(L, "stack_vm", mi.stack_vm);
+	lmemlab_setint(L, "hiwater_vm", mi.hiwater_vm);
+	lmemlab_setint(L, "hiwater_rss", mi.hiwater_rss);
+	lmemlab_setint(L, "rss_anon", mi.rss_anon);
+	lmemlab_setint(L, "rss_file", mi.rss_file);
+	lmemlab_setint(L, "rss_shmem", mi.rss_shmem);
+	lmemlab_setint(L, "pgtables_bytes", mi.pgtables_bytes);
 	lua_pushinteger(L, mi.map_count);
 	lua_setfield(L, -2, "map_count");
-	set_int(L, "start_code", mi.start_code);
-	set_int(L, "end_code", mi.end_code);
-	set_int(L, "start_data", mi.start_data);
-	set_int(L, "end_data", mi.end_data);
-	set_int(L, "start_brk", mi.start_brk);
-	set_int(L, "brk", mi.brk);
-	set_int(L, "start_stack", mi.start_stack);
-	set_int(L, "mmap_base", mi.mmap_base);
-	set_int(L, "task_size", mi.task_size);
-	set_int(L, "highest_vm_end", mi.highest_vm_end);
-	set_int(L, "vmacache_hits", mi.vmacache_hits);
-	set_int(L, "vmacache_misses", mi.vmacache_misses);
-	set_int(L, "committed_pages", mi.committed_pages);
+	lmemlab_setint(L, "start_code", mi.start_code);
+	lmemlab_setint(L, "end_code", mi.end_code);
+	lmemlab_setint(L, "start_data", mi.start_data);
+	lmemlab_setint(L, "end_data", mi.end_data);
+	lmemlab_setint(L, "start_brk", mi.start_brk);
+	lmemlab_setint(L, "brk", mi.brk);
+	lmemlab_setint(L, "start_stack", mi.start_stack);
+	lmemlab_setint(L, "mmap_base", mi.mmap_base);
+	lmemlab_setint(L, "task_size", mi.task_size);
+	lmemlab_setint(L, "highest_vm_end", mi.highest_vm_end);
+	lmemlab_setint(L, "vmacache_hits", mi.vmacache_hits);
+	lmemlab_setint(L, "vmacache_misses", mi.vmacache_misses);
+	lmemlab_setint(L, "committed_pages", mi.committed_pages);
+	lmemlab_setint(L, "min_flt", mi.min_flt);
+	lmemlab_setint(L, "maj_flt", mi.maj_flt);
 	return 1;
 }
 
@@ -729,7 +688,7 @@ static int t_mm(lua_State *L)
 static int t_exit(lua_State *L)
 {
 	lmachine *lm;
-	memlab_task *t = check_task(L, "exit", &lm);
+	memlab_task *t = lmemlab_checktask(L, "exit", &lm);
 	ltask *lt = lua_touserdata(L, 1);
 
 	lt->t = NULL;
@@ -754,7 +713,6 @@ static const luaL_Reg task_methods[] = {
 	{ "munmap", t_munmap },
 	{ "mprotect", t_mprotect },
 	{ "mremap", t_mremap },
-	{ "touch", t_touch },
 	{ "vmas", t_vmas },
 	{ "maps", t_maps },
 	{ "mm", t_mm },
@@ -1187,6 +1145,7 @@ void lmemlab_open_task(lua_State *L)
 	lua_pop(L, 1);
 	if (luaL_newmetatable(L, LMEMLAB_TASK)) {
 		luaL_newlib(L, task_methods);
+		lmemlab_mmu_methods(L);
 		lua_pushcclosure(L, t_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
@@ -1202,8 +1161,10 @@ void lmemlab_open_task(lua_State *L)
 	lua_pop(L, 1);
 	/* the machine methods */
 	luaL_getmetatable(L, LMEMLAB_MACHINE);
-	if (lua_getfield(L, -1, "__index") == LUA_TTABLE)
+	if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
 		luaL_setfuncs(L, machine_task_methods, 0);
+		lmemlab_mmu_machine_methods(L);
+	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */
 	set_constants(L, prot_names);

@@ -11,5 +11,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 
 	n += page_alloc_check(m, fn, ud);
 	n += mm_check_all(m, fn, ud);
+	n += rmap_check(m, fn, ud);
 	return n;
 }

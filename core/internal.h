@@ -37,7 +37,7 @@ enum migratetype {
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
 /*
-** One descriptor per frame, 24 bytes.  A frame inside a free block that is
+** One descriptor per frame, 40 bytes.  A frame inside a free block that is
 ** not the block's head has an all-zero descriptor, as in Linux (only the
 ** head of a free block is PageBuddy), so a large machine costs the host
 ** only the descriptors that were ever written.
@@ -46,6 +46,14 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_reserved	0x0002u	/* never given to the buddy allocator */
 #define PG_head_alloc	0x0004u	/* head of an allocation; private = its order */
 #define PG_pcp		0x0008u	/* head of a block on a per-CPU page list; private = order */
+#define PG_dirty	0x0010u	/* newer than its file's contents (PG_dirty) */
+#define PG_swapbacked	0x0020u	/* anon or shmem: swap, not a file, backs it */
+#define PG_anon_exclusive 0x0040u /* PageAnonExclusive: one mm may write it in place */
+#define PG_lru		0x0080u	/* counted on an LRU list (NR_{IN,}ACTIVE_*) */
+#define PG_unevictable	0x0100u	/* on the unevictable list: mlocked (NR_MLOCK) */
+
+/* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
+#define PAGE_MAPPING_ANON	1u
 
 struct page {
 	uint32_t flags;
@@ -54,6 +62,8 @@ struct page {
 	uint32_t private;	/* order, for PG_buddy and PG_head_alloc */
 	uint32_t lru_next;	/* free-list links, as pfns */
 	uint32_t lru_prev;
+	uintptr_t mapping;	/* struct memlab_file *, or anon_vma | PAGE_MAPPING_ANON */
+	uint64_t index;		/* page offset in the file, or linear_page_index() */
 };
 
 struct free_list {
@@ -155,6 +165,7 @@ struct memlab_machine {
 	uint64_t nr_reserved;
 	uint64_t first_pfn;		/* frames below are reserved (x86-64: pfn 0) */
 	uint64_t memmap_start_pfn;	/* frames from here up hold the memmap */
+	uint64_t zero_pfn;		/* the shared zero page (empty_zero_page) */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 
@@ -184,11 +195,21 @@ void ml_report(memlab_machine *m, const char *fmt, ...)
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 
+/* A checker's sink: each violation goes to fn and is counted. */
+struct ml_check {
+	memlab_violation_fn fn;
+	void *ud;
+	int count;
+};
+void ml_violation(struct ml_check *c, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
 /* ---- task.c: the address-space layer's machine-wide parts ---- */
 void mm_sysctl_init(memlab_machine *m);
 uint64_t vm_commit_limit(const memlab_machine *m);	/* mmap.c */
 void mm_release_all(memlab_machine *m);
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud);
+int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud);	/* rmap.c */
 
 /* ---- page_alloc.c ---- */
 int page_alloc_init(memlab_machine *m);			/* zones, boot free */

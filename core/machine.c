@@ -395,3 +395,17 @@ void memlab_machine_info(const memlab_machine *m,
 	info->watermark_scale_factor = m->watermark_scale_factor;
 	info->seed = m->seed;
 }
+
+void ml_violation(struct ml_check *c, const char *fmt, ...)
+{
+	char msg[512];
+	va_list ap;
+
+	c->count++;
+	if (!c->fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	c->fn(c->ud, msg);
+}

@@ -63,6 +63,14 @@
 #define DEFAULT_MAX_MAP_COUNT	65530
 #define RLIM_INFINITY		UINT64_MAX
 
+/* A file's page cache: page index -> pfn, open addressing (filemap.c). */
+struct address_space {
+	uint64_t *keys;			/* index + 1; 0: an empty slot */
+	uint64_t *pfns;
+	uint64_t cap;			/* slots, a power of two (or 0) */
+	uint64_t nrpages;
+};
+
 /* A simulated regular file (an inode with one name). */
 struct memlab_file {
 	memlab_machine *m;
@@ -75,6 +83,8 @@ struct memlab_file {
 	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
 	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
 	int refcount;			/* the machine's list + every VMA mapping it */
+	struct address_space i_pages;	/* its page cache */
+	uint8_t *data;			/* its contents on "disk", size bytes; NULL: zeros */
 	struct memlab_file *next;	/* the machine's files */
 };
 
@@ -82,6 +92,7 @@ struct memlab_file {
 struct anon_vma {
 	int refcount;			/* VMAs using it */
 	uint64_t id;
+	struct anon_vma *parent;	/* the one it was forked from (the chain), or NULL */
 };
 
 struct vm_area_struct {
@@ -140,6 +151,9 @@ struct memlab_task {
 	bool randomize;			/* PF_RANDOMIZE */
 	uint64_t curbrk;		/* glibc's __curbrk, the break sbrk() believes in */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
+	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */
+	int last_signal_code;		/* of the last access that failed (SEGV_*, BUS_*) */
+	uint64_t last_signal_addr;
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
@@ -202,6 +216,35 @@ uint64_t calc_vm_prot_bits(int prot);
 bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes);
 void exit_mmap(memlab_task *t);
 int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
+
+/* ---- memory.c: faults, the frames of user mappings ---- */
+uint64_t linear_page_index(const struct vm_area_struct *vma, uint64_t addr);
+bool page_anon(const struct page *page);
+uint64_t get_mm_rss(const struct mm_struct *mm);
+void update_hiwater_rss(struct mm_struct *mm);
+void lru_add(memlab_machine *m, struct page *page, bool unevictable);
+int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
+void put_page(memlab_machine *m, uint64_t pfn);
+void page_add_file_rmap_one(memlab_task *t, struct page *page);
+struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
+unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			 unsigned flags);
+int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code);
+void zap_page_range(memlab_task *t, uint64_t start, uint64_t end);
+void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		       uint64_t end);
+int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
+int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+			    uint64_t end);
+
+/* ---- filemap.c: the page cache ---- */
+uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
+int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
+bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
+void folio_mark_dirty(memlab_machine *m, struct page *page);
+void folio_clear_dirty(memlab_machine *m, struct page *page);
+int filemap_writeback(struct memlab_file *f);
+void filemap_release(struct memlab_file *f);
 
 /* ---- task.c ---- */
 uint64_t mmap_min_addr(const memlab_machine *m);

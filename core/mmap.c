@@ -346,7 +346,7 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 {
 	struct mm_struct *mm = t->mm;
-	struct vm_area_struct *vma = find_vma(t, start), *next;
+	struct vm_area_struct *vma = find_vma(t, start), *next, *prev;
 	int err;
 
 	if (start >= end || !vma || vma->vm_start >= end)
@@ -362,15 +362,19 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 	for (next = vma; next && next->vm_start < end; next = next->vm_next)
 		if (next->special_name && next->vm_end > end)
 			return -MEMLAB_EINVAL;	/* nothing changed yet: refuse before splitting */
+	prev = vma->vm_prev;
 	while (vma && vma->vm_start < end) {
 		if (vma->vm_end > end && (err = __split_vma(mm, vma, end, 0)))
 			return err;
 		next = vma->vm_next;
+		zap_page_range(t, vma->vm_start, vma->vm_end);
 		unaccount_vma(t, vma);
 		vma_unlink(mm, vma);
 		vm_area_free(vma);
 		vma = next;
 	}
+	/* free_pgtables() between the neighbours that stay */
+	free_pgtables(t->m, mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0);
 	return 0;
 }
 
@@ -688,10 +692,13 @@ int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags
 */
 static void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
 {
-	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < start + len;
+	uint64_t end = start + len;
+
+	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
 	     vma = vma->vm_next)
-		if ((vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE)
-			anon_vma_prepare(vma);
+		if (populate_vma_page_range(t, vma, vma->vm_start > start ? vma->vm_start : start,
+					    vma->vm_end < end ? vma->vm_end : end))
+			return;
 }
 
 /* ===================== brk ===================== */
@@ -834,11 +841,13 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 	return 0;
 }
 
-/* exit_mmap(): every VMA goes, with its charge. */
+/* exit_mmap(): every page, VMA and table goes, with the charges. */
 void exit_mmap(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
 
+	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
+		zap_page_range(t, vma->vm_start, vma->vm_end);
 	while (mm->mmap) {
 		struct vm_area_struct *vma = mm->mmap;
 
@@ -846,4 +855,5 @@ void exit_mmap(memlab_task *t)
 		vma_unlink(mm, vma);
 		vm_area_free(vma);
 	}
+	pt_free_all(t->m, mm);
 }

@@ -3,7 +3,8 @@
 ** mprotect_fixup() (mm/mprotect.c): VMAs are changed in address order,
 ** split where the range cuts them and merged with neighbours of the same
 ** kind; a hole stops the walk with ENOMEM after the VMAs before it
-** changed.  Page-table updates come with the MMU.
+** changed; the page-table entries of the range follow the new flags
+** (change_protection).
 */
 #include "mm.h"
 
@@ -51,8 +52,9 @@ static int mprotect_fixup(memlab_task *t, struct vm_area_struct *vma,
 	vma->vm_flags = newflags | (vma->vm_flags & VM_SOFTDIRTY);
 	if ((oldflags & VM_ACCOUNT) && !(newflags & VM_ACCOUNT))
 		vm_unacct_memory(t, nrpages);
+	change_protection(t, vma, start, end);
 	if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
-		anon_vma_prepare(vma);	/* populate_vma_page_range(): COW now, not at a fault */
+		populate_vma_page_range(t, vma, start, end);	/* COW now, not at a fault */
 	vm_stat_account(mm, oldflags, -nrpages);
 	vm_stat_account(mm, newflags, nrpages);
 	return 0;

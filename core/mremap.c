@@ -244,9 +244,16 @@ static int64_t move_vma(struct vrm *v)
 		return -MEMLAB_ENOMEM;	/* prep_move_vma() */
 	if (!vrm_calc_charge(v))
 		return -MEMLAB_ENOMEM;
+	/* the entries move first (their tables allocated or nothing done) */
+	if (move_page_tables(t, v->addr, v->new_addr, v->old_len)) {
+		vrm_uncharge(v);
+		return -MEMLAB_ENOMEM;
+	}
 	new_vma = copy_vma(t, v->vma, v->new_addr, v->new_len,
 			   v->vma->vm_pgoff + pages_of(v, v->addr - v->vma->vm_start));
 	if (!new_vma) {
+		move_page_tables(t, v->new_addr, v->addr, v->old_len);	/* old tables stay */
+		free_pgtables(t->m, mm, v->new_addr, v->new_addr + v->new_len);
 		vrm_uncharge(v);
 		return -MEMLAB_ENOMEM;
 	}

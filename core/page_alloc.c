@@ -1325,11 +1325,13 @@ static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 	const struct zone *z = pfn < m->nr_frames ? page_zone(m, pfn) : NULL;
 
 	ml_report(m, "BUG: Bad page state in process memlab  pfn:%05llx\n"
-		  "page: refcount:%d mapcount:%d mapping:0000000000000000 index:0x0 pfn:0x%llx\n"
+		  "page: refcount:%d mapcount:%d mapping:%016llx index:%#llx pfn:0x%llx\n"
 		  "flags: 0x%x(zone=%s%s)\n%s"
 		  "page dumped because: %s",
 		  (unsigned long long)pfn, page ? page->_refcount : 0,
-		  page ? page->mapcount : 0, (unsigned long long)pfn,
+		  page ? page->mapcount : 0,
+		  (unsigned long long)(page ? page->mapping : 0),
+		  (unsigned long long)(page ? page->index : 0), (unsigned long long)pfn,
 		  page ? page->flags & PG_reserved : 0, z ? z->name : "none",
 		  page && (page->flags & PG_reserved) ? "|reserved" : "",
 		  page && PageBuddy(page) ? "page_type: buddy\n" : "", reason);
@@ -1356,6 +1358,10 @@ static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned or
 		return "VM_BUG_ON_PAGE(page_ref_count(page) == 0)";
 	if (order > m->max_order || order != page->private)
 		return "freed with an order other than the allocation's";
+	if (page->mapcount)		/* page_bad_reason() */
+		return "nonzero mapcount";
+	if (page->mapping)
+		return "non-NULL mapping";
 	return NULL;
 }
 
@@ -1450,6 +1456,11 @@ static void reserve_boot_memory(memlab_machine *m)
 		pfn_to_page(m, pfn)->flags |= PG_reserved;
 	m->nr_reserved = m->first_pfn + memmap;
 	m->vmstat[NR_MEMMAP_BOOT_PAGES] = memmap;
+	/*
+	 * The zero page lives in the kernel image, reserved memory that memlab
+	 * does not lay out apart: the last reserved frame stands for it.
+	 */
+	m->zero_pfn = m->nr_frames - 1;
 }
 
 /*
@@ -1633,28 +1644,11 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 
 struct check_ctx {
 	memlab_machine *m;
-	memlab_violation_fn fn;
-	void *ud;
-	int count;
+	struct ml_check v;
 	uint8_t *covered;		/* one bit per frame inside a free block */
 };
 
-static void violation(struct check_ctx *c, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static void violation(struct check_ctx *c, const char *fmt, ...)
-{
-	char msg[256];
-	va_list ap;
-
-	c->count++;
-	if (!c->fn)
-		return;
-	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
-	c->fn(c->ud, msg);
-}
+#define violation(c, ...)	ml_violation(&(c)->v, __VA_ARGS__)
 
 static bool test_and_cover(struct check_ctx *c, uint64_t pfn)
 {
@@ -1901,13 +1895,13 @@ static void check_frames(struct check_ctx *c)
 /* The page allocator's part of memlab_check(); returns the violations found. */
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
-	struct check_ctx c = { m, fn, ud, 0, NULL };
+	struct check_ctx c = { m, { fn, ud, 0 }, NULL };
 	uint64_t free = 0;
 
 	c.covered = ml_alloc(m, (size_t)(m->nr_frames >> 3) + 1);
 	if (!c.covered) {
 		violation(&c, "check: out of host memory");
-		return c.count;
+		return c.v.count;
 	}
 	for (int i = 0; i < m->nr_zones; i++) {
 		free += check_zone_free(&c, &m->zones[i]);
@@ -1918,5 +1912,5 @@ int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 			  (unsigned long long)m->vmstat[NR_FREE_PAGES], (unsigned long long)free);
 	check_frames(&c);
 	ml_free(m, c.covered, (size_t)(m->nr_frames >> 3) + 1);
-	return c.count;
+	return c.v.count;
 }

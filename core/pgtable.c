@@ -94,7 +94,7 @@ static const char *pt_leaf_name(unsigned level)
 	return names[level < PT_MAX_LEVELS ? level : PT_MAX_LEVELS - 1];
 }
 
-static uint64_t pt_level_size(const struct pt_format *f, unsigned level)
+uint64_t pt_level_size(const struct pt_format *f, unsigned level)
 {
 	return 1ull << pt_level_shift(f, level);
 }
@@ -121,6 +121,8 @@ static uint64_t x86_mkentry(int level, uint64_t pfn, struct pt_prot p)
 	e |= p.global ? _PAGE_GLOBAL : 0;
 	e |= p.special ? _PAGE_SPECIAL : 0;
 	e |= p.exec ? 0 : _PAGE_NX;
+	if (!p.present && p.protnone)	/* PAGE_NONE: _PAGE_PROTNONE instead of P */
+		e = (e & ~_PAGE_GLOBAL) | _PAGE_PROTNONE;
 	return e;
 }
 
@@ -134,7 +136,8 @@ static void x86_decode(const struct pt_format *f, int level, uint64_t e, uint64_
 	p->accessed = e & _PAGE_ACCESSED;
 	p->dirty = e & _PAGE_DIRTY;
 	p->huge = level > 0 && (e & _PAGE_PSE);
-	p->global = e & _PAGE_GLOBAL;
+	p->global = p->present && (e & _PAGE_GLOBAL);
+	p->protnone = !p->present && (e & _PAGE_PROTNONE);
 	p->special = e & _PAGE_SPECIAL;
 	p->exec = !(e & _PAGE_NX);
 	*pfn = (e & X86_PTE_PFN_MASK) >> 12;
@@ -170,8 +173,10 @@ static uint64_t arm64_mkentry(const struct pt_format *f, int level, uint64_t pfn
 	e |= p.dirty ? PTE_DIRTY : 0;
 	e |= p.write && p.dirty ? 0 : PTE_RDONLY;
 	e |= p.special ? PTE_SPECIAL : 0;
-	if (!p.present)
-		e &= ~PTE_VALID;
+	if (!p.present)		/* invalid: nG would read as PTE_PRESENT_INVALID */
+		e &= ~(PTE_VALID | PTE_NG);
+	if (!p.present && p.protnone)	/* PAGE_NONE: invalid, PTE_PRESENT_INVALID */
+		e |= PTE_PRESENT_INVALID | PTE_RDONLY | PTE_PXN | PTE_UXN;
 	return e;
 }
 
@@ -182,13 +187,14 @@ static void arm64_decode(const struct pt_format *f, int level, uint64_t e, uint6
 	uint64_t type = e & PTE_TYPE_MASK;
 
 	p->present = (e & PTE_VALID) && (level > 0 || type == PTE_TYPE_PAGE);
+	p->protnone = !(e & PTE_VALID) && (e & PTE_PRESENT_INVALID);
 	p->huge = level > 0 && type != PMD_TYPE_TABLE;
 	p->write = e & PTE_WRITE;
 	p->dirty = (e & PTE_DIRTY) || ((e & PTE_WRITE) && !(e & PTE_RDONLY));
 	p->user = e & PTE_USER;
 	p->exec = p->user ? !(e & PTE_UXN) : !(e & PTE_PXN);
 	p->accessed = e & PTE_AF;
-	p->global = !(e & PTE_NG);
+	p->global = p->present && !(e & PTE_NG);
 	p->special = e & PTE_SPECIAL;
 	*pfn = (e & ARM64_OA_MASK) >> f->page_shift;
 	if (p->huge)
@@ -331,33 +337,20 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 		buf[0] = '\0';
 	if (f->arch == MEMLAB_ARCH_ARM64)
 		len = arm64_field_names(level, entry, buf, size, len);
-	for (; t->name; t++)
-		if (entry & t->bit)
-			len = pt_append(buf, size, len, t->name);
+	for (; t->name; t++) {
+		const char *name = t->name;
+
+		if (!(entry & t->bit))
+			continue;
+		if (t->bit == _PAGE_GLOBAL && f->arch == MEMLAB_ARCH_X86_64 &&
+		    !(entry & _PAGE_PRESENT))
+			name = "PROTNONE";
+		len = pt_append(buf, size, len, name);
+	}
 	return len;
 }
 
 /* ===================== table frames ===================== */
-
-/* READ_ONCE(*ptep): entry idx of the table at pfn, little-endian. */
-static uint64_t pt_read(memlab_machine *m, uint64_t table, uint64_t idx)
-{
-	const uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
-	uint64_t v = 0;
-
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
-}
-
-/* set_pte() / set_pmd() ... WRITE_ONCE(*ptep, e). */
-static void pt_write(memlab_machine *m, uint64_t table, uint64_t idx, uint64_t e)
-{
-	uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
-
-	for (int i = 0; i < 8; i++, e >>= 8)
-		p[i] = (uint8_t)e;
-}
 
 /* pagetable_alloc(GFP_PGTABLE_USER, 0) with mm_inc_nr_ptes() and NR_PAGETABLE. */
 static int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
@@ -491,31 +484,48 @@ static int pt_alloc_levels(memlab_machine *m, struct mm_struct *mm, uint64_t va,
 ** upper tables behind a failure, for free_pgtables to find; here a
 ** failure leaves nothing.)
 */
-int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
-	   uint64_t pfn, struct pt_prot prot)
+/*
+** pte_alloc() and the levels above: the table that holds va's entries at
+** level exists afterwards (its pfn in *table).  Returns 0; -MEMLAB_EEXIST
+** when a leaf above level covers va; -MEMLAB_ENOMEM with nothing added;
+** -MEMLAB_EFAULT for a table entry on the way pointing outside RAM.
+*/
+int pt_alloc_path(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
+		  uint64_t *table)
 {
 	const struct pt_format *f = &mm->pt;
-	uint64_t table = mm->pgd, e = 0;
+	uint64_t t = mm->pgd, e;
 	unsigned l;
-	int err = pt_map_check(mm, va, level, pfn);
 
-	if (err)
-		return err;
 	for (l = f->levels - 1; l > level; l--) {
-		e = pt_read(m, table, pt_index(f, l, va));
+		e = pt_read(m, t, pt_index(f, l, va));
 		if (!e)
 			break;
 		if (!pt_entry_is_table(f, l, e))
 			return -MEMLAB_EEXIST;
-		table = pt_entry_pfn(f, l, e);
-		if (table >= m->nr_frames)	/* corrupt: pt_check reports it */
+		t = pt_entry_pfn(f, l, e);
+		if (t >= m->nr_frames)	/* corrupt: pt_check reports it */
 			return -MEMLAB_EFAULT;
 	}
 	if (l > level) {
-		err = pt_alloc_levels(m, mm, va, table, l, level, &table);
+		int err = pt_alloc_levels(m, mm, va, t, l, level, &t);
+
 		if (err)
 			return err;
 	}
+	*table = t;
+	return 0;
+}
+
+int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
+	   uint64_t pfn, struct pt_prot prot)
+{
+	const struct pt_format *f = &mm->pt;
+	uint64_t table;
+	int err = pt_map_check(mm, va, level, pfn);
+
+	if (err || (err = pt_alloc_path(m, mm, va, level, &table)))
+		return err;
 	if (pt_read(m, table, pt_index(f, level, va)))
 		return -MEMLAB_EEXIST;
 	pt_write(m, table, pt_index(f, level, va), pt_mkentry(f, (int)level, pfn, prot));
@@ -564,8 +574,8 @@ int pt_walk(memlab_machine *m, const struct mm_struct *mm, uint64_t va, struct p
 ** Returns 0, the table and the level; -MEMLAB_EINVAL for a bad va,
 ** -MEMLAB_EFAULT for a table entry on the way pointing outside RAM.
 */
-static int pt_leaf_slot(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
-			uint64_t *table, unsigned *level)
+int pt_leaf_slot(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
+		 uint64_t *table, unsigned *level)
 {
 	const struct pt_format *f = &mm->pt;
 	uint64_t t = mm->pgd, e;
@@ -638,6 +648,66 @@ int pt_clear(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t *old
 		*old = e;
 	pt_write(m, table, idx, 0);
 	return 0;
+}
+
+/* ===================== walking a range ===================== */
+
+struct pt_range_ctx {
+	memlab_machine *m;
+	const struct pt_format *f;
+	uint64_t start, end;
+	pt_leaf_fn fn;
+	void *ud;
+};
+
+/* The non-zero leaves of a table holding level's entries (mapping from base). */
+static int pt_range_table(struct pt_range_ctx *c, uint64_t table, unsigned level, uint64_t base)
+{
+	const struct pt_format *f = c->f;
+	unsigned shift = pt_level_shift(f, level);
+	uint64_t first = c->start > base ? (c->start - base) >> shift : 0;
+	uint64_t last = ((c->end - 1 - base) >> shift) + 1;
+	int err;
+
+	if (last > pt_ptrs(f, level))
+		last = pt_ptrs(f, level);
+	for (uint64_t i = first; i < last; i++) {
+		uint64_t e = pt_read(c->m, table, i), va = base + (i << shift);
+
+		if (!e)
+			continue;
+		if (pt_entry_is_table(f, level, e)) {
+			uint64_t child = pt_entry_pfn(f, level, e);
+
+			if (child < c->m->nr_frames &&	/* corrupt: pt_check reports it */
+			    (err = pt_range_table(c, child, level - 1, va)))
+				return err;
+			continue;
+		}
+		if ((err = c->fn(c->ud, va, level, table, i, e)))
+			return err;
+	}
+	return 0;
+}
+
+/*
+** walk_page_range() for the leaves: call fn for every non-zero leaf slot
+** (present, PROT_NONE or, later, a swap entry) whose range meets
+** [start, end), in address order, without allocating.  Returns 0 or fn's
+** first non-zero return.
+*/
+int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start, uint64_t end,
+		  pt_leaf_fn fn, void *ud)
+{
+	struct pt_range_ctx c = { m, &mm->pt, start, end, fn, ud };
+
+	if (!mm->pt.levels)
+		return 0;
+	if (c.end > 1ull << mm->pt.va_bits || !c.end)
+		c.end = 1ull << mm->pt.va_bits;
+	if (c.start >= c.end)
+		return 0;
+	return pt_range_table(&c, mm->pgd, mm->pt.levels - 1, 0);
 }
 
 /* ===================== freeing tables ===================== */
@@ -908,7 +978,7 @@ static void pt_dump_table(struct pt_dump_ctx *c, uint64_t table, unsigned level,
 			continue;
 		}
 		pt_decode(f, (int)level, e, &pfn, &p);
-		if (p.present)
+		if (pt_prot_maps(&p))
 			pt_dump_leaf(c, level, va, e);
 	}
 }

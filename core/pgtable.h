@@ -44,6 +44,7 @@ struct mm_struct;
 #define _PAGE_PSE	(1ull << 7)	/* huge page in a PMD or PUD */
 #define _PAGE_GLOBAL	(1ull << 8)
 #define _PAGE_SPECIAL	(1ull << 9)	/* _PAGE_BIT_SOFTW1 */
+#define _PAGE_PROTNONE	_PAGE_GLOBAL	/* only when !_PAGE_PRESENT: PROT_NONE */
 #define _PAGE_NX	(1ull << 63)
 #define X86_PTE_PFN_MASK	0x000ffffffffff000ull	/* bits 12..51 */
 #define _PAGE_TABLE	(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)
@@ -62,6 +63,7 @@ struct mm_struct;
 #define PTE_SHARED	(3ull << 8)	/* SH[1:0], inner shareable */
 #define PTE_AF		(1ull << 10)
 #define PTE_NG		(1ull << 11)
+#define PTE_PRESENT_INVALID PTE_NG	/* only when !PTE_VALID: PROT_NONE (6.10+) */
 #define PTE_DBM		(1ull << 51)
 #define PTE_WRITE	PTE_DBM
 #define PTE_PXN		(1ull << 53)
@@ -88,10 +90,21 @@ struct pt_format {
 	unsigned leaf_levels;		/* bit l set: level l may hold a leaf */
 };
 
-/* The generic meaning of an entry, both ways (pte_write(), pte_mkdirty()...). */
+/*
+** The generic meaning of an entry, both ways (pte_write(), pte_mkdirty()...).
+** present is the hardware's valid bit; protnone an entry of a PROT_NONE
+** VMA, which maps a frame for the kernel (pte_present()) but faults for
+** the MMU (x86 _PAGE_PROTNONE, arm64 PTE_PRESENT_INVALID).
+*/
 struct pt_prot {
-	bool present, write, user, exec, accessed, dirty, global, huge, special;
+	bool present, write, user, exec, accessed, dirty, global, huge, special, protnone;
 };
+
+/* pte_present(): the entry maps a frame, for the MMU or only for the kernel. */
+static inline bool pt_prot_maps(const struct pt_prot *p)
+{
+	return p->present || p->protnone;
+}
 
 /* What a walk found (the hardware walker's view, or follow_page's). */
 struct pt_walk {
@@ -123,15 +136,49 @@ uint64_t pt_entry_pfn(const struct pt_format *f, unsigned level, uint64_t entry)
 int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, char *buf,
 		  size_t size);
 
+/* ---- entries in table frames (READ_ONCE / WRITE_ONCE of *ptep) ---- */
+static inline uint64_t pt_read(memlab_machine *m, uint64_t table, uint64_t idx)
+{
+	const uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
+	uint64_t v = 0;
+
+	for (int i = 7; i >= 0; i--)
+		v = v << 8 | p[i];
+	return v;
+}
+
+static inline void pt_write(memlab_machine *m, uint64_t table, uint64_t idx, uint64_t e)
+{
+	uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
+
+	for (int i = 0; i < 8; i++, e >>= 8)
+		p[i] = (uint8_t)e;
+}
+
+/*
+** A leaf slot met by pt_walk_range: the entry (never 0) at index idx of
+** the table at pfn table, mapping va at level.  fn may rewrite the slot
+** with pt_write; a non-zero return stops the walk and is returned.
+*/
+typedef int (*pt_leaf_fn)(void *ud, uint64_t va, unsigned level, uint64_t table,
+			  uint64_t idx, uint64_t entry);
+
 /* ---- operations on an mm ---- */
 int pgd_alloc(memlab_machine *m, struct mm_struct *mm);
 void pgd_free(memlab_machine *m, struct mm_struct *mm);
 int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 	   uint64_t pfn, struct pt_prot prot);
+int pt_alloc_path(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
+		  uint64_t *table);
 int pt_walk(memlab_machine *m, const struct mm_struct *mm, uint64_t va, struct pt_walk *w);
 int pt_set(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pfn,
 	   struct pt_prot prot, uint64_t *old);
 int pt_clear(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t *old);
+int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start, uint64_t end,
+		  pt_leaf_fn fn, void *ud);
+int pt_leaf_slot(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
+		 uint64_t *table, unsigned *level);
+uint64_t pt_level_size(const struct pt_format *f, unsigned level);
 void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint64_t ceiling);
 void pt_free_all(memlab_machine *m, struct mm_struct *mm);
 

@@ -109,6 +109,7 @@ void file_put(struct memlab_file *f)
 {
 	if (--f->refcount == 0) {
 		vm_acct_memory(f->m, -(int64_t)f->charged);
+		filemap_release(f);
 		ml_free(f->m, f, sizeof(*f));
 	}
 }
@@ -551,6 +552,11 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 		return NULL;
 	}
 	t->mm->machine = m;
+	if (pgd_alloc(m, t->mm)) {
+		ml_free(m, t->mm, sizeof(*t->mm));
+		ml_free(m, t, sizeof(*t));
+		return NULL;
+	}
 	t->mm->task_size = task_size(m);
 	t->mm->map_window = map_window(m);
 	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
@@ -786,70 +792,6 @@ int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 	return 0;
 }
 
-/* access_error(): the access the VMA does not allow. */
-static bool access_error(const struct vm_area_struct *vma, int access)
-{
-	if (access == 'w')
-		return !(vma->vm_flags & VM_WRITE);
-	if (access == 'x')
-		return !(vma->vm_flags & VM_EXEC);
-	return !(vma->vm_flags & VM_ACCESS_FLAGS);
-}
-
-/* filemap_fault()/shmem_fault(): a page past the end of the file is SIGBUS. */
-static bool beyond_eof(memlab_task *t, const struct vm_area_struct *vma, uint64_t addr)
-{
-	uint64_t pgoff = vma->vm_pgoff + ((addr - vma->vm_start) >> t->m->page_shift);
-
-	return pgoff >= PAGE_ALIGN_M(t->m, vma->vm_file->size) >> t->m->page_shift;
-}
-
-/* One page of a user fault: find or grow the VMA, check, prepare anon_vma. */
-static int touch_page(memlab_task *t, uint64_t addr, int access, int *si_code)
-{
-	struct vm_area_struct *vma = find_vma(t, addr);
-
-	if (addr >= t->mm->task_size)
-		vma = NULL;
-	if (vma && vma->vm_start > addr &&
-	    (!(vma->vm_flags & VM_GROWSDOWN) || expand_stack_locked(t, vma, addr)))
-		vma = NULL;
-	if (!vma) {
-		*si_code = MEMLAB_SEGV_MAPERR;
-		return -MEMLAB_EFAULT;
-	}
-	if (access_error(vma, access)) {
-		*si_code = MEMLAB_SEGV_ACCERR;
-		return -MEMLAB_EFAULT;
-	}
-	if (vma->vm_file && beyond_eof(t, vma, addr)) {
-		*si_code = MEMLAB_BUS_ADRERR;
-		return -MEMLAB_EFAULT;
-	}
-	/* do_anonymous_page() or do_cow_fault(): private pages hang off an anon_vma */
-	if (access == 'w' && !(vma->vm_flags & VM_SHARED))
-		return anon_vma_prepare(vma);
-	return 0;
-}
-
-int memlab_touch(memlab_task *t, uint64_t addr, uint64_t len, int access, int *si_code)
-{
-	uint64_t mask = ~((uint64_t)t->m->page_size - 1), last;
-
-	*si_code = 0;
-	if (access != 'r' && access != 'w' && access != 'x')
-		return -MEMLAB_EINVAL;
-	if (!len)
-		return 0;
-	last = (addr + len - 1 < addr ? UINT64_MAX : addr + len - 1) & mask;
-	for (uint64_t a = addr & mask;; a += t->m->page_size) {
-		int err = touch_page(t, a, access, si_code);
-
-		if (err || a == last)
-			return err;
-	}
-}
-
 /* ===================== inspection ===================== */
 
 static void vma_info(const struct vm_area_struct *vma, struct memlab_vma_info *vi)
@@ -915,5 +857,7 @@ int memlab_mm_info(memlab_task *t, struct memlab_mm_info *info)
 	info->vmacache_hits = mm->vmacache_hits;
 	info->vmacache_misses = mm->vmacache_misses;
 	info->committed_pages = mm->committed;
+	info->min_flt = t->min_flt;
+	info->maj_flt = t->maj_flt;
 	return 0;
 }

@@ -12,10 +12,8 @@
 ** task_sig() and the functions after them).
 **
 ** Resident-page numbers (smaps' Rss, Pss, ...) come from one function,
-** smap_gather_stats(), which adds up, with Linux's smaps_account(), the
-** pages smaps_next_page() finds.  memlab has no page tables until the MMU
-** lands, so smaps_next_page() finds none and those fields print 0; the
-** MMU replaces smaps_next_page() with a walk of the VMA's PTEs.
+** smap_gather_stats(), which walks the VMA's page tables and adds up each
+** mapped page with Linux's smaps_account().
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -259,31 +257,50 @@ static void smaps_account(struct mem_size_stats *mss, const struct smaps_page *p
 	}
 }
 
+struct smaps_walk {
+	const struct vm_area_struct *vma;
+	struct mem_size_stats *mss;
+};
+
 /*
-** The next present page of vma at or after *addr: fills *pg, moves *addr
-** past it and returns true, or returns false at the end of the VMA.
-** memlab has no page tables yet, so a VMA has no present page; the MMU
-** replaces this with the walk of the VMA's PTEs (and counts swap entries
-** into mss->swap / swap_pss there).
+** smaps_pte_entry(): a present (or PROT_NONE) entry of a normal page is
+** accounted -- vm_normal_page() leaves the zero page out -- with the
+** entry's young and dirty bits or the page's own dirty flag.
 */
-static bool smaps_next_page(const struct vm_area_struct *vma, uint64_t *addr,
-			    struct smaps_page *pg)
+static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table,
+			   uint64_t idx, uint64_t e)
 {
-	(void)vma;
-	(void)pg;
-	*addr = vma->vm_end;
-	return false;
+	struct smaps_walk *w = ud;
+	memlab_machine *m = w->vma->vm_mm->machine;
+	struct smaps_page pg;
+	const struct page *page;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	(void)va, (void)table, (void)idx;
+	pt_decode(&w->vma->vm_mm->pt, (int)level, e, &pfn, &p);
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
+		return 0;
+	page = pfn_to_page(m, pfn);
+	pg.size = pt_level_size(&w->vma->vm_mm->pt, level);
+	pg.mapcount = page->mapcount;
+	pg.anon = page_anon(page);
+	pg.swapbacked = page->flags & PG_swapbacked;
+	pg.young = p.accessed;
+	pg.dirty = p.dirty || (page->flags & PG_dirty);
+	smaps_account(w->mss, &pg, (w->vma->vm_flags & VM_LOCKED) != 0);
+	return 0;
 }
 
-/* smap_gather_stats(): add vma's present pages to mss. */
+/* smap_gather_stats(): add the pages vma's page tables map to mss. */
 static void smap_gather_stats(const struct vm_area_struct *vma, struct mem_size_stats *mss)
 {
-	bool locked = (vma->vm_flags & VM_LOCKED) != 0;
-	uint64_t addr = vma->vm_start;
-	struct smaps_page pg;
+	struct smaps_walk w = { vma, mss };
 
-	while (smaps_next_page(vma, &addr, &pg))
-		smaps_account(mss, &pg, locked);
+	if (!vma->vm_mm)	/* the gate VMA: no page tables of its own */
+		return;
+	pt_walk_range(vma->vm_mm->machine, vma->vm_mm, vma->vm_start, vma->vm_end,
+		      smaps_pte_entry, &w);
 }
 
 /* SEQ_PUT_DEC of __show_smap: label, then bytes >> 10 right-aligned in 8. */

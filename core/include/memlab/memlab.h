@@ -434,19 +434,63 @@ MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
 MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 
 /*
-** The VMA side of a user access fault at addr (handle_mm_fault's first
-** steps: find_vma, stack expansion, access_error, anon_vma_prepare for a
-** write to a private mapping).  access: 'r', 'w' or 'x'.  0 when the
-** access is allowed; -MEMLAB_EFAULT with *si_code = 1 (SEGV_MAPERR) or
-** 2 (SEGV_ACCERR) when Linux would send SIGSEGV, or MEMLAB_BUS_ADRERR for
-** SIGBUS (a page of a file mapping beyond the file's end).  Page tables and frames
-** come with the MMU.
+** A user access of len bytes at addr, through the MMU: for each page a
+** page walk (A and D set as the hardware sets them) and, where the entry
+** does not allow the access, Linux's fault handling (find_vma, stack
+** growth, access_error, the zero page, demand allocation, the page
+** cache, copy on write), then the bytes.  access: 'r' copies into buf,
+** 'w' copies from buf, 'x' fetches (into buf); buf may be NULL to touch
+** without data.  Returns 0; -MEMLAB_EFAULT with *si_code = SEGV_MAPERR,
+** SEGV_ACCERR or BUS_ADRERR (a file page past its end) when Linux would
+** send a signal, after the bytes before the faulting page were copied;
+** -MEMLAB_ENOMEM when a fault found no free frame (Linux would OOM-kill);
+** -MEMLAB_EINVAL for another access letter.  memlab_touch is
+** memlab_access without data.
 */
 #define MEMLAB_SEGV_MAPERR	1
 #define MEMLAB_SEGV_ACCERR	2
 #define MEMLAB_BUS_ADRERR	0x702	/* SIGBUS (7) BUS_ADRERR (2): beyond the end of a file */
+MEMLAB_API int (memlab_access) (memlab_task *t, uint64_t addr, uint64_t len, int access,
+				void *buf, int *si_code);
 MEMLAB_API int (memlab_touch) (memlab_task *t, uint64_t addr, uint64_t len, int access,
 			       int *si_code);
+
+/*
+** What the MMU's page walk finds for va, without side effects: the entry
+** read at each level from the top table down (level names "PGD", "P4D",
+** "PUD", "PMD", "PTE"), then the leaf's meaning.  Returns 0 when va maps
+** (phys set), -MEMLAB_EFAULT when the walk ended on an empty or invalid
+** entry (levels says where), -MEMLAB_EINVAL for a va outside the tables.
+*/
+struct memlab_walk {
+	unsigned levels;			/* entries read */
+	uint64_t entry[5], table_pfn[5];	/* top first */
+	const char *level_name[5];
+	int present;				/* the last entry is a valid leaf */
+	uint64_t pfn, phys, leaf_size;
+	int write, user, exec, accessed, dirty, global, huge, special, protnone;
+	char flags[160];			/* the leaf's set bits by name ("P RW US A D NX") */
+};
+MEMLAB_API int (memlab_translate) (memlab_task *t, uint64_t va, struct memlab_walk *w);
+
+/*
+** The reverse map: the (pid, address) pairs whose page tables map the
+** frame (the zero page excluded).  Fills at most n; returns how many.
+*/
+struct memlab_rmap_entry {
+	int pid;
+	uint64_t addr;
+};
+MEMLAB_API size_t (memlab_rmap) (memlab_machine *m, uint64_t pfn,
+				 struct memlab_rmap_entry *out, size_t n);
+
+/*
+** The page tables' leaves meeting [start, end) as text, one line each
+** (see pt_dump in core/pgtable.c); end 0: the top.  Free with
+** memlab_free_text.
+*/
+MEMLAB_API int (memlab_pagetable_dump) (memlab_task *t, uint64_t start, uint64_t end,
+					char **text, size_t *len);
 
 /* One VMA, as /proc/PID/maps shows it and a little more. */
 struct memlab_vma_info {
@@ -473,6 +517,7 @@ struct memlab_mm_info {
 	uint64_t start_brk, brk, start_stack, mmap_base, task_size, highest_vm_end;
 	uint64_t vmacache_hits, vmacache_misses;	/* find_vma lookups */
 	uint64_t committed_pages;			/* this mm's VM_ACCOUNT charge */
+	uint64_t min_flt, maj_flt;			/* the task's faults */
 };
 MEMLAB_API int (memlab_mm_info) (memlab_task *t, struct memlab_mm_info *info);
 

@@ -1,0 +1,269 @@
+/*
+** lmmu.c -- access through the MMU from Lua: the task methods read,
+** write, touch, translate, pte and pagetable, and the machine method
+** rmap.  An access Linux answers with a signal returns
+** nil, "SIGSEGV", "SEGV_MAPERR" | "SEGV_ACCERR" or nil, "SIGBUS",
+** "BUS_ADRERR"; a fault that found no memory nil, "ENOMEM", 12.
+*/
+#include <string.h>
+
+#include "lmemlab.h"
+
+#define LMMU_MAX_READ	(1u << 30)	/* p:read's largest n: a host string */
+
+/* {===================== results ===================== */
+
+/* The result of an access: ok pushes nothing and returns 0. */
+static int push_access_result(lua_State *L, int rc, int si_code)
+{
+	if (rc != -MEMLAB_EFAULT || !si_code)
+		return rc < 0 ? lmemlab_pushfail(L, rc) : 0;
+	luaL_pushfail(L);
+	if (si_code == MEMLAB_BUS_ADRERR) {
+		lua_pushliteral(L, "SIGBUS");
+		lua_pushliteral(L, "BUS_ADRERR");
+	} else {
+		lua_pushliteral(L, "SIGSEGV");
+		if (si_code == MEMLAB_SEGV_MAPERR)
+			lua_pushliteral(L, "SEGV_MAPERR");
+		else
+			lua_pushliteral(L, "SEGV_ACCERR");
+	}
+	return 3;
+}
+
+/* }===================== */
+
+/* {===================== access ===================== */
+
+/* The access letter at arg: "r", "w" or "x". */
+static int check_access(lua_State *L, int arg, const char *fname)
+{
+	const char *s;
+	size_t len;
+
+	if (lua_type(L, arg) != LUA_TSTRING)
+		return lmemlab_typeerror(L, arg, fname, "access (\"r\", \"w\" or \"x\")");
+	s = lua_tolstring(L, arg, &len);
+	if (len != 1 || !strchr("rwx", s[0]) || s[0] == '\0')
+		return lmemlab_argerror(L, arg, fname, "access must be \"r\", \"w\" or \"x\"");
+	return s[0];
+}
+
+/* p:read(addr, n) --> string | nil, "SIGSEGV", code */
+static int t_read(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "read", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "read", "addr");
+	uint64_t n = lmemlab_checklength(L, 3, "read", "n");
+	int si_code = 0, rc, nres;
+	luaL_Buffer b;
+	char *buf;
+
+	if (n > LMMU_MAX_READ)
+		return lmemlab_argerror(L, 3, "read", "n is larger than 1 GiB");
+	buf = luaL_buffinitsize(L, &b, (size_t)n);
+	lmemlab_begin_call(lm);
+	rc = memlab_access(t, addr, n, 'r', buf, &si_code);
+	lmemlab_end_call(L, lm, "read", rc);
+	if ((nres = push_access_result(L, rc, si_code)))
+		return nres;
+	luaL_pushresultsize(&b, (size_t)n);
+	return 1;
+}
+
+/* p:write(addr, s) --> true | nil, "SIGSEGV", code */
+static int t_write(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "write", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "write", "addr");
+	int si_code = 0, rc, nres;
+	const char *s;
+	size_t len;
+
+	if (lua_type(L, 3) != LUA_TSTRING)
+		return lmemlab_typeerror(L, 3, "write", "data (a string)");
+	s = lua_tolstring(L, 3, &len);
+	lmemlab_begin_call(lm);
+	rc = memlab_access(t, addr, len, 'w', (void *)s, &si_code);
+	lmemlab_end_call(L, lm, "write", rc);
+	if ((nres = push_access_result(L, rc, si_code)))
+		return nres;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* p:touch(addr, len, "r"|"w"|"x") --> true | nil, "SIGSEGV", code */
+static int t_touch(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "touch", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "touch", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "touch", "len");
+	int access = check_access(L, 4, "touch"), si_code = 0, rc, nres;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_touch(t, addr, len, access, &si_code);
+	lmemlab_end_call(L, lm, "touch", rc);
+	if ((nres = push_access_result(L, rc, si_code)))
+		return nres;
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* }===================== */
+
+/* {===================== page tables ===================== */
+
+/* The leaf's meaning as fields of the table at the top. */
+static void set_leaf(lua_State *L, const struct memlab_walk *w)
+{
+	lmemlab_setbool(L, "present", w->present);
+	lmemlab_setbool(L, "write", w->write);
+	lmemlab_setbool(L, "user", w->user);
+	lmemlab_setbool(L, "exec", w->exec);
+	lmemlab_setbool(L, "accessed", w->accessed);
+	lmemlab_setbool(L, "dirty", w->dirty);
+	lmemlab_setbool(L, "global", w->global);
+	lmemlab_setbool(L, "huge", w->huge);
+	lmemlab_setbool(L, "special", w->special);
+	lmemlab_setbool(L, "protnone", w->protnone);
+	lua_pushstring(L, w->flags);
+	lua_setfield(L, -2, "flags");
+}
+
+/* The walk for the task and vaddr arguments; non-zero for a va outside the tables. */
+static int walk_arg(lua_State *L, const char *fname, struct memlab_walk *w)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, fname, &lm);
+	uint64_t va = lmemlab_checkaddr(L, 2, fname, "vaddr");
+
+	return memlab_translate(t, va, w) == -MEMLAB_EINVAL;
+}
+
+/*
+** p:translate(va) --> { present=, phys=, pfn=, size=, flags=, write=, ...,
+** levels = { {level="PGD", table=pfn, entry=e}, ... } } | nil, "EINVAL", 22
+*/
+static int t_translate(lua_State *L)
+{
+	struct memlab_walk w;
+
+	if (walk_arg(L, "translate", &w))
+		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
+	lua_createtable(L, 0, 16);
+	set_leaf(L, &w);
+	if (w.present) {
+		lmemlab_setint(L, "phys", w.phys);
+		lmemlab_setint(L, "pfn", w.pfn);
+		lmemlab_setint(L, "size", w.leaf_size);
+	}
+	lua_createtable(L, (int)w.levels, 0);
+	for (unsigned i = 0; i < w.levels; i++) {
+		lua_createtable(L, 0, 3);
+		lua_pushstring(L, w.level_name[i]);
+		lua_setfield(L, -2, "level");
+		lmemlab_setint(L, "table", w.table_pfn[i]);
+		lmemlab_setint(L, "entry", w.entry[i]);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	lua_setfield(L, -2, "levels");
+	return 1;
+}
+
+/*
+** p:pte(va) --> { raw=, pfn=, level=, present=, write=, ..., flags= } for the
+** leaf entry mapping va (present or PROT_NONE), or nil when there is none
+*/
+static int t_pte(lua_State *L)
+{
+	struct memlab_walk w;
+
+	if (walk_arg(L, "pte", &w))
+		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
+	if (!w.levels || !w.entry[w.levels - 1]) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_createtable(L, 0, 14);
+	set_leaf(L, &w);
+	lmemlab_setint(L, "raw", w.entry[w.levels - 1]);
+	lmemlab_setint(L, "pfn", w.pfn);
+	lua_pushstring(L, w.level_name[w.levels - 1]);
+	lua_setfield(L, -2, "level");
+	return 1;
+}
+
+/* p:pagetable([start [, end]]) --> the text of the tables' leaves in [start, end) */
+static int t_pagetable(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "pagetable", &lm);
+	uint64_t start = lua_isnoneornil(L, 2) ? 0 : lmemlab_checkaddr(L, 2, "pagetable", "start");
+	uint64_t end = lua_isnoneornil(L, 3) ? 0 : lmemlab_checkaddr(L, 3, "pagetable", "end");
+	char *text;
+	size_t len;
+	int rc = memlab_pagetable_dump(t, start, end, &text, &len);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushlstring(L, text, len);
+	memlab_free_text(memlab_task_machine(t), text);
+	return 1;
+}
+
+/* }===================== */
+
+/* m:rmap(pfn) --> { {pid=, addr=}, ... } the mappings of the frame */
+static int m_rmap(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "rmap");
+	memlab_machine *m = lmemlab_machine_core(lm);
+	lua_Integer pfn = lmemlab_checkinteger(L, 2, "rmap", "pfn");
+	struct memlab_rmap_entry *e;
+	size_t n, got;
+
+	if (pfn < 0)
+		return lmemlab_argerror(L, 2, "rmap", "pfn must not be negative");
+	n = memlab_rmap(m, (uint64_t)pfn, NULL, 0);
+	e = lua_newuserdatauv(L, n ? n * sizeof(*e) : 1, 0);
+	got = memlab_rmap(m, (uint64_t)pfn, e, n);
+	n = got < n ? got : n;
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {
+		lua_createtable(L, 0, 2);
+		lua_pushinteger(L, e[i].pid);
+		lua_setfield(L, -2, "pid");
+		lmemlab_setint(L, "addr", e[i].addr);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
+static const luaL_Reg mmu_task_methods[] = {
+	{ "read", t_read },
+	{ "write", t_write },
+	{ "touch", t_touch },
+	{ "translate", t_translate },
+	{ "pte", t_pte },
+	{ "pagetable", t_pagetable },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg mmu_machine_methods[] = {
+	{ "rmap", m_rmap },
+	{ NULL, NULL }
+};
+
+void lmemlab_mmu_methods(lua_State *L)
+{
+	luaL_setfuncs(L, mmu_task_methods, 0);
+}
+
+void lmemlab_mmu_machine_methods(lua_State *L)
+{
+	luaL_setfuncs(L, mmu_machine_methods, 0);
+}

@@ -1,0 +1,845 @@
+/*
+** memory.c -- page faults and the frames behind user mappings, as Linux's
+** mm/memory.c handles them: the shared zero page, do_anonymous_page, the
+** file faults (do_read_fault, do_cow_fault, do_shared_fault), do_wp_page
+** (reuse or copy), zap_pte_range, change_pte_range and move_ptes, and
+** the MMU's side of an access (arch/x86/mm/fault.c do_user_addr_fault).
+**
+** A mapped frame's struct page says what it is: page->mapping is the
+** file (page cache, filemap.c) or the anon_vma | PAGE_MAPPING_ANON,
+** page->index its offset in pages (linear_page_index()), mapcount the
+** page-table entries that map it and _refcount those plus the page
+** cache's own reference.  Zero-page entries are pte_special and hold no
+** reference, as vm_normal_page() ignores them.
+**
+** Simplified: one CPU, no locks; no THP, no swap, no NUMA hinting; the
+** LRU lists are counters (classic LRU: new pages start inactive).
+*/
+#include <string.h>
+
+#include "mm.h"
+
+/* vm_fault_t bits (include/linux/mm_types.h) */
+#define VM_FAULT_OOM		0x000001
+#define VM_FAULT_SIGBUS		0x000002
+#define VM_FAULT_MAJOR		0x000004
+#define VM_FAULT_SIGSEGV	0x000040
+#define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
+
+/* enum fault_flag */
+#define FAULT_FLAG_WRITE	0x01
+#define FAULT_FLAG_USER		0x40
+#define FAULT_FLAG_INSTRUCTION	0x100
+
+struct vm_fault {
+	memlab_task *t;
+	struct vm_area_struct *vma;
+	uint64_t address;		/* page-aligned */
+	unsigned flags;			/* FAULT_FLAG_* */
+	uint64_t pgoff;			/* linear_page_index(vma, address) */
+	uint64_t orig_pte;		/* the entry found, 0 for pte_none */
+};
+
+/* ===================== struct page ===================== */
+
+uint64_t linear_page_index(const struct vm_area_struct *vma, uint64_t addr)
+{
+	return vma->vm_pgoff + ((addr - vma->vm_start) >> vma->vm_mm->machine->page_shift);
+}
+
+bool page_anon(const struct page *page)
+{
+	return page->mapping & PAGE_MAPPING_ANON;
+}
+
+/* mm_counter(): which RSS counter a mapped page is in. */
+static int mm_counter(const struct page *page)
+{
+	if (page_anon(page))
+		return MM_ANONPAGES;
+	return page->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES;
+}
+
+uint64_t get_mm_rss(const struct mm_struct *mm)
+{
+	return mm->rss_stat[MM_FILEPAGES] + mm->rss_stat[MM_ANONPAGES] +
+	       mm->rss_stat[MM_SHMEMPAGES];
+}
+
+/* update_hiwater_rss(): before RSS drops (unmap, exit). */
+void update_hiwater_rss(struct mm_struct *mm)
+{
+	uint64_t rss = get_mm_rss(mm);
+
+	if (mm->hiwater_rss < rss)
+		mm->hiwater_rss = rss;
+}
+
+/*
+** The LRU a page is counted on (lruvec_add_folio): anon and shmem on the
+** anon lists, file pages on the file lists, pages of VM_LOCKED VMAs
+** unevictable; new pages start inactive (classic LRU, no MGLRU).
+*/
+void lru_add(memlab_machine *m, struct page *page, bool unevictable)
+{
+	page->flags |= PG_lru;
+	if (unevictable) {
+		m->vmstat[NR_UNEVICTABLE]++;
+		m->vmstat[NR_ZONE_UNEVICTABLE]++;
+		m->vmstat[NR_MLOCK]++;
+		page->flags |= PG_unevictable;
+		return;
+	}
+	if (page->flags & PG_swapbacked) {
+		m->vmstat[NR_INACTIVE_ANON]++;
+		m->vmstat[NR_ZONE_INACTIVE_ANON]++;
+	} else {
+		m->vmstat[NR_INACTIVE_FILE]++;
+		m->vmstat[NR_ZONE_INACTIVE_FILE]++;
+	}
+}
+
+static void lru_del(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru))
+		return;
+	page->flags &= ~PG_lru;
+	if (page->flags & PG_unevictable) {
+		page->flags &= ~PG_unevictable;
+		m->vmstat[NR_UNEVICTABLE]--;
+		m->vmstat[NR_ZONE_UNEVICTABLE]--;
+		m->vmstat[NR_MLOCK]--;
+	} else if (page->flags & PG_swapbacked) {
+		m->vmstat[NR_INACTIVE_ANON]--;
+		m->vmstat[NR_ZONE_INACTIVE_ANON]--;
+	} else {
+		m->vmstat[NR_INACTIVE_FILE]--;
+		m->vmstat[NR_ZONE_INACTIVE_FILE]--;
+	}
+}
+
+/* A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE). */
+int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn)
+{
+	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | (zero ? MEMLAB___GFP_ZERO : 0);
+
+	return memlab_alloc_pages(m, 0, gfp, pfn);
+}
+
+/* put_page(): drop a reference; the last one frees the page. */
+void put_page(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (--page->_refcount > 0)
+		return;
+	lru_del(m, page);
+	page->mapping = 0;
+	page->index = 0;
+	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive);
+	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
+	memlab_free_pages(m, pfn, 0);
+}
+
+/* folio_add_new_anon_rmap(): a new private page of vma at addr. */
+static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
+				   struct vm_area_struct *vma, uint64_t addr)
+{
+	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
+	page->index = linear_page_index(vma, addr);
+	page->mapcount = 1;
+	page->flags |= PG_swapbacked | PG_anon_exclusive;
+	m->vmstat[NR_ANON_PAGES]++;
+	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
+}
+
+/* folio_add_file_rmap_pte() with the mapping's reference. */
+static void page_add_file_rmap(memlab_machine *m, struct page *page)
+{
+	page->_refcount++;
+	if (page->mapcount++ == 0)
+		m->vmstat[NR_MAPPED]++;
+}
+
+/* A file page mapped once more in t's mm: the rmap and the RSS counter. */
+void page_add_file_rmap_one(memlab_task *t, struct page *page)
+{
+	page_add_file_rmap(t->m, page);
+	t->mm->rss_stat[mm_counter(page)]++;
+}
+
+/* folio_remove_rmap_pte() and the reference the entry held. */
+static void page_remove_rmap(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (--page->mapcount == 0)
+		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
+	put_page(m, pfn);
+}
+
+/* ===================== entries for a VMA ===================== */
+
+/*
+** vma_wants_writenotify(): a shared writable mapping of a file whose
+** filesystem tracks dirtying (ext4's page_mkwrite) maps pages read-only
+** until the first write; shmem does not.
+*/
+static bool vma_wants_writenotify(const struct vm_area_struct *vma)
+{
+	return (vma->vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED) &&
+	       vma->vm_file && !vma->vm_file->shmem;
+}
+
+/*
+** vm_get_page_prot(vma->vm_flags) as an entry's meaning: private pages
+** are never writable by the protection alone (copy on write); PROT_NONE
+** is a protnone entry; every user page is accessed when installed
+** (PAGE_* include _PAGE_ACCESSED / PTE_AF).
+*/
+struct pt_prot vma_page_prot(const struct vm_area_struct *vma)
+{
+	struct pt_prot p = { 0 };
+
+	p.user = true;
+	p.accessed = true;
+	p.exec = vma->vm_flags & VM_EXEC;
+	if (!(vma->vm_flags & VM_ACCESS_FLAGS)) {
+		p.protnone = true;
+		return p;
+	}
+	p.present = true;
+	p.write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == (VM_WRITE | VM_SHARED) &&
+		  !vma_wants_writenotify(vma);
+	return p;
+}
+
+/* maybe_mkwrite(pte_mkdirty(entry)) for a write fault. */
+static struct pt_prot mkwrite_dirty(const struct vm_area_struct *vma, struct pt_prot p)
+{
+	p.dirty = true;
+	if (vma->vm_flags & VM_WRITE)
+		p.write = true;
+	return p;
+}
+
+/* set_pte_at() on a none slot, allocating the tables (pte_alloc). */
+static int install_pte(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
+{
+	memlab_machine *m = vmf->t->m;
+
+	return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
+}
+
+/* ===================== anonymous faults ===================== */
+
+/*
+** do_anonymous_page(): a read maps the zero page (special, read-only, no
+** reference); a write takes a zeroed page, writable and dirty.
+*/
+static unsigned do_anonymous_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	memlab_machine *m = vmf->t->m;
+	struct pt_prot prot = vma_page_prot(vma);
+	uint64_t pfn;
+
+	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
+		prot.special = true;
+		prot.write = false;
+		return install_pte(vmf, m->zero_pfn, prot) ? VM_FAULT_OOM : 0;
+	}
+	if (anon_vma_prepare(vma) || alloc_user_page(m, true, &pfn))
+		return VM_FAULT_OOM;
+	if (install_pte(vmf, pfn, mkwrite_dirty(vma, prot))) {
+		put_page(m, pfn);
+		return VM_FAULT_OOM;
+	}
+	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
+	vmf->t->mm->rss_stat[MM_ANONPAGES]++;
+	return 0;
+}
+
+/* ===================== file faults ===================== */
+
+/* A new anonymous copy of src for vma (wp_page_copy, do_cow_fault). */
+static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t *pfn)
+{
+	memlab_machine *m = vmf->t->m;
+	int err;
+
+	if (anon_vma_prepare(vmf->vma))
+		return -MEMLAB_ENOMEM;
+	err = alloc_user_page(m, src_zero, pfn);
+	if (err)
+		return err;
+	if (!src_zero)
+		memcpy(m->backing + (*pfn << m->page_shift), m->backing + (src << m->page_shift),
+		       m->page_size);
+	return 0;
+}
+
+/* do_cow_fault(): a write to a private file mapping copies the cached page. */
+static unsigned do_cow_fault(struct vm_fault *vmf, uint64_t cache_pfn)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	memlab_machine *m = vmf->t->m;
+	uint64_t pfn;
+
+	if (cow_page(vmf, cache_pfn, false, &pfn))
+		return VM_FAULT_OOM;
+	if (install_pte(vmf, pfn, mkwrite_dirty(vma, vma_page_prot(vma)))) {
+		put_page(m, pfn);
+		return VM_FAULT_OOM;
+	}
+	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
+	vmf->t->mm->rss_stat[MM_ANONPAGES]++;
+	return 0;
+}
+
+/*
+** do_read_fault() / do_shared_fault(): map the page cache's page; a write
+** to a shared mapping dirties it (fault_dirty_shared_page).
+*/
+static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	memlab_machine *m = vmf->t->m;
+	struct page *page = pfn_to_page(m, cache_pfn);
+	struct pt_prot prot = vma_page_prot(vma);
+
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		prot = mkwrite_dirty(vma, prot);
+	if (install_pte(vmf, cache_pfn, prot))
+		return VM_FAULT_OOM;
+	page_add_file_rmap_one(vmf->t, page);
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		folio_mark_dirty(m, page);
+	return 0;
+}
+
+/* do_fault(): the page from the page cache (filemap_fault), then by kind. */
+static unsigned do_fault(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	uint64_t cache_pfn;
+	unsigned ret = 0;
+	int err;
+
+	if (vma->special_name)	/* special_mapping_fault(): the zero page stands in */
+		return do_anonymous_page(vmf);
+	if (!(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
+		return 0;	/* do_read_fault(): the page was cached */
+	err = filemap_fault(vma, vmf->pgoff, &cache_pfn);
+	if (err == -MEMLAB_EFAULT)
+		return VM_FAULT_SIGBUS;
+	if (err < 0)
+		return VM_FAULT_OOM;
+	if (err > 0)
+		ret = VM_FAULT_MAJOR;
+	if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED))
+		return ret | do_cow_fault(vmf, cache_pfn);
+	return ret | do_file_map(vmf, cache_pfn);
+}
+
+/* ===================== write-protect faults ===================== */
+
+/* wp_page_reuse(): the page stays; the entry becomes young, dirty, writable. */
+static unsigned wp_page_reuse(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
+{
+	memlab_machine *m = vmf->t->m;
+
+	prot.accessed = true;
+	pt_set(m, vmf->t->mm, vmf->address, pfn, mkwrite_dirty(vmf->vma, prot), NULL);
+	m->vmstat[PGREUSE]++;
+	return 0;
+}
+
+/*
+** wp_page_copy(): a private copy replaces the entry (of the zero page: a
+** zeroed page); the old page loses this mapping.
+*/
+static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vmf->t->mm;
+	memlab_machine *m = vmf->t->m;
+	struct pt_prot prot = vma_page_prot(vma);
+	uint64_t pfn;
+
+	if (cow_page(vmf, old, old_zero, &pfn))
+		return VM_FAULT_OOM;
+	pt_set(m, mm, vmf->address, pfn, mkwrite_dirty(vma, prot), NULL);
+	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
+	mm->rss_stat[MM_ANONPAGES]++;
+	if (!old_zero) {
+		mm->rss_stat[mm_counter(pfn_to_page(m, old))]--;
+		page_remove_rmap(m, old);
+	}
+	return 0;
+}
+
+/*
+** do_wp_page(): a write to a present read-only entry.  Shared mappings
+** dirty the page in place (wp_page_shared); an anonymous page is reused
+** when this mm alone holds it (PageAnonExclusive, or a reference count of
+** one: wp_can_reuse_anon_folio), else copied; zero and file pages are
+** copied.
+*/
+static unsigned do_wp_page(struct vm_fault *vmf)
+{
+	memlab_machine *m = vmf->t->m;
+	struct pt_prot prot;
+	struct page *page;
+	uint64_t pfn;
+
+	pt_decode(&vmf->t->mm->pt, 0, vmf->orig_pte, &pfn, &prot);
+	if (prot.special)
+		return wp_page_copy(vmf, pfn, true);
+	page = pfn_to_page(m, pfn);
+	if (vmf->vma->vm_flags & VM_SHARED) {
+		folio_mark_dirty(m, page);
+		return wp_page_reuse(vmf, pfn, prot);
+	}
+	if (page_anon(page) && !(page->flags & PG_anon_exclusive) && page->_refcount == 1)
+		page->flags |= PG_anon_exclusive;
+	if (page_anon(page) && (page->flags & PG_anon_exclusive))
+		return wp_page_reuse(vmf, pfn, prot);
+	return wp_page_copy(vmf, pfn, false);
+}
+
+/* ===================== the fault ===================== */
+
+/* handle_pte_fault(): what the entry at the address says happens next. */
+static unsigned handle_pte_fault(struct vm_fault *vmf)
+{
+	struct mm_struct *mm = vmf->t->mm;
+	memlab_machine *m = vmf->t->m;
+	uint64_t table, pfn;
+	unsigned level;
+	struct pt_prot prot;
+
+	vmf->orig_pte = 0;
+	if (!pt_leaf_slot(m, mm, vmf->address, &table, &level) && level == 0)
+		vmf->orig_pte = pt_read(m, table, pt_index(&mm->pt, 0, vmf->address));
+	if (!vmf->orig_pte)
+		return vmf->vma->vm_file || vmf->vma->special_name ? do_fault(vmf)
+								   : do_anonymous_page(vmf);
+	pt_decode(&mm->pt, 0, vmf->orig_pte, &pfn, &prot);
+	if (!pt_prot_maps(&prot))
+		return VM_FAULT_SIGBUS;		/* a swap entry: no swap yet */
+	if (prot.protnone)
+		return VM_FAULT_SIGSEGV;	/* NUMA hinting: never, access_error came first */
+	if ((vmf->flags & FAULT_FLAG_WRITE) && !prot.write)
+		return do_wp_page(vmf);
+	/* spurious: the entry allows it; make it young (and dirty) as the MMU would */
+	prot.accessed = true;
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		prot.dirty = true;
+	pt_set(m, mm, vmf->address, pfn, prot, NULL);
+	return 0;
+}
+
+/*
+** handle_mm_fault() with mm_account_fault(): every fault that reaches
+** the VMA's handler counts in pgfault; one that did not fail counts in
+** the task's maj_flt or min_flt (pgmajfault is filemap's).
+*/
+unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			 unsigned flags)
+{
+	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0 };
+	unsigned ret;
+
+	vmf.pgoff = linear_page_index(vma, vmf.address);
+	ret = handle_pte_fault(&vmf);
+	t->m->vmstat[PGFAULT]++;
+	if (ret & VM_FAULT_ERROR)
+		return ret;
+	if (ret & VM_FAULT_MAJOR)
+		t->maj_flt++;
+	else
+		t->min_flt++;
+	return ret;
+}
+
+/* ===================== the MMU's side of an access ===================== */
+
+/* access_error(): the access the VMA does not allow (x86: read is implied). */
+static bool access_error(const struct vm_area_struct *vma, unsigned flags)
+{
+	if (flags & FAULT_FLAG_WRITE)
+		return !(vma->vm_flags & VM_WRITE);
+	if (flags & FAULT_FLAG_INSTRUCTION)
+		return !(vma->vm_flags & VM_EXEC);
+	return !(vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+static unsigned access_flags(int access)
+{
+	return FAULT_FLAG_USER | (access == 'w' ? FAULT_FLAG_WRITE : 0) |
+	       (access == 'x' ? FAULT_FLAG_INSTRUCTION : 0);
+}
+
+/*
+** do_user_addr_fault(): find the VMA (growing a stack down to the
+** address), check the access, handle the fault.  Returns 0, or
+** -MEMLAB_EFAULT with the signal's code (SEGV_MAPERR, SEGV_ACCERR,
+** BUS_ADRERR), or -MEMLAB_ENOMEM when the fault ran out of memory
+** (Linux would run the OOM killer).
+*/
+int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
+{
+	struct vm_area_struct *vma = addr < t->mm->task_size ? find_vma(t, addr) : NULL;
+	unsigned flags = access_flags(access), ret;
+
+	if (vma && vma->vm_start > addr &&
+	    (!(vma->vm_flags & VM_GROWSDOWN) || expand_stack_locked(t, vma, addr)))
+		vma = NULL;
+	if (!vma) {
+		*si_code = MEMLAB_SEGV_MAPERR;
+		return -MEMLAB_EFAULT;
+	}
+	if (access_error(vma, flags)) {
+		*si_code = MEMLAB_SEGV_ACCERR;
+		return -MEMLAB_EFAULT;
+	}
+	ret = handle_mm_fault(t, vma, addr, flags);
+	if (ret & VM_FAULT_OOM)
+		return -MEMLAB_ENOMEM;
+	if (ret & VM_FAULT_SIGBUS) {
+		*si_code = MEMLAB_BUS_ADRERR;
+		return -MEMLAB_EFAULT;
+	}
+	if (ret & VM_FAULT_SIGSEGV) {
+		*si_code = MEMLAB_SEGV_ACCERR;
+		return -MEMLAB_EFAULT;
+	}
+	return 0;
+}
+
+/* What the MMU allows with this leaf: present, user, writable, executable. */
+static bool mmu_allows(const struct pt_prot *p, int access)
+{
+	if (!p->present || !p->user)
+		return false;
+	if (access == 'w')
+		return p->write;
+	if (access == 'x')
+		return p->exec;
+	return true;
+}
+
+/*
+** The hardware's side of a permitted access: set the accessed bit, and
+** the dirty bit on a write, when the entry lacks them (x86 A/D, arm64
+** AF/DBM with FEAT_HAFDBS).
+*/
+static void mmu_mark(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
+		     const struct pt_walk *w, int access)
+{
+	struct pt_prot p = w->prot;
+
+	if (p.accessed && (access != 'w' || p.dirty))
+		return;
+	p.accessed = true;
+	p.dirty |= access == 'w';
+	pt_write(m, w->table[w->nr_levels - 1], pt_index(&mm->pt, w->level, va),
+		 pt_mkentry(&mm->pt, (int)w->level, w->pfn, p));
+}
+
+/*
+** One page's part of an access: walk; fault and walk again when the MMU
+** refuses; then the bytes.  A second refusal after a successful fault is
+** a simulator bug, reported.
+*/
+static int access_page(memlab_task *t, uint64_t addr, size_t n, int access, uint8_t *buf,
+		       int *si_code)
+{
+	memlab_machine *m = t->m;
+	struct pt_walk w;
+	int err;
+
+	for (int tries = 0;; tries++) {
+		if (!pt_walk(m, t->mm, addr, &w) && mmu_allows(&w.prot, access))
+			break;
+		if (tries == 2) {
+			ml_report(m, "BUG: fault at %#llx handled but the MMU still refuses it",
+				  (unsigned long long)addr);
+			*si_code = MEMLAB_SEGV_ACCERR;
+			return -MEMLAB_EFAULT;
+		}
+		if ((err = do_user_addr_fault(t, addr, access, si_code)))
+			return err;
+	}
+	mmu_mark(m, t->mm, addr, &w, access);
+	if (buf && access == 'w')
+		memcpy(m->backing + w.phys, buf, n);
+	else if (buf)
+		memcpy(buf, m->backing + w.phys, n);
+	return 0;
+}
+
+int memlab_access(memlab_task *t, uint64_t addr, uint64_t len, int access, void *buf,
+		  int *si_code)
+{
+	uint64_t psize = t->m->page_size;
+	uint8_t *p = buf;
+	int err;
+
+	*si_code = 0;
+	if (access != 'r' && access != 'w' && access != 'x')
+		return -MEMLAB_EINVAL;
+	while (len) {
+		uint64_t n = psize - (addr & (psize - 1));
+
+		if (n > len)
+			n = len;
+		err = access_page(t, addr, (size_t)n, access, p, si_code);
+		if (err) {
+			t->last_signal_code = *si_code;
+			t->last_signal_addr = addr;
+			return err;
+		}
+		if (addr + n < addr)	/* the last page of the address space */
+			break;
+		addr += n;
+		len -= n;
+		p = p ? p + n : NULL;
+	}
+	return 0;
+}
+
+int memlab_touch(memlab_task *t, uint64_t addr, uint64_t len, int access, int *si_code)
+{
+	return memlab_access(t, addr, len, access, NULL, si_code);
+}
+
+/* ===================== unmapping ===================== */
+
+/* print_bad_pte(): an entry whose frame cannot be what it maps. */
+static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
+{
+	memlab_machine *m = t->m;
+
+	if (pfn < m->nr_frames && pfn_to_page(m, pfn)->mapcount > 0)
+		return false;
+	ml_report(m, "BUG: Bad page map in process %s  pte:%016llx addr:%016llx pfn:%llx",
+		  t->comm, (unsigned long long)e, (unsigned long long)va,
+		  (unsigned long long)pfn);
+	return true;
+}
+
+/*
+** zap_present_ptes() for one entry: the frame loses the mapping; a dirty
+** entry of a file page dirties the page (the write reaches the file at
+** writeback, not at munmap).
+*/
+static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		   uint64_t e)
+{
+	memlab_task *t = ud;
+	memlab_machine *m = t->m;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
+	pt_write(m, table, idx, 0);
+	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
+		return 0;
+	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
+		folio_mark_dirty(m, pfn_to_page(m, pfn));
+	t->mm->rss_stat[mm_counter(pfn_to_page(m, pfn))]--;
+	page_remove_rmap(m, pfn);
+	return 0;
+}
+
+/* unmap_page_range(): every entry of [start, end) goes, the tables stay. */
+void zap_page_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	update_hiwater_rss(t->mm);
+	pt_walk_range(t->m, t->mm, start, end, zap_pte, t);
+}
+
+/* ===================== mprotect ===================== */
+
+struct change_prot_ctx {
+	memlab_task *t;
+	struct vm_area_struct *vma;
+	struct pt_prot base;		/* vm_page_prot of the new flags */
+	bool try_writable;		/* MM_CP_TRY_CHANGE_WRITABLE */
+};
+
+/*
+** can_change_pte_writable(): a private entry may become writable at once
+** when its page is exclusively this mm's anon page; a shared one when it
+** is dirty already (no write notification is lost).
+*/
+static bool can_change_pte_writable(struct change_prot_ctx *c, uint64_t pfn,
+				    const struct pt_prot *old)
+{
+	const struct page *page;
+
+	if (!(c->vma->vm_flags & VM_WRITE))
+		return false;
+	if (c->vma->vm_flags & VM_SHARED)
+		return old->dirty;
+	if (old->special)
+		return false;
+	page = pfn_to_page(c->t->m, pfn);
+	return page_anon(page) && (page->flags & PG_anon_exclusive);
+}
+
+/* change_pte_range() for one entry: pte_modify() keeps frame, A, D, special. */
+static int change_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		      uint64_t e)
+{
+	struct change_prot_ctx *c = ud;
+	const struct pt_format *f = &c->t->mm->pt;
+	struct pt_prot old, p = c->base;
+	uint64_t pfn;
+
+	(void)va;
+	pt_decode(f, (int)level, e, &pfn, &old);
+	if (!pt_prot_maps(&old))
+		return 0;
+	p.accessed = old.accessed;
+	p.dirty = old.dirty;
+	p.special = old.special;
+	p.huge = old.huge;
+	if (c->try_writable && p.present && !p.write && can_change_pte_writable(c, pfn, &old))
+		p.write = true;
+	pt_write(c->t->m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+	return 0;
+}
+
+/* change_protection(): the entries of [start, end) in vma follow its new flags. */
+void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		       uint64_t end)
+{
+	struct change_prot_ctx c = { t, vma, vma_page_prot(vma), false };
+
+	/* vma_wants_manual_pte_write_upgrade() */
+	c.try_writable = vma->vm_flags & VM_SHARED ? vma_wants_writenotify(vma)
+						    : !!(vma->vm_flags & VM_WRITE);
+	pt_walk_range(t->m, t->mm, start, end, change_pte, &c);
+}
+
+/* ===================== mremap ===================== */
+
+struct move_ctx {
+	memlab_task *t;
+	uint64_t old_addr, new_addr;
+	bool prepare;			/* the first pass: only allocate the tables */
+};
+
+/* move_ptes() for one entry: the same frame and bits at the new address. */
+static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		    uint64_t e)
+{
+	struct move_ctx *c = ud;
+	struct mm_struct *mm = c->t->mm;
+	uint64_t to = va - c->old_addr + c->new_addr, dst;
+	int err = pt_alloc_path(c->t->m, mm, to, level, &dst);
+
+	if (err || c->prepare)
+		return err;
+	pt_write(c->t->m, dst, pt_index(&mm->pt, level, to), e);
+	pt_write(c->t->m, table, idx, 0);
+	return 0;
+}
+
+/*
+** move_page_tables(): the entries of [old_addr, old_addr + len) move to
+** the empty range at new_addr.  The tables they need there are allocated
+** first, so that the move itself cannot fail: -MEMLAB_ENOMEM leaves the
+** entries where they were (and no new table behind).
+*/
+int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len)
+{
+	struct move_ctx c = { t, old_addr, new_addr, true };
+	int err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
+
+	if (err) {
+		free_pgtables(t->m, t->mm, new_addr, new_addr + len);
+		return err;
+	}
+	c.prepare = false;
+	return pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
+}
+
+/* ===================== populating ===================== */
+
+/*
+** populate_vma_page_range() for [start, end) of vma: GUP faults each page
+** in (a write fault for a private writable mapping, so COW happens now),
+** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs and pages already present
+** with the access.  Faults count as the task's (min_flt, pgfault).
+** Returns 0 or -MEMLAB_ENOMEM; mmap ignores the latter, as Linux does.
+*/
+int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+			    uint64_t end)
+{
+	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+	struct pt_walk w;
+
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
+		return 0;
+	for (uint64_t a = start; a < end; a += t->m->page_size) {
+		unsigned ret;
+
+		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
+			continue;
+		ret = handle_mm_fault(t, vma, a, write ? FAULT_FLAG_WRITE : 0);
+		if (ret & VM_FAULT_OOM)
+			return -MEMLAB_ENOMEM;
+		if (ret & VM_FAULT_ERROR)
+			return 0;	/* SIGBUS past EOF: populate stops there */
+	}
+	return 0;
+}
+
+/* ===================== inspection ===================== */
+
+int memlab_translate(memlab_task *t, uint64_t va, struct memlab_walk *out)
+{
+	const struct pt_format *f = &t->mm->pt;
+	struct pt_walk w;
+	int err = pt_walk(t->m, t->mm, va, &w);
+
+	memset(out, 0, sizeof(*out));
+	if (err == -MEMLAB_EINVAL)
+		return err;
+	out->levels = w.nr_levels;
+	for (unsigned i = 0; i < w.nr_levels; i++) {
+		out->entry[i] = w.entry[i];
+		out->table_pfn[i] = w.table[i];
+		out->level_name[i] = pt_level_name(f, f->levels - 1 - i);
+	}
+	out->present = w.present;
+	out->pfn = w.pfn;
+	out->phys = w.phys;
+	out->leaf_size = pt_level_size(f, w.level);
+	out->write = w.prot.write;
+	out->user = w.prot.user;
+	out->exec = w.prot.exec;
+	out->accessed = w.prot.accessed;
+	out->dirty = w.prot.dirty;
+	out->global = w.prot.global;
+	out->huge = w.prot.huge;
+	out->special = w.prot.special;
+	out->protnone = w.prot.protnone;
+	if (w.nr_levels)
+		pt_flag_names(f, w.level, w.entry[w.nr_levels - 1], out->flags, sizeof(out->flags));
+	return err;
+}
+
+int memlab_pagetable_dump(memlab_task *t, uint64_t start, uint64_t end, char **text,
+			  size_t *len)
+{
+	struct strbuf sb;
+
+	sb_init(&sb, t->m);
+	pt_dump(t->m, t->mm, start, end, &sb);
+	return sb_finish(&sb, text, len);
+}
