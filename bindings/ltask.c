@@ -684,6 +684,24 @@ static int t_mm(lua_State *L)
 	return 1;
 }
 
+/* p:fork() --> the child's handle | nil, "ENOMEM", 12 */
+static int t_fork(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "fork", &lm);
+	memlab_task *child;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_fork(t, &child);
+	lmemlab_end_call(L, lm, "fork", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_getiuservalue(L, 1, 1);	/* the machine */
+	lmemlab_pushtask(L, -1, child, NULL);
+	return 1;
+}
+
 /* p:exit(): unmap everything and free the task; the handle is dead after */
 static int t_exit(lua_State *L)
 {
@@ -716,6 +734,7 @@ static const luaL_Reg task_methods[] = {
 	{ "vmas", t_vmas },
 	{ "maps", t_maps },
 	{ "mm", t_mm },
+	{ "fork", t_fork },
 	{ "exit", t_exit },
 	{ NULL, NULL }
 };

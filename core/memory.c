@@ -843,3 +843,72 @@ int memlab_pagetable_dump(memlab_task *t, uint64_t start, uint64_t end, char **t
 	pt_dump(t->m, t->mm, start, end, &sb);
 	return sb_finish(&sb, text, len);
 }
+
+/* ===================== fork ===================== */
+
+struct copy_ctx {
+	memlab_task *dst;
+	const struct vm_area_struct *src_vma;
+};
+
+/* is_cow_mapping(): private and maybe writable. */
+static bool is_cow_mapping(uint64_t flags)
+{
+	return (flags & (VM_SHARED | VM_MAYWRITE)) == VM_MAYWRITE;
+}
+
+/*
+** copy_present_pte(): the child maps the same frame, old (and clean in a
+** shared mapping); a writable private entry is write-protected in both,
+** and an anon page stops being exclusive (folio_try_dup_anon_rmap_pte),
+** so the first write on either side copies or reuses it.
+*/
+static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		    uint64_t e)
+{
+	struct copy_ctx *c = ud;
+	memlab_machine *m = c->dst->m;
+	const struct pt_format *f = &c->dst->mm->pt;
+	struct pt_prot p, child;
+	struct page *page;
+	uint64_t pfn;
+	int err;
+
+	pt_decode(f, (int)level, e, &pfn, &p);
+	if (!pt_prot_maps(&p) || (!p.special && pfn >= m->nr_frames))
+		return 0;
+	if (is_cow_mapping(c->src_vma->vm_flags) && p.write) {
+		p.write = false;
+		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+	}
+	child = p;
+	child.accessed = false;
+	if (c->src_vma->vm_flags & VM_SHARED)
+		child.dirty = false;
+	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child)))
+		return err;
+	if (p.special)
+		return 0;
+	page = pfn_to_page(m, pfn);
+	if (page_anon(page))
+		page->flags &= ~PG_anon_exclusive;
+	page->_refcount++;
+	page->mapcount++;
+	c->dst->mm->rss_stat[mm_counter(page)]++;
+	return 0;
+}
+
+/*
+** copy_page_range(): the child's copy of src_vma gets its entries --
+** only when a fault could not fill them in again (vma_needs_copy: the
+** VMA has anonymous pages); shared and never-written mappings fault in
+** afresh in the child.  0 or -MEMLAB_ENOMEM (the child is torn down).
+*/
+int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma)
+{
+	struct copy_ctx c = { dst, src_vma };
+
+	if (!src_vma->anon_vma && !(src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)))
+		return 0;
+	return pt_walk_range(src->m, src->mm, src_vma->vm_start, src_vma->vm_end, copy_pte, &c);
+}

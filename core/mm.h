@@ -179,6 +179,8 @@ bool is_exec_mapping(uint64_t flags);
 bool is_stack_mapping(uint64_t flags);
 void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file);
 int anon_vma_prepare(struct vm_area_struct *vma);
+int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src);
+void anon_vma_put(memlab_machine *m, struct anon_vma *av);
 uint64_t vma_pages(const struct vm_area_struct *vma);
 int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who);
 
@@ -236,6 +238,7 @@ void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t star
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end);
+int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
 
 /* ---- filemap.c: the page cache ---- */
 uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
@@ -247,6 +250,7 @@ int filemap_writeback(struct memlab_file *f);
 void filemap_release(struct memlab_file *f);
 
 /* ---- task.c ---- */
+void task_free(memlab_task *t);		/* an mm not on the machine's list */
 uint64_t mmap_min_addr(const memlab_machine *m);
 int sysctl_max_map_count(const memlab_machine *m);
 int sysctl_overcommit_memory(const memlab_machine *m);

@@ -225,8 +225,7 @@ static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
 	vma->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* 6.18 keeps VM_ACCOUNT (host-checked) */
 	if (new_vma != vma && vma->vm_start == v->addr && vma->vm_end == v->addr + v->old_len &&
 	    vma->anon_vma) {	/* unlink_anon_vmas() */
-		if (--vma->anon_vma->refcount == 0)
-			ml_free(v->t->m, vma->anon_vma, sizeof(*vma->anon_vma));
+		anon_vma_put(v->t->m, vma->anon_vma);
 		vma->anon_vma = NULL;
 		vma->anon_vma_chain_len = 0;
 	}

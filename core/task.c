@@ -519,7 +519,7 @@ static int exe_file(memlab_machine *m, const struct memlab_spawn_args *a, uint64
 	return memlab_file_create(m, path, size, 0, out);
 }
 
-static void task_free(memlab_task *t)
+void task_free(memlab_task *t)
 {
 	memlab_machine *m = t->m;
 
@@ -655,7 +655,13 @@ static int compare_ptrs(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/* Every VMA's anon_vma (which = 0) or file (which = 1), in ptrs[] if given; the count. */
+/*
+** The references to anon_vmas (which = 0) or files (which = 1), into
+** ptrs[] if given; their count.  Each VMA holds one on its file and its
+** anon_vma; each anon_vma forked from another holds one on that parent
+** (counted once per anon_vma, hence the walk over distinct ones in
+** anon_vma_parent_refs).
+*/
 static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
 {
 	size_t n = 0;
@@ -673,6 +679,27 @@ static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
 	return n;
 }
 
+/* Every anon_vma reachable from a VMA through parents, each once, sorted; the count. */
+static size_t anon_vmas_reachable(memlab_machine *m, const void **all, size_t cap)
+{
+	size_t n = 0, u = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
+			for (const struct anon_vma *a = v->anon_vma; a; a = a->parent)
+				if (all && n < cap)
+					all[n++] = a;
+				else if (!all)
+					n++;
+	if (!all)
+		return n;
+	qsort(all, n, sizeof(*all), compare_ptrs);
+	for (size_t i = 0; i < n; i++)
+		if (!u || all[u - 1] != all[i])
+			all[u++] = all[i];
+	return u;
+}
+
 static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
 {
 	for (const struct memlab_file *g = m->files; g; g = g->next)
@@ -687,13 +714,22 @@ static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
 */
 static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn, void *ud)
 {
-	size_t n = collect_refs(m, which, NULL), i, j;
+	size_t vmas = collect_refs(m, which, NULL), extra = which ? 0 : anon_vmas_reachable(m, NULL, 0);
+	size_t n = vmas + extra, i, j;
 	const void **ptrs = ml_alloc(m, (n ? n : 1) * sizeof(*ptrs));
 	int bad = 0;
 
 	if (!ptrs)
 		return 0;	/* no host memory: nothing to say */
 	collect_refs(m, which, ptrs);
+	if (!which) {	/* the parents' references, after the VMAs' */
+		size_t u = anon_vmas_reachable(m, ptrs + vmas, extra);
+
+		n = vmas;
+		for (i = 0; i < u; i++)
+			if (((const struct anon_vma *)ptrs[vmas + i])->parent)
+				ptrs[n++] = ((const struct anon_vma *)ptrs[vmas + i])->parent;
+	}
 	qsort(ptrs, n, sizeof(*ptrs), compare_ptrs);
 	for (i = 0; i < n; i = j) {
 		int64_t want, have;

@@ -105,8 +105,8 @@ void vm_area_free(struct vm_area_struct *vma)
 
 	if (vma->vm_file)
 		file_put(vma->vm_file);
-	if (vma->anon_vma && --vma->anon_vma->refcount == 0)
-		ml_free(m, vma->anon_vma, sizeof(*vma->anon_vma));
+	if (vma->anon_vma)
+		anon_vma_put(m, vma->anon_vma);
 	ml_free(m, vma, sizeof(*vma));
 }
 
@@ -384,6 +384,47 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 	av->refcount++;
 	vma->anon_vma = av;
 	vma->anon_vma_chain_len = 1;
+	return 0;
+}
+
+/*
+** put_anon_vma(): drop a reference; the last one frees it and drops the
+** reference it held on the anon_vma it was forked from.
+*/
+void anon_vma_put(memlab_machine *m, struct anon_vma *av)
+{
+	while (av && --av->refcount == 0) {
+		struct anon_vma *parent = av->parent;
+
+		ml_free(m, av, sizeof(*av));
+		av = parent;
+	}
+}
+
+/*
+** anon_vma_fork(): the child's copy dst of src gets an anon_vma of its
+** own, chained to src's (its new pages go to its own; the pages it
+** shares with the parent stay on src's, which it keeps referenced).
+** Nothing to do when src has none.  0 or -ENOMEM.
+*/
+int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src)
+{
+	memlab_machine *m = dst->vm_mm->machine;
+	struct anon_vma *av;
+
+	dst->anon_vma = NULL;
+	dst->anon_vma_chain_len = 0;
+	if (!src->anon_vma)
+		return 0;
+	av = ml_alloc(m, sizeof(*av));
+	if (!av)
+		return -MEMLAB_ENOMEM;
+	av->id = ++m->next_anon_vma_id;
+	av->refcount = 1;
+	av->parent = src->anon_vma;
+	src->anon_vma->refcount++;
+	dst->anon_vma = av;
+	dst->anon_vma_chain_len = src->anon_vma_chain_len + 1;
 	return 0;
 }
 

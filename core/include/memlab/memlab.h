@@ -402,6 +402,15 @@ struct memlab_spawn_args {
 */
 MEMLAB_API int (memlab_spawn) (memlab_machine *m, const struct memlab_spawn_args *args,
 			       memlab_task **out);
+/*
+** fork(2): a child with a copy of t's address space -- private pages
+** shared copy-on-write, shared mappings shared, VM_DONTCOPY VMAs left
+** out, VM_WIPEONFORK ones empty, mlock not inherited.  0 and the child
+** in *out, or -MEMLAB_ENOMEM (overcommit refused a VM_ACCOUNT copy, or
+** no frame for a page table) with nothing of the child left.
+*/
+MEMLAB_API int (memlab_fork) (memlab_task *t, memlab_task **out);
+
 /* exit(): unmap everything and free the task.  The handle is dead after. */
 MEMLAB_API void (memlab_task_exit) (memlab_task *t);
 MEMLAB_API int (memlab_task_pid) (const memlab_task *t);

@@ -1,0 +1,126 @@
+/*
+** fork.c -- fork(2) of a task's address space, as kernel/fork.c dup_mm()
+** and dup_mmap() do it: every VMA copied (VM_DONTCOPY ones left out,
+** VM_WIPEONFORK ones empty), mlock not inherited, private writable pages
+** shared copy-on-write (memory.c copy_page_range), shared mappings shared.
+*/
+#include <string.h>
+
+#include "mm.h"
+
+/* The child: the parent's identity and limits, a new pid, an empty mm with a PGD. */
+static memlab_task *task_dup(memlab_task *parent)
+{
+	memlab_machine *m = parent->m;
+	memlab_task *t = ml_alloc(m, sizeof(*t));
+
+	if (!t)
+		return NULL;
+	*t = *parent;
+	memset(t->vmacache, 0, sizeof(t->vmacache));
+	t->vmacache_seqnum = 0;
+	t->min_flt = t->maj_flt = 0;
+	t->last_signal_code = 0;
+	t->last_signal_addr = 0;
+	t->next = NULL;
+	t->mm = ml_alloc(m, sizeof(*t->mm));
+	if (!t->mm || pgd_alloc(m, t->mm)) {
+		ml_free(m, t->mm, sizeof(*t->mm));
+		ml_free(m, t, sizeof(*t));
+		return NULL;
+	}
+	return t;
+}
+
+/*
+** dup_mm()'s copy of the mm_struct and mm_init(): the layout and the VM
+** counters come along (dup_mmap corrects them for what it leaves out);
+** the VMAs, the RSS and lock counters, the charges start empty.
+*/
+static void mm_dup_fields(struct mm_struct *mm, const struct mm_struct *oldmm)
+{
+	uint64_t pgd = mm->pgd;
+	struct pt_format pt = mm->pt;
+
+	*mm = *oldmm;
+	mm->pgd = pgd;
+	mm->pt = pt;
+	mm->mmap = NULL;
+	mm->highest_vm_end = 0;		/* vma_link() sets it from the last VMA */
+	mm->mm_rb = (struct rb_root){ NULL };
+	mm->vmacache_seqnum = 0;
+	mm->map_count = 0;
+	mm->locked_vm = mm->pinned_vm = mm->locked_vm_leaked = 0;
+	mm->pgtables_bytes = 0;
+	memset(mm->rss_stat, 0, sizeof(mm->rss_stat));
+	mm->committed = 0;
+	mm->vmacache_hits = mm->vmacache_misses = 0;
+	mm->def_flags = 0;
+}
+
+/* One VMA of the parent, copied into the child (and its entries, as needed). */
+static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area_struct *mpnt)
+{
+	struct mm_struct *mm = child->mm;
+	struct vm_area_struct *tmp;
+	int err;
+
+	if (mpnt->vm_flags & VM_DONTCOPY) {
+		vm_stat_account(mm, mpnt->vm_flags, -(int64_t)vma_pages(mpnt));
+		return 0;
+	}
+	if ((mpnt->vm_flags & VM_ACCOUNT) && vm_enough_memory(child, (int64_t)vma_pages(mpnt)))
+		return -MEMLAB_ENOMEM;
+	tmp = vm_area_alloc(mm);
+	if (!tmp) {
+		if (mpnt->vm_flags & VM_ACCOUNT)
+			vm_unacct_memory(child, (int64_t)vma_pages(mpnt));
+		return -MEMLAB_ENOMEM;
+	}
+	*tmp = *mpnt;
+	tmp->vm_mm = mm;
+	tmp->vm_file = NULL;
+	vma_set_file(tmp, mpnt->vm_file);
+	tmp->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
+	err = tmp->vm_flags & VM_WIPEONFORK ? (tmp->anon_vma = NULL, tmp->anon_vma_chain_len = 0, 0)
+					     : anon_vma_fork(tmp, mpnt);
+	vma_link(mm, tmp);	/* linked first: a failure below is undone by exit_mmap */
+	if (err)
+		return err;
+	if (!(tmp->vm_flags & VM_WIPEONFORK))
+		return copy_page_range(child, parent, mpnt);
+	return 0;
+}
+
+/* dup_mmap(): every VMA in address order; on failure the child is torn down. */
+static int dup_mmap(memlab_task *child, memlab_task *parent)
+{
+	int err = 0;
+
+	mm_dup_fields(child->mm, parent->mm);
+	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
+		err = dup_vma(child, parent, v);
+	child->mm->hiwater_rss = get_mm_rss(child->mm);
+	child->mm->hiwater_vm = child->mm->total_vm;
+	return err;
+}
+
+int memlab_fork(memlab_task *parent, memlab_task **out)
+{
+	memlab_machine *m = parent->m;
+	memlab_task *child = task_dup(parent);
+	int err;
+
+	if (!child)
+		return -MEMLAB_ENOMEM;
+	err = dup_mmap(child, parent);
+	if (err) {
+		task_free(child);
+		return err;
+	}
+	child->pid = m->next_pid++;
+	child->next = m->tasks;
+	m->tasks = child;
+	*out = child;
+	return 0;
+}
