@@ -147,6 +147,26 @@ uint64_t (lmemlab_checkaddr) (lua_State *L, int arg, const char *fname, const ch
 /* A length at arg: an integer or a size string ("64K"). */
 uint64_t (lmemlab_checklength) (lua_State *L, int arg, const char *fname, const char *what);
 
+/* A memlab.file userdata. */
+typedef struct lfile {
+	lmachine *lm;		/* user value 1: the machine; 2: the path */
+	memlab_file *f;		/* NULL until created */
+	uint64_t size;		/* as created (the file's own once it exists) */
+	int writable;
+} lfile;
+
+/* The file at arg, which must belong to machine lm, or raise naming fname. */
+memlab_file *(lmemlab_checkfile) (lua_State *L, int arg, lmachine *lm, const char *fname);
+
+/* ===================== lfile.c: file I/O ===================== */
+
+/* Add read, write, ondisk to the file methods table at the top. */
+void (lmemlab_file_methods) (lua_State *L);
+/* Add pread, pwrite, msync to the task methods table at the top. */
+void (lmemlab_file_task_methods) (lua_State *L);
+/* Add sync to the machine methods table at the top. */
+void (lmemlab_file_machine_methods) (lua_State *L);
+
 /* ===================== lmmu.c: access through the MMU ===================== */
 
 /* Add read, write, touch, translate, pte, pagetable to the task methods at the top. */

@@ -42,13 +42,6 @@ typedef struct ltask {
 	char name[COMM_LEN];	/* comm, as Linux truncates it; "" if unknown */
 } ltask;
 
-typedef struct lfile {
-	lmachine *lm;		/* user value 1: the machine; 2: the path */
-	memlab_file *f;		/* NULL until created */
-	uint64_t size;
-	int writable;
-} lfile;
-
 static const char HANDLES = 'h';	/* registry key of the handle cache */
 
 /* {===================== names of flags ===================== */
@@ -499,11 +492,15 @@ static int t_brk(lua_State *L)
 static memlab_file *opt_file(lua_State *L, int arg, lmachine *lm,
 			     const char *fname)
 {
-	lfile *lf;
-
 	if (lua_isnoneornil(L, arg))
 		return NULL;
-	lf = luaL_testudata(L, arg, LMEMLAB_FILE);
+	return lmemlab_checkfile(L, arg, lm, fname);
+}
+
+memlab_file *lmemlab_checkfile(lua_State *L, int arg, lmachine *lm, const char *fname)
+{
+	lfile *lf = luaL_testudata(L, arg, LMEMLAB_FILE);
+
 	if (!lf)
 		return (memlab_file *)(intptr_t)lmemlab_typeerror(L, arg, fname,
 								  LMEMLAB_FILE);
@@ -986,16 +983,21 @@ static lfile *to_file(lua_State *L, const char *fname)
 	return lf;
 }
 
-/* __index: the fields path, size, writable, machine */
+/* __index: the methods (upvalue 1), the fields path, size, writable, machine */
 static int f_index(lua_State *L)
 {
 	lfile *lf = to_file(L, "__index");
 	const char *key = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : "";
 
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
 	if (strcmp(key, "path") == 0)
 		lua_getiuservalue(L, 1, 2);
 	else if (strcmp(key, "size") == 0)
-		lua_pushinteger(L, (lua_Integer)lf->size);
+		lua_pushinteger(L, (lua_Integer)(lf->f && lmemlab_machine_core(lf->lm)
+						  ? memlab_file_size(lf->f) : lf->size));
 	else if (strcmp(key, "writable") == 0)
 		lua_pushboolean(L, lf->writable);
 	else if (strcmp(key, "machine") == 0)
@@ -1018,16 +1020,19 @@ static int f_tostring(lua_State *L)
 	return 1;
 }
 
-static const char *const file_options[] = { "path", "size", "writable", "name", NULL };
+static const char *const file_options[] = { "path", "size", "writable", "name", "contents",
+					    NULL };
 
 /*
-** m:file{ path =, size =, writable = } --> file | nil, err, errno.
-** name = "f" instead of path places the file at /tmp/f.
+** m:file{ path =, size =, writable =, contents = } --> file | nil, err, errno.
+** name = "f" instead of path places the file at /tmp/f; contents (a
+** string) is on its disk from the start, and the size covers it.
 */
 static int m_file(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "file");
-	const char *path = NULL, *name = NULL;
+	const char *path = NULL, *name = NULL, *contents = NULL;
+	size_t clen = 0;
 	uint64_t size = 0;
 	int writable = 0, rc;
 	memlab_file *f = NULL;
@@ -1043,6 +1048,11 @@ static int m_file(lua_State *L)
 		case 1: size = option_size(L, "file", "size", 1); break;
 		case 2: writable = option_boolean(L, "file", "writable"); break;
 		case 3: name = option_string(L, "file", "name", 0); break;
+		case 4:
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return option_error(L, "file", "contents", "string expected");
+			contents = lua_tolstring(L, -1, &clen);
+			break;
 		}
 		lua_pop(L, 1);
 	}
@@ -1062,6 +1072,8 @@ static int m_file(lua_State *L)
 	luaL_setmetatable(L, LMEMLAB_FILE);
 	lmemlab_begin_call(lm);
 	rc = memlab_file_create(lmemlab_machine_core(lm), path, size, writable, &f);
+	if (rc == 0 && contents)
+		rc = memlab_file_load(f, 0, contents, clen);	/* a new file: nothing cached */
 	lmemlab_end_call(L, lm, "file", rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
@@ -1165,6 +1177,7 @@ void lmemlab_open_task(lua_State *L)
 	if (luaL_newmetatable(L, LMEMLAB_TASK)) {
 		luaL_newlib(L, task_methods);
 		lmemlab_mmu_methods(L);
+		lmemlab_file_task_methods(L);
 		lua_pushcclosure(L, t_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
@@ -1172,7 +1185,9 @@ void lmemlab_open_task(lua_State *L)
 	}
 	lua_pop(L, 1);
 	if (luaL_newmetatable(L, LMEMLAB_FILE)) {
-		lua_pushcfunction(L, f_index);
+		lua_newtable(L);
+		lmemlab_file_methods(L);
+		lua_pushcclosure(L, f_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, f_tostring);
 		lua_setfield(L, -2, "__tostring");
@@ -1183,6 +1198,7 @@ void lmemlab_open_task(lua_State *L)
 	if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
 		luaL_setfuncs(L, machine_task_methods, 0);
 		lmemlab_mmu_machine_methods(L);
+		lmemlab_file_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */

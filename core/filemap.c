@@ -8,9 +8,10 @@
 **
 ** A file's pages live in an open-addressing hash table from page index
 ** to pfn (Linux's xarray does this job).  A regular file's contents are
-** its "disk": `data`, size bytes, NULL while all zero; a page is read
-** from it and written back to it.  A shmem object has no disk: its pages
-** live only in the cache.
+** its "disk": blocks of a page each, held by the host in a table of the
+** same kind (index -> block), absent while all zero; a page is read from
+** it and written back to it.  A shmem object has no disk: its pages live
+** only in the cache.
 */
 #include <string.h>
 
@@ -36,16 +37,21 @@ static uint64_t slot_find(const struct address_space *as, uint64_t index)
 	return i;
 }
 
-/* The page cache's pfn for index, or PFN_NONE. */
-uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index)
+/* The value for index in as, or PFN_NONE. */
+static uint64_t filemap_lookup_as(const struct address_space *as, uint64_t index)
 {
-	const struct address_space *as = &f->i_pages;
 	uint64_t i;
 
 	if (!as->cap)
 		return PFN_NONE;
 	i = slot_find(as, index);
 	return as->keys[i] ? as->pfns[i] : PFN_NONE;
+}
+
+/* The page cache's pfn for index, or PFN_NONE. */
+uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index)
+{
+	return filemap_lookup_as(&f->i_pages, index);
 }
 
 /* Room for one more entry at a load of at most 1/2. */
@@ -78,6 +84,23 @@ static int slots_grow(memlab_machine *m, struct address_space *as)
 	return 0;
 }
 
+/* Set index -> value, growing the table; 0 or -MEMLAB_ENOMEM. */
+static int slot_insert(memlab_machine *m, struct address_space *as, uint64_t index,
+		       uint64_t value)
+{
+	uint64_t i;
+	int err = slots_grow(m, as);
+
+	if (err)
+		return err;
+	i = slot_find(as, index);
+	if (!as->keys[i])
+		as->nrpages++;
+	as->keys[i] = index + 1;
+	as->pfns[i] = value;
+	return 0;
+}
+
 /* Remove slot i, shifting the probe chain after it back (no tombstones). */
 static void slot_delete(struct address_space *as, uint64_t i)
 {
@@ -101,6 +124,56 @@ static void slot_delete(struct address_space *as, uint64_t i)
 	as->nrpages--;
 }
 
+/* ===================== the disk ===================== */
+
+/*
+** A page of the file's contents into dst: the block if one was written,
+** zeroes otherwise, and zeroes past the end of the file (as the tail of
+** the last page reads).
+*/
+void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst)
+{
+	uint64_t psize = f->m->page_size, off = index * psize;
+	uint64_t block = f->shmem ? PFN_NONE : filemap_lookup_as(&f->disk, index);
+	uint64_t valid = off < f->size ? (f->size - off < psize ? f->size - off : psize) : 0;
+
+	memset(dst, 0, psize);
+	if (block != PFN_NONE && valid)
+		memcpy(dst, (const void *)(uintptr_t)block, valid);
+}
+
+/* A page of contents onto the disk (a host block per page written). */
+int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src)
+{
+	memlab_machine *m = f->m;
+	uint64_t block = filemap_lookup_as(&f->disk, index);
+	void *b;
+
+	if (block == PFN_NONE) {
+		b = ml_alloc(m, m->page_size);
+		if (!b || slot_insert(m, &f->disk, index, (uintptr_t)b)) {
+			ml_free(m, b, m->page_size);
+			return -MEMLAB_ENOMEM;
+		}
+		block = (uintptr_t)b;
+	}
+	memcpy((void *)(uintptr_t)block, src, m->page_size);
+	return 0;
+}
+
+static void disk_release(struct memlab_file *f)
+{
+	memlab_machine *m = f->m;
+	struct address_space *as = &f->disk;
+
+	for (uint64_t i = 0; i < as->cap; i++)
+		if (as->keys[i])
+			ml_free(m, (void *)(uintptr_t)as->pfns[i], m->page_size);
+	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
+	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
+	memset(as, 0, sizeof(*as));
+}
+
 /* ===================== adding and dropping pages ===================== */
 
 /* The node counters of a page entering (+1) or leaving (-1) the cache. */
@@ -120,15 +193,13 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
-	uint64_t pfn, i, off = index << m->page_shift;
+	uint64_t pfn;
 	struct page *page;
 	int err;
 
 	if ((err = slots_grow(m, as)) || (err = alloc_user_page(m, true, &pfn)))
 		return err;
-	if (f->data && off < f->size)
-		memcpy(m->backing + (pfn << m->page_shift), f->data + off,
-		       f->size - off < m->page_size ? f->size - off : m->page_size);
+	disk_read_page(f, index, m->backing + (pfn << m->page_shift));
 	page = pfn_to_page(m, pfn);
 	page->mapping = (uintptr_t)f;
 	page->index = index;
@@ -136,10 +207,7 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 		page->flags |= PG_swapbacked;
 	lru_add(m, page, false);
 	cache_account(m, f, 1);
-	i = slot_find(as, index);
-	as->keys[i] = index + 1;
-	as->pfns[i] = pfn;
-	as->nrpages++;
+	slot_insert(m, as, index, pfn);		/* room was made above */
 	*out = pfn;
 	return 0;
 }
@@ -173,8 +241,7 @@ void filemap_release(struct memlab_file *f)
 	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
 	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
 	memset(as, 0, sizeof(*as));
-	ml_free(m, f->data, f->data ? f->size : 0);
-	f->data = NULL;
+	disk_release(f);
 }
 
 /* ===================== dirty pages and writeback ===================== */
@@ -209,39 +276,32 @@ void folio_clear_dirty(memlab_machine *m, struct page *page)
 	m->vmstat[NR_ZONE_WRITE_PENDING]--;
 }
 
-/* The file's disk, allocated at the first write-back of a page. */
-static int file_data(struct memlab_file *f)
-{
-	if (!f->data && f->size)
-		f->data = ml_alloc(f->m, f->size);
-	return f->data || !f->size ? 0 : -MEMLAB_ENOMEM;
-}
-
 /*
-** Write one dirty page back to the file's contents (writepage): its
-** bytes inside the file, nr_written and pgpgout (in KiB, as vmstat
-** reports them).  Returns 0 or -MEMLAB_ENOMEM (the host's).
+** Write one dirty page back to the file's disk (writepage): folio_mkclean
+** first, so the next write through a mapping faults and dirties it again;
+** nr_written and pgpgout (KiB, as vmstat reports them) count it.
+** Returns 0 or -MEMLAB_ENOMEM (the host's).
 */
 static int writeback_page(struct memlab_file *f, uint64_t pfn)
 {
 	memlab_machine *m = f->m;
 	struct page *page = pfn_to_page(m, pfn);
-	uint64_t off = page->index << m->page_shift;
-	int err = file_data(f);
+	int err = disk_write_page(f, page->index, m->backing + (pfn << m->page_shift));
 
 	if (err)
 		return err;
-	if (off < f->size)
-		memcpy(f->data + off, m->backing + (pfn << m->page_shift),
-		       f->size - off < m->page_size ? f->size - off : m->page_size);
+	folio_mkclean(m, pfn);
 	folio_clear_dirty(m, page);
 	m->vmstat[NR_WRITTEN]++;
 	m->vmstat[PGPGOUT] += m->page_size >> 10;
 	return 0;
 }
 
-/* Write back every dirty page of a regular file (filemap_write_and_wait). */
-int filemap_writeback(struct memlab_file *f)
+/*
+** filemap_write_and_wait_range(): write back the dirty pages of a regular
+** file whose index lies in [first, last].  0 or -MEMLAB_ENOMEM.
+*/
+int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last)
 {
 	struct address_space *as = &f->i_pages;
 	int err;
@@ -249,7 +309,10 @@ int filemap_writeback(struct memlab_file *f)
 	if (f->shmem)
 		return 0;
 	for (uint64_t i = 0; i < as->cap; i++) {
-		if (as->keys[i] && (pfn_to_page(f->m, as->pfns[i])->flags & PG_dirty) &&
+		uint64_t index = as->keys[i] - 1;
+
+		if (as->keys[i] && index >= first && index <= last &&
+		    (pfn_to_page(f->m, as->pfns[i])->flags & PG_dirty) &&
 		    (err = writeback_page(f, as->pfns[i])))
 			return err;
 	}
@@ -263,22 +326,11 @@ static uint64_t file_pages(const struct memlab_file *f)
 	return PAGE_ALIGN_M(f->m, f->size) >> f->m->page_shift;
 }
 
-/*
-** page_cache_ra_order() for an mmap miss (do_sync_mmap_readahead): read
-** the ra window around index -- VM_READAHEAD_PAGES centred on it, one
-** page for VM_RAND_READ, from index on for VM_SEQ_READ -- within the
-** file.  Pages already cached are skipped; a failed allocation ends the
-** readahead (the faulting page is read first).  pgpgin counts KiB read.
-*/
-static void read_around(struct vm_area_struct *vma, uint64_t index)
+/* Read the pages of [start, start + nr) that are not cached, within the file. */
+static void page_cache_ra(struct memlab_file *f, uint64_t start, uint64_t nr)
 {
-	struct memlab_file *f = vma->vm_file;
-	uint64_t start = index, nr = VM_READAHEAD_PAGES, pfn;
+	uint64_t pfn;
 
-	if (f->shmem || (vma->vm_flags & VM_RAND_READ))
-		return;
-	if (!(vma->vm_flags & VM_SEQ_READ))
-		start = index > nr / 2 ? index - nr / 2 : 0;
 	for (uint64_t i = start; i < start + nr && i < file_pages(f); i++) {
 		if (filemap_lookup(f, i) != PFN_NONE)
 			continue;
@@ -286,6 +338,25 @@ static void read_around(struct vm_area_struct *vma, uint64_t index)
 			return;
 		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
 	}
+}
+
+/*
+** do_sync_mmap_readahead() after an mmap miss: read the ra window around
+** index -- VM_READAHEAD_PAGES centred on it, none more for VM_RAND_READ,
+** from index on for VM_SEQ_READ -- within the file.  A failed allocation
+** ends the readahead (the faulting page was read first).  pgpgin counts
+** KiB read.
+*/
+static void read_around(struct vm_area_struct *vma, uint64_t index)
+{
+	uint64_t nr = VM_READAHEAD_PAGES;
+
+	if (vma->vm_file->shmem || (vma->vm_flags & VM_RAND_READ))
+		return;
+	if (vma->vm_flags & VM_SEQ_READ)
+		page_cache_ra(vma->vm_file, index, nr);
+	else
+		page_cache_ra(vma->vm_file, index > nr / 2 ? index - nr / 2 : 0, nr);
 }
 
 /*
@@ -347,4 +418,91 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		mapped |= a == addr;
 	}
 	return mapped;
+}
+
+/* ===================== read(2) and write(2) ===================== */
+
+#define MAX_LFS_FILESIZE_EXT4	(1ull << 44)	/* ext4, 4K blocks: 16 TiB */
+
+/*
+** The cached page for index, read (with synchronous readahead from it,
+** page_cache_sync_ra) when missing.  Returns its pfn, or PFN_NONE when no
+** frame was free.
+*/
+static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index)
+{
+	uint64_t pfn = filemap_lookup(f, index);
+
+	if (pfn == PFN_NONE && !f->shmem)
+		page_cache_ra(f, index, VM_READAHEAD_PAGES);
+	if (pfn == PFN_NONE)
+		pfn = filemap_lookup(f, index);
+	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn))
+		return PFN_NONE;
+	return pfn;
+}
+
+/*
+** n bytes at off through the page cache, page by page, each piece handed
+** to actor(ud, done, bytes, len), which returns 0 or a negative errno; a
+** write dirties each page and grows the file to cover it.  Returns the
+** bytes done, or the first error when nothing was done.
+*/
+static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+			  void *ud, bool write)
+{
+	memlab_machine *m = f->m;
+	uint64_t done = 0;
+
+	while (done < n) {
+		uint64_t pos = off + done, in = pos & (m->page_size - 1);
+		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
+		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift);
+		int err = pfn == PFN_NONE ? -MEMLAB_ENOMEM
+			  : actor(ud, done, m->backing + (pfn << m->page_shift) + in, len);
+
+		if (err)
+			return done ? (int64_t)done : err;
+		done += len;
+		if (!write)
+			continue;
+		folio_mark_dirty(m, pfn_to_page(m, pfn));
+		if (pos + len > f->size)
+			f->size = pos + len;
+	}
+	return (int64_t)done;
+}
+
+/* filemap_read(): read(2)'s part, clipped to the end of the file. */
+int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		     void *ud)
+{
+	if (off >= f->size)
+		return 0;
+	return filemap_rw(f, off, n < f->size - off ? n : f->size - off, actor, ud, false);
+}
+
+/*
+** generic_perform_write(): write(2)'s part -- each page read first
+** (write_begin), then filled and dirtied; -MEMLAB_EFBIG past ext4's
+** largest file.
+*/
+int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		      void *ud)
+{
+	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
+		return -MEMLAB_EFBIG;
+	return filemap_rw(f, off, n, actor, ud, true);
+}
+
+/* sync(2): every regular file's dirty pages go to its disk. */
+int memlab_sync(memlab_machine *m)
+{
+	for (struct memlab_file *f = m->files; f; f = f->next) {
+		int err = filemap_writeback(f, 0, UINT64_MAX);
+
+		if (err)
+			return err;
+	}
+	return 0;
 }

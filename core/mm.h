@@ -84,7 +84,7 @@ struct memlab_file {
 	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
 	int refcount;			/* the machine's list + every VMA mapping it */
 	struct address_space i_pages;	/* its page cache */
-	uint8_t *data;			/* its contents on "disk", size bytes; NULL: zeros */
+	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
 	struct memlab_file *next;	/* the machine's files */
 };
 
@@ -241,12 +241,21 @@ int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
 
 /* ---- filemap.c: the page cache ---- */
+/* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */
+typedef int (*filemap_actor)(void *ud, uint64_t done, uint8_t *bytes, uint64_t len);
+int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		     void *ud);
+int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		      void *ud);
 uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 void folio_mark_dirty(memlab_machine *m, struct page *page);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
-int filemap_writeback(struct memlab_file *f);
+int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
+void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
+int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src);
+void folio_mkclean(memlab_machine *m, uint64_t pfn);	/* rmap.c */
 void filemap_release(struct memlab_file *f);
 
 /* ---- task.c ---- */

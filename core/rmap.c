@@ -79,6 +79,33 @@ size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *ou
 	return found;
 }
 
+/*
+** folio_mkclean(): before a file page is written back, every shared
+** mapping's entry for it becomes clean and read-only, so that the next
+** write through the mapping faults (do_wp_page -> wp_page_shared) and
+** dirties the page again.
+*/
+void folio_mkclean(memlab_machine *m, uint64_t pfn)
+{
+	const struct page *page = pfn_to_page(m, pfn);
+
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
+			struct pt_walk w;
+			uint64_t addr;
+
+			if (!(v->vm_flags & VM_SHARED) || !vma_may_map(v, page) ||
+			    (addr = vma_address(v, page)) == 1 || !pte_maps(t, addr, pfn))
+				continue;
+			pt_walk(m, t->mm, addr, &w);
+			if (!w.prot.write && !w.prot.dirty)
+				continue;
+			w.prot.write = w.prot.dirty = false;
+			pt_set(m, t->mm, addr, pfn, w.prot, NULL);
+		}
+	}
+}
+
 /* ===================== the invariants ===================== */
 
 struct rmap_check {

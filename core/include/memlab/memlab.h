@@ -427,6 +427,35 @@ MEMLAB_API int (memlab_file_create) (memlab_machine *m, const char *path, uint64
 				     int writable, memlab_file **out);
 
 /*
+** read(2) and write(2) of a file through the page cache, from a host
+** buffer (done: the bytes moved; a read stops at the end of the file, a
+** write extends it).  -MEMLAB_EBADF writing a file not opened writable,
+** -MEMLAB_EFBIG past ext4's largest file, -MEMLAB_ENOMEM with no frame
+** for the cache.  memlab_file_size is the file's i_size.
+*/
+MEMLAB_API int (memlab_file_pread) (memlab_file *f, uint64_t off, void *buf, uint64_t n,
+				    uint64_t *done);
+MEMLAB_API int (memlab_file_pwrite) (memlab_file *f, uint64_t off, const void *buf,
+				     uint64_t n, uint64_t *done);
+MEMLAB_API uint64_t (memlab_file_size) (const memlab_file *f);
+
+/*
+** What the file's disk holds (not the page cache): n bytes at off, zeroes
+** past the end of what was ever written back.  For experiments on
+** write-back.  -MEMLAB_EINVAL for a range past the file's end.
+*/
+MEMLAB_API int (memlab_file_ondisk) (memlab_file *f, uint64_t off, void *buf, uint64_t n);
+/*
+** Put contents on the file's disk directly, as if the file had been
+** written before the machine booted (the file grows to cover them).
+** -MEMLAB_EBUSY when a page of the range is in the page cache already.
+*/
+MEMLAB_API int (memlab_file_load) (memlab_file *f, uint64_t off, const void *buf, uint64_t n);
+
+/* sync(2): every file's dirty pages are written back to its disk. */
+MEMLAB_API int (memlab_sync) (memlab_machine *m);
+
+/*
 ** The system calls, with Linux 6.x semantics down to the errno.  Each
 ** returns 0 or a negative errno; results through out-parameters.
 ** memlab_brk() is brk(2): it always returns the break (the new one on
@@ -440,6 +469,21 @@ MEMLAB_API int (memlab_mprotect) (memlab_task *t, uint64_t addr, uint64_t len, i
 MEMLAB_API int (memlab_mremap) (memlab_task *t, uint64_t old_addr, uint64_t old_len,
 				uint64_t new_len, int flags, uint64_t new_addr, uint64_t *out);
 MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
+/* msync(2): MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4 (x86-64 and arm64). */
+#define MEMLAB_MS_ASYNC		1
+#define MEMLAB_MS_INVALIDATE	2
+#define MEMLAB_MS_SYNC		4
+MEMLAB_API int (memlab_msync) (memlab_task *t, uint64_t addr, uint64_t len, int flags);
+/*
+** pread64(2) and pwrite64(2) by task t of file f (standing for its file
+** descriptor) into or out of its memory at addr: the kernel's copies
+** fault like the task's accesses; a bad buffer is -MEMLAB_EFAULT when no
+** byte moved, else the bytes before it count (done).
+*/
+MEMLAB_API int (memlab_pread) (memlab_task *t, memlab_file *f, uint64_t addr,
+			       uint64_t count, uint64_t off, uint64_t *done);
+MEMLAB_API int (memlab_pwrite) (memlab_task *t, memlab_file *f, uint64_t addr,
+				uint64_t count, uint64_t off, uint64_t *done);
 MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 
 /*

@@ -1,0 +1,189 @@
+/*
+** lfile.c -- file I/O from Lua: f:read, f:write and f:ondisk on a
+** memlab.file (read(2)/write(2) through the page cache, and what the disk
+** holds), the task's pread/pwrite into and out of its memory and msync,
+** and m:sync().  Errno outcomes return nil, "EFAULT", 14 and the like.
+*/
+#include <string.h>
+
+#include "lmemlab.h"
+
+#define LFILE_MAX_READ	(1u << 30)	/* the largest n of a read: a host string */
+
+/* The live file at argument 1, or raise naming fname. */
+static memlab_file *check_live_file(lua_State *L, const char *fname)
+{
+	lfile *lf = luaL_testudata(L, 1, LMEMLAB_FILE);
+
+	if (!lf)
+		lmemlab_typeerror(L, 1, fname, LMEMLAB_FILE);
+	if (!lf->f || !lmemlab_machine_core(lf->lm))
+		luaL_error(L, "%s: attempt to use a file of a closed machine", fname);
+	return lf->f;
+}
+
+/* A byte count at arg, at most 1 GiB (it becomes a host string). */
+static uint64_t check_count(lua_State *L, int arg, const char *fname)
+{
+	uint64_t n = lmemlab_checklength(L, arg, fname, "count");
+
+	if (n > LFILE_MAX_READ)
+		return (uint64_t)lmemlab_argerror(L, arg, fname, "count is larger than 1 GiB");
+	return n;
+}
+
+static int push_count(lua_State *L, int rc, uint64_t done)
+{
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushinteger(L, (lua_Integer)done);
+	return 1;
+}
+
+/* f:read(offset, count) --> string (shorter at the end of the file) | nil, err, errno */
+static int f_read(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "read");
+	uint64_t off = lmemlab_checklength(L, 2, "read", "offset");
+	uint64_t n = check_count(L, 3, "read"), done = 0;
+	luaL_Buffer b;
+	char *buf = luaL_buffinitsize(L, &b, (size_t)n);
+	int rc = memlab_file_pread(f, off, buf, n, &done);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	luaL_pushresultsize(&b, (size_t)done);
+	return 1;
+}
+
+/* f:write(offset, s) --> bytes written | nil, err, errno */
+static int f_write(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "write");
+	uint64_t off = lmemlab_checklength(L, 2, "write", "offset"), done = 0;
+	size_t len;
+	const char *s = lua_type(L, 3) == LUA_TSTRING ? lua_tolstring(L, 3, &len) : NULL;
+
+	if (!s)
+		return lmemlab_typeerror(L, 3, "write", "data (a string)");
+	return push_count(L, memlab_file_pwrite(f, off, s, len, &done), done);
+}
+
+/* f:ondisk(offset, count) --> what the disk holds there | nil, err, errno */
+static int f_ondisk(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "ondisk");
+	uint64_t off = lmemlab_checklength(L, 2, "ondisk", "offset");
+	uint64_t n = check_count(L, 3, "ondisk");
+	luaL_Buffer b;
+	char *buf = luaL_buffinitsize(L, &b, (size_t)n);
+	int rc = memlab_file_ondisk(f, off, buf, n);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	luaL_pushresultsize(&b, (size_t)n);
+	return 1;
+}
+
+/* p:pread(file, addr, count, offset) and p:pwrite(...) --> bytes | nil, "EFAULT", 14 */
+static int task_rw(lua_State *L, const char *fname, int write)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, fname, &lm);
+	memlab_file *f = lmemlab_checkfile(L, 2, lm, fname);
+	uint64_t addr = lmemlab_checkaddr(L, 3, fname, "addr");
+	uint64_t count = lmemlab_checklength(L, 4, fname, "count");
+	uint64_t off = lmemlab_checklength(L, 5, fname, "offset"), done = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = write ? memlab_pwrite(t, f, addr, count, off, &done)
+		   : memlab_pread(t, f, addr, count, off, &done);
+	lmemlab_end_call(L, lm, fname, rc);
+	return push_count(L, rc, done);
+}
+
+static int t_pread(lua_State *L)
+{
+	return task_rw(L, "pread", 0);
+}
+
+static int t_pwrite(lua_State *L)
+{
+	return task_rw(L, "pwrite", 1);
+}
+
+/* p:msync(addr, len [, flags]) --> true | nil, err, errno; flags "sync" (default), "async", "invalidate" */
+static int t_msync(lua_State *L)
+{
+	static const char *const names[] = { "sync", "async", "invalidate", "sync|invalidate",
+					     "async|invalidate", NULL };
+	static const int values[] = { MEMLAB_MS_SYNC, MEMLAB_MS_ASYNC, MEMLAB_MS_INVALIDATE,
+				      MEMLAB_MS_SYNC | MEMLAB_MS_INVALIDATE,
+				      MEMLAB_MS_ASYNC | MEMLAB_MS_INVALIDATE };
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "msync", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "msync", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "msync", "len");
+	int flags = lua_type(L, 4) == LUA_TNUMBER
+		    ? (int)lmemlab_checkinteger(L, 4, "msync", "flags")
+		    : values[luaL_checkoption(L, 4, "sync", names)];
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_msync(t, addr, len, flags);
+	lmemlab_end_call(L, lm, "msync", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* m:sync() --> true: every file's dirty pages written back */
+static int m_sync(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "sync");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_sync(lmemlab_machine_core(lm));
+	lmemlab_end_call(L, lm, "sync", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+static const luaL_Reg file_methods[] = {
+	{ "read", f_read },
+	{ "write", f_write },
+	{ "ondisk", f_ondisk },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg file_task_methods[] = {
+	{ "pread", t_pread },
+	{ "pwrite", t_pwrite },
+	{ "msync", t_msync },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg file_machine_methods[] = {
+	{ "sync", m_sync },
+	{ NULL, NULL }
+};
+
+void lmemlab_file_methods(lua_State *L)
+{
+	luaL_setfuncs(L, file_methods, 0);
+}
+
+void lmemlab_file_task_methods(lua_State *L)
+{
+	luaL_setfuncs(L, file_task_methods, 0);
+}
+
+void lmemlab_file_machine_methods(lua_State *L)
+{
+	luaL_setfuncs(L, file_machine_methods, 0);
+}

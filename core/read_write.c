@@ -1,0 +1,169 @@
+/*
+** read_write.c -- read(2) and write(2) of simulated files (fs/read_write.c
+** over mm/filemap.c): from a host buffer, for an embedding host or a
+** script, and into or out of a task's memory, where the kernel's copy to
+** or from user space takes page faults of its own (and EFAULT instead of
+** a signal).  Also what the file's disk holds, for experiments on
+** write-back.
+*/
+#include <string.h>
+
+#include "mm.h"
+
+/* ---- host buffers ---- */
+
+static int copy_out_host(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
+{
+	memcpy((uint8_t *)ud + done, bytes, len);
+	return 0;
+}
+
+static int copy_in_host(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
+{
+	memcpy(bytes, (const uint8_t *)ud + done, len);
+	return 0;
+}
+
+int memlab_file_pread(memlab_file *f, uint64_t off, void *buf, uint64_t n, uint64_t *done)
+{
+	int64_t r = filemap_read(f, off, n, copy_out_host, buf);
+
+	if (r < 0)
+		return (int)r;
+	*done = (uint64_t)r;
+	return 0;
+}
+
+int memlab_file_pwrite(memlab_file *f, uint64_t off, const void *buf, uint64_t n,
+		       uint64_t *done)
+{
+	int64_t r;
+
+	if (!f->writable)
+		return -MEMLAB_EBADF;
+	r = filemap_write(f, off, n, copy_in_host, (void *)buf);
+	if (r < 0)
+		return (int)r;
+	*done = (uint64_t)r;
+	return 0;
+}
+
+uint64_t memlab_file_size(const memlab_file *f)
+{
+	return f->size;
+}
+
+/* ---- a task's memory: copy_to_user / copy_from_user ---- */
+
+struct user_copy {
+	memlab_task *t;
+	uint64_t addr;
+};
+
+/*
+** The kernel's access to user memory faults like the task's own (the
+** counts are the task's) but answers a bad address with EFAULT, not a
+** signal: the task's last signal is left as it was.
+*/
+static int user_access(struct user_copy *c, uint64_t done, uint8_t *bytes, uint64_t len,
+		       int access)
+{
+	int code = c->t->last_signal_code, si_code;
+	uint64_t addr = c->t->last_signal_addr;
+	int err = memlab_access(c->t, c->addr + done, len, access, bytes, &si_code);
+
+	c->t->last_signal_code = code;
+	c->t->last_signal_addr = addr;
+	return err;
+}
+
+static int copy_to_user(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
+{
+	return user_access(ud, done, bytes, len, 'w');
+}
+
+static int copy_from_user(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
+{
+	return user_access(ud, done, bytes, len, 'r');
+}
+
+int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+		 uint64_t off, uint64_t *done)
+{
+	struct user_copy c = { t, addr };
+	int64_t r = filemap_read(f, off, count, copy_to_user, &c);
+
+	if (r < 0)
+		return r == -MEMLAB_ENOMEM ? -MEMLAB_ENOMEM : -MEMLAB_EFAULT;
+	*done = (uint64_t)r;
+	return 0;
+}
+
+int memlab_pwrite(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+		  uint64_t off, uint64_t *done)
+{
+	struct user_copy c = { t, addr };
+	int64_t r;
+
+	if (!f->writable)
+		return -MEMLAB_EBADF;
+	r = filemap_write(f, off, count, copy_from_user, &c);
+	if (r < 0)
+		return r == -MEMLAB_ENOMEM || r == -MEMLAB_EFBIG ? (int)r : -MEMLAB_EFAULT;
+	*done = (uint64_t)r;
+	return 0;
+}
+
+int memlab_file_ondisk(memlab_file *f, uint64_t off, void *buf, uint64_t n)
+{
+	memlab_machine *m = f->m;
+	uint8_t *page, *out = buf;
+	uint64_t done = 0;
+
+	if (off > f->size || n > f->size - off)
+		return -MEMLAB_EINVAL;
+	page = ml_alloc(m, m->page_size);
+	if (!page)
+		return -MEMLAB_ENOMEM;
+	while (done < n) {
+		uint64_t pos = off + done, in = pos & (m->page_size - 1);
+		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
+
+		disk_read_page(f, pos >> m->page_shift, page);
+		memcpy(out + done, page + in, len);
+		done += len;
+	}
+	ml_free(m, page, m->page_size);
+	return 0;
+}
+
+int memlab_file_load(memlab_file *f, uint64_t off, const void *buf, uint64_t n)
+{
+	memlab_machine *m = f->m;
+	const uint8_t *in = buf;
+	uint64_t first = off >> m->page_shift, done = 0;
+	uint8_t *page;
+	int err = 0;
+
+	if (off >= (1ull << 44) || n > (1ull << 44) - off)
+		return -MEMLAB_EFBIG;
+	for (uint64_t i = first; n && i <= (off + n - 1) >> m->page_shift; i++)
+		if (filemap_lookup(f, i) != PFN_NONE)
+			return -MEMLAB_EBUSY;
+	page = ml_alloc(m, m->page_size);
+	if (!page)
+		return -MEMLAB_ENOMEM;
+	if (off + n > f->size)
+		f->size = off + n;
+	while (done < n && !err) {
+		uint64_t pos = off + done, in_page = pos & (m->page_size - 1);
+		uint64_t len = m->page_size - in_page < n - done ? m->page_size - in_page : n - done;
+
+		disk_read_page(f, pos >> m->page_shift, page);
+		memcpy(page + in_page, in + done, len);
+		err = disk_write_page(f, pos >> m->page_shift, page);
+		done += len;
+	}
+	ml_free(m, page, m->page_size);
+	return err;
+}
