@@ -838,7 +838,10 @@ static int m_unusable_index(lua_State *L)
 	return 1;
 }
 
-/* m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=, migratetype= } */
+/*
+** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=,
+** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, index=, migratetype= }
+*/
 static int m_page(lua_State *L)
 {
 	lmachine *lm = check_machine(L, "page");
@@ -866,6 +869,16 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "reserved", pi.reserved);
 	lua_pushinteger(L, pi.refcount);
 	lua_setfield(L, -2, "refcount");
+	lua_pushinteger(L, pi.mapcount);
+	lua_setfield(L, -2, "mapcount");
+	lmemlab_setbool(L, "anon", pi.anon);
+	lmemlab_setbool(L, "file", pi.file);
+	lmemlab_setbool(L, "dirty", pi.dirty);
+	lmemlab_setbool(L, "swapbacked", pi.swapbacked);
+	lmemlab_setbool(L, "lru", pi.lru);
+	lmemlab_setbool(L, "anon_exclusive", pi.anon_exclusive);
+	if (pi.anon || pi.file)
+		lmemlab_setint(L, "index", pi.index);
 	mt = memlab_migratetype_name(pi.pageblock_migratetype);
 	if (mt) {
 		lua_pushstring(L, mt);

@@ -1621,6 +1621,14 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->buddy = PageBuddy(page);
 	info->reserved = !!(page->flags & PG_reserved);
 	info->refcount = page->_refcount;
+	info->mapcount = page->mapcount;
+	info->anon = page->mapping && (page->mapping & PAGE_MAPPING_ANON);
+	info->file = page->mapping && !info->anon;
+	info->dirty = !!(page->flags & PG_dirty);
+	info->swapbacked = !!(page->flags & PG_swapbacked);
+	info->lru = !!(page->flags & PG_lru);
+	info->anon_exclusive = !!(page->flags & PG_anon_exclusive);
+	info->index = page->index;
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
 	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))
 		info->order = page->private;

@@ -261,6 +261,11 @@ struct memlab_page_info {
 	int refcount;		/* page_ref_count() */
 	int pageblock_migratetype;
 	int pcp;		/* on a per-CPU page list (then neither free nor allocated) */
+	int mapcount;		/* page-table entries mapping it (page_mapcount) */
+	int anon;		/* an anonymous page (PageAnon) */
+	int file;		/* a page of a file's page cache (shmem included) */
+	int dirty, swapbacked, lru, anon_exclusive;	/* PG_dirty, ..., PageAnonExclusive */
+	uint64_t index;		/* page->index: its offset in the file, or linear_page_index */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);

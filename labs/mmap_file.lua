@@ -1,0 +1,140 @@
+-- Mapping a file: the page cache, private copies, shared writes and write-back
+--
+-- A file mapping's pages are the page cache's pages.  A read fault on a
+-- page not cached reads it from the disk -- a major fault -- and reads
+-- around it; a read fault on a cached page is minor and maps its cached
+-- neighbours too (fault-around).  MAP_PRIVATE writes copy the page into
+-- anonymous memory; MAP_SHARED writes dirty the cached page itself, which
+-- every mapping and read() then see at once, while the disk keeps the old
+-- bytes until write-back: not at munmap or exit, but at msync(MS_SYNC),
+-- fsync, sync or the flusher.  Every claim is checked with assert().
+
+local memlab = require("memlab")
+
+local function say(fmt, ...) print(string.format(fmt, ...)) end
+local function section(title) print() print("== " .. title .. " ==") end
+local PAGE = 4096
+local NPAGES = 64
+
+local m = memlab.new{ arch = "x86_64", ram = "256M", seed = 1 }
+local parts = {}
+for i = 0, NPAGES - 1 do parts[#parts + 1] = string.format("page %-4d", i) .. ("."):rep(PAGE - 9) end
+local f = assert(m:file{ path = "/data/book", contents = table.concat(parts), writable = true })
+local p = m:spawn{ name = "reader", aslr = false }
+local function vm() return m:vmstat() end
+-- Mappings go to hinted, 2 MiB-aligned addresses so that the fault-around
+-- windows (aligned in the address space) are easy to follow.
+local next_hint = 0x7e0000000000
+local function hint() next_hint = next_hint + 0x200000 return next_hint end
+local function rss(task, kind) return task:mm()["rss_" .. kind] end
+
+------------------------------------------------------------------------------
+section("1. MAP_PRIVATE, reading: a major fault, read-around, fault-around")
+
+local a = assert(p:mmap(hint(), f.size, "r--", "private", f, 0))
+say("%s is %d pages (%d KiB), mapped read-only private at 0x%x.", f.path, NPAGES,
+    f.size // 1024, a)
+local maj0, cache0 = p:mm().maj_flt, vm().nr_file_pages
+assert(p:read(a + 20 * PAGE, 9) == "page 20  ")
+say("read page 20: maj_flt +%d, pgmajfault %d; the page cache grew by %d pages",
+    p:mm().maj_flt - maj0, vm().pgmajfault, vm().nr_file_pages - cache0)
+say("(pages 4..35: the 32-page readahead window centred on the miss); RssFile %d page.",
+    rss(p, "file"))
+assert(p:mm().maj_flt - maj0 == 1 and vm().nr_file_pages - cache0 == 32 and rss(p, "file") == 1)
+local min0 = p:mm().min_flt
+assert(p:read(a + 21 * PAGE, 9) == "page 21  ")
+say("read page 21: a minor fault (+%d) that mapped the cached pages of its 16-page", p:mm().min_flt - min0)
+say("window 16..31: RssFile %d pages.", rss(p, "file"))
+assert(p:mm().min_flt - min0 == 1 and p:mm().maj_flt - maj0 == 1 and rss(p, "file") == 16)
+for i = 16, 31 do assert(p:translate(a + i * PAGE).present) end
+assert(not p:translate(a + 32 * PAGE).present)
+
+------------------------------------------------------------------------------
+section("2. MAP_PRIVATE, writing: a private copy")
+
+local w = assert(p:mmap(hint(), f.size, "rw-", "private", f, 0))
+local cached = p:translate(a + 21 * PAGE).pfn
+assert(p:write(w + 21 * PAGE, "PRIVATE"))
+local copy = p:translate(w + 21 * PAGE)
+say("write 'PRIVATE' to page 21 of a rw- private mapping: the page is now anonymous")
+say("frame 0x%x (the cached page is 0x%x); RssAnon %d.", copy.pfn, cached, rss(p, "anon"))
+assert(copy.pfn ~= cached and m:page(copy.pfn).anon and rss(p, "anon") == 1)
+assert(f:read(21 * PAGE, 9) == "page 21  " and p:read(a + 21 * PAGE, 7) == "page 21")
+print("The file, read() and the other mapping still say 'page 21': do_cow_fault()")
+print("copied the cached page, and the write went to the copy.")
+
+------------------------------------------------------------------------------
+section("3. A read-only file: no shared writable mapping")
+
+local ro = assert(m:file{ path = "/data/ro", contents = "constant", writable = false })
+local r, err, errno = p:mmap(0, PAGE, "rw-", "shared", ro, 0)
+say("mmap(PROT_READ|PROT_WRITE, MAP_SHARED) of a file opened O_RDONLY --> %s, %s, %s",
+    tostring(r), err, errno)
+assert(r == nil and err == "EACCES")
+local ra = assert(p:mmap(0, PAGE, "r--", "shared", ro, 0))
+local ok, sig, code = p:write(ra, "x")
+say("mapped r-- instead; a write --> %s, %s, %s", tostring(ok), sig, code)
+assert(ok == nil and sig == "SIGSEGV" and code == "SEGV_ACCERR")
+local past = assert(p:mmap(0, 2 * PAGE, "r--", "shared", ro, 0))
+ok, sig, code = p:read(past + PAGE, 1)
+say("a 2-page mapping of the 8-byte file, page 1 --> %s, %s, %s (past the end of the file)",
+    tostring(ok), sig, code)
+assert(ok == nil and sig == "SIGBUS" and code == "BUS_ADRERR")
+
+------------------------------------------------------------------------------
+section("4. MAP_SHARED: one page, seen by all, dirty until written back")
+
+local s = assert(p:mmap(hint(), f.size, "rw-", "shared", f, 0))
+local q = m:spawn{ name = "watcher", aslr = false }
+local qs = assert(q:mmap(0, f.size, "r--", "shared", f, 0))
+assert(q:read(qs + 3 * PAGE, 6) == "page 3")
+assert(not p:translate(s + 3 * PAGE).present)
+assert(p:read(s + 3 * PAGE, 1) == "p")
+say("After a read, the shared writable entry is read-only (write=%s): ext4 wants",
+    tostring(p:translate(s + 3 * PAGE).write))
+print("to hear of the first write (vma_wants_writenotify).")
+assert(not p:translate(s + 3 * PAGE).write)
+local dirty0, flt0 = vm().nr_dirty, p:mm().min_flt
+assert(p:write(s + 3 * PAGE, "SHARED"))
+say("write 'SHARED' to page 3: a write-protect fault (+%d), nr_dirty %d -> %d.",
+    p:mm().min_flt - flt0, dirty0, vm().nr_dirty)
+assert(vm().nr_dirty == dirty0 + 1 and p:mm().min_flt - flt0 == 1)
+say("the watcher reads %q, read() gives %q, the disk still holds %q.",
+    q:read(qs + 3 * PAGE, 6), f:read(3 * PAGE, 6), f:ondisk(3 * PAGE, 6))
+assert(q:read(qs + 3 * PAGE, 6) == "SHARED" and f:read(3 * PAGE, 6) == "SHARED")
+assert(f:ondisk(3 * PAGE, 6) == "page 3")
+
+assert(p:munmap(s, f.size))
+say("munmap: nr_dirty %d, disk %q -- unmapping writes nothing back.", vm().nr_dirty,
+    f:ondisk(3 * PAGE, 6))
+assert(vm().nr_dirty == dirty0 + 1 and f:ondisk(3 * PAGE, 6) == "page 3")
+
+s = assert(p:mmap(hint(), f.size, "rw-", "shared", f, 0))
+assert(p:write(s + 5 * PAGE, "MSYNC!"))
+local written0 = vm().nr_written
+assert(p:msync(s, f.size, "sync"))
+say("msync(MS_SYNC) of a new mapping: nr_written +%d, nr_dirty %d, the disk holds %q and %q;",
+    vm().nr_written - written0, vm().nr_dirty, f:ondisk(3 * PAGE, 6), f:ondisk(5 * PAGE, 6))
+assert(vm().nr_written - written0 == 2 and vm().nr_dirty == 0)
+assert(f:ondisk(3 * PAGE, 6) == "SHARED" and f:ondisk(5 * PAGE, 6) == "MSYNC!")
+local e = p:translate(s + 5 * PAGE)
+say("the entry of page 5 is clean and read-only again (dirty=%s, write=%s),", tostring(e.dirty),
+    tostring(e.write))
+print("so that the next write faults and dirties the page again (folio_mkclean).")
+assert(not e.dirty and not e.write)
+flt0 = p:mm().min_flt
+assert(p:write(s + 5 * PAGE, "AGAIN!"))
+assert(p:mm().min_flt - flt0 == 1 and vm().nr_dirty == 1)
+
+p:exit()
+say("The writer exits: nr_dirty %d, the disk still holds %q.", vm().nr_dirty,
+    f:ondisk(5 * PAGE, 6))
+assert(vm().nr_dirty == 1 and f:ondisk(5 * PAGE, 6) == "MSYNC!")
+assert(m:sync())
+say("sync(): nr_dirty %d, the disk holds %q.", vm().nr_dirty, f:ondisk(5 * PAGE, 6))
+assert(vm().nr_dirty == 0 and f:ondisk(5 * PAGE, 6) == "AGAIN!")
+
+q:exit()
+assert(m:check(), "the machine's invariants hold")
+print()
+print("m:check() --> true")
