@@ -115,6 +115,106 @@ static int t_touch(lua_State *L)
 
 /* }===================== */
 
+/* {===================== access patterns ===================== */
+
+static const char *const pattern_keys[] = { "pattern", "base", "len", "stride", "count",
+					    "write_ratio", "seed", "size", "s", NULL };
+static const char *const pattern_names[] = { "seq", "stride", "random", "zipf", NULL };
+
+/* A number option of p:access in [lo, hi], or raise naming it. */
+static double pattern_number(lua_State *L, const char *key, double lo, double hi)
+{
+	double v;
+
+	if (lua_type(L, -1) != LUA_TNUMBER)
+		return luaL_error(L, "access: option '%s' must be a number", key);
+	v = lua_tonumber(L, -1);
+	if (!(v >= lo && v <= hi))
+		return luaL_error(L, "access: option '%s' must be between %g and %g", key, lo, hi);
+	return v;
+}
+
+/* The pattern option's name as an enum memlab_pattern_kind, or raise. */
+static int pattern_kind(lua_State *L)
+{
+	const char *name = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+
+	for (int i = 0; pattern_names[i]; i++)
+		if (strcmp(name, pattern_names[i]) == 0)
+			return i;
+	return luaL_error(L, "access: option 'pattern' must be \"seq\", \"stride\", "
+			  "\"random\" or \"zipf\"");
+}
+
+/* One option of p:access (the value at the top, the key below it). */
+static void pattern_option(lua_State *L, struct memlab_pattern *p)
+{
+	int k;
+
+	if (lua_type(L, -2) != LUA_TSTRING)
+		luaL_error(L, "access: option names must be strings");
+	for (k = 0; pattern_keys[k] && strcmp(pattern_keys[k], lua_tostring(L, -2)); k++)
+		;
+	switch (k) {
+	case 0: p->kind = pattern_kind(L); break;
+	case 1: p->base = lmemlab_checkaddr(L, -1, "access", "base"); break;
+	case 2: p->len = lmemlab_checklength(L, -1, "access", "len"); break;
+	case 3: p->stride = lmemlab_checklength(L, -1, "access", "stride"); break;
+	case 4: p->count = (uint64_t)pattern_number(L, "count", 0, 0x1p53); break;
+	case 5: p->write_ratio = pattern_number(L, "write_ratio", 0, 1); break;
+	case 6: p->seed = (uint64_t)lmemlab_checkinteger(L, -1, "access", "seed"); break;
+	case 7: p->size = (unsigned)pattern_number(L, "size", 1, 1 << 16); break;
+	case 8: p->zipf_s = pattern_number(L, "s", 0.01, 99); break;
+	default: luaL_error(L, "access: unknown option '%s'", lua_tostring(L, -2));
+	}
+}
+
+/*
+** p:access{ pattern = "seq"|"stride"|"random"|"zipf", base =, len =, stride =,
+** count =, write_ratio =, seed =, size = 8, s = 1.0 } --> { accesses=, reads=,
+** writes=, min_flt=, maj_flt= } [, "SIGSEGV", code, addr when one faulted]
+*/
+static int t_access(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "access", &lm);
+	struct memlab_pattern p = { MEMLAB_PATTERN_SEQ, 0, 0, 0, 0, 0, 8, 0, 1.0 };
+	struct memlab_pattern_result r;
+	int rc;
+
+	luaL_checktype(L, 2, LUA_TTABLE);
+	lua_pushnil(L);
+	while (lua_next(L, 2)) {
+		pattern_option(L, &p);
+		lua_pop(L, 1);
+	}
+	lmemlab_begin_call(lm);
+	rc = memlab_access_pattern(t, &p, &r);
+	lmemlab_end_call(L, lm, "access", rc);
+	if (rc == -MEMLAB_EINVAL)
+		return luaL_error(L, "access: bad pattern (len, size, stride, count, s)");
+	lua_createtable(L, 0, 5);
+	lmemlab_setint(L, "accesses", r.accesses);
+	lmemlab_setint(L, "reads", r.reads);
+	lmemlab_setint(L, "writes", r.writes);
+	lmemlab_setint(L, "min_flt", r.min_flt);
+	lmemlab_setint(L, "maj_flt", r.maj_flt);
+	if (rc == 0)
+		return 1;
+	if (rc == -MEMLAB_EFAULT) {
+		lua_pushstring(L, r.si_code == MEMLAB_BUS_ADRERR ? "SIGBUS" : "SIGSEGV");
+		lua_pushstring(L, r.si_code == MEMLAB_SEGV_MAPERR ? "SEGV_MAPERR" :
+				  r.si_code == MEMLAB_SEGV_ACCERR ? "SEGV_ACCERR" : "BUS_ADRERR");
+	} else {
+		lua_pushstring(L, memlab_err_name(-rc));
+		lua_pushinteger(L, -rc);
+	}
+	lua_pushinteger(L, (lua_Integer)r.fault_addr);
+	return 4;
+}
+
+/* }===================== */
+
 /* {===================== page tables ===================== */
 
 /* The leaf's meaning as fields of the table at the top. */
@@ -247,6 +347,7 @@ static const luaL_Reg mmu_task_methods[] = {
 	{ "read", t_read },
 	{ "write", t_write },
 	{ "touch", t_touch },
+	{ "access", t_access },
 	{ "translate", t_translate },
 	{ "pte", t_pte },
 	{ "pagetable", t_pagetable },

@@ -388,22 +388,24 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 
 /*
 ** do_fault_around() / filemap_map_pages(): before a read fault goes to
-** the file, map the cached pages of the fault_around_bytes-aligned
-** window around addr that lie in the VMA and in addr's page table, as
-** vm_page_prot says, without faults of their own.  Returns whether addr
-** itself is now mapped (the fault is done: VM_FAULT_NOPAGE).
+** the file, map the cached pages of a fault_around_bytes window -- from
+** the aligned window's start, or the VMA's start if later (the window
+** then shifts up, it is not clipped), for 16 pages, within the VMA and
+** addr's page table -- as vm_page_prot says, without faults of their own.
+** Returns whether addr itself is now mapped (the fault is done).
 */
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 {
 	memlab_machine *m = t->m;
 	uint64_t psize = m->page_size, win = FAULT_AROUND_PAGES * psize;
 	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table = addr & ~(pmd - 1);
-	uint64_t start = addr & ~(win - 1), end = start + win;
+	uint64_t start = addr & ~(win - 1), end;
 	struct pt_prot prot = vma_page_prot(vma);
 	bool mapped = false;
 
 	start = start > vma->vm_start ? start : vma->vm_start;
 	start = start > table ? start : table;
+	end = start + win;
 	end = end < vma->vm_end ? end : vma->vm_end;
 	end = end < table + pmd ? end : table + pmd;
 	for (uint64_t a = start; a < end; a += psize) {

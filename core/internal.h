@@ -192,6 +192,7 @@ void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
 void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void rng_seed(struct rng *r, uint64_t seed);
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 

@@ -337,6 +337,13 @@ static unsigned do_fault(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	if (err > 0)
 		ret = VM_FAULT_MAJOR;
+	/*
+	 * A page that had to be read: Linux dropped the mmap lock for the I/O
+	 * and the fault is retried (FAULT_FLAG_TRIED, counted once, as major);
+	 * a read retry maps the fresh pages of its window by fault-around.
+	 */
+	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
+		return ret;
 	if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED))
 		return ret | do_cow_fault(vmf, cache_pfn);
 	return ret | do_file_map(vmf, cache_pfn);

@@ -514,6 +514,40 @@ MEMLAB_API int (memlab_touch) (memlab_task *t, uint64_t addr, uint64_t len, int 
 			       int *si_code);
 
 /*
+** A stream of accesses run in C, each through memlab_access: count
+** accesses of size bytes (a divisor of the page size, at most a page) at
+** offsets in [base, base + len) --
+**   SEQ     0, size, 2 * size, ... wrapping at len;
+**   STRIDE  0, stride, 2 * stride, ... modulo len (aligned down to size);
+**   RANDOM  uniform over the size-aligned places;
+**   ZIPF    a page drawn with weight 1 / rank^zipf_s (rank 1 the region's
+**           first page), a uniform place inside it;
+** each a write with probability write_ratio, from a generator seeded with
+** seed.  No data moves: a write faults and dirties as a store would but
+** leaves the bytes as they were.  Stops at the first access that faults
+** with a signal or finds no memory (that error, si_code and fault_addr).
+** -MEMLAB_EINVAL for bad parameters (ZIPF: at most 2^24 pages).
+*/
+enum memlab_pattern_kind {
+	MEMLAB_PATTERN_SEQ, MEMLAB_PATTERN_STRIDE, MEMLAB_PATTERN_RANDOM, MEMLAB_PATTERN_ZIPF
+};
+struct memlab_pattern {
+	int kind;			/* enum memlab_pattern_kind */
+	uint64_t base, len, stride, count, seed;
+	unsigned size;			/* bytes per access, e.g. 8 */
+	double write_ratio;		/* 0..1 */
+	double zipf_s;			/* ZIPF's exponent, e.g. 1.0 */
+};
+struct memlab_pattern_result {
+	uint64_t accesses, reads, writes;	/* completed */
+	uint64_t min_flt, maj_flt;		/* the task's faults during the stream */
+	int si_code;				/* of the access that stopped it */
+	uint64_t fault_addr;
+};
+MEMLAB_API int (memlab_access_pattern) (memlab_task *t, const struct memlab_pattern *pat,
+					struct memlab_pattern_result *res);
+
+/*
 ** What the MMU's page walk finds for va, without side effects: the entry
 ** read at each level from the top table down (level names "PGD", "P4D",
 ** "PUD", "PMD", "PTE"), then the leaf's meaning.  Returns 0 when va maps
