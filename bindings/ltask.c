@@ -30,6 +30,7 @@
 #include <limits.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #include "lmemlab.h"
 
@@ -562,6 +563,49 @@ static int t_mprotect(lua_State *L)
 	return push_ok_result(L, rc);
 }
 
+/*
+** The advice at arg: an integer, or a name with or without "MADV_",
+** case-insensitive ("dontneed", "MADV_HUGEPAGE").
+*/
+static int check_advice(lua_State *L, int arg)
+{
+	const struct memlab_flag_name *n = memlab_madv_names();
+	char name[40];
+	const char *s;
+	size_t len, i;
+
+	if (lua_type(L, arg) == LUA_TNUMBER)
+		return (int)lmemlab_checkinteger(L, arg, "madvise", "advice");
+	if (lua_type(L, arg) != LUA_TSTRING)
+		return lmemlab_typeerror(L, arg, "madvise", "advice (an integer or a name)");
+	s = lua_tolstring(L, arg, &len);
+	if (len >= 5 && strncasecmp(s, "MADV_", 5) == 0)
+		s += 5, len -= 5;
+	for (i = 0; i < len && i + 6 < sizeof(name); i++)
+		name[5 + i] = (char)toupper((unsigned char)s[i]);
+	memcpy(name, "MADV_", 5);
+	name[5 + i] = '\0';
+	for (; n->name; n++)
+		if (i == len && strcmp(n->name, name) == 0)
+			return (int)n->value;
+	return lmemlab_argerror(L, arg, "madvise", "unknown advice");
+}
+
+/* p:madvise(addr, len, advice) --> true | nil, err, errno */
+static int t_madvise(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "madvise", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "madvise", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "madvise", "len");
+	int advice = check_advice(L, 4), rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_madvise(t, addr, len, advice);
+	lmemlab_end_call(L, lm, "madvise", rc);
+	return push_ok_result(L, rc);
+}
+
 /* p:mremap(old, oldlen, newlen, flags [, newaddr]) --> addr | nil, err, errno */
 static int t_mremap(lua_State *L)
 {
@@ -728,6 +772,7 @@ static const luaL_Reg task_methods[] = {
 	{ "munmap", t_munmap },
 	{ "mprotect", t_mprotect },
 	{ "mremap", t_mremap },
+	{ "madvise", t_madvise },
 	{ "vmas", t_vmas },
 	{ "maps", t_maps },
 	{ "mm", t_mm },
@@ -1204,6 +1249,7 @@ void lmemlab_open_task(lua_State *L)
 	/* the constants, in the module table at the top */
 	set_constants(L, prot_names);
 	set_constants(L, memlab_map_names());
+	set_constants(L, memlab_madv_names());
 	set_constants(L, mremap_names);
 }
 

@@ -340,6 +340,12 @@ static void page_cache_ra(struct memlab_file *f, uint64_t start, uint64_t nr)
 	}
 }
 
+/* force_page_cache_ra(): MADV_WILLNEED and fadvise read the range now. */
+void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr)
+{
+	page_cache_ra(f, index, nr);
+}
+
 /*
 ** do_sync_mmap_readahead() after an mmap miss: read the ra window around
 ** index -- VM_READAHEAD_PAGES centred on it, none more for VM_RAND_READ,

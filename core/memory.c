@@ -919,3 +919,45 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 		return 0;
 	return pt_walk_range(src->m, src->mm, src_vma->vm_start, src_vma->vm_end, copy_pte, &c);
 }
+
+/* ===================== MADV_FREE ===================== */
+
+/*
+** madvise_free_pte_range() for one entry: an anonymous page this mm
+** alone maps becomes clean and old, and lazily freeable (lru_lazyfree:
+** off the swap-backed anon LRU onto the inactive file LRU, pglazyfree),
+** so that reclaim may drop it instead of swapping it unless it is
+** written again.  The zero page and shared pages are left alone.
+*/
+static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		    uint64_t e)
+{
+	memlab_task *t = ud;
+	memlab_machine *m = t->m;
+	const struct pt_format *f = &t->mm->pt;
+	struct page *page;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	(void)va;
+	pt_decode(f, (int)level, e, &pfn, &p);
+	if (!p.present || p.special || pfn >= m->nr_frames)
+		return 0;
+	page = pfn_to_page(m, pfn);
+	if (!page_anon(page) || page->mapcount != 1)
+		return 0;
+	p.accessed = p.dirty = false;
+	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+	if (!(page->flags & PG_swapbacked) || (page->flags & PG_unevictable))
+		return 0;
+	lru_del(m, page);
+	page->flags &= ~PG_swapbacked;
+	lru_add(m, page, false);
+	m->vmstat[PGLAZYFREE]++;
+	return 0;
+}
+
+void madvise_free_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	pt_walk_range(t->m, t->mm, start, end, free_pte, t);
+}

@@ -239,6 +239,7 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
+void madvise_free_range(memlab_task *t, uint64_t start, uint64_t end);
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */
@@ -250,6 +251,7 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
+void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr);
 void folio_mark_dirty(memlab_machine *m, struct page *page);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);

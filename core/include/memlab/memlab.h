@@ -474,6 +474,18 @@ MEMLAB_API int (memlab_mprotect) (memlab_task *t, uint64_t addr, uint64_t len, i
 MEMLAB_API int (memlab_mremap) (memlab_task *t, uint64_t old_addr, uint64_t old_len,
 				uint64_t new_len, int flags, uint64_t new_addr, uint64_t *out);
 MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
+/*
+** madvise(2) with Linux's advice values (MADV_DONTNEED 4, MADV_FREE 8,
+** MADV_HUGEPAGE 14, ...; memlab_madv_names() lists them): flag advice
+** splits and merges VMAs like mprotect (EAGAIN past vm.max_map_count),
+** DONTNEED drops pages, FREE makes anonymous ones lazily freeable,
+** WILLNEED reads file pages ahead, POPULATE_READ/WRITE fault them in.
+** COLD and PAGEOUT change nothing yet (no reclaim); REMOVE, COLLAPSE and
+** the guard, hwpoison and soft-offline advice are EINVAL.
+*/
+MEMLAB_API int (memlab_madvise) (memlab_task *t, uint64_t addr, uint64_t len, int advice);
+MEMLAB_API const struct memlab_flag_name *(memlab_madv_names) (void);
+
 /* msync(2): MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4 (x86-64 and arm64). */
 #define MEMLAB_MS_ASYNC		1
 #define MEMLAB_MS_INVALIDATE	2

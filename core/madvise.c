@@ -1,0 +1,244 @@
+/*
+** madvise.c -- madvise(2) as Linux 6.18's mm/madvise.c has it: the walk
+** over the VMAs of the range (holes skipped, ENOMEM at the end), advice
+** that changes a VMA's flags (split and merged like mprotect; a split over
+** vm.max_map_count is EAGAIN, not ENOMEM), MADV_DONTNEED (the pages go;
+** the next touch faults in zeroes or the file), MADV_FREE (lazily freed
+** anonymous pages), MADV_WILLNEED (file readahead) and MADV_POPULATE_*.
+**
+** Not modelled: MADV_COLD and MADV_PAGEOUT are accepted and change
+** nothing (no reclaim yet); MADV_REMOVE, MADV_COLLAPSE, the guard-region,
+** hwpoison and soft-offline advice return EINVAL.
+*/
+#include "mm.h"
+
+/* The advice with their Linux values (include/uapi/asm-generic/mman-common.h). */
+enum {
+	MADV_NORMAL = 0, MADV_RANDOM = 1, MADV_SEQUENTIAL = 2, MADV_WILLNEED = 3,
+	MADV_DONTNEED = 4, MADV_FREE = 8, MADV_REMOVE = 9, MADV_DONTFORK = 10,
+	MADV_DOFORK = 11, MADV_MERGEABLE = 12, MADV_UNMERGEABLE = 13, MADV_HUGEPAGE = 14,
+	MADV_NOHUGEPAGE = 15, MADV_DONTDUMP = 16, MADV_DODUMP = 17, MADV_WIPEONFORK = 18,
+	MADV_KEEPONFORK = 19, MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_READ = 22,
+	MADV_POPULATE_WRITE = 23, MADV_DONTNEED_LOCKED = 24,
+};
+
+#define MADV_NAME(x) { #x, x }
+
+static const struct memlab_flag_name madv_names[] = {
+	MADV_NAME(MADV_NORMAL), MADV_NAME(MADV_RANDOM), MADV_NAME(MADV_SEQUENTIAL),
+	MADV_NAME(MADV_WILLNEED), MADV_NAME(MADV_DONTNEED), MADV_NAME(MADV_FREE),
+	MADV_NAME(MADV_REMOVE), MADV_NAME(MADV_DONTFORK), MADV_NAME(MADV_DOFORK),
+	MADV_NAME(MADV_MERGEABLE), MADV_NAME(MADV_UNMERGEABLE), MADV_NAME(MADV_HUGEPAGE),
+	MADV_NAME(MADV_NOHUGEPAGE), MADV_NAME(MADV_DONTDUMP), MADV_NAME(MADV_DODUMP),
+	MADV_NAME(MADV_WIPEONFORK), MADV_NAME(MADV_KEEPONFORK), MADV_NAME(MADV_COLD),
+	MADV_NAME(MADV_PAGEOUT), MADV_NAME(MADV_POPULATE_READ), MADV_NAME(MADV_POPULATE_WRITE),
+	MADV_NAME(MADV_DONTNEED_LOCKED), { NULL, 0 }
+};
+
+const struct memlab_flag_name *memlab_madv_names(void)
+{
+	return madv_names;
+}
+
+static bool madvise_behavior_valid(int behavior)
+{
+	return (behavior >= MADV_NORMAL && behavior <= MADV_DONTNEED) ||
+	       (behavior >= MADV_FREE && behavior <= MADV_DONTNEED_LOCKED && behavior != MADV_REMOVE);
+}
+
+/*
+** The flags an advice gives vma (madvise_vma_behavior's first half):
+** 0 with *flags set, 1 for advice that changes no flag, or -EINVAL.
+*/
+static int madvise_new_flags(const struct vm_area_struct *vma, int behavior, uint64_t *flags)
+{
+	uint64_t f = vma->vm_flags;
+
+	switch (behavior) {
+	case MADV_NORMAL: f &= ~(VM_RAND_READ | VM_SEQ_READ); break;
+	case MADV_SEQUENTIAL: f = (f & ~VM_RAND_READ) | VM_SEQ_READ; break;
+	case MADV_RANDOM: f = (f & ~VM_SEQ_READ) | VM_RAND_READ; break;
+	case MADV_DONTFORK: f |= VM_DONTCOPY; break;
+	case MADV_DOFORK:
+		if (f & VM_IO)
+			return -MEMLAB_EINVAL;
+		f &= ~VM_DONTCOPY;
+		break;
+	case MADV_WIPEONFORK:	/* anonymous memory only */
+		if (vma->vm_file || (f & VM_SHARED))
+			return -MEMLAB_EINVAL;
+		f |= VM_WIPEONFORK;
+		break;
+	case MADV_KEEPONFORK: f &= ~VM_WIPEONFORK; break;
+	case MADV_DONTDUMP: f |= VM_DONTDUMP; break;
+	case MADV_DODUMP:
+		if (f & VM_SPECIAL)
+			return -MEMLAB_EINVAL;
+		f &= ~VM_DONTDUMP;
+		break;
+	case MADV_HUGEPAGE: f = (f & ~VM_NOHUGEPAGE) | VM_HUGEPAGE; break;
+	case MADV_NOHUGEPAGE: f = (f & ~VM_HUGEPAGE) | VM_NOHUGEPAGE; break;
+	case MADV_MERGEABLE:	/* ksm_madvise(): only where KSM could merge */
+		if (!(f & (VM_SHARED | VM_MAYSHARE | VM_PFNMAP | VM_IO | VM_DONTEXPAND |
+			   VM_HUGETLB | VM_MIXEDMAP)))
+			f |= VM_MERGEABLE;
+		break;
+	case MADV_UNMERGEABLE: f &= ~VM_MERGEABLE; break;
+	default:
+		return 1;
+	}
+	*flags = f;
+	return 0;
+}
+
+/* madvise_update_vma(): [start, end) of vma takes flags, split and merged. */
+static int madvise_update_vma(memlab_task *t, struct vm_area_struct *vma,
+			      struct vm_area_struct **prev, uint64_t start, uint64_t end,
+			      uint64_t flags)
+{
+	int err;
+
+	if (flags == vma->vm_flags) {
+		*prev = vma;
+		return 0;
+	}
+	vma = vma_modify_flags(t->mm, *prev, vma, start, end, flags, &err);
+	if (!vma)
+		return err;
+	*prev = vma;
+	vma->vm_flags = flags;
+	return 0;
+}
+
+/* madvise_dontneed_free_valid_vma() */
+static bool dontneed_valid(const struct vm_area_struct *vma, int behavior)
+{
+	uint64_t forbidden = VM_PFNMAP | (behavior == MADV_DONTNEED_LOCKED ? 0 : VM_LOCKED);
+
+	return !(vma->vm_flags & forbidden);
+}
+
+/* One VMA's part [start, end) of the advice (madvise_vma_behavior). */
+static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_area_struct **prev,
+		       uint64_t start, uint64_t end, int behavior)
+{
+	uint64_t flags = 0;
+	int err;
+
+	switch (behavior) {
+	case MADV_DONTNEED:
+	case MADV_DONTNEED_LOCKED:
+	case MADV_FREE:
+		*prev = vma;
+		if (!dontneed_valid(vma, behavior))
+			return -MEMLAB_EINVAL;
+		if (behavior != MADV_FREE) {
+			zap_page_range(t, start, end);
+			return 0;
+		}
+		if (vma->vm_file || (vma->vm_flags & VM_SHARED))
+			return -MEMLAB_EINVAL;	/* MADV_FREE: anonymous private only */
+		madvise_free_range(t, start, end);
+		return 0;
+	case MADV_WILLNEED:
+		*prev = vma;
+		if (vma->vm_file && !vma->vm_file->shmem)
+			force_page_cache_ra(vma->vm_file, linear_page_index(vma, start),
+					    (end - start) >> t->m->page_shift);
+		return 0;
+	case MADV_COLD:
+	case MADV_PAGEOUT:
+		*prev = vma;
+		return (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) ? -MEMLAB_EINVAL : 0;
+	}
+	err = madvise_new_flags(vma, behavior, &flags);
+	if (err < 0)
+		return err;
+	err = madvise_update_vma(t, vma, prev, start, end, flags);
+	return err == -MEMLAB_ENOMEM ? -MEMLAB_EAGAIN : err;	/* "resources temporarily unavailable" */
+}
+
+/*
+** madvise_walk_vmas(): every VMA part of [start, end) in turn; a hole is
+** skipped and reported as ENOMEM once the rest is done.
+*/
+static int madvise_walk_vmas(memlab_task *t, uint64_t start, uint64_t end, int behavior)
+{
+	struct vm_area_struct *prev, *vma = find_vma_prev(t, start, &prev);
+	int unmapped_error = 0, err;
+
+	if (vma && start > vma->vm_start)
+		prev = vma;
+	for (;;) {
+		uint64_t tmp;
+
+		if (!vma)
+			return -MEMLAB_ENOMEM;
+		if (start < vma->vm_start) {
+			unmapped_error = -MEMLAB_ENOMEM;
+			start = vma->vm_start;
+			if (start >= end)
+				break;
+		}
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		if ((err = madvise_vma(t, vma, &prev, start, tmp, behavior)))
+			return err;
+		start = tmp;
+		if (prev && start < prev->vm_end)
+			start = prev->vm_end;
+		if (start >= end)
+			break;
+		vma = find_vma(t, prev ? prev->vm_end : start);
+	}
+	return unmapped_error;
+}
+
+/*
+** madvise_populate(): fault the range in, for reading or writing, as
+** GUP would: holes are ENOMEM; VM_IO/VM_PFNMAP, or an access the VMA
+** forbids (a write without VM_WRITE, a read without VM_READ) EINVAL (as
+** the host answers); a SIGBUS EFAULT.
+*/
+static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int behavior)
+{
+	int access = behavior == MADV_POPULATE_WRITE ? 'w' : 'r';
+
+	while (start < end) {
+		struct vm_area_struct *vma = find_vma(t, start);
+		uint64_t stop;
+		int si_code, err;
+
+		if (!vma || vma->vm_start > start)
+			return -MEMLAB_ENOMEM;
+		if (vma->vm_flags & (VM_IO | VM_PFNMAP) ||
+		    !(vma->vm_flags & (access == 'w' ? VM_WRITE : VM_READ)))
+			return -MEMLAB_EINVAL;
+		stop = vma->vm_end < end ? vma->vm_end : end;
+		err = memlab_touch(t, start, stop - start, access, &si_code);
+		if (err)
+			return err == -MEMLAB_EFAULT ? -MEMLAB_EFAULT : err;
+		start = stop;
+	}
+	return 0;
+}
+
+int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
+{
+	uint64_t psize = t->m->page_size, len, end;
+
+	if (!madvise_behavior_valid(behavior) || behavior == MADV_REMOVE)
+		return -MEMLAB_EINVAL;
+	if (start & (psize - 1))
+		return -MEMLAB_EINVAL;
+	len = (len_in + psize - 1) & ~(psize - 1);
+	if (len_in && !len)
+		return -MEMLAB_EINVAL;
+	end = start + len;
+	if (end < start)
+		return -MEMLAB_EINVAL;
+	if (end == start)
+		return 0;
+	if (behavior == MADV_POPULATE_READ || behavior == MADV_POPULATE_WRITE)
+		return madvise_populate(t, start, end, behavior);
+	return madvise_walk_vmas(t, start, end, behavior);
+}
