@@ -420,6 +420,8 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		if (index >= file_pages(vma->vm_file))
 			break;
 		pfn = filemap_lookup(vma->vm_file, index);
+		/* arch_wants_old_prefaulted_pte(): arm64 with hardware AF maps the others old */
+		prot.accessed = a == addr || m->arch != MEMLAB_ARCH_ARM64;
 		if (pfn == PFN_NONE || pt_map(m, t->mm, a, 0, pfn, prot))
 			continue;	/* not cached, or mapped already */
 		page_add_file_rmap_one(t, pfn_to_page(m, pfn));
