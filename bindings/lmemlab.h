@@ -167,6 +167,11 @@ void (lmemlab_file_task_methods) (lua_State *L);
 /* Add sync to the machine methods table at the top. */
 void (lmemlab_file_machine_methods) (lua_State *L);
 
+/* ===================== lfault.c: fault injection ===================== */
+
+void (lmemlab_fault_machine_methods) (lua_State *L);	/* inject, injected */
+void (lmemlab_fault_task_methods) (lua_State *L);	/* fail_nth, make_it_fail */
+
 /* ===================== lmmu.c: access through the MMU ===================== */
 
 /* Add read, write, touch, translate, pte, pagetable to the task methods at the top. */

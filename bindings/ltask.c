@@ -1223,6 +1223,7 @@ void lmemlab_open_task(lua_State *L)
 		luaL_newlib(L, task_methods);
 		lmemlab_mmu_methods(L);
 		lmemlab_file_task_methods(L);
+		lmemlab_fault_task_methods(L);
 		lua_pushcclosure(L, t_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
@@ -1244,6 +1245,7 @@ void lmemlab_open_task(lua_State *L)
 		luaL_setfuncs(L, machine_task_methods, 0);
 		lmemlab_mmu_machine_methods(L);
 		lmemlab_file_machine_methods(L);
+		lmemlab_fault_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */

@@ -128,6 +128,16 @@ enum vmstat_item {
 	NR_VMSTAT_ITEMS
 };
 
+/* Fault-injection points (fault_inject.c). */
+enum { FI_FAIL_PAGE_ALLOC, FI_NR_POINTS };
+
+struct fault_point {
+	struct memlab_fault_attr attr;
+	uint64_t calls, fired;		/* decisions, failures */
+	uint64_t count;			/* attr->count: calls seen by the interval check */
+	uint64_t run_left;		/* failures still due in the current run */
+};
+
 /* The machine's seeded generator: xoshiro256** (Blackman and Vigna). */
 struct rng {
 	uint64_t s[4];
@@ -183,6 +193,10 @@ struct memlab_machine {
 	int64_t vm_committed_leaked;	/* of which no mm or object holds (a Linux bug, see mremap.c) */
 	uint64_t admin_reserve_kbytes, user_reserve_kbytes;
 
+	/* fault injection; the task on whose behalf the core runs (or NULL) */
+	struct fault_point fault[FI_NR_POINTS];
+	struct memlab_task *current;
+
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
@@ -218,6 +232,12 @@ void setup_per_zone_wmarks(memlab_machine *m);	/* and the pagesets' batch and hi
 struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+
+/* ---- fault_inject.c ---- */
+void fault_inject_init(memlab_machine *m);
+int fault_point(const char *name);
+bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn);
+bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order);
 
 /* ---- vmstat.c ---- */
 int vmstat_fragmentation_index(const struct zone *z, unsigned order);

@@ -249,6 +249,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 				  cfg->watermark_scale_factor);
 	m->seed = cfg->seed;
 	rng_seed(&m->rng, cfg->seed);
+	fault_inject_init(m);
 	m->zone_layout = cfg->zones;
 	m->pcp_disabled = cfg->pcp_disabled != 0;
 	return 0;

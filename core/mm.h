@@ -152,6 +152,8 @@ struct memlab_task {
 	uint64_t curbrk;		/* glibc's __curbrk, the break sbrk() believes in */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
 	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */
+	unsigned fail_nth;		/* /proc/PID/fail-nth */
+	bool make_it_fail;		/* /proc/PID/make-it-fail */
 	int last_signal_code;		/* of the last access that failed (SEGV_*, BUS_*) */
 	uint64_t last_signal_addr;
 	struct memlab_task *next;	/* the machine's tasks */

@@ -1297,6 +1297,8 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 
 	if (err)
 		return err;
+	if (should_fail_alloc_page(m, gfp, order))	/* prepare_alloc_pages() */
+		return -MEMLAB_ENOMEM;
 	if (ac.preferred_zone < 0)
 		return -MEMLAB_ENOMEM;
 	/* alloc_flags_nofragment(): keep Normal's pageblocks pure while DMA32 can serve */

@@ -635,6 +635,57 @@ struct memlab_vm_sysctl {
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
 
+/* ===================== fault injection ===================== */
+
+/*
+** A fault-injection point's attributes, Linux's (Documentation/
+** fault-injection/fault-injection.rst): probability in percent, interval
+** (only every interval-th call may fail), times (failures left; -1: no
+** limit), space (bytes or pages that must pass first), verbose (0: quiet,
+** 1 or 2: a report per failure through the report hook), task_filter
+** (only tasks marked with memlab_task_make_it_fail); fail_page_alloc's
+** min_order, ignore_gfp_highmem, ignore_gfp_reclaim (ignore-gfp-wait);
+** memlab's pid (0: any task; else only that task's calls) and run (each
+** failure is followed by run - 1 more).
+*/
+struct memlab_fault_attr {
+	uint64_t probability, interval;
+	int64_t times, space;
+	int verbose, task_filter;
+	unsigned min_order;
+	int ignore_gfp_highmem, ignore_gfp_reclaim;
+	int pid;
+	uint64_t run;
+};
+/* Linux's defaults for the point (FAULT_ATTR_INITIALIZER and the point's own). */
+MEMLAB_API void (memlab_fault_attr_init) (struct memlab_fault_attr *attr, const char *point);
+/*
+** Set a point's attributes ("fail_page_alloc"); attr NULL turns it off
+** (back to the defaults, probability 0).  -MEMLAB_ENOENT for an unknown
+** point, -MEMLAB_EINVAL for a probability above 100, times below -1, a
+** negative verbose or a run of 0.
+*/
+MEMLAB_API int (memlab_inject) (memlab_machine *m, const char *point,
+				const struct memlab_fault_attr *attr);
+struct memlab_fault_stats {
+	uint64_t calls;			/* should_fail() decisions at the point */
+	uint64_t fired;			/* failures injected */
+	struct memlab_fault_attr attr;	/* as they are now (times counts down) */
+};
+MEMLAB_API int (memlab_injected) (memlab_machine *m, const char *point,
+				  struct memlab_fault_stats *st);
+/* The i-th point's name, NULL past the last. */
+MEMLAB_API const char *(memlab_fault_point_name) (int i);
+/*
+** /proc/PID/fail-nth: the task's nth call to any point's should_fail()
+** from now on fails, whatever the point's attributes (0: off); reading
+** it back gives what is left of the count.  /proc/PID/make-it-fail for
+** the task filter.
+*/
+MEMLAB_API void (memlab_task_fail_nth) (memlab_task *t, unsigned nth);
+MEMLAB_API unsigned (memlab_task_get_fail_nth) (const memlab_task *t);
+MEMLAB_API void (memlab_task_make_it_fail) (memlab_task *t, int on);
+
 /* ===================== invariants ===================== */
 
 typedef void (*memlab_violation_fn)(void *ud, const char *msg);
