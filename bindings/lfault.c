@@ -61,15 +61,18 @@ static void set_attr(lua_State *L, struct memlab_fault_attr *a)
 static int m_inject(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "inject");
-	const char *point = luaL_checkstring(L, 2);
+	const char *point = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
 	struct memlab_fault_attr a;
 	int rc;
 
+	if (!point)
+		return lmemlab_typeerror(L, 2, "inject", "point name (a string)");
 	memlab_fault_attr_init(&a, point);
 	if (lua_isboolean(L, 3) && !lua_toboolean(L, 3)) {
 		rc = memlab_inject(lmemlab_machine_core(lm), point, NULL);
 	} else {
-		luaL_checktype(L, 3, LUA_TTABLE);
+		if (!lua_istable(L, 3))
+			return lmemlab_typeerror(L, 3, "inject", "table of attributes, or false");
 		lua_pushnil(L);
 		while (lua_next(L, 3)) {
 			set_attr(L, &a);
@@ -113,7 +116,9 @@ static int m_injected(lua_State *L)
 	const char *name;
 
 	if (!lua_isnoneornil(L, 2)) {
-		name = luaL_checkstring(L, 2);
+		if (lua_type(L, 2) != LUA_TSTRING)
+			return lmemlab_typeerror(L, 2, "injected", "point name (a string)");
+		name = lua_tostring(L, 2);
 		if (memlab_injected(m, name, &st) < 0)
 			return luaL_error(L, "injected: unknown fault point '%s'", name);
 		push_stats(L, &st);
@@ -148,7 +153,8 @@ static int t_make_it_fail(lua_State *L)
 	lmachine *lm;
 	memlab_task *t = lmemlab_checktask(L, "make_it_fail", &lm);
 
-	luaL_checktype(L, 2, LUA_TBOOLEAN);
+	if (!lua_isboolean(L, 2))
+		return lmemlab_typeerror(L, 2, "make_it_fail", "boolean");
 	memlab_task_make_it_fail(t, lua_toboolean(L, 2));
 	lua_pushboolean(L, 1);
 	return 1;

@@ -182,7 +182,8 @@ static int t_access(lua_State *L)
 	struct memlab_pattern_result r;
 	int rc;
 
-	luaL_checktype(L, 2, LUA_TTABLE);
+	if (!lua_istable(L, 2))
+		return lmemlab_typeerror(L, 2, "access", "table of options");
 	lua_pushnil(L);
 	while (lua_next(L, 2)) {
 		pattern_option(L, &p);

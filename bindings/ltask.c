@@ -999,6 +999,24 @@ static int m_spawn(lua_State *L)
 	return 1;
 }
 
+/* m:tasks() --> the handles of the live tasks, by pid */
+static int m_tasks(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "tasks");
+	memlab_machine *m = lmemlab_machine_core(lm);
+	size_t n = memlab_tasks(m, NULL, 0), got;
+	memlab_task **v = lua_newuserdatauv(L, (n ? n : 1) * sizeof(*v), 0);
+
+	got = memlab_tasks(m, v, n);
+	n = got < n ? got : n;
+	lua_createtable(L, (int)n, 0);
+	for (size_t i = 0; i < n; i++) {	/* newest first: number them oldest first */
+		lmemlab_pushtask(L, 1, v[n - 1 - i], NULL);
+		lua_rawseti(L, -2, (lua_Integer)i + 1);
+	}
+	return 1;
+}
+
 /* m:task(pid) --> the task's handle | nil when no live task has that pid */
 static int m_task(lua_State *L)
 {
@@ -1193,6 +1211,7 @@ static int m_sysctl(lua_State *L)
 static const luaL_Reg machine_task_methods[] = {
 	{ "spawn", m_spawn },
 	{ "task", m_task },
+	{ "tasks", m_tasks },
 	{ "file", m_file },
 	{ "sysctl", m_sysctl },
 	{ NULL, NULL }

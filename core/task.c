@@ -628,6 +628,16 @@ memlab_machine *memlab_task_machine(const memlab_task *t)
 	return t->m;
 }
 
+size_t memlab_tasks(memlab_machine *m, memlab_task **out, size_t n)
+{
+	size_t i = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next, i++)
+		if (out && i < n)
+			out[i] = t;
+	return i;
+}
+
 memlab_task *memlab_find_task(memlab_machine *m, int pid)
 {
 	for (memlab_task *t = m->tasks; t; t = t->next)

@@ -420,6 +420,8 @@ MEMLAB_API int (memlab_fork) (memlab_task *t, memlab_task **out);
 MEMLAB_API void (memlab_task_exit) (memlab_task *t);
 MEMLAB_API int (memlab_task_pid) (const memlab_task *t);
 MEMLAB_API memlab_machine *(memlab_task_machine) (const memlab_task *t);
+/* The live tasks, newest first: at most n into out; returns how many there are. */
+MEMLAB_API size_t (memlab_tasks) (memlab_machine *m, memlab_task **out, size_t n);
 /* The live task with that pid, or NULL. */
 MEMLAB_API memlab_task *(memlab_find_task) (memlab_machine *m, int pid);
 

@@ -1,0 +1,188 @@
+-- test_fault.lua: fault injection and the scenario toolkit through the Lua
+-- API: m:inject / m:injected with Linux's attribute semantics
+-- (lib/fault-inject.c should_fail_ex, mm/fail_page_alloc.c), hostile
+-- arguments, and memlab.scenario's sweep and soak.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_fault.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local scenario = require("memlab.scenario")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+local assert_raises = H.assert_raises
+
+-- Every page allocation reaches the decision (no filter of the point's).
+local ALL = { min_order = 0, ignore_gfp_highmem = false, ignore_gfp_wait = false, verbose = 0 }
+local function attrs(t)
+  local a = {}
+  for k, v in pairs(ALL) do a[k] = v end
+  for k, v in pairs(t) do a[k] = v end
+  return a
+end
+
+-- Allocate and free an order-0 page n times; the list of outcomes (true: ok).
+local function allocs(m, n, order)
+  local out = {}
+  for i = 1, n do
+    local pfn = m:alloc_pages(order or 0)
+    out[i] = pfn ~= nil
+    if pfn then m:free_pages(pfn, order or 0) end
+  end
+  return out
+end
+
+TestInject = {}
+
+function TestInject:test_defaults_are_linux()
+  local m <close> = memlab.new{ ram = "64M" }
+  local st = m:injected("fail_page_alloc")
+  lu.assertEquals({ st.probability, st.interval, st.times, st.space, st.verbose, st.min_order },
+                  { 0, 1, 1, 0, 2, 1 })
+  lu.assertTrue(st.ignore_gfp_highmem)
+  lu.assertTrue(st.ignore_gfp_wait)
+  lu.assertFalse(st.task_filter)
+  lu.assertEquals(st.calls, 0)
+  lu.assertEquals(m:injected().fail_page_alloc.fired, 0)
+end
+
+function TestInject:test_filters_come_before_the_decision()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:inject("fail_page_alloc", { probability = 100, times = -1, verbose = 0 })
+  -- order 0 is below min_order 1; GFP_KERNEL can reclaim (ignore-gfp-wait)
+  lu.assertEquals(allocs(m, 3), { true, true, true })
+  lu.assertEquals(m:injected("fail_page_alloc").calls, 0)
+  lu.assertNotNil(m:alloc_pages(1, "GFP_KERNEL"))
+  lu.assertNil(m:alloc_pages(1, "GFP_NOWAIT"))		-- no direct reclaim: it fails
+  lu.assertNotNil(m:alloc_pages(1, "GFP_NOWAIT|__GFP_NOFAIL"))	-- never failed
+  lu.assertEquals(m:injected("fail_page_alloc").fired, 1)
+end
+
+function TestInject:test_times_counts_down()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:inject("fail_page_alloc", attrs{ probability = 100, times = 2 })
+  lu.assertEquals(allocs(m, 4), { false, false, true, true })
+  local st = m:injected("fail_page_alloc")
+  lu.assertEquals({ st.calls, st.fired, st.times }, { 4, 2, 0 })
+end
+
+function TestInject:test_interval_fails_every_nth()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:inject("fail_page_alloc", attrs{ probability = 100, interval = 3, times = -1 })
+  lu.assertEquals(allocs(m, 7), { true, true, false, true, true, false, true })
+end
+
+function TestInject:test_space_passes_first()
+  local m <close> = memlab.new{ ram = "64M" }
+  -- space counts pages (1 << order): 5 single pages pass, then 1 is left
+  m:inject("fail_page_alloc", attrs{ probability = 100, space = 5, times = -1 })
+  lu.assertEquals(allocs(m, 7), { true, true, true, true, false, false, false })
+end
+
+function TestInject:test_run_fails_in_a_row()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:inject("fail_page_alloc", attrs{ probability = 100, interval = 2, times = -1, run = 3 })
+  lu.assertEquals(allocs(m, 6), { true, false, false, false, true, false })
+end
+
+function TestInject:test_probability_is_seeded()
+  local function pattern(seed)
+    local m <close> = memlab.new{ ram = "64M", seed = seed }
+    m:inject("fail_page_alloc", attrs{ probability = 30, times = -1 })
+    local s = {}
+    for i, ok in ipairs(allocs(m, 200)) do s[i] = ok and "." or "x" end
+    return table.concat(s)
+  end
+  local a = pattern(5)
+  lu.assertEquals(pattern(5), a)
+  lu.assertNotEquals(pattern(6), a)
+  local fails = select(2, a:gsub("x", ""))
+  lu.assertTrue(fails > 30 and fails < 90, "about 30% of 200: " .. fails)
+end
+
+function TestInject:test_off_restores_defaults()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:inject("fail_page_alloc", attrs{ probability = 100, times = -1 })
+  lu.assertEquals(allocs(m, 1), { false })
+  lu.assertTrue(m:inject("fail_page_alloc", false))
+  lu.assertEquals(allocs(m, 2), { true, true })
+  lu.assertEquals(m:injected("fail_page_alloc").probability, 0)
+end
+
+function TestInject:test_a_failed_fault_is_enomem_and_clean()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "f", aslr = false }
+  local a = assert(p:mmap(0, "64K", "rw-", "private|anonymous"))
+  m:inject("fail_page_alloc", attrs{ probability = 100, times = 1 })
+  lu.assertEquals({ p:write(a, "x") }, { nil, "ENOMEM", 12 })
+  lu.assertTrue(m:check())
+  lu.assertEquals(p:mm().rss_anon, 0)
+  lu.assertTrue(p:write(a, "x"))			-- times ran out
+  lu.assertEquals(p:mm().rss_anon, 1)
+end
+
+function TestInject:test_hostile_arguments()
+  local m <close> = memlab.new{ ram = "64M" }
+  assert_raises({ "inject", "unknown fault point" }, m.inject, m, "nope", {})
+  assert_raises({ "inject", "probability" }, m.inject, m, "fail_page_alloc", { probability = 101 })
+  assert_raises({ "inject", "probability" }, m.inject, m, "fail_page_alloc", { probability = -1 })
+  assert_raises({ "inject", "times" }, m.inject, m, "fail_page_alloc", { times = -2 })
+  assert_raises({ "inject", "run" }, m.inject, m, "fail_page_alloc", { run = 0 })
+  assert_raises({ "inject", "integer" }, m.inject, m, "fail_page_alloc", { interval = 0.5 })
+  assert_raises({ "inject", "integer" }, m.inject, m, "fail_page_alloc", { interval = H.NAN })
+  assert_raises({ "inject", "unknown attribute" }, m.inject, m, "fail_page_alloc", { bogus = 1 })
+  assert_raises({ "inject" }, m.inject, m, "fail_page_alloc")
+  assert_raises({ "inject" }, m.inject, m, nil, {})
+  assert_raises({ "injected", "unknown fault point" }, m.injected, m, "nope")
+  assert_raises({ "injected" }, m.injected, 42)
+  local p = m:spawn{ name = "f" }
+  assert_raises({ "fail_nth" }, p.fail_nth, p, -1)
+  assert_raises({ "fail_nth" }, p.fail_nth, p, "x")
+  assert_raises({ "make_it_fail" }, p.make_it_fail, p, 1)
+  lu.assertEquals(p:fail_nth(3), 0)
+  lu.assertEquals(p:fail_nth(), 3)
+  p:exit()
+  assert_raises({ "fail_nth", "exited" }, p.fail_nth, p, 1)
+  m:close()
+  assert_raises({ "inject", "closed" }, m.inject, m, "fail_page_alloc", {})
+end
+
+TestScenario = {}
+
+local function workload(m)
+  local p = m:spawn{ name = "s", aslr = false }
+  if not p then return end
+  local a = p:mmap(0, "64K", "rw-", "private|anonymous")
+  if not a then return end
+  for i = 0, 15 do if not p:write(a + i * 4096, "x") then break end end
+  local c = p:fork()
+  if c then c:write(a, "c") end
+end
+
+function TestScenario:test_sweep_runs_until_no_failure_is_left()
+  local r = scenario.sweep{ machine = { ram = "64M" }, run = workload }
+  lu.assertTrue(r.runs > 10)
+  lu.assertEquals(r.injected, r.runs - 1)
+end
+
+function TestScenario:test_sweep_reports_a_leak()
+  local leak = function(m)
+    workload(m)
+    m:alloc_pages(0, "GFP_ATOMIC")	-- taken and never freed
+  end
+  assert_raises({ "sweep", "run 1", "leaked" }, scenario.sweep,
+                { machine = { ram = "64M" }, run = leak })
+end
+
+function TestScenario:test_sweep_reports_a_raise()
+  assert_raises({ "sweep", "raised", "boom" }, scenario.sweep,
+                { machine = { ram = "64M" }, run = function() error("boom") end })
+end
+
+function TestScenario:test_soak_is_reproducible()
+  local a = scenario.soak{ machine = { ram = "64M" }, run = workload, runs = 10, probability = 20, seed = 4 }
+  local b = scenario.soak{ machine = { ram = "64M" }, run = workload, runs = 10, probability = 20, seed = 4 }
+  lu.assertEquals(a, b)
+  lu.assertTrue(a.injected > 0)
+end
+
+os.exit(lu.LuaUnit.run())
