@@ -39,6 +39,7 @@ typedef struct lmachine {
 	int in_call;			/* a core call is running: collect reports */
 	struct textbuf reports;
 	char *pending_text;		/* memlab_proc text not yet freed */
+	struct ltrace *trace;		/* m:on's queue (ltrace.c), NULL until used */
 } lmachine;
 
 /* {===================== report text ===================== */
@@ -131,6 +132,7 @@ static void push_reports(lua_State *L, lmachine *lm)
 static void end_call(lua_State *L, lmachine *lm, const char *fname, int rc)
 {
 	lm->in_call = 0;
+	lmemlab_trace_dispatch(L, lm, lm->trace);
 	if (lm->reports.len == 0)
 		return;
 	if (rc == -MEMLAB_EINVAL) {
@@ -216,6 +218,10 @@ static int m_close(lua_State *L)
 		lm->m = NULL;
 	}
 	tb_free(lm, &lm->reports);
+	lmemlab_trace_free(lm->trace);
+	lm->trace = NULL;
+	lua_pushnil(L);
+	lua_rawsetp(L, LUA_REGISTRYINDEX, lm);	/* m:on's handlers */
 	return 0;
 }
 
@@ -937,6 +943,13 @@ memlab_machine *lmemlab_machine_core(const lmachine *lm)
 void lmemlab_begin_call(lmachine *lm)
 {
 	begin_call(lm);
+}
+
+struct ltrace *lmemlab_machine_trace(lua_State *L, lmachine *lm)
+{
+	if (!lm->trace && !(lm->trace = lmemlab_trace_new(lm->allocf, lm->allocud)))
+		luaL_error(L, "on: not enough memory");
+	return lm->trace;
 }
 
 void lmemlab_end_call(lua_State *L, lmachine *lm, const char *fname, int rc)

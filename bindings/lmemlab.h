@@ -172,6 +172,17 @@ void (lmemlab_file_machine_methods) (lua_State *L);
 void (lmemlab_fault_machine_methods) (lua_State *L);	/* inject, injected */
 void (lmemlab_fault_task_methods) (lua_State *L);	/* fail_nth, make_it_fail */
 
+/* ===================== ltrace.c: tracing ===================== */
+
+struct ltrace;
+struct ltrace *(lmemlab_trace_new) (lua_Alloc allocf, void *allocud);
+void (lmemlab_trace_free) (struct ltrace *lt);
+/* After a core call: the queued events to m:on's handlers (may raise). */
+void (lmemlab_trace_dispatch) (lua_State *L, lmachine *lm, struct ltrace *lt);
+/* The machine's queue, created on first use (raises without memory). */
+struct ltrace *(lmemlab_machine_trace) (lua_State *L, lmachine *lm);
+void (lmemlab_trace_machine_methods) (lua_State *L);	/* on, trace, trace_events, trace_dump */
+
 /* ===================== lmmu.c: access through the MMU ===================== */
 
 /* Add read, write, touch, translate, pte, pagetable to the task methods at the top. */

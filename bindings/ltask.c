@@ -1265,6 +1265,7 @@ void lmemlab_open_task(lua_State *L)
 		lmemlab_mmu_machine_methods(L);
 		lmemlab_file_machine_methods(L);
 		lmemlab_fault_machine_methods(L);
+		lmemlab_trace_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */

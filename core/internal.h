@@ -138,6 +138,19 @@ struct fault_point {
 	uint64_t run_left;		/* failures still due in the current run */
 };
 
+/* Tracepoints (trace.c). */
+enum {
+	TP_MM_PAGE_ALLOC, TP_MM_PAGE_FREE, TP_MM_PAGE_ALLOC_ZONE_LOCKED, TP_MM_PAGE_PCPU_DRAIN,
+	TP_PAGE_FAULT_USER, TP_RSS_STAT, TP_TLB_FLUSH, NR_TRACEPOINTS
+};
+
+struct trace_ring {
+	struct memlab_trace_event *ev;
+	size_t size;
+	uint64_t head, tail, lost;	/* events written, the oldest kept, overwritten */
+	uint64_t mask;
+};
+
 /* The machine's seeded generator: xoshiro256** (Blackman and Vigna). */
 struct rng {
 	uint64_t s[4];
@@ -197,6 +210,13 @@ struct memlab_machine {
 	struct fault_point fault[FI_NR_POINTS];
 	struct memlab_task *current;
 
+	/* tracing */
+	uint64_t trace_mask;		/* events anyone wants: hook | ring */
+	uint64_t trace_hook_mask, trace_clock;
+	memlab_trace_fn trace_hook;
+	void *trace_hook_ud;
+	struct trace_ring trace_ring;
+
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
@@ -238,6 +258,16 @@ void fault_inject_init(memlab_machine *m);
 int fault_point(const char *name);
 bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn);
 bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order);
+
+/* ---- trace.c ---- */
+void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+int trace_event_id(const char *name);
+/* trace_<event>(): one test of a bit when nobody listens. */
+#define trace(m, id, a0, a1, a2, a3)						\
+	do {									\
+		if (((m)->trace_mask >> (id)) & 1)				\
+			trace_emit((m), (id), (a0), (a1), (a2), (a3));		\
+	} while (0)
 
 /* ---- vmstat.c ---- */
 int vmstat_fragmentation_index(const struct zone *z, unsigned order);

@@ -373,6 +373,7 @@ void memlab_destroy(memlab_machine *m)
 	if (!m)
 		return;
 	mm_release_all(m);
+	memlab_trace_stop(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }

@@ -344,6 +344,12 @@ static void page_del_and_expand(memlab_machine *m, struct zone *z, uint64_t pfn,
 	account_freepages(m, z, -(int64_t)nr_pages, mt);
 }
 
+/* pcp_allowed_order(): orders 0..3, and THPs (HPAGE_PMD_ORDER == pageblock_order). */
+static inline bool pcp_allowed_order(const memlab_machine *m, unsigned order)
+{
+	return order <= PAGE_ALLOC_COSTLY_ORDER || order == m->pageblock_order;
+}
+
 /* __rmqueue_smallest(): the first block of the smallest order that fits. */
 static uint64_t __rmqueue_smallest(memlab_machine *m, struct zone *z,
 				   unsigned order, int mt)
@@ -354,6 +360,8 @@ static uint64_t __rmqueue_smallest(memlab_machine *m, struct zone *z,
 		if (pfn == PFN_NONE)
 			continue;
 		page_del_and_expand(m, z, pfn, order, o, mt);
+		trace(m, TP_MM_PAGE_ALLOC_ZONE_LOCKED, pfn, order, (uint64_t)mt,
+		      pcp_allowed_order(m, order) && mt < MIGRATE_PCPTYPES);
 		return pfn;
 	}
 	return PFN_NONE;
@@ -681,11 +689,6 @@ static bool unreserve_highatomic_pageblock(memlab_machine *m,
 
 /* ===================== per-CPU page lists ===================== */
 
-/* pcp_allowed_order(): orders 0..3, and THPs (HPAGE_PMD_ORDER == pageblock_order). */
-static inline bool pcp_allowed_order(const memlab_machine *m, unsigned order)
-{
-	return order <= PAGE_ALLOC_COSTLY_ORDER || order == m->pageblock_order;
-}
 
 /* order_to_pindex(): the list of (migratetype, order). */
 static inline unsigned order_to_pindex(int mt, unsigned order)
@@ -837,10 +840,13 @@ static void free_pcppages_bulk(memlab_machine *m, struct zone *z, int count,
 		do {
 			uint64_t pfn = list->tail;
 
+			int mt = get_pfnblock_migratetype(m, pfn);
+
 			pcp_list_del(m, list, pfn);
 			count -= 1 << order;
 			pcp->count -= 1 << order;
-			__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
+			trace(m, TP_MM_PAGE_PCPU_DRAIN, pfn, order, (uint64_t)mt, 0);
+			__free_one_page(m, z, pfn, order, mt, false);
 		} while (count > 0 && list->head != PFN_NONE);
 	}
 }
@@ -1308,6 +1314,8 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 	page = get_page_from_freelist(m, order, alloc_flags, &ac);
 	if (page == PFN_NONE)
 		page = alloc_pages_slowpath(m, order, &ac);
+	trace(m, TP_MM_PAGE_ALLOC, page == PFN_NONE ? UINT64_MAX : page, order, gfp,
+	      (uint64_t)ac.migratetype);
 	if (page == PFN_NONE)
 		return -MEMLAB_ENOMEM;
 	prep_new_page(m, page, order, gfp);
@@ -1377,6 +1385,7 @@ int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 		bad_page(m, pfn, reason);
 		return -MEMLAB_EINVAL;
 	}
+	trace(m, TP_MM_PAGE_FREE, pfn, order, 0, 0);
 	page = pfn_to_page(m, pfn);
 	page->flags &= ~PG_head_alloc;
 	page->private = 0;

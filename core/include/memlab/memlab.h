@@ -688,6 +688,51 @@ MEMLAB_API void (memlab_task_fail_nth) (memlab_task *t, unsigned nth);
 MEMLAB_API unsigned (memlab_task_get_fail_nth) (const memlab_task *t);
 MEMLAB_API void (memlab_task_make_it_fail) (memlab_task *t, int on);
 
+/* ===================== tracing ===================== */
+
+/*
+** Tracepoints with Linux's names and fields: "mm_page_alloc" (pfn, order,
+** gfp_flags, migratetype; pfn -1 for a failed allocation),
+** "mm_page_free" (pfn, order), "mm_page_alloc_zone_locked" (pfn, order,
+** migratetype, percpu_refill), "mm_page_pcpu_drain" (pfn, order,
+** migratetype), "page_fault_user" (address, error_code: x86's P W U I
+** bits), "rss_stat" (member, size in bytes, curr), "tlb_flush" (reason,
+** pages).  memlab_trace_event_name(i) lists them (NULL past the last);
+** an event's fields are memlab_trace_field_name(event, 0..3).  ts is the
+** machine's event clock (one tick per event); pid the task the core ran
+** for (0: none).
+*/
+#define MEMLAB_TRACE_ARGS	4
+struct memlab_trace_event {
+	uint64_t ts;
+	int event;
+	int pid;
+	uint64_t arg[MEMLAB_TRACE_ARGS];
+};
+typedef void (*memlab_trace_fn)(void *ud, const struct memlab_trace_event *ev);
+MEMLAB_API const char *(memlab_trace_event_name) (int event);
+MEMLAB_API const char *(memlab_trace_field_name) (int event, int i);
+/* The events of mask (bit i: event i) go to fn as they happen; fn NULL: none. */
+MEMLAB_API void (memlab_trace_hook) (memlab_machine *m, uint64_t mask, memlab_trace_fn fn,
+				     void *ud);
+/*
+** Record the events of mask into a ring of size events kept in C
+** (the oldest are overwritten, and counted as lost).  Starting again
+** drops what was recorded.  -MEMLAB_EINVAL for size 0 or above 2^26.
+*/
+MEMLAB_API int (memlab_trace_start) (memlab_machine *m, uint64_t mask, size_t size);
+MEMLAB_API void (memlab_trace_stop) (memlab_machine *m);
+/* The recorded events, oldest first: at most n into out; returns how many there are. */
+MEMLAB_API size_t (memlab_trace_events) (memlab_machine *m, struct memlab_trace_event *out,
+					 size_t n, uint64_t *lost);
+/*
+** The recorded events as text: format "text" (ftrace's lines), "jsonl"
+** (one JSON object per line) or "chrome" (trace-event JSON for Perfetto
+** or chrome://tracing, a track per pid).  Free with memlab_free_text.
+*/
+MEMLAB_API int (memlab_trace_dump) (memlab_machine *m, const char *format, char **text,
+				    size_t *len);
+
 /* ===================== invariants ===================== */
 
 typedef void (*memlab_violation_fn)(void *ud, const char *msg);

@@ -1,0 +1,217 @@
+/*
+** trace.c -- tracepoints with Linux's names and fields (include/trace/
+** events/kmem.h, exceptions.h, tlb.h, rss_stat...): a disabled event
+** costs one test of a bit; an enabled one goes to the host's hook (the
+** bindings' m:on) and/or into a ring buffer of fixed size kept in C.
+** Events carry the machine's event clock (one tick per event: the
+** simulation has no time of its own) and the pid the core runs for.
+** The ring dumps as text in ftrace's format, as JSON Lines, or as Chrome
+** trace-event JSON (Perfetto opens it; one track per process).
+*/
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "mm.h"
+
+/* Each event's name, system and fields (the order of ev->arg[]). */
+static const struct tracepoint_desc {
+	const char *name, *system;
+	const char *fields[MEMLAB_TRACE_ARGS];
+} tracepoints[NR_TRACEPOINTS] = {
+	[TP_MM_PAGE_ALLOC] = { "mm_page_alloc", "kmem",
+			       { "pfn", "order", "gfp_flags", "migratetype" } },
+	[TP_MM_PAGE_FREE] = { "mm_page_free", "kmem", { "pfn", "order" } },
+	[TP_MM_PAGE_ALLOC_ZONE_LOCKED] = { "mm_page_alloc_zone_locked", "kmem",
+					   { "pfn", "order", "migratetype", "percpu_refill" } },
+	[TP_MM_PAGE_PCPU_DRAIN] = { "mm_page_pcpu_drain", "kmem",
+				    { "pfn", "order", "migratetype" } },
+	[TP_PAGE_FAULT_USER] = { "page_fault_user", "exceptions",
+				 { "address", "error_code" } },
+	[TP_RSS_STAT] = { "rss_stat", "kmem", { "member", "size", "curr" } },
+	[TP_TLB_FLUSH] = { "tlb_flush", "tlb", { "reason", "pages" } },
+};
+
+int trace_event_id(const char *name)
+{
+	for (int i = 0; name && i < NR_TRACEPOINTS; i++)
+		if (tracepoints[i].name && strcmp(tracepoints[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+const char *memlab_trace_event_name(int id)
+{
+	return id >= 0 && id < NR_TRACEPOINTS ? tracepoints[id].name : NULL;
+}
+
+const char *memlab_trace_field_name(int id, int i)
+{
+	if (id < 0 || id >= NR_TRACEPOINTS || i < 0 || i >= MEMLAB_TRACE_ARGS)
+		return NULL;
+	return tracepoints[id].fields[i];
+}
+
+/* The event, stamped, to the hook and the ring (the caller saw its bit set). */
+void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	struct memlab_trace_event ev = { ++m->trace_clock, id, m->current ? m->current->pid : 0,
+					 { a0, a1, a2, a3 } };
+	struct trace_ring *r = &m->trace_ring;
+
+	if ((m->trace_hook_mask >> id) & 1)
+		m->trace_hook(m->trace_hook_ud, &ev);
+	if (!((r->mask >> id) & 1) || !r->size)
+		return;
+	r->ev[r->head % r->size] = ev;
+	r->head++;
+	if (r->head - r->tail > r->size) {
+		r->tail = r->head - r->size;
+		r->lost++;
+	}
+}
+
+static void trace_update_mask(memlab_machine *m)
+{
+	m->trace_mask = m->trace_hook_mask | m->trace_ring.mask;
+}
+
+void memlab_trace_hook(memlab_machine *m, uint64_t mask, memlab_trace_fn fn, void *ud)
+{
+	m->trace_hook = fn;
+	m->trace_hook_ud = ud;
+	m->trace_hook_mask = fn ? mask : 0;
+	trace_update_mask(m);
+}
+
+int memlab_trace_start(memlab_machine *m, uint64_t mask, size_t size)
+{
+	struct trace_ring *r = &m->trace_ring;
+	struct memlab_trace_event *ev;
+
+	if (!size || size > (1u << 26))
+		return -MEMLAB_EINVAL;
+	ev = ml_alloc(m, size * sizeof(*ev));
+	if (!ev)
+		return -MEMLAB_ENOMEM;
+	memlab_trace_stop(m);
+	r->ev = ev;
+	r->size = size;
+	r->mask = mask;
+	trace_update_mask(m);
+	return 0;
+}
+
+void memlab_trace_stop(memlab_machine *m)
+{
+	struct trace_ring *r = &m->trace_ring;
+
+	ml_free(m, r->ev, r->size * sizeof(*r->ev));
+	memset(r, 0, sizeof(*r));
+	trace_update_mask(m);
+}
+
+size_t memlab_trace_events(memlab_machine *m, struct memlab_trace_event *out, size_t n,
+			   uint64_t *lost)
+{
+	const struct trace_ring *r = &m->trace_ring;
+	size_t have = (size_t)(r->head - r->tail);
+
+	if (lost)
+		*lost = r->lost;
+	for (size_t i = 0; out && i < have && i < n; i++)
+		out[i] = r->ev[(r->tail + i) % r->size];
+	return have;
+}
+
+/* ===================== dumping ===================== */
+
+/* A field's value as text: GFP flags and migrate types by name, the rest in hex or decimal. */
+static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
+{
+	const char *f = tracepoints[id].fields[i];
+
+	if (strcmp(f, "gfp_flags") == 0)
+		memlab_gfp_format((uint32_t)v, buf, size);
+	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
+		 strcmp(f, "error_code") == 0)
+		snprintf(buf, size, "0x%" PRIx64, v);
+	else
+		snprintf(buf, size, "%" PRId64, (int64_t)v);
+}
+
+/* The ftrace line: "<pid> [cpu] ts: name: field=value ...". */
+static void dump_text(struct strbuf *sb, const struct memlab_trace_event *ev)
+{
+	char v[256];
+
+	sb_printf(sb, "%16s-%-7d [000] %10" PRIu64 ": %s:", "memlab", ev->pid, ev->ts,
+		  tracepoints[ev->event].name);
+	for (int i = 0; i < MEMLAB_TRACE_ARGS && tracepoints[ev->event].fields[i]; i++) {
+		field_text(ev->event, i, ev->arg[i], v, sizeof(v));
+		sb_printf(sb, " %s=%s", tracepoints[ev->event].fields[i], v);
+	}
+	sb_printf(sb, "\n");
+}
+
+/* The fields as JSON members (numbers; gfp_flags also as "gfp_flags_names"). */
+static void json_args(struct strbuf *sb, const struct memlab_trace_event *ev)
+{
+	char v[256];
+
+	for (int i = 0; i < MEMLAB_TRACE_ARGS && tracepoints[ev->event].fields[i]; i++) {
+		const char *f = tracepoints[ev->event].fields[i];
+
+		sb_printf(sb, "%s\"%s\":%" PRIu64, i ? "," : "", f, ev->arg[i]);
+		if (strcmp(f, "gfp_flags") == 0) {
+			memlab_gfp_format((uint32_t)ev->arg[i], v, sizeof(v));
+			sb_printf(sb, ",\"gfp_flags_names\":\"%s\"", v);
+		}
+	}
+}
+
+static void dump_jsonl(struct strbuf *sb, const struct memlab_trace_event *ev)
+{
+	sb_printf(sb, "{\"ts\":%" PRIu64 ",\"event\":\"%s\",\"pid\":%d,", ev->ts,
+		  tracepoints[ev->event].name, ev->pid);
+	json_args(sb, ev);
+	sb_printf(sb, "}\n");
+}
+
+/* One Chrome trace-event: an instant event on the process's track. */
+static void dump_chrome(struct strbuf *sb, const struct memlab_trace_event *ev, bool first)
+{
+	sb_printf(sb, "%s{\"name\":\"%s\",\"cat\":\"%s\",\"ph\":\"i\",\"s\":\"t\",\"ts\":%" PRIu64
+		  ",\"pid\":%d,\"tid\":%d,\"args\":{", first ? "" : ",\n",
+		  tracepoints[ev->event].name, tracepoints[ev->event].system, ev->ts, ev->pid,
+		  ev->pid);
+	json_args(sb, ev);
+	sb_printf(sb, "}}");
+}
+
+int memlab_trace_dump(memlab_machine *m, const char *format, char **text, size_t *len)
+{
+	const struct trace_ring *r = &m->trace_ring;
+	struct strbuf sb;
+	int kind = !strcmp(format, "text") ? 0 : !strcmp(format, "jsonl") ? 1
+		   : !strcmp(format, "chrome") ? 2 : -1;
+
+	if (kind < 0)
+		return -MEMLAB_EINVAL;
+	sb_init(&sb, m);
+	if (kind == 2)
+		sb_printf(&sb, "{\"displayTimeUnit\":\"ns\",\"traceEvents\":[\n");
+	for (uint64_t i = r->tail; i < r->head; i++) {
+		const struct memlab_trace_event *ev = &r->ev[i % r->size];
+
+		if (kind == 0)
+			dump_text(&sb, ev);
+		else if (kind == 1)
+			dump_jsonl(&sb, ev);
+		else
+			dump_chrome(&sb, ev, i == r->tail);
+	}
+	if (kind == 2)
+		sb_printf(&sb, "\n]}\n");
+	return sb_finish(&sb, text, len);
+}
