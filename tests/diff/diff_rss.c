@@ -1,0 +1,1288 @@
+/*
+** diff_rss.c -- differential test of memlab's resident memory (the MMU
+** layer: faults, the zero page, copy on write, shmem, mprotect / munmap /
+** mremap on present entries, MAP_POPULATE) against the kernel this
+** program runs on.
+**
+** For each seed a random sequence of mmap (anonymous, private or shared,
+** with or without MAP_POPULATE), reads and writes of random bytes, mprotect
+** (PROT_NONE included), munmap and mremap is run twice: on this very
+** process (real system calls and real loads and stores through pointers,
+** confined to a window of WIN_PAGES pages at a fixed address verified free
+** at start; a SIGSEGV or SIGBUS is caught with sigsetjmp) and on a memlab
+** task at the same numeric addresses.  After every step it compares
+**   - the result (address, 0 or -errno; for an access: ok, SEGV_MAPERR,
+**     SEGV_ACCERR or SIGBUS) and the bytes a read returned;
+**   - the task's minor and major fault counts across the step (the host's
+**     from getrusage(RUSAGE_THREAD) around the access or system call
+**     alone: nothing else runs between the two calls);
+**   - for every VMA of the window, the smaps fields listed in FIELDS
+**     (/proc/self/smaps on the host, memlab's PID/smaps).
+** At the end memlab_check() must find nothing.  See tests/diff/README.md.
+**
+**   diff_rss [--first N] [--count N]   run seeds N .. N+count-1
+**   diff_rss --seed N                  replay one seed, every step printed
+**   options: --no-shrink, --max-fail N, --trace (smaps after each step),
+**            --timeout S (per seed, default 20), --max-ops N (10..200,
+**            default 40: the seed draws 10..N steps), -q
+**
+** Exit status 0 when every seed passed, 1 otherwise, 2 when the harness
+** cannot run exactly here (see the warm-up check in host_warm_up()).
+*/
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <setjmp.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <memlab/memlab.h>
+
+/* ===================== constants ===================== */
+
+#define PAGE		((uint64_t)4096)
+#define WIN_PAGES	64
+#define WIN_LEN		((uint64_t)WIN_PAGES * PAGE)
+#define GUARD		(16 * PAGE)		/* kept free on each side of the window */
+#define MAX_OPS		200
+#define MAX_ACCESS	(3 * PAGE)		/* bytes of one read or write */
+#define MAX_VMAS	64
+#define RUSAGE_THREAD_	1			/* RUSAGE_THREAD: this thread's faults only */
+
+#define K_MAP_SHARED		0x01
+#define K_MAP_PRIVATE		0x02
+#define K_MAP_FIXED		0x10
+#define K_MAP_ANONYMOUS		0x20
+#define K_MAP_NORESERVE		0x4000
+#define K_MAP_POPULATE		0x8000
+#define K_MAP_FIXED_NOREPLACE	0x100000
+#define K_MREMAP_MAYMOVE	1
+#define K_MREMAP_FIXED		2
+#define K_MREMAP_DONTUNMAP	4
+
+_Static_assert(MEMLAB_MAP_POPULATE == K_MAP_POPULATE, "MAP values");
+_Static_assert(MEMLAB_MAP_FIXED_NOREPLACE == K_MAP_FIXED_NOREPLACE, "MAP values");
+_Static_assert(MEMLAB_MREMAP_DONTUNMAP == K_MREMAP_DONTUNMAP, "MREMAP values");
+
+/*
+** The smaps fields compared, per VMA of the window.  Left out (see
+** README): Size, KernelPageSize, MMUPageSize (the VMA's, diff_vma's
+** business), THPeligible and VmFlags (flags, not residency) and the
+** fields that are always 0 here on both sides for lack of THP, hugetlb,
+** KSM and swap.
+*/
+static const char *const FIELDS[] = {
+	"Rss", "Pss", "Pss_Dirty", "Shared_Clean", "Shared_Dirty", "Private_Clean",
+	"Private_Dirty", "Referenced", "Anonymous", "LazyFree", "AnonHugePages", "Swap",
+	"Locked",
+};
+#define NF ((int)(sizeof(FIELDS) / sizeof(FIELDS[0])))
+
+/* The window: the same numbers on the host and in memlab. */
+static uint64_t W;
+static const uint64_t window_candidates[] = {
+	0x7e0000000000ULL, 0x7d0000000000ULL, 0x6e0000000000ULL, 0x3e0000000000ULL,
+};
+
+static int in_window(uint64_t a) { return a >= W && a < W + WIN_LEN; }
+static int meets_window(uint64_t a, uint64_t len)
+{
+	uint64_t end = a + len;
+
+	if (end < a)
+		end = UINT64_MAX;
+	return a < W + WIN_LEN && end > W;
+}
+static int is_err(int64_t v) { return v < 0 && v >= -4095; }
+
+/* ===================== the random generator (splitmix64) ===================== */
+
+struct rng { uint64_t s; };
+
+static uint64_t rnext(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
+
+/* ===================== operations ===================== */
+
+enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_READ, OP_WRITE };
+
+struct op {
+	int kind;
+	uint64_t addr, len;	/* mremap: old_address, old_size */
+	uint64_t len2, addr2;	/* mremap: new_size, new_address */
+	int prot, flags;
+	uint32_t salt;		/* a write's bytes */
+};
+
+/* An access's outcome (its "result"). */
+enum { ACC_OK = 0, ACC_MAPERR = 1, ACC_ACCERR = 2, ACC_SIGBUS = 3 };
+#define BAD_RC ((int64_t)1 << 62)	/* memlab returned something else: BAD_RC + rc */
+
+static const char *op_name(int kind)
+{
+	static const char *const n[] = { "mmap", "munmap", "mprotect", "mremap", "read", "write" };
+
+	return n[kind];
+}
+
+static void fmt_prot(char *buf, size_t n, int prot)
+{
+	snprintf(buf, n, "%c%c%c", prot & PROT_READ ? 'r' : '-', prot & PROT_WRITE ? 'w' : '-',
+		 prot & PROT_EXEC ? 'x' : '-');
+}
+
+static void fmt_op(char *buf, size_t n, const struct op *o)
+{
+	char p[8];
+
+	switch (o->kind) {
+	case OP_MMAP:
+		fmt_prot(p, sizeof p, o->prot);
+		snprintf(buf, n, "mmap(0x%" PRIx64 ", 0x%" PRIx64 ", %s, %s|anonymous|%s%s%s)", o->addr,
+			 o->len, p, o->flags & K_MAP_SHARED ? "shared" : "private",
+			 o->flags & K_MAP_FIXED_NOREPLACE ? "fixed_noreplace" : "fixed",
+			 o->flags & K_MAP_POPULATE ? "|populate" : "",
+			 o->flags & K_MAP_NORESERVE ? "|noreserve" : "");
+		break;
+	case OP_MUNMAP:
+		snprintf(buf, n, "munmap(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
+		break;
+	case OP_MPROTECT:
+		fmt_prot(p, sizeof p, o->prot);
+		snprintf(buf, n, "mprotect(0x%" PRIx64 ", 0x%" PRIx64 ", %s)", o->addr, o->len, p);
+		break;
+	case OP_MREMAP:
+		snprintf(buf, n, "mremap(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", %s%s%s%s, 0x%" PRIx64 ")",
+			 o->addr, o->len, o->len2, o->flags ? "" : "0",
+			 o->flags & K_MREMAP_MAYMOVE ? "maymove" : "",
+			 o->flags & K_MREMAP_FIXED ? "|fixed" : "",
+			 o->flags & K_MREMAP_DONTUNMAP ? "|dontunmap" : "", o->addr2);
+		break;
+	case OP_READ:
+		snprintf(buf, n, "read(0x%" PRIx64 ", %" PRIu64 ")", o->addr, o->len);
+		break;
+	default:
+		snprintf(buf, n, "write(0x%" PRIx64 ", %" PRIu64 ")", o->addr, o->len);
+		break;
+	}
+}
+
+static void fmt_result(char *buf, size_t n, int kind, int64_t v)
+{
+	if (v >= BAD_RC - (1LL << 33) && v <= BAD_RC + (1LL << 33)) {
+		snprintf(buf, n, "return code %" PRId64 " (not 0 or -errno)", v - BAD_RC);
+	} else if (kind == OP_READ || kind == OP_WRITE) {
+		static const char *const t[] = { "ok", "SIGSEGV/SEGV_MAPERR", "SIGSEGV/SEGV_ACCERR",
+						 "SIGBUS" };
+		snprintf(buf, n, "%s", v >= 0 && v <= ACC_SIGBUS ? t[v] : "?");
+	} else if (is_err(v)) {
+		const char *e = memlab_err_name((int)-v);
+
+		snprintf(buf, n, "-%s", e ? e : "E?");
+	} else if (kind == OP_MMAP || kind == OP_MREMAP) {
+		snprintf(buf, n, "0x%" PRIx64, (uint64_t)v);
+	} else {
+		snprintf(buf, n, "%" PRId64, v);
+	}
+}
+
+/* The bytes of a write: a function of the salt and the address. */
+static uint8_t wbyte(uint32_t salt, uint64_t a)
+{
+	uint64_t x = (a ^ ((uint64_t)salt << 32)) * 0x9e3779b97f4a7c15ULL;
+
+	return (uint8_t)(x >> 56) | 1;
+}
+
+/* ===================== smaps ===================== */
+
+struct smap {
+	uint64_t start, end;
+	char perms[5];
+	int64_t f[NF];
+};
+
+struct smaps {
+	int n;
+	struct smap v[MAX_VMAS];
+};
+
+/* The window's VMAs of an smaps text. */
+static void parse_smaps(const char *text, struct smaps *s)
+{
+	const char *p = text;
+	struct smap *cur = NULL;
+
+	s->n = 0;
+	while (p && *p) {
+		unsigned long long st, en;
+		char perms[8];
+		const char *nl = strchr(p, '\n');
+
+		/* a VMA's line starts with a hex digit, a field's with a capital */
+		if (((p[0] >= '0' && p[0] <= '9') || (p[0] >= 'a' && p[0] <= 'f')) &&
+		    sscanf(p, "%llx-%llx %4s ", &st, &en, perms) == 3) {
+			cur = NULL;
+			if (st < W + WIN_LEN && en > W && s->n < MAX_VMAS) {
+				cur = &s->v[s->n++];
+				memset(cur, 0, sizeof *cur);
+				cur->start = st;
+				cur->end = en;
+				memcpy(cur->perms, perms, 4);
+				for (int i = 0; i < NF; i++)
+					cur->f[i] = -1;
+			}
+		} else if (cur) {
+			for (int i = 0; i < NF; i++) {
+				size_t l = strlen(FIELDS[i]);
+
+				if (!strncmp(p, FIELDS[i], l) && p[l] == ':')
+					cur->f[i] = strtoll(p + l + 1, NULL, 10);
+			}
+		}
+		p = nl ? nl + 1 : NULL;
+	}
+}
+
+static char smaps_buf[8 << 20];
+
+static void host_smaps(struct smaps *s)
+{
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	size_t len = 0;
+
+	if (fd < 0) {
+		perror("/proc/self/smaps");
+		exit(2);
+	}
+	for (;;) {
+		ssize_t r = read(fd, smaps_buf + len, sizeof smaps_buf - 1 - len);
+
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			perror("read smaps");
+			exit(2);
+		}
+		if (r == 0)
+			break;
+		len += (size_t)r;
+		if (len >= sizeof smaps_buf - 1) {
+			fprintf(stderr, "diff_rss: /proc/self/smaps is larger than %zu bytes\n",
+				sizeof smaps_buf);
+			exit(2);
+		}
+	}
+	close(fd);
+	smaps_buf[len] = 0;
+	parse_smaps(smaps_buf, s);
+}
+
+static void print_smaps(const char *who, const struct smaps *s)
+{
+	printf("  %s smaps of the window:%s\n", who, s->n ? "" : " (no VMA)");
+	for (int i = 0; i < s->n; i++) {
+		const struct smap *v = &s->v[i];
+
+		printf("    %" PRIx64 "-%" PRIx64 " %s", v->start, v->end, v->perms);
+		for (int j = 0; j < NF; j++)
+			if (v->f[j])
+				printf(" %s %" PRId64, FIELDS[j], v->f[j]);
+		printf("\n");
+	}
+}
+
+/* 0 when equal, else a description; *field the first field that differs (-1: the VMAs). */
+static int smaps_compare(const struct smaps *h, const struct smaps *m, char *why, size_t n,
+			 int *field)
+{
+	*field = -1;
+	if (h->n != m->n) {
+		snprintf(why, n, "%d VMA(s) in the window on the host, %d in memlab", h->n, m->n);
+		return 1;
+	}
+	for (int i = 0; i < h->n; i++) {
+		const struct smap *a = &h->v[i], *b = &m->v[i];
+
+		if (a->start != b->start || a->end != b->end || strcmp(a->perms, b->perms)) {
+			snprintf(why, n, "VMA %d: %" PRIx64 "-%" PRIx64 " %s on the host, %" PRIx64
+				 "-%" PRIx64 " %s in memlab", i + 1, a->start, a->end, a->perms,
+				 b->start, b->end, b->perms);
+			return 1;
+		}
+		for (int j = 0; j < NF; j++) {
+			if (a->f[j] != b->f[j]) {
+				*field = j;
+				snprintf(why, n, "VMA %" PRIx64 "-%" PRIx64 " %s: %s %" PRId64
+					 " kB on the host, %" PRId64 " kB in memlab", a->start, a->end,
+					 a->perms, FIELDS[j], a->f[j], b->f[j]);
+				return 1;
+			}
+		}
+	}
+	return 0;
+}
+
+/* ===================== the host side ===================== */
+
+static sigjmp_buf acc_jb;
+static volatile sig_atomic_t acc_sig, acc_code;
+static volatile uintptr_t acc_addr;
+static struct rusage ru0, ru1;
+static uint8_t host_buf[MAX_ACCESS], sim_buf[MAX_ACCESS], src_buf[MAX_ACCESS];
+
+static void acc_handler(int sig, siginfo_t *si, void *uc)
+{
+	(void)uc;
+	acc_sig = sig;
+	acc_code = si->si_code;
+	acc_addr = (uintptr_t)si->si_addr;
+	siglongjmp(acc_jb, 1);
+}
+
+static void install_handlers(void)
+{
+	struct sigaction sa;
+
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = acc_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGSEGV, &sa, NULL);
+	sigaction(SIGBUS, &sa, NULL);
+}
+
+/*
+** The loads and stores themselves, one byte at a time, without the
+** sanitizers' instrumentation (whose shadow memory would fault too).
+*/
+__attribute__((noinline, no_sanitize("address", "undefined")))
+static void host_load(uint64_t a, uint8_t *buf, size_t n)
+{
+	volatile const uint8_t *p = (volatile const uint8_t *)(uintptr_t)a;
+
+	for (size_t i = 0; i < n; i++)
+		buf[i] = p[i];
+}
+
+__attribute__((noinline, no_sanitize("address", "undefined")))
+static void host_store(uint64_t a, const uint8_t *buf, size_t n)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)a;
+
+	for (size_t i = 0; i < n; i++)
+		p[i] = buf[i];
+}
+
+/* Faults of this thread: raw system calls, no interceptor in between. */
+#define RUSAGE(r) syscall(SYS_getrusage, RUSAGE_THREAD_, (r))
+
+struct flt { int64_t min, maj; };
+
+static struct flt flt_delta(void)
+{
+	struct flt d = { ru1.ru_minflt - ru0.ru_minflt, ru1.ru_majflt - ru0.ru_majflt };
+
+	return d;
+}
+
+/* An access of n bytes at a: the outcome, and the faults it took in *f. */
+static int64_t host_access(int write, uint64_t a, size_t n, uint8_t *buf, struct flt *f)
+{
+	int64_t res;
+
+	acc_sig = 0;
+	if (sigsetjmp(acc_jb, 1) == 0) {
+		RUSAGE(&ru0);
+		if (write)
+			host_store(a, buf, n);
+		else
+			host_load(a, buf, n);
+		RUSAGE(&ru1);
+		res = ACC_OK;
+	} else {
+		RUSAGE(&ru1);
+		if (acc_sig == SIGBUS)
+			res = ACC_SIGBUS;
+		else
+			res = acc_code == SEGV_ACCERR ? ACC_ACCERR : ACC_MAPERR;
+	}
+	*f = flt_delta();
+	return res;
+}
+
+static int64_t host_ret(long r)
+{
+	return r == -1 ? -(int64_t)errno : (int64_t)r;
+}
+
+static int64_t host_do(const struct op *o, struct flt *f)
+{
+	long r;
+
+	switch (o->kind) {
+	case OP_READ:
+		memset(host_buf, 0xa5, sizeof host_buf);
+		return host_access(0, o->addr, o->len, host_buf, f);
+	case OP_WRITE:
+		for (uint64_t i = 0; i < o->len; i++)
+			src_buf[i] = wbyte(o->salt, o->addr + i);
+		return host_access(1, o->addr, o->len, src_buf, f);
+	default:
+		break;
+	}
+	RUSAGE(&ru0);
+	switch (o->kind) {
+	case OP_MMAP:
+		r = syscall(SYS_mmap, o->addr, o->len, o->prot, o->flags, -1, 0);
+		break;
+	case OP_MUNMAP:
+		r = syscall(SYS_munmap, o->addr, o->len);
+		break;
+	case OP_MPROTECT:
+		r = syscall(SYS_mprotect, o->addr, o->len, o->prot);
+		break;
+	default:
+		r = syscall(SYS_mremap, o->addr, o->len, o->len2, o->flags, o->addr2);
+		break;
+	}
+	RUSAGE(&ru1);
+	*f = flt_delta();
+	return host_ret(r);
+}
+
+/*
+** Touch (write) every page of the stack this harness may use below the
+** current frame, so that no stack page faults inside a measurement (after
+** fork every page is copy-on-write: the first store faults).
+*/
+__attribute__((noinline)) static void pretouch_stack(void)
+{
+	volatile uint8_t area[96 * 1024];
+
+	for (size_t i = 0; i < sizeof area; i += 512)
+		area[i] = (uint8_t)i;
+}
+
+/*
+** Make the measurements exact in this (forked) process: every page of
+** code, data and stack they use is faulted in by a dry run of each kind of
+** step on a scratch mapping, twice; the second round must count exactly
+** the faults of its own accesses (a first read of a page 1, a first write
+** after it 1, every repeat and every failed access 0).  Returns 0, or -1
+** with a message when the host does not allow exact counts.
+*/
+static int host_warm_up(char *why, size_t n)
+{
+	static const int want[2][9] = {
+		{ -1, -1, -1, -1, -1, -1, -1, -1, -1 },	/* round 1: anything */
+		{ 1, 1, 0, 0, 0, 0, 0, 0, 0 },
+	};
+	struct flt f;
+	int64_t got[9];
+	uint8_t b[16];
+
+	install_handlers();
+	memset(host_buf, 0, sizeof host_buf);
+	memset(sim_buf, 0, sizeof sim_buf);
+	memset(src_buf, 0, sizeof src_buf);
+	memset(&ru0, 0, sizeof ru0);
+	memset(&ru1, 0, sizeof ru1);
+	memset(&acc_jb, 0, sizeof acc_jb);
+	for (int round = 0; round < 2; round++) {
+		long base = syscall(SYS_mmap, 0, 8 * PAGE, PROT_READ | PROT_WRITE,
+				    MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		long sh = syscall(SYS_mmap, 0, PAGE, PROT_READ | PROT_WRITE,
+				  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+		long sh2;
+		int64_t r[9];
+
+		pretouch_stack();
+		if (base == -1 || sh == -1) {
+			snprintf(why, n, "mmap: %s", strerror(errno));
+			return -1;
+		}
+		syscall(SYS_mprotect, base + 2 * PAGE, PAGE, PROT_NONE);
+		syscall(SYS_mprotect, base + 3 * PAGE, PAGE, PROT_READ);
+		syscall(SYS_munmap, base + 4 * PAGE, PAGE);
+		sh2 = syscall(SYS_mremap, sh, PAGE, 2 * PAGE, K_MREMAP_MAYMOVE, 0);
+		if (sh2 == -1) {
+			snprintf(why, n, "mremap: %s", strerror(errno));
+			return -1;
+		}
+		r[0] = host_access(0, (uint64_t)base, 8, b, &f);		/* zero page: 1 */
+		got[0] = f.min;
+		r[1] = host_access(1, (uint64_t)base, 8, b, &f);		/* COW: 1 */
+		got[1] = f.min;
+		r[2] = host_access(0, (uint64_t)base, 8, b, &f);
+		got[2] = f.min;
+		r[3] = host_access(1, (uint64_t)base + 8, 8, b, &f);
+		got[3] = f.min;
+		r[4] = host_access(0, (uint64_t)base + 2 * PAGE, 1, b, &f);	/* ACCERR */
+		got[4] = f.min;
+		r[5] = host_access(1, (uint64_t)base + 3 * PAGE, 1, b, &f);	/* ACCERR (r--) */
+		got[5] = f.min;
+		r[6] = host_access(0, (uint64_t)base + 4 * PAGE, 1, b, &f);	/* MAPERR */
+		got[6] = f.min;
+		r[7] = host_access(1, (uint64_t)sh2 + PAGE, 1, b, &f);		/* SIGBUS */
+		got[7] = f.min;
+		r[8] = host_do(&(struct op){ .kind = OP_MPROTECT, .addr = (uint64_t)base + 5 * PAGE,
+					     .len = PAGE, .prot = PROT_READ }, &f);
+		got[8] = f.min;
+		syscall(SYS_munmap, base, 8 * PAGE);
+		syscall(SYS_munmap, sh2, 2 * PAGE);
+		if (r[0] != ACC_OK || r[1] != ACC_OK || r[4] != ACC_ACCERR || r[5] != ACC_ACCERR ||
+		    r[6] != ACC_MAPERR || r[7] != ACC_SIGBUS || r[8] != 0) {
+			snprintf(why, n, "the scratch accesses gave %" PRId64 " %" PRId64 " %" PRId64
+				 " %" PRId64 " %" PRId64 " %" PRId64 " %" PRId64, r[0], r[1], r[4], r[5],
+				 r[6], r[7], r[8]);
+			return -1;
+		}
+		for (int i = 0; i < 9; i++) {
+			if (want[round][i] >= 0 && got[i] != want[round][i]) {
+				snprintf(why, n, "scratch step %d of the second round took %" PRId64
+					 " minor faults, not %d: something else faults between the "
+					 "getrusage() calls", i, got[i], want[round][i]);
+				return -1;
+			}
+		}
+	}
+	return 0;
+}
+
+static void host_clean(void)
+{
+	if (syscall(SYS_munmap, W, WIN_LEN) != 0) {
+		perror("munmap(window)");
+		exit(2);
+	}
+}
+
+/* ===================== the memlab side ===================== */
+
+struct sim {
+	memlab_machine *m;
+	memlab_task *t;
+	int pid;
+	char reports[1024];
+};
+
+static void sim_report(void *ud, const char *msg)
+{
+	struct sim *s = ud;
+	size_t l = strlen(s->reports);
+
+	if (l + 2 < sizeof s->reports)
+		snprintf(s->reports + l, sizeof s->reports - l, "%s%s", l ? "; " : "", msg);
+}
+
+static int sim_start(struct sim *s)
+{
+	struct memlab_config cfg;
+	struct memlab_spawn_args args;
+	int rc;
+
+	memset(s, 0, sizeof *s);
+	memlab_config_init(&cfg);
+	cfg.ram = 1ULL << 30;
+	cfg.seed = 1;
+	cfg.report = sim_report;
+	cfg.report_ud = s;
+	if ((rc = memlab_create(&cfg, &s->m)) < 0) {
+		fprintf(stderr, "memlab_create: %s\n", memlab_strerror(rc));
+		return rc;
+	}
+	memset(&args, 0, sizeof args);
+	args.root = 1;
+	args.aslr = 0;
+	if ((rc = memlab_spawn(s->m, &args, &s->t)) < 0) {
+		fprintf(stderr, "memlab_spawn: %s\n", memlab_strerror(rc));
+		memlab_destroy(s->m);
+		return rc;
+	}
+	s->pid = memlab_task_pid(s->t);
+	return 0;
+}
+
+static void sim_stop(struct sim *s)
+{
+	if (s->t)
+		memlab_task_exit(s->t);
+	if (s->m)
+		memlab_destroy(s->m);
+	s->t = NULL;
+	s->m = NULL;
+}
+
+static void sim_smaps(struct sim *s, struct smaps *out)
+{
+	char path[32], *text = NULL;
+	size_t len;
+
+	snprintf(path, sizeof path, "%d/smaps", s->pid);
+	if (memlab_proc(s->m, path, &text, &len) != 0) {
+		out->n = 0;
+		sim_report(s, "memlab_proc(PID/smaps) failed");
+		return;
+	}
+	parse_smaps(text, out);
+	memlab_free_text(s->m, text);
+}
+
+static struct flt sim_faults(struct sim *s)
+{
+	struct memlab_mm_info mi;
+	struct flt f;
+
+	memlab_mm_info(s->t, &mi);
+	f.min = (int64_t)mi.min_flt;
+	f.maj = (int64_t)mi.maj_flt;
+	return f;
+}
+
+static int64_t sim_do(struct sim *s, const struct op *o, struct flt *f)
+{
+	struct flt before = sim_faults(s), after;
+	uint64_t out = 0;
+	int rc, code = 0;
+	int64_t res;
+
+	switch (o->kind) {
+	case OP_MMAP:
+		rc = memlab_mmap(s->t, o->addr, o->len, o->prot, o->flags, NULL, 0, &out);
+		break;
+	case OP_MUNMAP:
+		rc = memlab_munmap(s->t, o->addr, o->len);
+		break;
+	case OP_MPROTECT:
+		rc = memlab_mprotect(s->t, o->addr, o->len, o->prot);
+		break;
+	case OP_MREMAP:
+		rc = memlab_mremap(s->t, o->addr, o->len, o->len2, o->flags, o->addr2, &out);
+		break;
+	default:
+		if (o->kind == OP_READ)
+			memset(sim_buf, 0xa5, sizeof sim_buf);
+		else
+			for (uint64_t i = 0; i < o->len; i++)
+				sim_buf[i] = wbyte(o->salt, o->addr + i);
+		rc = memlab_access(s->t, o->addr, o->len, o->kind == OP_READ ? 'r' : 'w', sim_buf,
+				   &code);
+		break;
+	}
+	after = sim_faults(s);
+	f->min = after.min - before.min;
+	f->maj = after.maj - before.maj;
+	if (o->kind == OP_READ || o->kind == OP_WRITE) {
+		if (rc == 0)
+			return ACC_OK;
+		if (rc == -MEMLAB_EFAULT && code == MEMLAB_BUS_ADRERR)
+			return ACC_SIGBUS;
+		if (rc == -MEMLAB_EFAULT)
+			return code == MEMLAB_SEGV_ACCERR ? ACC_ACCERR : ACC_MAPERR;
+		return BAD_RC + rc;
+	}
+	if (rc > 0 || rc < -4095)
+		return BAD_RC + rc;
+	res = rc < 0 ? rc : (o->kind == OP_MMAP || o->kind == OP_MREMAP) ? (int64_t)out : 0;
+	return res;
+}
+
+/* ===================== generating operations ===================== */
+
+static const int prot_set[] = {
+	PROT_NONE, PROT_READ, PROT_READ | PROT_WRITE, PROT_READ | PROT_WRITE,
+	PROT_READ | PROT_WRITE | PROT_EXEC, PROT_READ, PROT_READ | PROT_WRITE, PROT_NONE,
+	PROT_WRITE, PROT_EXEC,	/* x86: both readable */
+};
+
+static int pick_prot(struct rng *r)
+{
+	return prot_set[rnd(r, sizeof prot_set / sizeof prot_set[0])];
+}
+
+/* A page of a VMA of the window (mostly), or any page of the window. */
+static uint64_t pick_page(struct rng *r, const struct smaps *h, int writable)
+{
+	const struct smap *c[MAX_VMAS];
+	int nc = 0;
+
+	for (int i = 0; i < h->n; i++)
+		if (!writable || h->v[i].perms[1] == 'w')
+			c[nc++] = &h->v[i];
+	if (nc && rnd(r, 100) < 85) {
+		const struct smap *v = c[rnd(r, (uint64_t)nc)];
+		uint64_t s = v->start < W ? W : v->start, e = v->end > W + WIN_LEN ? W + WIN_LEN : v->end;
+
+		return s + PAGE * rnd(r, (e - s) / PAGE);
+	}
+	return W + PAGE * rnd(r, WIN_PAGES);
+}
+
+/* Pages from a to the window's end. */
+static uint64_t room(uint64_t a) { return (W + WIN_LEN - a) / PAGE; }
+
+static uint64_t pick_len(struct rng *r, uint64_t a)
+{
+	uint64_t max = room(a), few = max < 4 ? max : 4;
+
+	if (rnd(r, 100) < 60)
+		return PAGE * (1 + rnd(r, few));
+	return PAGE * (1 + rnd(r, max < 16 ? max : 16));
+}
+
+static void gen_op(struct rng *r, const struct smaps *h, struct op *o)
+{
+	unsigned x = (unsigned)rnd(r, 100);
+
+	memset(o, 0, sizeof *o);
+	if (x < 20 || h->n == 0) {
+		unsigned y = (unsigned)rnd(r, 100);
+
+		o->kind = OP_MMAP;
+		o->addr = pick_page(r, h, 0);
+		if (rnd(r, 100) < 40)
+			o->addr = W + PAGE * rnd(r, WIN_PAGES);
+		o->len = pick_len(r, o->addr);
+		o->prot = pick_prot(r);
+		o->flags = K_MAP_ANONYMOUS | (y < 68 ? K_MAP_PRIVATE : K_MAP_SHARED);
+		o->flags |= rnd(r, 100) < 10 ? K_MAP_FIXED_NOREPLACE : K_MAP_FIXED;
+		if (rnd(r, 100) < 25)
+			o->flags |= K_MAP_POPULATE;
+		if (rnd(r, 100) < 10)
+			o->flags |= K_MAP_NORESERVE;
+	} else if (x < 28) {
+		o->kind = OP_MUNMAP;
+		o->addr = pick_page(r, h, 0);
+		o->len = pick_len(r, o->addr);
+	} else if (x < 40) {
+		o->kind = OP_MPROTECT;
+		if (rnd(r, 100) < 60) {		/* a VMA from one of its pages to its end */
+			const struct smap *v = &h->v[rnd(r, (uint64_t)h->n)];
+			uint64_t e = v->end > W + WIN_LEN ? W + WIN_LEN : v->end;
+
+			o->addr = v->start + PAGE * rnd(r, (e - v->start) / PAGE);
+			o->len = e - o->addr;
+			if (rnd(r, 3) == 0 && o->len > PAGE)
+				o->len -= PAGE * (1 + rnd(r, o->len / PAGE - 1));
+		} else {
+			o->addr = pick_page(r, h, 0);
+			o->len = pick_len(r, o->addr);
+		}
+		o->prot = pick_prot(r);
+	} else if (x < 50) {
+		const struct smap *v = &h->v[rnd(r, (uint64_t)h->n)];
+		uint64_t e = v->end > W + WIN_LEN ? W + WIN_LEN : v->end;
+		unsigned y = (unsigned)rnd(r, 100);
+
+		o->kind = OP_MREMAP;
+		o->addr = v->start;
+		if (rnd(r, 4) == 0 && e - v->start > PAGE)
+			o->addr += PAGE * (1 + rnd(r, (e - v->start) / PAGE - 1));
+		o->len = e - o->addr;
+		if (rnd(r, 4) == 0 && o->len > PAGE)
+			o->len -= PAGE * (1 + rnd(r, o->len / PAGE - 1));
+		if (v->perms[3] == 's' && rnd(r, 100) < 25) {
+			/* old_size 0: a second mapping of the same shmem pages */
+			o->len2 = o->len;
+			o->len = 0;
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_FIXED;
+			o->addr2 = W + PAGE * rnd(r, WIN_PAGES);
+			if (o->addr2 + o->len2 > W + WIN_LEN)
+				o->addr2 = W + WIN_LEN - o->len2;
+			return;
+		}
+		if (y < 25)
+			o->flags = 0;
+		else if (y < 45)
+			o->flags = K_MREMAP_MAYMOVE;
+		else if (y < 80)
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_FIXED;
+		else if (y < 95)
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_FIXED | K_MREMAP_DONTUNMAP;
+		else
+			o->flags = K_MREMAP_MAYMOVE | K_MREMAP_DONTUNMAP;
+		y = (unsigned)rnd(r, 100);
+		if ((o->flags & K_MREMAP_DONTUNMAP) || y < 20)
+			o->len2 = o->len;
+		else if (y < 55)
+			o->len2 = o->len + PAGE * (1 + rnd(r, 4));
+		else
+			o->len2 = o->len > PAGE ? o->len - PAGE * (1 + rnd(r, o->len / PAGE - 1)) : PAGE;
+		if (o->addr + o->len2 > W + WIN_LEN)
+			o->len2 = W + WIN_LEN - o->addr;
+		if (o->flags & K_MREMAP_FIXED) {
+			o->addr2 = W + PAGE * rnd(r, WIN_PAGES);
+			if (o->addr2 + o->len2 > W + WIN_LEN)
+				o->addr2 = W + WIN_LEN - o->len2;
+		}
+	} else {
+		o->kind = x < 72 ? OP_READ : OP_WRITE;
+		o->addr = pick_page(r, h, o->kind == OP_WRITE && rnd(r, 100) < 80);
+		if (rnd(r, 100) < 50) {
+			o->addr += rnd(r, PAGE);
+			o->len = 1;
+		} else {
+			o->addr += rnd(r, PAGE);
+			o->len = 1 + rnd(r, MAX_ACCESS);
+		}
+		if (o->addr + o->len > W + WIN_LEN)
+			o->len = W + WIN_LEN - o->addr;
+		o->salt = (uint32_t)rnext(r);
+	}
+}
+
+/*
+** Every range an operation modifies or touches lies in the window: the
+** harness never changes the rest of its own process.  (An mremap with
+** MAYMOVE and without FIXED may move the range out of the window, to a
+** place the kernel picks among free addresses: the result is then
+** unmapped at once, on each side.)
+*/
+static int op_is_safe(const struct op *o)
+{
+	if (!in_window(o->addr) || o->addr + o->len > W + WIN_LEN)
+		return 0;
+	if (o->len == 0 && (o->kind != OP_MREMAP || !(o->flags & K_MREMAP_FIXED)))
+		return 0;	/* mremap(old_size 0) makes a second mapping: only at a fixed place */
+	if (o->kind == OP_MMAP && !(o->flags & (K_MAP_FIXED | K_MAP_FIXED_NOREPLACE)))
+		return 0;
+	if (o->kind == OP_MREMAP) {
+		if (o->len2 == 0 || o->addr + o->len2 > W + WIN_LEN)
+			return 0;
+		if ((o->flags & K_MREMAP_FIXED) &&
+		    (!in_window(o->addr2) || o->addr2 + o->len2 > W + WIN_LEN))
+			return 0;
+	}
+	return 1;
+}
+
+/* ===================== running a sequence ===================== */
+
+enum { F_NONE, F_RESULT, F_FAULTS, F_DATA, F_SMAPS, F_MEMLAB, F_SETUP, F_CRASH };
+
+static const char *const fail_names[] = {
+	"", "results differ", "fault counts differ", "read bytes differ", "smaps differ",
+	"memlab reported a problem", "setup", "crash or hang",
+};
+
+struct step {
+	struct op op;
+	int64_t host, sim;
+	struct flt hf, sf;
+	int outside;		/* an mremap moved it out of the window on both sides */
+	int data_at;		/* first differing byte of a read, or -1 */
+};
+
+struct run {
+	uint64_t seed;
+	int n;
+	struct step s[MAX_OPS];
+	int fail, fail_at, fail_detail;
+	char why[768];
+	struct smaps hs, ss;	/* both at the failure */
+};
+
+static int max_ops = 40;
+static int trace;
+
+static void print_step(const struct step *st, int i)
+{
+	char op[200], a[96], b[96];
+
+	fmt_op(op, sizeof op, &st->op);
+	fmt_result(a, sizeof a, st->op.kind, st->host);
+	fmt_result(b, sizeof b, st->op.kind, st->sim);
+	if (st->outside)
+		printf("  %2d %s = %s (host) / %s (memlab): moved out of the window, unmapped", i + 1,
+		       op, a, b);
+	else if (st->host == st->sim)
+		printf("  %2d %s = %s", i + 1, op, a);
+	else
+		printf("  %2d %s = %s (host) vs %s (memlab)", i + 1, op, a, b);
+	if (st->hf.min == st->sf.min && st->hf.maj == st->sf.maj)
+		printf(", faults %" PRId64 "%s", st->hf.min, st->hf.maj ? "+major" : "");
+	else
+		printf(", faults %" PRId64 " minor %" PRId64 " major (host) vs %" PRId64 " minor %" PRId64
+		       " major (memlab)", st->hf.min, st->hf.maj, st->sf.min, st->sf.maj);
+	if (st->data_at >= 0)
+		printf(", bytes differ from offset %d", st->data_at);
+	printf("\n");
+}
+
+static void fail_run(struct run *r, int kind, int at, int detail, const char *why)
+{
+	r->fail = kind;
+	r->fail_at = at;
+	r->fail_detail = detail;
+	snprintf(r->why, sizeof r->why, "%s", why);
+}
+
+static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops, int nops,
+		    int verbose)
+{
+	struct rng g = { seed * 0x2545f4914f6cdd1dULL + 7 };
+	static struct smaps hs, ss;
+	struct sim sim;
+	char why[700];
+	int count;
+
+	memset(r, 0, sizeof *r);
+	r->seed = seed;
+	count = gen ? (int)(10 + rnd(&g, (uint64_t)max_ops - 9)) : nops;
+	if (host_warm_up(why, sizeof why)) {
+		fprintf(stderr, "diff_rss: cannot measure faults exactly here: %s\n", why);
+		exit(2);
+	}
+	if (sim_start(&sim) < 0) {
+		fail_run(r, F_SETUP, 0, 0, "could not start the memlab machine");
+		return;
+	}
+	host_smaps(&hs);
+	if (hs.n) {
+		fprintf(stderr, "diff_rss: the host window is not empty at start\n");
+		exit(2);
+	}
+	for (int i = 0; i < count && !r->fail; i++) {
+		struct step *st = &r->s[i];
+		int field;
+
+		if (gen)
+			gen_op(&g, &hs, &st->op);
+		else
+			st->op = ops[i];
+		r->n = i + 1;
+		st->data_at = -1;
+		if (!op_is_safe(&st->op)) {
+			char op[200];
+
+			fmt_op(op, sizeof op, &st->op);
+			fprintf(stderr, "diff_rss: refusing an unsafe operation %s\n", op);
+			exit(2);
+		}
+		st->host = host_do(&st->op, &st->hf);
+		fflush(stdout);
+		st->sim = sim_do(&sim, &st->op, &st->sf);
+		if (st->op.kind == OP_MREMAP) {
+			int ho = !is_err(st->host) && !meets_window((uint64_t)st->host, st->op.len2);
+			int so = !is_err(st->sim) && st->sim < BAD_RC - (1LL << 33) &&
+				 !meets_window((uint64_t)st->sim, st->op.len2);
+
+			if (ho)
+				syscall(SYS_munmap, (uint64_t)st->host, st->op.len2);
+			if (so)
+				memlab_munmap(sim.t, (uint64_t)st->sim, st->op.len2);
+			st->outside = ho && so;
+		}
+		if (!st->outside && st->host != st->sim) {
+			snprintf(why, sizeof why, "%s: results differ", op_name(st->op.kind));
+			fail_run(r, F_RESULT, i, 0, why);
+		} else if (st->hf.min != st->sf.min || st->hf.maj != st->sf.maj) {
+			snprintf(why, sizeof why, "%s: %" PRId64 " minor / %" PRId64 " major faults on the "
+				 "host, %" PRId64 " / %" PRId64 " in memlab", op_name(st->op.kind),
+				 st->hf.min, st->hf.maj, st->sf.min, st->sf.maj);
+			fail_run(r, F_FAULTS, i, 0, why);
+		} else if (st->op.kind == OP_READ && memcmp(host_buf, sim_buf, sizeof host_buf)) {
+			for (st->data_at = 0; host_buf[st->data_at] == sim_buf[st->data_at]; st->data_at++)
+				;
+			snprintf(why, sizeof why, "read: byte %d is %#x on the host, %#x in memlab",
+				 st->data_at, host_buf[st->data_at], sim_buf[st->data_at]);
+			fail_run(r, F_DATA, i, 0, why);
+		}
+		host_smaps(&hs);
+		sim_smaps(&sim, &ss);
+		if (!r->fail && smaps_compare(&hs, &ss, why, sizeof why, &field))
+			fail_run(r, F_SMAPS, i, field, why);
+		if (!r->fail && sim.reports[0]) {
+			snprintf(why, sizeof why, "memlab reported: %.300s", sim.reports);
+			fail_run(r, F_MEMLAB, i, 0, why);
+		}
+		if (r->fail) {
+			r->hs = hs;
+			r->ss = ss;
+		}
+		if (trace && verbose) {
+			print_step(st, i);
+			print_smaps("host", &hs);
+			print_smaps("memlab", &ss);
+		}
+	}
+	/*
+	 * The final sweep: every page of the window read on both sides (same
+	 * outcome, faults and bytes), then the smaps once more.
+	 */
+	for (uint64_t a = W; a < W + WIN_LEN && !r->fail; a += PAGE) {
+		struct op o = { .kind = OP_READ, .addr = a, .len = PAGE };
+		struct flt hf, sf;
+		int64_t h = host_do(&o, &hf), sv = sim_do(&sim, &o, &sf);
+		int field;
+
+		if (h != sv || hf.min != sf.min || hf.maj != sf.maj || memcmp(host_buf, sim_buf, PAGE)) {
+			char hr[96], sr[96];
+
+			fmt_result(hr, sizeof hr, OP_READ, h);
+			fmt_result(sr, sizeof sr, OP_READ, sv);
+			snprintf(why, sizeof why, "final sweep, page 0x%" PRIx64 ": %s, %" PRId64
+				 " minor fault(s) on the host; %s, %" PRId64 " in memlab%s", a, hr,
+				 hf.min, sr, sf.min, memcmp(host_buf, sim_buf, PAGE) ? "; bytes differ" : "");
+			fail_run(r, h != sv ? F_RESULT : memcmp(host_buf, sim_buf, PAGE) ? F_DATA : F_FAULTS,
+				 r->n, 0, why);
+		} else if (a + PAGE == W + WIN_LEN) {
+			host_smaps(&hs);
+			sim_smaps(&sim, &ss);
+			if (smaps_compare(&hs, &ss, why, sizeof why, &field))
+				fail_run(r, F_SMAPS, r->n, field, why);
+		}
+		if (r->fail) {
+			r->hs = hs;
+			r->ss = ss;
+		}
+	}
+	if (!r->fail) {
+		memlab_check(sim.m, sim_report, &sim);
+		if (sim.reports[0]) {
+			snprintf(why, sizeof why, "memlab_check: %.300s", sim.reports);
+			fail_run(r, F_MEMLAB, r->n, 0, why);
+			r->hs = hs;
+			r->ss = ss;
+		}
+	}
+	if (verbose) {
+		printf("seed %" PRIu64 ": %d steps\n", seed, r->n);
+		for (int i = 0; i < r->n; i++)
+			print_step(&r->s[i], i);
+		print_smaps("host", &hs);
+		print_smaps("memlab", &ss);
+	}
+	host_clean();
+	host_smaps(&hs);
+	if (hs.n) {
+		fprintf(stderr, "diff_rss: the host window is not empty after munmap\n");
+		exit(2);
+	}
+	if (memlab_munmap(sim.t, W, WIN_LEN) != 0 && !r->fail)
+		fail_run(r, F_RESULT, r->n, 0, "memlab_munmap(window) failed");
+	sim_stop(&sim);
+}
+
+/*
+** Each sequence runs in a child process: a hang or a crash inside memlab
+** is that seed's failure, and the child's window dies with it.
+*/
+static unsigned seed_timeout = 20;
+static struct run *shared_run;
+
+static void run_guarded(struct run *r, uint64_t seed, int gen, const struct op *ops, int nops,
+			int verbose)
+{
+	pid_t pid;
+	int status;
+
+	if (!shared_run) {
+		void *p = mmap(NULL, sizeof *shared_run, PROT_READ | PROT_WRITE,
+			       MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+
+		if (p == MAP_FAILED) {
+			perror("mmap");
+			exit(2);
+		}
+		shared_run = p;
+	}
+	memset(shared_run, 0, sizeof *shared_run);
+	fflush(stdout);
+	fflush(stderr);
+	pid = fork();
+	if (pid < 0) {
+		perror("fork");
+		exit(2);
+	}
+	if (pid == 0) {
+		alarm(seed_timeout);
+		run_seq(shared_run, seed, gen, ops, nops, verbose);
+		fflush(stdout);
+		exit(0);	/* exit(), not _exit(): LeakSanitizer checks memlab */
+	}
+	while (waitpid(pid, &status, 0) < 0) {
+		if (errno != EINTR) {
+			perror("waitpid");
+			exit(2);
+		}
+	}
+	*r = *shared_run;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+		return;
+	if (WIFEXITED(status) && WEXITSTATUS(status) == 2)
+		exit(2);	/* the harness refused to go on: its message is printed */
+	r->fail = F_CRASH;
+	r->fail_at = r->n ? r->n - 1 : 0;
+	snprintf(r->why, sizeof r->why, "%s during %s",
+		 WIFSIGNALED(status) && WTERMSIG(status) == SIGALRM ? "no answer within the timeout"
+		 : WIFSIGNALED(status) ? strsignal(WTERMSIG(status)) : "a non-zero exit (a sanitizer?)",
+		 r->n ? op_name(r->s[r->fail_at].op.kind) : "setup");
+	r->hs.n = r->ss.n = 0;
+}
+
+static void print_failure(const struct run *r, const char *title)
+{
+	printf("FAIL seed %" PRIu64 "%s: %s: %s\n", r->seed, title, fail_names[r->fail], r->why);
+	for (int i = 0; i < r->n; i++)
+		print_step(&r->s[i], i);
+	print_smaps("host", &r->hs);
+	print_smaps("memlab", &r->ss);
+}
+
+/* The same failure: kind, detail (the smaps field) and the failing step's kind. */
+static int same_failure(const struct run *a, const struct run *b)
+{
+	if (!a->fail || a->fail != b->fail || a->fail_detail != b->fail_detail)
+		return 0;
+	if (a->fail_at >= a->n || b->fail_at >= b->n)
+		return a->fail_at >= a->n && b->fail_at >= b->n;
+	return a->s[a->fail_at].op.kind == b->s[b->fail_at].op.kind;
+}
+
+/* Drop steps while the same failure remains (chunks, then one by one). */
+static void shrink(const struct run *orig)
+{
+	static struct run try_run, best;
+	static struct op ops[MAX_OPS], cand[MAX_OPS];
+	int n = orig->fail_at < orig->n ? orig->fail_at + 1 : orig->n;
+	unsigned saved = seed_timeout;
+
+	for (int i = 0; i < n; i++)
+		ops[i] = orig->s[i].op;
+	seed_timeout = 5;
+	best = *orig;
+	for (int chunk = n / 2; chunk >= 1; chunk = chunk > 1 ? chunk / 2 : 0) {
+		int progress = 1;
+
+		while (progress) {
+			progress = 0;
+			for (int start = 0; start + chunk <= n;) {
+				int m = 0;
+
+				for (int i = 0; i < n; i++)
+					if (i < start || i >= start + chunk)
+						cand[m++] = ops[i];
+				if (m == 0) {
+					start += chunk;
+					continue;
+				}
+				run_guarded(&try_run, orig->seed, 0, cand, m, 0);
+				if (same_failure(orig, &try_run)) {
+					int k = try_run.fail_at < try_run.n ? try_run.fail_at + 1 : m;
+
+					memcpy(ops, cand, sizeof(struct op) * (size_t)k);
+					n = k;
+					best = try_run;
+					progress = 1;
+				} else {
+					start += chunk;
+				}
+			}
+		}
+	}
+	seed_timeout = saved;
+	print_failure(&best, " (shrunk)");
+}
+
+/* ===================== main ===================== */
+
+static void pick_window(void)
+{
+	for (size_t i = 0; i < sizeof window_candidates / sizeof window_candidates[0]; i++) {
+		uint64_t a = window_candidates[i] - GUARD;
+		long p = syscall(SYS_mmap, a, WIN_LEN + 2 * GUARD, PROT_NONE,
+				 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE | MAP_NORESERVE, -1, 0);
+
+		if (p == -1)
+			continue;
+		syscall(SYS_munmap, (uint64_t)p, WIN_LEN + 2 * GUARD);
+		if ((uint64_t)p != a)
+			continue;	/* a kernel without MAP_FIXED_NOREPLACE */
+		W = window_candidates[i];
+		return;
+	}
+	fprintf(stderr, "diff_rss: no free window found\n");
+	exit(2);
+}
+
+static void usage(void)
+{
+	fprintf(stderr, "usage: diff_rss [--first N] [--count N] [--seed N] [--no-shrink]\n"
+			"                [--max-fail N] [--trace] [--timeout S] [--max-ops N] [-q]\n");
+	exit(2);
+}
+
+int main(int argc, char **argv)
+{
+	uint64_t first = 1, count = 200;
+	int one = 0, do_shrink = 1, quiet = 0, max_fail = 5, passed = 0, failed = 0;
+	static struct run r;
+
+	for (int i = 1; i < argc; i++) {
+		if (!strcmp(argv[i], "--first") && i + 1 < argc)
+			first = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--count") && i + 1 < argc)
+			count = strtoull(argv[++i], NULL, 0);
+		else if (!strcmp(argv[i], "--seed") && i + 1 < argc) {
+			first = strtoull(argv[++i], NULL, 0);
+			count = 1;
+			one = 1;
+		} else if (!strcmp(argv[i], "--no-shrink"))
+			do_shrink = 0;
+		else if (!strcmp(argv[i], "--max-fail") && i + 1 < argc)
+			max_fail = atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--timeout") && i + 1 < argc)
+			seed_timeout = (unsigned)atoi(argv[++i]);
+		else if (!strcmp(argv[i], "--max-ops") && i + 1 < argc) {
+			max_ops = atoi(argv[++i]);
+			if (max_ops < 10 || max_ops > MAX_OPS)
+				usage();
+		} else if (!strcmp(argv[i], "--trace"))
+			trace = 1;
+		else if (!strcmp(argv[i], "-q"))
+			quiet = 1;
+		else
+			usage();
+	}
+	setvbuf(stdout, NULL, _IOLBF, 0);
+	pick_window();
+	if (!quiet)
+		printf("diff_rss: window [0x%" PRIx64 ", 0x%" PRIx64 "), seeds %" PRIu64 "..%" PRIu64 "\n",
+		       W, W + WIN_LEN, first, first + count - 1);
+	for (uint64_t seed = first; seed < first + count; seed++) {
+		run_guarded(&r, seed, 1, NULL, 0, one);
+		if (!r.fail) {
+			passed++;
+			continue;
+		}
+		failed++;
+		if (failed <= max_fail) {
+			print_failure(&r, "");
+			if (do_shrink && r.fail != F_SETUP)
+				shrink(&r);
+			printf("  replay: diff_rss --seed %" PRIu64 "\n", seed);
+		} else {
+			printf("FAIL seed %" PRIu64 ": %s: %s\n", seed, fail_names[r.fail], r.why);
+		}
+	}
+	printf("%d passed, %d failed\n", passed, failed);
+	return failed ? 1 : 0;
+}
