@@ -593,7 +593,10 @@ static int t_mremap(lua_State *L)
 	return push_addr_result(L, rc, out);
 }
 
-/* p:touch(addr, len, "r"|"w"|"x") --> true | nil, "SIGSEGV", "SEGV_MAPERR"|"SEGV_ACCERR" */
+/*
+** p:touch(addr, len, "r"|"w"|"x") --> true | nil, "SIGSEGV", "SEGV_MAPERR"|"SEGV_ACCERR"
+** | nil, "SIGBUS", "BUS_ADRERR"
+*/
 static int t_touch(lua_State *L)
 {
 	lmachine *lm;
@@ -622,6 +625,12 @@ static int t_touch(lua_State *L)
 			lua_pushliteral(L, "SEGV_MAPERR");
 		else
 			lua_pushliteral(L, "SEGV_ACCERR");
+		return 3;
+	}
+	if (rc == -MEMLAB_EFAULT && si_code == MEMLAB_BUS_ADRERR) {
+		luaL_pushfail(L);
+		lua_pushliteral(L, "SIGBUS");
+		lua_pushliteral(L, "BUS_ADRERR");
 		return 3;
 	}
 	return push_ok_result(L, rc);

@@ -107,11 +107,29 @@ static int remap_is_valid(struct vrm *v)
 	return 0;
 }
 
+/*
+** align_hugetlb(): a hugetlb VMA is remapped in whole huge pages: both
+** lengths round up to one, both addresses must be aligned to one -- the
+** new address even when it is not used -- and it may not grow.
+*/
+static bool align_hugetlb(struct vrm *v)
+{
+	uint64_t mask = vma_kernel_pagesize(v->t->m, v->vma) - 1;
+
+	v->old_len = (v->old_len + mask) & ~mask;
+	v->new_len = (v->new_len + mask) & ~mask;
+	if ((v->addr & mask) || (v->new_addr & mask))
+		return false;
+	return v->new_len <= v->old_len;
+}
+
 /* check_prep_vma(): the VMA exists, the kind of remap, and its checks. */
 static int check_prep_vma(struct vrm *v)
 {
 	if (!v->vma)
 		return -MEMLAB_EFAULT;
+	if (is_vm_hugetlb_page(v->vma) && !align_hugetlb(v))
+		return -MEMLAB_EINVAL;
 	v->delta = v->new_len > v->old_len ? v->new_len - v->old_len : v->old_len - v->new_len;
 	v->remap_type = v->old_len == v->new_len ? MREMAP_NO_RESIZE
 			: v->old_len > v->new_len ? MREMAP_SHRINK : MREMAP_EXPAND;

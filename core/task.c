@@ -113,7 +113,8 @@ void file_put(struct memlab_file *f)
 	}
 }
 
-static struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size)
+/* A file with one reference (the caller's), on no list; NULL without host memory. */
+struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size)
 {
 	struct memlab_file *f = ml_alloc(m, sizeof(*f));
 

@@ -400,17 +400,33 @@ static void dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct
 /* ===================== split ===================== */
 
 /*
+** vm_ops->may_split(): a special mapping is never split
+** (special_mapping_split), a hugetlb VMA only at a huge page boundary
+** (hugetlb_vm_op_split).  0 or -EINVAL.
+*/
+int vma_may_split(const struct vm_area_struct *vma, uint64_t addr)
+{
+	if (vma->special_name)
+		return -MEMLAB_EINVAL;
+	if (is_vm_hugetlb_page(vma) && (addr & (vma_kernel_pagesize(vma->vm_mm->machine, vma) - 1)))
+		return -MEMLAB_EINVAL;
+	return 0;
+}
+
+/*
 ** __split_vma(): cut vma at addr into two VMAs; the new one is the part
-** below addr when new_below, else the part above.  0 or -ENOMEM.
+** below addr when new_below, else the part above.  0, -EINVAL where
+** vma_may_split() refuses, or -ENOMEM.
 */
 int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		int new_below)
 {
 	struct vm_area_struct *new;
 	uint64_t delta = (addr - vma->vm_start) >> mm->machine->page_shift;
+	int err;
 
-	if (vma->special_name)		/* special_mapping_split(): never */
-		return -MEMLAB_EINVAL;
+	if ((err = vma_may_split(vma, addr)))
+		return err;
 	new = vm_area_alloc(mm);
 	if (!new)
 		return -MEMLAB_ENOMEM;
