@@ -12,6 +12,7 @@
 ** 3. arm64 layouts for its VA sizes and granules.
 ** 4. Overcommit (vm.overcommit_memory 0, 1, 2) and Committed_AS.
 ** 5. vm.max_map_count, RLIMIT_AS and RLIMIT_DATA.
+** 6. Host allocation failures inside mremap.
 **
 ** Every scenario ends with memlab_check() finding nothing.
 */
@@ -1757,6 +1758,120 @@ TEST(x86_la57)
 	memlab_destroy(m);
 }
 
+/* ===================== 6. host allocation failures in mremap ===================== */
+
+/*
+** A scenario: build the region's VMAs (mmap, writes), then one mremap
+** whose moves split VMAs at both ends of the source and the destination
+** and copy the VMA -- every step that needs host memory.
+*/
+struct mremap_case {
+	const char *name;
+	int (*setup)(memlab_task *t);
+	uint64_t old, old_len, new_len, new_addr;
+	int flags;
+};
+
+/* X: pages [0, 8) rw, written; Y: [16, 30) r--; Z: [32, 34) rw. */
+static int setup_xyz(memlab_task *t)
+{
+	int err = map(t, 0, 8, RW);
+
+	if (!err)
+		err = write_page(t, 3);
+	if (!err)
+		err = map(t, 16, 30, RO);
+	if (!err)
+		err = map(t, 32, 34, RW);
+	return err;
+}
+
+/* One 2 MiB MAP_NORESERVE hugetlb VMA at the region's start. */
+static int setup_hugetlb(memlab_task *t)
+{
+	uint64_t out;
+
+	return memlab_mmap(t, REGION, 2 << 20, RW,
+			   FIXED | MEMLAB_MAP_HUGETLB | MEMLAB_MAP_NORESERVE, NULL, 0, &out);
+}
+
+static const struct mremap_case mremap_cases[] = {
+	{ "grow into Y's middle", setup_xyz, A(2), 4 * PG, 6 * PG, A(18),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "shrink then move", setup_xyz, A(1), 6 * PG, 3 * PG, A(20),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "grow, moved anywhere", setup_xyz, A(2), 4 * PG, 9 * PG, 0, MEMLAB_MREMAP_MAYMOVE },
+	{ "dontunmap a middle part", setup_xyz, A(2), 3 * PG, 3 * PG, A(24),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP },
+	{ "move three VMAs and their gaps", setup_xyz, A(4), 30 * PG, 30 * PG, A(64),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "move a hugetlb VMA", setup_hugetlb, REGION, 2 << 20, 2 << 20, REGION + (8 << 20),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+};
+
+/*
+** Run one case with the n-th host allocation inside mremap failing.
+** Returns mremap's result (1 when no allocation failed); the machine
+** must be consistent either way.
+*/
+static int mremap_with_failure(const struct mremap_case *c, long n, int *failed)
+{
+	struct counting_alloc ca = { 0, 0, -1, 0 };
+	struct memlab_config cfg;
+	struct memlab_spawn_args a = { 0 };
+	memlab_machine *m = NULL;
+	memlab_task *t = NULL;
+	uint64_t out;
+	int rc;
+
+	memlab_config_init(&cfg);
+	cfg.alloc = counting_alloc_fn;
+	cfg.alloc_ud = &ca;
+	if (memlab_create(&cfg, &m) || memlab_spawn(m, &a, &t) || c->setup(t)) {
+		printf("  %s: setup failed\n", c->name);
+		memlab_destroy(m);
+		return -1000;
+	}
+	ca.countdown = n;
+	rc = memlab_mremap(t, c->old, c->old_len, c->new_len, c->flags, c->new_addr, &out);
+	ca.countdown = -1;
+	*failed = ca.failed;
+	if (memlab_check(m, print_violation, NULL))
+		rc = -2000;
+	memlab_destroy(m);
+	if (ca.live_blocks != 0)
+		rc = -3000;	/* leaked host memory */
+	return rc;
+}
+
+/*
+** The n-th host allocation inside mremap fails, for n = 0, 1, ... until
+** none does: mremap returns -ENOMEM (or succeeds when Linux would not
+** need that allocation), leaks nothing, and Committed_AS, the mm's charge
+** and its VM_ACCOUNT VMAs still agree (memlab_check finds nothing).
+*/
+TEST(mremap_host_oom)
+{
+	for (size_t i = 0; i < sizeof(mremap_cases) / sizeof(mremap_cases[0]); i++) {
+		const struct mremap_case *c = &mremap_cases[i];
+		int failed = 1, failures = 0, rc;
+
+		for (long n = 0; failed; n++) {
+			rc = mremap_with_failure(c, n, &failed);
+			if (rc <= -1000)
+				TEST_FAIL("%s, allocation %ld failing: %s", c->name, n,
+					  rc == -1000 ? "setup failed" : rc == -2000 ?
+					  "memlab_check found violations" : "host memory leaked");
+			if (failed && rc != 0 && rc != -MEMLAB_ENOMEM)
+				TEST_FAIL("%s, allocation %ld failing: mremap = %d", c->name, n, rc);
+			if (!failed && rc != 0)
+				TEST_FAIL("%s: mremap = %d without a failure", c->name, rc);
+			failures += failed;
+		}
+		ASSERT(failures > 0);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
@@ -1791,5 +1906,6 @@ int main(void)
 	RUN(max_map_count);
 	RUN(rlimit_as);
 	RUN(rlimit_data);
+	RUN(mremap_host_oom);
 	return test_summary();
 }
