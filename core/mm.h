@@ -100,6 +100,7 @@ struct vm_area_struct {
 	struct anon_vma *anon_vma;
 	int anon_vma_chain_len;		/* 0 none, 1 its own, >1 cloned by fork */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
+	uint64_t special_pages;		/* a special mapping's size when installed */
 };
 
 enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };

@@ -384,6 +384,7 @@ static int install_special_mapping(memlab_task *t, uint64_t addr, uint64_t len,
 	vma->vm_flags = flags | VM_DONTEXPAND | VM_SOFTDIRTY;
 	vma->vm_pgoff = 0;
 	vma->special_name = name;
+	vma->special_pages = len >> t->m->page_shift;	/* never split nor resized: mm_validate */
 	vma_link(t->mm, vma);
 	vm_stat_account(t->mm, vma->vm_flags, (int64_t)(len >> t->m->page_shift));
 	return 0;

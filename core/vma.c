@@ -724,10 +724,46 @@ static void check_tree(struct mm_check *c, struct mm_struct *mm)
 }
 
 /*
+** The break.  Linux lets a process munmap its heap and map anything where
+** it was (brk then shrinks over whatever is there and refuses to grow into
+** it), so no rule ties the VMAs to [start_brk, brk).  What always holds:
+** start_brk is page-aligned, the break never goes below it (brk(2)
+** refuses) nor above TASK_SIZE (a heap there could not be mapped).
+*/
+static void check_brk(struct mm_check *c, const struct mm_struct *mm)
+{
+	uint64_t page_mask = mm->machine->page_size - 1;
+
+	if (mm->start_brk & page_mask)
+		mm_violation(c, "start_brk %#llx is not page-aligned",
+			     (unsigned long long)mm->start_brk);
+	if (mm->brk < mm->start_brk)
+		mm_violation(c, "brk %#llx is below start_brk %#llx", (unsigned long long)mm->brk,
+			     (unsigned long long)mm->start_brk);
+	if (mm->brk > mm->task_size)
+		mm_violation(c, "brk %#llx is above TASK_SIZE", (unsigned long long)mm->brk);
+}
+
+/*
+** A special mapping ([vvar], [vvar_vclock], [vdso]) is whole: its
+** vm_ops refuse every split and VM_DONTEXPAND every growth, so it keeps
+** the size it was installed with wherever mremap moves it.
+*/
+static void check_special(struct mm_check *c, const struct vm_area_struct *vma)
+{
+	if (vma->special_name && vma_pages(vma) != vma->special_pages)
+		mm_violation(c, "%s at %#llx is %llu pages, it was installed with %llu",
+			     vma->special_name, (unsigned long long)vma->vm_start,
+			     (unsigned long long)vma_pages(vma),
+			     (unsigned long long)vma->special_pages);
+}
+
+/*
 ** mm_validate(): Linux's validate_mm() and more -- the tree and the list
 ** agree, VMAs are sorted, page-aligned, non-overlapping and inside the
-** user address space, map_count and highest_vm_end are right, and the
-** counters equal the sum over the VMAs.  Returns the violations found.
+** user address space, special mappings are whole, map_count and
+** highest_vm_end are right, the counters equal the sum over the VMAs,
+** and the break is sane.  Returns the violations found.
 */
 int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who)
 {
@@ -758,6 +794,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		if (vma->vm_next && vma->vm_next->vm_prev != vma)
 			mm_violation(&c, "VMA %#llx: the list's back link is wrong",
 				     (unsigned long long)vma->vm_start);
+		check_special(&c, vma);
 		end = vma->vm_end;
 		total += np;
 		exec += is_exec_mapping(vma->vm_flags) ? np : 0;
@@ -783,5 +820,6 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 			     (unsigned long long)mm->locked_vm, (unsigned long long)total,
 			     (unsigned long long)data, (unsigned long long)exec,
 			     (unsigned long long)stack, (unsigned long long)locked);
+	check_brk(&c, mm);
 	return c.count;
 }

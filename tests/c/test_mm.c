@@ -1697,6 +1697,109 @@ TEST(check_catches_refcounts)
 	memlab_destroy(m);
 }
 
+/* Violation messages, collected. */
+struct violations {
+	int n;
+	char text[1024];
+};
+
+static void collect_violation(void *ud, const char *msg)
+{
+	struct violations *v = ud;
+	size_t l = strlen(v->text);
+
+	v->n++;
+	snprintf(v->text + l, sizeof(v->text) - l, "%s\n", msg);
+}
+
+/* memlab_check() reports n violations, each mentioning what. */
+static int violations_are(memlab_machine *m, int n, const char *what)
+{
+	struct violations v = { 0, "" };
+
+	memlab_check(m, collect_violation, &v);
+	if (v.n == n && (n == 0 || strstr(v.text, what)))
+		return 1;
+	printf("  want %d violation(s) about '%s', got %d:\n%s", n, what, v.n, v.text);
+	return 0;
+}
+
+/*
+** The break always lies in [start_brk, TASK_SIZE] with start_brk
+** page-aligned -- whatever munmap and MAP_FIXED did to the heap -- and
+** m:check() says so when the mm is corrupted.
+*/
+TEST(check_catches_brk)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct mm_struct *mm;
+	uint64_t start, out;
+
+	ASSERT(t);
+	mm = t->mm;
+	start = mm->start_brk;
+	/* legal: the heap unmapped, something else mapped there, brk moving over it */
+	ASSERT_EQ(memlab_brk(t, start + 8 * PG), start + 8 * PG);
+	ASSERT_OK(memlab_munmap(t, start, 8 * PG));
+	ASSERT_OK(memlab_mmap(t, start + 2 * PG, PG, RO, FIXED, NULL, 0, &out));
+	ASSERT_EQ(memlab_brk(t, start + PG), start + PG);	/* shrinking unmaps it */
+	ASSERT(!find_vma_intersection(t, start, start + 8 * PG));
+	ASSERT_OK(memlab_mmap(t, start + 3 * PG, PG, RO, FIXED, NULL, 0, &out));
+	ASSERT_EQ(memlab_brk(t, start + 4 * PG), start + PG);	/* growing into it is refused */
+	ASSERT(violations_are(m, 0, ""));
+	mm->brk = start - 1;
+	ASSERT(violations_are(m, 1, "below start_brk"));
+	mm->brk = mm->task_size + 1;
+	ASSERT(violations_are(m, 1, "above TASK_SIZE"));
+	mm->brk = start;
+	mm->start_brk = start + 1;
+	ASSERT(violations_are(m, 2, "start_brk"));	/* unaligned, and brk below it */
+	mm->start_brk = start;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
+/*
+** [vvar], [vvar_vclock] and [vdso] keep their size: munmap, mprotect and
+** mremap refuse to split or grow them, and a move keeps them whole; a
+** special mapping cut in two (by hand) is reported.
+*/
+TEST(check_catches_split_special)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct memlab_vma_info vdso;
+	struct vm_area_struct *v, *n;
+	uint64_t out;
+
+	ASSERT(t);
+	ASSERT(find_named(t, "[vdso]", 0, &vdso));
+	ASSERT_EQ(vdso.end - vdso.start, 2 * PG);
+	ASSERT_EQ(memlab_munmap(t, vdso.start, PG), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_mprotect(t, vdso.start + PG, PG, RO), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_mremap(t, vdso.start, 2 * PG, 3 * PG, 0, 0, &out), -MEMLAB_EFAULT);
+	ASSERT_OK(memlab_mremap(t, vdso.start, 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(0), &out));
+	ASSERT(violations_are(m, 0, ""));
+	/* a split that vma_may_split() would have refused */
+	v = find_vma(t, A(0));
+	ASSERT(v && v->special_name);
+	n = vm_area_alloc(t->mm);
+	ASSERT(n);
+	*n = *v;
+	vma_set_range(t->mm, v, A(0), A(1), v->vm_pgoff);
+	n->vm_start = A(1);
+	n->vm_pgoff++;
+	vma_link(t->mm, n);
+	ASSERT(violations_are(m, 2, "[vdso] at"));
+	vma_unlink(t->mm, n);
+	vm_area_free(n);
+	vma_set_range(t->mm, v, A(0), A(2), v->vm_pgoff);
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 /* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
 TEST(arm64_unlimited_stack_is_legacy)
 {
@@ -1876,6 +1979,8 @@ int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
 	RUN(check_catches_refcounts);
+	RUN(check_catches_brk);
+	RUN(check_catches_split_special);
 	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(x86_la57);
 	RUN(simple_merge);
