@@ -19,8 +19,10 @@
 **   x86-64: 2 MiB, and 1 GiB (X86_FEATURE_GBPAGES, as on the host);
 **   arm64 (hugetlbpage_init): PMD, then PUD (4K pages only), CONT_PMD and
 **   CONT_PTE -- 4K: 2M, 1G, 32M, 64K; 16K: 32M, 1G, 2M; 64K: 512M, 16G, 2M.
-** Each hstate has its own hugetlbfs mount; the anonymous device minors
-** are the host's (00:11 for 2 MiB, 00:12 for 1 GiB), in that order.
+** Each hstate has its own hugetlbfs mount, the default's first; the
+** anonymous device minors are the reference host's (00:11 for 2 MiB,
+** 00:12 for 1 GiB).  arm64 is given the next minors in the order above,
+** which no arm64 host has confirmed.
 */
 #define HUGETLBFS_FIRST_MINOR	0x11
 #define MAX_HSTATES		4

@@ -617,10 +617,12 @@ int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_
 	return ret;
 }
 
+/* include/linux/mman.h; MAP_HUGE_2MB | MAP_HUGE_1GB lets every huge size of log2 < 32 through */
 #define LEGACY_MAP_MASK (MEMLAB_MAP_SHARED | MEMLAB_MAP_PRIVATE | MEMLAB_MAP_FIXED | \
 	MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_DENYWRITE | MEMLAB_MAP_EXECUTABLE | 0x4000000 | \
 	MEMLAB_MAP_GROWSDOWN | MEMLAB_MAP_LOCKED | MEMLAB_MAP_NORESERVE | MEMLAB_MAP_POPULATE | \
-	MEMLAB_MAP_NONBLOCK | MEMLAB_MAP_STACK | MEMLAB_MAP_HUGETLB)
+	MEMLAB_MAP_NONBLOCK | MEMLAB_MAP_STACK | MEMLAB_MAP_HUGETLB | \
+	(int)(MEMLAB_MAP_HUGE_2MB | MEMLAB_MAP_HUGE_1GB))
 
 /* file_mmap_ok(): offset and length within a regular file's limits. */
 static bool file_mmap_ok(const memlab_machine *m, uint64_t pgoff, uint64_t len)

@@ -312,6 +312,13 @@ TEST(hugetlb_errors)
 	ASSERT_OK(memlab_file_create(m, "/tmp/f", HPAGE, 1, &f));
 	ASSERT_EQ(memlab_mmap(t, 0, PG, RW, MEMLAB_MAP_PRIVATE | MEMLAB_MAP_HUGETLB, f, 0, &out),
 		  -MEMLAB_EINVAL);
+	/* LEGACY_MAP_MASK holds MAP_HUGE_2MB | MAP_HUGE_1GB: sizes below 2^32 pass validation */
+	ASSERT_OK(memlab_mmap(t, 0, PG, RW, MEMLAB_MAP_SHARED_VALIDATE | (int)MEMLAB_MAP_HUGE_2GB,
+			      f, 0, &out));
+	ASSERT_EQ(memlab_mmap(t, 0, PG, RW, MEMLAB_MAP_SHARED_VALIDATE | (int)MEMLAB_MAP_HUGE_16GB,
+			      f, 0, &out), -MEMLAB_EOPNOTSUPP);
+	ASSERT_OK(memlab_mmap(t, 0, PG, RW, (HUGE_NR ^ MEMLAB_MAP_PRIVATE) | MEMLAB_MAP_SHARED_VALIDATE |
+			      (int)MEMLAB_MAP_HUGE_1GB, NULL, 0, &out));
 	/* accepted: a huge-aligned offset (shown in maps), MAP_LOCKED (not mlocked), MAP_SYNC */
 	ASSERT_OK(memlab_mmap(t, 0, PG, RW, HUGE_NR, NULL, HPAGE, &out));
 	ASSERT_EQ(vma_at(t, out).offset, HPAGE);
@@ -463,6 +470,8 @@ TEST(host_droppable_hugetlb)
 		{ PG, 0, HUGE_NR ^ MEMLAB_MAP_PRIVATE ^ MEMLAB_MAP_SHARED, RW },
 		{ PG, 0, HUGE_NR | MEMLAB_MAP_SHARED_VALIDATE, RW },
 		{ PG, 0, HUGE_NR | MEMLAB_MAP_SHARED_VALIDATE | MEMLAB_MAP_SYNC, RW },
+		{ PG, 0, HUGE_NR | MEMLAB_MAP_SHARED_VALIDATE | MEMLAB_MAP_HUGE_1GB, RW },
+		{ PG, 0, HUGE_NR | MEMLAB_MAP_SHARED_VALIDATE | MEMLAB_MAP_HUGE_16GB, RW },
 		{ PG, 0, HUGE_NR & ~MEMLAB_MAP_PRIVATE, RW }, { PG, 0, HUGE_NR | MEMLAB_MAP_GROWSDOWN, RW },
 	};
 	memlab_task *t;
