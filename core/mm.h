@@ -51,6 +51,9 @@
 #define VM_HUGEPAGE	0x20000000ull
 #define VM_NOHUGEPAGE	0x40000000ull
 #define VM_MERGEABLE	0x80000000ull
+/* 64-bit only (VM_HIGH_ARCH_8): pages the kernel may drop under memory
+ * pressure instead of swapping them, MAP_DROPPABLE (Linux 6.11+); smaps "dp" */
+#define VM_DROPPABLE	(1ull << 40)
 
 #define VM_STACK		VM_GROWSDOWN
 #define VM_ACCESS_FLAGS		(VM_READ | VM_WRITE | VM_EXEC)
@@ -81,6 +84,7 @@ struct memlab_file {
 	bool writable;			/* opened O_RDWR (FMODE_WRITE) */
 	bool deleted;			/* shown with " (deleted)" */
 	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
+	unsigned huge_shift;		/* hugetlbfs: log2 of its huge page size; 0 otherwise */
 	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
 	int refcount;			/* the machine's list + every VMA mapping it */
 	struct address_space i_pages;	/* its page cache */
@@ -107,6 +111,7 @@ struct vm_area_struct {
 	struct anon_vma *anon_vma;
 	int anon_vma_chain_len;		/* 0 none, 1 its own, >1 cloned by fork */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
+	uint64_t special_pages;		/* a special mapping's size when installed */
 };
 
 enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };
@@ -183,6 +188,7 @@ void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file);
 int anon_vma_prepare(struct vm_area_struct *vma);
 int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src);
 void anon_vma_put(memlab_machine *m, struct anon_vma *av);
+int vma_may_split(const struct vm_area_struct *vma, uint64_t addr);
 uint64_t vma_pages(const struct vm_area_struct *vma);
 int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who);
 
@@ -271,8 +277,32 @@ int sysctl_overcommit_ratio(const memlab_machine *m);
 uint64_t vm_committed_as(const memlab_machine *m);
 void vm_acct_memory(memlab_machine *m, int64_t pages);
 struct memlab_file *shmem_zero_file(memlab_machine *m, uint64_t size);
+struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size);
 void file_put(struct memlab_file *f);
 void file_get(struct memlab_file *f);
+
+/* ---- hugetlb.c: hugetlbfs files with an empty huge page pool ---- */
+int hugetlb_file_setup(memlab_task *t, int flags, uint64_t *len, struct memlab_file **out);
+int hugetlbfs_file_mmap(struct memlab_file *file, uint64_t *vm_flags, uint64_t pgoff);
+
+static inline bool is_file_hugepages(const struct memlab_file *file)
+{
+	return file && file->huge_shift;
+}
+
+static inline bool is_vm_hugetlb_page(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_HUGETLB;
+}
+
+/* huge_page_size(hstate_vma(vma)), or the base page size outside hugetlbfs. */
+static inline uint64_t vma_kernel_pagesize(const memlab_machine *m,
+					   const struct vm_area_struct *vma)
+{
+	if (is_vm_hugetlb_page(vma) && is_file_hugepages(vma->vm_file))
+		return 1ull << vma->vm_file->huge_shift;
+	return m->page_size;
+}
 
 /* ---- task_mmu.c: /proc/PID/{maps,smaps,smaps_rollup,status,statm} ---- */
 int task_mmu_show(memlab_task *t, const char *file, struct strbuf *sb);

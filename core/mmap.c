@@ -176,10 +176,11 @@ static bool mmap_address_hint_valid(const struct mm_struct *mm, uint64_t addr, u
 /*
 ** arch_get_unmapped_area_topdown(): MAP_FIXED as given; a hint that fits
 ** below the next VMA's gap; else the highest gap under mmap_base, else
-** bottom-up from TASK_UNMAPPED_BASE.
+** bottom-up from TASK_UNMAPPED_BASE.  align_mask: what a gap's address
+** must agree with pgoff in (a hugetlbfs file's huge page, less a page).
 */
 static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uint64_t len,
-					      uint64_t pgoff, int flags)
+					      uint64_t pgoff, int flags, uint64_t align_mask)
 {
 	struct mm_struct *mm = t->mm;
 	struct unmapped_area_info info = { 0 };
@@ -201,6 +202,7 @@ static int64_t arch_get_unmapped_area_topdown(memlab_task *t, uint64_t addr, uin
 	}
 	info.length = len;
 	info.align_offset = pgoff << t->m->page_shift;
+	info.align_mask = align_mask;
 	if (!mm->legacy_layout) {
 		/* unmapped_area_topdown() raises the low limit to mmap_min_addr */
 		info.low_limit = t->m->page_size > mmap_min_addr(t->m) ? t->m->page_size
@@ -242,7 +244,7 @@ static int64_t thp_get_unmapped_area(memlab_task *t, uint64_t addr, uint64_t len
 		return 0;
 	if (len + size < len || off + len + size < off)
 		return 0;
-	ret = arch_get_unmapped_area_topdown(t, addr, len + size, off >> t->m->page_shift, flags);
+	ret = arch_get_unmapped_area_topdown(t, addr, len + size, off >> t->m->page_shift, flags, 0);
 	if (ret < 0)
 		return 0;
 	if ((uint64_t)ret == addr)
@@ -251,6 +253,23 @@ static int64_t thp_get_unmapped_area(memlab_task *t, uint64_t addr, uint64_t len
 	if (!off_sub)		/* MMF_TOPDOWN: keep the aligned top of the padded gap */
 		return ret + (int64_t)size;
 	return ret + (int64_t)off_sub;
+}
+
+/*
+** hugetlb_get_unmapped_area()'s checks (fs/hugetlbfs/inode.c): the length
+** and a MAP_FIXED address are huge page aligned (-EINVAL), a hint is
+** rounded up to a huge page (0 when that wraps: no hint).  0 or -EINVAL.
+*/
+static int hugetlb_area_check(struct memlab_file *file, uint64_t *addr, uint64_t len, int flags)
+{
+	uint64_t mask = (1ull << file->huge_shift) - 1;
+
+	if (len & mask)
+		return -MEMLAB_EINVAL;
+	if (flags & MEMLAB_MAP_FIXED)
+		return *addr & mask ? -MEMLAB_EINVAL : 0;
+	*addr = (*addr + mask) & ~mask;
+	return 0;
 }
 
 /* __get_unmapped_area()'s final checks of a MAP_FIXED address. */
@@ -282,16 +301,21 @@ int64_t get_unmapped_area(memlab_task *t, struct memlab_file *file, uint64_t add
 
 	if (len > mm->task_size)
 		return -MEMLAB_ENOMEM;
+	if (is_file_hugepages(file) && (ret = hugetlb_area_check(file, &addr, len, flags)))
+		return ret;
 	if (flags & MEMLAB_MAP_FIXED)	/* any 64-bit value: keep it out of int64_t */
 		return fixed_area_check(t, addr, len);
 	if (!file)
 		pgoff = 0;
-	if (file && !file->shmem)	/* a regular file's f_op: thp_get_unmapped_area (ext4) */
+	if (is_file_hugepages(file))	/* in a gap aligned to the huge page */
+		ret = arch_get_unmapped_area_topdown(t, addr, len, pgoff, flags,
+						     (1ull << file->huge_shift) - t->m->page_size);
+	else if (file && !file->shmem)	/* a regular file's f_op: thp_get_unmapped_area (ext4) */
 		ret = thp_get_unmapped_area(t, addr, len, pgoff << t->m->page_shift, flags);
 	else if (!file && !(flags & MEMLAB_MAP_SHARED) && !addr && !(len & (pmd_size(t->m) - 1)))
 		ret = thp_get_unmapped_area(t, 0, len, 0, flags);
 	if (!ret)
-		ret = arch_get_unmapped_area_topdown(t, addr, len, pgoff, flags);
+		ret = arch_get_unmapped_area_topdown(t, addr, len, pgoff, flags, 0);
 	if (ret < 0)
 		return ret;
 	if ((uint64_t)ret > mm->task_size - len)
@@ -313,7 +337,12 @@ static const struct memlab_flag_name map_names[] = {
 	MAP_NAME(MAP_DENYWRITE), MAP_NAME(MAP_EXECUTABLE), MAP_NAME(MAP_LOCKED),
 	MAP_NAME(MAP_NORESERVE), MAP_NAME(MAP_POPULATE), MAP_NAME(MAP_NONBLOCK),
 	MAP_NAME(MAP_STACK), MAP_NAME(MAP_HUGETLB), MAP_NAME(MAP_SYNC),
-	MAP_NAME(MAP_FIXED_NOREPLACE),
+	MAP_NAME(MAP_FIXED_NOREPLACE), MAP_NAME(MAP_DROPPABLE),
+	MAP_NAME(MAP_HUGE_16KB), MAP_NAME(MAP_HUGE_64KB), MAP_NAME(MAP_HUGE_512KB),
+	MAP_NAME(MAP_HUGE_1MB), MAP_NAME(MAP_HUGE_2MB), MAP_NAME(MAP_HUGE_8MB),
+	MAP_NAME(MAP_HUGE_16MB), MAP_NAME(MAP_HUGE_32MB), MAP_NAME(MAP_HUGE_256MB),
+	MAP_NAME(MAP_HUGE_512MB), MAP_NAME(MAP_HUGE_1GB), MAP_NAME(MAP_HUGE_2GB),
+	MAP_NAME(MAP_HUGE_16GB),
 	{ NULL, 0 }
 };
 
@@ -339,9 +368,11 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 
 /*
 ** Remove [start, end) from the address space: split the VMAs at both ends
-** and free what lies inside.  The first split of a VMA that the range
-** lies strictly inside fails at vm.max_map_count (-ENOMEM), before
-** anything changed; the other splits never fail for the count.
+** (vms_gather_munmap_vmas), then free what lies inside.  The first split
+** of a VMA that the range lies strictly inside fails at vm.max_map_count
+** (-ENOMEM); a split may be refused (-EINVAL, vma_may_split) or find no
+** host memory (-ENOMEM).  On failure nothing is removed, though the
+** split at start may have been made, as in Linux.
 */
 int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 {
@@ -354,18 +385,15 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 	if (start > vma->vm_start) {
 		if (end < vma->vm_end && mm->map_count >= sysctl_max_map_count(t->m))
 			return -MEMLAB_ENOMEM;
-		if (vma->special_name)	/* vm_ops->may_split refuses */
-			return -MEMLAB_EINVAL;
 		if ((err = __split_vma(mm, vma, start, 1)))
 			return err;
 	}
-	for (next = vma; next && next->vm_start < end; next = next->vm_next)
-		if (next->special_name && next->vm_end > end)
-			return -MEMLAB_EINVAL;	/* nothing changed yet: refuse before splitting */
+	for (next = vma; next->vm_next && next->vm_next->vm_start < end; next = next->vm_next)
+		;
+	if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
+		return err;
 	prev = vma->vm_prev;
 	while (vma && vma->vm_start < end) {
-		if (vma->vm_end > end && (err = __split_vma(mm, vma, end, 0)))
-			return err;
 		next = vma->vm_next;
 		zap_page_range(t, vma->vm_start, vma->vm_end);
 		unaccount_vma(t, vma);
@@ -489,7 +517,8 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 	    mm->map_count >= sysctl_max_map_count(t->m))
 		return -MEMLAB_ENOMEM;	/* vms_gather_munmap_vmas: the first split */
 	if ((file && file->shmem) ? !(vm_flags & VM_NORESERVE)
-				  : (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
+				  : !is_file_hugepages(file) &&	/* accountable_mapping() */
+				    (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
 		/* what MAP_FIXED replaces was charged already (vms.nr_accounted) */
 		uint64_t nr_accounted = count_vma_pages_range(t, addr, end, VM_ACCOUNT);
 
@@ -507,6 +536,10 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 			vm_unacct_memory(t, (int64_t)charged);
 		return err;
 	}
+	if (is_file_hugepages(file) && (err = hugetlbfs_file_mmap(file, &vm_flags, pgoff)))
+		return err;	/* never charged; what MAP_FIXED replaced stays unmapped */
+	if ((vm_flags & VM_LOCKED) && (vm_flags & (VM_SPECIAL | VM_HUGETLB)))
+		vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* __mmap_complete(): not mlocked */
 	vma = find_vma_prev(t, addr, &prev);
 	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = vma, .start = addr,
 		.end = end, .pgoff = pgoff, .flags = vm_flags, .file = file };
@@ -578,7 +611,9 @@ int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_
 		ret = mmap_anon_flags(t, addr, len, flags, &vm_flags, &pgoff, &file);
 	if (ret < 0)
 		return ret;
-	if ((flags & MEMLAB_MAP_NORESERVE) && sysctl_overcommit_memory(m) != 2)
+	/* hugetlb applies strict overcommit unless MAP_NORESERVE */
+	if ((flags & MEMLAB_MAP_NORESERVE) &&
+	    (sysctl_overcommit_memory(m) != 2 || is_file_hugepages(file)))
 		vm_flags |= VM_NORESERVE;
 	ret = mmap_region(t, file, addr, len, vm_flags, pgoff);
 	if (file && file->shmem)
@@ -586,10 +621,12 @@ int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_
 	return ret;
 }
 
+/* include/linux/mman.h; MAP_HUGE_2MB | MAP_HUGE_1GB lets every huge size of log2 < 32 through */
 #define LEGACY_MAP_MASK (MEMLAB_MAP_SHARED | MEMLAB_MAP_PRIVATE | MEMLAB_MAP_FIXED | \
 	MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_DENYWRITE | MEMLAB_MAP_EXECUTABLE | 0x4000000 | \
 	MEMLAB_MAP_GROWSDOWN | MEMLAB_MAP_LOCKED | MEMLAB_MAP_NORESERVE | MEMLAB_MAP_POPULATE | \
-	MEMLAB_MAP_NONBLOCK | MEMLAB_MAP_STACK | MEMLAB_MAP_HUGETLB)
+	MEMLAB_MAP_NONBLOCK | MEMLAB_MAP_STACK | MEMLAB_MAP_HUGETLB | \
+	(int)(MEMLAB_MAP_HUGE_2MB | MEMLAB_MAP_HUGE_1GB))
 
 /* file_mmap_ok(): offset and length within a regular file's limits. */
 static bool file_mmap_ok(const memlab_machine *m, uint64_t pgoff, uint64_t len)
@@ -624,8 +661,8 @@ static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, i
 	case MEMLAB_MAP_PRIVATE:
 		if (*vm_flags & VM_GROWSDOWN)
 			return -MEMLAB_EINVAL;
-		if (*vm_flags & VM_SYNC)	/* ext4_file_mmap(): not a DAX file */
-			return -MEMLAB_EOPNOTSUPP;
+		if ((*vm_flags & VM_SYNC) && !is_file_hugepages(file))
+			return -MEMLAB_EOPNOTSUPP;	/* ext4_file_mmap(): not a DAX file */
 		return 0;
 	default:
 		return -MEMLAB_EINVAL;
@@ -636,6 +673,7 @@ static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, i
 ** do_mmap()'s switch for anonymous memory: a shared mapping is a shmem
 ** object ("/dev/zero (deleted)") with pgoff 0; a private one's pgoff is
 ** its address in pages, which keeps neighbours created in place mergeable.
+** MAP_DROPPABLE is a private mapping whose pages the kernel may drop.
 */
 static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flags,
 			   uint64_t *vm_flags, uint64_t *pgoff, struct memlab_file **file)
@@ -648,6 +686,16 @@ static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flag
 		*vm_flags |= VM_SHARED | VM_MAYSHARE;
 		*file = shmem_zero_file(t->m, len);
 		return *file ? 0 : -MEMLAB_ENOMEM;
+	case MEMLAB_MAP_DROPPABLE:
+		/* a locked, stack or hugetlb area makes no sense droppable */
+		if (flags & (MEMLAB_MAP_LOCKED | MEMLAB_MAP_HUGETLB))
+			return -MEMLAB_EINVAL;
+		if (*vm_flags & VM_GROWSDOWN)
+			return -MEMLAB_EINVAL;
+		/* pages that may go at any time: nothing reserved (no VM_ACCOUNT),
+		 * not copied by fork, not dumped */
+		*vm_flags |= VM_DROPPABLE | VM_NORESERVE | VM_WIPEONFORK | VM_DONTDUMP;
+		/* fallthrough */
 	case MEMLAB_MAP_PRIVATE:
 		*pgoff = addr >> t->m->page_shift;
 		return 0;
@@ -657,13 +705,16 @@ static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flag
 }
 
 /*
-** mmap(2) on x86-64: the byte offset must be page aligned; a file mapping
-** needs a file (EBADF otherwise); MAP_HUGETLB needs reserved huge pages,
-** of which memlab has none (ENOMEM, as Linux with nr_hugepages 0).
+** mmap(2) on x86-64 (ksys_mmap_pgoff): the byte offset must be page
+** aligned; a file mapping needs a file (EBADF otherwise) that is not
+** asked for MAP_HUGETLB (memlab's files are not on hugetlbfs: EINVAL);
+** anonymous MAP_HUGETLB maps an unlinked hugetlbfs file instead
+** (hugetlb.c).
 */
 int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
 		memlab_file *file, uint64_t offset, uint64_t *out)
 {
+	struct memlab_file *huge = NULL;
 	int64_t ret;
 
 	if (offset_in_page(t->m, offset))
@@ -672,9 +723,16 @@ int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags
 		file = NULL;
 	else if (!file)
 		return -MEMLAB_EBADF;
-	if (flags & MEMLAB_MAP_HUGETLB)
-		return file ? -MEMLAB_EINVAL : -MEMLAB_ENOMEM;
+	if (flags & MEMLAB_MAP_HUGETLB) {
+		if (file)
+			return -MEMLAB_EINVAL;
+		if ((ret = hugetlb_file_setup(t, flags, &len, &huge)))
+			return (int)ret;
+		file = huge;
+	}
 	ret = do_mmap(t, file, addr, len, prot, flags, 0, offset >> t->m->page_shift);
+	if (huge)
+		file_put(huge);		/* the VMA holds it now, or nothing does */
 	if (ret < 0)
 		return (int)ret;
 	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_NONBLOCK)) == MEMLAB_MAP_POPULATE ||

@@ -107,11 +107,29 @@ static int remap_is_valid(struct vrm *v)
 	return 0;
 }
 
+/*
+** align_hugetlb(): a hugetlb VMA is remapped in whole huge pages: both
+** lengths round up to one, both addresses must be aligned to one -- the
+** new address even when it is not used -- and it may not grow.
+*/
+static bool align_hugetlb(struct vrm *v)
+{
+	uint64_t mask = vma_kernel_pagesize(v->t->m, v->vma) - 1;
+
+	v->old_len = (v->old_len + mask) & ~mask;
+	v->new_len = (v->new_len + mask) & ~mask;
+	if ((v->addr & mask) || (v->new_addr & mask))
+		return false;
+	return v->new_len <= v->old_len;
+}
+
 /* check_prep_vma(): the VMA exists, the kind of remap, and its checks. */
 static int check_prep_vma(struct vrm *v)
 {
 	if (!v->vma)
 		return -MEMLAB_EFAULT;
+	if (is_vm_hugetlb_page(v->vma) && !align_hugetlb(v))
+		return -MEMLAB_EINVAL;
 	v->delta = v->new_len > v->old_len ? v->new_len - v->old_len : v->old_len - v->new_len;
 	v->remap_type = v->old_len == v->new_len ? MREMAP_NO_RESIZE
 			: v->old_len > v->new_len ? MREMAP_SHRINK : MREMAP_EXPAND;
@@ -188,6 +206,25 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 }
 
 /*
+** The old range could not be unmapped (no host memory for a split): Linux
+** ("OOM: unable to split vma, just get accounts right") charges old_len
+** again for the range that stays mapped, but the old VMA -- vma_pages
+** pages, 0 when it was not VM_ACCOUNT -- keeps its VM_ACCOUNT cleared, so
+** no munmap will give either back.  memlab books both as leaked, as it
+** does the other charges Linux never returns, so that Committed_AS, the
+** mm's charge and its VM_ACCOUNT VMAs keep agreeing.
+*/
+static void unmap_source_failed(struct vrm *v, uint64_t vma_pages)
+{
+	uint64_t moved = pages_of(v, v->old_len);	/* their charge went to the new VMA */
+	uint64_t rest = vma_pages ? vma_pages - moved : 0;
+
+	vm_acct_memory(v->t->m, (int64_t)moved);
+	v->t->mm->committed -= rest;
+	v->t->m->vm_committed_leaked += (int64_t)(moved + rest);
+}
+
+/*
 ** unmap_source_vma(): turn the copy into a move.  The old range's charge
 ** moved with it, so VM_ACCOUNT is hidden while it is unmapped and given
 ** back to what is left of the old VMA on either side.
@@ -206,7 +243,7 @@ static void unmap_source_vma(struct vrm *v)
 	}
 	v->vma = NULL;
 	if (do_vmi_munmap(t, addr, v->old_len)) {
-		vm_acct_memory(t->m, (int64_t)pages_of(v, v->old_len));
+		unmap_source_failed(v, accountable ? pages_of(v, vm_end - vm_start) : 0);
 		return;
 	}
 	if (accountable && vm_start < addr && (piece = find_vma(t, addr - 1)) && piece->vm_end <= addr)

@@ -114,7 +114,8 @@ void file_put(struct memlab_file *f)
 	}
 }
 
-static struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size)
+/* A file with one reference (the caller's), on no list; NULL without host memory. */
+struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t size)
 {
 	struct memlab_file *f = ml_alloc(m, sizeof(*f));
 
@@ -384,6 +385,7 @@ static int install_special_mapping(memlab_task *t, uint64_t addr, uint64_t len,
 	vma->vm_flags = flags | VM_DONTEXPAND | VM_SOFTDIRTY;
 	vma->vm_pgoff = 0;
 	vma->special_name = name;
+	vma->special_pages = len >> t->m->page_shift;	/* never split nor resized: mm_validate */
 	vma_link(t->mm, vma);
 	vm_stat_account(t->mm, vma->vm_flags, (int64_t)(len >> t->m->page_shift));
 	return 0;

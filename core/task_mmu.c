@@ -395,7 +395,8 @@ static unsigned thp_eligible(memlab_machine *m, const struct vm_area_struct *vma
 ** show_smap_vma_flags(): the two-letter mnemonic of every set bit, each
 ** followed by a space, in bit order.  x86-64's table: VM_ARCH_1 is VM_PAT
 ** ("ar"); "sd" needs CONFIG_MEM_SOFT_DIRTY (memlab leaves VM_SOFTDIRTY
-** clear, as the host shows no "sd"); bits without a name print "??".
+** clear, as the host shows no "sd"); of the high bits memlab sets only
+** VM_DROPPABLE ("dp", bit 40); bits without a name print "??".
 */
 static void show_smap_vma_flags(struct strbuf *sb, const struct vm_area_struct *vma)
 {
@@ -410,7 +411,7 @@ static void show_smap_vma_flags(struct strbuf *sb, const struct vm_area_struct *
 	for (unsigned i = 0; i < 64; i++) {
 		if (!(vma->vm_flags & (1ull << i)))
 			continue;
-		sb_printf(sb, "%s ", i < 32 ? mnemonics[i] : "??");
+		sb_printf(sb, "%s ", i < 32 ? mnemonics[i] : (1ull << i) == VM_DROPPABLE ? "dp" : "??");
 	}
 	sb_printf(sb, "\n");
 }
@@ -423,8 +424,8 @@ static void show_smap(memlab_machine *m, struct strbuf *sb, const struct vm_area
 	smap_gather_stats(vma, &mss);
 	show_map_vma(m, sb, vma);
 	smap_dec(sb, "Size:           ", vma->vm_end - vma->vm_start);
-	smap_dec(sb, "KernelPageSize: ", m->page_size);
-	smap_dec(sb, "MMUPageSize:    ", m->page_size);
+	smap_dec(sb, "KernelPageSize: ", vma_kernel_pagesize(m, vma));	/* a hugetlb VMA's huge page */
+	smap_dec(sb, "MMUPageSize:    ", vma_kernel_pagesize(m, vma));
 	__show_smap(sb, &mss, false);
 	sb_printf(sb, "THPeligible:    %8u\n", thp_eligible(m, vma));
 	/* no "ProtectionKey:" line: the host has no protection keys */

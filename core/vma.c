@@ -441,17 +441,33 @@ static void dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct
 /* ===================== split ===================== */
 
 /*
+** vm_ops->may_split(): a special mapping is never split
+** (special_mapping_split), a hugetlb VMA only at a huge page boundary
+** (hugetlb_vm_op_split).  0 or -EINVAL.
+*/
+int vma_may_split(const struct vm_area_struct *vma, uint64_t addr)
+{
+	if (vma->special_name)
+		return -MEMLAB_EINVAL;
+	if (is_vm_hugetlb_page(vma) && (addr & (vma_kernel_pagesize(vma->vm_mm->machine, vma) - 1)))
+		return -MEMLAB_EINVAL;
+	return 0;
+}
+
+/*
 ** __split_vma(): cut vma at addr into two VMAs; the new one is the part
-** below addr when new_below, else the part above.  0 or -ENOMEM.
+** below addr when new_below, else the part above.  0, -EINVAL where
+** vma_may_split() refuses, or -ENOMEM.
 */
 int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		int new_below)
 {
 	struct vm_area_struct *new;
 	uint64_t delta = (addr - vma->vm_start) >> mm->machine->page_shift;
+	int err;
 
-	if (vma->special_name)		/* special_mapping_split(): never */
-		return -MEMLAB_EINVAL;
+	if ((err = vma_may_split(vma, addr)))
+		return err;
 	new = vm_area_alloc(mm);
 	if (!new)
 		return -MEMLAB_ENOMEM;
@@ -749,10 +765,46 @@ static void check_tree(struct mm_check *c, struct mm_struct *mm)
 }
 
 /*
+** The break.  Linux lets a process munmap its heap and map anything where
+** it was (brk then shrinks over whatever is there and refuses to grow into
+** it), so no rule ties the VMAs to [start_brk, brk).  What always holds:
+** start_brk is page-aligned, the break never goes below it (brk(2)
+** refuses) nor above TASK_SIZE (a heap there could not be mapped).
+*/
+static void check_brk(struct mm_check *c, const struct mm_struct *mm)
+{
+	uint64_t page_mask = mm->machine->page_size - 1;
+
+	if (mm->start_brk & page_mask)
+		mm_violation(c, "start_brk %#llx is not page-aligned",
+			     (unsigned long long)mm->start_brk);
+	if (mm->brk < mm->start_brk)
+		mm_violation(c, "brk %#llx is below start_brk %#llx", (unsigned long long)mm->brk,
+			     (unsigned long long)mm->start_brk);
+	if (mm->brk > mm->task_size)
+		mm_violation(c, "brk %#llx is above TASK_SIZE", (unsigned long long)mm->brk);
+}
+
+/*
+** A special mapping ([vvar], [vvar_vclock], [vdso]) is whole: its
+** vm_ops refuse every split and VM_DONTEXPAND every growth, so it keeps
+** the size it was installed with wherever mremap moves it.
+*/
+static void check_special(struct mm_check *c, const struct vm_area_struct *vma)
+{
+	if (vma->special_name && vma_pages(vma) != vma->special_pages)
+		mm_violation(c, "%s at %#llx is %llu pages, it was installed with %llu",
+			     vma->special_name, (unsigned long long)vma->vm_start,
+			     (unsigned long long)vma_pages(vma),
+			     (unsigned long long)vma->special_pages);
+}
+
+/*
 ** mm_validate(): Linux's validate_mm() and more -- the tree and the list
 ** agree, VMAs are sorted, page-aligned, non-overlapping and inside the
-** user address space, map_count and highest_vm_end are right, and the
-** counters equal the sum over the VMAs.  Returns the violations found.
+** user address space, special mappings are whole, map_count and
+** highest_vm_end are right, the counters equal the sum over the VMAs,
+** and the break is sane.  Returns the violations found.
 */
 int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who)
 {
@@ -783,6 +835,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		if (vma->vm_next && vma->vm_next->vm_prev != vma)
 			mm_violation(&c, "VMA %#llx: the list's back link is wrong",
 				     (unsigned long long)vma->vm_start);
+		check_special(&c, vma);
 		end = vma->vm_end;
 		total += np;
 		exec += is_exec_mapping(vma->vm_flags) ? np : 0;
@@ -808,5 +861,6 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 			     (unsigned long long)mm->locked_vm, (unsigned long long)total,
 			     (unsigned long long)data, (unsigned long long)exec,
 			     (unsigned long long)stack, (unsigned long long)locked);
+	check_brk(&c, mm);
 	return c.count;
 }

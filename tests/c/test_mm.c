@@ -12,6 +12,7 @@
 ** 3. arm64 layouts for its VA sizes and granules.
 ** 4. Overcommit (vm.overcommit_memory 0, 1, 2) and Committed_AS.
 ** 5. vm.max_map_count, RLIMIT_AS and RLIMIT_DATA.
+** 6. Host allocation failures inside mremap.
 **
 ** Every scenario ends with memlab_check() finding nothing.
 */
@@ -1696,6 +1697,109 @@ TEST(check_catches_refcounts)
 	memlab_destroy(m);
 }
 
+/* Violation messages, collected. */
+struct violations {
+	int n;
+	char text[1024];
+};
+
+static void collect_violation(void *ud, const char *msg)
+{
+	struct violations *v = ud;
+	size_t l = strlen(v->text);
+
+	v->n++;
+	snprintf(v->text + l, sizeof(v->text) - l, "%s\n", msg);
+}
+
+/* memlab_check() reports n violations, each mentioning what. */
+static int violations_are(memlab_machine *m, int n, const char *what)
+{
+	struct violations v = { 0, "" };
+
+	memlab_check(m, collect_violation, &v);
+	if (v.n == n && (n == 0 || strstr(v.text, what)))
+		return 1;
+	printf("  want %d violation(s) about '%s', got %d:\n%s", n, what, v.n, v.text);
+	return 0;
+}
+
+/*
+** The break always lies in [start_brk, TASK_SIZE] with start_brk
+** page-aligned -- whatever munmap and MAP_FIXED did to the heap -- and
+** m:check() says so when the mm is corrupted.
+*/
+TEST(check_catches_brk)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct mm_struct *mm;
+	uint64_t start, out;
+
+	ASSERT(t);
+	mm = t->mm;
+	start = mm->start_brk;
+	/* legal: the heap unmapped, something else mapped there, brk moving over it */
+	ASSERT_EQ(memlab_brk(t, start + 8 * PG), start + 8 * PG);
+	ASSERT_OK(memlab_munmap(t, start, 8 * PG));
+	ASSERT_OK(memlab_mmap(t, start + 2 * PG, PG, RO, FIXED, NULL, 0, &out));
+	ASSERT_EQ(memlab_brk(t, start + PG), start + PG);	/* shrinking unmaps it */
+	ASSERT(!find_vma_intersection(t, start, start + 8 * PG));
+	ASSERT_OK(memlab_mmap(t, start + 3 * PG, PG, RO, FIXED, NULL, 0, &out));
+	ASSERT_EQ(memlab_brk(t, start + 4 * PG), start + PG);	/* growing into it is refused */
+	ASSERT(violations_are(m, 0, ""));
+	mm->brk = start - 1;
+	ASSERT(violations_are(m, 1, "below start_brk"));
+	mm->brk = mm->task_size + 1;
+	ASSERT(violations_are(m, 1, "above TASK_SIZE"));
+	mm->brk = start;
+	mm->start_brk = start + 1;
+	ASSERT(violations_are(m, 2, "start_brk"));	/* unaligned, and brk below it */
+	mm->start_brk = start;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
+/*
+** [vvar], [vvar_vclock] and [vdso] keep their size: munmap, mprotect and
+** mremap refuse to split or grow them, and a move keeps them whole; a
+** special mapping cut in two (by hand) is reported.
+*/
+TEST(check_catches_split_special)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct memlab_vma_info vdso;
+	struct vm_area_struct *v, *n;
+	uint64_t out;
+
+	ASSERT(t);
+	ASSERT(find_named(t, "[vdso]", 0, &vdso));
+	ASSERT_EQ(vdso.end - vdso.start, 2 * PG);
+	ASSERT_EQ(memlab_munmap(t, vdso.start, PG), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_mprotect(t, vdso.start + PG, PG, RO), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_mremap(t, vdso.start, 2 * PG, 3 * PG, 0, 0, &out), -MEMLAB_EFAULT);
+	ASSERT_OK(memlab_mremap(t, vdso.start, 2 * PG, 2 * PG,
+				MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED, A(0), &out));
+	ASSERT(violations_are(m, 0, ""));
+	/* a split that vma_may_split() would have refused */
+	v = find_vma(t, A(0));
+	ASSERT(v && v->special_name);
+	n = vm_area_alloc(t->mm);
+	ASSERT(n);
+	*n = *v;
+	vma_set_range(t->mm, v, A(0), A(1), v->vm_pgoff);
+	n->vm_start = A(1);
+	n->vm_pgoff++;
+	vma_link(t->mm, n);
+	ASSERT(violations_are(m, 2, "[vdso] at"));
+	vma_unlink(t->mm, n);
+	vm_area_free(n);
+	vma_set_range(t->mm, v, A(0), A(2), v->vm_pgoff);
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 /* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
 TEST(arm64_unlimited_stack_is_legacy)
 {
@@ -1757,10 +1861,126 @@ TEST(x86_la57)
 	memlab_destroy(m);
 }
 
+/* ===================== 6. host allocation failures in mremap ===================== */
+
+/*
+** A scenario: build the region's VMAs (mmap, writes), then one mremap
+** whose moves split VMAs at both ends of the source and the destination
+** and copy the VMA -- every step that needs host memory.
+*/
+struct mremap_case {
+	const char *name;
+	int (*setup)(memlab_task *t);
+	uint64_t old, old_len, new_len, new_addr;
+	int flags;
+};
+
+/* X: pages [0, 8) rw, written; Y: [16, 30) r--; Z: [32, 34) rw. */
+static int setup_xyz(memlab_task *t)
+{
+	int err = map(t, 0, 8, RW);
+
+	if (!err)
+		err = write_page(t, 3);
+	if (!err)
+		err = map(t, 16, 30, RO);
+	if (!err)
+		err = map(t, 32, 34, RW);
+	return err;
+}
+
+/* One 2 MiB MAP_NORESERVE hugetlb VMA at the region's start. */
+static int setup_hugetlb(memlab_task *t)
+{
+	uint64_t out;
+
+	return memlab_mmap(t, REGION, 2 << 20, RW,
+			   FIXED | MEMLAB_MAP_HUGETLB | MEMLAB_MAP_NORESERVE, NULL, 0, &out);
+}
+
+static const struct mremap_case mremap_cases[] = {
+	{ "grow into Y's middle", setup_xyz, A(2), 4 * PG, 6 * PG, A(18),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "shrink then move", setup_xyz, A(1), 6 * PG, 3 * PG, A(20),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "grow, moved anywhere", setup_xyz, A(2), 4 * PG, 9 * PG, 0, MEMLAB_MREMAP_MAYMOVE },
+	{ "dontunmap a middle part", setup_xyz, A(2), 3 * PG, 3 * PG, A(24),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP },
+	{ "move three VMAs and their gaps", setup_xyz, A(4), 30 * PG, 30 * PG, A(64),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+	{ "move a hugetlb VMA", setup_hugetlb, REGION, 2 << 20, 2 << 20, REGION + (8 << 20),
+	  MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED },
+};
+
+/*
+** Run one case with the n-th host allocation inside mremap failing.
+** Returns mremap's result (1 when no allocation failed); the machine
+** must be consistent either way.
+*/
+static int mremap_with_failure(const struct mremap_case *c, long n, int *failed)
+{
+	struct counting_alloc ca = { 0, 0, -1, 0 };
+	struct memlab_config cfg;
+	struct memlab_spawn_args a = { 0 };
+	memlab_machine *m = NULL;
+	memlab_task *t = NULL;
+	uint64_t out;
+	int rc;
+
+	memlab_config_init(&cfg);
+	cfg.alloc = counting_alloc_fn;
+	cfg.alloc_ud = &ca;
+	if (memlab_create(&cfg, &m) || memlab_spawn(m, &a, &t) || c->setup(t)) {
+		printf("  %s: setup failed\n", c->name);
+		memlab_destroy(m);
+		return -1000;
+	}
+	ca.countdown = n;
+	rc = memlab_mremap(t, c->old, c->old_len, c->new_len, c->flags, c->new_addr, &out);
+	ca.countdown = -1;
+	*failed = ca.failed;
+	if (memlab_check(m, print_violation, NULL))
+		rc = -2000;
+	memlab_destroy(m);
+	if (ca.live_blocks != 0)
+		rc = -3000;	/* leaked host memory */
+	return rc;
+}
+
+/*
+** The n-th host allocation inside mremap fails, for n = 0, 1, ... until
+** none does: mremap returns -ENOMEM (or succeeds when Linux would not
+** need that allocation), leaks nothing, and Committed_AS, the mm's charge
+** and its VM_ACCOUNT VMAs still agree (memlab_check finds nothing).
+*/
+TEST(mremap_host_oom)
+{
+	for (size_t i = 0; i < sizeof(mremap_cases) / sizeof(mremap_cases[0]); i++) {
+		const struct mremap_case *c = &mremap_cases[i];
+		int failed = 1, failures = 0, rc;
+
+		for (long n = 0; failed; n++) {
+			rc = mremap_with_failure(c, n, &failed);
+			if (rc <= -1000)
+				TEST_FAIL("%s, allocation %ld failing: %s", c->name, n,
+					  rc == -1000 ? "setup failed" : rc == -2000 ?
+					  "memlab_check found violations" : "host memory leaked");
+			if (failed && rc != 0 && rc != -MEMLAB_ENOMEM)
+				TEST_FAIL("%s, allocation %ld failing: mremap = %d", c->name, n, rc);
+			if (!failed && rc != 0)
+				TEST_FAIL("%s: mremap = %d without a failure", c->name, rc);
+			failures += failed;
+		}
+		ASSERT(failures > 0);
+	}
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
 	RUN(check_catches_refcounts);
+	RUN(check_catches_brk);
+	RUN(check_catches_split_special);
 	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(x86_la57);
 	RUN(simple_merge);
@@ -1791,5 +2011,6 @@ int main(void)
 	RUN(max_map_count);
 	RUN(rlimit_as);
 	RUN(rlimit_data);
+	RUN(mremap_host_oom);
 	return test_summary();
 }

@@ -31,40 +31,6 @@
 
 /* ===================== helpers: machines and text ===================== */
 
-/* The host's allocator hook with a leak count and an armed failure. */
-struct counting_alloc {
-	long live_blocks;
-	long long live_bytes;
-	long countdown;		/* < 0: never fail; 0: fail the next allocation */
-	int failed;
-};
-
-static void *counting_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
-{
-	struct counting_alloc *c = ud;
-
-	if (nsize == 0) {
-		if (ptr) {
-			c->live_blocks--;
-			c->live_bytes -= (long long)osize;
-		}
-		free(ptr);
-		return NULL;
-	}
-	if (c->countdown == 0) {
-		c->failed = 1;
-		return NULL;
-	}
-	if (c->countdown > 0)
-		c->countdown--;
-	ptr = realloc(ptr, nsize);
-	if (ptr) {
-		c->live_blocks += osize ? 0 : 1;
-		c->live_bytes += (long long)nsize - (long long)osize;
-	}
-	return ptr;
-}
-
 static memlab_machine *new_machine_ex(int arch, uint64_t ram, uint32_t page_size,
 				      int zones, struct counting_alloc *ca)
 {

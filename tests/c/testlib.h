@@ -10,6 +10,7 @@
 
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 static int test_failed_count, test_passed_count, test_current_failed;
@@ -60,6 +61,44 @@ static int test_failed_count, test_passed_count, test_current_failed;
 	} while (0)
 
 #define ASSERT_OK(expr) ASSERT_EQ((expr), 0)
+
+/*
+** A host allocator hook (struct memlab_config's alloc) with a leak count
+** and an armed failure: countdown allocations succeed, the next fails
+** (failed is set), and so do all after it until countdown is set again.
+*/
+struct counting_alloc {
+	long live_blocks;
+	long long live_bytes;
+	long countdown;		/* < 0: never fail; 0: fail the next allocation */
+	int failed;
+};
+
+static inline void *counting_alloc_fn(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct counting_alloc *c = ud;
+
+	if (nsize == 0) {
+		if (ptr) {
+			c->live_blocks--;
+			c->live_bytes -= (long long)osize;
+		}
+		free(ptr);
+		return NULL;
+	}
+	if (c->countdown == 0) {
+		c->failed = 1;
+		return NULL;
+	}
+	if (c->countdown > 0)
+		c->countdown--;
+	ptr = realloc(ptr, nsize);
+	if (ptr) {
+		c->live_blocks += osize ? 0 : 1;
+		c->live_bytes += (long long)nsize - (long long)osize;
+	}
+	return ptr;
+}
 
 static inline int test_summary(void)
 {

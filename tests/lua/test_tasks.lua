@@ -65,7 +65,9 @@ function TestConstants:test_map()
                  MAP_DENYWRITE = 0x800, MAP_EXECUTABLE = 0x1000, MAP_LOCKED = 0x2000,
                  MAP_NORESERVE = 0x4000, MAP_POPULATE = 0x8000, MAP_NONBLOCK = 0x10000,
                  MAP_STACK = 0x20000, MAP_HUGETLB = 0x40000, MAP_SYNC = 0x80000,
-                 MAP_FIXED_NOREPLACE = 0x100000 }
+                 MAP_FIXED_NOREPLACE = 0x100000, MAP_DROPPABLE = 0x08,
+                 MAP_HUGE_64KB = 16 << 26, MAP_HUGE_2MB = 21 << 26, MAP_HUGE_1GB = 30 << 26,
+                 MAP_HUGE_16GB = 34 << 26 }
   for name, v in pairs(want) do
     lu.assertEquals(memlab[name], v, name)
     lu.assertEquals(math.type(memlab[name]), "integer", name)
@@ -453,6 +455,39 @@ function TestMmap:test_mremap()
   lu.assertEquals(p:mremap(b, 8 * PAGE, 8 * PAGE, "maymove|fixed", target), target)
   lu.assertEquals(vma_at(p, target).perms, "rw-p")
   lu.assertEquals(p:mremap(target, "32K", "16K", memlab.MREMAP_MAYMOVE), target)
+  lu.assertTrue(self.m:check())
+end
+
+function TestMmap:test_droppable()
+  local p = self.p
+  local before = p:mm().committed_pages
+  local a = p:mmap(nil, 2 * PAGE, "rw", "droppable|anonymous")
+  lu.assertEquals(math.type(a), "integer")
+  local v = vma_at(p, a)
+  lu.assertEquals(v.perms, "rw-p")
+  lu.assertEquals(v.vm_flags & (1 << 40), 1 << 40)             -- VM_DROPPABLE
+  lu.assertEquals(p:mm().committed_pages, before)              -- VM_NORESERVE: not charged
+  lu.assertStrContains(self.m:proc(p.pid .. "/smaps"), "VmFlags: rd wr mr mw me nr wf dd dp \n")
+  assert_errno("EINVAL", 22, p:mmap(nil, PAGE, "rw", "MAP_DROPPABLE|MAP_ANONYMOUS|MAP_LOCKED"))
+  assert_errno("EINVAL", 22, p:mmap(nil, PAGE, "rw", "droppable|anonymous|growsdown"))
+  lu.assertTrue(self.m:check())
+end
+
+function TestMmap:test_hugetlb()
+  local p = self.p
+  local H = 2 * 1024 * K
+  assert_errno("ENOMEM", 12, p:mmap(nil, H, "rw", "private|anonymous|hugetlb"))   -- no huge page reserved
+  local a = p:mmap(nil, PAGE, "rw", "private|anonymous|hugetlb|noreserve")
+  lu.assertEquals(a % H, 0)
+  local v = vma_at(p, a)
+  lu.assertEquals({ v["end"] - v.start, v.name, v.dev }, { H, "/anon_hugepage (deleted)", "00:11" })
+  lu.assertStrContains(self.m:proc(p.pid .. "/smaps"), "KernelPageSize:     2048 kB")
+  assert_errno("EINVAL", 22, p:munmap(a, PAGE))                                  -- not a whole huge page
+  lu.assertEquals({ p:touch(a, 1, "r") }, { nil, "SIGBUS", "BUS_ADRERR" })
+  local g = p:mmap(nil, PAGE, "rw", "private|anonymous|hugetlb|noreserve|huge_1gb")
+  lu.assertEquals(vma_at(p, g).dev, "00:12")
+  assert_errno("EINVAL", 22, p:mmap(nil, PAGE, "rw", "private|anonymous|hugetlb|noreserve|huge_64kb"))
+  lu.assertTrue(p:munmap(a, H))
   lu.assertTrue(self.m:check())
 end
 

@@ -356,6 +356,7 @@ typedef struct memlab_file memlab_file;
 #define MEMLAB_MAP_SHARED		0x01
 #define MEMLAB_MAP_PRIVATE		0x02
 #define MEMLAB_MAP_SHARED_VALIDATE	0x03
+#define MEMLAB_MAP_DROPPABLE		0x08	/* a map type (Linux 6.11+): anonymous, private, droppable */
 #define MEMLAB_MAP_TYPE			0x0f
 #define MEMLAB_MAP_FIXED		0x10
 #define MEMLAB_MAP_ANONYMOUS		0x20
@@ -371,11 +372,34 @@ typedef struct memlab_file memlab_file;
 #define MEMLAB_MAP_SYNC			0x80000
 #define MEMLAB_MAP_FIXED_NOREPLACE	0x100000
 
+/*
+** With MAP_HUGETLB, bits 26..31 of the flags choose the huge page size by
+** its log2 (0: the default, the PMD size); include/uapi/linux/mman.h.
+*/
+#define MEMLAB_MAP_HUGE_SHIFT		26
+#define MEMLAB_MAP_HUGE_MASK		0x3f
+#define MEMLAB_MAP_HUGE_16KB		(14u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_64KB		(16u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_512KB		(19u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_1MB		(20u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_2MB		(21u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_8MB		(23u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_16MB		(24u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_32MB		(25u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_256MB		(28u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_512MB		(29u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_1GB		(30u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_2GB		(31u << MEMLAB_MAP_HUGE_SHIFT)
+#define MEMLAB_MAP_HUGE_16GB		(34u << MEMLAB_MAP_HUGE_SHIFT)
+
 #define MEMLAB_MREMAP_MAYMOVE		1
 #define MEMLAB_MREMAP_FIXED		2
 #define MEMLAB_MREMAP_DONTUNMAP		4
 
-/* Linux's names of the MAP_* flags ("MAP_SHARED", ...), ending { NULL, 0 }. */
+/*
+** Linux's names of the MAP_* flags ("MAP_SHARED", ...), the map types
+** (MAP_DROPPABLE) and the MAP_HUGE_* sizes, ending { NULL, 0 }.
+*/
 MEMLAB_API const struct memlab_flag_name *(memlab_map_names) (void);
 
 /* The program image of a spawned task: segment sizes in bytes. */
@@ -467,7 +491,9 @@ MEMLAB_API int (memlab_sync) (memlab_machine *m);
 ** returns 0 or a negative errno; results through out-parameters.
 ** memlab_brk() is brk(2): it always returns the break (the new one on
 ** success, the old one on failure).  memlab_sbrk() is glibc's sbrk():
-** 0 and the OLD break in *old, or -MEMLAB_ENOMEM.
+** 0 and the OLD break in *old, or -MEMLAB_ENOMEM.  memlab_mmap() with
+** MAP_ANONYMOUS|MAP_HUGETLB behaves as Linux with no huge pages reserved:
+** -MEMLAB_ENOMEM unless MAP_NORESERVE (see README.md).
 */
 MEMLAB_API int (memlab_mmap) (memlab_task *t, uint64_t addr, uint64_t len, int prot,
 			      int flags, memlab_file *file, uint64_t offset, uint64_t *out);
