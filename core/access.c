@@ -97,7 +97,7 @@ static int pattern_check(memlab_machine *m, const struct memlab_pattern *p)
 	return 0;
 }
 
-int memlab_access_pattern(memlab_task *t, const struct memlab_pattern *pat,
+static int access_pattern(memlab_task *t, const struct memlab_pattern *pat,
 			  struct memlab_pattern_result *res)
 {
 	memlab_machine *m = t->m;
@@ -127,4 +127,14 @@ int memlab_access_pattern(memlab_task *t, const struct memlab_pattern *pat,
 	res->maj_flt = t->maj_flt - maj0;
 	ml_free(m, ps.cdf, ps.pages * sizeof(double));
 	return err;
+}
+
+int memlab_access_pattern(memlab_task *t, const struct memlab_pattern *pat,
+			  struct memlab_pattern_result *res)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = access_pattern(t, pat, res);
+
+	task_leave(t, prev);
+	return ret;
 }

@@ -105,7 +105,8 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 	return err;
 }
 
-int memlab_fork(memlab_task *parent, memlab_task **out)
+/* kernel_clone() for fork(2): the child, on the machine's list. */
+static int kernel_clone(memlab_task *parent, memlab_task **out)
 {
 	memlab_machine *m = parent->m;
 	memlab_task *child = task_dup(parent);
@@ -123,4 +124,13 @@ int memlab_fork(memlab_task *parent, memlab_task **out)
 	m->tasks = child;
 	*out = child;
 	return 0;
+}
+
+int memlab_fork(memlab_task *parent, memlab_task **out)
+{
+	memlab_task *prev = task_enter(parent);
+	int err = kernel_clone(parent, out);
+
+	task_leave(parent, prev);
+	return err;
 }

@@ -222,7 +222,7 @@ static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int be
 	return 0;
 }
 
-int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
+static int do_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
 {
 	uint64_t psize = t->m->page_size, len, end;
 
@@ -241,4 +241,13 @@ int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior
 	if (behavior == MADV_POPULATE_READ || behavior == MADV_POPULATE_WRITE)
 		return madvise_populate(t, start, end, behavior);
 	return madvise_walk_vmas(t, start, end, behavior);
+}
+
+int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = do_madvise(t, start, len_in, behavior);
+
+	task_leave(t, prev);
+	return ret;
 }

@@ -164,6 +164,24 @@ struct memlab_task {
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
+/*
+** The task a call into the core runs for: m->current, which fault
+** injection (fail-nth, the task filter) and tracing (an event's pid)
+** read, from task_enter() until task_leave() puts the previous one back.
+*/
+static inline memlab_task *task_enter(memlab_task *t)
+{
+	memlab_task *prev = t->m->current;
+
+	t->m->current = t;
+	return prev;
+}
+
+static inline void task_leave(memlab_task *t, memlab_task *prev)
+{
+	t->m->current = prev;
+}
+
 /* ---- vma.c: the tree, the list, the cache, split and merge ---- */
 struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr);
 struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,

@@ -420,9 +420,18 @@ int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
 	return do_munmap_range(t, start, end);
 }
 
-int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
+static int vm_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 {
 	return do_vmi_munmap(t, addr, len);
+}
+
+int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = vm_munmap(t, addr, len);
+
+	task_leave(t, prev);
+	return ret;
 }
 
 /* ===================== mmap ===================== */
@@ -711,8 +720,8 @@ static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flag
 ** anonymous MAP_HUGETLB maps an unlinked hugetlbfs file instead
 ** (hugetlb.c).
 */
-int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
-		memlab_file *file, uint64_t offset, uint64_t *out)
+static int ksys_mmap_pgoff(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
+			   memlab_file *file, uint64_t offset, uint64_t *out)
 {
 	struct memlab_file *huge = NULL;
 	int64_t ret;
@@ -740,6 +749,16 @@ int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags
 		mm_populate(t, (uint64_t)ret, PAGE_ALIGN_M(t->m, len));
 	*out = (uint64_t)ret;
 	return 0;
+}
+
+int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
+		memlab_file *file, uint64_t offset, uint64_t *out)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = ksys_mmap_pgoff(t, addr, len, prot, flags, file, offset, out);
+
+	task_leave(t, prev);
+	return ret;
 }
 
 /*
@@ -846,7 +865,7 @@ static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
 ** start_brk, over RLIMIT_DATA, no room, out of memory).  The break itself
 ** is kept unaligned; the heap VMA ends at PAGE_ALIGN(brk).
 */
-uint64_t memlab_brk(memlab_task *t, uint64_t brk)
+static uint64_t sys_brk(memlab_task *t, uint64_t brk)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t origbrk = mm->brk, newbrk, oldbrk;
@@ -869,6 +888,15 @@ uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 	return brk;
 }
 
+uint64_t memlab_brk(memlab_task *t, uint64_t brk)
+{
+	memlab_task *prev = task_enter(t);
+	uint64_t ret = sys_brk(t, brk);
+
+	task_leave(t, prev);
+	return ret;
+}
+
 /*
 ** glibc's sbrk(): from its cached break __curbrk (set by brk(0) at start-up
 ** and by each of its own brk calls, not by a raw brk(2)), the old break on
@@ -876,7 +904,7 @@ uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 ** "succeeds" (glibc's brk() only checks that the result is not below the
 ** request).
 */
-int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
+static int glibc_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 {
 	uint64_t cur, want, got;
 
@@ -897,6 +925,15 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 		return -MEMLAB_ENOMEM;
 	*old = cur;
 	return 0;
+}
+
+int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = glibc_sbrk(t, increment, old);
+
+	task_leave(t, prev);
+	return ret;
 }
 
 /* exit_mmap(): every page, VMA and table goes, with the charges. */

@@ -90,7 +90,7 @@ static int mprotect_first(memlab_task *t, uint64_t *start, uint64_t end, int gro
 	return 0;
 }
 
-int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
+static int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 {
 	int grows = prot & (MEMLAB_PROT_GROWSDOWN | MEMLAB_PROT_GROWSUP);
 	struct vm_area_struct *vma, *prev;
@@ -132,4 +132,13 @@ int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
 		vma = prev->vm_next;
 	}
 	return tmp < end ? -MEMLAB_ENOMEM : 0;
+}
+
+int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = do_mprotect_pkey(t, start, len, prot);
+
+	task_leave(t, prev);
+	return ret;
 }

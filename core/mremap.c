@@ -468,8 +468,8 @@ static int64_t remap_move(struct vrm *v)
 	return res;
 }
 
-int memlab_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t new_len,
-		  int flags, uint64_t new_addr, uint64_t *out)
+static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t new_len,
+		     int flags, uint64_t new_addr, uint64_t *out)
 {
 	struct vrm v = { .t = t, .addr = old_addr, .flags = flags, .new_addr = new_addr,
 		.old_len = PAGE_ALIGN_M(t->m, old_len), .new_len = PAGE_ALIGN_M(t->m, new_len) };
@@ -491,4 +491,14 @@ int memlab_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t 
 		return (int)res;
 	*out = (uint64_t)res;
 	return 0;
+}
+
+int memlab_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t new_len,
+		  int flags, uint64_t new_addr, uint64_t *out)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = do_mremap(t, old_addr, old_len, new_len, flags, new_addr, out);
+
+	task_leave(t, prev);
+	return ret;
 }

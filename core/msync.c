@@ -15,7 +15,7 @@ static int msync_vma(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 	return filemap_writeback(vma->vm_file, first, first + ((end - start) >> shift) - 1);
 }
 
-int memlab_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
+static int do_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 {
 	uint64_t end, psize = t->m->page_size;
 	struct vm_area_struct *vma;
@@ -57,4 +57,13 @@ int memlab_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 		if (start >= end)
 			return unmapped_error;
 	}
+}
+
+int memlab_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = do_msync(t, start, len, flags);
+
+	task_leave(t, prev);
+	return ret;
 }

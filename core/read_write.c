@@ -87,8 +87,8 @@ static int copy_from_user(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
 	return user_access(ud, done, bytes, len, 'r');
 }
 
-int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
-		 uint64_t off, uint64_t *done)
+static int ksys_pread64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+			uint64_t off, uint64_t *done)
 {
 	struct user_copy c = { t, addr };
 	int64_t r = filemap_read(f, off, count, copy_to_user, &c);
@@ -99,8 +99,18 @@ int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 	return 0;
 }
 
-int memlab_pwrite(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
-		  uint64_t off, uint64_t *done)
+int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+		 uint64_t off, uint64_t *done)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = ksys_pread64(t, f, addr, count, off, done);
+
+	task_leave(t, prev);
+	return ret;
+}
+
+static int ksys_pwrite64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+			 uint64_t off, uint64_t *done)
 {
 	struct user_copy c = { t, addr };
 	int64_t r;
@@ -112,6 +122,16 @@ int memlab_pwrite(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 		return r == -MEMLAB_ENOMEM || r == -MEMLAB_EFBIG ? (int)r : -MEMLAB_EFAULT;
 	*done = (uint64_t)r;
 	return 0;
+}
+
+int memlab_pwrite(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+		  uint64_t off, uint64_t *done)
+{
+	memlab_task *prev = task_enter(t);
+	int ret = ksys_pwrite64(t, f, addr, count, off, done);
+
+	task_leave(t, prev);
+	return ret;
 }
 
 int memlab_file_ondisk(memlab_file *f, uint64_t off, void *buf, uint64_t n)

@@ -609,7 +609,7 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 void memlab_task_exit(memlab_task *t)
 {
 	memlab_machine *m = t->m;
-	memlab_task **pp;
+	memlab_task **pp, *prev = task_enter(t);
 
 	for (pp = &m->tasks; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
@@ -618,6 +618,7 @@ void memlab_task_exit(memlab_task *t)
 		}
 	}
 	task_free(t);
+	m->current = prev == t ? NULL : prev;	/* t is gone */
 }
 
 int memlab_task_pid(const memlab_task *t)

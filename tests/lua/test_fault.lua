@@ -120,6 +120,45 @@ function TestInject:test_a_failed_fault_is_enomem_and_clean()
   lu.assertEquals(p:mm().rss_anon, 1)
 end
 
+function TestInject:test_fail_nth_fails_the_tasks_nth_decision()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "f", aslr = false }
+  local a = assert(p:mmap(0, "64K", "rw-", "private|anonymous|populate"))
+  m:inject("fail_page_alloc", attrs{ probability = 0 })	-- no filter, never by chance
+  local calls = m:injected("fail_page_alloc").calls
+  p:fail_nth(1)
+  lu.assertEquals({ p:fork() }, { nil, "ENOMEM", 12 })	-- its first allocation failed
+  lu.assertEquals(p:fail_nth(), 0)
+  lu.assertEquals(m:injected("fail_page_alloc").calls - calls, 1)
+  lu.assertTrue(m:check())
+  -- not the machine's own allocations: only the task's decisions count
+  p:fail_nth(3)
+  lu.assertEquals(allocs(m, 5), { true, true, true, true, true })
+  lu.assertEquals(p:fail_nth(), 3)
+  local c = p:fork()					-- fails at its third allocation
+  lu.assertNil(c)
+  lu.assertEquals(m:injected("fail_page_alloc").fired, 2)
+  lu.assertTrue(m:check())
+  lu.assertNotNil(p:fork())
+  lu.assertNotNil(a)
+end
+
+function TestInject:test_task_filter_and_pid()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "p", aslr = false }
+  local q = m:spawn{ name = "q", aslr = false }
+  for _, t in ipairs{ p, q } do assert(t:mmap(0x7e0000000000, "64K", "rw-", "private|anonymous|populate")) end
+  m:inject("fail_page_alloc", attrs{ probability = 100, times = -1, task_filter = true })
+  p:make_it_fail(true)
+  lu.assertNil(p:fork())
+  lu.assertNotNil(q:fork())
+  lu.assertEquals(allocs(m, 2), { true, true })		-- no task: filtered out
+  m:inject("fail_page_alloc", attrs{ probability = 100, times = -1, pid = q.pid })
+  lu.assertNotNil(p:fork())
+  lu.assertNil(q:fork())
+  lu.assertTrue(m:check())
+end
+
 function TestInject:test_hostile_arguments()
   local m <close> = memlab.new{ ram = "64M" }
   assert_raises({ "inject", "unknown fault point" }, m.inject, m, "nope", {})
