@@ -40,6 +40,7 @@ typedef struct lmachine {
 	struct textbuf reports;
 	char *pending_text;		/* memlab_proc text not yet freed */
 	struct ltrace *trace;		/* m:on's queue (ltrace.c), NULL until used */
+	int debug_vm;			/* memlab.new{ debug_vm = true }: check after every call */
 } lmachine;
 
 /* {===================== report text ===================== */
@@ -126,12 +127,37 @@ static void push_reports(lua_State *L, lmachine *lm)
 }
 
 /*
+** CONFIG_DEBUG_VM: after the call, every invariant; a violation raises
+** "fname: debug_vm: N violation(s):" with the list (the reports the call
+** itself made come first).
+*/
+static void debug_vm_check(lua_State *L, lmachine *lm, const char *fname)
+{
+	size_t before = lm->reports.len;
+	int n;
+
+	lm->in_call = 1;
+	n = memlab_check(lm->m, on_violation, lm);
+	lm->in_call = 0;
+	if (n <= 0)
+		return;
+	luaL_where(L, 1);
+	lua_pushfstring(L, "%s: debug_vm: %d violation(s) after the call:\n", fname, n);
+	lua_pushlstring(L, lm->reports.buf + before, lm->reports.len - before);
+	lm->reports.len = 0;
+	lua_concat(L, 3);
+	lua_error(L);
+}
+
+/*
 ** Stop collecting.  If the call failed with -EINVAL and the core reported
 ** something, raise "fname: <reports>"; other reports go to stderr.
 */
 static void end_call(lua_State *L, lmachine *lm, const char *fname, int rc)
 {
 	lm->in_call = 0;
+	if (lm->debug_vm && lm->m)
+		debug_vm_check(L, lm, fname);
 	lmemlab_trace_dispatch(L, lm, lm->trace);
 	if (lm->reports.len == 0)
 		return;
@@ -247,7 +273,7 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", "pcp", "va_bits", NULL
+	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -344,6 +370,8 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->pcp_disabled = !option_boolean(L, key);
 	else if (strcmp(key, "va_bits") == 0)
 		cfg->va_bits = (uint32_t)option_integer(L, key, 1, 64);
+	else if (strcmp(key, "debug_vm") == 0)
+		option_boolean(L, key);		/* the binding's own: read in lmemlab_new */
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
@@ -420,6 +448,9 @@ int lmemlab_new(lua_State *L)
 				  memlab_strerror(rc));
 	lm->m = m;
 	memlab_machine_info(m, &lm->info);
+	if (lua_istable(L, 1) && lua_getfield(L, 1, "debug_vm") == LUA_TBOOLEAN)
+		lm->debug_vm = lua_toboolean(L, -1);
+	lua_settop(L, 2);
 	if (lm->reports.len > 0)
 		end_call(L, lm, "new", 0);	/* to stderr */
 	return 1;

@@ -185,6 +185,21 @@ function TestInject:test_hostile_arguments()
   assert_raises({ "inject", "closed" }, m.inject, m, "fail_page_alloc", {})
 end
 
+function TestInject:test_debug_vm_catches_a_flipped_pte_bit()
+  local m <close> = memlab.new{ ram = "64M", debug_vm = true }
+  local p = m:spawn{ name = "t", aslr = false }
+  local a = assert(p:mmap(0, "64K", "rw-", "private|anonymous"))
+  assert(p:write(a, "x"))
+  local t = p:translate(a)
+  local leaf = t.levels[#t.levels]
+  local ptep = leaf.table * 4096 + ((a >> 12) % 512) * 8
+  m:write_phys(ptep, string.pack("<I8", leaf.entry ~ (1 << 20)))	-- a bit of the pfn
+  assert_raises({ "read", "debug_vm", "violation", "rmap" }, p.read, p, a, 1)
+  m:write_phys(ptep, string.pack("<I8", leaf.entry))
+  lu.assertEquals(p:read(a, 1), "x")
+  lu.assertTrue(m:check())
+end
+
 TestScenario = {}
 
 local function workload(m)
