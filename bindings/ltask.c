@@ -1017,6 +1017,52 @@ static int m_tasks(lua_State *L)
 	return 1;
 }
 
+/* t[key] = obj:method() for the table at the top and the object at index obj. */
+static void set_call(lua_State *L, int obj, const char *method, const char *key)
+{
+	lua_getfield(L, obj, method);
+	lua_pushvalue(L, obj);
+	lua_call(L, 1, 1);
+	lua_setfield(L, -2, key);
+}
+
+/*
+** m:snapshot() --> { info =, zones =, vmstat =, injected =, tasks = { { pid =,
+** comm =, mm =, vmas = }, ... } }: the visible state as a plain table,
+** for memlab.json.encode.
+*/
+static int m_snapshot(lua_State *L)
+{
+	lmemlab_checkmachine(L, "snapshot");
+	lua_settop(L, 1);
+	lua_createtable(L, 0, 5);
+	set_call(L, 1, "info", "info");
+	set_call(L, 1, "zones", "zones");
+	set_call(L, 1, "vmstat", "vmstat");
+	set_call(L, 1, "injected", "injected");
+	m_tasks(L);			/* pushes a scratch userdata, then the list */
+	lua_replace(L, 3);
+	lua_settop(L, 3);
+	lua_createtable(L, (int)lua_rawlen(L, 3), 0);
+	for (lua_Integer i = 1; lua_rawgeti(L, 3, i) == LUA_TUSERDATA; i++) {
+		int task = lua_gettop(L);
+
+		lua_createtable(L, 0, 4);
+		lua_getfield(L, task, "pid");
+		lua_setfield(L, -2, "pid");
+		lua_getfield(L, task, "name");
+		lua_setfield(L, -2, "comm");
+		set_call(L, task, "mm", "mm");
+		set_call(L, task, "vmas", "vmas");
+		lua_rawseti(L, -3, i);
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+	lua_setfield(L, 2, "tasks");
+	lua_settop(L, 2);
+	return 1;
+}
+
 /* m:task(pid) --> the task's handle | nil when no live task has that pid */
 static int m_task(lua_State *L)
 {
@@ -1212,6 +1258,7 @@ static const luaL_Reg machine_task_methods[] = {
 	{ "spawn", m_spawn },
 	{ "task", m_task },
 	{ "tasks", m_tasks },
+	{ "snapshot", m_snapshot },
 	{ "file", m_file },
 	{ "sysctl", m_sysctl },
 	{ NULL, NULL }

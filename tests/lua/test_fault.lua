@@ -200,6 +200,23 @@ function TestInject:test_debug_vm_catches_a_flipped_pte_bit()
   lu.assertTrue(m:check())
 end
 
+function TestInject:test_snapshot_is_plain_and_deterministic()
+  local function snap()
+    local m <close> = memlab.new{ ram = "64M", seed = 2 }
+    local p = m:spawn{ name = "snap" }
+    assert(p:write(assert(p:mmap(0, "8K", "rw-", "private|anonymous")), "x"))
+    return memlab.json.encode(m:snapshot())
+  end
+  local a = snap()
+  lu.assertEquals(snap(), a)
+  local t = memlab.json.decode(a)
+  lu.assertEquals(t.tasks[1].comm, "snap")
+  lu.assertEquals(t.tasks[1].mm.rss_anon, 1)
+  lu.assertEquals(t.info.arch, "x86_64")
+  lu.assertNotNil(t.zones[1].nr_free)
+  lu.assertEquals(t.injected.fail_page_alloc.fired, 0)
+end
+
 TestScenario = {}
 
 local function workload(m)
