@@ -128,6 +128,8 @@ enum vmstat_item {
 	NR_VMSTAT_ITEMS
 };
 
+struct tlb_machine;	/* tlb.h: the CPUs, their TLBs and ASIDs */
+
 /* The machine's seeded generator: xoshiro256** (Blackman and Vigna). */
 struct rng {
 	uint64_t s[4];
@@ -183,6 +185,9 @@ struct memlab_machine {
 	int64_t vm_committed_leaked;	/* of which no mm or object holds (a Linux bug, see mremap.c) */
 	uint64_t admin_reserve_kbytes, user_reserve_kbytes;
 
+	/* the CPUs: TLBs, page-walk caches, ASIDs (tlb.c) */
+	struct tlb_machine *tlb;
+
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
@@ -191,6 +196,9 @@ struct memlab_machine {
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
 void ml_report(memlab_machine *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* Report why a configuration is refused; returns -MEMLAB_EINVAL. */
+int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);

@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "pgtable.h"
 #include "rbtree.h"
+#include "tlb.h"
 
 /* vm_flags (include/linux/mm.h) */
 #define VM_NONE		0x00000000ull
@@ -134,6 +135,7 @@ struct mm_struct {
 	uint64_t committed;		/* pages this mm charged to vm_committed_as */
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
+	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
 };
 
 struct rlimits {
@@ -154,6 +156,7 @@ struct memlab_task {
 	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */
 	int last_signal_code;		/* of the last access that failed (SEGV_*, BUS_*) */
 	uint64_t last_signal_addr;
+	int cpu;			/* the CPU it runs on (tlb.c) */
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
@@ -232,8 +235,8 @@ struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags);
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code);
-void zap_page_range(memlab_task *t, uint64_t start, uint64_t end);
-void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 		       uint64_t end);
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
@@ -288,6 +291,20 @@ static inline uint64_t vm_start_gap(const struct vm_area_struct *vma)
 static inline uint64_t vm_end_gap(const struct vm_area_struct *vma)
 {
 	return vma->vm_end;
+}
+
+/*
+** The task runs (an access, a system call): its CPU switches to its mm
+** if it runs another one or is lazy (context_switch -> switch_mm).
+** Returns the CPU.
+*/
+static inline struct tlb_cpu *switch_to_task(memlab_task *t)
+{
+	struct tlb_cpu *c = &t->m->tlb->cpu[t->cpu];
+
+	if (c->loaded_mm != t->mm || c->is_lazy)
+		switch_mm(t->m, c, t->mm);
+	return c;
 }
 
 static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)

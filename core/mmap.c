@@ -338,6 +338,29 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 }
 
 /*
+** unmap_region(): zap the VMAs from vma up to end, free the page tables
+** between the neighbours that stay, and flush the TLBs once for all of
+** it (one mmu_gather).
+*/
+static void unmap_region(memlab_task *t, struct vm_area_struct *vma, uint64_t end)
+{
+	struct vm_area_struct *prev = vma->vm_prev, *next;
+	struct mmu_gather tlb;
+
+	tlb_gather_mmu(&tlb, t, false);
+	while (vma && vma->vm_start < end) {
+		next = vma->vm_next;
+		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
+		unaccount_vma(t, vma);
+		vma_unlink(t->mm, vma);
+		vm_area_free(vma);
+		vma = next;
+	}
+	free_pgtables(t->m, t->mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0, &tlb);
+	tlb_finish_mmu(&tlb);
+}
+
+/*
 ** Remove [start, end) from the address space: split the VMAs at both ends
 ** and free what lies inside.  The first split of a VMA that the range
 ** lies strictly inside fails at vm.max_map_count (-ENOMEM), before
@@ -346,7 +369,7 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 {
 	struct mm_struct *mm = t->mm;
-	struct vm_area_struct *vma = find_vma(t, start), *next, *prev;
+	struct vm_area_struct *vma = find_vma(t, start), *next;
 	int err;
 
 	if (start >= end || !vma || vma->vm_start >= end)
@@ -362,19 +385,10 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 	for (next = vma; next && next->vm_start < end; next = next->vm_next)
 		if (next->special_name && next->vm_end > end)
 			return -MEMLAB_EINVAL;	/* nothing changed yet: refuse before splitting */
-	prev = vma->vm_prev;
-	while (vma && vma->vm_start < end) {
-		if (vma->vm_end > end && (err = __split_vma(mm, vma, end, 0)))
+	for (next = vma; next && next->vm_start < end; next = next->vm_next)
+		if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
 			return err;
-		next = vma->vm_next;
-		zap_page_range(t, vma->vm_start, vma->vm_end);
-		unaccount_vma(t, vma);
-		vma_unlink(mm, vma);
-		vm_area_free(vma);
-		vma = next;
-	}
-	/* free_pgtables() between the neighbours that stay */
-	free_pgtables(t->m, mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0);
+	unmap_region(t, vma, end);
 	return 0;
 }
 
@@ -394,6 +408,7 @@ int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
 
 int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 {
+	switch_to_task(t);	/* the caller runs on its CPU */
 	return do_vmi_munmap(t, addr, len);
 }
 
@@ -666,6 +681,7 @@ int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags
 {
 	int64_t ret;
 
+	switch_to_task(t);
 	if (offset_in_page(t->m, offset))
 		return -MEMLAB_EINVAL;
 	if (flags & MEMLAB_MAP_ANONYMOUS)
@@ -793,6 +809,7 @@ uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 	struct mm_struct *mm = t->mm;
 	uint64_t origbrk = mm->brk, newbrk, oldbrk;
 
+	switch_to_task(t);
 	if (brk < mm->start_brk || brk_over_data_rlimit(t, brk))
 		return origbrk;
 	newbrk = PAGE_ALIGN_M(t->m, brk);
@@ -841,13 +858,19 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 	return 0;
 }
 
-/* exit_mmap(): every page, VMA and table goes, with the charges. */
+/*
+** exit_mmap(): every page, VMA and table goes, with the charges; the
+** TLBs are flushed for the whole mm (tlb_gather_mmu_fullmm), and no CPU
+** keeps the mm loaded.
+*/
 void exit_mmap(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
+	struct mmu_gather tlb;
 
+	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
-		zap_page_range(t, vma->vm_start, vma->vm_end);
+		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
 	while (mm->mmap) {
 		struct vm_area_struct *vma = mm->mmap;
 
@@ -855,5 +878,7 @@ void exit_mmap(memlab_task *t)
 		vma_unlink(mm, vma);
 		vm_area_free(vma);
 	}
-	pt_free_all(t->m, mm);
+	pt_free_all(t->m, mm, &tlb);
+	tlb_finish_mmu(&tlb);
+	tlb_mm_release(t->m, mm);
 }

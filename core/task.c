@@ -557,6 +557,7 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 		ml_free(m, t, sizeof(*t));
 		return NULL;
 	}
+	init_new_context(m, t->mm);
 	t->mm->task_size = task_size(m);
 	t->mm->map_window = map_window(m);
 	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
@@ -597,6 +598,7 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	randomize_brk(t, a->aslr, a->no_interp);
+	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
 	t->pid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;
@@ -615,6 +617,7 @@ void memlab_task_exit(memlab_task *t)
 			break;
 		}
 	}
+	tlb_exit_mm(t);
 	task_free(t);
 }
 
