@@ -218,6 +218,7 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
 		int prot, int flags, uint64_t vm_flags, uint64_t pgoff);
 uint64_t calc_vm_prot_bits(int prot);
+int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot);	/* mprotect.c */
 bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes);
 void exit_mmap(memlab_task *t);
 int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);

@@ -120,7 +120,11 @@ static int mprotect_vmas(struct mmu_gather *tlb, struct vm_area_struct *vma, uin
 	return tmp < end ? -MEMLAB_ENOMEM : 0;
 }
 
-int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
+/*
+** do_mprotect_pkey(): mprotect(2) without the context switch of a system
+** call (memlab_mprotect is the call; a task being set up uses this).
+*/
+int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 {
 	int grows = prot & (MEMLAB_PROT_GROWSDOWN | MEMLAB_PROT_GROWSUP);
 	struct vm_area_struct *vma;
@@ -145,9 +149,14 @@ int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
 		return err;
 	if (grows & MEMLAB_PROT_GROWSUP)
 		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
-	switch_to_task(t);
 	tlb_gather_mmu(&tlb, t, false);
 	err = mprotect_vmas(&tlb, vma, start, end, prot);
 	tlb_finish_mmu(&tlb);
 	return err;
+}
+
+int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
+{
+	switch_to_task(t);	/* the caller runs on its CPU */
+	return do_mprotect_pkey(t, start, len, prot);
 }

@@ -448,7 +448,7 @@ static int load_interp(memlab_task *t)
 	    (err = map_segment(t, ld, (uint64_t)base + p + text + rodata, data,
 			       MEMLAB_PROT_READ | MEMLAB_PROT_WRITE, p + text + rodata)))
 		return err;
-	return memlab_mprotect(t, (uint64_t)base + p + text + rodata, 2 * p, MEMLAB_PROT_READ);
+	return do_mprotect_pkey(t, (uint64_t)base + p + text + rodata, 2 * p, MEMLAB_PROT_READ);
 }
 
 /* arch_randomize_brk(): one page of gap, then up to 1 GiB (Linux 6.9+) above. */

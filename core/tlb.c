@@ -1849,13 +1849,13 @@ static void check_entry(memlab_machine *m, struct ml_check *chk, const struct tl
 			     pt_level_name(&m->tlb->fmt, level), w.pfn,
 			     pt_level_name(&m->tlb->fmt, w.level));
 	want = leaf_flags(&w.prot);
-	if (f & (TLBF_WRITE | TLBF_USER | TLBF_EXEC | TLBF_DIRTY) & ~want)
+	f &= (TLBF_WRITE | TLBF_USER | TLBF_EXEC | TLBF_DIRTY) & ~want;
+	if (f)
 		ml_violation(chk, "tlb: cpu %d %s: entry for va %#" PRIx64 " of pid %d is more "
-			     "permissive than its PTE (%s%s%s%s cached, not in the PTE)", c->id,
-			     tl->desc.name, va, t->pid, (f & ~want & TLBF_WRITE) ? " write" : "",
-			     (f & ~want & TLBF_USER) ? " user" : "",
-			     (f & ~want & TLBF_EXEC) ? " exec" : "",
-			     (f & ~want & TLBF_DIRTY) ? " dirty" : "");
+			     "permissive than its PTE (%s%s%s%scached, not in the PTE)", c->id,
+			     tl->desc.name, va, t->pid, f & TLBF_WRITE ? "write " : "",
+			     f & TLBF_USER ? "user " : "", f & TLBF_EXEC ? "exec " : "",
+			     f & TLBF_DIRTY ? "dirty " : "");
 }
 
 /* A page-walk cache entry: the table it names is still the one walked to. */
