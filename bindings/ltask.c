@@ -420,6 +420,13 @@ static int t_index(lua_State *L)
 			lua_pushnil(L);
 	} else if (strcmp(key, "machine") == 0) {
 		lua_getiuservalue(L, 1, 1);
+	} else if (strcmp(key, "cpu") == 0) {
+		memlab_machine *m = lmemlab_machine_core(lt->lm);
+
+		if (m && lt->t && memlab_find_task(m, lt->pid) == lt->t)
+			lua_pushinteger(L, memlab_task_cpu(lt->t));
+		else
+			lua_pushnil(L);
 	} else {
 		lua_pushvalue(L, 2);
 		lua_rawget(L, lua_upvalueindex(1));
@@ -1165,6 +1172,7 @@ void lmemlab_open_task(lua_State *L)
 	if (luaL_newmetatable(L, LMEMLAB_TASK)) {
 		luaL_newlib(L, task_methods);
 		lmemlab_mmu_methods(L);
+		lmemlab_tlb_task_methods(L);
 		lua_pushcclosure(L, t_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
@@ -1183,6 +1191,7 @@ void lmemlab_open_task(lua_State *L)
 	if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
 		luaL_setfuncs(L, machine_task_methods, 0);
 		lmemlab_mmu_machine_methods(L);
+		lmemlab_tlb_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */
