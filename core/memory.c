@@ -612,8 +612,8 @@ static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t a
 	int err;
 
 	for (int tries = 0;; tries++) {
-		if (tries && tlb_lookup(&t->m->tlb->cpu[t->cpu], addr, access, phys))
-			return 0;
+		if (tries)	/* the retried access: its TLB lookup misses */
+			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
 		if (!mmu_walk(t, addr, access, phys))
 			return 0;
 		if (tries == 2) {

@@ -115,9 +115,11 @@
 ** stores, no KPTI (one PCID per mm), no x86 INVLPGB / global ASIDs, no
 ** arm64 FEAT_TLBIRANGE, no contiguous-bit entries; idle CPUs never trim
 ** mm_cpumask (Linux does once a second; memlab has no clock).  Compulsory
-** misses are counted with a per-structure set of the (mm, page) pairs
-** looked up, up to 2^20 slots; beyond that unseen pages count as
-** compulsory (an over-estimate, compulsory_exact = 0).
+** misses are counted with a per-CPU hash set of the (mm, page) pairs
+** looked up, with a bit per structure, eight neighbouring pages to a
+** slot, up to 2^20 slots; beyond that unseen pages count as compulsory
+** (an over-estimate, compulsory_exact = 0).  The set holds 64-bit hashes:
+** a collision (about 2^-64 per pair) would hide compulsory misses.
 */
 #include <inttypes.h>
 #include <stdio.h>
@@ -130,6 +132,8 @@
 #define TLB_MAX_ENTRIES		(1u << 20)
 #define PWC_MAX_ENTRIES		4096u
 #define TLB_SINGLE_PAGE_FLUSH_CEILING	33	/* tlb_single_page_flush_ceiling */
+
+static void seen_release(memlab_machine *m, struct tlb_seen *s);
 
 /* ===================== defaults ===================== */
 
@@ -351,7 +355,6 @@ static void tlb_release(memlab_machine *m, struct tlb *tl)
 	ml_free(m, tl->stamp, n * sizeof(uint64_t));
 	ml_free(m, tl->flags, n);
 	ml_free(m, tl->plru, (size_t)tl->sets * tl->plru_words * sizeof(uint64_t));
-	ml_free(m, tl->seen.slot, tl->seen.cap * sizeof(uint64_t));
 }
 
 static int pwc_alloc(memlab_machine *m, struct pwc *p, uint32_t n)
@@ -420,6 +423,7 @@ static void cpu_release(memlab_machine *m, struct tlb_machine *tm, struct tlb_cp
 	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++)
 		pwc_release(m, &c->pwc[l]);
+	seen_release(m, &c->seen);
 }
 
 /* arm64's ASID allocator: generation 1, no ASID taken (asids_init). */
@@ -644,45 +648,68 @@ static uint64_t seen_hash(uint64_t ctx_id, uint64_t vpn, unsigned level)
 	return x ? x : 1;
 }
 
+static void seen_release(memlab_machine *m, struct tlb_seen *s)
+{
+	ml_free(m, s->slot, s->cap * sizeof(uint64_t));
+	ml_free(m, s->mask, s->cap * sizeof(*s->mask));
+}
+
 /* Double the set (1024 slots to start); -ENOMEM past SEEN_MAX_SLOTS. */
 static int seen_grow(memlab_machine *m, struct tlb_seen *s)
 {
-	uint64_t cap = s->cap ? s->cap * 2 : 1024, *slot;
+	struct tlb_seen n = { NULL, NULL, s->cap ? s->cap * 2 : 1024, s->used, false };
 
-	if (cap > SEEN_MAX_SLOTS || !(slot = ml_alloc(m, cap * sizeof(uint64_t))))
+	if (n.cap > SEEN_MAX_SLOTS)
 		return -MEMLAB_ENOMEM;
+	n.slot = ml_alloc(m, n.cap * sizeof(uint64_t));
+	n.mask = ml_alloc(m, n.cap * sizeof(*n.mask));
+	if (!n.slot || !n.mask) {
+		seen_release(m, &n);
+		return -MEMLAB_ENOMEM;
+	}
 	for (uint64_t i = 0; i < s->cap; i++) {
-		uint64_t h = s->slot[i], j = h & (cap - 1);
+		uint64_t h = s->slot[i], j = h & (n.cap - 1);
 
 		if (!h)
 			continue;
-		while (slot[j])
-			j = (j + 1) & (cap - 1);
-		slot[j] = h;
+		while (n.slot[j])
+			j = (j + 1) & (n.cap - 1);
+		n.slot[j] = h;
+		memcpy(n.mask[j], s->mask[i], sizeof(n.mask[j]));
 	}
-	ml_free(m, s->slot, s->cap * sizeof(uint64_t));
-	s->slot = slot;
-	s->cap = cap;
+	seen_release(m, s);
+	*s = n;
 	return 0;
 }
 
 /*
-** Note a lookup of (mm, page): true the first time (a compulsory miss).
-** A full set keeps answering for what it holds and calls the rest new.
+** Note a lookup of (mm, page) by structure i (h: seen_hash of the mm and
+** the page's group of SEEN_PAGES, sub: the page in it): true the first
+** time (a compulsory miss).  A full set keeps answering for what it holds
+** and calls the rest new.
 */
-static bool seen_insert(memlab_machine *m, struct tlb_seen *s, uint64_t h)
+static bool seen_mark(memlab_machine *m, struct tlb_seen *s, uint64_t h, unsigned sub,
+		      unsigned i)
 {
+	uint16_t bit = (uint16_t)(1u << i);
 	uint64_t j;
 
 	if (!s->full && (s->used + 1) * 4 > s->cap * 3 && seen_grow(m, s))
 		s->full = true;
 	if (!s->cap)
 		return true;
-	for (j = h & (s->cap - 1); s->slot[j]; j = (j + 1) & (s->cap - 1))
-		if (s->slot[j] == h)
+	for (j = h & (s->cap - 1); s->slot[j]; j = (j + 1) & (s->cap - 1)) {
+		if (s->slot[j] != h)
+			continue;
+		if (s->mask[j][sub] & bit)
 			return false;
+		s->mask[j][sub] |= bit;
+		return true;
+	}
 	if ((s->used + 1) * 4 <= s->cap * 3) {
 		s->slot[j] = h;
+		memset(s->mask[j], 0, sizeof(s->mask[j]));
+		s->mask[j][sub] = bit;
 		s->used++;
 	}
 	return true;
@@ -734,6 +761,23 @@ static void pwc_flush(struct pwc *p, unsigned asid, uint64_t va, unsigned va_shi
 
 /* ===================== invalidation on one CPU ===================== */
 
+/* Invalidate tl's entries for va, of asid or global, whatever their size; how many. */
+static unsigned tlb_drop_va(struct tlb *tl, unsigned asid, uint64_t va)
+{
+	unsigned n = 0;
+
+	for (unsigned s = 0; s < tl->nr_sizes; s++) {
+		uint64_t vpn = va >> tl->shift[s], set = tlb_set(tl, vpn);
+		int64_t w = tlb_find(tl, set, tlb_key(vpn, asid, tl->level[s]));
+
+		if (w >= 0) {
+			tlb_invalidate(tl, set * tl->ways + (uint64_t)w);
+			n++;
+		}
+	}
+	return n;
+}
+
 /* Every entry of asid that is not global, in every structure (a CR3 load, ASIDE1). */
 static void cpu_flush_asid(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asid)
 {
@@ -763,18 +807,8 @@ static void cpu_flush_va(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asi
 			 int pwc)
 {
 	for (int t = 0; t < tm->nr; t++) {
-		struct tlb *tl = &c->tlb[t];
-
-		tl->st.flush_events++;
-		for (unsigned s = 0; s < tl->nr_sizes; s++) {
-			uint64_t vpn = va >> tl->shift[s], set = tlb_set(tl, vpn);
-			int64_t w = tlb_find(tl, set, tlb_key(vpn, asid, tl->level[s]));
-
-			if (w >= 0) {
-				tlb_invalidate(tl, set * tl->ways + (uint64_t)w);
-				tl->st.flushed++;
-			}
-		}
+		c->tlb[t].st.flush_events++;
+		c->tlb[t].st.flushed += tlb_drop_va(&c->tlb[t], asid, va);
 	}
 	for (unsigned l = 1; pwc && l < PT_MAX_LEVELS; l++)
 		pwc_flush(&c->pwc[l], asid, va, pwc == 1 ? pt_level_shift(&tm->fmt, l) : 0);
@@ -863,7 +897,8 @@ static void tlb_count_miss(memlab_machine *m, struct tlb_cpu *c, struct tlb *tl,
 
 	tl->st.lookups++;
 	tl->st.misses++;
-	if (seen_insert(m, &tl->seen, seen_hash(ctx, vpn, level)))
+	if (seen_mark(m, &c->seen, seen_hash(ctx, vpn / SEEN_PAGES, level), vpn % SEEN_PAGES,
+		      (unsigned)(tl - c->tlb)))
 		tl->st.compulsory++;
 }
 
@@ -885,10 +920,11 @@ static void tlb_refill_l1(memlab_machine *m, struct tlb_cpu *c, int kind, uint64
 
 /*
 ** A matching entry: complete the access when it allows it, else drop the
-** entry (as the fault or the walk for D would) and let the access walk.
+** address's entries at every level (as the page fault, or the walk that
+** sets D, does: Intel SDM 4.10.4.1) and let the access walk.
 */
-static bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tlb_hit *h, int kind,
-		    int lv, uint64_t va, int access, uint64_t *phys)
+static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tlb_hit *h,
+			   int kind, int lv, uint64_t va, int access, uint64_t *phys)
 {
 	struct tlb *tl = h->tl;
 	uint64_t i = h->set * tl->ways + h->way;
@@ -898,7 +934,8 @@ static bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tlb_hit *
 	if ((tl->flags[i] & need) != need) {
 		tl->st.misses++;
 		tl->st.perm++;
-		tlb_invalidate(tl, i);
+		for (int t = 0; t < m->tlb->nr; t++)
+			tlb_drop_va(&c->tlb[t], key_asid(tl->key[i]), va);
 		return false;
 	}
 	tl->st.hits++;
@@ -918,6 +955,21 @@ static bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tlb_hit *
 	c->memo_shift = tl->shift[h->slot];
 	c->memo_kind = (uint8_t)kind;
 	return true;
+}
+
+/*
+** The lookup of an access retried after its page fault: no entry can
+** hold the address (the walk that refused it found none, or the refusing
+** entry was dropped, and only walks fill), so it misses at both levels,
+** counted as a probe would count it.
+*/
+void tlb_lookup_retry(struct tlb_cpu *c, int access)
+{
+	int kind = access != 'x';
+
+	c->st.level_lookups[kind]++;
+	c->st.level_lookups[2]++;
+	c->lk_missed = 3;
 }
 
 /*
@@ -1655,7 +1707,7 @@ static void fill_stats(const struct tlb_cpu *c, const struct tlb *tl,
 	o->evictions = tl->st.evictions;
 	o->flush_events = tl->st.flush_events;
 	o->flushed_entries = tl->st.flushed;
-	o->compulsory_exact = !tl->seen.full;
+	o->compulsory_exact = !c->seen.full;
 }
 
 size_t memlab_tlb_stats(const memlab_machine *m, struct memlab_tlb_stats *out, size_t n)

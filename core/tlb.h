@@ -56,9 +56,15 @@ typedef struct {
 	uint64_t cpumask;
 } mm_context_t;
 
-/* Pages looked up before in one structure: a set of hashed (mm, page) keys. */
+/*
+** The pages a CPU's structures looked up before: hashed keys of (mm, 8
+** neighbouring pages), each slot with a mask per page of the structures
+** that have seen it (neighbours share a slot: first touches come in runs).
+*/
+#define SEEN_PAGES	8
 struct tlb_seen {
 	uint64_t *slot;			/* 0: empty */
+	uint16_t (*mask)[SEEN_PAGES];	/* [page & 7] bit i: structure i */
 	uint64_t cap, used;
 	bool full;			/* stopped growing: unseen pages count as compulsory */
 };
@@ -83,7 +89,6 @@ struct tlb {
 	unsigned plru_words, plru_leaves;
 	uint64_t clock;
 	uint32_t nr_global;		/* valid global entries */
-	struct tlb_seen seen;
 	struct tlb_counters st;
 };
 
@@ -103,6 +108,7 @@ struct tlb_cpu {
 	uint8_t probe[2][2][MEMLAB_TLB_MAX];	/* [insn, data][L1, L2]: structures in order */
 	uint8_t nprobe[2][2];
 	struct pwc pwc[PT_MAX_LEVELS];
+	struct tlb_seen seen;		/* for compulsory misses */
 	uint8_t lk_missed;		/* the levels the last lookup missed (bit 0: L1, 1: L2) */
 	/*
 	 * The last level-1 hit, so that the next access to its page finds it
@@ -168,6 +174,7 @@ void tlb_mm_release(memlab_machine *m, struct mm_struct *mm);
 
 /* ---- the access path (memory.c) ---- */
 bool tlb_lookup_levels(struct tlb_cpu *c, int kind, uint64_t va, int access, uint64_t *phys);
+void tlb_lookup_retry(struct tlb_cpu *c, int access);
 void plru_touch(struct tlb *tl, uint64_t set, uint32_t way);
 
 /* The entry bits an access needs: user, and write + dirty or exec. */
