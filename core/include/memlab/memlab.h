@@ -513,9 +513,11 @@ MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
 MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 
 /*
-** A user access of len bytes at addr, through the MMU: for each page a
-** page walk (A and D set as the hardware sets them) and, where the entry
-** does not allow the access, Linux's fault handling (find_vma, stack
+** A user access of len bytes at addr, through the MMU of the task's CPU
+** (a context switch first if that CPU runs another mm): for each page the
+** TLBs, else a page walk (A and D set as the hardware sets them, the TLBs
+** filled) and, where the entry does not allow the access, Linux's fault
+** handling (find_vma, stack
 ** growth, access_error, the zero page, demand allocation, the page
 ** cache, copy on write), then the bytes.  access: 'r' copies into buf,
 ** 'w' copies from buf, 'x' fetches (into buf); buf may be NULL to touch
