@@ -328,4 +328,43 @@ function TestCpus:test_context_switches_keep_asids()
   m:close()
 end
 
+-- ===================================================================
+-- random operations on three CPUs: no cached translation ever goes stale
+-- ===================================================================
+
+TestTlbStress = {}
+
+-- One random operation of a random task on pages of a fixed region.
+local function random_op(tasks)
+  local k = math.random(#tasks)
+  local p = tasks[k]
+  local a = 0x7e0000000000 + math.random(0, 63) * PAGE
+  local op = math.random(12)
+  if op <= 4 then p:write(a, "w")
+  elseif op <= 6 then p:read(a, 8)
+  elseif op == 7 then p:mmap(a, math.random(1, 8) * PAGE, "rw-", "private|anonymous|fixed")
+  elseif op == 8 then p:munmap(a, math.random(1, 40) * PAGE)
+  elseif op == 9 then p:mprotect(a, math.random(1, 40) * PAGE, ({ "r", "rw", "", "rwx" })[math.random(4)])
+  elseif op == 10 then p:run_on(math.random(0, 2))
+  elseif op == 11 then p:mremap(a, PAGE * math.random(1, 4), PAGE * math.random(1, 8), "maymove")
+  elseif #tasks < 6 then tasks[#tasks + 1] = p:fork()
+  else table.remove(tasks, k):exit()
+  end
+end
+
+function TestTlbStress:test_random_operations()
+  for _, o in ipairs{ { arch = "x86_64" }, { arch = "arm64" }, { arch = "x86_64", tlb = { pcid = false } } } do
+    math.randomseed(7)
+    o.cpus, o.ram = 3, "64M"
+    local m <close> = memlab.new(o)
+    local tasks = { m:spawn{ aslr = false }, m:spawn{ aslr = false } }
+    for step = 1, 400 do
+      random_op(tasks)
+      local ok, err = pcall(m.check, m)
+      lu.assertTrue(ok, o.arch .. " step " .. step .. ": " .. tostring(err))
+    end
+    lu.assertTrue(m:tlb_stats()[1].walks > 0)
+  end
+end
+
 os.exit(lu.LuaUnit.run(), true)
