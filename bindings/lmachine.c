@@ -273,7 +273,7 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", NULL
+	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -343,7 +343,7 @@ static uint64_t option_size(lua_State *L, const char *key, uint64_t max)
 
 /* Apply the option key = value (the value is at the top of the stack). */
 static void apply_option(lua_State *L, const char *key,
-			 struct memlab_config *cfg)
+			 struct memlab_config *cfg, struct lmemlab_tlb_pending *tlb)
 {
 	static const char *const arches[] = { "x86_64", "arm64", NULL };
 	static const char *const layouts[] = { "arch", "single", NULL };
@@ -372,16 +372,22 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->va_bits = (uint32_t)option_integer(L, key, 1, 64);
 	else if (strcmp(key, "debug_vm") == 0)
 		option_boolean(L, key);		/* the binding's own: read in lmemlab_new */
+	else if (strcmp(key, "cpus") == 0)
+		cfg->cpus = (int)option_integer(L, key, 1, MEMLAB_MAX_CPUS);
+	else if (strcmp(key, "tlb") == 0)
+		lmemlab_tlb_option(L, cfg, tlb);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
 static void read_options(lua_State *L, int idx, struct memlab_config *cfg)
 {
+	struct lmemlab_tlb_pending tlb;
 	const char *key;
 	char shown[64];
 	size_t len;
 	int i;
 
+	memset(&tlb, 0, sizeof(tlb));
 	lua_pushnil(L);
 	while (lua_next(L, idx) != 0) {
 		if (lua_type(L, -2) != LUA_TSTRING)
@@ -396,9 +402,10 @@ static void read_options(lua_State *L, int idx, struct memlab_config *cfg)
 				 len > 40 ? "..." : "");
 			luaL_error(L, "memlab.new: unknown option '%s'", shown);
 		}
-		apply_option(L, key, cfg);
+		apply_option(L, key, cfg, &tlb);
 		lua_pop(L, 1);
 	}
+	lmemlab_tlb_resolve(L, cfg, &tlb);
 }
 
 /*
@@ -408,7 +415,8 @@ static void read_options(lua_State *L, int idx, struct memlab_config *cfg)
 */
 /*
 ** memlab.new{ arch=, ram=, page_size=, seed=, zones=, min_free_kbytes=,
-** watermark_scale_factor=, pcp= } --> machine.  Every option is optional.
+** watermark_scale_factor=, pcp=, va_bits=, cpus=, tlb= } --> machine.
+** Every option is optional (tlb: ltlb.c).
 */
 int lmemlab_new(lua_State *L)
 {
@@ -600,6 +608,7 @@ static int m_info(lua_State *L)
 	lmemlab_setint(L, "watermark_scale_factor", (uint64_t)in->watermark_scale_factor);
 	lmemlab_setint(L, "seed", in->seed);
 	lmemlab_setint(L, "va_bits", in->va_bits);
+	lmemlab_setint(L, "cpus", (uint64_t)in->nr_cpus);
 	return 1;
 }
 
@@ -709,7 +718,13 @@ int lmemlab_pushproc(lua_State *L, lmachine *lm, const char *path,
 		return luaL_error(L, "%s: not enough memory", fname);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
+	return lmemlab_pushtext(L, lm, text, len);
+}
+
+int lmemlab_pushtext(lua_State *L, lmachine *lm, char *text, size_t len)
+{
 	/* if the push raises a memory error, the next call frees the text */
+	free_pending(lm);
 	lm->pending_text = text;
 	lua_pushlstring(L, text, len);
 	free_pending(lm);

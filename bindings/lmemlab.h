@@ -106,6 +106,8 @@ memlab_machine *(lmemlab_machine_core) (const lmachine *lm);
 void (lmemlab_begin_call) (lmachine *lm);
 void (lmemlab_end_call) (lua_State *L, lmachine *lm, const char *fname,
 			 int rc);
+/* Push core text (memlab_free_text'd even when the push raises). */
+int (lmemlab_pushtext) (lua_State *L, lmachine *lm, char *text, size_t len);
 /* m:proc(path)'s work for an open machine: push text | nil, "ENOENT", 2. */
 int (lmemlab_pushproc) (lua_State *L, lmachine *lm, const char *path,
 			size_t plen, const char *fname);
@@ -199,6 +201,26 @@ const char *lmemlab_parse_names(const char *s, size_t len,
 				int64_t (*lookup)(const char *tok, const void *ud),
 				const void *ud, const char *kind, uint32_t *out,
 				char *msg, size_t msgsize);
+
+/* ===================== ltlb.c: CPUs and TLBs ===================== */
+
+/* What memlab.new's tlb option leaves for after the other options. */
+struct lmemlab_tlb_pending {
+	unsigned default_sizes;		/* bit i: tlb[i + 1] takes the machine's page size */
+	int pwc_given, pcid_given;
+	unsigned pwc_named;		/* bit i: pwc_names[i] (pmd, pud, p4d, pgd) given */
+	uint32_t pwc[4];
+};
+/* memlab.new's tlb = false | true | {...} (the value at the top). */
+void (lmemlab_tlb_option) (lua_State *L, struct memlab_config *cfg,
+			   struct lmemlab_tlb_pending *p);
+/* Once every option is read: page sizes and page-walk cache levels. */
+void (lmemlab_tlb_resolve) (lua_State *L, struct memlab_config *cfg,
+			    const struct lmemlab_tlb_pending *p);
+/* Add tlb_stats, tlb_report, tlb_flush_all to the machine methods at the top. */
+void (lmemlab_tlb_machine_methods) (lua_State *L);
+/* Add run_on to the task methods at the top. */
+void (lmemlab_tlb_task_methods) (lua_State *L);
 
 /* ljson.c */
 int lmemlab_json_encode(lua_State *L);

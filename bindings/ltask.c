@@ -414,6 +414,13 @@ static int t_index(lua_State *L)
 			lua_pushnil(L);
 	} else if (strcmp(key, "machine") == 0) {
 		lua_getiuservalue(L, 1, 1);
+	} else if (strcmp(key, "cpu") == 0) {
+		memlab_machine *m = lmemlab_machine_core(lt->lm);
+
+		if (m && lt->t && memlab_find_task(m, lt->pid) == lt->t)
+			lua_pushinteger(L, memlab_task_cpu(lt->t));
+		else
+			lua_pushnil(L);
 	} else {
 		lua_pushvalue(L, 2);
 		lua_rawget(L, lua_upvalueindex(1));
@@ -1290,6 +1297,7 @@ void lmemlab_open_task(lua_State *L)
 		lmemlab_mmu_methods(L);
 		lmemlab_file_task_methods(L);
 		lmemlab_fault_task_methods(L);
+		lmemlab_tlb_task_methods(L);
 		lua_pushcclosure(L, t_index, 1);
 		lua_setfield(L, -2, "__index");
 		lua_pushcfunction(L, t_tostring);
@@ -1313,6 +1321,7 @@ void lmemlab_open_task(lua_State *L)
 		lmemlab_file_machine_methods(L);
 		lmemlab_fault_machine_methods(L);
 		lmemlab_trace_machine_methods(L);
+		lmemlab_tlb_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */

@@ -4,6 +4,7 @@
 ** checker (page_alloc_check, ...); this file gathers them.
 */
 #include "internal.h"
+#include "tlb.h"
 
 int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -12,5 +13,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += page_alloc_check(m, fn, ud);
 	n += mm_check_all(m, fn, ud);
 	n += rmap_check(m, fn, ud);
+	n += tlb_check(m, fn, ud);
 	return n;
 }

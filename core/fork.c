@@ -37,7 +37,7 @@ static memlab_task *task_dup(memlab_task *parent)
 ** counters come along (dup_mmap corrects them for what it leaves out);
 ** the VMAs, the RSS and lock counters, the charges start empty.
 */
-static void mm_dup_fields(struct mm_struct *mm, const struct mm_struct *oldmm)
+static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct mm_struct *oldmm)
 {
 	uint64_t pgd = mm->pgd;
 	struct pt_format pt = mm->pt;
@@ -45,6 +45,7 @@ static void mm_dup_fields(struct mm_struct *mm, const struct mm_struct *oldmm)
 	*mm = *oldmm;
 	mm->pgd = pgd;
 	mm->pt = pt;
+	init_new_context(m, mm);
 	mm->mmap = NULL;
 	mm->highest_vm_end = 0;		/* vma_link() sets it from the last VMA */
 	mm->mm_rb = (struct rb_root){ NULL };
@@ -92,16 +93,21 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 	return 0;
 }
 
-/* dup_mmap(): every VMA in address order; on failure the child is torn down. */
+/*
+** dup_mmap(): every VMA in address order, then flush_tlb_mm(oldmm): the
+** parent's private entries became read-only.  On failure the child is
+** torn down (and the parent flushed all the same, as Linux does).
+*/
 static int dup_mmap(memlab_task *child, memlab_task *parent)
 {
 	int err = 0;
 
-	mm_dup_fields(child->mm, parent->mm);
+	mm_dup_fields(parent->m, child->mm, parent->mm);
 	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
 		err = dup_vma(child, parent, v);
 	child->mm->hiwater_rss = get_mm_rss(child->mm);
 	child->mm->hiwater_vm = child->mm->total_vm;
+	flush_tlb_mm(parent);
 	return err;
 }
 
@@ -109,16 +115,18 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 static int kernel_clone(memlab_task *parent, memlab_task **out)
 {
 	memlab_machine *m = parent->m;
-	memlab_task *child = task_dup(parent);
+	memlab_task *child;
 	int err;
 
-	if (!child)
+	switch_to_task(parent);
+	if (!(child = task_dup(parent)))
 		return -MEMLAB_ENOMEM;
 	err = dup_mmap(child, parent);
 	if (err) {
 		task_free(child);
 		return err;
 	}
+	child->cpu = tlb_pick_cpu(m);	/* round robin, as at spawn */
 	child->pid = m->next_pid++;
 	child->next = m->tasks;
 	m->tasks = child;

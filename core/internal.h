@@ -150,6 +150,7 @@ struct trace_ring {
 	uint64_t head, tail, lost;	/* events written, the oldest kept, overwritten */
 	uint64_t mask;
 };
+struct tlb_machine;	/* tlb.h: the CPUs, their TLBs and ASIDs */
 
 /* The machine's seeded generator: xoshiro256** (Blackman and Vigna). */
 struct rng {
@@ -216,6 +217,8 @@ struct memlab_machine {
 	memlab_trace_fn trace_hook;
 	void *trace_hook_ud;
 	struct trace_ring trace_ring;
+	/* the CPUs: TLBs, page-walk caches, ASIDs (tlb.c) */
+	struct tlb_machine *tlb;
 
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
@@ -227,6 +230,9 @@ void ml_free(memlab_machine *m, void *p, size_t size);
 void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void rng_seed(struct rng *r, uint64_t seed);
+/* Report why a configuration is refused; returns -MEMLAB_EINVAL. */
+int ml_bad_config(memlab_machine *m, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 

@@ -10,6 +10,7 @@
 #include <sys/mman.h>
 
 #include "internal.h"
+#include "tlb.h"
 
 const char *memlab_version(void)
 {
@@ -194,10 +195,7 @@ static int set_va_bits(memlab_machine *m, unsigned va_bits)
 }
 
 /* A configuration Linux could not boot: say why, through the report hook. */
-static int bad_config(memlab_machine *m, const char *fmt, ...)
-	__attribute__((format(printf, 2, 3)));
-
-static int bad_config(memlab_machine *m, const char *fmt, ...)
+int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -212,40 +210,40 @@ static int bad_config(memlab_machine *m, const char *fmt, ...)
 static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 {
 	if (cfg->arch != MEMLAB_ARCH_X86_64 && cfg->arch != MEMLAB_ARCH_ARM64)
-		return bad_config(m, "unknown arch %d", cfg->arch);
+		return ml_bad_config(m, "unknown arch %d", cfg->arch);
 	if (cfg->zones != MEMLAB_ZONES_ARCH && cfg->zones != MEMLAB_ZONES_SINGLE)
-		return bad_config(m, "unknown zone layout %d", cfg->zones);
+		return ml_bad_config(m, "unknown zone layout %d", cfg->zones);
 	m->arch = cfg->arch;
 	m->page_size = cfg->page_size;
 	if (m->page_size == 0 || (m->page_size & (m->page_size - 1)) || set_orders(m))
-		return bad_config(m, m->arch == MEMLAB_ARCH_X86_64
+		return ml_bad_config(m, m->arch == MEMLAB_ARCH_X86_64
 				  ? "x86_64 has 4K pages only (page_size = %u)"
 				  : "arm64 pages are 4K, 16K or 64K (page_size = %u)",
 				  (unsigned)cfg->page_size);
 	m->page_shift = (unsigned)ilog2_u64(m->page_size);
 	if (set_va_bits(m, cfg->va_bits))
-		return bad_config(m, "va_bits %u is not a VA size of %s with %uK pages",
+		return ml_bad_config(m, "va_bits %u is not a VA size of %s with %uK pages",
 				  cfg->va_bits, m->arch == MEMLAB_ARCH_X86_64 ? "x86_64" : "arm64",
 				  m->page_size >> 10);
 	if (cfg->ram % m->page_size)
-		return bad_config(m, "ram (%llu bytes) is not a whole number of %uK pages",
+		return ml_bad_config(m, "ram (%llu bytes) is not a whole number of %uK pages",
 				  (unsigned long long)cfg->ram, m->page_size >> 10);
 	m->ram = cfg->ram;
 	m->nr_frames = cfg->ram >> m->page_shift;
 	if (m->nr_frames < (2ull << m->max_order))
-		return bad_config(m, "ram (%llu bytes) is too small: at least two order-%u blocks (%lluK) are needed",
+		return ml_bad_config(m, "ram (%llu bytes) is too small: at least two order-%u blocks (%lluK) are needed",
 				  (unsigned long long)cfg->ram, m->max_order,
 				  (unsigned long long)(((2ull << m->max_order) * m->page_size) >> 10));
 	if (m->nr_frames >= PFN_NONE)
-		return bad_config(m, "ram (%llu bytes) is too large: page frame numbers must fit in 32 bits",
+		return ml_bad_config(m, "ram (%llu bytes) is too large: page frame numbers must fit in 32 bits",
 				  (unsigned long long)cfg->ram);
 	if (cfg->min_free_kbytes > 262144 * 16)
-		return bad_config(m, "min_free_kbytes (%lld) is too large (at most %d)",
+		return ml_bad_config(m, "min_free_kbytes (%lld) is too large (at most %d)",
 				  (long long)cfg->min_free_kbytes, 262144 * 16);
 	m->min_free_kbytes = cfg->min_free_kbytes;
 	m->watermark_scale_factor = cfg->watermark_scale_factor ? cfg->watermark_scale_factor : 10;
 	if (m->watermark_scale_factor < 1 || m->watermark_scale_factor > 3000)
-		return bad_config(m, "watermark_scale_factor (%d) must be 1..3000",
+		return ml_bad_config(m, "watermark_scale_factor (%d) must be 1..3000",
 				  cfg->watermark_scale_factor);
 	m->seed = cfg->seed;
 	rng_seed(&m->rng, cfg->seed);
@@ -359,6 +357,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	if (!err)
 		err = page_alloc_init(m);
 	if (!err)
+		err = tlb_init(m, cfg);
+	if (!err)
 		mm_sysctl_init(m);
 	if (err) {
 		memlab_destroy(m);
@@ -372,8 +372,11 @@ void memlab_destroy(memlab_machine *m)
 {
 	if (!m)
 		return;
+	if (m->tlb)
+		m->tlb->dying = true;	/* no flushing while everything goes */
 	mm_release_all(m);
 	memlab_trace_stop(m);
+	tlb_free(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }
@@ -396,6 +399,7 @@ void memlab_machine_info(const memlab_machine *m,
 	info->min_free_kbytes = m->min_free_kbytes;
 	info->watermark_scale_factor = m->watermark_scale_factor;
 	info->seed = m->seed;
+	info->nr_cpus = m->tlb->nr_cpus;
 }
 
 void ml_violation(struct ml_check *c, const char *fmt, ...)

@@ -11,6 +11,7 @@
 ** hwpoison and soft-offline advice return EINVAL.
 */
 #include "mm.h"
+#include "tlb.h"
 
 /* The advice with their Linux values (include/uapi/asm-generic/mman-common.h). */
 enum {
@@ -122,6 +123,7 @@ static bool dontneed_valid(const struct vm_area_struct *vma, int behavior)
 static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_area_struct **prev,
 		       uint64_t start, uint64_t end, int behavior)
 {
+	struct mmu_gather tlb;
 	uint64_t flags = 0;
 	int err;
 
@@ -132,13 +134,14 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		*prev = vma;
 		if (!dontneed_valid(vma, behavior))
 			return -MEMLAB_EINVAL;
-		if (behavior != MADV_FREE) {
-			zap_page_range(t, start, end);
-			return 0;
-		}
-		if (vma->vm_file || (vma->vm_flags & VM_SHARED))
+		if (behavior == MADV_FREE && (vma->vm_file || (vma->vm_flags & VM_SHARED)))
 			return -MEMLAB_EINVAL;	/* MADV_FREE: anonymous private only */
-		madvise_free_range(t, start, end);
+		tlb_gather_mmu(&tlb, t, false);
+		if (behavior == MADV_FREE)
+			madvise_free_range(&tlb, start, end);
+		else
+			zap_page_range(&tlb, start, end);
+		tlb_finish_mmu(&tlb);
 		return 0;
 	case MADV_WILLNEED:
 		*prev = vma;

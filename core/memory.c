@@ -12,8 +12,13 @@
 ** cache's own reference.  Zero-page entries are pte_special and hold no
 ** reference, as vm_normal_page() ignores them.
 **
-** Simplified: one CPU, no locks; no THP, no swap, no NUMA hinting; the
-** LRU lists are counters (classic LRU: new pages start inactive).
+** An access goes through the TLBs of the task's CPU first (tlb.c); a
+** change to present entries is flushed as Linux flushes it: COW's
+** wp_page_copy flush_tlb_page, zap and change_pte_range through an
+** mmu_gather, move_ptes flush_tlb_range per PMD extent.
+**
+** Simplified: no locks; no THP, no swap, no NUMA hinting; the LRU lists
+** are counters (classic LRU: new pages start inactive).
 */
 #include <string.h>
 
@@ -351,20 +356,35 @@ static unsigned do_fault(struct vm_fault *vmf)
 
 /* ===================== write-protect faults ===================== */
 
+/*
+** ptep_set_access_flags(): the entry gains A (and D, W for a write).
+** x86 leaves a TLB entry without them for the next access to walk past
+** (a spurious fault); arm64 invalidates it when making it writable.
+*/
+static void ptep_set_access_flags(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
+{
+	memlab_task *t = vmf->t;
+	uint64_t old = 0;
+
+	pt_set(t->m, t->mm, vmf->address, pfn, prot, &old);
+	if (t->m->arch == MEMLAB_ARCH_ARM64 && (vmf->flags & FAULT_FLAG_WRITE) &&
+	    old != pt_mkentry(&t->mm->pt, 0, pfn, prot))
+		flush_tlb_page(t, vmf->address);
+}
+
 /* wp_page_reuse(): the page stays; the entry becomes young, dirty, writable. */
 static unsigned wp_page_reuse(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 {
-	memlab_machine *m = vmf->t->m;
-
 	prot.accessed = true;
-	pt_set(m, vmf->t->mm, vmf->address, pfn, mkwrite_dirty(vmf->vma, prot), NULL);
-	m->vmstat[PGREUSE]++;
+	ptep_set_access_flags(vmf, pfn, mkwrite_dirty(vmf->vma, prot));
+	vmf->t->m->vmstat[PGREUSE]++;
 	return 0;
 }
 
 /*
 ** wp_page_copy(): a private copy replaces the entry (of the zero page: a
-** zeroed page); the old page loses this mapping.
+** zeroed page), and the TLBs forget the old one (ptep_clear_flush); the
+** old page loses this mapping.
 */
 static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 {
@@ -377,6 +397,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	if (cow_page(vmf, old, old_zero, &pfn))
 		return VM_FAULT_OOM;
 	pt_set(m, mm, vmf->address, pfn, mkwrite_dirty(vma, prot), NULL);
+	flush_tlb_page(vmf->t, vmf->address);
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
 	mm->rss_stat[MM_ANONPAGES]++;
 	if (!old_zero) {
@@ -443,7 +464,7 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	prot.accessed = true;
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		prot.dirty = true;
-	pt_set(m, mm, vmf->address, pfn, prot, NULL);
+	ptep_set_access_flags(vmf, pfn, prot);
 	return 0;
 }
 
@@ -543,35 +564,67 @@ static bool mmu_allows(const struct pt_prot *p, int access)
 ** AF/DBM with FEAT_HAFDBS).
 */
 static void mmu_mark(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
-		     const struct pt_walk *w, int access)
+		     struct pt_walk *w, int access)
 {
-	struct pt_prot p = w->prot;
+	struct pt_prot *p = &w->prot;
 
-	if (p.accessed && (access != 'w' || p.dirty))
+	if (p->accessed && (access != 'w' || p->dirty))
 		return;
-	p.accessed = true;
-	p.dirty |= access == 'w';
+	p->accessed = true;
+	p->dirty |= access == 'w';
 	pt_write(m, w->table[w->nr_levels - 1], pt_index(&mm->pt, w->level, va),
-		 pt_mkentry(&mm->pt, (int)w->level, w->pfn, p));
+		 pt_mkentry(&mm->pt, (int)w->level, w->pfn, *p));
 }
 
 /*
-** One page's part of an access: walk; fault and walk again when the MMU
-** refuses; then the bytes.  A second refusal after a successful fault is
-** a simulator bug, reported.
+** The MMU after a TLB miss: a walk that allows the access (A and D set,
+** the TLBs filled).  0 and *phys, or -1.
 */
-static int access_page(memlab_task *t, uint64_t addr, size_t n, int access, uint8_t *buf,
-		       int *si_code)
+static int mmu_walk(memlab_task *t, uint64_t addr, int access, uint64_t *phys)
 {
-	memlab_machine *m = t->m;
 	struct pt_walk w;
+
+	if (tlb_walk(t, addr, &w) || !mmu_allows(&w.prot, access))
+		return -1;
+	mmu_mark(t->m, t->mm, addr, &w, access);
+	tlb_fill(t, addr, access, &w);
+	*phys = w.phys;
+	return 0;
+}
+
+/* memcpy, without a library call for the word-sized copies most accesses are. */
+static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
+{
+	if (n == 8) {
+		uint64_t v;
+
+		memcpy(&v, src, 8);
+		memcpy(dst, &v, 8);
+	} else if (n < 8) {
+		for (size_t i = 0; i < n; i++)
+			dst[i] = src[i];
+	} else {
+		memcpy(dst, src, n);
+	}
+}
+
+/*
+** The slow part of one page's access: walk; fault and translate again
+** when the MMU refuses.  A third refusal, after faults that succeeded,
+** is a simulator bug, reported.  0 and *phys, or the fault's error.
+*/
+static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t addr, int access,
+						      uint64_t *phys, int *si_code)
+{
 	int err;
 
 	for (int tries = 0;; tries++) {
-		if (!pt_walk(m, t->mm, addr, &w) && mmu_allows(&w.prot, access))
-			break;
+		if (tries)	/* the retried access: its TLB lookup misses */
+			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
+		if (!mmu_walk(t, addr, access, phys))
+			return 0;
 		if (tries == 2) {
-			ml_report(m, "BUG: fault at %#llx handled but the MMU still refuses it",
+			ml_report(t->m, "BUG: fault at %#llx handled but the MMU still refuses it",
 				  (unsigned long long)addr);
 			*si_code = MEMLAB_SEGV_ACCERR;
 			return -MEMLAB_EFAULT;
@@ -579,30 +632,48 @@ static int access_page(memlab_task *t, uint64_t addr, size_t n, int access, uint
 		if ((err = do_user_addr_fault(t, addr, access, si_code)))
 			return err;
 	}
-	mmu_mark(m, t->mm, addr, &w, access);
+}
+
+/*
+** One page's part of an access: the TLBs, else the slow path; then the
+** bytes.
+*/
+static inline int access_page(memlab_task *t, struct tlb_cpu *c, uint64_t addr, size_t n,
+			      int access, uint8_t *buf, int *si_code)
+{
+	uint8_t *frame;
+	uint64_t phys;
+	int err;
+
+	if (!tlb_lookup(c, addr, access, &phys) &&
+	    (err = access_page_slow(t, addr, access, &phys, si_code)))
+		return err;
+	frame = t->m->backing + phys;
 	if (buf && access == 'w')
-		memcpy(m->backing + w.phys, buf, n);
+		copy_bytes(frame, buf, n);
 	else if (buf)
-		memcpy(buf, m->backing + w.phys, n);
+		copy_bytes(buf, frame, n);
 	return 0;
 }
 
-int memlab_access(memlab_task *t, uint64_t addr, uint64_t len, int access, void *buf,
-		  int *si_code)
+static int access_user(memlab_task *t, uint64_t addr, uint64_t len, int access, void *buf,
+		       int *si_code)
 {
 	uint64_t psize = t->m->page_size;
+	struct tlb_cpu *c;
 	uint8_t *p = buf;
 	int err;
 
 	*si_code = 0;
 	if (access != 'r' && access != 'w' && access != 'x')
 		return -MEMLAB_EINVAL;
+	c = switch_to_task(t);
 	while (len) {
 		uint64_t n = psize - (addr & (psize - 1));
 
 		if (n > len)
 			n = len;
-		err = access_page(t, addr, (size_t)n, access, p, si_code);
+		err = access_page(t, c, addr, (size_t)n, access, p, si_code);
 		if (err) {
 			t->last_signal_code = *si_code;
 			t->last_signal_addr = addr;
@@ -615,6 +686,16 @@ int memlab_access(memlab_task *t, uint64_t addr, uint64_t len, int access, void 
 		p = p ? p + n : NULL;
 	}
 	return 0;
+}
+
+int memlab_access(memlab_task *t, uint64_t addr, uint64_t len, int access, void *buf,
+		  int *si_code)
+{
+	memlab_task *prev = task_enter(t);
+	int err = access_user(t, addr, len, access, buf, si_code);
+
+	task_leave(t, prev);
+	return err;
 }
 
 int memlab_touch(memlab_task *t, uint64_t addr, uint64_t len, int access, int *si_code)
@@ -638,20 +719,23 @@ static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 }
 
 /*
-** zap_present_ptes() for one entry: the frame loses the mapping; a dirty
-** entry of a file page dirties the page (the write reaches the file at
-** writeback, not at munmap).
+** zap_present_ptes() for one entry: the frame loses the mapping (the
+** gather remembers the range to flush); a dirty entry of a file page
+** dirties the page (the write reaches the file at writeback, not at
+** munmap).
 */
 static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		   uint64_t e)
 {
-	memlab_task *t = ud;
+	struct mmu_gather *tlb = ud;
+	memlab_task *t = tlb->t;
 	memlab_machine *m = t->m;
 	struct pt_prot p;
 	uint64_t pfn;
 
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
 	pt_write(m, table, idx, 0);
+	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level), level);
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
 		return 0;
 	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
@@ -661,16 +745,20 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	return 0;
 }
 
-/* unmap_page_range(): every entry of [start, end) goes, the tables stay. */
-void zap_page_range(memlab_task *t, uint64_t start, uint64_t end)
+/*
+** unmap_page_range(): every entry of [start, end) goes, the tables stay;
+** tlb (the caller's tlb_gather_mmu) collects what to flush.
+*/
+void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
-	update_hiwater_rss(t->mm);
-	pt_walk_range(t->m, t->mm, start, end, zap_pte, t);
+	update_hiwater_rss(tlb->mm);
+	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, tlb);
 }
 
 /* ===================== mprotect ===================== */
 
 struct change_prot_ctx {
+	struct mmu_gather *tlb;
 	memlab_task *t;
 	struct vm_area_struct *vma;
 	struct pt_prot base;		/* vm_page_prot of the new flags */
@@ -697,16 +785,19 @@ static bool can_change_pte_writable(struct change_prot_ctx *c, uint64_t pfn,
 	return page_anon(page) && (page->flags & PG_anon_exclusive);
 }
 
-/* change_pte_range() for one entry: pte_modify() keeps frame, A, D, special. */
+/*
+** change_pte_range() for one entry: pte_modify() keeps frame, A, D,
+** special; the range is flushed if a TLB may hold the old entry
+** (pte_needs_flush).
+*/
 static int change_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		      uint64_t e)
 {
 	struct change_prot_ctx *c = ud;
 	const struct pt_format *f = &c->t->mm->pt;
 	struct pt_prot old, p = c->base;
-	uint64_t pfn;
+	uint64_t pfn, ne;
 
-	(void)va;
 	pt_decode(f, (int)level, e, &pfn, &old);
 	if (!pt_prot_maps(&old))
 		return 0;
@@ -716,15 +807,22 @@ static int change_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uin
 	p.huge = old.huge;
 	if (c->try_writable && p.present && !p.write && can_change_pte_writable(c, pfn, &old))
 		p.write = true;
-	pt_write(c->t->m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+	ne = pt_mkentry(f, (int)level, pfn, p);
+	pt_write(c->t->m, table, idx, ne);
+	if (pte_needs_flush(f, e, ne))
+		tlb_flush_pte_range(c->tlb, va, pt_level_size(f, level), level);
 	return 0;
 }
 
-/* change_protection(): the entries of [start, end) in vma follow its new flags. */
-void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+/*
+** change_protection(): the entries of [start, end) in vma follow its new
+** flags; tlb (mprotect's gather) collects what to flush.
+*/
+void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 		       uint64_t end)
 {
-	struct change_prot_ctx c = { t, vma, vma_page_prot(vma), false };
+	memlab_task *t = tlb->t;
+	struct change_prot_ctx c = { tlb, t, vma, vma_page_prot(vma), false };
 
 	/* vma_wants_manual_pte_write_upgrade() */
 	c.try_writable = vma->vm_flags & VM_SHARED ? vma_wants_writenotify(vma)
@@ -738,6 +836,7 @@ struct move_ctx {
 	memlab_task *t;
 	uint64_t old_addr, new_addr;
 	bool prepare;			/* the first pass: only allocate the tables */
+	bool present;			/* a present entry moved: flush (move_ptes' force_flush) */
 };
 
 /* move_ptes() for one entry: the same frame and bits at the new address. */
@@ -746,13 +845,53 @@ static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 {
 	struct move_ctx *c = ud;
 	struct mm_struct *mm = c->t->mm;
-	uint64_t to = va - c->old_addr + c->new_addr, dst;
+	uint64_t to = va - c->old_addr + c->new_addr, dst, pfn;
 	int err = pt_alloc_path(c->t->m, mm, to, level, &dst);
+	struct pt_prot p;
 
 	if (err || c->prepare)
 		return err;
 	pt_write(c->t->m, dst, pt_index(&mm->pt, level, to), e);
 	pt_write(c->t->m, table, idx, 0);
+	pt_decode(&mm->pt, (int)level, e, &pfn, &p);
+	c->present |= pt_prot_maps(&p);	/* pte_present() */
+	return 0;
+}
+
+/*
+** get_extent(NORMAL_PMD): the part of the move from old to old_end that
+** crosses no PMD boundary on either side.
+*/
+static uint64_t move_extent(const struct pt_format *f, uint64_t old, uint64_t old_end,
+			    uint64_t new_addr)
+{
+	uint64_t pmd = pt_level_size(f, 1);
+	uint64_t extent = ((old + pmd) & ~(pmd - 1)) - old;
+
+	if (extent > old_end - old)
+		extent = old_end - old;
+	if (extent > ((new_addr + pmd) & ~(pmd - 1)) - new_addr)
+		extent = ((new_addr + pmd) & ~(pmd - 1)) - new_addr;
+	return extent;
+}
+
+/* The move itself, extent by extent, each flushed if it moved a present entry. */
+static int move_extents(struct move_ctx *c, uint64_t len)
+{
+	const struct pt_format *f = &c->t->mm->pt;
+	uint64_t old_end = c->old_addr + len;
+	int err;
+
+	for (uint64_t old = c->old_addr; old < old_end;) {
+		uint64_t extent = move_extent(f, old, old_end, old - c->old_addr + c->new_addr);
+
+		c->present = false;
+		if ((err = pt_walk_range(c->t->m, c->t->mm, old, old + extent, move_pte, c)))
+			return err;
+		if (c->present)
+			flush_tlb_range(c->t, old, old + extent);
+		old += extent;
+	}
 	return 0;
 }
 
@@ -764,15 +903,15 @@ static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 */
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len)
 {
-	struct move_ctx c = { t, old_addr, new_addr, true };
+	struct move_ctx c = { t, old_addr, new_addr, true, false };
 	int err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
 
-	if (err) {
-		free_pgtables(t->m, t->mm, new_addr, new_addr + len);
+	if (err) {	/* the new tables were never walked: no TLB knows them */
+		free_pgtables(t->m, t->mm, new_addr, new_addr + len, NULL);
 		return err;
 	}
 	c.prepare = false;
-	return pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
+	return move_extents(&c, len);
 }
 
 /* ===================== populating ===================== */
@@ -932,14 +1071,14 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
 {
-	memlab_task *t = ud;
+	struct mmu_gather *tlb = ud;
+	memlab_task *t = tlb->t;
 	memlab_machine *m = t->m;
 	const struct pt_format *f = &t->mm->pt;
 	struct page *page;
 	struct pt_prot p;
 	uint64_t pfn;
 
-	(void)va;
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (!p.present || p.special || pfn >= m->nr_frames)
 		return 0;
@@ -948,6 +1087,7 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		return 0;
 	p.accessed = p.dirty = false;
 	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+	tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
 	if (!(page->flags & PG_swapbacked) || (page->flags & PG_unevictable))
 		return 0;
 	lru_del(m, page);
@@ -957,7 +1097,7 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	return 0;
 }
 
-void madvise_free_range(memlab_task *t, uint64_t start, uint64_t end)
+void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
-	pt_walk_range(t->m, t->mm, start, end, free_pte, t);
+	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, tlb);
 }

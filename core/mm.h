@@ -15,6 +15,7 @@
 #include "internal.h"
 #include "pgtable.h"
 #include "rbtree.h"
+#include "tlb.h"
 
 /* vm_flags (include/linux/mm.h) */
 #define VM_NONE		0x00000000ull
@@ -139,6 +140,7 @@ struct mm_struct {
 	uint64_t committed;		/* pages this mm charged to vm_committed_as */
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
+	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
 };
 
 struct rlimits {
@@ -161,6 +163,7 @@ struct memlab_task {
 	bool make_it_fail;		/* /proc/PID/make-it-fail */
 	int last_signal_code;		/* of the last access that failed (SEGV_*, BUS_*) */
 	uint64_t last_signal_addr;
+	int cpu;			/* the CPU it runs on (tlb.c) */
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
@@ -241,6 +244,7 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
 		int prot, int flags, uint64_t vm_flags, uint64_t pgoff);
 uint64_t calc_vm_prot_bits(int prot);
+int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot);	/* mprotect.c */
 bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes);
 void exit_mmap(memlab_task *t);
 int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
@@ -258,14 +262,14 @@ struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags);
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code);
-void zap_page_range(memlab_task *t, uint64_t start, uint64_t end);
-void change_protection(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 		       uint64_t end);
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
-void madvise_free_range(memlab_task *t, uint64_t start, uint64_t end);
+void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */
@@ -349,6 +353,20 @@ static inline uint64_t vm_start_gap(const struct vm_area_struct *vma)
 static inline uint64_t vm_end_gap(const struct vm_area_struct *vma)
 {
 	return vma->vm_end;
+}
+
+/*
+** The task runs (an access, a system call): its CPU switches to its mm
+** if it runs another one or is lazy (context_switch -> switch_mm).
+** Returns the CPU.
+*/
+static inline struct tlb_cpu *switch_to_task(memlab_task *t)
+{
+	struct tlb_cpu *c = &t->m->tlb->cpu[t->cpu];
+
+	if (c->loaded_mm != t->mm || c->is_lazy)
+		switch_mm(t->m, c, t->mm);
+	return c;
 }
 
 static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)

@@ -367,6 +367,29 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 }
 
 /*
+** unmap_region(): zap the VMAs from vma up to end, free the page tables
+** between the neighbours that stay, and flush the TLBs once for all of
+** it (one mmu_gather).
+*/
+static void unmap_region(memlab_task *t, struct vm_area_struct *vma, uint64_t end)
+{
+	struct vm_area_struct *prev = vma->vm_prev, *next;
+	struct mmu_gather tlb;
+
+	tlb_gather_mmu(&tlb, t, false);
+	while (vma && vma->vm_start < end) {
+		next = vma->vm_next;
+		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
+		unaccount_vma(t, vma);
+		vma_unlink(t->mm, vma);
+		vm_area_free(vma);
+		vma = next;
+	}
+	free_pgtables(t->m, t->mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0, &tlb);
+	tlb_finish_mmu(&tlb);
+}
+
+/*
 ** Remove [start, end) from the address space: split the VMAs at both ends
 ** (vms_gather_munmap_vmas), then free what lies inside.  The first split
 ** of a VMA that the range lies strictly inside fails at vm.max_map_count
@@ -377,7 +400,7 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 {
 	struct mm_struct *mm = t->mm;
-	struct vm_area_struct *vma = find_vma(t, start), *next, *prev;
+	struct vm_area_struct *vma = find_vma(t, start), *next;
 	int err;
 
 	if (start >= end || !vma || vma->vm_start >= end)
@@ -388,21 +411,13 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 		if ((err = __split_vma(mm, vma, start, 1)))
 			return err;
 	}
-	for (next = vma; next->vm_next && next->vm_next->vm_start < end; next = next->vm_next)
-		;
-	if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
-		return err;
-	prev = vma->vm_prev;
-	while (vma && vma->vm_start < end) {
-		next = vma->vm_next;
-		zap_page_range(t, vma->vm_start, vma->vm_end);
-		unaccount_vma(t, vma);
-		vma_unlink(mm, vma);
-		vm_area_free(vma);
-		vma = next;
-	}
-	/* free_pgtables() between the neighbours that stay */
-	free_pgtables(t->m, mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0);
+	for (next = vma; next && next->vm_start < end; next = next->vm_next)
+		if (next->special_name && next->vm_end > end)
+			return -MEMLAB_EINVAL;	/* nothing changed yet: refuse before splitting */
+	for (next = vma; next && next->vm_start < end; next = next->vm_next)
+		if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
+			return err;
+	unmap_region(t, vma, end);
 	return 0;
 }
 
@@ -422,6 +437,7 @@ int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
 
 static int vm_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 {
+	switch_to_task(t);	/* the caller runs on its CPU */
 	return do_vmi_munmap(t, addr, len);
 }
 
@@ -726,6 +742,7 @@ static int ksys_mmap_pgoff(memlab_task *t, uint64_t addr, uint64_t len, int prot
 	struct memlab_file *huge = NULL;
 	int64_t ret;
 
+	switch_to_task(t);
 	if (offset_in_page(t->m, offset))
 		return -MEMLAB_EINVAL;
 	if (flags & MEMLAB_MAP_ANONYMOUS)
@@ -870,6 +887,7 @@ static uint64_t sys_brk(memlab_task *t, uint64_t brk)
 	struct mm_struct *mm = t->mm;
 	uint64_t origbrk = mm->brk, newbrk, oldbrk;
 
+	switch_to_task(t);
 	if (brk < mm->start_brk || brk_over_data_rlimit(t, brk))
 		return origbrk;
 	newbrk = PAGE_ALIGN_M(t->m, brk);
@@ -936,13 +954,19 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 	return ret;
 }
 
-/* exit_mmap(): every page, VMA and table goes, with the charges. */
+/*
+** exit_mmap(): every page, VMA and table goes, with the charges; the
+** TLBs are flushed for the whole mm (tlb_gather_mmu_fullmm), and no CPU
+** keeps the mm loaded.
+*/
 void exit_mmap(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
+	struct mmu_gather tlb;
 
+	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
-		zap_page_range(t, vma->vm_start, vma->vm_end);
+		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
 	while (mm->mmap) {
 		struct vm_area_struct *vma = mm->mmap;
 
@@ -950,5 +974,7 @@ void exit_mmap(memlab_task *t)
 		vma_unlink(mm, vma);
 		vm_area_free(vma);
 	}
-	pt_free_all(t->m, mm);
+	pt_free_all(t->m, mm, &tlb);
+	tlb_finish_mmu(&tlb);
+	tlb_mm_release(t->m, mm);
 }

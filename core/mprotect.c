@@ -4,7 +4,8 @@
 ** split where the range cuts them and merged with neighbours of the same
 ** kind; a hole stops the walk with ENOMEM after the VMAs before it
 ** changed; the page-table entries of the range follow the new flags
-** (change_protection).
+** (change_protection), and one TLB flush covers what changed
+** (do_mprotect_pkey's mmu_gather).
 */
 #include "mm.h"
 
@@ -16,10 +17,11 @@
 ** one that was never written gives the charge back when it stops being
 ** writable.  *pprev becomes the VMA now covering the range.
 */
-static int mprotect_fixup(memlab_task *t, struct vm_area_struct *vma,
+static int mprotect_fixup(struct mmu_gather *tlb, struct vm_area_struct *vma,
 			  struct vm_area_struct **pprev, uint64_t start, uint64_t end,
 			  uint64_t newflags)
 {
+	memlab_task *t = tlb->t;
 	struct mm_struct *mm = t->mm;
 	uint64_t oldflags = vma->vm_flags;
 	int64_t nrpages = (int64_t)((end - start) >> t->m->page_shift), charged = 0;
@@ -52,7 +54,7 @@ static int mprotect_fixup(memlab_task *t, struct vm_area_struct *vma,
 	vma->vm_flags = newflags | (vma->vm_flags & VM_SOFTDIRTY);
 	if ((oldflags & VM_ACCOUNT) && !(newflags & VM_ACCOUNT))
 		vm_unacct_memory(t, nrpages);
-	change_protection(t, vma, start, end);
+	change_protection(tlb, vma, start, end);
 	if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
 		populate_vma_page_range(t, vma, start, end);	/* COW now, not at a fault */
 	vm_stat_account(mm, oldflags, -nrpages);
@@ -90,11 +92,44 @@ static int mprotect_first(memlab_task *t, uint64_t *start, uint64_t end, int gro
 	return 0;
 }
 
-static int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
+/*
+** The VMAs of [start, end) from vma on take prot, in address order; a
+** hole stops the walk with -ENOMEM after the VMAs before it changed.
+*/
+static int mprotect_vmas(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
+			 uint64_t end, int prot)
+{
+	struct vm_area_struct *prev = start > vma->vm_start ? vma : vma->vm_prev;
+	uint64_t nstart = start, tmp = vma->vm_start;
+	int err;
+
+	while (vma && vma->vm_start < end) {
+		uint64_t newflags;
+
+		if (vma->vm_start != tmp)
+			return -MEMLAB_ENOMEM;
+		if ((err = mprotect_newflags(vma, prot, &newflags)))
+			return err;
+		tmp = vma->vm_end < end ? vma->vm_end : end;
+		if ((err = mprotect_fixup(tlb, vma, &prev, nstart, tmp, newflags)))
+			return err;
+		tmp = prev->vm_end;
+		nstart = tmp;
+		vma = prev->vm_next;
+	}
+	return tmp < end ? -MEMLAB_ENOMEM : 0;
+}
+
+/*
+** do_mprotect_pkey(): mprotect(2) without the context switch of a system
+** call (memlab_mprotect is the call; a task being set up uses this).
+*/
+int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 {
 	int grows = prot & (MEMLAB_PROT_GROWSDOWN | MEMLAB_PROT_GROWSUP);
-	struct vm_area_struct *vma, *prev;
-	uint64_t end, nstart, tmp;
+	struct vm_area_struct *vma;
+	struct mmu_gather tlb;
+	uint64_t end;
 	int err;
 
 	prot &= ~(MEMLAB_PROT_GROWSDOWN | MEMLAB_PROT_GROWSUP);
@@ -114,30 +149,19 @@ static int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int pr
 		return err;
 	if (grows & MEMLAB_PROT_GROWSUP)
 		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
-	prev = start > vma->vm_start ? vma : vma->vm_prev;
-	nstart = start;
-	tmp = vma->vm_start;
-	while (vma && vma->vm_start < end) {
-		uint64_t newflags;
-
-		if (vma->vm_start != tmp)
-			return -MEMLAB_ENOMEM;
-		if ((err = mprotect_newflags(vma, prot, &newflags)))
-			return err;
-		tmp = vma->vm_end < end ? vma->vm_end : end;
-		if ((err = mprotect_fixup(t, vma, &prev, nstart, tmp, newflags)))
-			return err;
-		tmp = prev->vm_end;
-		nstart = tmp;
-		vma = prev->vm_next;
-	}
-	return tmp < end ? -MEMLAB_ENOMEM : 0;
+	tlb_gather_mmu(&tlb, t, false);
+	err = mprotect_vmas(&tlb, vma, start, end, prot);
+	tlb_finish_mmu(&tlb);
+	return err;
 }
 
 int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
 {
 	memlab_task *prev = task_enter(t);
-	int ret = do_mprotect_pkey(t, start, len, prot);
+	int ret;
+
+	switch_to_task(t);	/* the caller runs on its CPU */
+	ret = do_mprotect_pkey(t, start, len, prot);
 
 	task_leave(t, prev);
 	return ret;

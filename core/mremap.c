@@ -289,7 +289,7 @@ static int64_t move_vma(struct vrm *v)
 			   v->vma->vm_pgoff + pages_of(v, v->addr - v->vma->vm_start));
 	if (!new_vma) {
 		move_page_tables(t, v->new_addr, v->addr, v->old_len);	/* old tables stay */
-		free_pgtables(t->m, mm, v->new_addr, v->new_addr + v->new_len);
+		free_pgtables(t->m, mm, v->new_addr, v->new_addr + v->new_len, NULL);
 		vrm_uncharge(v);
 		return -MEMLAB_ENOMEM;
 	}
@@ -475,6 +475,7 @@ static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64
 		.old_len = PAGE_ALIGN_M(t->m, old_len), .new_len = PAGE_ALIGN_M(t->m, new_len) };
 	int64_t res;
 
+	switch_to_task(t);
 	if ((res = check_mremap_params(&v)))
 		return (int)res;
 	if ((flags & MEMLAB_MREMAP_FIXED) && v.old_len == v.new_len) {	/* vrm_move_only() */

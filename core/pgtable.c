@@ -15,6 +15,7 @@
 
 #include "mm.h"
 #include "pgtable.h"
+#include "tlb.h"
 
 /* ===================== the format ===================== */
 
@@ -543,12 +544,28 @@ int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 int pt_walk(memlab_machine *m, const struct mm_struct *mm, uint64_t va, struct pt_walk *w)
 {
 	const struct pt_format *f = &mm->pt;
-	uint64_t table = mm->pgd, e = 0;
+
+	if (!f->levels || va >> f->va_bits) {
+		memset(w, 0, sizeof(*w));
+		return -MEMLAB_EINVAL;
+	}
+	return pt_walk_from(m, mm, va, f->levels - 1, mm->pgd, w);
+}
+
+/*
+** pt_walk from the table at pfn `table` holding va's entries of level
+** top (a page-walk cache hit gives one below the PGD): the same result,
+** with entry[0] and table[0] at level top.  va must be in the tables'
+** span.
+*/
+int pt_walk_from(memlab_machine *m, const struct mm_struct *mm, uint64_t va, unsigned top,
+		 uint64_t table, struct pt_walk *w)
+{
+	const struct pt_format *f = &mm->pt;
+	uint64_t e = 0;
 
 	memset(w, 0, sizeof(*w));
-	if (!f->levels || va >> f->va_bits)
-		return -MEMLAB_EINVAL;
-	for (int l = (int)f->levels - 1; l >= 0; l--) {
+	for (int l = (int)top; l >= 0; l--) {
 		e = pt_read(m, table, pt_index(f, (unsigned)l, va));
 		w->table[w->nr_levels] = table;
 		w->entry[w->nr_levels++] = e;
@@ -720,9 +737,9 @@ int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start,
 ** [floor, ceiling) and is now empty.  all: free children whatever they
 ** hold (exit), else non-empty tables stay.
 */
-static void free_pt_range(memlab_machine *m, struct mm_struct *mm, uint64_t table,
-			  unsigned level, uint64_t base, uint64_t floor, uint64_t ceiling,
-			  bool all)
+static void free_pt_range(memlab_machine *m, struct mm_struct *mm, struct mmu_gather *tlb,
+			  uint64_t table, unsigned level, uint64_t base, uint64_t floor,
+			  uint64_t ceiling, bool all)
 {
 	const struct pt_format *f = &mm->pt;
 	uint64_t size = pt_level_size(f, level);
@@ -741,12 +758,13 @@ static void free_pt_range(memlab_machine *m, struct mm_struct *mm, uint64_t tabl
 		child = pt_entry_pfn(f, level, e);
 		if (child >= m->nr_frames)	/* corrupt: left for pt_check */
 			continue;
-		free_pt_range(m, mm, child, level - 1, start, floor, ceiling, all);
+		free_pt_range(m, mm, tlb, child, level - 1, start, floor, ceiling, all);
 		if (start < floor || start + size > ceiling)
 			continue;
 		if (!all && !pt_table_empty(m, f, child, level - 1))
 			continue;
 		pt_write(m, table, i, 0);	/* pmd_clear() then pte_free_tlb() */
+		tlb_note_freed_table(tlb, level, start);
 		pt_free_table(m, mm, child);
 	}
 }
@@ -757,9 +775,12 @@ static void free_pt_range(memlab_machine *m, struct mm_struct *mm, uint64_t tabl
 ** own empty children are freed), clearing the entry that pointed to it.
 ** ceiling 0 means the top of the tables' span, as in Linux.  Tables that
 ** still hold entries stay (Linux frees them after zapping the range; here
-** the caller clears the leaves first with pt_clear).
+** the caller clears the leaves first with pt_clear).  Each freed table
+** is noted in tlb (pte_free_tlb), which may be NULL for tables no walk
+** can have seen.
 */
-void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint64_t ceiling)
+void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint64_t ceiling,
+		   struct mmu_gather *tlb)
 {
 	const struct pt_format *f = &mm->pt;
 	uint64_t limit;
@@ -771,7 +792,7 @@ void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint
 		ceiling = limit;
 	if (floor >= ceiling)
 		return;
-	free_pt_range(m, mm, mm->pgd, f->levels - 1, 0, floor, ceiling, false);
+	free_pt_range(m, mm, tlb, mm->pgd, f->levels - 1, 0, floor, ceiling, false);
 }
 
 /*
@@ -779,13 +800,13 @@ void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint
 ** every table is freed whatever it still maps (the frames its leaves map
 ** are the caller's), then the PGD.  pgtables_bytes ends at 0.
 */
-void pt_free_all(memlab_machine *m, struct mm_struct *mm)
+void pt_free_all(memlab_machine *m, struct mm_struct *mm, struct mmu_gather *tlb)
 {
 	const struct pt_format *f = &mm->pt;
 
 	if (!f->levels)
 		return;
-	free_pt_range(m, mm, mm->pgd, f->levels - 1, 0, 0, 1ull << f->va_bits, true);
+	free_pt_range(m, mm, tlb, mm->pgd, f->levels - 1, 0, 0, 1ull << f->va_bits, true);
 	pgd_free(m, mm);
 }
 

@@ -27,6 +27,7 @@
 #include "internal.h"
 
 struct mm_struct;
+struct mmu_gather;
 
 #define PT_MAX_LEVELS	5
 
@@ -171,6 +172,8 @@ int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 int pt_alloc_path(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 		  uint64_t *table);
 int pt_walk(memlab_machine *m, const struct mm_struct *mm, uint64_t va, struct pt_walk *w);
+int pt_walk_from(memlab_machine *m, const struct mm_struct *mm, uint64_t va, unsigned top,
+		 uint64_t table, struct pt_walk *w);
 int pt_set(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pfn,
 	   struct pt_prot prot, uint64_t *old);
 int pt_clear(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t *old);
@@ -179,8 +182,9 @@ int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start,
 int pt_leaf_slot(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
 		 uint64_t *table, unsigned *level);
 uint64_t pt_level_size(const struct pt_format *f, unsigned level);
-void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint64_t ceiling);
-void pt_free_all(memlab_machine *m, struct mm_struct *mm);
+void free_pgtables(memlab_machine *m, struct mm_struct *mm, uint64_t floor, uint64_t ceiling,
+		   struct mmu_gather *tlb);
+void pt_free_all(memlab_machine *m, struct mm_struct *mm, struct mmu_gather *tlb);
 
 /* ---- inspection ---- */
 int pt_check(memlab_machine *m, const struct mm_struct *mm, memlab_violation_fn fn,

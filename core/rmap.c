@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "mm.h"
+#include "tlb.h"
 
 /* The anon_vma is vma's own or one it was forked from (the chain). */
 static bool anon_vma_in_chain(const struct vm_area_struct *vma, const struct anon_vma *av)
@@ -102,6 +103,7 @@ void folio_mkclean(memlab_machine *m, uint64_t pfn)
 				continue;
 			w.prot.write = w.prot.dirty = false;
 			pt_set(m, t->mm, addr, pfn, w.prot, NULL);
+			flush_tlb_page(t, addr);	/* page_vma_mkclean_one(): ptep_clear_flush */
 		}
 	}
 }

@@ -450,7 +450,7 @@ static int load_interp(memlab_task *t)
 	    (err = map_segment(t, ld, (uint64_t)base + p + text + rodata, data,
 			       MEMLAB_PROT_READ | MEMLAB_PROT_WRITE, p + text + rodata)))
 		return err;
-	return memlab_mprotect(t, (uint64_t)base + p + text + rodata, 2 * p, MEMLAB_PROT_READ);
+	return do_mprotect_pkey(t, (uint64_t)base + p + text + rodata, 2 * p, MEMLAB_PROT_READ);
 }
 
 /* arch_randomize_brk(): one page of gap, then up to 1 GiB (Linux 6.9+) above. */
@@ -559,6 +559,7 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 		ml_free(m, t, sizeof(*t));
 		return NULL;
 	}
+	init_new_context(m, t->mm);
 	t->mm->task_size = task_size(m);
 	t->mm->map_window = map_window(m);
 	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
@@ -599,6 +600,7 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	randomize_brk(t, a->aslr, a->no_interp);
+	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
 	t->pid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;
@@ -617,6 +619,7 @@ void memlab_task_exit(memlab_task *t)
 			break;
 		}
 	}
+	tlb_exit_mm(t);
 	task_free(t);
 	m->current = prev == t ? NULL : prev;	/* t is gone */
 }

@@ -661,7 +661,7 @@ static int random_case(const struct pt_case *pc, size_t n, char *why, size_t wn)
 	}
 	if (clear_all(&c, why, wn))
 		goto out;
-	free_pgtables(c.m, &c.mm, 0, 0);
+	free_pgtables(c.m, &c.mm, 0, 0, NULL);
 	if (c.mm.pgtables_bytes != 0 || free_frames(c.m) != before - 1 ||
 	    nr_page_table_pages(c.m) != tables_before ||
 	    pt_check(c.m, &c.mm, print_violation, NULL, "freed") != 0) {
@@ -780,7 +780,7 @@ TEST(walk_levels_x86)
 		ASSERT_OK(pt_walk(m, &mm, 0x400000, &w));
 		ASSERT_EQ(w.entry[3], 0x8000000001234025ull);
 	}
-	pt_free_all(m, &mm);
+	pt_free_all(m, &mm, NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 0);
 	ASSERT_EQ(mm.pt.levels, 0);
 	ASSERT_EQ(memlab_check(m, print_violation, NULL), 0);
@@ -803,21 +803,21 @@ TEST(free_pgtables_range)
 	ASSERT_EQ(mm.pgtables_bytes, 4 * 4096);	/* PUD, PMD, two PTE tables */
 	ASSERT_OK(pt_clear(m, &mm, a, NULL));
 	/* a range that does not cover a's whole PTE table frees nothing */
-	free_pgtables(m, &mm, a, a + (1ull << 20));
+	free_pgtables(m, &mm, a, a + (1ull << 20), NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 4 * 4096);
 	/* a's PTE table only */
-	free_pgtables(m, &mm, a, a + (2ull << 20));
+	free_pgtables(m, &mm, a, a + (2ull << 20), NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 3 * 4096);
 	ASSERT_EQ(free_frames(m), before - 3);
 	ASSERT_EQ(pt_walk(m, &mm, a, &w), -MEMLAB_EFAULT);
 	ASSERT_EQ(w.level, 1);
 	ASSERT_OK(pt_walk(m, &mm, b, &w));
 	/* b's tables still hold b: nothing goes */
-	free_pgtables(m, &mm, 0, 0);
+	free_pgtables(m, &mm, 0, 0, NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 3 * 4096);
 	ASSERT_OK(pt_walk(m, &mm, b, &w));
 	ASSERT_OK(pt_clear(m, &mm, b, NULL));
-	free_pgtables(m, &mm, 0, 0);
+	free_pgtables(m, &mm, 0, 0, NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 0);
 	ASSERT_EQ(free_frames(m), before);
 	ASSERT_EQ(pt_check(m, &mm, print_violation, NULL, "free"), 0);
@@ -857,7 +857,7 @@ TEST(check_catches_corruption)
 	ASSERT_EQ(pt_walk(m, &mm, 0x400000, &w), -MEMLAB_EFAULT);
 	ASSERT_EQ(pt_map(m, &mm, 0x401000, 0, 5, rw), -MEMLAB_EFAULT);
 	ASSERT_EQ(pt_clear(m, &mm, 0x400000, NULL), -MEMLAB_EFAULT);
-	free_pgtables(m, &mm, 0, 0);		/* must not follow it */
+	free_pgtables(m, &mm, 0, 0, NULL);		/* must not follow it */
 	ASSERT_OK(memlab_read_phys(m, pmd_slot, &far, 8));
 	ASSERT_EQ(far, bad);
 	ASSERT_OK(memlab_write_phys(m, pmd_slot, &good, 8));
@@ -875,7 +875,7 @@ TEST(check_catches_corruption)
 	ASSERT(strstr(last_violation, "pgtables_bytes"));
 	mm.pgtables_bytes -= 4096;
 	ASSERT_EQ(pt_check(m, &mm, count_violation, NULL, "pt"), 0);
-	pt_free_all(m, &mm);
+	pt_free_all(m, &mm, NULL);
 	ASSERT_EQ(memlab_check(m, print_violation, NULL), 0);
 	memlab_destroy(m);
 }
@@ -906,7 +906,7 @@ TEST(check_arm64_bad_entries)
 	ASSERT(strstr(last_violation, "beyond PTRS_PER_PGD"));
 	ASSERT_OK(memlab_write_phys(m, (mm.pgd << 14) + 5 * 8, &zero, 8));
 	ASSERT_OK(pt_clear(m, &mm, 0x400000, NULL));
-	free_pgtables(m, &mm, 0, 0);
+	free_pgtables(m, &mm, 0, 0, NULL);
 	ASSERT_EQ(mm.pgtables_bytes, 0);
 	pgd_free(m, &mm);
 	ASSERT_EQ(memlab_check(m, print_violation, NULL), 0);
@@ -954,7 +954,7 @@ TEST(enomem_leaves_nothing)
 	ASSERT_EQ(mm.pgtables_bytes, 3 * 4096);
 	ASSERT_OK(pt_walk(m, &mm, va, &w));
 	ASSERT_OK(pt_clear(m, &mm, va, NULL));
-	free_pgtables(m, &mm, 0, 0);
+	free_pgtables(m, &mm, 0, 0, NULL);
 	pgd_free(m, &mm);
 	while (nheld)
 		ASSERT_OK(memlab_free_pages(m, held[--nheld], 0));
@@ -1005,7 +1005,7 @@ TEST(dump_x86)
 	text = dump(m, &mm, 0x500000, 0x600001);	/* the 2M page only */
 	ASSERT(text && strncmp(text, "0000000000600000-", 17) == 0 && !strchr(text, '\n')[1]);
 	memlab_free_text(m, text);
-	pt_free_all(m, &mm);
+	pt_free_all(m, &mm, NULL);
 	memlab_destroy(m);
 }
 
@@ -1028,7 +1028,7 @@ TEST(dump_arm64)
 	text = dump(m, &mm, 0, 0);
 	ASSERT_STREQ(text, expect);
 	memlab_free_text(m, text);
-	pt_free_all(m, &mm);
+	pt_free_all(m, &mm, NULL);
 	ASSERT_EQ(memlab_check(m, print_violation, NULL), 0);
 	memlab_destroy(m);
 }

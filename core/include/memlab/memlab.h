@@ -95,6 +95,73 @@ enum memlab_zone_layout {
 	MEMLAB_ZONES_SINGLE = 1	/* one Normal zone over all of RAM */
 };
 
+/* ===================== TLBs (see core/tlb.c for the model) ===================== */
+
+#define MEMLAB_TLB_MAX		16	/* TLB structures per CPU */
+#define MEMLAB_MAX_CPUS		64	/* a cpumask is one 64-bit word */
+
+/* Which accesses a TLB structure serves. */
+enum memlab_tlb_kind {
+	MEMLAB_TLB_INSN = 1,		/* instruction fetches ('x'): an iTLB */
+	MEMLAB_TLB_DATA = 2,		/* loads and stores ('r', 'w'): a dTLB */
+	MEMLAB_TLB_UNIFIED = 3		/* both: an STLB */
+};
+
+/* Which way of a full set a fill replaces (invalid ways are always used first). */
+enum memlab_tlb_policy {
+	MEMLAB_TLB_LRU = 0,		/* least recently used */
+	MEMLAB_TLB_FIFO = 1,		/* oldest fill */
+	MEMLAB_TLB_RANDOM = 2,		/* from the machine's seeded generator */
+	MEMLAB_TLB_PLRU = 3,		/* tree pseudo-LRU */
+	MEMLAB_TLB_LFU = 4		/* fewest hits since the fill (ties: lowest way) */
+};
+
+/* A page size in memlab_tlb_desc.page_sizes: bit n stands for 2^n bytes. */
+#define MEMLAB_TLB_SIZE(shift)	(1ull << (shift))
+
+/*
+** One TLB structure of each CPU: entries / ways sets, set = vpn mod sets
+** (any number of ways; ways == entries is fully associative).  Level 1
+** structures are probed first, then level 2.  page_sizes: the leaf sizes
+** it holds (4K, 2M, 1G on x86-64; arm64 the page and block sizes of the
+** granule), each a bit MEMLAB_TLB_SIZE(shift).
+*/
+struct memlab_tlb_desc {
+	char name[16];			/* "L1d", "STLB", ... */
+	int level;			/* 1 or 2 */
+	int kind;			/* enum memlab_tlb_kind */
+	uint32_t entries, ways;
+	int policy;			/* enum memlab_tlb_policy */
+	uint64_t page_sizes;
+};
+
+/*
+** The TLB hierarchy of every CPU.  nr == 0 and !disabled: the defaults of
+** the architecture (memlab_tlb_default_config).  pwc[l]: entries of the
+** page-walk cache for level-l table entries (l = 1: PMD entries, Intel's
+** PDE cache; 2: PUD, the PDPTE cache; 3 and 4 above), fully associative,
+** LRU; pwc_set == 0 takes the defaults for pwc too.
+*/
+struct memlab_tlb_config {
+	int disabled;			/* no TLB and no page-walk cache: every access walks */
+	int nr;
+	struct memlab_tlb_desc tlb[MEMLAB_TLB_MAX];
+	int pwc_set;
+	uint32_t pwc[5];
+	int nopcid;			/* x86-64: no PCID, every switch_mm flushes */
+	unsigned asid_bits;		/* arm64: 8 or 16 (0: 16) */
+};
+
+/*
+** The default TLBs of the architecture (a Skylake core on x86-64, a
+** Cortex-A76 / Neoverse N1 on arm64; core/tlb.c says where the numbers
+** come from) for a page size and va_bits (0: 48), with pwc_set and the
+** page-walk caches of every upper level of that format.  -MEMLAB_EINVAL
+** for a combination memlab_create() would refuse.
+*/
+MEMLAB_API int (memlab_tlb_default_config) (int arch, uint32_t page_size, unsigned va_bits,
+					    struct memlab_tlb_config *cfg);
+
 struct memlab_config {
 	int arch;			/* enum memlab_arch */
 	uint64_t ram;			/* bytes of simulated RAM */
@@ -109,6 +176,8 @@ struct memlab_config {
 	void *alloc_ud;
 	memlab_report_fn report;	/* NULL: reports go to stderr */
 	void *report_ud;
+	int cpus;			/* 0: 1; at most MEMLAB_MAX_CPUS */
+	struct memlab_tlb_config tlb;	/* all 0: the architecture's defaults */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
@@ -143,6 +212,7 @@ struct memlab_machine_info {
 	int64_t min_free_kbytes;
 	int watermark_scale_factor;
 	uint64_t seed;
+	int nr_cpus;
 };
 MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
 				       struct memlab_machine_info *info);
@@ -532,9 +602,11 @@ MEMLAB_API int (memlab_pwrite) (memlab_task *t, memlab_file *f, uint64_t addr,
 MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 
 /*
-** A user access of len bytes at addr, through the MMU: for each page a
-** page walk (A and D set as the hardware sets them) and, where the entry
-** does not allow the access, Linux's fault handling (find_vma, stack
+** A user access of len bytes at addr, through the MMU of the task's CPU
+** (a context switch first if that CPU runs another mm): for each page the
+** TLBs, else a page walk (A and D set as the hardware sets them, the TLBs
+** filled) and, where the entry does not allow the access, Linux's fault
+** handling (find_vma, stack
 ** growth, access_error, the zero page, demand allocation, the page
 ** cache, copy on write), then the bytes.  access: 'r' copies into buf,
 ** 'w' copies from buf, 'x' fetches (into buf); buf may be NULL to touch
@@ -758,6 +830,70 @@ MEMLAB_API size_t (memlab_trace_events) (memlab_machine *m, struct memlab_trace_
 */
 MEMLAB_API int (memlab_trace_dump) (memlab_machine *m, const char *format, char **text,
 				    size_t *len);
+
+/* ===================== CPUs and TLBs ===================== */
+
+/*
+** The CPU a task runs on (0 .. nr_cpus-1): given round robin at spawn and
+** fork; memlab_task_run_on() moves it (the CPU it leaves goes idle with
+** the mm still loaded, as Linux's lazy TLB mode).  -MEMLAB_EINVAL for a
+** CPU the machine lacks.
+*/
+MEMLAB_API int (memlab_task_cpu) (const memlab_task *t);
+MEMLAB_API int (memlab_task_run_on) (memlab_task *t, int cpu);
+
+/* The counters of one TLB structure of one CPU. */
+struct memlab_tlb_stats {
+	int cpu;
+	char name[16];
+	int level, kind, policy;
+	uint32_t entries, ways, sets;
+	uint64_t page_sizes;
+	uint64_t lookups;		/* hits + misses */
+	uint64_t hits;
+	uint64_t misses;		/* of translations of a size it holds */
+	uint64_t compulsory_misses;	/* first lookup of that (mm, page) here */
+	uint64_t perm_misses;		/* of misses: an entry matched but did not allow it */
+	uint64_t fills, evictions;	/* evictions: fills that replaced a valid entry */
+	uint64_t flush_events, flushed_entries;
+	int compulsory_exact;		/* 0: the set of pages seen filled up (see tlb.c) */
+};
+
+/* The counters of one CPU: its levels, page walks, flushes, switch_mm. */
+struct memlab_tlb_cpu_stats {
+	int cpu;
+	uint64_t level_lookups[3], level_hits[3];	/* [0] L1i, [1] L1d, [2] L2 */
+	uint64_t walks, walk_mem_refs;		/* memory references, PWC hits excluded */
+	uint64_t pwc_lookups[5], pwc_hits[5];	/* by level, as memlab_tlb_config.pwc */
+	uint64_t context_switches;		/* switch_mm to another mm */
+	uint64_t switch_flushes;		/* of which flushed the ASID (or all) */
+	uint64_t asid_rollovers;		/* arm64: generation bumps made here */
+	/* Linux's vmstat names (x86 CONFIG_DEBUG_TLBFLUSH); arm64 broadcasts instead */
+	uint64_t nr_tlb_remote_flush, nr_tlb_remote_flush_received;
+	uint64_t nr_tlb_local_flush_all, nr_tlb_local_flush_one;
+	uint64_t tlbi_broadcast;		/* arm64: TLBI ...IS issued here */
+	int loaded_pid;				/* the task whose mm is loaded, 0 for none (init_mm) */
+	int loaded_asid;			/* x86: the ASID slot (PCID - 1); arm64: the ASID */
+	int lazy;				/* idle with the mm still loaded */
+};
+
+/*
+** Every TLB structure of every CPU, CPU by CPU, in configuration order:
+** fills at most n of out (out may be NULL) and returns how many exist.
+*/
+MEMLAB_API size_t (memlab_tlb_stats) (const memlab_machine *m, struct memlab_tlb_stats *out,
+				      size_t n);
+/* One CPU's counters; -MEMLAB_EINVAL for a CPU the machine lacks. */
+MEMLAB_API int (memlab_tlb_cpu_stats) (const memlab_machine *m, int cpu,
+				       struct memlab_tlb_cpu_stats *out);
+/*
+** A table of every CPU's TLBs as TLB simulators print them (lookups,
+** hits, misses, miss rate per structure and level), then the walks.
+** Free the text with memlab_free_text.
+*/
+MEMLAB_API int (memlab_tlb_report) (memlab_machine *m, char **text, size_t *len);
+/* Invalidate every entry of every TLB and page-walk cache of every CPU. */
+MEMLAB_API void (memlab_tlb_flush_all) (memlab_machine *m);
 
 /* ===================== invariants ===================== */
 

@@ -1,0 +1,1456 @@
+/*
+** fuzz_ops.c -- a libFuzzer target over the whole public API.
+**
+** The input is a program in a compact operation language for one small
+** machine.  Byte 0 chooses the machine (architecture, page size and
+** va_bits, RAM, zone layout, per-CPU lists), byte 1 its vm sysctls
+** (overcommit mode and ratio, a small vm.max_map_count, mmap_min_addr);
+** one task is spawned, then every following operation is one opcode byte
+** and its argument bytes (an input that runs out reads zeroes):
+**
+**   spawn      a task: ASLR, exe sizes, rlimits, root, static PIE
+**   fork       a task's child          exit     a task
+**   mmap       anon/shared/file/droppable/hugetlb, every MAP_ flag, at or
+**              near existing VMAs (memlab_vmas), lengths 0/1/pages/huge
+**   munmap, mprotect (PROT_NONE, GROWSDOWN, junk bits), mremap (MAYMOVE,
+**   FIXED, DONTUNMAP), madvise (every advice, invalid ones too), msync,
+**   brk, sbrk
+**   access     r/w/x (or a bad letter) with or without data, across page
+**              boundaries, anywhere; a write is read back and compared
+**   pattern    memlab_access_pattern of every kind, bad parameters too
+**   pread, pwrite (a task's memory), file_pread, file_pwrite (host),
+**   file_create, file_load, sync
+**   alloc, free, bad_free   memlab_alloc_pages / memlab_free_pages
+**   inject     fail_page_alloc with random attributes (min_order 0, the
+**              ignore flags off) or off; fail_nth, make_it_fail
+**   inspect    translate (checked against rmap), pagetable_dump, rmap,
+**              every procfs file (machine and PID), mm_info, vmstat
+**   trace      start / stop / dump (text, jsonl, chrome) / events
+**   sysctl     the vm sysctls again, mid-run
+**
+** After every operation memlab_check() must find nothing, every call must
+** have returned 0 or a valid negative errno, the page books must balance
+**
+**   nr_free_pages + pcp + the target's blocks + nr_file_pages
+**     + nr_anon_pages + nr_page_table_pages + one PGD per task = boot free
+**
+** and the report callback may have seen only fault-injection notices
+** (and, inside bad_free, the bad-page report that free asked for).  At
+** the end injection goes off, every task exits, every block is freed, the
+** per-CPU lists are drained, and nr_free_pages + nr_file_pages (the page
+** cache keeps the files' pages: files live as long as the machine) must
+** equal the boot value.  Any surprise prints what happened and calls
+** abort().  FUZZ_OPS_VERBOSE=1 in the environment prints every operation.
+*/
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "memlab/memlab.h"
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+#define MAX_TASKS	8
+#define MAX_FILES	8
+#define MAX_LIVE	256
+#define MAX_VMAS	256
+#define MAX_BUF		(4u << 16)	/* host buffers: 4 pages of 64 KiB */
+#define BIG_LEN		(64ull << 20)	/* populating more than this is too slow */
+
+struct block {
+	uint64_t pfn;
+	unsigned order;
+};
+
+struct fuzz {
+	memlab_machine *m;
+	struct memlab_machine_info info;
+	const uint8_t *p, *end;		/* the unread input */
+	memlab_task *tasks[MAX_TASKS];
+	int ntasks;
+	memlab_file *files[MAX_FILES];
+	int nfiles;
+	struct block live[MAX_LIVE];	/* memlab_alloc_pages blocks */
+	int nlive;
+	uint64_t live_pages;
+	uint64_t boot_free;
+	uint64_t pmd_size;		/* the default huge page size */
+	uint64_t last_addr;		/* the last address a call returned */
+	struct memlab_vma_info vmas[MAX_VMAS];
+	unsigned reports;
+	int expect_bad_page;		/* inside bad_free */
+	int verbose;
+	const char *op;
+	unsigned step;
+};
+
+static uint8_t buf_in[MAX_BUF], buf_out[MAX_BUF];
+
+/* ===================== small helpers ===================== */
+
+static uint8_t next_byte(struct fuzz *f)
+{
+	return f->p < f->end ? *f->p++ : 0;
+}
+
+static unsigned next_u16(struct fuzz *f)
+{
+	unsigned lo = next_byte(f);
+
+	return lo | (unsigned)next_byte(f) << 8;
+}
+
+static uint32_t next_u32(struct fuzz *f)
+{
+	uint32_t lo = next_u16(f);
+
+	return lo | (uint32_t)next_u16(f) << 16;
+}
+
+static uint64_t next_u64(struct fuzz *f)
+{
+	uint64_t lo = next_u32(f);
+
+	return lo | (uint64_t)next_u32(f) << 32;
+}
+
+static void die(struct fuzz *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3), noreturn));
+
+static void die(struct fuzz *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(stderr, "fuzz_ops: step %u, during %s: ", f->step, f->op);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	abort();
+}
+
+static void note(struct fuzz *f, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static void note(struct fuzz *f, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (!f->verbose)
+		return;
+	fprintf(stderr, "[%u] %s: ", f->step, f->op);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+/* The report hook: fault-injection notices are fine, a bad page only in bad_free. */
+static void on_report(void *ud, const char *msg)
+{
+	struct fuzz *f = ud;
+
+	f->reports++;
+	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0)
+		return;
+	if (f->expect_bad_page && strncmp(msg, "BUG: Bad page state", 19) == 0)
+		return;
+	die(f, "unexpected report: %s", msg);
+}
+
+static void on_violation(void *ud, const char *msg)
+{
+	fprintf(stderr, "fuzz_ops: violation: %s\n", msg);
+	(void)ud;
+}
+
+/* A system call's result: 0 or a negative errno that Linux has. */
+static void check_rc(struct fuzz *f, int rc, const char *call)
+{
+	if (rc == 0 || (rc < 0 && memlab_err_name(rc) != NULL))
+		return;
+	die(f, "%s returned %d, neither 0 nor a negative errno", call, rc);
+}
+
+static uint64_t vmstat(struct fuzz *f, const char *name)
+{
+	uint64_t v = 0;
+
+	if (memlab_vmstat_get(f->m, name, &v) != 0)
+		die(f, "no vmstat counter %s", name);
+	return v;
+}
+
+static uint64_t page_align(struct fuzz *f, uint64_t x)
+{
+	uint64_t ps = f->info.page_size;
+
+	return (x + ps - 1) & ~(ps - 1);
+}
+
+/* ===================== picking arguments ===================== */
+
+static memlab_task *pick_task(struct fuzz *f)
+{
+	uint8_t b = next_byte(f);
+
+	return f->ntasks ? f->tasks[b % f->ntasks] : NULL;
+}
+
+static memlab_file *pick_file(struct fuzz *f)
+{
+	uint8_t b = next_byte(f);
+
+	return f->nfiles ? f->files[b % f->nfiles] : NULL;
+}
+
+static size_t get_vmas(struct fuzz *f, memlab_task *t)
+{
+	size_t n = memlab_vmas(t, f->vmas, MAX_VMAS);
+
+	return n < MAX_VMAS ? n : MAX_VMAS;
+}
+
+/* A VMA of t (its bounds), or 0 when it has none. */
+static int pick_vma(struct fuzz *f, memlab_task *t, uint64_t *start, uint64_t *end)
+{
+	uint8_t b = next_byte(f);
+	size_t n = get_vmas(f, t);
+
+	if (!n)
+		return 0;
+	*start = f->vmas[b % n].start;
+	*end = f->vmas[b % n].end;
+	return 1;
+}
+
+/* An address for t: near its VMAs, its layout, or anywhere. */
+static uint64_t pick_addr(struct fuzz *f, memlab_task *t)
+{
+	uint64_t ps = f->info.page_size, start = 0, end = 0, k;
+	unsigned kind = next_byte(f) & 15;
+	struct memlab_mm_info mi;
+	int have;
+
+	memlab_mm_info(t, &mi);
+	have = pick_vma(f, t, &start, &end);
+	k = next_byte(f);
+	if (!have && kind >= 1 && kind <= 7)
+		kind = 10;
+	switch (kind) {
+	case 0:
+		return 0;
+	case 1:
+		return start;
+	case 2:
+		return start + k * ps;
+	case 3:
+		return end;
+	case 4:
+		return end - (k + 1) * ps > end ? 0 : end - (k + 1) * ps;
+	case 5:		/* just below a VMA, in its gap */
+		return start - (k % 4 + 1) * ps;
+	case 6:		/* unaligned, inside */
+		return start + k * 17 + 1;
+	case 7:		/* a few bytes before a VMA's end: accesses cross it */
+		return end - (k % 32 + 1);
+	case 8:
+		switch (k & 7) {
+		case 0: return mi.brk;
+		case 1: return mi.start_brk;
+		case 2: return mi.mmap_base - (k >> 3) * ps;
+		case 3: return mi.start_stack;
+		case 4: return mi.task_size - (k >> 3) * ps;
+		case 5: return mi.start_code;
+		case 6: return mi.end_data;
+		default: return mi.highest_vm_end + (k >> 3) * ps;
+		}
+	case 9:		/* low addresses, around mmap_min_addr */
+		return k * ps / 4;
+	case 10:
+		return next_u64(f);
+	case 11:
+		return f->last_addr + (k & 1 ? (k >> 1) * ps : 0);
+	case 12:	/* huge-page aligned near a VMA */
+		return ((start + f->pmd_size - 1) & ~(f->pmd_size - 1)) + (k & 3) * f->pmd_size;
+	case 13:	/* the 47-bit window's edge, and beyond (LA57) */
+		return (1ull << 47) - 4096 - (k & 0x7f) * ps + (k & 0x80 ? 2 * (1ull << 47) : 0);
+	case 14:
+		return (uint64_t)-4096 - k;
+	default:
+		return (k + 1) * (1ull << 30);
+	}
+}
+
+/* A length, for ranges at addr. */
+static uint64_t pick_len(struct fuzz *f, memlab_task *t, uint64_t addr)
+{
+	uint64_t ps = f->info.page_size, start, end, k;
+	unsigned kind = next_byte(f) & 15;
+
+	k = next_byte(f);
+	switch (kind) {
+	case 0:
+		return 0;
+	case 1:
+		return 1 + k;
+	case 2:
+		return ps;
+	case 3:
+	case 4:
+		return (k % 64 + 1) * ps;
+	case 5:
+		return (k % 16 + 1) * ps + k;
+	case 6:
+		return f->pmd_size * (k % 3 + 1);
+	case 7:
+		return f->pmd_size + ps;
+	case 8:
+		if (t && pick_vma(f, t, &start, &end))
+			return end - start;
+		return 2 * ps;
+	case 9:		/* to the end of the VMA holding addr (or the next one) */
+		if (t && get_vmas(f, t)) {
+			size_t n = get_vmas(f, t);
+
+			for (size_t i = 0; i < n; i++)
+				if (f->vmas[i].end > addr)
+					return f->vmas[i].end - addr + (k & 1) * ps;
+		}
+		return ps;
+	case 10:
+		return k & 1 ? UINT64_MAX - (k >> 1) : (uint64_t)0 - ps;
+	case 11:
+		return 1ull << (30 + k % 18);	/* 1 GiB .. 128 TiB */
+	case 12:
+		return (uint64_t)next_u32(f);
+	case 13:
+		return 64 << 10;
+	case 14:
+		return (k % 8 + 2) * ps - 1;
+	default:
+		return 2 * ps;
+	}
+}
+
+static int pick_prot(struct fuzz *f)
+{
+	uint8_t b = next_byte(f);
+	int prot = b & 7;
+
+	if (b & 0x08)
+		prot |= 0x8;			/* PROT_SEM */
+	if ((b & 0x30) == 0x10)
+		prot |= MEMLAB_PROT_GROWSDOWN;
+	if ((b & 0x30) == 0x20)
+		prot |= MEMLAB_PROT_GROWSUP;
+	if ((b & 0xc0) == 0xc0)
+		prot |= 0x10 << (b & 7);	/* an unknown bit */
+	return prot;
+}
+
+/* A file offset: 0, pages, unaligned, huge-page aligned, past the end, huge. */
+static uint64_t pick_off(struct fuzz *f)
+{
+	uint64_t ps = f->info.page_size;
+	uint8_t b = next_byte(f), k = next_byte(f);
+
+	switch (b & 7) {
+	case 0:
+	case 1:
+		return 0;
+	case 2:
+		return (k % 16) * ps;
+	case 3:
+		return k + 1;
+	case 4:
+		return (k % 4) * f->pmd_size;
+	case 5:
+		return (uint64_t)k << 40;
+	case 6:
+		return UINT64_MAX - ps * (k % 4);
+	default:
+		return (k % 128) * ps;
+	}
+}
+
+static const int huge_logs[] = { 0, 21, 30, 16, 25, 29, 34, 14, 12, 63 };
+
+static int pick_map_flags(struct fuzz *f, int *anon)
+{
+	static const int types[] = {
+		MEMLAB_MAP_PRIVATE, MEMLAB_MAP_PRIVATE, MEMLAB_MAP_PRIVATE, MEMLAB_MAP_SHARED,
+		MEMLAB_MAP_SHARED, MEMLAB_MAP_SHARED_VALIDATE, MEMLAB_MAP_DROPPABLE, 0, 0x4, 0xf,
+	};
+	static const int bits[] = {
+		MEMLAB_MAP_FIXED, MEMLAB_MAP_FIXED_NOREPLACE, MEMLAB_MAP_POPULATE,
+		MEMLAB_MAP_LOCKED, MEMLAB_MAP_GROWSDOWN, MEMLAB_MAP_NORESERVE,
+		MEMLAB_MAP_HUGETLB, MEMLAB_MAP_STACK, MEMLAB_MAP_NONBLOCK, MEMLAB_MAP_SYNC,
+		MEMLAB_MAP_DENYWRITE | MEMLAB_MAP_EXECUTABLE, 0x40 /* MAP_32BIT */,
+		MEMLAB_MAP_FIXED, MEMLAB_MAP_POPULATE, 0x200000 /* MAP_UNINITIALIZED... */,
+		MEMLAB_MAP_NORESERVE,
+	};
+	uint8_t tb = next_byte(f);
+	unsigned sel = next_u16(f), gate = next_byte(f);
+	int flags = types[tb % (sizeof(types) / sizeof(types[0]))];
+
+	*anon = !(tb & 0x80);
+	if (*anon)
+		flags |= MEMLAB_MAP_ANONYMOUS;
+	/* the rarer bits only when the gate byte agrees, so plain maps stay common */
+	for (unsigned i = 0; i < 16; i++)
+		if ((sel >> i & 1) && (i < 4 || (gate >> (i & 7) & 1)))
+			flags |= bits[i];
+	if (flags & MEMLAB_MAP_HUGETLB) {
+		unsigned log = (unsigned)huge_logs[gate % (sizeof(huge_logs) / sizeof(huge_logs[0]))];
+
+		flags |= (int)((log & MEMLAB_MAP_HUGE_MASK) << MEMLAB_MAP_HUGE_SHIFT);
+	}
+	return flags;
+}
+
+/* ===================== invariants ===================== */
+
+static int nr_live_tasks(struct fuzz *f)
+{
+	return (int)memlab_tasks(f->m, NULL, 0);
+}
+
+/*
+** After every operation: the core's checker, the task list, and the page
+** books -- every frame the buddy allocator gave out is on a pcp list, a
+** block of this target's, in the page cache, an anonymous page, a page
+** table or a task's PGD.
+*/
+static void check_machine(struct fuzz *f)
+{
+	struct memlab_zone_info zi;
+	uint64_t pcp = 0, free_now, file, anon, pt, sum;
+	int z, nz = memlab_nr_zones(f->m), n;
+
+	n = memlab_check(f->m, on_violation, NULL);
+	if (n != 0)
+		die(f, "memlab_check found %d violation(s)", n);
+	if (nr_live_tasks(f) != f->ntasks)
+		die(f, "memlab_tasks says %d tasks, the target has %d", nr_live_tasks(f),
+		    f->ntasks);
+	for (z = 0; z < nz; z++) {
+		if (memlab_zone_info(f->m, z, &zi) != 0)
+			die(f, "memlab_zone_info(%d) failed", z);
+		if (zi.pcp_count < 0)
+			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
+		pcp += (uint64_t)zi.pcp_count;
+	}
+	free_now = vmstat(f, "nr_free_pages");
+	file = vmstat(f, "nr_file_pages");
+	anon = vmstat(f, "nr_anon_pages");
+	pt = vmstat(f, "nr_page_table_pages");
+	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)f->ntasks;
+	if (sum != f->boot_free)
+		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
+		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
+		    " + PGDs %d = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
+		    free_now, pcp, f->live_pages, file, anon, pt, f->ntasks, sum, f->boot_free,
+		    (int64_t)(sum - f->boot_free));
+}
+
+/* [start, end) is covered by t's VMAs without a hole. */
+static int covered(struct fuzz *f, memlab_task *t, uint64_t start, uint64_t end)
+{
+	size_t n = get_vmas(f, t);
+	uint64_t at = start;
+
+	for (size_t i = 0; i < n && at < end; i++) {
+		if (f->vmas[i].end <= at)
+			continue;
+		if (f->vmas[i].start > at)
+			return 0;
+		at = f->vmas[i].end;
+	}
+	return at >= end;
+}
+
+/* No VMA of t meets [start, end). */
+static int unmapped(struct fuzz *f, memlab_task *t, uint64_t start, uint64_t end)
+{
+	size_t n = get_vmas(f, t);
+
+	for (size_t i = 0; i < n; i++)
+		if (f->vmas[i].start < end && f->vmas[i].end > start)
+			return 0;
+	return 1;
+}
+
+/* ===================== tasks ===================== */
+
+static void add_task(struct fuzz *f, memlab_task *t)
+{
+	if (f->ntasks < MAX_TASKS) {
+		f->tasks[f->ntasks++] = t;
+		return;
+	}
+	memlab_task_exit(t);	/* no room: it exits at once */
+}
+
+static void do_spawn(struct fuzz *f, uint8_t a, uint8_t b, uint8_t c)
+{
+	static const uint64_t stack_lim[] = { 0, 0, 64 << 10, 136 << 10, 1 << 20, UINT64_MAX,
+					      4096, 256ull << 20 };
+	static const uint64_t data_lim[] = { 0, 0, 1 << 20, 64 << 10, 16 << 20, 4096 };
+	static const uint64_t as_lim[] = { 0, 0, 64ull << 20, 1ull << 30, 16ull << 20,
+					   1ull << 40 };
+	static const uint64_t lock_lim[] = { 0, 0, 4096, 1 << 20, UINT64_MAX };
+	struct memlab_spawn_args sa;
+	uint64_t ps = f->info.page_size;
+	memlab_task *t;
+	int rc;
+
+	if (f->ntasks >= MAX_TASKS)
+		return;
+	memset(&sa, 0, sizeof(sa));
+	sa.name = a & 0x80 ? "fuzz" : NULL;
+	sa.path = a & 0x40 ? "/usr/bin/fuzzee" : NULL;
+	sa.aslr = a & 3;		/* 3 is EINVAL */
+	sa.root = (a >> 2) & 1;
+	sa.no_interp = (a >> 3) & 1;
+	if (a & 0x30) {
+		sa.exe.text = (uint64_t)(b & 7) * ps + (b & 8 ? 100 : 0);
+		sa.exe.rodata = (uint64_t)(b >> 4 & 3) * ps;
+		sa.exe.data = (uint64_t)(b >> 6) * ps + (a & 0x10 ? 7 : 0);
+		sa.exe.bss = (uint64_t)(c & 7) * ps + (a & 0x20 ? 5 : 0);
+	}
+	sa.stack_rlimit = stack_lim[c >> 3 & 7];
+	sa.data_rlimit = data_lim[(c >> 6) % 6];
+	sa.as_rlimit = as_lim[(b ^ c) % 6];
+	sa.memlock_rlimit = lock_lim[(a ^ b) % 5];
+	rc = memlab_spawn(f->m, &sa, &t);
+	check_rc(f, rc, "memlab_spawn");
+	note(f, "aslr %d root %d static %d exe %#" PRIx64 "/%#" PRIx64 "/%#" PRIx64 "/%#" PRIx64
+	     " rlim %#" PRIx64 "/%#" PRIx64 "/%#" PRIx64 "/%#" PRIx64 " -> %d pid %d",
+	     sa.aslr, sa.root, sa.no_interp, sa.exe.text, sa.exe.rodata, sa.exe.data,
+	     sa.exe.bss, sa.stack_rlimit, sa.data_rlimit, sa.as_rlimit, sa.memlock_rlimit,
+	     rc, rc ? 0 : memlab_task_pid(t));
+	if (rc == 0)
+		add_task(f, t);
+	else if (sa.aslr == 3 && rc != -MEMLAB_EINVAL)
+		die(f, "spawn with aslr 3: %d, want EINVAL", rc);
+}
+
+static void op_spawn(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f), c = next_byte(f);
+
+	do_spawn(f, a, b, c);
+}
+
+static void op_fork(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f), *child = NULL;
+	int rc;
+
+	if (!t || f->ntasks >= MAX_TASKS)
+		return;
+	rc = memlab_fork(t, &child);
+	check_rc(f, rc, "memlab_fork");
+	note(f, "pid %d -> %d child %d", memlab_task_pid(t), rc, rc ? 0 : memlab_task_pid(child));
+	if (rc == 0)
+		add_task(f, child);
+}
+
+static void exit_task(struct fuzz *f, int i)
+{
+	memlab_task *t = f->tasks[i];
+
+	note(f, "pid %d", memlab_task_pid(t));
+	f->tasks[i] = f->tasks[--f->ntasks];
+	memlab_task_exit(t);
+}
+
+static void op_exit(struct fuzz *f)
+{
+	uint8_t b = next_byte(f);
+
+	if (f->ntasks)
+		exit_task(f, b % f->ntasks);
+}
+
+/* ===================== files ===================== */
+
+static void op_file_create(struct fuzz *f)
+{
+	uint64_t ps = f->info.page_size;
+	uint8_t a = next_byte(f), b = next_byte(f);
+	char path[64];
+	uint64_t size;
+	memlab_file *file;
+	int rc;
+
+	if (f->nfiles >= MAX_FILES)
+		return;
+	switch (a & 3) {
+	case 0: size = 0; break;
+	case 1: size = (uint64_t)(b % 32 + 1) * ps; break;
+	case 2: size = (uint64_t)(b % 8) * ps + b + 1; break;
+	default: size = f->pmd_size * (b % 2 + 1) + (b & 4 ? 3 : 0); break;
+	}
+	if ((a >> 2 & 7) == 7)
+		snprintf(path, sizeof(path), "relative/f%d", f->nfiles);	/* EINVAL */
+	else
+		snprintf(path, sizeof(path), "/srv/data/f%d", f->nfiles);
+	rc = memlab_file_create(f->m, path, size, (a >> 5) & 1, &file);
+	check_rc(f, rc, "memlab_file_create");
+	note(f, "%s size %#" PRIx64 " writable %d -> %d", path, size, (a >> 5) & 1, rc);
+	if (rc)
+		return;
+	f->files[f->nfiles++] = file;
+	if (a & 0x40) {	/* some contents on its disk before anything is cached */
+		uint64_t n = size < MAX_BUF ? size : MAX_BUF;
+
+		for (uint64_t i = 0; i < n; i++)
+			buf_in[i] = (uint8_t)(i * 31 + b);
+		check_rc(f, memlab_file_load(file, 0, buf_in, n), "memlab_file_load");
+	}
+}
+
+static void op_file_load(struct fuzz *f)
+{
+	memlab_file *file = pick_file(f);
+	uint64_t off = pick_off(f), n = next_u16(f) % MAX_BUF;
+	int rc;
+
+	if (!file)
+		return;
+	if (off > (1ull << 45))
+		off = (1ull << 44) - (off & 0xfff);	/* EFBIG's edge, not a huge disk */
+	memset(buf_in, next_byte(f), n);
+	rc = memlab_file_load(file, off, buf_in, n);
+	check_rc(f, rc, "memlab_file_load");
+	note(f, "off %#" PRIx64 " n %#" PRIx64 " -> %d", off, n, rc);
+}
+
+static void op_file_rw(struct fuzz *f)
+{
+	memlab_file *file = pick_file(f);
+	uint8_t kind = next_byte(f);
+	uint64_t off = pick_off(f), n = next_u16(f) % MAX_BUF, done = 0;
+	int rc;
+
+	if (!file)
+		return;
+	if (kind & 1) {
+		memset(buf_in, kind, n);
+		rc = memlab_file_pwrite(file, off, buf_in, n, &done);
+		check_rc(f, rc, "memlab_file_pwrite");
+	} else {
+		rc = memlab_file_pread(file, off, buf_out, n, &done);
+		check_rc(f, rc, "memlab_file_pread");
+	}
+	note(f, "%s off %#" PRIx64 " n %#" PRIx64 " -> %d done %#" PRIx64,
+	     kind & 1 ? "write" : "read", off, n, rc, done);
+	if (rc == 0 && done > n)
+		die(f, "file %s of %#" PRIx64 " bytes did %#" PRIx64, kind & 1 ? "write" : "read",
+		    n, done);
+	if (rc == 0 && (kind & 1) && done == n && n && (kind & 2)) {
+		uint64_t again = 0;
+
+		rc = memlab_file_pread(file, off, buf_out, n, &again);
+		check_rc(f, rc, "memlab_file_pread");
+		if (rc == 0 && again == n && memcmp(buf_in, buf_out, n) != 0)
+			die(f, "file read at %#" PRIx64 " differs from what was written", off);
+	}
+}
+
+static void op_sync(struct fuzz *f)
+{
+	int rc = memlab_sync(f->m);
+
+	check_rc(f, rc, "memlab_sync");
+	note(f, "-> %d", rc);
+}
+
+/* ===================== address-space calls ===================== */
+
+static void op_mmap(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len, off, out = 0, mapped;
+	memlab_file *file;
+	int prot, flags, anon, rc;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	prot = pick_prot(f);
+	flags = pick_map_flags(f, &anon);
+	file = anon ? NULL : pick_file(f);
+	off = anon ? (next_byte(f) & 1 ? pick_off(f) : 0) : pick_off(f);
+	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_LOCKED)) && len > BIG_LEN)
+		len = BIG_LEN;	/* populating terabytes is no test, only slow */
+	rc = memlab_mmap(t, addr, len, prot, flags, file, off, &out);
+	check_rc(f, rc, "memlab_mmap");
+	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " prot %#x flags %#x file %p off %#"
+	     PRIx64 " -> %d %#" PRIx64, memlab_task_pid(t), addr, len, prot, flags,
+	     (void *)file, off, rc, out);
+	if (rc)
+		return;
+	mapped = page_align(f, len);
+	if (out & (f->info.page_size - 1))
+		die(f, "mmap returned %#" PRIx64 ", not page-aligned", out);
+	if ((flags & (MEMLAB_MAP_FIXED | MEMLAB_MAP_FIXED_NOREPLACE)) && out != addr)
+		die(f, "MAP_FIXED at %#" PRIx64 " returned %#" PRIx64, addr, out);
+	if (!covered(f, t, out, out + mapped))
+		die(f, "mmap returned [%#" PRIx64 ", %#" PRIx64 ") but VMAs do not cover it",
+		    out, out + mapped);
+	f->last_addr = out;
+}
+
+static void op_munmap(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len;
+	int rc;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	rc = memlab_munmap(t, addr, len);
+	check_rc(f, rc, "memlab_munmap");
+	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " -> %d", memlab_task_pid(t), addr,
+	     len, rc);
+	if (rc == 0 && addr + page_align(f, len) > addr &&
+	    !unmapped(f, t, addr, addr + page_align(f, len)))
+		die(f, "munmap [%#" PRIx64 ", +%#" PRIx64 ") succeeded, a VMA is still there",
+		    addr, len);
+}
+
+static void op_mprotect(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len, end;
+	int prot, rc;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	prot = pick_prot(f);
+	rc = memlab_mprotect(t, addr, len, prot);
+	check_rc(f, rc, "memlab_mprotect");
+	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " prot %#x -> %d", memlab_task_pid(t),
+	     addr, len, prot, rc);
+	end = addr + page_align(f, len);
+	if (rc == 0 && len && !(prot & (MEMLAB_PROT_GROWSDOWN | MEMLAB_PROT_GROWSUP))) {
+		size_t n = get_vmas(f, t);
+
+		if (!covered(f, t, addr, end))
+			die(f, "mprotect [%#" PRIx64 ", %#" PRIx64 ") succeeded over a hole",
+			    addr, end);
+		for (size_t i = 0; i < n; i++) {
+			const struct memlab_vma_info *v = &f->vmas[i];
+
+			if (v->start >= end || v->end <= addr)
+				continue;
+			if ((v->perms[0] == 'r') != !!(prot & MEMLAB_PROT_READ) ||
+			    (v->perms[1] == 'w') != !!(prot & MEMLAB_PROT_WRITE) ||
+			    (v->perms[2] == 'x') != !!(prot & MEMLAB_PROT_EXEC))
+				die(f, "mprotect(%#x) succeeded, VMA %#" PRIx64 " is %s", prot,
+				    v->start, v->perms);
+		}
+	}
+}
+
+static void op_mremap(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint64_t old_addr, old_len, new_len, new_addr, out = 0;
+	uint8_t fl;
+	int flags, rc;
+
+	if (!t)
+		return;
+	old_addr = pick_addr(f, t);
+	old_len = pick_len(f, t, old_addr);
+	new_len = pick_len(f, t, old_addr);
+	fl = next_byte(f);
+	flags = fl & 7;
+	if ((fl & 0x38) == 0x38)
+		flags |= 8 << (fl >> 6);	/* an unknown flag */
+	new_addr = flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP) ? pick_addr(f, t)
+									      : next_u64(f);
+	rc = memlab_mremap(t, old_addr, old_len, new_len, flags, new_addr, &out);
+	check_rc(f, rc, "memlab_mremap");
+	note(f, "pid %d old %#" PRIx64 " +%#" PRIx64 " new_len %#" PRIx64 " flags %#x new %#"
+	     PRIx64 " -> %d %#" PRIx64, memlab_task_pid(t), old_addr, old_len, new_len, flags,
+	     new_addr, rc, out);
+	if (rc)
+		return;
+	if (out & (f->info.page_size - 1))
+		die(f, "mremap returned %#" PRIx64 ", not page-aligned", out);
+	if ((flags & MEMLAB_MREMAP_FIXED) && out != new_addr)
+		die(f, "MREMAP_FIXED to %#" PRIx64 " returned %#" PRIx64, new_addr, out);
+	/* a move-only MREMAP_FIXED keeps the source's holes */
+	if (!((flags & MEMLAB_MREMAP_FIXED) && page_align(f, old_len) == page_align(f, new_len)) &&
+	    !covered(f, t, out, out + page_align(f, new_len)))
+		die(f, "mremap returned [%#" PRIx64 ", +%#" PRIx64 ") but VMAs do not cover it",
+		    out, new_len);
+	f->last_addr = out;
+}
+
+static void op_madvise(struct fuzz *f)
+{
+	static const int odd[] = { -1, 5, 6, 7, 9, 25, 26, 100, 101, 102, 103, 0x7fffffff };
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len;
+	uint8_t b;
+	int advice, rc;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	b = next_byte(f);
+	advice = b < 0xf0 ? b % 25 : odd[b % (sizeof(odd) / sizeof(odd[0]))];
+	if ((advice == 22 || advice == 23) && len > BIG_LEN)	/* MADV_POPULATE_* */
+		len = BIG_LEN;
+	rc = memlab_madvise(t, addr, len, advice);
+	check_rc(f, rc, "memlab_madvise");
+	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " advice %d -> %d", memlab_task_pid(t),
+	     addr, len, advice, rc);
+}
+
+static void op_msync(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len;
+	int flags, rc;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	flags = next_byte(f) % 10;
+	rc = memlab_msync(t, addr, len, flags);
+	check_rc(f, rc, "memlab_msync");
+	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " flags %#x -> %d", memlab_task_pid(t),
+	     addr, len, flags, rc);
+}
+
+static void op_brk(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	struct memlab_mm_info mi;
+	uint64_t ps, want, got, old;
+	uint8_t a, b;
+	int rc;
+
+	if (!t)
+		return;
+	ps = f->info.page_size;
+	a = next_byte(f);
+	b = next_byte(f);
+	memlab_mm_info(t, &mi);
+	if (a & 0x80) {		/* glibc's sbrk */
+		int64_t inc = (a & 0x40 ? -1 : 1) * (int64_t)((a & 0x3f) * (b & 1 ? ps : 1)) *
+			      (b & 2 ? 1 : (b >> 2) + 1);
+
+		if ((b & 0xf0) == 0xf0)
+			inc = b & 8 ? INT64_MIN : INT64_MAX;
+		old = 0;
+		rc = memlab_sbrk(t, inc, &old);
+		check_rc(f, rc, "memlab_sbrk");
+		note(f, "pid %d inc %" PRId64 " -> %d old %#" PRIx64, memlab_task_pid(t), inc, rc,
+		     old);
+		return;
+	}
+	switch (a & 7) {
+	case 0: want = 0; break;
+	case 1: want = mi.start_brk - 1; break;
+	case 2: want = mi.brk + (uint64_t)b * ps; break;
+	case 3: want = mi.brk - (uint64_t)b * 16; break;
+	case 4: want = mi.start_brk + (uint64_t)b * ps + (a >> 3); break;
+	case 5: want = mi.brk + ((uint64_t)b << 24); break;
+	case 6: want = next_u64(f); break;
+	default: want = mi.brk + b; break;
+	}
+	got = memlab_brk(t, want);
+	memlab_mm_info(t, &mi);
+	note(f, "pid %d want %#" PRIx64 " -> %#" PRIx64, memlab_task_pid(t), want, got);
+	if (got != mi.brk)
+		die(f, "brk returned %#" PRIx64 ", mm->brk is %#" PRIx64, got, mi.brk);
+}
+
+/* ===================== accesses ===================== */
+
+static void op_access(struct fuzz *f)
+{
+	static const int letters[] = { 'r', 'w', 'x', 'w', 'r', 'q' };
+	memlab_task *t = pick_task(f);
+	uint64_t ps = f->info.page_size, addr, len;
+	uint8_t a, b;
+	int access, si = -1, rc, with_data;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	a = next_byte(f);
+	b = next_byte(f);
+	access = letters[a % 6];
+	with_data = !(a & 0x80);
+	switch (a >> 3 & 7) {
+	case 0: len = 1; break;
+	case 1: len = 8; break;
+	case 2: len = ps; break;
+	case 3: len = ps + 1 + b; break;
+	case 4: len = 2 * ps + b; break;
+	case 5: len = b + 1; break;
+	case 6: len = 0; break;
+	default: len = (uint64_t)b * 64 + 1; break;
+	}
+	if (len > MAX_BUF)
+		len = MAX_BUF;
+	for (uint64_t i = 0; i < len; i++)
+		buf_in[i] = (uint8_t)(b + i * 13);
+	rc = memlab_access(t, addr, len, access, with_data ? buf_in : NULL, &si);
+	check_rc(f, rc, "memlab_access");
+	note(f, "pid %d %c addr %#" PRIx64 " len %#" PRIx64 " data %d -> %d si_code %#x",
+	     memlab_task_pid(t), access, addr, len, with_data, rc, si);
+	if (access == 'q' && rc != -MEMLAB_EINVAL)
+		die(f, "access '%c': %d, want EINVAL", access, rc);
+	if (rc == -MEMLAB_EFAULT && si != MEMLAB_SEGV_MAPERR && si != MEMLAB_SEGV_ACCERR &&
+	    si != MEMLAB_BUS_ADRERR)
+		die(f, "EFAULT with si_code %#x", si);
+	if (rc == 0 && access == 'w' && with_data && len) {
+		int si2 = 0;
+
+		memset(buf_out, 0xa5, len);
+		rc = memlab_access(t, addr, len, 'r', buf_out, &si2);
+		check_rc(f, rc, "memlab_access");
+		if (rc == 0 && memcmp(buf_in, buf_out, len) != 0)
+			die(f, "reading back %#" PRIx64 " bytes at %#" PRIx64 " differs from what "
+			    "was written", len, addr);
+	}
+}
+
+static void op_pattern(struct fuzz *f)
+{
+	static const unsigned sizes[] = { 1, 8, 64, 4096, 3, 0, 16384, 65536 };
+	memlab_task *t = pick_task(f);
+	struct memlab_pattern pat;
+	struct memlab_pattern_result res;
+	uint8_t a, b, c;
+	int rc;
+
+	if (!t)
+		return;
+	memset(&pat, 0, sizeof(pat));
+	pat.base = pick_addr(f, t);
+	a = next_byte(f);
+	b = next_byte(f);
+	c = next_byte(f);
+	pat.kind = a % 5;	/* 4 is EINVAL */
+	pat.size = sizes[a >> 3 & 7];
+	pat.len = (a & 0x80) ? (uint64_t)(b % 64 + 1) * f->info.page_size : (uint64_t)b * 8;
+	if ((c & 0xe0) == 0xe0)
+		pat.len = (1ull << 24) * f->info.page_size + f->info.page_size;	/* zipf: too big */
+	pat.stride = (uint64_t)(c & 0x1f) * 24;
+	pat.count = (uint64_t)(c % 16) * 16 + (b & 3);
+	pat.seed = a ^ (unsigned)b << 8;
+	pat.write_ratio = (b >> 6) == 3 ? 1.5 : (b >> 6) / 2.0;
+	pat.zipf_s = (c >> 5) == 6 ? 0 : 0.5 + (c >> 5) * 0.25;
+	rc = memlab_access_pattern(t, &pat, &res);
+	check_rc(f, rc, "memlab_access_pattern");
+	note(f, "pid %d kind %d base %#" PRIx64 " len %#" PRIx64 " size %u count %" PRIu64
+	     " -> %d accesses %" PRIu64, memlab_task_pid(t), pat.kind, pat.base, pat.len,
+	     pat.size, pat.count, rc, res.accesses);
+	if (res.accesses > pat.count || res.reads + res.writes != res.accesses)
+		die(f, "pattern result: %" PRIu64 " accesses (%" PRIu64 " reads, %" PRIu64
+		    " writes) of %" PRIu64, res.accesses, res.reads, res.writes, pat.count);
+}
+
+static void op_user_rw(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	memlab_file *file = pick_file(f);
+	uint64_t addr, count, off, done = 0;
+	uint8_t a;
+	int rc;
+
+	if (!t || !file)
+		return;
+	addr = pick_addr(f, t);
+	a = next_byte(f);
+	count = a & 0x80 ? (uint64_t)(a & 0x7f) * 97 : (uint64_t)(a & 0x3f) * f->info.page_size / 8;
+	if ((a & 0xc0) == 0xc0)
+		count = UINT64_MAX - a;
+	off = pick_off(f);
+	if (a & 1) {
+		rc = memlab_pwrite(t, file, addr, count, off, &done);
+		check_rc(f, rc, "memlab_pwrite");
+	} else {
+		rc = memlab_pread(t, file, addr, count, off, &done);
+		check_rc(f, rc, "memlab_pread");
+	}
+	note(f, "pid %d %s addr %#" PRIx64 " count %#" PRIx64 " off %#" PRIx64 " -> %d done %#"
+	     PRIx64, memlab_task_pid(t), a & 1 ? "pwrite" : "pread", addr, count, off, rc, done);
+	if (rc == 0 && done > count)
+		die(f, "%s of %#" PRIx64 " bytes did %#" PRIx64, a & 1 ? "pwrite" : "pread", count,
+		    done);
+}
+
+/* ===================== the page allocator ===================== */
+
+static const uint32_t gfp_table[] = {
+	MEMLAB_GFP_KERNEL, MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, MEMLAB_GFP_HIGHUSER_MOVABLE,
+	MEMLAB_GFP_ATOMIC, MEMLAB_GFP_NOWAIT, MEMLAB_GFP_KERNEL | MEMLAB___GFP_DMA32,
+	MEMLAB_GFP_KERNEL | MEMLAB___GFP_DMA, MEMLAB_GFP_TRANSHUGE_LIGHT,
+	MEMLAB_GFP_KERNEL | MEMLAB___GFP_NOFAIL, MEMLAB_GFP_KERNEL | MEMLAB___GFP_RECLAIMABLE,
+};
+
+static void op_alloc(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f);
+	unsigned order = a % (f->info.max_order + 2), count = b >> 4, i;
+	uint32_t gfp = gfp_table[b % (sizeof(gfp_table) / sizeof(gfp_table[0]))];
+
+	if (order > 3 && count > 1)
+		count = 1;
+	for (i = 0; i <= count && f->nlive < MAX_LIVE; i++) {
+		uint64_t pfn = UINT64_MAX;
+		int rc = memlab_alloc_pages(f->m, order, gfp, &pfn);
+
+		check_rc(f, rc, "memlab_alloc_pages");
+		note(f, "order %u gfp %#x -> %d pfn %#" PRIx64, order, gfp, rc, pfn);
+		if (order > f->info.max_order && rc != -MEMLAB_EINVAL)
+			die(f, "order %u > max_order: %d", order, rc);
+		if (rc)
+			return;
+		if (pfn & ((1ull << order) - 1) || pfn + (1ull << order) > f->info.nr_frames)
+			die(f, "order %u block at pfn %#" PRIx64, order, pfn);
+		f->live[f->nlive].pfn = pfn;
+		f->live[f->nlive++].order = order;
+		f->live_pages += 1ull << order;
+	}
+}
+
+static void free_live(struct fuzz *f, int i)
+{
+	struct block b = f->live[i];
+	int rc = memlab_free_pages(f->m, b.pfn, b.order);
+
+	note(f, "pfn %#" PRIx64 " order %u -> %d", b.pfn, b.order, rc);
+	if (rc != 0)
+		die(f, "free pfn %#" PRIx64 " order %u: %d", b.pfn, b.order, rc);
+	f->live[i] = f->live[--f->nlive];
+	f->live_pages -= 1ull << b.order;
+}
+
+static void op_free(struct fuzz *f)
+{
+	uint8_t a = next_byte(f);
+
+	if (f->nlive)
+		free_live(f, a % f->nlive);
+}
+
+/* A free Linux calls a bad page: reported, -EINVAL, nothing changed. */
+static void bad_free(struct fuzz *f, uint64_t pfn, unsigned order)
+{
+	unsigned reports = f->reports;
+	uint64_t free0 = vmstat(f, "nr_free_pages");
+	int rc;
+
+	f->expect_bad_page = 1;
+	rc = memlab_free_pages(f->m, pfn, order);
+	f->expect_bad_page = 0;
+	note(f, "pfn %#" PRIx64 " order %u -> %d", pfn, order, rc);
+	if (rc != -MEMLAB_EINVAL)
+		die(f, "bad free of pfn %#" PRIx64 " order %u: %d, want EINVAL", pfn, order, rc);
+	if (f->reports == reports)
+		die(f, "bad free of pfn %#" PRIx64 " order %u was not reported", pfn, order);
+	if (vmstat(f, "nr_free_pages") != free0)
+		die(f, "bad free of pfn %#" PRIx64 " changed nr_free_pages", pfn);
+}
+
+static void op_bad_free(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f);
+	struct memlab_page_info pi;
+	const struct block *blk = f->nlive ? &f->live[b % f->nlive] : NULL;
+	uint64_t pfn;
+
+	switch (a % 5) {
+	case 0:		/* beyond RAM */
+		bad_free(f, f->info.nr_frames + b, 0);
+		break;
+	case 1:		/* a live block with another order */
+		if (blk)
+			bad_free(f, blk->pfn, (blk->order + 1 + b % 3) % (f->info.max_order + 2));
+		break;
+	case 2:		/* a tail frame of a live block */
+		if (blk && blk->order)
+			bad_free(f, blk->pfn + 1, 0);
+		break;
+	case 3:		/* a reserved frame (the memmap at the top of RAM) */
+		bad_free(f, f->info.nr_frames - 1, 0);
+		break;
+	default:	/* a frame that is free right now */
+		pfn = ((uint64_t)b << 8 | a) % f->info.nr_frames;
+		if (memlab_page_info(f->m, pfn, &pi) == 0 && (pi.free || pi.pcp))
+			bad_free(f, pfn, 0);
+		break;
+	}
+}
+
+/* ===================== fault injection ===================== */
+
+static void op_inject(struct fuzz *f)
+{
+	struct memlab_fault_attr attr;
+	uint8_t a = next_byte(f), b = next_byte(f), c = next_byte(f);
+	memlab_task *t;
+	int rc;
+
+	switch (a & 3) {
+	case 0:		/* off */
+		rc = memlab_inject(f->m, "fail_page_alloc", NULL);
+		check_rc(f, rc, "memlab_inject");
+		note(f, "off -> %d", rc);
+		return;
+	case 1:		/* fail-nth */
+		if ((t = pick_task(f)) != NULL) {
+			memlab_task_fail_nth(t, b % 40);
+			note(f, "pid %d fail-nth %u", memlab_task_pid(t), b % 40);
+		}
+		return;
+	case 2:
+		if ((t = pick_task(f)) != NULL) {
+			memlab_task_make_it_fail(t, b & 1);
+			note(f, "pid %d make-it-fail %d", memlab_task_pid(t), b & 1);
+		}
+		return;
+	}
+	memlab_fault_attr_init(&attr, "fail_page_alloc");
+	attr.probability = b % 128 > 100 ? 100 + (b & 1) * 5 : b % 128;	/* 105: EINVAL */
+	attr.interval = c & 7;
+	attr.times = (int64_t)(c >> 3 & 7) - 1;
+	attr.space = a & 0x80 ? (int64_t)(a >> 2 & 0xf) * 4 : 0;
+	attr.verbose = a >> 6 & 1 ? 0 : (a >> 2 & 1) + 1;
+	attr.task_filter = (a >> 3) & (a >> 4) & 1;
+	attr.min_order = 0;
+	attr.ignore_gfp_highmem = 0;
+	attr.ignore_gfp_reclaim = 0;
+	attr.pid = (a & 0x20) && f->ntasks ? memlab_task_pid(f->tasks[c % f->ntasks]) : 0;
+	attr.run = (c >> 6) + 1;
+	rc = memlab_inject(f->m, "fail_page_alloc", &attr);
+	check_rc(f, rc, "memlab_inject");
+	note(f, "probability %" PRIu64 " interval %" PRIu64 " times %" PRId64 " space %" PRId64
+	     " filter %d pid %d run %" PRIu64 " -> %d", attr.probability, attr.interval,
+	     attr.times, attr.space, attr.task_filter, attr.pid, attr.run, rc);
+	if (attr.probability > 100 && rc != -MEMLAB_EINVAL)
+		die(f, "probability %" PRIu64 ": %d, want EINVAL", attr.probability, rc);
+}
+
+/* ===================== inspection ===================== */
+
+static void check_text(struct fuzz *f, int rc, char *text, size_t len, const char *what)
+{
+	check_rc(f, rc, what);
+	if (rc == 0 && (!text || strlen(text) != len))
+		die(f, "%s: text of %zu bytes, strlen %zu", what, len, text ? strlen(text) : 0);
+	if (rc != 0 && text)
+		die(f, "%s failed (%d) with text", what, rc);
+	memlab_free_text(f->m, text);
+}
+
+static void op_proc(struct fuzz *f)
+{
+	static const char *const files[] = {
+		"meminfo", "vmstat", "buddyinfo", "pagetypeinfo", "zoneinfo",
+		"extfrag/extfrag_index", "extfrag/unusable_index", "slabinfo", "",
+	};
+	static const char *const pid_files[] = {
+		"maps", "smaps", "smaps_rollup", "status", "statm", "fail-nth", "",
+	};
+	uint8_t a = next_byte(f), b = next_byte(f);
+	char path[64];
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	if (a & 1) {
+		snprintf(path, sizeof(path), "%s", files[b % 9]);
+	} else {
+		int pid = f->ntasks && !(a & 2) ? memlab_task_pid(f->tasks[b % f->ntasks])
+						: (a & 4 ? 0 : 9999);
+
+		snprintf(path, sizeof(path), a & 8 ? "%d/%s/" : "%d/%s", pid,
+			 pid_files[(a >> 4) % 7]);
+	}
+	rc = memlab_proc(f->m, path, &text, &len);
+	note(f, "%s -> %d, %zu bytes", path, rc, len);
+	check_text(f, rc, text, len, "memlab_proc");
+}
+
+static void op_inspect(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint8_t a = next_byte(f);
+	struct memlab_rmap_entry rm[16];
+	struct memlab_walk w;
+	struct memlab_mm_info mi;
+	struct memlab_stat st[8];
+	uint64_t va, pfn, ps = f->info.page_size;
+	char *text = NULL;
+	size_t len = 0, n;
+	int rc;
+
+	switch (a & 3) {
+	case 0:		/* translate, and the reverse map must agree */
+		if (!t)
+			return;
+		va = pick_addr(f, t);
+		rc = memlab_translate(t, va, &w);
+		check_rc(f, rc, "memlab_translate");
+		note(f, "pid %d va %#" PRIx64 " -> %d pfn %#" PRIx64 " %s", memlab_task_pid(t), va,
+		     rc, w.pfn, w.flags);
+		if (rc != 0)
+			return;
+		if (w.pfn >= f->info.nr_frames || w.phys >= f->info.ram)
+			die(f, "va %#" PRIx64 " translates to pfn %#" PRIx64 ", outside RAM", va,
+			    w.pfn);
+		if (w.special)
+			return;
+		n = memlab_rmap(f->m, w.pfn, rm, 16);
+		for (size_t i = 0; i < n && i < 16; i++)
+			if (rm[i].pid == memlab_task_pid(t) && rm[i].addr == (va & ~(ps - 1)))
+				return;
+		if (n <= 16)
+			die(f, "va %#" PRIx64 " of pid %d maps pfn %#" PRIx64 ", whose rmap (%zu "
+			    "entries) does not list it", va, memlab_task_pid(t), w.pfn, n);
+		return;
+	case 1:
+		if (!t)
+			return;
+		va = pick_addr(f, t);
+		rc = memlab_pagetable_dump(t, va, a & 4 ? 0 : va + pick_len(f, t, va), &text,
+					   &len);
+		note(f, "pid %d from %#" PRIx64 " -> %d, %zu bytes", memlab_task_pid(t), va, rc,
+		     len);
+		check_text(f, rc, text, len, "memlab_pagetable_dump");
+		return;
+	case 2:
+		pfn = a & 4 && f->nlive ? f->live[next_byte(f) % f->nlive].pfn
+					: next_u32(f) % (f->info.nr_frames + 2);
+		n = memlab_rmap(f->m, pfn, rm, a & 8 ? 0 : 16);
+		note(f, "rmap pfn %#" PRIx64 " -> %zu", pfn, n);
+		return;
+	default:
+		if (t) {
+			memlab_mm_info(t, &mi);
+			if (memlab_find_task(f->m, memlab_task_pid(t)) != t)
+				die(f, "memlab_find_task(%d) lost the task", memlab_task_pid(t));
+		}
+		n = memlab_vmstat(f->m, st, 8);
+		if (n < 8)
+			die(f, "memlab_vmstat: %zu counters", n);
+		for (int z = 0; z < memlab_nr_zones(f->m); z++) {
+			int fi = memlab_fragmentation_index(f->m, z, a >> 4 & 7);
+			int ui = memlab_unusable_index(f->m, z, a >> 4 & 7);
+
+			if (fi < -1000 || fi > 1000 || ui < 0 || ui > 1000)
+				die(f, "zone %d: fragmentation index %d, unusable %d", z, fi, ui);
+		}
+		return;
+	}
+}
+
+static void op_trace(struct fuzz *f)
+{
+	static const char *const formats[] = { "text", "jsonl", "chrome", "perfetto" };
+	struct memlab_trace_event ev[32];
+	uint8_t a = next_byte(f), b = next_byte(f);
+	char *text = NULL;
+	size_t len = 0, n;
+	uint64_t lost = 0;
+	int rc;
+
+	switch (a & 3) {
+	case 0:
+		rc = memlab_trace_start(f->m, (uint64_t)b | (uint64_t)(a >> 7) << 40,
+					(size_t)(a >> 2 & 0x1f) * 8);
+		check_rc(f, rc, "memlab_trace_start");
+		note(f, "mask %#x size %u -> %d", b, (a >> 2 & 0x1f) * 8, rc);
+		return;
+	case 1:
+		memlab_trace_stop(f->m);
+		note(f, "stop");
+		return;
+	case 2:
+		rc = memlab_trace_dump(f->m, formats[b & 3], &text, &len);
+		note(f, "dump %s -> %d, %zu bytes", formats[b & 3], rc, len);
+		check_text(f, rc, text, len, "memlab_trace_dump");
+		return;
+	default:
+		n = memlab_trace_events(f->m, ev, b % 33, &lost);
+		note(f, "events -> %zu, %" PRIu64 " lost", n, lost);
+		return;
+	}
+}
+
+static void op_sysctl(struct fuzz *f)
+{
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1 }, get;
+	uint8_t a = next_byte(f), b = next_byte(f);
+	int rc;
+
+	switch (a & 3) {
+	case 0: set.overcommit_memory = b % 4; break;		/* 3: EINVAL */
+	case 1: set.max_map_count = b & 0x80 ? 65530 : b; break;
+	case 2: set.overcommit_ratio = b; break;
+	default: set.mmap_min_addr = (int64_t)b * 4096 - (a & 4 ? 4096 * 300 : 0); break;
+	}
+	rc = memlab_vm_sysctl(f->m, &set, &get);
+	check_rc(f, rc, "memlab_vm_sysctl");
+	note(f, "%d/%d -> %d", a & 3, b, rc);
+}
+
+/* ===================== the machine and the program ===================== */
+
+struct machine_kind {
+	int arch;
+	uint32_t page_size;
+	uint32_t va_bits;
+	uint64_t min_ram;	/* two max-order blocks */
+};
+
+static const struct machine_kind kinds[] = {
+	{ MEMLAB_ARCH_X86_64, 4096, 48, 16ull << 20 },
+	{ MEMLAB_ARCH_X86_64, 4096, 57, 16ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 4096, 39, 16ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 4096, 48, 16ull << 20 },
+	{ MEMLAB_ARCH_X86_64, 4096, 48, 16ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 16384, 47, 64ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 16384, 48, 64ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 16384, 36, 64ull << 20 },
+	{ MEMLAB_ARCH_ARM64, 65536, 48, 1ull << 30 },
+	{ MEMLAB_ARCH_ARM64, 65536, 42, 1ull << 30 },
+};
+#define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
+
+static int setup(struct fuzz *f, uint8_t conf, uint8_t sys)
+{
+	static const uint64_t rams[] = { 16ull << 20, 24ull << 20, 32ull << 20, 64ull << 20 };
+	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
+	struct memlab_config cfg;
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1 };
+
+	memlab_config_init(&cfg);
+	cfg.arch = k->arch;
+	cfg.page_size = k->page_size;
+	cfg.va_bits = k->va_bits;
+	cfg.ram = rams[conf >> 4 & 3];
+	if (cfg.ram < k->min_ram)
+		cfg.ram = k->min_ram;
+	cfg.zones = conf & 0x40 ? MEMLAB_ZONES_SINGLE : MEMLAB_ZONES_ARCH;
+	cfg.pcp_disabled = (conf & 0x80) != 0;
+	cfg.seed = (uint64_t)conf << 8 | sys;
+	cfg.report = on_report;
+	cfg.report_ud = f;
+	if (memlab_create(&cfg, &f->m) != 0)
+		die(f, "memlab_create refused machine kind %u", (unsigned)(conf & 15) % (unsigned)NR_KINDS);
+	memlab_machine_info(f->m, &f->info);
+	f->pmd_size = 1ull << (2 * f->info.page_shift - 3);
+	set.overcommit_memory = sys % 3;
+	if (sys & 0x04)
+		set.overcommit_ratio = (sys >> 3 & 3) * 50;	/* 0, 50, 100, 150 */
+	if ((sys & 0x60) == 0x60)
+		set.max_map_count = 8 + (sys >> 4 & 7) * 4;	/* small: splits fail */
+	if (sys & 0x80)
+		set.mmap_min_addr = 0;
+	if (memlab_vm_sysctl(f->m, &set, NULL) != 0)
+		die(f, "memlab_vm_sysctl refused the setup");
+	f->boot_free = vmstat(f, "nr_free_pages");
+	return 0;
+}
+
+static void teardown(struct fuzz *f)
+{
+	uint64_t free_now, file;
+
+	f->op = "teardown";
+	if (memlab_inject(f->m, "fail_page_alloc", NULL) != 0)
+		die(f, "memlab_inject(NULL) failed");
+	for (int i = 0; i < f->ntasks; i++)
+		memlab_task_fail_nth(f->tasks[i], 0);
+	while (f->ntasks)
+		exit_task(f, f->ntasks - 1);
+	check_machine(f);
+	while (f->nlive)
+		free_live(f, f->nlive - 1);
+	if (memlab_drain_pages(f->m) != 0)
+		die(f, "memlab_drain_pages failed");
+	check_machine(f);
+	free_now = vmstat(f, "nr_free_pages");
+	file = vmstat(f, "nr_file_pages");
+	if (free_now + file != f->boot_free)
+		die(f, "at the end nr_free_pages %" PRIu64 " + nr_file_pages %" PRIu64 " = %" PRIu64
+		    ", boot free %" PRIu64, free_now, file, free_now + file, f->boot_free);
+	memlab_trace_stop(f->m);
+	memlab_destroy(f->m);
+}
+
+static const struct {
+	const char *name;
+	void (*fn)(struct fuzz *f);
+} ops[] = {
+	{ "mmap", op_mmap },		{ "mmap", op_mmap },		{ "munmap", op_munmap },
+	{ "mprotect", op_mprotect },	{ "mremap", op_mremap },	{ "madvise", op_madvise },
+	{ "access", op_access },	{ "access", op_access },	{ "fork", op_fork },
+	{ "exit", op_exit },		{ "spawn", op_spawn },		{ "brk", op_brk },
+	{ "msync", op_msync },		{ "pattern", op_pattern },	{ "user_rw", op_user_rw },
+	{ "file_rw", op_file_rw },	{ "file_create", op_file_create },
+	{ "file_load", op_file_load },	{ "sync", op_sync },		{ "alloc", op_alloc },
+	{ "free", op_free },		{ "bad_free", op_bad_free },	{ "inject", op_inject },
+	{ "proc", op_proc },		{ "inspect", op_inspect },	{ "trace", op_trace },
+	{ "sysctl", op_sysctl },
+};
+#define NR_OPS (sizeof(ops) / sizeof(ops[0]))
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static int verbose = -1;
+	struct fuzz *f;
+
+	if (size < 2)
+		return 0;
+	if (verbose < 0)
+		verbose = getenv("FUZZ_OPS_VERBOSE") != NULL;
+	f = calloc(1, sizeof(*f));
+	if (!f)
+		return 0;
+	f->verbose = verbose;
+	f->p = data + 2;
+	f->end = data + size;
+	f->op = "setup";
+	setup(f, data[0], data[1]);
+	check_machine(f);
+	f->op = "spawn";
+	do_spawn(f, (uint8_t)((data[1] >> 2) % 3), 0, 0);	/* a default task, ASLR 0..2 */
+	check_machine(f);
+	while (f->p < f->end) {
+		unsigned op = next_byte(f) % NR_OPS;
+
+		f->step++;
+		f->op = ops[op].name;
+		ops[op].fn(f);
+		check_machine(f);
+	}
+	teardown(f);
+	free(f);
+	return 0;
+}
