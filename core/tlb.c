@@ -810,7 +810,7 @@ static void cpu_flush_va(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asi
 		c->tlb[t].st.flush_events++;
 		c->tlb[t].st.flushed += tlb_drop_va(&c->tlb[t], asid, va);
 	}
-	for (unsigned l = 1; pwc && l < PT_MAX_LEVELS; l++)
+	for (unsigned l = 1; pwc && l < tm->fmt.levels; l++)	/* the format's levels only */
 		pwc_flush(&c->pwc[l], asid, va, pwc == 1 ? pt_level_shift(&tm->fmt, l) : 0);
 }
 
