@@ -71,6 +71,19 @@ uint64_t get_mm_rss(const struct mm_struct *mm)
 	       mm->rss_stat[MM_SHMEMPAGES];
 }
 
+/*
+** add_mm_counter(): an RSS counter moves; the rss_stat tracepoint sees
+** the new size in bytes (curr: the mm is the running task's).
+*/
+void add_mm_counter(struct mm_struct *mm, int member, int64_t value)
+{
+	memlab_machine *m = mm->machine;
+
+	mm->rss_stat[member] += (uint64_t)value;
+	trace(m, TP_RSS_STAT, (uint64_t)member, mm->rss_stat[member] << m->page_shift,
+	      m->current && m->current->mm == mm, 0);
+}
+
 /* update_hiwater_rss(): before RSS drops (unmap, exit). */
 void update_hiwater_rss(struct mm_struct *mm)
 {
@@ -170,7 +183,7 @@ static void page_add_file_rmap(memlab_machine *m, struct page *page)
 void page_add_file_rmap_one(memlab_task *t, struct page *page)
 {
 	page_add_file_rmap(t->m, page);
-	t->mm->rss_stat[mm_counter(page)]++;
+	add_mm_counter(t->mm, mm_counter(page), 1);
 }
 
 /* folio_remove_rmap_pte() and the reference the entry held. */
@@ -261,7 +274,7 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	}
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
-	vmf->t->mm->rss_stat[MM_ANONPAGES]++;
+	add_mm_counter(vmf->t->mm, MM_ANONPAGES, 1);
 	return 0;
 }
 
@@ -298,7 +311,7 @@ static unsigned do_cow_fault(struct vm_fault *vmf, uint64_t cache_pfn)
 		return VM_FAULT_OOM;
 	}
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
-	vmf->t->mm->rss_stat[MM_ANONPAGES]++;
+	add_mm_counter(vmf->t->mm, MM_ANONPAGES, 1);
 	return 0;
 }
 
@@ -399,9 +412,9 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	pt_set(m, mm, vmf->address, pfn, mkwrite_dirty(vma, prot), NULL);
 	flush_tlb_page(vmf->t, vmf->address);
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
-	mm->rss_stat[MM_ANONPAGES]++;
+	add_mm_counter(mm, MM_ANONPAGES, 1);
 	if (!old_zero) {
-		mm->rss_stat[mm_counter(pfn_to_page(m, old))]--;
+		add_mm_counter(mm, mm_counter(pfn_to_page(m, old)), -1);
 		page_remove_rmap(m, old);
 	}
 	return 0;
@@ -493,14 +506,43 @@ unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 
 /* ===================== the MMU's side of an access ===================== */
 
-/* access_error(): the access the VMA does not allow (x86: read is implied). */
-static bool access_error(const struct vm_area_struct *vma, unsigned flags)
+/* x86's page-fault error code bits (arch/x86/include/asm/trap_pf.h) */
+#define X86_PF_PROT	0x01	/* the entry was present: a protection fault */
+#define X86_PF_WRITE	0x02
+#define X86_PF_USER	0x04
+#define X86_PF_INSTR	0x10
+
+/*
+** access_error(): the access the VMA does not allow.  x86 decides by the
+** error code: a write needs VM_WRITE; a fault on a present entry that is
+** not a write (an instruction fetch from an NX page) is an error; a read
+** or fetch of a missing page needs only an accessible VMA -- the page is
+** faulted in, and a fetch faults again on the NX entry.  arm64 checks the
+** VMA's flags for the access's kind.
+*/
+static bool access_error(const memlab_machine *m, const struct vm_area_struct *vma,
+			 unsigned flags, unsigned error_code)
 {
 	if (flags & FAULT_FLAG_WRITE)
 		return !(vma->vm_flags & VM_WRITE);
+	if (m->arch == MEMLAB_ARCH_X86_64) {
+		if (error_code & X86_PF_PROT)
+			return true;
+		return !(vma->vm_flags & VM_ACCESS_FLAGS);
+	}
 	if (flags & FAULT_FLAG_INSTRUCTION)
 		return !(vma->vm_flags & VM_EXEC);
 	return !(vma->vm_flags & VM_ACCESS_FLAGS);
+}
+
+/* The error code the MMU would report for this access at addr. */
+static unsigned fault_error_code(memlab_task *t, uint64_t addr, int access)
+{
+	struct pt_walk w;
+
+	pt_walk(t->m, t->mm, addr, &w);
+	return (w.present ? X86_PF_PROT : 0) | X86_PF_USER | (access == 'w' ? X86_PF_WRITE : 0) |
+	       (access == 'x' ? X86_PF_INSTR : 0);
 }
 
 static unsigned access_flags(int access)
@@ -518,9 +560,12 @@ static unsigned access_flags(int access)
 */
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 {
-	struct vm_area_struct *vma = addr < t->mm->task_size ? find_vma(t, addr) : NULL;
+	unsigned error_code = fault_error_code(t, addr, access);
+	struct vm_area_struct *vma;
 	unsigned flags = access_flags(access), ret;
 
+	trace(t->m, TP_PAGE_FAULT_USER, addr, error_code, 0, 0);
+	vma = addr < t->mm->task_size ? find_vma(t, addr) : NULL;
 	if (vma && vma->vm_start > addr &&
 	    (!(vma->vm_flags & VM_GROWSDOWN) || expand_stack_locked(t, vma, addr)))
 		vma = NULL;
@@ -528,7 +573,7 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 		*si_code = MEMLAB_SEGV_MAPERR;
 		return -MEMLAB_EFAULT;
 	}
-	if (access_error(vma, flags)) {
+	if (access_error(t->m, vma, flags, error_code)) {
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
@@ -740,7 +785,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		return 0;
 	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
 		folio_mark_dirty(m, pfn_to_page(m, pfn));
-	t->mm->rss_stat[mm_counter(pfn_to_page(m, pfn))]--;
+	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
 	page_remove_rmap(m, pfn);
 	return 0;
 }
@@ -1040,7 +1085,7 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		page->flags &= ~PG_anon_exclusive;
 	page->_refcount++;
 	page->mapcount++;
-	c->dst->mm->rss_stat[mm_counter(page)]++;
+	add_mm_counter(c->dst->mm, mm_counter(page), 1);
 	return 0;
 }
 

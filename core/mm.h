@@ -254,6 +254,7 @@ uint64_t linear_page_index(const struct vm_area_struct *vma, uint64_t addr);
 bool page_anon(const struct page *page);
 uint64_t get_mm_rss(const struct mm_struct *mm);
 void update_hiwater_rss(struct mm_struct *mm);
+void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
 void lru_add(memlab_machine *m, struct page *page, bool unevictable);
 int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);

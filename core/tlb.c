@@ -128,6 +128,10 @@
 #include "mm.h"
 #include "tlb.h"
 
+/* enum tlb_flush_reason (include/linux/mm_types.h), the tlb_flush tracepoint's */
+enum { TLB_FLUSH_ON_TASK_SWITCH, TLB_REMOTE_SHOOTDOWN, TLB_LOCAL_SHOOTDOWN,
+       TLB_LOCAL_MM_SHOOTDOWN, TLB_REMOTE_SEND_IPI };
+
 #define SEEN_MAX_SLOTS		(1ull << 20)
 #define TLB_MAX_ENTRIES		(1u << 20)
 #define PWC_MAX_ENTRIES		4096u
@@ -451,6 +455,7 @@ int tlb_init(memlab_machine *m, const struct memlab_config *cfg)
 	if (!tm)
 		return -MEMLAB_ENOMEM;
 	m->tlb = tm;
+	tm->m = m;
 	tm->nr_cpus = cfg->cpus ? cfg->cpus : 1;
 	tm->last_ctx_id = INIT_MM_CTX_ID;
 	if (tm->nr_cpus < 1 || tm->nr_cpus > MEMLAB_MAX_CPUS)
@@ -1155,6 +1160,7 @@ static void x86_switch_mm(struct tlb_machine *tm, struct tlb_cpu *c, struct mm_s
 		c->ctxs[ns.asid].tlb_gen = next_tlb_gen;
 		cpu_flush_asid(tm, c, ns.asid);
 		c->st.switch_flushes++;
+		trace(tm->m, TP_TLB_FLUSH, TLB_FLUSH_ON_TASK_SWITCH, TLB_FLUSH_ALL, 0, 0);
 	}
 	c->loaded_mm = next;
 	c->loaded_mm_asid = (uint16_t)ns.asid;
@@ -1427,10 +1433,13 @@ static void flush_tlb_func(struct tlb_machine *tm, struct tlb_cpu *c,
 			flush_tlb_one_user(tm, c, a);
 		if (local)
 			c->st.nr_tlb_local_flush_one += nr;
+		trace(tm->m, TP_TLB_FLUSH, local ? TLB_LOCAL_SHOOTDOWN : TLB_REMOTE_SHOOTDOWN, nr, 0, 0);
 	} else {
 		cpu_flush_asid(tm, c, c->loaded_mm_asid);	/* flush_tlb_local() */
 		if (local)
 			c->st.nr_tlb_local_flush_all++;
+		trace(tm->m, TP_TLB_FLUSH, local ? TLB_LOCAL_SHOOTDOWN : TLB_REMOTE_SHOOTDOWN,
+		      TLB_FLUSH_ALL, 0, 0);
 	}
 	c->ctxs[c->loaded_mm_asid].tlb_gen = mm_tlb_gen;
 }

@@ -133,6 +133,7 @@ struct tlb_cpu {
 };
 
 struct tlb_machine {
+	memlab_machine *m;
 	int nr_cpus, nr;		/* CPUs; structures per CPU */
 	struct tlb_cpu *cpu;
 	struct memlab_tlb_config cfg;	/* as applied (defaults filled in) */

@@ -1493,7 +1493,6 @@ struct step {
 	struct op op;
 	int64_t host, sim;
 	int outside;		/* both results outside the window: unmapped on each side */
-	int known;		/* a known difference of memlab_touch (see known_exec_bus) */
 };
 
 struct run {
@@ -1527,9 +1526,6 @@ static void print_step(const struct step *st, int i)
 		       i + 1, op, a, b);
 	else if (st->host == st->sim)
 		printf("  %2d %s = %s\n", i + 1, op, a);
-	else if (st->known)
-		printf("  %2d %s = %s (host) vs %s (memlab): known difference, see README\n",
-		       i + 1, op, a, b);
 	else
 		printf("  %2d %s = %s (host) vs %s (memlab)\n", i + 1, op, a, b);
 }
@@ -1583,22 +1579,6 @@ static void run_heap_step(struct run *r, struct sim *sim, struct step *st, int i
 }
 
 /*
-** x86-64 takes an instruction fetch from a page that is not present for a
-** read (access_error() does not look at VM_EXEC then): the page is faulted
-** in, and only the retry finds it not executable.  Where it cannot be
-** faulted in (past the end of a file) the host raises SIGBUS; memlab_touch
-** checks VM_EXEC first and answers SEGV_ACCERR.  A known difference, left
-** to the MMU's fault path; the maps are still compared.
-*/
-static int known_exec_bus(const struct step *st, const struct maps *before)
-{
-	const struct mline *l = maps_find(before, st->op.addr);
-
-	return st->op.kind == OP_TOUCH && st->op.access == 'x' && l && l->perms[2] != 'x' &&
-	       st->host == TOUCH_SIGBUS && st->sim == TOUCH_ACCERR;
-}
-
-/*
 ** One operation of the window on both sides: the result, then the maps
 ** (addresses the kernel chose outside the window are unmapped at once).
 */
@@ -1617,7 +1597,6 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 		fflush(stdout);
 		st->sim = sim_do(sim, &st->op);
 	}
-	st->known = !host_only && known_exec_bus(st, hm);
 	if (st->op.kind == OP_MMAP || st->op.kind == OP_MREMAP) {
 		uint64_t len = st->op.kind == OP_MMAP ? st->op.len : st->op.len2;
 		int ho = !is_err(st->host) && !meets_window((uint64_t)st->host, len);
@@ -1633,7 +1612,7 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 	host_maps(hm);
 	if (host_only)
 		return;
-	if (!st->outside && !st->known && st->host != st->sim)
+	if (!st->outside && st->host != st->sim)
 		fail_at(r, i, 1, "%s: results differ%s", op_name(st->op.kind), "");
 	sim_maps(sim, sm);
 	if (!r->fail && maps_compare(hm, sm, why, sizeof why))

@@ -40,7 +40,8 @@
 ** per-CPU lists are drained, and nr_free_pages + nr_file_pages (the page
 ** cache keeps the files' pages: files live as long as the machine) must
 ** equal the boot value.  Any surprise prints what happened and calls
-** abort().  FUZZ_OPS_VERBOSE=1 in the environment prints every operation.
+** abort().  FUZZ_OPS_VERBOSE=1 in the environment prints every operation,
+** FUZZ_OPS_VERBOSE=2 also every task's maps after it.
 */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -294,14 +295,13 @@ static uint64_t pick_len(struct fuzz *f, memlab_task *t, uint64_t addr)
 	k = next_byte(f);
 	switch (kind) {
 	case 0:
-		return 0;
+	case 3:
+	case 4:
+		return (k % 64 + 1) * ps;
 	case 1:
 		return 1 + k;
 	case 2:
 		return ps;
-	case 3:
-	case 4:
-		return (k % 64 + 1) * ps;
 	case 5:
 		return (k % 16 + 1) * ps + k;
 	case 6:
@@ -332,14 +332,14 @@ static uint64_t pick_len(struct fuzz *f, memlab_task *t, uint64_t addr)
 	case 14:
 		return (k % 8 + 2) * ps - 1;
 	default:
-		return 2 * ps;
+		return k & 1 ? 0 : 2 * ps;
 	}
 }
 
 static int pick_prot(struct fuzz *f)
 {
 	uint8_t b = next_byte(f);
-	int prot = b & 7;
+	int prot = (b & 7) ^ (MEMLAB_PROT_READ | MEMLAB_PROT_WRITE);	/* 0: rw- */
 
 	if (b & 0x08)
 		prot |= 0x8;			/* PROT_SEM */
@@ -793,8 +793,15 @@ static void op_mremap(struct fuzz *f)
 		die(f, "mremap returned %#" PRIx64 ", not page-aligned", out);
 	if ((flags & MEMLAB_MREMAP_FIXED) && out != new_addr)
 		die(f, "MREMAP_FIXED to %#" PRIx64 " returned %#" PRIx64, new_addr, out);
-	/* a move-only MREMAP_FIXED keeps the source's holes */
-	if (!((flags & MEMLAB_MREMAP_FIXED) && page_align(f, old_len) == page_align(f, new_len)) &&
+	/*
+	 * A grown or moved mapping covers new_len; a shrink in place only
+	 * unmaps the tail, whatever was mapped below it (Linux checks nothing
+	 * there), and a move-only MREMAP_FIXED keeps the source's holes.
+	 */
+	if ((page_align(f, new_len) > page_align(f, old_len) ||
+	     ((flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP)) &&
+	      page_align(f, old_len) != page_align(f, new_len)) ||
+	     (flags & MEMLAB_MREMAP_DONTUNMAP)) &&
 	    !covered(f, t, out, out + page_align(f, new_len)))
 		die(f, "mremap returned [%#" PRIx64 ", +%#" PRIx64 ") but VMAs do not cover it",
 		    out, new_len);
@@ -954,11 +961,11 @@ static void op_pattern(struct fuzz *f)
 	c = next_byte(f);
 	pat.kind = a % 5;	/* 4 is EINVAL */
 	pat.size = sizes[a >> 3 & 7];
-	pat.len = (a & 0x80) ? (uint64_t)(b % 64 + 1) * f->info.page_size : (uint64_t)b * 8;
+	pat.len = (a & 0x80) ? (uint64_t)b * 8 : (uint64_t)(b % 64 + 1) * f->info.page_size;
 	if ((c & 0xe0) == 0xe0)
 		pat.len = (1ull << 24) * f->info.page_size + f->info.page_size;	/* zipf: too big */
 	pat.stride = (uint64_t)(c & 0x1f) * 24;
-	pat.count = (uint64_t)(c % 16) * 16 + (b & 3);
+	pat.count = (uint64_t)(c % 16 + 1) * 16 - (b & 3) * 8;
 	pat.seed = a ^ (unsigned)b << 8;
 	pat.write_ratio = (b >> 6) == 3 ? 1.5 : (b >> 6) / 2.0;
 	pat.zipf_s = (c >> 5) == 6 ? 0 : 0.5 + (c >> 5) * 0.25;
@@ -1344,7 +1351,7 @@ static const struct machine_kind kinds[] = {
 
 static int setup(struct fuzz *f, uint8_t conf, uint8_t sys)
 {
-	static const uint64_t rams[] = { 16ull << 20, 24ull << 20, 32ull << 20, 64ull << 20 };
+	static const uint64_t rams[] = { 16ull << 20, 16ull << 20, 32ull << 20, 64ull << 20 };
 	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
 	struct memlab_config cfg;
 	struct memlab_vm_sysctl set = { -1, -1, -1, -1 };
@@ -1404,6 +1411,20 @@ static void teardown(struct fuzz *f)
 	memlab_destroy(f->m);
 }
 
+/* FUZZ_OPS_VERBOSE=2: every task's maps after every operation. */
+static void dump_maps(struct fuzz *f)
+{
+	for (int i = 0; i < f->ntasks; i++) {
+		char path[32], *text = NULL;
+		size_t len;
+
+		snprintf(path, sizeof(path), "%d/maps", memlab_task_pid(f->tasks[i]));
+		if (memlab_proc(f->m, path, &text, &len) == 0)
+			fprintf(stderr, "--- %s\n%s", path, text);
+		memlab_free_text(f->m, text);
+	}
+}
+
 static const struct {
 	const char *name;
 	void (*fn)(struct fuzz *f);
@@ -1429,7 +1450,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (size < 2)
 		return 0;
 	if (verbose < 0)
-		verbose = getenv("FUZZ_OPS_VERBOSE") != NULL;
+		verbose = getenv("FUZZ_OPS_VERBOSE") ? atoi(getenv("FUZZ_OPS_VERBOSE")) : 0;
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return 0;
@@ -1448,6 +1469,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		f->step++;
 		f->op = ops[op].name;
 		ops[op].fn(f);
+		if (f->verbose > 1)
+			dump_maps(f);
 		check_machine(f);
 	}
 	teardown(f);
