@@ -355,8 +355,44 @@ static const luaL_Reg mmu_task_methods[] = {
 	{ NULL, NULL }
 };
 
+/*
+** m:thp([{ enabled = "always"|"madvise"|"never", use_zero_page = bool }]) -->
+** { enabled =, use_zero_page =, hpage_pmd_size = }: /sys/kernel/mm/transparent_hugepage
+*/
+static int m_thp(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "thp");
+	const char *enabled = NULL;
+	int zero = -1;
+	struct memlab_thp_settings st;
+
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_istable(L, 2))
+			return lmemlab_typeerror(L, 2, "thp", "table of settings");
+		if (lua_getfield(L, 2, "enabled") != LUA_TNIL) {
+			if (lua_type(L, -1) != LUA_TSTRING)
+				return luaL_error(L, "thp: 'enabled' must be \"always\", \"madvise\" or \"never\"");
+			enabled = lua_tostring(L, -1);
+		}
+		if (lua_getfield(L, 2, "use_zero_page") != LUA_TNIL) {
+			if (!lua_isboolean(L, -1))
+				return luaL_error(L, "thp: 'use_zero_page' must be a boolean");
+			zero = lua_toboolean(L, -1);
+		}
+	}
+	if (memlab_thp(lmemlab_machine_core(lm), enabled, zero, &st) < 0)
+		return luaL_error(L, "thp: 'enabled' must be \"always\", \"madvise\" or \"never\"");
+	lua_createtable(L, 0, 3);
+	lua_pushstring(L, st.enabled);
+	lua_setfield(L, -2, "enabled");
+	lmemlab_setbool(L, "use_zero_page", st.use_zero_page);
+	lmemlab_setint(L, "hpage_pmd_size", st.hpage_pmd_size);
+	return 1;
+}
+
 static const luaL_Reg mmu_machine_methods[] = {
 	{ "rmap", m_rmap },
+	{ "thp", m_thp },
 	{ NULL, NULL }
 };
 

@@ -45,6 +45,8 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 	*mm = *oldmm;
 	mm->pgd = pgd;
 	mm->pt = pt;
+	mm->deposit = NULL;
+	mm->nr_deposit = mm->cap_deposit = 0;
 	init_new_context(m, mm);
 	mm->mmap = NULL;
 	mm->highest_vm_end = 0;		/* vma_link() sets it from the last VMA */

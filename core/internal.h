@@ -190,6 +190,10 @@ struct memlab_machine {
 	uint64_t first_pfn;		/* frames below are reserved (x86-64: pfn 0) */
 	uint64_t memmap_start_pfn;	/* frames from here up hold the memmap */
 	uint64_t zero_pfn;		/* the shared zero page (empty_zero_page) */
+	uint64_t huge_zero_pfn;		/* the huge zero page, PFN_NONE until first used */
+	uint64_t huge_zero_refs;	/* PMDs mapping it */
+	int thp_enabled;		/* transparent_hugepage/enabled: 0 never, 1 madvise, 2 always */
+	bool thp_use_zero_page;		/* transparent_hugepage/use_zero_page */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 
@@ -258,6 +262,7 @@ void setup_per_zone_wmarks(memlab_machine *m);	/* and the pagesets' batch and hi
 struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 
 /* ---- fault_inject.c ---- */
 void fault_inject_init(memlab_machine *m);

@@ -167,9 +167,11 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 */
 static int madvise_walk_vmas(memlab_task *t, uint64_t start, uint64_t end, int behavior)
 {
-	struct vm_area_struct *prev, *vma = find_vma_prev(t, start, &prev);
+	struct vm_area_struct *prev, *vma;
 	int unmapped_error = 0, err;
 
+	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
+	vma = find_vma_prev(t, start, &prev);
 	if (vma && start > vma->vm_start)
 		prev = vma;
 	for (;;) {

@@ -29,6 +29,7 @@
 #define VM_FAULT_SIGBUS		0x000002
 #define VM_FAULT_MAJOR		0x000004
 #define VM_FAULT_SIGSEGV	0x000040
+#define VM_FAULT_FALLBACK	0x000800
 #define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
 
 /* enum fault_flag */
@@ -98,42 +99,42 @@ void update_hiwater_rss(struct mm_struct *mm)
 ** anon lists, file pages on the file lists, pages of VM_LOCKED VMAs
 ** unevictable; new pages start inactive (classic LRU, no MGLRU).
 */
+/* folio_nr_pages(): a huge page's head counts for all its pages. */
+static uint64_t folio_nr_pages(const struct page *page)
+{
+	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
+}
+
+/* The LRU counters a page is on, moved by d times its pages. */
+static void lru_account(memlab_machine *m, const struct page *page, int64_t d)
+{
+	uint64_t n = (uint64_t)d * folio_nr_pages(page);
+
+	if (page->flags & PG_unevictable) {
+		m->vmstat[NR_UNEVICTABLE] += n;
+		m->vmstat[NR_ZONE_UNEVICTABLE] += n;
+		m->vmstat[NR_MLOCK] += n;
+	} else if (page->flags & PG_swapbacked) {
+		m->vmstat[NR_INACTIVE_ANON] += n;
+		m->vmstat[NR_ZONE_INACTIVE_ANON] += n;
+	} else {
+		m->vmstat[NR_INACTIVE_FILE] += n;
+		m->vmstat[NR_ZONE_INACTIVE_FILE] += n;
+	}
+}
+
 void lru_add(memlab_machine *m, struct page *page, bool unevictable)
 {
-	page->flags |= PG_lru;
-	if (unevictable) {
-		m->vmstat[NR_UNEVICTABLE]++;
-		m->vmstat[NR_ZONE_UNEVICTABLE]++;
-		m->vmstat[NR_MLOCK]++;
-		page->flags |= PG_unevictable;
-		return;
-	}
-	if (page->flags & PG_swapbacked) {
-		m->vmstat[NR_INACTIVE_ANON]++;
-		m->vmstat[NR_ZONE_INACTIVE_ANON]++;
-	} else {
-		m->vmstat[NR_INACTIVE_FILE]++;
-		m->vmstat[NR_ZONE_INACTIVE_FILE]++;
-	}
+	page->flags |= PG_lru | (unevictable ? PG_unevictable : 0);
+	lru_account(m, page, 1);
 }
 
 static void lru_del(memlab_machine *m, struct page *page)
 {
 	if (!(page->flags & PG_lru))
 		return;
-	page->flags &= ~PG_lru;
-	if (page->flags & PG_unevictable) {
-		page->flags &= ~PG_unevictable;
-		m->vmstat[NR_UNEVICTABLE]--;
-		m->vmstat[NR_ZONE_UNEVICTABLE]--;
-		m->vmstat[NR_MLOCK]--;
-	} else if (page->flags & PG_swapbacked) {
-		m->vmstat[NR_INACTIVE_ANON]--;
-		m->vmstat[NR_ZONE_INACTIVE_ANON]--;
-	} else {
-		m->vmstat[NR_INACTIVE_FILE]--;
-		m->vmstat[NR_ZONE_INACTIVE_FILE]--;
-	}
+	lru_account(m, page, -1);
+	page->flags &= ~(PG_lru | PG_unevictable);
 }
 
 /* A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE). */
@@ -156,7 +157,7 @@ void put_page(memlab_machine *m, uint64_t pfn)
 	page->index = 0;
 	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive);
 	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
-	memlab_free_pages(m, pfn, 0);
+	memlab_free_pages(m, pfn, page->private);	/* a huge page's order */
 }
 
 /* folio_add_new_anon_rmap(): a new private page of vma at addr. */
@@ -482,6 +483,30 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 }
 
 /*
+** __handle_mm_fault()'s PMD level: an anonymous VMA that may have huge
+** pages gets one where the PMD is empty; a present huge leaf is handled
+** whole.  VM_FAULT_FALLBACK: go on with small pages (a PTE table is
+** there, no huge page could be had, or the huge leaf was split).
+*/
+static unsigned create_huge_pmd(struct vm_fault *vmf)
+{
+	memlab_task *t = vmf->t;
+	bool write = vmf->flags & FAULT_FLAG_WRITE;
+	uint64_t table;
+	unsigned level;
+	int r;
+
+	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level) ||
+	    level == 0)
+		return VM_FAULT_FALLBACK;
+	if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
+		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write);
+	else
+		r = do_huge_pmd_fault(t, vmf->vma, vmf->address, write);
+	return r < 0 ? VM_FAULT_OOM : r > 0 ? VM_FAULT_FALLBACK : 0;
+}
+
+/*
 ** handle_mm_fault() with mm_account_fault(): every fault that reaches
 ** the VMA's handler counts in pgfault; one that did not fail counts in
 ** the task's maj_flt or min_flt (pgmajfault is filemap's).
@@ -493,7 +518,9 @@ unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 	unsigned ret;
 
 	vmf.pgoff = linear_page_index(vma, vmf.address);
-	ret = handle_pte_fault(&vmf);
+	ret = create_huge_pmd(&vmf);
+	if (ret == VM_FAULT_FALLBACK)
+		ret = handle_pte_fault(&vmf);
 	t->m->vmstat[PGFAULT]++;
 	if (ret & VM_FAULT_ERROR)
 		return ret;
@@ -781,6 +808,11 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
 	pt_write(m, table, idx, 0);
 	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level), level);
+	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
+		if (p.special || !bad_pte(t, va, e, pfn))
+			zap_huge_pmd(t, pfn, &p);
+		return 0;
+	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
 		return 0;
 	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
@@ -949,7 +981,15 @@ static int move_extents(struct move_ctx *c, uint64_t len)
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len)
 {
 	struct move_ctx c = { t, old_addr, new_addr, true, false };
-	int err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
+	uint64_t hmask = pt_level_size(&t->mm->pt, 1) - 1;
+	int err;
+
+	/* a huge leaf moves whole only to a place of the same alignment (move_huge_pmd) */
+	if ((old_addr ^ new_addr) & hmask)
+		split_huge_pmd_all(t, old_addr, old_addr + len);
+	else
+		split_huge_pmd_range(t, old_addr, old_addr + len);
+	err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
 
 	if (err) {	/* the new tables were never walked: no TLB knows them */
 		free_pgtables(t->m, t->mm, new_addr, new_addr + len, NULL);
@@ -1076,6 +1116,8 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	child.accessed = false;
 	if (c->src_vma->vm_flags & VM_SHARED)
 		child.dirty = false;
+	if (level > 0)
+		return copy_huge_pmd(c->dst, va, pfn, child);
 	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child)))
 		return err;
 	if (p.special)
@@ -1125,8 +1167,8 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	uint64_t pfn;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
-	if (!p.present || p.special || pfn >= m->nr_frames)
-		return 0;
+	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
+		return 0;	/* a whole huge page is not made lazily free (yet) */
 	page = pfn_to_page(m, pfn);
 	if (!page_anon(page) || page->mapcount != 1)
 		return 0;

@@ -136,6 +136,8 @@ struct mm_struct {
 	uint64_t rss_stat[NR_MM_COUNTERS];
 	uint64_t pgtables_bytes;
 	uint64_t pgd;			/* pfn of the top-level table (pgtable.c) */
+	uint64_t *deposit;		/* PTE tables kept for splitting huge PMDs (huge_memory.c) */
+	size_t nr_deposit, cap_deposit;
 	struct pt_format pt;		/* its format; pt.levels == 0: no page tables */
 	uint64_t committed;		/* pages this mm charged to vm_committed_as */
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
@@ -271,6 +273,17 @@ int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t
 			    uint64_t end);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
 void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+
+/* ---- huge_memory.c: transparent huge pages ---- */
+unsigned hpage_pmd_order(const memlab_machine *m);
+int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			       bool write);
+int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write);
+void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p);
+int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child);
+void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end);
+void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
+void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */

@@ -417,6 +417,7 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 	for (next = vma; next && next->vm_start < end; next = next->vm_next)
 		if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
 			return err;
+	split_huge_pmd_range(t, start, end);	/* the huge pages the cut goes through */
 	unmap_region(t, vma, end);
 	return 0;
 }
@@ -967,6 +968,7 @@ void exit_mmap(memlab_task *t)
 	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
 		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
+	pgtable_deposit_release(t->m, mm);
 	while (mm->mmap) {
 		struct vm_area_struct *vma = mm->mmap;
 

@@ -149,6 +149,7 @@ int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 		return err;
 	if (grows & MEMLAB_PROT_GROWSUP)
 		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
+	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
 	tlb_gather_mmu(&tlb, t, false);
 	err = mprotect_vmas(&tlb, vma, start, end, prot);
 	tlb_finish_mmu(&tlb);

@@ -1323,6 +1323,22 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 	return 0;
 }
 
+/*
+** split_page(): an allocation of 2^order frames becomes 2^order order-0
+** allocations, each with a reference (a THP split, as Linux splits a folio).
+*/
+void split_page(memlab_machine *m, uint64_t pfn, unsigned order)
+{
+	for (uint64_t i = 0; i < (1ull << order); i++) {
+		struct page *page = pfn_to_page(m, pfn + i);
+
+		page->flags |= PG_head_alloc;
+		page->private = 0;
+		if (i)
+			page->_refcount = 1;
+	}
+}
+
 /* ===================== freeing: the entry and bad pages ===================== */
 
 /*
@@ -1472,6 +1488,9 @@ static void reserve_boot_memory(memlab_machine *m)
 	 * does not lay out apart: the last reserved frame stands for it.
 	 */
 	m->zero_pfn = m->nr_frames - 1;
+	m->huge_zero_pfn = PFN_NONE;
+	m->thp_enabled = 1;		/* "madvise", Debian's default */
+	m->thp_use_zero_page = true;
 }
 
 /*

@@ -354,7 +354,7 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 /* ===================== table frames ===================== */
 
 /* pagetable_alloc(GFP_PGTABLE_USER, 0) with mm_inc_nr_ptes() and NR_PAGETABLE. */
-static int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
+int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 {
 	int err = memlab_alloc_pages(m, 0, GFP_PGTABLE_USER, pfn);
 
@@ -366,7 +366,7 @@ static int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn
 }
 
 /* pagetable_free() with mm_dec_nr_ptes() and NR_PAGETABLE. */
-static void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn)
+void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn)
 {
 	memlab_free_pages(m, pfn, 0);
 	mm->pgtables_bytes -= m->page_size;
@@ -940,8 +940,10 @@ int pt_check(memlab_machine *m, const struct mm_struct *mm, memlab_violation_fn 
 		return -MEMLAB_ENOMEM;
 	if (pt_check_frame(&c, mm->pgd, mm->pt.levels - 1, 0))
 		pt_check_table(&c, mm->pgd, mm->pt.levels - 1, 0);
+	c.nr_tables += mm->nr_deposit;	/* PTE tables deposited for huge PMDs */
 	if (c.nr_tables * m->page_size != mm->pgtables_bytes)
-		pt_violation(&c, "pgtables_bytes is %llu, the tables below the PGD are %llu (%llu bytes)",
+		pt_violation(&c, "pgtables_bytes is %llu, the tables below the PGD (and deposited) "
+			     "are %llu (%llu bytes)",
 			     (unsigned long long)mm->pgtables_bytes,
 			     (unsigned long long)c.nr_tables,
 			     (unsigned long long)(c.nr_tables * m->page_size));

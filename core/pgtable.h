@@ -166,6 +166,8 @@ typedef int (*pt_leaf_fn)(void *ud, uint64_t va, unsigned level, uint64_t table,
 
 /* ---- operations on an mm ---- */
 int pgd_alloc(memlab_machine *m, struct mm_struct *mm);
+int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn);
+void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn);
 void pgd_free(memlab_machine *m, struct mm_struct *mm);
 int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 	   uint64_t pfn, struct pt_prot prot);

@@ -123,7 +123,7 @@ struct rmap_check {
 
 /* A mapped struct page agrees with the VMA and address that map it. */
 static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
-			      const struct pt_prot *p)
+			      const struct pt_prot *p, unsigned level)
 {
 	const struct vm_area_struct *vma = c->vma;
 	const struct page *page = pfn_to_page(c->m, pfn);
@@ -146,7 +146,12 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 			       (unsigned long long)va, (unsigned long long)pfn);
 	c->mapped[pfn]++;
 	c->rss[page_anon(page) ? MM_ANONPAGES :
-	       page->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES]++;
+	       page->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=
+		pt_level_size(&c->t->mm->pt, level) >> c->m->page_shift;
+	if (level && (page->private != hpage_pmd_order(c->m) || !page_anon(page)))
+		rmap_violation(c, "rmap: pid %d va %#llx: a huge entry for pfn %#llx, not the head "
+			       "of an anonymous huge page", pid, (unsigned long long)va,
+			       (unsigned long long)pfn);
 }
 
 /* One leaf of the task's tables: inside a VMA, as its flags allow. */
@@ -173,7 +178,7 @@ static int check_leaf(void *ud, uint64_t va, unsigned level, uint64_t table, uin
 			       "flags %#llx", c->t->pid, (unsigned long long)va,
 			       (unsigned long long)e, (unsigned long long)c->vma->vm_flags);
 	if (p.special) {
-		if (pfn != c->m->zero_pfn || p.write)
+		if (pfn != (level ? c->m->huge_zero_pfn : c->m->zero_pfn) || p.write)
 			rmap_violation(c, "rmap: pid %d va %#llx: special entry %#018llx is not the "
 				       "read-only zero page", c->t->pid, (unsigned long long)va,
 				       (unsigned long long)e);
@@ -184,7 +189,7 @@ static int check_leaf(void *ud, uint64_t va, unsigned level, uint64_t table, uin
 			       c->t->pid, (unsigned long long)va, (unsigned long long)e);
 		return 0;
 	}
-	check_mapped_page(c, va, pfn, &p);
+	check_mapped_page(c, va, pfn, &p, level);
 	return 0;
 }
 
@@ -234,6 +239,7 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 
 	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
 		const struct page *page = pfn_to_page(m, pfn);
+		uint64_t nr = (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
 		int extra;
 
 		if (!page->mapping && !c->mapped[pfn] && !page->mapcount)
@@ -247,13 +253,13 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 				       (unsigned long long)pfn, page->_refcount, page->mapcount,
 				       extra ? " and the page cache" : "");
 		if (page->mapping && page_anon(page) && page->mapcount)
-			n->anon++;
+			n->anon += nr;
 		if (page->mapping && !page_anon(page) && page->mapcount)
 			n->mapped++;
 		if ((page->flags & PG_lru) && (page->flags & PG_unevictable))
-			n->unevictable++;
+			n->unevictable += nr;
 		else if (page->flags & PG_lru)
-			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += 1;
+			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
 		if ((page->flags & PG_dirty) && !(page->flags & PG_swapbacked))
 			n->dirty++;
 		if (page->mapping && !page_anon(page)) {

@@ -289,6 +289,8 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 	pg.young = p.accessed;
 	pg.dirty = p.dirty || (page->flags & PG_dirty);
 	smaps_account(w->mss, &pg, (w->vma->vm_flags & VM_LOCKED) != 0);
+	if (level && pg.anon)		/* smaps_pmd_entry() */
+		w->mss->anonymous_thp += pg.size;
 	return 0;
 }
 

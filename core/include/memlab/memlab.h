@@ -735,6 +735,22 @@ struct memlab_vm_sysctl {
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
 
+/* ===================== transparent huge pages ===================== */
+
+/*
+** /sys/kernel/mm/transparent_hugepage/{enabled,use_zero_page}: enabled
+** "always", "madvise" (the default, Debian's) or "never", NULL to leave
+** it; use_zero_page 0 or 1, -1 to leave it.  get (may be NULL) receives
+** the settings and the huge page's size.  -MEMLAB_EINVAL for another mode.
+*/
+struct memlab_thp_settings {
+	const char *enabled;
+	int use_zero_page;
+	uint64_t hpage_pmd_size;
+};
+MEMLAB_API int (memlab_thp) (memlab_machine *m, const char *enabled, int use_zero_page,
+			     struct memlab_thp_settings *get);
+
 /* ===================== fault injection ===================== */
 
 /*

@@ -1,0 +1,203 @@
+-- test_thp.lua: transparent huge pages for anonymous memory (mm/huge_memory.c
+-- as memlab models it): the settings, huge faults, the huge zero page,
+-- splits, fork, unmapping, and the counters.  Every machine runs with
+-- debug_vm, so every call is followed by m:check().
+--
+-- Run from the source root:  build/memlab run tests/lua/test_thp.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local MiB, HP = 1024 * 1024, 2 * 1024 * 1024
+local BASE = 0x7e0000000000
+
+local function machine(opts)
+  local o = { ram = "256M", seed = 1, debug_vm = true }
+  for k, v in pairs(opts or {}) do o[k] = v end
+  return memlab.new(o)
+end
+
+local function free_pages(m)
+  m:drain_pages()
+  return m:vmstat().nr_free_pages
+end
+
+-- The smaps field of the VMA starting at addr, in kB.
+local function smaps_kb(m, p, addr, field)
+  local head = string.format("^%x%%-", addr)
+  local inside = false
+  for line in m:proc(p.pid .. "/smaps"):gmatch("[^\n]+") do
+    if line:match("^%x+%-%x+ ") then inside = line:match(head) ~= nil
+    elseif inside and line:match("^" .. field .. ":") then
+      return tonumber(line:match("(%d+) kB"))
+    end
+  end
+end
+
+-- A process with 8 MiB of anonymous memory at BASE, madvised or not.
+local function setup(m, advise)
+  local p = m:spawn{ name = "thp", aslr = false }
+  assert(p:mmap(BASE, 8 * MiB, "rw-", "private|anonymous|fixed_noreplace"))
+  if advise then assert(p:madvise(BASE, 8 * MiB, advise)) end
+  return p
+end
+
+TestTHP = {}
+
+function TestTHP:test_settings()
+  local m <close> = machine()
+  lu.assertEquals(m:thp(), { enabled = "madvise", use_zero_page = true, hpage_pmd_size = HP })
+  lu.assertEquals(m:thp{ enabled = "always", use_zero_page = false }.enabled, "always")
+  lu.assertFalse(m:thp().use_zero_page)
+  H.assert_raises({ "thp" }, m.thp, m, { enabled = "sometimes" })
+  H.assert_raises({ "thp" }, m.thp, m, { use_zero_page = 1 })
+  H.assert_raises({ "thp" }, m.thp, m, 42)
+  local a <close> = machine{ arch = "arm64", page_size = 16384 }
+  lu.assertEquals(a:thp().hpage_pmd_size, 32 * MiB)
+end
+
+function TestTHP:test_madvised_write_maps_a_huge_page()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  local free0 = free_pages(m)
+  assert(p:write(BASE + 5, "x"))
+  local t = p:translate(BASE + 5)
+  lu.assertTrue(t.huge)
+  lu.assertEquals(t.size, HP)
+  lu.assertEquals(t.levels[#t.levels].level, "PMD")
+  lu.assertEquals(p:mm().rss_anon, 512)
+  lu.assertEquals(p:mm().min_flt, 1)
+  lu.assertEquals(m:vmstat().thp_fault_alloc, 1)
+  lu.assertEquals(m:vmstat().nr_anon_transparent_hugepages, 1)
+  lu.assertEquals(m:vmstat().nr_anon_pages, 512)
+  lu.assertEquals(tonumber(m:proc("meminfo"):match("AnonHugePages:%s+(%d+)")), 2048)
+  lu.assertEquals(smaps_kb(m, p, BASE, "AnonHugePages"), 2048)
+  lu.assertEquals(smaps_kb(m, p, BASE, "Rss"), 2048)
+  -- a huge page and a deposited PTE table (and the upper tables)
+  lu.assertEquals(free0 - free_pages(m), 512 + p:mm().pgtables_bytes // 4096)
+  assert(p:write(BASE + HP - 1, "y"))		-- same huge page: no fault
+  lu.assertEquals(p:mm().min_flt, 1)
+  lu.assertEquals(p:read(BASE + 5, 1), "x")
+end
+
+function TestTHP:test_not_without_madvise_or_with_never()
+  local m <close> = machine()
+  local p = setup(m, nil)
+  assert(p:write(BASE, "x"))
+  lu.assertFalse(p:translate(BASE).huge)
+  lu.assertEquals(p:mm().rss_anon, 1)
+  local q = setup(m, "nohugepage")
+  m:thp{ enabled = "always" }
+  assert(q:write(BASE, "x"))
+  lu.assertFalse(q:translate(BASE).huge)
+  assert(p:write(BASE + HP, "x"))			-- "always": no madvise needed
+  lu.assertTrue(p:translate(BASE + HP).huge)
+  m:thp{ enabled = "never" }
+  local r = setup(m, "hugepage")
+  assert(r:write(BASE, "x"))
+  lu.assertFalse(r:translate(BASE).huge)
+end
+
+function TestTHP:test_huge_zero_page_then_write()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  lu.assertEquals(p:read(BASE, 4), "\0\0\0\0")
+  local t = p:translate(BASE)
+  lu.assertTrue(t.huge and t.special and not t.write)
+  lu.assertEquals(p:mm().rss_anon, 0)
+  lu.assertEquals(m:vmstat().thp_zero_page_alloc, 1)
+  assert(p:write(BASE + 4096, "w"))		-- splits the zero PMD, then a small COW
+  lu.assertFalse(p:translate(BASE + 4096).huge)
+  lu.assertTrue(p:translate(BASE).special)
+  lu.assertEquals(p:mm().rss_anon, 1)
+  lu.assertEquals(m:vmstat().thp_split_pmd, 1)
+  local q = setup(m, "hugepage")
+  lu.assertEquals(q:read(BASE, 1), "\0")
+  m:thp{ use_zero_page = false }
+  assert(q:read(BASE + HP, 1) == "\0")		-- without the zero page: a huge page
+  lu.assertTrue(q:translate(BASE + HP).huge and not q:translate(BASE + HP).special)
+end
+
+function TestTHP:test_partial_operations_split()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  for i = 0, 3 do assert(p:write(BASE + i * HP, string.char(65 + i))) end
+  lu.assertEquals(m:vmstat().nr_anon_transparent_hugepages, 4)
+  assert(p:mprotect(BASE + 4096, 4096, "r--"))	-- cuts huge page 0
+  lu.assertFalse(p:translate(BASE).huge)
+  lu.assertTrue(p:translate(BASE).write)		-- the split pages stay this mm's
+  lu.assertEquals(p:mm().rss_anon, 4 * 512)
+  assert(p:munmap(BASE + HP + 8192, 4096))		-- cuts huge page 1
+  lu.assertFalse(p:translate(BASE + HP).huge)
+  lu.assertEquals(p:mm().rss_anon, 4 * 512 - 1)
+  assert(p:madvise(BASE + 2 * HP, 4096, "dontneed"))	-- cuts huge page 2
+  lu.assertEquals(p:read(BASE + 2 * HP, 1), "\0")
+  lu.assertEquals(p:read(BASE + 2 * HP + 4096, 1), "\0")
+  assert(p:munmap(BASE + 3 * HP, HP))		-- the whole of page 3: no split
+  lu.assertEquals(m:vmstat().thp_split_page, 3)
+  lu.assertEquals(m:vmstat().nr_anon_transparent_hugepages, 0)
+  lu.assertEquals(p:read(BASE, 1), "A")
+  lu.assertEquals(p:read(BASE + HP, 1), "B")
+end
+
+function TestTHP:test_fork_shares_then_splits_on_write()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  assert(p:write(BASE, "parent"))
+  local c = assert(p:fork())
+  local pfn = p:translate(BASE).pfn
+  lu.assertTrue(c:translate(BASE).huge)
+  lu.assertEquals(c:translate(BASE).pfn, pfn)
+  lu.assertEquals(m:page(pfn).mapcount, 2)
+  lu.assertFalse(p:translate(BASE).write)
+  lu.assertEquals(c:mm().rss_anon, 512)
+  assert(c:write(BASE, "child!"))			-- split everywhere, then a small copy
+  lu.assertEquals(p:read(BASE, 6), "parent")
+  lu.assertEquals(c:read(BASE, 6), "child!")
+  lu.assertFalse(p:translate(BASE).huge)
+  lu.assertEquals(m:page(pfn + 1).mapcount, 2)
+  c:exit()
+  assert(p:write(BASE + 4096, "p"))			-- the rest is p's alone again: reused
+  lu.assertEquals(p:translate(BASE + 4096).pfn, pfn + 1)
+end
+
+function TestTHP:test_exit_and_whole_munmap_free_everything()
+  local m <close> = machine()
+  local free0 = free_pages(m)
+  local p = setup(m, "hugepage")
+  for i = 0, 2 do assert(p:write(BASE + i * HP, "x")) end
+  assert(p:read(BASE + 3 * HP, 1))			-- and a huge zero page
+  local c = assert(p:fork())
+  assert(p:munmap(BASE, 2 * HP))
+  c:exit()
+  p:exit()
+  lu.assertEquals(free_pages(m), free0)
+end
+
+function TestTHP:test_mremap_moves_or_splits()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  assert(p:write(BASE, "moved"))
+  local to = 0x7f0000000000
+  assert(p:mremap(BASE, HP, HP, "maymove|fixed", to))	-- same alignment: moved whole
+  lu.assertTrue(p:translate(to).huge)
+  lu.assertEquals(p:read(to, 5), "moved")
+  assert(p:mremap(to, HP, HP, "maymove|fixed", to + HP + 4096 * 3))	-- another: split
+  lu.assertFalse(p:translate(to + HP + 4096 * 3).huge)
+  lu.assertEquals(p:read(to + HP + 4096 * 3, 5), "moved")
+end
+
+function TestTHP:test_arm64()
+  local m <close> = machine{ arch = "arm64", va_bits = 48 }
+  local p = setup(m, "hugepage")
+  assert(p:write(BASE + 7, "a"))
+  lu.assertTrue(p:translate(BASE).huge)
+  lu.assertEquals(p:translate(BASE).levels[#p:translate(BASE).levels].level, "PMD")
+  local c = assert(p:fork())
+  assert(c:write(BASE, "b"))
+  lu.assertEquals(p:read(BASE + 7, 1), "a")
+  lu.assertEquals(c:read(BASE, 1), "b")
+end
+
+os.exit(lu.LuaUnit.run())
