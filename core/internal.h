@@ -162,6 +162,7 @@ struct memlab_machine {
 	struct memlab_task *tasks;	/* live tasks, newest first */
 	int next_pid;
 	struct memlab_file *files;
+	struct vm_area_struct *vma_free;	/* freed VMAs kept for reuse (vma.c), linked by vm_next */
 	uint64_t next_ino;
 	uint64_t next_anon_vma_id;
 	int64_t max_map_count;		/* vm.max_map_count */
@@ -188,6 +189,7 @@ void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 void mm_sysctl_init(memlab_machine *m);
 uint64_t vm_commit_limit(const memlab_machine *m);	/* mmap.c */
 void mm_release_all(memlab_machine *m);
+void vm_area_cache_destroy(memlab_machine *m);		/* vma.c: after mm_release_all */
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- page_alloc.c ---- */

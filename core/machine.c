@@ -372,6 +372,7 @@ void memlab_destroy(memlab_machine *m)
 	if (!m)
 		return;
 	mm_release_all(m);
+	vm_area_cache_destroy(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }
