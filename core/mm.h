@@ -151,6 +151,7 @@ struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uin
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
 void vm_area_free(struct vm_area_struct *vma);
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev);
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 		   uint64_t start, uint64_t end, uint64_t pgoff);

@@ -338,19 +338,24 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 }
 
 /*
-** Remove [start, end) from the address space: split the VMAs at both ends
-** and free what lies inside.  The first split of a VMA that the range
-** lies strictly inside fails at vm.max_map_count (-ENOMEM), before
-** anything changed; the other splits never fail for the count.
+** Remove [start, end) from the address space, vma being find_vma(start):
+** split the VMAs at both ends and free what lies inside.  The first split
+** of a VMA that the range lies strictly inside fails at vm.max_map_count
+** (-ENOMEM), before anything changed; the other splits never fail for the
+** count.  On success *pnext (if given) is the first VMA above the range.
 */
-int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+static int munmap_vmas(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		       uint64_t end, struct vm_area_struct **pnext)
 {
 	struct mm_struct *mm = t->mm;
-	struct vm_area_struct *vma = find_vma(t, start), *next;
+	struct vm_area_struct *next;
 	int err;
 
-	if (start >= end || !vma || vma->vm_start >= end)
+	if (start >= end || !vma || vma->vm_start >= end) {
+		if (pnext)
+			*pnext = vma;
 		return 0;
+	}
 	if (start > vma->vm_start) {
 		if (end < vma->vm_end && mm->map_count >= sysctl_max_map_count(t->m))
 			return -MEMLAB_ENOMEM;
@@ -371,7 +376,15 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 		vm_area_free(vma);
 		vma = next;
 	}
+	if (pnext)
+		*pnext = vma;
 	return 0;
+}
+
+/* do_munmap_range(): remove [start, end); 0 or a negative errno. */
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	return munmap_vmas(t, find_vma(t, start), start, end, NULL);
 }
 
 /* do_vmi_munmap(): munmap(2)'s checks, then the removal. */
@@ -413,21 +426,21 @@ static uint64_t calc_vm_flag_bits(int flags)
 }
 
 /*
-** count_vma_pages_range(): the pages of [start, end) already mapped, only
-** those of VMAs with all of the flags in mask (0: every VMA).
+** count_vma_pages_range(): the pages of [start, end) already mapped, from
+** vma = find_vma(start) on, only those of VMAs with all of the flags in
+** mask (0: every VMA).
 */
-static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t end,
+static uint64_t count_vma_pages_range(struct vm_area_struct *vma, uint64_t start, uint64_t end,
 				      uint64_t mask)
 {
 	uint64_t n = 0;
 
-	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
-	     vma = vma->vm_next) {
+	for (; vma && vma->vm_start < end; vma = vma->vm_next) {
 		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
 		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
 
 		if ((vma->vm_flags & mask) == mask)
-			n += (e - s) >> t->m->page_shift;
+			n += (e - s) >> vma->vm_mm->machine->page_shift;
 	}
 	return n;
 }
@@ -444,50 +457,56 @@ bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes)
 	return t->rlim.memlock == RLIM_INFINITY || locked <= limit;
 }
 
-/* The new VMA of mmap_region(), when it merged with nothing. */
-static int mmap_new_vma(memlab_task *t, struct memlab_file *file, uint64_t addr,
-			uint64_t len, uint64_t vm_flags, uint64_t pgoff,
-			struct vm_area_struct **out)
+/* The new VMA of mmap_region() or brk, when it merged with nothing; not linked. */
+static struct vm_area_struct *mmap_new_vma(memlab_task *t, struct memlab_file *file,
+					   uint64_t addr, uint64_t len, uint64_t vm_flags,
+					   uint64_t pgoff)
 {
 	struct vm_area_struct *vma = vm_area_alloc(t->mm);
 
 	if (!vma)
-		return -MEMLAB_ENOMEM;
+		return NULL;
 	vma->vm_start = addr;
 	vma->vm_end = addr + len;
 	vma->vm_flags = vm_flags;
 	vma->vm_pgoff = pgoff;
 	vma_set_file(vma, file);
-	vma_link(t->mm, vma);
-	*out = vma;
-	return 0;
+	return vma;
+}
+
+/* The VMA before the first VMA next (or before none: the last VMA). */
+static struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next)
+{
+	if (next)
+		return next->vm_prev;
+	return mm->mmap ? rb_entry(rb_last(&mm->mm_rb), struct vm_area_struct, vm_rb) : NULL;
 }
 
 /*
 ** __mmap_region(): account, unmap what MAP_FIXED replaces, merge with a
-** neighbour or link a new VMA.  Returns addr or a negative errno with
-** nothing changed.
+** neighbour or link a new VMA.  The tree is searched once, for the VMA at
+** or above addr, as Linux's vma iterator is; the neighbours follow from
+** it.  Returns addr or a negative errno with nothing changed.
 */
 static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t addr,
 			   uint64_t len, uint64_t vm_flags, uint64_t pgoff)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t pglen = len >> t->m->page_shift, end = addr + len, charged = 0;
-	struct vm_area_struct *vma, *prev;
+	struct vm_area_struct *vma = find_vma(t, addr), *next;
 	struct vma_merge_struct vmg;
 	int err;
 
 	if (!may_expand_vm(t, vm_flags, pglen) &&
-	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(t, addr, end, 0)))
+	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(vma, addr, end, 0)))
 		return -MEMLAB_ENOMEM;
-	vma = find_vma(t, addr);
 	if (vma && vma->vm_start < end && addr > vma->vm_start && end < vma->vm_end &&
 	    mm->map_count >= sysctl_max_map_count(t->m))
 		return -MEMLAB_ENOMEM;	/* vms_gather_munmap_vmas: the first split */
 	if ((file && file->shmem) ? !(vm_flags & VM_NORESERVE)
 				  : (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
 		/* what MAP_FIXED replaces was charged already (vms.nr_accounted) */
-		uint64_t nr_accounted = count_vma_pages_range(t, addr, end, VM_ACCOUNT);
+		uint64_t nr_accounted = count_vma_pages_range(vma, addr, end, VM_ACCOUNT);
 
 		charged = pglen - nr_accounted;
 		if (charged && vm_enough_memory(t, (int64_t)charged))
@@ -498,19 +517,17 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		if (!(file && file->shmem))
 			vm_flags |= VM_ACCOUNT;
 	}
-	if ((err = do_munmap_range(t, addr, end))) {
-		if (charged)
-			vm_unacct_memory(t, (int64_t)charged);
-		return err;
-	}
-	vma = find_vma_prev(t, addr, &prev);
-	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = vma, .start = addr,
-		.end = end, .pgoff = pgoff, .flags = vm_flags, .file = file };
+	if ((err = munmap_vmas(t, vma, addr, end, &next)))
+		goto unacct;
+	vmg = (struct vma_merge_struct){ .mm = mm, .prev = vma_prev_or_last(mm, next),
+		.next = next, .start = addr, .end = end, .pgoff = pgoff, .flags = vm_flags,
+		.file = file };
 	vma = file && file->shmem ? NULL : vma_merge_new_range(&vmg);
-	if (!vma && (err = mmap_new_vma(t, file, addr, len, vm_flags, pgoff, &vma))) {
-		if (charged)
-			vm_unacct_memory(t, (int64_t)charged);
-		return err;
+	if (!vma) {
+		err = -MEMLAB_ENOMEM;
+		if (!(vma = mmap_new_vma(t, file, addr, len, vm_flags, pgoff)))
+			goto unacct;
+		__vma_link(mm, vma, vmg.prev);
 	}
 	if (file && file->shmem && charged) {	/* the shmem object carries the charge */
 		file->charged = charged;
@@ -521,6 +538,10 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		mm->locked_vm += pglen;
 	vma->vm_flags |= VM_SOFTDIRTY;
 	return (int64_t)addr;
+unacct:
+	if (charged)
+		vm_unacct_memory(t, (int64_t)charged);
+	return err;
 }
 
 static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, int flags,
@@ -707,7 +728,6 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 	struct mm_struct *mm = t->mm;
 	uint64_t npages = len >> t->m->page_shift;
 	struct vm_area_struct *vma;
-	int err;
 
 	flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags;
 	if (!may_expand_vm(t, flags, npages))
@@ -724,9 +744,13 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 
 		vma = vma_merge_new_range(&vmg);
 	}
-	if (!vma && (err = mmap_new_vma(t, NULL, addr, len, flags, addr >> t->m->page_shift, &vma))) {
-		vm_unacct_memory(t, (int64_t)npages);
-		return err;
+	if (!vma) {
+		vma = mmap_new_vma(t, NULL, addr, len, flags, addr >> t->m->page_shift);
+		if (!vma) {
+			vm_unacct_memory(t, (int64_t)npages);
+			return -MEMLAB_ENOMEM;
+		}
+		vma_link(mm, vma);
 	}
 	mm->total_vm += npages;
 	mm->data_vm += npages;
@@ -769,8 +793,7 @@ static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
 	next = find_vma(t, oldbrk);
 	if (next && newbrk + t->m->page_size > vm_start_gap(next))
 		return false;
-	brkvma = next ? next->vm_prev : (mm->mmap ? rb_entry(rb_last(&mm->mm_rb),
-					 struct vm_area_struct, vm_rb) : NULL);
+	brkvma = vma_prev_or_last(mm, next);
 	if (brkvma && brkvma->vm_end <= mm->start_brk)
 		brkvma = NULL;	/* vma_prev_limit(start_brk): it must reach above start_brk */
 	return do_brk_flags(t, brkvma, oldbrk, newbrk - oldbrk, 0) == 0;

@@ -167,26 +167,23 @@ void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
 }
 
 /*
-** vma_link(): insert vma, which overlaps nothing, into the list and the
-** tree (Linux 4.x __vma_link_list + __vma_link_rb); map_count++.
+** __vma_link(): insert vma, which overlaps nothing, right after prev (NULL:
+** first) in the list and the tree (Linux 4.x __vma_link_list +
+** __vma_link_rb, with the tree position found from prev instead of by a
+** descent: vma becomes prev's in-order successor); map_count++.
 */
-void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev)
 {
+	struct vm_area_struct *next = prev ? prev->vm_next : mm->mmap;
 	struct rb_node **link = &mm->mm_rb.node, *parent = NULL;
-	struct vm_area_struct *prev = NULL, *next;
 
-	while (*link) {
-		struct vm_area_struct *v = rb_vma(*link);
-
-		parent = *link;
-		if (v->vm_end <= vma->vm_start) {
-			prev = v;
-			link = &(*link)->right;
-		} else {
-			link = &(*link)->left;
-		}
+	if (prev && !prev->vm_rb.right) {
+		parent = &prev->vm_rb;
+		link = &parent->right;
+	} else if (next) {		/* leftmost below prev's right: no left child */
+		parent = &next->vm_rb;
+		link = &parent->left;
 	}
-	next = prev ? prev->vm_next : mm->mmap;
 	vma->vm_prev = prev;
 	vma->vm_next = next;
 	if (prev)
@@ -201,6 +198,30 @@ void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 	vma_gap_update(vma);
 	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	mm->map_count++;
+}
+
+/* The last VMA that ends at or below addr, or NULL (a descent, no vmacache). */
+static struct vm_area_struct *vma_prev_of(struct mm_struct *mm, uint64_t addr)
+{
+	struct vm_area_struct *prev = NULL;
+
+	for (struct rb_node *n = mm->mm_rb.node; n;) {
+		struct vm_area_struct *v = rb_vma(n);
+
+		if (v->vm_end <= addr) {
+			prev = v;
+			n = n->right;
+		} else {
+			n = n->left;
+		}
+	}
+	return prev;
+}
+
+/* vma_link(): __vma_link() after the VMA that precedes vma. */
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	__vma_link(mm, vma, vma_prev_of(mm, vma->vm_start));
 }
 
 /* vma_unlink(): out of the tree and the list; the vmacache is killed. */
@@ -479,7 +500,7 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		new->vm_pgoff += delta;
 		vma->vm_end = addr;
 	}
-	vma_link(mm, new);
+	__vma_link(mm, new, new_below ? vma->vm_prev : vma);
 	return 0;
 }
 
