@@ -224,8 +224,14 @@ void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 	__vma_link(mm, vma, vma_prev_of(mm, vma->vm_start));
 }
 
-/* vma_unlink(): out of the tree and the list; the vmacache is killed. */
-void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+/*
+** __vma_unlink(): out of the tree and the list, the vmacache killed, but
+** the gap after vma left stale.  Merges use it: each then moves the bounds
+** of the VMA before that gap or after it, which recomputes the gap once
+** (as Linux 4.x __vma_adjust() does) instead of opening a transient gap
+** that is propagated up to the root and closed again.
+*/
+static void __vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	struct vm_area_struct *prev = vma->vm_prev, *next = vma->vm_next;
 
@@ -234,15 +240,32 @@ void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 		prev->vm_next = next;
 	else
 		mm->mmap = next;
-	if (next) {
+	if (next)
 		next->vm_prev = prev;
-		vma_gap_update(next);
-	} else {
-		mm->highest_vm_end = prev ? vm_end_gap(prev) : 0;
-	}
 	vma->vm_next = vma->vm_prev = NULL;
 	mm->vmacache_seqnum++;
 	mm->map_count--;
+}
+
+/* vma_unlink(): out of the tree and the list; the gap it leaves is updated. */
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vm_area_struct *prev = vma->vm_prev, *next = vma->vm_next;
+
+	__vma_unlink(mm, vma);
+	if (next)
+		vma_gap_update(next);
+	else
+		mm->highest_vm_end = prev ? vm_end_gap(prev) : 0;
+}
+
+/* __vma_set_range(): move vma's bounds; the caller updates the gaps. */
+static void __vma_set_range(struct vm_area_struct *vma, uint64_t start, uint64_t end,
+			    uint64_t pgoff)
+{
+	vma->vm_start = start;
+	vma->vm_end = end;
+	vma->vm_pgoff = pgoff;
 }
 
 /*
@@ -254,9 +277,7 @@ void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 {
 	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
 
-	vma->vm_start = start;
-	vma->vm_end = end;
-	vma->vm_pgoff = pgoff;
+	__vma_set_range(vma, start, end, pgoff);
 	if (start_moved)
 		vma_gap_update(vma);
 	if (end_moved)
@@ -513,10 +534,14 @@ int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 	return __split_vma(mm, vma, addr, new_below);
 }
 
-/* Unlink and free a VMA that a merge swallowed. */
+/*
+** Unlink and free a VMA that a merge swallowed.  The merge then moves the
+** end of the VMA before it or the start of the one after, which updates
+** the gap it leaves.
+*/
 static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 {
-	vma_unlink(mm, vma);
+	__vma_unlink(mm, vma);
 	vm_area_free(vma);
 }
 
@@ -672,9 +697,9 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 		dup_anon_vma(prev, vma);
 		if (right_side)
 			remove_vma(mm, vma);
-		else
-			vma_set_range(mm, vma, end, vma->vm_end,
-				      vma->vm_pgoff + ((end - vma->vm_start) >> shift));
+		else		/* prev's new end updates vma's gap */
+			__vma_set_range(vma, end, vma->vm_end,
+					vma->vm_pgoff + ((end - vma->vm_start) >> shift));
 		vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
 		return prev;
 	}
@@ -686,8 +711,8 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 		remove_vma(mm, vma);
 		vma_set_range(mm, next, new_start, next->vm_end,
 			      next->vm_pgoff - ((end - new_start) >> shift));
-	} else {
-		vma_set_range(mm, vma, vma->vm_start, start, vma->vm_pgoff);
+	} else {		/* next's new start updates its gap */
+		__vma_set_range(vma, vma->vm_start, start, vma->vm_pgoff);
 		vma_set_range(mm, next, start, next->vm_end,
 			      next->vm_pgoff - ((end - start) >> shift));
 	}
