@@ -163,6 +163,8 @@ struct memlab_machine {
 	int next_pid;
 	struct memlab_file *files;
 	struct vm_area_struct *vma_free;	/* freed VMAs kept for reuse (vma.c), linked by vm_next */
+	struct vma_node *vma_node_free;		/* free VMA tree nodes (vma_tree.c), by parent */
+	unsigned nr_vma_node_free;
 	uint64_t next_ino;
 	uint64_t next_anon_vma_id;
 	int64_t max_map_count;		/* vm.max_map_count */

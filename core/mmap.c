@@ -77,69 +77,39 @@ struct unmapped_area_info {
 
 /*
 ** unmapped_area_topdown(): the highest gap of info->length in
-** [low_limit, high_limit), found in O(log n) through rb_subtree_gap
-** (Linux 4.x mm/mmap.c).  Returns the address or -ENOMEM.
+** [low_limit, high_limit): above the last VMA, else the highest fitting
+** gap below a VMA, found in O(log n) through the tree's largest gaps
+** (vma_tree_gap_rev(), as Linux 4.x walked rb_subtree_gap).  Returns the
+** address or -ENOMEM.
+**
+** The gaps are tried from the top down; the first whose end lies below
+** low_limit ended Linux 4.x's walk.  That is the same answer as long as
+** gaps end in address order, which only a VM_GROWSDOWN VMA's guard gap can
+** break, and only within stack_guard_gap above low_limit: there 4.x's
+** answer depended on the shape of its red-black tree, and here the
+** highest fitting gap is taken.
 */
 static int64_t unmapped_area_topdown(struct mm_struct *mm, const struct unmapped_area_info *info)
 {
+	struct vma_gap_query q;
 	struct vm_area_struct *vma;
-	uint64_t length = info->length + info->align_mask, low_limit, high_limit;
-	uint64_t gap_start, gap_end;
+	uint64_t length = info->length + info->align_mask, gap_end;
 
 	if (length < info->length || info->high_limit < length)
 		return -MEMLAB_ENOMEM;
-	high_limit = info->high_limit - length;
-	if (info->low_limit > high_limit)
+	q.length = length;
+	q.high_limit = info->high_limit - length;
+	if (info->low_limit > q.high_limit)
 		return -MEMLAB_ENOMEM;
-	low_limit = info->low_limit + length;
-	gap_start = mm->highest_vm_end;
+	q.low_limit = info->low_limit + length;
 	gap_end = info->high_limit;
-	if (gap_start <= high_limit)
-		goto found_highest;
-	if (RB_EMPTY_ROOT(&mm->mm_rb))
-		return -MEMLAB_ENOMEM;
-	vma = rb_entry(mm->mm_rb.node, struct vm_area_struct, vm_rb);
-	if (vma->rb_subtree_gap < length)
-		return -MEMLAB_ENOMEM;
-	for (;;) {
-		gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
-		if (gap_start <= high_limit && vma->vm_rb.right) {
-			struct vm_area_struct *right = rb_entry(vma->vm_rb.right, struct vm_area_struct, vm_rb);
-
-			if (right->rb_subtree_gap >= length) {
-				vma = right;
-				continue;
-			}
-		}
-check_current:
-		gap_end = vm_start_gap(vma);
-		if (gap_end < low_limit)
+	if (mm->highest_vm_end > q.high_limit) {
+		if (!(vma = vma_tree_gap_rev(&mm->mm_mt, &q)))
 			return -MEMLAB_ENOMEM;
-		if (gap_start <= high_limit && gap_end > gap_start && gap_end - gap_start >= length)
-			break;
-		if (vma->vm_rb.left) {
-			struct vm_area_struct *left = rb_entry(vma->vm_rb.left, struct vm_area_struct, vm_rb);
-
-			if (left->rb_subtree_gap >= length) {
-				vma = left;
-				continue;
-			}
-		}
-		for (;;) {		/* up to the next candidate */
-			struct rb_node *prev = &vma->vm_rb;
-
-			if (!rb_parent(prev))
-				return -MEMLAB_ENOMEM;
-			vma = rb_entry(rb_parent(prev), struct vm_area_struct, vm_rb);
-			if (prev == vma->vm_rb.right) {
-				gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
-				goto check_current;
-			}
-		}
+		gap_end = vm_start_gap(vma);
+		if (gap_end > info->high_limit)
+			gap_end = info->high_limit;
 	}
-	if (gap_end > info->high_limit)
-		gap_end = info->high_limit;
-found_highest:
 	gap_end -= info->length;
 	gap_end -= (gap_end - info->align_offset) & info->align_mask;
 	return (int64_t)gap_end;
@@ -472,14 +442,6 @@ static struct vm_area_struct *mmap_new_vma(memlab_task *t, struct memlab_file *f
 	vma->vm_pgoff = pgoff;
 	vma_set_file(vma, file);
 	return vma;
-}
-
-/* The VMA before the first VMA next (or before none: the last VMA). */
-static struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next)
-{
-	if (next)
-		return next->vm_prev;
-	return mm->mmap ? rb_entry(rb_last(&mm->mm_rb), struct vm_area_struct, vm_rb) : NULL;
 }
 
 /*
