@@ -36,25 +36,51 @@ static void vma_next_gap_update(struct mm_struct *mm, struct vm_area_struct *vma
 */
 
 /*
-** A zeroed VMA of mm, from the free list or the host, with the tree nodes
-** that linking it may need set aside (vma_tree_reserve()); NULL on failure.
+** A VMA for mm, its contents undefined, from the free list or the host,
+** with the tree nodes that linking it may need set aside
+** (vma_tree_reserve()); NULL on failure.
 */
-struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
+static struct vm_area_struct *vm_area_get(struct mm_struct *mm)
 {
 	memlab_machine *m = mm->machine;
 	struct vm_area_struct *vma = m->vma_free;
 
 	if (vma_tree_reserve(mm))
 		return NULL;
-	if (vma) {
-		ml_unpoison(vma, sizeof(*vma));
-		m->vma_free = vma->vm_next;
-		memset(vma, 0, sizeof(*vma));
-	} else if (!(vma = ml_alloc(m, sizeof(*vma)))) {
-		return NULL;
-	}
-	vma->vm_mm = mm;
+	if (!vma)
+		return ml_alloc(m, sizeof(*vma));
+	ml_unpoison(vma, sizeof(*vma));
+	m->vma_free = vma->vm_next;
 	return vma;
+}
+
+/* vm_area_alloc(): a zeroed VMA of mm; NULL on failure. */
+struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
+{
+	struct vm_area_struct *vma = vm_area_get(mm);
+
+	if (vma)
+		*vma = (struct vm_area_struct){ .vm_mm = mm };
+	return vma;
+}
+
+/*
+** vm_area_dup(): an unlinked copy of orig that holds its own references
+** to the file and the anon_vma; NULL on failure.
+*/
+static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
+{
+	struct vm_area_struct *new = vm_area_get(orig->vm_mm);
+
+	if (!new)
+		return NULL;
+	*new = *orig;
+	new->vm_leaf = NULL;
+	if (new->vm_file)
+		file_get(new->vm_file);
+	if (new->anon_vma)
+		new->anon_vma->refcount++;
+	return new;
 }
 
 /* Free a VMA that is not linked: drop its file and anon_vma references. */
@@ -407,14 +433,9 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 
 	if (vma->special_name)		/* special_mapping_split(): never */
 		return -MEMLAB_EINVAL;
-	new = vm_area_alloc(mm);
+	new = vm_area_dup(vma);
 	if (!new)
 		return -MEMLAB_ENOMEM;
-	*new = *vma;
-	new->vm_file = NULL;
-	vma_set_file(new, vma->vm_file);
-	if (new->anon_vma)
-		new->anon_vma->refcount++;
 	/*
 	 * Linking new right next to vma recomputes the gap that changed (of
 	 * new's successor) once; vma's new end, its key, is set first.

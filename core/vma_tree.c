@@ -157,6 +157,13 @@ static void node_copy(struct vma_node *dst, unsigned to, const struct vma_node *
 		node_adopt(dst, i);
 }
 
+static inline void node_move(struct vma_node *node, unsigned to, unsigned from)
+{
+	node->pivot[to] = node->pivot[from];
+	node->slot[to] = node->slot[from];
+	node->gap[to] = node->gap[from];
+}
+
 /*
 ** Move node's slots from slot i on by delta: delta > 0 opens the slots
 ** from i on, delta < 0 closes the -delta slots below i.  Moved children
@@ -164,11 +171,15 @@ static void node_copy(struct vma_node *dst, unsigned to, const struct vma_node *
 */
 static void node_shift(struct vma_node *node, unsigned i, int delta)
 {
-	unsigned n = node->nr - i, to = i + delta;
+	unsigned to = i + delta;
 
-	memmove(&node->pivot[to], &node->pivot[i], n * sizeof(node->pivot[0]));
-	memmove(&node->slot[to], &node->slot[i], n * sizeof(node->slot[0]));
-	memmove(&node->gap[to], &node->gap[i], n * sizeof(node->gap[0]));
+	if (delta > 0) {	/* a short loop, cheaper than three memmove() calls */
+		for (unsigned k = node->nr; k-- > i;)
+			node_move(node, k + delta, k);
+	} else {
+		for (unsigned k = i; k < node->nr; k++)
+			node_move(node, k + delta, k);
+	}
 	node->nr += delta;
 	if (delta < 0)
 		node_clear(node, node->nr, -delta);
