@@ -402,6 +402,7 @@ static void node_shrunk(struct mm_struct *mm, struct vma_node *node)
 	} else if (!node->leaf && node->nr == 1) {
 		mt->root = node->slot[0];
 		mt->root->parent = NULL;
+		mt->root->offset = 0;
 		mt->height--;
 		node_free(mm->machine, node);
 	}
@@ -554,9 +555,10 @@ static int check_node(struct tree_check *c, const struct vma_node *node,
 
 	if (node->parent != parent || node->leaf != (level == 1) || level > VMA_TREE_HEIGHT_MAX)
 		return tree_bad(c, "a node at level %llu has a wrong parent or depth", level);
-	if (node->nr < min || node->nr > VMA_TREE_SLOTS || check_slots(c, node))
-		return node->nr < min || node->nr > VMA_TREE_SLOTS ?
-		       tree_bad(c, "a node holds %llu slots", node->nr) : -1;
+	if (node->nr < min || node->nr > VMA_TREE_SLOTS)
+		return tree_bad(c, "a node holds %llu slots", node->nr);
+	if (check_slots(c, node))
+		return -1;
 	for (unsigned i = 0; i < node->nr; i++) {
 		const struct vma_node *child = node->slot[i];
 

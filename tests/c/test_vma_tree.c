@@ -183,12 +183,48 @@ TEST(append_fill)
 	memlab_destroy(m);
 }
 
+/* m:check() sees a stale key, a stale gap and a wrong leaf link. */
+TEST(check_catches_corruption)
+{
+	struct memlab_spawn_args a = { 0 };
+	memlab_machine *m;
+	memlab_task *t;
+	struct vm_area_struct *vma;
+	struct vma_node *leaf;
+	uint64_t out;
+	unsigned i;
+
+	ASSERT_OK(memlab_create(NULL, &m));
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	for (i = 0; i < 64; i++)
+		ASSERT_OK(memlab_mmap(t, A(2 * i), PG, MEMLAB_PROT_READ,
+				      MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_FIXED,
+				      NULL, 0, &out));
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 0);
+	vma = find_vma(t, A(40));
+	leaf = vma->vm_leaf;
+	for (i = 0; leaf->slot[i] != vma; i++)
+		;
+	leaf->pivot[i] += PG;
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 1);
+	leaf->pivot[i] -= PG;
+	leaf->gap[i] += PG;
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 1);
+	leaf->gap[i] -= PG;
+	vma->vm_leaf = NULL;
+	ASSERT_EQ(memlab_check(m, NULL, NULL), 1);
+	vma->vm_leaf = leaf;
+	ASSERT_EQ(memlab_check(m, print_violation, NULL), 0);
+	memlab_destroy(m);
+}
+
 /* test_vma_tree [SEED]: another seed draws other sequences (a longer soak). */
 int main(int argc, char **argv)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (argc > 1)
 		rng_state ^= strtoull(argv[1], NULL, 0) * 0x100000001b3ull;
+	RUN(check_catches_corruption);
 	RUN(append_fill);
 	RUN(random_thousands);
 	return test_summary();
