@@ -50,7 +50,7 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 	init_new_context(m, mm);
 	mm->mmap = NULL;
 	mm->highest_vm_end = 0;		/* vma_link() sets it from the last VMA */
-	mm->mm_rb = (struct rb_root){ NULL };
+	mm->mm_mt = (struct vma_tree){ NULL, 0 };
 	mm->vmacache_seqnum = 0;
 	mm->map_count = 0;
 	mm->locked_vm = mm->pinned_vm = mm->locked_vm_leaked = 0;
@@ -82,6 +82,7 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 	}
 	*tmp = *mpnt;
 	tmp->vm_mm = mm;
+	tmp->vm_leaf = NULL;		/* linked into the child's tree below */
 	tmp->vm_file = NULL;
 	vma_set_file(tmp, mpnt->vm_file);
 	tmp->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);

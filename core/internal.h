@@ -201,6 +201,9 @@ struct memlab_machine {
 	struct memlab_task *tasks;	/* live tasks, newest first */
 	int next_pid;
 	struct memlab_file *files;
+	struct vm_area_struct *vma_free;	/* freed VMAs kept for reuse (vma.c), linked by vm_next */
+	struct vma_node *vma_node_free;		/* free VMA tree nodes (vma_tree.c), by parent */
+	unsigned nr_vma_node_free;
 	uint64_t next_ino;
 	uint64_t next_anon_vma_id;
 	int64_t max_map_count;		/* vm.max_map_count */
@@ -253,6 +256,7 @@ void ml_violation(struct ml_check *c, const char *fmt, ...)
 void mm_sysctl_init(memlab_machine *m);
 uint64_t vm_commit_limit(const memlab_machine *m);	/* mmap.c */
 void mm_release_all(memlab_machine *m);
+void vm_area_cache_destroy(memlab_machine *m);		/* vma.c: after mm_release_all */
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud);
 int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud);	/* rmap.c */
 

@@ -377,6 +377,7 @@ void memlab_destroy(memlab_machine *m)
 	mm_release_all(m);
 	memlab_trace_stop(m);
 	tlb_free(m);
+	vm_area_cache_destroy(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }

@@ -3,18 +3,19 @@
 ** and simulated files, shared by vma.c, mmap.c, mprotect.c, mremap.c,
 ** task.c and task_mmu.c.
 **
-** The data structures are Linux 4.x's (a red-black tree of VMAs, mm_rb,
-** augmented with the largest free gap below each subtree, plus the sorted
-** list mm->mmap, and a per-task vmacache of 4 entries invalidated by a
-** sequence number); the rules they follow -- when VMAs split and merge,
-** which errno a call returns -- are Linux 6.12's (mm/vma.c, mm/mmap.c).
+** The data structures are Linux 4.x's (the sorted list of VMAs mm->mmap,
+** a tree of them that knows the largest free gap under each subtree, a
+** per-task vmacache of 4 entries invalidated by a sequence number) but for
+** the tree: a B-tree keyed by vm_end (vma_tree.c) where 4.x had a
+** red-black tree, as Linux 6.1+ has the maple tree.  The rules they follow
+** -- when VMAs split and merge, which errno a call returns -- are Linux
+** 6.12's (mm/vma.c, mm/mmap.c).
 */
 #ifndef MEMLAB_MM_H
 #define MEMLAB_MM_H
 
 #include "internal.h"
 #include "pgtable.h"
-#include "rbtree.h"
 #include "tlb.h"
 
 /* vm_flags (include/linux/mm.h) */
@@ -100,11 +101,34 @@ struct anon_vma {
 	struct anon_vma *parent;	/* the one it was forked from (the chain), or NULL */
 };
 
+/*
+** The VMA tree (vma_tree.c): a B-tree keyed by vm_end.  Slot i of a node
+** holds the largest vm_end under it (pivot), a VMA in a leaf or a child
+** node above (slot), and the largest free gap under it (gap); unused slots
+** have pivot UINT64_MAX.  The pivots come first: a lookup reads them and
+** one slot pointer per level.
+*/
+#define VMA_TREE_SLOTS	16
+
+struct vma_node {
+	uint64_t pivot[VMA_TREE_SLOTS];
+	void *slot[VMA_TREE_SLOTS];
+	uint64_t gap[VMA_TREE_SLOTS];
+	struct vma_node *parent;	/* NULL at the root; the free list's link */
+	unsigned offset;		/* its slot in the parent */
+	unsigned nr;			/* slots in use */
+	bool leaf;
+};
+
+struct vma_tree {
+	struct vma_node *root;		/* NULL when empty */
+	unsigned height;		/* levels, 1 when the root is a leaf */
+};
+
 struct vm_area_struct {
 	uint64_t vm_start, vm_end;	/* [vm_start, vm_end) */
 	struct vm_area_struct *vm_next, *vm_prev;	/* sorted list */
-	struct rb_node vm_rb;
-	uint64_t rb_subtree_gap;	/* largest free gap below any VMA in this subtree */
+	struct vma_node *vm_leaf;	/* the tree leaf that holds it */
 	struct mm_struct *vm_mm;
 	uint64_t vm_flags;
 	uint64_t vm_pgoff;		/* in pages; for anonymous private: address >> PAGE_SHIFT at creation */
@@ -120,7 +144,7 @@ enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };
 struct mm_struct {
 	memlab_machine *machine;
 	struct vm_area_struct *mmap;	/* list of VMAs */
-	struct rb_root mm_rb;
+	struct vma_tree mm_mt;		/* the same VMAs by address */
 	uint32_t vmacache_seqnum;
 	int map_count;
 	uint64_t mmap_base, mmap_legacy_base, task_size, highest_vm_end;
@@ -195,6 +219,8 @@ struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uin
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
 void vm_area_free(struct vm_area_struct *vma);
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev);
+struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next);
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);
 void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 		   uint64_t start, uint64_t end, uint64_t pgoff);
@@ -233,6 +259,21 @@ struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg);
 struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *prev,
 					struct vm_area_struct *vma, uint64_t start,
 					uint64_t end, uint64_t new_flags, int *err);
+
+/* ---- vma_tree.c: the VMAs by address ---- */
+/* What vma_tree_gap_rev() looks for: a gap of length, starting at or below
+ * high_limit and ending at or above low_limit. */
+struct vma_gap_query {
+	uint64_t length, low_limit, high_limit;
+};
+int vma_tree_reserve(struct mm_struct *mm);		/* 0 or -ENOMEM */
+void vma_tree_insert(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_tree_erase(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_tree_update(struct vm_area_struct *vma);
+struct vm_area_struct *vma_tree_last(const struct vma_tree *mt);
+struct vm_area_struct *vma_tree_gap_rev(const struct vma_tree *mt, const struct vma_gap_query *q);
+int vma_tree_validate(const struct mm_struct *mm, char *why, size_t len);
+void vma_node_cache_destroy(memlab_machine *m);
 
 /* ---- mmap.c ---- */
 int vm_enough_memory(memlab_task *t, int64_t pages);	/* 0 or -ENOMEM; charges */
@@ -382,6 +423,66 @@ static inline struct tlb_cpu *switch_to_task(memlab_task *t)
 		switch_mm(t->m, c, t->mm);
 	return c;
 }
+
+/* The free gap just below vma (Linux 4.x vma_compute_gap). */
+static inline uint64_t vma_compute_gap(const struct vm_area_struct *vma)
+{
+	uint64_t gap = vm_start_gap(vma), prev_end;
+
+	if (vma->vm_prev) {
+		prev_end = vm_end_gap(vma->vm_prev);
+		gap = gap > prev_end ? gap - prev_end : 0;
+	}
+	return gap;
+}
+
+/*
+** The first slot of node whose pivot is above addr (node->nr if none): the
+** number of pivots at or below addr, the unused ones being UINT64_MAX.
+** Sixteen independent compares and no data-dependent branch: a binary
+** search would be four dependent loads, an early exit a mispredicted
+** branch for random addresses.
+*/
+static inline unsigned vma_node_index(const struct vma_node *node, uint64_t addr)
+{
+	unsigned n = 0;
+
+	for (unsigned i = 0; i < VMA_TREE_SLOTS; i++)
+		n += node->pivot[i] <= addr;
+	return n;
+}
+
+/* vma_tree_find(): the first VMA with vm_end > addr, or NULL. */
+static inline struct vm_area_struct *vma_tree_find(const struct vma_tree *mt, uint64_t addr)
+{
+	const struct vma_node *node = mt->root;
+
+	if (!node || addr >= node->pivot[node->nr - 1])
+		return NULL;
+	for (unsigned level = mt->height; --level;)
+		node = node->slot[vma_node_index(node, addr)];
+	return node->slot[vma_node_index(node, addr)];
+}
+
+/*
+** Objects kept on a free list for reuse (VMAs, tree nodes) are poisoned
+** under AddressSanitizer, so that a use after free is still reported.
+*/
+#if defined(__SANITIZE_ADDRESS__)
+#define ML_POISON 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define ML_POISON 1
+#endif
+#endif
+#ifdef ML_POISON
+#include <sanitizer/asan_interface.h>
+#define ml_poison(p, size)	ASAN_POISON_MEMORY_REGION((p), (size))
+#define ml_unpoison(p, size)	ASAN_UNPOISON_MEMORY_REGION((p), (size))
+#else
+#define ml_poison(p, size)	((void)(p), (void)(size))
+#define ml_unpoison(p, size)	((void)(p), (void)(size))
+#endif
 
 static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)
 {

@@ -77,69 +77,39 @@ struct unmapped_area_info {
 
 /*
 ** unmapped_area_topdown(): the highest gap of info->length in
-** [low_limit, high_limit), found in O(log n) through rb_subtree_gap
-** (Linux 4.x mm/mmap.c).  Returns the address or -ENOMEM.
+** [low_limit, high_limit): above the last VMA, else the highest fitting
+** gap below a VMA, found in O(log n) through the tree's largest gaps
+** (vma_tree_gap_rev(), as Linux 4.x walked rb_subtree_gap).  Returns the
+** address or -ENOMEM.
+**
+** The gaps are tried from the top down; the first whose end lies below
+** low_limit ended Linux 4.x's walk.  That is the same answer as long as
+** gaps end in address order, which only a VM_GROWSDOWN VMA's guard gap can
+** break, and only within stack_guard_gap above low_limit: there 4.x's
+** answer depended on the shape of its red-black tree, and here the
+** highest fitting gap is taken.
 */
 static int64_t unmapped_area_topdown(struct mm_struct *mm, const struct unmapped_area_info *info)
 {
+	struct vma_gap_query q;
 	struct vm_area_struct *vma;
-	uint64_t length = info->length + info->align_mask, low_limit, high_limit;
-	uint64_t gap_start, gap_end;
+	uint64_t length = info->length + info->align_mask, gap_end;
 
 	if (length < info->length || info->high_limit < length)
 		return -MEMLAB_ENOMEM;
-	high_limit = info->high_limit - length;
-	if (info->low_limit > high_limit)
+	q.length = length;
+	q.high_limit = info->high_limit - length;
+	if (info->low_limit > q.high_limit)
 		return -MEMLAB_ENOMEM;
-	low_limit = info->low_limit + length;
-	gap_start = mm->highest_vm_end;
+	q.low_limit = info->low_limit + length;
 	gap_end = info->high_limit;
-	if (gap_start <= high_limit)
-		goto found_highest;
-	if (RB_EMPTY_ROOT(&mm->mm_rb))
-		return -MEMLAB_ENOMEM;
-	vma = rb_entry(mm->mm_rb.node, struct vm_area_struct, vm_rb);
-	if (vma->rb_subtree_gap < length)
-		return -MEMLAB_ENOMEM;
-	for (;;) {
-		gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
-		if (gap_start <= high_limit && vma->vm_rb.right) {
-			struct vm_area_struct *right = rb_entry(vma->vm_rb.right, struct vm_area_struct, vm_rb);
-
-			if (right->rb_subtree_gap >= length) {
-				vma = right;
-				continue;
-			}
-		}
-check_current:
-		gap_end = vm_start_gap(vma);
-		if (gap_end < low_limit)
+	if (mm->highest_vm_end > q.high_limit) {
+		if (!(vma = vma_tree_gap_rev(&mm->mm_mt, &q)))
 			return -MEMLAB_ENOMEM;
-		if (gap_start <= high_limit && gap_end > gap_start && gap_end - gap_start >= length)
-			break;
-		if (vma->vm_rb.left) {
-			struct vm_area_struct *left = rb_entry(vma->vm_rb.left, struct vm_area_struct, vm_rb);
-
-			if (left->rb_subtree_gap >= length) {
-				vma = left;
-				continue;
-			}
-		}
-		for (;;) {		/* up to the next candidate */
-			struct rb_node *prev = &vma->vm_rb;
-
-			if (!rb_parent(prev))
-				return -MEMLAB_ENOMEM;
-			vma = rb_entry(rb_parent(prev), struct vm_area_struct, vm_rb);
-			if (prev == vma->vm_rb.right) {
-				gap_start = vma->vm_prev ? vm_end_gap(vma->vm_prev) : 0;
-				goto check_current;
-			}
-		}
+		gap_end = vm_start_gap(vma);
+		if (gap_end > info->high_limit)
+			gap_end = info->high_limit;
 	}
-	if (gap_end > info->high_limit)
-		gap_end = info->high_limit;
-found_highest:
 	gap_end -= info->length;
 	gap_end -= (gap_end - info->align_offset) & info->align_mask;
 	return (int64_t)gap_end;
@@ -369,9 +339,10 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 /*
 ** unmap_region(): zap the VMAs from vma up to end, free the page tables
 ** between the neighbours that stay, and flush the TLBs once for all of
-** it (one mmu_gather).
+** it (one mmu_gather).  Returns the first VMA above end.
 */
-static void unmap_region(memlab_task *t, struct vm_area_struct *vma, uint64_t end)
+static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct *vma,
+					    uint64_t end)
 {
 	struct vm_area_struct *prev = vma->vm_prev, *next;
 	struct mmu_gather tlb;
@@ -387,24 +358,28 @@ static void unmap_region(memlab_task *t, struct vm_area_struct *vma, uint64_t en
 	}
 	free_pgtables(t->m, t->mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0, &tlb);
 	tlb_finish_mmu(&tlb);
+	return vma;
 }
 
 /*
-** Remove [start, end) from the address space: split the VMAs at both ends
-** (vms_gather_munmap_vmas), then free what lies inside.  The first split
+** Remove [start, end) from the address space, vma being find_vma(start):
+** split the VMAs at both ends and free what lies inside.  The first split
 ** of a VMA that the range lies strictly inside fails at vm.max_map_count
-** (-ENOMEM); a split may be refused (-EINVAL, vma_may_split) or find no
-** host memory (-ENOMEM).  On failure nothing is removed, though the
-** split at start may have been made, as in Linux.
+** (-ENOMEM), before anything changed; the other splits never fail for the
+** count.  The huge pages the cut goes through are split.  On success *pnext (if given) is the first VMA above the range.
 */
-int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+static int munmap_vmas(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		       uint64_t end, struct vm_area_struct **pnext)
 {
 	struct mm_struct *mm = t->mm;
-	struct vm_area_struct *vma = find_vma(t, start), *next;
+	struct vm_area_struct *next;
 	int err;
 
-	if (start >= end || !vma || vma->vm_start >= end)
+	if (start >= end || !vma || vma->vm_start >= end) {
+		if (pnext)
+			*pnext = vma;
 		return 0;
+	}
 	if (start > vma->vm_start) {
 		if (end < vma->vm_end && mm->map_count >= sysctl_max_map_count(t->m))
 			return -MEMLAB_ENOMEM;
@@ -418,8 +393,16 @@ int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
 		if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
 			return err;
 	split_huge_pmd_range(t, start, end);	/* the huge pages the cut goes through */
-	unmap_region(t, vma, end);
+	vma = unmap_region(t, vma, end);
+	if (pnext)
+		*pnext = vma;
 	return 0;
+}
+
+/* do_munmap_range(): remove [start, end); 0 or a negative errno. */
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+{
+	return munmap_vmas(t, find_vma(t, start), start, end, NULL);
 }
 
 /* do_vmi_munmap(): munmap(2)'s checks, then the removal. */
@@ -471,21 +454,21 @@ static uint64_t calc_vm_flag_bits(int flags)
 }
 
 /*
-** count_vma_pages_range(): the pages of [start, end) already mapped, only
-** those of VMAs with all of the flags in mask (0: every VMA).
+** count_vma_pages_range(): the pages of [start, end) already mapped, from
+** vma = find_vma(start) on, only those of VMAs with all of the flags in
+** mask (0: every VMA).
 */
-static uint64_t count_vma_pages_range(memlab_task *t, uint64_t start, uint64_t end,
+static uint64_t count_vma_pages_range(struct vm_area_struct *vma, uint64_t start, uint64_t end,
 				      uint64_t mask)
 {
 	uint64_t n = 0;
 
-	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
-	     vma = vma->vm_next) {
+	for (; vma && vma->vm_start < end; vma = vma->vm_next) {
 		uint64_t s = vma->vm_start > start ? vma->vm_start : start;
 		uint64_t e = vma->vm_end < end ? vma->vm_end : end;
 
 		if ((vma->vm_flags & mask) == mask)
-			n += (e - s) >> t->m->page_shift;
+			n += (e - s) >> vma->vm_mm->machine->page_shift;
 	}
 	return n;
 }
@@ -502,43 +485,41 @@ bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes)
 	return t->rlim.memlock == RLIM_INFINITY || locked <= limit;
 }
 
-/* The new VMA of mmap_region(), when it merged with nothing. */
-static int mmap_new_vma(memlab_task *t, struct memlab_file *file, uint64_t addr,
-			uint64_t len, uint64_t vm_flags, uint64_t pgoff,
-			struct vm_area_struct **out)
+/* The new VMA of mmap_region() or brk, when it merged with nothing; not linked. */
+static struct vm_area_struct *mmap_new_vma(memlab_task *t, struct memlab_file *file,
+					   uint64_t addr, uint64_t len, uint64_t vm_flags,
+					   uint64_t pgoff)
 {
 	struct vm_area_struct *vma = vm_area_alloc(t->mm);
 
 	if (!vma)
-		return -MEMLAB_ENOMEM;
+		return NULL;
 	vma->vm_start = addr;
 	vma->vm_end = addr + len;
 	vma->vm_flags = vm_flags;
 	vma->vm_pgoff = pgoff;
 	vma_set_file(vma, file);
-	vma_link(t->mm, vma);
-	*out = vma;
-	return 0;
+	return vma;
 }
 
 /*
 ** __mmap_region(): account, unmap what MAP_FIXED replaces, merge with a
-** neighbour or link a new VMA.  Returns addr or a negative errno with
-** nothing changed.
+** neighbour or link a new VMA.  The tree is searched once, for the VMA at
+** or above addr, as Linux's vma iterator is; the neighbours follow from
+** it.  Returns addr or a negative errno with nothing changed.
 */
 static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t addr,
 			   uint64_t len, uint64_t vm_flags, uint64_t pgoff)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t pglen = len >> t->m->page_shift, end = addr + len, charged = 0;
-	struct vm_area_struct *vma, *prev;
+	struct vm_area_struct *vma = find_vma(t, addr), *next;
 	struct vma_merge_struct vmg;
 	int err;
 
 	if (!may_expand_vm(t, vm_flags, pglen) &&
-	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(t, addr, end, 0)))
+	    !may_expand_vm(t, vm_flags, pglen - count_vma_pages_range(vma, addr, end, 0)))
 		return -MEMLAB_ENOMEM;
-	vma = find_vma(t, addr);
 	if (vma && vma->vm_start < end && addr > vma->vm_start && end < vma->vm_end &&
 	    mm->map_count >= sysctl_max_map_count(t->m))
 		return -MEMLAB_ENOMEM;	/* vms_gather_munmap_vmas: the first split */
@@ -546,7 +527,7 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 				  : !is_file_hugepages(file) &&	/* accountable_mapping() */
 				    (vm_flags & (VM_NORESERVE | VM_SHARED | VM_WRITE)) == VM_WRITE) {
 		/* what MAP_FIXED replaces was charged already (vms.nr_accounted) */
-		uint64_t nr_accounted = count_vma_pages_range(t, addr, end, VM_ACCOUNT);
+		uint64_t nr_accounted = count_vma_pages_range(vma, addr, end, VM_ACCOUNT);
 
 		charged = pglen - nr_accounted;
 		if (charged && vm_enough_memory(t, (int64_t)charged))
@@ -557,23 +538,21 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		if (!(file && file->shmem))
 			vm_flags |= VM_ACCOUNT;
 	}
-	if ((err = do_munmap_range(t, addr, end))) {
-		if (charged)
-			vm_unacct_memory(t, (int64_t)charged);
-		return err;
-	}
+	if ((err = munmap_vmas(t, vma, addr, end, &next)))
+		goto unacct;
 	if (is_file_hugepages(file) && (err = hugetlbfs_file_mmap(file, &vm_flags, pgoff)))
 		return err;	/* never charged; what MAP_FIXED replaced stays unmapped */
 	if ((vm_flags & VM_LOCKED) && (vm_flags & (VM_SPECIAL | VM_HUGETLB)))
 		vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* __mmap_complete(): not mlocked */
-	vma = find_vma_prev(t, addr, &prev);
-	vmg = (struct vma_merge_struct){ .mm = mm, .prev = prev, .next = vma, .start = addr,
-		.end = end, .pgoff = pgoff, .flags = vm_flags, .file = file };
+	vmg = (struct vma_merge_struct){ .mm = mm, .prev = vma_prev_or_last(mm, next),
+		.next = next, .start = addr, .end = end, .pgoff = pgoff, .flags = vm_flags,
+		.file = file };
 	vma = file && file->shmem ? NULL : vma_merge_new_range(&vmg);
-	if (!vma && (err = mmap_new_vma(t, file, addr, len, vm_flags, pgoff, &vma))) {
-		if (charged)
-			vm_unacct_memory(t, (int64_t)charged);
-		return err;
+	if (!vma) {
+		err = -MEMLAB_ENOMEM;
+		if (!(vma = mmap_new_vma(t, file, addr, len, vm_flags, pgoff)))
+			goto unacct;
+		__vma_link(mm, vma, vmg.prev);
 	}
 	if (file && file->shmem && charged) {	/* the shmem object carries the charge */
 		file->charged = charged;
@@ -584,6 +563,10 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		mm->locked_vm += pglen;
 	vma->vm_flags |= VM_SOFTDIRTY;
 	return (int64_t)addr;
+unacct:
+	if (charged)
+		vm_unacct_memory(t, (int64_t)charged);
+	return err;
 }
 
 static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, int flags,
@@ -809,7 +792,6 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 	struct mm_struct *mm = t->mm;
 	uint64_t npages = len >> t->m->page_shift;
 	struct vm_area_struct *vma;
-	int err;
 
 	flags |= VM_DATA_DEFAULT_FLAGS | VM_ACCOUNT | mm->def_flags;
 	if (!may_expand_vm(t, flags, npages))
@@ -826,9 +808,13 @@ int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 
 		vma = vma_merge_new_range(&vmg);
 	}
-	if (!vma && (err = mmap_new_vma(t, NULL, addr, len, flags, addr >> t->m->page_shift, &vma))) {
-		vm_unacct_memory(t, (int64_t)npages);
-		return err;
+	if (!vma) {
+		vma = mmap_new_vma(t, NULL, addr, len, flags, addr >> t->m->page_shift);
+		if (!vma) {
+			vm_unacct_memory(t, (int64_t)npages);
+			return -MEMLAB_ENOMEM;
+		}
+		vma_link(mm, vma);
 	}
 	mm->total_vm += npages;
 	mm->data_vm += npages;
@@ -871,8 +857,7 @@ static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
 	next = find_vma(t, oldbrk);
 	if (next && newbrk + t->m->page_size > vm_start_gap(next))
 		return false;
-	brkvma = next ? next->vm_prev : (mm->mmap ? rb_entry(rb_last(&mm->mm_rb),
-					 struct vm_area_struct, vm_rb) : NULL);
+	brkvma = vma_prev_or_last(mm, next);
 	if (brkvma && brkvma->vm_end <= mm->start_brk)
 		brkvma = NULL;	/* vma_prev_limit(start_brk): it must reach above start_brk */
 	return do_brk_flags(t, brkvma, oldbrk, newbrk - oldbrk, 0) == 0;

@@ -194,6 +194,7 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 	if (!new_vma)
 		return NULL;
 	*new_vma = *vma;
+	new_vma->vm_leaf = NULL;
 	new_vma->vm_file = NULL;
 	vma_set_file(new_vma, vma->vm_file);
 	if (new_vma->anon_vma)

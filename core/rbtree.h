@@ -1,7 +1,9 @@
 /*
 ** rbtree.h -- an intrusive red-black tree with an optional augmented value,
-** internal to the core.  First user: the VMA tree (Linux 4.x mm->mm_rb,
-** augmented with rb_subtree_gap, mm/mmap.c).
+** internal to the core.  It held the VMAs (Linux 4.x mm->mm_rb, augmented
+** with rb_subtree_gap) until they moved to a B-tree (vma_tree.c) for faster
+** lookups; it stays, with its tests, for the trees Linux still augments
+** this way (vmalloc's free areas by subtree_max_size).
 **
 ** Written from the textbook algorithm (CLRS, 3rd ed., ch. 13) with the
 ** interface shape of Linux's include/linux/rbtree.h and rbtree_augmented.h.

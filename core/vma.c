@@ -1,101 +1,86 @@
 /*
-** vma.c -- the VMAs of an address space: the red-black tree (mm_rb)
-** augmented with rb_subtree_gap and the sorted list (mm->mmap) of Linux
-** 4.x, the per-task vmacache, splitting, and merging by Linux 6.12's rules
-** (mm/vma.c: vma_merge_new_range, vma_merge_existing_range, vma_modify).
+** vma.c -- the VMAs of an address space: the sorted list (mm->mmap) of
+** Linux 4.x kept with the tree (mm->mm_mt, vma_tree.c), the per-task
+** vmacache, splitting, and merging by Linux 6.12's rules (mm/vma.c:
+** vma_merge_new_range, vma_merge_existing_range, vma_modify).
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "mm.h"
 
-/* ===================== gaps and the augmented tree ===================== */
+/* ===================== gaps ===================== */
 
 uint64_t vma_pages(const struct vm_area_struct *vma)
 {
 	return (vma->vm_end - vma->vm_start) >> vma->vm_mm->machine->page_shift;
 }
 
-/* The free gap just below vma (Linux 4.x vma_compute_gap). */
-static uint64_t vma_compute_gap(const struct vm_area_struct *vma)
-{
-	uint64_t gap = vm_start_gap(vma), prev_end;
-
-	if (vma->vm_prev) {
-		prev_end = vm_end_gap(vma->vm_prev);
-		gap = gap > prev_end ? gap - prev_end : 0;
-	}
-	return gap;
-}
-
-static inline struct vm_area_struct *rb_vma(const struct rb_node *n)
-{
-	return n ? rb_entry(n, struct vm_area_struct, vm_rb) : NULL;
-}
-
-static uint64_t vma_compute_subtree_gap(const struct vm_area_struct *vma)
-{
-	uint64_t max = vma_compute_gap(vma);
-
-	if (vma->vm_rb.left && rb_vma(vma->vm_rb.left)->rb_subtree_gap > max)
-		max = rb_vma(vma->vm_rb.left)->rb_subtree_gap;
-	if (vma->vm_rb.right && rb_vma(vma->vm_rb.right)->rb_subtree_gap > max)
-		max = rb_vma(vma->vm_rb.right)->rb_subtree_gap;
-	return max;
-}
-
-static void gap_propagate(struct rb_node *node, struct rb_node *stop)
-{
-	while (node != stop) {
-		struct vm_area_struct *vma = rb_vma(node);
-		uint64_t gap = vma_compute_subtree_gap(vma);
-
-		if (vma->rb_subtree_gap == gap)
-			break;
-		vma->rb_subtree_gap = gap;
-		node = rb_parent(node);
-	}
-}
-
-static void gap_copy(struct rb_node *old, struct rb_node *new)
-{
-	rb_vma(new)->rb_subtree_gap = rb_vma(old)->rb_subtree_gap;
-}
-
-static void gap_rotate(struct rb_node *old, struct rb_node *new)
-{
-	rb_vma(new)->rb_subtree_gap = rb_vma(old)->rb_subtree_gap;
-	rb_vma(old)->rb_subtree_gap = vma_compute_subtree_gap(rb_vma(old));
-}
-
-static const struct rb_augment_callbacks vma_gap_callbacks = {
-	gap_propagate, gap_copy, gap_rotate
-};
-
-/* vma_gap_update(): vma's own gap changed; fix the values up to the root. */
-static void vma_gap_update(struct vm_area_struct *vma)
-{
-	gap_propagate(&vma->vm_rb, NULL);
-}
-
 /* The gap that follows vma changed: its successor's, or highest_vm_end. */
 static void vma_next_gap_update(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	if (vma->vm_next)
-		vma_gap_update(vma->vm_next);
+		vma_tree_update(vma->vm_next);
 	else
 		mm->highest_vm_end = vm_end_gap(vma);
 }
 
-/* ===================== linking ===================== */
+/* ===================== allocation ===================== */
 
+/*
+** Freed VMAs go on the machine's free list (m->vma_free) instead of back
+** to the host, as a slab cache keeps freed objects: an mmap after a munmap
+** then costs no host allocation.  The list is freed with the machine.
+** Under AddressSanitizer a VMA on the list is poisoned, so a use after
+** free is still reported.
+*/
+
+/*
+** A VMA for mm, its contents undefined, from the free list or the host,
+** with the tree nodes that linking it may need set aside
+** (vma_tree_reserve()); NULL on failure.
+*/
+static struct vm_area_struct *vm_area_get(struct mm_struct *mm)
+{
+	memlab_machine *m = mm->machine;
+	struct vm_area_struct *vma = m->vma_free;
+
+	if (vma_tree_reserve(mm))
+		return NULL;
+	if (!vma)
+		return ml_alloc(m, sizeof(*vma));
+	ml_unpoison(vma, sizeof(*vma));
+	m->vma_free = vma->vm_next;
+	return vma;
+}
+
+/* vm_area_alloc(): a zeroed VMA of mm; NULL on failure. */
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
 {
-	struct vm_area_struct *vma = ml_alloc(mm->machine, sizeof(*vma));
+	struct vm_area_struct *vma = vm_area_get(mm);
 
 	if (vma)
-		vma->vm_mm = mm;
+		*vma = (struct vm_area_struct){ .vm_mm = mm };
 	return vma;
+}
+
+/*
+** vm_area_dup(): an unlinked copy of orig that holds its own references
+** to the file and the anon_vma; NULL on failure.
+*/
+static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
+{
+	struct vm_area_struct *new = vm_area_get(orig->vm_mm);
+
+	if (!new)
+		return NULL;
+	*new = *orig;
+	new->vm_leaf = NULL;
+	if (new->vm_file)
+		file_get(new->vm_file);
+	if (new->anon_vma)
+		new->anon_vma->refcount++;
+	return new;
 }
 
 /* Free a VMA that is not linked: drop its file and anon_vma references. */
@@ -107,8 +92,25 @@ void vm_area_free(struct vm_area_struct *vma)
 		file_put(vma->vm_file);
 	if (vma->anon_vma)
 		anon_vma_put(m, vma->anon_vma);
-	ml_free(m, vma, sizeof(*vma));
+	vma->vm_next = m->vma_free;
+	m->vma_free = vma;
+	ml_poison(vma, sizeof(*vma));
 }
+
+/* Give the free VMAs and tree nodes back to the host (memlab_destroy, after every task). */
+void vm_area_cache_destroy(memlab_machine *m)
+{
+	while (m->vma_free) {
+		struct vm_area_struct *vma = m->vma_free;
+
+		ml_unpoison(vma, sizeof(*vma));
+		m->vma_free = vma->vm_next;
+		ml_free(m, vma, sizeof(*vma));
+	}
+	vma_node_cache_destroy(m);
+}
+
+/* ===================== linking ===================== */
 
 void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
 {
@@ -120,26 +122,15 @@ void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
 }
 
 /*
-** vma_link(): insert vma, which overlaps nothing, into the list and the
-** tree (Linux 4.x __vma_link_list + __vma_link_rb); map_count++.
+** __vma_link(): insert vma, which overlaps nothing, right after prev (NULL:
+** first) in the list and the tree (Linux 4.x __vma_link_list +
+** __vma_link_rb; the tree finds the place from prev, with no search);
+** map_count++.
 */
-void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev)
 {
-	struct rb_node **link = &mm->mm_rb.node, *parent = NULL;
-	struct vm_area_struct *prev = NULL, *next;
+	struct vm_area_struct *next = prev ? prev->vm_next : mm->mmap;
 
-	while (*link) {
-		struct vm_area_struct *v = rb_vma(*link);
-
-		parent = *link;
-		if (v->vm_end <= vma->vm_start) {
-			prev = v;
-			link = &(*link)->right;
-		} else {
-			link = &(*link)->left;
-		}
-	}
-	next = prev ? prev->vm_next : mm->mmap;
 	vma->vm_prev = prev;
 	vma->vm_next = next;
 	if (prev)
@@ -148,51 +139,100 @@ void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
 		mm->mmap = vma;
 	if (next)
 		next->vm_prev = vma;
+	vma_tree_insert(mm, vma);
 	vma_next_gap_update(mm, vma);
-	rb_link_node(&vma->vm_rb, parent, link);
-	vma->rb_subtree_gap = 0;
-	vma_gap_update(vma);
-	rb_insert_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
 	mm->map_count++;
 }
 
-/* vma_unlink(): out of the tree and the list; the vmacache is killed. */
-void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+/* The VMA before the first VMA next (or before none: the last VMA). */
+struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next)
+{
+	return next ? next->vm_prev : vma_tree_last(&mm->mm_mt);
+}
+
+/* vma_link(): __vma_link() after the VMA that precedes vma (a search, no vmacache). */
+void vma_link(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	__vma_link(mm, vma, vma_prev_or_last(mm, vma_tree_find(&mm->mm_mt, vma->vm_start)));
+}
+
+/*
+** __vma_unlink(): out of the tree and the list, the vmacache killed, but
+** the gap after vma left stale.  Merges use it: each then moves the bounds
+** of the VMA before that gap or after it, which recomputes the gap once
+** (as Linux 4.x __vma_adjust() does) instead of opening a transient gap
+** that is propagated up the tree and closed again.
+*/
+static void __vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 {
 	struct vm_area_struct *prev = vma->vm_prev, *next = vma->vm_next;
 
-	rb_erase_augmented(&vma->vm_rb, &mm->mm_rb, &vma_gap_callbacks);
+	vma_tree_erase(mm, vma);
 	if (prev)
 		prev->vm_next = next;
 	else
 		mm->mmap = next;
-	if (next) {
+	if (next)
 		next->vm_prev = prev;
-		vma_gap_update(next);
-	} else {
-		mm->highest_vm_end = prev ? vm_end_gap(prev) : 0;
-	}
 	vma->vm_next = vma->vm_prev = NULL;
 	mm->vmacache_seqnum++;
 	mm->map_count--;
 }
 
+/* vma_unlink(): out of the tree and the list; the gap it leaves is updated. */
+void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
+{
+	struct vm_area_struct *prev = vma->vm_prev, *next = vma->vm_next;
+
+	__vma_unlink(mm, vma);
+	if (next)
+		vma_tree_update(next);
+	else
+		mm->highest_vm_end = prev ? vm_end_gap(prev) : 0;
+}
+
 /*
 ** Move a linked VMA's bounds; it must still not overlap its neighbours.
-** Its gap and its successor's gap are updated.
+** Its slot in the tree (its vm_end, its gap) and its successor's gap are
+** updated.
 */
 void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 		   uint64_t start, uint64_t end, uint64_t pgoff)
 {
-	bool start_moved = start != vma->vm_start, end_moved = end != vma->vm_end;
+	bool end_moved = end != vma->vm_end;
 
+	if (start == vma->vm_start && !end_moved) {
+		vma->vm_pgoff = pgoff;
+		return;
+	}
 	vma->vm_start = start;
 	vma->vm_end = end;
 	vma->vm_pgoff = pgoff;
-	if (start_moved)
-		vma_gap_update(vma);
+	vma_tree_update(vma);
 	if (end_moved)
 		vma_next_gap_update(mm, vma);
+}
+
+/*
+** vma_shift_boundary(): move the boundary between lo and hi, adjacent
+** VMAs, to addr (hi's pgoff follows its start).  Both bounds move before
+** either slot is updated, so no transient gap opens between them (Linux
+** 4.x __vma_adjust() with adjust_next); lo's slot goes first, since hi's
+** is found by hi's new start, which lo's old key may still cover.
+*/
+static void vma_shift_boundary(struct vm_area_struct *lo, struct vm_area_struct *hi,
+			       uint64_t addr)
+{
+	unsigned shift = lo->vm_mm->machine->page_shift;
+
+	if (addr > hi->vm_start)
+		hi->vm_pgoff += (addr - hi->vm_start) >> shift;
+	else
+		hi->vm_pgoff -= (hi->vm_start - addr) >> shift;
+	lo->vm_end = addr;
+	hi->vm_start = addr;
+	vma_tree_update(lo);
+	vma_tree_update(hi);
 }
 
 /* ===================== lookup: the vmacache and the tree ===================== */
@@ -235,25 +275,13 @@ struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr)
 {
 	struct mm_struct *mm = t->mm;
 	struct vm_area_struct *vma = vmacache_find(t, addr);
-	struct rb_node *n;
 
 	if (vma) {
 		mm->vmacache_hits++;
 		return vma;
 	}
 	mm->vmacache_misses++;
-	for (n = mm->mm_rb.node; n;) {
-		struct vm_area_struct *v = rb_vma(n);
-
-		if (v->vm_end > addr) {
-			vma = v;
-			if (v->vm_start <= addr)
-				break;
-			n = n->left;
-		} else {
-			n = n->right;
-		}
-	}
+	vma = vma_tree_find(&mm->mm_mt, addr);
 	if (vma && vmacache_valid(t))
 		t->vmacache[vmacache_hash(t, addr)] = vma;
 	return vma;
@@ -264,15 +292,9 @@ struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,
 				     struct vm_area_struct **pprev)
 {
 	struct vm_area_struct *vma = find_vma(t, addr);
-	struct rb_node *last;
 
-	if (vma) {
-		*pprev = vma->vm_prev;
-		return vma;
-	}
-	last = rb_last(&t->mm->mm_rb);
-	*pprev = rb_vma(last);
-	return NULL;
+	*pprev = vma_prev_or_last(t->mm, vma);
+	return vma;
 }
 
 /* find_vma_intersection(): the first VMA overlapping [start, end). */
@@ -468,17 +490,12 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 
 	if ((err = vma_may_split(vma, addr)))
 		return err;
-	new = vm_area_alloc(mm);
+	new = vm_area_dup(vma);
 	if (!new)
 		return -MEMLAB_ENOMEM;
-	*new = *vma;
-	new->vm_file = NULL;
-	vma_set_file(new, vma->vm_file);
-	if (new->anon_vma)
-		new->anon_vma->refcount++;
 	/*
-	 * The bounds move without a gap update: linking new right next to
-	 * vma recomputes the one gap that changed (new's successor's) once.
+	 * Linking new right next to vma recomputes the gap that changed (of
+	 * new's successor) once; vma's new end, its key, is set first.
 	 */
 	if (new_below) {
 		new->vm_end = addr;
@@ -488,8 +505,9 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		new->vm_start = addr;
 		new->vm_pgoff += delta;
 		vma->vm_end = addr;
+		vma_tree_update(vma);
 	}
-	vma_link(mm, new);
+	__vma_link(mm, new, new_below ? vma->vm_prev : vma);
 	return 0;
 }
 
@@ -502,10 +520,14 @@ int split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 	return __split_vma(mm, vma, addr, new_below);
 }
 
-/* Unlink and free a VMA that a merge swallowed. */
+/*
+** Unlink and free a VMA that a merge swallowed.  The merge then moves the
+** end of the VMA before it or the start of the one after, which updates
+** the gap it leaves.
+*/
 static void remove_vma(struct mm_struct *mm, struct vm_area_struct *vma)
 {
-	vma_unlink(mm, vma);
+	__vma_unlink(mm, vma);
 	vm_area_free(vma);
 }
 
@@ -659,12 +681,12 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 	}
 	if (merge_left) {
 		dup_anon_vma(prev, vma);
-		if (right_side)
+		if (right_side) {
 			remove_vma(mm, vma);
-		else
-			vma_set_range(mm, vma, end, vma->vm_end,
-				      vma->vm_pgoff + ((end - vma->vm_start) >> shift));
-		vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
+			vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
+		} else {
+			vma_shift_boundary(prev, vma, end);
+		}
 		return prev;
 	}
 	/* merge_right */
@@ -676,9 +698,7 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 		vma_set_range(mm, next, new_start, next->vm_end,
 			      next->vm_pgoff - ((end - new_start) >> shift));
 	} else {
-		vma_set_range(mm, vma, vma->vm_start, start, vma->vm_pgoff);
-		vma_set_range(mm, next, start, next->vm_end,
-			      next->vm_pgoff - ((end - start) >> shift));
+		vma_shift_boundary(vma, next, start);
 	}
 	return next;
 }
@@ -739,29 +759,13 @@ static void mm_violation(struct mm_check *c, const char *fmt, ...)
 	c->fn(c->ud, msg);
 }
 
-/* Walk the tree in order checking it against the list; returns the subtree's black height or -1. */
+/* The tree keeps its rules and holds the list's VMAs in order. */
 static void check_tree(struct mm_check *c, struct mm_struct *mm)
 {
-	struct vm_area_struct *vma = mm->mmap;
-	struct rb_node *n;
-	int i = 0;
+	char why[160];
 
-	if (rb_validate(&mm->mm_rb))
-		mm_violation(c, "the VMA tree breaks the red-black rules");
-	for (n = rb_first(&mm->mm_rb); n; n = rb_next(n), i++) {
-		if (rb_vma(n) != vma) {
-			mm_violation(c, "the tree and the list disagree at VMA %d", i);
-			return;
-		}
-		if (rb_vma(n)->rb_subtree_gap != vma_compute_subtree_gap(rb_vma(n)))
-			mm_violation(c, "VMA %#llx: rb_subtree_gap is %#llx, should be %#llx",
-				     (unsigned long long)vma->vm_start,
-				     (unsigned long long)vma->rb_subtree_gap,
-				     (unsigned long long)vma_compute_subtree_gap(vma));
-		vma = vma->vm_next;
-	}
-	if (vma)
-		mm_violation(c, "the list has more VMAs than the tree");
+	if (vma_tree_validate(mm, why, sizeof(why)))
+		mm_violation(c, "the VMA tree is corrupt: %s", why);
 }
 
 /*

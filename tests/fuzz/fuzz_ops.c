@@ -965,7 +965,7 @@ static void op_pattern(struct fuzz *f)
 	if ((c & 0xe0) == 0xe0)
 		pat.len = (1ull << 24) * f->info.page_size + f->info.page_size;	/* zipf: too big */
 	pat.stride = (uint64_t)(c & 0x1f) * 24;
-	pat.count = (uint64_t)(c % 16 + 1) * 16 - (b & 3) * 8;
+	pat.count = (uint64_t)(c % 16 + 1) * 16 + (b & 3) * 8;
 	pat.seed = a ^ (unsigned)b << 8;
 	pat.write_ratio = (b >> 6) == 3 ? 1.5 : (b >> 6) / 2.0;
 	pat.zipf_s = (c >> 5) == 6 ? 0 : 0.5 + (c >> 5) * 0.25;
