@@ -160,8 +160,59 @@ static int t_make_it_fail(lua_State *L)
 	return 1;
 }
 
+/*
+** m:corrupt{ what = "pte", task = p, addr =, bit = } or { what = "freelist",
+** order = } --> { addr =, bit =, before =, after = } | nil, err, errno:
+** a bit flipped on purpose (addr 0 / bit -1 or left out: chosen at random).
+*/
+static int m_corrupt(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "corrupt");
+	struct memlab_corruption c;
+	const char *what;
+	int rc;
+
+	if (!lua_istable(L, 2))
+		return lmemlab_typeerror(L, 2, "corrupt", "table of options");
+	lua_getfield(L, 2, "what");
+	what = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+	if (strcmp(what, "pte") == 0) {
+		lmachine *tlm;
+		memlab_task *t;
+		uint64_t addr;
+		lua_Integer bit;
+
+		lua_getfield(L, 2, "task");
+		lua_replace(L, 1);	/* the task where lmemlab_checktask looks */
+		t = lmemlab_checktask(L, "corrupt", &tlm);
+		if (tlm != lm)
+			return luaL_error(L, "corrupt: the task belongs to another machine");
+		lua_getfield(L, 2, "addr");
+		addr = lua_isnil(L, -1) ? 0 : lmemlab_checkaddr(L, lua_gettop(L), "corrupt", "addr");
+		lua_getfield(L, 2, "bit");
+		bit = lua_isnil(L, -1) ? -1 : lmemlab_checkrange(L, lua_gettop(L), "corrupt", "bit", -1, 63);
+		rc = memlab_corrupt_pte(t, addr, (int)bit, &c);
+	} else if (strcmp(what, "freelist") == 0) {
+		lua_getfield(L, 2, "order");
+		rc = memlab_corrupt_freelist(lmemlab_machine_core(lm), lua_isnil(L, -1) ? 0 :
+			(unsigned)lmemlab_checkrange(L, lua_gettop(L), "corrupt", "order", 0, 63), &c);
+	} else {
+		return luaL_error(L, "corrupt: 'what' must be \"pte\" or \"freelist\"");
+	}
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_createtable(L, 0, 4);
+	lmemlab_setint(L, "addr", c.addr);
+	lua_pushinteger(L, c.bit);
+	lua_setfield(L, -2, "bit");
+	lmemlab_setint(L, "before", c.before);
+	lmemlab_setint(L, "after", c.after);
+	return 1;
+}
+
 static const luaL_Reg fault_machine_methods[] = {
 	{ "inject", m_inject },
+	{ "corrupt", m_corrupt },
 	{ "injected", m_injected },
 	{ NULL, NULL }
 };

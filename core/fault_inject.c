@@ -16,6 +16,8 @@
 
 static const char *const point_names[FI_NR_POINTS] = {
 	[FI_FAIL_PAGE_ALLOC] = "fail_page_alloc",
+	[FI_TLB_LOST_SHOOTDOWN] = "tlb_lost_shootdown",	/* memlab's: an IPI's flush lost */
+	[FI_TLB_STALE_ENTRY] = "tlb_stale_entry",		/* memlab's: a local flush skipped */
 };
 
 /* FAULT_ATTR_INITIALIZER, and fail_page_alloc's defaults. */
@@ -194,4 +196,104 @@ unsigned memlab_task_get_fail_nth(const memlab_task *t)
 void memlab_task_make_it_fail(memlab_task *t, int on)
 {
 	t->make_it_fail = on != 0;
+}
+
+/* ===================== corruption on purpose ===================== */
+
+struct pick_leaf {
+	memlab_machine *m;
+	uint64_t seen, va, table, idx;
+	unsigned level;
+};
+
+/* Reservoir sampling over the present leaves: each is kept with chance 1/seen. */
+static int pick_leaf(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		     uint64_t e)
+{
+	struct pick_leaf *p = ud;
+
+	(void)e;
+	if (rng_next(&p->m->rng) % ++p->seen == 0) {
+		p->va = va;
+		p->table = table;
+		p->idx = idx;
+		p->level = level;
+	}
+	return 0;
+}
+
+/* A bit of a frame number: in [page_shift, page_shift + log2(nr_frames)). */
+static int random_pfn_bit(memlab_machine *m)
+{
+	unsigned bits = 64 - (unsigned)__builtin_clzll(m->nr_frames - 1);
+
+	return (int)(m->page_shift + rng_next(&m->rng) % (bits ? bits : 1));
+}
+
+int memlab_corrupt_pte(memlab_task *t, uint64_t va, int bit, struct memlab_corruption *out)
+{
+	memlab_machine *m = t->m;
+	struct pick_leaf p = { m, 0, va, 0, 0, 0 };
+	uint64_t e;
+
+	if (bit < -1 || bit > 63)
+		return -MEMLAB_EINVAL;
+	if (va) {
+		if (pt_leaf_slot(m, t->mm, va, &p.table, &p.level))
+			return -MEMLAB_EINVAL;
+		p.idx = pt_index(&t->mm->pt, p.level, va);
+	} else {
+		pt_walk_range(m, t->mm, 0, 0, pick_leaf, &p);
+		if (!p.seen)
+			return -MEMLAB_ENOENT;
+	}
+	e = pt_read(m, p.table, p.idx);
+	if (!e)
+		return -MEMLAB_ENOENT;
+	if (bit < 0)
+		bit = random_pfn_bit(m);
+	pt_write(m, p.table, p.idx, e ^ (1ull << bit));
+	out->addr = p.va & ~(pt_level_size(&t->mm->pt, p.level) - 1);
+	out->bit = bit;
+	out->before = e;
+	out->after = e ^ (1ull << bit);
+	return 0;
+}
+
+/*
+** A free-list link flipped: the forward link of the first free block of
+** an order that has a successor, by a bit that keeps it inside RAM (a
+** wrong frame, never a wild pointer).  -MEMLAB_ENOENT when no list of
+** that order holds two blocks.
+*/
+int memlab_corrupt_freelist(memlab_machine *m, unsigned order, struct memlab_corruption *out)
+{
+	unsigned bits = 64 - (unsigned)__builtin_clzll(m->nr_frames - 1);
+
+	if (order > m->max_order)
+		return -MEMLAB_EINVAL;
+	for (int z = 0; z < m->nr_zones; z++) {
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++) {
+			uint32_t head = m->zones[z].free_area[order].free_list[mt].head;
+			struct page *page;
+
+			if (head == PFN_NONE || pfn_to_page(m, head)->lru_next == PFN_NONE)
+				continue;
+			page = pfn_to_page(m, head);
+			for (int tries = 0; tries < 64; tries++) {
+				int bit = (int)(rng_next(&m->rng) % bits);
+				uint32_t next = page->lru_next ^ (1u << bit);
+
+				if (next < m->nr_frames) {
+					out->addr = head;
+					out->bit = bit;
+					out->before = page->lru_next;
+					out->after = next;
+					page->lru_next = next;
+					return 0;
+				}
+			}
+		}
+	}
+	return -MEMLAB_ENOENT;
 }

@@ -1343,7 +1343,9 @@ void split_page(memlab_machine *m, uint64_t pfn, unsigned order)
 
 /*
 ** bad_page(): Linux's "BUG: Bad page state" report and dump_page() lines,
-** via the host.  A free block's head carries page_type buddy.
+** via the host.  A free block's head carries page_type buddy.  The mapping
+** is printed as 0, 1 (anonymous) or 2 (a file) rather than as a host
+** pointer, which would make the same run print different bytes.
 */
 static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 {
@@ -1356,7 +1358,8 @@ static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 		  "page dumped because: %s",
 		  (unsigned long long)pfn, page ? page->_refcount : 0,
 		  page ? page->mapcount : 0,
-		  (unsigned long long)(page ? page->mapping : 0),
+		  (unsigned long long)(!page || !page->mapping ? 0 :
+				       page->mapping & PAGE_MAPPING_ANON ? 1 : 2),
 		  (unsigned long long)(page ? page->index : 0), (unsigned long long)pfn,
 		  page ? page->flags & PG_reserved : 0, z ? z->name : "none",
 		  page && (page->flags & PG_reserved) ? "|reserved" : "",

@@ -121,6 +121,18 @@ struct rmap_check {
 
 #define rmap_violation(c, ...)	ml_violation(&(c)->v, __VA_ARGS__)
 
+/* What a page belongs to, in words that do not depend on the host's addresses. */
+static void page_owner(const struct page *page, char *buf, size_t size)
+{
+	if (!page->mapping)
+		snprintf(buf, size, "no mapping");
+	else if (page_anon(page))
+		snprintf(buf, size, "anon_vma %llu", (unsigned long long)
+			 ((const struct anon_vma *)(page->mapping & ~(uintptr_t)PAGE_MAPPING_ANON))->id);
+	else
+		snprintf(buf, size, "file %s", ((const struct memlab_file *)page->mapping)->path);
+}
+
 /* A mapped struct page agrees with the VMA and address that map it. */
 static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 			      const struct pt_prot *p, unsigned level)
@@ -134,11 +146,14 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 			       pid, (unsigned long long)va, (unsigned long long)pfn);
 		return;
 	}
-	if (!vma_may_map(vma, page) || vma_address(vma, page) != va)
-		rmap_violation(c, "rmap: pid %d va %#llx maps pfn %#llx (mapping %#llx index %#llx), "
-			       "which its VMA cannot reach", pid, (unsigned long long)va,
-			       (unsigned long long)pfn, (unsigned long long)page->mapping,
-			       (unsigned long long)page->index);
+	if (!vma_may_map(vma, page) || vma_address(vma, page) != va) {
+		char owner[160];
+
+		page_owner(page, owner, sizeof(owner));
+		rmap_violation(c, "rmap: pid %d va %#llx maps pfn %#llx (%s, index %#llx), which "
+			       "its VMA cannot reach", pid, (unsigned long long)va,
+			       (unsigned long long)pfn, owner, (unsigned long long)page->index);
+	}
 	if (p->write && !(vma->vm_flags & VM_SHARED) &&
 	    !(page_anon(page) && (page->flags & PG_anon_exclusive)))
 		rmap_violation(c, "rmap: pid %d va %#llx: writable private entry for a page "

@@ -1425,6 +1425,11 @@ static void flush_tlb_func(struct tlb_machine *tm, struct tlb_cpu *c,
 	mm_tlb_gen = f->mm->context.tlb_gen;
 	if (f->new_tlb_gen <= local_tlb_gen || local_tlb_gen == mm_tlb_gen)
 		return;
+	if (should_fail(tm->m, local ? FI_TLB_STALE_ENTRY : FI_TLB_LOST_SHOOTDOWN, 1, false)) {
+		/* injected: the flush is lost, yet the CPU believes it is up to date */
+		c->ctxs[c->loaded_mm_asid].tlb_gen = mm_tlb_gen;
+		return;
+	}
 	if (f->end != TLB_FLUSH_ALL && f->new_tlb_gen == local_tlb_gen + 1 &&
 	    f->new_tlb_gen == mm_tlb_gen) {
 		uint64_t nr = (f->end - f->start) >> f->stride_shift;

@@ -911,6 +911,27 @@ MEMLAB_API int (memlab_tlb_report) (memlab_machine *m, char **text, size_t *len)
 /* Invalidate every entry of every TLB and page-walk cache of every CPU. */
 MEMLAB_API void (memlab_tlb_flush_all) (memlab_machine *m);
 
+/*
+** Corruption on purpose, to see what it does and whether memlab_check
+** finds it.  memlab_corrupt_pte flips bit `bit` (-1: a random bit of the
+** frame number) of the leaf entry mapping va in t's page tables (va 0: a
+** random present leaf); memlab_corrupt_freelist flips a bit of a free
+** block's forward link (the first block of an order's free list with a
+** successor), keeping it inside RAM.  out: where (addr: the virtual
+** address, or the block's pfn), the bit, the value before and after.
+** -MEMLAB_ENOENT when there is nothing to corrupt, -MEMLAB_EINVAL for bad
+** arguments.
+*/
+struct memlab_corruption {
+	uint64_t addr;
+	int bit;
+	uint64_t before, after;		/* the entry or link */
+};
+MEMLAB_API int (memlab_corrupt_pte) (memlab_task *t, uint64_t va, int bit,
+				     struct memlab_corruption *out);
+MEMLAB_API int (memlab_corrupt_freelist) (memlab_machine *m, unsigned order,
+					  struct memlab_corruption *out);
+
 /* ===================== invariants ===================== */
 
 typedef void (*memlab_violation_fn)(void *ud, const char *msg);
