@@ -1353,7 +1353,7 @@ static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 	const struct zone *z = pfn < m->nr_frames ? page_zone(m, pfn) : NULL;
 
 	ml_report(m, "BUG: Bad page state in process memlab  pfn:%05llx\n"
-		  "page: refcount:%d mapcount:%d mapping:%016llx index:%#llx pfn:0x%llx\n"
+		  "page: refcount:%d mapcount:%d mapping:%016llx index:0x%llx pfn:0x%llx\n"
 		  "flags: 0x%x(zone=%s%s)\n%s"
 		  "page dumped because: %s",
 		  (unsigned long long)pfn, page ? page->_refcount : 0,
