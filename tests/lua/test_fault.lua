@@ -217,6 +217,28 @@ function TestInject:test_snapshot_is_plain_and_deterministic()
   lu.assertEquals(t.injected.fail_page_alloc.fired, 0)
 end
 
+function TestInject:test_corrupt()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "c", aslr = false }
+  local a = assert(p:mmap(0, "8K", "rw-", "private|anonymous"))
+  lu.assertEquals({ m:corrupt{ what = "pte", task = p, addr = a } }, { nil, "ENOENT", 2 })
+  assert(p:write(a, "x"))
+  local c = assert(m:corrupt{ what = "pte", task = p })	-- a random present entry
+  lu.assertEquals(c.before ~ c.after, 1 << c.bit)
+  lu.assertTrue(c.bit >= 12)
+  lu.assertFalse(pcall(m.check, m))
+  m:corrupt{ what = "pte", task = p, addr = c.addr, bit = c.bit }
+  lu.assertTrue(m:check())
+  c = assert(m:corrupt{ what = "freelist", order = 10 })
+  lu.assertFalse(pcall(m.check, m))
+  H.assert_raises({ "corrupt", "what" }, m.corrupt, m, { what = "nope" })
+  H.assert_raises({ "corrupt" }, m.corrupt, m, { what = "pte", task = 1 })
+  H.assert_raises({ "corrupt", "bit" }, m.corrupt, m, { what = "pte", task = p, bit = 64 })
+  H.assert_raises({ "corrupt" }, m.corrupt, m, "pte")
+  local other <close> = memlab.new{ ram = "64M" }
+  H.assert_raises({ "corrupt", "another machine" }, other.corrupt, other, { what = "pte", task = p })
+end
+
 TestScenario = {}
 
 local function workload(m)
