@@ -106,7 +106,12 @@ bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn)
 	bool fail;
 
 	fp->calls++;
-	if (t && t->fail_nth)
+	/*
+	 * fail-nth counts the decisions of points that fail cleanly; memlab's
+	 * corruption points (the TLB's) only ever fire by their attributes,
+	 * so that a fail-nth sweep sees clean errors, never corruption.
+	 */
+	if (t && t->fail_nth && point < FI_FIRST_CORRUPTION)
 		fail = --t->fail_nth == 0;
 	else
 		fail = should_fail_attr(m, fp, size);

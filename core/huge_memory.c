@@ -150,6 +150,16 @@ static bool huge_leaf(memlab_task *t, uint64_t va, uint64_t *table, uint64_t *id
 	return pt_read(t->m, *table, *idx) != 0;
 }
 
+/* rmap_walk's visit: a PMD mapping of the huge page becomes PTEs. */
+static void split_one_pmd(memlab_task *t, uint64_t addr, void *ud)
+{
+	uint64_t table, idx;
+
+	(void)ud;
+	if (huge_leaf(t, addr, &table, &idx))
+		split_pmd_entry(t, addr, table, idx);
+}
+
 /*
 ** split_huge_page(): every PMD mapping of the anonymous huge page at head
 ** becomes PTEs, and the page becomes 2^order pages, each with the
@@ -162,22 +172,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	unsigned order = hp->private;
 	int maps = hp->mapcount;
 	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_lru | PG_unevictable);
-	struct memlab_rmap_entry e[16];
-	size_t n, done;
-
-	do {	/* a split mapping still maps the head (as a PTE): go on until none is huge */
-		n = memlab_rmap(m, head, e, 16);
-		done = 0;
-		for (size_t i = 0; i < n && i < 16; i++) {
-			memlab_task *t = memlab_find_task(m, e[i].pid);
-			uint64_t table, idx;
-
-			if (t && huge_leaf(t, e[i].addr, &table, &idx)) {
-				split_pmd_entry(t, e[i].addr, table, idx);
-				done++;
-			}
-		}
-	} while (done);
+	rmap_walk(m, head, split_one_pmd, NULL);
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
 		struct page *p = pfn_to_page(m, head + i);

@@ -129,7 +129,13 @@ enum vmstat_item {
 };
 
 /* Fault-injection points (fault_inject.c). */
-enum { FI_FAIL_PAGE_ALLOC, FI_TLB_LOST_SHOOTDOWN, FI_TLB_STALE_ENTRY, FI_NR_POINTS };
+enum {
+	FI_FAIL_PAGE_ALLOC,
+	FI_FIRST_CORRUPTION,		/* the points after this one corrupt, they do not fail */
+	FI_TLB_LOST_SHOOTDOWN = FI_FIRST_CORRUPTION,
+	FI_TLB_STALE_ENTRY,
+	FI_NR_POINTS
+};
 
 struct fault_point {
 	struct memlab_fault_attr attr;

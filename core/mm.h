@@ -343,6 +343,8 @@ int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
 int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src);
 void folio_mkclean(memlab_machine *m, uint64_t pfn);	/* rmap.c */
+typedef void (*rmap_fn)(memlab_task *t, uint64_t addr, void *ud);
+void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud);	/* rmap.c */
 void filemap_release(struct memlab_file *f);
 
 /* ---- task.c ---- */

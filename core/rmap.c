@@ -53,31 +53,53 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 	return w.nr_levels && pt_prot_maps(&w.prot) && !w.prot.special && w.pfn == pfn;
 }
 
-size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *out, size_t n)
+/*
+** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
+** the frame (not the zero page), without allocating.  fn may change the
+** entry it is given.
+*/
+void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
 	const struct page *page;
-	size_t found = 0;
 
 	if (pfn >= m->nr_frames)
-		return 0;
+		return;
 	page = pfn_to_page(m, pfn);
 	if (!page->mapping || page->mapcount <= 0)
-		return 0;
+		return;
 	for (memlab_task *t = m->tasks; t; t = t->next) {
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
 			uint64_t addr;
 
-			if (!vma_may_map(v, page) || (addr = vma_address(v, page)) == 1 ||
-			    !pte_maps(t, addr, pfn))
-				continue;
-			if (found < n) {
-				out[found].pid = t->pid;
-				out[found].addr = addr;
-			}
-			found++;
+			if (vma_may_map(v, page) && (addr = vma_address(v, page)) != 1 &&
+			    pte_maps(t, addr, pfn))
+				fn(t, addr, ud);
 		}
 	}
-	return found;
+}
+
+struct rmap_collect {
+	struct memlab_rmap_entry *out;
+	size_t n, found;
+};
+
+static void rmap_collect_one(memlab_task *t, uint64_t addr, void *ud)
+{
+	struct rmap_collect *c = ud;
+
+	if (c->found < c->n) {
+		c->out[c->found].pid = t->pid;
+		c->out[c->found].addr = addr;
+	}
+	c->found++;
+}
+
+size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *out, size_t n)
+{
+	struct rmap_collect c = { out, n, 0 };
+
+	rmap_walk(m, pfn, rmap_collect_one, &c);
+	return c.found;
 }
 
 /*
