@@ -125,10 +125,21 @@ static int t_msync(lua_State *L)
 	memlab_task *t = lmemlab_checktask(L, "msync", &lm);
 	uint64_t addr = lmemlab_checkaddr(L, 2, "msync", "addr");
 	uint64_t len = lmemlab_checklength(L, 3, "msync", "len");
-	int flags = lua_type(L, 4) == LUA_TNUMBER
-		    ? (int)lmemlab_checkinteger(L, 4, "msync", "flags")
-		    : values[luaL_checkoption(L, 4, "sync", names)];
-	int rc;
+	int flags = MEMLAB_MS_SYNC, rc;
+
+	if (lua_type(L, 4) == LUA_TNUMBER) {
+		flags = (int)lmemlab_checkrange(L, 4, "msync", "flags", INT32_MIN, INT32_MAX);
+	} else if (!lua_isnoneornil(L, 4)) {
+		const char *s = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "";
+		int i;
+
+		for (i = 0; names[i] && strcmp(names[i], s); i++)
+			;
+		if (!names[i])
+			return lmemlab_argerror(L, 4, "msync", "flags must be \"sync\", \"async\", "
+						"\"invalidate\", \"sync|invalidate\", \"async|invalidate\" or MS_* bits");
+		flags = values[i];
+	}
 
 	lmemlab_begin_call(lm);
 	rc = memlab_msync(t, addr, len, flags);
