@@ -276,9 +276,17 @@ static int64_t move_vma(struct vrm *v)
 	struct mm_struct *mm = t->mm;
 	struct vm_area_struct *new_vma;
 	uint64_t hiwater_vm;
+	int err = 0;
 
 	if (mm->map_count >= sysctl_max_map_count(t->m) - 3)
 		return -MEMLAB_ENOMEM;	/* prep_move_vma() */
+	/* ... and vm_ops->may_split() at both ends: a special mapping moves whole */
+	if (v->vma->vm_start != v->addr)
+		err = vma_may_split(v->vma, v->addr);
+	if (!err && v->vma->vm_end != v->addr + v->old_len)
+		err = vma_may_split(v->vma, v->addr + v->old_len);
+	if (err)
+		return err;
 	if (!vrm_calc_charge(v))
 		return -MEMLAB_ENOMEM;
 	/* the entries move first (their tables allocated or nothing done) */
