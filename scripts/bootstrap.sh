@@ -8,12 +8,13 @@
 #                                 1. build/       build, every test with ctest
 #                                 2. build-asan/  the same under ASan+UBSan
 #                                                 (any finding fails the run)
-#                                 3. build-fuzz/  the libFuzzer target, built
-#                                                 with clang, run for a bounded time
+#                                 3. build-fuzz/  the libFuzzer targets, built
+#                                                 with clang, each run for a
+#                                                 bounded time
 #                               and exit non-zero if any stage failed.
 #
 # Installing needs root (apt-get): run as root, or as a user with sudo.
-# Environment: MEMLAB_FUZZ_SECONDS (default 60) bounds the fuzzing run;
+# Environment: MEMLAB_FUZZ_SECONDS (default 60) bounds each fuzz target's run;
 # JOBS (default 2) is the build and ctest parallelism.
 #
 set -euo pipefail
@@ -113,17 +114,25 @@ stage_asan() {
 		--output-on-failure --no-tests=error --timeout 900
 }
 
-# The fuzz target only (the rest of the tree is covered by the stages above).
+# The fuzz targets only (the rest of the tree is covered by the stages above):
+# fuzz_page_alloc, then fuzz_ops (seeded with tests/fuzz/corpus_ops), each
+# for FUZZ_SECONDS; both run even if the first finds something.
 stage_fuzz() {
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEMLAB_FUZZ=ON &&
-		cmake --build build-fuzz -j"$JOBS" --target fuzz_page_alloc ||
+		cmake --build build-fuzz -j"$JOBS" --target fuzz_page_alloc fuzz_ops ||
 		return 1
-	local bin=build-fuzz/tests/fuzz/fuzz_page_alloc
-	mkdir -p build-fuzz/corpus build-fuzz/artifacts
-	log "fuzzing for ${FUZZ_SECONDS} s"
-	env "${SAN_ENV[@]}" "$bin" -max_total_time="$FUZZ_SECONDS" -timeout=20 \
+	local dir=build-fuzz/tests/fuzz failed=0
+	mkdir -p build-fuzz/corpus build-fuzz/corpus_ops build-fuzz/artifacts
+	log "fuzz_page_alloc for ${FUZZ_SECONDS} s"
+	env "${SAN_ENV[@]}" "$dir/fuzz_page_alloc" -max_total_time="$FUZZ_SECONDS" -timeout=20 \
 		-rss_limit_mb=2048 -max_len=512 -len_control=0 -print_final_stats=1 \
-		-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus
+		-artifact_prefix=build-fuzz/artifacts/ build-fuzz/corpus || failed=1
+	log "fuzz_ops for ${FUZZ_SECONDS} s"
+	env "${SAN_ENV[@]}" "$dir/fuzz_ops" -max_total_time="$FUZZ_SECONDS" -timeout=30 \
+		-rss_limit_mb=2048 -max_len=1024 -len_control=0 -print_final_stats=1 \
+		-artifact_prefix=build-fuzz/artifacts/ops- build-fuzz/corpus_ops \
+		tests/fuzz/corpus_ops || failed=1
+	return "$failed"
 }
 
 cmd_lab() {

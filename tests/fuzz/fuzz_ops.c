@@ -2,11 +2,12 @@
 ** fuzz_ops.c -- a libFuzzer target over the whole public API.
 **
 ** The input is a program in a compact operation language for one small
-** machine.  Byte 0 chooses the machine (architecture, page size and
-** va_bits, RAM, zone layout, per-CPU lists), byte 1 its vm sysctls
-** (overcommit mode and ratio, a small vm.max_map_count, mmap_min_addr);
-** one task is spawned, then every following operation is one opcode byte
-** and its argument bytes (an input that runs out reads zeroes):
+** machine.  Bytes 0-2 choose the machine (architecture, page size and
+** va_bits, RAM, zone layout, per-CPU lists), its vm sysctls (overcommit
+** mode and ratio, a small vm.max_map_count, mmap_min_addr) and its CPUs,
+** TLBs and THP mode (setup() has the bits); one task is spawned, then
+** every following operation is one opcode byte and its argument bytes (an
+** input that runs out reads zeroes, which pick the common case):
 **
 **   spawn      a task: ASLR, exe sizes, rlimits, root, static PIE
 **   fork       a task's child          exit     a task
@@ -14,25 +15,30 @@
 **              near existing VMAs (memlab_vmas), lengths 0/1/pages/huge
 **   munmap, mprotect (PROT_NONE, GROWSDOWN, junk bits), mremap (MAYMOVE,
 **   FIXED, DONTUNMAP), madvise (every advice, invalid ones too), msync,
-**   brk, sbrk
+**   brk, sbrk                          each checked against the VMAs after
 **   access     r/w/x (or a bad letter) with or without data, across page
 **              boundaries, anywhere; a write is read back and compared
 **   pattern    memlab_access_pattern of every kind, bad parameters too
 **   pread, pwrite (a task's memory), file_pread, file_pwrite (host),
 **   file_create, file_load, sync
+**   cow        write, fork, the child reads and writes, the parent reads:
+**              copy on write (and MAP_SHARED) seen from both sides
+**   coherent   a file mapping against read(2), write(2) and the disk
 **   alloc, free, bad_free   memlab_alloc_pages / memlab_free_pages
 **   inject     fail_page_alloc with random attributes (min_order 0, the
 **              ignore flags off) or off; fail_nth, make_it_fail
 **   inspect    translate (checked against rmap), pagetable_dump, rmap,
 **              every procfs file (machine and PID), mm_info, vmstat
 **   trace      start / stop / dump (text, jsonl, chrome) / events
-**   sysctl     the vm sysctls again, mid-run
+**   sysctl, thp   the vm sysctls and THP settings again, mid-run
+**   cpu, tlb   memlab_task_run_on; TLB statistics, report, flush
 **
 ** After every operation memlab_check() must find nothing, every call must
 ** have returned 0 or a valid negative errno, the page books must balance
 **
 **   nr_free_pages + pcp + the target's blocks + nr_file_pages
-**     + nr_anon_pages + nr_page_table_pages + one PGD per task = boot free
+**     + nr_anon_pages + nr_page_table_pages + one PGD per task
+**     (+ the huge zero page while it is mapped) = boot free
 **
 ** and the report callback may have seen only fault-injection notices
 ** (and, inside bad_free, the bad-page report that free asked for).  At
@@ -40,8 +46,15 @@
 ** per-CPU lists are drained, and nr_free_pages + nr_file_pages (the page
 ** cache keeps the files' pages: files live as long as the machine) must
 ** equal the boot value.  Any surprise prints what happened and calls
-** abort().  FUZZ_OPS_VERBOSE=1 in the environment prints every operation,
-** FUZZ_OPS_VERBOSE=2 also every task's maps after it.
+** abort().
+**
+** Reading a finding: FUZZ_OPS_VERBOSE=1 in the environment prints every
+** operation with its arguments and result, FUZZ_OPS_VERBOSE=2 also every
+** task's maps after it.  tests/fuzz/crashes_ops/ holds the reproducers
+** of the findings not fixed yet; FUZZ_OPS_SKIP_KNOWN=1 leaves out the
+** checks that catch them (check_locked_growth), so that a long run can go
+** past them.  tests/fuzz/corpus_ops/ holds the seeds, among them the
+** reproducers of the findings fixed so far (regress-*).
 */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -54,7 +67,7 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-#define MAX_TASKS	8
+#define MAX_TASKS	20	/* more than 16 mappings of one page: rmap walks see them all */
 #define MAX_FILES	8
 #define MAX_LIVE	256
 #define MAX_VMAS	256
@@ -71,7 +84,7 @@ struct fuzz {
 	struct memlab_machine_info info;
 	const uint8_t *p, *end;		/* the unread input */
 	memlab_task *tasks[MAX_TASKS];
-	int ntasks;
+	int ntasks, max_tasks;
 	memlab_file *files[MAX_FILES];
 	int nfiles;
 	struct block live[MAX_LIVE];	/* memlab_alloc_pages blocks */
@@ -84,6 +97,7 @@ struct fuzz {
 	unsigned reports;
 	int expect_bad_page;		/* inside bad_free */
 	int verbose;
+	int skip_known;			/* FUZZ_OPS_SKIP_KNOWN: not the reported findings' checks */
 	const char *op;
 	unsigned step;
 };
@@ -395,7 +409,7 @@ static int pick_map_flags(struct fuzz *f, int *anon)
 	};
 	uint8_t tb = next_byte(f);
 	unsigned sel = next_u16(f), gate = next_byte(f);
-	int flags = types[tb % (sizeof(types) / sizeof(types[0]))];
+	int flags = types[(tb & 0x7f) % (sizeof(types) / sizeof(types[0]))];
 
 	*anon = !(tb & 0x80);
 	if (*anon)
@@ -449,6 +463,10 @@ static void check_machine(struct fuzz *f)
 	anon = vmstat(f, "nr_anon_pages");
 	pt = vmstat(f, "nr_page_table_pages");
 	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)f->ntasks;
+	/* the huge zero page, while a PMD maps it (no counter says so) */
+	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
+	    vmstat(f, "thp_zero_page_alloc") > 0)
+		sum += 1ull << (f->info.page_shift - 3);
 	if (sum != f->boot_free)
 		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
 		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
@@ -488,7 +506,7 @@ static int unmapped(struct fuzz *f, memlab_task *t, uint64_t start, uint64_t end
 
 static void add_task(struct fuzz *f, memlab_task *t)
 {
-	if (f->ntasks < MAX_TASKS) {
+	if (f->ntasks < f->max_tasks) {
 		f->tasks[f->ntasks++] = t;
 		return;
 	}
@@ -508,7 +526,7 @@ static void do_spawn(struct fuzz *f, uint8_t a, uint8_t b, uint8_t c)
 	memlab_task *t;
 	int rc;
 
-	if (f->ntasks >= MAX_TASKS)
+	if (f->ntasks >= f->max_tasks)
 		return;
 	memset(&sa, 0, sizeof(sa));
 	sa.name = a & 0x80 ? "fuzz" : NULL;
@@ -551,7 +569,7 @@ static void op_fork(struct fuzz *f)
 	memlab_task *t = pick_task(f), *child = NULL;
 	int rc;
 
-	if (!t || f->ntasks >= MAX_TASKS)
+	if (!t || f->ntasks >= f->max_tasks)
 		return;
 	rc = memlab_fork(t, &child);
 	check_rc(f, rc, "memlab_fork");
@@ -691,7 +709,14 @@ static void op_mmap(struct fuzz *f)
 	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_LOCKED)) && len > BIG_LEN)
 		len = BIG_LEN;	/* populating terabytes is no test, only slow */
 	rc = memlab_mmap(t, addr, len, prot, flags, file, off, &out);
-	check_rc(f, rc, "memlab_mmap");
+	/*
+	 * MAP_FIXED at an address in [-4095, -1] comes back as that "error"
+	 * (__get_unmapped_area's IS_ERR_VALUE): Linux's mmap returns it too,
+	 * so any value of that range is a valid result.
+	 */
+	if (!((flags & MEMLAB_MAP_FIXED_NOREPLACE) || (flags & MEMLAB_MAP_FIXED)) ||
+	    rc != (int)(int64_t)addr)
+		check_rc(f, rc, "memlab_mmap");
 	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " prot %#x flags %#x file %p off %#"
 	     PRIx64 " -> %d %#" PRIx64, memlab_task_pid(t), addr, len, prot, flags,
 	     (void *)file, off, rc, out);
@@ -764,12 +789,55 @@ static void op_mprotect(struct fuzz *f)
 	}
 }
 
+/* No fault injection armed: fail_page_alloc off and no task's fail-nth counting. */
+static int injection_off(struct fuzz *f)
+{
+	struct memlab_fault_stats st;
+
+	if (memlab_injected(f->m, "fail_page_alloc", &st) != 0 || st.attr.probability)
+		return 0;
+	for (int i = 0; i < f->ntasks; i++)
+		if (memlab_task_get_fail_nth(f->tasks[i]))
+			return 0;
+	return 1;
+}
+
+/*
+** mremap grew a VM_LOCKED mapping by [start, end): Linux populates the
+** growth (do_mremap: mm_populate(new_addr + old_len, delta) when
+** vrm_stat_account() saw VM_LOCKED).  For private writable anonymous
+** memory, with no fault injection and memory to spare, every page of it
+** must be present afterwards.
+*/
+static void check_locked_growth(struct fuzz *f, memlab_task *t, uint64_t start, uint64_t end)
+{
+	size_t n = get_vmas(f, t);
+	struct memlab_walk w;
+
+	if (f->skip_known || vmstat(f, "nr_free_pages") < 1024 || !injection_off(f))
+		return;
+	for (size_t i = 0; i < n; i++) {
+		const struct memlab_vma_info *v = &f->vmas[i];
+
+		if (v->start > start || v->end < end)
+			continue;
+		if (!(v->vm_flags & 0x2000 /* VM_LOCKED */) || strcmp(v->perms, "rw-p") || v->name[0])
+			return;
+		for (uint64_t a = start; a < end; a += f->info.page_size)
+			if (memlab_translate(t, a, &w) != 0 || !w.present)
+				die(f, "mremap grew locked %#" PRIx64 "-%#" PRIx64 " by [%#" PRIx64
+				    ", %#" PRIx64 "): %#" PRIx64 " is not populated", v->start, v->end,
+				    start, end, a);
+		return;
+	}
+}
+
 static void op_mremap(struct fuzz *f)
 {
 	memlab_task *t = pick_task(f);
 	uint64_t old_addr, old_len, new_len, new_addr, out = 0;
 	uint8_t fl;
-	int flags, rc;
+	int flags, rc, move_only;
 
 	if (!t)
 		return;
@@ -798,14 +866,15 @@ static void op_mremap(struct fuzz *f)
 	 * unmaps the tail, whatever was mapped below it (Linux checks nothing
 	 * there), and a move-only MREMAP_FIXED keeps the source's holes.
 	 */
+	move_only = (flags & MEMLAB_MREMAP_FIXED) && page_align(f, old_len) == page_align(f, new_len);
 	if ((page_align(f, new_len) > page_align(f, old_len) ||
-	     ((flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP)) &&
-	      page_align(f, old_len) != page_align(f, new_len)) ||
-	     (flags & MEMLAB_MREMAP_DONTUNMAP)) &&
+	     ((flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP)) && !move_only)) &&
 	    !covered(f, t, out, out + page_align(f, new_len)))
 		die(f, "mremap returned [%#" PRIx64 ", +%#" PRIx64 ") but VMAs do not cover it",
 		    out, new_len);
 	f->last_addr = out;
+	if (page_align(f, new_len) > page_align(f, old_len))
+		check_locked_growth(f, t, out + page_align(f, old_len), out + page_align(f, new_len));
 }
 
 static void op_madvise(struct fuzz *f)
@@ -1009,6 +1078,137 @@ static void op_user_rw(struct fuzz *f)
 		    done);
 }
 
+/* ===================== memory contents ===================== */
+
+#define VM_SHARED_FLAG		0x00000008ull	/* include/linux/mm.h VM_SHARED */
+#define VM_WIPEONFORK_FLAG	0x02000000ull
+#define VM_DONTCOPY_FLAG	0x00020000ull
+
+/* A page-aligned place in one of t's VMAs (8 bytes at an 8-aligned offset). */
+static const struct memlab_vma_info *pick_place(struct fuzz *f, memlab_task *t, uint64_t *addr)
+{
+	uint8_t a = next_byte(f), b = next_byte(f);
+	size_t n = get_vmas(f, t);
+	const struct memlab_vma_info *v;
+
+	if (!n)
+		return NULL;
+	v = &f->vmas[a % n];
+	*addr = v->start + ((uint64_t)b * 8 * 61) % (v->end - v->start);
+	return v;
+}
+
+/*
+** fork's copy on write, end to end: the parent writes X, forks, the child
+** reads X (nothing for VM_WIPEONFORK), writes Y; the parent must read X
+** back from a private mapping, Y from a shared one.
+*/
+static void op_cow(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f), *child = NULL;
+	const struct memlab_vma_info *v;
+	uint64_t addr = 0, x, y, got, flags;
+	int rc, si, shared;
+
+	if (!t || f->ntasks >= f->max_tasks || !(v = pick_place(f, t, &addr)))
+		return;
+	flags = v->vm_flags;
+	shared = v->perms[3] == 's';
+	x = 0x1111111111111111ull * (next_byte(f) | 1);
+	y = ~x;
+	rc = memlab_access(t, addr, 8, 'w', &x, &si);
+	note(f, "pid %d addr %#" PRIx64 " (%s %s) write -> %d", memlab_task_pid(t), addr, v->perms,
+	     v->name, rc);
+	if (rc)
+		return;
+	rc = memlab_fork(t, &child);
+	check_rc(f, rc, "memlab_fork");
+	if (rc)
+		return;
+	add_task(f, child);
+	if (flags & VM_DONTCOPY_FLAG)
+		return;
+	got = 0;
+	rc = memlab_access(child, addr, 8, 'r', &got, &si);
+	note(f, "child %d reads -> %d %#" PRIx64, memlab_task_pid(child), rc, got);
+	if (rc == 0 && got != ((flags & VM_WIPEONFORK_FLAG) && !shared ? 0 : x))
+		die(f, "child %d reads %#" PRIx64 " at %#" PRIx64 " (%s %s), the parent wrote %#"
+		    PRIx64, memlab_task_pid(child), got, addr, v->perms, v->name, x);
+	if (memlab_access(child, addr, 8, 'w', &y, &si) != 0)
+		return;
+	got = 0;
+	rc = memlab_access(t, addr, 8, 'r', &got, &si);
+	note(f, "child wrote, parent reads -> %d %#" PRIx64, rc, got);
+	if (rc == 0 && got != (shared ? y : x))
+		die(f, "parent %d reads %#" PRIx64 " at %#" PRIx64 " (%s %s) after the child wrote %#"
+		    PRIx64 " over its %#" PRIx64, memlab_task_pid(t), got, addr, v->perms, v->name,
+		    y, x);
+}
+
+/* The target's file a VMA maps ("/srv/data/fN"), or NULL. */
+static memlab_file *vma_file(struct fuzz *f, const struct memlab_vma_info *v)
+{
+	int i;
+	char tail;
+
+	if (sscanf(v->name, "/srv/data/f%d%c", &i, &tail) != 1 || i < 0 || i >= f->nfiles)
+		return NULL;
+	return f->files[i];
+}
+
+/*
+** A file mapping and the page cache agree: a store through a shared
+** mapping is what read(2) returns (and, after msync(MS_SYNC), what the
+** disk holds); a store through a private one leaves the file alone; a
+** write(2) shows through a shared mapping.
+*/
+static void op_coherent(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	const struct memlab_vma_info *v;
+	memlab_file *file;
+	uint64_t addr = 0, off, x, y, got, before = 0, done = 0, ps = f->info.page_size;
+	uint8_t a;
+	int rc, si, shared;
+
+	if (!t || !(v = pick_place(f, t, &addr)) || !(file = vma_file(f, v)))
+		return;
+	a = next_byte(f);
+	off = v->offset + (addr - v->start);
+	if (off + 8 > memlab_file_size(file))
+		return;
+	shared = v->perms[3] == 's';
+	x = 0x0101010101010101ull * (a | 1);
+	y = ~x;
+	if (memlab_file_pread(file, off, &before, 8, &done) != 0 || done != 8)
+		return;
+	rc = memlab_access(t, addr, 8, 'w', &x, &si);
+	note(f, "pid %d addr %#" PRIx64 " file %s off %#" PRIx64 " (%s) store -> %d",
+	     memlab_task_pid(t), addr, v->name, off, v->perms, rc);
+	if (rc == 0) {
+		got = 0;
+		rc = memlab_file_pread(file, off, &got, 8, &done);
+		check_rc(f, rc, "memlab_file_pread");
+		if (rc == 0 && done == 8 && got != (shared ? x : before))
+			die(f, "read(2) of %s at %#" PRIx64 " gives %#" PRIx64 " after a store of %#"
+			    PRIx64 " through a %s mapping (it held %#" PRIx64 ")", v->name, off, got,
+			    x, v->perms, before);
+		if (shared && (a & 2) &&
+		    memlab_msync(t, addr & ~(ps - 1), ps, MEMLAB_MS_SYNC) == 0 &&
+		    memlab_file_ondisk(file, off, &got, 8) == 0 && got != x)
+			die(f, "msync(MS_SYNC) of %s at %#" PRIx64 ": the disk holds %#" PRIx64
+			    ", the store was %#" PRIx64, v->name, off, got, x);
+	}
+	if (!(a & 4) || memlab_file_pwrite(file, off, &y, 8, &done) != 0 || done != 8)
+		return;
+	got = 0;
+	rc = memlab_access(t, addr, 8, 'r', &got, &si);
+	note(f, "write(2) %#" PRIx64 ", load -> %d %#" PRIx64, y, rc, got);
+	if (rc == 0 && shared && got != y)
+		die(f, "a load through a shared mapping of %s at %#" PRIx64 " gives %#" PRIx64
+		    " after write(2) of %#" PRIx64, v->name, off, got, y);
+}
+
 /* ===================== the page allocator ===================== */
 
 static const uint32_t gfp_table[] = {
@@ -1174,6 +1374,67 @@ static void check_text(struct fuzz *f, int rc, char *text, size_t len, const cha
 	memlab_free_text(f->m, text);
 }
 
+/* The kB of the line after *pos that starts with label (advancing *pos past it), or -1. */
+static int64_t field_kb(const char **pos, const char *label)
+{
+	size_t n = strlen(label);
+
+	for (const char *p = *pos; p && *p; p = strchr(p, '\n') ? strchr(p, '\n') + 1 : NULL) {
+		if (strncmp(p, label, n) == 0) {
+			*pos = p + n;
+			return strtoll(p + n, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+/*
+** smaps walks the page tables, status reads the mm's counters: the VMA
+** sizes (the gate VMA aside) add up to VmSize, the Rss of the VMAs to
+** VmRSS and to smaps_rollup's Rss.
+*/
+static void check_smaps(struct fuzz *f, memlab_task *t)
+{
+	struct memlab_mm_info mi;
+	char path[32], *smaps = NULL, *rollup = NULL;
+	const char *line, *p;
+	int64_t size = 0, rss = 0, v, rollup_rss;
+	uint64_t kb = f->info.page_size >> 10, rss_pages;
+	size_t len;
+
+	snprintf(path, sizeof(path), "%d/smaps", memlab_task_pid(t));
+	if (memlab_proc(f->m, path, &smaps, &len) != 0)
+		return;		/* no host memory */
+	snprintf(path, sizeof(path), "%d/smaps_rollup", memlab_task_pid(t));
+	if (memlab_proc(f->m, path, &rollup, &len) != 0) {
+		memlab_free_text(f->m, smaps);
+		return;
+	}
+	/* each VMA: its header line ("start-end perms ... name"), then its fields */
+	for (line = smaps; line && *line; line = strchr(line, '\n') ? strchr(line, '\n') + 1 : NULL) {
+		const char *eol = strchr(line, '\n'), *gate = strstr(line, "[vsyscall]");
+
+		if (!strchr("0123456789abcdef", *line))
+			continue;
+		p = line;
+		if ((v = field_kb(&p, "Size:")) >= 0 && !(gate && (!eol || gate < eol)))
+			size += v;
+		if ((v = field_kb(&p, "Rss:")) >= 0)
+			rss += v;
+	}
+	p = rollup;
+	rollup_rss = field_kb(&p, "Rss:");
+	memlab_mm_info(t, &mi);
+	rss_pages = mi.rss_anon + mi.rss_file + mi.rss_shmem;
+	if ((uint64_t)size != mi.total_vm * kb || (uint64_t)rss != rss_pages * kb ||
+	    rollup_rss != rss)
+		die(f, "pid %d: smaps Size %" PRId64 " kB, Rss %" PRId64 " kB, rollup Rss %" PRId64
+		    " kB; the mm has total_vm %" PRIu64 " kB, rss %" PRIu64 " kB",
+		    memlab_task_pid(t), size, rss, rollup_rss, mi.total_vm * kb, rss_pages * kb);
+	memlab_free_text(f->m, smaps);
+	memlab_free_text(f->m, rollup);
+}
+
 static void op_proc(struct fuzz *f)
 {
 	static const char *const files[] = {
@@ -1201,6 +1462,8 @@ static void op_proc(struct fuzz *f)
 	rc = memlab_proc(f->m, path, &text, &len);
 	note(f, "%s -> %d, %zu bytes", path, rc, len);
 	check_text(f, rc, text, len, "memlab_proc");
+	if (!(a & 1) && f->ntasks && (a >> 4) % 7 <= 2)	/* smaps, smaps_rollup, maps */
+		check_smaps(f, f->tasks[b % f->ntasks]);
 }
 
 static void op_inspect(struct fuzz *f)
@@ -1326,6 +1589,82 @@ static void op_sysctl(struct fuzz *f)
 	note(f, "%d/%d -> %d", a & 3, b, rc);
 }
 
+/* ===================== THP, CPUs and TLBs ===================== */
+
+static void op_thp(struct fuzz *f)
+{
+	static const char *const modes[] = { "always", "madvise", "never", NULL, "sometimes" };
+	struct memlab_thp_settings get;
+	uint8_t a = next_byte(f);
+	const char *mode = modes[a % 5];
+	int zero = (int)(a >> 3 & 3) - 1;	/* -1, 0, 1, 2 (EINVAL) */
+	int rc = memlab_thp(f->m, mode, zero, &get);
+
+	check_rc(f, rc, "memlab_thp");
+	note(f, "%s zero %d -> %d", mode ? mode : "(same)", zero, rc);
+	if ((a % 5 == 4 || zero == 2) != (rc == -MEMLAB_EINVAL))
+		die(f, "memlab_thp(%s, %d): %d", mode ? mode : "NULL", zero, rc);
+	if (rc == 0 && get.hpage_pmd_size != f->pmd_size)
+		die(f, "THP size %#" PRIx64 ", PMD size %#" PRIx64, get.hpage_pmd_size, f->pmd_size);
+}
+
+static void op_cpu(struct fuzz *f)
+{
+	memlab_task *t = pick_task(f);
+	uint8_t a = next_byte(f);
+	int cpu = a & 0x80 ? (int)(a & 0x7f) - 2 : a % f->info.nr_cpus, rc;
+
+	if (!t)
+		return;
+	rc = memlab_task_run_on(t, cpu);
+	check_rc(f, rc, "memlab_task_run_on");
+	note(f, "pid %d to cpu %d -> %d", memlab_task_pid(t), cpu, rc);
+	if ((cpu >= 0 && cpu < f->info.nr_cpus) != (rc == 0))
+		die(f, "run_on(%d) of %d CPUs: %d", cpu, f->info.nr_cpus, rc);
+	if (memlab_task_cpu(t) < 0 || memlab_task_cpu(t) >= f->info.nr_cpus ||
+	    (rc == 0 && memlab_task_cpu(t) != cpu))
+		die(f, "task on cpu %d after run_on(%d) -> %d", memlab_task_cpu(t), cpu, rc);
+}
+
+static void op_tlb(struct fuzz *f)
+{
+	struct memlab_tlb_stats st[8];
+	struct memlab_tlb_cpu_stats cs;
+	uint8_t a = next_byte(f);
+	char *text = NULL;
+	size_t len = 0, n;
+	int rc, cpu;
+
+	switch (a & 3) {
+	case 0:
+		memlab_tlb_flush_all(f->m);
+		note(f, "flush all");
+		return;
+	case 1:
+		n = memlab_tlb_stats(f->m, st, a >> 2 & 7);
+		note(f, "stats -> %zu", n);
+		for (size_t i = 0; i < n && i < (a >> 2 & 7u); i++)
+			if (st[i].hits + st[i].misses != st[i].lookups)
+				die(f, "TLB %s of cpu %d: %" PRIu64 " hits + %" PRIu64 " misses != %"
+				    PRIu64 " lookups", st[i].name, st[i].cpu, st[i].hits, st[i].misses,
+				    st[i].lookups);
+		return;
+	case 2:
+		cpu = (int)(a >> 2) - 2;
+		rc = memlab_tlb_cpu_stats(f->m, cpu, &cs);
+		check_rc(f, rc, "memlab_tlb_cpu_stats");
+		note(f, "cpu %d -> %d", cpu, rc);
+		if ((cpu >= 0 && cpu < f->info.nr_cpus) != (rc == 0))
+			die(f, "tlb_cpu_stats(%d) of %d CPUs: %d", cpu, f->info.nr_cpus, rc);
+		return;
+	default:
+		rc = memlab_tlb_report(f->m, &text, &len);
+		note(f, "report -> %d, %zu bytes", rc, len);
+		check_text(f, rc, text, len, "memlab_tlb_report");
+		return;
+	}
+}
+
 /* ===================== the machine and the program ===================== */
 
 struct machine_kind {
@@ -1349,9 +1688,58 @@ static const struct machine_kind kinds[] = {
 };
 #define NR_KINDS (sizeof(kinds) / sizeof(kinds[0]))
 
-static int setup(struct fuzz *f, uint8_t conf, uint8_t sys)
+/*
+** The TLBs: the architecture's (most often), none, no PCID (x86-64) or
+** 8-bit ASIDs (arm64), or tiny ones of every replacement policy, so that
+** evictions and flushes happen all the time.
+*/
+static void setup_tlb(struct memlab_config *cfg, unsigned mode)
+{
+	struct memlab_tlb_config *tc = &cfg->tlb;
+
+	switch (mode) {
+	case 0:
+		break;
+	case 1:
+		tc->disabled = 1;
+		break;
+	case 2:
+		if (cfg->arch == MEMLAB_ARCH_X86_64)
+			tc->nopcid = 1;
+		else
+			tc->asid_bits = 8;
+		break;
+	default:
+		if (memlab_tlb_default_config(cfg->arch, cfg->page_size, cfg->va_bits, tc) != 0)
+			break;
+		for (int i = 0; i < tc->nr; i++) {
+			tc->tlb[i].ways = 1u << ((unsigned)i % 3);
+			tc->tlb[i].entries = tc->tlb[i].ways * (1u + (unsigned)i % 2);
+			tc->tlb[i].policy = i % 5;
+		}
+		for (int l = 1; l < 5; l++)
+			if (tc->pwc[l])
+				tc->pwc[l] = 1;
+		break;
+	}
+}
+
+/*
+** The machine from the input's first three bytes:
+**   conf  bits 0-3 the kind (arch, page size, va_bits), 4-5 RAM (16, 16, 32,
+**         64 MiB, at least two max-order blocks), 6 one zone, 7 no pcp lists
+**   sys   bits 0-1 vm.overcommit_memory (3: 0), 2-3 overcommit_ratio (50,
+**         0, 100, 150), 4-5 == 3: a small vm.max_map_count (8 + 8 * bits
+**         6-7), == 2: vm.mmap_min_addr 0; 6-7 the first task's ASLR
+**   cpu   bits 0-1 CPUs (1..4), 2-3 TLBs (setup_tlb), 4-5 THP (madvise,
+**         always, never, always without the huge zero page), 6 the first
+**         task is root, 7 it is a static PIE
+*/
+static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 {
 	static const uint64_t rams[] = { 16ull << 20, 16ull << 20, 32ull << 20, 64ull << 20 };
+	static const int64_t ratios[] = { -1, 0, 100, 150 };
+	static const char *const thp[] = { "madvise", "always", "never", "always" };
 	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
 	struct memlab_config cfg;
 	struct memlab_vm_sysctl set = { -1, -1, -1, -1 };
@@ -1365,24 +1753,26 @@ static int setup(struct fuzz *f, uint8_t conf, uint8_t sys)
 		cfg.ram = k->min_ram;
 	cfg.zones = conf & 0x40 ? MEMLAB_ZONES_SINGLE : MEMLAB_ZONES_ARCH;
 	cfg.pcp_disabled = (conf & 0x80) != 0;
-	cfg.seed = (uint64_t)conf << 8 | sys;
+	cfg.seed = (uint64_t)conf << 16 | (uint64_t)sys << 8 | cpu;
+	cfg.cpus = 1 + (cpu & 3);
+	setup_tlb(&cfg, cpu >> 2 & 3);
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	if (memlab_create(&cfg, &f->m) != 0)
-		die(f, "memlab_create refused machine kind %u", (unsigned)(conf & 15) % (unsigned)NR_KINDS);
+		die(f, "memlab_create refused machine kind %u", (conf & 15) % (unsigned)NR_KINDS);
 	memlab_machine_info(f->m, &f->info);
 	f->pmd_size = 1ull << (2 * f->info.page_shift - 3);
-	set.overcommit_memory = sys % 3;
-	if (sys & 0x04)
-		set.overcommit_ratio = (sys >> 3 & 3) * 50;	/* 0, 50, 100, 150 */
-	if ((sys & 0x60) == 0x60)
-		set.max_map_count = 8 + (sys >> 4 & 7) * 4;	/* small: splits fail */
-	if (sys & 0x80)
+	set.overcommit_memory = (sys & 3) % 3;
+	set.overcommit_ratio = ratios[sys >> 2 & 3];
+	if ((sys >> 4 & 3) == 3)
+		set.max_map_count = 8 + (sys >> 6) * 8;	/* small: splits fail */
+	if ((sys >> 4 & 3) == 2)
 		set.mmap_min_addr = 0;
 	if (memlab_vm_sysctl(f->m, &set, NULL) != 0)
 		die(f, "memlab_vm_sysctl refused the setup");
+	if (memlab_thp(f->m, thp[cpu >> 4 & 3], (cpu >> 4 & 3) != 3, NULL) != 0)
+		die(f, "memlab_thp refused the setup");
 	f->boot_free = vmstat(f, "nr_free_pages");
-	return 0;
 }
 
 static void teardown(struct fuzz *f)
@@ -1438,30 +1828,38 @@ static const struct {
 	{ "file_load", op_file_load },	{ "sync", op_sync },		{ "alloc", op_alloc },
 	{ "free", op_free },		{ "bad_free", op_bad_free },	{ "inject", op_inject },
 	{ "proc", op_proc },		{ "inspect", op_inspect },	{ "trace", op_trace },
-	{ "sysctl", op_sysctl },
+	{ "sysctl", op_sysctl },	{ "thp", op_thp },		{ "cpu", op_cpu },
+	{ "tlb", op_tlb },		{ "mmap", op_mmap },		{ "madvise", op_madvise },
+	{ "fork", op_fork },		{ "cow", op_cow },		{ "coherent", op_coherent },
+	{ "coherent", op_coherent },
 };
 #define NR_OPS (sizeof(ops) / sizeof(ops[0]))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int verbose = -1;
+	static int verbose = -1, skip_known;
 	struct fuzz *f;
 
-	if (size < 2)
+	if (size < 3)
 		return 0;
-	if (verbose < 0)
+	if (verbose < 0) {
 		verbose = getenv("FUZZ_OPS_VERBOSE") ? atoi(getenv("FUZZ_OPS_VERBOSE")) : 0;
+		skip_known = getenv("FUZZ_OPS_SKIP_KNOWN") != NULL;
+	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return 0;
 	f->verbose = verbose;
-	f->p = data + 2;
+	f->skip_known = skip_known;
+	f->max_tasks = MAX_TASKS;
+	f->p = data + 3;
 	f->end = data + size;
 	f->op = "setup";
-	setup(f, data[0], data[1]);
+	setup(f, data[0], data[1], data[2]);
 	check_machine(f);
 	f->op = "spawn";
-	do_spawn(f, (uint8_t)((data[1] >> 2) % 3), 0, 0);	/* a default task, ASLR 0..2 */
+	/* the first task: ASLR 0..2, root, static PIE, default image and limits */
+	do_spawn(f, (uint8_t)((data[1] >> 6) % 3 | (data[2] >> 4 & 0x0c)), 0, 0);
 	check_machine(f);
 	while (f->p < f->end) {
 		unsigned op = next_byte(f) % NR_OPS;

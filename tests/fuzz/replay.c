@@ -7,6 +7,13 @@
 **   fuzz_replay               feed a fixed set of pseudo-random inputs: the
 **                             ctest test that keeps the target exercised in
 **                             gcc and sanitizer builds
+**   fuzz_replay --generate N LEN [FILE|DIR...]
+**                             N such inputs of at most LEN bytes (LEN <= 2048),
+**                             then the files: one target's ctest test runs its
+**                             seed corpus too
+**
+** Each target links its own copy (fuzz_replay: fuzz_page_alloc.c,
+** fuzz_replay_ops: fuzz_ops.c).
 **
 ** The target abort()s on any finding, so exit status 0 means every input
 ** passed.
@@ -96,15 +103,15 @@ static uint64_t next_random(uint64_t *s)
 	return *s * 2685821657736338717ull;
 }
 
-static void replay_generated(unsigned *count)
+static void replay_generated(unsigned *count, unsigned nr, size_t max_len)
 {
 	static uint8_t buf[MAX_GENERATED];
 	uint64_t s = 0x6d656d6c6162ull;	/* "memlab" */
 	unsigned i;
 	size_t j, len;
 
-	for (i = 0; i < NR_GENERATED; i++) {
-		len = 1 + next_random(&s) % MAX_GENERATED;
+	for (i = 0; i < nr; i++) {
+		len = 1 + next_random(&s) % max_len;
 		for (j = 0; j < len; j++)
 			buf[j] = (uint8_t)(next_random(&s) >> 56);
 		buf[0] = (uint8_t)i;	/* every machine configuration */
@@ -116,11 +123,21 @@ static void replay_generated(unsigned *count)
 int main(int argc, char **argv)
 {
 	unsigned count = 0;
-	int i;
+	int i = 1;
 
 	if (argc < 2)
-		replay_generated(&count);
-	for (i = 1; i < argc; i++)
+		replay_generated(&count, NR_GENERATED, MAX_GENERATED);
+	if (argc >= 4 && strcmp(argv[1], "--generate") == 0) {
+		unsigned long nr = strtoul(argv[2], NULL, 0), len = strtoul(argv[3], NULL, 0);
+
+		if (len < 1 || len > MAX_GENERATED) {
+			fprintf(stderr, "fuzz_replay: LEN must be 1..%d\n", MAX_GENERATED);
+			return 2;
+		}
+		replay_generated(&count, (unsigned)nr, len);
+		i = 4;
+	}
+	for (; i < argc; i++)
 		if (replay_path(argv[i], &count) != 0)
 			return 1;
 	printf("fuzz_replay: %u inputs, no finding\n", count);
