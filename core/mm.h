@@ -290,6 +290,7 @@ uint64_t calc_vm_prot_bits(int prot);
 int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot);	/* mprotect.c */
 bool mlock_future_ok(memlab_task *t, uint64_t flags, uint64_t bytes);
 void exit_mmap(memlab_task *t);
+void mm_populate(memlab_task *t, uint64_t start, uint64_t len);
 int expand_stack_locked(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 
 /* ---- memory.c: faults, the frames of user mappings ---- */

@@ -571,7 +571,6 @@ unacct:
 
 static int mmap_file_flags(memlab_task *t, struct memlab_file *file, int prot, int flags,
 			   uint64_t len, uint64_t pgoff, uint64_t *vm_flags);
-static void mm_populate(memlab_task *t, uint64_t start, uint64_t len);
 static int mmap_anon_flags(memlab_task *t, uint64_t addr, uint64_t len, int flags,
 			   uint64_t *vm_flags, uint64_t *pgoff, struct memlab_file **file);
 
@@ -768,7 +767,7 @@ int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags
 ** anon_vma; the rest is read, which changes no VMA.  Failures are ignored,
 ** as Linux ignores them.  (The frames come with the MMU.)
 */
-static void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
+void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 

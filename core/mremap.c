@@ -482,6 +482,7 @@ static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64
 {
 	struct vrm v = { .t = t, .addr = old_addr, .flags = flags, .new_addr = new_addr,
 		.old_len = PAGE_ALIGN_M(t->m, old_len), .new_len = PAGE_ALIGN_M(t->m, new_len) };
+	bool locked;
 	int64_t res;
 
 	switch_to_task(t);
@@ -496,9 +497,12 @@ static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64
 	v.vma = vma_lookup(t, old_addr);
 	if ((res = check_prep_vma(&v)))
 		return (int)res;
+	locked = v.vma->vm_flags & VM_LOCKED;
 	res = vrm_implies_new_addr(&v) ? mremap_to(&v) : mremap_at(&v);
 	if (res < 0)
 		return (int)res;
+	if (locked && v.new_len > v.old_len)	/* an mlocked mapping grows populated */
+		mm_populate(t, (uint64_t)res + v.old_len, v.new_len - v.old_len);
 	*out = (uint64_t)res;
 	return 0;
 }
