@@ -1496,8 +1496,9 @@ static void op_inspect(struct fuzz *f)
 		if (w.special)
 			return;
 		n = memlab_rmap(f->m, w.pfn, rm, 16);
-		for (size_t i = 0; i < n && i < 16; i++)
-			if (rm[i].pid == memlab_task_pid(t) && rm[i].addr == (va & ~(ps - 1)))
+		for (size_t i = 0; i < n && i < 16; i++)	/* a huge leaf: its start, its head */
+			if (rm[i].pid == memlab_task_pid(t) &&
+			    rm[i].addr == (va & ~((w.huge ? w.leaf_size : ps) - 1)))
 				return;
 		if (n <= 16)
 			die(f, "va %#" PRIx64 " of pid %d maps pfn %#" PRIx64 ", whose rmap (%zu "
