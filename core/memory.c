@@ -664,7 +664,7 @@ static int mmu_walk(memlab_task *t, uint64_t addr, int access, uint64_t *phys)
 	return 0;
 }
 
-/* memcpy, without a library call for the word-sized copies most accesses are. */
+/* memmove, without a library call for the word-sized copies most accesses are. */
 static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 {
 	if (n == 8) {
@@ -676,7 +676,7 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 		for (size_t i = 0; i < n; i++)
 			dst[i] = src[i];
 	} else {
-		memcpy(dst, src, n);
+		memmove(dst, src, n);	/* a pread into a mapping of the same page overlaps */
 	}
 }
 

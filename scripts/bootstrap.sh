@@ -115,8 +115,9 @@ stage_asan() {
 }
 
 # The fuzz targets only (the rest of the tree is covered by the stages above):
-# fuzz_page_alloc, then fuzz_ops (seeded with tests/fuzz/corpus_ops), each
-# for FUZZ_SECONDS; both run even if the first finds something.
+# fuzz_page_alloc, then fuzz_ops (seeded with tests/fuzz/corpus_ops and the
+# findings' reproducers), each for FUZZ_SECONDS; both run even if the first
+# finds something.
 stage_fuzz() {
 	cmake -S . -B build-fuzz -DCMAKE_C_COMPILER=clang -DMEMLAB_FUZZ=ON &&
 		cmake --build build-fuzz -j"$JOBS" --target fuzz_page_alloc fuzz_ops ||
@@ -131,7 +132,7 @@ stage_fuzz() {
 	env "${SAN_ENV[@]}" "$dir/fuzz_ops" -max_total_time="$FUZZ_SECONDS" -timeout=30 \
 		-rss_limit_mb=2048 -max_len=1024 -len_control=0 -print_final_stats=1 \
 		-artifact_prefix=build-fuzz/artifacts/ops- build-fuzz/corpus_ops \
-		tests/fuzz/corpus_ops || failed=1
+		tests/fuzz/corpus_ops tests/fuzz/crashes_ops || failed=1
 	return "$failed"
 }
 

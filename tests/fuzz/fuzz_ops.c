@@ -50,11 +50,9 @@
 **
 ** Reading a finding: FUZZ_OPS_VERBOSE=1 in the environment prints every
 ** operation with its arguments and result, FUZZ_OPS_VERBOSE=2 also every
-** task's maps after it.  tests/fuzz/crashes_ops/ holds the reproducers
-** of the findings not fixed yet; FUZZ_OPS_SKIP_KNOWN=1 leaves out the
-** checks that catch them (check_locked_growth), so that a long run can go
-** past them.  tests/fuzz/corpus_ops/ holds the seeds, among them the
-** reproducers of the findings fixed so far (regress-*).
+** task's maps after it.  tests/fuzz/corpus_ops/ holds the seeds (and
+** the first findings, regress-*), tests/fuzz/crashes_ops/ the findings'
+** reproducers; ctest replays both (fuzz.replay_ops).
 */
 #include <inttypes.h>
 #include <stdarg.h>
@@ -97,9 +95,15 @@ struct fuzz {
 	unsigned reports;
 	int expect_bad_page;		/* inside bad_free */
 	int verbose;
-	int skip_known;			/* FUZZ_OPS_SKIP_KNOWN: not the reported findings' checks */
 	const char *op;
 	unsigned step;
+	/* the host's allocator: fails on purpose while an operation runs */
+	int host_armed;			/* inside an operation (never in memlab_check) */
+	unsigned host_fail_nth;		/* the nth allocation from now fails (0: none) */
+	unsigned host_fail_every;	/* every nth allocation fails (0: none) */
+	uint64_t host_allocs;
+	uint64_t host_fails, host_fails0;	/* failures made, and at the operation's start */
+	uint64_t trace_ts;		/* the last event the trace hook saw */
 };
 
 static uint8_t buf_in[MAX_BUF], buf_out[MAX_BUF];
@@ -182,10 +186,36 @@ static void on_violation(void *ud, const char *msg)
 	(void)ud;
 }
 
+/*
+** memlab_config.alloc: the host's allocator for memlab's metadata, which
+** fails where host_fail_nth / host_fail_every say while an operation runs
+** (op_hostfail); memlab must answer -ENOMEM and stay consistent.
+*/
+static void *host_alloc(void *ud, void *ptr, size_t osize, size_t nsize)
+{
+	struct fuzz *f = ud;
+
+	(void)osize;
+	if (nsize == 0) {
+		free(ptr);
+		return NULL;
+	}
+	if (f->host_armed) {
+		f->host_allocs++;
+		if ((f->host_fail_nth && --f->host_fail_nth == 0) ||
+		    (f->host_fail_every && f->host_allocs % f->host_fail_every == 0)) {
+			f->host_fails++;
+			return NULL;
+		}
+	}
+	return realloc(ptr, nsize);
+}
+
 /* A system call's result: 0 or a negative errno that Linux has. */
 static void check_rc(struct fuzz *f, int rc, const char *call)
 {
-	if (rc == 0 || (rc < 0 && memlab_err_name(rc) != NULL))
+	if (rc == 0 || (rc < 0 && memlab_err_name(rc) != NULL &&
+			strcmp(memlab_strerror(rc), "Unknown error") != 0))
 		return;
 	die(f, "%s returned %d, neither 0 nor a negative errno", call, rc);
 }
@@ -517,7 +547,7 @@ static void do_spawn(struct fuzz *f, uint8_t a, uint8_t b, uint8_t c)
 {
 	static const uint64_t stack_lim[] = { 0, 0, 64 << 10, 136 << 10, 1 << 20, UINT64_MAX,
 					      4096, 256ull << 20 };
-	static const uint64_t data_lim[] = { 0, 0, 1 << 20, 64 << 10, 16 << 20, 4096 };
+	static const uint64_t data_lim[] = { 0, 1 << 20, 64 << 10, 4096 };
 	static const uint64_t as_lim[] = { 0, 0, 64ull << 20, 1ull << 30, 16ull << 20,
 					   1ull << 40 };
 	static const uint64_t lock_lim[] = { 0, 0, 4096, 1 << 20, UINT64_MAX };
@@ -541,7 +571,7 @@ static void do_spawn(struct fuzz *f, uint8_t a, uint8_t b, uint8_t c)
 		sa.exe.bss = (uint64_t)(c & 7) * ps + (a & 0x20 ? 5 : 0);
 	}
 	sa.stack_rlimit = stack_lim[c >> 3 & 7];
-	sa.data_rlimit = data_lim[(c >> 6) % 6];
+	sa.data_rlimit = data_lim[c >> 6];
 	sa.as_rlimit = as_lim[(b ^ c) % 6];
 	sa.memlock_rlimit = lock_lim[(a ^ b) % 5];
 	rc = memlab_spawn(f->m, &sa, &t);
@@ -789,10 +819,16 @@ static void op_mprotect(struct fuzz *f)
 	}
 }
 
-/* No fault injection armed: fail_page_alloc off and no task's fail-nth counting. */
+/*
+** No failure on purpose: fail_page_alloc off, no task's fail-nth counting,
+** no host allocation failed in this operation or is due to.
+*/
 static int injection_off(struct fuzz *f)
 {
 	struct memlab_fault_stats st;
+
+	if (f->host_fail_nth || f->host_fail_every || f->host_fails != f->host_fails0)
+		return 0;
 
 	if (memlab_injected(f->m, "fail_page_alloc", &st) != 0 || st.attr.probability)
 		return 0;
@@ -814,7 +850,7 @@ static void check_locked_growth(struct fuzz *f, memlab_task *t, uint64_t start, 
 	size_t n = get_vmas(f, t);
 	struct memlab_walk w;
 
-	if (f->skip_known || vmstat(f, "nr_free_pages") < 1024 || !injection_off(f))
+	if (vmstat(f, "nr_free_pages") < 1024 || !injection_off(f))
 		return;
 	for (size_t i = 0; i < n; i++) {
 		const struct memlab_vma_info *v = &f->vmas[i];
@@ -1540,6 +1576,20 @@ static void op_inspect(struct fuzz *f)
 	}
 }
 
+/* memlab_trace_hook: events come in clock order, of known events and fields. */
+static void trace_hook(void *ud, const struct memlab_trace_event *ev)
+{
+	struct fuzz *f = ud;
+
+	if (ev->ts <= f->trace_ts && f->trace_ts)
+		die(f, "trace event at %" PRIu64 " after one at %" PRIu64, ev->ts, f->trace_ts);
+	f->trace_ts = ev->ts;
+	if (!memlab_trace_event_name(ev->event) || !memlab_trace_field_name(ev->event, 0))
+		die(f, "trace event %d has no name or no first field", ev->event);
+	if (ev->pid < 0)
+		die(f, "trace event %s for pid %d", memlab_trace_event_name(ev->event), ev->pid);
+}
+
 static void op_trace(struct fuzz *f)
 {
 	static const char *const formats[] = { "text", "jsonl", "chrome", "perfetto" };
@@ -1558,6 +1608,12 @@ static void op_trace(struct fuzz *f)
 		note(f, "mask %#x size %u -> %d", b, (a >> 2 & 0x1f) * 8, rc);
 		return;
 	case 1:
+		if (a & 4) {	/* the hook, on or off */
+			memlab_trace_hook(f->m, a & 8 ? (uint64_t)b << (a >> 5) : 0,
+					  a & 8 ? trace_hook : NULL, f);
+			note(f, "hook mask %#x", a & 8 ? b << (a >> 5) : 0);
+			return;
+		}
 		memlab_trace_stop(f->m);
 		note(f, "stop");
 		return;
@@ -1588,6 +1644,60 @@ static void op_sysctl(struct fuzz *f)
 	rc = memlab_vm_sysctl(f->m, &set, &get);
 	check_rc(f, rc, "memlab_vm_sysctl");
 	note(f, "%d/%d -> %d", a & 3, b, rc);
+}
+
+/* ===================== host memory and physical memory ===================== */
+
+static void op_hostfail(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f);
+
+	switch (a % 3) {
+	case 0:
+		f->host_fail_nth = f->host_fail_every = 0;
+		break;
+	case 1:
+		f->host_fail_nth = b % 64 + 1;
+		break;
+	default:
+		f->host_fail_every = b % 16 + 2;
+		break;
+	}
+	note(f, "fail host allocation nth %u every %u", f->host_fail_nth, f->host_fail_every);
+}
+
+/* write_phys then read_phys inside one of the target's blocks; outside RAM: EFAULT. */
+static void op_phys(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f);
+	uint64_t ram = f->info.nr_frames * f->info.page_size, paddr, bytes;
+	size_t len = (size_t)b * 16 + 1;
+	const struct block *blk;
+	int w, r;
+
+	if (a & 1 || !f->nlive) {	/* around the end of RAM and beyond */
+		paddr = a & 2 ? ram - (a >> 2) : UINT64_MAX - (a >> 2);
+		w = memlab_write_phys(f->m, paddr, buf_in, 0);
+		r = memlab_read_phys(f->m, paddr, buf_out, len);
+		note(f, "paddr %#" PRIx64 " len %zu -> %d %d", paddr, len, w, r);
+		if ((paddr + len <= ram && paddr + len > paddr) != (r == 0) || w != (paddr <= ram ? 0 : -MEMLAB_EFAULT))
+			die(f, "phys access at %#" PRIx64 " len %zu (RAM %#" PRIx64 "): write %d read %d",
+			    paddr, len, ram, w, r);
+		return;
+	}
+	blk = &f->live[a % f->nlive];
+	bytes = f->info.page_size << blk->order;
+	if (len > bytes)
+		len = (size_t)bytes;
+	paddr = blk->pfn * f->info.page_size + ((uint64_t)a * 97) % (bytes - len + 1);
+	for (size_t i = 0; i < len; i++)
+		buf_in[i] = (uint8_t)(a + i * 7);
+	w = memlab_write_phys(f->m, paddr, buf_in, len);
+	r = memlab_read_phys(f->m, paddr, buf_out, len);
+	note(f, "block pfn %#" PRIx64 " paddr %#" PRIx64 " len %zu -> %d %d", blk->pfn, paddr, len,
+	     w, r);
+	if (w || r || memcmp(buf_in, buf_out, len))
+		die(f, "phys round trip at %#" PRIx64 " len %zu: write %d read %d", paddr, len, w, r);
 }
 
 /* ===================== THP, CPUs and TLBs ===================== */
@@ -1759,6 +1869,8 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	setup_tlb(&cfg, cpu >> 2 & 3);
 	cfg.report = on_report;
 	cfg.report_ud = f;
+	cfg.alloc = host_alloc;
+	cfg.alloc_ud = f;
 	if (memlab_create(&cfg, &f->m) != 0)
 		die(f, "memlab_create refused machine kind %u", (conf & 15) % (unsigned)NR_KINDS);
 	memlab_machine_info(f->m, &f->info);
@@ -1816,10 +1928,16 @@ static void dump_maps(struct fuzz *f)
 	}
 }
 
+/*
+** The opcodes: the low 6 bits of an operation's first byte index these 64
+** slots.  The slots stay where they are, so that a saved input (the seeds,
+** the reproducers) keeps its meaning; a new operation takes the slot of a
+** duplicate (the duplicates weigh the common operations).
+*/
 static const struct {
 	const char *name;
 	void (*fn)(struct fuzz *f);
-} ops[] = {
+} ops[64] = {
 	{ "mmap", op_mmap },		{ "mmap", op_mmap },		{ "munmap", op_munmap },
 	{ "mprotect", op_mprotect },	{ "mremap", op_mremap },	{ "madvise", op_madvise },
 	{ "access", op_access },	{ "access", op_access },	{ "fork", op_fork },
@@ -1832,26 +1950,32 @@ static const struct {
 	{ "sysctl", op_sysctl },	{ "thp", op_thp },		{ "cpu", op_cpu },
 	{ "tlb", op_tlb },		{ "mmap", op_mmap },		{ "madvise", op_madvise },
 	{ "fork", op_fork },		{ "cow", op_cow },		{ "coherent", op_coherent },
-	{ "coherent", op_coherent },
+	{ "coherent", op_coherent },	{ "hostfail", op_hostfail },	{ "phys", op_phys },
+	/* 38..63: more of the common ones */
+	{ "mmap", op_mmap },		{ "access", op_access },	{ "mprotect", op_mprotect },
+	{ "munmap", op_munmap },	{ "mremap", op_mremap },	{ "cow", op_cow },
+	{ "coherent", op_coherent },	{ "file_create", op_file_create },
+	{ "user_rw", op_user_rw },	{ "file_rw", op_file_rw },	{ "madvise", op_madvise },
+	{ "access", op_access },	{ "mmap", op_mmap },		{ "brk", op_brk },
+	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
+	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mprotect", op_mprotect },
+	{ "fork", op_fork },		{ "exit", op_exit },		{ "alloc", op_alloc },
+	{ "free", op_free },		{ "hostfail", op_hostfail },	{ "tlb", op_tlb },
 };
-#define NR_OPS (sizeof(ops) / sizeof(ops[0]))
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static int verbose = -1, skip_known;
+	static int verbose = -1;
 	struct fuzz *f;
 
 	if (size < 3)
 		return 0;
-	if (verbose < 0) {
+	if (verbose < 0)
 		verbose = getenv("FUZZ_OPS_VERBOSE") ? atoi(getenv("FUZZ_OPS_VERBOSE")) : 0;
-		skip_known = getenv("FUZZ_OPS_SKIP_KNOWN") != NULL;
-	}
 	f = calloc(1, sizeof(*f));
 	if (!f)
 		return 0;
 	f->verbose = verbose;
-	f->skip_known = skip_known;
 	f->max_tasks = MAX_TASKS;
 	f->p = data + 3;
 	f->end = data + size;
@@ -1863,11 +1987,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	do_spawn(f, (uint8_t)((data[1] >> 6) % 3 | (data[2] >> 4 & 0x0c)), 0, 0);
 	check_machine(f);
 	while (f->p < f->end) {
-		unsigned op = next_byte(f) % NR_OPS;
+		unsigned op = next_byte(f) & 63;
 
 		f->step++;
 		f->op = ops[op].name;
+		f->host_armed = 1;
+		f->host_fails0 = f->host_fails;
 		ops[op].fn(f);
+		f->host_armed = 0;
 		if (f->verbose > 1)
 			dump_maps(f);
 		check_machine(f);
