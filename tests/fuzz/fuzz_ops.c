@@ -1824,7 +1824,7 @@ static void setup_tlb(struct memlab_config *cfg, unsigned mode)
 		if (memlab_tlb_default_config(cfg->arch, cfg->page_size, cfg->va_bits, tc) != 0)
 			break;
 		for (int i = 0; i < tc->nr; i++) {
-			tc->tlb[i].ways = 1u << ((unsigned)i % 3);
+			tc->tlb[i].ways = 1u << ((unsigned)i % 3 + 1);	/* 2, 4, 8: victims to choose */
 			tc->tlb[i].entries = tc->tlb[i].ways * (1u + (unsigned)i % 2);
 			tc->tlb[i].policy = i % 5;
 		}
