@@ -28,6 +28,10 @@ local function counters()
            l2h = s.levels.L2.hits, walks = s.walks, refs = s.walk_mem_refs }
 end
 
+local function size(n)
+  return n >= MiB and string.format("%d MiB", n // MiB) or string.format("%d KiB", n // KiB)
+end
+
 -- Random reads over ws bytes, already faulted in (with huge pages: madvised
 -- first); the rates they saw.
 local function measure(ws, huge)
@@ -46,9 +50,6 @@ local function measure(ws, huge)
            refs = (b.walks > a.walks) and (b.refs - a.refs) / (b.walks - a.walks) or 0 }
 end
 
-local function size(n)
-  return n >= MiB and string.format("%d MiB", n // MiB) or string.format("%d KiB", n // KiB)
-end
 
 ------------------------------------------------------------------------------
 section("1. The TLBs")
@@ -63,20 +64,22 @@ end
 ------------------------------------------------------------------------------
 section("2. Random 8-byte reads, 4 KiB pages")
 
-print("  working set   L1d miss   STLB miss   walks/access   memory refs/walk")
-local rows = {}
-local ws = 64 * KiB
-while ws <= 256 * MiB do
-  local r = measure(ws)
-  rows[#rows + 1] = r
-  say("  %11s   %7.1f%%   %8.1f%%   %12.3f   %16.2f", size(ws), 100 * r.l1miss, 100 * r.l2miss,
-      r.walks, r.refs)
-  ws = ws * 2
+-- The table for working sets from first to 256 MiB, doubling; a lookup by size.
+local function curve(first, huge)
+  print("  working set   L1d miss   STLB miss   walks/access   memory refs/walk")
+  local rows, by = {}, {}
+  local ws = first
+  while ws <= 256 * MiB do
+    local r = measure(ws, huge)
+    rows[#rows + 1], by[ws] = r, r
+    say("  %11s   %7.1f%%   %8.1f%%   %12.3f   %16.2f", size(ws), 100 * r.l1miss,
+        100 * r.l2miss, r.walks, r.refs)
+    ws = ws * 2
+  end
+  return rows, function(n) return by[n] end
 end
 
-local function at(ws)
-  for _, r in ipairs(rows) do if r.ws == ws then return r end end
-end
+local rows, at = curve(64 * KiB, false)
 assert(at(128 * KiB).l1miss < 0.01, "128 KiB fits in the L1 dTLB's 256 KiB reach")
 assert(at(1 * MiB).l1miss > 0.5 and at(1 * MiB).walks < 0.01, "1 MiB: L1 misses, STLB hits")
 assert(at(4 * MiB).walks < 0.05, "4 MiB fits in the STLB's 6 MiB reach")
@@ -95,19 +98,7 @@ print("must be read too.")
 ------------------------------------------------------------------------------
 section("3. The same with 2 MiB huge pages (MADV_HUGEPAGE)")
 
-print("  working set   L1d miss   STLB miss   walks/access   memory refs/walk")
-local huge = {}
-ws = 2 * MiB
-while ws <= 256 * MiB do
-  local r = measure(ws, true)
-  huge[#huge + 1] = r
-  say("  %11s   %7.1f%%   %8.1f%%   %12.3f   %16.2f", size(ws), 100 * r.l1miss, 100 * r.l2miss,
-      r.walks, r.refs)
-  ws = ws * 2
-end
-local function hat(n)
-  for _, r in ipairs(huge) do if r.ws == n then return r end end
-end
+local _, hat = curve(2 * MiB, true)
 assert(hat(64 * MiB).l1miss < 0.01, "64 MiB fits in the 32 huge L1 entries")
 assert(hat(256 * MiB).walks < 0.01, "256 MiB: 128 huge pages, all in the STLB")
 assert(at(64 * MiB).walks > 0.8 and hat(64 * MiB).walks < 0.01)

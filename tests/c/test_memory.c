@@ -82,13 +82,7 @@ static memlab_machine *machine_cfg(int arch, uint32_t page_size, uint32_t va_bit
 	struct memlab_config cfg;
 	memlab_machine *m = NULL;
 
-	memlab_config_init(&cfg);
-	cfg.arch = arch;
-	if (page_size)
-		cfg.page_size = page_size;
-	cfg.va_bits = va_bits;
-	if (ram)
-		cfg.ram = ram;
+	test_config(&cfg, arch, page_size, va_bits, ram);
 	cfg.pcp_disabled = pcp_disabled;
 	cfg.report = collect_report;
 	if (nlive >= MAX_LIVE || memlab_create(&cfg, &m))

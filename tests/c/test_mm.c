@@ -50,13 +50,7 @@ static memlab_machine *machine(int arch, uint32_t page_size, uint32_t va_bits, u
 	struct memlab_config cfg;
 	memlab_machine *m = NULL;
 
-	memlab_config_init(&cfg);
-	cfg.arch = arch;
-	if (page_size)
-		cfg.page_size = page_size;
-	cfg.va_bits = va_bits;
-	if (ram)
-		cfg.ram = ram;
+	test_config(&cfg, arch, page_size, va_bits, ram);
 	cfg.seed = seed;
 	return memlab_create(&cfg, &m) ? NULL : m;
 }

@@ -100,6 +100,24 @@ static inline void *counting_alloc_fn(void *ud, void *ptr, size_t osize, size_t 
 	return ptr;
 }
 
+#ifdef MEMLAB_H
+/*
+** A configuration for arch with the defaults but for what is given
+** (page_size and ram 0: the defaults; va_bits 0: the arch's default).
+*/
+static inline void test_config(struct memlab_config *cfg, int arch, uint32_t page_size,
+			       uint32_t va_bits, uint64_t ram)
+{
+	memlab_config_init(cfg);
+	cfg->arch = arch;
+	if (page_size)
+		cfg->page_size = page_size;
+	cfg->va_bits = va_bits;
+	if (ram)
+		cfg->ram = ram;
+}
+#endif
+
 static inline int test_summary(void)
 {
 	printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
