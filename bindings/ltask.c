@@ -396,7 +396,7 @@ void lmemlab_pushtask(lua_State *L, int machine, memlab_task *t,
 	cache_task(L, machine, lt);
 }
 
-/* __index: the fields pid, name, machine, then the methods (upvalue 1). */
+/* __index: the fields pid, tgid, name, machine, cpu, then the methods (upvalue 1). */
 static int t_index(lua_State *L)
 {
 	ltask *lt = to_task(L, "__index");
@@ -414,11 +414,12 @@ static int t_index(lua_State *L)
 			lua_pushnil(L);
 	} else if (strcmp(key, "machine") == 0) {
 		lua_getiuservalue(L, 1, 1);
-	} else if (strcmp(key, "cpu") == 0) {
+	} else if (strcmp(key, "cpu") == 0 || strcmp(key, "tgid") == 0) {
 		memlab_machine *m = lmemlab_machine_core(lt->lm);
 
 		if (m && lt->t && memlab_find_task(m, lt->pid) == lt->t)
-			lua_pushinteger(L, memlab_task_cpu(lt->t));
+			lua_pushinteger(L, key[0] == 'c' ? memlab_task_cpu(lt->t)
+							  : memlab_task_tgid(lt->t));
 		else
 			lua_pushnil(L);
 	} else {
@@ -732,22 +733,92 @@ static int t_mm(lua_State *L)
 	return 1;
 }
 
+static int push_clone(lua_State *L, const char *fname, memlab_task *t, lmachine *lm,
+		      uint64_t flags);
+
 /* p:fork() --> the child's handle | nil, "ENOMEM", 12 */
 static int t_fork(lua_State *L)
 {
 	lmachine *lm;
 	memlab_task *t = lmemlab_checktask(L, "fork", &lm);
+
+	lua_settop(L, 1);
+	return push_clone(L, "fork", t, lm, 0);
+}
+
+static int option_key(lua_State *L, const char *fname, const char *prefix,
+		      const char *const names[]);
+static int option_boolean(lua_State *L, const char *fname, const char *key);
+
+static const char *const clone_options[] = {
+	"vm", "fs", "files", "sighand", "thread", "sysvsem", NULL
+};
+static const uint32_t clone_flag[] = {
+	MEMLAB_CLONE_VM, MEMLAB_CLONE_FS, MEMLAB_CLONE_FILES,
+	MEMLAB_CLONE_SIGHAND, MEMLAB_CLONE_THREAD, MEMLAB_CLONE_SYSVSEM
+};
+
+/* The clone flags of an options table at idx (CLONE_VM for vm = true, ...). */
+static uint64_t read_clone_options(lua_State *L, int idx)
+{
+	uint64_t flags = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, idx) != 0) {
+		int i = option_key(L, "clone", "", clone_options);
+
+		if (option_boolean(L, "clone", clone_options[i]))
+			flags |= clone_flag[i];
+		lua_pop(L, 1);
+	}
+	return flags;
+}
+
+/* The child of memlab_clone(t, flags) as a new handle, or nil, err, errno. */
+static int push_clone(lua_State *L, const char *fname, memlab_task *t, lmachine *lm,
+		      uint64_t flags)
+{
 	memlab_task *child;
 	int rc;
 
 	lmemlab_begin_call(lm);
-	rc = memlab_fork(t, &child);
-	lmemlab_end_call(L, lm, "fork", rc);
+	rc = memlab_clone(t, flags, &child);
+	lmemlab_end_call(L, lm, fname, rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
 	lua_getiuservalue(L, 1, 1);	/* the machine */
 	lmemlab_pushtask(L, -1, child, NULL);
 	return 1;
+}
+
+/*
+** p:clone{ vm =, fs =, files =, sighand =, thread =, sysvsem = } -->
+** the child's handle | nil, "EINVAL", 22.  Every flag defaults to false
+** (p:clone{} is p:fork()).
+*/
+static int t_clone(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "clone", &lm);
+	uint64_t flags = 0;
+
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_istable(L, 2))
+			return lmemlab_typeerror(L, 2, "clone", "table of flags");
+		flags = read_clone_options(L, 2);
+	}
+	lua_settop(L, 1);
+	return push_clone(L, "clone", t, lm, flags);
+}
+
+/* p:thread() --> a new thread of p's process (pthread_create's clone flags) */
+static int t_thread(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "thread", &lm);
+
+	lua_settop(L, 1);
+	return push_clone(L, "thread", t, lm, MEMLAB_CLONE_PTHREAD);
 }
 
 /* p:exit(): unmap everything and free the task; the handle is dead after */
@@ -784,6 +855,8 @@ static const luaL_Reg task_methods[] = {
 	{ "maps", t_maps },
 	{ "mm", t_mm },
 	{ "fork", t_fork },
+	{ "clone", t_clone },
+	{ "thread", t_thread },
 	{ "exit", t_exit },
 	{ NULL, NULL }
 };
@@ -1035,7 +1108,7 @@ static void set_call(lua_State *L, int obj, const char *method, const char *key)
 
 /*
 ** m:snapshot() --> { info =, zones =, vmstat =, injected =, tasks = { { pid =,
-** comm =, mm =, vmas = }, ... } }: the visible state as a plain table,
+** tgid =, comm =, mm =, vmas = }, ... } }: the visible state as a plain table,
 ** for memlab.json.encode.
 */
 static int m_snapshot(lua_State *L)
@@ -1057,6 +1130,8 @@ static int m_snapshot(lua_State *L)
 		lua_createtable(L, 0, 4);
 		lua_getfield(L, task, "pid");
 		lua_setfield(L, -2, "pid");
+		lua_getfield(L, task, "tgid");
+		lua_setfield(L, -2, "tgid");
 		lua_getfield(L, task, "name");
 		lua_setfield(L, -2, "comm");
 		set_call(L, task, "mm", "mm");

@@ -1,18 +1,19 @@
 /*
-** fork.c -- fork(2) of a task's address space, as kernel/fork.c dup_mm()
-** and dup_mmap() do it: every VMA copied (VM_DONTCOPY ones left out,
-** VM_WIPEONFORK ones empty), mlock not inherited, private writable pages
-** shared copy-on-write (memory.c copy_page_range), shared mappings shared.
+** fork.c -- fork(2) and clone(2) of a task, as kernel/fork.c does them.
+** With CLONE_VM the child shares the parent's mm (a thread); else it
+** gets a copy as dup_mm() and dup_mmap() make it: every VMA copied
+** (VM_DONTCOPY ones left out, VM_WIPEONFORK ones empty), mlock not
+** inherited, private writable pages shared copy-on-write (memory.c
+** copy_page_range), shared mappings shared.
 */
 #include <string.h>
 
 #include "mm.h"
 
-/* The child: the parent's identity and limits, a new pid, an empty mm with a PGD. */
+/* The child: the parent's identity and limits, and no mm yet (copy_mm gives it one). */
 static memlab_task *task_dup(memlab_task *parent)
 {
-	memlab_machine *m = parent->m;
-	memlab_task *t = ml_alloc(m, sizeof(*t));
+	memlab_task *t = ml_alloc(parent->m, sizeof(*t));
 
 	if (!t)
 		return NULL;
@@ -23,12 +24,7 @@ static memlab_task *task_dup(memlab_task *parent)
 	t->last_signal_code = 0;
 	t->last_signal_addr = 0;
 	t->next = NULL;
-	t->mm = ml_alloc(m, sizeof(*t->mm));
-	if (!t->mm || pgd_alloc(m, t->mm)) {
-		ml_free(m, t->mm, sizeof(*t->mm));
-		ml_free(m, t, sizeof(*t));
-		return NULL;
-	}
+	t->mm = NULL;
 	return t;
 }
 
@@ -59,6 +55,7 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 	mm->committed = 0;
 	mm->vmacache_hits = mm->vmacache_misses = 0;
 	mm->def_flags = 0;
+	mm->mm_users = 1;
 }
 
 /* One VMA of the parent, copied into the child (and its entries, as needed). */
@@ -106,6 +103,7 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 	int err = 0;
 
 	mm_dup_fields(parent->m, child->mm, parent->mm);
+	child->mm->owner = child;
 	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
 		err = dup_vma(child, parent, v);
 	child->mm->hiwater_rss = get_mm_rss(child->mm);
@@ -114,8 +112,44 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 	return err;
 }
 
-/* kernel_clone() for fork(2): the child, on the machine's list. */
-static int kernel_clone(memlab_task *parent, memlab_task **out)
+/*
+** copy_mm(): with CLONE_VM the child uses the parent's mm (mmget), else
+** a copy of it (dup_mm).  A failed copy is the child's to tear down.
+*/
+static int copy_mm(uint64_t clone_flags, memlab_task *child, memlab_task *parent)
+{
+	memlab_machine *m = parent->m;
+	struct mm_struct *mm;
+
+	if (clone_flags & MEMLAB_CLONE_VM) {
+		child->mm = parent->mm;
+		child->mm->mm_users++;
+		return 0;
+	}
+	mm = ml_alloc(m, sizeof(*mm));
+	if (!mm || pgd_alloc(m, mm)) {
+		ml_free(m, mm, sizeof(*mm));
+		return -MEMLAB_ENOMEM;
+	}
+	child->mm = mm;
+	return dup_mmap(child, parent);
+}
+
+/* copy_process()'s checks of the flags memlab knows; any other is EINVAL. */
+static int clone_flags_valid(uint64_t clone_flags)
+{
+	if (clone_flags & ~(uint64_t)MEMLAB_CLONE_SUPPORTED)
+		return -MEMLAB_EINVAL;
+	/* thread groups share signals, which need a shared VM */
+	if ((clone_flags & MEMLAB_CLONE_THREAD) && !(clone_flags & MEMLAB_CLONE_SIGHAND))
+		return -MEMLAB_EINVAL;
+	if ((clone_flags & MEMLAB_CLONE_SIGHAND) && !(clone_flags & MEMLAB_CLONE_VM))
+		return -MEMLAB_EINVAL;
+	return 0;
+}
+
+/* kernel_clone(): the child, on the machine's list. */
+static int kernel_clone(memlab_task *parent, uint64_t clone_flags, memlab_task **out)
 {
 	memlab_machine *m = parent->m;
 	memlab_task *child;
@@ -124,24 +158,35 @@ static int kernel_clone(memlab_task *parent, memlab_task **out)
 	switch_to_task(parent);
 	if (!(child = task_dup(parent)))
 		return -MEMLAB_ENOMEM;
-	err = dup_mmap(child, parent);
+	err = copy_mm(clone_flags, child, parent);
 	if (err) {
 		task_free(child);
 		return err;
 	}
 	child->cpu = tlb_pick_cpu(m);	/* round robin, as at spawn */
 	child->pid = m->next_pid++;
+	if (!(clone_flags & MEMLAB_CLONE_THREAD))
+		child->tgid = child->pid;
 	child->next = m->tasks;
 	m->tasks = child;
 	*out = child;
 	return 0;
 }
 
-int memlab_fork(memlab_task *parent, memlab_task **out)
+int memlab_clone(memlab_task *parent, uint64_t clone_flags, memlab_task **out)
 {
-	memlab_task *prev = task_enter(parent);
-	int err = kernel_clone(parent, out);
+	memlab_task *prev;
+	int err = clone_flags_valid(clone_flags);
 
+	if (err)
+		return err;
+	prev = task_enter(parent);
+	err = kernel_clone(parent, clone_flags, out);
 	task_leave(parent, prev);
 	return err;
+}
+
+int memlab_fork(memlab_task *parent, memlab_task **out)
+{
+	return memlab_clone(parent, 0, out);
 }

@@ -167,6 +167,9 @@ struct mm_struct {
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
 	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
+	int mm_users;			/* the tasks sharing it (CLONE_VM) */
+	memlab_task *owner;		/* one of them, standing for the mm in walks over every mm */
+	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
 };
 
 struct rlimits {
@@ -176,13 +179,13 @@ struct rlimits {
 struct memlab_task {
 	memlab_machine *m;
 	int pid;
+	int tgid;			/* its thread group: the pid of the task it was cloned from with CLONE_THREAD */
 	char comm[16];
 	struct mm_struct *mm;
 	struct vm_area_struct *vmacache[VMACACHE_SIZE];
 	uint32_t vmacache_seqnum;
 	struct rlimits rlim;
 	bool randomize;			/* PF_RANDOMIZE */
-	uint64_t curbrk;		/* glibc's __curbrk, the break sbrk() believes in */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
 	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */
 	unsigned fail_nth;		/* /proc/PID/fail-nth */
@@ -210,6 +213,14 @@ static inline void task_leave(memlab_task *t, memlab_task *prev)
 {
 	t->m->current = prev;
 }
+
+/*
+** Walks over every mm of the machine go over the tasks and take each mm
+** once, through its owner (threads share one mm).
+*/
+#define for_each_mm_task(m, t) \
+	for ((t) = (m)->tasks; (t); (t) = (t)->next) \
+		if ((t)->mm->owner != (t)) {} else
 
 /* ---- vma.c: the tree, the list, the cache, split and merge ---- */
 struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr);

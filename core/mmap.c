@@ -911,9 +911,9 @@ static int glibc_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 {
 	uint64_t cur, want, got;
 
-	if (!t->curbrk)		/* libc.so's __curbrk starts NULL */
-		t->curbrk = memlab_brk(t, 0);
-	cur = t->curbrk;
+	if (!t->mm->curbrk)		/* libc.so's __curbrk starts NULL */
+		t->mm->curbrk = memlab_brk(t, 0);
+	cur = t->mm->curbrk;
 	if (increment == 0) {
 		*old = cur;
 		return 0;
@@ -923,7 +923,7 @@ static int glibc_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 		return -MEMLAB_ENOMEM;
 	want = cur + (uint64_t)increment;
 	got = memlab_brk(t, want);
-	t->curbrk = got;
+	t->mm->curbrk = got;
 	if (got < want)
 		return -MEMLAB_ENOMEM;
 	*old = cur;

@@ -61,13 +61,14 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
 	const struct page *page;
+	memlab_task *t;
 
 	if (pfn >= m->nr_frames)
 		return;
 	page = pfn_to_page(m, pfn);
 	if (!page->mapping || page->mapcount <= 0)
 		return;
-	for (memlab_task *t = m->tasks; t; t = t->next) {
+	for_each_mm_task(m, t) {
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
 			uint64_t addr;
 
@@ -111,8 +112,9 @@ size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *ou
 void folio_mkclean(memlab_machine *m, uint64_t pfn)
 {
 	const struct page *page = pfn_to_page(m, pfn);
+	memlab_task *t;
 
-	for (memlab_task *t = m->tasks; t; t = t->next) {
+	for_each_mm_task(m, t) {
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
 			struct pt_walk w;
 			uint64_t addr;
@@ -315,7 +317,7 @@ static void check_count(struct rmap_check *c, const char *name, uint64_t have, u
 }
 
 /*
-** The reverse map's invariants over the whole machine: every task's
+** The reverse map's invariants over the whole machine: every mm's
 ** tables (pt_check), each leaf inside a VMA that allows it and mapping a
 ** page that VMA can reach at that address (anon_vma or file, index), a
 ** writable private entry only for an exclusive anon page, RSS counters as
@@ -328,13 +330,14 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	struct rmap_check c = { m, { fn, ud, 0 }, NULL, NULL, NULL, { 0 } };
 	struct page_counts n = { 0 };
 	const uint64_t *v = m->vmstat;
+	memlab_task *t;
 
 	c.mapped = ml_alloc(m, (size_t)m->nr_frames * sizeof(uint32_t));
 	if (!c.mapped) {
 		rmap_violation(&c, "check: out of host memory");
 		return c.v.count;
 	}
-	for (memlab_task *t = m->tasks; t; t = t->next)
+	for_each_mm_task(m, t)
 		check_task(&c, t);
 	check_frames(&c, &n);
 	ml_free(m, c.mapped, (size_t)m->nr_frames * sizeof(uint32_t));

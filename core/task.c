@@ -173,9 +173,10 @@ static bool shmem_seen_before(memlab_machine *m, memlab_task *upto, struct vm_ar
 
 static int64_t shmem_charged_pages(memlab_machine *m)
 {
+	memlab_task *t;
 	int64_t n = 0;
 
-	for (memlab_task *t = m->tasks; t; t = t->next)
+	for_each_mm_task(m, t)
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
 			if (v->vm_file && v->vm_file->shmem && !shmem_seen_before(m, t, v))
 				n += (int64_t)v->vm_file->charged;
@@ -185,7 +186,9 @@ static int64_t shmem_charged_pages(memlab_machine *m)
 /* Whether an earlier VMA (in task order) maps v's shmem object. */
 static bool shmem_seen_before(memlab_machine *m, memlab_task *upto, struct vm_area_struct *v)
 {
-	for (memlab_task *t = m->tasks; t; t = t->next)
+	memlab_task *t;
+
+	for_each_mm_task(m, t)
 		for (struct vm_area_struct *w = t->mm->mmap; w; w = w->vm_next) {
 			if (w == v)
 				return false;
@@ -521,15 +524,38 @@ static int exe_file(memlab_machine *m, const struct memlab_spawn_args *a, uint64
 	return memlab_file_create(m, path, size, 0, out);
 }
 
+/*
+** mm_update_next_owner(): the owner leaves an mm other tasks still use;
+** one of them stands for it from now on.
+*/
+static void mm_update_next_owner(memlab_task *t)
+{
+	for (memlab_task *c = t->m->tasks; c; c = c->next)
+		if (c != t && c->mm == t->mm) {
+			t->mm->owner = c;
+			return;
+		}
+}
+
+/* mmput(): t lets go of its mm; the last user tears it down. */
+static void mmput(memlab_task *t)
+{
+	struct mm_struct *mm = t->mm;
+
+	if (--mm->mm_users > 0) {
+		if (mm->owner == t)
+			mm_update_next_owner(t);
+		return;
+	}
+	exit_mmap(t);
+	ml_free(t->m, mm, sizeof(*mm));
+}
+
 void task_free(memlab_task *t)
 {
-	memlab_machine *m = t->m;
-
-	if (t->mm) {
-		exit_mmap(t);
-		ml_free(m, t->mm, sizeof(*t->mm));
-	}
-	ml_free(m, t, sizeof(*t));
+	if (t->mm)
+		mmput(t);
+	ml_free(t->m, t, sizeof(*t));
 }
 
 static void set_rlimits(memlab_task *t, const struct memlab_spawn_args *a)
@@ -554,6 +580,8 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 		return NULL;
 	}
 	t->mm->machine = m;
+	t->mm->mm_users = 1;
+	t->mm->owner = t;
 	if (pgd_alloc(m, t->mm)) {
 		ml_free(m, t->mm, sizeof(*t->mm));
 		ml_free(m, t, sizeof(*t));
@@ -601,7 +629,7 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 	}
 	randomize_brk(t, a->aslr, a->no_interp);
 	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
-	t->pid = m->next_pid++;
+	t->pid = t->tgid = m->next_pid++;
 	t->next = m->tasks;
 	m->tasks = t;
 	*out = t;
@@ -627,6 +655,11 @@ void memlab_task_exit(memlab_task *t)
 int memlab_task_pid(const memlab_task *t)
 {
 	return t->pid;
+}
+
+int memlab_task_tgid(const memlab_task *t)
+{
+	return t->tgid;
 }
 
 memlab_machine *memlab_task_machine(const memlab_task *t)
@@ -680,9 +713,10 @@ static int compare_ptrs(const void *a, const void *b)
 */
 static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
 {
+	memlab_task *t;
 	size_t n = 0;
 
-	for (memlab_task *t = m->tasks; t; t = t->next)
+	for_each_mm_task(m, t)
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
 			const void *p = which ? (const void *)v->vm_file : (const void *)v->anon_vma;
 
@@ -698,9 +732,10 @@ static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
 /* Every anon_vma reachable from a VMA through parents, each once, sorted; the count. */
 static size_t anon_vmas_reachable(memlab_machine *m, const void **all, size_t cap)
 {
+	memlab_task *t;
 	size_t n = 0, u = 0;
 
-	for (memlab_task *t = m->tasks; t; t = t->next)
+	for_each_mm_task(m, t)
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
 			for (const struct anon_vma *a = v->anon_vma; a; a = a->parent)
 				if (all && n < cap)
@@ -771,21 +806,48 @@ static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn,
 	return bad;
 }
 
+/* Each mm's mm_users counts the tasks using it, and its owner is one of them. */
+static int check_mm_users(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	int bad = 0;
+
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		int users = 0;
+
+		for (memlab_task *u = m->tasks; u; u = u->next)
+			users += u->mm == t->mm;
+		if (users == t->mm->mm_users && t->mm->owner && t->mm->owner->mm == t->mm)
+			continue;
+		if (fn) {
+			char msg[128];
+
+			snprintf(msg, sizeof(msg), "pid %d: its mm has mm_users %d, %d tasks use it%s",
+				 t->pid, t->mm->mm_users, users,
+				 t->mm->owner && t->mm->owner->mm == t->mm ? "" : ", and its owner is not one");
+			fn(ud, msg);
+		}
+		bad++;
+	}
+	return bad;
+}
+
 /*
-** Every task's mm_validate(), and Committed_AS: the sum of what the mms
+** Every mm's mm_validate(), and Committed_AS: the sum of what the mms
 ** and the live shmem objects charged.  Returns the violations found.
 */
 int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	int64_t committed = 0;
+	memlab_task *t;
 	char who[48];
 	int n = 0;
 
-	for (memlab_task *t = m->tasks; t; t = t->next) {
+	for_each_mm_task(m, t) {
 		snprintf(who, sizeof(who), "pid %d (%s)", t->pid, t->comm);
 		n += mm_validate(t->mm, fn, ud, who);
 		committed += (int64_t)t->mm->committed;
 	}
+	n += check_mm_users(m, fn, ud);
 	committed += shmem_charged_pages(m) + m->vm_committed_leaked;
 	n += check_refcounts(m, 0, fn, ud) + check_refcounts(m, 1, fn, ud);
 	if (committed != m->vm_committed_as) {

@@ -507,13 +507,23 @@ static void proc_task_name(struct strbuf *sb, const memlab_task *t)
 	}
 }
 
+/* get_nr_threads(): the tasks of t's thread group. */
+static int thread_group_size(const memlab_task *t)
+{
+	int n = 0;
+
+	for (const memlab_task *u = t->m->tasks; u; u = u->next)
+		n += u->tgid == t->tgid;
+	return n;
+}
+
 /*
 ** task_state().  Fixed text: umask 0022, state "S (sleeping)" (a memlab
 ** task runs only inside a call, never while its status is read), no NUMA
 ** group, parent pid 1 (memlab keeps no parent; pid 1 shows 0, as init
 ** does), not traced, 64 file descriptors (NR_OPEN_DEFAULT), no
-** supplementary groups, one pid namespace, and the task leads its own
-** process group and session.
+** supplementary groups, one pid namespace, and the thread group leads
+** its own process group and session.
 ** uid and gid are 0 for a root task, 1000 otherwise.
 */
 static void task_state(memlab_task *t, struct strbuf *sb)
@@ -523,13 +533,13 @@ static void task_state(memlab_task *t, struct strbuf *sb)
 	sb_printf(sb, "Umask:\t0022\n");
 	sb_printf(sb, "State:\tS (sleeping)\n");
 	sb_printf(sb, "Tgid:\t%d\nNgid:\t0\nPid:\t%d\nPPid:\t%d\nTracerPid:\t0\n",
-		  t->pid, t->pid, t->pid == 1 ? 0 : 1);
+		  t->tgid, t->pid, t->pid == 1 ? 0 : 1);
 	sb_printf(sb, "Uid:\t%u\t%u\t%u\t%u\n", id, id, id, id);
 	sb_printf(sb, "Gid:\t%u\t%u\t%u\t%u\n", id, id, id, id);
 	sb_printf(sb, "FDSize:\t64\n");
 	sb_printf(sb, "Groups:\t \n");		/* Linux's trailing space */
 	sb_printf(sb, "NStgid:\t%d\nNSpid:\t%d\nNSpgid:\t%d\nNSsid:\t%d\n",
-		  t->pid, t->pid, t->pid, t->pid);
+		  t->tgid, t->pid, t->tgid, t->tgid);
 	sb_printf(sb, "Kthread:\t0\n");
 }
 
@@ -621,7 +631,7 @@ static void task_rest(memlab_task *t, struct strbuf *sb)
 		sb_printf(sb, "THP_enabled:\t1\n");
 		sb_printf(sb, "untag_mask:\t%#" PRIx64 "\n", UINT64_MAX);	/* no LAM / TBI tagging */
 	}
-	sb_printf(sb, "Threads:\t1\n");
+	sb_printf(sb, "Threads:\t%d\n", thread_group_size(t));
 	sb_printf(sb, "SigQ:\t0/%" PRIu64 "\n", sigpending_rlimit(t->m));
 	for (size_t i = 0; i < sizeof(sigsets) / sizeof(sigsets[0]); i++)
 		sb_printf(sb, "%s:\t%016" PRIx64 "\n", sigsets[i], (uint64_t)0);

@@ -1736,11 +1736,11 @@ size_t memlab_tlb_stats(const memlab_machine *m, struct memlab_tlb_stats *out, s
 	return k;
 }
 
-/* The pid of the live task whose mm is mm (0 for none). */
+/* The pid of the live task that owns mm (0 for none). */
 static int mm_pid(const memlab_machine *m, const struct mm_struct *mm)
 {
 	for (const memlab_task *t = m->tasks; mm && t; t = t->next)
-		if (t->mm == mm)
+		if (t->mm == mm && mm->owner == t)
 			return t->pid;
 	return 0;
 }
@@ -1852,8 +1852,10 @@ int memlab_tlb_report(memlab_machine *m, char **text, size_t *len)
 
 static memlab_task *task_of_ctx(memlab_machine *m, uint64_t ctx_id)
 {
-	for (memlab_task *t = m->tasks; t; t = t->next)
-		if (t->mm && t->mm->context.ctx_id == ctx_id)
+	memlab_task *t;
+
+	for_each_mm_task(m, t)
+		if (t->mm->context.ctx_id == ctx_id)
 			return t;
 	return NULL;
 }

@@ -5,8 +5,10 @@
 -- would, and watches the consequences: a bit flipped in a page-table
 -- entry points a process at someone else's frame; a TLB flush that never
 -- happened (memlab's tlb_stale_entry point) lets a process read a frame
--- after munmap freed it -- and after another process took it.  Each time
--- m:check() names the damage.  Every claim is checked with assert().
+-- after munmap freed it -- and after another process took it; a lost
+-- shootdown IPI (tlb_lost_shootdown) is harmless to an idle CPU but lets
+-- a thread on another CPU read a freed frame.  Each time m:check() names
+-- the damage.  Every claim is checked with assert().
 
 local memlab = require("memlab")
 
@@ -127,8 +129,58 @@ assert(ok == nil and sig == "SIGSEGV" and m:check())
 print("CPU 0 was lazy -- idle with the mm loaded -- so Linux sent it no IPI at all")
 print("(or, when page tables were freed, one that makes it drop the mm); coming")
 print("back, switch_mm() compares the mm's tlb_gen with the CPU's and flushes what")
-print("it missed.  A lost IPI hurts only a CPU that runs the mm right now: another")
-print("thread of the process, which memlab does not model yet.")
+print("it missed.  A lost IPI hurts only a CPU that runs the mm right now:")
+print("another thread of the process -- section 4.")
+m:close()
+
+------------------------------------------------------------------------------
+section("4. A lost shootdown to a CPU running another thread")
+
+m = memlab.new{ arch = "x86_64", ram = "64M", seed = 1, cpus = 2 }
+p = m:spawn{ name = "server", aslr = false }
+local t = p:thread()				-- same mm, the next CPU
+q = m:spawn{ name = "other", aslr = false }
+q:run_on(0)
+assert(p:mmap(A, 4096, "rw-", "private|anonymous|fixed_noreplace"))
+assert(q:mmap(A + 4096, 4096, "rw-", "private|anonymous|fixed_noreplace"))
+assert(q:write(A + 4096, "-"))			-- other's page tables are in place
+assert(p:write(A, "session key"))
+assert(t:read(A, 11) == "session key")		-- cached in CPU 1's TLB
+say("server (pid %d) on CPU %d and its thread (pid %d) on CPU %d share one mm;", p.pid,
+    p.cpu, t.pid, t.cpu)
+say("both have read 0x%x (frame 0x%x).", A, p:translate(A).pfn)
+frame = p:translate(A).pfn
+assert(m:inject("tlb_lost_shootdown", { probability = 100, times = 1, verbose = 0 }))
+assert(p:munmap(A, 4096))
+local st = m:tlb_stats()
+say("server munmap()s it on CPU 0: a local flush, and a shootdown IPI to CPU 1,")
+say("where the thread runs (CPU 1 received %d) -- injected away: CPU 1 keeps the",
+    st[2].nr_tlb_remote_flush_received)
+print("translation, yet its tlb_gen says it is up to date, so nothing will flush it")
+print("until CPU 1 switches to another mm.")
+assert(q:mmap(A, 4096, "rw-", "private|anonymous|fixed_noreplace"))
+assert(q:write(A, "other's data"))
+assert(q:translate(A).pfn == frame, "the freed frame is the next one given out")
+ok, sig = p:read(A, 1)
+say("The server's own read on CPU 0: %s, %s.  Other's new page is frame 0x%x,", tostring(ok),
+    sig, frame)
+assert(ok == nil and sig == "SIGSEGV")
+local leak = t:read(A, 12)
+say("and the thread on CPU 1 reads %q at 0x%x: a freed page, now another", leak, A)
+print("process's memory -- the bug that makes Linux free pages only after the")
+print("flush has reached every CPU in mm_cpumask.")
+assert(leak == "other's data")
+err = check_fails(m)
+print("m:check() says:")
+print(first_lines(err, 6))
+print("(munmap freed the page tables of that region too: CPU 1's page-walk caches")
+print("still point into them, and a walk there would read freed frames.)")
+assert(err:match("cpu 1 L1d: stale entry"), "CPU 1's stale entry")
+assert(err:match("stale page%-walk cache entry"), "CPU 1's walk caches")
+m:tlb_flush_all()
+ok, sig = t:read(A, 1)
+say("After a full flush the thread's read is %s, %s.", tostring(ok), sig)
+assert(ok == nil and sig == "SIGSEGV" and m:check())
 m:close()
 print()
 print("done")

@@ -11,6 +11,7 @@
 **
 **   spawn      a task: ASLR, exe sizes, rlimits, root, static PIE
 **   fork       a task's child          exit     a task
+**   clone      a thread, a process sharing the mm, or flags clone refuses
 **   mmap       anon/shared/file/droppable/hugetlb, every MAP_ flag, at or
 **              near existing VMAs (memlab_vmas), lengths 0/1/pages/huge
 **   munmap, mprotect (PROT_NONE, GROWSDOWN, junk bits), mremap (MAYMOVE,
@@ -37,7 +38,7 @@
 ** have returned 0 or a valid negative errno, the page books must balance
 **
 **   nr_free_pages + pcp + the target's blocks + nr_file_pages
-**     + nr_anon_pages + nr_page_table_pages + one PGD per task
+**     + nr_anon_pages + nr_page_table_pages + one PGD per mm
 **     (+ the huge zero page while it is mapped) = boot free
 **
 ** and the report callback may have seen only fault-injection notices
@@ -82,7 +83,8 @@ struct fuzz {
 	struct memlab_machine_info info;
 	const uint8_t *p, *end;		/* the unread input */
 	memlab_task *tasks[MAX_TASKS];
-	int ntasks, max_tasks;
+	int mm_id[MAX_TASKS];		/* tasks with the same id share an mm (CLONE_VM) */
+	int ntasks, max_tasks, next_mm_id;
 	memlab_file *files[MAX_FILES];
 	int nfiles;
 	struct block live[MAX_LIVE];	/* memlab_alloc_pages blocks */
@@ -463,6 +465,21 @@ static int nr_live_tasks(struct fuzz *f)
 	return (int)memlab_tasks(f->m, NULL, 0);
 }
 
+/* The mms of the live tasks: each has its PGD. */
+static int nr_mms(const struct fuzz *f)
+{
+	int n = 0;
+
+	for (int i = 0; i < f->ntasks; i++) {
+		int j = 0;
+
+		while (j < i && f->mm_id[j] != f->mm_id[i])
+			j++;
+		n += j == i;
+	}
+	return n;
+}
+
 /*
 ** After every operation: the core's checker, the task list, and the page
 ** books -- every frame the buddy allocator gave out is on a pcp list, a
@@ -492,7 +509,7 @@ static void check_machine(struct fuzz *f)
 	file = vmstat(f, "nr_file_pages");
 	anon = vmstat(f, "nr_anon_pages");
 	pt = vmstat(f, "nr_page_table_pages");
-	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)f->ntasks;
+	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)nr_mms(f);
 	/* the huge zero page, while a PMD maps it (no counter says so) */
 	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
 	    vmstat(f, "thp_zero_page_alloc") > 0)
@@ -501,7 +518,7 @@ static void check_machine(struct fuzz *f)
 		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
 		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
 		    " + PGDs %d = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
-		    free_now, pcp, f->live_pages, file, anon, pt, f->ntasks, sum, f->boot_free,
+		    free_now, pcp, f->live_pages, file, anon, pt, nr_mms(f), sum, f->boot_free,
 		    (int64_t)(sum - f->boot_free));
 }
 
@@ -534,9 +551,11 @@ static int unmapped(struct fuzz *f, memlab_task *t, uint64_t start, uint64_t end
 
 /* ===================== tasks ===================== */
 
-static void add_task(struct fuzz *f, memlab_task *t)
+/* A new task; mm_id is the id of the task whose mm it shares, or -1 for its own. */
+static void add_task(struct fuzz *f, memlab_task *t, int mm_id)
 {
 	if (f->ntasks < f->max_tasks) {
+		f->mm_id[f->ntasks] = mm_id >= 0 ? mm_id : f->next_mm_id++;
 		f->tasks[f->ntasks++] = t;
 		return;
 	}
@@ -582,7 +601,7 @@ static void do_spawn(struct fuzz *f, uint8_t a, uint8_t b, uint8_t c)
 	     sa.exe.bss, sa.stack_rlimit, sa.data_rlimit, sa.as_rlimit, sa.memlock_rlimit,
 	     rc, rc ? 0 : memlab_task_pid(t));
 	if (rc == 0)
-		add_task(f, t);
+		add_task(f, t, -1);
 	else if (sa.aslr == 3 && rc != -MEMLAB_EINVAL)
 		die(f, "spawn with aslr 3: %d, want EINVAL", rc);
 }
@@ -605,7 +624,44 @@ static void op_fork(struct fuzz *f)
 	check_rc(f, rc, "memlab_fork");
 	note(f, "pid %d -> %d child %d", memlab_task_pid(t), rc, rc ? 0 : memlab_task_pid(child));
 	if (rc == 0)
-		add_task(f, child);
+		add_task(f, child, -1);
+}
+
+/*
+** clone with a flag set the argument byte picks: pthread's, CLONE_VM
+** alone or with SIGHAND (a process sharing the mm), and combinations
+** copy_process refuses (THREAD without SIGHAND, SIGHAND without VM, a
+** flag memlab does not know), which must be EINVAL and change nothing.
+*/
+static void op_clone(struct fuzz *f)
+{
+	static const uint64_t choice[] = {
+		MEMLAB_CLONE_PTHREAD, MEMLAB_CLONE_PTHREAD, MEMLAB_CLONE_VM,
+		MEMLAB_CLONE_VM | MEMLAB_CLONE_SIGHAND, 0,
+		MEMLAB_CLONE_VM | MEMLAB_CLONE_THREAD, MEMLAB_CLONE_SIGHAND,
+		MEMLAB_CLONE_PTHREAD | 0x00100000u /* CLONE_SETTLS */,
+	};
+	uint8_t b = next_byte(f);
+	uint64_t flags = choice[b % 8];
+	int bad = (b % 8) >= 5, i = b / 8 % (f->ntasks ? f->ntasks : 1);
+	memlab_task *t = f->ntasks ? f->tasks[i] : NULL, *child = NULL;
+	int rc;
+
+	if (!t || f->ntasks >= f->max_tasks)
+		return;
+	rc = memlab_clone(t, flags, &child);
+	check_rc(f, rc, "memlab_clone");
+	note(f, "pid %d flags %#" PRIx64 " -> %d child %d", memlab_task_pid(t), flags, rc,
+	     rc ? 0 : memlab_task_pid(child));
+	if (bad != (rc == -MEMLAB_EINVAL))
+		die(f, "memlab_clone(%#" PRIx64 ") returned %d", flags, rc);
+	if (rc)
+		return;
+	if (memlab_task_tgid(child) != ((flags & MEMLAB_CLONE_THREAD) ? memlab_task_tgid(t)
+									: memlab_task_pid(child)))
+		die(f, "clone(%#" PRIx64 "): child %d has tgid %d", flags, memlab_task_pid(child),
+		    memlab_task_tgid(child));
+	add_task(f, child, (flags & MEMLAB_CLONE_VM) ? f->mm_id[i] : -1);
 }
 
 static void exit_task(struct fuzz *f, int i)
@@ -614,6 +670,7 @@ static void exit_task(struct fuzz *f, int i)
 
 	note(f, "pid %d", memlab_task_pid(t));
 	f->tasks[i] = f->tasks[--f->ntasks];
+	f->mm_id[i] = f->mm_id[f->ntasks];
 	memlab_task_exit(t);
 }
 
@@ -1161,7 +1218,7 @@ static void op_cow(struct fuzz *f)
 	check_rc(f, rc, "memlab_fork");
 	if (rc)
 		return;
-	add_task(f, child);
+	add_task(f, child, -1);
 	if (flags & VM_DONTCOPY_FLAG)
 		return;
 	got = 0;
@@ -1959,7 +2016,7 @@ static const struct {
 	{ "access", op_access },	{ "mmap", op_mmap },		{ "brk", op_brk },
 	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
 	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mprotect", op_mprotect },
-	{ "fork", op_fork },		{ "exit", op_exit },		{ "alloc", op_alloc },
+	{ "clone", op_clone },		{ "exit", op_exit },		{ "alloc", op_alloc },
 	{ "free", op_free },		{ "hostfail", op_hostfail },	{ "tlb", op_tlb },
 };
 

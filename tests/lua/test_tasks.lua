@@ -1063,4 +1063,123 @@ function TestHostile:test_state_survives_errors()
   lu.assertTrue(m:check())
 end
 
+-- ===================================================================
+-- clone: threads and processes sharing an mm
+-- ===================================================================
+
+TestClone = {}
+
+function TestClone:setUp()
+  self.m = new_machine()
+  self.p = self.m:spawn{ name = "app", aslr = false }
+end
+
+function TestClone:tearDown()
+  self.m:close()
+end
+
+-- The value of a "Key:\tvalue" line of /proc/PID/status.
+local function status(m, pid, key)
+  return m:proc(pid .. "/status"):match(key .. ":\t([^\n]*)")
+end
+
+function TestClone:test_thread_shares_the_mm()
+  local m, p = self.m, self.p
+  local t = p:thread()
+  lu.assertEquals({ p.tgid, t.tgid }, { p.pid, p.pid })
+  lu.assertNotEquals(t.pid, p.pid)
+  local a = assert(t:mmap(nil, 2 * PAGE, "rw-", "private|anonymous"))
+  assert(p:write(a + PAGE, "shared"))
+  lu.assertEquals(t:read(a + PAGE, 6), "shared")
+  lu.assertEquals(t:maps(), p:maps())
+  lu.assertEquals(t:mm().rss_anon, p:mm().rss_anon)
+  local old = p:sbrk(PAGE)                    -- glibc's __curbrk is in the shared memory
+  lu.assertEquals(t:sbrk(0), old + PAGE)
+  lu.assertEquals(status(m, t.pid, "Tgid"), tostring(p.pid))
+  lu.assertEquals(status(m, t.pid, "Pid"), tostring(t.pid))
+  lu.assertEquals(status(m, p.pid, "Threads"), "2")
+  lu.assertEquals(status(m, t.pid, "VmRSS"), status(m, p.pid, "VmRSS"))
+  lu.assertTrue(m:check())
+end
+
+function TestClone:test_thread_costs_no_memory()
+  local m, p = self.m, self.p
+  local committed = m:proc("meminfo"):match("Committed_AS:%s+(%d+)")
+  local pt = m:vmstat().nr_page_table_pages
+  local free = m:vmstat().nr_free_pages
+  local t = p:thread()
+  lu.assertEquals(m:proc("meminfo"):match("Committed_AS:%s+(%d+)"), committed)
+  lu.assertEquals(m:vmstat().nr_page_table_pages, pt)
+  lu.assertEquals(m:vmstat().nr_free_pages, free)            -- no PGD of its own
+  t:exit()
+  lu.assertEquals(m:vmstat().nr_free_pages, free)            -- and nothing to free
+  lu.assertEquals(status(m, p.pid, "Threads"), "1")
+end
+
+function TestClone:test_leader_exits_first()
+  local m, p = self.m, self.p
+  local a = assert(p:mmap(nil, PAGE, "rw-", "private|anonymous"))
+  assert(p:write(a, "kept"))
+  local t = p:thread()
+  local before = m:vmstat()
+  p:exit()
+  lu.assertEquals(t:read(a, 4), "kept")
+  lu.assertEquals(m:vmstat().nr_anon_pages, before.nr_anon_pages)
+  lu.assertTrue(m:check())
+  local q = t:fork()                           -- a thread forks like any task
+  assert(q:write(a, "copy"))
+  lu.assertEquals(t:read(a, 4), "kept")
+  q:exit()
+  t:exit()                                     -- the last user tears the mm down
+  lu.assertEquals(m:vmstat().nr_anon_pages, 0)
+  lu.assertEquals(m:vmstat().nr_page_table_pages, 0)
+  lu.assertTrue(m:check())
+end
+
+function TestClone:test_flags()
+  local m, p = self.m, self.p
+  local v = p:clone{ vm = true }               -- a process of its own on the same memory
+  lu.assertEquals(v.tgid, v.pid)
+  lu.assertEquals(status(m, v.pid, "Threads"), "1")
+  local a = assert(v:mmap(nil, PAGE, "rw-", "private|anonymous"))
+  assert(v:write(a, "v"))
+  lu.assertEquals(p:read(a, 1), "v")
+  local c = p:clone{}                          -- no flags: fork
+  assert(c:write(a, "c"))
+  lu.assertEquals(p:read(a, 1), "v")
+  local s = p:clone{ vm = true, sighand = true, thread = true, fs = true, files = true,
+                     sysvsem = true }
+  lu.assertEquals(s.tgid, p.pid)
+  assert_errno("EINVAL", 22, p:clone{ vm = true, thread = true })    -- THREAD needs SIGHAND
+  assert_errno("EINVAL", 22, p:clone{ sighand = true })              -- SIGHAND needs VM
+  assert_errno("EINVAL", 22, p:clone{ thread = true, sighand = true })
+  assert_raises({ "clone", "unknown option 'newns'" }, p.clone, p, { newns = true })
+  assert_raises({ "clone", "vm", "boolean expected" }, p.clone, p, { vm = 1 })
+  assert_raises({ "clone", "table of flags" }, p.clone, p, "vm")
+  lu.assertEquals(#m:tasks(), 4)
+  lu.assertTrue(m:check())
+end
+
+function TestClone:test_every_order_of_exits_frees_everything()
+  local m = self.m
+  self.p:exit()
+  m:drain_pages()
+  local free = m:vmstat().nr_free_pages + m:vmstat().nr_file_pages
+  for order = 1, 6 do
+    local p = m:spawn{ aslr = false }
+    local a = assert(p:mmap(nil, 64 * K, "rw-", "private|anonymous"))
+    local ts = { p, p:thread(), p:clone{ vm = true }, p:thread() }
+    for i, t in ipairs(ts) do assert(t:touch(a + (i - 1) * PAGE, PAGE, "w")) end
+    for i = 1, #ts do                           -- a different exit order each round
+      local k = (i + order) % #ts + 1
+      while not ts[k] do k = k % #ts + 1 end
+      ts[k]:exit()
+      ts[k] = false
+      lu.assertTrue(m:check())
+    end
+  end
+  m:drain_pages()
+  lu.assertEquals(m:vmstat().nr_free_pages + m:vmstat().nr_file_pages, free)
+end
+
 os.exit(lu.LuaUnit.run(), true)

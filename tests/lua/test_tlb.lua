@@ -313,6 +313,51 @@ function TestCpus:test_shootdown_after_migration()
   H.assert_errno("SIGSEGV", "SEGV_MAPERR", p:read(a, 1))
 end
 
+-- A thread on the other CPU: the mm is live on both, so an munmap is a
+-- shootdown the thread's CPU receives at once (not lazily).
+function TestCpus:test_thread_gets_the_shootdown()
+  local m = self.m
+  local p, a = task_with_pages(m, 2)
+  local t = p:thread()
+  lu.assertEquals({ p.cpu, t.cpu }, { 0, 1 })
+  assert(t:read(a, 2 * PAGE))
+  assert(p:read(a, 1))
+  local s = m:tlb_stats()
+  lu.assertEquals({ s[1].loaded_pid, s[2].loaded_pid }, { p.pid, p.pid })   -- the mm's owner
+  lu.assertFalse(s[2].lazy)
+  assert(p:munmap(a, PAGE))
+  s = m:tlb_stats()
+  lu.assertEquals(s[1].nr_tlb_remote_flush, 1)
+  lu.assertEquals(s[2].nr_tlb_remote_flush_received, 1)
+  H.assert_errno("SIGSEGV", "SEGV_MAPERR", t:read(a, 1))
+  lu.assertEquals(t:read(a + PAGE, 1), "x")
+  lu.assertTrue(m:check())
+end
+
+-- The same shootdown lost: the thread's CPU keeps the translation of a
+-- frame the munmap freed, reads what the frame's next owner writes, and
+-- m:check() names the stale entries.
+function TestCpus:test_lost_shootdown_is_a_stale_read()
+  local m = self.m
+  local p, a = task_with_pages(m, 1)
+  local t = p:thread()
+  assert(t:read(a, 1))
+  m:inject("tlb_lost_shootdown", { probability = 100, times = 1 })
+  assert(p:munmap(a, PAGE))
+  lu.assertEquals(m:injected().tlb_lost_shootdown.fired, 1)
+  H.assert_errno("SIGSEGV", "SEGV_MAPERR", p:read(a, 1))   -- p's CPU flushed
+  local q = m:spawn()
+  local b = assert(q:mmap(nil, PAGE, "rw-", "private|anonymous"))
+  assert(q:write(b, "secret"))
+  lu.assertEquals(t:read(a, 6), "secret")                   -- through the stale entry
+  local ok, err = pcall(m.check, m)
+  lu.assertFalse(ok)
+  lu.assertStrContains(tostring(err), "cpu 1 L1d: stale entry for va")
+  m:tlb_flush_all()
+  lu.assertTrue(m:check())
+  H.assert_errno("SIGSEGV", "SEGV_MAPERR", t:read(a, 1))
+end
+
 function TestCpus:test_context_switches_keep_asids()
   local m = memlab.new{ ram = "64M" }
   local ps = {}

@@ -510,9 +510,42 @@ MEMLAB_API int (memlab_spawn) (memlab_machine *m, const struct memlab_spawn_args
 */
 MEMLAB_API int (memlab_fork) (memlab_task *t, memlab_task **out);
 
-/* exit(): unmap everything and free the task.  The handle is dead after. */
+/*
+** clone(2)'s flags that memlab knows, with Linux's values.  CLONE_VM
+** shares the mm; CLONE_SIGHAND needs CLONE_VM and CLONE_THREAD needs
+** CLONE_SIGHAND (else EINVAL, as copy_process checks).  CLONE_FS,
+** CLONE_FILES and CLONE_SYSVSEM are accepted and change nothing memlab
+** models; any other flag is EINVAL.
+*/
+#define MEMLAB_CLONE_VM		0x00000100u
+#define MEMLAB_CLONE_FS		0x00000200u
+#define MEMLAB_CLONE_FILES	0x00000400u
+#define MEMLAB_CLONE_SIGHAND	0x00000800u
+#define MEMLAB_CLONE_THREAD	0x00010000u
+#define MEMLAB_CLONE_SYSVSEM	0x00040000u
+#define MEMLAB_CLONE_SUPPORTED	(MEMLAB_CLONE_VM | MEMLAB_CLONE_FS | MEMLAB_CLONE_FILES | \
+				 MEMLAB_CLONE_SIGHAND | MEMLAB_CLONE_THREAD | MEMLAB_CLONE_SYSVSEM)
+/* What pthread_create() passes (glibc's create_thread, less the TLS and tid flags). */
+#define MEMLAB_CLONE_PTHREAD	(MEMLAB_CLONE_VM | MEMLAB_CLONE_FS | MEMLAB_CLONE_FILES | \
+				 MEMLAB_CLONE_SIGHAND | MEMLAB_CLONE_THREAD | MEMLAB_CLONE_SYSVSEM)
+
+/*
+** clone(2): fork when clone_flags is 0; with MEMLAB_CLONE_VM the child
+** shares t's mm (mm_users counts the tasks using it) and runs on the next
+** CPU in turn, so that one address space can be live on several CPUs;
+** with MEMLAB_CLONE_THREAD it joins t's thread group (its tgid).  0 and
+** the child in *out, -MEMLAB_EINVAL for bad flags, -MEMLAB_ENOMEM.
+*/
+MEMLAB_API int (memlab_clone) (memlab_task *t, uint64_t clone_flags, memlab_task **out);
+
+/*
+** exit(2) of one task: it lets go of its mm, and the last task using an
+** mm unmaps everything.  The handle is dead after.
+*/
 MEMLAB_API void (memlab_task_exit) (memlab_task *t);
 MEMLAB_API int (memlab_task_pid) (const memlab_task *t);
+/* Its thread group's id: its own pid unless it was cloned with MEMLAB_CLONE_THREAD. */
+MEMLAB_API int (memlab_task_tgid) (const memlab_task *t);
 MEMLAB_API memlab_machine *(memlab_task_machine) (const memlab_task *t);
 /* The live tasks, newest first: at most n into out; returns how many there are. */
 MEMLAB_API size_t (memlab_tasks) (memlab_machine *m, memlab_task **out, size_t n);
