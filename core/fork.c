@@ -56,6 +56,7 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 	mm->vmacache_hits = mm->vmacache_misses = 0;
 	mm->def_flags = 0;
 	mm->mm_users = 1;
+	mm->mmap_lock = 0;
 }
 
 /* One VMA of the parent, copied into the child (and its entries, as needed). */
@@ -102,13 +103,17 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 {
 	int err = 0;
 
+	mmap_write_lock(parent->mm);
 	mm_dup_fields(parent->m, child->mm, parent->mm);
 	child->mm->owner = child;
+	mmap_write_lock(child->mm);	/* mmap_write_lock_nested() */
 	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
 		err = dup_vma(child, parent, v);
 	child->mm->hiwater_rss = get_mm_rss(child->mm);
 	child->mm->hiwater_vm = child->mm->total_vm;
+	mmap_write_unlock(child->mm);
 	flush_tlb_mm(parent);
+	mmap_write_unlock(parent->mm);
 	return err;
 }
 

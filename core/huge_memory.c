@@ -267,7 +267,7 @@ static int map_huge_pmd(memlab_task *t, uint64_t haddr, uint64_t pfn, struct pt_
 ** cannot be had falls back to small pages (thp_fault_fallback).
 */
 int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
-			       bool write)
+			       bool write, bool vma_locked)
 {
 	memlab_machine *m = t->m;
 	uint64_t haddr = addr & ~(hpage_size(m) - 1), pfn;
@@ -278,7 +278,7 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 
 	if (!thp_vma_suitable(m, vma, haddr))
 		return 1;
-	if (anon_vma_prepare(vma))
+	if (vmf_anon_prepare(t, vma, vma_locked))
 		return -MEMLAB_ENOMEM;
 	if (!write && m->thp_use_zero_page) {
 		if (get_huge_zero_page(m, &pfn))

@@ -227,9 +227,60 @@ static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int be
 	return 0;
 }
 
+/* How madvise_lock() locks for an advice (get_lock_mode()). */
+enum madvise_lock_mode { MADVISE_MMAP_READ_LOCK, MADVISE_MMAP_WRITE_LOCK, MADVISE_VMA_READ_LOCK };
+
+static enum madvise_lock_mode get_lock_mode(int behavior)
+{
+	switch (behavior) {
+	case MADV_REMOVE: case MADV_WILLNEED: case MADV_COLD: case MADV_PAGEOUT:
+	case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+		return MADVISE_MMAP_READ_LOCK;
+	case MADV_DONTNEED: case MADV_DONTNEED_LOCKED: case MADV_FREE:
+		return MADVISE_VMA_READ_LOCK;
+	default:
+		return MADVISE_MMAP_WRITE_LOCK;
+	}
+}
+
+/*
+** madvise_lock(): the mmap_lock for reading or writing, or for the
+** advice that zaps, only the per-VMA lock when one VMA holds the whole
+** range (try_vma_read_lock()), which takes no mmap_lock.  The mode that
+** madvise_unlock() must undo.
+*/
+static enum madvise_lock_mode madvise_lock(memlab_task *t, uint64_t start, uint64_t end,
+					   int behavior)
+{
+	enum madvise_lock_mode mode = get_lock_mode(behavior);
+	struct vm_area_struct *vma;
+
+	if (mode == MADVISE_VMA_READ_LOCK) {
+		vma = find_vma(t, start);
+		if (vma && vma->vm_start <= start && end <= vma->vm_end)
+			return mode;
+		mode = MADVISE_MMAP_READ_LOCK;
+	}
+	if (mode == MADVISE_MMAP_WRITE_LOCK)
+		mmap_write_lock(t->mm);
+	else
+		mmap_read_lock(t->mm);
+	return mode;
+}
+
+static void madvise_unlock(memlab_task *t, enum madvise_lock_mode mode)
+{
+	if (mode == MADVISE_MMAP_WRITE_LOCK)
+		mmap_write_unlock(t->mm);
+	else if (mode == MADVISE_MMAP_READ_LOCK)
+		mmap_read_unlock(t->mm);
+}
+
 static int do_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
 {
 	uint64_t psize = t->m->page_size, len, end;
+	enum madvise_lock_mode mode;
+	int err;
 
 	if (!madvise_behavior_valid(behavior) || behavior == MADV_REMOVE)
 		return -MEMLAB_EINVAL;
@@ -243,9 +294,13 @@ static int do_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behav
 		return -MEMLAB_EINVAL;
 	if (end == start)
 		return 0;
+	mode = madvise_lock(t, start, end, behavior);
 	if (behavior == MADV_POPULATE_READ || behavior == MADV_POPULATE_WRITE)
-		return madvise_populate(t, start, end, behavior);
-	return madvise_walk_vmas(t, start, end, behavior);
+		err = madvise_populate(t, start, end, behavior);
+	else
+		err = madvise_walk_vmas(t, start, end, behavior);
+	madvise_unlock(t, mode);
+	return err;
 }
 
 int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)

@@ -29,13 +29,16 @@
 #define VM_FAULT_SIGBUS		0x000002
 #define VM_FAULT_MAJOR		0x000004
 #define VM_FAULT_SIGSEGV	0x000040
+#define VM_FAULT_RETRY		0x000400	/* memlab: retried under the mmap_lock, still held */
 #define VM_FAULT_FALLBACK	0x000800
 #define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
 
 /* enum fault_flag */
 #define FAULT_FLAG_WRITE	0x01
+#define FAULT_FLAG_ALLOW_RETRY	0x04	/* the mmap_lock is held and may be dropped for I/O */
 #define FAULT_FLAG_USER		0x40
 #define FAULT_FLAG_INSTRUCTION	0x100
+#define FAULT_FLAG_VMA_LOCK	0x1000	/* under the per-VMA lock, not the mmap_lock */
 
 struct vm_fault {
 	memlab_task *t;
@@ -268,7 +271,8 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 		prot.write = false;
 		return install_pte(vmf, m->zero_pfn, prot) ? VM_FAULT_OOM : 0;
 	}
-	if (anon_vma_prepare(vma) || alloc_user_page(m, true, &pfn))
+	if (vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK) ||
+	    alloc_user_page(m, true, &pfn))
 		return VM_FAULT_OOM;
 	if (install_pte(vmf, pfn, mkwrite_dirty(vma, prot))) {
 		put_page(m, pfn);
@@ -279,6 +283,25 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	return 0;
 }
 
+/*
+** __vmf_anon_prepare(): the first anonymous page of a VMA needs its
+** anon_vma, which a fault under the per-VMA lock prepares under the
+** mmap_lock (mmap_read_trylock: the same events) taken for that alone.
+*/
+int vmf_anon_prepare(memlab_task *t, struct vm_area_struct *vma, bool vma_locked)
+{
+	int err;
+
+	if (vma->anon_vma)
+		return 0;
+	if (vma_locked)
+		mmap_read_lock(t->mm);
+	err = anon_vma_prepare(vma);
+	if (vma_locked)
+		mmap_read_unlock(t->mm);
+	return err;
+}
+
 /* ===================== file faults ===================== */
 
 /* A new anonymous copy of src for vma (wp_page_copy, do_cow_fault). */
@@ -287,7 +310,7 @@ static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t 
 	memlab_machine *m = vmf->t->m;
 	int err;
 
-	if (anon_vma_prepare(vmf->vma))
+	if (vmf_anon_prepare(vmf->t, vmf->vma, vmf->flags & FAULT_FLAG_VMA_LOCK))
 		return -MEMLAB_ENOMEM;
 	err = alloc_user_page(m, src_zero, pfn);
 	if (err)
@@ -338,6 +361,27 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 }
 
 /* do_fault(): the page from the page cache (filemap_fault), then by kind. */
+/*
+** filemap_fault() dropped its lock for the read I/O (maybe_unlock_mmap_for_io)
+** and the fault is retried: under the mmap_lock taken anew (lock_mmap in
+** do_user_addr_fault after a per-VMA-locked try, which must release it:
+** VM_FAULT_RETRY), or the same lock retaken (GUP and mmap-locked faults).
+*/
+static unsigned fault_retry_lock(struct vm_fault *vmf)
+{
+	struct mm_struct *mm = vmf->t->mm;
+
+	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
+		mmap_read_lock(mm);
+		return VM_FAULT_RETRY;
+	}
+	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+		mmap_read_unlock(mm);
+		mmap_read_lock(mm);
+	}
+	return 0;
+}
+
 static unsigned do_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
@@ -349,13 +393,16 @@ static unsigned do_fault(struct vm_fault *vmf)
 		return do_anonymous_page(vmf);
 	if (!(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
 		return 0;	/* do_read_fault(): the page was cached */
+	if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED) &&
+	    vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK))
+		return VM_FAULT_OOM;	/* do_cow_fault() prepares before it reads */
 	err = filemap_fault(vma, vmf->pgoff, &cache_pfn);
 	if (err == -MEMLAB_EFAULT)
 		return VM_FAULT_SIGBUS;
 	if (err < 0)
 		return VM_FAULT_OOM;
 	if (err > 0)
-		ret = VM_FAULT_MAJOR;
+		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
 	/*
 	 * A page that had to be read: Linux dropped the mmap lock for the I/O
 	 * and the fault is retried (FAULT_FLAG_TRIED, counted once, as major);
@@ -500,7 +547,8 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 	    level == 0)
 		return VM_FAULT_FALLBACK;
 	if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
-		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write);
+		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write,
+					       vmf->flags & FAULT_FLAG_VMA_LOCK);
 	else
 		r = do_huge_pmd_fault(t, vmf->vma, vmf->address, write);
 	return r < 0 ? VM_FAULT_OOM : r > 0 ? VM_FAULT_FALLBACK : 0;
@@ -563,48 +611,116 @@ static bool access_error(const memlab_machine *m, const struct vm_area_struct *v
 }
 
 /* The error code the MMU would report for this access at addr. */
-static unsigned fault_error_code(memlab_task *t, uint64_t addr, int access)
+static unsigned fault_error_code(memlab_task *t, uint64_t addr, int access, bool user)
 {
 	struct pt_walk w;
 
 	pt_walk(t->m, t->mm, addr, &w);
-	return (w.present ? X86_PF_PROT : 0) | X86_PF_USER | (access == 'w' ? X86_PF_WRITE : 0) |
-	       (access == 'x' ? X86_PF_INSTR : 0);
+	return (w.present ? X86_PF_PROT : 0) | (user ? X86_PF_USER : 0) |
+	       (access == 'w' ? X86_PF_WRITE : 0) | (access == 'x' ? X86_PF_INSTR : 0);
 }
 
-static unsigned access_flags(int access)
+static unsigned access_flags(int access, bool user)
 {
-	return FAULT_FLAG_USER | (access == 'w' ? FAULT_FLAG_WRITE : 0) |
+	return (user ? FAULT_FLAG_USER : 0) | (access == 'w' ? FAULT_FLAG_WRITE : 0) |
 	       (access == 'x' ? FAULT_FLAG_INSTRUCTION : 0);
+}
+
+/* lock_vma_under_rcu(): the VMA that contains addr, if any (no stack growth here). */
+static struct vm_area_struct *lock_vma_under_rcu(memlab_task *t, uint64_t addr)
+{
+	struct vm_area_struct *vma = addr < t->mm->task_size ? find_vma(t, addr) : NULL;
+
+	return vma && vma->vm_start <= addr ? vma : NULL;
+}
+
+/*
+** lock_mm_and_find_vma(): the VMA for addr under the mmap_lock (read),
+** growing a stack down to it under the lock upgraded to write and then
+** downgraded.  NULL, with the lock released, when there is none.
+*/
+static struct vm_area_struct *lock_mm_and_find_vma(memlab_task *t, uint64_t addr)
+{
+	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *vma;
+
+	mmap_read_lock(mm);		/* mmap_read_trylock(): the same events */
+	vma = addr < mm->task_size ? find_vma(t, addr) : NULL;
+	if (vma && vma->vm_start <= addr)
+		return vma;
+	mmap_read_unlock(mm);
+	if (!vma || !(vma->vm_flags & VM_GROWSDOWN))
+		return NULL;
+	mmap_write_lock(mm);		/* upgrade_mmap_lock_carefully() */
+	if (expand_stack_locked(t, vma, addr)) {
+		mmap_write_unlock(mm);
+		return NULL;
+	}
+	mmap_write_downgrade(mm);
+	return vma;
+}
+
+/*
+** The VMA a fault is handled in, and how it is locked (flags gains
+** FAULT_FLAG_VMA_LOCK or FAULT_FLAG_ALLOW_RETRY): a user fault tries the
+** per-VMA lock first; a kernel fault (copy_to_user), or a user one the
+** VMA lock cannot serve, takes the mmap_lock; GUP (populate) holds it
+** already.
+*/
+static struct vm_area_struct *fault_find_vma(memlab_task *t, uint64_t addr, unsigned *flags)
+{
+	struct vm_area_struct *vma;
+
+	if (t->mm->mmap_lock) {
+		*flags |= FAULT_FLAG_ALLOW_RETRY;
+		vma = lock_vma_under_rcu(t, addr);
+		return vma;
+	}
+	if ((*flags & FAULT_FLAG_USER) && (vma = lock_vma_under_rcu(t, addr))) {
+		*flags |= FAULT_FLAG_VMA_LOCK;
+		return vma;
+	}
+	*flags |= FAULT_FLAG_ALLOW_RETRY;
+	return lock_mm_and_find_vma(t, addr);
+}
+
+/* The fault is done: a lock fault_find_vma() (or a retry) took goes. */
+static void fault_unlock(memlab_task *t, unsigned flags, unsigned ret, bool gup)
+{
+	if (gup)
+		return;
+	if (!(flags & FAULT_FLAG_VMA_LOCK) || (ret & VM_FAULT_RETRY))
+		mmap_read_unlock(t->mm);
 }
 
 /*
 ** do_user_addr_fault(): find the VMA (growing a stack down to the
-** address), check the access, handle the fault.  Returns 0, or
-** -MEMLAB_EFAULT with the signal's code (SEGV_MAPERR, SEGV_ACCERR,
+** address), check the access, handle the fault -- a fault of the task, or
+** of the kernel copying to or from its memory (t->uaccess).  Returns 0,
+** or -MEMLAB_EFAULT with the signal's code (SEGV_MAPERR, SEGV_ACCERR,
 ** BUS_ADRERR), or -MEMLAB_ENOMEM when the fault ran out of memory
 ** (Linux would run the OOM killer).
 */
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 {
-	unsigned error_code = fault_error_code(t, addr, access);
+	bool user = !t->uaccess, gup = t->mm->mmap_lock != 0;
+	unsigned error_code = fault_error_code(t, addr, access, user);
+	unsigned flags = access_flags(access, user), ret;
 	struct vm_area_struct *vma;
-	unsigned flags = access_flags(access), ret;
 
-	trace(t->m, TP_PAGE_FAULT_USER, addr, error_code, 0, 0);
-	vma = addr < t->mm->task_size ? find_vma(t, addr) : NULL;
-	if (vma && vma->vm_start > addr &&
-	    (!(vma->vm_flags & VM_GROWSDOWN) || expand_stack_locked(t, vma, addr)))
-		vma = NULL;
+	trace(t->m, user ? TP_PAGE_FAULT_USER : TP_PAGE_FAULT_KERNEL, addr, error_code, 0, 0);
+	vma = fault_find_vma(t, addr, &flags);
 	if (!vma) {
 		*si_code = MEMLAB_SEGV_MAPERR;
 		return -MEMLAB_EFAULT;
 	}
 	if (access_error(t->m, vma, flags, error_code)) {
+		fault_unlock(t, flags, 0, gup);
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
 	ret = handle_mm_fault(t, vma, addr, flags);
+	fault_unlock(t, flags, ret, gup);
 	if (ret & VM_FAULT_OOM)
 		return -MEMLAB_ENOMEM;
 	if (ret & VM_FAULT_SIGBUS) {
@@ -1005,13 +1121,16 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 ** populate_vma_page_range() for [start, end) of vma: GUP faults each page
 ** in (a write fault for a private writable mapping, so COW happens now),
 ** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs and pages already present
-** with the access.  Faults count as the task's (min_flt, pgfault).
-** Returns 0 or -MEMLAB_ENOMEM; mmap ignores the latter, as Linux does.
+** with the access.  Faults count as the task's (min_flt, pgfault).  The
+** caller holds the mmap_lock; unlockable (mm_populate's &locked): a
+** fault may drop it for I/O.  Returns 0 or -MEMLAB_ENOMEM; mmap ignores
+** the latter, as Linux does.
 */
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-			    uint64_t end)
+			    uint64_t end, bool unlockable)
 {
 	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
 	struct pt_walk w;
 
 	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
@@ -1021,7 +1140,7 @@ int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t
 
 		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
 			continue;
-		ret = handle_mm_fault(t, vma, a, write ? FAULT_FLAG_WRITE : 0);
+		ret = handle_mm_fault(t, vma, a, flags);
 		if (ret & VM_FAULT_OOM)
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)

@@ -167,6 +167,7 @@ struct mm_struct {
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
 	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
+	int mmap_lock;			/* readers, or -1: a writer (mmap_lock.c) */
 	int mm_users;			/* the tasks sharing it (CLONE_VM) */
 	memlab_task *owner;		/* one of them, standing for the mm in walks over every mm */
 	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
@@ -192,6 +193,7 @@ struct memlab_task {
 	bool make_it_fail;		/* /proc/PID/make-it-fail */
 	int last_signal_code;		/* of the last access that failed (SEGV_*, BUS_*) */
 	uint64_t last_signal_addr;
+	bool uaccess;			/* the kernel copies to or from its memory: faults are kernel-mode */
 	int cpu;			/* the CPU it runs on (tlb.c) */
 	struct memlab_task *next;	/* the machine's tasks */
 };
@@ -221,6 +223,13 @@ static inline void task_leave(memlab_task *t, memlab_task *prev)
 #define for_each_mm_task(m, t) \
 	for ((t) = (m)->tasks; (t); (t) = (t)->next) \
 		if ((t)->mm->owner != (t)) {} else
+
+/* ---- mmap_lock.c ---- */
+void mmap_write_lock(struct mm_struct *mm);
+void mmap_write_unlock(struct mm_struct *mm);
+void mmap_write_downgrade(struct mm_struct *mm);
+void mmap_read_lock(struct mm_struct *mm);
+void mmap_read_unlock(struct mm_struct *mm);
 
 /* ---- vma.c: the tree, the list, the cache, split and merge ---- */
 struct vm_area_struct *find_vma(memlab_task *t, uint64_t addr);
@@ -291,8 +300,8 @@ int vm_enough_memory(memlab_task *t, int64_t pages);	/* 0 or -ENOMEM; charges */
 void vm_unacct_memory(memlab_task *t, int64_t pages);
 int64_t get_unmapped_area(memlab_task *t, struct memlab_file *file, uint64_t addr,
 			  uint64_t len, uint64_t pgoff, int flags, uint64_t vm_flags);
-int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len);
-int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end);
+int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len, bool unlock);
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end, bool unlock);
 int do_brk_flags(memlab_task *t, struct vm_area_struct *brkvma, uint64_t addr,
 		 uint64_t len, uint64_t flags);
 int64_t do_mmap(memlab_task *t, struct memlab_file *file, uint64_t addr, uint64_t len,
@@ -322,15 +331,16 @@ void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
 void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 		       uint64_t end);
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
+int vmf_anon_prepare(memlab_task *t, struct vm_area_struct *vma, bool vma_locked);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-			    uint64_t end);
+			    uint64_t end, bool unlockable);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
 void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
 
 /* ---- huge_memory.c: transparent huge pages ---- */
 unsigned hpage_pmd_order(const memlab_machine *m);
 int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
-			       bool write);
+			       bool write, bool vma_locked);
 int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write);
 void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p);
 int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child);

@@ -339,14 +339,18 @@ static void unaccount_vma(memlab_task *t, struct vm_area_struct *vma)
 /*
 ** unmap_region(): zap the VMAs from vma up to end, free the page tables
 ** between the neighbours that stay, and flush the TLBs once for all of
-** it (one mmu_gather).  Returns the first VMA above end.
+** it (one mmu_gather).  Returns the first VMA above end.  With unlock
+** (munmap, brk, mremap's shrink: vms_complete_munmap_vmas) the mmap_lock
+** is downgraded before the pages go and released after.
 */
 static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct *vma,
-					    uint64_t end)
+					    uint64_t end, bool unlock)
 {
 	struct vm_area_struct *prev = vma->vm_prev, *next;
 	struct mmu_gather tlb;
 
+	if (unlock)
+		mmap_write_downgrade(t->mm);
 	tlb_gather_mmu(&tlb, t, false);
 	while (vma && vma->vm_start < end) {
 		next = vma->vm_next;
@@ -358,6 +362,8 @@ static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct
 	}
 	free_pgtables(t->m, t->mm, prev ? prev->vm_end : 0, vma ? vma->vm_start : 0, &tlb);
 	tlb_finish_mmu(&tlb);
+	if (unlock)
+		mmap_read_unlock(t->mm);
 	return vma;
 }
 
@@ -366,10 +372,12 @@ static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct
 ** split the VMAs at both ends and free what lies inside.  The first split
 ** of a VMA that the range lies strictly inside fails at vm.max_map_count
 ** (-ENOMEM), before anything changed; the other splits never fail for the
-** count.  The huge pages the cut goes through are split.  On success *pnext (if given) is the first VMA above the range.
+** count.  The huge pages the cut goes through are split.  On success
+** *pnext (if given) is the first VMA above the range, and with unlock the
+** mmap_lock is released (do_vmi_munmap's unlock); on failure it is held.
 */
 static int munmap_vmas(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-		       uint64_t end, struct vm_area_struct **pnext)
+		       uint64_t end, struct vm_area_struct **pnext, bool unlock)
 {
 	struct mm_struct *mm = t->mm;
 	struct vm_area_struct *next;
@@ -378,6 +386,8 @@ static int munmap_vmas(memlab_task *t, struct vm_area_struct *vma, uint64_t star
 	if (start >= end || !vma || vma->vm_start >= end) {
 		if (pnext)
 			*pnext = vma;
+		if (unlock)
+			mmap_write_unlock(mm);
 		return 0;
 	}
 	if (start > vma->vm_start) {
@@ -393,20 +403,23 @@ static int munmap_vmas(memlab_task *t, struct vm_area_struct *vma, uint64_t star
 		if (next->vm_end > end && (err = __split_vma(mm, next, end, 0)))
 			return err;
 	split_huge_pmd_range(t, start, end);	/* the huge pages the cut goes through */
-	vma = unmap_region(t, vma, end);
+	vma = unmap_region(t, vma, end, unlock);
 	if (pnext)
 		*pnext = vma;
 	return 0;
 }
 
-/* do_munmap_range(): remove [start, end); 0 or a negative errno. */
-int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end)
+/*
+** do_munmap_range(): remove [start, end); 0 or a negative errno.  With
+** unlock, success releases the mmap_lock (see munmap_vmas).
+*/
+int do_munmap_range(memlab_task *t, uint64_t start, uint64_t end, bool unlock)
 {
-	return munmap_vmas(t, find_vma(t, start), start, end, NULL);
+	return munmap_vmas(t, find_vma(t, start), start, end, NULL, unlock);
 }
 
 /* do_vmi_munmap(): munmap(2)'s checks, then the removal. */
-int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
+int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len, bool unlock)
 {
 	struct mm_struct *mm = t->mm;
 	uint64_t end;
@@ -416,13 +429,20 @@ int do_vmi_munmap(memlab_task *t, uint64_t start, uint64_t len)
 	end = start + PAGE_ALIGN_M(t->m, len);
 	if (end == start)
 		return -MEMLAB_EINVAL;
-	return do_munmap_range(t, start, end);
+	return do_munmap_range(t, start, end, unlock);
 }
 
+/* __vm_munmap(): every check is made under the lock. */
 static int vm_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 {
+	int ret;
+
 	switch_to_task(t);	/* the caller runs on its CPU */
-	return do_vmi_munmap(t, addr, len);
+	mmap_write_lock(t->mm);
+	ret = do_vmi_munmap(t, addr, len, true);
+	if (ret)
+		mmap_write_unlock(t->mm);
+	return ret;
 }
 
 int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
@@ -538,7 +558,7 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		if (!(file && file->shmem))
 			vm_flags |= VM_ACCOUNT;
 	}
-	if ((err = munmap_vmas(t, vma, addr, end, &next)))
+	if ((err = munmap_vmas(t, vma, addr, end, &next, false)))
 		goto unacct;
 	if (is_file_hugepages(file) && (err = hugetlbfs_file_mmap(file, &vm_flags, pgoff)))
 		return err;	/* never charged; what MAP_FIXED replaced stays unmapped */
@@ -739,7 +759,9 @@ static int ksys_mmap_pgoff(memlab_task *t, uint64_t addr, uint64_t len, int prot
 			return (int)ret;
 		file = huge;
 	}
+	mmap_write_lock(t->mm);			/* vm_mmap_pgoff() */
 	ret = do_mmap(t, file, addr, len, prot, flags, 0, offset >> t->m->page_shift);
+	mmap_write_unlock(t->mm);
 	if (huge)
 		file_put(huge);		/* the VMA holds it now, or nothing does */
 	if (ret < 0)
@@ -771,11 +793,13 @@ void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
 {
 	uint64_t end = start + len;
 
+	mmap_read_lock(t->mm);
 	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
 	     vma = vma->vm_next)
 		if (populate_vma_page_range(t, vma, vma->vm_start > start ? vma->vm_start : start,
-					    vma->vm_end < end ? vma->vm_end : end))
-			return;
+					    vma->vm_end < end ? vma->vm_end : end, true))
+			break;
+	mmap_read_unlock(t->mm);
 }
 
 /* ===================== brk ===================== */
@@ -832,7 +856,10 @@ static bool brk_over_data_rlimit(memlab_task *t, uint64_t brk)
 	       (brk - mm->start_brk) + (mm->end_data - mm->start_data) > t->rlim.data;
 }
 
-/* Shrinking: unmap [newbrk, oldbrk) if a heap VMA is there. */
+/*
+** Shrinking: unmap [newbrk, oldbrk) if a heap VMA is there.  Success
+** releases the mmap_lock (do_vmi_align_munmap with unlock).
+*/
 static bool brk_shrink(memlab_task *t, uint64_t brk, uint64_t newbrk, uint64_t oldbrk)
 {
 	struct vm_area_struct *vma = find_vma(t, newbrk);
@@ -840,7 +867,7 @@ static bool brk_shrink(memlab_task *t, uint64_t brk, uint64_t newbrk, uint64_t o
 	if (!vma || vma->vm_start >= oldbrk)
 		return false;
 	t->mm->brk = brk;
-	return do_munmap_range(t, newbrk, oldbrk) == 0;
+	return do_munmap_range(t, newbrk, oldbrk, true) == 0;
 }
 
 /* Growing: the range must be mappable and leave a page below the next VMA's gap. */
@@ -870,25 +897,31 @@ static bool brk_grow(memlab_task *t, uint64_t newbrk, uint64_t oldbrk)
 static uint64_t sys_brk(memlab_task *t, uint64_t brk)
 {
 	struct mm_struct *mm = t->mm;
-	uint64_t origbrk = mm->brk, newbrk, oldbrk;
+	uint64_t origbrk, newbrk, oldbrk;
 
 	switch_to_task(t);
+	mmap_write_lock(mm);		/* every check is made under the lock */
+	origbrk = mm->brk;
 	if (brk < mm->start_brk || brk_over_data_rlimit(t, brk))
-		return origbrk;
+		goto out;
 	newbrk = PAGE_ALIGN_M(t->m, brk);
 	oldbrk = PAGE_ALIGN_M(t->m, mm->brk);
 	if (newbrk < brk)
-		return origbrk;
-	if (oldbrk == newbrk) {
-		mm->brk = brk;
-		return brk;
+		goto out;
+	if (oldbrk != newbrk && brk <= mm->brk) {
+		if (!brk_shrink(t, brk, newbrk, oldbrk))
+			goto out;
+		return brk;		/* success_unlocked */
 	}
-	if (brk <= mm->brk ? !brk_shrink(t, brk, newbrk, oldbrk) : !brk_grow(t, newbrk, oldbrk)) {
-		mm->brk = origbrk;
-		return origbrk;
-	}
+	if (oldbrk != newbrk && !brk_grow(t, newbrk, oldbrk))
+		goto out;
 	mm->brk = brk;
+	mmap_write_unlock(mm);
 	return brk;
+out:
+	mm->brk = origbrk;
+	mmap_write_unlock(mm);
+	return origbrk;
 }
 
 uint64_t memlab_brk(memlab_task *t, uint64_t brk)
@@ -942,17 +975,21 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 /*
 ** exit_mmap(): every page, VMA and table goes, with the charges; the
 ** TLBs are flushed for the whole mm (tlb_gather_mmu_fullmm), and no CPU
-** keeps the mm loaded.
+** keeps the mm loaded.  The pages go under the mmap_lock held for
+** reading, the tables and VMAs under it held for writing.
 */
 void exit_mmap(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
 	struct mmu_gather tlb;
 
+	mmap_read_lock(mm);
 	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
 		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
 	pgtable_deposit_release(t->m, mm);
+	mmap_read_unlock(mm);
+	mmap_write_lock(mm);
 	while (mm->mmap) {
 		struct vm_area_struct *vma = mm->mmap;
 
@@ -962,5 +999,6 @@ void exit_mmap(memlab_task *t)
 	}
 	pt_free_all(t->m, mm, &tlb);
 	tlb_finish_mmu(&tlb);
+	mmap_write_unlock(mm);
 	tlb_mm_release(t->m, mm);
 }

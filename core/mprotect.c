@@ -56,7 +56,7 @@ static int mprotect_fixup(struct mmu_gather *tlb, struct vm_area_struct *vma,
 		vm_unacct_memory(t, nrpages);
 	change_protection(tlb, vma, start, end);
 	if ((oldflags & (VM_WRITE | VM_SHARED | VM_LOCKED)) == VM_LOCKED && (newflags & VM_WRITE))
-		populate_vma_page_range(t, vma, start, end);	/* COW now, not at a fault */
+		populate_vma_page_range(t, vma, start, end, false);	/* COW now, not at a fault */
 	vm_stat_account(mm, oldflags, -nrpages);
 	vm_stat_account(mm, newflags, nrpages);
 	return 0;
@@ -145,14 +145,18 @@ int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 		return -MEMLAB_ENOMEM;
 	if (prot & ~(MEMLAB_PROT_READ | MEMLAB_PROT_WRITE | MEMLAB_PROT_EXEC | PROT_SEM))
 		return -MEMLAB_EINVAL;
+	mmap_write_lock(t->mm);
 	if ((err = mprotect_first(t, &start, end, grows, &vma)))
-		return err;
+		goto out;
+	err = -MEMLAB_EINVAL;
 	if (grows & MEMLAB_PROT_GROWSUP)
-		return -MEMLAB_EINVAL;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
+		goto out;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
 	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
 	tlb_gather_mmu(&tlb, t, false);
 	err = mprotect_vmas(&tlb, vma, start, end, prot);
 	tlb_finish_mmu(&tlb);
+out:
+	mmap_write_unlock(t->mm);
 	return err;
 }
 

@@ -23,6 +23,7 @@ struct vrm {
 	enum mremap_type remap_type;
 	int64_t charged;		/* pages charged for VM_ACCOUNT */
 	bool shrunk;			/* mremap_to() shrank before moving */
+	bool mmap_locked;		/* the mmap_lock is still held for writing */
 };
 
 /* vma_lookup(): the VMA containing addr, or NULL. */
@@ -243,7 +244,7 @@ static void unmap_source_vma(struct vrm *v)
 		vm_end = vma->vm_end;
 	}
 	v->vma = NULL;
-	if (do_vmi_munmap(t, addr, v->old_len)) {
+	if (do_vmi_munmap(t, addr, v->old_len, false)) {
 		unmap_source_failed(v, accountable ? pages_of(v, vm_end - vm_start) : 0);
 		return;
 	}
@@ -340,13 +341,21 @@ static int vrm_set_new_addr(struct vrm *v)
 	return 0;
 }
 
-/* shrink_vma(): unmap the tail [addr + new_len, addr + old_len). */
-static int shrink_vma(struct vrm *v)
+/*
+** shrink_vma(): unmap the tail [addr + new_len, addr + old_len); with
+** drop_lock (a shrink in place) the munmap releases the mmap_lock.
+*/
+static int shrink_vma(struct vrm *v, bool drop_lock)
 {
-	int err = do_vmi_munmap(v->t, v->addr + v->new_len, v->delta);
+	int err = do_vmi_munmap(v->t, v->addr + v->new_len, v->delta, drop_lock);
 
 	if (err)
 		return err;
+	if (drop_lock) {
+		v->mmap_locked = false;
+		v->vma = NULL;
+		return 0;
+	}
 	v->vma = vma_lookup(v->t, v->addr);
 	return v->vma ? 0 : -MEMLAB_EFAULT;
 }
@@ -357,13 +366,13 @@ static int64_t mremap_to(struct vrm *v)
 	int err;
 
 	if (v->flags & MEMLAB_MREMAP_FIXED) {
-		if ((err = do_vmi_munmap(v->t, v->new_addr, v->new_len)))
+		if ((err = do_vmi_munmap(v->t, v->new_addr, v->new_len, false)))
 			return err;
 		if (!(v->vma = vma_lookup(v->t, v->addr)))
 			return -MEMLAB_EFAULT;
 	}
 	if (v->remap_type == MREMAP_SHRINK) {
-		if ((err = shrink_vma(v)))
+		if ((err = shrink_vma(v, false)))
 			return err;
 		v->old_len = v->new_len;
 		v->shrunk = true;
@@ -429,8 +438,8 @@ static int64_t mremap_at(struct vrm *v)
 	case MREMAP_NO_RESIZE:
 		return (int64_t)v->addr;
 	case MREMAP_SHRINK:
-		err = shrink_vma(v);
-		return err && err != -MEMLAB_EFAULT ? err : (int64_t)v->addr;
+		err = shrink_vma(v, true);
+		return err ? err : (int64_t)v->addr;
 	case MREMAP_EXPAND:
 		return expand_vma(v);
 	default:
@@ -488,17 +497,20 @@ static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64
 	switch_to_task(t);
 	if ((res = check_mremap_params(&v)))
 		return (int)res;
+	mmap_write_lock(t->mm);
+	v.mmap_locked = true;
+	locked = false;
 	if ((flags & MEMLAB_MREMAP_FIXED) && v.old_len == v.new_len) {	/* vrm_move_only() */
-		if ((res = remap_move(&v)) < 0)
-			return (int)res;
-		*out = (uint64_t)res;
-		return 0;
+		res = remap_move(&v);
+	} else {
+		v.vma = vma_lookup(t, old_addr);
+		if (!(res = check_prep_vma(&v))) {
+			locked = v.vma->vm_flags & VM_LOCKED;
+			res = vrm_implies_new_addr(&v) ? mremap_to(&v) : mremap_at(&v);
+		}
 	}
-	v.vma = vma_lookup(t, old_addr);
-	if ((res = check_prep_vma(&v)))
-		return (int)res;
-	locked = v.vma->vm_flags & VM_LOCKED;
-	res = vrm_implies_new_addr(&v) ? mremap_to(&v) : mremap_at(&v);
+	if (v.mmap_locked)
+		mmap_write_unlock(t->mm);
 	if (res < 0)
 		return (int)res;
 	if (locked && v.new_len > v.old_len)	/* an mlocked mapping grows populated */

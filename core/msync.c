@@ -15,11 +15,60 @@ static int msync_vma(struct vm_area_struct *vma, uint64_t start, uint64_t end)
 	return filemap_writeback(vma->vm_file, first, first + ((end - start) >> shift) - 1);
 }
 
+/*
+** The walk over [start, end) under the mmap_lock (read), which it
+** releases: around each file's write-back too (vfs_fsync_range runs
+** unlocked), retaking it for the rest of the range.
+*/
+static int msync_range(memlab_task *t, uint64_t start, uint64_t end, int flags,
+		       int *unmapped_error)
+{
+	struct vm_area_struct *vma = find_vma(t, start);
+	int err = -MEMLAB_ENOMEM;
+
+	for (;;) {
+		uint64_t stop;
+
+		if (!vma)
+			break;
+		if (start < vma->vm_start) {
+			if (flags == MEMLAB_MS_ASYNC)
+				break;
+			start = vma->vm_start;
+			if (start >= end)
+				break;
+			*unmapped_error = -MEMLAB_ENOMEM;
+		}
+		if ((flags & MEMLAB_MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED)) {
+			err = -MEMLAB_EBUSY;
+			break;
+		}
+		stop = end < vma->vm_end ? end : vma->vm_end;
+		if ((flags & MEMLAB_MS_SYNC) && vma->vm_file && (vma->vm_flags & VM_SHARED)) {
+			mmap_read_unlock(t->mm);	/* nothing runs meanwhile: vma stays */
+			err = msync_vma(vma, start, stop);
+			start = vma->vm_end;
+			if (err || start >= end)
+				return err;
+			mmap_read_lock(t->mm);
+			vma = find_vma(t, start);
+			continue;
+		}
+		start = vma->vm_end;
+		if (start >= end) {
+			err = 0;
+			break;
+		}
+		vma = find_vma(t, start);
+	}
+	mmap_read_unlock(t->mm);
+	return err;
+}
+
 static int do_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 {
 	uint64_t end, psize = t->m->page_size;
-	struct vm_area_struct *vma;
-	int unmapped_error = 0;
+	int unmapped_error = 0, err;
 
 	if (flags & ~(MEMLAB_MS_ASYNC | MEMLAB_MS_INVALIDATE | MEMLAB_MS_SYNC))
 		return -MEMLAB_EINVAL;
@@ -33,30 +82,9 @@ static int do_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 		return -MEMLAB_ENOMEM;
 	if (end == start)
 		return 0;
-	for (vma = find_vma(t, start);; vma = find_vma(t, start)) {
-		uint64_t stop;
-		int err;
-
-		if (!vma)
-			return -MEMLAB_ENOMEM;
-		if (start < vma->vm_start) {
-			if (flags == MEMLAB_MS_ASYNC)
-				return -MEMLAB_ENOMEM;
-			start = vma->vm_start;
-			if (start >= end)
-				return -MEMLAB_ENOMEM;
-			unmapped_error = -MEMLAB_ENOMEM;
-		}
-		if ((flags & MEMLAB_MS_INVALIDATE) && (vma->vm_flags & VM_LOCKED))
-			return -MEMLAB_EBUSY;
-		stop = end < vma->vm_end ? end : vma->vm_end;
-		if ((flags & MEMLAB_MS_SYNC) && vma->vm_file && (vma->vm_flags & VM_SHARED) &&
-		    (err = msync_vma(vma, start, stop)))
-			return err;
-		start = vma->vm_end;
-		if (start >= end)
-			return unmapped_error;
-	}
+	mmap_read_lock(t->mm);
+	err = msync_range(t, start, end, flags, &unmapped_error);
+	return err ? err : unmapped_error;
 }
 
 int memlab_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)

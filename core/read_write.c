@@ -70,8 +70,11 @@ static int user_access(struct user_copy *c, uint64_t done, uint8_t *bytes, uint6
 {
 	int code = c->t->last_signal_code, si_code;
 	uint64_t addr = c->t->last_signal_addr;
-	int err = memlab_access(c->t, c->addr + done, len, access, bytes, &si_code);
+	int err;
 
+	c->t->uaccess = true;
+	err = memlab_access(c->t, c->addr + done, len, access, bytes, &si_code);
+	c->t->uaccess = false;
 	c->t->last_signal_code = code;
 	c->t->last_signal_addr = addr;
 	return err;

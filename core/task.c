@@ -636,11 +636,32 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 	return 0;
 }
 
+/*
+** do_exit()'s use of the mmap_lock before mmput(): acct_collect() reads
+** the VM size when the thread group dies (BSD process accounting, which
+** Debian's kernels have), exit_mm() takes it to leave the mm.
+*/
+static void exit_mm(memlab_task *t)
+{
+	bool group_dead = true;
+
+	for (memlab_task *u = t->m->tasks; u; u = u->next)
+		if (u != t && u->tgid == t->tgid)
+			group_dead = false;
+	if (group_dead) {
+		mmap_read_lock(t->mm);
+		mmap_read_unlock(t->mm);
+	}
+	mmap_read_lock(t->mm);
+	mmap_read_unlock(t->mm);
+}
+
 void memlab_task_exit(memlab_task *t)
 {
 	memlab_machine *m = t->m;
 	memlab_task **pp, *prev = task_enter(t);
 
+	exit_mm(t);
 	for (pp = &m->tasks; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;
@@ -846,6 +867,15 @@ int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		snprintf(who, sizeof(who), "pid %d (%s)", t->pid, t->comm);
 		n += mm_validate(t->mm, fn, ud, who);
 		committed += (int64_t)t->mm->committed;
+		if (t->mm->mmap_lock) {		/* every call releases what it took */
+			char msg[96];
+
+			snprintf(msg, sizeof(msg), "%s: mmap_lock still held (%d) between calls", who,
+				 t->mm->mmap_lock);
+			if (fn)
+				fn(ud, msg);
+			n++;
+		}
 	}
 	n += check_mm_users(m, fn, ud);
 	committed += shmem_charged_pages(m) + m->vm_committed_leaked;

@@ -28,8 +28,16 @@ static const struct tracepoint_desc {
 				    { "pfn", "order", "migratetype" } },
 	[TP_PAGE_FAULT_USER] = { "page_fault_user", "exceptions",
 				 { "address", "error_code" } },
+	[TP_PAGE_FAULT_KERNEL] = { "page_fault_kernel", "exceptions",
+				   { "address", "error_code" } },
 	[TP_RSS_STAT] = { "rss_stat", "kmem", { "member", "size", "curr" } },
 	[TP_TLB_FLUSH] = { "tlb_flush", "tlb", { "reason", "pages" } },
+	[TP_MMAP_LOCK_START_LOCKING] = { "mmap_lock_start_locking", "mmap_lock",
+					 { "mm", "memcg_id", "write" } },
+	[TP_MMAP_LOCK_ACQUIRE_RETURNED] = { "mmap_lock_acquire_returned", "mmap_lock",
+					    { "mm", "memcg_id", "write", "success" } },
+	[TP_MMAP_LOCK_RELEASED] = { "mmap_lock_released", "mmap_lock",
+				    { "mm", "memcg_id", "write" } },
 };
 
 int trace_event_id(const char *name)
@@ -126,13 +134,21 @@ size_t memlab_trace_events(memlab_machine *m, struct memlab_trace_event *out, si
 
 /* ===================== dumping ===================== */
 
-/* A field's value as text: GFP flags and migrate types by name, the rest in hex or decimal. */
+/*
+** A field's value as text, as the event's TP_printk shows it: GFP flags
+** by name, booleans as true/false, an mm as a pointer (memlab's is the
+** mm's context id), the rest in hex or decimal.
+*/
 static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 {
 	const char *f = tracepoints[id].fields[i];
 
 	if (strcmp(f, "gfp_flags") == 0)
 		memlab_gfp_format((uint32_t)v, buf, size);
+	else if (strcmp(f, "write") == 0 || strcmp(f, "success") == 0)
+		snprintf(buf, size, "%s", v ? "true" : "false");
+	else if (strcmp(f, "mm") == 0)
+		snprintf(buf, size, "%016" PRIx64, v);
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
 		 strcmp(f, "error_code") == 0)
 		snprintf(buf, size, "0x%" PRIx64, v);

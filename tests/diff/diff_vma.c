@@ -11,12 +11,14 @@
 ** in a helper process whose heap nothing else uses, against the same
 ** numbers relative to start_brk in memlab.  After every operation the
 ** return values (address or -errno) and the lines of /proc/self/maps and
-** of memlab's /proc/PID/maps must agree.  See tests/diff/README.md.
+** of memlab's /proc/PID/maps must agree, and (as root, with tracefs) the
+** mmap_lock events each operation caused.  See tests/diff/README.md.
 **
 **   diff_vma [--first N] [--count N]   run seeds N .. N+count-1
 **   diff_vma --seed N                  replay one seed verbosely
 **   diff_vma --host-only [--seed N]    the host half only, printed
 **   options: --no-shrink, --max-fail N, --trace (maps after each step),
+**            --no-lock-trace (do not compare the mmap_lock events),
 **            --timeout S (per seed, default 20), --max-ops N (10..250,
 **            default 60: the seed draws 10..N operations), -q
 **
@@ -34,7 +36,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -525,15 +529,63 @@ static int64_t host_ret(long r)
 	return r == -1 ? -(int64_t)errno : (int64_t)r;
 }
 
-static sigjmp_buf touch_jb;
-static volatile sig_atomic_t touch_sig, touch_code;
+/*
+** Memory the kernel writes while a compared operation runs -- the signal
+** frame, the mask sigsetjmp() saves, the bytes of the helper's pipes, the
+** trace read back -- is MAP_SHARED,
+** allocated by each process that touches (the sequences run in forked
+** children, the heap's in the brk helper).  A private page there would be
+** copy-on-write after the helper's fork, and the kernel breaking it (a
+** kernel-mode fault) takes the mmap_lock whose events are compared.
+*/
+struct touch_area {
+	sigjmp_buf jb;
+	char io[8];		/* the byte the helper's pipes carry */
+	char text[1 << 16];	/* the instance's trace, read (lt_host) */
+	char altstack[1 << 16];
+};
+static struct touch_area *touch_area;
+static volatile sig_atomic_t touch_armed, touch_sig, touch_code;
 
 static void touch_handler(int sig, siginfo_t *si, void *uc)
 {
 	(void)uc;
+	if (!touch_armed) {		/* not ours: the default action, at once */
+		signal(sig, SIG_DFL);
+		return;
+	}
 	touch_sig = sig;
 	touch_code = si ? si->si_code : 0;
-	siglongjmp(touch_jb, 1);
+	siglongjmp(touch_area->jb, 1);
+}
+
+/* This process's touch_area, its alternate signal stack and its handlers. */
+static void touch_setup(void)
+{
+	static pid_t done;
+	struct sigaction sa;
+	stack_t ss = { 0 };
+
+	if (done == getpid())
+		return;
+	done = getpid();
+	touch_area = mmap(NULL, sizeof *touch_area, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_ANONYMOUS, -1, 0);
+	if (touch_area == MAP_FAILED) {
+		perror("mmap");
+		exit(2);
+	}
+	memset(touch_area, 0, sizeof *touch_area);
+	memset(maps_buf, 0, sizeof maps_buf);	/* the helper reads its maps inside an operation */
+	ss.ss_sp = touch_area->altstack;
+	ss.ss_size = sizeof touch_area->altstack;
+	sigaltstack(&ss, NULL);
+	memset(&sa, 0, sizeof sa);
+	sa.sa_sigaction = touch_handler;
+	sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGBUS, &sa, NULL);
+	sigaction(SIGSEGV, &sa, NULL);
 }
 
 /*
@@ -543,17 +595,12 @@ static void touch_handler(int sig, siginfo_t *si, void *uc)
 */
 static int64_t host_touch(uint64_t a, int access)
 {
-	struct sigaction sa, old_bus, old_segv;
 	int64_t res;
 
-	memset(&sa, 0, sizeof sa);
-	sa.sa_sigaction = touch_handler;
-	sa.sa_flags = SA_SIGINFO | SA_NODEFER;
-	sigemptyset(&sa.sa_mask);
-	sigaction(SIGBUS, &sa, &old_bus);
-	sigaction(SIGSEGV, &sa, &old_segv);
+	touch_setup();
 	touch_sig = 0;
-	if (sigsetjmp(touch_jb, 1) == 0) {
+	touch_armed = 1;
+	if (sigsetjmp(touch_area->jb, 1) == 0) {
 		if (access == 'r') {
 			(void)*(volatile unsigned char *)(uintptr_t)a;
 		} else if (access == 'w') {
@@ -568,8 +615,7 @@ static int64_t host_touch(uint64_t a, int access)
 	} else {
 		res = touch_code == SEGV_ACCERR ? TOUCH_ACCERR : TOUCH_MAPERR;
 	}
-	sigaction(SIGBUS, &old_bus, NULL);
-	sigaction(SIGSEGV, &old_segv, NULL);
+	touch_armed = 0;
 	return res;
 }
 
@@ -758,6 +804,7 @@ static void helper_main(int req, int resp)
 	struct rlimit rl;
 	char c = 0;
 
+	touch_setup();
 	heap->start_brk = read_start_brk();
 	heap->brk0 = (uint64_t)syscall(SYS_brk, 0);
 	if (heap->start_brk && heap->brk0 >= heap->start_brk &&
@@ -770,7 +817,7 @@ static void helper_main(int req, int resp)
 		helper_zone();
 	if (write(resp, &c, 1) != 1)
 		_exit(3);
-	while (read(req, &c, 1) == 1) {
+	while (read(req, touch_area->io, 1) == 1) {
 		heap->result = helper_do(&heap->op);
 		helper_zone();
 		if (write(resp, &c, 1) != 1)
@@ -811,7 +858,7 @@ static int64_t heap_host_do(const struct op *o)
 	char c = 0;
 
 	heap->op = *o;
-	if (write(heap_req, &c, 1) != 1 || read(heap_resp, &c, 1) != 1) {
+	if (write(heap_req, &c, 1) != 1 || read(heap_resp, touch_area->io, 1) != 1) {
 		fprintf(stderr, "diff_vma: the brk helper died\n");
 		exit(2);
 	}
@@ -827,6 +874,184 @@ static void heap_stop(void)
 	while (waitpid(heap_pid, NULL, 0) < 0 && errno == EINTR)
 		;
 	heap_pid = 0;
+}
+
+/* ===================== mmap_lock sequences ===================== */
+
+/*
+** With tracefs (as root), every operation's mmap_lock events are compared
+** too: the host's from a private ftrace instance that records the
+** mmap_lock events of this process and those it forks (event-fork: each
+** sequence's process and its brk helper), memlab's from its trace ring.  A sequence is written one event per word: S
+** (start_locking), A (acquire_returned) or R (released), then w (write) or
+** r (read), and ! for a failed acquisition: "Sw Aw Ar Rr" is munmap's
+** write lock downgraded to read.  Without tracefs nothing is compared.
+*/
+#define TRACEFS		"/sys/kernel/tracing"
+/* Under a sanitizer the runtime maps memory of its own around signals: no comparing. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED	1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED	0
+#endif
+#define LOCK_SEQ	96
+
+static char lt_dir[96];		/* the instance, "" when not tracing */
+static pid_t lt_owner;		/* the process that made it (and removes it) */
+static int lt_pipe = -1;	/* its trace_pipe, read without blocking */
+static uint64_t lt_mask;	/* memlab's mmap_lock events */
+
+static int lt_write(const char *name, const char *text, int append)
+{
+	char path[160];
+	int fd, ok;
+
+	snprintf(path, sizeof path, "%s/%s", lt_dir, name);
+	fd = open(path, O_WRONLY | (append ? O_APPEND : O_TRUNC));
+	if (fd < 0)
+		return -1;
+	ok = write(fd, text, strlen(text)) == (ssize_t)strlen(text);
+	close(fd);
+	return ok ? 0 : -1;
+}
+
+static void lt_close(void)
+{
+	char path[160];
+
+	if (!lt_dir[0] || getpid() != lt_owner)
+		return;
+	lt_write("tracing_on", "0", 0);
+	snprintf(path, sizeof path, "%s", lt_dir);
+	lt_dir[0] = 0;
+	rmdir(path);
+}
+
+/* A private instance with the mmap_lock events on, or nothing (lt_dir ""). */
+static void lt_open(int quiet)
+{
+	char path[160];
+	struct stat st;
+
+	if (stat(TRACEFS "/instances", &st) != 0 && geteuid() == 0)
+		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	snprintf(lt_dir, sizeof lt_dir, TRACEFS "/instances/memlab-diff-vma-%d", (int)getpid());
+	lt_owner = getpid();
+	snprintf(path, sizeof path, "%d", (int)getpid());
+	if (mkdir(lt_dir, 0700) != 0 || lt_write("events/mmap_lock/enable", "1", 0) ||
+	    lt_write("set_event_pid", path, 0) || lt_write("options/event-fork", "1", 0) ||
+	    lt_write("tracing_on", "1", 0)) {
+		if (!quiet)
+			printf("diff_vma: no tracefs instance (%s): mmap_lock sequences not compared\n",
+			       strerror(errno));
+		rmdir(lt_dir);
+		lt_dir[0] = 0;
+		return;
+	}
+	atexit(lt_close);
+	snprintf(path, sizeof path, "%s/trace_pipe", lt_dir);
+	lt_pipe = open(path, O_RDONLY | O_NONBLOCK);
+	for (int i = 0; memlab_trace_event_name(i); i++)
+		if (!strncmp(memlab_trace_event_name(i), "mmap_lock_", 10))
+			lt_mask |= 1ull << i;
+}
+
+/* What trace_pipe holds now, into touch_area->text (consumed). */
+static void lt_drain(void)
+{
+	char *text = touch_area->text;
+	ssize_t got, len = 0;
+
+	while (lt_pipe >= 0 && len < (ssize_t)sizeof touch_area->text - 1 &&
+	       (got = read(lt_pipe, text + len, sizeof touch_area->text - 1 - (size_t)len)) > 0)
+		len += got;
+	text[len] = 0;
+}
+
+/* Forget the events so far (reading trace_pipe: emptying the buffer waits for RCU). */
+static void lt_clear(void)
+{
+	if (lt_dir[0])
+		lt_drain();
+}
+
+static void lt_append(char *out, size_t n, char kind, int write, int fail)
+{
+	size_t len = strlen(out);
+
+	if (len + 5 < n)
+		snprintf(out + len, n - len, "%s%c%c%s", len ? " " : "", kind, write ? 'w' : 'r',
+			 fail ? "!" : "");
+}
+
+/* The host's events since lt_clear(), as a sequence. */
+static void lt_host(char *out, size_t n)
+{
+	char *line;
+
+	out[0] = 0;
+	if (!lt_dir[0])
+		return;
+	lt_drain();
+	for (line = strtok(touch_area->text, "\n"); line; line = strtok(NULL, "\n")) {
+		char kind = strstr(line, "mmap_lock_start_locking:") ? 'S'
+			  : strstr(line, "mmap_lock_acquire_returned:") ? 'A'
+			  : strstr(line, "mmap_lock_released:") ? 'R' : 0;
+
+		if (kind)
+			lt_append(out, n, kind, strstr(line, "write=true") != NULL,
+				  strstr(line, "success=false") != NULL);
+	}
+}
+
+/*
+** Whether host's sequence is sim's with I/O retries added, from the word
+** at h and s on.  On the host a fault on a page of the test file may wait
+** for I/O that memlab's disk never makes it wait for (a readahead an
+** earlier fault started, the write-back of a dirty page): it drops its
+** lock and is retried -- "Sr Ar Rr" more for a fault under the per-VMA
+** lock, "Rr Sr Ar" in a populate that holds the mmap_lock.
+*/
+static int lt_retries_only(const char *h, const char *s)
+{
+	static const char *const retry[] = { "Sr Ar Rr", "Rr Sr Ar" };
+
+	while (*h == ' ')
+		h++;
+	while (*s == ' ')
+		s++;
+	if (!*h && !*s)
+		return 1;
+	for (int i = 0; i < 2; i++)
+		if (!strncmp(h, retry[i], 8) && (h[8] == ' ' || !h[8]) && lt_retries_only(h + 8, s))
+			return 1;
+	for (int n = 0;; n++) {		/* the same word on both sides */
+		if (h[n] != s[n])
+			return 0;
+		if (!h[n] || h[n] == ' ')
+			return n && lt_retries_only(h + n, s + n);
+	}
+}
+
+/* memlab's events since the last memlab_trace_start(), as a sequence. */
+static void lt_sim(memlab_machine *m, char *out, size_t n)
+{
+	struct memlab_trace_event ev[64];
+	size_t got = memlab_trace_events(m, ev, 64, NULL);
+
+	out[0] = 0;
+	for (size_t i = 0; i < got && i < 64; i++) {
+		const char *name = memlab_trace_event_name(ev[i].event);
+
+		lt_append(out, n, !strcmp(name, "mmap_lock_start_locking") ? 'S'
+				  : !strcmp(name, "mmap_lock_acquire_returned") ? 'A' : 'R',
+			  ev[i].arg[2] != 0, !strcmp(name, "mmap_lock_acquire_returned") && !ev[i].arg[3]);
+	}
 }
 
 /* ===================== the memlab side ===================== */
@@ -881,6 +1106,12 @@ static int sim_start(struct sim *s)
 		fprintf(stderr, "memlab_file_create: %s\n", memlab_strerror(rc));
 		memlab_destroy(s->m);
 		return rc;
+	}
+	{	/* in the page cache, as the host's file is after make_test_file() */
+		static char buf[FILE_SIZE];
+		uint64_t done;
+
+		memlab_file_pread(s->file, 0, buf, FILE_SIZE, &done);
 	}
 	return 0;
 }
@@ -1493,6 +1724,7 @@ struct step {
 	struct op op;
 	int64_t host, sim;
 	int outside;		/* both results outside the window: unmapped on each side */
+	char hlock[LOCK_SEQ], slock[LOCK_SEQ];	/* the mmap_lock sequences (tracefs) */
 };
 
 struct run {
@@ -1501,7 +1733,7 @@ struct run {
 	struct step s[MAX_OPS];
 	int fail;		/* 0: passed */
 	int fail_at;		/* index of the step that failed, or n for the end */
-	int fail_kind;		/* 1 result, 2 maps, 3 memlab report/check, 4 setup */
+	int fail_kind;		/* 1 result, 2 maps, 3 memlab report/check, 4 setup, 7 mmap_lock */
 	char why[1200];
 	struct maps hm, sm;	/* both maps at the failure */
 	struct maps hz, sz;	/* both heap zones at the failure (hz.n < 0: none) */
@@ -1528,6 +1760,8 @@ static void print_step(const struct step *st, int i)
 		printf("  %2d %s = %s\n", i + 1, op, a);
 	else
 		printf("  %2d %s = %s (host) vs %s (memlab)\n", i + 1, op, a, b);
+	if (lt_dir[0] && strcmp(st->hlock, st->slock))
+		printf("     mmap_lock: host \"%s\", memlab \"%s\"\n", st->hlock, st->slock);
 }
 
 /*
@@ -1541,6 +1775,25 @@ static void fail_at(struct run *r, int i, int kind, const char *fmt, const char 
 	r->fail_kind = kind;
 	r->fail_at = i;
 	snprintf(r->why, sizeof r->why, fmt, what, why);
+}
+
+/*
+** A heap touch of a hole that no VMA of the zone lies above: whether the
+** fault tries to grow a stack depends on the next VMA, which is outside
+** the zone and not the same on both sides (the helper has a copy of the
+** window as it was at the fork, memlab's task the window itself).
+*/
+static int heap_touch_above_zone(const struct step *st)
+{
+	const struct maps *z = &heap->zone;
+	uint64_t rel = heap_base_rel() + st->op.addr;
+
+	if (st->op.kind != OP_TOUCH || st->host != TOUCH_MAPERR)
+		return 0;
+	for (int i = 0; i < z->n; i++)
+		if (z->l[i].start > rel)
+			return 0;
+	return 1;
 }
 
 /*
@@ -1561,17 +1814,23 @@ static void run_heap_step(struct run *r, struct sim *sim, struct step *st, int i
 		st->host = st->sim = OP_SKIPPED;
 		return;
 	}
+	lt_clear();
 	st->host = heap_host_do(&st->op);
+	lt_host(st->hlock, sizeof st->hlock);
 	if (st->op.kind == OP_BRK)
 		gen_brk_from_base = st->host - (int64_t)heap_base_rel();
 	if (host_only)
 		return;
 	st->sim = NO_RESULT;
 	fflush(stdout);
+	memlab_trace_start(sim->m, lt_mask, 64);
 	st->sim = sim_do(sim, &st->op);
+	lt_sim(sim->m, st->slock, sizeof st->slock);
 	sim_zone(sim, &sz);
 	if (st->host != st->sim)
 		fail_at(r, i, 1, "%s: results differ%s", op_name(st->op.kind), "");
+	else if (lt_dir[0] && strcmp(st->hlock, st->slock) && !heap_touch_above_zone(st))
+		fail_at(r, i, 7, "%s: mmap_lock sequences differ%s", op_name(st->op.kind), "");
 	else if (maps_compare(&heap->zone, &sz, why, sizeof why))
 		fail_at(r, i, 2, "heap zones differ after %s: %s", op_name(st->op.kind), why);
 	r->hz = heap->zone;
@@ -1587,15 +1846,23 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 {
 	char why[200];
 
+	const struct mline *at = maps_find(hm, st->op.addr);
+	int file_op = (st->op.kind == OP_MMAP && st->op.file) ||
+		      (st->op.kind == OP_TOUCH && at && is_test_file(at));
+
 	if (st->op.kind == OP_TOUCH && st->op.access == 'x' && !exec_is_safe(hm, st->op.addr)) {
 		st->host = st->sim = TOUCH_SKIPPED;
 		return;
 	}
+	lt_clear();
 	st->host = host_do(&st->op);
+	lt_host(st->hlock, sizeof st->hlock);
 	if (!host_only) {
 		st->sim = NO_RESULT;
 		fflush(stdout);
+		memlab_trace_start(sim->m, lt_mask, 64);
 		st->sim = sim_do(sim, &st->op);
+		lt_sim(sim->m, st->slock, sizeof st->slock);
 	}
 	if (st->op.kind == OP_MMAP || st->op.kind == OP_MREMAP) {
 		uint64_t len = st->op.kind == OP_MMAP ? st->op.len : st->op.len2;
@@ -1614,6 +1881,9 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 		return;
 	if (!st->outside && st->host != st->sim)
 		fail_at(r, i, 1, "%s: results differ%s", op_name(st->op.kind), "");
+	else if (lt_dir[0] && strcmp(st->hlock, st->slock) &&
+		 !(file_op && lt_retries_only(st->hlock, st->slock)))
+		fail_at(r, i, 7, "%s: mmap_lock sequences differ%s", op_name(st->op.kind), "");
 	sim_maps(sim, sm);
 	if (!r->fail && maps_compare(hm, sm, why, sizeof why))
 		fail_at(r, i, 2, "maps differ after %s: %s", op_name(st->op.kind), why);
@@ -1644,6 +1914,7 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 		snprintf(r->why, sizeof r->why, "could not start the memlab machine");
 		return;
 	}
+	touch_setup();
 	host_maps(&hm);
 	if (hm.n) {
 		fprintf(stderr, "diff_vma: the host window is not empty at start\n");
@@ -1922,14 +2193,14 @@ static void usage(void)
 {
 	fprintf(stderr, "usage: diff_vma [--first N] [--count N] [--seed N] [--host-only]\n"
 			"                [--no-shrink] [--max-fail N] [--trace] [--timeout S]\n"
-			"                [--max-ops N] [-q]\n");
+			"                [--max-ops N] [--no-lock-trace] [-q]\n");
 	exit(2);
 }
 
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, count = 300;
-	int one = 0, do_shrink = 1, quiet = 0, max_fail = 5;
+	int one = 0, do_shrink = 1, quiet = 0, max_fail = 5, no_lock_trace = 0;
 	int passed = 0, failed = 0;
 	static struct run r;
 
@@ -1958,12 +2229,16 @@ int main(int argc, char **argv)
 			trace = 1;
 		else if (!strcmp(argv[i], "-q"))
 			quiet = 1;
+		else if (!strcmp(argv[i], "--no-lock-trace"))
+			no_lock_trace = 1;
 		else
 			usage();
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	pick_window();
 	make_test_file();
+	if (!no_lock_trace && !SANITIZED)
+		lt_open(quiet);
 	heap = shared_or_die(sizeof *heap);
 	if (!quiet)
 		printf("diff_vma: window [0x%" PRIx64 ", 0x%" PRIx64 "), seeds %" PRIu64 "..%" PRIu64

@@ -842,9 +842,13 @@ MEMLAB_API void (memlab_task_make_it_fail) (memlab_task *t, int on);
 ** gfp_flags, migratetype; pfn -1 for a failed allocation),
 ** "mm_page_free" (pfn, order), "mm_page_alloc_zone_locked" (pfn, order,
 ** migratetype, percpu_refill), "mm_page_pcpu_drain" (pfn, order,
-** migratetype), "page_fault_user" (address, error_code: x86's P W U I
-** bits), "rss_stat" (member, size in bytes, curr), "tlb_flush" (reason,
-** pages).  memlab_trace_event_name(i) lists them (NULL past the last);
+** migratetype), "page_fault_user" and "page_fault_kernel" (address,
+** error_code: x86's P W U I bits; kernel: a fault of copy_to_user or
+** copy_from_user), "rss_stat" (member, size in bytes, curr), "tlb_flush"
+** (reason, pages), "mmap_lock_start_locking", "mmap_lock_released" (mm,
+** memcg_id, write) and "mmap_lock_acquire_returned" (mm, memcg_id, write,
+** success) -- mm is the mm's context id, memcg_id 0 (no memory cgroups),
+** write and success 0 or 1.  memlab_trace_event_name(i) lists them (NULL past the last);
 ** an event's fields are memlab_trace_field_name(event, 0..3).  ts is the
 ** machine's event clock (one tick per event); pid the task the core ran
 ** for (0: none).
