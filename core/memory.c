@@ -293,8 +293,7 @@ static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t 
 	if (err)
 		return err;
 	if (!src_zero)
-		memcpy(m->backing + (*pfn << m->page_shift), m->backing + (src << m->page_shift),
-		       m->page_size);
+		ml_copy_frame(m, *pfn, src);
 	return 0;
 }
 
@@ -713,18 +712,19 @@ static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t a
 static inline int access_page(memlab_task *t, struct tlb_cpu *c, uint64_t addr, size_t n,
 			      int access, uint8_t *buf, int *si_code)
 {
-	uint8_t *frame;
 	uint64_t phys;
 	int err;
 
 	if (!tlb_lookup(c, addr, access, &phys) &&
 	    (err = access_page_slow(t, addr, access, &phys, si_code)))
 		return err;
-	frame = t->m->backing + phys;
-	if (buf && access == 'w')
-		copy_bytes(frame, buf, n);
-	else if (buf)
-		copy_bytes(buf, frame, n);
+	if (!buf)
+		return 0;
+	if (access == 'w')
+		copy_bytes(frame_wptr(t->m, phys >> t->m->page_shift,
+				      (size_t)(phys & (t->m->page_size - 1)), n), buf, n);
+	else
+		copy_bytes(buf, phys_ptr(t->m, phys), n);
 	return 0;
 }
 

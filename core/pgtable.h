@@ -140,7 +140,7 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 /* ---- entries in table frames (READ_ONCE / WRITE_ONCE of *ptep) ---- */
 static inline uint64_t pt_read(memlab_machine *m, uint64_t table, uint64_t idx)
 {
-	const uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
+	const uint8_t *p = frame_ptr(m, table) + idx * 8;
 	uint64_t v = 0;
 
 	for (int i = 7; i >= 0; i--)
@@ -150,7 +150,7 @@ static inline uint64_t pt_read(memlab_machine *m, uint64_t table, uint64_t idx)
 
 static inline void pt_write(memlab_machine *m, uint64_t table, uint64_t idx, uint64_t e)
 {
-	uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
+	uint8_t *p = frame_wptr(m, table, idx * 8, 8);
 
 	for (int i = 0; i < 8; i++, e >>= 8)
 		p[i] = (uint8_t)e;
