@@ -44,6 +44,7 @@ struct vm_fault {
 	unsigned flags;			/* FAULT_FLAG_* */
 	uint64_t pgoff;			/* linear_page_index(vma, address) */
 	uint64_t orig_pte;		/* the entry found, 0 for pte_none */
+	uint64_t pte_table;		/* the PTE table holding address's entry (vmf->pmd), or PFN_NONE */
 };
 
 /* ===================== struct page ===================== */
@@ -242,12 +243,23 @@ static struct pt_prot mkwrite_dirty(const struct vm_area_struct *vma, struct pt_
 	return p;
 }
 
-/* set_pte_at() on a none slot, allocating the tables (pte_alloc). */
+/*
+** set_pte_at() on a none slot, allocating the tables (pte_alloc).  The
+** walk that found the PTE table is not repeated: a fault changes no table
+** before it installs its entry.
+*/
 static int install_pte(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 {
 	memlab_machine *m = vmf->t->m;
+	const struct pt_format *f = &vmf->t->mm->pt;
+	uint64_t idx = pt_index(f, 0, vmf->address);
 
-	return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
+	if (vmf->pte_table == PFN_NONE)
+		return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
+	if (pt_read(m, vmf->pte_table, idx))
+		return -MEMLAB_EEXIST;
+	pt_write(m, vmf->pte_table, idx, pt_mkentry(f, 0, pfn, prot));
+	return 0;
 }
 
 /* ===================== anonymous faults ===================== */
@@ -461,8 +473,11 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	struct pt_prot prot;
 
 	vmf->orig_pte = 0;
-	if (!pt_leaf_slot(m, mm, vmf->address, &table, &level) && level == 0)
-		vmf->orig_pte = pt_read(m, table, pt_index(&mm->pt, 0, vmf->address));
+	if (vmf->pte_table == PFN_NONE && !pt_leaf_slot(m, mm, vmf->address, &table, &level) &&
+	    level == 0)
+		vmf->pte_table = table;
+	if (vmf->pte_table != PFN_NONE)
+		vmf->orig_pte = pt_read(m, vmf->pte_table, pt_index(&mm->pt, 0, vmf->address));
 	if (!vmf->orig_pte)
 		return vmf->vma->vm_file || vmf->vma->special_name ? do_fault(vmf)
 								   : do_anonymous_page(vmf);
@@ -495,9 +510,12 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 	unsigned level;
 	int r;
 
-	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level) ||
-	    level == 0)
+	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level))
 		return VM_FAULT_FALLBACK;
+	if (level == 0) {	/* handle_pte_fault goes on from this walk */
+		vmf->pte_table = table;
+		return VM_FAULT_FALLBACK;
+	}
 	if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
 		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write);
 	else
@@ -513,7 +531,8 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags)
 {
-	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0 };
+	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0,
+				PFN_NONE };
 	unsigned ret;
 
 	vmf.pgoff = linear_page_index(vma, vmf.address);
