@@ -371,7 +371,7 @@ static void apply_option(lua_State *L, const char *key,
 	else if (strcmp(key, "va_bits") == 0)
 		cfg->va_bits = (uint32_t)option_integer(L, key, 1, 64);
 	else if (strcmp(key, "debug_vm") == 0)
-		option_boolean(L, key);		/* the binding's own: read in lmemlab_new */
+		cfg->debug_vm = option_boolean(L, key);	/* the core's checks; m:check() too */
 	else if (strcmp(key, "cpus") == 0)
 		cfg->cpus = (int)option_integer(L, key, 1, MEMLAB_MAX_CPUS);
 	else if (strcmp(key, "tlb") == 0)

@@ -127,19 +127,32 @@ static void slot_delete(struct address_space *as, uint64_t i)
 /* ===================== the disk ===================== */
 
 /*
+** The block holding page index of the file and how many of its bytes are
+** the file's (the rest of the page reads zero); NULL when none was
+** written (a hole, shmem).
+*/
+static const uint8_t *disk_block(const struct memlab_file *f, uint64_t index, uint64_t *valid)
+{
+	uint64_t psize = f->m->page_size, off = index * psize;
+	uint64_t block = f->shmem ? PFN_NONE : filemap_lookup_as(&f->disk, index);
+
+	*valid = off < f->size ? (f->size - off < psize ? f->size - off : psize) : 0;
+	return block == PFN_NONE || !*valid ? NULL : (const uint8_t *)(uintptr_t)block;
+}
+
+/*
 ** A page of the file's contents into dst: the block if one was written,
 ** zeroes otherwise, and zeroes past the end of the file (as the tail of
 ** the last page reads).
 */
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst)
 {
-	uint64_t psize = f->m->page_size, off = index * psize;
-	uint64_t block = f->shmem ? PFN_NONE : filemap_lookup_as(&f->disk, index);
-	uint64_t valid = off < f->size ? (f->size - off < psize ? f->size - off : psize) : 0;
+	uint64_t valid;
+	const uint8_t *block = disk_block(f, index, &valid);
 
-	memset(dst, 0, psize);
-	if (block != PFN_NONE && valid)
-		memcpy(dst, (const void *)(uintptr_t)block, valid);
+	memset(dst, 0, f->m->page_size);
+	if (block)
+		memcpy(dst, block, valid);
 }
 
 /* A page of contents onto the disk (a host block per page written). */
@@ -193,13 +206,15 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
-	uint64_t pfn;
+	uint64_t pfn, valid;
+	const uint8_t *block = disk_block(f, index, &valid);
 	struct page *page;
 	int err;
 
 	if ((err = slots_grow(m, as)) || (err = alloc_user_page(m, true, &pfn)))
 		return err;
-	disk_read_page(f, index, m->backing + (pfn << m->page_shift));
+	if (block)	/* the page is zeroed: only the file's bytes are written */
+		memcpy(frame_wptr(m, pfn, 0, valid), block, valid);
 	page = pfn_to_page(m, pfn);
 	page->mapping = (uintptr_t)f;
 	page->index = index;
@@ -286,7 +301,7 @@ static int writeback_page(struct memlab_file *f, uint64_t pfn)
 {
 	memlab_machine *m = f->m;
 	struct page *page = pfn_to_page(m, pfn);
-	int err = disk_write_page(f, page->index, m->backing + (pfn << m->page_shift));
+	int err = disk_write_page(f, page->index, frame_ptr(m, pfn));
 
 	if (err)
 		return err;
@@ -452,6 +467,14 @@ static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index)
 	return pfn;
 }
 
+/* The cached page's bytes for the actor: a write's are marked (frame_wptr). */
+static uint8_t *page_bytes(memlab_machine *m, uint64_t pfn, uint64_t in, uint64_t len, bool write)
+{
+	if (write)
+		return frame_wptr(m, pfn, (size_t)in, (size_t)len);
+	return (uint8_t *)(uintptr_t)(frame_ptr(m, pfn) + in);	/* the actor only reads it */
+}
+
 /*
 ** n bytes at off through the page cache, page by page, each piece handed
 ** to actor(ud, done, bytes, len), which returns 0 or a negative errno; a
@@ -469,7 +492,7 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
 		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift);
 		int err = pfn == PFN_NONE ? -MEMLAB_ENOMEM
-			  : actor(ud, done, m->backing + (pfn << m->page_shift) + in, len);
+			  : actor(ud, done, page_bytes(m, pfn, in, len, write), len);
 
 		if (err)
 			return done ? (int64_t)done : err;

@@ -66,6 +66,22 @@ struct page {
 	uint64_t index;		/* page offset in the file, or linear_page_index() */
 };
 
+/*
+** Lazy zeroing.  Each frame keeps the extent of its 64-byte lines that
+** may hold non-zero bytes; everything outside it is zero.  __GFP_ZERO
+** clears only that extent (ml_zero_frames), so every write to frame
+** contents must widen it first: frame_wptr() is the one way to a
+** writable pointer.  Lines, not bytes, so that a 64K page's 1024 of them
+** fit in 16 bits.  At boot every extent is empty and every frame zero:
+** both are fresh anonymous host memory (machine.c map_lazy).
+*/
+#define FRAME_LINE_SHIFT	6
+#define FRAME_LINE		(1u << FRAME_LINE_SHIFT)
+
+struct frame_extent {
+	uint16_t lo, hi;	/* lines lo..hi-1 may be non-zero; empty when lo >= hi */
+};
+
 struct free_list {
 	uint32_t head, tail;	/* pfns, PFN_NONE when empty */
 };
@@ -193,7 +209,9 @@ struct memlab_machine {
 	/* physical memory */
 	struct page *mem_map;		/* nr_frames descriptors */
 	uint8_t *pageblock_mt;		/* migrate type of each pageblock */
-	uint8_t *backing;		/* frame contents, MAP_NORESERVE */
+	uint8_t *backing;		/* frame contents, MAP_NORESERVE: write via frame_wptr() */
+	struct frame_extent *frame_dirty;	/* per frame: what may be non-zero */
+	bool debug_vm;			/* CONFIG_DEBUG_VM: check what lazy zeroing trusts */
 	uint64_t nr_reserved;
 	uint64_t first_pfn;		/* frames below are reserved (x86-64: pfn 0) */
 	uint64_t memmap_start_pfn;	/* frames from here up hold the memmap */
@@ -250,6 +268,7 @@ int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
+void ml_copy_frame(memlab_machine *m, uint64_t dst, uint64_t src);
 
 /* A checker's sink: each violation goes to fn and is counted. */
 struct ml_check {
@@ -313,6 +332,42 @@ int sb_finish(struct strbuf *sb, char **text, size_t *len);
 static inline struct page *pfn_to_page(memlab_machine *m, uint64_t pfn)
 {
 	return &m->mem_map[pfn];
+}
+
+/* Frame contents for reading, by frame or by physical address. */
+static inline const uint8_t *frame_ptr(const memlab_machine *m, uint64_t pfn)
+{
+	return m->backing + (pfn << m->page_shift);
+}
+
+static inline const uint8_t *phys_ptr(const memlab_machine *m, uint64_t paddr)
+{
+	return m->backing + paddr;
+}
+
+/* Bytes off..off+len-1 (len > 0) of frame pfn may be non-zero from now on. */
+static inline void frame_dirty(memlab_machine *m, uint64_t pfn, size_t off, size_t len)
+{
+	struct frame_extent *e = &m->frame_dirty[pfn];
+	unsigned lo = (unsigned)(off >> FRAME_LINE_SHIFT);
+	unsigned hi = (unsigned)((off + len + FRAME_LINE - 1) >> FRAME_LINE_SHIFT);
+
+	if (e->lo >= e->hi) {
+		e->lo = (uint16_t)lo;
+		e->hi = (uint16_t)hi;
+		return;
+	}
+	if (lo < e->lo)
+		e->lo = (uint16_t)lo;
+	if (hi > e->hi)
+		e->hi = (uint16_t)hi;
+}
+
+/* A pointer for writing len bytes at off in frame pfn, none past its end. */
+static inline uint8_t *frame_wptr(memlab_machine *m, uint64_t pfn, size_t off, size_t len)
+{
+	frame_dirty(m, pfn, off, len);
+	return m->backing + (pfn << m->page_shift) + off;
 }
 
 static inline uint64_t zone_end_pfn(const struct zone *z)

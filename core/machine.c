@@ -131,6 +131,24 @@ uint64_t rng_next(struct rng *r)
 
 /* ===================== configuration ===================== */
 
+/*
+** CONFIG_DEBUG_VM: a build with MEMLAB_DEBUG_VM defined (the sanitizer and
+** fuzzing builds) checks on every machine; MEMLAB_DEBUG_VM=1 in the
+** environment does it for one run (ctest sets it for the tests).
+*/
+#ifdef MEMLAB_DEBUG_VM
+#define DEBUG_VM_ALWAYS 1
+#else
+#define DEBUG_VM_ALWAYS 0
+#endif
+
+static bool env_debug_vm(void)
+{
+	const char *v = getenv("MEMLAB_DEBUG_VM");
+
+	return v && *v && strcmp(v, "0") != 0;
+}
+
 void memlab_config_init(struct memlab_config *cfg)
 {
 	memset(cfg, 0, sizeof(*cfg));
@@ -250,6 +268,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 	fault_inject_init(m);
 	m->zone_layout = cfg->zones;
 	m->pcp_disabled = cfg->pcp_disabled != 0;
+	m->debug_vm = cfg->debug_vm || DEBUG_VM_ALWAYS || env_debug_vm();
 	return 0;
 }
 
@@ -274,8 +293,9 @@ static int physmem_init(memlab_machine *m)
 
 	m->mem_map = map_lazy(m->nr_frames * sizeof(struct page));
 	m->backing = map_lazy(m->ram);
+	m->frame_dirty = map_lazy(m->nr_frames * sizeof(struct frame_extent));
 	m->pageblock_mt = ml_alloc(m, nr_blocks);
-	if (!m->mem_map || !m->backing || !m->pageblock_mt)
+	if (!m->mem_map || !m->backing || !m->frame_dirty || !m->pageblock_mt)
 		return -MEMLAB_ENOMEM;
 	return 0;
 }
@@ -286,6 +306,8 @@ static void physmem_free(memlab_machine *m)
 		munmap(m->mem_map, m->nr_frames * sizeof(struct page));
 	if (m->backing)
 		munmap(m->backing, m->ram);
+	if (m->frame_dirty)
+		munmap(m->frame_dirty, m->nr_frames * sizeof(struct frame_extent));
 	ml_free(m, m->pageblock_mt, (size_t)((m->nr_frames >> m->pageblock_order) + 1));
 }
 
@@ -302,30 +324,119 @@ int memlab_read_phys(memlab_machine *m, uint64_t paddr, void *buf, size_t n)
 
 	if (err)
 		return err;
-	memcpy(buf, m->backing + paddr, n);
+	memcpy(buf, phys_ptr(m, paddr), n);
 	return 0;
 }
 
 int memlab_write_phys(memlab_machine *m, uint64_t paddr, const void *buf,
 		      size_t n)
 {
+	const uint8_t *src = buf;
 	int err = check_phys_range(m, paddr, n);
 
 	if (err)
 		return err;
-	memcpy(m->backing + paddr, buf, n);
+	while (n) {	/* frame by frame: each one's extent grows */
+		size_t off = (size_t)(paddr & (m->page_size - 1));
+		size_t len = m->page_size - off < n ? m->page_size - off : n;
+
+		memcpy(frame_wptr(m, paddr >> m->page_shift, off, len), src, len);
+		paddr += len;
+		src += len;
+		n -= len;
+	}
 	return 0;
 }
 
-/* Zero frame contents; whole host pages are given back instead of written. */
+/* ---- lazy zeroing (internal.h struct frame_extent) ---- */
+
+/* Zero lines lo..hi-1 of frame pfn (nothing when lo >= hi). */
+static void zero_lines(memlab_machine *m, uint64_t pfn, unsigned lo, unsigned hi)
+{
+	if (lo < hi)
+		memset(m->backing + (pfn << m->page_shift) + ((size_t)lo << FRAME_LINE_SHIFT), 0,
+		       (size_t)(hi - lo) << FRAME_LINE_SHIFT);
+}
+
+static size_t extent_bytes(const struct frame_extent *e)
+{
+	return e->lo < e->hi ? (size_t)(e->hi - e->lo) << FRAME_LINE_SHIFT : 0;
+}
+
+/*
+** CONFIG_DEBUG_VM's side of lazy zeroing: frames just zeroed (or copied)
+** must read as they should; a byte that does not was written by someone
+** who bypassed frame_wptr(), and every zeroing after it may leak data.
+** Loud: reported and the process aborts.
+*/
+static void check_frames(memlab_machine *m, uint64_t pfn, uint64_t nr, const uint8_t *want,
+			 const char *what)
+{
+	const uint8_t *p = frame_ptr(m, pfn);
+	size_t len = (size_t)(nr << m->page_shift), i;
+	char msg[256];
+
+	/* all zero: the first byte is, and each byte equals the next */
+	if (want ? !memcmp(p, want, len) : !p[0] && !memcmp(p, p + 1, len - 1))
+		return;
+	for (i = 0; p[i] == (want ? want[i] : 0); i++)
+		;
+	snprintf(msg, sizeof(msg), "BUG: lazy zeroing: pfn %#llx byte %#zx is %#x after %s: "
+		 "frame contents written outside what frame_wptr() was told",
+		 (unsigned long long)(pfn + (i >> m->page_shift)), i & (m->page_size - 1), p[i],
+		 what);
+	ml_report(m, "%s", msg);
+	fprintf(stderr, "memlab: %s\n", msg);	/* the host's hook may keep it quiet */
+	abort();
+}
+
+/*
+** Zero frame contents (__GFP_ZERO): only the lines each frame's extent
+** names.  When that is 64 KiB or more, the whole host pages are given back
+** instead of written (and read zero; madvise(MADV_DONTNEED) of private
+** anonymous memory).
+*/
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr)
 {
-	uint8_t *p = m->backing + (pfn << m->page_shift);
-	size_t len = (size_t)(nr << m->page_shift);
+	struct frame_extent *e = &m->frame_dirty[pfn];
+	size_t dirty = 0;
 
-	if (len >= (64u << 10) && madvise(p, len, MADV_DONTNEED) == 0)
+	for (uint64_t i = 0; i < nr; i++)
+		dirty += extent_bytes(&e[i]);
+	if (dirty >= (64u << 10) &&
+	    madvise(m->backing + (pfn << m->page_shift), (size_t)(nr << m->page_shift),
+		    MADV_DONTNEED) == 0) {
+		memset(e, 0, (size_t)nr * sizeof(*e));
 		return;
-	memset(p, 0, len);
+	}
+	for (uint64_t i = 0; dirty && i < nr; i++) {
+		zero_lines(m, pfn + i, e[i].lo, e[i].hi);
+		e[i].lo = e[i].hi = 0;
+	}
+	if (m->debug_vm)
+		check_frames(m, pfn, nr, NULL, "__GFP_ZERO");
+}
+
+/*
+** copy_user_highpage(): frame src's contents into frame dst.  Only src's
+** extent is copied; what dst had outside it is zeroed, and dst takes
+** src's extent.
+*/
+void ml_copy_frame(memlab_machine *m, uint64_t dst, uint64_t src)
+{
+	struct frame_extent d = m->frame_dirty[dst], s = m->frame_dirty[src];
+
+	if (s.lo >= s.hi) {
+		zero_lines(m, dst, d.lo, d.hi);
+	} else {
+		zero_lines(m, dst, d.lo, d.hi < s.lo ? d.hi : s.lo);
+		zero_lines(m, dst, d.lo > s.hi ? d.lo : s.hi, d.hi);
+		memcpy(m->backing + (dst << m->page_shift) + ((size_t)s.lo << FRAME_LINE_SHIFT),
+		       frame_ptr(m, src) + ((size_t)s.lo << FRAME_LINE_SHIFT), extent_bytes(&s));
+	}
+	m->frame_dirty[dst] = s;
+	if (m->debug_vm)
+		check_frames(m, dst, 1, frame_ptr(m, src), "a page copy");
 }
 
 /* ===================== create / destroy ===================== */

@@ -47,6 +47,7 @@ struct vm_fault {
 	unsigned flags;			/* FAULT_FLAG_* */
 	uint64_t pgoff;			/* linear_page_index(vma, address) */
 	uint64_t orig_pte;		/* the entry found, 0 for pte_none */
+	uint64_t pte_table;		/* the PTE table holding address's entry (vmf->pmd), or PFN_NONE */
 };
 
 /* ===================== struct page ===================== */
@@ -245,12 +246,23 @@ static struct pt_prot mkwrite_dirty(const struct vm_area_struct *vma, struct pt_
 	return p;
 }
 
-/* set_pte_at() on a none slot, allocating the tables (pte_alloc). */
+/*
+** set_pte_at() on a none slot, allocating the tables (pte_alloc).  The
+** walk that found the PTE table is not repeated: a fault changes no table
+** before it installs its entry.
+*/
 static int install_pte(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 {
 	memlab_machine *m = vmf->t->m;
+	const struct pt_format *f = &vmf->t->mm->pt;
+	uint64_t idx = pt_index(f, 0, vmf->address);
 
-	return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
+	if (vmf->pte_table == PFN_NONE)
+		return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
+	if (pt_read(m, vmf->pte_table, idx))
+		return -MEMLAB_EEXIST;
+	pt_write(m, vmf->pte_table, idx, pt_mkentry(f, 0, pfn, prot));
+	return 0;
 }
 
 /* ===================== anonymous faults ===================== */
@@ -316,8 +328,7 @@ static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t 
 	if (err)
 		return err;
 	if (!src_zero)
-		memcpy(m->backing + (*pfn << m->page_shift), m->backing + (src << m->page_shift),
-		       m->page_size);
+		ml_copy_frame(m, *pfn, src);
 	return 0;
 }
 
@@ -509,8 +520,11 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	struct pt_prot prot;
 
 	vmf->orig_pte = 0;
-	if (!pt_leaf_slot(m, mm, vmf->address, &table, &level) && level == 0)
-		vmf->orig_pte = pt_read(m, table, pt_index(&mm->pt, 0, vmf->address));
+	if (vmf->pte_table == PFN_NONE && !pt_leaf_slot(m, mm, vmf->address, &table, &level) &&
+	    level == 0)
+		vmf->pte_table = table;
+	if (vmf->pte_table != PFN_NONE)
+		vmf->orig_pte = pt_read(m, vmf->pte_table, pt_index(&mm->pt, 0, vmf->address));
 	if (!vmf->orig_pte)
 		return vmf->vma->vm_file || vmf->vma->special_name ? do_fault(vmf)
 								   : do_anonymous_page(vmf);
@@ -543,9 +557,12 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 	unsigned level;
 	int r;
 
-	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level) ||
-	    level == 0)
+	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level))
 		return VM_FAULT_FALLBACK;
+	if (level == 0) {	/* handle_pte_fault goes on from this walk */
+		vmf->pte_table = table;
+		return VM_FAULT_FALLBACK;
+	}
 	if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
 		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write,
 					       vmf->flags & FAULT_FLAG_VMA_LOCK);
@@ -562,7 +579,8 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags)
 {
-	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0 };
+	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0,
+				PFN_NONE };
 	unsigned ret;
 
 	vmf.pgoff = linear_page_index(vma, vmf.address);
@@ -829,18 +847,19 @@ static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t a
 static inline int access_page(memlab_task *t, struct tlb_cpu *c, uint64_t addr, size_t n,
 			      int access, uint8_t *buf, int *si_code)
 {
-	uint8_t *frame;
 	uint64_t phys;
 	int err;
 
 	if (!tlb_lookup(c, addr, access, &phys) &&
 	    (err = access_page_slow(t, addr, access, &phys, si_code)))
 		return err;
-	frame = t->m->backing + phys;
-	if (buf && access == 'w')
-		copy_bytes(frame, buf, n);
-	else if (buf)
-		copy_bytes(buf, frame, n);
+	if (!buf)
+		return 0;
+	if (access == 'w')
+		copy_bytes(frame_wptr(t->m, phys >> t->m->page_shift,
+				      (size_t)(phys & (t->m->page_size - 1)), n), buf, n);
+	else
+		copy_bytes(buf, phys_ptr(t->m, phys), n);
 	return 0;
 }
 

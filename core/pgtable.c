@@ -563,8 +563,13 @@ int pt_walk_from(memlab_machine *m, const struct mm_struct *mm, uint64_t va, uns
 {
 	const struct pt_format *f = &mm->pt;
 	uint64_t e = 0;
+	int err = 0;
 
-	memset(w, 0, sizeof(*w));
+	/* field by field, not memset: a walk is on every TLB miss */
+	w->nr_levels = w->mem_refs = w->level = 0;
+	w->present = false;
+	w->pfn = w->phys = 0;
+	memset(&w->prot, 0, sizeof(w->prot));
 	for (int l = (int)top; l >= 0; l--) {
 		e = pt_read(m, table, pt_index(f, (unsigned)l, va));
 		w->table[w->nr_levels] = table;
@@ -574,15 +579,21 @@ int pt_walk_from(memlab_machine *m, const struct mm_struct *mm, uint64_t va, uns
 		if (!pt_entry_is_table(f, (unsigned)l, e))
 			break;
 		table = pt_entry_pfn(f, (unsigned)l, e);
-		if (table >= m->nr_frames)	/* a corrupt entry: the walk faults */
-			return -MEMLAB_EFAULT;
+		if (table >= m->nr_frames) {	/* a corrupt entry: the walk faults */
+			err = -MEMLAB_EFAULT;
+			goto out;
+		}
 	}
 	pt_decode(f, (int)w->level, e, &w->pfn, &w->prot);
 	w->present = w->prot.present;
 	if (!w->present)
-		return -MEMLAB_EFAULT;
-	w->phys = (w->pfn << f->page_shift) | (va & (pt_level_size(f, w->level) - 1));
-	return 0;
+		err = -MEMLAB_EFAULT;
+	else
+		w->phys = (w->pfn << f->page_shift) | (va & (pt_level_size(f, w->level) - 1));
+out:
+	for (unsigned i = w->nr_levels; i < PT_MAX_LEVELS; i++)
+		w->entry[i] = w->table[i] = 0;
+	return err;
 }
 
 /*

@@ -23,6 +23,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 
 #include "internal.h"
 
@@ -138,22 +139,28 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 		  size_t size);
 
 /* ---- entries in table frames (READ_ONCE / WRITE_ONCE of *ptep) ---- */
+
+/* Entries are little-endian in their frames, as x86-64 and arm64 (LE) read them. */
+static inline uint64_t pt_le64(uint64_t v)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return __builtin_bswap64(v);
+#else
+	return v;
+#endif
+}
 static inline uint64_t pt_read(memlab_machine *m, uint64_t table, uint64_t idx)
 {
-	const uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
-	uint64_t v = 0;
+	uint64_t v;
 
-	for (int i = 7; i >= 0; i--)
-		v = v << 8 | p[i];
-	return v;
+	memcpy(&v, frame_ptr(m, table) + idx * 8, 8);
+	return pt_le64(v);
 }
 
 static inline void pt_write(memlab_machine *m, uint64_t table, uint64_t idx, uint64_t e)
 {
-	uint8_t *p = m->backing + (table << m->page_shift) + idx * 8;
-
-	for (int i = 0; i < 8; i++, e >>= 8)
-		p[i] = (uint8_t)e;
+	e = pt_le64(e);
+	memcpy(frame_wptr(m, table, idx * 8, 8), &e, 8);
 }
 
 /*

@@ -21,6 +21,9 @@
 **     at a VMA's start, the fault-around of a major fault's retry, old
 **     prefaulted entries on arm64), fixed in f36d65d and d0dac1f: kept
 **     as regression tests, each with the host check behind it.
+** 12. Lazy zeroing: bytes written by each writer of frame contents at a
+**     page's start, middle and end are gone when the frame comes back
+**     zeroed, and are in every copy of the page.
 **
 ** Every number is exact: a change in the core's behaviour must show here.
 ** Each test gets its machines from machine(), which registers them; main()
@@ -2051,6 +2054,364 @@ TEST(arm64_fault_around_maps_old_ptes)
 	ASSERT_EQ(smaps_kb(t, A(0), "Referenced"), 4);
 }
 
+/* ===================== 12. lazy zeroing ===================== */
+
+/*
+** __GFP_ZERO zeroes only what a frame's writers said they wrote (core/
+** machine.c ml_zero_frames).  Each test below writes a few bytes into a
+** frame by one writer -- at the page's start, across two 64-byte lines in
+** its middle, at its end -- then frees the frame and gets it back as a
+** fresh page, which must read zero; or copies the page, and the copy must
+** carry the bytes.  A writer that forgot to say so fails here.
+*/
+#define NR_SPOTS 3
+#define SPOT_LEN 6
+
+static const uint8_t spot_bytes[SPOT_LEN] = { 0x11, 0x22, 0x33, 0x44, 0x55, 0x66 };
+
+/* Spot i of a page of ps bytes: its start, its middle, its end. */
+static uint64_t spot(uint32_t ps, int i)
+{
+	return i == 0 ? 0 : i == 1 ? ps / 2 - 3 : ps - SPOT_LEN;
+}
+
+/* The byte a page with the spots of mask (bit i: spot i) written holds at offset b. */
+static uint8_t spot_byte(uint32_t ps, uint64_t b, unsigned mask)
+{
+	for (int i = 0; i < NR_SPOTS; i++)
+		if ((mask >> i & 1) && b >= spot(ps, i) && b < spot(ps, i) + SPOT_LEN)
+			return spot_bytes[b - spot(ps, i)];
+	return 0;
+}
+
+/* Does the task's page at va (ps bytes) hold the spots of mask and zero elsewhere? */
+static int page_has(memlab_task *t, uint64_t va, uint32_t ps, unsigned mask)
+{
+	static uint8_t buf[65536];
+	int code = 0;
+
+	if (memlab_access(t, va, ps, 'r', buf, &code))
+		return 0;
+	for (uint64_t b = 0; b < ps; b++)
+		if (buf[b] != spot_byte(ps, b, mask))
+			return 0;
+	return 1;
+}
+
+static int page_has_spots(memlab_task *t, uint64_t va, uint32_t ps)
+{
+	return page_has(t, va, ps, (1u << NR_SPOTS) - 1);
+}
+
+/* The spots written at va through the task's own stores; 0 or an error. */
+static int write_spots(memlab_task *t, uint64_t va, uint32_t ps)
+{
+	int code = 0, err = 0;
+
+	/* the middle first: then the start widens the extent down, the end up */
+	for (int i = 1; i <= NR_SPOTS && !err; i++)
+		err = memlab_access(t, va + spot(ps, i % NR_SPOTS), SPOT_LEN, 'w', (void *)spot_bytes,
+				    &code);
+	return err;
+}
+
+/*
+** Unmap the page at va, whose frame was pfn, and write-fault a fresh
+** anonymous page there: the per-CPU list hands the same frame back, and it
+** must read zero.  1 it does, 0 it does not, -1 another frame came (the
+** test would prove nothing), < -1 an error.
+*/
+static int refault_reads_zero(memlab_task *t, uint64_t va, uint32_t ps, uint64_t pfn)
+{
+	memlab_machine *m = memlab_task_machine(t);
+	uint64_t out;
+
+	if (memlab_munmap(t, va, ps) ||
+	    memlab_mmap(t, va, ps, RW, ANON | FIXED, NULL, 0, &out) || touch(t, va, 'w'))
+		return -2;
+	if (pfn_of(t, va) != pfn)
+		return -1;
+	return read_is_zero(t, va, ps) == 1 && frame_is_zero(m, pfn);
+}
+
+/*
+** x86-64 with 4K pages, then arm64 with 64K pages (1024 lines a frame;
+** 4 GiB so that pages are grouped by mobility: page tables and user
+** pages keep to their own per-CPU lists).
+*/
+static memlab_machine *lazy_machine(int i, uint32_t *ps)
+{
+	*ps = i ? 65536 : 4096;
+	return i ? machine_cfg(MEMLAB_ARCH_ARM64, 65536, 0, 4ull << 30, 0) : x86();
+}
+
+/* A file of four pages; its disk holds the spots in page 0 (read into the cache on use). */
+static memlab_file *spot_file(memlab_machine *m, uint32_t ps)
+{
+	memlab_file *f = NULL;
+
+	if (memlab_file_create(m, "/data/spots", 4ull * ps, 1, &f))
+		return NULL;
+	for (int i = 1; i <= NR_SPOTS; i++)
+		if (memlab_file_load(f, spot(ps, i % NR_SPOTS), spot_bytes, SPOT_LEN))
+			return NULL;
+	return f;
+}
+
+/* The spots written at va by read(2) from f into the task's memory (copy_to_user). */
+static int pread_spots(memlab_task *t, memlab_file *f, uint64_t va, uint32_t ps)
+{
+	uint64_t done = 0;
+	int err = 0;
+
+	for (int i = 1; i <= NR_SPOTS && !err; i++) {
+		uint64_t off = spot(ps, i % NR_SPOTS);
+
+		err = memlab_pread(t, f, va + off, SPOT_LEN, off, &done);
+		if (!err && done != SPOT_LEN)
+			err = -1;
+	}
+	return err;
+}
+
+/*
+** The task's own stores (memlab_access 'w'), then read(2) into its memory:
+** the frame freed and reused reads zero.
+*/
+TEST(lazy_zero_user_writes_and_pread)
+{
+	for (int i = 0; i < 4; i++) {
+		uint32_t ps;
+		memlab_machine *m = lazy_machine(i / 2, &ps);
+		memlab_task *t = spawn(m);
+		memlab_file *f = t ? spot_file(m, ps) : NULL;
+		uint64_t out;
+
+		ASSERT(t && f);
+		ASSERT_OK(memlab_mmap(t, REGION, ps, RW, ANON | FIXED, NULL, 0, &out));
+		ASSERT_OK(i % 2 ? pread_spots(t, f, REGION, ps) : write_spots(t, REGION, ps));
+		ASSERT_EQ(page_has_spots(t, REGION, ps), 1);
+		ASSERT_EQ(refault_reads_zero(t, REGION, ps, pfn_of(t, REGION)), 1);
+		ASSERT_CHECK(m);
+		ASSERT_NO_REPORTS();
+	}
+}
+
+/*
+** The page cache's writers -- the read from the disk, write(2) from a host
+** buffer and from the task's memory, a store through a shared mapping --
+** must each say what they wrote: a private COW copy of the page copies
+** only that.  The copy then goes back and its frame must read zero.
+*/
+TEST(lazy_zero_page_cache_writers_and_cow_copies)
+{
+	for (int i = 0; i < 2; i++) {
+		uint32_t ps;
+		memlab_machine *m = lazy_machine(i, &ps);
+		memlab_task *t = spawn(m);
+		memlab_file *f = t ? spot_file(m, ps) : NULL;	/* page 0: from the disk */
+		uint64_t out, done, shared = REGION + 16ull * ps, priv = REGION + 32ull * ps;
+
+		ASSERT(t && f);
+		/* page 1: write(2) from a host buffer; 2: from the task's memory; 3: stores */
+		ASSERT_OK(memlab_mmap(t, REGION, ps, RW, ANON | FIXED, NULL, 0, &out));
+		ASSERT_OK(write_spots(t, REGION, ps));
+		for (int s = 1; s <= NR_SPOTS; s++) {
+			uint64_t off = spot(ps, s % NR_SPOTS);
+
+			ASSERT_OK(memlab_file_pwrite(f, ps + off, spot_bytes, SPOT_LEN, &done));
+			ASSERT_OK(memlab_pwrite(t, f, REGION + off, SPOT_LEN, 2ull * ps + off, &done));
+		}
+		ASSERT_OK(memlab_mmap(t, shared, 4ull * ps, RW, MEMLAB_MAP_SHARED | FIXED, f, 0, &out));
+		ASSERT_OK(write_spots(t, shared + 3ull * ps, ps));
+		ASSERT_OK(memlab_mmap(t, priv, 4ull * ps, RW, MEMLAB_MAP_PRIVATE | FIXED, f, 0, &out));
+		for (unsigned p = 0; p < 4; p++) {
+			uint64_t va = priv + (uint64_t)p * ps, cache = pfn_of(t, shared + (uint64_t)p * ps);
+			int code = 0;
+
+			ASSERT_EQ(page_has_spots(t, shared + (uint64_t)p * ps, ps), 1);
+			/* a store of the bytes already there: do_cow_fault copies the page */
+			ASSERT_OK(memlab_access(t, va, 1, 'w', (void *)spot_bytes, &code));
+			ASSERT(pfn_of(t, va) != cache);
+			ASSERT_EQ(page_has_spots(t, va, ps), 1);
+		}
+		ASSERT_EQ(refault_reads_zero(t, priv, ps, pfn_of(t, priv)), 1);
+		ASSERT_CHECK(m);
+		ASSERT_NO_REPORTS();
+	}
+}
+
+/*
+** A COW copy into a frame that held other bytes (the per-CPU list hands
+** back the page just unmapped): the copy is the source, byte for byte --
+** a page with the three spots, a hole of the file (all zero), a page with
+** only the middle spot (the frame's old bytes on both sides of it go).
+*/
+TEST(lazy_zero_cow_into_used_frame)
+{
+	static const unsigned mask[3] = { 7, 0, 2 };
+
+	for (int i = 0; i < 2; i++) {
+		uint32_t ps;
+		memlab_machine *m = lazy_machine(i, &ps);
+		memlab_task *t = spawn(m);
+		memlab_file *f = t ? spot_file(m, ps) : NULL;
+		uint64_t out, priv = REGION + 32ull * ps;
+
+		ASSERT(t && f);
+		/* a hole written in its middle only: the cache page's extent is that */
+		ASSERT_OK(memlab_file_pwrite(f, 2ull * ps + spot(ps, 1), spot_bytes, SPOT_LEN, &out));
+		ASSERT_OK(memlab_mmap(t, priv, 3ull * ps, RW, MEMLAB_MAP_PRIVATE | FIXED, f, 0, &out));
+		for (unsigned p = 0; p < 3; p++)	/* cached first: the copy is the one allocation */
+			ASSERT_EQ(touch(t, priv + (uint64_t)p * ps, 'r'), 0);
+		for (unsigned p = 0; p < 3; p++) {
+			uint64_t va = priv + (uint64_t)p * ps, at = p == 2 ? spot(ps, 1) : 0, used;
+			uint8_t b = p == 1 ? 0 : spot_bytes[0];
+			int code = 0;
+
+			ASSERT_OK(memlab_mmap(t, REGION, ps, RW, ANON | FIXED, NULL, 0, &out));
+			ASSERT_EQ(write_pattern(t, REGION, ps, 9), 0);
+			used = pfn_of(t, REGION);
+			ASSERT_OK(memlab_munmap(t, REGION, ps));
+			ASSERT_OK(memlab_access(t, va + at, 1, 'w', &b, &code));
+			ASSERT_EQ(pfn_of(t, va), used);
+			ASSERT_EQ(page_has(t, va, ps, mask[p]), 1);
+		}
+		ASSERT_CHECK(m);
+		ASSERT_NO_REPORTS();
+	}
+}
+
+/* An anonymous page copied for a child after fork (wp_page_copy), then reused. */
+TEST(lazy_zero_fork_cow_copy)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m), *child = NULL;
+	uint64_t out;
+	int code = 0;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_mmap(t, REGION, PG, RW, ANON | FIXED, NULL, 0, &out));
+	ASSERT_OK(write_spots(t, REGION, PG));
+	ASSERT_OK(memlab_fork(t, &child));
+	ASSERT_OK(memlab_access(child, REGION, 1, 'w', (void *)spot_bytes, &code));
+	ASSERT(pfn_of(child, REGION) != pfn_of(t, REGION));
+	ASSERT_EQ(page_has_spots(child, REGION, PG), 1);
+	ASSERT_EQ(refault_reads_zero(child, REGION, PG, pfn_of(child, REGION)), 1);
+	ASSERT_EQ(page_has_spots(t, REGION, PG), 1);
+	ASSERT_CHECK(m);
+	ASSERT_NO_REPORTS();
+}
+
+/* How many 8-byte entries of the table at pfn are not zero. */
+static unsigned table_entries(memlab_machine *m, uint64_t pfn)
+{
+	unsigned n = 0;
+
+	for (uint64_t i = 0; i < PG / 8; i++)
+		n += read_u64_phys(m, pfn * PG + i * 8) != 0;
+	return n;
+}
+
+/*
+** Page tables are frames written entry by entry: a PTE table with entries
+** at its start, middle and end is freed by munmap, and the tables of the
+** next mapping, which reuse its frame, hold their one entry each.
+*/
+TEST(lazy_zero_page_tables)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t old[5], pte;
+	struct memlab_walk w;
+	unsigned levels;
+	int reused = 0;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 512, RW, ANON));
+	ASSERT_EQ(touch(t, A(255), 'w') | touch(t, A(0), 'w') | touch(t, A(511), 'w'), 0);
+	w = walk(t, A(0));
+	levels = w.levels;
+	memcpy(old, w.table_pfn, sizeof(old));
+	ASSERT_EQ(table_entries(m, old[levels - 1]), 3);
+	ASSERT_OK(memlab_munmap(t, A(0), 512 * PG));
+	ASSERT_OK(map(t, 512 * 7 + 9, 1, RW, ANON));
+	ASSERT_EQ(touch(t, A(512 * 7 + 9), 'w'), 0);
+	w = walk(t, A(512 * 7 + 9));
+	ASSERT_EQ(w.levels, levels);
+	pte = w.table_pfn[levels - 1];
+	for (unsigned l = 1; l < levels; l++) {
+		for (unsigned k = 1; k < levels; k++)
+			reused += w.table_pfn[l] == old[k];
+		ASSERT_EQ(table_entries(m, w.table_pfn[l]), 1);
+	}
+	ASSERT(reused > 0);
+	ASSERT(pte != 0);
+	ASSERT_CHECK(m);
+	ASSERT_NO_REPORTS();
+}
+
+/* memlab_write_phys into a block of 1 and of 4 frames, freed, then __GFP_ZERO. */
+TEST(lazy_zero_write_phys_blocks)
+{
+	memlab_machine *m = x86();
+	uint64_t pfn, again;
+
+	ASSERT(m);
+	for (unsigned order = 0; order <= 2; order += 2) {
+		uint64_t n = 1ull << order;
+
+		ASSERT_OK(memlab_alloc_pages(m, order, MEMLAB_GFP_KERNEL, &pfn));
+		for (uint64_t f = 0; f < n; f += n > 1 ? n - 1 : 1)
+			for (int i = 1; i <= NR_SPOTS; i++)	/* as write_spots() */
+				ASSERT_OK(memlab_write_phys(m, (pfn + f) * PG + spot(PG, i % NR_SPOTS),
+							    spot_bytes, SPOT_LEN));
+		/* across the boundary between two frames */
+		if (n > 1)
+			ASSERT_OK(memlab_write_phys(m, (pfn + 2) * PG - 3, spot_bytes, SPOT_LEN));
+		ASSERT_OK(memlab_free_pages(m, pfn, order));
+		ASSERT_OK(memlab_alloc_pages(m, order, MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, &again));
+		ASSERT_EQ(again, pfn);
+		for (uint64_t f = 0; f < n; f++)
+			ASSERT_EQ(frame_is_zero(m, pfn + f), 1);
+		ASSERT_OK(memlab_free_pages(m, pfn, order));
+	}
+	ASSERT_NO_REPORTS();
+}
+
+/*
+** A transparent huge page written in three of its 512 pages, freed,
+** faulted again; then written over 32 pages, freed, faulted again.
+*/
+TEST(lazy_zero_huge_page)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	uint64_t huge = 512 * PG, pfn, out;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_thp(m, "always", 1, NULL));
+	ASSERT_OK(memlab_mmap(t, REGION, huge, RW, ANON | FIXED, NULL, 0, &out));
+	ASSERT_OK(write_spots(t, A(0), PG));
+	ASSERT_OK(write_spots(t, A(255), PG));
+	ASSERT_OK(write_spots(t, A(511), PG));
+	ASSERT_EQ(walk(t, A(0)).huge, 1);
+	pfn = pfn_of(t, A(0));
+	ASSERT_EQ(page_has_spots(t, A(255), PG), 1);
+	for (int round = 0; round < 2; round++) {
+		ASSERT_OK(memlab_munmap(t, REGION, huge));
+		ASSERT_OK(memlab_mmap(t, REGION, huge, RW, ANON | FIXED, NULL, 0, &out));
+		ASSERT_EQ(touch(t, A(3), 'w'), 0);
+		ASSERT_EQ(walk(t, A(0)).huge, 1);
+		ASSERT_EQ(pfn_of(t, A(0)), pfn);
+		ASSERT_EQ(read_is_zero(t, REGION, huge), 1);
+		/* 128 KiB written: the next zeroing gives the host pages back instead */
+		ASSERT_EQ(write_pattern(t, A(100), 32 * PG, 5), 0);
+	}
+	ASSERT_CHECK(m);
+	ASSERT_NO_REPORTS();
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* keep the lines when a sanitizer ends the run */
@@ -2092,5 +2453,12 @@ int main(void)
 	RUN_T(fault_around_window_at_unaligned_vma_start);
 	RUN_T(major_fault_maps_fault_around_window);
 	RUN_T(arm64_fault_around_maps_old_ptes);
+	RUN_T(lazy_zero_user_writes_and_pread);
+	RUN_T(lazy_zero_page_cache_writers_and_cow_copies);
+	RUN_T(lazy_zero_cow_into_used_frame);
+	RUN_T(lazy_zero_fork_cow_copy);
+	RUN_T(lazy_zero_page_tables);
+	RUN_T(lazy_zero_write_phys_blocks);
+	RUN_T(lazy_zero_huge_page);
 	return test_summary();
 }

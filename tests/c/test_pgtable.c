@@ -615,6 +615,27 @@ static void print_violation(void *ud, const char *msg)
 	printf("  violation: %s\n", msg);
 }
 
+/*
+** Lazy zeroing (internal.h struct frame_extent): every allocated frame --
+** here the tables -- is zero outside its extent, or __GFP_ZERO would leave
+** stale entries in the next table it becomes.
+*/
+static int extents_cover_tables(memlab_machine *m, char *why, size_t wn)
+{
+	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
+		const struct frame_extent *e = &m->frame_dirty[pfn];
+		const uint8_t *p = frame_ptr(m, pfn);
+
+		if (!(pfn_to_page(m, pfn)->flags & PG_head_alloc))
+			continue;
+		for (size_t b = 0; b < m->page_size; b++)
+			if (p[b] && ((b >> FRAME_LINE_SHIFT) < e->lo || (b >> FRAME_LINE_SHIFT) >= e->hi))
+				return snprintf(why, wn, "pfn %#llx byte %#zx: outside its extent",
+						(unsigned long long)pfn, b);
+	}
+	return 0;
+}
+
 /* One format: map, compare both walkers, change, clear, free, count frames. */
 static int random_case(const struct pt_case *pc, size_t n, char *why, size_t wn)
 {
@@ -652,7 +673,8 @@ static int random_case(const struct pt_case *pc, size_t n, char *why, size_t wn)
 		snprintf(why, wn, "pt_check after mapping");
 		goto out;
 	}
-	if (check_all(&c, why, wn) || change_some(&c, why, wn))
+	if (check_all(&c, why, wn) || change_some(&c, why, wn) ||
+	    extents_cover_tables(c.m, why, wn))
 		goto out;
 	if (c.nr_huge < 10 || c.nr_holes_below_top < 100) {
 		snprintf(why, wn, "%zu huge leaves, %zu holes below the top: too few", c.nr_huge,

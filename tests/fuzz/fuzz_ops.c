@@ -1924,6 +1924,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	cfg.seed = (uint64_t)conf << 16 | (uint64_t)sys << 8 | cpu;
 	cfg.cpus = 1 + (cpu & 3);
 	setup_tlb(&cfg, cpu >> 2 & 3);
+	cfg.debug_vm = 1;	/* a write lazy zeroing missed aborts */
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	cfg.alloc = host_alloc;

@@ -481,6 +481,7 @@ static int setup(struct fuzz *f, uint8_t conf)
 	cfg.min_free_kbytes = min_free[conf >> 5 & 3];
 	cfg.watermark_scale_factor = conf & 0x80 ? 1000 : 0;
 	cfg.pcp_disabled = (conf & 0x10) != 0;
+	cfg.debug_vm = 1;	/* a write lazy zeroing missed aborts */
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	if (memlab_create(&cfg, &f->m) != 0)

@@ -178,6 +178,7 @@ struct memlab_config {
 	void *report_ud;
 	int cpus;			/* 0: 1; at most MEMLAB_MAX_CPUS */
 	struct memlab_tlb_config tlb;	/* all 0: the architecture's defaults */
+	int debug_vm;			/* 1: CONFIG_DEBUG_VM's checks as the core runs (slower) */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
