@@ -407,6 +407,7 @@ static int cpu_init(memlab_machine *m, struct tlb_machine *tm, struct tlb_cpu *c
 	c->page_shift = (uint8_t)m->page_shift;
 	c->st.cpu = id;
 	c->next_asid = 1;
+	c->hint_gen = 1;		/* the zeroed hints are of generation 0: none holds */
 	c->ctxs[0].ctx_id = INIT_MM_CTX_ID;
 	if (tm->nr && !(c->tlb = ml_alloc(m, (size_t)tm->nr * sizeof(*c->tlb))))
 		return -MEMLAB_ENOMEM;
@@ -915,7 +916,7 @@ static void tlb_refill_l1(memlab_machine *m, struct tlb_cpu *c, int kind, uint64
 	uint64_t i = h->set * src->ways + h->way;
 	unsigned level = src->level[h->slot], slot;
 
-	c->memo_tl = NULL;
+	c->hint_gen++;		/* no hint holds any more */
 	if (!(tl = tlb_holder(c, kind, 0, level, &slot)))
 		return;
 	tlb_count_miss(m, c, tl, va >> tl->shift[slot], level);
@@ -951,14 +952,10 @@ static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tl
 		tlb_refill_l1(m, c, kind, va, h);
 		return true;
 	}
-	c->memo_tl = tl;
-	c->memo_page = va >> tl->shift[h->slot];
-	c->memo_key = tl->key[i];
-	c->memo_set = h->set;
-	c->memo_i = i;
-	c->memo_way = h->way;
-	c->memo_shift = tl->shift[h->slot];
-	c->memo_kind = (uint8_t)kind;
+	c->hint[(va >> c->page_shift) & (TLB_HINTS - 1)] = (struct tlb_hint){
+		tl, &tl->key[i], &tl->flags[i], &tl->pfn[i], c->hint_gen,
+		va >> tl->shift[h->slot], tl->key[i], h->set, h->way, tl->shift[h->slot],
+		(uint8_t)kind };
 	return true;
 }
 
@@ -1081,7 +1078,7 @@ void tlb_fill(memlab_task *t, uint64_t va, int access, const struct pt_walk *w)
 	int kind = access != 'x';
 	uint8_t flags = leaf_flags(&w->prot);
 
-	c->memo_tl = NULL;
+	c->hint_gen++;		/* no hint holds any more */
 	for (int lv = 0; lv < 2; lv++) {
 		unsigned slot;
 		struct tlb *tl = tlb_holder(c, kind, lv, w->level, &slot);
@@ -1143,7 +1140,7 @@ static void x86_switch_mm(struct tlb_machine *tm, struct tlb_cpu *c, struct mm_s
 	bool was_lazy = c->is_lazy;
 	struct new_asid ns;
 
-	c->memo_tl = NULL;
+	c->hint_gen++;		/* no hint holds any more */
 	c->is_lazy = false;
 	if (c->loaded_mm == next) {
 		if (!was_lazy || c->ctxs[c->loaded_mm_asid].tlb_gen == next_tlb_gen)
@@ -1286,7 +1283,7 @@ static void check_and_switch_context(struct tlb_machine *tm, struct tlb_cpu *c,
 /* arm64 switch_mm(): nothing for the same mm; init_mm runs on the reserved ASID 0. */
 static void arm64_switch_mm(struct tlb_machine *tm, struct tlb_cpu *c, struct mm_struct *next)
 {
-	c->memo_tl = NULL;
+	c->hint_gen++;		/* no hint holds any more */
 	c->is_lazy = false;
 	if (c->loaded_mm == next)
 		return;

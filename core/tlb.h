@@ -74,6 +74,18 @@ struct tlb_counters {
 	uint64_t flush_events, flushed;
 };
 
+/* Where the last level-1 hit on a page found its entry (struct tlb_cpu). */
+#define TLB_HINTS	64
+struct tlb_hint {
+	struct tlb *tl;
+	const uint64_t *keyp;		/* the entry's key, flags and frame, */
+	const uint8_t *flagsp;		/* pointed at: one dependent load less */
+	const uint64_t *pfnp;
+	uint64_t gen, page, key, set;
+	uint32_t way;
+	uint8_t shift, kind;
+};
+
 /* One TLB structure of one CPU. */
 struct tlb {
 	struct memlab_tlb_desc desc;
@@ -111,14 +123,14 @@ struct tlb_cpu {
 	struct tlb_seen seen;		/* for compulsory misses */
 	uint8_t lk_missed;		/* the levels the last lookup missed (bit 0: L1, 1: L2) */
 	/*
-	 * The last level-1 hit, so that the next access to its page finds it
-	 * without probing (a simulator's shortcut, same result): valid while
-	 * its key is unchanged and no fill or switch_mm happened since.
+	 * The last level-1 hit of each of TLB_HINTS pages (by the page
+	 * number's low bits), so that the next access to such a page finds
+	 * its entry without probing (a simulator's shortcut, same result): a
+	 * hint holds while its entry's key is unchanged and no fill or
+	 * switch_mm happened since (each bumps hint_gen).
 	 */
-	struct tlb *memo_tl;
-	uint64_t memo_page, memo_key, memo_set, memo_i;
-	uint32_t memo_way;
-	uint8_t memo_shift, memo_kind;
+	struct tlb_hint hint[TLB_HINTS];
+	uint64_t hint_gen;
 
 	/* cpu_tlbstate (x86) */
 	struct mm_struct *loaded_mm;	/* NULL: init_mm */
@@ -211,20 +223,21 @@ static inline void tlb_touch(struct tlb *tl, uint64_t set, uint32_t way)
 */
 static inline bool tlb_lookup(struct tlb_cpu *c, uint64_t va, int access, uint64_t *phys)
 {
-	struct tlb *tl = c->memo_tl;
+	const struct tlb_hint *h = &c->hint[(va >> c->page_shift) & (TLB_HINTS - 1)];
+	struct tlb *tl;
 	int kind = access != 'x';
 	uint8_t need = tlb_access_needs(access);
-	uint64_t i = c->memo_i;
 
-	if (!tl || kind != c->memo_kind || va >> c->memo_shift != c->memo_page ||
-	    tl->key[i] != c->memo_key || (tl->flags[i] & need) != need)
+	if (h->gen != c->hint_gen || kind != h->kind || va >> h->shift != h->page ||
+	    *h->keyp != h->key || (*h->flagsp & need) != need)
 		return tlb_lookup_levels(c, kind, va, access, phys);
+	tl = h->tl;
 	tl->st.lookups++;
 	tl->st.hits++;
 	c->st.level_lookups[kind]++;
 	c->st.level_hits[kind]++;
-	tlb_touch(tl, c->memo_set, c->memo_way);
-	*phys = (tl->pfn[i] << c->page_shift) | (va & ((1ull << c->memo_shift) - 1));
+	tlb_touch(tl, h->set, h->way);
+	*phys = (*h->pfnp << c->page_shift) | (va & ((1ull << h->shift) - 1));
 	return true;
 }
 int tlb_walk(memlab_task *t, uint64_t va, struct pt_walk *w);
