@@ -16,11 +16,12 @@
 
 static const char *const point_names[FI_NR_POINTS] = {
 	[FI_FAIL_PAGE_ALLOC] = "fail_page_alloc",
+	[FI_FAILSLAB] = "failslab",
 	[FI_TLB_LOST_SHOOTDOWN] = "tlb_lost_shootdown",	/* memlab's: an IPI's flush lost */
 	[FI_TLB_STALE_ENTRY] = "tlb_stale_entry",		/* memlab's: a local flush skipped */
 };
 
-/* FAULT_ATTR_INITIALIZER, and fail_page_alloc's defaults. */
+/* FAULT_ATTR_INITIALIZER, and fail_page_alloc's and failslab's defaults. */
 static void fault_attr_init(struct memlab_fault_attr *a, int point)
 {
 	memset(a, 0, sizeof(*a));
@@ -33,6 +34,8 @@ static void fault_attr_init(struct memlab_fault_attr *a, int point)
 		a->ignore_gfp_highmem = 1;
 		a->ignore_gfp_reclaim = 1;
 	}
+	if (point == FI_FAILSLAB)
+		a->ignore_gfp_reclaim = 1;
 }
 
 void fault_inject_init(memlab_machine *m)
@@ -140,6 +143,25 @@ bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order)
 		return false;
 	return should_fail(m, FI_FAIL_PAGE_ALLOC, 1ull << order,
 			   (gfp & MEMLAB___GFP_NOWARN) != 0);
+}
+
+/*
+** kmem_cache_alloc() of the kernel's objects that memlab keeps (struct
+** vm_area_struct, anon_vma, the VMA tree's nodes, task_struct,
+** mm_struct): host memory behind should_failslab().  Every such
+** allocation in the paths memlab models is GFP_KERNEL, which may reclaim:
+** with failslab's default ignore-gfp-wait it is never failed, nor counted
+** by fail-nth (the check comes before should_fail_ex).  NULL on failure.
+*/
+bool should_failslab(memlab_machine *m, size_t object_size)
+{
+	return !m->fault[FI_FAILSLAB].attr.ignore_gfp_reclaim &&
+	       should_fail(m, FI_FAILSLAB, object_size, false);
+}
+
+void *kmem_cache_alloc(memlab_machine *m, size_t object_size)
+{
+	return should_failslab(m, object_size) ? NULL : ml_alloc(m, object_size);
 }
 
 /* ===================== the public API ===================== */

@@ -13,7 +13,7 @@
 /* The child: the parent's identity and limits, and no mm yet (copy_mm gives it one). */
 static memlab_task *task_dup(memlab_task *parent)
 {
-	memlab_task *t = ml_alloc(parent->m, sizeof(*t));
+	memlab_task *t = kmem_cache_alloc(parent->m, sizeof(*t));	/* task_struct */
 
 	if (!t)
 		return NULL;
@@ -131,7 +131,7 @@ static int copy_mm(uint64_t clone_flags, memlab_task *child, memlab_task *parent
 		child->mm->mm_users++;
 		return 0;
 	}
-	mm = ml_alloc(m, sizeof(*mm));
+	mm = kmem_cache_alloc(m, sizeof(*mm));		/* mm_struct */
 	if (!mm || pgd_alloc(m, mm)) {
 		ml_free(m, mm, sizeof(*mm));
 		return -MEMLAB_ENOMEM;

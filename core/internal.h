@@ -147,6 +147,7 @@ enum vmstat_item {
 /* Fault-injection points (fault_inject.c). */
 enum {
 	FI_FAIL_PAGE_ALLOC,
+	FI_FAILSLAB,
 	FI_FIRST_CORRUPTION,		/* the points after this one corrupt, they do not fail */
 	FI_TLB_LOST_SHOOTDOWN = FI_FIRST_CORRUPTION,
 	FI_TLB_STALE_ENTRY,
@@ -300,6 +301,8 @@ void fault_inject_init(memlab_machine *m);
 int fault_point(const char *name);
 bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn);
 bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order);
+bool should_failslab(memlab_machine *m, size_t object_size);
+void *kmem_cache_alloc(memlab_machine *m, size_t object_size);
 
 /* ---- trace.c ---- */
 void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

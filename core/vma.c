@@ -45,9 +45,9 @@ static struct vm_area_struct *vm_area_get(struct mm_struct *mm)
 	memlab_machine *m = mm->machine;
 	struct vm_area_struct *vma = m->vma_free;
 
-	if (vma_tree_reserve(mm))
+	if (vma_tree_reserve(mm) || should_failslab(m, sizeof(*vma)))
 		return NULL;
-	if (!vma)
+	if (!vma)		/* memlab's free list stands for the slab's */
 		return ml_alloc(m, sizeof(*vma));
 	ml_unpoison(vma, sizeof(*vma));
 	m->vma_free = vma->vm_next;
@@ -398,7 +398,7 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 		return 0;
 	av = find_mergeable_anon_vma(vma);
 	if (!av) {
-		av = ml_alloc(m, sizeof(*av));
+		av = kmem_cache_alloc(m, sizeof(*av));
 		if (!av)
 			return -MEMLAB_ENOMEM;
 		av->id = ++m->next_anon_vma_id;
@@ -438,7 +438,7 @@ int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src)
 	dst->anon_vma_chain_len = 0;
 	if (!src->anon_vma)
 		return 0;
-	av = ml_alloc(m, sizeof(*av));
+	av = kmem_cache_alloc(m, sizeof(*av));
 	if (!av)
 		return -MEMLAB_ENOMEM;
 	av->id = ++m->next_anon_vma_id;

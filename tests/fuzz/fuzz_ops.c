@@ -26,8 +26,9 @@
 **              copy on write (and MAP_SHARED) seen from both sides
 **   coherent   a file mapping against read(2), write(2) and the disk
 **   alloc, free, bad_free   memlab_alloc_pages / memlab_free_pages
-**   inject     fail_page_alloc with random attributes (min_order 0, the
-**              ignore flags off) or off; fail_nth, make_it_fail
+**   inject     fail_page_alloc or failslab with random attributes
+**              (min_order 0, the ignore flags off) or off; fail_nth,
+**              make_it_fail
 **   inspect    translate (checked against rmap), pagetable_dump, rmap,
 **              every procfs file (machine and PID), mm_info, vmstat
 **   trace      start / stop / dump (text, jsonl, chrome) / events
@@ -877,7 +878,7 @@ static void op_mprotect(struct fuzz *f)
 }
 
 /*
-** No failure on purpose: fail_page_alloc off, no task's fail-nth counting,
+** No failure on purpose: fail_page_alloc and failslab off, no fail-nth counting,
 ** no host allocation failed in this operation or is due to.
 */
 static int injection_off(struct fuzz *f)
@@ -887,7 +888,8 @@ static int injection_off(struct fuzz *f)
 	if (f->host_fail_nth || f->host_fail_every || f->host_fails != f->host_fails0)
 		return 0;
 
-	if (memlab_injected(f->m, "fail_page_alloc", &st) != 0 || st.attr.probability)
+	if (memlab_injected(f->m, "fail_page_alloc", &st) != 0 || st.attr.probability ||
+	    memlab_injected(f->m, "failslab", &st) != 0 || st.attr.probability)
 		return 0;
 	for (int i = 0; i < f->ntasks; i++)
 		if (memlab_task_get_fail_nth(f->tasks[i]))
@@ -1412,12 +1414,15 @@ static void op_inject(struct fuzz *f)
 {
 	struct memlab_fault_attr attr;
 	uint8_t a = next_byte(f), b = next_byte(f), c = next_byte(f);
+	const char *point;
 	memlab_task *t;
 	int rc;
 
 	switch (a & 3) {
 	case 0:		/* off */
 		rc = memlab_inject(f->m, "fail_page_alloc", NULL);
+		check_rc(f, rc, "memlab_inject");
+		rc = memlab_inject(f->m, "failslab", NULL);
 		check_rc(f, rc, "memlab_inject");
 		note(f, "off -> %d", rc);
 		return;
@@ -1434,7 +1439,8 @@ static void op_inject(struct fuzz *f)
 		}
 		return;
 	}
-	memlab_fault_attr_init(&attr, "fail_page_alloc");
+	point = b & 0x80 ? "failslab" : "fail_page_alloc";
+	memlab_fault_attr_init(&attr, point);
 	attr.probability = b % 128 > 100 ? 100 + (b & 1) * 5 : b % 128;	/* 105: EINVAL */
 	attr.interval = c & 7;
 	attr.times = (int64_t)(c >> 3 & 7) - 1;
@@ -1446,10 +1452,10 @@ static void op_inject(struct fuzz *f)
 	attr.ignore_gfp_reclaim = 0;
 	attr.pid = (a & 0x20) && f->ntasks ? memlab_task_pid(f->tasks[c % f->ntasks]) : 0;
 	attr.run = (c >> 6) + 1;
-	rc = memlab_inject(f->m, "fail_page_alloc", &attr);
+	rc = memlab_inject(f->m, point, &attr);
 	check_rc(f, rc, "memlab_inject");
-	note(f, "probability %" PRIu64 " interval %" PRIu64 " times %" PRId64 " space %" PRId64
-	     " filter %d pid %d run %" PRIu64 " -> %d", attr.probability, attr.interval,
+	note(f, "%s probability %" PRIu64 " interval %" PRIu64 " times %" PRId64 " space %" PRId64
+	     " filter %d pid %d run %" PRIu64 " -> %d", point, attr.probability, attr.interval,
 	     attr.times, attr.space, attr.task_filter, attr.pid, attr.run, rc);
 	if (attr.probability > 100 && rc != -MEMLAB_EINVAL)
 		die(f, "probability %" PRIu64 ": %d, want EINVAL", attr.probability, rc);
@@ -1951,7 +1957,8 @@ static void teardown(struct fuzz *f)
 	uint64_t free_now, file;
 
 	f->op = "teardown";
-	if (memlab_inject(f->m, "fail_page_alloc", NULL) != 0)
+	if (memlab_inject(f->m, "fail_page_alloc", NULL) != 0 ||
+	    memlab_inject(f->m, "failslab", NULL) != 0)
 		die(f, "memlab_inject(NULL) failed");
 	for (int i = 0; i < f->ntasks; i++)
 		memlab_task_fail_nth(f->tasks[i], 0);

@@ -143,6 +143,50 @@ function TestInject:test_fail_nth_fails_the_tasks_nth_decision()
   lu.assertNotNil(a)
 end
 
+-- failslab: the kernel objects memlab keeps (VMAs, anon_vmas, tasks, mms)
+-- come from slab caches; all with GFP_KERNEL, which failslab's default
+-- ignore-gfp-wait skips before anything else (fail-nth too).
+function TestInject:test_failslab()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "f", aslr = false }
+  local a = assert(p:mmap(0, "64K", "rw-", "private|anonymous"))
+  local frames = m:vmstat().nr_free_pages
+  m:inject("failslab", { probability = 100, times = -1, verbose = 0 })
+  lu.assertEquals(m:injected("failslab").ignore_gfp_wait, true)
+  lu.assertNotNil(p:fork())                              -- ignored: GFP_KERNEL
+  p:fail_nth(1)
+  assert(p:mmap(nil, "8K", "r--", "private|anonymous"))  -- nor counted by fail-nth
+  lu.assertEquals(p:fail_nth(), 1)
+  p:fail_nth(0)
+  lu.assertEquals(m:injected("failslab").calls, 0)
+  m:inject("failslab", { probability = 100, times = -1, verbose = 0, ignore_gfp_wait = false })
+  local maps = p:maps()
+  lu.assertEquals({ p:mmap(0x7e0000000000, "8K", "r--", "private|anonymous|fixed_noreplace") },
+                  { nil, "ENOMEM", 12 })                 -- a VMA of its own
+  lu.assertEquals({ p:mprotect(a + 4096, 4096, "r--") }, { nil, "ENOMEM", 12 })  -- a split
+  lu.assertEquals({ p:write(a, "x") }, { nil, "ENOMEM", 12 })        -- its anon_vma
+  lu.assertEquals({ p:fork() }, { nil, "ENOMEM", 12 })               -- task_struct
+  lu.assertEquals({ p:thread() }, { nil, "ENOMEM", 12 })
+  lu.assertEquals(p:maps(), maps)                        -- nothing half done
+  lu.assertEquals(#m:tasks(), 2)
+  lu.assertEquals(m:injected("failslab").fired, 5)
+  lu.assertTrue(m:check())
+  m:inject("failslab", false)
+  p:fail_nth(2)                                          -- the second decision fails
+  m:inject("failslab", { probability = 0, verbose = 0, ignore_gfp_wait = false })
+  local calls = m:injected("failslab").calls
+  local c = p:fork()
+  lu.assertNil(c)                                        -- the task_struct, then its mm_struct: failed
+  lu.assertEquals(m:injected("failslab").calls - calls, 2)
+  m:inject("failslab", false)
+  lu.assertTrue(m:check())
+  for _, t in ipairs(m:tasks()) do if t.pid ~= p.pid then t:exit() end end
+  p:exit()
+  m:drain_pages()
+  lu.assertTrue(m:vmstat().nr_free_pages > frames)
+  lu.assertTrue(m:check())
+end
+
 function TestInject:test_task_filter_and_pid()
   local m <close> = memlab.new{ ram = "64M" }
   local p = m:spawn{ name = "p", aslr = false }

@@ -794,7 +794,8 @@ MEMLAB_API int (memlab_thp) (memlab_machine *m, const char *enabled, int use_zer
 ** limit), space (bytes or pages that must pass first), verbose (0: quiet,
 ** 1 or 2: a report per failure through the report hook), task_filter
 ** (only tasks marked with memlab_task_make_it_fail); fail_page_alloc's
-** min_order, ignore_gfp_highmem, ignore_gfp_reclaim (ignore-gfp-wait);
+** min_order, ignore_gfp_highmem, ignore_gfp_reclaim (ignore-gfp-wait, also
+** failslab's);
 ** memlab's pid (0: any task; else only that task's calls) and run (each
 ** failure is followed by run - 1 more).
 */
@@ -810,7 +811,8 @@ struct memlab_fault_attr {
 /* Linux's defaults for the point (FAULT_ATTR_INITIALIZER and the point's own). */
 MEMLAB_API void (memlab_fault_attr_init) (struct memlab_fault_attr *attr, const char *point);
 /*
-** Set a point's attributes ("fail_page_alloc"); attr NULL turns it off
+** Set a point's attributes ("fail_page_alloc", "failslab",
+** "tlb_lost_shootdown", "tlb_stale_entry"); attr NULL turns it off
 ** (back to the defaults, probability 0).  -MEMLAB_ENOENT for an unknown
 ** point, -MEMLAB_EINVAL for a probability above 100, times below -1, a
 ** negative verbose or a run of 0.
