@@ -244,9 +244,10 @@ static void format_size(char *buf, size_t size, uint64_t n)
 static int m_dmesg(lua_State *L)
 {
 	lmachine *lm = to_machine(L, "dmesg");
+	int clear = lua_toboolean(L, 2);
 
 	lua_pushlstring(L, lm->kmsg.buf ? lm->kmsg.buf : "", lm->kmsg.len);
-	if (lua_toboolean(L, 2)) {
+	if (clear) {
 		lm->kmsg.len = 0;
 		lm->kmsg.truncated = 0;
 	}
