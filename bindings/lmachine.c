@@ -38,6 +38,7 @@ typedef struct lmachine {
 	void *allocud;
 	int in_call;			/* a core call is running: collect reports */
 	struct textbuf reports;
+	struct textbuf kmsg;		/* every report, for m:dmesg() */
 	char *pending_text;		/* memlab_proc text not yet freed */
 	struct ltrace *trace;		/* m:on's queue (ltrace.c), NULL until used */
 	int debug_vm;			/* memlab.new{ debug_vm = true }: check after every call */
@@ -93,6 +94,8 @@ static void on_report(void *ud, const char *msg)
 {
 	lmachine *lm = ud;
 
+	tb_append(lm, &lm->kmsg, msg, strlen(msg));
+	tb_append(lm, &lm->kmsg, "\n", 1);
 	if (lm->in_call)
 		tb_addline(lm, &lm->reports, msg);
 	else
@@ -233,6 +236,24 @@ static void format_size(char *buf, size_t size, uint64_t n)
 }
 
 /* m:close(): free the machine; idempotent.  Also __gc and __close. */
+/*
+** m:dmesg([clear]) --> the kernel log: every report of the machine (the
+** OOM killer's, "BUG: ..."), a line each; clear = true empties it after
+** reading, as dmesg -c does.  The log keeps its first REPORTS_MAX bytes.
+*/
+static int m_dmesg(lua_State *L)
+{
+	lmachine *lm = to_machine(L, "dmesg");
+	int clear = lua_toboolean(L, 2);
+
+	lua_pushlstring(L, lm->kmsg.buf ? lm->kmsg.buf : "", lm->kmsg.len);
+	if (clear) {
+		lm->kmsg.len = 0;
+		lm->kmsg.truncated = 0;
+	}
+	return 1;
+}
+
 static int m_close(lua_State *L)
 {
 	lmachine *lm = to_machine(L, "close");
@@ -244,6 +265,7 @@ static int m_close(lua_State *L)
 		lm->m = NULL;
 	}
 	tb_free(lm, &lm->reports);
+	tb_free(lm, &lm->kmsg);
 	lmemlab_trace_free(lm->trace);
 	lm->trace = NULL;
 	lua_pushnil(L);
@@ -1020,6 +1042,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "page", m_page },
 	{ "drain_pages", m_drain_pages },
 	{ "check", m_check },
+	{ "dmesg", m_dmesg },
 	{ "close", m_close },
 	{ NULL, NULL }
 };

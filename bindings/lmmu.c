@@ -3,7 +3,9 @@
 ** write, touch, translate, pte and pagetable, and the machine method
 ** rmap.  An access Linux answers with a signal returns
 ** nil, "SIGSEGV", "SEGV_MAPERR" | "SEGV_ACCERR" or nil, "SIGBUS",
-** "BUS_ADRERR"; a fault that found no memory nil, "ENOMEM", 12.
+** "BUS_ADRERR"; an access whose task the OOM killer chose nil, "SIGKILL",
+** 9 (the task has exited when it returns); a fault that found no memory
+** and the OOM killer could not help nil, "ENOMEM", 12.
 */
 #include <string.h>
 
@@ -22,6 +24,9 @@ static int push_access_result(lua_State *L, int rc, int si_code)
 	if (si_code == MEMLAB_BUS_ADRERR) {
 		lua_pushliteral(L, "SIGBUS");
 		lua_pushliteral(L, "BUS_ADRERR");
+	} else if (si_code == MEMLAB_SIGKILL) {
+		lua_pushliteral(L, "SIGKILL");
+		lua_pushinteger(L, 9);
 	} else {
 		lua_pushliteral(L, "SIGSEGV");
 		if (si_code == MEMLAB_SEGV_MAPERR)
@@ -202,7 +207,10 @@ static int t_access(lua_State *L)
 	lmemlab_setint(L, "maj_flt", r.maj_flt);
 	if (rc == 0)
 		return 1;
-	if (rc == -MEMLAB_EFAULT) {
+	if (rc == -MEMLAB_EFAULT && r.si_code == MEMLAB_SIGKILL) {
+		lua_pushliteral(L, "SIGKILL");
+		lua_pushinteger(L, 9);
+	} else if (rc == -MEMLAB_EFAULT) {
 		lua_pushstring(L, r.si_code == MEMLAB_BUS_ADRERR ? "SIGBUS" : "SIGSEGV");
 		lua_pushstring(L, r.si_code == MEMLAB_SEGV_MAPERR ? "SEGV_MAPERR" :
 				  r.si_code == MEMLAB_SEGV_ACCERR ? "SEGV_ACCERR" : "BUS_ADRERR");

@@ -843,6 +843,36 @@ static int t_exit(lua_State *L)
 	return 0;
 }
 
+/*
+** p:oom_score_adj() --> the value; p:oom_score_adj(v) --> v | nil,
+** "EINVAL", 22 (outside -1000..1000) | nil, "EACCES", 13 (below the
+** floor without root).  Written as the task itself, for its thread group.
+*/
+static int t_oom_score_adj(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "oom_score_adj", &lm);
+	lua_Integer v;
+	int rc;
+
+	if (lua_isnoneornil(L, 2)) {
+		lua_pushinteger(L, memlab_task_get_oom_score_adj(t));
+		return 1;
+	}
+	if (!lua_isinteger(L, 2))
+		return lmemlab_typeerror(L, 2, "oom_score_adj", "integer");
+	v = lua_tointeger(L, 2);
+	if (v < -1000 || v > 1000)
+		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
+	lmemlab_begin_call(lm);
+	rc = memlab_task_oom_score_adj(t, (int)v);
+	lmemlab_end_call(L, lm, "oom_score_adj", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushinteger(L, v);
+	return 1;
+}
+
 static const luaL_Reg task_methods[] = {
 	{ "sbrk", t_sbrk },
 	{ "brk", t_brk },
@@ -858,6 +888,7 @@ static const luaL_Reg task_methods[] = {
 	{ "clone", t_clone },
 	{ "thread", t_thread },
 	{ "exit", t_exit },
+	{ "oom_score_adj", t_oom_score_adj },
 	{ NULL, NULL }
 };
 
@@ -1278,12 +1309,13 @@ static int m_file(lua_State *L)
 
 static const char *const sysctl_names[] = {
 	"max_map_count", "overcommit_memory", "overcommit_ratio",
-	"mmap_min_addr", NULL
+	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", NULL
 };
 
 /*
 ** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
-** mmap_min_addr = } --> { the current values } | nil, "EINVAL", 22.
+** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task = }
+** --> { the current values } | nil, "EINVAL", 22.
 ** m:sysctl() reads them.  A negative value is EINVAL, as a write of one
 ** to /proc/sys/vm is; nothing is changed then.
 */
@@ -1292,11 +1324,13 @@ static int m_sysctl(lua_State *L)
 	lmachine *lm = lmemlab_checkmachine(L, "sysctl");
 	struct memlab_vm_sysctl set, get;
 	int64_t *field[] = { &set.max_map_count, &set.overcommit_memory,
-			     &set.overcommit_ratio, &set.mmap_min_addr };
+			     &set.overcommit_ratio, &set.mmap_min_addr, &set.panic_on_oom,
+			     &set.oom_kill_allocating_task };
 	int negative = 0, rc;
 
 	set.max_map_count = set.overcommit_memory = -1;
 	set.overcommit_ratio = set.mmap_min_addr = -1;
+	set.panic_on_oom = set.oom_kill_allocating_task = -1;
 	if (!lua_isnoneornil(L, 2)) {
 		if (!lua_istable(L, 2))
 			return lmemlab_typeerror(L, 2, "sysctl", "table of sysctls");
@@ -1329,6 +1363,10 @@ static int m_sysctl(lua_State *L)
 	lua_setfield(L, -2, "overcommit_ratio");
 	lua_pushinteger(L, get.mmap_min_addr);
 	lua_setfield(L, -2, "mmap_min_addr");
+	lua_pushinteger(L, get.panic_on_oom);
+	lua_setfield(L, -2, "panic_on_oom");
+	lua_pushinteger(L, get.oom_kill_allocating_task);
+	lua_setfield(L, -2, "oom_kill_allocating_task");
 	return 1;
 }
 

@@ -3,8 +3,7 @@
 ** CONFIG_DEBUG_VM's validators would check them.  Each subsystem owns its
 ** checker (page_alloc_check, ...); this file gathers them.
 */
-#include "internal.h"
-#include "tlb.h"
+#include "mm.h"
 
 int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -14,5 +13,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += mm_check_all(m, fn, ud);
 	n += rmap_check(m, fn, ud);
 	n += tlb_check(m, fn, ud);
+	n += oom_check(m, fn, ud);
 	return n;
 }

@@ -23,6 +23,7 @@ static memlab_task *task_dup(memlab_task *parent)
 	t->min_flt = t->maj_flt = 0;
 	t->last_signal_code = 0;
 	t->last_signal_addr = 0;
+	t->oom_victim = false;
 	t->next = NULL;
 	t->mm = NULL;
 	return t;

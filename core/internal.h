@@ -166,6 +166,7 @@ enum {
 	TP_MM_PAGE_ALLOC, TP_MM_PAGE_FREE, TP_MM_PAGE_ALLOC_ZONE_LOCKED, TP_MM_PAGE_PCPU_DRAIN,
 	TP_PAGE_FAULT_USER, TP_PAGE_FAULT_KERNEL, TP_RSS_STAT, TP_TLB_FLUSH,
 	TP_MMAP_LOCK_START_LOCKING, TP_MMAP_LOCK_ACQUIRE_RETURNED, TP_MMAP_LOCK_RELEASED,
+	TP_MARK_VICTIM, TP_OOM_SCORE_ADJ_UPDATE,
 	NR_TRACEPOINTS
 };
 
@@ -240,6 +241,12 @@ struct memlab_machine {
 	int64_t vm_committed_as;	/* pages, Committed_AS */
 	int64_t vm_committed_leaked;	/* of which no mm or object holds (a Linux bug, see mremap.c) */
 	uint64_t admin_reserve_kbytes, user_reserve_kbytes;
+
+	/* the OOM killer (oom_kill.c) */
+	int panic_on_oom, oom_kill_allocating_task;	/* vm.panic_on_oom, vm.oom_kill_allocating_task */
+	uint32_t oom_gfp;		/* the last failed allocation that may OOM-kill: its gfp (0: none) */
+	unsigned oom_order;		/* and order */
+	int oom_victims;		/* tasks marked, not yet exited */
 
 	/* fault injection; the task on whose behalf the core runs (or NULL) */
 	struct fault_point fault[FI_NR_POINTS];

@@ -712,14 +712,13 @@ static void fault_unlock(memlab_task *t, unsigned flags, unsigned ret, bool gup)
 }
 
 /*
-** do_user_addr_fault(): find the VMA (growing a stack down to the
+** __do_user_addr_fault(): find the VMA (growing a stack down to the
 ** address), check the access, handle the fault -- a fault of the task, or
 ** of the kernel copying to or from its memory (t->uaccess).  Returns 0,
 ** or -MEMLAB_EFAULT with the signal's code (SEGV_MAPERR, SEGV_ACCERR,
-** BUS_ADRERR), or -MEMLAB_ENOMEM when the fault ran out of memory
-** (Linux would run the OOM killer).
+** BUS_ADRERR), or -MEMLAB_ENOMEM when the fault ran out of memory.
 */
-int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
+static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 {
 	bool user = !t->uaccess, gup = t->mm->mmap_lock != 0;
 	unsigned error_code = fault_error_code(t, addr, access, user);
@@ -737,6 +736,7 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
+	t->m->oom_gfp = 0;	/* the allocator notes a failure that may OOM-kill */
 	ret = handle_mm_fault(t, vma, addr, flags);
 	fault_unlock(t, flags, ret, gup);
 	if (ret & VM_FAULT_OOM)
@@ -750,6 +750,25 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 		return -MEMLAB_EFAULT;
 	}
 	return 0;
+}
+
+/*
+** do_user_addr_fault(): the fault, and when it found no memory the OOM
+** killer (oom_kill.c), then the fault again -- the retry Linux's task
+** makes when it returns to the faulting instruction.  Each round kills
+** at least one process, so the loop ends: with the fault handled, or
+** the task killed (-MEMLAB_EFAULT, MEMLAB_SIGKILL), or -MEMLAB_ENOMEM
+** when the OOM killer could not help.
+*/
+int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
+{
+	int err;
+
+	while ((err = __do_user_addr_fault(t, addr, access, si_code)) == -MEMLAB_ENOMEM) {
+		if ((err = pagefault_out_of_memory(t, si_code)))
+			return err;
+	}
+	return err;
 }
 
 /* What the MMU allows with this leaf: present, user, writable, executable. */

@@ -169,6 +169,7 @@ struct mm_struct {
 	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
 	int mmap_lock;			/* readers, or -1: a writer (mmap_lock.c) */
 	int mm_users;			/* the tasks sharing it (CLONE_VM) */
+	bool oom_skip;			/* MMF_OOM_SKIP: the OOM killer passes it by */
 	memlab_task *owner;		/* one of them, standing for the mm in walks over every mm */
 	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
 };
@@ -195,6 +196,11 @@ struct memlab_task {
 	uint64_t last_signal_addr;
 	bool uaccess;			/* the kernel copies to or from its memory: faults are kernel-mode */
 	int cpu;			/* the CPU it runs on (tlb.c) */
+
+	/* oom_kill.c: signal->oom_score_adj{,_min}, the same in every task of
+	 * the thread group as one signal_struct would hold them */
+	short oom_score_adj, oom_score_adj_min;
+	bool oom_victim;		/* SIGKILLed by the OOM killer, exits when the call returns */
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
@@ -211,9 +217,31 @@ static inline memlab_task *task_enter(memlab_task *t)
 	return prev;
 }
 
+void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
+
+/*
+** Leaving the outermost call, the tasks the OOM killer marked while it
+** ran (the task itself, its threads, the processes sharing its mm) exit:
+** nothing of the call refers to them any more.
+*/
 static inline void task_leave(memlab_task *t, memlab_task *prev)
 {
-	t->m->current = prev;
+	memlab_machine *m = t->m;
+
+	m->current = prev;
+	if (!prev && m->oom_victims)
+		exit_oom_victims(m);
+}
+
+/* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */
+static inline bool task_is_root(const memlab_task *t)
+{
+	return t->cap_sys_admin || t->cap_sys_rawio || t->cap_ipc_lock;
+}
+
+static inline unsigned task_uid(const memlab_task *t)
+{
+	return task_is_root(t) ? 0 : 1000;
 }
 
 /*
@@ -404,6 +432,12 @@ static inline uint64_t vma_kernel_pagesize(const memlab_machine *m,
 		return 1ull << vma->vm_file->huge_shift;
 	return m->page_size;
 }
+
+/* ---- oom_kill.c: the OOM killer ---- */
+int pagefault_out_of_memory(memlab_task *t, int *si_code);
+void proc_oom_score(memlab_task *t, struct strbuf *sb);
+void proc_oom_score_adj(memlab_task *t, struct strbuf *sb);
+int oom_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- task_mmu.c: /proc/PID/{maps,smaps,smaps_rollup,status,statm} ---- */
 int task_mmu_show(memlab_task *t, const char *file, struct strbuf *sb);

@@ -1205,8 +1205,9 @@ static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
 ** __alloc_pages_slowpath(), as far as it exists yet: retry at the MIN
 ** watermark with the caller's reserves, then (for callers that may
 ** reclaim) direct reclaim with its pcp drain, and the retry policy
-** of __GFP_NORETRY / costly orders / MAX_RECLAIM_RETRIES.  The OOM killer
-** comes later; until then a failing allocation returns ENOMEM.
+** of __GFP_NORETRY / costly orders / MAX_RECLAIM_RETRIES.  A failure that
+** would OOM-kill is noted (note_oom) for the fault path, which runs the
+** OOM killer (oom_kill.c).
 */
 static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 				     const struct alloc_context *ac)
@@ -1294,6 +1295,21 @@ static void prep_new_page(memlab_machine *m, uint64_t pfn, unsigned order, uint3
 		ml_zero_frames(m, pfn, 1ull << order);
 }
 
+/*
+** __alloc_pages_may_oom()'s test: a failed allocation that may reclaim,
+** of a cheap order, and without __GFP_NORETRY, __GFP_RETRY_MAYFAIL or
+** __GFP_THISNODE, would run the OOM killer in Linux.  It is noted for the
+** fault that made it (memory.c), which runs it where that is safe.
+*/
+static void note_oom(memlab_machine *m, unsigned order, uint32_t gfp)
+{
+	if (!(gfp & MEMLAB___GFP_DIRECT_RECLAIM) || order > PAGE_ALLOC_COSTLY_ORDER ||
+	    (gfp & (MEMLAB___GFP_NORETRY | MEMLAB___GFP_RETRY_MAYFAIL | MEMLAB___GFP_THISNODE)))
+		return;
+	m->oom_gfp = gfp;
+	m->oom_order = order;
+}
+
 int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 {
 	struct alloc_context ac;
@@ -1316,8 +1332,10 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 		page = alloc_pages_slowpath(m, order, &ac);
 	trace(m, TP_MM_PAGE_ALLOC, page == PFN_NONE ? UINT64_MAX : page, order, gfp,
 	      (uint64_t)ac.migratetype);
-	if (page == PFN_NONE)
+	if (page == PFN_NONE) {
+		note_oom(m, order, gfp);
 		return -MEMLAB_ENOMEM;
+	}
 	prep_new_page(m, page, order, gfp);
 	*pfn = page;
 	return 0;

@@ -75,7 +75,9 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		if ((set->max_map_count != -1 && (set->max_map_count < 0 || set->max_map_count > INT32_MAX)) ||
 		    (set->overcommit_memory != -1 && (set->overcommit_memory < 0 || set->overcommit_memory > 2)) ||
 		    (set->overcommit_ratio != -1 && (set->overcommit_ratio < 0 || set->overcommit_ratio > INT32_MAX)) ||
-		    set->mmap_min_addr < -1)
+		    set->mmap_min_addr < -1 ||
+		    (set->panic_on_oom != -1 && (set->panic_on_oom < 0 || set->panic_on_oom > 2)) ||
+		    set->oom_kill_allocating_task < -1 || set->oom_kill_allocating_task > INT32_MAX)
 			return -MEMLAB_EINVAL;
 		if (set->max_map_count != -1)
 			m->max_map_count = set->max_map_count;
@@ -87,12 +89,18 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 			m->dac_mmap_min_addr = (uint64_t)set->mmap_min_addr;
 			m->mmap_min_addr = m->dac_mmap_min_addr > 65536 ? m->dac_mmap_min_addr : 65536;
 		}
+		if (set->panic_on_oom != -1)
+			m->panic_on_oom = (int)set->panic_on_oom;
+		if (set->oom_kill_allocating_task != -1)
+			m->oom_kill_allocating_task = (int)set->oom_kill_allocating_task;
 	}
 	if (get) {
 		get->max_map_count = m->max_map_count;
 		get->overcommit_memory = m->overcommit_memory;
 		get->overcommit_ratio = m->overcommit_ratio;
 		get->mmap_min_addr = (int64_t)m->dac_mmap_min_addr;
+		get->panic_on_oom = m->panic_on_oom;
+		get->oom_kill_allocating_task = m->oom_kill_allocating_task;
 	}
 	return 0;
 }
@@ -662,6 +670,8 @@ void memlab_task_exit(memlab_task *t)
 	memlab_task **pp, *prev = task_enter(t);
 
 	exit_mm(t);
+	if (t->oom_victim)
+		m->oom_victims--;
 	for (pp = &m->tasks; *pp; pp = &(*pp)->next) {
 		if (*pp == t) {
 			*pp = t->next;

@@ -476,12 +476,6 @@ static uint64_t pages_kb(const memlab_machine *m, uint64_t pages)
 	return pages << (m->page_shift - 10);
 }
 
-/* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */
-static bool task_is_root(const memlab_task *t)
-{
-	return t->cap_sys_admin || t->cap_sys_rawio || t->cap_ipc_lock;
-}
-
 /* PAGE_ALIGN(end_code) - (start_code & PAGE_MASK), in bytes: the text of the image. */
 static uint64_t task_text_bytes(const memlab_machine *m, const struct mm_struct *mm)
 {
@@ -528,7 +522,7 @@ static int thread_group_size(const memlab_task *t)
 */
 static void task_state(memlab_task *t, struct strbuf *sb)
 {
-	unsigned id = task_is_root(t) ? 0 : 1000;
+	unsigned id = task_uid(t);
 
 	sb_printf(sb, "Umask:\t0022\n");
 	sb_printf(sb, "State:\tS (sleeping)\n");
@@ -693,11 +687,13 @@ static const struct {
 	{ "smaps_rollup", show_smaps_rollup },
 	{ "status", show_status },
 	{ "statm", show_statm },
+	{ "oom_score", proc_oom_score },		/* fs/proc/base.c, oom_kill.c */
+	{ "oom_score_adj", proc_oom_score_adj },
 };
 
 /*
 ** Render the task's file ("maps", "smaps", "smaps_rollup", "status",
-** "statm") into sb.  Returns 0, or -MEMLAB_ENOENT for another name with
+** "statm", "oom_score", "oom_score_adj") into sb.  Returns 0, or -MEMLAB_ENOENT for another name with
 ** nothing appended.  A task without an mm (memlab has none yet) would be
 ** a kernel thread: empty maps and smaps, status without the memory
 ** lines, statm all zeros, as Linux shows them.

@@ -38,6 +38,9 @@ static const struct tracepoint_desc {
 					    { "mm", "memcg_id", "write", "success" } },
 	[TP_MMAP_LOCK_RELEASED] = { "mmap_lock_released", "mmap_lock",
 				    { "mm", "memcg_id", "write" } },
+	[TP_MARK_VICTIM] = { "mark_victim", "oom",
+			     { "pid", "total_vm", "anon_rss", "oom_score_adj" } },
+	[TP_OOM_SCORE_ADJ_UPDATE] = { "oom_score_adj_update", "oom", { "pid", "oom_score_adj" } },
 };
 
 int trace_event_id(const char *name)

@@ -42,8 +42,11 @@
 **     + nr_anon_pages + nr_page_table_pages + one PGD per mm
 **     (+ the huge zero page while it is mapped) = boot free
 **
-** and the report callback may have seen only fault-injection notices
-** (and, inside bad_free, the bad-page report that free asked for).  At
+** and the report callback may have seen only fault-injection notices,
+** the OOM killer's report (and, inside bad_free, the bad-page report that
+** free asked for).  An access may end in the OOM killer: the tasks it
+** killed are gone when the call returns, and the target forgets them
+** (reap_killed) before it uses a task pointer again.  At
 ** the end injection goes off, every task exits, every block is freed, the
 ** per-CPU lists are drained, and nr_free_pages + nr_file_pages (the page
 ** cache keeps the files' pages: files live as long as the machine) must
@@ -84,6 +87,7 @@ struct fuzz {
 	struct memlab_machine_info info;
 	const uint8_t *p, *end;		/* the unread input */
 	memlab_task *tasks[MAX_TASKS];
+	int pids[MAX_TASKS];		/* tasks[i]'s pid: is it still alive? (the OOM killer) */
 	int mm_id[MAX_TASKS];		/* tasks with the same id share an mm (CLONE_VM) */
 	int ntasks, max_tasks, next_mm_id;
 	memlab_file *files[MAX_FILES];
@@ -170,13 +174,32 @@ static void note(struct fuzz *f, const char *fmt, ...)
 	fputc('\n', stderr);
 }
 
-/* The report hook: fault-injection notices are fine, a bad page only in bad_free. */
+static int reap_killed(struct fuzz *f, memlab_task *t, int pid);
+
+/* A line of the OOM killer's report (core/oom_kill.c). */
+static int oom_report(const char *msg)
+{
+	static const char *const prefix[] = {
+		"Tasks state (memory values in pages):", "[", "oom-kill:constraint=",
+		"Out of memory", "Kernel panic - not syncing: ", "oom killer ", NULL
+	};
+
+	if (strstr(msg, " invoked oom-killer: gfp_mask="))
+		return 1;
+	for (int i = 0; prefix[i]; i++)
+		if (strncmp(msg, prefix[i], strlen(prefix[i])) == 0)
+			return 1;
+	return 0;
+}
+
+/* The report hook: fault-injection notices and the OOM killer's report are
+ * fine, a bad page only in bad_free. */
 static void on_report(void *ud, const char *msg)
 {
 	struct fuzz *f = ud;
 
 	f->reports++;
-	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0)
+	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0 || oom_report(msg))
 		return;
 	if (f->expect_bad_page && strncmp(msg, "BUG: Bad page state", 19) == 0)
 		return;
@@ -496,6 +519,7 @@ static void check_machine(struct fuzz *f)
 	n = memlab_check(f->m, on_violation, NULL);
 	if (n != 0)
 		die(f, "memlab_check found %d violation(s)", n);
+	reap_killed(f, NULL, 0);
 	if (nr_live_tasks(f) != f->ntasks)
 		die(f, "memlab_tasks says %d tasks, the target has %d", nr_live_tasks(f),
 		    f->ntasks);
@@ -557,6 +581,7 @@ static void add_task(struct fuzz *f, memlab_task *t, int mm_id)
 {
 	if (f->ntasks < f->max_tasks) {
 		f->mm_id[f->ntasks] = mm_id >= 0 ? mm_id : f->next_mm_id++;
+		f->pids[f->ntasks] = memlab_task_pid(t);
 		f->tasks[f->ntasks++] = t;
 		return;
 	}
@@ -665,13 +690,32 @@ static void op_clone(struct fuzz *f)
 	add_task(f, child, (flags & MEMLAB_CLONE_VM) ? f->mm_id[i] : -1);
 }
 
+static void forget_task(struct fuzz *f, int i)
+{
+	f->tasks[i] = f->tasks[--f->ntasks];
+	f->pids[i] = f->pids[f->ntasks];
+	f->mm_id[i] = f->mm_id[f->ntasks];
+}
+
+/*
+** After any access the OOM killer may have killed tasks (the accessing
+** one too): forget those memlab no longer lists.  Returns whether the
+** task pid is still alive as t.
+*/
+static int reap_killed(struct fuzz *f, memlab_task *t, int pid)
+{
+	for (int i = f->ntasks - 1; i >= 0; i--)
+		if (memlab_find_task(f->m, f->pids[i]) != f->tasks[i])
+			forget_task(f, i);
+	return memlab_find_task(f->m, pid) == t;
+}
+
 static void exit_task(struct fuzz *f, int i)
 {
 	memlab_task *t = f->tasks[i];
 
 	note(f, "pid %d", memlab_task_pid(t));
-	f->tasks[i] = f->tasks[--f->ntasks];
-	f->mm_id[i] = f->mm_id[f->ntasks];
+	forget_task(f, i);
 	memlab_task_exit(t);
 }
 
@@ -1063,7 +1107,7 @@ static void op_access(struct fuzz *f)
 	memlab_task *t = pick_task(f);
 	uint64_t ps = f->info.page_size, addr, len;
 	uint8_t a, b;
-	int access, si = -1, rc, with_data;
+	int access, si = -1, rc, with_data, pid;
 
 	if (!t)
 		return;
@@ -1086,14 +1130,21 @@ static void op_access(struct fuzz *f)
 		len = MAX_BUF;
 	for (uint64_t i = 0; i < len; i++)
 		buf_in[i] = (uint8_t)(b + i * 13);
+	pid = memlab_task_pid(t);
 	rc = memlab_access(t, addr, len, access, with_data ? buf_in : NULL, &si);
 	check_rc(f, rc, "memlab_access");
 	note(f, "pid %d %c addr %#" PRIx64 " len %#" PRIx64 " data %d -> %d si_code %#x",
-	     memlab_task_pid(t), access, addr, len, with_data, rc, si);
+	     pid, access, addr, len, with_data, rc, si);
+	if (!reap_killed(f, t, pid)) {
+		if (rc != -MEMLAB_EFAULT || si != MEMLAB_SIGKILL)
+			die(f, "pid %d is gone after an access that returned %d si_code %#x", pid,
+			    rc, si);
+		return;
+	}
 	if (access == 'q' && rc != -MEMLAB_EINVAL)
 		die(f, "access '%c': %d, want EINVAL", access, rc);
 	if (rc == -MEMLAB_EFAULT && si != MEMLAB_SEGV_MAPERR && si != MEMLAB_SEGV_ACCERR &&
-	    si != MEMLAB_BUS_ADRERR)
+	    si != MEMLAB_BUS_ADRERR && si != MEMLAB_SIGKILL)
 		die(f, "EFAULT with si_code %#x", si);
 	if (rc == 0 && access == 'w' && with_data && len) {
 		int si2 = 0;
@@ -1101,6 +1152,8 @@ static void op_access(struct fuzz *f)
 		memset(buf_out, 0xa5, len);
 		rc = memlab_access(t, addr, len, 'r', buf_out, &si2);
 		check_rc(f, rc, "memlab_access");
+		if (!reap_killed(f, t, pid))
+			return;
 		if (rc == 0 && memcmp(buf_in, buf_out, len) != 0)
 			die(f, "reading back %#" PRIx64 " bytes at %#" PRIx64 " differs from what "
 			    "was written", len, addr);
@@ -1114,7 +1167,7 @@ static void op_pattern(struct fuzz *f)
 	struct memlab_pattern pat;
 	struct memlab_pattern_result res;
 	uint8_t a, b, c;
-	int rc;
+	int rc, pid;
 
 	if (!t)
 		return;
@@ -1133,10 +1186,12 @@ static void op_pattern(struct fuzz *f)
 	pat.seed = a ^ (unsigned)b << 8;
 	pat.write_ratio = (b >> 6) == 3 ? 1.5 : (b >> 6) / 2.0;
 	pat.zipf_s = (c >> 5) == 6 ? 0 : 0.5 + (c >> 5) * 0.25;
+	pid = memlab_task_pid(t);
 	rc = memlab_access_pattern(t, &pat, &res);
 	check_rc(f, rc, "memlab_access_pattern");
+	reap_killed(f, t, pid);
 	note(f, "pid %d kind %d base %#" PRIx64 " len %#" PRIx64 " size %u count %" PRIu64
-	     " -> %d accesses %" PRIu64, memlab_task_pid(t), pat.kind, pat.base, pat.len,
+	     " -> %d accesses %" PRIu64, pid, pat.kind, pat.base, pat.len,
 	     pat.size, pat.count, rc, res.accesses);
 	if (res.accesses > pat.count || res.reads + res.writes != res.accesses)
 		die(f, "pattern result: %" PRIu64 " accesses (%" PRIu64 " reads, %" PRIu64
@@ -1149,7 +1204,7 @@ static void op_user_rw(struct fuzz *f)
 	memlab_file *file = pick_file(f);
 	uint64_t addr, count, off, done = 0;
 	uint8_t a;
-	int rc;
+	int rc, pid;
 
 	if (!t || !file)
 		return;
@@ -1159,6 +1214,7 @@ static void op_user_rw(struct fuzz *f)
 	if ((a & 0xc0) == 0xc0)
 		count = UINT64_MAX - a;
 	off = pick_off(f);
+	pid = memlab_task_pid(t);
 	if (a & 1) {
 		rc = memlab_pwrite(t, file, addr, count, off, &done);
 		check_rc(f, rc, "memlab_pwrite");
@@ -1166,8 +1222,9 @@ static void op_user_rw(struct fuzz *f)
 		rc = memlab_pread(t, file, addr, count, off, &done);
 		check_rc(f, rc, "memlab_pread");
 	}
+	reap_killed(f, t, pid);
 	note(f, "pid %d %s addr %#" PRIx64 " count %#" PRIx64 " off %#" PRIx64 " -> %d done %#"
-	     PRIx64, memlab_task_pid(t), a & 1 ? "pwrite" : "pread", addr, count, off, rc, done);
+	     PRIx64, pid, a & 1 ? "pwrite" : "pread", addr, count, off, rc, done);
 	if (rc == 0 && done > count)
 		die(f, "%s of %#" PRIx64 " bytes did %#" PRIx64, a & 1 ? "pwrite" : "pread", count,
 		    done);
@@ -1203,7 +1260,7 @@ static void op_cow(struct fuzz *f)
 	memlab_task *t = pick_task(f), *child = NULL;
 	const struct memlab_vma_info *v;
 	uint64_t addr = 0, x, y, got, flags;
-	int rc, si, shared;
+	int rc, si, shared, pid, cpid;
 
 	if (!t || f->ntasks >= f->max_tasks || !(v = pick_place(f, t, &addr)))
 		return;
@@ -1211,10 +1268,11 @@ static void op_cow(struct fuzz *f)
 	shared = v->perms[3] == 's';
 	x = 0x1111111111111111ull * (next_byte(f) | 1);
 	y = ~x;
+	pid = memlab_task_pid(t);
 	rc = memlab_access(t, addr, 8, 'w', &x, &si);
-	note(f, "pid %d addr %#" PRIx64 " (%s %s) write -> %d", memlab_task_pid(t), addr, v->perms,
+	note(f, "pid %d addr %#" PRIx64 " (%s %s) write -> %d", pid, addr, v->perms,
 	     v->name, rc);
-	if (rc)
+	if (!reap_killed(f, t, pid) || rc)
 		return;
 	rc = memlab_fork(t, &child);
 	check_rc(f, rc, "memlab_fork");
@@ -1224,19 +1282,25 @@ static void op_cow(struct fuzz *f)
 	if (flags & VM_DONTCOPY_FLAG)
 		return;
 	got = 0;
+	cpid = memlab_task_pid(child);
 	rc = memlab_access(child, addr, 8, 'r', &got, &si);
-	note(f, "child %d reads -> %d %#" PRIx64, memlab_task_pid(child), rc, got);
+	note(f, "child %d reads -> %d %#" PRIx64, cpid, rc, got);
+	if (!reap_killed(f, child, cpid) || !reap_killed(f, t, pid))
+		return;
 	if (rc == 0 && got != ((flags & VM_WIPEONFORK_FLAG) && !shared ? 0 : x))
 		die(f, "child %d reads %#" PRIx64 " at %#" PRIx64 " (%s %s), the parent wrote %#"
-		    PRIx64, memlab_task_pid(child), got, addr, v->perms, v->name, x);
-	if (memlab_access(child, addr, 8, 'w', &y, &si) != 0)
+		    PRIx64, cpid, got, addr, v->perms, v->name, x);
+	rc = memlab_access(child, addr, 8, 'w', &y, &si);
+	if (!reap_killed(f, child, cpid) || !reap_killed(f, t, pid) || rc != 0)
 		return;
 	got = 0;
 	rc = memlab_access(t, addr, 8, 'r', &got, &si);
 	note(f, "child wrote, parent reads -> %d %#" PRIx64, rc, got);
+	if (!reap_killed(f, t, pid))
+		return;
 	if (rc == 0 && got != (shared ? y : x))
 		die(f, "parent %d reads %#" PRIx64 " at %#" PRIx64 " (%s %s) after the child wrote %#"
-		    PRIx64 " over its %#" PRIx64, memlab_task_pid(t), got, addr, v->perms, v->name,
+		    PRIx64 " over its %#" PRIx64, pid, got, addr, v->perms, v->name,
 		    y, x);
 }
 
@@ -1264,7 +1328,7 @@ static void op_coherent(struct fuzz *f)
 	memlab_file *file;
 	uint64_t addr = 0, off, x, y, got, before = 0, done = 0, ps = f->info.page_size;
 	uint8_t a;
-	int rc, si, shared;
+	int rc, si, shared, pid;
 
 	if (!t || !(v = pick_place(f, t, &addr)) || !(file = vma_file(f, v)))
 		return;
@@ -1277,9 +1341,12 @@ static void op_coherent(struct fuzz *f)
 	y = ~x;
 	if (memlab_file_pread(file, off, &before, 8, &done) != 0 || done != 8)
 		return;
+	pid = memlab_task_pid(t);
 	rc = memlab_access(t, addr, 8, 'w', &x, &si);
 	note(f, "pid %d addr %#" PRIx64 " file %s off %#" PRIx64 " (%s) store -> %d",
-	     memlab_task_pid(t), addr, v->name, off, v->perms, rc);
+	     pid, addr, v->name, off, v->perms, rc);
+	if (!reap_killed(f, t, pid))
+		return;
 	if (rc == 0) {
 		got = 0;
 		rc = memlab_file_pread(file, off, &got, 8, &done);
@@ -1299,6 +1366,8 @@ static void op_coherent(struct fuzz *f)
 	got = 0;
 	rc = memlab_access(t, addr, 8, 'r', &got, &si);
 	note(f, "write(2) %#" PRIx64 ", load -> %d %#" PRIx64, y, rc, got);
+	if (!reap_killed(f, t, pid))
+		return;
 	if (rc == 0 && shared && got != y)
 		die(f, "a load through a shared mapping of %s at %#" PRIx64 " gives %#" PRIx64
 		    " after write(2) of %#" PRIx64, v->name, off, got, y);
@@ -1694,7 +1763,7 @@ static void op_trace(struct fuzz *f)
 
 static void op_sysctl(struct fuzz *f)
 {
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1 }, get;
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1 }, get;
 	uint8_t a = next_byte(f), b = next_byte(f);
 	int rc;
 
@@ -1916,7 +1985,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	static const char *const thp[] = { "madvise", "always", "never", "always" };
 	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
 	struct memlab_config cfg;
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1 };
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1 };
 
 	memlab_config_init(&cfg);
 	cfg.arch = k->arch;

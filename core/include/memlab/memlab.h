@@ -647,13 +647,21 @@ MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 ** without data.  Returns 0; -MEMLAB_EFAULT with *si_code = SEGV_MAPERR,
 ** SEGV_ACCERR or BUS_ADRERR (a file page past its end) when Linux would
 ** send a signal, after the bytes before the faulting page were copied;
-** -MEMLAB_ENOMEM when a fault found no free frame (Linux would OOM-kill);
-** -MEMLAB_EINVAL for another access letter.  memlab_touch is
+** when a fault finds no free frame the OOM killer runs (oom_kill.c): when
+** it kills other processes the fault is retried; when it kills the task
+** itself (or a process sharing its mm) the access returns -MEMLAB_EFAULT
+** with *si_code = MEMLAB_SIGKILL, and the task (its thread group, the
+** processes sharing its mm) exits as the outermost call returns: the
+** task pointer is dangling then (memlab_find_task(m, pid) no longer
+** finds it).  -MEMLAB_ENOMEM when no frame was found and the OOM killer
+** could not help (vm.panic_on_oom, nothing killable, an injected
+** failure, the host's memory); -MEMLAB_EINVAL for another access letter.  memlab_touch is
 ** memlab_access without data.
 */
 #define MEMLAB_SEGV_MAPERR	1
 #define MEMLAB_SEGV_ACCERR	2
 #define MEMLAB_BUS_ADRERR	0x702	/* SIGBUS (7) BUS_ADRERR (2): beyond the end of a file */
+#define MEMLAB_SIGKILL		0x980	/* SIGKILL (9) SI_KERNEL (0x80): the OOM killer's choice */
 MEMLAB_API int (memlab_access) (memlab_task *t, uint64_t addr, uint64_t len, int access,
 				void *buf, int *si_code);
 MEMLAB_API int (memlab_touch) (memlab_task *t, uint64_t addr, uint64_t len, int access,
@@ -765,6 +773,8 @@ struct memlab_vm_sysctl {
 	int64_t overcommit_memory;	/* 0 heuristic, 1 always, 2 never */
 	int64_t overcommit_ratio;	/* 50 */
 	int64_t mmap_min_addr;		/* vm.mmap_min_addr, 4096 (hints are still raised to Debian's LSM floor, 65536) */
+	int64_t panic_on_oom;		/* 0; 1, 2: an OOM "panics": reported, the access fails ENOMEM */
+	int64_t oom_kill_allocating_task;	/* 0; else the faulting task is the victim */
 };
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
@@ -836,6 +846,17 @@ MEMLAB_API const char *(memlab_fault_point_name) (int i);
 */
 MEMLAB_API void (memlab_task_fail_nth) (memlab_task *t, unsigned nth);
 MEMLAB_API unsigned (memlab_task_get_fail_nth) (const memlab_task *t);
+
+/*
+** /proc/PID/oom_score_adj (fs/proc/base.c __set_oom_adj), shared by the
+** thread group and by the processes sharing its mm: -1000 (never
+** killed, OOM_SCORE_ADJ_MIN) .. 1000.  Writing is done as the task
+** itself: a value below its oom_score_adj_min needs CAP_SYS_RESOURCE
+** (spawn's root), else -MEMLAB_EACCES; a root write also sets the
+** minimum.  -MEMLAB_EINVAL outside the range.  Children inherit both.
+*/
+MEMLAB_API int (memlab_task_oom_score_adj) (memlab_task *t, int adj);
+MEMLAB_API int (memlab_task_get_oom_score_adj) (const memlab_task *t);
 MEMLAB_API void (memlab_task_make_it_fail) (memlab_task *t, int on);
 
 /* ===================== tracing ===================== */

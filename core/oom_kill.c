@@ -1,0 +1,446 @@
+/*
+** oom_kill.c -- the OOM killer, as mm/oom_kill.c (Linux 6.18) chooses,
+** kills and reports, and /proc/PID/oom_score{,_adj} (fs/proc/base.c).
+**
+** Where it runs.  Linux calls out_of_memory() from the page allocator's
+** slow path (__alloc_pages_may_oom) and retries the allocation; a fault
+** whose allocation still failed returns VM_FAULT_OOM and the task is
+** back in user space, killed or retrying.  memlab runs it at the same
+** moment seen from outside -- when a user fault's handle_mm_fault()
+** returned VM_FAULT_OOM for an allocation that may OOM-kill (the
+** allocator left its gfp in m->oom_gfp) -- because there nothing is held:
+** the fault's locks are released and no page or VMA of another task is
+** referenced.  Then:
+**   - a victim that shares nothing with the faulting task exits at once
+**     (memlab_task_exit), and the fault is retried;
+**   - a victim that is the faulting task, or shares its mm (its threads,
+**     CLONE_VM processes), is marked (tsk_is_oom_victim: SIGKILL sent)
+**     and exits when the outermost core call returns (task_leave()); the
+**     access ends as SIGKILL (MEMLAB_SIGKILL).  The oom_reaper has
+**     nothing to win here: nothing else runs before the exit frees the
+**     whole mm, so it is not modelled (nor its 2 s delay).
+** Not modelled: memory cgroups (CONSTRAINT_MEMCG), cpusets and
+** mempolicies (always CONSTRAINT_NONE), vfork, the OOM notifiers, the
+** report's rate limit (every OOM is reported), and an OOM from the
+** kernel's own allocations (GUP, page-table allocation outside a fault):
+** those still fail with ENOMEM.
+*/
+#include <limits.h>
+#include <stdio.h>
+
+#include "mm.h"
+
+#define OOM_SCORE_ADJ_MIN	(-1000)
+#define OOM_SCORE_ADJ_MAX	1000
+
+struct oom_control {
+	memlab_task *current;		/* the task whose fault found no memory */
+	uint32_t gfp_mask;
+	int order;
+	uint64_t totalpages;		/* RAM + swap pages: the scale of badness */
+	memlab_task *chosen;		/* the victim so far */
+	long chosen_points;
+	bool aborted;			/* a victim is still exiting: wait for it */
+};
+
+#define K(m, x)	((unsigned long)(x) << ((m)->page_shift - 10))
+
+/* totalram_pages() + total_swap_pages: the zones' managed pages (no swap yet). */
+static uint64_t oom_totalpages(const memlab_machine *m)
+{
+	uint64_t pages = 0;
+
+	for (int i = 0; i < m->nr_zones; i++)
+		pages += m->zones[i].managed_pages;
+	return pages;
+}
+
+/*
+** for_each_process(): Linux's task list holds one entry per thread
+** group, in creation order (copy_process adds at the tail), which is
+** ascending tgid here.  Each group stands as its oldest live task
+** (find_lock_task_mm: one with an mm -- every memlab task has one).
+*/
+static memlab_task *next_process(memlab_machine *m, int after_tgid)
+{
+	memlab_task *p = NULL;
+
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		if (t->tgid > after_tgid &&
+		    (!p || t->tgid < p->tgid || (t->tgid == p->tgid && t->pid < p->pid)))
+			p = t;
+	return p;
+}
+
+#define for_each_process(m, p) \
+	for ((p) = next_process((m), 0); (p); (p) = next_process((m), (p)->tgid))
+
+/* oom_unkillable_task(): the global init; memlab has no kernel threads. */
+static bool oom_unkillable_task(const memlab_task *p)
+{
+	return p->tgid == 1;
+}
+
+/*
+** oom_badness(): LONG_MIN for a task never to kill (init, oom_score_adj
+** -1000, an mm the reaper is done with); else its RSS, swap entries and
+** page-table pages, plus oom_score_adj thousandths of totalpages (the
+** division first, as Linux does it).
+*/
+static long oom_badness(const memlab_task *p, uint64_t totalpages)
+{
+	const struct mm_struct *mm = p->mm;
+	long points, adj = p->oom_score_adj;
+
+	if (oom_unkillable_task(p))
+		return LONG_MIN;
+	if (adj == OOM_SCORE_ADJ_MIN || mm->oom_skip)
+		return LONG_MIN;
+	points = (long)(get_mm_rss(mm) + mm->rss_stat[MM_SWAPENTS] +
+			mm->pgtables_bytes / p->m->page_size);
+	adj *= (long)(totalpages / 1000);
+	return points + adj;
+}
+
+/*
+** oom_evaluate_task(): a candidate replaces the chosen one when its
+** points are not lower -- of equal ones, the last in the list wins.  A
+** victim still alive stops the scan (Linux waits for it to exit).
+*/
+static bool oom_evaluate_task(memlab_task *task, struct oom_control *oc)
+{
+	long points;
+
+	if (oom_unkillable_task(task))
+		return false;
+	if (task->oom_victim) {
+		if (task->mm->oom_skip)
+			return false;
+		oc->chosen = NULL;
+		oc->aborted = true;
+		return true;
+	}
+	points = oom_badness(task, oc->totalpages);
+	if (points == LONG_MIN || points < oc->chosen_points)
+		return false;
+	oc->chosen = task;
+	oc->chosen_points = points;
+	return false;
+}
+
+static void select_bad_process(struct oom_control *oc)
+{
+	memlab_task *p;
+
+	oc->chosen_points = LONG_MIN;
+	for_each_process(oc->current->m, p)
+		if (oom_evaluate_task(p, oc))
+			break;
+}
+
+/* ===================== the report ===================== */
+
+/* dump_task(): one row per process, in pages (init is left out). */
+static void dump_task(const memlab_task *p)
+{
+	const struct mm_struct *mm = p->mm;
+
+	if (oom_unkillable_task(p))
+		return;
+	ml_report(p->m, "[%7d] %5u %5d %8lu %8lu %8lu %8lu %9lu %8ld %8lu         %5hd %s",
+		  p->pid, task_uid(p), p->tgid, (unsigned long)mm->total_vm,
+		  (unsigned long)get_mm_rss(mm), (unsigned long)mm->rss_stat[MM_ANONPAGES],
+		  (unsigned long)mm->rss_stat[MM_FILEPAGES],
+		  (unsigned long)mm->rss_stat[MM_SHMEMPAGES], (long)mm->pgtables_bytes,
+		  (unsigned long)mm->rss_stat[MM_SWAPENTS], p->oom_score_adj, p->comm);
+}
+
+static void dump_tasks(struct oom_control *oc)
+{
+	memlab_machine *m = oc->current->m;
+	memlab_task *p;
+
+	ml_report(m, "Tasks state (memory values in pages):");
+	ml_report(m, "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
+		  "pgtables_bytes swapents oom_score_adj name");
+	for_each_process(m, p)
+		dump_task(p);
+}
+
+/*
+** dump_header().  Linux prints a stack trace and show_mem()'s Mem-Info
+** between the first line and the task table: memlab has no kernel stack,
+** and only part of Mem-Info would be true here, so both are left out.
+*/
+static void dump_header(struct oom_control *oc)
+{
+	memlab_task *cur = oc->current;
+	char gfp[256];
+
+	memlab_gfp_format(oc->gfp_mask, gfp, sizeof(gfp));
+	ml_report(cur->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%hd",
+		  cur->comm, oc->gfp_mask, gfp, oc->order, cur->oom_score_adj);
+	dump_tasks(oc);
+}
+
+/* dump_oom_victim(): the one-line summary; no cgroups, one node, the root cpuset. */
+static void dump_oom_victim(struct oom_control *oc, const memlab_task *victim)
+{
+	(void)oc;
+	ml_report(victim->m, "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
+		  "mems_allowed=0,global_oom,task_memcg=/,task=%s,pid=%d,uid=%u",
+		  victim->comm, victim->pid, task_uid(victim));
+}
+
+/* ===================== killing ===================== */
+
+/* SIGKILL to a thread group (PIDTYPE_TGID): every task of it is marked to exit. */
+static void kill_thread_group(memlab_machine *m, int tgid)
+{
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		if (t->tgid != tgid || t->oom_victim)
+			continue;
+		t->oom_victim = true;
+		m->oom_victims++;
+	}
+}
+
+/*
+** mark_oom_victim() and its tracepoint.  Linux 6.8+ records pid, comm,
+** total_vm, anon/file/shmem RSS, uid, page tables and oom_score_adj;
+** memlab's events carry four numbers: pid, total_vm and anon_rss (kB, as
+** Linux's), oom_score_adj.
+*/
+static void mark_oom_victim(memlab_task *victim)
+{
+	memlab_machine *m = victim->m;
+	const struct mm_struct *mm = victim->mm;
+
+	trace(m, TP_MARK_VICTIM, (uint64_t)victim->pid, K(m, mm->total_vm),
+	      K(m, mm->rss_stat[MM_ANONPAGES]), (uint64_t)(int64_t)victim->oom_score_adj);
+}
+
+/*
+** __oom_kill_process(): count it, SIGKILL the victim's thread group,
+** report, then SIGKILL every other process using the same mm but init,
+** which pins it (the mm is then left alone: MMF_OOM_SKIP).
+*/
+static void __oom_kill_process(memlab_task *victim, const char *message)
+{
+	memlab_machine *m = victim->m;
+	struct mm_struct *mm = victim->mm;
+	memlab_task *p;
+
+	m->vmstat[OOM_KILL]++;
+	kill_thread_group(m, victim->tgid);
+	mark_oom_victim(victim);
+	ml_report(m, "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
+		  "shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd", message, victim->pid,
+		  victim->comm, K(m, mm->total_vm), K(m, mm->rss_stat[MM_ANONPAGES]),
+		  K(m, mm->rss_stat[MM_FILEPAGES]), K(m, mm->rss_stat[MM_SHMEMPAGES]),
+		  task_uid(victim), (unsigned long)(mm->pgtables_bytes >> 10),
+		  victim->oom_score_adj);
+	for_each_process(m, p) {
+		if (p->mm != mm || p->tgid == victim->tgid)
+			continue;
+		if (oom_unkillable_task(p)) {
+			mm->oom_skip = true;
+			ml_report(m, "oom killer %d (%s) has mm pinned by %d (%s)", victim->pid,
+				  victim->comm, p->pid, p->comm);
+			continue;
+		}
+		kill_thread_group(m, p->tgid);
+	}
+}
+
+static void oom_kill_process(struct oom_control *oc, const char *message)
+{
+	dump_header(oc);
+	dump_oom_victim(oc, oc->chosen);
+	__oom_kill_process(oc->chosen, message);
+}
+
+/*
+** check_panic_on_oom().  Linux panics; memlab reports what Linux would
+** print and fails the access with ENOMEM, killing nothing.
+*/
+static bool check_panic_on_oom(struct oom_control *oc)
+{
+	memlab_machine *m = oc->current->m;
+
+	if (!m->panic_on_oom)
+		return false;
+	dump_header(oc);
+	ml_report(m, "Kernel panic - not syncing: Out of memory: %s panic_on_oom is enabled",
+		  m->panic_on_oom == 2 ? "compulsory" : "system-wide");
+	return true;
+}
+
+/*
+** out_of_memory(): choose a victim and kill it.  0 when one was killed,
+** -MEMLAB_ENOMEM when Linux would panic (panic_on_oom, nothing
+** killable) or wait for an earlier victim.
+*/
+static int out_of_memory(struct oom_control *oc)
+{
+	memlab_task *cur = oc->current;
+	memlab_machine *m = cur->m;
+
+	oc->totalpages = oom_totalpages(m);
+	if (check_panic_on_oom(oc))
+		return -MEMLAB_ENOMEM;
+	if (m->oom_kill_allocating_task && !oom_unkillable_task(cur) &&
+	    cur->oom_score_adj != OOM_SCORE_ADJ_MIN) {
+		oc->chosen = cur;
+		oom_kill_process(oc, "Out of memory (oom_kill_allocating_task)");
+		return 0;
+	}
+	select_bad_process(oc);
+	if (oc->aborted)
+		return -MEMLAB_ENOMEM;
+	if (!oc->chosen) {
+		dump_header(oc);
+		ml_report(m, "Out of memory and no killable processes...");
+		ml_report(m, "Kernel panic - not syncing: System is deadlocked on memory");
+		return -MEMLAB_ENOMEM;
+	}
+	oom_kill_process(oc, "Out of memory");
+	return 0;
+}
+
+/* The first marked task other than those using mm (NULL: any marked one). */
+static memlab_task *find_victim(memlab_machine *m, const struct mm_struct *mm)
+{
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		if (t->oom_victim && (!mm || t->mm != mm))
+			return t;
+	return NULL;
+}
+
+/*
+** The victims the running call does not use exit now: tasks with
+** another mm than the faulting task's.  Their exit may load their mm on
+** a CPU; the faulting task's own is loaded again.
+*/
+static void exit_other_victims(memlab_task *cur)
+{
+	memlab_task *v;
+
+	while ((v = find_victim(cur->m, cur->mm)))
+		memlab_task_exit(v);
+	switch_to_task(cur);
+}
+
+void exit_oom_victims(memlab_machine *m)
+{
+	memlab_task *v;
+
+	while ((v = find_victim(m, NULL)))
+		memlab_task_exit(v);
+}
+
+/*
+** The fault of t found no memory (VM_FAULT_OOM).  When the failed
+** allocation is one Linux runs the OOM killer for, run it: 0 when other
+** processes were killed (retry the fault), -MEMLAB_EFAULT with
+** MEMLAB_SIGKILL when t itself is a victim; else -MEMLAB_ENOMEM.
+*/
+int pagefault_out_of_memory(memlab_task *t, int *si_code)
+{
+	memlab_machine *m = t->m;
+	struct oom_control oc = { t, m->oom_gfp, (int)m->oom_order, 0, NULL, LONG_MIN, false };
+	int err = 0;
+
+	if (!t->oom_victim) {
+		if (!m->oom_gfp)	/* injected, the host's memory, or may not OOM-kill */
+			return -MEMLAB_ENOMEM;
+		m->oom_gfp = 0;
+		err = out_of_memory(&oc);
+	}
+	if (t->oom_victim) {	/* fatal_signal_pending(current) */
+		*si_code = MEMLAB_SIGKILL;
+		return -MEMLAB_EFAULT;
+	}
+	if (!err)
+		exit_other_victims(t);
+	return err;
+}
+
+/* ===================== oom_score_adj and procfs ===================== */
+
+/* /proc/PID/oom_score (5.9+): badness scaled to 0..2000, 0 for the unkillable. */
+void proc_oom_score(memlab_task *t, struct strbuf *sb)
+{
+	uint64_t totalpages = oom_totalpages(t->m);
+	long badness = oom_badness(t, totalpages), points = 0;
+
+	if (badness != LONG_MIN)
+		points = (1000 + badness * 1000 / (long)totalpages) * 2 / 3;
+	sb_printf(sb, "%lu\n", (unsigned long)points);
+}
+
+void proc_oom_score_adj(memlab_task *t, struct strbuf *sb)
+{
+	sb_printf(sb, "%hd\n", t->oom_score_adj);
+}
+
+/*
+** __set_oom_adj(): the value goes to the thread group and to every
+** other process sharing its mm (MMF_MULTIPROCESS), init excepted; a
+** writer with CAP_SYS_RESOURCE also sets the floor.
+*/
+static int set_oom_adj(memlab_task *t, int adj)
+{
+	memlab_machine *m = t->m;
+	bool capable = task_is_root(t);
+
+	if (adj < OOM_SCORE_ADJ_MIN || adj > OOM_SCORE_ADJ_MAX)
+		return -MEMLAB_EINVAL;
+	if (adj < t->oom_score_adj_min && !capable)
+		return -MEMLAB_EACCES;
+	for (memlab_task *p = m->tasks; p; p = p->next) {
+		if (p->tgid != t->tgid && (p->mm != t->mm || oom_unkillable_task(p)))
+			continue;
+		p->oom_score_adj = (short)adj;
+		if (capable)
+			p->oom_score_adj_min = (short)adj;
+	}
+	trace(m, TP_OOM_SCORE_ADJ_UPDATE, (uint64_t)t->pid, (uint64_t)(int64_t)adj, 0, 0);
+	return 0;
+}
+
+int memlab_task_oom_score_adj(memlab_task *t, int adj)
+{
+	memlab_task *prev = task_enter(t);
+	int err = set_oom_adj(t, adj);
+
+	task_leave(t, prev);
+	return err;
+}
+
+int memlab_task_get_oom_score_adj(const memlab_task *t)
+{
+	return t->oom_score_adj;
+}
+
+/*
+** memlab_check()'s part: between calls no victim is alive, the count of
+** pending victims is zero, and a thread group agrees on its oom_score_adj.
+*/
+int oom_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+
+	if (m->oom_victims)
+		ml_violation(&c, "oom: %d victims pending between calls", m->oom_victims);
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		memlab_task *p = next_process(m, t->tgid - 1);
+
+		if (t->oom_victim)
+			ml_violation(&c, "pid %d (%s): an OOM victim still alive", t->pid, t->comm);
+		if (t->oom_score_adj != p->oom_score_adj || t->oom_score_adj_min != p->oom_score_adj_min)
+			ml_violation(&c, "pid %d: oom_score_adj %hd, its thread group's %hd", t->pid,
+				     t->oom_score_adj, p->oom_score_adj);
+	}
+	return c.count;
+}

@@ -1,0 +1,290 @@
+-- test_oom.lua: the OOM killer (core/oom_kill.c) through the Lua API: whom
+-- it chooses (badness, oom_score_adj, -1000, ties, init), what it kills
+-- (the thread group, CLONE_VM sharers, the faulting task itself), the
+-- report's lines, /proc/PID/oom_score{,_adj}, vmstat oom_kill and the oom
+-- tracepoints.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_oom.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+
+local PAGE = 4096
+
+-- A 32 MiB machine that overcommits, with an init (pid 1: never chosen).
+local function machine()
+  local m = memlab.new{ ram = "32M", seed = 1 }
+  m:sysctl{ overcommit_memory = 1 }
+  local init = m:spawn{ name = "init", aslr = false }
+  return m, init
+end
+
+local function free_pages(m)
+  m:drain_pages()
+  return m:vmstat().nr_free_pages
+end
+
+-- Write n pages of a fresh anonymous mapping of p; returns the pages
+-- written and the failure (nil, sig, code) that stopped it.
+local function write_pages(p, n)
+  local addr = assert(p:mmap(nil, n * PAGE, "rw", "private|anonymous"))
+  for i = 0, n - 1 do
+    local ok, sig, code = p:write(addr + i * PAGE, "x")
+    if not ok then return i, sig, code end
+  end
+  return n
+end
+
+-- The pids of "Killed process N" lines of the log, in order.
+local function killed(m)
+  local pids = {}
+  for pid in m:dmesg():gmatch("Out of memory[^\n]*: Killed process (%d+)") do
+    pids[#pids + 1] = tonumber(pid)
+  end
+  return pids
+end
+
+-- A process and a thread of it.
+local function spawn_threaded(m, name)
+  local p = m:spawn{ name = name }
+  return p, p:thread()
+end
+
+local function alive(p)
+  return tostring(p) ~= "memlab.task (exited)"
+end
+
+TestOom = {}
+
+function TestOom:setUp()
+  self.m, self.init = machine()
+end
+
+function TestOom:tearDown()
+  self.m:close()
+end
+
+-- The biggest other process dies, the fault is retried; then the hog itself.
+function TestOom:test_badness_other_then_self()
+  local m = self.m
+  local free0 = free_pages(m)
+  local small = m:spawn{ name = "small" }
+  lu.assertEquals(write_pages(small, 100), 100)
+  local big = m:spawn{ name = "big" }
+  lu.assertEquals(write_pages(big, 4000), 4000)
+  local hog = m:spawn{ name = "hog" }
+  local free1 = free_pages(m)
+  local n, sig, code = write_pages(hog, 16384)
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertEquals(code, 9)
+  lu.assertTrue(n > free1, "the hog's faults went on after big was killed")
+  lu.assertEquals(killed(m), { big.pid, hog.pid })
+  lu.assertFalse(alive(big))
+  lu.assertFalse(alive(hog))
+  lu.assertTrue(alive(small))
+  lu.assertEquals(m:vmstat().oom_kill, 2)
+  lu.assertErrorMsgContains("exited task", function() hog:write(0, "x") end)
+  small:exit()
+  lu.assertEquals(free_pages(m), free0, "every frame of the victims is back")
+  lu.assertTrue(m:check())
+end
+
+-- oom_score_adj -1000 protects the biggest; +1000 makes a small one the victim.
+function TestOom:test_oom_score_adj()
+  local m = self.m
+  local big = m:spawn{ name = "big", root = true }
+  lu.assertEquals(big:oom_score_adj(-1000), -1000)
+  lu.assertEquals(write_pages(big, 4000), 4000)
+  local tiny = m:spawn{ name = "tiny" }
+  lu.assertEquals(write_pages(tiny, 10), 10)
+  local hog = m:spawn{ name = "hog" }
+  local _, sig = write_pages(hog, 2000)
+  lu.assertNil(sig)
+  lu.assertNil(sig)
+  lu.assertEquals(tiny:oom_score_adj(1000), 1000)
+  _, sig = write_pages(hog, 16384)     -- big is the biggest, but protected
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertEquals(killed(m), { tiny.pid, hog.pid })
+  lu.assertTrue(alive(big))
+  lu.assertTrue(m:check())
+end
+
+function TestOom:test_oom_score_adj_rules()
+  local m = self.m
+  local p = m:spawn{ name = "user" }
+  lu.assertEquals(p:oom_score_adj(), 0)
+  lu.assertEquals(p:oom_score_adj(500), 500)
+  lu.assertEquals(p:oom_score_adj(100), 100)         -- above the floor (0): allowed
+  lu.assertEquals({ p:oom_score_adj(-1) }, { nil, "EACCES", 13 })
+  lu.assertEquals({ p:oom_score_adj(1001) }, { nil, "EINVAL", 22 })
+  lu.assertEquals({ p:oom_score_adj(-1001) }, { nil, "EINVAL", 22 })
+  lu.assertEquals(m:proc(p.pid .. "/oom_score_adj"), "100\n")
+  local t = p:thread()
+  local c = p:fork()
+  lu.assertEquals(t:oom_score_adj(), 100)             -- inherited
+  lu.assertEquals(c:oom_score_adj(), 100)
+  lu.assertEquals(t:oom_score_adj(300), 300)
+  lu.assertEquals(p:oom_score_adj(), 300)             -- the thread group shares it
+  lu.assertEquals(c:oom_score_adj(), 100)             -- a forked child does not
+  local r = m:spawn{ name = "root", root = true }
+  lu.assertEquals(r:oom_score_adj(-500), -500)        -- CAP_SYS_RESOURCE sets the floor too
+  lu.assertTrue(m:check())
+end
+
+-- Equal points: the later process in the task list (the newer one) is chosen.
+function TestOom:test_ties()
+  local m = self.m
+  local x = m:spawn{ name = "x" }
+  local y = m:spawn{ name = "y" }
+  lu.assertEquals(write_pages(x, 3000), 3000)
+  lu.assertEquals(write_pages(y, 3000), 3000)
+  local z = m:spawn{ name = "z" }
+  local addr = assert(z:mmap(nil, 8192 * PAGE, "rw", "private|anonymous"))
+  local i = 0
+  while m:vmstat().oom_kill == 0 do
+    assert(z:write(addr + i * PAGE, "z"))
+    i = i + 1
+  end
+  lu.assertEquals(killed(m), { y.pid })
+  lu.assertTrue(alive(x) and alive(z))
+  lu.assertTrue(m:check())
+end
+
+-- CLONE_VM: the victim's threads and the processes sharing its mm die with
+-- it.  big and sharer are two processes with one mm, so equal points: the
+-- later one, sharer, is the victim named; big dies with it.
+function TestOom:test_clone_vm_sharers()
+  local m = self.m
+  local big, th = spawn_threaded(m, "big")
+  local sharer = big:clone{ vm = true }
+  lu.assertEquals(write_pages(big, 5000), 5000)
+  local other = m:spawn{ name = "other" }
+  local _, sig = write_pages(other, 3000)
+  lu.assertNil(sig)
+  lu.assertEquals(killed(m), { sharer.pid })
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  lu.assertFalse(alive(big) or alive(th) or alive(sharer))
+  lu.assertTrue(m:check())
+end
+
+-- The faulting task is a thread of the victim: its access ends in SIGKILL.
+function TestOom:test_current_shares_victim_mm()
+  local m = self.m
+  local big, th = spawn_threaded(m, "big")
+  local free0 = free_pages(m)
+  local _, sig, code = write_pages(th, 16384)
+  lu.assertEquals({ sig, code }, { "SIGKILL", 9 })
+  lu.assertFalse(alive(big) or alive(th))
+  lu.assertTrue(free_pages(m) >= free0, "the shared mm is freed")
+  lu.assertTrue(m:check())
+end
+
+-- vm.panic_on_oom: the report, then the access fails with ENOMEM.
+function TestOom:test_panic_on_oom()
+  local m = self.m
+  m:sysctl{ panic_on_oom = 1 }
+  local hog = m:spawn{ name = "hog" }
+  local _, err, errno = write_pages(hog, 16384)
+  lu.assertEquals({ err, errno }, { "ENOMEM", 12 })
+  lu.assertTrue(alive(hog))
+  lu.assertStrContains(m:dmesg(), "Kernel panic - not syncing: Out of memory: system-wide "
+                       .. "panic_on_oom is enabled")
+  lu.assertEquals(m:vmstat().oom_kill, 0)
+  lu.assertEquals({ m:sysctl{ panic_on_oom = 3 } }, { nil, "EINVAL", 22 })
+end
+
+-- vm.oom_kill_allocating_task: the faulting task dies, whoever is bigger.
+function TestOom:test_oom_kill_allocating_task()
+  local m = self.m
+  m:sysctl{ oom_kill_allocating_task = 1 }
+  local big = m:spawn{ name = "big" }
+  lu.assertEquals(write_pages(big, 5000), 5000)
+  local hog = m:spawn{ name = "hog" }
+  local _, sig = write_pages(hog, 16384)
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertTrue(alive(big))
+  lu.assertStrContains(m:dmesg(), "Out of memory (oom_kill_allocating_task): Killed process "
+                       .. hog.pid .. " (hog)")
+end
+
+-- /proc/PID/oom_score: (1000 + badness * 1000 / totalpages) * 2 / 3.
+function TestOom:test_oom_score()
+  local m = self.m
+  local total = 0
+  for _, z in ipairs(m:zones()) do total = total + z.managed end
+  local p = m:spawn{ name = "p" }
+  lu.assertEquals(write_pages(p, 1000), 1000)
+  local st = m:proc(p.pid .. "/status")
+  local rss = tonumber(st:match("VmRSS:%s+(%d+) kB")) // 4
+  local pte = tonumber(st:match("VmPTE:%s+(%d+) kB")) // 4
+  local function score(adj)
+    return (1000 + (rss + pte + adj * (total // 1000)) * 1000 // total) * 2 // 3
+  end
+  lu.assertEquals(m:proc(p.pid .. "/oom_score"), score(0) .. "\n")
+  p:oom_score_adj(500)
+  lu.assertEquals(m:proc(p.pid .. "/oom_score"), score(500) .. "\n")
+  lu.assertEquals(m:proc("1/oom_score"), "0\n")        -- init
+  local fresh = m:spawn{ name = "fresh" }
+  lu.assertEquals(m:proc(fresh.pid .. "/oom_score"), "666\n")
+end
+
+-- The report: Linux's lines and formats.
+function TestOom:test_report_text()
+  local m = self.m
+  local hog = m:spawn{ name = "hog" }
+  write_pages(hog, 16384)
+  local log = m:dmesg()
+  local lines = {}
+  for l in log:gmatch("[^\n]+") do lines[#lines + 1] = l end
+  lu.assertStrMatches(lines[1], "hog invoked oom%-killer: gfp_mask=0x%x+%(GFP_HIGHUSER_MOVABLE[^)]*%), "
+                      .. "order=0, oom_score_adj=0")
+  lu.assertEquals(lines[2], "Tasks state (memory values in pages):")
+  lu.assertEquals(lines[3], "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
+                  .. "pgtables_bytes swapents oom_score_adj name")
+  lu.assertStrMatches(lines[4], "%[%s+" .. hog.pid .. "%]  1000 %s+" .. hog.pid
+                      .. " +%d+ +%d+ +%d+ +0 +0 +%d+ +0 +0 hog")
+  local v = {}
+  for n in lines[4]:gmatch("%-?%d+") do v[#v + 1] = tonumber(n) end
+  lu.assertEquals(lines[4], string.format("[%7d] %5d %5d %8d %8d %8d %8d %9d %8d %8d         %5d %s",
+                                          v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
+                                          v[10], v[11], "hog"))
+  lu.assertEquals(v[5], v[6] + v[7] + v[8])            -- rss = anon + file + shmem
+  lu.assertEquals(lines[5], "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
+                  .. "mems_allowed=0,global_oom,task_memcg=/,task=hog,pid=" .. hog.pid .. ",uid=1000")
+  lu.assertStrMatches(lines[6], "Out of memory: Killed process " .. hog.pid .. " %(hog%) "
+                      .. "total%-vm:%d+kB, anon%-rss:%d+kB, file%-rss:0kB, shmem%-rss:0kB, "
+                      .. "UID:1000 pgtables:%d+kB oom_score_adj:0")
+  lu.assertEquals(#lines, 6)
+  lu.assertEquals(m:dmesg(true), log)
+  lu.assertEquals(m:dmesg(), "")
+end
+
+function TestOom:test_tracepoints()
+  local m = self.m
+  m:trace{ events = { "mark_victim", "oom_score_adj_update" }, size = 64 }
+  local hog = m:spawn{ name = "hog" }
+  hog:oom_score_adj(7)
+  write_pages(hog, 16384)
+  local evs = m:trace_events()
+  lu.assertEquals(#evs, 2)
+  lu.assertEquals(evs[1].event, "oom_score_adj_update")
+  lu.assertEquals({ evs[1].pid, evs[1].oom_score_adj }, { hog.pid, 7 })
+  lu.assertEquals(evs[2].event, "mark_victim")
+  lu.assertEquals({ evs[2].pid, evs[2].oom_score_adj }, { hog.pid, 7 })
+  local kill = m:dmesg():match("Killed process[^\n]*")
+  lu.assertEquals(evs[2].total_vm, tonumber(kill:match("total%-vm:(%d+)kB")))
+  lu.assertEquals(evs[2].anon_rss, tonumber(kill:match("anon%-rss:(%d+)kB")))
+  m:trace(false)
+end
+
+-- Nothing killable: init alone faults (Linux panics); the access fails.
+function TestOom:test_no_killable_process()
+  local m = self.m
+  local _, err = write_pages(self.init, 16384)
+  lu.assertEquals(err, "ENOMEM")
+  lu.assertStrContains(m:dmesg(), "Out of memory and no killable processes...")
+  lu.assertTrue(alive(self.init))
+  lu.assertTrue(m:check())
+end
+
+os.exit(lu.LuaUnit.run())
