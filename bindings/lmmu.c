@@ -2,7 +2,7 @@
 ** lmmu.c -- access through the MMU from Lua: the task methods read,
 ** write, touch, translate, pte and pagetable, and the machine method
 ** rmap.  An access Linux answers with a signal returns
-** nil, "SIGSEGV", "SEGV_MAPERR" | "SEGV_ACCERR" or nil, "SIGBUS",
+** nil, "SIGSEGV", "SEGV_MAPERR" | "SEGV_ACCERR" | "SI_KERNEL" or nil, "SIGBUS",
 ** "BUS_ADRERR"; an access whose task the OOM killer chose nil, "SIGKILL",
 ** 9 (the task has exited when it returns); a fault that found no memory
 ** and the OOM killer could not help nil, "ENOMEM", 12.
@@ -31,6 +31,8 @@ static int push_access_result(lua_State *L, int rc, int si_code)
 		lua_pushliteral(L, "SIGSEGV");
 		if (si_code == MEMLAB_SEGV_MAPERR)
 			lua_pushliteral(L, "SEGV_MAPERR");
+		else if (si_code == MEMLAB_SEGV_KERNEL)
+			lua_pushliteral(L, "SI_KERNEL");
 		else
 			lua_pushliteral(L, "SEGV_ACCERR");
 	}

@@ -211,7 +211,7 @@ static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int be
 	while (start < end) {
 		struct vm_area_struct *vma = find_vma(t, start);
 		uint64_t stop;
-		int si_code, err;
+		int err;
 
 		if (!vma || vma->vm_start > start)
 			return -MEMLAB_ENOMEM;
@@ -219,9 +219,8 @@ static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int be
 		    !(vma->vm_flags & (access == 'w' ? VM_WRITE : VM_READ)))
 			return -MEMLAB_EINVAL;
 		stop = vma->vm_end < end ? vma->vm_end : end;
-		err = memlab_touch(t, start, stop - start, access, &si_code);
-		if (err)
-			return err == -MEMLAB_EFAULT ? -MEMLAB_EFAULT : err;
+		if ((err = faultin_vma_range(t, vma, start, stop, access == 'w')))
+			return err;
 		start = stop;
 	}
 	return 0;

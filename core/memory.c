@@ -726,6 +726,10 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *
 	struct vm_area_struct *vma;
 
 	trace(t->m, user ? TP_PAGE_FAULT_USER : TP_PAGE_FAULT_KERNEL, addr, error_code, 0, 0);
+	if (addr >= t->mm->task_size) {	/* fault_in_kernel_space(): do_kern_addr_fault */
+		*si_code = MEMLAB_SEGV_MAPERR;
+		return -MEMLAB_EFAULT;
+	}
 	vma = fault_find_vma(t, addr, &flags);
 	if (!vma) {
 		*si_code = MEMLAB_SEGV_MAPERR;
@@ -752,6 +756,16 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *
 	return 0;
 }
 
+/* x86-64: the bits above the virtual address width copy its top bit. */
+static bool addr_canonical(const memlab_machine *m, uint64_t addr)
+{
+	unsigned shift = 64 - (m->va_bits == 57 ? 57 : 48);
+
+	if (m->arch != MEMLAB_ARCH_X86_64)
+		return true;
+	return (uint64_t)((int64_t)(addr << shift) >> shift) == addr;
+}
+
 /*
 ** do_user_addr_fault(): the fault, and when it found no memory the OOM
 ** killer (oom_kill.c), then the fault again -- the retry Linux's task
@@ -764,6 +778,10 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 {
 	int err;
 
+	if (!addr_canonical(t->m, addr)) {	/* x86: a #GP, no page fault at all */
+		*si_code = MEMLAB_SEGV_KERNEL;
+		return -MEMLAB_EFAULT;
+	}
 	while ((err = __do_user_addr_fault(t, addr, access, si_code)) == -MEMLAB_ENOMEM) {
 		if ((err = pagefault_out_of_memory(t, si_code)))
 			return err;
@@ -1156,23 +1174,19 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 /* ===================== populating ===================== */
 
 /*
-** populate_vma_page_range() for [start, end) of vma: GUP faults each page
-** in (a write fault for a private writable mapping, so COW happens now),
-** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs and pages already present
-** with the access.  Faults count as the task's (min_flt, pgfault).  The
-** caller holds the mmap_lock; unlockable (mm_populate's &locked): a
-** fault may drop it for I/O.  Returns 0 or -MEMLAB_ENOMEM; mmap ignores
-** the latter, as Linux does.
+** GUP's faults of [start, end) of vma (faultin_page): each page not
+** present with the access is faulted in -- a write when write -- as a
+** fault without FAULT_FLAG_USER: no exception tracepoint, no TLB, the
+** task's min_flt/maj_flt and pgfault counted.  The caller holds the
+** mmap_lock; unlockable (&locked): a fault may drop it for I/O.  0,
+** -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's end).
 */
-int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-			    uint64_t end, bool unlockable)
+static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+			   uint64_t end, bool write, bool unlockable)
 {
-	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
 	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
 	struct pt_walk w;
 
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
-		return 0;
 	for (uint64_t a = start; a < end; a += t->m->page_size) {
 		unsigned ret;
 
@@ -1182,9 +1196,31 @@ int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t
 		if (ret & VM_FAULT_OOM)
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)
-			return 0;	/* SIGBUS past EOF: populate stops there */
+			return -MEMLAB_EFAULT;
 	}
 	return 0;
+}
+
+/*
+** populate_vma_page_range(): mm_populate's GUP over [start, end) of vma
+** (a write fault for a private writable mapping, so COW happens now),
+** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs.  0 or GUP's error.
+*/
+int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+			    uint64_t end, bool unlockable)
+{
+	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
+		return 0;
+	return gup_fault_range(t, vma, start, end, write, unlockable);
+}
+
+/* faultin_page_range()'s part in vma (MADV_POPULATE_*): the caller checked the VMA. */
+int faultin_vma_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		      uint64_t end, bool write)
+{
+	return gup_fault_range(t, vma, start, end, write, true);
 }
 
 /* ===================== inspection ===================== */

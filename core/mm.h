@@ -360,6 +360,8 @@ void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint6
 		       uint64_t end);
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
 int vmf_anon_prepare(memlab_task *t, struct vm_area_struct *vma, bool vma_locked);
+int faultin_vma_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+		      uint64_t end, bool write);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end, bool unlockable);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);

@@ -794,11 +794,11 @@ void mm_populate(memlab_task *t, uint64_t start, uint64_t len)
 	uint64_t end = start + len;
 
 	mmap_read_lock(t->mm);
+	/* __mm_populate(ignore_errors): a VMA's error goes on to the next */
 	for (struct vm_area_struct *vma = find_vma(t, start); vma && vma->vm_start < end;
 	     vma = vma->vm_next)
-		if (populate_vma_page_range(t, vma, vma->vm_start > start ? vma->vm_start : start,
-					    vma->vm_end < end ? vma->vm_end : end, true))
-			break;
+		populate_vma_page_range(t, vma, vma->vm_start > start ? vma->vm_start : start,
+					vma->vm_end < end ? vma->vm_end : end, true);
 	mmap_read_unlock(t->mm);
 }
 

@@ -22,8 +22,16 @@ static void mmap_lock_trace(struct mm_struct *mm, int id, bool write, bool succe
 	trace(mm->machine, id, mm->context.ctx_id, 0, write, success);
 }
 
+/* A lock taken in a state that would deadlock: a bug of memlab's, said loudly. */
+static void mmap_lock_bug(struct mm_struct *mm, const char *what)
+{
+	ml_report(mm->machine, "BUG: mmap_lock: %s while it is held (%d)", what, mm->mmap_lock);
+}
+
 void mmap_write_lock(struct mm_struct *mm)
 {
+	if (mm->mmap_lock)
+		mmap_lock_bug(mm, "write lock");
 	mmap_lock_trace(mm, TP_MMAP_LOCK_START_LOCKING, true, false);
 	mm->mmap_lock = -1;
 	mmap_lock_trace(mm, TP_MMAP_LOCK_ACQUIRE_RETURNED, true, true);
@@ -44,6 +52,8 @@ void mmap_write_downgrade(struct mm_struct *mm)
 
 void mmap_read_lock(struct mm_struct *mm)
 {
+	if (mm->mmap_lock < 0)
+		mmap_lock_bug(mm, "read lock");
 	mmap_lock_trace(mm, TP_MMAP_LOCK_START_LOCKING, false, false);
 	mm->mmap_lock++;
 	mmap_lock_trace(mm, TP_MMAP_LOCK_ACQUIRE_RETURNED, false, true);

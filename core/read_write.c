@@ -61,6 +61,24 @@ struct user_copy {
 };
 
 /*
+** access_ok(): the range lies in user space, or the copy fails before it
+** starts.  x86-64 (6.x) only checks that the end is below 2^63 and does
+** not wrap -- the addresses above TASK_SIZE_MAX fault (or trap, when not
+** canonical) and the copy's fixup makes that EFAULT; arm64 checks the
+** range against TASK_SIZE_MAX.
+*/
+static bool access_ok(const memlab_task *t, uint64_t addr, uint64_t len)
+{
+	uint64_t end = addr + len;
+
+	if (end < addr)
+		return false;
+	if (t->m->arch == MEMLAB_ARCH_X86_64)
+		return (int64_t)end >= 0;
+	return end <= t->mm->task_size;
+}
+
+/*
 ** The kernel's access to user memory faults like the task's own (the
 ** counts are the task's) but answers a bad address with EFAULT, not a
 ** signal: the task's last signal is left as it was.
@@ -72,6 +90,8 @@ static int user_access(struct user_copy *c, uint64_t done, uint8_t *bytes, uint6
 	uint64_t addr = c->t->last_signal_addr;
 	int err;
 
+	if (!access_ok(c->t, c->addr + done, len))
+		return -MEMLAB_EFAULT;
 	c->t->uaccess = true;
 	err = memlab_access(c->t, c->addr + done, len, access, bytes, &si_code);
 	c->t->uaccess = false;

@@ -670,7 +670,8 @@ TEST(access_errors)
 	ASSERT_EQ(sig(t, A(5), 1, 'x'), MEMLAB_SEGV_MAPERR);
 	ASSERT_EQ(sig(t, A(-1), 1, 'r'), MEMLAB_SEGV_MAPERR);
 	ASSERT_EQ(sig(t, 0, 1, 'r'), MEMLAB_SEGV_MAPERR);
-	ASSERT_EQ(sig(t, 1ull << 47, 1, 'r'), MEMLAB_SEGV_MAPERR);	/* above TASK_SIZE */
+	ASSERT_EQ(sig(t, 1ull << 47, 1, 'r'), MEMLAB_SEGV_KERNEL);	/* not canonical: a #GP */
+	ASSERT_EQ(sig(t, (1ull << 47) - 4096, 1, 'r'), MEMLAB_SEGV_MAPERR);	/* TASK_SIZE_MAX: kernel space */
 	ASSERT_EQ(sig(t, UINT64_MAX - 10, 1, 'r'), MEMLAB_SEGV_MAPERR);
 	ASSERT_EQ(sig(t, A(2), 1, 'w'), MEMLAB_SEGV_ACCERR);		/* read-only VMA */
 	ASSERT_EQ(sig(t, A(3), 1, 'r'), MEMLAB_SEGV_ACCERR);		/* PROT_NONE */

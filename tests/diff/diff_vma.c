@@ -2189,6 +2189,27 @@ static void make_test_file(void)
 	exit(2);
 }
 
+/*
+** Without restartable sequences: the kernel writes a task's rseq area on
+** its way back to user mode after a migration, and in a forked process
+** that page is copy-on-write -- a kernel-mode fault that takes the
+** mmap_lock in the middle of an operation whose lock events are compared,
+** whenever the machine is busy enough to move the task.  glibc registers
+** rseq at start-up unless its tunable says not to: run again with it.
+*/
+static void no_rseq(char **argv)
+{
+	const char *t = getenv("GLIBC_TUNABLES");
+	char buf[512];
+
+	if (t && strstr(t, "glibc.pthread.rseq=0"))
+		return;
+	snprintf(buf, sizeof buf, "%s%sglibc.pthread.rseq=0", t ? t : "", t ? ":" : "");
+	setenv("GLIBC_TUNABLES", buf, 1);
+	execv("/proc/self/exe", argv);
+	/* no exec: go on with rseq (a busy machine may then see an extra read lock) */
+}
+
 static void usage(void)
 {
 	fprintf(stderr, "usage: diff_vma [--first N] [--count N] [--seed N] [--host-only]\n"
@@ -2235,6 +2256,7 @@ int main(int argc, char **argv)
 			usage();
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	no_rseq(argv);
 	pick_window();
 	make_test_file();
 	if (!no_lock_trace && !SANITIZED)

@@ -1144,6 +1144,7 @@ static void op_access(struct fuzz *f)
 	if (access == 'q' && rc != -MEMLAB_EINVAL)
 		die(f, "access '%c': %d, want EINVAL", access, rc);
 	if (rc == -MEMLAB_EFAULT && si != MEMLAB_SEGV_MAPERR && si != MEMLAB_SEGV_ACCERR &&
+	    si != MEMLAB_SEGV_KERNEL &&
 	    si != MEMLAB_BUS_ADRERR && si != MEMLAB_SIGKILL)
 		die(f, "EFAULT with si_code %#x", si);
 	if (rc == 0 && access == 'w' && with_data && len) {

@@ -137,6 +137,32 @@ function TestFaultEvents:test_user_and_kernel_faults()
   m:close()
 end
 
+-- Outside user space no VMA is looked for: above TASK_SIZE_MAX the fault
+-- is the kernel's half's (a page fault, no lock); a non-canonical address
+-- is a general protection fault (no page fault at all, SIGSEGV SI_KERNEL).
+-- GUP's faults (MADV_POPULATE_*) are not exceptions: no event.
+function TestFaultEvents:test_no_vma_lookup_outside_user_space()
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local p = m:spawn{ aslr = false }
+  local a = assert(p:mmap(nil, 4 * PAGE, "rw-", "private|anonymous"))
+  local ev = { "page_fault_user", LOCK[1], LOCK[2], LOCK[3] }
+  m:trace{ events = ev }
+  local r = table.pack(p:read((1 << 47) - PAGE, 1))
+  lu.assertEquals({ r[2], r[3] }, { "SIGSEGV", "SEGV_MAPERR" })
+  lu.assertEquals(#m:trace_events(), 1)                    -- the fault, no lock
+  m:trace{ events = ev }
+  r = table.pack(p:read(1 << 47, 1))
+  lu.assertEquals({ r[2], r[3] }, { "SIGSEGV", "SI_KERNEL" })
+  lu.assertEquals(#m:trace_events(), 0)
+  m:trace{ events = ev }
+  assert(p:madvise(a, 4 * PAGE, "populate_write"))
+  local names = {}
+  for _, e in ipairs(m:trace_events()) do names[#names + 1] = e.event end
+  lu.assertEquals(names, { LOCK[1], LOCK[2], LOCK[3] })    -- read lock, no fault events
+  lu.assertEquals(p:mm().rss_anon, 4)
+  m:close()
+end
+
 TestHooks = {}
 
 function TestHooks:test_on_is_called_after_the_call_in_order()

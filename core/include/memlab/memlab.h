@@ -645,7 +645,8 @@ MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 ** cache, copy on write), then the bytes.  access: 'r' copies into buf,
 ** 'w' copies from buf, 'x' fetches (into buf); buf may be NULL to touch
 ** without data.  Returns 0; -MEMLAB_EFAULT with *si_code = SEGV_MAPERR,
-** SEGV_ACCERR or BUS_ADRERR (a file page past its end) when Linux would
+** SEGV_ACCERR, SEGV_KERNEL (x86: a non-canonical address, a general
+** protection fault) or BUS_ADRERR (a file page past its end) when Linux would
 ** send a signal, after the bytes before the faulting page were copied;
 ** when a fault finds no free frame the OOM killer runs (oom_kill.c): when
 ** it kills other processes the fault is retried; when it kills the task
@@ -662,6 +663,7 @@ MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 #define MEMLAB_SEGV_ACCERR	2
 #define MEMLAB_BUS_ADRERR	0x702	/* SIGBUS (7) BUS_ADRERR (2): beyond the end of a file */
 #define MEMLAB_SIGKILL		0x980	/* SIGKILL (9) SI_KERNEL (0x80): the OOM killer's choice */
+#define MEMLAB_SEGV_KERNEL	0x80	/* SIGSEGV SI_KERNEL: x86's #GP, a non-canonical address */
 MEMLAB_API int (memlab_access) (memlab_task *t, uint64_t addr, uint64_t len, int access,
 				void *buf, int *si_code);
 MEMLAB_API int (memlab_touch) (memlab_task *t, uint64_t addr, uint64_t len, int access,
