@@ -141,10 +141,15 @@ static void lru_del(memlab_machine *m, struct page *page)
 	page->flags &= ~(PG_lru | PG_unevictable);
 }
 
-/* A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE). */
+/*
+** A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE):
+** every folio allocation adds __GFP_COMP, order 0 too (folio_alloc_mpol),
+** which the OOM report's gfp_mask and mm_page_alloc show.
+*/
 int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn)
 {
-	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | (zero ? MEMLAB___GFP_ZERO : 0);
+	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP |
+		       (zero ? MEMLAB___GFP_ZERO : 0);
 
 	return memlab_alloc_pages(m, 0, gfp, pfn);
 }
