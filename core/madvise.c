@@ -70,10 +70,14 @@ static int madvise_new_flags(const struct vm_area_struct *vma, int behavior, uin
 			return -MEMLAB_EINVAL;
 		f |= VM_WIPEONFORK;
 		break;
-	case MADV_KEEPONFORK: f &= ~VM_WIPEONFORK; break;
+	case MADV_KEEPONFORK:	/* droppable memory is always wiped on fork */
+		if (f & VM_DROPPABLE)
+			return -MEMLAB_EINVAL;
+		f &= ~VM_WIPEONFORK;
+		break;
 	case MADV_DONTDUMP: f |= VM_DONTDUMP; break;
-	case MADV_DODUMP:
-		if (f & VM_SPECIAL)
+	case MADV_DODUMP:	/* nor ever dumped */
+		if ((!(f & VM_HUGETLB) && (f & VM_SPECIAL)) || (f & VM_DROPPABLE))
 			return -MEMLAB_EINVAL;
 		f &= ~VM_DONTDUMP;
 		break;
@@ -145,9 +149,13 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		return 0;
 	case MADV_WILLNEED:
 		*prev = vma;
-		if (vma->vm_file && !vma->vm_file->shmem)
+		if (vma->vm_file && !vma->vm_file->shmem) {
+			/* vfs_fadvise() runs without the mmap_lock (madvise_willneed) */
+			mmap_read_unlock(t->mm);
 			force_page_cache_ra(vma->vm_file, linear_page_index(vma, start),
 					    (end - start) >> t->m->page_shift);
+			mmap_read_lock(t->mm);
+		}
 		return 0;
 	case MADV_COLD:
 	case MADV_PAGEOUT:

@@ -132,7 +132,7 @@ static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
 
 /* ===================== operations ===================== */
 
-enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_TOUCH, OP_BRK };
+enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_TOUCH, OP_BRK, OP_MADVISE };
 
 /*
 ** Where an operation's addresses are: in the window (numbers used as
@@ -166,7 +166,8 @@ enum { TOUCH_OK = 0, TOUCH_MAPERR = 1, TOUCH_ACCERR = 2, TOUCH_SIGBUS = 3,
 
 static const char *op_name(int kind)
 {
-	static const char *n[] = { "mmap", "munmap", "mprotect", "mremap", "touch", "brk" };
+	static const char *n[] = { "mmap", "munmap", "mprotect", "mremap", "touch", "brk",
+				   "madvise" };
 	return n[kind];
 }
 
@@ -275,6 +276,10 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 	case OP_MPROTECT:
 		fmt_prot(p, sizeof p, o->prot);
 		snprintf(buf, n, "mprotect(0x%" PRIx64 ", 0x%" PRIx64 ", %s)", o->addr, o->len, p);
+		break;
+	case OP_MADVISE:
+		snprintf(buf, n, "madvise(0x%" PRIx64 ", 0x%" PRIx64 ", %d)", o->addr, o->len,
+			 o->flags);
 		break;
 	case OP_MREMAP:
 		fmt_mremap_flags(f, sizeof f, o->flags);
@@ -633,6 +638,8 @@ static int64_t host_do(const struct op *o)
 		return host_ret(syscall(SYS_mprotect, o->addr, o->len, o->prot));
 	case OP_MREMAP:
 		return host_ret(syscall(SYS_mremap, o->addr, o->len, o->len2, o->flags, o->addr2));
+	case OP_MADVISE:
+		return host_ret(syscall(SYS_madvise, o->addr, o->len, o->flags));
 	default:
 		return host_touch(o->addr, o->access);
 	}
@@ -1279,6 +1286,9 @@ static int64_t sim_do(struct sim *s, const struct op *o)
 	case OP_MREMAP:
 		rc = memlab_mremap(s->t, o->addr, o->len, o->len2, o->flags, o->addr2, &out);
 		break;
+	case OP_MADVISE:
+		rc = memlab_madvise(s->t, o->addr, o->len, o->flags);
+		break;
 	default:
 		return sim_touch(s, o->addr, o->access);
 	}
@@ -1537,6 +1547,32 @@ static void gen_touch(struct rng *r, const struct maps *h, struct op *o)
 		o->addr += rnd(r, PAGE);
 }
 
+/*
+** madvise(2) of a range of the window: the advice that changes VMA flags
+** (and so splits and merges), zaps, populates, reads ahead or does
+** nothing, and one Linux does not know.  Never a huge length: madvise
+** has no TASK_SIZE check, and the advice would reach every VMA above the
+** window.  Never MADV_HWPOISON or MADV_SOFT_OFFLINE (100, 101), which
+** the host would carry out.
+*/
+static void gen_madvise(struct rng *r, const struct maps *h, struct op *o)
+{
+	static const int advice[] = {
+		0, 1, 2, 3, 4, 4, 8, 8, 10, 11, 14, 15, 16, 17, 18, 19, 20, 21, 22, 23, 24, 99,
+	};
+	uint64_t room;
+
+	o->kind = OP_MADVISE;
+	o->addr = pick_addr(r, h);
+	if (!in_window(o->addr & ~(PAGE - 1)))
+		o->addr = W + rnd(r, WIN_PAGES) * PAGE;
+	room = W + WIN_LEN - (o->addr & ~(PAGE - 1));
+	o->len = pick_len(r, o->addr, h);
+	if (page_up(o->len) > room || page_up(o->len) < o->len)
+		o->len = room;
+	o->flags = advice[rnd(r, sizeof advice / sizeof advice[0])];
+}
+
 static void gen_op(struct rng *r, const struct maps *h, struct op *o)
 {
 	unsigned x;
@@ -1544,6 +1580,10 @@ static void gen_op(struct rng *r, const struct maps *h, struct op *o)
 	memset(o, 0, sizeof *o);
 	if (rnd(r, 100) < 9) {
 		gen_heap_op(r, o);
+		return;
+	}
+	if (rnd(r, 100) < 8) {
+		gen_madvise(r, h, o);
 		return;
 	}
 	x = (unsigned)rnd(r, 100);
@@ -1696,6 +1736,8 @@ static int op_is_safe(const struct op *o)
 		return 1;	/* the brk helper's own address space */
 	if (o->kind == OP_TOUCH)
 		return in_window(o->addr);
+	if (o->kind == OP_MADVISE)	/* no length check: the advice reaches every VMA */
+		return in_window(pa) && pa + page_up(o->len) <= W + WIN_LEN;
 	if (o->kind == OP_MMAP && !(o->flags & (K_MAP_FIXED | K_MAP_FIXED_NOREPLACE)))
 		return 1;	/* a hint never replaces anything */
 	if (pa >= TASK_SIZE)
@@ -1838,6 +1880,22 @@ static void run_heap_step(struct run *r, struct sim *sim, struct step *st, int i
 }
 
 /*
+** An madvise over a shared or file mapping: its faults write-back, read
+** ahead or balance dirty pages, dropping the lock as the host's page
+** cache decides (see lt_retries_only).
+*/
+static int meets_shared_or_file(const struct maps *h, const struct op *o)
+{
+	uint64_t end = (o->addr & ~(PAGE - 1)) + page_up(o->len);
+
+	for (int i = 0; i < h->n; i++)
+		if (h->l[i].start < end && h->l[i].end > o->addr &&
+		    (h->l[i].perms[3] == 's' || is_test_file(&h->l[i])))
+			return 1;
+	return 0;
+}
+
+/*
 ** One operation of the window on both sides: the result, then the maps
 ** (addresses the kernel chose outside the window are unmapped at once).
 */
@@ -1848,7 +1906,8 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 
 	const struct mline *at = maps_find(hm, st->op.addr);
 	int file_op = (st->op.kind == OP_MMAP && st->op.file) ||
-		      (st->op.kind == OP_TOUCH && at && is_test_file(at));
+		      (st->op.kind == OP_TOUCH && at && is_test_file(at)) ||
+		      (st->op.kind == OP_MADVISE && meets_shared_or_file(hm, &st->op));
 
 	if (st->op.kind == OP_TOUCH && st->op.access == 'x' && !exec_is_safe(hm, st->op.addr)) {
 		st->host = st->sim = TOUCH_SKIPPED;
