@@ -264,20 +264,21 @@ void filemap_release(struct memlab_file *f)
 /*
 ** folio_mark_dirty(): a regular file's page becomes dirty and counts in
 ** nr_dirty (and nr_dirtied); shmem pages have no writeback, and their
-** dirty bit is not accounted (noop_dirty_folio).
+** dirty bit is not accounted (noop_dirty_folio).  Whether it was clean.
 */
-void folio_mark_dirty(memlab_machine *m, struct page *page)
+bool folio_mark_dirty(memlab_machine *m, struct page *page)
 {
 	const struct memlab_file *f = (const struct memlab_file *)page->mapping;
 
 	if (page->flags & PG_dirty)
-		return;
+		return false;
 	page->flags |= PG_dirty;
 	if (f->shmem)
-		return;
+		return true;
 	m->vmstat[NR_DIRTY]++;
 	m->vmstat[NR_ZONE_WRITE_PENDING]++;
 	m->vmstat[NR_DIRTIED]++;
+	return true;
 }
 
 void folio_clear_dirty(memlab_machine *m, struct page *page)

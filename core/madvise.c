@@ -214,24 +214,30 @@ static int madvise_walk_vmas(memlab_task *t, uint64_t start, uint64_t end, int b
 */
 static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int behavior)
 {
-	int access = behavior == MADV_POPULATE_WRITE ? 'w' : 'r';
+	int access = behavior == MADV_POPULATE_WRITE ? 'w' : 'r', err = 0;
+	bool dropped = false;
 
-	while (start < end) {
+	while (start < end && !err) {
 		struct vm_area_struct *vma = find_vma(t, start);
 		uint64_t stop;
-		int err;
 
-		if (!vma || vma->vm_start > start)
-			return -MEMLAB_ENOMEM;
-		if (vma->vm_flags & (VM_IO | VM_PFNMAP) ||
-		    !(vma->vm_flags & (access == 'w' ? VM_WRITE : VM_READ)))
-			return -MEMLAB_EINVAL;
-		stop = vma->vm_end < end ? vma->vm_end : end;
-		if ((err = faultin_vma_range(t, vma, start, stop, access == 'w')))
-			return err;
-		start = stop;
+		if (!vma || vma->vm_start > start) {
+			err = -MEMLAB_ENOMEM;
+		} else if (vma->vm_flags & (VM_IO | VM_PFNMAP) ||
+			   !(vma->vm_flags & (access == 'w' ? VM_WRITE : VM_READ))) {
+			err = -MEMLAB_EINVAL;
+		} else {
+			stop = vma->vm_end < end ? vma->vm_end : end;
+			err = faultin_vma_range(t, vma, start, stop, access == 'w', &dropped);
+			start = stop;
+		}
 	}
-	return 0;
+	/* GUP released the lock it had retaken; madvise_populate() takes it again */
+	if (dropped) {
+		mmap_read_unlock(t->mm);
+		mmap_read_lock(t->mm);
+	}
+	return err;
 }
 
 /* How madvise_lock() locks for an advice (get_lock_mode()). */

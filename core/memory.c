@@ -31,11 +31,14 @@
 #define VM_FAULT_SIGSEGV	0x000040
 #define VM_FAULT_RETRY		0x000400	/* memlab: retried under the mmap_lock, still held */
 #define VM_FAULT_FALLBACK	0x000800
+#define VM_FAULT_COMPLETED	0x004000	/* done, and the mmap_lock was released */
+#define VM_FAULT_RELOCKED	0x100000	/* memlab: the mmap_lock was dropped and taken again */
 #define VM_FAULT_ERROR		(VM_FAULT_OOM | VM_FAULT_SIGBUS | VM_FAULT_SIGSEGV)
 
 /* enum fault_flag */
 #define FAULT_FLAG_WRITE	0x01
 #define FAULT_FLAG_ALLOW_RETRY	0x04	/* the mmap_lock is held and may be dropped for I/O */
+#define FAULT_FLAG_TRIED	0x20	/* the second try, after the lock was dropped */
 #define FAULT_FLAG_USER		0x40
 #define FAULT_FLAG_INSTRUCTION	0x100
 #define FAULT_FLAG_VMA_LOCK	0x1000	/* under the per-VMA lock, not the mmap_lock */
@@ -356,6 +359,27 @@ static unsigned do_cow_fault(struct vm_fault *vmf, uint64_t cache_pfn)
 }
 
 /*
+** fault_dirty_shared_page(): a write dirtied a page of a shared mapping.
+** To throttle dirtying to write-back speed, the first try of a fault that
+** holds the mmap_lock and may drop it drops it before
+** balance_dirty_pages_ratelimited() -- when the page was newly dirtied,
+** or the file has ->page_mkwrite (memlab's regular files, as ext4's) --
+** and the fault is done with the lock released (VM_FAULT_COMPLETED).
+** Under the per-VMA lock what goes is that lock: no mmap_lock event.
+*/
+static unsigned fault_dirty_shared_page(struct vm_fault *vmf, bool dirtied)
+{
+	const struct memlab_file *f = vmf->vma->vm_file;
+	bool page_mkwrite = f && !f->shmem;
+
+	if (!(dirtied || page_mkwrite) || !(vmf->flags & FAULT_FLAG_ALLOW_RETRY) ||
+	    (vmf->flags & FAULT_FLAG_TRIED))
+		return 0;
+	mmap_read_unlock(vmf->t->mm);
+	return VM_FAULT_COMPLETED;
+}
+
+/*
 ** do_read_fault() / do_shared_fault(): map the page cache's page; a write
 ** to a shared mapping dirties it (fault_dirty_shared_page).
 */
@@ -371,6 +395,8 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
 	page_add_file_rmap_one(vmf->t, page);
+	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
+		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		folio_mark_dirty(m, page);
 	return 0;
@@ -387,6 +413,7 @@ static unsigned fault_retry_lock(struct vm_fault *vmf)
 {
 	struct mm_struct *mm = vmf->t->mm;
 
+	vmf->flags |= FAULT_FLAG_TRIED;
 	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
 		mmap_read_lock(mm);
 		return VM_FAULT_RETRY;
@@ -394,9 +421,11 @@ static unsigned fault_retry_lock(struct vm_fault *vmf)
 	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
 		mmap_read_unlock(mm);
 		mmap_read_lock(mm);
+		return VM_FAULT_RELOCKED;
 	}
 	return 0;
 }
+
 
 static unsigned do_fault(struct vm_fault *vmf)
 {
@@ -502,9 +531,11 @@ static unsigned do_wp_page(struct vm_fault *vmf)
 	if (prot.special)
 		return wp_page_copy(vmf, pfn, true);
 	page = pfn_to_page(m, pfn);
-	if (vmf->vma->vm_flags & VM_SHARED) {
-		folio_mark_dirty(m, page);
-		return wp_page_reuse(vmf, pfn, prot);
+	if (vmf->vma->vm_flags & VM_SHARED) {	/* wp_page_shared() */
+		bool dirtied = folio_mark_dirty(m, page);
+		unsigned ret = wp_page_reuse(vmf, pfn, prot);
+
+		return ret ? ret : fault_dirty_shared_page(vmf, dirtied);
 	}
 	if (page_anon(page) && !(page->flags & PG_anon_exclusive) && page->_refcount == 1)
 		page->flags |= PG_anon_exclusive;
@@ -707,10 +738,13 @@ static struct vm_area_struct *fault_find_vma(memlab_task *t, uint64_t addr, unsi
 	return lock_mm_and_find_vma(t, addr);
 }
 
-/* The fault is done: a lock fault_find_vma() (or a retry) took goes. */
+/*
+** The fault is done: a lock fault_find_vma() (or a retry) took goes,
+** unless the fault released it already (VM_FAULT_COMPLETED).
+*/
 static void fault_unlock(memlab_task *t, unsigned flags, unsigned ret, bool gup)
 {
-	if (gup)
+	if (gup || (ret & VM_FAULT_COMPLETED))
 		return;
 	if (!(flags & FAULT_FLAG_VMA_LOCK) || (ret & VM_FAULT_RETRY))
 		mmap_read_unlock(t->mm);
@@ -1183,11 +1217,13 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 ** present with the access is faulted in -- a write when write -- as a
 ** fault without FAULT_FLAG_USER: no exception tracepoint, no TLB, the
 ** task's min_flt/maj_flt and pgfault counted.  The caller holds the
-** mmap_lock; unlockable (&locked): a fault may drop it for I/O.  0,
-** -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's end).
+** mmap_lock; unlockable (&locked): a fault may drop it (for I/O, to
+** balance dirty pages), and it is taken again for the next page (*dropped
+** set).  0, -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's
+** end).
 */
 static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-			   uint64_t end, bool write, bool unlockable)
+			   uint64_t end, bool write, bool unlockable, bool *dropped)
 {
 	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
 	struct pt_walk w;
@@ -1198,6 +1234,10 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
 			continue;
 		ret = handle_mm_fault(t, vma, a, flags);
+		if (ret & VM_FAULT_COMPLETED)
+			mmap_read_lock(t->mm);	/* the retry, which finds the page mapped */
+		if (ret & (VM_FAULT_COMPLETED | VM_FAULT_RELOCKED))
+			*dropped = true;
 		if (ret & VM_FAULT_OOM)
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)
@@ -1214,18 +1254,22 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end, bool unlockable)
 {
-	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE;
+	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE, dropped = false;
 
 	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
 		return 0;
-	return gup_fault_range(t, vma, start, end, write, unlockable);
+	return gup_fault_range(t, vma, start, end, write, unlockable, &dropped);
 }
 
-/* faultin_page_range()'s part in vma (MADV_POPULATE_*): the caller checked the VMA. */
+/*
+** faultin_page_range()'s part in vma (MADV_POPULATE_*): the caller
+** checked the VMA.  *dropped: a fault dropped the mmap_lock, which
+** __get_user_pages_locked() then releases when it returns.
+*/
 int faultin_vma_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-		      uint64_t end, bool write)
+		      uint64_t end, bool write, bool *dropped)
 {
-	return gup_fault_range(t, vma, start, end, write, true);
+	return gup_fault_range(t, vma, start, end, write, true, dropped);
 }
 
 /* ===================== inspection ===================== */

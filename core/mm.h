@@ -361,7 +361,7 @@ void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint6
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
 int vmf_anon_prepare(memlab_task *t, struct vm_area_struct *vma, bool vma_locked);
 int faultin_vma_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
-		      uint64_t end, bool write);
+		      uint64_t end, bool write, bool *dropped);
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end, bool unlockable);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
@@ -389,7 +389,7 @@ uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr);
-void folio_mark_dirty(memlab_machine *m, struct page *page);
+bool folio_mark_dirty(memlab_machine *m, struct page *page);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
