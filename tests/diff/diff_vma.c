@@ -25,6 +25,7 @@
 ** Exit status 0 when every seed passed, 1 otherwise.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -889,10 +890,12 @@ static void heap_stop(void)
 ** With tracefs (as root), every operation's mmap_lock events are compared
 ** too: the host's from a private ftrace instance that records the
 ** mmap_lock events of this process and those it forks (event-fork: each
-** sequence's process and its brk helper), memlab's from its trace ring.  A sequence is written one event per word: S
-** (start_locking), A (acquire_returned) or R (released), then w (write) or
-** r (read), and ! for a failed acquisition: "Sw Aw Ar Rr" is munmap's
-** write lock downgraded to read.  Without tracefs nothing is compared.
+** sequence's process and its brk helper), memlab's from its trace ring.
+** A sequence is written one event per word: S (start_locking), A
+** (acquire_returned) or R (released), then w (write) or r (read), and !
+** for a failed acquisition: "Sw Aw Ar Rr" is munmap's write lock
+** downgraded to read.  Without tracefs nothing is compared.  The instance
+** goes when the run ends; one a killed run left is removed by the next.
 */
 #define TRACEFS		"/sys/kernel/tracing"
 /* Under a sanitizer the runtime maps memory of its own around signals: no comparing. */
@@ -927,16 +930,56 @@ static int lt_write(const char *name, const char *text, int append)
 	return ok ? 0 : -1;
 }
 
+/*
+** Remove an instance: its events off first (an enabled instance costs
+** every mmap_lock of the machine a recorded event), and no file of it
+** open, or rmdir fails with EBUSY.
+*/
+static void lt_remove(const char *dir)
+{
+	char path[200];
+	int fd;
+
+	snprintf(path, sizeof path, "%s/events/enable", dir);
+	if ((fd = open(path, O_WRONLY | O_TRUNC)) >= 0) {
+		if (write(fd, "0", 1) != 1)
+			perror(path);
+		close(fd);
+	}
+	rmdir(dir);
+}
+
 static void lt_close(void)
 {
 	char path[160];
 
 	if (!lt_dir[0] || getpid() != lt_owner)
 		return;
-	lt_write("tracing_on", "0", 0);
+	if (lt_pipe >= 0)
+		close(lt_pipe);
+	lt_pipe = -1;
 	snprintf(path, sizeof path, "%s", lt_dir);
 	lt_dir[0] = 0;
-	rmdir(path);
+	lt_remove(path);
+}
+
+/* The instances of runs that died without removing theirs (a timeout's kill). */
+static void lt_remove_stale(void)
+{
+	DIR *d = opendir(TRACEFS "/instances");
+	struct dirent *e;
+	char path[320];
+	int pid;
+
+	while (d && (e = readdir(d)) != NULL) {
+		if (sscanf(e->d_name, "memlab-diff-vma-%d", &pid) != 1 ||
+		    kill(pid, 0) == 0 || errno != ESRCH)
+			continue;	/* not ours, or its run is alive */
+		snprintf(path, sizeof path, TRACEFS "/instances/%s", e->d_name);
+		lt_remove(path);
+	}
+	if (d)
+		closedir(d);
 }
 
 /* A private instance with the mmap_lock events on, or nothing (lt_dir ""). */
@@ -947,6 +990,7 @@ static void lt_open(int quiet)
 
 	if (stat(TRACEFS "/instances", &st) != 0 && geteuid() == 0)
 		mount("nodev", TRACEFS, "tracefs", 0, NULL);
+	lt_remove_stale();
 	snprintf(lt_dir, sizeof lt_dir, TRACEFS "/instances/memlab-diff-vma-%d", (int)getpid());
 	lt_owner = getpid();
 	snprintf(path, sizeof path, "%d", (int)getpid());
