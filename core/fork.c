@@ -10,7 +10,10 @@
 
 #include "mm.h"
 
-/* The child: the parent's identity and limits, and no mm yet (copy_mm gives it one). */
+/*
+** The child (kernel/fork.c dup_task_struct): the parent's identity and
+** limits, and no mm yet (copy_mm gives it one).
+*/
 static memlab_task *task_dup(memlab_task *parent)
 {
 	memlab_task *t = kmem_cache_alloc(parent->m, sizeof(*t));	/* task_struct */
@@ -23,6 +26,8 @@ static memlab_task *task_dup(memlab_task *parent)
 	t->min_flt = t->maj_flt = 0;
 	t->last_signal_code = 0;
 	t->last_signal_addr = 0;
+	t->fail_nth = 0;		/* dup_task_struct(); make-it-fail is inherited */
+	t->uaccess = false;
 	t->oom_victim = false;
 	t->next = NULL;
 	t->mm = NULL;

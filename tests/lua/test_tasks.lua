@@ -1137,6 +1137,16 @@ function TestClone:test_leader_exits_first()
   lu.assertTrue(m:check())
 end
 
+-- dup_task_struct(): fail-nth starts at 0 in the child.
+function TestClone:test_fail_nth_is_not_inherited()
+  local p = self.p
+  p:fail_nth(50)
+  for _, c in ipairs{ p:fork(), p:thread() } do
+    lu.assertEquals(c:fail_nth(), 0)
+  end
+  lu.assertTrue(p:fail_nth() > 0)
+end
+
 function TestClone:test_flags()
   local m, p = self.m, self.p
   local v = p:clone{ vm = true }               -- a process of its own on the same memory
