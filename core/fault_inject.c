@@ -146,12 +146,13 @@ bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order)
 }
 
 /*
-** kmem_cache_alloc() of the kernel's objects that memlab keeps (struct
-** vm_area_struct, anon_vma, the VMA tree's nodes, task_struct,
-** mm_struct): host memory behind should_failslab().  Every such
-** allocation in the paths memlab models is GFP_KERNEL, which may reclaim:
-** with failslab's default ignore-gfp-wait it is never failed, nor counted
-** by fail-nth (the check comes before should_fail_ex).  NULL on failure.
+** should_failslab() (mm/failslab.c) for kmem_cache_alloc() of the kernel
+** objects memlab keeps: struct vm_area_struct, anon_vma, task_struct,
+** mm_struct (not the VMA tree's nodes: memlab's B-tree is not the maple
+** tree).  Every such allocation in the paths memlab models is
+** GFP_KERNEL, which may reclaim: with failslab's default ignore-gfp-wait
+** it is never failed, nor counted by fail-nth (the check comes before
+** should_fail_ex).  kmem_cache_alloc(): NULL on failure.
 */
 bool should_failslab(memlab_machine *m, size_t object_size)
 {

@@ -240,7 +240,7 @@ static int madvise_populate(memlab_task *t, uint64_t start, uint64_t end, int be
 	return err;
 }
 
-/* How madvise_lock() locks for an advice (get_lock_mode()). */
+/* How madvise_lock() locks for an advice (mm/madvise.c get_lock_mode(), 6.18). */
 enum madvise_lock_mode { MADVISE_MMAP_READ_LOCK, MADVISE_MMAP_WRITE_LOCK, MADVISE_VMA_READ_LOCK };
 
 static enum madvise_lock_mode get_lock_mode(int behavior)

@@ -689,7 +689,7 @@ static struct vm_area_struct *lock_vma_under_rcu(memlab_task *t, uint64_t addr)
 }
 
 /*
-** lock_mm_and_find_vma(): the VMA for addr under the mmap_lock (read),
+** lock_mm_and_find_vma() (mm/memory.c): the VMA for addr under the mmap_lock (read),
 ** growing a stack down to it under the lock upgraded to write and then
 ** downgraded.  NULL, with the lock released, when there is none.
 */
@@ -795,7 +795,11 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *
 	return 0;
 }
 
-/* x86-64: the bits above the virtual address width copy its top bit. */
+/*
+** x86-64: the bits above the virtual address width copy its top bit; any
+** other address raises #GP, not #PF (arch/x86/kernel/traps.c
+** exc_general_protection: SIGSEGV with SI_KERNEL).
+*/
 static bool addr_canonical(const memlab_machine *m, uint64_t addr)
 {
 	unsigned shift = 64 - (m->va_bits == 57 ? 57 : 48);

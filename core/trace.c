@@ -1,6 +1,7 @@
 /*
 ** trace.c -- tracepoints with Linux's names and fields (include/trace/
-** events/kmem.h, exceptions.h, tlb.h, rss_stat...): a disabled event
+** events/kmem.h, mmap_lock.h, oom.h, tlb.h, arch/x86/include/asm/trace/
+** exceptions.h): a disabled event
 ** costs one test of a bit; an enabled one goes to the host's hook (the
 ** bindings' m:on) and/or into a ring buffer of fixed size kept in C.
 ** Events carry the machine's event clock (one tick per event: the

@@ -151,6 +151,11 @@ function TestFaultEvents:test_user_and_kernel_faults()
   lu.assertEquals({ ev[2].event, ev[2].address, ev[2].error_code },
                   { "page_fault_kernel", a + PAGE, 2 })      -- write, not user
   lu.assertEquals(p:read(a + PAGE, 5), "hello")
+  -- access_ok() (arch/x86/include/asm/uaccess_64.h) refuses a kernel
+  -- address before any copy: EFAULT and no fault at all
+  m:trace{ events = { "page_fault_user", "page_fault_kernel" } }
+  lu.assertEquals({ p:pread(f, -(1 << 47), 5, 0) }, { nil, "EFAULT", 14 })
+  lu.assertEquals(#m:trace_events(), 0)
   m:close()
 end
 
