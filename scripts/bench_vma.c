@@ -22,8 +22,12 @@
 **                top-down gap search
 **   find_vma     lookups of random pages of the region (a fixed-seed
 **                table).  memlab has no public find_vma: memlab_touch(t,
-**                addr, 1, 'r') does find_vma and access_error, no page
-**                tables.  The host has no bare lookup either; two calls
+**                addr, 1, 'r') stands for it.  Since the MMU, that is
+**                the whole access: the TLBs (which miss: 10,000 random
+**                pages), a page walk, and -- only the first time a page
+**                is touched -- the fault with find_vma, which maps the
+**                zero page; so this row now measures the MMU's miss path
+**                more than find_vma.  The host has no bare lookup either; two calls
 **                that make the kernel look the VMA up without faulting
 **                the page in stand for it:
 **                  mincore(addr, 1 page): mmap read lock, vma_lookup,
@@ -51,15 +55,20 @@
 **
 ** Results on the reference host (Linux 6.18, x86-64 guest under KVM, 2
 ** cores, Release build, medians of 3 runs of --time 1), in ns per
-** operation (per pair for mmap+munmap and mprotect):
+** operation (per pair for mmap+munmap and mprotect), with the MMU
+** (page tables, TLBs) and the mmap_lock in the path:
 **
-**                              memlab  host  memlab/host  (before: memlab, x)
-**   mmap+munmap, free slot        162   772     4.8x         201, 3.8x
-**   mmap+munmap, hint 0           186  1383     7.4x         380, 3.8x
-**   find_vma vs madvise            51   234     4.6x         143, 1.8x
-**   find_vma vs mincore            51   464     9.1x
-**   mprotect split+merge          121  2680    22x           175, 15x
-**   host: getppid()                      90
+**                              memlab  host  memlab/host  (before the MMU)
+**   mmap+munmap, free slot        162   695     4.3x         162, 4.8x
+**   mmap+munmap, hint 0           186  1350     7.3x         186, 7.4x
+**   find_vma vs madvise           133   189     1.4x          51, 4.6x
+**   find_vma vs mincore           133   405     3.0x          51, 9.1x
+**   mprotect split+merge          200  2460    12x           121, 22x
+**   host: getppid()                      77
+**
+** The find_vma row is the MMU's miss path now (see find_vma above), and
+** mprotect also rewrites page-table entries and flushes the TLBs.  The
+** analysis below is of the lookups and the tree, from before the MMU.
 **
 ** Where memlab's time goes (perf, Release build, 10,000 VMAs; the VMAs
 ** are in a B-tree of 16-slot nodes keyed by vm_end, core/vma_tree.c):
