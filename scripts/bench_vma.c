@@ -59,11 +59,11 @@
 ** (page tables, TLBs) and the mmap_lock in the path:
 **
 **                              memlab  host  memlab/host  (before the MMU)
-**   mmap+munmap, free slot        162   695     4.3x         162, 4.8x
+**   mmap+munmap, free slot        162   702     4.3x         162, 4.8x
 **   mmap+munmap, hint 0           186  1350     7.3x         186, 7.4x
 **   find_vma vs madvise           133   189     1.4x          51, 4.6x
-**   find_vma vs mincore           133   405     3.0x          51, 9.1x
-**   mprotect split+merge          200  2460    12x           121, 22x
+**   find_vma vs mincore           133   406     3.1x          51, 9.1x
+**   mprotect split+merge          202  2468    12x           121, 22x
 **   host: getppid()                      77
 **
 ** The find_vma row is the MMU's miss path now (see find_vma above), and
