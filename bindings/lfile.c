@@ -85,7 +85,12 @@ static int f_ondisk(lua_State *L)
 	return 1;
 }
 
-/* p:pread(file, addr, count, offset) and p:pwrite(...) --> bytes | nil, "EFAULT", 14 */
+/*
+** p:pread(file, addr, count, offset) and p:pwrite(...) --> bytes |
+** nil, "EFAULT", 14 | nil, "SIGKILL", 9 when a fault of the copy ran the
+** OOM killer and it chose this task: Linux's task dies in the system
+** call and never sees its result; memlab's has exited when it returns.
+*/
 static int task_rw(lua_State *L, const char *fname, int write)
 {
 	lmachine *lm;
@@ -94,12 +99,18 @@ static int task_rw(lua_State *L, const char *fname, int write)
 	uint64_t addr = lmemlab_checkaddr(L, 3, fname, "addr");
 	uint64_t count = lmemlab_checklength(L, 4, fname, "count");
 	uint64_t off = lmemlab_checklength(L, 5, fname, "offset"), done = 0;
-	int rc;
+	int pid = memlab_task_pid(t), rc;
 
 	lmemlab_begin_call(lm);
 	rc = write ? memlab_pwrite(t, f, addr, count, off, &done)
 		   : memlab_pread(t, f, addr, count, off, &done);
 	lmemlab_end_call(L, lm, fname, rc);
+	if (memlab_find_task(lmemlab_machine_core(lm), pid) != t) {
+		luaL_pushfail(L);
+		lua_pushliteral(L, "SIGKILL");
+		lua_pushinteger(L, 9);
+		return 3;
+	}
 	return push_count(L, rc, done);
 }
 

@@ -89,13 +89,38 @@ static void tb_addline(lmachine *lm, struct textbuf *tb, const char *msg)
 	tb_append(lm, tb, msg, strlen(msg));
 }
 
+/*
+** One line of the kernel log, msg and its newline together; when the log
+** is full the oldest lines go (Linux's printk ring keeps the newest).
+*/
+static void kmsg_add(lmachine *lm, const char *msg)
+{
+	struct textbuf *tb = &lm->kmsg;
+	size_t n = strlen(msg) + 1, drop = 0;
+	char *nl;
+
+	if (n + 1 > REPORTS_MAX)
+		n = REPORTS_MAX - 1;		/* one line longer than the log: its start */
+	while (tb->len - drop + n + 1 > REPORTS_MAX &&
+	       (nl = memchr(tb->buf + drop, '\n', tb->len - drop)) != NULL)
+		drop = (size_t)(nl - tb->buf) + 1;
+	if (tb->len + n + 1 > REPORTS_MAX && drop == 0)
+		drop = tb->len;
+	if (drop) {
+		memmove(tb->buf, tb->buf + drop, tb->len - drop);
+		tb->len -= drop;
+		tb->truncated = 1;
+	}
+	tb_append(lm, tb, msg, n - 1);
+	tb_append(lm, tb, "\n", 1);
+}
+
 /* The core's report callback (memlab_config.report). */
 static void on_report(void *ud, const char *msg)
 {
 	lmachine *lm = ud;
 
-	tb_append(lm, &lm->kmsg, msg, strlen(msg));
-	tb_append(lm, &lm->kmsg, "\n", 1);
+	kmsg_add(lm, msg);
 	if (lm->in_call)
 		tb_addline(lm, &lm->reports, msg);
 	else
@@ -239,12 +264,19 @@ static void format_size(char *buf, size_t size, uint64_t n)
 /*
 ** m:dmesg([clear]) --> the kernel log: every report of the machine (the
 ** OOM killer's, "BUG: ..."), a line each; clear = true empties it after
-** reading, as dmesg -c does.  The log keeps its first REPORTS_MAX bytes.
+** reading, as dmesg -c does.  The log keeps its last REPORTS_MAX bytes,
+** the oldest lines dropped first.
 */
 static int m_dmesg(lua_State *L)
 {
-	lmachine *lm = to_machine(L, "dmesg");
-	int clear = lua_toboolean(L, 2);
+	lmachine *lm = lmemlab_checkmachine(L, "dmesg");
+	int clear = 0;
+
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_isboolean(L, 2))
+			return lmemlab_typeerror(L, 2, "dmesg", "boolean");
+		clear = lua_toboolean(L, 2);
+	}
 
 	lua_pushlstring(L, lm->kmsg.buf ? lm->kmsg.buf : "", lm->kmsg.len);
 	if (clear) {

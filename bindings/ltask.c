@@ -853,15 +853,15 @@ static int t_oom_score_adj(lua_State *L)
 	lmachine *lm;
 	memlab_task *t = lmemlab_checktask(L, "oom_score_adj", &lm);
 	lua_Integer v;
-	int rc;
+	int isnum, rc;
 
 	if (lua_isnoneornil(L, 2)) {
 		lua_pushinteger(L, memlab_task_get_oom_score_adj(t));
 		return 1;
 	}
-	if (!lua_isinteger(L, 2))
+	v = lua_tointegerx(L, 2, &isnum);	/* 100.0 is 100, as elsewhere */
+	if (!isnum)
 		return lmemlab_typeerror(L, 2, "oom_score_adj", "integer");
-	v = lua_tointeger(L, 2);
 	if (v < -1000 || v > 1000)
 		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
 	lmemlab_begin_call(lm);

@@ -441,6 +441,12 @@ int oom_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		if (t->oom_score_adj != p->oom_score_adj || t->oom_score_adj_min != p->oom_score_adj_min)
 			ml_violation(&c, "pid %d: oom_score_adj %hd, its thread group's %hd", t->pid,
 				     t->oom_score_adj, p->oom_score_adj);
+		/* __set_oom_adj() writes every process sharing the mm but init */
+		p = t->mm->owner;
+		if (!oom_unkillable_task(t) && !oom_unkillable_task(p) &&
+		    t->oom_score_adj != p->oom_score_adj)
+			ml_violation(&c, "pid %d: oom_score_adj %hd, pid %d sharing its mm %hd",
+				     t->pid, t->oom_score_adj, p->pid, p->oom_score_adj);
 	}
 	return c.count;
 }

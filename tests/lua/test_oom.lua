@@ -11,6 +11,13 @@ local memlab = require("memlab")
 
 local PAGE = 4096
 
+-- f(...) raises an error that says what.
+local function assert_raises(what, f, ...)
+  local ok, err = pcall(f, ...)
+  lu.assertFalse(ok, "expected an error")
+  lu.assertStrContains(tostring(err), what)
+end
+
 -- A 32 MiB machine that overcommits, with an init (pid 1: never chosen).
 local function machine()
   local m = memlab.new{ ram = "32M", seed = 1 }
@@ -99,7 +106,6 @@ function TestOom:test_oom_score_adj()
   lu.assertEquals(write_pages(tiny, 10), 10)
   local hog = m:spawn{ name = "hog" }
   local _, sig = write_pages(hog, 2000)
-  lu.assertNil(sig)
   lu.assertNil(sig)
   lu.assertEquals(tiny:oom_score_adj(1000), 1000)
   _, sig = write_pages(hog, 16384)     -- big is the biggest, but protected
@@ -285,6 +291,73 @@ function TestOom:test_no_killable_process()
   lu.assertEquals(err, "ENOMEM")
   lu.assertStrContains(m:dmesg(), "Out of memory and no killable processes...")
   lu.assertTrue(alive(self.init))
+  lu.assertTrue(m:check())
+end
+
+-- __set_oom_adj() (fs/proc/base.c): every process sharing the mm gets the
+-- value too, except init; m:check() holds them to it.
+function TestOom:test_oom_score_adj_reaches_mm_sharers()
+  local m, init = self.m, self.init
+  local p = m:spawn{ name = "p" }
+  local v = p:clone{ vm = true }                      -- another process, the same mm
+  local t = v:thread()
+  lu.assertEquals(t:oom_score_adj(200), 200)
+  lu.assertEquals({ p:oom_score_adj(), v:oom_score_adj() }, { 200, 200 })
+  local s = init:clone{ vm = true }                   -- shares init's mm
+  lu.assertEquals(s:oom_score_adj(300), 300)
+  lu.assertEquals(init:oom_score_adj(), 0)            -- init is left alone
+  lu.assertEquals(p:oom_score_adj(100.0), 100)        -- an integral float is an integer
+  assert_raises("oom_score_adj", p.oom_score_adj, p, 1.5)
+  assert_raises("oom_score_adj", p.oom_score_adj, p, {})
+  lu.assertTrue(m:check())
+end
+
+-- A kill in the middle of a copy to user memory: the system call's task
+-- never returns to see its result.
+function TestOom:test_killed_during_pread()
+  local m = self.m
+  local f = m:file{ name = "big", size = 64 << 20 }
+  local hog = m:spawn{ name = "hog" }
+  local a = assert(hog:mmap(nil, 64 << 20, "rw-", "private|anonymous"))
+  lu.assertEquals({ hog:pread(f, a, 64 << 20, 0) }, { nil, "SIGKILL", 9 })
+  lu.assertFalse(alive(hog))
+  lu.assertEquals(killed(m), { hog.pid })
+  lu.assertTrue(m:check())
+end
+
+function TestOom:test_dmesg()
+  local m = self.m
+  m:sysctl{ panic_on_oom = 1 }
+  write_pages(m:spawn{ name = "hog" }, 16384)
+  local log = m:dmesg()
+  lu.assertStrContains(log, "Kernel panic - not syncing")
+  lu.assertEquals(log:sub(-1), "\n")
+  lu.assertEquals(m:dmesg(true), log)                 -- read and clear
+  lu.assertEquals(m:dmesg(), "")
+  assert_raises("dmesg", m.dmesg, m, 0)               -- not a boolean: no clearing by mistake
+  assert_raises("dmesg", m.dmesg, m, "no")
+  m:close()
+  assert_raises("closed", m.dmesg, m)
+end
+
+-- The log keeps the newest 1 MiB, whole lines: 400 idle tasks make each
+-- report's task table long, 40 kills overflow it.
+function TestOom:test_dmesg_keeps_the_newest()
+  local m = self.m
+  for i = 1, 400 do m:spawn{ name = "idle" .. i } end
+  for round = 1, 40 do
+    local hog = m:spawn{ name = "hog" .. round }
+    local b = assert(hog:mmap(nil, 16384 * PAGE, "rw", "private|anonymous"))
+    hog:touch(b, 16384 * PAGE, "w")
+  end
+  lu.assertEquals(m:vmstat().oom_kill, 40)
+  local log = m:dmesg()
+  lu.assertTrue(#log <= 1 << 20 and #log > (1 << 20) - 4096)
+  lu.assertEquals(log:sub(-1), "\n")
+  lu.assertStrMatches(log:match("^[^\n]*"), "%[%s*%d+%].*")   -- a whole line of a table
+  -- plain finds: luaunit would print the whole megabyte on a failure
+  lu.assertTrue(log:find("Killed process %d+ %(hog40%)") ~= nil)  -- the newest is there
+  lu.assertNil(log:find("(hog1)", 1, true))                   -- the oldest went
   lu.assertTrue(m:check())
 end
 
