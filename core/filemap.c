@@ -477,6 +477,21 @@ static uint8_t *page_bytes(memlab_machine *m, uint64_t pfn, uint64_t in, uint64_
 }
 
 /*
+** filemap_read() marks each page it copies from accessed, but for a
+** first page the previous read ended in (pos_same_folio(ki_pos,
+** ra->prev_pos - 1)): reading a page in pieces counts once.  Writes do
+** not mark (ext4's write_begin asks FGP_WRITEBEGIN, without FGP_ACCESSED).
+*/
+static void mark_read_accessed(struct memlab_file *f, uint64_t pfn, uint64_t pos, bool first)
+{
+	memlab_machine *m = f->m;
+
+	if (!first || !f->ra_prev_pos ||
+	    (pos >> m->page_shift) != ((f->ra_prev_pos - 1) >> m->page_shift))
+		folio_mark_accessed(m, pfn_to_page(m, pfn));
+}
+
+/*
 ** n bytes at off through the page cache, page by page, each piece handed
 ** to actor(ud, done, bytes, len), which returns 0 or a negative errno; a
 ** write dirties each page and grows the file to cover it.  Returns the
@@ -497,6 +512,8 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 
 		if (err)
 			return done ? (int64_t)done : err;
+		if (!write)
+			mark_read_accessed(f, pfn, pos, done == 0);
 		done += len;
 		if (!write)
 			continue;
@@ -511,9 +528,14 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
 		     void *ud)
 {
+	int64_t done;
+
 	if (off >= f->size)
 		return 0;
-	return filemap_rw(f, off, n < f->size - off ? n : f->size - off, actor, ud, false);
+	done = filemap_rw(f, off, n < f->size - off ? n : f->size - off, actor, ud, false);
+	if (done > 0)
+		f->ra_prev_pos = off + (uint64_t)done;
+	return done;
 }
 
 /*

@@ -171,8 +171,12 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	struct page *hp = pfn_to_page(m, head);
 	unsigned order = hp->private;
 	int maps = hp->mapcount;
-	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_lru | PG_unevictable);
+	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_unevictable |
+				      PG_active | PG_referenced | PG_workingset);
+	bool lru = hp->flags & PG_lru;
+
 	rmap_walk(m, head, split_one_pmd, NULL);
+	lru_del(m, hp);		/* lru_add_split_folio(): each page takes the list's place */
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
 		struct page *p = pfn_to_page(m, head + i);
@@ -182,6 +186,8 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->mapcount = maps;
 		p->_refcount = maps;
 		p->flags |= flags;
+		if (lru)
+			lru_add(m, p, false);
 	}
 	m->vmstat[NR_ANON_TRANSPARENT_HUGEPAGES]--;
 	m->vmstat[THP_SPLIT_PAGE]++;

@@ -51,6 +51,10 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_anon_exclusive 0x0040u /* PageAnonExclusive: one mm may write it in place */
 #define PG_lru		0x0080u	/* counted on an LRU list (NR_{IN,}ACTIVE_*) */
 #define PG_unevictable	0x0100u	/* on the unevictable list: mlocked (NR_MLOCK) */
+#define PG_active	0x0200u	/* on an active list */
+#define PG_referenced	0x0400u	/* used once since it was last looked at (folio_mark_accessed) */
+#define PG_reclaim	0x0800u	/* reclaim wants it: to the inactive tail when written back */
+#define PG_workingset	0x1000u	/* was active once (deactivated by reclaim) */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -84,6 +88,20 @@ struct frame_extent {
 
 struct free_list {
 	uint32_t head, tail;	/* pfns, PFN_NONE when empty */
+};
+
+/* The LRU lists (include/linux/mmzone.h enum lru_list), in vmstat's order. */
+enum lru_list {
+	LRU_INACTIVE_ANON, LRU_ACTIVE_ANON, LRU_INACTIVE_FILE, LRU_ACTIVE_FILE,
+	LRU_UNEVICTABLE, NR_LRU_LISTS
+};
+#define LRU_ACTIVE	1
+#define LRU_FILE	2
+
+/* The node's lruvec (swap.c): pages linked through lru_next/lru_prev, the head newest. */
+struct lruvec {
+	struct free_list lists[NR_LRU_LISTS];
+	uint64_t nr_pages[NR_LRU_LISTS];
 };
 
 /*
@@ -224,6 +242,7 @@ struct memlab_machine {
 	bool thp_use_zero_page;		/* transparent_hugepage/use_zero_page */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
+	struct lruvec lruvec;		/* the node's LRU lists (swap.c) */
 
 	/* address spaces (mm.h) */
 	struct memlab_task *tasks;	/* live tasks, newest first */
@@ -302,6 +321,22 @@ struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones *
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
+
+/* ---- swap.c: the LRU lists ---- */
+void lruvec_init(memlab_machine *m);
+bool folio_is_file_lru(const struct page *page);
+enum lru_list folio_lru_list(const struct page *page);
+void lru_add(memlab_machine *m, struct page *page, bool unevictable);
+void lru_del(memlab_machine *m, struct page *page);
+bool folio_isolate_lru(memlab_machine *m, struct page *page);
+void folio_putback_lru(memlab_machine *m, struct page *page);
+void folio_isolated_retype(memlab_machine *m, struct page *page, uint32_t clear, uint32_t set);
+void folio_mark_accessed(memlab_machine *m, struct page *page);
+void folio_rotate_reclaimable(memlab_machine *m, struct page *page);
+void lru_lazyfree(memlab_machine *m, struct page *page);
+size_t lru_list_pfns(memlab_machine *m, enum lru_list lru, uint64_t *out, size_t n);
+const char *lru_list_name(enum lru_list lru);
+int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- fault_inject.c ---- */
 void fault_inject_init(memlab_machine *m);

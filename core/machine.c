@@ -462,6 +462,7 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	m->alloc_ud = cfg->alloc_ud;
 	m->report = cfg->report;
 	m->report_ud = cfg->report_ud;
+	lruvec_init(m);
 	err = apply_config(m, cfg);
 	if (!err)
 		err = physmem_init(m);

@@ -102,49 +102,6 @@ void update_hiwater_rss(struct mm_struct *mm)
 }
 
 /*
-** The LRU a page is counted on (lruvec_add_folio): anon and shmem on the
-** anon lists, file pages on the file lists, pages of VM_LOCKED VMAs
-** unevictable; new pages start inactive (classic LRU, no MGLRU).
-*/
-/* folio_nr_pages(): a huge page's head counts for all its pages. */
-static uint64_t folio_nr_pages(const struct page *page)
-{
-	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
-}
-
-/* The LRU counters a page is on, moved by d times its pages. */
-static void lru_account(memlab_machine *m, const struct page *page, int64_t d)
-{
-	uint64_t n = (uint64_t)d * folio_nr_pages(page);
-
-	if (page->flags & PG_unevictable) {
-		m->vmstat[NR_UNEVICTABLE] += n;
-		m->vmstat[NR_ZONE_UNEVICTABLE] += n;
-		m->vmstat[NR_MLOCK] += n;
-	} else if (page->flags & PG_swapbacked) {
-		m->vmstat[NR_INACTIVE_ANON] += n;
-		m->vmstat[NR_ZONE_INACTIVE_ANON] += n;
-	} else {
-		m->vmstat[NR_INACTIVE_FILE] += n;
-		m->vmstat[NR_ZONE_INACTIVE_FILE] += n;
-	}
-}
-
-void lru_add(memlab_machine *m, struct page *page, bool unevictable)
-{
-	page->flags |= PG_lru | (unevictable ? PG_unevictable : 0);
-	lru_account(m, page, 1);
-}
-
-static void lru_del(memlab_machine *m, struct page *page)
-{
-	if (!(page->flags & PG_lru))
-		return;
-	lru_account(m, page, -1);
-	page->flags &= ~(PG_lru | PG_unevictable);
-}
-
-/*
 ** A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE):
 ** every folio allocation adds __GFP_COMP, order 0 too (folio_alloc_mpol),
 ** which the OOM report's gfp_mask and mm_page_alloc show.
@@ -167,7 +124,8 @@ void put_page(memlab_machine *m, uint64_t pfn)
 	lru_del(m, page);
 	page->mapping = 0;
 	page->index = 0;
-	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive);
+	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_active |
+			 PG_referenced | PG_reclaim | PG_workingset);
 	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
 	memlab_free_pages(m, pfn, page->private);	/* a huge page's order */
 }
@@ -1421,12 +1379,7 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	p.accessed = p.dirty = false;
 	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
 	tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
-	if (!(page->flags & PG_swapbacked) || (page->flags & PG_unevictable))
-		return 0;
-	lru_del(m, page);
-	page->flags &= ~PG_swapbacked;
-	lru_add(m, page, false);
-	m->vmstat[PGLAZYFREE]++;
+	lru_lazyfree(m, page);
 	return 0;
 }
 

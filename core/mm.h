@@ -91,6 +91,7 @@ struct memlab_file {
 	int refcount;			/* the machine's list + every VMA mapping it */
 	struct address_space i_pages;	/* its page cache */
 	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
+	uint64_t ra_prev_pos;		/* file->f_ra.prev_pos: where the last read ended (0: none yet) */
 	struct memlab_file *next;	/* the machine's files */
 };
 
@@ -347,7 +348,6 @@ bool page_anon(const struct page *page);
 uint64_t get_mm_rss(const struct mm_struct *mm);
 void update_hiwater_rss(struct mm_struct *mm);
 void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
-void lru_add(memlab_machine *m, struct page *page, bool unevictable);
 int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);

@@ -1,0 +1,302 @@
+/*
+** swap.c -- the LRU lists (mm/swap.c, include/linux/mm_inline.h): the
+** node's five lists of pages that reclaim (vmscan.c) ages and scans, and
+** the moves between them that use of a page makes.
+**
+** memlab has one node and one lruvec (no memory cgroups).  A folio on a
+** list has PG_lru; the list follows from its flags as folio_lru_list()
+** says: unevictable, else anon (PG_swapbacked) or file, active or not.
+** The lists are linked through page->lru_next/lru_prev (pfns) as the
+** free lists are: a page is on one or the other, never both.  New pages
+** go to the head; reclaim takes from the tail (classic two-list LRU;
+** memlab's reference kernel has no MGLRU).
+*/
+#include "mm.h"
+
+static uint64_t folio_nr_pages(const struct page *page)
+{
+	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
+}
+
+bool folio_is_file_lru(const struct page *page)
+{
+	return !(page->flags & PG_swapbacked);
+}
+
+enum lru_list folio_lru_list(const struct page *page)
+{
+	enum lru_list lru;
+
+	if (page->flags & PG_unevictable)
+		return LRU_UNEVICTABLE;
+	lru = folio_is_file_lru(page) ? LRU_INACTIVE_FILE : LRU_INACTIVE_ANON;
+	if (page->flags & PG_active)
+		lru += LRU_ACTIVE;
+	return lru;
+}
+
+/* update_lru_size(): the node's and the zone's counters (one zone's worth: memlab keeps one set). */
+static void update_lru_size(memlab_machine *m, enum lru_list lru, const struct page *page,
+			    int64_t d)
+{
+	uint64_t n = (uint64_t)d * folio_nr_pages(page);
+
+	m->lruvec.nr_pages[lru] += n;
+	m->vmstat[NR_INACTIVE_ANON + lru] += n;
+	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += n;
+	if (lru == LRU_UNEVICTABLE)
+		m->vmstat[NR_MLOCK] += n;	/* memlab's unevictable pages are the mlocked ones */
+}
+
+/* lruvec_add_folio() (head) or lruvec_add_folio_tail(): pfn onto its list. */
+static void lruvec_add(memlab_machine *m, uint64_t pfn, bool tail)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	enum lru_list lru = folio_lru_list(page);
+	struct free_list *l = &m->lruvec.lists[lru];
+
+	if (l->head == PFN_NONE) {
+		page->lru_next = page->lru_prev = PFN_NONE;
+		l->head = l->tail = (uint32_t)pfn;
+	} else if (tail) {
+		page->lru_next = PFN_NONE;
+		page->lru_prev = l->tail;
+		pfn_to_page(m, l->tail)->lru_next = (uint32_t)pfn;
+		l->tail = (uint32_t)pfn;
+	} else {
+		page->lru_prev = PFN_NONE;
+		page->lru_next = l->head;
+		pfn_to_page(m, l->head)->lru_prev = (uint32_t)pfn;
+		l->head = (uint32_t)pfn;
+	}
+	update_lru_size(m, lru, page, 1);
+}
+
+/* lruvec_del_folio(): pfn off the list its flags name. */
+static void lruvec_del(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	enum lru_list lru = folio_lru_list(page);
+	struct free_list *l = &m->lruvec.lists[lru];
+
+	if (page->lru_prev == PFN_NONE)
+		l->head = page->lru_next;
+	else
+		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
+	if (page->lru_next == PFN_NONE)
+		l->tail = page->lru_prev;
+	else
+		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
+	page->lru_next = page->lru_prev = 0;
+	update_lru_size(m, lru, page, -1);
+}
+
+static uint64_t page_pfn(const memlab_machine *m, const struct page *page)
+{
+	return (uint64_t)(page - m->mem_map);
+}
+
+void lruvec_init(memlab_machine *m)
+{
+	for (int i = 0; i < NR_LRU_LISTS; i++)
+		m->lruvec.lists[i].head = m->lruvec.lists[i].tail = PFN_NONE;
+}
+
+/*
+** folio_add_lru() / lru_cache_add_inactive_or_unevictable(): a new page
+** goes to the head of its inactive list, or the unevictable list for a
+** VM_LOCKED mapping.  PG_active set beforehand (a refault) puts it on
+** the active list.
+*/
+void lru_add(memlab_machine *m, struct page *page, bool unevictable)
+{
+	page->flags |= PG_lru;
+	if (unevictable)
+		page->flags = (page->flags | PG_unevictable) & ~PG_active;
+	lruvec_add(m, page_pfn(m, page), false);
+}
+
+/* The page leaves the LRU (freed, or isolated by its caller); its flags stay. */
+void lru_del(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru))
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~PG_lru;
+}
+
+/*
+** folio_isolate_lru(): take the page off its list for reclaim or
+** migration, counted in nr_isolated_{anon,file} until it is put back.
+** false when it is not on a list.
+*/
+bool folio_isolate_lru(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru))
+		return false;
+	lru_del(m, page);
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += folio_nr_pages(page);
+	return true;
+}
+
+/* folio_putback_lru(): an isolated page back to the head of the list its flags name. */
+void folio_putback_lru(memlab_machine *m, struct page *page)
+{
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] -= folio_nr_pages(page);
+	page->flags |= PG_lru;
+	lruvec_add(m, page_pfn(m, page), false);
+}
+
+/* Moving an isolated page to another list type: its isolated count moves with it. */
+void folio_isolated_retype(memlab_machine *m, struct page *page, uint32_t clear, uint32_t set)
+{
+	uint64_t nr = folio_nr_pages(page);
+
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] -= nr;
+	page->flags = (page->flags & ~clear) | set;
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += nr;
+}
+
+/*
+** folio_activate(): an inactive evictable page on a list moves to the
+** head of its active list (pgactivate).
+*/
+static void folio_activate(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru) || (page->flags & (PG_active | PG_unevictable)))
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags |= PG_active;
+	lruvec_add(m, page_pfn(m, page), false);
+	m->vmstat[PGACTIVATE] += folio_nr_pages(page);
+}
+
+/*
+** folio_mark_accessed(): a use the page tables do not see (read(2)).
+** inactive,unreferenced -> inactive,referenced
+** inactive,referenced   -> active,unreferenced
+** active,unreferenced   -> active,referenced
+*/
+void folio_mark_accessed(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_referenced)) {
+		page->flags |= PG_referenced;
+	} else if (page->flags & PG_unevictable) {
+		/* unevictable pages stay where they are */
+	} else if (!(page->flags & PG_active)) {
+		if (page->flags & PG_lru)
+			folio_activate(m, page);
+		else
+			page->flags |= PG_active;
+		page->flags &= ~PG_referenced;
+	}
+}
+
+/*
+** folio_rotate_reclaimable(): a page written back for reclaim
+** (PG_reclaim) goes to the tail of the inactive list, to be reclaimed
+** next (pgrotated).
+*/
+void folio_rotate_reclaimable(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru) || (page->flags & (PG_dirty | PG_unevictable)))
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~PG_active;
+	lruvec_add(m, page_pfn(m, page), true);
+	m->vmstat[PGROTATED] += folio_nr_pages(page);
+}
+
+/*
+** lru_lazyfree(): MADV_FREE makes an anonymous page clean, old and
+** lazily freeable -- off the swap-backed anon lists to the head of the
+** inactive file list (pglazyfree), where reclaim may drop it.
+*/
+void lru_lazyfree(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru) || !(page->flags & PG_swapbacked) ||
+	    (page->flags & PG_unevictable))
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
+	lruvec_add(m, page_pfn(m, page), false);
+	m->vmstat[PGLAZYFREE] += folio_nr_pages(page);
+}
+
+/* The pfns of list lru, tail (oldest) first, into out; returns how many there are. */
+size_t lru_list_pfns(memlab_machine *m, enum lru_list lru, uint64_t *out, size_t n)
+{
+	size_t i = 0;
+
+	for (uint32_t p = m->lruvec.lists[lru].tail; p != PFN_NONE; p = pfn_to_page(m, p)->lru_prev, i++)
+		if (out && i < n)
+			out[i] = p;
+	return i;
+}
+
+/* ===================== checks ===================== */
+
+static const char *const lru_names[NR_LRU_LISTS] = {
+	"inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"
+};
+
+const char *lru_list_name(enum lru_list lru)
+{
+	return lru_names[lru];
+}
+
+/*
+** Each list doubly linked from head to tail, its pages on the LRU and of
+** its kind, its size the counters'; every PG_lru page on a list (the
+** lists together hold as many as the frames say).
+*/
+int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+	uint64_t on_lists = 0, flagged = 0;
+
+	for (int lru = 0; lru < NR_LRU_LISTS; lru++) {
+		const struct free_list *l = &m->lruvec.lists[lru];
+		uint64_t nr = 0, steps = 0, prev = PFN_NONE;
+
+		for (uint32_t p = l->head; p != PFN_NONE; p = pfn_to_page(m, p)->lru_next) {
+			const struct page *page;
+
+			if (p >= m->nr_frames || ++steps > m->nr_frames) {
+				ml_violation(&c, "lru: list %s is corrupt", lru_names[lru]);
+				break;
+			}
+			page = pfn_to_page(m, p);
+			if (page->lru_prev != prev)
+				ml_violation(&c, "lru: pfn %#x on %s: broken back link", p, lru_names[lru]);
+			if (!(page->flags & PG_lru) || (page->flags & PG_buddy) ||
+			    !(page->flags & PG_head_alloc) || page->_refcount <= 0)
+				ml_violation(&c, "lru: pfn %#x on %s is not an LRU page (flags %#x)",
+					     p, lru_names[lru], page->flags);
+			else if ((int)folio_lru_list(page) != lru)
+				ml_violation(&c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
+					     lru_names[folio_lru_list(page)]);
+			nr += folio_nr_pages(page);
+			prev = p;
+		}
+		if (prev != l->tail)
+			ml_violation(&c, "lru: list %s's tail is pfn %#x, its last page %#llx",
+				     lru_names[lru], l->tail, (unsigned long long)prev);
+		if (nr != m->lruvec.nr_pages[lru] || nr != m->vmstat[NR_INACTIVE_ANON + lru])
+			ml_violation(&c, "lru: list %s holds %llu pages, counted %llu (vmstat %llu)",
+				     lru_names[lru], (unsigned long long)nr,
+				     (unsigned long long)m->lruvec.nr_pages[lru],
+				     (unsigned long long)m->vmstat[NR_INACTIVE_ANON + lru]);
+		on_lists += nr;
+	}
+	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
+		const struct page *page = pfn_to_page(m, pfn);
+
+		if ((page->flags & PG_lru) && !(page->flags & PG_buddy))
+			flagged += folio_nr_pages(page);
+	}
+	if (flagged != on_lists)
+		ml_violation(&c, "lru: %llu pages have PG_lru, the lists hold %llu",
+			     (unsigned long long)flagged, (unsigned long long)on_lists);
+	return c.count;
+}
