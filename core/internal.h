@@ -185,6 +185,10 @@ enum {
 	TP_PAGE_FAULT_USER, TP_PAGE_FAULT_KERNEL, TP_RSS_STAT, TP_TLB_FLUSH,
 	TP_MMAP_LOCK_START_LOCKING, TP_MMAP_LOCK_ACQUIRE_RETURNED, TP_MMAP_LOCK_RELEASED,
 	TP_MARK_VICTIM, TP_OOM_SCORE_ADJ_UPDATE,
+	TP_MM_VMSCAN_KSWAPD_SLEEP, TP_MM_VMSCAN_KSWAPD_WAKE, TP_MM_VMSCAN_WAKEUP_KSWAPD,
+	TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, TP_MM_VMSCAN_DIRECT_RECLAIM_END,
+	TP_MM_VMSCAN_LRU_ISOLATE, TP_MM_VMSCAN_WRITE_FOLIO,
+	TP_MM_VMSCAN_LRU_SHRINK_INACTIVE, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE,
 	NR_TRACEPOINTS
 };
 
@@ -348,7 +352,16 @@ void *kmem_cache_alloc(memlab_machine *m, size_t object_size);
 
 /* ---- trace.c ---- */
 void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);
+void trace_emitv(memlab_machine *m, int id, const uint64_t *args, int n);
 int trace_event_id(const char *name);
+/* trace_<event>() of more than four fields: tracev(m, id, f0, f1, ...). */
+#define tracev(m, id, ...)							\
+	do {									\
+		if (((m)->trace_mask >> (id)) & 1) {				\
+			const uint64_t a_[] = { __VA_ARGS__ };			\
+			trace_emitv((m), (id), a_, (int)(sizeof(a_) / sizeof(a_[0])));	\
+		}								\
+	} while (0)
 /* trace_<event>(): one test of a bit when nobody listens. */
 #define trace(m, id, a0, a1, a2, a3)						\
 	do {									\

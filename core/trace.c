@@ -42,7 +42,45 @@ static const struct tracepoint_desc {
 	[TP_MARK_VICTIM] = { "mark_victim", "oom",
 			     { "pid", "total_vm", "anon_rss", "oom_score_adj" } },
 	[TP_OOM_SCORE_ADJ_UPDATE] = { "oom_score_adj_update", "oom", { "pid", "oom_score_adj" } },
+	[TP_MM_VMSCAN_KSWAPD_SLEEP] = { "mm_vmscan_kswapd_sleep", "vmscan", { "nid" } },
+	[TP_MM_VMSCAN_KSWAPD_WAKE] = { "mm_vmscan_kswapd_wake", "vmscan", { "nid", "zid", "order" } },
+	[TP_MM_VMSCAN_WAKEUP_KSWAPD] = { "mm_vmscan_wakeup_kswapd", "vmscan",
+					 { "nid", "zid", "order", "gfp_flags" } },
+	[TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN] = { "mm_vmscan_direct_reclaim_begin", "vmscan",
+						{ "order", "gfp_flags" } },
+	[TP_MM_VMSCAN_DIRECT_RECLAIM_END] = { "mm_vmscan_direct_reclaim_end", "vmscan",
+					      { "nr_reclaimed" } },
+	[TP_MM_VMSCAN_LRU_ISOLATE] = { "mm_vmscan_lru_isolate", "vmscan",
+				       { "highest_zoneidx", "order", "nr_requested", "nr_scanned",
+					 "nr_skipped", "nr_taken", "lru" } },
+	[TP_MM_VMSCAN_WRITE_FOLIO] = { "mm_vmscan_write_folio", "vmscan", { "pfn", "reclaim_flags" } },
+	[TP_MM_VMSCAN_LRU_SHRINK_INACTIVE] = { "mm_vmscan_lru_shrink_inactive", "vmscan",
+					       { "nid", "nr_scanned", "nr_reclaimed", "nr_dirty",
+						 "nr_writeback", "nr_congested", "nr_immediate",
+						 "nr_activate0", "nr_activate1", "nr_ref_keep",
+						 "nr_unmap_fail", "priority", "reclaim_flags" } },
+	[TP_MM_VMSCAN_LRU_SHRINK_ACTIVE] = { "mm_vmscan_lru_shrink_active", "vmscan",
+					     { "nid", "nr_taken", "nr_active", "nr_deactivated",
+					       "nr_referenced", "priority", "reclaim_flags" } },
 };
+
+/* RECLAIM_WB_* (include/trace/events/vmscan.h) by name, as __print_flags shows them. */
+static void reclaim_flags_text(uint64_t v, char *buf, size_t size)
+{
+	static const struct { unsigned bit; const char *name; } names[] = {
+		{ 0x1, "RECLAIM_WB_ANON" }, { 0x2, "RECLAIM_WB_FILE" }, { 0x10, "RECLAIM_WB_MIXED" },
+		{ 0x4, "RECLAIM_WB_SYNC" }, { 0x8, "RECLAIM_WB_ASYNC" },
+	};
+	size_t len = 0;
+
+	buf[0] = 0;
+	for (size_t i = 0; i < sizeof(names) / sizeof(names[0]); i++)
+		if ((v & names[i].bit) && len < size)
+			len += (size_t)snprintf(buf + len, size - len, "%s%s", len ? "|" : "",
+						names[i].name);
+	if (!v)
+		snprintf(buf, size, "RECLAIM_WB_NONE");
+}
 
 int trace_event_id(const char *name)
 {
@@ -65,22 +103,38 @@ const char *memlab_trace_field_name(int id, int i)
 }
 
 /* The event, stamped, to the hook and the ring (the caller saw its bit set). */
-void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+static void trace_record(memlab_machine *m, struct memlab_trace_event *ev)
 {
-	struct memlab_trace_event ev = { ++m->trace_clock, id, m->current ? m->current->pid : 0,
-					 { a0, a1, a2, a3 } };
 	struct trace_ring *r = &m->trace_ring;
 
-	if ((m->trace_hook_mask >> id) & 1)
-		m->trace_hook(m->trace_hook_ud, &ev);
-	if (!((r->mask >> id) & 1) || !r->size)
+	ev->ts = ++m->trace_clock;
+	ev->pid = m->current ? m->current->pid : 0;
+	if ((m->trace_hook_mask >> ev->event) & 1)
+		m->trace_hook(m->trace_hook_ud, ev);
+	if (!((r->mask >> ev->event) & 1) || !r->size)
 		return;
-	r->ev[r->head % r->size] = ev;
+	r->ev[r->head % r->size] = *ev;
 	r->head++;
 	if (r->head - r->tail > r->size) {
 		r->tail = r->head - r->size;
 		r->lost++;
 	}
+}
+
+void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
+{
+	struct memlab_trace_event ev = { 0, id, 0, { a0, a1, a2, a3 } };
+
+	trace_record(m, &ev);
+}
+
+void trace_emitv(memlab_machine *m, int id, const uint64_t *args, int n)
+{
+	struct memlab_trace_event ev = { 0, id, 0, { 0 } };
+
+	for (int i = 0; i < n && i < MEMLAB_TRACE_ARGS; i++)
+		ev.arg[i] = args[i];
+	trace_record(m, &ev);
 }
 
 static void trace_update_mask(memlab_machine *m)
@@ -151,6 +205,10 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 		memlab_gfp_format((uint32_t)v, buf, size);
 	else if (strcmp(f, "write") == 0 || strcmp(f, "success") == 0)
 		snprintf(buf, size, "%s", v ? "true" : "false");
+	else if (strcmp(f, "reclaim_flags") == 0)
+		reclaim_flags_text(v, buf, size);
+	else if (strcmp(f, "lru") == 0 && v < NR_LRU_LISTS)
+		snprintf(buf, size, "%s", lru_list_name((enum lru_list)v));
 	else if (strcmp(f, "mm") == 0)
 		snprintf(buf, size, "%016" PRIx64, v);
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||

@@ -874,12 +874,15 @@ MEMLAB_API void (memlab_task_make_it_fail) (memlab_task *t, int on);
 ** (reason, pages), "mmap_lock_start_locking", "mmap_lock_released" (mm,
 ** memcg_id, write) and "mmap_lock_acquire_returned" (mm, memcg_id, write,
 ** success) -- mm is the mm's context id, memcg_id 0 (no memory cgroups),
-** write and success 0 or 1.  memlab_trace_event_name(i) lists them (NULL past the last);
-** an event's fields are memlab_trace_field_name(event, 0..3).  ts is the
+** write and success 0 or 1; the oom, vmscan and compaction events with
+** the fields of their formats in tracefs.  memlab_trace_event_name(i) lists
+** them (NULL past the last); an event's fields are
+** memlab_trace_field_name(event, 0..MEMLAB_TRACE_ARGS-1), NULL after its
+** last.  ts is the
 ** machine's event clock (one tick per event); pid the task the core ran
 ** for (0: none).
 */
-#define MEMLAB_TRACE_ARGS	4
+#define MEMLAB_TRACE_ARGS	16	/* the widest event's fields */
 struct memlab_trace_event {
 	uint64_t ts;
 	int event;
