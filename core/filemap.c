@@ -241,6 +241,27 @@ static void filemap_remove_slot(struct memlab_file *f, uint64_t i)
 	put_page(m, pfn);
 }
 
+/*
+** __remove_mapping() for reclaim: a clean page that only the page cache
+** and the reclaimer (its isolation reference) hold leaves the cache; the
+** reclaimer's put frees it.  false when someone else holds it or it was
+** dirtied again.
+*/
+bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	struct memlab_file *f = (struct memlab_file *)page->mapping;
+	uint64_t i;
+
+	if (page->_refcount != 2 || page->mapcount || (page->flags & PG_dirty))
+		return false;
+	i = slot_find(&f->i_pages, page->index);
+	if (f->i_pages.keys[i] != page->index + 1 || f->i_pages.pfns[i] != pfn)
+		return false;
+	filemap_remove_slot(f, i);
+	return true;
+}
+
 /* truncate_inode_pages_final(): the file is gone; so are its pages. */
 void filemap_release(struct memlab_file *f)
 {
@@ -272,7 +293,7 @@ bool folio_mark_dirty(memlab_machine *m, struct page *page)
 
 	if (page->flags & PG_dirty)
 		return false;
-	page->flags |= PG_dirty;
+	page->flags = (page->flags | PG_dirty) & ~PG_reclaim;	/* reclaim must look again */
 	if (f->shmem)
 		return true;
 	m->vmstat[NR_DIRTY]++;
@@ -310,6 +331,10 @@ static int writeback_page(struct memlab_file *f, uint64_t pfn)
 	folio_clear_dirty(m, page);
 	m->vmstat[NR_WRITTEN]++;
 	m->vmstat[PGPGOUT] += m->page_size >> 10;
+	if (page->flags & PG_reclaim) {		/* folio_end_writeback() */
+		page->flags &= ~PG_reclaim;
+		folio_rotate_reclaimable(m, page);
+	}
 	return 0;
 }
 
@@ -383,9 +408,10 @@ static void read_around(struct vm_area_struct *vma, uint64_t index)
 
 /*
 ** filemap_fault() / shmem_fault(): the cached page for index, read (and
-** read around) when missing.  Returns 0 (minor), 1 (major: the page had
-** to be read; pgmajfault counts it), -MEMLAB_EFAULT past the end of the
-** file (SIGBUS), -MEMLAB_ENOMEM.
+** read around) when missing, with a reference for the caller (vmf->page:
+** reclaim leaves it alone until the caller's put_page).  Returns 0
+** (minor), 1 (major: the page had to be read; pgmajfault counts it),
+** -MEMLAB_EFAULT past the end of the file (SIGBUS), -MEMLAB_ENOMEM.
 */
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 {
@@ -396,10 +422,13 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 	if (index >= file_pages(f))
 		return -MEMLAB_EFAULT;
 	*pfn = filemap_lookup(f, index);
-	if (*pfn != PFN_NONE)
+	if (*pfn != PFN_NONE) {
+		pfn_to_page(m, *pfn)->_refcount++;
 		return 0;
+	}
 	if ((err = filemap_add_page(f, index, pfn)))
 		return err;
+	pfn_to_page(m, *pfn)->_refcount++;
 	if (f->shmem)		/* a new shmem page is a minor fault */
 		return 0;
 	m->vmstat[PGMAJFAULT]++;
@@ -438,10 +467,14 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		pfn = filemap_lookup(vma->vm_file, index);
 		/* arch_wants_old_prefaulted_pte(): arm64 with hardware AF maps the others old */
 		prot.accessed = a == addr || m->arch != MEMLAB_ARCH_ARM64;
-		if (pfn == PFN_NONE || pt_map(m, t->mm, a, 0, pfn, prot))
-			continue;	/* not cached, or mapped already */
-		page_add_file_rmap_one(t, pfn_to_page(m, pfn));
-		mapped |= a == addr;
+		if (pfn == PFN_NONE)
+			continue;
+		pfn_to_page(m, pfn)->_refcount++;	/* a table allocation may reclaim */
+		if (!pt_map(m, t->mm, a, 0, pfn, prot)) {
+			page_add_file_rmap_one(t, pfn_to_page(m, pfn));
+			mapped |= a == addr;
+		}
+		put_page(m, pfn);
 	}
 	return mapped;
 }
@@ -507,9 +540,13 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 		uint64_t pos = off + done, in = pos & (m->page_size - 1);
 		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
 		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift);
-		int err = pfn == PFN_NONE ? -MEMLAB_ENOMEM
-			  : actor(ud, done, page_bytes(m, pfn, in, len, write), len);
+		int err = -MEMLAB_ENOMEM;
 
+		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
+			pfn_to_page(m, pfn)->_refcount++;
+			err = actor(ud, done, page_bytes(m, pfn, in, len, write), len);
+			put_page(m, pfn);
+		}
 		if (err)
 			return done ? (int64_t)done : err;
 		if (!write)
@@ -549,6 +586,16 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
 		return -MEMLAB_EFBIG;
 	return filemap_rw(f, off, n, actor, ud, true);
+}
+
+/*
+** wakeup_flusher_threads(WB_REASON_VMSCAN): the flusher writes back every
+** dirty page.  memlab has no time: it runs at once, and a page reclaim
+** marked (PG_reclaim) goes to the inactive tail as its write completes.
+*/
+void wakeup_flusher_threads(memlab_machine *m)
+{
+	memlab_sync(m);
 }
 
 /* sync(2): every regular file's dirty pages go to its disk. */

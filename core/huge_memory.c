@@ -151,13 +151,15 @@ static bool huge_leaf(memlab_task *t, uint64_t va, uint64_t *table, uint64_t *id
 }
 
 /* rmap_walk's visit: a PMD mapping of the huge page becomes PTEs. */
-static void split_one_pmd(memlab_task *t, uint64_t addr, void *ud)
+static bool split_one_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
 	uint64_t table, idx;
 
+	(void)vma;
 	(void)ud;
 	if (huge_leaf(t, addr, &table, &idx))
 		split_pmd_entry(t, addr, table, idx);
+	return true;
 }
 
 /*
@@ -240,7 +242,7 @@ static int get_huge_zero_page(memlab_machine *m, uint64_t *pfn)
 	uint32_t gfp = (MEMLAB_GFP_TRANSHUGE | MEMLAB___GFP_ZERO) & ~MEMLAB___GFP_MOVABLE;
 
 	if (m->huge_zero_pfn == PFN_NONE) {
-		if (memlab_alloc_pages(m, hpage_pmd_order(m), gfp, &m->huge_zero_pfn)) {
+		if (alloc_pages(m, hpage_pmd_order(m), gfp, &m->huge_zero_pfn)) {
 			m->huge_zero_pfn = PFN_NONE;
 			m->vmstat[THP_ZERO_PAGE_ALLOC_FAILED]++;
 			return -MEMLAB_ENOMEM;
@@ -297,7 +299,7 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		}
 		return 0;
 	}
-	if (memlab_alloc_pages(m, hpage_pmd_order(m), gfp, &pfn)) {
+	if (alloc_pages(m, hpage_pmd_order(m), gfp, &pfn)) {
 		m->vmstat[THP_FAULT_FALLBACK]++;
 		return 1;
 	}

@@ -153,6 +153,7 @@ struct zone {
 	struct free_area free_area[NR_ORDERS_MAX];
 	unsigned flags;				/* ZONE_* */
 	struct per_cpu_pages pcp;		/* cpu 0's pageset */
+	uint64_t nr_lru[NR_LRU_LISTS];		/* NR_ZONE_{IN,}ACTIVE_*, NR_ZONE_UNEVICTABLE */
 };
 
 enum vmstat_item {
@@ -247,6 +248,12 @@ struct memlab_machine {
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 	struct lruvec lruvec;		/* the node's LRU lists (swap.c) */
+	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */
+		bool woken, running;	/* woken: runs when the outermost operation returns */
+		unsigned order;		/* kswapd_order */
+		int highest_zoneidx;	/* kswapd_highest_zoneidx, -1: none asked */
+		int failures;		/* kswapd_failures: runs that freed nothing */
+	} kswapd;
 
 	/* address spaces (mm.h) */
 	struct memlab_task *tasks;	/* live tasks, newest first */
@@ -325,6 +332,7 @@ struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones *
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
+int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
 
 /* ---- swap.c: the LRU lists ---- */
 void lruvec_init(memlab_machine *m);
@@ -341,6 +349,17 @@ void lru_lazyfree(memlab_machine *m, struct page *page);
 size_t lru_list_pfns(memlab_machine *m, enum lru_list lru, uint64_t *out, size_t n);
 const char *lru_list_name(enum lru_list lru);
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+
+/* ---- vmscan.c: page reclaim ---- */
+void kswapd_init(memlab_machine *m);
+void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx);
+void kswapd_run(memlab_machine *m);
+uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
+uint64_t zone_reclaimable_pages(const struct zone *z);
+/* page_alloc.c, for reclaim */
+bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
+			    uint64_t mark, int highest_zoneidx);
+uint64_t high_wmark_pages(const struct zone *z);
 
 /* ---- fault_inject.c ---- */
 void fault_inject_init(memlab_machine *m);

@@ -463,6 +463,7 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	m->report = cfg->report;
 	m->report_ud = cfg->report_ud;
 	lruvec_init(m);
+	kswapd_init(m);
 	err = apply_config(m, cfg);
 	if (!err)
 		err = physmem_init(m);

@@ -144,7 +144,7 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		if (behavior == MADV_FREE)
 			madvise_free_range(&tlb, start, end);
 		else
-			zap_page_range(&tlb, start, end);
+			zap_page_range(&tlb, vma, start, end);
 		tlb_finish_mmu(&tlb);
 		return 0;
 	case MADV_WILLNEED:

@@ -66,7 +66,7 @@ bool page_anon(const struct page *page)
 }
 
 /* mm_counter(): which RSS counter a mapped page is in. */
-static int mm_counter(const struct page *page)
+int mm_counter(const struct page *page)
 {
 	if (page_anon(page))
 		return MM_ANONPAGES;
@@ -111,7 +111,7 @@ int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn)
 	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP |
 		       (zero ? MEMLAB___GFP_ZERO : 0);
 
-	return memlab_alloc_pages(m, 0, gfp, pfn);
+	return alloc_pages(m, 0, gfp, pfn);
 }
 
 /* put_page(): drop a reference; the last one frees the page. */
@@ -158,7 +158,7 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 }
 
 /* folio_remove_rmap_pte() and the reference the entry held. */
-static void page_remove_rmap(memlab_machine *m, uint64_t pfn)
+void page_remove_rmap(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 
@@ -412,10 +412,13 @@ static unsigned do_fault(struct vm_fault *vmf)
 	 * a read retry maps the fresh pages of its window by fault-around.
 	 */
 	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
-		return ret;
-	if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED))
-		return ret | do_cow_fault(vmf, cache_pfn);
-	return ret | do_file_map(vmf, cache_pfn);
+		;
+	else if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED))
+		ret |= do_cow_fault(vmf, cache_pfn);
+	else
+		ret |= do_file_map(vmf, cache_pfn);
+	put_page(vmf->t->m, cache_pfn);		/* filemap_fault's reference */
+	return ret;
 }
 
 /* ===================== write-protect faults ===================== */
@@ -456,10 +459,23 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	struct mm_struct *mm = vmf->t->mm;
 	memlab_machine *m = vmf->t->m;
 	struct pt_prot prot = vma_page_prot(vma);
+	struct pt_walk w;
 	uint64_t pfn;
 
-	if (cow_page(vmf, old, old_zero, &pfn))
+	if (!old_zero)		/* folio_get(old_folio): reclaim may run in the allocation */
+		pfn_to_page(m, old)->_refcount++;
+	if (cow_page(vmf, old, old_zero, &pfn)) {
+		if (!old_zero)
+			put_page(m, old);
 		return VM_FAULT_OOM;
+	}
+	pt_walk(m, mm, vmf->address, &w);
+	if (!w.nr_levels || w.entry[w.nr_levels - 1] != vmf->orig_pte) {
+		put_page(m, pfn);	/* !pte_same(): reclaim took the entry; the access retries */
+		if (!old_zero)
+			put_page(m, old);
+		return 0;
+	}
 	pt_set(m, mm, vmf->address, pfn, mkwrite_dirty(vma, prot), NULL);
 	flush_tlb_page(vmf->t, vmf->address);
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
@@ -467,6 +483,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	if (!old_zero) {
 		add_mm_counter(mm, mm_counter(pfn_to_page(m, old)), -1);
 		page_remove_rmap(m, old);
+		put_page(m, old);
 	}
 	return 0;
 }
@@ -963,16 +980,23 @@ static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 	return true;
 }
 
+struct zap_ctx {
+	struct mmu_gather *tlb;
+	bool recency;			/* vma_has_recency() */
+};
+
 /*
 ** zap_present_ptes() for one entry: the frame loses the mapping (the
 ** gather remembers the range to flush); a dirty entry of a file page
 ** dirties the page (the write reaches the file at writeback, not at
-** munmap).
+** munmap), and a young one marks it accessed, so that reclaim still sees
+** the use a gone mapping made.
 */
 static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		   uint64_t e)
 {
-	struct mmu_gather *tlb = ud;
+	struct zap_ctx *z = ud;
+	struct mmu_gather *tlb = z->tlb;
 	memlab_task *t = tlb->t;
 	memlab_machine *m = t->m;
 	struct pt_prot p;
@@ -990,6 +1014,8 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		return 0;
 	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
 		folio_mark_dirty(m, pfn_to_page(m, pfn));
+	if (p.accessed && z->recency && !page_anon(pfn_to_page(m, pfn)))
+		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
 	page_remove_rmap(m, pfn);
 	return 0;
@@ -999,10 +1025,13 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 ** unmap_page_range(): every entry of [start, end) goes, the tables stay;
 ** tlb (the caller's tlb_gather_mmu) collects what to flush.
 */
-void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
+void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
+		    uint64_t end)
 {
+	struct zap_ctx z = { tlb, vma_has_recency(vma) };
+
 	update_hiwater_rss(tlb->mm);
-	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, tlb);
+	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, &z);
 }
 
 /* ===================== mprotect ===================== */
@@ -1322,14 +1351,16 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		child.dirty = false;
 	if (level > 0)
 		return copy_huge_pmd(c->dst, va, pfn, child);
-	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child)))
-		return err;
 	if (p.special)
-		return 0;
+		return pt_map(m, c->dst->mm, va, level, pfn, child);
 	page = pfn_to_page(m, pfn);
+	page->_refcount++;	/* the child's, taken before a table allocation may reclaim */
+	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child))) {
+		put_page(m, pfn);
+		return err;
+	}
 	if (page_anon(page))
 		page->flags &= ~PG_anon_exclusive;
-	page->_refcount++;
 	page->mapcount++;
 	add_mm_counter(c->dst->mm, mm_counter(page), 1);
 	return 0;

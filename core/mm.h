@@ -223,7 +223,8 @@ void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
 /*
 ** Leaving the outermost call, the tasks the OOM killer marked while it
 ** ran (the task itself, its threads, the processes sharing its mm) exit:
-** nothing of the call refers to them any more.
+** nothing of the call refers to them any more.  Then a woken kswapd runs
+** (vmscan.c): the call no longer holds pages reclaim could take.
 */
 static inline void task_leave(memlab_task *t, memlab_task *prev)
 {
@@ -232,6 +233,8 @@ static inline void task_leave(memlab_task *t, memlab_task *prev)
 	m->current = prev;
 	if (!prev && m->oom_victims)
 		exit_oom_victims(m);
+	if (!prev && m->kswapd.woken)
+		kswapd_run(m);
 }
 
 /* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */
@@ -350,12 +353,15 @@ void update_hiwater_rss(struct mm_struct *mm);
 void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
 int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
+int mm_counter(const struct page *page);
+void page_remove_rmap(memlab_machine *m, uint64_t pfn);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags);
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code);
-void zap_page_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
+		    uint64_t end);
 void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 		       uint64_t end);
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len);
@@ -395,9 +401,13 @@ int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
 int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src);
 void folio_mkclean(memlab_machine *m, uint64_t pfn);	/* rmap.c */
-typedef void (*rmap_fn)(memlab_task *t, uint64_t addr, void *ud);
+/* A visit of rmap_walk: false ends the walk. */
+typedef bool (*rmap_fn)(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud);
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud);	/* rmap.c */
 void filemap_release(struct memlab_file *f);
+bool filemap_remove_folio(memlab_machine *m, uint64_t pfn);
+bool vma_has_recency(const struct vm_area_struct *vma);	/* vmscan.c */
+void wakeup_flusher_threads(memlab_machine *m);
 
 /* ---- task.c ---- */
 void task_free(memlab_task *t);		/* an mm not on the machine's list */

@@ -354,7 +354,7 @@ static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct
 	tlb_gather_mmu(&tlb, t, false);
 	while (vma && vma->vm_start < end) {
 		next = vma->vm_next;
-		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
+		zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
 		unaccount_vma(t, vma);
 		vma_unlink(t->mm, vma);
 		vm_area_free(vma);
@@ -986,7 +986,7 @@ void exit_mmap(memlab_task *t)
 	mmap_read_lock(mm);
 	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
-		zap_page_range(&tlb, vma->vm_start, vma->vm_end);
+		zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);
 	pgtable_deposit_release(t->m, mm);
 	mmap_read_unlock(mm);
 	mmap_write_lock(mm);

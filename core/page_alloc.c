@@ -623,6 +623,19 @@ static bool __zone_watermark_ok(const memlab_machine *m, const struct zone *z,
 	return false;
 }
 
+/* zone_watermark_ok_safe(): the test kswapd makes, with no reserves of its own. */
+bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
+			    uint64_t mark, int highest_zoneidx)
+{
+	return __zone_watermark_ok(m, z, order, mark, highest_zoneidx, 0,
+				   (int64_t)z->nr_free_pages);
+}
+
+uint64_t high_wmark_pages(const struct zone *z)
+{
+	return wmark_pages(z, WMARK_HIGH);
+}
+
 /* ===================== the HighAtomic reserve ===================== */
 
 /* reserve_highatomic_pageblock(): up to ~1% of a zone for high-order atomics. */
@@ -1165,22 +1178,13 @@ static unsigned gfp_to_alloc_flags(uint32_t gfp, unsigned order)
 }
 
 /*
-** The hook for direct reclaim and compaction (mm/vmscan.c, compaction.c):
-** returns the pages it made free.  Nothing is reclaimable yet.
-*/
-static uint64_t reclaim_hook(memlab_machine *m, unsigned order,
-			     const struct alloc_context *ac)
-{
-	return 0;
-}
-
-/*
-** __alloc_pages_direct_reclaim(): reclaim, then retry; if that fails,
-** pages may be pinned on the per-CPU lists or in the HighAtomic reserve:
-** unreserve one HighAtomic pageblock, drain every pcp, and retry once
-** more.  (Linux skips the retries when reclaim freed nothing; memlab has
-** no reclaim yet, so it always goes on to them.)  *progress: reclaimed
-** pages, or 1 when a HighAtomic pageblock was given back.
+** __alloc_pages_direct_reclaim(): reclaim (vmscan.c), then retry; if that
+** fails, pages may be pinned on the per-CPU lists or in the HighAtomic
+** reserve: unreserve one HighAtomic pageblock, drain every pcp, and retry
+** once more.  Linux skips the retries when reclaim freed nothing -- which
+** its slab shrinkers make rare; memlab has none, so it goes on to them
+** either way.  *progress: reclaimed pages, or 1 when a HighAtomic
+** pageblock was given back.
 */
 static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
 					   unsigned alloc_flags,
@@ -1189,7 +1193,7 @@ static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
 	bool drained = false;
 	uint64_t pfn;
 
-	*progress = reclaim_hook(m, order, ac);
+	*progress = try_to_free_pages(m, order, ac->gfp, ac->highest_zoneidx);
 	for (;;) {
 		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
 		if (pfn != PFN_NONE || drained)
@@ -1202,12 +1206,54 @@ static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
 }
 
 /*
-** __alloc_pages_slowpath(), as far as it exists yet: retry at the MIN
-** watermark with the caller's reserves, then (for callers that may
-** reclaim) direct reclaim with its pcp drain, and the retry policy
-** of __GFP_NORETRY / costly orders / MAX_RECLAIM_RETRIES.  A failure that
-** would OOM-kill is noted (note_oom) for the fault path, which runs the
-** OOM killer (oom_kill.c).
+** wake_all_kswapds(): the node's kswapd, for the first zone of the
+** zonelist (the highest the request may use).
+*/
+static void wake_all_kswapds(memlab_machine *m, unsigned order, const struct alloc_context *ac)
+{
+	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+		if (populated_zone(&m->zones[zid])) {
+			wakeup_kswapd(m, zid, ac->gfp, order, ac->highest_zoneidx);
+			return;
+		}
+	}
+}
+
+/*
+** should_reclaim_retry(): go round again while reclaim makes progress
+** (a costly order counts as none) and some zone would pass its MIN
+** watermark if everything reclaimable were freed; after
+** MAX_RECLAIM_RETRIES rounds without progress, only the HighAtomic
+** reserve given back buys another.
+*/
+static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct alloc_context *ac,
+				 unsigned alloc_flags, bool progress, int *no_progress_loops)
+{
+	if (progress && order <= PAGE_ALLOC_COSTLY_ORDER)
+		*no_progress_loops = 0;
+	else
+		(*no_progress_loops)++;
+	if (*no_progress_loops > MAX_RECLAIM_RETRIES)
+		return unreserve_highatomic_pageblock(m, ac, true);
+	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+		const struct zone *z = &m->zones[zid];
+		uint64_t available = zone_reclaimable_pages(z) + z->nr_free_pages;
+
+		if (populated_zone(z) &&
+		    __zone_watermark_ok(m, z, order, wmark_pages(z, WMARK_MIN), ac->highest_zoneidx,
+					alloc_flags, (int64_t)available))
+			return true;
+	}
+	return false;
+}
+
+/*
+** __alloc_pages_slowpath(), as far as it exists yet: kswapd woken, a
+** retry at the MIN watermark with the caller's reserves, then (for
+** callers that may reclaim) direct reclaim with its pcp drain, and the
+** retry policy of __GFP_NORETRY / costly orders / should_reclaim_retry.
+** A failure that would OOM-kill is noted (note_oom) for the fault path,
+** which runs the OOM killer (oom_kill.c).
 */
 static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 				     const struct alloc_context *ac)
@@ -1217,12 +1263,19 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 	int no_progress_loops = 0;
 	uint64_t pfn;
 
+	if (alloc_flags & ALLOC_KSWAPD)
+		wake_all_kswapds(m, order, ac);
 	pfn = get_page_from_freelist(m, order, alloc_flags, ac);
 	if (pfn != PFN_NONE || !(ac->gfp & MEMLAB___GFP_DIRECT_RECLAIM))
 		return pfn;
 	for (;;) {
 		uint64_t progress;
 
+		if (alloc_flags & ALLOC_KSWAPD)		/* retry: */
+			wake_all_kswapds(m, order, ac);
+		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+		if (pfn != PFN_NONE)
+			return pfn;
 		pfn = alloc_pages_direct_reclaim(m, order, alloc_flags, ac, &progress);
 		if (pfn != PFN_NONE)
 			return pfn;
@@ -1230,11 +1283,9 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 			return PFN_NONE;
 		if (costly && !(ac->gfp & MEMLAB___GFP_RETRY_MAYFAIL))
 			return PFN_NONE;
-		if (!progress && ++no_progress_loops > MAX_RECLAIM_RETRIES) {
-			if (!unreserve_highatomic_pageblock(m, ac, true))
-				return PFN_NONE;
-			no_progress_loops = 0;
-		}
+		if (!should_reclaim_retry(m, order, ac, alloc_flags, progress > 0,
+					  &no_progress_loops))
+			return PFN_NONE;
 	}
 }
 
@@ -1310,7 +1361,8 @@ static void note_oom(memlab_machine *m, unsigned order, uint32_t gfp)
 	m->oom_order = order;
 }
 
-int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
+/* __alloc_pages(): the core's allocations; memlab_alloc_pages is the host's. */
+int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 {
 	struct alloc_context ac;
 	unsigned alloc_flags;
@@ -1339,6 +1391,15 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 	prep_new_page(m, page, order, gfp);
 	*pfn = page;
 	return 0;
+}
+
+/* The host's allocation: outside any operation, so a kswapd it woke runs as it returns. */
+int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
+{
+	int err = alloc_pages(m, order, gfp, pfn);
+
+	kswapd_run(m);
+	return err;
 }
 
 /*

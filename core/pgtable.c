@@ -356,7 +356,7 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 /* pagetable_alloc(GFP_PGTABLE_USER, 0) with mm_inc_nr_ptes() and NR_PAGETABLE. */
 int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 {
-	int err = memlab_alloc_pages(m, 0, GFP_PGTABLE_USER, pfn);
+	int err = alloc_pages(m, 0, GFP_PGTABLE_USER, pfn);
 
 	if (err)
 		return err;
@@ -403,7 +403,7 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 	err = pt_format_init(&f, m->arch, m->page_shift, m->va_bits);
 	if (err)
 		return err;
-	err = memlab_alloc_pages(m, 0, GFP_PGTABLE_USER, &pfn);
+	err = alloc_pages(m, 0, GFP_PGTABLE_USER, &pfn);
 	if (err)
 		return err;
 	mm->pt = f;

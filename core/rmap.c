@@ -55,8 +55,8 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 
 /*
 ** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
-** the frame (not the zero page), without allocating.  fn may change the
-** entry it is given.
+** the frame (not the zero page), without allocating, until fn returns
+** false.  fn may change the entry it is given.
 */
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
@@ -73,8 +73,8 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 			uint64_t addr;
 
 			if (vma_may_map(v, page) && (addr = vma_address(v, page)) != 1 &&
-			    pte_maps(t, addr, pfn))
-				fn(t, addr, ud);
+			    pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
+				return;
 		}
 	}
 }
@@ -84,15 +84,17 @@ struct rmap_collect {
 	size_t n, found;
 };
 
-static void rmap_collect_one(memlab_task *t, uint64_t addr, void *ud)
+static bool rmap_collect_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
 	struct rmap_collect *c = ud;
 
+	(void)vma;
 	if (c->found < c->n) {
 		c->out[c->found].pid = t->pid;
 		c->out[c->found].addr = addr;
 	}
 	c->found++;
+	return true;
 }
 
 size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *out, size_t n)

@@ -35,13 +35,19 @@ enum lru_list folio_lru_list(const struct page *page)
 	return lru;
 }
 
-/* update_lru_size(): the node's and the zone's counters (one zone's worth: memlab keeps one set). */
+static uint64_t page_pfn(const memlab_machine *m, const struct page *page)
+{
+	return (uint64_t)(page - m->mem_map);
+}
+
+/* update_lru_size(): the node's and the page's zone's counters. */
 static void update_lru_size(memlab_machine *m, enum lru_list lru, const struct page *page,
 			    int64_t d)
 {
 	uint64_t n = (uint64_t)d * folio_nr_pages(page);
 
 	m->lruvec.nr_pages[lru] += n;
+	page_zone(m, page_pfn(m, page))->nr_lru[lru] += n;
 	m->vmstat[NR_INACTIVE_ANON + lru] += n;
 	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += n;
 	if (lru == LRU_UNEVICTABLE)
@@ -89,11 +95,6 @@ static void lruvec_del(memlab_machine *m, uint64_t pfn)
 		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
 	page->lru_next = page->lru_prev = 0;
 	update_lru_size(m, lru, page, -1);
-}
-
-static uint64_t page_pfn(const memlab_machine *m, const struct page *page)
-{
-	return (uint64_t)(page - m->mem_map);
 }
 
 void lruvec_init(memlab_machine *m)

@@ -1,0 +1,621 @@
+/*
+** vmscan.c -- page reclaim (mm/vmscan.c, mm/rmap.c's try_to_unmap and
+** folio_referenced): kswapd and direct reclaim age the LRU lists (swap.c)
+** and free the pages nobody needs -- clean page cache, and MADV_FREE'd
+** anonymous pages not written since.
+**
+** The rules are Linux 6.x's classic LRU (no MGLRU, as the reference
+** host): get_scan_count's priority-scaled targets, shrink_lruvec's
+** SWAP_CLUSTER_MAX batches, shrink_active_list deactivating when
+** inactive_is_low, shrink_folio_list's folio_check_references (young
+** PTEs, PG_referenced, VM_EXEC file pages, VM_LOCKED), unmapping through
+** the reverse map, dirty pages left to the flusher (PG_reclaim, rotated
+** to the tail when written back); kswapd woken below the low watermark
+** reclaiming to the high one (balance_pgdat), direct reclaim with
+** allocstall in the allocator's slow path.
+**
+** Simplified, and said so in the docs: no swap, so anonymous and shmem
+** pages are never reclaimed (get_scan_count: SCAN_FILE) and nothing is
+** written by reclaim itself; no slab shrinkers, no workingset shadow
+** entries (no refault detection), no memory cgroups, no throttling.
+** kswapd is a thread on another CPU in Linux; memlab runs it when the
+** operation that woke it returns (task_leave), so one operation that
+** allocates much still reaches direct reclaim as a fast allocator would.
+** Batched TLB flushes (TTU_BATCH_FLUSH) are per page here.
+*/
+#include "mm.h"
+
+#define DEF_PRIORITY		12
+#define SWAP_CLUSTER_MAX	32
+#define SWAP_CLUSTER_MAX_SKIPPED	(SWAP_CLUSTER_MAX << 10)
+#define MAX_RECLAIM_RETRIES	16
+#define RECLAIM_WB_ANON		0x0001u
+#define RECLAIM_WB_FILE		0x0002u
+#define RECLAIM_WB_ASYNC	0x0008u
+#define DEACTIVATE_ANON		1u
+#define DEACTIVATE_FILE		2u
+
+struct scan_control {
+	uint64_t nr_to_reclaim;
+	uint32_t gfp_mask;
+	int order, priority, reclaim_idx;
+	bool kswapd;			/* current_is_kswapd() */
+	unsigned may_deactivate;	/* DEACTIVATE_* */
+	uint64_t nr_scanned, nr_reclaimed;
+};
+
+/* shrink_folio_list()'s tally (struct reclaim_stat). */
+struct reclaim_stat {
+	uint64_t nr_dirty, nr_unqueued_dirty, nr_congested, nr_writeback, nr_immediate;
+	uint64_t nr_activate[2], nr_ref_keep, nr_unmap_fail, nr_lazyfree_fail;
+	uint64_t nr_marked;		/* memlab: dirty pages left for the flusher (PG_reclaim) */
+};
+
+enum folio_references {
+	FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE
+};
+
+static uint64_t nr_pages_of(const struct page *page)
+{
+	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
+}
+
+static int trace_reclaim_flags(bool file)
+{
+	return (file ? RECLAIM_WB_FILE : RECLAIM_WB_ANON) | RECLAIM_WB_ASYNC;
+}
+
+/* vmstat item + reclaimer_offset(): the kswapd item, or the direct one after it. */
+static int reclaimer_item(const struct scan_control *sc, int kswapd_item)
+{
+	return kswapd_item + (sc->kswapd ? 0 : PGSCAN_DIRECT - PGSCAN_KSWAPD);
+}
+
+/* ===================== the reverse map's side ===================== */
+
+/* vma_has_recency(): VM_SEQ_READ / VM_RAND_READ mappings do not count references. */
+bool vma_has_recency(const struct vm_area_struct *vma)
+{
+	return !(vma->vm_flags & (VM_SEQ_READ | VM_RAND_READ));
+}
+
+/* The entry mapping addr in t's mm: its table, index and decoded value. */
+static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx,
+		   uint64_t *pfn, struct pt_prot *p)
+{
+	const struct pt_format *f = &t->mm->pt;
+	struct pt_walk w;
+
+	if (pt_walk(t->m, t->mm, addr, &w) || !w.nr_levels || w.level != 0)
+		return false;
+	*table = w.table[w.nr_levels - 1];
+	*idx = pt_index(f, 0, addr);
+	pt_decode(f, 0, w.entry[w.nr_levels - 1], pfn, p);
+	return pt_prot_maps(p);
+}
+
+struct referenced_arg {
+	int mapcount, referenced;
+	uint64_t vm_flags;
+};
+
+/*
+** folio_referenced_one(): a VM_LOCKED mapping ends the walk; a young
+** entry is made old (ptep_clear_flush_young: x86 leaves the TLB alone --
+** a stale A bit only misjudges age -- arm64 invalidates the page).
+*/
+static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+				 void *ud)
+{
+	struct referenced_arg *pra = ud;
+	uint64_t table, idx, pfn;
+	struct pt_prot p;
+
+	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
+		return true;
+	if (vma->vm_flags & VM_LOCKED) {
+		pra->vm_flags |= VM_LOCKED;
+		return false;
+	}
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p))
+		return true;
+	if (p.accessed) {
+		p.accessed = false;
+		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
+		if (t->m->arch == MEMLAB_ARCH_ARM64)
+			flush_tlb_page(t, addr);
+		pra->referenced++;
+		pra->vm_flags |= vma->vm_flags & ~VM_LOCKED;
+	}
+	return --pra->mapcount > 0;
+}
+
+/* folio_referenced(): how many mappings had used the page; their flags in *vm_flags. */
+static int folio_referenced(memlab_machine *m, uint64_t pfn, uint64_t *vm_flags)
+{
+	struct referenced_arg pra = { pfn_to_page(m, pfn)->mapcount, 0, 0 };
+
+	if (pra.mapcount > 0)
+		rmap_walk(m, pfn, folio_referenced_one, &pra);
+	*vm_flags = pra.vm_flags;
+	return pra.referenced;
+}
+
+struct unmap_arg {
+	uint64_t pfn;
+	bool failed;
+};
+
+/*
+** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
+** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
+** mapping keeps it.  A lazily freed anonymous page written since
+** MADV_FREE (dirty), or held by someone else, is mapped again and becomes
+** swap-backed: it is not free to drop any more.
+*/
+static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			     void *ud)
+{
+	struct unmap_arg *ua = ud;
+	memlab_machine *m = t->m;
+	struct page *page = pfn_to_page(m, ua->pfn);
+	uint64_t table, idx, pfn;
+	struct pt_prot p;
+
+	if (vma->vm_flags & VM_LOCKED) {
+		ua->failed = true;
+		return false;
+	}
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p) || pfn != ua->pfn)
+		return true;
+	update_hiwater_rss(t->mm);
+	pt_write(m, table, idx, 0);
+	flush_tlb_page(t, addr);
+	if (page_anon(page)) {		/* !swapbacked: the MADV_FREE case */
+		if (p.dirty || page->_refcount != 1 + page->mapcount) {
+			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
+			page->flags |= PG_swapbacked;
+			ua->failed = true;
+			return false;
+		}
+	} else if (p.dirty) {
+		folio_mark_dirty(m, page);
+	}
+	add_mm_counter(t->mm, mm_counter(page), -1);
+	page_remove_rmap(m, ua->pfn);	/* the isolation reference keeps it */
+	return page->mapcount > 0;
+}
+
+/* try_to_unmap(): whether every mapping went. */
+static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
+{
+	struct unmap_arg ua = { pfn, false };
+
+	rmap_walk(m, pfn, try_to_unmap_one, &ua);
+	return !ua.failed && pfn_to_page(m, pfn)->mapcount == 0;
+}
+
+/* ===================== shrink_folio_list ===================== */
+
+/* folio_check_references(): what the page's recent use says to do with it. */
+static enum folio_references folio_check_references(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	uint64_t vm_flags;
+	int referenced_ptes = folio_referenced(m, pfn, &vm_flags);
+	bool referenced_folio = page->flags & PG_referenced;
+
+	page->flags &= ~PG_referenced;
+	if (vm_flags & VM_LOCKED)
+		return FOLIOREF_ACTIVATE;
+	if (referenced_ptes) {
+		/* mapped pages start with a young entry: a second look decides */
+		page->flags |= PG_referenced;
+		if (referenced_folio || referenced_ptes > 1)
+			return FOLIOREF_ACTIVATE;
+		if ((vm_flags & VM_EXEC) && folio_is_file_lru(page))
+			return FOLIOREF_ACTIVATE;
+		return FOLIOREF_KEEP;
+	}
+	if (referenced_folio && folio_is_file_lru(page))
+		return FOLIOREF_RECLAIM_CLEAN;
+	return FOLIOREF_RECLAIM;
+}
+
+enum shrink_result { KEEP, ACTIVATE, FREED };
+
+/*
+** One isolated page through shrink_folio_list(): kept, to be activated,
+** or freed.  Dirty file pages are left to the flusher: marked PG_reclaim
+** (nr_vmscan_immediate_reclaim) and activated, to be rotated to the
+** inactive tail when written back.
+*/
+static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
+				       struct scan_control *sc, struct reclaim_stat *stat)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	uint64_t nr = nr_pages_of(page);
+	bool lazyfree = page_anon(page);
+
+	sc->nr_scanned += nr;
+	if (page->flags & PG_dirty) {
+		stat->nr_dirty += nr;
+		stat->nr_unqueued_dirty += nr;
+	}
+	switch (folio_check_references(m, pfn)) {
+	case FOLIOREF_ACTIVATE:
+		return ACTIVATE;
+	case FOLIOREF_KEEP:
+		stat->nr_ref_keep += nr;
+		return KEEP;
+	default:
+		break;
+	}
+	if (page->mapcount && !try_to_unmap(m, pfn)) {
+		stat->nr_unmap_fail += nr;
+		if (lazyfree && (page->flags & PG_swapbacked))
+			stat->nr_lazyfree_fail += nr;
+		return ACTIVATE;
+	}
+	if (lazyfree) {
+		if (page->_refcount != 1)
+			return KEEP;
+		m->vmstat[PGLAZYFREED] += nr;
+		return FREED;
+	}
+	if (page->flags & PG_dirty) {
+		m->vmstat[NR_VMSCAN_IMMEDIATE_RECLAIM] += nr;
+		stat->nr_marked += nr;
+		page->flags |= PG_reclaim;
+		return ACTIVATE;
+	}
+	return filemap_remove_folio(m, pfn) ? FREED : KEEP;
+}
+
+/* move_folios_to_lru(): back to the head of the list its flags name (the last reference frees it). */
+static void putback_folio(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (page->_refcount > 1)
+		lru_add(m, page, false);
+	put_page(m, pfn);
+}
+
+/* ===================== the lists ===================== */
+
+/*
+** isolate_lru_folios(): up to nr_to_scan pages from the tail of list lru,
+** each taken with a reference; pages of zones above reclaim_idx are
+** skipped (pgskip_*) to the head -- up to SWAP_CLUSTER_MAX_SKIPPED of
+** them, after which they are taken too.  Returns the pages taken.
+*/
+static uint64_t isolate_lru_folios(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
+				   struct scan_control *sc, uint64_t *taken, size_t *nr_taken,
+				   uint64_t *nr_scanned)
+{
+	uint64_t scan = 0, total_scan = 0, nr = 0, skipped = 0, max_nr_skipped = 0;
+	uint64_t skip[MAX_NR_ZONES] = { 0 }, size = m->lruvec.nr_pages[lru];
+
+	*nr_taken = 0;
+	while (scan < nr_to_scan && total_scan < size && *nr_taken < SWAP_CLUSTER_MAX) {
+		uint64_t pfn = m->lruvec.lists[lru].tail;
+		struct page *page = pfn_to_page(m, pfn);
+		uint64_t n = nr_pages_of(page);
+		int zid = (int)(page_zone(m, pfn) - m->zones);
+
+		total_scan += n;
+		lru_del(m, page);
+		if (max_nr_skipped < SWAP_CLUSTER_MAX_SKIPPED && zid > sc->reclaim_idx) {
+			skip[zid] += n;
+			skipped += n;
+			max_nr_skipped++;
+			lru_add(m, page, false);	/* list_splice(&folios_skipped, src) */
+			continue;
+		}
+		scan += n;
+		page->_refcount++;		/* folio_try_get() */
+		taken[(*nr_taken)++] = pfn;
+		nr += n;
+	}
+	for (int z = 0; z < m->nr_zones; z++)
+		m->vmstat[PGSKIP_DMA + m->zones[z].idx] += skip[z];
+	*nr_scanned = total_scan;
+	tracev(m, TP_MM_VMSCAN_LRU_ISOLATE, (uint64_t)sc->reclaim_idx, (uint64_t)sc->order,
+	       nr_to_scan, total_scan, skipped, nr, (uint64_t)lru);
+	return nr;
+}
+
+/*
+** shrink_inactive_list(): isolate a batch from the tail, try to free
+** each page, put the rest back (activated ones to the active list); wake
+** the flusher when every page taken was dirty and not yet queued.
+*/
+static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
+				     struct scan_control *sc)
+{
+	bool file = lru == LRU_INACTIVE_FILE;
+	uint64_t taken[SWAP_CLUSTER_MAX], nr_scanned, nr_reclaimed = 0, nr_taken;
+	struct reclaim_stat stat = { 0 };
+	size_t n;
+
+	nr_taken = isolate_lru_folios(m, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
+	m->vmstat[NR_ISOLATED_ANON + file] += nr_taken;
+	m->vmstat[reclaimer_item(sc, PGSCAN_KSWAPD)] += nr_scanned;
+	m->vmstat[PGSCAN_ANON + file] += nr_scanned;
+	if (!nr_taken)
+		return 0;
+	for (size_t i = 0; i < n; i++) {
+		struct page *page = pfn_to_page(m, taken[i]);
+		uint64_t nr = nr_pages_of(page);
+		enum shrink_result r = shrink_folio(m, taken[i], sc, &stat);
+
+		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
+			page->flags |= PG_active;
+			stat.nr_activate[folio_is_file_lru(page)] += nr;
+		}
+		if (r == FREED)
+			nr_reclaimed += nr;
+		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
+		if (r == FREED)
+			put_page(m, taken[i]);
+		else
+			putback_folio(m, taken[i]);
+	}
+	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
+	m->vmstat[reclaimer_item(sc, PGSTEAL_KSWAPD)] += nr_reclaimed;
+	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
+	/*
+	 * Linux wakes the flusher when every page taken was dirty; its
+	 * periodic write-back (dirty_expire_centisecs) cleans the rest in
+	 * time.  memlab has no time: it wakes it whenever dirty pages block
+	 * reclaim.
+	 */
+	if (stat.nr_unqueued_dirty == nr_taken || stat.nr_marked)
+		wakeup_flusher_threads(m);
+	tracev(m, TP_MM_VMSCAN_LRU_SHRINK_INACTIVE, 0, nr_scanned, nr_reclaimed, stat.nr_dirty,
+	       stat.nr_writeback, stat.nr_congested, stat.nr_immediate, stat.nr_activate[0],
+	       stat.nr_activate[1], stat.nr_ref_keep, stat.nr_unmap_fail,
+	       (uint64_t)(int64_t)sc->priority, (uint64_t)trace_reclaim_flags(file));
+	return nr_reclaimed;
+}
+
+/*
+** shrink_active_list(): a batch from the active tail goes inactive
+** (PG_workingset, pgdeactivate) -- but for file pages executable
+** mappings have used, which get another trip round the active list.
+*/
+static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
+			       struct scan_control *sc)
+{
+	bool file = lru == LRU_ACTIVE_FILE;
+	uint64_t taken[SWAP_CLUSTER_MAX], nr_scanned, nr_taken, nr_rotated = 0;
+	uint64_t nr_activate = 0, nr_deactivate = 0;
+	size_t n;
+
+	nr_taken = isolate_lru_folios(m, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
+	m->vmstat[PGREFILL] += nr_scanned;
+	for (size_t i = 0; i < n; i++) {
+		struct page *page = pfn_to_page(m, taken[i]);
+		uint64_t vm_flags, nr = nr_pages_of(page);
+
+		if (folio_referenced(m, taken[i], &vm_flags) && (vm_flags & VM_EXEC) &&
+		    folio_is_file_lru(page)) {
+			nr_rotated += nr;
+			nr_activate += nr;
+		} else {
+			page->flags = (page->flags & ~PG_active) | PG_workingset;
+			nr_deactivate += nr;
+		}
+		putback_folio(m, taken[i]);
+	}
+	m->vmstat[PGDEACTIVATE] += nr_deactivate;
+	tracev(m, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE, 0, nr_taken, nr_activate, nr_deactivate,
+	       nr_rotated, (uint64_t)(int64_t)sc->priority, (uint64_t)trace_reclaim_flags(file));
+}
+
+static uint64_t int_sqrt64(uint64_t x)
+{
+	uint64_t r = 0;
+
+	while ((r + 1) * (r + 1) <= x)
+		r++;
+	return r;
+}
+
+/* inactive_is_low(): the inactive list is short of its sqrt(10 * GiB) share. */
+static bool inactive_is_low(memlab_machine *m, enum lru_list inactive)
+{
+	uint64_t in = m->lruvec.nr_pages[inactive], act = m->lruvec.nr_pages[inactive + LRU_ACTIVE];
+	uint64_t gb = (in + act) >> (30 - m->page_shift);
+	uint64_t ratio = gb ? int_sqrt64(10 * gb) : 1;
+
+	return in * ratio < act;
+}
+
+/*
+** shrink_lruvec() with get_scan_count()'s SCAN_FILE (no swap): scan each
+** file list's size >> priority, SWAP_CLUSTER_MAX at a time; stop once
+** enough was reclaimed, except in direct reclaim's first pass (which
+** scans all it set out to).
+*/
+static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
+{
+	uint64_t nr[NR_LRU_LISTS] = { 0 }, nr_reclaimed = 0;
+	bool scan_adjusted = !sc->kswapd && sc->priority == DEF_PRIORITY;
+
+	nr[LRU_INACTIVE_FILE] = m->lruvec.nr_pages[LRU_INACTIVE_FILE] >> sc->priority;
+	nr[LRU_ACTIVE_FILE] = m->lruvec.nr_pages[LRU_ACTIVE_FILE] >> sc->priority;
+	while (nr[LRU_ACTIVE_FILE] || nr[LRU_INACTIVE_FILE]) {
+		for (enum lru_list lru = LRU_INACTIVE_FILE; lru <= LRU_ACTIVE_FILE; lru++) {
+			uint64_t n = nr[lru] < SWAP_CLUSTER_MAX ? nr[lru] : SWAP_CLUSTER_MAX;
+
+			if (!n)
+				continue;
+			nr[lru] -= n;
+			if (lru == LRU_INACTIVE_FILE)
+				nr_reclaimed += shrink_inactive_list(m, n, lru, sc);
+			else if (sc->may_deactivate & DEACTIVATE_FILE)
+				shrink_active_list(m, n, lru, sc);
+		}
+		if (nr_reclaimed >= sc->nr_to_reclaim && !scan_adjusted)
+			break;
+	}
+	sc->nr_reclaimed += nr_reclaimed;
+}
+
+/* shrink_node(): one pass over the node's lists; kswapd_failures reset on progress. */
+static void shrink_node(memlab_machine *m, struct scan_control *sc)
+{
+	uint64_t before = sc->nr_reclaimed;
+
+	sc->may_deactivate = inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0;
+	shrink_lruvec(m, sc);
+	if (sc->nr_reclaimed > before)
+		m->kswapd.failures = 0;
+}
+
+/* ===================== direct reclaim ===================== */
+
+/*
+** try_to_free_pages(): an allocation that may reclaim does, from
+** priority DEF_PRIORITY down, until SWAP_CLUSTER_MAX pages are free
+** (allocstall_<zone> counts the stall).  Returns the pages reclaimed.
+*/
+uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx)
+{
+	struct scan_control sc = { .nr_to_reclaim = SWAP_CLUSTER_MAX, .gfp_mask = gfp,
+				   .order = (int)order, .priority = DEF_PRIORITY,
+				   .reclaim_idx = reclaim_idx };
+
+	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, order, gfp, 0, 0);
+	m->vmstat[ALLOCSTALL_DMA + m->zones[reclaim_idx].idx]++;
+	do {
+		sc.nr_scanned = 0;
+		shrink_node(m, &sc);
+		if (sc.nr_reclaimed >= sc.nr_to_reclaim)
+			break;
+	} while (--sc.priority >= 0);
+	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_END, sc.nr_reclaimed, 0, 0, 0);
+	return sc.nr_reclaimed;
+}
+
+/* zone_reclaimable_pages(): what reclaim could free in the zone (file LRU: no swap). */
+uint64_t zone_reclaimable_pages(const struct zone *z)
+{
+	return z->nr_lru[LRU_INACTIVE_FILE] + z->nr_lru[LRU_ACTIVE_FILE];
+}
+
+/* ===================== kswapd ===================== */
+
+/* pgdat_balanced(): some zone up to highest_zoneidx is above its high watermark. */
+static bool pgdat_balanced(memlab_machine *m, unsigned order, int highest_zoneidx)
+{
+	bool any = false;
+
+	for (int i = 0; i <= highest_zoneidx && i < m->nr_zones; i++) {
+		const struct zone *z = &m->zones[i];
+
+		if (!z->managed_pages)
+			continue;
+		any = true;
+		if (zone_watermark_ok_safe(m, z, order, high_wmark_pages(z), highest_zoneidx))
+			return true;
+	}
+	return !any;
+}
+
+/*
+** wakeup_kswapd(): an allocation fell below the low watermark.  The
+** request's order and zone widen what kswapd will balance; a sleeping
+** kswapd wakes (mm_vmscan_wakeup_kswapd) unless the node is hopeless
+** or balanced already.
+*/
+void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx)
+{
+	struct kswapd_state *k = &m->kswapd;
+
+	if (!m->zones[zid].managed_pages)
+		return;
+	if (k->highest_zoneidx < 0 || k->highest_zoneidx < highest_zoneidx)
+		k->highest_zoneidx = highest_zoneidx;
+	if (k->order < order)
+		k->order = order;
+	if (k->woken)
+		return;
+	if (k->failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(m, order, highest_zoneidx))
+		return;
+	trace(m, TP_MM_VMSCAN_WAKEUP_KSWAPD, 0, (uint64_t)zid, order, gfp);
+	k->woken = true;
+}
+
+/*
+** balance_pgdat(): reclaim from DEF_PRIORITY down until a zone is above
+** its high watermark, each pass aiming at the zones' high watermarks
+** (kswapd_shrink_node); priority rises when a pass scanned less than its
+** aim or freed nothing.  A run that freed nothing is a kswapd failure.
+*/
+static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx)
+{
+	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .order = (int)order,
+				   .priority = DEF_PRIORITY, .reclaim_idx = highest_zoneidx,
+				   .kswapd = true };
+
+	m->vmstat[PAGEOUTRUN]++;
+	do {
+		uint64_t before = sc.nr_reclaimed;
+		bool raise_priority = true;
+
+		if (pgdat_balanced(m, order, highest_zoneidx))
+			break;
+		sc.nr_to_reclaim = 0;
+		for (int z = 0; z <= highest_zoneidx && z < m->nr_zones; z++) {
+			uint64_t high = high_wmark_pages(&m->zones[z]);
+
+			if (m->zones[z].managed_pages)
+				sc.nr_to_reclaim += high > SWAP_CLUSTER_MAX ? high : SWAP_CLUSTER_MAX;
+		}
+		sc.nr_scanned = 0;
+		shrink_node(m, &sc);
+		if (sc.nr_scanned >= sc.nr_to_reclaim)
+			raise_priority = false;
+		if (raise_priority || sc.nr_reclaimed == before)
+			sc.priority--;
+	} while (sc.priority >= 1);
+	if (!sc.nr_reclaimed)
+		m->kswapd.failures++;
+}
+
+/*
+** kswapd(): woken, it balances the node (mm_vmscan_kswapd_wake), again
+** while that leaves it unbalanced and hopeful, then sleeps
+** (mm_vmscan_kswapd_sleep).  Runs where memlab lets other CPUs run:
+** when the outermost operation returns.
+*/
+void kswapd_run(memlab_machine *m)
+{
+	struct kswapd_state *k = &m->kswapd;
+
+	if (!k->woken || k->running || m->current)	/* not inside an operation */
+		return;
+	k->running = true;
+	while (k->woken) {
+		unsigned order = k->order;
+		int zid = k->highest_zoneidx < 0 ? m->nr_zones - 1 : k->highest_zoneidx;
+
+		k->order = 0;
+		k->highest_zoneidx = -1;
+		trace(m, TP_MM_VMSCAN_KSWAPD_WAKE, 0, (uint64_t)zid, order, 0);
+		balance_pgdat(m, order, zid);
+		if (pgdat_balanced(m, order, zid) || k->failures >= MAX_RECLAIM_RETRIES) {
+			trace(m, TP_MM_VMSCAN_KSWAPD_SLEEP, 0, 0, 0, 0);
+			k->woken = false;
+		}
+	}
+	k->running = false;
+}
+
+void kswapd_init(memlab_machine *m)
+{
+	m->kswapd.highest_zoneidx = -1;
+}
