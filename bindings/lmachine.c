@@ -946,7 +946,8 @@ static int m_unusable_index(lua_State *L)
 
 /*
 ** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=,
-** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, index=, migratetype= }
+** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, active=, referenced=,
+** reclaim=, workingset=, unevictable=, lru_list=, index=, migratetype= }
 */
 static int m_page(lua_State *L)
 {
@@ -983,6 +984,15 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "swapbacked", pi.swapbacked);
 	lmemlab_setbool(L, "lru", pi.lru);
 	lmemlab_setbool(L, "anon_exclusive", pi.anon_exclusive);
+	lmemlab_setbool(L, "active", pi.active);
+	lmemlab_setbool(L, "referenced", pi.referenced);
+	lmemlab_setbool(L, "reclaim", pi.reclaim);
+	lmemlab_setbool(L, "workingset", pi.workingset);
+	lmemlab_setbool(L, "unevictable", pi.unevictable);
+	if (pi.lru_list) {
+		lua_pushstring(L, pi.lru_list);
+		lua_setfield(L, -2, "lru_list");
+	}
 	if (pi.anon || pi.file)
 		lmemlab_setint(L, "index", pi.index);
 	mt = memlab_migratetype_name(pi.pageblock_migratetype);
@@ -1000,6 +1010,45 @@ static int m_drain_pages(lua_State *L)
 
 	memlab_drain_pages(lm->m);
 	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* m:drop_caches(mode) --> pages dropped: /proc/sys/vm/drop_caches (1, 2 or 3) */
+static int m_drop_caches(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "drop_caches");
+	int mode = (int)lmemlab_checkrange(L, 2, "drop_caches", "mode", 1, 3);
+	int64_t n;
+
+	begin_call(lm);
+	n = memlab_drop_caches(lm->m, mode);
+	end_call(L, lm, "drop_caches", n < 0 ? (int)n : 0);
+	lua_pushinteger(L, (lua_Integer)n);
+	return 1;
+}
+
+/* m:lru(name) --> { pfn, ... } from the list's tail (the oldest) to its head */
+static int m_lru(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "lru");
+	const char *name = lua_type(L, 2) == LUA_TSTRING ? lua_tostring(L, 2) : NULL;
+	int64_t n = memlab_lru(lm->m, name, NULL, 0);
+	uint64_t *pfns;
+
+	if (!name)
+		return lmemlab_typeerror(L, 2, "lru", "list name");
+	if (n < 0)
+		return lmemlab_argerror(L, 2, "lru", "list must be inactive_anon, active_anon, "
+					"inactive_file, active_file or unevictable");
+
+	lua_createtable(L, n > INT_MAX ? INT_MAX : (int)n, 0);
+	pfns = lua_newuserdatauv(L, (size_t)n * sizeof(uint64_t) + 1, 0);
+	memlab_lru(lm->m, name, pfns, (size_t)n);
+	for (int64_t j = 0; j < n; j++) {
+		lua_pushinteger(L, (lua_Integer)pfns[j]);
+		lua_rawseti(L, -3, j + 1);
+	}
+	lua_pop(L, 1);
 	return 1;
 }
 
@@ -1073,6 +1122,8 @@ static const luaL_Reg machine_methods[] = {
 	{ "unusable_index", m_unusable_index },
 	{ "page", m_page },
 	{ "drain_pages", m_drain_pages },
+	{ "drop_caches", m_drop_caches },
+	{ "lru", m_lru },
 	{ "check", m_check },
 	{ "dmesg", m_dmesg },
 	{ "close", m_close },

@@ -262,6 +262,54 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 	return true;
 }
 
+/*
+** invalidate_mapping_pages() over the whole file (drop_caches): every
+** clean page no one maps or holds leaves the cache (mapping_evict_folio);
+** the others are deactivated, so that reclaim finds them sooner.
+** Returns the pages dropped.
+*/
+static uint64_t invalidate_mapping_pages(struct memlab_file *f)
+{
+	memlab_machine *m = f->m;
+	struct address_space *as = &f->i_pages;
+	uint64_t dropped = 0;
+
+	for (uint64_t i = 0; i < as->cap;) {
+		struct page *page;
+
+		if (!as->keys[i]) {
+			i++;
+			continue;
+		}
+		page = pfn_to_page(m, as->pfns[i]);
+		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
+			deactivate_file_folio(m, page);
+			i++;
+			continue;
+		}
+		filemap_remove_slot(f, i);	/* may shift another entry into i */
+		dropped++;
+	}
+	return dropped;
+}
+
+int64_t memlab_drop_caches(memlab_machine *m, int mode)
+{
+	uint64_t dropped = 0;
+
+	if (mode < 1 || mode > 3)
+		return -MEMLAB_EINVAL;
+	if (mode & 1) {
+		for (struct memlab_file *f = m->files; f; f = f->next)
+			if (!f->shmem && !f->huge_shift)	/* tmpfs pages are their only copy */
+				dropped += invalidate_mapping_pages(f);
+		m->vmstat[DROP_PAGECACHE]++;
+	}
+	if (mode & 2)
+		m->vmstat[DROP_SLAB]++;
+	return (int64_t)dropped;
+}
+
 /* truncate_inode_pages_final(): the file is gone; so are its pages. */
 void filemap_release(struct memlab_file *f)
 {

@@ -346,7 +346,7 @@ void folio_isolated_retype(memlab_machine *m, struct page *page, uint32_t clear,
 void folio_mark_accessed(memlab_machine *m, struct page *page);
 void folio_rotate_reclaimable(memlab_machine *m, struct page *page);
 void lru_lazyfree(memlab_machine *m, struct page *page);
-size_t lru_list_pfns(memlab_machine *m, enum lru_list lru, uint64_t *out, size_t n);
+void deactivate_file_folio(memlab_machine *m, struct page *page);
 const char *lru_list_name(enum lru_list lru);
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 

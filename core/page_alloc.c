@@ -1740,6 +1740,12 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->swapbacked = !!(page->flags & PG_swapbacked);
 	info->lru = !!(page->flags & PG_lru);
 	info->anon_exclusive = !!(page->flags & PG_anon_exclusive);
+	info->active = !!(page->flags & PG_active);
+	info->referenced = !!(page->flags & PG_referenced);
+	info->reclaim = !!(page->flags & PG_reclaim);
+	info->workingset = !!(page->flags & PG_workingset);
+	info->unevictable = !!(page->flags & PG_unevictable);
+	info->lru_list = info->lru ? lru_list_name(folio_lru_list(page)) : NULL;
 	info->index = page->index;
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
 	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))

@@ -240,9 +240,9 @@ static void zoneinfo_show_print(memlab_machine *m, struct strbuf *sb,
 	zoneinfo_show_zone_stats(m, sb, z);
 	zoneinfo_show_pagesets(m, sb, z);
 	sb_printf(sb,
-		  "\n  node_unreclaimable:  %u"
+		  "\n  node_unreclaimable:  %d"
 		  "\n  start_pfn:           %" PRIu64,
-		  0u, z->zone_start_pfn);
+		  m->kswapd.failures >= 16, z->zone_start_pfn);	/* pgdat: kswapd_failures >= MAX_RECLAIM_RETRIES */
 	sb_printf(sb, "\n");
 }
 

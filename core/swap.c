@@ -11,6 +11,8 @@
 ** go to the head; reclaim takes from the tail (classic two-list LRU;
 ** memlab's reference kernel has no MGLRU).
 */
+#include <string.h>
+
 #include "mm.h"
 
 static uint64_t folio_nr_pages(const struct page *page)
@@ -224,18 +226,30 @@ void lru_lazyfree(memlab_machine *m, struct page *page)
 	m->vmstat[PGLAZYFREE] += folio_nr_pages(page);
 }
 
-/* The pfns of list lru, tail (oldest) first, into out; returns how many there are. */
-size_t lru_list_pfns(memlab_machine *m, enum lru_list lru, uint64_t *out, size_t n)
+/*
+** deactivate_file_folio() (lru_deactivate_file): a page invalidation could
+** not drop goes inactive -- to the tail when clean (pgrotated), to the
+** head with PG_reclaim when dirty; a mapped one stays.
+*/
+void deactivate_file_folio(memlab_machine *m, struct page *page)
 {
-	size_t i = 0;
+	bool active = page->flags & PG_active;
+	uint64_t pfn = page_pfn(m, page);
 
-	for (uint32_t p = m->lruvec.lists[lru].tail; p != PFN_NONE; p = pfn_to_page(m, p)->lru_prev, i++)
-		if (out && i < n)
-			out[i] = p;
-	return i;
+	if (!(page->flags & PG_lru) || (page->flags & PG_unevictable) || page->mapcount)
+		return;
+	lruvec_del(m, pfn);
+	page->flags &= ~(PG_active | PG_referenced);
+	if (page->flags & PG_dirty) {
+		lruvec_add(m, pfn, false);
+		page->flags |= PG_reclaim;
+	} else {
+		lruvec_add(m, pfn, true);
+		m->vmstat[PGROTATED] += folio_nr_pages(page);
+	}
+	if (active)
+		m->vmstat[PGDEACTIVATE] += folio_nr_pages(page);
 }
-
-/* ===================== checks ===================== */
 
 static const char *const lru_names[NR_LRU_LISTS] = {
 	"inactive_anon", "active_anon", "inactive_file", "active_file", "unevictable"
@@ -245,6 +259,24 @@ const char *lru_list_name(enum lru_list lru)
 {
 	return lru_names[lru];
 }
+
+int64_t memlab_lru(memlab_machine *m, const char *name, uint64_t *out, size_t n)
+{
+	int64_t i = 0;
+	int lru;
+
+	for (lru = 0; lru < NR_LRU_LISTS; lru++)
+		if (name && !strcmp(name, lru_names[lru]))
+			break;
+	if (lru == NR_LRU_LISTS)
+		return -MEMLAB_EINVAL;
+	for (uint32_t p = m->lruvec.lists[lru].tail; p != PFN_NONE; p = pfn_to_page(m, p)->lru_prev, i++)
+		if (out && (size_t)i < n)
+			out[i] = p;
+	return i;
+}
+
+/* ===================== checks ===================== */
 
 /*
 ** Each list doubly linked from head to tail, its pages on the LRU and of

@@ -97,6 +97,7 @@ static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx
 struct referenced_arg {
 	int mapcount, referenced;
 	uint64_t vm_flags;
+	uint64_t pfn;
 };
 
 /*
@@ -113,7 +114,14 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
-	if (vma->vm_flags & VM_LOCKED) {
+	if (vma->vm_flags & VM_LOCKED) {	/* mlock_vma_folio(): the mlock that was missed */
+		struct page *page = pfn_to_page(t->m, pra->pfn);
+
+		if (!(page->flags & PG_unevictable)) {
+			page->flags = (page->flags | PG_unevictable) & ~PG_active;
+			t->m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr_pages_of(page);
+			t->m->vmstat[UNEVICTABLE_PGS_CULLED] += nr_pages_of(page);
+		}
 		pra->vm_flags |= VM_LOCKED;
 		return false;
 	}
@@ -133,7 +141,7 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 /* folio_referenced(): how many mappings had used the page; their flags in *vm_flags. */
 static int folio_referenced(memlab_machine *m, uint64_t pfn, uint64_t *vm_flags)
 {
-	struct referenced_arg pra = { pfn_to_page(m, pfn)->mapcount, 0, 0 };
+	struct referenced_arg pra = { pfn_to_page(m, pfn)->mapcount, 0, 0, pfn };
 
 	if (pra.mapcount > 0)
 		rmap_walk(m, pfn, folio_referenced_one, &pra);
@@ -403,6 +411,8 @@ static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_
 		    folio_is_file_lru(page)) {
 			nr_rotated += nr;
 			nr_activate += nr;
+		} else if (page->flags & PG_unevictable) {
+			/* found mlocked: to the unevictable list */
 		} else {
 			page->flags = (page->flags & ~PG_active) | PG_workingset;
 			nr_deactivate += nr;

@@ -141,7 +141,8 @@ static int nr_populated_zones(const memlab_machine *m)
 
 /*
 ** zone_page_state(zone, item) for a zone or NUMA item.  memlab counts the
-** free pages per zone; its other zone counters are machine-wide only, and
+** free pages and the LRU pages per zone; its other zone counters are
+** machine-wide only, and
 ** they equal the zone's own when the zone is the only populated one (every
 ** page then lives in it).  Otherwise 0: not modelled per zone yet.
 */
@@ -153,6 +154,11 @@ uint64_t zone_page_state(const memlab_machine *m, const struct zone *z,
 		return z->nr_free_pages;
 	case NR_FREE_PAGES_BLOCKS:
 		return z->nr_free_pages_blocks;
+	case NR_ZONE_INACTIVE_ANON: case NR_ZONE_ACTIVE_ANON: case NR_ZONE_INACTIVE_FILE:
+	case NR_ZONE_ACTIVE_FILE: case NR_ZONE_UNEVICTABLE:
+		return z->nr_lru[item - NR_ZONE_INACTIVE_ANON];
+	case NR_MLOCK:
+		return z->nr_lru[LRU_UNEVICTABLE];	/* memlab's unevictable pages are mlocked */
 	default:
 		if (populated_zone(z) && nr_populated_zones(m) == 1)
 			return m->vmstat[item];

@@ -22,6 +22,7 @@
 **   pattern    memlab_access_pattern of every kind, bad parameters too
 **   pread, pwrite (a task's memory), file_pread, file_pwrite (host),
 **   file_create, file_load, sync
+**   reclaim    drop_caches (every mode), the LRU lists against the pages
 **   cow        write, fork, the child reads and writes, the parent reads:
 **              copy on write (and MAP_SHARED) seen from both sides
 **   coherent   a file mapping against read(2), write(2) and the disk
@@ -819,6 +820,41 @@ static void op_sync(struct fuzz *f)
 
 	check_rc(f, rc, "memlab_sync");
 	note(f, "-> %d", rc);
+}
+
+/*
+** reclaim: drop_caches in every mode (bad ones too), or a look at an LRU
+** list (a bad name too): every page on it must say it is on that list.
+*/
+static void op_reclaim(struct fuzz *f)
+{
+	static const char *const lists[] = { "inactive_anon", "active_anon", "inactive_file",
+					     "active_file", "unevictable", "active" };
+	uint8_t a = next_byte(f);
+	const char *name = lists[(a >> 1) % 6];
+	uint64_t pfns[64];
+	int64_t n;
+
+	if (a & 1) {
+		int mode = (a >> 1) % 5;
+
+		n = memlab_drop_caches(f->m, mode);
+		note(f, "drop_caches %d -> %" PRId64, mode, n);
+		if ((mode >= 1 && mode <= 3) ? n < 0 : n != -MEMLAB_EINVAL)
+			die(f, "drop_caches %d: %" PRId64, mode, n);
+		return;
+	}
+	n = memlab_lru(f->m, name, pfns, 64);
+	note(f, "lru %s -> %" PRId64, name, n);
+	if ((strcmp(name, "active") == 0) != (n == -MEMLAB_EINVAL))
+		die(f, "lru %s: %" PRId64, name, n);
+	for (int64_t i = 0; i < n && i < 64; i++) {
+		struct memlab_page_info pi;
+
+		if (memlab_page_info(f->m, pfns[i], &pi) || !pi.lru || !pi.lru_list ||
+		    strcmp(pi.lru_list, name))
+			die(f, "lru %s: pfn %#" PRIx64 " is not on it", name, pfns[i]);
+	}
 }
 
 /* ===================== address-space calls ===================== */
@@ -2095,7 +2131,7 @@ static const struct {
 	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
 	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mprotect", op_mprotect },
 	{ "clone", op_clone },		{ "exit", op_exit },		{ "alloc", op_alloc },
-	{ "free", op_free },		{ "hostfail", op_hostfail },	{ "tlb", op_tlb },
+	{ "free", op_free },		{ "reclaim", op_reclaim },	{ "tlb", op_tlb },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -337,6 +337,8 @@ struct memlab_page_info {
 	int file;		/* a page of a file's page cache (shmem included) */
 	int dirty, swapbacked, lru, anon_exclusive;	/* PG_dirty, ..., PageAnonExclusive */
 	uint64_t index;		/* page->index: its offset in the file, or linear_page_index */
+	int active, referenced, reclaim, workingset, unevictable;	/* PG_active, ... */
+	const char *lru_list;	/* the LRU list it is on ("inactive_file", ...), or NULL */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);
@@ -410,6 +412,23 @@ MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 ** and compaction; memlab's slow path does the first.  Returns 0.
 */
 MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
+
+/*
+** /proc/sys/vm/drop_caches: mode 1 drops the clean page cache no one maps
+** (invalidate_mapping_pages; pages it cannot drop are deactivated), 2
+** the reclaimable slab objects (memlab has none: counted only), 3 both;
+** vmstat drop_pagecache / drop_slab count the calls.  Returns the pages
+** dropped, or -MEMLAB_EINVAL for another mode.
+*/
+MEMLAB_API int64_t (memlab_drop_caches) (memlab_machine *m, int mode);
+
+/*
+** The node's LRU list named lru ("inactive_anon", "active_anon",
+** "inactive_file", "active_file", "unevictable"): its pages' pfns from
+** the tail (the oldest, which reclaim takes first) into out, at most n.
+** Returns how many the list holds, or -MEMLAB_EINVAL for an unknown name.
+*/
+MEMLAB_API int64_t (memlab_lru) (memlab_machine *m, const char *lru, uint64_t *out, size_t n);
 
 /* ===================== processes and address spaces ===================== */
 

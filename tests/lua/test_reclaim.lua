@@ -1,0 +1,392 @@
+-- test_reclaim.lua: the LRU lists and page reclaim (core/swap.c,
+-- core/vmscan.c) through the Lua API: kswapd and direct reclaim of the
+-- page cache, what a page's use does to its list, mapped pages unmapped
+-- through the reverse map, dirty pages left to the flusher, MADV_FREE'd
+-- pages dropped, mlocked pages kept, drop_caches, and the vmscan
+-- tracepoints with tracefs's fields.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_reclaim.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+
+local PAGE = 4096
+local MiB = 1024 * 1024
+
+-- A machine of ram with a file of size bytes (contents: page i starts with "page i").
+local function machine(ram, size)
+  local m = memlab.new{ ram = ram, seed = 1 }
+  local parts = {}
+  for i = 0, size // PAGE - 1 do
+    local head = string.format("page %d", i)
+    parts[#parts + 1] = head .. string.rep(".", PAGE - #head)
+  end
+  local f = m:file{ path = "/data/f", contents = table.concat(parts), writable = true }
+  return m, f
+end
+
+-- Read the whole file through a 64 KiB buffer of p.
+local function stream(p, f, size)
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  for off = 0, size - 65536, 65536 do
+    lu.assertEquals(p:pread(f, buf, 65536, off), 65536)
+  end
+  return buf
+end
+
+local function count(m, event, f)
+  local n = 0
+  m:on(event, function(ev) n = n + 1; if f then f(ev) end end)
+  return function() m:on(event, nil); return n end
+end
+
+TestReclaim = {}
+
+-- Streaming a file twice the size of memory: kswapd keeps the zone above
+-- its watermarks, direct reclaim steps in, nothing is lost.
+function TestReclaim:test_stream_larger_than_memory()
+  local m, f = machine("32M", 64 * MiB)
+  local p = m:spawn{ name = "reader" }
+  local wakeups = count(m, "mm_vmscan_wakeup_kswapd")
+  local wakes = count(m, "mm_vmscan_kswapd_wake")
+  local sleeps = count(m, "mm_vmscan_kswapd_sleep")
+  stream(p, f, 64 * MiB)
+  local v = m:vmstat()
+  lu.assertTrue(v.pgscan_kswapd > 0)
+  lu.assertTrue(v.pgsteal_kswapd > 0)
+  lu.assertEquals(v.pgsteal_kswapd + v.pgsteal_direct, v.pgsteal_file)
+  lu.assertEquals(v.pgscan_kswapd + v.pgscan_direct, v.pgscan_file)
+  lu.assertEquals(v.pgscan_anon, 0)        -- no swap: the anon lists are not scanned
+  lu.assertTrue(v.pageoutrun > 0)
+  lu.assertTrue(wakeups() > 0)
+  lu.assertEquals(wakes(), sleeps())      -- each run ends balanced and asleep
+  lu.assertEquals(v.nr_file_pages, v.nr_inactive_file + v.nr_active_file)
+  lu.assertTrue(v.nr_file_pages < 8192)   -- less than the file: the rest was reclaimed
+  -- every zone kswapd balanced is above its high watermark
+  for _, z in ipairs(m:zones()) do
+    if z.managed > 0 and z.name == "DMA32" then
+      lu.assertTrue(z.free >= z.high, "DMA32 balanced")
+    end
+  end
+  -- reclaimed pages read back from the disk, the same bytes
+  local buf = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  for _, i in ipairs{ 0, 1, 2000, 16383 } do
+    lu.assertEquals(p:pread(f, buf, PAGE, i * PAGE), PAGE)
+    lu.assertEquals(p:read(buf, 12):match("^page %d+"), "page " .. i)
+  end
+  lu.assertTrue(m:check())
+end
+
+-- One operation that needs more than kswapd has freed stalls in direct reclaim.
+function TestReclaim:test_direct_reclaim()
+  local m, f = machine("32M", 32 * MiB)
+  local p = m:spawn{ name = "p" }
+  stream(p, f, 24 * MiB)                  -- the page cache fills memory
+  local begins, ends = {}, {}
+  m:on("mm_vmscan_direct_reclaim_begin", function(ev) begins[#begins + 1] = ev end)
+  m:on("mm_vmscan_direct_reclaim_end", function(ev) ends[#ends + 1] = ev end)
+  local v0 = m:vmstat()
+  local a = assert(p:mmap(nil, 16 * MiB, "rw", "private|anonymous|populate"))
+  m:on("mm_vmscan_direct_reclaim_begin", nil)
+  m:on("mm_vmscan_direct_reclaim_end", nil)
+  lu.assertTrue(#begins > 0)
+  lu.assertEquals(#begins, #ends)
+  local v = m:vmstat()
+  -- user pages stall in Movable (gfp_zone of GFP_HIGHUSER_MOVABLE), page tables in Normal
+  lu.assertEquals(v.allocstall_movable - v0.allocstall_movable +
+                  v.allocstall_normal - v0.allocstall_normal, #begins)
+  lu.assertTrue(v.allocstall_movable > v0.allocstall_movable)
+  lu.assertEquals(begins[1].order, 0)
+  lu.assertStrContains(memlab.gfp_format and memlab.gfp_format(begins[1].gfp_flags) or
+                       "GFP_HIGHUSER_MOVABLE", "GFP_HIGHUSER_MOVABLE")
+  lu.assertTrue(ends[1].nr_reclaimed >= 32)
+  lu.assertEquals(p:mm().rss_anon, 4096 + 16)   -- all of it populated (and the buffer)
+  lu.assertTrue(a ~= nil)
+  lu.assertTrue(m:check())
+end
+
+-- read(2) marks a page accessed: twice makes it active; pieces of one page count once.
+function TestReclaim:test_read_activates()
+  local m, f = machine("64M", 1 * MiB)
+  local p = m:spawn{ name = "p" }
+  local buf = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  p:pread(f, buf, 100, 0)
+  local pfn = p:translate(buf).pfn
+  local function cached(index)
+    for _, q in ipairs(m:lru("inactive_file")) do
+      local pg = m:page(q)
+      if pg.file and pg.index == index then return pg end
+    end
+    for _, q in ipairs(m:lru("active_file")) do
+      local pg = m:page(q)
+      if pg.file and pg.index == index then return pg end
+    end
+  end
+  lu.assertTrue(pfn ~= nil)
+  local pg = cached(0)
+  lu.assertEquals(pg.lru_list, "inactive_file")
+  lu.assertTrue(pg.referenced)
+  p:pread(f, buf, 100, 100)                -- the same page, where the last read ended
+  pg = cached(0)
+  lu.assertEquals(pg.lru_list, "inactive_file")
+  local act = m:vmstat().pgactivate
+  p:pread(f, buf, 100, 4 * PAGE)           -- elsewhere, then back
+  p:pread(f, buf, 100, 0)
+  pg = cached(0)
+  lu.assertEquals(pg.lru_list, "active_file")
+  lu.assertFalse(pg.referenced)
+  lu.assertEquals(m:vmstat().pgactivate - act, 1)
+  -- readahead brought the rest in, unreferenced
+  lu.assertFalse(cached(9).referenced)
+  lu.assertEquals(cached(9).lru_list, "inactive_file")
+  lu.assertTrue(m:check())
+end
+
+-- A mapped page is unmapped by reclaim; its next access is a major fault.
+function TestReclaim:test_mapped_pages_unmapped()
+  local m, f = machine("32M", 4 * MiB)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 4 * MiB, "r", "shared", f, 0))
+  lu.assertEquals(p:read(a + 5 * PAGE, 6), "page 5")
+  local rss = p:mm().rss_file
+  lu.assertTrue(rss > 0)
+  -- someone else's reading pushes it out
+  local q = m:spawn{ name = "q" }
+  local g = m:file{ path = "/data/g", size = 96 * MiB }
+  stream(q, g, 96 * MiB)
+  lu.assertTrue(p:mm().rss_file < rss)
+  local v = m:vmstat()
+  lu.assertTrue(v.pgsteal_file > 0)
+  lu.assertTrue(m:check())
+  local maj = p:mm().maj_flt
+  lu.assertEquals(p:read(a + 5 * PAGE, 6), "page 5")
+  lu.assertEquals(p:mm().maj_flt, maj + 1)
+  lu.assertTrue(m:check())
+end
+
+-- A young PTE spares a page once (referenced); a second use activates it.
+function TestReclaim:test_pte_references()
+  local m, f = machine("32M", 256 * 1024)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 256 * 1024, "r", "shared", f, 0))
+  p:read(a, 1)
+  local pfn = p:translate(a).pfn
+  lu.assertEquals(m:page(pfn).lru_list, "inactive_file")
+  lu.assertTrue(p:pte(a).accessed)
+  -- pressure: the mapped page survives the first look, with its entry made old
+  local q = m:spawn{ name = "q" }
+  local g = m:file{ path = "/data/g", size = 40 * MiB }
+  stream(q, g, 40 * MiB)
+  lu.assertEquals(p:translate(a).pfn, pfn)
+  local pg = m:page(pfn)
+  lu.assertTrue(pg.referenced or pg.active, "spared by its young entry")
+  lu.assertTrue(m:check())
+end
+
+-- Dirty pages are written back by the flusher reclaim wakes, then reclaimed.
+function TestReclaim:test_dirty_pages_written_back()
+  local m, f = machine("32M", 4 * PAGE)
+  local p = m:spawn{ name = "writer" }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  p:write(buf, string.rep("w", 65536))
+  for off = 0, 48 * MiB - 65536, 65536 do
+    lu.assertEquals(p:pwrite(f, buf, 65536, off), 65536)
+  end
+  local v = m:vmstat()
+  lu.assertTrue(v.nr_written > 0)
+  lu.assertTrue(v.nr_vmscan_immediate_reclaim > 0)
+  lu.assertTrue(v.pgsteal_file > 0)
+  lu.assertEquals(v.oom_kill, 0)
+  lu.assertEquals(f:ondisk(0, 4), "wwww")  -- the first pages reached the disk
+  lu.assertEquals(f:read(40 * MiB, 3), "www")
+  lu.assertTrue(m:check())
+end
+
+-- MADV_FREE'd pages not written since are dropped; a written one is kept.
+function TestReclaim:test_lazyfree()
+  local m, f = machine("32M", 32 * MiB)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
+  for i = 0, 63 do p:write(a + i * PAGE, "x") end
+  lu.assertTrue(p:madvise(a, 64 * PAGE, "free"))
+  p:write(a, "y")                          -- written again: not free to drop
+  lu.assertEquals(m:vmstat().pglazyfree, 64)
+  stream(p, f, 32 * MiB)
+  local v = m:vmstat()
+  lu.assertEquals(v.pglazyfreed, 63)
+  lu.assertEquals(p:read(a, 1), "y")
+  lu.assertEquals(p:read(a + PAGE, 1), "\0")   -- dropped: reads zero again
+  lu.assertTrue(m:check())
+end
+
+-- Pages of a locked mapping are never reclaimed: reclaim finds the mlock.
+function TestReclaim:test_mlocked_kept()
+  local m, f = machine("32M", 1 * MiB)
+  local p = m:spawn{ name = "p", root = true }
+  local a = assert(p:mmap(nil, MiB, "r", "shared|locked", f, 0))
+  local pfn = p:translate(a).pfn
+  local q = m:spawn{ name = "q" }
+  local g = m:file{ path = "/data/g", size = 48 * MiB }
+  stream(q, g, 48 * MiB)
+  lu.assertEquals(p:translate(a).pfn, pfn)
+  lu.assertEquals(p:mm().rss_file, 256)
+  lu.assertTrue(m:vmstat().unevictable_pgs_culled > 0)
+  lu.assertTrue(m:check())
+end
+
+-- Only anonymous memory left: reclaim finds nothing and the OOM killer runs.
+function TestReclaim:test_anon_only_ooms()
+  local m = memlab.new{ ram = "32M", seed = 1 }
+  m:sysctl{ overcommit_memory = 1 }
+  m:spawn{ name = "init" }
+  local p = m:spawn{ name = "hog" }
+  local a = assert(p:mmap(nil, 64 * MiB, "rw", "private|anonymous"))
+  local ok
+  for i = 0, 64 * MiB // PAGE - 1 do
+    ok = p:write(a + i * PAGE, "x")
+    if not ok then break end
+  end
+  lu.assertNil(ok)
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  lu.assertEquals(m:vmstat().pgsteal_file, 0)
+  lu.assertTrue(m:vmstat().allocstall_movable > 0)
+  lu.assertTrue(m:check())
+end
+
+-- drop_caches 1: clean unmapped pages go; mapped and dirty ones stay, deactivated.
+function TestReclaim:test_drop_caches()
+  local m, f = machine("64M", 1 * MiB)
+  local p = m:spawn{ name = "p" }
+  f:read(0, MiB)
+  local a = assert(p:mmap(nil, PAGE, "r", "shared", f, 0))
+  p:read(a, 1)
+  f:write(PAGE, "dirty")
+  local cached = m:vmstat().nr_file_pages
+  lu.assertEquals(cached, 256)
+  local n = m:drop_caches(1)
+  lu.assertEquals(n, 254)
+  local v = m:vmstat()
+  lu.assertEquals(v.nr_file_pages, 2)
+  lu.assertEquals(v.drop_pagecache, 1)
+  lu.assertEquals(m:drop_caches(2), 0)
+  lu.assertEquals(m:vmstat().drop_slab, 1)
+  lu.assertEquals(p:read(a, 6), "page 0")
+  lu.assertEquals(f:read(PAGE, 5), "dirty")
+  lu.assertEquals(f:read(2 * PAGE, 6), "page 2")
+  lu.assertErrorMsgContains("drop_caches", function() m:drop_caches(4) end)
+  lu.assertErrorMsgContains("lru", function() m:lru("active") end)
+  lu.assertTrue(m:check())
+end
+
+-- The lists and the counters agree; the tail is the oldest page.
+function TestReclaim:test_lru_lists()
+  local m, f = machine("64M", 1 * MiB)
+  f:read(0, 10 * PAGE)
+  local l = m:lru("inactive_file")
+  lu.assertEquals(#l, m:vmstat().nr_inactive_file)
+  lu.assertEquals(m:page(l[1]).index, 0)    -- read first: the oldest
+  lu.assertEquals(#m:lru("active_file"), 0)
+  lu.assertEquals(#m:lru("unevictable"), 0)
+end
+
+-- The vmscan events carry tracefs's fields.
+function TestReclaim:test_tracepoint_fields()
+  local m, f = machine("32M", 48 * MiB)
+  local p = m:spawn{ name = "p" }
+  m:trace{ events = { "mm_vmscan_lru_isolate", "mm_vmscan_lru_shrink_inactive",
+                      "mm_vmscan_kswapd_wake", "mm_vmscan_wakeup_kswapd" }, size = 1 << 16 }
+  stream(p, f, 48 * MiB)
+  local seen = {}
+  for _, ev in ipairs(m:trace_events()) do seen[ev.event] = ev end
+  m:trace(false)
+  local si = seen.mm_vmscan_lru_shrink_inactive
+  lu.assertNotNil(si)
+  for _, k in ipairs{ "nid", "nr_scanned", "nr_reclaimed", "nr_dirty", "nr_writeback",
+                      "nr_congested", "nr_immediate", "nr_activate0", "nr_activate1",
+                      "nr_ref_keep", "nr_unmap_fail", "priority", "reclaim_flags" } do
+    lu.assertNotNil(si[k], k)
+  end
+  lu.assertEquals(si.reclaim_flags, 0x2 | 0x8)     -- RECLAIM_WB_FILE|RECLAIM_WB_ASYNC
+  local iso = seen.mm_vmscan_lru_isolate
+  lu.assertEquals(iso.lru, 2)                      -- inactive_file
+  lu.assertTrue(iso.nr_taken <= iso.nr_requested)
+  lu.assertNotNil(seen.mm_vmscan_kswapd_wake.order)
+  lu.assertNotNil(seen.mm_vmscan_wakeup_kswapd.gfp_flags)
+  m:trace{ events = { "mm_vmscan_lru_shrink_inactive" }, size = 16 }
+  stream(p, f, 4 * MiB)
+  local text = m:trace_dump("text")
+  m:trace(false)
+  lu.assertTrue(text:find("flags=RECLAIM_WB_FILE|RECLAIM_WB_ASYNC", 1, true) ~= nil)
+end
+
+-- A seeded soak under memory pressure: file mappings (shared, private,
+-- executable), read(2) and write(2), anonymous memory, MADV_FREE, forks
+-- and exits on a 16 MiB machine, m:check() after every step.
+function TestReclaim:test_soak()
+  local m = memlab.new{ ram = "16M", seed = 7 }
+  m:sysctl{ overcommit_memory = 1 }
+  m:spawn{ name = "init" }
+  local files = {}
+  for i = 1, 3 do
+    files[i] = m:file{ path = "/data/s" .. i, size = 6 * MiB, writable = true }
+  end
+  local rng = 12345
+  local function rand(n)
+    rng = (rng * 1103515245 + 12345) % 2147483648
+    return rng % n
+  end
+  local procs = { m:spawn{ name = "w" } }
+  local steps = 0
+  for _ = 1, 1500 do
+    local p = procs[rand(#procs) + 1]
+    local f = files[rand(#files) + 1]
+    local op = rand(10)
+    if not p or not m:task(p.pid) then
+      procs = { m:spawn{ name = "w" } }
+    elseif op == 0 then
+      local a = p:mmap(nil, 256 * PAGE, rand(2) == 0 and "r" or "rw",
+                       rand(2) == 0 and "shared" or "private", f, rand(1280) * PAGE)
+      if a then p:touch(a, 256 * PAGE, rand(3) == 0 and "w" or "r") end
+    elseif op == 1 then
+      local a = p:mmap(nil, 32 * PAGE, "rx", "private", f, 0)
+      if a then p:touch(a, 32 * PAGE, "x") end
+    elseif op == 2 then
+      local buf = p:mmap(nil, 16 * PAGE, "rw", "private|anonymous")
+      for _ = 1, 8 do
+        if buf then p:pread(f, buf, 16 * PAGE, rand(1500) * PAGE) end
+      end
+    elseif op == 3 then
+      local buf = p:mmap(nil, 16 * PAGE, "rw", "private|anonymous")
+      if buf then p:write(buf, "data"); p:pwrite(f, buf, 16 * PAGE, rand(1500) * PAGE) end
+    elseif op == 4 then
+      local a = p:mmap(nil, 32 * PAGE, "rw", "private|anonymous")
+      if a then p:touch(a, 32 * PAGE, "w"); p:madvise(a, 32 * PAGE, "free") end
+    elseif op == 5 and #procs < 6 then
+      local c = p:fork()
+      if c then procs[#procs + 1] = c end
+    elseif op == 6 and #procs > 1 then
+      p:exit()
+    elseif op == 7 then
+      for _, v in ipairs(p:vmas()) do
+        if v.name == "" and rand(4) == 0 then p:munmap(v.start, v["end"] - v.start) end
+      end
+    elseif op == 8 then
+      m:drop_caches(1)
+    else
+      for _, v in ipairs(p:vmas()) do
+        if v.name:match("^/data") and rand(3) == 0 then p:read(v.start, 1) end
+      end
+    end
+    local alive = {}
+    for _, q in ipairs(procs) do if m:task(q.pid) then alive[#alive + 1] = q end end
+    procs = alive
+    m:check()
+    steps = steps + 1
+  end
+  lu.assertEquals(steps, 1500)
+  local v = m:vmstat()
+  lu.assertTrue(v.pgsteal_file > 0)
+  lu.assertTrue(v.pgscan_kswapd > 0)
+end
+
+os.exit(lu.LuaUnit.run(), true)
