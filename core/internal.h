@@ -188,8 +188,9 @@ enum {
 	TP_MARK_VICTIM, TP_OOM_SCORE_ADJ_UPDATE,
 	TP_MM_VMSCAN_KSWAPD_SLEEP, TP_MM_VMSCAN_KSWAPD_WAKE, TP_MM_VMSCAN_WAKEUP_KSWAPD,
 	TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, TP_MM_VMSCAN_DIRECT_RECLAIM_END,
-	TP_MM_VMSCAN_LRU_ISOLATE, TP_MM_VMSCAN_WRITE_FOLIO,
+	TP_MM_VMSCAN_LRU_ISOLATE,
 	TP_MM_VMSCAN_LRU_SHRINK_INACTIVE, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE,
+	TP_MM_VMSCAN_RECLAIM_PAGES,
 	NR_TRACEPOINTS
 };
 
@@ -347,6 +348,7 @@ void folio_mark_accessed(memlab_machine *m, struct page *page);
 void folio_rotate_reclaimable(memlab_machine *m, struct page *page);
 void lru_lazyfree(memlab_machine *m, struct page *page);
 void deactivate_file_folio(memlab_machine *m, struct page *page);
+void folio_deactivate(memlab_machine *m, struct page *page);
 const char *lru_list_name(enum lru_list lru);
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
@@ -356,6 +358,7 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 void kswapd_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
 uint64_t zone_reclaimable_pages(const struct zone *z);
+uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 /* page_alloc.c, for reclaim */
 bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
 			    uint64_t mark, int highest_zoneidx);

@@ -4,11 +4,12 @@
 ** that changes a VMA's flags (split and merged like mprotect; a split over
 ** vm.max_map_count is EAGAIN, not ENOMEM), MADV_DONTNEED (the pages go;
 ** the next touch faults in zeroes or the file), MADV_FREE (lazily freed
-** anonymous pages), MADV_WILLNEED (file readahead) and MADV_POPULATE_*.
+** anonymous pages), MADV_WILLNEED (file readahead), MADV_COLD and
+** MADV_PAGEOUT (deactivate or reclaim the pages only this mm maps:
+** vmscan.c) and MADV_POPULATE_*.
 **
-** Not modelled: MADV_COLD and MADV_PAGEOUT are accepted and change
-** nothing (no reclaim yet); MADV_REMOVE, MADV_COLLAPSE, the guard-region,
-** hwpoison and soft-offline advice return EINVAL.
+** Not modelled: MADV_REMOVE, MADV_COLLAPSE, the guard-region, hwpoison
+** and soft-offline advice return EINVAL.
 */
 #include "mm.h"
 #include "tlb.h"
@@ -160,7 +161,12 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 	case MADV_COLD:
 	case MADV_PAGEOUT:
 		*prev = vma;
-		return (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB)) ? -MEMLAB_EINVAL : 0;
+		if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))	/* can_madv_lru_vma() */
+			return -MEMLAB_EINVAL;
+		tlb_gather_mmu(&tlb, t, false);
+		madvise_cold_range(&tlb, vma, start, end, behavior == MADV_PAGEOUT);
+		tlb_finish_mmu(&tlb);
+		return 0;
 	}
 	err = madvise_new_flags(vma, behavior, &flags);
 	if (err < 0)

@@ -1418,3 +1418,64 @@ void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
 	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, tlb);
 }
+
+/* ===================== MADV_COLD, MADV_PAGEOUT ===================== */
+
+struct cold_ctx {
+	struct mmu_gather *tlb;
+	bool pageout, anon_only;
+};
+
+/*
+** madvise_cold_or_pageout_pte_range() for one entry: a page this mm alone
+** maps, on an LRU list, loses its referenced bit; MADV_COLD makes the
+** entry old and the page inactive, MADV_PAGEOUT reclaims it at once
+** (reclaim_pages: a file page is unmapped and freed, or left to the
+** flusher when dirty; an anonymous one, without swap, is activated).
+** Huge leaves are left alone.
+*/
+static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+		    uint64_t e)
+{
+	struct cold_ctx *c = ud;
+	memlab_task *t = c->tlb->t;
+	memlab_machine *m = t->m;
+	const struct pt_format *f = &t->mm->pt;
+	struct page *page;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	pt_decode(f, (int)level, e, &pfn, &p);
+	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
+		return 0;
+	page = pfn_to_page(m, pfn);
+	if (!(page->flags & PG_lru) || page->mapcount != 1 || (c->anon_only && !page_anon(page)))
+		return 0;
+	if (!c->pageout && p.accessed) {
+		p.accessed = false;
+		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+		tlb_flush_pte_range(c->tlb, va, pt_level_size(f, level), level);
+	}
+	page->flags &= ~PG_referenced;
+	if (page->flags & PG_active)
+		page->flags |= PG_workingset;
+	if (c->pageout)
+		reclaim_page(m, pfn);
+	else
+		folio_deactivate(m, page);
+	return 0;
+}
+
+/*
+** MADV_COLD / MADV_PAGEOUT over [start, end) of vma; a file mapping's
+** pages are paged out only if the task could open the file for writing
+** (can_do_file_pageout), else only its anonymous (COW) pages.
+*/
+void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
+			uint64_t end, bool pageout)
+{
+	struct cold_ctx c = { tlb, pageout,
+			      pageout && vma->vm_file && !vma->vm_file->writable };
+
+	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, cold_pte, &c);
+}

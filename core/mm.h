@@ -372,6 +372,8 @@ int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t
 			    uint64_t end, bool unlockable);
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma);
 void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
+void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
+			uint64_t end, bool pageout);
 
 /* ---- huge_memory.c: transparent huge pages ---- */
 unsigned hpage_pmd_order(const memlab_machine *m);

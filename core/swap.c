@@ -227,6 +227,22 @@ void lru_lazyfree(memlab_machine *m, struct page *page)
 }
 
 /*
+** folio_deactivate() (lru_deactivate): an active page goes to the head of
+** its inactive list, unreferenced (pgdeactivate) -- MADV_COLD.
+*/
+void folio_deactivate(memlab_machine *m, struct page *page)
+{
+	uint64_t pfn = page_pfn(m, page);
+
+	if (!(page->flags & PG_lru) || (page->flags & PG_unevictable) || !(page->flags & PG_active))
+		return;
+	lruvec_del(m, pfn);
+	page->flags &= ~(PG_active | PG_referenced);
+	lruvec_add(m, pfn, false);
+	m->vmstat[PGDEACTIVATE] += folio_nr_pages(page);
+}
+
+/*
 ** deactivate_file_folio() (lru_deactivate_file): a page invalidation could
 ** not drop goes inactive -- to the tail when clean (pgrotated), to the
 ** head with PG_reclaim when dirty; a mapped one stays.

@@ -53,7 +53,6 @@ static const struct tracepoint_desc {
 	[TP_MM_VMSCAN_LRU_ISOLATE] = { "mm_vmscan_lru_isolate", "vmscan",
 				       { "highest_zoneidx", "order", "nr_requested", "nr_scanned",
 					 "nr_skipped", "nr_taken", "lru" } },
-	[TP_MM_VMSCAN_WRITE_FOLIO] = { "mm_vmscan_write_folio", "vmscan", { "pfn", "reclaim_flags" } },
 	[TP_MM_VMSCAN_LRU_SHRINK_INACTIVE] = { "mm_vmscan_lru_shrink_inactive", "vmscan",
 					       { "nid", "nr_scanned", "nr_reclaimed", "nr_dirty",
 						 "nr_writeback", "nr_congested", "nr_immediate",
@@ -62,6 +61,11 @@ static const struct tracepoint_desc {
 	[TP_MM_VMSCAN_LRU_SHRINK_ACTIVE] = { "mm_vmscan_lru_shrink_active", "vmscan",
 					     { "nid", "nr_taken", "nr_active", "nr_deactivated",
 					       "nr_referenced", "priority", "reclaim_flags" } },
+	[TP_MM_VMSCAN_RECLAIM_PAGES] = { "mm_vmscan_reclaim_pages", "vmscan",
+					 { "nid", "nr_scanned", "nr_reclaimed", "nr_dirty",
+					   "nr_writeback", "nr_congested", "nr_immediate",
+					   "nr_activate0", "nr_activate1", "nr_ref_keep",
+					   "nr_unmap_fail" } },
 };
 
 /* RECLAIM_WB_* (include/trace/events/vmscan.h) by name, as __print_flags shows them. */

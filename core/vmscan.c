@@ -40,6 +40,7 @@ struct scan_control {
 	uint32_t gfp_mask;
 	int order, priority, reclaim_idx;
 	bool kswapd;			/* current_is_kswapd() */
+	bool ignore_references;		/* reclaim_pages(): the caller chose the pages */
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
 };
@@ -243,14 +244,16 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 {
 	struct page *page = pfn_to_page(m, pfn);
 	uint64_t nr = nr_pages_of(page);
-	bool lazyfree = page_anon(page);
+	bool lazyfree = page_anon(page) && !(page->flags & PG_swapbacked);
 
 	sc->nr_scanned += nr;
-	if (page->flags & PG_dirty) {
+	if (page->flags & PG_unevictable)
+		return ACTIVATE;	/* !folio_evictable(): back to the unevictable list */
+	if ((page->flags & PG_dirty) && folio_is_file_lru(page) && !lazyfree) {
 		stat->nr_dirty += nr;
 		stat->nr_unqueued_dirty += nr;
 	}
-	switch (folio_check_references(m, pfn)) {
+	switch (sc->ignore_references ? FOLIOREF_RECLAIM : folio_check_references(m, pfn)) {
 	case FOLIOREF_ACTIVATE:
 		return ACTIVATE;
 	case FOLIOREF_KEEP:
@@ -259,6 +262,8 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	default:
 		break;
 	}
+	if (!folio_is_file_lru(page))
+		return ACTIVATE;	/* anon or shmem: add_to_swap() fails without swap */
 	if (page->mapcount && !try_to_unmap(m, pfn)) {
 		stat->nr_unmap_fail += nr;
 		if (lazyfree && (page->flags & PG_swapbacked))
@@ -483,6 +488,45 @@ static void shrink_node(memlab_machine *m, struct scan_control *sc)
 	shrink_lruvec(m, sc);
 	if (sc->nr_reclaimed > before)
 		m->kswapd.failures = 0;
+}
+
+/*
+** reclaim_pages() of one page MADV_PAGEOUT chose (reclaim_folio_list):
+** isolated, through shrink_folio_list without looking at its references,
+** put back unless freed (mm_vmscan_reclaim_pages).  Returns the pages
+** reclaimed.
+*/
+uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
+{
+	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true };
+	struct reclaim_stat stat = { 0 };
+	struct page *page = pfn_to_page(m, pfn);
+	uint64_t nr = nr_pages_of(page), reclaimed = 0;
+	bool file = folio_is_file_lru(page);
+	enum shrink_result r;
+
+	if (!(page->flags & PG_lru))
+		return 0;
+	lru_del(m, page);
+	page->_refcount++;
+	m->vmstat[NR_ISOLATED_ANON + file] += nr;
+	r = shrink_folio(m, pfn, &sc, &stat);
+	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
+		page->flags |= PG_active;
+		stat.nr_activate[folio_is_file_lru(page)] += nr;
+	}
+	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
+	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
+	if (r == FREED) {
+		reclaimed = nr;
+		put_page(m, pfn);
+	} else {
+		putback_folio(m, pfn);
+	}
+	tracev(m, TP_MM_VMSCAN_RECLAIM_PAGES, 0, sc.nr_scanned, reclaimed, stat.nr_dirty,
+	       stat.nr_writeback, stat.nr_congested, stat.nr_immediate, stat.nr_activate[0],
+	       stat.nr_activate[1], stat.nr_ref_keep, stat.nr_unmap_fail);
+	return reclaimed;
 }
 
 /* ===================== direct reclaim ===================== */

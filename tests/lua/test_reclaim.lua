@@ -319,6 +319,54 @@ function TestReclaim:test_tracepoint_fields()
   lu.assertTrue(text:find("flags=RECLAIM_WB_FILE|RECLAIM_WB_ASYNC", 1, true) ~= nil)
 end
 
+-- MADV_PAGEOUT reclaims the pages only this process maps; MADV_COLD makes them old and inactive.
+function TestReclaim:test_madv_pageout_and_cold()
+  local m, f = machine("64M", 1 * MiB)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 16 * PAGE, "r", "shared", f, 0))
+  p:touch(a, 16 * PAGE, "r")
+  lu.assertEquals(p:mm().rss_file, 16)
+  local cached = m:vmstat().nr_file_pages
+  lu.assertTrue(p:madvise(a, 8 * PAGE, "pageout"))
+  lu.assertEquals(p:mm().rss_file, 8)
+  lu.assertEquals(m:vmstat().nr_file_pages, cached - 8)
+  lu.assertNil(p:translate(a).pfn)
+  local maj = p:mm().maj_flt
+  lu.assertEquals(p:read(a + 3 * PAGE, 6), "page 3")
+  lu.assertEquals(p:mm().maj_flt, maj + 1)
+  -- a file the task could not open for writing: only anonymous pages go
+  local ro = m:file{ path = "/data/ro", size = 16 * PAGE }
+  local b = assert(p:mmap(nil, 16 * PAGE, "r", "private", ro, 0))
+  p:touch(b, 16 * PAGE, "r")
+  local rss = p:mm().rss_file
+  lu.assertTrue(p:madvise(b, 16 * PAGE, "pageout"))
+  lu.assertEquals(p:mm().rss_file, rss)
+  -- anonymous pages cannot go anywhere without swap: they are activated
+  local c = assert(p:mmap(nil, 4 * PAGE, "rw", "private|anonymous"))
+  p:touch(c, 4 * PAGE, "w")
+  local act = m:vmstat().pgactivate
+  lu.assertTrue(p:madvise(c, 4 * PAGE, "pageout"))
+  lu.assertEquals(m:vmstat().pgactivate - act, 4)
+  lu.assertEquals(m:page(p:translate(c).pfn).lru_list, "active_anon")
+  lu.assertEquals(p:mm().rss_anon, 4)
+  -- MADV_COLD: old entries, inactive pages
+  lu.assertTrue(p:pte(c).accessed)
+  local deact = m:vmstat().pgdeactivate
+  lu.assertTrue(p:madvise(c, 4 * PAGE, "cold"))
+  lu.assertFalse(p:pte(c).accessed)
+  lu.assertEquals(m:vmstat().pgdeactivate - deact, 4)
+  local pg = m:page(p:translate(c).pfn)
+  lu.assertEquals(pg.lru_list, "inactive_anon")
+  lu.assertTrue(pg.workingset)
+  -- locked memory refuses both
+  local q = m:spawn{ name = "q", root = true }
+  local l = assert(q:mmap(nil, PAGE, "rw", "private|anonymous|locked"))
+  local ok, err = q:madvise(l, PAGE, "cold")
+  lu.assertNil(ok)
+  lu.assertEquals(err, "EINVAL")
+  lu.assertTrue(m:check())
+end
+
 -- A seeded soak under memory pressure: file mappings (shared, private,
 -- executable), read(2) and write(2), anonymous memory, MADV_FREE, forks
 -- and exits on a 16 MiB machine, m:check() after every step.
@@ -375,6 +423,9 @@ function TestReclaim:test_soak()
     else
       for _, v in ipairs(p:vmas()) do
         if v.name:match("^/data") and rand(3) == 0 then p:read(v.start, 1) end
+        if rand(8) == 0 then
+          p:madvise(v.start, v["end"] - v.start, rand(2) == 0 and "cold" or "pageout")
+        end
       end
     end
     local alive = {}
