@@ -206,18 +206,18 @@ static void kill_thread_group(memlab_machine *m, int tgid)
 }
 
 /*
-** mark_oom_victim() and its tracepoint.  Linux 6.8+ records pid, comm,
-** total_vm, anon/file/shmem RSS, uid, page tables and oom_score_adj;
-** memlab's events carry four numbers: pid, total_vm and anon_rss (kB, as
-** Linux's), oom_score_adj.
+** mark_oom_victim() and its tracepoint: Linux 6.8+'s fields (sizes in kB)
+** but comm, a string memlab's events cannot carry.
 */
 static void mark_oom_victim(memlab_task *victim)
 {
 	memlab_machine *m = victim->m;
 	const struct mm_struct *mm = victim->mm;
 
-	trace(m, TP_MARK_VICTIM, (uint64_t)victim->pid, K(m, mm->total_vm),
-	      K(m, mm->rss_stat[MM_ANONPAGES]), (uint64_t)(int64_t)victim->oom_score_adj);
+	tracev(m, TP_MARK_VICTIM, (uint64_t)victim->pid, K(m, mm->total_vm),
+	       K(m, mm->rss_stat[MM_ANONPAGES]), K(m, mm->rss_stat[MM_FILEPAGES]),
+	       K(m, mm->rss_stat[MM_SHMEMPAGES]), (uint64_t)task_uid(victim),
+	       mm->pgtables_bytes >> 10, (uint64_t)(int64_t)victim->oom_score_adj);
 }
 
 /*

@@ -281,6 +281,10 @@ function TestOom:test_tracepoints()
   local kill = m:dmesg():match("Killed process[^\n]*")
   lu.assertEquals(evs[2].total_vm, tonumber(kill:match("total%-vm:(%d+)kB")))
   lu.assertEquals(evs[2].anon_rss, tonumber(kill:match("anon%-rss:(%d+)kB")))
+  lu.assertEquals(evs[2].file_rss, tonumber(kill:match("file%-rss:(%d+)kB")))
+  lu.assertEquals(evs[2].shmem_rss, tonumber(kill:match("shmem%-rss:(%d+)kB")))
+  lu.assertEquals(evs[2].uid, tonumber(kill:match("UID:(%d+)")))
+  lu.assertEquals(evs[2].pgtables, tonumber(kill:match("pgtables:(%d+)kB")))
   m:trace(false)
 end
 
