@@ -137,7 +137,8 @@ static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
 	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
 	page->index = linear_page_index(vma, addr);
 	page->mapcount = 1;
-	page->flags |= PG_swapbacked | PG_anon_exclusive;
+	/* MAP_DROPPABLE pages are never swap-backed: reclaim drops them (file LRU) */
+	page->flags |= PG_anon_exclusive | (vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked);
 	m->vmstat[NR_ANON_PAGES]++;
 	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
 }

@@ -14,10 +14,10 @@
 ** rmqueue_pcplist / free_unref_page): pages there are neither in the
 ** buddy lists nor in NR_FREE_PAGES.
 **
-** What is not modelled yet, and where it will go: decay_pcp_high (run by
-** Linux's periodic vmstat update), kswapd and direct reclaim (the slow path below calls
-** reclaim_hook, which frees nothing yet), compaction, the OOM killer,
-** watermark boosting, memory isolation.
+** What is not modelled yet: decay_pcp_high (run by Linux's periodic
+** vmstat update), compaction, watermark boosting, memory isolation.
+** kswapd and direct reclaim are vmscan.c's; the OOM killer runs from the
+** fault path (oom_kill.c).
 */
 #include <stdio.h>
 #include <string.h>

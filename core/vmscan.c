@@ -1,8 +1,8 @@
 /*
 ** vmscan.c -- page reclaim (mm/vmscan.c, mm/rmap.c's try_to_unmap and
 ** folio_referenced): kswapd and direct reclaim age the LRU lists (swap.c)
-** and free the pages nobody needs -- clean page cache, and MADV_FREE'd
-** anonymous pages not written since.
+** and free the pages nobody needs -- clean page cache, MADV_FREE'd
+** anonymous pages not written since, and MAP_DROPPABLE pages.
 **
 ** The rules are Linux 6.x's classic LRU (no MGLRU, as the reference
 ** host): get_scan_count's priority-scaled targets, shrink_lruvec's
@@ -160,7 +160,8 @@ struct unmap_arg {
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
 ** mapping keeps it.  A lazily freed anonymous page written since
 ** MADV_FREE (dirty), or held by someone else, is mapped again and becomes
-** swap-backed: it is not free to drop any more.
+** swap-backed: it is not free to drop any more.  A MAP_DROPPABLE page is
+** dropped written or not.
 */
 static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			     void *ud)
@@ -180,10 +181,13 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	update_hiwater_rss(t->mm);
 	pt_write(m, table, idx, 0);
 	flush_tlb_page(t, addr);
-	if (page_anon(page)) {		/* !swapbacked: the MADV_FREE case */
-		if (p.dirty || page->_refcount != 1 + page->mapcount) {
+	if (page_anon(page)) {		/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
+		bool droppable = vma->vm_flags & VM_DROPPABLE;
+
+		if ((p.dirty && !droppable) || page->_refcount != 1 + page->mapcount) {
 			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
-			page->flags |= PG_swapbacked;
+			if (!droppable)
+				page->flags |= PG_swapbacked;
 			ua->failed = true;
 			return false;
 		}

@@ -1,7 +1,7 @@
 -- The OOM killer: whom Linux kills when memory runs out, and why
 --
--- When a page fault finds no free frame (and reclaim, which memlab does not
--- have yet, found nothing), Linux runs out_of_memory() (mm/oom_kill.c): it
+-- When a page fault finds no free frame (and reclaim found nothing it
+-- could free: anonymous memory needs swap, and there is none), Linux runs out_of_memory() (mm/oom_kill.c): it
 -- scores every process -- oom_badness() = RSS + swap entries + page-table
 -- pages + oom_score_adj thousandths of RAM -- and SIGKILLs the highest,
 -- with its threads and every process sharing its memory.  The fault is then

@@ -219,6 +219,21 @@ function TestReclaim:test_lazyfree()
   lu.assertTrue(m:check())
 end
 
+-- MAP_DROPPABLE pages are dropped under pressure, written or not.
+function TestReclaim:test_droppable()
+  local m, f = machine("32M", 32 * MiB)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 64 * PAGE, "rw", "droppable|anonymous"))
+  for i = 0, 63 do p:write(a + i * PAGE, "d") end
+  lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "inactive_file")
+  stream(p, f, 32 * MiB)
+  stream(p, f, 32 * MiB)
+  lu.assertEquals(m:vmstat().pglazyfreed, 64)
+  lu.assertEquals(p:mm().rss_anon, 32)     -- the two streams' buffers only
+  lu.assertEquals(p:read(a, 1), "\0")
+  lu.assertTrue(m:check())
+end
+
 -- Pages of a locked mapping are never reclaimed: reclaim finds the mlock.
 function TestReclaim:test_mlocked_kept()
   local m, f = machine("32M", 1 * MiB)

@@ -295,8 +295,10 @@ MEMLAB_API const char *(memlab_migratetype_name) (int mt);
 ** Allocate 2^order contiguous frames as alloc_pages(gfp, order) does:
 ** zonelist from gfp_zone(gfp) down, watermark checks with lowmem_reserve,
 ** free lists of gfp's migrate type with Linux's fallbacks.  Returns 0 and
-** the first frame in *pfn, -MEMLAB_ENOMEM when Linux would fail (no
-** reclaim yet), -MEMLAB_EINVAL for order > max_order or an impossible gfp.
+** the first frame in *pfn, -MEMLAB_ENOMEM when Linux would fail (after
+** direct reclaim, for a gfp that allows it; no compaction yet),
+** -MEMLAB_EINVAL for order > max_order or an impossible gfp.  A kswapd
+** the allocation woke runs before the call returns.
 */
 MEMLAB_API int (memlab_alloc_pages) (memlab_machine *m, unsigned order,
 				     uint32_t gfp, uint64_t *pfn);
@@ -631,8 +633,9 @@ MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
 ** splits and merges VMAs like mprotect (EAGAIN past vm.max_map_count),
 ** DONTNEED drops pages, FREE makes anonymous ones lazily freeable,
 ** WILLNEED reads file pages ahead, POPULATE_READ/WRITE fault them in.
-** COLD and PAGEOUT change nothing yet (no reclaim); REMOVE, COLLAPSE and
-** the guard, hwpoison and soft-offline advice are EINVAL.
+** COLD deactivates and PAGEOUT reclaims the pages only this mm maps;
+** REMOVE, COLLAPSE and the guard, hwpoison and soft-offline advice are
+** EINVAL.
 */
 MEMLAB_API int (memlab_madvise) (memlab_task *t, uint64_t addr, uint64_t len, int advice);
 MEMLAB_API const struct memlab_flag_name *(memlab_madv_names) (void);
