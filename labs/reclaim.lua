@@ -1,0 +1,146 @@
+-- Page reclaim: kswapd, direct reclaim and the two LRU lists
+--
+-- Linux keeps a little memory free at all times.  Each zone has three
+-- watermarks (min < low < high, from vm.min_free_kbytes): an allocation
+-- that leaves a zone below "low" wakes kswapd, which reclaims until the
+-- zone is above "high"; an allocation that finds nothing above "min"
+-- reclaims itself (direct reclaim, an "allocation stall").  Reclaim takes
+-- pages from the tail of the inactive LRU lists: a clean page-cache page
+-- used once is freed, one used twice was activated and survives.  This
+-- lab streams a file larger than memory past a program whose code is
+-- in use, and shows the free pages follow the watermarks, the hot code
+-- stay in memory, dirty pages go to the disk first, and MADV_FREE'd
+-- memory vanish.  Every claim is checked with assert().
+
+local memlab = require("memlab")
+
+local function say(fmt, ...) print(string.format(fmt, ...)) end
+local function section(title) print() print("== " .. title .. " ==") end
+local PAGE, MiB = 4096, 1024 * 1024
+
+local m = memlab.new{ arch = "x86_64", ram = "64M", seed = 1 }
+local function meminfo(key)
+  return tonumber(m:proc("meminfo"):match(key .. ":%s+(%d+) kB"))
+end
+local function zone(name)
+  for _, z in ipairs(m:zones()) do if z.name == name then return z end end
+end
+
+------------------------------------------------------------------------------
+section("1. A program and its code")
+
+local lib = m:file{ path = "/usr/lib/libhot.so", size = 2 * MiB }
+local data = m:file{ path = "/data/big.log", size = 256 * MiB }
+local p = m:spawn{ name = "server", aslr = false }
+local code = assert(p:mmap(nil, 2 * MiB, "rx", "private", lib, 0))
+p:touch(code, 2 * MiB, "x")
+local code_pfn = p:translate(code).pfn
+say("server maps %s (2 MiB, r-xp) and runs all of it: %d pages in its RSS.",
+    lib.path, p:mm().rss_file)
+say("They are on the %s list (new pages start inactive).", m:page(code_pfn).lru_list)
+assert(m:page(code_pfn).lru_list == "inactive_file")
+local dma32 = zone("DMA32")
+say("Zone DMA32: %d pages free; watermarks min %d, low %d, high %d.", dma32.free, dma32.min,
+    dma32.low, dma32.high)
+
+------------------------------------------------------------------------------
+section("2. Streaming 256 MiB through 64 MiB")
+
+local buf = assert(p:mmap(nil, 64 * 1024, "rw", "private|anonymous"))
+local samples, lo, hi = {}, math.huge, 0
+for off = 0, 256 * MiB - 65536, 65536 do
+  assert(p:pread(data, buf, 65536, off) == 65536)
+  if off % (4 * MiB) == 0 then p:touch(code, 2 * MiB, "x") end   -- the server keeps working
+  if off % MiB == 0 then
+    local free = zone("DMA32").free
+    samples[#samples + 1] = free
+    if off >= 64 * MiB then lo, hi = math.min(lo, free), math.max(hi, free) end
+  end
+end
+local v = m:vmstat()
+say("read(2) of %s, 64 KiB at a time.  Page cache now: %d MiB (Cached).", data.path,
+    meminfo("Cached") // 1024)
+say("kswapd woke %d times (pageoutrun), scanned %d pages and freed %d;",
+    v.pageoutrun, v.pgscan_kswapd, v.pgsteal_kswapd)
+say("direct reclaim: %d stalls, %d pages scanned, %d freed.",
+    v.allocstall_movable + v.allocstall_normal + v.allocstall_dma32, v.pgscan_direct,
+    v.pgsteal_direct)
+assert(v.pgsteal_kswapd > 0 and meminfo("Cached") < 64 * 1024)
+print()
+print("Free pages in DMA32 after each 8 MiB read, once the cache had filled memory")
+print("(the columns marked | are min, low and high):")
+local width, left, right = 60, dma32.min // 2, dma32.high * 2
+local function col(x) return math.floor((x - left) / (right - left) * width + 0.5) end
+for i = 49, #samples, 8 do
+  local row = {}
+  for c = 0, width do row[c + 1] = " " end
+  for _, mark in ipairs{ dma32.min, dma32.low, dma32.high } do row[col(mark) + 1] = "|" end
+  row[math.max(0, math.min(width, col(samples[i]))) + 1] = "*"
+  say("%4d MiB %6d %s", i - 1, samples[i], table.concat(row))
+end
+say("From 64 MiB on, free stayed between %d and %d pages.  Each read allocates", lo, hi)
+print("towards low and wakes kswapd, which runs when the read returns and reclaims")
+print("until a zone is above high -- by whole batches, so it overshoots.  The per-CPU")
+print("lists refill a batch of pages after one page's watermark check, so free can")
+print("dip a little below min; a read that finds nothing above min reclaims itself.")
+assert(lo >= dma32.min // 2 and hi <= dma32.high * 2)
+
+------------------------------------------------------------------------------
+section("3. Used twice, kept")
+
+local pg = m:page(code_pfn)
+say("The code page at %#x is still pfn %#x, now on the %s list.", code, p:translate(code).pfn,
+    pg.lru_list)
+say("server's RSS still holds %d of the library's pages; pgactivate = %d.", p:mm().rss_file,
+    v.pgactivate)
+print("Reclaim found its entries young (accessed bit set): an executable file page is")
+print("activated at the first such look, and the active list is only aged when the")
+print("inactive one runs short.  The log's pages were each read once: reclaimed.")
+assert(p:translate(code).pfn == code_pfn and pg.lru_list == "active_file")
+assert(p:mm().rss_file == 512)
+
+------------------------------------------------------------------------------
+section("4. Dirty pages")
+
+local out = m:file{ path = "/data/out.bin", writable = true }
+p:write(buf, string.rep("w", 65536))
+local before = m:vmstat()
+for off = 0, 96 * MiB - 65536, 65536 do
+  assert(p:pwrite(out, buf, 65536, off) == 65536)
+end
+v = m:vmstat()
+say("write(2) of 96 MiB: %d pages written back (nr_written), %d met dirty by reclaim",
+    v.nr_written - before.nr_written, v.nr_vmscan_immediate_reclaim)
+say("(nr_vmscan_immediate_reclaim: marked PG_reclaim and left to the flusher, which")
+say("writes them and moves them to the inactive tail: pgrotated %d).", v.pgrotated)
+say("Dirty now: %d kB (memlab does not throttle writers at vm.dirty_ratio as Linux",
+    meminfo("Dirty"))
+say("does).  The disk has what was written: %q.", out:ondisk(0, 4))
+assert(v.nr_written > before.nr_written and out:ondisk(0, 4) == "wwww")
+
+------------------------------------------------------------------------------
+section("5. Memory the program said it could lose")
+
+local lazy = assert(p:mmap(nil, 256 * PAGE, "rw", "private|anonymous"))
+p:touch(lazy, 256 * PAGE, "w")
+assert(p:madvise(lazy, 256 * PAGE, "free"))
+p:write(lazy, "keep")
+local drop = assert(p:mmap(nil, 256 * PAGE, "rw", "droppable|anonymous"))
+p:touch(drop, 256 * PAGE, "w")
+local freed = m:vmstat().pglazyfreed
+for off = 0, 192 * MiB - 65536, 65536 do p:pread(data, buf, 65536, off) end
+v = m:vmstat()
+say("256 pages given MADV_FREE (one written again after) and 256 MAP_DROPPABLE pages,")
+say("then 192 MiB more read: reclaim dropped %d of them (pglazyfreed).  MADV_FREE made", v.pglazyfreed - freed)
+say("its pages old: they went at the first look; the droppable pages were young, spared")
+say("once, and went at the second.  The rewritten page kept %q;", p:read(lazy, 4))
+say("a dropped one reads zero again: %q.", p:read(lazy + PAGE, 1))
+assert(v.pglazyfreed - freed == 511 and p:read(lazy, 4) == "keep")
+assert(p:read(lazy + PAGE, 1) == "\0" and p:read(drop, 1) == "\0")
+
+------------------------------------------------------------------------------
+section("Summary")
+print("Reclaim frees what can be had again: file pages from the disk, pages the")
+print("program gave up.  Anonymous memory would need swap (memlab has none), so a")
+print("machine full of it goes to the OOM killer (lab oom_killer).")
+m:check()
