@@ -1003,6 +1003,19 @@ static int m_drain_pages(lua_State *L)
 	return 1;
 }
 
+/*
+** m:compact() --> true: compact every zone, as writing 1 to
+** /proc/sys/vm/compact_memory does (memlab_compact_memory).
+*/
+static int m_compact(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "compact");
+
+	memlab_compact_memory(lm->m);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* m:check() --> true, or raises "check: N violation(s):\n..." */
 static int m_check(lua_State *L)
 {
@@ -1073,6 +1086,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "unusable_index", m_unusable_index },
 	{ "page", m_page },
 	{ "drain_pages", m_drain_pages },
+	{ "compact", m_compact },
 	{ "check", m_check },
 	{ "dmesg", m_dmesg },
 	{ "close", m_close },
