@@ -276,8 +276,8 @@ TEST(direct_compaction_for_order4)
 	uint64_t pfn;
 
 	ASSERT(t);
-	/* use up every free block of order >= 4 with unmovable allocations */
-	while (memlab_alloc_pages(m, 4, MEMLAB_GFP_NOWAIT | MEMLAB___GFP_NOWARN, &pfn) == 0)
+	/* use up every free block of order >= 4, reserves too, without compacting */
+	while (memlab_alloc_pages(m, 4, MEMLAB_GFP_ATOMIC | MEMLAB___GFP_NOWARN, &pfn) == 0)
 		;
 	ASSERT_EQ(m->vmstat[COMPACTSTALL], 0);
 	ASSERT_OK(memlab_alloc_pages(m, 4, MEMLAB_GFP_KERNEL | MEMLAB___GFP_NORETRY, &pfn));
