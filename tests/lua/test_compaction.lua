@@ -76,6 +76,7 @@ function test_compact_makes_high_order_blocks()
   end
   lu.assertEquals(moved, d.pgmigrate_success)
   lu.assertTrue(m:check())
+  m:close()
 end
 
 function test_compact_tracepoints()
@@ -116,6 +117,7 @@ function test_compact_tracepoints()
   lu.assertStrContains(text, "mode=MIGRATE_SYNC reason=compaction")
   lu.assertStrContains(text, "mm_compaction_finished: nid=0 idx=DMA32 order=-1 ret=continue")
   lu.assertTrue(m:check())
+  m:close()
 end
 
 -- Raw kernel allocations are unmovable: memory fragmented by them stays
@@ -141,6 +143,7 @@ function test_unmovable_pages_block_compaction()
   lu.assertTrue(m:check())
   for i = 2, #held, 2 do m:free_pages(held[i], 0) end
   lu.assertTrue(m:check())
+  m:close()
 end
 
 -- An order-4 allocation that may reclaim compacts directly: compact_stall
@@ -166,6 +169,7 @@ function test_direct_compaction()
   lu.assertStrContains(m:trace_dump("text"), "gfp_mask=GFP_KERNEL|__GFP_NORETRY")
   m:free_pages(pfn, 4)
   lu.assertTrue(m:check())
+  m:close()
 end
 
 function test_compact_argument_errors()
