@@ -1052,6 +1052,19 @@ static int m_lru(lua_State *L)
 	return 1;
 }
 
+/*
+** m:compact() --> true: compact every zone, as writing 1 to
+** /proc/sys/vm/compact_memory does (memlab_compact_memory).
+*/
+static int m_compact(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "compact");
+
+	memlab_compact_memory(lm->m);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* m:check() --> true, or raises "check: N violation(s):\n..." */
 static int m_check(lua_State *L)
 {
@@ -1124,6 +1137,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "drain_pages", m_drain_pages },
 	{ "drop_caches", m_drop_caches },
 	{ "lru", m_lru },
+	{ "compact", m_compact },
 	{ "check", m_check },
 	{ "dmesg", m_dmesg },
 	{ "close", m_close },

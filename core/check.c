@@ -15,5 +15,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += lru_check(m, fn, ud);
 	n += tlb_check(m, fn, ud);
 	n += oom_check(m, fn, ud);
+	n += compaction_check(m, fn, ud);
 	return n;
 }

@@ -54,6 +54,24 @@ uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index)
 	return filemap_lookup_as(&f->i_pages, index);
 }
 
+/*
+** The page cache's slot for index now holds new_pfn (__folio_migrate_mapping's
+** xas_store of the new folio).  -MEMLAB_ENOENT when index is not cached.
+*/
+int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn)
+{
+	struct address_space *as = &f->i_pages;
+	uint64_t i;
+
+	if (!as->cap)
+		return -MEMLAB_ENOENT;
+	i = slot_find(as, index);
+	if (!as->keys[i])
+		return -MEMLAB_ENOENT;
+	as->pfns[i] = new_pfn;
+	return 0;
+}
+
 /* Room for one more entry at a load of at most 1/2. */
 static int slots_grow(memlab_machine *m, struct address_space *as)
 {

@@ -154,6 +154,15 @@ struct zone {
 	unsigned flags;				/* ZONE_* */
 	struct per_cpu_pages pcp;		/* cpu 0's pageset */
 	uint64_t nr_lru[NR_LRU_LISTS];		/* NR_ZONE_{IN,}ACTIVE_*, NR_ZONE_UNEVICTABLE */
+
+	/* compaction.c: where the scanners resume, and the deferral of failed orders */
+	uint64_t compact_cached_free_pfn;
+	uint64_t compact_cached_migrate_pfn[2];	/* [0] async, [1] sync */
+	uint64_t compact_init_migrate_pfn, compact_init_free_pfn;
+	unsigned compact_considered;		/* attempts since the last failure */
+	unsigned compact_defer_shift;		/* skip up to 1 << shift attempts */
+	int compact_order_failed;		/* the lowest order that failed */
+	bool compact_blockskip_flush;		/* direct compaction's scanners met */
 };
 
 enum vmstat_item {
@@ -191,6 +200,13 @@ enum {
 	TP_MM_VMSCAN_LRU_ISOLATE,
 	TP_MM_VMSCAN_LRU_SHRINK_INACTIVE, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE,
 	TP_MM_VMSCAN_RECLAIM_PAGES,
+	/* migrate.c, compaction.c */
+	TP_MM_MIGRATE_PAGES, TP_MM_MIGRATE_PAGES_START,
+	TP_MM_COMPACTION_ISOLATE_MIGRATEPAGES, TP_MM_COMPACTION_ISOLATE_FREEPAGES,
+	TP_MM_COMPACTION_MIGRATEPAGES, TP_MM_COMPACTION_BEGIN, TP_MM_COMPACTION_END,
+	TP_MM_COMPACTION_TRY_TO_COMPACT_PAGES, TP_MM_COMPACTION_FINISHED,
+	TP_MM_COMPACTION_SUITABLE, TP_MM_COMPACTION_DEFERRED,
+	TP_MM_COMPACTION_DEFER_COMPACTION, TP_MM_COMPACTION_DEFER_RESET,
 	NR_TRACEPOINTS
 };
 
@@ -334,6 +350,48 @@ int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
+/* for compaction.c */
+uint64_t alloc_wmark_pages(const struct zone *z, unsigned alloc_flags);
+bool zone_watermark_ok(memlab_machine *m, const struct zone *z, unsigned order, uint64_t mark,
+		       int highest_zoneidx, unsigned alloc_flags);
+uint64_t __isolate_free_page(memlab_machine *m, uint64_t pfn, unsigned order);
+bool compaction_free_block_suitable(const memlab_machine *m, const struct zone *z,
+				    unsigned order, int mt);
+void drain_local_pages(memlab_machine *m, struct zone *z);
+
+/* ---- migrate.c ---- */
+enum migrate_mode { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC };
+enum migrate_reason { MR_COMPACTION, MR_MEMORY_FAILURE, MR_MEMORY_HOTPLUG, MR_SYSCALL };
+/* The target frame for src (PFN_NONE: none left), and giving back an unused one. */
+typedef uint64_t (*new_folio_t)(memlab_machine *m, uint64_t src, void *priv);
+typedef void (*free_folio_t)(memlab_machine *m, uint64_t dst, void *priv);
+int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst);
+int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, new_folio_t get_new,
+		  free_folio_t put_new, void *priv, enum migrate_mode mode,
+		  enum migrate_reason reason, unsigned *nr_succeeded);
+void putback_movable_pages(memlab_machine *m, const uint64_t *pfns, unsigned nr);
+
+/* ---- compaction.c ---- */
+/* enum compact_result (include/linux/compaction.h), the values tracepoints print */
+enum compact_result {
+	COMPACT_NOT_SUITABLE_ZONE, COMPACT_SKIPPED, COMPACT_DEFERRED, COMPACT_NO_SUITABLE_PAGE,
+	COMPACT_CONTINUE, COMPACT_COMPLETE, COMPACT_PARTIAL_SKIPPED, COMPACT_CONTENDED,
+	COMPACT_SUCCESS
+};
+/* enum compact_priority: lower is more thorough */
+enum compact_priority {
+	COMPACT_PRIO_SYNC_FULL, MIN_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_FULL,
+	COMPACT_PRIO_SYNC_LIGHT, MIN_COMPACT_COSTLY_PRIORITY = COMPACT_PRIO_SYNC_LIGHT,
+	DEF_COMPACT_PRIORITY = COMPACT_PRIO_SYNC_LIGHT,
+	COMPACT_PRIO_ASYNC, INIT_COMPACT_PRIORITY = COMPACT_PRIO_ASYNC
+};
+void compaction_init(memlab_machine *m);
+enum compact_result try_to_compact_pages(memlab_machine *m, uint32_t gfp, unsigned order,
+					 unsigned alloc_flags, int highest_zoneidx,
+					 enum compact_priority prio);
+void compaction_defer_reset(memlab_machine *m, struct zone *z, int order, bool alloc_success);
+const char *compact_result_name(int result);
+int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- swap.c: the LRU lists ---- */
 void lruvec_init(memlab_machine *m);

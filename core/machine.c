@@ -470,6 +470,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	if (!err)
 		err = page_alloc_init(m);
 	if (!err)
+		compaction_init(m);
+	if (!err)
 		err = tlb_init(m, cfg);
 	if (!err)
 		mm_sysctl_init(m);

@@ -394,6 +394,7 @@ int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_ac
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
 		      void *ud);
 uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
+int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn);
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr);

@@ -1103,6 +1103,136 @@ static void free_unref_page(memlab_machine *m, struct zone *z, uint64_t pfn, uns
 	free_unref_page_commit(m, z, pfn, mt, order);
 }
 
+/* ===================== compaction's side (mm/compaction.c) ===================== */
+
+/* The watermark an allocation's alloc_flags name (wmark_pages(zone, alloc_flags & ALLOC_WMARK_MASK)). */
+uint64_t alloc_wmark_pages(const struct zone *z, unsigned alloc_flags)
+{
+	return wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
+}
+
+/* zone_watermark_ok(): __zone_watermark_ok() on the zone's NR_FREE_PAGES. */
+bool zone_watermark_ok(memlab_machine *m, const struct zone *z, unsigned order, uint64_t mark,
+		       int highest_zoneidx, unsigned alloc_flags)
+{
+	return __zone_watermark_ok(m, z, order, mark, highest_zoneidx, alloc_flags,
+				   (int64_t)z->nr_free_pages);
+}
+
+/*
+** __isolate_free_page(): compaction's free scanner takes the free block
+** at pfn off the buddy lists as migration targets, unless that would take
+** the zone below MIN + 2^order (order-0 check).  A block of half a
+** pageblock or more makes its pageblock Movable.  Returns the pages taken
+** (the block's head keeps no buddy flag), 0 when refused.
+*/
+uint64_t __isolate_free_page(memlab_machine *m, uint64_t pfn, unsigned order)
+{
+	struct zone *z = page_zone(m, pfn);
+	int mt = get_pfnblock_migratetype(m, pfn);
+
+	if (mt != MIGRATE_ISOLATE &&
+	    !zone_watermark_ok(m, z, 0, z->_watermark[WMARK_MIN] + (1ull << order), 0, 0))
+		return 0;
+	del_page_from_free_list(m, z, pfn, order, mt);
+	if (order + 1 >= m->pageblock_order && migratetype_is_mergeable(mt) &&
+	    mt != MIGRATE_MOVABLE)
+		move_freepages_block(m, z, pfn, mt, MIGRATE_MOVABLE);
+	return 1ull << order;
+}
+
+/*
+** __compact_finished()'s test: a free block of order or above on mt's
+** list, or on a fallback list whose pageblock the request could claim.
+*/
+bool compaction_free_block_suitable(const memlab_machine *m, const struct zone *z,
+				    unsigned order, int mt)
+{
+	for (unsigned o = order; o <= m->max_order; o++) {
+		const struct free_area *area = &z->free_area[o];
+		bool can_steal;
+
+		if (!free_area_empty(area, mt))
+			return true;
+		if (mt < MIGRATE_PCPTYPES &&
+		    find_suitable_fallback(m, area, o, mt, &can_steal) != -1 && can_steal)
+			return true;
+	}
+	return false;
+}
+
+/* drain_local_pages(zone): this CPU's pcp of the zone back to the buddy. */
+void drain_local_pages(memlab_machine *m, struct zone *z)
+{
+	drain_pages_zone(m, z);
+}
+
+static uint64_t get_page_from_freelist(memlab_machine *m, unsigned order,
+				       unsigned alloc_flags, const struct alloc_context *ac);
+
+/*
+** __alloc_pages_direct_compact(): compact the zones the request may use,
+** then retry the free lists.  compact_stall counts every attempt that was
+** not skipped outright; compact_success / compact_fail whether the retry
+** found its page (success also resets the zone's deferral).  *result: the
+** enum compact_result of try_to_compact_pages.
+*/
+static uint64_t alloc_pages_direct_compact(memlab_machine *m, unsigned order,
+					   unsigned alloc_flags, const struct alloc_context *ac,
+					   enum compact_priority prio, enum compact_result *result)
+{
+	uint64_t pfn;
+
+	if (!order)
+		return PFN_NONE;
+	*result = try_to_compact_pages(m, ac->gfp, order, alloc_flags, ac->highest_zoneidx, prio);
+	if (*result == COMPACT_SKIPPED)
+		return PFN_NONE;
+	m->vmstat[COMPACTSTALL]++;
+	pfn = get_page_from_freelist(m, order, alloc_flags, ac);
+	if (pfn != PFN_NONE) {
+		struct zone *z = page_zone(m, pfn);
+
+		z->compact_blockskip_flush = false;
+		compaction_defer_reset(m, z, (int)order, true);
+		m->vmstat[COMPACTSUCCESS]++;
+		return pfn;
+	}
+	m->vmstat[COMPACTFAIL]++;
+	return PFN_NONE;
+}
+
+/*
+** The slow path's first compaction, before any reclaim (__alloc_pages_slowpath):
+** for costly orders (enough base pages may well be free) and for
+** non-movable orders > 0 (to keep their pageblocks), async.  True when the
+** slow path ends here with *pfn: a page, or PFN_NONE for a costly
+** __GFP_NORETRY request that compaction skipped or deferred (THP faults);
+** such a request that goes on keeps compacting async (*prio).
+*/
+static bool alloc_pages_compact_first(memlab_machine *m, unsigned order, unsigned alloc_flags,
+				      const struct alloc_context *ac,
+				      enum compact_priority *prio, uint64_t *pfn)
+{
+	bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+	enum compact_result result = COMPACT_SKIPPED;
+
+	*pfn = PFN_NONE;
+	if (!(ac->gfp & MEMLAB___GFP_IO) || !(costly || (order && ac->migratetype != MIGRATE_MOVABLE)) ||
+	    ((ac->gfp & MEMLAB___GFP_MEMALLOC) && !(ac->gfp & MEMLAB___GFP_NOMEMALLOC)))
+		return false;
+	*pfn = alloc_pages_direct_compact(m, order, alloc_flags, ac, INIT_COMPACT_PRIORITY,
+					  &result);
+	if (*pfn != PFN_NONE)
+		return true;
+	if (costly && (ac->gfp & MEMLAB___GFP_NORETRY)) {
+		if (result == COMPACT_SKIPPED || result == COMPACT_DEFERRED)
+			return true;
+		*prio = INIT_COMPACT_PRIORITY;
+	}
+	return false;
+}
+
 /* ===================== the allocator's entry ===================== */
 
 /*
@@ -1250,16 +1380,20 @@ static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct
 /*
 ** __alloc_pages_slowpath(), as far as it exists yet: kswapd woken, a
 ** retry at the MIN watermark with the caller's reserves, then (for
-** callers that may reclaim) direct reclaim with its pcp drain, and the
-** retry policy of __GFP_NORETRY / costly orders / should_reclaim_retry.
-** A failure that would OOM-kill is noted (note_oom) for the fault path,
-** which runs the OOM killer (oom_kill.c).
+** callers that may reclaim) a first async compaction for costly and
+** non-movable orders, direct reclaim with its pcp drain followed by
+** direct compaction at DEF_COMPACT_PRIORITY, and the retry policy of
+** __GFP_NORETRY / costly orders / should_reclaim_retry.  A failure that
+** would OOM-kill is noted (note_oom) for the fault path, which runs the
+** OOM killer (oom_kill.c).
 */
 static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 				     const struct alloc_context *ac)
 {
 	unsigned alloc_flags = gfp_to_alloc_flags(ac->gfp, order);
 	bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
+	enum compact_priority compact_priority = DEF_COMPACT_PRIORITY;
+	enum compact_result compact_result;
 	int no_progress_loops = 0;
 	uint64_t pfn;
 
@@ -1267,6 +1401,8 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 		wake_all_kswapds(m, order, ac);
 	pfn = get_page_from_freelist(m, order, alloc_flags, ac);
 	if (pfn != PFN_NONE || !(ac->gfp & MEMLAB___GFP_DIRECT_RECLAIM))
+		return pfn;
+	if (alloc_pages_compact_first(m, order, alloc_flags, ac, &compact_priority, &pfn))
 		return pfn;
 	for (;;) {
 		uint64_t progress;
@@ -1277,6 +1413,10 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 		if (pfn != PFN_NONE)
 			return pfn;
 		pfn = alloc_pages_direct_reclaim(m, order, alloc_flags, ac, &progress);
+		if (pfn != PFN_NONE)
+			return pfn;
+		pfn = alloc_pages_direct_compact(m, order, alloc_flags, ac, compact_priority,
+						 &compact_result);
 		if (pfn != PFN_NONE)
 			return pfn;
 		if (ac->gfp & MEMLAB___GFP_NORETRY)

@@ -67,7 +67,72 @@ static const struct tracepoint_desc {
 					   "nr_writeback", "nr_congested", "nr_immediate",
 					   "nr_activate0", "nr_activate1", "nr_ref_keep",
 					   "nr_unmap_fail" } },
+	[TP_MM_MIGRATE_PAGES] = { "mm_migrate_pages", "migrate",
+				  { "succeeded", "failed", "thp_succeeded", "thp_failed",
+				    "thp_split", "large_folio_split", "mode", "reason" } },
+	[TP_MM_MIGRATE_PAGES_START] = { "mm_migrate_pages_start", "migrate", { "mode", "reason" } },
+	[TP_MM_COMPACTION_ISOLATE_MIGRATEPAGES] = { "mm_compaction_isolate_migratepages",
+						    "compaction",
+						    { "start_pfn", "end_pfn", "nr_scanned", "nr_taken" } },
+	[TP_MM_COMPACTION_ISOLATE_FREEPAGES] = { "mm_compaction_isolate_freepages", "compaction",
+						 { "start_pfn", "end_pfn", "nr_scanned", "nr_taken" } },
+	[TP_MM_COMPACTION_MIGRATEPAGES] = { "mm_compaction_migratepages", "compaction",
+					    { "nr_migrated", "nr_failed" } },
+	[TP_MM_COMPACTION_BEGIN] = { "mm_compaction_begin", "compaction",
+				     { "zone_start", "migrate_pfn", "free_pfn", "zone_end", "sync" } },
+	[TP_MM_COMPACTION_END] = { "mm_compaction_end", "compaction",
+				   { "zone_start", "migrate_pfn", "free_pfn", "zone_end", "sync",
+				     "status" } },
+	[TP_MM_COMPACTION_TRY_TO_COMPACT_PAGES] = { "mm_compaction_try_to_compact_pages",
+						    "compaction", { "order", "gfp_mask", "prio" } },
+	[TP_MM_COMPACTION_FINISHED] = { "mm_compaction_finished", "compaction",
+					{ "nid", "idx", "order", "ret" } },
+	[TP_MM_COMPACTION_SUITABLE] = { "mm_compaction_suitable", "compaction",
+					{ "nid", "idx", "order", "ret" } },
+	[TP_MM_COMPACTION_DEFERRED] = { "mm_compaction_deferred", "compaction",
+					{ "nid", "idx", "order", "considered", "defer_shift",
+					  "order_failed" } },
+	[TP_MM_COMPACTION_DEFER_COMPACTION] = { "mm_compaction_defer_compaction", "compaction",
+						{ "nid", "idx", "order", "considered",
+						  "defer_shift", "order_failed" } },
+	[TP_MM_COMPACTION_DEFER_RESET] = { "mm_compaction_defer_reset", "compaction",
+					   { "nid", "idx", "order", "considered", "defer_shift",
+					     "order_failed" } },
 };
+
+/*
+** __print_symbolic() of the migrate and compaction events' enums
+** (include/trace/events/migrate.h, compaction.h).
+*/
+static bool symbolic_text(int id, const char *f, uint64_t v, char *buf, size_t size)
+{
+	static const char *const modes[] = { "MIGRATE_ASYNC", "MIGRATE_SYNC_LIGHT", "MIGRATE_SYNC" };
+	static const char *const reasons[] = {
+		"compaction", "memory_failure", "memory_hotplug", "syscall_or_cpuset",
+		"mempolicy_mbind", "numa_misplaced", "contig_range", "longterm_pin", "demotion",
+		"damon",
+	};
+	static const char *const zones[] = { "DMA", "DMA32", "Normal", "Movable" };
+	bool migrate = id == TP_MM_MIGRATE_PAGES || id == TP_MM_MIGRATE_PAGES_START;
+	bool compaction = id >= TP_MM_COMPACTION_ISOLATE_MIGRATEPAGES &&
+			  id <= TP_MM_COMPACTION_DEFER_RESET;
+	const char *name = NULL;
+
+	if (migrate && !strcmp(f, "mode") && v < 3)
+		name = modes[v];
+	else if (migrate && !strcmp(f, "reason") && v < 10)
+		name = reasons[v];
+	else if (compaction && (!strcmp(f, "ret") || !strcmp(f, "status")))
+		name = compact_result_name((int)v);
+	else if (compaction && !strcmp(f, "idx") && v < 4)
+		name = zones[v];
+	else if (compaction && !strcmp(f, "sync"))
+		name = v ? "sync" : "async";
+	if (!name)
+		return false;
+	snprintf(buf, size, "%s", name);
+	return true;
+}
 
 /* RECLAIM_WB_* (include/trace/events/vmscan.h) by name, as __print_flags shows them. */
 static void reclaim_flags_text(uint64_t v, char *buf, size_t size)
@@ -206,7 +271,9 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 {
 	const char *f = tracepoints[id].fields[i];
 
-	if (strcmp(f, "gfp_flags") == 0)
+	if (symbolic_text(id, f, v, buf, size))
+		return;
+	if (strcmp(f, "gfp_flags") == 0 || strcmp(f, "gfp_mask") == 0)
 		memlab_gfp_format((uint32_t)v, buf, size);
 	else if (strcmp(f, "write") == 0 || strcmp(f, "success") == 0)
 		snprintf(buf, size, "%s", v ? "true" : "false");
@@ -217,7 +284,8 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 	else if (strcmp(f, "mm") == 0)
 		snprintf(buf, size, "%016" PRIx64, v);
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
-		 strcmp(f, "error_code") == 0)
+		 strcmp(f, "error_code") == 0 || strstr(f, "_pfn") || strcmp(f, "zone_start") == 0 ||
+		 strcmp(f, "zone_end") == 0)
 		snprintf(buf, size, "0x%" PRIx64, v);
 	else
 		snprintf(buf, size, "%" PRId64, (int64_t)v);

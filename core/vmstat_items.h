@@ -143,15 +143,15 @@
 	X(THP_MIGRATION_SUCCESS, "thp_migration_success") \
 	X(THP_MIGRATION_FAIL, "thp_migration_fail") \
 	X(THP_MIGRATION_SPLIT, "thp_migration_split") \
-	X(COMPACT_MIGRATE_SCANNED, "compact_migrate_scanned") \
-	X(COMPACT_FREE_SCANNED, "compact_free_scanned") \
-	X(COMPACT_ISOLATED, "compact_isolated") \
-	X(COMPACT_STALL, "compact_stall") \
-	X(COMPACT_FAIL, "compact_fail") \
-	X(COMPACT_SUCCESS, "compact_success") \
-	X(COMPACT_DAEMON_WAKE, "compact_daemon_wake") \
-	X(COMPACT_DAEMON_MIGRATE_SCANNED, "compact_daemon_migrate_scanned") \
-	X(COMPACT_DAEMON_FREE_SCANNED, "compact_daemon_free_scanned") \
+	X(COMPACTMIGRATE_SCANNED, "compact_migrate_scanned") \
+	X(COMPACTFREE_SCANNED, "compact_free_scanned") \
+	X(COMPACTISOLATED, "compact_isolated") \
+	X(COMPACTSTALL, "compact_stall") \
+	X(COMPACTFAIL, "compact_fail") \
+	X(COMPACTSUCCESS, "compact_success") \
+	X(KCOMPACTD_WAKE, "compact_daemon_wake") \
+	X(KCOMPACTD_MIGRATE_SCANNED, "compact_daemon_migrate_scanned") \
+	X(KCOMPACTD_FREE_SCANNED, "compact_daemon_free_scanned") \
 	X(HTLB_BUDDY_ALLOC_SUCCESS, "htlb_buddy_alloc_success") \
 	X(HTLB_BUDDY_ALLOC_FAIL, "htlb_buddy_alloc_fail") \
 	X(UNEVICTABLE_PGS_CULLED, "unevictable_pgs_culled") \

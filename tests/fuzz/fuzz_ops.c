@@ -1869,6 +1869,38 @@ static void op_phys(struct fuzz *f)
 		die(f, "phys round trip at %#" PRIx64 " len %zu: write %d read %d", paddr, len, w, r);
 }
 
+/*
+** Compaction: compact_memory, or a high-order GFP_KERNEL allocation that
+** may compact directly (freed again at once).  Pages move; the checks
+** after every operation (memlab_check, op_coherent's patterns) must still
+** hold, and nothing may stay isolated.
+*/
+static void op_compact(struct fuzz *f)
+{
+	uint8_t a = next_byte(f);
+	unsigned order = 1 + (a >> 1) % f->info.max_order;
+	uint64_t pfn, before = vmstat(f, "compact_stall");
+	int rc;
+
+	if (a & 1) {
+		rc = memlab_compact_memory(f->m);
+		note(f, "compact_memory -> %d", rc);
+		if (rc != 0 || vmstat(f, "compact_stall") != before)
+			die(f, "compact_memory: %d, compact_stall moved", rc);
+	} else {
+		rc = memlab_alloc_pages(f->m, order, MEMLAB_GFP_KERNEL | MEMLAB___GFP_NORETRY |
+					MEMLAB___GFP_NOWARN, &pfn);
+		note(f, "order %u -> %d", order, rc);
+		check_rc(f, rc, "memlab_alloc_pages");
+		if (rc == 0 && memlab_free_pages(f->m, pfn, order) != 0)
+			die(f, "freeing order %u at %#" PRIx64 " failed", order, pfn);
+		if (rc && rc != -MEMLAB_ENOMEM)
+			die(f, "order %u GFP_KERNEL: %d", order, rc);
+	}
+	if (vmstat(f, "nr_isolated_anon") || vmstat(f, "nr_isolated_file"))
+		die(f, "pages left isolated after compaction");
+}
+
 /* ===================== THP, CPUs and TLBs ===================== */
 
 static void op_thp(struct fuzz *f)
@@ -2131,7 +2163,7 @@ static const struct {
 	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
 	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mprotect", op_mprotect },
 	{ "clone", op_clone },		{ "exit", op_exit },		{ "alloc", op_alloc },
-	{ "free", op_free },		{ "reclaim", op_reclaim },	{ "tlb", op_tlb },
+	{ "free", op_free },		{ "reclaim", op_reclaim },	{ "compact", op_compact },
 };
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)

@@ -432,6 +432,17 @@ MEMLAB_API int64_t (memlab_drop_caches) (memlab_machine *m, int mode);
 */
 MEMLAB_API int64_t (memlab_lru) (memlab_machine *m, const char *lru, uint64_t *out, size_t n);
 
+/*
+** Compact every populated zone, as writing 1 to /proc/sys/vm/compact_memory
+** does (mm/compaction.c compact_node: whole zones, MIGRATE_SYNC): movable
+** pages (those on the LRU lists: process memory, the page cache) move to
+** free frames high in each zone, their page-table entries follow, and free
+** memory gathers in high-order blocks low in the zone.  Counts
+** compact_migrate_scanned, compact_free_scanned, compact_isolated,
+** pgmigrate_success and pgmigrate_fail.  Returns 0.
+*/
+MEMLAB_API int (memlab_compact_memory) (memlab_machine *m);
+
 /* ===================== processes and address spaces ===================== */
 
 typedef struct memlab_task memlab_task;

@@ -1,0 +1,184 @@
+-- test_compaction.lua: memory compaction and page migration as the bindings
+-- show them (m:compact(), direct compaction in m:alloc_pages): fragmented
+-- process memory becomes high-order free blocks, the pages keep their
+-- contents at new frames, the counters and tracepoints carry Linux's names,
+-- and unmovable pages block it.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_compaction.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local PAGE = 4096
+local BASE = 0x7e0000000000
+
+local function machine()
+  return memlab.new{ ram = "64M", seed = 1, debug_vm = true }
+end
+
+-- Blocks of order >= 9 (a pageblock, 2 MiB) free in zone DMA32, from buddyinfo.
+local function free_blocks(m, from_order)
+  m:drain_pages()
+  local line = m:proc("buddyinfo"):match("zone%s+DMA32([^\n]*)")
+  local n, order = 0, 0
+  for count in line:gmatch("%d+") do
+    if order >= from_order then n = n + tonumber(count) end
+    order = order + 1
+  end
+  return n
+end
+
+-- n pages written with their number, then every other one unmapped.
+local function fragment(m, n)
+  local p = m:spawn{ name = "frag", aslr = false }
+  assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, n - 1 do assert(p:write(BASE + i * PAGE, "page " .. i)) end
+  for i = 0, n - 1, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  return p
+end
+
+local function delta(before, after, keys)
+  local d = {}
+  for _, k in ipairs(keys) do d[k] = after[k] - before[k] end
+  return d
+end
+
+function test_compact_makes_high_order_blocks()
+  local m = machine()
+  local p = fragment(m, 4096)
+  local frames = {}
+  for i = 1, 4095, 2 do frames[i] = p:translate(BASE + i * PAGE).pfn end
+  local blocks_before = free_blocks(m, 9)
+  local before = m:vmstat()
+  lu.assertTrue(m:compact())
+  local after = m:vmstat()
+  lu.assertTrue(free_blocks(m, 9) > blocks_before)
+  local d = delta(before, after, { "pgmigrate_success", "pgmigrate_fail", "compact_migrate_scanned",
+                                   "compact_free_scanned", "compact_isolated", "compact_stall",
+                                   "compact_success", "compact_fail", "nr_isolated_anon" })
+  lu.assertTrue(d.pgmigrate_success > 0)
+  lu.assertTrue(d.compact_migrate_scanned > 0)
+  lu.assertTrue(d.compact_free_scanned > 0)
+  lu.assertTrue(d.compact_isolated >= d.pgmigrate_success)
+  lu.assertEquals(d.compact_stall, 0)
+  lu.assertEquals(d.compact_success, 0)
+  lu.assertEquals(d.compact_fail, 0)
+  lu.assertEquals(after.nr_isolated_anon, 0)
+  -- the pages that moved: new frames, same bytes, same PTE bits
+  local moved = 0
+  for i = 1, 4095, 2 do
+    local w = p:translate(BASE + i * PAGE)
+    if w.pfn ~= frames[i] then moved = moved + 1 end
+    lu.assertEquals(w.flags, "P RW US A D NX")
+    local s = "page " .. i
+    lu.assertEquals(p:read(BASE + i * PAGE, #s), s)
+  end
+  lu.assertEquals(moved, d.pgmigrate_success)
+  lu.assertTrue(m:check())
+  m:close()
+end
+
+function test_compact_tracepoints()
+  local m = machine()
+  fragment(m, 2048)
+  m:trace{ events = { "mm_compaction_begin", "mm_compaction_end", "mm_compaction_migratepages",
+                      "mm_migrate_pages", "mm_compaction_isolate_freepages",
+                      "mm_compaction_isolate_migratepages", "mm_compaction_finished" },
+           size = 1 << 16 }
+  m:compact()
+  local ev = m:trace_events()
+  local seen, migrated, moved = {}, 0, 0
+  for _, e in ipairs(ev) do
+    seen[e.event] = (seen[e.event] or 0) + 1
+    if e.event == "mm_compaction_migratepages" then migrated = migrated + e.nr_migrated end
+    if e.event == "mm_migrate_pages" then
+      moved = moved + e.succeeded
+      lu.assertEquals(e.mode, 2)     -- MIGRATE_SYNC
+      lu.assertEquals(e.reason, 0)   -- MR_COMPACTION
+    end
+  end
+  lu.assertEquals(ev[1].event, "mm_compaction_begin")
+  lu.assertEquals(ev[#ev].event, "mm_compaction_end")
+  lu.assertEquals(seen.mm_compaction_begin, seen.mm_compaction_end)
+  lu.assertEquals(migrated, moved)
+  lu.assertEquals(migrated, m:vmstat().pgmigrate_success)
+  lu.assertTrue(seen.mm_compaction_isolate_freepages > 0)
+  lu.assertTrue(seen.mm_compaction_isolate_migratepages > 0)
+  -- every field tracefs shows, in its order
+  local b = ev[1]
+  for _, f in ipairs{ "zone_start", "migrate_pfn", "free_pfn", "zone_end", "sync" } do
+    lu.assertNotNil(b[f], f)
+  end
+  lu.assertEquals(b.sync, 1)
+  local text = m:trace_dump("text")
+  lu.assertStrContains(text, "mm_compaction_end: zone_start=0x")
+  lu.assertStrContains(text, "sync=sync status=complete")
+  lu.assertStrContains(text, "mode=MIGRATE_SYNC reason=compaction")
+  lu.assertStrContains(text, "mm_compaction_finished: nid=0 idx=DMA32 order=-1 ret=continue")
+  lu.assertTrue(m:check())
+  m:close()
+end
+
+-- Raw kernel allocations are unmovable: memory fragmented by them stays
+-- fragmented, however hard compaction tries.
+function test_unmovable_pages_block_compaction()
+  local m = machine()
+  local held = {}
+  while true do
+    local pfn = m:alloc_pages(0, "kernel|nowarn")
+    if not pfn then break end
+    held[#held + 1] = pfn
+  end
+  for i = 1, #held, 2 do m:free_pages(held[i], 0) end
+  local holes = free_blocks(m, 0) - free_blocks(m, 1)
+  local high = free_blocks(m, 9)
+  local before = m:vmstat()
+  m:compact()
+  local after = m:vmstat()
+  lu.assertTrue(holes > 1000)
+  lu.assertEquals(after.pgmigrate_success - before.pgmigrate_success, 0)
+  lu.assertEquals(free_blocks(m, 9), high)
+  lu.assertEquals(free_blocks(m, 0) - free_blocks(m, 1), holes)
+  lu.assertTrue(m:check())
+  for i = 2, #held, 2 do m:free_pages(held[i], 0) end
+  lu.assertTrue(m:check())
+  m:close()
+end
+
+-- An order-4 allocation that may reclaim compacts directly: compact_stall
+-- and compact_success count it, mm_compaction_try_to_compact_pages shows it.
+function test_direct_compaction()
+  local m = machine()
+  fragment(m, 8192)
+  m:drain_pages()   -- pages waiting on the pcp would make every order-4 block fail
+  while m:alloc_pages(4, "atomic|nowarn") do end
+  m:trace{ events = { "mm_compaction_try_to_compact_pages", "mm_compaction_suitable",
+                      "mm_compaction_end" }, size = 4096 }
+  local before = m:vmstat()
+  local pfn = m:alloc_pages(4, "kernel|noretry")
+  lu.assertNotNil(pfn)
+  local after = m:vmstat()
+  lu.assertEquals(after.compact_stall - before.compact_stall, 1)
+  lu.assertEquals(after.compact_success - before.compact_success, 1)
+  lu.assertEquals(after.compact_fail - before.compact_fail, 0)
+  local ev = m:trace_events()
+  lu.assertEquals(ev[1].event, "mm_compaction_try_to_compact_pages")
+  lu.assertEquals(ev[1].order, 4)
+  lu.assertEquals(ev[1].prio, 2)   -- COMPACT_PRIO_ASYNC: the first, async attempt
+  lu.assertStrContains(m:trace_dump("text"), "gfp_mask=GFP_KERNEL|__GFP_NORETRY")
+  m:free_pages(pfn, 4)
+  lu.assertTrue(m:check())
+  m:close()
+end
+
+function test_compact_argument_errors()
+  local m = machine()
+  lu.assertTrue(m:compact())           -- nothing to do is fine
+  lu.assertTrue(m:check())
+  m:close()
+  H.assert_raises({ "compact" }, m.compact, m)
+  H.assert_raises({ "compact" }, m.compact, nil)
+end
+
+os.exit(lu.LuaUnit.run())
