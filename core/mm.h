@@ -557,6 +557,18 @@ static inline struct vm_area_struct *vma_tree_find(const struct vma_tree *mt, ui
 #define ml_unpoison(p, size)	((void)(p), (void)(size))
 #endif
 
+/*
+** Poison a free object but its free-list link: LeakSanitizer does not
+** follow pointers held in poisoned memory, and would report the rest of
+** the list as leaked when a host exits with the machine still open.
+*/
+#define ml_poison_but_link(p, link)						\
+	do {									\
+		char *b_ = (char *)(p), *l_ = (char *)&(link);			\
+		ml_poison(b_, (size_t)(l_ - b_));				\
+		ml_poison(l_ + sizeof(link), sizeof(*(p)) - (size_t)(l_ - b_) - sizeof(link)); \
+	} while (0)
+
 static inline uint64_t PAGE_ALIGN_M(const memlab_machine *m, uint64_t x)
 {
 	return (x + m->page_size - 1) & ~((uint64_t)m->page_size - 1);

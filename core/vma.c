@@ -94,7 +94,7 @@ void vm_area_free(struct vm_area_struct *vma)
 		anon_vma_put(m, vma->anon_vma);
 	vma->vm_next = m->vma_free;
 	m->vma_free = vma;
-	ml_poison(vma, sizeof(*vma));
+	ml_poison_but_link(vma, vma->vm_next);
 }
 
 /* Give the free VMAs and tree nodes back to the host (memlab_destroy, after every task). */

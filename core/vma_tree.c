@@ -55,7 +55,7 @@ static void node_free(memlab_machine *m, struct vma_node *node)
 	node->parent = m->vma_node_free;
 	m->vma_node_free = node;
 	m->nr_vma_node_free++;
-	ml_poison(node, sizeof(*node));
+	ml_poison_but_link(node, node->parent);
 }
 
 /* An empty node from the reserve (vma_tree_reserve() filled it). */
