@@ -1367,14 +1367,82 @@ static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct
 		return unreserve_highatomic_pageblock(m, ac, true);
 	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
 		const struct zone *z = &m->zones[zid];
-		uint64_t available = zone_reclaimable_pages(z) + z->nr_free_pages;
+		uint64_t reclaimable = zone_reclaimable_pages(z);
+		uint64_t available = reclaimable + z->nr_free_pages, min = wmark_pages(z, WMARK_MIN);
+		bool wmark;
 
-		if (populated_zone(z) &&
-		    __zone_watermark_ok(m, z, order, wmark_pages(z, WMARK_MIN), ac->highest_zoneidx,
-					alloc_flags, (int64_t)available))
+		if (!populated_zone(z))
+			continue;
+		wmark = __zone_watermark_ok(m, z, order, min, ac->highest_zoneidx, alloc_flags,
+					    (int64_t)available);
+		tracev(m, TP_RECLAIM_RETRY_ZONE, 0, (uint64_t)z->idx, order, reclaimable, available,
+		       min, (uint64_t)*no_progress_loops, wmark);
+		if (wmark)
 			return true;
 	}
 	return false;
+}
+
+/*
+** compaction_zonelist_suitable(): would compaction find free targets if
+** reclaim freed a share (1/order) of what it could?
+*/
+static bool compaction_zonelist_suitable(memlab_machine *m, unsigned order,
+					 const struct alloc_context *ac)
+{
+	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
+		const struct zone *z = &m->zones[zid];
+		uint64_t available = zone_reclaimable_pages(z) / order + z->nr_free_pages;
+		uint64_t mark = wmark_pages(z, WMARK_MIN) + (2ull << order);	/* compact_gap() */
+
+		if (populated_zone(z) &&
+		    __zone_watermark_ok(m, z, 0, mark, ac->highest_zoneidx, 0, (int64_t)available))
+			return true;
+	}
+	return false;
+}
+
+#define MAX_COMPACT_RETRIES	16
+
+/*
+** should_compact_retry(): after reclaim made progress, a high-order
+** request goes round again when compaction lacked free targets that
+** reclaim can give (COMPACT_SKIPPED), when it succeeded but the page went
+** elsewhere (up to MAX_COMPACT_RETRIES, a quarter for costly orders), or
+** with a more thorough compaction priority while one is left.
+*/
+static bool should_compact_retry(memlab_machine *m, unsigned order, const struct alloc_context *ac,
+				 enum compact_result result, enum compact_priority *prio,
+				 int *retries)
+{
+	int max_retries = MAX_COMPACT_RETRIES, tried = *retries;
+	enum compact_priority was = *prio, min;
+	bool ret = false;
+
+	if (!order)
+		return false;
+	if (result == COMPACT_SKIPPED) {
+		ret = compaction_zonelist_suitable(m, order, ac);
+		goto out;
+	}
+	if (result == COMPACT_SUCCESS) {
+		if (order > PAGE_ALLOC_COSTLY_ORDER)
+			max_retries /= 4;
+		if (++*retries <= max_retries) {
+			ret = true;
+			goto out;
+		}
+	}
+	min = order > PAGE_ALLOC_COSTLY_ORDER ? MIN_COMPACT_COSTLY_PRIORITY : MIN_COMPACT_PRIORITY;
+	if (*prio > min) {
+		(*prio)--;
+		*retries = 0;
+		ret = true;
+	}
+out:
+	tracev(m, TP_COMPACT_RETRY, order, (uint64_t)was, (uint64_t)result, (uint64_t)tried,
+	       (uint64_t)max_retries, ret);
+	return ret;
 }
 
 /*
@@ -1383,7 +1451,8 @@ static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct
 ** callers that may reclaim) a first async compaction for costly and
 ** non-movable orders, direct reclaim with its pcp drain followed by
 ** direct compaction at DEF_COMPACT_PRIORITY, and the retry policy of
-** __GFP_NORETRY / costly orders / should_reclaim_retry.  A failure that
+** __GFP_NORETRY / costly orders / should_reclaim_retry and
+** should_compact_retry.  A failure that
 ** would OOM-kill is noted (note_oom) for the fault path, which runs the
 ** OOM killer (oom_kill.c).
 */
@@ -1393,8 +1462,8 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 	unsigned alloc_flags = gfp_to_alloc_flags(ac->gfp, order);
 	bool costly = order > PAGE_ALLOC_COSTLY_ORDER;
 	enum compact_priority compact_priority = DEF_COMPACT_PRIORITY;
-	enum compact_result compact_result;
-	int no_progress_loops = 0;
+	enum compact_result compact_result = COMPACT_SKIPPED;
+	int no_progress_loops = 0, compaction_retries = 0;
 	uint64_t pfn;
 
 	if (alloc_flags & ALLOC_KSWAPD)
@@ -1423,8 +1492,10 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 			return PFN_NONE;
 		if (costly && !(ac->gfp & MEMLAB___GFP_RETRY_MAYFAIL))
 			return PFN_NONE;
-		if (!should_reclaim_retry(m, order, ac, alloc_flags, progress > 0,
-					  &no_progress_loops))
+		if (should_reclaim_retry(m, order, ac, alloc_flags, progress > 0, &no_progress_loops))
+			continue;
+		if (!progress || !should_compact_retry(m, order, ac, compact_result,
+						       &compact_priority, &compaction_retries))
 			return PFN_NONE;
 	}
 }

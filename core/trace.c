@@ -62,6 +62,11 @@ static const struct tracepoint_desc {
 	[TP_MM_VMSCAN_LRU_SHRINK_ACTIVE] = { "mm_vmscan_lru_shrink_active", "vmscan",
 					     { "nid", "nr_taken", "nr_active", "nr_deactivated",
 					       "nr_referenced", "priority", "reclaim_flags" } },
+	[TP_RECLAIM_RETRY_ZONE] = { "reclaim_retry_zone", "oom",
+				    { "node", "zone_idx", "order", "reclaimable", "available",
+				      "min_wmark", "no_progress_loops", "wmark_check" } },
+	[TP_COMPACT_RETRY] = { "compact_retry", "oom",
+			       { "order", "priority", "result", "retries", "max_retries", "ret" } },
 	[TP_MM_VMSCAN_RECLAIM_PAGES] = { "mm_vmscan_reclaim_pages", "vmscan",
 					 { "nid", "nr_scanned", "nr_reclaimed", "nr_dirty",
 					   "nr_writeback", "nr_congested", "nr_immediate",
@@ -101,8 +106,8 @@ static const struct tracepoint_desc {
 };
 
 /*
-** __print_symbolic() of the migrate and compaction events' enums
-** (include/trace/events/migrate.h, compaction.h).
+** __print_symbolic() of the migrate, compaction and oom events' enums
+** (include/trace/events/migrate.h, compaction.h, oom.h).
 */
 static bool symbolic_text(int id, const char *f, uint64_t v, char *buf, size_t size)
 {
@@ -113,6 +118,8 @@ static bool symbolic_text(int id, const char *f, uint64_t v, char *buf, size_t s
 		"damon",
 	};
 	static const char *const zones[] = { "DMA", "DMA32", "Normal", "Movable" };
+	static const char *const prios[] = { "COMPACT_PRIO_SYNC_FULL", "COMPACT_PRIO_SYNC_LIGHT",
+					     "COMPACT_PRIO_ASYNC" };
 	bool migrate = id == TP_MM_MIGRATE_PAGES || id == TP_MM_MIGRATE_PAGES_START;
 	bool compaction = id >= TP_MM_COMPACTION_ISOLATE_MIGRATEPAGES &&
 			  id <= TP_MM_COMPACTION_DEFER_RESET;
@@ -128,6 +135,12 @@ static bool symbolic_text(int id, const char *f, uint64_t v, char *buf, size_t s
 		name = zones[v];
 	else if (compaction && !strcmp(f, "sync"))
 		name = v ? "sync" : "async";
+	else if (id == TP_COMPACT_RETRY && !strcmp(f, "priority") && v < 3)
+		name = prios[v];
+	else if (id == TP_COMPACT_RETRY && !strcmp(f, "result"))
+		name = compact_result_name((int)v);
+	else if (id == TP_RECLAIM_RETRY_ZONE && !strcmp(f, "zone_idx") && v < 4)
+		name = zones[v];
 	if (!name)
 		return false;
 	snprintf(buf, size, "%s", name);

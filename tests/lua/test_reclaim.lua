@@ -256,12 +256,19 @@ function TestReclaim:test_anon_only_ooms()
   m:spawn{ name = "init" }
   local p = m:spawn{ name = "hog" }
   local a = assert(p:mmap(nil, 64 * MiB, "rw", "private|anonymous"))
-  local ok
+  local ok, retries = nil, {}
+  m:on("reclaim_retry_zone", function(ev) retries[#retries + 1] = ev end)
   for i = 0, 64 * MiB // PAGE - 1 do
     ok = p:write(a + i * PAGE, "x")
     if not ok then break end
   end
+  m:on("reclaim_retry_zone", nil)
   lu.assertNil(ok)
+  -- should_reclaim_retry looked at every zone and found no watermark to reach
+  lu.assertTrue(#retries > 0)
+  local last = retries[#retries]
+  lu.assertEquals(last.wmark_check, 0)
+  lu.assertEquals(last.reclaimable, 0)      -- anonymous memory only: nothing to reclaim
   lu.assertEquals(m:vmstat().oom_kill, 1)
   lu.assertEquals(m:vmstat().pgsteal_file, 0)
   lu.assertTrue(m:vmstat().allocstall_movable > 0)
