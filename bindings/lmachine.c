@@ -327,7 +327,7 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", NULL
+	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", "swap", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -430,6 +430,8 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->cpus = (int)option_integer(L, key, 1, MEMLAB_MAX_CPUS);
 	else if (strcmp(key, "tlb") == 0)
 		lmemlab_tlb_option(L, cfg, tlb);
+	else if (strcmp(key, "swap") == 0)
+		cfg->swap = option_size(L, key, (uint64_t)INT64_MAX);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */

@@ -1309,12 +1309,12 @@ static int m_file(lua_State *L)
 
 static const char *const sysctl_names[] = {
 	"max_map_count", "overcommit_memory", "overcommit_ratio",
-	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", NULL
+	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", "swappiness", NULL
 };
 
 /*
 ** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
-** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task = }
+** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task =, swappiness = }
 ** --> { the current values } | nil, "EINVAL", 22.
 ** m:sysctl() reads them.  A negative value is EINVAL, as a write of one
 ** to /proc/sys/vm is; nothing is changed then.
@@ -1325,12 +1325,12 @@ static int m_sysctl(lua_State *L)
 	struct memlab_vm_sysctl set, get;
 	int64_t *field[] = { &set.max_map_count, &set.overcommit_memory,
 			     &set.overcommit_ratio, &set.mmap_min_addr, &set.panic_on_oom,
-			     &set.oom_kill_allocating_task };
+			     &set.oom_kill_allocating_task, &set.swappiness };
 	int negative = 0, rc;
 
 	set.max_map_count = set.overcommit_memory = -1;
 	set.overcommit_ratio = set.mmap_min_addr = -1;
-	set.panic_on_oom = set.oom_kill_allocating_task = -1;
+	set.panic_on_oom = set.oom_kill_allocating_task = set.swappiness = -1;
 	if (!lua_isnoneornil(L, 2)) {
 		if (!lua_istable(L, 2))
 			return lmemlab_typeerror(L, 2, "sysctl", "table of sysctls");
@@ -1367,6 +1367,8 @@ static int m_sysctl(lua_State *L)
 	lua_setfield(L, -2, "panic_on_oom");
 	lua_pushinteger(L, get.oom_kill_allocating_task);
 	lua_setfield(L, -2, "oom_kill_allocating_task");
+	lua_pushinteger(L, get.swappiness);
+	lua_setfield(L, -2, "swappiness");
 	return 1;
 }
 

@@ -17,6 +17,8 @@
 static const char *const point_names[FI_NR_POINTS] = {
 	[FI_FAIL_PAGE_ALLOC] = "fail_page_alloc",
 	[FI_FAILSLAB] = "failslab",
+	[FI_SWAP_WRITE_ERROR] = "swap_write_error",	/* memlab's: a swap-out's I/O error */
+	[FI_SWAP_READ_ERROR] = "swap_read_error",	/* memlab's: a swap-in's I/O error */
 	[FI_TLB_LOST_SHOOTDOWN] = "tlb_lost_shootdown",	/* memlab's: an IPI's flush lost */
 	[FI_TLB_STALE_ENTRY] = "tlb_stale_entry",		/* memlab's: a local flush skipped */
 };

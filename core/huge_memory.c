@@ -195,6 +195,21 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	m->vmstat[THP_SPLIT_PAGE]++;
 }
 
+/*
+** split_folio_to_list() for reclaim: the isolated huge page at head is
+** split; its tail pages go to the LRU, the head stays isolated (it keeps
+** the reclaimer's reference).
+*/
+void split_huge_page_isolated(memlab_machine *m, uint64_t head)
+{
+	unsigned order = pfn_to_page(m, head)->private;
+
+	split_huge_page(m, head);
+	pfn_to_page(m, head)->_refcount++;
+	for (uint64_t i = 1; i < (1ull << order); i++)
+		lru_add(m, pfn_to_page(m, head + i), false);
+}
+
 /* Split t's huge leaf covering va, if there is one: the zero page's, or the page's. */
 static void split_huge_pmd_address(memlab_task *t, uint64_t va)
 {

@@ -37,7 +37,7 @@ enum migratetype {
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
 /*
-** One descriptor per frame, 40 bytes.  A frame inside a free block that is
+** One descriptor per frame, 48 bytes.  A frame inside a free block that is
 ** not the block's head has an all-zero descriptor, as in Linux (only the
 ** head of a free block is PageBuddy), so a large machine costs the host
 ** only the descriptors that were ever written.
@@ -55,6 +55,7 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_referenced	0x0400u	/* used once since it was last looked at (folio_mark_accessed) */
 #define PG_reclaim	0x0800u	/* reclaim wants it: to the inactive tail when written back */
 #define PG_workingset	0x1000u	/* was active once (deactivated by reclaim) */
+#define PG_swapcache	0x2000u	/* in the swap cache: page->swap is its slot */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -68,6 +69,7 @@ struct page {
 	uint32_t lru_prev;
 	uintptr_t mapping;	/* struct memlab_file *, or anon_vma | PAGE_MAPPING_ANON */
 	uint64_t index;		/* page offset in the file, or linear_page_index() */
+	uint64_t swap;		/* folio->swap: its swap slot while PG_swapcache */
 };
 
 /*
@@ -102,6 +104,7 @@ enum lru_list {
 struct lruvec {
 	struct free_list lists[NR_LRU_LISTS];
 	uint64_t nr_pages[NR_LRU_LISTS];
+	uint64_t anon_cost, file_cost;	/* lru_note_cost(): what reclaiming each has cost */
 };
 
 /*
@@ -176,6 +179,8 @@ enum vmstat_item {
 enum {
 	FI_FAIL_PAGE_ALLOC,
 	FI_FAILSLAB,
+	FI_SWAP_WRITE_ERROR,		/* swap_writepage's I/O fails (the page stays dirty) */
+	FI_SWAP_READ_ERROR,		/* a swap-in's read fails (SIGBUS) */
 	FI_FIRST_CORRUPTION,		/* the points after this one corrupt, they do not fail */
 	FI_TLB_LOST_SHOOTDOWN = FI_FIRST_CORRUPTION,
 	FI_TLB_STALE_ENTRY,
@@ -265,6 +270,8 @@ struct memlab_machine {
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 	struct lruvec lruvec;		/* the node's LRU lists (swap.c) */
+	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
+	int swappiness;			/* vm.swappiness */
 	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */
 		bool woken, running;	/* woken: runs when the outermost operation returns */
 		unsigned order;		/* kswapd_order */
@@ -417,10 +424,37 @@ void kswapd_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
 uint64_t zone_reclaimable_pages(const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
+void lru_note_cost(memlab_machine *m, bool file, uint64_t nr_io, uint64_t nr_rotated);
+void split_huge_page_isolated(memlab_machine *m, uint64_t head);	/* huge_memory.c */
 /* page_alloc.c, for reclaim */
 bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
 			    uint64_t mark, int highest_zoneidx);
 uint64_t high_wmark_pages(const struct zone *z);
+
+/* ---- swapfile.c: the swap device and the swap cache ---- */
+struct swap_info {
+	uint64_t pages;			/* usable slots 1..pages (slot 0: the swap header) */
+	uint64_t inuse_pages;		/* slots in use: referenced or in the swap cache */
+	uint64_t cluster_next;		/* where the next search for a free slot starts */
+	uint16_t *swap_map;		/* per slot: swap entries referencing it | SWAP_HAS_CACHE */
+	uint32_t *cache;		/* per slot: its page in the swap cache, or PFN_NONE */
+	uint8_t **data;			/* per slot: what the device holds (NULL: never written) */
+	int prio;
+};
+#define SWAP_HAS_CACHE	0x8000u
+int swap_init(memlab_machine *m, uint64_t bytes);
+void swap_free_all(memlab_machine *m);
+bool swap_available(const memlab_machine *m);
+bool vm_swap_full(const memlab_machine *m);
+int add_to_swap(memlab_machine *m, uint64_t pfn);
+int swap_writepage(memlab_machine *m, uint64_t pfn);
+bool remove_swap_cache_folio(memlab_machine *m, uint64_t pfn);
+void swap_duplicate(memlab_machine *m, uint64_t slot);
+void swap_free(memlab_machine *m, uint64_t slot);
+void free_swap_and_cache(memlab_machine *m, uint64_t slot);
+bool folio_free_swap(memlab_machine *m, uint64_t pfn);
+int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major);
+int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn fn, void *ud);
 
 /* ---- fault_inject.c ---- */
 void fault_inject_init(memlab_machine *m);

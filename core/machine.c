@@ -472,6 +472,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	if (!err)
 		compaction_init(m);
 	if (!err)
+		err = swap_init(m, cfg->swap);
+	if (!err)
 		err = tlb_init(m, cfg);
 	if (!err)
 		mm_sysctl_init(m);
@@ -493,6 +495,7 @@ void memlab_destroy(memlab_machine *m)
 	memlab_trace_stop(m);
 	tlb_free(m);
 	vm_area_cache_destroy(m);
+	swap_free_all(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }

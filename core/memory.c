@@ -422,6 +422,100 @@ static unsigned do_fault(struct vm_fault *vmf)
 	return ret;
 }
 
+/* ===================== swap faults ===================== */
+
+static unsigned do_wp_page(struct vm_fault *vmf);
+
+/* The root of an anon_vma's fork hierarchy: its VMAs all chain to it. */
+static struct anon_vma *anon_vma_root(struct anon_vma *av)
+{
+	while (av->parent)
+		av = av->parent;
+	return av;
+}
+
+/*
+** should_try_to_free_swap(): after a swap-in, the swap-cache copy goes
+** when swap is half full, the memory is locked, or a write fault is the
+** page's only user (the cache's reference and this mapping's).
+*/
+static bool should_try_to_free_swap(memlab_machine *m, const struct page *page,
+				    const struct vm_area_struct *vma, unsigned flags)
+{
+	if (!(page->flags & PG_swapcache))
+		return false;
+	if (vm_swap_full(m) || (vma->vm_flags & VM_LOCKED) || (page->flags & PG_unevictable))
+		return true;
+	return (flags & FAULT_FLAG_WRITE) && page->_refcount == 2;
+}
+
+/*
+** do_swap_page(): the page of the swap entry, from the swap cache or read
+** (major: pgmajfault), mapped again -- writable at once when the entry
+** says it was exclusive, so a write needs no copy; the entry's slot loses
+** a reference and the swap-cache copy may go (should_try_to_free_swap).
+** A write to a page still shared goes on to do_wp_page.  The entry may
+** have changed while the page was read (reclaim runs in allocations):
+** then the access retries.
+*/
+static unsigned do_swap_page(struct vm_fault *vmf)
+{
+	struct vm_area_struct *vma = vmf->vma;
+	struct mm_struct *mm = vmf->t->mm;
+	memlab_machine *m = vmf->t->m;
+	struct pt_prot prot = vma_page_prot(vma);
+	uint64_t slot, pfn;
+	bool exclusive, major;
+	struct page *page;
+	struct pt_walk w;
+	unsigned ret = 0;
+	int err;
+
+	if (!m->swap || !vma->anon_vma || !pt_swap_entry(&mm->pt, vmf->orig_pte, &slot, &exclusive) ||
+	    !slot || slot > m->swap->pages)
+		return VM_FAULT_SIGBUS;		/* not an entry of our swap device */
+	err = swapin_folio(m, slot, &pfn, &major);
+	if (err)
+		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
+	if (major) {
+		ret = VM_FAULT_MAJOR;
+		m->vmstat[PGMAJFAULT]++;
+	}
+	pt_walk(m, mm, vmf->address, &w);
+	if (!w.nr_levels || w.entry[w.nr_levels - 1] != vmf->orig_pte) {
+		put_page(m, pfn);	/* !pte_same() */
+		return ret;
+	}
+	page = pfn_to_page(m, pfn);
+	prot.accessed = true;
+	if (exclusive && (vma->vm_flags & VM_WRITE)) {
+		prot.write = true;
+		if (vmf->flags & FAULT_FLAG_WRITE) {
+			prot.dirty = true;
+			vmf->flags &= ~FAULT_FLAG_WRITE;
+		}
+	}
+	if (!page->mapping) {	/* folio_add_new_anon_rmap(): the root when maybe shared */
+		page->mapping = (uintptr_t)(exclusive ? vma->anon_vma
+						    : anon_vma_root(vma->anon_vma)) | PAGE_MAPPING_ANON;
+		page->index = linear_page_index(vma, vmf->address);
+	}
+	if (exclusive)
+		page->flags |= PG_anon_exclusive;
+	if (page->mapcount++ == 0)
+		m->vmstat[NR_ANON_PAGES]++;
+	add_mm_counter(mm, MM_ANONPAGES, 1);
+	add_mm_counter(mm, MM_SWAPENTS, -1);
+	pt_set(m, mm, vmf->address, pfn, prot, NULL);	/* the fault's reference is the mapping's */
+	vmf->orig_pte = pt_mkentry(&mm->pt, 0, pfn, prot);
+	swap_free(m, slot);
+	if (should_try_to_free_swap(m, page, vma, vmf->flags))
+		folio_free_swap(m, pfn);
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		ret |= do_wp_page(vmf);
+	return ret;
+}
+
 /* ===================== write-protect faults ===================== */
 
 /*
@@ -542,7 +636,7 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 								   : do_anonymous_page(vmf);
 	pt_decode(&mm->pt, 0, vmf->orig_pte, &pfn, &prot);
 	if (!pt_prot_maps(&prot))
-		return VM_FAULT_SIGBUS;		/* a swap entry: no swap yet */
+		return do_swap_page(vmf);
 	if (prot.protnone)
 		return VM_FAULT_SIGSEGV;	/* NUMA hinting: never, access_error came first */
 	if ((vmf->flags & FAULT_FLAG_WRITE) && !prot.write)
@@ -987,6 +1081,33 @@ struct zap_ctx {
 };
 
 /*
+** The mapping goes; a page of the swap cache no one maps any more leaves
+** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
+*/
+static void zap_remove_rmap(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	bool swapcache = page->flags & PG_swapcache;
+
+	page_remove_rmap(m, pfn);
+	if (swapcache && !page->mapcount)
+		folio_free_swap(m, pfn);
+}
+
+/* A swap entry goes with its slot reference (free_swap_and_cache); true if e was one. */
+static bool zap_swap_entry(memlab_task *t, uint64_t e)
+{
+	uint64_t slot;
+	bool exclusive;
+
+	if (!t->m->swap || !pt_swap_entry(&t->mm->pt, e, &slot, &exclusive))
+		return false;
+	add_mm_counter(t->mm, MM_SWAPENTS, -1);
+	free_swap_and_cache(t->m, slot);
+	return true;
+}
+
+/*
 ** zap_present_ptes() for one entry: the frame loses the mapping (the
 ** gather remembers the range to flush); a dirty entry of a file page
 ** dirties the page (the write reaches the file at writeback, not at
@@ -1005,6 +1126,8 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
 	pt_write(m, table, idx, 0);
+	if (level == 0 && zap_swap_entry(t, e))
+		return 0;
 	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level), level);
 	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
 		if (p.special || !bad_pte(t, va, e, pfn))
@@ -1018,7 +1141,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	if (p.accessed && z->recency && !page_anon(pfn_to_page(m, pfn)))
 		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
-	page_remove_rmap(m, pfn);
+	zap_remove_rmap(m, pfn);
 	return 0;
 }
 
@@ -1323,6 +1446,31 @@ static bool is_cow_mapping(uint64_t flags)
 }
 
 /*
+** copy_nonpresent_pte() for a swap entry: the child gets the same entry,
+** the slot one more reference, and neither is exclusive any more.
+*/
+static int copy_swap_pte(struct copy_ctx *c, uint64_t va, uint64_t table, uint64_t idx,
+			 uint64_t e)
+{
+	memlab_machine *m = c->dst->m;
+	const struct pt_format *f = &c->dst->mm->pt;
+	uint64_t slot, dst;
+	bool exclusive;
+	int err;
+
+	if (!m->swap || !pt_swap_entry(f, e, &slot, &exclusive))
+		return 0;
+	if ((err = pt_alloc_path(m, c->dst->mm, va, 0, &dst)))
+		return err;
+	if (exclusive)
+		pt_write(m, table, idx, pt_mkswap(f, slot, false));
+	pt_write(m, dst, pt_index(f, 0, va), pt_mkswap(f, slot, false));
+	swap_duplicate(m, slot);
+	add_mm_counter(c->dst->mm, MM_SWAPENTS, 1);
+	return 0;
+}
+
+/*
 ** copy_present_pte(): the child maps the same frame, old (and clean in a
 ** shared mapping); a writable private entry is write-protected in both,
 ** and an anon page stops being exclusive (folio_try_dup_anon_rmap_pte),
@@ -1340,6 +1488,8 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	int err;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
+	if (level == 0 && !pt_prot_maps(&p))
+		return copy_swap_pte(c, va, table, idx, e);
 	if (!pt_prot_maps(&p) || (!p.special && pfn >= m->nr_frames))
 		return 0;
 	if (is_cow_mapping(c->src_vma->vm_flags) && p.write) {
@@ -1403,6 +1553,10 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	uint64_t pfn;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
+	if (level == 0 && !pt_prot_maps(&p) && zap_swap_entry(t, e)) {
+		pt_write(m, table, idx, 0);	/* a swapped-out page is simply dropped */
+		return 0;
+	}
 	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
 		return 0;	/* a whole huge page is not made lazily free (yet) */
 	page = pfn_to_page(m, pfn);

@@ -23,10 +23,16 @@ static inline bool offset_in_page(const memlab_machine *m, uint64_t x)
 
 /* ===================== overcommit (mm/util.c) ===================== */
 
-/* vm_commit_limit(): RAM * overcommit_ratio / 100 + swap (no swap yet); CommitLimit. */
+/* total_swap_pages: the swap device's slots. */
+static uint64_t total_swap_pages(const memlab_machine *m)
+{
+	return m->swap ? m->swap->pages : 0;
+}
+
+/* vm_commit_limit(): RAM * overcommit_ratio / 100 + swap; CommitLimit. */
 uint64_t vm_commit_limit(const memlab_machine *m)
 {
-	return totalram_pages(m) * (uint64_t)sysctl_overcommit_ratio(m) / 100;
+	return totalram_pages(m) * (uint64_t)sysctl_overcommit_ratio(m) / 100 + total_swap_pages(m);
 }
 
 /*
@@ -44,7 +50,7 @@ int vm_enough_memory(memlab_task *t, int64_t pages)
 	if (sysctl_overcommit_memory(m) == 1)
 		goto ok;
 	if (sysctl_overcommit_memory(m) == 0) {
-		if (pages > (int64_t)totalram_pages(m))
+		if (pages > (int64_t)(totalram_pages(m) + total_swap_pages(m)))
 			goto error;
 		goto ok;
 	}

@@ -234,6 +234,52 @@ void pt_decode(const struct pt_format *f, int level, uint64_t entry, uint64_t *p
 }
 
 /*
+** Swap entries: a PTE that is not present and not PROT_NONE holds where
+** the page went (swap type 0, memlab's one device, and the slot offset)
+** and whether the page was PageAnonExclusive.  x86-64 (pgtable_64.h):
+** type in bits 59-63, the offset inverted in bits 9-58 (so that an L1TF
+** speculative load of the entry hits no real memory), _PAGE_SWP_EXCLUSIVE
+** is _PAGE_USER.  arm64: type in bits 6-10, offset in bits 12-61,
+** PTE_SWP_EXCLUSIVE bit 2.  Offset 0 (the header slot) is never used, so
+** no swap entry is pte_none.
+*/
+#define X86_SWP_TYPE_BITS	5
+#define X86_SWP_OFFSET_SHIFT	14	/* SWP_OFFSET_FIRST_BIT (_PAGE_BIT_PROTNONE + 1) + type bits */
+#define ARM64_SWP_OFFSET_SHIFT	12
+#define ARM64_SWP_OFFSET_MASK	((1ull << 50) - 1)
+#define ARM64_PTE_SWP_EXCLUSIVE	(1ull << 2)
+
+uint64_t pt_mkswap(const struct pt_format *f, uint64_t offset, bool exclusive)
+{
+	if (f->arch == MEMLAB_ARCH_X86_64)
+		return (~offset << X86_SWP_OFFSET_SHIFT >> X86_SWP_TYPE_BITS) |
+		       (exclusive ? _PAGE_USER : 0);
+	return ((offset & ARM64_SWP_OFFSET_MASK) << ARM64_SWP_OFFSET_SHIFT) |
+	       (exclusive ? ARM64_PTE_SWP_EXCLUSIVE : 0);
+}
+
+/* is_swap_pte(): the entry is a swap entry; its slot and exclusive bit. */
+bool pt_swap_entry(const struct pt_format *f, uint64_t e, uint64_t *offset, bool *exclusive)
+{
+	struct pt_prot p;
+	uint64_t pfn;
+
+	if (!e)
+		return false;
+	pt_decode(f, 0, e, &pfn, &p);
+	if (pt_prot_maps(&p))
+		return false;
+	if (f->arch == MEMLAB_ARCH_X86_64) {
+		*offset = ~e << X86_SWP_TYPE_BITS >> X86_SWP_OFFSET_SHIFT;
+		*exclusive = e & _PAGE_USER;
+	} else {
+		*offset = (e >> ARM64_SWP_OFFSET_SHIFT) & ARM64_SWP_OFFSET_MASK;
+		*exclusive = e & ARM64_PTE_SWP_EXCLUSIVE;
+	}
+	return true;
+}
+
+/*
 ** A table entry pointing to the table at pfn, as pmd_populate(),
 ** pud_populate(), p4d_populate() and pgd_populate() write it for a user
 ** mm: x86 _PAGE_TABLE; arm64 PMD_TYPE_TABLE | PMD_TABLE_PXN (6.x sets

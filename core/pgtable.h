@@ -133,6 +133,8 @@ uint64_t pt_mkentry(const struct pt_format *f, int level, uint64_t pfn, struct p
 void pt_decode(const struct pt_format *f, int level, uint64_t entry, uint64_t *pfn,
 	       struct pt_prot *p);
 uint64_t pt_mktable(const struct pt_format *f, uint64_t pfn);
+uint64_t pt_mkswap(const struct pt_format *f, uint64_t offset, bool exclusive);
+bool pt_swap_entry(const struct pt_format *f, uint64_t e, uint64_t *offset, bool *exclusive);
 bool pt_entry_is_table(const struct pt_format *f, unsigned level, uint64_t entry);
 uint64_t pt_entry_pfn(const struct pt_format *f, unsigned level, uint64_t entry);
 int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, char *buf,

@@ -341,8 +341,8 @@ static void meminfo_show_kernel(memlab_machine *m, struct strbuf *sb)
 	uint64_t sreclaimable = v[NR_SLAB_RECLAIMABLE];
 	uint64_t sunreclaim = v[NR_SLAB_UNRECLAIMABLE];
 
-	show_val_kb(m, sb, "SwapTotal:      ", 0);
-	show_val_kb(m, sb, "SwapFree:       ", 0);
+	show_val_kb(m, sb, "SwapTotal:      ", m->swap ? m->swap->pages : 0);
+	show_val_kb(m, sb, "SwapFree:       ", m->swap ? m->swap->pages - m->swap->inuse_pages : 0);
 	show_val_kb(m, sb, "Zswap:          ", 0);
 	sb_printf(sb, "Zswapped:       %8" PRIu64 " kB\n", (uint64_t)0);
 	show_val_kb(m, sb, "Dirty:          ", v[NR_DIRTY]);
@@ -482,6 +482,27 @@ static void unusable_show(memlab_machine *m, struct strbuf *sb)
 	walk_zones_in_node(m, sb, true, unusable_show_print);
 }
 
+/*
+** /proc/swaps (swap_show in mm/swapfile.c): the swap file, its size and
+** use in kB, its priority; the header line alone without swap.
+*/
+static void swaps_show(memlab_machine *m, struct strbuf *sb)
+{
+	const struct swap_info *si = m->swap;
+	static const char path[] = "/swapfile";
+	int len = (int)sizeof(path) - 1;
+	uint64_t bytes, inuse;
+
+	sb_printf(sb, "Filename\t\t\t\tType\t\tSize\t\tUsed\t\tPriority\n");
+	if (!si)
+		return;
+	bytes = si->pages << (m->page_shift - 10);
+	inuse = si->inuse_pages << (m->page_shift - 10);
+	sb_printf(sb, "%s%*s%s\t%" PRIu64 "\t%s%" PRIu64 "\t%s%d\n", path, len < 40 ? 40 - len : 1,
+		  " ", "file\t", bytes, bytes < 10000000 ? "\t" : "", inuse,
+		  inuse < 10000000 ? "\t" : "", si->prio);
+}
+
 /* ===================== the file table ===================== */
 
 static const struct proc_file {
@@ -495,6 +516,7 @@ static const struct proc_file {
 	{ "vmstat", vmstat_show },
 	{ "extfrag/extfrag_index", extfrag_show },
 	{ "extfrag/unusable_index", unusable_show },
+	{ "swaps", swaps_show },
 };
 
 /*

@@ -140,6 +140,7 @@ struct rmap_check {
 	memlab_machine *m;
 	struct ml_check v;
 	uint32_t *mapped;		/* entries seen per frame */
+	uint32_t *swap_refs;		/* swap entries seen per swap slot */
 	memlab_task *t;
 	struct vm_area_struct *vma;	/* the VMA the walk is in */
 	uint64_t rss[NR_MM_COUNTERS];
@@ -195,6 +196,26 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 			       (unsigned long long)pfn);
 }
 
+/* A swap entry: of the swap device, in a VMA with pages of its own; counted. */
+static bool check_swap_entry(struct rmap_check *c, uint64_t va, uint64_t e)
+{
+	struct swap_info *si = c->m->swap;
+	uint64_t slot;
+	bool exclusive;
+
+	if (!si || !pt_swap_entry(&c->t->mm->pt, e, &slot, &exclusive))
+		return false;
+	if (!slot || slot > si->pages || !c->vma->anon_vma)
+		rmap_violation(c, "rmap: pid %d va %#llx: swap entry %#018llx for slot %llu%s",
+			       c->t->pid, (unsigned long long)va, (unsigned long long)e,
+			       (unsigned long long)slot, c->vma->anon_vma ? " beyond the swap device"
+			       : " in a VMA without an anon_vma");
+	else
+		c->swap_refs[slot]++;
+	c->rss[MM_SWAPENTS]++;
+	return true;
+}
+
 /* One leaf of the task's tables: inside a VMA, as its flags allow. */
 static int check_leaf(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		      uint64_t e)
@@ -207,6 +228,9 @@ static int check_leaf(void *ud, uint64_t va, unsigned level, uint64_t table, uin
 	while (c->vma && c->vma->vm_end <= va)
 		c->vma = c->vma->vm_next;
 	pt_decode(&c->t->mm->pt, (int)level, e, &pfn, &p);
+	if (level == 0 && !pt_prot_maps(&p) && c->vma && c->vma->vm_start <= va &&
+	    check_swap_entry(c, va, e))
+		return 0;
 	if (!c->vma || c->vma->vm_start > va || !pt_prot_maps(&p)) {
 		rmap_violation(c, "rmap: pid %d va %#llx: entry %#018llx %s", c->t->pid,
 			       (unsigned long long)va, (unsigned long long)e,
@@ -283,16 +307,19 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 		uint64_t nr = (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
 		int extra;
 
+		if (page->flags & PG_swapcache)
+			n->cache++;	/* NR_FILE_PAGES counts the swap cache */
 		if (!page->mapping && !c->mapped[pfn] && !page->mapcount)
 			continue;
 		if ((int64_t)c->mapped[pfn] != page->mapcount)
 			rmap_violation(c, "rmap: pfn %#llx has mapcount %d, the page tables map it %u "
 				       "times", (unsigned long long)pfn, page->mapcount, c->mapped[pfn]);
 		extra = page->mapping && !page_anon(page) ? 1 : 0;	/* the page cache's */
+		extra += !!(page->flags & PG_swapcache);		/* the swap cache's */
 		if (page->mapping && page->_refcount != page->mapcount + extra)
 			rmap_violation(c, "rmap: pfn %#llx has refcount %d for mapcount %d%s",
 				       (unsigned long long)pfn, page->_refcount, page->mapcount,
-				       extra ? " and the page cache" : "");
+				       extra ? " and the page or swap cache" : "");
 		if (page->mapping && page_anon(page) && page->mapcount)
 			n->anon += nr;
 		if (page->mapping && !page_anon(page) && page->mapcount)
@@ -329,20 +356,27 @@ static void check_count(struct rmap_check *c, const char *name, uint64_t have, u
 */
 int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
-	struct rmap_check c = { m, { fn, ud, 0 }, NULL, NULL, NULL, { 0 } };
+	struct rmap_check c = { m, { fn, ud, 0 }, NULL, NULL, NULL, NULL, { 0 } };
 	struct page_counts n = { 0 };
 	const uint64_t *v = m->vmstat;
 	memlab_task *t;
 
+	size_t swap_bytes = m->swap ? (size_t)(m->swap->pages + 1) * sizeof(uint32_t) : 0;
+
 	c.mapped = ml_alloc(m, (size_t)m->nr_frames * sizeof(uint32_t));
-	if (!c.mapped) {
+	c.swap_refs = swap_bytes ? ml_alloc(m, swap_bytes) : NULL;
+	if (!c.mapped || (swap_bytes && !c.swap_refs)) {
 		rmap_violation(&c, "check: out of host memory");
+		ml_free(m, c.mapped, (size_t)m->nr_frames * sizeof(uint32_t));
+		ml_free(m, c.swap_refs, swap_bytes);
 		return c.v.count;
 	}
 	for_each_mm_task(m, t)
 		check_task(&c, t);
 	check_frames(&c, &n);
+	c.v.count += swap_check(m, c.swap_refs, fn, ud);
 	ml_free(m, c.mapped, (size_t)m->nr_frames * sizeof(uint32_t));
+	ml_free(m, c.swap_refs, swap_bytes);
 	check_count(&c, "nr_anon_pages", v[NR_ANON_PAGES], n.anon);
 	check_count(&c, "nr_mapped", v[NR_MAPPED], n.mapped);
 	check_count(&c, "nr_inactive_anon", v[NR_INACTIVE_ANON] + v[NR_ACTIVE_ANON], n.lru_anon);

@@ -60,6 +60,7 @@ void mm_sysctl_init(memlab_machine *m)
 	m->max_map_count = DEFAULT_MAX_MAP_COUNT;
 	m->overcommit_memory = 0;
 	m->overcommit_ratio = 50;
+	m->swappiness = 60;
 	m->dac_mmap_min_addr = 4096;
 	m->mmap_min_addr = 65536;
 	m->admin_reserve_kbytes = free_kb / 32 < 8192 ? free_kb / 32 : 8192;
@@ -77,7 +78,8 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		    (set->overcommit_ratio != -1 && (set->overcommit_ratio < 0 || set->overcommit_ratio > INT32_MAX)) ||
 		    set->mmap_min_addr < -1 ||
 		    (set->panic_on_oom != -1 && (set->panic_on_oom < 0 || set->panic_on_oom > 2)) ||
-		    set->oom_kill_allocating_task < -1 || set->oom_kill_allocating_task > INT32_MAX)
+		    set->oom_kill_allocating_task < -1 || set->oom_kill_allocating_task > INT32_MAX ||
+		    set->swappiness < -1 || set->swappiness > 200)
 			return -MEMLAB_EINVAL;
 		if (set->max_map_count != -1)
 			m->max_map_count = set->max_map_count;
@@ -93,6 +95,8 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 			m->panic_on_oom = (int)set->panic_on_oom;
 		if (set->oom_kill_allocating_task != -1)
 			m->oom_kill_allocating_task = (int)set->oom_kill_allocating_task;
+		if (set->swappiness != -1)
+			m->swappiness = (int)set->swappiness;
 	}
 	if (get) {
 		get->max_map_count = m->max_map_count;
@@ -101,6 +105,7 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		get->mmap_min_addr = (int64_t)m->dac_mmap_min_addr;
 		get->panic_on_oom = m->panic_on_oom;
 		get->oom_kill_allocating_task = m->oom_kill_allocating_task;
+		get->swappiness = m->swappiness;
 	}
 	return 0;
 }

@@ -262,6 +262,21 @@ struct smaps_walk {
 	struct mem_size_stats *mss;
 };
 
+/* A swap entry: Swap, and SwapPss shared among the entries naming the slot. */
+static void smaps_swap_entry(struct smaps_walk *w, uint64_t e)
+{
+	memlab_machine *m = w->vma->vm_mm->machine;
+	uint64_t slot, count;
+	bool exclusive;
+
+	if (!m->swap || !pt_swap_entry(&w->vma->vm_mm->pt, e, &slot, &exclusive) ||
+	    slot > m->swap->pages)
+		return;
+	count = m->swap->swap_map[slot] & ~SWAP_HAS_CACHE;
+	w->mss->swap += m->page_size;
+	w->mss->swap_pss += ((uint64_t)m->page_size << PSS_SHIFT) / (count ? count : 1);
+}
+
 /*
 ** smaps_pte_entry(): a present (or PROT_NONE) entry of a normal page is
 ** accounted -- vm_normal_page() leaves the zero page out -- with the
@@ -279,6 +294,10 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 
 	(void)va, (void)table, (void)idx;
 	pt_decode(&w->vma->vm_mm->pt, (int)level, e, &pfn, &p);
+	if (level == 0 && !pt_prot_maps(&p)) {
+		smaps_swap_entry(w, e);
+		return 0;
+	}
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
 		return 0;
 	page = pfn_to_page(m, pfn);

@@ -34,6 +34,7 @@
 #define RECLAIM_WB_ASYNC	0x0008u
 #define DEACTIVATE_ANON		1u
 #define DEACTIVATE_FILE		2u
+#define MAX_SWAPPINESS		200
 
 struct scan_control {
 	uint64_t nr_to_reclaim;
@@ -41,6 +42,8 @@ struct scan_control {
 	int order, priority, reclaim_idx;
 	bool kswapd;			/* current_is_kswapd() */
 	bool ignore_references;		/* reclaim_pages(): the caller chose the pages */
+	bool cache_trim_mode, file_is_tiny;	/* prepare_scan_control() */
+	uint64_t anon_cost, file_cost;
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
 };
@@ -50,6 +53,7 @@ struct reclaim_stat {
 	uint64_t nr_dirty, nr_unqueued_dirty, nr_congested, nr_writeback, nr_immediate;
 	uint64_t nr_activate[2], nr_ref_keep, nr_unmap_fail, nr_lazyfree_fail;
 	uint64_t nr_marked;		/* memlab: dirty pages left for the flusher (PG_reclaim) */
+	uint64_t nr_pageout;		/* pages written (to swap) */
 };
 
 enum folio_references {
@@ -156,12 +160,29 @@ struct unmap_arg {
 };
 
 /*
+** try_to_unmap_one()'s swap-backed anonymous case: the entry becomes a
+** swap entry naming the page's slot (which counts it), exclusive if the
+** page was; its dirty bit goes to the page, which the slot may not hold.
+*/
+static void unmap_to_swap(memlab_task *t, uint64_t table, uint64_t idx, struct page *page,
+			  struct pt_prot p)
+{
+	if (p.dirty)
+		page->flags |= PG_dirty;
+	swap_duplicate(t->m, page->swap);
+	pt_write(t->m, table, idx, pt_mkswap(&t->mm->pt, page->swap,
+					     page->flags & PG_anon_exclusive));
+	page->flags &= ~PG_anon_exclusive;
+	add_mm_counter(t->mm, MM_SWAPENTS, 1);
+}
+
+/*
 ** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
 ** mapping keeps it.  A lazily freed anonymous page written since
 ** MADV_FREE (dirty), or held by someone else, is mapped again and becomes
 ** swap-backed: it is not free to drop any more.  A MAP_DROPPABLE page is
-** dropped written or not.
+** dropped written or not.  A swap-backed one leaves a swap entry.
 */
 static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			     void *ud)
@@ -181,7 +202,9 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	update_hiwater_rss(t->mm);
 	pt_write(m, table, idx, 0);
 	flush_tlb_page(t, addr);
-	if (page_anon(page)) {		/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
+	if (page_anon(page) && (page->flags & PG_swapbacked)) {
+		unmap_to_swap(t, table, idx, page, p);
+	} else if (page_anon(page)) {	/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
 		bool droppable = vma->vm_flags & VM_DROPPABLE;
 
 		if ((p.dirty && !droppable) || page->_refcount != 1 + page->mapcount) {
@@ -266,8 +289,16 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	default:
 		break;
 	}
-	if (!folio_is_file_lru(page))
-		return ACTIVATE;	/* anon or shmem: add_to_swap() fails without swap */
+	if (!folio_is_file_lru(page) && !(page->flags & PG_swapcache)) {
+		if (!page_anon(page))
+			return ACTIVATE;	/* shmem: memlab does not swap it */
+		if (nr > 1) {			/* no THP swap-out: split first */
+			m->vmstat[THP_SWPOUT_FALLBACK]++;
+			split_huge_page_isolated(m, pfn);
+		}
+		if (add_to_swap(m, pfn))
+			return ACTIVATE;	/* swap is full */
+	}
 	if (page->mapcount && !try_to_unmap(m, pfn)) {
 		stat->nr_unmap_fail += nr;
 		if (lazyfree && (page->flags & PG_swapbacked))
@@ -279,6 +310,14 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 			return KEEP;
 		m->vmstat[PGLAZYFREED] += nr;
 		return FREED;
+	}
+	if (page->flags & PG_swapcache) {	/* pageout() to swap, then __remove_mapping() */
+		if (page->flags & PG_dirty) {
+			if (swap_writepage(m, pfn))
+				return KEEP;
+			stat->nr_pageout += nr_pages_of(page);
+		}
+		return remove_swap_cache_folio(m, pfn) ? FREED : KEEP;
 	}
 	if (page->flags & PG_dirty) {
 		m->vmstat[NR_VMSCAN_IMMEDIATE_RECLAIM] += nr;
@@ -366,13 +405,14 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 		struct page *page = pfn_to_page(m, taken[i]);
 		uint64_t nr = nr_pages_of(page);
 		enum shrink_result r = shrink_folio(m, taken[i], sc, &stat);
+		uint64_t now = nr_pages_of(page);	/* a THP split for swap is one page now */
 
 		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 			page->flags |= PG_active;
-			stat.nr_activate[folio_is_file_lru(page)] += nr;
+			stat.nr_activate[folio_is_file_lru(page)] += now;
 		}
 		if (r == FREED)
-			nr_reclaimed += nr;
+			nr_reclaimed += now;
 		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
 		if (r == FREED)
 			put_page(m, taken[i]);
@@ -382,6 +422,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
 	m->vmstat[reclaimer_item(sc, PGSTEAL_KSWAPD)] += nr_reclaimed;
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
+	lru_note_cost(m, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
 	/*
 	 * Linux wakes the flusher when every page taken was dirty; its
 	 * periodic write-back (dirty_expire_centisecs) cleans the rest in
@@ -453,34 +494,176 @@ static bool inactive_is_low(memlab_machine *m, enum lru_list inactive)
 }
 
 /*
-** shrink_lruvec() with get_scan_count()'s SCAN_FILE (no swap): scan each
-** file list's size >> priority, SWAP_CLUSTER_MAX at a time; stop once
-** enough was reclaimed, except in direct reclaim's first pass (which
-** scans all it set out to).
+** lru_note_cost(): the cost of reclaiming from a list type -- its pages
+** written (times SWAP_CLUSTER_MAX) and those it failed to free -- as a
+** floating average, halved when it outgrows a quarter of the LRU pages.
+*/
+void lru_note_cost(memlab_machine *m, bool file, uint64_t nr_io, uint64_t nr_rotated)
+{
+	struct lruvec *l = &m->lruvec;
+	uint64_t lrusize = l->nr_pages[LRU_INACTIVE_ANON] + l->nr_pages[LRU_ACTIVE_ANON] +
+			   l->nr_pages[LRU_INACTIVE_FILE] + l->nr_pages[LRU_ACTIVE_FILE];
+
+	*(file ? &l->file_cost : &l->anon_cost) += nr_io * SWAP_CLUSTER_MAX + nr_rotated;
+	if (l->file_cost + l->anon_cost > lrusize / 4) {
+		l->file_cost /= 2;
+		l->anon_cost /= 2;
+	}
+}
+
+/* can_reclaim_anon_pages(): there is swap to put them in. */
+static bool can_reclaim_anon_pages(const memlab_machine *m)
+{
+	return swap_available(m);
+}
+
+enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
+
+/*
+** get_scan_count(): how many pages of each list this pass scans -- its
+** size >> priority, shared between anon and file by swappiness and by
+** what reclaiming each has cost (SCAN_FRACT); only file without swap
+** or when the inactive file list alone will do (cache_trim_mode); only
+** anon when file pages are all but gone (file_is_tiny); both in full at
+** priority 0.
+*/
+static void get_scan_count(memlab_machine *m, const struct scan_control *sc, uint64_t *nr)
+{
+	enum scan_balance balance = SCAN_FRACT;
+	uint64_t fraction[2] = { 0, 0 }, denominator = 1;
+	int swappiness = m->swappiness;
+
+	if (!can_reclaim_anon_pages(m))
+		balance = SCAN_FILE;
+	else if (!sc->priority && swappiness)
+		balance = SCAN_EQUAL;
+	else if (sc->file_is_tiny)
+		balance = SCAN_ANON;
+	else if (sc->cache_trim_mode)
+		balance = SCAN_FILE;
+	else {
+		uint64_t total = sc->anon_cost + sc->file_cost;
+		uint64_t anon_cost = total + sc->anon_cost, file_cost = total + sc->file_cost;
+
+		total = anon_cost + file_cost;
+		fraction[0] = (uint64_t)swappiness * (total + 1) / (anon_cost + 1);
+		fraction[1] = (uint64_t)(MAX_SWAPPINESS - swappiness) * (total + 1) / (file_cost + 1);
+		denominator = fraction[0] + fraction[1];
+	}
+	for (int lru = 0; lru < LRU_UNEVICTABLE; lru++) {
+		int file = lru >= LRU_INACTIVE_FILE;
+		uint64_t scan = m->lruvec.nr_pages[lru] >> sc->priority;
+
+		if (balance == SCAN_FRACT)
+			scan = denominator ? scan * fraction[file] / denominator : 0;
+		else if ((balance == SCAN_FILE && !file) || (balance == SCAN_ANON && file))
+			scan = 0;
+		nr[lru] = scan;
+	}
+}
+
+/* shrink_list(): the inactive list reclaims; the active one deactivates when allowed. */
+static uint64_t shrink_list(memlab_machine *m, enum lru_list lru, uint64_t n,
+			    struct scan_control *sc)
+{
+	bool file = lru >= LRU_INACTIVE_FILE;
+
+	if (lru == LRU_INACTIVE_ANON || lru == LRU_INACTIVE_FILE)
+		return shrink_inactive_list(m, n, lru, sc);
+	if (sc->may_deactivate & (file ? DEACTIVATE_FILE : DEACTIVATE_ANON))
+		shrink_active_list(m, n, lru, sc);
+	return 0;
+}
+
+/*
+** Once enough is reclaimed (kswapd, or direct reclaim past its first
+** pass), shrink_lruvec stops the smaller of anon and file and scales the
+** other down to the share of its target still unscanned, for one more
+** round.  False (one type has nothing left to scan): stop.
+*/
+static bool scan_proportionally(uint64_t *nr, const uint64_t *targets)
+{
+	uint64_t nr_file = nr[LRU_INACTIVE_FILE] + nr[LRU_ACTIVE_FILE];
+	uint64_t nr_anon = nr[LRU_INACTIVE_ANON] + nr[LRU_ACTIVE_ANON], percentage;
+	int lru;
+
+	if (!nr_file || !nr_anon)
+		return false;
+	if (nr_file > nr_anon) {
+		percentage = nr_anon * 100 / (targets[LRU_INACTIVE_ANON] + targets[LRU_ACTIVE_ANON] + 1);
+		lru = LRU_INACTIVE_ANON;
+	} else {
+		percentage = nr_file * 100 / (targets[LRU_INACTIVE_FILE] + targets[LRU_ACTIVE_FILE] + 1);
+		lru = LRU_INACTIVE_FILE;
+	}
+	nr[lru] = nr[lru + LRU_ACTIVE] = 0;
+	lru = lru == LRU_INACTIVE_FILE ? LRU_INACTIVE_ANON : LRU_INACTIVE_FILE;
+	for (int l = lru; l <= lru + LRU_ACTIVE; l++) {
+		uint64_t scanned = targets[l] - nr[l];
+
+		nr[l] = targets[l] * (100 - percentage) / 100;
+		nr[l] -= nr[l] < scanned ? nr[l] : scanned;
+	}
+	return true;
+}
+
+/*
+** shrink_lruvec(): scan each list's target SWAP_CLUSTER_MAX at a time
+** (inactive anon, active anon, inactive file, active file); once enough
+** was reclaimed, go on proportionally (or stop); then age the active anon
+** list if its inactive one is short.
 */
 static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
 {
-	uint64_t nr[NR_LRU_LISTS] = { 0 }, nr_reclaimed = 0;
-	bool scan_adjusted = !sc->kswapd && sc->priority == DEF_PRIORITY;
+	uint64_t nr[NR_LRU_LISTS] = { 0 }, targets[NR_LRU_LISTS], nr_reclaimed = 0;
+	bool proportional = !sc->kswapd && sc->priority == DEF_PRIORITY;
 
-	nr[LRU_INACTIVE_FILE] = m->lruvec.nr_pages[LRU_INACTIVE_FILE] >> sc->priority;
-	nr[LRU_ACTIVE_FILE] = m->lruvec.nr_pages[LRU_ACTIVE_FILE] >> sc->priority;
-	while (nr[LRU_ACTIVE_FILE] || nr[LRU_INACTIVE_FILE]) {
-		for (enum lru_list lru = LRU_INACTIVE_FILE; lru <= LRU_ACTIVE_FILE; lru++) {
+	get_scan_count(m, sc, nr);
+	memcpy(targets, nr, sizeof(targets));
+	while (nr[LRU_INACTIVE_ANON] || nr[LRU_ACTIVE_FILE] || nr[LRU_INACTIVE_FILE]) {
+		for (int lru = 0; lru < LRU_UNEVICTABLE; lru++) {
 			uint64_t n = nr[lru] < SWAP_CLUSTER_MAX ? nr[lru] : SWAP_CLUSTER_MAX;
 
 			if (!n)
 				continue;
 			nr[lru] -= n;
-			if (lru == LRU_INACTIVE_FILE)
-				nr_reclaimed += shrink_inactive_list(m, n, lru, sc);
-			else if (sc->may_deactivate & DEACTIVATE_FILE)
-				shrink_active_list(m, n, lru, sc);
+			nr_reclaimed += shrink_list(m, (enum lru_list)lru, n, sc);
 		}
-		if (nr_reclaimed >= sc->nr_to_reclaim && !scan_adjusted)
-			break;
+		if (nr_reclaimed < sc->nr_to_reclaim || proportional)
+			continue;
+		if (!scan_proportionally(nr, targets))
+			break;		/* the second time round: one type is done */
 	}
 	sc->nr_reclaimed += nr_reclaimed;
+	if (can_reclaim_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
+		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
+}
+
+/*
+** prepare_scan_control(): the costs so far, which active lists may be
+** deactivated (their inactive list is short), cache_trim_mode (enough
+** inactive file pages to leave anon alone), file_is_tiny (file and free
+** pages below the high watermarks: anon must give).
+*/
+static void prepare_scan_control(memlab_machine *m, struct scan_control *sc)
+{
+	const uint64_t *v = m->vmstat;
+	uint64_t free = 0, high = 0, file = v[NR_ACTIVE_FILE] + v[NR_INACTIVE_FILE];
+
+	sc->anon_cost = m->lruvec.anon_cost;
+	sc->file_cost = m->lruvec.file_cost;
+	sc->may_deactivate = (inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
+			     (inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
+	sc->cache_trim_mode = (v[NR_INACTIVE_FILE] >> sc->priority) &&
+			      !(sc->may_deactivate & DEACTIVATE_FILE);
+	for (int z = 0; z < m->nr_zones; z++) {
+		if (!m->zones[z].managed_pages)
+			continue;
+		free += m->zones[z].nr_free_pages;
+		high += high_wmark_pages(&m->zones[z]);
+	}
+	sc->file_is_tiny = file + free <= high && !(sc->may_deactivate & DEACTIVATE_ANON) &&
+			   (v[NR_INACTIVE_ANON] >> sc->priority);
 }
 
 /* shrink_node(): one pass over the node's lists; kswapd_failures reset on progress. */
@@ -488,7 +671,7 @@ static void shrink_node(memlab_machine *m, struct scan_control *sc)
 {
 	uint64_t before = sc->nr_reclaimed;
 
-	sc->may_deactivate = inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0;
+	prepare_scan_control(m, sc);
 	shrink_lruvec(m, sc);
 	if (sc->nr_reclaimed > before)
 		m->kswapd.failures = 0;
@@ -517,12 +700,12 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	r = shrink_folio(m, pfn, &sc, &stat);
 	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 		page->flags |= PG_active;
-		stat.nr_activate[folio_is_file_lru(page)] += nr;
+		stat.nr_activate[folio_is_file_lru(page)] += nr_pages_of(page);
 	}
 	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
 	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
 	if (r == FREED) {
-		reclaimed = nr;
+		reclaimed = nr_pages_of(page);
 		put_page(m, pfn);
 	} else {
 		putback_folio(m, pfn);
@@ -607,6 +790,13 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 	k->woken = true;
 }
 
+/* age_active_anon(): kswapd deactivates anon pages when their inactive list is short. */
+static void age_active_anon(memlab_machine *m, struct scan_control *sc)
+{
+	if (can_reclaim_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
+		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
+}
+
 /*
 ** balance_pgdat(): reclaim from DEF_PRIORITY down until a zone is above
 ** its high watermark, each pass aiming at the zones' high watermarks
@@ -626,6 +816,7 @@ static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx
 
 		if (pgdat_balanced(m, order, highest_zoneidx))
 			break;
+		age_active_anon(m, &sc);
 		sc.nr_to_reclaim = 0;
 		for (int z = 0; z <= highest_zoneidx && z < m->nr_zones; z++) {
 			uint64_t high = high_wmark_pages(&m->zones[z]);

@@ -179,6 +179,7 @@ struct memlab_config {
 	int cpus;			/* 0: 1; at most MEMLAB_MAX_CPUS */
 	struct memlab_tlb_config tlb;	/* all 0: the architecture's defaults */
 	int debug_vm;			/* 1: CONFIG_DEBUG_VM's checks as the core runs (slower) */
+	uint64_t swap;			/* bytes of the swap file (0: no swap), a whole number of pages */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
@@ -810,6 +811,7 @@ struct memlab_vm_sysctl {
 	int64_t mmap_min_addr;		/* vm.mmap_min_addr, 4096 (hints are still raised to Debian's LSM floor, 65536) */
 	int64_t panic_on_oom;		/* 0; 1, 2: an OOM "panics": reported, the access fails ENOMEM */
 	int64_t oom_kill_allocating_task;	/* 0; else the faulting task is the victim */
+	int64_t swappiness;		/* 60; 0..200: reclaim's pressure on anon against file pages */
 };
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
