@@ -991,6 +991,7 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "reclaim", pi.reclaim);
 	lmemlab_setbool(L, "workingset", pi.workingset);
 	lmemlab_setbool(L, "unevictable", pi.unevictable);
+	lmemlab_setbool(L, "swapcache", pi.swapcache);
 	if (pi.lru_list) {
 		lua_pushstring(L, pi.lru_list);
 		lua_setfield(L, -2, "lru_list");

@@ -243,6 +243,12 @@ static void set_leaf(lua_State *L, const struct memlab_walk *w)
 	lmemlab_setbool(L, "protnone", w->protnone);
 	lua_pushstring(L, w->flags);
 	lua_setfield(L, -2, "flags");
+	if (w->swap) {		/* a swap entry: where the page went */
+		lua_createtable(L, 0, 2);
+		lmemlab_setint(L, "offset", w->swap_offset);
+		lmemlab_setbool(L, "exclusive", w->swap_exclusive);
+		lua_setfield(L, -2, "swap");
+	}
 }
 
 /* The walk for the task and vaddr arguments; non-zero for a va outside the tables. */

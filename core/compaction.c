@@ -636,8 +636,8 @@ static bool __compaction_suitable(memlab_machine *m, const struct zone *z, int o
 ** order whose failure is from lack of memory rather than fragmentation:
 ** fragmentation index 0..vm.extfrag_threshold (500).
 */
-static bool compaction_suitable(memlab_machine *m, const struct zone *z, int order,
-				int highest_zoneidx)
+bool compaction_suitable(memlab_machine *m, const struct zone *z, int order,
+			 int highest_zoneidx)
 {
 	enum compact_result ret = COMPACT_CONTINUE;
 	bool suitable = __compaction_suitable(m, z, order, highest_zoneidx);

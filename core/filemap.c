@@ -538,6 +538,8 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		pfn_to_page(m, pfn)->_refcount++;	/* a table allocation may reclaim */
 		if (!pt_map(m, t->mm, a, 0, pfn, prot)) {
 			page_add_file_rmap_one(t, pfn_to_page(m, pfn));
+			if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
+				mlock_folio(m, pfn_to_page(m, pfn));
 			mapped |= a == addr;
 		}
 		put_page(m, pfn);
@@ -611,6 +613,8 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
 			pfn_to_page(m, pfn)->_refcount++;
 			err = actor(ud, done, page_bytes(m, pfn, in, len, write), len);
+			if (write && err)	/* what a faulting copy wrote stays: dirty it */
+				folio_mark_dirty(m, pfn_to_page(m, pfn));
 			put_page(m, pfn);
 		}
 		if (err)

@@ -398,6 +398,7 @@ enum compact_result try_to_compact_pages(memlab_machine *m, uint32_t gfp, unsign
 					 enum compact_priority prio);
 void compaction_defer_reset(memlab_machine *m, struct zone *z, int order, bool alloc_success);
 const char *compact_result_name(int result);
+bool compaction_suitable(memlab_machine *m, const struct zone *z, int order, int highest_zoneidx);
 int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- swap.c: the LRU lists ---- */
@@ -408,12 +409,13 @@ void lru_add(memlab_machine *m, struct page *page, bool unevictable);
 void lru_del(memlab_machine *m, struct page *page);
 bool folio_isolate_lru(memlab_machine *m, struct page *page);
 void folio_putback_lru(memlab_machine *m, struct page *page);
-void folio_isolated_retype(memlab_machine *m, struct page *page, uint32_t clear, uint32_t set);
 void folio_mark_accessed(memlab_machine *m, struct page *page);
 void folio_rotate_reclaimable(memlab_machine *m, struct page *page);
 void lru_lazyfree(memlab_machine *m, struct page *page);
 void deactivate_file_folio(memlab_machine *m, struct page *page);
 void folio_deactivate(memlab_machine *m, struct page *page);
+void munlock_folio(memlab_machine *m, struct page *page);
+void mlock_folio(memlab_machine *m, struct page *page);
 const char *lru_list_name(enum lru_list lru);
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
@@ -430,6 +432,7 @@ void split_huge_page_isolated(memlab_machine *m, uint64_t head);	/* huge_memory.
 bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
 			    uint64_t mark, int highest_zoneidx);
 uint64_t high_wmark_pages(const struct zone *z);
+uint64_t min_wmark_pages(const struct zone *z);
 
 /* ---- swapfile.c: the swap device and the swap cache ---- */
 struct swap_info {

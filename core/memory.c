@@ -163,8 +163,10 @@ void page_remove_rmap(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 
-	if (--page->mapcount == 0)
+	if (--page->mapcount == 0) {
 		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
+		munlock_folio(m, page);		/* no locked mapping is left */
+	}
 	put_page(m, pfn);
 }
 
@@ -354,6 +356,8 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
 	page_add_file_rmap_one(vmf->t, page);
+	if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
+		mlock_folio(m, page);		/* set_pte_range()'s mlock_vma_folio() */
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
 		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
 	if (vmf->flags & FAULT_FLAG_WRITE)
@@ -1419,6 +1423,16 @@ int memlab_translate(memlab_task *t, uint64_t va, struct memlab_walk *out)
 	out->protnone = w.prot.protnone;
 	if (w.nr_levels)
 		pt_flag_names(f, w.level, w.entry[w.nr_levels - 1], out->flags, sizeof(out->flags));
+	if (w.nr_levels && w.level == 0 && t->m->swap) {
+		bool exclusive;
+
+		out->swap = pt_swap_entry(f, w.entry[w.nr_levels - 1], &out->swap_offset, &exclusive);
+		out->swap_exclusive = out->swap && exclusive;
+		if (out->swap) {		/* a swap entry's bits are not protections */
+			out->write = out->user = out->exec = out->accessed = out->dirty = 0;
+			out->flags[0] = 0;
+		}
+	}
 	return err;
 }
 

@@ -636,6 +636,11 @@ uint64_t high_wmark_pages(const struct zone *z)
 	return wmark_pages(z, WMARK_HIGH);
 }
 
+uint64_t min_wmark_pages(const struct zone *z)
+{
+	return wmark_pages(z, WMARK_MIN);
+}
+
 /* ===================== the HighAtomic reserve ===================== */
 
 /* reserve_highatomic_pageblock(): up to ~1% of a zone for high-order atomics. */
@@ -1380,7 +1385,7 @@ static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct
 		if (wmark)
 			return true;
 	}
-	return false;
+	return unreserve_highatomic_pageblock(m, ac, true);	/* before OOM, the reserve */
 }
 
 /*
@@ -1393,7 +1398,8 @@ static bool compaction_zonelist_suitable(memlab_machine *m, unsigned order,
 	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
 		const struct zone *z = &m->zones[zid];
 		uint64_t available = zone_reclaimable_pages(z) / order + z->nr_free_pages;
-		uint64_t mark = wmark_pages(z, WMARK_MIN) + (2ull << order);	/* compact_gap() */
+		uint64_t mark = wmark_pages(z, order > PAGE_ALLOC_COSTLY_ORDER ? WMARK_LOW : WMARK_MIN) +
+				(2ull << order);	/* __compaction_suitable() + compact_gap() */
 
 		if (populated_zone(z) &&
 		    __zone_watermark_ok(m, z, 0, mark, ac->highest_zoneidx, 0, (int64_t)available))
@@ -1956,6 +1962,7 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->reclaim = !!(page->flags & PG_reclaim);
 	info->workingset = !!(page->flags & PG_workingset);
 	info->unevictable = !!(page->flags & PG_unevictable);
+	info->swapcache = !!(page->flags & PG_swapcache);
 	info->lru_list = info->lru ? lru_list_name(folio_lru_list(page)) : NULL;
 	info->index = page->index;
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);

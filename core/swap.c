@@ -150,16 +150,6 @@ void folio_putback_lru(memlab_machine *m, struct page *page)
 	lruvec_add(m, page_pfn(m, page), false);
 }
 
-/* Moving an isolated page to another list type: its isolated count moves with it. */
-void folio_isolated_retype(memlab_machine *m, struct page *page, uint32_t clear, uint32_t set)
-{
-	uint64_t nr = folio_nr_pages(page);
-
-	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] -= nr;
-	page->flags = (page->flags & ~clear) | set;
-	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += nr;
-}
-
 /*
 ** folio_activate(): an inactive evictable page on a list moves to the
 ** head of its active list (pgactivate).
@@ -224,6 +214,51 @@ void lru_lazyfree(memlab_machine *m, struct page *page)
 	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
 	lruvec_add(m, page_pfn(m, page), false);
 	m->vmstat[PGLAZYFREE] += folio_nr_pages(page);
+}
+
+/*
+** mlock_folio(): a page mapped into locked memory (VM_LOCKED) becomes
+** unevictable (unevictable_pgs_mlocked); one reclaim had isolated goes to
+** the unevictable list when put back (unevictable_pgs_culled).
+*/
+void mlock_folio(memlab_machine *m, struct page *page)
+{
+	uint64_t nr = folio_nr_pages(page);
+
+	if (page->flags & PG_unevictable)
+		return;
+	m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr;
+	if (!(page->flags & PG_lru)) {
+		page->flags = (page->flags | PG_unevictable) & ~PG_active;
+		m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
+		return;
+	}
+	lruvec_del(m, page_pfn(m, page));
+	page->flags = (page->flags | PG_unevictable) & ~PG_active;
+	lruvec_add(m, page_pfn(m, page), false);
+}
+
+/*
+** munlock_folio(): a page of locked memory that no mapping locks any more
+** goes back to its inactive list (unevictable_pgs_munlocked, _rescued).
+** memlab un-mlocks when the last mapping goes, where Linux counts the
+** locked mappings (mlock_count).
+*/
+void munlock_folio(memlab_machine *m, struct page *page)
+{
+	uint64_t nr = folio_nr_pages(page);
+
+	if (!(page->flags & PG_unevictable))
+		return;
+	m->vmstat[UNEVICTABLE_PGS_MUNLOCKED] += nr;
+	if (!(page->flags & PG_lru)) {
+		page->flags &= ~PG_unevictable;
+		return;
+	}
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~(PG_unevictable | PG_active);
+	lruvec_add(m, page_pfn(m, page), false);
+	m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
 }
 
 /*

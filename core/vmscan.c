@@ -43,6 +43,8 @@ struct scan_control {
 	bool kswapd;			/* current_is_kswapd() */
 	bool ignore_references;		/* reclaim_pages(): the caller chose the pages */
 	bool cache_trim_mode, file_is_tiny;	/* prepare_scan_control() */
+	bool compaction_ready;		/* a zone has room for compaction: stop reclaiming */
+	bool skipped_deactivate, force_deactivate;
 	uint64_t anon_cost, file_cost;
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
@@ -120,13 +122,7 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
 	if (vma->vm_flags & VM_LOCKED) {	/* mlock_vma_folio(): the mlock that was missed */
-		struct page *page = pfn_to_page(t->m, pra->pfn);
-
-		if (!(page->flags & PG_unevictable)) {
-			page->flags = (page->flags | PG_unevictable) & ~PG_active;
-			t->m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr_pages_of(page);
-			t->m->vmstat[UNEVICTABLE_PGS_CULLED] += nr_pages_of(page);
-		}
+		mlock_folio(t->m, pfn_to_page(t->m, pra->pfn));
 		pra->vm_flags |= VM_LOCKED;
 		return false;
 	}
@@ -193,7 +189,8 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	uint64_t table, idx, pfn;
 	struct pt_prot p;
 
-	if (vma->vm_flags & VM_LOCKED) {
+	if (vma->vm_flags & VM_LOCKED) {	/* restore the mlock that was missed */
+		mlock_folio(m, page);
 		ua->failed = true;
 		return false;
 	}
@@ -572,6 +569,8 @@ static uint64_t shrink_list(memlab_machine *m, enum lru_list lru, uint64_t n,
 		return shrink_inactive_list(m, n, lru, sc);
 	if (sc->may_deactivate & (file ? DEACTIVATE_FILE : DEACTIVATE_ANON))
 		shrink_active_list(m, n, lru, sc);
+	else
+		sc->skipped_deactivate = true;
 	return 0;
 }
 
@@ -652,8 +651,11 @@ static void prepare_scan_control(memlab_machine *m, struct scan_control *sc)
 
 	sc->anon_cost = m->lruvec.anon_cost;
 	sc->file_cost = m->lruvec.file_cost;
-	sc->may_deactivate = (inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
-			     (inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
+	if (sc->force_deactivate)
+		sc->may_deactivate = DEACTIVATE_ANON | DEACTIVATE_FILE;
+	else
+		sc->may_deactivate = (inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
+				     (inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
 	sc->cache_trim_mode = (v[NR_INACTIVE_FILE] >> sc->priority) &&
 			      !(sc->may_deactivate & DEACTIVATE_FILE);
 	for (int z = 0; z < m->nr_zones; z++) {
@@ -666,15 +668,81 @@ static void prepare_scan_control(memlab_machine *m, struct scan_control *sc)
 			   (v[NR_INACTIVE_ANON] >> sc->priority);
 }
 
-/* shrink_node(): one pass over the node's lists; kswapd_failures reset on progress. */
+/* in_reclaim_compaction(): reclaim makes room for compacting a high order. */
+static bool in_reclaim_compaction(const struct scan_control *sc)
+{
+	return (sc->gfp_mask & MEMLAB___GFP_IO) && sc->order &&
+	       (sc->order > PAGE_ALLOC_COSTLY_ORDER || sc->priority < DEF_PRIORITY - 2);
+}
+
+/*
+** should_continue_reclaim(): for compaction, go on while the last pass
+** freed something, no zone could serve the order or compact for it yet,
+** and the inactive lists hold more than compact_gap(order) pages.
+*/
+static bool should_continue_reclaim(memlab_machine *m, uint64_t nr_reclaimed,
+				    const struct scan_control *sc)
+{
+	uint64_t inactive = m->lruvec.nr_pages[LRU_INACTIVE_FILE];
+
+	if (!in_reclaim_compaction(sc) || !nr_reclaimed)
+		return false;
+	for (int z = 0; z <= sc->reclaim_idx && z < m->nr_zones; z++) {
+		const struct zone *zone = &m->zones[z];
+
+		if (!zone->managed_pages)
+			continue;
+		if (zone_watermark_ok(m, zone, (unsigned)sc->order, min_wmark_pages(zone),
+				      sc->reclaim_idx, 0) ||
+		    compaction_suitable(m, zone, sc->order, sc->reclaim_idx))
+			return false;
+	}
+	if (can_reclaim_anon_pages(m))
+		inactive += m->lruvec.nr_pages[LRU_INACTIVE_ANON];
+	return inactive > (2ull << sc->order);
+}
+
+/* shrink_node(): passes over the node's lists; kswapd_failures reset on progress. */
 static void shrink_node(memlab_machine *m, struct scan_control *sc)
 {
-	uint64_t before = sc->nr_reclaimed;
+	uint64_t before = sc->nr_reclaimed, pass;
 
-	prepare_scan_control(m, sc);
-	shrink_lruvec(m, sc);
+	do {
+		pass = sc->nr_reclaimed;
+		prepare_scan_control(m, sc);
+		shrink_lruvec(m, sc);
+	} while (should_continue_reclaim(m, sc->nr_reclaimed - pass, sc));
 	if (sc->nr_reclaimed > before)
 		m->kswapd.failures = 0;
+}
+
+/*
+** compaction_ready(): for a costly order, a zone that could serve it, or
+** could compact for it with compact_gap(order) pages above its high
+** watermark, needs no more reclaim.
+*/
+static bool compaction_ready(memlab_machine *m, const struct zone *z, const struct scan_control *sc)
+{
+	if (!(sc->gfp_mask & MEMLAB___GFP_IO))
+		return false;
+	if (zone_watermark_ok(m, z, (unsigned)sc->order, min_wmark_pages(z), sc->reclaim_idx, 0))
+		return true;
+	if (!compaction_suitable(m, z, sc->order, sc->reclaim_idx))
+		return false;
+	return zone_watermark_ok_safe(m, z, 0, high_wmark_pages(z) + (2ull << sc->order),
+				      sc->reclaim_idx);
+}
+
+/* shrink_zones(): the node once, unless a zone is ready for compaction. */
+static void shrink_zones(memlab_machine *m, struct scan_control *sc)
+{
+	for (int z = sc->reclaim_idx; z >= 0 && sc->order > PAGE_ALLOC_COSTLY_ORDER; z--) {
+		if (m->zones[z].managed_pages && compaction_ready(m, &m->zones[z], sc)) {
+			sc->compaction_ready = true;
+			return;
+		}
+	}
+	shrink_node(m, sc);
 }
 
 /*
@@ -720,8 +788,11 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 
 /*
 ** try_to_free_pages(): an allocation that may reclaim does, from
-** priority DEF_PRIORITY down, until SWAP_CLUSTER_MAX pages are free
-** (allocstall_<zone> counts the stall).  Returns the pages reclaimed.
+** priority DEF_PRIORITY down, until SWAP_CLUSTER_MAX pages are free or
+** (a costly order) compaction could proceed (allocstall_<zone> counts the
+** stall); a run that freed nothing while sparing the active lists runs
+** again deactivating them.  Returns the pages reclaimed, or 1 when only
+** compaction is ready.
 */
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx)
 {
@@ -731,14 +802,21 @@ uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int 
 
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, order, gfp, 0, 0);
 	m->vmstat[ALLOCSTALL_DMA + m->zones[reclaim_idx].idx]++;
+retry:
 	do {
 		sc.nr_scanned = 0;
-		shrink_node(m, &sc);
-		if (sc.nr_reclaimed >= sc.nr_to_reclaim)
+		shrink_zones(m, &sc);
+		if (sc.nr_reclaimed >= sc.nr_to_reclaim || sc.compaction_ready)
 			break;
 	} while (--sc.priority >= 0);
+	if (!sc.nr_reclaimed && !sc.compaction_ready && sc.skipped_deactivate) {
+		sc.priority = DEF_PRIORITY;	/* the active lists were spared: not any more */
+		sc.force_deactivate = true;
+		sc.skipped_deactivate = false;
+		goto retry;
+	}
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_END, sc.nr_reclaimed, 0, 0, 0);
-	return sc.nr_reclaimed;
+	return sc.nr_reclaimed ? sc.nr_reclaimed : sc.compaction_ready;
 }
 
 /* zone_reclaimable_pages(): what reclaim could free in the zone (file LRU: no swap). */
@@ -801,9 +879,11 @@ static void age_active_anon(memlab_machine *m, struct scan_control *sc)
 ** balance_pgdat(): reclaim from DEF_PRIORITY down until a zone is above
 ** its high watermark, each pass aiming at the zones' high watermarks
 ** (kswapd_shrink_node); priority rises when a pass scanned less than its
-** aim or freed nothing.  A run that freed nothing is a kswapd failure.
+** aim or freed nothing.  A high order falls back to 0 once compact_gap
+** pages are free (compaction makes the block).  A run that freed nothing
+** is a kswapd failure.  Returns the order balanced for.
 */
-static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx)
+static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx)
 {
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .order = (int)order,
 				   .priority = DEF_PRIORITY, .reclaim_idx = highest_zoneidx,
@@ -814,7 +894,7 @@ static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx
 		uint64_t before = sc.nr_reclaimed;
 		bool raise_priority = true;
 
-		if (pgdat_balanced(m, order, highest_zoneidx))
+		if (pgdat_balanced(m, (unsigned)sc.order, highest_zoneidx))
 			break;
 		age_active_anon(m, &sc);
 		sc.nr_to_reclaim = 0;
@@ -826,6 +906,9 @@ static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx
 		}
 		sc.nr_scanned = 0;
 		shrink_node(m, &sc);
+		/* kswapd_shrink_node(): room to compact made, balance for order 0 */
+		if (sc.order && sc.nr_reclaimed >= 2ull << sc.order)
+			sc.order = 0;
 		if (sc.nr_scanned >= sc.nr_to_reclaim)
 			raise_priority = false;
 		if (raise_priority || sc.nr_reclaimed == before)
@@ -833,6 +916,7 @@ static void balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx
 	} while (sc.priority >= 1);
 	if (!sc.nr_reclaimed)
 		m->kswapd.failures++;
+	return (unsigned)sc.order;
 }
 
 /*
@@ -855,7 +939,7 @@ void kswapd_run(memlab_machine *m)
 		k->order = 0;
 		k->highest_zoneidx = -1;
 		trace(m, TP_MM_VMSCAN_KSWAPD_WAKE, 0, (uint64_t)zid, order, 0);
-		balance_pgdat(m, order, zid);
+		order = balance_pgdat(m, order, zid);	/* the order it balanced for */
 		if (pgdat_balanced(m, order, zid) || k->failures >= MAX_RECLAIM_RETRIES) {
 			trace(m, TP_MM_VMSCAN_KSWAPD_SLEEP, 0, 0, 0, 0);
 			k->woken = false;

@@ -27,7 +27,7 @@
 **              copy on write (and MAP_SHARED) seen from both sides
 **   coherent   a file mapping against read(2), write(2) and the disk
 **   alloc, free, bad_free   memlab_alloc_pages / memlab_free_pages
-**   inject     fail_page_alloc or failslab with random attributes
+**   inject     fail_page_alloc, failslab or a swap I/O error with random attributes
 **              (min_order 0, the ignore flags off) or off; fail_nth,
 **              make_it_fail
 **   inspect    translate (checked against rmap), pagetable_dump, rmap,
@@ -200,7 +200,9 @@ static void on_report(void *ud, const char *msg)
 	struct fuzz *f = ud;
 
 	f->reports++;
-	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0 || oom_report(msg))
+	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0 || oom_report(msg) ||
+	    strncmp(msg, "Write-error on swap-device", 26) == 0 ||
+	    strncmp(msg, "Read-error on swap-device", 25) == 0)
 		return;
 	if (f->expect_bad_page && strncmp(msg, "BUG: Bad page state", 19) == 0)
 		return;
@@ -505,6 +507,20 @@ static int nr_mms(const struct fuzz *f)
 	return n;
 }
 
+/* Pages of the swap cache a process maps: nr_file_pages and nr_anon_pages both count them. */
+static uint64_t mapped_swapcache(struct fuzz *f)
+{
+	struct memlab_page_info pi;
+	uint64_t n = 0;
+
+	if (!vmstat(f, "nr_swapcached"))
+		return 0;
+	for (uint64_t pfn = 0; pfn < f->info.nr_frames; pfn++)
+		if (memlab_page_info(f->m, pfn, &pi) == 0 && pi.swapcache && pi.anon && pi.mapcount)
+			n++;
+	return n;
+}
+
 /*
 ** After every operation: the core's checker, the task list, and the page
 ** books -- every frame the buddy allocator gave out is on a pcp list, a
@@ -536,6 +552,7 @@ static void check_machine(struct fuzz *f)
 	anon = vmstat(f, "nr_anon_pages");
 	pt = vmstat(f, "nr_page_table_pages");
 	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)nr_mms(f);
+	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
 	/* the huge zero page, while a PMD maps it (no counter says so) */
 	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
 	    vmstat(f, "thp_zero_page_alloc") > 0)
@@ -1530,6 +1547,10 @@ static void op_inject(struct fuzz *f)
 		check_rc(f, rc, "memlab_inject");
 		rc = memlab_inject(f->m, "failslab", NULL);
 		check_rc(f, rc, "memlab_inject");
+		rc = memlab_inject(f->m, "swap_write_error", NULL);
+		check_rc(f, rc, "memlab_inject");
+		rc = memlab_inject(f->m, "swap_read_error", NULL);
+		check_rc(f, rc, "memlab_inject");
 		note(f, "off -> %d", rc);
 		return;
 	case 1:		/* fail-nth */
@@ -1545,7 +1566,12 @@ static void op_inject(struct fuzz *f)
 		}
 		return;
 	}
-	point = b & 0x80 ? "failslab" : "fail_page_alloc";
+	{
+		static const char *const points[] = { "fail_page_alloc", "failslab",
+						      "swap_write_error", "swap_read_error" };
+
+		point = points[(b >> 7) | (c & 0x80 ? 2 : 0)];
+	}
 	memlab_fault_attr_init(&attr, point);
 	attr.probability = b % 128 > 100 ? 100 + (b & 1) * 5 : b % 128;	/* 105: EINVAL */
 	attr.interval = c & 7;
@@ -2069,6 +2095,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	cfg.cpus = 1 + (cpu & 3);
 	setup_tlb(&cfg, cpu >> 2 & 3);
 	cfg.debug_vm = 1;	/* a write lazy zeroing missed aborts */
+	cfg.swap = (uint64_t[]){ 0, 0, 4ull << 20, 64ull << 20 }[sys >> 6 & 3];
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	cfg.alloc = host_alloc;
@@ -2096,7 +2123,9 @@ static void teardown(struct fuzz *f)
 
 	f->op = "teardown";
 	if (memlab_inject(f->m, "fail_page_alloc", NULL) != 0 ||
-	    memlab_inject(f->m, "failslab", NULL) != 0)
+	    memlab_inject(f->m, "failslab", NULL) != 0 ||
+	    memlab_inject(f->m, "swap_write_error", NULL) != 0 ||
+	    memlab_inject(f->m, "swap_read_error", NULL) != 0)
 		die(f, "memlab_inject(NULL) failed");
 	for (int i = 0; i < f->ntasks; i++)
 		memlab_task_fail_nth(f->tasks[i], 0);

@@ -245,7 +245,15 @@ function TestReclaim:test_mlocked_kept()
   stream(q, g, 48 * MiB)
   lu.assertEquals(p:translate(a).pfn, pfn)
   lu.assertEquals(p:mm().rss_file, 256)
-  lu.assertTrue(m:vmstat().unevictable_pgs_culled > 0)
+  lu.assertEquals(m:page(pfn).lru_list, "unevictable")   -- mlocked as it was mapped
+  lu.assertEquals(m:vmstat().unevictable_pgs_mlocked, 256)
+  lu.assertEquals(m:vmstat().nr_mlock, 256)
+  -- the last locked mapping goes: the pages are evictable again
+  assert(p:munmap(a, MiB))
+  lu.assertEquals(m:page(pfn).lru_list, "inactive_file")
+  lu.assertEquals(m:vmstat().unevictable_pgs_munlocked, 256)
+  lu.assertEquals(m:vmstat().unevictable_pgs_rescued, 256)
+  lu.assertEquals(m:vmstat().nr_mlock, 0)
   lu.assertTrue(m:check())
 end
 

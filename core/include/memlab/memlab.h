@@ -341,6 +341,7 @@ struct memlab_page_info {
 	int dirty, swapbacked, lru, anon_exclusive;	/* PG_dirty, ..., PageAnonExclusive */
 	uint64_t index;		/* page->index: its offset in the file, or linear_page_index */
 	int active, referenced, reclaim, workingset, unevictable;	/* PG_active, ... */
+	int swapcache;		/* in the swap cache (PG_swapcache) */
 	const char *lru_list;	/* the LRU list it is on ("inactive_file", ...), or NULL */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
@@ -752,6 +753,8 @@ struct memlab_walk {
 	uint64_t pfn, phys, leaf_size;
 	int write, user, exec, accessed, dirty, global, huge, special, protnone;
 	char flags[160];			/* the leaf's set bits by name ("P RW US A D NX") */
+	int swap, swap_exclusive;		/* the leaf is a swap entry: its slot, exclusive bit */
+	uint64_t swap_offset;
 };
 MEMLAB_API int (memlab_translate) (memlab_task *t, uint64_t va, struct memlab_walk *w);
 
