@@ -1526,7 +1526,8 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	}
 	if (page_anon(page))
 		page->flags &= ~PG_anon_exclusive;
-	page->mapcount++;
+	if (page->mapcount++ == 0)	/* reclaim unmapped it from the parent meanwhile */
+		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]++;
 	add_mm_counter(c->dst->mm, mm_counter(page), 1);
 	return 0;
 }
