@@ -9,8 +9,9 @@
 -- used once is freed, one used twice was activated and survives.  This
 -- lab streams a file larger than memory past a program whose code is
 -- in use, and shows the free pages follow the watermarks, the hot code
--- stay in memory, dirty pages go to the disk first, and MADV_FREE'd
--- memory vanish.  Every claim is checked with assert().
+-- stay in memory, dirty pages go to the disk first, MADV_FREE'd memory
+-- vanish, and anonymous memory go to swap and come back.  Every claim is
+-- checked with assert().
 
 local memlab = require("memlab")
 
@@ -139,8 +140,37 @@ assert(v.pglazyfreed - freed == 511 and p:read(lazy, 4) == "keep")
 assert(p:read(lazy + PAGE, 1) == "\0" and p:read(drop, 1) == "\0")
 
 ------------------------------------------------------------------------------
+section("6. Anonymous memory and swap")
+
+print("Anonymous pages have no file to be read back from: without swap they")
+print("cannot be reclaimed at all.  A machine of 32 MiB with a 64 MiB swap file:")
+local sm = memlab.new{ arch = "x86_64", ram = "32M", swap = "64M", seed = 1 }
+io.write(sm:proc("swaps"))
+local hog = sm:spawn{ name = "hog" }
+local n = 12288                                   -- 48 MiB
+local big = assert(hog:mmap(nil, n * PAGE, "rw", "private|anonymous"))
+for i = 0, n - 1 do assert(hog:write(big + i * PAGE, string.format("%08d", i))) end
+local sv = sm:vmstat()
+local vmswap = tonumber(sm:proc(hog.pid .. "/status"):match("VmSwap:%s+(%d+)"))
+say("hog wrote 48 MiB: %d pages went to swap (pswpout), VmSwap %d kB, no OOM kill.",
+    sv.pswpout, vmswap)
+local w = hog:translate(big)
+say("Its first page's PTE is now a swap entry %#x: slot %d (exclusive: %s).",
+    w.levels[#w.levels].entry, w.swap.offset, tostring(w.swap.exclusive))
+assert(sv.oom_kill == 0 and sv.pswpout > 4000 and w.swap)
+local maj = hog:mm().maj_flt
+for i = 0, n - 1, 64 do assert(hog:read(big + i * PAGE, 8) == string.format("%08d", i)) end
+say("Reading every 64th page back: %d major faults, pswpin %d, SwapCached %d kB --",
+    hog:mm().maj_flt - maj, sm:vmstat().pswpin,
+    tonumber(sm:proc("meminfo"):match("SwapCached:%s+(%d+)")))
+print("a page read back keeps its slot while swap is less than half full, so")
+print("reclaiming it again, unchanged, needs no write.")
+assert(sm:vmstat().pswpin > 0)
+sm:check()
+
+------------------------------------------------------------------------------
 section("Summary")
 print("Reclaim frees what can be had again: file pages from the disk, pages the")
-print("program gave up.  Anonymous memory would need swap (memlab has none), so a")
-print("machine full of it goes to the OOM killer (lab oom_killer).")
+print("program gave up, and with swap anonymous pages too.  A machine full of")
+print("anonymous memory and no swap goes to the OOM killer (lab oom_killer).")
 m:check()
