@@ -32,15 +32,16 @@
 
 /* The page's state that moves to the new frame (folio_migrate_flags and the mapping). */
 #define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | \
-			 PG_active | PG_referenced | PG_reclaim | PG_workingset)
+			 PG_active | PG_referenced | PG_reclaim | PG_workingset | PG_swapcache)
 
 /*
 ** folio_expected_refs(), less the isolation reference: every mapping's,
-** plus the page cache's for a file page.
+** plus the page cache's for a file page, or the swap cache's.
 */
 static int32_t folio_expected_refs(const struct page *page)
 {
-	return page->mapcount + (page->mapping && !page_anon(page) ? 1 : 0);
+	return page->mapcount + (page->mapping && !page_anon(page) ? 1 : 0) +
+	       !!(page->flags & PG_swapcache);
 }
 
 struct remap {
@@ -78,6 +79,10 @@ static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct pa
 {
 	if (src->mapping && !page_anon(src))
 		filemap_replace_page((struct memlab_file *)src->mapping, src->index, dst_pfn);
+	if (src->flags & PG_swapcache)		/* the swap cache's slot too */
+		m->swap->cache[src->swap] = (uint32_t)dst_pfn;
+	dst->swap = src->swap;
+	src->swap = 0;
 	dst->mapping = src->mapping;
 	dst->index = src->index;
 	dst->mapcount = src->mapcount;

@@ -254,4 +254,25 @@ function TestSwap:test_thp_split_for_swap()
   lu.assertTrue(m:check())
 end
 
+-- Compaction moves swap-cache pages too: the swap cache follows them.
+function TestSwap:test_compaction_moves_swap_cache()
+  local m = machine()
+  local q = m:spawn{ name = "q" }
+  local b = assert(q:mmap(nil, 3000 * PAGE, "rw", "private|anonymous"))
+  local p = m:spawn{ name = "p" }
+  local a = fill(p, 2048)
+  for i = 0, 2999 do q:write(b + i * PAGE, "q") end
+  assert(p:madvise(a, 2048 * PAGE, "pageout"))
+  local c = p:fork()
+  for i = 0, 2047, 2 do assert(c:read(a + i * PAGE, 8) == string.format("%08d", i)) end
+  for i = 0, 2999, 2 do q:munmap(b + i * PAGE, PAGE) end
+  lu.assertEquals(m:vmstat().nr_swapcached, 1024)
+  m:compact()
+  lu.assertTrue(m:vmstat().pgmigrate_success > 0)
+  lu.assertTrue(m:check())
+  for i = 0, 2047 do lu.assertEquals(p:read(a + i * PAGE, 8), string.format("%08d", i)) end
+  for i = 0, 2047 do lu.assertEquals(c:read(a + i * PAGE, 8), string.format("%08d", i)) end
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run(), true)
