@@ -481,8 +481,8 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	err = swapin_folio(m, slot, &pfn, &major);
 	if (err)
 		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
-	if (major) {
-		ret = VM_FAULT_MAJOR;
+	if (major) {	/* the read was I/O: the lock is dropped and the fault retried, as for a file */
+		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
 		m->vmstat[PGMAJFAULT]++;
 	}
 	pt_walk(m, mm, vmf->address, &w);
