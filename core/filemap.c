@@ -215,6 +215,21 @@ static void cache_account(memlab_machine *m, const struct memlab_file *f, int d)
 		m->vmstat[NR_SHMEM] += (uint64_t)(int64_t)d;
 }
 
+/* A page read again where reclaim left a shadow: workingset_refault(), the shadow goes. */
+static void take_shadow(struct memlab_file *f, struct page *page)
+{
+	struct address_space *as = &f->shadows;
+	uint64_t i;
+
+	if (!as->nrpages)
+		return;
+	i = slot_find(as, page->index);
+	if (!as->keys[i])
+		return;
+	workingset_refault(f->m, page, as->pfns[i]);
+	slot_delete(as, i);
+}
+
 /*
 ** filemap_add_folio() of a new page read from the file (or zero for
 ** shmem and holes): the cache holds one reference; it goes on the
@@ -238,6 +253,7 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 	page->index = index;
 	if (f->shmem)
 		page->flags |= PG_swapbacked;
+	take_shadow(f, page);
 	lru_add(m, page, false);
 	cache_account(m, f, 1);
 	slot_insert(m, as, index, pfn);		/* room was made above */
@@ -276,6 +292,8 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 	i = slot_find(&f->i_pages, page->index);
 	if (f->i_pages.keys[i] != page->index + 1 || f->i_pages.pfns[i] != pfn)
 		return false;
+	/* the shadow stays in the page's place (a failed insert just loses it) */
+	slot_insert(m, &f->shadows, page->index, workingset_eviction(m, page));
 	filemap_remove_slot(f, i);
 	return true;
 }
@@ -340,6 +358,10 @@ void filemap_release(struct memlab_file *f)
 		else
 			i++;
 	}
+	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
+	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
+	memset(as, 0, sizeof(*as));
+	as = &f->shadows;
 	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
 	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
 	memset(as, 0, sizeof(*as));

@@ -105,6 +105,7 @@ struct lruvec {
 	struct free_list lists[NR_LRU_LISTS];
 	uint64_t nr_pages[NR_LRU_LISTS];
 	uint64_t anon_cost, file_cost;	/* lru_note_cost(): what reclaiming each has cost */
+	uint64_t nonresident_age;	/* workingset.c: evictions and activations so far */
 };
 
 /*
@@ -434,6 +435,11 @@ bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsig
 uint64_t high_wmark_pages(const struct zone *z);
 uint64_t min_wmark_pages(const struct zone *z);
 
+/* ---- workingset.c: refault detection ---- */
+void workingset_age_nonresident(memlab_machine *m, uint64_t nr);
+uint64_t workingset_eviction(memlab_machine *m, const struct page *page);
+void workingset_refault(memlab_machine *m, struct page *page, uint64_t shadow);
+
 /* ---- swapfile.c: the swap device and the swap cache ---- */
 struct swap_info {
 	uint64_t pages;			/* usable slots 1..pages (slot 0: the swap header) */
@@ -442,6 +448,7 @@ struct swap_info {
 	uint16_t *swap_map;		/* per slot: swap entries referencing it | SWAP_HAS_CACHE */
 	uint32_t *cache;		/* per slot: its page in the swap cache, or PFN_NONE */
 	uint8_t **data;			/* per slot: what the device holds (NULL: never written) */
+	uint64_t *shadow;		/* per slot: the workingset shadow its page left, or 0 */
 	int prio;
 };
 #define SWAP_HAS_CACHE	0x8000u

@@ -92,6 +92,7 @@ struct memlab_file {
 	struct address_space i_pages;	/* its page cache */
 	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
 	uint64_t ra_prev_pos;		/* file->f_ra.prev_pos: where the last read ended (0: none yet) */
+	struct address_space shadows;	/* index -> the workingset shadow of a reclaimed page */
 	struct memlab_file *next;	/* the machine's files */
 };
 

@@ -182,6 +182,7 @@ void folio_mark_accessed(memlab_machine *m, struct page *page)
 		else
 			page->flags |= PG_active;
 		page->flags &= ~PG_referenced;
+		workingset_age_nonresident(m, folio_nr_pages(page));	/* workingset_activation() */
 	}
 }
 

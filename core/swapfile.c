@@ -53,7 +53,8 @@ int swap_init(memlab_machine *m, uint64_t bytes)
 	si->swap_map = ml_alloc(m, nr * sizeof(*si->swap_map));
 	si->cache = ml_alloc(m, nr * sizeof(*si->cache));
 	si->data = ml_alloc(m, nr * sizeof(*si->data));
-	if (!si->swap_map || !si->cache || !si->data)
+	si->shadow = ml_alloc(m, nr * sizeof(*si->shadow));
+	if (!si->swap_map || !si->cache || !si->data || !si->shadow)
 		return -MEMLAB_ENOMEM;
 	for (uint64_t i = 0; i < nr; i++)
 		si->cache[i] = PFN_NONE;
@@ -73,6 +74,7 @@ void swap_free_all(memlab_machine *m)
 	ml_free(m, si->swap_map, nr * sizeof(*si->swap_map));
 	ml_free(m, si->cache, nr * sizeof(*si->cache));
 	ml_free(m, si->data, nr * sizeof(*si->data));
+	ml_free(m, si->shadow, nr * sizeof(*si->shadow));
 	ml_free(m, si, sizeof(*si));
 	m->swap = NULL;
 }
@@ -101,6 +103,7 @@ static void slot_release(memlab_machine *m, uint64_t slot)
 	si->inuse_pages--;
 	ml_free(m, si->data[slot], m->page_size);
 	si->data[slot] = NULL;
+	si->shadow[slot] = 0;
 }
 
 /* A free slot, next-fit from cluster_next; 0 when swap is full. */
@@ -194,6 +197,7 @@ bool remove_swap_cache_folio(memlab_machine *m, uint64_t pfn)
 
 	if (page->_refcount != 2 || page->mapcount || (page->flags & PG_dirty))
 		return false;
+	m->swap->shadow[page->swap] = workingset_eviction(m, page);
 	delete_from_swap_cache(m, pfn);
 	return true;
 }
@@ -271,6 +275,9 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	page->flags |= PG_swapbacked | PG_swapcache;
 	page->swap = slot;
 	page->_refcount++;		/* the swap cache's */
+	if (si->shadow[slot])		/* __read_swap_cache_async(): a refault? */
+		workingset_refault(m, page, si->shadow[slot]);
+	si->shadow[slot] = 0;
 	si->cache[slot] = (uint32_t)*pfn;
 	si->swap_map[slot] |= SWAP_HAS_CACHE;
 	m->vmstat[NR_SWAPCACHED]++;

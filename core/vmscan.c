@@ -14,10 +14,12 @@
 ** reclaiming to the high one (balance_pgdat), direct reclaim with
 ** allocstall in the allocator's slow path.
 **
-** Simplified, and said so in the docs: no swap, so anonymous and shmem
-** pages are never reclaimed (get_scan_count: SCAN_FILE) and nothing is
-** written by reclaim itself; no slab shrinkers, no workingset shadow
-** entries (no refault detection), no memory cgroups, no throttling.
+** Anonymous pages go to swap when the machine has it (swapfile.c;
+** get_scan_count balances them against file pages by swappiness and
+** cost); a reclaimed page leaves a workingset shadow (workingset.c).
+** Simplified, and said so in the docs: shmem is never swapped; dirty file
+** pages are written by the flusher, not by reclaim; no slab shrinkers,
+** no memory cgroups, no throttling.
 ** kswapd is a thread on another CPU in Linux; memlab runs it when the
 ** operation that woke it returns (task_leave), so one operation that
 ** allocates much still reaches direct reclaim as a fast allocator would.
@@ -407,6 +409,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 			page->flags |= PG_active;
 			stat.nr_activate[folio_is_file_lru(page)] += now;
+			workingset_age_nonresident(m, now);	/* move_folios_to_lru() */
 		}
 		if (r == FREED)
 			nr_reclaimed += now;
@@ -458,6 +461,7 @@ static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_
 		    folio_is_file_lru(page)) {
 			nr_rotated += nr;
 			nr_activate += nr;
+			workingset_age_nonresident(m, nr);	/* move_folios_to_lru() */
 		} else if (page->flags & PG_unevictable) {
 			/* found mlocked: to the unevictable list */
 		} else {
@@ -769,6 +773,7 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 		page->flags |= PG_active;
 		stat.nr_activate[folio_is_file_lru(page)] += nr_pages_of(page);
+		workingset_age_nonresident(m, nr_pages_of(page));
 	}
 	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
 	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];

@@ -397,6 +397,41 @@ function TestReclaim:test_madv_pageout_and_cold()
   lu.assertTrue(m:check())
 end
 
+-- Refault detection: pages of a working set reclaimed shortly before they are
+-- read again come back active (and restored: they were active before).
+function TestReclaim:test_workingset_refault()
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local A = m:file{ path = "/data/a", size = 40 * MiB }
+  local B = m:file{ path = "/data/b", size = 48 * MiB }
+  local p = m:spawn{ name = "p" }
+  stream(p, A, 40 * MiB)
+  stream(p, A, 40 * MiB)                  -- read twice: active
+  lu.assertEquals(m:vmstat().nr_active_file, 10240)
+  stream(p, B, 48 * MiB)                  -- pushes part of A out
+  local v = m:vmstat()
+  lu.assertTrue(v.pgdeactivate > 0)
+  lu.assertEquals(v.workingset_refault_file, 0)
+  stream(p, A, 40 * MiB)
+  v = m:vmstat()
+  lu.assertTrue(v.workingset_refault_file > 0)
+  lu.assertTrue(v.workingset_activate_file > 0)
+  lu.assertTrue(v.workingset_activate_file <= v.workingset_refault_file)
+  lu.assertTrue(v.workingset_restore_file > 0)
+  lu.assertTrue(m:check())
+  -- a stream read long after: every refault is too far to count as workingset
+  local m2 = memlab.new{ ram = "64M", seed = 1 }
+  local A2 = m2:file{ path = "/data/a", size = 40 * MiB }
+  local B2 = m2:file{ path = "/data/b", size = 160 * MiB }
+  local q = m2:spawn{ name = "q" }
+  stream(q, A2, 40 * MiB)
+  stream(q, A2, 40 * MiB)
+  stream(q, B2, 160 * MiB)
+  stream(q, A2, 40 * MiB)
+  v = m2:vmstat()
+  lu.assertTrue(v.workingset_refault_file > 0)
+  lu.assertEquals(v.workingset_activate_file, 0)
+end
+
 -- A seeded soak under memory pressure: file mappings (shared, private,
 -- executable), read(2) and write(2), anonymous memory, MADV_FREE, forks
 -- and exits on a 16 MiB machine, m:check() after every step.

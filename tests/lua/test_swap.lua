@@ -58,6 +58,7 @@ function TestSwap:test_anon_larger_than_ram()
   v = m:vmstat()
   lu.assertTrue(v.pswpin > 0)
   lu.assertEquals(p:mm().maj_flt - maj, v.pswpin)
+  lu.assertEquals(v.workingset_refault_anon, v.pswpin)     -- each read back had a shadow
   lu.assertTrue(m:check())
 end
 
