@@ -16,6 +16,7 @@
 #include <string.h>
 
 #include "mm.h"
+#include "vmstat.h"
 
 #define FAULT_AROUND_PAGES	16	/* fault_around_bytes: 64 KiB with 4K pages */
 #define VM_READAHEAD_PAGES	32	/* read_ahead_kb 128 with 4K pages */
@@ -448,6 +449,29 @@ int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last)
 	return 0;
 }
 
+/*
+** balance_dirty_pages() as a flusher without time: once write(2) leaves
+** more dirty pages than vm.dirty_background_ratio's share of dirtyable
+** memory (nr_dirty_background_threshold), background writeback cleans
+** dirty pages, file by file, until no more than that are left.  Linux's
+** flusher runs beside the writer, which is throttled only past the
+** midpoint to vm.dirty_ratio; with a device as fast as memlab's, dirty
+** memory stays near the background threshold, as it does here.
+*/
+static void balance_dirty_pages(memlab_machine *m)
+{
+	uint64_t bg, thresh;
+
+	global_dirty_limits(m, &bg, &thresh);
+	for (struct memlab_file *f = m->files; f && m->vmstat[NR_DIRTY] > bg; f = f->next) {
+		struct address_space *as = &f->i_pages;
+
+		for (uint64_t i = 0; !f->shmem && i < as->cap && m->vmstat[NR_DIRTY] > bg; i++)
+			if (as->keys[i] && (pfn_to_page(m, as->pfns[i])->flags & PG_dirty))
+				writeback_page(f, as->pfns[i]);		/* a host failure leaves it dirty */
+	}
+}
+
 /* ===================== faults ===================== */
 
 static uint64_t file_pages(const struct memlab_file *f)
@@ -649,6 +673,7 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 		folio_mark_dirty(m, pfn_to_page(m, pfn));
 		if (pos + len > f->size)
 			f->size = pos + len;
+		balance_dirty_pages(m);		/* balance_dirty_pages_ratelimited() */
 	}
 	return (int64_t)done;
 }

@@ -484,7 +484,11 @@ function TestReclaim:test_soak()
         if v.name == "" and rand(4) == 0 then p:munmap(v.start, v["end"] - v.start) end
       end
     elseif op == 8 then
-      m:drop_caches(1)
+      if rand(10) == 0 then m:drop_caches(1) end
+      local buf = p:mmap(nil, 16 * PAGE, "rw", "private|anonymous")
+      for _ = 1, 32 do
+        if buf then p:pread(files[rand(#files) + 1], buf, 16 * PAGE, rand(1500) * PAGE) end
+      end
     else
       for _, v in ipairs(p:vmas()) do
         if v.name:match("^/data") and rand(3) == 0 then p:read(v.start, 1) end
