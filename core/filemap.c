@@ -236,16 +236,19 @@ static void take_shadow(struct memlab_file *f, struct page *page)
 ** shmem and holes): the cache holds one reference; it goes on the
 ** inactive file LRU (shmem: the anon LRU, swap-backed).
 */
-static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out)
+static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
 	uint64_t pfn, valid;
 	const uint8_t *block = disk_block(f, index, &valid);
+	/* mapping_gfp_mask(); readahead_gfp_mask() adds NORETRY | NOWARN: it never OOM-kills */
+	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP | MEMLAB___GFP_ZERO |
+		       (ra ? MEMLAB___GFP_NORETRY | MEMLAB___GFP_NOWARN : 0);
 	struct page *page;
 	int err;
 
-	if ((err = slots_grow(m, as)) || (err = alloc_user_page(m, true, &pfn)))
+	if ((err = slots_grow(m, as)) || (err = alloc_pages(m, 0, gfp, &pfn)))
 		return err;
 	if (block)	/* the page is zeroed: only the file's bytes are written */
 		memcpy(frame_wptr(m, pfn, 0, valid), block, valid);
@@ -487,7 +490,7 @@ static void page_cache_ra(struct memlab_file *f, uint64_t start, uint64_t nr)
 	for (uint64_t i = start; i < start + nr && i < file_pages(f); i++) {
 		if (filemap_lookup(f, i) != PFN_NONE)
 			continue;
-		if (filemap_add_page(f, i, &pfn))
+		if (filemap_add_page(f, i, &pfn, true))
 			return;
 		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
 	}
@@ -538,7 +541,7 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 		pfn_to_page(m, *pfn)->_refcount++;
 		return 0;
 	}
-	if ((err = filemap_add_page(f, index, pfn)))
+	if ((err = filemap_add_page(f, index, pfn, false)))
 		return err;
 	pfn_to_page(m, *pfn)->_refcount++;
 	if (f->shmem)		/* a new shmem page is a minor fault */
@@ -610,7 +613,7 @@ static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index)
 		page_cache_ra(f, index, VM_READAHEAD_PAGES);
 	if (pfn == PFN_NONE)
 		pfn = filemap_lookup(f, index);
-	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn))
+	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn, false))
 		return PFN_NONE;
 	return pfn;
 }

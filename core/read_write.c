@@ -112,11 +112,39 @@ static int copy_from_user(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
 	return user_access(ud, done, bytes, len, 'r');
 }
 
+/*
+** read(2) or write(2) through the page cache for t, whose page allocations
+** may OOM-kill as Linux's allocator does (__alloc_pages_may_oom): when
+** the copy stopped for a page the OOM killer may be run for (the
+** allocator noted it), it runs and the copy goes on from there; the task
+** itself chosen ends the call (its caller finds it gone).
+*/
+static int64_t rw_pagecache(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
+			    uint64_t off, bool write)
+{
+	uint64_t done = 0;
+	int64_t r;
+	int si_code;
+
+	for (;;) {
+		struct user_copy c = { t, addr + done };
+
+		t->m->oom_gfp = 0;
+		r = write ? filemap_write(f, off + done, count - done, copy_from_user, &c)
+			  : filemap_read(f, off + done, count - done, copy_to_user, &c);
+		if (r > 0)
+			done += (uint64_t)r;
+		if (r == 0 || done == count || (r < 0 && r != -MEMLAB_ENOMEM) || !t->m->oom_gfp ||
+		    pagefault_out_of_memory(t, &si_code))
+			break;
+	}
+	return done ? (int64_t)done : r;
+}
+
 static int ksys_pread64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 			uint64_t off, uint64_t *done)
 {
-	struct user_copy c = { t, addr };
-	int64_t r = filemap_read(f, off, count, copy_to_user, &c);
+	int64_t r = rw_pagecache(t, f, addr, count, off, false);
 
 	if (r < 0)
 		return r == -MEMLAB_ENOMEM ? -MEMLAB_ENOMEM : -MEMLAB_EFAULT;
@@ -137,12 +165,11 @@ int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 static int ksys_pwrite64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 			 uint64_t off, uint64_t *done)
 {
-	struct user_copy c = { t, addr };
 	int64_t r;
 
 	if (!f->writable)
 		return -MEMLAB_EBADF;
-	r = filemap_write(f, off, count, copy_from_user, &c);
+	r = rw_pagecache(t, f, addr, count, off, true);
 	if (r < 0)
 		return r == -MEMLAB_ENOMEM || r == -MEMLAB_EFBIG ? (int)r : -MEMLAB_EFAULT;
 	*done = (uint64_t)r;

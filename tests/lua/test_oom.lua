@@ -288,6 +288,25 @@ function TestOom:test_tracepoints()
   m:trace(false)
 end
 
+-- The page cache's allocation in read(2) may OOM-kill too (the allocator's
+-- __alloc_pages_may_oom): the read goes on once the hog is gone.
+function TestOom:test_page_cache_allocation_ooms()
+  local m = self.m
+  local hog = m:spawn{ name = "hog" }
+  local f = m:file{ path = "/data/f", size = 1024 * 1024 }
+  local r = m:spawn{ name = "reader" }
+  local buf = assert(r:mmap(nil, 65536, "rw", "private|anonymous"))
+  r:touch(buf, 65536, "w")
+  local a = assert(hog:mmap(nil, 24 << 20, "rw", "private|anonymous"))
+  hog:touch(a, 24 << 20, "w")
+  while m:alloc_pages(0, "GFP_HIGHUSER_MOVABLE") do end   -- what is left goes to no one
+  lu.assertEquals(r:pread(f, buf, 65536, 0), 65536)
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  lu.assertFalse(alive(hog))
+  lu.assertStrContains(m:dmesg(), "reader invoked oom-killer")
+  lu.assertTrue(m:check())
+end
+
 -- Nothing killable: init alone faults (Linux panics); the access fails.
 function TestOom:test_no_killable_process()
   local m = self.m
