@@ -28,7 +28,8 @@
 **    while compaction runs.
 **  - large folios (THP, high-order kernel allocations) are never isolated
 **    (Linux 6.10+ may migrate ones smaller than the order sought).
-**  - no kcompactd, no proactive compaction.
+**  - kcompactd runs when the operation that woke it returns (kswapd wakes
+**    it as Linux's does); no proactive compaction (it is timed).
 */
 #include <limits.h>
 #include <string.h>
@@ -189,6 +190,7 @@ static void reset_cached_positions(memlab_machine *m, struct zone *z)
 /* Boot: the scanners' cached positions at the zone's ends (no skip bits: see the header). */
 void compaction_init(memlab_machine *m)
 {
+	m->kcompactd.highest_zoneidx = m->nr_zones - 1;
 	for (int i = 0; i < m->nr_zones; i++) {
 		struct zone *z = &m->zones[i];
 
@@ -874,6 +876,110 @@ enum compact_result try_to_compact_pages(memlab_machine *m, uint32_t gfp, unsign
 			defer_compaction(m, z, (int)order);
 	}
 	return rc;
+}
+
+/* ===================== kcompactd ===================== */
+
+/* A kcompactd_suit(): the zone needs compaction for order, and could have it. */
+static bool kcompactd_zone_suitable(memlab_machine *m, struct zone *z, int order,
+				    int highest_zoneidx)
+{
+	struct compact_control cc;
+
+	memset(&cc, 0, sizeof(cc));
+	cc.m = m;
+	cc.zone = z;
+	cc.order = order;
+	cc.highest_zoneidx = highest_zoneidx;
+	cc.alloc_flags = 0;	/* ALLOC_WMARK_MIN */
+	return compaction_suit_allocation_order(&cc) == COMPACT_CONTINUE;
+}
+
+/*
+** wakeup_kcompactd(): kswapd freed memory for a high order; kcompactd,
+** if some zone needs and could use compaction for it, wakes to make the
+** block (mm_compaction_wakeup_kcompactd).  Like kswapd it runs when the
+** operation that woke it returns.
+*/
+void wakeup_kcompactd(memlab_machine *m, unsigned order, int highest_zoneidx)
+{
+	struct kcompactd_state *k = &m->kcompactd;
+	bool suitable = false;
+
+	if (!order)
+		return;
+	if (k->max_order < order)
+		k->max_order = order;
+	if (k->highest_zoneidx > highest_zoneidx)
+		k->highest_zoneidx = highest_zoneidx;
+	if (k->woken)
+		return;
+	for (int z = 0; z <= k->highest_zoneidx && z < m->nr_zones && !suitable; z++)
+		suitable = populated_zone(&m->zones[z]) &&
+			   kcompactd_zone_suitable(m, &m->zones[z], (int)k->max_order,
+						   k->highest_zoneidx);
+	if (!suitable)
+		return;
+	trace(m, TP_MM_COMPACTION_WAKEUP_KCOMPACTD, 0, order, (uint64_t)highest_zoneidx, 0);
+	k->woken = true;
+}
+
+/*
+** kcompactd_do_work(): every zone up to the highest that needs it and is
+** not deferred, MIGRATE_SYNC_LIGHT, for the largest order asked
+** (compact_daemon_wake, _migrate_scanned, _free_scanned); a failed run
+** defers the zone.  Then the requests are forgotten and kcompactd sleeps.
+*/
+static void kcompactd_do_work(memlab_machine *m)
+{
+	struct kcompactd_state *k = &m->kcompactd;
+	int order = (int)k->max_order, highest = k->highest_zoneidx;
+
+	trace(m, TP_MM_COMPACTION_KCOMPACTD_WAKE, 0, (uint64_t)order, (uint64_t)highest, 0);
+	m->vmstat[KCOMPACTD_WAKE]++;
+	for (int zid = 0; zid <= highest && zid < m->nr_zones; zid++) {
+		struct zone *z = &m->zones[zid];
+		struct compact_control cc;
+		enum compact_result status;
+
+		if (!populated_zone(z) || compaction_deferred(m, z, order) ||
+		    !kcompactd_zone_suitable(m, z, order, zid))
+			continue;
+		memset(&cc, 0, sizeof(cc));
+		cc.m = m;
+		cc.zone = z;
+		cc.order = order;
+		cc.gfp_mask = MEMLAB_GFP_KERNEL;
+		cc.mode = MIGRATE_SYNC_LIGHT;
+		cc.highest_zoneidx = highest;
+		status = compact_zone(&cc);
+		if (status == COMPACT_SUCCESS) {
+			compaction_defer_reset(m, z, order, false);
+		} else if (status == COMPACT_PARTIAL_SKIPPED || status == COMPACT_COMPLETE) {
+			drain_local_pages(m, z);
+			defer_compaction(m, z, order);
+		}
+		m->vmstat[KCOMPACTD_MIGRATE_SCANNED] += cc.total_migrate_scanned;
+		m->vmstat[KCOMPACTD_FREE_SCANNED] += cc.total_free_scanned;
+	}
+	if ((int)k->max_order <= order)
+		k->max_order = 0;
+	if (k->highest_zoneidx >= highest)
+		k->highest_zoneidx = m->nr_zones - 1;
+}
+
+/* kcompactd(): woken, it works once and sleeps again (mm_compaction_kcompactd_sleep). */
+void kcompactd_run(memlab_machine *m)
+{
+	struct kcompactd_state *k = &m->kcompactd;
+
+	if (!k->woken || k->running || m->current)
+		return;
+	k->running = true;
+	k->woken = false;
+	kcompactd_do_work(m);
+	trace(m, TP_MM_COMPACTION_KCOMPACTD_SLEEP, 0, 0, 0, 0);
+	k->running = false;
 }
 
 /*

@@ -206,6 +206,8 @@ enum {
 	TP_MM_VMSCAN_LRU_ISOLATE,
 	TP_MM_VMSCAN_LRU_SHRINK_INACTIVE, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE,
 	TP_MM_VMSCAN_RECLAIM_PAGES, TP_RECLAIM_RETRY_ZONE, TP_COMPACT_RETRY,
+	TP_MM_COMPACTION_WAKEUP_KCOMPACTD, TP_MM_COMPACTION_KCOMPACTD_WAKE,
+	TP_MM_COMPACTION_KCOMPACTD_SLEEP,
 	/* migrate.c, compaction.c */
 	TP_MM_MIGRATE_PAGES, TP_MM_MIGRATE_PAGES_START,
 	TP_MM_COMPACTION_ISOLATE_MIGRATEPAGES, TP_MM_COMPACTION_ISOLATE_FREEPAGES,
@@ -279,6 +281,11 @@ struct memlab_machine {
 		int highest_zoneidx;	/* kswapd_highest_zoneidx, -1: none asked */
 		int failures;		/* kswapd_failures: runs that freed nothing */
 	} kswapd;
+	struct kcompactd_state {	/* pgdat's kcompactd fields (compaction.c) */
+		bool woken, running;
+		unsigned max_order;	/* kcompactd_max_order */
+		int highest_zoneidx;	/* kcompactd_highest_zoneidx */
+	} kcompactd;
 
 	/* address spaces (mm.h) */
 	struct memlab_task *tasks;	/* live tasks, newest first */
@@ -400,6 +407,8 @@ enum compact_result try_to_compact_pages(memlab_machine *m, uint32_t gfp, unsign
 void compaction_defer_reset(memlab_machine *m, struct zone *z, int order, bool alloc_success);
 const char *compact_result_name(int result);
 bool compaction_suitable(memlab_machine *m, const struct zone *z, int order, int highest_zoneidx);
+void wakeup_kcompactd(memlab_machine *m, unsigned order, int highest_zoneidx);
+void kcompactd_run(memlab_machine *m);
 int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- swap.c: the LRU lists ---- */
@@ -424,6 +433,7 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void kswapd_init(memlab_machine *m);
 void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx);
 void kswapd_run(memlab_machine *m);
+void background_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
 uint64_t zone_reclaimable_pages(const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);

@@ -224,8 +224,9 @@ void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
 /*
 ** Leaving the outermost call, the tasks the OOM killer marked while it
 ** ran (the task itself, its threads, the processes sharing its mm) exit:
-** nothing of the call refers to them any more.  Then a woken kswapd runs
-** (vmscan.c): the call no longer holds pages reclaim could take.
+** nothing of the call refers to them any more.  Then a woken kswapd and
+** kcompactd run (vmscan.c, compaction.c): the call no longer holds pages
+** they could take or move.
 */
 static inline void task_leave(memlab_task *t, memlab_task *prev)
 {
@@ -234,8 +235,8 @@ static inline void task_leave(memlab_task *t, memlab_task *prev)
 	m->current = prev;
 	if (!prev && m->oom_victims)
 		exit_oom_victims(m);
-	if (!prev && m->kswapd.woken)
-		kswapd_run(m);
+	if (!prev && (m->kswapd.woken || m->kcompactd.woken))
+		background_run(m);
 }
 
 /* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */

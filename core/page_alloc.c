@@ -1615,7 +1615,7 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 {
 	int err = alloc_pages(m, order, gfp, pfn);
 
-	kswapd_run(m);
+	background_run(m);
 	return err;
 }
 

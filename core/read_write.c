@@ -28,7 +28,7 @@ int memlab_file_pread(memlab_file *f, uint64_t off, void *buf, uint64_t n, uint6
 {
 	int64_t r = filemap_read(f, off, n, copy_out_host, buf);
 
-	kswapd_run(f->m);
+	background_run(f->m);
 	if (r < 0)
 		return (int)r;
 	*done = (uint64_t)r;
@@ -43,7 +43,7 @@ int memlab_file_pwrite(memlab_file *f, uint64_t off, const void *buf, uint64_t n
 	if (!f->writable)
 		return -MEMLAB_EBADF;
 	r = filemap_write(f, off, n, copy_in_host, (void *)buf);
-	kswapd_run(f->m);
+	background_run(f->m);
 	if (r < 0)
 		return (int)r;
 	*done = (uint64_t)r;

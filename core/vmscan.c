@@ -867,8 +867,12 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 		k->order = order;
 	if (k->woken)
 		return;
-	if (k->failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(m, order, highest_zoneidx))
+	if (k->failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(m, order, highest_zoneidx)) {
+		/* enough free memory, maybe too fragmented for the order */
+		if (!(gfp & MEMLAB___GFP_DIRECT_RECLAIM))
+			wakeup_kcompactd(m, order, highest_zoneidx);
 		return;
+	}
 	trace(m, TP_MM_VMSCAN_WAKEUP_KSWAPD, 0, (uint64_t)zid, order, gfp);
 	k->woken = true;
 }
@@ -943,14 +947,25 @@ void kswapd_run(memlab_machine *m)
 
 		k->order = 0;
 		k->highest_zoneidx = -1;
+		unsigned reclaim_order;
+
 		trace(m, TP_MM_VMSCAN_KSWAPD_WAKE, 0, (uint64_t)zid, order, 0);
-		order = balance_pgdat(m, order, zid);	/* the order it balanced for */
-		if (pgdat_balanced(m, order, zid) || k->failures >= MAX_RECLAIM_RETRIES) {
+		reclaim_order = balance_pgdat(m, order, zid);	/* the order it balanced for */
+		if (pgdat_balanced(m, reclaim_order, zid) || k->failures >= MAX_RECLAIM_RETRIES) {
+			/* kswapd_try_to_sleep(): the memory is free, kcompactd makes the block */
+			wakeup_kcompactd(m, order, zid);
 			trace(m, TP_MM_VMSCAN_KSWAPD_SLEEP, 0, 0, 0, 0);
 			k->woken = false;
 		}
 	}
 	k->running = false;
+}
+
+/* The kernel threads memlab runs between operations: kswapd, then kcompactd. */
+void background_run(memlab_machine *m)
+{
+	kswapd_run(m);
+	kcompactd_run(m);
 }
 
 void kswapd_init(memlab_machine *m)

@@ -181,4 +181,36 @@ function test_compact_argument_errors()
   H.assert_raises({ "compact" }, m.compact, nil)
 end
 
+-- kswapd, woken for a high order it cannot balance, reclaims and then wakes
+-- kcompactd, which compacts when the operation returns (compact_daemon_*).
+function test_kswapd_wakes_kcompactd()
+  local m = memlab.new{ ram = "64M", seed = 1, zones = "single" }
+  local p = m:spawn{ name = "frag", aslr = false }
+  local n = 12000
+  assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, n - 1 do assert(p:write(BASE + i * PAGE, "page " .. i)) end
+  for i = 0, n - 1, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  local f = m:file{ path = "/data/f", size = 40 << 20 }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  for off = 0, (40 << 20) - 65536, 65536 do assert(p:pread(f, buf, 65536, off)) end
+  local seq = {}
+  for _, e in ipairs{ "mm_vmscan_wakeup_kswapd", "mm_vmscan_kswapd_sleep",
+                      "mm_compaction_wakeup_kcompactd", "mm_compaction_kcompactd_wake",
+                      "mm_compaction_kcompactd_sleep" } do
+    m:on(e, function(ev) seq[#seq + 1] = ev.event end)
+  end
+  while m:alloc_pages(9, "GFP_NOWAIT") do end      -- no direct reclaim or compaction
+  lu.assertEquals({ table.unpack(seq, 1, 5) },
+                  { "mm_vmscan_wakeup_kswapd", "mm_compaction_wakeup_kcompactd",
+                    "mm_vmscan_kswapd_sleep", "mm_compaction_kcompactd_wake",
+                    "mm_compaction_kcompactd_sleep" })
+  local v = m:vmstat()
+  lu.assertEquals(v.compact_daemon_wake, 1)
+  lu.assertTrue(v.compact_daemon_migrate_scanned > 0)
+  lu.assertTrue(v.compact_daemon_free_scanned > 0)
+  lu.assertEquals(v.compact_stall, 0)             -- kcompactd's work is not a stall
+  for i = 1, n - 1, 2 do lu.assertEquals(p:read(BASE + i * PAGE, 5 + #tostring(i)), "page " .. i) end
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
