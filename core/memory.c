@@ -1349,14 +1349,21 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 
 	for (uint64_t a = start; a < end; a += t->m->page_size) {
 		unsigned ret;
+		int si_code;
 
 		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
 			continue;
+		t->m->oom_gfp = 0;
 		ret = handle_mm_fault(t, vma, a, flags);
 		if (ret & VM_FAULT_COMPLETED)
 			mmap_read_lock(t->mm);	/* the retry, which finds the page mapped */
 		if (ret & (VM_FAULT_COMPLETED | VM_FAULT_RELOCKED))
 			*dropped = true;
+		/* the allocator's OOM killer (__alloc_pages_may_oom); the page again when it killed */
+		if ((ret & VM_FAULT_OOM) && !pagefault_out_of_memory(t, &si_code)) {
+			a -= t->m->page_size;
+			continue;
+		}
 		if (ret & VM_FAULT_OOM)
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)

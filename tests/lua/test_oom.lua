@@ -307,6 +307,20 @@ function TestOom:test_page_cache_allocation_ooms()
   lu.assertTrue(m:check())
 end
 
+-- GUP's faults (MAP_POPULATE here) may OOM-kill as well, and populate the rest.
+function TestOom:test_populate_ooms()
+  local m = self.m
+  local hog = m:spawn{ name = "hog" }
+  assert(hog:mmap(nil, 24 << 20, "rw", "private|anonymous|populate"))
+  local p = m:spawn{ name = "populater" }
+  local a = assert(p:mmap(nil, 12 << 20, "rw", "private|anonymous|populate"))
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  lu.assertFalse(alive(hog))
+  lu.assertEquals(p:mm().rss_anon, 3072)       -- every page faulted in
+  lu.assertTrue(p:translate(a + (12 << 20) - PAGE).present)
+  lu.assertTrue(m:check())
+end
+
 -- Nothing killable: init alone faults (Linux panics); the access fails.
 function TestOom:test_no_killable_process()
   local m = self.m
