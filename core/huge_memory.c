@@ -406,14 +406,24 @@ void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p)
 ** on both sides, no longer exclusive) with a table of its own deposited.
 ** 0 or -MEMLAB_ENOMEM.
 */
-int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child)
+int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child,
+		  uint64_t src_table, uint64_t src_idx, uint64_t src_entry)
 {
 	memlab_machine *m = dst->m;
 	struct page *page;
-	int err = map_huge_pmd(dst, va, pfn, child);
+	uint64_t pmd_table;
+	int err;
 
-	if (err)
+	/* the child's tables first: their allocation may reclaim (and split) the page */
+	if ((err = pgtable_deposit(m, dst->mm)))
 		return err;
+	if ((err = pt_alloc_path(m, dst->mm, va, 1, &pmd_table)) ||
+	    pt_read(m, src_table, src_idx) != src_entry) {
+		pt_free_table(m, dst->mm, pgtable_withdraw(dst->mm));
+		return err ? err : 1;	/* split meanwhile: copy its PTEs */
+	}
+	child.huge = true;
+	pt_write(m, pmd_table, pt_index(&dst->mm->pt, 1, va), pt_mkentry(&dst->mm->pt, 1, pfn, child));
 	if (child.special) {
 		m->huge_zero_refs++;
 		return 0;

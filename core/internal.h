@@ -106,6 +106,7 @@ struct lruvec {
 	uint64_t nr_pages[NR_LRU_LISTS];
 	uint64_t anon_cost, file_cost;	/* lru_note_cost(): what reclaiming each has cost */
 	uint64_t nonresident_age;	/* workingset.c: evictions and activations so far */
+	uint64_t refaults[2];		/* workingset_activate_{anon,file} at the last reclaim's end */
 };
 
 /*
@@ -435,7 +436,7 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 void kswapd_run(memlab_machine *m);
 void background_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
-uint64_t zone_reclaimable_pages(const struct zone *z);
+uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 void lru_note_cost(memlab_machine *m, bool file, uint64_t nr_io, uint64_t nr_rotated);
 void split_huge_page_isolated(memlab_machine *m, uint64_t head);	/* huge_memory.c */
@@ -455,13 +456,13 @@ struct swap_info {
 	uint64_t pages;			/* usable slots 1..pages (slot 0: the swap header) */
 	uint64_t inuse_pages;		/* slots in use: referenced or in the swap cache */
 	uint64_t cluster_next;		/* where the next search for a free slot starts */
-	uint16_t *swap_map;		/* per slot: swap entries referencing it | SWAP_HAS_CACHE */
+	uint32_t *swap_map;		/* per slot: swap entries referencing it | SWAP_HAS_CACHE */
 	uint32_t *cache;		/* per slot: its page in the swap cache, or PFN_NONE */
 	uint8_t **data;			/* per slot: what the device holds (NULL: never written) */
 	uint64_t *shadow;		/* per slot: the workingset shadow its page left, or 0 */
 	int prio;
 };
-#define SWAP_HAS_CACHE	0x8000u
+#define SWAP_HAS_CACHE	0x80000000u	/* the count has the 31 bits below: forks cannot reach it */
 int swap_init(memlab_machine *m, uint64_t bytes);
 void swap_free_all(memlab_machine *m);
 bool swap_available(const memlab_machine *m);

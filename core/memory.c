@@ -478,6 +478,13 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	if (!m->swap || !vma->anon_vma || !pt_swap_entry(&mm->pt, vmf->orig_pte, &slot, &exclusive) ||
 	    !slot || slot > m->swap->pages)
 		return VM_FAULT_SIGBUS;		/* not an entry of our swap device */
+	if (!(m->swap->swap_map[slot] & ~SWAP_HAS_CACHE)) {
+		/* swapcache_prepare() fails: Linux's fault returns VM_FAULT_OOM and retries forever */
+		ml_report(m, "Huh VM_FAULT_OOM leaked out to the #PF handler. Retrying PF "
+			  "(memlab: pid %d, swap entry %#llx names unused slot %llu: SIGBUS)",
+			  vmf->t->pid, (unsigned long long)vmf->orig_pte, (unsigned long long)slot);
+		return VM_FAULT_SIGBUS;
+	}
 	err = swapin_folio(m, slot, &pfn, &major);
 	if (err)
 		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
@@ -588,6 +595,26 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 }
 
 /*
+** wp_can_reuse_anon_folio(): the page's only reference is this mapping's
+** (a swap-cache copy no swap entry needs is dropped first): it moves to
+** the VMA's own anon_vma (folio_move_anon_rmap) and is written in place.
+*/
+static bool wp_can_reuse_anon_folio(memlab_machine *m, uint64_t pfn,
+				    const struct vm_area_struct *vma)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (page->_refcount > 1 + !!(page->flags & PG_swapcache))
+		return false;
+	if (page->flags & PG_swapcache)
+		folio_free_swap(m, pfn);
+	if (page->_refcount != 1)
+		return false;
+	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
+	return true;
+}
+
+/*
 ** do_wp_page(): a write to a present read-only entry.  Shared mappings
 ** dirty the page in place (wp_page_shared); an anonymous page is reused
 ** when this mm alone holds it (PageAnonExclusive, or a reference count of
@@ -611,7 +638,8 @@ static unsigned do_wp_page(struct vm_fault *vmf)
 
 		return ret ? ret : fault_dirty_shared_page(vmf, dirtied);
 	}
-	if (page_anon(page) && !(page->flags & PG_anon_exclusive) && page->_refcount == 1)
+	if (page_anon(page) && !(page->flags & PG_anon_exclusive) &&
+	    wp_can_reuse_anon_folio(m, pfn, vmf->vma))
 		page->flags |= PG_anon_exclusive;
 	if (page_anon(page) && (page->flags & PG_anon_exclusive))
 		return wp_page_reuse(vmf, pfn, prot);
@@ -1107,6 +1135,11 @@ static bool zap_swap_entry(memlab_task *t, uint64_t e)
 	if (!t->m->swap || !pt_swap_entry(&t->mm->pt, e, &slot, &exclusive))
 		return false;
 	add_mm_counter(t->mm, MM_SWAPENTS, -1);
+	if (!slot || slot > t->m->swap->pages || !(t->m->swap->swap_map[slot] & ~SWAP_HAS_CACHE)) {
+		ml_report(t->m, "_swap_info_get: Unused swap offset entry %08llx",
+			  (unsigned long long)slot);
+		return true;
+	}
 	free_swap_and_cache(t->m, slot);
 	return true;
 }
@@ -1521,18 +1554,24 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	child.accessed = false;
 	if (c->src_vma->vm_flags & VM_SHARED)
 		child.dirty = false;
-	if (level > 0)
-		return copy_huge_pmd(c->dst, va, pfn, child);
+	if (level > 0) {
+		err = copy_huge_pmd(c->dst, va, pfn, child, table, idx, pt_read(m, table, idx));
+		if (err != 1)
+			return err;
+		/* reclaim split the huge page while the child's tables were allocated */
+		return pt_walk_range(m, c->src_vma->vm_mm, va, va + pt_level_size(f, level),
+				     copy_pte, c);
+	}
 	if (p.special)
 		return pt_map(m, c->dst->mm, va, level, pfn, child);
 	page = pfn_to_page(m, pfn);
 	page->_refcount++;	/* the child's, taken before a table allocation may reclaim */
+	if (page_anon(page))	/* before it, too: reclaim must leave a shared swap entry */
+		page->flags &= ~PG_anon_exclusive;
 	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child))) {
 		put_page(m, pfn);
 		return err;
 	}
-	if (page_anon(page))
-		page->flags &= ~PG_anon_exclusive;
 	if (page->mapcount++ == 0)	/* reclaim unmapped it from the parent meanwhile */
 		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]++;
 	add_mm_counter(c->dst->mm, mm_counter(page), 1);
@@ -1584,6 +1623,9 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	page = pfn_to_page(m, pfn);
 	if (!page_anon(page) || page->mapcount != 1)
 		return 0;
+	if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
+		return 0;		/* a swap entry elsewhere still needs the slot */
+	page->flags &= ~PG_dirty;
 	p.accessed = p.dirty = false;
 	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
 	tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */

@@ -383,7 +383,8 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 			       bool write, bool vma_locked);
 int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write);
 void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p);
-int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child);
+int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child,
+		  uint64_t src_table, uint64_t src_idx, uint64_t src_entry);
 void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end);
 void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
 void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);

@@ -45,10 +45,10 @@ struct oom_control {
 
 #define K(m, x)	((unsigned long)(x) << ((m)->page_shift - 10))
 
-/* totalram_pages() + total_swap_pages: the zones' managed pages (no swap yet). */
+/* totalram_pages() + total_swap_pages: the zones' managed pages and the swap slots. */
 static uint64_t oom_totalpages(const memlab_machine *m)
 {
-	uint64_t pages = 0;
+	uint64_t pages = m->swap ? m->swap->pages : 0;
 
 	for (int i = 0; i < m->nr_zones; i++)
 		pages += m->zones[i].managed_pages;

@@ -1372,7 +1372,7 @@ static bool should_reclaim_retry(memlab_machine *m, unsigned order, const struct
 		return unreserve_highatomic_pageblock(m, ac, true);
 	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
 		const struct zone *z = &m->zones[zid];
-		uint64_t reclaimable = zone_reclaimable_pages(z);
+		uint64_t reclaimable = zone_reclaimable_pages(m, z);
 		uint64_t available = reclaimable + z->nr_free_pages, min = wmark_pages(z, WMARK_MIN);
 		bool wmark;
 
@@ -1397,7 +1397,7 @@ static bool compaction_zonelist_suitable(memlab_machine *m, unsigned order,
 {
 	for (int zid = ac->highest_zoneidx; zid >= 0; zid--) {
 		const struct zone *z = &m->zones[zid];
-		uint64_t available = zone_reclaimable_pages(z) / order + z->nr_free_pages;
+		uint64_t available = zone_reclaimable_pages(m, z) / order + z->nr_free_pages;
 		uint64_t mark = wmark_pages(z, order > PAGE_ALLOC_COSTLY_ORDER ? WMARK_LOW : WMARK_MIN) +
 				(2ull << order);	/* __compaction_suitable() + compact_gap() */
 

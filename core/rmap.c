@@ -212,6 +212,15 @@ static bool check_swap_entry(struct rmap_check *c, uint64_t va, uint64_t e)
 			       : " in a VMA without an anon_vma");
 	else
 		c->swap_refs[slot]++;
+	if (exclusive && slot && slot <= si->pages) {
+		uint32_t pfn = si->cache[slot];
+
+		if ((si->swap_map[slot] & ~SWAP_HAS_CACHE) != 1 ||
+		    (pfn != PFN_NONE && pfn_to_page(c->m, pfn)->mapcount))
+			rmap_violation(c, "rmap: pid %d va %#llx: exclusive swap entry for slot %llu, "
+				       "which other entries or a mapped page share", c->t->pid,
+				       (unsigned long long)va, (unsigned long long)slot);
+	}
 	c->rss[MM_SWAPENTS]++;
 	return true;
 }

@@ -152,7 +152,7 @@ static void delete_from_swap_cache(memlab_machine *m, uint64_t pfn)
 	uint64_t slot = page->swap;
 
 	si->cache[slot] = PFN_NONE;
-	si->swap_map[slot] &= (uint16_t)~SWAP_HAS_CACHE;
+	si->swap_map[slot] &= ~SWAP_HAS_CACHE;
 	slot_release(m, slot);
 	page->flags &= ~PG_swapcache;
 	page->swap = 0;
@@ -304,7 +304,7 @@ int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn
 	if (!si)
 		return 0;
 	for (uint64_t slot = 1; slot <= si->pages; slot++) {
-		uint16_t v = si->swap_map[slot];
+		uint32_t v = si->swap_map[slot];
 		const struct page *page = swap_page(m, slot);
 
 		inuse += v != 0;

@@ -518,6 +518,12 @@ static bool can_reclaim_anon_pages(const memlab_machine *m)
 	return swap_available(m);
 }
 
+/* can_age_anon_pages(): there is swap at all (total_swap_pages), full or not. */
+static bool can_age_anon_pages(const memlab_machine *m)
+{
+	return m->swap != NULL;
+}
+
 enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
 
 /*
@@ -638,13 +644,14 @@ static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
 			break;		/* the second time round: one type is done */
 	}
 	sc->nr_reclaimed += nr_reclaimed;
-	if (can_reclaim_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
+	if (can_age_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
 		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
 }
 
 /*
 ** prepare_scan_control(): the costs so far, which active lists may be
-** deactivated (their inactive list is short), cache_trim_mode (enough
+** deactivated (their inactive list is short, or pages refaulted into the
+** active list since the last run), cache_trim_mode (enough
 ** inactive file pages to leave anon alone), file_is_tiny (file and free
 ** pages below the high watermarks: anon must give).
 */
@@ -657,9 +664,12 @@ static void prepare_scan_control(memlab_machine *m, struct scan_control *sc)
 	sc->file_cost = m->lruvec.file_cost;
 	if (sc->force_deactivate)
 		sc->may_deactivate = DEACTIVATE_ANON | DEACTIVATE_FILE;
-	else
-		sc->may_deactivate = (inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
-				     (inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
+	else	/* refaults since the last reclaim run also say the active list is too big */
+		sc->may_deactivate =
+			(v[WORKINGSET_ACTIVATE_ANON] != m->lruvec.refaults[0] ||
+			 inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
+			(v[WORKINGSET_ACTIVATE_FILE] != m->lruvec.refaults[1] ||
+			 inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
 	sc->cache_trim_mode = (v[NR_INACTIVE_FILE] >> sc->priority) &&
 			      !(sc->may_deactivate & DEACTIVATE_FILE);
 	for (int z = 0; z < m->nr_zones; z++) {
@@ -737,16 +747,23 @@ static bool compaction_ready(memlab_machine *m, const struct zone *z, const stru
 				      sc->reclaim_idx);
 }
 
-/* shrink_zones(): the node once, unless a zone is ready for compaction. */
+/*
+** shrink_zones(): the zonelist from the highest zone down; a zone ready
+** for compaction (costly orders) is passed by, and the node is shrunk
+** once, at the first zone that is not.
+*/
 static void shrink_zones(memlab_machine *m, struct scan_control *sc)
 {
-	for (int z = sc->reclaim_idx; z >= 0 && sc->order > PAGE_ALLOC_COSTLY_ORDER; z--) {
-		if (m->zones[z].managed_pages && compaction_ready(m, &m->zones[z], sc)) {
+	for (int z = sc->reclaim_idx; z >= 0; z--) {
+		if (!m->zones[z].managed_pages)
+			continue;
+		if (sc->order > PAGE_ALLOC_COSTLY_ORDER && compaction_ready(m, &m->zones[z], sc)) {
 			sc->compaction_ready = true;
-			return;
+			continue;
 		}
+		shrink_node(m, sc);
+		return;
 	}
-	shrink_node(m, sc);
 }
 
 /*
@@ -789,6 +806,13 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	return reclaimed;
 }
 
+/* snapshot_refaults(): the refault activations a reclaim run ended with. */
+static void snapshot_refaults(memlab_machine *m)
+{
+	m->lruvec.refaults[0] = m->vmstat[WORKINGSET_ACTIVATE_ANON];
+	m->lruvec.refaults[1] = m->vmstat[WORKINGSET_ACTIVATE_FILE];
+}
+
 /* ===================== direct reclaim ===================== */
 
 /*
@@ -820,14 +844,19 @@ retry:
 		sc.skipped_deactivate = false;
 		goto retry;
 	}
+	snapshot_refaults(m);
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_END, sc.nr_reclaimed, 0, 0, 0);
 	return sc.nr_reclaimed ? sc.nr_reclaimed : sc.compaction_ready;
 }
 
-/* zone_reclaimable_pages(): what reclaim could free in the zone (file LRU: no swap). */
-uint64_t zone_reclaimable_pages(const struct zone *z)
+/* zone_reclaimable_pages(): what reclaim could free in the zone: file pages, anon with free swap. */
+uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z)
 {
-	return z->nr_lru[LRU_INACTIVE_FILE] + z->nr_lru[LRU_ACTIVE_FILE];
+	uint64_t nr = z->nr_lru[LRU_INACTIVE_FILE] + z->nr_lru[LRU_ACTIVE_FILE];
+
+	if (can_reclaim_anon_pages(m))
+		nr += z->nr_lru[LRU_INACTIVE_ANON] + z->nr_lru[LRU_ACTIVE_ANON];
+	return nr;
 }
 
 /* ===================== kswapd ===================== */
@@ -880,7 +909,7 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 /* age_active_anon(): kswapd deactivates anon pages when their inactive list is short. */
 static void age_active_anon(memlab_machine *m, struct scan_control *sc)
 {
-	if (can_reclaim_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
+	if (can_age_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
 		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
 }
 
@@ -923,6 +952,7 @@ static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zon
 		if (raise_priority || sc.nr_reclaimed == before)
 			sc.priority--;
 	} while (sc.priority >= 1);
+	snapshot_refaults(m);
 	if (!sc.nr_reclaimed)
 		m->kswapd.failures++;
 	return (unsigned)sc.order;

@@ -281,4 +281,75 @@ function TestSwap:test_compaction_moves_swap_cache()
   lu.assertTrue(m:check())
 end
 
+-- Reclaim inside fork (the child's page-table allocation at the min
+-- watermark) swaps the parent's page out: the entry it leaves is shared,
+-- so copy-on-write still separates the two.
+function TestSwap:test_reclaim_during_fork_keeps_cow()
+  local m = memlab.new{ ram = "16M", swap = "16M", seed = 1, zones = "single", pcp = false }
+  m:sysctl{ overcommit_memory = 1 }
+  local p = m:spawn{ name = "p" }
+  local b = assert(p:mmap(nil, 20 * PAGE, "rw", "private|anonymous"))
+  local a = assert(p:mmap(nil, 4 * MiB, "rw", "private|anonymous"))
+  local x = (a + 2 * MiB - 1) // (2 * MiB) * (2 * MiB)
+  for i = 0, 19 do p:write(b + i * PAGE, "b") end
+  p:write(x, "original")
+  assert(p:madvise(b, 20 * PAGE, "cold"))
+  assert(p:madvise(x, PAGE, "cold"))
+  m:drop_caches(3)
+  local min = m:zones()[1].min
+  while m:zones()[1].free > min + 1 do
+    if not m:alloc_pages(0, "__GFP_HIGH") then break end
+  end
+  local c = assert(p:fork())
+  local w = p:translate(x)
+  lu.assertNotNil(w.swap)                   -- reclaim took it during the fork
+  lu.assertFalse(w.swap.exclusive)
+  lu.assertTrue(m:check())
+  p:write(x, "PARENT!!")
+  lu.assertEquals(c:read(x, 8), "original")
+  c:write(x, "CHILD!!!")
+  lu.assertEquals(p:read(x, 8), "PARENT!!")
+  lu.assertTrue(m:check())
+end
+
+-- A write to a page still in the swap cache with no other user reuses it
+-- (wp_can_reuse_anon_folio drops the swap-cache copy) and leaks nothing.
+function TestSwap:test_write_reuses_swap_cache_page()
+  local m = machine()
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  p:write(a, "hello")
+  local c = p:fork()
+  c:exit()
+  assert(p:madvise(a, PAGE, "pageout"))
+  lu.assertEquals(p:read(a, 5), "hello")
+  local old = p:translate(a).pfn
+  assert(p:write(a, "world"))
+  lu.assertEquals(p:translate(a).pfn, old)          -- reused, not copied
+  lu.assertFalse(m:page(old).swapcache)
+  p:exit()
+  lu.assertEquals(meminfo(m, "SwapCached"), 0)
+  lu.assertEquals(meminfo(m, "SwapFree"), meminfo(m, "SwapTotal"))
+  lu.assertTrue(m:check())
+end
+
+-- MADV_FREE on a page read back from swap: its swap-cache copy goes first.
+function TestSwap:test_madv_free_of_swap_cache_page()
+  local m = machine()
+  local p = m:spawn{ name = "p" }
+  local a = fill(p, 8)
+  assert(p:madvise(a, 8 * PAGE, "pageout"))
+  lu.assertEquals(p:read(a, 8), "00000000")
+  lu.assertTrue(m:page(p:translate(a).pfn).swapcache)
+  assert(p:madvise(a, 8 * PAGE, "free"))
+  local pg = m:page(p:translate(a).pfn)
+  lu.assertFalse(pg.swapcache)
+  lu.assertFalse(pg.swapbacked)
+  lu.assertEquals(pg.lru_list, "inactive_file")
+  lu.assertTrue(m:check())
+  assert(p:madvise(a, PAGE, "pageout"))              -- a lazily freed page: dropped
+  lu.assertEquals(p:read(a, 1), "\0")
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run(), true)
