@@ -1016,6 +1016,7 @@ int memlab_mm_info(memlab_task *t, struct memlab_mm_info *info)
 	info->vmacache_hits = mm->vmacache_hits;
 	info->vmacache_misses = mm->vmacache_misses;
 	info->committed_pages = mm->committed;
+	info->owner_pid = mm->owner ? mm->owner->pid : 0;
 	info->min_flt = t->min_flt;
 	info->maj_flt = t->maj_flt;
 	return 0;

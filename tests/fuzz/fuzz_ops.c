@@ -507,6 +507,15 @@ static int nr_mms(const struct fuzz *f)
 	return n;
 }
 
+/* The rmap names one task per mm, its owner: pid's entry stands for t's when it owns t's mm. */
+static int same_mm(struct fuzz *f, int pid, memlab_task *t)
+{
+	struct memlab_mm_info mi;
+
+	(void)f;
+	return memlab_mm_info(t, &mi) == 0 && mi.owner_pid == pid;
+}
+
 /* Pages of the swap cache a process maps: nr_file_pages and nr_anon_pages both count them. */
 static uint64_t mapped_swapcache(struct fuzz *f)
 {
@@ -1728,8 +1737,8 @@ static void op_inspect(struct fuzz *f)
 			return;
 		n = memlab_rmap(f->m, w.pfn, rm, 16);
 		for (size_t i = 0; i < n && i < 16; i++)	/* a huge leaf: its start, its head */
-			if (rm[i].pid == memlab_task_pid(t) &&
-			    rm[i].addr == (va & ~((w.huge ? w.leaf_size : ps) - 1)))
+			if (rm[i].addr == (va & ~((w.huge ? w.leaf_size : ps) - 1)) &&
+			    same_mm(f, rm[i].pid, t))
 				return;
 		if (n <= 16)
 			die(f, "va %#" PRIx64 " of pid %d maps pfn %#" PRIx64 ", whose rmap (%zu "

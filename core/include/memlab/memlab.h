@@ -802,6 +802,7 @@ struct memlab_mm_info {
 	uint64_t start_brk, brk, start_stack, mmap_base, task_size, highest_vm_end;
 	uint64_t vmacache_hits, vmacache_misses;	/* find_vma lookups */
 	uint64_t committed_pages;			/* this mm's VM_ACCOUNT charge */
+	int owner_pid;					/* the task standing for the mm (memlab_rmap's pid) */
 	uint64_t min_flt, maj_flt;			/* the task's faults */
 };
 MEMLAB_API int (memlab_mm_info) (memlab_task *t, struct memlab_mm_info *info);
