@@ -737,6 +737,20 @@ static int reap_killed(struct fuzz *f, memlab_task *t, int pid)
 	return memlab_find_task(f->m, pid) == t;
 }
 
+/* GUP's faults (populate, mlock) may OOM-kill during any call: the task too. */
+static int oom_killed(struct fuzz *f, memlab_task *t)
+{
+	int pid = -1;
+
+	for (int i = 0; i < f->ntasks; i++)
+		if (f->tasks[i] == t)
+			pid = f->pids[i];
+	if (reap_killed(f, t, pid))
+		return 0;
+	note(f, "pid %d: killed by the OOM killer", pid);
+	return 1;
+}
+
 static void exit_task(struct fuzz *f, int i)
 {
 	memlab_task *t = f->tasks[i];
@@ -903,6 +917,8 @@ static void op_mmap(struct fuzz *f)
 	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_LOCKED)) && len > BIG_LEN)
 		len = BIG_LEN;	/* populating terabytes is no test, only slow */
 	rc = memlab_mmap(t, addr, len, prot, flags, file, off, &out);
+	if (oom_killed(f, t))
+		return;
 	/*
 	 * MAP_FIXED at an address in [-4095, -1] comes back as that "error"
 	 * (__get_unmapped_area's IS_ERR_VALUE): Linux's mmap returns it too,
@@ -959,6 +975,8 @@ static void op_mprotect(struct fuzz *f)
 	len = pick_len(f, t, addr);
 	prot = pick_prot(f);
 	rc = memlab_mprotect(t, addr, len, prot);
+	if (oom_killed(f, t))
+		return;
 	check_rc(f, rc, "memlab_mprotect");
 	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " prot %#x -> %d", memlab_task_pid(t),
 	     addr, len, prot, rc);
@@ -1052,6 +1070,8 @@ static void op_mremap(struct fuzz *f)
 	new_addr = flags & (MEMLAB_MREMAP_FIXED | MEMLAB_MREMAP_DONTUNMAP) ? pick_addr(f, t)
 									      : next_u64(f);
 	rc = memlab_mremap(t, old_addr, old_len, new_len, flags, new_addr, &out);
+	if (oom_killed(f, t))
+		return;
 	check_rc(f, rc, "memlab_mremap");
 	note(f, "pid %d old %#" PRIx64 " +%#" PRIx64 " new_len %#" PRIx64 " flags %#x new %#"
 	     PRIx64 " -> %d %#" PRIx64, memlab_task_pid(t), old_addr, old_len, new_len, flags,
@@ -1095,6 +1115,8 @@ static void op_madvise(struct fuzz *f)
 	if ((advice == 22 || advice == 23) && len > BIG_LEN)	/* MADV_POPULATE_* */
 		len = BIG_LEN;
 	rc = memlab_madvise(t, addr, len, advice);
+	if (oom_killed(f, t))
+		return;
 	check_rc(f, rc, "memlab_madvise");
 	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " advice %d -> %d", memlab_task_pid(t),
 	     addr, len, advice, rc);
@@ -1139,6 +1161,8 @@ static void op_brk(struct fuzz *f)
 			inc = b & 8 ? INT64_MIN : INT64_MAX;
 		old = 0;
 		rc = memlab_sbrk(t, inc, &old);
+		if (oom_killed(f, t))
+			return;
 		check_rc(f, rc, "memlab_sbrk");
 		note(f, "pid %d inc %" PRId64 " -> %d old %#" PRIx64, memlab_task_pid(t), inc, rc,
 		     old);
@@ -1155,6 +1179,8 @@ static void op_brk(struct fuzz *f)
 	default: want = mi.brk + b; break;
 	}
 	got = memlab_brk(t, want);
+	if (oom_killed(f, t))
+		return;
 	memlab_mm_info(t, &mi);
 	note(f, "pid %d want %#" PRIx64 " -> %#" PRIx64, memlab_task_pid(t), want, got);
 	if (got != mi.brk)
