@@ -998,9 +998,17 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 
 /*
 ** The slow part of one page's access: walk; fault and translate again
-** when the MMU refuses.  A third refusal, after faults that succeeded,
-** is a simulator bug, reported.  0 and *phys, or the fault's error.
+** when the MMU refuses.  A fault may end without mapping the page when
+** reclaim, running in one of its allocations, changed the entry meanwhile
+** (made it old, or swapped the page out: !pte_same), and the access tries
+** again, as a CPU re-executes the instruction.  Linux's task may retry
+** without end when reclaim takes its page every time (memory so short that
+** one page cycles between the fault and swap); memlab, which has no time
+** for other work to free memory meanwhile, gives up with ENOMEM after
+** MAX_ACCESS_RETRIES.  A page present that the MMU still refuses is a
+** simulator bug, reported.  0 and *phys, or the fault's error.
 */
+#define MAX_ACCESS_RETRIES	64
 static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t addr, int access,
 						      uint64_t *phys, int *si_code)
 {
@@ -1011,7 +1019,11 @@ static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t a
 			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
 		if (!mmu_walk(t, addr, access, phys))
 			return 0;
-		if (tries == 2) {
+		if (tries == MAX_ACCESS_RETRIES) {
+			struct pt_walk w;
+
+			if (pt_walk(t->m, t->mm, addr, &w) || !w.present)
+				return -MEMLAB_ENOMEM;	/* reclaim took it every time */
 			ml_report(t->m, "BUG: fault at %#llx handled but the MMU still refuses it",
 				  (unsigned long long)addr);
 			*si_code = MEMLAB_SEGV_ACCERR;
