@@ -217,7 +217,7 @@ static void cache_account(memlab_machine *m, const struct memlab_file *f, int d)
 }
 
 /* A page read again where reclaim left a shadow: workingset_refault(), the shadow goes. */
-static void take_shadow(struct memlab_file *f, struct page *page)
+static void take_shadow(struct memlab_file *f, struct page *page, bool write)
 {
 	struct address_space *as = &f->shadows;
 	uint64_t i;
@@ -227,7 +227,8 @@ static void take_shadow(struct memlab_file *f, struct page *page)
 	i = slot_find(as, page->index);
 	if (!as->keys[i])
 		return;
-	workingset_refault(f->m, page, as->pfns[i]);
+	if (!write)	/* filemap_add_folio(): not for __GFP_WRITE (a rewrite) */
+		workingset_refault(f->m, page, as->pfns[i]);
 	slot_delete(as, i);
 }
 
@@ -236,7 +237,8 @@ static void take_shadow(struct memlab_file *f, struct page *page)
 ** shmem and holes): the cache holds one reference; it goes on the
 ** inactive file LRU (shmem: the anon LRU, swap-backed).
 */
-static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra)
+static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra,
+			    bool write)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
@@ -257,7 +259,7 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 	page->index = index;
 	if (f->shmem)
 		page->flags |= PG_swapbacked;
-	take_shadow(f, page);
+	take_shadow(f, page, write);
 	lru_add(m, page, false);
 	cache_account(m, f, 1);
 	slot_insert(m, as, index, pfn);		/* room was made above */
@@ -490,7 +492,7 @@ static void page_cache_ra(struct memlab_file *f, uint64_t start, uint64_t nr)
 	for (uint64_t i = start; i < start + nr && i < file_pages(f); i++) {
 		if (filemap_lookup(f, i) != PFN_NONE)
 			continue;
-		if (filemap_add_page(f, i, &pfn, true))
+		if (filemap_add_page(f, i, &pfn, true, false))
 			return;
 		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
 	}
@@ -541,7 +543,7 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 		pfn_to_page(m, *pfn)->_refcount++;
 		return 0;
 	}
-	if ((err = filemap_add_page(f, index, pfn, false)))
+	if ((err = filemap_add_page(f, index, pfn, false, false)))
 		return err;
 	pfn_to_page(m, *pfn)->_refcount++;
 	if (f->shmem)		/* a new shmem page is a minor fault */
@@ -601,19 +603,21 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 #define MAX_LFS_FILESIZE_EXT4	(1ull << 44)	/* ext4, 4K blocks: 16 TiB */
 
 /*
-** The cached page for index, read (with synchronous readahead from it,
-** page_cache_sync_ra) when missing.  Returns its pfn, or PFN_NONE when no
-** frame was free.
+** The cached page for index, read when missing -- for read(2) with
+** synchronous readahead from it (page_cache_sync_ra); write(2)'s
+** write_begin reads that page alone, and a shadow it finds is no refault
+** (filemap_add_folio skips __GFP_WRITE: a rewrite is no working set).
+** Returns its pfn, or PFN_NONE when no frame was free.
 */
-static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index)
+static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index, bool write)
 {
 	uint64_t pfn = filemap_lookup(f, index);
 
-	if (pfn == PFN_NONE && !f->shmem)
+	if (pfn == PFN_NONE && !f->shmem && !write)	/* write_begin reads no more */
 		page_cache_ra(f, index, VM_READAHEAD_PAGES);
 	if (pfn == PFN_NONE)
 		pfn = filemap_lookup(f, index);
-	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn, false))
+	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn, false, write))
 		return PFN_NONE;
 	return pfn;
 }
@@ -656,7 +660,7 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 	while (done < n) {
 		uint64_t pos = off + done, in = pos & (m->page_size - 1);
 		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
-		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift);
+		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift, write);
 		int err = -MEMLAB_ENOMEM;
 
 		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */

@@ -432,6 +432,24 @@ function TestReclaim:test_workingset_refault()
   lu.assertEquals(v.workingset_activate_file, 0)
 end
 
+-- Rewriting pages reclaim evicted is no refault (filemap_add_folio skips
+-- __GFP_WRITE), and write(2) reads no pages ahead.
+function TestReclaim:test_rewrite_is_no_refault()
+  local m = memlab.new{ ram = "32M", seed = 1 }
+  local f = m:file{ path = "/data/w", writable = true }
+  local p = m:spawn{ name = "p" }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  p:write(buf, string.rep("w", 65536))
+  for off = 0, 48 * MiB - 65536, 65536 do assert(p:pwrite(f, buf, 65536, off)) end
+  m:sync()
+  local before = m:vmstat()
+  for off = 0, 8 * MiB - 65536, 65536 do assert(p:pwrite(f, buf, 65536, off)) end
+  local v = m:vmstat()
+  lu.assertEquals(v.workingset_refault_file, before.workingset_refault_file)
+  lu.assertEquals(v.pgpgin, before.pgpgin)          -- whole pages written: nothing read
+  lu.assertTrue(m:check())
+end
+
 -- A seeded soak under memory pressure: file mappings (shared, private,
 -- executable), read(2) and write(2), anonymous memory, MADV_FREE, forks
 -- and exits on a 16 MiB machine, m:check() after every step.
