@@ -29,6 +29,7 @@
 #include <ctype.h>
 #include <limits.h>
 #include <stdio.h>
+#include <stddef.h>
 #include <string.h>
 #include <strings.h>
 
@@ -1323,9 +1324,16 @@ static int m_sysctl(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "sysctl");
 	struct memlab_vm_sysctl set, get;
-	int64_t *field[] = { &set.max_map_count, &set.overcommit_memory,
-			     &set.overcommit_ratio, &set.mmap_min_addr, &set.panic_on_oom,
-			     &set.oom_kill_allocating_task, &set.swappiness };
+	/* the members in sysctl_names' order, for set and for get */
+	static const size_t field[] = {
+		offsetof(struct memlab_vm_sysctl, max_map_count),
+		offsetof(struct memlab_vm_sysctl, overcommit_memory),
+		offsetof(struct memlab_vm_sysctl, overcommit_ratio),
+		offsetof(struct memlab_vm_sysctl, mmap_min_addr),
+		offsetof(struct memlab_vm_sysctl, panic_on_oom),
+		offsetof(struct memlab_vm_sysctl, oom_kill_allocating_task),
+		offsetof(struct memlab_vm_sysctl, swappiness),
+	};
 	int negative = 0, rc;
 
 	set.max_map_count = set.overcommit_memory = -1;
@@ -1342,7 +1350,7 @@ static int m_sysctl(lua_State *L)
 
 			if (v < 0)
 				negative = 1;
-			*field[i] = v;
+			*(int64_t *)((char *)&set + field[i]) = v;
 			lua_pop(L, 1);
 		}
 	}
@@ -1354,21 +1362,11 @@ static int m_sysctl(lua_State *L)
 	lmemlab_end_call(L, lm, "sysctl", rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
-	lua_createtable(L, 0, 4);
-	lua_pushinteger(L, get.max_map_count);
-	lua_setfield(L, -2, "max_map_count");
-	lua_pushinteger(L, get.overcommit_memory);
-	lua_setfield(L, -2, "overcommit_memory");
-	lua_pushinteger(L, get.overcommit_ratio);
-	lua_setfield(L, -2, "overcommit_ratio");
-	lua_pushinteger(L, get.mmap_min_addr);
-	lua_setfield(L, -2, "mmap_min_addr");
-	lua_pushinteger(L, get.panic_on_oom);
-	lua_setfield(L, -2, "panic_on_oom");
-	lua_pushinteger(L, get.oom_kill_allocating_task);
-	lua_setfield(L, -2, "oom_kill_allocating_task");
-	lua_pushinteger(L, get.swappiness);
-	lua_setfield(L, -2, "swappiness");
+	lua_createtable(L, 0, (int)(sizeof(field) / sizeof(field[0])));
+	for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) {
+		lua_pushinteger(L, *(const int64_t *)((const char *)&get + field[i]));
+		lua_setfield(L, -2, sysctl_names[i]);
+	}
 	return 1;
 }
 

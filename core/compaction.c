@@ -812,6 +812,19 @@ static enum compact_result compact_zone(struct compact_control *cc)
 
 /* ===================== direct compaction and compact_memory ===================== */
 
+/* A compact_control for zone z: what every run sets; the caller adds its own. */
+static void cc_init(struct compact_control *cc, memlab_machine *m, struct zone *z, int order,
+		    uint32_t gfp, enum migrate_mode mode, int highest_zoneidx)
+{
+	memset(cc, 0, sizeof(*cc));
+	cc->m = m;
+	cc->zone = z;
+	cc->order = order;
+	cc->gfp_mask = gfp;
+	cc->mode = mode;
+	cc->highest_zoneidx = highest_zoneidx;
+}
+
 /* compact_zone_order(): one zone for an allocation, at the priority's thoroughness. */
 static enum compact_result compact_zone_order(memlab_machine *m, struct zone *z, int order,
 					      uint32_t gfp, enum compact_priority prio,
@@ -819,17 +832,12 @@ static enum compact_result compact_zone_order(memlab_machine *m, struct zone *z,
 {
 	struct compact_control cc;
 
-	memset(&cc, 0, sizeof(cc));
-	cc.m = m;
-	cc.zone = z;
-	cc.order = order;
-	cc.gfp_mask = gfp;
+	cc_init(&cc, m, z, order, gfp, prio == COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT,
+		highest_zoneidx);
 	cc.migratetype = m->mobility_disabled ? MIGRATE_UNMOVABLE
 					      : (int)((gfp & (MEMLAB___GFP_RECLAIMABLE |
 							      MEMLAB___GFP_MOVABLE)) >> 3);
-	cc.mode = prio == COMPACT_PRIO_ASYNC ? MIGRATE_ASYNC : MIGRATE_SYNC_LIGHT;
 	cc.alloc_flags = alloc_flags;
-	cc.highest_zoneidx = highest_zoneidx;
 	cc.direct_compaction = true;
 	cc.whole_zone = cc.ignore_skip_hint = cc.ignore_block_suitable =
 		prio == MIN_COMPACT_PRIORITY;
@@ -880,18 +888,13 @@ enum compact_result try_to_compact_pages(memlab_machine *m, uint32_t gfp, unsign
 
 /* ===================== kcompactd ===================== */
 
-/* A kcompactd_suit(): the zone needs compaction for order, and could have it. */
+/* kcompactd_node_suitable() for one zone: it needs compaction for order, and could have it. */
 static bool kcompactd_zone_suitable(memlab_machine *m, struct zone *z, int order,
 				    int highest_zoneidx)
 {
 	struct compact_control cc;
 
-	memset(&cc, 0, sizeof(cc));
-	cc.m = m;
-	cc.zone = z;
-	cc.order = order;
-	cc.highest_zoneidx = highest_zoneidx;
-	cc.alloc_flags = 0;	/* ALLOC_WMARK_MIN */
+	cc_init(&cc, m, z, order, 0, MIGRATE_SYNC_LIGHT, highest_zoneidx);	/* ALLOC_WMARK_MIN */
 	return compaction_suit_allocation_order(&cc) == COMPACT_CONTINUE;
 }
 
@@ -945,13 +948,7 @@ static void kcompactd_do_work(memlab_machine *m)
 		if (!populated_zone(z) || compaction_deferred(m, z, order) ||
 		    !kcompactd_zone_suitable(m, z, order, zid))
 			continue;
-		memset(&cc, 0, sizeof(cc));
-		cc.m = m;
-		cc.zone = z;
-		cc.order = order;
-		cc.gfp_mask = MEMLAB_GFP_KERNEL;
-		cc.mode = MIGRATE_SYNC_LIGHT;
-		cc.highest_zoneidx = highest;
+		cc_init(&cc, m, z, order, MEMLAB_GFP_KERNEL, MIGRATE_SYNC_LIGHT, highest);
 		status = compact_zone(&cc);
 		if (status == COMPACT_SUCCESS) {
 			compaction_defer_reset(m, z, order, false);
@@ -995,13 +992,8 @@ int memlab_compact_memory(memlab_machine *m)
 
 		if (!populated_zone(&m->zones[i]))
 			continue;
-		memset(&cc, 0, sizeof(cc));
-		cc.m = m;
-		cc.zone = &m->zones[i];
-		cc.order = COMPACT_ORDER_ALL;
-		cc.gfp_mask = MEMLAB_GFP_KERNEL;
+		cc_init(&cc, m, &m->zones[i], COMPACT_ORDER_ALL, MEMLAB_GFP_KERNEL, MIGRATE_SYNC, 0);
 		cc.migratetype = MIGRATE_UNMOVABLE;	/* gfp_migratetype(GFP_KERNEL) */
-		cc.mode = MIGRATE_SYNC;
 		cc.whole_zone = cc.ignore_skip_hint = true;
 		compact_zone(&cc);
 	}

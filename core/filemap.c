@@ -455,7 +455,7 @@ int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last)
 }
 
 /*
-** balance_dirty_pages() as a flusher without time: once write(2) leaves
+** balance_dirty_pages() (mm/page-writeback.c) as a flusher without time: once write(2) leaves
 ** more dirty pages than vm.dirty_background_ratio's share of dirtyable
 ** memory (nr_dirty_background_threshold), background writeback cleans
 ** dirty pages, file by file, until no more than that are left.  Linux's

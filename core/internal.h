@@ -563,6 +563,12 @@ static inline uint8_t *frame_wptr(memlab_machine *m, uint64_t pfn, size_t off, s
 	return m->backing + (pfn << m->page_shift) + off;
 }
 
+/* folio_nr_pages(): a huge page's head counts for all its pages. */
+static inline uint64_t folio_nr_pages(const struct page *page)
+{
+	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
+}
+
 static inline uint64_t zone_end_pfn(const struct zone *z)
 {
 	return z->zone_start_pfn + z->spanned_pages;

@@ -313,7 +313,7 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 
 	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
 		const struct page *page = pfn_to_page(m, pfn);
-		uint64_t nr = (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
+		uint64_t nr = folio_nr_pages(page);
 		int extra;
 
 		if (page->flags & PG_swapcache)

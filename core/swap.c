@@ -15,11 +15,6 @@
 
 #include "mm.h"
 
-static uint64_t folio_nr_pages(const struct page *page)
-{
-	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
-}
-
 bool folio_is_file_lru(const struct page *page)
 {
 	return !(page->flags & PG_swapbacked);

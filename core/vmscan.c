@@ -64,11 +64,6 @@ enum folio_references {
 	FOLIOREF_RECLAIM, FOLIOREF_RECLAIM_CLEAN, FOLIOREF_KEEP, FOLIOREF_ACTIVATE
 };
 
-static uint64_t nr_pages_of(const struct page *page)
-{
-	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
-}
-
 static int trace_reclaim_flags(bool file)
 {
 	return (file ? RECLAIM_WB_FILE : RECLAIM_WB_ANON) | RECLAIM_WB_ASYNC;
@@ -269,7 +264,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 				       struct scan_control *sc, struct reclaim_stat *stat)
 {
 	struct page *page = pfn_to_page(m, pfn);
-	uint64_t nr = nr_pages_of(page);
+	uint64_t nr = folio_nr_pages(page);
 	bool lazyfree = page_anon(page) && !(page->flags & PG_swapbacked);
 
 	sc->nr_scanned += nr;
@@ -314,7 +309,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (page->flags & PG_dirty) {
 			if (swap_writepage(m, pfn))
 				return KEEP;
-			stat->nr_pageout += nr_pages_of(page);
+			stat->nr_pageout += folio_nr_pages(page);
 		}
 		return remove_swap_cache_folio(m, pfn) ? FREED : KEEP;
 	}
@@ -356,7 +351,7 @@ static uint64_t isolate_lru_folios(memlab_machine *m, uint64_t nr_to_scan, enum 
 	while (scan < nr_to_scan && total_scan < size && *nr_taken < SWAP_CLUSTER_MAX) {
 		uint64_t pfn = m->lruvec.lists[lru].tail;
 		struct page *page = pfn_to_page(m, pfn);
-		uint64_t n = nr_pages_of(page);
+		uint64_t n = folio_nr_pages(page);
 		int zid = (int)(page_zone(m, pfn) - m->zones);
 
 		total_scan += n;
@@ -402,9 +397,9 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 		return 0;
 	for (size_t i = 0; i < n; i++) {
 		struct page *page = pfn_to_page(m, taken[i]);
-		uint64_t nr = nr_pages_of(page);
+		uint64_t nr = folio_nr_pages(page);
 		enum shrink_result r = shrink_folio(m, taken[i], sc, &stat);
-		uint64_t now = nr_pages_of(page);	/* a THP split for swap is one page now */
+		uint64_t now = folio_nr_pages(page);	/* a THP split for swap is one page now */
 
 		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 			page->flags |= PG_active;
@@ -455,7 +450,7 @@ static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_
 	m->vmstat[PGREFILL] += nr_scanned;
 	for (size_t i = 0; i < n; i++) {
 		struct page *page = pfn_to_page(m, taken[i]);
-		uint64_t vm_flags, nr = nr_pages_of(page);
+		uint64_t vm_flags, nr = folio_nr_pages(page);
 
 		if (folio_referenced(m, taken[i], &vm_flags) && (vm_flags & VM_EXEC) &&
 		    folio_is_file_lru(page)) {
@@ -777,7 +772,7 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true };
 	struct reclaim_stat stat = { 0 };
 	struct page *page = pfn_to_page(m, pfn);
-	uint64_t nr = nr_pages_of(page), reclaimed = 0;
+	uint64_t nr = folio_nr_pages(page), reclaimed = 0;
 	bool file = folio_is_file_lru(page);
 	enum shrink_result r;
 
@@ -789,13 +784,13 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	r = shrink_folio(m, pfn, &sc, &stat);
 	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 		page->flags |= PG_active;
-		stat.nr_activate[folio_is_file_lru(page)] += nr_pages_of(page);
-		workingset_age_nonresident(m, nr_pages_of(page));
+		stat.nr_activate[folio_is_file_lru(page)] += folio_nr_pages(page);
+		workingset_age_nonresident(m, folio_nr_pages(page));
 	}
 	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
 	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
 	if (r == FREED) {
-		reclaimed = nr_pages_of(page);
+		reclaimed = folio_nr_pages(page);
 		put_page(m, pfn);
 	} else {
 		putback_folio(m, pfn);

@@ -24,11 +24,6 @@
 #define SHADOW_VALID		1ull
 #define SHADOW_WORKINGSET	2ull
 
-static uint64_t nr_pages_of(const struct page *page)
-{
-	return (page->flags & PG_head_alloc) ? 1ull << page->private : 1;
-}
-
 /* workingset_age_nonresident(): evictions and activations move the clock. */
 void workingset_age_nonresident(memlab_machine *m, uint64_t nr)
 {
@@ -40,7 +35,7 @@ uint64_t workingset_eviction(memlab_machine *m, const struct page *page)
 {
 	uint64_t eviction = m->lruvec.nonresident_age;
 
-	workingset_age_nonresident(m, nr_pages_of(page));
+	workingset_age_nonresident(m, folio_nr_pages(page));
 	return eviction << 2 | (page->flags & PG_workingset ? SHADOW_WORKINGSET : 0) | SHADOW_VALID;
 }
 
@@ -53,7 +48,7 @@ void workingset_refault(memlab_machine *m, struct page *page, uint64_t shadow)
 {
 	const uint64_t *n = m->lruvec.nr_pages;
 	bool file = folio_is_file_lru(page);
-	uint64_t nr = nr_pages_of(page), distance = m->lruvec.nonresident_age - (shadow >> 2);
+	uint64_t nr = folio_nr_pages(page), distance = m->lruvec.nonresident_age - (shadow >> 2);
 	uint64_t size = n[LRU_ACTIVE_FILE];
 
 	m->vmstat[WORKINGSET_REFAULT_ANON + file] += nr;

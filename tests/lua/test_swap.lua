@@ -188,6 +188,27 @@ function TestSwap:test_swap_io_errors()
   lu.assertTrue(m:check())
 end
 
+-- m:check() knows the swap invariants: a flipped bit in a swap entry names
+-- another slot; both slots' counts then disagree with the page tables, and
+-- the fault on it is refused (Linux would retry it forever) without harm.
+function TestSwap:test_check_finds_corrupt_swap_entry()
+  local m = machine()
+  local p = m:spawn{ name = "p" }
+  local a = fill(p, 4)
+  assert(p:madvise(a, 4 * PAGE, "pageout"))
+  local slot = p:translate(a).swap.offset
+  m:corrupt{ what = "pte", task = p, addr = a, bit = 16 }
+  lu.assertNotEquals(p:translate(a).swap.offset, slot)
+  local ok, err = pcall(m.check, m)
+  lu.assertFalse(ok)
+  lu.assertStrContains(tostring(err), "swap: slot " .. slot .. " counts 1 swap entries, the page tables hold 0")
+  local v, sig = p:read(a, 1)
+  lu.assertNil(v)
+  lu.assertEquals(sig, "SIGBUS")
+  lu.assertStrContains(m:dmesg(), "names unused slot")
+  lu.assertEquals(p:read(a + PAGE, 8), "00000001")   -- the rest is unharmed
+end
+
 -- MADV_FREE drops swapped-out pages; munmap gives their slots back.
 function TestSwap:test_madv_free_and_munmap()
   local m = machine()
