@@ -161,8 +161,9 @@ static int t_make_it_fail(lua_State *L)
 }
 
 /*
-** m:corrupt{ what = "pte", task = p, addr =, bit = } or { what = "freelist",
-** order = } --> { addr =, bit =, before =, after = } | nil, err, errno:
+** m:corrupt{ what = "pte", task = p, addr =, bit = }, { what = "freelist",
+** order = } or { what = "lru", list = } --> { addr =, bit =, before =,
+** after = } | nil, err, errno:
 ** a bit flipped on purpose (addr 0 / bit -1 or left out: chosen at random).
 */
 static int m_corrupt(lua_State *L)
@@ -196,8 +197,17 @@ static int m_corrupt(lua_State *L)
 		lua_getfield(L, 2, "order");
 		rc = memlab_corrupt_freelist(lmemlab_machine_core(lm), lua_isnil(L, -1) ? 0 :
 			(unsigned)lmemlab_checkrange(L, lua_gettop(L), "corrupt", "order", 0, 63), &c);
+	} else if (strcmp(what, "lru") == 0) {
+		const char *list;
+
+		lua_getfield(L, 2, "list");
+		list = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		rc = memlab_corrupt_lru(lmemlab_machine_core(lm), list, &c);
+		if (rc == -MEMLAB_EINVAL)
+			return luaL_error(L, "corrupt: 'list' must be inactive_anon, active_anon, "
+					  "inactive_file, active_file or unevictable");
 	} else {
-		return luaL_error(L, "corrupt: 'what' must be \"pte\" or \"freelist\"");
+		return luaL_error(L, "corrupt: 'what' must be \"pte\", \"freelist\" or \"lru\"");
 	}
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);

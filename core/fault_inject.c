@@ -291,39 +291,53 @@ int memlab_corrupt_pte(memlab_task *t, uint64_t va, int bit, struct memlab_corru
 }
 
 /*
-** A free-list link flipped: the forward link of the first free block of
-** an order that has a successor, by a bit that keeps it inside RAM (a
-** wrong frame, never a wild pointer).  -MEMLAB_ENOENT when no list of
-** that order holds two blocks.
+** A bit of the forward link of the first page of list that has a
+** successor, chosen so that the link stays inside RAM (a wrong frame,
+** never a wild pointer).  false when the list holds fewer than two.
 */
-int memlab_corrupt_freelist(memlab_machine *m, unsigned order, struct memlab_corruption *out)
+static bool corrupt_link(memlab_machine *m, const struct free_list *list,
+			 struct memlab_corruption *out)
 {
 	unsigned bits = 64 - (unsigned)__builtin_clzll(m->nr_frames - 1);
+	struct page *page;
 
-	if (order > m->max_order)
-		return -MEMLAB_EINVAL;
-	for (int z = 0; z < m->nr_zones; z++) {
-		for (int mt = 0; mt < MIGRATE_TYPES; mt++) {
-			uint32_t head = m->zones[z].free_area[order].free_list[mt].head;
-			struct page *page;
+	if (list->head == PFN_NONE || pfn_to_page(m, list->head)->lru_next == PFN_NONE)
+		return false;
+	page = pfn_to_page(m, list->head);
+	for (int tries = 0; tries < 64; tries++) {
+		int bit = (int)(rng_next(&m->rng) % bits);
+		uint32_t next = page->lru_next ^ (1u << bit);
 
-			if (head == PFN_NONE || pfn_to_page(m, head)->lru_next == PFN_NONE)
-				continue;
-			page = pfn_to_page(m, head);
-			for (int tries = 0; tries < 64; tries++) {
-				int bit = (int)(rng_next(&m->rng) % bits);
-				uint32_t next = page->lru_next ^ (1u << bit);
-
-				if (next < m->nr_frames) {
-					out->addr = head;
-					out->bit = bit;
-					out->before = page->lru_next;
-					out->after = next;
-					page->lru_next = next;
-					return 0;
-				}
-			}
+		if (next < m->nr_frames) {
+			out->addr = list->head;
+			out->bit = bit;
+			out->before = page->lru_next;
+			out->after = next;
+			page->lru_next = next;
+			return true;
 		}
 	}
+	return false;
+}
+
+/* A free-list link flipped: the first list of that order with two blocks. */
+int memlab_corrupt_freelist(memlab_machine *m, unsigned order, struct memlab_corruption *out)
+{
+	if (order > m->max_order)
+		return -MEMLAB_EINVAL;
+	for (int z = 0; z < m->nr_zones; z++)
+		for (int mt = 0; mt < MIGRATE_TYPES; mt++)
+			if (corrupt_link(m, &m->zones[z].free_area[order].free_list[mt], out))
+				return 0;
 	return -MEMLAB_ENOENT;
+}
+
+/* An LRU list's link flipped (lru: its name, as memlab_lru takes it). */
+int memlab_corrupt_lru(memlab_machine *m, const char *lru, struct memlab_corruption *out)
+{
+	int i = lru_list_index(lru);
+
+	if (i < 0)
+		return -MEMLAB_EINVAL;
+	return corrupt_link(m, &m->lruvec.lists[i], out) ? 0 : -MEMLAB_ENOENT;
 }

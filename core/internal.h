@@ -366,6 +366,9 @@ int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
+/* Lists of pages linked by pfn (free, pcp, LRU), through lru_next/lru_prev. */
+void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail);
+bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn);
 /* for compaction.c */
 uint64_t alloc_wmark_pages(const struct zone *z, unsigned alloc_flags);
 bool zone_watermark_ok(memlab_machine *m, const struct zone *z, unsigned order, uint64_t mark,
@@ -428,6 +431,7 @@ void folio_deactivate(memlab_machine *m, struct page *page);
 void munlock_folio(memlab_machine *m, struct page *page);
 void mlock_folio(memlab_machine *m, struct page *page);
 const char *lru_list_name(enum lru_list lru);
+int lru_list_index(const char *name);	/* -1: no such list */
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- vmscan.c: page reclaim ---- */

@@ -148,9 +148,8 @@ static void account_blocks(memlab_machine *m, struct zone *z, unsigned order,
 	}
 }
 
-/* list_add() / list_add_tail() on a pfn-linked list (free or pcp). */
-static void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn,
-			 bool tail)
+/* list_add() / list_add_tail() on a pfn-linked list (free, pcp or LRU). */
+void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail)
 {
 	struct page *page = pfn_to_page(m, pfn);
 
@@ -173,20 +172,52 @@ static void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn
 	}
 }
 
-/* list_del() on a pfn-linked list; the links are cleared. */
-static void pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
+/*
+** The link that should point at pfn from its side (the neighbour's, or
+** the list's end), or PFN_NONE when the neighbour is outside RAM.
+*/
+static uint32_t pfn_list_back(memlab_machine *m, uint32_t nb, uint32_t end, bool next_side)
+{
+	if (nb == PFN_NONE)
+		return end;
+	if (nb >= m->nr_frames)
+		return PFN_NONE;
+	return next_side ? pfn_to_page(m, nb)->lru_prev : pfn_to_page(m, nb)->lru_next;
+}
+
+/*
+** list_del() on a pfn-linked list; the links are cleared.  As with
+** CONFIG_DEBUG_LIST (lib/list_debug.c __list_del_entry_valid_or_report),
+** an entry whose neighbours do not point back at it is reported and left
+** where it is: a corrupted list (m:corrupt) spreads no further.  Linux
+** prints the list_heads' addresses; memlab prints pfns.
+*/
+bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	uint32_t prev = page->lru_prev, next = page->lru_next;
+	uint32_t was;
 
-	if (page->lru_prev != PFN_NONE)
-		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
+	if ((was = pfn_list_back(m, prev, list->head, false)) != pfn) {
+		ml_report(m, "list_del corruption. prev->next should be pfn:%#llx, but was pfn:%#x. (prev=pfn:%#x)",
+			  (unsigned long long)pfn, was, prev);
+		return false;
+	}
+	if ((was = pfn_list_back(m, next, list->tail, true)) != pfn) {
+		ml_report(m, "list_del corruption. next->prev should be pfn:%#llx, but was pfn:%#x. (next=pfn:%#x)",
+			  (unsigned long long)pfn, was, next);
+		return false;
+	}
+	if (prev != PFN_NONE)
+		pfn_to_page(m, prev)->lru_next = next;
 	else
-		list->head = page->lru_next;
-	if (page->lru_next != PFN_NONE)
-		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
+		list->head = next;
+	if (next != PFN_NONE)
+		pfn_to_page(m, next)->lru_prev = prev;
 	else
-		list->tail = page->lru_prev;
+		list->tail = prev;
 	page->lru_next = page->lru_prev = 0;
+	return true;
 }
 
 static void __add_to_free_list(memlab_machine *m, struct zone *z, uint64_t pfn,

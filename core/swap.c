@@ -56,41 +56,18 @@ static void lruvec_add(memlab_machine *m, uint64_t pfn, bool tail)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	enum lru_list lru = folio_lru_list(page);
-	struct free_list *l = &m->lruvec.lists[lru];
 
-	if (l->head == PFN_NONE) {
-		page->lru_next = page->lru_prev = PFN_NONE;
-		l->head = l->tail = (uint32_t)pfn;
-	} else if (tail) {
-		page->lru_next = PFN_NONE;
-		page->lru_prev = l->tail;
-		pfn_to_page(m, l->tail)->lru_next = (uint32_t)pfn;
-		l->tail = (uint32_t)pfn;
-	} else {
-		page->lru_prev = PFN_NONE;
-		page->lru_next = l->head;
-		pfn_to_page(m, l->head)->lru_prev = (uint32_t)pfn;
-		l->head = (uint32_t)pfn;
-	}
+	pfn_list_add(m, &m->lruvec.lists[lru], pfn, tail);
 	update_lru_size(m, lru, page, 1);
 }
 
-/* lruvec_del_folio(): pfn off the list its flags name. */
+/* lruvec_del_folio(): pfn off the list its flags name (a corrupt list is reported). */
 static void lruvec_del(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	enum lru_list lru = folio_lru_list(page);
-	struct free_list *l = &m->lruvec.lists[lru];
 
-	if (page->lru_prev == PFN_NONE)
-		l->head = page->lru_next;
-	else
-		pfn_to_page(m, page->lru_prev)->lru_next = page->lru_next;
-	if (page->lru_next == PFN_NONE)
-		l->tail = page->lru_prev;
-	else
-		pfn_to_page(m, page->lru_next)->lru_prev = page->lru_prev;
-	page->lru_next = page->lru_prev = 0;
+	pfn_list_del(m, &m->lruvec.lists[lru], pfn);
 	update_lru_size(m, lru, page, -1);
 }
 
@@ -307,17 +284,25 @@ const char *lru_list_name(enum lru_list lru)
 	return lru_names[lru];
 }
 
+/* The list named name, or -1. */
+int lru_list_index(const char *name)
+{
+	for (int lru = 0; lru < NR_LRU_LISTS; lru++)
+		if (name && !strcmp(name, lru_names[lru]))
+			return lru;
+	return -1;
+}
+
+/* From the tail; a corrupted list's walk stops after as many pages as RAM has. */
 int64_t memlab_lru(memlab_machine *m, const char *name, uint64_t *out, size_t n)
 {
+	int lru = lru_list_index(name);
 	int64_t i = 0;
-	int lru;
 
-	for (lru = 0; lru < NR_LRU_LISTS; lru++)
-		if (name && !strcmp(name, lru_names[lru]))
-			break;
-	if (lru == NR_LRU_LISTS)
+	if (lru < 0)
 		return -MEMLAB_EINVAL;
-	for (uint32_t p = m->lruvec.lists[lru].tail; p != PFN_NONE; p = pfn_to_page(m, p)->lru_prev, i++)
+	for (uint32_t p = m->lruvec.lists[lru].tail; p < m->nr_frames && (uint64_t)i < m->nr_frames;
+	     p = pfn_to_page(m, p)->lru_prev, i++)
 		if (out && (size_t)i < n)
 			out[i] = p;
 	return i;

@@ -283,6 +283,28 @@ function TestInject:test_corrupt()
   H.assert_raises({ "corrupt", "another machine" }, other.corrupt, other, { what = "pte", task = p })
 end
 
+-- An LRU link flipped: m:check() names the list, and reclaim meeting the
+-- bad link reports it as CONFIG_DEBUG_LIST does, without harm to the host.
+function TestInject:test_corrupt_lru()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "c", aslr = false }
+  lu.assertEquals({ m:corrupt{ what = "lru", list = "inactive_file" } }, { nil, "ENOENT", 2 })
+  local f = m:file{ path = "/data/f", size = 16 * 4096 }
+  local buf = assert(p:mmap(0, "4K", "rw-", "private|anonymous"))
+  for i = 0, 15 do lu.assertEquals(p:pread(f, buf, 4096, i * 4096), 4096) end
+  lu.assertEquals(#m:lru("inactive_file"), 16)
+  local c = assert(m:corrupt{ what = "lru", list = "inactive_file" })
+  lu.assertEquals(c.before ~ c.after, 1 << c.bit)
+  lu.assertEquals(m:lru("inactive_file")[16], c.addr)	-- the head: the newest page
+  local ok, err = pcall(m.check, m)
+  lu.assertFalse(ok)
+  lu.assertStrContains(err, "inactive_file")
+  m:drop_caches(1)
+  lu.assertStrContains(m:dmesg(), "list_del corruption")
+  H.assert_raises({ "corrupt", "list" }, m.corrupt, m, { what = "lru", list = "nope" })
+  H.assert_raises({ "corrupt", "list" }, m.corrupt, m, { what = "lru" })
+end
+
 TestScenario = {}
 
 local function workload(m)

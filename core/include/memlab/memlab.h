@@ -1022,7 +1022,10 @@ MEMLAB_API void (memlab_tlb_flush_all) (memlab_machine *m);
 ** frame number) of the leaf entry mapping va in t's page tables (va 0: a
 ** random present leaf); memlab_corrupt_freelist flips a bit of a free
 ** block's forward link (the first block of an order's free list with a
-** successor), keeping it inside RAM.  out: where (addr: the virtual
+** successor), keeping it inside RAM; memlab_corrupt_lru the same on the
+** LRU list named lru (as memlab_lru names them).  A list operation that
+** meets a corrupted link reports "list_del corruption" (CONFIG_DEBUG_LIST)
+** and leaves the entry where it is.  out: where (addr: the virtual
 ** address, or the block's pfn), the bit, the value before and after.
 ** -MEMLAB_ENOENT when there is nothing to corrupt, -MEMLAB_EINVAL for bad
 ** arguments.
@@ -1036,6 +1039,8 @@ MEMLAB_API int (memlab_corrupt_pte) (memlab_task *t, uint64_t va, int bit,
 				     struct memlab_corruption *out);
 MEMLAB_API int (memlab_corrupt_freelist) (memlab_machine *m, unsigned order,
 					  struct memlab_corruption *out);
+MEMLAB_API int (memlab_corrupt_lru) (memlab_machine *m, const char *lru,
+				     struct memlab_corruption *out);
 
 /* ===================== invariants ===================== */
 
