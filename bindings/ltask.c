@@ -656,6 +656,22 @@ static void push_vma(lua_State *L, const struct memlab_vma_info *v)
 	lmemlab_setint(L, "vm_flags", v->vm_flags);
 }
 
+/* p:find_vma(addr) --> the VMA holding addr or the next one up (as p:vmas() shows it) | nil */
+static int t_find_vma(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "find_vma", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "find_vma", "addr");
+	struct memlab_vma_info v;
+
+	if (memlab_find_vma(t, addr, &v)) {
+		lua_pushnil(L);
+		return 1;
+	}
+	push_vma(L, &v);
+	return 1;
+}
+
 /* p:vmas() --> { {start=, ["end"]=, perms=, offset=, dev=, inode=, name=, anon_vma=, vm_flags=}, ... } */
 static int t_vmas(lua_State *L)
 {
@@ -883,6 +899,7 @@ static const luaL_Reg task_methods[] = {
 	{ "mremap", t_mremap },
 	{ "madvise", t_madvise },
 	{ "vmas", t_vmas },
+	{ "find_vma", t_find_vma },
 	{ "maps", t_maps },
 	{ "mm", t_mm },
 	{ "fork", t_fork },

@@ -985,6 +985,17 @@ size_t memlab_vmas(memlab_task *t, struct memlab_vma_info *out, size_t n)
 	return i;
 }
 
+int memlab_find_vma(memlab_task *t, uint64_t addr, struct memlab_vma_info *out)
+{
+	struct vm_area_struct *vma = find_vma(t, addr);
+
+	if (!vma)
+		return -MEMLAB_ENOENT;
+	if (out)
+		vma_info(vma, out);
+	return 0;
+}
+
 int memlab_mm_info(memlab_task *t, struct memlab_mm_info *info)
 {
 	struct mm_struct *mm = t->mm;

@@ -76,10 +76,14 @@ void vma_name(const struct vm_area_struct *vma, char *buf, size_t size)
 	if (!buf || size == 0)
 		return;
 	name = get_vma_name(vma, &file);
-	if (file)
+	if (file) {
 		snprintf(buf, size, "%s%s", file->path, file->deleted ? " (deleted)" : "");
-	else
-		snprintf(buf, size, "%s", name ? name : "");
+	} else {
+		size_t n = name ? strnlen(name, size - 1) : 0;	/* no printf: find_vma's hot path */
+
+		memcpy(buf, name ? name : "", n);
+		buf[n] = '\0';
+	}
 }
 
 /* ===================== maps ===================== */

@@ -21,15 +21,11 @@
 **   mmap_any     mmap(hint 0, 1 page, rw-) + munmap: get_unmapped_area's
 **                top-down gap search
 **   find_vma     lookups of random pages of the region (a fixed-seed
-**                table).  memlab has no public find_vma: memlab_touch(t,
-**                addr, 1, 'r') stands for it.  Since the MMU, that is
-**                the whole access: the TLBs (which miss: 10,000 random
-**                pages), a page walk, and -- only the first time a page
-**                is touched -- the fault with find_vma, which maps the
-**                zero page; so this row now measures the MMU's miss path
-**                more than find_vma.  The host has no bare lookup either; two calls
-**                that make the kernel look the VMA up without faulting
-**                the page in stand for it:
+**                table) with memlab_find_vma(t, addr, &info): the task's
+**                vmacache (which misses: 10,000 random pages), the VMA
+**                tree, and the VMA copied out as a memlab_vma_info.  The
+**                host has no bare lookup; two calls that make the kernel
+**                look the VMA up without faulting the page in stand for it:
 **                  mincore(addr, 1 page): mmap read lock, vma_lookup,
 **                    a page-table walk that finds nothing, plus a
 **                    temporary page and a one-byte copy_to_user;
@@ -38,6 +34,9 @@
 **                    VMA is left as it is.
 **                Both add a system call's entry and exit to the lookup;
 **                the goal is checked against the faster of the two.
+**                (Before memlab_find_vma existed this row timed
+**                memlab_touch, which since the MMU is a TLB miss and a
+**                page walk more than a lookup: 133 ns.)
 **   mprotect     mprotect(middle page of BIG, r--) then back to rw-: a
 **                split into three VMAs and a merge back into one
 **
@@ -54,29 +53,30 @@
 ** (getppid), which every host number contains once per call.
 **
 ** Results on the reference host (Linux 6.18, x86-64 guest under KVM, 2
-** cores, Release build, medians of 3 runs of --time 1), in ns per
-** operation (per pair for mmap+munmap and mprotect), with the MMU
-** (page tables, TLBs) and the mmap_lock in the path:
+** cores, Release build, 3 runs of --time 1), in ns per operation (per
+** pair for mmap+munmap and mprotect), with the MMU (page tables, TLBs) and
+** the mmap_lock in the path:
 **
-**                              memlab  host  memlab/host  (before the MMU)
-**   mmap+munmap, free slot        162   702     4.3x         162, 4.8x
-**   mmap+munmap, hint 0           186  1350     7.3x         186, 7.4x
-**   find_vma vs madvise           133   189     1.4x          51, 4.6x
-**   find_vma vs mincore           133   406     3.1x          51, 9.1x
-**   mprotect split+merge          202  2468    12x           121, 22x
-**   host: getppid()                      77
+**                              memlab  host  memlab/host
+**   mmap+munmap, free slot        167   720     4.3x
+**   mmap+munmap, hint 0           190  1390     7.3x
+**   find_vma vs madvise            53   197     3.8x
+**   find_vma vs mincore            53   415     7.9x
+**   mprotect split+merge          141  2450    17x
+**   host: getppid()                      78
 **
-** The find_vma row is the MMU's miss path now (see find_vma above), and
 ** mprotect also rewrites page-table entries and flushes the TLBs.  The
-** analysis below is of the lookups and the tree, from before the MMU.
+** analysis below is of the lookups and the tree.
 **
 ** Where memlab's time goes (perf, Release build, 10,000 VMAs; the VMAs
 ** are in a B-tree of 16-slot nodes keyed by vm_end, core/vma_tree.c):
-**   - find_vma (51 ns): the vmacache (4 entries) misses for random
+**   - find_vma (53 ns): the vmacache (4 entries) misses for random
 **     addresses; the tree's descent is 4 levels, each a load of 16 keys
 **     and 16 compares before the next node's address is known (about
-**     15 cycles) -- 70% of the time; memlab_touch's first read of the
-**     VMA it found, an L2 miss, is most of the rest.
+**     15 cycles) -- 70% of the time; the first read of the VMA it found
+**     (copied out), an L2 miss, is most of the rest.  (Copying the name
+**     with snprintf cost another 35 ns, until vma_name learned to copy
+**     fixed names with memcpy.)
 **   - mmap+munmap into the free slot (162 ns): three lookups of the same
 **     address (get_unmapped_area's hint check, mmap_region, munmap), 20
 **     ns each, 39%; the gap updates, 22%: filling the only free gap of
@@ -91,16 +91,16 @@
 **     25%, mprotect's checks and accounting the rest.
 **
 ** Why 20x is out of reach for mmap+munmap and find_vma: the goal asks
-** memlab for 234 / 20 = 12 ns per lookup and 772 / 20 = 39 ns per
+** memlab for 197 / 20 = 10 ns per lookup and 720 / 20 = 36 ns per
 ** mmap+munmap pair.
 **   - A lookup among 10,000 VMAs is a chain of dependent memory reads:
 **     4 levels of B-tree (Linux's maple tree has 16-slot nodes too), then
 **     the VMA.  Their latency alone is about 35 ns on this CPU (measured
-**     on the same tree shape outside memlab), before memlab_touch's
-**     checks.  The host's 234 ns hold, besides its lookup and the mmap
-**     lock, 90 ns of system call entry and exit (retpolines and RSB
-**     filling under KVM) that memlab, a function call away, never pays;
-**     without them the host works 144 ns a lookup, 2.8x memlab's 51.
+**     on the same tree shape outside memlab).  The host's 197 ns hold,
+**     besides its lookup and the mmap lock, 78 ns of system call entry
+**     and exit (retpolines and RSB filling under KVM) that memlab, a
+**     function call away, never pays; without them the host works 119
+**     ns a lookup, 2.2x memlab's 53.
 **   - An mmap+munmap pair looks the address up three times, inserts and
 **     erases a leaf slot and walks the gaps up the tree both ways: 162
 **     ns.  The host spends 180 ns of its 772 in its two system calls'
@@ -108,8 +108,8 @@
 **     592 ns are 3.7x memlab's.
 ** Handing the VMA that get_unmapped_area's hint check found on to
 ** mmap_region would save one of the lookups (13 ns, measured); no design
-** that keeps Linux's gap tree and a real lookup per call gets to 12 and
-** 39 ns.
+** that keeps Linux's gap tree and a real lookup per call gets to 10 and
+** 36 ns.
 */
 #define _GNU_SOURCE
 
@@ -209,9 +209,9 @@ static int ml_protect(struct space *s, uint64_t addr, uint64_t len, int prot)
 
 static int ml_lookup(struct space *s, uint64_t addr)
 {
-	int code;
+	struct memlab_vma_info vi;
 
-	return memlab_touch(s->task, addr, 1, 'r', &code);
+	return memlab_find_vma(s->task, addr, &vi);
 }
 
 static int host_prot(int prot)
@@ -533,8 +533,8 @@ static void print_table(const struct report *r)
 	       "memlab", "host", "memlab/host");
 	print_row("mmap+munmap, hint = a free slot", &r->ml[MMAP_SLOT], &r->host[MMAP_SLOT]);
 	print_row("mmap+munmap, hint 0", &r->ml[MMAP_ANY], &r->host[MMAP_ANY]);
-	print_row("find_vma: memlab_touch vs mincore", &r->ml[LOOKUP], &r->host[LOOKUP]);
-	print_row("find_vma: memlab_touch vs madvise(NORMAL)", &r->ml[LOOKUP],
+	print_row("find_vma: memlab_find_vma vs mincore", &r->ml[LOOKUP], &r->host[LOOKUP]);
+	print_row("find_vma: memlab_find_vma vs madvise(NORMAL)", &r->ml[LOOKUP],
 		  &r->host_madvise);
 	print_row("mprotect split+merge", &r->ml[MPROTECT], &r->host[MPROTECT]);
 	printf("memlab vmacache during the lookups: %.2f %% hits (%" PRIu64
@@ -668,7 +668,7 @@ int main(int argc, char **argv)
 		.ml = {
 			{ "mmap_slot", "mmap+munmap, hint = a free slot", 0, 0 },
 			{ "mmap_any", "mmap+munmap, hint 0", 0, 0 },
-			{ "find_vma", "find_vma (memlab_touch)", 0, 0 },
+			{ "find_vma", "find_vma (memlab_find_vma)", 0, 0 },
 			{ "mprotect", "mprotect split+merge", 0, 0 },
 		},
 		.host = {

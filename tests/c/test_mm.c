@@ -265,6 +265,42 @@ TEST(simple_merge)
 }
 
 /*
+** memlab_find_vma: the VMA holding the address, else the next one up; a
+** second lookup of the same address hits the vmacache.
+**
+** 0123
+** V.VV  (1: a hole; 2 and 3 differ in protection)
+*/
+TEST(find_vma)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = spawn(m);
+	struct memlab_vma_info vi;
+	struct memlab_mm_info a, b;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_OK(map(t, 2, 3, RW));
+	ASSERT_OK(map(t, 3, 4, MEMLAB_PROT_READ));
+	ASSERT_OK(memlab_find_vma(t, A(0) + 5, &vi));
+	ASSERT_EQ(vi.start, A(0));
+	ASSERT_EQ(vi.end, A(1));
+	ASSERT_STREQ(vi.perms, "rw-p");
+	ASSERT_OK(memlab_find_vma(t, A(1), &vi));	/* the hole: the next one up */
+	ASSERT_EQ(vi.start, A(2));
+	ASSERT_OK(memlab_find_vma(t, A(3), &vi));
+	ASSERT_STREQ(vi.perms, "r--p");
+	memlab_mm_info(t, &a);
+	ASSERT_OK(memlab_find_vma(t, A(3), NULL));
+	memlab_mm_info(t, &b);
+	ASSERT_EQ(b.vmacache_hits, a.vmacache_hits + 1);
+	ASSERT_EQ(memlab_find_vma(t, UINT64_MAX - 4095, &vi), -MEMLAB_ENOENT);
+	ASSERT_CHECK(m);
+	memlab_task_exit(t);
+	memlab_destroy(m);
+}
+
+/*
 ** test_simple_modify: vma_modify_flags() on the middle page splits 1 -> 3.
 ** Through mprotect; and mprotect back merges the three again.
 **
@@ -1978,6 +2014,7 @@ int main(void)
 	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(x86_la57);
 	RUN(simple_merge);
+	RUN(find_vma);
 	RUN(simple_modify);
 	RUN(simple_expand);
 	RUN(simple_shrink);

@@ -781,6 +781,32 @@ function TestInspect:test_mm()
   lu.assertEquals(p:mm().total_vm, before)
 end
 
+-- find_vma: the VMA holding the address or the next one up, through the vmacache.
+function TestInspect:test_find_vma()
+  local p = self.p
+  local a = assert(p:mmap(nil, "64K", "rw", "private|anonymous"))
+  local v = assert(p:find_vma(a + 0x1234))
+  lu.assertEquals({ v.start, v["end"], v.perms, v.name }, { a, a + 0x10000, "rw-p", "" })
+  local vmas = p:vmas()
+  for i, w in ipairs(vmas) do
+    lu.assertEquals(p:find_vma(w.start), w)
+    lu.assertEquals(p:find_vma(w["end"] - 1), w)
+    if i > 1 and vmas[i - 1]["end"] < w.start then	-- in the gap below: the next one up
+      lu.assertEquals(p:find_vma(vmas[i - 1]["end"]), w)
+    end
+  end
+  lu.assertEquals(p:find_vma(0).start, vmas[1].start)
+  lu.assertNil(p:find_vma(vmas[#vmas]["end"]))
+  local mm = p:mm()
+  lu.assertEquals(p:find_vma(a).start, a)
+  lu.assertEquals(p:find_vma(a).start, a)
+  local after = p:mm()
+  lu.assertEquals(after.vmacache_hits + after.vmacache_misses, mm.vmacache_hits + mm.vmacache_misses + 2)
+  lu.assertTrue(after.vmacache_hits > mm.vmacache_hits)	-- the second one hits
+  H.assert_raises({ "find_vma", "addr" }, p.find_vma, p, "x")
+  lu.assertTrue(p:munmap(a, "64K"))
+end
+
 function TestInspect:test_maps_is_proc()
   local p, m = self.p, self.m
   lu.assertEquals(p:maps(), m:proc(p.pid .. "/maps"))

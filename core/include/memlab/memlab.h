@@ -792,6 +792,15 @@ struct memlab_vma_info {
 /* Fill at most n VMAs in address order; returns how many the task has. */
 MEMLAB_API size_t (memlab_vmas) (memlab_task *t, struct memlab_vma_info *out, size_t n);
 
+/*
+** find_vma(): the first VMA that ends above addr -- the one holding addr,
+** or the next one up -- through the task's vmacache and the VMA tree, as
+** every system call and fault does (memlab_mm_info's vmacache_hits and
+** vmacache_misses count it).  Fills out if not NULL.  Returns 0, or
+** -MEMLAB_ENOENT when no VMA ends above addr.
+*/
+MEMLAB_API int (memlab_find_vma) (memlab_task *t, uint64_t addr, struct memlab_vma_info *out);
+
 /* The mm_struct's counters (pages unless named _bytes). */
 struct memlab_mm_info {
 	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
