@@ -1,6 +1,6 @@
 /*
 ** lmmu.c -- access through the MMU from Lua: the task methods read,
-** write, touch, translate, pte and pagetable, and the machine method
+** write, touch, translate, pte, pagetable and pagemap, and the machine method
 ** rmap.  An access Linux answers with a signal returns
 ** nil, "SIGSEGV", "SEGV_MAPERR" | "SEGV_ACCERR" | "SI_KERNEL" or nil, "SIGBUS",
 ** "BUS_ADRERR"; an access whose task the OOM killer chose nil, "SIGKILL",
@@ -332,6 +332,48 @@ static int t_pagetable(lua_State *L)
 	return 1;
 }
 
+#define LMMU_MAX_PAGEMAP	(1u << 24)	/* p:pagemap's most pages: 64 GiB of 4K */
+
+/* One pagemap entry, decoded, at the top. */
+static void push_pagemap_entry(lua_State *L, uint64_t e)
+{
+	lua_createtable(L, 0, 7);
+	lmemlab_setbool(L, "present", (e & MEMLAB_PM_PRESENT) != 0);
+	lmemlab_setbool(L, "swap", (e & MEMLAB_PM_SWAP) != 0);
+	lmemlab_setbool(L, "file", (e & MEMLAB_PM_FILE) != 0);
+	lmemlab_setbool(L, "exclusive", (e & MEMLAB_PM_MMAP_EXCLUSIVE) != 0);
+	if (e & MEMLAB_PM_PRESENT)
+		lmemlab_setint(L, "pfn", e & MEMLAB_PM_PFRAME_MASK);
+	if (e & MEMLAB_PM_SWAP) {
+		lmemlab_setint(L, "swap_type", e & 31);
+		lmemlab_setint(L, "swap_offset", (e & MEMLAB_PM_PFRAME_MASK) >> 5);
+	}
+	lmemlab_setint(L, "raw", e);
+}
+
+/*
+** p:pagemap(vaddr [, pages]) --> { {present=, swap=, file=, exclusive=,
+** pfn=, swap_type=, swap_offset=, raw=}, ... }: /proc/PID/pagemap's
+** entries from vaddr's page (fewer at the top of the address space)
+*/
+static int t_pagemap(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "pagemap", &lm);
+	uint64_t va = lmemlab_checkaddr(L, 2, "pagemap", "vaddr");
+	lua_Integer n = lua_isnoneornil(L, 3) ? 1 :
+		lmemlab_checkrange(L, 3, "pagemap", "pages", 1, LMMU_MAX_PAGEMAP);
+	uint64_t *e = lua_newuserdatauv(L, (size_t)n * sizeof(*e), 0);
+	int64_t got = memlab_pagemap(t, va, e, (size_t)n);
+
+	lua_createtable(L, (int)got, 0);
+	for (int64_t i = 0; i < got; i++) {
+		push_pagemap_entry(L, e[i]);
+		lua_rawseti(L, -2, i + 1);
+	}
+	return 1;
+}
+
 /* }===================== */
 
 /* m:rmap(pfn) --> { {pid=, addr=}, ... } the mappings of the frame */
@@ -368,6 +410,7 @@ static const luaL_Reg mmu_task_methods[] = {
 	{ "translate", t_translate },
 	{ "pte", t_pte },
 	{ "pagetable", t_pagetable },
+	{ "pagemap", t_pagemap },
 	{ NULL, NULL }
 };
 

@@ -1017,4 +1017,68 @@ function TestHostile:test_state_survives_errors()
   lu.assertTrue(m:check())
 end
 
+-- /proc/PID/pagemap's flags through zero page, COW, shmem, the page cache,
+-- fork and PROT_NONE: each line is what Linux 6.18 (the reference host)
+-- printed for the same steps in C (P present, S swap, F file, X exclusive).
+TestPagemap = {}
+
+local function pm_flags(p, a, n)
+  local s = {}
+  for i, e in ipairs(p:pagemap(a, n)) do
+    s[i] = (e.present and "P" or "-") .. (e.swap and "S" or "-") .. (e.file and "F" or "-") ..
+           (e.exclusive and "X" or "-")
+  end
+  return table.concat(s, " ")
+end
+
+function TestPagemap:test_flags_as_the_host_shows_them()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "pm", aslr = false }
+  local a = assert(p:mmap(nil, 4 * 4096, "rw-", "private|anonymous"))
+  p:read(a, 1); p:write(a + 4096, "x"); p:write(a + 8192, "x")
+  lu.assertEquals(pm_flags(p, a, 4), "P--- P--X P--X ----")	-- the zero page: neither F nor X
+  lu.assertEquals(p:pagemap(a)[1].pfn, p:translate(a).pfn)
+  lu.assertEquals(p:pagemap(a + 4096)[1].pfn, p:translate(a + 4096).pfn)
+  local s = assert(p:mmap(nil, 2 * 4096, "rw-", "shared|anonymous"))
+  p:write(s, "x"); p:read(s + 4096, 1)
+  lu.assertEquals(pm_flags(p, s, 2), "P-FX P-FX")			-- shmem is a file
+  local fl = m:file{ path = "/tmp/pmfile", size = 3 * 4096, writable = true }
+  local f = assert(p:mmap(nil, 3 * 4096, "rw-", "private", fl, 0))
+  p:read(f, 1); p:write(f + 4096, "x")
+  lu.assertEquals(pm_flags(p, f, 3), "P-FX P--X P-FX")		-- fault-around mapped page 2
+  local g = assert(p:mmap(nil, 2 * 4096, "r--", "shared", fl, 0))
+  p:read(g, 1)
+  lu.assertEquals(pm_flags(p, g, 2), "P-F- P-FX")
+  lu.assertEquals(pm_flags(p, f, 3), "P-F- P--X P-FX")		-- page 0: two mappings now
+  local c = p:fork()
+  lu.assertEquals(pm_flags(p, a, 4), "P--- P--- P--- ----")
+  lu.assertEquals(pm_flags(p, s, 2), "P-FX P-FX")			-- fork copies no shared PTEs
+  p:write(a + 4096, "y")
+  lu.assertEquals(pm_flags(p, a, 4), "P--- P--X P--- ----")	-- the copy is the parent's alone
+  c:exit()
+  lu.assertEquals(pm_flags(p, a, 4), "P--- P--X P--X ----")
+  p:mprotect(a, 4 * 4096, "---")
+  lu.assertEquals(pm_flags(p, a, 4), "P--- P--X P--X ----")	-- PROT_NONE entries are present
+  lu.assertEquals(pm_flags(p, 0x1000, 2), "---- ----")
+  lu.assertEquals(#p:pagemap(p:mm().task_size - 4096, 4), 1)	-- nothing past TASK_SIZE
+  lu.assertTrue(m:check())
+end
+
+function TestPagemap:test_thp_pages()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p = m:spawn{ name = "pm", aslr = false }
+  local a = assert(p:mmap(0x7e0000000000, 2 * 1024 * 1024, "rw-", "private|anonymous|fixed"))
+  assert(p:madvise(a, 2 * 1024 * 1024, "hugepage"))
+  p:write(a, "x")
+  lu.assertEquals(p:translate(a).size, 2 * 1024 * 1024)
+  local pfn = p:translate(a).pfn
+  local e = p:pagemap(a, 512)
+  lu.assertEquals(#e, 512)
+  lu.assertEquals({ e[1].pfn, e[512].pfn, e[512].exclusive }, { pfn, pfn + 511, true })
+  local c = p:fork()
+  lu.assertFalse(p:pagemap(a + 4096)[1].exclusive)
+  c:exit()
+  H.assert_raises({ "pagemap", "pages" }, p.pagemap, p, a, 0)
+end
+
 os.exit(lu.LuaUnit.run(), true)

@@ -74,6 +74,9 @@ function TestSwap:test_swap_entry_encoding()
     lu.assertNotNil(w.swap, arch)
     lu.assertTrue(w.swap.exclusive)
     local slot = w.swap.offset
+    local pm = p:pagemap(a)[1]			-- /proc/PID/pagemap: type 0 | offset << 5
+    lu.assertEquals({ pm.present, pm.swap, pm.swap_type, pm.swap_offset }, { false, true, 0, slot })
+    lu.assertEquals(pm.raw, (1 << 62) | (slot << 5))
     local entry = w.levels[#w.levels].entry
     if arch == "x86_64" then
       -- ~offset << 14 >> 5 (type 0), _PAGE_SWP_EXCLUSIVE = _PAGE_USER

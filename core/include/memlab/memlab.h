@@ -801,6 +801,25 @@ MEMLAB_API size_t (memlab_vmas) (memlab_task *t, struct memlab_vma_info *out, si
 */
 MEMLAB_API int (memlab_find_vma) (memlab_task *t, uint64_t addr, struct memlab_vma_info *out);
 
+/*
+** /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst): one
+** 64-bit entry per page, from the page holding va, into out -- at most n,
+** and none at or above TASK_SIZE; returns how many.  Read as root (frame
+** numbers shown).  Present: the frame, PRESENT, FILE for a page-cache or
+** shmem page, MMAP_EXCLUSIVE when one page table maps the page (the zero
+** page is neither).  Swapped: SWAP, frame bits type | offset << 5.  A
+** page with neither, or outside every VMA: 0.
+*/
+#define MEMLAB_PM_PFRAME_MASK		((1ull << 55) - 1)
+#define MEMLAB_PM_SOFT_DIRTY		(1ull << 55)
+#define MEMLAB_PM_MMAP_EXCLUSIVE	(1ull << 56)
+#define MEMLAB_PM_UFFD_WP		(1ull << 57)
+#define MEMLAB_PM_GUARD_REGION		(1ull << 58)
+#define MEMLAB_PM_FILE			(1ull << 61)
+#define MEMLAB_PM_SWAP			(1ull << 62)
+#define MEMLAB_PM_PRESENT		(1ull << 63)
+MEMLAB_API int64_t (memlab_pagemap) (memlab_task *t, uint64_t va, uint64_t *out, size_t n);
+
 /* The mm_struct's counters (pages unless named _bytes). */
 struct memlab_mm_info {
 	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
