@@ -766,13 +766,10 @@ static bool access_error(const memlab_machine *m, const struct vm_area_struct *v
 	return !(vma->vm_flags & VM_ACCESS_FLAGS);
 }
 
-/* The error code the MMU would report for this access at addr. */
-static unsigned fault_error_code(memlab_task *t, uint64_t addr, int access, bool user)
+/* The error code the MMU reports for this access, whose walk found the page present or not. */
+static unsigned fault_error_code(bool present, int access, bool user)
 {
-	struct pt_walk w;
-
-	pt_walk(t->m, t->mm, addr, &w);
-	return (w.present ? X86_PF_PROT : 0) | (user ? X86_PF_USER : 0) |
+	return (present ? X86_PF_PROT : 0) | (user ? X86_PF_USER : 0) |
 	       (access == 'w' ? X86_PF_WRITE : 0) | (access == 'x' ? X86_PF_INSTR : 0);
 }
 
@@ -859,10 +856,11 @@ static void fault_unlock(memlab_task *t, unsigned flags, unsigned ret, bool gup)
 ** or -MEMLAB_EFAULT with the signal's code (SEGV_MAPERR, SEGV_ACCERR,
 ** BUS_ADRERR), or -MEMLAB_ENOMEM when the fault ran out of memory.
 */
-static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
+static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present,
+				int *si_code)
 {
 	bool user = !t->uaccess, gup = t->mm->mmap_lock != 0;
-	unsigned error_code = fault_error_code(t, addr, access, user);
+	unsigned error_code = fault_error_code(present, access, user);
 	unsigned flags = access_flags(access, user), ret;
 	struct vm_area_struct *vma;
 
@@ -919,7 +917,7 @@ static bool addr_canonical(const memlab_machine *m, uint64_t addr)
 ** the task killed (-MEMLAB_EFAULT, MEMLAB_SIGKILL), or -MEMLAB_ENOMEM
 ** when the OOM killer could not help.
 */
-int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
+int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, int *si_code)
 {
 	int err;
 
@@ -927,7 +925,7 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code)
 		*si_code = MEMLAB_SEGV_KERNEL;
 		return -MEMLAB_EFAULT;
 	}
-	while ((err = __do_user_addr_fault(t, addr, access, si_code)) == -MEMLAB_ENOMEM) {
+	while ((err = __do_user_addr_fault(t, addr, access, present, si_code)) == -MEMLAB_ENOMEM) {
 		if ((err = pagefault_out_of_memory(t, si_code)))
 			return err;
 	}
@@ -966,13 +964,16 @@ static void mmu_mark(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
 
 /*
 ** The MMU after a TLB miss: a walk that allows the access (A and D set,
-** the TLBs filled).  0 and *phys, or -1.
+** the TLBs filled).  0 and *phys, or -1 and in *present what the walk
+** found -- the page fault's error code tells the handler (X86_PF_PROT).
 */
-static int mmu_walk(memlab_task *t, uint64_t addr, int access, uint64_t *phys)
+static int mmu_walk(memlab_task *t, uint64_t addr, int access, uint64_t *phys, bool *present)
 {
 	struct pt_walk w;
+	int err = tlb_walk(t, addr, &w);
 
-	if (tlb_walk(t, addr, &w) || !mmu_allows(&w.prot, access))
+	*present = w.present;
+	if (err || !mmu_allows(&w.prot, access))
 		return -1;
 	mmu_mark(t->m, t->mm, addr, &w, access);
 	tlb_fill(t, addr, access, &w);
@@ -1012,12 +1013,13 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t addr, int access,
 						      uint64_t *phys, int *si_code)
 {
+	bool present;
 	int err;
 
 	for (int tries = 0;; tries++) {
 		if (tries)	/* the retried access: its TLB lookup misses */
 			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
-		if (!mmu_walk(t, addr, access, phys))
+		if (!mmu_walk(t, addr, access, phys, &present))
 			return 0;
 		if (tries == MAX_ACCESS_RETRIES) {
 			struct pt_walk w;
@@ -1029,7 +1031,7 @@ static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t a
 			*si_code = MEMLAB_SEGV_ACCERR;
 			return -MEMLAB_EFAULT;
 		}
-		if ((err = do_user_addr_fault(t, addr, access, si_code)))
+		if ((err = do_user_addr_fault(t, addr, access, present, si_code)))
 			return err;
 	}
 }

@@ -361,7 +361,7 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags);
-int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, int *si_code);
+int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, int *si_code);
 void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
 		    uint64_t end);
 void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
