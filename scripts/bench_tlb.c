@@ -58,8 +58,8 @@
 **     install the PTE, and entries move as words.  What is left, by perf:
 **     the TLBs' part, about half (the lookup that misses, the fills of the
 **     L1 dTLB and the STLB, the compulsory-miss set, the walk through the
-**     page-walk caches); three page walks (the miss's, the error code's in
-**     do_user_addr_fault, the retry's) and the leaf slot's; the buddy
+**     page-walk caches); two page walks (the miss's, whose result gives
+**     the fault its error code, and the retry's) and the leaf slot's; the buddy
 **     allocator and the free at munmap; find_vma, the PTE, the rmap and
 **     LRU counters.  20x the host would need about 50 ns a fault: not met
 **     (about 5x with the TLBs, 8x without).
