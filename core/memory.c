@@ -1379,6 +1379,44 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 /* ===================== populating ===================== */
 
 /*
+** follow_page_pte() with FOLL_TOUCH: the page at a, present with the
+** access, is marked accessed (folio_mark_accessed -- so that a populated
+** page counts as Referenced in smaps even where its entry is old, as in
+** a fork child's copy), and dirty if a write finds its entry clean.  A
+** huge entry is made young (and dirty) itself (touch_pmd).  Whether the
+** page was there.
+*/
+static bool gup_follow(memlab_task *t, uint64_t a, bool write)
+{
+	memlab_machine *m = t->m;
+	struct page *page;
+	struct pt_walk w;
+
+	if (pt_walk(m, t->mm, a, &w) || (write && !w.prot.write))
+		return false;
+	if (w.level > 0) {	/* touch_pmd(): the huge entry itself, no folio_mark_accessed */
+		const struct pt_format *f = &t->mm->pt;
+
+		w.prot.accessed = true;
+		w.prot.dirty |= write;
+		pt_write(m, w.table[w.nr_levels - 1], pt_index(f, w.level, a),
+			 pt_mkentry(f, (int)w.level, w.pfn, w.prot));
+		return true;
+	}
+	if (w.prot.special || w.pfn >= m->nr_frames)
+		return true;	/* the zero page: its flags show nowhere */
+	page = pfn_to_page(m, w.pfn);
+	if (write && !w.prot.dirty && !(page->flags & PG_dirty)) {
+		if (page_anon(page))
+			page->flags |= PG_dirty;	/* no mapping to tell: the flag alone */
+		else
+			folio_mark_dirty(m, page);
+	}
+	folio_mark_accessed(m, page);
+	return true;
+}
+
+/*
 ** GUP's faults of [start, end) of vma (faultin_page): each page not
 ** present with the access is faulted in -- a write when write -- as a
 ** fault without FAULT_FLAG_USER: no exception tracepoint, no TLB, the
@@ -1386,19 +1424,19 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 ** mmap_lock; unlockable (&locked): a fault may drop it (for I/O, to
 ** balance dirty pages), and it is taken again for the next page (*dropped
 ** set).  0, -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's
-** end).
+** end).  Every page found present, before or after its fault, is
+** touched as follow_page_mask() touches it (FOLL_TOUCH): see gup_follow().
 */
 static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			   uint64_t end, bool write, bool unlockable, bool *dropped)
 {
 	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
-	struct pt_walk w;
 
 	for (uint64_t a = start; a < end; a += t->m->page_size) {
 		unsigned ret;
 		int si_code;
 
-		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
+		if (gup_follow(t, a, write))
 			continue;
 		t->m->oom_gfp = 0;
 		ret = handle_mm_fault(t, vma, a, flags);
@@ -1415,6 +1453,7 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)
 			return -MEMLAB_EFAULT;
+		gup_follow(t, a, write);	/* __get_user_pages' retry finds the page now */
 	}
 	return 0;
 }
