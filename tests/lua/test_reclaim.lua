@@ -219,6 +219,23 @@ function TestReclaim:test_lazyfree()
   lu.assertTrue(m:check())
 end
 
+-- A lazily free page written through GUP (MADV_POPULATE_WRITE: its entry
+-- stays clean, the page is marked dirty) is not dropped: try_to_unmap_one
+-- finds the page dirty and makes it swap-backed again.
+function TestReclaim:test_lazyfree_redirtied_by_gup()
+  local m, f = machine("32M", 32 * MiB)
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
+  for i = 0, 63 do p:write(a + i * PAGE, "x") end
+  lu.assertTrue(p:madvise(a, 64 * PAGE, "free"))
+  lu.assertTrue(p:madvise(a + PAGE, PAGE, "populate_write"))
+  stream(p, f, 32 * MiB)
+  lu.assertEquals(m:vmstat().pglazyfreed, 63)
+  lu.assertEquals(p:read(a + PAGE, 1), "x")
+  lu.assertEquals(p:read(a, 1), "\0")       -- dropped: reads zero again
+  lu.assertTrue(m:check())
+end
+
 -- MAP_DROPPABLE pages are dropped under pressure, written or not.
 function TestReclaim:test_droppable()
   local m, f = machine("32M", 32 * MiB)
