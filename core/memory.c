@@ -1649,11 +1649,16 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 /* ===================== MADV_FREE ===================== */
 
 /*
-** madvise_free_pte_range() for one entry: an anonymous page this mm
-** alone maps becomes clean and old, and lazily freeable (lru_lazyfree:
-** off the swap-backed anon LRU onto the inactive file LRU, pglazyfree),
-** so that reclaim may drop it instead of swapping it unless it is
-** written again.  The zero page and shared pages are left alone.
+** madvise_free_pte_range() for one entry: an anonymous page becomes
+** lazily freeable (lru_lazyfree: off the swap-backed anon LRU onto the
+** inactive file LRU, pglazyfree), so that reclaim may drop it instead of
+** swapping it unless it is written again, and this entry clean and old.
+** Only a page whose own flags keep it (swap cache, PG_dirty) must be
+** mapped by this mm alone: that state is cleared for all.  A page shared
+** after a fork is otherwise made lazily free all the same -- the other
+** mappings' dirty entries keep reclaim from dropping it (try_to_unmap
+** finds them dirty).  The zero page is left alone; a PROT_NONE entry is
+** present to Linux and is not.
 */
 static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
@@ -1671,17 +1676,23 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		pt_write(m, table, idx, 0);	/* a swapped-out page is simply dropped */
 		return 0;
 	}
-	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
 		return 0;	/* a whole huge page is not made lazily free (yet) */
 	page = pfn_to_page(m, pfn);
-	if (!page_anon(page) || page->mapcount != 1)
+	if (!page_anon(page))
 		return 0;
-	if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
-		return 0;		/* a swap entry elsewhere still needs the slot */
-	page->flags &= ~PG_dirty;
-	p.accessed = p.dirty = false;
-	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
-	tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
+	if (page->flags & (PG_swapcache | PG_dirty)) {
+		if (page->mapcount != 1)
+			return 0;
+		if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
+			return 0;	/* a swap entry elsewhere still needs the slot */
+		page->flags &= ~PG_dirty;
+	}
+	if (p.accessed || p.dirty) {
+		p.accessed = p.dirty = false;
+		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+		tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
+	}
 	lru_lazyfree(m, page);
 	return 0;
 }
@@ -1718,8 +1729,8 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	uint64_t pfn;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
-	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
-		return 0;
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
+		return 0;	/* PROT_NONE entries are present to Linux, and go cold too */
 	page = pfn_to_page(m, pfn);
 	if (!(page->flags & PG_lru) || page->mapcount != 1 || (c->anon_only && !page_anon(page)))
 		return 0;
