@@ -999,7 +999,8 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 
 /*
 ** The slow part of one page's access: walk; fault and translate again
-** when the MMU refuses.  A fault may end without mapping the page when
+** when the MMU refuses (at once, without a walk, when a TLB entry refused
+** it: see tlb_use).  A fault may end without mapping the page when
 ** reclaim, running in one of its allocations, changed the entry meanwhile
 ** (made it old, or swapped the page out: !pte_same), and the access tries
 ** again, as a CPU re-executes the instruction.  Linux's task may retry
@@ -1013,13 +1014,15 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t addr, int access,
 						      uint64_t *phys, int *si_code)
 {
-	bool present;
+	struct tlb_cpu *c = &t->m->tlb->cpu[t->cpu];
+	bool tlb_refused = c->lk_fault;	/* the lookup's entry refused it: no walk */
+	bool present = true;		/* a TLB entry is of a present page: X86_PF_PROT */
 	int err;
 
 	for (int tries = 0;; tries++) {
 		if (tries)	/* the retried access: its TLB lookup misses */
-			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
-		if (!mmu_walk(t, addr, access, phys, &present))
+			tlb_lookup_retry(c, access);
+		if (!(tries == 0 && tlb_refused) && !mmu_walk(t, addr, access, phys, &present))
 			return 0;
 		if (tries == MAX_ACCESS_RETRIES) {
 			struct pt_walk w;
