@@ -79,10 +79,14 @@
 #define K_MREMAP_FIXED		2
 #define K_MREMAP_DONTUNMAP	4
 #define K_MADV_DONTNEED		4
+#define K_MADV_FREE		8
 #define K_MADV_DONTFORK		10
 #define K_MADV_DOFORK		11
 #define K_MADV_WIPEONFORK	18
 #define K_MADV_KEEPONFORK	19
+#define K_MADV_COLD		20
+#define K_MADV_POPULATE_READ	22
+#define K_MADV_POPULATE_WRITE	23
 
 _Static_assert(MEMLAB_MAP_POPULATE == K_MAP_POPULATE, "MAP values");
 _Static_assert(MEMLAB_MAP_FIXED_NOREPLACE == K_MAP_FIXED_NOREPLACE, "MAP values");
@@ -173,10 +177,14 @@ static const char *madv_name(int advice)
 {
 	switch (advice) {
 	case K_MADV_DONTNEED: return "dontneed";
+	case K_MADV_FREE: return "free";
 	case K_MADV_DONTFORK: return "dontfork";
 	case K_MADV_DOFORK: return "dofork";
 	case K_MADV_WIPEONFORK: return "wipeonfork";
 	case K_MADV_KEEPONFORK: return "keeponfork";
+	case K_MADV_COLD: return "cold";
+	case K_MADV_POPULATE_READ: return "populate_read";
+	case K_MADV_POPULATE_WRITE: return "populate_write";
 	default: return "?";
 	}
 }
@@ -795,6 +803,36 @@ static int proc_live[NPROC];
 static unsigned seed_timeout = 20;
 
 /*
+** A page of scratch memory whose MADV_COLD drains this CPU's LRU batches
+** (madvise_cold() begins with lru_add_drain()): MADV_FREE leaves its pages
+** in the lru_lazyfree batch, and only draining it makes them lazily free
+** (swap-backed no more, LazyFree in smaps).  Drained at once after each
+** MADV_FREE, the host is where memlab, which has no batches, always is.
+*/
+static uint64_t drain_page;
+
+/*
+** GUP's write fault that reuses a page makes its entry writable without a
+** TLB flush (wp_page_reuse), and a TLB entry still read-only from an
+** earlier read makes the next write fault once more, spuriously -- or not,
+** if anything evicted that entry meanwhile, which on the host depends on
+** all that ran on this CPU in between (memlab's own work included).  So
+** after each MADV_POPULATE_WRITE both sides flush this mm's TLB: the host
+** by unmapping TLB_FLUSH_PAGES populated pages, more than x86's
+** tlb_single_page_flush_ceiling (33), which flushes the whole mm; memlab
+** with memlab_tlb_flush_all().
+*/
+#define TLB_FLUSH_PAGES 64
+static void host_flush_tlb(void)
+{
+	long a = syscall(SYS_mmap, 0, TLB_FLUSH_PAGES * PAGE, PROT_READ | PROT_WRITE,
+			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_POPULATE, -1, 0);
+
+	if (a != -1)
+		syscall(SYS_munmap, a, TLB_FLUSH_PAGES * PAGE);
+}
+
+/*
 ** An operation of the sequence in this process; an mremap result that
 ** left the window (the kernel chose where) is unmapped at once.
 */
@@ -804,6 +842,10 @@ static int64_t host_run(const struct op *o, struct flt *f)
 
 	if (o->kind == OP_MREMAP && !is_err(r) && !meets_window((uint64_t)r, o->len2))
 		syscall(SYS_munmap, (uint64_t)r, o->len2);
+	if (o->kind == OP_MADVISE && o->advice == K_MADV_FREE)
+		syscall(SYS_madvise, drain_page, PAGE, K_MADV_COLD);
+	if (o->kind == OP_MADVISE && o->advice == K_MADV_POPULATE_WRITE)
+		host_flush_tlb();
 	return r;
 }
 
@@ -973,6 +1015,12 @@ static void procs_start(void)
 	}
 	signal(SIGCHLD, SIG_IGN);
 	prctl(PR_SET_CHILD_SUBREAPER, 1);
+	drain_page = (uint64_t)syscall(SYS_mmap, 0, PAGE, PROT_READ | PROT_WRITE,
+				       MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	if (is_err((int64_t)drain_page)) {
+		perror("mmap");
+		exit(2);
+	}
 }
 
 /* A fork step on the host: 0, or the harness stops. */
@@ -1222,6 +1270,8 @@ static int64_t sim_run(struct sim *s, const struct op *o, struct flt *f)
 	if (o->kind == OP_MREMAP && !is_err(r) && r < BAD_RC - (1LL << 33) &&
 	    !meets_window((uint64_t)r, o->len2))
 		memlab_munmap(s->t[o->proc], (uint64_t)r, o->len2);
+	if (o->kind == OP_MADVISE && o->advice == K_MADV_POPULATE_WRITE)
+		memlab_tlb_flush_all(s->m);	/* as host_flush_tlb() */
 	return r;
 }
 
@@ -1456,7 +1506,9 @@ static void gen_step(struct rng *r, const struct smaps *hs, const int *live, str
 	int p = pick_proc(r, live, 0), q = pick_proc(r, live, 1), free_slot = -1;
 	static const int advice[] = { K_MADV_DONTNEED, K_MADV_DONTNEED, K_MADV_DONTNEED,
 				      K_MADV_DONTFORK, K_MADV_DOFORK, K_MADV_WIPEONFORK,
-				      K_MADV_WIPEONFORK, K_MADV_KEEPONFORK };
+				      K_MADV_WIPEONFORK, K_MADV_KEEPONFORK, K_MADV_COLD,
+				      K_MADV_POPULATE_READ, K_MADV_POPULATE_WRITE,
+				      K_MADV_POPULATE_WRITE, K_MADV_FREE, K_MADV_FREE };
 
 	for (int i = NPROC - 1; i > 0; i--)
 		if (!live[i])
