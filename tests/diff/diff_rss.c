@@ -72,6 +72,7 @@
 #define K_MAP_PRIVATE		0x02
 #define K_MAP_FIXED		0x10
 #define K_MAP_ANONYMOUS		0x20
+#define K_MAP_LOCKED		0x2000
 #define K_MAP_NORESERVE		0x4000
 #define K_MAP_POPULATE		0x8000
 #define K_MAP_FIXED_NOREPLACE	0x100000
@@ -89,6 +90,7 @@
 #define K_MADV_POPULATE_WRITE	23
 
 _Static_assert(MEMLAB_MAP_POPULATE == K_MAP_POPULATE, "MAP values");
+_Static_assert(MEMLAB_MAP_LOCKED == K_MAP_LOCKED, "MAP values");
 _Static_assert(MEMLAB_MAP_FIXED_NOREPLACE == K_MAP_FIXED_NOREPLACE, "MAP values");
 _Static_assert(MEMLAB_MREMAP_DONTUNMAP == K_MREMAP_DONTUNMAP, "MREMAP values");
 
@@ -205,11 +207,12 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 	switch (o->kind) {
 	case OP_MMAP:
 		fmt_prot(p, sizeof p, o->prot);
-		snprintf(buf, n, "mmap(0x%" PRIx64 ", 0x%" PRIx64 ", %s, %s|anonymous|%s%s%s)", o->addr,
+		snprintf(buf, n, "mmap(0x%" PRIx64 ", 0x%" PRIx64 ", %s, %s|anonymous|%s%s%s%s)", o->addr,
 			 o->len, p, o->flags & K_MAP_SHARED ? "shared" : "private",
 			 o->flags & K_MAP_FIXED_NOREPLACE ? "fixed_noreplace" : "fixed",
 			 o->flags & K_MAP_POPULATE ? "|populate" : "",
-			 o->flags & K_MAP_NORESERVE ? "|noreserve" : "");
+			 o->flags & K_MAP_NORESERVE ? "|noreserve" : "",
+			 o->flags & K_MAP_LOCKED ? "|locked" : "");
 		break;
 	case OP_MUNMAP:
 		snprintf(buf, n, "munmap(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
@@ -803,13 +806,23 @@ static int proc_live[NPROC];
 static unsigned seed_timeout = 20;
 
 /*
-** A page of scratch memory whose MADV_COLD drains this CPU's LRU batches
-** (madvise_cold() begins with lru_add_drain()): MADV_FREE leaves its pages
-** in the lru_lazyfree batch, and only draining it makes them lazily free
-** (swap-backed no more, LazyFree in smaps).  Drained at once after each
-** MADV_FREE, the host is where memlab, which has no batches, always is.
+** A page of scratch memory whose MADV_COLD drains this CPU's LRU and mlock
+** batches (madvise_cold() begins with lru_add_drain()), where all the
+** processes of the sequence run.  A page in such a batch holds a
+** reference, which makes do_wp_page copy a page it would reuse when the
+** page is already on the LRU (wp_can_reuse_anon_folio drains only for a
+** page that is not: munlock_folio's batch keeps it there); MADV_FREE's
+** pages count as LazyFree only once their batch is drained; and when a
+** batch drains depends on all that runs on the CPU.  memlab has no such
+** batches: drained after every step (host_drain()), the host is where
+** memlab always is.
 */
 static uint64_t drain_page;
+
+static void host_drain(void)
+{
+	syscall(SYS_madvise, drain_page, PAGE, K_MADV_COLD);
+}
 
 /*
 ** GUP's write fault that reuses a page makes its entry writable without a
@@ -842,8 +855,6 @@ static int64_t host_run(const struct op *o, struct flt *f)
 
 	if (o->kind == OP_MREMAP && !is_err(r) && !meets_window((uint64_t)r, o->len2))
 		syscall(SYS_munmap, (uint64_t)r, o->len2);
-	if (o->kind == OP_MADVISE && o->advice == K_MADV_FREE)
-		syscall(SYS_madvise, drain_page, PAGE, K_MADV_COLD);
 	if (o->kind == OP_MADVISE && o->advice == K_MADV_POPULATE_WRITE)
 		host_flush_tlb();
 	return r;
@@ -1400,6 +1411,8 @@ static void gen_op(struct rng *r, const struct smaps *h, struct op *o)
 			o->flags |= K_MAP_POPULATE;
 		if (rnd(r, 100) < 10)
 			o->flags |= K_MAP_NORESERVE;
+		if (rnd(r, 100) < 6)
+			o->flags |= K_MAP_LOCKED;
 	} else if (x < 28) {
 		o->kind = OP_MUNMAP;
 		o->addr = pick_page(r, h, 0);
@@ -1726,14 +1739,17 @@ static void run_step(struct sim *sim, struct step *st)
 	switch (o->kind) {
 	case OP_FORK:
 		st->host = host_fork_step(o);
+		host_drain();
 		st->sim = sim_fork(sim, o);
 		break;
 	case OP_EXIT:
 		st->host = host_exit_step(o);
+		host_drain();
 		st->sim = sim_exit(sim, o);
 		break;
 	default:
 		st->host = host_step(o, &st->hf);
+		host_drain();
 		fflush(stdout);
 		st->sim = sim_run(sim, o, &st->sf);
 		st->outside = o->kind == OP_MREMAP && moved_out(st->host, o) && moved_out(st->sim, o);
