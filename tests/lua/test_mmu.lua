@@ -61,6 +61,13 @@ local function smaps_kb(p, start, label)
   return tonumber(block:match("\n" .. label .. ":%s+(%d+) kB"))
 end
 
+-- Every field of fields ({ Rss = 4, ... }, kB) in the smaps of the VMA at start.
+local function assert_smaps(p, start, fields)
+  for label, kb in pairs(fields) do
+    lu.assertEquals(smaps_kb(p, start, label), kb, label)
+  end
+end
+
 local function status_kb(p, label)
   return tonumber(p.machine:proc(p.pid .. "/status"):match(label .. ":%s+(%d+) kB"))
 end
@@ -600,8 +607,7 @@ function TestPopulate:test_populated_pages_are_referenced()
   map(p, 0, 3, "rw", "private|anonymous|populate")
   local c = assert(p:fork())
   lu.assertFalse(c:translate(A(0)).accessed)
-  lu.assertEquals(smaps_kb(c, A(0), "Referenced"), 12)
-  lu.assertEquals(smaps_kb(c, A(0), "Shared_Dirty"), 12)
+  assert_smaps(c, A(0), { Referenced = 12, Shared_Dirty = 12 })
   map(p, 10, 3, "rw", "private|anonymous")        -- written, not populated: not marked
   lu.assertTrue(p:touch(A(10), 3 * PAGE, "w"))
   local d = assert(p:fork())
@@ -614,38 +620,29 @@ end
 -- batch drained)
 -- ===================================================================
 
-TestMadvFree = {}
+TestMadvFree = { setUp = TestPopulate.setUp, tearDown = TestPopulate.tearDown }
 
-function TestMadvFree:setUp()
-  self.m = new_machine()
-  self.p = self.m:spawn{ aslr = false }
-end
-
-function TestMadvFree:tearDown()
-  self.m:close()
+-- Pages [0, n) of the region, private, written.
+local function written(p, n)
+  map(p, 0, n, "rw", "private|anonymous")
+  lu.assertTrue(p:touch(A(0), n * PAGE, "w"))
 end
 
 -- Pages a fork child shares become lazily free all the same: only this
 -- mm's entries go clean and old; the child's stay dirty.
 function TestMadvFree:test_free_of_pages_a_child_shares()
   local m, p = self.m, self.p
-  map(p, 0, 4, "rw", "private|anonymous")
-  lu.assertTrue(p:touch(A(0), 4 * PAGE, "w"))
+  written(p, 4)
   local c = assert(p:fork())
   lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
-  lu.assertEquals(smaps_kb(p, A(0), "Shared_Clean"), 16)
-  lu.assertEquals(smaps_kb(p, A(0), "Referenced"), 0)
-  lu.assertEquals(smaps_kb(p, A(0), "LazyFree"), 16)
-  lu.assertEquals(smaps_kb(c, A(0), "Shared_Dirty"), 16)
-  lu.assertEquals(smaps_kb(c, A(0), "LazyFree"), 0)
+  assert_smaps(p, A(0), { Shared_Clean = 16, Referenced = 0, LazyFree = 16 })
+  assert_smaps(c, A(0), { Shared_Dirty = 16, LazyFree = 0 })
   c:exit()
   local pfn, flt = p:translate(A(0)).pfn, p:mm().min_flt
   lu.assertTrue(p:write(A(0), "y"))               -- mapped once now: reused
   lu.assertEquals(p:mm().min_flt, flt + 1)
   lu.assertEquals(p:translate(A(0)).pfn, pfn)
-  lu.assertEquals(smaps_kb(p, A(0), "Private_Dirty"), 4)
-  lu.assertEquals(smaps_kb(p, A(0), "Private_Clean"), 12)
-  lu.assertEquals(smaps_kb(p, A(0), "LazyFree"), 12)
+  assert_smaps(p, A(0), { Private_Dirty = 4, Private_Clean = 12, LazyFree = 12 })
   lu.assertTrue(m:check())
 end
 
@@ -654,18 +651,14 @@ end
 -- populate only marks them accessed.
 function TestMadvFree:test_populate_after_free()
   local m, p = self.m, self.p
-  map(p, 0, 4, "rw", "private|anonymous")
-  lu.assertTrue(p:touch(A(0), 4 * PAGE, "w"))
+  written(p, 4)
   lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
-  lu.assertEquals(smaps_kb(p, A(0), "LazyFree"), 16)
+  assert_smaps(p, A(0), { LazyFree = 16 })
   lu.assertTrue(p:madvise(A(0), 2 * PAGE, "populate_write"))
-  lu.assertEquals(smaps_kb(p, A(0), "Private_Dirty"), 8)
-  lu.assertEquals(smaps_kb(p, A(0), "Referenced"), 8)
-  lu.assertEquals(smaps_kb(p, A(0), "LazyFree"), 8)
+  assert_smaps(p, A(0), { Private_Dirty = 8, Referenced = 8, LazyFree = 8 })
   lu.assertFalse(p:translate(A(0)).dirty)         -- the page is, not its entry
   lu.assertTrue(p:madvise(A(2), 2 * PAGE, "populate_read"))
-  lu.assertEquals(smaps_kb(p, A(0), "Referenced"), 16)
-  lu.assertEquals(smaps_kb(p, A(0), "LazyFree"), 8)
+  assert_smaps(p, A(0), { Referenced = 16, LazyFree = 8 })
   lu.assertTrue(m:check())
 end
 

@@ -202,13 +202,19 @@ function TestReclaim:test_dirty_pages_written_back()
   lu.assertTrue(m:check())
 end
 
--- MADV_FREE'd pages not written since are dropped; a written one is kept.
-function TestReclaim:test_lazyfree()
-  local m, f = machine("32M", 32 * MiB)
+-- A task of m with 64 pages written ("x") and made lazily free: it, their address.
+local function lazyfree_pages(m)
   local p = m:spawn{ name = "p" }
   local a = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
   for i = 0, 63 do p:write(a + i * PAGE, "x") end
   lu.assertTrue(p:madvise(a, 64 * PAGE, "free"))
+  return p, a
+end
+
+-- MADV_FREE'd pages not written since are dropped; a written one is kept.
+function TestReclaim:test_lazyfree()
+  local m, f = machine("32M", 32 * MiB)
+  local p, a = lazyfree_pages(m)
   p:write(a, "y")                          -- written again: not free to drop
   lu.assertEquals(m:vmstat().pglazyfree, 64)
   stream(p, f, 32 * MiB)
@@ -224,10 +230,7 @@ end
 -- finds the page dirty and makes it swap-backed again.
 function TestReclaim:test_lazyfree_redirtied_by_gup()
   local m, f = machine("32M", 32 * MiB)
-  local p = m:spawn{ name = "p" }
-  local a = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
-  for i = 0, 63 do p:write(a + i * PAGE, "x") end
-  lu.assertTrue(p:madvise(a, 64 * PAGE, "free"))
+  local p, a = lazyfree_pages(m)
   lu.assertTrue(p:madvise(a + PAGE, PAGE, "populate_write"))
   stream(p, f, 32 * MiB)
   lu.assertEquals(m:vmstat().pglazyfreed, 63)
