@@ -158,14 +158,36 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 	add_mm_counter(t->mm, mm_counter(page), 1);
 }
 
-/* folio_remove_rmap_pte() and the reference the entry held. */
-void page_remove_rmap(memlab_machine *m, uint64_t pfn)
+static bool vma_locks(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
+{
+	(void)t, (void)addr;
+	if (!(vma->vm_flags & VM_LOCKED))
+		return true;
+	*(bool *)ud = true;
+	return false;
+}
+
+/*
+** folio_remove_rmap_pte() and the reference the entry held, vma's entry
+** for the page being gone already.  A page of locked memory goes back to
+** evictable with its last locked mapping (munlock_vma_folio): Linux
+** counts a page's VM_LOCKED mappings (mlock_count), memlab asks the
+** reverse map whether one is left -- a fork child's copy of a locked
+** mapping is not locked, so the parent's going munlocks the page the
+** child still maps.
+*/
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	bool locked = false;
 
 	if (--page->mapcount == 0) {
 		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
-		munlock_folio(m, page);		/* no locked mapping is left */
+		munlock_folio(m, page);		/* no mapping is left */
+	} else if ((vma->vm_flags & VM_LOCKED) && (page->flags & PG_unevictable)) {
+		rmap_walk(m, pfn, vma_locks, &locked);
+		if (!locked)
+			munlock_folio(m, page);
 	}
 	put_page(m, pfn);
 }
@@ -588,7 +610,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	if (!old_zero) {
 		add_mm_counter(mm, mm_counter(pfn_to_page(m, old)), -1);
-		page_remove_rmap(m, old);
+		page_remove_rmap(m, old, vma);
 		put_page(m, old);
 	}
 	return 0;
@@ -1126,6 +1148,7 @@ static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 
 struct zap_ctx {
 	struct mmu_gather *tlb;
+	const struct vm_area_struct *vma;
 	bool recency;			/* vma_has_recency() */
 };
 
@@ -1133,12 +1156,12 @@ struct zap_ctx {
 ** The mapping goes; a page of the swap cache no one maps any more leaves
 ** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
 */
-static void zap_remove_rmap(memlab_machine *m, uint64_t pfn)
+static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	bool swapcache = page->flags & PG_swapcache;
 
-	page_remove_rmap(m, pfn);
+	page_remove_rmap(m, pfn, vma);
 	if (swapcache && !page->mapcount)
 		folio_free_swap(m, pfn);
 }
@@ -1195,7 +1218,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	if (p.accessed && z->recency && !page_anon(pfn_to_page(m, pfn)))
 		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
-	zap_remove_rmap(m, pfn);
+	zap_remove_rmap(m, pfn, z->vma);
 	return 0;
 }
 
@@ -1206,7 +1229,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
 		    uint64_t end)
 {
-	struct zap_ctx z = { tlb, vma_has_recency(vma) };
+	struct zap_ctx z = { tlb, vma, vma_has_recency(vma) };
 
 	update_hiwater_rss(tlb->mm);
 	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, &z);

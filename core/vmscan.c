@@ -220,7 +220,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		folio_mark_dirty(m, page);
 	}
 	add_mm_counter(t->mm, mm_counter(page), -1);
-	page_remove_rmap(m, ua->pfn);	/* the isolation reference keeps it */
+	page_remove_rmap(m, ua->pfn, vma);	/* the isolation reference keeps it */
 	return page->mapcount > 0;
 }
 

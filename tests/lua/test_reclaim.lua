@@ -277,6 +277,28 @@ function TestReclaim:test_mlocked_kept()
   lu.assertTrue(m:check())
 end
 
+-- A fork child's copy of a locked mapping is not locked: the pages go back
+-- to evictable when the parent's mapping goes, though the child still maps
+-- them (Linux's mlock_count reaches 0; checked on the host's kpageflags),
+-- and with a COW copy the parent's new page is the locked one.
+function TestReclaim:test_munlock_with_the_last_locked_mapping()
+  local m = machine("32M", PAGE)
+  local p = m:spawn{ name = "p", root = true }
+  local a = assert(p:mmap(nil, 2 * PAGE, "rw", "private|anonymous|locked"))
+  local c = assert(p:fork())
+  local old = c:translate(a).pfn
+  lu.assertEquals(m:page(old).lru_list, "unevictable")
+  assert(p:write(a, "y"))                               -- the parent copies page 0
+  lu.assertEquals(m:page(old).lru_list, "inactive_anon")
+  lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "unevictable")
+  local second = c:translate(a + PAGE).pfn
+  assert(p:munmap(a, 2 * PAGE))
+  lu.assertEquals(m:page(second).lru_list, "inactive_anon")
+  lu.assertEquals(m:vmstat().nr_mlock, 0)
+  lu.assertEquals(c:read(a + PAGE, 1), "\0")
+  lu.assertTrue(m:check())
+end
+
 -- Only anonymous memory left: reclaim finds nothing and the OOM killer runs.
 function TestReclaim:test_anon_only_ooms()
   local m = memlab.new{ ram = "32M", seed = 1 }
