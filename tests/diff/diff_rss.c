@@ -21,8 +21,8 @@
 **   - for every VMA of the window in every process, the smaps fields
 **     listed in FIELDS (/proc/PID/smaps on the host, memlab's PID/smaps);
 **   - which pages of the window share a frame, in and across the
-**     processes, and over an access which pages kept their frame (the
-**     host's /proc/PID/pagemap, memlab_translate()).
+**     processes, their pagemap flags, and over an access which pages kept
+**     their frame (the host's /proc/PID/pagemap, memlab_pagemap()).
 ** At the end memlab_check() must find nothing.  See tests/diff/README.md.
 **
 **   diff_rss [--first N] [--count N]   run seeds N .. N+count-1
@@ -438,10 +438,33 @@ static int smaps_compare(const struct smaps *h, const struct smaps *m, char *why
 
 struct frames {
 	uint64_t pfn[NSLOT];
+	uint64_t flags[NSLOT];	/* the entry's PM_FLAGS below */
 	int share[NSLOT];
 };
 
 static int frames_known = 1;	/* the host's pagemap shows PFNs (CAP_SYS_ADMIN) */
+
+/*
+** The pagemap bits compared besides the frame (both sides give Linux's
+** format, memlab through memlab_pagemap()): present, swapped, a page-cache
+** or shmem page (FILE), mapped by one page table (MMAP_EXCLUSIVE; the zero
+** page never is).  Soft-dirty is left out: memlab does not track it.
+*/
+#define PM_PFRAME	((1ULL << 55) - 1)
+#define PM_FLAGS	((1ULL << 56) | (1ULL << 61) | (1ULL << 62) | (1ULL << 63))
+_Static_assert(MEMLAB_PM_MMAP_EXCLUSIVE == 1ULL << 56 && MEMLAB_PM_FILE == 1ULL << 61 &&
+	       MEMLAB_PM_SWAP == 1ULL << 62 && MEMLAB_PM_PRESENT == 1ULL << 63, "PM values");
+
+/* Proc p's slots from its pagemap entries of the window (e[i]: page W + i * PAGE). */
+static void frames_from_pagemap(struct frames *fr, int p, const uint64_t *e)
+{
+	for (int i = 0; i < WIN_PAGES; i++) {
+		int k = p * WIN_PAGES + i;
+
+		fr->flags[k] = e ? e[i] & PM_FLAGS : 0;
+		fr->pfn[k] = e && (e[i] >> 63) ? e[i] & PM_PFRAME : NO_FRAME;
+	}
+}
 
 static void frames_pattern(struct frames *fr)
 {
@@ -491,6 +514,15 @@ static int frames_compare(const struct frames *h0, const struct frames *s0, cons
 		fmt_share(a, sizeof a, h, k);
 		fmt_share(b, sizeof b, s, k);
 		snprintf(why, n, "%s maps %s on the host, %s in memlab", slot, a, b);
+		return 1;
+	}
+	for (int k = 0; k < NSLOT; k++) {
+		if (h->flags[k] == s->flags[k])
+			continue;
+		fmt_slot(slot, sizeof slot, k);
+		snprintf(why, n, "%s: pagemap flags %#" PRIx64 " on the host, %#" PRIx64
+			 " in memlab (63 present, 62 swap, 61 file, 56 exclusive)", slot,
+			 h->flags[k] >> 56 << 56, s->flags[k] >> 56 << 56);
 		return 1;
 	}
 	for (int k = 0; k < NSLOT && access; k++) {
@@ -1108,8 +1140,8 @@ static void procs_stop(void)
 
 /*
 ** The frames of the window in every live proc, from /proc/PID/pagemap
-** (bit 63 present, bits 0-54 the PFN, which reads as 0 without
-** CAP_SYS_ADMIN: then frames_known is cleared and frames go uncompared).
+** (bits 0-54 the PFN, which reads as 0 without CAP_SYS_ADMIN: then
+** frames_known is cleared and frames go uncompared).
 */
 static void host_frames(struct frames *fr)
 {
@@ -1119,8 +1151,7 @@ static void host_frames(struct frames *fr)
 		char path[40];
 		int fd;
 
-		for (int i = 0; i < WIN_PAGES; i++)
-			fr->pfn[p * WIN_PAGES + i] = NO_FRAME;
+		frames_from_pagemap(fr, p, NULL);
 		if (!proc_live[p])
 			continue;
 		if (proc_pid[p])
@@ -1133,13 +1164,10 @@ static void host_frames(struct frames *fr)
 			exit(2);
 		}
 		close(fd);
-		for (int i = 0; i < WIN_PAGES; i++) {
-			if (!(e[i] >> 63))
-				continue;
-			fr->pfn[p * WIN_PAGES + i] = e[i] & ((1ULL << 55) - 1);
-			if (!fr->pfn[p * WIN_PAGES + i])
+		frames_from_pagemap(fr, p, e);
+		for (int i = 0; i < WIN_PAGES; i++)
+			if ((e[i] >> 63) && !(e[i] & PM_PFRAME))
 				frames_known = 0;
-		}
 	}
 	frames_pattern(fr);
 }
@@ -1292,18 +1320,19 @@ static int64_t sim_run(struct sim *s, const struct op *o, struct flt *f)
 	return r;
 }
 
-/* The frames of the window in every task (a huge leaf's: its frame of the page). */
+/* The frames of the window in every task, from memlab's pagemap. */
 static void sim_frames(struct sim *s, struct frames *fr)
 {
-	for (int k = 0; k < NSLOT; k++) {
-		uint64_t va = W + PAGE * (uint64_t)(k % WIN_PAGES);
-		struct memlab_walk w;
+	uint64_t e[WIN_PAGES];
 
-		fr->pfn[k] = NO_FRAME;
-		if (!s->t[k / WIN_PAGES] || memlab_translate(s->t[k / WIN_PAGES], va, &w) == -MEMLAB_EINVAL)
-			continue;
-		if ((w.present || w.protnone) && !w.swap)
-			fr->pfn[k] = w.pfn + (va & (w.leaf_size - 1)) / PAGE;
+	for (int p = 0; p < NPROC; p++) {
+		if (s->t[p] && memlab_pagemap(s->t[p], W, e, WIN_PAGES) == WIN_PAGES) {
+			frames_from_pagemap(fr, p, e);
+		} else {
+			frames_from_pagemap(fr, p, NULL);
+			if (s->t[p])
+				sim_report(s, "memlab_pagemap failed");
+		}
 	}
 	frames_pattern(fr);
 }
