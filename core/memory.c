@@ -158,14 +158,36 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 	add_mm_counter(t->mm, mm_counter(page), 1);
 }
 
-/* folio_remove_rmap_pte() and the reference the entry held. */
-void page_remove_rmap(memlab_machine *m, uint64_t pfn)
+static bool vma_locks(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
+{
+	(void)t, (void)addr;
+	if (!(vma->vm_flags & VM_LOCKED))
+		return true;
+	*(bool *)ud = true;
+	return false;
+}
+
+/*
+** folio_remove_rmap_pte() and the reference the entry held, vma's entry
+** for the page being gone already.  A page of locked memory goes back to
+** evictable with its last locked mapping (munlock_vma_folio): Linux
+** counts a page's VM_LOCKED mappings (mlock_count), memlab asks the
+** reverse map whether one is left -- a fork child's copy of a locked
+** mapping is not locked, so the parent's going munlocks the page the
+** child still maps.
+*/
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	bool locked = false;
 
 	if (--page->mapcount == 0) {
 		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
-		munlock_folio(m, page);		/* no locked mapping is left */
+		munlock_folio(m, page);		/* no mapping is left */
+	} else if ((vma->vm_flags & VM_LOCKED) && (page->flags & PG_unevictable)) {
+		rmap_walk(m, pfn, vma_locks, &locked);
+		if (!locked)
+			munlock_folio(m, page);
 	}
 	put_page(m, pfn);
 }
@@ -588,7 +610,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	if (!old_zero) {
 		add_mm_counter(mm, mm_counter(pfn_to_page(m, old)), -1);
-		page_remove_rmap(m, old);
+		page_remove_rmap(m, old, vma);
 		put_page(m, old);
 	}
 	return 0;
@@ -999,7 +1021,8 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 
 /*
 ** The slow part of one page's access: walk; fault and translate again
-** when the MMU refuses.  A fault may end without mapping the page when
+** when the MMU refuses (at once, without a walk, when a TLB entry refused
+** it: see tlb_use).  A fault may end without mapping the page when
 ** reclaim, running in one of its allocations, changed the entry meanwhile
 ** (made it old, or swapped the page out: !pte_same), and the access tries
 ** again, as a CPU re-executes the instruction.  Linux's task may retry
@@ -1013,13 +1036,15 @@ static inline void copy_bytes(uint8_t *dst, const uint8_t *src, size_t n)
 static __attribute__((noinline)) int access_page_slow(memlab_task *t, uint64_t addr, int access,
 						      uint64_t *phys, int *si_code)
 {
-	bool present;
+	struct tlb_cpu *c = &t->m->tlb->cpu[t->cpu];
+	bool tlb_refused = c->lk_fault;	/* the lookup's entry refused it: no walk */
+	bool present = true;		/* a TLB entry is of a present page: X86_PF_PROT */
 	int err;
 
 	for (int tries = 0;; tries++) {
 		if (tries)	/* the retried access: its TLB lookup misses */
-			tlb_lookup_retry(&t->m->tlb->cpu[t->cpu], access);
-		if (!mmu_walk(t, addr, access, phys, &present))
+			tlb_lookup_retry(c, access);
+		if (!(tries == 0 && tlb_refused) && !mmu_walk(t, addr, access, phys, &present))
 			return 0;
 		if (tries == MAX_ACCESS_RETRIES) {
 			struct pt_walk w;
@@ -1123,6 +1148,7 @@ static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 
 struct zap_ctx {
 	struct mmu_gather *tlb;
+	const struct vm_area_struct *vma;
 	bool recency;			/* vma_has_recency() */
 };
 
@@ -1130,12 +1156,12 @@ struct zap_ctx {
 ** The mapping goes; a page of the swap cache no one maps any more leaves
 ** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
 */
-static void zap_remove_rmap(memlab_machine *m, uint64_t pfn)
+static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	bool swapcache = page->flags & PG_swapcache;
 
-	page_remove_rmap(m, pfn);
+	page_remove_rmap(m, pfn, vma);
 	if (swapcache && !page->mapcount)
 		folio_free_swap(m, pfn);
 }
@@ -1192,7 +1218,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	if (p.accessed && z->recency && !page_anon(pfn_to_page(m, pfn)))
 		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
-	zap_remove_rmap(m, pfn);
+	zap_remove_rmap(m, pfn, z->vma);
 	return 0;
 }
 
@@ -1203,7 +1229,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
 		    uint64_t end)
 {
-	struct zap_ctx z = { tlb, vma_has_recency(vma) };
+	struct zap_ctx z = { tlb, vma, vma_has_recency(vma) };
 
 	update_hiwater_rss(tlb->mm);
 	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, &z);
@@ -1379,6 +1405,44 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 /* ===================== populating ===================== */
 
 /*
+** follow_page_pte() with FOLL_TOUCH: the page at a, present with the
+** access, is marked accessed (folio_mark_accessed -- so that a populated
+** page counts as Referenced in smaps even where its entry is old, as in
+** a fork child's copy), and dirty if a write finds its entry clean.  A
+** huge entry is made young (and dirty) itself (touch_pmd).  Whether the
+** page was there.
+*/
+static bool gup_follow(memlab_task *t, uint64_t a, bool write)
+{
+	memlab_machine *m = t->m;
+	struct page *page;
+	struct pt_walk w;
+
+	if (pt_walk(m, t->mm, a, &w) || (write && !w.prot.write))
+		return false;
+	if (w.level > 0) {	/* touch_pmd(): the huge entry itself, no folio_mark_accessed */
+		const struct pt_format *f = &t->mm->pt;
+
+		w.prot.accessed = true;
+		w.prot.dirty |= write;
+		pt_write(m, w.table[w.nr_levels - 1], pt_index(f, w.level, a),
+			 pt_mkentry(f, (int)w.level, w.pfn, w.prot));
+		return true;
+	}
+	if (w.prot.special || w.pfn >= m->nr_frames)
+		return true;	/* the zero page: its flags show nowhere */
+	page = pfn_to_page(m, w.pfn);
+	if (write && !w.prot.dirty && !(page->flags & PG_dirty)) {
+		if (page_anon(page))
+			page->flags |= PG_dirty;	/* no mapping to tell: the flag alone */
+		else
+			folio_mark_dirty(m, page);
+	}
+	folio_mark_accessed(m, page);
+	return true;
+}
+
+/*
 ** GUP's faults of [start, end) of vma (faultin_page): each page not
 ** present with the access is faulted in -- a write when write -- as a
 ** fault without FAULT_FLAG_USER: no exception tracepoint, no TLB, the
@@ -1386,19 +1450,19 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 ** mmap_lock; unlockable (&locked): a fault may drop it (for I/O, to
 ** balance dirty pages), and it is taken again for the next page (*dropped
 ** set).  0, -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's
-** end).
+** end).  Every page found present, before or after its fault, is
+** touched as follow_page_mask() touches it (FOLL_TOUCH): see gup_follow().
 */
 static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			   uint64_t end, bool write, bool unlockable, bool *dropped)
 {
 	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
-	struct pt_walk w;
 
 	for (uint64_t a = start; a < end; a += t->m->page_size) {
 		unsigned ret;
 		int si_code;
 
-		if (!pt_walk(t->m, t->mm, a, &w) && (!write || w.prot.write))
+		if (gup_follow(t, a, write))
 			continue;
 		t->m->oom_gfp = 0;
 		ret = handle_mm_fault(t, vma, a, flags);
@@ -1415,6 +1479,7 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)
 			return -MEMLAB_EFAULT;
+		gup_follow(t, a, write);	/* __get_user_pages' retry finds the page now */
 	}
 	return 0;
 }
@@ -1610,11 +1675,16 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 /* ===================== MADV_FREE ===================== */
 
 /*
-** madvise_free_pte_range() for one entry: an anonymous page this mm
-** alone maps becomes clean and old, and lazily freeable (lru_lazyfree:
-** off the swap-backed anon LRU onto the inactive file LRU, pglazyfree),
-** so that reclaim may drop it instead of swapping it unless it is
-** written again.  The zero page and shared pages are left alone.
+** madvise_free_pte_range() for one entry: an anonymous page becomes
+** lazily freeable (lru_lazyfree: off the swap-backed anon LRU onto the
+** inactive file LRU, pglazyfree), so that reclaim may drop it instead of
+** swapping it unless it is written again, and this entry clean and old.
+** Only a page whose own flags keep it (swap cache, PG_dirty) must be
+** mapped by this mm alone: that state is cleared for all.  A page shared
+** after a fork is otherwise made lazily free all the same -- the other
+** mappings' dirty entries keep reclaim from dropping it (try_to_unmap
+** finds them dirty).  The zero page is left alone; a PROT_NONE entry is
+** present to Linux and is not.
 */
 static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
@@ -1632,17 +1702,23 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		pt_write(m, table, idx, 0);	/* a swapped-out page is simply dropped */
 		return 0;
 	}
-	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
 		return 0;	/* a whole huge page is not made lazily free (yet) */
 	page = pfn_to_page(m, pfn);
-	if (!page_anon(page) || page->mapcount != 1)
+	if (!page_anon(page))
 		return 0;
-	if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
-		return 0;		/* a swap entry elsewhere still needs the slot */
-	page->flags &= ~PG_dirty;
-	p.accessed = p.dirty = false;
-	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
-	tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
+	if (page->flags & (PG_swapcache | PG_dirty)) {
+		if (page->mapcount != 1)
+			return 0;
+		if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
+			return 0;	/* a swap entry elsewhere still needs the slot */
+		page->flags &= ~PG_dirty;
+	}
+	if (p.accessed || p.dirty) {
+		p.accessed = p.dirty = false;
+		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
+		tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
+	}
 	lru_lazyfree(m, page);
 	return 0;
 }
@@ -1679,8 +1755,8 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	uint64_t pfn;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
-	if (!p.present || p.special || pfn >= m->nr_frames || level > 0)
-		return 0;
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
+		return 0;	/* PROT_NONE entries are present to Linux, and go cold too */
 	page = pfn_to_page(m, pfn);
 	if (!(page->flags & PG_lru) || page->mapcount != 1 || (c->anon_only && !page_anon(page)))
 		return 0;

@@ -356,7 +356,7 @@ void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
 int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
 int mm_counter(const struct page *page);
-void page_remove_rmap(memlab_machine *m, uint64_t pfn);
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,

@@ -337,8 +337,8 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 			n->unevictable += nr;
 		else if (page->flags & PG_lru)
 			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
-		if ((page->flags & PG_dirty) && !(page->flags & PG_swapbacked))
-			n->dirty++;
+		if ((page->flags & PG_dirty) && !(page->flags & PG_swapbacked) && !page_anon(page))
+			n->dirty++;	/* a file page's: an anonymous one is never accounted */
 		if (page->mapping && !page_anon(page)) {
 			n->cache++;
 			n->shmem += !!(page->flags & PG_swapbacked);

@@ -214,8 +214,8 @@ void mlock_folio(memlab_machine *m, struct page *page)
 /*
 ** munlock_folio(): a page of locked memory that no mapping locks any more
 ** goes back to its inactive list (unevictable_pgs_munlocked, _rescued).
-** memlab un-mlocks when the last mapping goes, where Linux counts the
-** locked mappings (mlock_count).
+** page_remove_rmap() decides when: where Linux counts the locked mappings
+** (mlock_count), memlab asks the reverse map.
 */
 void munlock_folio(memlab_machine *m, struct page *page)
 {

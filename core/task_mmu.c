@@ -219,7 +219,7 @@ struct smaps_page {
 	int mapcount;		/* page tables mapping it (page_mapcount) */
 	bool anon;		/* folio_test_anon */
 	bool swapbacked;	/* shmem, or anon not MADV_FREEd */
-	bool young, dirty;	/* PTE accessed and dirty bits (or the folio's) */
+	bool young, dirty;	/* PTE accessed and dirty bits, or the folio's flags */
 };
 
 /*
@@ -284,7 +284,9 @@ static void smaps_swap_entry(struct smaps_walk *w, uint64_t e)
 /*
 ** smaps_pte_entry(): a present (or PROT_NONE) entry of a normal page is
 ** accounted -- vm_normal_page() leaves the zero page out -- with the
-** entry's young and dirty bits or the page's own dirty flag.
+** entry's young and dirty bits or the page's own referenced and dirty
+** flags (smaps_account: an old entry of a page marked accessed, as GUP
+** marks the pages it populates, is Referenced all the same).
 */
 static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table,
 			   uint64_t idx, uint64_t e)
@@ -309,7 +311,7 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 	pg.mapcount = page->mapcount;
 	pg.anon = page_anon(page);
 	pg.swapbacked = page->flags & PG_swapbacked;
-	pg.young = p.accessed;
+	pg.young = p.accessed || (page->flags & PG_referenced);
 	pg.dirty = p.dirty || (page->flags & PG_dirty);
 	smaps_account(w->mss, &pg, (w->vma->vm_flags & VM_LOCKED) != 0);
 	if (level && pg.anon)		/* smaps_pmd_entry() */

@@ -927,7 +927,12 @@ static void tlb_refill_l1(memlab_machine *m, struct tlb_cpu *c, int kind, uint64
 /*
 ** A matching entry: complete the access when it allows it, else drop the
 ** address's entries at every level (as the page fault, or the walk that
-** sets D, does: Intel SDM 4.10.4.1) and let the access walk.
+** sets D, does: Intel SDM 4.10.4.1).  An entry lacking only D lets the
+** access walk to set it; one lacking a permission the access needs (W, U,
+** X) makes it fault without a walk (c->lk_fault) -- spuriously when the
+** page tables allow it now: Linux makes an entry writable without a flush
+** where no CPU can hold it more permissive (wp_page_reuse after GUP's
+** fault, ptep_set_access_flags) and lets such a fault fix the TLB.
 */
 static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tlb_hit *h,
 			   int kind, int lv, uint64_t va, int access, uint64_t *phys)
@@ -940,6 +945,7 @@ static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tl
 	if ((tl->flags[i] & need) != need) {
 		tl->st.misses++;
 		tl->st.perm++;
+		c->lk_fault = (need & ~tl->flags[i] & (TLBF_WRITE | TLBF_USER | TLBF_EXEC)) != 0;
 		for (int t = 0; t < m->tlb->nr; t++)
 			tlb_drop_va(&c->tlb[t], key_asid(tl->key[i]), va);
 		return false;
@@ -986,6 +992,7 @@ bool tlb_lookup_levels(struct tlb_cpu *c, int kind, uint64_t va, int access, uin
 	struct tlb_hit h;
 
 	c->lk_missed = 0;
+	c->lk_fault = false;
 	c->st.level_lookups[kind]++;
 	if (tlb_probe(c, kind, 0, va, asid, &h))
 		return tlb_use(m, c, &h, kind, 0, va, access, phys);

@@ -122,6 +122,7 @@ struct tlb_cpu {
 	struct pwc pwc[PT_MAX_LEVELS];
 	struct tlb_seen seen;		/* for compulsory misses */
 	uint8_t lk_missed;		/* the levels the last lookup missed (bit 0: L1, 1: L2) */
+	bool lk_fault;			/* its entry refused the access: a page fault */
 	/*
 	 * The last level-1 hit of each of TLB_HINTS pages (by the page
 	 * number's low bits), so that the next access to such a page finds

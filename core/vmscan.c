@@ -173,9 +173,11 @@ static void unmap_to_swap(memlab_task *t, uint64_t table, uint64_t idx, struct p
 ** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
 ** mapping keeps it.  A lazily freed anonymous page written since
-** MADV_FREE (dirty), or held by someone else, is mapped again and becomes
-** swap-backed: it is not free to drop any more.  A MAP_DROPPABLE page is
-** dropped written or not.  A swap-backed one leaves a swap entry.
+** MADV_FREE (a dirty entry, here or in a mapping unmapped before; or a
+** write through GUP: PG_dirty) is mapped again and becomes swap-backed:
+** it is not free to drop any more; one held by someone else is mapped
+** again as it was, to be looked at once more later.  A MAP_DROPPABLE page
+** is dropped written or not.  A swap-backed one leaves a swap entry.
 */
 static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			     void *ud)
@@ -201,10 +203,16 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	} else if (page_anon(page)) {	/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
 		bool droppable = vma->vm_flags & VM_DROPPABLE;
 
-		if ((p.dirty && !droppable) || page->_refcount != 1 + page->mapcount) {
+		if (p.dirty)		/* folio_mark_dirty() of an anonymous page: the flag */
+			page->flags |= PG_dirty;
+		if ((page->flags & PG_dirty) && !droppable) {
 			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
-			if (!droppable)
-				page->flags |= PG_swapbacked;
+			page->flags |= PG_swapbacked;	/* redirtied: not free to drop */
+			ua->failed = true;
+			return false;
+		}
+		if (page->_refcount != 1 + page->mapcount) {	/* held: try again later */
+			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
 			ua->failed = true;
 			return false;
 		}
@@ -212,7 +220,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		folio_mark_dirty(m, page);
 	}
 	add_mm_counter(t->mm, mm_counter(page), -1);
-	page_remove_rmap(m, ua->pfn);	/* the isolation reference keeps it */
+	page_remove_rmap(m, ua->pfn, vma);	/* the isolation reference keeps it */
 	return page->mapcount > 0;
 }
 

@@ -61,6 +61,13 @@ local function smaps_kb(p, start, label)
   return tonumber(block:match("\n" .. label .. ":%s+(%d+) kB"))
 end
 
+-- Every field of fields ({ Rss = 4, ... }, kB) in the smaps of the VMA at start.
+local function assert_smaps(p, start, fields)
+  for label, kb in pairs(fields) do
+    lu.assertEquals(smaps_kb(p, start, label), kb, label)
+  end
+end
+
 local function status_kb(p, label)
   return tonumber(p.machine:proc(p.pid .. "/status"):match(label .. ":%s+(%d+) kB"))
 end
@@ -589,6 +596,69 @@ function TestPopulate:test_read_only_maps_zero_pages()
   map(p, 80, 10, "rw", "shared|anonymous|populate")
   lu.assertEquals(p:mm().rss_shmem, 10)
   lu.assertEquals(p:mm().min_flt, 60)
+  lu.assertTrue(m:check())
+end
+
+-- GUP touches each page it populates (FOLL_TOUCH: folio_mark_accessed), so a
+-- fork child, whose copies of the entries are old, still counts them
+-- Referenced.  Checked on a Linux 6.18 host (/proc/kpageflags: REFERENCED).
+function TestPopulate:test_populated_pages_are_referenced()
+  local m, p = self.m, self.p
+  map(p, 0, 3, "rw", "private|anonymous|populate")
+  local c = assert(p:fork())
+  lu.assertFalse(c:translate(A(0)).accessed)
+  assert_smaps(c, A(0), { Referenced = 12, Shared_Dirty = 12 })
+  map(p, 10, 3, "rw", "private|anonymous")        -- written, not populated: not marked
+  lu.assertTrue(p:touch(A(10), 3 * PAGE, "w"))
+  local d = assert(p:fork())
+  lu.assertEquals(smaps_kb(d, A(10), "Referenced"), 0)
+  lu.assertTrue(m:check())
+end
+
+-- ===================================================================
+-- MADV_FREE (numbers checked on a Linux 6.18 host, its per-CPU LRU
+-- batch drained)
+-- ===================================================================
+
+TestMadvFree = { setUp = TestPopulate.setUp, tearDown = TestPopulate.tearDown }
+
+-- Pages [0, n) of the region, private, written.
+local function written(p, n)
+  map(p, 0, n, "rw", "private|anonymous")
+  lu.assertTrue(p:touch(A(0), n * PAGE, "w"))
+end
+
+-- Pages a fork child shares become lazily free all the same: only this
+-- mm's entries go clean and old; the child's stay dirty.
+function TestMadvFree:test_free_of_pages_a_child_shares()
+  local m, p = self.m, self.p
+  written(p, 4)
+  local c = assert(p:fork())
+  lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
+  assert_smaps(p, A(0), { Shared_Clean = 16, Referenced = 0, LazyFree = 16 })
+  assert_smaps(c, A(0), { Shared_Dirty = 16, LazyFree = 0 })
+  c:exit()
+  local pfn, flt = p:translate(A(0)).pfn, p:mm().min_flt
+  lu.assertTrue(p:write(A(0), "y"))               -- mapped once now: reused
+  lu.assertEquals(p:mm().min_flt, flt + 1)
+  lu.assertEquals(p:translate(A(0)).pfn, pfn)
+  assert_smaps(p, A(0), { Private_Dirty = 4, Private_Clean = 12, LazyFree = 12 })
+  lu.assertTrue(m:check())
+end
+
+-- MADV_POPULATE_WRITE finds the lazily free pages' entries clean and marks
+-- the pages dirty (follow_page_pte): not lazily free any more; a read
+-- populate only marks them accessed.
+function TestMadvFree:test_populate_after_free()
+  local m, p = self.m, self.p
+  written(p, 4)
+  lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
+  assert_smaps(p, A(0), { LazyFree = 16 })
+  lu.assertTrue(p:madvise(A(0), 2 * PAGE, "populate_write"))
+  assert_smaps(p, A(0), { Private_Dirty = 8, Referenced = 8, LazyFree = 8 })
+  lu.assertFalse(p:translate(A(0)).dirty)         -- the page is, not its entry
+  lu.assertTrue(p:madvise(A(2), 2 * PAGE, "populate_read"))
+  assert_smaps(p, A(0), { Referenced = 16, LazyFree = 8 })
   lu.assertTrue(m:check())
 end
 

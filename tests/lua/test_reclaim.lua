@@ -202,13 +202,19 @@ function TestReclaim:test_dirty_pages_written_back()
   lu.assertTrue(m:check())
 end
 
--- MADV_FREE'd pages not written since are dropped; a written one is kept.
-function TestReclaim:test_lazyfree()
-  local m, f = machine("32M", 32 * MiB)
+-- A task of m with 64 pages written ("x") and made lazily free: it, their address.
+local function lazyfree_pages(m)
   local p = m:spawn{ name = "p" }
   local a = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
   for i = 0, 63 do p:write(a + i * PAGE, "x") end
   lu.assertTrue(p:madvise(a, 64 * PAGE, "free"))
+  return p, a
+end
+
+-- MADV_FREE'd pages not written since are dropped; a written one is kept.
+function TestReclaim:test_lazyfree()
+  local m, f = machine("32M", 32 * MiB)
+  local p, a = lazyfree_pages(m)
   p:write(a, "y")                          -- written again: not free to drop
   lu.assertEquals(m:vmstat().pglazyfree, 64)
   stream(p, f, 32 * MiB)
@@ -216,6 +222,20 @@ function TestReclaim:test_lazyfree()
   lu.assertEquals(v.pglazyfreed, 63)
   lu.assertEquals(p:read(a, 1), "y")
   lu.assertEquals(p:read(a + PAGE, 1), "\0")   -- dropped: reads zero again
+  lu.assertTrue(m:check())
+end
+
+-- A lazily free page written through GUP (MADV_POPULATE_WRITE: its entry
+-- stays clean, the page is marked dirty) is not dropped: try_to_unmap_one
+-- finds the page dirty and makes it swap-backed again.
+function TestReclaim:test_lazyfree_redirtied_by_gup()
+  local m, f = machine("32M", 32 * MiB)
+  local p, a = lazyfree_pages(m)
+  lu.assertTrue(p:madvise(a + PAGE, PAGE, "populate_write"))
+  stream(p, f, 32 * MiB)
+  lu.assertEquals(m:vmstat().pglazyfreed, 63)
+  lu.assertEquals(p:read(a + PAGE, 1), "x")
+  lu.assertEquals(p:read(a, 1), "\0")       -- dropped: reads zero again
   lu.assertTrue(m:check())
 end
 
@@ -254,6 +274,28 @@ function TestReclaim:test_mlocked_kept()
   lu.assertEquals(m:vmstat().unevictable_pgs_munlocked, 256)
   lu.assertEquals(m:vmstat().unevictable_pgs_rescued, 256)
   lu.assertEquals(m:vmstat().nr_mlock, 0)
+  lu.assertTrue(m:check())
+end
+
+-- A fork child's copy of a locked mapping is not locked: the pages go back
+-- to evictable when the parent's mapping goes, though the child still maps
+-- them (Linux's mlock_count reaches 0; checked on the host's kpageflags),
+-- and with a COW copy the parent's new page is the locked one.
+function TestReclaim:test_munlock_with_the_last_locked_mapping()
+  local m = machine("32M", PAGE)
+  local p = m:spawn{ name = "p", root = true }
+  local a = assert(p:mmap(nil, 2 * PAGE, "rw", "private|anonymous|locked"))
+  local c = assert(p:fork())
+  local old = c:translate(a).pfn
+  lu.assertEquals(m:page(old).lru_list, "unevictable")
+  assert(p:write(a, "y"))                               -- the parent copies page 0
+  lu.assertEquals(m:page(old).lru_list, "inactive_anon")
+  lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "unevictable")
+  local second = c:translate(a + PAGE).pfn
+  assert(p:munmap(a, 2 * PAGE))
+  lu.assertEquals(m:page(second).lru_list, "inactive_anon")
+  lu.assertEquals(m:vmstat().nr_mlock, 0)
+  lu.assertEquals(c:read(a + PAGE, 1), "\0")
   lu.assertTrue(m:check())
 end
 

@@ -244,6 +244,33 @@ function TestTlbStats:test_flush_all()
   lu.assertEquals(m:tlb_stats()[1].walks, walks + 1)
 end
 
+-- A TLB entry that refuses an access faults without a walk.  GUP's write
+-- fault reuses a page whose entry a fork made read-only and makes it
+-- writable without a flush (wp_page_reuse): the entry an earlier read left
+-- in the TLB makes the next write fault once more, spuriously.  Checked on
+-- a Linux 6.18 x86-64 host (one fault, unless something evicted the entry
+-- first; none without the read, or after a full flush).
+function TestTlbStats:test_spurious_fault_after_gup()
+  local m = self.m
+  for _, case in ipairs{ { read = true, flush = false, faults = 1 },
+                         { read = false, flush = false, faults = 0 },
+                         { read = true, flush = true, faults = 0 } } do
+    local p, a = task_with_pages(m, 1, 0x7e0000000000)
+    p:fork():exit()                                -- the page: read-only, mapped once
+    if case.read then assert(p:read(a, 1)) end
+    local flt = p:mm().min_flt
+    assert(p:madvise(a, PAGE, "populate_write"))
+    lu.assertEquals(p:mm().min_flt, flt + 1)       -- GUP's fault: reused
+    if case.flush then m:tlb_flush_all() end
+    local walks = m:tlb_stats()[1].walks
+    assert(p:write(a, "y"))
+    lu.assertEquals(p:mm().min_flt, flt + 1 + case.faults)
+    lu.assertEquals(m:tlb_stats()[1].walks, walks + 1)
+    p:exit()
+  end
+  lu.assertTrue(m:check())
+end
+
 function TestTlbStats:test_vmstat_has_no_debug_tlbflush_items()
   -- the reference host's kernel is built without CONFIG_DEBUG_TLBFLUSH
   local v = self.m:vmstat()
