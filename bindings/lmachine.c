@@ -665,6 +665,7 @@ static int m_info(lua_State *L)
 	lmemlab_setint(L, "seed", in->seed);
 	lmemlab_setint(L, "va_bits", in->va_bits);
 	lmemlab_setint(L, "cpus", (uint64_t)in->nr_cpus);
+	lmemlab_setbool(L, "dead", in->dead);
 	return 1;
 }
 

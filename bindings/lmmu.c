@@ -332,7 +332,7 @@ static int t_pagetable(lua_State *L)
 	return 1;
 }
 
-#define LMMU_MAX_PAGEMAP	(1u << 24)	/* p:pagemap's most pages: 64 GiB of 4K */
+#define LMMU_MAX_PAGEMAP	(1u << 20)	/* p:pagemap's most pages: 4 GiB of 4K, ~300 MiB of tables */
 
 /* One pagemap entry, decoded, at the top. */
 static void push_pagemap_entry(lua_State *L, uint64_t e)
@@ -363,8 +363,10 @@ static int t_pagemap(lua_State *L)
 	uint64_t va = lmemlab_checkaddr(L, 2, "pagemap", "vaddr");
 	lua_Integer n = lua_isnoneornil(L, 3) ? 1 :
 		lmemlab_checkrange(L, 3, "pagemap", "pages", 1, LMMU_MAX_PAGEMAP);
-	uint64_t *e = lua_newuserdatauv(L, (size_t)n * sizeof(*e), 0);
-	int64_t got = memlab_pagemap(t, va, e, (size_t)n);
+	int64_t got = memlab_pagemap(t, va, NULL, (size_t)n);	/* TASK_SIZE may cut it */
+	uint64_t *e = lua_newuserdatauv(L, got ? (size_t)got * sizeof(*e) : 1, 0);
+
+	got = memlab_pagemap(t, va, e, (size_t)got);
 
 	lua_createtable(L, (int)got, 0);
 	for (int64_t i = 0; i < got; i++) {

@@ -132,8 +132,13 @@ static int access_pattern(memlab_task *t, const struct memlab_pattern *pat,
 int memlab_access_pattern(memlab_task *t, const struct memlab_pattern *pat,
 			  struct memlab_pattern_result *res)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = access_pattern(t, pat, res);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = access_pattern(t, pat, res);
 
 	task_leave(t, prev);
 	return ret;

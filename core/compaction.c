@@ -987,6 +987,8 @@ void kcompactd_run(memlab_machine *m)
 */
 int memlab_compact_memory(memlab_machine *m)
 {
+	if (m->dead)
+		return -MEMLAB_EIO;
 	for (int i = 0; i < m->nr_zones; i++) {
 		struct compact_control cc;
 

@@ -341,6 +341,8 @@ int64_t memlab_drop_caches(memlab_machine *m, int mode)
 
 	if (mode < 1 || mode > 3)
 		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
 	if (mode & 1) {
 		for (struct memlab_file *f = m->files; f; f = f->next)
 			if (!f->shmem && !f->huge_shift)	/* tmpfs pages are their only copy */
@@ -725,6 +727,8 @@ void wakeup_flusher_threads(memlab_machine *m)
 /* sync(2): every regular file's dirty pages go to its disk. */
 int memlab_sync(memlab_machine *m)
 {
+	if (m->dead)
+		return -MEMLAB_EIO;
 	for (struct memlab_file *f = m->files; f; f = f->next) {
 		int err = filemap_writeback(f, 0, UINT64_MAX);
 

@@ -191,6 +191,8 @@ int memlab_clone(memlab_task *parent, uint64_t clone_flags, memlab_task **out)
 
 	if (err)
 		return err;
+	if (parent->m->dead)
+		return -MEMLAB_EIO;
 	prev = task_enter(parent);
 	err = kernel_clone(parent, clone_flags, out);
 	task_leave(parent, prev);

@@ -17,6 +17,8 @@
 #include "vmstat_items.h"
 
 #define PFN_NONE		UINT32_MAX	/* end of a free list */
+#define PFN_POISON1		(UINT32_MAX - 1)	/* a deleted entry's links (LIST_POISON1, 2) */
+#define PFN_POISON2		(UINT32_MAX - 2)
 #define NR_ORDERS_MAX		MEMLAB_NR_ORDERS_MAX
 #define MAX_NR_ZONES		MEMLAB_MAX_NR_ZONES
 #define MIGRATE_TYPES		MEMLAB_MIGRATE_TYPES
@@ -308,6 +310,7 @@ struct memlab_machine {
 	/* the OOM killer (oom_kill.c) */
 	int panic_on_oom, oom_kill_allocating_task;	/* vm.panic_on_oom, vm.oom_kill_allocating_task */
 	uint32_t oom_gfp;		/* the last failed allocation that may OOM-kill: its gfp (0: none) */
+	bool dead;			/* a kernel BUG stopped it (ml_bug) */
 	unsigned oom_order;		/* and order */
 	int oom_victims;		/* tasks marked, not yet exited */
 
@@ -333,6 +336,8 @@ void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
 void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
+void ml_bug(memlab_machine *m, const char *where, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
 void rng_seed(struct rng *r, uint64_t seed);
 /* Report why a configuration is refused; returns -MEMLAB_EINVAL. */
 int ml_bad_config(memlab_machine *m, const char *fmt, ...)

@@ -77,18 +77,43 @@ void memlab_free_text(memlab_machine *m, char *text)
 }
 
 /* Pass a report of corrupted simulated state to the host (or stderr). */
-void ml_report(memlab_machine *m, const char *fmt, ...)
+static void ml_vreport(memlab_machine *m, const char *fmt, va_list ap)
 {
 	char msg[1024];
-	va_list ap;
 
-	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
-	va_end(ap);
 	if (m->report)
 		m->report(m->report_ud, msg);
 	else
 		fprintf(stderr, "memlab: %s\n", msg);
+}
+
+void ml_report(memlab_machine *m, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ml_vreport(m, fmt, ap);
+	va_end(ap);
+}
+
+/*
+** BUG(): what the reference host does when it finds its data corrupted
+** (CONFIG_DEBUG_LIST with CONFIG_BUG_ON_DATA_CORRUPTION): the report, and
+** the machine stops.  Its state stays as the BUG found it, for
+** memlab_check and the /proc files to read: lists no longer change,
+** allocations fail, frees leak, and every call that would change its
+** memory returns -MEMLAB_EIO.  The host process goes on.
+*/
+void ml_bug(memlab_machine *m, const char *where, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	ml_vreport(m, fmt, ap);
+	va_end(ap);
+	ml_report(m, "kernel BUG at %s!\nOops: invalid opcode: 0000 [#1] SMP NOPTI", where);
+	m->dead = true;
 }
 
 /* ===================== the seeded generator ===================== */
@@ -215,13 +240,11 @@ static int set_va_bits(memlab_machine *m, unsigned va_bits)
 /* A configuration Linux could not boot: say why, through the report hook. */
 int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 {
-	char msg[256];
 	va_list ap;
 
 	va_start(ap, fmt);
-	vsnprintf(msg, sizeof(msg), fmt, ap);
+	ml_vreport(m, fmt, ap);
 	va_end(ap);
-	ml_report(m, "%s", msg);
 	return -MEMLAB_EINVAL;
 }
 
@@ -332,7 +355,7 @@ int memlab_write_phys(memlab_machine *m, uint64_t paddr, const void *buf,
 		      size_t n)
 {
 	const uint8_t *src = buf;
-	int err = check_phys_range(m, paddr, n);
+	int err = m->dead ? -MEMLAB_EIO : check_phys_range(m, paddr, n);
 
 	if (err)
 		return err;
@@ -519,6 +542,7 @@ void memlab_machine_info(const memlab_machine *m,
 	info->watermark_scale_factor = m->watermark_scale_factor;
 	info->seed = m->seed;
 	info->nr_cpus = m->tlb->nr_cpus;
+	info->dead = m->dead;
 }
 
 void ml_violation(struct ml_check *c, const char *fmt, ...)

@@ -324,8 +324,13 @@ static int do_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behav
 
 int memlab_madvise(memlab_task *t, uint64_t start, uint64_t len_in, int behavior)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = do_madvise(t, start, len_in, behavior);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = do_madvise(t, start, len_in, behavior);
 
 	task_leave(t, prev);
 	return ret;

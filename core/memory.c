@@ -1119,8 +1119,13 @@ static int access_user(memlab_task *t, uint64_t addr, uint64_t len, int access, 
 int memlab_access(memlab_task *t, uint64_t addr, uint64_t len, int access, void *buf,
 		  int *si_code)
 {
-	memlab_task *prev = task_enter(t);
-	int err = access_user(t, addr, len, access, buf, si_code);
+	memlab_task *prev;
+	int err;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	err = access_user(t, addr, len, access, buf, si_code);
 
 	task_leave(t, prev);
 	return err;

@@ -453,8 +453,13 @@ static int vm_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 
 int memlab_munmap(memlab_task *t, uint64_t addr, uint64_t len)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = vm_munmap(t, addr, len);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = vm_munmap(t, addr, len);
 
 	task_leave(t, prev);
 	return ret;
@@ -782,8 +787,13 @@ static int ksys_mmap_pgoff(memlab_task *t, uint64_t addr, uint64_t len, int prot
 int memlab_mmap(memlab_task *t, uint64_t addr, uint64_t len, int prot, int flags,
 		memlab_file *file, uint64_t offset, uint64_t *out)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = ksys_mmap_pgoff(t, addr, len, prot, flags, file, offset, out);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = ksys_mmap_pgoff(t, addr, len, prot, flags, file, offset, out);
 
 	task_leave(t, prev);
 	return ret;
@@ -932,8 +942,13 @@ out:
 
 uint64_t memlab_brk(memlab_task *t, uint64_t brk)
 {
-	memlab_task *prev = task_enter(t);
-	uint64_t ret = sys_brk(t, brk);
+	memlab_task *prev;
+	uint64_t ret;
+
+	if (t->m->dead)
+		return t->mm->brk;
+	prev = task_enter(t);
+	ret = sys_brk(t, brk);
 
 	task_leave(t, prev);
 	return ret;
@@ -971,8 +986,13 @@ static int glibc_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 
 int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = glibc_sbrk(t, increment, old);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = glibc_sbrk(t, increment, old);
 
 	task_leave(t, prev);
 	return ret;

@@ -162,9 +162,12 @@ out:
 
 int memlab_mprotect(memlab_task *t, uint64_t start, uint64_t len, int prot)
 {
-	memlab_task *prev = task_enter(t);
+	memlab_task *prev;
 	int ret;
 
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
 	switch_to_task(t);	/* the caller runs on its CPU */
 	ret = do_mprotect_pkey(t, start, len, prot);
 

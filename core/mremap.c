@@ -522,8 +522,13 @@ static int do_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64
 int memlab_mremap(memlab_task *t, uint64_t old_addr, uint64_t old_len, uint64_t new_len,
 		  int flags, uint64_t new_addr, uint64_t *out)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = do_mremap(t, old_addr, old_len, new_len, flags, new_addr, out);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = do_mremap(t, old_addr, old_len, new_len, flags, new_addr, out);
 
 	task_leave(t, prev);
 	return ret;

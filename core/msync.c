@@ -89,8 +89,13 @@ static int do_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 
 int memlab_msync(memlab_task *t, uint64_t start, uint64_t len, int flags)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = do_msync(t, start, len, flags);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = do_msync(t, start, len, flags);
 
 	task_leave(t, prev);
 	return ret;

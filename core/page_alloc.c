@@ -148,34 +148,26 @@ static void account_blocks(memlab_machine *m, struct zone *z, unsigned order,
 	}
 }
 
-/* list_add() / list_add_tail() on a pfn-linked list (free, pcp or LRU). */
-void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail)
+/*
+** The lists of pages linked by pfn (free, pcp, LRU) check their links as
+** Linux's CONFIG_DEBUG_LIST does (lib/list_debug.c), and, as on the
+** reference host (CONFIG_BUG_ON_DATA_CORRUPTION), a corrupted link is a
+** kernel BUG: the report names pfns where Linux prints addresses, and the
+** machine stops (ml_bug) before the corruption spreads.  A deleted
+** entry's links are poisoned, as list_del() leaves them.
+*/
+/* What a link names, for a report: "pfn:0x..", or what stands in for one. */
+static const char *link_name(char *buf, size_t size, uint32_t pfn)
 {
-	struct page *page = pfn_to_page(m, pfn);
-
-	if (tail) {
-		page->lru_next = PFN_NONE;
-		page->lru_prev = list->tail;
-		if (list->tail != PFN_NONE)
-			pfn_to_page(m, list->tail)->lru_next = (uint32_t)pfn;
-		else
-			list->head = (uint32_t)pfn;
-		list->tail = (uint32_t)pfn;
-	} else {
-		page->lru_prev = PFN_NONE;
-		page->lru_next = list->head;
-		if (list->head != PFN_NONE)
-			pfn_to_page(m, list->head)->lru_prev = (uint32_t)pfn;
-		else
-			list->tail = (uint32_t)pfn;
-		list->head = (uint32_t)pfn;
-	}
+	if (pfn == PFN_NONE)
+		return "the list head";
+	if (pfn == PFN_POISON1 || pfn == PFN_POISON2)
+		return pfn == PFN_POISON1 ? "LIST_POISON1" : "LIST_POISON2";
+	snprintf(buf, size, "pfn:%#x", pfn);
+	return buf;
 }
 
-/*
-** The link that should point at pfn from its side (the neighbour's, or
-** the list's end), or PFN_NONE when the neighbour is outside RAM.
-*/
+/* The link that should point at pfn from a neighbour (or the list's end); PFN_NONE outside RAM. */
 static uint32_t pfn_list_back(memlab_machine *m, uint32_t nb, uint32_t end, bool next_side)
 {
 	if (nb == PFN_NONE)
@@ -185,29 +177,91 @@ static uint32_t pfn_list_back(memlab_machine *m, uint32_t nb, uint32_t end, bool
 	return next_side ? pfn_to_page(m, nb)->lru_prev : pfn_to_page(m, nb)->lru_next;
 }
 
-/*
-** list_del() on a pfn-linked list; the links are cleared.  As with
-** CONFIG_DEBUG_LIST (lib/list_debug.c __list_del_entry_valid_or_report),
-** an entry whose neighbours do not point back at it is reported and left
-** where it is: a corrupted list (m:corrupt) spreads no further.  Linux
-** prints the list_heads' addresses; memlab prints pfns.
-*/
+/* __list_add_valid_or_report(): pfn goes between prev and next. */
+static bool pfn_list_add_valid(memlab_machine *m, struct free_list *list, uint32_t pfn,
+			       uint32_t prev, uint32_t next)
+{
+	char a[32], b[32];
+
+	if (next != PFN_NONE && pfn_list_back(m, next, list->tail, true) != prev) {
+		ml_bug(m, "lib/list_debug.c:29",
+				"list_add corruption. next->prev should be prev (%s), but was %s. (next=pfn:%#x).",
+				link_name(a, sizeof(a), prev),
+				link_name(b, sizeof(b), pfn_list_back(m, next, list->tail, true)), next);
+		return false;
+	}
+	if (prev != PFN_NONE && pfn_list_back(m, prev, list->head, false) != next) {
+		ml_bug(m, "lib/list_debug.c:32",
+				"list_add corruption. prev->next should be next (%s), but was %s. (prev=pfn:%#x).",
+				link_name(a, sizeof(a), next),
+				link_name(b, sizeof(b), pfn_list_back(m, prev, list->head, false)), prev);
+		return false;
+	}
+	if (pfn == prev || pfn == next) {
+		ml_bug(m, "lib/list_debug.c:35",
+				"list_add double add: new=pfn:%#x, prev=%s, next=%s.", pfn,
+				link_name(a, sizeof(a), prev), link_name(b, sizeof(b), next));
+		return false;
+	}
+	return true;
+}
+
+/* list_add() / list_add_tail() on a pfn-linked list (free, pcp or LRU). */
+void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	uint32_t prev = tail ? list->tail : PFN_NONE, next = tail ? PFN_NONE : list->head;
+
+	if (m->dead || !pfn_list_add_valid(m, list, (uint32_t)pfn, prev, next))
+		return;
+	page->lru_prev = prev;
+	page->lru_next = next;
+	if (prev != PFN_NONE)
+		pfn_to_page(m, prev)->lru_next = (uint32_t)pfn;
+	else
+		list->head = (uint32_t)pfn;
+	if (next != PFN_NONE)
+		pfn_to_page(m, next)->lru_prev = (uint32_t)pfn;
+	else
+		list->tail = (uint32_t)pfn;
+}
+
+/* __list_del_entry_valid_or_report() */
+static bool pfn_list_del_valid(memlab_machine *m, struct free_list *list, uint32_t pfn)
+{
+	const struct page *page = pfn_to_page(m, pfn);
+	uint32_t prev = page->lru_prev, next = page->lru_next, was;
+	char a[32], b[32];
+
+	if (next == PFN_POISON1 || prev == PFN_POISON2) {
+		ml_bug(m, next == PFN_POISON1 ? "lib/list_debug.c:56" : "lib/list_debug.c:59",
+				"list_del corruption, pfn:%#x->%s is LIST_POISON%d", pfn,
+				next == PFN_POISON1 ? "next" : "prev", next == PFN_POISON1 ? 1 : 2);
+		return false;
+	}
+	if ((was = pfn_list_back(m, prev, list->head, false)) != pfn) {
+		ml_bug(m, "lib/list_debug.c:62",
+				"list_del corruption. prev->next should be pfn:%#x, but was %s. (prev=%s)",
+				pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), prev));
+		return false;
+	}
+	if ((was = pfn_list_back(m, next, list->tail, true)) != pfn) {
+		ml_bug(m, "lib/list_debug.c:65",
+				"list_del corruption. next->prev should be pfn:%#x, but was %s. (next=%s)",
+				pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), next));
+		return false;
+	}
+	return true;
+}
+
+/* list_del() on a pfn-linked list: the links are poisoned.  false: not deleted. */
 bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	uint32_t prev = page->lru_prev, next = page->lru_next;
-	uint32_t was;
 
-	if ((was = pfn_list_back(m, prev, list->head, false)) != pfn) {
-		ml_report(m, "list_del corruption. prev->next should be pfn:%#llx, but was pfn:%#x. (prev=pfn:%#x)",
-			  (unsigned long long)pfn, was, prev);
+	if (m->dead || !pfn_list_del_valid(m, list, (uint32_t)pfn))
 		return false;
-	}
-	if ((was = pfn_list_back(m, next, list->tail, true)) != pfn) {
-		ml_report(m, "list_del corruption. next->prev should be pfn:%#llx, but was pfn:%#x. (next=pfn:%#x)",
-			  (unsigned long long)pfn, was, next);
-		return false;
-	}
 	if (prev != PFN_NONE)
 		pfn_to_page(m, prev)->lru_next = next;
 	else
@@ -216,7 +270,8 @@ bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
 		pfn_to_page(m, next)->lru_prev = prev;
 	else
 		list->tail = prev;
-	page->lru_next = page->lru_prev = 0;
+	page->lru_next = PFN_POISON1;
+	page->lru_prev = PFN_POISON2;
 	return true;
 }
 
@@ -880,11 +935,17 @@ static void free_pcppages_bulk(memlab_machine *m, struct zone *z, int count,
 		struct free_list *list;
 		unsigned order;
 
-		do {
+		for (unsigned tries = 0;; tries++) {
+			if (tries == NR_PCP_LISTS) {	/* count says more than the lists hold */
+				pcp->count = 0;
+				return;
+			}
 			if (++pindex > NR_PCP_LISTS - 1)
 				pindex = 0;
 			list = &pcp->lists[pindex];
-		} while (list->head == PFN_NONE);
+			if (list->head != PFN_NONE)
+				break;
+		}
 		order = pindex_to_order(m, pindex);
 		do {
 			uint64_t pfn = list->tail;
@@ -905,7 +966,7 @@ static void drain_pages_zone(memlab_machine *m, struct zone *z)
 {
 	struct per_cpu_pages *pcp = &z->pcp;
 
-	while (pcp->count) {
+	while (pcp->count > 0 && !m->dead) {
 		int to_drain = min_int(pcp->count, pcp->batch << CONFIG_PCP_BATCH_SCALE_MAX);
 
 		free_pcppages_bulk(m, z, to_drain, 0);
@@ -922,6 +983,8 @@ static void drain_all_pages(memlab_machine *m)
 /* The host's drain_all_pages(NULL). */
 int memlab_drain_pages(memlab_machine *m)
 {
+	if (m->dead)
+		return -MEMLAB_EIO;
 	drain_all_pages(m);
 	return 0;
 }
@@ -1111,6 +1174,8 @@ static void free_unref_page_commit(memlab_machine *m, struct zone *z, uint64_t p
 /* free_one_page(): straight to the buddy (__free_pages_ok for other orders). */
 static void free_one_page(memlab_machine *m, struct zone *z, uint64_t pfn, unsigned order)
 {
+	if (m->dead)
+		return;
 	__free_one_page(m, z, pfn, order, get_pfnblock_migratetype(m, pfn), false);
 	m->vmstat[PGFREE] += 1ull << order;
 }
@@ -1124,6 +1189,8 @@ static void free_unref_page(memlab_machine *m, struct zone *z, uint64_t pfn, uns
 {
 	int mt;
 
+	if (m->dead)		/* a stopped machine's frees leak */
+		return;
 	if (m->pcp_disabled || !pcp_allowed_order(m, order)) {
 		free_one_page(m, z, pfn, order);
 		return;
@@ -1619,6 +1686,8 @@ int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 
 	if (err)
 		return err;
+	if (m->dead)		/* a kernel BUG stopped the machine */
+		return -MEMLAB_ENOMEM;
 	if (should_fail_alloc_page(m, gfp, order))	/* prepare_alloc_pages() */
 		return -MEMLAB_ENOMEM;
 	if (ac.preferred_zone < 0)
@@ -1644,7 +1713,11 @@ int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 /* The host's allocation: outside any operation, so a kswapd it woke runs as it returns. */
 int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 {
-	int err = alloc_pages(m, order, gfp, pfn);
+	int err;
+
+	if (m->dead)
+		return -MEMLAB_EIO;
+	err = alloc_pages(m, order, gfp, pfn);
 
 	background_run(m);
 	return err;
@@ -1723,10 +1796,13 @@ static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned or
 
 int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 {
-	const char *reason = free_pages_check(m, pfn, order);
+	const char *reason;
 	struct page *page;
 	struct zone *z;
 
+	if (m->dead)
+		return -MEMLAB_EIO;
+	reason = free_pages_check(m, pfn, order);
 	if (reason) {
 		bad_page(m, pfn, reason);
 		return -MEMLAB_EINVAL;

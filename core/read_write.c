@@ -26,7 +26,11 @@ static int copy_in_host(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
 
 int memlab_file_pread(memlab_file *f, uint64_t off, void *buf, uint64_t n, uint64_t *done)
 {
-	int64_t r = filemap_read(f, off, n, copy_out_host, buf);
+	int64_t r;
+
+	if (f->m->dead)
+		return -MEMLAB_EIO;
+	r = filemap_read(f, off, n, copy_out_host, buf);
 
 	background_run(f->m);
 	if (r < 0)
@@ -40,6 +44,8 @@ int memlab_file_pwrite(memlab_file *f, uint64_t off, const void *buf, uint64_t n
 {
 	int64_t r;
 
+	if (f->m->dead)
+		return -MEMLAB_EIO;
 	if (!f->writable)
 		return -MEMLAB_EBADF;
 	r = filemap_write(f, off, n, copy_in_host, (void *)buf);
@@ -155,8 +161,13 @@ static int ksys_pread64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t 
 int memlab_pread(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 		 uint64_t off, uint64_t *done)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = ksys_pread64(t, f, addr, count, off, done);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = ksys_pread64(t, f, addr, count, off, done);
 
 	task_leave(t, prev);
 	return ret;
@@ -179,8 +190,13 @@ static int ksys_pwrite64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t
 int memlab_pwrite(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 		  uint64_t off, uint64_t *done)
 {
-	memlab_task *prev = task_enter(t);
-	int ret = ksys_pwrite64(t, f, addr, count, off, done);
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = ksys_pwrite64(t, f, addr, count, off, done);
 
 	task_leave(t, prev);
 	return ret;

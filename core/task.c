@@ -625,6 +625,8 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 	if (a->aslr < 0 || a->aslr > 2 || x->text > (1ull << 40) || x->rodata > (1ull << 40) ||
 	    x->data > (1ull << 40) || x->bss > (1ull << 40))
 		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
 	t = task_alloc(m, a);
 	if (!t)
 		return -MEMLAB_ENOMEM;

@@ -706,21 +706,23 @@ static void show_statm(memlab_task *t, struct strbuf *sb)
 #define MAX_SWAPFILES_SHIFT	5	/* a swap entry's frame: type | offset << 5 */
 
 /*
-** pte_to_pagemap_entry() for the leaf found at va (and
-** pagemap_pmd_range_thp() for a page of a huge leaf), as a reader with
+** pte_to_pagemap_entry() for the leaf found at va, and
+** pagemap_pmd_range_thp() for a page of a huge leaf, as a reader with
 ** CAP_SYS_ADMIN sees it (pm->show_pfn).  A present entry gives its frame;
-** vm_normal_page() -- not the zero page -- then says file or anonymous,
-** and a page that one page table maps (folio_precise_page_mapcount() ==
-** 1; a huge page's entire mapping counts for each of its pages) is
-** exclusive.  A swap entry gives type | offset << MAX_SWAPFILES_SHIFT.
-** No soft-dirty bit: memlab, like its reference host, has no
-** CONFIG_MEM_SOFT_DIRTY; no uffd-wp, no guard regions.
+** its folio -- vm_normal_page() for a PTE, so not the zero page; the huge
+** page itself for a PMD, the huge zero page included -- then says file or
+** anonymous, and a folio that one page table maps is exclusive (a huge
+** leaf's mapping counts for each of its pages).  A swap entry gives type
+** | offset << MAX_SWAPFILES_SHIFT.  No soft-dirty bit: memlab, like its
+** reference host, has no CONFIG_MEM_SOFT_DIRTY; no uffd-wp, no guard
+** regions.
 */
 static uint64_t pagemap_entry(memlab_task *t, uint64_t va)
 {
 	memlab_machine *m = t->m;
 	const struct pt_format *f = &t->mm->pt;
 	uint64_t e, pfn, slot, flags;
+	const struct page *folio;
 	struct pt_walk w;
 	struct pt_prot p;
 	bool exclusive;
@@ -733,36 +735,39 @@ static uint64_t pagemap_entry(memlab_task *t, uint64_t va)
 			return MEMLAB_PM_SWAP | (slot << MAX_SWAPFILES_SHIFT);
 		return 0;
 	}
-	pfn += (va & (pt_level_size(f, w.level) - 1)) >> m->page_shift;
-	flags = MEMLAB_PM_PRESENT | (pfn & MEMLAB_PM_PFRAME_MASK);
-	if (p.special || pfn >= m->nr_frames)
+	flags = MEMLAB_PM_PRESENT |
+		((pfn + ((va & (pt_level_size(f, w.level) - 1)) >> m->page_shift)) &
+		 MEMLAB_PM_PFRAME_MASK);
+	if ((p.special && !w.level) || pfn >= m->nr_frames)
 		return flags;
-	if (!page_anon(pfn_to_page(m, pfn)))
+	folio = pfn_to_page(m, pfn);	/* a huge leaf's entry names its head */
+	if (!page_anon(folio))
 		flags |= MEMLAB_PM_FILE;
-	if (pfn_to_page(m, w.level ? pfn - (pfn & ((pt_level_size(f, w.level) >> m->page_shift) - 1)) :
-				   pfn)->mapcount == 1)
+	if (folio->mapcount == 1)
 		flags |= MEMLAB_PM_MMAP_EXCLUSIVE;
 	return flags;
 }
 
 /*
 ** pagemap_read(): the entries of the n pages from va's page, 0 where no
-** VMA is (pagemap_pte_hole); nothing at or above TASK_SIZE.
+** VMA is (pagemap_pte_hole); nothing at or above TASK_SIZE.  out NULL:
+** only how many there would be.
 */
 int64_t memlab_pagemap(memlab_task *t, uint64_t va, uint64_t *out, size_t n)
 {
 	uint64_t page = t->m->page_size, addr = va & ~(page - 1);
 	const struct vm_area_struct *vma = NULL;
-	size_t i;
 
-	if (!t->mm)
+	if (!t->mm || addr >= t->mm->task_size)
 		return 0;
-	for (i = 0; i < n && addr < t->mm->task_size; i++, addr += page) {
+	if (n > (t->mm->task_size - addr) >> t->m->page_shift)
+		n = (t->mm->task_size - addr) >> t->m->page_shift;
+	for (size_t i = 0; out && i < n; i++, addr += page) {
 		if (!vma || addr >= vma->vm_end)	/* the tree: no vmacache statistics */
 			vma = vma_tree_find(&t->mm->mm_mt, addr);
 		out[i] = vma && vma->vm_start <= addr ? pagemap_entry(t, addr) : 0;
 	}
-	return (int64_t)i;
+	return (int64_t)n;
 }
 
 /* ===================== the files ===================== */

@@ -1356,6 +1356,8 @@ int memlab_task_run_on(memlab_task *t, int cpu)
 
 	if (cpu < 0 || cpu >= tm->nr_cpus)
 		return -MEMLAB_EINVAL;
+	if (t->m->dead)
+		return -MEMLAB_EIO;
 	if (cpu != t->cpu && c->loaded_mm == t->mm)	/* the old CPU goes idle */
 		enter_lazy_tlb(c);
 	t->cpu = cpu;

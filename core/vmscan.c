@@ -997,6 +997,8 @@ void kswapd_run(memlab_machine *m)
 /* The kernel threads memlab runs between operations: kswapd, then kcompactd. */
 void background_run(memlab_machine *m)
 {
+	if (m->dead)
+		return;
 	kswapd_run(m);
 	kcompactd_run(m);
 }

@@ -9,7 +9,8 @@
 -- shootdown IPI (tlb_lost_shootdown) is harmless to an idle CPU but lets
 -- a thread on another CPU read a freed frame; a flipped link of an LRU
 -- list is what CONFIG_DEBUG_LIST's checks catch when reclaim unlinks a
--- page.  Each time m:check() names the damage.  Every claim is checked
+-- page, and a kernel BUG stops the machine.  Each time m:check() names
+-- the damage.  Every claim is checked
 -- with assert().
 
 local memlab = require("memlab")
@@ -210,15 +211,18 @@ assert(err:match("inactive_file"))
 m:drop_caches(1)
 local oops = {}
 for line in m:dmesg():gmatch("[^\n]+") do
-  if line:match("list_del corruption") then oops[#oops + 1] = "    " .. line end
+  if line:match("list_del corruption") or line:match("kernel BUG") then oops[#oops + 1] = "    " .. line end
 end
-print("echo 1 > drop_caches: reclaim unlinks the pages one by one, and where a")
-print("neighbour's link does not point back, Linux's CONFIG_DEBUG_LIST refuses the")
-print("unlink and reports it (memlab prints pfns where Linux prints addresses):")
-print(table.concat(oops, "\n", 1, math.min(#oops, 2)))
-assert(#oops > 0)
-print("The page stays linked; the kernel goes on, with a list that m:check() still")
-print("calls corrupt -- a warning, not a cure.")
+print("echo 1 > drop_caches: reclaim unlinks the pages one by one, and the first")
+print("whose neighbour does not point back trips CONFIG_DEBUG_LIST's check (memlab")
+print("prints pfns where Linux prints addresses); the reference host also has")
+print("CONFIG_BUG_ON_DATA_CORRUPTION, which makes it a kernel BUG:")
+print(table.concat(oops, "\n"))
+assert(#oops == 2 and m:info().dead)
+local ok, err = p:write(buf, "x")
+say("The machine has stopped, as that kernel would: a write now gives %s, %s;", tostring(ok), err)
+assert(ok == nil and err == "EIO")
+print("m:check(), m:proc() and m:dmesg() still read the state the BUG found.")
 m:close()
 print()
 print("done")

@@ -283,8 +283,10 @@ function TestInject:test_corrupt()
   H.assert_raises({ "corrupt", "another machine" }, other.corrupt, other, { what = "pte", task = p })
 end
 
--- An LRU link flipped: m:check() names the list, and reclaim meeting the
--- bad link reports it as CONFIG_DEBUG_LIST does, without harm to the host.
+-- An LRU link flipped: m:check() names the list; the first list operation
+-- that meets the bad link reports it as CONFIG_DEBUG_LIST does and, as on the
+-- reference host (CONFIG_BUG_ON_DATA_CORRUPTION), is a kernel BUG that stops
+-- the machine: later changes fail with EIO, inspection still works.
 function TestInject:test_corrupt_lru()
   local m <close> = memlab.new{ ram = "64M" }
   local p = m:spawn{ name = "c", aslr = false }
@@ -299,10 +301,66 @@ function TestInject:test_corrupt_lru()
   local ok, err = pcall(m.check, m)
   lu.assertFalse(ok)
   lu.assertStrContains(err, "inactive_file")
+  lu.assertFalse(m:info().dead)
+  lu.assertTrue(p:write(buf, "still fine"))		-- nothing has met the link yet
   m:drop_caches(1)
-  lu.assertStrContains(m:dmesg(), "list_del corruption")
+  local log = m:dmesg()
+  lu.assertStrContains(log, "list_del corruption")
+  lu.assertStrContains(log, "kernel BUG at lib/list_debug.c:6")
+  lu.assertTrue(m:info().dead)
+  lu.assertEquals({ p:write(buf, "x") }, { nil, "EIO", 5 })
+  lu.assertEquals({ p:mmap(0, "4K", "rw-", "private|anonymous") }, { nil, "EIO", 5 })
+  lu.assertEquals({ m:alloc_pages(0) }, { nil, "EIO", 5 })
+  lu.assertEquals({ p:fork() }, { nil, "EIO", 5 })
+  lu.assertEquals(p:read(buf, 10), nil)
+  lu.assertStrContains(m:proc("meminfo"), "MemTotal")	-- reading goes on
+  lu.assertFalse(pcall(m.check, m))
   H.assert_raises({ "corrupt", "list" }, m.corrupt, m, { what = "lru", list = "nope" })
   H.assert_raises({ "corrupt", "list" }, m.corrupt, m, { what = "lru" })
+end
+
+-- Whatever runs after a corrupted list, the host process never crashes nor
+-- hangs: seeded rounds of work after each kind of list corruption.
+function TestInject:test_corrupt_lists_never_hurt_the_host()
+  for seed = 1, 6 do
+    for _, what in ipairs{ "lru", "freelist" } do
+      local m <close> = memlab.new{ ram = "48M", seed = seed, swap = "16M" }
+      local p = m:spawn{ name = "s", aslr = false }
+      local f = m:file{ path = "/d/f", size = 32 * 4096, writable = true }
+      local buf = assert(p:mmap(nil, 32 * 4096, "rw-", "private|anonymous"))
+      for i = 0, 31 do p:write(buf + i * 4096, "a"); p:pread(f, buf, 4096, i * 4096) end
+      if what == "lru" then
+        for _, l in ipairs{ "inactive_file", "inactive_anon", "active_file", "active_anon" } do
+          if m:corrupt{ what = "lru", list = l } then break end
+        end
+      else
+        local held = {}
+        for i = 1, 100 do held[i] = m:alloc_pages(0) end
+        for i = 1, 100, 2 do m:free_pages(held[i], 0) end
+        m:drain_pages()
+        assert(m:corrupt{ what = "freelist", order = 0 })
+      end
+      local rng = seed * 7 + #what
+      for _ = 1, 120 do
+        rng = (rng * 1103515245 + 12345) % 2147483648
+        local r = rng % 9
+        if r == 0 then p:pread(f, buf, 4096, (rng >> 8) % 32 * 4096)
+        elseif r == 1 then m:drop_caches(1)
+        elseif r == 2 then
+          local a = p:mmap(nil, 64 * 4096, "rw-", "private|anonymous")
+          if a then for i = 0, 63 do p:write(a + i * 4096, "z") end; p:munmap(a, 64 * 4096) end
+        elseif r == 3 then p:madvise(buf, 32 * 4096, "pageout")
+        elseif r == 4 then local q = p:fork(); if q then q:write(buf, "c"); q:exit() end
+        elseif r == 5 then m:compact()
+        elseif r == 6 then m:drain_pages()
+        elseif r == 7 then pcall(m.check, m)
+        else for i = 0, 31 do p:read(buf + i * 4096, 1) end
+        end
+      end
+      lu.assertTrue(m:info().dead, what .. " seed " .. seed)
+      lu.assertStrContains(m:dmesg(), "kernel BUG at lib/list_debug.c")
+    end
+  end
 end
 
 TestScenario = {}

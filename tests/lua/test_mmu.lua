@@ -1145,10 +1145,17 @@ function TestPagemap:test_thp_pages()
   local e = p:pagemap(a, 512)
   lu.assertEquals(#e, 512)
   lu.assertEquals({ e[1].pfn, e[512].pfn, e[512].exclusive }, { pfn, pfn + 511, true })
+  for i = 1, 512 do lu.assertFalse(e[i].file, i) end		-- tails too: the folio is anon
+  local z = assert(p:mmap(0x7e0000400000, 2 * 1024 * 1024, "r--", "private|anonymous|fixed"))
+  assert(p:madvise(z, 2 * 1024 * 1024, "hugepage"))
+  p:read(z, 1)							-- the huge zero page
+  lu.assertEquals(pm_flags(p, z, 2), "P-F- P-F-")			-- as the 6.18 host shows it
+  lu.assertEquals(#p:pagemap(p:mm().task_size - 4096, 1 << 20), 1)
   local c = p:fork()
   lu.assertFalse(p:pagemap(a + 4096)[1].exclusive)
   c:exit()
   H.assert_raises({ "pagemap", "pages" }, p.pagemap, p, a, 0)
+  H.assert_raises({ "pagemap", "pages" }, p.pagemap, p, a, (1 << 20) + 1)
 end
 
 os.exit(lu.LuaUnit.run(), true)

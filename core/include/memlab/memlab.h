@@ -215,6 +215,7 @@ struct memlab_machine_info {
 	int watermark_scale_factor;
 	uint64_t seed;
 	int nr_cpus;
+	int dead;	/* a kernel BUG (a corrupted list found) stopped it: changes fail with EIO */
 };
 MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
 				       struct memlab_machine_info *info);
@@ -804,11 +805,12 @@ MEMLAB_API int (memlab_find_vma) (memlab_task *t, uint64_t addr, struct memlab_v
 /*
 ** /proc/PID/pagemap (Documentation/admin-guide/mm/pagemap.rst): one
 ** 64-bit entry per page, from the page holding va, into out -- at most n,
-** and none at or above TASK_SIZE; returns how many.  Read as root (frame
+** and none at or above TASK_SIZE; returns how many (out NULL: only how
+** many there would be).  Read as root (frame
 ** numbers shown).  Present: the frame, PRESENT, FILE for a page-cache or
-** shmem page, MMAP_EXCLUSIVE when one page table maps the page (the zero
-** page is neither).  Swapped: SWAP, frame bits type | offset << 5.  A
-** page with neither, or outside every VMA: 0.
+** shmem page (and the huge zero page), MMAP_EXCLUSIVE when one page table
+** maps the page (the zero page is neither).  Swapped: SWAP, frame bits
+** type | offset << 5.  A page with neither, or outside every VMA: 0.
 */
 #define MEMLAB_PM_PFRAME_MASK		((1ull << 55) - 1)
 #define MEMLAB_PM_SOFT_DIRTY		(1ull << 55)
@@ -1051,9 +1053,11 @@ MEMLAB_API void (memlab_tlb_flush_all) (memlab_machine *m);
 ** random present leaf); memlab_corrupt_freelist flips a bit of a free
 ** block's forward link (the first block of an order's free list with a
 ** successor), keeping it inside RAM; memlab_corrupt_lru the same on the
-** LRU list named lru (as memlab_lru names them).  A list operation that
-** meets a corrupted link reports "list_del corruption" (CONFIG_DEBUG_LIST)
-** and leaves the entry where it is.  out: where (addr: the virtual
+** LRU list named lru (as memlab_lru names them).  The list operation that
+** meets a corrupted link reports it ("list_del corruption",
+** CONFIG_DEBUG_LIST) and stops the machine with a kernel BUG, as the
+** reference host does (CONFIG_BUG_ON_DATA_CORRUPTION): memlab_machine_info's
+** dead is set, and calls that would change memory return -MEMLAB_EIO.  out: where (addr: the virtual
 ** address, or the block's pfn), the bit, the value before and after.
 ** -MEMLAB_ENOENT when there is nothing to corrupt, -MEMLAB_EINVAL for bad
 ** arguments.
