@@ -435,6 +435,32 @@ function TestMmap:test_mprotect_splits_and_merges()
   lu.assertTrue(self.m:check())
 end
 
+-- A fork child's written VMA (its anon_vma chain cloned) takes in no range
+-- without an anon_vma, where its parent's would (mm/vma.c
+-- is_mergeable_anon_vma, vma_is_fork_child); the host agrees (diff_vma).
+function TestMmap:test_fork_child_does_not_merge()
+  local m, p = self.m, self.p
+  local a = p:mmap(nil, 8 * PAGE, "---", "private|anonymous")
+  lu.assertTrue(p:munmap(a, 8 * PAGE))
+  lu.assertEquals(p:mmap(a, 2 * PAGE, "rw", "private|anonymous|fixed"), a)
+  lu.assertTrue(p:write(a, "x"))                               -- an anon_vma of its own
+  local c = p:fork()
+  for _, t in ipairs{ p, c } do
+    lu.assertEquals(t:mmap(a + 2 * PAGE, PAGE, "rw", "private|anonymous|fixed"), a + 2 * PAGE)
+  end
+  lu.assertEquals(vma_at(p, a)["end"], a + 3 * PAGE)           -- the parent merges
+  lu.assertEquals(vma_at(c, a)["end"], a + 2 * PAGE)           -- the child does not
+  -- mremap of the child's written VMA beside an unwritten one: the copy is
+  -- a fork child's too ("enforce VMA fork limit on unfaulted,faulted mremap
+  -- merge too", in 6.18.y), so it stays apart
+  lu.assertEquals(c:mremap(a, 2 * PAGE, 2 * PAGE, "maymove|fixed", a + 5 * PAGE), a + 5 * PAGE)
+  lu.assertEquals(c:mmap(a + 3 * PAGE, 2 * PAGE, "rw", "private|anonymous|fixed"), a + 3 * PAGE)
+  -- (its second page, whose pgoff continues into the unwritten VMA's)
+  lu.assertEquals(c:mremap(a + 6 * PAGE, PAGE, PAGE, "maymove|fixed", a + PAGE), a + PAGE)
+  lu.assertEquals(vma_at(c, a + PAGE)["end"], a + 2 * PAGE)
+  lu.assertTrue(m:check())
+end
+
 function TestMmap:test_mremap()
   local p = self.p
   local a = p:mmap(nil, 4 * PAGE, "rw", "private|anonymous")
