@@ -484,32 +484,29 @@ end
 function TestMmap:test_mremap_of_fork_child_does_not_merge()
   local dontunmap = "maymove|fixed|dontunmap"
   for _, forked in ipairs{ false, true } do
-    local p = self.m:spawn{ aslr = false }
-    local function go_on(t) return forked and t:fork() or t end
-    -- prev: B unwritten, A written moved after it
-    local c = carveout(p)
-    fixed(p, c + 4 * PAGE, 3)
-    lu.assertTrue(p:write(c + 4 * PAGE, "x"))
-    local t = go_on(p)
-    move(t, c + 4 * PAGE, c + 20 * PAGE, 3)
+    -- In a new carve-out of t, a written VMA of `pages` at c + at whose
+    -- first three pages are then moved out of the way (by the child, when
+    -- forked): the task that goes on, and the carve-out.
+    local function park(t, at, pages)
+      local c = carveout(t)
+      fixed(t, c + at, pages)
+      lu.assertTrue(t:write(c + at, "x"))
+      if forked then t = t:fork() end
+      move(t, c + at, c + 20 * PAGE, 3)
+      return t, c
+    end
+    -- prev: B unwritten, A written moved back after it
+    local t, c = park(self.m:spawn{ aslr = false }, 4 * PAGE, 3)
     fixed(t, c + PAGE, 3)
     move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
     lu.assertEquals(pages_at(t, c + PAGE), forked and 3 or 6)
-    -- next: A written moved before B unwritten
-    c = carveout(t)
-    fixed(t, c + PAGE, 3)
-    lu.assertTrue(t:write(c + PAGE, "x"))
-    t = go_on(t)
-    move(t, c + PAGE, c + 20 * PAGE, 3)
+    -- next: A written moved back before B unwritten
+    t, c = park(t, PAGE, 3)
     fixed(t, c + 4 * PAGE, 3)
     move(t, c + 20 * PAGE, c + PAGE, 3, dontunmap)
     lu.assertEquals(pages_at(t, c + PAGE), forked and 3 or 6)
-    -- prev_unfaulted_next: B written moved between A and C unwritten
-    c = carveout(t)
-    fixed(t, c + 4 * PAGE, 3)
-    lu.assertTrue(t:write(c + 4 * PAGE, "x"))
-    t = go_on(t)
-    move(t, c + 4 * PAGE, c + 20 * PAGE, 3)
+    -- prev_unfaulted_next: B written moved back between A and C unwritten
+    t, c = park(t, 4 * PAGE, 3)
     fixed(t, c + PAGE, 3)
     fixed(t, c + 7 * PAGE, 3)
     move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
@@ -517,11 +514,7 @@ function TestMmap:test_mremap_of_fork_child_does_not_merge()
     if forked then lu.assertEquals(pages_at(t, c + 4 * PAGE), 3) end
     -- prev_faulted_next: B, split off written BC, moved back between A
     -- unwritten and C (BC's other half, the same anon_vma)
-    c = carveout(t)
-    fixed(t, c + 4 * PAGE, 6)
-    lu.assertTrue(t:write(c + 4 * PAGE, "x"))
-    t = go_on(t)
-    move(t, c + 4 * PAGE, c + 20 * PAGE, 3)
+    t, c = park(t, 4 * PAGE, 6)
     fixed(t, c + PAGE, 3)
     move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
     if forked then
