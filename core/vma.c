@@ -543,26 +543,36 @@ static bool is_mergeable_vma(const struct vma_merge_struct *vmg,
 	return !((vma->vm_flags ^ vmg->flags) & ~VM_SOFTDIRTY) && vma->vm_file == vmg->file;
 }
 
-/* vma_had_uncowed_parents(): its anon_vma chain was cloned by fork. */
-static bool vma_had_uncowed_parents(const struct vm_area_struct *vma)
+/*
+** vma_is_fork_child(): its anon_vma chain was cloned by fork (it may hold
+** pages it shares copy-on-write with its parent).  Linux keeps such VMAs
+** from taking in more pages through a merge, which would widen what the
+** root anon_vma's lock covers.
+*/
+static bool vma_is_fork_child(const struct vm_area_struct *vma)
 {
 	return vma && vma->anon_vma && vma->anon_vma_chain_len > 1;
 }
 
 /*
-** is_mergeable_anon_vma() as Linux 6.16+ has it: src is the range's
-** anon_vma (of the VMA being changed, src_vma, or none for a new range),
-** tgt the neighbour's.  One of them may have none unless the one that has
-** it was cloned by fork; both having one needs the same one.  (6.12 also
-** refused a written range joining an unwritten neighbour.)
+** is_mergeable_anon_vma() as Linux 6.18 has it: vmg->anon_vma is the
+** range's (of the VMA being changed, vmg->vma; of the VMA mremap copies,
+** vmg->copied_from; none for a new range), tgt the neighbour's.  One of
+** them may have none unless the one that has it is a fork child -- for a
+** copy, the VMA it was copied from counts too ("mm/vma: enforce VMA fork
+** limit on unfaulted,faulted mremap merge too", a 6.19 fix in 6.18.y);
+** both having one needs the same one.  (6.12 also refused a written range
+** joining an unwritten neighbour.)
 */
-static bool is_mergeable_anon_vma(const struct anon_vma *src, const struct vm_area_struct *src_vma,
+static bool is_mergeable_anon_vma(const struct vma_merge_struct *vmg,
 				  const struct vm_area_struct *tgt)
 {
+	const struct anon_vma *src = vmg->anon_vma;
+
 	if (!tgt->anon_vma && src)
-		return !vma_had_uncowed_parents(src_vma);
+		return !vma_is_fork_child(vmg->vma) && !vma_is_fork_child(vmg->copied_from);
 	if (tgt->anon_vma && !src)
-		return !vma_had_uncowed_parents(tgt);
+		return !vma_is_fork_child(tgt);
 	return src == tgt->anon_vma;
 }
 
@@ -572,7 +582,7 @@ static bool can_vma_merge_before(const struct vma_merge_struct *vmg)
 	uint64_t pglen = (vmg->end - vmg->start) >> vmg->mm->machine->page_shift;
 
 	return is_mergeable_vma(vmg, vmg->next) &&
-	       is_mergeable_anon_vma(vmg->anon_vma, vmg->vma, vmg->next) &&
+	       is_mergeable_anon_vma(vmg, vmg->next) &&
 	       vmg->next->vm_pgoff == vmg->pgoff + pglen;
 }
 
@@ -580,7 +590,7 @@ static bool can_vma_merge_before(const struct vma_merge_struct *vmg)
 static bool can_vma_merge_after(const struct vma_merge_struct *vmg)
 {
 	return is_mergeable_vma(vmg, vmg->prev) &&
-	       is_mergeable_anon_vma(vmg->anon_vma, vmg->vma, vmg->prev) &&
+	       is_mergeable_anon_vma(vmg, vmg->prev) &&
 	       vmg->prev->vm_pgoff + vma_pages(vmg->prev) == vmg->pgoff;
 }
 

@@ -435,6 +435,97 @@ function TestMmap:test_mprotect_splits_and_merges()
   lu.assertTrue(self.m:check())
 end
 
+-- A fork child's written VMA (its anon_vma chain cloned) merges with no
+-- range without an anon_vma, where its parent's would (mm/vma.c
+-- is_mergeable_anon_vma, vma_is_fork_child): the cases of Linux's own
+-- tools/testing/selftests/mm/merge.c, whose numbers this host gives too
+-- (and diff_vma checks at random).  Each runs in a 30-page carve-out; the
+-- "forked" variants go on in the child right after the first write.
+local function carveout(p)
+  return p:mmap(nil, 30 * PAGE, "---", "private|anonymous")
+end
+
+-- The pages of the VMA at addr, from addr (it must start there).
+local function pages_at(p, addr)
+  local v = vma_at(p, addr)
+  lu.assertEquals(v.start, addr)
+  return (v["end"] - v.start) // PAGE
+end
+
+local function fixed(p, addr, pages, prot)
+  lu.assertEquals(p:mmap(addr, pages * PAGE, prot or "rw", "private|anonymous|fixed"), addr)
+end
+
+local function move(p, from, to, pages, flags)
+  lu.assertEquals(p:mremap(from, pages * PAGE, pages * PAGE, flags or "maymove|fixed", to), to)
+end
+
+function TestMmap:test_fork_child_does_not_merge()
+  local p = self.p
+  -- forked_target_vma: a new mapping beside the child's written VMA
+  local c = carveout(p)
+  fixed(p, c + PAGE, 5)
+  lu.assertTrue(p:write(c + PAGE, "x"))
+  local child = p:fork()
+  for _, t in ipairs{ p, child } do fixed(t, c + 6 * PAGE, 5) end
+  lu.assertEquals(pages_at(p, c + PAGE), 10)
+  lu.assertEquals(pages_at(child, c + PAGE), 5)
+  -- forked_source_vma: the child's written VMA made like its neighbour
+  fixed(child, c + 6 * PAGE, 5, "rwx")
+  lu.assertTrue(child:mprotect(c + PAGE, 5 * PAGE, "rwx"))
+  lu.assertEquals(pages_at(child, c + 6 * PAGE), 5)
+  lu.assertTrue(self.m:check())
+end
+
+-- mremap_faulted_to_unfaulted_{prev,next,prev_unfaulted_next,prev_faulted_next}:
+-- a written VMA moved (MREMAP_DONTUNMAP) beside unwritten ones merges with
+-- them, unless it is a fork child's ("mm/vma: enforce VMA fork limit on
+-- unfaulted,faulted mremap merge too", in 6.18.y).
+function TestMmap:test_mremap_of_fork_child_does_not_merge()
+  local dontunmap = "maymove|fixed|dontunmap"
+  for _, forked in ipairs{ false, true } do
+    -- In a new carve-out of t, a written VMA of `pages` at c + at whose
+    -- first three pages are then moved out of the way (by the child, when
+    -- forked): the task that goes on, and the carve-out.
+    local function park(t, at, pages)
+      local c = carveout(t)
+      fixed(t, c + at, pages)
+      lu.assertTrue(t:write(c + at, "x"))
+      if forked then t = t:fork() end
+      move(t, c + at, c + 20 * PAGE, 3)
+      return t, c
+    end
+    -- prev: B unwritten, A written moved back after it
+    local t, c = park(self.m:spawn{ aslr = false }, 4 * PAGE, 3)
+    fixed(t, c + PAGE, 3)
+    move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
+    lu.assertEquals(pages_at(t, c + PAGE), forked and 3 or 6)
+    -- next: A written moved back before B unwritten
+    t, c = park(t, PAGE, 3)
+    fixed(t, c + 4 * PAGE, 3)
+    move(t, c + 20 * PAGE, c + PAGE, 3, dontunmap)
+    lu.assertEquals(pages_at(t, c + PAGE), forked and 3 or 6)
+    -- prev_unfaulted_next: B written moved back between A and C unwritten
+    t, c = park(t, 4 * PAGE, 3)
+    fixed(t, c + PAGE, 3)
+    fixed(t, c + 7 * PAGE, 3)
+    move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
+    lu.assertEquals(pages_at(t, c + PAGE), forked and 3 or 9)
+    if forked then lu.assertEquals(pages_at(t, c + 4 * PAGE), 3) end
+    -- prev_faulted_next: B, split off written BC, moved back between A
+    -- unwritten and C (BC's other half, the same anon_vma)
+    t, c = park(t, 4 * PAGE, 6)
+    fixed(t, c + PAGE, 3)
+    move(t, c + 20 * PAGE, c + 4 * PAGE, 3, dontunmap)
+    if forked then
+      lu.assertEquals(pages_at(t, c + 4 * PAGE), 6)
+    else
+      lu.assertEquals(pages_at(t, c + PAGE), 9)
+    end
+  end
+  lu.assertTrue(self.m:check())
+end
+
 function TestMmap:test_mremap()
   local p = self.p
   local a = p:mmap(nil, 4 * PAGE, "rw", "private|anonymous")
