@@ -1109,7 +1109,7 @@ static int lt_write(const char *name, const char *text, int append)
 */
 static void lt_remove(const char *dir)
 {
-	char path[512];		/* dir is at most 320 bytes */
+	char path[512];		/* more than lt_dir and a file name: no truncation to reason about */
 	int fd;
 
 	snprintf(path, sizeof path, "%s/events/enable", dir);
