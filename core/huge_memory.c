@@ -378,9 +378,11 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 
 /*
 ** zap_huge_pmd(): a huge leaf wholly inside the range goes, with its
-** deposited table; the page loses a mapping (the zero page has none).
+** deposited table; the page loses vma's mapping (the zero page has none)
+** and, as folio_remove_rmap_pmd() does, its mlock with the last locked one.
 */
-void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p)
+void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn,
+		  const struct pt_prot *p)
 {
 	memlab_machine *m = t->m;
 	struct page *page;
@@ -398,6 +400,7 @@ void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p)
 		m->vmstat[NR_ANON_PAGES] -= 1ull << hpage_pmd_order(m);
 		m->vmstat[NR_ANON_TRANSPARENT_HUGEPAGES]--;
 	}
+	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);
 }
 

@@ -168,27 +168,35 @@ static bool vma_locks(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 }
 
 /*
-** folio_remove_rmap_pte() and the reference the entry held, vma's entry
-** for the page being gone already.  A page of locked memory goes back to
-** evictable with its last locked mapping (munlock_vma_folio): Linux
-** counts a page's VM_LOCKED mappings (mlock_count), memlab asks the
-** reverse map whether one is left -- a fork child's copy of a locked
-** mapping is not locked, so the parent's going munlocks the page the
-** child still maps.
+** munlock_vma_folio() after vma's mapping of the page (a PTE or a huge
+** PMD) went: a page of locked memory goes back to evictable with its last
+** locked mapping.  Linux counts a page's VM_LOCKED mappings
+** (mlock_count), memlab asks the reverse map whether one is left -- a fork
+** child's copy of a locked mapping is not locked, so the parent's going
+** munlocks the page the child still maps.
 */
-void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
+void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	bool locked = false;
 
-	if (--page->mapcount == 0) {
-		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
+	if (!page->mapcount) {
 		munlock_folio(m, page);		/* no mapping is left */
 	} else if ((vma->vm_flags & VM_LOCKED) && (page->flags & PG_unevictable)) {
 		rmap_walk(m, pfn, vma_locks, &locked);
 		if (!locked)
 			munlock_folio(m, page);
 	}
+}
+
+/* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (--page->mapcount == 0)
+		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
+	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);
 }
 
@@ -1213,7 +1221,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level), level);
 	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
 		if (p.special || !bad_pte(t, va, e, pfn))
-			zap_huge_pmd(t, pfn, &p);
+			zap_huge_pmd(t, z->vma, pfn, &p);
 		return 0;
 	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))

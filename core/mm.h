@@ -357,6 +357,7 @@ int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
 int mm_counter(const struct page *page);
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
+void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
@@ -382,7 +383,8 @@ unsigned hpage_pmd_order(const memlab_machine *m);
 int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			       bool write, bool vma_locked);
 int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write);
-void zap_huge_pmd(memlab_task *t, uint64_t pfn, const struct pt_prot *p);
+void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn,
+		  const struct pt_prot *p);
 int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot child,
 		  uint64_t src_table, uint64_t src_idx, uint64_t src_entry);
 void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end);

@@ -90,7 +90,8 @@ static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx
 	const struct pt_format *f = &t->mm->pt;
 	struct pt_walk w;
 
-	if (pt_walk(t->m, t->mm, addr, &w) || !w.nr_levels || w.level != 0)
+	/* a PROT_NONE leaf faults the hardware walk (-EFAULT) but maps its page */
+	if (pt_walk(t->m, t->mm, addr, &w) == -MEMLAB_EINVAL || !w.nr_levels || w.level != 0)
 		return false;
 	*table = w.table[w.nr_levels - 1];
 	*idx = pt_index(f, 0, addr);
