@@ -3,7 +3,7 @@
 ** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, touch,
 ** vmas, maps, mm, exit), the memlab.file object,
 ** the machine methods spawn, task, file and sysctl, and the PROT_*,
-** MAP_* and MREMAP_* constants of the module.
+** MAP_*, MREMAP_*, MLOCK_* and MCL_* constants of the module.
 **
 ** Lifetime: the machine owns its tasks and files.  A handle holds a
 ** pointer to the machine's userdata and keeps it alive through its user
@@ -1538,6 +1538,8 @@ void lmemlab_open_task(lua_State *L)
 	set_constants(L, memlab_map_names());
 	set_constants(L, memlab_madv_names());
 	set_constants(L, mremap_names);
+	set_constants(L, mlock_names);
+	set_constants(L, mcl_names);
 }
 
 /* }===================== */
