@@ -13,8 +13,9 @@
 ** Where memlab differs: Linux counts a page's locked mappings
 ** (mlock_count); memlab asks the reverse map whether a VM_LOCKED mapping
 ** is left when one goes (as page_remove_rmap does).  memlab has no
-** PTE-mapped large folios (a THP cut by a range is split whole), so the
-** partial-folio rule of allow_mlock_munlock() never applies.
+** PTE-mapped large folios: a THP the range cuts is split whole, and its
+** pages in the range are locked, where Linux leaves the large folio it
+** maps only in part evictable (allow_mlock_munlock) until it is split.
 */
 #include "mm.h"
 #include "pgtable.h"
@@ -315,64 +316,56 @@ static int do_munlockall(memlab_task *t)
 	return 0;
 }
 
-int memlab_mlock(memlab_task *t, uint64_t addr, uint64_t len, int flags)
+/* The system call: its context switch around do_mlock() or do_munlock(). */
+static int sys_mlock(memlab_task *t, uint64_t addr, uint64_t len, uint64_t flags, bool lock)
 {
 	memlab_task *prev;
 	int ret;
 
 	if (t->m->dead)
 		return -MEMLAB_EIO;
-	if (flags & ~MEMLAB_MLOCK_ONFAULT)
-		return -MEMLAB_EINVAL;	/* mlock2() checks before anything else */
 	prev = task_enter(t);
 	switch_to_task(t);	/* the caller runs on its CPU */
-	ret = do_mlock(t, addr, len, VM_LOCKED | (flags ? VM_LOCKONFAULT : 0));
+	ret = lock ? do_mlock(t, addr, len, flags) : do_munlock(t, addr, len);
 
 	task_leave(t, prev);
 	return ret;
+}
+
+/* The same around do_mlockall() or do_munlockall(). */
+static int sys_mlockall(memlab_task *t, int flags, bool lock)
+{
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	switch_to_task(t);
+	ret = lock ? do_mlockall(t, flags) : do_munlockall(t);
+
+	task_leave(t, prev);
+	return ret;
+}
+
+int memlab_mlock(memlab_task *t, uint64_t addr, uint64_t len, int flags)
+{
+	if (flags & ~MEMLAB_MLOCK_ONFAULT)
+		return t->m->dead ? -MEMLAB_EIO : -MEMLAB_EINVAL;	/* mlock2(): before all else */
+	return sys_mlock(t, addr, len, VM_LOCKED | (flags ? VM_LOCKONFAULT : 0), true);
 }
 
 int memlab_munlock(memlab_task *t, uint64_t addr, uint64_t len)
 {
-	memlab_task *prev;
-	int ret;
-
-	if (t->m->dead)
-		return -MEMLAB_EIO;
-	prev = task_enter(t);
-	switch_to_task(t);
-	ret = do_munlock(t, addr, len);
-
-	task_leave(t, prev);
-	return ret;
+	return sys_mlock(t, addr, len, 0, false);
 }
 
 int memlab_mlockall(memlab_task *t, int flags)
 {
-	memlab_task *prev;
-	int ret;
-
-	if (t->m->dead)
-		return -MEMLAB_EIO;
-	prev = task_enter(t);
-	switch_to_task(t);
-	ret = do_mlockall(t, flags);
-
-	task_leave(t, prev);
-	return ret;
+	return sys_mlockall(t, flags, true);
 }
 
 int memlab_munlockall(memlab_task *t)
 {
-	memlab_task *prev;
-	int ret;
-
-	if (t->m->dead)
-		return -MEMLAB_EIO;
-	prev = task_enter(t);
-	switch_to_task(t);
-	ret = do_munlockall(t);
-
-	task_leave(t, prev);
-	return ret;
+	return sys_mlockall(t, 0, false);
 }
