@@ -157,6 +157,27 @@ function TestMlock:test_onfault()
   lu.assertTrue(m:check())
 end
 
+-- What populate meets (host: a C program's mlock, RssAnon and VmLck deltas):
+-- an exec-only mapping is read through the zero page (no RSS), a write-only
+-- one written; a file mapping past the end of its file is SIGBUS to GUP,
+-- EFAULT, which mlock reports as ENOMEM -- the VMA locked all the same.
+function TestMlock:test_populate_outcomes()
+  local m, p = self.m, self.p
+  local a = assert(p:mmap(BASE + 32 * P, 4 * P, "x", "private|anonymous|fixed"))
+  lu.assertTrue(p:mlock(a, 4 * P))
+  lu.assertEquals(smaps_at(m, p, a).rss, 0)
+  local b = assert(p:mmap(BASE + 40 * P, 4 * P, "w", "private|anonymous|fixed"))
+  lu.assertTrue(p:mlock(b, 4 * P))
+  lu.assertEquals(smaps_at(m, p, b).rss, 16)
+  local f = m:file{ path = "/data/short", size = 2 * P }
+  local c = assert(p:mmap(BASE + 48 * P, 4 * P, "r", "private|fixed", f, 0))
+  assert_errno("ENOMEM", 12, p:mlock(c, 4 * P))
+  local s = smaps_at(m, p, c)
+  lu.assertEquals({ s.rss, s.locked }, { 8, 8 })           -- the two pages of the file, locked
+  lu.assertEquals(p:mm().locked_vm, 12)
+  lu.assertTrue(m:check())
+end
+
 -- The LRU side (host: /proc/vmstat deltas): mlock of 8 pages, 4 present, counts
 -- 8 mlocked and 8 culled; munlock 8 munlocked and 8 rescued.
 function TestMlock:test_lru_counters()
