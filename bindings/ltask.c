@@ -1,8 +1,9 @@
 /*
 ** ltask.c -- processes: the memlab.task object (sbrk, brk, mmap, munmap,
-** mprotect, mremap, touch, vmas, maps, mm, exit), the memlab.file object,
+** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, touch,
+** vmas, maps, mm, exit), the memlab.file object,
 ** the machine methods spawn, task, file and sysctl, and the PROT_*,
-** MAP_* and MREMAP_* constants of the module.
+** MAP_*, MREMAP_*, MLOCK_* and MCL_* constants of the module.
 **
 ** Lifetime: the machine owns its tasks and files.  A handle holds a
 ** pointer to the machine's userdata and keeps it alive through its user
@@ -69,6 +70,18 @@ static const struct memlab_flag_name mremap_names[] = {
 	{ "MREMAP_MAYMOVE", MEMLAB_MREMAP_MAYMOVE },
 	{ "MREMAP_FIXED", MEMLAB_MREMAP_FIXED },
 	{ "MREMAP_DONTUNMAP", MEMLAB_MREMAP_DONTUNMAP },
+	{ NULL, 0 }
+};
+
+static const struct memlab_flag_name mlock_names[] = {
+	{ "MLOCK_ONFAULT", MEMLAB_MLOCK_ONFAULT },
+	{ NULL, 0 }
+};
+
+static const struct memlab_flag_name mcl_names[] = {
+	{ "MCL_CURRENT", MEMLAB_MCL_CURRENT },
+	{ "MCL_FUTURE", MEMLAB_MCL_FUTURE },
+	{ "MCL_ONFAULT", MEMLAB_MCL_ONFAULT },
 	{ NULL, 0 }
 };
 
@@ -572,6 +585,68 @@ static int t_mprotect(lua_State *L)
 	return push_ok_result(L, rc);
 }
 
+/* p:mlock(addr, len [, flags]) --> true | nil, err, errno  (flags: "onfault", mlock2) */
+static int t_mlock(lua_State *L)
+{
+	const struct memlab_flag_name *const tables[] = { mlock_names, NULL };
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "mlock", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "mlock", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "mlock", "len");
+	int flags = lua_isnoneornil(L, 4) ? 0 :
+		(int)check_flags(L, 4, "mlock", "MLOCK_", tables, "mlock flag", "onfault");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_mlock(t, addr, len, flags);
+	lmemlab_end_call(L, lm, "mlock", rc);
+	return push_ok_result(L, rc);
+}
+
+/* p:munlock(addr, len) --> true | nil, err, errno */
+static int t_munlock(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "munlock", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "munlock", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "munlock", "len");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_munlock(t, addr, len);
+	lmemlab_end_call(L, lm, "munlock", rc);
+	return push_ok_result(L, rc);
+}
+
+/* p:mlockall(flags) --> true | nil, err, errno  (flags: "current|future|onfault") */
+static int t_mlockall(lua_State *L)
+{
+	const struct memlab_flag_name *const tables[] = { mcl_names, NULL };
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "mlockall", &lm);
+	int flags = (int)check_flags(L, 2, "mlockall", "MCL_", tables, "mlockall flag",
+				     "current|future");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_mlockall(t, flags);
+	lmemlab_end_call(L, lm, "mlockall", rc);
+	return push_ok_result(L, rc);
+}
+
+/* p:munlockall() --> true | nil, err, errno */
+static int t_munlockall(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "munlockall", &lm);
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_munlockall(t);
+	lmemlab_end_call(L, lm, "munlockall", rc);
+	return push_ok_result(L, rc);
+}
+
 /*
 ** The advice at arg: an integer, or a name with or without "MADV_",
 ** case-insensitive ("dontneed", "MADV_HUGEPAGE").
@@ -898,6 +973,10 @@ static const luaL_Reg task_methods[] = {
 	{ "mprotect", t_mprotect },
 	{ "mremap", t_mremap },
 	{ "madvise", t_madvise },
+	{ "mlock", t_mlock },
+	{ "munlock", t_munlock },
+	{ "mlockall", t_mlockall },
+	{ "munlockall", t_munlockall },
 	{ "vmas", t_vmas },
 	{ "find_vma", t_find_vma },
 	{ "maps", t_maps },
@@ -1459,6 +1538,8 @@ void lmemlab_open_task(lua_State *L)
 	set_constants(L, memlab_map_names());
 	set_constants(L, memlab_madv_names());
 	set_constants(L, mremap_names);
+	set_constants(L, mlock_names);
+	set_constants(L, mcl_names);
 }
 
 /* }===================== */

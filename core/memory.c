@@ -1500,14 +1500,16 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 /*
 ** populate_vma_page_range(): mm_populate's GUP over [start, end) of vma
 ** (a write fault for a private writable mapping, so COW happens now),
-** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs.  0 or GUP's error.
+** skipping PROT_NONE and VM_IO/VM_PFNMAP VMAs, and VM_LOCKONFAULT ones,
+** whose pages are locked as they fault in.  0 or GUP's error.
 */
 int populate_vma_page_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			    uint64_t end, bool unlockable)
 {
 	bool write = (vma->vm_flags & (VM_WRITE | VM_SHARED)) == VM_WRITE, dropped = false;
 
-	if (vma->vm_flags & (VM_IO | VM_PFNMAP) || !(vma->vm_flags & VM_ACCESS_FLAGS))
+	if (vma->vm_flags & (VM_IO | VM_PFNMAP | VM_LOCKONFAULT) ||
+	    !(vma->vm_flags & VM_ACCESS_FLAGS))
 		return 0;
 	return gup_fault_range(t, vma, start, end, write, unlockable, &dropped);
 }

@@ -777,8 +777,9 @@ static int ksys_mmap_pgoff(memlab_task *t, uint64_t addr, uint64_t len, int prot
 		file_put(huge);		/* the VMA holds it now, or nothing does */
 	if (ret < 0)
 		return (int)ret;
+	/* do_mmap()'s vm_flags: MAP_LOCKED, or mlockall(MCL_FUTURE)'s def_flags */
 	if ((flags & (MEMLAB_MAP_POPULATE | MEMLAB_MAP_NONBLOCK)) == MEMLAB_MAP_POPULATE ||
-	    (flags & MEMLAB_MAP_LOCKED))
+	    (flags & MEMLAB_MAP_LOCKED) || (t->mm->def_flags & VM_LOCKED))
 		mm_populate(t, (uint64_t)ret, PAGE_ALIGN_M(t->m, len));
 	*out = (uint64_t)ret;
 	return 0;
@@ -933,6 +934,8 @@ static uint64_t sys_brk(memlab_task *t, uint64_t brk)
 		goto out;
 	mm->brk = brk;
 	mmap_write_unlock(mm);
+	if (newbrk > oldbrk && (mm->def_flags & VM_LOCKED))
+		mm_populate(t, oldbrk, newbrk - oldbrk);	/* mlockall(MCL_FUTURE) */
 	return brk;
 out:
 	mm->brk = origbrk;

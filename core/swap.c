@@ -80,12 +80,17 @@ void lruvec_init(memlab_machine *m)
 /*
 ** folio_add_lru() / lru_cache_add_inactive_or_unevictable(): a new page
 ** goes to the head of its inactive list, or the unevictable list for a
-** VM_LOCKED mapping.  PG_active set beforehand (a refault) puts it on
-** the active list.
+** VM_LOCKED mapping (mlock_new_folio: unevictable_pgs_mlocked and
+** _culled, host-checked).  PG_active set beforehand (a refault) puts it
+** on the active list.
 */
 void lru_add(memlab_machine *m, struct page *page, bool unevictable)
 {
 	page->flags |= PG_lru;
+	if (unevictable && !(page->flags & PG_unevictable)) {	/* migration's copy was */
+		m->vmstat[UNEVICTABLE_PGS_MLOCKED] += folio_nr_pages(page);
+		m->vmstat[UNEVICTABLE_PGS_CULLED] += folio_nr_pages(page);
+	}
 	if (unevictable)
 		page->flags = (page->flags | PG_unevictable) & ~PG_active;
 	lruvec_add(m, page_pfn(m, page), false);
@@ -191,8 +196,9 @@ void lru_lazyfree(memlab_machine *m, struct page *page)
 
 /*
 ** mlock_folio(): a page mapped into locked memory (VM_LOCKED) becomes
-** unevictable (unevictable_pgs_mlocked); one reclaim had isolated goes to
-** the unevictable list when put back (unevictable_pgs_culled).
+** unevictable (unevictable_pgs_mlocked) and moves to the unevictable list
+** (__mlock_folio: unevictable_pgs_culled, host-checked); one reclaim had
+** isolated goes there when put back, culled then.
 */
 void mlock_folio(memlab_machine *m, struct page *page)
 {
@@ -209,6 +215,7 @@ void mlock_folio(memlab_machine *m, struct page *page)
 	lruvec_del(m, page_pfn(m, page));
 	page->flags = (page->flags | PG_unevictable) & ~PG_active;
 	lruvec_add(m, page_pfn(m, page), false);
+	m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
 }
 
 /*

@@ -769,6 +769,23 @@ static void mm_violation(struct mm_check *c, const char *fmt, ...)
 	c->fn(c->ud, msg);
 }
 
+/*
+** VM_LOCKONFAULT only with VM_LOCKED, and neither on a VM_SPECIAL or
+** hugetlb VMA: mmap and mlock_fixup() leave those unlocked, so locked_vm
+** never counts them.
+*/
+static void check_locked(struct mm_check *c, const struct vm_area_struct *vma)
+{
+	uint64_t f = vma->vm_flags;
+
+	if ((f & VM_LOCKONFAULT) && !(f & VM_LOCKED))
+		mm_violation(c, "VMA %#llx: VM_LOCKONFAULT without VM_LOCKED",
+			     (unsigned long long)vma->vm_start);
+	if ((f & VM_LOCKED) && (f & (VM_SPECIAL | VM_HUGETLB)))
+		mm_violation(c, "VMA %#llx: VM_LOCKED on a VM_SPECIAL or hugetlb VMA",
+			     (unsigned long long)vma->vm_start);
+}
+
 /* The tree keeps its rules and holds the list's VMAs in order. */
 static void check_tree(struct mm_check *c, struct mm_struct *mm)
 {
@@ -850,6 +867,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 			mm_violation(&c, "VMA %#llx: the list's back link is wrong",
 				     (unsigned long long)vma->vm_start);
 		check_special(&c, vma);
+		check_locked(&c, vma);
 		end = vma->vm_end;
 		total += np;
 		exec += is_exec_mapping(vma->vm_flags) ? np : 0;

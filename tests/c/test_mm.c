@@ -13,6 +13,7 @@
 ** 4. Overcommit (vm.overcommit_memory 0, 1, 2) and Committed_AS.
 ** 5. vm.max_map_count, RLIMIT_AS and RLIMIT_DATA.
 ** 6. Host allocation failures inside mremap.
+** 7. mlock's EPERM and the VMAs it passes by.
 **
 ** Every scenario ends with memlab_check() finding nothing.
 */
@@ -1795,6 +1796,54 @@ TEST(check_catches_brk)
 ** mremap refuse to split or grow them, and a move keeps them whole; a
 ** special mapping cut in two (by hand) is reported.
 */
+/*
+** mlock's permission and the VMAs it passes by, as on a Linux 6.18 host:
+** with RLIMIT_MEMLOCK 0 and no CAP_IPC_LOCK (a setuid(nobody) child)
+** mlock -- of length 0 too -- and mlockall(MCL_CURRENT) are EPERM,
+** mlockall(0) EINVAL first, munlock and munlockall succeed; mlock of
+** [vdso] succeeds and leaves it unlocked (VmFlags without lo, VmLck 0).
+** m:check() catches VM_LOCKONFAULT without VM_LOCKED.
+*/
+TEST(mlock_eperm_and_special)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct memlab_vma_info vdso;
+	struct vm_area_struct *v;
+
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 4, RW));
+	t->rlim.memlock = 0;		/* spawn cannot ask for 0: it means the default */
+	ASSERT_EQ(memlab_mlock(t, A(0), PG, 0), -MEMLAB_EPERM);
+	ASSERT_EQ(memlab_mlock(t, A(0), 0, 0), -MEMLAB_EPERM);
+	ASSERT_EQ(memlab_mlock(t, A(0), PG, 2), -MEMLAB_EINVAL);
+	ASSERT_OK(memlab_munlock(t, A(0), PG));
+	ASSERT_EQ(memlab_mlockall(t, MEMLAB_MCL_CURRENT), -MEMLAB_EPERM);
+	ASSERT_EQ(memlab_mlockall(t, 0), -MEMLAB_EINVAL);
+	ASSERT_OK(memlab_munlockall(t));
+	t->cap_ipc_lock = true;		/* CAP_IPC_LOCK goes past the limit */
+	ASSERT_OK(memlab_mlock(t, A(0), 4 * PG, 0));
+	ASSERT_EQ(t->mm->locked_vm, 4);
+	ASSERT(find_named(t, "[vdso]", 0, &vdso));
+	ASSERT_OK(memlab_mlock(t, vdso.start, PG, 0));
+	v = find_vma(t, vdso.start);
+	ASSERT(v && !(v->vm_flags & VM_LOCKED) && v->vm_end == vdso.end);
+	ASSERT_EQ(t->mm->locked_vm, 4);
+	ASSERT_OK(memlab_mlockall(t, MEMLAB_MCL_CURRENT | MEMLAB_MCL_ONFAULT));
+	ASSERT(!(find_vma(t, vdso.start)->vm_flags & VM_LOCKED));
+	ASSERT_CHECK(m);
+	v = find_vma(t, A(0));
+	v->vm_flags &= ~VM_LOCKED;
+	t->mm->locked_vm -= 4;
+	ASSERT(violations_are(m, 1, "VM_LOCKONFAULT without VM_LOCKED"));
+	v->vm_flags |= VM_LOCKED;
+	t->mm->locked_vm += 4;
+	ASSERT_OK(memlab_munlockall(t));
+	ASSERT_EQ(t->mm->locked_vm, 0);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
 TEST(check_catches_split_special)
 {
 	memlab_machine *m = x86();
@@ -2011,6 +2060,7 @@ int main(void)
 	RUN(check_catches_refcounts);
 	RUN(check_catches_brk);
 	RUN(check_catches_split_special);
+	RUN(mlock_eperm_and_special);
 	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(x86_la57);
 	RUN(simple_merge);

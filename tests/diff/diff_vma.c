@@ -3,7 +3,8 @@
 ** the kernel this program runs on.
 **
 ** For each seed a random sequence of mmap (anonymous, droppable and of a
-** real file) / munmap / mprotect / mremap / madvise, touches (read, write,
+** real file) / munmap / mprotect / mremap / madvise / mlock, mlock2 and
+** munlock (as root), touches (read, write,
 ** execute, stack growth) and forks is run twice: on this very process (real system
 ** calls, confined to a window of WIN_PAGES pages at a fixed address that
 ** is verified free at start) and on a memlab task spawned without ASLR,
@@ -143,7 +144,8 @@ static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
 
 /* ===================== operations ===================== */
 
-enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_TOUCH, OP_BRK, OP_MADVISE, OP_FORK };
+enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_TOUCH, OP_BRK, OP_MADVISE, OP_FORK,
+       OP_MLOCK, OP_MUNLOCK };
 
 /*
 ** What a fork leaves (the op's flags): the child goes on as the process
@@ -183,11 +185,13 @@ struct op {
 enum { TOUCH_OK = 0, TOUCH_MAPERR = 1, TOUCH_ACCERR = 2, TOUCH_SIGBUS = 3,
        TOUCH_SKIPPED = 4 };
 #define OP_SKIPPED	((int64_t)1 << 60)	/* a heap operation without the helper */
+#define OP_UNPRIVILEGED	(OP_SKIPPED + 1)	/* mlock or munlock, the host not root */
+#define K_MLOCK_ONFAULT	0x01
 
 static const char *op_name(int kind)
 {
 	static const char *n[] = { "mmap", "munmap", "mprotect", "mremap", "touch", "brk",
-				   "madvise", "fork" };
+				   "madvise", "fork", "mlock", "munlock" };
 	return n[kind];
 }
 
@@ -301,6 +305,16 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 		snprintf(buf, n, "madvise(0x%" PRIx64 ", 0x%" PRIx64 ", %d)", o->addr, o->len,
 			 o->flags);
 		break;
+	case OP_MLOCK:
+		if (o->flags)
+			snprintf(buf, n, "mlock2(0x%" PRIx64 ", 0x%" PRIx64 ", %#x)", o->addr,
+				 o->len, o->flags);
+		else
+			snprintf(buf, n, "mlock(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
+		break;
+	case OP_MUNLOCK:
+		snprintf(buf, n, "munlock(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
+		break;
 	case OP_MREMAP:
 		fmt_mremap_flags(f, sizeof f, o->flags);
 		snprintf(buf, n, "mremap(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", %s, 0x%" PRIx64 ")",
@@ -331,6 +345,10 @@ static void fmt_result(char *buf, size_t n, const struct op *o, int64_t v)
 	}
 	if (v == OP_SKIPPED) {
 		snprintf(buf, n, "skipped (no brk helper)");
+		return;
+	}
+	if (v == OP_UNPRIVILEGED) {
+		snprintf(buf, n, "skipped (the host is not root)");
 		return;
 	}
 	if (kind == OP_BRK) {	/* the break, relative to start_brk */
@@ -689,6 +707,12 @@ static int64_t host_do(const struct op *o)
 		return host_ret(syscall(SYS_mremap, o->addr, o->len, o->len2, o->flags, o->addr2));
 	case OP_MADVISE:
 		return host_ret(syscall(SYS_madvise, o->addr, o->len, o->flags));
+	case OP_MLOCK:
+		if (o->flags)
+			return host_ret(syscall(SYS_mlock2, o->addr, o->len, o->flags));
+		return host_ret(syscall(SYS_mlock, o->addr, o->len));
+	case OP_MUNLOCK:
+		return host_ret(syscall(SYS_munlock, o->addr, o->len));
 	case OP_FORK:
 		return host_fork(o);
 	default:
@@ -1547,6 +1571,12 @@ static int64_t sim_do(struct sim *s, const struct op *o)
 	case OP_MADVISE:
 		rc = memlab_madvise(s->t, o->addr, o->len, o->flags);
 		break;
+	case OP_MLOCK:
+		rc = memlab_mlock(s->t, o->addr, o->len, o->flags);
+		break;
+	case OP_MUNLOCK:
+		rc = memlab_munlock(s->t, o->addr, o->len);
+		break;
 	case OP_FORK:
 		return sim_fork(s, o);
 	default:
@@ -1834,6 +1864,38 @@ static void gen_madvise(struct rng *r, const struct maps *h, struct op *o)
 	o->flags = advice[rnd(r, sizeof advice / sizeof advice[0])];
 }
 
+/*
+** mlock, mlock2 (MLOCK_ONFAULT, now and then an unknown flag) or munlock
+** of a VMA's pages (half the time) or of a range from the window's
+** addresses and lengths: a huge length stops
+** at the hole after the window (ENOMEM, the VMAs before it changed),
+** others are kept inside it -- with the offset of an unaligned address
+** counted, as mlock rounds len + offset up.
+*/
+static void gen_mlock(struct rng *r, const struct maps *h, struct op *o)
+{
+	unsigned y = (unsigned)rnd(r, 100);
+	uint64_t off;
+
+	o->kind = y < 40 ? OP_MUNLOCK : OP_MLOCK;
+	o->flags = y < 40 || y >= 94 ? (y >= 97 ? 2 : 0) : y < 65 ? K_MLOCK_ONFAULT : 0;
+	if (h->n && rnd(r, 100) < 50) {	/* a page of a VMA, to its end or less */
+		const struct mline *v = &h->l[rnd(r, (uint64_t)h->n)];
+		uint64_t pages = (v->end - v->start) / PAGE;
+
+		o->addr = v->start + PAGE * rnd(r, pages);
+		o->len = v->end - o->addr;
+		if (rnd(r, 2) && o->len > PAGE)
+			o->len -= PAGE * (1 + rnd(r, o->len / PAGE - 1));
+	} else {
+		o->addr = pick_addr(r, h);
+		o->len = pick_len(r, o->addr, h);
+	}
+	off = o->addr & (PAGE - 1);
+	if (o->len < HUGE_MIN)
+		o->len = fit_len(o->addr, o->len + off) - off;
+}
+
 /* The protection of a maps line. */
 static int line_prot(const struct mline *l)
 {
@@ -1878,13 +1940,14 @@ static void gen_mmap_beside(struct rng *r, const struct maps *h, struct op *o)
 ** give a VMA to make it like its neighbour.  For each, the advice that
 ** gives a VMA the neighbour's state (-1: none can).
 */
-enum { VF_DC = 1, VF_WF = 2, VF_HG = 4, VF_NH = 8, VF_RR = 16, VF_SR = 32, VF_DD = 64 };
+enum { VF_DC = 1, VF_WF = 2, VF_HG = 4, VF_NH = 8, VF_RR = 16, VF_SR = 32, VF_DD = 64,
+       VF_LO = 128, VF_LF = 256 };
 
 static unsigned vmflags_parse(const char *s)
 {
 	static const struct { char mn[3]; unsigned bit; } fl[] = {
 		{ "dc", VF_DC }, { "wf", VF_WF }, { "hg", VF_HG }, { "nh", VF_NH },
-		{ "rr", VF_RR }, { "sr", VF_SR }, { "dd", VF_DD },
+		{ "rr", VF_RR }, { "sr", VF_SR }, { "dd", VF_DD }, { "lo", VF_LO }, { "lf", VF_LF },
 	};
 	unsigned bits = 0;
 
@@ -1976,6 +2039,11 @@ static int gen_like(struct rng *r, const struct maps *h, struct op *o)
 	}
 	o->prot = line_prot(n);
 	host_vmflags(v->start, n->start, &vf, &nf);
+	if (((vf ^ nf) & (VF_LO | VF_LF)) && rnd(r, 2)) {	/* mlock2 or munlock to it */
+		o->kind = nf & VF_LO ? OP_MLOCK : OP_MUNLOCK;
+		o->flags = nf & VF_LF ? K_MLOCK_ONFAULT : 0;
+		return 1;
+	}
 	g0 = (int)rnd(r, 5);
 	for (int k = 0; k < 5; k++) {
 		int adv = advice_like(vf, nf, (g0 + k) % 5);
@@ -2028,6 +2096,10 @@ static void gen_op(struct rng *r, const struct maps *h, struct op *o)
 	}
 	if (rnd(r, 100) < 8) {
 		gen_madvise(r, h, o);
+		return;
+	}
+	if (rnd(r, 100) < 6) {
+		gen_mlock(r, h, o);
 		return;
 	}
 	x = (unsigned)rnd(r, 100);
@@ -2186,6 +2258,12 @@ static int op_is_safe(const struct op *o)
 		return in_window(o->addr);
 	if (o->kind == OP_MADVISE)	/* no length check: the advice reaches every VMA */
 		return in_window(pa) && pa + page_up(o->len) <= W + WIN_LEN;
+	if (o->kind == OP_MLOCK || o->kind == OP_MUNLOCK) {	/* PAGE_ALIGN(len + offset) */
+		uint64_t len = page_up(o->len + (o->addr & (PAGE - 1)));
+
+		return pa >= TASK_SIZE || (in_window(pa) && (o->len >= HUGE_MIN ||
+							      pa + len <= W + WIN_LEN));
+	}
 	if (o->kind == OP_MMAP && !(o->flags & (K_MAP_FIXED | K_MAP_FIXED_NOREPLACE)))
 		return 1;	/* a hint never replaces anything */
 	if (pa >= TASK_SIZE)
@@ -2333,10 +2411,16 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 	const struct mline *at = maps_find(hm, st->op.addr);
 	int file_op = (st->op.kind == OP_MMAP && st->op.file) ||
 		      (st->op.kind == OP_TOUCH && at && is_test_file(at)) ||
-		      (st->op.kind == OP_MADVISE && meets_test_file(hm, &st->op));
+		      ((st->op.kind == OP_MADVISE || st->op.kind == OP_MLOCK) &&
+		       meets_test_file(hm, &st->op));
 
 	if (st->op.kind == OP_TOUCH && st->op.access == 'x' && !exec_is_safe(hm, st->op.addr)) {
 		st->host = st->sim = TOUCH_SKIPPED;
+		return;
+	}
+	if ((st->op.kind == OP_MLOCK || st->op.kind == OP_MUNLOCK) && geteuid() != 0) {
+		/* RLIMIT_MEMLOCK would stop the host where memlab's root goes on */
+		st->host = st->sim = OP_UNPRIVILEGED;
 		return;
 	}
 	lt_clear();

@@ -16,6 +16,7 @@
 **              near existing VMAs (memlab_vmas), lengths 0/1/pages/huge
 **   munmap, mprotect (PROT_NONE, GROWSDOWN, junk bits), mremap (MAYMOVE,
 **   FIXED, DONTUNMAP), madvise (every advice, invalid ones too), msync,
+**   mlock, mlock2, munlock, mlockall, munlockall,
 **   brk, sbrk                          each checked against the VMAs after
 **   access     r/w/x (or a bad letter) with or without data, across page
 **              boundaries, anywhere; a write is read back and compared
@@ -1042,6 +1043,8 @@ static void check_locked_growth(struct fuzz *f, memlab_task *t, uint64_t start, 
 			continue;
 		if (!(v->vm_flags & 0x2000 /* VM_LOCKED */) || strcmp(v->perms, "rw-p") || v->name[0])
 			return;
+		if (v->vm_flags & 0x80000 /* VM_LOCKONFAULT */)
+			return;		/* populate_vma_page_range() leaves it to faults */
 		for (uint64_t a = start; a < end; a += f->info.page_size)
 			if (memlab_translate(t, a, &w) != 0 || !w.present)
 				die(f, "mremap grew locked %#" PRIx64 "-%#" PRIx64 " by [%#" PRIx64
@@ -1120,6 +1123,63 @@ static void op_madvise(struct fuzz *f)
 	check_rc(f, rc, "memlab_madvise");
 	note(f, "pid %d addr %#" PRIx64 " len %#" PRIx64 " advice %d -> %d", memlab_task_pid(t),
 	     addr, len, advice, rc);
+}
+
+/*
+** mlock, mlock2 (ONFAULT, junk flags), munlock, mlockall (every flag set,
+** invalid ones too; MCL_FUTURE only with MCL_ONFAULT, so that later huge
+** mappings are not populated) and munlockall.  A successful mlock or
+** munlock leaves every VMA of the range locked or unlocked but those
+** mlock_fixup() passes by (VM_SPECIAL, hugetlb, droppable).
+*/
+static void op_mlock(struct fuzz *f)
+{
+	static const int mcl[] = { 0, 1, 4, 5, 6, 7, 8, 0x7fffffff };
+	memlab_task *t = pick_task(f);
+	uint64_t addr, len, start, end, pass = 0x10054400ull | 0x400000ull | (1ull << 40);
+	uint8_t b;
+	int rc, flags = 0, kind;
+
+	if (!t)
+		return;
+	addr = pick_addr(f, t);
+	len = pick_len(f, t, addr);
+	b = next_byte(f);
+	kind = b % 8;
+	if (kind <= 2) {		/* mlock, mlock2 */
+		flags = b & 0x10 ? MEMLAB_MLOCK_ONFAULT : b & 0x20 ? 0x2 + (b >> 6) : 0;
+		if (!(flags & MEMLAB_MLOCK_ONFAULT) && len > BIG_LEN)
+			len = BIG_LEN;	/* populating terabytes is no test, only slow */
+		rc = memlab_mlock(t, addr, len, flags);
+	} else if (kind <= 4) {
+		rc = memlab_munlock(t, addr, len);
+	} else if (kind <= 6) {
+		flags = mcl[(b >> 3) % (sizeof(mcl) / sizeof(mcl[0]))];
+		rc = memlab_mlockall(t, flags);
+	} else {
+		rc = memlab_munlockall(t);
+	}
+	if (oom_killed(f, t))
+		return;
+	check_rc(f, rc, "memlab_mlock");
+	note(f, "pid %d kind %d addr %#" PRIx64 " len %#" PRIx64 " flags %#x -> %d",
+	     memlab_task_pid(t), kind, addr, len, flags, rc);
+	start = addr & ~(f->info.page_size - 1);
+	end = start + page_align(f, len + (addr & (f->info.page_size - 1)));
+	if (rc == 0 && kind <= 4 && end > start) {
+		size_t n = get_vmas(f, t);
+
+		for (size_t i = 0; i < n; i++) {
+			const struct memlab_vma_info *v = &f->vmas[i];
+
+			if (v->start >= end || v->end <= start || (v->vm_flags & pass))
+				continue;
+			if (!(v->vm_flags & 0x2000 /* VM_LOCKED */) != (kind > 2))
+				die(f, "%s [%#" PRIx64 ", %#" PRIx64 ") succeeded, VMA %#" PRIx64
+				    " has vm_flags %#" PRIx64, kind > 2 ? "munlock" : "mlock", start,
+				    end, v->start, v->vm_flags);
+		}
+	}
 }
 
 static void op_msync(struct fuzz *f)
@@ -2225,7 +2285,7 @@ static const struct {
 	{ "user_rw", op_user_rw },	{ "file_rw", op_file_rw },	{ "madvise", op_madvise },
 	{ "access", op_access },	{ "mmap", op_mmap },		{ "brk", op_brk },
 	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
-	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mprotect", op_mprotect },
+	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mlock", op_mlock },
 	{ "clone", op_clone },		{ "exit", op_exit },		{ "alloc", op_alloc },
 	{ "free", op_free },		{ "reclaim", op_reclaim },	{ "compact", op_compact },
 };

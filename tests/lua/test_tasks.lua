@@ -975,6 +975,7 @@ TestLifetime = {}
 local TASK_METHODS = {
   sbrk = { 0 }, brk = { 0 }, mmap = { 0, 4096, "rw", "private|anonymous" }, munmap = { 0, 4096 },
   mprotect = { 0, 4096, "r" }, mremap = { 0, 4096, 4096, 0 }, touch = { 0, 1, "r" },
+  mlock = { 0, 4096 }, munlock = { 0, 4096 }, mlockall = { "current" }, munlockall = {},
   vmas = {}, maps = {}, mm = {}, exit = {},
 }
 

@@ -654,6 +654,23 @@ MEMLAB_API uint64_t (memlab_brk) (memlab_task *t, uint64_t addr);
 MEMLAB_API int (memlab_madvise) (memlab_task *t, uint64_t addr, uint64_t len, int advice);
 MEMLAB_API const struct memlab_flag_name *(memlab_madv_names) (void);
 
+/*
+** mlock(2) / mlock2(2) (flags 0 or MEMLAB_MLOCK_ONFAULT: lock pages as they
+** fault in, populate nothing), munlock(2), mlockall(2) (MCL_CURRENT locks
+** every VMA now, MCL_FUTURE the later ones, MCL_ONFAULT with either) and
+** munlockall(2), Linux's values.  ENOMEM for a hole (the VMAs before it
+** changed) or past RLIMIT_MEMLOCK without root (CAP_IPC_LOCK), EPERM with
+** a limit of 0; VMAs split and merge as with mprotect.
+*/
+#define MEMLAB_MLOCK_ONFAULT	0x01
+#define MEMLAB_MCL_CURRENT	1
+#define MEMLAB_MCL_FUTURE	2
+#define MEMLAB_MCL_ONFAULT	4
+MEMLAB_API int (memlab_mlock) (memlab_task *t, uint64_t addr, uint64_t len, int flags);
+MEMLAB_API int (memlab_munlock) (memlab_task *t, uint64_t addr, uint64_t len);
+MEMLAB_API int (memlab_mlockall) (memlab_task *t, int flags);
+MEMLAB_API int (memlab_munlockall) (memlab_task *t);
+
 /* msync(2): MS_ASYNC 1, MS_INVALIDATE 2, MS_SYNC 4 (x86-64 and arm64). */
 #define MEMLAB_MS_ASYNC		1
 #define MEMLAB_MS_INVALIDATE	2
