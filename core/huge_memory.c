@@ -188,6 +188,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->mapcount = maps;
 		p->_refcount = maps;
 		p->flags |= flags;
+		p->mlock_count = hp->mlock_count;	/* each page has the huge page's mappings */
 		if (lru)
 			lru_add(m, p, false);
 	}

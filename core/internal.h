@@ -72,6 +72,7 @@ struct page {
 	uintptr_t mapping;	/* struct memlab_file *, or anon_vma | PAGE_MAPPING_ANON */
 	uint64_t index;		/* page offset in the file, or linear_page_index() */
 	uint64_t swap;		/* folio->swap: its swap slot while PG_swapcache */
+	uint32_t mlock_count;	/* folio->mlock_count: its VM_LOCKED mappings, while PG_unevictable */
 };
 
 /*

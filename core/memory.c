@@ -158,35 +158,22 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 	add_mm_counter(t->mm, mm_counter(page), 1);
 }
 
-static bool vma_locks(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
-{
-	(void)t, (void)addr;
-	if (!(vma->vm_flags & VM_LOCKED))
-		return true;
-	*(bool *)ud = true;
-	return false;
-}
-
 /*
 ** munlock_vma_folio() after vma's mapping of the page (a PTE or a huge
-** PMD) went: a page of locked memory goes back to evictable with its last
-** locked mapping.  Linux counts a page's VM_LOCKED mappings
-** (mlock_count), memlab asks the reverse map whether one is left -- a fork
-** child's copy of a locked mapping is not locked, so the parent's going
-** munlocks the page the child still maps.
+** PMD) went: a locked mapping counts one off the page's mlock_count, and
+** the page goes back to evictable with its last -- a fork child's copy of
+** a locked mapping is not locked, so the parent's going munlocks the page
+** the child still maps.  With no mapping left, none can lock it.
 */
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
-	bool locked = false;
 
-	if (!page->mapcount) {
-		munlock_folio(m, page);		/* no mapping is left */
-	} else if ((vma->vm_flags & VM_LOCKED) && (page->flags & PG_unevictable)) {
-		rmap_walk(m, pfn, vma_locks, &locked);
-		if (!locked)
-			munlock_folio(m, page);
-	}
+	if (!page->mapcount)
+		page->mlock_count = 0;
+	else if (!(vma->vm_flags & VM_LOCKED))
+		return;
+	munlock_folio(m, page);
 }
 
 /* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */

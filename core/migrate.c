@@ -88,6 +88,7 @@ static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct pa
 	dst->mapcount = src->mapcount;
 	dst->_refcount = src->_refcount;
 	dst->flags = (dst->flags & ~PG_MIGRATE_MASK) | (src->flags & PG_MIGRATE_MASK);
+	dst->mlock_count = src->mlock_count;
 	src->mapping = 0;
 	src->index = 0;
 	src->mapcount = 0;

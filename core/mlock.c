@@ -10,10 +10,9 @@
 ** locked_vm counts the pages of VM_LOCKED VMAs against RLIMIT_MEMLOCK;
 ** root stands for CAP_IPC_LOCK.
 **
-** Where memlab differs: Linux counts a page's locked mappings
-** (mlock_count); memlab asks the reverse map whether a VM_LOCKED mapping
-** is left when one goes (as page_remove_rmap does).  memlab has no
-** PTE-mapped large folios: a THP the range cuts is split whole, and its
+** A page counts its VM_LOCKED mappings (mlock_count), as Linux's folio
+** does, and leaves the unevictable list with the last.  Where memlab
+** differs: it has no PTE-mapped large folios: a THP the range cuts is split whole, and its
 ** pages in the range are locked, where Linux leaves the large folio it
 ** maps only in part evictable (allow_mlock_munlock) until it is split.
 */
@@ -28,15 +27,6 @@ static bool can_do_mlock(const memlab_task *t)
 	return t->rlim.memlock != 0 || t->cap_ipc_lock;
 }
 
-static bool vma_locks_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
-{
-	(void)t, (void)addr;
-	if (!(vma->vm_flags & VM_LOCKED))
-		return true;
-	*(bool *)ud = true;
-	return false;
-}
-
 struct mlock_walk {
 	memlab_task *t;
 	bool lock;
@@ -44,7 +34,8 @@ struct mlock_walk {
 
 /*
 ** mlock_pte_range(): a present page of the range is mlocked, or munlocked
-** when no VM_LOCKED mapping is left (Linux: its mlock_count drops to 0).
+** (its mlock_count counts the VM_LOCKED mappings; with the last it leaves
+** the unevictable list).
 ** The zero page and frames without a struct page (special) are skipped,
 ** as vm_normal_folio() skips them.
 */
@@ -55,19 +46,14 @@ static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint
 	memlab_machine *m = w->t->m;
 	struct pt_prot p;
 	uint64_t pfn;
-	bool locked = false;
-
 	(void)va, (void)table, (void)idx;
 	pt_decode(&w->t->mm->pt, (int)level, e, &pfn, &p);
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || pfn == m->zero_pfn)
 		return 0;	/* PROT_NONE entries are present to Linux, and are mlocked */
-	if (w->lock) {
+	if (w->lock)
 		mlock_folio(m, pfn_to_page(m, pfn));
-		return 0;
-	}
-	rmap_walk(m, pfn, vma_locks_page, &locked);
-	if (!locked)
-		munlock_folio(m, pfn_to_page(m, pfn));
+	else
+		munlock_folio(m, pfn_to_page(m, pfn));	/* one locked mapping less */
 	return 0;
 }
 

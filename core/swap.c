@@ -90,6 +90,7 @@ void lru_add(memlab_machine *m, struct page *page, bool unevictable)
 	if (unevictable && !(page->flags & PG_unevictable)) {	/* migration's copy was */
 		m->vmstat[UNEVICTABLE_PGS_MLOCKED] += folio_nr_pages(page);
 		m->vmstat[UNEVICTABLE_PGS_CULLED] += folio_nr_pages(page);
+		page->mlock_count = 1;		/* mlock_new_folio(): its one mapping */
 	}
 	if (unevictable)
 		page->flags = (page->flags | PG_unevictable) & ~PG_active;
@@ -204,8 +205,11 @@ void mlock_folio(memlab_machine *m, struct page *page)
 {
 	uint64_t nr = folio_nr_pages(page);
 
-	if (page->flags & PG_unevictable)
+	if (page->flags & PG_unevictable) {
+		page->mlock_count++;		/* one more VM_LOCKED mapping */
 		return;
+	}
+	page->mlock_count = 1;
 	m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr;
 	if (!(page->flags & PG_lru)) {
 		page->flags = (page->flags | PG_unevictable) & ~PG_active;
@@ -219,16 +223,18 @@ void mlock_folio(memlab_machine *m, struct page *page)
 }
 
 /*
-** munlock_folio(): a page of locked memory that no mapping locks any more
-** goes back to its inactive list (unevictable_pgs_munlocked, _rescued).
-** page_remove_rmap() decides when: where Linux counts the locked mappings
-** (mlock_count), memlab asks the reverse map.
+** munlock_folio(): one VM_LOCKED mapping of a page of locked memory less
+** (mlock_count); with the last, it goes back to its inactive list
+** (unevictable_pgs_munlocked, _rescued).  A caller that knows no mapping
+** is left zeroes the count first.
 */
 void munlock_folio(memlab_machine *m, struct page *page)
 {
 	uint64_t nr = folio_nr_pages(page);
 
 	if (!(page->flags & PG_unevictable))
+		return;
+	if (page->mlock_count && --page->mlock_count)
 		return;
 	m->vmstat[UNEVICTABLE_PGS_MUNLOCKED] += nr;
 	if (!(page->flags & PG_lru)) {
@@ -348,6 +354,8 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 			else if ((int)folio_lru_list(page) != lru)
 				ml_violation(&c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
 					     lru_names[folio_lru_list(page)]);
+			else if (lru == LRU_UNEVICTABLE && !page->mlock_count)
+				ml_violation(&c, "lru: pfn %#x is unevictable with no mlock_count", p);
 			nr += folio_nr_pages(page);
 			prev = p;
 		}

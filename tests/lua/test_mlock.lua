@@ -229,6 +229,33 @@ function TestMlock:test_shared_page_munlock()
   lu.assertTrue(m:check())
 end
 
+-- A page's mlock_count counts its VM_LOCKED mappings through munmap and
+-- exit as through munlock; a fork child's copy is not locked, so a COW copy
+-- in the locked parent leaves the child's page evictable at once.
+function TestMlock:test_mlock_count_follows_the_mappings()
+  local m, p = self.m, self.p
+  local f = m:file{ path = "/data/g", size = 4 * P }
+  local a = assert(p:mmap(BASE + 32 * P, 4 * P, "r", "shared|locked", f, 0))
+  local q = m:spawn{ aslr = false, root = true }
+  local b = assert(q:mmap(BASE + 32 * P, 4 * P, "r", "shared|locked", f, 0))
+  local pfn = p:translate(a).pfn
+  lu.assertEquals(q:translate(b).pfn, pfn)
+  lu.assertTrue(p:munmap(a, 4 * P))
+  lu.assertEquals(m:page(pfn).lru_list, "unevictable")	-- q still locks it
+  q:exit()
+  lu.assertEquals(m:page(pfn).lru_list, "inactive_file")
+  local c0 = assert(p:mmap(BASE + 48 * P, 2 * P, "rw", "private|anonymous|locked"))
+  local anon = p:translate(c0).pfn
+  local c = assert(p:fork())
+  lu.assertEquals(m:page(anon).lru_list, "unevictable")
+  assert(p:write(c0, "x"))				-- the parent copies; the child keeps the old page
+  lu.assertEquals(c:translate(c0).pfn, anon)
+  lu.assertEquals(m:page(anon).lru_list, "inactive_anon")
+  lu.assertEquals(m:page(p:translate(c0).pfn).lru_list, "unevictable")
+  c:exit()
+  lu.assertTrue(m:check())
+end
+
 -- mlockall: Linux's EINVAL rules; MCL_FUTURE locks later mmaps (def_flags);
 -- munlockall undoes both.
 function TestMlock:test_mlockall()
