@@ -554,19 +554,26 @@ static int t_mmap(lua_State *L)
 	return push_addr_result(L, rc, out);
 }
 
-/* p:munmap(addr, len) --> true | nil, err, errno */
-static int t_munmap(lua_State *L)
+/* A system call on a range, p:NAME(addr, len) --> true | nil, err, errno */
+static int range_call(lua_State *L, const char *fname,
+		      int (*call)(memlab_task *, uint64_t, uint64_t))
 {
 	lmachine *lm;
-	memlab_task *t = lmemlab_checktask(L, "munmap", &lm);
-	uint64_t addr = lmemlab_checkaddr(L, 2, "munmap", "addr");
-	uint64_t len = lmemlab_checklength(L, 3, "munmap", "len");
+	memlab_task *t = lmemlab_checktask(L, fname, &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, fname, "addr");
+	uint64_t len = lmemlab_checklength(L, 3, fname, "len");
 	int rc;
 
 	lmemlab_begin_call(lm);
-	rc = memlab_munmap(t, addr, len);
-	lmemlab_end_call(L, lm, "munmap", rc);
+	rc = call(t, addr, len);
+	lmemlab_end_call(L, lm, fname, rc);
 	return push_ok_result(L, rc);
+}
+
+/* p:munmap(addr, len) */
+static int t_munmap(lua_State *L)
+{
+	return range_call(L, "munmap", memlab_munmap);
 }
 
 /* p:mprotect(addr, len, prot) --> true | nil, err, errno */
@@ -603,19 +610,10 @@ static int t_mlock(lua_State *L)
 	return push_ok_result(L, rc);
 }
 
-/* p:munlock(addr, len) --> true | nil, err, errno */
+/* p:munlock(addr, len) */
 static int t_munlock(lua_State *L)
 {
-	lmachine *lm;
-	memlab_task *t = lmemlab_checktask(L, "munlock", &lm);
-	uint64_t addr = lmemlab_checkaddr(L, 2, "munlock", "addr");
-	uint64_t len = lmemlab_checklength(L, 3, "munlock", "len");
-	int rc;
-
-	lmemlab_begin_call(lm);
-	rc = memlab_munlock(t, addr, len);
-	lmemlab_end_call(L, lm, "munlock", rc);
-	return push_ok_result(L, rc);
+	return range_call(L, "munlock", memlab_munlock);
 }
 
 /* p:mlockall(flags) --> true | nil, err, errno  (flags: "current|future|onfault") */

@@ -374,7 +374,7 @@ void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
 /* Lists of pages linked by pfn (free, pcp, LRU), through lru_next/lru_prev. */
 void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail);
-bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn);
+void pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn);
 /* for compaction.c */
 uint64_t alloc_wmark_pages(const struct zone *z, unsigned alloc_flags);
 bool zone_watermark_ok(memlab_machine *m, const struct zone *z, unsigned order, uint64_t mark,

@@ -153,9 +153,11 @@ static void account_blocks(memlab_machine *m, struct zone *z, unsigned order,
 ** Linux's CONFIG_DEBUG_LIST does (lib/list_debug.c), and, as on the
 ** reference host (CONFIG_BUG_ON_DATA_CORRUPTION), a corrupted link is a
 ** kernel BUG: the report names pfns where Linux prints addresses, and the
-** machine stops (ml_bug) before the corruption spreads.  A deleted
-** entry's links are poisoned, as list_del() leaves them.
+** machine stops (ml_bug) before the corruption spreads: from then on the
+** lists no longer change.  A deleted entry's links are poisoned, as
+** list_del() leaves them.
 */
+
 /* What a link names, for a report: "pfn:0x..", or what stands in for one. */
 static const char *link_name(char *buf, size_t size, uint32_t pfn)
 {
@@ -185,22 +187,22 @@ static bool pfn_list_add_valid(memlab_machine *m, struct free_list *list, uint32
 
 	if (next != PFN_NONE && pfn_list_back(m, next, list->tail, true) != prev) {
 		ml_bug(m, "lib/list_debug.c:29",
-				"list_add corruption. next->prev should be prev (%s), but was %s. (next=pfn:%#x).",
-				link_name(a, sizeof(a), prev),
-				link_name(b, sizeof(b), pfn_list_back(m, next, list->tail, true)), next);
+		       "list_add corruption. next->prev should be prev (%s), but was %s. (next=pfn:%#x).",
+		       link_name(a, sizeof(a), prev),
+		       link_name(b, sizeof(b), pfn_list_back(m, next, list->tail, true)), next);
 		return false;
 	}
 	if (prev != PFN_NONE && pfn_list_back(m, prev, list->head, false) != next) {
 		ml_bug(m, "lib/list_debug.c:32",
-				"list_add corruption. prev->next should be next (%s), but was %s. (prev=pfn:%#x).",
-				link_name(a, sizeof(a), next),
-				link_name(b, sizeof(b), pfn_list_back(m, prev, list->head, false)), prev);
+		       "list_add corruption. prev->next should be next (%s), but was %s. (prev=pfn:%#x).",
+		       link_name(a, sizeof(a), next),
+		       link_name(b, sizeof(b), pfn_list_back(m, prev, list->head, false)), prev);
 		return false;
 	}
 	if (pfn == prev || pfn == next) {
 		ml_bug(m, "lib/list_debug.c:35",
-				"list_add double add: new=pfn:%#x, prev=%s, next=%s.", pfn,
-				link_name(a, sizeof(a), prev), link_name(b, sizeof(b), next));
+		       "list_add double add: new=pfn:%#x, prev=%s, next=%s.", pfn,
+		       link_name(a, sizeof(a), prev), link_name(b, sizeof(b), next));
 		return false;
 	}
 	return true;
@@ -235,33 +237,33 @@ static bool pfn_list_del_valid(memlab_machine *m, struct free_list *list, uint32
 
 	if (next == PFN_POISON1 || prev == PFN_POISON2) {
 		ml_bug(m, next == PFN_POISON1 ? "lib/list_debug.c:56" : "lib/list_debug.c:59",
-				"list_del corruption, pfn:%#x->%s is LIST_POISON%d", pfn,
-				next == PFN_POISON1 ? "next" : "prev", next == PFN_POISON1 ? 1 : 2);
+		       "list_del corruption, pfn:%#x->%s is LIST_POISON%d", pfn,
+		       next == PFN_POISON1 ? "next" : "prev", next == PFN_POISON1 ? 1 : 2);
 		return false;
 	}
 	if ((was = pfn_list_back(m, prev, list->head, false)) != pfn) {
 		ml_bug(m, "lib/list_debug.c:62",
-				"list_del corruption. prev->next should be pfn:%#x, but was %s. (prev=%s)",
-				pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), prev));
+		       "list_del corruption. prev->next should be pfn:%#x, but was %s. (prev=%s)",
+		       pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), prev));
 		return false;
 	}
 	if ((was = pfn_list_back(m, next, list->tail, true)) != pfn) {
 		ml_bug(m, "lib/list_debug.c:65",
-				"list_del corruption. next->prev should be pfn:%#x, but was %s. (next=%s)",
-				pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), next));
+		       "list_del corruption. next->prev should be pfn:%#x, but was %s. (next=%s)",
+		       pfn, link_name(b, sizeof(b), was), link_name(a, sizeof(a), next));
 		return false;
 	}
 	return true;
 }
 
-/* list_del() on a pfn-linked list: the links are poisoned.  false: not deleted. */
-bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
+/* list_del() on a pfn-linked list: the links are poisoned. */
+void pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	uint32_t prev = page->lru_prev, next = page->lru_next;
 
 	if (m->dead || !pfn_list_del_valid(m, list, (uint32_t)pfn))
-		return false;
+		return;
 	if (prev != PFN_NONE)
 		pfn_to_page(m, prev)->lru_next = next;
 	else
@@ -272,7 +274,6 @@ bool pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn)
 		list->tail = prev;
 	page->lru_next = PFN_POISON1;
 	page->lru_prev = PFN_POISON2;
-	return true;
 }
 
 static void __add_to_free_list(memlab_machine *m, struct zone *z, uint64_t pfn,

@@ -727,7 +727,8 @@ static uint64_t pagemap_entry(memlab_task *t, uint64_t va)
 	struct pt_prot p;
 	bool exclusive;
 
-	pt_walk(m, t->mm, va, &w);
+	if (pt_walk(m, t->mm, va, &w) == -MEMLAB_EINVAL)
+		return 0;	/* no tables span va */
 	e = w.entry[w.nr_levels - 1];
 	pt_decode(f, (int)w.level, e, &pfn, &p);
 	if (!pt_prot_maps(&p) || pt_entry_is_table(f, w.level, e)) {

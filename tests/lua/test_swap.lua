@@ -28,6 +28,15 @@ local function fill(p, n)
   return a
 end
 
+-- A machine with swap and a process whose n filled pages are swapped out.
+local function swapped_out(n)
+  local m = machine()
+  local p = m:spawn{ name = "p" }
+  local a = fill(p, n)
+  assert(p:madvise(a, n * PAGE, "pageout"))
+  return m, p, a
+end
+
 local function meminfo(m, key)
   return tonumber(m:proc("meminfo"):match(key .. ":%s+(%d+) kB"))
 end
@@ -93,10 +102,7 @@ end
 
 -- A read of an exclusive swap entry maps the page writable: the write after it does not fault.
 function TestSwap:test_exclusive_swapin_writable()
-  local m = machine()
-  local p = m:spawn{ name = "p" }
-  local a = fill(p, 4)
-  assert(p:madvise(a, 4 * PAGE, "pageout"))
+  local m, p, a = swapped_out(4)
   lu.assertEquals(p:read(a, 8), "00000000")
   lu.assertTrue(p:translate(a).write)
   local min = p:mm().min_flt
@@ -195,10 +201,7 @@ end
 -- another slot; both slots' counts then disagree with the page tables, and
 -- the fault on it is refused (Linux would retry it forever) without harm.
 function TestSwap:test_check_finds_corrupt_swap_entry()
-  local m = machine()
-  local p = m:spawn{ name = "p" }
-  local a = fill(p, 4)
-  assert(p:madvise(a, 4 * PAGE, "pageout"))
+  local m, p, a = swapped_out(4)
   local slot = p:translate(a).swap.offset
   m:corrupt{ what = "pte", task = p, addr = a, bit = 16 }
   lu.assertNotEquals(p:translate(a).swap.offset, slot)
@@ -214,10 +217,7 @@ end
 
 -- MADV_FREE drops swapped-out pages; munmap gives their slots back.
 function TestSwap:test_madv_free_and_munmap()
-  local m = machine()
-  local p = m:spawn{ name = "p" }
-  local a = fill(p, 16)
-  assert(p:madvise(a, 16 * PAGE, "pageout"))
+  local m, p, a = swapped_out(16)
   lu.assertEquals(meminfo(m, "SwapTotal") - meminfo(m, "SwapFree"), 64)
   assert(p:madvise(a, 8 * PAGE, "free"))
   lu.assertEquals(meminfo(m, "SwapTotal") - meminfo(m, "SwapFree"), 32)
@@ -229,10 +229,7 @@ end
 
 -- mremap moves swap entries with the mapping.
 function TestSwap:test_mremap_moves_swap_entries()
-  local m = machine()
-  local p = m:spawn{ name = "p" }
-  local a = fill(p, 8)
-  assert(p:madvise(a, 8 * PAGE, "pageout"))
+  local m, p, a = swapped_out(8)
   local b = assert(p:mremap(a, 8 * PAGE, 16 * PAGE, "maymove"))
   lu.assertNotEquals(b, a)
   lu.assertNotNil(p:translate(b + 7 * PAGE).swap)
@@ -359,10 +356,7 @@ end
 
 -- MADV_FREE on a page read back from swap: its swap-cache copy goes first.
 function TestSwap:test_madv_free_of_swap_cache_page()
-  local m = machine()
-  local p = m:spawn{ name = "p" }
-  local a = fill(p, 8)
-  assert(p:madvise(a, 8 * PAGE, "pageout"))
+  local m, p, a = swapped_out(8)
   lu.assertEquals(p:read(a, 8), "00000000")
   lu.assertTrue(m:page(p:translate(a).pfn).swapcache)
   assert(p:madvise(a, 8 * PAGE, "free"))
