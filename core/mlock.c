@@ -90,6 +90,8 @@ static int mlock_fixup(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		*prev = vma;	/* don't set VM_LOCKED or VM_LOCKONFAULT and don't count */
 		return 0;
 	}
+	/* vma_adjust_trans_huge(): only a VMA that changes splits the huge pages it cuts */
+	split_huge_pmd_range(t, start, end);
 	vma = vma_modify_flags(mm, *prev, vma, start, end, newflags, &err);
 	if (!vma)
 		return err;	/* *prev stays: apply_vma_lock_flags() stops here */
@@ -126,7 +128,6 @@ static int apply_vma_lock_flags(memlab_task *t, uint64_t start, uint64_t len, ui
 	if (!vma || vma->vm_start > start)
 		return -MEMLAB_ENOMEM;
 	prev = start > vma->vm_start ? vma : vma->vm_prev;
-	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
 	tmp = vma->vm_start;
 	for (; vma && vma->vm_start < end; vma = prev->vm_next) {
 		uint64_t newflags = (vma->vm_flags & ~VM_LOCKED_MASK) | flags;

@@ -355,6 +355,8 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 				ml_violation(&c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
 					     lru_names[folio_lru_list(page)]);
 			else if (lru == LRU_UNEVICTABLE && !page->mlock_count)
+				/* not "a locked mapping holds it": Linux leaves pages
+				 * mlocked that mremap(MREMAP_DONTUNMAP) unlocks */
 				ml_violation(&c, "lru: pfn %#x is unevictable with no mlock_count", p);
 			nr += folio_nr_pages(page);
 			prev = p;

@@ -152,6 +152,10 @@ function TestMlock:test_onfault()
   s = smaps_at(m, p, BASE + 12 * P)
   lu.assertEquals({ s.rss, s.locked }, { 16, 16 })
   lu.assertNotStrContains(s.flags, "lf")
+  -- the page was locked once, by the first mlock: one munlock frees it
+  lu.assertTrue(p:munlock(BASE, 16 * P))
+  lu.assertEquals(m:page(p:translate(BASE + 12 * P).pfn).lru_list, "inactive_anon")
+  lu.assertEquals(m:page(p:translate(BASE + 13 * P).pfn).lru_list, "inactive_anon")
   -- ONFAULT on PROT_NONE populates nothing, so it succeeds
   lu.assertTrue(p:mlock(BASE + 20 * P, 4 * P, memlab.MLOCK_ONFAULT))
   lu.assertTrue(m:check())
@@ -253,6 +257,42 @@ function TestMlock:test_mlock_count_follows_the_mappings()
   lu.assertEquals(m:page(anon).lru_list, "inactive_anon")
   lu.assertEquals(m:page(p:translate(c0).pfn).lru_list, "unevictable")
   c:exit()
+  lu.assertTrue(m:check())
+end
+
+-- MCL_CURRENT|MCL_ONFAULT marks every VMA "lo lf" and faults nothing in.
+function TestMlock:test_mlockall_current_onfault()
+  local m, p = self.m, self.p
+  local rss = p:mm().rss_anon
+  lu.assertTrue(p:mlockall("current|onfault"))
+  lu.assertStrContains(smaps_at(m, p, BASE).flags, " lo lf ")
+  lu.assertEquals(p:mm().rss_anon, rss)
+  lu.assertTrue(p:munlockall())
+  lu.assertNotStrContains(smaps_at(m, p, BASE).flags, " lo")
+  lu.assertTrue(m:check())
+end
+
+-- Only a VMA that changes splits the huge pages it cuts (vma_adjust_trans_huge
+-- under vma_modify_flags): munlock of unlocked memory, mlock inside locked
+-- memory and a range that fails at a hole first split nothing (the 6.18 host:
+-- AnonHugePages 8192 kB and thp_split_pmd unchanged in each case).
+function TestMlock:test_huge_pages_split_only_where_flags_change()
+  local m = self.m
+  local p = m:spawn{ aslr = false, root = true }
+  local B, HP = 0x7e0000000000, 2 * 1024 * 1024
+  assert(p:mmap(B, 4 * HP, "rw", "private|anonymous|fixed"))
+  assert(p:madvise(B, 4 * HP, "hugepage"))
+  assert(p:touch(B, 4 * HP, "w"))
+  local split = m:vmstat().thp_split_pmd
+  lu.assertTrue(p:munlock(B + P, P))
+  lu.assertTrue(p:mlock(B + HP, HP))
+  lu.assertTrue(p:mlock(B + HP + P, P))
+  assert(p:munmap(B + 3 * HP, HP))
+  assert_errno("ENOMEM", 12, p:mlock(B + 2 * HP, 2 * HP))	-- the hole comes after one VMA
+  lu.assertEquals(m:vmstat().thp_split_pmd, split)
+  lu.assertEquals(p:translate(B + P).size, HP)
+  lu.assertTrue(p:munlock(B + HP + P, P))			-- now the locked VMA changes
+  lu.assertEquals(m:vmstat().thp_split_pmd, split + 1)
   lu.assertTrue(m:check())
 end
 
