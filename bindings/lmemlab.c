@@ -467,6 +467,7 @@ int luaopen_memlab(lua_State *L)
 		lua_setfield(L, -2, n->name);
 	}
 	lmemlab_open_task(L);	/* tasks, files; PROT_*, MAP_*, MREMAP_* */
+	lmemlab_open_cgroup(L);
 	load_json(L);
 	return 1;
 }

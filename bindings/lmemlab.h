@@ -160,6 +160,11 @@ typedef struct lfile {
 /* The file at arg, which must belong to machine lm, or raise naming fname. */
 memlab_file *(lmemlab_checkfile) (lua_State *L, int arg, lmachine *lm, const char *fname);
 
+/* ===================== lcgroup.c: memory cgroups ===================== */
+
+/* The memlab.cgroup metatable, m:cgroup and p:cgroup.  Call after lmemlab_open_task. */
+void (lmemlab_open_cgroup) (lua_State *L);
+
 /* ===================== lfile.c: file I/O ===================== */
 
 /* Add read, write, ondisk to the file methods table at the top. */

@@ -1102,7 +1102,7 @@ static lua_Integer option_integer(lua_State *L, const char *fname,
 
 static const char *const spawn_options[] = {
 	"name", "path", "exe", "stack", "rlimit_data", "rlimit_as",
-	"rlimit_memlock", "aslr", "root", "interp", NULL
+	"rlimit_memlock", "aslr", "root", "interp", "cgroup", NULL
 };
 static const char *const exe_options[] = {
 	"text", "rodata", "data", "bss", NULL
@@ -1165,6 +1165,7 @@ static void read_spawn_options(lua_State *L, int idx,
 		case 7: a->aslr = option_aslr(L); break;
 		case 8: a->root = option_boolean(L, "spawn", key); break;
 		case 9: a->no_interp = !option_boolean(L, "spawn", key); break;
+		case 10: a->cgroup = option_string(L, "spawn", key, 0); break;
 		}
 		lua_pop(L, 1);
 	}
@@ -1172,7 +1173,7 @@ static void read_spawn_options(lua_State *L, int idx,
 
 /*
 ** m:spawn{ name=, path=, exe={text=, rodata=, data=, bss=}, stack=,
-** rlimit_data=, rlimit_as=, rlimit_memlock=, aslr=, root= }
+** rlimit_data=, rlimit_as=, rlimit_memlock=, aslr=, root=, cgroup= }
 ** --> task | nil, err, errno.  The strings stay in the options table,
 ** which stays on the stack during the call.
 */

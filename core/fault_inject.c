@@ -339,5 +339,9 @@ int memlab_corrupt_lru(memlab_machine *m, const char *lru, struct memlab_corrupt
 
 	if (i < 0)
 		return -MEMLAB_EINVAL;
-	return corrupt_link(m, &m->lruvec.lists[i], out) ? 0 : -MEMLAB_ENOENT;
+	for (struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL); memcg;
+	     memcg = mem_cgroup_iter(m, NULL, memcg))
+		if (corrupt_link(m, &memcg->lruvec.lists[i], out))
+			return 0;
+	return -MEMLAB_ENOENT;
 }

@@ -208,12 +208,13 @@ static void disk_release(struct memlab_file *f)
 
 /* ===================== adding and dropping pages ===================== */
 
-/* The node counters of a page entering (+1) or leaving (-1) the cache. */
-static void cache_account(memlab_machine *m, const struct memlab_file *f, int d)
+/* The node's and the memcg's counters of a page entering (+1) or leaving (-1) the cache. */
+static void cache_account(memlab_machine *m, const struct memlab_file *f,
+			  const struct page *page, int d)
 {
-	m->vmstat[NR_FILE_PAGES] += (uint64_t)(int64_t)d;
+	mod_lruvec_page_state(m, page, NR_FILE_PAGES, d);
 	if (f->shmem)
-		m->vmstat[NR_SHMEM] += (uint64_t)(int64_t)d;
+		mod_lruvec_page_state(m, page, NR_SHMEM, d);
 }
 
 /* A page read again where reclaim left a shadow: workingset_refault(), the shadow goes. */
@@ -252,6 +253,10 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 
 	if ((err = slots_grow(m, as)) || (err = alloc_pages(m, 0, gfp, &pfn)))
 		return err;
+	if ((err = mem_cgroup_charge(m, pfn, NULL, gfp))) {	/* the current task's cgroup */
+		memlab_free_pages(m, pfn, 0);
+		return err;
+	}
 	if (block)	/* the page is zeroed: only the file's bytes are written */
 		memcpy(frame_wptr(m, pfn, 0, valid), block, valid);
 	page = pfn_to_page(m, pfn);
@@ -261,7 +266,7 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 		page->flags |= PG_swapbacked;
 	take_shadow(f, page, write);
 	lru_add(m, page, false);
-	cache_account(m, f, 1);
+	cache_account(m, f, page, 1);
 	slot_insert(m, as, index, pfn);		/* room was made above */
 	*out = pfn;
 	return 0;
@@ -276,7 +281,7 @@ static void filemap_remove_slot(struct memlab_file *f, uint64_t i)
 
 	if (page->flags & PG_dirty)
 		folio_clear_dirty(m, page);
-	cache_account(m, f, -1);
+	cache_account(m, f, page, -1);
 	slot_delete(&f->i_pages, i);
 	put_page(m, pfn);
 }
@@ -392,7 +397,7 @@ bool folio_mark_dirty(memlab_machine *m, struct page *page)
 	page->flags = (page->flags | PG_dirty) & ~PG_reclaim;	/* reclaim must look again */
 	if (f->shmem)
 		return true;
-	m->vmstat[NR_DIRTY]++;
+	mod_lruvec_page_state(m, page, NR_DIRTY, 1);
 	m->vmstat[NR_ZONE_WRITE_PENDING]++;
 	m->vmstat[NR_DIRTIED]++;
 	return true;
@@ -405,7 +410,7 @@ void folio_clear_dirty(memlab_machine *m, struct page *page)
 	page->flags &= ~PG_dirty;
 	if (f->shmem)
 		return;
-	m->vmstat[NR_DIRTY]--;
+	mod_lruvec_page_state(m, page, NR_DIRTY, -1);
 	m->vmstat[NR_ZONE_WRITE_PENDING]--;
 }
 
@@ -550,7 +555,7 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 	pfn_to_page(m, *pfn)->_refcount++;
 	if (f->shmem)		/* a new shmem page is a minor fault */
 		return 0;
-	m->vmstat[PGMAJFAULT]++;
+	count_vm_events_mm(m, vma->vm_mm, PGMAJFAULT, 1);
 	m->vmstat[PGPGIN] += m->page_size >> 10;
 	read_around(vma, index);
 	return 1;

@@ -31,6 +31,9 @@ static memlab_task *task_dup(memlab_task *parent)
 	t->oom_victim = false;
 	t->next = NULL;
 	t->mm = NULL;
+	t->memcg = NULL;
+	t->memcg_nr_pages_over_high = 0;
+	mem_cgroup_fork(t, parent);	/* cgroup_fork(): the parent's cgroup */
 	return t;
 }
 

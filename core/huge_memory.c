@@ -176,6 +176,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_unevictable |
 				      PG_active | PG_referenced | PG_workingset);
 	bool lru = hp->flags & PG_lru;
+	uint32_t memcg_id = hp->memcg_id;	/* split_page_memcg(): each page keeps the charge */
 
 	rmap_walk(m, head, split_one_pmd, NULL);
 	lru_del(m, hp);		/* lru_add_split_folio(): each page takes the list's place */
@@ -189,10 +190,11 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->_refcount = maps;
 		p->flags |= flags;
 		p->mlock_count = hp->mlock_count;	/* each page has the huge page's mappings */
+		p->memcg_id = memcg_id;
 		if (lru)
 			lru_add(m, p, false);
 	}
-	m->vmstat[NR_ANON_TRANSPARENT_HUGEPAGES]--;
+	mod_lruvec_page_state(m, hp, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
 	m->vmstat[THP_SPLIT_PAGE]++;
 }
 
@@ -319,21 +321,29 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		m->vmstat[THP_FAULT_FALLBACK]++;
 		return 1;
 	}
+	page = pfn_to_page(m, pfn);
+	if (mem_cgroup_charge(m, pfn, t->mm, gfp)) {	/* vma_alloc_anon_folio_pmd() */
+		memlab_free_pages(m, pfn, hpage_pmd_order(m));
+		m->vmstat[THP_FAULT_FALLBACK]++;
+		m->vmstat[THP_FAULT_FALLBACK_CHARGE]++;
+		oom_note_reset(m);	/* a costly order: no OOM, the fault falls back */
+		return 1;
+	}
 	p.dirty = true;
 	p.write = (vma->vm_flags & VM_WRITE) != 0;
 	if (map_huge_pmd(t, haddr, pfn, p)) {
+		mem_cgroup_uncharge(m, page);
 		memlab_free_pages(m, pfn, hpage_pmd_order(m));
 		return -MEMLAB_ENOMEM;
 	}
-	page = pfn_to_page(m, pfn);
 	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
 	page->index = linear_page_index(vma, haddr);
 	page->mapcount = 1;
 	page->flags |= PG_swapbacked | PG_anon_exclusive;
 	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
-	m->vmstat[NR_ANON_PAGES] += 1ull << hpage_pmd_order(m);
-	m->vmstat[NR_ANON_TRANSPARENT_HUGEPAGES]++;
-	m->vmstat[THP_FAULT_ALLOC]++;
+	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1ll << hpage_pmd_order(m));
+	mod_lruvec_page_state(m, page, NR_ANON_TRANSPARENT_HUGEPAGES, 1);
+	count_vm_events_page(m, page, THP_FAULT_ALLOC, 1);
 	add_mm_counter(t->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
 	return 0;
 }
@@ -398,8 +408,8 @@ void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn
 	page = pfn_to_page(m, pfn);
 	add_mm_counter(t->mm, MM_ANONPAGES, -(1ll << hpage_pmd_order(m)));
 	if (--page->mapcount == 0) {
-		m->vmstat[NR_ANON_PAGES] -= 1ull << hpage_pmd_order(m);
-		m->vmstat[NR_ANON_TRANSPARENT_HUGEPAGES]--;
+		mod_lruvec_page_state(m, page, NR_ANON_PAGES, -(1ll << hpage_pmd_order(m)));
+		mod_lruvec_page_state(m, page, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
 	}
 	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);

@@ -16,6 +16,9 @@
 #include "memlab/memlab.h"
 #include "vmstat_items.h"
 
+struct mem_cgroup;
+struct memcg_stock_pcp;
+
 #define PFN_NONE		UINT32_MAX	/* end of a free list */
 #define PFN_POISON1		(UINT32_MAX - 1)	/* a deleted entry's links (LIST_POISON1, 2) */
 #define PFN_POISON2		(UINT32_MAX - 2)
@@ -39,7 +42,7 @@ enum migratetype {
 enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK };
 
 /*
-** One descriptor per frame, 48 bytes.  A frame inside a free block that is
+** One descriptor per frame, 56 bytes.  A frame inside a free block that is
 ** not the block's head has an all-zero descriptor, as in Linux (only the
 ** head of a free block is PageBuddy), so a large machine costs the host
 ** only the descriptors that were ever written.
@@ -73,6 +76,7 @@ struct page {
 	uint64_t index;		/* page offset in the file, or linear_page_index() */
 	uint64_t swap;		/* folio->swap: its swap slot while PG_swapcache */
 	uint32_t mlock_count;	/* folio->mlock_count: its VM_LOCKED mappings, while PG_unevictable */
+	uint32_t memcg_id;	/* folio->memcg_data: the memcg charged for it, 0 none (memcontrol.c) */
 };
 
 /*
@@ -276,7 +280,12 @@ struct memlab_machine {
 	bool thp_use_zero_page;		/* transparent_hugepage/use_zero_page */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
-	struct lruvec lruvec;		/* the node's LRU lists (swap.c) */
+	/* memory cgroups (memcontrol.c): each has the node's LRU lists for its pages */
+	struct mem_cgroup *root_mem_cgroup;
+	struct mem_cgroup **memcg_idr;	/* by id */
+	unsigned memcg_idr_size, memcg_next_id;
+	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
+	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
 	int swappiness;			/* vm.swappiness */
 	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */
@@ -331,6 +340,12 @@ struct memlab_machine {
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
+
+static inline void oom_note_reset(memlab_machine *m)
+{
+	m->oom_gfp = 0;		/* the allocator or a charge notes a failure that may OOM-kill */
+	m->oom_memcg = NULL;
+}
 
 /* ---- machine.c ---- */
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
@@ -422,7 +437,6 @@ void kcompactd_run(memlab_machine *m);
 int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- swap.c: the LRU lists ---- */
-void lruvec_init(memlab_machine *m);
 bool folio_is_file_lru(const struct page *page);
 enum lru_list folio_lru_list(const struct page *page);
 void lru_add(memlab_machine *m, struct page *page, bool unevictable);
@@ -448,7 +462,7 @@ void background_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
 uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
-void lru_note_cost(memlab_machine *m, bool file, uint64_t nr_io, uint64_t nr_rotated);
+void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated);
 void split_huge_page_isolated(memlab_machine *m, uint64_t head);	/* huge_memory.c */
 /* page_alloc.c, for reclaim */
 bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
@@ -457,7 +471,7 @@ uint64_t high_wmark_pages(const struct zone *z);
 uint64_t min_wmark_pages(const struct zone *z);
 
 /* ---- workingset.c: refault detection ---- */
-void workingset_age_nonresident(memlab_machine *m, uint64_t nr);
+void workingset_age_nonresident(struct lruvec *lruvec, uint64_t nr);
 uint64_t workingset_eviction(memlab_machine *m, const struct page *page);
 void workingset_refault(memlab_machine *m, struct page *page, uint64_t shadow);
 
@@ -470,6 +484,7 @@ struct swap_info {
 	uint32_t *cache;		/* per slot: its page in the swap cache, or PFN_NONE */
 	uint8_t **data;			/* per slot: what the device holds (NULL: never written) */
 	uint64_t *shadow;		/* per slot: the workingset shadow its page left, or 0 */
+	uint32_t *memcg_id;		/* per slot: swap_cgroup, the memcg of the page swapped out */
 	int prio;
 };
 #define SWAP_HAS_CACHE	0x80000000u	/* the count has the 31 bits below: forks cannot reach it */

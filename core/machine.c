@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "tlb.h"
+#include "memcontrol.h"
 
 const char *memlab_version(void)
 {
@@ -485,9 +486,10 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	m->alloc_ud = cfg->alloc_ud;
 	m->report = cfg->report;
 	m->report_ud = cfg->report_ud;
-	lruvec_init(m);
 	kswapd_init(m);
-	err = apply_config(m, cfg);
+	err = memcg_init(m);
+	if (!err)
+		err = apply_config(m, cfg);
 	if (!err)
 		err = physmem_init(m);
 	if (!err)
@@ -519,6 +521,7 @@ void memlab_destroy(memlab_machine *m)
 	tlb_free(m);
 	vm_area_cache_destroy(m);
 	swap_free_all(m);
+	memcg_destroy(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }

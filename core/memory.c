@@ -104,14 +104,23 @@ void update_hiwater_rss(struct mm_struct *mm)
 /*
 ** A user page from the buddy allocator (vma_alloc_folio, GFP_HIGHUSER_MOVABLE):
 ** every folio allocation adds __GFP_COMP, order 0 too (folio_alloc_mpol),
-** which the OOM report's gfp_mask and mm_page_alloc show.
+** which the OOM report's gfp_mask and mm_page_alloc show.  Then it is
+** charged to memcg (NULL: the current task's cgroup) with GFP_KERNEL, as
+** mem_cgroup_charge() after the allocation; a failed charge frees it.
 */
-int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn)
+int alloc_user_page(memlab_machine *m, struct mem_cgroup *memcg, bool zero, uint64_t *pfn)
 {
 	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP |
 		       (zero ? MEMLAB___GFP_ZERO : 0);
+	int err = alloc_pages(m, 0, gfp, pfn);
 
-	return alloc_pages(m, 0, gfp, pfn);
+	if (err)
+		return err;
+	if (!memcg)
+		memcg = get_mem_cgroup_from_mm(m, NULL);
+	if ((err = charge_memcg(m, *pfn, memcg, MEMLAB_GFP_KERNEL)))
+		memlab_free_pages(m, *pfn, 0);
+	return err;
 }
 
 /* put_page(): drop a reference; the last one frees the page. */
@@ -122,6 +131,7 @@ void put_page(memlab_machine *m, uint64_t pfn)
 	if (--page->_refcount > 0)
 		return;
 	lru_del(m, page);
+	mem_cgroup_uncharge(m, page);
 	page->mapping = 0;
 	page->index = 0;
 	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_active |
@@ -139,7 +149,7 @@ static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
 	page->mapcount = 1;
 	/* MAP_DROPPABLE pages are never swap-backed: reclaim drops them (file LRU) */
 	page->flags |= PG_anon_exclusive | (vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked);
-	m->vmstat[NR_ANON_PAGES]++;
+	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1);
 	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
 }
 
@@ -148,7 +158,7 @@ static void page_add_file_rmap(memlab_machine *m, struct page *page)
 {
 	page->_refcount++;
 	if (page->mapcount++ == 0)
-		m->vmstat[NR_MAPPED]++;
+		mod_lruvec_page_state(m, page, NR_MAPPED, 1);
 }
 
 /* A file page mapped once more in t's mm: the rmap and the RSS counter. */
@@ -182,7 +192,7 @@ void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_stru
 	struct page *page = pfn_to_page(m, pfn);
 
 	if (--page->mapcount == 0)
-		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]--;
+		mod_lruvec_page_state(m, page, page_anon(page) ? NR_ANON_PAGES : NR_MAPPED, -1);
 	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);
 }
@@ -270,7 +280,7 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 		return install_pte(vmf, m->zero_pfn, prot) ? VM_FAULT_OOM : 0;
 	}
 	if (vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK) ||
-	    alloc_user_page(m, true, &pfn))
+	    alloc_user_page(m, NULL, true, &pfn))
 		return VM_FAULT_OOM;
 	if (install_pte(vmf, pfn, mkwrite_dirty(vma, prot))) {
 		put_page(m, pfn);
@@ -310,7 +320,7 @@ static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t 
 
 	if (vmf_anon_prepare(vmf->t, vmf->vma, vmf->flags & FAULT_FLAG_VMA_LOCK))
 		return -MEMLAB_ENOMEM;
-	err = alloc_user_page(m, src_zero, pfn);
+	err = alloc_user_page(m, NULL, src_zero, pfn);
 	if (err)
 		return err;
 	if (!src_zero)
@@ -507,7 +517,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	if (major) {	/* the read was I/O: the lock is dropped and the fault retried, as for a file */
 		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
-		m->vmstat[PGMAJFAULT]++;
+		count_vm_events_mm(m, mm, PGMAJFAULT, 1);
 	}
 	pt_walk(m, mm, vmf->address, &w);
 	if (!w.nr_levels || w.entry[w.nr_levels - 1] != vmf->orig_pte) {
@@ -531,7 +541,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	if (exclusive)
 		page->flags |= PG_anon_exclusive;
 	if (page->mapcount++ == 0)
-		m->vmstat[NR_ANON_PAGES]++;
+		mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1);
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	add_mm_counter(mm, MM_SWAPENTS, -1);
 	pt_set(m, mm, vmf->address, pfn, prot, NULL);	/* the fault's reference is the mapping's */
@@ -742,7 +752,7 @@ unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 	ret = create_huge_pmd(&vmf);
 	if (ret == VM_FAULT_FALLBACK)
 		ret = handle_pte_fault(&vmf);
-	t->m->vmstat[PGFAULT]++;
+	count_vm_events_mm(t->m, t->mm, PGFAULT, 1);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
 	if (ret & VM_FAULT_MAJOR)
@@ -896,7 +906,7 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool 
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
-	t->m->oom_gfp = 0;	/* the allocator notes a failure that may OOM-kill */
+	oom_note_reset(t->m);
 	ret = handle_mm_fault(t, vma, addr, flags);
 	fault_unlock(t, flags, ret, gup);
 	if (ret & VM_FAULT_OOM)
@@ -1464,7 +1474,7 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 
 		if (gup_follow(t, a, write))
 			continue;
-		t->m->oom_gfp = 0;
+		oom_note_reset(t->m);
 		ret = handle_mm_fault(t, vma, a, flags);
 		if (ret & VM_FAULT_COMPLETED)
 			mmap_read_lock(t->mm);	/* the retry, which finds the page mapped */
@@ -1654,7 +1664,7 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		return err;
 	}
 	if (page->mapcount++ == 0)	/* reclaim unmapped it from the parent meanwhile */
-		m->vmstat[page_anon(page) ? NR_ANON_PAGES : NR_MAPPED]++;
+		mod_lruvec_page_state(m, page, page_anon(page) ? NR_ANON_PAGES : NR_MAPPED, 1);
 	add_mm_counter(c->dst->mm, mm_counter(page), 1);
 	return 0;
 }

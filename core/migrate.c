@@ -124,6 +124,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 		ml_report(m, "migrate: pfn %#llx has mapcount %d, the rmap found %d entries",
 			  (unsigned long long)src, s->mapcount, r.nr);
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)]--;	/* migrate_folio_done() */
+	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
 	folio_migrate_mapping(m, s, d, dst);
 	lru_add(m, d, d->flags & PG_unevictable);
 	memlab_free_pages(m, src, 0);

@@ -17,6 +17,7 @@
 #include "internal.h"
 #include "pgtable.h"
 #include "tlb.h"
+#include "memcontrol.h"
 
 /* vm_flags (include/linux/mm.h) */
 #define VM_NONE		0x00000000ull
@@ -203,6 +204,8 @@ struct memlab_task {
 	 * the thread group as one signal_struct would hold them */
 	short oom_score_adj, oom_score_adj_min;
 	bool oom_victim;		/* SIGKILLed by the OOM killer, exits when the call returns */
+	struct mem_cgroup *memcg;	/* its cgroup (memcontrol.c) */
+	uint64_t memcg_nr_pages_over_high;	/* charged above a memory.high: reclaim on return */
 	struct memlab_task *next;	/* the machine's tasks */
 };
 
@@ -228,15 +231,21 @@ void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
 ** kcompactd run (vmscan.c, compaction.c): the call no longer holds pages
 ** they could take or move.
 */
-static inline void task_leave(memlab_task *t, memlab_task *prev)
+static inline void call_leave(memlab_machine *m, memlab_task *prev)
 {
-	memlab_machine *m = t->m;
-
 	m->current = prev;
 	if (!prev && m->oom_victims)
 		exit_oom_victims(m);
 	if (!prev && (m->kswapd.woken || m->kcompactd.woken))
 		background_run(m);
+}
+
+/* Leaving the outermost call for t: the memory.high reclaim it owes comes first. */
+static inline void task_leave(memlab_task *t, memlab_task *prev)
+{
+	if (!prev && t->memcg_nr_pages_over_high)
+		mem_cgroup_handle_over_high(t);
+	call_leave(t->m, prev);
 }
 
 /* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */
@@ -353,7 +362,7 @@ bool page_anon(const struct page *page);
 uint64_t get_mm_rss(const struct mm_struct *mm);
 void update_hiwater_rss(struct mm_struct *mm);
 void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
-int alloc_user_page(memlab_machine *m, bool zero, uint64_t *pfn);
+int alloc_user_page(memlab_machine *m, struct mem_cgroup *memcg, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
 int mm_counter(const struct page *page);
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);

@@ -19,8 +19,11 @@
 **     access ends as SIGKILL (MEMLAB_SIGKILL).  The oom_reaper has
 **     nothing to win here: nothing else runs before the exit frees the
 **     whole mm, so it is not modelled (nor its 2 s delay).
-** Not modelled: memory cgroups (CONSTRAINT_MEMCG), cpusets and
-** mempolicies (always CONSTRAINT_NONE), vfork, the OOM notifiers, the
+** A charge over a cgroup's memory.max that reclaim could not make room
+** for runs the cgroup's OOM killer the same way (CONSTRAINT_MEMCG: only
+** its tasks, badness scaled by its limit, memory.oom.group honoured);
+** one from a write to memory.max runs it at once.
+** Not modelled: cpusets and mempolicies (CONSTRAINT_NONE), vfork, the OOM notifiers, the
 ** report's rate limit (every OOM is reported), and an OOM from the
 ** kernel's own allocations (GUP, page-table allocation outside a fault):
 ** those still fail with ENOMEM.
@@ -34,7 +37,9 @@
 #define OOM_SCORE_ADJ_MAX	1000
 
 struct oom_control {
-	memlab_task *current;		/* the task whose fault found no memory */
+	memlab_machine *m;
+	memlab_task *current;		/* the task whose fault found no memory (NULL: a host write) */
+	struct mem_cgroup *memcg;	/* a cgroup's OOM (CONSTRAINT_MEMCG), NULL: the node's */
 	uint32_t gfp_mask;
 	int order;
 	uint64_t totalpages;		/* RAM + swap pages: the scale of badness */
@@ -45,11 +50,18 @@ struct oom_control {
 
 #define K(m, x)	((unsigned long)(x) << ((m)->page_shift - 10))
 
-/* totalram_pages() + total_swap_pages: the zones' managed pages and the swap slots. */
-static uint64_t oom_totalpages(const memlab_machine *m)
+/*
+** totalram_pages() + total_swap_pages: the zones' managed pages and the
+** swap slots; a cgroup's OOM: its limit (mem_cgroup_get_max), at least 1.
+*/
+static uint64_t oom_totalpages(const memlab_machine *m, const struct mem_cgroup *memcg)
 {
 	uint64_t pages = m->swap ? m->swap->pages : 0;
 
+	if (memcg) {
+		pages = mem_cgroup_get_max(m, memcg);
+		return pages ? pages : 1;
+	}
 	for (int i = 0; i < m->nr_zones; i++)
 		pages += m->zones[i].managed_pages;
 	return pages;
@@ -128,14 +140,27 @@ static bool oom_evaluate_task(memlab_task *task, struct oom_control *oc)
 	return false;
 }
 
+/*
+** select_bad_process(): every process (for_each_process), or for a
+** cgroup's OOM the processes of each cgroup of its subtree in turn
+** (mem_cgroup_scan_tasks); a victim still alive aborts the choice.
+*/
 static void select_bad_process(struct oom_control *oc)
 {
 	memlab_task *p;
 
 	oc->chosen_points = LONG_MIN;
-	for_each_process(oc->current->m, p)
-		if (oom_evaluate_task(p, oc))
-			break;
+	if (!oc->memcg) {
+		for_each_process(oc->m, p)
+			if (oom_evaluate_task(p, oc))
+				return;
+		return;
+	}
+	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, oc->memcg, NULL); it;
+	     it = mem_cgroup_iter(oc->m, oc->memcg, it))
+		for_each_process(oc->m, p)
+			if (p->memcg == it && oom_evaluate_task(p, oc))
+				return;
 }
 
 /* ===================== the report ===================== */
@@ -157,14 +182,65 @@ static void dump_task(const memlab_task *p)
 
 static void dump_tasks(struct oom_control *oc)
 {
-	memlab_machine *m = oc->current->m;
+	memlab_machine *m = oc->m;
 	memlab_task *p;
 
 	ml_report(m, "Tasks state (memory values in pages):");
 	ml_report(m, "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
 		  "pgtables_bytes swapents oom_score_adj name");
-	for_each_process(m, p)
-		dump_task(p);
+	if (!oc->memcg) {
+		for_each_process(m, p)
+			dump_task(p);
+		return;
+	}
+	for (struct mem_cgroup *it = mem_cgroup_iter(m, oc->memcg, NULL); it;
+	     it = mem_cgroup_iter(m, oc->memcg, it))
+		for_each_process(m, p)
+			if (p->memcg == it)
+				dump_task(p);
+}
+
+/* A cgroup's path for the report (memlab's own allocation: none on failure). */
+static void memcg_path_buf(const struct mem_cgroup *memcg, memlab_machine *m, char *buf,
+			   size_t size)
+{
+	struct strbuf sb;
+	char *text = NULL;
+
+	sb_init(&sb, m);
+	memcg_path(memcg, &sb);
+	snprintf(buf, size, "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
+	memlab_free_text(m, text);
+}
+
+/*
+** mem_cgroup_print_oom_meminfo(): the cgroup's usage and limit (failcnt:
+** its memory.events max count in v2), no swap controller, its memory.stat.
+*/
+static void print_oom_meminfo(struct oom_control *oc)
+{
+	memlab_machine *m = oc->m;
+	char path[256], *text = NULL, *line, *next;
+	struct strbuf sb;
+
+	ml_report(m, "memory: usage %llukB, limit %llukB, failcnt %llu",
+		  (unsigned long long)K(m, oc->memcg->memory.usage),
+		  (unsigned long long)K(m, oc->memcg->memory.max),
+		  (unsigned long long)oc->memcg->events[MEMCG_MAX]);
+	ml_report(m, "swap: usage 0kB, limit %llukB, failcnt 0",
+		  (unsigned long long)K(m, PAGE_COUNTER_MAX));
+	memcg_path_buf(oc->memcg, m, path, sizeof(path));
+	ml_report(m, "Memory cgroup stats for %s:", path);
+	sb_init(&sb, m);
+	memcg_stat_format(m, oc->memcg, &sb);
+	if (sb_finish(&sb, &text, NULL))
+		return;
+	for (line = text; *line; line = next) {
+		next = strchr(line, '\n');
+		*next++ = 0;
+		ml_report(m, "%s", line);
+	}
+	memlab_free_text(m, text);
 }
 
 /*
@@ -178,18 +254,26 @@ static void dump_header(struct oom_control *oc)
 	char gfp[256];
 
 	memlab_gfp_format(oc->gfp_mask, gfp, sizeof(gfp));
-	ml_report(cur->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%hd",
-		  cur->comm, oc->gfp_mask, gfp, oc->order, cur->oom_score_adj);
+	ml_report(oc->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%hd",
+		  cur ? cur->comm : "memlab", oc->gfp_mask, gfp, oc->order,
+		  cur ? cur->oom_score_adj : 0);
+	if (oc->memcg)
+		print_oom_meminfo(oc);
 	dump_tasks(oc);
 }
 
-/* dump_oom_victim(): the one-line summary; no cgroups, one node, the root cpuset. */
+/* dump_oom_victim(): the one-line summary; one node, the root cpuset. */
 static void dump_oom_victim(struct oom_control *oc, const memlab_task *victim)
 {
-	(void)oc;
-	ml_report(victim->m, "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
-		  "mems_allowed=0,global_oom,task_memcg=/,task=%s,pid=%d,uid=%u",
-		  victim->comm, victim->pid, task_uid(victim));
+	char oom_memcg[256] = "", task_memcg[256];
+
+	if (oc->memcg)
+		memcg_path_buf(oc->memcg, oc->m, oom_memcg, sizeof(oom_memcg));
+	memcg_path_buf(victim->memcg, oc->m, task_memcg, sizeof(task_memcg));
+	ml_report(victim->m, "oom-kill:constraint=CONSTRAINT_%s,nodemask=(null),cpuset=/,"
+		  "mems_allowed=0,%s%s,task_memcg=%s,task=%s,pid=%d,uid=%u",
+		  oc->memcg ? "MEMCG" : "NONE", oc->memcg ? "oom_memcg=" : "global_oom",
+		  oom_memcg, task_memcg, victim->comm, victim->pid, task_uid(victim));
 }
 
 /* ===================== killing ===================== */
@@ -232,6 +316,7 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	memlab_task *p;
 
 	m->vmstat[OOM_KILL]++;
+	memcg_memory_event(get_mem_cgroup_from_mm(m, mm), MEMCG_OOM_KILL);	/* memcg_memory_event_mm() */
 	kill_thread_group(m, victim->tgid);
 	mark_oom_victim(victim);
 	ml_report(m, "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
@@ -253,22 +338,43 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	}
 }
 
+/*
+** oom_kill_process(): the report, the victim, and with memory.oom.group
+** every other killable process of that cgroup too.
+*/
 static void oom_kill_process(struct oom_control *oc, const char *message)
 {
+	memlab_task *victim = oc->chosen, *p;
+	struct mem_cgroup *oom_group;
+	char path[256];
+
 	dump_header(oc);
-	dump_oom_victim(oc, oc->chosen);
-	__oom_kill_process(oc->chosen, message);
+	dump_oom_victim(oc, victim);
+	oom_group = mem_cgroup_get_oom_group(victim, oc->memcg);
+	__oom_kill_process(victim, message);
+	if (!oom_group)
+		return;
+	memcg_memory_event(oom_group, MEMCG_OOM_GROUP_KILL);
+	memcg_path_buf(oom_group, oc->m, path, sizeof(path));
+	ml_report(oc->m, "Tasks in %s are going to be killed due to memory.oom.group set", path);
+	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, oom_group, NULL); it;
+	     it = mem_cgroup_iter(oc->m, oom_group, it))
+		for_each_process(oc->m, p)
+			if (p->memcg == it && !p->oom_victim && !oom_unkillable_task(p) &&
+			    p->oom_score_adj != OOM_SCORE_ADJ_MIN)
+				__oom_kill_process(p, message);
 }
 
 /*
 ** check_panic_on_oom().  Linux panics; memlab reports what Linux would
-** print and fails the access with ENOMEM, killing nothing.
+** print and fails the access with ENOMEM, killing nothing.  A cgroup's
+** OOM panics only with panic_on_oom=2.
 */
 static bool check_panic_on_oom(struct oom_control *oc)
 {
-	memlab_machine *m = oc->current->m;
+	memlab_machine *m = oc->m;
 
-	if (!m->panic_on_oom)
+	if (!m->panic_on_oom || (oc->memcg && m->panic_on_oom != 2))
 		return false;
 	dump_header(oc);
 	ml_report(m, "Kernel panic - not syncing: Out of memory: %s panic_on_oom is enabled",
@@ -284,12 +390,12 @@ static bool check_panic_on_oom(struct oom_control *oc)
 static int out_of_memory(struct oom_control *oc)
 {
 	memlab_task *cur = oc->current;
-	memlab_machine *m = cur->m;
+	memlab_machine *m = oc->m;
 
-	oc->totalpages = oom_totalpages(m);
+	oc->totalpages = oom_totalpages(m, oc->memcg);
 	if (check_panic_on_oom(oc))
 		return -MEMLAB_ENOMEM;
-	if (m->oom_kill_allocating_task && !oom_unkillable_task(cur) &&
+	if (!oc->memcg && cur && m->oom_kill_allocating_task && !oom_unkillable_task(cur) &&
 	    cur->oom_score_adj != OOM_SCORE_ADJ_MIN) {
 		oc->chosen = cur;
 		oom_kill_process(oc, "Out of memory (oom_kill_allocating_task)");
@@ -301,11 +407,31 @@ static int out_of_memory(struct oom_control *oc)
 	if (!oc->chosen) {
 		dump_header(oc);
 		ml_report(m, "Out of memory and no killable processes...");
-		ml_report(m, "Kernel panic - not syncing: System is deadlocked on memory");
+		if (!oc->memcg)
+			ml_report(m, "Kernel panic - not syncing: System is deadlocked on memory");
 		return -MEMLAB_ENOMEM;
 	}
-	oom_kill_process(oc, "Out of memory");
+	oom_kill_process(oc, oc->memcg ? "Memory cgroup out of memory" : "Out of memory");
 	return 0;
+}
+
+/*
+** mem_cgroup_out_of_memory(): memcg's OOM killer, for a write to its
+** memory.max (no task is current: the victims exit at once).  True when
+** there is room now or a victim was killed.
+*/
+bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			      int order)
+{
+	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false };
+	int err;
+
+	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
+		return true;
+	err = out_of_memory(&oc);
+	if (!m->current)
+		exit_oom_victims(m);
+	return !err;
 }
 
 /* The first marked task other than those using mm (NULL: any marked one). */
@@ -348,14 +474,21 @@ void exit_oom_victims(memlab_machine *m)
 int pagefault_out_of_memory(memlab_task *t, int *si_code)
 {
 	memlab_machine *m = t->m;
-	struct oom_control oc = { t, m->oom_gfp, (int)m->oom_order, 0, NULL, LONG_MIN, false };
+	struct oom_control oc = { m, t, m->oom_memcg, m->oom_gfp, (int)m->oom_order, 0, NULL,
+				  LONG_MIN, false };
 	int err = 0;
 
 	if (!t->oom_victim) {
 		if (!m->oom_gfp)	/* injected, the host's memory, or may not OOM-kill */
 			return -MEMLAB_ENOMEM;
-		m->oom_gfp = 0;
-		err = out_of_memory(&oc);
+		oom_note_reset(m);
+		if (oc.memcg) {		/* mem_cgroup_oom() */
+			memcg_memory_event(oc.memcg, MEMCG_OOM);
+			if (oc.memcg->memory.usage + (1ull << oc.order) > oc.memcg->memory.max)
+				err = out_of_memory(&oc);
+		} else {
+			err = out_of_memory(&oc);
+		}
 	}
 	if (t->oom_victim) {	/* fatal_signal_pending(current) */
 		*si_code = MEMLAB_SIGKILL;
@@ -371,7 +504,7 @@ int pagefault_out_of_memory(memlab_task *t, int *si_code)
 /* /proc/PID/oom_score (5.9+): badness scaled to 0..2000, 0 for the unkillable. */
 void proc_oom_score(memlab_task *t, struct strbuf *sb)
 {
-	uint64_t totalpages = oom_totalpages(t->m);
+	uint64_t totalpages = oom_totalpages(t->m, NULL);
 	long badness = oom_badness(t, totalpages), points = 0;
 
 	if (badness != LONG_MIN)

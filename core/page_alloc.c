@@ -1675,6 +1675,7 @@ static void note_oom(memlab_machine *m, unsigned order, uint32_t gfp)
 		return;
 	m->oom_gfp = gfp;
 	m->oom_order = order;
+	m->oom_memcg = NULL;	/* the node's OOM, not a cgroup's */
 }
 
 /* __alloc_pages(): the core's allocations; memlab_alloc_pages is the host's. */

@@ -406,17 +406,22 @@ int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 
 	if (err)
 		return err;
+	if ((err = memcg_kmem_charge_page(m, *pfn, GFP_PGTABLE_USER))) {	/* __GFP_ACCOUNT */
+		memlab_free_pages(m, *pfn, 0);
+		return err;
+	}
 	mm->pgtables_bytes += m->page_size;
-	m->vmstat[NR_PAGE_TABLE_PAGES]++;
+	mod_lruvec_page_state(m, pfn_to_page(m, *pfn), NR_PAGE_TABLE_PAGES, 1);
 	return 0;
 }
 
 /* pagetable_free() with mm_dec_nr_ptes() and NR_PAGETABLE. */
 void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn)
 {
+	mod_lruvec_page_state(m, pfn_to_page(m, pfn), NR_PAGE_TABLE_PAGES, -1);
+	memcg_kmem_uncharge_page(m, pfn);
 	memlab_free_pages(m, pfn, 0);
 	mm->pgtables_bytes -= m->page_size;
-	m->vmstat[NR_PAGE_TABLE_PAGES]--;
 }
 
 /* All entries of a table holding level's entries are pte_none. */
@@ -452,6 +457,10 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 	err = alloc_pages(m, 0, GFP_PGTABLE_USER, &pfn);
 	if (err)
 		return err;
+	if ((err = memcg_kmem_charge_page(m, pfn, GFP_PGTABLE_USER))) {
+		memlab_free_pages(m, pfn, 0);
+		return err;
+	}
 	mm->pt = f;
 	mm->pgd = pfn;
 	return 0;
@@ -469,6 +478,7 @@ void pgd_free(memlab_machine *m, struct mm_struct *mm)
 	if (mm->pgtables_bytes)
 		ml_report(m, "BUG: non-zero pgtables_bytes on freeing mm: %lld",
 			  (long long)mm->pgtables_bytes);
+	memcg_kmem_uncharge_page(m, mm->pgd);
 	memlab_free_pages(m, mm->pgd, 0);
 	mm->pgd = 0;
 	memset(&mm->pt, 0, sizeof(mm->pt));

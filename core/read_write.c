@@ -135,7 +135,7 @@ static int64_t rw_pagecache(memlab_task *t, memlab_file *f, uint64_t addr, uint6
 	for (;;) {
 		struct user_copy c = { t, addr + done };
 
-		t->m->oom_gfp = 0;
+		oom_note_reset(t->m);
 		r = write ? filemap_write(f, off + done, count - done, copy_from_user, &c)
 			  : filemap_read(f, off + done, count - done, copy_to_user, &c);
 		if (r > 0)

@@ -3,7 +3,8 @@
 ** node's five lists of pages that reclaim (vmscan.c) ages and scans, and
 ** the moves between them that use of a page makes.
 **
-** memlab has one node and one lruvec (no memory cgroups).  A folio on a
+** memlab has one node; each memory cgroup has its lruvec there, holding
+** the pages charged to it (folio_lruvec, memcontrol.c).  A folio on a
 ** list has PG_lru; the list follows from its flags as folio_lru_list()
 ** says: unevictable, else anon (PG_swapbacked) or file, active or not.
 ** The lists are linked through page->lru_next/lru_prev (pfns) as the
@@ -37,44 +38,41 @@ static uint64_t page_pfn(const memlab_machine *m, const struct page *page)
 	return (uint64_t)(page - m->mem_map);
 }
 
-/* update_lru_size(): the node's and the page's zone's counters. */
-static void update_lru_size(memlab_machine *m, enum lru_list lru, const struct page *page,
-			    int64_t d)
+/* update_lru_size(): the lruvec's, the zone's, the node's and the memcg's counters. */
+static void update_lru_size(memlab_machine *m, struct lruvec *lruvec, enum lru_list lru,
+			    const struct page *page, int64_t d)
 {
-	uint64_t n = (uint64_t)d * folio_nr_pages(page);
+	int64_t n = d * (int64_t)folio_nr_pages(page);
 
-	m->lruvec.nr_pages[lru] += n;
-	page_zone(m, page_pfn(m, page))->nr_lru[lru] += n;
-	m->vmstat[NR_INACTIVE_ANON + lru] += n;
-	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += n;
+	lruvec->nr_pages[lru] += (uint64_t)n;
+	page_zone(m, page_pfn(m, page))->nr_lru[lru] += (uint64_t)n;
+	m->vmstat[NR_INACTIVE_ANON + lru] += (uint64_t)n;
+	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += (uint64_t)n;
+	mod_memcg_state(lruvec_memcg(lruvec), NR_INACTIVE_ANON + lru, n);
 	if (lru == LRU_UNEVICTABLE)
-		m->vmstat[NR_MLOCK] += n;	/* memlab's unevictable pages are the mlocked ones */
+		m->vmstat[NR_MLOCK] += (uint64_t)n;	/* memlab's unevictable pages are the mlocked ones */
 }
 
 /* lruvec_add_folio() (head) or lruvec_add_folio_tail(): pfn onto its list. */
 static void lruvec_add(memlab_machine *m, uint64_t pfn, bool tail)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	struct lruvec *lruvec = folio_lruvec(m, page);
 	enum lru_list lru = folio_lru_list(page);
 
-	pfn_list_add(m, &m->lruvec.lists[lru], pfn, tail);
-	update_lru_size(m, lru, page, 1);
+	pfn_list_add(m, &lruvec->lists[lru], pfn, tail);
+	update_lru_size(m, lruvec, lru, page, 1);
 }
 
 /* lruvec_del_folio(): pfn off the list its flags name (a corrupt list is reported). */
 static void lruvec_del(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	struct lruvec *lruvec = folio_lruvec(m, page);
 	enum lru_list lru = folio_lru_list(page);
 
-	pfn_list_del(m, &m->lruvec.lists[lru], pfn);
-	update_lru_size(m, lru, page, -1);
-}
-
-void lruvec_init(memlab_machine *m)
-{
-	for (int i = 0; i < NR_LRU_LISTS; i++)
-		m->lruvec.lists[i].head = m->lruvec.lists[i].tail = PFN_NONE;
+	pfn_list_del(m, &lruvec->lists[lru], pfn);
+	update_lru_size(m, lruvec, lru, page, -1);
 }
 
 /*
@@ -139,7 +137,7 @@ static void folio_activate(memlab_machine *m, struct page *page)
 	lruvec_del(m, page_pfn(m, page));
 	page->flags |= PG_active;
 	lruvec_add(m, page_pfn(m, page), false);
-	m->vmstat[PGACTIVATE] += folio_nr_pages(page);
+	count_vm_events_page(m, page, PGACTIVATE, folio_nr_pages(page));
 }
 
 /*
@@ -160,7 +158,7 @@ void folio_mark_accessed(memlab_machine *m, struct page *page)
 		else
 			page->flags |= PG_active;
 		page->flags &= ~PG_referenced;
-		workingset_age_nonresident(m, folio_nr_pages(page));	/* workingset_activation() */
+		workingset_age_nonresident(folio_lruvec(m, page), folio_nr_pages(page));	/* workingset_activation() */
 	}
 }
 
@@ -192,7 +190,7 @@ void lru_lazyfree(memlab_machine *m, struct page *page)
 	lruvec_del(m, page_pfn(m, page));
 	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
 	lruvec_add(m, page_pfn(m, page), false);
-	m->vmstat[PGLAZYFREE] += folio_nr_pages(page);
+	count_vm_events_page(m, page, PGLAZYFREE, folio_nr_pages(page));
 }
 
 /*
@@ -260,7 +258,7 @@ void folio_deactivate(memlab_machine *m, struct page *page)
 	lruvec_del(m, pfn);
 	page->flags &= ~(PG_active | PG_referenced);
 	lruvec_add(m, pfn, false);
-	m->vmstat[PGDEACTIVATE] += folio_nr_pages(page);
+	count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
 }
 
 /*
@@ -285,7 +283,7 @@ void deactivate_file_folio(memlab_machine *m, struct page *page)
 		m->vmstat[PGROTATED] += folio_nr_pages(page);
 	}
 	if (active)
-		m->vmstat[PGDEACTIVATE] += folio_nr_pages(page);
+		count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
 }
 
 static const char *const lru_names[NR_LRU_LISTS] = {
@@ -306,7 +304,11 @@ int lru_list_index(const char *name)
 	return -1;
 }
 
-/* From the tail; a corrupted list's walk stops after as many pages as RAM has. */
+/*
+** From the tail, memcg after memcg (pre-order from the root: one list
+** when no cgroup is in use); a corrupted list's walk stops after as many
+** pages as RAM has.
+*/
 int64_t memlab_lru(memlab_machine *m, const char *name, uint64_t *out, size_t n)
 {
 	int lru = lru_list_index(name);
@@ -314,10 +316,13 @@ int64_t memlab_lru(memlab_machine *m, const char *name, uint64_t *out, size_t n)
 
 	if (lru < 0)
 		return -MEMLAB_EINVAL;
-	for (uint32_t p = m->lruvec.lists[lru].tail; p < m->nr_frames && (uint64_t)i < m->nr_frames;
-	     p = pfn_to_page(m, p)->lru_prev, i++)
-		if (out && (size_t)i < n)
-			out[i] = p;
+	for (struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL); memcg;
+	     memcg = mem_cgroup_iter(m, NULL, memcg))
+		for (uint32_t p = memcg->lruvec.lists[lru].tail;
+		     p < m->nr_frames && (uint64_t)i < m->nr_frames;
+		     p = pfn_to_page(m, p)->lru_prev, i++)
+			if (out && (size_t)i < n)
+				out[i] = p;
 	return i;
 }
 
@@ -328,49 +333,69 @@ int64_t memlab_lru(memlab_machine *m, const char *name, uint64_t *out, size_t n)
 ** its kind, its size the counters'; every PG_lru page on a list (the
 ** lists together hold as many as the frames say).
 */
-int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+/* One lruvec's lists; returns the pages on them. */
+static uint64_t lruvec_check(memlab_machine *m, struct ml_check *c, struct mem_cgroup *memcg,
+			     uint64_t *per_list)
 {
-	struct ml_check c = { fn, ud, 0 };
-	uint64_t on_lists = 0, flagged = 0;
+	uint64_t on_lists = 0;
 
 	for (int lru = 0; lru < NR_LRU_LISTS; lru++) {
-		const struct free_list *l = &m->lruvec.lists[lru];
+		const struct free_list *l = &memcg->lruvec.lists[lru];
 		uint64_t nr = 0, steps = 0, prev = PFN_NONE;
 
 		for (uint32_t p = l->head; p != PFN_NONE; p = pfn_to_page(m, p)->lru_next) {
 			const struct page *page;
 
 			if (p >= m->nr_frames || ++steps > m->nr_frames) {
-				ml_violation(&c, "lru: list %s is corrupt", lru_names[lru]);
+				ml_violation(c, "lru: list %s is corrupt", lru_names[lru]);
 				break;
 			}
 			page = pfn_to_page(m, p);
 			if (page->lru_prev != prev)
-				ml_violation(&c, "lru: pfn %#x on %s: broken back link", p, lru_names[lru]);
+				ml_violation(c, "lru: pfn %#x on %s: broken back link", p, lru_names[lru]);
 			if (!(page->flags & PG_lru) || (page->flags & PG_buddy) ||
 			    !(page->flags & PG_head_alloc) || page->_refcount <= 0)
-				ml_violation(&c, "lru: pfn %#x on %s is not an LRU page (flags %#x)",
+				ml_violation(c, "lru: pfn %#x on %s is not an LRU page (flags %#x)",
 					     p, lru_names[lru], page->flags);
 			else if ((int)folio_lru_list(page) != lru)
-				ml_violation(&c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
+				ml_violation(c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
 					     lru_names[folio_lru_list(page)]);
 			else if (lru == LRU_UNEVICTABLE && !page->mlock_count)
 				/* not "a locked mapping holds it": Linux leaves pages
 				 * mlocked that mremap(MREMAP_DONTUNMAP) unlocks */
-				ml_violation(&c, "lru: pfn %#x is unevictable with no mlock_count", p);
+				ml_violation(c, "lru: pfn %#x is unevictable with no mlock_count", p);
+			else if (folio_lruvec(m, page) != &memcg->lruvec)
+				ml_violation(c, "lru: pfn %#x is charged to memcg id %u, on id %u's lists",
+					     p, page->memcg_id, memcg->id);
 			nr += folio_nr_pages(page);
 			prev = p;
 		}
 		if (prev != l->tail)
-			ml_violation(&c, "lru: list %s's tail is pfn %#x, its last page %#llx",
+			ml_violation(c, "lru: list %s's tail is pfn %#x, its last page %#llx",
 				     lru_names[lru], l->tail, (unsigned long long)prev);
-		if (nr != m->lruvec.nr_pages[lru] || nr != m->vmstat[NR_INACTIVE_ANON + lru])
-			ml_violation(&c, "lru: list %s holds %llu pages, counted %llu (vmstat %llu)",
-				     lru_names[lru], (unsigned long long)nr,
-				     (unsigned long long)m->lruvec.nr_pages[lru],
-				     (unsigned long long)m->vmstat[NR_INACTIVE_ANON + lru]);
+		if (nr != memcg->lruvec.nr_pages[lru])
+			ml_violation(c, "lru: memcg id %u's list %s holds %llu pages, counted %llu",
+				     memcg->id, lru_names[lru], (unsigned long long)nr,
+				     (unsigned long long)memcg->lruvec.nr_pages[lru]);
+		per_list[lru] += nr;
 		on_lists += nr;
 	}
+	return on_lists;
+}
+
+int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+	uint64_t on_lists = 0, flagged = 0, per_list[NR_LRU_LISTS] = { 0 };
+
+	for (struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL); memcg;
+	     memcg = mem_cgroup_iter(m, NULL, memcg))
+		on_lists += lruvec_check(m, &c, memcg, per_list);
+	for (int lru = 0; lru < NR_LRU_LISTS; lru++)
+		if (per_list[lru] != m->vmstat[NR_INACTIVE_ANON + lru])
+			ml_violation(&c, "lru: the %s lists hold %llu pages, vmstat %llu",
+				     lru_names[lru], (unsigned long long)per_list[lru],
+				     (unsigned long long)m->vmstat[NR_INACTIVE_ANON + lru]);
 	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
 		const struct page *page = pfn_to_page(m, pfn);
 

@@ -54,7 +54,8 @@ int swap_init(memlab_machine *m, uint64_t bytes)
 	si->cache = ml_alloc(m, nr * sizeof(*si->cache));
 	si->data = ml_alloc(m, nr * sizeof(*si->data));
 	si->shadow = ml_alloc(m, nr * sizeof(*si->shadow));
-	if (!si->swap_map || !si->cache || !si->data || !si->shadow)
+	si->memcg_id = ml_alloc(m, nr * sizeof(*si->memcg_id));
+	if (!si->swap_map || !si->cache || !si->data || !si->shadow || !si->memcg_id)
 		return -MEMLAB_ENOMEM;
 	for (uint64_t i = 0; i < nr; i++)
 		si->cache[i] = PFN_NONE;
@@ -75,6 +76,7 @@ void swap_free_all(memlab_machine *m)
 	ml_free(m, si->cache, nr * sizeof(*si->cache));
 	ml_free(m, si->data, nr * sizeof(*si->data));
 	ml_free(m, si->shadow, nr * sizeof(*si->shadow));
+	ml_free(m, si->memcg_id, nr * sizeof(*si->memcg_id));
 	ml_free(m, si, sizeof(*si));
 	m->swap = NULL;
 }
@@ -104,6 +106,7 @@ static void slot_release(memlab_machine *m, uint64_t slot)
 	ml_free(m, si->data[slot], m->page_size);
 	si->data[slot] = NULL;
 	si->shadow[slot] = 0;
+	si->memcg_id[slot] = 0;
 }
 
 /* A free slot, next-fit from cluster_next; 0 when swap is full. */
@@ -136,11 +139,12 @@ int add_to_swap(memlab_machine *m, uint64_t pfn)
 	si->swap_map[slot] = SWAP_HAS_CACHE;
 	si->inuse_pages++;
 	si->cache[slot] = (uint32_t)pfn;
+	si->memcg_id[slot] = page->memcg_id;	/* mem_cgroup_swapout()'s swap_cgroup_record() */
 	page->swap = slot;
 	page->flags |= PG_swapcache | PG_dirty;
 	page->_refcount++;
-	m->vmstat[NR_SWAPCACHED]++;
-	m->vmstat[NR_FILE_PAGES]++;	/* the swap cache is page cache too */
+	mod_lruvec_page_state(m, page, NR_SWAPCACHED, 1);
+	mod_lruvec_page_state(m, page, NR_FILE_PAGES, 1);	/* the swap cache is page cache too */
 	return 0;
 }
 
@@ -156,8 +160,8 @@ static void delete_from_swap_cache(memlab_machine *m, uint64_t pfn)
 	slot_release(m, slot);
 	page->flags &= ~PG_swapcache;
 	page->swap = 0;
-	m->vmstat[NR_SWAPCACHED]--;
-	m->vmstat[NR_FILE_PAGES]--;
+	mod_lruvec_page_state(m, page, NR_SWAPCACHED, -1);
+	mod_lruvec_page_state(m, page, NR_FILE_PAGES, -1);
 	put_page(m, pfn);	/* the swap cache's reference */
 }
 
@@ -182,7 +186,7 @@ int swap_writepage(memlab_machine *m, uint64_t pfn)
 		return -MEMLAB_ENOMEM;
 	memcpy(si->data[slot], frame_ptr(m, pfn), m->page_size);
 	page->flags &= ~PG_dirty;
-	m->vmstat[PSWPOUT]++;
+	count_vm_events_page(m, page, PSWPOUT, 1);
 	m->vmstat[PGPGOUT] += m->page_size >> 10;
 	return 0;
 }
@@ -244,6 +248,17 @@ void free_swap_and_cache(memlab_machine *m, uint64_t slot)
 }
 
 /*
+** mem_cgroup_swapin_charge_folio()'s cgroup: the one the page was swapped
+** out of, if it is still there, else the faulting task's.
+*/
+static struct mem_cgroup *swapin_memcg(memlab_machine *m, uint64_t slot)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_id(m, m->swap->memcg_id[slot]);
+
+	return memcg && memcg->online ? memcg : get_mem_cgroup_from_mm(m, NULL);
+}
+
+/*
 ** swapin: the page of slot, from the swap cache (minor), or read into a
 ** new page that enters the swap cache and the inactive anon list (major:
 ** pswpin, pgpgin).  The caller gets a reference.  -MEMLAB_ENOMEM, or
@@ -261,7 +276,7 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 		*pfn = (uint64_t)(page - m->mem_map);
 		return 0;
 	}
-	if ((err = alloc_user_page(m, !si->data[slot], pfn)))
+	if ((err = alloc_user_page(m, swapin_memcg(m, slot), !si->data[slot], pfn)))
 		return err;
 	if (should_fail(m, FI_SWAP_READ_ERROR, m->page_size, false)) {
 		ml_report(m, "Read-error on swap-device (0:0:%llu)",
@@ -280,9 +295,9 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	si->shadow[slot] = 0;
 	si->cache[slot] = (uint32_t)*pfn;
 	si->swap_map[slot] |= SWAP_HAS_CACHE;
-	m->vmstat[NR_SWAPCACHED]++;
-	m->vmstat[NR_FILE_PAGES]++;
-	m->vmstat[PSWPIN]++;
+	mod_lruvec_page_state(m, page, NR_SWAPCACHED, 1);
+	mod_lruvec_page_state(m, page, NR_FILE_PAGES, 1);
+	count_vm_events_page(m, page, PSWPIN, 1);
 	m->vmstat[PGPGIN] += m->page_size >> 10;
 	lru_add(m, page, false);
 	*major = true;

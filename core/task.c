@@ -568,6 +568,7 @@ void task_free(memlab_task *t)
 {
 	if (t->mm)
 		mmput(t);
+	mem_cgroup_exit(t);
 	ml_free(t->m, t, sizeof(*t));
 }
 
@@ -592,10 +593,12 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 		ml_free(m, t, sizeof(*t));
 		return NULL;
 	}
+	mem_cgroup_fork(t, NULL);	/* spawned in the root cgroup */
 	t->mm->machine = m;
 	t->mm->mm_users = 1;
 	t->mm->owner = t;
 	if (pgd_alloc(m, t->mm)) {
+		mem_cgroup_exit(t);
 		ml_free(m, t->mm, sizeof(*t->mm));
 		ml_free(m, t, sizeof(*t));
 		return NULL;
@@ -630,6 +633,10 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 	t = task_alloc(m, a);
 	if (!t)
 		return -MEMLAB_ENOMEM;
+	if (a->cgroup && (err = mem_cgroup_spawn(t, a->cgroup))) {
+		task_free(t);
+		return err;
+	}
 	err = exe_file(m, a, m->page_size + PAGE_ALIGN_M(m, x->text) +
 		       PAGE_ALIGN_M(m, x->rodata) + x->data, &exe);
 	if (err) {

@@ -784,11 +784,12 @@ static const struct {
 	{ "statm", show_statm },
 	{ "oom_score", proc_oom_score },		/* fs/proc/base.c, oom_kill.c */
 	{ "oom_score_adj", proc_oom_score_adj },
+	{ "cgroup", proc_cgroup_show },			/* kernel/cgroup/cgroup.c proc_cgroup_show */
 };
 
 /*
 ** Render the task's file ("maps", "smaps", "smaps_rollup", "status",
-** "statm", "oom_score", "oom_score_adj") into sb.  Returns 0, or -MEMLAB_ENOENT for another name with
+** "statm", "oom_score", "oom_score_adj", "cgroup") into sb.  Returns 0, or -MEMLAB_ENOENT for another name with
 ** nothing appended.  A task without an mm (memlab has none yet) would be
 ** a kernel thread: empty maps and smaps, status without the memory
 ** lines, statm all zeros, as Linux shows them.

@@ -19,7 +19,10 @@
 ** cost); a reclaimed page leaves a workingset shadow (workingset.c).
 ** Simplified, and said so in the docs: shmem is never swapped; dirty file
 ** pages are written by the flusher, not by reclaim; no slab shrinkers,
-** no memory cgroups, no throttling.
+** no throttling.
+** Memory cgroups: each has its lists (memcontrol.c); reclaim of the node
+** or of a cgroup over its limit walks the memcgs under its target
+** (shrink_node_memcgs), each scanned in proportion to its size.
 ** kswapd is a thread on another CPU in Linux; memlab runs it when the
 ** operation that woke it returns (task_leave), so one operation that
 ** allocates much still reaches direct reclaim as a fast allocator would.
@@ -43,6 +46,10 @@ struct scan_control {
 	uint32_t gfp_mask;
 	int order, priority, reclaim_idx;
 	bool kswapd;			/* current_is_kswapd() */
+	struct mem_cgroup *target_mem_cgroup;	/* cgroup reclaim's cgroup; NULL: the node's */
+	bool may_swap;			/* anon pages may go to swap */
+	bool proactive;			/* memory.reclaim */
+	int proactive_swappiness;	/* memory.reclaim's swappiness=, -1: none */
 	bool ignore_references;		/* reclaim_pages(): the caller chose the pages */
 	bool cache_trim_mode, file_is_tiny;	/* prepare_scan_control() */
 	bool compaction_ready;		/* a zone has room for compaction: stop reclaiming */
@@ -69,10 +76,39 @@ static int trace_reclaim_flags(bool file)
 	return (file ? RECLAIM_WB_FILE : RECLAIM_WB_ANON) | RECLAIM_WB_ASYNC;
 }
 
-/* vmstat item + reclaimer_offset(): the kswapd item, or the direct one after it. */
+/* vmstat item + reclaimer_offset(): the kswapd item, the direct one, or the proactive one. */
 static int reclaimer_item(const struct scan_control *sc, int kswapd_item)
 {
+	if (sc->proactive)
+		return kswapd_item + PGSCAN_PROACTIVE - PGSCAN_KSWAPD;
 	return kswapd_item + (sc->kswapd ? 0 : PGSCAN_DIRECT - PGSCAN_KSWAPD);
+}
+
+/* cgroup_reclaim() */
+static bool cgroup_reclaim(const struct scan_control *sc)
+{
+	return sc->target_mem_cgroup != NULL;
+}
+
+/* The target's lruvec: the cgroup's, or the root's for the node (its stats are the node's). */
+static struct lruvec *target_lruvec(memlab_machine *m, const struct scan_control *sc)
+{
+	return &(sc->target_mem_cgroup ? sc->target_mem_cgroup : m->root_mem_cgroup)->lruvec;
+}
+
+/* lruvec_page_state() for an LRU list: the memcg's count with its descendants. */
+static uint64_t lruvec_lru_state(struct lruvec *lruvec, enum lru_list lru)
+{
+	int64_t x = lruvec_memcg(lruvec)->stat[NR_INACTIVE_ANON + lru];
+
+	return x > 0 ? (uint64_t)x : 0;
+}
+
+/* __count_vm_events() with __count_memcg_events() of the lruvec's memcg. */
+static void count_lruvec_events(memlab_machine *m, struct lruvec *lruvec, int item, uint64_t n)
+{
+	m->vmstat[item] += n;
+	count_memcg_events(lruvec_memcg(lruvec), item, n);
 }
 
 /* ===================== the reverse map's side ===================== */
@@ -296,7 +332,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (!page_anon(page))
 			return ACTIVATE;	/* shmem: memlab does not swap it */
 		if (nr > 1) {			/* no THP swap-out: split first */
-			m->vmstat[THP_SWPOUT_FALLBACK]++;
+			count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
 			split_huge_page_isolated(m, pfn);
 		}
 		if (add_to_swap(m, pfn))
@@ -311,7 +347,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	if (lazyfree) {
 		if (page->_refcount != 1)
 			return KEEP;
-		m->vmstat[PGLAZYFREED] += nr;
+		count_vm_events_page(m, page, PGLAZYFREED, nr);
 		return FREED;
 	}
 	if (page->flags & PG_swapcache) {	/* pageout() to swap, then __remove_mapping() */
@@ -349,16 +385,16 @@ static void putback_folio(memlab_machine *m, uint64_t pfn)
 ** skipped (pgskip_*) to the head -- up to SWAP_CLUSTER_MAX_SKIPPED of
 ** them, after which they are taken too.  Returns the pages taken.
 */
-static uint64_t isolate_lru_folios(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
-				   struct scan_control *sc, uint64_t *taken, size_t *nr_taken,
-				   uint64_t *nr_scanned)
+static uint64_t isolate_lru_folios(memlab_machine *m, struct lruvec *lruvec, uint64_t nr_to_scan,
+				   enum lru_list lru, struct scan_control *sc, uint64_t *taken,
+				   size_t *nr_taken, uint64_t *nr_scanned)
 {
 	uint64_t scan = 0, total_scan = 0, nr = 0, skipped = 0, max_nr_skipped = 0;
-	uint64_t skip[MAX_NR_ZONES] = { 0 }, size = m->lruvec.nr_pages[lru];
+	uint64_t skip[MAX_NR_ZONES] = { 0 }, size = lruvec->nr_pages[lru];
 
 	*nr_taken = 0;
 	while (scan < nr_to_scan && total_scan < size && *nr_taken < SWAP_CLUSTER_MAX) {
-		uint64_t pfn = m->lruvec.lists[lru].tail;
+		uint64_t pfn = lruvec->lists[lru].tail;
 		struct page *page = pfn_to_page(m, pfn);
 		uint64_t n = folio_nr_pages(page);
 		int zid = (int)(page_zone(m, pfn) - m->zones);
@@ -390,17 +426,17 @@ static uint64_t isolate_lru_folios(memlab_machine *m, uint64_t nr_to_scan, enum 
 ** each page, put the rest back (activated ones to the active list); wake
 ** the flusher when every page taken was dirty and not yet queued.
 */
-static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
-				     struct scan_control *sc)
+static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, uint64_t nr_to_scan,
+				     enum lru_list lru, struct scan_control *sc)
 {
 	bool file = lru == LRU_INACTIVE_FILE;
 	uint64_t taken[SWAP_CLUSTER_MAX], nr_scanned, nr_reclaimed = 0, nr_taken;
 	struct reclaim_stat stat = { 0 };
 	size_t n;
 
-	nr_taken = isolate_lru_folios(m, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
+	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
 	m->vmstat[NR_ISOLATED_ANON + file] += nr_taken;
-	m->vmstat[reclaimer_item(sc, PGSCAN_KSWAPD)] += nr_scanned;
+	count_lruvec_events(m, lruvec, reclaimer_item(sc, PGSCAN_KSWAPD), nr_scanned);
 	m->vmstat[PGSCAN_ANON + file] += nr_scanned;
 	if (!nr_taken)
 		return 0;
@@ -413,7 +449,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 			page->flags |= PG_active;
 			stat.nr_activate[folio_is_file_lru(page)] += now;
-			workingset_age_nonresident(m, now);	/* move_folios_to_lru() */
+			workingset_age_nonresident(lruvec, now);	/* move_folios_to_lru() */
 		}
 		if (r == FREED)
 			nr_reclaimed += now;
@@ -423,10 +459,10 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 		else
 			putback_folio(m, taken[i]);
 	}
-	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
-	m->vmstat[reclaimer_item(sc, PGSTEAL_KSWAPD)] += nr_reclaimed;
+	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
+	count_lruvec_events(m, lruvec, reclaimer_item(sc, PGSTEAL_KSWAPD), nr_reclaimed);
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
-	lru_note_cost(m, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
+	lru_note_cost(lruvec, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
 	/*
 	 * Linux wakes the flusher when every page taken was dirty; its
 	 * periodic write-back (dirty_expire_centisecs) cleans the rest in
@@ -447,16 +483,16 @@ static uint64_t shrink_inactive_list(memlab_machine *m, uint64_t nr_to_scan, enu
 ** (PG_workingset, pgdeactivate) -- but for file pages executable
 ** mappings have used, which get another trip round the active list.
 */
-static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_list lru,
-			       struct scan_control *sc)
+static void shrink_active_list(memlab_machine *m, struct lruvec *lruvec, uint64_t nr_to_scan,
+			       enum lru_list lru, struct scan_control *sc)
 {
 	bool file = lru == LRU_ACTIVE_FILE;
 	uint64_t taken[SWAP_CLUSTER_MAX], nr_scanned, nr_taken, nr_rotated = 0;
 	uint64_t nr_activate = 0, nr_deactivate = 0;
 	size_t n;
 
-	nr_taken = isolate_lru_folios(m, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
-	m->vmstat[PGREFILL] += nr_scanned;
+	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
+	count_lruvec_events(m, lruvec, PGREFILL, nr_scanned);
 	for (size_t i = 0; i < n; i++) {
 		struct page *page = pfn_to_page(m, taken[i]);
 		uint64_t vm_flags, nr = folio_nr_pages(page);
@@ -465,7 +501,7 @@ static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_
 		    folio_is_file_lru(page)) {
 			nr_rotated += nr;
 			nr_activate += nr;
-			workingset_age_nonresident(m, nr);	/* move_folios_to_lru() */
+			workingset_age_nonresident(lruvec, nr);	/* move_folios_to_lru() */
 		} else if (page->flags & PG_unevictable) {
 			/* found mlocked: to the unevictable list */
 		} else {
@@ -474,7 +510,7 @@ static void shrink_active_list(memlab_machine *m, uint64_t nr_to_scan, enum lru_
 		}
 		putback_folio(m, taken[i]);
 	}
-	m->vmstat[PGDEACTIVATE] += nr_deactivate;
+	count_lruvec_events(m, lruvec, PGDEACTIVATE, nr_deactivate);
 	tracev(m, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE, 0, nr_taken, nr_activate, nr_deactivate,
 	       nr_rotated, (uint64_t)(int64_t)sc->priority, (uint64_t)trace_reclaim_flags(file));
 }
@@ -488,10 +524,14 @@ static uint64_t int_sqrt64(uint64_t x)
 	return r;
 }
 
-/* inactive_is_low(): the inactive list is short of its sqrt(10 * GiB) share. */
-static bool inactive_is_low(memlab_machine *m, enum lru_list inactive)
+/*
+** inactive_is_low(): the inactive list is short of its sqrt(10 * GiB)
+** share -- of the lruvec's memcg with its descendants.
+*/
+static bool inactive_is_low(memlab_machine *m, struct lruvec *lruvec, enum lru_list inactive)
 {
-	uint64_t in = m->lruvec.nr_pages[inactive], act = m->lruvec.nr_pages[inactive + LRU_ACTIVE];
+	uint64_t in = lruvec_lru_state(lruvec, inactive);
+	uint64_t act = lruvec_lru_state(lruvec, inactive + LRU_ACTIVE);
 	uint64_t gb = (in + act) >> (30 - m->page_shift);
 	uint64_t ratio = gb ? int_sqrt64(10 * gb) : 1;
 
@@ -501,18 +541,23 @@ static bool inactive_is_low(memlab_machine *m, enum lru_list inactive)
 /*
 ** lru_note_cost(): the cost of reclaiming from a list type -- its pages
 ** written (times SWAP_CLUSTER_MAX) and those it failed to free -- as a
-** floating average, halved when it outgrows a quarter of the LRU pages.
+** floating average, halved when it outgrows a quarter of the LRU pages;
+** in the lruvec and in its memcg's ancestors' (parent_lruvec()).
 */
-void lru_note_cost(memlab_machine *m, bool file, uint64_t nr_io, uint64_t nr_rotated)
+void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated)
 {
-	struct lruvec *l = &m->lruvec;
-	uint64_t lrusize = l->nr_pages[LRU_INACTIVE_ANON] + l->nr_pages[LRU_ACTIVE_ANON] +
-			   l->nr_pages[LRU_INACTIVE_FILE] + l->nr_pages[LRU_ACTIVE_FILE];
+	for (struct mem_cgroup *memcg = lruvec_memcg(lruvec); memcg; memcg = memcg->parent) {
+		struct lruvec *l = &memcg->lruvec;
+		uint64_t lrusize = lruvec_lru_state(l, LRU_INACTIVE_ANON) +
+				   lruvec_lru_state(l, LRU_ACTIVE_ANON) +
+				   lruvec_lru_state(l, LRU_INACTIVE_FILE) +
+				   lruvec_lru_state(l, LRU_ACTIVE_FILE);
 
-	*(file ? &l->file_cost : &l->anon_cost) += nr_io * SWAP_CLUSTER_MAX + nr_rotated;
-	if (l->file_cost + l->anon_cost > lrusize / 4) {
-		l->file_cost /= 2;
-		l->anon_cost /= 2;
+		*(file ? &l->file_cost : &l->anon_cost) += nr_io * SWAP_CLUSTER_MAX + nr_rotated;
+		if (l->file_cost + l->anon_cost > lrusize / 4) {
+			l->file_cost /= 2;
+			l->anon_cost /= 2;
+		}
 	}
 }
 
@@ -528,23 +573,41 @@ static bool can_age_anon_pages(const memlab_machine *m)
 	return m->swap != NULL;
 }
 
+/*
+** sc_swappiness(): memory.reclaim's swappiness=, else the memcg's (in
+** cgroup v2 a memcg keeps the vm.swappiness of when it was made; the
+** root follows vm.swappiness).
+*/
+static int sc_swappiness(memlab_machine *m, const struct scan_control *sc, struct lruvec *lruvec)
+{
+	struct mem_cgroup *memcg = lruvec_memcg(lruvec);
+
+	if (sc->proactive_swappiness >= 0)
+		return sc->proactive_swappiness;
+	return memcg->parent ? memcg->swappiness : m->swappiness;
+}
+
 enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
 
 /*
-** get_scan_count(): how many pages of each list this pass scans -- its
-** size >> priority, shared between anon and file by swappiness and by
-** what reclaiming each has cost (SCAN_FRACT); only file without swap
-** or when the inactive file list alone will do (cache_trim_mode); only
-** anon when file pages are all but gone (file_is_tiny); both in full at
-** priority 0.
+** get_scan_count(): how many pages of each of the lruvec's lists this
+** pass scans -- its size >> priority, shared between anon and file by
+** swappiness and by what reclaiming each has cost (SCAN_FRACT); only
+** file without swap, for a cgroup at swappiness 0, or when the inactive
+** file list alone will do (cache_trim_mode); only anon when file pages
+** are all but gone (file_is_tiny); both in full at priority 0.  A dying
+** memcg's lists are scanned SWAP_CLUSTER_MAX at least.
 */
-static void get_scan_count(memlab_machine *m, const struct scan_control *sc, uint64_t *nr)
+static void get_scan_count(memlab_machine *m, struct lruvec *lruvec, const struct scan_control *sc,
+			   uint64_t *nr)
 {
 	enum scan_balance balance = SCAN_FRACT;
 	uint64_t fraction[2] = { 0, 0 }, denominator = 1;
-	int swappiness = m->swappiness;
+	int swappiness = sc_swappiness(m, sc, lruvec);
 
-	if (!can_reclaim_anon_pages(m))
+	if (!sc->may_swap || !can_reclaim_anon_pages(m))
+		balance = SCAN_FILE;
+	else if (cgroup_reclaim(sc) && !swappiness)
 		balance = SCAN_FILE;
 	else if (!sc->priority && swappiness)
 		balance = SCAN_EQUAL;
@@ -563,8 +626,10 @@ static void get_scan_count(memlab_machine *m, const struct scan_control *sc, uin
 	}
 	for (int lru = 0; lru < LRU_UNEVICTABLE; lru++) {
 		int file = lru >= LRU_INACTIVE_FILE;
-		uint64_t scan = m->lruvec.nr_pages[lru] >> sc->priority;
+		uint64_t size = lruvec->nr_pages[lru], scan = size >> sc->priority;
 
+		if (!scan && !lruvec_memcg(lruvec)->online)
+			scan = size < SWAP_CLUSTER_MAX ? size : SWAP_CLUSTER_MAX;
 		if (balance == SCAN_FRACT)
 			scan = denominator ? scan * fraction[file] / denominator : 0;
 		else if ((balance == SCAN_FILE && !file) || (balance == SCAN_ANON && file))
@@ -574,15 +639,15 @@ static void get_scan_count(memlab_machine *m, const struct scan_control *sc, uin
 }
 
 /* shrink_list(): the inactive list reclaims; the active one deactivates when allowed. */
-static uint64_t shrink_list(memlab_machine *m, enum lru_list lru, uint64_t n,
-			    struct scan_control *sc)
+static uint64_t shrink_list(memlab_machine *m, struct lruvec *lruvec, enum lru_list lru,
+			    uint64_t n, struct scan_control *sc)
 {
 	bool file = lru >= LRU_INACTIVE_FILE;
 
 	if (lru == LRU_INACTIVE_ANON || lru == LRU_INACTIVE_FILE)
-		return shrink_inactive_list(m, n, lru, sc);
+		return shrink_inactive_list(m, lruvec, n, lru, sc);
 	if (sc->may_deactivate & (file ? DEACTIVATE_FILE : DEACTIVATE_ANON))
-		shrink_active_list(m, n, lru, sc);
+		shrink_active_list(m, lruvec, n, lru, sc);
 	else
 		sc->skipped_deactivate = true;
 	return 0;
@@ -626,12 +691,12 @@ static bool scan_proportionally(uint64_t *nr, const uint64_t *targets)
 ** was reclaimed, go on proportionally (or stop); then age the active anon
 ** list if its inactive one is short.
 */
-static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
+static void shrink_lruvec(memlab_machine *m, struct lruvec *lruvec, struct scan_control *sc)
 {
 	uint64_t nr[NR_LRU_LISTS] = { 0 }, targets[NR_LRU_LISTS], nr_reclaimed = 0;
-	bool proportional = !sc->kswapd && sc->priority == DEF_PRIORITY;
+	bool proportional = !cgroup_reclaim(sc) && !sc->kswapd && sc->priority == DEF_PRIORITY;
 
-	get_scan_count(m, sc, nr);
+	get_scan_count(m, lruvec, sc, nr);
 	memcpy(targets, nr, sizeof(targets));
 	while (nr[LRU_INACTIVE_ANON] || nr[LRU_ACTIVE_FILE] || nr[LRU_INACTIVE_FILE]) {
 		for (int lru = 0; lru < LRU_UNEVICTABLE; lru++) {
@@ -640,7 +705,7 @@ static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
 			if (!n)
 				continue;
 			nr[lru] -= n;
-			nr_reclaimed += shrink_list(m, (enum lru_list)lru, n, sc);
+			nr_reclaimed += shrink_list(m, lruvec, (enum lru_list)lru, n, sc);
 		}
 		if (nr_reclaimed < sc->nr_to_reclaim || proportional)
 			continue;
@@ -648,34 +713,47 @@ static void shrink_lruvec(memlab_machine *m, struct scan_control *sc)
 			break;		/* the second time round: one type is done */
 	}
 	sc->nr_reclaimed += nr_reclaimed;
-	if (can_age_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
-		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
+	if (can_age_anon_pages(m) && inactive_is_low(m, lruvec, LRU_INACTIVE_ANON))
+		shrink_active_list(m, lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
+}
+
+/* lruvec_page_state() of the target for a vmstat item: its memcg's, descendants included. */
+static uint64_t target_state(memlab_machine *m, const struct scan_control *sc, int item)
+{
+	int64_t x = lruvec_memcg(target_lruvec(m, sc))->stat[item];
+
+	return x > 0 ? (uint64_t)x : 0;
 }
 
 /*
-** prepare_scan_control(): the costs so far, which active lists may be
-** deactivated (their inactive list is short, or pages refaulted into the
-** active list since the last run), cache_trim_mode (enough
-** inactive file pages to leave anon alone), file_is_tiny (file and free
-** pages below the high watermarks: anon must give).
+** prepare_scan_control(): the target's costs so far, which active lists
+** may be deactivated (the target's inactive list is short, or its pages
+** refaulted into the active list since the last run), cache_trim_mode
+** (enough inactive file pages to leave anon alone), and for the node's
+** reclaim file_is_tiny (file and free pages below the high watermarks:
+** anon must give).
 */
 static void prepare_scan_control(memlab_machine *m, struct scan_control *sc)
 {
+	struct lruvec *target = target_lruvec(m, sc);
 	const uint64_t *v = m->vmstat;
 	uint64_t free = 0, high = 0, file = v[NR_ACTIVE_FILE] + v[NR_INACTIVE_FILE];
 
-	sc->anon_cost = m->lruvec.anon_cost;
-	sc->file_cost = m->lruvec.file_cost;
+	sc->anon_cost = target->anon_cost;
+	sc->file_cost = target->file_cost;
 	if (sc->force_deactivate)
 		sc->may_deactivate = DEACTIVATE_ANON | DEACTIVATE_FILE;
 	else	/* refaults since the last reclaim run also say the active list is too big */
 		sc->may_deactivate =
-			(v[WORKINGSET_ACTIVATE_ANON] != m->lruvec.refaults[0] ||
-			 inactive_is_low(m, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
-			(v[WORKINGSET_ACTIVATE_FILE] != m->lruvec.refaults[1] ||
-			 inactive_is_low(m, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
-	sc->cache_trim_mode = (v[NR_INACTIVE_FILE] >> sc->priority) &&
+			(target_state(m, sc, WORKINGSET_ACTIVATE_ANON) != target->refaults[0] ||
+			 inactive_is_low(m, target, LRU_INACTIVE_ANON) ? DEACTIVATE_ANON : 0) |
+			(target_state(m, sc, WORKINGSET_ACTIVATE_FILE) != target->refaults[1] ||
+			 inactive_is_low(m, target, LRU_INACTIVE_FILE) ? DEACTIVATE_FILE : 0);
+	sc->cache_trim_mode = (lruvec_lru_state(target, LRU_INACTIVE_FILE) >> sc->priority) &&
 			      !(sc->may_deactivate & DEACTIVATE_FILE);
+	sc->file_is_tiny = false;
+	if (cgroup_reclaim(sc))
+		return;
 	for (int z = 0; z < m->nr_zones; z++) {
 		if (!m->zones[z].managed_pages)
 			continue;
@@ -696,12 +774,12 @@ static bool in_reclaim_compaction(const struct scan_control *sc)
 /*
 ** should_continue_reclaim(): for compaction, go on while the last pass
 ** freed something, no zone could serve the order or compact for it yet,
-** and the inactive lists hold more than compact_gap(order) pages.
+** and the node's inactive lists hold more than compact_gap(order) pages.
 */
 static bool should_continue_reclaim(memlab_machine *m, uint64_t nr_reclaimed,
 				    const struct scan_control *sc)
 {
-	uint64_t inactive = m->lruvec.nr_pages[LRU_INACTIVE_FILE];
+	uint64_t inactive = m->vmstat[NR_INACTIVE_FILE];
 
 	if (!in_reclaim_compaction(sc) || !nr_reclaimed)
 		return false;
@@ -716,11 +794,50 @@ static bool should_continue_reclaim(memlab_machine *m, uint64_t nr_reclaimed,
 			return false;
 	}
 	if (can_reclaim_anon_pages(m))
-		inactive += m->lruvec.nr_pages[LRU_INACTIVE_ANON];
+		inactive += m->vmstat[NR_INACTIVE_ANON];
 	return inactive > (2ull << sc->order);
 }
 
-/* shrink_node(): passes over the node's lists; kswapd_failures reset on progress. */
+/*
+** The next memcg of a reclaim walk under target (mem_cgroup_iter with a
+** reclaim cookie): direct reclaim walks partially, resuming after the
+** memcg the last walk under the same target stopped at, and wrapping
+** once; kswapd walks all of them.  NULL: the walk is over.
+*/
+static struct mem_cgroup *reclaim_iter(memlab_machine *m, struct mem_cgroup *target,
+				       struct mem_cgroup *prev, bool partial)
+{
+	struct mem_cgroup *next;
+
+	if (!partial)
+		return mem_cgroup_iter(m, target, prev);
+	next = mem_cgroup_iter(m, target, prev ? prev : target->reclaim_pos);
+	if (!next && !prev)	/* a walk that starts at the end begins again */
+		next = target;
+	target->reclaim_pos = next;
+	return next;
+}
+
+/*
+** shrink_node_memcgs(): each memcg under the target has its lruvec
+** shrunk; a partial walk stops once enough is reclaimed.  memory.min and
+** memory.low are not honoured (see memcontrol.c).
+*/
+static void shrink_node_memcgs(memlab_machine *m, struct scan_control *sc)
+{
+	struct mem_cgroup *target = sc->target_mem_cgroup ? sc->target_mem_cgroup
+							  : m->root_mem_cgroup;
+	bool partial = !sc->kswapd;
+	struct mem_cgroup *memcg = reclaim_iter(m, target, NULL, partial);
+
+	do {
+		shrink_lruvec(m, &memcg->lruvec, sc);
+		if (partial && sc->nr_reclaimed >= sc->nr_to_reclaim)
+			break;
+	} while ((memcg = reclaim_iter(m, target, memcg, partial)));
+}
+
+/* shrink_node(): passes over the node's memcgs; kswapd_failures reset on progress. */
 static void shrink_node(memlab_machine *m, struct scan_control *sc)
 {
 	uint64_t before = sc->nr_reclaimed, pass;
@@ -728,7 +845,7 @@ static void shrink_node(memlab_machine *m, struct scan_control *sc)
 	do {
 		pass = sc->nr_reclaimed;
 		prepare_scan_control(m, sc);
-		shrink_lruvec(m, sc);
+		shrink_node_memcgs(m, sc);
 	} while (should_continue_reclaim(m, sc->nr_reclaimed - pass, sc));
 	if (sc->nr_reclaimed > before)
 		m->kswapd.failures = 0;
@@ -752,16 +869,17 @@ static bool compaction_ready(memlab_machine *m, const struct zone *z, const stru
 }
 
 /*
-** shrink_zones(): the zonelist from the highest zone down; a zone ready
-** for compaction (costly orders) is passed by, and the node is shrunk
-** once, at the first zone that is not.
+** shrink_zones(): the zonelist from the highest zone down; for the
+** node's reclaim a zone ready for compaction (costly orders) is passed
+** by; the node is shrunk once, at the first zone that is not.
 */
 static void shrink_zones(memlab_machine *m, struct scan_control *sc)
 {
 	for (int z = sc->reclaim_idx; z >= 0; z--) {
 		if (!m->zones[z].managed_pages)
 			continue;
-		if (sc->order > PAGE_ALLOC_COSTLY_ORDER && compaction_ready(m, &m->zones[z], sc)) {
+		if (!cgroup_reclaim(sc) && sc->order > PAGE_ALLOC_COSTLY_ORDER &&
+		    compaction_ready(m, &m->zones[z], sc)) {
 			sc->compaction_ready = true;
 			continue;
 		}
@@ -778,7 +896,8 @@ static void shrink_zones(memlab_machine *m, struct scan_control *sc)
 */
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 {
-	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true };
+	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true,
+				   .may_swap = true, .proactive_swappiness = -1 };
 	struct reclaim_stat stat = { 0 };
 	struct page *page = pfn_to_page(m, pfn);
 	uint64_t nr = folio_nr_pages(page), reclaimed = 0;
@@ -794,10 +913,11 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
 		page->flags |= PG_active;
 		stat.nr_activate[folio_is_file_lru(page)] += folio_nr_pages(page);
-		workingset_age_nonresident(m, folio_nr_pages(page));
+		workingset_age_nonresident(folio_lruvec(m, page), folio_nr_pages(page));
 	}
 	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
-	m->vmstat[PGACTIVATE] += stat.nr_activate[0] + stat.nr_activate[1];
+	count_lruvec_events(m, folio_lruvec(m, page), PGACTIVATE,
+			    stat.nr_activate[0] + stat.nr_activate[1]);
 	if (r == FREED) {
 		reclaimed = folio_nr_pages(page);
 		put_page(m, pfn);
@@ -810,47 +930,83 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	return reclaimed;
 }
 
-/* snapshot_refaults(): the refault activations a reclaim run ended with. */
-static void snapshot_refaults(memlab_machine *m)
+/* snapshot_refaults(): the refault activations the target's reclaim run ended with. */
+static void snapshot_refaults(memlab_machine *m, const struct scan_control *sc)
 {
-	m->lruvec.refaults[0] = m->vmstat[WORKINGSET_ACTIVATE_ANON];
-	m->lruvec.refaults[1] = m->vmstat[WORKINGSET_ACTIVATE_FILE];
+	struct lruvec *target = target_lruvec(m, sc);
+
+	target->refaults[0] = target_state(m, sc, WORKINGSET_ACTIVATE_ANON);
+	target->refaults[1] = target_state(m, sc, WORKINGSET_ACTIVATE_FILE);
 }
 
 /* ===================== direct reclaim ===================== */
 
 /*
-** try_to_free_pages(): an allocation that may reclaim does, from
-** priority DEF_PRIORITY down, until SWAP_CLUSTER_MAX pages are free or
-** (a costly order) compaction could proceed (allocstall_<zone> counts the
-** stall); a run that freed nothing while sparing the active lists runs
-** again deactivating them.  Returns the pages reclaimed, or 1 when only
-** compaction is ready.
+** do_try_to_free_pages(): from priority DEF_PRIORITY down, until enough
+** is reclaimed or (a costly order) compaction could proceed; a run that
+** freed nothing while sparing the active lists runs again deactivating
+** them.  Returns the pages reclaimed, or 1 when only compaction is ready.
+*/
+static uint64_t do_try_to_free_pages(memlab_machine *m, struct scan_control *sc)
+{
+retry:
+	do {
+		sc->nr_scanned = 0;
+		shrink_zones(m, sc);
+		if (sc->nr_reclaimed >= sc->nr_to_reclaim || sc->compaction_ready)
+			break;
+	} while (--sc->priority >= 0);
+	if (!sc->nr_reclaimed && !sc->compaction_ready && sc->skipped_deactivate) {
+		sc->priority = DEF_PRIORITY;	/* the active lists were spared: not any more */
+		sc->force_deactivate = true;
+		sc->skipped_deactivate = false;
+		goto retry;
+	}
+	snapshot_refaults(m, sc);
+	return sc->nr_reclaimed ? sc->nr_reclaimed : sc->compaction_ready;
+}
+
+/*
+** try_to_free_pages(): an allocation that may reclaim does, until
+** SWAP_CLUSTER_MAX pages are free (allocstall_<zone> counts the stall).
 */
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx)
 {
 	struct scan_control sc = { .nr_to_reclaim = SWAP_CLUSTER_MAX, .gfp_mask = gfp,
 				   .order = (int)order, .priority = DEF_PRIORITY,
-				   .reclaim_idx = reclaim_idx };
+				   .reclaim_idx = reclaim_idx, .may_swap = true,
+				   .proactive_swappiness = -1 };
+	uint64_t nr;
 
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, order, gfp, 0, 0);
 	m->vmstat[ALLOCSTALL_DMA + m->zones[reclaim_idx].idx]++;
-retry:
-	do {
-		sc.nr_scanned = 0;
-		shrink_zones(m, &sc);
-		if (sc.nr_reclaimed >= sc.nr_to_reclaim || sc.compaction_ready)
-			break;
-	} while (--sc.priority >= 0);
-	if (!sc.nr_reclaimed && !sc.compaction_ready && sc.skipped_deactivate) {
-		sc.priority = DEF_PRIORITY;	/* the active lists were spared: not any more */
-		sc.force_deactivate = true;
-		sc.skipped_deactivate = false;
-		goto retry;
-	}
-	snapshot_refaults(m);
+	nr = do_try_to_free_pages(m, &sc);
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_END, sc.nr_reclaimed, 0, 0, 0);
-	return sc.nr_reclaimed ? sc.nr_reclaimed : sc.compaction_ready;
+	return nr;
+}
+
+/*
+** try_to_free_mem_cgroup_pages(): a cgroup at its limit (or above its
+** high, or asked by memory.reclaim) reclaims at least SWAP_CLUSTER_MAX
+** pages from its subtree, in every zone; anon only with MAY_SWAP;
+** swappiness >= 0 stands for the memcgs' (memory.reclaim's swappiness=).
+*/
+uint64_t try_to_free_mem_cgroup_pages(memlab_machine *m, struct mem_cgroup *memcg,
+				      uint64_t nr_pages, uint32_t gfp, unsigned options,
+				      int swappiness)
+{
+	struct scan_control sc = {
+		.nr_to_reclaim = nr_pages > SWAP_CLUSTER_MAX ? nr_pages : SWAP_CLUSTER_MAX,
+		.gfp_mask = (gfp & (MEMLAB___GFP_RECLAIM | MEMLAB___GFP_IO | MEMLAB___GFP_FS)) |
+			    (MEMLAB_GFP_HIGHUSER_MOVABLE & ~(MEMLAB___GFP_RECLAIM |
+							     MEMLAB___GFP_IO | MEMLAB___GFP_FS)),
+		.reclaim_idx = m->nr_zones - 1, .target_mem_cgroup = memcg,
+		.priority = DEF_PRIORITY, .may_swap = options & MEMCG_RECLAIM_MAY_SWAP,
+		.proactive = options & MEMCG_RECLAIM_PROACTIVE,
+		.proactive_swappiness = swappiness,
+	};
+
+	return do_try_to_free_pages(m, &sc);
 }
 
 /* zone_reclaimable_pages(): what reclaim could free in the zone: file pages, anon with free swap. */
@@ -910,11 +1066,18 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 	k->woken = true;
 }
 
-/* age_active_anon(): kswapd deactivates anon pages when their inactive list is short. */
+/*
+** age_active_anon(): kswapd deactivates anon pages of every memcg when
+** the node's inactive anon list is short.
+*/
 static void age_active_anon(memlab_machine *m, struct scan_control *sc)
 {
-	if (can_age_anon_pages(m) && inactive_is_low(m, LRU_INACTIVE_ANON))
-		shrink_active_list(m, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
+	if (!can_age_anon_pages(m) || !inactive_is_low(m, &m->root_mem_cgroup->lruvec,
+						       LRU_INACTIVE_ANON))
+		return;
+	for (struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL); memcg;
+	     memcg = mem_cgroup_iter(m, NULL, memcg))
+		shrink_active_list(m, &memcg->lruvec, SWAP_CLUSTER_MAX, LRU_ACTIVE_ANON, sc);
 }
 
 /*
@@ -929,7 +1092,7 @@ static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zon
 {
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .order = (int)order,
 				   .priority = DEF_PRIORITY, .reclaim_idx = highest_zoneidx,
-				   .kswapd = true };
+				   .kswapd = true, .may_swap = true, .proactive_swappiness = -1 };
 
 	m->vmstat[PAGEOUTRUN]++;
 	do {
@@ -956,7 +1119,7 @@ static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zon
 		if (raise_priority || sc.nr_reclaimed == before)
 			sc.priority--;
 	} while (sc.priority >= 1);
-	snapshot_refaults(m);
+	snapshot_refaults(m, &sc);
 	if (!sc.nr_reclaimed)
 		m->kswapd.failures++;
 	return (unsigned)sc.order;

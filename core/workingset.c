@@ -16,54 +16,91 @@
 ** workingset before counts as restored (workingset_restore_*, and its
 ** refault is a cost of the list type it came from).
 **
-** Simplified: one node, no memcg; the xarray nodes holding shadows are not
+** Each memcg's lruvec keeps its clock; a shadow names the memcg whose
+** clock it was taken on.  Simplified: one node; the xarray nodes holding shadows are not
 ** counted (workingset_nodes) nor shrunk (workingset_nodereclaim).
 */
 #include "mm.h"
 
 #define SHADOW_VALID		1ull
 #define SHADOW_WORKINGSET	2ull
+#define SHADOW_MEMCG_SHIFT	16	/* MEM_CGROUP_ID_SHIFT */
 
-/* workingset_age_nonresident(): evictions and activations move the clock. */
-void workingset_age_nonresident(memlab_machine *m, uint64_t nr)
+/*
+** workingset_age_nonresident(): evictions and activations move the clock
+** of the lruvec and of its memcg's ancestors' lruvecs.
+*/
+void workingset_age_nonresident(struct lruvec *lruvec, uint64_t nr)
 {
-	m->lruvec.nonresident_age += nr;
-}
-
-/* workingset_eviction(): the shadow a reclaimed page leaves behind (never 0). */
-uint64_t workingset_eviction(memlab_machine *m, const struct page *page)
-{
-	uint64_t eviction = m->lruvec.nonresident_age;
-
-	workingset_age_nonresident(m, folio_nr_pages(page));
-	return eviction << 2 | (page->flags & PG_workingset ? SHADOW_WORKINGSET : 0) | SHADOW_VALID;
+	for (struct mem_cgroup *memcg = lruvec_memcg(lruvec); memcg; memcg = memcg->parent)
+		memcg->lruvec.nonresident_age += nr;
 }
 
 /*
-** workingset_refault(): page is shadow's page read again, not yet on a
-** list; it goes there active when its refault distance fits the
+** workingset_eviction(): the shadow a reclaimed page leaves behind
+** (never 0): its memcg's clock, the memcg's id, whether it was in the
 ** workingset.
+*/
+uint64_t workingset_eviction(memlab_machine *m, const struct page *page)
+{
+	struct lruvec *lruvec = folio_lruvec(m, page);
+	uint64_t eviction = lruvec->nonresident_age;
+
+	workingset_age_nonresident(lruvec, folio_nr_pages(page));
+	eviction = eviction << SHADOW_MEMCG_SHIFT | lruvec_memcg(lruvec)->id;
+	return eviction << 2 | (page->flags & PG_workingset ? SHADOW_WORKINGSET : 0) | SHADOW_VALID;
+}
+
+/* lruvec_page_state() of the eviction lruvec: its memcg's, descendants included. */
+static uint64_t lru_pages(const struct mem_cgroup *memcg, enum lru_list lru)
+{
+	int64_t x = memcg->stat[NR_INACTIVE_ANON + lru];
+
+	return x > 0 ? (uint64_t)x : 0;
+}
+
+/*
+** workingset_test_recent(): the refault distance, on the clock of the
+** memcg the page was evicted from, fits the workingset it competes for
+** there.  False when that memcg is gone.
+*/
+static bool workingset_test_recent(memlab_machine *m, uint64_t shadow, bool file)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_id(m, (shadow >> 2) & MEM_CGROUP_ID_MAX);
+	uint64_t eviction = shadow >> (2 + SHADOW_MEMCG_SHIFT), distance, size;
+
+	if (!memcg)
+		return false;
+	distance = memcg->lruvec.nonresident_age - eviction;
+	size = lru_pages(memcg, LRU_ACTIVE_FILE);
+	if (!file)
+		size += lru_pages(memcg, LRU_INACTIVE_FILE);
+	if (swap_available(m))
+		size += lru_pages(memcg, LRU_ACTIVE_ANON) +
+			(file ? lru_pages(memcg, LRU_INACTIVE_ANON) : 0);
+	return distance <= size;
+}
+
+/*
+** workingset_refault(): page is shadow's page read again, charged, not
+** yet on a list; it goes there active when its refault distance fits
+** the workingset.  The counts go to the memcg it is charged to now.
 */
 void workingset_refault(memlab_machine *m, struct page *page, uint64_t shadow)
 {
-	const uint64_t *n = m->lruvec.nr_pages;
 	bool file = folio_is_file_lru(page);
-	uint64_t nr = folio_nr_pages(page), distance = m->lruvec.nonresident_age - (shadow >> 2);
-	uint64_t size = n[LRU_ACTIVE_FILE];
+	uint64_t nr = folio_nr_pages(page);
+	struct lruvec *lruvec = folio_lruvec(m, page);
 
-	m->vmstat[WORKINGSET_REFAULT_ANON + file] += nr;
-	if (!file)
-		size += n[LRU_INACTIVE_FILE];
-	if (swap_available(m))
-		size += n[LRU_ACTIVE_ANON] + (file ? n[LRU_INACTIVE_ANON] : 0);
-	if (distance > size)
+	mod_lruvec_page_state(m, page, WORKINGSET_REFAULT_ANON + file, (int64_t)nr);
+	if (!workingset_test_recent(m, shadow, file))
 		return;
 	page->flags |= PG_active;
-	workingset_age_nonresident(m, nr);
-	m->vmstat[WORKINGSET_ACTIVATE_ANON + file] += nr;
+	workingset_age_nonresident(lruvec, nr);
+	mod_lruvec_page_state(m, page, WORKINGSET_ACTIVATE_ANON + file, (int64_t)nr);
 	if (shadow & SHADOW_WORKINGSET) {
 		page->flags |= PG_workingset;
-		lru_note_cost(m, file, nr, 0);		/* lru_note_cost_refault() */
-		m->vmstat[WORKINGSET_RESTORE_ANON + file] += nr;
+		lru_note_cost(lruvec, file, nr, 0);	/* lru_note_cost_refault() */
+		mod_lruvec_page_state(m, page, WORKINGSET_RESTORE_ANON + file, (int64_t)nr);
 	}
 }

@@ -96,6 +96,17 @@ function TestHostile:test_file_methods()
   lu.assertTrue(m:check())
 end
 
+function TestHostile:test_cgroup_methods()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local cg = m:cgroup("/hostile")
+  local p = m:spawn{ name = "member", cgroup = "/hostile" }
+  assert(p:mmap(0, "64K", "rw-", "private|anonymous"))
+  local other <close> = memlab.new{ ram = "64M", seed = 2 }
+  sweep(cg, { p, other:spawn{ name = "foreign" }, "memory.max", "memory.high", "cgroup.procs",
+              "memory.reclaim", "memory.oom.group", "max", "1M" })
+  lu.assertTrue(m:check())
+end
+
 function TestHostile:test_dead_objects()
   local m = memlab.new{ ram = "64M", seed = 1 }
   local p = m:spawn{ name = "dead" }

@@ -57,6 +57,7 @@ MEMLAB_API const char *(memlab_version) (void);
 	XX(EFBIG, 27, "File too large")                     \
 	XX(ENOSPC, 28, "No space left on device")           \
 	XX(ERANGE, 34, "Numerical result out of range")     \
+	XX(ENAMETOOLONG, 36, "File name too long")          \
 	XX(ENOSYS, 38, "Function not implemented")          \
 	XX(EOVERFLOW, 75, "Value too large for defined data type") \
 	XX(EOPNOTSUPP, 95, "Operation not supported")
@@ -403,11 +404,42 @@ MEMLAB_API int (memlab_vmstat_get) (const memlab_machine *m,
 ** "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat",
 ** "extfrag/extfrag_index", "extfrag/unusable_index" (the last two are
 ** debugfs files in Linux), and per task "PID/maps", "PID/smaps",
-** "PID/smaps_rollup", "PID/status", "PID/statm".  *text is NUL-terminated and freed with
+** "PID/smaps_rollup", "PID/status", "PID/statm", "PID/cgroup".  *text is NUL-terminated and freed with
 ** memlab_free_text().  -MEMLAB_ENOENT for a path memlab does not model.
 */
 MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 			      char **text, size_t *len);
+
+/*
+** Memory cgroups: cgroup v2's memory controller, as /sys/fs/cgroup shows
+** it.  Paths are absolute from the cgroup root ("/", "/a/b"); the
+** controller is on in every cgroup.  Every task starts in its parent's
+** cgroup (a spawned one in "/" unless memlab_spawn_args.cgroup says).
+**   mkdir: make path and any missing parent (mkdir -p); 0 if it exists.
+**     -MEMLAB_ENOENT (not absolute), -MEMLAB_EINVAL (".." or a newline),
+**     -MEMLAB_ENAMETOOLONG (a name over 255 bytes), -MEMLAB_ENOSPC (65535
+**     cgroups were made).
+**   rmdir: -MEMLAB_EBUSY for the root or a cgroup with tasks or children.
+**     Pages still charged to it stay (a dying cgroup, reclaimed as any).
+**   attach: echo pid > path/cgroup.procs -- the whole thread group moves;
+**     its charges stay where they are.  -MEMLAB_ESRCH for no such pid.
+**   read: "path/file": cgroup.procs, memory.current, memory.min,
+**     memory.low, memory.high, memory.max, memory.peak, memory.events,
+**     memory.events.local, memory.stat, memory.oom.group (the root has
+**     only cgroup.procs and memory.stat).  Text as memlab_proc().
+**   write: "path/file" as echo would: memory.max, memory.high,
+**     memory.min, memory.low ("max" or bytes with K/M/G/T suffixes,
+**     rounded down to pages), memory.oom.group (0/1), memory.reclaim
+**     ("SIZE [swappiness=N]": -MEMLAB_EAGAIN when it fell short),
+**     cgroup.procs (a pid).  Lowering memory.max below the usage reclaims
+**     and then OOM-kills in the cgroup, as Linux does.
+*/
+MEMLAB_API int (memlab_cgroup_mkdir) (memlab_machine *m, const char *path);
+MEMLAB_API int (memlab_cgroup_rmdir) (memlab_machine *m, const char *path);
+MEMLAB_API int (memlab_cgroup_attach) (memlab_machine *m, const char *path, int pid);
+MEMLAB_API int (memlab_cgroup_read) (memlab_machine *m, const char *path, char **text,
+				     size_t *len);
+MEMLAB_API int (memlab_cgroup_write) (memlab_machine *m, const char *path, const char *value);
 
 /*
 ** Linux's drain_all_pages(): give every page on the per-CPU page lists of
@@ -527,6 +559,7 @@ struct memlab_spawn_args {
 	int aslr;			/* randomize_va_space: 0 off, 1, 2 (Linux's default) */
 	int root;			/* CAP_SYS_RAWIO, CAP_IPC_LOCK: may map below mmap_min_addr */
 	int no_interp;			/* no ld.so: a static PIE, loaded under mmap_base, brk at ELF_ET_DYN_BASE */
+	const char *cgroup;		/* the memory cgroup it starts in (made if missing); NULL: "/" */
 };
 
 /*

@@ -1,0 +1,350 @@
+/*
+** lcgroup.c -- memory cgroups from Lua: m:cgroup(path) returns a
+** memlab.cgroup for a directory of /sys/fs/cgroup (made if missing), whose
+** methods read and write its files and move tasks into it; p:cgroup()
+** names the task's.  Errno outcomes return nil, "EBUSY", 16 and the like.
+**
+**   local cg = m:cgroup("/box")
+**   cg:write("memory.max", "64M");  cg:attach(p)
+**   cg:current(), cg:stat().anon, cg:events().oom_kill, cg:read("memory.stat")
+*/
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lmemlab.h"
+
+#define LMEMLAB_CGROUP "memlab.cgroup"
+#define CG_PATH_MAX 4096
+
+typedef struct lcgroup {
+	lmachine *lm;		/* user value 1: the machine; 2: the path */
+} lcgroup;
+
+/* The cgroup at argument 1 of an open machine: its machine, and its path in buf. */
+static memlab_machine *check_cgroup(lua_State *L, const char *fname, lmachine **lmp,
+				    const char **path)
+{
+	lcgroup *cg = luaL_testudata(L, 1, LMEMLAB_CGROUP);
+	memlab_machine *m;
+
+	if (!cg)
+		lmemlab_typeerror(L, 1, fname, LMEMLAB_CGROUP);
+	if (!(m = lmemlab_machine_core(cg->lm)))
+		luaL_error(L, "%s: attempt to use a cgroup of a closed machine", fname);
+	lua_getiuservalue(L, 1, 2);
+	*path = lua_tostring(L, -1);
+	lua_pop(L, 1);		/* the userdata keeps it */
+	*lmp = cg->lm;
+	return m;
+}
+
+/* "path/file", checked: a file name without '/'. */
+static const char *file_path(lua_State *L, int arg, const char *fname, const char *dir)
+{
+	const char *file = lua_type(L, arg) == LUA_TSTRING ? lua_tostring(L, arg) : NULL;
+
+	if (!file)
+		lmemlab_typeerror(L, arg, fname, "file name (a string)");
+
+	if (!*file || strchr(file, '/'))
+		lmemlab_argerror(L, arg, fname, "a file name such as \"memory.max\" expected");
+	return lua_pushfstring(L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file);
+}
+
+static int push_ok(lua_State *L, int rc)
+{
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* cg:read(file) --> text | nil, err, errno */
+static int cg_read(lua_State *L)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, "read", &lm, &dir);
+	const char *path = file_path(L, 2, "read", dir);
+	char *text;
+	size_t len;
+	int rc = memlab_cgroup_read(m, path, &text, &len);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	return lmemlab_pushtext(L, lm, text, len);
+}
+
+/* The value to write at arg: a string as is, an integer in decimal. */
+static const char *value_arg(lua_State *L, int arg, const char *fname)
+{
+	if (lua_type(L, arg) == LUA_TSTRING)
+		return lua_tostring(L, arg);
+	return lua_pushfstring(L, "%I", lmemlab_checkinteger(L, arg, fname, "value"));
+}
+
+/* cg:write(file, value) --> true | nil, err, errno (value: "64M", "max", an integer) */
+static int cg_write(lua_State *L)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, "write", &lm, &dir);
+	const char *path = file_path(L, 2, "write", dir);
+	const char *value = value_arg(L, 3, "write");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_cgroup_write(m, path, value);
+	lmemlab_end_call(L, lm, "write", rc);
+	return push_ok(L, rc);
+}
+
+/* cg:attach(task | pid) --> true | nil, err, errno: its thread group moves in */
+static int cg_attach(lua_State *L)
+{
+	lmachine *lm, *tlm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, "attach", &lm, &dir);
+	int pid;
+
+	if (lua_type(L, 2) == LUA_TNUMBER) {
+		pid = (int)lmemlab_checkrange(L, 2, "attach", "pid", 1, INT32_MAX);
+	} else {
+		memlab_task *t;
+
+		lua_pushvalue(L, 2);
+		lua_replace(L, 1);	/* lmemlab_checktask reads argument 1 */
+		t = lmemlab_checktask(L, "attach", &tlm);
+		if (tlm != lm)
+			return lmemlab_argerror(L, 2, "attach", "task of another machine");
+		pid = memlab_task_pid(t);
+	}
+	return push_ok(L, memlab_cgroup_attach(m, dir, pid));
+}
+
+/* cg:rmdir() --> true | nil, "EBUSY", 16 */
+static int cg_rmdir(lua_State *L)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, "rmdir", &lm, &dir);
+
+	return push_ok(L, memlab_cgroup_rmdir(m, dir));
+}
+
+/* Read file into a table of "key value" lines (flat keyed files); nil, err on failure. */
+static int push_keyed(lua_State *L, const char *fname, const char *file)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, fname, &lm, &dir);
+	const char *path = lua_pushfstring(L, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", file);
+	char *text, *line, *sp, *nl;
+	int rc = memlab_cgroup_read(m, path, &text, NULL);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_newtable(L);
+	for (line = text; (nl = strchr(line, '\n')); line = nl + 1) {
+		*nl = 0;
+		if (!(sp = strchr(line, ' ')))
+			continue;
+		*sp = 0;
+		lua_pushinteger(L, (lua_Integer)strtoull(sp + 1, NULL, 10));
+		lua_setfield(L, -2, line);
+	}
+	memlab_free_text(m, text);
+	return 1;
+}
+
+/* cg:stat() --> { anon =, file =, ..., pgfault = } from memory.stat */
+static int cg_stat(lua_State *L)
+{
+	return push_keyed(L, "stat", "memory.stat");
+}
+
+/* cg:events([local]) --> { low =, high =, max =, oom =, oom_kill =, oom_group_kill = } */
+static int cg_events(lua_State *L)
+{
+	return push_keyed(L, "events", lua_toboolean(L, 2) ? "memory.events.local"
+							  : "memory.events");
+}
+
+/* A one-number file: memory.current, memory.peak; "max" is math.huge. */
+static int push_number(lua_State *L, const char *fname, const char *file)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, fname, &lm, &dir);
+	const char *path = lua_pushfstring(L, "%s/%s", dir, file);
+	char *text;
+	int rc = memlab_cgroup_read(m, path, &text, NULL);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	if (!strncmp(text, "max", 3))
+		lua_pushnumber(L, HUGE_VAL);
+	else
+		lua_pushinteger(L, (lua_Integer)strtoull(text, NULL, 10));
+	memlab_free_text(m, text);
+	return 1;
+}
+
+/* cg:current() --> bytes (memory.current, with what the CPUs' stocks hold) */
+static int cg_current(lua_State *L)
+{
+	return push_number(L, "current", "memory.current");
+}
+
+/* cg:peak() --> bytes (memory.peak) */
+static int cg_peak(lua_State *L)
+{
+	return push_number(L, "peak", "memory.peak");
+}
+
+/* cg:procs() --> { pid, ... } (cgroup.procs, ascending) */
+static int cg_procs(lua_State *L)
+{
+	lmachine *lm;
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, "procs", &lm, &dir);
+	const char *path = lua_pushfstring(L, "%s%scgroup.procs", dir, strcmp(dir, "/") ? "/" : "");
+	char *text, *p;
+	int rc = memlab_cgroup_read(m, path, &text, NULL), n = 0;
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_newtable(L);
+	for (p = text; *p; p = strchr(p, '\n') + 1) {
+		lua_pushinteger(L, (lua_Integer)strtol(p, NULL, 10));
+		lua_rawseti(L, -2, ++n);
+	}
+	memlab_free_text(m, text);
+	return 1;
+}
+
+static int cg_index(lua_State *L)
+{
+	luaL_checkudata(L, 1, LMEMLAB_CGROUP);
+	lua_pushvalue(L, 2);
+	if (lua_rawget(L, lua_upvalueindex(1)) != LUA_TNIL)
+		return 1;
+	lua_pop(L, 1);
+	if (lua_type(L, 2) == LUA_TSTRING && !strcmp(lua_tostring(L, 2), "path"))
+		lua_getiuservalue(L, 1, 2);
+	else if (lua_type(L, 2) == LUA_TSTRING && !strcmp(lua_tostring(L, 2), "machine"))
+		lua_getiuservalue(L, 1, 1);
+	else
+		lua_pushnil(L);
+	return 1;
+}
+
+static int cg_tostring(lua_State *L)
+{
+	luaL_checkudata(L, 1, LMEMLAB_CGROUP);
+	lua_getiuservalue(L, 1, 2);
+	lua_pushfstring(L, LMEMLAB_CGROUP " %s", lua_tostring(L, -1));
+	return 1;
+}
+
+static int cg_eq(lua_State *L)
+{
+	lcgroup *a = luaL_testudata(L, 1, LMEMLAB_CGROUP), *b = luaL_testudata(L, 2, LMEMLAB_CGROUP);
+
+	if (!a || !b || a->lm != b->lm) {
+		lua_pushboolean(L, 0);
+		return 1;
+	}
+	lua_getiuservalue(L, 1, 2);
+	lua_getiuservalue(L, 2, 2);
+	lua_pushboolean(L, lua_rawequal(L, -1, -2));
+	return 1;
+}
+
+/* m:cgroup(path) --> cgroup | nil, err, errno: the directory, made (mkdir -p) if missing */
+static int m_cgroup(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "cgroup");
+	size_t len;
+	const char *path = lua_type(L, 2) == LUA_TSTRING ? lua_tolstring(L, 2, &len) : NULL;
+	lcgroup *cg;
+	int rc;
+
+	if (!path)
+		return lmemlab_typeerror(L, 2, "cgroup", "path (a string)");
+
+	if (path[0] != '/' || len >= CG_PATH_MAX || strlen(path) != len)
+		return lmemlab_argerror(L, 2, "cgroup", "an absolute path such as \"/box\" expected");
+	rc = memlab_cgroup_mkdir(lmemlab_machine_core(lm), path);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	while (len > 1 && path[len - 1] == '/')	/* "/box/" is "/box" */
+		len--;
+	cg = lua_newuserdatauv(L, sizeof(*cg), 2);
+	cg->lm = lm;
+	lua_pushvalue(L, 1);
+	lua_setiuservalue(L, -2, 1);
+	lua_pushlstring(L, path, len);
+	lua_setiuservalue(L, -2, 2);
+	luaL_setmetatable(L, LMEMLAB_CGROUP);
+	return 1;
+}
+
+/* p:cgroup() --> the path of the task's cgroup ("/" for the root) */
+static int t_cgroup(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "cgroup", &lm);
+	const char *path = lua_pushfstring(L, "%d/cgroup", memlab_task_pid(t));
+	char *text;
+	size_t len;
+	int rc = memlab_proc(memlab_task_machine(t), path, &text, &len);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushlstring(L, text + 3, len > 4 ? len - 4 : 0);	/* "0::" path "\n" */
+	memlab_free_text(memlab_task_machine(t), text);
+	return 1;
+}
+
+static const luaL_Reg cgroup_methods[] = {
+	{ "read", cg_read },
+	{ "write", cg_write },
+	{ "attach", cg_attach },
+	{ "rmdir", cg_rmdir },
+	{ "stat", cg_stat },
+	{ "events", cg_events },
+	{ "current", cg_current },
+	{ "peak", cg_peak },
+	{ "procs", cg_procs },
+	{ NULL, NULL }
+};
+
+void lmemlab_open_cgroup(lua_State *L)
+{
+	if (luaL_newmetatable(L, LMEMLAB_CGROUP)) {
+		luaL_newlib(L, cgroup_methods);
+		lua_pushcclosure(L, cg_index, 1);
+		lua_setfield(L, -2, "__index");
+		lua_pushcfunction(L, cg_tostring);
+		lua_setfield(L, -2, "__tostring");
+		lua_pushcfunction(L, cg_eq);
+		lua_setfield(L, -2, "__eq");
+	}
+	lua_pop(L, 1);
+	luaL_getmetatable(L, LMEMLAB_MACHINE);
+	if (lua_getfield(L, -1, "__index") == LUA_TTABLE) {
+		lua_pushcfunction(L, m_cgroup);
+		lua_setfield(L, -2, "cgroup");
+	}
+	lua_pop(L, 2);
+	luaL_getmetatable(L, LMEMLAB_TASK);
+	if (lua_getfield(L, -1, "__index") == LUA_TFUNCTION &&
+	    lua_getupvalue(L, -1, 1) && lua_istable(L, -1)) {
+		lua_pushcfunction(L, t_cgroup);
+		lua_setfield(L, -2, "cgroup");
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 2);
+}

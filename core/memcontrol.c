@@ -1,0 +1,1348 @@
+/*
+** memcontrol.c -- the memory controller of cgroup v2, as mm/memcontrol.c
+** and mm/page_counter.c (Linux 6.18) charge, limit and report.
+**
+** The cgroups form a tree under the root ("/"); every task is in one, a
+** fork child in its parent's.  A user page -- anonymous, page cache,
+** shmem, swap-in -- is charged when it is allocated to the memcg of the
+** mm it is for (mm->owner's cgroup; the current task's for page cache),
+** and uncharged when it is freed; a page-table page is kernel memory of
+** the current task's memcg, charged unless that is the root.  Charges
+** go up the tree (page_counter): memory.current counts a cgroup and its
+** descendants.  The root is never limited nor counted.
+**
+** A charge first takes from the CPU's stock; else it charges a batch of
+** MEMCG_CHARGE_BATCH pages and keeps the rest in the stock (so that
+** memory.current runs up to 63 pages ahead of the pages charged, as on
+** the host).  At memory.max it reclaims from the cgroup that hit its
+** limit (try_to_free_mem_cgroup_pages: the LRU lists of that subtree),
+** drains the stocks, retries MAX_RECLAIM_RETRIES times, then fails: the
+** fault that wanted the page returns VM_FAULT_OOM and the OOM killer
+** chooses among the cgroup's tasks (oom_kill.c).  Above memory.high the
+** task reclaims the excess when it returns to user space.
+**
+** Each memcg has its own LRU lists (a lruvec on the one node); reclaim
+** walks the memcgs of the subtree it targets (vmscan.c).
+**
+** Simplified, and said so in the docs: memory.min and memory.low are
+** kept but do not protect; no swap controller (memory.swap.*) -- swap-in
+** charges the faulting mm's cgroup, not the swapped-out page's; no
+** memory.high throttling delay (memlab has no clock); statistics are
+** exact at every read (Linux's rstat may lag by up to 64 updates per
+** CPU); the controller is on in every cgroup (no cgroup.subtree_control).
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "mm.h"
+#include "vmstat.h"
+
+#define MAX_RECLAIM_RETRIES	16
+#define SWAP_CLUSTER_MAX	32
+#define MEMCG_NAME_MAX		255
+
+/* ===================== ids and the tree ===================== */
+
+struct mem_cgroup *mem_cgroup_from_id(const memlab_machine *m, unsigned id)
+{
+	return id && id < m->memcg_idr_size ? m->memcg_idr[id] : NULL;
+}
+
+/* folio_memcg(): the memcg the page is charged to, NULL if none. */
+struct mem_cgroup *page_memcg(const memlab_machine *m, const struct page *page)
+{
+	return mem_cgroup_from_id(m, page->memcg_id);
+}
+
+/* folio_lruvec(): the lists of the page's memcg (an uncharged page: the root's). */
+struct lruvec *folio_lruvec(const memlab_machine *m, const struct page *page)
+{
+	struct mem_cgroup *memcg = page_memcg(m, page);
+
+	return &(memcg ? memcg : m->root_mem_cgroup)->lruvec;
+}
+
+struct mem_cgroup *lruvec_memcg(struct lruvec *lruvec)
+{
+	return (struct mem_cgroup *)((char *)lruvec - offsetof(struct mem_cgroup, lruvec));
+}
+
+/* get_mem_cgroup_from_mm(): the cgroup of mm's owner; mm NULL: the current task's. */
+struct mem_cgroup *get_mem_cgroup_from_mm(const memlab_machine *m, const struct mm_struct *mm)
+{
+	if (!mm && m->current)
+		mm = m->current->mm;
+	if (mm && mm->owner && mm->owner->memcg)
+		return mm->owner->memcg;
+	return m->root_mem_cgroup;
+}
+
+bool mem_cgroup_is_descendant(const struct mem_cgroup *memcg, const struct mem_cgroup *root)
+{
+	for (; memcg; memcg = memcg->parent)
+		if (memcg == root)
+			return true;
+	return false;
+}
+
+/* css_next_descendant_pre(): the pre-order successor of pos under root. */
+static struct mem_cgroup *next_descendant_pre(struct mem_cgroup *pos, struct mem_cgroup *root)
+{
+	if (!pos)
+		return root;
+	if (pos->children)
+		return pos->children;
+	for (; pos != root; pos = pos->parent)
+		if (pos->sibling)
+			return pos->sibling;
+	return NULL;
+}
+
+/*
+** mem_cgroup_iter(): root's subtree in pre-order (root NULL: every
+** memcg), one per call, NULL after the last.  Reclaim's partial walks
+** resume where the last one stopped (mem_cgroup_reclaim_iter) through
+** root->reclaim_pos, which the caller saves.
+*/
+struct mem_cgroup *mem_cgroup_iter(memlab_machine *m, struct mem_cgroup *root,
+				   struct mem_cgroup *prev)
+{
+	if (!root)
+		root = m->root_mem_cgroup;
+	return prev ? next_descendant_pre(prev, root) : root;
+}
+
+static int memcg_alloc_id(memlab_machine *m, struct mem_cgroup *memcg)
+{
+	unsigned id = m->memcg_next_id;
+
+	if (id > MEM_CGROUP_ID_MAX)
+		return -MEMLAB_ENOSPC;
+	if (id >= m->memcg_idr_size) {
+		unsigned size = m->memcg_idr_size ? m->memcg_idr_size * 2 : 64;
+		struct mem_cgroup **idr = ml_alloc(m, size * sizeof(*idr));
+
+		if (!idr)
+			return -MEMLAB_ENOMEM;
+		if (m->memcg_idr)
+			memcpy(idr, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
+		ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
+		m->memcg_idr = idr;
+		m->memcg_idr_size = size;
+	}
+	memcg->id = id;
+	m->memcg_idr[id] = memcg;
+	m->memcg_next_id++;
+	return 0;
+}
+
+static void lruvec_init(struct lruvec *l)
+{
+	for (int i = 0; i < NR_LRU_LISTS; i++)
+		l->lists[i].head = l->lists[i].tail = PFN_NONE;
+}
+
+static struct mem_cgroup *mem_cgroup_alloc(memlab_machine *m, struct mem_cgroup *parent,
+					   const char *name, size_t len)
+{
+	struct mem_cgroup *memcg = ml_alloc(m, sizeof(*memcg));
+
+	if (!memcg)
+		return NULL;
+	memcg->name = ml_alloc(m, len + 1);
+	if (!memcg->name || memcg_alloc_id(m, memcg)) {
+		ml_free(m, memcg->name, len + 1);
+		ml_free(m, memcg, sizeof(*memcg));
+		return NULL;
+	}
+	memcpy(memcg->name, name, len);
+	memcg->online = true;
+	memcg->parent = parent;
+	memcg->memory.parent = parent ? &parent->memory : NULL;
+	memcg->memory.high = memcg->memory.max = PAGE_COUNTER_MAX;
+	memcg->swappiness = parent ? (parent->parent ? parent->swappiness : m->swappiness) : 0;
+	lruvec_init(&memcg->lruvec);
+	if (parent) {			/* list_add_tail to the parent's children */
+		struct mem_cgroup **pp = &parent->children;
+
+		while (*pp)
+			pp = &(*pp)->sibling;
+		*pp = memcg;
+	}
+	return memcg;
+}
+
+/* invalidate_reclaim_iterators(): no walk may resume at a freed memcg. */
+static void invalidate_reclaim_iterators(memlab_machine *m, struct mem_cgroup *dead)
+{
+	for (struct mem_cgroup *c = dead->parent; c; c = c->parent)
+		if (c->reclaim_pos == dead)
+			c->reclaim_pos = NULL;
+	(void)m;
+}
+
+static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
+{
+	struct mem_cgroup **pp = &memcg->parent->children;
+
+	while (*pp != memcg)
+		pp = &(*pp)->sibling;
+	*pp = memcg->sibling;
+	invalidate_reclaim_iterators(m, memcg);
+	m->memcg_idr[memcg->id] = NULL;
+	ml_free(m, memcg->name, strlen(memcg->name) + 1);
+	ml_free(m, memcg, sizeof(*memcg));
+}
+
+/*
+** A removed cgroup lives on while pages are charged to it (a "dying"
+** memcg, still reclaimed); the last uncharge frees it, and then a dying
+** parent it was the last child of.
+*/
+static void mem_cgroup_maybe_free(memlab_machine *m, struct mem_cgroup *memcg)
+{
+	while (memcg && !memcg->online && !memcg->memory.usage && !memcg->children &&
+	       !memcg->stat_local[MEMCG_KMEM]) {
+		struct mem_cgroup *parent = memcg->parent;
+
+		mem_cgroup_free(m, memcg);
+		memcg = parent;
+	}
+}
+
+int memcg_init(memlab_machine *m)
+{
+	m->memcg_stock = ml_alloc(m, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
+	if (!m->memcg_stock)
+		return -MEMLAB_ENOMEM;
+	m->memcg_next_id = 1;
+	m->root_mem_cgroup = mem_cgroup_alloc(m, NULL, "", 0);
+	return m->root_mem_cgroup ? 0 : -MEMLAB_ENOMEM;
+}
+
+void memcg_destroy(memlab_machine *m)
+{
+	for (unsigned id = m->memcg_idr_size; id-- > 1;) {
+		struct mem_cgroup *memcg = m->memcg_idr[id];
+
+		if (!memcg)
+			continue;
+		ml_free(m, memcg->name, strlen(memcg->name) + 1);
+		ml_free(m, memcg, sizeof(*memcg));
+	}
+	ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*m->memcg_idr));
+	ml_free(m, m->memcg_stock, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
+	m->memcg_idr = NULL;
+	m->memcg_stock = NULL;
+	m->root_mem_cgroup = NULL;
+}
+
+/* The cgroup's path from the root: "/" or "/a/b". */
+void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb)
+{
+	if (!memcg->parent) {
+		sb_printf(sb, "/");
+		return;
+	}
+	if (memcg->parent->parent)
+		memcg_path(memcg->parent, sb);
+	sb_printf(sb, "/%s", memcg->name);
+}
+
+/* ===================== page counters ===================== */
+
+static void propagate_watermark(struct page_counter *c)
+{
+	if (c->usage > c->watermark)
+		c->watermark = c->usage;
+}
+
+/* page_counter_try_charge(): all or nothing up the tree; *fail: the counter at its max. */
+static bool page_counter_try_charge(struct page_counter *counter, uint64_t nr,
+				   struct page_counter **fail)
+{
+	struct page_counter *c;
+
+	for (c = counter; c; c = c->parent) {
+		if (c->usage + nr > c->max) {
+			c->failcnt++;
+			*fail = c;
+			for (struct page_counter *u = counter; u != c; u = u->parent)
+				u->usage -= nr;
+			return false;
+		}
+		c->usage += nr;
+		propagate_watermark(c);
+	}
+	return true;
+}
+
+static void page_counter_charge(struct page_counter *counter, uint64_t nr)
+{
+	for (struct page_counter *c = counter; c; c = c->parent) {
+		c->usage += nr;
+		propagate_watermark(c);
+	}
+}
+
+static void page_counter_uncharge(struct page_counter *counter, uint64_t nr)
+{
+	for (struct page_counter *c = counter; c; c = c->parent)
+		c->usage -= nr;
+}
+
+static struct mem_cgroup *memcg_of_counter(struct page_counter *c)
+{
+	return (struct mem_cgroup *)((char *)c - offsetof(struct mem_cgroup, memory));
+}
+
+/* mem_cgroup_margin(): how many pages memcg may still charge. */
+static uint64_t mem_cgroup_margin(const struct mem_cgroup *memcg)
+{
+	return memcg->memory.usage < memcg->memory.max ?
+	       memcg->memory.max - memcg->memory.usage : 0;
+}
+
+/* ===================== statistics and events ===================== */
+
+void mod_memcg_state(struct mem_cgroup *memcg, int item, int64_t d)
+{
+	if (!memcg)
+		return;
+	memcg->stat_local[item] += d;
+	for (; memcg; memcg = memcg->parent)
+		memcg->stat[item] += d;
+}
+
+void count_memcg_events(struct mem_cgroup *memcg, int item, uint64_t n)
+{
+	mod_memcg_state(memcg, item, (int64_t)n);
+}
+
+/* __lruvec_stat_mod_folio(): the node's counter and the page's memcg's. */
+void mod_lruvec_page_state(memlab_machine *m, const struct page *page, int item, int64_t d)
+{
+	m->vmstat[item] += (uint64_t)d;
+	mod_memcg_state(page_memcg(m, page), item, d);
+}
+
+/* count_vm_events() with count_memcg_folio_events(). */
+void count_vm_events_page(memlab_machine *m, const struct page *page, int item, uint64_t n)
+{
+	m->vmstat[item] += n;
+	count_memcg_events(page_memcg(m, page), item, n);
+}
+
+/* count_vm_events() with count_memcg_events_mm(). */
+void count_vm_events_mm(memlab_machine *m, const struct mm_struct *mm, int item, uint64_t n)
+{
+	m->vmstat[item] += n;
+	count_memcg_events(get_mem_cgroup_from_mm(m, mm), item, n);
+}
+
+/* memcg_memory_event(): the cgroup's .local count, and every non-root ancestor's. */
+void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_memory_event event)
+{
+	memcg->events_local[event]++;
+	for (; memcg && memcg->parent; memcg = memcg->parent)
+		memcg->events[event]++;
+}
+
+/* mem_cgroup_get_max(): the OOM killer's scale -- max plus the swap it could use. */
+uint64_t mem_cgroup_get_max(const memlab_machine *m, const struct mem_cgroup *memcg)
+{
+	uint64_t max = memcg->memory.max, swap = m->swap ? m->swap->pages : 0;
+
+	return m->swappiness ? max + swap : max;
+}
+
+/* ===================== the per-CPU stock ===================== */
+
+static struct memcg_stock_pcp *this_cpu_stock(memlab_machine *m)
+{
+	int cpu = m->current ? m->current->cpu : 0;
+
+	return &m->memcg_stock[cpu];
+}
+
+/* consume_stock() */
+static bool consume_stock(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages)
+{
+	struct memcg_stock_pcp *stock = this_cpu_stock(m);
+
+	if (nr_pages > MEMCG_CHARGE_BATCH)
+		return false;
+	for (int i = 0; i < NR_MEMCG_STOCK; i++) {
+		if (stock->cached[i] != memcg)
+			continue;
+		if (stock->nr_pages[i] < nr_pages)
+			return false;
+		stock->nr_pages[i] -= (uint8_t)nr_pages;
+		return true;
+	}
+	return false;
+}
+
+static void drain_stock(memlab_machine *m, struct memcg_stock_pcp *stock, int i)
+{
+	struct mem_cgroup *old = stock->cached[i];
+
+	if (!old)
+		return;
+	stock->cached[i] = NULL;
+	if (stock->nr_pages[i]) {
+		page_counter_uncharge(&old->memory, stock->nr_pages[i]);
+		stock->nr_pages[i] = 0;
+		mem_cgroup_maybe_free(m, old);
+	}
+}
+
+/* refill_stock(): keep nr_pages charged ahead for memcg on this CPU. */
+static void refill_stock(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages)
+{
+	struct memcg_stock_pcp *stock = this_cpu_stock(m);
+	int i, empty = -1;
+
+	if (nr_pages > MEMCG_CHARGE_BATCH) {
+		page_counter_uncharge(&memcg->memory, nr_pages);
+		return;
+	}
+	for (i = 0; i < NR_MEMCG_STOCK; i++) {
+		if (!stock->cached[i] && empty < 0)
+			empty = i;
+		if (stock->cached[i] == memcg) {
+			stock->nr_pages[i] += (uint8_t)nr_pages;
+			if (stock->nr_pages[i] > MEMCG_CHARGE_BATCH)
+				drain_stock(m, stock, i);
+			return;
+		}
+	}
+	if ((i = empty) < 0) {
+		i = stock->drain_idx++;
+		if (stock->drain_idx == NR_MEMCG_STOCK)
+			stock->drain_idx = 0;
+		drain_stock(m, stock, i);
+	}
+	stock->cached[i] = memcg;
+	stock->nr_pages[i] = (uint8_t)nr_pages;
+}
+
+/* drain_all_stock(): every CPU gives back the charges it holds for root's subtree. */
+static void drain_all_stock(memlab_machine *m, struct mem_cgroup *root)
+{
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
+		struct memcg_stock_pcp *stock = &m->memcg_stock[cpu];
+
+		bool needed = false;
+
+		for (int i = 0; i < NR_MEMCG_STOCK; i++)
+			needed |= stock->nr_pages[i] && mem_cgroup_is_descendant(stock->cached[i], root);
+		for (int i = 0; needed && i < NR_MEMCG_STOCK; i++)
+			drain_stock(m, stock, i);	/* drain_stock_fully() */
+	}
+}
+
+/* ===================== charging ===================== */
+
+static bool gfp_allows_blocking(uint32_t gfp)
+{
+	return gfp & MEMLAB___GFP_DIRECT_RECLAIM;
+}
+
+/* reclaim_high(): each ancestor above its memory.high reclaims nr_pages. */
+static uint64_t reclaim_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages,
+			     uint32_t gfp)
+{
+	uint64_t nr_reclaimed = 0;
+
+	for (; memcg && memcg->parent; memcg = memcg->parent) {
+		if (memcg->memory.usage <= memcg->memory.high)
+			continue;
+		memcg_memory_event(memcg, MEMCG_HIGH);
+		nr_reclaimed += try_to_free_mem_cgroup_pages(m, memcg, nr_pages, gfp,
+							     MEMCG_RECLAIM_MAY_SWAP, -1);
+	}
+	return nr_reclaimed;
+}
+
+/*
+** __mem_cgroup_handle_over_high(): on the way back to user space a task
+** whose charges went above a memory.high reclaims what it charged, then
+** retries with SWAP_CLUSTER_MAX while reclaim makes progress -- Linux
+** retries only when the excess is worth a sleep of over 10 ms, and then
+** sleeps; memlab has no clock, so it reclaims once and never sleeps.
+*/
+static void handle_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages,
+			     uint32_t gfp)
+{
+	reclaim_high(m, memcg, nr_pages, gfp);
+}
+
+void mem_cgroup_handle_over_high(struct memlab_task *t)
+{
+	uint64_t nr_pages = t->memcg_nr_pages_over_high;
+
+	if (!nr_pages)
+		return;
+	t->memcg_nr_pages_over_high = 0;
+	if (t->oom_victim)		/* task_is_dying() */
+		return;
+	handle_over_high(t->m, get_mem_cgroup_from_mm(t->m, t->mm), nr_pages,
+			 MEMLAB_GFP_KERNEL);
+}
+
+/* After a charge: over a memory.high, the task owes reclaim (set_notify_resume). */
+static void note_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t batch,
+			   uint32_t gfp)
+{
+	memlab_task *cur = m->current;
+
+	for (; memcg; memcg = memcg->parent) {
+		if (memcg->memory.usage <= memcg->memory.high)
+			continue;
+		if (!cur) {		/* !in_task(): the high_work item reclaims */
+			reclaim_high(m, memcg, MEMCG_CHARGE_BATCH, MEMLAB_GFP_KERNEL);
+			return;
+		}
+		cur->memcg_nr_pages_over_high += batch;
+		break;
+	}
+	if (cur && cur->memcg_nr_pages_over_high > MEMCG_CHARGE_BATCH && gfp_allows_blocking(gfp))
+		mem_cgroup_handle_over_high(cur);
+}
+
+/*
+** try_charge_memcg(): nr_pages for memcg, from the stock, or a batch up
+** the tree; at a limit, reclaim from the cgroup over it and retry.  When
+** that cannot make room the charge fails with -MEMLAB_ENOMEM and
+** m->oom_memcg names the cgroup whose OOM killer the fault should run
+** (Linux runs it here, inside the charge; the caller's fault returns
+** VM_FAULT_OOM and memlab runs it at the same point seen from outside,
+** see oom_kill.c) -- unless the order is costly or the gfp forbids it.
+** __GFP_NOFAIL and __GFP_HIGH charges are forced past the limit.
+*/
+static int try_charge_memcg(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			    uint64_t nr_pages)
+{
+	uint64_t batch = nr_pages > MEMCG_CHARGE_BATCH ? nr_pages : MEMCG_CHARGE_BATCH;
+	int nr_retries = MAX_RECLAIM_RETRIES;
+	struct mem_cgroup *over;
+	struct page_counter *counter;
+	uint64_t nr_reclaimed;
+	bool drained = false, raised_max_event = false;
+
+retry:
+	if (consume_stock(m, memcg, nr_pages))
+		return 0;
+	if (page_counter_try_charge(&memcg->memory, batch, &counter))
+		goto done_restock;
+	over = memcg_of_counter(counter);
+	if (batch > nr_pages) {
+		batch = nr_pages;
+		goto retry;
+	}
+	if (!gfp_allows_blocking(gfp))
+		goto nomem;
+	memcg_memory_event(over, MEMCG_MAX);
+	raised_max_event = true;
+	nr_reclaimed = try_to_free_mem_cgroup_pages(m, over, nr_pages, gfp,
+						    MEMCG_RECLAIM_MAY_SWAP, -1);
+	if (mem_cgroup_margin(over) >= nr_pages)
+		goto retry;
+	if (!drained) {
+		drain_all_stock(m, over);
+		drained = true;
+		goto retry;
+	}
+	if (gfp & MEMLAB___GFP_NORETRY)
+		goto nomem;
+	if (nr_reclaimed && nr_pages <= (1u << PAGE_ALLOC_COSTLY_ORDER))
+		goto retry;
+	if (nr_retries--)
+		goto retry;
+	if (gfp & MEMLAB___GFP_RETRY_MAYFAIL)
+		goto nomem;
+	if (nr_pages <= (1u << PAGE_ALLOC_COSTLY_ORDER)) {	/* mem_cgroup_oom() may run */
+		m->oom_memcg = over;
+		m->oom_gfp = gfp;
+		m->oom_order = (unsigned)__builtin_ctzll(nr_pages);
+	}
+nomem:
+	if (!(gfp & (MEMLAB___GFP_NOFAIL | MEMLAB___GFP_HIGH)))
+		return -MEMLAB_ENOMEM;
+	if (!raised_max_event)
+		memcg_memory_event(over, MEMCG_MAX);
+	page_counter_charge(&memcg->memory, nr_pages);
+	return 0;
+
+done_restock:
+	if (batch > nr_pages)
+		refill_stock(m, memcg, batch - nr_pages);
+	note_over_high(m, memcg, batch, gfp);
+	return 0;
+}
+
+static int try_charge(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+		      uint64_t nr_pages)
+{
+	return mem_cgroup_is_root(m, memcg) ? 0 : try_charge_memcg(m, memcg, gfp, nr_pages);
+}
+
+/*
+** mem_cgroup_charge(): the new page at pfn (a huge page: all of it) for
+** mm's cgroup -- the current task's when mm is NULL (page cache).  Its
+** memcg is set (commit_charge) before it goes on an LRU list or is
+** counted anywhere.  -MEMLAB_ENOMEM: nothing charged.
+*/
+int charge_memcg(memlab_machine *m, uint64_t pfn, struct mem_cgroup *memcg, uint32_t gfp)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	int err = try_charge(m, memcg, gfp, folio_nr_pages(page));
+
+	if (!err)
+		page->memcg_id = memcg->id;
+	return err;
+}
+
+int mem_cgroup_charge(memlab_machine *m, uint64_t pfn, const struct mm_struct *mm, uint32_t gfp)
+{
+	return charge_memcg(m, pfn, get_mem_cgroup_from_mm(m, mm), gfp);
+}
+
+/* mem_cgroup_uncharge(): the freed page gives its charge back. */
+void mem_cgroup_uncharge(memlab_machine *m, struct page *page)
+{
+	struct mem_cgroup *memcg = page_memcg(m, page);
+
+	page->memcg_id = 0;
+	if (!memcg || mem_cgroup_is_root(m, memcg))
+		return;
+	page_counter_uncharge(&memcg->memory, folio_nr_pages(page));
+	mem_cgroup_maybe_free(m, memcg);
+}
+
+/* mem_cgroup_migrate(): the charge moves with the page's contents to its new frame. */
+void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new)
+{
+	(void)m;
+	new->memcg_id = old->memcg_id;
+	old->memcg_id = 0;
+}
+
+/*
+** __memcg_kmem_charge_page(): a page-table page is the current task's
+** kernel memory (__GFP_ACCOUNT): charged, and counted as kernel, unless
+** the task is in the root cgroup.
+*/
+int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp)
+{
+	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(m, NULL);
+	int err;
+
+	if (mem_cgroup_is_root(m, memcg))
+		return 0;
+	if ((err = try_charge_memcg(m, memcg, gfp, 1)))
+		return err;
+	mod_memcg_state(memcg, MEMCG_KMEM, 1);
+	pfn_to_page(m, pfn)->memcg_id = memcg->id;
+	return 0;
+}
+
+void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	struct mem_cgroup *memcg = page_memcg(m, page);
+
+	if (!memcg)
+		return;
+	page->memcg_id = 0;
+	mod_memcg_state(memcg, MEMCG_KMEM, -1);
+	if (memcg->online)
+		refill_stock(m, memcg, 1);	/* obj_cgroup_uncharge_pages() */
+	else
+		page_counter_uncharge(&memcg->memory, 1);
+	mem_cgroup_maybe_free(m, memcg);
+}
+
+/* ===================== tasks ===================== */
+
+static void task_set_memcg(memlab_task *t, struct mem_cgroup *memcg)
+{
+	if (t->memcg)
+		t->memcg->nr_tasks--;
+	t->memcg = memcg;
+	memcg->nr_tasks++;
+}
+
+/* cgroup_fork(): the child starts in its parent's cgroup (a spawned task in the root). */
+void mem_cgroup_fork(memlab_task *child, const memlab_task *parent)
+{
+	task_set_memcg(child, parent && parent->memcg ? parent->memcg : child->m->root_mem_cgroup);
+}
+
+void mem_cgroup_exit(memlab_task *t)
+{
+	if (t->memcg)
+		t->memcg->nr_tasks--;
+	t->memcg = NULL;
+}
+
+bool task_in_mem_cgroup(const memlab_task *t, const struct mem_cgroup *memcg)
+{
+	return mem_cgroup_is_descendant(t->memcg, memcg);
+}
+
+/*
+** mem_cgroup_get_oom_group(): the highest cgroup with memory.oom.group
+** set on the way from victim's cgroup up to the OOM's domain (NULL: the
+** root), whose tasks all die with the victim; NULL when there is none.
+*/
+struct mem_cgroup *mem_cgroup_get_oom_group(memlab_task *victim, struct mem_cgroup *oom_domain)
+{
+	struct mem_cgroup *memcg = victim->memcg, *oom_group = NULL;
+
+	if (!oom_domain)
+		oom_domain = victim->m->root_mem_cgroup;
+	if (!memcg || mem_cgroup_is_root(victim->m, memcg) ||
+	    !mem_cgroup_is_descendant(memcg, oom_domain))
+		return NULL;
+	for (; memcg; memcg = memcg->parent) {
+		if (memcg->oom_group)
+			oom_group = memcg;
+		if (memcg == oom_domain)
+			break;
+	}
+	return oom_group;
+}
+
+/* ===================== the cgroup file system ===================== */
+
+/* A child of parent by name (online ones: a removed cgroup is gone from the tree's names). */
+static struct mem_cgroup *memcg_child(struct mem_cgroup *parent, const char *name, size_t len)
+{
+	for (struct mem_cgroup *c = parent->children; c; c = c->sibling)
+		if (c->online && strlen(c->name) == len && !memcmp(c->name, name, len))
+			return c;
+	return NULL;
+}
+
+/*
+** The cgroup at path ("/", "/a/b"; an empty component or "." is
+** skipped, as the VFS would); with create, each missing component is
+** made (mkdir -p).  NULL: *err says why.
+*/
+static struct mem_cgroup *memcg_lookup(memlab_machine *m, const char *path, bool create,
+				       int *err)
+{
+	struct mem_cgroup *memcg = m->root_mem_cgroup;
+
+	*err = -MEMLAB_ENOENT;
+	if (path[0] != '/')
+		return NULL;
+	for (const char *p = path; *p;) {
+		const char *end;
+		struct mem_cgroup *c;
+		size_t len;
+
+		while (*p == '/')
+			p++;
+		end = strchr(p, '/');
+		len = end ? (size_t)(end - p) : strlen(p);
+		if (!len)
+			break;
+		if (len == 2 && p[0] == '.' && p[1] == '.') {
+			*err = -MEMLAB_EINVAL;
+			return NULL;
+		}
+		if (!(len == 1 && p[0] == '.')) {
+			if (len > MEMCG_NAME_MAX) {
+				*err = -MEMLAB_ENAMETOOLONG;
+				return NULL;
+			}
+			if (memchr(p, '\n', len)) {
+				*err = -MEMLAB_EINVAL;
+				return NULL;
+			}
+			c = memcg_child(memcg, p, len);
+			if (!c && !create)
+				return NULL;
+			if (!c && !(c = mem_cgroup_alloc(m, memcg, p, len))) {
+				*err = m->memcg_next_id > MEM_CGROUP_ID_MAX ? -MEMLAB_ENOSPC
+									  : -MEMLAB_ENOMEM;
+				return NULL;
+			}
+			memcg = c;
+		}
+		p += len;
+	}
+	*err = 0;
+	return memcg;
+}
+
+int memlab_cgroup_mkdir(memlab_machine *m, const char *path)
+{
+	int err;
+
+	if (!m || !path)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	memcg_lookup(m, path, true, &err);
+	return err;
+}
+
+/*
+** rmdir: a cgroup with tasks or live children is busy (EBUSY), the root
+** cannot go (EBUSY).  Its charges stay until its pages are freed: the
+** stocks give theirs back now (mem_cgroup_css_offline's drain).
+*/
+int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
+{
+	struct mem_cgroup *memcg;
+	int err;
+
+	if (!m || !path)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if (!(memcg = memcg_lookup(m, path, false, &err)))
+		return err;
+	if (mem_cgroup_is_root(m, memcg) || memcg->nr_tasks)
+		return -MEMLAB_EBUSY;
+	for (struct mem_cgroup *c = memcg->children; c; c = c->sibling)
+		if (c->online)
+			return -MEMLAB_EBUSY;
+	memcg->online = false;
+	drain_all_stock(m, memcg);
+	mem_cgroup_maybe_free(m, memcg);
+	return 0;
+}
+
+/* Writing pid to cgroup.procs: its whole thread group moves; charges stay (v2). */
+static int cgroup_attach(memlab_machine *m, struct mem_cgroup *memcg, int pid)
+{
+	memlab_task *t = memlab_find_task(m, pid);
+
+	if (!t)
+		return -MEMLAB_ESRCH;
+	for (memlab_task *u = m->tasks; u; u = u->next)
+		if (u->tgid == t->tgid)
+			task_set_memcg(u, memcg);
+	return 0;
+}
+
+/* A spawned task starts in the cgroup at path, made if missing. */
+int mem_cgroup_spawn(memlab_task *t, const char *path)
+{
+	int err;
+	struct mem_cgroup *memcg = memcg_lookup(t->m, path, true, &err);
+
+	if (memcg)
+		task_set_memcg(t, memcg);
+	return err;
+}
+
+int memlab_cgroup_attach(memlab_machine *m, const char *path, int pid)
+{
+	struct mem_cgroup *memcg;
+	int err;
+
+	if (!m || !path)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if (!(memcg = memcg_lookup(m, path, false, &err)))
+		return err;
+	return cgroup_attach(m, memcg, pid);
+}
+
+static void show_counter(memlab_machine *m, struct strbuf *sb, uint64_t pages)
+{
+	if (pages >= PAGE_COUNTER_MAX)
+		sb_printf(sb, "max\n");
+	else
+		sb_printf(sb, "%llu\n", (unsigned long long)(pages << m->page_shift));
+}
+
+static void show_events(struct strbuf *sb, const uint64_t *ev)
+{
+	static const char *const names[MEMCG_NR_MEMORY_EVENTS] = {
+		"low", "high", "max", "oom", "oom_kill", "oom_group_kill"
+	};
+
+	for (int i = 0; i < MEMCG_NR_MEMORY_EVENTS; i++)
+		sb_printf(sb, "%s %llu\n", names[i], (unsigned long long)ev[i]);
+}
+
+/* memory_stats[] of 6.18 with ZSWAP and THP: name, item, unit (0: pages, 1: events). */
+static const struct memory_stat {
+	const char *name;
+	int item;
+	int unit;		/* 0: pages (bytes out), 1: a count, 2: THPs (bytes out) */
+} memory_stats[] = {
+	{ "anon", NR_ANON_PAGES, 0 },		{ "file", NR_FILE_PAGES, 0 },
+	{ "kernel", MEMCG_KMEM, 0 },		{ "kernel_stack", -1, 0 },
+	{ "pagetables", NR_PAGE_TABLE_PAGES, 0 }, { "sec_pagetables", -1, 0 },
+	{ "percpu", -1, 0 },			{ "sock", -1, 0 },
+	{ "vmalloc", -1, 0 },			{ "shmem", NR_SHMEM, 0 },
+	{ "zswap", -1, 0 },			{ "zswapped", -1, 0 },
+	{ "file_mapped", NR_MAPPED, 0 },	{ "file_dirty", NR_DIRTY, 0 },
+	{ "file_writeback", NR_WRITEBACK, 0 },	{ "swapcached", NR_SWAPCACHED, 0 },
+	{ "anon_thp", NR_ANON_TRANSPARENT_HUGEPAGES, 2 }, { "file_thp", -1, 0 },
+	{ "shmem_thp", -1, 0 },
+	{ "inactive_anon", NR_INACTIVE_ANON, 0 }, { "active_anon", NR_ACTIVE_ANON, 0 },
+	{ "inactive_file", NR_INACTIVE_FILE, 0 }, { "active_file", NR_ACTIVE_FILE, 0 },
+	{ "unevictable", NR_UNEVICTABLE, 0 },
+	{ "slab_reclaimable", -1, 0 },		{ "slab_unreclaimable", -1, 0 },
+	{ "workingset_refault_anon", WORKINGSET_REFAULT_ANON, 1 },
+	{ "workingset_refault_file", WORKINGSET_REFAULT_FILE, 1 },
+	{ "workingset_activate_anon", WORKINGSET_ACTIVATE_ANON, 1 },
+	{ "workingset_activate_file", WORKINGSET_ACTIVATE_FILE, 1 },
+	{ "workingset_restore_anon", WORKINGSET_RESTORE_ANON, 1 },
+	{ "workingset_restore_file", WORKINGSET_RESTORE_FILE, 1 },
+	{ "workingset_nodereclaim", WORKINGSET_NODERECLAIM, 1 },
+	{ "pgdemote_kswapd", -1, 1 },		{ "pgdemote_direct", -1, 1 },
+	{ "pgdemote_khugepaged", -1, 1 },	{ "pgdemote_proactive", -1, 1 },
+	{ "pgsteal_kswapd", PGSTEAL_KSWAPD, 1 },	{ "pgsteal_direct", PGSTEAL_DIRECT, 1 },
+	{ "pgsteal_khugepaged", PGSTEAL_KHUGEPAGED, 1 },
+	{ "pgsteal_proactive", PGSTEAL_PROACTIVE, 1 },
+	{ "pgscan_kswapd", PGSCAN_KSWAPD, 1 },	{ "pgscan_direct", PGSCAN_DIRECT, 1 },
+	{ "pgscan_khugepaged", PGSCAN_KHUGEPAGED, 1 },
+	{ "pgscan_proactive", PGSCAN_PROACTIVE, 1 },
+	{ "pgrefill", PGREFILL, 1 },		{ "pgpromote_success", -1, 1 },
+};
+
+/* memcg_vm_event_stat[] without the v1-only pgpgin/pgpgout, as memory.stat prints it. */
+static const int memcg_vm_event_stat[] = {
+	PSWPIN, PSWPOUT, PGFAULT, PGMAJFAULT, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE,
+	PGLAZYFREED, SWPIN_ZERO, SWPOUT_ZERO, ZSWPIN, ZSWPOUT, ZSWPWB, THP_FAULT_ALLOC,
+	THP_COLLAPSE_ALLOC, THP_SWPOUT, THP_SWPOUT_FALLBACK, NUMA_PAGES_MIGRATED,
+	NUMA_PTE_UPDATES, NUMA_HINT_FAULTS,
+};
+
+static uint64_t memcg_stat(const struct mem_cgroup *memcg, int item)
+{
+	int64_t x = item < 0 ? 0 : memcg->stat[item];
+
+	return x > 0 ? (uint64_t)x : 0;
+}
+
+/* memcg_stat_format() */
+void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
+{
+	uint64_t hpage = 1ull << (hpage_pmd_order(m) + m->page_shift);
+
+	for (size_t i = 0; i < sizeof(memory_stats) / sizeof(memory_stats[0]); i++) {
+		const struct memory_stat *s = &memory_stats[i];
+		uint64_t v = memcg_stat(memcg, s->item);
+
+		v = s->unit == 0 ? v << m->page_shift : s->unit == 2 ? v * hpage : v;
+		sb_printf(sb, "%s %llu\n", s->name, (unsigned long long)v);
+		if (!strcmp(s->name, "slab_unreclaimable"))
+			sb_printf(sb, "slab 0\n");
+	}
+	sb_printf(sb, "pgscan %llu\n", (unsigned long long)(memcg_stat(memcg, PGSCAN_KSWAPD) +
+		  memcg_stat(memcg, PGSCAN_DIRECT) + memcg_stat(memcg, PGSCAN_PROACTIVE) +
+		  memcg_stat(memcg, PGSCAN_KHUGEPAGED)));
+	sb_printf(sb, "pgsteal %llu\n", (unsigned long long)(memcg_stat(memcg, PGSTEAL_KSWAPD) +
+		  memcg_stat(memcg, PGSTEAL_DIRECT) + memcg_stat(memcg, PGSTEAL_PROACTIVE) +
+		  memcg_stat(memcg, PGSTEAL_KHUGEPAGED)));
+	for (size_t i = 0; i < sizeof(memcg_vm_event_stat) / sizeof(int); i++)
+		sb_printf(sb, "%s %llu\n", vmstat_name((enum vmstat_item)memcg_vm_event_stat[i]),
+			  (unsigned long long)memcg_stat(memcg, memcg_vm_event_stat[i]));
+}
+
+static void procs_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
+{
+	int last = 0;
+
+	for (;;) {		/* thread groups in ascending order, each once */
+		int next = 0;
+
+		for (memlab_task *t = m->tasks; t; t = t->next)
+			if (t->memcg == memcg && t->tgid > last && (!next || t->tgid < next))
+				next = t->tgid;
+		if (!next)
+			break;
+		sb_printf(sb, "%d\n", next);
+		last = next;
+	}
+}
+
+enum cg_file {
+	CG_PROCS, CG_CURRENT, CG_MIN, CG_LOW, CG_HIGH, CG_MAX, CG_PEAK, CG_EVENTS,
+	CG_EVENTS_LOCAL, CG_STAT, CG_OOM_GROUP, CG_RECLAIM, CG_NR_FILES
+};
+
+static const struct cg_cftype {
+	const char *name;
+	bool not_on_root;	/* CFTYPE_NOT_ON_ROOT */
+	bool readable;
+} cg_files[CG_NR_FILES] = {
+	[CG_PROCS] = { "cgroup.procs", false, true },
+	[CG_CURRENT] = { "memory.current", true, true },
+	[CG_MIN] = { "memory.min", true, true },
+	[CG_LOW] = { "memory.low", true, true },
+	[CG_HIGH] = { "memory.high", true, true },
+	[CG_MAX] = { "memory.max", true, true },
+	[CG_PEAK] = { "memory.peak", true, true },
+	[CG_EVENTS] = { "memory.events", true, true },
+	[CG_EVENTS_LOCAL] = { "memory.events.local", true, true },
+	[CG_STAT] = { "memory.stat", false, true },
+	[CG_OOM_GROUP] = { "memory.oom.group", true, true },
+	[CG_RECLAIM] = { "memory.reclaim", false, false },
+};
+
+/* "/a/b/memory.max": the cgroup and the file; -MEMLAB_ENOENT for neither. */
+static int cg_resolve(memlab_machine *m, const char *path, struct mem_cgroup **memcg)
+{
+	const char *slash = strrchr(path, '/');
+	char dir[4096];
+	int err;
+
+	if (!slash || (size_t)(slash - path) >= sizeof(dir))
+		return -MEMLAB_ENOENT;
+	memcpy(dir, path, (size_t)(slash - path));
+	dir[slash - path] = 0;
+	if (!(*memcg = memcg_lookup(m, dir[0] ? dir : "/", false, &err)))
+		return err;
+	for (int f = 0; f < CG_NR_FILES; f++)
+		if (!strcmp(slash + 1, cg_files[f].name))
+			return cg_files[f].not_on_root && mem_cgroup_is_root(m, *memcg) ?
+			       -MEMLAB_ENOENT : f;
+	return -MEMLAB_ENOENT;
+}
+
+static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
+		    struct strbuf *sb)
+{
+	switch (f) {
+	case CG_PROCS: procs_show(m, memcg, sb); break;
+	case CG_CURRENT: sb_printf(sb, "%llu\n",
+				   (unsigned long long)(memcg->memory.usage << m->page_shift)); break;
+	case CG_MIN: show_counter(m, sb, memcg->memory.min); break;
+	case CG_LOW: show_counter(m, sb, memcg->memory.low); break;
+	case CG_HIGH: show_counter(m, sb, memcg->memory.high); break;
+	case CG_MAX: show_counter(m, sb, memcg->memory.max); break;
+	case CG_PEAK: sb_printf(sb, "%llu\n",
+				(unsigned long long)(memcg->memory.watermark << m->page_shift)); break;
+	case CG_EVENTS: show_events(sb, memcg->events); break;
+	case CG_EVENTS_LOCAL: show_events(sb, memcg->events_local); break;
+	case CG_STAT: memcg_stat_format(m, memcg, sb); break;
+	case CG_OOM_GROUP: sb_printf(sb, "%d\n", memcg->oom_group); break;
+	default: break;
+	}
+}
+
+/*
+** Read a cgroup file: "/memory.stat", "/a/b/memory.current", ...  The
+** text is NUL-terminated, freed with memlab_free_text().  -MEMLAB_ENOENT
+** for a cgroup or file that is not there (the root has no memory.current
+** and the like), -MEMLAB_EINVAL for a write-only file (memory.reclaim).
+*/
+int memlab_cgroup_read(memlab_machine *m, const char *path, char **text, size_t *len)
+{
+	struct mem_cgroup *memcg;
+	struct strbuf sb;
+	int f;
+
+	if (!m || !path || !text)
+		return -MEMLAB_EINVAL;
+	*text = NULL;
+	if (len)
+		*len = 0;
+	if ((f = cg_resolve(m, path, &memcg)) < 0)
+		return f;
+	if (!cg_files[f].readable)
+		return -MEMLAB_EINVAL;
+	sb_init(&sb, m);
+	cg_show(m, memcg, (enum cg_file)f, &sb);
+	return sb_finish(&sb, text, len);
+}
+
+/* ===================== writing the files ===================== */
+
+/* memparse(): a number with an optional K, M, G, T, P or E (either case); *end past it. */
+static bool memparse(const char *s, uint64_t *out, const char **end)
+{
+	static const char suffixes[] = "kmgtpe";
+	uint64_t v = 0;
+	const char *p = s, *sfx;
+
+	if (*p < '0' || *p > '9')
+		return false;
+	for (; *p >= '0' && *p <= '9'; p++) {
+		if (v > (UINT64_MAX - 9) / 10)
+			return false;
+		v = v * 10 + (uint64_t)(*p - '0');
+	}
+	if (*p && (sfx = strchr(suffixes, *p | 0x20))) {
+		unsigned shift = 10 * (unsigned)(sfx - suffixes + 1);
+
+		if (v > UINT64_MAX >> shift)
+			return false;
+		v <<= shift;
+		p++;
+	}
+	*out = v;
+	*end = p;
+	return true;
+}
+
+static const char *skip_space(const char *p)
+{
+	while (*p == ' ' || *p == '\t' || *p == '\n')
+		p++;
+	return p;
+}
+
+/* page_counter_memparse(): "max" or bytes, in pages (rounded down). */
+static int counter_parse(memlab_machine *m, const char *buf, uint64_t *pages)
+{
+	const char *p = skip_space(buf), *end;
+	uint64_t bytes;
+
+	if (!strncmp(p, "max", 3) && !*skip_space(p + 3)) {
+		*pages = PAGE_COUNTER_MAX;
+		return 0;
+	}
+	if (!memparse(p, &bytes, &end) || *skip_space(end))
+		return -MEMLAB_EINVAL;
+	bytes >>= m->page_shift;
+	*pages = bytes < PAGE_COUNTER_MAX ? bytes : PAGE_COUNTER_MAX;
+	return 0;
+}
+
+/*
+** memory_max_write() and memory_high_write(): the new limit holds at
+** once; usage above it is reclaimed after a drain of the stocks, until
+** reclaim has failed MAX_RECLAIM_RETRIES times (memory.high: once more,
+** for Linux's `!nr_retries--`); then memory.max runs the cgroup's OOM
+** killer until usage fits or nothing is left to kill.
+*/
+static void memory_limit_write(memlab_machine *m, struct mem_cgroup *memcg, uint64_t *limit,
+			       uint64_t val, bool oom)
+{
+	int nr_retries = MAX_RECLAIM_RETRIES + !oom;
+	bool drained = false;
+
+	*limit = val;
+	while (memcg->memory.usage > val) {
+		if (!drained) {
+			drain_all_stock(m, memcg);
+			drained = true;
+		} else if (nr_retries) {
+			if (!try_to_free_mem_cgroup_pages(m, memcg, memcg->memory.usage - val,
+							  MEMLAB_GFP_KERNEL,
+							  MEMCG_RECLAIM_MAY_SWAP, -1))
+				nr_retries--;
+		} else if (!oom) {
+			break;
+		} else {
+			memcg_memory_event(memcg, MEMCG_OOM);
+			if (!mem_cgroup_out_of_memory(m, memcg, MEMLAB_GFP_KERNEL, 0))
+				break;
+		}
+	}
+}
+
+/*
+** memory.reclaim: "SIZE [swappiness=N]" -- user_proactive_reclaim():
+** reclaim in quarters of what is left (at least SWAP_CLUSTER_MAX), and
+** EAGAIN after MAX_RECLAIM_RETRIES rounds that freed nothing.
+** swappiness=N (0..200) stands for the memcgs' swappiness in this
+** reclaim; "max" (anon only, 6.17+) is taken as 200.
+*/
+static int memory_reclaim_write(memlab_machine *m, struct mem_cgroup *memcg, const char *buf)
+{
+	const char *p = skip_space(buf), *end;
+	uint64_t bytes, nr_to_reclaim, nr_reclaimed = 0;
+	int nr_retries = MAX_RECLAIM_RETRIES, swappiness = -1;
+
+	if (!memparse(p, &bytes, &end))
+		return -MEMLAB_EINVAL;
+	p = skip_space(end);
+	if (!strncmp(p, "swappiness=", 11)) {
+		uint64_t sw;
+
+		p += 11;
+		if (!strncmp(p, "max", 3)) {	/* SWAPPINESS_ANON_ONLY: memlab takes it as 200 */
+			end = p + 3;
+			sw = 200;
+		} else if (!memparse(p, &sw, &end) || (end[-1] | 0x20) > '9' || sw > 200) {
+			return -MEMLAB_EINVAL;
+		}
+		swappiness = (int)sw;
+		p = skip_space(end);
+	}
+	if (*p)
+		return -MEMLAB_EINVAL;
+	nr_to_reclaim = bytes >> m->page_shift;
+	while (nr_reclaimed < nr_to_reclaim) {
+		uint64_t batch = (nr_to_reclaim - nr_reclaimed) / 4, reclaimed;
+
+		if (batch < SWAP_CLUSTER_MAX)
+			batch = SWAP_CLUSTER_MAX;
+		reclaimed = try_to_free_mem_cgroup_pages(m, memcg, batch, MEMLAB_GFP_KERNEL,
+							 MEMCG_RECLAIM_MAY_SWAP |
+							 MEMCG_RECLAIM_PROACTIVE, swappiness);
+		if (!reclaimed && !nr_retries--)
+			return -MEMLAB_EAGAIN;
+		nr_reclaimed += reclaimed;
+	}
+	return 0;
+}
+
+static int cg_store(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f, const char *buf)
+{
+	uint64_t v;
+	const char *end;
+	int err = 0;
+
+	switch (f) {
+	case CG_PROCS:
+		if (!memparse(skip_space(buf), &v, &end) || *skip_space(end) ||
+		    (end[-1] | 0x20) > '9' || v > INT32_MAX)
+			return -MEMLAB_EINVAL;
+		return cgroup_attach(m, memcg, (int)v);
+	case CG_MIN: case CG_LOW: case CG_HIGH: case CG_MAX:
+		if ((err = counter_parse(m, buf, &v)))
+			return err;
+		if (f == CG_MIN)
+			memcg->memory.min = v;
+		else if (f == CG_LOW)
+			memcg->memory.low = v;
+		else if (f == CG_HIGH)
+			memory_limit_write(m, memcg, &memcg->memory.high, v, false);
+		else
+			memory_limit_write(m, memcg, &memcg->memory.max, v, true);
+		return 0;
+	case CG_OOM_GROUP:
+		if (!memparse(skip_space(buf), &v, &end) || *skip_space(end) ||
+		    (end[-1] | 0x20) > '9' || v > 1)
+			return -MEMLAB_EINVAL;
+		memcg->oom_group = v;
+		return 0;
+	case CG_RECLAIM:
+		return memory_reclaim_write(m, memcg, buf);
+	default:
+		return -MEMLAB_EINVAL;	/* a read-only file: kernfs has no write for it */
+	}
+}
+
+/*
+** Write value to a cgroup file, as `echo value > /sys/fs/cgroup/PATH`:
+** "/a/memory.max" ("max", bytes, "64M"), memory.high, memory.min,
+** memory.low, memory.oom.group (0, 1), memory.reclaim ("SIZE"),
+** cgroup.procs (a pid).  -MEMLAB_EINVAL for bad input (nothing changed),
+** -MEMLAB_ENOENT for no such cgroup or file, -MEMLAB_ESRCH for an unknown
+** pid, -MEMLAB_EAGAIN when memory.reclaim fell short.
+*/
+int memlab_cgroup_write(memlab_machine *m, const char *path, const char *value)
+{
+	struct mem_cgroup *memcg;
+	memlab_task *prev;
+	int f, err;
+
+	if (!m || !path || !value)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if ((f = cg_resolve(m, path, &memcg)) < 0)
+		return f;
+	prev = m->current;	/* the write comes from outside every task */
+	m->current = NULL;
+	err = cg_store(m, memcg, (enum cg_file)f, value);
+	call_leave(m, prev);
+	return err;
+}
+
+/* ===================== m:check() ===================== */
+
+/*
+** The controller's invariants: every charged page's memcg exists; a
+** memcg's usage is what its subtree's pages, page tables and stocks hold;
+** every statistic is its own count plus its children's; each lruvec
+** counts the pages on its lists; task counts are right.
+*/
+static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *memcg,
+		      const uint64_t *charged)
+{
+	uint64_t sum = 0, tasks = 0;
+	char path[64];
+	struct strbuf sb;
+	char *text = NULL;
+
+	sb_init(&sb, m);
+	memcg_path(memcg, &sb);
+	snprintf(path, sizeof(path), "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
+	memlab_free_text(m, text);
+	for (struct mem_cgroup *it = memcg; it; it = next_descendant_pre(it, memcg))
+		sum += charged[it->id];
+	if (!mem_cgroup_is_root(m, memcg) && sum != memcg->memory.usage)
+		ml_violation(c, "memcg %s: usage %llu pages, but its pages, tables and stocks "
+			     "hold %llu", path, (unsigned long long)memcg->memory.usage,
+			     (unsigned long long)sum);
+	for (int i = 0; i < MEMCG_NR_STAT; i++) {
+		int64_t total = memcg->stat_local[i];
+
+		for (struct mem_cgroup *ch = memcg->children; ch; ch = ch->sibling)
+			total += ch->stat[i];
+		if (total != memcg->stat[i])
+			ml_violation(c, "memcg %s: stat %d is %lld, its own and its children's "
+				     "%lld", path, i, (long long)memcg->stat[i], (long long)total);
+	}
+	for (int l = 0; l < NR_LRU_LISTS; l++)
+		if ((int64_t)memcg->lruvec.nr_pages[l] != memcg->stat_local[NR_INACTIVE_ANON + l])
+			ml_violation(c, "memcg %s: lru %d holds %llu pages, its counter says %lld",
+				     path, l, (unsigned long long)memcg->lruvec.nr_pages[l],
+				     (long long)memcg->stat_local[NR_INACTIVE_ANON + l]);
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		tasks += t->memcg == memcg;
+	if (tasks != (uint64_t)memcg->nr_tasks)
+		ml_violation(c, "memcg %s: %d tasks counted, %llu in it", path, memcg->nr_tasks,
+			     (unsigned long long)tasks);
+	if (memcg->memory.usage > memcg->memory.watermark)
+		ml_violation(c, "memcg %s: usage above memory.peak", path);
+}
+
+int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+	uint64_t *charged = ml_alloc(m, m->memcg_idr_size * sizeof(uint64_t));
+
+	if (!charged)
+		return 0;
+	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
+		const struct page *page = pfn_to_page(m, pfn);
+
+		if (!page->memcg_id)
+			continue;
+		if (!page_memcg(m, page))
+			ml_violation(&c, "pfn %#llx: charged to memcg id %u, which does not exist",
+				     (unsigned long long)pfn, page->memcg_id);
+		else if (page->flags & PG_head_alloc)
+			charged[page->memcg_id] += 1ull << page->private;
+		else
+			ml_violation(&c, "pfn %#llx: charged but not the head of an allocation",
+				     (unsigned long long)pfn);
+	}
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		for (int i = 0; i < NR_MEMCG_STOCK; i++)
+			if (m->memcg_stock[cpu].cached[i])
+				charged[m->memcg_stock[cpu].cached[i]->id] +=
+					m->memcg_stock[cpu].nr_pages[i];
+	for (struct mem_cgroup *memcg = m->root_mem_cgroup; memcg;
+	     memcg = next_descendant_pre(memcg, m->root_mem_cgroup))
+		check_one(m, &c, memcg, charged);
+	ml_free(m, charged, m->memcg_idr_size * sizeof(uint64_t));
+	return c.count;
+}
+
+/* /proc/PID/cgroup in a cgroup2-only system: "0::/path". */
+void proc_cgroup_show(memlab_task *t, struct strbuf *sb)
+{
+	sb_printf(sb, "0::");
+	memcg_path(t->memcg ? t->memcg : t->m->root_mem_cgroup, sb);
+	sb_printf(sb, "\n");
+}

@@ -1,0 +1,114 @@
+/*
+** memcontrol.h -- the memory controller of cgroup v2 (mm/memcontrol.c,
+** mm/page_counter.c): a tree of memory cgroups, each charged for the
+** pages its tasks use and held to its limits, with its own LRU lists.
+*/
+#ifndef MEMLAB_MEMCONTROL_H
+#define MEMLAB_MEMCONTROL_H
+
+#include "internal.h"
+
+#define MEMCG_CHARGE_BATCH	64u	/* pages a charge takes ahead into the CPU's stock */
+#define NR_MEMCG_STOCK		7	/* memcgs one CPU's stock holds charges of */
+#define MEM_CGROUP_ID_MAX	0xffffu
+#define PAGE_COUNTER_MAX	(UINT64_MAX >> 13)	/* LONG_MAX / PAGE_SIZE, 4K pages */
+
+/* memory.events, in the file's order (enum memcg_memory_event) */
+enum memcg_memory_event {
+	MEMCG_LOW, MEMCG_HIGH, MEMCG_MAX, MEMCG_OOM, MEMCG_OOM_KILL, MEMCG_OOM_GROUP_KILL,
+	MEMCG_NR_MEMORY_EVENTS
+};
+
+/* The memcg's statistics: the node's vmstat items, then its own. */
+enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_NR_STAT };
+
+/* mm/page_counter.c: a usage and its limits, in pages, charged up the tree. */
+struct page_counter {
+	uint64_t usage, watermark, failcnt;
+	uint64_t min, low, high, max;
+	struct page_counter *parent;
+};
+
+struct mem_cgroup {
+	struct page_counter memory;
+	unsigned id;			/* mem_cgroup_id(): 1 is the root */
+	bool online;			/* false once rmdir'ed: kept while pages are charged */
+	bool oom_group;			/* memory.oom.group */
+	char *name;			/* the last component of its path; "" for the root */
+	struct mem_cgroup *parent, *children, *sibling;	/* children in creation order */
+	int nr_tasks;			/* tasks in it (not its descendants) */
+	uint64_t events[MEMCG_NR_MEMORY_EVENTS], events_local[MEMCG_NR_MEMORY_EVENTS];
+	int64_t stat[MEMCG_NR_STAT];	/* with its descendants' (rstat flushed) */
+	int64_t stat_local[MEMCG_NR_STAT];
+	struct lruvec lruvec;		/* its pages' LRU lists on the node */
+	struct mem_cgroup *reclaim_pos;	/* mem_cgroup_reclaim_iter: where a partial walk resumes */
+	int swappiness;			/* its parent's when it was made (v2 has no memory.swappiness) */
+};
+
+/* memcg_stock_pcp: charges taken ahead, per CPU, for up to NR_MEMCG_STOCK memcgs. */
+struct memcg_stock_pcp {
+	uint8_t nr_pages[NR_MEMCG_STOCK];
+	struct mem_cgroup *cached[NR_MEMCG_STOCK];
+	uint8_t drain_idx;
+};
+
+struct memlab_task;
+struct mm_struct;
+
+int memcg_init(memlab_machine *m);
+void memcg_destroy(memlab_machine *m);
+struct mem_cgroup *mem_cgroup_from_id(const memlab_machine *m, unsigned id);
+struct mem_cgroup *page_memcg(const memlab_machine *m, const struct page *page);
+struct lruvec *folio_lruvec(const memlab_machine *m, const struct page *page);
+struct mem_cgroup *lruvec_memcg(struct lruvec *lruvec);
+struct mem_cgroup *get_mem_cgroup_from_mm(const memlab_machine *m, const struct mm_struct *mm);
+struct mem_cgroup *mem_cgroup_iter(memlab_machine *m, struct mem_cgroup *root,
+				   struct mem_cgroup *prev);
+static inline bool mem_cgroup_is_root(const memlab_machine *m, const struct mem_cgroup *memcg)
+{
+	return memcg == m->root_mem_cgroup;
+}
+bool mem_cgroup_is_descendant(const struct mem_cgroup *memcg, const struct mem_cgroup *root);
+
+/* Charging: a new user page (mm NULL: the current task's), a page-table page. */
+int mem_cgroup_charge(memlab_machine *m, uint64_t pfn, const struct mm_struct *mm, uint32_t gfp);
+int charge_memcg(memlab_machine *m, uint64_t pfn, struct mem_cgroup *memcg, uint32_t gfp);
+void mem_cgroup_uncharge(memlab_machine *m, struct page *page);
+void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new);
+int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp);
+void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn);
+void mem_cgroup_handle_over_high(struct memlab_task *t);
+
+/* Statistics: a page's state on the node and in its memcg; events of a memcg. */
+void mod_lruvec_page_state(memlab_machine *m, const struct page *page, int item, int64_t d);
+void mod_memcg_state(struct mem_cgroup *memcg, int item, int64_t d);
+void count_memcg_events(struct mem_cgroup *memcg, int item, uint64_t n);
+void count_vm_events_page(memlab_machine *m, const struct page *page, int item, uint64_t n);
+void count_vm_events_mm(memlab_machine *m, const struct mm_struct *mm, int item, uint64_t n);
+void memcg_memory_event(struct mem_cgroup *memcg, enum memcg_memory_event event);
+uint64_t mem_cgroup_get_max(const memlab_machine *m, const struct mem_cgroup *memcg);
+
+/* The tasks of a cgroup (fork, exit) and the OOM killer's questions. */
+void mem_cgroup_fork(struct memlab_task *child, const struct memlab_task *parent);
+void mem_cgroup_exit(struct memlab_task *t);
+int mem_cgroup_spawn(struct memlab_task *t, const char *path);
+bool task_in_mem_cgroup(const struct memlab_task *t, const struct mem_cgroup *memcg);
+struct mem_cgroup *mem_cgroup_get_oom_group(struct memlab_task *victim,
+					    struct mem_cgroup *oom_domain);
+void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb);
+void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb);
+void proc_cgroup_show(struct memlab_task *t, struct strbuf *sb);
+int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+
+/* vmscan.c: reclaim within a memcg (MEMCG_RECLAIM_*) */
+#define MEMCG_RECLAIM_MAY_SWAP	0x1u
+#define MEMCG_RECLAIM_PROACTIVE	0x2u
+uint64_t try_to_free_mem_cgroup_pages(memlab_machine *m, struct mem_cgroup *memcg,
+				      uint64_t nr_pages, uint32_t gfp, unsigned options,
+				      int swappiness);
+
+/* oom_kill.c: an OOM kill inside memcg; true when a victim was chosen (or is exiting) */
+bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			      int order);
+
+#endif

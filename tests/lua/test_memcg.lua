@@ -1,0 +1,439 @@
+-- test_memcg.lua: memory cgroups (core/memcontrol.c, cgroup v2's memory
+-- controller) through the Lua API: the tree and its files, where tasks go,
+-- what is charged (with the per-CPU stock's batches), memory.stat,
+-- hierarchy, memory.max (reclaim, then the cgroup's OOM killer),
+-- memory.oom.group, memory.high, memory.reclaim, rmdir of a cgroup with
+-- pages still charged, THP charge fallback and swap-in charging.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_memcg.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+
+local PAGE = 4096
+local MiB = 1024 * 1024
+local BATCH = 64 * PAGE		-- MEMCG_CHARGE_BATCH pages
+
+local function assert_raises(what, f, ...)
+  local ok, err = pcall(f, ...)
+  lu.assertFalse(ok, "expected an error")
+  lu.assertStrContains(tostring(err), what)
+end
+
+-- A machine with an init (pid 1, never an OOM victim) in the root cgroup.
+local function machine(opts)
+  opts = opts or {}
+  local m = memlab.new{ ram = opts.ram or "128M", seed = 1, swap = opts.swap }
+  m:sysctl{ overcommit_memory = 1 }
+  m:spawn{ name = "init", aslr = false }
+  return m
+end
+
+-- n bytes of fresh anonymous memory of p, written: the address, then
+-- true or nil and the signal that stopped the writes.
+local function write_anon(p, n)
+  local a = assert(p:mmap(nil, n, "rw", "private|anonymous"))
+  local ok, sig, code = p:touch(a, n, "w")
+  return a, ok, sig, code
+end
+
+local function round_up(x, to)
+  return (x + to - 1) // to * to
+end
+
+-- ===================== the tree and its files =====================
+
+function test_tree_and_files()
+  local m = machine()
+  local root = m:cgroup("/")
+  lu.assertEquals(root.path, "/")
+  lu.assertStrContains(root:read("memory.stat"), "anon ")
+  -- the root has no memory.current, memory.max, memory.events (CFTYPE_NOT_ON_ROOT)
+  lu.assertEquals({ root:read("memory.current") }, { nil, "ENOENT", 2 })
+  lu.assertEquals({ root:write("memory.max", "1M") }, { nil, "ENOENT", 2 })
+  local cg = m:cgroup("/a/b/")		-- mkdir -p; a trailing slash is the same directory
+  lu.assertEquals(cg.path, "/a/b")
+  lu.assertEquals(tostring(cg), "memlab.cgroup /a/b")
+  lu.assertTrue(cg == m:cgroup("/a/b"))
+  lu.assertEquals(cg:read("memory.max"), "max\n")
+  lu.assertEquals(cg:read("memory.high"), "max\n")
+  lu.assertEquals(cg:read("memory.min"), "0\n")
+  lu.assertEquals(cg:read("memory.low"), "0\n")
+  lu.assertEquals(cg:read("memory.current"), "0\n")
+  lu.assertEquals(cg:read("memory.oom.group"), "0\n")
+  lu.assertEquals(cg:read("memory.events"),
+                  "low 0\nhigh 0\nmax 0\noom 0\noom_kill 0\noom_group_kill 0\n")
+  lu.assertEquals(cg:current(), 0)
+  lu.assertEquals(cg:events().oom_kill, 0)
+  lu.assertEquals({ cg:read("memory.reclaim") }, { nil, "EINVAL", 22 })	-- write-only
+  lu.assertEquals({ cg:read("memory.swap.max") }, { nil, "ENOENT", 2 })	-- not modelled
+  lu.assertEquals({ m:cgroup("/a/..") }, { nil, "EINVAL", 22 })
+  lu.assertEquals({ m:cgroup("/" .. string.rep("x", 256)) }, { nil, "ENAMETOOLONG", 36 })
+  assert_raises("absolute path", m.cgroup, m, "a")
+  assert_raises("file name", cg.read, cg, "../memory.max")
+  -- memory.stat has 6.18's keys in 6.18's order (CONFIG_ZSWAP, THP, NUMA_BALANCING)
+  local keys = {}
+  for k in cg:read("memory.stat"):gmatch("(%S+) %d+\n") do keys[#keys + 1] = k end
+  lu.assertEquals(#keys, 70)
+  lu.assertEquals({ keys[1], keys[2], keys[3], keys[27], keys[49], keys[50], keys[70] },
+                  { "anon", "file", "kernel", "slab", "pgscan", "pgsteal", "numa_hint_faults" })
+end
+
+function test_writes_parse_as_the_kernel()
+  local m = machine()
+  local cg = m:cgroup("/w")
+  lu.assertTrue(cg:write("memory.max", "64M"))
+  lu.assertEquals(cg:read("memory.max"), "67108864\n")
+  lu.assertTrue(cg:write("memory.max", "  4097\n"))		-- rounded down to a page
+  lu.assertEquals(cg:read("memory.max"), "4096\n")
+  lu.assertTrue(cg:write("memory.max", "max"))
+  lu.assertEquals(cg:read("memory.max"), "max\n")
+  lu.assertTrue(cg:write("memory.high", 1048576))		-- an integer is written in decimal
+  lu.assertEquals(cg:read("memory.high"), "1048576\n")
+  lu.assertTrue(cg:write("memory.low", "1g"))
+  lu.assertEquals(cg:read("memory.low"), "1073741824\n")
+  for _, bad in ipairs{ "", "-1", "12x", "max1", "1M 2M", "0x10" } do
+    lu.assertEquals({ cg:write("memory.max", bad) }, { nil, "EINVAL", 22 }, bad)
+  end
+  lu.assertEquals(cg:read("memory.max"), "max\n")		-- nothing changed
+  lu.assertEquals({ cg:write("memory.oom.group", "2") }, { nil, "EINVAL", 22 })
+  lu.assertTrue(cg:write("memory.oom.group", "1"))
+  lu.assertEquals(cg:read("memory.oom.group"), "1\n")
+  lu.assertEquals({ cg:write("memory.current", "0") }, { nil, "EINVAL", 22 })	-- read-only
+  lu.assertEquals({ cg:write("cgroup.procs", "999") }, { nil, "ESRCH", 3 })
+end
+
+-- ===================== tasks =====================
+
+function test_tasks_move_and_inherit()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p" }
+  lu.assertEquals(p:cgroup(), "/")
+  lu.assertEquals(m:proc(p.pid .. "/cgroup"), "0::/\n")
+  lu.assertTrue(cg:attach(p))
+  lu.assertEquals(p:cgroup(), "/box")
+  lu.assertEquals(m:proc(p.pid .. "/cgroup"), "0::/box\n")
+  local c = p:fork()
+  lu.assertEquals(c:cgroup(), "/box")			-- cgroup_fork()
+  lu.assertEquals(cg:procs(), { p.pid, c.pid })
+  lu.assertEquals(cg:read("cgroup.procs"), p.pid .. "\n" .. c.pid .. "\n")
+  local s = m:spawn{ name = "s", cgroup = "/box/inner" }	-- made if missing
+  lu.assertEquals(s:cgroup(), "/box/inner")
+  lu.assertEquals(cg:procs(), { p.pid, c.pid })		-- cgroup.procs is not recursive
+  lu.assertTrue(m:cgroup("/"):write("cgroup.procs", tostring(c.pid)))
+  lu.assertEquals(c:cgroup(), "/")
+  c:exit()
+  lu.assertEquals(m:cgroup("/"):procs()[1], 1)
+  lu.assertTrue(m:check())
+end
+
+function test_rmdir()
+  local m = machine()
+  local a, b = m:cgroup("/a"), m:cgroup("/a/b")
+  local p = m:spawn{ name = "p", cgroup = "/a/b" }
+  lu.assertEquals({ m:cgroup("/"):rmdir() }, { nil, "EBUSY", 16 })
+  lu.assertEquals({ b:rmdir() }, { nil, "EBUSY", 16 })	-- a task in it
+  lu.assertEquals({ a:rmdir() }, { nil, "EBUSY", 16 })	-- a child
+  local addr = write_anon(p, 1 * MiB)
+  lu.assertTrue(m:cgroup("/"):attach(p))		-- the pages stay charged to /a/b
+  lu.assertTrue(b:rmdir())
+  lu.assertEquals({ b:read("memory.current") }, { nil, "ENOENT", 2 })
+  -- the dying cgroup still counts in its parent until its pages go
+  lu.assertTrue(a:current() >= 1 * MiB)
+  lu.assertTrue(a:rmdir())
+  lu.assertTrue(m:check())
+  assert(p:munmap(addr, 1 * MiB))
+  lu.assertTrue(m:check())				-- and then it is freed
+  local again = m:cgroup("/a/b")			-- the name can be made again, empty
+  lu.assertEquals(again:current(), 0)
+  lu.assertTrue(m:check())
+end
+
+-- ===================== charging =====================
+
+function test_charges_come_in_batches()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local a = assert(p:mmap(nil, 8 * MiB, "rw", "private|anonymous"))
+  assert(p:touch(a, PAGE, "w"))
+  -- the first charge takes MEMCG_CHARGE_BATCH pages; the page tables and
+  -- the page come out of the CPU's stock
+  lu.assertEquals(cg:current(), BATCH)
+  local s = cg:stat()
+  lu.assertEquals(s.anon, PAGE)
+  lu.assertEquals(s.inactive_anon, PAGE)
+  lu.assertTrue(s.pagetables > 0)
+  lu.assertEquals(s.kernel, s.pagetables)
+  assert(p:touch(a, 8 * MiB, "w"))
+  s = cg:stat()
+  lu.assertEquals(s.anon, 8 * MiB)
+  lu.assertEquals(cg:current(), round_up(s.anon + s.kernel, BATCH))
+  lu.assertEquals(s.pgfault, 2048)
+  lu.assertEquals(cg:peak(), cg:current())
+  assert(p:munmap(a, 8 * MiB))
+  s = cg:stat()
+  lu.assertEquals(s.anon, 0)
+  lu.assertTrue(cg:current() < BATCH + s.kernel)	-- what the stock keeps
+  lu.assertEquals(cg:peak(), round_up(8 * MiB + 6 * PAGE, BATCH))
+  lu.assertTrue(m:check())
+end
+
+function test_file_shmem_and_dirty_stats()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local f = m:file{ path = "/data", size = 1 * MiB, writable = true }
+  local a = assert(p:mmap(nil, 1 * MiB, "rw", "shared", f, 0))
+  assert(p:touch(a, 1 * MiB, "r"))
+  local s = cg:stat()
+  lu.assertEquals(s.file, 1 * MiB)
+  lu.assertEquals(s.file_mapped, 1 * MiB)
+  lu.assertEquals(s.inactive_file + s.active_file, 1 * MiB)
+  assert(p:touch(a, 64 * 1024, "w"))
+  lu.assertEquals(cg:stat().file_dirty, 64 * 1024)
+  local sh = assert(p:mmap(nil, 256 * 1024, "rw", "shared|anonymous"))
+  assert(p:touch(sh, 256 * 1024, "w"))
+  s = cg:stat()
+  lu.assertEquals(s.shmem, 256 * 1024)
+  lu.assertEquals(s.file, 1 * MiB + 256 * 1024)		-- shmem is page cache too
+  lu.assertEquals(s.anon, 0)
+  -- the root's memory.stat counts every cgroup's pages
+  lu.assertTrue(m:cgroup("/"):stat().file >= s.file)
+  lu.assertTrue(m:check())
+end
+
+function test_hierarchy()
+  local m = machine()
+  local parent = m:cgroup("/p")
+  local c1, c2 = m:cgroup("/p/c1"), m:cgroup("/p/c2")
+  local p1 = m:spawn{ name = "p1", cgroup = "/p/c1" }
+  local p2 = m:spawn{ name = "p2", cgroup = "/p/c2" }
+  write_anon(p1, 2 * MiB)
+  write_anon(p2, 3 * MiB)
+  lu.assertEquals(parent:stat().anon, 5 * MiB)
+  lu.assertEquals(parent:current(), c1:current() + c2:current())
+  lu.assertEquals(parent:stat().pgfault, c1:stat().pgfault + c2:stat().pgfault)
+  lu.assertTrue(m:check())
+end
+
+-- ===================== memory.max =====================
+
+function test_max_reclaims_page_cache()
+  local m = machine()					-- no swap: only file pages can go
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.max", "4M"))
+  local p = m:spawn{ name = "reader", cgroup = "/box" }
+  local f = m:file{ path = "/big", size = 16 * MiB }
+  local a = assert(p:mmap(nil, 16 * MiB, "r", "private", f, 0))
+  lu.assertTrue(p:touch(a, 16 * MiB, "r"))		-- no OOM: reclaim keeps up
+  lu.assertTrue(cg:current() <= 4 * MiB)
+  local s, ev = cg:stat(), cg:events()
+  lu.assertTrue(ev.max > 0)				-- charges hit the limit
+  lu.assertEquals(ev.oom, 0)
+  lu.assertTrue(s.pgsteal_direct > 0)
+  lu.assertEquals(s.pgsteal, s.pgsteal_direct)
+  lu.assertTrue(s.pgscan >= s.pgsteal)
+  lu.assertEquals(m:vmstat().allocstall_normal + m:vmstat().allocstall_dma32, 0)	-- not the node's reclaim
+  lu.assertTrue(m:check())
+end
+
+function test_max_swaps_anon()
+  local m = machine{ swap = "64M" }
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.max", "8M"))
+  local p = m:spawn{ name = "hog", cgroup = "/box" }
+  local a, ok = write_anon(p, 16 * MiB)
+  lu.assertTrue(ok)
+  lu.assertTrue(cg:current() <= 8 * MiB)
+  local s = cg:stat()
+  lu.assertTrue(s.pswpout >= 8 * MiB / PAGE - 64)
+  lu.assertEquals(m:vmstat().pswpout, s.pswpout)	-- nobody else swapped
+  lu.assertEquals(cg:events().oom, 0)
+  lu.assertEquals(p:read(a, 1), "\0")			-- swapped back in, charged again
+  lu.assertTrue(cg:stat().pswpin >= 1)
+  lu.assertTrue(m:check())
+end
+
+function test_max_oom_kills_in_the_cgroup_only()
+  local m = machine()
+  local big = m:spawn{ name = "big" }			-- in the root, with more memory
+  write_anon(big, 16 * MiB)
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.max", "8M"))
+  local p = m:spawn{ name = "hog", cgroup = "/box" }
+  m:dmesg(true)
+  local _, ok, sig = write_anon(p, 16 * MiB)
+  lu.assertNil(ok)
+  lu.assertEquals(sig, "SIGKILL")	-- the faulting task was the victim
+  lu.assertNil(m:task(p.pid))
+  lu.assertNotNil(m:task(big.pid))			-- the node had room: big is spared
+  local ev = cg:events()
+  lu.assertEquals({ ev.oom, ev.oom_kill, ev.oom_group_kill }, { 1, 1, 0 })
+  lu.assertTrue(ev.max > 0)
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  local text = m:dmesg()
+  lu.assertStrContains(text, "hog invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0")
+  lu.assertStrContains(text, "memory: usage 8192kB, limit 8192kB, failcnt " .. ev.max)
+  lu.assertStrContains(text, "Memory cgroup stats for /box:")
+  lu.assertStrContains(text, "oom-kill:constraint=CONSTRAINT_MEMCG,nodemask=(null),cpuset=/,"
+                       .. "mems_allowed=0,oom_memcg=/box,task_memcg=/box,task=hog,pid=" .. p.pid)
+  lu.assertStrContains(text, "Memory cgroup out of memory: Killed process " .. p.pid .. " (hog)")
+  lu.assertNotStrContains(text, " big\n")		-- the task table lists the cgroup's tasks
+  lu.assertTrue(cg:current() < BATCH)
+  lu.assertTrue(m:check())
+end
+
+function test_oom_badness_scales_with_the_limit()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.max", "16M"))
+  local small = m:spawn{ name = "small", cgroup = "/box" }
+  write_anon(small, 3 * MiB)
+  -- badness adds oom_score_adj thousandths of the cgroup's limit (4096
+  -- pages, not the machine's 32768): the hog's -100 is -400 pages, and its
+  -- ~3300 still outweigh small's 768 (scaled by the machine it would not)
+  local hog = m:spawn{ name = "hog", cgroup = "/box", root = true }
+  lu.assertEquals(hog:oom_score_adj(-100), -100)
+  local _, ok, sig = write_anon(hog, 15 * MiB)
+  lu.assertNil(ok)
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertNotNil(m:task(small.pid))
+  lu.assertEquals(cg:events().oom_kill, 1)
+end
+
+function test_oom_group_kills_the_whole_cgroup()
+  local m = machine()
+  local cg = m:cgroup("/job")
+  assert(cg:write("memory.max", "8M"))
+  assert(cg:write("memory.oom.group", "1"))
+  local w1 = m:spawn{ name = "worker1", cgroup = "/job/w1" }
+  local w2 = m:spawn{ name = "worker2", cgroup = "/job/w2" }
+  local keep = m:spawn{ name = "keeper", cgroup = "/job/w2", root = true }
+  keep:oom_score_adj(-1000)				-- never killed, not even by the group
+  write_anon(w2, 1 * MiB)
+  m:dmesg(true)
+  local _, _, sig = write_anon(w1, 16 * MiB)
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertNil(m:task(w1.pid))
+  lu.assertNil(m:task(w2.pid))
+  lu.assertNotNil(m:task(keep.pid))
+  lu.assertEquals(cg:events().oom_group_kill, 1)
+  lu.assertEquals(cg:events().oom_kill, 2)
+  lu.assertEquals(m:cgroup("/job/w2"):events(true).oom_kill, 1)	-- .local
+  lu.assertStrContains(m:dmesg(),
+                       "Tasks in /job are going to be killed due to memory.oom.group set")
+  lu.assertTrue(m:check())
+end
+
+function test_lowering_max_reclaims_then_kills()
+  local m = machine{ swap = "64M" }
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  write_anon(p, 8 * MiB)
+  lu.assertTrue(cg:write("memory.max", "2M"))		-- swapped out to fit
+  lu.assertTrue(cg:current() <= 2 * MiB)
+  lu.assertNotNil(m:task(p.pid))
+  local m2 = machine()					-- without swap: the OOM killer
+  local cg2 = m2:cgroup("/box")
+  local q = m2:spawn{ name = "q", cgroup = "/box" }
+  write_anon(q, 8 * MiB)
+  lu.assertTrue(cg2:write("memory.max", "2M"))
+  lu.assertNil(m2:task(q.pid))
+  lu.assertEquals(cg2:events().oom_kill, 1)
+  lu.assertTrue(cg2:current() <= 2 * MiB)
+  lu.assertTrue(m2:check())
+end
+
+-- ===================== memory.high, memory.reclaim =====================
+
+function test_high_reclaims_on_return()
+  local m = machine{ swap = "64M" }
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.high", "4M"))
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local _, ok = write_anon(p, 12 * MiB)
+  lu.assertTrue(ok)
+  local ev = cg:events()
+  lu.assertTrue(ev.high > 0)
+  lu.assertEquals(ev.max, 0)
+  lu.assertEquals(ev.oom, 0)
+  lu.assertTrue(cg:current() <= 4 * MiB + BATCH)	-- the excess went, up to a batch
+  lu.assertTrue(cg:stat().pswpout > 0)
+  lu.assertTrue(m:check())
+end
+
+function test_reclaim_file()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local f = m:file{ path = "/f", size = 8 * MiB }
+  local a = assert(p:mmap(nil, 8 * MiB, "r", "private", f, 0))
+  assert(p:touch(a, 8 * MiB, "r"))
+  assert(p:munmap(a, 8 * MiB))				-- unmapped cache: cheap to drop
+  local before = cg:stat().file
+  lu.assertTrue(cg:write("memory.reclaim", "2M"))
+  local s = cg:stat()
+  lu.assertTrue(before - s.file >= 2 * MiB)
+  lu.assertTrue(s.pgsteal_proactive >= 2 * MiB / PAGE)
+  lu.assertEquals(s.pgsteal_direct, 0)
+  lu.assertEquals({ cg:write("memory.reclaim", "1M swappiness=201") }, { nil, "EINVAL", 22 })
+  lu.assertEquals({ cg:write("memory.reclaim", "1M bogus") }, { nil, "EINVAL", 22 })
+  -- anonymous memory without swap cannot go: EAGAIN
+  local q = m:spawn{ name = "q", cgroup = "/anon" }
+  write_anon(q, 2 * MiB)
+  lu.assertEquals({ m:cgroup("/anon"):write("memory.reclaim", "1M") }, { nil, "EAGAIN", 11 })
+  lu.assertTrue(m:check())
+end
+
+-- ===================== THP and swap-in =====================
+
+function test_thp_charge_falls_back()
+  local m = machine{ ram = "256M" }
+  m:thp{ enabled = "always" }
+  local cg = m:cgroup("/box")
+  assert(cg:write("memory.max", "3M"))
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local a = assert(p:mmap(nil, 8 * MiB, "rw", "private|anonymous"))
+  assert(p:touch(a + 2 * MiB, PAGE, "w"))		-- 512 pages fit: a huge page
+  lu.assertEquals(cg:stat().anon_thp, 2 * MiB)
+  local before = m:vmstat()
+  assert(p:touch(a + 4 * MiB, PAGE, "w"))		-- 512 more do not: a small page
+  local v = m:vmstat()
+  lu.assertEquals(v.thp_fault_fallback_charge - before.thp_fault_fallback_charge, 1)
+  lu.assertEquals(v.thp_fault_fallback - before.thp_fault_fallback, 1)
+  lu.assertEquals(cg:stat().anon, 2 * MiB + PAGE)
+  lu.assertEquals(cg:stat().thp_fault_alloc, 1)
+  lu.assertTrue(m:check())
+end
+
+function test_swapin_charges_the_cgroup_it_left()
+  local m = machine{ swap = "64M" }
+  local a_cg, b_cg = m:cgroup("/a"), m:cgroup("/b")
+  local p = m:spawn{ name = "p", cgroup = "/a" }
+  local addr = write_anon(p, 1 * MiB)
+  assert(p:madvise(addr, 1 * MiB, "pageout"))
+  lu.assertEquals(a_cg:stat().anon, 0)
+  lu.assertTrue(b_cg:attach(p))
+  assert(p:touch(addr, 1 * MiB, "r"))
+  lu.assertEquals(a_cg:stat().anon, 1 * MiB)		-- swap_cgroup: back where it was
+  lu.assertEquals(b_cg:stat().anon, 0)
+  lu.assertTrue(m:check())
+end
+
+-- ===================== the same run, the same bytes =====================
+
+function test_deterministic()
+  local function run()
+    local m = machine{ swap = "16M" }
+    local cg = m:cgroup("/box")
+    cg:write("memory.max", "6M")
+    local p = m:spawn{ name = "p", cgroup = "/box" }
+    write_anon(p, 12 * MiB)
+    return cg:read("memory.stat") .. cg:read("memory.events") .. m:proc("vmstat")
+  end
+  lu.assertEquals(run(), run())
+end
+
+os.exit(lu.LuaUnit.run(), true)
