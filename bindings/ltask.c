@@ -1,7 +1,7 @@
 /*
 ** ltask.c -- processes: the memlab.task object (sbrk, brk, mmap, munmap,
-** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, touch,
-** vmas, maps, mm, exit), the memlab.file object,
+** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, getrlimit,
+** setrlimit, touch, vmas, maps, mm, exit), the memlab.file object,
 ** the machine methods spawn, task, file and sysctl, and the PROT_*,
 ** MAP_*, MREMAP_*, MLOCK_* and MCL_* constants of the module.
 **
@@ -1086,9 +1086,9 @@ static const luaL_Reg task_methods[] = {
 	{ "mlock", t_mlock },
 	{ "munlock", t_munlock },
 	{ "mlockall", t_mlockall },
+	{ "munlockall", t_munlockall },
 	{ "getrlimit", t_getrlimit },
 	{ "setrlimit", t_setrlimit },
-	{ "munlockall", t_munlockall },
 	{ "vmas", t_vmas },
 	{ "find_vma", t_find_vma },
 	{ "maps", t_maps },
