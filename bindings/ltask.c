@@ -1,7 +1,7 @@
 /*
 ** ltask.c -- processes: the memlab.task object (sbrk, brk, mmap, munmap,
-** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, touch,
-** vmas, maps, mm, exit), the memlab.file object,
+** mprotect, mremap, madvise, mlock, munlock, mlockall, munlockall, getrlimit,
+** setrlimit, touch, vmas, maps, mm, exit), the memlab.file object,
 ** the machine methods spawn, task, file and sysctl, and the PROT_*,
 ** MAP_*, MREMAP_*, MLOCK_* and MCL_* constants of the module.
 **
@@ -29,6 +29,7 @@
 */
 #include <ctype.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stddef.h>
 #include <string.h>
@@ -646,31 +647,41 @@ static int t_munlockall(lua_State *L)
 }
 
 /*
+** The name at arg, a string, looked up in n (Linux's names, each with
+** prefix): with or without the prefix, case-insensitive.  Raises "unknown
+** what" naming fname for another.
+*/
+static uint32_t check_name(lua_State *L, int arg, const char *fname, const char *prefix,
+			   const struct memlab_flag_name *n, const char *what)
+{
+	size_t len, i, plen = strlen(prefix);
+	const char *s = lua_tolstring(L, arg, &len);
+	char name[40];
+
+	if (len >= plen && strncasecmp(s, prefix, plen) == 0)
+		s += plen, len -= plen;
+	for (i = 0; i < len && plen + i + 1 < sizeof(name); i++)
+		name[plen + i] = (char)toupper((unsigned char)s[i]);
+	memcpy(name, prefix, plen);
+	name[plen + i] = '\0';
+	for (; n->name; n++)
+		if (i == len && strlen(name) == plen + len && strcmp(n->name, name) == 0)
+			return n->value;
+	lua_pushfstring(L, "unknown %s", what);
+	return (uint32_t)lmemlab_argerror(L, arg, fname, lua_tostring(L, -1));
+}
+
+/*
 ** The advice at arg: an integer, or a name with or without "MADV_",
 ** case-insensitive ("dontneed", "MADV_HUGEPAGE").
 */
 static int check_advice(lua_State *L, int arg)
 {
-	const struct memlab_flag_name *n = memlab_madv_names();
-	char name[40];
-	const char *s;
-	size_t len, i;
-
 	if (lua_type(L, arg) == LUA_TNUMBER)
 		return (int)lmemlab_checkinteger(L, arg, "madvise", "advice");
 	if (lua_type(L, arg) != LUA_TSTRING)
 		return lmemlab_typeerror(L, arg, "madvise", "advice (an integer or a name)");
-	s = lua_tolstring(L, arg, &len);
-	if (len >= 5 && strncasecmp(s, "MADV_", 5) == 0)
-		s += 5, len -= 5;
-	for (i = 0; i < len && i + 6 < sizeof(name); i++)
-		name[5 + i] = (char)toupper((unsigned char)s[i]);
-	memcpy(name, "MADV_", 5);
-	name[5 + i] = '\0';
-	for (; n->name; n++)
-		if (i == len && strcmp(n->name, name) == 0)
-			return (int)n->value;
-	return lmemlab_argerror(L, arg, "madvise", "unknown advice");
+	return (int)check_name(L, arg, "madvise", "MADV_", memlab_madv_names(), "advice");
 }
 
 /* p:madvise(addr, len, advice) --> true | nil, err, errno */
@@ -685,6 +696,107 @@ static int t_madvise(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_madvise(t, addr, len, advice);
 	lmemlab_end_call(L, lm, "madvise", rc);
+	return push_ok_result(L, rc);
+}
+
+/* Is the value at idx 0 or "0"? */
+static int is_zero(lua_State *L, int idx)
+{
+	return (lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == 0) ||
+	       (lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), "0") == 0);
+}
+
+/*
+** A resource limit at idx: a size, "unlimited" or math.huge
+** (RLIM_INFINITY), or 0 or "0" if zero_ok.  NULL and *out, or what is
+** wrong.  Never raises.
+*/
+static const char *to_rlimit(lua_State *L, int idx, int zero_ok, uint64_t *out)
+{
+	const char *err;
+
+	if ((lua_type(L, idx) == LUA_TSTRING && strcmp(lua_tostring(L, idx), "unlimited") == 0) ||
+	    (lua_type(L, idx) == LUA_TNUMBER && lua_tonumber(L, idx) == HUGE_VAL)) {
+		*out = UINT64_MAX;
+		return NULL;
+	}
+	if (zero_ok && is_zero(L, idx)) {
+		*out = 0;
+		return NULL;
+	}
+	err = lmemlab_tosize(L, idx, out);
+	return err && zero_ok && strcmp(err, "size must be > 0") == 0 ? "size must be >= 0" : err;
+}
+
+/* Push a limit: an integer, math.huge for RLIM_INFINITY. */
+static void push_rlimit(lua_State *L, uint64_t v)
+{
+	if (v == UINT64_MAX)
+		lua_pushnumber(L, HUGE_VAL);
+	else if (v > (uint64_t)LUA_MAXINTEGER)
+		lua_pushnumber(L, (lua_Number)v);
+	else
+		lua_pushinteger(L, (lua_Integer)v);
+}
+
+static const struct memlab_flag_name rlimit_names[] = {
+	{ "RLIMIT_STACK", MEMLAB_RLIMIT_STACK }, { "RLIMIT_DATA", MEMLAB_RLIMIT_DATA },
+	{ "RLIMIT_AS", MEMLAB_RLIMIT_AS }, { "RLIMIT_MEMLOCK", MEMLAB_RLIMIT_MEMLOCK },
+	{ NULL, 0 }
+};
+
+/* The resource at arg: "stack", "data", "as" or "memlock", with or without "RLIMIT_". */
+static int check_resource(lua_State *L, int arg, const char *fname)
+{
+	if (lua_type(L, arg) != LUA_TSTRING)
+		return lmemlab_typeerror(L, arg, fname, "resource (\"stack\", \"data\", \"as\" or \"memlock\")");
+	return (int)check_name(L, arg, fname, "RLIMIT_", rlimit_names, "resource");
+}
+
+/* The limit at arg, raising naming fname and what. */
+static uint64_t check_rlimit(lua_State *L, int arg, const char *fname, const char *what)
+{
+	uint64_t v = 0;
+	const char *err = to_rlimit(L, arg, 1, &v);
+
+	if (err) {
+		lua_pushfstring(L, "%s: %s", what, err);
+		lmemlab_argerror(L, arg, fname, lua_tostring(L, -1));
+	}
+	return v;
+}
+
+/* p:getrlimit(resource) --> cur, max  (bytes; math.huge: unlimited) */
+static int t_getrlimit(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "getrlimit", &lm);
+	uint64_t cur = 0, max = 0;
+
+	memlab_getrlimit(t, check_resource(L, 2, "getrlimit"), &cur, &max);
+	push_rlimit(L, cur);
+	push_rlimit(L, max);
+	return 2;
+}
+
+/*
+** p:setrlimit(resource, cur [, max]) --> true | nil, err, errno.  Without
+** max the hard limit stays as it is.
+*/
+static int t_setrlimit(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "setrlimit", &lm);
+	int resource = check_resource(L, 2, "setrlimit"), rc;
+	uint64_t cur = check_rlimit(L, 3, "setrlimit", "cur"), max = 0;
+
+	if (lua_isnoneornil(L, 4))
+		memlab_getrlimit(t, resource, NULL, &max);
+	else
+		max = check_rlimit(L, 4, "setrlimit", "max");
+	lmemlab_begin_call(lm);
+	rc = memlab_setrlimit(t, resource, cur, max);
+	lmemlab_end_call(L, lm, "setrlimit", rc);
 	return push_ok_result(L, rc);
 }
 
@@ -975,6 +1087,8 @@ static const luaL_Reg task_methods[] = {
 	{ "munlock", t_munlock },
 	{ "mlockall", t_mlockall },
 	{ "munlockall", t_munlockall },
+	{ "getrlimit", t_getrlimit },
+	{ "setrlimit", t_setrlimit },
 	{ "vmas", t_vmas },
 	{ "find_vma", t_find_vma },
 	{ "maps", t_maps },
@@ -1029,10 +1143,7 @@ static uint64_t option_size(lua_State *L, const char *fname, const char *key,
 	uint64_t v = 0;
 	const char *err;
 
-	if (zero_ok && ((lua_type(L, -1) == LUA_TNUMBER &&
-			 lua_tonumber(L, -1) == 0) ||
-			(lua_type(L, -1) == LUA_TSTRING &&
-			 strcmp(lua_tostring(L, -1), "0") == 0)))
+	if (zero_ok && is_zero(L, -1))
 		return 0;
 	err = lmemlab_tosize(L, -1, &v);
 	if (err)
@@ -1040,12 +1151,21 @@ static uint64_t option_size(lua_State *L, const char *fname, const char *key,
 	return v;
 }
 
-/* An rlimit option: a size, or "unlimited" (RLIM_INFINITY). */
-static uint64_t option_rlimit(lua_State *L, const char *fname, const char *key)
+/*
+** An rlimit option of spawn for resource (value at the top): a size,
+** "unlimited" or math.huge, 0 but for the stack.  The resource's bit in
+** rlimit_set says it was given, 0 included.
+*/
+static uint64_t option_rlimit(lua_State *L, struct memlab_spawn_args *a, int resource,
+			      const char *key)
 {
-	if (lua_type(L, -1) == LUA_TSTRING && strcmp(lua_tostring(L, -1), "unlimited") == 0)
-		return UINT64_MAX;
-	return option_size(L, fname, key, 0);
+	uint64_t v = 0;
+	const char *err = to_rlimit(L, -1, resource != MEMLAB_RLIMIT_STACK, &v);
+
+	if (err)
+		option_error(L, "spawn", key, err);
+	a->rlimit_set |= MEMLAB_RLIMIT_BIT(resource);
+	return v;
 }
 
 /* A boolean option (value at the top). */
@@ -1158,10 +1278,10 @@ static void read_spawn_options(lua_State *L, int idx,
 		case 0: a->name = option_string(L, "spawn", key, 0); break;
 		case 1: a->path = option_string(L, "spawn", key, 0); break;
 		case 2: read_exe(L, &a->exe); break;
-		case 3: a->stack_rlimit = option_rlimit(L, "spawn", key); break;
-		case 4: a->data_rlimit = option_rlimit(L, "spawn", key); break;
-		case 5: a->as_rlimit = option_rlimit(L, "spawn", key); break;
-		case 6: a->memlock_rlimit = option_rlimit(L, "spawn", key); break;
+		case 3: a->stack_rlimit = option_rlimit(L, a, MEMLAB_RLIMIT_STACK, key); break;
+		case 4: a->data_rlimit = option_rlimit(L, a, MEMLAB_RLIMIT_DATA, key); break;
+		case 5: a->as_rlimit = option_rlimit(L, a, MEMLAB_RLIMIT_AS, key); break;
+		case 6: a->memlock_rlimit = option_rlimit(L, a, MEMLAB_RLIMIT_MEMLOCK, key); break;
 		case 7: a->aslr = option_aslr(L); break;
 		case 8: a->root = option_boolean(L, "spawn", key); break;
 		case 9: a->no_interp = !option_boolean(L, "spawn", key); break;

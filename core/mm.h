@@ -177,9 +177,22 @@ struct mm_struct {
 	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
 };
 
+/* Bytes, RLIM_INFINITY for none: one set of soft (rlim_cur), one of hard limits. */
 struct rlimits {
 	uint64_t stack, data, as, memlock;
 };
+
+/* The field of r for a MEMLAB_RLIMIT_* resource, or NULL for another. */
+static inline uint64_t *rlimit_field(struct rlimits *r, int resource)
+{
+	switch (resource) {
+	case MEMLAB_RLIMIT_STACK: return &r->stack;
+	case MEMLAB_RLIMIT_DATA: return &r->data;
+	case MEMLAB_RLIMIT_AS: return &r->as;
+	case MEMLAB_RLIMIT_MEMLOCK: return &r->memlock;
+	default: return NULL;
+	}
+}
 
 struct memlab_task {
 	memlab_machine *m;
@@ -189,7 +202,8 @@ struct memlab_task {
 	struct mm_struct *mm;
 	struct vm_area_struct *vmacache[VMACACHE_SIZE];
 	uint32_t vmacache_seqnum;
-	struct rlimits rlim;
+	struct rlimits rlim;		/* the soft limits, which Linux's rlimit() reads */
+	struct rlimits rlim_max;	/* the hard limits; the thread group's tasks share both (sys.c) */
 	bool randomize;			/* PF_RANDOMIZE */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
 	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */

@@ -572,12 +572,27 @@ void task_free(memlab_task *t)
 	ml_free(t->m, t, sizeof(*t));
 }
 
+/*
+** One limit at spawn: the given soft limit, or Linux's default cur when
+** it is 0 and not in rlimit_set; the hard limit is the default max, or
+** the soft limit where that is higher.
+*/
+static void set_rlimit(memlab_task *t, const struct memlab_spawn_args *a, int resource,
+		       uint64_t given, uint64_t cur, uint64_t max)
+{
+	if (given || (a->rlimit_set & MEMLAB_RLIMIT_BIT(resource)))
+		cur = given;
+	*rlimit_field(&t->rlim, resource) = cur;
+	*rlimit_field(&t->rlim_max, resource) = cur > max ? cur : max;
+}
+
+/* INIT_RLIMITS (include/asm-generic/resource.h) where spawn gives none. */
 static void set_rlimits(memlab_task *t, const struct memlab_spawn_args *a)
 {
-	t->rlim.stack = a->stack_rlimit ? a->stack_rlimit : 8ull << 20;
-	t->rlim.data = a->data_rlimit ? a->data_rlimit : RLIM_INFINITY;
-	t->rlim.as = a->as_rlimit ? a->as_rlimit : RLIM_INFINITY;
-	t->rlim.memlock = a->memlock_rlimit ? a->memlock_rlimit : 8ull << 20;
+	set_rlimit(t, a, MEMLAB_RLIMIT_STACK, a->stack_rlimit, 8ull << 20, RLIM_INFINITY);
+	set_rlimit(t, a, MEMLAB_RLIMIT_DATA, a->data_rlimit, RLIM_INFINITY, RLIM_INFINITY);
+	set_rlimit(t, a, MEMLAB_RLIMIT_AS, a->as_rlimit, RLIM_INFINITY, RLIM_INFINITY);
+	set_rlimit(t, a, MEMLAB_RLIMIT_MEMLOCK, a->memlock_rlimit, 8ull << 20, 8ull << 20);
 }
 
 /* The task and an empty mm, before the image is loaded. */

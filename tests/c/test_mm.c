@@ -14,6 +14,7 @@
 ** 5. vm.max_map_count, RLIMIT_AS and RLIMIT_DATA.
 ** 6. Host allocation failures inside mremap.
 ** 7. mlock's EPERM and the VMAs it passes by.
+** 8. getrlimit and setrlimit.
 **
 ** Every scenario ends with memlab_check() finding nothing.
 */
@@ -1813,7 +1814,7 @@ TEST(mlock_eperm_and_special)
 
 	ASSERT(t);
 	ASSERT_OK(map(t, 0, 4, RW));
-	t->rlim.memlock = 0;		/* spawn cannot ask for 0: it means the default */
+	ASSERT_OK(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 0, 8 << 20));
 	ASSERT_EQ(memlab_mlock(t, A(0), PG, 0), -MEMLAB_EPERM);
 	ASSERT_EQ(memlab_mlock(t, A(0), 0, 0), -MEMLAB_EPERM);
 	ASSERT_EQ(memlab_mlock(t, A(0), PG, 2), -MEMLAB_EINVAL);
@@ -1840,6 +1841,100 @@ TEST(mlock_eperm_and_special)
 	t->mm->locked_vm += 4;
 	ASSERT_OK(memlab_munlockall(t));
 	ASSERT_EQ(t->mm->locked_vm, 0);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/*
+** The limits at spawn, as a Linux 6.18 host gives them to root and to
+** nobody alike: stack 8 MiB soft / unlimited hard, data and as
+** unlimited, memlock 8 MiB / 8 MiB.  A value spawn gives is the soft
+** limit, 0 included when its bit is in rlimit_set; the hard limit is
+** raised to it.
+*/
+TEST(rlimit_spawn)
+{
+	memlab_machine *m = x86();
+	struct memlab_spawn_args a;
+	memlab_task *t = m ? spawn(m) : NULL;
+	uint64_t cur = 1, max = 1;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_STACK, &cur, &max));
+	ASSERT(cur == 8 << 20 && max == MEMLAB_RLIM_INFINITY);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_DATA, &cur, &max));
+	ASSERT(cur == MEMLAB_RLIM_INFINITY && max == MEMLAB_RLIM_INFINITY);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_AS, &cur, &max));
+	ASSERT(cur == MEMLAB_RLIM_INFINITY && max == MEMLAB_RLIM_INFINITY);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_MEMLOCK, &cur, &max));
+	ASSERT(cur == 8 << 20 && max == 8 << 20);
+	ASSERT_EQ(memlab_getrlimit(t, 7, &cur, &max), -MEMLAB_EINVAL);	/* RLIMIT_NOFILE */
+	memset(&a, 0, sizeof(a));
+	a.memlock_rlimit = 0;
+	a.data_rlimit = 16 << 20;
+	a.stack_rlimit = 0;				/* the default */
+	a.rlimit_set = MEMLAB_RLIMIT_BIT(MEMLAB_RLIMIT_MEMLOCK);
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_MEMLOCK, &cur, &max));
+	ASSERT(cur == 0 && max == 8 << 20);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_DATA, &cur, &max));
+	ASSERT(cur == 16 << 20 && max == MEMLAB_RLIM_INFINITY);
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_STACK, &cur, NULL));
+	ASSERT_EQ(cur, 8 << 20);
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_EQ(memlab_mlock(t, A(0), PG, 0), -MEMLAB_EPERM);
+	a.memlock_rlimit = 16 << 20;
+	a.rlimit_set = 0;
+	ASSERT_OK(memlab_spawn(m, &a, &t));
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_MEMLOCK, &cur, &max));
+	ASSERT(cur == 16 << 20 && max == 16 << 20);	/* hard raised to the soft */
+	ASSERT_OK(memlab_setrlimit(t, MEMLAB_RLIMIT_DATA, 0, 0));
+	ASSERT_EQ(map(t, 0, 1, RW), -MEMLAB_ENOMEM);	/* data_vm past RLIMIT_DATA 0 */
+	ASSERT_OK(map(t, 0, 1, RO));
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/*
+** do_prlimit's checks in its order, as a Linux 6.18 host gives them to
+** nobody: EINVAL for a resource it does not know or cur > max, EPERM
+** raising max without CAP_SYS_RESOURCE (root), which lowering needs not
+** and which cannot be undone.  The thread group shares the limits, a
+** fork child copies them.
+*/
+TEST(setrlimit)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL, *thread = NULL, *child = NULL, *root = NULL;
+	struct memlab_spawn_args a;
+	uint64_t cur = 1, max = 1;
+
+	ASSERT(t);
+	ASSERT_EQ(memlab_setrlimit(t, 16, 0, 0), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_setrlimit(t, MEMLAB_RLIMIT_STACK, 2 << 20, 1 << 20), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 16 << 20, 8 << 20), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 0, 16 << 20), -MEMLAB_EPERM);
+	ASSERT_OK(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 0, 4 << 20));
+	ASSERT_EQ(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 0, 8 << 20), -MEMLAB_EPERM);
+	ASSERT_OK(memlab_setrlimit(t, MEMLAB_RLIMIT_MEMLOCK, 4 << 20, 4 << 20));
+	ASSERT_OK(memlab_clone(t, MEMLAB_CLONE_PTHREAD, &thread));
+	ASSERT_OK(memlab_setrlimit(thread, MEMLAB_RLIMIT_MEMLOCK, 0, 0));
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_MEMLOCK, &cur, &max));
+	ASSERT(cur == 0 && max == 0);				/* signal->rlim */
+	ASSERT_OK(memlab_setrlimit(t, MEMLAB_RLIMIT_DATA, 1 << 30, 2ull << 30));
+	ASSERT_OK(memlab_fork(t, &child));
+	ASSERT_OK(memlab_getrlimit(child, MEMLAB_RLIMIT_DATA, &cur, &max));
+	ASSERT(cur == 1 << 30 && max == 2ull << 30);
+	ASSERT_OK(memlab_setrlimit(child, MEMLAB_RLIMIT_DATA, 1 << 20, 1 << 20));
+	ASSERT_OK(memlab_getrlimit(t, MEMLAB_RLIMIT_DATA, &cur, NULL));
+	ASSERT_EQ(cur, 1 << 30);				/* another process */
+	ASSERT_OK(map(t, 0, 1, RW));
+	ASSERT_EQ(memlab_mlock(t, A(0), PG, 0), -MEMLAB_EPERM);
+	memset(&a, 0, sizeof(a));
+	a.root = 1;
+	ASSERT_OK(memlab_spawn(m, &a, &root));
+	ASSERT_OK(memlab_setrlimit(root, MEMLAB_RLIMIT_MEMLOCK, 0, MEMLAB_RLIM_INFINITY));
+	ASSERT_OK(memlab_setrlimit(root, MEMLAB_RLIMIT_MEMLOCK, 64 << 20, 64 << 20));
 	ASSERT_CHECK(m);
 	memlab_destroy(m);
 }
@@ -2092,6 +2187,8 @@ int main(void)
 	RUN(max_map_count);
 	RUN(rlimit_as);
 	RUN(rlimit_data);
+	RUN(rlimit_spawn);
+	RUN(setrlimit);
 	RUN(mremap_host_oom);
 	return test_summary();
 }

@@ -211,7 +211,7 @@ function TestSpawn:test_bad_options()
     { name = 5 }, { name = "" }, { name = "a\0b" }, { name = true }, { path = {} },
     { path = "" }, { path = "/bin/a\0" }, { exe = 5 }, { exe = "64K" }, { exe = { text = -1 } },
     { exe = { text = "x" } }, { exe = { bss = NAN } }, { exe = { data = 0.5 } },
-    { stack = 0 }, { stack = "0" }, { stack = -1 }, { stack = "8X" }, { stack = INF },
+    { stack = 0 }, { stack = "0" }, { stack = -1 }, { stack = "8X" }, { stack = -INF },
     { rlimit_data = NAN }, { rlimit_as = true }, { rlimit_memlock = {} },
     { aslr = 3 }, { aslr = -1 }, { aslr = "yes" }, { aslr = 0.5 }, { aslr = NAN },
     { root = 1 }, { root = "yes" }, { stack = HUGE_STRING }, { name = print },

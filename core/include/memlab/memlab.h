@@ -552,15 +552,34 @@ struct memlab_spawn_args {
 	const char *name;		/* comm (at most 15 bytes shown); default "a.out" */
 	const char *path;		/* the executable's path in maps; default /usr/local/bin/<name> */
 	struct memlab_exe exe;		/* all 0: a small default image */
+	/*
+	** The soft limits (rlim_cur).  0 stands for Linux's default unless
+	** the resource's MEMLAB_RLIMIT_BIT is in rlimit_set: then 0 is a
+	** limit of 0.  The hard limit (rlim_max) is Linux's default
+	** (unlimited; 8 MiB for RLIMIT_MEMLOCK), or the soft limit if higher.
+	*/
 	uint64_t stack_rlimit;		/* RLIMIT_STACK; 0: 8 MiB; UINT64_MAX: unlimited (all rlimits) */
 	uint64_t data_rlimit;		/* RLIMIT_DATA; 0: unlimited */
 	uint64_t as_rlimit;		/* RLIMIT_AS; 0: unlimited */
 	uint64_t memlock_rlimit;	/* RLIMIT_MEMLOCK; 0: Linux's default 8 MiB */
+	unsigned rlimit_set;		/* MEMLAB_RLIMIT_BIT(r): that field is the limit, 0 included */
 	int aslr;			/* randomize_va_space: 0 off, 1, 2 (Linux's default) */
 	int root;			/* CAP_SYS_RAWIO, CAP_IPC_LOCK: may map below mmap_min_addr */
 	int no_interp;			/* no ld.so: a static PIE, loaded under mmap_base, brk at ELF_ET_DYN_BASE */
 	const char *cgroup;		/* the memory cgroup it starts in (made if missing); NULL: "/" */
 };
+
+/*
+** The resource limits memlab reads, with Linux's numbers (x86-64 and
+** arm64), and RLIM_INFINITY.  MEMLAB_RLIMIT_BIT(r) is r's bit in
+** memlab_spawn_args.rlimit_set.
+*/
+#define MEMLAB_RLIMIT_DATA	2
+#define MEMLAB_RLIMIT_STACK	3
+#define MEMLAB_RLIMIT_MEMLOCK	8
+#define MEMLAB_RLIMIT_AS	9
+#define MEMLAB_RLIM_INFINITY	(~(uint64_t)0)
+#define MEMLAB_RLIMIT_BIT(r)	(1u << (r))
 
 /*
 ** Create a task with an mm as execve() of a PIE would leave it: the image
@@ -615,6 +634,21 @@ MEMLAB_API void (memlab_task_exit) (memlab_task *t);
 MEMLAB_API int (memlab_task_pid) (const memlab_task *t);
 /* Its thread group's id: its own pid unless it was cloned with MEMLAB_CLONE_THREAD. */
 MEMLAB_API int (memlab_task_tgid) (const memlab_task *t);
+
+/*
+** getrlimit(2) and setrlimit(2) (prlimit(2) of t itself, Linux's
+** do_prlimit) of one of the MEMLAB_RLIMIT_* resources; the limits belong
+** to t's thread group, and fork children inherit them.  The soft limit
+** cur is the one the checks read.  memlab_getrlimit: 0 (cur or max may
+** be NULL).  memlab_setrlimit: 0, -MEMLAB_EINVAL for another resource
+** (memlab knows no others) or cur > max, -MEMLAB_EPERM raising max
+** above the old one without root (CAP_SYS_RESOURCE), -MEMLAB_EIO on a
+** dead machine.  A new
+** RLIMIT_STACK does not move the mmap layout set at spawn, as Linux
+** sets it at execve.
+*/
+MEMLAB_API int (memlab_getrlimit) (memlab_task *t, int resource, uint64_t *cur, uint64_t *max);
+MEMLAB_API int (memlab_setrlimit) (memlab_task *t, int resource, uint64_t cur, uint64_t max);
 MEMLAB_API memlab_machine *(memlab_task_machine) (const memlab_task *t);
 /* The live tasks, newest first: at most n into out; returns how many there are. */
 MEMLAB_API size_t (memlab_tasks) (memlab_machine *m, memlab_task **out, size_t n);
