@@ -24,8 +24,14 @@
 ** Each memcg has its own LRU lists (a lruvec on the one node); reclaim
 ** walks the memcgs of the subtree it targets (vmscan.c).
 **
-** Simplified, and said so in the docs: memory.min and memory.low are
-** kept but do not protect; no swap controller (memory.swap.*) -- swap-in
+** memory.min and memory.low protect a cgroup from reclaim of an
+** ancestor's subtree (or the node's): below its effective min it is
+** passed by; below its effective low too, unless nothing else could be
+** reclaimed (then memory.events counts low); above them it is scanned in
+** proportion to its unprotected share.
+**
+** Simplified, and said so in the docs: no memory_recursiveprot; no swap
+** controller (memory.swap.*) -- swap-in
 ** charges the faulting mm's cgroup, not the swapped-out page's; no
 ** memory.high throttling delay (memlab has no clock); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
@@ -301,6 +307,94 @@ static uint64_t mem_cgroup_margin(const struct mem_cgroup *memcg)
 {
 	return memcg->memory.usage < memcg->memory.max ?
 	       memcg->memory.max - memcg->memory.usage : 0;
+}
+
+/* ===================== protection ===================== */
+
+/*
+** effective_protection() (mm/page_counter.c): a child's memory.min or
+** memory.low as far as its parent's effective protection covers it --
+** shared in proportion to use when the children claim more than the
+** parent has.  memlab's cgroup2 is mounted without memory_recursiveprot
+** (the kernel's default; systemd mounts with it), so unclaimed protection
+** is not handed down.
+*/
+static uint64_t effective_protection(uint64_t usage, uint64_t setting, uint64_t parent_effective,
+				     uint64_t siblings_protected)
+{
+	uint64_t protected = usage < setting ? usage : setting;
+
+	if (siblings_protected > parent_effective)
+		return protected * parent_effective / siblings_protected;
+	return protected;
+}
+
+/* children_min_usage / children_low_usage: what the children use of their protection. */
+static uint64_t children_protected(const struct mem_cgroup *parent, bool low)
+{
+	uint64_t sum = 0;
+
+	for (const struct mem_cgroup *c = parent->children; c; c = c->sibling) {
+		uint64_t setting = low ? c->memory.low : c->memory.min;
+
+		sum += c->memory.usage < setting ? c->memory.usage : setting;
+	}
+	return sum;
+}
+
+/*
+** mem_cgroup_calculate_protection() / page_counter_calculate_protection():
+** memcg's emin and elow in a reclaim of target's subtree (NULL: the
+** node's), computed top-down as the walk reaches it.  The target itself
+** is not protected; its children have their own settings; deeper ones
+** their share of their parent's.
+*/
+void mem_cgroup_calculate_protection(memlab_machine *m, struct mem_cgroup *target,
+				     struct mem_cgroup *memcg)
+{
+	struct page_counter *c = &memcg->memory, *parent = c->parent;
+
+	if (!target)
+		target = m->root_mem_cgroup;
+	if (memcg == target || !c->usage)
+		return;
+	if (memcg->parent == target) {
+		c->emin = c->min;
+		c->elow = c->low;
+		return;
+	}
+	c->emin = effective_protection(c->usage, c->min, parent->emin,
+				       children_protected(memcg->parent, false));
+	c->elow = effective_protection(c->usage, c->low, parent->elow,
+				       children_protected(memcg->parent, true));
+}
+
+/* mem_cgroup_unprotected(): the root and the reclaim's target have no protection. */
+static bool mem_cgroup_unprotected(memlab_machine *m, struct mem_cgroup *target,
+				   struct mem_cgroup *memcg)
+{
+	return mem_cgroup_is_root(m, memcg) || memcg == target;
+}
+
+bool mem_cgroup_below_min(memlab_machine *m, struct mem_cgroup *target, struct mem_cgroup *memcg)
+{
+	return !mem_cgroup_unprotected(m, target, memcg) && memcg->memory.emin >= memcg->memory.usage;
+}
+
+bool mem_cgroup_below_low(memlab_machine *m, struct mem_cgroup *target, struct mem_cgroup *memcg)
+{
+	return !mem_cgroup_unprotected(m, target, memcg) && memcg->memory.elow >= memcg->memory.usage;
+}
+
+/* mem_cgroup_protection(): emin and elow for get_scan_count (none for the target). */
+void mem_cgroup_protection(struct mem_cgroup *target, struct mem_cgroup *memcg, uint64_t *min,
+			   uint64_t *low)
+{
+	*min = *low = 0;
+	if (target == memcg)
+		return;
+	*min = memcg->memory.emin;
+	*low = memcg->memory.elow;
 }
 
 /* ===================== statistics and events ===================== */
@@ -813,6 +907,7 @@ int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 		if (c->online)
 			return -MEMLAB_EBUSY;
 	memcg->online = false;
+	memcg->memory.min = memcg->memory.low = 0;	/* mem_cgroup_css_offline() */
 	drain_all_stock(m, memcg);
 	mem_cgroup_maybe_free(m, memcg);
 	return 0;

@@ -26,6 +26,7 @@ enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_NR_STAT };
 struct page_counter {
 	uint64_t usage, watermark, failcnt;
 	uint64_t min, low, high, max;
+	uint64_t emin, elow;		/* effective protection, as the last reclaim walk found it */
 	struct page_counter *parent;
 };
 
@@ -99,6 +100,14 @@ void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb);
 void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb);
 void proc_cgroup_show(struct memlab_task *t, struct strbuf *sb);
 int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+
+/* Protection (memory.min, memory.low) of memcg in a reclaim of target's subtree. */
+void mem_cgroup_calculate_protection(memlab_machine *m, struct mem_cgroup *target,
+				     struct mem_cgroup *memcg);
+bool mem_cgroup_below_min(memlab_machine *m, struct mem_cgroup *target, struct mem_cgroup *memcg);
+bool mem_cgroup_below_low(memlab_machine *m, struct mem_cgroup *target, struct mem_cgroup *memcg);
+void mem_cgroup_protection(struct mem_cgroup *target, struct mem_cgroup *memcg, uint64_t *min,
+			   uint64_t *low);
 
 /* vmscan.c: reclaim within a memcg (MEMCG_RECLAIM_*) */
 #define MEMCG_RECLAIM_MAY_SWAP	0x1u

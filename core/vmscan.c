@@ -54,6 +54,7 @@ struct scan_control {
 	bool cache_trim_mode, file_is_tiny;	/* prepare_scan_control() */
 	bool compaction_ready;		/* a zone has room for compaction: stop reclaiming */
 	bool skipped_deactivate, force_deactivate;
+	bool memcg_low_reclaim, memcg_low_skipped;	/* memory.low: honoured until nothing else goes */
 	uint64_t anon_cost, file_cost;
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
@@ -590,6 +591,34 @@ static int sc_swappiness(memlab_machine *m, const struct scan_control *sc, struc
 enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
 
 /*
+** get_scan_count()'s protection: a list of a cgroup with an effective
+** memory.min or memory.low is scanned in proportion to the share of its
+** usage above the protection (memory.low only before memcg_low_reclaim),
+** SWAP_CLUSTER_MAX at least.
+*/
+static uint64_t protected_scan(memlab_machine *m, struct lruvec *lruvec,
+			       struct scan_control *sc, uint64_t size)
+{
+	struct mem_cgroup *memcg = lruvec_memcg(lruvec);
+	uint64_t min, low, protection, cgroup_size = memcg->memory.usage, scan;
+
+	mem_cgroup_protection(sc->target_mem_cgroup ? sc->target_mem_cgroup : m->root_mem_cgroup,
+			      memcg, &min, &low);
+	if (!min && !low)
+		return size;
+	if (!sc->memcg_low_reclaim && low > min) {
+		protection = low;
+		sc->memcg_low_skipped = true;
+	} else {
+		protection = min;
+	}
+	if (cgroup_size < protection)
+		cgroup_size = protection;
+	scan = size - size * protection / (cgroup_size + 1);
+	return scan > SWAP_CLUSTER_MAX ? scan : SWAP_CLUSTER_MAX;
+}
+
+/*
 ** get_scan_count(): how many pages of each of the lruvec's lists this
 ** pass scans -- its size >> priority, shared between anon and file by
 ** swappiness and by what reclaiming each has cost (SCAN_FRACT); only
@@ -598,7 +627,7 @@ enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
 ** are all but gone (file_is_tiny); both in full at priority 0.  A dying
 ** memcg's lists are scanned SWAP_CLUSTER_MAX at least.
 */
-static void get_scan_count(memlab_machine *m, struct lruvec *lruvec, const struct scan_control *sc,
+static void get_scan_count(memlab_machine *m, struct lruvec *lruvec, struct scan_control *sc,
 			   uint64_t *nr)
 {
 	enum scan_balance balance = SCAN_FRACT;
@@ -626,8 +655,9 @@ static void get_scan_count(memlab_machine *m, struct lruvec *lruvec, const struc
 	}
 	for (int lru = 0; lru < LRU_UNEVICTABLE; lru++) {
 		int file = lru >= LRU_INACTIVE_FILE;
-		uint64_t size = lruvec->nr_pages[lru], scan = size >> sc->priority;
+		uint64_t size = lruvec->nr_pages[lru], scan = protected_scan(m, lruvec, sc, size);
 
+		scan >>= sc->priority;
 		if (!scan && !lruvec_memcg(lruvec)->online)
 			scan = size < SWAP_CLUSTER_MAX ? size : SWAP_CLUSTER_MAX;
 		if (balance == SCAN_FRACT)
@@ -820,8 +850,9 @@ static struct mem_cgroup *reclaim_iter(memlab_machine *m, struct mem_cgroup *tar
 
 /*
 ** shrink_node_memcgs(): each memcg under the target has its lruvec
-** shrunk; a partial walk stops once enough is reclaimed.  memory.min and
-** memory.low are not honoured (see memcontrol.c).
+** shrunk -- but one below its effective memory.min, and one below its
+** memory.low until a run finds nothing else (memcg_low_reclaim, then
+** memory.events low); a partial walk stops once enough is reclaimed.
 */
 static void shrink_node_memcgs(memlab_machine *m, struct scan_control *sc)
 {
@@ -831,6 +862,16 @@ static void shrink_node_memcgs(memlab_machine *m, struct scan_control *sc)
 	struct mem_cgroup *memcg = reclaim_iter(m, target, NULL, partial);
 
 	do {
+		mem_cgroup_calculate_protection(m, target, memcg);
+		if (mem_cgroup_below_min(m, target, memcg))
+			continue;
+		if (mem_cgroup_below_low(m, target, memcg)) {
+			if (!sc->memcg_low_reclaim) {
+				sc->memcg_low_skipped = true;
+				continue;
+			}
+			memcg_memory_event(memcg, MEMCG_LOW);
+		}
 		shrink_lruvec(m, &memcg->lruvec, sc);
 		if (partial && sc->nr_reclaimed >= sc->nr_to_reclaim)
 			break;
@@ -960,6 +1001,13 @@ retry:
 		sc->priority = DEF_PRIORITY;	/* the active lists were spared: not any more */
 		sc->force_deactivate = true;
 		sc->skipped_deactivate = false;
+		goto retry;
+	}
+	if (!sc->nr_reclaimed && !sc->compaction_ready && sc->memcg_low_skipped) {
+		sc->priority = DEF_PRIORITY;	/* untapped memory.low reserves: reclaim them */
+		sc->force_deactivate = false;
+		sc->memcg_low_reclaim = true;
+		sc->memcg_low_skipped = false;
 		goto retry;
 	}
 	snapshot_refaults(m, sc);

@@ -346,6 +346,97 @@ function test_lowering_max_reclaims_then_kills()
   lu.assertTrue(m2:check())
 end
 
+-- ===================== memory.min, memory.low =====================
+
+-- p reads n bytes of a new file through a private mapping; returns its address.
+local function read_file(m, p, path, n)
+  local f = m:file{ path = path, size = n }
+  local a = assert(p:mmap(nil, n, "r", "private", f, 0))
+  assert(p:touch(a, n, "r"))
+  return a
+end
+
+-- Two siblings under a limited parent: one protected, one streaming a file.
+local function siblings(knob, protect)
+  local m = machine()
+  local parent = m:cgroup("/p")
+  assert(parent:write("memory.max", "16M"))
+  local kept = m:cgroup("/p/kept")
+  if knob then assert(kept:write(knob, protect)) end
+  local a = m:spawn{ name = "a", cgroup = "/p/kept" }
+  local b = m:spawn{ name = "b", cgroup = "/p/stream" }
+  read_file(m, a, "/kept", 8 * MiB)
+  read_file(m, b, "/stream", 32 * MiB)
+  return m, kept, m:cgroup("/p/stream")
+end
+
+function test_min_and_low_protect_from_an_ancestors_reclaim()
+  local _, kept = siblings(nil)
+  local unprotected = kept:stat().file
+  lu.assertTrue(unprotected < 8 * MiB)			-- without protection it gives
+  for _, knob in ipairs{ "memory.min", "memory.low" } do
+    local m, cg, stream = siblings(knob, "8M")
+    lu.assertEquals(cg:stat().file, 8 * MiB, knob)		-- every page kept
+    lu.assertEquals(cg:events().low, 0, knob)
+    lu.assertTrue(stream:stat().pgsteal > 0, knob)
+    lu.assertTrue(m:check())
+  end
+end
+
+function test_low_gives_when_nothing_else_can()
+  local m = machine()					-- no swap
+  local parent = m:cgroup("/p")
+  assert(parent:write("memory.max", "16M"))
+  local kept = m:cgroup("/p/kept")
+  assert(kept:write("memory.low", "12M"))
+  local a = m:spawn{ name = "a", cgroup = "/p/kept" }
+  read_file(m, a, "/kept", 10 * MiB)
+  local b = m:spawn{ name = "b", cgroup = "/p/anon" }
+  local _, ok = write_anon(b, 8 * MiB)		-- anonymous: nothing but the protected cache can go
+  lu.assertTrue(ok)
+  lu.assertTrue(kept:events().low > 0)		-- reclaimed below its low: counted
+  lu.assertTrue(kept:stat().file < 10 * MiB)
+  lu.assertEquals(kept:events().oom, 0)
+  -- memory.min is not given up: b's next pages take the OOM killer instead
+  local m2 = machine()
+  local parent2 = m2:cgroup("/p")
+  assert(parent2:write("memory.max", "16M"))
+  local kept2 = m2:cgroup("/p/kept")
+  assert(kept2:write("memory.min", "12M"))
+  local a2 = m2:spawn{ name = "a", cgroup = "/p/kept" }
+  assert(a2:munmap(read_file(m2, a2, "/kept", 10 * MiB), 10 * MiB))	-- cached, not mapped
+  local b2 = m2:spawn{ name = "b", cgroup = "/p/anon" }
+  local _, ok2, sig = write_anon(b2, 8 * MiB)
+  lu.assertNil(ok2)
+  lu.assertEquals(sig, "SIGKILL")
+  lu.assertEquals(kept2:stat().file, 10 * MiB)
+  lu.assertEquals(parent2:events().oom_kill, 1)
+  lu.assertTrue(m2:check())
+end
+
+function test_protection_is_shared_when_overcommitted()
+  -- /p has memory.min 4M; its children claim 8M each and use 8M each:
+  -- each is protected for 4M * 8/16 = 2M, so the node's reclaim takes the
+  -- rest (under a limit on /top, the reclaim's target, above /p)
+  local m = machine()
+  local top = m:cgroup("/top")
+  assert(top:write("memory.max", "20M"))
+  assert(m:cgroup("/top/p"):write("memory.min", "4M"))
+  for _, name in ipairs{ "x", "y" } do
+    local cg = m:cgroup("/top/p/" .. name)
+    assert(cg:write("memory.min", "8M"))
+    read_file(m, m:spawn{ name = name, cgroup = cg.path }, "/" .. name, 8 * MiB)
+  end
+  local z = m:spawn{ name = "z", cgroup = "/top/z" }
+  read_file(m, z, "/z", 16 * MiB)
+  for _, name in ipairs{ "x", "y" } do
+    local file = m:cgroup("/top/p/" .. name):stat().file
+    lu.assertTrue(file < 8 * MiB, name)			-- gave beyond its share
+    lu.assertTrue(file >= 2 * MiB, name)		-- kept its share
+  end
+  lu.assertTrue(m:check())
+end
+
 -- ===================== memory.high, memory.reclaim =====================
 
 function test_high_reclaims_on_return()
