@@ -55,6 +55,7 @@ struct scan_control {
 	bool compaction_ready;		/* a zone has room for compaction: stop reclaiming */
 	bool skipped_deactivate, force_deactivate;
 	bool memcg_low_reclaim, memcg_low_skipped;	/* memory.low: honoured until nothing else goes */
+	bool memcg_full_walk;		/* a retry that walks every memcg, not from where the last stopped */
 	uint64_t anon_cost, file_cost;
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
@@ -858,7 +859,7 @@ static void shrink_node_memcgs(memlab_machine *m, struct scan_control *sc)
 {
 	struct mem_cgroup *target = sc->target_mem_cgroup ? sc->target_mem_cgroup
 							  : m->root_mem_cgroup;
-	bool partial = !sc->kswapd;
+	bool partial = !sc->kswapd && !sc->memcg_full_walk;
 	struct mem_cgroup *memcg = reclaim_iter(m, target, NULL, partial);
 
 	do {
@@ -984,39 +985,49 @@ static void snapshot_refaults(memlab_machine *m, const struct scan_control *sc)
 
 /*
 ** do_try_to_free_pages(): from priority DEF_PRIORITY down, until enough
-** is reclaimed or (a costly order) compaction could proceed; a run that
-** freed nothing while sparing the active lists runs again deactivating
-** them.  Returns the pages reclaimed, or 1 when only compaction is ready.
+** is reclaimed or (a costly order) compaction could proceed; the node's
+** reclaim counts a stall (allocstall_<zone>) per pass.  A run that freed
+** nothing goes again: walking every memcg (a partial walk may have seen
+** too few), then deactivating the active lists it spared, then reclaiming
+** below memory.low.  Returns the pages reclaimed, or 1 when only
+** compaction is ready.
 */
 static uint64_t do_try_to_free_pages(memlab_machine *m, struct scan_control *sc)
 {
 retry:
+	if (!cgroup_reclaim(sc))
+		m->vmstat[ALLOCSTALL_DMA + m->zones[sc->reclaim_idx].idx]++;
 	do {
 		sc->nr_scanned = 0;
 		shrink_zones(m, sc);
 		if (sc->nr_reclaimed >= sc->nr_to_reclaim || sc->compaction_ready)
 			break;
 	} while (--sc->priority >= 0);
-	if (!sc->nr_reclaimed && !sc->compaction_ready && sc->skipped_deactivate) {
-		sc->priority = DEF_PRIORITY;	/* the active lists were spared: not any more */
+	snapshot_refaults(m, sc);
+	if (sc->nr_reclaimed || sc->compaction_ready)
+		return sc->nr_reclaimed ? sc->nr_reclaimed : 1;
+	sc->priority = DEF_PRIORITY;
+	if (!sc->memcg_full_walk) {
+		sc->memcg_full_walk = true;
+		goto retry;
+	}
+	if (sc->skipped_deactivate) {		/* the active lists were spared: not any more */
 		sc->force_deactivate = true;
 		sc->skipped_deactivate = false;
 		goto retry;
 	}
-	if (!sc->nr_reclaimed && !sc->compaction_ready && sc->memcg_low_skipped) {
-		sc->priority = DEF_PRIORITY;	/* untapped memory.low reserves: reclaim them */
+	if (sc->memcg_low_skipped) {		/* untapped memory.low reserves: reclaim them */
 		sc->force_deactivate = false;
 		sc->memcg_low_reclaim = true;
 		sc->memcg_low_skipped = false;
 		goto retry;
 	}
-	snapshot_refaults(m, sc);
-	return sc->nr_reclaimed ? sc->nr_reclaimed : sc->compaction_ready;
+	return 0;
 }
 
 /*
 ** try_to_free_pages(): an allocation that may reclaim does, until
-** SWAP_CLUSTER_MAX pages are free (allocstall_<zone> counts the stall).
+** SWAP_CLUSTER_MAX pages are free.
 */
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx)
 {
@@ -1027,7 +1038,6 @@ uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int 
 	uint64_t nr;
 
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_BEGIN, order, gfp, 0, 0);
-	m->vmstat[ALLOCSTALL_DMA + m->zones[reclaim_idx].idx]++;
 	nr = do_try_to_free_pages(m, &sc);
 	trace(m, TP_MM_VMSCAN_DIRECT_RECLAIM_END, sc.nr_reclaimed, 0, 0, 0);
 	return nr;
