@@ -283,9 +283,11 @@ struct memlab_machine {
 	/* memory cgroups (memcontrol.c): each has the node's LRU lists for its pages */
 	struct mem_cgroup *root_mem_cgroup;
 	struct mem_cgroup **memcg_idr;	/* by id */
-	unsigned memcg_idr_size, memcg_next_id;
+	unsigned memcg_idr_size;
+	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
 	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
+	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
 	int swappiness;			/* vm.swappiness */
 	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */

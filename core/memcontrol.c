@@ -30,12 +30,27 @@
 ** reclaimed (then memory.events counts low); above them it is scanned in
 ** proportion to its unprotected share.
 **
-** Simplified, and said so in the docs: no memory_recursiveprot; no swap
-** controller (memory.swap.*) -- swap-in
-** charges the faulting mm's cgroup, not the swapped-out page's; no
-** memory.high throttling delay (memlab has no clock); statistics are
+** The swap controller: a page going to swap charges its slot to the
+** memcg's swap counter (memory.swap.*), up the tree, until the slot is
+** freed; the slot remembers the memcg (swap_cgroup), and a swap-in is
+** charged back to it while it is online.
+**
+** The memory controller is on in every cgroup, as if each parent had
+** "+memory" in cgroup.subtree_control while it has children; so the
+** no-internal-process rule holds: a non-root cgroup with children takes
+** no tasks, one with tasks gets no children (EBUSY).
+**
+** Simplified, and said so in the docs: no memory_recursiveprot; no zswap;
+** no throttling delay above memory.high or memory.swap.high (memlab has
+** no clock: the reclaim is done, the sleep left out); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
-** CPU); the controller is on in every cgroup (no cgroup.subtree_control).
+** CPU); other CPUs' stocks are drained at once (Linux queues work on
+** them); a charge failing where memlab's node OOM killer does not run
+** either (a page table of fork) returns ENOMEM without the cgroup's OOM
+** killer; memory.peak is read-only (6.12+
+** resets a file descriptor's peak on a write); a removed cgroup's page
+** tables keep it until they are freed (Linux hands kernel memory to the
+** parent).
 */
 #include <stdio.h>
 #include <string.h>
@@ -118,12 +133,19 @@ struct mem_cgroup *mem_cgroup_iter(memlab_machine *m, struct mem_cgroup *root,
 	return prev ? next_descendant_pre(prev, root) : root;
 }
 
+/*
+** xa_alloc() of mem_cgroup_alloc(): the lowest free id in 1..65535; a
+** freed memcg's id is used again (a shadow entry may then name the new
+** memcg, as Linux accepts).  -MEMLAB_EBUSY when every id is taken.
+*/
 static int memcg_alloc_id(memlab_machine *m, struct mem_cgroup *memcg)
 {
-	unsigned id = m->memcg_next_id;
+	unsigned id = 1;
 
+	while (id < m->memcg_idr_size && m->memcg_idr[id])
+		id++;
 	if (id > MEM_CGROUP_ID_MAX)
-		return -MEMLAB_ENOSPC;
+		return -MEMLAB_EBUSY;
 	if (id >= m->memcg_idr_size) {
 		unsigned size = m->memcg_idr_size ? m->memcg_idr_size * 2 : 64;
 		struct mem_cgroup **idr = ml_alloc(m, size * sizeof(*idr));
@@ -138,7 +160,6 @@ static int memcg_alloc_id(memlab_machine *m, struct mem_cgroup *memcg)
 	}
 	memcg->id = id;
 	m->memcg_idr[id] = memcg;
-	m->memcg_next_id++;
 	return 0;
 }
 
@@ -149,14 +170,15 @@ static void lruvec_init(struct lruvec *l)
 }
 
 static struct mem_cgroup *mem_cgroup_alloc(memlab_machine *m, struct mem_cgroup *parent,
-					   const char *name, size_t len)
+					   const char *name, size_t len, int *err)
 {
 	struct mem_cgroup *memcg = ml_alloc(m, sizeof(*memcg));
 
+	*err = -MEMLAB_ENOMEM;
 	if (!memcg)
 		return NULL;
 	memcg->name = ml_alloc(m, len + 1);
-	if (!memcg->name || memcg_alloc_id(m, memcg)) {
+	if (!memcg->name || (*err = memcg_alloc_id(m, memcg))) {
 		ml_free(m, memcg->name, len + 1);
 		ml_free(m, memcg, sizeof(*memcg));
 		return NULL;
@@ -166,7 +188,8 @@ static struct mem_cgroup *mem_cgroup_alloc(memlab_machine *m, struct mem_cgroup 
 	memcg->parent = parent;
 	memcg->memory.parent = parent ? &parent->memory : NULL;
 	memcg->memory.high = memcg->memory.max = PAGE_COUNTER_MAX;
-	memcg->swappiness = parent ? (parent->parent ? parent->swappiness : m->swappiness) : 0;
+	memcg->swap.parent = parent ? &parent->swap : NULL;
+	memcg->swap.high = memcg->swap.max = PAGE_COUNTER_MAX;
 	lruvec_init(&memcg->lruvec);
 	if (parent) {			/* list_add_tail to the parent's children */
 		struct mem_cgroup **pp = &parent->children;
@@ -178,15 +201,11 @@ static struct mem_cgroup *mem_cgroup_alloc(memlab_machine *m, struct mem_cgroup 
 	return memcg;
 }
 
-/* invalidate_reclaim_iterators(): no walk may resume at a freed memcg. */
-static void invalidate_reclaim_iterators(memlab_machine *m, struct mem_cgroup *dead)
-{
-	for (struct mem_cgroup *c = dead->parent; c; c = c->parent)
-		if (c->reclaim_pos == dead)
-			c->reclaim_pos = NULL;
-	(void)m;
-}
-
+/*
+** mem_cgroup_css_free(): no walk may resume at it, no CPU's stock names it
+** (its slots hold no pages by now), its statistics stay counted in its
+** parent's (stat_dead), and its id is free again.
+*/
 static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
 {
 	struct mem_cgroup **pp = &memcg->parent->children;
@@ -194,36 +213,68 @@ static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
 	while (*pp != memcg)
 		pp = &(*pp)->sibling;
 	*pp = memcg->sibling;
-	invalidate_reclaim_iterators(m, memcg);
+	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
+		if (c->reclaim_pos == memcg)
+			c->reclaim_pos = NULL;
+	for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++)
+		for (int i = 0; i < NR_MEMCG_STOCK; i++)
+			if (m->memcg_stock[cpu].cached[i] == memcg)
+				m->memcg_stock[cpu].cached[i] = NULL;
+	for (int i = 0; i < MEMCG_NR_STAT; i++)
+		memcg->parent->stat_dead[i] += memcg->stat[i];
 	m->memcg_idr[memcg->id] = NULL;
 	ml_free(m, memcg->name, strlen(memcg->name) + 1);
 	ml_free(m, memcg, sizeof(*memcg));
 }
 
+/* A dying memcg nothing is charged to any more: nothing holds it. */
+static bool mem_cgroup_unused(const struct mem_cgroup *memcg)
+{
+	return !memcg->online && !memcg->memory.usage && !memcg->children &&
+	       !memcg->stat_local[MEMCG_KMEM] && !memcg->stat_local[MEMCG_SWAP];
+}
+
 /*
 ** A removed cgroup lives on while pages are charged to it (a "dying"
-** memcg, still reclaimed); the last uncharge frees it, and then a dying
-** parent it was the last child of.
+** memcg, still reclaimed).  When its last charge goes it is only noted:
+** the charge may go in the middle of a reclaim walk that holds it, as
+** Linux's walk holds a css reference.  memcg_reap() frees it -- and a
+** dying parent it was the last child of -- when the outermost call
+** returns.
 */
 static void mem_cgroup_maybe_free(memlab_machine *m, struct mem_cgroup *memcg)
 {
-	while (memcg && !memcg->online && !memcg->memory.usage && !memcg->children &&
-	       !memcg->stat_local[MEMCG_KMEM]) {
-		struct mem_cgroup *parent = memcg->parent;
+	if (memcg && mem_cgroup_unused(memcg))
+		m->memcg_reap_pending = true;
+}
 
-		mem_cgroup_free(m, memcg);
-		memcg = parent;
-	}
+void memcg_reap(memlab_machine *m)
+{
+	bool freed;
+
+	m->memcg_reap_pending = false;
+	do {
+		freed = false;
+		for (unsigned id = 2; id < m->memcg_idr_size; id++) {
+			struct mem_cgroup *memcg = m->memcg_idr[id];
+
+			if (memcg && mem_cgroup_unused(memcg)) {
+				mem_cgroup_free(m, memcg);
+				freed = true;
+			}
+		}
+	} while (freed);
 }
 
 int memcg_init(memlab_machine *m)
 {
+	int err;
+
 	m->memcg_stock = ml_alloc(m, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
 	if (!m->memcg_stock)
 		return -MEMLAB_ENOMEM;
-	m->memcg_next_id = 1;
-	m->root_mem_cgroup = mem_cgroup_alloc(m, NULL, "", 0);
-	return m->root_mem_cgroup ? 0 : -MEMLAB_ENOMEM;
+	m->root_mem_cgroup = mem_cgroup_alloc(m, NULL, "", 0, &err);
+	return m->root_mem_cgroup ? 0 : err;
 }
 
 void memcg_destroy(memlab_machine *m)
@@ -300,6 +351,11 @@ static void page_counter_uncharge(struct page_counter *counter, uint64_t nr)
 static struct mem_cgroup *memcg_of_counter(struct page_counter *c)
 {
 	return (struct mem_cgroup *)((char *)c - offsetof(struct mem_cgroup, memory));
+}
+
+static struct mem_cgroup *memcg_of_swap_counter(struct page_counter *c)
+{
+	return (struct mem_cgroup *)((char *)c - offsetof(struct mem_cgroup, swap));
 }
 
 /* mem_cgroup_margin(): how many pages memcg may still charge. */
@@ -447,6 +503,8 @@ uint64_t mem_cgroup_get_max(const memlab_machine *m, const struct mem_cgroup *me
 {
 	uint64_t max = memcg->memory.max, swap = m->swap ? m->swap->pages : 0;
 
+	if (memcg->swap.max < swap)
+		swap = memcg->swap.max;
 	return m->swappiness ? max + swap : max;
 }
 
@@ -511,10 +569,8 @@ static void refill_stock(memlab_machine *m, struct mem_cgroup *memcg, uint64_t n
 			return;
 		}
 	}
-	if ((i = empty) < 0) {
-		i = stock->drain_idx++;
-		if (stock->drain_idx == NR_MEMCG_STOCK)
-			stock->drain_idx = 0;
+	if ((i = empty) < 0) {		/* get_random_u32_below(NR_MEMCG_STOCK), seeded */
+		i = (int)(rng_next(&m->rng) % NR_MEMCG_STOCK);
 		drain_stock(m, stock, i);
 	}
 	stock->cached[i] = memcg;
@@ -559,17 +615,79 @@ static uint64_t reclaim_high(memlab_machine *m, struct mem_cgroup *memcg, uint64
 	return nr_reclaimed;
 }
 
+#define HZ				250	/* CONFIG_HZ of Debian's kernels */
+#define MEMCG_MAX_HIGH_DELAY_JIFFIES	(2 * HZ)
+#define MEMCG_DELAY_PRECISION_SHIFT	20
+#define MEMCG_DELAY_SCALING_SHIFT	14
+
+/* calculate_overage(): how far usage is above high, as a fraction << 20. */
+static uint64_t calculate_overage(uint64_t usage, uint64_t high)
+{
+	if (usage <= high)
+		return 0;
+	if (!high)
+		high = 1;
+	return ((usage - high) << MEMCG_DELAY_PRECISION_SHIFT) / high;
+}
+
+/*
+** mem_find_max_overage() (memory) and swap_find_max_overage() (swap,
+** counting memory.swap.events high for every ancestor above its swap.high).
+*/
+static uint64_t find_max_overage(struct mem_cgroup *memcg, bool swap)
+{
+	uint64_t max_overage = 0;
+
+	for (; memcg && memcg->parent; memcg = memcg->parent) {
+		struct page_counter *c = swap ? &memcg->swap : &memcg->memory;
+		uint64_t overage = calculate_overage(c->usage, c->high);
+
+		if (swap && overage)
+			memcg_memory_event(memcg, MEMCG_SWAP_HIGH);
+		if (overage > max_overage)
+			max_overage = overage;
+	}
+	return max_overage;
+}
+
+/* calculate_high_delay(): the jiffies a task would sleep for nr_pages above high. */
+static uint64_t calculate_high_delay(uint64_t nr_pages, uint64_t max_overage)
+{
+	uint64_t penalty;
+
+	if (!max_overage)
+		return 0;
+	penalty = max_overage * max_overage * HZ;
+	penalty >>= MEMCG_DELAY_PRECISION_SHIFT + MEMCG_DELAY_SCALING_SHIFT;
+	return penalty * nr_pages / MEMCG_CHARGE_BATCH;
+}
+
 /*
 ** __mem_cgroup_handle_over_high(): on the way back to user space a task
-** whose charges went above a memory.high reclaims what it charged, then
-** retries with SWAP_CLUSTER_MAX while reclaim makes progress -- Linux
-** retries only when the excess is worth a sleep of over 10 ms, and then
-** sleeps; memlab has no clock, so it reclaims once and never sleeps.
+** whose charges went above a memory.high reclaims what it charged; while
+** the excess left is worth a sleep of over 10 ms, it reclaims again
+** (SWAP_CLUSTER_MAX at a time) as long as that makes progress, or up to
+** MAX_RECLAIM_RETRIES times; then Linux would sleep the penalty (at most
+** 2 s) -- memlab has no clock, so that sleep is the one thing left out.
 */
 static void handle_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages,
 			     uint32_t gfp)
 {
-	reclaim_high(m, memcg, nr_pages, gfp);
+	int nr_retries = MAX_RECLAIM_RETRIES;
+	bool in_retry = false;
+
+	for (;;) {
+		uint64_t nr_reclaimed = reclaim_high(m, memcg, in_retry ? SWAP_CLUSTER_MAX : nr_pages,
+						     gfp);
+		uint64_t penalty = calculate_high_delay(nr_pages, find_max_overage(memcg, false)) +
+				   calculate_high_delay(nr_pages, find_max_overage(memcg, true));
+
+		if (penalty > MEMCG_MAX_HIGH_DELAY_JIFFIES)
+			penalty = MEMCG_MAX_HIGH_DELAY_JIFFIES;
+		if (penalty <= HZ / 100 || !(nr_reclaimed || nr_retries--))
+			return;
+		in_retry = true;
+	}
 }
 
 void mem_cgroup_handle_over_high(struct memlab_task *t)
@@ -592,14 +710,19 @@ static void note_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t
 	memlab_task *cur = m->current;
 
 	for (; memcg; memcg = memcg->parent) {
-		if (memcg->memory.usage <= memcg->memory.high)
-			continue;
+		bool mem_high = memcg->memory.usage > memcg->memory.high;
+		bool swap_high = memcg->swap.usage > memcg->swap.high;
+
 		if (!cur) {		/* !in_task(): the high_work item reclaims */
+			if (!mem_high)
+				continue;
 			reclaim_high(m, memcg, MEMCG_CHARGE_BATCH, MEMLAB_GFP_KERNEL);
 			return;
 		}
-		cur->memcg_nr_pages_over_high += batch;
-		break;
+		if (mem_high || swap_high) {
+			cur->memcg_nr_pages_over_high += batch;
+			break;
+		}
 	}
 	if (cur && cur->memcg_nr_pages_over_high > MEMCG_CHARGE_BATCH && gfp_allows_blocking(gfp))
 		mem_cgroup_handle_over_high(cur);
@@ -758,6 +881,72 @@ void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn)
 	mem_cgroup_maybe_free(m, memcg);
 }
 
+/* ===================== swap ===================== */
+
+/*
+** __mem_cgroup_try_charge_swap(): a page going to swap charges its slot
+** to its memcg's swap counter, up the tree (not in the root).  At a
+** memory.swap.max it fails: memory.swap.events max and fail, and the
+** page stays in memory.
+*/
+int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page)
+{
+	struct mem_cgroup *memcg = page_memcg(m, page);
+	struct page_counter *counter;
+
+	if (!memcg)
+		return 0;
+	if (!mem_cgroup_is_root(m, memcg) && !page_counter_try_charge(&memcg->swap, 1, &counter)) {
+		memcg_memory_event(memcg_of_swap_counter(counter), MEMCG_SWAP_MAX);
+		memcg_memory_event(memcg, MEMCG_SWAP_FAIL);
+		return -MEMLAB_ENOMEM;
+	}
+	mod_memcg_state(memcg, MEMCG_SWAP, 1);
+	return 0;
+}
+
+/* __mem_cgroup_uncharge_swap(): a freed slot gives its charge back to the memcg id it recorded. */
+void mem_cgroup_uncharge_swap(memlab_machine *m, unsigned id, uint64_t nr_pages)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_id(m, id);
+
+	if (!memcg)
+		return;
+	if (!mem_cgroup_is_root(m, memcg))
+		page_counter_uncharge(&memcg->swap, nr_pages);
+	mod_memcg_state(memcg, MEMCG_SWAP, -(int64_t)nr_pages);
+	mem_cgroup_maybe_free(m, memcg);
+}
+
+/* mem_cgroup_get_nr_swap_pages(): the free slots, as far as every ancestor's swap.max allows. */
+int64_t mem_cgroup_get_nr_swap_pages(const memlab_machine *m, const struct mem_cgroup *memcg)
+{
+	int64_t nr = m->swap ? (int64_t)(m->swap->pages - m->swap->inuse_pages) : 0;
+
+	for (; memcg && memcg->parent; memcg = memcg->parent) {
+		int64_t room = (int64_t)memcg->swap.max - (int64_t)memcg->swap.usage;
+
+		if (room < nr)
+			nr = room;
+	}
+	return nr;
+}
+
+/* mem_cgroup_swap_full(): swap is half full -- or half a cgroup's swap.high or swap.max. */
+bool mem_cgroup_swap_full(const memlab_machine *m, const struct page *page)
+{
+	if (vm_swap_full(m))
+		return true;
+	for (const struct mem_cgroup *memcg = page_memcg(m, page); memcg && memcg->parent;
+	     memcg = memcg->parent) {
+		uint64_t usage = memcg->swap.usage;
+
+		if (usage * 2 >= memcg->swap.high || usage * 2 >= memcg->swap.max)
+			return true;
+	}
+	return false;
+}
+
 /* ===================== tasks ===================== */
 
 static void task_set_memcg(memlab_task *t, struct mem_cgroup *memcg)
@@ -821,6 +1010,19 @@ static struct mem_cgroup *memcg_child(struct mem_cgroup *parent, const char *nam
 }
 
 /*
+** cgroup v2's no-internal-process rule (cgroup_migrate_vet_dst): a
+** cgroup whose children have the memory controller -- every cgroup with
+** children, in memlab -- holds no tasks; the root is exempt.
+*/
+static bool has_live_children(const struct mem_cgroup *memcg)
+{
+	for (const struct mem_cgroup *c = memcg->children; c; c = c->sibling)
+		if (c->online)
+			return true;
+	return false;
+}
+
+/*
 ** The cgroup at path ("/", "/a/b"; an empty component or "." is
 ** skipped, as the VFS would); with create, each missing component is
 ** made (mkdir -p).  NULL: *err says why.
@@ -860,11 +1062,12 @@ static struct mem_cgroup *memcg_lookup(memlab_machine *m, const char *path, bool
 			c = memcg_child(memcg, p, len);
 			if (!c && !create)
 				return NULL;
-			if (!c && !(c = mem_cgroup_alloc(m, memcg, p, len))) {
-				*err = m->memcg_next_id > MEM_CGROUP_ID_MAX ? -MEMLAB_ENOSPC
-									  : -MEMLAB_ENOMEM;
+			if (!c && memcg->parent && memcg->nr_tasks) {	/* no internal processes */
+				*err = -MEMLAB_EBUSY;
 				return NULL;
 			}
+			if (!c && !(c = mem_cgroup_alloc(m, memcg, p, len, err)))
+				return NULL;
 			memcg = c;
 		}
 		p += len;
@@ -901,15 +1104,13 @@ int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 		return -MEMLAB_EIO;
 	if (!(memcg = memcg_lookup(m, path, false, &err)))
 		return err;
-	if (mem_cgroup_is_root(m, memcg) || memcg->nr_tasks)
+	if (mem_cgroup_is_root(m, memcg) || memcg->nr_tasks || has_live_children(memcg))
 		return -MEMLAB_EBUSY;
-	for (struct mem_cgroup *c = memcg->children; c; c = c->sibling)
-		if (c->online)
-			return -MEMLAB_EBUSY;
 	memcg->online = false;
 	memcg->memory.min = memcg->memory.low = 0;	/* mem_cgroup_css_offline() */
 	drain_all_stock(m, memcg);
-	mem_cgroup_maybe_free(m, memcg);
+	if (!m->current)
+		memcg_reap(m);
 	return 0;
 }
 
@@ -920,6 +1121,8 @@ static int cgroup_attach(memlab_machine *m, struct mem_cgroup *memcg, int pid)
 
 	if (!t)
 		return -MEMLAB_ESRCH;
+	if (memcg->parent && has_live_children(memcg))
+		return -MEMLAB_EBUSY;
 	for (memlab_task *u = m->tasks; u; u = u->next)
 		if (u->tgid == t->tgid)
 			task_set_memcg(u, memcg);
@@ -932,6 +1135,8 @@ int mem_cgroup_spawn(memlab_task *t, const char *path)
 	int err;
 	struct mem_cgroup *memcg = memcg_lookup(t->m, path, true, &err);
 
+	if (memcg && memcg->parent && has_live_children(memcg))
+		return -MEMLAB_EBUSY;
 	if (memcg)
 		task_set_memcg(t, memcg);
 	return err;
@@ -961,11 +1166,11 @@ static void show_counter(memlab_machine *m, struct strbuf *sb, uint64_t pages)
 
 static void show_events(struct strbuf *sb, const uint64_t *ev)
 {
-	static const char *const names[MEMCG_NR_MEMORY_EVENTS] = {
+	static const char *const names[MEMCG_SWAP_HIGH] = {
 		"low", "high", "max", "oom", "oom_kill", "oom_group_kill"
 	};
 
-	for (int i = 0; i < MEMCG_NR_MEMORY_EVENTS; i++)
+	for (int i = 0; i < MEMCG_SWAP_HIGH; i++)
 		sb_printf(sb, "%s %llu\n", names[i], (unsigned long long)ev[i]);
 }
 
@@ -998,21 +1203,19 @@ static const struct memory_stat {
 	{ "workingset_nodereclaim", WORKINGSET_NODERECLAIM, 1 },
 	{ "pgdemote_kswapd", -1, 1 },		{ "pgdemote_direct", -1, 1 },
 	{ "pgdemote_khugepaged", -1, 1 },	{ "pgdemote_proactive", -1, 1 },
-	{ "pgsteal_kswapd", PGSTEAL_KSWAPD, 1 },	{ "pgsteal_direct", PGSTEAL_DIRECT, 1 },
-	{ "pgsteal_khugepaged", PGSTEAL_KHUGEPAGED, 1 },
-	{ "pgsteal_proactive", PGSTEAL_PROACTIVE, 1 },
-	{ "pgscan_kswapd", PGSCAN_KSWAPD, 1 },	{ "pgscan_direct", PGSCAN_DIRECT, 1 },
-	{ "pgscan_khugepaged", PGSCAN_KHUGEPAGED, 1 },
-	{ "pgscan_proactive", PGSCAN_PROACTIVE, 1 },
-	{ "pgrefill", PGREFILL, 1 },		{ "pgpromote_success", -1, 1 },
+	{ "pgpromote_success", -1, 1 },
 };
 
-/* memcg_vm_event_stat[] without the v1-only pgpgin/pgpgout, as memory.stat prints it. */
+/*
+** memcg_vm_event_stat[] of 6.18 without the v1-only pgpgin/pgpgout, as
+** memory.stat prints it after the pgscan and pgsteal sums.
+*/
 static const int memcg_vm_event_stat[] = {
-	PSWPIN, PSWPOUT, PGFAULT, PGMAJFAULT, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE,
-	PGLAZYFREED, SWPIN_ZERO, SWPOUT_ZERO, ZSWPIN, ZSWPOUT, ZSWPWB, THP_FAULT_ALLOC,
-	THP_COLLAPSE_ALLOC, THP_SWPOUT, THP_SWPOUT_FALLBACK, NUMA_PAGES_MIGRATED,
-	NUMA_PTE_UPDATES, NUMA_HINT_FAULTS,
+	PSWPIN, PSWPOUT, PGSCAN_KSWAPD, PGSCAN_DIRECT, PGSCAN_KHUGEPAGED, PGSCAN_PROACTIVE,
+	PGSTEAL_KSWAPD, PGSTEAL_DIRECT, PGSTEAL_KHUGEPAGED, PGSTEAL_PROACTIVE, PGFAULT,
+	PGMAJFAULT, PGREFILL, PGACTIVATE, PGDEACTIVATE, PGLAZYFREE, PGLAZYFREED, SWPIN_ZERO,
+	SWPOUT_ZERO, ZSWPIN, ZSWPOUT, ZSWPWB, THP_FAULT_ALLOC, THP_COLLAPSE_ALLOC, THP_SWPOUT,
+	THP_SWPOUT_FALLBACK, NUMA_PAGES_MIGRATED, NUMA_PTE_UPDATES, NUMA_HINT_FAULTS,
 };
 
 static uint64_t memcg_stat(const struct mem_cgroup *memcg, int item)
@@ -1066,7 +1269,8 @@ static void procs_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbu
 
 enum cg_file {
 	CG_PROCS, CG_CURRENT, CG_MIN, CG_LOW, CG_HIGH, CG_MAX, CG_PEAK, CG_EVENTS,
-	CG_EVENTS_LOCAL, CG_STAT, CG_OOM_GROUP, CG_RECLAIM, CG_NR_FILES
+	CG_EVENTS_LOCAL, CG_STAT, CG_OOM_GROUP, CG_RECLAIM, CG_SWAP_CURRENT, CG_SWAP_HIGH,
+	CG_SWAP_MAX, CG_SWAP_PEAK, CG_SWAP_EVENTS, CG_NR_FILES
 };
 
 static const struct cg_cftype {
@@ -1086,6 +1290,11 @@ static const struct cg_cftype {
 	[CG_STAT] = { "memory.stat", false, true },
 	[CG_OOM_GROUP] = { "memory.oom.group", true, true },
 	[CG_RECLAIM] = { "memory.reclaim", false, false },
+	[CG_SWAP_CURRENT] = { "memory.swap.current", true, true },
+	[CG_SWAP_HIGH] = { "memory.swap.high", true, true },
+	[CG_SWAP_MAX] = { "memory.swap.max", true, true },
+	[CG_SWAP_PEAK] = { "memory.swap.peak", true, true },
+	[CG_SWAP_EVENTS] = { "memory.swap.events", true, true },
 };
 
 /* "/a/b/memory.max": the cgroup and the file; -MEMLAB_ENOENT for neither. */
@@ -1125,6 +1334,18 @@ static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 	case CG_EVENTS_LOCAL: show_events(sb, memcg->events_local); break;
 	case CG_STAT: memcg_stat_format(m, memcg, sb); break;
 	case CG_OOM_GROUP: sb_printf(sb, "%d\n", memcg->oom_group); break;
+	case CG_SWAP_CURRENT: sb_printf(sb, "%llu\n",
+					(unsigned long long)(memcg->swap.usage << m->page_shift)); break;
+	case CG_SWAP_HIGH: show_counter(m, sb, memcg->swap.high); break;
+	case CG_SWAP_MAX: show_counter(m, sb, memcg->swap.max); break;
+	case CG_SWAP_PEAK: sb_printf(sb, "%llu\n",
+				     (unsigned long long)(memcg->swap.watermark << m->page_shift)); break;
+	case CG_SWAP_EVENTS:
+		sb_printf(sb, "high %llu\nmax %llu\nfail %llu\n",
+			  (unsigned long long)memcg->events[MEMCG_SWAP_HIGH],
+			  (unsigned long long)memcg->events[MEMCG_SWAP_MAX],
+			  (unsigned long long)memcg->events[MEMCG_SWAP_FAIL]);
+		break;
 	default: break;
 	}
 }
@@ -1157,51 +1378,106 @@ int memlab_cgroup_read(memlab_machine *m, const char *path, char **text, size_t 
 
 /* ===================== writing the files ===================== */
 
-/* memparse(): a number with an optional K, M, G, T, P or E (either case); *end past it. */
-static bool memparse(const char *s, uint64_t *out, const char **end)
+/* strstrip(): the text without leading and trailing white space, in buf. */
+static const char *strstrip_copy(const char *s, char *buf, size_t size)
+{
+	size_t len;
+
+	while (*s == ' ' || (*s >= '\t' && *s <= '\r'))
+		s++;
+	len = strlen(s);
+	while (len && (s[len - 1] == ' ' || (s[len - 1] >= '\t' && s[len - 1] <= '\r')))
+		len--;
+	if (len >= size)
+		len = size - 1;		/* longer than any value a file takes: it fails */
+	memcpy(buf, s, len);
+	buf[len] = 0;
+	return buf;
+}
+
+static int digit_value(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	c |= 0x20;
+	return c >= 'a' && c <= 'f' ? c - 'a' + 10 : 99;
+}
+
+/*
+** simple_strtoull(s, &end, 0): "0x" hex, a leading 0 octal, else decimal;
+** no sign; *end after the digits (s itself when there are none).  An
+** overflow saturates.
+*/
+static uint64_t strtoull_base0(const char *s, const char **end)
+{
+	unsigned base = 10;
+	uint64_t v = 0;
+	const char *p = s;
+	int d;
+
+	if (p[0] == '0') {
+		base = 8;
+		if ((p[1] | 0x20) == 'x' && digit_value(p[2]) < 16) {
+			base = 16;
+			p += 2;
+		}
+	}
+	for (; (d = digit_value(*p)) < (int)base; p++)
+		v = v > (UINT64_MAX - (unsigned)d) / base ? UINT64_MAX : v * base + (unsigned)d;
+	*end = p;
+	return v;
+}
+
+/* memparse(): a number (base 0) and an optional K, M, G, T, P or E suffix. */
+static uint64_t memparse(const char *s, const char **end)
 {
 	static const char suffixes[] = "kmgtpe";
-	uint64_t v = 0;
-	const char *p = s, *sfx;
+	uint64_t v = strtoull_base0(s, end);
+	const char *sfx = **end ? strchr(suffixes, **end | 0x20) : NULL;
 
-	if (*p < '0' || *p > '9')
-		return false;
-	for (; *p >= '0' && *p <= '9'; p++) {
-		if (v > (UINT64_MAX - 9) / 10)
-			return false;
-		v = v * 10 + (uint64_t)(*p - '0');
-	}
-	if (*p && (sfx = strchr(suffixes, *p | 0x20))) {
+	if (sfx) {
 		unsigned shift = 10 * (unsigned)(sfx - suffixes + 1);
 
-		if (v > UINT64_MAX >> shift)
-			return false;
-		v <<= shift;
-		p++;
+		v = v > UINT64_MAX >> shift ? UINT64_MAX : v << shift;
+		(*end)++;
 	}
-	*out = v;
-	*end = p;
-	return true;
+	return v;
 }
 
-static const char *skip_space(const char *p)
+/* kstrtoint(strstrip(buf), 0, &v): an optional sign, digits (base 0), nothing else. */
+static int kstrtoint0(const char *buf, int *out)
 {
-	while (*p == ' ' || *p == '\t' || *p == '\n')
+	char tmp[64];
+	const char *p = strstrip_copy(buf, tmp, sizeof(tmp)), *end;
+	bool neg = *p == '-';
+	uint64_t v;
+
+	if (*p == '-' || *p == '+')
 		p++;
-	return p;
+	v = strtoull_base0(p, &end);
+	if (end == p || *end || v > (uint64_t)INT32_MAX + neg)
+		return -MEMLAB_EINVAL;
+	*out = neg ? (int)-(int64_t)v : (int)v;
+	return 0;
 }
 
-/* page_counter_memparse(): "max" or bytes, in pages (rounded down). */
+/*
+** page_counter_memparse(strstrip(buf), "max"): "max", or bytes in pages
+** (rounded down, at most PAGE_COUNTER_MAX).  As in Linux an empty write
+** parses as 0.
+*/
 static int counter_parse(memlab_machine *m, const char *buf, uint64_t *pages)
 {
-	const char *p = skip_space(buf), *end;
+	char tmp[64];
+	const char *p = strstrip_copy(buf, tmp, sizeof(tmp)), *end;
 	uint64_t bytes;
 
-	if (!strncmp(p, "max", 3) && !*skip_space(p + 3)) {
+	if (!strcmp(p, "max")) {
 		*pages = PAGE_COUNTER_MAX;
 		return 0;
 	}
-	if (!memparse(p, &bytes, &end) || *skip_space(end))
+	bytes = memparse(p, &end);
+	if (*end)
 		return -MEMLAB_EINVAL;
 	bytes >>= m->page_shift;
 	*pages = bytes < PAGE_COUNTER_MAX ? bytes : PAGE_COUNTER_MAX;
@@ -1245,33 +1521,45 @@ static void memory_limit_write(memlab_machine *m, struct mem_cgroup *memcg, uint
 ** memory.reclaim: "SIZE [swappiness=N]" -- user_proactive_reclaim():
 ** reclaim in quarters of what is left (at least SWAP_CLUSTER_MAX), and
 ** EAGAIN after MAX_RECLAIM_RETRIES rounds that freed nothing.
-** swappiness=N (0..200) stands for the memcgs' swappiness in this
-** reclaim; "max" (anon only, 6.17+) is taken as 200.
+** swappiness=N (0..200) stands for vm.swappiness in this reclaim;
+** swappiness=max reclaims anonymous pages only (SWAPPINESS_ANON_ONLY).
 */
 static int memory_reclaim_write(memlab_machine *m, struct mem_cgroup *memcg, const char *buf)
 {
-	const char *p = skip_space(buf), *end;
-	uint64_t bytes, nr_to_reclaim, nr_reclaimed = 0;
+	char tmp[128];
+	const char *p = strstrip_copy(buf, tmp, sizeof(tmp)), *end;
+	uint64_t bytes = memparse(p, &end), nr_to_reclaim, nr_reclaimed = 0;
 	int nr_retries = MAX_RECLAIM_RETRIES, swappiness = -1;
 
-	if (!memparse(p, &bytes, &end))
+	if (*end != ' ' && *end != '\t' && *end)
 		return -MEMLAB_EINVAL;
-	p = skip_space(end);
-	if (!strncmp(p, "swappiness=", 11)) {
-		uint64_t sw;
+	for (p = end; *p;) {		/* strsep(&buf, " ") and match_token() */
+		int sw;
 
-		p += 11;
-		if (!strncmp(p, "max", 3)) {	/* SWAPPINESS_ANON_ONLY: memlab takes it as 200 */
-			end = p + 3;
-			sw = 200;
-		} else if (!memparse(p, &sw, &end) || (end[-1] | 0x20) > '9' || sw > 200) {
+		while (*p == ' ' || *p == '\t')
+			p++;
+		if (!*p)
+			break;
+		end = p;
+		while (*end && *end != ' ' && *end != '\t')
+			end++;
+		if (end - p == 14 && !strncmp(p, "swappiness=max", 14)) {
+			swappiness = SWAPPINESS_ANON_ONLY;
+		} else if (end - p > 11 && !strncmp(p, "swappiness=", 11)) {
+			char num[16];
+
+			if (end - p - 11 >= (long)sizeof(num))
+				return -MEMLAB_EINVAL;
+			memcpy(num, p + 11, (size_t)(end - p - 11));
+			num[end - p - 11] = 0;
+			if (kstrtoint0(num, &sw) || sw < 0 || sw > 200)
+				return -MEMLAB_EINVAL;
+			swappiness = sw;
+		} else {
 			return -MEMLAB_EINVAL;
 		}
-		swappiness = (int)sw;
-		p = skip_space(end);
+		p = end;
 	}
-	if (*p)
-		return -MEMLAB_EINVAL;
 	nr_to_reclaim = bytes >> m->page_shift;
 	while (nr_reclaimed < nr_to_reclaim) {
 		uint64_t batch = (nr_to_reclaim - nr_reclaimed) / 4, reclaimed;
@@ -1291,15 +1579,13 @@ static int memory_reclaim_write(memlab_machine *m, struct mem_cgroup *memcg, con
 static int cg_store(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f, const char *buf)
 {
 	uint64_t v;
-	const char *end;
-	int err = 0;
+	int err = 0, n;
 
 	switch (f) {
-	case CG_PROCS:
-		if (!memparse(skip_space(buf), &v, &end) || *skip_space(end) ||
-		    (end[-1] | 0x20) > '9' || v > INT32_MAX)
+	case CG_PROCS:			/* cgroup_procs_write_start(): 0 is the writer */
+		if ((err = kstrtoint0(buf, &n)) || n < 0)
 			return -MEMLAB_EINVAL;
-		return cgroup_attach(m, memcg, (int)v);
+		return n ? cgroup_attach(m, memcg, n) : -MEMLAB_ESRCH;
 	case CG_MIN: case CG_LOW: case CG_HIGH: case CG_MAX:
 		if ((err = counter_parse(m, buf, &v)))
 			return err;
@@ -1312,11 +1598,17 @@ static int cg_store(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 		else
 			memory_limit_write(m, memcg, &memcg->memory.max, v, true);
 		return 0;
+	case CG_SWAP_HIGH: case CG_SWAP_MAX:	/* swap_high_write(), swap_max_write(): no reclaim */
+		if ((err = counter_parse(m, buf, &v)))
+			return err;
+		*(f == CG_SWAP_HIGH ? &memcg->swap.high : &memcg->swap.max) = v;
+		return 0;
 	case CG_OOM_GROUP:
-		if (!memparse(skip_space(buf), &v, &end) || *skip_space(end) ||
-		    (end[-1] | 0x20) > '9' || v > 1)
+		if ((err = kstrtoint0(buf, &n)))
+			return err;
+		if (n != 0 && n != 1)
 			return -MEMLAB_EINVAL;
-		memcg->oom_group = v;
+		memcg->oom_group = n;
 		return 0;
 	case CG_RECLAIM:
 		return memory_reclaim_write(m, memcg, buf);
@@ -1361,9 +1653,9 @@ int memlab_cgroup_write(memlab_machine *m, const char *path, const char *value)
 ** counts the pages on its lists; task counts are right.
 */
 static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *memcg,
-		      const uint64_t *charged)
+		      const uint64_t *charged, const uint64_t *swapped)
 {
-	uint64_t sum = 0, tasks = 0;
+	uint64_t sum = 0, swap = 0, tasks = 0;
 	char path[64];
 	struct strbuf sb;
 	char *text = NULL;
@@ -1372,14 +1664,23 @@ static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *
 	memcg_path(memcg, &sb);
 	snprintf(path, sizeof(path), "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
 	memlab_free_text(m, text);
-	for (struct mem_cgroup *it = memcg; it; it = next_descendant_pre(it, memcg))
+	for (struct mem_cgroup *it = memcg; it; it = next_descendant_pre(it, memcg)) {
 		sum += charged[it->id];
+		swap += swapped[it->id];
+	}
 	if (!mem_cgroup_is_root(m, memcg) && sum != memcg->memory.usage)
 		ml_violation(c, "memcg %s: usage %llu pages, but its pages, tables and stocks "
 			     "hold %llu", path, (unsigned long long)memcg->memory.usage,
 			     (unsigned long long)sum);
+	if (!mem_cgroup_is_root(m, memcg) && swap != memcg->swap.usage)
+		ml_violation(c, "memcg %s: swap usage %llu pages, its swap slots %llu", path,
+			     (unsigned long long)memcg->swap.usage, (unsigned long long)swap);
+	if ((int64_t)swapped[memcg->id] != memcg->stat_local[MEMCG_SWAP])
+		ml_violation(c, "memcg %s: %lld swap slots counted, %llu recorded", path,
+			     (long long)memcg->stat_local[MEMCG_SWAP],
+			     (unsigned long long)swapped[memcg->id]);
 	for (int i = 0; i < MEMCG_NR_STAT; i++) {
-		int64_t total = memcg->stat_local[i];
+		int64_t total = memcg->stat_local[i] + memcg->stat_dead[i];
 
 		for (struct mem_cgroup *ch = memcg->children; ch; ch = ch->sibling)
 			total += ch->stat[i];
@@ -1404,10 +1705,23 @@ static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *
 int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	struct ml_check c = { fn, ud, 0 };
-	uint64_t *charged = ml_alloc(m, m->memcg_idr_size * sizeof(uint64_t));
+	uint64_t *charged = ml_alloc(m, 2 * m->memcg_idr_size * sizeof(uint64_t));
+	uint64_t *swapped = charged + m->memcg_idr_size;
 
 	if (!charged)
 		return 0;
+	for (uint64_t slot = 1; m->swap && slot <= m->swap->pages; slot++) {
+		unsigned id = m->swap->memcg_id[slot];
+
+		if (!id)
+			continue;
+		if (!m->swap->swap_map[slot] || !mem_cgroup_from_id(m, id))
+			ml_violation(&c, "swap slot %llu: charged to memcg id %u, %s",
+				     (unsigned long long)slot, id, m->swap->swap_map[slot] ?
+				     "which does not exist" : "but free");
+		else
+			swapped[id]++;
+	}
 	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
 		const struct page *page = pfn_to_page(m, pfn);
 
@@ -1429,8 +1743,8 @@ int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 					m->memcg_stock[cpu].nr_pages[i];
 	for (struct mem_cgroup *memcg = m->root_mem_cgroup; memcg;
 	     memcg = next_descendant_pre(memcg, m->root_mem_cgroup))
-		check_one(m, &c, memcg, charged);
-	ml_free(m, charged, m->memcg_idr_size * sizeof(uint64_t));
+		check_one(m, &c, memcg, charged, swapped);
+	ml_free(m, charged, 2 * m->memcg_idr_size * sizeof(uint64_t));
 	return c.count;
 }
 

@@ -16,11 +16,11 @@
 /* memory.events, in the file's order (enum memcg_memory_event) */
 enum memcg_memory_event {
 	MEMCG_LOW, MEMCG_HIGH, MEMCG_MAX, MEMCG_OOM, MEMCG_OOM_KILL, MEMCG_OOM_GROUP_KILL,
-	MEMCG_NR_MEMORY_EVENTS
+	MEMCG_SWAP_HIGH, MEMCG_SWAP_MAX, MEMCG_SWAP_FAIL, MEMCG_NR_MEMORY_EVENTS
 };
 
 /* The memcg's statistics: the node's vmstat items, then its own. */
-enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_NR_STAT };
+enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_SWAP, MEMCG_NR_STAT };
 
 /* mm/page_counter.c: a usage and its limits, in pages, charged up the tree. */
 struct page_counter {
@@ -32,6 +32,7 @@ struct page_counter {
 
 struct mem_cgroup {
 	struct page_counter memory;
+	struct page_counter swap;	/* memory.swap.*: its pages in swap slots */
 	unsigned id;			/* mem_cgroup_id(): 1 is the root */
 	bool online;			/* false once rmdir'ed: kept while pages are charged */
 	bool oom_group;			/* memory.oom.group */
@@ -41,22 +42,22 @@ struct mem_cgroup {
 	uint64_t events[MEMCG_NR_MEMORY_EVENTS], events_local[MEMCG_NR_MEMORY_EVENTS];
 	int64_t stat[MEMCG_NR_STAT];	/* with its descendants' (rstat flushed) */
 	int64_t stat_local[MEMCG_NR_STAT];
+	int64_t stat_dead[MEMCG_NR_STAT];	/* what freed children left in stat[] */
 	struct lruvec lruvec;		/* its pages' LRU lists on the node */
 	struct mem_cgroup *reclaim_pos;	/* mem_cgroup_reclaim_iter: where a partial walk resumes */
-	int swappiness;			/* its parent's when it was made (v2 has no memory.swappiness) */
 };
 
 /* memcg_stock_pcp: charges taken ahead, per CPU, for up to NR_MEMCG_STOCK memcgs. */
 struct memcg_stock_pcp {
 	uint8_t nr_pages[NR_MEMCG_STOCK];
 	struct mem_cgroup *cached[NR_MEMCG_STOCK];
-	uint8_t drain_idx;
 };
 
 struct memlab_task;
 struct mm_struct;
 
 int memcg_init(memlab_machine *m);
+void memcg_reap(memlab_machine *m);
 void memcg_destroy(memlab_machine *m);
 struct mem_cgroup *mem_cgroup_from_id(const memlab_machine *m, unsigned id);
 struct mem_cgroup *page_memcg(const memlab_machine *m, const struct page *page);
@@ -79,6 +80,10 @@ void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new);
 int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp);
 void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn);
 void mem_cgroup_handle_over_high(struct memlab_task *t);
+int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page);
+void mem_cgroup_uncharge_swap(memlab_machine *m, unsigned id, uint64_t nr_pages);
+int64_t mem_cgroup_get_nr_swap_pages(const memlab_machine *m, const struct mem_cgroup *memcg);
+bool mem_cgroup_swap_full(const memlab_machine *m, const struct page *page);
 
 /* Statistics: a page's state on the node and in its memcg; events of a memcg. */
 void mod_lruvec_page_state(memlab_machine *m, const struct page *page, int item, int64_t d);
@@ -110,6 +115,7 @@ void mem_cgroup_protection(struct mem_cgroup *target, struct mem_cgroup *memcg, 
 			   uint64_t *low);
 
 /* vmscan.c: reclaim within a memcg (MEMCG_RECLAIM_*) */
+#define SWAPPINESS_ANON_ONLY	201	/* memory.reclaim's swappiness=max: anon pages only */
 #define MEMCG_RECLAIM_MAY_SWAP	0x1u
 #define MEMCG_RECLAIM_PROACTIVE	0x2u
 uint64_t try_to_free_mem_cgroup_pages(memlab_machine *m, struct mem_cgroup *memcg,

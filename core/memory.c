@@ -475,7 +475,8 @@ static bool should_try_to_free_swap(memlab_machine *m, const struct page *page,
 {
 	if (!(page->flags & PG_swapcache))
 		return false;
-	if (vm_swap_full(m) || (vma->vm_flags & VM_LOCKED) || (page->flags & PG_unevictable))
+	if (mem_cgroup_swap_full(m, page) || (vma->vm_flags & VM_LOCKED) ||
+	    (page->flags & PG_unevictable))
 		return true;
 	return (flags & FAULT_FLAG_WRITE) && page->_refcount == 2;
 }

@@ -252,6 +252,8 @@ static inline void call_leave(memlab_machine *m, memlab_task *prev)
 		exit_oom_victims(m);
 	if (!prev && (m->kswapd.woken || m->kcompactd.woken))
 		background_run(m);
+	if (!prev && m->memcg_reap_pending)
+		memcg_reap(m);
 }
 
 /* Leaving the outermost call for t: the memory.high reclaim it owes comes first. */

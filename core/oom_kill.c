@@ -215,7 +215,7 @@ static void memcg_path_buf(const struct mem_cgroup *memcg, memlab_machine *m, ch
 
 /*
 ** mem_cgroup_print_oom_meminfo(): the cgroup's usage and limit (failcnt:
-** its memory.events max count in v2), no swap controller, its memory.stat.
+** its memory.events max count in v2), its swap's, its memory.stat.
 */
 static void print_oom_meminfo(struct oom_control *oc)
 {
@@ -227,8 +227,10 @@ static void print_oom_meminfo(struct oom_control *oc)
 		  (unsigned long long)K(m, oc->memcg->memory.usage),
 		  (unsigned long long)K(m, oc->memcg->memory.max),
 		  (unsigned long long)oc->memcg->events[MEMCG_MAX]);
-	ml_report(m, "swap: usage 0kB, limit %llukB, failcnt 0",
-		  (unsigned long long)K(m, PAGE_COUNTER_MAX));
+	ml_report(m, "swap: usage %llukB, limit %llukB, failcnt %llu",
+		  (unsigned long long)K(m, oc->memcg->swap.usage),
+		  (unsigned long long)K(m, oc->memcg->swap.max),
+		  (unsigned long long)oc->memcg->events[MEMCG_SWAP_MAX]);
 	memcg_path_buf(oc->memcg, m, path, sizeof(path));
 	ml_report(m, "Memory cgroup stats for %s:", path);
 	sb_init(&sb, m);
@@ -314,11 +316,13 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	memlab_machine *m = victim->m;
 	struct mm_struct *mm = victim->mm;
 	memlab_task *p;
+	bool marked = victim->oom_victim;	/* TIF_MEMDIE: mark_oom_victim() traces once */
 
 	m->vmstat[OOM_KILL]++;
 	memcg_memory_event(get_mem_cgroup_from_mm(m, mm), MEMCG_OOM_KILL);	/* memcg_memory_event_mm() */
 	kill_thread_group(m, victim->tgid);
-	mark_oom_victim(victim);
+	if (!marked)
+		mark_oom_victim(victim);
 	ml_report(m, "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
 		  "shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd", message, victim->pid,
 		  victim->comm, K(m, mm->total_vm), K(m, mm->rss_stat[MM_ANONPAGES]),
@@ -360,7 +364,7 @@ static void oom_kill_process(struct oom_control *oc, const char *message)
 	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, oom_group, NULL); it;
 	     it = mem_cgroup_iter(oc->m, oom_group, it))
 		for_each_process(oc->m, p)
-			if (p->memcg == it && !p->oom_victim && !oom_unkillable_task(p) &&
+			if (p->memcg == it && !oom_unkillable_task(p) &&	/* the victim again too */
 			    p->oom_score_adj != OOM_SCORE_ADJ_MIN)
 				__oom_kill_process(p, message);
 }

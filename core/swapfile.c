@@ -106,6 +106,7 @@ static void slot_release(memlab_machine *m, uint64_t slot)
 	ml_free(m, si->data[slot], m->page_size);
 	si->data[slot] = NULL;
 	si->shadow[slot] = 0;
+	mem_cgroup_uncharge_swap(m, si->memcg_id[slot], 1);
 	si->memcg_id[slot] = 0;
 }
 
@@ -134,7 +135,14 @@ int add_to_swap(memlab_machine *m, uint64_t pfn)
 	struct page *page = pfn_to_page(m, pfn);
 	uint64_t slot;
 
-	if (!si || !(slot = slot_alloc(si)))
+	if (!si)
+		return -MEMLAB_ENOMEM;
+	if (!(slot = slot_alloc(si))) {		/* folio_alloc_swap() tells the memcg */
+		if (page_memcg(m, page))
+			memcg_memory_event(page_memcg(m, page), MEMCG_SWAP_FAIL);
+		return -MEMLAB_ENOMEM;
+	}
+	if (mem_cgroup_try_charge_swap(m, page))	/* memory.swap.max */
 		return -MEMLAB_ENOMEM;
 	si->swap_map[slot] = SWAP_HAS_CACHE;
 	si->inuse_pages++;
@@ -243,7 +251,8 @@ void free_swap_and_cache(memlab_machine *m, uint64_t slot)
 	struct page *page = swap_page(m, slot);
 
 	swap_free(m, slot);
-	if (page && !SWAP_COUNT(m->swap->swap_map[slot]) && (!page->mapcount || vm_swap_full(m)))
+	if (page && !SWAP_COUNT(m->swap->swap_map[slot]) &&
+	    (!page->mapcount || mem_cgroup_swap_full(m, page)))
 		folio_free_swap(m, (uint64_t)(page - m->mem_map));
 }
 

@@ -710,6 +710,8 @@ void memlab_task_exit(memlab_task *t)
 	tlb_exit_mm(t);
 	task_free(t);
 	m->current = prev == t ? NULL : prev;	/* t is gone */
+	if (!m->current && m->memcg_reap_pending)
+		memcg_reap(m);
 }
 
 int memlab_task_pid(const memlab_task *t)

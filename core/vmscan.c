@@ -113,6 +113,18 @@ static void count_lruvec_events(memlab_machine *m, struct lruvec *lruvec, int it
 	count_memcg_events(lruvec_memcg(lruvec), item, n);
 }
 
+/*
+** pgscan_*, pgsteal_*, pgrefill: in the memcg always, in /proc/vmstat only
+** for the node's reclaim (`if (!cgroup_reclaim(sc)) __count_vm_events()`).
+*/
+static void count_reclaim_events(memlab_machine *m, const struct scan_control *sc,
+				 struct lruvec *lruvec, int item, uint64_t n)
+{
+	if (!cgroup_reclaim(sc))
+		m->vmstat[item] += n;
+	count_memcg_events(lruvec_memcg(lruvec), item, n);
+}
+
 /* ===================== the reverse map's side ===================== */
 
 /* vma_has_recency(): VM_SEQ_READ / VM_RAND_READ mappings do not count references. */
@@ -438,7 +450,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 
 	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
 	m->vmstat[NR_ISOLATED_ANON + file] += nr_taken;
-	count_lruvec_events(m, lruvec, reclaimer_item(sc, PGSCAN_KSWAPD), nr_scanned);
+	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSCAN_KSWAPD), nr_scanned);
 	m->vmstat[PGSCAN_ANON + file] += nr_scanned;
 	if (!nr_taken)
 		return 0;
@@ -462,7 +474,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 			putback_folio(m, taken[i]);
 	}
 	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
-	count_lruvec_events(m, lruvec, reclaimer_item(sc, PGSTEAL_KSWAPD), nr_reclaimed);
+	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSTEAL_KSWAPD), nr_reclaimed);
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
 	lru_note_cost(lruvec, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
 	/*
@@ -494,7 +506,7 @@ static void shrink_active_list(memlab_machine *m, struct lruvec *lruvec, uint64_
 	size_t n;
 
 	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
-	count_lruvec_events(m, lruvec, PGREFILL, nr_scanned);
+	count_reclaim_events(m, sc, lruvec, PGREFILL, nr_scanned);
 	for (size_t i = 0; i < n; i++) {
 		struct page *page = pfn_to_page(m, taken[i]);
 		uint64_t vm_flags, nr = folio_nr_pages(page);
@@ -563,10 +575,10 @@ void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr
 	}
 }
 
-/* can_reclaim_anon_pages(): there is swap to put them in. */
-static bool can_reclaim_anon_pages(const memlab_machine *m)
+/* can_reclaim_anon_pages(): there is swap to put them in (memcg: within its swap.max). */
+static bool can_reclaim_anon_pages(const memlab_machine *m, const struct mem_cgroup *memcg)
 {
-	return swap_available(m);
+	return memcg ? mem_cgroup_get_nr_swap_pages(m, memcg) > 0 : swap_available(m);
 }
 
 /* can_age_anon_pages(): there is swap at all (total_swap_pages), full or not. */
@@ -576,17 +588,12 @@ static bool can_age_anon_pages(const memlab_machine *m)
 }
 
 /*
-** sc_swappiness(): memory.reclaim's swappiness=, else the memcg's (in
-** cgroup v2 a memcg keeps the vm.swappiness of when it was made; the
-** root follows vm.swappiness).
+** sc_swappiness(): memory.reclaim's swappiness=, else vm.swappiness
+** (mem_cgroup_swappiness(): cgroup v2 has no per-cgroup swappiness).
 */
-static int sc_swappiness(memlab_machine *m, const struct scan_control *sc, struct lruvec *lruvec)
+static int sc_swappiness(memlab_machine *m, const struct scan_control *sc)
 {
-	struct mem_cgroup *memcg = lruvec_memcg(lruvec);
-
-	if (sc->proactive_swappiness >= 0)
-		return sc->proactive_swappiness;
-	return memcg->parent ? memcg->swappiness : m->swappiness;
+	return sc->proactive_swappiness >= 0 ? sc->proactive_swappiness : m->swappiness;
 }
 
 enum scan_balance { SCAN_EQUAL, SCAN_FRACT, SCAN_ANON, SCAN_FILE };
@@ -633,10 +640,12 @@ static void get_scan_count(memlab_machine *m, struct lruvec *lruvec, struct scan
 {
 	enum scan_balance balance = SCAN_FRACT;
 	uint64_t fraction[2] = { 0, 0 }, denominator = 1;
-	int swappiness = sc_swappiness(m, sc, lruvec);
+	int swappiness = sc_swappiness(m, sc);
 
-	if (!sc->may_swap || !can_reclaim_anon_pages(m))
+	if (!sc->may_swap || !can_reclaim_anon_pages(m, lruvec_memcg(lruvec)))
 		balance = SCAN_FILE;
+	else if (swappiness == SWAPPINESS_ANON_ONLY)
+		balance = SCAN_ANON;
 	else if (cgroup_reclaim(sc) && !swappiness)
 		balance = SCAN_FILE;
 	else if (!sc->priority && swappiness)
@@ -824,7 +833,7 @@ static bool should_continue_reclaim(memlab_machine *m, uint64_t nr_reclaimed,
 		    compaction_suitable(m, zone, sc->order, sc->reclaim_idx))
 			return false;
 	}
-	if (can_reclaim_anon_pages(m))
+	if (can_reclaim_anon_pages(m, NULL))
 		inactive += m->vmstat[NR_INACTIVE_ANON];
 	return inactive > (2ull << sc->order);
 }
@@ -994,6 +1003,9 @@ static void snapshot_refaults(memlab_machine *m, const struct scan_control *sc)
 */
 static uint64_t do_try_to_free_pages(memlab_machine *m, struct scan_control *sc)
 {
+	uint64_t nr = 0;
+
+	m->reclaim_target = sc->target_mem_cgroup;	/* workingset_eviction()'s target_memcg */
 retry:
 	if (!cgroup_reclaim(sc))
 		m->vmstat[ALLOCSTALL_DMA + m->zones[sc->reclaim_idx].idx]++;
@@ -1004,8 +1016,10 @@ retry:
 			break;
 	} while (--sc->priority >= 0);
 	snapshot_refaults(m, sc);
-	if (sc->nr_reclaimed || sc->compaction_ready)
-		return sc->nr_reclaimed ? sc->nr_reclaimed : 1;
+	if (sc->nr_reclaimed || sc->compaction_ready) {
+		nr = sc->nr_reclaimed ? sc->nr_reclaimed : 1;
+		goto out;
+	}
 	sc->priority = DEF_PRIORITY;
 	if (!sc->memcg_full_walk) {
 		sc->memcg_full_walk = true;
@@ -1022,7 +1036,9 @@ retry:
 		sc->memcg_low_skipped = false;
 		goto retry;
 	}
-	return 0;
+out:
+	m->reclaim_target = NULL;
+	return nr;
 }
 
 /*
@@ -1072,7 +1088,7 @@ uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z)
 {
 	uint64_t nr = z->nr_lru[LRU_INACTIVE_FILE] + z->nr_lru[LRU_ACTIVE_FILE];
 
-	if (can_reclaim_anon_pages(m))
+	if (can_reclaim_anon_pages(m, NULL))
 		nr += z->nr_lru[LRU_INACTIVE_ANON] + z->nr_lru[LRU_ACTIVE_ANON];
 	return nr;
 }

@@ -38,12 +38,14 @@ void workingset_age_nonresident(struct lruvec *lruvec, uint64_t nr)
 
 /*
 ** workingset_eviction(): the shadow a reclaimed page leaves behind
-** (never 0): its memcg's clock, the memcg's id, whether it was in the
-** workingset.
+** (never 0): the clock of the reclaim's target (the cgroup at its limit,
+** or the root for the node's reclaim), the target's id, whether the page
+** was in the workingset.  The target's clock ticks.
 */
 uint64_t workingset_eviction(memlab_machine *m, const struct page *page)
 {
-	struct lruvec *lruvec = folio_lruvec(m, page);
+	struct mem_cgroup *target = m->reclaim_target ? m->reclaim_target : m->root_mem_cgroup;
+	struct lruvec *lruvec = &target->lruvec;
 	uint64_t eviction = lruvec->nonresident_age;
 
 	workingset_age_nonresident(lruvec, folio_nr_pages(page));
@@ -75,7 +77,7 @@ static bool workingset_test_recent(memlab_machine *m, uint64_t shadow, bool file
 	size = lru_pages(memcg, LRU_ACTIVE_FILE);
 	if (!file)
 		size += lru_pages(memcg, LRU_INACTIVE_FILE);
-	if (swap_available(m))
+	if (mem_cgroup_get_nr_swap_pages(m, memcg) > 0)
 		size += lru_pages(memcg, LRU_ACTIVE_ANON) +
 			(file ? lru_pages(memcg, LRU_INACTIVE_ANON) : 0);
 	return distance <= size;

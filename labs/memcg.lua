@@ -118,6 +118,8 @@ ev = job:events()
 say("worker1 ran the job out of memory: worker1 %s, worker2 %s; oom_kill %d, oom_group_kill %d",
     m:task(w1.pid) and "alive" or "killed", m:task(w2.pid) and "alive" or "killed",
     ev.oom_kill, ev.oom_group_kill)
+print("(oom_kill counts worker1 twice: the group's kill does not skip the victim, whose")
+print("memory is still there -- as Linux's oom_kill_memcg_member.)")
 say("the job's memory.current is back to %d KiB", job:current() // KiB)
 assert(not m:task(w1.pid) and not m:task(w2.pid) and ev.oom_group_kill == 1)
 assert(m:check())
