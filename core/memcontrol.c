@@ -1174,36 +1174,41 @@ static void show_events(struct strbuf *sb, const uint64_t *ev)
 		sb_printf(sb, "%s %llu\n", names[i], (unsigned long long)ev[i]);
 }
 
-/* memory_stats[] of 6.18 with ZSWAP and THP: name, item, unit (0: pages, 1: events). */
+/*
+** memory_stats[] of 6.18 with ZSWAP and THP: name, item (-1: what memlab
+** does not have), unit, and whether it is a node statistic (which
+** memory.numa_stat shows per node).
+*/
 static const struct memory_stat {
 	const char *name;
 	int item;
 	int unit;		/* 0: pages (bytes out), 1: a count, 2: THPs (bytes out) */
+	bool node;
 } memory_stats[] = {
-	{ "anon", NR_ANON_PAGES, 0 },		{ "file", NR_FILE_PAGES, 0 },
-	{ "kernel", MEMCG_KMEM, 0 },		{ "kernel_stack", -1, 0 },
-	{ "pagetables", NR_PAGE_TABLE_PAGES, 0 }, { "sec_pagetables", -1, 0 },
-	{ "percpu", -1, 0 },			{ "sock", -1, 0 },
-	{ "vmalloc", -1, 0 },			{ "shmem", NR_SHMEM, 0 },
-	{ "zswap", -1, 0 },			{ "zswapped", -1, 0 },
-	{ "file_mapped", NR_MAPPED, 0 },	{ "file_dirty", NR_DIRTY, 0 },
-	{ "file_writeback", NR_WRITEBACK, 0 },	{ "swapcached", NR_SWAPCACHED, 0 },
-	{ "anon_thp", NR_ANON_TRANSPARENT_HUGEPAGES, 2 }, { "file_thp", -1, 0 },
-	{ "shmem_thp", -1, 0 },
-	{ "inactive_anon", NR_INACTIVE_ANON, 0 }, { "active_anon", NR_ACTIVE_ANON, 0 },
-	{ "inactive_file", NR_INACTIVE_FILE, 0 }, { "active_file", NR_ACTIVE_FILE, 0 },
-	{ "unevictable", NR_UNEVICTABLE, 0 },
-	{ "slab_reclaimable", -1, 0 },		{ "slab_unreclaimable", -1, 0 },
-	{ "workingset_refault_anon", WORKINGSET_REFAULT_ANON, 1 },
-	{ "workingset_refault_file", WORKINGSET_REFAULT_FILE, 1 },
-	{ "workingset_activate_anon", WORKINGSET_ACTIVATE_ANON, 1 },
-	{ "workingset_activate_file", WORKINGSET_ACTIVATE_FILE, 1 },
-	{ "workingset_restore_anon", WORKINGSET_RESTORE_ANON, 1 },
-	{ "workingset_restore_file", WORKINGSET_RESTORE_FILE, 1 },
-	{ "workingset_nodereclaim", WORKINGSET_NODERECLAIM, 1 },
-	{ "pgdemote_kswapd", -1, 1 },		{ "pgdemote_direct", -1, 1 },
-	{ "pgdemote_khugepaged", -1, 1 },	{ "pgdemote_proactive", -1, 1 },
-	{ "pgpromote_success", -1, 1 },
+	{ "anon", NR_ANON_PAGES, 0, 1 }, { "file", NR_FILE_PAGES, 0, 1 },
+	{ "kernel", MEMCG_KMEM, 0, 0 }, { "kernel_stack", -1, 0, 1 },
+	{ "pagetables", NR_PAGE_TABLE_PAGES, 0, 1 }, { "sec_pagetables", -1, 0, 1 },
+	{ "percpu", -1, 0, 0 }, { "sock", -1, 0, 0 },
+	{ "vmalloc", -1, 0, 0 }, { "shmem", NR_SHMEM, 0, 1 },
+	{ "zswap", -1, 0, 0 }, { "zswapped", -1, 0, 0 },
+	{ "file_mapped", NR_MAPPED, 0, 1 }, { "file_dirty", NR_DIRTY, 0, 1 },
+	{ "file_writeback", NR_WRITEBACK, 0, 1 }, { "swapcached", NR_SWAPCACHED, 0, 1 },
+	{ "anon_thp", NR_ANON_TRANSPARENT_HUGEPAGES, 2, 1 }, { "file_thp", -1, 0, 1 },
+	{ "shmem_thp", -1, 0, 1 }, { "inactive_anon", NR_INACTIVE_ANON, 0, 1 },
+	{ "active_anon", NR_ACTIVE_ANON, 0, 1 },
+	{ "inactive_file", NR_INACTIVE_FILE, 0, 1 },
+	{ "active_file", NR_ACTIVE_FILE, 0, 1 }, { "unevictable", NR_UNEVICTABLE, 0, 1 },
+	{ "slab_reclaimable", -1, 0, 1 }, { "slab_unreclaimable", -1, 0, 1 },
+	{ "workingset_refault_anon", WORKINGSET_REFAULT_ANON, 1, 1 },
+	{ "workingset_refault_file", WORKINGSET_REFAULT_FILE, 1, 1 },
+	{ "workingset_activate_anon", WORKINGSET_ACTIVATE_ANON, 1, 1 },
+	{ "workingset_activate_file", WORKINGSET_ACTIVATE_FILE, 1, 1 },
+	{ "workingset_restore_anon", WORKINGSET_RESTORE_ANON, 1, 1 },
+	{ "workingset_restore_file", WORKINGSET_RESTORE_FILE, 1, 1 },
+	{ "workingset_nodereclaim", WORKINGSET_NODERECLAIM, 1, 1 },
+	{ "pgdemote_kswapd", -1, 1, 1 },
+	{ "pgdemote_direct", -1, 1, 1 }, { "pgdemote_khugepaged", -1, 1, 1 },
+	{ "pgdemote_proactive", -1, 1, 1 }, { "pgpromote_success", -1, 1, 1 },
 };
 
 /*
@@ -1225,17 +1230,25 @@ static uint64_t memcg_stat(const struct mem_cgroup *memcg, int item)
 	return x > 0 ? (uint64_t)x : 0;
 }
 
+/* One memory_stats[] value as memory.stat prints it. */
+static uint64_t memory_stat_value(memlab_machine *m, const struct mem_cgroup *memcg,
+				  const struct memory_stat *s)
+{
+	uint64_t v = memcg_stat(memcg, s->item);
+
+	if (s->unit == 0)
+		return v << m->page_shift;
+	return s->unit == 2 ? v << (hpage_pmd_order(m) + m->page_shift) : v;
+}
+
 /* memcg_stat_format() */
 void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
 {
-	uint64_t hpage = 1ull << (hpage_pmd_order(m) + m->page_shift);
-
 	for (size_t i = 0; i < sizeof(memory_stats) / sizeof(memory_stats[0]); i++) {
 		const struct memory_stat *s = &memory_stats[i];
-		uint64_t v = memcg_stat(memcg, s->item);
 
-		v = s->unit == 0 ? v << m->page_shift : s->unit == 2 ? v * hpage : v;
-		sb_printf(sb, "%s %llu\n", s->name, (unsigned long long)v);
+		sb_printf(sb, "%s %llu\n", s->name,
+			  (unsigned long long)memory_stat_value(m, memcg, s));
 		if (!strcmp(s->name, "slab_unreclaimable"))
 			sb_printf(sb, "slab 0\n");
 	}
@@ -1248,6 +1261,15 @@ void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbu
 	for (size_t i = 0; i < sizeof(memcg_vm_event_stat) / sizeof(int); i++)
 		sb_printf(sb, "%s %llu\n", vmstat_name((enum vmstat_item)memcg_vm_event_stat[i]),
 			  (unsigned long long)memcg_stat(memcg, memcg_vm_event_stat[i]));
+}
+
+/* memory_numa_stat_show(): the node statistics, for the one node. */
+static void numa_stat_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
+{
+	for (size_t i = 0; i < sizeof(memory_stats) / sizeof(memory_stats[0]); i++)
+		if (memory_stats[i].node)
+			sb_printf(sb, "%s N0=%llu\n", memory_stats[i].name,
+				  (unsigned long long)memory_stat_value(m, memcg, &memory_stats[i]));
 }
 
 static void procs_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
@@ -1269,7 +1291,7 @@ static void procs_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbu
 
 enum cg_file {
 	CG_PROCS, CG_CURRENT, CG_MIN, CG_LOW, CG_HIGH, CG_MAX, CG_PEAK, CG_EVENTS,
-	CG_EVENTS_LOCAL, CG_STAT, CG_OOM_GROUP, CG_RECLAIM, CG_SWAP_CURRENT, CG_SWAP_HIGH,
+	CG_EVENTS_LOCAL, CG_STAT, CG_NUMA_STAT, CG_OOM_GROUP, CG_RECLAIM, CG_SWAP_CURRENT, CG_SWAP_HIGH,
 	CG_SWAP_MAX, CG_SWAP_PEAK, CG_SWAP_EVENTS, CG_NR_FILES
 };
 
@@ -1288,6 +1310,7 @@ static const struct cg_cftype {
 	[CG_EVENTS] = { "memory.events", true, true },
 	[CG_EVENTS_LOCAL] = { "memory.events.local", true, true },
 	[CG_STAT] = { "memory.stat", false, true },
+	[CG_NUMA_STAT] = { "memory.numa_stat", false, true },
 	[CG_OOM_GROUP] = { "memory.oom.group", true, true },
 	[CG_RECLAIM] = { "memory.reclaim", false, false },
 	[CG_SWAP_CURRENT] = { "memory.swap.current", true, true },
@@ -1333,6 +1356,7 @@ static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 	case CG_EVENTS: show_events(sb, memcg->events); break;
 	case CG_EVENTS_LOCAL: show_events(sb, memcg->events_local); break;
 	case CG_STAT: memcg_stat_format(m, memcg, sb); break;
+	case CG_NUMA_STAT: numa_stat_show(m, memcg, sb); break;
 	case CG_OOM_GROUP: sb_printf(sb, "%d\n", memcg->oom_group); break;
 	case CG_SWAP_CURRENT: sb_printf(sb, "%llu\n",
 					(unsigned long long)(memcg->swap.usage << m->page_shift)); break;

@@ -73,6 +73,8 @@ function test_tree_and_files()
   lu.assertEquals({ m:cgroup("/" .. string.rep("x", 256)) }, { nil, "ENAMETOOLONG", 36 })
   assert_raises("absolute path", m.cgroup, m, "a")
   assert_raises("file name", cg.read, cg, "../memory.max")
+  lu.assertStrContains(cg:read("memory.numa_stat"), "anon N0=0\nfile N0=0\nkernel_stack N0=0\n")
+  lu.assertStrContains(root:read("memory.numa_stat"), "pgpromote_success N0=0\n")
   -- memory.stat has 6.18's keys in 6.18's order (CONFIG_ZSWAP, THP, NUMA_BALANCING)
   local keys = {}
   for k in cg:read("memory.stat"):gmatch("(%S+) %d+\n") do keys[#keys + 1] = k end
