@@ -1079,8 +1079,12 @@ uint64_t try_to_free_mem_cgroup_pages(memlab_machine *m, struct mem_cgroup *memc
 		.proactive = options & MEMCG_RECLAIM_PROACTIVE,
 		.proactive_swappiness = swappiness,
 	};
+	uint64_t nr;
 
-	return do_try_to_free_pages(m, &sc);
+	trace(m, TP_MM_VMSCAN_MEMCG_RECLAIM_BEGIN, 0, sc.gfp_mask, 0, 0);
+	nr = do_try_to_free_pages(m, &sc);
+	trace(m, TP_MM_VMSCAN_MEMCG_RECLAIM_END, nr, 0, 0, 0);
+	return nr;
 }
 
 /* zone_reclaimable_pages(): what reclaim could free in the zone: file pages, anon with free swap. */

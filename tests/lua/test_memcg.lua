@@ -322,6 +322,26 @@ function test_max_reclaims_page_cache()
   lu.assertTrue(m:check())
 end
 
+function test_memcg_reclaim_tracepoints()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local f = m:file{ path = "/f", size = 4 * MiB }
+  local a = assert(p:mmap(nil, 4 * MiB, "r", "private", f, 0))
+  assert(p:touch(a, 4 * MiB, "r"))
+  m:trace{ events = { "mm_vmscan_memcg_reclaim_begin", "mm_vmscan_memcg_reclaim_end",
+                      "mm_vmscan_direct_reclaim_begin" }, size = 64 }
+  assert(cg:write("memory.reclaim", "128K"))		-- SWAP_CLUSTER_MAX pages at least
+  local evs = m:trace_events()
+  m:trace(false)
+  lu.assertEquals(#evs, 2)
+  lu.assertEquals(evs[1].event, "mm_vmscan_memcg_reclaim_begin")
+  lu.assertEquals(evs[1].order, 0)
+  lu.assertEquals(evs[2].event, "mm_vmscan_memcg_reclaim_end")
+  lu.assertTrue(evs[2].nr_reclaimed >= 32)
+  lu.assertEquals(evs[2].nr_reclaimed, cg:stat().pgsteal_proactive)
+end
+
 function test_max_swaps_anon()
   local m = machine{ swap = "64M" }
   local cg = m:cgroup("/box")
