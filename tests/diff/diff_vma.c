@@ -1067,15 +1067,17 @@ static int64_t helper_fork(int how)
 {
 	int64_t r = fork_tested(how, heap->start_brk, heap_zone_end(), helper_req, helper_resp);
 
-	if (r == 0 && how != FORK_EXIT) {
+	if (r == 0 && how != FORK_EXIT)
 		heap->parent = getppid();
-		/*
-		 * The kernel writes the maps into maps_buf during operations: no
-		 * copy-on-write page there (a fault in the kernel takes the
-		 * mmap_lock), as far as its maps can reach.
-		 */
+	/*
+	 * The kernel writes the maps into maps_buf during operations: no
+	 * copy-on-write page there (a fault in the kernel takes the mmap_lock),
+	 * as far as its maps can reach -- in the child that goes on, and in a
+	 * parent that goes on after its child exited, whose pages the fork left
+	 * write-protected all the same.
+	 */
+	if (r == 0)
 		memset(maps_buf, 0, sizeof maps_buf / 8);
-	}
 	return r;
 }
 
