@@ -2049,29 +2049,82 @@ static unsigned vmflags_parse(const char *s)
 }
 
 /*
-** The madvise VmFlags of the host's VMAs that start at a and at b (0 if
-** unknown), from one read of its smaps.
+** The VmFlags bits (above) of the VMAs of smaps text s that start at
+** start[0..n), into flags[] (0 where none starts there).
 */
-static void host_vmflags(uint64_t a, uint64_t b, unsigned *af, unsigned *bf)
+static void smaps_vmflags(const char *s, const uint64_t *start, int n, unsigned *flags)
 {
-	const char *s = read_into("/proc/self/smaps", maps_buf, sizeof maps_buf);
 	unsigned *here = NULL;
 
-	*af = *bf = 0;
+	memset(flags, 0, sizeof *flags * (size_t)n);
 	while (s && *s) {
 		if (!strncmp(s, "VmFlags:", 8) && here) {
 			*here = vmflags_parse(s + 8);
 		} else if (isxdigit((unsigned char)*s)) {
 			char *end;
-			uint64_t start = strtoull(s, &end, 16);
+			uint64_t a = strtoull(s, &end, 16);
 
-			if (*end == '-')	/* a VMA's first line (not "AnonHugePages:") */
-				here = start == a ? af : start == b ? bf : NULL;
+			if (*end == '-') {	/* a VMA's first line (not "AnonHugePages:") */
+				here = NULL;
+				for (int i = 0; i < n && !here; i++)
+					here = start[i] == a ? &flags[i] : NULL;
+			}
 		}
 		s = strchr(s, '\n');
 		if (s)
 			s++;
 	}
+}
+
+/*
+** The host's /proc/self/smaps as far as the window's VMAs, into maps_buf
+** (NULL if unreadable): the kernel renders the file as it is read, a walk
+** of each VMA's pages, and those above the window (the libraries,
+** memlab's machine) would be most of the cost.
+*/
+static const char *host_smaps_of_window(void)
+{
+	size_t len = 0, line = 0;
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while (len < sizeof maps_buf - 1) {
+		size_t room = sizeof maps_buf - 1 - len;
+		ssize_t got = read(fd, maps_buf + len, room < 4096 ? room : 4096);
+		char *nl;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+		/* stop at the first VMA above the window: its first line */
+		for (; (nl = memchr(maps_buf + line, '\n', len - line)) != NULL;
+		     line = (size_t)(nl + 1 - maps_buf)) {
+			char *end;
+			uint64_t a = strtoull(maps_buf + line, &end, 16);
+
+			if (end > maps_buf + line && *end == '-' && a >= W + WIN_LEN)
+				break;
+		}
+		if (nl)
+			break;
+	}
+	close(fd);
+	maps_buf[line] = 0;
+	return maps_buf;
+}
+
+/* The VmFlags bits of the host's VMAs that start at a and at b (0 if unknown). */
+static void host_vmflags(uint64_t a, uint64_t b, unsigned *af, unsigned *bf)
+{
+	const uint64_t start[2] = { a, b };
+	unsigned f[2];
+
+	smaps_vmflags(host_smaps_of_window(), start, 2, f);
+	*af = f[0];
+	*bf = f[1];
 }
 
 /* The advice that gives a VMA with flags vf the state of group g of nf, or -1. */
@@ -2491,6 +2544,37 @@ static int meets_test_file(const struct maps *h, const struct op *o)
 	return 0;
 }
 
+/*
+** VM_LOCKED and VM_LOCKONFAULT of the window's VMAs (hm's lines, the same
+** on both sides by now), which no maps line shows: "lo" and "lf" in the
+** host's /proc/self/smaps and in memlab's PID/smaps.  0 when they agree
+** (or memlab renders no smaps), else a description in why.
+*/
+static int lock_flags_compare(struct sim *sim, const struct maps *hm, char *why, size_t n)
+{
+	uint64_t start[MAX_LINES];
+	unsigned hf[MAX_LINES], sf[MAX_LINES];
+	char path[32], *text = NULL;
+	size_t len;
+
+	for (int i = 0; i < hm->n; i++)
+		start[i] = hm->l[i].start;
+	smaps_vmflags(host_smaps_of_window(), start, hm->n, hf);
+	snprintf(path, sizeof path, "%d/smaps", sim->pid);
+	if (memlab_proc(sim->m, path, &text, &len) != 0)
+		return 0;
+	smaps_vmflags(text, start, hm->n, sf);
+	memlab_free_text(sim->m, text);
+	for (int i = 0; i < hm->n; i++)
+		if ((hf[i] ^ sf[i]) & (VF_LO | VF_LF)) {
+			snprintf(why, n, "line %d: VmFlags \"%s%s\" on the host, \"%s%s\" in memlab",
+				 i + 1, hf[i] & VF_LO ? "lo" : "", hf[i] & VF_LF ? " lf" : "",
+				 sf[i] & VF_LO ? "lo" : "", sf[i] & VF_LF ? " lf" : "");
+			return 1;
+		}
+	return 0;
+}
+
 /* Valid mlockall flags: MCL_CURRENT or MCL_FUTURE, MCL_ONFAULT with either. */
 static int mcl_valid(int flags)
 {
@@ -2585,6 +2669,9 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 	sim_maps(sim, sm);
 	if (!r->fail && maps_compare(hm, sm, why, sizeof why))
 		fail_at(r, i, 2, "maps differ after %s: %s", op_name(st->op.kind), why);
+	if (!r->fail && (all || st->op.kind == OP_MLOCK || st->op.kind == OP_MUNLOCK) &&
+	    lock_flags_compare(sim, hm, why, sizeof why))
+		fail_at(r, i, 2, "lock flags differ after %s: %s", op_name(st->op.kind), why);
 	if (helper == NO_RESULT)
 		return;
 	if (!r->fail && helper != st->host)
@@ -2725,6 +2812,7 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 	struct rng g = { seed * 0x2545f4914f6cdd1dULL + 1 };
 	struct sim sim;
 	struct maps hm, sm;
+	char why[200];
 	int count;
 
 	memset(r, 0, sizeof *r);
@@ -2789,6 +2877,11 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 	}
 	if (!host_only && !r->fail)
 		compare_up(r, &sim, r->n, 1);
+	if (!host_only && !r->fail && lock_flags_compare(&sim, &hm, why, sizeof why)) {
+		fail_at(r, r->n, 2, "lock flags differ at the end%s: %s", "", why);
+		r->hm = hm;
+		r->sm = sm;
+	}
 	if (!host_only && !r->fail) {
 		sim_check(&sim);
 		if (sim.reports[0]) {
