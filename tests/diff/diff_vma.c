@@ -2531,8 +2531,8 @@ static void run_heap_step(struct run *r, struct sim *sim, struct step *st, int i
 }
 
 /*
-** An madvise over the test file: its faults may wait for the host's
-** page cache (see lt_retries_only).
+** An operation over the test file (the old range of an mremap): its
+** faults may wait for the host's page cache (see lt_retries_only).
 */
 static int meets_test_file(const struct maps *h, const struct op *o)
 {
@@ -2611,10 +2611,14 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 	int64_t helper = NO_RESULT;
 	int all = st->op.kind == OP_MLOCKALL || st->op.kind == OP_MUNLOCKALL;
 	const struct mline *at = maps_find(hm, st->op.addr);
-	/* mlockall(MCL_CURRENT) populates every file mapping on either side */
+	/*
+	 * mremap growing a locked VMA and mprotect making one writable populate
+	 * too, mlockall(MCL_CURRENT) every file mapping on either side
+	 */
 	int file_op = (st->op.kind == OP_MMAP && st->op.file) ||
 		      (st->op.kind == OP_TOUCH && at && is_test_file(at)) ||
-		      ((st->op.kind == OP_MADVISE || st->op.kind == OP_MLOCK) &&
+		      ((st->op.kind == OP_MADVISE || st->op.kind == OP_MLOCK ||
+			st->op.kind == OP_MREMAP || st->op.kind == OP_MPROTECT) &&
 		       meets_test_file(hm, &st->op)) ||
 		      (st->op.kind == OP_MLOCKALL && (st->op.flags & K_MCL_CURRENT));
 
