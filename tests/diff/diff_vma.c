@@ -185,7 +185,7 @@ struct op {
 enum { TOUCH_OK = 0, TOUCH_MAPERR = 1, TOUCH_ACCERR = 2, TOUCH_SIGBUS = 3,
        TOUCH_SKIPPED = 4 };
 #define OP_SKIPPED	((int64_t)1 << 60)	/* a heap operation without the helper */
-#define OP_UNPRIVILEGED	(OP_SKIPPED + 1)	/* mlock or munlock, the host not root */
+#define OP_UNPRIVILEGED	(OP_SKIPPED + 1)	/* mlock and the like, the host not root */
 #define OP_SANITIZER	(OP_SKIPPED + 2)	/* mlockall populating a sanitizer's shadow */
 #define K_MLOCK_ONFAULT	0x01
 #define K_MCL_CURRENT	1
@@ -1926,14 +1926,6 @@ static void gen_madvise(struct rng *r, const struct maps *h, struct op *o)
 }
 
 /*
-** mlock, mlock2 (MLOCK_ONFAULT, now and then an unknown flag) or munlock
-** of a VMA's pages (half the time) or of a range from the window's
-** addresses and lengths: a huge length stops
-** at the hole after the window (ENOMEM, the VMAs before it changed),
-** others are kept inside it -- with the offset of an unaligned address
-** counted, as mlock rounds len + offset up.
-*/
-/*
 ** mlockall or munlockall, of the whole address space: mostly with
 ** MCL_ONFAULT, as one that populates (MCL_CURRENT without it) faults in
 ** all this process's memory, memlab's machine among it (see README);
@@ -1956,6 +1948,15 @@ static void gen_mlockall(struct rng *r, struct op *o)
 		 : bad[rnd(r, sizeof bad / sizeof bad[0])];
 }
 
+/*
+** mlock, mlock2 (MLOCK_ONFAULT, now and then an unknown flag) or munlock
+** of a VMA's pages (half the time) or of a range from the window's
+** addresses and lengths: a huge length stops
+** at the hole after the window (ENOMEM, the VMAs before it changed),
+** others are kept inside it -- with the offset of an unaligned address
+** counted, as mlock rounds len + offset up.  A quarter of the time,
+** mlockall or munlockall instead.
+*/
 static void gen_mlock(struct rng *r, const struct maps *h, struct op *o)
 {
 	unsigned y = (unsigned)rnd(r, 100);
