@@ -573,8 +573,14 @@ static int64_t mmap_region(memlab_task *t, struct memlab_file *file, uint64_t ad
 		goto unacct;
 	if (is_file_hugepages(file) && (err = hugetlbfs_file_mmap(file, &vm_flags, pgoff)))
 		return err;	/* never charged; what MAP_FIXED replaced stays unmapped */
-	if ((vm_flags & VM_LOCKED) && (vm_flags & (VM_SPECIAL | VM_HUGETLB)))
-		vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* __mmap_complete(): not mlocked */
+	/*
+	 * __mmap_complete(): what mlock cannot lock is not mlocked, MAP_DROPPABLE
+	 * memory among it (host-checked: under mlockall(MCL_FUTURE) a droppable
+	 * VMA has no "lo" and Locked: 0 kB -- but it is populated all the same,
+	 * do_mmap() having seen VM_LOCKED)
+	 */
+	if ((vm_flags & VM_LOCKED) && (vm_flags & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE)))
+		vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
 	vmg = (struct vma_merge_struct){ .mm = mm, .prev = vma_prev_or_last(mm, next),
 		.next = next, .start = addr, .end = end, .pgoff = pgoff, .flags = vm_flags,
 		.file = file };

@@ -770,9 +770,9 @@ static void mm_violation(struct mm_check *c, const char *fmt, ...)
 }
 
 /*
-** VM_LOCKONFAULT only with VM_LOCKED, and neither on a VM_SPECIAL or
-** hugetlb VMA: mmap and mlock_fixup() leave those unlocked, so locked_vm
-** never counts them.
+** VM_LOCKONFAULT only with VM_LOCKED, and neither on a VM_SPECIAL,
+** hugetlb or droppable VMA: mmap and mlock_fixup() leave those unlocked,
+** so locked_vm never counts them.
 */
 static void check_locked(struct mm_check *c, const struct vm_area_struct *vma)
 {
@@ -781,8 +781,8 @@ static void check_locked(struct mm_check *c, const struct vm_area_struct *vma)
 	if ((f & VM_LOCKONFAULT) && !(f & VM_LOCKED))
 		mm_violation(c, "VMA %#llx: VM_LOCKONFAULT without VM_LOCKED",
 			     (unsigned long long)vma->vm_start);
-	if ((f & VM_LOCKED) && (f & (VM_SPECIAL | VM_HUGETLB)))
-		mm_violation(c, "VMA %#llx: VM_LOCKED on a VM_SPECIAL or hugetlb VMA",
+	if ((f & VM_LOCKED) && (f & (VM_SPECIAL | VM_HUGETLB | VM_DROPPABLE)))
+		mm_violation(c, "VMA %#llx: VM_LOCKED on a VM_SPECIAL, hugetlb or droppable VMA",
 			     (unsigned long long)vma->vm_start);
 }
 

@@ -3,8 +3,8 @@
 ** the kernel this program runs on.
 **
 ** For each seed a random sequence of mmap (anonymous, droppable and of a
-** real file) / munmap / mprotect / mremap / madvise / mlock, mlock2 and
-** munlock (as root), touches (read, write,
+** real file) / munmap / mprotect / mremap / madvise / mlock, mlock2,
+** munlock, mlockall and munlockall (as root), touches (read, write,
 ** execute, stack growth) and forks is run twice: on this very process (real system
 ** calls, confined to a window of WIN_PAGES pages at a fixed address that
 ** is verified free at start) and on a memlab task spawned without ASLR,
@@ -145,7 +145,7 @@ static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
 /* ===================== operations ===================== */
 
 enum { OP_MMAP, OP_MUNMAP, OP_MPROTECT, OP_MREMAP, OP_TOUCH, OP_BRK, OP_MADVISE, OP_FORK,
-       OP_MLOCK, OP_MUNLOCK };
+       OP_MLOCK, OP_MUNLOCK, OP_MLOCKALL, OP_MUNLOCKALL };
 
 /*
 ** What a fork leaves (the op's flags): the child goes on as the process
@@ -185,13 +185,17 @@ struct op {
 enum { TOUCH_OK = 0, TOUCH_MAPERR = 1, TOUCH_ACCERR = 2, TOUCH_SIGBUS = 3,
        TOUCH_SKIPPED = 4 };
 #define OP_SKIPPED	((int64_t)1 << 60)	/* a heap operation without the helper */
-#define OP_UNPRIVILEGED	(OP_SKIPPED + 1)	/* mlock or munlock, the host not root */
+#define OP_UNPRIVILEGED	(OP_SKIPPED + 1)	/* mlock and the like, the host not root */
+#define OP_SANITIZER	(OP_SKIPPED + 2)	/* mlockall populating a sanitizer's shadow */
 #define K_MLOCK_ONFAULT	0x01
+#define K_MCL_CURRENT	1
+#define K_MCL_FUTURE	2
+#define K_MCL_ONFAULT	4
 
 static const char *op_name(int kind)
 {
 	static const char *n[] = { "mmap", "munmap", "mprotect", "mremap", "touch", "brk",
-				   "madvise", "fork", "mlock", "munlock" };
+				   "madvise", "fork", "mlock", "munlock", "mlockall", "munlockall" };
 	return n[kind];
 }
 
@@ -238,24 +242,32 @@ static void fmt_map_flags(char *buf, size_t n, int flags)
 		snprintf(buf + l, n - l, "|0x%x", (unsigned)rest);
 }
 
-static void fmt_mremap_flags(char *buf, size_t n, int flags)
+/* Flags of bits 1, 2 and 4, named: "0", or the names and the rest joined by "|". */
+static void fmt_flags3(char *buf, size_t n, int flags, const char *const name[3])
 {
 	size_t l = 0;
-	int rest = flags;
-	buf[0] = 0;
-	if (!flags) {
-		snprintf(buf, n, "0");
-		return;
-	}
-	if (rest & K_MREMAP_MAYMOVE)
-		l += (size_t)snprintf(buf + l, n - l, "%smaymove", l ? "|" : "");
-	if (rest & K_MREMAP_FIXED)
-		l += (size_t)snprintf(buf + l, n - l, "%sfixed", l ? "|" : "");
-	if (rest & K_MREMAP_DONTUNMAP)
-		l += (size_t)snprintf(buf + l, n - l, "%sdontunmap", l ? "|" : "");
-	rest &= ~7;
+	unsigned rest = (unsigned)flags & ~7u;
+
+	snprintf(buf, n, "0");
+	for (int b = 0; b < 3; b++)
+		if (flags & (1 << b))
+			l += (size_t)snprintf(buf + l, n - l, "%s%s", l ? "|" : "", name[b]);
 	if (rest)
-		snprintf(buf + l, n - l, "%s0x%x", l ? "|" : "", (unsigned)rest);
+		snprintf(buf + l, n - l, "%s0x%x", l ? "|" : "", rest);
+}
+
+static void fmt_mremap_flags(char *buf, size_t n, int flags)
+{
+	static const char *const name[3] = { "maymove", "fixed", "dontunmap" };
+
+	fmt_flags3(buf, n, flags, name);
+}
+
+static void fmt_mcl_flags(char *buf, size_t n, int flags)
+{
+	static const char *const name[3] = { "current", "future", "onfault" };
+
+	fmt_flags3(buf, n, flags, name);
 }
 
 /* An address of the op: a number, or base+off in the heap zone. */
@@ -315,6 +327,13 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 	case OP_MUNLOCK:
 		snprintf(buf, n, "munlock(0x%" PRIx64 ", 0x%" PRIx64 ")", o->addr, o->len);
 		break;
+	case OP_MLOCKALL:
+		fmt_mcl_flags(f, sizeof f, o->flags);
+		snprintf(buf, n, "mlockall(%s)", f);
+		break;
+	case OP_MUNLOCKALL:
+		snprintf(buf, n, "munlockall()");
+		break;
 	case OP_MREMAP:
 		fmt_mremap_flags(f, sizeof f, o->flags);
 		snprintf(buf, n, "mremap(0x%" PRIx64 ", 0x%" PRIx64 ", 0x%" PRIx64 ", %s, 0x%" PRIx64 ")",
@@ -349,6 +368,10 @@ static void fmt_result(char *buf, size_t n, const struct op *o, int64_t v)
 	}
 	if (v == OP_UNPRIVILEGED) {
 		snprintf(buf, n, "skipped (the host is not root)");
+		return;
+	}
+	if (v == OP_SANITIZER) {
+		snprintf(buf, n, "skipped (it would populate the sanitizer's shadow)");
 		return;
 	}
 	if (kind == OP_BRK) {	/* the break, relative to start_brk */
@@ -693,6 +716,27 @@ static int file_fd = -1;	/* the test file, opened O_RDWR */
 
 static int64_t host_fork(const struct op *o);
 
+/*
+** The MCL_ bits this process's mm->def_flags stand for: MCL_FUTURE (with
+** MCL_ONFAULT) after an mlockall() that asked for it, else 0.  A brk
+** helper started later takes them too: memlab's one task has them for
+** its heap as for its window.  A fork's child starts without (Linux's
+** mm_init() keeps no VM_LOCKED in def_flags).
+*/
+static int mcl_future;
+
+/* mlockall(2) or munlockall(2) of this process. */
+static int64_t host_mlockall(const struct op *o)
+{
+	int64_t r = o->kind == OP_MLOCKALL ? host_ret(syscall(SYS_mlockall, o->flags))
+					   : host_ret(syscall(SYS_munlockall));
+
+	if (r == 0)
+		mcl_future = o->kind == OP_MLOCKALL && (o->flags & K_MCL_FUTURE) ?
+			     o->flags & (K_MCL_FUTURE | K_MCL_ONFAULT) : 0;
+	return r;
+}
+
 static int64_t host_do(const struct op *o)
 {
 	switch (o->kind) {
@@ -713,6 +757,9 @@ static int64_t host_do(const struct op *o)
 		return host_ret(syscall(SYS_mlock, o->addr, o->len));
 	case OP_MUNLOCK:
 		return host_ret(syscall(SYS_munlock, o->addr, o->len));
+	case OP_MLOCKALL:
+	case OP_MUNLOCKALL:
+		return host_mlockall(o);
 	case OP_FORK:
 		return host_fork(o);
 	default:
@@ -869,6 +916,9 @@ static int64_t helper_do(const struct op *o)
 		return host_ret(syscall(SYS_munmap, base + o->addr, o->len));
 	case OP_FORK:
 		return helper_fork(o->flags);
+	case OP_MLOCKALL:
+	case OP_MUNLOCKALL:
+		return host_mlockall(o);
 	default:
 		return host_touch(base + o->addr, o->access);
 	}
@@ -896,6 +946,8 @@ static void helper_main(int req, int resp)
 	helper_resp = resp;
 	prctl(PR_SET_PDEATHSIG, SIGKILL);	/* a timeout's kill ends it too */
 	touch_setup();
+	if (mcl_future)		/* the def_flags of the process it is part of */
+		syscall(SYS_mlockall, mcl_future);
 	heap->start_brk = read_start_brk();
 	heap->brk0 = (uint64_t)syscall(SYS_brk, 0);
 	if (heap->start_brk && heap->brk0 >= heap->start_brk &&
@@ -1058,6 +1110,7 @@ static int64_t host_fork(const struct op *o)
 	if (r == 0 && o->flags != FORK_EXIT) {
 		up_helper[nr_up] = 0;		/* heap_fork() tells */
 		up_pid[nr_up++] = getppid();
+		mcl_future = 0;
 	}
 	return r;
 }
@@ -1067,15 +1120,17 @@ static int64_t helper_fork(int how)
 {
 	int64_t r = fork_tested(how, heap->start_brk, heap_zone_end(), helper_req, helper_resp);
 
-	if (r == 0 && how != FORK_EXIT) {
+	if (r == 0 && how != FORK_EXIT)
 		heap->parent = getppid();
-		/*
-		 * The kernel writes the maps into maps_buf during operations: no
-		 * copy-on-write page there (a fault in the kernel takes the
-		 * mmap_lock), as far as its maps can reach.
-		 */
+	/*
+	 * The kernel writes the maps into maps_buf during operations: no
+	 * copy-on-write page there (a fault in the kernel takes the mmap_lock),
+	 * as far as its maps can reach -- in the child that goes on, and in a
+	 * parent that goes on after its child exited, whose pages the fork left
+	 * write-protected all the same.
+	 */
+	if (r == 0)
 		memset(maps_buf, 0, sizeof maps_buf / 8);
-	}
 	return r;
 }
 
@@ -1334,7 +1389,7 @@ static int sim_start(struct sim *s)
 
 	memset(s, 0, sizeof *s);
 	memlab_config_init(&cfg);
-	cfg.ram = 256ULL << 20;
+	cfg.ram = 16ULL << 20;
 	cfg.seed = 1;
 	cfg.report = sim_report;
 	cfg.report_ud = s;
@@ -1576,6 +1631,12 @@ static int64_t sim_do(struct sim *s, const struct op *o)
 		break;
 	case OP_MUNLOCK:
 		rc = memlab_munlock(s->t, o->addr, o->len);
+		break;
+	case OP_MLOCKALL:
+		rc = memlab_mlockall(s->t, o->flags);
+		break;
+	case OP_MUNLOCKALL:
+		rc = memlab_munlockall(s->t);
 		break;
 	case OP_FORK:
 		return sim_fork(s, o);
@@ -1865,17 +1926,47 @@ static void gen_madvise(struct rng *r, const struct maps *h, struct op *o)
 }
 
 /*
+** mlockall or munlockall, of the whole address space: mostly with
+** MCL_ONFAULT, as one that populates (MCL_CURRENT without it) faults in
+** all this process's memory, memlab's machine among it (see README);
+** now and then flags Linux refuses (0, MCL_ONFAULT alone, unknown bits).
+*/
+static void gen_mlockall(struct rng *r, struct op *o)
+{
+	static const int bad[] = { 0, K_MCL_ONFAULT, 8, K_MCL_CURRENT | 8, K_MCL_FUTURE | 0x10,
+				   (int)0x80000000u | K_MCL_CURRENT, -1 };
+	unsigned y = (unsigned)rnd(r, 100);
+
+	o->kind = y < 35 ? OP_MUNLOCKALL : OP_MLOCKALL;
+	o->flags = y < 35 ? 0
+		 : y < 50 ? K_MCL_CURRENT | K_MCL_ONFAULT
+		 : y < 61 ? K_MCL_FUTURE
+		 : y < 71 ? K_MCL_FUTURE | K_MCL_ONFAULT
+		 : y < 82 ? K_MCL_CURRENT | K_MCL_FUTURE | K_MCL_ONFAULT
+		 : y < 86 ? K_MCL_CURRENT
+		 : y < 90 ? K_MCL_CURRENT | K_MCL_FUTURE
+		 : bad[rnd(r, sizeof bad / sizeof bad[0])];
+}
+
+/*
 ** mlock, mlock2 (MLOCK_ONFAULT, now and then an unknown flag) or munlock
 ** of a VMA's pages (half the time) or of a range from the window's
 ** addresses and lengths: a huge length stops
 ** at the hole after the window (ENOMEM, the VMAs before it changed),
 ** others are kept inside it -- with the offset of an unaligned address
-** counted, as mlock rounds len + offset up.
+** counted, as mlock rounds len + offset up.  A quarter of the time,
+** mlockall or munlockall instead.
 */
 static void gen_mlock(struct rng *r, const struct maps *h, struct op *o)
 {
 	unsigned y = (unsigned)rnd(r, 100);
 	uint64_t off;
+
+	if (y < 25) {
+		gen_mlockall(r, o);
+		return;
+	}
+	y = (unsigned)rnd(r, 100);
 
 	o->kind = y < 40 ? OP_MUNLOCK : OP_MLOCK;
 	o->flags = y < 40 || y >= 94 ? (y >= 97 ? 2 : 0) : y < 65 ? K_MLOCK_ONFAULT : 0;
@@ -1959,29 +2050,82 @@ static unsigned vmflags_parse(const char *s)
 }
 
 /*
-** The madvise VmFlags of the host's VMAs that start at a and at b (0 if
-** unknown), from one read of its smaps.
+** The VmFlags bits (above) of the VMAs of smaps text s that start at
+** start[0..n), into flags[] (0 where none starts there).
 */
-static void host_vmflags(uint64_t a, uint64_t b, unsigned *af, unsigned *bf)
+static void smaps_vmflags(const char *s, const uint64_t *start, int n, unsigned *flags)
 {
-	const char *s = read_into("/proc/self/smaps", maps_buf, sizeof maps_buf);
 	unsigned *here = NULL;
 
-	*af = *bf = 0;
+	memset(flags, 0, sizeof *flags * (size_t)n);
 	while (s && *s) {
 		if (!strncmp(s, "VmFlags:", 8) && here) {
 			*here = vmflags_parse(s + 8);
 		} else if (isxdigit((unsigned char)*s)) {
 			char *end;
-			uint64_t start = strtoull(s, &end, 16);
+			uint64_t a = strtoull(s, &end, 16);
 
-			if (*end == '-')	/* a VMA's first line (not "AnonHugePages:") */
-				here = start == a ? af : start == b ? bf : NULL;
+			if (*end == '-') {	/* a VMA's first line (not "AnonHugePages:") */
+				here = NULL;
+				for (int i = 0; i < n && !here; i++)
+					here = start[i] == a ? &flags[i] : NULL;
+			}
 		}
 		s = strchr(s, '\n');
 		if (s)
 			s++;
 	}
+}
+
+/*
+** The host's /proc/self/smaps as far as the window's VMAs, into maps_buf
+** (NULL if unreadable): the kernel renders the file as it is read, a walk
+** of each VMA's pages, and those above the window (the libraries,
+** memlab's machine) would be most of the cost.
+*/
+static const char *host_smaps_of_window(void)
+{
+	size_t len = 0, line = 0;
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+
+	if (fd < 0)
+		return NULL;
+	while (len < sizeof maps_buf - 1) {
+		size_t room = sizeof maps_buf - 1 - len;
+		ssize_t got = read(fd, maps_buf + len, room < 4096 ? room : 4096);
+		char *nl;
+
+		if (got < 0 && errno == EINTR)
+			continue;
+		if (got <= 0)
+			break;
+		len += (size_t)got;
+		/* stop at the first VMA above the window: its first line */
+		for (; (nl = memchr(maps_buf + line, '\n', len - line)) != NULL;
+		     line = (size_t)(nl + 1 - maps_buf)) {
+			char *end;
+			uint64_t a = strtoull(maps_buf + line, &end, 16);
+
+			if (end > maps_buf + line && *end == '-' && a >= W + WIN_LEN)
+				break;
+		}
+		if (nl)
+			break;
+	}
+	close(fd);
+	maps_buf[line] = 0;
+	return maps_buf;
+}
+
+/* The VmFlags bits of the host's VMAs that start at a and at b (0 if unknown). */
+static void host_vmflags(uint64_t a, uint64_t b, unsigned *af, unsigned *bf)
+{
+	const uint64_t start[2] = { a, b };
+	unsigned f[2];
+
+	smaps_vmflags(host_smaps_of_window(), start, 2, f);
+	*af = f[0];
+	*bf = f[1];
 }
 
 /* The advice that gives a VMA with flags vf the state of group g of nf, or -1. */
@@ -2254,6 +2398,8 @@ static int op_is_safe(const struct op *o)
 	uint64_t pa = o->addr & ~(PAGE - 1);
 	if (o->space == SPACE_HEAP || o->kind == OP_FORK)
 		return 1;	/* the brk helper's own address space; a copy of it all */
+	if (o->kind == OP_MLOCKALL || o->kind == OP_MUNLOCKALL)
+		return 1;	/* every VMA's lock flags: no mapping changes */
 	if (o->kind == OP_TOUCH)
 		return in_window(o->addr);
 	if (o->kind == OP_MADVISE)	/* no length check: the advice reaches every VMA */
@@ -2386,8 +2532,8 @@ static void run_heap_step(struct run *r, struct sim *sim, struct step *st, int i
 }
 
 /*
-** An madvise over the test file: its faults may wait for the host's
-** page cache (see lt_retries_only).
+** An operation over the test file (the old range of an mremap): its
+** faults may wait for the host's page cache (see lt_retries_only).
 */
 static int meets_test_file(const struct maps *h, const struct op *o)
 {
@@ -2400,32 +2546,103 @@ static int meets_test_file(const struct maps *h, const struct op *o)
 }
 
 /*
+** VM_LOCKED and VM_LOCKONFAULT of the window's VMAs (hm's lines, the same
+** on both sides by now), which no maps line shows: "lo" and "lf" in the
+** host's /proc/self/smaps and in memlab's PID/smaps.  0 when they agree
+** (or memlab renders no smaps), else a description in why.
+*/
+static int lock_flags_compare(struct sim *sim, const struct maps *hm, char *why, size_t n)
+{
+	uint64_t start[MAX_LINES];
+	unsigned hf[MAX_LINES], sf[MAX_LINES];
+	char path[32], *text = NULL;
+	size_t len;
+
+	for (int i = 0; i < hm->n; i++)
+		start[i] = hm->l[i].start;
+	smaps_vmflags(host_smaps_of_window(), start, hm->n, hf);
+	snprintf(path, sizeof path, "%d/smaps", sim->pid);
+	if (memlab_proc(sim->m, path, &text, &len) != 0)
+		return 0;
+	smaps_vmflags(text, start, hm->n, sf);
+	memlab_free_text(sim->m, text);
+	for (int i = 0; i < hm->n; i++)
+		if ((hf[i] ^ sf[i]) & (VF_LO | VF_LF)) {
+			snprintf(why, n, "line %d: VmFlags \"%s%s\" on the host, \"%s%s\" in memlab",
+				 i + 1, hf[i] & VF_LO ? "lo" : "", hf[i] & VF_LF ? " lf" : "",
+				 sf[i] & VF_LO ? "lo" : "", sf[i] & VF_LF ? " lf" : "");
+			return 1;
+		}
+	return 0;
+}
+
+/* Valid mlockall flags: MCL_CURRENT or MCL_FUTURE, MCL_ONFAULT with either. */
+static int mcl_valid(int flags)
+{
+	return flags && !(flags & ~(K_MCL_CURRENT | K_MCL_FUTURE | K_MCL_ONFAULT)) &&
+	       flags != K_MCL_ONFAULT;
+}
+
+/*
+** mlockall or munlockall reaches the whole address space, and memlab's
+** task holds the heap zone too, which on the host is the brk helper's:
+** the helper makes the same call (its lock events are read away).  Its
+** result, or NO_RESULT when no helper runs.
+*/
+static int64_t heap_mlockall(const struct op *o)
+{
+	int64_t res;
+
+	if (!heap_pid || !heap->ready)
+		return NO_RESULT;
+	res = heap_host_do(o);
+	lt_clear();
+	return res;
+}
+
+/*
 ** One operation of the window on both sides: the result, then the maps
 ** (addresses the kernel chose outside the window are unmapped at once).
 */
 static void run_window_step(struct run *r, struct sim *sim, struct step *st, int i,
 			    struct maps *hm, struct maps *sm)
 {
+	static struct maps sz;
 	char why[200];
-
+	int64_t helper = NO_RESULT;
+	int all = st->op.kind == OP_MLOCKALL || st->op.kind == OP_MUNLOCKALL;
 	const struct mline *at = maps_find(hm, st->op.addr);
+	/*
+	 * mremap growing a locked VMA and mprotect making one writable populate
+	 * too, mlockall(MCL_CURRENT) every file mapping on either side
+	 */
 	int file_op = (st->op.kind == OP_MMAP && st->op.file) ||
 		      (st->op.kind == OP_TOUCH && at && is_test_file(at)) ||
-		      ((st->op.kind == OP_MADVISE || st->op.kind == OP_MLOCK) &&
-		       meets_test_file(hm, &st->op));
+		      ((st->op.kind == OP_MADVISE || st->op.kind == OP_MLOCK ||
+			st->op.kind == OP_MREMAP || st->op.kind == OP_MPROTECT) &&
+		       meets_test_file(hm, &st->op)) ||
+		      (st->op.kind == OP_MLOCKALL && (st->op.flags & K_MCL_CURRENT));
 
 	if (st->op.kind == OP_TOUCH && st->op.access == 'x' && !exec_is_safe(hm, st->op.addr)) {
 		st->host = st->sim = TOUCH_SKIPPED;
 		return;
 	}
-	if ((st->op.kind == OP_MLOCK || st->op.kind == OP_MUNLOCK) && geteuid() != 0) {
+	if ((st->op.kind == OP_MLOCK || st->op.kind == OP_MUNLOCK || all) && geteuid() != 0) {
 		/* RLIMIT_MEMLOCK would stop the host where memlab's root goes on */
 		st->host = st->sim = OP_UNPRIVILEGED;
+		return;
+	}
+	if (SANITIZED && st->op.kind == OP_MLOCKALL && mcl_valid(st->op.flags) &&
+	    !(st->op.flags & K_MCL_ONFAULT)) {
+		/* it would fault in the shadow's terabytes, now or at the runtime's next mmap */
+		st->host = st->sim = OP_SANITIZER;
 		return;
 	}
 	lt_clear();
 	st->host = host_do(&st->op);
 	lt_host(st->hlock, sizeof st->hlock);
+	if (all)
+		helper = heap_mlockall(&st->op);
 	if (!host_only) {
 		st->sim = NO_RESULT;
 		fflush(stdout);
@@ -2457,6 +2674,19 @@ static void run_window_step(struct run *r, struct sim *sim, struct step *st, int
 	sim_maps(sim, sm);
 	if (!r->fail && maps_compare(hm, sm, why, sizeof why))
 		fail_at(r, i, 2, "maps differ after %s: %s", op_name(st->op.kind), why);
+	if (!r->fail && (all || st->op.kind == OP_MLOCK || st->op.kind == OP_MUNLOCK) &&
+	    lock_flags_compare(sim, hm, why, sizeof why))
+		fail_at(r, i, 2, "lock flags differ after %s: %s", op_name(st->op.kind), why);
+	if (helper == NO_RESULT)
+		return;
+	if (!r->fail && helper != st->host)
+		fail_at(r, i, 1, "%s: results differ%s", op_name(st->op.kind),
+			" (the brk helper's and this process's)");
+	sim_zone(sim, sim->pid, &sz);
+	if (!r->fail && maps_compare(&heap->zone, &sz, why, sizeof why))
+		fail_at(r, i, 2, "heap zones differ after %s: %s", op_name(st->op.kind), why);
+	r->hz = heap->zone;
+	r->sz = sz;
 }
 
 /*
@@ -2587,6 +2817,7 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 	struct rng g = { seed * 0x2545f4914f6cdd1dULL + 1 };
 	struct sim sim;
 	struct maps hm, sm;
+	char why[200];
 	int count;
 
 	memset(r, 0, sizeof *r);
@@ -2596,6 +2827,7 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 	gen_brk_from_base = 0;
 	gen_forks = gen_gens = gen_since = 0;
 	nr_up = 0;
+	mcl_future = 0;
 	count = gen ? (int)(10 + rnd(&g, (uint64_t)max_ops - 9)) : nops;
 	if (pipe(fork_sync)) {
 		perror("pipe");
@@ -2650,6 +2882,11 @@ static void run_seq(struct run *r, uint64_t seed, int gen, const struct op *ops,
 	}
 	if (!host_only && !r->fail)
 		compare_up(r, &sim, r->n, 1);
+	if (!host_only && !r->fail && lock_flags_compare(&sim, &hm, why, sizeof why)) {
+		fail_at(r, r->n, 2, "lock flags differ at the end%s: %s", "", why);
+		r->hm = hm;
+		r->sm = sm;
+	}
 	if (!host_only && !r->fail) {
 		sim_check(&sim);
 		if (sim.reports[0]) {
