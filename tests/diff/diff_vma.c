@@ -3163,6 +3163,14 @@ static void usage(void)
 	exit(2);
 }
 
+/* A failure that is only the host's lock events with fault retries added. */
+static int host_retry_only(const struct run *r)
+{
+	const struct step *st = &r->s[r->fail_at < r->n ? r->fail_at : 0];
+
+	return r->fail_kind == 7 && r->fail_at < r->n && lt_retries_only(st->hlock, st->slock);
+}
+
 int main(int argc, char **argv)
 {
 	uint64_t first = 1, count = 300;
@@ -3216,6 +3224,18 @@ int main(int argc, char **argv)
 		run_guarded(&r, seed, 1, NULL, 0, one || host_only);
 		if (host_only)
 			continue;
+		if (r.fail && host_retry_only(&r)) {
+			/*
+			 * The host's fault dropped its lock and ran again where
+			 * memlab's did not, at an operation that is no file's:
+			 * seen once in ~25,000 seeds (a page a DAMON monitor
+			 * held locked for a moment is our guess).  One more
+			 * run decides, as diff_rss does for DAMON's marks.
+			 */
+			printf("seed %" PRIu64 ": the host retried a fault once more at step %d; "
+			       "running it again\n", seed, r.fail_at + 1);
+			run_guarded(&r, seed, 1, NULL, 0, one);
+		}
 		if (!r.fail) {
 			passed++;
 			continue;
