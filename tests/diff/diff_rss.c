@@ -56,6 +56,8 @@
 
 #include <memlab/memlab.h>
 
+#include "diff_common.h"
+
 /* ===================== constants ===================== */
 
 #define PAGE		((uint64_t)4096)
@@ -124,20 +126,6 @@ static int meets_window(uint64_t a, uint64_t len)
 	return a < W + WIN_LEN && end > W;
 }
 static int is_err(int64_t v) { return v < 0 && v >= -4095; }
-
-/* ===================== the random generator (splitmix64) ===================== */
-
-struct rng { uint64_t s; };
-
-static uint64_t rnext(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
 
 /* ===================== operations ===================== */
 
@@ -1183,25 +1171,17 @@ struct sim {
 static void sim_report(void *ud, const char *msg)
 {
 	struct sim *s = ud;
-	size_t l = strlen(s->reports);
 
-	if (l + 2 < sizeof s->reports)
-		snprintf(s->reports + l, sizeof s->reports - l, "%s%s", l ? "; " : "", msg);
+	diff_append_report(s->reports, sizeof s->reports, msg);
 }
 
 static int sim_start(struct sim *s)
 {
-	struct memlab_config cfg;
 	struct memlab_spawn_args args;
 	int rc;
 
 	memset(s, 0, sizeof *s);
-	memlab_config_init(&cfg);
-	cfg.ram = 1ULL << 30;
-	cfg.seed = 1;
-	cfg.report = sim_report;
-	cfg.report_ud = s;
-	if ((rc = memlab_create(&cfg, &s->m)) < 0) {
+	if ((rc = diff_machine(&s->m, sim_report, s)) < 0) {
 		fprintf(stderr, "memlab_create: %s\n", memlab_strerror(rc));
 		return rc;
 	}

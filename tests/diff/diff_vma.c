@@ -51,6 +51,8 @@
 
 #include <memlab/memlab.h>
 
+#include "diff_common.h"
+
 /* ===================== constants ===================== */
 
 #define PAGE		((uint64_t)4096)
@@ -128,19 +130,6 @@ static int is_err(int64_t v) { return v < 0 && v >= -4095; }
 #define BAD_RC		((int64_t)1 << 62)
 #define BAD_RC_SPAN	((int64_t)1 << 33)
 #define NO_RESULT	((int64_t)1 << 61)	/* memlab's call never returned */
-
-/* ===================== the random generator (splitmix64) ===================== */
-
-struct rng { uint64_t s; };
-
-static uint64_t rnext(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-static uint64_t rnd(struct rng *r, uint64_t n) { return n ? rnext(r) % n : 0; }
 
 /* ===================== operations ===================== */
 
