@@ -550,12 +550,18 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 		pfn_to_page(m, *pfn)->_refcount++;
 		return 0;
 	}
+	/*
+	 * "No page in the page cache at all": a major fault, counted before
+	 * the page is allocated and charged -- also when that fails (a
+	 * cgroup's OOM).  A new shmem page is a minor fault.
+	 */
+	if (!f->shmem)
+		count_vm_events_mm(m, vma->vm_mm, PGMAJFAULT, 1);
 	if ((err = filemap_add_page(f, index, pfn, false, false)))
 		return err;
 	pfn_to_page(m, *pfn)->_refcount++;
-	if (f->shmem)		/* a new shmem page is a minor fault */
+	if (f->shmem)
 		return 0;
-	count_vm_events_mm(m, vma->vm_mm, PGMAJFAULT, 1);
 	m->vmstat[PGPGIN] += m->page_size >> 10;
 	read_around(vma, index);
 	return 1;

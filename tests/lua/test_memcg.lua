@@ -454,6 +454,33 @@ function test_lowering_max_reclaims_then_kills()
   lu.assertTrue(m2:check())
 end
 
+-- A read fault whose page-cache page cannot be charged: filemap_fault
+-- counts the major fault before it allocates (and charges) the page, so
+-- it counts even when the charge fails and the cgroup's OOM killer kills.
+-- Checked on Linux 6.18 (cgroup v1's controller, the same charging):
+-- a task with 200 anonymous pages and its page tables, the limit set to
+-- exactly that, then one read of a page of a MADV_RANDOM file mapping in
+-- the same page table: killed, pgmajfault 1, cache 0, oom_kill 1.
+function test_major_fault_counts_when_the_charge_fails()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  local f = m:file{ path = "/data", size = 64 * PAGE }
+  local a = 0x7e0000000000				-- 2 MiB aligned: one page table
+  assert(p:mmap(a, 512 * PAGE, "rw", "private|anonymous|fixed"))
+  assert(p:touch(a, 200 * PAGE, "w"))
+  local fm = assert(p:mmap(a + 448 * PAGE, 64 * PAGE, "r", "shared|fixed", f, 0))
+  assert(p:madvise(fm, 64 * PAGE, "random"))
+  local s = cg:stat()
+  assert(cg:write("memory.max", tostring(s.anon + s.kernel)))	-- full: nothing to reclaim
+  local ok, sig = p:touch(fm, 1, "r")
+  lu.assertNil(ok)
+  lu.assertEquals(sig, "SIGKILL")
+  s = cg:stat()
+  lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 1, 0, 1 })
+  lu.assertTrue(m:check())
+end
+
 -- ===================== memory.min, memory.low =====================
 
 -- p reads n bytes of a new file through a private mapping; returns its address.
