@@ -36,6 +36,7 @@
 ** not root.
 */
 #define _GNU_SOURCE
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
@@ -175,6 +176,60 @@ static void cg_rmdir(const char *cg)
 }
 
 /*
+** rmdir a test cgroup and its children, SIGKILLing what is left in them
+** (our own servers), waiting for them to go.
+*/
+static void remove_tree(const char *dir)
+{
+	struct dirent *e;
+	DIR *d = opendir(dir);
+
+	while (d && (e = readdir(d))) {
+		char child[1600], procs[1700];
+		FILE *f;
+		int pid;
+
+		if (e->d_type != DT_DIR || e->d_name[0] == '.')
+			continue;
+		snprintf(child, sizeof child, "%s/%s", dir, e->d_name);
+		snprintf(procs, sizeof procs, "%s/cgroup.procs", child);
+		if ((f = fopen(procs, "r"))) {
+			while (fscanf(f, "%d", &pid) == 1)
+				kill(pid, SIGKILL);
+			fclose(f);
+		}
+		for (int i = 0; i < 200 && rmdir(child) && errno == EBUSY; i++)
+			usleep(5000);
+	}
+	if (d)
+		closedir(d);
+	rmdir(dir);
+}
+
+/*
+** The cgroups of earlier runs that could not clean up (killed, aborted
+** by a sanitizer): memlab-diff-memcg-PID of a PID gone.
+*/
+static void remove_stale(const char *mnt, const char *self)
+{
+	char dir[1024], sub[1300];
+	struct dirent *e;
+	DIR *d;
+	int pid;
+
+	snprintf(dir, sizeof dir, "%s%s", mnt, self);
+	if (!(d = opendir(dir)))
+		return;
+	while ((e = readdir(d)))
+		if (sscanf(e->d_name, "memlab-diff-memcg-%d", &pid) == 1 && kill(pid, 0) &&
+		    errno == ESRCH) {
+			snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
+			remove_tree(sub);
+		}
+	closedir(d);
+}
+
+/*
 ** The v1 memory hierarchy's mount point and this process's memcg in it:
 ** 0, or why not (the test is then skipped).
 */
@@ -215,6 +270,7 @@ static int find_v1_memcg(char *why, size_t n)
 	if (snprintf(cg_root, sizeof cg_root, "%s%s/memlab-diff-memcg-%d", mnt, self,
 		     (int)getpid()) >= (int)sizeof cg_root)
 		return snprintf(why, n, "cgroup path too long"), -1;
+	remove_stale(mnt, self);
 	if (mkdir(cg_root, 0755))
 		return snprintf(why, n, "mkdir %s: %s", cg_root, strerror(errno)), -1;
 	return 0;
@@ -272,6 +328,21 @@ static int64_t map_region(int r, uint64_t base, int fd)
 }
 
 /*
+** A load or a store of one byte, built without the sanitizers'
+** instrumentation: their shadow memory would fault in the cgroup too.
+*/
+__attribute__((noinline, no_sanitize("address", "undefined")))
+static void host_touch(uint64_t a, int write, uint8_t byte)
+{
+	volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)a;
+
+	if (write)
+		*p = byte;
+	else
+		(void)*p;
+}
+
+/*
 ** Unless --batched, the server drains this CPU's LRU batches after every
 ** page it touches: memlab has no per-CPU folio batches, and the pages
 ** waiting in one are invisible to a memcg's reclaim (get_scan_count sees
@@ -295,12 +366,7 @@ static int64_t srv_step(const struct op *o, uint64_t base, int fd)
 	switch (o->kind) {
 	case OP_TOUCH:
 		for (uint64_t i = 0; i < o->n; i++) {
-			volatile uint8_t *p = (volatile uint8_t *)(uintptr_t)(a + i * PAGE);
-
-			if (o->write)
-				*p = (uint8_t)(i + 1);
-			else
-				(void)*p;
+			host_touch(a + i * PAGE, o->write, (uint8_t)(i + 1));
 			if (!batched)
 				host_drain();
 		}
@@ -330,7 +396,7 @@ static int64_t srv_alloc(uint64_t n, int keep)
 	if (p == -1)
 		return -errno;
 	for (uint64_t i = 0; i < n; i++)
-		((volatile uint8_t *)p)[i * PAGE] = 1;
+		host_touch((uint64_t)p + i * PAGE, 1, 1);
 	if (!keep)
 		syscall(SYS_munmap, p, n * PAGE);
 	return 0;
@@ -1051,11 +1117,37 @@ static void gen_race(struct rng *r, struct race *rc)
 	}
 }
 
+/* A host process's RssAnon + RssFile + RssShmem + VmPTE, in kB. */
+static int64_t host_rss_kb(pid_t pid)
+{
+	static const char *const keys[] = { "RssAnon:", "RssFile:", "RssShmem:", "VmPTE:" };
+	char path[64], text[4096];
+	int64_t kb = 0;
+	size_t l = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/status", (int)pid);
+	if ((f = fopen(path, "r"))) {
+		l = fread(text, 1, sizeof text - 1, f);
+		fclose(f);
+	}
+	text[l] = 0;
+	for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
+		const char *at = strstr(text, keys[k]);
+
+		if (at)
+			kb += strtoll(at + strlen(keys[k]), NULL, 10);
+	}
+	return kb;
+}
+
 static int run_race(uint64_t seed)
 {
 	char cg[32], scg[40], b[64];
 	struct srv srv[MAXP];
 	memlab_task *t[MAXP];
+	int spid[MAXP];
+	int64_t base[MAXP], minbase = INT64_MAX;	/* kB */
 	struct sim sim;
 	struct race rc;
 	struct rng r = { seed * 0x9e3779b97f4a7c15ULL + 7 };
@@ -1076,56 +1168,43 @@ static int run_race(uint64_t seed)
 	}
 	memset(srv, 0, sizeof srv);
 	for (int i = 0; i < rc.n; i++) {
-		char path[64], text[4096];
+		char path[64];
 		FILE *f;
-		int64_t base = 0;
 
 		if (srv_start(&srv[i], 1 + i)) {
 			fprintf(stderr, "seed %" PRIu64 ": cannot fork\n", seed);
 			exit(2);
 		}
-		/*
-		** The host server's own resident pages and page tables count in
-		** its badness: memlab's task gets as many before it joins.
-		*/
-		snprintf(path, sizeof path, "/proc/%d/status", (int)srv[i].pid);
-		if ((f = fopen(path, "r"))) {
-			size_t l = fread(text, 1, sizeof text - 1, f);
-
-			text[l] = 0;
-			fclose(f);
-			static const char *const keys[] = { "RssAnon:", "RssFile:", "RssShmem:",
-							    "VmPTE:" };
-
-			for (size_t k = 0; k < sizeof keys / sizeof *keys; k++) {
-				const char *at = strstr(text, keys[k]);
-
-				if (at)
-					base += strtoll(at + strlen(keys[k]), NULL, 10);
-			}
-		}
-		t[i] = sim_spawn(&sim, "/");
-		if (!t[i])
-			exit(2);
-		{
-			uint64_t a;
-			int si;
-
-			memlab_mmap(t[i], 0, (uint64_t)base / 4 * 1024, PROT_READ | PROT_WRITE,
-				    MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a);
-			memlab_touch(t[i], a, (uint64_t)base / 4 * 1024, 'w', &si);
-		}
+		base[i] = host_rss_kb(srv[i].pid);
 		snprintf(b, sizeof b, "%d", rc.adj[i]);
 		snprintf(path, sizeof path, "/proc/%d/oom_score_adj", (int)srv[i].pid);
 		if (!(f = fopen(path, "w")) || fputs(b, f) < 0 || fclose(f)) {
 			fprintf(stderr, "seed %" PRIu64 ": cannot write %s\n", seed, path);
 			exit(2);
 		}
+	}
+	/*
+	** A host server's own resident pages and page tables (the harness's,
+	** a sanitizer's shadow) count in its badness: memlab's task writes
+	** what it has more than the smallest, in the root, before it joins.
+	*/
+	for (int i = 0; i < rc.n; i++)
+		minbase = base[i] < minbase ? base[i] : minbase;
+	for (int i = 0; i < rc.n; i++) {
+		uint64_t a, extra = (uint64_t)(base[i] - minbase) * 1024;
+		int si;
+
+		if (!(t[i] = sim_spawn(&sim, "/")))
+			exit(2);
+		spid[i] = memlab_task_pid(t[i]);	/* t[i] dangles once it is killed */
+		if (extra && memlab_mmap(t[i], 0, extra, PROT_READ | PROT_WRITE,
+					 MAP_PRIVATE | MAP_ANONYMOUS, NULL, 0, &a) == 0)
+			memlab_touch(t[i], a, extra, 'w', &si);
 		memlab_task_oom_score_adj(t[i], rc.adj[i]);
 	}
 	for (int i = 0; i < rc.n; i++) {
 		if (srv_attach(&srv[i], cg) ||
-		    memlab_cgroup_attach(sim.m, scg, memlab_task_pid(t[i])) < 0) {
+		    memlab_cgroup_attach(sim.m, scg, spid[i]) < 0) {
 			fprintf(stderr, "seed %" PRIu64 ": cannot attach\n", seed);
 			exit(2);
 		}
@@ -1165,7 +1244,7 @@ static int run_race(uint64_t seed)
 				hdead[j] = 1;
 				srv[j].dead = 1;
 			}
-			if (!sdead[j] && !memlab_find_task(sim.m, memlab_task_pid(t[j])))
+			if (!sdead[j] && !memlab_find_task(sim.m, spid[j]))
 				sdead[j] = 1;
 		}
 		note("  p%d allocates %" PRIu64 " pages: killed host", i, rc.size[i]);
@@ -1212,14 +1291,20 @@ static int window_free(uint64_t w)
 static void cleanup(void)
 {
 	srv_stop(&pump);
-	if (*cg_root) {
-		cg_rmdir("pump");
-		cg_rmdir("");
-	}
+	if (*cg_root)
+		remove_tree(cg_root);
 	if (*test_path)
 		unlink(test_path);
 	if (*warm_path)
 		unlink(warm_path);
+}
+
+/* A kill (a timeout's) still removes the cgroups and the files. */
+static void on_signal(int sig)
+{
+	(void)sig;
+	cleanup();
+	_exit(1);
 }
 
 int main(int argc, char **argv)
@@ -1266,6 +1351,8 @@ int main(int argc, char **argv)
 		return SKIP;
 	}
 	atexit(cleanup);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
 	can_lower_adj = has_cap_sys_resource();
 	for (size_t i = 0; i < sizeof window_candidates / sizeof *window_candidates && !W; i++)
 		if (window_free(window_candidates[i]))
