@@ -194,8 +194,10 @@ static void remove_tree(const char *dir)
 		snprintf(child, sizeof child, "%s/%s", dir, e->d_name);
 		snprintf(procs, sizeof procs, "%s/cgroup.procs", child);
 		if ((f = fopen(procs, "r"))) {
-			while (fscanf(f, "%d", &pid) == 1)
+			while (fscanf(f, "%d", &pid) == 1) {
 				kill(pid, SIGKILL);
+				waitpid(pid, NULL, 0);	/* a zombie keeps it populated */
+			}
 			fclose(f);
 		}
 		for (int i = 0; i < 200 && rmdir(child) && errno == EBUSY; i++)
@@ -435,6 +437,8 @@ static __attribute__((noreturn)) void srv_main(int cmd, int rsp, struct mailbox 
 	char c = 0;
 
 	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	signal(SIGTERM, SIG_DFL);	/* the test's cleanup is not a server's */
+	signal(SIGINT, SIG_DFL);
 	mb->ret = 0;		/* fork copied no entry of the shared mailbox */
 	srv_warm_up(scratch);
 	if (write(rsp, &c, 1) != 1)
@@ -1299,10 +1303,15 @@ static void cleanup(void)
 		unlink(warm_path);
 }
 
-/* A kill (a timeout's) still removes the cgroups and the files. */
+/*
+** A kill (a timeout's) still removes the cgroups and the files, and
+** shows how far the seed had come.
+*/
 static void on_signal(int sig)
 {
 	(void)sig;
+	printf("killed during this seed:\n%.*s", (int)fail_len, fail_text);
+	fflush(stdout);
 	cleanup();
 	_exit(1);
 }
