@@ -209,8 +209,8 @@ static void remove_tree(const char *dir)
 }
 
 /*
-** The cgroups of earlier runs that could not clean up (killed, aborted
-** by a sanitizer): memlab-diff-memcg-PID of a PID gone.
+** The cgroups and test files of earlier runs that could not clean up
+** (killed, aborted by a sanitizer): memlab-diff-memcg-PID of a PID gone.
 */
 static void remove_stale(const char *mnt, const char *self)
 {
@@ -227,6 +227,10 @@ static void remove_stale(const char *mnt, const char *self)
 		    errno == ESRCH) {
 			snprintf(sub, sizeof sub, "%s/%s", dir, e->d_name);
 			remove_tree(sub);
+			snprintf(sub, sizeof sub, "/tmp/memlab-diff-memcg-%d.dat", pid);
+			unlink(sub);
+			snprintf(sub, sizeof sub, "/tmp/memlab-diff-memcg-%d.warm", pid);
+			unlink(sub);
 		}
 	closedir(d);
 }
