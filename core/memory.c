@@ -691,6 +691,15 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 		vmf->pte_table = table;
 	if (vmf->pte_table != PFN_NONE)
 		vmf->orig_pte = pt_read(m, vmf->pte_table, pt_index(&mm->pt, 0, vmf->address));
+	/*
+	 * No entry: the tables down to the PTE table come first, before the
+	 * page (__handle_mm_fault's pud/pmd_alloc, do_anonymous_page's
+	 * pte_alloc, do_fault's prealloc_pte) -- so a cgroup at its limit
+	 * fails, and reports, the page's charge rather than a table's.
+	 */
+	if (!vmf->orig_pte && vmf->pte_table == PFN_NONE &&
+	    pt_alloc_path(m, mm, vmf->address, 0, &vmf->pte_table))
+		return VM_FAULT_OOM;
 	if (!vmf->orig_pte)
 		return vmf->vma->vm_file || vmf->vma->special_name ? do_fault(vmf)
 								   : do_anonymous_page(vmf);

@@ -486,13 +486,16 @@ int pagefault_out_of_memory(memlab_task *t, int *si_code)
 		if (!m->oom_gfp)	/* injected, the host's memory, or may not OOM-kill */
 			return -MEMLAB_ENOMEM;
 		oom_note_reset(m);
-		if (oc.memcg) {		/* mem_cgroup_oom() */
+		/*
+		 * mem_cgroup_oom(): Linux runs it inside the failed charge and
+		 * first checks for room (a concurrent free); here the fault has
+		 * given back what it held since (a page whose table then
+		 * failed), so that check would always find room and the fault
+		 * would fail and retry for ever.
+		 */
+		if (oc.memcg)
 			memcg_memory_event(oc.memcg, MEMCG_OOM);
-			if (oc.memcg->memory.usage + (1ull << oc.order) > oc.memcg->memory.max)
-				err = out_of_memory(&oc);
-		} else {
-			err = out_of_memory(&oc);
-		}
+		err = out_of_memory(&oc);
 	}
 	if (t->oom_victim) {	/* fatal_signal_pending(current) */
 		*si_code = MEMLAB_SIGKILL;
