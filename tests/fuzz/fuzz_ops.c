@@ -19,7 +19,8 @@
 **   mlock, mlock2, munlock, mlockall, munlockall,
 **   brk, sbrk                          each checked against the VMAs after
 **   access     r/w/x (or a bad letter) with or without data, across page
-**              boundaries, anywhere; a write is read back and compared
+**              boundaries, anywhere; a write is read back and compared (a
+**              MAP_DROPPABLE page reclaim dropped may read 0)
 **   pattern    memlab_access_pattern of every kind, bad parameters too
 **   pread, pwrite (a task's memory), file_pread, file_pwrite (host),
 **   file_create, file_load, sync
@@ -1318,6 +1319,32 @@ static void op_brk(struct fuzz *f)
 
 /* ===================== accesses ===================== */
 
+#define VM_SHARED_FLAG		0x00000008ull	/* include/linux/mm.h VM_SHARED */
+#define VM_WIPEONFORK_FLAG	0x02000000ull
+#define VM_DONTCOPY_FLAG	0x00020000ull
+#define VM_DROPPABLE_FLAG	(1ull << 40)	/* reclaim may drop its pages: they read 0 */
+
+/*
+** What a read gives back after a write of the same bytes: the bytes, but
+** a MAP_DROPPABLE page reclaim dropped meanwhile (the read's own faults
+** may reclaim) reads 0.  0 or the first offset that differs otherwise.
+*/
+static uint64_t readback_differs(struct fuzz *f, memlab_task *t, uint64_t addr, uint64_t len)
+{
+	size_t n = get_vmas(f, t), v = 0;
+
+	for (uint64_t i = 0; i < len; i++) {
+		if (buf_in[i] == buf_out[i])
+			continue;
+		while (v < n && f->vmas[v].end <= addr + i)
+			v++;
+		if (buf_out[i] || v == n || f->vmas[v].start > addr + i ||
+		    !(f->vmas[v].vm_flags & VM_DROPPABLE_FLAG))
+			return i + 1;
+	}
+	return 0;
+}
+
 static void op_access(struct fuzz *f)
 {
 	static const int letters[] = { 'r', 'w', 'x', 'w', 'r', 'q' };
@@ -1365,6 +1392,7 @@ static void op_access(struct fuzz *f)
 	    si != MEMLAB_BUS_ADRERR && si != MEMLAB_SIGKILL)
 		die(f, "EFAULT with si_code %#x", si);
 	if (rc == 0 && access == 'w' && with_data && len) {
+		uint64_t at;
 		int si2 = 0;
 
 		memset(buf_out, 0xa5, len);
@@ -1372,9 +1400,10 @@ static void op_access(struct fuzz *f)
 		check_rc(f, rc, "memlab_access");
 		if (!reap_killed(f, t, pid))
 			return;
-		if (rc == 0 && memcmp(buf_in, buf_out, len) != 0)
+		if (rc == 0 && memcmp(buf_in, buf_out, len) != 0 &&
+		    (at = readback_differs(f, t, addr, len)) != 0)
 			die(f, "reading back %#" PRIx64 " bytes at %#" PRIx64 " differs from what "
-			    "was written", len, addr);
+			    "was written at %#" PRIx64, len, addr, addr + at - 1);
 	}
 }
 
@@ -1450,10 +1479,6 @@ static void op_user_rw(struct fuzz *f)
 
 /* ===================== memory contents ===================== */
 
-#define VM_SHARED_FLAG		0x00000008ull	/* include/linux/mm.h VM_SHARED */
-#define VM_WIPEONFORK_FLAG	0x02000000ull
-#define VM_DONTCOPY_FLAG	0x00020000ull
-#define VM_DROPPABLE_FLAG	(1ull << 40)	/* reclaim may drop its pages: they read 0 */
 
 /* A page-aligned place in one of t's VMAs (8 bytes at an 8-aligned offset). */
 static const struct memlab_vma_info *pick_place(struct fuzz *f, memlab_task *t, uint64_t *addr)
