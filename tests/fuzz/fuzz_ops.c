@@ -1039,12 +1039,7 @@ static void op_mprotect(struct fuzz *f)
 	}
 }
 
-/*
-** t's memory cgroup or one above it has a memory.max: its charges may
-** fail (and its faults OOM-kill in it) with memory to spare.  Also true
-** when the files cannot be read (no host memory).
-*/
-static int memcg_limited(struct fuzz *f, memlab_task *t)
+static int memcg_limited_read(struct fuzz *f, memlab_task *t)
 {
 	char path[4096 + 32], *text = NULL, *slash;
 	size_t len;
@@ -1069,6 +1064,23 @@ static int memcg_limited(struct fuzz *f, memlab_task *t)
 		memlab_free_text(f->m, text);
 		*slash = 0;
 	}
+	return limited;
+}
+
+/*
+** t's memory cgroup or one above it has a memory.max: its charges may
+** fail (and its faults OOM-kill in it) with memory to spare.  Also true
+** when the files cannot be read (no host memory).  Its reads are the
+** target's, not the operation's: they leave the host allocator's count
+** (op_hostfail) alone, so that a saved input fails where it did.
+*/
+static int memcg_limited(struct fuzz *f, memlab_task *t)
+{
+	int armed = f->host_armed, limited;
+
+	f->host_armed = 0;
+	limited = memcg_limited_read(f, t);
+	f->host_armed = armed;
 	return limited;
 }
 
