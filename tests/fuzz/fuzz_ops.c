@@ -39,9 +39,10 @@
 **   cpu, tlb   memlab_task_run_on; TLB statistics, report, flush
 **   cgroup     memory cgroups ("/a", "/a/b", "/c", "/d/e", "/"): mkdir,
 **              rmdir, move a task (or no such pid), spawn into one,
-**              memory.max, .high, .low, .min (a few pages to 16 MiB, or
-**              "max"; each read back), memory.oom.group, memory.reclaim
-**              (with a swappiness), every file read, junk writes, and
+**              memory.max, .high, .low, .min, .swap.max, .swap.high (a
+**              few pages to 16 MiB, or "max"; each read back),
+**              memory.oom.group, memory.reclaim (with a swappiness),
+**              every file read, junk writes, and
 **              "limit": mkdir, move a task in, set memory.max
 **
 ** After every operation memlab_check() must find nothing, every call must
@@ -2140,7 +2141,9 @@ static const char *const cg_paths[8] = { "/a", "/a/b", "/c", "/a", "/a/b", "/c",
 static const char *const cg_files[] = {
 	"cgroup.procs", "memory.current", "memory.min", "memory.low", "memory.high",
 	"memory.max", "memory.peak", "memory.events", "memory.events.local", "memory.stat",
-	"memory.oom.group", "memory.reclaim", "memory.swap.max",
+	"memory.oom.group", "memory.reclaim", "memory.swap.max", "memory.swap.high",
+	"memory.swap.current", "memory.swap.peak", "memory.swap.events", "memory.numa_stat",
+	"memory.none",
 };
 #define NR_CG_FILES (sizeof(cg_files) / sizeof(cg_files[0]))
 
@@ -2277,7 +2280,8 @@ static void cg_read_all(struct fuzz *f, const char *path)
 /*
 ** The memory controller: mkdir (-p), rmdir, moving a task (or a pid that
 ** does not exist), a task spawned into a cgroup, memory.max, .high, .low,
-** .min (sizes from a few pages to a few MiB, or "max"), memory.oom.group,
+** .min, .swap.max, .swap.high (sizes from a few pages to a few MiB, or
+** "max"), memory.oom.group,
 ** memory.reclaim (with a swappiness), reading every file, junk writes,
 ** and "limit" (mkdir, move a task in, set memory.max) to reach the
 ** cgroup's reclaim and OOM killer in one operation.  A memory.max below
@@ -2313,7 +2317,10 @@ static void op_cgroup(struct fuzz *f)
 		cg_limit(f, path, "memory.high");
 		return;
 	case 4:
-		cg_limit(f, path, a & 0x10 ? "memory.min" : "memory.low");
+		if (a & 0x20)
+			cg_limit(f, path, a & 0x10 ? "memory.swap.max" : "memory.swap.high");
+		else
+			cg_limit(f, path, a & 0x10 ? "memory.min" : "memory.low");
 		return;
 	case 5:
 		cg_write(f, path, "memory.oom.group",
