@@ -2329,6 +2329,8 @@ static void op_cgroup(struct fuzz *f)
 	case 6:
 	case 13:
 		pick_size(f, value, 48, &pages);
+		if ((a & 0x10) && strchr(value, '\n'))
+			*strchr(value, '\n') = 0;	/* "SIZE\n swappiness=N" is EINVAL */
 		if (a & 0x10)
 			snprintf(value + strlen(value), sizeof(value) - strlen(value),
 				 " swappiness=%s", a & 0x20 ? "max" : (const char *[]){ "0", "60",
