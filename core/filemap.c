@@ -253,7 +253,10 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 
 	if ((err = slots_grow(m, as)) || (err = alloc_pages(m, 0, gfp, &pfn)))
 		return err;
-	if ((err = mem_cgroup_charge(m, pfn, NULL, gfp))) {	/* the current task's cgroup */
+	/* filemap_add_folio(): the current task's cgroup, with the caller's gfp
+	 * (the allocation added __GFP_COMP and __GFP_ZERO for itself) */
+	if ((err = mem_cgroup_charge(m, pfn, NULL,
+				     gfp & ~(MEMLAB___GFP_COMP | MEMLAB___GFP_ZERO)))) {
 		memlab_free_pages(m, pfn, 0);
 		return err;
 	}

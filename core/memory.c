@@ -328,15 +328,17 @@ static int cow_page(struct vm_fault *vmf, uint64_t src, bool src_zero, uint64_t 
 	return 0;
 }
 
-/* do_cow_fault(): a write to a private file mapping copies the cached page. */
-static unsigned do_cow_fault(struct vm_fault *vmf, uint64_t cache_pfn)
+/*
+** do_cow_fault(): a write to a private file mapping copies the cached
+** page into pfn, the copy do_fault() allocated (and charged) before it
+** read the page (folio_prealloc).
+*/
+static unsigned do_cow_fault(struct vm_fault *vmf, uint64_t cache_pfn, uint64_t pfn)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	memlab_machine *m = vmf->t->m;
-	uint64_t pfn;
 
-	if (cow_page(vmf, cache_pfn, false, &pfn))
-		return VM_FAULT_OOM;
+	ml_copy_frame(m, pfn, cache_pfn);
 	if (install_pte(vmf, pfn, mkwrite_dirty(vma, vma_page_prot(vma)))) {
 		put_page(m, pfn);
 		return VM_FAULT_OOM;
@@ -420,7 +422,9 @@ static unsigned fault_retry_lock(struct vm_fault *vmf)
 static unsigned do_fault(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
-	uint64_t cache_pfn;
+	memlab_machine *m = vmf->t->m;
+	bool cow = (vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED);
+	uint64_t cache_pfn, copy = 0;
 	unsigned ret = 0;
 	int err;
 
@@ -428,16 +432,30 @@ static unsigned do_fault(struct vm_fault *vmf)
 		return do_anonymous_page(vmf);
 	if (!(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
 		return 0;	/* do_read_fault(): the page was cached */
-	if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED) &&
-	    vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK))
-		return VM_FAULT_OOM;	/* do_cow_fault() prepares before it reads */
+	/*
+	 * do_cow_fault() prepares the anon_vma and allocates and charges the
+	 * copy (folio_prealloc) before it reads the page; a read that had to
+	 * wait drops the copy, and the retry allocates it again.
+	 */
+	if (cow && (vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK) ||
+		    alloc_user_page(m, NULL, false, &copy)))
+		return VM_FAULT_OOM;
 	err = filemap_fault(vma, vmf->pgoff, &cache_pfn);
+	if (err < 0 && cow)
+		put_page(m, copy);
 	if (err == -MEMLAB_EFAULT)
 		return VM_FAULT_SIGBUS;
 	if (err < 0)
 		return VM_FAULT_OOM;
 	if (err > 0)
 		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
+	if (err > 0 && cow) {
+		put_page(m, copy);
+		if (alloc_user_page(m, NULL, false, &copy)) {
+			put_page(m, cache_pfn);
+			return ret | VM_FAULT_OOM;
+		}
+	}
 	/*
 	 * A page that had to be read: Linux dropped the mmap lock for the I/O
 	 * and the fault is retried (FAULT_FLAG_TRIED, counted once, as major);
@@ -445,8 +463,8 @@ static unsigned do_fault(struct vm_fault *vmf)
 	 */
 	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
 		;
-	else if ((vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED))
-		ret |= do_cow_fault(vmf, cache_pfn);
+	else if (cow)
+		ret |= do_cow_fault(vmf, cache_pfn, copy);
 	else
 		ret |= do_file_map(vmf, cache_pfn);
 	put_page(vmf->t->m, cache_pfn);		/* filemap_fault's reference */

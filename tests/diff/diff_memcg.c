@@ -839,13 +839,12 @@ static int seed_done(const char *cg, struct sim *sim, uint64_t seed, const char 
 /* ===================== a sequence ===================== */
 
 /*
-** Writes to the private file mapping under a limit only with
-** --cow-under-limit: Linux's do_cow_fault charges the copy before it
-** reads the file's page (folio_prealloc, then __do_fault), memlab reads
-** first -- which differs in what a failing charge leaves and where
-** reclaim runs (see README.md).
+** Writes to the private file mapping under a limit: on by default since
+** memlab's do_cow_fault charges the copy before it reads the file's page
+** as Linux does (folio_prealloc, then __do_fault); --cow-under-limit is
+** kept for old command lines.
 */
-static int cow_under_limit;
+static int cow_under_limit = 1;
 
 static int gen_op(struct rng *r, struct op *o, int limit_set)
 {

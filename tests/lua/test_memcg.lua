@@ -454,6 +454,25 @@ function test_lowering_max_reclaims_then_kills()
   lu.assertTrue(m2:check())
 end
 
+-- A task of /box with 200 anonymous pages, a 64-page file mapped with
+-- prot and flags in the same page table, and memory.max at exactly the
+-- charged pages: a fault's next charge finds nothing to reclaim.
+local function full_cgroup_with_file(prot, flags)
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  local f = m:file{ path = "/data", size = 64 * PAGE }
+  local a = 0x7e0000000000				-- 2 MiB aligned: one page table
+  assert(p:mmap(a, 512 * PAGE, "rw", "private|anonymous|fixed"))
+  assert(p:touch(a, 200 * PAGE, "w"))
+  local fm = assert(p:mmap(a + 448 * PAGE, 64 * PAGE, prot, flags, f, 0))
+  assert(p:madvise(fm, 64 * PAGE, "random"))
+  local s = cg:stat()
+  assert(cg:write("memory.max", tostring(s.anon + s.kernel)))
+  m:dmesg(true)
+  return m, cg, p, fm
+end
+
 -- A read fault whose page-cache page cannot be charged: filemap_fault
 -- counts the major fault before it allocates (and charges) the page, so
 -- it counts even when the charge fails and the cgroup's OOM killer kills.
@@ -462,22 +481,29 @@ end
 -- exactly that, then one read of a page of a MADV_RANDOM file mapping in
 -- the same page table: killed, pgmajfault 1, cache 0, oom_kill 1.
 function test_major_fault_counts_when_the_charge_fails()
-  local m = machine()
-  local cg = m:cgroup("/box")
-  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
-  local f = m:file{ path = "/data", size = 64 * PAGE }
-  local a = 0x7e0000000000				-- 2 MiB aligned: one page table
-  assert(p:mmap(a, 512 * PAGE, "rw", "private|anonymous|fixed"))
-  assert(p:touch(a, 200 * PAGE, "w"))
-  local fm = assert(p:mmap(a + 448 * PAGE, 64 * PAGE, "r", "shared|fixed", f, 0))
-  assert(p:madvise(fm, 64 * PAGE, "random"))
-  local s = cg:stat()
-  assert(cg:write("memory.max", tostring(s.anon + s.kernel)))	-- full: nothing to reclaim
+  local m, cg, p, fm = full_cgroup_with_file("r", "shared|fixed")
   local ok, sig = p:touch(fm, 1, "r")
   lu.assertNil(ok)
   lu.assertEquals(sig, "SIGKILL")
-  s = cg:stat()
+  local s = cg:stat()
   lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 1, 0, 1 })
+  -- the page-cache charge's gfp is filemap_fault's, not the allocation's
+  lu.assertStrContains(m:dmesg(), "gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0")
+  lu.assertTrue(m:check())
+end
+
+-- A write fault on a private file mapping: do_cow_fault charges the copy
+-- before it reads the file's page (folio_prealloc), so the copy's charge
+-- fails first.  Checked on Linux 6.18 with the same steps: killed,
+-- pgmajfault 0, cache 0, oom_kill 1, the report's gfp GFP_KERNEL.
+function test_cow_fault_charges_the_copy_first()
+  local m, cg, p, fm = full_cgroup_with_file("rw", "private|fixed")
+  local ok, sig = p:touch(fm, 1, "w")
+  lu.assertNil(ok)
+  lu.assertEquals(sig, "SIGKILL")
+  local s = cg:stat()
+  lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 0, 0, 1 })
+  lu.assertStrContains(m:dmesg(), "p invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0")
   lu.assertTrue(m:check())
 end
 
