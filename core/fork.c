@@ -172,7 +172,9 @@ static int kernel_clone(memlab_task *parent, uint64_t clone_flags, memlab_task *
 	switch_to_task(parent);
 	if (!(child = task_dup(parent)))
 		return -MEMLAB_ENOMEM;
+	m->forking = child;		/* rmap_walk() sees its entries as they are copied */
 	err = copy_mm(clone_flags, child, parent);
+	m->forking = NULL;
 	if (err) {
 		task_free(child);
 		return err;

@@ -53,10 +53,27 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 	return w.nr_levels && pt_prot_maps(&w.prot) && !w.prot.special && w.pfn == pfn;
 }
 
+/* fn for each entry of t's mm mapping pfn; false when fn said stop. */
+static bool rmap_walk_mm(memlab_task *t, const struct page *page, uint64_t pfn, rmap_fn fn,
+			 void *ud)
+{
+	for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
+		uint64_t addr;
+
+		if (vma_may_map(v, page) && (addr = vma_address(v, page)) != 1 &&
+		    pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
+			return false;
+	}
+	return true;
+}
+
 /*
 ** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
 ** the frame (not the zero page), without allocating, until fn returns
-** false.  fn may change the entry it is given.
+** false.  fn may change the entry it is given.  A fork's child is seen
+** while dup_mmap copies it (m->forking): its VMAs joined the anon_vmas
+** (anon_vma_fork) before its entries were copied, and reclaim the copy's
+** page tables cause must reach them.
 */
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
@@ -68,15 +85,11 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 	page = pfn_to_page(m, pfn);
 	if (!page->mapping || page->mapcount <= 0)
 		return;
-	for_each_mm_task(m, t) {
-		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
-			uint64_t addr;
-
-			if (vma_may_map(v, page) && (addr = vma_address(v, page)) != 1 &&
-			    pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
-				return;
-		}
-	}
+	for_each_mm_task(m, t)
+		if (!rmap_walk_mm(t, page, pfn, fn, ud))
+			return;
+	if (m->forking && m->forking->mm && m->forking->mm->owner == m->forking)
+		rmap_walk_mm(m->forking, page, pfn, fn, ud);	/* not a CLONE_VM child's */
 }
 
 struct rmap_collect {

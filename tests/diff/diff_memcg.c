@@ -65,6 +65,16 @@
 #define WIN_LEN		(WIN_PAGES * PAGE)
 #define BATCH		64			/* MEMCG_CHARGE_BATCH */
 #define SKIP		77
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED	1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED	0
+#endif
 
 _Static_assert(MEMLAB_MAP_SHARED == MAP_SHARED && MEMLAB_PROT_WRITE == PROT_WRITE, "values");
 
@@ -1358,6 +1368,11 @@ int main(int argc, char **argv)
 	}
 	if (max_ops < 5 || max_ops > 200)
 		max_ops = 30;
+	if (SANITIZED) {	/* the runtime's shadow memory faults and is charged in the cgroup */
+		printf("SKIP: a sanitizer's runtime maps and touches memory of its own in the "
+		       "cgroup\n");
+		return SKIP;
+	}
 	if (find_v1_memcg(why, sizeof why)) {
 		printf("SKIP: %s\n", why);
 		return SKIP;

@@ -230,6 +230,22 @@ function test_cgroup_ids_are_reused()
   lu.assertTrue(m:check())
 end
 
+function test_fork_reclaiming_at_a_limit_keeps_the_rmap()
+  -- the child's page tables are charged while dup_mmap copies the
+  -- parent's huge page: the reclaim they cause splits it, and must see
+  -- the child's copied PMD too (found by review)
+  local m = machine{ ram = "64M", swap = "16M" }
+  m:thp{ enabled = "always" }
+  local cg = m:cgroup("/d")
+  local p = m:spawn{ name = "t", cgroup = "/d" }
+  write_anon(p, 4 * MiB)
+  local b = assert(p:mmap(nil, 1 * MiB, "rw", "private|anonymous"))
+  assert(p:touch(b, 119 * PAGE, "w"))
+  assert(cg:write("memory.max", tostring(cg:current())))
+  lu.assertNotNil(p:fork())
+  lu.assertTrue(m:check())
+end
+
 -- ===================== charging =====================
 
 function test_charges_come_in_batches()
