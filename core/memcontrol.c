@@ -353,10 +353,6 @@ static struct mem_cgroup *memcg_of_counter(struct page_counter *c)
 	return (struct mem_cgroup *)((char *)c - offsetof(struct mem_cgroup, memory));
 }
 
-static struct mem_cgroup *memcg_of_swap_counter(struct page_counter *c)
-{
-	return (struct mem_cgroup *)((char *)c - offsetof(struct mem_cgroup, swap));
-}
 
 /* mem_cgroup_margin(): how many pages memcg may still charge. */
 static uint64_t mem_cgroup_margin(const struct mem_cgroup *memcg)
@@ -885,23 +881,30 @@ void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn)
 
 /*
 ** __mem_cgroup_try_charge_swap(): a page going to swap charges its slot
-** to its memcg's swap counter, up the tree (not in the root).  At a
-** memory.swap.max it fails: memory.swap.events max and fail, and the
+** to its memcg's swap counter, up the tree (not in the root), and *id
+** records whose (swap_cgroup).  A removed memcg no swap entry holds any
+** more has lost its id: the charge goes to the nearest ancestor that
+** still has one (mem_cgroup_id_get_online).  At a memory.swap.max it
+** fails: the page's memcg counts memory.swap.events max and fail, and the
 ** page stays in memory.
 */
-int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page)
+int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page, unsigned *id)
 {
 	struct mem_cgroup *memcg = page_memcg(m, page);
 	struct page_counter *counter;
 
+	*id = 0;
 	if (!memcg)
 		return 0;
+	while (memcg->parent && !memcg->online && !memcg->stat_local[MEMCG_SWAP])
+		memcg = memcg->parent;
 	if (!mem_cgroup_is_root(m, memcg) && !page_counter_try_charge(&memcg->swap, 1, &counter)) {
-		memcg_memory_event(memcg_of_swap_counter(counter), MEMCG_SWAP_MAX);
+		memcg_memory_event(memcg, MEMCG_SWAP_MAX);
 		memcg_memory_event(memcg, MEMCG_SWAP_FAIL);
 		return -MEMLAB_ENOMEM;
 	}
 	mod_memcg_state(memcg, MEMCG_SWAP, 1);
+	*id = memcg->id;
 	return 0;
 }
 
@@ -1430,7 +1433,7 @@ static int digit_value(char c)
 /*
 ** simple_strtoull(s, &end, 0): "0x" hex, a leading 0 octal, else decimal;
 ** no sign; *end after the digits (s itself when there are none).  An
-** overflow saturates.
+** overflow wraps, as the kernel's does.
 */
 static uint64_t strtoull_base0(const char *s, const char **end)
 {
@@ -1447,7 +1450,7 @@ static uint64_t strtoull_base0(const char *s, const char **end)
 		}
 	}
 	for (; (d = digit_value(*p)) < (int)base; p++)
-		v = v > (UINT64_MAX - (unsigned)d) / base ? UINT64_MAX : v * base + (unsigned)d;
+		v = v * base + (unsigned)d;
 	*end = p;
 	return v;
 }
@@ -1460,9 +1463,7 @@ static uint64_t memparse(const char *s, const char **end)
 	const char *sfx = **end ? strchr(suffixes, **end | 0x20) : NULL;
 
 	if (sfx) {
-		unsigned shift = 10 * (unsigned)(sfx - suffixes + 1);
-
-		v = v > UINT64_MAX >> shift ? UINT64_MAX : v << shift;
+		v <<= 10 * (unsigned)(sfx - suffixes + 1);
 		(*end)++;
 	}
 	return v;
@@ -1555,7 +1556,7 @@ static int memory_reclaim_write(memlab_machine *m, struct mem_cgroup *memcg, con
 	uint64_t bytes = memparse(p, &end), nr_to_reclaim, nr_reclaimed = 0;
 	int nr_retries = MAX_RECLAIM_RETRIES, swappiness = -1;
 
-	if (*end != ' ' && *end != '\t' && *end)
+	if (end == p || (*end != ' ' && *end != '\t' && *end))	/* nothing parsed: EINVAL */
 		return -MEMLAB_EINVAL;
 	for (p = end; *p;) {		/* strsep(&buf, " ") and match_token() */
 		int sw;

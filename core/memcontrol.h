@@ -80,7 +80,7 @@ void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new);
 int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp);
 void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn);
 void mem_cgroup_handle_over_high(struct memlab_task *t);
-int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page);
+int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page, unsigned *id);
 void mem_cgroup_uncharge_swap(memlab_machine *m, unsigned id, uint64_t nr_pages);
 int64_t mem_cgroup_get_nr_swap_pages(const memlab_machine *m, const struct mem_cgroup *memcg);
 bool mem_cgroup_swap_full(const memlab_machine *m, const struct page *page);

@@ -274,6 +274,9 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	struct pt_prot prot = vma_page_prot(vma);
 	uint64_t pfn;
 
+	if (vmf->pte_table == PFN_NONE &&	/* pte_alloc() before the page */
+	    pt_alloc_path(m, vmf->t->mm, vmf->address, 0, &vmf->pte_table))
+		return VM_FAULT_OOM;
 	if (!(vmf->flags & FAULT_FLAG_WRITE)) {
 		prot.special = true;
 		prot.write = false;
@@ -424,6 +427,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 	struct vm_area_struct *vma = vmf->vma;
 	memlab_machine *m = vmf->t->m;
 	bool cow = (vmf->flags & FAULT_FLAG_WRITE) && !(vma->vm_flags & VM_SHARED);
+	bool prealloc = false;
 	uint64_t cache_pfn, copy = 0;
 	unsigned ret = 0;
 	int err;
@@ -440,9 +444,19 @@ static unsigned do_fault(struct vm_fault *vmf)
 	if (cow && (vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK) ||
 		    alloc_user_page(m, NULL, false, &copy)))
 		return VM_FAULT_OOM;
+	if (vmf->pte_table == PFN_NONE) {	/* __do_fault()'s prealloc_pte */
+		prealloc = true;
+		if (pt_alloc_path(m, vmf->t->mm, vmf->address, 0, &vmf->pte_table)) {
+			if (cow)
+				put_page(m, copy);
+			return VM_FAULT_OOM;
+		}
+	}
 	err = filemap_fault(vma, vmf->pgoff, &cache_pfn);
 	if (err < 0 && cow)
 		put_page(m, copy);
+	if (err < 0 && prealloc)		/* do_fault(): an unused prealloc_pte is freed */
+		pte_free_unused(m, vmf->t->mm, vmf->address, vmf->pte_table);
 	if (err == -MEMLAB_EFAULT)
 		return VM_FAULT_SIGBUS;
 	if (err < 0)
@@ -710,13 +724,14 @@ static unsigned handle_pte_fault(struct vm_fault *vmf)
 	if (vmf->pte_table != PFN_NONE)
 		vmf->orig_pte = pt_read(m, vmf->pte_table, pt_index(&mm->pt, 0, vmf->address));
 	/*
-	 * No entry: the tables down to the PTE table come first, before the
-	 * page (__handle_mm_fault's pud/pmd_alloc, do_anonymous_page's
-	 * pte_alloc, do_fault's prealloc_pte) -- so a cgroup at its limit
-	 * fails, and reports, the page's charge rather than a table's.
+	 * No entry: the tables come before the page -- here those above the
+	 * PTE table (__handle_mm_fault's pud_alloc, pmd_alloc), the PTE table
+	 * in do_anonymous_page (pte_alloc) and do_fault (prealloc_pte, after
+	 * the copy) -- so a cgroup at its limit fails, and reports, the
+	 * page's charge where Linux does.
 	 */
 	if (!vmf->orig_pte && vmf->pte_table == PFN_NONE &&
-	    pt_alloc_path(m, mm, vmf->address, 0, &vmf->pte_table))
+	    pt_alloc_path(m, mm, vmf->address, 1, &table))
 		return VM_FAULT_OOM;
 	if (!vmf->orig_pte)
 		return vmf->vma->vm_file || vmf->vma->special_name ? do_fault(vmf)

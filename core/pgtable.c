@@ -837,6 +837,22 @@ static void free_pt_range(memlab_machine *m, struct mm_struct *mm, struct mmu_ga
 }
 
 /*
+** do_fault()'s pte_free(vmf->prealloc_pte): the PTE table a fault put in
+** for va before it read the page goes again when nothing was mapped in
+** it (a SIGBUS, a failed read).  No walk can have cached it.
+*/
+void pte_free_unused(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pte_table)
+{
+	const struct pt_format *f = &mm->pt;
+	uint64_t pmd;
+
+	if (!pt_table_empty(m, f, pte_table, 0) || pt_alloc_path(m, mm, va, 1, &pmd))
+		return;
+	pt_write(m, pmd, pt_index(f, 1, va), 0);
+	pt_free_table(m, mm, pte_table);
+}
+
+/*
 ** free_pgd_range(), simplified: free every table below the PGD that maps
 ** only addresses inside [floor, ceiling) and holds no entry (after its
 ** own empty children are freed), clearing the entry that pointed to it.

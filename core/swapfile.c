@@ -134,6 +134,7 @@ int add_to_swap(memlab_machine *m, uint64_t pfn)
 	struct swap_info *si = m->swap;
 	struct page *page = pfn_to_page(m, pfn);
 	uint64_t slot;
+	unsigned id;
 
 	if (!si)
 		return -MEMLAB_ENOMEM;
@@ -142,12 +143,12 @@ int add_to_swap(memlab_machine *m, uint64_t pfn)
 			memcg_memory_event(page_memcg(m, page), MEMCG_SWAP_FAIL);
 		return -MEMLAB_ENOMEM;
 	}
-	if (mem_cgroup_try_charge_swap(m, page))	/* memory.swap.max */
+	if (mem_cgroup_try_charge_swap(m, page, &id))	/* memory.swap.max */
 		return -MEMLAB_ENOMEM;
 	si->swap_map[slot] = SWAP_HAS_CACHE;
 	si->inuse_pages++;
 	si->cache[slot] = (uint32_t)pfn;
-	si->memcg_id[slot] = page->memcg_id;	/* mem_cgroup_swapout()'s swap_cgroup_record() */
+	si->memcg_id[slot] = id;	/* swap_cgroup_record() */
 	page->swap = slot;
 	page->flags |= PG_swapcache | PG_dirty;
 	page->_refcount++;

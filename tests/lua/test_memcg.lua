@@ -98,7 +98,7 @@ function test_writes_parse_as_the_kernel()
   lu.assertEquals(cg:read("memory.high"), "1048576\n")
   lu.assertTrue(cg:write("memory.low", "1g"))
   lu.assertEquals(cg:read("memory.low"), "1073741824\n")
-  for _, bad in ipairs{ "-1", "12x", "max1", "1M 2M", "0x", "09" } do
+  for _, bad in ipairs{ "-1", "12x", "max1", "1M 2M", "09" } do
     lu.assertEquals({ cg:write("memory.max", bad) }, { nil, "EINVAL", 22 }, bad)
   end
   lu.assertEquals(cg:read("memory.max"), "max\n")		-- nothing changed
@@ -109,6 +109,8 @@ function test_writes_parse_as_the_kernel()
   lu.assertEquals(cg:read("memory.high"), "8192\n")
   lu.assertTrue(cg:write("memory.low", "\n"))
   lu.assertEquals(cg:read("memory.low"), "0\n")
+  lu.assertTrue(cg:write("memory.low", "99999999999999999999"))	-- simple_strtoull wraps
+  lu.assertEquals(cg:read("memory.low"), "7766279631452237824\n")
   lu.assertEquals({ cg:write("memory.oom.group", "2") }, { nil, "EINVAL", 22 })
   lu.assertEquals({ cg:write("memory.oom.group", "1k") }, { nil, "EINVAL", 22 })	-- kstrtoint
   lu.assertTrue(cg:write("memory.oom.group", " +1\n"))
@@ -693,6 +695,7 @@ function test_reclaim_file()
   lu.assertEquals(s.pgsteal_direct, 0)
   lu.assertEquals({ cg:write("memory.reclaim", "1M swappiness=201") }, { nil, "EINVAL", 22 })
   lu.assertEquals({ cg:write("memory.reclaim", "1M bogus") }, { nil, "EINVAL", 22 })
+  lu.assertEquals({ cg:write("memory.reclaim", " ") }, { nil, "EINVAL", 22 })	-- nothing parsed
   -- anonymous memory without swap cannot go: EAGAIN
   local q = m:spawn{ name = "q", cgroup = "/anon" }
   write_anon(q, 2 * MiB)
@@ -775,6 +778,69 @@ function test_swapped_pages_keep_a_removed_cgroup()
   lu.assertTrue(m:check())				-- the dying cgroup keeps its swap charges
   assert(p:touch(a, 1 * MiB, "r"))			-- swapped in: charged to the root now
   assert(p:munmap(a, 1 * MiB))
+  lu.assertTrue(m:check())
+end
+
+function test_swap_events_and_ids_as_linux()
+  -- memory.swap.max hit by a child's page: the child counts max and fail
+  -- (and its ancestors with it); found by review
+  local m = machine{ swap = "64M" }
+  local parent = m:cgroup("/p")
+  assert(parent:write("memory.swap.max", "0"))
+  local c = m:cgroup("/p/c")
+  local p = m:spawn{ name = "p", cgroup = "/p/c" }
+  local a = write_anon(p, 1 * MiB)
+  assert(p:madvise(a, 1 * MiB, "pageout"))
+  lu.assertEquals(c:read("memory.swap.events"), "high 0\nmax 256\nfail 256\n")
+  lu.assertEquals(parent:read("memory.swap.events"), "high 0\nmax 256\nfail 256\n")
+  -- a removed cgroup no swap entry holds has lost its id: a page of it
+  -- that goes to swap is charged to its parent (mem_cgroup_id_get_online)
+  local m2 = machine{ swap = "64M" }
+  local pp = m2:cgroup("/p")
+  local q = m2:spawn{ name = "q", cgroup = "/p/gone" }
+  local b = write_anon(q, 1 * MiB)
+  assert(m2:cgroup("/q"):attach(q))
+  assert(m2:cgroup("/p/gone"):rmdir())
+  assert(q:madvise(b, 1 * MiB, "pageout"))
+  lu.assertEquals(pp:read("memory.swap.current"), tostring(1 * MiB) .. "\n")
+  assert(q:touch(b, 1 * MiB, "r"))			-- swapped in: charged to /p, online
+  lu.assertEquals(pp:stat().anon, 1 * MiB)
+  lu.assertEquals(m2:cgroup("/q"):stat().anon, 0)
+  lu.assertTrue(m2:check())
+end
+
+function test_file_faults_preallocate_the_pte_table()
+  -- a file fault puts the PTE table in after the copy and before the
+  -- read, and takes it out again when nothing was mapped (SIGBUS)
+  local m = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local f = m:file{ path = "/f", size = PAGE }
+  local a = assert(p:mmap(nil, 4 * MiB, "rw", "private", f, 0))
+  local target = (a // (2 * MiB) + 1) * (2 * MiB)	-- a fresh PMD: no PTE table yet
+  assert(p:touch(a, 1, "r"))
+  local before = p:mm().pgtables_bytes
+  lu.assertEquals(select(2, p:touch(target, 1, "r")), "SIGBUS")
+  lu.assertEquals(p:mm().pgtables_bytes, before)
+  -- a COW fault's allocations: the copy, then the table, then the page;
+  -- a failed one leaves no PTE table (the page is cached, the anon_vma made)
+  for nth, delta in ipairs{ 0, 0 } do
+    local q = m:spawn{ name = "q", aslr = false }
+    local g = m:file{ path = "/g" .. nth, contents = string.rep("x", 8 * MiB) }
+    local r = assert(q:mmap(nil, 8 * MiB, "r", "shared", g, 0))
+    assert(q:touch(r + 6 * MiB, 1, "r"))
+    local qa = assert(q:mmap(nil, 8 * MiB, "rw", "private", g, 0))
+    assert(q:touch(qa, 1, "w"))
+    local pt = q:mm().pgtables_bytes
+    m:inject("fail_page_alloc", { probability = 0, verbose = 0, min_order = 0,
+                                  ignore_gfp_highmem = false, ignore_gfp_wait = false })
+    q:fail_nth(nth)
+    lu.assertEquals(select(2, q:touch(qa + 6 * MiB, 1, "w")), "ENOMEM", "fail_nth " .. nth)
+    lu.assertEquals(q:mm().pgtables_bytes - pt, delta, "fail_nth " .. nth)
+    q:fail_nth(0)
+    assert(q:touch(qa + 6 * MiB, 1, "w"))
+    lu.assertEquals(q:mm().pgtables_bytes - pt, PAGE)
+    q:exit()
+  end
   lu.assertTrue(m:check())
 end
 
