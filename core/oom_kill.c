@@ -256,7 +256,7 @@ static void dump_header(struct oom_control *oc)
 	char gfp[256];
 
 	memlab_gfp_format(oc->gfp_mask, gfp, sizeof(gfp));
-	ml_report(oc->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%hd",
+	ml_report(oc->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%d",
 		  cur ? cur->comm : "memlab", oc->gfp_mask, gfp, oc->order,
 		  cur ? cur->oom_score_adj : 0);
 	if (oc->memcg)
