@@ -9,7 +9,8 @@
 ** and uncharged when it is freed; a page-table page is kernel memory of
 ** the current task's memcg, charged unless that is the root.  Charges
 ** go up the tree (page_counter): memory.current counts a cgroup and its
-** descendants.  The root is never limited nor counted.
+** descendants.  The root has no limit and no counter (its memory.stat
+** still counts every charged page).
 **
 ** A charge first takes from the CPU's stock; else it charges a batch of
 ** MEMCG_CHARGE_BATCH pages and keeps the rest in the stock (so that
@@ -47,10 +48,9 @@
 ** CPU); other CPUs' stocks are drained at once (Linux queues work on
 ** them); a charge failing where memlab's node OOM killer does not run
 ** either (a page table of fork) returns ENOMEM without the cgroup's OOM
-** killer; memory.peak is read-only (6.12+
-** resets a file descriptor's peak on a write); a removed cgroup's page
-** tables keep it until they are freed (Linux hands kernel memory to the
-** parent).
+** killer; memory.peak is read-only (6.12+ resets a file descriptor's peak
+** on a write); a removed cgroup's page tables keep it until they are
+** freed (Linux hands kernel memory to the parent).
 */
 #include <stdio.h>
 #include <string.h>
