@@ -16,7 +16,7 @@
 */
 #include "mm.h"
 
-/* memcg_id: cgroup_id_from_mm() -- memlab has no memory cgroups: 0, as without CONFIG_MEMCG. */
+/* memcg_id: cgroup_id_from_mm() is the cgroup's kernfs inode number, which memlab does not model: 0. */
 static void mmap_lock_trace(struct mm_struct *mm, int id, bool write, bool success)
 {
 	trace(mm->machine, id, mm->context.ctx_id, 0, write, success);
