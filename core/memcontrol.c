@@ -1091,6 +1091,19 @@ int memlab_cgroup_mkdir(memlab_machine *m, const char *path)
 	return err;
 }
 
+/* A call on the cgroup at path: arguments, a live machine, the cgroup there. */
+static int cgroup_call(memlab_machine *m, const char *path, struct mem_cgroup **memcg)
+{
+	int err;
+
+	if (!m || !path)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	*memcg = memcg_lookup(m, path, false, &err);
+	return err;
+}
+
 /*
 ** rmdir: a cgroup with tasks or live children is busy (EBUSY), the root
 ** cannot go (EBUSY).  Its charges stay until its pages are freed: the
@@ -1099,13 +1112,9 @@ int memlab_cgroup_mkdir(memlab_machine *m, const char *path)
 int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 {
 	struct mem_cgroup *memcg;
-	int err;
+	int err = cgroup_call(m, path, &memcg);
 
-	if (!m || !path)
-		return -MEMLAB_EINVAL;
-	if (m->dead)
-		return -MEMLAB_EIO;
-	if (!(memcg = memcg_lookup(m, path, false, &err)))
+	if (err)
 		return err;
 	if (mem_cgroup_is_root(m, memcg) || memcg->nr_tasks || has_live_children(memcg))
 		return -MEMLAB_EBUSY;
@@ -1148,15 +1157,9 @@ int mem_cgroup_spawn(memlab_task *t, const char *path)
 int memlab_cgroup_attach(memlab_machine *m, const char *path, int pid)
 {
 	struct mem_cgroup *memcg;
-	int err;
+	int err = cgroup_call(m, path, &memcg);
 
-	if (!m || !path)
-		return -MEMLAB_EINVAL;
-	if (m->dead)
-		return -MEMLAB_EIO;
-	if (!(memcg = memcg_lookup(m, path, false, &err)))
-		return err;
-	return cgroup_attach(m, memcg, pid);
+	return err ? err : cgroup_attach(m, memcg, pid);
 }
 
 static void show_counter(memlab_machine *m, struct strbuf *sb, uint64_t pages)

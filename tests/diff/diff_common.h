@@ -12,6 +12,18 @@
 
 #include <memlab/memlab.h>
 
+/* Built with a sanitizer: its runtime maps and touches memory of its own. */
+#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
+#define SANITIZED	1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define SANITIZED	1
+#endif
+#endif
+#ifndef SANITIZED
+#define SANITIZED	0
+#endif
+
 struct rng { uint64_t s; };
 
 static inline uint64_t rnext(struct rng *r)

@@ -65,16 +65,6 @@
 #define WIN_LEN		(WIN_PAGES * PAGE)
 #define BATCH		64			/* MEMCG_CHARGE_BATCH */
 #define SKIP		77
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED	1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED	0
-#endif
 
 _Static_assert(MEMLAB_MAP_SHARED == MAP_SHARED && MEMLAB_PROT_WRITE == PROT_WRITE, "values");
 

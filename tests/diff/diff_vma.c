@@ -1137,17 +1137,7 @@ static int64_t helper_fork(int how)
 ** goes when the run ends; one a killed run left is removed by the next.
 */
 #define TRACEFS		"/sys/kernel/tracing"
-/* Under a sanitizer the runtime maps memory of its own around signals: no comparing. */
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#define SANITIZED	1
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define SANITIZED	1
-#endif
-#endif
-#ifndef SANITIZED
-#define SANITIZED	0
-#endif
+/* Under a sanitizer (SANITIZED) the runtime maps memory of its own around signals: no comparing. */
 #define LOCK_EVENTS	256	/* an operation's events at most: a populate of the whole window fits */
 #define LOCK_SEQ	(LOCK_EVENTS * 4 + 1)
 
