@@ -1,0 +1,147 @@
+/*
+** test_memcg_check.c -- memlab_check() knows the memory controller's
+** invariants (core/memcontrol.c memcg_check, swap.c lru_check): each
+** case builds a cgroup with charged pages, breaks one rule by hand and
+** expects the violation that names it; a clean machine has none.
+*/
+#include <stdio.h>
+#include <string.h>
+
+#include "memlab/memlab.h"
+#include "mm.h"
+#include "testlib.h"
+
+static char reports[8192];
+
+static void collect(void *ud, const char *msg)
+{
+	size_t len = strlen(reports);
+
+	(void)ud;
+	snprintf(reports + len, sizeof(reports) - len, "%s\n", msg);
+}
+
+/* A machine with a task in /box that wrote 64 pages of anonymous memory. */
+static memlab_machine *setup(memlab_task **out, struct mem_cgroup **memcg)
+{
+	struct memlab_spawn_args args = { 0 };
+	memlab_machine *m = NULL;
+	uint64_t addr;
+	int si_code;
+
+	reports[0] = '\0';
+	if (memlab_create(NULL, &m))
+		return NULL;
+	args.name = "p";
+	args.cgroup = "/box";
+	if (memlab_spawn(m, &args, out) ||
+	    memlab_mmap(*out, 0, 64 * 4096, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS, NULL, 0, &addr) ||
+	    memlab_touch(*out, addr, 64 * 4096, 'w', &si_code))
+		return NULL;
+	*memcg = (*out)->memcg;
+	return m;
+}
+
+static int check(memlab_machine *m)
+{
+	reports[0] = '\0';
+	return memlab_check(m, collect, NULL);
+}
+
+TEST(clean)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+
+	ASSERT(m);
+	ASSERT_EQ(check(m), 0);
+	ASSERT_STREQ(reports, "");
+	memlab_destroy(m);
+}
+
+/* A usage the charged pages, tables and stocks do not add up to. */
+TEST(usage)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+
+	ASSERT(m);
+	memcg->memory.usage++;
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "memcg /box: usage"));
+	memcg->memory.usage--;
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
+/* A statistic that is not its own count plus its children's. */
+TEST(hierarchical_stat)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+
+	ASSERT(m);
+	memcg->parent->stat[NR_ANON_PAGES]++;
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "memcg /: stat"));
+	memcg->parent->stat[NR_ANON_PAGES]--;
+	memcg->stat_local[NR_INACTIVE_ANON]++;	/* the lruvec's own count disagrees too */
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "memcg /box: lru 0 holds 64 pages, its counter says 65"));
+	memcg->stat_local[NR_INACTIVE_ANON]--;
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
+/* A page charged to an id no memcg has, and one on another memcg's lists. */
+TEST(page_owner)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+	uint64_t pfn = memcg->lruvec.lists[LRU_INACTIVE_ANON].head;
+	struct page *page = pfn_to_page(m, pfn);
+	uint32_t id = page->memcg_id;
+
+	ASSERT(m);
+	page->memcg_id = 999;
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "which does not exist"));
+	page->memcg_id = m->root_mem_cgroup->id;
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "on id"));		/* lru_check: on /box's lists */
+	page->memcg_id = id;
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
+/* A task count that does not match the tasks in the cgroup. */
+TEST(tasks)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+
+	ASSERT(m);
+	memcg->nr_tasks++;
+	ASSERT(check(m) > 0);
+	ASSERT(strstr(reports, "memcg /box: 2 tasks counted, 1 in it"));
+	memcg->nr_tasks--;
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
+int main(void)
+{
+	RUN(clean);
+	RUN(usage);
+	RUN(hierarchical_stat);
+	RUN(page_owner);
+	RUN(tasks);
+	printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
+	return test_failed_count != 0;
+}
