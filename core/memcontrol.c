@@ -294,6 +294,18 @@ void memcg_destroy(memlab_machine *m)
 	m->root_mem_cgroup = NULL;
 }
 
+/* The cgroup's path in buf, for reports ("?" when the host has no memory for it). */
+void memcg_path_buf(const struct mem_cgroup *memcg, memlab_machine *m, char *buf, size_t size)
+{
+	struct strbuf sb;
+	char *text = NULL;
+
+	sb_init(&sb, m);
+	memcg_path(memcg, &sb);
+	snprintf(buf, size, "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
+	memlab_free_text(m, text);
+}
+
 /* The cgroup's path from the root: "/" or "/a/b". */
 void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb)
 {
@@ -1684,14 +1696,9 @@ static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *
 		      const uint64_t *charged, const uint64_t *swapped)
 {
 	uint64_t sum = 0, swap = 0, tasks = 0;
-	char path[64];
-	struct strbuf sb;
-	char *text = NULL;
+	char path[256];
 
-	sb_init(&sb, m);
-	memcg_path(memcg, &sb);
-	snprintf(path, sizeof(path), "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
-	memlab_free_text(m, text);
+	memcg_path_buf(memcg, m, path, sizeof(path));
 	for (struct mem_cgroup *it = memcg; it; it = next_descendant_pre(it, memcg)) {
 		sum += charged[it->id];
 		swap += swapped[it->id];

@@ -102,6 +102,7 @@ bool task_in_mem_cgroup(const struct memlab_task *t, const struct mem_cgroup *me
 struct mem_cgroup *mem_cgroup_get_oom_group(struct memlab_task *victim,
 					    struct mem_cgroup *oom_domain);
 void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb);
+void memcg_path_buf(const struct mem_cgroup *memcg, memlab_machine *m, char *buf, size_t size);
 void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb);
 void proc_cgroup_show(struct memlab_task *t, struct strbuf *sb);
 int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud);

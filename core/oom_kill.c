@@ -200,19 +200,6 @@ static void dump_tasks(struct oom_control *oc)
 				dump_task(p);
 }
 
-/* A cgroup's path for the report (memlab's own allocation: none on failure). */
-static void memcg_path_buf(const struct mem_cgroup *memcg, memlab_machine *m, char *buf,
-			   size_t size)
-{
-	struct strbuf sb;
-	char *text = NULL;
-
-	sb_init(&sb, m);
-	memcg_path(memcg, &sb);
-	snprintf(buf, size, "%s", sb_finish(&sb, &text, NULL) ? "?" : text);
-	memlab_free_text(m, text);
-}
-
 /*
 ** mem_cgroup_print_oom_meminfo(): the cgroup's usage and limit (failcnt:
 ** its memory.events max count in v2), its swap's, its memory.stat.
