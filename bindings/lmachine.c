@@ -1017,6 +1017,21 @@ static int m_drain_pages(lua_State *L)
 	return 1;
 }
 
+/*
+** m:lru_add_drain_all() --> true: every CPU's folio batches drain (pages
+** waiting join their lists, queued moves happen, pages no one else holds
+** are freed)
+*/
+static int m_lru_add_drain_all(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "lru_add_drain_all");
+
+	begin_call(lm);
+	end_call(L, lm, "lru_add_drain_all", memlab_lru_add_drain_all(lm->m));
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* m:drop_caches(mode) --> pages dropped: /proc/sys/vm/drop_caches (1, 2 or 3) */
 static int m_drop_caches(lua_State *L)
 {
@@ -1139,6 +1154,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "unusable_index", m_unusable_index },
 	{ "page", m_page },
 	{ "drain_pages", m_drain_pages },
+	{ "lru_add_drain_all", m_lru_add_drain_all },
 	{ "drop_caches", m_drop_caches },
 	{ "lru", m_lru },
 	{ "compact", m_compact },

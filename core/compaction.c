@@ -775,6 +775,7 @@ static enum compact_result compact_zone(struct compact_control *cc)
 	update_cached = !sync && z->compact_cached_migrate_pfn[0] == z->compact_cached_migrate_pfn[1];
 	tracev(m, TP_MM_COMPACTION_BEGIN, z->zone_start_pfn, cc->migrate_pfn, cc->free_pfn,
 	       zone_end_pfn(z), sync);
+	lru_add_drain(m);	/* this CPU's new pages can be isolated now */
 	while ((ret = compact_finished(cc)) == COMPACT_CONTINUE) {
 		enum isolate_migrate isolated;
 		bool rescan;
@@ -989,6 +990,7 @@ int memlab_compact_memory(memlab_machine *m)
 {
 	if (m->dead)
 		return -MEMLAB_EIO;
+	lru_add_drain_all(m);	/* compact_nodes(): flush pending updates to the LRU lists */
 	for (int i = 0; i < m->nr_zones; i++) {
 		struct compact_control cc;
 

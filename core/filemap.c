@@ -268,14 +268,18 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 	if (f->shmem)
 		page->flags |= PG_swapbacked;
 	take_shadow(f, page, write);
-	lru_add(m, page, false);
+	folio_add_lru(m, page);
 	cache_account(m, f, page, 1);
 	slot_insert(m, as, index, pfn);		/* room was made above */
 	*out = pfn;
 	return 0;
 }
 
-/* Drop a cached page no one maps (truncation, the file's end). */
+/*
+** Drop a cached page no one maps (truncation, the file's end): it leaves
+** the cache with its mapping (page_cache_delete), and goes with the
+** cache's reference -- later if a folio batch still holds it.
+*/
 static void filemap_remove_slot(struct memlab_file *f, uint64_t i)
 {
 	memlab_machine *m = f->m;
@@ -286,6 +290,7 @@ static void filemap_remove_slot(struct memlab_file *f, uint64_t i)
 		folio_clear_dirty(m, page);
 	cache_account(m, f, page, -1);
 	slot_delete(&f->i_pages, i);
+	page->mapping = 0;
 	put_page(m, pfn);
 }
 
@@ -352,6 +357,7 @@ int64_t memlab_drop_caches(memlab_machine *m, int mode)
 	if (m->dead)
 		return -MEMLAB_EIO;
 	if (mode & 1) {
+		lru_add_drain_all(m);
 		for (struct memlab_file *f = m->files; f; f = f->next)
 			if (!f->shmem && !f->huge_shift)	/* tmpfs pages are their only copy */
 				dropped += invalidate_mapping_pages(f);
@@ -374,6 +380,7 @@ void filemap_release(struct memlab_file *f)
 		else
 			i++;
 	}
+	lru_add_drain(m);	/* folio_batch_release(): this CPU's batches let them go */
 	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
 	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
 	memset(as, 0, sizeof(*as));

@@ -340,7 +340,7 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 	page->index = linear_page_index(vma, haddr);
 	page->mapcount = 1;
 	page->flags |= PG_swapbacked | PG_anon_exclusive;
-	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
+	folio_add_lru_vma(m, page, vma);
 	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1ll << hpage_pmd_order(m));
 	mod_lruvec_page_state(m, page, NR_ANON_TRANSPARENT_HUGEPAGES, 1);
 	count_vm_events_page(m, page, THP_FAULT_ALLOC, 1);

@@ -18,6 +18,8 @@
 
 struct mem_cgroup;
 struct memcg_stock_pcp;
+struct cpu_fbatches;
+struct vm_area_struct;
 
 #define PFN_NONE		UINT32_MAX	/* end of a free list */
 #define PFN_POISON1		(UINT32_MAX - 1)	/* a deleted entry's links (LIST_POISON1, 2) */
@@ -166,6 +168,7 @@ struct zone {
 	unsigned flags;				/* ZONE_* */
 	struct per_cpu_pages pcp;		/* cpu 0's pageset */
 	uint64_t nr_lru[NR_LRU_LISTS];		/* NR_ZONE_{IN,}ACTIVE_*, NR_ZONE_UNEVICTABLE */
+	uint64_t nr_mlock;			/* NR_MLOCK: its mlocked pages, on a list or not */
 
 	/* compaction.c: where the scanners resume, and the deferral of failed orders */
 	uint64_t compact_cached_free_pfn;
@@ -287,6 +290,7 @@ struct memlab_machine {
 	unsigned memcg_idr_size;
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
+	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */
 	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
@@ -444,12 +448,21 @@ int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 bool folio_is_file_lru(const struct page *page);
 enum lru_list folio_lru_list(const struct page *page);
 void lru_add(memlab_machine *m, struct page *page, bool unevictable);
+void folio_add_lru(memlab_machine *m, struct page *page);
+void folio_add_lru_vma(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
+void lru_add_drain(memlab_machine *m);
+void lru_add_drain_cpu(memlab_machine *m, int cpu);
+void lru_add_drain_all(memlab_machine *m);
+int folio_batch_refs(const memlab_machine *m, uint64_t pfn);
+int lru_cache_init(memlab_machine *m);
+void lru_cache_destroy(memlab_machine *m);
 void lru_del(memlab_machine *m, struct page *page);
+void page_cache_release(memlab_machine *m, struct page *page);
 bool folio_isolate_lru(memlab_machine *m, struct page *page);
 void folio_putback_lru(memlab_machine *m, struct page *page);
 void folio_mark_accessed(memlab_machine *m, struct page *page);
 void folio_rotate_reclaimable(memlab_machine *m, struct page *page);
-void lru_lazyfree(memlab_machine *m, struct page *page);
+void folio_mark_lazyfree(memlab_machine *m, struct page *page);
 void deactivate_file_folio(memlab_machine *m, struct page *page);
 void folio_deactivate(memlab_machine *m, struct page *page);
 void munlock_folio(memlab_machine *m, struct page *page);

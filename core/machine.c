@@ -489,6 +489,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	kswapd_init(m);
 	err = memcg_init(m);
 	if (!err)
+		err = lru_cache_init(m);
+	if (!err)
 		err = apply_config(m, cfg);
 	if (!err)
 		err = physmem_init(m);
@@ -521,6 +523,7 @@ void memlab_destroy(memlab_machine *m)
 	tlb_free(m);
 	vm_area_cache_destroy(m);
 	swap_free_all(m);
+	lru_cache_destroy(m);
 	memcg_destroy(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);

@@ -141,6 +141,7 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 			return -MEMLAB_EINVAL;
 		if (behavior == MADV_FREE && (vma->vm_file || (vma->vm_flags & VM_SHARED)))
 			return -MEMLAB_EINVAL;	/* MADV_FREE: anonymous private only */
+		lru_add_drain(t->m);
 		tlb_gather_mmu(&tlb, t, false);
 		if (behavior == MADV_FREE)
 			madvise_free_range(&tlb, start, end);
@@ -163,6 +164,7 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		*prev = vma;
 		if (vma->vm_flags & (VM_LOCKED | VM_PFNMAP | VM_HUGETLB))	/* can_madv_lru_vma() */
 			return -MEMLAB_EINVAL;
+		lru_add_drain(t->m);
 		tlb_gather_mmu(&tlb, t, false);
 		madvise_cold_range(&tlb, vma, start, end, behavior == MADV_PAGEOUT);
 		tlb_finish_mmu(&tlb);

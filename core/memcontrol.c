@@ -520,9 +520,7 @@ uint64_t mem_cgroup_get_max(const memlab_machine *m, const struct mem_cgroup *me
 
 static struct memcg_stock_pcp *this_cpu_stock(memlab_machine *m)
 {
-	int cpu = m->current ? m->current->cpu : 0;
-
-	return &m->memcg_stock[cpu];
+	return &m->memcg_stock[smp_processor_id(m)];
 }
 
 /* consume_stock() */
@@ -1606,6 +1604,8 @@ static int memory_reclaim_write(memlab_machine *m, struct mem_cgroup *memcg, con
 
 		if (batch < SWAP_CLUSTER_MAX)
 			batch = SWAP_CLUSTER_MAX;
+		if (!nr_retries)	/* the last try: pages waiting in folio batches may join */
+			lru_add_drain_all(m);
 		reclaimed = try_to_free_mem_cgroup_pages(m, memcg, batch, MEMLAB_GFP_KERNEL,
 							 MEMCG_RECLAIM_MAY_SWAP |
 							 MEMCG_RECLAIM_PROACTIVE, swappiness);

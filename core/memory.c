@@ -130,7 +130,7 @@ void put_page(memlab_machine *m, uint64_t pfn)
 
 	if (--page->_refcount > 0)
 		return;
-	lru_del(m, page);
+	page_cache_release(m, page);
 	mem_cgroup_uncharge(m, page);
 	page->mapping = 0;
 	page->index = 0;
@@ -150,7 +150,7 @@ static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
 	/* MAP_DROPPABLE pages are never swap-backed: reclaim drops them (file LRU) */
 	page->flags |= PG_anon_exclusive | (vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked);
 	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1);
-	lru_add(m, page, (vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED);
+	folio_add_lru_vma(m, page, vma);
 }
 
 /* folio_add_file_rmap_pte() with the mapping's reference. */
@@ -658,12 +658,19 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 ** wp_can_reuse_anon_folio(): the page's only reference is this mapping's
 ** (a swap-cache copy no swap entry needs is dropped first): it moves to
 ** the VMA's own anon_vma (folio_move_anon_rmap) and is written in place.
+** A page on no LRU list may wait in a folio batch, whose reference would
+** force a copy: this CPU's batches drain first -- another CPU's cannot,
+** and its page is copied.
 */
 static bool wp_can_reuse_anon_folio(memlab_machine *m, uint64_t pfn,
 				    const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_to_page(m, pfn);
 
+	if (page->_refcount > 3)
+		return false;
+	if (!(page->flags & PG_lru))
+		lru_add_drain(m);
 	if (page->_refcount > 1 + !!(page->flags & PG_swapcache))
 		return false;
 	if (page->flags & PG_swapcache)
@@ -1262,6 +1269,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
 		if (p.special || !bad_pte(t, va, e, pfn))
 			zap_huge_pmd(t, z->vma, pfn, &p);
+		tlb->nr_pages += !p.special;
 		return 0;
 	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
@@ -1272,6 +1280,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
 	zap_remove_rmap(m, pfn, z->vma);
+	tlb->nr_pages++;
 	return 0;
 }
 
@@ -1731,7 +1740,7 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 
 /*
 ** madvise_free_pte_range() for one entry: an anonymous page becomes
-** lazily freeable (lru_lazyfree: off the swap-backed anon LRU onto the
+** lazily freeable (folio_mark_lazyfree: off the swap-backed anon LRU onto the
 ** inactive file LRU, pglazyfree), so that reclaim may drop it instead of
 ** swapping it unless it is written again, and this entry clean and old.
 ** Only a page whose own flags keep it (swap cache, PG_dirty) must be
@@ -1774,7 +1783,7 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
 		tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
 	}
-	lru_lazyfree(m, page);
+	folio_mark_lazyfree(m, page);
 	return 0;
 }
 

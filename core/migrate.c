@@ -13,8 +13,9 @@
 ** mapping, a dirty PTE of a file page dirtying the page first
 ** (try_to_migrate_one), the page cache slot and the flags, mapping, index,
 ** mapcount and references moved (folio_migrate_flags), the new page added
-** to the head of its LRU list (migrate_folio_move's folio_add_lru) and the
-** old one freed.
+** to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; one
+** that was mlocked drains it, to be unevictable at once) and the old one
+** freed.
 **
 ** Simplified:
 **  - order-0 pages only: compaction never isolates a large folio here.
@@ -126,7 +127,9 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)]--;	/* migrate_folio_done() */
 	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
 	folio_migrate_mapping(m, s, d, dst);
-	lru_add(m, d, d->flags & PG_unevictable);
+	folio_add_lru(m, d);
+	if (d->flags & PG_unevictable)	/* PAGE_WAS_MLOCKED: onto the unevictable list now */
+		lru_add_drain(m);
 	memlab_free_pages(m, src, 0);
 	return 0;
 }

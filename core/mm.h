@@ -236,6 +236,12 @@ static inline memlab_task *task_enter(memlab_task *t)
 	return prev;
 }
 
+/* smp_processor_id(): the CPU the current task runs on (0 outside a task's call). */
+static inline int smp_processor_id(const memlab_machine *m)
+{
+	return m->current ? m->current->cpu : 0;
+}
+
 void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
 
 /*

@@ -357,6 +357,7 @@ static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct
 
 	if (unlock)
 		mmap_write_downgrade(t->mm);
+	lru_add_drain(t->m);
 	tlb_gather_mmu(&tlb, t, false);
 	while (vma && vma->vm_start < end) {
 		next = vma->vm_next;
@@ -1019,6 +1020,7 @@ void exit_mmap(memlab_task *t)
 	struct mmu_gather tlb;
 
 	mmap_read_lock(mm);
+	lru_add_drain_cpu(t->m, t->cpu);	/* the exiting task's CPU, whoever reaps it */
 	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
 		zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);

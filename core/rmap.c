@@ -339,9 +339,11 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 		extra = page->mapping && !page_anon(page) ? 1 : 0;	/* the page cache's */
 		extra += !!(page->flags & PG_swapcache);		/* the swap cache's */
 		if (page->mapping && page->_refcount != page->mapcount + extra)
+			extra += folio_batch_refs(m, pfn);	/* the folio batches' (rarely: only then) */
+		if (page->mapping && page->_refcount != page->mapcount + extra)
 			rmap_violation(c, "rmap: pfn %#llx has refcount %d for mapcount %d%s",
 				       (unsigned long long)pfn, page->_refcount, page->mapcount,
-				       extra ? " and the page or swap cache" : "");
+				       extra ? " and the page or swap cache or folio batches" : "");
 		if (page->mapping && page_anon(page) && page->mapcount)
 			n->anon += nr;
 		if (page->mapping && !page_anon(page) && page->mapcount)

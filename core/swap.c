@@ -49,8 +49,20 @@ static void update_lru_size(memlab_machine *m, struct lruvec *lruvec, enum lru_l
 	m->vmstat[NR_INACTIVE_ANON + lru] += (uint64_t)n;
 	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += (uint64_t)n;
 	mod_memcg_state(lruvec_memcg(lruvec), NR_INACTIVE_ANON + lru, n);
-	if (lru == LRU_UNEVICTABLE)
-		m->vmstat[NR_MLOCK] += (uint64_t)n;	/* memlab's unevictable pages are the mlocked ones */
+}
+
+/*
+** NR_MLOCK (Mlocked) counts the mlocked pages -- memlab's PG_unevictable
+** is Linux's PG_mlocked -- wherever they are: on the unevictable list,
+** waiting in a folio batch, or isolated.  d: +1 when a page takes the
+** flag, -1 when it loses it.
+*/
+static void mod_mlock(memlab_machine *m, const struct page *page, int64_t d)
+{
+	int64_t n = d * (int64_t)folio_nr_pages(page);
+
+	page_zone(m, page_pfn(m, page))->nr_mlock += (uint64_t)n;
+	m->vmstat[NR_MLOCK] += (uint64_t)n;
 }
 
 /* lruvec_add_folio() (head) or lruvec_add_folio_tail(): pfn onto its list. */
@@ -88,6 +100,7 @@ void lru_add(memlab_machine *m, struct page *page, bool unevictable)
 	if (unevictable && !(page->flags & PG_unevictable)) {	/* migration's copy was */
 		m->vmstat[UNEVICTABLE_PGS_MLOCKED] += folio_nr_pages(page);
 		m->vmstat[UNEVICTABLE_PGS_CULLED] += folio_nr_pages(page);
+		mod_mlock(m, page, 1);
 		page->mlock_count = 1;		/* mlock_new_folio(): its one mapping */
 	}
 	if (unevictable)
@@ -102,6 +115,20 @@ void lru_del(memlab_machine *m, struct page *page)
 		return;
 	lruvec_del(m, page_pfn(m, page));
 	page->flags &= ~PG_lru;
+}
+
+/*
+** page_cache_release(): a page whose last reference went leaves its list,
+** and one still mlocked its count (unevictable_pgs_cleared).
+*/
+void page_cache_release(memlab_machine *m, struct page *page)
+{
+	lru_del(m, page);
+	if (page->flags & PG_unevictable) {
+		m->vmstat[UNEVICTABLE_PGS_CLEARED] += folio_nr_pages(page);
+		mod_mlock(m, page, -1);
+		page->flags &= ~PG_unevictable;
+	}
 }
 
 /*
@@ -126,18 +153,269 @@ void folio_putback_lru(memlab_machine *m, struct page *page)
 	lruvec_add(m, page_pfn(m, page), false);
 }
 
+/* ===================== moves between the lists ===================== */
+
 /*
-** folio_activate(): an inactive evictable page on a list moves to the
-** head of its active list (pgactivate).
+** The moves a folio batch applies when it drains, each to a page still
+** on a list (folio_batch_move_lru skips the others): the list's lock is
+** taken once per batch, and the page may have changed since it waited.
 */
-static void folio_activate(memlab_machine *m, struct page *page)
+
+/* lru_activate(): an inactive evictable page to the head of its active list (pgactivate). */
+static void lru_activate(memlab_machine *m, struct page *page)
 {
-	if (!(page->flags & PG_lru) || (page->flags & (PG_active | PG_unevictable)))
+	if (page->flags & (PG_active | PG_unevictable))
 		return;
 	lruvec_del(m, page_pfn(m, page));
 	page->flags |= PG_active;
 	lruvec_add(m, page_pfn(m, page), false);
 	count_vm_events_page(m, page, PGACTIVATE, folio_nr_pages(page));
+}
+
+/*
+** lru_move_tail(): a page written back for reclaim goes to the tail of
+** its inactive list, to be reclaimed next (pgrotated).
+*/
+static void lru_move_tail(memlab_machine *m, struct page *page)
+{
+	if (page->flags & PG_unevictable)
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~PG_active;
+	lruvec_add(m, page_pfn(m, page), true);
+	m->vmstat[PGROTATED] += folio_nr_pages(page);
+}
+
+/*
+** lru_deactivate_file(): a page invalidation could not drop goes
+** inactive -- to the tail when clean (pgrotated), to the head with
+** PG_reclaim when dirty; a mapped one stays.
+*/
+static void lru_deactivate_file(memlab_machine *m, struct page *page)
+{
+	bool active = page->flags & PG_active;
+	uint64_t pfn = page_pfn(m, page);
+
+	if ((page->flags & PG_unevictable) || page->mapcount)
+		return;
+	lruvec_del(m, pfn);
+	page->flags &= ~(PG_active | PG_referenced);
+	if (page->flags & PG_dirty) {
+		lruvec_add(m, pfn, false);
+		page->flags |= PG_reclaim;
+	} else {
+		lruvec_add(m, pfn, true);
+		m->vmstat[PGROTATED] += folio_nr_pages(page);
+	}
+	if (active)
+		count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
+}
+
+/* lru_deactivate(): an active page to the head of its inactive list, unreferenced (pgdeactivate). */
+static void lru_deactivate(memlab_machine *m, struct page *page)
+{
+	uint64_t pfn = page_pfn(m, page);
+
+	if ((page->flags & PG_unevictable) || !(page->flags & PG_active))
+		return;
+	lruvec_del(m, pfn);
+	page->flags &= ~(PG_active | PG_referenced);
+	lruvec_add(m, pfn, false);
+	count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
+}
+
+/*
+** lru_lazyfree(): MADV_FREE makes an anonymous page clean, old and
+** lazily freeable -- off the swap-backed anon lists to the head of the
+** inactive file list (pglazyfree), where reclaim may drop it.
+*/
+static void lru_lazyfree(memlab_machine *m, struct page *page)
+{
+	if (!page_anon(page) || !(page->flags & PG_swapbacked) ||
+	    (page->flags & (PG_swapcache | PG_unevictable)))
+		return;
+	lruvec_del(m, page_pfn(m, page));
+	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
+	lruvec_add(m, page_pfn(m, page), false);
+	count_vm_events_page(m, page, PGLAZYFREE, folio_nr_pages(page));
+}
+
+/* ===================== per-CPU folio batches ===================== */
+
+/*
+** struct cpu_fbatches (mm/swap.c): the moves above, and the adding of
+** new pages, wait per CPU in batches of up to PAGEVEC_SIZE folios, each
+** holding a reference (folio_get).  A page waiting to be added is on no
+** list and has no PG_lru: reclaim does not see it, and its reference
+** makes do_wp_page copy, migration fail, and the page outlive its last
+** unmapping until the batch drains.  A batch drains when it fills,
+** when a large folio joins it (folio_may_be_lru_cached() is false for
+** one: it never waits), and where Linux calls lru_add_drain() -- on the
+** CPU that calls it, in this order (lru_add_drain_cpu).
+*/
+enum fbatch_op {
+	FB_LRU_ADD, FB_MOVE_TAIL, FB_DEACTIVATE_FILE, FB_DEACTIVATE, FB_LAZYFREE, FB_ACTIVATE,
+	NR_FBATCH
+};
+
+#define PAGEVEC_SIZE	31
+
+struct folio_batch {
+	uint32_t nr;
+	uint32_t pfns[PAGEVEC_SIZE];
+};
+
+struct cpu_fbatches {
+	struct folio_batch fbatch[NR_FBATCH];
+};
+
+typedef void (*move_fn_t)(memlab_machine *m, struct page *page);
+
+/* lru_add(): a new page joins the list its flags name. */
+static void lru_add_fn(memlab_machine *m, struct page *page)
+{
+	lru_add(m, page, false);
+}
+
+static const move_fn_t move_fns[NR_FBATCH] = {
+	lru_add_fn, lru_move_tail, lru_deactivate_file, lru_deactivate, lru_lazyfree, lru_activate
+};
+
+int lru_cache_init(memlab_machine *m)
+{
+	m->cpu_fbatches = ml_alloc(m, MEMLAB_MAX_CPUS * sizeof(*m->cpu_fbatches));
+	return m->cpu_fbatches ? 0 : -MEMLAB_ENOMEM;
+}
+
+void lru_cache_destroy(memlab_machine *m)
+{
+	ml_free(m, m->cpu_fbatches, MEMLAB_MAX_CPUS * sizeof(*m->cpu_fbatches));
+	m->cpu_fbatches = NULL;
+}
+
+/*
+** folio_batch_move_lru(): each page takes its move -- a page to add
+** joins its list, the others move only if still on one -- then the
+** batch's references go (folios_put: a page no one else holds is freed).
+*/
+static void folio_batch_move_lru(memlab_machine *m, struct folio_batch *fb, enum fbatch_op op)
+{
+	uint32_t pfns[PAGEVEC_SIZE], nr = fb->nr;
+
+	memcpy(pfns, fb->pfns, nr * sizeof(*pfns));
+	fb->nr = 0;
+	for (uint32_t i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(m, pfns[i]);
+
+		if (op == FB_LRU_ADD || (page->flags & PG_lru))
+			move_fns[op](m, page);
+	}
+	for (uint32_t i = 0; i < nr; i++)
+		put_page(m, pfns[i]);
+}
+
+/* folio_batch_add_and_move(): page waits in this CPU's batch for op, with a reference. */
+static void folio_batch_add_and_move(memlab_machine *m, struct page *page, enum fbatch_op op)
+{
+	struct folio_batch *fb = &m->cpu_fbatches[smp_processor_id(m)].fbatch[op];
+
+	page->_refcount++;
+	fb->pfns[fb->nr++] = (uint32_t)page_pfn(m, page);
+	if (fb->nr == PAGEVEC_SIZE || folio_nr_pages(page) > 1)
+		folio_batch_move_lru(m, fb, op);
+}
+
+/* lru_add_drain_cpu(): every batch of cpu drains, in Linux's order. */
+void lru_add_drain_cpu(memlab_machine *m, int cpu)
+{
+	for (int op = 0; op < NR_FBATCH; op++)
+		if (m->cpu_fbatches[cpu].fbatch[op].nr)
+			folio_batch_move_lru(m, &m->cpu_fbatches[cpu].fbatch[op], op);
+}
+
+/* lru_add_drain(): this CPU's batches. */
+void lru_add_drain(memlab_machine *m)
+{
+	lru_add_drain_cpu(m, smp_processor_id(m));
+}
+
+/* lru_add_drain_all(): every CPU's (the per-CPU work it queues runs at once). */
+void lru_add_drain_all(memlab_machine *m)
+{
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		lru_add_drain_cpu(m, cpu);
+}
+
+int memlab_lru_add_drain_all(memlab_machine *m)
+{
+	if (m->dead)
+		return -MEMLAB_EIO;
+	lru_add_drain_all(m);
+	return 0;
+}
+
+/* The references the batches hold on pfn (m:check() counts them). */
+int folio_batch_refs(const memlab_machine *m, uint64_t pfn)
+{
+	int refs = 0;
+
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		for (int op = 0; op < NR_FBATCH; op++) {
+			const struct folio_batch *fb = &m->cpu_fbatches[cpu].fbatch[op];
+
+			for (uint32_t i = 0; i < fb->nr; i++)
+				refs += fb->pfns[i] == pfn;
+		}
+	return refs;
+}
+
+/*
+** folio_add_lru(): a new page waits in this CPU's lru_add batch, to join
+** the list its flags name then -- the active one if folio_mark_accessed()
+** found it there meanwhile.
+*/
+void folio_add_lru(memlab_machine *m, struct page *page)
+{
+	folio_batch_add_and_move(m, page, FB_LRU_ADD);
+}
+
+/*
+** folio_add_lru_vma(): a page of a VM_LOCKED mapping becomes unevictable
+** at once (mlock_new_folio: unevictable_pgs_mlocked and _culled; memlab
+** has no per-CPU mlock batch), any other waits in the lru_add batch.
+*/
+void folio_add_lru_vma(memlab_machine *m, struct page *page, const struct vm_area_struct *vma)
+{
+	if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
+		lru_add(m, page, true);
+	else
+		folio_add_lru(m, page);
+}
+
+/* folio_activate(): an inactive evictable page on a list waits to be activated. */
+static void folio_activate(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_lru) || (page->flags & (PG_active | PG_unevictable)))
+		return;
+	folio_batch_add_and_move(m, page, FB_ACTIVATE);
+}
+
+/*
+** __lru_cache_activate_folio(): a page not on a list is looked for in
+** this CPU's lru_add batch only (from the newest); there it is marked
+** active, to join the active list.  Elsewhere -- another CPU's batch,
+** isolated -- nothing changes.
+*/
+static void lru_cache_activate_folio(memlab_machine *m, struct page *page)
+{
+	struct folio_batch *fb = &m->cpu_fbatches[smp_processor_id(m)].fbatch[FB_LRU_ADD];
+	uint32_t pfn = (uint32_t)page_pfn(m, page);
+
+	for (uint32_t i = fb->nr; i-- > 0;)
+		if (fb->pfns[i] == pfn) {
+			page->flags |= PG_active;
+			return;
+		}
 }
 
 /*
@@ -156,7 +434,7 @@ void folio_mark_accessed(memlab_machine *m, struct page *page)
 		if (page->flags & PG_lru)
 			folio_activate(m, page);
 		else
-			page->flags |= PG_active;
+			lru_cache_activate_folio(m, page);
 		page->flags &= ~PG_referenced;
 		workingset_age_nonresident(folio_lruvec(m, page), folio_nr_pages(page));	/* workingset_activation() */
 	}
@@ -164,33 +442,22 @@ void folio_mark_accessed(memlab_machine *m, struct page *page)
 
 /*
 ** folio_rotate_reclaimable(): a page written back for reclaim
-** (PG_reclaim) goes to the tail of the inactive list, to be reclaimed
-** next (pgrotated).
+** (PG_reclaim) waits to go to the tail of the inactive list.
 */
 void folio_rotate_reclaimable(memlab_machine *m, struct page *page)
 {
 	if (!(page->flags & PG_lru) || (page->flags & (PG_dirty | PG_unevictable)))
 		return;
-	lruvec_del(m, page_pfn(m, page));
-	page->flags &= ~PG_active;
-	lruvec_add(m, page_pfn(m, page), true);
-	m->vmstat[PGROTATED] += folio_nr_pages(page);
+	folio_batch_add_and_move(m, page, FB_MOVE_TAIL);
 }
 
-/*
-** lru_lazyfree(): MADV_FREE makes an anonymous page clean, old and
-** lazily freeable -- off the swap-backed anon lists to the head of the
-** inactive file list (pglazyfree), where reclaim may drop it.
-*/
-void lru_lazyfree(memlab_machine *m, struct page *page)
+/* folio_mark_lazyfree(): a clean anonymous page MADV_FREE gave up waits for lru_lazyfree. */
+void folio_mark_lazyfree(memlab_machine *m, struct page *page)
 {
-	if (!(page->flags & PG_lru) || !(page->flags & PG_swapbacked) ||
-	    (page->flags & PG_unevictable))
+	if (!page_anon(page) || !(page->flags & PG_swapbacked) || !(page->flags & PG_lru) ||
+	    (page->flags & (PG_swapcache | PG_unevictable)))
 		return;
-	lruvec_del(m, page_pfn(m, page));
-	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
-	lruvec_add(m, page_pfn(m, page), false);
-	count_vm_events_page(m, page, PGLAZYFREE, folio_nr_pages(page));
+	folio_batch_add_and_move(m, page, FB_LAZYFREE);
 }
 
 /*
@@ -209,6 +476,7 @@ void mlock_folio(memlab_machine *m, struct page *page)
 	}
 	page->mlock_count = 1;
 	m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr;
+	mod_mlock(m, page, 1);
 	if (!(page->flags & PG_lru)) {
 		page->flags = (page->flags | PG_unevictable) & ~PG_active;
 		m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
@@ -235,6 +503,7 @@ void munlock_folio(memlab_machine *m, struct page *page)
 	if (page->mlock_count && --page->mlock_count)
 		return;
 	m->vmstat[UNEVICTABLE_PGS_MUNLOCKED] += nr;
+	mod_mlock(m, page, -1);
 	if (!(page->flags & PG_lru)) {
 		page->flags &= ~PG_unevictable;
 		return;
@@ -245,45 +514,20 @@ void munlock_folio(memlab_machine *m, struct page *page)
 	m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
 }
 
-/*
-** folio_deactivate() (lru_deactivate): an active page goes to the head of
-** its inactive list, unreferenced (pgdeactivate) -- MADV_COLD.
-*/
+/* folio_deactivate(): an active page waits to go inactive (MADV_COLD). */
 void folio_deactivate(memlab_machine *m, struct page *page)
 {
-	uint64_t pfn = page_pfn(m, page);
-
 	if (!(page->flags & PG_lru) || (page->flags & PG_unevictable) || !(page->flags & PG_active))
 		return;
-	lruvec_del(m, pfn);
-	page->flags &= ~(PG_active | PG_referenced);
-	lruvec_add(m, pfn, false);
-	count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
+	folio_batch_add_and_move(m, page, FB_DEACTIVATE);
 }
 
-/*
-** deactivate_file_folio() (lru_deactivate_file): a page invalidation could
-** not drop goes inactive -- to the tail when clean (pgrotated), to the
-** head with PG_reclaim when dirty; a mapped one stays.
-*/
+/* deactivate_file_folio(): a page invalidation could not drop waits to go inactive. */
 void deactivate_file_folio(memlab_machine *m, struct page *page)
 {
-	bool active = page->flags & PG_active;
-	uint64_t pfn = page_pfn(m, page);
-
-	if (!(page->flags & PG_lru) || (page->flags & PG_unevictable) || page->mapcount)
+	if (!(page->flags & PG_lru) || (page->flags & PG_unevictable))
 		return;
-	lruvec_del(m, pfn);
-	page->flags &= ~(PG_active | PG_referenced);
-	if (page->flags & PG_dirty) {
-		lruvec_add(m, pfn, false);
-		page->flags |= PG_reclaim;
-	} else {
-		lruvec_add(m, pfn, true);
-		m->vmstat[PGROTATED] += folio_nr_pages(page);
-	}
-	if (active)
-		count_vm_events_page(m, page, PGDEACTIVATE, folio_nr_pages(page));
+	folio_batch_add_and_move(m, page, FB_DEACTIVATE_FILE);
 }
 
 static const char *const lru_names[NR_LRU_LISTS] = {
@@ -383,10 +627,44 @@ static uint64_t lruvec_check(memlab_machine *m, struct ml_check *c, struct mem_c
 	return on_lists;
 }
 
+static const char *const fbatch_names[NR_FBATCH] = {
+	"lru_add", "lru_move_tail", "lru_deactivate_file", "lru_deactivate", "lru_lazyfree",
+	"lru_activate"
+};
+
+/* Each batch holds pages in use, with references; a page to add is on no list. */
+static void fbatch_check(memlab_machine *m, struct ml_check *c)
+{
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		for (int op = 0; op < NR_FBATCH; op++) {
+			const struct folio_batch *fb = &m->cpu_fbatches[cpu].fbatch[op];
+
+			if (fb->nr >= PAGEVEC_SIZE)
+				ml_violation(c, "lru: cpu %d's %s batch holds %u pages", cpu,
+					     fbatch_names[op], fb->nr);
+			for (uint32_t i = 0; i < fb->nr && i < PAGEVEC_SIZE; i++) {
+				const struct page *page;
+
+				if (fb->pfns[i] >= m->nr_frames) {
+					ml_violation(c, "lru: cpu %d's %s batch holds pfn %#x", cpu,
+						     fbatch_names[op], fb->pfns[i]);
+					continue;
+				}
+				page = pfn_to_page(m, fb->pfns[i]);
+				if (!(page->flags & PG_head_alloc) || page->_refcount <= 0)
+					ml_violation(c, "lru: cpu %d's %s batch holds pfn %#x, not a page in use",
+						     cpu, fbatch_names[op], fb->pfns[i]);
+				else if (op == FB_LRU_ADD && (page->flags & PG_lru))
+					ml_violation(c, "lru: pfn %#x waits in cpu %d's lru_add batch but is on a list",
+						     fb->pfns[i], cpu);
+			}
+		}
+}
+
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	struct ml_check c = { fn, ud, 0 };
-	uint64_t on_lists = 0, flagged = 0, per_list[NR_LRU_LISTS] = { 0 };
+	uint64_t on_lists = 0, flagged = 0, mlocked = 0, per_list[NR_LRU_LISTS] = { 0 };
 
 	for (struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL); memcg;
 	     memcg = mem_cgroup_iter(m, NULL, memcg))
@@ -401,9 +679,15 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 
 		if ((page->flags & PG_lru) && !(page->flags & PG_buddy))
 			flagged += folio_nr_pages(page);
+		if ((page->flags & PG_unevictable) && !(page->flags & PG_buddy))
+			mlocked += folio_nr_pages(page);
 	}
 	if (flagged != on_lists)
 		ml_violation(&c, "lru: %llu pages have PG_lru, the lists hold %llu",
 			     (unsigned long long)flagged, (unsigned long long)on_lists);
+	if (mlocked != m->vmstat[NR_MLOCK])
+		ml_violation(&c, "lru: %llu pages are mlocked, NR_MLOCK says %llu",
+			     (unsigned long long)mlocked, (unsigned long long)m->vmstat[NR_MLOCK]);
+	fbatch_check(m, &c);
 	return c.count;
 }

@@ -309,7 +309,7 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	mod_lruvec_page_state(m, page, NR_FILE_PAGES, 1);
 	count_vm_events_page(m, page, PSWPIN, 1);
 	m->vmstat[PGPGIN] += m->page_size >> 10;
-	lru_add(m, page, false);
+	folio_add_lru(m, page);
 	*major = true;
 	return 0;
 }

@@ -448,6 +448,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 	struct reclaim_stat stat = { 0 };
 	size_t n;
 
+	lru_add_drain(m);	/* this CPU's new pages join the lists first */
 	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
 	m->vmstat[NR_ISOLATED_ANON + file] += nr_taken;
 	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSCAN_KSWAPD), nr_scanned);
@@ -505,6 +506,7 @@ static void shrink_active_list(memlab_machine *m, struct lruvec *lruvec, uint64_
 	uint64_t nr_activate = 0, nr_deactivate = 0;
 	size_t n;
 
+	lru_add_drain(m);
 	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
 	count_reclaim_events(m, sc, lruvec, PGREFILL, nr_scanned);
 	for (size_t i = 0; i < n; i++) {

@@ -158,7 +158,7 @@ uint64_t zone_page_state(const memlab_machine *m, const struct zone *z,
 	case NR_ZONE_ACTIVE_FILE: case NR_ZONE_UNEVICTABLE:
 		return z->nr_lru[item - NR_ZONE_INACTIVE_ANON];
 	case NR_MLOCK:
-		return z->nr_lru[LRU_UNEVICTABLE];	/* memlab's unevictable pages are mlocked */
+		return z->nr_mlock;
 	default:
 		if (populated_zone(z) && nr_populated_zones(m) == 1)
 			return m->vmstat[item];

@@ -194,8 +194,11 @@ p = m:spawn{ name = "reader", aslr = false }
 local f = m:file{ path = "/data/log", size = 8 * 4096 }
 local buf = assert(p:mmap(A, 4096, "rw-", "private|anonymous|fixed_noreplace"))
 for i = 0, 7 do assert(p:pread(f, buf, 4096, i * 4096) == 4096) end
+assert(#m:lru("inactive_file") == 0)
+m:lru_add_drain_all()
 local list = m:lru("inactive_file")
-say("reader read 8 pages of a file: the page cache's frames wait on inactive_file,")
+say("reader read 8 pages of a file: the page cache's frames wait in the CPU's")
+say("lru_add batch, and once it drains (m:lru_add_drain_all) on inactive_file,")
 say("oldest first: %s.", table.concat((function()
   local t = {}
   for i, pfn in ipairs(list) do t[i] = string.format("0x%x", pfn) end

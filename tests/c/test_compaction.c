@@ -126,6 +126,7 @@ TEST(migrate_anon_page)
 	ASSERT(t);
 	ASSERT_OK(memlab_mmap(t, A(0), PG, RW, ANON, NULL, 0, &addr));
 	ASSERT_OK(write_str(t, A(0), "hello, migration"));
+	ASSERT_OK(memlab_lru_add_drain_all(m));	/* on its list, as compaction finds it */
 	src = pfn_of(t, A(0));
 	ASSERT_OK(memlab_translate(t, A(0), &before));
 	ASSERT(folio_isolate_lru(m, pfn_to_page(m, src)));
@@ -140,7 +141,11 @@ TEST(migrate_anon_page)
 	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 0);
 	ASSERT_EQ(m->vmstat[NR_FREE_PAGES] + m->zones[ZONE_DMA32].pcp.count, free_before + 1);
 	ASSERT(!(pfn_to_page(m, src)->flags & PG_head_alloc));
+	ASSERT(!(pfn_to_page(m, dst)->flags & PG_lru));	/* in this CPU's lru_add batch */
+	ASSERT_EQ(pfn_to_page(m, dst)->_refcount, 2);
+	ASSERT_OK(memlab_lru_add_drain_all(m));
 	ASSERT(pfn_to_page(m, dst)->flags & PG_lru);
+	ASSERT_EQ(pfn_to_page(m, dst)->_refcount, 1);
 	ASSERT_EQ(pfn_to_page(m, dst)->mapcount, 1);
 	ASSERT_NO_REPORTS();
 	ASSERT_CHECK(m);
@@ -156,6 +161,7 @@ TEST(migrate_pinned_page_refused)
 	ASSERT(t);
 	ASSERT_OK(memlab_mmap(t, A(0), PG, RW, ANON, NULL, 0, &addr));
 	ASSERT_OK(write_str(t, A(0), "pinned"));
+	ASSERT_OK(memlab_lru_add_drain_all(m));
 	src = pfn_of(t, A(0));
 	page = pfn_to_page(m, src);
 	ASSERT(folio_isolate_lru(m, page));
@@ -189,6 +195,7 @@ TEST(migrate_shared_file_page)
 	ASSERT_OK(write_str(t, A(0), "file bytes"));
 	ASSERT_OK(memlab_fork(t, &child));
 	ASSERT(read_is(child, A(0), "file bytes"));	/* fork copies no shared file PTE */
+	ASSERT_OK(memlab_lru_add_drain_all(m));
 	src = pfn_of(t, A(0));
 	ASSERT_EQ(pfn_of(child, A(0)), src);
 	page = pfn_to_page(m, src);

@@ -37,7 +37,8 @@ static memlab_machine *setup(memlab_task **out, struct mem_cgroup **memcg)
 	if (memlab_spawn(m, &args, out) ||
 	    memlab_mmap(*out, 0, 64 * 4096, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
 			MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS, NULL, 0, &addr) ||
-	    memlab_touch(*out, addr, 64 * 4096, 'w', &si_code))
+	    memlab_touch(*out, addr, 64 * 4096, 'w', &si_code) ||
+	    memlab_lru_add_drain_all(m))	/* every page on its list */
 		return NULL;
 	*memcg = (*out)->memcg;
 	return m;

@@ -545,6 +545,9 @@ TEST(cow_from_zero_page)
 		ASSERT_EQ(buf[i], i == 7 ? 0x5a : 0);
 	ASSERT_EQ(frame_is_zero(m, zero_pfn(m)), 1);
 	ASSERT_OK(memlab_page_info(m, pfn, &pi));
+	ASSERT_EQ(pi.refcount, 2);	/* the mapping's and the lru_add batch's (kpagecount 2) */
+	ASSERT_OK(memlab_lru_add_drain_all(m));
+	ASSERT_OK(memlab_page_info(m, pfn, &pi));
 	ASSERT_EQ(pi.refcount, 1);
 	ASSERT_EQ(pi.free, 0);
 	ASSERT_EQ(pi.reserved, 0);

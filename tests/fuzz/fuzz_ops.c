@@ -569,16 +569,45 @@ static uint64_t mapped_swapcache(struct fuzz *f)
 }
 
 /*
+** The page books -- every frame the buddy allocator gave out is on a pcp
+** list, a block of this target's, in the page cache, an anonymous page,
+** a page table or a task's PGD -- as a sum to compare with boot free.
+*/
+static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
+{
+	struct memlab_zone_info zi;
+	uint64_t pcp = 0, sum;
+	int z, nz = memlab_nr_zones(f->m);
+
+	for (z = 0; z < nz; z++) {
+		if (memlab_zone_info(f->m, z, &zi) != 0)
+			die(f, "memlab_zone_info(%d) failed", z);
+		if (zi.pcp_count < 0)
+			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
+		pcp += (uint64_t)zi.pcp_count;
+	}
+	*pcp_out = pcp;
+	sum = vmstat(f, "nr_free_pages") + pcp + f->live_pages + vmstat(f, "nr_file_pages") +
+	      vmstat(f, "nr_anon_pages") + vmstat(f, "nr_page_table_pages") + (uint64_t)nr_mms(f);
+	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
+	/* the huge zero page, while a PMD maps it (no counter says so) */
+	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
+	    vmstat(f, "thp_zero_page_alloc") > 0)
+		sum += 1ull << (f->info.page_shift - 3);
+	return sum;
+}
+
+/*
 ** After every operation: the core's checker, the task list, and the page
-** books -- every frame the buddy allocator gave out is on a pcp list, a
-** block of this target's, in the page cache, an anonymous page, a page
-** table or a task's PGD.
+** books.  A page unmapped while it waits in a CPU's folio batch is in
+** none of them until the batch drains (as in Linux, whose counters do
+** not see it either): when the books do not balance, every batch
+** drains and they must balance then.
 */
 static void check_machine(struct fuzz *f)
 {
-	struct memlab_zone_info zi;
-	uint64_t pcp = 0, free_now, file, anon, pt, sum;
-	int z, nz = memlab_nr_zones(f->m), n;
+	uint64_t pcp, sum;
+	int n;
 
 	n = memlab_check(f->m, on_violation, NULL);
 	if (n != 0)
@@ -587,29 +616,19 @@ static void check_machine(struct fuzz *f)
 	if (nr_live_tasks(f) != f->ntasks)
 		die(f, "memlab_tasks says %d tasks, the target has %d", nr_live_tasks(f),
 		    f->ntasks);
-	for (z = 0; z < nz; z++) {
-		if (memlab_zone_info(f->m, z, &zi) != 0)
-			die(f, "memlab_zone_info(%d) failed", z);
-		if (zi.pcp_count < 0)
-			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
-		pcp += (uint64_t)zi.pcp_count;
+	sum = page_books(f, &pcp);
+	if (sum != f->boot_free) {
+		if (memlab_lru_add_drain_all(f->m) != 0)
+			die(f, "memlab_lru_add_drain_all failed");
+		sum = page_books(f, &pcp);
 	}
-	free_now = vmstat(f, "nr_free_pages");
-	file = vmstat(f, "nr_file_pages");
-	anon = vmstat(f, "nr_anon_pages");
-	pt = vmstat(f, "nr_page_table_pages");
-	sum = free_now + pcp + f->live_pages + file + anon + pt + (uint64_t)nr_mms(f);
-	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
-	/* the huge zero page, while a PMD maps it (no counter says so) */
-	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
-	    vmstat(f, "thp_zero_page_alloc") > 0)
-		sum += 1ull << (f->info.page_shift - 3);
 	if (sum != f->boot_free)
 		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
 		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
 		    " + PGDs %d = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
-		    free_now, pcp, f->live_pages, file, anon, pt, nr_mms(f), sum, f->boot_free,
-		    (int64_t)(sum - f->boot_free));
+		    vmstat(f, "nr_free_pages"), pcp, f->live_pages, vmstat(f, "nr_file_pages"),
+		    vmstat(f, "nr_anon_pages"), vmstat(f, "nr_page_table_pages"), nr_mms(f), sum,
+		    f->boot_free, (int64_t)(sum - f->boot_free));
 }
 
 /* [start, end) is covered by t's VMAs without a hole. */

@@ -294,6 +294,8 @@ function TestInject:test_corrupt_lru()
   local f = m:file{ path = "/data/f", size = 16 * 4096 }
   local buf = assert(p:mmap(0, "4K", "rw-", "private|anonymous"))
   for i = 0, 15 do lu.assertEquals(p:pread(f, buf, 4096, i * 4096), 4096) end
+  lu.assertEquals(#m:lru("inactive_file"), 0)	-- they wait in this CPU's lru_add batch
+  m:lru_add_drain_all()
   lu.assertEquals(#m:lru("inactive_file"), 16)
   local c = assert(m:corrupt{ what = "lru", list = "inactive_file" })
   lu.assertEquals(c.before ~ c.after, 1 << c.bit)

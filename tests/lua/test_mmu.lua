@@ -191,6 +191,8 @@ function TestAnon:test_write_copies_the_zero_page()
                   string.rep("\0", 7) .. "Z" .. string.rep("\0", PAGE - 8))
   lu.assertEquals(m:read_phys(zero_pfn(m) * PAGE, PAGE), string.rep("\0", PAGE))
   lu.assertEquals(m:rmap(t.pfn), { { pid = p.pid, addr = A(1) } })
+  lu.assertEquals(m:page(t.pfn).refcount, 2)	-- the mapping's and the lru_add batch's
+  m:lru_add_drain_all()
   lu.assertEquals(m:page(t.pfn).refcount, 1)
   lu.assertEquals(smaps_kb(p, A(0), "Rss"), 4)
   lu.assertEquals(smaps_kb(p, A(0), "Anonymous"), 4)
@@ -617,7 +619,7 @@ end
 
 -- ===================================================================
 -- MADV_FREE (numbers checked on a Linux 6.18 host, its per-CPU LRU
--- batch drained)
+-- batches drained: a page waits in the lru_lazyfree batch until then)
 -- ===================================================================
 
 TestMadvFree = { setUp = TestPopulate.setUp, tearDown = TestPopulate.tearDown }
@@ -635,6 +637,8 @@ function TestMadvFree:test_free_of_pages_a_child_shares()
   written(p, 4)
   local c = assert(p:fork())
   lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
+  assert_smaps(p, A(0), { Shared_Clean = 16, Referenced = 0, LazyFree = 0 })	-- batched
+  m:lru_add_drain_all()
   assert_smaps(p, A(0), { Shared_Clean = 16, Referenced = 0, LazyFree = 16 })
   assert_smaps(c, A(0), { Shared_Dirty = 16, LazyFree = 0 })
   c:exit()
@@ -653,6 +657,7 @@ function TestMadvFree:test_populate_after_free()
   local m, p = self.m, self.p
   written(p, 4)
   lu.assertTrue(p:madvise(A(0), 4 * PAGE, "free"))
+  m:lru_add_drain_all()
   assert_smaps(p, A(0), { LazyFree = 16 })
   lu.assertTrue(p:madvise(A(0), 2 * PAGE, "populate_write"))
   assert_smaps(p, A(0), { Private_Dirty = 8, Referenced = 8, LazyFree = 8 })

@@ -451,6 +451,17 @@ MEMLAB_API int (memlab_cgroup_write) (memlab_machine *m, const char *path, const
 MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 
 /*
+** Linux's lru_add_drain_all(): every CPU's folio batches drain -- the new
+** pages waiting to join an LRU list join it, the queued moves between
+** lists (activation, deactivation, MADV_FREE's, the rotation of a page
+** written back) happen, and the batches' page references go (a page no
+** one else holds is freed).  Linux calls it for drop_caches, compaction
+** of every node and memory.reclaim's last try; a host calls it to see
+** the lists as they will be.  Returns 0.
+*/
+MEMLAB_API int (memlab_lru_add_drain_all) (memlab_machine *m);
+
+/*
 ** /proc/sys/vm/drop_caches: mode 1 drops the clean page cache no one maps
 ** (invalidate_mapping_pages; pages it cannot drop are deactivated), 2
 ** the reclaimable slab objects (memlab has none: counted only), 3 both;
