@@ -349,12 +349,13 @@ static void host_touch(uint64_t a, int write, uint8_t byte)
 }
 
 /*
-** Unless --batched, the server drains this CPU's LRU batches after every
-** page it touches: memlab has no per-CPU folio batches, and the pages
-** waiting in one are invisible to a memcg's reclaim (get_scan_count sees
-** only the LRU lists; shrink_inactive_list, which would drain, is not
-** even called when they are empty).  Under a limit that makes Linux
-** OOM-kill with up to 31 folios of clean page cache waiting there.
+** The server drains this CPU's LRU batches after every step, and unless
+** --batched after every page it touches; memlab drains its batches at the
+** same points.  The pages waiting in a batch are invisible to a memcg's
+** reclaim (get_scan_count sees only the LRU lists; shrink_inactive_list,
+** which would drain, is not even called when they are empty): under a
+** limit Linux OOM-kills with up to 30 folios of clean page cache waiting
+** there, and memlab, which has the batches, does too (--batched).
 */
 static int batched;
 
@@ -727,6 +728,8 @@ static int64_t sim_step(struct sim *s, const struct op *o)
 			uint8_t b = (uint8_t)(i + 1);
 
 			rc = memlab_access(s->t, a + i * PAGE, 1, o->write ? 'w' : 'r', &b, &si);
+			if (!batched)
+				memlab_lru_add_drain_all(s->m);
 			if (rc < 0 && si == MEMLAB_SIGKILL) {
 				s->t = NULL;
 				return 1;
@@ -1006,6 +1009,8 @@ static int run_sequence(uint64_t seed)
 				hr = hr ? hr : srv.mb->ret;
 			}
 			sr = sim.t ? sim_step(&sim, &o) : 1;
+			if (o.kind != OP_MSYNC || srv.dead)
+				memlab_lru_add_drain_all(sim.m);	/* as the server after each step */
 		}
 		if (hr == 1 && sr == 1)
 			sim.reports[0] = 0;	/* the OOM killer's report */

@@ -838,9 +838,10 @@ static unsigned seed_timeout = 20;
 ** page is already on the LRU (wp_can_reuse_anon_folio drains only for a
 ** page that is not: munlock_folio's batch keeps it there); MADV_FREE's
 ** pages count as LazyFree only once their batch is drained; and when a
-** batch drains depends on all that runs on the CPU.  memlab has no such
-** batches: drained after every step (host_drain()), the host is where
-** memlab always is.
+** batch drains depends on all that runs on the CPU.  So both sides drain
+** after every step: the host with host_drain(), memlab with
+** memlab_lru_add_drain_all() (memlab has the LRU batches, not the mlock
+** one).
 */
 static uint64_t drain_page;
 
@@ -1771,6 +1772,7 @@ static void run_step(struct sim *sim, struct step *st)
 		st->outside = o->kind == OP_MREMAP && moved_out(st->host, o) && moved_out(st->sim, o);
 		break;
 	}
+	memlab_lru_add_drain_all(sim->m);
 }
 
 /* A step's result, faults and read bytes compared. */
