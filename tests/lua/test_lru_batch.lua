@@ -1,0 +1,177 @@
+-- test_lru_batch.lua: the per-CPU folio batches (mm/swap.c cpu_fbatches)
+-- between the pages and the LRU lists, as Linux 6.18 has them: new pages
+-- and moves between lists wait per CPU, up to 30 a batch, each with a
+-- reference (docs/lua-api.md, "Reclaim" and m:lru_add_drain_all()).
+--
+-- Run from the source root:  build/memlab run tests/lua/test_lru_batch.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local PAGE = 4096
+local MiB = 1024 * 1024
+
+-- Anonymous pages of p written one by one: their addresses' base.
+local function written(p, n)
+  local a = assert(p:mmap(nil, n * PAGE, "rw", "private|anonymous"))
+  for i = 0, n - 1 do assert(p:write(a + i * PAGE, "x")) end
+  return a
+end
+
+local function on_lists(m, name)
+  return #m:lru(name)
+end
+
+-- 30 new pages wait; the 31st fills the batch, which moves them all.
+function test_lru_add_batch_of_31()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local p = m:spawn{ name = "p" }
+  local a = written(p, 30)
+  lu.assertEquals(on_lists(m, "inactive_anon"), 0)
+  lu.assertEquals(m:vmstat().nr_anon_pages, 30)
+  local pg = m:page(p:translate(a).pfn)
+  lu.assertNil(pg.lru_list)
+  lu.assertEquals(pg.refcount, 2)                 -- the mapping's and the batch's
+  written(p, 1)
+  lu.assertEquals(on_lists(m, "inactive_anon"), 31)
+  lu.assertEquals(m:page(p:translate(a).pfn).refcount, 1)
+  lu.assertTrue(m:check())
+end
+
+-- A huge page never waits: it moves at once, and the batch before it too.
+function test_huge_page_drains_the_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  m:thp{ enabled = "always" }
+  local p = m:spawn{ name = "p" }
+  written(p, 5)
+  lu.assertEquals(on_lists(m, "inactive_anon"), 0)
+  local h = assert(p:mmap(nil, 4 * MiB, "rw", "private|anonymous"))
+  local base = (h + 2 * MiB - 1) // (2 * MiB) * (2 * MiB)
+  assert(p:write(base, "h"))
+  lu.assertEquals(m:vmstat().thp_fault_alloc, 1)
+  lu.assertEquals(m:vmstat().nr_inactive_anon, 5 + 512)
+  lu.assertTrue(m:check())
+end
+
+-- read(2) of a page twice: the second look finds it waiting to be added
+-- and marks it active there (__lru_cache_activate_folio): it joins the
+-- active list, with no pgactivate.  On a list already, the activation
+-- waits in the lru_activate batch and counts when it drains.
+function test_mark_accessed_in_and_after_the_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local f = m:file{ path = "/data/f", size = 8 * PAGE }   -- readahead fits a batch
+  local p = m:spawn{ name = "p" }
+  local buf = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  m:lru_add_drain_all()
+  lu.assertEquals(p:pread(f, buf, 100, 0), 100)
+  lu.assertEquals(p:pread(f, buf, 100, 4 * PAGE), 100)    -- elsewhere, then back
+  local act = m:vmstat().pgactivate
+  lu.assertEquals(p:pread(f, buf, 100, 0), 100)
+  lu.assertEquals(on_lists(m, "inactive_file") + on_lists(m, "active_file"), 0)
+  m:lru_add_drain_all()
+  lu.assertEquals(m:vmstat().pgactivate, act)
+  lu.assertEquals(on_lists(m, "active_file"), 1)
+  -- a page on a list: the activation waits
+  lu.assertEquals(p:pread(f, buf, 100, 6 * PAGE), 100)
+  lu.assertEquals(p:pread(f, buf, 100, 2 * PAGE), 100)
+  lu.assertEquals(p:pread(f, buf, 100, 6 * PAGE), 100)
+  lu.assertEquals(on_lists(m, "active_file"), 1)
+  lu.assertEquals(m:vmstat().pgactivate, act)
+  m:lru_add_drain_all()
+  lu.assertEquals(on_lists(m, "active_file"), 2)
+  lu.assertEquals(m:vmstat().pgactivate, act + 1)
+  lu.assertTrue(m:check())
+end
+
+-- A page unmapped while it waits in another CPU's batch is freed only
+-- when that batch drains: until then it is in no counter but the memcg's
+-- usage.  munmap drains only its own CPU's batches.
+function test_unmapped_page_outlives_its_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p = m:spawn{ name = "p" }
+  local function pfns(a, n)
+    local t = {}
+    for i = 0, n - 1 do t[#t + 1] = p:translate(a + i * PAGE).pfn end
+    return t
+  end
+  local function in_use(list)
+    local n = 0
+    for _, pfn in ipairs(list) do
+      local pg = m:page(pfn)
+      if not pg.free and not pg.pcp then n = n + 1 end
+    end
+    return n
+  end
+  p:run_on(1)
+  local a = written(p, 4)
+  local held = pfns(a, 4)
+  p:run_on(0)
+  assert(p:munmap(a, 4 * PAGE))
+  lu.assertEquals(m:vmstat().nr_anon_pages, 0)
+  lu.assertEquals(in_use(held), 4)                 -- CPU 1's batch holds them
+  lu.assertEquals(m:page(held[1]).refcount, 1)
+  lu.assertTrue(m:check())
+  m:lru_add_drain_all()
+  lu.assertEquals(in_use(held), 0)
+  lu.assertTrue(m:check())
+  -- on its own CPU, munmap drains first: freed at once
+  local b = written(p, 4)
+  held = pfns(b, 4)
+  assert(p:munmap(b, 4 * PAGE))
+  lu.assertEquals(in_use(held), 0)
+  lu.assertTrue(m:check())
+end
+
+-- A write fault after fork: the page the parent alone maps again is reused
+-- when this CPU's batch held it (wp_can_reuse_anon_folio drains it), and
+-- copied when another CPU's does -- Linux's extra copy.
+function test_cow_copies_a_page_another_cpu_holds()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p = m:spawn{ name = "p" }
+  local a = written(p, 2)                          -- in CPU 0's batch
+  local c = assert(p:fork())
+  c:run_on(0)
+  c:exit()                                         -- its exit drains CPU 0
+  local pfn = p:translate(a).pfn
+  assert(p:write(a, "y"))
+  lu.assertEquals(p:translate(a).pfn, pfn)         -- reused: CPU 0 drained its batch
+  local b = written(p, 2)
+  p:run_on(1)
+  c = assert(p:fork())
+  c:run_on(1)
+  c:exit()
+  pfn = p:translate(b).pfn
+  assert(p:write(b, "y"))
+  lu.assertNotEquals(p:translate(b).pfn, pfn)      -- copied: CPU 0's batch holds it
+  lu.assertTrue(m:check())
+end
+
+-- A memory cgroup whose charged pages all wait in a batch has nothing on
+-- its lists: reclaim finds nothing to scan (and so never drains), and the
+-- cgroup OOM-kills with clean page cache in hand -- as the host does.
+function test_memcg_oom_with_page_cache_in_the_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local f = m:file{ path = "/data/f", size = 64 * PAGE }
+  local cg = m:cgroup("/box")
+  m:spawn{ name = "init" }                         -- pid 1: no OOM killer takes it
+  local p = m:spawn{ name = "p", cgroup = "/box" }
+  local a = assert(p:mmap(nil, 64 * PAGE, "r", "private", f, 0))
+  assert(p:madvise(a, 64 * PAGE, "random"))        -- no fault-around, no readahead
+  assert(p:read(a, 1))
+  lu.assertEquals(#m:lru("inactive_file"), 0)      -- the cgroup's page waits too
+  local s = cg:stat()                              -- room for 16 more pages
+  assert(cg:write("memory.max", tostring(s.anon + s.file + s.kernel + 16 * PAGE)))
+  local got, err, read = nil, nil, 0
+  for i = 1, 63 do
+    got, err = p:read(a + i * PAGE, 1)
+    if not got then break end
+    read = read + 1
+  end
+  lu.assertEquals(err, "SIGKILL")
+  lu.assertEquals(read, 16)                        -- all 16 wait in the lru_add batch
+  lu.assertEquals(cg:events().oom_kill, 1)
+  lu.assertTrue(m:check())
+end
+
+os.exit(lu.LuaUnit.run(), true)
