@@ -105,12 +105,8 @@ static int task_rw(lua_State *L, const char *fname, int write)
 	rc = write ? memlab_pwrite(t, f, addr, count, off, &done)
 		   : memlab_pread(t, f, addr, count, off, &done);
 	lmemlab_end_call(L, lm, fname, rc);
-	if (memlab_find_task(lmemlab_machine_core(lm), pid) != t) {
-		luaL_pushfail(L);
-		lua_pushliteral(L, "SIGKILL");
-		lua_pushinteger(L, 9);
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
-	}
 	return push_count(L, rc, done);
 }
 

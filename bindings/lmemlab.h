@@ -128,6 +128,13 @@ void (lmemlab_open_task) (lua_State *L);
 */
 void (lmemlab_pushtask) (lua_State *L, int machine, memlab_task *t,
 			 const char *name);
+/*
+** After a call for t, whose pid was pid: when the OOM killer chose t,
+** Linux's task died in the system call and never saw its result, and
+** memlab's has exited.  Then push nil, "SIGKILL", 9 and return 3; else
+** push nothing and return 0.
+*/
+int (lmemlab_pushkilled) (lua_State *L, lmachine *lm, const memlab_task *t, int pid);
 
 /* t[key] = v for the table at the top. */
 static inline void lmemlab_setint(lua_State *L, const char *key, uint64_t v)

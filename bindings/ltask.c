@@ -444,6 +444,16 @@ static int t_index(lua_State *L)
 	return 1;
 }
 
+int lmemlab_pushkilled(lua_State *L, lmachine *lm, const memlab_task *t, int pid)
+{
+	if (memlab_find_task(lmemlab_machine_core(lm), pid) == t)
+		return 0;
+	luaL_pushfail(L);
+	lua_pushliteral(L, "SIGKILL");
+	lua_pushinteger(L, 9);
+	return 3;
+}
+
 /* __tostring: "memlab.task 1 (a.out)", "memlab.task (exited)" or "(closed)" */
 static int t_tostring(lua_State *L)
 {
@@ -938,7 +948,10 @@ static int t_mm(lua_State *L)
 static int push_clone(lua_State *L, const char *fname, memlab_task *t, lmachine *lm,
 		      uint64_t flags);
 
-/* p:fork() --> the child's handle | nil, "ENOMEM", 12 */
+/*
+** p:fork() --> the child's handle | nil, "ENOMEM", 12 | nil, "SIGKILL", 9
+** when the cgroup's OOM killer, run for the child's page tables, chose p
+*/
 static int t_fork(lua_State *L)
 {
 	lmachine *lm;
@@ -981,13 +994,13 @@ static int push_clone(lua_State *L, const char *fname, memlab_task *t, lmachine 
 		      uint64_t flags)
 {
 	memlab_task *child;
-	int rc;
+	int pid = memlab_task_pid(t), rc;
 
 	lmemlab_begin_call(lm);
 	rc = memlab_clone(t, flags, &child);
 	lmemlab_end_call(L, lm, fname, rc);
 	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
+		return lmemlab_pushkilled(L, lm, t, pid) ? 3 : lmemlab_pushfail(L, rc);
 	lua_getiuservalue(L, 1, 1);	/* the machine */
 	lmemlab_pushtask(L, -1, child, NULL);
 	return 1;

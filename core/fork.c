@@ -162,7 +162,13 @@ static int clone_flags_valid(uint64_t clone_flags)
 	return 0;
 }
 
-/* kernel_clone(): the child, on the machine's list. */
+/*
+** kernel_clone(): the child, on the machine's list.  A cgroup's OOM
+** killer may run while the child's page tables are charged: a parent it
+** chose fails the fork, also when that charge went through
+** (copy_process: "Let kill terminate clone/fork in the middle", -EINTR),
+** and has exited when the call returns.
+*/
 static int kernel_clone(memlab_task *parent, uint64_t clone_flags, memlab_task **out)
 {
 	memlab_machine *m = parent->m;
@@ -175,6 +181,8 @@ static int kernel_clone(memlab_task *parent, uint64_t clone_flags, memlab_task *
 	m->forking = child;		/* rmap_walk() sees its entries as they are copied */
 	err = copy_mm(clone_flags, child, parent);
 	m->forking = NULL;
+	if (!err && parent->oom_victim)	/* fatal_signal_pending(current) */
+		err = -MEMLAB_EINTR;
 	if (err) {
 		task_free(child);
 		return err;

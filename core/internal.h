@@ -330,6 +330,7 @@ struct memlab_machine {
 	uint32_t oom_gfp;		/* the last failed allocation that may OOM-kill: its gfp (0: none) */
 	bool dead;			/* a kernel BUG stopped it (ml_bug) */
 	unsigned oom_order;		/* and order */
+	int oom_deferred;		/* faults, read/writes under way that run it themselves */
 	int oom_victims;		/* tasks marked, not yet exited */
 
 	/* fault injection; the task on whose behalf the core runs (or NULL) */
@@ -353,6 +354,24 @@ static inline void oom_note_reset(memlab_machine *m)
 {
 	m->oom_gfp = 0;		/* the allocator or a charge notes a failure that may OOM-kill */
 	m->oom_memcg = NULL;
+}
+
+/*
+** A user fault or a read/write through the page cache runs the OOM
+** killer itself once its allocation failed (pagefault_out_of_memory),
+** when nothing is held: between oom_defer_begin() and oom_defer_end() a
+** charge at memory.max notes its cgroup instead of running the cgroup's
+** OOM killer in place, as every other charge does (memcontrol.c).
+*/
+static inline void oom_defer_begin(memlab_machine *m)
+{
+	oom_note_reset(m);
+	m->oom_deferred++;
+}
+
+static inline void oom_defer_end(memlab_machine *m)
+{
+	m->oom_deferred--;
 }
 
 /* ---- machine.c ---- */

@@ -17,10 +17,13 @@
 ** memory.current runs up to 63 pages ahead of the pages charged, as on
 ** the host).  At memory.max it reclaims from the cgroup that hit its
 ** limit (try_to_free_mem_cgroup_pages: the LRU lists of that subtree),
-** drains the stocks, retries MAX_RECLAIM_RETRIES times, then fails: the
-** fault that wanted the page returns VM_FAULT_OOM and the OOM killer
-** chooses among the cgroup's tasks (oom_kill.c).  Above memory.high the
-** task reclaims the excess when it returns to user space.
+** drains the stocks, retries MAX_RECLAIM_RETRIES times, then runs the
+** cgroup's OOM killer, which chooses among its tasks (oom_kill.c), and
+** retries after a kill -- inside the charge, as Linux, for a page table
+** of fork or mremap; a fault, or read(2)'s page cache, fails its charge
+** and runs it when it holds nothing (VM_FAULT_OOM), then retries.
+** Above memory.high the task reclaims the excess when it returns to
+** user space.
 **
 ** Each memcg has its own LRU lists (a lruvec on the one node); reclaim
 ** walks the memcgs of the subtree it targets (vmscan.c).
@@ -46,11 +49,12 @@
 ** no clock: the reclaim is done, the sleep left out); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
 ** CPU); other CPUs' stocks are drained at once (Linux queues work on
-** them); a charge failing where memlab's node OOM killer does not run
-** either (a page table of fork) returns ENOMEM without the cgroup's OOM
-** killer; memory.peak is read-only (6.12+ resets a file descriptor's peak
-** on a write); a removed cgroup's page tables keep it until they are
-** freed (Linux hands kernel memory to the parent).
+** them); a fault's charge runs the OOM killer after it failed, not
+** inside: the fault has given back what it held, and a task that chose
+** itself skips the charge's second round of reclaim passes (fewer
+** memory.events max); memory.peak is read-only (6.12+ resets a file
+** descriptor's peak on a write); a removed cgroup's page tables keep it
+** until they are freed (Linux hands kernel memory to the parent).
 */
 #include <stdio.h>
 #include <string.h>
@@ -735,14 +739,45 @@ static void note_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t
 }
 
 /*
+** mem_cgroup_oom(): memcg is at its limit and reclaim gave up: its OOM
+** killer, counted in memory.events oom (not for a costly order).  Under a
+** fault or read/write (oom_defer_begin) the caller runs it once the
+** charge has failed, when nothing is held, and m->oom_memcg says whose;
+** elsewhere it runs here, and a victim other than the charging task has
+** exited when it returns.  True: a victim was killed (or the charging
+** task is already dying), so the charge may be retried.
+*/
+static bool mem_cgroup_oom(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			   uint64_t nr_pages)
+{
+	unsigned order = (unsigned)__builtin_ctzll(nr_pages);	/* get_order() */
+
+	if (order > PAGE_ALLOC_COSTLY_ORDER)
+		return false;
+	if (m->oom_deferred) {
+		m->oom_memcg = memcg;
+		m->oom_gfp = gfp;
+		m->oom_order = order;
+		return false;
+	}
+	memcg_memory_event(memcg, MEMCG_OOM);
+	return mem_cgroup_out_of_memory(m, memcg, gfp, (int)order);
+}
+
+/* An OOM victim whose mm the OOM killer is done with (MMF_OOM_SKIP) charges nothing more. */
+static bool oom_victim_skipped(const memlab_machine *m)
+{
+	return task_is_dying(m) && m->current->mm->oom_skip;
+}
+
+/*
 ** try_charge_memcg(): nr_pages for memcg, from the stock, or a batch up
-** the tree; at a limit, reclaim from the cgroup over it and retry.  When
-** that cannot make room the charge fails with -MEMLAB_ENOMEM and
-** m->oom_memcg names the cgroup whose OOM killer the fault should run
-** (Linux runs it here, inside the charge; the caller's fault returns
-** VM_FAULT_OOM and memlab runs it at the same point seen from outside,
-** see oom_kill.c) -- unless the order is costly or the gfp forbids it.
-** __GFP_NOFAIL and __GFP_HIGH charges are forced past the limit.
+** the tree; at a limit, reclaim from the cgroup over it and retry, then
+** run its OOM killer (mem_cgroup_oom) and retry after a kill.  The
+** charge fails with -MEMLAB_ENOMEM when the OOM killer may not run
+** (costly order, the gfp forbids it), found nothing to kill, or chose
+** the charging task itself (which then fails its charges to exit
+** sooner).  __GFP_NOFAIL and __GFP_HIGH charges are forced past the limit.
 */
 static int try_charge_memcg(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
 			    uint64_t nr_pages)
@@ -752,7 +787,7 @@ static int try_charge_memcg(memlab_machine *m, struct mem_cgroup *memcg, uint32_
 	struct mem_cgroup *over;
 	struct page_counter *counter;
 	uint64_t nr_reclaimed;
-	bool drained = false, raised_max_event = false;
+	bool drained = false, raised_max_event = false, passed_oom = false;
 
 retry:
 	if (consume_stock(m, memcg, nr_pages))
@@ -764,7 +799,7 @@ retry:
 		batch = nr_pages;
 		goto retry;
 	}
-	if (!gfp_allows_blocking(gfp))
+	if (!gfp_allows_blocking(gfp) || oom_victim_skipped(m))
 		goto nomem;
 	memcg_memory_event(over, MEMCG_MAX);
 	raised_max_event = true;
@@ -785,10 +820,12 @@ retry:
 		goto retry;
 	if (gfp & MEMLAB___GFP_RETRY_MAYFAIL)
 		goto nomem;
-	if (nr_pages <= (1u << PAGE_ALLOC_COSTLY_ORDER)) {	/* mem_cgroup_oom() may run */
-		m->oom_memcg = over;
-		m->oom_gfp = gfp;
-		m->oom_order = (unsigned)__builtin_ctzll(nr_pages);
+	if (passed_oom && task_is_dying(m))	/* bypassed by the OOM killer: no endless loop */
+		goto nomem;
+	if (mem_cgroup_oom(m, over, gfp, nr_pages)) {
+		passed_oom = true;
+		nr_retries = MAX_RECLAIM_RETRIES;
+		goto retry;
 	}
 nomem:
 	if (!(gfp & (MEMLAB___GFP_NOFAIL | MEMLAB___GFP_HIGH)))

@@ -123,7 +123,7 @@ uint64_t try_to_free_mem_cgroup_pages(memlab_machine *m, struct mem_cgroup *memc
 				      uint64_t nr_pages, uint32_t gfp, unsigned options,
 				      int swappiness);
 
-/* oom_kill.c: an OOM kill inside memcg; true when a victim was chosen (or is exiting) */
+/* oom_kill.c: an OOM kill inside memcg; true when the charge may be retried */
 bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
 			      int order);
 

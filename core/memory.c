@@ -956,8 +956,9 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool 
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
-	oom_note_reset(t->m);
+	oom_defer_begin(t->m);
 	ret = handle_mm_fault(t, vma, addr, flags);
+	oom_defer_end(t->m);
 	fault_unlock(t, flags, ret, gup);
 	if (ret & VM_FAULT_OOM)
 		return -MEMLAB_ENOMEM;
@@ -1526,8 +1527,9 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 
 		if (gup_follow(t, a, write))
 			continue;
-		oom_note_reset(t->m);
+		oom_defer_begin(t->m);
 		ret = handle_mm_fault(t, vma, a, flags);
+		oom_defer_end(t->m);
 		if (ret & VM_FAULT_COMPLETED)
 			mmap_read_lock(t->mm);	/* the retry, which finds the page mapped */
 		if (ret & (VM_FAULT_COMPLETED | VM_FAULT_RELOCKED))

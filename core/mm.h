@@ -244,6 +244,12 @@ static inline int smp_processor_id(const memlab_machine *m)
 
 void exit_oom_victims(memlab_machine *m);	/* oom_kill.c */
 
+/* task_is_dying(): the task the core runs for has a pending SIGKILL (an OOM victim). */
+static inline bool task_is_dying(const memlab_machine *m)
+{
+	return m->current && m->current->oom_victim;
+}
+
 /*
 ** Leaving the outermost call, the tasks the OOM killer marked while it
 ** ran (the task itself, its threads, the processes sharing its mm) exit:

@@ -22,9 +22,13 @@
 ** A charge over a cgroup's memory.max that reclaim could not make room
 ** for runs the cgroup's OOM killer the same way (CONSTRAINT_MEMCG: only
 ** its tasks, badness scaled by its limit, memory.oom.group honoured);
-** one from a write to memory.max runs it at once.
+** one from a write to memory.max runs it at once, and so does a charge
+** outside a fault (a page table of fork or mremap), inside the charge as
+** Linux: the other victims exit and the charge is retried; a charging
+** task that is a victim fails its charges and exits when the outermost
+** call returns (mem_cgroup_out_of_memory).
 ** Not modelled: cpusets and mempolicies (CONSTRAINT_NONE), vfork, the OOM notifiers, the
-** report's rate limit (every OOM is reported), and an OOM from the
+** report's rate limit (every OOM is reported), and a node OOM from the
 ** kernel's own allocations (GUP, page-table allocation outside a fault):
 ** those still fail with ENOMEM.
 */
@@ -406,25 +410,6 @@ static int out_of_memory(struct oom_control *oc)
 	return 0;
 }
 
-/*
-** mem_cgroup_out_of_memory(): memcg's OOM killer, for a write to its
-** memory.max (no task is current: the victims exit at once).  True when
-** there is room now or a victim was killed.
-*/
-bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
-			      int order)
-{
-	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false };
-	int err;
-
-	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
-		return true;
-	err = out_of_memory(&oc);
-	if (!m->current)
-		exit_oom_victims(m);
-	return !err;
-}
-
 /* The first marked task other than those using mm (NULL: any marked one). */
 static memlab_task *find_victim(memlab_machine *m, const struct mm_struct *mm)
 {
@@ -454,6 +439,32 @@ void exit_oom_victims(memlab_machine *m)
 
 	while ((v = find_victim(m, NULL)))
 		memlab_task_exit(v);
+}
+
+/*
+** mem_cgroup_out_of_memory(): memcg's OOM killer, for a charge at its
+** limit (try_charge_memcg) or a write to its memory.max.  True when there
+** is room now, the task it runs for is dying already (let it exit), or a
+** victim was killed: the victims but those sharing the charging task's mm
+** have exited (a host's write: all of them), as if the retried charge
+** had waited for them.
+*/
+bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			      int order)
+{
+	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false };
+
+	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
+		return true;
+	if (task_is_dying(m))
+		return true;
+	if (out_of_memory(&oc))
+		return false;
+	if (m->current)
+		exit_other_victims(m->current);
+	else
+		exit_oom_victims(m);
+	return true;
 }
 
 /*

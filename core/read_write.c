@@ -135,9 +135,10 @@ static int64_t rw_pagecache(memlab_task *t, memlab_file *f, uint64_t addr, uint6
 	for (;;) {
 		struct user_copy c = { t, addr + done };
 
-		oom_note_reset(t->m);
+		oom_defer_begin(t->m);
 		r = write ? filemap_write(f, off + done, count - done, copy_from_user, &c)
 			  : filemap_read(f, off + done, count - done, copy_to_user, &c);
+		oom_defer_end(t->m);
 		if (r > 0)
 			done += (uint64_t)r;
 		if (r == 0 || done == count || (r < 0 && r != -MEMLAB_ENOMEM) || !t->m->oom_gfp ||

@@ -2,8 +2,9 @@
 -- controller) through the Lua API: the tree and its files, where tasks go,
 -- what is charged (with the per-CPU stock's batches), memory.stat,
 -- hierarchy, memory.max (reclaim, then the cgroup's OOM killer),
--- memory.oom.group, memory.high, memory.reclaim, rmdir of a cgroup with
--- pages still charged, THP charge fallback and swap-in charging.
+-- memory.oom.group, the OOM killer for charges outside a fault (fork's,
+-- mremap's page tables), memory.high, memory.reclaim, rmdir of a cgroup
+-- with pages still charged, THP charge fallback and swap-in charging.
 --
 -- Run from the source root:  build/memlab run tests/lua/test_memcg.lua -o text
 
@@ -525,6 +526,148 @@ function test_cow_fault_charges_the_copy_first()
   local s = cg:stat()
   lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 0, 0, 1 })
   lu.assertStrContains(m:dmesg(), "p invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0")
+  lu.assertTrue(m:check())
+end
+
+-- ===================== the OOM killer outside a fault =====================
+
+-- A charge outside a fault -- the page tables fork copies and mremap
+-- moves -- runs the cgroup's OOM killer inside the charge, as Linux 6.18's
+-- try_charge_memcg: another task killed, the charge is retried and goes
+-- through; the charging task killed, its charges fail and it dies;
+-- nothing killable, ENOMEM.  The counts follow that loop for a one-page
+-- charge reclaim cannot help (no swap, anonymous pages only): memory.events
+-- max once per pass -- the first, the one after drain_all_stock and
+-- MAX_RECLAIM_RETRIES (16) more: 18 before the OOM killer runs; a task
+-- that chose itself passes 17 more times (the retries start again) before
+-- "passed_oom && task_is_dying()" fails the charge.
+local PASSES = 18
+
+-- A task called name in the cgroup at path, with n bytes of anonymous
+-- memory written: the task and their address.
+local function spawn_writing(m, path, name, n, root)
+  local p = m:spawn{ name = name, cgroup = path, aslr = false, root = root }
+  local a, ok = write_anon(p, n)
+  assert(ok)
+  return p, a
+end
+
+-- memory.max at exactly the pages charged (the stocks drained): the next
+-- charge finds no room, and nothing anonymous can be reclaimed without swap.
+local function fill(cg)
+  local s = cg:stat()
+  assert(cg:write("memory.max", tostring(s.anon + s.kernel)))
+end
+
+-- /box with "big" (2 MiB written), then a task called name with n bytes
+-- written, and memory.max filled: the machine, the cgroup, big, the task
+-- and its address.
+local function full_box(name, n)
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local big = spawn_writing(m, "/box", "big", 2 * MiB)
+  local p, a = spawn_writing(m, "/box", name, n)
+  fill(cg)
+  m:dmesg(true)
+  return m, cg, big, p, a
+end
+
+function test_fork_kills_another_task_and_goes_on()
+  local m, cg, big, p = full_box("parent", 64 * PAGE)
+  local child = p:fork()
+  lu.assertNotNil(child)
+  lu.assertNil(m:task(big.pid))
+  lu.assertEquals(cg:procs(), { p.pid, child.pid })
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill, ev.oom_group_kill }, { PASSES, 1, 1, 0 })
+  lu.assertEquals(m:vmstat().oom_kill, 1)
+  local text = m:dmesg()
+  -- the fault path's report, with the page table's gfp (GFP_PGTABLE_USER)
+  lu.assertStrContains(text, "parent invoked oom-killer: gfp_mask=0x400dc0("
+                       .. "GFP_KERNEL_ACCOUNT|__GFP_ZERO), order=0, oom_score_adj=0")
+  lu.assertStrContains(text, "failcnt " .. PASSES)
+  lu.assertStrContains(text, "oom_memcg=/box,task_memcg=/box,task=big,pid=" .. big.pid)
+  lu.assertStrContains(text, "Memory cgroup out of memory: Killed process " .. big.pid .. " (big)")
+  lu.assertEquals(child:mm().rss_anon, p:mm().rss_anon)	-- a whole copy
+  lu.assertTrue(m:check())
+end
+
+function test_fork_whose_parent_is_chosen_kills_the_parent()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local small = spawn_writing(m, "/box", "small", 16 * PAGE)
+  local p = spawn_writing(m, "/box", "parent", 2 * MiB)
+  fill(cg)
+  local before = #m:tasks()
+  -- Linux's parent has SIGKILL pending when its fork fails: it dies on
+  -- the way back to user space and never sees the errno
+  lu.assertEquals({ p:fork() }, { nil, "SIGKILL", 9 })
+  lu.assertNil(m:task(p.pid))
+  lu.assertNotNil(m:task(small.pid))
+  lu.assertEquals(#m:tasks(), before - 1)		-- no child left behind
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES + 17, 1, 1 })
+  lu.assertTrue(m:check())
+end
+
+function test_fork_with_nothing_killable_fails_with_enomem()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  local p = spawn_writing(m, "/box", "parent", 64 * PAGE, true)
+  lu.assertEquals(p:oom_score_adj(-1000), -1000)
+  fill(cg)
+  m:dmesg(true)
+  local before = cg:current()
+  lu.assertEquals({ p:fork() }, { nil, "ENOMEM", 12 })
+  lu.assertEquals(cg:procs(), { p.pid })
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES, 1, 0 })
+  lu.assertStrContains(m:dmesg(), "Out of memory and no killable processes...")
+  lu.assertNotStrContains(m:dmesg(), "Kernel panic")	-- a cgroup's OOM does not panic
+  lu.assertTrue(cg:current() <= before)		-- the child's tables were given back
+  lu.assertTrue(m:check())
+end
+
+-- memory.oom.group: the parent dies with its group, the others exit and
+-- the charge goes through, but copy_process fails the fork all the same
+-- ("Let kill terminate clone/fork in the middle"): no child.
+function test_fork_killed_with_its_group_leaves_no_child()
+  local m = machine()
+  local cg = m:cgroup("/job")
+  assert(cg:write("memory.oom.group", "1"))
+  local big = spawn_writing(m, "/job", "big", 2 * MiB)
+  local p = spawn_writing(m, "/job", "parent", 64 * PAGE)
+  fill(cg)
+  local before = #m:tasks()
+  lu.assertEquals({ p:fork() }, { nil, "SIGKILL", 9 })
+  lu.assertNil(m:task(big.pid))
+  lu.assertEquals(#m:tasks(), before - 2)
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_group_kill }, { PASSES, 1, 1 })
+  lu.assertTrue(m:check())
+end
+
+-- mremap to where no page table is: the new PUD, PMD and PTE tables are
+-- charged outside any fault, and the OOM killer makes room for them.
+function test_mremap_page_tables_kill_another_task()
+  local m, cg, big, p, a = full_box("mover", 16 * PAGE)
+  local to = 0x7f0000000000				-- another PUD's span
+  lu.assertEquals(p:mremap(a, 16 * PAGE, 16 * PAGE, "maymove|fixed", to), to)
+  lu.assertNil(m:task(big.pid))
+  lu.assertEquals(p:read(to, 1), "\0")
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES, 1, 1 })
+  lu.assertTrue(m:check())
+end
+
+-- A fault still runs the OOM killer once its charge has failed
+-- (pagefault_out_of_memory): killed once, the fault retried.
+function test_a_fault_still_runs_it_after_the_charge()
+  local m, cg, big, p = full_box("p", 16 * PAGE)
+  local _, ok = write_anon(p, PAGE)
+  lu.assertTrue(ok)
+  lu.assertNil(m:task(big.pid))
+  lu.assertEquals({ cg:events().oom, cg:events().oom_kill }, { 1, 1 })
   lu.assertTrue(m:check())
 end
 

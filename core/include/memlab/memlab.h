@@ -605,7 +605,11 @@ MEMLAB_API int (memlab_spawn) (memlab_machine *m, const struct memlab_spawn_args
 ** shared copy-on-write, shared mappings shared, VM_DONTCOPY VMAs left
 ** out, VM_WIPEONFORK ones empty, mlock not inherited.  0 and the child
 ** in *out, or -MEMLAB_ENOMEM (overcommit refused a VM_ACCOUNT copy, or
-** no frame for a page table) with nothing of the child left.
+** no frame for a page table) with nothing of the child left.  A page
+** table charged at t's cgroup's memory.max runs its OOM killer: another
+** task killed, the fork goes on; t killed, the fork fails (-MEMLAB_ENOMEM,
+** or -MEMLAB_EINTR when the charge still went through) and t has exited
+** when the call returns.
 */
 MEMLAB_API int (memlab_fork) (memlab_task *t, memlab_task **out);
 
