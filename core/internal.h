@@ -286,6 +286,7 @@ struct memlab_machine {
 	struct mem_cgroup **memcg_idr;	/* by id */
 	unsigned memcg_idr_size;
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
+	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
 	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
