@@ -327,7 +327,8 @@ static int m_tostring(lua_State *L)
 
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
-	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", "swap", NULL
+	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", "swap",
+	"cgroup", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -395,6 +396,38 @@ static uint64_t option_size(lua_State *L, const char *key, uint64_t max)
 	return v;
 }
 
+/*
+** cgroup = { memory_recursiveprot = true }: the options cgroup2 is mounted
+** with (the table at the top of the stack).  A key that is not one of
+** them raises "bad option 'cgroup.KEY'".
+*/
+static void cgroup_option(lua_State *L, struct memlab_config *cfg)
+{
+	const char *key;
+	char name[64];
+	size_t len;
+
+	if (!lua_istable(L, -1)) {
+		lua_pushfstring(L, "table expected, got %s", luaL_typename(L, -1));
+		option_error(L, "cgroup", lua_tostring(L, -1));
+	}
+	lua_pushnil(L);
+	while (lua_next(L, -2) != 0) {		/* ..., key, value */
+		if (lua_type(L, -2) != LUA_TSTRING) {
+			lua_pushfstring(L, "mount option names are strings, got a %s key",
+					luaL_typename(L, -2));
+			option_error(L, "cgroup", lua_tostring(L, -1));
+		}
+		key = lua_tolstring(L, -2, &len);
+		snprintf(name, sizeof(name), "cgroup.%.40s%s", key, len > 40 ? "..." : "");
+		if (len != strlen(key) || strcmp(key, "memory_recursiveprot") != 0)
+			option_error(L, name, "not a cgroup2 mount option memlab has; "
+				     "it has memory_recursiveprot");
+		cfg->memory_recursiveprot = option_boolean(L, name);
+		lua_pop(L, 1);			/* leave the key for lua_next */
+	}
+}
+
 /* Apply the option key = value (the value is at the top of the stack). */
 static void apply_option(lua_State *L, const char *key,
 			 struct memlab_config *cfg, struct lmemlab_tlb_pending *tlb)
@@ -432,6 +465,8 @@ static void apply_option(lua_State *L, const char *key,
 		lmemlab_tlb_option(L, cfg, tlb);
 	else if (strcmp(key, "swap") == 0)
 		cfg->swap = option_size(L, key, (uint64_t)INT64_MAX);
+	else if (strcmp(key, "cgroup") == 0)
+		cgroup_option(L, cfg);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
@@ -471,8 +506,8 @@ static void read_options(lua_State *L, int idx, struct memlab_config *cfg)
 */
 /*
 ** memlab.new{ arch=, ram=, page_size=, seed=, zones=, min_free_kbytes=,
-** watermark_scale_factor=, pcp=, va_bits=, cpus=, tlb= } --> machine.
-** Every option is optional (tlb: ltlb.c).
+** watermark_scale_factor=, pcp=, va_bits=, cpus=, tlb=, swap=, cgroup= }
+** --> machine.  Every option is optional (tlb: ltlb.c).
 */
 int lmemlab_new(lua_State *L)
 {
@@ -648,7 +683,7 @@ static int m_info(lua_State *L)
 	struct memlab_machine_info *in = &lm->info;
 
 	memlab_machine_info(lm->m, in);
-	lua_createtable(L, 0, 13);
+	lua_createtable(L, 0, 18);
 	lua_pushstring(L, arch_name(in->arch));
 	lua_setfield(L, -2, "arch");
 	lmemlab_setint(L, "page_size", in->page_size);
@@ -666,6 +701,9 @@ static int m_info(lua_State *L)
 	lmemlab_setint(L, "va_bits", in->va_bits);
 	lmemlab_setint(L, "cpus", (uint64_t)in->nr_cpus);
 	lmemlab_setbool(L, "dead", in->dead);
+	lua_createtable(L, 0, 1);		/* as memlab.new{ cgroup = } took it */
+	lmemlab_setbool(L, "memory_recursiveprot", in->memory_recursiveprot);
+	lua_setfield(L, -2, "cgroup");
 	return 1;
 }
 

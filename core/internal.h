@@ -289,6 +289,7 @@ struct memlab_machine {
 	struct mem_cgroup **memcg_idr;	/* by id */
 	unsigned memcg_idr_size;
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
+	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
 	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */
 	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */

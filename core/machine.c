@@ -293,6 +293,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 	m->zone_layout = cfg->zones;
 	m->pcp_disabled = cfg->pcp_disabled != 0;
 	m->debug_vm = cfg->debug_vm || DEBUG_VM_ALWAYS || env_debug_vm();
+	m->memory_recursiveprot = cfg->memory_recursiveprot != 0;
 	return 0;
 }
 
@@ -549,6 +550,7 @@ void memlab_machine_info(const memlab_machine *m,
 	info->seed = m->seed;
 	info->nr_cpus = m->tlb->nr_cpus;
 	info->dead = m->dead;
+	info->memory_recursiveprot = m->memory_recursiveprot;
 }
 
 void ml_violation(struct ml_check *c, const char *fmt, ...)

@@ -44,7 +44,10 @@
 ** no-internal-process rule holds: a non-root cgroup with children takes
 ** no tasks, one with tasks gets no children (EBUSY).
 **
-** Simplified, and said so in the docs: no memory_recursiveprot; no zswap;
+** cgroup2's mount option memory_recursiveprot (memlab_config; fixed at
+** boot, no remount) hands unclaimed protection down the tree.
+**
+** Simplified, and said so in the docs: no zswap;
 ** no throttling delay above memory.high or memory.swap.high (memlab has
 ** no clock: the reclaim is done, the sleep left out); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
@@ -380,21 +383,48 @@ static uint64_t mem_cgroup_margin(const struct mem_cgroup *memcg)
 /* ===================== protection ===================== */
 
 /*
+** The floating protection of memory_recursiveprot: what the parent's
+** effective protection has beyond the children's claims (unclaimed),
+** shared in proportion to each child's usage above its own claim, so
+** that unprotected siblings compete freely for it while the subtree as a
+** whole keeps it against its neighbours.  Weighing by the unprotected
+** usage protects no page twice.  Both usages are checked against the
+** claims: the kernel reads them at different times, and so the division
+** stays sane.  Floored, in 64-bit unsigned arithmetic as the kernel's
+** unsigned long: a parent protected "max" (PAGE_COUNTER_MAX) wraps the
+** product for a child with more than 8192 unprotected pages, there too.
+*/
+static uint64_t unclaimed_protection(uint64_t usage, uint64_t protected, uint64_t parent_usage,
+				     uint64_t parent_effective, uint64_t siblings_protected)
+{
+	if (parent_effective <= siblings_protected || parent_usage <= siblings_protected ||
+	    usage <= protected)
+		return 0;
+	return (parent_effective - siblings_protected) * (usage - protected) /
+	       (parent_usage - siblings_protected);
+}
+
+/*
 ** effective_protection() (mm/page_counter.c): a child's memory.min or
 ** memory.low as far as its parent's effective protection covers it --
 ** shared in proportion to use when the children claim more than the
-** parent has.  memlab's cgroup2 is mounted without memory_recursiveprot
-** (the kernel's default; systemd mounts with it), so unclaimed protection
-** is not handed down.
+** parent has.  Claimed and used protection within the parent's is the
+** child's own; with memory_recursiveprot the rest of the parent's is
+** handed down too.  Without it (the kernel's default mount; systemd
+** mounts with it) a child without a setting of its own has none.
 */
-static uint64_t effective_protection(uint64_t usage, uint64_t setting, uint64_t parent_effective,
-				     uint64_t siblings_protected)
+static uint64_t effective_protection(uint64_t usage, uint64_t parent_usage, uint64_t setting,
+				     uint64_t parent_effective, uint64_t siblings_protected,
+				     bool recursive_protection)
 {
 	uint64_t protected = usage < setting ? usage : setting;
 
 	if (siblings_protected > parent_effective)
 		return protected * parent_effective / siblings_protected;
-	return protected;
+	if (!recursive_protection)
+		return protected;
+	return protected + unclaimed_protection(usage, protected, parent_usage, parent_effective,
+						siblings_protected);
 }
 
 /* children_min_usage / children_low_usage: what the children use of their protection. */
@@ -415,12 +445,14 @@ static uint64_t children_protected(const struct mem_cgroup *parent, bool low)
 ** memcg's emin and elow in a reclaim of target's subtree (NULL: the
 ** node's), computed top-down as the walk reaches it.  The target itself
 ** is not protected; its children have their own settings; deeper ones
-** their share of their parent's.
+** their share of their parent's (cgroup2's memory_recursiveprot says
+** whether unclaimed protection is shared out too).
 */
 void mem_cgroup_calculate_protection(memlab_machine *m, struct mem_cgroup *target,
 				     struct mem_cgroup *memcg)
 {
 	struct page_counter *c = &memcg->memory, *parent = c->parent;
+	bool recursive = m->memory_recursiveprot;
 
 	if (!target)
 		target = m->root_mem_cgroup;
@@ -431,10 +463,10 @@ void mem_cgroup_calculate_protection(memlab_machine *m, struct mem_cgroup *targe
 		c->elow = c->low;
 		return;
 	}
-	c->emin = effective_protection(c->usage, c->min, parent->emin,
-				       children_protected(memcg->parent, false));
-	c->elow = effective_protection(c->usage, c->low, parent->elow,
-				       children_protected(memcg->parent, true));
+	c->emin = effective_protection(c->usage, parent->usage, c->min, parent->emin,
+				       children_protected(memcg->parent, false), recursive);
+	c->elow = effective_protection(c->usage, parent->usage, c->low, parent->elow,
+				       children_protected(memcg->parent, true), recursive);
 }
 
 /* mem_cgroup_unprotected(): the root and the reclaim's target have no protection. */

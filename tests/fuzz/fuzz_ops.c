@@ -2540,6 +2540,8 @@ static void setup_tlb(struct memlab_config *cfg, unsigned mode)
 **   cpu   bits 0-1 CPUs (1..4), 2-3 TLBs (setup_tlb), 4-5 THP (madvise,
 **         always, never, always without the huge zero page), 6 the first
 **         task is root, 7 it is a static PIE
+**   and cgroup2 is mounted with memory_recursiveprot when the three have
+**   odd parity (every bit is taken; the parity leaves each one's meaning)
 */
 static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 {
@@ -2564,6 +2566,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	setup_tlb(&cfg, cpu >> 2 & 3);
 	cfg.debug_vm = 1;	/* a write lazy zeroing missed aborts */
 	cfg.swap = (uint64_t[]){ 0, 0, 4ull << 20, 64ull << 20 }[sys >> 6 & 3];
+	cfg.memory_recursiveprot = __builtin_parity((unsigned)(conf ^ sys ^ cpu));
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	cfg.alloc = host_alloc;

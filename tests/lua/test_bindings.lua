@@ -277,6 +277,13 @@ local BAD_OPTIONS = {
   { { watermark_scale_factor = 1.5 }, "watermark_scale_factor" },
   { { pcp = 0 }, "pcp" },
   { { pcp = "off" }, "pcp" },
+  { { cgroup = true }, "'cgroup'" },
+  { { cgroup = HUGE_STRING }, "'cgroup'" },
+  { { cgroup = { memory_recursiveprot = NAN } }, "cgroup.memory_recursiveprot" },
+  { { cgroup = { memory_recursiveprot = {} } }, "cgroup.memory_recursiveprot" },
+  { { cgroup = { [HUGE_STRING] = true } }, "cgroup.xxx" },
+  { { cgroup = { [1.5] = true } }, "'cgroup'" },
+  { { cgroup = { memory_localevents = true } }, "cgroup.memory_localevents" },
 }
 
 function TestNew:test_bad_options()

@@ -181,6 +181,7 @@ struct memlab_config {
 	struct memlab_tlb_config tlb;	/* all 0: the architecture's defaults */
 	int debug_vm;			/* 1: CONFIG_DEBUG_VM's checks as the core runs (slower) */
 	uint64_t swap;			/* bytes of the swap file (0: no swap), a whole number of pages */
+	int memory_recursiveprot;	/* 1: cgroup2 mounted with memory_recursiveprot (as systemd does) */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
@@ -217,6 +218,7 @@ struct memlab_machine_info {
 	uint64_t seed;
 	int nr_cpus;
 	int dead;	/* a kernel BUG (a corrupted list found) stopped it: changes fail with EIO */
+	int memory_recursiveprot;	/* cgroup2's mount option (memlab_config) */
 };
 MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
 				       struct memlab_machine_info *info);
