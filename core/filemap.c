@@ -320,31 +320,39 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 /*
 ** invalidate_mapping_pages() over the whole file (drop_caches): every
 ** clean page no one maps or holds leaves the cache (mapping_evict_folio);
-** the others are deactivated, so that reclaim finds them sooner.
-** Returns the pages dropped.
+** the others are deactivated, so that reclaim finds them sooner.  The
+** pages come in index order, in batches of PAGEVEC_SIZE
+** (find_lock_entries), and releasing the first batch drains this CPU's
+** folio batches (__folio_batch_release): the first deactivations happen
+** at once, later ones may wait.  Returns the pages dropped.
 */
 static uint64_t invalidate_mapping_pages(struct memlab_file *f)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
-	uint64_t dropped = 0;
+	uint64_t dropped = 0, seen = 0, last = 0;
 
-	for (uint64_t i = 0; i < as->cap;) {
+	for (uint64_t i = 0; i < as->cap; i++)
+		if (as->keys[i] > last)
+			last = as->keys[i];	/* the highest index cached, plus one */
+	for (uint64_t index = 0; index < last; index++) {
+		uint64_t i = slot_find(as, index);
 		struct page *page;
 
-		if (!as->keys[i]) {
-			i++;
+		if (as->keys[i] != index + 1)
 			continue;
-		}
 		page = pfn_to_page(m, as->pfns[i]);
 		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
 			deactivate_file_folio(m, page);
-			i++;
-			continue;
+		} else {
+			filemap_remove_slot(f, i);
+			dropped++;
 		}
-		filemap_remove_slot(f, i);	/* may shift another entry into i */
-		dropped++;
+		if (++seen == PAGEVEC_SIZE)
+			lru_add_drain(m);
 	}
+	if (seen && seen < PAGEVEC_SIZE)
+		lru_add_drain(m);
 	return dropped;
 }
 

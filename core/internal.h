@@ -29,6 +29,7 @@ struct vm_area_struct;
 #define MIGRATE_TYPES		MEMLAB_MIGRATE_TYPES
 #define MIGRATE_PCPTYPES	3	/* Unmovable, Movable, Reclaimable */
 #define PAGE_ALLOC_COSTLY_ORDER	3
+#define PAGEVEC_SIZE		31	/* a folio batch's capacity */
 #define MEMMAP_BYTES_PER_PAGE	64	/* sizeof(struct page) in Linux, reserved at boot */
 
 enum zone_type { ZONE_DMA, ZONE_DMA32, ZONE_NORMAL, ZONE_MOVABLE, ZONE_DEVICE };

@@ -141,7 +141,8 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 			return -MEMLAB_EINVAL;
 		if (behavior == MADV_FREE && (vma->vm_file || (vma->vm_flags & VM_SHARED)))
 			return -MEMLAB_EINVAL;	/* MADV_FREE: anonymous private only */
-		lru_add_drain(t->m);
+		if (behavior == MADV_FREE)	/* madvise_free_single_vma(); DONTNEED does not (host) */
+			lru_add_drain(t->m);
 		tlb_gather_mmu(&tlb, t, false);
 		if (behavior == MADV_FREE)
 			madvise_free_range(&tlb, start, end);

@@ -1270,7 +1270,6 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
 		if (p.special || !bad_pte(t, va, e, pfn))
 			zap_huge_pmd(t, z->vma, pfn, &p);
-		tlb->nr_pages += !p.special;
 		return 0;
 	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
@@ -1281,7 +1280,6 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		folio_mark_accessed(m, pfn_to_page(m, pfn));
 	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
 	zap_remove_rmap(m, pfn, z->vma);
-	tlb->nr_pages++;
 	return 0;
 }
 
@@ -1515,8 +1513,13 @@ static bool gup_follow(memlab_task *t, uint64_t a, bool write)
 ** set).  0, -MEMLAB_ENOMEM, or -MEMLAB_EFAULT for a SIGBUS (past a file's
 ** end).  Every page found present, before or after its fault, is
 ** touched as follow_page_mask() touches it (FOLL_TOUCH): see gup_follow().
+** Then this CPU's folio batches drain: on the 6.18 host, MAP_POPULATE and
+** MADV_POPULATE_{READ,WRITE} leave the pages they faulted, and every page
+** waiting before, on the LRU lists, even when nothing was faulted
+** (/proc/kpageflags), where a write through /proc/PID/mem leaves them
+** waiting.
 */
-static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+static int gup_fault_pages(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 			   uint64_t end, bool write, bool unlockable, bool *dropped)
 {
 	unsigned flags = (write ? FAULT_FLAG_WRITE : 0) | (unlockable ? FAULT_FLAG_ALLOW_RETRY : 0);
@@ -1546,6 +1549,15 @@ static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 		gup_follow(t, a, write);	/* __get_user_pages' retry finds the page now */
 	}
 	return 0;
+}
+
+static int gup_fault_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
+			   uint64_t end, bool write, bool unlockable, bool *dropped)
+{
+	int err = gup_fault_pages(t, vma, start, end, write, unlockable, dropped);
+
+	lru_add_drain(t->m);
+	return err;
 }
 
 /*

@@ -60,7 +60,8 @@ static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint
 /*
 ** mlock_vma_pages_range(): vma takes newflags, then the pages present in
 ** [start, end) follow -- the flags first, so that the reverse map sees
-** the VMA as it now is.
+** the VMA as it now is -- between two drains of this CPU's folio batches
+** (host-checked: mlock drains even a range with no page).
 */
 static void mlock_vma_pages_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 				  uint64_t end, uint64_t newflags)
@@ -68,7 +69,9 @@ static void mlock_vma_pages_range(memlab_task *t, struct vm_area_struct *vma, ui
 	struct mlock_walk w = { t, (newflags & VM_LOCKED) != 0 };
 
 	vma->vm_flags = newflags;
+	lru_add_drain(t->m);	/* pages waiting to be added are on a list for the walk */
 	pt_walk_range(t->m, t->mm, start, end, mlock_pte, &w);
+	lru_add_drain(t->m);
 }
 
 /*

@@ -357,8 +357,7 @@ static struct vm_area_struct *unmap_region(memlab_task *t, struct vm_area_struct
 
 	if (unlock)
 		mmap_write_downgrade(t->mm);
-	lru_add_drain(t->m);
-	tlb_gather_mmu(&tlb, t, false);
+	tlb_gather_mmu(&tlb, t, false);	/* no lru_add_drain(): the 6.18 host's munmap leaves the batches */
 	while (vma && vma->vm_start < end) {
 		next = vma->vm_next;
 		zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);

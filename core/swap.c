@@ -258,8 +258,6 @@ enum fbatch_op {
 	NR_FBATCH
 };
 
-#define PAGEVEC_SIZE	31
-
 struct folio_batch {
 	uint32_t nr;
 	uint32_t pfns[PAGEVEC_SIZE];

@@ -1655,16 +1655,14 @@ static unsigned tlb_get_unmap_shift(const struct mmu_gather *tlb)
 ** entry was cleared and no table freed).  x86 tlb_flush(): the range, or
 ** the whole mm for fullmm; arm64 tlb_flush(): for fullmm only the walk
 ** caches matter (flush_tlb_mm when tables were freed), else the range,
-** last level only unless tables were freed.  When pages lost their
-** mappings, this CPU's folio batches drain first, as freeing them
-** (free_pages_and_swap_cache) does in Linux.
+** last level only unless tables were freed.  The folio batches stay: on
+** the 6.18 host neither munmap nor MADV_DONTNEED drains them, even when
+** they free pages (free_pages_and_swap_cache; /proc/kpageflags).
 */
 void tlb_finish_mmu(struct mmu_gather *tlb)
 {
 	unsigned shift;
 
-	if (tlb->nr_pages)	/* free_pages_and_swap_cache() drains this CPU's folio batches */
-		lru_add_drain_cpu(tlb->t->m, tlb->t->cpu);
 	if ((!tlb->freed_tables && !tlb->cleared) || tlb_quiet(tlb->t))
 		return;
 	shift = tlb_get_unmap_shift(tlb);

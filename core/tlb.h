@@ -172,7 +172,6 @@ struct mmu_gather {
 	uint64_t start, end;
 	bool fullmm, freed_tables;
 	unsigned cleared;		/* bit l: a level-l entry was cleared (cleared_ptes, _pmds...) */
-	uint64_t nr_pages;		/* pages whose mapping went (tlb_remove_page) */
 };
 
 /* ---- the machine ---- */

@@ -155,6 +155,7 @@ say("both have read 0x%x (frame 0x%x).", A, p:translate(A).pfn)
 frame = p:translate(A).pfn
 assert(m:inject("tlb_lost_shootdown", { probability = 100, times = 1, verbose = 0 }))
 assert(p:munmap(A, 4096))
+m:lru_add_drain_all()		-- the frame waited in CPU 0's lru_add batch; now it is free
 local st = m:tlb_stats()
 say("server munmap()s it on CPU 0: a local flush, and a shootdown IPI to CPU 1,")
 say("where the thread runs (CPU 1 received %d) -- injected away: CPU 1 keeps the",

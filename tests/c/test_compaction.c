@@ -232,6 +232,7 @@ static memlab_task *fragment(memlab_machine *m, unsigned n)
 	for (unsigned i = 0; i < n; i += 2)
 		if (memlab_munmap(t, A(i), PG))
 			return NULL;
+	memlab_lru_add_drain_all(m);	/* the last pages written wait in the lru_add batch */
 	memlab_drain_pages(m);
 	return t;
 }

@@ -84,9 +84,9 @@ function test_mark_accessed_in_and_after_the_batch()
   lu.assertTrue(m:check())
 end
 
--- A page unmapped while it waits in another CPU's batch is freed only
--- when that batch drains: until then it is in no counter but the memcg's
--- usage.  munmap drains only its own CPU's batches.
+-- A page unmapped while it waits in a batch is freed only when that batch
+-- drains: until then it is in no counter but the memcg's usage.  munmap
+-- does not drain; MADV_COLD drains only its own CPU's batches.
 function test_unmapped_page_outlives_its_batch()
   local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
   local p = m:spawn{ name = "p" }
@@ -115,11 +115,14 @@ function test_unmapped_page_outlives_its_batch()
   m:lru_add_drain_all()
   lu.assertEquals(in_use(held), 0)
   lu.assertTrue(m:check())
-  -- on its own CPU, munmap drains first: freed at once
+  -- on its own CPU too: the 6.18 host's munmap does not drain
+  -- (/proc/kpageflags: the unmapped page stays anonymous, off the LRU)
   local b = written(p, 4)
   held = pfns(b, 4)
   assert(p:munmap(b, 4 * PAGE))
-  lu.assertEquals(in_use(held), 0)
+  lu.assertEquals(in_use(held), 4)
+  assert(p:madvise(assert(p:mmap(nil, PAGE, "rw", "private|anonymous")), PAGE, "cold"))
+  lu.assertEquals(in_use(held), 0)                 -- MADV_COLD drains this CPU's
   lu.assertTrue(m:check())
 end
 
@@ -171,6 +174,59 @@ function test_memcg_oom_with_page_cache_in_the_batch()
   lu.assertEquals(err, "SIGKILL")
   lu.assertEquals(read, 16)                        -- all 16 wait in the lru_add batch
   lu.assertEquals(cg:events().oom_kill, 1)
+  lu.assertTrue(m:check())
+end
+
+-- Which calls drain this CPU's batches, as a 6.18 host answers (a page
+-- written, then the call on another, untouched mapping; /proc/kpageflags
+-- says whether the page reached the LRU): munmap, MADV_DONTNEED and
+-- mprotect do not; MADV_FREE, MADV_COLD, MADV_POPULATE_*, MAP_POPULATE and
+-- mlock do.
+function test_drain_points_as_the_host()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local p = m:spawn{ name = "p", root = true }
+  local function drains(call)
+    local a = written(p, 1)
+    local b = assert(p:mmap(nil, 2 * PAGE, "rw", "private|anonymous"))
+    call(b)
+    local on_list = m:page(p:translate(a).pfn).lru_list ~= nil
+    m:lru_add_drain_all()
+    assert(p:munmap(a, PAGE))
+    if p:translate(b) and p:translate(b).pfn then p:munlock(b, 2 * PAGE) end
+    p:munmap(b, 2 * PAGE)
+    m:lru_add_drain_all()
+    return on_list
+  end
+  lu.assertFalse(drains(function() end))
+  lu.assertFalse(drains(function(b) assert(p:munmap(b, 2 * PAGE)) end))
+  lu.assertFalse(drains(function(b) assert(p:madvise(b, 2 * PAGE, "dontneed")) end))
+  lu.assertFalse(drains(function(b) assert(p:mprotect(b, 2 * PAGE, "r")) end))
+  lu.assertTrue(drains(function(b) assert(p:madvise(b, 2 * PAGE, "free")) end))
+  lu.assertTrue(drains(function(b) assert(p:madvise(b, 2 * PAGE, "cold")) end))
+  lu.assertTrue(drains(function(b) assert(p:madvise(b, 2 * PAGE, "populate_read")) end))
+  lu.assertTrue(drains(function(b) assert(p:madvise(b, 2 * PAGE, "populate_write")) end))
+  lu.assertTrue(drains(function(b) assert(p:mlock(b, 2 * PAGE)) end))
+  lu.assertTrue(drains(function()
+    assert(p:munmap(assert(p:mmap(nil, 2 * PAGE, "rw", "private|anonymous|populate")), 2 * PAGE))
+  end))
+  lu.assertTrue(m:check())
+end
+
+-- drop_caches deactivates a page it cannot drop, and releasing the
+-- file's first batch of pages drains this CPU's batches: the
+-- deactivation is done when it returns (mapping_try_invalidate).
+function test_drop_caches_deactivates_at_once()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local f = m:file{ path = "/data/f", size = 2 * PAGE, writable = true }
+  assert(f:write(0, "x"))                          -- dirty: cannot be dropped
+  m:lru_add_drain_all()
+  for _ = 1, 2 do f:read(0, 1); f:read(PAGE, 1) end
+  m:lru_add_drain_all()
+  lu.assertEquals(#m:lru("active_file"), 2)
+  local d = m:vmstat().pgdeactivate
+  lu.assertEquals(m:drop_caches(1), 1)             -- the clean page
+  lu.assertEquals(m:vmstat().pgdeactivate - d, 1)
+  lu.assertEquals(#m:lru("active_file"), 0)
   lu.assertTrue(m:check())
 end
 

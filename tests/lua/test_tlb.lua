@@ -371,6 +371,7 @@ function TestCpus:test_lost_shootdown_is_a_stale_read()
   assert(t:read(a, 1))
   m:inject("tlb_lost_shootdown", { probability = 100, times = 1 })
   assert(p:munmap(a, PAGE))
+  m:lru_add_drain_all()                    -- the CPU's lru_add batch lets the frame go
   lu.assertEquals(m:injected().tlb_lost_shootdown.fired, 1)
   H.assert_errno("SIGSEGV", "SEGV_MAPERR", p:read(a, 1))   -- p's CPU flushed
   local q = m:spawn()
