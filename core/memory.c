@@ -558,6 +558,11 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 		return ret;
 	}
 	page = pfn_to_page(m, pfn);
+	/* a write must tell by the refcount whether it owns the page: the
+	 * local LRU caches' reference goes first */
+	if ((vmf->flags & FAULT_FLAG_WRITE) && (page->flags & PG_swapcache) &&
+	    !(page->flags & PG_lru))
+		lru_add_drain(m);
 	prot.accessed = true;
 	if (exclusive && (vma->vm_flags & VM_WRITE)) {
 		prot.write = true;

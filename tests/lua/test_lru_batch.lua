@@ -212,6 +212,23 @@ function test_drain_points_as_the_host()
   lu.assertTrue(m:check())
 end
 
+-- A page read back from swap waits in the lru_add batch; a write fault
+-- that swaps it in drains the CPU's batches first (do_swap_page), so that
+-- the refcount says whether the fault owns the page.
+function test_swap_in_write_drains()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, swap = "16M" }
+  local p = m:spawn{ name = "p" }
+  local a = written(p, 2)
+  assert(p:madvise(a, 2 * PAGE, "pageout"))
+  lu.assertNil(p:translate(a).pfn)
+  lu.assertEquals(p:read(a, 1), "x")               -- a read: the page waits
+  lu.assertNil(m:page(p:translate(a).pfn).lru_list)
+  assert(p:write(a + PAGE, "y"))                   -- a write: drained first
+  lu.assertNotNil(m:page(p:translate(a + PAGE).pfn).lru_list)
+  lu.assertNotNil(m:page(p:translate(a).pfn).lru_list)
+  lu.assertTrue(m:check())
+end
+
 -- drop_caches deactivates a page it cannot drop, and releasing the
 -- file's first batch of pages drains this CPU's batches: the
 -- deactivation is done when it returns (mapping_try_invalidate).
