@@ -1019,7 +1019,12 @@ void exit_mmap(memlab_task *t)
 	struct mmu_gather tlb;
 
 	mmap_read_lock(mm);
-	lru_add_drain_cpu(t->m, t->cpu);	/* the exiting task's CPU, whoever reaps it */
+	/*
+	** No lru_add_drain(), since 6.15 ("mm: remove unnecessary calls to
+	** lru_add_drain"): the pages still in a CPU's batch stay there, with
+	** their charges, until something drains it (a 6.18 host: a child's
+	** exit leaves its parent's lazyfree move waiting, 20 times in 20).
+	*/
 	tlb_gather_mmu(&tlb, t, true);
 	for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
 		zap_page_range(&tlb, vma, vma->vm_start, vma->vm_end);

@@ -20,7 +20,10 @@ local PAGE = 4096
 
 local m = memlab.new{ arch = "x86_64", ram = "32M", seed = 1 }
 m:sysctl{ overcommit_memory = 1 }     -- let the hog map more than there is
+-- Free frames, the CPUs' folio batches drained first: a page let go by
+-- an exit stays held by the batch it waits in until then.
 local function free_pages()
+  m:lru_add_drain_all()
   m:drain_pages()
   return m:vmstat().nr_free_pages
 end

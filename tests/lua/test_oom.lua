@@ -26,7 +26,10 @@ local function machine()
   return m, init
 end
 
+-- Free frames once the CPUs' folio batches (whose references keep the
+-- pages an exit let go: exit_mmap drains none) and free lists are drained.
 local function free_pages(m)
+  m:lru_add_drain_all()
   m:drain_pages()
   return m:vmstat().nr_free_pages
 end
