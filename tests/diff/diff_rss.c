@@ -839,9 +839,9 @@ static unsigned seed_timeout = 20;
 ** page that is not: munlock_folio's batch keeps it there); MADV_FREE's
 ** pages count as LazyFree only once their batch is drained; and when a
 ** batch drains depends on all that runs on the CPU.  So both sides drain
-** after every step: the host with host_drain(), memlab with
-** memlab_lru_add_drain_all() (memlab has the LRU batches, not the mlock
-** one).
+** after every step (unless --batched, below): the host with host_drain(),
+** memlab with memlab_lru_add_drain_all() (memlab has the LRU batches, not
+** the mlock one).
 */
 static uint64_t drain_page;
 
