@@ -544,6 +544,16 @@ memlab_file *lmemlab_checkfile(lua_State *L, int arg, lmachine *lm, const char *
 	return lf->f;
 }
 
+/*
+** After a call that may charge a memory cgroup: when the OOM killer chose
+** the calling task, it died on its way back to user space -- nil,
+** "SIGKILL", 9 -- whatever errno its call failed with.
+*/
+static int pushed_killed(lua_State *L, lmachine *lm, memlab_task *t, int pid, int rc)
+{
+	return rc < 0 && lmemlab_pushkilled(L, lm, t, pid);
+}
+
 /* p:mmap(addr, len, prot, flags [, file, offset]) --> addr | nil, err, errno */
 static int t_mmap(lua_State *L)
 {
@@ -557,11 +567,13 @@ static int t_mmap(lua_State *L)
 	uint64_t offset = lua_isnoneornil(L, 7) ? 0 :
 		lmemlab_checklength(L, 7, "mmap", "offset");
 	uint64_t out = 0;
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_mmap(t, addr, len, prot, flags, file, offset, &out);
 	lmemlab_end_call(L, lm, "mmap", rc);
+	if (pushed_killed(L, lm, t, pid, rc))
+		return 3;
 	return push_addr_result(L, rc, out);
 }
 
@@ -613,11 +625,13 @@ static int t_mlock(lua_State *L)
 	uint64_t len = lmemlab_checklength(L, 3, "mlock", "len");
 	int flags = lua_isnoneornil(L, 4) ? 0 :
 		(int)check_flags(L, 4, "mlock", "MLOCK_", tables, "mlock flag", "onfault");
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_mlock(t, addr, len, flags);
 	lmemlab_end_call(L, lm, "mlock", rc);
+	if (pushed_killed(L, lm, t, pid, rc))
+		return 3;
 	return push_ok_result(L, rc);
 }
 
@@ -635,11 +649,13 @@ static int t_mlockall(lua_State *L)
 	memlab_task *t = lmemlab_checktask(L, "mlockall", &lm);
 	int flags = (int)check_flags(L, 2, "mlockall", "MCL_", tables, "mlockall flag",
 				     "current|future");
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_mlockall(t, flags);
 	lmemlab_end_call(L, lm, "mlockall", rc);
+	if (pushed_killed(L, lm, t, pid, rc))
+		return 3;
 	return push_ok_result(L, rc);
 }
 
@@ -701,11 +717,13 @@ static int t_madvise(lua_State *L)
 	memlab_task *t = lmemlab_checktask(L, "madvise", &lm);
 	uint64_t addr = lmemlab_checkaddr(L, 2, "madvise", "addr");
 	uint64_t len = lmemlab_checklength(L, 3, "madvise", "len");
-	int advice = check_advice(L, 4), rc;
+	int advice = check_advice(L, 4), rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_madvise(t, addr, len, advice);
 	lmemlab_end_call(L, lm, "madvise", rc);
+	if (pushed_killed(L, lm, t, pid, rc))
+		return 3;
 	return push_ok_result(L, rc);
 }
 
@@ -821,11 +839,13 @@ static int t_mremap(lua_State *L)
 	int flags = (int)check_mremap_flags(L, 5, "mremap");
 	uint64_t newaddr = opt_addr(L, 6, "mremap", "new_address");
 	uint64_t out = 0;
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_mremap(t, old, oldlen, newlen, flags, newaddr, &out);
 	lmemlab_end_call(L, lm, "mremap", rc);
+	if (pushed_killed(L, lm, t, pid, rc))
+		return 3;
 	return push_addr_result(L, rc, out);
 }
 

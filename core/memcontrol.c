@@ -194,9 +194,9 @@ static struct mem_cgroup *mem_cgroup_alloc(memlab_machine *m, struct mem_cgroup 
 	memcg->online = true;
 	memcg->parent = parent;
 	memcg->memory.parent = parent ? &parent->memory : NULL;
-	memcg->memory.high = memcg->memory.max = PAGE_COUNTER_MAX;
+	memcg->memory.high = memcg->memory.max = PAGE_COUNTER_MAX(m);
 	memcg->swap.parent = parent ? &parent->swap : NULL;
-	memcg->swap.high = memcg->swap.max = PAGE_COUNTER_MAX;
+	memcg->swap.high = memcg->swap.max = PAGE_COUNTER_MAX(m);
 	lruvec_init(&memcg->lruvec);
 	if (parent) {			/* list_add_tail to the parent's children */
 		struct mem_cgroup **pp = &parent->children;
@@ -391,8 +391,9 @@ static uint64_t mem_cgroup_margin(const struct mem_cgroup *memcg)
 ** usage protects no page twice.  Both usages are checked against the
 ** claims: the kernel reads them at different times, and so the division
 ** stays sane.  Floored, in 64-bit unsigned arithmetic as the kernel's
-** unsigned long: a parent protected "max" (PAGE_COUNTER_MAX) wraps the
-** product for a child with more than 8192 unprotected pages, there too.
+** unsigned long: a parent protected "max" (PAGE_COUNTER_MAX, LONG_MAX /
+** PAGE_SIZE) wraps the product for a child with more than 2 * PAGE_SIZE
+** unprotected pages (8192 with 4K pages), there too.
 */
 static uint64_t unclaimed_protection(uint64_t usage, uint64_t protected, uint64_t parent_usage,
 				     uint64_t parent_effective, uint64_t siblings_protected)
@@ -796,12 +797,6 @@ static bool mem_cgroup_oom(memlab_machine *m, struct mem_cgroup *memcg, uint32_t
 	return mem_cgroup_out_of_memory(m, memcg, gfp, (int)order);
 }
 
-/* An OOM victim whose mm the OOM killer is done with (MMF_OOM_SKIP) charges nothing more. */
-static bool oom_victim_skipped(const memlab_machine *m)
-{
-	return task_is_dying(m) && m->current->mm->oom_skip;
-}
-
 /*
 ** try_charge_memcg(): nr_pages for memcg, from the stock, or a batch up
 ** the tree; at a limit, reclaim from the cgroup over it and retry, then
@@ -831,7 +826,7 @@ retry:
 		batch = nr_pages;
 		goto retry;
 	}
-	if (!gfp_allows_blocking(gfp) || oom_victim_skipped(m))
+	if (!gfp_allows_blocking(gfp))
 		goto nomem;
 	memcg_memory_event(over, MEMCG_MAX);
 	raised_max_event = true;
@@ -923,12 +918,14 @@ void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new)
 
 /*
 ** __memcg_kmem_charge_page(): a page-table page is the current task's
-** kernel memory (__GFP_ACCOUNT): charged, and counted as kernel, unless
-** the task is in the root cgroup.
+** kernel memory (__GFP_ACCOUNT): charged to the task's own cgroup
+** (current_obj_cgroup: not its mm owner's, which user pages are charged
+** to), and counted as kernel, unless the task is in the root cgroup.
 */
 int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp)
 {
-	struct mem_cgroup *memcg = get_mem_cgroup_from_mm(m, NULL);
+	struct mem_cgroup *memcg = m->current && m->current->memcg ? m->current->memcg
+								: get_mem_cgroup_from_mm(m, NULL);
 	int err;
 
 	if (mem_cgroup_is_root(m, memcg))
@@ -1243,7 +1240,7 @@ int memlab_cgroup_attach(memlab_machine *m, const char *path, int pid)
 
 static void show_counter(memlab_machine *m, struct strbuf *sb, uint64_t pages)
 {
-	if (pages >= PAGE_COUNTER_MAX)
+	if (pages >= PAGE_COUNTER_MAX(m))
 		sb_printf(sb, "max\n");
 	else
 		sb_printf(sb, "%llu\n", (unsigned long long)(pages << m->page_shift));
@@ -1580,14 +1577,14 @@ static int counter_parse(memlab_machine *m, const char *buf, uint64_t *pages)
 	uint64_t bytes;
 
 	if (!strcmp(p, "max")) {
-		*pages = PAGE_COUNTER_MAX;
+		*pages = PAGE_COUNTER_MAX(m);
 		return 0;
 	}
 	bytes = memparse(p, &end);
 	if (*end)
 		return -MEMLAB_EINVAL;
 	bytes >>= m->page_shift;
-	*pages = bytes < PAGE_COUNTER_MAX ? bytes : PAGE_COUNTER_MAX;
+	*pages = bytes < PAGE_COUNTER_MAX(m) ? bytes : PAGE_COUNTER_MAX(m);
 	return 0;
 }
 

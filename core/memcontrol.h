@@ -11,7 +11,7 @@
 #define MEMCG_CHARGE_BATCH	64u	/* pages a charge takes ahead into the CPU's stock */
 #define NR_MEMCG_STOCK		7	/* memcgs one CPU's stock holds charges of */
 #define MEM_CGROUP_ID_MAX	0xffffu
-#define PAGE_COUNTER_MAX	(UINT64_MAX >> 13)	/* LONG_MAX / PAGE_SIZE, 4K pages */
+#define PAGE_COUNTER_MAX(m)	((uint64_t)INT64_MAX >> (m)->page_shift)	/* LONG_MAX / PAGE_SIZE */
 
 /* memory.events, in the file's order (enum memcg_memory_event) */
 enum memcg_memory_event {

@@ -592,6 +592,16 @@ function test_fork_kills_another_task_and_goes_on()
   lu.assertTrue(m:check())
 end
 
+-- A call whose charge the OOM killer answered by choosing its caller
+-- (the call's results are ...): the caller is gone, and the cgroup
+-- counted the passes of both rounds, one OOM and one kill.
+local function assert_chose_the_caller(m, cg, p, ...)
+  lu.assertEquals({ ... }, { nil, "SIGKILL", 9 })
+  lu.assertNil(m:task(p.pid))
+  local ev = cg:events()
+  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES + 17, 1, 1 })
+end
+
 function test_fork_whose_parent_is_chosen_kills_the_parent()
   local m = machine()
   local cg = m:cgroup("/box")
@@ -601,12 +611,9 @@ function test_fork_whose_parent_is_chosen_kills_the_parent()
   local before = #m:tasks()
   -- Linux's parent has SIGKILL pending when its fork fails: it dies on
   -- the way back to user space and never sees the errno
-  lu.assertEquals({ p:fork() }, { nil, "SIGKILL", 9 })
-  lu.assertNil(m:task(p.pid))
+  assert_chose_the_caller(m, cg, p, p:fork())
   lu.assertNotNil(m:task(small.pid))
   lu.assertEquals(#m:tasks(), before - 1)		-- no child left behind
-  local ev = cg:events()
-  lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES + 17, 1, 1 })
   lu.assertTrue(m:check())
 end
 
@@ -657,6 +664,67 @@ function test_mremap_page_tables_kill_another_task()
   lu.assertEquals(p:read(to, 1), "\0")
   local ev = cg:events()
   lu.assertEquals({ ev.max, ev.oom, ev.oom_kill }, { PASSES, 1, 1 })
+  lu.assertTrue(m:check())
+end
+
+-- mremap whose mover the OOM killer chooses: it dies in the call
+-- (nil, "SIGKILL", 9), as fork's parent does.
+function test_mremap_whose_mover_is_chosen_dies()
+  local m = machine()
+  local cg = m:cgroup("/box")
+  spawn_writing(m, "/box", "small", 16 * PAGE)
+  local p, a = spawn_writing(m, "/box", "mover", 2 * MiB)
+  fill(cg)
+  assert_chose_the_caller(m, cg, p, p:mremap(a, 16 * PAGE, 16 * PAGE, "maymove|fixed",
+                                             0x7f0000000000))
+  lu.assertTrue(m:check())
+end
+
+-- Page tables are the current task's kernel memory (current_obj_cgroup),
+-- charged to its own cgroup -- not to its mm owner's, as user pages are:
+-- a clone{ vm = true } process in /a forking charges /a, which has room.
+function test_page_tables_charge_the_task_not_the_mm_owner()
+  local m = machine()
+  m:cgroup("/a")
+  local b = m:cgroup("/b")
+  local owner = spawn_writing(m, "/b", "owner", 64 * PAGE)
+  local bbig = spawn_writing(m, "/b", "bbig", 2 * MiB)
+  local q = assert(owner:clone{ vm = true })
+  assert(m:cgroup("/a"):attach(q))
+  fill(b)
+  lu.assertNotNil(q:fork())
+  lu.assertNotNil(m:task(bbig.pid))
+  lu.assertEquals(b:events().oom_kill, 0)
+  lu.assertTrue(m:cgroup("/a"):stat().pagetables > 0)
+  lu.assertTrue(m:check())
+end
+
+-- A victim whose mm the OOM killer passes by (pinned by init) still goes
+-- through the retries before its charge fails: no MMF_OOM_SKIP shortcut
+-- in 6.18's try_charge_memcg.
+function test_victim_with_a_pinned_mm_retries_before_failing()
+  local m = machine()
+  local init = m:task(1)
+  local box = m:cgroup("/box")
+  assert(box:attach(init))
+  write_anon(init, 32 * PAGE)
+  local q = assert(init:clone{ vm = true })
+  assert(box:attach(q))
+  fill(box)
+  lu.assertEquals({ q:fork() }, { nil, "SIGKILL", 9 })
+  lu.assertEquals(box:events().max, PASSES + 17)
+  lu.assertTrue(m:check())
+end
+
+-- PAGE_COUNTER_MAX is LONG_MAX / PAGE_SIZE: with 64K pages a limit of
+-- 2^63 - 64K bytes is "max", and a page below it is not.
+function test_page_counter_max_follows_the_page_size()
+  local m <close> = memlab.new{ arch = "arm64", page_size = 65536, ram = "2G" }
+  local cg = m:cgroup("/x")
+  assert(cg:write("memory.max", "0x7fffffffffff0000"))
+  lu.assertEquals(cg:read("memory.max"), "max\n")
+  assert(cg:write("memory.max", "0x7ffffffffffe0000"))
+  lu.assertEquals(cg:read("memory.max"), "9223372036854644736\n")
   lu.assertTrue(m:check())
 end
 
