@@ -174,18 +174,14 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 ** counts one off the page's mlock_count when the mlock batch drains, and
 ** the page goes back to evictable with its last -- a fork child's copy of
 ** a locked mapping is not locked, so the parent's going munlocks the page
-** the child still maps.  With no mapping left, none can lock it: an
-** mlocked page's count goes to 0.
+** the child still maps.  Another mapping's going changes nothing, though
+** it was the last: a page still mlocked then stays so until it is freed
+** (unevictable_pgs_cleared) or munlocked.
 */
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn);
-
-	if (!(vma->vm_flags & VM_LOCKED) && (page->mapcount || !(page->flags & PG_mlocked)))
-		return;
-	if (!page->mapcount)
-		page->mlock_count = 0;
-	munlock_folio(m, page);
+	if (vma->vm_flags & VM_LOCKED)
+		munlock_folio(m, pfn_to_page(m, pfn));
 }
 
 /* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */
