@@ -23,6 +23,15 @@ local function on_lists(m, name)
   return #m:lru(name)
 end
 
+-- NR_MLOCK and the unevictable_pgs_* events since v0 (an m:vmstat()).
+local function mlock_since(m, v0)
+  local v = m:vmstat()
+  local function d(k) return v[k] - v0[k] end
+  return { nr_mlock = d("nr_mlock"), mlocked = d("unevictable_pgs_mlocked"),
+           culled = d("unevictable_pgs_culled"), munlocked = d("unevictable_pgs_munlocked"),
+           rescued = d("unevictable_pgs_rescued") }
+end
+
 -- 30 new pages wait; the 31st fills the batch, which moves them all.
 function test_lru_add_batch_of_31()
   local m <close> = memlab.new{ ram = "64M", seed = 1 }
@@ -289,10 +298,8 @@ function test_locked_fault_waits_in_the_mlock_batch()
   assert(p:mlock(a, 61 * PAGE, "onfault"))
   local v0 = m:vmstat()
   for i = 0, 29 do assert(p:write(a + i * PAGE, "x")) end
-  local v = m:vmstat()
-  lu.assertEquals(v.nr_mlock - v0.nr_mlock, 30)
-  lu.assertEquals(v.unevictable_pgs_mlocked - v0.unevictable_pgs_mlocked, 30)
-  lu.assertEquals(v.unevictable_pgs_culled - v0.unevictable_pgs_culled, 0)
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 30, mlocked = 30, culled = 0, munlocked = 0, rescued = 0 })
   lu.assertEquals(on_lists(m, "unevictable"), 0)
   local pg = m:page(p:translate(a).pfn)
   lu.assertTrue(pg.mlocked)
@@ -301,8 +308,7 @@ function test_locked_fault_waits_in_the_mlock_batch()
   lu.assertEquals(pg.refcount, 2)                 -- the mapping's and the mlock batch's
   lu.assertTrue(m:check())
   m:lru_add_drain_all()
-  v = m:vmstat()
-  lu.assertEquals(v.unevictable_pgs_culled - v0.unevictable_pgs_culled, 30)
+  lu.assertEquals(mlock_since(m, v0).culled, 30)
   lu.assertEquals(on_lists(m, "unevictable"), 30)
   pg = m:page(p:translate(a).pfn)
   lu.assertEquals({ pg.lru_list, pg.refcount }, { "unevictable", 1 })
@@ -311,7 +317,7 @@ function test_locked_fault_waits_in_the_mlock_batch()
   lu.assertEquals(on_lists(m, "unevictable"), 30)
   assert(p:write(a + 60 * PAGE, "x"))
   lu.assertEquals(on_lists(m, "unevictable"), 61)
-  lu.assertEquals(m:vmstat().unevictable_pgs_culled - v0.unevictable_pgs_culled, 61)
+  lu.assertEquals(mlock_since(m, v0).culled, 61)
   lu.assertTrue(m:check())
 end
 
@@ -331,20 +337,16 @@ function test_mlock_of_a_page_waiting_in_lru_add()
   local pg = m:page(p:translate(a).pfn)
   lu.assertTrue(pg.mlocked)
   lu.assertNil(pg.lru_list)
-  local v = m:vmstat()
-  lu.assertEquals(v.nr_mlock - v0.nr_mlock, 1)
-  lu.assertEquals(v.unevictable_pgs_mlocked - v0.unevictable_pgs_mlocked, 1)
-  lu.assertEquals(v.unevictable_pgs_culled - v0.unevictable_pgs_culled, 0)
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 1, mlocked = 1, culled = 0, munlocked = 0, rescued = 0 })
   lu.assertTrue(m:check())
   m:lru_add_drain_all()
   lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "unevictable")
-  lu.assertEquals(m:vmstat().unevictable_pgs_culled - v0.unevictable_pgs_culled, 1)
+  lu.assertEquals(mlock_since(m, v0).culled, 1)
   assert(p:munlock(a, PAGE))
-  v = m:vmstat()
   lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "inactive_anon")
-  lu.assertEquals(v.unevictable_pgs_munlocked - v0.unevictable_pgs_munlocked, 1)
-  lu.assertEquals(v.unevictable_pgs_rescued - v0.unevictable_pgs_rescued, 1)
-  lu.assertEquals(v.nr_mlock, v0.nr_mlock)
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 0, mlocked = 1, culled = 1, munlocked = 1, rescued = 1 })
   lu.assertTrue(m:check())
 end
 
@@ -364,15 +366,14 @@ function test_munlocked_page_waits_and_is_copied()
   assert(p:munmap(a, PAGE))
   local pg = m:page(pfn)
   lu.assertEquals({ pg.mlocked, pg.lru_list, pg.refcount }, { true, "unevictable", 2 })
-  lu.assertEquals(m:vmstat().nr_mlock, v0.nr_mlock)
+  lu.assertEquals(mlock_since(m, v0).nr_mlock, 0)
   lu.assertTrue(m:check())
   assert(c:write(a, "z"))
   lu.assertNotEquals(c:translate(a).pfn, pfn)      -- copied: the batch holds the old page
   lu.assertEquals(m:page(pfn).refcount, 1)
-  m:lru_add_drain_all()                            -- munlocked, then freed
-  local v = m:vmstat()
-  lu.assertEquals(v.unevictable_pgs_munlocked - v0.unevictable_pgs_munlocked, 1)
-  lu.assertEquals(v.nr_mlock - v0.nr_mlock, -1)
+  m:lru_add_drain_all()                            -- munlocked (rescued), then freed
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = -1, mlocked = 0, culled = 0, munlocked = 1, rescued = 1 })
   lu.assertFalse(m:page(pfn).mlocked)
   lu.assertTrue(m:check())
   c:exit()
