@@ -11,6 +11,12 @@
 ** free lists are: a page is on one or the other, never both.  New pages
 ** go to the head; reclaim takes from the tail (classic two-list LRU;
 ** memlab's reference kernel has no MGLRU).
+**
+** New pages and the moves between lists wait in per-CPU folio batches
+** (cpu_fbatches); mlock and munlock in a per-CPU batch of their own
+** (mm/mlock.c's mlock_fbatch, kept here beside the lists it moves pages
+** between): PG_mlocked (NR_MLOCK) is set at once, PG_unevictable -- the
+** unevictable list -- when the batch drains.
 */
 #include <string.h>
 
