@@ -988,7 +988,7 @@ static int m_unusable_index(lua_State *L)
 /*
 ** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=,
 ** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, active=, referenced=,
-** reclaim=, workingset=, unevictable=, lru_list=, index=, migratetype= }
+** reclaim=, workingset=, unevictable=, mlocked=, lru_list=, index=, migratetype= }
 */
 static int m_page(lua_State *L)
 {
@@ -1030,6 +1030,7 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "reclaim", pi.reclaim);
 	lmemlab_setbool(L, "workingset", pi.workingset);
 	lmemlab_setbool(L, "unevictable", pi.unevictable);
+	lmemlab_setbool(L, "mlocked", pi.mlocked);
 	lmemlab_setbool(L, "swapcache", pi.swapcache);
 	if (pi.lru_list) {
 		lua_pushstring(L, pi.lru_list);

@@ -173,7 +173,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	struct page *hp = pfn_to_page(m, head);
 	unsigned order = hp->private;
 	int maps = hp->mapcount;
-	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_unevictable |
+	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_unevictable | PG_mlocked |
 				      PG_active | PG_referenced | PG_workingset);
 	bool lru = hp->flags & PG_lru;
 	uint32_t memcg_id = hp->memcg_id;	/* split_page_memcg(): each page keeps the charge */
@@ -192,7 +192,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->mlock_count = hp->mlock_count;	/* each page has the huge page's mappings */
 		p->memcg_id = memcg_id;
 		if (lru)
-			lru_add(m, p, false);
+			lruvec_add_folio(m, p);
 	}
 	mod_lruvec_page_state(m, hp, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
 	m->vmstat[THP_SPLIT_PAGE]++;
@@ -210,7 +210,7 @@ void split_huge_page_isolated(memlab_machine *m, uint64_t head)
 	split_huge_page(m, head);
 	pfn_to_page(m, head)->_refcount++;
 	for (uint64_t i = 1; i < (1ull << order); i++)
-		lru_add(m, pfn_to_page(m, head + i), false);
+		lruvec_add_folio(m, pfn_to_page(m, head + i));
 }
 
 /* Split t's huge leaf covering va, if there is one: the zero page's, or the page's. */

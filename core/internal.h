@@ -58,12 +58,13 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_swapbacked	0x0020u	/* anon or shmem: swap, not a file, backs it */
 #define PG_anon_exclusive 0x0040u /* PageAnonExclusive: one mm may write it in place */
 #define PG_lru		0x0080u	/* counted on an LRU list (NR_{IN,}ACTIVE_*) */
-#define PG_unevictable	0x0100u	/* on the unevictable list: mlocked (NR_MLOCK) */
+#define PG_unevictable	0x0100u	/* on (or isolated from) the unevictable list */
 #define PG_active	0x0200u	/* on an active list */
 #define PG_referenced	0x0400u	/* used once since it was last looked at (folio_mark_accessed) */
 #define PG_reclaim	0x0800u	/* reclaim wants it: to the inactive tail when written back */
 #define PG_workingset	0x1000u	/* was active once (deactivated by reclaim) */
 #define PG_swapcache	0x2000u	/* in the swap cache: page->swap is its slot */
+#define PG_mlocked	0x4000u	/* mapped into locked memory (NR_MLOCK): !folio_evictable() */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -78,7 +79,7 @@ struct page {
 	uintptr_t mapping;	/* struct memlab_file *, or anon_vma | PAGE_MAPPING_ANON */
 	uint64_t index;		/* page offset in the file, or linear_page_index() */
 	uint64_t swap;		/* folio->swap: its swap slot while PG_swapcache */
-	uint32_t mlock_count;	/* folio->mlock_count: its VM_LOCKED mappings, while PG_unevictable */
+	uint32_t mlock_count;	/* folio->mlock_count: its VM_LOCKED mappings, while on the unevictable list */
 	uint32_t memcg_id;	/* folio->memcg_data: the memcg charged for it, 0 none (memcontrol.c) */
 };
 
@@ -468,7 +469,9 @@ int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 /* ---- swap.c: the LRU lists ---- */
 bool folio_is_file_lru(const struct page *page);
 enum lru_list folio_lru_list(const struct page *page);
-void lru_add(memlab_machine *m, struct page *page, bool unevictable);
+void lru_add(memlab_machine *m, struct page *page);
+void lruvec_add_folio(memlab_machine *m, struct page *page);
+bool folio_evictable(const struct page *page);
 void folio_add_lru(memlab_machine *m, struct page *page);
 void folio_add_lru_vma(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
 void lru_add_drain(memlab_machine *m);
@@ -488,6 +491,8 @@ void deactivate_file_folio(memlab_machine *m, struct page *page);
 void folio_deactivate(memlab_machine *m, struct page *page);
 void munlock_folio(memlab_machine *m, struct page *page);
 void mlock_folio(memlab_machine *m, struct page *page);
+void mlock_new_folio(memlab_machine *m, struct page *page);
+void mlock_drain_local(memlab_machine *m);
 const char *lru_list_name(enum lru_list lru);
 int lru_list_index(const char *name);	/* -1: no such list */
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);

@@ -170,20 +170,18 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 
 /*
 ** munlock_vma_folio() after vma's mapping of the page (a PTE or a huge
-** PMD) went: a locked mapping counts one off the page's mlock_count, and
+** PMD) went: a locked mapping queues a munlock (munlock_folio), which
+** counts one off the page's mlock_count when the mlock batch drains, and
 ** the page goes back to evictable with its last -- a fork child's copy of
 ** a locked mapping is not locked, so the parent's going munlocks the page
-** the child still maps.  With no mapping left, none can lock it.
+** the child still maps.  Another mapping's going changes nothing, though
+** it was the last: a page still mlocked then stays so until it is freed
+** (unevictable_pgs_cleared) or munlocked.
 */
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn);
-
-	if (!page->mapcount)
-		page->mlock_count = 0;
-	else if (!(vma->vm_flags & VM_LOCKED))
-		return;
-	munlock_folio(m, page);
+	if (vma->vm_flags & VM_LOCKED)
+		munlock_folio(m, pfn_to_page(m, pfn));
 }
 
 /* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */
@@ -508,7 +506,7 @@ static bool should_try_to_free_swap(memlab_machine *m, const struct page *page,
 	if (!(page->flags & PG_swapcache))
 		return false;
 	if (mem_cgroup_swap_full(m, page) || (vma->vm_flags & VM_LOCKED) ||
-	    (page->flags & PG_unevictable))
+	    (page->flags & PG_mlocked))
 		return true;
 	return (flags & FAULT_FLAG_WRITE) && page->_refcount == 2;
 }

@@ -32,7 +32,7 @@
 #include "mm.h"
 
 /* The page's state that moves to the new frame (folio_migrate_flags and the mapping). */
-#define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | \
+#define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | PG_mlocked | \
 			 PG_active | PG_referenced | PG_reclaim | PG_workingset | PG_swapcache)
 
 /*
@@ -128,8 +128,14 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
 	folio_migrate_mapping(m, s, d, dst);
 	folio_add_lru(m, d);
-	if (d->flags & PG_unevictable)	/* PAGE_WAS_MLOCKED: onto the unevictable list now */
+	if (d->flags & PG_mlocked) {	/* PAGE_WAS_MLOCKED: onto the unevictable list now */
+		uint32_t mlock_count = d->mlock_count;
+
 		lru_add_drain(m);
+		/* remove_migration_ptes() counts the locked mappings again: memlab carries the count */
+		if (d->flags & PG_unevictable)
+			d->mlock_count = mlock_count;
+	}
 	memlab_free_pages(m, src, 0);
 	return 0;
 }

@@ -4,14 +4,16 @@
 ** take or lose VM_LOCKED (and VM_LOCKONFAULT) in address order, split
 ** where the range cuts them and merged with neighbours of the same kind
 ** (mlock_fixup); a hole stops the walk with ENOMEM after the VMAs before
-** it changed (apply_vma_lock_flags); the pages already present become
-** unevictable or go back to their LRU at once (mlock_vma_pages_range),
-** and mlock then faults the rest in (__mm_populate) unless MLOCK_ONFAULT.
+** it changed (apply_vma_lock_flags); the pages already present are
+** mlocked or munlocked through this CPU's mlock batch (swap.c), which
+** mlock_vma_pages_range drains after its walk, and mlock then faults the
+** rest in (__mm_populate) unless MLOCK_ONFAULT.
 ** locked_vm counts the pages of VM_LOCKED VMAs against RLIMIT_MEMLOCK;
 ** root stands for CAP_IPC_LOCK.
 **
-** A page counts its VM_LOCKED mappings (mlock_count), as Linux's folio
-** does, and leaves the unevictable list with the last.  Where memlab
+** A page on the unevictable list counts its VM_LOCKED mappings
+** (mlock_count), as Linux's folio does, and leaves the list with the
+** last.  Where memlab
 ** differs: it has no PTE-mapped large folios: a THP the range cuts is split whole, and its
 ** pages in the range are locked, where Linux leaves the large folio it
 ** maps only in part evictable (allow_mlock_munlock) until it is split.
@@ -33,9 +35,9 @@ struct mlock_walk {
 };
 
 /*
-** mlock_pte_range(): a present page of the range is mlocked, or munlocked
-** (its mlock_count counts the VM_LOCKED mappings; with the last it leaves
-** the unevictable list).
+** mlock_pte_range(): a present page of the range is mlocked, or munlocked,
+** through the mlock batch (its mlock_count counts the VM_LOCKED mappings;
+** with the last it leaves the unevictable list).
 ** The zero page and frames without a struct page (special) are skipped,
 ** as vm_normal_folio() skips them.
 */
@@ -71,7 +73,7 @@ static void mlock_vma_pages_range(memlab_task *t, struct vm_area_struct *vma, ui
 	vma->vm_flags = newflags;
 	lru_add_drain(t->m);	/* pages waiting to be added are on a list for the walk */
 	pt_walk_range(t->m, t->mm, start, end, mlock_pte, &w);
-	lru_add_drain(t->m);
+	lru_add_drain(t->m);	/* and the walk's mlocks and munlocks are done */
 }
 
 /*

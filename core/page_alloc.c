@@ -2071,6 +2071,7 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->reclaim = !!(page->flags & PG_reclaim);
 	info->workingset = !!(page->flags & PG_workingset);
 	info->unevictable = !!(page->flags & PG_unevictable);
+	info->mlocked = !!(page->flags & PG_mlocked);
 	info->swapcache = !!(page->flags & PG_swapcache);
 	info->lru_list = info->lru ? lru_list_name(folio_lru_list(page)) : NULL;
 	info->index = page->index;

@@ -331,6 +331,11 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 
 		if (page->flags & PG_swapcache)
 			n->cache++;	/* NR_FILE_PAGES counts the swap cache */
+		/* on a list even when a batch alone holds it (truncated meanwhile) */
+		if ((page->flags & PG_lru) && (page->flags & PG_unevictable))
+			n->unevictable += nr;
+		else if (page->flags & PG_lru)
+			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
 		if (!page->mapping && !c->mapped[pfn] && !page->mapcount)
 			continue;
 		if ((int64_t)c->mapped[pfn] != page->mapcount)
@@ -348,10 +353,6 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 			n->anon += nr;
 		if (page->mapping && !page_anon(page) && page->mapcount)
 			n->mapped++;
-		if ((page->flags & PG_lru) && (page->flags & PG_unevictable))
-			n->unevictable += nr;
-		else if (page->flags & PG_lru)
-			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
 		if ((page->flags & PG_dirty) && !(page->flags & PG_swapbacked) && !page_anon(page))
 			n->dirty++;	/* a file page's: an anonymous one is never accounted */
 		if (page->mapping && !page_anon(page)) {

@@ -11,6 +11,12 @@
 ** free lists are: a page is on one or the other, never both.  New pages
 ** go to the head; reclaim takes from the tail (classic two-list LRU;
 ** memlab's reference kernel has no MGLRU).
+**
+** New pages and the moves between lists wait in per-CPU folio batches
+** (cpu_fbatches); mlock and munlock in a per-CPU batch of their own
+** (mm/mlock.c's mlock_fbatch, kept here beside the lists it moves pages
+** between): PG_mlocked (NR_MLOCK) is set at once, PG_unevictable -- the
+** unevictable list -- when the batch drains.
 */
 #include <string.h>
 
@@ -52,10 +58,10 @@ static void update_lru_size(memlab_machine *m, struct lruvec *lruvec, enum lru_l
 }
 
 /*
-** NR_MLOCK (Mlocked) counts the mlocked pages -- memlab's PG_unevictable
-** is Linux's PG_mlocked -- wherever they are: on the unevictable list,
-** waiting in a folio batch, or isolated.  d: +1 when a page takes the
-** flag, -1 when it loses it.
+** NR_MLOCK (Mlocked) counts the PG_mlocked pages wherever they are: on
+** the unevictable list, waiting in a batch, on an evictable list until
+** the mlock batch drains, or isolated.  d: +1 when a page takes the flag,
+** -1 when it loses it.
 */
 static void mod_mlock(memlab_machine *m, const struct page *page, int64_t d)
 {
@@ -88,24 +94,45 @@ static void lruvec_del(memlab_machine *m, uint64_t pfn)
 }
 
 /*
-** folio_add_lru() / lru_cache_add_inactive_or_unevictable(): a new page
-** goes to the head of its inactive list, or the unevictable list for a
-** VM_LOCKED mapping (mlock_new_folio: unevictable_pgs_mlocked and
-** _culled, host-checked).  PG_active set beforehand (a refault) puts it
-** on the active list.
+** folio_evictable(): a page mapped into locked memory is not (memlab has
+** no unevictable mapping: SHM_LOCK, ramfs).
 */
-void lru_add(memlab_machine *m, struct page *page, bool unevictable)
+bool folio_evictable(const struct page *page)
+{
+	return !(page->flags & PG_mlocked);
+}
+
+/* lruvec_add_folio(): the page onto the head of the list its flags name, as they are. */
+void lruvec_add_folio(memlab_machine *m, struct page *page)
 {
 	page->flags |= PG_lru;
-	if (unevictable && !(page->flags & PG_unevictable)) {	/* migration's copy was */
-		m->vmstat[UNEVICTABLE_PGS_MLOCKED] += folio_nr_pages(page);
-		m->vmstat[UNEVICTABLE_PGS_CULLED] += folio_nr_pages(page);
-		mod_mlock(m, page, 1);
-		page->mlock_count = 1;		/* mlock_new_folio(): its one mapping */
-	}
-	if (unevictable)
-		page->flags = (page->flags | PG_unevictable) & ~PG_active;
 	lruvec_add(m, page_pfn(m, page), false);
+}
+
+/*
+** lru_add() (mm/swap.c): a page joins the LRU -- its inactive list, or
+** the active one if PG_active was set meanwhile (a refault, or
+** folio_mark_accessed in the lru_add batch) -- unless it is mlocked:
+** then the unevictable list (unevictable_pgs_culled if it was not there
+** before) with an mlock_count of 0, an undercount reclaim puts right.  A
+** page that was unevictable and is no longer mlocked is rescued.
+*/
+void lru_add(memlab_machine *m, struct page *page)
+{
+	bool was_unevictable = page->flags & PG_unevictable;
+	uint64_t nr = folio_nr_pages(page);
+
+	page->flags &= ~PG_unevictable;
+	if (folio_evictable(page)) {
+		if (was_unevictable)
+			m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
+	} else {
+		page->flags = (page->flags & ~PG_active) | PG_unevictable;
+		page->mlock_count = 0;
+		if (!was_unevictable)
+			m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
+	}
+	lruvec_add_folio(m, page);
 }
 
 /* The page leaves the LRU (freed, or isolated by its caller); its flags stay. */
@@ -118,16 +145,18 @@ void lru_del(memlab_machine *m, struct page *page)
 }
 
 /*
-** page_cache_release(): a page whose last reference went leaves its list,
-** and one still mlocked its count (unevictable_pgs_cleared).
+** page_cache_release(): a page whose last reference went leaves its list
+** (__folio_clear_lru_flags), and one still mlocked its flag
+** (unevictable_pgs_cleared).
 */
 void page_cache_release(memlab_machine *m, struct page *page)
 {
 	lru_del(m, page);
-	if (page->flags & PG_unevictable) {
+	page->flags &= ~(PG_unevictable | PG_active);
+	if (page->flags & PG_mlocked) {
 		m->vmstat[UNEVICTABLE_PGS_CLEARED] += folio_nr_pages(page);
 		mod_mlock(m, page, -1);
-		page->flags &= ~PG_unevictable;
+		page->flags &= ~PG_mlocked;
 	}
 }
 
@@ -145,12 +174,15 @@ bool folio_isolate_lru(memlab_machine *m, struct page *page)
 	return true;
 }
 
-/* folio_putback_lru(): an isolated page back to the head of the list its flags name. */
+/*
+** folio_putback_lru(): an isolated page back on the LRU as lru_add() adds
+** one -- mlocked or not decides the list (Linux's waits in the lru_add
+** batch first; memlab's goes at once).
+*/
 void folio_putback_lru(memlab_machine *m, struct page *page)
 {
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] -= folio_nr_pages(page);
-	page->flags |= PG_lru;
-	lruvec_add(m, page_pfn(m, page), false);
+	lru_add(m, page);
 }
 
 /* ===================== moves between the lists ===================== */
@@ -263,8 +295,19 @@ struct folio_batch {
 	uint32_t pfns[PAGEVEC_SIZE];
 };
 
+/* What an entry of the mlock batch asks (mm/mlock.c's LRU_FOLIO, NEW_FOLIO, neither). */
+enum mlock_op { MLOCK_LRU, MLOCK_NEW, MLOCK_MUNLOCK };
+
+/* struct mlock_fbatch (mm/mlock.c): one batch for the three, each entry tagged. */
+struct mlock_fbatch {
+	uint32_t nr;
+	uint32_t pfns[PAGEVEC_SIZE];
+	uint8_t ops[PAGEVEC_SIZE];
+};
+
 struct cpu_fbatches {
 	struct folio_batch fbatch[NR_FBATCH];
+	struct mlock_fbatch mlock;	/* mm/mlock.c's per-CPU mlock_fbatch */
 };
 
 typedef void (*move_fn_t)(memlab_machine *m, struct page *page);
@@ -272,7 +315,7 @@ typedef void (*move_fn_t)(memlab_machine *m, struct page *page);
 /* lru_add(): a new page joins the list its flags name. */
 static void lru_add_fn(memlab_machine *m, struct page *page)
 {
-	lru_add(m, page, false);
+	lru_add(m, page);
 }
 
 static const move_fn_t move_fns[NR_FBATCH] = {
@@ -331,17 +374,27 @@ void lru_add_drain_cpu(memlab_machine *m, int cpu)
 			folio_batch_move_lru(m, &m->cpu_fbatches[cpu].fbatch[op], op);
 }
 
-/* lru_add_drain(): this CPU's batches. */
+static void mlock_folio_batch(memlab_machine *m, struct mlock_fbatch *fb);
+
+/* lru_add_drain(): this CPU's batches, then its mlock batch (mlock_drain_local). */
 void lru_add_drain(memlab_machine *m)
 {
 	lru_add_drain_cpu(m, smp_processor_id(m));
+	mlock_drain_local(m);
 }
 
-/* lru_add_drain_all(): every CPU's (the per-CPU work it queues runs at once). */
+/*
+** lru_add_drain_all(): every CPU's batches, the mlock batch after the
+** others as lru_add_drain() on that CPU does (the per-CPU work it queues
+** runs at once; cpu_needs_drain() counts need_mlock_drain()).
+*/
 void lru_add_drain_all(memlab_machine *m)
 {
-	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
 		lru_add_drain_cpu(m, cpu);
+		if (m->cpu_fbatches[cpu].mlock.nr)
+			mlock_folio_batch(m, &m->cpu_fbatches[cpu].mlock);
+	}
 }
 
 int memlab_lru_add_drain_all(memlab_machine *m)
@@ -357,13 +410,18 @@ int folio_batch_refs(const memlab_machine *m, uint64_t pfn)
 {
 	int refs = 0;
 
-	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
+		const struct mlock_fbatch *mb = &m->cpu_fbatches[cpu].mlock;
+
 		for (int op = 0; op < NR_FBATCH; op++) {
 			const struct folio_batch *fb = &m->cpu_fbatches[cpu].fbatch[op];
 
 			for (uint32_t i = 0; i < fb->nr; i++)
 				refs += fb->pfns[i] == pfn;
 		}
+		for (uint32_t i = 0; i < mb->nr; i++)
+			refs += mb->pfns[i] == pfn;
+	}
 	return refs;
 }
 
@@ -378,14 +436,14 @@ void folio_add_lru(memlab_machine *m, struct page *page)
 }
 
 /*
-** folio_add_lru_vma(): a page of a VM_LOCKED mapping becomes unevictable
-** at once (mlock_new_folio: unevictable_pgs_mlocked and _culled; memlab
-** has no per-CPU mlock batch), any other waits in the lru_add batch.
+** folio_add_lru_vma(): a new page of a VM_LOCKED mapping is mlocked and
+** waits in the mlock batch (mlock_new_folio), any other in the lru_add
+** batch.
 */
 void folio_add_lru_vma(memlab_machine *m, struct page *page, const struct vm_area_struct *vma)
 {
 	if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
-		lru_add(m, page, true);
+		mlock_new_folio(m, page);
 	else
 		folio_add_lru(m, page);
 }
@@ -458,58 +516,174 @@ void folio_mark_lazyfree(memlab_machine *m, struct page *page)
 	folio_batch_add_and_move(m, page, FB_LAZYFREE);
 }
 
+/* ===================== the mlock batch (mm/mlock.c) ===================== */
+
 /*
-** mlock_folio(): a page mapped into locked memory (VM_LOCKED) becomes
-** unevictable (unevictable_pgs_mlocked) and moves to the unevictable list
-** (__mlock_folio: unevictable_pgs_culled, host-checked); one reclaim had
-** isolated goes there when put back, culled then.
+** Linux's PG_mlocked says a page is mapped into locked memory: it is set
+** at once (NR_MLOCK, unevictable_pgs_mlocked) and cleared when the
+** munlock is done; PG_unevictable says the page is on the unevictable
+** list, where mlock_count counts its locked mappings (an undercount is
+** possible; reclaim mlocks again what it finds mapped VM_LOCKED).  The
+** moves between the lists wait in one per-CPU batch of up to
+** PAGEVEC_SIZE entries, each holding a reference and tagged: mlock a page
+** on the LRU (mlock_folio), add a new mlocked page (mlock_new_folio), or
+** munlock (munlock_folio).  A munlocked page thus stays mlocked, and
+** referenced -- a write to it copies -- until the batch drains: when it
+** fills, for a large folio (at once), and in lru_add_drain() and
+** lru_add_drain_all().
 */
-void mlock_folio(memlab_machine *m, struct page *page)
+
+/* __mlock_folio(): a page on a list to the unevictable one (culled), or one mapping more. */
+static void __mlock_folio(memlab_machine *m, struct page *page)
 {
 	uint64_t nr = folio_nr_pages(page);
 
-	if (page->flags & PG_unevictable) {
-		page->mlock_count++;		/* one more VM_LOCKED mapping */
+	if (!(page->flags & PG_lru))
+		return;		/* nothing to do while it is off the LRU */
+	if (folio_evictable(page)) {	/* munlocked meanwhile */
+		if (page->flags & PG_unevictable) {
+			lruvec_del(m, page_pfn(m, page));
+			page->flags &= ~PG_unevictable;
+			lruvec_add(m, page_pfn(m, page), false);
+			m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
+		}
 		return;
 	}
-	page->mlock_count = 1;
-	m->vmstat[UNEVICTABLE_PGS_MLOCKED] += nr;
-	mod_mlock(m, page, 1);
-	if (!(page->flags & PG_lru)) {
-		page->flags = (page->flags | PG_unevictable) & ~PG_active;
-		m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
+	if (page->flags & PG_unevictable) {
+		page->mlock_count++;
 		return;
 	}
 	lruvec_del(m, page_pfn(m, page));
-	page->flags = (page->flags | PG_unevictable) & ~PG_active;
+	page->flags = (page->flags & ~PG_active) | PG_unevictable;
+	page->mlock_count = 1;
 	lruvec_add(m, page_pfn(m, page), false);
 	m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
 }
 
+/* __mlock_new_folio(): a new page joins the unevictable list (culled), or its own if munlocked. */
+static void __mlock_new_folio(memlab_machine *m, struct page *page)
+{
+	if (!folio_evictable(page)) {
+		page->flags |= PG_unevictable;
+		page->mlock_count = 1;
+		m->vmstat[UNEVICTABLE_PGS_CULLED] += folio_nr_pages(page);
+	}
+	lruvec_add_folio(m, page);
+}
+
 /*
-** munlock_folio(): one VM_LOCKED mapping of a page of locked memory less
-** (mlock_count); with the last, it goes back to its inactive list
-** (unevictable_pgs_munlocked, _rescued).  A caller that knows no mapping
-** is left zeroes the count first.
+** __munlock_folio(): one locked mapping less.  A page on the unevictable
+** list stays while its mlock_count does not reach 0; else it loses
+** PG_mlocked (unevictable_pgs_munlocked, or _stranded when it is off the
+** LRU but still unevictable: lru_add() rescues it later) and a page on
+** the unevictable list goes back to its inactive list (rescued).
+*/
+static void __munlock_folio(memlab_machine *m, struct page *page)
+{
+	uint64_t nr = folio_nr_pages(page);
+	bool isolated = page->flags & PG_lru;	/* folio_test_clear_lru(): taken for the move */
+
+	if (isolated && (page->flags & PG_unevictable)) {
+		if (page->mlock_count)
+			page->mlock_count--;
+		if (page->mlock_count)
+			return;
+	}
+	if (page->flags & PG_mlocked) {
+		page->flags &= ~PG_mlocked;
+		mod_mlock(m, page, -1);
+		if (isolated || !(page->flags & PG_unevictable))
+			m->vmstat[UNEVICTABLE_PGS_MUNLOCKED] += nr;
+		else
+			m->vmstat[UNEVICTABLE_PGS_STRANDED] += nr;
+	}
+	if (isolated && (page->flags & PG_unevictable) && folio_evictable(page)) {
+		lruvec_del(m, page_pfn(m, page));
+		page->flags &= ~PG_unevictable;
+		lruvec_add(m, page_pfn(m, page), false);
+		m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
+	}
+}
+
+/* mlock_folio_batch(): each entry takes its move, in order; then the references go. */
+static void mlock_folio_batch(memlab_machine *m, struct mlock_fbatch *fb)
+{
+	uint32_t pfns[PAGEVEC_SIZE], nr = fb->nr;
+	uint8_t ops[PAGEVEC_SIZE];
+
+	memcpy(pfns, fb->pfns, nr * sizeof(*pfns));
+	memcpy(ops, fb->ops, nr * sizeof(*ops));
+	fb->nr = 0;
+	for (uint32_t i = 0; i < nr; i++) {
+		struct page *page = pfn_to_page(m, pfns[i]);
+
+		if (ops[i] == MLOCK_LRU)
+			__mlock_folio(m, page);
+		else if (ops[i] == MLOCK_NEW)
+			__mlock_new_folio(m, page);
+		else
+			__munlock_folio(m, page);
+	}
+	for (uint32_t i = 0; i < nr; i++)	/* release_pages() */
+		put_page(m, pfns[i]);
+}
+
+/* mlock_drain_local(): this CPU's mlock batch. */
+void mlock_drain_local(memlab_machine *m)
+{
+	struct mlock_fbatch *fb = &m->cpu_fbatches[smp_processor_id(m)].mlock;
+
+	if (fb->nr)
+		mlock_folio_batch(m, fb);
+}
+
+/* The page waits in this CPU's mlock batch for op, with a reference. */
+static void mlock_fbatch_add(memlab_machine *m, struct page *page, enum mlock_op op)
+{
+	struct mlock_fbatch *fb = &m->cpu_fbatches[smp_processor_id(m)].mlock;
+
+	page->_refcount++;	/* folio_get() */
+	fb->ops[fb->nr] = (uint8_t)op;
+	fb->pfns[fb->nr++] = (uint32_t)page_pfn(m, page);
+	if (fb->nr == PAGEVEC_SIZE || folio_nr_pages(page) > 1)
+		mlock_folio_batch(m, fb);
+}
+
+/* PG_mlocked, counted (NR_MLOCK, unevictable_pgs_mlocked). */
+static void folio_set_mlocked_counted(memlab_machine *m, struct page *page)
+{
+	page->flags |= PG_mlocked;
+	mod_mlock(m, page, 1);
+	m->vmstat[UNEVICTABLE_PGS_MLOCKED] += folio_nr_pages(page);
+}
+
+/*
+** mlock_folio(): a page on (or for a while off) the LRU mapped into
+** locked memory is mlocked now, if it was not, and waits to move to the
+** unevictable list.
+*/
+void mlock_folio(memlab_machine *m, struct page *page)
+{
+	if (!(page->flags & PG_mlocked))
+		folio_set_mlocked_counted(m, page);
+	mlock_fbatch_add(m, page, MLOCK_LRU);
+}
+
+/* mlock_new_folio(): a new page of locked memory, mlocked now, waits to join the LRU. */
+void mlock_new_folio(memlab_machine *m, struct page *page)
+{
+	folio_set_mlocked_counted(m, page);
+	mlock_fbatch_add(m, page, MLOCK_NEW);
+}
+
+/*
+** munlock_folio(): one locked mapping of the page less, to be counted
+** when the batch drains (__munlock_folio decides then whether it was the
+** last).
 */
 void munlock_folio(memlab_machine *m, struct page *page)
 {
-	uint64_t nr = folio_nr_pages(page);
-
-	if (!(page->flags & PG_unevictable))
-		return;
-	if (page->mlock_count && --page->mlock_count)
-		return;
-	m->vmstat[UNEVICTABLE_PGS_MUNLOCKED] += nr;
-	mod_mlock(m, page, -1);
-	if (!(page->flags & PG_lru)) {
-		page->flags &= ~PG_unevictable;
-		return;
-	}
-	lruvec_del(m, page_pfn(m, page));
-	page->flags &= ~(PG_unevictable | PG_active);
-	lruvec_add(m, page_pfn(m, page), false);
-	m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
+	mlock_fbatch_add(m, page, MLOCK_MUNLOCK);
 }
 
 /* folio_deactivate(): an active page waits to go inactive (MADV_COLD). */
@@ -602,10 +776,11 @@ static uint64_t lruvec_check(memlab_machine *m, struct ml_check *c, struct mem_c
 			else if ((int)folio_lru_list(page) != lru)
 				ml_violation(c, "lru: pfn %#x on %s belongs on %s", p, lru_names[lru],
 					     lru_names[folio_lru_list(page)]);
-			else if (lru == LRU_UNEVICTABLE && !page->mlock_count)
+			else if (lru == LRU_UNEVICTABLE && folio_evictable(page))
 				/* not "a locked mapping holds it": Linux leaves pages
-				 * mlocked that mremap(MREMAP_DONTUNMAP) unlocks */
-				ml_violation(c, "lru: pfn %#x is unevictable with no mlock_count", p);
+				 * mlocked that mremap(MREMAP_DONTUNMAP) unlocks, and
+				 * lru_add() leaves mlock_count 0 */
+				ml_violation(c, "lru: pfn %#x is on the unevictable list, not mlocked", p);
 			else if (folio_lruvec(m, page) != &memcg->lruvec)
 				ml_violation(c, "lru: pfn %#x is charged to memcg id %u, on id %u's lists",
 					     p, page->memcg_id, memcg->id);
@@ -657,6 +832,31 @@ static void fbatch_check(memlab_machine *m, struct ml_check *c)
 						     fb->pfns[i], cpu);
 			}
 		}
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
+		const struct mlock_fbatch *mb = &m->cpu_fbatches[cpu].mlock;
+
+		if (mb->nr >= PAGEVEC_SIZE)
+			ml_violation(c, "lru: cpu %d's mlock batch holds %u pages", cpu, mb->nr);
+		for (uint32_t i = 0; i < mb->nr && i < PAGEVEC_SIZE; i++) {
+			const struct page *page;
+
+			if (mb->pfns[i] >= m->nr_frames || mb->ops[i] > MLOCK_MUNLOCK) {
+				ml_violation(c, "lru: cpu %d's mlock batch holds pfn %#x (op %u)", cpu,
+					     mb->pfns[i], mb->ops[i]);
+				continue;
+			}
+			page = pfn_to_page(m, mb->pfns[i]);
+			if (!(page->flags & PG_head_alloc) || page->_refcount <= 0)
+				ml_violation(c, "lru: cpu %d's mlock batch holds pfn %#x, not a page in use",
+					     cpu, mb->pfns[i]);
+			else if (folio_nr_pages(page) > 1)
+				ml_violation(c, "lru: cpu %d's mlock batch holds the large folio at pfn %#x",
+					     cpu, mb->pfns[i]);
+			else if (mb->ops[i] == MLOCK_NEW && (page->flags & PG_lru))
+				ml_violation(c, "lru: new pfn %#x waits in cpu %d's mlock batch but is on a list",
+					     mb->pfns[i], cpu);
+		}
+	}
 }
 
 int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
@@ -677,7 +877,7 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 
 		if ((page->flags & PG_lru) && !(page->flags & PG_buddy))
 			flagged += folio_nr_pages(page);
-		if ((page->flags & PG_unevictable) && !(page->flags & PG_buddy))
+		if ((page->flags & PG_mlocked) && !(page->flags & PG_buddy))
 			mlocked += folio_nr_pages(page);
 	}
 	if (flagged != on_lists)

@@ -327,8 +327,8 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	bool lazyfree = page_anon(page) && !(page->flags & PG_swapbacked);
 
 	sc->nr_scanned += nr;
-	if (page->flags & PG_unevictable)
-		return ACTIVATE;	/* !folio_evictable(): back to the unevictable list */
+	if (!folio_evictable(page))
+		return ACTIVATE;	/* mlocked: to the unevictable list when put back */
 	if ((page->flags & PG_dirty) && folio_is_file_lru(page) && !lazyfree) {
 		stat->nr_dirty += nr;
 		stat->nr_unqueued_dirty += nr;
@@ -387,7 +387,7 @@ static void putback_folio(memlab_machine *m, uint64_t pfn)
 	struct page *page = pfn_to_page(m, pfn);
 
 	if (page->_refcount > 1)
-		lru_add(m, page, false);
+		lru_add(m, page);	/* an mlocked page to the unevictable list (culled) */
 	put_page(m, pfn);
 }
 
@@ -419,7 +419,7 @@ static uint64_t isolate_lru_folios(memlab_machine *m, struct lruvec *lruvec, uin
 			skip[zid] += n;
 			skipped += n;
 			max_nr_skipped++;
-			lru_add(m, page, false);	/* list_splice(&folios_skipped, src) */
+			lruvec_add_folio(m, page);	/* list_splice(&folios_skipped, src) */
 			continue;
 		}
 		scan += n;
@@ -461,7 +461,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 		enum shrink_result r = shrink_folio(m, taken[i], sc, &stat);
 		uint64_t now = folio_nr_pages(page);	/* a THP split for swap is one page now */
 
-		if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
+		if (r == ACTIVATE && folio_evictable(page)) {
 			page->flags |= PG_active;
 			stat.nr_activate[folio_is_file_lru(page)] += now;
 			workingset_age_nonresident(lruvec, now);	/* move_folios_to_lru() */
@@ -513,12 +513,16 @@ static void shrink_active_list(memlab_machine *m, struct lruvec *lruvec, uint64_
 		struct page *page = pfn_to_page(m, taken[i]);
 		uint64_t vm_flags, nr = folio_nr_pages(page);
 
+		if (!folio_evictable(page)) {	/* mlocked: to the unevictable list */
+			putback_folio(m, taken[i]);
+			continue;
+		}
 		if (folio_referenced(m, taken[i], &vm_flags) && (vm_flags & VM_EXEC) &&
 		    folio_is_file_lru(page)) {
 			nr_rotated += nr;
 			nr_activate += nr;
 			workingset_age_nonresident(lruvec, nr);	/* move_folios_to_lru() */
-		} else if (page->flags & PG_unevictable) {
+		} else if (!folio_evictable(page)) {
 			/* found mlocked: to the unevictable list */
 		} else {
 			page->flags = (page->flags & ~PG_active) | PG_workingset;
@@ -963,7 +967,7 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 	page->_refcount++;
 	m->vmstat[NR_ISOLATED_ANON + file] += nr;
 	r = shrink_folio(m, pfn, &sc, &stat);
-	if (r == ACTIVATE && !(page->flags & PG_unevictable)) {
+	if (r == ACTIVATE && folio_evictable(page)) {
 		page->flags |= PG_active;
 		stat.nr_activate[folio_is_file_lru(page)] += folio_nr_pages(page);
 		workingset_age_nonresident(folio_lruvec(m, page), folio_nr_pages(page));

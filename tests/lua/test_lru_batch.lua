@@ -23,6 +23,15 @@ local function on_lists(m, name)
   return #m:lru(name)
 end
 
+-- NR_MLOCK and the unevictable_pgs_* events since v0 (an m:vmstat()).
+local function mlock_since(m, v0)
+  local v = m:vmstat()
+  local function d(k) return v[k] - v0[k] end
+  return { nr_mlock = d("nr_mlock"), mlocked = d("unevictable_pgs_mlocked"),
+           culled = d("unevictable_pgs_culled"), munlocked = d("unevictable_pgs_munlocked"),
+           rescued = d("unevictable_pgs_rescued") }
+end
+
 -- 30 new pages wait; the 31st fills the batch, which moves them all.
 function test_lru_add_batch_of_31()
   local m <close> = memlab.new{ ram = "64M", seed = 1 }
@@ -274,6 +283,100 @@ function test_drop_caches_deactivates_at_once()
   lu.assertEquals(m:vmstat().pgdeactivate - d, 1)
   lu.assertEquals(#m:lru("active_file"), 0)
   lu.assertTrue(m:check())
+end
+
+-- A fault in locked memory mlocks its new page at once (Mlocked,
+-- unevictable_pgs_mlocked) and leaves it waiting in the per-CPU mlock
+-- batch, on no list and with the batch's reference (mlock_new_folio); it
+-- joins the unevictable list, culled, when the batch drains -- when it
+-- fills (the 31st entry), or in a drain.  (MAP_LOCKED and mlock populate
+-- and drain after: MLOCK_ONFAULT's pages fault in one by one.)
+function test_locked_fault_waits_in_the_mlock_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local p = m:spawn{ name = "p", root = true }
+  local a = assert(p:mmap(nil, 61 * PAGE, "rw", "private|anonymous"))
+  assert(p:mlock(a, 61 * PAGE, "onfault"))
+  local v0 = m:vmstat()
+  for i = 0, 29 do assert(p:write(a + i * PAGE, "x")) end
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 30, mlocked = 30, culled = 0, munlocked = 0, rescued = 0 })
+  lu.assertEquals(on_lists(m, "unevictable"), 0)
+  local pg = m:page(p:translate(a).pfn)
+  lu.assertTrue(pg.mlocked)
+  lu.assertFalse(pg.unevictable)
+  lu.assertNil(pg.lru_list)
+  lu.assertEquals(pg.refcount, 2)                 -- the mapping's and the mlock batch's
+  lu.assertTrue(m:check())
+  m:lru_add_drain_all()
+  lu.assertEquals(mlock_since(m, v0).culled, 30)
+  lu.assertEquals(on_lists(m, "unevictable"), 30)
+  pg = m:page(p:translate(a).pfn)
+  lu.assertEquals({ pg.lru_list, pg.refcount }, { "unevictable", 1 })
+  -- 31 more: the 31st fills the batch, which moves them all
+  for i = 30, 59 do assert(p:write(a + i * PAGE, "x")) end
+  lu.assertEquals(on_lists(m, "unevictable"), 30)
+  assert(p:write(a + 60 * PAGE, "x"))
+  lu.assertEquals(on_lists(m, "unevictable"), 61)
+  lu.assertEquals(mlock_since(m, v0).culled, 61)
+  lu.assertTrue(m:check())
+end
+
+-- mlock of a page waiting in another CPU's lru_add batch: mlock drains
+-- only its own CPU's batches, so the page is mlocked at once but its
+-- mlock finds it on no list (__mlock_folio does nothing); lru_add() puts
+-- it on the unevictable list when that batch drains (culled then, with
+-- an mlock_count of 0: the next munlock is the last).
+function test_mlock_of_a_page_waiting_in_lru_add()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p = m:spawn{ name = "p", root = true }
+  p:run_on(1)
+  local a = written(p, 1)                          -- in CPU 1's lru_add batch
+  p:run_on(0)
+  local v0 = m:vmstat()
+  assert(p:mlock(a, PAGE))
+  local pg = m:page(p:translate(a).pfn)
+  lu.assertTrue(pg.mlocked)
+  lu.assertNil(pg.lru_list)
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 1, mlocked = 1, culled = 0, munlocked = 0, rescued = 0 })
+  lu.assertTrue(m:check())
+  m:lru_add_drain_all()
+  lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "unevictable")
+  lu.assertEquals(mlock_since(m, v0).culled, 1)
+  assert(p:munlock(a, PAGE))
+  lu.assertEquals(m:page(p:translate(a).pfn).lru_list, "inactive_anon")
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = 0, mlocked = 1, culled = 1, munlocked = 1, rescued = 1 })
+  lu.assertTrue(m:check())
+end
+
+-- A page munlocked by the going of its last locked mapping (munmap does
+-- not drain) waits in the mlock batch, still mlocked and on the
+-- unevictable list, with the batch's reference: the fork child's write
+-- then copies the page it alone maps -- wp_can_reuse_anon_folio drains
+-- only for a page off the LRU (diff_rss --batched seed 488, on the host).
+function test_munlocked_page_waits_and_is_copied()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local p = m:spawn{ name = "p", root = true }
+  local a = assert(p:mmap(nil, 2 * PAGE, "rw", "private|anonymous|locked"))
+  m:lru_add_drain_all()
+  local pfn = p:translate(a).pfn
+  local c = assert(p:fork())
+  local v0 = m:vmstat()
+  assert(p:munmap(a, PAGE))
+  local pg = m:page(pfn)
+  lu.assertEquals({ pg.mlocked, pg.lru_list, pg.refcount }, { true, "unevictable", 2 })
+  lu.assertEquals(mlock_since(m, v0).nr_mlock, 0)
+  lu.assertTrue(m:check())
+  assert(c:write(a, "z"))
+  lu.assertNotEquals(c:translate(a).pfn, pfn)      -- copied: the batch holds the old page
+  lu.assertEquals(m:page(pfn).refcount, 1)
+  m:lru_add_drain_all()                            -- munlocked (rescued), then freed
+  lu.assertEquals(mlock_since(m, v0),
+                  { nr_mlock = -1, mlocked = 0, culled = 0, munlocked = 1, rescued = 1 })
+  lu.assertFalse(m:page(pfn).mlocked)
+  lu.assertTrue(m:check())
+  c:exit()
 end
 
 os.exit(lu.LuaUnit.run(), true)

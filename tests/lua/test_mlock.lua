@@ -145,6 +145,11 @@ function TestMlock:test_onfault()
   assert(p:touch(BASE + 12 * P, 1, "w"))
   s = smaps_at(m, p, BASE + 12 * P)
   lu.assertEquals({ s.rss, s.locked }, { 4, 4 })
+  -- the new page is mlocked at once and waits in the mlock batch (mlock_new_folio)
+  local pg = m:page(p:translate(BASE + 12 * P).pfn)
+  lu.assertTrue(pg.mlocked)
+  lu.assertNil(pg.lru_list)
+  m:lru_add_drain_all()
   lu.assertEquals(m:page(p:translate(BASE + 12 * P).pfn).lru_list, "unevictable")
   -- plain mlock over it drops VM_LOCKONFAULT: the VMAs merge, the rest is populated
   lu.assertTrue(p:mlock(BASE + 12 * P, 4 * P))
@@ -248,6 +253,8 @@ function TestMlock:test_mlock_count_follows_the_mappings()
   lu.assertTrue(p:munmap(a, 4 * P))
   lu.assertEquals(m:page(pfn).lru_list, "unevictable")	-- q still locks it
   q:exit()
+  lu.assertEquals(m:page(pfn).lru_list, "unevictable")	-- the munlocks wait in the mlock batch
+  m:lru_add_drain_all()
   lu.assertEquals(m:page(pfn).lru_list, "inactive_file")
   local c0 = assert(p:mmap(BASE + 48 * P, 2 * P, "rw", "private|anonymous|locked"))
   local anon = p:translate(c0).pfn
@@ -255,6 +262,8 @@ function TestMlock:test_mlock_count_follows_the_mappings()
   lu.assertEquals(m:page(anon).lru_list, "unevictable")
   assert(p:write(c0, "x"))				-- the parent copies; the child keeps the old page
   lu.assertEquals(c:translate(c0).pfn, anon)
+  lu.assertEquals(m:page(anon).lru_list, "unevictable")	-- its munlock waits in the mlock batch
+  m:lru_add_drain_all()
   lu.assertEquals(m:page(anon).lru_list, "inactive_anon")
   lu.assertEquals(m:page(p:translate(c0).pfn).lru_list, "unevictable")
   c:exit()

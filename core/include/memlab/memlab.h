@@ -344,7 +344,7 @@ struct memlab_page_info {
 	int file;		/* a page of a file's page cache (shmem included) */
 	int dirty, swapbacked, lru, anon_exclusive;	/* PG_dirty, ..., PageAnonExclusive */
 	uint64_t index;		/* page->index: its offset in the file, or linear_page_index */
-	int active, referenced, reclaim, workingset, unevictable;	/* PG_active, ... */
+	int active, referenced, reclaim, workingset, unevictable, mlocked;	/* PG_active, ... */
 	int swapcache;		/* in the swap cache (PG_swapcache) */
 	const char *lru_list;	/* the LRU list it is on ("inactive_file", ...), or NULL */
 };
