@@ -724,6 +724,8 @@ static void op_spawn(struct fuzz *f)
 	do_spawn(f, a, b, c, NULL);
 }
 
+static int oom_killed(struct fuzz *f, memlab_task *t);
+
 static void op_fork(struct fuzz *f)
 {
 	memlab_task *t = pick_task(f), *child = NULL;
@@ -732,6 +734,8 @@ static void op_fork(struct fuzz *f)
 	if (!t || f->ntasks >= f->max_tasks)
 		return;
 	rc = memlab_fork(t, &child);
+	if (oom_killed(f, t))	/* a cgroup's OOM killer chose the parent: no child */
+		return;
 	check_rc(f, rc, "memlab_fork");
 	note(f, "pid %d -> %d child %d", memlab_task_pid(t), rc, rc ? 0 : memlab_task_pid(child));
 	if (rc == 0)
@@ -761,6 +765,8 @@ static void op_clone(struct fuzz *f)
 	if (!t || f->ntasks >= f->max_tasks)
 		return;
 	rc = memlab_clone(t, flags, &child);
+	if (oom_killed(f, t))
+		return;
 	check_rc(f, rc, "memlab_clone");
 	note(f, "pid %d flags %#" PRIx64 " -> %d child %d", memlab_task_pid(t), flags, rc,
 	     rc ? 0 : memlab_task_pid(child));
@@ -1553,6 +1559,8 @@ static void op_cow(struct fuzz *f)
 	if (!reap_killed(f, t, pid) || rc)
 		return;
 	rc = memlab_fork(t, &child);
+	if (oom_killed(f, t))
+		return;
 	check_rc(f, rc, "memlab_fork");
 	if (rc)
 		return;
