@@ -175,14 +175,13 @@ bool folio_isolate_lru(memlab_machine *m, struct page *page)
 }
 
 /*
-** folio_putback_lru(): an isolated page back on the LRU as lru_add() adds
-** one -- mlocked or not decides the list (Linux's waits in the lru_add
-** batch first; memlab's goes at once).
+** folio_putback_lru(): an isolated page waits in this CPU's lru_add batch
+** (folio_add_lru), to join the list lru_add() picks -- mlocked or not.
 */
 void folio_putback_lru(memlab_machine *m, struct page *page)
 {
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] -= folio_nr_pages(page);
-	lru_add(m, page);
+	folio_add_lru(m, page);
 }
 
 /* ===================== moves between the lists ===================== */

@@ -172,6 +172,11 @@ TEST(migrate_pinned_page_refused)
 	ASSERT_EQ(pfn_to_page(m, dst)->mapcount, 0);
 	page->_refcount--;
 	putback_movable_pages(m, &src, 1);
+	ASSERT(!(page->flags & PG_lru));	/* back through this CPU's lru_add batch */
+	ASSERT_EQ(page->_refcount, 2);
+	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 0);
+	ASSERT_OK(memlab_lru_add_drain_all(m));
+	ASSERT(page->flags & PG_lru);
 	ASSERT_OK(memlab_free_pages(m, dst, 0));
 	ASSERT_EQ(migrate_folio(m, src, src), -MEMLAB_EINVAL);
 	ASSERT_EQ(migrate_folio(m, m->nr_frames, src), -MEMLAB_EINVAL);
