@@ -52,14 +52,6 @@ static const char *file_path(lua_State *L, int arg, const char *fname, const cha
 	return lua_pushfstring(L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file);
 }
 
-static int push_ok(lua_State *L, int rc)
-{
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 /* cg:read(file) --> text | nil, err, errno */
 static int cg_read(lua_State *L)
 {
@@ -97,7 +89,7 @@ static int cg_write(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_cgroup_write(m, path, value);
 	lmemlab_end_call(L, lm, "write", rc);
-	return push_ok(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* cg:attach(task | pid) --> true | nil, err, errno: its thread group moves in */
@@ -120,7 +112,7 @@ static int cg_attach(lua_State *L)
 			return lmemlab_argerror(L, 2, "attach", "task of another machine");
 		pid = memlab_task_pid(t);
 	}
-	return push_ok(L, memlab_cgroup_attach(m, dir, pid));
+	return lmemlab_pushok(L, memlab_cgroup_attach(m, dir, pid));
 }
 
 /* cg:rmdir() --> true | nil, "EBUSY", 16 */
@@ -130,7 +122,7 @@ static int cg_rmdir(lua_State *L)
 	const char *dir;
 	memlab_machine *m = check_cgroup(L, "rmdir", &lm, &dir);
 
-	return push_ok(L, memlab_cgroup_rmdir(m, dir));
+	return lmemlab_pushok(L, memlab_cgroup_rmdir(m, dir));
 }
 
 /* Read file into a table of "key value" lines (flat keyed files); nil, err on failure. */

@@ -82,10 +82,7 @@ static int m_inject(lua_State *L)
 	}
 	if (rc == -MEMLAB_ENOENT)
 		return luaL_error(L, "inject: unknown fault point '%s'", point);
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lmemlab_pushok(L, rc);
 }
 
 /* One point's statistics and attributes, as a table. */

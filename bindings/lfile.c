@@ -151,10 +151,7 @@ static int t_msync(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_msync(t, addr, len, flags);
 	lmemlab_end_call(L, lm, "msync", rc);
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lmemlab_pushok(L, rc);
 }
 
 /* m:sync() --> true: every file's dirty pages written back */
@@ -166,10 +163,7 @@ static int m_sync(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_sync(lmemlab_machine_core(lm));
 	lmemlab_end_call(L, lm, "sync", rc);
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lmemlab_pushok(L, rc);
 }
 
 static const luaL_Reg file_methods[] = {

@@ -747,10 +747,7 @@ static int m_free_pages(lua_State *L)
 		return luaL_error(L, "free_pages: cannot free pfn %I order %d: %s",
 				  (LUAI_UACINT)pfn, (int)order,
 				  memlab_strerror(rc));
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lmemlab_pushok(L, rc);
 }
 
 /* m:read_phys(addr, n) --> string of n bytes */

@@ -26,6 +26,14 @@ int lmemlab_pushfail(lua_State *L, int err)
 	return 3;
 }
 
+int lmemlab_pushok(lua_State *L, int rc)
+{
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
 /* Is the running C function called as obj:method(...)? */
 static int called_as_method(lua_State *L)
 {

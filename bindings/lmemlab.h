@@ -39,6 +39,9 @@ LMEMLAB_EXPORT int (luaopen_memlab) (lua_State *L);
 */
 int (lmemlab_pushfail) (lua_State *L, int err);
 
+/* A call's result: true for rc >= 0, else as lmemlab_pushfail(rc).  Returns the results pushed. */
+int (lmemlab_pushok) (lua_State *L, int rc);
+
 /*
 ** Raise "bad argument #arg to 'fname' (msg)", numbering as luaL_argerror
 ** does (one less when called as a method, "calling 'fname' on bad self"

@@ -484,14 +484,6 @@ static int push_addr_result(lua_State *L, int rc, uint64_t addr)
 	return 1;
 }
 
-static int push_ok_result(lua_State *L, int rc)
-{
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
-}
-
 /* p:sbrk(incr) --> the old break | nil, "ENOMEM", 12 */
 static int t_sbrk(lua_State *L)
 {
@@ -590,7 +582,7 @@ static int range_call(lua_State *L, const char *fname,
 	lmemlab_begin_call(lm);
 	rc = call(t, addr, len);
 	lmemlab_end_call(L, lm, fname, rc);
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* p:munmap(addr, len) */
@@ -612,7 +604,7 @@ static int t_mprotect(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_mprotect(t, addr, len, prot);
 	lmemlab_end_call(L, lm, "mprotect", rc);
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* p:mlock(addr, len [, flags]) --> true | nil, err, errno  (flags: "onfault", mlock2) */
@@ -632,7 +624,7 @@ static int t_mlock(lua_State *L)
 	lmemlab_end_call(L, lm, "mlock", rc);
 	if (pushed_killed(L, lm, t, pid, rc))
 		return 3;
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* p:munlock(addr, len) */
@@ -656,7 +648,7 @@ static int t_mlockall(lua_State *L)
 	lmemlab_end_call(L, lm, "mlockall", rc);
 	if (pushed_killed(L, lm, t, pid, rc))
 		return 3;
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* p:munlockall() --> true | nil, err, errno */
@@ -669,7 +661,7 @@ static int t_munlockall(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_munlockall(t);
 	lmemlab_end_call(L, lm, "munlockall", rc);
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /*
@@ -724,7 +716,7 @@ static int t_madvise(lua_State *L)
 	lmemlab_end_call(L, lm, "madvise", rc);
 	if (pushed_killed(L, lm, t, pid, rc))
 		return 3;
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* Is the value at idx 0 or "0"? */
@@ -825,7 +817,7 @@ static int t_setrlimit(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_setrlimit(t, resource, cur, max);
 	lmemlab_end_call(L, lm, "setrlimit", rc);
-	return push_ok_result(L, rc);
+	return lmemlab_pushok(L, rc);
 }
 
 /* p:mremap(old, oldlen, newlen, flags [, newaddr]) --> addr | nil, err, errno */

@@ -186,10 +186,7 @@ static int m_trace(lua_State *L)
 		size = lmemlab_checkrange(L, lua_gettop(L), "trace", "size", 1, 1 << 26);
 	lua_pop(L, 1);
 	rc = memlab_trace_start(m, mask, (size_t)size);
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushboolean(L, 1);
-	return 1;
+	return lmemlab_pushok(L, rc);
 }
 
 /* m:trace_events() --> { ev, ... }, lost: the recorded events, oldest first */

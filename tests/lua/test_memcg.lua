@@ -495,6 +495,20 @@ local function full_cgroup_with_file(prot, flags)
   return m, cg, p, fm
 end
 
+-- One access of kind to the file page of such a cgroup: the task is
+-- killed, the cgroup counts majfault major faults, no page cache and one
+-- kill, and the OOM report shows report.
+local function assert_file_fault_killed(prot, flags, kind, majfault, report)
+  local m, cg, p, fm = full_cgroup_with_file(prot, flags)
+  local ok, sig = p:touch(fm, 1, kind)
+  lu.assertNil(ok)
+  lu.assertEquals(sig, "SIGKILL")
+  local s = cg:stat()
+  lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { majfault, 0, 1 })
+  lu.assertStrContains(m:dmesg(), report)
+  lu.assertTrue(m:check())
+end
+
 -- A read fault whose page-cache page cannot be charged: filemap_fault
 -- counts the major fault before it allocates (and charges) the page, so
 -- it counts even when the charge fails and the cgroup's OOM killer kills.
@@ -503,15 +517,9 @@ end
 -- exactly that, then one read of a page of a MADV_RANDOM file mapping in
 -- the same page table: killed, pgmajfault 1, cache 0, oom_kill 1.
 function test_major_fault_counts_when_the_charge_fails()
-  local m, cg, p, fm = full_cgroup_with_file("r", "shared|fixed")
-  local ok, sig = p:touch(fm, 1, "r")
-  lu.assertNil(ok)
-  lu.assertEquals(sig, "SIGKILL")
-  local s = cg:stat()
-  lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 1, 0, 1 })
   -- the page-cache charge's gfp is filemap_fault's, not the allocation's
-  lu.assertStrContains(m:dmesg(), "gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0")
-  lu.assertTrue(m:check())
+  assert_file_fault_killed("r", "shared|fixed", "r", 1,
+                           "gfp_mask=0x100cca(GFP_HIGHUSER_MOVABLE), order=0")
 end
 
 -- A write fault on a private file mapping: do_cow_fault charges the copy
@@ -519,14 +527,8 @@ end
 -- fails first.  Checked on Linux 6.18 with the same steps: killed,
 -- pgmajfault 0, cache 0, oom_kill 1, the report's gfp GFP_KERNEL.
 function test_cow_fault_charges_the_copy_first()
-  local m, cg, p, fm = full_cgroup_with_file("rw", "private|fixed")
-  local ok, sig = p:touch(fm, 1, "w")
-  lu.assertNil(ok)
-  lu.assertEquals(sig, "SIGKILL")
-  local s = cg:stat()
-  lu.assertEquals({ s.pgmajfault, s.file, cg:events().oom_kill }, { 0, 0, 1 })
-  lu.assertStrContains(m:dmesg(), "p invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0")
-  lu.assertTrue(m:check())
+  assert_file_fault_killed("rw", "private|fixed", "w", 0,
+                           "p invoked oom-killer: gfp_mask=0xcc0(GFP_KERNEL), order=0")
 end
 
 -- ===================== the OOM killer outside a fault =====================
