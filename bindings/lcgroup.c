@@ -21,7 +21,7 @@ typedef struct lcgroup {
 	lmachine *lm;		/* user value 1: the machine; 2: the path */
 } lcgroup;
 
-/* The cgroup at argument 1 of an open machine: its machine, and its path in buf. */
+/* The cgroup at argument 1 of an open machine: its machine, and its path (*path). */
 static memlab_machine *check_cgroup(lua_State *L, const char *fname, lmachine **lmp,
 				    const char **path)
 {
@@ -39,17 +39,23 @@ static memlab_machine *check_cgroup(lua_State *L, const char *fname, lmachine **
 	return m;
 }
 
+/* "dir/file" pushed: one '/' between them, the root's too. */
+static const char *join_path(lua_State *L, const char *dir, const char *file)
+{
+	return lua_pushfstring(L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file);
+}
+
 /* "path/file", checked: a file name without '/'. */
 static const char *file_path(lua_State *L, int arg, const char *fname, const char *dir)
 {
-	const char *file = lua_type(L, arg) == LUA_TSTRING ? lua_tostring(L, arg) : NULL;
+	size_t len = 0;
+	const char *file = lua_type(L, arg) == LUA_TSTRING ? lua_tolstring(L, arg, &len) : NULL;
 
 	if (!file)
 		lmemlab_typeerror(L, arg, fname, "file name (a string)");
-
-	if (!*file || strchr(file, '/'))
+	if (!*file || strchr(file, '/') || strlen(file) != len)
 		lmemlab_argerror(L, arg, fname, "a file name such as \"memory.max\" expected");
-	return lua_pushfstring(L, "%s%s%s", dir, dir[strlen(dir) - 1] == '/' ? "" : "/", file);
+	return join_path(L, dir, file);
 }
 
 /* cg:read(file) --> text | nil, err, errno */
@@ -68,11 +74,20 @@ static int cg_read(lua_State *L)
 	return lmemlab_pushtext(L, lm, text, len);
 }
 
-/* The value to write at arg: a string as is, an integer in decimal. */
+/* The value to write at arg: a string (without a NUL byte) as is, an integer in decimal. */
 static const char *value_arg(lua_State *L, int arg, const char *fname)
 {
-	if (lua_type(L, arg) == LUA_TSTRING)
-		return lua_tostring(L, arg);
+	size_t len;
+	const char *s;
+
+	if (lua_type(L, arg) == LUA_TSTRING) {
+		s = lua_tolstring(L, arg, &len);
+		if (strlen(s) != len)
+			lmemlab_argerror(L, arg, fname, "value has a NUL byte");
+		return s;
+	}
+	if (lua_type(L, arg) != LUA_TNUMBER)
+		lmemlab_typeerror(L, arg, fname, "string or integer");
 	return lua_pushfstring(L, "%I", lmemlab_checkinteger(L, arg, fname, "value"));
 }
 
@@ -82,8 +97,11 @@ static int cg_write(lua_State *L)
 	lmachine *lm;
 	const char *dir;
 	memlab_machine *m = check_cgroup(L, "write", &lm, &dir);
-	const char *path = file_path(L, 2, "write", dir);
-	const char *value = value_arg(L, 3, "write");
+	const char *value, *path;
+
+	lua_settop(L, 3);	/* the value is argument 3 even when missing */
+	path = file_path(L, 2, "write", dir);
+	value = value_arg(L, 3, "write");
 	int rc;
 
 	lmemlab_begin_call(lm);
@@ -103,11 +121,8 @@ static int cg_attach(lua_State *L)
 	if (lua_type(L, 2) == LUA_TNUMBER) {
 		pid = (int)lmemlab_checkrange(L, 2, "attach", "pid", 1, INT32_MAX);
 	} else {
-		memlab_task *t;
+		memlab_task *t = lmemlab_checktaskat(L, 2, "attach", &tlm);
 
-		lua_pushvalue(L, 2);
-		lua_replace(L, 1);	/* lmemlab_checktask reads argument 1 */
-		t = lmemlab_checktask(L, "attach", &tlm);
 		if (tlm != lm)
 			return lmemlab_argerror(L, 2, "attach", "task of another machine");
 		pid = memlab_task_pid(t);
@@ -131,7 +146,7 @@ static int push_keyed(lua_State *L, const char *fname, const char *file)
 	lmachine *lm;
 	const char *dir;
 	memlab_machine *m = check_cgroup(L, fname, &lm, &dir);
-	const char *path = lua_pushfstring(L, "%s%s%s", dir, strcmp(dir, "/") ? "/" : "", file);
+	const char *path = join_path(L, dir, file);
 	char *text, *line, *sp, *nl;
 	int rc = memlab_cgroup_read(m, path, &text, NULL);
 
@@ -169,7 +184,7 @@ static int push_number(lua_State *L, const char *fname, const char *file)
 	lmachine *lm;
 	const char *dir;
 	memlab_machine *m = check_cgroup(L, fname, &lm, &dir);
-	const char *path = lua_pushfstring(L, "%s/%s", dir, file);
+	const char *path = join_path(L, dir, file);
 	char *text;
 	int rc = memlab_cgroup_read(m, path, &text, NULL);
 
@@ -201,7 +216,7 @@ static int cg_procs(lua_State *L)
 	lmachine *lm;
 	const char *dir;
 	memlab_machine *m = check_cgroup(L, "procs", &lm, &dir);
-	const char *path = lua_pushfstring(L, "%s%scgroup.procs", dir, strcmp(dir, "/") ? "/" : "");
+	const char *path = join_path(L, dir, "cgroup.procs");
 	char *text, *p;
 	int rc = memlab_cgroup_read(m, path, &text, NULL), n = 0;
 
@@ -255,6 +270,31 @@ static int cg_eq(lua_State *L)
 }
 
 /* m:cgroup(path) --> cgroup | nil, err, errno: the directory, made (mkdir -p) if missing */
+/*
+** The path as p:cgroup() names it: "/box/" and "//box/./" are "/box"
+** (m:cgroup's lookup skipped the empty and "." components, and refused "..").
+*/
+static void push_canonical(lua_State *L, const char *path)
+{
+	luaL_Buffer b;
+
+	luaL_buffinit(L, &b);
+	for (const char *p = path; *p;) {
+		size_t len;
+
+		p += strspn(p, "/");
+		len = strcspn(p, "/");
+		if (len && !(len == 1 && p[0] == '.')) {
+			luaL_addchar(&b, '/');
+			luaL_addlstring(&b, p, len);
+		}
+		p += len;
+	}
+	if (luaL_bufflen(&b) == 0)
+		luaL_addchar(&b, '/');
+	luaL_pushresult(&b);
+}
+
 static int m_cgroup(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "cgroup");
@@ -271,13 +311,12 @@ static int m_cgroup(lua_State *L)
 	rc = memlab_cgroup_mkdir(lmemlab_machine_core(lm), path);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
-	while (len > 1 && path[len - 1] == '/')	/* "/box/" is "/box" */
-		len--;
+	push_canonical(L, path);
 	cg = lua_newuserdatauv(L, sizeof(*cg), 2);
 	cg->lm = lm;
 	lua_pushvalue(L, 1);
 	lua_setiuservalue(L, -2, 1);
-	lua_pushlstring(L, path, len);
+	lua_rotate(L, -2, 1);		/* the path above the cgroup */
 	lua_setiuservalue(L, -2, 2);
 	luaL_setmetatable(L, LMEMLAB_CGROUP);
 	return 1;

@@ -154,6 +154,7 @@ static inline void lmemlab_setbool(lua_State *L, const char *key, int v)
 
 /* The live task at argument 1, or raise naming fname; *lmp its machine. */
 memlab_task *(lmemlab_checktask) (lua_State *L, const char *fname, lmachine **lmp);
+memlab_task *(lmemlab_checktaskat) (lua_State *L, int arg, const char *fname, lmachine **lmp);
 /* An address at arg: an integer (a negative one is its two's complement). */
 uint64_t (lmemlab_checkaddr) (lua_State *L, int arg, const char *fname, const char *what);
 /* A length at arg: an integer or a size string ("64K"). */

@@ -320,19 +320,30 @@ static int64_t check_increment(lua_State *L, int arg, const char *fname)
 
 /* {===================== task handles ===================== */
 
-static ltask *to_task(lua_State *L, const char *fname)
+static ltask *to_task_at(lua_State *L, int arg, const char *fname)
 {
-	ltask *lt = luaL_testudata(L, 1, LMEMLAB_TASK);
+	ltask *lt = luaL_testudata(L, arg, LMEMLAB_TASK);
 
 	if (!lt)
-		lmemlab_typeerror(L, 1, fname, LMEMLAB_TASK);
+		lmemlab_typeerror(L, arg, fname, LMEMLAB_TASK);
 	return lt;
+}
+
+static ltask *to_task(lua_State *L, const char *fname)
+{
+	return to_task_at(L, 1, fname);
 }
 
 /* The live task at argument 1, or raise; *lmp is its machine. */
 memlab_task *lmemlab_checktask(lua_State *L, const char *fname, lmachine **lmp)
 {
-	ltask *lt = to_task(L, fname);
+	return lmemlab_checktaskat(L, 1, fname, lmp);
+}
+
+/* The live task at argument arg, or raise; *lmp is its machine. */
+memlab_task *lmemlab_checktaskat(lua_State *L, int arg, const char *fname, lmachine **lmp)
+{
+	ltask *lt = to_task_at(L, arg, fname);
 	memlab_machine *m = lmemlab_machine_core(lt->lm);
 
 	if (!m)

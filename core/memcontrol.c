@@ -1101,55 +1101,94 @@ static bool has_live_children(const struct mem_cgroup *memcg)
 	return false;
 }
 
+/* No internal processes (cgroup_migrate_vet_dst): a non-root cgroup with children takes no task. */
+static bool has_internal_children(const struct mem_cgroup *memcg)
+{
+	return memcg->parent && has_live_children(memcg);
+}
+
+/* The next component of a path at *p ("" at its end), skipping '/'s; *p moves past it. */
+static const char *path_component(const char **p, size_t *len)
+{
+	const char *start = *p + strspn(*p, "/"), *end = strchr(start, '/');
+
+	*len = end ? (size_t)(end - start) : strlen(start);
+	*p = start + *len;
+	return start;
+}
+
+static bool cg_has_file(memlab_machine *m, const struct mem_cgroup *memcg, const char *name,
+			size_t len);
+
+/*
+** Can the missing components of path, from p on under memcg, be made?
+** Every one is checked before any is (mkdir -p leaves nothing half-made
+** for these errors): ".." EINVAL, a name past NAME_MAX ENAMETOOLONG, a
+** newline EINVAL (cgroup_mkdir), the name of a file the parent has
+** EEXIST (kernfs), a parent with tasks EBUSY (no internal processes).
+*/
+static int mkdir_p_check(memlab_machine *m, const struct mem_cgroup *memcg, const char *p)
+{
+	bool first = true;
+	const char *name;
+	size_t len;
+
+	while ((name = path_component(&p, &len)), len) {
+		if (len == 1 && name[0] == '.')
+			continue;
+		if (len == 2 && name[0] == '.' && name[1] == '.')
+			return -MEMLAB_EINVAL;
+		if (len > MEMCG_NAME_MAX)
+			return -MEMLAB_ENAMETOOLONG;
+		if (memchr(name, '\n', len))
+			return -MEMLAB_EINVAL;
+		if (cg_has_file(m, first ? memcg : NULL, name, len))
+			return -MEMLAB_EEXIST;
+		if (first && memcg->parent && memcg->nr_tasks)
+			return -MEMLAB_EBUSY;
+		first = false;
+	}
+	return 0;
+}
+
 /*
 ** The cgroup at path ("/", "/a/b"; an empty component or "." is
 ** skipped, as the VFS would); with create, each missing component is
-** made (mkdir -p).  NULL: *err says why.
+** made (mkdir -p), once all of them are known to be makeable (only the
+** host's memory or the ids running out can stop it half-way).  NULL:
+** *err says why.
 */
 static struct mem_cgroup *memcg_lookup(memlab_machine *m, const char *path, bool create,
 				       int *err)
 {
-	struct mem_cgroup *memcg = m->root_mem_cgroup;
+	struct mem_cgroup *memcg = m->root_mem_cgroup, *c;
+	const char *p = path, *name, *rest;
+	size_t len;
 
 	*err = -MEMLAB_ENOENT;
 	if (path[0] != '/')
 		return NULL;
-	for (const char *p = path; *p;) {
-		const char *end;
-		struct mem_cgroup *c;
-		size_t len;
-
-		while (*p == '/')
-			p++;
-		end = strchr(p, '/');
-		len = end ? (size_t)(end - p) : strlen(p);
-		if (!len)
-			break;
-		if (len == 2 && p[0] == '.' && p[1] == '.') {
+	while ((rest = p, name = path_component(&p, &len)), len) {
+		if (len == 2 && name[0] == '.' && name[1] == '.') {
 			*err = -MEMLAB_EINVAL;
 			return NULL;
 		}
-		if (!(len == 1 && p[0] == '.')) {
-			if (len > MEMCG_NAME_MAX) {
-				*err = -MEMLAB_ENAMETOOLONG;
-				return NULL;
-			}
-			if (memchr(p, '\n', len)) {
-				*err = -MEMLAB_EINVAL;
-				return NULL;
-			}
-			c = memcg_child(memcg, p, len);
-			if (!c && !create)
-				return NULL;
-			if (!c && memcg->parent && memcg->nr_tasks) {	/* no internal processes */
-				*err = -MEMLAB_EBUSY;
-				return NULL;
-			}
-			if (!c && !(c = mem_cgroup_alloc(m, memcg, p, len, err)))
-				return NULL;
+		if (len == 1 && name[0] == '.')
+			continue;
+		if ((c = memcg_child(memcg, name, len))) {
 			memcg = c;
+			continue;
 		}
-		p += len;
+		if (!create)
+			return NULL;
+		if ((*err = mkdir_p_check(m, memcg, rest)))
+			return NULL;
+		do {
+			if (!(len == 1 && name[0] == '.') &&
+			    !(memcg = mem_cgroup_alloc(m, memcg, name, len, err)))
+				return NULL;
+		} while ((name = path_component(&p, &len)), len);
+		break;
 	}
 	*err = 0;
 	return memcg;
@@ -1209,7 +1248,7 @@ static int cgroup_attach(memlab_machine *m, struct mem_cgroup *memcg, int pid)
 
 	if (!t)
 		return -MEMLAB_ESRCH;
-	if (memcg->parent && has_live_children(memcg))
+	if (has_internal_children(memcg))
 		return -MEMLAB_EBUSY;
 	for (memlab_task *u = m->tasks; u; u = u->next)
 		if (u->tgid == t->tgid)
@@ -1223,7 +1262,7 @@ int mem_cgroup_spawn(memlab_task *t, const char *path)
 	int err;
 	struct mem_cgroup *memcg = memcg_lookup(t->m, path, true, &err);
 
-	if (memcg && memcg->parent && has_live_children(memcg))
+	if (memcg && has_internal_children(memcg))
 		return -MEMLAB_EBUSY;
 	if (memcg)
 		task_set_memcg(t, memcg);
@@ -1402,6 +1441,19 @@ static const struct cg_cftype {
 	[CG_SWAP_EVENTS] = { "memory.swap.events", true, true },
 };
 
+/*
+** Does memcg's directory hold a file called name (memcg NULL: a new
+** non-root cgroup's)?  A cgroup cannot take its name (kernfs: EEXIST).
+*/
+static bool cg_has_file(memlab_machine *m, const struct mem_cgroup *memcg, const char *name,
+			size_t len)
+{
+	for (int f = 0; f < CG_NR_FILES; f++)
+		if (strlen(cg_files[f].name) == len && !memcmp(cg_files[f].name, name, len))
+			return !(cg_files[f].not_on_root && memcg && mem_cgroup_is_root(m, memcg));
+	return false;
+}
+
 /* "/a/b/memory.max": the cgroup and the file; -MEMLAB_ENOENT for neither. */
 static int cg_resolve(memlab_machine *m, const char *path, struct mem_cgroup **memcg)
 {
@@ -1417,8 +1469,8 @@ static int cg_resolve(memlab_machine *m, const char *path, struct mem_cgroup **m
 		return err;
 	for (int f = 0; f < CG_NR_FILES; f++)
 		if (!strcmp(slash + 1, cg_files[f].name))
-			return cg_files[f].not_on_root && mem_cgroup_is_root(m, *memcg) ?
-			       -MEMLAB_ENOENT : f;
+			return cg_has_file(m, *memcg, slash + 1, strlen(slash + 1)) ? f
+										  : -MEMLAB_ENOENT;
 	return -MEMLAB_ENOENT;
 }
 

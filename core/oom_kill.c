@@ -50,6 +50,7 @@ struct oom_control {
 	memlab_task *chosen;		/* the victim so far */
 	long chosen_points;
 	bool aborted;			/* a victim is still exiting: wait for it */
+	const char *message;		/* the kill's ("Out of memory", ...), for its group */
 };
 
 #define K(m, x)	((unsigned long)(x) << ((m)->page_shift - 10))
@@ -145,26 +146,38 @@ static bool oom_evaluate_task(memlab_task *task, struct oom_control *oc)
 }
 
 /*
+** mem_cgroup_scan_tasks() (mm/memcontrol.c): fn for the processes of
+** each cgroup of memcg's subtree in turn, until fn returns true.
+*/
+static void mem_cgroup_scan_tasks(struct oom_control *oc, struct mem_cgroup *memcg,
+				  bool (*fn)(memlab_task *, struct oom_control *))
+{
+	memlab_task *p;
+
+	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, memcg, NULL); it;
+	     it = mem_cgroup_iter(oc->m, memcg, it))
+		for_each_process(oc->m, p)
+			if (p->memcg == it && fn(p, oc))
+				return;
+}
+
+/*
 ** select_bad_process(): every process (for_each_process), or for a
-** cgroup's OOM the processes of each cgroup of its subtree in turn
-** (mem_cgroup_scan_tasks); a victim still alive aborts the choice.
+** cgroup's OOM the processes of its subtree (mem_cgroup_scan_tasks); a
+** victim still alive aborts the choice.
 */
 static void select_bad_process(struct oom_control *oc)
 {
 	memlab_task *p;
 
 	oc->chosen_points = LONG_MIN;
-	if (!oc->memcg) {
-		for_each_process(oc->m, p)
-			if (oom_evaluate_task(p, oc))
-				return;
+	if (oc->memcg) {
+		mem_cgroup_scan_tasks(oc, oc->memcg, oom_evaluate_task);
 		return;
 	}
-	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, oc->memcg, NULL); it;
-	     it = mem_cgroup_iter(oc->m, oc->memcg, it))
-		for_each_process(oc->m, p)
-			if (p->memcg == it && oom_evaluate_task(p, oc))
-				return;
+	for_each_process(oc->m, p)
+		if (oom_evaluate_task(p, oc))
+			return;
 }
 
 /* ===================== the report ===================== */
@@ -184,6 +197,13 @@ static void dump_task(const memlab_task *p)
 		  (unsigned long)mm->rss_stat[MM_SWAPENTS], p->oom_score_adj, p->comm);
 }
 
+static bool dump_task_scan(memlab_task *p, struct oom_control *oc)
+{
+	(void)oc;
+	dump_task(p);
+	return false;
+}
+
 static void dump_tasks(struct oom_control *oc)
 {
 	memlab_machine *m = oc->m;
@@ -192,16 +212,12 @@ static void dump_tasks(struct oom_control *oc)
 	ml_report(m, "Tasks state (memory values in pages):");
 	ml_report(m, "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
 		  "pgtables_bytes swapents oom_score_adj name");
-	if (!oc->memcg) {
-		for_each_process(m, p)
-			dump_task(p);
+	if (oc->memcg) {
+		mem_cgroup_scan_tasks(oc, oc->memcg, dump_task_scan);
 		return;
 	}
-	for (struct mem_cgroup *it = mem_cgroup_iter(m, oc->memcg, NULL); it;
-	     it = mem_cgroup_iter(m, oc->memcg, it))
-		for_each_process(m, p)
-			if (p->memcg == it)
-				dump_task(p);
+	for_each_process(m, p)
+		dump_task(p);
 }
 
 /*
@@ -333,13 +349,21 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	}
 }
 
+/* oom_kill_memcg_member(): a killable process of the OOM group. */
+static bool oom_kill_memcg_member(memlab_task *p, struct oom_control *oc)
+{
+	if (!oom_unkillable_task(p) && p->oom_score_adj != OOM_SCORE_ADJ_MIN)
+		__oom_kill_process(p, oc->message);
+	return false;
+}
+
 /*
 ** oom_kill_process(): the report, the victim, and with memory.oom.group
 ** every other killable process of that cgroup too.
 */
 static void oom_kill_process(struct oom_control *oc, const char *message)
 {
-	memlab_task *victim = oc->chosen, *p;
+	memlab_task *victim = oc->chosen;
 	struct mem_cgroup *oom_group;
 	char path[256];
 
@@ -352,12 +376,8 @@ static void oom_kill_process(struct oom_control *oc, const char *message)
 	memcg_memory_event(oom_group, MEMCG_OOM_GROUP_KILL);
 	memcg_path_buf(oom_group, oc->m, path, sizeof(path));
 	ml_report(oc->m, "Tasks in %s are going to be killed due to memory.oom.group set", path);
-	for (struct mem_cgroup *it = mem_cgroup_iter(oc->m, oom_group, NULL); it;
-	     it = mem_cgroup_iter(oc->m, oom_group, it))
-		for_each_process(oc->m, p)
-			if (p->memcg == it && !oom_unkillable_task(p) &&	/* the victim again too */
-			    p->oom_score_adj != OOM_SCORE_ADJ_MIN)
-				__oom_kill_process(p, message);
+	oc->message = message;
+	mem_cgroup_scan_tasks(oc, oom_group, oom_kill_memcg_member);	/* the victim again too */
 }
 
 /*
@@ -452,7 +472,7 @@ void exit_oom_victims(memlab_machine *m)
 bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
 			      int order)
 {
-	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false };
+	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false, NULL };
 
 	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
 		return true;
@@ -477,7 +497,7 @@ int pagefault_out_of_memory(memlab_task *t, int *si_code)
 {
 	memlab_machine *m = t->m;
 	struct oom_control oc = { m, t, m->oom_memcg, m->oom_gfp, (int)m->oom_order, 0, NULL,
-				  LONG_MIN, false };
+				  LONG_MIN, false, NULL };
 	int err = 0;
 
 	if (!t->oom_victim) {

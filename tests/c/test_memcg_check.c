@@ -137,6 +137,45 @@ TEST(tasks)
 	memlab_destroy(m);
 }
 
+/* Whether the cgroup at path exists (its memory.max can be read). */
+static int exists(memlab_machine *m, const char *path)
+{
+	char file[512], *text;
+	size_t len;
+
+	snprintf(file, sizeof(file), "%s/memory.max", path);
+	if (memlab_cgroup_read(m, file, &text, &len))
+		return 0;
+	memlab_free_text(m, text);
+	return 1;
+}
+
+/*
+** mkdir -p checks every missing component before it makes one: a bad
+** one leaves nothing half-made.  A cgroup cannot take a file's name.
+*/
+TEST(mkdir_p_all_or_nothing)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+	char path[400];
+
+	ASSERT(m);
+	snprintf(path, sizeof(path), "/q/r/%0300d", 0);
+	ASSERT_EQ(memlab_cgroup_mkdir(m, path), -MEMLAB_ENAMETOOLONG);
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "/s/memory.max"), -MEMLAB_EEXIST);
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "/u/v/.."), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "/box/w"), -MEMLAB_EBUSY);	/* box has a task */
+	ASSERT(!exists(m, "/q") && !exists(m, "/s") && !exists(m, "/u"));
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "/cgroup.procs"), -MEMLAB_EEXIST);
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "/memory.max"), 0);	/* the root has none */
+	ASSERT_EQ(memlab_cgroup_mkdir(m, "//x/./y/"), 0);
+	ASSERT(exists(m, "/x/y"));
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	RUN(clean);
@@ -144,6 +183,7 @@ int main(void)
 	RUN(hierarchical_stat);
 	RUN(page_owner);
 	RUN(tasks);
+	RUN(mkdir_p_all_or_nothing);
 	printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
 	return test_failed_count != 0;
 }
