@@ -13,6 +13,7 @@
 ** it and written back to it.  A shmem object has no disk: its pages live
 ** only in the cache.
 */
+#include <stdlib.h>
 #include <string.h>
 
 #include "mm.h"
@@ -322,24 +323,46 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 ** clean page no one maps or holds leaves the cache (mapping_evict_folio);
 ** the others are deactivated, so that reclaim finds them sooner.  The
 ** pages come in index order, in batches of PAGEVEC_SIZE
-** (find_lock_entries), and releasing the first batch drains this CPU's
-** folio batches (__folio_batch_release): the first deactivations happen
-** at once, later ones may wait.  Returns the pages dropped.
+** (mm/truncate.c mapping_try_invalidate: find_lock_entries), and
+** releasing the first batch drains this CPU's folio batches (mm/swap.c
+** __folio_batch_release): the first deactivations happen at once, later
+** ones may wait.  Without host memory for the sorted indices nothing is
+** dropped.  Returns the pages dropped.
 */
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return (x > y) - (x < y);
+}
+
+/* The cached indices (plus one), sorted: n of them in a new array, NULL when empty or out of host memory. */
+static uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n)
+{
+	uint64_t *keys = as->nrpages ? ml_alloc(m, as->nrpages * sizeof(*keys)) : NULL;
+
+	*n = 0;
+	if (!keys)
+		return NULL;
+	for (uint64_t i = 0; i < as->cap && *n < as->nrpages; i++)
+		if (as->keys[i])
+			keys[(*n)++] = as->keys[i];
+	qsort(keys, *n, sizeof(*keys), compare_u64);
+	return keys;
+}
+
 static uint64_t invalidate_mapping_pages(struct memlab_file *f)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
-	uint64_t dropped = 0, seen = 0, last = 0;
+	uint64_t dropped = 0, seen = 0, n, alloc = as->nrpages;
+	uint64_t *keys = cached_indices(m, as, &n);
 
-	for (uint64_t i = 0; i < as->cap; i++)
-		if (as->keys[i] > last)
-			last = as->keys[i];	/* the highest index cached, plus one */
-	for (uint64_t index = 0; index < last; index++) {
-		uint64_t i = slot_find(as, index);
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t i = slot_find(as, keys[k] - 1);
 		struct page *page;
 
-		if (as->keys[i] != index + 1)
+		if (as->keys[i] != keys[k])
 			continue;
 		page = pfn_to_page(m, as->pfns[i]);
 		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
@@ -353,6 +376,8 @@ static uint64_t invalidate_mapping_pages(struct memlab_file *f)
 	}
 	if (seen && seen < PAGEVEC_SIZE)
 		lru_add_drain(m);
+	if (keys)
+		ml_free(m, keys, alloc * sizeof(*keys));
 	return dropped;
 }
 
@@ -388,7 +413,7 @@ void filemap_release(struct memlab_file *f)
 		else
 			i++;
 	}
-	lru_add_drain(m);	/* folio_batch_release(): this CPU's batches let them go */
+	lru_add_drain(m);	/* mm/truncate.c truncate_inode_pages_range: folio_batch_release() drains */
 	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
 	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
 	memset(as, 0, sizeof(*as));

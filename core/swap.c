@@ -383,13 +383,20 @@ void lru_add_drain(memlab_machine *m)
 }
 
 /*
-** lru_add_drain_all(): every CPU's batches, the mlock batch after the
-** others as lru_add_drain() on that CPU does (the per-CPU work it queues
-** runs at once; cpu_needs_drain() counts need_mlock_drain()).
+** lru_add_drain_all(): this CPU's batches first (6.18: "mm:
+** lru_add_drain_all() do local lru_add_drain() first"), then every other
+** CPU's, the mlock batch after the others as lru_add_drain() on that CPU
+** does (the per-CPU work it queues runs at once; cpu_needs_drain() counts
+** need_mlock_drain()).
 */
 void lru_add_drain_all(memlab_machine *m)
 {
+	int self = smp_processor_id(m);
+
+	lru_add_drain(m);
 	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
+		if (cpu == self)
+			continue;
 		lru_add_drain_cpu(m, cpu);
 		if (m->cpu_fbatches[cpu].mlock.nr)
 			mlock_folio_batch(m, &m->cpu_fbatches[cpu].mlock);

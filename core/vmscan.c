@@ -381,14 +381,24 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	return filemap_remove_folio(m, pfn) ? FREED : KEEP;
 }
 
-/* move_folios_to_lru(): back to the head of the list its flags name (the last reference frees it). */
-static void putback_folio(memlab_machine *m, uint64_t pfn)
+/*
+** move_folios_to_lru() (mm/vmscan.c): back to the head of the list its
+** flags name -- an mlocked page through this CPU's lru_add batch
+** (folio_putback_lru), to the unevictable list when it drains -- and
+** the isolation's reference goes (the last frees the page).  Whether it
+** went onto a list now.
+*/
+static bool putback_folio(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
+	bool moved = false;
 
-	if (page->_refcount > 1)
-		lru_add(m, page);	/* an mlocked page to the unevictable list (culled) */
+	if (!folio_evictable(page))
+		folio_add_lru(m, page);
+	else if ((moved = page->_refcount > 1))
+		lru_add(m, page);
 	put_page(m, pfn);
+	return moved;
 }
 
 /* ===================== the lists ===================== */
@@ -522,13 +532,13 @@ static void shrink_active_list(memlab_machine *m, struct lruvec *lruvec, uint64_
 			nr_rotated += nr;
 			nr_activate += nr;
 			workingset_age_nonresident(lruvec, nr);	/* move_folios_to_lru() */
-		} else if (!folio_evictable(page)) {
-			/* found mlocked: to the unevictable list */
-		} else {
-			page->flags = (page->flags & ~PG_active) | PG_workingset;
-			nr_deactivate += nr;
+			putback_folio(m, taken[i]);
+			continue;
 		}
-		putback_folio(m, taken[i]);
+		/* de-activated -- even one folio_referenced() found mlocked, which
+		 * move_folios_to_lru puts back through the batch, uncounted */
+		page->flags = (page->flags & ~PG_active) | PG_workingset;
+		nr_deactivate += putback_folio(m, taken[i]) ? nr : 0;
 	}
 	count_lruvec_events(m, lruvec, PGDEACTIVATE, nr_deactivate);
 	tracev(m, TP_MM_VMSCAN_LRU_SHRINK_ACTIVE, 0, nr_taken, nr_activate, nr_deactivate,

@@ -221,6 +221,30 @@ function test_drain_points_as_the_host()
   lu.assertTrue(m:check())
 end
 
+-- drop_caches drains after a file's first 31 pages, not after the rest:
+-- 30 clean pages dropped, then 10 dirty active ones deactivated -- the
+-- first at that drain, 9 waiting in the lru_deactivate_file batch -- and
+-- a page cached far out in a sparse file costs no walk over the hole.
+function test_drop_caches_drains_after_the_first_batch()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  local f = m:file{ path = "/data/f", size = 40 * PAGE, writable = true }
+  for i = 30, 39 do assert(f:write(i * PAGE, "x")) end
+  m:lru_add_drain_all()
+  for _ = 1, 2 do for i = 0, 39 do f:read(i * PAGE, 1) end end
+  m:lru_add_drain_all()
+  lu.assertEquals(#m:lru("active_file"), 40)
+  local d = m:vmstat().pgdeactivate
+  lu.assertEquals(m:drop_caches(1), 30)
+  lu.assertEquals(m:vmstat().pgdeactivate - d, 1)
+  lu.assertEquals(#m:lru("active_file"), 9)
+  m:lru_add_drain_all()
+  lu.assertEquals(m:vmstat().pgdeactivate - d, 10)
+  local sparse = m:file{ path = "/data/sparse", size = 1 << 44, writable = true }
+  assert(sparse:write((1 << 44) - PAGE, "y"))
+  lu.assertEquals(m:drop_caches(1), 0)             -- dirty: kept, at once
+  lu.assertTrue(m:check())
+end
+
 -- A page read back from swap waits in the lru_add batch; a write fault
 -- that swaps it in drains the CPU's batches first (do_swap_page), so that
 -- the refcount says whether the fault owns the page.
