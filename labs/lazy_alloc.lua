@@ -104,7 +104,7 @@ assert(s5.rss == 0 and s5.free - s4.free < NPAGES + 16)
 say("RssAnon is 0 again, but only %d frames are free again: the last %d pages", s5.free - s4.free,
     NPAGES + 16 - (s5.free - s4.free) + (s4.pte - s5.pte) // 4)
 print("written still wait in the CPU's per-CPU lru_add batch (up to 30 pages, each")
-print("holding a reference), and munmap does not drain it.  When it drains --")
+print("holding a reference), and shrinking the heap (munmap) does not drain it.  When it drains --")
 print("reclaim, MADV_COLD, mlock, MAP_POPULATE, or m:lru_add_drain_all() here -- they go too:")
 m:lru_add_drain_all()
 local s6 = snapshot()

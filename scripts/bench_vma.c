@@ -68,7 +68,8 @@
 ** mprotect also rewrites page-table entries and flushes the TLBs.  The
 ** analysis below is of the lookups and the tree.
 **
-** Where memlab's time goes (perf, Release build, 10,000 VMAs; the VMAs
+** Where memlab's time goes (a separate perf run, its ns a few off the
+** table's; Release build, 10,000 VMAs; the VMAs
 ** are in a B-tree of 16-slot nodes keyed by vm_end, core/vma_tree.c):
 **   - find_vma (53 ns): the vmacache (4 entries) misses for random
 **     addresses; the tree's descent is 4 levels, each a load of 16 keys
@@ -103,9 +104,9 @@
 **     ns a lookup, 2.2x memlab's 53.
 **   - An mmap+munmap pair looks the address up three times, inserts and
 **     erases a leaf slot and walks the gaps up the tree both ways: 162
-**     ns.  The host spends 180 ns of its 772 in its two system calls'
-**     entries and exits alone, more than memlab's whole pair; its other
-**     592 ns are 3.7x memlab's.
+**     ns.  The host spends about 156 ns (twice getppid's 78) of its 720
+**     in its two system calls' entries and exits alone, nearly memlab's
+**     whole pair; its other 564 ns are 3.5x memlab's.
 ** Handing the VMA that get_unmapped_area's hint check found on to
 ** mmap_region would save one of the lookups (13 ns, measured); no design
 ** that keeps Linux's gap tree and a real lookup per call gets to 10 and
