@@ -113,7 +113,7 @@ bool mem_cgroup_is_descendant(const struct mem_cgroup *memcg, const struct mem_c
 	return false;
 }
 
-/* css_next_descendant_pre(): the pre-order successor of pos under root. */
+/* css_next_descendant_pre() (kernel/cgroup/cgroup.c): the pre-order successor of pos under root. */
 static struct mem_cgroup *next_descendant_pre(struct mem_cgroup *pos, struct mem_cgroup *root)
 {
 	if (!pos)
@@ -637,6 +637,7 @@ static void drain_all_stock(memlab_machine *m, struct mem_cgroup *root)
 
 /* ===================== charging ===================== */
 
+/* gfpflags_allow_blocking() (include/linux/gfp.h): may the charge reclaim? */
 static bool gfp_allows_blocking(uint32_t gfp)
 {
 	return gfp & MEMLAB___GFP_DIRECT_RECLAIM;
@@ -1036,7 +1037,7 @@ static void task_set_memcg(memlab_task *t, struct mem_cgroup *memcg)
 	memcg->nr_tasks++;
 }
 
-/* cgroup_fork(): the child starts in its parent's cgroup (a spawned task in the root). */
+/* cgroup_fork() (kernel/cgroup/cgroup.c): the child starts in its parent's cgroup (a spawned task in the root). */
 void mem_cgroup_fork(memlab_task *child, const memlab_task *parent)
 {
 	task_set_memcg(child, parent && parent->memcg ? parent->memcg : child->m->root_mem_cgroup);
@@ -1241,7 +1242,7 @@ int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 	return 0;
 }
 
-/* Writing pid to cgroup.procs: its whole thread group moves; charges stay (v2). */
+/* __cgroup_procs_write() (kernel/cgroup/cgroup.c): pid's whole thread group moves; charges stay (v2). */
 static int cgroup_attach(memlab_machine *m, struct mem_cgroup *memcg, int pid)
 {
 	memlab_task *t = memlab_find_task(m, pid);
@@ -1277,6 +1278,7 @@ int memlab_cgroup_attach(memlab_machine *m, const char *path, int pid)
 	return err ? err : cgroup_attach(m, memcg, pid);
 }
 
+/* seq_puts_memcg_tunable() (mm/memcontrol.c): "max", or the bytes. */
 static void show_counter(memlab_machine *m, struct strbuf *sb, uint64_t pages)
 {
 	if (pages >= PAGE_COUNTER_MAX(m))
@@ -1393,6 +1395,7 @@ static void numa_stat_show(memlab_machine *m, struct mem_cgroup *memcg, struct s
 				  (unsigned long long)memory_stat_value(m, memcg, &memory_stats[i]));
 }
 
+/* cgroup.procs (kernel/cgroup/cgroup.c cgroup_procs_show): the thread-group leaders, one pid a line. */
 static void procs_show(memlab_machine *m, struct mem_cgroup *memcg, struct strbuf *sb)
 {
 	int last = 0;
@@ -1536,7 +1539,7 @@ int memlab_cgroup_read(memlab_machine *m, const char *path, char **text, size_t 
 
 /* ===================== writing the files ===================== */
 
-/* strstrip(): the text without leading and trailing white space, in buf. */
+/* strstrip() (lib/string.c): the text without leading and trailing white space, in buf. */
 static const char *strstrip_copy(const char *s, char *buf, size_t size)
 {
 	size_t len;
@@ -1562,7 +1565,7 @@ static int digit_value(char c)
 }
 
 /*
-** simple_strtoull(s, &end, 0): "0x" hex, a leading 0 octal, else decimal;
+** simple_strtoull(s, &end, 0) (lib/vsprintf.c): "0x" hex, a leading 0 octal, else decimal;
 ** no sign; *end after the digits (s itself when there are none).  An
 ** overflow wraps, as the kernel's does.
 */
@@ -1586,7 +1589,7 @@ static uint64_t strtoull_base0(const char *s, const char **end)
 	return v;
 }
 
-/* memparse(): a number (base 0) and an optional K, M, G, T, P or E suffix. */
+/* memparse() (lib/cmdline.c): a number (base 0) and an optional K, M, G, T, P or E suffix. */
 static uint64_t memparse(const char *s, const char **end)
 {
 	static const char suffixes[] = "kmgtpe";
@@ -1600,7 +1603,7 @@ static uint64_t memparse(const char *s, const char **end)
 	return v;
 }
 
-/* kstrtoint(strstrip(buf), 0, &v): an optional sign, digits (base 0), nothing else. */
+/* kstrtoint(strstrip(buf), 0, &v) (lib/kstrtox.c): an optional sign, digits (base 0), nothing else. */
 static int kstrtoint0(const char *buf, int *out)
 {
 	char tmp[64];
@@ -1674,7 +1677,8 @@ static void memory_limit_write(memlab_machine *m, struct mem_cgroup *memcg, uint
 }
 
 /*
-** memory.reclaim: "SIZE [swappiness=N]" -- user_proactive_reclaim():
+** memory.reclaim: "SIZE [swappiness=N]" -- user_proactive_reclaim()
+** (mm/vmscan.c):
 ** reclaim in quarters of what is left (at least SWAP_CLUSTER_MAX), and
 ** EAGAIN after MAX_RECLAIM_RETRIES rounds that freed nothing.
 ** swappiness=N (0..200) stands for vm.swappiness in this reclaim;
