@@ -547,16 +547,6 @@ memlab_file *lmemlab_checkfile(lua_State *L, int arg, lmachine *lm, const char *
 	return lf->f;
 }
 
-/*
-** After a call that may charge a memory cgroup: when the OOM killer chose
-** the calling task, it died on its way back to user space -- nil,
-** "SIGKILL", 9 -- whatever errno its call failed with.
-*/
-static int pushed_killed(lua_State *L, lmachine *lm, memlab_task *t, int pid, int rc)
-{
-	return rc < 0 && lmemlab_pushkilled(L, lm, t, pid);
-}
-
 /* p:mmap(addr, len, prot, flags [, file, offset]) --> addr | nil, err, errno */
 static int t_mmap(lua_State *L)
 {
@@ -575,7 +565,7 @@ static int t_mmap(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_mmap(t, addr, len, prot, flags, file, offset, &out);
 	lmemlab_end_call(L, lm, "mmap", rc);
-	if (pushed_killed(L, lm, t, pid, rc))
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
 	return push_addr_result(L, rc, out);
 }
@@ -633,7 +623,7 @@ static int t_mlock(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_mlock(t, addr, len, flags);
 	lmemlab_end_call(L, lm, "mlock", rc);
-	if (pushed_killed(L, lm, t, pid, rc))
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
 	return lmemlab_pushok(L, rc);
 }
@@ -657,7 +647,7 @@ static int t_mlockall(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_mlockall(t, flags);
 	lmemlab_end_call(L, lm, "mlockall", rc);
-	if (pushed_killed(L, lm, t, pid, rc))
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
 	return lmemlab_pushok(L, rc);
 }
@@ -725,7 +715,7 @@ static int t_madvise(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_madvise(t, addr, len, advice);
 	lmemlab_end_call(L, lm, "madvise", rc);
-	if (pushed_killed(L, lm, t, pid, rc))
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
 	return lmemlab_pushok(L, rc);
 }
@@ -847,7 +837,7 @@ static int t_mremap(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_mremap(t, old, oldlen, newlen, flags, newaddr, &out);
 	lmemlab_end_call(L, lm, "mremap", rc);
-	if (pushed_killed(L, lm, t, pid, rc))
+	if (lmemlab_pushkilled(L, lm, t, pid))
 		return 3;
 	return push_addr_result(L, rc, out);
 }

@@ -716,8 +716,12 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 	while (done < n) {
 		uint64_t pos = off + done, in = pos & (m->page_size - 1);
 		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
-		uint64_t pfn = filemap_get_page(f, pos >> m->page_shift, write);
+		uint64_t pfn;
 		int err = -MEMLAB_ENOMEM;
+
+		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
+			return done ? (int64_t)done : -MEMLAB_EINTR;
+		pfn = filemap_get_page(f, pos >> m->page_shift, write);
 
 		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
 			pfn_to_page(m, pfn)->_refcount++;

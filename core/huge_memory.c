@@ -326,7 +326,6 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		memlab_free_pages(m, pfn, hpage_pmd_order(m));
 		m->vmstat[THP_FAULT_FALLBACK]++;
 		m->vmstat[THP_FAULT_FALLBACK_CHARGE]++;
-		oom_note_reset(m);	/* a costly order: no OOM, the fault falls back */
 		return 1;
 	}
 	p.dirty = true;

@@ -294,7 +294,6 @@ struct memlab_machine {
 	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
 	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */
-	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
 	int swappiness;			/* vm.swappiness */
@@ -330,10 +329,7 @@ struct memlab_machine {
 
 	/* the OOM killer (oom_kill.c) */
 	int panic_on_oom, oom_kill_allocating_task;	/* vm.panic_on_oom, vm.oom_kill_allocating_task */
-	uint32_t oom_gfp;		/* the last failed allocation that may OOM-kill: its gfp (0: none) */
 	bool dead;			/* a kernel BUG stopped it (ml_bug) */
-	unsigned oom_order;		/* and order */
-	int oom_deferred;		/* faults, read/writes under way that run it themselves */
 	int oom_victims;		/* tasks marked, not yet exited */
 
 	/* fault injection; the task on whose behalf the core runs (or NULL) */
@@ -353,29 +349,9 @@ struct memlab_machine {
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
 };
 
-static inline void oom_note_reset(memlab_machine *m)
-{
-	m->oom_gfp = 0;		/* the allocator or a charge notes a failure that may OOM-kill */
-	m->oom_memcg = NULL;
-}
-
-/*
-** A user fault or a read/write through the page cache runs the OOM
-** killer itself once its allocation failed (pagefault_out_of_memory),
-** when nothing is held: between oom_defer_begin() and oom_defer_end() a
-** charge at memory.max notes its cgroup instead of running the cgroup's
-** OOM killer in place, as every other charge does (memcontrol.c).
-*/
-static inline void oom_defer_begin(memlab_machine *m)
-{
-	oom_note_reset(m);
-	m->oom_deferred++;
-}
-
-static inline void oom_defer_end(memlab_machine *m)
-{
-	m->oom_deferred--;
-}
+/* ---- oom_kill.c, for the page allocator (__alloc_pages_may_oom) ---- */
+bool out_of_memory_node(memlab_machine *m, uint32_t gfp, int order);
+bool current_is_oom_victim(const memlab_machine *m);	/* tsk_is_oom_victim(current) */
 
 /* ---- machine.c ---- */
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */

@@ -19,9 +19,8 @@
 ** limit (try_to_free_mem_cgroup_pages: the LRU lists of that subtree),
 ** drains the stocks, retries MAX_RECLAIM_RETRIES times, then runs the
 ** cgroup's OOM killer, which chooses among its tasks (oom_kill.c), and
-** retries after a kill -- inside the charge, as Linux, for a page table
-** of fork or mremap; a fault, or read(2)'s page cache, fails its charge
-** and runs it when it holds nothing (VM_FAULT_OOM), then retries.
+** retries after a kill -- inside the charge, as Linux: a fault's, the
+** page cache's of read(2), a page table's of fork or mremap alike.
 ** Above memory.high the task reclaims the excess when it returns to
 ** user space.
 **
@@ -52,10 +51,7 @@
 ** no clock: the reclaim is done, the sleep left out); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
 ** CPU); other CPUs' stocks are drained at once (Linux queues work on
-** them); a fault's charge runs the OOM killer after it failed, not
-** inside: the fault has given back what it held, and a task that chose
-** itself skips the charge's second round of reclaim passes (fewer
-** memory.events max); memory.peak is read-only (6.12+ resets a file
+** them); memory.peak is read-only (6.12+ resets a file
 ** descriptor's peak on a write); a removed cgroup's page tables keep it
 ** until they are freed (Linux hands kernel memory to the parent).
 */
@@ -774,12 +770,11 @@ static void note_over_high(memlab_machine *m, struct mem_cgroup *memcg, uint64_t
 
 /*
 ** mem_cgroup_oom(): memcg is at its limit and reclaim gave up: its OOM
-** killer, counted in memory.events oom (not for a costly order).  Under a
-** fault or read/write (oom_defer_begin) the caller runs it once the
-** charge has failed, when nothing is held, and m->oom_memcg says whose;
-** elsewhere it runs here, and a victim other than the charging task has
-** exited when it returns.  True: a victim was killed (or the charging
-** task is already dying), so the charge may be retried.
+** killer, counted in memory.events oom (not for a costly order), run
+** inside the charge as 6.18 does -- a fault's too: a victim other than
+** the charging task has exited when it returns.  True: a victim was
+** killed (or the charging task is already dying), so the charge may be
+** retried.
 */
 static bool mem_cgroup_oom(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
 			   uint64_t nr_pages)
@@ -788,12 +783,6 @@ static bool mem_cgroup_oom(memlab_machine *m, struct mem_cgroup *memcg, uint32_t
 
 	if (order > PAGE_ALLOC_COSTLY_ORDER)
 		return false;
-	if (m->oom_deferred) {
-		m->oom_memcg = memcg;
-		m->oom_gfp = gfp;
-		m->oom_order = order;
-		return false;
-	}
 	memcg_memory_event(memcg, MEMCG_OOM);
 	return mem_cgroup_out_of_memory(m, memcg, gfp, (int)order);
 }

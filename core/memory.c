@@ -959,9 +959,7 @@ static int __do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool 
 		*si_code = MEMLAB_SEGV_ACCERR;
 		return -MEMLAB_EFAULT;
 	}
-	oom_defer_begin(t->m);
 	ret = handle_mm_fault(t, vma, addr, flags);
-	oom_defer_end(t->m);
 	fault_unlock(t, flags, ret, gup);
 	if (ret & VM_FAULT_OOM)
 		return -MEMLAB_ENOMEM;
@@ -991,12 +989,10 @@ static bool addr_canonical(const memlab_machine *m, uint64_t addr)
 }
 
 /*
-** do_user_addr_fault(): the fault, and when it found no memory the OOM
-** killer (oom_kill.c), then the fault again -- the retry Linux's task
-** makes when it returns to the faulting instruction.  Each round kills
-** at least one process, so the loop ends: with the fault handled, or
-** the task killed (-MEMLAB_EFAULT, MEMLAB_SIGKILL), or -MEMLAB_ENOMEM
-** when the OOM killer could not help.
+** do_user_addr_fault(): the fault.  The OOM killer ran inside its
+** allocations or charges when they found no memory; a task it chose dies
+** on its way back to user space -- the access ends as SIGKILL, whether
+** the fault failed (VM_FAULT_OOM) or the reserves let it complete.
 */
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, int *si_code)
 {
@@ -1006,10 +1002,9 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, 
 		*si_code = MEMLAB_SEGV_KERNEL;
 		return -MEMLAB_EFAULT;
 	}
-	while ((err = __do_user_addr_fault(t, addr, access, present, si_code)) == -MEMLAB_ENOMEM) {
-		if ((err = pagefault_out_of_memory(t, si_code)))
-			return err;
-	}
+	err = __do_user_addr_fault(t, addr, access, present, si_code);
+	if (err == -MEMLAB_ENOMEM || (!err && t->oom_victim))
+		return pagefault_out_of_memory(t, si_code);
 	return err;
 }
 
@@ -1529,22 +1524,16 @@ static int gup_fault_pages(memlab_task *t, struct vm_area_struct *vma, uint64_t 
 
 	for (uint64_t a = start; a < end; a += t->m->page_size) {
 		unsigned ret;
-		int si_code;
 
+		if (t->oom_victim)	/* fatal_signal_pending(): allocate no more */
+			return -MEMLAB_EINTR;
 		if (gup_follow(t, a, write))
 			continue;
-		oom_defer_begin(t->m);
 		ret = handle_mm_fault(t, vma, a, flags);
-		oom_defer_end(t->m);
 		if (ret & VM_FAULT_COMPLETED)
 			mmap_read_lock(t->mm);	/* the retry, which finds the page mapped */
 		if (ret & (VM_FAULT_COMPLETED | VM_FAULT_RELOCKED))
 			*dropped = true;
-		/* the allocator's OOM killer (__alloc_pages_may_oom); the page again when it killed */
-		if ((ret & VM_FAULT_OOM) && !pagefault_out_of_memory(t, &si_code)) {
-			a -= t->m->page_size;
-			continue;
-		}
 		if (ret & VM_FAULT_OOM)
 			return -MEMLAB_ENOMEM;
 		if (ret & VM_FAULT_ERROR)

@@ -2,35 +2,32 @@
 ** oom_kill.c -- the OOM killer, as mm/oom_kill.c (Linux 6.18) chooses,
 ** kills and reports, and /proc/PID/oom_score{,_adj} (fs/proc/base.c).
 **
-** Where it runs.  Linux calls out_of_memory() from the page allocator's
-** slow path (__alloc_pages_may_oom) and retries the allocation; a fault
-** whose allocation still failed returns VM_FAULT_OOM and the task is
-** back in user space, killed or retrying.  memlab runs it at the same
-** moment seen from outside -- when a user fault's handle_mm_fault()
-** returned VM_FAULT_OOM for an allocation that may OOM-kill (the
-** allocator left its gfp in m->oom_gfp) -- because there nothing is held:
-** the fault's locks are released and no page or VMA of another task is
-** referenced.  Then:
-**   - a victim that shares nothing with the faulting task exits at once
-**     (memlab_task_exit), and the fault is retried;
-**   - a victim that is the faulting task, or shares its mm (its threads,
-**     CLONE_VM processes), is marked (tsk_is_oom_victim: SIGKILL sent)
-**     and exits when the outermost core call returns (task_leave()); the
-**     access ends as SIGKILL (MEMLAB_SIGKILL).  The oom_reaper has
-**     nothing to win here: nothing else runs before the exit frees the
-**     whole mm, so it is not modelled (nor its 2 s delay).
+** Where it runs: where Linux calls out_of_memory() -- in the page
+** allocator's slow path once reclaim and compaction gave up
+** (__alloc_pages_may_oom, page_alloc.c), for a task's allocation, and the
+** allocation is retried.  Then:
+**   - a victim that shares nothing with the allocating task exits at once
+**     (memlab_task_exit), as if the retry had waited for it: nothing the
+**     allocating call holds is the victim's;
+**   - a victim that is the allocating task, or shares its mm (its
+**     threads, CLONE_VM processes), is marked (tsk_is_oom_victim: SIGKILL
+**     sent), allocates from the reserves (ALLOC_OOM), and exits when the
+**     outermost core call returns (task_leave()); a fault ends as SIGKILL
+**     (MEMLAB_SIGKILL).  The oom_reaper has nothing to win here: nothing
+**     else runs before the exit frees the whole mm, so it is not modelled
+**     (nor its 2 s delay).
 ** A charge over a cgroup's memory.max that reclaim could not make room
-** for runs the cgroup's OOM killer the same way (CONSTRAINT_MEMCG: only
-** its tasks, badness scaled by its limit, memory.oom.group honoured);
-** one from a write to memory.max runs it at once, and so does a charge
-** outside a fault (a page table of fork or mremap), inside the charge as
-** Linux: the other victims exit and the charge is retried; a charging
-** task that is a victim fails its charges and exits when the outermost
-** call returns (mem_cgroup_out_of_memory).
-** Not modelled: cpusets and mempolicies (CONSTRAINT_NONE), vfork, the OOM notifiers, the
-** report's rate limit (every OOM is reported), and a node OOM from the
-** kernel's own allocations (GUP, page-table allocation outside a fault):
-** those still fail with ENOMEM.
+** for runs the cgroup's OOM killer inside the charge, as 6.18's
+** try_charge_memcg (CONSTRAINT_MEMCG: only its tasks, badness scaled by
+** its limit, memory.oom.group honoured) -- a fault's, a read/write's,
+** fork's page tables, a write to memory.max alike: the victims that do
+** not share the charging task's mm exit at once and the charge is
+** retried; a charging task that is a victim fails its charges (after
+** reclaim's retries once more) and exits when the outermost call returns
+** (mem_cgroup_out_of_memory).
+** Not modelled: cpusets and mempolicies (CONSTRAINT_NONE), vfork, the OOM
+** notifiers, the report's rate limit (every OOM is reported); the host's
+** own allocations (no task) and !__GFP_FS ones fail instead.
 */
 #include <limits.h>
 #include <stdio.h>
@@ -42,7 +39,7 @@
 
 struct oom_control {
 	memlab_machine *m;
-	memlab_task *current;		/* the task whose fault found no memory (NULL: a host write) */
+	memlab_task *current;		/* the task allocating or charging (NULL: a host write) */
 	struct mem_cgroup *memcg;	/* a cgroup's OOM (CONSTRAINT_MEMCG), NULL: the node's */
 	uint32_t gfp_mask;
 	int order;
@@ -462,23 +459,21 @@ void exit_oom_victims(memlab_machine *m)
 }
 
 /*
-** mem_cgroup_out_of_memory(): memcg's OOM killer, for a charge at its
-** limit (try_charge_memcg) or a write to its memory.max.  True when there
-** is room now, the task it runs for is dying already (let it exit), or a
-** victim was killed: the victims but those sharing the charging task's mm
-** have exited (a host's write: all of them), as if the retried charge
-** had waited for them.
+** out_of_memory() where Linux calls it, inside an allocation or a charge:
+** true when it may be retried -- the task it runs for is dying already
+** (task_will_free_mem: let it have the reserves and exit), or a victim
+** was killed and the victims but those sharing the running task's mm
+** have exited (with no task: all of them), as if the retry had waited
+** for them.  Exiting there is as safe as reclaim there: what the running
+** call holds is its own task's.
 */
-bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
-			      int order)
+static bool oom_kill_and_retry(struct oom_control *oc)
 {
-	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false, NULL };
+	memlab_machine *m = oc->m;
 
-	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
-		return true;
 	if (task_is_dying(m))
 		return true;
-	if (out_of_memory(&oc))
+	if (out_of_memory(oc))
 		return false;
 	if (m->current)
 		exit_other_victims(m->current);
@@ -487,41 +482,47 @@ bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint3
 	return true;
 }
 
+/* The node's OOM killer, for the page allocator (__alloc_pages_may_oom). */
+bool out_of_memory_node(memlab_machine *m, uint32_t gfp, int order)
+{
+	struct oom_control oc = { m, m->current, NULL, gfp, order, 0, NULL, LONG_MIN, false, NULL };
+
+	return oom_kill_and_retry(&oc);
+}
+
+bool current_is_oom_victim(const memlab_machine *m)
+{
+	return task_is_dying(m);
+}
+
 /*
-** The fault of t found no memory (VM_FAULT_OOM).  When the failed
-** allocation is one Linux runs the OOM killer for, run it: 0 when other
-** processes were killed (retry the fault), -MEMLAB_EFAULT with
-** MEMLAB_SIGKILL when t itself is a victim; else -MEMLAB_ENOMEM.
+** mem_cgroup_out_of_memory(): memcg's OOM killer, for a charge at its
+** limit (try_charge_memcg) or a write to its memory.max: true at once
+** when there is room now (a concurrent uncharge).
+*/
+bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			      int order)
+{
+	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false, NULL };
+
+	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
+		return true;
+	return oom_kill_and_retry(&oc);
+}
+
+/*
+** The fault of t failed for want of memory (VM_FAULT_OOM): the OOM killer
+** ran inside the allocation or the charge already.  t chosen:
+** -MEMLAB_EFAULT with MEMLAB_SIGKILL; else -MEMLAB_ENOMEM, where Linux
+** would retry the fault for ever (nothing killable, an injected failure).
 */
 int pagefault_out_of_memory(memlab_task *t, int *si_code)
 {
-	memlab_machine *m = t->m;
-	struct oom_control oc = { m, t, m->oom_memcg, m->oom_gfp, (int)m->oom_order, 0, NULL,
-				  LONG_MIN, false, NULL };
-	int err = 0;
-
-	if (!t->oom_victim) {
-		if (!m->oom_gfp)	/* injected, the host's memory, or may not OOM-kill */
-			return -MEMLAB_ENOMEM;
-		oom_note_reset(m);
-		/*
-		 * mem_cgroup_oom(): Linux runs it inside the failed charge and
-		 * first checks for room (a concurrent free); here the fault has
-		 * given back what it held since (a page whose table then
-		 * failed), so that check would always find room and the fault
-		 * would fail and retry for ever.
-		 */
-		if (oc.memcg)
-			memcg_memory_event(oc.memcg, MEMCG_OOM);
-		err = out_of_memory(&oc);
-	}
 	if (t->oom_victim) {	/* fatal_signal_pending(current) */
 		*si_code = MEMLAB_SIGKILL;
 		return -MEMLAB_EFAULT;
 	}
-	if (!err)
-		exit_other_victims(t);
-	return err;
+	return -MEMLAB_ENOMEM;
 }
 
 /* ===================== oom_score_adj and procfs ===================== */

@@ -16,8 +16,7 @@
 **
 ** What is not modelled yet: decay_pcp_high (run by Linux's periodic
 ** vmstat update), compaction, watermark boosting, memory isolation.
-** kswapd and direct reclaim are vmscan.c's; the OOM killer runs from the
-** fault path (oom_kill.c).
+** kswapd and direct reclaim are vmscan.c's, the OOM killer oom_kill.c's.
 */
 #include <stdio.h>
 #include <string.h>
@@ -1551,15 +1550,51 @@ out:
 }
 
 /*
+** oom_reserves_allowed(): an OOM victim's allocations may go below the
+** MIN watermark, halfway to nothing (ALLOC_OOM), so that it can exit.
+*/
+static bool oom_reserves_allowed(const memlab_machine *m, uint32_t gfp)
+{
+	return current_is_oom_victim(m) &&
+	       !(gfp & (MEMLAB___GFP_NOMEMALLOC | MEMLAB___GFP_MEMALLOC));
+}
+
+/*
+** __alloc_pages_may_oom(): reclaim and compaction gave up.  One more try
+** at the HIGH watermark (a kill elsewhere may have freed memory), then
+** the OOM killer, for an allocation it can help: a cheap order, not
+** __GFP_RETRY_MAYFAIL or __GFP_THISNODE, not one for the lower zones
+** only.  *killed: the allocation may be retried.  Linux also reports
+** progress without a kill for !__GFP_FS, and loops waiting for others;
+** memlab, where nothing else runs, fails it.  The host's own allocations
+** (no task: memlab_alloc_pages) never OOM-kill.
+*/
+static uint64_t alloc_pages_may_oom(memlab_machine *m, unsigned order,
+				    const struct alloc_context *ac, bool *killed)
+{
+	uint64_t pfn = get_page_from_freelist(m, order, ALLOC_WMARK_HIGH, ac);
+
+	*killed = false;
+	if (pfn != PFN_NONE)
+		return pfn;
+	if (order > PAGE_ALLOC_COSTLY_ORDER || !m->current ||
+	    (ac->gfp & (MEMLAB___GFP_RETRY_MAYFAIL | MEMLAB___GFP_THISNODE)) ||
+	    !(ac->gfp & MEMLAB___GFP_FS) || m->zones[ac->highest_zoneidx].idx < ZONE_NORMAL)
+		return PFN_NONE;
+	*killed = out_of_memory_node(m, ac->gfp, (int)order);
+	return PFN_NONE;
+}
+
+/*
 ** __alloc_pages_slowpath(), as far as it exists yet: kswapd woken, a
 ** retry at the MIN watermark with the caller's reserves, then (for
 ** callers that may reclaim) a first async compaction for costly and
 ** non-movable orders, direct reclaim with its pcp drain followed by
 ** direct compaction at DEF_COMPACT_PRIORITY, and the retry policy of
 ** __GFP_NORETRY / costly orders / should_reclaim_retry and
-** should_compact_retry.  A failure that
-** would OOM-kill is noted (note_oom) for the fault path, which runs the
-** OOM killer (oom_kill.c).
+** should_compact_retry, then the OOM killer (__alloc_pages_may_oom) and
+** a retry after a kill -- with the reserves (ALLOC_OOM) for a task it
+** chose.
 */
 static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 				     const struct alloc_context *ac)
@@ -1569,6 +1604,7 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 	enum compact_priority compact_priority = DEF_COMPACT_PRIORITY;
 	enum compact_result compact_result = COMPACT_SKIPPED;
 	int no_progress_loops = 0, compaction_retries = 0;
+	bool killed;
 	uint64_t pfn;
 
 	if (alloc_flags & ALLOC_KSWAPD)
@@ -1583,6 +1619,8 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 
 		if (alloc_flags & ALLOC_KSWAPD)		/* retry: */
 			wake_all_kswapds(m, order, ac);
+		if (oom_reserves_allowed(m, ac->gfp))	/* __gfp_pfmemalloc_flags() */
+			alloc_flags = ALLOC_OOM | (alloc_flags & ALLOC_KSWAPD);
 		pfn = get_page_from_freelist(m, order, alloc_flags, ac);
 		if (pfn != PFN_NONE)
 			return pfn;
@@ -1599,9 +1637,19 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 			return PFN_NONE;
 		if (should_reclaim_retry(m, order, ac, alloc_flags, progress > 0, &no_progress_loops))
 			continue;
-		if (!progress || !should_compact_retry(m, order, ac, compact_result,
-						       &compact_priority, &compaction_retries))
+		if (progress && should_compact_retry(m, order, ac, compact_result,
+						     &compact_priority, &compaction_retries))
+			continue;
+		pfn = alloc_pages_may_oom(m, order, ac, &killed);
+		if (pfn != PFN_NONE)
+			return pfn;
+		/* the victim had the reserves: no endless loop */
+		if (current_is_oom_victim(m) &&
+		    ((alloc_flags & ALLOC_OOM) || (ac->gfp & MEMLAB___GFP_NOMEMALLOC)))
 			return PFN_NONE;
+		if (!killed)
+			return PFN_NONE;
+		no_progress_loops = 0;	/* retry as long as the OOM killer makes progress */
 	}
 }
 
@@ -1662,22 +1710,6 @@ static void prep_new_page(memlab_machine *m, uint64_t pfn, unsigned order, uint3
 		ml_zero_frames(m, pfn, 1ull << order);
 }
 
-/*
-** __alloc_pages_may_oom()'s test: a failed allocation that may reclaim,
-** of a cheap order, and without __GFP_NORETRY, __GFP_RETRY_MAYFAIL or
-** __GFP_THISNODE, would run the OOM killer in Linux.  It is noted for the
-** fault that made it (memory.c), which runs it where that is safe.
-*/
-static void note_oom(memlab_machine *m, unsigned order, uint32_t gfp)
-{
-	if (!(gfp & MEMLAB___GFP_DIRECT_RECLAIM) || order > PAGE_ALLOC_COSTLY_ORDER ||
-	    (gfp & (MEMLAB___GFP_NORETRY | MEMLAB___GFP_RETRY_MAYFAIL | MEMLAB___GFP_THISNODE)))
-		return;
-	m->oom_gfp = gfp;
-	m->oom_order = order;
-	m->oom_memcg = NULL;	/* the node's OOM, not a cgroup's */
-}
-
 /* __alloc_pages(): the core's allocations; memlab_alloc_pages is the host's. */
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 {
@@ -1703,10 +1735,8 @@ int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn)
 		page = alloc_pages_slowpath(m, order, &ac);
 	trace(m, TP_MM_PAGE_ALLOC, page == PFN_NONE ? UINT64_MAX : page, order, gfp,
 	      (uint64_t)ac.migratetype);
-	if (page == PFN_NONE) {
-		note_oom(m, order, gfp);
+	if (page == PFN_NONE)
 		return -MEMLAB_ENOMEM;
-	}
 	prep_new_page(m, page, order, gfp);
 	*pfn = page;
 	return 0;

@@ -119,33 +119,18 @@ static int copy_from_user(void *ud, uint64_t done, uint8_t *bytes, uint64_t len)
 }
 
 /*
-** read(2) or write(2) through the page cache for t, whose page allocations
-** may OOM-kill as Linux's allocator does (__alloc_pages_may_oom): when
-** the copy stopped for a page the OOM killer may be run for (the
-** allocator noted it), it runs and the copy goes on from there; the task
-** itself chosen ends the call (its caller finds it gone).
+** read(2) or write(2) through the page cache for t: the bytes copied, or
+** the error when none were.  Its page allocations and charges may
+** OOM-kill (inside them, as Linux); the task itself chosen ends the call
+** (its caller finds it gone).
 */
 static int64_t rw_pagecache(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,
 			    uint64_t off, bool write)
 {
-	uint64_t done = 0;
-	int64_t r;
-	int si_code;
+	struct user_copy c = { t, addr };
 
-	for (;;) {
-		struct user_copy c = { t, addr + done };
-
-		oom_defer_begin(t->m);
-		r = write ? filemap_write(f, off + done, count - done, copy_from_user, &c)
-			  : filemap_read(f, off + done, count - done, copy_to_user, &c);
-		oom_defer_end(t->m);
-		if (r > 0)
-			done += (uint64_t)r;
-		if (r == 0 || done == count || (r < 0 && r != -MEMLAB_ENOMEM) || !t->m->oom_gfp ||
-		    pagefault_out_of_memory(t, &si_code))
-			break;
-	}
-	return done ? (int64_t)done : r;
+	return write ? filemap_write(f, off, count, copy_from_user, &c)
+		     : filemap_read(f, off, count, copy_to_user, &c);
 }
 
 static int ksys_pread64(memlab_task *t, memlab_file *f, uint64_t addr, uint64_t count,

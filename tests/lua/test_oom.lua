@@ -401,4 +401,73 @@ function TestOom:test_dmesg_keeps_the_newest()
   lu.assertTrue(m:check())
 end
 
+-- The OOM killer runs inside the failing allocation (__alloc_pages_may_oom)
+-- and the allocation is retried there, so the fault that ran out of
+-- memory completes once: one pgfault and one min_flt per page written.
+function TestOom:test_fault_kills_inside_its_allocation()
+  local m = self.m
+  local big = m:spawn{ name = "big" }
+  lu.assertEquals(write_pages(big, 4000), 4000)
+  local hog = m:spawn{ name = "hog" }
+  local a = assert(hog:mmap(nil, 4000 * PAGE, "rw", "private|anonymous"))
+  local i = 0
+  while alive(big) do
+    local pgfault, flt = m:vmstat().pgfault, hog:mm().min_flt
+    lu.assertTrue(hog:write(a + i * PAGE, "x"))
+    lu.assertEquals(m:vmstat().pgfault - pgfault, 1)
+    lu.assertEquals(hog:mm().min_flt - flt, 1)
+    i = i + 1
+  end
+  lu.assertTrue(alive(hog))
+  lu.assertEquals(killed(m), { big.pid })
+  lu.assertTrue(m:check())
+end
+
+-- A fork whose page tables find no memory: the OOM killer runs inside the
+-- allocation, the biggest process dies, the fork goes on.
+function TestOom:test_fork_page_tables_kill()
+  local m = self.m
+  local p = m:spawn{ name = "forker" }
+  local a = assert(p:mmap(nil, 64 << 20, "rw", "private|anonymous|noreserve"))
+  for i = 0, 31 do lu.assertTrue(p:write(a + i * (2 << 20), "x")) end  -- a PTE table each
+  local hog = m:spawn{ name = "hog" }
+  local h = assert(hog:mmap(nil, 24 << 20, "rw", "private|anonymous"))
+  hog:touch(h, 24 << 20, "w")
+  while m:alloc_pages(0, "GFP_HIGHUSER_MOVABLE") do end   -- what is left goes to no one
+  m:dmesg(true)
+  local c = assert(p:fork())
+  lu.assertFalse(alive(hog))
+  lu.assertEquals(killed(m), { hog.pid })
+  lu.assertStrContains(m:dmesg(), "forker invoked oom-killer")
+  lu.assertEquals(c:read(a + 31 * (2 << 20), 1), "x")
+  lu.assertTrue(m:check())
+end
+
+-- The forking task chosen: its page-table allocations may use the
+-- reserves (ALLOC_OOM), and it dies in the system call: no child.
+function TestOom:test_fork_by_the_victim()
+  local m = self.m
+  local p = m:spawn{ name = "forker" }
+  local a = assert(p:mmap(nil, 28 << 20, "rw", "private|anonymous"))
+  p:touch(a, 24 << 20, "w")
+  while m:alloc_pages(0, "GFP_HIGHUSER_MOVABLE") do end
+  local ntasks = #m:tasks()
+  lu.assertEquals({ p:fork() }, { nil, "SIGKILL", 9 })
+  lu.assertFalse(alive(p))
+  lu.assertEquals(#m:tasks(), ntasks - 1)      -- no child left behind
+  lu.assertTrue(m:check())
+end
+
+-- MAP_POPULATE by the task the OOM killer chooses: populating stops (GUP
+-- sees the fatal signal) and mmap's caller never sees the address.
+function TestOom:test_populate_by_the_victim()
+  local m = self.m
+  local p = m:spawn{ name = "populater" }
+  lu.assertEquals({ p:mmap(nil, 48 << 20, "rw", "private|anonymous|populate") },
+                  { nil, "SIGKILL", 9 })
+  lu.assertFalse(alive(p))
+  lu.assertEquals(killed(m), { p.pid })
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
