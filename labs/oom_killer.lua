@@ -1,11 +1,12 @@
 -- The OOM killer: whom Linux kills when memory runs out, and why
 --
--- When a page fault finds no free frame (and reclaim found nothing it
--- could free: anonymous memory needs swap, and there is none), Linux runs out_of_memory() (mm/oom_kill.c): it
--- scores every process -- oom_badness() = RSS + swap entries + page-table
--- pages + oom_score_adj thousandths of RAM -- and SIGKILLs the highest,
--- with its threads and every process sharing its memory.  The fault is then
--- retried.  /proc/PID/oom_score shows the score scaled to 0..2000, and
+-- When a page fault's allocation finds no free frame (and reclaim found
+-- nothing it could free: anonymous memory needs swap, and there is none),
+-- the page allocator runs out_of_memory() (mm/oom_kill.c): it scores every
+-- process -- oom_badness() = RSS + swap entries + page-table pages +
+-- oom_score_adj thousandths of RAM -- and SIGKILLs the highest, with its
+-- threads and every process sharing its memory.  The allocation is then
+-- retried, and the fault completes.  /proc/PID/oom_score shows the score scaled to 0..2000, and
 -- oom_score_adj (-1000..1000) moves it; -1000 means "never".  This lab
 -- fills a 32 MiB machine with a hog, watches the OOM killer choose a
 -- bigger process first and then the hog, prints the kernel log, and
@@ -76,8 +77,9 @@ say("hog wrote %d pages, then --> nil, %s.", n, tostring(sig))
 say("database alive: %s, cache alive: %s, hog alive: %s; vmstat oom_kill = %d.",
     tostring(alive(db)), tostring(alive(cache)), tostring(alive(hog)), m:vmstat().oom_kill)
 print("The first OOM chose cache, the biggest process that may be killed: the hog's")
-print("fault was retried and went on.  The second chose the hog itself: its access")
-print("ends in SIGKILL, and the task has exited when the call returns.")
+print("allocation was retried, its fault completed and the writes went on.  The")
+print("second chose the hog itself: its access ends in SIGKILL, and the task has")
+print("exited when the call returns.")
 assert(sig == "SIGKILL" and alive(db) and not alive(cache) and not alive(hog))
 assert(m:vmstat().oom_kill == 2)
 
