@@ -334,7 +334,7 @@ static bool suitable_migration_source(struct compact_control *cc, const struct p
 		return false;		/* pageblock_skip_persistent() */
 	if (cc->mode != MIGRATE_ASYNC || !cc->direct_compaction)
 		return true;
-	block_mt = get_pfnblock_migratetype(cc->m, (uint64_t)(page - cc->m->mem_map));
+	block_mt = get_pfnblock_migratetype(cc->m, page_to_pfn(cc->m, page));
 	if (cc->migratetype == MIGRATE_MOVABLE)
 		return is_migrate_movable(block_mt);
 	return block_mt == cc->migratetype;
@@ -445,7 +445,7 @@ static uint64_t isolate_freepages_block(struct compact_control *cc, uint64_t *st
 */
 static bool suitable_migration_target(struct compact_control *cc, const struct page *page)
 {
-	uint64_t pfn = (uint64_t)(page - cc->m->mem_map);
+	uint64_t pfn = page_to_pfn(cc->m, page);
 
 	if ((page->flags & PG_buddy) && page->private >= cc->m->pageblock_order)
 		return false;

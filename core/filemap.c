@@ -645,8 +645,7 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		pfn_to_page(m, pfn)->_refcount++;	/* a table allocation may reclaim */
 		if (!pt_map(m, t->mm, a, 0, pfn, prot)) {
 			page_add_file_rmap_one(t, pfn_to_page(m, pfn));
-			if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
-				mlock_folio(m, pfn_to_page(m, pfn));
+			mlock_vma_folio(m, pfn_to_page(m, pfn), vma);
 			mapped |= a == addr;
 		}
 		put_page(m, pfn);

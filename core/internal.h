@@ -571,6 +571,11 @@ static inline struct page *pfn_to_page(memlab_machine *m, uint64_t pfn)
 	return &m->mem_map[pfn];
 }
 
+static inline uint64_t page_to_pfn(const memlab_machine *m, const struct page *page)
+{
+	return (uint64_t)(page - m->mem_map);
+}
+
 /* Frame contents for reading, by frame or by physical address. */
 static inline const uint8_t *frame_ptr(const memlab_machine *m, uint64_t pfn)
 {

@@ -184,6 +184,17 @@ void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_str
 		munlock_folio(m, pfn_to_page(m, pfn));
 }
 
+/*
+** mlock_vma_folio(): a mapping of the page in a locked VMA mlocks it
+** (mlock_folio).  VM_SPECIAL with VM_LOCKED is the mark Linux's
+** mlock_vma_pages_range() sets while it counts the mappings itself.
+*/
+void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_struct *vma)
+{
+	if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
+		mlock_folio(m, page);
+}
+
 /* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
@@ -386,8 +397,7 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
 	page_add_file_rmap_one(vmf->t, page);
-	if ((vma->vm_flags & (VM_LOCKED | VM_SPECIAL)) == VM_LOCKED)
-		mlock_folio(m, page);		/* set_pte_range()'s mlock_vma_folio() */
+	mlock_vma_folio(m, page, vma);		/* set_pte_range()'s */
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
 		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
 	if (vmf->flags & FAULT_FLAG_WRITE)

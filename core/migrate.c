@@ -13,9 +13,12 @@
 ** mapping, a dirty PTE of a file page dirtying the page first
 ** (try_to_migrate_one), the page cache slot and the flags, mapping, index,
 ** mapcount and references moved (folio_migrate_flags), the new page added
-** to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; one
-** that was mlocked drains it, to be unevictable at once) and the old one
-** freed.
+** to this CPU's lru_add batch (migrate_folio_move's folio_add_lru) and the
+** old one freed.  An mlocked page is munlocked by each locked mapping's
+** removal (stranded: off the LRU, still unevictable) and the new one
+** mlocked again by each locked mapping's return (remove_migration_ptes),
+** after a drain puts it on the LRU (rescued, then culled): its
+** mlock_count is rebuilt, not carried.
 **
 ** Simplified:
 **  - order-0 pages only: compaction never isolates a large folio here.
@@ -32,7 +35,7 @@
 #include "mm.h"
 
 /* The page's state that moves to the new frame (folio_migrate_flags and the mapping). */
-#define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | PG_mlocked | \
+#define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | \
 			 PG_active | PG_referenced | PG_reclaim | PG_workingset | PG_swapcache)
 
 /*
@@ -53,20 +56,33 @@ struct remap {
 
 /*
 ** try_to_migrate_one() + remove_migration_pte() for one entry: it maps the
-** new frame with the bits it had; the old translation is flushed.
+** new frame with the bits it had; the old translation is flushed, and a
+** locked mapping munlocks the old page (folio_remove_rmap_pte()) at once.
 */
 static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
 	struct remap *r = ud;
 	struct pt_walk w;
 
-	(void)vma;
 	pt_walk(t->m, t->mm, addr, &w);
 	if (w.prot.dirty && r->page->mapping && !page_anon(r->page))
 		folio_mark_dirty(t->m, r->page);
 	pt_set(t->m, t->mm, addr, r->new_pfn, w.prot, NULL);
 	flush_tlb_page(t, addr);
+	munlock_vma_folio(t->m, page_to_pfn(t->m, r->page), vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mlock_drain_local(t->m);
 	r->nr++;
+	return true;
+}
+
+/* remove_migration_pte()'s rmap add for the new page: a locked mapping mlocks it. */
+static bool remlock_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
+{
+	(void)addr;
+	mlock_vma_folio(t->m, ud, vma);
+	if (vma->vm_flags & VM_LOCKED)
+		mlock_drain_local(t->m);
 	return true;
 }
 
@@ -89,7 +105,6 @@ static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct pa
 	dst->mapcount = src->mapcount;
 	dst->_refcount = src->_refcount;
 	dst->flags = (dst->flags & ~PG_MIGRATE_MASK) | (src->flags & PG_MIGRATE_MASK);
-	dst->mlock_count = src->mlock_count;
 	src->mapping = 0;
 	src->index = 0;
 	src->mapcount = 0;
@@ -108,6 +123,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 {
 	struct page *s, *d;
 	struct remap r = { dst, NULL, 0 };
+	bool was_mlocked;
 
 	if (src >= m->nr_frames || dst >= m->nr_frames || src == dst)
 		return -MEMLAB_EINVAL;
@@ -118,6 +134,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 		return -MEMLAB_EINVAL;
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
+	was_mlocked = s->flags & PG_mlocked;
 	ml_copy_frame(m, dst, src);
 	r.page = s;
 	rmap_walk(m, src, remap_one, &r);
@@ -128,14 +145,9 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
 	folio_migrate_mapping(m, s, d, dst);
 	folio_add_lru(m, d);
-	if (d->flags & PG_mlocked) {	/* PAGE_WAS_MLOCKED: onto the unevictable list now */
-		uint32_t mlock_count = d->mlock_count;
-
+	if (was_mlocked)	/* PAGE_WAS_MLOCKED: on the LRU for the mlocks to come */
 		lru_add_drain(m);
-		/* remove_migration_ptes() counts the locked mappings again: memlab carries the count */
-		if (d->flags & PG_unevictable)
-			d->mlock_count = mlock_count;
-	}
+	rmap_walk(m, dst, remlock_one, d);
 	memlab_free_pages(m, src, 0);
 	return 0;
 }

@@ -395,6 +395,7 @@ void put_page(memlab_machine *m, uint64_t pfn);
 int mm_counter(const struct page *page);
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
+void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,

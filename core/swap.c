@@ -39,11 +39,6 @@ enum lru_list folio_lru_list(const struct page *page)
 	return lru;
 }
 
-static uint64_t page_pfn(const memlab_machine *m, const struct page *page)
-{
-	return (uint64_t)(page - m->mem_map);
-}
-
 /* update_lru_size(): the lruvec's, the zone's, the node's and the memcg's counters. */
 static void update_lru_size(memlab_machine *m, struct lruvec *lruvec, enum lru_list lru,
 			    const struct page *page, int64_t d)
@@ -51,7 +46,7 @@ static void update_lru_size(memlab_machine *m, struct lruvec *lruvec, enum lru_l
 	int64_t n = d * (int64_t)folio_nr_pages(page);
 
 	lruvec->nr_pages[lru] += (uint64_t)n;
-	page_zone(m, page_pfn(m, page))->nr_lru[lru] += (uint64_t)n;
+	page_zone(m, page_to_pfn(m, page))->nr_lru[lru] += (uint64_t)n;
 	m->vmstat[NR_INACTIVE_ANON + lru] += (uint64_t)n;
 	m->vmstat[NR_ZONE_INACTIVE_ANON + lru] += (uint64_t)n;
 	mod_memcg_state(lruvec_memcg(lruvec), NR_INACTIVE_ANON + lru, n);
@@ -67,7 +62,7 @@ static void mod_mlock(memlab_machine *m, const struct page *page, int64_t d)
 {
 	int64_t n = d * (int64_t)folio_nr_pages(page);
 
-	page_zone(m, page_pfn(m, page))->nr_mlock += (uint64_t)n;
+	page_zone(m, page_to_pfn(m, page))->nr_mlock += (uint64_t)n;
 	m->vmstat[NR_MLOCK] += (uint64_t)n;
 }
 
@@ -106,7 +101,7 @@ bool folio_evictable(const struct page *page)
 void lruvec_add_folio(memlab_machine *m, struct page *page)
 {
 	page->flags |= PG_lru;
-	lruvec_add(m, page_pfn(m, page), false);
+	lruvec_add(m, page_to_pfn(m, page), false);
 }
 
 /*
@@ -140,7 +135,7 @@ void lru_del(memlab_machine *m, struct page *page)
 {
 	if (!(page->flags & PG_lru))
 		return;
-	lruvec_del(m, page_pfn(m, page));
+	lruvec_del(m, page_to_pfn(m, page));
 	page->flags &= ~PG_lru;
 }
 
@@ -197,9 +192,9 @@ static void lru_activate(memlab_machine *m, struct page *page)
 {
 	if (page->flags & (PG_active | PG_unevictable))
 		return;
-	lruvec_del(m, page_pfn(m, page));
+	lruvec_del(m, page_to_pfn(m, page));
 	page->flags |= PG_active;
-	lruvec_add(m, page_pfn(m, page), false);
+	lruvec_add(m, page_to_pfn(m, page), false);
 	count_vm_events_page(m, page, PGACTIVATE, folio_nr_pages(page));
 }
 
@@ -211,9 +206,9 @@ static void lru_move_tail(memlab_machine *m, struct page *page)
 {
 	if (page->flags & PG_unevictable)
 		return;
-	lruvec_del(m, page_pfn(m, page));
+	lruvec_del(m, page_to_pfn(m, page));
 	page->flags &= ~PG_active;
-	lruvec_add(m, page_pfn(m, page), true);
+	lruvec_add(m, page_to_pfn(m, page), true);
 	m->vmstat[PGROTATED] += folio_nr_pages(page);
 }
 
@@ -225,7 +220,7 @@ static void lru_move_tail(memlab_machine *m, struct page *page)
 static void lru_deactivate_file(memlab_machine *m, struct page *page)
 {
 	bool active = page->flags & PG_active;
-	uint64_t pfn = page_pfn(m, page);
+	uint64_t pfn = page_to_pfn(m, page);
 
 	if ((page->flags & PG_unevictable) || page->mapcount)
 		return;
@@ -245,7 +240,7 @@ static void lru_deactivate_file(memlab_machine *m, struct page *page)
 /* lru_deactivate(): an active page to the head of its inactive list, unreferenced (pgdeactivate). */
 static void lru_deactivate(memlab_machine *m, struct page *page)
 {
-	uint64_t pfn = page_pfn(m, page);
+	uint64_t pfn = page_to_pfn(m, page);
 
 	if ((page->flags & PG_unevictable) || !(page->flags & PG_active))
 		return;
@@ -265,9 +260,9 @@ static void lru_lazyfree(memlab_machine *m, struct page *page)
 	if (!page_anon(page) || !(page->flags & PG_swapbacked) ||
 	    (page->flags & (PG_swapcache | PG_unevictable)))
 		return;
-	lruvec_del(m, page_pfn(m, page));
+	lruvec_del(m, page_to_pfn(m, page));
 	page->flags &= ~(PG_active | PG_referenced | PG_swapbacked);
-	lruvec_add(m, page_pfn(m, page), false);
+	lruvec_add(m, page_to_pfn(m, page), false);
 	count_vm_events_page(m, page, PGLAZYFREE, folio_nr_pages(page));
 }
 
@@ -360,7 +355,7 @@ static void folio_batch_add_and_move(memlab_machine *m, struct page *page, enum 
 	struct folio_batch *fb = &m->cpu_fbatches[smp_processor_id(m)].fbatch[op];
 
 	page->_refcount++;
-	fb->pfns[fb->nr++] = (uint32_t)page_pfn(m, page);
+	fb->pfns[fb->nr++] = (uint32_t)page_to_pfn(m, page);
 	if (fb->nr == PAGEVEC_SIZE || folio_nr_pages(page) > 1)
 		folio_batch_move_lru(m, fb, op);
 }
@@ -471,7 +466,7 @@ static void folio_activate(memlab_machine *m, struct page *page)
 static void lru_cache_activate_folio(memlab_machine *m, struct page *page)
 {
 	struct folio_batch *fb = &m->cpu_fbatches[smp_processor_id(m)].fbatch[FB_LRU_ADD];
-	uint32_t pfn = (uint32_t)page_pfn(m, page);
+	uint32_t pfn = (uint32_t)page_to_pfn(m, page);
 
 	for (uint32_t i = fb->nr; i-- > 0;)
 		if (fb->pfns[i] == pfn) {
@@ -548,9 +543,9 @@ static void __mlock_folio(memlab_machine *m, struct page *page)
 		return;		/* nothing to do while it is off the LRU */
 	if (folio_evictable(page)) {	/* munlocked meanwhile */
 		if (page->flags & PG_unevictable) {
-			lruvec_del(m, page_pfn(m, page));
+			lruvec_del(m, page_to_pfn(m, page));
 			page->flags &= ~PG_unevictable;
-			lruvec_add(m, page_pfn(m, page), false);
+			lruvec_add(m, page_to_pfn(m, page), false);
 			m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
 		}
 		return;
@@ -559,10 +554,10 @@ static void __mlock_folio(memlab_machine *m, struct page *page)
 		page->mlock_count++;
 		return;
 	}
-	lruvec_del(m, page_pfn(m, page));
+	lruvec_del(m, page_to_pfn(m, page));
 	page->flags = (page->flags & ~PG_active) | PG_unevictable;
 	page->mlock_count = 1;
-	lruvec_add(m, page_pfn(m, page), false);
+	lruvec_add(m, page_to_pfn(m, page), false);
 	m->vmstat[UNEVICTABLE_PGS_CULLED] += nr;
 }
 
@@ -604,9 +599,9 @@ static void __munlock_folio(memlab_machine *m, struct page *page)
 			m->vmstat[UNEVICTABLE_PGS_STRANDED] += nr;
 	}
 	if (isolated && (page->flags & PG_unevictable) && folio_evictable(page)) {
-		lruvec_del(m, page_pfn(m, page));
+		lruvec_del(m, page_to_pfn(m, page));
 		page->flags &= ~PG_unevictable;
-		lruvec_add(m, page_pfn(m, page), false);
+		lruvec_add(m, page_to_pfn(m, page), false);
 		m->vmstat[UNEVICTABLE_PGS_RESCUED] += nr;
 	}
 }
@@ -650,7 +645,7 @@ static void mlock_fbatch_add(memlab_machine *m, struct page *page, enum mlock_op
 
 	page->_refcount++;	/* folio_get() */
 	fb->ops[fb->nr] = (uint8_t)op;
-	fb->pfns[fb->nr++] = (uint32_t)page_pfn(m, page);
+	fb->pfns[fb->nr++] = (uint32_t)page_to_pfn(m, page);
 	if (fb->nr == PAGEVEC_SIZE || folio_nr_pages(page) > 1)
 		mlock_folio_batch(m, fb);
 }

@@ -254,7 +254,7 @@ void free_swap_and_cache(memlab_machine *m, uint64_t slot)
 	swap_free(m, slot);
 	if (page && !SWAP_COUNT(m->swap->swap_map[slot]) &&
 	    (!page->mapcount || mem_cgroup_swap_full(m, page)))
-		folio_free_swap(m, (uint64_t)(page - m->mem_map));
+		folio_free_swap(m, page_to_pfn(m, page));
 }
 
 /*
@@ -283,7 +283,7 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	*major = false;
 	if (page) {
 		page->_refcount++;
-		*pfn = (uint64_t)(page - m->mem_map);
+		*pfn = page_to_pfn(m, page);
 		return 0;
 	}
 	if ((err = alloc_user_page(m, swapin_memcg(m, slot), !si->data[slot], pfn)))

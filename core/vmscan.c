@@ -169,8 +169,8 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
-	if (vma->vm_flags & VM_LOCKED) {	/* mlock_vma_folio(): the mlock that was missed */
-		mlock_folio(t->m, pfn_to_page(t->m, pra->pfn));
+	if (vma->vm_flags & VM_LOCKED) {	/* the mlock that was missed */
+		mlock_vma_folio(t->m, pfn_to_page(t->m, pra->pfn), vma);
 		pra->vm_flags |= VM_LOCKED;
 		return false;
 	}
@@ -240,7 +240,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	struct pt_prot p;
 
 	if (vma->vm_flags & VM_LOCKED) {	/* restore the mlock that was missed */
-		mlock_folio(m, page);
+		mlock_vma_folio(m, page, vma);
 		ua->failed = true;
 		return false;
 	}

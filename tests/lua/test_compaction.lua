@@ -172,6 +172,54 @@ function test_direct_compaction()
   m:close()
 end
 
+-- An mlocked page migrates as 6.18's migrate_pages() moves it: each
+-- locked mapping's removal munlocks the old page while it is isolated
+-- (stranded), the new page goes on the LRU (rescued) and each locked
+-- mapping's return mlocks it again (mlocked, culled): its mlock_count is
+-- the mappings counted anew.  The host gave the same four counts, one
+-- each per page, for 22202 mlocked pages of a process that
+-- /proc/sys/vm/compact_memory moved (Linux 6.18, x86-64).
+function test_mlocked_pages_migrate()
+  local m = machine()
+  local hog = m:spawn{ name = "hog" }
+  local h = assert(hog:mmap(nil, 40 << 20, "rw", "private|anonymous"))
+  hog:touch(h, 40 << 20, "w")				-- our pages go low in the zone
+  local f = m:file{ path = "/data/g", size = 4 * PAGE }
+  local p = m:spawn{ name = "p", root = true }
+  local q = m:spawn{ name = "q", root = true }
+  local a = assert(p:mmap(nil, 4 * PAGE, "r", "shared|locked", f, 0))
+  local b = assert(q:mmap(nil, 4 * PAGE, "r", "shared|locked", f, 0))
+  local c = assert(p:mmap(nil, 4 * PAGE, "rw", "private|anonymous|locked"))
+  hog:exit()						-- and free memory above them
+  m:lru_add_drain_all()
+  local file0, anon0 = p:translate(a).pfn, p:translate(c).pfn
+  local keys = { "nr_mlock", "unevictable_pgs_mlocked", "unevictable_pgs_culled",
+                 "unevictable_pgs_munlocked", "unevictable_pgs_rescued",
+                 "unevictable_pgs_stranded", "unevictable_pgs_cleared", "pgmigrate_success" }
+  local v0 = m:vmstat()
+  assert(m:compact())
+  lu.assertEquals(delta(v0, m:vmstat(), keys),
+                  { nr_mlock = 0, unevictable_pgs_mlocked = 8, unevictable_pgs_culled = 8,
+                    unevictable_pgs_munlocked = 0, unevictable_pgs_rescued = 8,
+                    unevictable_pgs_stranded = 8, unevictable_pgs_cleared = 0,
+                    pgmigrate_success = 8 })
+  local file1, anon1 = p:translate(a).pfn, p:translate(c).pfn
+  lu.assertNotEquals(file1, file0)
+  lu.assertNotEquals(anon1, anon0)
+  lu.assertEquals(q:translate(b).pfn, file1)
+  for _, pfn in ipairs({ file1, anon1 }) do
+    local pg = m:page(pfn)
+    lu.assertEquals({ pg.lru_list, pg.mlocked }, { "unevictable", true })
+  end
+  -- the file page's mlock_count is 2 again: one munlock leaves it locked
+  assert(q:munmap(b, 4 * PAGE))
+  m:lru_add_drain_all()
+  lu.assertEquals({ m:page(file1).lru_list, m:page(file1).mlocked }, { "unevictable", true })
+  assert(p:munlock(a, 4 * PAGE))
+  lu.assertEquals({ m:page(file1).lru_list, m:page(file1).mlocked }, { "inactive_file", false })
+  lu.assertTrue(m:check())
+end
+
 function test_compact_argument_errors()
   local m = machine()
   lu.assertTrue(m:compact())           -- nothing to do is fine
