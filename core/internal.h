@@ -380,6 +380,8 @@ static inline void oom_defer_end(memlab_machine *m)
 /* ---- machine.c ---- */
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
+/* old's n elements of size elem moved into a new zeroed array of cap; NULL (old kept) on failure. */
+void *ml_grow(memlab_machine *m, void *old, size_t n, size_t cap, size_t elem);
 void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ml_bug(memlab_machine *m, const char *where, const char *fmt, ...)

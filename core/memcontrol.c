@@ -155,13 +155,11 @@ static int memcg_alloc_id(memlab_machine *m, struct mem_cgroup *memcg)
 		return -MEMLAB_EBUSY;
 	if (id >= m->memcg_idr_size) {
 		unsigned size = m->memcg_idr_size ? m->memcg_idr_size * 2 : 64;
-		struct mem_cgroup **idr = ml_alloc(m, size * sizeof(*idr));
+		struct mem_cgroup **idr = ml_grow(m, m->memcg_idr, m->memcg_idr_size, size,
+						  sizeof(*idr));
 
 		if (!idr)
 			return -MEMLAB_ENOMEM;
-		if (m->memcg_idr)
-			memcpy(idr, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
-		ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
 		m->memcg_idr = idr;
 		m->memcg_idr_size = size;
 	}
