@@ -18,6 +18,7 @@
 
 struct mem_cgroup;
 struct memcg_stock_pcp;
+struct cgroup_of;
 struct cpu_fbatches;
 struct vm_area_struct;
 
@@ -293,6 +294,8 @@ struct memlab_machine {
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
+	struct cgroup_of **cgroup_ofs;	/* open cgroup files by fd, NULL: a free fd */
+	unsigned nr_cgroup_ofs;
 	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */
 	struct mem_cgroup *oom_memcg;	/* the cgroup whose limit failed the last charge */
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
