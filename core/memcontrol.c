@@ -1513,6 +1513,7 @@ static struct page_counter *of_peak_counter(struct cgroup_of *of, struct cgroup_
 		*watchers = &of->memcg->swap_peaks;
 		return &of->memcg->swap;
 	default:
+		*watchers = NULL;
 		return NULL;
 	}
 }
