@@ -7,6 +7,7 @@
 **   local cg = m:cgroup("/box")
 **   cg:write("memory.max", "64M");  cg:attach(p)
 **   cg:current(), cg:stat().anon, cg:events().oom_kill, cg:read("memory.stat")
+**   local f <close> = cg:open("memory.peak");  f:write("reset");  f:read()
 */
 #include <math.h>
 #include <stdlib.h>
@@ -15,6 +16,7 @@
 #include "lmemlab.h"
 
 #define LMEMLAB_CGROUP "memlab.cgroup"
+#define LMEMLAB_CGROUP_FILE "memlab.cgroup_file"
 #define CG_PATH_MAX 4096
 
 typedef struct lcgroup {
@@ -58,13 +60,23 @@ static const char *file_path(lua_State *L, int arg, const char *fname, const cha
 	return join_path(L, dir, file);
 }
 
+/* The cgroup at argument 1 and its file named at argument 2: *path is "dir/file". */
+static memlab_machine *check_cgroup_file(lua_State *L, const char *fname, lmachine **lmp,
+					 const char **path)
+{
+	const char *dir;
+	memlab_machine *m = check_cgroup(L, fname, lmp, &dir);
+
+	*path = file_path(L, 2, fname, dir);
+	return m;
+}
+
 /* cg:read(file) --> text | nil, err, errno */
 static int cg_read(lua_State *L)
 {
 	lmachine *lm;
-	const char *dir;
-	memlab_machine *m = check_cgroup(L, "read", &lm, &dir);
-	const char *path = file_path(L, 2, "read", dir);
+	const char *path;
+	memlab_machine *m = check_cgroup_file(L, "read", &lm, &path);
 	char *text;
 	size_t len;
 	int rc = memlab_cgroup_read(m, path, &text, &len);
@@ -95,20 +107,157 @@ static const char *value_arg(lua_State *L, int arg, const char *fname)
 static int cg_write(lua_State *L)
 {
 	lmachine *lm;
-	const char *dir;
-	memlab_machine *m = check_cgroup(L, "write", &lm, &dir);
 	const char *value, *path;
+	memlab_machine *m;
+	int rc;
 
 	lua_settop(L, 3);	/* the value is argument 3 even when missing */
-	path = file_path(L, 2, "write", dir);
+	m = check_cgroup_file(L, "write", &lm, &path);
 	value = value_arg(L, 3, "write");
-	int rc;
 
 	lmemlab_begin_call(lm);
 	rc = memlab_cgroup_write(m, path, value);
 	lmemlab_end_call(L, lm, "write", rc);
 	return lmemlab_pushok(L, rc);
 }
+
+/* {===================== open files ===================== */
+
+/*
+** A memlab.cgroup_file: one file held open (an fd of the machine's), so
+** that memory.peak and memory.swap.peak keep a peak per fd.  Created
+** closed (fd -1) and then opened, so that a failed open leaves nothing.
+*/
+typedef struct lcgfile {
+	lmachine *lm;		/* user value 1: the machine; 2: the path */
+	int fd;			/* -1 once closed */
+} lcgfile;
+
+/* The open cgroup file at argument 1 and its machine, or raise naming fname. */
+static memlab_machine *check_cgfile(lua_State *L, const char *fname, lcgfile **out)
+{
+	lcgfile *f = luaL_testudata(L, 1, LMEMLAB_CGROUP_FILE);
+	memlab_machine *m;
+
+	if (!f)
+		lmemlab_typeerror(L, 1, fname, LMEMLAB_CGROUP_FILE);
+	if (f->fd < 0)
+		luaL_error(L, "%s: attempt to use a closed cgroup file", fname);
+	if (!(m = lmemlab_machine_core(f->lm)))
+		luaL_error(L, "%s: attempt to use a cgroup file of a closed machine", fname);
+	*out = f;
+	return m;
+}
+
+/* cg:open(file) --> cgroup file | nil, err, errno: file held open, as open(2) */
+static int cg_open(lua_State *L)
+{
+	lmachine *lm;
+	const char *path;
+	memlab_machine *m = check_cgroup_file(L, "open", &lm, &path);
+	lcgfile *f = lua_newuserdatauv(L, sizeof(*f), 2);
+	int rc;
+
+	f->lm = lm;
+	f->fd = -1;
+	luaL_setmetatable(L, LMEMLAB_CGROUP_FILE);
+	lua_getiuservalue(L, 1, 1);
+	lua_setiuservalue(L, -2, 1);
+	lua_pushstring(L, path);
+	lua_setiuservalue(L, -2, 2);
+	if ((rc = memlab_cgroup_open(m, path, &f->fd)) < 0)
+		return lmemlab_pushfail(L, rc);
+	return 1;
+}
+
+/* f:read() --> text | nil, err, errno ("ENODEV" once the cgroup is removed) */
+static int cgf_read(lua_State *L)
+{
+	lcgfile *f;
+	memlab_machine *m = check_cgfile(L, "read", &f);
+	char *text;
+	size_t len;
+	int rc = memlab_cgroup_fd_read(m, f->fd, &text, &len);
+
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	return lmemlab_pushtext(L, f->lm, text, len);
+}
+
+/* f:write(value) --> true | nil, err, errno: write(2) of the bytes, no newline added */
+static int cgf_write(lua_State *L)
+{
+	lcgfile *f;
+	memlab_machine *m = check_cgfile(L, "write", &f);
+	const char *value;
+	int rc;
+
+	lua_settop(L, 2);	/* the value is argument 2 even when missing */
+	value = value_arg(L, 2, "write");
+	lmemlab_begin_call(f->lm);
+	rc = memlab_cgroup_fd_write(m, f->fd, value);
+	lmemlab_end_call(L, f->lm, "write", rc);
+	return lmemlab_pushok(L, rc);
+}
+
+/* Close f's fd unless it is closed, or the machine (which closed it). */
+static void cgf_release(lcgfile *f)
+{
+	memlab_machine *m = lmemlab_machine_core(f->lm);
+
+	if (f->fd >= 0 && m)
+		memlab_cgroup_close(m, f->fd);
+	f->fd = -1;
+}
+
+/* f:close() --> true; closing a closed file raises, as any use of it */
+static int cgf_close(lua_State *L)
+{
+	lcgfile *f = luaL_testudata(L, 1, LMEMLAB_CGROUP_FILE);
+
+	if (!f)
+		return lmemlab_typeerror(L, 1, "close", LMEMLAB_CGROUP_FILE);
+	if (f->fd < 0)
+		return luaL_error(L, "close: attempt to use a closed cgroup file");
+	cgf_release(f);
+	lua_pushboolean(L, 1);
+	return 1;
+}
+
+/* __gc and __close: close what is still open; a closed file is left alone. */
+static int cgf_gc(lua_State *L)
+{
+	cgf_release(luaL_checkudata(L, 1, LMEMLAB_CGROUP_FILE));
+	return 0;
+}
+
+static int cgf_tostring(lua_State *L)
+{
+	lcgfile *f = luaL_checkudata(L, 1, LMEMLAB_CGROUP_FILE);
+
+	lua_getiuservalue(L, 1, 2);
+	if (f->fd < 0 || !lmemlab_machine_core(f->lm))	/* the machine closes its files */
+		lua_pushfstring(L, LMEMLAB_CGROUP_FILE " %s (closed)", lua_tostring(L, -1));
+	else
+		lua_pushfstring(L, LMEMLAB_CGROUP_FILE " %s (fd %d)", lua_tostring(L, -1), f->fd);
+	return 1;
+}
+
+static const luaL_Reg cgfile_methods[] = {
+	{ "read", cgf_read },
+	{ "write", cgf_write },
+	{ "close", cgf_close },
+	{ NULL, NULL }
+};
+
+static const luaL_Reg cgfile_metamethods[] = {
+	{ "__gc", cgf_gc },
+	{ "__close", cgf_gc },
+	{ "__tostring", cgf_tostring },
+	{ NULL, NULL }
+};
+
+/* }===================== */
 
 /* cg:attach(task | pid) --> true | nil, err, errno: its thread group moves in */
 static int cg_attach(lua_State *L)
@@ -342,6 +491,7 @@ static int t_cgroup(lua_State *L)
 static const luaL_Reg cgroup_methods[] = {
 	{ "read", cg_read },
 	{ "write", cg_write },
+	{ "open", cg_open },
 	{ "attach", cg_attach },
 	{ "rmdir", cg_rmdir },
 	{ "stat", cg_stat },
@@ -362,6 +512,12 @@ void lmemlab_open_cgroup(lua_State *L)
 		lua_setfield(L, -2, "__tostring");
 		lua_pushcfunction(L, cg_eq);
 		lua_setfield(L, -2, "__eq");
+	}
+	lua_pop(L, 1);
+	if (luaL_newmetatable(L, LMEMLAB_CGROUP_FILE)) {
+		luaL_setfuncs(L, cgfile_metamethods, 0);
+		luaL_newlib(L, cgfile_methods);
+		lua_setfield(L, -2, "__index");
 	}
 	lua_pop(L, 1);
 	luaL_getmetatable(L, LMEMLAB_MACHINE);

@@ -40,13 +40,10 @@ static int pgtable_deposit(memlab_machine *m, struct mm_struct *mm)
 
 	if (mm->nr_deposit == mm->cap_deposit) {
 		size_t cap = mm->cap_deposit ? mm->cap_deposit * 2 : 8;
-		uint64_t *d = ml_alloc(m, cap * sizeof(*d));
+		uint64_t *d = ml_grow(m, mm->deposit, mm->cap_deposit, cap, sizeof(*d));
 
 		if (!d)
 			return -MEMLAB_ENOMEM;
-		if (mm->nr_deposit)
-			memcpy(d, mm->deposit, mm->nr_deposit * sizeof(*d));
-		ml_free(m, mm->deposit, mm->cap_deposit * sizeof(*d));
 		mm->deposit = d;
 		mm->cap_deposit = cap;
 	}

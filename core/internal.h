@@ -18,6 +18,7 @@
 
 struct mem_cgroup;
 struct memcg_stock_pcp;
+struct cgroup_of;
 struct cpu_fbatches;
 struct vm_area_struct;
 
@@ -293,6 +294,8 @@ struct memlab_machine {
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
+	struct cgroup_of **cgroup_ofs;	/* open cgroup files by fd, NULL: a free fd */
+	unsigned nr_cgroup_ofs;
 	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
@@ -356,6 +359,8 @@ bool current_is_oom_victim(const memlab_machine *m);	/* tsk_is_oom_victim(curren
 /* ---- machine.c ---- */
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
+/* old's n elements of size elem moved into a new zeroed array of cap; NULL (old kept) on failure. */
+void *ml_grow(memlab_machine *m, void *old, size_t n, size_t cap, size_t elem);
 void ml_report(memlab_machine *m, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 void ml_bug(memlab_machine *m, const char *where, const char *fmt, ...)

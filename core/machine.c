@@ -71,6 +71,23 @@ void ml_free(memlab_machine *m, void *p, size_t size)
 		m->alloc(m->alloc_ud, p, size ? size : 1, 0);
 }
 
+/*
+** A table grown: a new one of cap elements (zeroed), old's n copied into
+** it and old freed.  NULL, with old left as it was, when the host has no
+** memory.
+*/
+void *ml_grow(memlab_machine *m, void *old, size_t n, size_t cap, size_t elem)
+{
+	void *p = ml_alloc(m, cap * elem);
+
+	if (!p)
+		return NULL;
+	if (n)
+		memcpy(p, old, n * elem);
+	ml_free(m, old, n * elem);
+	return p;
+}
+
 void memlab_free_text(memlab_machine *m, char *text)
 {
 	if (text)

@@ -51,9 +51,14 @@
 ** no clock: the reclaim is done, the sleep left out); statistics are
 ** exact at every read (Linux's rstat may lag by up to 64 updates per
 ** CPU); other CPUs' stocks are drained at once (Linux queues work on
-** them); memory.peak is read-only (6.12+ resets a file
-** descriptor's peak on a write); a removed cgroup's page tables keep it
-** until they are freed (Linux hands kernel memory to the parent).
+** them); a removed cgroup's page tables keep it until they are freed
+** (Linux hands kernel memory to the parent).
+**
+** Files can be held open (memlab_cgroup_open: kernfs_open_file);
+** memory.peak and memory.swap.peak keep a peak per fd, as 6.12+ does: a
+** write resets the counter's local watermark, and the fd then reads the
+** highest usage since (peak_write below).  rmdir drains the open files:
+** reads and writes through them fail with ENODEV.
 */
 #include <stdio.h>
 #include <string.h>
@@ -151,13 +156,11 @@ static int memcg_alloc_id(memlab_machine *m, struct mem_cgroup *memcg)
 		return -MEMLAB_EBUSY;
 	if (id >= m->memcg_idr_size) {
 		unsigned size = m->memcg_idr_size ? m->memcg_idr_size * 2 : 64;
-		struct mem_cgroup **idr = ml_alloc(m, size * sizeof(*idr));
+		struct mem_cgroup **idr = ml_grow(m, m->memcg_idr, m->memcg_idr_size, size,
+						  sizeof(*idr));
 
 		if (!idr)
 			return -MEMLAB_ENOMEM;
-		if (m->memcg_idr)
-			memcpy(idr, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
-		ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*idr));
 		m->memcg_idr = idr;
 		m->memcg_idr_size = size;
 	}
@@ -290,8 +293,13 @@ void memcg_destroy(memlab_machine *m)
 		ml_free(m, memcg->name, strlen(memcg->name) + 1);
 		ml_free(m, memcg, sizeof(*memcg));
 	}
+	for (unsigned fd = 0; fd < m->nr_cgroup_ofs; fd++)	/* open files go with the machine */
+		ml_free(m, m->cgroup_ofs[fd], sizeof(struct cgroup_of));
+	ml_free(m, m->cgroup_ofs, m->nr_cgroup_ofs * sizeof(*m->cgroup_ofs));
 	ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*m->memcg_idr));
 	ml_free(m, m->memcg_stock, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
+	m->cgroup_ofs = NULL;
+	m->nr_cgroup_ofs = 0;
 	m->memcg_idr = NULL;
 	m->memcg_stock = NULL;
 	m->root_mem_cgroup = NULL;
@@ -323,10 +331,18 @@ void memcg_path(const struct mem_cgroup *memcg, struct strbuf *sb)
 
 /* ===================== page counters ===================== */
 
+/*
+** Both peaks follow a charge; as the global one is never below the
+** local one (a reset lowers only the local one), it can only move when
+** the local one does.
+*/
 static void propagate_watermark(struct page_counter *c)
 {
-	if (c->usage > c->watermark)
-		c->watermark = c->usage;
+	if (c->usage > c->local_watermark) {
+		c->local_watermark = c->usage;
+		if (c->usage > c->watermark)
+			c->watermark = c->usage;
+	}
 }
 
 /* page_counter_try_charge(): all or nothing up the tree; *fail: the counter at its max. */
@@ -1209,10 +1225,13 @@ static int cgroup_call(memlab_machine *m, const char *path, struct mem_cgroup **
 	return err;
 }
 
+static void cgroup_drain_open_files(memlab_machine *m, struct mem_cgroup *memcg);
+
 /*
 ** rmdir: a cgroup with tasks or live children is busy (EBUSY), the root
 ** cannot go (EBUSY).  Its charges stay until its pages are freed: the
-** stocks give theirs back now (mem_cgroup_css_offline's drain).
+** stocks give theirs back now (mem_cgroup_css_offline's drain).  Its
+** files go: the open ones fail from now on.
 */
 int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 {
@@ -1223,6 +1242,7 @@ int memlab_cgroup_rmdir(memlab_machine *m, const char *path)
 		return err;
 	if (mem_cgroup_is_root(m, memcg) || memcg->nr_tasks || has_live_children(memcg))
 		return -MEMLAB_EBUSY;
+	cgroup_drain_open_files(m, memcg);
 	memcg->online = false;
 	memcg->memory.min = memcg->memory.low = 0;	/* mem_cgroup_css_offline() */
 	drain_all_stock(m, memcg);
@@ -1466,10 +1486,84 @@ static int cg_resolve(memlab_machine *m, const char *path, struct mem_cgroup **m
 	return -MEMLAB_ENOENT;
 }
 
-static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
-		    struct strbuf *sb)
+/* ===================== memory.peak and memory.swap.peak ===================== */
+
+/*
+** The counter of a peak file and its list of written fds (*watchers);
+** NULL for the other files, which keep no state per fd.
+*/
+static struct page_counter *of_peak_counter(struct cgroup_of *of, struct cgroup_of ***watchers)
 {
-	switch (f) {
+	switch (of->file) {
+	case CG_PEAK:
+		*watchers = &of->memcg->memory_peaks;
+		return &of->memcg->memory;
+	case CG_SWAP_PEAK:
+		*watchers = &of->memcg->swap_peaks;
+		return &of->memcg->swap;
+	default:
+		*watchers = NULL;
+		return NULL;
+	}
+}
+
+/*
+** peak_show(): an fd never written shows the global peak; a written one
+** the higher of its value and the local watermark, which the last write
+** through any fd reset.
+*/
+static void peak_show(memlab_machine *m, const struct cgroup_of *of,
+		      const struct page_counter *pc, struct strbuf *sb)
+{
+	uint64_t peak = of->value == OFP_PEAK_UNSET ? pc->watermark :
+			of->value > pc->local_watermark ? of->value : pc->local_watermark;
+
+	sb_printf(sb, "%llu\n", (unsigned long long)(peak << m->page_shift));
+}
+
+/*
+** peak_write() (6.12+): the local watermark starts again from the usage;
+** every written fd's value is raised to the usage so that the reset does
+** not lower what it shows -- but only to the usage: a peak it saw since
+** its own write that is above the usage now is lost, as in Linux.  The
+** fd is registered on its first write.  The text written does not matter.
+*/
+static void peak_write(struct cgroup_of *of)
+{
+	struct cgroup_of **watchers;
+	struct page_counter *pc = of_peak_counter(of, &watchers);
+	uint64_t usage = pc->usage;
+
+	pc->local_watermark = usage;
+	for (struct cgroup_of *peer = *watchers; peer; peer = peer->next)
+		if (usage > peer->value)
+			peer->value = usage;
+	if (of->value == OFP_PEAK_UNSET) {
+		of->next = *watchers;
+		*watchers = of;
+	}
+	of->value = usage;
+}
+
+/* peak_release(): a written fd leaves its memcg's list. */
+static void peak_release(struct cgroup_of *of)
+{
+	struct cgroup_of **pp;
+
+	if (!of->memcg || of->value == OFP_PEAK_UNSET || !of_peak_counter(of, &pp))
+		return;
+	while (*pp != of)
+		pp = &(*pp)->next;
+	*pp = of->next;
+}
+
+/* ===================== reading the files ===================== */
+
+static void cg_show(memlab_machine *m, const struct cgroup_of *of, struct strbuf *sb)
+{
+	struct mem_cgroup *memcg = of->memcg;
+
+	switch (of->file) {
 	case CG_PROCS: procs_show(m, memcg, sb); break;
 	case CG_CURRENT: sb_printf(sb, "%llu\n",
 				   (unsigned long long)(memcg->memory.usage << m->page_shift)); break;
@@ -1477,8 +1571,7 @@ static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 	case CG_LOW: show_counter(m, sb, memcg->memory.low); break;
 	case CG_HIGH: show_counter(m, sb, memcg->memory.high); break;
 	case CG_MAX: show_counter(m, sb, memcg->memory.max); break;
-	case CG_PEAK: sb_printf(sb, "%llu\n",
-				(unsigned long long)(memcg->memory.watermark << m->page_shift)); break;
+	case CG_PEAK: peak_show(m, of, &memcg->memory, sb); break;
 	case CG_EVENTS: show_events(sb, memcg->events); break;
 	case CG_EVENTS_LOCAL: show_events(sb, memcg->events_local); break;
 	case CG_STAT: memcg_stat_format(m, memcg, sb); break;
@@ -1488,8 +1581,7 @@ static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 					(unsigned long long)(memcg->swap.usage << m->page_shift)); break;
 	case CG_SWAP_HIGH: show_counter(m, sb, memcg->swap.high); break;
 	case CG_SWAP_MAX: show_counter(m, sb, memcg->swap.max); break;
-	case CG_SWAP_PEAK: sb_printf(sb, "%llu\n",
-				     (unsigned long long)(memcg->swap.watermark << m->page_shift)); break;
+	case CG_SWAP_PEAK: peak_show(m, of, &memcg->swap, sb); break;
 	case CG_SWAP_EVENTS:
 		sb_printf(sb, "high %llu\nmax %llu\nfail %llu\n",
 			  (unsigned long long)memcg->events[MEMCG_SWAP_HIGH],
@@ -1501,29 +1593,43 @@ static void cg_show(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 }
 
 /*
+** A read through the open file of: -MEMLAB_ENODEV once its cgroup was
+** removed (kernfs_get_active() fails), -MEMLAB_EINVAL for a write-only
+** file (memory.reclaim).
+*/
+static int cgroup_file_read(memlab_machine *m, const struct cgroup_of *of, char **text,
+			    size_t *len)
+{
+	struct strbuf sb;
+
+	if (!of->memcg)
+		return -MEMLAB_ENODEV;
+	if (!cg_files[of->file].readable)
+		return -MEMLAB_EINVAL;
+	sb_init(&sb, m);
+	cg_show(m, of, &sb);
+	return sb_finish(&sb, text, len);
+}
+
+/*
 ** Read a cgroup file: "/memory.stat", "/a/b/memory.current", ...  The
 ** text is NUL-terminated, freed with memlab_free_text().  -MEMLAB_ENOENT
 ** for a cgroup or file that is not there (the root has no memory.current
 ** and the like), -MEMLAB_EINVAL for a write-only file (memory.reclaim).
+** As `cat`: a file opened, read and closed (memory.peak: the global peak).
 */
 int memlab_cgroup_read(memlab_machine *m, const char *path, char **text, size_t *len)
 {
-	struct mem_cgroup *memcg;
-	struct strbuf sb;
-	int f;
+	struct cgroup_of of = { .value = OFP_PEAK_UNSET };
 
 	if (!m || !path || !text)
 		return -MEMLAB_EINVAL;
 	*text = NULL;
 	if (len)
 		*len = 0;
-	if ((f = cg_resolve(m, path, &memcg)) < 0)
-		return f;
-	if (!cg_files[f].readable)
-		return -MEMLAB_EINVAL;
-	sb_init(&sb, m);
-	cg_show(m, memcg, (enum cg_file)f, &sb);
-	return sb_finish(&sb, text, len);
+	if ((of.file = cg_resolve(m, path, &of.memcg)) < 0)
+		return of.file;
+	return cgroup_file_read(m, &of, text, len);
 }
 
 /* ===================== writing the files ===================== */
@@ -1769,39 +1875,207 @@ static int cg_store(memlab_machine *m, struct mem_cgroup *memcg, enum cg_file f,
 }
 
 /*
+** cgroup_file_write() through kernfs_fop_write_iter(): nbytes of buf
+** through the open file of.  More than a page at once is E2BIG; once the
+** cgroup is removed the file is gone (ENODEV); writing nothing does
+** nothing; memory.peak and memory.swap.peak take any text.
+*/
+static int cgroup_file_write(memlab_machine *m, struct cgroup_of *of, const char *buf,
+			     size_t nbytes)
+{
+	struct cgroup_of **watchers;
+	memlab_task *prev;
+	int err;
+
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if (nbytes > m->page_size)		/* the atomic_write_len of cgroup files */
+		return -MEMLAB_E2BIG;
+	if (!of->memcg)
+		return -MEMLAB_ENODEV;
+	if (!nbytes)
+		return 0;
+	if (of_peak_counter(of, &watchers)) {
+		peak_write(of);
+		return 0;
+	}
+	prev = m->current;	/* the write comes from outside every task */
+	m->current = NULL;
+	err = cg_store(m, of->memcg, (enum cg_file)of->file, buf);
+	call_leave(m, prev);
+	return err;
+}
+
+/*
 ** Write value to a cgroup file, as `echo value > /sys/fs/cgroup/PATH`:
 ** "/a/memory.max" ("max", bytes, "64M"), memory.high, memory.min,
 ** memory.low, memory.oom.group (0, 1), memory.reclaim ("SIZE"),
-** cgroup.procs (a pid).  -MEMLAB_EINVAL for bad input (nothing changed),
+** cgroup.procs (a pid), memory.peak and memory.swap.peak (any value:
+** the local peak starts again; every open fd written keeps at least
+** the usage).  -MEMLAB_EINVAL for bad input (nothing changed),
 ** -MEMLAB_ENOENT for no such cgroup or file, -MEMLAB_ESRCH for an unknown
 ** pid, -MEMLAB_EAGAIN when memory.reclaim fell short.
 */
 int memlab_cgroup_write(memlab_machine *m, const char *path, const char *value)
 {
-	struct mem_cgroup *memcg;
-	memlab_task *prev;
-	int f, err;
+	struct cgroup_of of = { .value = OFP_PEAK_UNSET };
+	int err;
 
 	if (!m || !path || !value)
 		return -MEMLAB_EINVAL;
 	if (m->dead)
 		return -MEMLAB_EIO;
+	if ((of.file = cg_resolve(m, path, &of.memcg)) < 0)
+		return of.file;
+	err = cgroup_file_write(m, &of, value, strlen(value) + 1);	/* with echo's newline */
+	peak_release(&of);
+	return err;
+}
+
+/* ===================== open files ===================== */
+
+#define NR_OPEN_MAX	(1u << 20)	/* fs.nr_open's default: fds one table holds */
+
+/* The open file fd; NULL for a bad fd. */
+static struct cgroup_of *cgroup_of_get(memlab_machine *m, int fd)
+{
+	return m && fd >= 0 && (unsigned)fd < m->nr_cgroup_ofs ? m->cgroup_ofs[fd] : NULL;
+}
+
+/* The lowest free fd, the table doubled when it is full; -MEMLAB_EMFILE, -MEMLAB_ENOMEM. */
+static int cgroup_of_alloc_fd(memlab_machine *m)
+{
+	unsigned fd = 0, size = m->nr_cgroup_ofs ? 2 * m->nr_cgroup_ofs : 16;
+	struct cgroup_of **ofs;
+
+	while (fd < m->nr_cgroup_ofs && m->cgroup_ofs[fd])
+		fd++;
+	if (fd < m->nr_cgroup_ofs)
+		return (int)fd;
+	if (fd >= NR_OPEN_MAX)
+		return -MEMLAB_EMFILE;
+	if (!(ofs = ml_grow(m, m->cgroup_ofs, m->nr_cgroup_ofs, size, sizeof(*ofs))))
+		return -MEMLAB_ENOMEM;
+	m->cgroup_ofs = ofs;
+	m->nr_cgroup_ofs = size;
+	return (int)fd;
+}
+
+/*
+** Open a cgroup file ("/a/memory.peak") as open(2) would, for reading
+** and writing: *fd is the lowest free number.  -MEMLAB_ENOENT for no such
+** cgroup or file, -MEMLAB_EMFILE or -MEMLAB_ENOMEM when no fd is left.
+*/
+int memlab_cgroup_open(memlab_machine *m, const char *path, int *fd)
+{
+	struct mem_cgroup *memcg;
+	struct cgroup_of *of;
+	int f, n;
+
+	if (!m || !path || !fd)
+		return -MEMLAB_EINVAL;
+	*fd = -1;
 	if ((f = cg_resolve(m, path, &memcg)) < 0)
 		return f;
-	prev = m->current;	/* the write comes from outside every task */
-	m->current = NULL;
-	err = cg_store(m, memcg, (enum cg_file)f, value);
-	call_leave(m, prev);
-	return err;
+	if ((n = cgroup_of_alloc_fd(m)) < 0)
+		return n;
+	if (!(of = ml_alloc(m, sizeof(*of))))
+		return -MEMLAB_ENOMEM;
+	of->memcg = memcg;
+	of->file = f;
+	of->value = OFP_PEAK_UNSET;	/* peak_open() */
+	m->cgroup_ofs[n] = of;
+	*fd = n;
+	return 0;
+}
+
+/*
+** Read the open file fd, as memlab_cgroup_read() reads its path, but
+** memory.peak and memory.swap.peak show the fd's own peak once it was
+** written.  -MEMLAB_EBADF for a bad fd, -MEMLAB_ENODEV once its cgroup
+** was removed.
+*/
+int memlab_cgroup_fd_read(memlab_machine *m, int fd, char **text, size_t *len)
+{
+	struct cgroup_of *of = cgroup_of_get(m, fd);
+
+	if (!m || !text)
+		return -MEMLAB_EINVAL;
+	*text = NULL;
+	if (len)
+		*len = 0;
+	return of ? cgroup_file_read(m, of, text, len) : -MEMLAB_EBADF;
+}
+
+/*
+** write(2) of value (its bytes, no newline added) to the open file fd:
+** "" writes nothing and succeeds; otherwise as memlab_cgroup_write().
+** -MEMLAB_EBADF for a bad fd, -MEMLAB_ENODEV once its cgroup was removed,
+** -MEMLAB_E2BIG for more than a page.
+*/
+int memlab_cgroup_fd_write(memlab_machine *m, int fd, const char *value)
+{
+	struct cgroup_of *of = cgroup_of_get(m, fd);
+
+	if (!m || !value)
+		return -MEMLAB_EINVAL;
+	return of ? cgroup_file_write(m, of, value, strlen(value)) : -MEMLAB_EBADF;
+}
+
+/* Close the open file fd (its peak leaves the memcg's list).  -MEMLAB_EBADF for a bad fd. */
+int memlab_cgroup_close(memlab_machine *m, int fd)
+{
+	struct cgroup_of *of = cgroup_of_get(m, fd);
+
+	if (!of)
+		return -MEMLAB_EBADF;
+	peak_release(of);
+	m->cgroup_ofs[fd] = NULL;
+	ml_free(m, of, sizeof(*of));
+	return 0;
+}
+
+/*
+** kernfs_drain_open_files() of rmdir: the removed cgroup's open files
+** are released now; a read or write through them fails from then on.
+*/
+static void cgroup_drain_open_files(memlab_machine *m, struct mem_cgroup *memcg)
+{
+	for (unsigned fd = 0; fd < m->nr_cgroup_ofs; fd++) {
+		struct cgroup_of *of = m->cgroup_ofs[fd];
+
+		if (of && of->memcg == memcg) {
+			peak_release(of);
+			of->memcg = NULL;
+		}
+	}
 }
 
 /* ===================== m:check() ===================== */
 
 /*
+** A counter's peaks: the global one (memory.peak) at or above the local
+** one, which is at or above the usage; no open fd's peak above the global.
+*/
+static void check_peaks(struct ml_check *c, const char *path, const char *file,
+			const struct page_counter *pc, const struct cgroup_of *watchers)
+{
+	if (pc->usage > pc->local_watermark)
+		ml_violation(c, "memcg %s: usage above %s.peak's local peak", path, file);
+	if (pc->local_watermark > pc->watermark)
+		ml_violation(c, "memcg %s: %s.peak's local peak above the global one", path, file);
+	for (; watchers; watchers = watchers->next)
+		if (watchers->value > pc->watermark)
+			ml_violation(c, "memcg %s: an open %s.peak above the global peak", path,
+				     file);
+}
+
+/*
 ** The controller's invariants: every charged page's memcg exists; a
 ** memcg's usage is what its subtree's pages, page tables and stocks hold;
 ** every statistic is its own count plus its children's; each lruvec
-** counts the pages on its lists; task counts are right.
+** counts the pages on its lists; task counts are right; the peaks are in
+** order (check_peaks).
 */
 static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *memcg,
 		      const uint64_t *charged, const uint64_t *swapped)
@@ -1844,8 +2118,35 @@ static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *
 	if (tasks != (uint64_t)memcg->nr_tasks)
 		ml_violation(c, "memcg %s: %d tasks counted, %llu in it", path, memcg->nr_tasks,
 			     (unsigned long long)tasks);
-	if (memcg->memory.usage > memcg->memory.watermark)
-		ml_violation(c, "memcg %s: usage above memory.peak", path);
+	check_peaks(c, path, "memory", &memcg->memory, memcg->memory_peaks);
+	check_peaks(c, path, "memory.swap", &memcg->swap, memcg->swap_peaks);
+}
+
+/* A written fd is on its cgroup's list of peaks (an unwritten one is not). */
+static bool on_peaks_list(const struct cgroup_of *of, const struct cgroup_of *watchers)
+{
+	for (; watchers; watchers = watchers->next)
+		if (watchers == of)
+			return true;
+	return false;
+}
+
+/* Each open file names a cgroup that is there, and is on its list once written. */
+static void check_open_files(memlab_machine *m, struct ml_check *c)
+{
+	for (unsigned fd = 0; fd < m->nr_cgroup_ofs; fd++) {
+		struct cgroup_of *of = m->cgroup_ofs[fd], **watchers;
+
+		if (!of || !of->memcg)
+			continue;
+		if (!of->memcg->online)
+			ml_violation(c, "cgroup fd %u: open in a removed cgroup", fd);
+		else if (of_peak_counter(of, &watchers) &&
+			 (of->value != OFP_PEAK_UNSET) != on_peaks_list(of, *watchers))
+			ml_violation(c, "cgroup fd %u: %s its cgroup's list of peaks", fd,
+				     of->value == OFP_PEAK_UNSET ? "never written, but on"
+								 : "written, but not on");
+	}
 }
 
 int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
@@ -1890,6 +2191,7 @@ int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	for (struct mem_cgroup *memcg = m->root_mem_cgroup; memcg;
 	     memcg = next_descendant_pre(memcg, m->root_mem_cgroup))
 		check_one(m, &c, memcg, charged, swapped);
+	check_open_files(m, &c);
 	ml_free(m, charged, 2 * m->memcg_idr_size * sizeof(uint64_t));
 	return c.count;
 }

@@ -22,9 +22,14 @@ enum memcg_memory_event {
 /* The memcg's statistics: the node's vmstat items, then its own. */
 enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_SWAP, MEMCG_NR_STAT };
 
-/* mm/page_counter.c: a usage and its limits, in pages, charged up the tree. */
+/*
+** mm/page_counter.c: a usage and its limits, in pages, charged up the
+** tree.  A charge raises both peaks; watermark is memory.peak's global
+** one, never reset, local_watermark the one a write to memory.peak resets
+** to the usage (6.12+), so watermark >= local_watermark >= usage.
+*/
 struct page_counter {
-	uint64_t usage, watermark, failcnt;
+	uint64_t usage, watermark, local_watermark, failcnt;
 	uint64_t min, low, high, max;
 	uint64_t emin, elow;		/* effective protection, as the last reclaim walk found it */
 	struct page_counter *parent;
@@ -45,6 +50,22 @@ struct mem_cgroup {
 	int64_t stat_dead[MEMCG_NR_STAT];	/* what freed children left in stat[] */
 	struct lruvec lruvec;		/* its pages' LRU lists on the node */
 	struct mem_cgroup *reclaim_pos;	/* mem_cgroup_reclaim_iter: where a partial walk resumes */
+	struct cgroup_of *memory_peaks;	/* open memory.peak files written once: their peaks */
+	struct cgroup_of *swap_peaks;	/* the same for memory.swap.peak */
+};
+
+#define OFP_PEAK_UNSET	UINT64_MAX	/* cgroup_of_peak.value of an fd never written */
+
+/*
+** An open cgroup file (kernfs_open_file, with cgroup_of_peak's value for
+** memory.peak and memory.swap.peak): memlab_cgroup_open's fd indexes
+** m->cgroup_ofs.  An fd written once is on its memcg's list of peaks.
+*/
+struct cgroup_of {
+	struct mem_cgroup *memcg;	/* NULL once rmdir removed the file (kernfs drained it) */
+	int file;			/* which file (memcontrol.c's enum cg_file) */
+	uint64_t value;			/* the fd's peak in pages, OFP_PEAK_UNSET until written */
+	struct cgroup_of *next;		/* on memcg->memory_peaks or ->swap_peaks */
 };
 
 /* memcg_stock_pcp: charges taken ahead, per CPU, for up to NR_MEMCG_STOCK memcgs. */

@@ -176,6 +176,87 @@ TEST(mkdir_p_all_or_nothing)
 	memlab_destroy(m);
 }
 
+/*
+** memory.peak's counters out of order, and an open fd's peak that is
+** above the global one or left off its cgroup's list.
+*/
+TEST(peaks)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+	uint64_t local;
+	struct cgroup_of *of;
+	int fd;
+
+	ASSERT(m);
+	local = memcg->memory.local_watermark;
+	memcg->memory.local_watermark = memcg->memory.usage - 1;
+	ASSERT(violation(m, "memcg /box: usage above memory.peak's local peak"));
+	memcg->memory.local_watermark = memcg->memory.watermark + 1;
+	ASSERT(violation(m, "memcg /box: memory.peak's local peak above the global one"));
+	memcg->memory.local_watermark = local;
+	ASSERT_OK(memlab_cgroup_open(m, "/box/memory.peak", &fd));
+	ASSERT_OK(memlab_cgroup_fd_write(m, fd, "1"));
+	of = m->cgroup_ofs[fd];
+	ASSERT(memcg->memory_peaks == of);
+	of->value = memcg->memory.watermark + 1;
+	ASSERT(violation(m, "memcg /box: an open memory.peak above the global peak"));
+	of->value = memcg->memory.usage;
+	memcg->memory_peaks = NULL;
+	ASSERT(violation(m, "written, but not on its cgroup's list of peaks"));
+	memcg->memory_peaks = of;
+	ASSERT_EQ(check(m), 0);
+	ASSERT_OK(memlab_cgroup_close(m, fd));
+	ASSERT(!memcg->memory_peaks);
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);
+}
+
+/*
+** The fd API: open's errors, the lowest free fd, EBADF, an empty write,
+** ENODEV after rmdir, and open files left for memlab_destroy to free.
+*/
+TEST(cgroup_fds)
+{
+	memlab_machine *m = NULL;
+	int fd, fd2, fd3;
+	char *text;
+	size_t len;
+
+	ASSERT_OK(memlab_create(NULL, &m));
+	ASSERT_OK(memlab_cgroup_mkdir(m, "/c"));
+	ASSERT_EQ(memlab_cgroup_open(m, "/c/memory.none", &fd), -MEMLAB_ENOENT);
+	ASSERT_EQ(fd, -1);
+	ASSERT_EQ(memlab_cgroup_open(m, "/memory.peak", &fd), -MEMLAB_ENOENT);
+	ASSERT_OK(memlab_cgroup_open(m, "/c/memory.peak", &fd));
+	ASSERT_OK(memlab_cgroup_open(m, "/c/memory.swap.peak", &fd2));
+	ASSERT_EQ(fd, 0);
+	ASSERT_EQ(fd2, 1);
+	ASSERT_OK(memlab_cgroup_fd_read(m, fd, &text, &len));
+	ASSERT_STREQ(text, "0\n");
+	ASSERT_EQ(len, 2);
+	memlab_free_text(m, text);
+	ASSERT_OK(memlab_cgroup_fd_write(m, fd, ""));
+	ASSERT(!m->root_mem_cgroup->children->memory_peaks);	/* nothing written */
+	ASSERT_OK(memlab_cgroup_fd_write(m, fd, "x"));
+	ASSERT(m->root_mem_cgroup->children->memory_peaks);
+	ASSERT_EQ(memlab_cgroup_fd_read(m, 7, &text, &len), -MEMLAB_EBADF);
+	ASSERT(!text);
+	ASSERT_EQ(memlab_cgroup_fd_write(m, -1, "x"), -MEMLAB_EBADF);
+	ASSERT_EQ(memlab_cgroup_close(m, 7), -MEMLAB_EBADF);
+	ASSERT_OK(memlab_cgroup_rmdir(m, "/c"));
+	ASSERT_EQ(memlab_cgroup_fd_read(m, fd, &text, &len), -MEMLAB_ENODEV);
+	ASSERT_EQ(memlab_cgroup_fd_write(m, fd, "x"), -MEMLAB_ENODEV);
+	ASSERT_OK(memlab_cgroup_close(m, fd));
+	ASSERT_EQ(memlab_cgroup_close(m, fd), -MEMLAB_EBADF);
+	ASSERT_OK(memlab_cgroup_mkdir(m, "/c"));
+	ASSERT_OK(memlab_cgroup_open(m, "/c/memory.current", &fd3));
+	ASSERT_EQ(fd3, 0);			/* the lowest free fd */
+	ASSERT_EQ(check(m), 0);
+	memlab_destroy(m);			/* fd2 and fd3 still open */
+}
+
 int main(void)
 {
 	RUN(clean);
@@ -184,6 +265,8 @@ int main(void)
 	RUN(page_owner);
 	RUN(tasks);
 	RUN(mkdir_p_all_or_nothing);
+	RUN(peaks);
+	RUN(cgroup_fds);
 	printf("%d passed, %d failed\n", test_passed_count, test_failed_count);
 	return test_failed_count != 0;
 }

@@ -44,6 +44,7 @@ MEMLAB_API const char *(memlab_version) (void);
 	XX(ESRCH, 3, "No such process")                     \
 	XX(EINTR, 4, "Interrupted system call")             \
 	XX(EIO, 5, "Input/output error")                    \
+	XX(E2BIG, 7, "Argument list too long")              \
 	XX(EBADF, 9, "Bad file descriptor")                 \
 	XX(EAGAIN, 11, "Resource temporarily unavailable")  \
 	XX(ENOMEM, 12, "Cannot allocate memory")            \
@@ -53,6 +54,7 @@ MEMLAB_API const char *(memlab_version) (void);
 	XX(EEXIST, 17, "File exists")                       \
 	XX(ENODEV, 19, "No such device")                    \
 	XX(EINVAL, 22, "Invalid argument")                  \
+	XX(EMFILE, 24, "Too many open files")               \
 	XX(ETXTBSY, 26, "Text file busy")                   \
 	XX(EFBIG, 27, "File too large")                     \
 	XX(ENOSPC, 28, "No space left on device")           \
@@ -433,8 +435,18 @@ MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 **     memory.min, memory.low ("max" or bytes with K/M/G/T suffixes,
 **     rounded down to pages), memory.oom.group (0/1), memory.reclaim
 **     ("SIZE [swappiness=N]": -MEMLAB_EAGAIN when it fell short),
-**     cgroup.procs (a pid).  Lowering memory.max below the usage reclaims
-**     and then OOM-kills in the cgroup, as Linux does.
+**     cgroup.procs (a pid), memory.peak and memory.swap.peak (any text).
+**     Lowering memory.max below the usage reclaims and then OOM-kills in
+**     the cgroup, as Linux does.
+**   open, fd_read, fd_write, close: a file held open, as open(2), read(2),
+**     write(2) (value's bytes, no newline: "" writes nothing) and
+**     close(2).  Only memory.peak and memory.swap.peak keep state per fd
+**     (6.12+): an fd never written reads the global peak; a write through
+**     it resets the cgroup's local peak to the usage and raises every
+**     other written fd's peak to the usage; from then on it reads its own
+**     peak, the highest usage since.  After rmdir the fd reads and writes
+**     -MEMLAB_ENODEV; a bad fd is -MEMLAB_EBADF; a write over a page is
+**     -MEMLAB_E2BIG.  Open files are the machine's, freed with it.
 */
 MEMLAB_API int (memlab_cgroup_mkdir) (memlab_machine *m, const char *path);
 MEMLAB_API int (memlab_cgroup_rmdir) (memlab_machine *m, const char *path);
@@ -442,6 +454,10 @@ MEMLAB_API int (memlab_cgroup_attach) (memlab_machine *m, const char *path, int 
 MEMLAB_API int (memlab_cgroup_read) (memlab_machine *m, const char *path, char **text,
 				     size_t *len);
 MEMLAB_API int (memlab_cgroup_write) (memlab_machine *m, const char *path, const char *value);
+MEMLAB_API int (memlab_cgroup_open) (memlab_machine *m, const char *path, int *fd);
+MEMLAB_API int (memlab_cgroup_fd_read) (memlab_machine *m, int fd, char **text, size_t *len);
+MEMLAB_API int (memlab_cgroup_fd_write) (memlab_machine *m, int fd, const char *value);
+MEMLAB_API int (memlab_cgroup_close) (memlab_machine *m, int fd);
 
 /*
 ** Linux's drain_all_pages(): give every page on the per-CPU page lists of
