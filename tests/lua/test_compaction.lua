@@ -220,6 +220,40 @@ function test_mlocked_pages_migrate()
   lu.assertTrue(m:check())
 end
 
+-- Direct compaction drains only its own CPU's folio batches (compact_zone's
+-- lru_add_drain): the host's allocation runs on CPU 0, so pages new on
+-- CPU 0 join the LRU lists and can move, while CPU 1's still wait.
+function test_direct_compaction_drains_its_cpu()
+  local m = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local frag = fragment(m, 8192)
+  local function fresh(cpu)
+    local p = m:spawn{ name = "cpu" .. cpu }
+    p:run_on(cpu)
+    local a = assert(p:mmap(nil, 4 * PAGE, "rw", "private|anonymous"))
+    for i = 0, 3 do assert(p:write(a + i * PAGE, "x")) end
+    return p, a
+  end
+  m:lru_add_drain_all()			-- nothing else waits
+  local p0, a0 = fresh(0)
+  local p1, a1 = fresh(1)
+  local w0, w1 = p0:translate(a0).pfn, p1:translate(a1).pfn
+  lu.assertNil(m:page(w0).lru_list)	-- both wait in their CPU's lru_add batch
+  lu.assertNil(m:page(w1).lru_list)
+  m:drain_pages()
+  while m:alloc_pages(4, "atomic|nowarn") do end
+  local before = m:vmstat()
+  local pfn = m:alloc_pages(4, "kernel|noretry")
+  lu.assertNotNil(pfn)
+  lu.assertEquals(m:vmstat().compact_stall - before.compact_stall, 1)
+  lu.assertEquals(m:page(p0:translate(a0).pfn).lru_list, "inactive_anon")
+  lu.assertNil(m:page(p1:translate(a1).pfn).lru_list)
+  lu.assertEquals(p1:translate(a1).pfn, w1)		-- off the LRU: compaction left it
+  m:free_pages(pfn, 4)
+  frag:exit()
+  lu.assertTrue(m:check())
+  m:close()
+end
+
 function test_compact_argument_errors()
   local m = machine()
   lu.assertTrue(m:compact())           -- nothing to do is fine
