@@ -1001,8 +1001,9 @@ static bool addr_canonical(const memlab_machine *m, uint64_t addr)
 /*
 ** do_user_addr_fault(): the fault.  The OOM killer ran inside its
 ** allocations or charges when they found no memory; a task it chose dies
-** on its way back to user space -- the access ends as SIGKILL, whether
-** the fault failed (VM_FAULT_OOM) or the reserves let it complete.
+** on its way back to user space -- the access ends as SIGKILL, however
+** the fault ended (VM_FAULT_OOM, the reserves let it complete, or a
+** SIGBUS or SIGSEGV the fatal signal overrides).
 */
 int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, int *si_code)
 {
@@ -1013,7 +1014,7 @@ int do_user_addr_fault(memlab_task *t, uint64_t addr, int access, bool present, 
 		return -MEMLAB_EFAULT;
 	}
 	err = __do_user_addr_fault(t, addr, access, present, si_code);
-	if (err == -MEMLAB_ENOMEM || (!err && t->oom_victim))
+	if (err == -MEMLAB_ENOMEM || t->oom_victim)
 		return pagefault_out_of_memory(t, si_code);
 	return err;
 }

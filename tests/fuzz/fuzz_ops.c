@@ -1244,7 +1244,9 @@ static void op_mlock(struct fuzz *f)
 {
 	static const int mcl[] = { 0, 1, 4, 5, 6, 7, 8, 0x7fffffff };
 	memlab_task *t = pick_task(f);
-	uint64_t addr, len, start, end, pass = 0x10054400ull | 0x400000ull | (1ull << 40);
+	/* what mlock_fixup() passes by: VM_SPECIAL, VM_HUGETLB, VM_DROPPABLE */
+	const uint64_t pass = 0x10044400ull | 0x400000ull | (1ull << 40);
+	uint64_t addr, len, start, end;
 	uint8_t b;
 	int rc, flags = 0, kind;
 

@@ -470,4 +470,24 @@ function TestOom:test_populate_by_the_victim()
   lu.assertTrue(m:check())
 end
 
+-- The OOM killer chose the faulting task while it allocated a page table;
+-- the fault then found the file page past the end (SIGBUS), but the task
+-- dies of the SIGKILL.
+function TestOom:test_victim_fault_ends_in_sigkill()
+  local m = self.m
+  local p = m:spawn{ name = "p" }
+  local a = assert(p:mmap(nil, 24 << 20, "rw", "private|anonymous"))
+  p:touch(a, 24 << 20, "w")
+  local f = m:file{ path = "/data/empty", size = 0 }
+  local b = assert(p:mmap(0x7e0000000000, PAGE, "r", "private|fixed", f, 0))
+  lu.assertEquals({ p:read(b, 1) }, { nil, "SIGBUS", "BUS_ADRERR" })  -- its table is there now
+  assert(p:munmap(b, PAGE))
+  local c = assert(p:mmap(0x7f0000000000, PAGE, "r", "private|fixed", f, 0))  -- a new table
+  while m:alloc_pages(0, "GFP_HIGHUSER_MOVABLE") do end
+  lu.assertEquals({ p:read(c, 1) }, { nil, "SIGKILL", 9 })
+  lu.assertFalse(alive(p))
+  lu.assertEquals(killed(m), { p.pid })
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
