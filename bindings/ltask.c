@@ -502,11 +502,13 @@ static int t_sbrk(lua_State *L)
 	memlab_task *t = lmemlab_checktask(L, "sbrk", &lm);
 	int64_t incr = check_increment(L, 2, "sbrk");
 	uint64_t old = 0;
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_sbrk(t, incr, &old);
 	lmemlab_end_call(L, lm, "sbrk", rc);
+	if (lmemlab_pushkilled(L, lm, t, pid))	/* populating under mlockall */
+		return 3;
 	return push_addr_result(L, rc, old);
 }
 
@@ -517,10 +519,13 @@ static int t_brk(lua_State *L)
 	memlab_task *t = lmemlab_checktask(L, "brk", &lm);
 	uint64_t addr = lmemlab_checkaddr(L, 2, "brk", "addr");
 	uint64_t brk;
+	int pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	brk = memlab_brk(t, addr);
 	lmemlab_end_call(L, lm, "brk", 0);
+	if (lmemlab_pushkilled(L, lm, t, pid))	/* populating under mlockall */
+		return 3;
 	lua_pushinteger(L, (lua_Integer)brk);
 	return 1;
 }
@@ -600,11 +605,13 @@ static int t_mprotect(lua_State *L)
 	uint64_t addr = lmemlab_checkaddr(L, 2, "mprotect", "addr");
 	uint64_t len = lmemlab_checklength(L, 3, "mprotect", "len");
 	int prot = check_prot(L, 4, "mprotect");
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = memlab_mprotect(t, addr, len, prot);
 	lmemlab_end_call(L, lm, "mprotect", rc);
+	if (lmemlab_pushkilled(L, lm, t, pid))	/* populating a locked mapping */
+		return 3;
 	return lmemlab_pushok(L, rc);
 }
 

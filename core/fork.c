@@ -105,8 +105,10 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 
 /*
 ** dup_mmap(): every VMA in address order, then flush_tlb_mm(oldmm): the
-** parent's private entries became read-only.  On failure the child is
-** torn down (and the parent flushed all the same, as Linux does).
+** parent's private entries became read-only.  A parent the OOM killer
+** chose meanwhile copies no more VMAs (-EINTR: "don't duplicate many vmas
+** if we've been oom-killed").  On failure the child is torn down (and the
+** parent flushed all the same, as Linux does).
 */
 static int dup_mmap(memlab_task *child, memlab_task *parent)
 {
@@ -117,7 +119,7 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 	child->mm->owner = child;
 	mmap_write_lock(child->mm);	/* mmap_write_lock_nested() */
 	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
-		err = dup_vma(child, parent, v);
+		err = parent->oom_victim ? -MEMLAB_EINTR : dup_vma(child, parent, v);
 	child->mm->hiwater_rss = get_mm_rss(child->mm);
 	child->mm->hiwater_vm = child->mm->total_vm;
 	mmap_write_unlock(child->mm);

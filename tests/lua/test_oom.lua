@@ -490,4 +490,49 @@ function TestOom:test_victim_fault_ends_in_sigkill()
   lu.assertTrue(m:check())
 end
 
+-- The calls that populate memory may OOM-kill their caller too: mprotect
+-- making a locked mapping writable (a COW of every page), brk and sbrk
+-- under mlockall(MCL_FUTURE).  The caller dies in the system call and
+-- never sees a result.
+function TestOom:test_populating_calls_by_the_victim()
+  local m, n = self.m, 16384				-- 64 MiB on a 32 MiB machine
+  local a = m:spawn{ name = "a", root = true }
+  local addr = assert(a:mmap(nil, n * PAGE, "r", "private|anonymous"))
+  assert(a:mlock(addr, n * PAGE))
+  lu.assertEquals({ a:mprotect(addr, n * PAGE, "rw") }, { nil, "SIGKILL", 9 })
+  local b = m:spawn{ name = "b", root = true }
+  assert(b:mlockall("future"))
+  lu.assertEquals({ b:brk(b:brk(0) + n * PAGE) }, { nil, "SIGKILL", 9 })
+  local c = m:spawn{ name = "c", root = true }
+  assert(c:mlockall("future"))
+  lu.assertEquals({ c:sbrk(n * PAGE) }, { nil, "SIGKILL", 9 })
+  lu.assertEquals(killed(m), { a.pid, b.pid, c.pid })
+  lu.assertTrue(m:check())
+end
+
+-- A fork whose parent the OOM killer chose copies no more VMAs (dup_mmap's
+-- fatal_signal_pending(): -EINTR), so only the VMA being copied takes
+-- page tables from the reserves.
+function TestOom:test_fork_victim_stops_copying()
+  local m = self.m
+  local p = m:spawn{ name = "forker" }
+  for _ = 1, 40 do				-- 40 VMAs, a PTE table each in the child
+    assert(p:write(assert(p:mmap(nil, 2 << 20, "rw", "private|anonymous")), "x"))
+  end
+  local big = assert(p:mmap(nil, 20 << 20, "rw", "private|anonymous"))
+  p:touch(big, 20 << 20, "w")
+  while m:alloc_pages(0, "GFP_HIGHUSER_MOVABLE") do end
+  m:trace{ events = { "mm_page_alloc", "mark_victim" } }
+  lu.assertEquals({ p:fork() }, { nil, "SIGKILL", 9 })
+  local marked, after = false, 0
+  for _, e in ipairs(m:trace_events()) do
+    if e.event == "mark_victim" then marked = true
+    elseif marked and e.event == "mm_page_alloc" and e.pfn >= 0 then after = after + 1 end
+  end
+  m:trace(false)
+  lu.assertTrue(marked)
+  lu.assertTrue(after <= 3, after .. " page allocations after the parent was chosen")
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())

@@ -509,6 +509,17 @@ MEMLAB_API int (memlab_compact_memory) (memlab_machine *m);
 
 /* ===================== processes and address spaces ===================== */
 
+/*
+** A task's lifetime.  Any call for a task that may allocate memory for it
+** (an access, mmap with MAP_POPULATE, mprotect of a locked mapping, brk,
+** mremap, madvise, mlock, fork, pread/pwrite; and memlab_cgroup_write of
+** memory.max) may run the OOM killer inside that allocation, as Linux
+** does: the victims other than the caller (and those sharing its mm) have
+** exited when it returns to the retried allocation, the caller chosen has
+** exited when the call returns.  Their memlab_task pointers dangle then:
+** a host that keeps tasks across calls looks them up again by pid
+** (memlab_find_task).
+*/
 typedef struct memlab_task memlab_task;
 typedef struct memlab_file memlab_file;
 
@@ -623,11 +634,12 @@ MEMLAB_API int (memlab_spawn) (memlab_machine *m, const struct memlab_spawn_args
 ** shared copy-on-write, shared mappings shared, VM_DONTCOPY VMAs left
 ** out, VM_WIPEONFORK ones empty, mlock not inherited.  0 and the child
 ** in *out, or -MEMLAB_ENOMEM (overcommit refused a VM_ACCOUNT copy, or
-** no frame for a page table) with nothing of the child left.  A page
-** table charged at t's cgroup's memory.max runs its OOM killer: another
+** no frame for a page table and the OOM killer could not help) with
+** nothing of the child left.  A page table that finds no free frame, or
+** no room under t's cgroup's memory.max, runs the OOM killer: another
 ** task killed, the fork goes on; t killed, the fork fails (-MEMLAB_ENOMEM,
-** or -MEMLAB_EINTR when the charge still went through) and t has exited
-** when the call returns.
+** or -MEMLAB_EINTR: dup_mmap copies no more VMAs for a dying parent) and
+** t has exited when the call returns.
 */
 MEMLAB_API int (memlab_fork) (memlab_task *t, memlab_task **out);
 
@@ -801,8 +813,9 @@ MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
 ** SEGV_ACCERR, SEGV_KERNEL (x86: a non-canonical address, a general
 ** protection fault) or BUS_ADRERR (a file page past its end) when Linux would
 ** send a signal, after the bytes before the faulting page were copied;
-** when a fault finds no free frame the OOM killer runs (oom_kill.c): when
-** it kills other processes the fault is retried; when it kills the task
+** when a fault finds no free frame the OOM killer runs inside its
+** allocation (oom_kill.c): when it kills other processes the allocation
+** is retried; when it kills the task
 ** itself (or a process sharing its mm) the access returns -MEMLAB_EFAULT
 ** with *si_code = MEMLAB_SIGKILL, and the task (its thread group, the
 ** processes sharing its mm) exits as the outermost call returns: the
