@@ -341,6 +341,7 @@ struct memlab_page_info {
 	int refcount;		/* page_ref_count() */
 	int pageblock_migratetype;
 	int pcp;		/* on a per-CPU page list (then neither free nor allocated) */
+	int pcp_cpu;		/* the CPU whose page list holds it, -1 when not pcp */
 	int mapcount;		/* page-table entries mapping it (page_mapcount) */
 	int anon;		/* an anonymous page (PageAnon) */
 	int file;		/* a page of a file's page cache (shmem included) */
@@ -370,6 +371,11 @@ struct memlab_zone_info {
 	uint64_t pgalloc;		/* pgalloc_<zone> */
 	int pcp_count, pcp_high, pcp_batch;	/* cpu 0's pageset, as zoneinfo shows it */
 	int pcp_high_min, pcp_high_max;
+	int nr_cpus;				/* the pagesets below: one per CPU */
+	struct memlab_pageset {			/* as zoneinfo's "cpu: N" block shows it */
+		int count, high, batch, high_min, high_max;
+	} pagesets[MEMLAB_MAX_CPUS];
+	uint64_t pcp_total;			/* pages on every CPU's lists */
 };
 
 MEMLAB_API int (memlab_nr_zones) (const memlab_machine *m);
