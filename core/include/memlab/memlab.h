@@ -467,10 +467,11 @@ MEMLAB_API int (memlab_cgroup_close) (memlab_machine *m, int fd);
 
 /*
 ** Linux's drain_all_pages(): give every page on the per-CPU page lists of
-** every zone back to the buddy allocator (where it merges with its free
-** buddies).  Linux calls it when an allocation fails after direct reclaim
-** (__alloc_pages_direct_reclaim), and for memory offlining, isolation
-** and compaction; memlab's slow path does the first.  Returns 0.
+** every CPU and zone back to the buddy allocator (where it merges with
+** its free buddies).  Linux calls it when an allocation fails after
+** direct reclaim (__alloc_pages_direct_reclaim), and for memory
+** offlining, isolation and kcompactd; memlab's slow path and kcompactd do
+** too.  Returns 0.
 */
 MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 
