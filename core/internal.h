@@ -339,6 +339,7 @@ struct memlab_machine {
 	/* fault injection; the task on whose behalf the core runs (or NULL) */
 	struct fault_point fault[FI_NR_POINTS];
 	struct memlab_task *current;
+	int work_cpu;			/* the CPU per-CPU work runs on (queue_work_on), -1: none */
 
 	/* tracing */
 	uint64_t trace_mask;		/* events anyone wants: hook | ring */

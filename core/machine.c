@@ -507,6 +507,7 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	m->alloc_ud = cfg->alloc_ud;
 	m->report = cfg->report;
 	m->report_ud = cfg->report_ud;
+	m->work_cpu = -1;
 	kswapd_init(m);
 	err = memcg_init(m);
 	if (!err)

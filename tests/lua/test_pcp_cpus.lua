@@ -187,6 +187,22 @@ function test_direct_reclaim_drains_the_other_cpu()
   lu.assertTrue(m:check())
 end
 
+-- m:lru_add_drain_all() runs each CPU's drain on that CPU (the work it
+-- queues, lru_add_drain_per_cpu): a page whose last reference was CPU 1's
+-- lru_add batch goes to CPU 1's pageset, whoever asked for the drain.
+function test_lru_add_drain_all_frees_on_the_batchs_cpu()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p = m:spawn{ name = "p" }
+  assert(p:run_on(1))
+  local a, pfns = written(p, 4)                  -- they wait in CPU 1's batch
+  assert(p:run_on(0))
+  assert(p:munmap(a, 4 * PAGE))                  -- munmap does not drain: the batch holds them
+  for _, pfn in ipairs(pfns) do lu.assertEquals(m:page(pfn).refcount, 1) end
+  lu.assertTrue(m:lru_add_drain_all())           -- the host's call, on CPU 0
+  for _, pfn in ipairs(pfns) do lu.assertEquals(m:page(pfn).pcp_cpu, 1) end
+  lu.assertTrue(m:check())
+end
+
 -- memlab.new{ pcp = false }: every CPU's pageset is as zone_pcp_disable() leaves it.
 function test_pcp_disabled_on_every_cpu()
   local m <close> = memlab.new{ ram = "256M", seed = 1, cpus = 2, pcp = false }

@@ -480,7 +480,8 @@ MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 ** pages waiting to join an LRU list join it, the queued moves between
 ** lists (activation, deactivation, MADV_FREE's, the rotation of a page
 ** written back) happen, and the batches' page references go (a page no
-** one else holds is freed).  Linux calls it for drop_caches, compaction
+** one else holds is freed, onto the per-CPU lists of the CPU whose batch
+** held it: Linux drains each CPU's batches on that CPU).  Linux calls it for drop_caches, compaction
 ** of every node and memory.reclaim's last try; a host calls it to see
 ** the lists as they will be.  Returns 0.
 */
