@@ -1000,7 +1000,7 @@ static void drain_pages(memlab_machine *m, int cpu)
 		drain_pages_zone(m, cpu, &m->zones[i]);
 }
 
-/* drain_local_pages(): the current task's CPU only; z NULL: every zone. */
+/* drain_local_pages(): this CPU's pagesets only; z NULL: every zone. */
 void drain_local_pages(memlab_machine *m, struct zone *z)
 {
 	int cpu = smp_processor_id(m);
@@ -1013,9 +1013,10 @@ void drain_local_pages(memlab_machine *m, struct zone *z)
 
 /*
 ** drain_all_pages() (__drain_all_pages): every online CPU's pagesets, one
-** CPU after the other as the work Linux queues on each; z NULL: every
-** zone.  (Linux skips a CPU whose pagesets look empty: draining an
-** empty one does nothing here either.)
+** CPU after the other, drained from the calling CPU as Linux does (it
+** locks a remote CPU's pcp: no work runs there); z NULL: every zone.
+** (Linux skips a CPU whose pagesets look empty: draining an empty one
+** does nothing here either.)
 */
 void drain_all_pages(memlab_machine *m, struct zone *z)
 {
