@@ -187,6 +187,34 @@ function test_direct_reclaim_drains_the_other_cpu()
   lu.assertTrue(m:check())
 end
 
+-- kcompactd, giving up on a zone (COMPACT_COMPLETE), drains that zone's
+-- pagesets on every CPU (kcompactd_do_work's drain_all_pages(zone)) before
+-- it defers it: CPU 1's freed pages may merge now.
+local COMPACT_COMPLETE = 5                  -- enum compact_result
+
+function test_kcompactd_drains_every_cpu()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, zones = "single", cpus = 2 }
+  local BASE, n = 0x10000000, 12000
+  local p = m:spawn{ name = "frag", aslr = false }
+  assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, n - 1 do assert(p:write(BASE + i * PAGE, "x")) end
+  for i = 0, n - 1, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  local f = m:file{ path = "/data/f", size = 40 << 20 }   -- the page cache fills the rest
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  for off = 0, (40 << 20) - 65536, 65536 do assert(p:pread(f, buf, 65536, off)) end
+  local pfns = freed_on(m, 1)
+  lu.assertTrue(zone(m, "Normal").pagesets[2].count >= #pfns)
+  local seen = {}
+  m:on("mm_compaction_end", function(ev) seen[#seen + 1] = ev.status end)
+  m:on("mm_compaction_kcompactd_sleep", function()
+    seen[#seen + 1] = zone(m, "Normal").pagesets[2].count
+  end)
+  while m:alloc_pages(9, "GFP_NOWAIT") do end      -- wakes kswapd, which wakes kcompactd
+  lu.assertEquals(seen, { COMPACT_COMPLETE, 0 })
+  for _, pfn in ipairs(pfns) do lu.assertFalse(m:page(pfn).pcp) end
+  lu.assertTrue(m:check())
+end
+
 -- m:lru_add_drain_all() runs each CPU's drain on that CPU (the work it
 -- queues, lru_add_drain_per_cpu): a page whose last reference was CPU 1's
 -- lru_add batch goes to CPU 1's pageset, whoever asked for the drain.
