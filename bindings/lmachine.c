@@ -901,6 +901,28 @@ static void push_indices(lua_State *L, lmachine *lm, int zid,
 	lua_setfield(L, -2, "unusable_index");
 }
 
+/* A CPU's pageset, as zoneinfo shows it: { count=, high=, batch=, high_min=, high_max= } */
+static void push_pageset(lua_State *L, const struct memlab_pageset *ps)
+{
+	lua_createtable(L, 0, 6);
+	lmemlab_setint(L, "count", (uint64_t)ps->count);
+	lmemlab_setint(L, "high", (uint64_t)ps->high);
+	lmemlab_setint(L, "batch", (uint64_t)ps->batch);
+	lmemlab_setint(L, "high_min", (uint64_t)ps->high_min);
+	lmemlab_setint(L, "high_max", (uint64_t)ps->high_max);
+}
+
+/* Every CPU's pageset, [cpu + 1], each with its cpu= */
+static void push_pagesets(lua_State *L, const struct memlab_zone_info *zi)
+{
+	lua_createtable(L, zi->nr_cpus, 0);
+	for (int cpu = 0; cpu < zi->nr_cpus; cpu++) {
+		push_pageset(L, &zi->pagesets[cpu]);
+		lmemlab_setint(L, "cpu", (uint64_t)cpu);
+		lua_rawseti(L, -2, (lua_Integer)cpu + 1);
+	}
+}
+
 /* One zone's table, pushed. */
 static void push_zone(lua_State *L, lmachine *lm, int zid,
 		      const struct memlab_zone_info *zi)
@@ -932,13 +954,11 @@ static void push_zone(lua_State *L, lmachine *lm, int zid,
 	lua_setfield(L, -2, "nr_free");
 	push_migratetypes(L, zi, nr_orders);
 	lmemlab_setint(L, "pgalloc", zi->pgalloc);
-	lua_createtable(L, 0, 5);
-	lmemlab_setint(L, "count", (uint64_t)zi->pcp_count);
-	lmemlab_setint(L, "high", (uint64_t)zi->pcp_high);
-	lmemlab_setint(L, "batch", (uint64_t)zi->pcp_batch);
-	lmemlab_setint(L, "high_min", (uint64_t)zi->pcp_high_min);
-	lmemlab_setint(L, "high_max", (uint64_t)zi->pcp_high_max);
+	push_pageset(L, &zi->pagesets[0]);
 	lua_setfield(L, -2, "pcp");
+	push_pagesets(L, zi);
+	lua_setfield(L, -2, "pagesets");
+	lmemlab_setint(L, "pcp_total", zi->pcp_total);
 	push_indices(L, lm, zid, nr_orders);
 }
 
@@ -983,7 +1003,7 @@ static int m_unusable_index(lua_State *L)
 }
 
 /*
-** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, order=, reserved=, refcount=,
+** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, pcp_cpu=, order=, reserved=, refcount=,
 ** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, active=, referenced=,
 ** reclaim=, workingset=, unevictable=, mlocked=, lru_list=, index=, migratetype= }
 */
@@ -1010,6 +1030,10 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "buddy", pi.buddy);
 	lmemlab_setbool(L, "free", pi.free);
 	lmemlab_setbool(L, "pcp", pi.pcp);
+	if (pi.pcp_cpu >= 0) {
+		lua_pushinteger(L, pi.pcp_cpu);
+		lua_setfield(L, -2, "pcp_cpu");
+	}
 	lmemlab_setint(L, "order", pi.order);
 	lmemlab_setbool(L, "reserved", pi.reserved);
 	lua_pushinteger(L, pi.refcount);

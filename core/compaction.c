@@ -932,7 +932,7 @@ void wakeup_kcompactd(memlab_machine *m, unsigned order, int highest_zoneidx)
 ** kcompactd_do_work(): every zone up to the highest that needs it and is
 ** not deferred, MIGRATE_SYNC_LIGHT, for the largest order asked
 ** (compact_daemon_wake, _migrate_scanned, _free_scanned); a failed run
-** defers the zone.  Then the requests are forgotten and kcompactd sleeps.
+** drains the zone's pagesets on every CPU and defers the zone.  Then the requests are forgotten and kcompactd sleeps.
 */
 static void kcompactd_do_work(memlab_machine *m)
 {
@@ -954,7 +954,8 @@ static void kcompactd_do_work(memlab_machine *m)
 		if (status == COMPACT_SUCCESS) {
 			compaction_defer_reset(m, z, order, false);
 		} else if (status == COMPACT_PARTIAL_SKIPPED || status == COMPACT_COMPLETE) {
-			drain_local_pages(m, z);
+			/* pages stranded on any CPU's pcp may merge now */
+			drain_all_pages(m, z);
 			defer_compaction(m, z, order);
 		}
 		m->vmstat[KCOMPACTD_MIGRATE_SCANNED] += cc.total_migrate_scanned;

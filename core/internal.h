@@ -122,8 +122,8 @@ struct lruvec {
 };
 
 /*
-** Per-CPU page lists (include/linux/mmzone.h struct per_cpu_pages), for the
-** machine's one CPU: a list per PCP migratetype for orders 0..3, plus the
+** Per-CPU page lists (include/linux/mmzone.h struct per_cpu_pages), one
+** pageset per CPU and zone: a list per PCP migratetype for orders 0..3, plus the
 ** two THP lists (order pageblock_order == HPAGE_PMD_ORDER: non-movable and
 ** movable), as 6.12 with CONFIG_TRANSPARENT_HUGEPAGE.  The lists are
 ** pfn-linked through lru_next/lru_prev like the free lists.
@@ -169,7 +169,7 @@ struct zone {
 	uint64_t nr_free_pages_blocks;		/* free pages in blocks >= pageblock_order */
 	struct free_area free_area[NR_ORDERS_MAX];
 	unsigned flags;				/* ZONE_* */
-	struct per_cpu_pages pcp;		/* cpu 0's pageset */
+	struct per_cpu_pages *per_cpu_pageset;	/* m->nr_cpus pagesets, by CPU */
 	uint64_t nr_lru[NR_LRU_LISTS];		/* NR_ZONE_{IN,}ACTIVE_*, NR_ZONE_UNEVICTABLE */
 	uint64_t nr_mlock;			/* NR_MLOCK: its mlocked pages, on a list or not */
 
@@ -262,6 +262,7 @@ struct memlab_machine {
 	int lowmem_reserve_ratio[MAX_NR_ZONES];
 	int zone_layout;		/* enum memlab_zone_layout */
 	bool pcp_disabled;		/* every zone's pcp as zone_pcp_disable() leaves it */
+	int nr_cpus;			/* num_online_cpus(): 1..MEMLAB_MAX_CPUS, all online */
 	uint64_t seed;
 	struct rng rng;
 
@@ -338,6 +339,7 @@ struct memlab_machine {
 	/* fault injection; the task on whose behalf the core runs (or NULL) */
 	struct fault_point fault[FI_NR_POINTS];
 	struct memlab_task *current;
+	int work_cpu;			/* the CPU per-CPU work runs on (queue_work_on), -1: none */
 
 	/* tracing */
 	uint64_t trace_mask;		/* events anyone wants: hook | ring */
@@ -392,6 +394,7 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud);	/* rmap.c *
 
 /* ---- page_alloc.c ---- */
 int page_alloc_init(memlab_machine *m);			/* zones, boot free */
+void page_alloc_free(memlab_machine *m);		/* the pagesets, last of all */
 void setup_per_zone_wmarks(memlab_machine *m);	/* and the pagesets' batch and high */
 struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
@@ -408,7 +411,8 @@ bool zone_watermark_ok(memlab_machine *m, const struct zone *z, unsigned order, 
 uint64_t __isolate_free_page(memlab_machine *m, uint64_t pfn, unsigned order);
 bool compaction_free_block_suitable(const memlab_machine *m, const struct zone *z,
 				    unsigned order, int mt);
-void drain_local_pages(memlab_machine *m, struct zone *z);
+void drain_local_pages(memlab_machine *m, struct zone *z);	/* z NULL: every zone */
+void drain_all_pages(memlab_machine *m, struct zone *z);	/* every CPU; z NULL: every zone */
 
 /* ---- migrate.c ---- */
 enum migrate_mode { MIGRATE_ASYNC, MIGRATE_SYNC_LIGHT, MIGRATE_SYNC };
@@ -631,6 +635,12 @@ static inline uint64_t zone_end_pfn(const struct zone *z)
 static inline bool populated_zone(const struct zone *z)
 {
 	return z->present_pages != 0;
+}
+
+/* per_cpu_ptr(zone->per_cpu_pageset, cpu): the zone's pageset of that CPU. */
+static inline struct per_cpu_pages *per_cpu_pageset(const struct zone *z, int cpu)
+{
+	return &z->per_cpu_pageset[cpu];
 }
 
 #endif

@@ -309,6 +309,9 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 	fault_inject_init(m);
 	m->zone_layout = cfg->zones;
 	m->pcp_disabled = cfg->pcp_disabled != 0;
+	m->nr_cpus = cfg->cpus ? cfg->cpus : 1;
+	if (m->nr_cpus < 1 || m->nr_cpus > MEMLAB_MAX_CPUS)
+		return ml_bad_config(m, "cpus (%d) must be 1..%d", cfg->cpus, MEMLAB_MAX_CPUS);
 	m->debug_vm = cfg->debug_vm || DEBUG_VM_ALWAYS || env_debug_vm();
 	m->memory_recursiveprot = cfg->memory_recursiveprot != 0;
 	return 0;
@@ -504,6 +507,7 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	m->alloc_ud = cfg->alloc_ud;
 	m->report = cfg->report;
 	m->report_ud = cfg->report_ud;
+	m->work_cpu = -1;
 	kswapd_init(m);
 	err = memcg_init(m);
 	if (!err)
@@ -543,6 +547,7 @@ void memlab_destroy(memlab_machine *m)
 	swap_free_all(m);
 	lru_cache_destroy(m);
 	memcg_destroy(m);
+	page_alloc_free(m);
 	physmem_free(m);
 	m->alloc(m->alloc_ud, m, sizeof(*m), 0);
 }

@@ -236,9 +236,15 @@ static inline memlab_task *task_enter(memlab_task *t)
 	return prev;
 }
 
-/* smp_processor_id(): the CPU the current task runs on (0 outside a task's call). */
+/*
+** smp_processor_id(): the CPU that per-CPU work queued on it runs on
+** (queue_work_on), else the CPU the current task runs on (0 outside a
+** task's call).
+*/
 static inline int smp_processor_id(const memlab_machine *m)
 {
+	if (m->work_cpu >= 0)
+		return m->work_cpu;
 	return m->current ? m->current->cpu : 0;
 }
 

@@ -10,9 +10,11 @@
 ** (__free_one_page).  The lists of a free block always match the
 ** migratetype of its pageblock (Linux 6.10+ freelist hygiene).
 **
-** Orders 0..3 and THPs pass through per-CPU page lists first (one CPU,
-** rmqueue_pcplist / free_unref_page): pages there are neither in the
-** buddy lists nor in NR_FREE_PAGES.
+** Orders 0..3 and THPs pass through per-CPU page lists first, the
+** pageset of the CPU the current task runs on (rmqueue_pcplist /
+** free_unref_page): pages there are neither in the buddy lists nor in
+** NR_FREE_PAGES, and another CPU's allocations do not see them until a
+** drain gives them back.
 **
 ** What is not modelled yet: decay_pcp_high (run by Linux's periodic
 ** vmstat update), compaction, watermark boosting, memory isolation.
@@ -22,6 +24,7 @@
 #include <string.h>
 
 #include "internal.h"
+#include "mm.h"
 
 /* alloc_flags (mm/internal.h) */
 #define ALLOC_WMARK_MIN		WMARK_MIN
@@ -868,13 +871,19 @@ static int zone_batchsize(const memlab_machine *m, const struct zone *z)
 }
 
 /*
-** zone_highsize() for one online CPU: the low watermark (high_fraction 0)
-** or managed / high_fraction, split over the CPUs of the node, at least
-** 4 batches.
+** zone_highsize(): the low watermark (high_fraction 0) or managed /
+** high_fraction, split over the CPUs of the node, at least 4 batches.
+** Linux splits by cpumask_weight(cpumask_of_node(nid)) + cpu_online;
+** setup_per_zone_wmarks() calls it with cpu_online 0 once every CPU is up
+** (init_per_zone_wmark_min, and again at each min_free_kbytes change), so
+** a machine's pagesets end with the high of its online CPUs, all on the
+** one node.  (A CPU being hotplugged would count itself with cpu_online 1:
+** there is no CPU hotplug here.)
 */
-static int zone_highsize(const struct zone *z, int batch, int high_fraction)
+static int zone_highsize(const memlab_machine *m, const struct zone *z, int batch,
+			 int high_fraction)
 {
-	const uint64_t nr_split_cpus = 1;
+	const uint64_t nr_split_cpus = (uint64_t)m->nr_cpus;
 	uint64_t total_pages, high;
 
 	if (!high_fraction)
@@ -890,24 +899,30 @@ static int zone_highsize(const struct zone *z, int batch, int high_fraction)
 #define MIN_PERCPU_PAGELIST_HIGH_FRACTION	8
 
 /*
-** zone_set_pageset_high_and_batch() (via zone_pcp_update): batch and the
-** bounds of the auto-tuned high; pcp->high itself is left alone (0 from
-** per_cpu_pages_init until first use).  A machine without PCP gets what
-** zone_pcp_disable() sets: high 0, batch 1.
+** zone_set_pageset_high_and_batch() (via zone_pcp_update): every CPU's
+** batch and bounds of the auto-tuned high, the same for all
+** (__zone_set_pageset_high_and_batch); pcp->high itself is left alone (0
+** from per_cpu_pages_init until first use).  A machine without PCP gets
+** what zone_pcp_disable() sets: high 0, batch 1.
 */
 static void zone_set_pageset_high_and_batch(memlab_machine *m, struct zone *z)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
 	int batch = max_int(1, zone_batchsize(m, z));
+	int high_min = zone_highsize(m, z, batch, 0);
+	int high_max = zone_highsize(m, z, batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION);
 
-	if (m->pcp_disabled) {
-		pcp->high_min = pcp->high_max = pcp->high = 0;
-		pcp->batch = 1;
-		return;
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
+
+		if (m->pcp_disabled) {
+			pcp->high_min = pcp->high_max = pcp->high = 0;
+			pcp->batch = 1;
+			continue;
+		}
+		pcp->high_min = high_min;
+		pcp->high_max = high_max;
+		pcp->batch = batch;
 	}
-	pcp->high_min = zone_highsize(z, batch, 0);
-	pcp->high_max = zone_highsize(z, batch, MIN_PERCPU_PAGELIST_HIGH_FRACTION);
-	pcp->batch = batch;
 }
 
 /* per_cpu_pages_init(): empty lists, the boot pageset's high 0. */
@@ -919,16 +934,21 @@ static void per_cpu_pages_init(struct per_cpu_pages *pcp)
 	pcp->batch = 1;
 }
 
+/* this_cpu_ptr(zone->per_cpu_pageset): the pageset of the current task's CPU. */
+static struct per_cpu_pages *this_cpu_pageset(const memlab_machine *m, const struct zone *z)
+{
+	return per_cpu_pageset(z, smp_processor_id(m));
+}
+
 /*
-** free_pcppages_bulk(): give count pages back to the buddy allocator,
-** emptying lists round-robin from pindex on, each from its tail (the
-** coldest pages); every block goes back with its pageblock's migratetype.
+** free_pcppages_bulk(): give count pages of the pageset back to the buddy
+** allocator, emptying lists round-robin from pindex on, each from its
+** tail (the coldest pages); every block goes back with its pageblock's
+** migratetype.
 */
 static void free_pcppages_bulk(memlab_machine *m, struct zone *z, int count,
-			       unsigned pindex)
+			       struct per_cpu_pages *pcp, unsigned pindex)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
-
 	count = min_int(pcp->count, count);
 	pindex = pindex ? pindex - 1 : NR_PCP_LISTS - 1;
 	while (count > 0) {
@@ -961,23 +981,51 @@ static void free_pcppages_bulk(memlab_machine *m, struct zone *z, int count,
 	}
 }
 
-/* drain_pages_zone(): every page of the zone's pcp back to the buddy. */
-static void drain_pages_zone(memlab_machine *m, struct zone *z)
+/* drain_pages_zone(): every page of the zone's pageset of cpu back to the buddy. */
+static void drain_pages_zone(memlab_machine *m, int cpu, struct zone *z)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
+	struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
 
 	while (pcp->count > 0 && !m->dead) {
 		int to_drain = min_int(pcp->count, pcp->batch << CONFIG_PCP_BATCH_SCALE_MAX);
 
-		free_pcppages_bulk(m, z, to_drain, 0);
+		free_pcppages_bulk(m, z, to_drain, pcp, 0);
 	}
 }
 
-/* drain_all_pages(NULL): every zone's pcp, on the one CPU. */
-static void drain_all_pages(memlab_machine *m)
+/* drain_pages(): every zone's pageset of cpu. */
+static void drain_pages(memlab_machine *m, int cpu)
 {
 	for (int i = 0; i < m->nr_zones; i++)
-		drain_pages_zone(m, &m->zones[i]);
+		drain_pages_zone(m, cpu, &m->zones[i]);
+}
+
+/* drain_local_pages(): this CPU's pagesets only; z NULL: every zone. */
+void drain_local_pages(memlab_machine *m, struct zone *z)
+{
+	int cpu = smp_processor_id(m);
+
+	if (z)
+		drain_pages_zone(m, cpu, z);
+	else
+		drain_pages(m, cpu);
+}
+
+/*
+** drain_all_pages() (__drain_all_pages): every online CPU's pagesets, one
+** CPU after the other, drained from the calling CPU as Linux does (it
+** locks a remote CPU's pcp: no work runs there); z NULL: every zone.
+** (Linux skips a CPU whose pagesets look empty: draining an empty one
+** does nothing here either.)
+*/
+void drain_all_pages(memlab_machine *m, struct zone *z)
+{
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		if (z)
+			drain_pages_zone(m, cpu, z);
+		else
+			drain_pages(m, cpu);
+	}
 }
 
 /* The host's drain_all_pages(NULL). */
@@ -985,7 +1033,7 @@ int memlab_drain_pages(memlab_machine *m)
 {
 	if (m->dead)
 		return -MEMLAB_EIO;
-	drain_all_pages(m);
+	drain_all_pages(m, NULL);
 	return 0;
 }
 
@@ -1035,9 +1083,9 @@ static int rmqueue_bulk(memlab_machine *m, struct zone *z, unsigned order, int c
 
 /* __rmqueue_pcplist(): the list's first block, refilling it when empty. */
 static uint64_t __rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned order,
-				  int mt, unsigned alloc_flags, struct free_list *list)
+				  int mt, unsigned alloc_flags, struct per_cpu_pages *pcp,
+				  struct free_list *list)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
 	uint64_t pfn;
 
 	if (list->head == PFN_NONE) {
@@ -1053,15 +1101,18 @@ static uint64_t __rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned or
 	return pfn;
 }
 
-/* rmqueue_pcplist(): an allocation halves the batch of the next bulk free. */
+/*
+** rmqueue_pcplist(): from this CPU's pageset; an allocation halves the
+** batch of the next bulk free.
+*/
 static uint64_t rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned order,
 				int mt, unsigned alloc_flags)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
+	struct per_cpu_pages *pcp = this_cpu_pageset(m, z);
 	uint64_t pfn;
 
 	pcp->free_count >>= 1;
-	pfn = __rmqueue_pcplist(m, z, order, mt, alloc_flags,
+	pfn = __rmqueue_pcplist(m, z, order, mt, alloc_flags, pcp,
 				&pcp->lists[order_to_pindex(mt, order)]);
 	if (pfn != PFN_NONE)
 		m->vmstat[PGALLOC_DMA + z->idx] += 1ull << order;
@@ -1138,10 +1189,10 @@ static int nr_pcp_free(const struct per_cpu_pages *pcp, int batch, int high, boo
 ** high gives pages back in bulk, after which a zone back above its high
 ** watermark loses ZONE_BELOW_HIGH.
 */
-static void free_unref_page_commit(memlab_machine *m, struct zone *z, uint64_t pfn,
-				   int mt, unsigned order)
+static void free_unref_page_commit(memlab_machine *m, struct zone *z,
+				   struct per_cpu_pages *pcp, uint64_t pfn, int mt,
+				   unsigned order)
 {
-	struct per_cpu_pages *pcp = &z->pcp;
 	unsigned pindex = order_to_pindex(mt, order);
 	bool free_high = false;
 	int high, batch;
@@ -1164,7 +1215,7 @@ static void free_unref_page_commit(memlab_machine *m, struct zone *z, uint64_t p
 	high = nr_pcp_high(pcp, z, batch, free_high);
 	if (pcp->count < high)
 		return;
-	free_pcppages_bulk(m, z, nr_pcp_free(pcp, batch, high, free_high), pindex);
+	free_pcppages_bulk(m, z, nr_pcp_free(pcp, batch, high, free_high), pcp, pindex);
 	if ((z->flags & ZONE_BELOW_HIGH) &&
 	    __zone_watermark_ok(m, z, 0, wmark_pages(z, WMARK_HIGH), ZONE_MOVABLE, 0,
 				(int64_t)z->nr_free_pages))
@@ -1181,7 +1232,8 @@ static void free_one_page(memlab_machine *m, struct zone *z, uint64_t pfn, unsig
 }
 
 /*
-** free_unref_page(): pcp lists hold only the three PCP types: HighAtomic
+** free_unref_page(): to this CPU's pageset, whichever CPU allocated the
+** page.  pcp lists hold only the three PCP types: HighAtomic
 ** (and CMA) blocks go on the Movable list so their pages come back to the
 ** buddy sooner; an isolated pageblock's pages bypass the pcp.
 */
@@ -1203,7 +1255,7 @@ static void free_unref_page(memlab_machine *m, struct zone *z, uint64_t pfn, uns
 		}
 		mt = MIGRATE_MOVABLE;
 	}
-	free_unref_page_commit(m, z, pfn, mt, order);
+	free_unref_page_commit(m, z, this_cpu_pageset(m, z), pfn, mt, order);
 }
 
 /* ===================== compaction's side (mm/compaction.c) ===================== */
@@ -1262,12 +1314,6 @@ bool compaction_free_block_suitable(const memlab_machine *m, const struct zone *
 			return true;
 	}
 	return false;
-}
-
-/* drain_local_pages(zone): this CPU's pcp of the zone back to the buddy. */
-void drain_local_pages(memlab_machine *m, struct zone *z)
-{
-	drain_pages_zone(m, z);
 }
 
 static uint64_t get_page_from_freelist(memlab_machine *m, unsigned order,
@@ -1433,7 +1479,7 @@ static uint64_t alloc_pages_direct_reclaim(memlab_machine *m, unsigned order,
 			return pfn;
 		if (unreserve_highatomic_pageblock(m, ac, false) && !*progress)
 			*progress = 1;
-		drain_all_pages(m);
+		drain_all_pages(m, NULL);
 		drained = true;
 	}
 }
@@ -1866,7 +1912,20 @@ static void zone_init(memlab_machine *m, int pos, int type,
 		for (int mt = 0; mt < MIGRATE_TYPES; mt++)
 			z->free_area[o].free_list[mt].head =
 				z->free_area[o].free_list[mt].tail = PFN_NONE;
-	per_cpu_pages_init(&z->pcp);
+}
+
+/*
+** setup_zone_pageset(): a pageset per CPU (alloc_percpu), empty, as the
+** boot pageset; setup_per_zone_wmarks() sets their batch and high.
+*/
+static int setup_zone_pageset(memlab_machine *m, struct zone *z)
+{
+	z->per_cpu_pageset = ml_alloc(m, (size_t)m->nr_cpus * sizeof(*z->per_cpu_pageset));
+	if (!z->per_cpu_pageset)
+		return -MEMLAB_ENOMEM;
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++)
+		per_cpu_pages_init(per_cpu_pageset(z, cpu));
+	return 0;
 }
 
 static uint64_t clamp_pfn(const memlab_machine *m, uint64_t bytes)
@@ -2061,6 +2120,9 @@ int page_alloc_init(memlab_machine *m)
 {
 	memset(m->pageblock_mt, MIGRATE_MOVABLE, (size_t)((m->nr_frames >> m->pageblock_order) + 1));
 	zones_init(m);
+	for (int i = 0; i < m->nr_zones; i++)
+		if (setup_zone_pageset(m, &m->zones[i]))
+			return -MEMLAB_ENOMEM;
 	reserve_boot_memory(m);
 	for (int i = 0; i < m->nr_zones; i++)
 		free_boot_memory(m, &m->zones[i]);
@@ -2071,7 +2133,40 @@ int page_alloc_init(memlab_machine *m)
 	return 0;
 }
 
+/* The pagesets: after everything else is freed (nothing frees pages any more). */
+void page_alloc_free(memlab_machine *m)
+{
+	for (int i = 0; i < m->nr_zones; i++) {
+		struct zone *z = &m->zones[i];
+
+		if (z->per_cpu_pageset)
+			ml_free(m, z->per_cpu_pageset, (size_t)m->nr_cpus * sizeof(*z->per_cpu_pageset));
+		z->per_cpu_pageset = NULL;
+	}
+}
+
 /* ===================== inspection ===================== */
+
+/* The CPU whose pageset of z holds the pcp block at head, -1 if none does. */
+static int pcp_block_cpu(memlab_machine *m, const struct zone *z, uint64_t head,
+			 unsigned order)
+{
+	if (m->nr_cpus == 1)
+		return 0;
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		const struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
+
+		for (unsigned pindex = 0; pindex < NR_PCP_LISTS; pindex++) {
+			if (pindex_to_order(m, pindex) != order)
+				continue;
+			for (uint64_t pfn = pcp->lists[pindex].head; pfn != PFN_NONE;
+			     pfn = pfn_to_page(m, pfn)->lru_next)
+				if (pfn == head)
+					return cpu;
+		}
+	}
+	return -1;
+}
 
 int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_info *info)
 {
@@ -2086,6 +2181,7 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	z = page_zone(m, pfn);
 	info->pfn = pfn;
 	info->zone = z ? z->idx : -1;
+	info->pcp_cpu = -1;
 	info->buddy = PageBuddy(page);
 	info->reserved = !!(page->flags & PG_reserved);
 	info->refcount = page->_refcount;
@@ -2118,6 +2214,8 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 			info->free = PageBuddy(hp);
 			info->pcp = !!(hp->flags & PG_pcp);
 			info->order = hp->private;
+			if (info->pcp)
+				info->pcp_cpu = pcp_block_cpu(m, z, head, hp->private);
 			break;
 		}
 	}
@@ -2287,43 +2385,51 @@ static void check_pcp_block(struct check_ctx *c, const struct zone *z, uint64_t 
 	}
 }
 
-/* Walk one pcp list: links and blocks; returns the pages on it. */
-static uint64_t check_pcp_list(struct check_ctx *c, const struct zone *z, unsigned pindex)
+/* Walk one pcp list of cpu's pageset: links and blocks; returns the pages on it. */
+static uint64_t check_pcp_list(struct check_ctx *c, const struct zone *z, int cpu,
+			       unsigned pindex)
 {
-	const struct free_list *list = &z->pcp.lists[pindex];
+	const struct free_list *list = &per_cpu_pageset(z, cpu)->lists[pindex];
 	uint64_t n = 0, prev = PFN_NONE, pfn;
 
 	for (pfn = list->head; pfn != PFN_NONE; pfn = pfn_to_page(c->m, pfn)->lru_next) {
 		if (pfn >= c->m->nr_frames || n > c->m->nr_frames) {
-			violation(c, "%s: pcp list %u is corrupt at pfn %#llx", z->name, pindex,
-				  (unsigned long long)pfn);
+			violation(c, "%s: cpu %d pcp list %u is corrupt at pfn %#llx", z->name, cpu,
+				  pindex, (unsigned long long)pfn);
 			return n;
 		}
 		if (pfn_to_page(c->m, pfn)->lru_prev != prev)
-			violation(c, "%s: pcp list %u: pfn %#llx has a wrong back link", z->name,
-				  pindex, (unsigned long long)pfn);
+			violation(c, "%s: cpu %d pcp list %u: pfn %#llx has a wrong back link",
+				  z->name, cpu, pindex, (unsigned long long)pfn);
 		check_pcp_block(c, z, pfn, pindex);
 		prev = pfn;
 		n += 1ull << pindex_to_order(c->m, pindex);
 	}
 	if (list->tail != prev)
-		violation(c, "%s: pcp list %u tail is wrong", z->name, pindex);
+		violation(c, "%s: cpu %d pcp list %u tail is wrong", z->name, cpu, pindex);
 	return n;
 }
 
-/* A zone's pcp: the lists against pcp->count. */
+/*
+** A zone's pagesets: each CPU's lists against its pcp->count.  A block on
+** two CPUs' lists, or on a list and free, is caught by check_pcp_block's
+** cover bits; NR_FREE_PAGES (check_zone_free) counts none of them.
+*/
 static void check_zone_pcp(struct check_ctx *c, const struct zone *z)
 {
-	uint64_t n = 0;
+	for (int cpu = 0; cpu < c->m->nr_cpus; cpu++) {
+		const struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
+		uint64_t n = 0;
 
-	for (unsigned pindex = 0; pindex < NR_PCP_LISTS; pindex++)
-		n += check_pcp_list(c, z, pindex);
-	if (n != (uint64_t)z->pcp.count)
-		violation(c, "%s: pcp count is %d, the lists hold %llu pages", z->name,
-			  z->pcp.count, (unsigned long long)n);
-	if (c->m->pcp_disabled && n)
-		violation(c, "%s: pcp is disabled but holds %llu pages", z->name,
-			  (unsigned long long)n);
+		for (unsigned pindex = 0; pindex < NR_PCP_LISTS; pindex++)
+			n += check_pcp_list(c, z, cpu, pindex);
+		if (n != (uint64_t)pcp->count)
+			violation(c, "%s: cpu %d pcp count is %d, the lists hold %llu pages",
+				  z->name, cpu, pcp->count, (unsigned long long)n);
+		if (c->m->pcp_disabled && n)
+			violation(c, "%s: cpu %d pcp is disabled but holds %llu pages", z->name,
+				  cpu, (unsigned long long)n);
+	}
 }
 
 /*

@@ -188,40 +188,43 @@ static void zoneinfo_show_zone_stats(memlab_machine *m, struct strbuf *sb,
 }
 
 /*
-** calculate_normal_threshold() (mm/vmstat.c) for one online CPU: the
-** per-CPU counter drift allowed, growing with the log of the zone size.
+** calculate_normal_threshold() (mm/vmstat.c): the per-CPU counter drift
+** allowed, growing with the log of the zone size and of the number of
+** online CPUs.
 */
 static int calculate_normal_threshold(const memlab_machine *m, const struct zone *z)
 {
 	uint64_t mem = z->managed_pages >> (27 - m->page_shift);	/* 128 MiB units */
 	int fls_mem = mem ? 64 - __builtin_clzll(mem) : 0;
-	int fls_cpus = 1;						/* fls(1) */
+	int fls_cpus = 32 - __builtin_clz((unsigned)m->nr_cpus);	/* fls(num_online_cpus()) */
 	int threshold = 2 * fls_cpus * (1 + fls_mem);
 
 	return threshold < 125 ? threshold : 125;
 }
 
 /*
-** The pageset of the machine's one CPU: the live count and auto-tuned
-** high (0 until the pcp is first used, per_cpu_pages_init), and the batch
-** and high bounds zone_set_pageset_high_and_batch() gave it.
+** The pageset of every online CPU (for_each_online_cpu): the live count
+** and auto-tuned high (0 until the pcp is first used, per_cpu_pages_init),
+** the batch and high bounds zone_set_pageset_high_and_batch() gave it,
+** and the CPU's vm stats threshold.
 */
 static void zoneinfo_show_pagesets(memlab_machine *m, struct strbuf *sb,
 				   const struct zone *z)
 {
-	const struct per_cpu_pages *pcp = &z->pcp;
-	int cpu = 0;
-
 	sb_printf(sb, "\n  pagesets");
-	sb_printf(sb,
-		  "\n    cpu: %i"
-		  "\n              count:    %i"
-		  "\n              high:     %i"
-		  "\n              batch:    %i"
-		  "\n              high_min: %i"
-		  "\n              high_max: %i",
-		  cpu, pcp->count, pcp->high, pcp->batch, pcp->high_min, pcp->high_max);
-	sb_printf(sb, "\n  vm stats threshold: %d", calculate_normal_threshold(m, z));
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		const struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
+
+		sb_printf(sb,
+			  "\n    cpu: %i"
+			  "\n              count:    %i"
+			  "\n              high:     %i"
+			  "\n              batch:    %i"
+			  "\n              high_min: %i"
+			  "\n              high_max: %i",
+			  cpu, pcp->count, pcp->high, pcp->batch, pcp->high_min, pcp->high_max);
+		sb_printf(sb, "\n  vm stats threshold: %d", calculate_normal_threshold(m, z));
+	}
 }
 
 /* zoneinfo_show_print(): the short form for an unpopulated zone. */

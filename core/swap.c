@@ -368,8 +368,6 @@ void lru_add_drain_cpu(memlab_machine *m, int cpu)
 			folio_batch_move_lru(m, &m->cpu_fbatches[cpu].fbatch[op], op);
 }
 
-static void mlock_folio_batch(memlab_machine *m, struct mlock_fbatch *fb);
-
 /* lru_add_drain(): this CPU's batches, then its mlock batch (mlock_drain_local). */
 void lru_add_drain(memlab_machine *m)
 {
@@ -378,24 +376,33 @@ void lru_add_drain(memlab_machine *m)
 }
 
 /*
+** lru_add_drain_per_cpu(): the work lru_add_drain_all() queues on cpu,
+** run there at once: lru_add_drain() of that CPU, so the pages its
+** batches free go to that CPU's pageset.
+*/
+static void lru_add_drain_per_cpu(memlab_machine *m, int cpu)
+{
+	int prev = m->work_cpu;
+
+	m->work_cpu = cpu;
+	lru_add_drain(m);
+	m->work_cpu = prev;
+}
+
+/*
 ** lru_add_drain_all(): this CPU's batches first (6.18: "mm:
 ** lru_add_drain_all() do local lru_add_drain() first"), then every other
 ** CPU's, the mlock batch after the others as lru_add_drain() on that CPU
-** does (the per-CPU work it queues runs at once; cpu_needs_drain() counts
-** need_mlock_drain()).
+** does (cpu_needs_drain() counts need_mlock_drain()).
 */
 void lru_add_drain_all(memlab_machine *m)
 {
 	int self = smp_processor_id(m);
 
 	lru_add_drain(m);
-	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
-		if (cpu == self)
-			continue;
-		lru_add_drain_cpu(m, cpu);
-		if (m->cpu_fbatches[cpu].mlock.nr)
-			mlock_folio_batch(m, &m->cpu_fbatches[cpu].mlock);
-	}
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		if (cpu != self)
+			lru_add_drain_per_cpu(m, cpu);
 }
 
 int memlab_lru_add_drain_all(memlab_machine *m)

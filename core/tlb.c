@@ -457,10 +457,8 @@ int tlb_init(memlab_machine *m, const struct memlab_config *cfg)
 		return -MEMLAB_ENOMEM;
 	m->tlb = tm;
 	tm->m = m;
-	tm->nr_cpus = cfg->cpus ? cfg->cpus : 1;
+	tm->nr_cpus = m->nr_cpus;	/* apply_config() checked cfg->cpus */
 	tm->last_ctx_id = INIT_MM_CTX_ID;
-	if (tm->nr_cpus < 1 || tm->nr_cpus > MEMLAB_MAX_CPUS)
-		return ml_bad_config(m, "cpus (%d) must be 1..%d", cfg->cpus, MEMLAB_MAX_CPUS);
 	if (pt_format_init(&tm->fmt, m->arch, m->page_shift, m->va_bits))
 		return -MEMLAB_EINVAL;
 	if ((err = tlb_apply_config(m, cfg, tm)))

@@ -317,6 +317,29 @@ static void count_pageblocks(const memlab_machine *m, const struct zone *z,
 ** and pagetypeinfo show for it; watermarks are the live ones, boost
 ** included, as zoneinfo prints them.  Returns 0 or -MEMLAB_EINVAL.
 */
+/* Every CPU's pageset, cpu 0's also in the pcp_* fields, and their sum. */
+static void zone_info_pagesets(const memlab_machine *m, const struct zone *z,
+			       struct memlab_zone_info *info)
+{
+	info->nr_cpus = m->nr_cpus;
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		const struct per_cpu_pages *pcp = per_cpu_pageset(z, cpu);
+		struct memlab_pageset *ps = &info->pagesets[cpu];
+
+		ps->count = pcp->count;
+		ps->high = pcp->high;
+		ps->batch = pcp->batch;
+		ps->high_min = pcp->high_min;
+		ps->high_max = pcp->high_max;
+		info->pcp_total += (uint64_t)pcp->count;
+	}
+	info->pcp_count = info->pagesets[0].count;
+	info->pcp_high = info->pagesets[0].high;
+	info->pcp_batch = info->pagesets[0].batch;
+	info->pcp_high_min = info->pagesets[0].high_min;
+	info->pcp_high_max = info->pagesets[0].high_max;
+}
+
 int memlab_zone_info(const memlab_machine *m, int zid,
 		     struct memlab_zone_info *info)
 {
@@ -349,11 +372,7 @@ int memlab_zone_info(const memlab_machine *m, int zid,
 	if (populated_zone(z))
 		count_pageblocks(m, z, info->nr_pageblocks);
 	info->pgalloc = m->vmstat[PGALLOC_DMA + z->idx];
-	info->pcp_count = z->pcp.count;
-	info->pcp_high = z->pcp.high;
-	info->pcp_batch = z->pcp.batch;
-	info->pcp_high_min = z->pcp.high_min;
-	info->pcp_high_max = z->pcp.high_max;
+	zone_info_pagesets(m, z, info);
 	return 0;
 }
 

@@ -132,14 +132,14 @@ TEST(migrate_anon_page)
 	ASSERT(folio_isolate_lru(m, pfn_to_page(m, src)));
 	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 1);
 	dst = target_page(m);
-	free_before = m->vmstat[NR_FREE_PAGES] + m->zones[ZONE_DMA32].pcp.count;
+	free_before = m->vmstat[NR_FREE_PAGES] + per_cpu_pageset(&m->zones[ZONE_DMA32], 0)->count;
 	ASSERT_OK(migrate_folio(m, src, dst));
 	ASSERT_EQ(pfn_of(t, A(0)), dst);
 	ASSERT_OK(memlab_translate(t, A(0), &after));
 	ASSERT_STREQ(after.flags, before.flags);
 	ASSERT(read_is(t, A(0), "hello, migration"));
 	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 0);
-	ASSERT_EQ(m->vmstat[NR_FREE_PAGES] + m->zones[ZONE_DMA32].pcp.count, free_before + 1);
+	ASSERT_EQ(m->vmstat[NR_FREE_PAGES] + per_cpu_pageset(&m->zones[ZONE_DMA32], 0)->count, free_before + 1);
 	ASSERT(!(pfn_to_page(m, src)->flags & PG_head_alloc));
 	ASSERT(!(pfn_to_page(m, dst)->flags & PG_lru));	/* in this CPU's lru_add batch */
 	ASSERT_EQ(pfn_to_page(m, dst)->_refcount, 2);

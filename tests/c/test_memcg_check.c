@@ -11,16 +11,6 @@
 #include "mm.h"
 #include "testlib.h"
 
-static char reports[8192];
-
-static void collect(void *ud, const char *msg)
-{
-	size_t len = strlen(reports);
-
-	(void)ud;
-	snprintf(reports + len, sizeof(reports) - len, "%s\n", msg);
-}
-
 /* A machine with a task in /box that wrote 64 pages of anonymous memory. */
 static memlab_machine *setup(memlab_task **out, struct mem_cgroup **memcg)
 {
@@ -29,7 +19,7 @@ static memlab_machine *setup(memlab_task **out, struct mem_cgroup **memcg)
 	uint64_t addr;
 	int si_code;
 
-	reports[0] = '\0';
+	check_reports[0] = '\0';
 	if (memlab_create(NULL, &m))
 		return NULL;
 	args.name = "p";
@@ -44,18 +34,6 @@ static memlab_machine *setup(memlab_task **out, struct mem_cgroup **memcg)
 	return m;
 }
 
-static int check(memlab_machine *m)
-{
-	reports[0] = '\0';
-	return memlab_check(m, collect, NULL);
-}
-
-/* m:check() finds a violation and reports text among them. */
-static int violation(memlab_machine *m, const char *text)
-{
-	return check(m) > 0 && strstr(reports, text) != NULL;
-}
-
 TEST(clean)
 {
 	memlab_task *t;
@@ -63,8 +41,8 @@ TEST(clean)
 	memlab_machine *m = setup(&t, &memcg);
 
 	ASSERT(m);
-	ASSERT_EQ(check(m), 0);
-	ASSERT_STREQ(reports, "");
+	ASSERT_EQ(check_count(m), 0);
+	ASSERT_STREQ(check_reports, "");
 	memlab_destroy(m);
 }
 
@@ -77,9 +55,9 @@ TEST(usage)
 
 	ASSERT(m);
 	memcg->memory.usage++;
-	ASSERT(violation(m, "memcg /box: usage"));
+	ASSERT(check_finds(m, "memcg /box: usage"));
 	memcg->memory.usage--;
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -92,12 +70,12 @@ TEST(hierarchical_stat)
 
 	ASSERT(m);
 	memcg->parent->stat[NR_ANON_PAGES]++;
-	ASSERT(violation(m, "memcg /: stat"));
+	ASSERT(check_finds(m, "memcg /: stat"));
 	memcg->parent->stat[NR_ANON_PAGES]--;
 	memcg->stat_local[NR_INACTIVE_ANON]++;	/* the lruvec's own count disagrees too */
-	ASSERT(violation(m, "memcg /box: lru 0 holds 64 pages, its counter says 65"));
+	ASSERT(check_finds(m, "memcg /box: lru 0 holds 64 pages, its counter says 65"));
 	memcg->stat_local[NR_INACTIVE_ANON]--;
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -114,11 +92,11 @@ TEST(page_owner)
 	page = pfn_to_page(m, memcg->lruvec.lists[LRU_INACTIVE_ANON].head);
 	id = page->memcg_id;
 	page->memcg_id = 999;
-	ASSERT(violation(m, "which does not exist"));
+	ASSERT(check_finds(m, "which does not exist"));
 	page->memcg_id = m->root_mem_cgroup->id;
-	ASSERT(violation(m, "on id"));		/* lru_check: on /box's lists */
+	ASSERT(check_finds(m, "on id"));		/* lru_check: on /box's lists */
 	page->memcg_id = id;
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -131,9 +109,9 @@ TEST(tasks)
 
 	ASSERT(m);
 	memcg->nr_tasks++;
-	ASSERT(violation(m, "memcg /box: 2 tasks counted, 1 in it"));
+	ASSERT(check_finds(m, "memcg /box: 2 tasks counted, 1 in it"));
 	memcg->nr_tasks--;
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -172,7 +150,7 @@ TEST(mkdir_p_all_or_nothing)
 	ASSERT_EQ(memlab_cgroup_mkdir(m, "/memory.max"), 0);	/* the root has none */
 	ASSERT_EQ(memlab_cgroup_mkdir(m, "//x/./y/"), 0);
 	ASSERT(exists(m, "/x/y"));
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -192,24 +170,24 @@ TEST(peaks)
 	ASSERT(m);
 	local = memcg->memory.local_watermark;
 	memcg->memory.local_watermark = memcg->memory.usage - 1;
-	ASSERT(violation(m, "memcg /box: usage above memory.peak's local peak"));
+	ASSERT(check_finds(m, "memcg /box: usage above memory.peak's local peak"));
 	memcg->memory.local_watermark = memcg->memory.watermark + 1;
-	ASSERT(violation(m, "memcg /box: memory.peak's local peak above the global one"));
+	ASSERT(check_finds(m, "memcg /box: memory.peak's local peak above the global one"));
 	memcg->memory.local_watermark = local;
 	ASSERT_OK(memlab_cgroup_open(m, "/box/memory.peak", &fd));
 	ASSERT_OK(memlab_cgroup_fd_write(m, fd, "1"));
 	of = m->cgroup_ofs[fd];
 	ASSERT(memcg->memory_peaks == of);
 	of->value = memcg->memory.watermark + 1;
-	ASSERT(violation(m, "memcg /box: an open memory.peak above the global peak"));
+	ASSERT(check_finds(m, "memcg /box: an open memory.peak above the global peak"));
 	of->value = memcg->memory.usage;
 	memcg->memory_peaks = NULL;
-	ASSERT(violation(m, "written, but not on its cgroup's list of peaks"));
+	ASSERT(check_finds(m, "written, but not on its cgroup's list of peaks"));
 	memcg->memory_peaks = of;
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	ASSERT_OK(memlab_cgroup_close(m, fd));
 	ASSERT(!memcg->memory_peaks);
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);
 }
 
@@ -253,7 +231,7 @@ TEST(cgroup_fds)
 	ASSERT_OK(memlab_cgroup_mkdir(m, "/c"));
 	ASSERT_OK(memlab_cgroup_open(m, "/c/memory.current", &fd3));
 	ASSERT_EQ(fd3, 0);			/* the lowest free fd */
-	ASSERT_EQ(check(m), 0);
+	ASSERT_EQ(check_count(m), 0);
 	memlab_destroy(m);			/* fd2 and fd3 still open */
 }
 

@@ -116,6 +116,32 @@ static inline void test_config(struct memlab_config *cfg, int arch, uint32_t pag
 	if (ram)
 		cfg->ram = ram;
 }
+
+/*
+** memlab_check()'s violations, one line each in check_reports:
+** check_count(m) runs the check and returns how many it found,
+** check_finds(m, text) whether one of them contains text.
+*/
+static char check_reports[8192];
+
+static inline void check_collect(void *ud, const char *msg)
+{
+	size_t len = strlen(check_reports);
+
+	(void)ud;
+	snprintf(check_reports + len, sizeof(check_reports) - len, "%s\n", msg);
+}
+
+static inline int check_count(memlab_machine *m)
+{
+	check_reports[0] = '\0';
+	return memlab_check(m, check_collect, NULL);
+}
+
+static inline int check_finds(memlab_machine *m, const char *text)
+{
+	return check_count(m) > 0 && strstr(check_reports, text) != NULL;
+}
 #endif
 
 static inline int test_summary(void)

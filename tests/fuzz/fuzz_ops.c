@@ -582,9 +582,11 @@ static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
 	for (z = 0; z < nz; z++) {
 		if (memlab_zone_info(f->m, z, &zi) != 0)
 			die(f, "memlab_zone_info(%d) failed", z);
-		if (zi.pcp_count < 0)
-			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
-		pcp += (uint64_t)zi.pcp_count;
+		for (int cpu = 0; cpu < zi.nr_cpus; cpu++)	/* every CPU's lists */
+			if (zi.pagesets[cpu].count < 0)
+				die(f, "zone %s: cpu %d pcp count %d", zi.name, cpu,
+				    zi.pagesets[cpu].count);
+		pcp += zi.pcp_total;
 	}
 	*pcp_out = pcp;
 	sum = vmstat(f, "nr_free_pages") + pcp + f->live_pages + vmstat(f, "nr_file_pages") +

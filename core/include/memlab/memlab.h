@@ -341,6 +341,7 @@ struct memlab_page_info {
 	int refcount;		/* page_ref_count() */
 	int pageblock_migratetype;
 	int pcp;		/* on a per-CPU page list (then neither free nor allocated) */
+	int pcp_cpu;		/* the CPU whose page list holds it, -1 when not pcp */
 	int mapcount;		/* page-table entries mapping it (page_mapcount) */
 	int anon;		/* an anonymous page (PageAnon) */
 	int file;		/* a page of a file's page cache (shmem included) */
@@ -370,6 +371,11 @@ struct memlab_zone_info {
 	uint64_t pgalloc;		/* pgalloc_<zone> */
 	int pcp_count, pcp_high, pcp_batch;	/* cpu 0's pageset, as zoneinfo shows it */
 	int pcp_high_min, pcp_high_max;
+	int nr_cpus;				/* the pagesets below: one per CPU */
+	struct memlab_pageset {			/* as zoneinfo's "cpu: N" block shows it */
+		int count, high, batch, high_min, high_max;
+	} pagesets[MEMLAB_MAX_CPUS];
+	uint64_t pcp_total;			/* pages on every CPU's lists */
 };
 
 MEMLAB_API int (memlab_nr_zones) (const memlab_machine *m);
@@ -461,10 +467,11 @@ MEMLAB_API int (memlab_cgroup_close) (memlab_machine *m, int fd);
 
 /*
 ** Linux's drain_all_pages(): give every page on the per-CPU page lists of
-** every zone back to the buddy allocator (where it merges with its free
-** buddies).  Linux calls it when an allocation fails after direct reclaim
-** (__alloc_pages_direct_reclaim), and for memory offlining, isolation
-** and compaction; memlab's slow path does the first.  Returns 0.
+** every CPU and zone back to the buddy allocator (where it merges with
+** its free buddies).  Linux calls it when an allocation fails after
+** direct reclaim (__alloc_pages_direct_reclaim), and for memory
+** offlining, isolation and kcompactd; memlab's slow path and kcompactd do
+** too.  Returns 0.
 */
 MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 
@@ -473,7 +480,8 @@ MEMLAB_API int (memlab_drain_pages) (memlab_machine *m);
 ** pages waiting to join an LRU list join it, the queued moves between
 ** lists (activation, deactivation, MADV_FREE's, the rotation of a page
 ** written back) happen, and the batches' page references go (a page no
-** one else holds is freed).  Linux calls it for drop_caches, compaction
+** one else holds is freed, onto the per-CPU lists of the CPU whose batch
+** held it: Linux drains each CPU's batches on that CPU).  Linux calls it for drop_caches, compaction
 ** of every node and memory.reclaim's last try; a host calls it to see
 ** the lists as they will be.  Returns 0.
 */
