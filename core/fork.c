@@ -28,7 +28,7 @@ static memlab_task *task_dup(memlab_task *parent)
 	t->last_signal_addr = 0;
 	t->fail_nth = 0;		/* dup_task_struct(); make-it-fail is inherited */
 	t->uaccess = false;
-	t->oom_victim = false;
+	t->oom_victim = t->oom_marked = t->oom_memdie = false;
 	t->next = NULL;
 	t->mm = NULL;
 	t->memcg = NULL;

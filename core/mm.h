@@ -218,6 +218,8 @@ struct memlab_task {
 	 * the thread group as one signal_struct would hold them */
 	short oom_score_adj, oom_score_adj_min;
 	bool oom_victim;		/* SIGKILLed by the OOM killer, exits when the call returns */
+	bool oom_marked;		/* tsk_is_oom_victim(): its thread group's signal->oom_mm */
+	bool oom_memdie;		/* TIF_MEMDIE: mark_oom_victim() ran for this task */
 	struct mem_cgroup *memcg;	/* its cgroup (memcontrol.c) */
 	uint64_t memcg_nr_pages_over_high;	/* charged above a memory.high: reclaim on return */
 	struct memlab_task *next;	/* the machine's tasks */

@@ -10,12 +10,14 @@
 **     (memlab_task_exit), as if the retry had waited for it: nothing the
 **     allocating call holds is the victim's;
 **   - a victim that is the allocating task, or shares its mm (its
-**     threads, CLONE_VM processes), is marked (tsk_is_oom_victim: SIGKILL
-**     sent), allocates from the reserves (ALLOC_OOM), and exits when the
+**     threads, CLONE_VM processes), is sent SIGKILL and exits when the
 **     outermost core call returns (task_leave()); a fault ends as SIGKILL
-**     (MEMLAB_SIGKILL).  The oom_reaper has nothing to win here: nothing
-**     else runs before the exit frees the whole mm, so it is not modelled
-**     (nor its 2 s delay).
+**     (MEMLAB_SIGKILL).  The victim's thread group is marked
+**     (tsk_is_oom_victim) and allocates from the reserves (ALLOC_OOM); a
+**     process only sharing its mm is marked when its own allocation runs
+**     the OOM killer again (task_will_free_mem).  The oom_reaper has
+**     nothing to win here: nothing else runs before the exit frees the
+**     whole mm, so it is not modelled (nor its 2 s delay).
 ** A charge over a cgroup's memory.max that reclaim could not make room
 ** for runs the cgroup's OOM killer inside the charge, as 6.18's
 ** try_charge_memcg (CONSTRAINT_MEMCG: only its tasks, badness scaled by
@@ -119,7 +121,9 @@ static long oom_badness(const memlab_task *p, uint64_t totalpages)
 /*
 ** oom_evaluate_task(): a candidate replaces the chosen one when its
 ** points are not lower -- of equal ones, the last in the list wins.  A
-** victim still alive stops the scan (Linux waits for it to exit).
+** victim still alive stops the scan (Linux waits for it to exit); a
+** process that was only SIGKILLed for sharing a victim's mm is a
+** candidate like any other.
 */
 static bool oom_evaluate_task(memlab_task *task, struct oom_control *oc)
 {
@@ -127,7 +131,7 @@ static bool oom_evaluate_task(memlab_task *task, struct oom_control *oc)
 
 	if (oom_unkillable_task(task))
 		return false;
-	if (task->oom_victim) {
+	if (task->oom_marked) {		/* tsk_is_oom_victim() */
 		if (task->mm->oom_skip)
 			return false;
 		oc->chosen = NULL;
@@ -296,14 +300,22 @@ static void kill_thread_group(memlab_machine *m, int tgid)
 }
 
 /*
-** mark_oom_victim() and its tracepoint: Linux 6.8+'s fields (sizes in kB)
-** but comm, a string memlab's events cannot carry.
+** mark_oom_victim(): the task's thread group becomes an OOM victim
+** (signal->oom_mm: tsk_is_oom_victim, the right to the reserves), the
+** task itself TIF_MEMDIE, once, with the tracepoint: Linux 6.8+'s fields
+** (sizes in kB) but comm, a string memlab's events cannot carry.
 */
 static void mark_oom_victim(memlab_task *victim)
 {
 	memlab_machine *m = victim->m;
 	const struct mm_struct *mm = victim->mm;
 
+	if (victim->oom_memdie)
+		return;
+	victim->oom_memdie = true;
+	for (memlab_task *t = m->tasks; t; t = t->next)
+		if (t->tgid == victim->tgid)
+			t->oom_marked = true;
 	tracev(m, TP_MARK_VICTIM, (uint64_t)victim->pid, K(m, mm->total_vm),
 	       K(m, mm->rss_stat[MM_ANONPAGES]), K(m, mm->rss_stat[MM_FILEPAGES]),
 	       K(m, mm->rss_stat[MM_SHMEMPAGES]), (uint64_t)task_uid(victim),
@@ -320,13 +332,11 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	memlab_machine *m = victim->m;
 	struct mm_struct *mm = victim->mm;
 	memlab_task *p;
-	bool marked = victim->oom_victim;	/* TIF_MEMDIE: mark_oom_victim() traces once */
 
 	m->vmstat[OOM_KILL]++;
 	memcg_memory_event(get_mem_cgroup_from_mm(m, mm), MEMCG_OOM_KILL);	/* memcg_memory_event_mm() */
 	kill_thread_group(m, victim->tgid);
-	if (!marked)
-		mark_oom_victim(victim);
+	mark_oom_victim(victim);
 	ml_report(m, "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
 		  "shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd", message, victim->pid,
 		  victim->comm, K(m, mm->total_vm), K(m, mm->rss_stat[MM_ANONPAGES]),
@@ -460,19 +470,15 @@ void exit_oom_victims(memlab_machine *m)
 
 /*
 ** out_of_memory() where Linux calls it, inside an allocation or a charge:
-** true when it may be retried -- the task it runs for is dying already
-** (task_will_free_mem: let it have the reserves and exit), or a victim
-** was killed and the victims but those sharing the running task's mm
-** have exited (with no task: all of them), as if the retry had waited
-** for them.  Exiting there is as safe as reclaim there: what the running
-** call holds is its own task's.
+** true when a victim was killed and the victims but those sharing the
+** running task's mm have exited (with no task: all of them), as if the
+** retry had waited for them.  Exiting there is as safe as reclaim there:
+** what the running call holds is its own task's.
 */
 static bool oom_kill_and_retry(struct oom_control *oc)
 {
 	memlab_machine *m = oc->m;
 
-	if (task_is_dying(m))
-		return true;
 	if (out_of_memory(oc))
 		return false;
 	if (m->current)
@@ -482,17 +488,45 @@ static bool oom_kill_and_retry(struct oom_control *oc)
 	return true;
 }
 
-/* The node's OOM killer, for the page allocator (__alloc_pages_may_oom). */
+/*
+** task_will_free_mem(): t is dying, and so is every process sharing its
+** mm, which no unkillable process pins (MMF_OOM_SKIP) -- the OOM killer
+** only marks it, for the reserves.
+*/
+static bool task_will_free_mem(const memlab_task *t)
+{
+	if (!t->mm || !t->oom_victim || t->mm->oom_skip)
+		return false;
+	for (const memlab_task *p = t->m->tasks; p; p = p->next)
+		if (p->mm == t->mm && !p->oom_victim)
+			return false;
+	return true;
+}
+
+/*
+** The node's OOM killer, for the page allocator (__alloc_pages_may_oom):
+** true when the allocation may be retried.  A dying allocating task is
+** marked (and so gets the reserves) instead of a kill.  !__GFP_FS: Linux
+** kills nothing and waits for others to free memory; nothing else runs
+** here, so the allocation fails.
+*/
 bool out_of_memory_node(memlab_machine *m, uint32_t gfp, int order)
 {
 	struct oom_control oc = { m, m->current, NULL, gfp, order, 0, NULL, LONG_MIN, false, NULL };
 
+	if (m->current && task_will_free_mem(m->current)) {
+		mark_oom_victim(m->current);
+		return true;
+	}
+	if (!(gfp & MEMLAB___GFP_FS))
+		return false;
 	return oom_kill_and_retry(&oc);
 }
 
+/* tsk_is_oom_victim(current): the reserves are the allocating task's (ALLOC_OOM). */
 bool current_is_oom_victim(const memlab_machine *m)
 {
-	return task_is_dying(m);
+	return m->current && m->current->oom_marked;
 }
 
 /*
@@ -506,6 +540,8 @@ bool mem_cgroup_out_of_memory(memlab_machine *m, struct mem_cgroup *memcg, uint3
 	struct oom_control oc = { m, m->current, memcg, gfp, order, 0, NULL, LONG_MIN, false, NULL };
 
 	if (memcg->memory.usage + (1ull << order) <= memcg->memory.max)
+		return true;
+	if (task_is_dying(m))	/* memcg's: no mark, the charge fails for it */
 		return true;
 	return oom_kill_and_retry(&oc);
 }

@@ -1610,10 +1610,8 @@ static bool oom_reserves_allowed(const memlab_machine *m, uint32_t gfp)
 ** at the HIGH watermark (a kill elsewhere may have freed memory), then
 ** the OOM killer, for an allocation it can help: a cheap order, not
 ** __GFP_RETRY_MAYFAIL or __GFP_THISNODE, not one for the lower zones
-** only.  *killed: the allocation may be retried.  Linux also reports
-** progress without a kill for !__GFP_FS, and loops waiting for others;
-** memlab, where nothing else runs, fails it.  The host's own allocations
-** (no task: memlab_alloc_pages) never OOM-kill.
+** only.  *killed: the allocation may be retried.  The host's own
+** allocations (no task: memlab_alloc_pages) never OOM-kill.
 */
 static uint64_t alloc_pages_may_oom(memlab_machine *m, unsigned order,
 				    const struct alloc_context *ac, bool *killed)
@@ -1625,7 +1623,7 @@ static uint64_t alloc_pages_may_oom(memlab_machine *m, unsigned order,
 		return pfn;
 	if (order > PAGE_ALLOC_COSTLY_ORDER || !m->current ||
 	    (ac->gfp & (MEMLAB___GFP_RETRY_MAYFAIL | MEMLAB___GFP_THISNODE)) ||
-	    !(ac->gfp & MEMLAB___GFP_FS) || m->zones[ac->highest_zoneidx].idx < ZONE_NORMAL)
+	    m->zones[ac->highest_zoneidx].idx < ZONE_NORMAL)
 		return PFN_NONE;
 	*killed = out_of_memory_node(m, ac->gfp, (int)order);
 	return PFN_NONE;

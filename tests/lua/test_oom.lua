@@ -535,4 +535,27 @@ function TestOom:test_fork_victim_stops_copying()
   lu.assertTrue(m:check())
 end
 
+-- The victim named is marked (tsk_is_oom_victim: the reserves are its
+-- thread group's); a process sharing its mm is only sent SIGKILL, and is
+-- marked when its own allocation runs the OOM killer again
+-- (task_will_free_mem) -- after one more round of direct reclaim.
+function TestOom:test_clone_vm_sharer_marked_later()
+  local m = self.m
+  local big = m:spawn{ name = "big" }
+  local sharer = big:clone{ vm = true }			-- newer: chosen of equal points
+  m:trace{ events = { "mark_victim", "mm_vmscan_direct_reclaim_begin" } }
+  local _, sig = write_pages(big, 16384)
+  lu.assertEquals(sig, "SIGKILL")
+  local seq = {}
+  for _, e in ipairs(m:trace_events()) do
+    if e.event == "mark_victim" then seq[#seq + 1] = "mark " .. (e.pid == big.pid and "big" or "sharer")
+    elseif #seq > 0 and seq[#seq] ~= "reclaim" then seq[#seq + 1] = "reclaim" end
+  end
+  m:trace(false)
+  lu.assertEquals(seq, { "mark sharer", "reclaim", "mark big" })
+  lu.assertEquals(killed(m), { sharer.pid })
+  lu.assertFalse(alive(big) or alive(sharer))
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
