@@ -148,6 +148,7 @@ struct per_cpu_pages {
 
 /* zone->flags bits (enum zone_flags) */
 #define ZONE_BELOW_HIGH		0x01u	/* free pages below the high watermark */
+#define ZONE_RECLAIM_ACTIVE	0x02u	/* kswapd may be scanning the zone */
 
 struct free_area {
 	struct free_list free_list[MIGRATE_TYPES];

@@ -1137,10 +1137,9 @@ static uint64_t rmqueue(memlab_machine *m, struct zone *z, unsigned order,
 
 /*
 ** nr_pcp_high(): the limit above which a free drains the pcp.  Freeing
-** lowers pcp->high while the zone is below its high watermark, and
-** raises it to hold a batch of consecutive frees otherwise.  (Linux also
-** shrinks it while kswapd reclaims the zone, ZONE_RECLAIM_ACTIVE: no
-** kswapd here yet.)
+** lowers pcp->high while kswapd reclaims the zone (ZONE_RECLAIM_ACTIVE:
+** at most four batches stay) or the zone is below its high watermark,
+** and raises it to hold a batch of consecutive frees otherwise.
 */
 static int nr_pcp_high(struct per_cpu_pages *pcp, const struct zone *z, int batch,
 		       bool free_high)
@@ -1153,6 +1152,12 @@ static int nr_pcp_high(struct per_cpu_pages *pcp, const struct zone *z, int batc
 	if (free_high) {
 		pcp->high = max_int(high - (batch << CONFIG_PCP_BATCH_SCALE_MAX), high_min);
 		return 0;
+	}
+	if (z->flags & ZONE_RECLAIM_ACTIVE) {
+		int free_count = max_int(pcp->free_count, batch);
+
+		pcp->high = max_int(high - free_count, high_min);
+		return min_int(batch << 2, pcp->high);
 	}
 	if (high_min == high_max)
 		return high;

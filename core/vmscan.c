@@ -1175,6 +1175,23 @@ static void age_active_anon(memlab_machine *m, struct scan_control *sc)
 }
 
 /*
+** set_reclaim_active() / clear_reclaim_active(): while kswapd balances
+** the node, frees into the per-CPU lists of its zones keep them short
+** (nr_pcp_high), so that what it reclaims reaches the buddy lists.
+*/
+static void set_reclaim_active(memlab_machine *m, int highest_zoneidx, bool active)
+{
+	for (int z = 0; z <= highest_zoneidx && z < m->nr_zones; z++) {
+		if (!m->zones[z].managed_pages)
+			continue;
+		if (active)
+			m->zones[z].flags |= ZONE_RECLAIM_ACTIVE;
+		else
+			m->zones[z].flags &= ~ZONE_RECLAIM_ACTIVE;
+	}
+}
+
+/*
 ** balance_pgdat(): reclaim from DEF_PRIORITY down until a zone is above
 ** its high watermark, each pass aiming at the zones' high watermarks
 ** (kswapd_shrink_node); priority rises when a pass scanned less than its
@@ -1189,6 +1206,7 @@ static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zon
 				   .kswapd = true, .may_swap = true, .proactive_swappiness = -1 };
 
 	m->vmstat[PAGEOUTRUN]++;
+	set_reclaim_active(m, highest_zoneidx, true);
 	do {
 		uint64_t before = sc.nr_reclaimed;
 		bool raise_priority = true;
@@ -1216,6 +1234,7 @@ static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zon
 	snapshot_refaults(m, &sc);
 	if (!sc.nr_reclaimed)
 		m->kswapd.failures++;
+	set_reclaim_active(m, highest_zoneidx, false);
 	return (unsigned)sc.order;
 }
 

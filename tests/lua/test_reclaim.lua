@@ -468,6 +468,29 @@ function TestReclaim:test_madv_pageout_and_cold()
   lu.assertTrue(m:check())
 end
 
+-- While kswapd balances the node its zones are ZONE_RECLAIM_ACTIVE: a free
+-- keeps at most four batches on the per-CPU list (nr_pcp_high), so what
+-- it reclaims reaches the buddy lists (else some 200 pages stay there).
+function TestReclaim:test_kswapd_keeps_pcp_short()
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local A = m:file{ path = "/data/a", size = 96 * MiB }
+  local p = m:spawn{ name = "p" }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  local runs, seen = m:vmstat().pageoutrun, 0
+  for off = 0, 96 * MiB - 65536, 65536 do
+    assert(p:pread(A, buf, 65536, off))
+    local v = m:vmstat()
+    if v.pageoutrun > runs then			-- kswapd ran as the read returned
+      runs, seen = v.pageoutrun, seen + 1
+      local z = m:zones()[2]
+      lu.assertEquals(z.name, "DMA32")
+      lu.assertTrue(z.pcp.count <= 4 * z.pcp.batch, z.pcp.count .. " pages on the pcp")
+    end
+  end
+  lu.assertTrue(seen > 5)
+  lu.assertTrue(m:check())
+end
+
 -- Refault detection: pages of a working set reclaimed shortly before they are
 -- read again come back active (and restored: they were active before).
 function TestReclaim:test_workingset_refault()
@@ -490,7 +513,9 @@ function TestReclaim:test_workingset_refault()
   lu.assertTrue(v.workingset_activate_file <= v.workingset_refault_file)
   lu.assertTrue(v.workingset_restore_file > 0)
   lu.assertTrue(m:check())
-  -- a stream read long after: every refault is too far to count as workingset
+  -- a stream read long after: its refaults are too far to count as
+  -- workingset, but for the few pages evicted last (the active pages
+  -- deactivated at the end of B's stream)
   local m2 = memlab.new{ ram = "64M", seed = 1 }
   local A2 = m2:file{ path = "/data/a", size = 40 * MiB }
   local B2 = m2:file{ path = "/data/b", size = 160 * MiB }
@@ -501,7 +526,7 @@ function TestReclaim:test_workingset_refault()
   stream(q, A2, 40 * MiB)
   v = m2:vmstat()
   lu.assertTrue(v.workingset_refault_file > 0)
-  lu.assertEquals(v.workingset_activate_file, 0)
+  lu.assertTrue(v.workingset_activate_file * 20 < v.workingset_refault_file)
 end
 
 -- Rewriting pages reclaim evicted is no refault (filemap_add_folio skips
