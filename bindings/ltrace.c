@@ -48,15 +48,17 @@ void lmemlab_trace_free(struct ltrace *lt)
 	lt->allocf(lt->allocud, lt, sizeof(*lt), 0);
 }
 
-/* An event as a table: ts, event, pid and its fields by name. */
+/* An event as a table: ts, event, pid, cpu and its fields by name. */
 static void push_event(lua_State *L, const struct memlab_trace_event *ev)
 {
-	lua_createtable(L, 0, 3 + MEMLAB_TRACE_ARGS);
+	lua_createtable(L, 0, 4 + MEMLAB_TRACE_ARGS);
 	lmemlab_setint(L, "ts", ev->ts);
 	lua_pushstring(L, memlab_trace_event_name(ev->event));
 	lua_setfield(L, -2, "event");
 	lua_pushinteger(L, ev->pid);
 	lua_setfield(L, -2, "pid");
+	lua_pushinteger(L, ev->cpu);
+	lua_setfield(L, -2, "cpu");
 	for (int i = 0; i < MEMLAB_TRACE_ARGS; i++) {
 		const char *f = memlab_trace_field_name(ev->event, i);
 

@@ -799,10 +799,17 @@ static enum compact_result compact_zone(struct compact_control *cc)
 		} while (ret == COMPACT_CONTINUE && rescan);
 		if (isolated != ISOLATE_NONE && ret != COMPACT_CONTINUE)
 			break;
-		/* check_drain: a finished order-block's freed pages leave the pcp to merge */
+		/*
+		 * check_drain: a finished order-block's freed pages leave the
+		 * pcp to merge -- lru_add_drain_cpu_zone(): this CPU's folio
+		 * batches (the migrated pages waiting to join the LRU), its
+		 * pcp of the zone, its mlock batch
+		 */
 		if (cc->order > 0 && last_migrated_pfn &&
 		    last_migrated_pfn < (cc->migrate_pfn & ~((1ull << cc->order) - 1))) {
+			lru_add_drain_cpu(m, smp_processor_id(m));
 			drain_local_pages(m, z);
+			mlock_drain_local(m);
 			last_migrated_pfn = 0;
 		}
 	}
@@ -932,7 +939,8 @@ void wakeup_kcompactd(memlab_machine *m, unsigned order, int highest_zoneidx)
 ** kcompactd_do_work(): every zone up to the highest that needs it and is
 ** not deferred, MIGRATE_SYNC_LIGHT, for the largest order asked
 ** (compact_daemon_wake, _migrate_scanned, _free_scanned); a failed run
-** drains the zone's pagesets on every CPU and defers the zone.  Then the requests are forgotten and kcompactd sleeps.
+** drains the zone's pagesets on every CPU and defers the zone.  Then the
+** requests are forgotten and kcompactd sleeps.
 */
 static void kcompactd_do_work(memlab_machine *m)
 {

@@ -1,6 +1,7 @@
 /*
-** page_alloc.c -- zones and the buddy page allocator, as Linux 6.12's
-** mm/page_alloc.c does it.
+** page_alloc.c -- zones and the buddy page allocator, as Linux's
+** mm/page_alloc.c does it (6.12's, with 6.18's per-CPU list threshold
+** for freeing high orders, and the OOM killer where 6.18 runs it).
 **
 ** Free memory is kept in blocks of 2^order frames, order 0..max_order,
 ** on per-zone, per-order, per-migratetype lists.  A block's buddy is the
@@ -17,8 +18,9 @@
 ** drain gives them back.
 **
 ** What is not modelled yet: decay_pcp_high (run by Linux's periodic
-** vmstat update), compaction, watermark boosting, memory isolation.
-** kswapd and direct reclaim are vmscan.c's, the OOM killer oom_kill.c's.
+** vmstat update), watermark boosting, memory isolation.  kswapd and
+** direct reclaim are vmscan.c's, compaction compaction.c's, the OOM
+** killer oom_kill.c's.
 */
 #include <stdio.h>
 #include <string.h>
@@ -1208,7 +1210,8 @@ static void free_unref_page_commit(memlab_machine *m, struct zone *z,
 	pcp->count += 1 << order;
 	batch = pcp->batch;
 	if (order && order <= PAGE_ALLOC_COSTLY_ORDER) {
-		free_high = pcp->free_count >= batch &&
+		/* 6.18: "mm: pcp: increase pcp->free_count threshold to trigger free_high" */
+		free_high = pcp->free_count >= batch + pcp->high_min / 2 &&
 			    (pcp->flags & PCPF_PREV_FREE_HIGH_ORDER) &&
 			    (!(pcp->flags & PCPF_FREE_HIGH_BATCH) || pcp->count >= batch);
 		pcp->flags |= PCPF_PREV_FREE_HIGH_ORDER;

@@ -202,6 +202,7 @@ static void trace_record(memlab_machine *m, struct memlab_trace_event *ev)
 
 	ev->ts = ++m->trace_clock;
 	ev->pid = m->current ? m->current->pid : 0;
+	ev->cpu = smp_processor_id(m);
 	if ((m->trace_hook_mask >> ev->event) & 1)
 		m->trace_hook(m->trace_hook_ud, ev);
 	if (!((r->mask >> ev->event) & 1) || !r->size)
@@ -216,14 +217,14 @@ static void trace_record(memlab_machine *m, struct memlab_trace_event *ev)
 
 void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3)
 {
-	struct memlab_trace_event ev = { 0, id, 0, { a0, a1, a2, a3 } };
+	struct memlab_trace_event ev = { .event = id, .arg = { a0, a1, a2, a3 } };
 
 	trace_record(m, &ev);
 }
 
 void trace_emitv(memlab_machine *m, int id, const uint64_t *args, int n)
 {
-	struct memlab_trace_event ev = { 0, id, 0, { 0 } };
+	struct memlab_trace_event ev = { .event = id };
 
 	for (int i = 0; i < n && i < MEMLAB_TRACE_ARGS; i++)
 		ev.arg[i] = args[i];
@@ -319,7 +320,7 @@ static void dump_text(struct strbuf *sb, const struct memlab_trace_event *ev)
 {
 	char v[256];
 
-	sb_printf(sb, "%16s-%-7d [000] %10" PRIu64 ": %s:", "memlab", ev->pid, ev->ts,
+	sb_printf(sb, "%16s-%-7d [%03d] %10" PRIu64 ": %s:", "memlab", ev->pid, ev->cpu, ev->ts,
 		  tracepoints[ev->event].name);
 	for (int i = 0; i < MEMLAB_TRACE_ARGS && tracepoints[ev->event].fields[i]; i++) {
 		field_text(ev->event, i, ev->arg[i], v, sizeof(v));
@@ -346,8 +347,8 @@ static void json_args(struct strbuf *sb, const struct memlab_trace_event *ev)
 
 static void dump_jsonl(struct strbuf *sb, const struct memlab_trace_event *ev)
 {
-	sb_printf(sb, "{\"ts\":%" PRIu64 ",\"event\":\"%s\",\"pid\":%d,", ev->ts,
-		  tracepoints[ev->event].name, ev->pid);
+	sb_printf(sb, "{\"ts\":%" PRIu64 ",\"event\":\"%s\",\"pid\":%d,\"cpu\":%d,", ev->ts,
+		  tracepoints[ev->event].name, ev->pid, ev->cpu);
 	json_args(sb, ev);
 	sb_printf(sb, "}\n");
 }

@@ -312,11 +312,6 @@ static void count_pageblocks(const memlab_machine *m, const struct zone *z,
 	}
 }
 
-/*
-** Fill info for zone zid (0 .. memlab_nr_zones()-1) with what zoneinfo
-** and pagetypeinfo show for it; watermarks are the live ones, boost
-** included, as zoneinfo prints them.  Returns 0 or -MEMLAB_EINVAL.
-*/
 /* Every CPU's pageset, cpu 0's also in the pcp_* fields, and their sum. */
 static void zone_info_pagesets(const memlab_machine *m, const struct zone *z,
 			       struct memlab_zone_info *info)
@@ -340,6 +335,11 @@ static void zone_info_pagesets(const memlab_machine *m, const struct zone *z,
 	info->pcp_high_max = info->pagesets[0].high_max;
 }
 
+/*
+** Fill info for zone zid (0 .. memlab_nr_zones()-1) with what zoneinfo
+** and pagetypeinfo show for it; watermarks are the live ones, boost
+** included, as zoneinfo prints them.  Returns 0 or -MEMLAB_EINVAL.
+*/
 int memlab_zone_info(const memlab_machine *m, int zid,
 		     struct memlab_zone_info *info)
 {

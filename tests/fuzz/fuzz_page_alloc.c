@@ -151,7 +151,7 @@ static void take_snapshot(struct fuzz *f, struct snapshot *s)
 		if (memlab_zone_info(f->m, z, &zi) != 0)
 			die(f, "memlab_zone_info(%d) failed", z);
 		s->zone_free[z] = zi.nr_free;
-		s->pcp_count[z] = zi.pcp_count;
+		s->pcp_count[z] = (int)zi.pcp_total;	/* every CPU's lists */
 		memcpy(s->blocks[z], zi.nr_free_blocks, sizeof(s->blocks[z]));
 	}
 }
@@ -180,7 +180,7 @@ static void check_machine(struct fuzz *f)
 		sum += zi.nr_free;
 		if (zi.pcp_count < 0)
 			die(f, "zone %s: pcp count %d", zi.name, zi.pcp_count);
-		pcp += (uint64_t)zi.pcp_count;
+		pcp += zi.pcp_total;
 	}
 	free_now = nr_free_pages(f);
 	if (free_now != sum)

@@ -254,6 +254,25 @@ function test_direct_compaction_drains_its_cpu()
   m:close()
 end
 
+-- compact_zone's check_drain (lru_add_drain_cpu_zone) drains this CPU's
+-- folio batches too: the pages it migrated join the LRU lists, none waits.
+function test_direct_compaction_drains_what_it_migrated()
+  local m = machine()
+  fragment(m, 8192)
+  m:lru_add_drain_all()
+  m:drain_pages()
+  while m:alloc_pages(4, "atomic|nowarn") do end
+  local before = m:vmstat()
+  local pfn = m:alloc_pages(4, "kernel|noretry")
+  lu.assertNotNil(pfn)
+  local v = m:vmstat()
+  lu.assertTrue(v.pgmigrate_success - before.pgmigrate_success > 0)
+  lu.assertEquals(v.nr_inactive_anon + v.nr_active_anon, v.nr_anon_pages)
+  m:free_pages(pfn, 4)
+  lu.assertTrue(m:check())
+  m:close()
+end
+
 function test_compact_argument_errors()
   local m = machine()
   lu.assertTrue(m:compact())           -- nothing to do is fine

@@ -246,4 +246,40 @@ function test_pcp_disabled_on_every_cpu()
   lu.assertTrue(m:check())
 end
 
+-- A run of high-order frees empties the pcp (free_high) once free_count
+-- passes batch + high_min / 2 (6.18's threshold), and high_min is split
+-- over the CPUs: 100 order-2 frees on a 1 GiB machine stay on one CPU's
+-- list (the threshold is 63 + 1251 / 2 = 688 pages), while with two CPUs
+-- (63 + 625 / 2 = 375) the 95th free gives them all back.
+function test_free_high_threshold_follows_high_min()
+  for _, case in ipairs({ { cpus = 1, left = 420 }, { cpus = 2, left = 0 } }) do
+    local m <close> = memlab.new{ ram = "1G", seed = 1, cpus = case.cpus }
+    local blocks = {}
+    for i = 1, 100 do blocks[i] = assert(m:alloc_pages(2, "GFP_KERNEL")) end
+    for i = 1, 100 do assert(m:free_pages(blocks[i], 2)) end
+    local z = zone(m, "DMA32")
+    lu.assertEquals(z.pagesets[1].count, case.left, case.cpus .. " CPUs")
+    lu.assertTrue(m:check())
+  end
+end
+
+-- Trace events say which CPU they happened on: a page freed by a task on
+-- CPU 1 is freed there (the text dump's ftrace column too).
+function test_trace_events_carry_their_cpu()
+  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p = m:spawn{ name = "p" }
+  assert(p:run_on(1))
+  local a = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  assert(p:write(a, "x"))
+  m:trace{ events = { "mm_page_alloc" } }
+  local b = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))
+  assert(p:write(b, "x"))
+  local ev = m:trace_events()
+  lu.assertTrue(#ev >= 1)
+  for _, e in ipairs(ev) do lu.assertEquals(e.cpu, 1) end
+  lu.assertStrContains(m:trace_dump("text"), "[001]")
+  lu.assertStrContains(m:trace_dump("jsonl"), '"cpu":1,')
+  m:trace(false)
+end
+
 os.exit(lu.LuaUnit.run(), true)

@@ -1094,6 +1094,7 @@ struct memlab_trace_event {
 	uint64_t ts;
 	int event;
 	int pid;
+	int cpu;		/* the CPU it happened on (smp_processor_id) */
 	uint64_t arg[MEMLAB_TRACE_ARGS];
 };
 typedef void (*memlab_trace_fn)(void *ud, const struct memlab_trace_event *ev);
