@@ -377,15 +377,19 @@ void lru_add_drain(memlab_machine *m)
 
 /*
 ** lru_add_drain_per_cpu(): the work lru_add_drain_all() queues on cpu,
-** run there at once: lru_add_drain() of that CPU, so the pages its
-** batches free go to that CPU's pageset.
+** run there at once by that CPU's kworker (no task of the machine):
+** lru_add_drain() of that CPU, so the pages its batches free go to that
+** CPU's pageset.
 */
 static void lru_add_drain_per_cpu(memlab_machine *m, int cpu)
 {
+	memlab_task *current = m->current;
 	int prev = m->work_cpu;
 
 	m->work_cpu = cpu;
+	m->current = NULL;
 	lru_add_drain(m);
+	m->current = current;
 	m->work_cpu = prev;
 }
 

@@ -163,6 +163,21 @@ function test_zoneinfo_shows_a_pageset_per_cpu()
   lu.assertEquals({ z.pcp.batch, z.pcp.high_min, z.pcp.high_max }, { 63, 625, 15872 })
 end
 
+-- The split and the threshold for 3 and 4 CPUs (fls(3) = 2, fls(4) = 3).
+function test_zoneinfo_with_three_and_four_cpus()
+  for _, n in ipairs({ 3, 4 }) do
+    local m <close> = memlab.new{ ram = "1G", seed = 1, cpus = n }
+    local z = zone(m, "DMA32")
+    local blocks, thresholds = zoneinfo_pagesets(m, "DMA32")
+    lu.assertEquals(#blocks, n)
+    for cpu = 1, n do
+      lu.assertEquals({ blocks[cpu].batch, blocks[cpu].high_min, blocks[cpu].high_max },
+                      { 63, 1251 // n, 253952 // 8 // n }, n .. " CPUs")
+      lu.assertEquals(thresholds[cpu], 2 * fls(n) * (1 + fls(z.managed >> 15)))
+    end
+  end
+end
+
 -- Direct reclaim that frees nothing drains every CPU's pagesets before
 -- its last try (drain_all_pages(NULL) in __alloc_pages_direct_reclaim):
 -- CPU 0's allocations reach the pages CPU 1 freed.
