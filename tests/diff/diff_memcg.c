@@ -23,7 +23,8 @@
 **   2. An OOM race: two or three processes in a cgroup with a limit, with
 **      drawn sizes and oom_score_adj, allocate in turn until the last one
 **      goes over: which processes the cgroup's OOM killer kills, and
-**      oom_kill.
+**      oom_kill; an allocator that outlived a kill it made faulted each
+**      page once (its minor faults and the cgroup's pgfault).
 ** See tests/diff/README.md ("diff_memcg").
 **
 **   diff_memcg [--first N] [--count N]   run seeds N .. N+count-1
@@ -707,6 +708,12 @@ static const char *sim_cg_read(struct sim *s, const char *path)
 	return sim_cg_buf;
 }
 
+/* The memlab cgroup's memory.stat pgfault (path: "/oN/memory.stat"). */
+static int64_t sim_cg_pgfault(struct sim *s, const char *path)
+{
+	return stat_value(sim_cg_read(s, path), "pgfault");
+}
+
 static void sim_counts(struct sim *s, const char *cg, struct counts *c)
 {
 	char path[64];
@@ -1124,12 +1131,15 @@ static int has_cap_sys_resource(void)
 ** Draw a race whose victim no few pages decide: badness (rss + page
 ** tables + adj * (limit / 1000), the division first as oom_badness()
 ** does it) of the candidates at the last one's failure at least 64 pages
-** apart.
+** apart.  The last one asks for twice the limit -- but for one seed in
+** two where the victim is another, only what fits once that one is gone,
+** so that it outlives the kill its fault made.
 */
 static void gen_race(struct rng *r, struct race *rc)
 {
 	for (;;) {
 		int64_t best = INT64_MIN, second = INT64_MIN, sum = 0;
+		int best_i = -1;
 
 		rc->n = 2 + (int)rnd(r, MAXP - 1);
 		rc->limit = 1024 + rnd(r, 3072);
@@ -1150,13 +1160,43 @@ static void gen_race(struct rng *r, struct race *rc)
 
 			sum += i < rc->n - 1 ? rss : 0;
 			if (pts > best)
-				second = best, best = pts;
+				second = best, best = pts, best_i = i;
 			else if (pts > second)
 				second = pts;
 		}
-		if (sum + 64 < (int64_t)rc->limit && best - second >= 64)
-			return;
+		if (sum + 64 >= (int64_t)rc->limit || best - second < 64)
+			continue;
+		if (best_i < rc->n - 1 && rc->size[best_i] >= 256 && rnd(r, 2))
+			rc->size[rc->n - 1] = rc->limit - (uint64_t)sum + rc->size[best_i] / 2;
+		return;
 	}
+}
+
+/* A host process's minor faults (/proc/PID/stat's tenth field), -1 when it is gone. */
+static int64_t host_minflt(pid_t pid)
+{
+	char path[64], text[1024], *p;
+	size_t l = 0;
+	FILE *f;
+
+	snprintf(path, sizeof path, "/proc/%d/stat", (int)pid);
+	if (!(f = fopen(path, "r")))
+		return -1;
+	l = fread(text, 1, sizeof text - 1, f);
+	fclose(f);
+	text[l] = 0;
+	if (!(p = strrchr(text, ')')))
+		return -1;
+	for (int field = 2; field < 10 && p; field++)	/* after comm: state is field 3 */
+		p = strchr(p + 1, ' ');
+	return p ? strtoll(p + 1, NULL, 10) : -1;
+}
+
+static int64_t sim_minflt(memlab_task *t)
+{
+	struct memlab_mm_info mi;
+
+	return memlab_mm_info(t, &mi) ? -1 : (int64_t)mi.min_flt;
 }
 
 /* A host process's RssAnon + RssFile + RssShmem + VmPTE, in kB. */
@@ -1185,7 +1225,7 @@ static int64_t host_rss_kb(pid_t pid)
 
 static int run_race(uint64_t seed)
 {
-	char cg[32], scg[40], b[64];
+	char cg[32], scg[40], scg_path[64], b[64];
 	struct srv srv[MAXP];
 	memlab_task *t[MAXP];
 	int spid[MAXP];
@@ -1199,6 +1239,7 @@ static int run_race(uint64_t seed)
 	gen_race(&r, &rc);
 	snprintf(cg, sizeof cg, "o%" PRIu64, seed);
 	snprintf(scg, sizeof scg, "/%s", cg);
+	snprintf(scg_path, sizeof scg_path, "%s/memory.stat", scg);
 	fail_len = 0;
 	note("  limit %" PRIu64 " user pages;", rc.limit);
 	for (int i = 0; i < rc.n; i++)
@@ -1266,6 +1307,13 @@ static int run_race(uint64_t seed)
 	for (int i = 0; i < rc.n; i++) {
 		uint64_t a;
 		int si = 0, rc2;
+		int64_t hflt = hdead[i] ? -1 : host_minflt(srv[i].pid);
+		int64_t sflt = sdead[i] ? -1 : sim_minflt(t[i]);
+		int64_t cg0, cg1, sfault0 = sim_cg_pgfault(&sim, scg_path);
+
+		host_flush_stats();
+		cg_read(cg, "memory.stat", stat_buf, sizeof stat_buf);
+		cg0 = stat_value(stat_buf, "pgfault");
 
 		if (!hdead[i]) {
 			srv[i].mb->pages = rc.size[i];
@@ -1277,6 +1325,26 @@ static int run_race(uint64_t seed)
 			if (!rc2 && memlab_touch(t[i], a, rc.size[i] * PAGE, 'w', &si) < 0 &&
 			    si == MEMLAB_SIGKILL)
 				sdead[i] = 1;
+		}
+		host_flush_stats();
+		cg_read(cg, "memory.stat", stat_buf, sizeof stat_buf);
+		cg1 = stat_value(stat_buf, "pgfault");
+		/*
+		 * An allocator that outlived the step faulted each page once,
+		 * in its own count and in the cgroup's pgfault events: a kill
+		 * ran inside the fault's charge, which was then retried (no
+		 * second fault for the page).
+		 */
+		if (!hdead[i] && !sdead[i]) {
+			int64_t sev = sim_cg_pgfault(&sim, scg_path) - sfault0;
+
+			hflt = host_minflt(srv[i].pid) - hflt;
+			sflt = sim_minflt(t[i]) - sflt;
+			note("  p%d faults: %" PRId64 " (host) %" PRId64 " (memlab); the cgroup's "
+			     "pgfault %" PRId64 " (host) %" PRId64 " (memlab)\n", i, hflt, sflt,
+			     cg1 - cg0, sev);
+			if (hflt != sflt || cg1 - cg0 != hflt || sev != sflt)
+				failed = 1;
 		}
 		/* a victim other than the one allocating */
 		for (int j = 0; j < rc.n; j++) {
