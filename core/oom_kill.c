@@ -448,8 +448,8 @@ static memlab_task *find_victim(memlab_machine *m, const struct mm_struct *mm)
 
 /*
 ** The victims the running call does not use exit now: tasks with
-** another mm than the faulting task's.  Their exit may load their mm on
-** a CPU; the faulting task's own is loaded again.
+** another mm than the allocating task's.  Their exit may load their mm
+** on a CPU; the allocating task's own is loaded again.
 */
 static void exit_other_victims(memlab_task *cur)
 {
