@@ -1558,12 +1558,14 @@ static int m_file(lua_State *L)
 
 static const char *const sysctl_names[] = {
 	"max_map_count", "overcommit_memory", "overcommit_ratio",
-	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", "swappiness", NULL
+	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", "swappiness",
+	"watermark_boost_factor", NULL
 };
 
 /*
 ** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
-** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task =, swappiness = }
+** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task =, swappiness =,
+** watermark_boost_factor = }
 ** --> { the current values } | nil, "EINVAL", 22.
 ** m:sysctl() reads them.  A negative value is EINVAL, as a write of one
 ** to /proc/sys/vm is; nothing is changed then.
@@ -1581,12 +1583,14 @@ static int m_sysctl(lua_State *L)
 		offsetof(struct memlab_vm_sysctl, panic_on_oom),
 		offsetof(struct memlab_vm_sysctl, oom_kill_allocating_task),
 		offsetof(struct memlab_vm_sysctl, swappiness),
+		offsetof(struct memlab_vm_sysctl, watermark_boost_factor),
 	};
 	int negative = 0, rc;
 
 	set.max_map_count = set.overcommit_memory = -1;
 	set.overcommit_ratio = set.mmap_min_addr = -1;
 	set.panic_on_oom = set.oom_kill_allocating_task = set.swappiness = -1;
+	set.watermark_boost_factor = -1;
 	if (!lua_isnoneornil(L, 2)) {
 		if (!lua_istable(L, 2))
 			return lmemlab_typeerror(L, 2, "sysctl", "table of sysctls");

@@ -302,6 +302,7 @@ struct memlab_machine {
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
 	int swappiness;			/* vm.swappiness */
+	int watermark_boost_factor;	/* vm.watermark_boost_factor */
 	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */
 		bool woken, running;	/* woken: runs when the outermost operation returns */
 		unsigned order;		/* kswapd_order */

@@ -304,6 +304,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 	if (m->watermark_scale_factor < 1 || m->watermark_scale_factor > 3000)
 		return ml_bad_config(m, "watermark_scale_factor (%d) must be 1..3000",
 				  cfg->watermark_scale_factor);
+	m->watermark_boost_factor = 15000;	/* vm.watermark_boost_factor's default */
 	m->seed = cfg->seed;
 	rng_seed(&m->rng, cfg->seed);
 	fault_inject_init(m);

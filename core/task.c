@@ -79,7 +79,8 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		    set->mmap_min_addr < -1 ||
 		    (set->panic_on_oom != -1 && (set->panic_on_oom < 0 || set->panic_on_oom > 2)) ||
 		    set->oom_kill_allocating_task < -1 || set->oom_kill_allocating_task > INT32_MAX ||
-		    set->swappiness < -1 || set->swappiness > 200)
+		    set->swappiness < -1 || set->swappiness > 200 ||
+		    set->watermark_boost_factor < -1 || set->watermark_boost_factor > INT32_MAX)
 			return -MEMLAB_EINVAL;
 		if (set->max_map_count != -1)
 			m->max_map_count = set->max_map_count;
@@ -97,6 +98,9 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 			m->oom_kill_allocating_task = (int)set->oom_kill_allocating_task;
 		if (set->swappiness != -1)
 			m->swappiness = (int)set->swappiness;
+		/* a boost already made stays until kswapd reclaims it, as in Linux */
+		if (set->watermark_boost_factor != -1)
+			m->watermark_boost_factor = (int)set->watermark_boost_factor;
 	}
 	if (get) {
 		get->max_map_count = m->max_map_count;
@@ -106,6 +110,7 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		get->panic_on_oom = m->panic_on_oom;
 		get->oom_kill_allocating_task = m->oom_kill_allocating_task;
 		get->swappiness = m->swappiness;
+		get->watermark_boost_factor = m->watermark_boost_factor;
 	}
 	return 0;
 }

@@ -2063,7 +2063,7 @@ static void op_trace(struct fuzz *f)
 
 static void op_sysctl(struct fuzz *f)
 {
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1 }, get;
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1 }, get;
 	uint8_t a = next_byte(f), b = next_byte(f);
 	int rc;
 
@@ -2562,7 +2562,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	static const char *const thp[] = { "madvise", "always", "never", "always" };
 	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
 	struct memlab_config cfg;
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1 };
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1 };
 
 	memlab_config_init(&cfg);
 	cfg.arch = k->arch;

@@ -984,6 +984,7 @@ struct memlab_vm_sysctl {
 	int64_t panic_on_oom;		/* 0; 1, 2: an OOM "panics": reported, the access fails ENOMEM */
 	int64_t oom_kill_allocating_task;	/* 0; else the faulting task is the victim */
 	int64_t swappiness;		/* 60; 0..200: reclaim's pressure on anon against file pages */
+	int64_t watermark_boost_factor;	/* 15000: a fallback boosts the marks up to 150% of high; 0: never */
 };
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
