@@ -149,6 +149,7 @@ struct per_cpu_pages {
 /* zone->flags bits (enum zone_flags) */
 #define ZONE_BELOW_HIGH		0x01u	/* free pages below the high watermark */
 #define ZONE_RECLAIM_ACTIVE	0x02u	/* kswapd may be scanning the zone */
+#define ZONE_BOOSTED_WATERMARK	0x04u	/* boosted by a fallback: the next allocation wakes kswapd */
 
 struct free_area {
 	struct free_list free_list[MIGRATE_TYPES];
@@ -162,7 +163,8 @@ struct zone {
 	uint64_t zone_start_pfn;
 	uint64_t spanned_pages, present_pages, managed_pages;
 	uint64_t _watermark[NR_WMARK];
-	uint64_t watermark_boost;
+	uint64_t watermark_boost;		/* pages kswapd reclaims on top of the marks */
+	int boost_factor;			/* memlab: watermark_boost_factor at the last boost (check) */
 	uint64_t lowmem_reserve[MAX_NR_ZONES];
 	uint64_t nr_reserved_highatomic;	/* pages in HighAtomic pageblocks */
 	uint64_t nr_free_highatomic;		/* free pages on HighAtomic lists */

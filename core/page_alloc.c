@@ -17,8 +17,12 @@
 ** NR_FREE_PAGES, and another CPU's allocations do not see them until a
 ** drain gives them back.
 **
+** A fallback that tries to claim another type's pageblock boosts the
+** zone's watermarks (boost_watermark) and wakes kswapd to reclaim the
+** boost (6.18's try_to_claim_block), so that later fallbacks are rarer.
+**
 ** What is not modelled yet: decay_pcp_high (run by Linux's periodic
-** vmstat update), watermark boosting, memory isolation.  kswapd and
+** vmstat update), memory isolation.  kswapd and
 ** direct reclaim are vmscan.c's, compaction compaction.c's, the OOM
 ** killer oom_kill.c's.
 */
@@ -72,6 +76,12 @@ struct alloc_context {
 static inline uint64_t pageblock_nr_pages(const memlab_machine *m)
 {
 	return 1ull << m->pageblock_order;
+}
+
+/* mult_frac(): x * n / d without overflowing x * n. */
+static uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d)
+{
+	return (x / d) * n + ((x % d) * n) / d;
 }
 
 static inline uint64_t pageblock_start_pfn(const memlab_machine *m, uint64_t pfn)
@@ -554,14 +564,57 @@ static int64_t move_freepages_block(memlab_machine *m, struct zone *z, uint64_t 
 }
 
 /*
+** zone_max_boost(): how far boost_watermark may raise the zone's marks
+** under factor (in 1/10000 of the high watermark, at least a pageblock);
+** false when it would not boost at all: factor 0, a zone smaller than
+** four pageblocks (boosting there could cause an OOM at once), or a high
+** watermark not set up yet.
+*/
+static bool zone_max_boost(const memlab_machine *m, const struct zone *z, int factor,
+			   uint64_t *max_boost)
+{
+	if (!factor || pageblock_nr_pages(m) * 4 > z->managed_pages)
+		return false;
+	*max_boost = mult_frac(z->_watermark[WMARK_HIGH], (uint64_t)factor, 10000);
+	if (!*max_boost)
+		return false;
+	if (*max_boost < pageblock_nr_pages(m))
+		*max_boost = pageblock_nr_pages(m);
+	return true;
+}
+
+/*
+** boost_watermark(): a fallback polluted (or tried to claim) another
+** type's pageblock; raise the zone's watermarks by a pageblock, up to
+** max_boost, so that kswapd reclaims ahead of the next fallbacks.
+*/
+static bool boost_watermark(memlab_machine *m, struct zone *z)
+{
+	uint64_t max_boost;
+
+	if (!zone_max_boost(m, z, m->watermark_boost_factor, &max_boost))
+		return false;
+	z->watermark_boost += pageblock_nr_pages(m);
+	if (z->watermark_boost > max_boost)
+		z->watermark_boost = max_boost;
+	z->boost_factor = m->watermark_boost_factor;
+	return true;
+}
+
+/*
 ** steal_suitable_fallback(): take a block found on another type's list.
 ** A block of pageblock size or more is claimed outright; a smaller one
 ** claims its whole pageblock when at least half of it is free or
 ** compatible with the allocation, else only the block itself is taken.
+** A try to claim a pageblock (6.18's try_to_claim_block, for blocks
+** smaller than one) boosts the watermarks first, claimed or not; a
+** single-page steal that never tries (6.18's __rmqueue_steal) does not.
+** The boost wakes kswapd at the end of this allocation (rmqueue), as the
+** node may be balanced and kswapd would not wake by itself.
 */
 static uint64_t steal_suitable_fallback(memlab_machine *m, struct zone *z, uint64_t pfn,
 					unsigned current_order, unsigned order,
-					int start_mt, bool whole_block)
+					int start_mt, bool whole_block, unsigned alloc_flags)
 {
 	uint64_t start_pfn, free_pages, movable_pages, alike_pages;
 	int block_type = get_pfnblock_migratetype(m, pfn);
@@ -577,9 +630,10 @@ static uint64_t steal_suitable_fallback(memlab_machine *m, struct zone *z, uint6
 		account_freepages(m, z, (int64_t)nr_added, start_mt);
 		return pfn;
 	}
-	/* Linux boosts the watermarks here (boost_watermark); not modelled yet. */
 	if (!whole_block)
 		goto single_page;
+	if (boost_watermark(m, z) && (alloc_flags & ALLOC_KSWAPD))
+		z->flags |= ZONE_BOOSTED_WATERMARK;
 	if (!prep_move_freepages_block(m, z, pfn, &start_pfn, &free_pages, &movable_pages))
 		goto single_page;
 	if (start_mt == MIGRATE_MOVABLE)
@@ -633,7 +687,7 @@ find_smallest:
 	}
 do_steal:
 	return steal_suitable_fallback(m, z, free_list_first(z, current_order, fallback_mt),
-				       current_order, order, start_mt, can_steal);
+				       current_order, order, start_mt, can_steal, alloc_flags);
 }
 
 static uint64_t __rmqueue(memlab_machine *m, struct zone *z, unsigned order,
@@ -1123,18 +1177,26 @@ static uint64_t rmqueue_pcplist(memlab_machine *m, struct zone *z, unsigned orde
 
 /*
 ** rmqueue(): small orders and THPs through the pcp, the rest (and what the
-** pcp could not refill) from the buddy.
+** pcp could not refill) from the buddy.  A fallback that boosted the
+** zone's watermarks wakes kswapd now, for order 0 and this zone, whether
+** or not the allocation succeeded.
 */
 static uint64_t rmqueue(memlab_machine *m, struct zone *z, unsigned order,
 			int mt, unsigned alloc_flags)
 {
-	if (!m->pcp_disabled && pcp_allowed_order(m, order)) {
-		uint64_t pfn = rmqueue_pcplist(m, z, order, mt, alloc_flags);
+	uint64_t pfn = PFN_NONE;
 
-		if (pfn != PFN_NONE)
-			return pfn;
+	if (!m->pcp_disabled && pcp_allowed_order(m, order))
+		pfn = rmqueue_pcplist(m, z, order, mt, alloc_flags);
+	if (pfn == PFN_NONE)
+		pfn = rmqueue_buddy(m, z, order, mt, alloc_flags);
+	if ((alloc_flags & ALLOC_KSWAPD) && (z->flags & ZONE_BOOSTED_WATERMARK)) {
+		int zid = (int)(z - m->zones);	/* zone_idx(): positions here */
+
+		z->flags &= ~ZONE_BOOSTED_WATERMARK;
+		wakeup_kswapd(m, zid, 0, 0, zid);
 	}
-	return rmqueue_buddy(m, z, order, mt, alloc_flags);
+	return pfn;
 }
 
 /*
@@ -2056,11 +2118,6 @@ static void calculate_min_free_kbytes(memlab_machine *m)
 	m->min_free_kbytes = (int64_t)(v < 128 ? 128 : v > 262144 ? 262144 : v);
 }
 
-static uint64_t mult_frac(uint64_t x, uint64_t n, uint64_t d)
-{
-	return (x / d) * n + ((x % d) * n) / d;
-}
-
 /*
 ** __setup_per_zone_wmarks(): min_free_kbytes shared among the zones in
 ** proportion to their managed pages; low, high and promo each a further
@@ -2488,6 +2545,23 @@ static void check_frames(struct check_ctx *c)
 	}
 }
 
+/*
+** A zone's boost stays within what boost_watermark allows: max_boost
+** under the factor of its last boost (a later write of the sysctl leaves
+** a boost in place, as Linux's does), and 0 in a zone never boosted.
+*/
+static void check_zone_boost(struct check_ctx *c, const struct zone *z)
+{
+	uint64_t max_boost = 0;
+
+	if (!zone_max_boost(c->m, z, z->boost_factor, &max_boost))
+		max_boost = 0;
+	if (z->watermark_boost > max_boost)
+		violation(c, "%s: watermark_boost %llu is above max_boost %llu",
+			  z->name, (unsigned long long)z->watermark_boost,
+			  (unsigned long long)max_boost);
+}
+
 /* The page allocator's part of memlab_check(); returns the violations found. */
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -2502,6 +2576,7 @@ int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	for (int i = 0; i < m->nr_zones; i++) {
 		free += check_zone_free(&c, &m->zones[i]);
 		check_zone_pcp(&c, &m->zones[i]);
+		check_zone_boost(&c, &m->zones[i]);
 	}
 	if (free != m->vmstat[NR_FREE_PAGES])
 		violation(&c, "vmstat nr_free_pages is %llu, the zones hold %llu",

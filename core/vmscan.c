@@ -11,7 +11,9 @@
 ** PTEs, PG_referenced, VM_EXEC file pages, VM_LOCKED), unmapping through
 ** the reverse map, dirty pages left to the flusher (PG_reclaim, rotated
 ** to the tail when written back); kswapd woken below the low watermark
-** reclaiming to the high one (balance_pgdat), direct reclaim with
+** reclaiming to the high one (balance_pgdat), or by a watermark boost
+** (page_alloc.c's boost_watermark) that it reclaims without swapping
+** and then takes off, waking kcompactd; direct reclaim with
 ** allocstall in the allocator's slow path.
 **
 ** Anonymous pages go to swap when the machine has it (swapfile.c;
@@ -1133,10 +1135,24 @@ static bool pgdat_balanced(memlab_machine *m, unsigned order, int highest_zoneid
 }
 
 /*
-** wakeup_kswapd(): an allocation fell below the low watermark.  The
-** request's order and zone widen what kswapd will balance; a sleeping
-** kswapd wakes (mm_vmscan_wakeup_kswapd) unless the node is hopeless
-** or balanced already.
+** pgdat_watermark_boosted(): a zone up to highest_zoneidx has a boost to
+** reclaim.  Only the boosts are looked at, not the marks: reclaim would
+** start early when nothing is boosted and a lower zone is balanced.
+*/
+static bool pgdat_watermark_boosted(const memlab_machine *m, int highest_zoneidx)
+{
+	for (int i = highest_zoneidx < m->nr_zones ? highest_zoneidx : m->nr_zones - 1; i >= 0; i--)
+		if (m->zones[i].managed_pages && m->zones[i].watermark_boost)
+			return true;
+	return false;
+}
+
+/*
+** wakeup_kswapd(): an allocation fell below the low watermark, or a
+** fallback boosted a zone's watermarks.  The request's order and zone
+** widen what kswapd will balance; a sleeping kswapd wakes
+** (mm_vmscan_wakeup_kswapd) unless the node is hopeless, or balanced
+** already with no boost to reclaim.
 */
 void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx)
 {
@@ -1150,7 +1166,9 @@ void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int
 		k->order = order;
 	if (k->woken)
 		return;
-	if (k->failures >= MAX_RECLAIM_RETRIES || pgdat_balanced(m, order, highest_zoneidx)) {
+	if (k->failures >= MAX_RECLAIM_RETRIES ||
+	    (pgdat_balanced(m, order, highest_zoneidx) &&
+	     !pgdat_watermark_boosted(m, highest_zoneidx))) {
 		/* enough free memory, maybe too fragmented for the order */
 		if (!(gfp & MEMLAB___GFP_DIRECT_RECLAIM))
 			wakeup_kcompactd(m, order, highest_zoneidx);
@@ -1192,49 +1210,122 @@ static void set_reclaim_active(memlab_machine *m, int highest_zoneidx, bool acti
 }
 
 /*
+** boost_reclaim_begin(): the boosts kswapd is to reclaim, zone by zone
+** (zone_boosts) and in all.  The boosts stay in the marks meanwhile, so
+** that allocations near the watermark stall or reclaim until kswapd is
+** done.
+*/
+static uint64_t boost_reclaim_begin(memlab_machine *m, int highest_zoneidx,
+				    uint64_t zone_boosts[MAX_NR_ZONES])
+{
+	uint64_t nr_boost_reclaim = 0;
+
+	for (int i = 0; i <= highest_zoneidx && i < m->nr_zones; i++) {
+		zone_boosts[i] = 0;
+		if (!m->zones[i].managed_pages)
+			continue;
+		zone_boosts[i] = m->zones[i].watermark_boost;
+		nr_boost_reclaim += zone_boosts[i];
+	}
+	return nr_boost_reclaim;
+}
+
+/*
+** boost_reclaim_end(): the boosts seen at the start are taken off the
+** zones, however much was reclaimed (normal reclaim decides afresh when
+** kswapd next wakes), and kcompactd is woken to rebuild pageblocks in
+** the room made.
+*/
+static void boost_reclaim_end(memlab_machine *m, int highest_zoneidx,
+			      const uint64_t zone_boosts[MAX_NR_ZONES])
+{
+	for (int i = 0; i <= highest_zoneidx && i < m->nr_zones; i++) {
+		struct zone *z = &m->zones[i];
+
+		z->watermark_boost -= zone_boosts[i] < z->watermark_boost ?
+				      zone_boosts[i] : z->watermark_boost;
+	}
+	wakeup_kcompactd(m, m->pageblock_order, highest_zoneidx);
+}
+
+/*
+** kswapd_shrink_node(): one pass aiming at the zones' high watermarks
+** (boosts included); a high order falls back to 0 once compact_gap
+** pages are free (compaction makes the block).  True when the pass
+** scanned its aim: no need to raise the priority.
+*/
+static bool kswapd_shrink_node(memlab_machine *m, struct scan_control *sc, int highest_zoneidx)
+{
+	sc->nr_to_reclaim = 0;
+	for (int z = 0; z <= highest_zoneidx && z < m->nr_zones; z++) {
+		uint64_t high = high_wmark_pages(&m->zones[z]);
+
+		if (m->zones[z].managed_pages)
+			sc->nr_to_reclaim += high > SWAP_CLUSTER_MAX ? high : SWAP_CLUSTER_MAX;
+	}
+	sc->nr_scanned = 0;
+	shrink_node(m, sc);
+	if (sc->order && sc->nr_reclaimed >= 2ull << sc->order)
+		sc->order = 0;
+	return sc->nr_scanned >= sc->nr_to_reclaim;
+}
+
+/*
 ** balance_pgdat(): reclaim from DEF_PRIORITY down until a zone is above
-** its high watermark, each pass aiming at the zones' high watermarks
-** (kswapd_shrink_node); priority rises when a pass scanned less than its
-** aim or freed nothing.  A high order falls back to 0 once compact_gap
-** pages are free (compaction makes the block).  A run that freed nothing
-** is a kswapd failure.  Returns the order balanced for.
+** its high watermark; priority rises when a pass scanned less than its
+** aim or freed nothing.  A run that freed nothing is a kswapd failure.
+** Boosted watermarks (a fallback's boost_watermark) make kswapd reclaim
+** the boost even when the node is balanced, but gently: no swap (and no
+** writeback, which memlab's reclaim never does), priority no higher than
+** DEF_PRIORITY - 2, and it stops when a pass frees nothing.  When the
+** node is not balanced, the boost is set aside and reclaim restarts as
+** normal reclaim.  Returns the order balanced for.
 */
 static unsigned balance_pgdat(memlab_machine *m, unsigned order, int highest_zoneidx)
 {
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .order = (int)order,
-				   .priority = DEF_PRIORITY, .reclaim_idx = highest_zoneidx,
-				   .kswapd = true, .may_swap = true, .proactive_swappiness = -1 };
+				   .reclaim_idx = highest_zoneidx, .kswapd = true,
+				   .proactive_swappiness = -1 };
+	uint64_t zone_boosts[MAX_NR_ZONES];
+	uint64_t nr_boost_reclaim = boost_reclaim_begin(m, highest_zoneidx, zone_boosts);
+	bool boosted = nr_boost_reclaim != 0;
 
 	m->vmstat[PAGEOUTRUN]++;
+restart:
 	set_reclaim_active(m, highest_zoneidx, true);
+	sc.priority = DEF_PRIORITY;
 	do {
-		uint64_t before = sc.nr_reclaimed;
+		uint64_t nr_reclaimed = sc.nr_reclaimed;
 		bool raise_priority = true;
+		bool balanced = pgdat_balanced(m, (unsigned)sc.order, highest_zoneidx);
 
-		if (pgdat_balanced(m, (unsigned)sc.order, highest_zoneidx))
-			break;
-		age_active_anon(m, &sc);
-		sc.nr_to_reclaim = 0;
-		for (int z = 0; z <= highest_zoneidx && z < m->nr_zones; z++) {
-			uint64_t high = high_wmark_pages(&m->zones[z]);
-
-			if (m->zones[z].managed_pages)
-				sc.nr_to_reclaim += high > SWAP_CLUSTER_MAX ? high : SWAP_CLUSTER_MAX;
+		if (!balanced && nr_boost_reclaim) {
+			nr_boost_reclaim = 0;
+			goto restart;
 		}
-		sc.nr_scanned = 0;
-		shrink_node(m, &sc);
-		/* kswapd_shrink_node(): room to compact made, balance for order 0 */
-		if (sc.order && sc.nr_reclaimed >= 2ull << sc.order)
-			sc.order = 0;
-		if (sc.nr_scanned >= sc.nr_to_reclaim)
+		if (!nr_boost_reclaim && balanced)
+			goto out;
+		/* boosted reclaim relieves pressure, it does not swap */
+		if (nr_boost_reclaim && sc.priority == DEF_PRIORITY - 2)
 			raise_priority = false;
-		if (raise_priority || sc.nr_reclaimed == before)
+		sc.may_swap = !nr_boost_reclaim;
+		age_active_anon(m, &sc);
+		if (kswapd_shrink_node(m, &sc, highest_zoneidx))
+			raise_priority = false;
+		nr_reclaimed = sc.nr_reclaimed - nr_reclaimed;
+		nr_boost_reclaim -= nr_boost_reclaim < nr_reclaimed ? nr_boost_reclaim : nr_reclaimed;
+		if (nr_boost_reclaim && !nr_reclaimed)
+			break;		/* no progress without IO: stop, or it could loop */
+		if (raise_priority || !nr_reclaimed)
 			sc.priority--;
 	} while (sc.priority >= 1);
-	snapshot_refaults(m, &sc);
 	if (!sc.nr_reclaimed)
 		m->kswapd.failures++;
+out:
 	set_reclaim_active(m, highest_zoneidx, false);
+	if (boosted)
+		boost_reclaim_end(m, highest_zoneidx, zone_boosts);
+	snapshot_refaults(m, &sc);
 	return (unsigned)sc.order;
 }
 

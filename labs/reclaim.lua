@@ -158,9 +158,19 @@ local sv = sm:vmstat()
 local vmswap = tonumber(sm:proc(hog.pid .. "/status"):match("VmSwap:%s+(%d+)"))
 say("hog wrote 48 MiB: %d pages went to swap (pswpout), VmSwap %d kB, no OOM kill.",
     sv.pswpout, vmswap)
-local w = hog:translate(big)
-say("Its first page's PTE is now a swap entry %#x: slot %d (exclusive: %s).",
-    w.levels[#w.levels].entry, w.swap.offset, tostring(w.swap.exclusive))
+-- Not necessarily the first page: a page reclaim meets young (just
+-- written) is kept once and rotated (folio_check_references), and which
+-- pages a pass meets young depends on how far kswapd's passes go -- with
+-- watermark boosting they aim at the boosted high marks, and the first
+-- pass met the oldest pages young and kept them.
+local first, w = 0, hog:translate(big)
+while not w.swap and first < n - 1 do
+  first = first + 1
+  w = hog:translate(big + first * PAGE)
+end
+say("Its page %d's PTE is now a swap entry %#x: slot %d (exclusive: %s).",
+    first, w.levels[#w.levels].entry, w.swap and w.swap.offset or -1,
+    tostring(w.swap and w.swap.exclusive))
 assert(sv.oom_kill == 0 and sv.pswpout > 4000 and w.swap)
 local maj = hog:mm().maj_flt
 for i = 0, n - 1, 64 do assert(hog:read(big + i * PAGE, 8) == string.format("%08d", i)) end

@@ -299,7 +299,14 @@ TEST(direct_compaction_for_order4)
 	ASSERT_EQ(m->vmstat[COMPACTFAIL], 0);
 	ASSERT(m->vmstat[PGMIGRATE_SUCCESS] > 0);
 	ASSERT_EQ(page_zone(m, pfn)->compact_defer_shift, 0);
-	ASSERT_EQ(page_zone(m, pfn)->compact_order_failed, 5);
+	/*
+	 * Not 5: the atomic order-4 fallbacks above claimed movable
+	 * pageblocks and boosted the watermarks; kswapd reclaimed the boost
+	 * and woke kcompactd for pageblock_order (9), whose success set
+	 * compact_order_failed to 10 -- above 4, so this success leaves it.
+	 */
+	ASSERT(m->vmstat[KCOMPACTD_WAKE] > 0);
+	ASSERT_EQ(page_zone(m, pfn)->compact_order_failed, 10);
 	ASSERT_NO_REPORTS();
 	ASSERT_CHECK(m);
 }
