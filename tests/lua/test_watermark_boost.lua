@@ -114,6 +114,44 @@ function test_claim_boosts_by_a_pageblock_up_to_max_boost()
   lu.assertTrue(m:check())
 end
 
+-- Free blocks of a type, all orders.
+local function nr_free_of(z, mt)
+  local n = 0
+  for order, blocks in ipairs(z.free_by_type[mt]) do n = n + blocks * (1 << (order - 1)) end
+  return n
+end
+
+-- A small movable request that finds no movable block only steals a
+-- block of another type, without trying to claim its pageblock
+-- (6.18's __rmqueue_steal): no boost.  Unmovable pageblocks with free
+-- pages are made by claims (boosting), the boost is reclaimed, and every
+-- other page of them freed: blocks of order 0, too small to claim from
+-- (a movable request tries to claim from order pageblock_order / 2 up).
+function test_movable_steal_does_not_boost()
+  local m = machine()
+  local pfns = {}
+  for i = 1, 2000 do pfns[i] = assert(m:alloc_pages(0, "__GFP_NOWARN")) end
+  wake_kswapd_by_boost(m)
+  for _, pfn in ipairs(pfns) do
+    if pfn % 2 == 0 then m:free_pages(pfn, 0) end
+  end
+  lu.assertEquals(m:zones()[1].boost, 0)
+  while nr_free_of(m:zones()[1], "Movable") > 0 do
+    assert(m:alloc_pages(0, "__GFP_NOWARN|__GFP_MOVABLE"))
+  end
+  local z = m:zones()[1]
+  local others = nr_free_of(z, "Unmovable") + nr_free_of(z, "Reclaimable")
+  lu.assertTrue(others > 500)
+  for order = 5, #z.free_by_type.Unmovable do
+    lu.assertEquals(z.free_by_type.Unmovable[order] + z.free_by_type.Reclaimable[order], 0)
+  end
+  for _ = 1, 200 do assert(m:alloc_pages(0, "__GFP_NOWARN|__GFP_MOVABLE")) end
+  z = m:zones()[1]
+  lu.assertEquals(nr_free_of(z, "Unmovable") + nr_free_of(z, "Reclaimable"), others - 200)
+  lu.assertEquals(z.boost, 0)
+  lu.assertTrue(m:check())
+end
+
 -- The boost wakes kswapd through the next allocation that may wake it.
 -- kswapd reclaims the boost from the page cache without swapping the
 -- anonymous pages, takes the boost off, and wakes kcompactd for a
