@@ -1,7 +1,8 @@
 /*
 ** page_alloc.c -- zones and the buddy page allocator, as Linux's
 ** mm/page_alloc.c does it (6.12's, with 6.18's per-CPU list threshold
-** for freeing high orders, and the OOM killer where 6.18 runs it).
+** for freeing high orders, 6.18's fallbacks and watermark boosting, and
+** the OOM killer where 6.18 runs it).
 **
 ** Free memory is kept in blocks of 2^order frames, order 0..max_order,
 ** on per-zone, per-order, per-migratetype lists.  A block's buddy is the
@@ -17,9 +18,12 @@
 ** NR_FREE_PAGES, and another CPU's allocations do not see them until a
 ** drain gives them back.
 **
-** A fallback that tries to claim another type's pageblock boosts the
-** zone's watermarks (boost_watermark) and wakes kswapd to reclaim the
-** boost (6.18's try_to_claim_block), so that later fallbacks are rarer.
+** A request whose lists are empty falls back as 6.18's does: it claims
+** a pageblock of another type (__rmqueue_claim), largest free block
+** first, else steals the smallest block it can (__rmqueue_steal).  A try
+** to claim from a block smaller than a pageblock boosts the zone's
+** watermarks (boost_watermark) and wakes kswapd to reclaim the boost, so
+** that later fallbacks are rarer.
 **
 ** What is not modelled yet: decay_pcp_high (run by Linux's periodic
 ** vmstat update), memory isolation.  kswapd and
@@ -64,6 +68,13 @@ static const int fallbacks[MIGRATE_PCPTYPES][MIGRATE_PCPTYPES - 1] = {
 	[MIGRATE_UNMOVABLE]   = { MIGRATE_RECLAIMABLE, MIGRATE_MOVABLE },
 	[MIGRATE_MOVABLE]     = { MIGRATE_RECLAIMABLE, MIGRATE_UNMOVABLE },
 	[MIGRATE_RECLAIMABLE] = { MIGRATE_UNMOVABLE, MIGRATE_MOVABLE },
+};
+
+/* how far __rmqueue had to go (6.18; no CMA here) */
+enum rmqueue_mode {
+	RMQUEUE_NORMAL,
+	RMQUEUE_CLAIM,
+	RMQUEUE_STEAL,
 };
 
 struct alloc_context {
@@ -469,10 +480,13 @@ static uint64_t __rmqueue_smallest(memlab_machine *m, struct zone *z,
 }
 
 /*
-** can_steal_fallback(): whether a fallback may take over the whole
-** pageblock rather than a single block from it.
+** should_try_claim_block(): whether a fallback should try to claim the
+** whole pageblock rather than steal a block from it: large blocks,
+** unmovable and reclaimable requests (they would pollute it anyway), or
+** no grouping by mobility.  A small movable request only steals: it
+** fragments nothing for good, compaction can still move it.
 */
-static bool can_steal_fallback(const memlab_machine *m, unsigned order, int start_mt)
+static bool should_try_claim_block(const memlab_machine *m, unsigned order, int start_mt)
 {
 	if (order >= m->pageblock_order)
 		return true;
@@ -481,21 +495,23 @@ static bool can_steal_fallback(const memlab_machine *m, unsigned order, int star
 	       m->mobility_disabled;
 }
 
-/* find_suitable_fallback(): the first fallback type with a free block here. */
+/*
+** find_suitable_fallback(): the first fallback type with a free block of
+** this order; -1: none.  With claimable, -2 when the order is too small
+** to claim a pageblock with.
+*/
 static int find_suitable_fallback(const memlab_machine *m, const struct free_area *area,
-				  unsigned order, int mt, bool *can_steal)
+				  unsigned order, int mt, bool claimable)
 {
+	if (claimable && !should_try_claim_block(m, order, mt))
+		return -2;
 	if (area->nr_free == 0)
 		return -1;
-	*can_steal = false;
 	for (int i = 0; i < MIGRATE_PCPTYPES - 1; i++) {
 		int fallback_mt = fallbacks[mt][i];
 
-		if (free_area_empty(area, fallback_mt))
-			continue;
-		if (can_steal_fallback(m, order, mt))
-			*can_steal = true;
-		return fallback_mt;
+		if (!free_area_empty(area, fallback_mt))
+			return fallback_mt;
 	}
 	return -1;
 }
@@ -602,25 +618,20 @@ static bool boost_watermark(memlab_machine *m, struct zone *z)
 }
 
 /*
-** steal_suitable_fallback(): take a block found on another type's list.
-** A block of pageblock size or more is claimed outright; a smaller one
-** claims its whole pageblock when at least half of it is free or
-** compatible with the allocation, else only the block itself is taken.
-** A try to claim a pageblock (6.18's try_to_claim_block, for blocks
-** smaller than one) boosts the watermarks first, claimed or not; a
-** single-page steal that never tries (6.18's __rmqueue_steal) does not.
-** The boost wakes kswapd at the end of this allocation (rmqueue), as the
-** node may be balanced and kswapd would not wake by itself.
+** try_to_claim_block(): a block of pageblock size or more is claimed
+** outright.  A smaller one boosts the watermarks first (the fallback
+** pollutes, or would, another type's pageblock; the boost wakes kswapd at
+** the end of this allocation, rmqueue, as the node may be balanced and
+** kswapd would not wake by itself), then claims its whole pageblock when
+** at least half of it is free or compatible with the allocation.
+** PFN_NONE: not claimed (the boost stays).
 */
-static uint64_t steal_suitable_fallback(memlab_machine *m, struct zone *z, uint64_t pfn,
-					unsigned current_order, unsigned order,
-					int start_mt, bool whole_block, unsigned alloc_flags)
+static uint64_t try_to_claim_block(memlab_machine *m, struct zone *z, uint64_t pfn,
+				   unsigned current_order, unsigned order, int start_mt,
+				   int block_type, unsigned alloc_flags)
 {
 	uint64_t start_pfn, free_pages, movable_pages, alike_pages;
-	int block_type = get_pfnblock_migratetype(m, pfn);
 
-	if (block_type == MIGRATE_HIGHATOMIC)
-		goto single_page;
 	if (current_order >= m->pageblock_order) {
 		uint64_t nr_added;
 
@@ -630,74 +641,107 @@ static uint64_t steal_suitable_fallback(memlab_machine *m, struct zone *z, uint6
 		account_freepages(m, z, (int64_t)nr_added, start_mt);
 		return pfn;
 	}
-	if (!whole_block)
-		goto single_page;
 	if (boost_watermark(m, z) && (alloc_flags & ALLOC_KSWAPD))
 		z->flags |= ZONE_BOOSTED_WATERMARK;
 	if (!prep_move_freepages_block(m, z, pfn, &start_pfn, &free_pages, &movable_pages))
-		goto single_page;
+		return PFN_NONE;
 	if (start_mt == MIGRATE_MOVABLE)
 		alike_pages = movable_pages;
 	else if (block_type == MIGRATE_MOVABLE)
 		alike_pages = pageblock_nr_pages(m) - (free_pages + movable_pages);
 	else
 		alike_pages = 0;
-	if (free_pages + alike_pages >= (pageblock_nr_pages(m) >> 1) ||
-	    m->mobility_disabled) {
-		__move_freepages_block(m, z, start_pfn, block_type, start_mt);
-		return __rmqueue_smallest(m, z, order, start_mt);
-	}
-single_page:
-	page_del_and_expand(m, z, pfn, order, current_order, block_type);
-	return pfn;
+	if (free_pages + alike_pages < (pageblock_nr_pages(m) >> 1) && !m->mobility_disabled)
+		return PFN_NONE;
+	__move_freepages_block(m, z, start_pfn, block_type, start_mt);
+	return __rmqueue_smallest(m, z, order, start_mt);
 }
 
 /*
-** __rmqueue_fallback(): no block of the wanted type; take the largest
-** block of a fallback type (or, for a movable request that cannot claim
-** a whole pageblock, the smallest one).  With ALLOC_NOFRAGMENT only whole
-** pageblocks may be taken.
+** __rmqueue_claim(): claim a pageblock of a fallback type, trying the
+** largest free block first (roughly the pageblock with the most free
+** pages), then the smaller ones down to the smallest order that may
+** claim.  With ALLOC_NOFRAGMENT only whole pageblocks are taken.
 */
-static uint64_t __rmqueue_fallback(memlab_machine *m, struct zone *z, unsigned order,
-				   int start_mt, unsigned alloc_flags)
+static uint64_t __rmqueue_claim(memlab_machine *m, struct zone *z, unsigned order,
+				int start_mt, unsigned alloc_flags)
 {
-	unsigned min_order = order;
-	int current_order, fallback_mt = -1;
-	bool can_steal = false;
+	int min_order = (int)order;
 
 	if (order < m->pageblock_order && (alloc_flags & ALLOC_NOFRAGMENT))
-		min_order = m->pageblock_order;
-	for (current_order = (int)m->max_order; current_order >= (int)min_order; current_order--) {
-		fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
-						     current_order, start_mt, &can_steal);
+		min_order = (int)m->pageblock_order;
+	for (int current_order = (int)m->max_order; current_order >= min_order; current_order--) {
+		int fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
+							 (unsigned)current_order, start_mt, true);
+		uint64_t pfn;
+
 		if (fallback_mt == -1)
 			continue;
-		if (!can_steal && start_mt == MIGRATE_MOVABLE && current_order > (int)order)
-			goto find_smallest;
-		goto do_steal;
+		if (fallback_mt == -2)
+			break;		/* too small to claim from here down */
+		pfn = try_to_claim_block(m, z, free_list_first(z, (unsigned)current_order, fallback_mt),
+					 (unsigned)current_order, order, start_mt, fallback_mt,
+					 alloc_flags);
+		if (pfn != PFN_NONE)
+			return pfn;
 	}
 	return PFN_NONE;
-
-find_smallest:
-	for (current_order = (int)order; current_order <= (int)m->max_order; current_order++) {
-		fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
-						     current_order, start_mt, &can_steal);
-		if (fallback_mt != -1)
-			break;
-	}
-do_steal:
-	return steal_suitable_fallback(m, z, free_list_first(z, current_order, fallback_mt),
-				       current_order, order, start_mt, can_steal, alloc_flags);
 }
 
-static uint64_t __rmqueue(memlab_machine *m, struct zone *z, unsigned order,
-			  int mt, unsigned alloc_flags)
+/*
+** __rmqueue_steal(): take the smallest fitting block of a fallback type
+** and leave the rest of its pageblock as it is (fragmenting it).
+*/
+static uint64_t __rmqueue_steal(memlab_machine *m, struct zone *z, unsigned order, int start_mt)
 {
-	uint64_t pfn = __rmqueue_smallest(m, z, order, mt);
+	for (unsigned current_order = order; current_order <= m->max_order; current_order++) {
+		int fallback_mt = find_suitable_fallback(m, &z->free_area[current_order],
+							 current_order, start_mt, false);
+		uint64_t pfn;
 
-	if (pfn == PFN_NONE)
-		pfn = __rmqueue_fallback(m, z, order, mt, alloc_flags);
-	return pfn;
+		if (fallback_mt == -1)
+			continue;
+		pfn = free_list_first(z, current_order, fallback_mt);
+		page_del_and_expand(m, z, pfn, order, current_order, fallback_mt);
+		return pfn;
+	}
+	return PFN_NONE;
+}
+
+/*
+** __rmqueue(): the wanted type's lists, then a claim, then a steal (not
+** with ALLOC_NOFRAGMENT).  *mode remembers how far a bulk refill had to
+** go, so that its next pages start there (6.18's rmqueue_mode): the lists
+** do not change between them.
+*/
+static uint64_t __rmqueue(memlab_machine *m, struct zone *z, unsigned order,
+			  int mt, unsigned alloc_flags, enum rmqueue_mode *mode)
+{
+	uint64_t pfn;
+
+	switch (*mode) {
+	case RMQUEUE_NORMAL:
+		pfn = __rmqueue_smallest(m, z, order, mt);
+		if (pfn != PFN_NONE)
+			return pfn;
+		/* fallthrough */
+	case RMQUEUE_CLAIM:
+		pfn = __rmqueue_claim(m, z, order, mt, alloc_flags);
+		if (pfn != PFN_NONE) {
+			*mode = RMQUEUE_NORMAL;	/* the wanted lists are filled again */
+			return pfn;
+		}
+		/* fallthrough */
+	case RMQUEUE_STEAL:
+		if (!(alloc_flags & ALLOC_NOFRAGMENT)) {
+			pfn = __rmqueue_steal(m, z, order, mt);
+			if (pfn != PFN_NONE) {
+				*mode = RMQUEUE_STEAL;
+				return pfn;
+			}
+		}
+	}
+	return PFN_NONE;
 }
 
 /* rmqueue_buddy(): the HighAtomic reserve first for high-order atomics. */
@@ -709,7 +753,9 @@ static uint64_t rmqueue_buddy(memlab_machine *m, struct zone *z, unsigned order,
 	if (alloc_flags & ALLOC_HIGHATOMIC)
 		pfn = __rmqueue_smallest(m, z, order, MIGRATE_HIGHATOMIC);
 	if (pfn == PFN_NONE) {
-		pfn = __rmqueue(m, z, order, mt, alloc_flags);
+		enum rmqueue_mode mode = RMQUEUE_NORMAL;
+
+		pfn = __rmqueue(m, z, order, mt, alloc_flags, &mode);
 		if (pfn == PFN_NONE && (alloc_flags & (ALLOC_OOM | ALLOC_NON_BLOCK)))
 			pfn = __rmqueue_smallest(m, z, order, MIGRATE_HIGHATOMIC);
 	}
@@ -1125,10 +1171,11 @@ static int nr_pcp_alloc(struct per_cpu_pages *pcp, const struct zone *z, unsigne
 static int rmqueue_bulk(memlab_machine *m, struct zone *z, unsigned order, int count,
 			struct free_list *list, int mt, unsigned alloc_flags)
 {
+	enum rmqueue_mode mode = RMQUEUE_NORMAL;
 	int i;
 
 	for (i = 0; i < count; i++) {
-		uint64_t pfn = __rmqueue(m, z, order, mt, alloc_flags);
+		uint64_t pfn = __rmqueue(m, z, order, mt, alloc_flags, &mode);
 
 		if (pfn == PFN_NONE)
 			break;
@@ -1375,12 +1422,10 @@ bool compaction_free_block_suitable(const memlab_machine *m, const struct zone *
 {
 	for (unsigned o = order; o <= m->max_order; o++) {
 		const struct free_area *area = &z->free_area[o];
-		bool can_steal;
 
 		if (!free_area_empty(area, mt))
 			return true;
-		if (mt < MIGRATE_PCPTYPES &&
-		    find_suitable_fallback(m, area, o, mt, &can_steal) != -1 && can_steal)
+		if (mt < MIGRATE_PCPTYPES && find_suitable_fallback(m, area, o, mt, true) >= 0)
 			return true;
 	}
 	return false;

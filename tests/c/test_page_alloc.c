@@ -350,7 +350,8 @@ TEST(fallback_claims_pageblocks)
 /*
 ** A movable order-0 request that finds only an Unmovable pageblock with a
 ** few free pages steals one page and leaves the pageblock Unmovable
-** (can_steal is false below pageblock_order / 2 for movable requests).
+** (should_try_claim_block is false below pageblock_order / 2 for movable
+** requests: __rmqueue_steal).
 */
 TEST(fallback_steals_single_page)
 {
