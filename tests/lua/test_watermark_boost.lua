@@ -152,6 +152,43 @@ function test_movable_steal_does_not_boost()
   lu.assertTrue(m:check())
 end
 
+-- A claim that fails (the pageblock is not half free) has boosted all
+-- the same, and __rmqueue_claim goes on to the next smaller order, whose
+-- try boosts again; then the request steals.  Every pageblock is made
+-- Unmovable and full (factor 0 meanwhile), then an order-5 block is freed
+-- in one and an order-4 block in another: a movable order-4 request
+-- tries both (32 and 16 free pages of 512) and steals the order-4 one.
+function test_failed_claims_boost_at_each_order()
+  local m = memlab.new{ ram = "128M", seed = 1, zones = "single", pcp = false }
+  m:sysctl{ watermark_boost_factor = 0 }
+  local pfns, allocated = {}, {}
+  for pfn in function() return m:alloc_pages(4, "__GFP_NOWARN|__GFP_MEMALLOC") end do
+    pfns[#pfns + 1], allocated[pfn] = pfn, true
+  end
+  local pairs_found = {}                       -- buddies both allocated, in two pageblocks
+  for _, pfn in ipairs(pfns) do
+    local last = pairs_found[#pairs_found]
+    if pfn % 32 == 0 and allocated[pfn + 16] and (not last or last >> 9 ~= pfn >> 9) then
+      pairs_found[#pairs_found + 1] = pfn
+    end
+  end
+  local a, b = pairs_found[1], pairs_found[2]
+  m:free_pages(a, 4)
+  m:free_pages(a + 16, 4)                       -- merged: order 5
+  m:free_pages(b, 4)                            -- its buddy stays allocated
+  local z = m:zones()[1]
+  for order = 5, #z.free_by_type.Movable do lu.assertEquals(z.free_by_type.Movable[order], 0) end
+  lu.assertEquals(z.free_by_type.Unmovable[5], 1)
+  lu.assertEquals(z.free_by_type.Unmovable[6], 1)
+  local blocks, high = z.pageblocks.Unmovable, z.high
+  m:sysctl{ watermark_boost_factor = 15000 }
+  lu.assertEquals(m:alloc_pages(4, "__GFP_NOWARN|__GFP_MOVABLE|__GFP_MEMALLOC"), b)
+  z = m:zones()[1]
+  lu.assertEquals(z.boost, max_boost(high, 15000))   -- min(512 + 512, 805)
+  lu.assertEquals(z.pageblocks.Unmovable, blocks)    -- neither claimed
+  lu.assertTrue(m:check())
+end
+
 -- The boost wakes kswapd through the next allocation that may wake it.
 -- kswapd reclaims the boost from the page cache without swapping the
 -- anonymous pages, takes the boost off, and wakes kcompactd for a
