@@ -1500,6 +1500,25 @@ static bool alloc_pages_compact_first(memlab_machine *m, unsigned order, unsigne
 /* ===================== the allocator's entry ===================== */
 
 /*
+** zone_watermark_fast(): __zone_watermark_ok(), but a boost does not
+** count against an order-0 __GFP_HIGH request at the MIN watermark (it is
+** checked again against the unboosted MIN: "the min watermark is the
+** point where boosting is ignored").
+*/
+static bool zone_watermark_fast(const memlab_machine *m, const struct zone *z, unsigned order,
+				uint64_t mark, int highest_zoneidx, unsigned alloc_flags)
+{
+	if (__zone_watermark_ok(m, z, order, mark, highest_zoneidx, alloc_flags,
+				(int64_t)z->nr_free_pages))
+		return true;
+	if (order || !(alloc_flags & ALLOC_MIN_RESERVE) || !z->watermark_boost ||
+	    (alloc_flags & ALLOC_WMARK_MASK) != ALLOC_WMARK_MIN)
+		return false;
+	return __zone_watermark_ok(m, z, order, z->_watermark[WMARK_MIN], highest_zoneidx,
+				   alloc_flags, (int64_t)z->nr_free_pages);
+}
+
+/*
 ** get_page_from_freelist()'s first test: a zone above its high watermark
 ** is used at once; one that is not gets ZONE_BELOW_HIGH (so that frees
 ** shrink its pcp) and goes on to the caller's watermark (check_alloc_wmark).
@@ -1509,8 +1528,8 @@ static bool zone_above_high(memlab_machine *m, struct zone *z, unsigned order,
 {
 	if (z->flags & ZONE_BELOW_HIGH)
 		return false;
-	if (__zone_watermark_ok(m, z, order, wmark_pages(z, WMARK_HIGH), ac->highest_zoneidx,
-				alloc_flags, (int64_t)z->nr_free_pages))
+	if (zone_watermark_fast(m, z, order, wmark_pages(z, WMARK_HIGH), ac->highest_zoneidx,
+				alloc_flags))
 		return true;
 	z->flags |= ZONE_BELOW_HIGH;
 	return false;
@@ -1535,8 +1554,8 @@ static uint64_t get_page_from_freelist(memlab_machine *m, unsigned order,
 			if (!zone_above_high(m, z, order, alloc_flags, ac) &&
 			    !(alloc_flags & ALLOC_NO_WATERMARKS)) {
 				mark = wmark_pages(z, alloc_flags & ALLOC_WMARK_MASK);
-				if (!__zone_watermark_ok(m, z, order, mark, ac->highest_zoneidx,
-							 alloc_flags, (int64_t)z->nr_free_pages))
+				if (!zone_watermark_fast(m, z, order, mark, ac->highest_zoneidx,
+							 alloc_flags))
 					continue;
 			}
 			pfn = rmqueue(m, z, order, ac->migratetype, alloc_flags);

@@ -246,6 +246,34 @@ end
 -- 20 MiB on x86-64: DMA has 4095 pages, DMA32 944 -- fewer than four
 -- pageblocks, too small to boost (it could OOM at once).  Unmovable
 -- allocations claim shared pageblocks in both.
+-- The MIN watermark ignores the boost for an order-0 __GFP_HIGH request
+-- (zone_watermark_fast's second check against the unboosted MIN): with
+-- free pages between the two effective marks it succeeds, as it does
+-- with boosting off; a request without __GFP_HIGH does not.
+function test_gfp_high_order0_ignores_the_boost_at_min()
+  local m <close> = memlab.new{ ram = "128M", swap = "64M", seed = 1, zones = "single",
+                                pcp = false }
+  local p = m:spawn{ name = "frag", aslr = false }
+  local BASE = 0x7e0000000000
+  assert(p:mmap(BASE, 28000 * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, 27999 do assert(p:write(BASE + i * PAGE, "x")) end
+  for i = 0, 27999, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  local f = m:file{ path = "/data/f", size = 40 << 20 }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  for off = 0, (40 << 20) - 65536, 65536 do assert(p:pread(f, buf, 65536, off)) end
+  while m:alloc_pages(9, "__GFP_NOWARN") do end
+  while m:zones()[1].boost == 0 do assert(m:alloc_pages(0, "__GFP_NOWARN")) end
+  local z = m:zones()[1]
+  local rawmin = z.min - z.boost
+  -- __GFP_HIGH|ALLOC_NON_BLOCK: mark - mark / 2, less a quarter of that
+  local function eff(mark) local x = mark - mark // 2; return x - x // 4 end
+  local target = (eff(rawmin) + eff(rawmin + z.boost)) // 2
+  while m:zones()[1].free > target do assert(m:alloc_pages(0, "__GFP_NOWARN|__GFP_MEMALLOC")) end
+  lu.assertTrue(m:zones()[1].boost > 0)
+  lu.assertNil(m:alloc_pages(0, "__GFP_NOWARN"))			-- below MIN, no reserves
+  lu.assertNotNil(m:alloc_pages(0, "__GFP_HIGH|__GFP_NOWARN"))	-- the unboosted MIN
+end
+
 local function small_machine(factor)
   local m = memlab.new{ ram = "20M", seed = 1, pcp = false }
   if factor then m:sysctl{ watermark_boost_factor = factor } end

@@ -975,7 +975,12 @@ struct memlab_mm_info {
 };
 MEMLAB_API int (memlab_mm_info) (memlab_task *t, struct memlab_mm_info *info);
 
-/* sysctls of the vm layer (-1 leaves a value unchanged); see Linux's docs. */
+/*
+** sysctls of the vm layer (-1 leaves a value unchanged); see Linux's docs.
+** Fields may be added at the end: start from every field -1
+** (memset(&s, 0xff, sizeof(s))) and set the ones to change, rather than
+** listing them positionally.
+*/
 struct memlab_vm_sysctl {
 	int64_t max_map_count;		/* 65530 */
 	int64_t overcommit_memory;	/* 0 heuristic, 1 always, 2 never */
