@@ -619,8 +619,9 @@ int memlab_task_get_oom_score_adj(const memlab_task *t)
 }
 
 /*
-** memlab_check()'s part: between calls no victim is alive, the count of
-** pending victims is zero, and a thread group agrees on its oom_score_adj.
+** memlab_check()'s part: between calls no victim is alive (nor a task
+** marked for the reserves without being one), the count of pending
+** victims is zero, and a thread group agrees on its oom_score_adj.
 */
 int oom_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -633,6 +634,9 @@ int oom_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 
 		if (t->oom_victim)
 			ml_violation(&c, "pid %d (%s): an OOM victim still alive", t->pid, t->comm);
+		else if (t->oom_marked || t->oom_memdie)
+			ml_violation(&c, "pid %d (%s): marked an OOM victim, never killed", t->pid,
+				     t->comm);
 		if (t->oom_score_adj != p->oom_score_adj || t->oom_score_adj_min != p->oom_score_adj_min)
 			ml_violation(&c, "pid %d: oom_score_adj %hd, its thread group's %hd", t->pid,
 				     t->oom_score_adj, p->oom_score_adj);

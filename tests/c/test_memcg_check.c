@@ -115,6 +115,21 @@ TEST(tasks)
 	memlab_destroy(m);
 }
 
+/* A task marked for the OOM reserves but never killed (oom_kill.c oom_check). */
+TEST(oom_marked)
+{
+	memlab_task *t;
+	struct mem_cgroup *memcg;
+	memlab_machine *m = setup(&t, &memcg);
+
+	ASSERT(m);
+	t->oom_marked = true;
+	ASSERT(check_finds(m, "marked an OOM victim, never killed"));
+	t->oom_marked = false;
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
 /* Whether the cgroup at path exists (its memory.max can be read). */
 static int exists(memlab_machine *m, const char *path)
 {
@@ -242,6 +257,7 @@ int main(void)
 	RUN(hierarchical_stat);
 	RUN(page_owner);
 	RUN(tasks);
+	RUN(oom_marked);
 	RUN(mkdir_p_all_or_nothing);
 	RUN(peaks);
 	RUN(cgroup_fds);
