@@ -1053,6 +1053,8 @@ static int m_page(lua_State *L)
 	lmemlab_setbool(L, "unevictable", pi.unevictable);
 	lmemlab_setbool(L, "mlocked", pi.mlocked);
 	lmemlab_setbool(L, "swapcache", pi.swapcache);
+	lmemlab_setbool(L, "slab", pi.slab);
+	lmemlab_setbool(L, "large_kmalloc", pi.large_kmalloc);
 	if (pi.lru_list) {
 		lua_pushstring(L, pi.lru_list);
 		lua_setfield(L, -2, "lru_list");

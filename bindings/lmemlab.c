@@ -476,6 +476,7 @@ int luaopen_memlab(lua_State *L)
 	}
 	lmemlab_open_task(L);	/* tasks, files; PROT_*, MAP_*, MREMAP_* */
 	lmemlab_open_cgroup(L);
+	lmemlab_open_slab(L);
 	load_json(L);
 	return 1;
 }

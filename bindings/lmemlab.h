@@ -176,6 +176,11 @@ memlab_file *(lmemlab_checkfile) (lua_State *L, int arg, lmachine *lm, const cha
 /* The memlab.cgroup metatable, m:cgroup and p:cgroup.  Call after lmemlab_open_task. */
 void (lmemlab_open_cgroup) (lua_State *L);
 
+/* ===================== lslab.c: the slab allocator ===================== */
+
+/* The memlab.kmem_cache metatable and m:kmem_cache_create, kmalloc, ...  Call after lmemlab_open_machine. */
+void (lmemlab_open_slab) (lua_State *L);
+
 /* ===================== lfile.c: file I/O ===================== */
 
 /* Add read, write, ondisk to the file methods table at the top. */

@@ -158,8 +158,19 @@ bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order)
 */
 bool should_failslab(memlab_machine *m, size_t object_size)
 {
-	return !m->fault[FI_FAILSLAB].attr.ignore_gfp_reclaim &&
-	       should_fail(m, FI_FAILSLAB, object_size, false);
+	return should_failslab_gfp(m, object_size, MEMLAB_GFP_KERNEL);
+}
+
+/* should_failslab() for an allocation with gfp (slab.c's caches). */
+bool should_failslab_gfp(memlab_machine *m, size_t object_size, uint32_t gfp)
+{
+	const struct memlab_fault_attr *a = &m->fault[FI_FAILSLAB].attr;
+
+	if (gfp & MEMLAB___GFP_NOFAIL)
+		return false;
+	if (a->ignore_gfp_reclaim && (gfp & MEMLAB___GFP_DIRECT_RECLAIM))
+		return false;
+	return should_fail(m, FI_FAILSLAB, object_size, (gfp & MEMLAB___GFP_NOWARN) != 0);
 }
 
 void *kmem_cache_alloc(memlab_machine *m, size_t object_size)

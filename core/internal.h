@@ -66,6 +66,8 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_workingset	0x1000u	/* was active once (deactivated by reclaim) */
 #define PG_swapcache	0x2000u	/* in the swap cache: page->swap is its slot */
 #define PG_mlocked	0x4000u	/* mapped into locked memory (NR_MLOCK): !folio_evictable() */
+#define PG_slab		0x8000u	/* head of a slab (slab.c): index holds its struct slab */
+#define PG_large_kmalloc 0x10000u /* head of a kmalloc too big for the kmalloc caches */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -353,6 +355,8 @@ struct memlab_machine {
 	struct trace_ring trace_ring;
 	/* the CPUs: TLBs, page-walk caches, ASIDs (tlb.c) */
 	struct tlb_machine *tlb;
+	/* the slab allocator (slab.c) */
+	struct slab_machine *slab;
 
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
@@ -540,6 +544,7 @@ int fault_point(const char *name);
 bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn);
 bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order);
 bool should_failslab(memlab_machine *m, size_t object_size);
+bool should_failslab_gfp(memlab_machine *m, size_t object_size, uint32_t gfp);
 void *kmem_cache_alloc(memlab_machine *m, size_t object_size);
 
 /* ---- trace.c ---- */

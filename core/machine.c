@@ -12,6 +12,7 @@
 #include "internal.h"
 #include "tlb.h"
 #include "memcontrol.h"
+#include "slab.h"
 
 const char *memlab_version(void)
 {
@@ -526,6 +527,8 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 	if (!err)
 		err = tlb_init(m, cfg);
 	if (!err)
+		err = slab_init(m);
+	if (!err)
 		mm_sysctl_init(m);
 	if (err) {
 		memlab_destroy(m);
@@ -545,6 +548,7 @@ void memlab_destroy(memlab_machine *m)
 	memlab_trace_stop(m);
 	tlb_free(m);
 	vm_area_cache_destroy(m);
+	slab_exit(m);
 	swap_free_all(m);
 	lru_cache_destroy(m);
 	memcg_destroy(m);

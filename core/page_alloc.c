@@ -1997,8 +1997,8 @@ static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned or
 		return "VM_BUG_ON_PAGE(page_ref_count(page) == 0)";
 	if (order > m->max_order || order != page->private)
 		return "freed with an order other than the allocation's";
-	if (page->mapcount)		/* page_bad_reason() */
-		return "nonzero mapcount";
+	if (page->mapcount || (page->flags & (PG_slab | PG_large_kmalloc)))	/* page_bad_reason(): */
+		return "nonzero mapcount";	/* a page type shares _mapcount */
 	if (page->mapping)
 		return "non-NULL mapping";
 	return NULL;
@@ -2327,7 +2327,9 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->mlocked = !!(page->flags & PG_mlocked);
 	info->swapcache = !!(page->flags & PG_swapcache);
 	info->lru_list = info->lru ? lru_list_name(folio_lru_list(page)) : NULL;
-	info->index = page->index;
+	info->slab = !!(page->flags & PG_slab);
+	info->large_kmalloc = !!(page->flags & PG_large_kmalloc);
+	info->index = info->slab ? 0 : page->index;	/* a slab's holds its descriptor */
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
 	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))
 		info->order = page->private;

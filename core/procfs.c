@@ -14,6 +14,7 @@
 #include "internal.h"
 #include "mm.h"
 #include "vmstat.h"
+#include "slab.h"
 
 #define NODE_ID 0	/* memlab simulates one node */
 
@@ -520,6 +521,7 @@ static const struct proc_file {
 	{ "extfrag/extfrag_index", extfrag_show },
 	{ "extfrag/unusable_index", unusable_show },
 	{ "swaps", swaps_show },
+	{ "slabinfo", slabinfo_show },
 };
 
 /*

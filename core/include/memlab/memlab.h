@@ -350,6 +350,8 @@ struct memlab_page_info {
 	int active, referenced, reclaim, workingset, unevictable, mlocked;	/* PG_active, ... */
 	int swapcache;		/* in the swap cache (PG_swapcache) */
 	const char *lru_list;	/* the LRU list it is on ("inactive_file", ...), or NULL */
+	int slab;		/* the head of a slab (page type slab, KPF_SLAB) */
+	int large_kmalloc;	/* the head of a kmalloc too big for the kmalloc caches */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);
@@ -1218,6 +1220,99 @@ MEMLAB_API int (memlab_corrupt_freelist) (memlab_machine *m, unsigned order,
 					  struct memlab_corruption *out);
 MEMLAB_API int (memlab_corrupt_lru) (memlab_machine *m, const char *lru,
 				     struct memlab_corruption *out);
+
+/* ===================== the slab allocator ===================== */
+
+/*
+** SLUB as Linux 6.18 has it for caches without sheaves: kmem_cache_create()
+** with its layout rules (calculate_sizes, calculate_order) and its merging
+** of compatible caches into one, the kmalloc caches (kmalloc-8 ..
+** kmalloc-8k and their -rcl-, -cg- and dma- twins; larger requests go to
+** the page allocator), a slab per CPU with its lockless freelist, the
+** per-CPU and per-node partial lists, /proc/slabinfo.  Objects are
+** addressed as the kernel addresses them, through the direct map.
+**
+** The task argument is the context the call runs in: its CPU (whose
+** c->slab serves it) and its memory cgroup; NULL is a kernel thread on
+** CPU 0.  Allocation failures return -MEMLAB_ENOMEM; a free of something
+** that is no object of the cache returns -MEMLAB_EINVAL and changes
+** nothing (Linux would corrupt memory or BUG; what it would print goes to
+** the report sink).
+*/
+typedef struct kmem_cache memlab_kmem_cache;
+
+/* slab_flags_t: the flags kmem_cache_create() takes. */
+#define MEMLAB_SLAB_CONSISTENCY_CHECKS	0x00000001u
+#define MEMLAB_SLAB_RED_ZONE		0x00000002u
+#define MEMLAB_SLAB_POISON		0x00000004u
+#define MEMLAB_SLAB_KMALLOC		0x00000008u	/* the kmalloc caches' own */
+#define MEMLAB_SLAB_HWCACHE_ALIGN	0x00000010u
+#define MEMLAB_SLAB_CACHE_DMA		0x00000020u
+#define MEMLAB_SLAB_CACHE_DMA32		0x00000040u
+#define MEMLAB_SLAB_STORE_USER		0x00000080u
+#define MEMLAB_SLAB_PANIC		0x00000100u
+#define MEMLAB_SLAB_TYPESAFE_BY_RCU	0x00000200u
+#define MEMLAB_SLAB_TRACE		0x00000400u
+#define MEMLAB_SLAB_NOLEAKTRACE		0x00000800u
+#define MEMLAB_SLAB_NO_MERGE		0x00001000u
+#define MEMLAB_SLAB_FAILSLAB		0x00002000u
+#define MEMLAB_SLAB_ACCOUNT		0x00004000u
+#define MEMLAB_SLAB_RECLAIM_ACCOUNT	0x00008000u
+
+/*
+** kmem_cache_create(name, size, &args, flags): args may be NULL (align 0,
+** no constructor, no usercopy region).  ctor marks a cache whose objects
+** have a constructor (memlab runs none; the layout and merging follow).
+** The slub_debug flags (RED_ZONE, POISON, STORE_USER,
+** CONSISTENCY_CHECKS, TRACE) return -MEMLAB_EOPNOTSUPP: not modelled.
+** *out may be an existing cache the new one was merged into (an alias).
+*/
+struct memlab_kmem_cache_args {
+	unsigned align;
+	int ctor;
+	unsigned useroffset, usersize;
+	int use_freeptr_offset;		/* with TYPESAFE_BY_RCU or ctor: where the free pointer goes */
+	unsigned freeptr_offset;
+};
+MEMLAB_API int (memlab_kmem_cache_create) (memlab_machine *m, const char *name,
+					   unsigned size, const struct memlab_kmem_cache_args *args,
+					   uint32_t flags, memlab_kmem_cache **out);
+/* -MEMLAB_EBUSY (and the cache kept, as Linux leaks it) while objects remain. */
+MEMLAB_API int (memlab_kmem_cache_destroy) (memlab_machine *m, memlab_kmem_cache *s);
+MEMLAB_API int (memlab_kmem_cache_alloc) (memlab_machine *m, memlab_kmem_cache *s,
+					  uint32_t gfp, memlab_task *t, uint64_t *addr);
+MEMLAB_API int (memlab_kmem_cache_free) (memlab_machine *m, memlab_kmem_cache *s,
+					 uint64_t addr, memlab_task *t);
+/* kmem_cache_shrink(): flush every CPU's slabs, free the empty ones. */
+MEMLAB_API int (memlab_kmem_cache_shrink) (memlab_machine *m, memlab_kmem_cache *s);
+/* The cache named so (the name it was created with, an alias's or its sysfs name), or NULL. */
+MEMLAB_API memlab_kmem_cache *(memlab_kmem_cache_find) (memlab_machine *m, const char *name);
+
+/* kmalloc(0) gives ZERO_SIZE_PTR (16); kfree of it or of 0 does nothing. */
+#define MEMLAB_ZERO_SIZE_PTR	16u
+MEMLAB_API int (memlab_kmalloc) (memlab_machine *m, uint64_t size, uint32_t gfp,
+				 memlab_task *t, uint64_t *addr);
+MEMLAB_API int (memlab_kfree) (memlab_machine *m, uint64_t addr, memlab_task *t);
+/* ksize(): the bytes usable at addr, an object's or a large allocation's. */
+MEMLAB_API int (memlab_ksize) (memlab_machine *m, uint64_t addr, uint64_t *size);
+
+/* /sys/kernel/slab/NAME's numbers. */
+struct memlab_kmem_cache_info {
+	const char *name, *sysfs_name;
+	unsigned object_size, slab_size, align, inuse, offset;
+	unsigned order, objs_per_slab, min_order, min_objects;
+	unsigned min_partial, cpu_partial, cpu_partial_slabs;
+	unsigned aliases;		/* refcount - 1 */
+	uint32_t flags;
+	uint64_t slabs, partial, cpu_slabs;	/* slabs; on the node's partial list; CPU slabs and CPU partial slabs */
+	uint64_t objects, total_objects;	/* in use (not free on any list), all */
+	uint64_t active_objs;		/* /proc/slabinfo's: free objects of the node's partial slabs excluded */
+};
+MEMLAB_API int (memlab_kmem_cache_info) (memlab_machine *m, const memlab_kmem_cache *s,
+					 struct memlab_kmem_cache_info *info);
+/* Every cache in /proc/slabinfo's order: fn returns non-zero to stop. */
+MEMLAB_API int (memlab_kmem_cache_each) (memlab_machine *m,
+					 int (*fn)(void *ud, memlab_kmem_cache *s), void *ud);
 
 /* ===================== invariants ===================== */
 

@@ -1,0 +1,89 @@
+/*
+** slab.h -- the slab allocator (SLUB, as Linux 6.18 has it without
+** sheaves) that slab.c builds: what its caches, slabs and per-CPU state
+** are, for the rest of the core (procfs, check) to read.
+**
+** A slab is one allocation from the buddy allocator (order 0..3 as
+** calculate_order() picks it), its frames marked PG_slab; the head frame's
+** page->index holds the struct slab, which lives in host memory.  The
+** objects are the frames' bytes, addressed as the kernel addresses them:
+** through the direct map (page_address()).  The freelists -- slab->freelist
+** and each CPU's c->freelist -- link objects by index through slab->fp[]
+** instead of through a word inside each free object: the order of the
+** lists is SLUB's, the objects' bytes are left as the user left them.
+*/
+#ifndef MEMLAB_SLAB_H
+#define MEMLAB_SLAB_H
+
+#include "internal.h"
+
+#define FP_END		0xffffu		/* end of a freelist */
+#define MAX_OBJS_PER_PAGE 32767u	/* slab.objects is a u15 */
+
+struct kmem_cache;
+
+struct slab {
+	struct kmem_cache *cache;	/* slab->slab_cache */
+	uint64_t pfn;
+	struct slab *next;		/* on a CPU's partial list (slab->next) */
+	struct slab *list_prev, *list_next;	/* on the node's partial list (slab_list) */
+	struct slab *all_prev, *all_next;	/* every slab of the cache (memlab's, for walks) */
+	unsigned order;
+	unsigned slabs;			/* on a CPU partial list: slabs from here to its end */
+	uint16_t objects, inuse;	/* inuse: objects not on slab->freelist */
+	uint16_t freelist;		/* slab->freelist, FP_END: none */
+	bool frozen;			/* some CPU's c->slab */
+	bool on_partial;		/* slab_test_node_partial() */
+	uint64_t *used;			/* bit per object: handed out and not freed */
+	uint16_t fp[];			/* get_freepointer(): the next free object */
+};
+
+/* struct kmem_cache_cpu: one per CPU. */
+struct kmem_cache_cpu {
+	struct slab *slab;		/* c->slab, frozen */
+	uint16_t freelist;		/* c->freelist: objects of c->slab */
+	struct slab *partial;		/* c->partial: slabs linked by slab->next */
+};
+
+/* struct kmem_cache_node: memlab has one node. */
+struct kmem_cache_node {
+	struct slab *partial, *partial_tail;	/* n->partial, head first */
+	uint64_t nr_partial;
+	uint64_t nr_slabs, total_objects;	/* CONFIG_SLUB_DEBUG's counters */
+	struct slab *all;			/* every slab, newest first */
+};
+
+struct kmem_cache {
+	char *name;
+	char *sysfs_name;		/* /sys/kernel/slab/ name: create_unique_id() when mergeable */
+	unsigned object_size;		/* what the creator asked, the largest alias's */
+	unsigned size;			/* object and metadata, aligned: the stride */
+	unsigned align, inuse, offset;	/* offset: the free pointer's place */
+	unsigned useroffset, usersize;
+	uint32_t flags;			/* MEMLAB_SLAB_* */
+	uint32_t allocflags;		/* gfp the slab pages add */
+	bool ctor;
+	int refcount;			/* 1 + aliases */
+	unsigned oo_order, oo_objects;	/* s->oo */
+	unsigned min_order, min_objects;	/* s->min */
+	unsigned min_partial, cpu_partial, cpu_partial_slabs;
+	struct kmem_cache *next;	/* slab_caches, newest first */
+	struct kmem_cache_cpu *cpu_slab;	/* m->nr_cpus */
+	struct kmem_cache_node node;
+};
+
+/* The machine's slab state (m->slab). */
+struct slab_machine {
+	struct kmem_cache *caches;	/* slab_caches: newest first, as /proc/slabinfo lists them */
+	struct kmem_cache *kmalloc_caches[4][32];	/* [kmalloc_cache_type][index] */
+	unsigned kmalloc_shift_high;	/* KMALLOC_SHIFT_HIGH: PAGE_SHIFT + 1 */
+	uint64_t nr_slabs;		/* every slab of every cache */
+};
+
+int slab_init(memlab_machine *m);		/* kmem_cache_init(): the kmalloc caches */
+void slab_exit(memlab_machine *m);
+uint64_t slab_page_offset(const memlab_machine *m);	/* PAGE_OFFSET: the direct map's base */
+int slab_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+void slabinfo_show(memlab_machine *m, struct strbuf *sb);
+
+#endif

@@ -1,0 +1,355 @@
+-- test_slab.lua: the slab allocator (core/slab.c), SLUB as Linux 6.18 has
+-- it for caches without sheaves: layouts and merging, the CPU slab and
+-- its freelist, the CPU and node partial lists, /proc/slabinfo's counts,
+-- kmalloc's caches and large allocations, shrink and destroy, bad frees,
+-- failslab, and the accounting in meminfo.  (Layouts are also compared
+-- with the host kernel's, cache by cache: tests/diff/diff_slab.c.)
+--
+-- Run from the source root:  build/memlab run tests/lua/test_slab.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local function machine(cpus)
+  return memlab.new{ ram = "128M", seed = 1, cpus = cpus or 1 }
+end
+
+-- The /proc/slabinfo line of cache name, as numbers.
+local function slabinfo(m, name)
+  for line in m:proc("slabinfo"):gmatch("[^\n]+") do
+    local n, active, num, size, per, pages, slabs =
+      line:match("^(%S+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+)%s+(%d+) : tunables%s+0%s+0%s+0 : slabdata%s+(%d+)")
+    if n == name then
+      return { active = tonumber(active), num = tonumber(num), size = tonumber(size),
+               per = tonumber(per), pages = tonumber(pages), slabs = tonumber(slabs) }
+    end
+  end
+end
+
+local function meminfo_kb(m, field)
+  return tonumber(m:proc("meminfo"):match(field .. ":%s+(%d+) kB"))
+end
+
+-- ===================== layouts and merging =====================
+
+function test_kmalloc_caches_as_linux_creates_them()
+  local m = machine(2)
+  local text = m:proc("slabinfo")
+  lu.assertStrContains(text, "slabinfo - version: 2.1\n# name            <active_objs> <num_objs>")
+  -- newest first: kmalloc-cg-8k is the last made, kmalloc-96 the first
+  local names = {}
+  for n in text:gmatch("\n(%S+) ") do names[#names + 1] = n end
+  lu.assertEquals(names[2], "kmalloc-cg-8k")
+  lu.assertEquals(names[#names], "kmalloc-96")
+  lu.assertEquals(names[#names - 1], "kmalloc-192")
+  lu.assertEquals(names[#names - 2], "kmalloc-8")
+  lu.assertEquals(#names - 1, 52)
+  -- what the host's kernel (2 CPUs) shows for these
+  local l = slabinfo(m, "kmalloc-512")
+  lu.assertEquals({ l.size, l.per, l.pages }, { 512, 16, 2 })
+  l = slabinfo(m, "kmalloc-96")
+  lu.assertEquals({ l.size, l.per, l.pages }, { 96, 42, 1 })
+  lu.assertEquals(m:slab_cache("kmalloc-96"):info().align, 32)
+  lu.assertEquals(m:slab_cache("kmalloc-8k"):info().align, 8192)
+  lu.assertEquals(m:slab_cache("kmalloc-8k"):info().cpu_partial, 6)
+  lu.assertEquals(m:slab_cache("kmalloc-rcl-64"):info().flags & 0x8000, 0x8000)
+end
+
+function test_min_objects_follow_the_cpus()
+  -- 4 * (fls(cpus) + 1) objects at least: 8 with one CPU, 12 with two
+  lu.assertEquals(machine(1):slab_cache("kmalloc-512"):info().order, 0)
+  lu.assertEquals(machine(2):slab_cache("kmalloc-512"):info().order, 1)
+  lu.assertEquals(machine(4):slab_cache("kmalloc-1k"):info().order, 2)
+end
+
+function test_layout_rules()
+  local m = machine(2)
+  -- the free pointer in the middle; with a constructor after the object
+  local a = assert(m:kmem_cache_create("a", 100, { flags = "NO_MERGE" })):info()
+  lu.assertEquals({ a.slab_size, a.offset, a.inuse }, { 104, 48, 104 })
+  local b = assert(m:kmem_cache_create("b", 96, { ctor = true })):info()
+  lu.assertEquals({ b.slab_size, b.offset }, { 104, 96 })
+  local r = assert(m:kmem_cache_create("r", 96, { flags = "SLAB_TYPESAFE_BY_RCU", freeptr_offset = 16 })):info()
+  lu.assertEquals({ r.slab_size, r.offset }, { 96, 16 })
+  -- SLAB_HWCACHE_ALIGN: a cache line, halved while the object fits in half
+  local h = assert(m:kmem_cache_create("h", 20, { flags = "SLAB_HWCACHE_ALIGN|NO_MERGE" })):info()
+  lu.assertEquals({ h.align, h.slab_size }, { 32, 32 })
+  h = assert(m:kmem_cache_create("h2", 40, { flags = "HWCACHE_ALIGN|NO_MERGE" })):info()
+  lu.assertEquals({ h.align, h.slab_size }, { 64, 64 })
+  -- min_partial = ilog2(size) / 2 within 5..10
+  lu.assertEquals(assert(m:kmem_cache_create("big", 3000, { flags = "NO_MERGE" })):info().min_partial, 5)
+  lu.assertEquals(assert(m:kmem_cache_create("huge", 100000, { flags = "NO_MERGE" })):info().min_partial, 8)
+  -- too big for any slab order
+  H.assert_errno("EINVAL", 22, m:kmem_cache_create("x", 64 * 1024 * 1024))
+end
+
+function test_compatible_caches_merge()
+  local m = machine(1)
+  local foo = assert(m:kmem_cache_create("foo", 200))
+  local bar = assert(m:kmem_cache_create("bar", 196))          -- within a word of 200: foo
+  lu.assertEquals(bar:info().name, "foo")
+  lu.assertEquals(foo:info().aliases, 1)
+  lu.assertEquals(foo:info().sysfs_name, ":0000200")
+  lu.assertIsNil(slabinfo(m, "bar"))
+  -- flags that must match, flags that forbid merging, a constructor
+  lu.assertEquals(assert(m:kmem_cache_create("acct", 200, { flags = "SLAB_ACCOUNT" })):info().name, "acct")
+  lu.assertEquals(m:slab_cache("acct"):info().sysfs_name, ":A-0000200")
+  lu.assertEquals(assert(m:kmem_cache_create("rcu", 200, { flags = "TYPESAFE_BY_RCU" })):info().name, "rcu")
+  lu.assertEquals(assert(m:kmem_cache_create("ct", 200, { ctor = true })):info().name, "ct")
+  lu.assertEquals(assert(m:kmem_cache_create("small", 192)):info().name, "small")   -- a word smaller
+  -- the oldest compatible cache is taken
+  assert(m:kmem_cache_create("foo2", 200, { flags = "NO_MERGE" }))
+  lu.assertEquals(assert(m:kmem_cache_create("baz", 200)):info().name, "foo")
+  -- a usercopy region keeps a cache apart, and kmalloc caches have one
+  lu.assertEquals(assert(m:kmem_cache_create("u", 200, { usersize = 8 })):info().name, "u")
+  lu.assertEquals(assert(m:kmem_cache_create("k", 64)):info().name, "k")
+  -- an alias's destroy drops a reference
+  assert(bar:destroy())
+  lu.assertEquals(foo:info().aliases, 1)
+  lu.assertTrue(m:check())
+end
+
+-- ===================== the CPU slab, the partial lists =====================
+
+function test_objects_come_in_address_order_from_the_cpu_slab()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("obj", 256, { flags = "NO_MERGE" }))
+  local per = c:info().objs_per_slab
+  local first = assert(c:alloc())
+  lu.assertEquals(first % 4096, 0)
+  for i = 1, per - 1 do lu.assertEquals(assert(c:alloc()), first + i * 256) end
+  local nxt = assert(c:alloc())                  -- the next slab
+  lu.assertNotEquals(nxt // 4096, first // 4096)
+  lu.assertEquals(c:info().slabs, 2)
+  -- LIFO: the object freed last comes back first (this CPU's freelist)
+  c:free(nxt)
+  lu.assertEquals(assert(c:alloc()), nxt)
+  lu.assertTrue(m:page((first - 0xffff888000000000) // 4096).slab)
+  lu.assertTrue(m:check())
+end
+
+function test_free_into_a_full_slab_goes_to_the_cpu_partial_list()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("p", 512, { flags = "NO_MERGE" }))
+  local per = c:info().objs_per_slab
+  local objs = {}
+  for i = 1, 3 * per do objs[i] = assert(c:alloc()) end   -- 3 full slabs, the last the CPU's
+  lu.assertEquals(c:info().partial, 0)
+  c:free(objs[1])                                          -- slab 1 was full: to c->partial
+  local i = c:info()
+  lu.assertEquals(i.partial, 0)
+  lu.assertEquals(i.cpu_slabs, 2)                          -- the CPU slab and one partial
+  -- /proc/slabinfo counts free objects of CPU partial slabs as active
+  lu.assertEquals(slabinfo(m, "p").active, 3 * per)
+  lu.assertEquals(i.objects, 3 * per - 1)
+  -- the CPU slab runs dry: the next allocation takes the partial slab's free object
+  local o = assert(c:alloc())
+  lu.assertEquals(o, objs[1])
+  lu.assertTrue(m:check())
+end
+
+function test_cpu_partial_list_drains_to_the_node_when_full()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("d", 1024, { flags = "NO_MERGE" }))
+  local info = c:info()
+  local per, limit = info.objs_per_slab, info.cpu_partial_slabs
+  local objs = {}
+  local nslabs = limit + 3
+  for i = 1, nslabs * per do objs[i] = assert(c:alloc()) end
+  -- one free in each full slab but the CPU's: the first `limit` fill c->partial,
+  -- the next moves them all to the node's list
+  for s = 0, limit do c:free(objs[s * per + 1]) end
+  info = c:info()
+  lu.assertEquals(info.partial, limit)
+  lu.assertEquals(info.cpu_slabs, 2)
+  -- now slabinfo leaves the node's free objects out
+  lu.assertEquals(slabinfo(m, "d").active, nslabs * per - limit)
+  lu.assertTrue(m:check())
+end
+
+function test_empty_slabs_freed_beyond_min_partial()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("e", 2048, { flags = "NO_MERGE" }))
+  local info = c:info()
+  local per = info.objs_per_slab
+  local objs = {}
+  local nslabs = 12
+  for i = 1, nslabs * per do objs[i] = assert(c:alloc()) end
+  local slab_kb = meminfo_kb(m, "SUnreclaim")
+  lu.assertEquals(slab_kb, nslabs * (4096 << info.order) // 1024)
+  for i = 1, nslabs * per do c:free(objs[i]) end
+  c:shrink()
+  info = c:info()
+  lu.assertEquals(info.slabs, 0)
+  lu.assertEquals(meminfo_kb(m, "SUnreclaim"), 0)
+  lu.assertEquals(m:vmstat().nr_slab_unreclaimable, 0)
+  lu.assertTrue(m:check())
+end
+
+function test_frees_from_another_cpu_go_to_the_slab_not_the_cpu_freelist()
+  local m = machine(2)
+  local p0 = m:spawn{ name = "p0", aslr = false }
+  local p1 = m:spawn{ name = "p1", aslr = false }
+  p1:run_on(1)
+  local c = assert(m:kmem_cache_create("x", 128, { flags = "NO_MERGE" }))
+  local a = assert(c:alloc(nil, p0))
+  local b = assert(c:alloc(nil, p0))
+  assert(c:free(a, p1))                    -- remote: onto the frozen slab's freelist
+  -- CPU 0 keeps handing out its own freelist first
+  lu.assertEquals(assert(c:alloc(nil, p0)), b + 128)
+  -- CPU 1 has no slab of its own: it gets a new one
+  local d = assert(c:alloc(nil, p1))
+  lu.assertNotEquals(d // 4096, a // 4096)
+  lu.assertEquals(c:info().cpu_slabs, 2)
+  lu.assertTrue(m:check())
+end
+
+-- ===================== kmalloc =====================
+
+function test_kmalloc_picks_the_cache_by_size_and_gfp()
+  local m = machine(2)
+  local function cache_of(size, gfp)
+    local a = assert(m:kmalloc(size, gfp))
+    local before = {}
+    for _, i in ipairs(m:slabinfo()) do before[i.name] = i.objects end
+    m:kfree(a)
+    for _, i in ipairs(m:slabinfo()) do
+      if i.objects ~= before[i.name] then return i.name, m:ksize(a) end
+    end
+  end
+  lu.assertEquals(cache_of(1), "kmalloc-8")
+  lu.assertEquals(cache_of(9), "kmalloc-16")
+  lu.assertEquals(cache_of(65), "kmalloc-96")
+  lu.assertEquals(cache_of(97), "kmalloc-128")
+  lu.assertEquals(cache_of(129), "kmalloc-192")
+  lu.assertEquals(cache_of(193), "kmalloc-256")
+  lu.assertEquals(cache_of(4097), "kmalloc-8k")
+  lu.assertEquals(cache_of(100, "GFP_KERNEL_ACCOUNT"), "kmalloc-cg-128")
+  lu.assertEquals(cache_of(100, "GFP_KERNEL|__GFP_RECLAIMABLE"), "kmalloc-rcl-128")
+  lu.assertEquals(cache_of(100, "GFP_KERNEL|__GFP_DMA"), "dma-kmalloc-128")
+  local a = assert(m:kmalloc(100))
+  lu.assertEquals(m:ksize(a), 128)
+  lu.assertEquals(m:kmalloc(0), 16)                -- ZERO_SIZE_PTR
+  lu.assertTrue(m:kfree(16))
+  lu.assertTrue(m:kfree(0))
+  lu.assertTrue(m:check())
+end
+
+function test_large_kmalloc_comes_from_the_page_allocator()
+  local m = machine(1)
+  local free0 = m:vmstat().nr_free_pages
+  local a = assert(m:kmalloc(8193))
+  lu.assertEquals(m:ksize(a), 16384)
+  lu.assertEquals(m:vmstat().nr_slab_unreclaimable, 4)
+  lu.assertEquals(meminfo_kb(m, "SUnreclaim"), 16)
+  local pfn = (a - 0xffff888000000000) // 4096
+  lu.assertTrue(m:page(pfn).large_kmalloc)
+  lu.assertFalse(m:page(pfn).slab)
+  lu.assertTrue(m:check())
+  assert(m:kfree(a + 5000))                -- any address inside frees it, as Linux
+  lu.assertEquals(m:vmstat().nr_slab_unreclaimable, 0)
+  lu.assertTrue(m:vmstat().nr_free_pages >= free0 - 64)
+  -- beyond KMALLOC_MAX_SIZE (4 MiB)
+  H.assert_errno("ENOMEM", 12, m:kmalloc(8 * 1024 * 1024))
+  lu.assertTrue(m:check())
+end
+
+function test_gfp_zero_clears_the_object()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("z", 64, { flags = "NO_MERGE" }))
+  local a = assert(c:alloc())
+  local pa = a - 0xffff888000000000
+  m:write_phys(pa, string.rep("\xaa", 64))
+  c:free(a)
+  lu.assertEquals(assert(c:alloc()), a)
+  lu.assertEquals(m:read_phys(pa, 64), string.rep("\xaa", 64))   -- not cleared without __GFP_ZERO
+  c:free(a)
+  lu.assertEquals(assert(c:alloc("GFP_KERNEL|__GFP_ZERO")), a)
+  lu.assertEquals(m:read_phys(pa, 64), string.rep("\0", 64))
+end
+
+-- ===================== bad frees, destroy, failure =====================
+
+function test_bad_frees_raise_and_change_nothing()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("bad", 100, { flags = "NO_MERGE" }))
+  local a = assert(c:alloc())
+  local b = assert(c:alloc())
+  H.assert_raises({ "kfree", "Invalid object pointer" }, m.kfree, m, a + 8)
+  H.assert_raises({ "kfree", "no kmalloc allocation" }, m.kfree, m, 0xffff888000000000 + 4096 * 100)
+  H.assert_raises({ "kfree", "no kmalloc allocation" }, m.kfree, m, 0x1000)
+  assert(c:free(a))
+  -- a double free of an object not at the head of its freelist: refused
+  assert(c:free(b))
+  H.assert_raises({ "free", "Object already free" }, c.free, c, a)
+  lu.assertTrue(m:check())
+  -- a free into the wrong cache: Linux warns and frees into the object's own
+  local k = assert(m:kmalloc(100))
+  assert(c:free(k))
+  lu.assertTrue(m:check())
+end
+
+function test_double_free_at_the_freelist_head_is_a_kernel_bug()
+  local m = machine(1)
+  local a = assert(m:kmalloc(64))
+  assert(m:kfree(a))
+  -- CONFIG_SLAB_FREELIST_HARDENED's BUG_ON(object == fp): the machine stops
+  H.assert_errno("EIO", 5, m:kfree(a))
+  lu.assertStrContains(m:dmesg(), "kernel BUG at mm/slub.c")
+  H.assert_errno("EIO", 5, m:kmalloc(64))
+end
+
+function test_destroy_with_objects_left_leaks_the_cache()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("leak", 300, { flags = "NO_MERGE" }))
+  local a = assert(c:alloc())
+  H.assert_errno("EBUSY", 16, c:destroy())
+  lu.assertStrContains(m:dmesg(), "kmem_cache_destroy leak: Slab cache still has objects")
+  lu.assertNotNil(slabinfo(m, "leak"))
+  assert(c:free(a))
+  assert(c:destroy())
+  lu.assertIsNil(slabinfo(m, "leak"))
+  H.assert_raises({ "alloc", "destroyed cache" }, c.alloc, c)
+  H.assert_raises({ "destroy", "kmalloc cache" }, function() return m:slab_cache("kmalloc-64"):destroy() end)
+  lu.assertTrue(m:check())
+end
+
+function test_failslab_fails_allocations_that_may_not_sleep()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("f", 64, { flags = "NO_MERGE" }))
+  m:inject("failslab", { probability = 100, times = 2 })
+  lu.assertNotNil(c:alloc())                               -- GFP_KERNEL: ignore-gfp-wait
+  H.assert_errno("ENOMEM", 12, c:alloc("GFP_ATOMIC"))
+  H.assert_errno("ENOMEM", 12, m:kmalloc(10, "GFP_NOWAIT"))
+  lu.assertNotNil(m:kmalloc(10, "GFP_NOWAIT"))             -- times used up
+  lu.assertTrue(m:check())
+end
+
+function test_out_of_memory_fails_without_leaving_state()
+  local m = memlab.new{ ram = "32M", seed = 1 }
+  local c = assert(m:kmem_cache_create("oom", 4000, { flags = "NO_MERGE" }))
+  local n = 0
+  while true do
+    local a = c:alloc("GFP_NOWAIT")
+    if not a then break end
+    n = n + 1
+  end
+  lu.assertTrue(n > 1000)
+  lu.assertTrue(m:check())
+end
+
+function test_bad_arguments_raise()
+  local m = machine(1)
+  H.assert_raises({ "kmem_cache_create", "size" }, m.kmem_cache_create, m, "x", 0)
+  H.assert_raises({ "kmem_cache_create", "name" }, m.kmem_cache_create, m, "", 8)
+  H.assert_raises({ "kmem_cache_create", "not modelled" }, m.kmem_cache_create, m, "x", 8, { flags = "SLAB_POISON" })
+  H.assert_raises({ "kmem_cache_create", "slab flag" }, m.kmem_cache_create, m, "x", 8, { flags = "SLAB_BOGUS" })
+  H.assert_raises({ "kmem_cache_create", "power of two" }, m.kmem_cache_create, m, "x", 8, { align = 24 })
+  H.assert_errno("EINVAL", 22, m:kmem_cache_create("x", 64, { freeptr_offset = 8 }))   -- neither RCU nor ctor
+  H.assert_raises({ "kmalloc" }, m.kmalloc, m, -5)
+  H.assert_raises({ "alloc" }, m.slab_cache(m, "kmalloc-8").alloc, m, "bogus")
+  lu.assertTrue(m:check())
+end
+
+os.exit(lu.LuaUnit.run(), true)
