@@ -490,6 +490,27 @@ static struct slab *alloc_slab_page(memlab_machine *m, struct kmem_cache *s, uin
 	return slab;
 }
 
+/* GFP_SLAB_BUG_MASK: zone modifiers a slab allocation must not ask for. */
+#define GFP_SLAB_BUG_MASK	(MEMLAB___GFP_DMA32 | MEMLAB___GFP_HIGHMEM)
+/* GFP_RECLAIM_MASK | GFP_CONSTRAINT_MASK: what of the caller's gfp reaches a new slab. */
+#define GFP_SLAB_PASS	(MEMLAB___GFP_RECLAIM | MEMLAB___GFP_HIGH | MEMLAB___GFP_IO | \
+			 MEMLAB___GFP_FS | MEMLAB___GFP_NOWARN | MEMLAB___GFP_RETRY_MAYFAIL | \
+			 MEMLAB___GFP_NOFAIL | MEMLAB___GFP_NORETRY | MEMLAB___GFP_MEMALLOC | \
+			 MEMLAB___GFP_NOMEMALLOC | MEMLAB___GFP_HARDWALL | MEMLAB___GFP_THISNODE)
+
+/* kmalloc_fix_flags(): Linux warns and drops the zone modifiers slab cannot take. */
+static uint32_t kmalloc_fix_flags(memlab_machine *m, uint32_t gfp)
+{
+	uint32_t fixed = gfp & ~GFP_SLAB_BUG_MASK;
+	char was[256], now[256];
+
+	memlab_gfp_format(gfp, was, sizeof(was));
+	memlab_gfp_format(fixed, now, sizeof(now));
+	ml_report(m, "Unexpected gfp: %#x (%s). Fixing up to gfp: %#x (%s). Fix your code!",
+		  gfp, was, fixed, now);
+	return fixed;
+}
+
 /*
 ** allocate_slab(): the cache's preferred order without trying hard
 ** (__GFP_NORETRY, no warning, no direct reclaim when that is above the
@@ -833,7 +854,9 @@ static int ___slab_alloc(memlab_machine *m, struct kmem_cache *s, uint32_t gfp, 
 	}
 	slab = get_partial_node(m, s);
 	if (!slab) {
-		slab = allocate_slab(m, s, gfp);		/* ALLOC_SLAB */
+		if (gfp & GFP_SLAB_BUG_MASK)			/* new_slab() */
+			gfp = kmalloc_fix_flags(m, gfp);
+		slab = allocate_slab(m, s, gfp & GFP_SLAB_PASS);	/* ALLOC_SLAB */
 		c = this_cpu_slab(m, s);
 		if (!slab) {
 			slab_out_of_memory(m, s, gfp);
@@ -1001,6 +1024,8 @@ static int kmalloc_large(memlab_machine *m, uint64_t size, uint32_t gfp, uint64_
 				  (unsigned long long)size, order);
 		return -MEMLAB_ENOMEM;
 	}
+	if (gfp & GFP_SLAB_BUG_MASK)
+		gfp = kmalloc_fix_flags(m, gfp);
 	err = alloc_pages(m, order, gfp | MEMLAB___GFP_COMP, &pfn);
 	if (err)
 		return err;

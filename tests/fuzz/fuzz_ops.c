@@ -85,6 +85,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_TASKS	20	/* more than 16 mappings of one page: rmap walks see them all */
 #define MAX_FILES	8
 #define MAX_LIVE	256
+#define MAX_CACHES	8
+#define MAX_OBJS	512
 #define MAX_VMAS	256
 #define MAX_BUF		(4u << 16)	/* host buffers: 4 pages of 64 KiB */
 #define BIG_LEN		(64ull << 20)	/* populating more than this is too slow */
@@ -124,6 +126,12 @@ struct fuzz {
 	uint64_t host_allocs;
 	uint64_t host_fails, host_fails0;	/* failures made, and at the operation's start */
 	uint64_t trace_ts;		/* the last event the trace hook saw */
+	/* the slab allocator: caches made (NULL once destroyed), objects live */
+	memlab_kmem_cache *caches[MAX_CACHES];
+	int ncaches;
+	struct { uint64_t addr; memlab_kmem_cache *s; } objs[MAX_OBJS];	/* s NULL: kmalloc */
+	int nobjs;
+	int in_slab;			/* inside op_slab: SLUB's reports are expected */
 };
 
 static uint8_t buf_in[MAX_BUF], buf_out[MAX_BUF];
@@ -243,6 +251,8 @@ static void on_report(void *ud, const char *msg)
 	    strncmp(msg, "Read-error on swap-device", 25) == 0)
 		return;
 	if (f->expect_bad_page && strncmp(msg, "BUG: Bad page state", 19) == 0)
+		return;
+	if (f->in_slab && !strstr(msg, "kernel BUG") && !strstr(msg, "double free"))
 		return;
 	die(f, "unexpected report: %s", msg);
 }
@@ -590,7 +600,8 @@ static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
 	}
 	*pcp_out = pcp;
 	sum = vmstat(f, "nr_free_pages") + pcp + f->live_pages + vmstat(f, "nr_file_pages") +
-	      vmstat(f, "nr_anon_pages") + vmstat(f, "nr_page_table_pages") + (uint64_t)nr_mms(f);
+	      vmstat(f, "nr_anon_pages") + vmstat(f, "nr_page_table_pages") + (uint64_t)nr_mms(f) +
+	      vmstat(f, "nr_slab_reclaimable") + vmstat(f, "nr_slab_unreclaimable");
 	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
 	/* the huge zero page, while a PMD maps it (no counter says so) */
 	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
@@ -627,7 +638,7 @@ static void check_machine(struct fuzz *f)
 	if (sum != f->boot_free)
 		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
 		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
-		    " + PGDs %d = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
+		    " + PGDs %d (+ slab) = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
 		    vmstat(f, "nr_free_pages"), pcp, f->live_pages, vmstat(f, "nr_file_pages"),
 		    vmstat(f, "nr_anon_pages"), vmstat(f, "nr_page_table_pages"), nr_mms(f), sum,
 		    f->boot_free, (int64_t)(sum - f->boot_free));
@@ -1768,6 +1779,167 @@ static void op_bad_free(struct fuzz *f)
 	}
 }
 
+/* ===================== the slab allocator ===================== */
+
+static const uint32_t slab_flag_table[] = {
+	0, MEMLAB_SLAB_HWCACHE_ALIGN, MEMLAB_SLAB_RECLAIM_ACCOUNT, MEMLAB_SLAB_ACCOUNT,
+	MEMLAB_SLAB_TYPESAFE_BY_RCU, MEMLAB_SLAB_NO_MERGE, MEMLAB_SLAB_CACHE_DMA,
+	MEMLAB_SLAB_CACHE_DMA32, MEMLAB_SLAB_POISON,
+};
+
+static void slab_obj_add(struct fuzz *f, uint64_t addr, memlab_kmem_cache *s)
+{
+	f->objs[f->nobjs].addr = addr;
+	f->objs[f->nobjs++].s = s;
+}
+
+static void slab_obj_free(struct fuzz *f, int i, int via_cache)
+{
+	memlab_kmem_cache *s = f->objs[i].s;
+	uint64_t addr = f->objs[i].addr;
+	int rc = via_cache && s ? memlab_kmem_cache_free(f->m, s, addr, NULL) :
+		 memlab_kfree(f->m, addr, NULL);
+
+	note(f, "free %#" PRIx64 " -> %d", addr, rc);
+	if (rc)
+		die(f, "free of live object %#" PRIx64 ": %d", addr, rc);
+	f->objs[i] = f->objs[--f->nobjs];
+}
+
+/* A free that is no object's: -EINVAL and the slab counters unchanged. */
+static void slab_bad_free(struct fuzz *f, uint64_t addr)
+{
+	uint64_t before = vmstat(f, "nr_slab_unreclaimable") + vmstat(f, "nr_slab_reclaimable");
+	int rc = memlab_kfree(f->m, addr, NULL);
+
+	note(f, "bad kfree %#" PRIx64 " -> %d", addr, rc);
+	if (rc != -MEMLAB_EINVAL)
+		die(f, "kfree of %#" PRIx64 ", no object: %d, want EINVAL", addr, rc);
+	if (vmstat(f, "nr_slab_unreclaimable") + vmstat(f, "nr_slab_reclaimable") != before)
+		die(f, "a bad kfree changed the slab counters");
+}
+
+static int slab_cache_of(struct fuzz *f, uint8_t b)
+{
+	for (int k = 0; k < MAX_CACHES; k++) {
+		int i = (b + k) % MAX_CACHES;
+
+		if (i < f->ncaches && f->caches[i])
+			return i;
+	}
+	return -1;
+}
+
+static void op_slab(struct fuzz *f)
+{
+	uint8_t a = next_byte(f), b = next_byte(f), c = next_byte(f);
+	uint32_t gfp = gfp_table[c % (sizeof(gfp_table) / sizeof(gfp_table[0]))];
+	memlab_task *t = (a & 0x80) ? pick_task(f) : NULL;
+	int i = slab_cache_of(f, b), rc;
+	uint64_t addr = 0;
+
+	f->in_slab = 1;
+	switch (a % 8) {
+	case 0:			/* kmem_cache_create */
+		if (f->ncaches < MAX_CACHES) {
+			struct memlab_kmem_cache_args args = { .ctor = c & 1 };
+			uint32_t flags = slab_flag_table[b % 9] | slab_flag_table[c % 9];
+			unsigned size = (unsigned)next_u16(f) * (c & 0x40 ? 17 : 1) % 70000;
+
+			if (flags & MEMLAB_SLAB_TYPESAFE_BY_RCU && c & 2) {
+				args.use_freeptr_offset = 1;
+				args.freeptr_offset = size / 2 & ~7u;
+			}
+			rc = memlab_kmem_cache_create(f->m, "fuzz", size, &args, flags,
+						      &f->caches[f->ncaches]);
+			check_rc(f, rc, "memlab_kmem_cache_create");
+			note(f, "create size %u flags %#x -> %d", size, flags, rc);
+			if ((flags & MEMLAB_SLAB_POISON) && rc != -MEMLAB_EOPNOTSUPP)
+				die(f, "a slub_debug flag was accepted: %d", rc);
+			if (!rc)
+				f->ncaches++;
+		}
+		break;
+	case 1:			/* kmem_cache_alloc */
+	case 2:
+		if (i >= 0 && f->nobjs < MAX_OBJS) {
+			rc = memlab_kmem_cache_alloc(f->m, f->caches[i], gfp, t, &addr);
+			check_rc(f, rc, "memlab_kmem_cache_alloc");
+			note(f, "alloc cache %d gfp %#x -> %d %#" PRIx64, i, gfp, rc, addr);
+			if (!rc)
+				slab_obj_add(f, addr, f->caches[i]);
+		}
+		break;
+	case 3:			/* kmalloc */
+		if (f->nobjs < MAX_OBJS) {
+			uint64_t size = (uint64_t)next_u16(f) * (b & 1 ? 1 : 3) >> (b & 6);
+
+			rc = memlab_kmalloc(f->m, size, gfp, t, &addr);
+			check_rc(f, rc, "memlab_kmalloc");
+			note(f, "kmalloc %" PRIu64 " gfp %#x -> %d %#" PRIx64, size, gfp, rc, addr);
+			if (!rc && addr > MEMLAB_ZERO_SIZE_PTR)
+				slab_obj_add(f, addr, NULL);
+		}
+		break;
+	case 4:			/* free */
+		if (f->nobjs)
+			slab_obj_free(f, b % f->nobjs, c & 1);
+		break;
+	case 5:			/* bad frees: inside an object, outside any */
+		if (f->nobjs && (c & 1)) {
+			uint64_t size = 0;
+
+			addr = f->objs[b % f->nobjs].addr;
+			if (memlab_ksize(f->m, addr, &size) == 0 && size > 8 && size < f->info.page_size)
+				slab_bad_free(f, addr + 8);
+		} else {
+			slab_bad_free(f, 0xffff888000000000ull + ((uint64_t)b << 12) + c);
+		}
+		break;
+	case 6:			/* shrink */
+		if (i >= 0)
+			check_rc(f, memlab_kmem_cache_shrink(f->m, f->caches[i]), "memlab_kmem_cache_shrink");
+		break;
+	default:		/* destroy: EBUSY while objects remain */
+		if (i >= 0) {
+			int held = 0;
+
+			for (int k = 0; k < f->nobjs; k++)
+				held += f->objs[k].s == f->caches[i];
+			rc = memlab_kmem_cache_destroy(f->m, f->caches[i]);
+			note(f, "destroy cache %d (%d objects) -> %d", i, held, rc);
+			if (!rc && held)
+				die(f, "kmem_cache_destroy with %d objects left succeeded", held);
+			if (!rc)
+				f->caches[i] = NULL;	/* its reference given back */
+			else if (rc != -MEMLAB_EBUSY)
+				die(f, "kmem_cache_destroy: %d", rc);
+		}
+		break;
+	}
+	f->in_slab = 0;
+}
+
+static int shrink_one(void *ud, memlab_kmem_cache *s)
+{
+	struct fuzz *f = ud;
+
+	return memlab_kmem_cache_shrink(f->m, s);
+}
+
+/* Teardown: every object freed, every cache emptied -- their pages are free again. */
+static void slab_teardown(struct fuzz *f)
+{
+	f->in_slab = 1;
+	while (f->nobjs)
+		slab_obj_free(f, f->nobjs - 1, 0);
+	if (memlab_kmem_cache_each(f->m, shrink_one, f))
+		die(f, "memlab_kmem_cache_shrink failed");
+	f->in_slab = 0;
+	if (vmstat(f, "nr_slab_unreclaimable") || vmstat(f, "nr_slab_reclaimable"))
+		die(f, "slab pages left after every object was freed and every cache shrunk");
+}
+
 /* ===================== fault injection ===================== */
 
 static void op_inject(struct fuzz *f)
@@ -2617,6 +2789,7 @@ static void teardown(struct fuzz *f)
 	check_machine(f);
 	while (f->nlive)
 		free_live(f, f->nlive - 1);
+	slab_teardown(f);
 	if (memlab_drain_pages(f->m) != 0)
 		die(f, "memlab_drain_pages failed");
 	check_machine(f);
@@ -2649,7 +2822,7 @@ static void dump_maps(struct fuzz *f)
 ** the reproducers) keeps its meaning; a new operation takes the slot of a
 ** duplicate (the duplicates weigh the common operations): cgroup took
 ** slot 20, a second free (61 is free still), which 32 of the 2572 seeds
-** and no reproducer used.
+** and no reproducer used; slab took slot 49, the fourth access.
 */
 static const struct {
 	const char *name;
@@ -2673,7 +2846,7 @@ static const struct {
 	{ "munmap", op_munmap },	{ "mremap", op_mremap },	{ "cow", op_cow },
 	{ "coherent", op_coherent },	{ "file_create", op_file_create },
 	{ "user_rw", op_user_rw },	{ "file_rw", op_file_rw },	{ "madvise", op_madvise },
-	{ "access", op_access },	{ "mmap", op_mmap },		{ "brk", op_brk },
+	{ "slab", op_slab },		{ "mmap", op_mmap },		{ "brk", op_brk },
 	{ "inject", op_inject },	{ "pattern", op_pattern },	{ "proc", op_proc },
 	{ "inspect", op_inspect },	{ "mremap", op_mremap },	{ "mlock", op_mlock },
 	{ "clone", op_clone },		{ "exit", op_exit },		{ "alloc", op_alloc },

@@ -269,6 +269,23 @@ function test_gfp_zero_clears_the_object()
   lu.assertEquals(m:read_phys(pa, 64), string.rep("\0", 64))
 end
 
+function test_zone_modifiers_slab_cannot_take_are_fixed_up()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("g", 64, { flags = "NO_MERGE" }))
+  -- kmalloc_fix_flags(): a warning, and the slab comes from a normal zone
+  local a = assert(c:alloc("GFP_KERNEL|__GFP_DMA32|__GFP_HIGHMEM"))
+  lu.assertStrContains(m:dmesg(), "Unexpected gfp: ")
+  lu.assertStrContains(m:dmesg(), "Fix your code!")
+  local pfn = (a - 0xffff888000000000) // 4096
+  lu.assertEquals(m:page(pfn).migratetype, "Unmovable")
+  -- the caller's mobility does not reach the slab page: the cache's does
+  local r = assert(m:kmem_cache_create("rcl", 64, { flags = "NO_MERGE|RECLAIM_ACCOUNT" }))
+  local b = assert(r:alloc("GFP_HIGHUSER_MOVABLE"))
+  lu.assertEquals(m:page((b - 0xffff888000000000) // 4096).migratetype, "Reclaimable")
+  lu.assertEquals(m:vmstat().nr_slab_reclaimable, 1)
+  lu.assertTrue(m:check())
+end
+
 -- ===================== bad frees, destroy, failure =====================
 
 function test_bad_frees_raise_and_change_nothing()
