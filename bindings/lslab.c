@@ -20,6 +20,7 @@
 typedef struct lcache {
 	lmachine *lm;			/* user value 1: the machine */
 	memlab_kmem_cache *s;		/* NULL once destroyed through this handle */
+	uint64_t id;			/* s's id: a later cache at the same address is not s */
 } lcache;
 
 struct flag_name {
@@ -75,7 +76,8 @@ static memlab_kmem_cache *check_cache(lua_State *L, const char *fname, memlab_ma
 		lmemlab_typeerror(L, 1, fname, LMEMLAB_KMEM_CACHE);
 	if (!(m = lmemlab_machine_core(lc->lm)))
 		luaL_error(L, "%s: attempt to use a cache of a closed machine", fname);
-	if (!lc->s || !memlab_kmem_cache_each(m, find_cache, lc->s))
+	if (!lc->s || !memlab_kmem_cache_each(m, find_cache, lc->s) ||
+	    memlab_kmem_cache_id(lc->s) != lc->id)
 		luaL_error(L, "%s: attempt to use a destroyed cache", fname);
 	*mp = m;
 	if (lmp)
@@ -113,6 +115,7 @@ static void push_cache(lua_State *L, int machine, lmachine *lm, memlab_kmem_cach
 
 	lc->lm = lm;
 	lc->s = s;
+	lc->id = memlab_kmem_cache_id(s);
 	lua_pushvalue(L, machine);
 	lua_setiuservalue(L, -2, 1);
 	luaL_setmetatable(L, LMEMLAB_KMEM_CACHE);
@@ -340,8 +343,8 @@ static int c_destroy(lua_State *L)
 		return luaL_error(L, "destroy: %s is a kmalloc cache", info.name);
 	lmemlab_begin_call(lm);
 	rc = finish(L, lm, "destroy", memlab_kmem_cache_destroy(m, s));
-	if (rc == 0)
-		lc->s = NULL;	/* this handle's reference is given back */
+	if (rc == 0 || rc == -MEMLAB_EBUSY)
+		lc->s = NULL;	/* this handle's reference is given back (leaked: gone too) */
 	return lmemlab_pushok(L, rc);
 }
 
@@ -360,7 +363,8 @@ static int c_tostring(lua_State *L)
 	memlab_machine *m = lmemlab_machine_core(lc->lm);
 	struct memlab_kmem_cache_info info;
 
-	if (!m || !lc->s || !memlab_kmem_cache_each(m, find_cache, lc->s)) {
+	if (!m || !lc->s || !memlab_kmem_cache_each(m, find_cache, lc->s) ||
+	    memlab_kmem_cache_id(lc->s) != lc->id) {
 		lua_pushliteral(L, "memlab.kmem_cache (gone)");
 		return 1;
 	}

@@ -18,6 +18,7 @@
 
 struct mem_cgroup;
 struct memcg_stock_pcp;
+struct obj_stock_pcp;
 struct cgroup_of;
 struct cpu_fbatches;
 struct vm_area_struct;
@@ -300,6 +301,7 @@ struct memlab_machine {
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
+	struct obj_stock_pcp *obj_stock;	/* per CPU */
 	struct cgroup_of **cgroup_ofs;	/* open cgroup files by fd, NULL: a free fd */
 	unsigned nr_cgroup_ofs;
 	struct cpu_fbatches *cpu_fbatches;	/* per CPU: LRU moves waiting (swap.c) */

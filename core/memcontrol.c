@@ -222,10 +222,13 @@ static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
 	for (struct mem_cgroup *c = memcg->parent; c; c = c->parent)
 		if (c->reclaim_pos == memcg)
 			c->reclaim_pos = NULL;
-	for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++)
+	for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++) {
 		for (int i = 0; i < NR_MEMCG_STOCK; i++)
 			if (m->memcg_stock[cpu].cached[i] == memcg)
 				m->memcg_stock[cpu].cached[i] = NULL;
+		if (m->obj_stock[cpu].cached == memcg)	/* holds nothing by now */
+			m->obj_stock[cpu].cached = NULL;
+	}
 	for (int i = 0; i < MEMCG_NR_STAT; i++)
 		memcg->parent->stat_dead[i] += memcg->stat[i];
 	m->memcg_idr[memcg->id] = NULL;
@@ -237,7 +240,8 @@ static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
 static bool mem_cgroup_unused(const struct mem_cgroup *memcg)
 {
 	return !memcg->online && !memcg->memory.usage && !memcg->children &&
-	       !memcg->stat_local[MEMCG_KMEM] && !memcg->stat_local[MEMCG_SWAP];
+	       !memcg->stat_local[MEMCG_KMEM] && !memcg->stat_local[MEMCG_SWAP] &&
+	       !memcg->nr_objs && !memcg->nr_charged_bytes;
 }
 
 /*
@@ -277,7 +281,8 @@ int memcg_init(memlab_machine *m)
 	int err;
 
 	m->memcg_stock = ml_alloc(m, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
-	if (!m->memcg_stock)
+	m->obj_stock = ml_alloc(m, MEMLAB_MAX_CPUS * sizeof(*m->obj_stock));
+	if (!m->memcg_stock || !m->obj_stock)
 		return -MEMLAB_ENOMEM;
 	m->root_mem_cgroup = mem_cgroup_alloc(m, NULL, "", 0, &err);
 	return m->root_mem_cgroup ? 0 : err;
@@ -298,10 +303,12 @@ void memcg_destroy(memlab_machine *m)
 	ml_free(m, m->cgroup_ofs, m->nr_cgroup_ofs * sizeof(*m->cgroup_ofs));
 	ml_free(m, m->memcg_idr, m->memcg_idr_size * sizeof(*m->memcg_idr));
 	ml_free(m, m->memcg_stock, MEMLAB_MAX_CPUS * sizeof(*m->memcg_stock));
+	ml_free(m, m->obj_stock, MEMLAB_MAX_CPUS * sizeof(*m->obj_stock));
 	m->cgroup_ofs = NULL;
 	m->nr_cgroup_ofs = 0;
 	m->memcg_idr = NULL;
 	m->memcg_stock = NULL;
+	m->obj_stock = NULL;
 	m->root_mem_cgroup = NULL;
 }
 
@@ -632,6 +639,222 @@ static void refill_stock(memlab_machine *m, struct mem_cgroup *memcg, uint64_t n
 	stock->nr_pages[i] = (uint8_t)nr_pages;
 }
 
+/* ===================== kernel objects: obj_cgroup ===================== */
+
+static int try_charge_memcg(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			    uint64_t nr_pages);
+
+/*
+** Slab objects are charged in bytes (mm/memcontrol.c obj_cgroup_charge,
+** 6.18): whole pages go to the memcg as kernel memory (MEMCG_KMEM), what
+** the object leaves of its last page stays charged ahead in the CPU's obj
+** stock -- one memcg at a time -- and goes to the memcg's
+** nr_charged_bytes when the stock takes another memcg.  memory.stat's
+** slab_(un)reclaimable count the objects' bytes, batched in the stock
+** until they pass a page.  memlab's obj_cgroup is the memcg itself: a
+** removed cgroup keeps its objects' charges (Linux moves them to its
+** parent's obj_cgroup) and lives on, dying, while they do.
+*/
+
+/* obj_cgroup_charge_pages() */
+static int obj_charge_pages(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			    uint64_t nr_pages)
+{
+	int err = try_charge_memcg(m, memcg, gfp, nr_pages);
+
+	if (err)
+		return err;
+	mod_memcg_state(memcg, MEMCG_KMEM, (int64_t)nr_pages);
+	memcg->obj_pages += nr_pages;
+	return 0;
+}
+
+/* obj_cgroup_uncharge_pages(): back into the CPU's page stock. */
+static void obj_uncharge_pages(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages)
+{
+	mod_memcg_state(memcg, MEMCG_KMEM, -(int64_t)nr_pages);
+	memcg->obj_pages -= nr_pages;
+	if (memcg->online)
+		refill_stock(m, memcg, nr_pages);
+	else
+		page_counter_uncharge(&memcg->memory, nr_pages);
+}
+
+/* memcg_uncharge_kmem(): straight off the page counter (a stock being drained). */
+static void memcg_uncharge_kmem(memlab_machine *m, struct mem_cgroup *memcg, uint64_t nr_pages)
+{
+	mod_memcg_state(memcg, MEMCG_KMEM, -(int64_t)nr_pages);
+	memcg->obj_pages -= nr_pages;
+	page_counter_uncharge(&memcg->memory, nr_pages);
+	mem_cgroup_maybe_free(m, memcg);
+}
+
+/*
+** A dying memcg with no objects left: nr_charged_bytes is whole pages by
+** now, which obj_cgroup_release() gives back.
+*/
+static void obj_cgroup_release(memlab_machine *m, struct mem_cgroup *memcg)
+{
+	uint64_t nr_pages = memcg->nr_charged_bytes >> m->page_shift;
+
+	if (memcg->online || memcg->nr_objs)
+		return;
+	for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++)
+		if (m->obj_stock[cpu].cached == memcg)
+			return;
+	memcg->nr_charged_bytes &= m->page_size - 1;
+	if (nr_pages)
+		memcg_uncharge_kmem(m, memcg, nr_pages);
+}
+
+/* drain_obj_stock(): whole pages uncharged, the rest to nr_charged_bytes, the statistics flushed. */
+static void drain_obj_stock(memlab_machine *m, struct obj_stock_pcp *stock)
+{
+	struct mem_cgroup *old = stock->cached;
+
+	if (!old)
+		return;
+	if (stock->nr_bytes) {
+		uint64_t nr_pages = stock->nr_bytes >> m->page_shift;
+
+		if (nr_pages)
+			memcg_uncharge_kmem(m, old, nr_pages);
+		old->nr_charged_bytes += stock->nr_bytes & (m->page_size - 1);
+		stock->nr_bytes = 0;
+	}
+	mod_memcg_state(old, NR_SLAB_RECLAIMABLE, stock->nr_slab_reclaimable_b);
+	mod_memcg_state(old, NR_SLAB_UNRECLAIMABLE, stock->nr_slab_unreclaimable_b);
+	stock->nr_slab_reclaimable_b = stock->nr_slab_unreclaimable_b = 0;
+	stock->cached = NULL;
+	obj_cgroup_release(m, old);
+}
+
+/* replace_stock_objcg(): the stock now holds memcg's bytes, nr_charged_bytes taken in. */
+static void replace_stock_objcg(memlab_machine *m, struct obj_stock_pcp *stock,
+				struct mem_cgroup *memcg)
+{
+	drain_obj_stock(m, stock);
+	stock->nr_bytes = (unsigned)memcg->nr_charged_bytes;
+	memcg->nr_charged_bytes = 0;
+	stock->cached = memcg;
+}
+
+static struct obj_stock_pcp *this_cpu_obj_stock(memlab_machine *m)
+{
+	return &m->obj_stock[smp_processor_id(m)];
+}
+
+static bool consume_obj_stock(memlab_machine *m, struct mem_cgroup *memcg, unsigned nr_bytes)
+{
+	struct obj_stock_pcp *stock = this_cpu_obj_stock(m);
+
+	if (stock->cached != memcg || stock->nr_bytes < nr_bytes)
+		return false;
+	stock->nr_bytes -= nr_bytes;
+	return true;
+}
+
+/* refill_obj_stock(): over a page in the stock goes back when uncharging is allowed. */
+static void refill_obj_stock(memlab_machine *m, struct mem_cgroup *memcg, unsigned nr_bytes,
+			     bool allow_uncharge)
+{
+	struct obj_stock_pcp *stock = this_cpu_obj_stock(m);
+	uint64_t nr_pages = 0;
+
+	if (stock->cached != memcg) {
+		replace_stock_objcg(m, stock, memcg);
+		allow_uncharge = true;
+	}
+	stock->nr_bytes += nr_bytes;
+	if (allow_uncharge && stock->nr_bytes > m->page_size) {
+		nr_pages = stock->nr_bytes >> m->page_shift;
+		stock->nr_bytes &= m->page_size - 1;
+	}
+	if (nr_pages)
+		obj_uncharge_pages(m, memcg, nr_pages);
+}
+
+/*
+** mod_objcg_state(): the slab bytes wait in the stock; an empty slot
+** takes any amount once, a full one passes on what exceeds a page.
+*/
+static void mod_objcg_state(memlab_machine *m, struct mem_cgroup *memcg, int idx, int nr)
+{
+	struct obj_stock_pcp *stock = this_cpu_obj_stock(m);
+	int *bytes;
+
+	if (stock->cached != memcg)
+		replace_stock_objcg(m, stock, memcg);
+	bytes = idx == NR_SLAB_RECLAIMABLE ? &stock->nr_slab_reclaimable_b
+					   : &stock->nr_slab_unreclaimable_b;
+	if (!*bytes) {
+		*bytes = nr;
+		nr = 0;
+	} else {
+		*bytes += nr;
+		if (*bytes > (int)m->page_size || *bytes < -(int)m->page_size) {
+			nr = *bytes;
+			*bytes = 0;
+		} else {
+			nr = 0;
+		}
+	}
+	if (nr)
+		mod_memcg_state(memcg, idx, nr);
+}
+
+/* obj_cgroup_charge(): from the stock, else whole pages with the rest kept in it. */
+static int obj_cgroup_charge(memlab_machine *m, struct mem_cgroup *memcg, uint32_t gfp,
+			     unsigned size)
+{
+	uint64_t nr_pages = size >> m->page_shift;
+	unsigned nr_bytes = size & (m->page_size - 1);
+	int err;
+
+	if (consume_obj_stock(m, memcg, size))
+		return 0;
+	if (nr_bytes)
+		nr_pages++;
+	err = obj_charge_pages(m, memcg, gfp, nr_pages);
+	if (!err && nr_bytes)
+		refill_obj_stock(m, memcg, m->page_size - nr_bytes, false);
+	return err;
+}
+
+/*
+** __memcg_slab_post_alloc_hook(): the current task's memcg (current_obj_cgroup;
+** none for a kernel thread or the root) pays for the object.
+*/
+int memcg_slab_charge(memlab_machine *m, uint32_t gfp, unsigned size, int idx, unsigned *id)
+{
+	struct mem_cgroup *memcg = m->current ? m->current->memcg : NULL;
+	int err;
+
+	*id = 0;
+	if (!memcg || mem_cgroup_is_root(m, memcg))
+		return 0;
+	err = obj_cgroup_charge(m, memcg, gfp, size);
+	if (err)
+		return err;
+	mod_objcg_state(m, memcg, idx, (int)size);
+	memcg->nr_objs++;
+	*id = memcg->id;
+	return 0;
+}
+
+/* __memcg_slab_free_hook() */
+void memcg_slab_uncharge(memlab_machine *m, unsigned id, unsigned size, int idx)
+{
+	struct mem_cgroup *memcg = mem_cgroup_from_id(m, id);
+
+	if (!memcg)
+		return;
+	memcg->nr_objs--;
+	refill_obj_stock(m, memcg, size, true);
+	mod_objcg_state(m, memcg, idx, -(int)size);
+	obj_cgroup_release(m, memcg);
+}
+
 /* drain_all_stock(): every CPU gives back the charges it holds for root's subtree. */
 static void drain_all_stock(memlab_machine *m, struct mem_cgroup *root)
 {
@@ -644,6 +867,9 @@ static void drain_all_stock(memlab_machine *m, struct mem_cgroup *root)
 			needed |= stock->nr_pages[i] && mem_cgroup_is_descendant(stock->cached[i], root);
 		for (int i = 0; needed && i < NR_MEMCG_STOCK; i++)
 			drain_stock(m, stock, i);	/* drain_stock_fully() */
+		if (m->obj_stock[cpu].cached &&		/* obj_stock_flush_required() */
+		    mem_cgroup_is_descendant(m->obj_stock[cpu].cached, root))
+			drain_obj_stock(m, &m->obj_stock[cpu]);
 	}
 }
 
@@ -928,7 +1154,7 @@ void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new)
 ** (current_obj_cgroup: not its mm owner's, which user pages are charged
 ** to), and counted as kernel, unless the task is in the root cgroup.
 */
-int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp)
+int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, unsigned order, uint32_t gfp)
 {
 	struct mem_cgroup *memcg = m->current && m->current->memcg ? m->current->memcg
 								: get_mem_cgroup_from_mm(m, NULL);
@@ -936,9 +1162,9 @@ int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp)
 
 	if (mem_cgroup_is_root(m, memcg))
 		return 0;
-	if ((err = try_charge_memcg(m, memcg, gfp, 1)))
+	if ((err = try_charge_memcg(m, memcg, gfp, 1ull << order)))
 		return err;
-	mod_memcg_state(memcg, MEMCG_KMEM, 1);
+	mod_memcg_state(memcg, MEMCG_KMEM, 1ll << order);
 	pfn_to_page(m, pfn)->memcg_id = memcg->id;
 	return 0;
 }
@@ -947,15 +1173,16 @@ void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	struct mem_cgroup *memcg = page_memcg(m, page);
+	uint64_t nr = folio_nr_pages(page);
 
 	if (!memcg)
 		return;
 	page->memcg_id = 0;
-	mod_memcg_state(memcg, MEMCG_KMEM, -1);
+	mod_memcg_state(memcg, MEMCG_KMEM, -(int64_t)nr);
 	if (memcg->online)
-		refill_stock(m, memcg, 1);	/* obj_cgroup_uncharge_pages() */
+		refill_stock(m, memcg, nr);	/* obj_cgroup_uncharge_pages() */
 	else
-		page_counter_uncharge(&memcg->memory, 1);
+		page_counter_uncharge(&memcg->memory, nr);
 	mem_cgroup_maybe_free(m, memcg);
 }
 
@@ -1330,7 +1557,8 @@ static const struct memory_stat {
 	{ "active_anon", NR_ACTIVE_ANON, 0, 1 },
 	{ "inactive_file", NR_INACTIVE_FILE, 0, 1 },
 	{ "active_file", NR_ACTIVE_FILE, 0, 1 }, { "unevictable", NR_UNEVICTABLE, 0, 1 },
-	{ "slab_reclaimable", -1, 0, 1 }, { "slab_unreclaimable", -1, 0, 1 },
+	{ "slab_reclaimable", NR_SLAB_RECLAIMABLE, 1, 1 },	/* bytes in a memcg */
+	{ "slab_unreclaimable", NR_SLAB_UNRECLAIMABLE, 1, 1 },
 	{ "workingset_refault_anon", WORKINGSET_REFAULT_ANON, 1, 1 },
 	{ "workingset_refault_file", WORKINGSET_REFAULT_FILE, 1, 1 },
 	{ "workingset_activate_anon", WORKINGSET_ACTIVATE_ANON, 1, 1 },
@@ -1382,7 +1610,9 @@ void memcg_stat_format(memlab_machine *m, struct mem_cgroup *memcg, struct strbu
 		sb_printf(sb, "%s %llu\n", s->name,
 			  (unsigned long long)memory_stat_value(m, memcg, s));
 		if (!strcmp(s->name, "slab_unreclaimable"))
-			sb_printf(sb, "slab 0\n");
+			sb_printf(sb, "slab %llu\n",
+				  (unsigned long long)(memcg_stat(memcg, NR_SLAB_RECLAIMABLE) +
+						       memcg_stat(memcg, NR_SLAB_UNRECLAIMABLE)));
 	}
 	sb_printf(sb, "pgscan %llu\n", (unsigned long long)(memcg_stat(memcg, PGSCAN_KSWAPD) +
 		  memcg_stat(memcg, PGSCAN_DIRECT) + memcg_stat(memcg, PGSCAN_PROACTIVE) +
@@ -2122,6 +2352,57 @@ static void check_one(memlab_machine *m, struct ml_check *c, struct mem_cgroup *
 	check_peaks(c, path, "memory.swap", &memcg->swap, memcg->swap_peaks);
 }
 
+/*
+** The kernel objects' books, per memcg: the live objects' bytes, the bytes
+** charged ahead in a CPU's stock and nr_charged_bytes are the pages
+** charged for them; memory.stat's slab bytes and those waiting in the
+** stock are the live objects'.
+*/
+static void check_objcgs(memlab_machine *m, struct ml_check *c)
+{
+	uint64_t *bytes = ml_alloc(m, 3 * m->memcg_idr_size * sizeof(uint64_t));
+
+	if (!bytes)
+		return;
+	slab_memcg_bytes(m, bytes, m->memcg_idr_size);
+	for (unsigned id = 1; id < m->memcg_idr_size; id++) {
+		struct mem_cgroup *memcg = m->memcg_idr[id];
+		const uint64_t *b = &bytes[3 * id];
+		int64_t slab[2];
+		uint64_t held;
+		char path[256];
+
+		if (!memcg) {
+			if (b[0] || b[1] || b[2])
+				ml_violation(c, "slab objects charged to memcg id %u, which does not exist", id);
+			continue;
+		}
+		slab[0] = memcg->stat_local[NR_SLAB_UNRECLAIMABLE] - (int64_t)b[2];
+		slab[1] = memcg->stat_local[NR_SLAB_RECLAIMABLE];
+		held = b[0] + b[1] + memcg->nr_charged_bytes;
+		for (int cpu = 0; cpu < m->tlb->nr_cpus; cpu++) {
+			const struct obj_stock_pcp *stock = &m->obj_stock[cpu];
+
+			if (stock->cached != memcg)
+				continue;
+			held += stock->nr_bytes;
+			slab[0] += stock->nr_slab_unreclaimable_b;
+			slab[1] += stock->nr_slab_reclaimable_b;
+		}
+		memcg_path_buf(memcg, m, path, sizeof(path));
+		if (held != memcg->obj_pages << m->page_shift)
+			ml_violation(c, "memcg %s: %llu pages charged for objects, their objects and "
+				     "stocks hold %llu bytes", path, (unsigned long long)memcg->obj_pages,
+				     (unsigned long long)held);
+		for (int r = 0; r < 2; r++)
+			if (slab[r] != (int64_t)b[r])
+				ml_violation(c, "memcg %s: slab_%sreclaimable %lld bytes with the stocks', "
+					     "its objects %llu", path, r ? "" : "un", (long long)slab[r],
+					     (unsigned long long)b[r]);
+	}
+	ml_free(m, bytes, 3 * m->memcg_idr_size * sizeof(uint64_t));
+}
+
 /* A written fd is on its cgroup's list of peaks (an unwritten one is not). */
 static bool on_peaks_list(const struct cgroup_of *of, const struct cgroup_of *watchers)
 {
@@ -2190,7 +2471,11 @@ int memcg_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 					m->memcg_stock[cpu].nr_pages[i];
 	for (struct mem_cgroup *memcg = m->root_mem_cgroup; memcg;
 	     memcg = next_descendant_pre(memcg, m->root_mem_cgroup))
+		charged[memcg->id] += memcg->obj_pages;
+	for (struct mem_cgroup *memcg = m->root_mem_cgroup; memcg;
+	     memcg = next_descendant_pre(memcg, m->root_mem_cgroup))
 		check_one(m, &c, memcg, charged, swapped);
+	check_objcgs(m, &c);
 	check_open_files(m, &c);
 	ml_free(m, charged, 2 * m->memcg_idr_size * sizeof(uint64_t));
 	return c.count;

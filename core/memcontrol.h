@@ -52,6 +52,10 @@ struct mem_cgroup {
 	struct mem_cgroup *reclaim_pos;	/* mem_cgroup_reclaim_iter: where a partial walk resumes */
 	struct cgroup_of *memory_peaks;	/* open memory.peak files written once: their peaks */
 	struct cgroup_of *swap_peaks;	/* the same for memory.swap.peak */
+	/* its kernel objects (obj_cgroup): pages charged for them, bytes of those not in use */
+	uint64_t obj_pages;		/* charged by obj_cgroup_charge_pages, not yet given back */
+	uint64_t nr_charged_bytes;	/* objcg->nr_charged_bytes: left over when a stock let go */
+	uint64_t nr_objs;		/* objects charged to it and not freed */
 };
 
 #define OFP_PEAK_UNSET	UINT64_MAX	/* cgroup_of_peak.value of an fd never written */
@@ -66,6 +70,17 @@ struct cgroup_of {
 	int file;			/* which file (memcontrol.c's enum cg_file) */
 	uint64_t value;			/* the fd's peak in pages, OFP_PEAK_UNSET until written */
 	struct cgroup_of *next;		/* on memcg->memory_peaks or ->swap_peaks */
+};
+
+/*
+** obj_stock_pcp (6.16+): bytes of kernel objects charged ahead, per CPU,
+** for one memcg (memlab's obj_cgroup is the memcg itself), and the slab
+** statistics of its objects not yet added to the memcg's.
+*/
+struct obj_stock_pcp {
+	struct mem_cgroup *cached;	/* cached_objcg */
+	unsigned nr_bytes;
+	int nr_slab_reclaimable_b, nr_slab_unreclaimable_b;
 };
 
 /* memcg_stock_pcp: charges taken ahead, per CPU, for up to NR_MEMCG_STOCK memcgs. */
@@ -98,8 +113,22 @@ int mem_cgroup_charge(memlab_machine *m, uint64_t pfn, const struct mm_struct *m
 int charge_memcg(memlab_machine *m, uint64_t pfn, struct mem_cgroup *memcg, uint32_t gfp);
 void mem_cgroup_uncharge(memlab_machine *m, struct page *page);
 void mem_cgroup_migrate(memlab_machine *m, struct page *old, struct page *new);
-int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, uint32_t gfp);
+int memcg_kmem_charge_page(memlab_machine *m, uint64_t pfn, unsigned order, uint32_t gfp);
 void memcg_kmem_uncharge_page(memlab_machine *m, uint64_t pfn);
+/*
+** Kernel objects (slab.c): a charge of size bytes (obj_full_size) to the
+** current task's memcg, counted in memory.stat's slab item idx; *id the
+** memcg charged, 0 for none (a kernel thread, the root).  The free gives
+** them back.
+*/
+int memcg_slab_charge(memlab_machine *m, uint32_t gfp, unsigned size, int idx, unsigned *id);
+void memcg_slab_uncharge(memlab_machine *m, unsigned id, unsigned size, int idx);
+/*
+** slab.c, for memcg_check: per memcg id, bytes of live charged objects,
+** [3 * id] unreclaimable and [3 * id + 1] reclaimable, and [3 * id + 2]
+** of charged large kmallocs.
+*/
+void slab_memcg_bytes(memlab_machine *m, uint64_t *bytes, unsigned nr_ids);
 void mem_cgroup_handle_over_high(struct memlab_task *t);
 int mem_cgroup_try_charge_swap(memlab_machine *m, const struct page *page, unsigned *id);
 void mem_cgroup_uncharge_swap(memlab_machine *m, unsigned id, uint64_t nr_pages);

@@ -35,6 +35,7 @@
 #include <stdio.h>
 
 #include "mm.h"
+#include "slab.h"
 
 #define OOM_SCORE_ADJ_MIN	(-1000)
 #define OOM_SCORE_ADJ_MAX	1000
@@ -253,6 +254,17 @@ static void print_oom_meminfo(struct oom_control *oc)
 	memlab_free_text(m, text);
 }
 
+/* should_dump_unreclaim_slab(): more unreclaimable slab than pages on the LRU lists. */
+static bool should_dump_unreclaim_slab(const memlab_machine *m)
+{
+	uint64_t nr_lru = m->vmstat[NR_ACTIVE_ANON] + m->vmstat[NR_INACTIVE_ANON] +
+			  m->vmstat[NR_ACTIVE_FILE] + m->vmstat[NR_INACTIVE_FILE] +
+			  m->vmstat[NR_ISOLATED_ANON] + m->vmstat[NR_ISOLATED_FILE] +
+			  m->vmstat[NR_UNEVICTABLE];
+
+	return m->vmstat[NR_SLAB_UNRECLAIMABLE] > nr_lru;
+}
+
 /*
 ** dump_header().  Linux prints a stack trace and show_mem()'s Mem-Info
 ** between the first line and the task table: memlab has no kernel stack,
@@ -269,6 +281,8 @@ static void dump_header(struct oom_control *oc)
 		  cur ? cur->oom_score_adj : 0);
 	if (oc->memcg)
 		print_oom_meminfo(oc);
+	else if (should_dump_unreclaim_slab(oc->m))
+		dump_unreclaimable_slab(oc->m);
 	dump_tasks(oc);
 }
 

@@ -1955,7 +1955,8 @@ void split_page(memlab_machine *m, uint64_t pfn, unsigned order)
 ** bad_page(): Linux's "BUG: Bad page state" report and dump_page() lines,
 ** via the host.  A free block's head carries page_type buddy.  The mapping
 ** is printed as 0, 1 (anonymous) or 2 (a file) rather than as a host
-** pointer, which would make the same run print different bytes.
+** pointer, which would make the same run print different bytes; for the
+** same reason a slab's index (its descriptor) prints as 0.
 */
 static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 {
@@ -1970,10 +1971,13 @@ static void bad_page(memlab_machine *m, uint64_t pfn, const char *reason)
 		  page ? page->mapcount : 0,
 		  (unsigned long long)(!page || !page->mapping ? 0 :
 				       page->mapping & PAGE_MAPPING_ANON ? 1 : 2),
-		  (unsigned long long)(page ? page->index : 0), (unsigned long long)pfn,
+		  (unsigned long long)(page && !(page->flags & PG_slab) ? page->index : 0),
+		  (unsigned long long)pfn,
 		  page ? page->flags & PG_reserved : 0, z ? z->name : "none",
 		  page && (page->flags & PG_reserved) ? "|reserved" : "",
-		  page && PageBuddy(page) ? "page_type: buddy\n" : "", reason);
+		  !page ? "" : PageBuddy(page) ? "page_type: buddy\n" :
+		  page->flags & PG_slab ? "page_type: slab\n" :
+		  page->flags & PG_large_kmalloc ? "page_type: large_kmalloc\n" : "", reason);
 }
 
 /*

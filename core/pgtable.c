@@ -406,7 +406,7 @@ int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 
 	if (err)
 		return err;
-	if ((err = memcg_kmem_charge_page(m, *pfn, GFP_PGTABLE_USER))) {	/* __GFP_ACCOUNT */
+	if ((err = memcg_kmem_charge_page(m, *pfn, 0, GFP_PGTABLE_USER))) {	/* __GFP_ACCOUNT */
 		memlab_free_pages(m, *pfn, 0);
 		return err;
 	}
@@ -457,7 +457,7 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 	err = alloc_pages(m, 0, GFP_PGTABLE_USER, &pfn);
 	if (err)
 		return err;
-	if ((err = memcg_kmem_charge_page(m, pfn, GFP_PGTABLE_USER))) {
+	if ((err = memcg_kmem_charge_page(m, pfn, 0, GFP_PGTABLE_USER))) {
 		memlab_free_pages(m, pfn, 0);
 		return err;
 	}

@@ -11,21 +11,22 @@
 ** few more for c->partial on the way), else a new slab.  A free into a
 ** full slab puts it on the freeing CPU's partial list; when that list is
 ** full it goes to the node's.  Empty slabs beyond s->min_partial go back
-** to the buddy allocator.
+** to the buddy allocator.  Objects of SLAB_ACCOUNT caches, or allocated
+** with __GFP_ACCOUNT, are charged to the task's memory cgroup in bytes
+** (memcontrol.c's obj_cgroup part).
 **
 ** What memlab leaves out: slub_debug (red zones, poisoning, tracking),
 ** sheaves (6.18 gives them only to caches that ask, the VMA and maple
 ** node caches), SLAB_FREELIST_RANDOM (objects are handed out in address
-** order, as without it), memcg accounting of objects (SLAB_ACCOUNT,
-** __GFP_ACCOUNT: kmalloc-cg caches are used, nothing is charged), the
-** kmem_cache and kmem_cache_node caches (the descriptors live in host
-** memory) and the boot-time caches of a real kernel: a new machine has
-** only the kmalloc caches, all empty.
+** order, as without it), the kmem_cache and kmem_cache_node caches (the
+** descriptors live in host memory) and the boot-time caches of a real
+** kernel: a new machine has only the kmalloc caches, all empty.
 */
 #include <stdio.h>
 #include <string.h>
 
 #include "slab.h"
+#include "memcontrol.h"
 #include "mm.h"
 #include "vmstat.h"
 
@@ -179,8 +180,8 @@ static unsigned calculate_alignment(uint32_t flags, unsigned align, unsigned siz
 /*
 ** calculate_sizes(): the object rounded to a word; the free pointer in
 ** the middle of the object, or after it when the object must stay intact
-** while free (a constructor, SLAB_TYPESAFE_BY_RCU) unless the creator
-** named a place for it; the stride aligned.  Returns false when no order
+** while free (a constructor; SLAB_TYPESAFE_BY_RCU unless the creator
+** named a place for it, which 6.18 allows only there); the stride aligned.  Returns false when no order
 ** holds an object.
 */
 static bool calculate_sizes(memlab_machine *m, struct kmem_cache *s,
@@ -190,11 +191,10 @@ static bool calculate_sizes(memlab_machine *m, struct kmem_cache *s,
 	int order;
 
 	s->inuse = size;
-	if (((s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) && !args->use_freeptr_offset) ||
-	    (s->ctor && !args->use_freeptr_offset)) {
+	if (((s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) && !args->use_freeptr_offset) || s->ctor) {
 		s->offset = size;
 		size += WORD;
-	} else if ((s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) || s->ctor) {
+	} else if (s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) {
 		s->offset = args->freeptr_offset;
 	} else {
 		s->offset = s->object_size / 2 / WORD * WORD;
@@ -308,6 +308,12 @@ static char *create_unique_id(memlab_machine *m, const struct kmem_cache *s)
 
 static void free_cache(memlab_machine *m, struct kmem_cache *s)
 {
+	while (s->aliases) {
+		struct kmem_alias *a = s->aliases;
+
+		s->aliases = a->next;
+		ml_free(m, a, sizeof(*a) + strlen(a->name) + 1);
+	}
 	if (s->name)
 		ml_free(m, s->name, strlen(s->name) + 1);
 	if (s->sysfs_name)
@@ -341,6 +347,7 @@ static int create_cache(memlab_machine *m, const char *name, unsigned size, unsi
 	s->usersize = args->usersize;
 	s->align = calculate_alignment(flags, align, size);
 	s->refcount = 1;
+	s->id = ++m->slab->next_id;
 	if (!calculate_sizes(m, s, args)) {
 		free_cache(m, s);
 		return -MEMLAB_EINVAL;
@@ -370,8 +377,7 @@ static int kmem_cache_create(memlab_machine *m, const char *name, unsigned size,
 	if (flags & ~SLAB_FLAGS_PERMITTED)
 		return -MEMLAB_EINVAL;
 	if (args->use_freeptr_offset &&
-	    (args->freeptr_offset >= size ||
-	     (!(flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) && !args->ctor) ||
+	    (args->freeptr_offset >= size || !(flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) ||
 	     args->freeptr_offset % WORD))
 		return -MEMLAB_EINVAL;
 	if (args->usersize && (size < args->usersize || size - args->usersize < args->useroffset))
@@ -379,6 +385,13 @@ static int kmem_cache_create(memlab_machine *m, const char *name, unsigned size,
 	if (!args->usersize) {
 		s = find_mergeable(m, size, args->align, flags, args->ctor != 0);
 		if (s) {
+			struct kmem_alias *a = ml_alloc(m, sizeof(*a) + strlen(name) + 1);
+
+			if (!a)
+				return -MEMLAB_ENOMEM;
+			strcpy(a->name, name);
+			a->next = s->aliases;
+			s->aliases = a;
 			s->refcount++;
 			if (size > s->object_size)
 				s->object_size = size;
@@ -458,6 +471,8 @@ static struct slab *slab_new_desc(memlab_machine *m, unsigned objects)
 
 static void slab_free_desc(memlab_machine *m, struct slab *slab)
 {
+	if (slab->objcg)
+		ml_free(m, slab->objcg, slab->objects * sizeof(uint16_t));
 	ml_free(m, slab->used, (slab->objects + 63) / 64 * sizeof(uint64_t));
 	ml_free(m, slab, sizeof(*slab) + sizeof(uint16_t) * slab->objects);
 }
@@ -514,8 +529,9 @@ static uint32_t kmalloc_fix_flags(memlab_machine *m, uint32_t gfp)
 /*
 ** allocate_slab(): the cache's preferred order without trying hard
 ** (__GFP_NORETRY, no warning, no direct reclaim when that is above the
-** minimum order), then the minimum order with the caller's gfp.  The
-** objects' freelist in address order.
+** minimum order), then -- even when the orders are the same -- the
+** minimum order with the caller's gfp.  The objects' freelist in address
+** order.
 */
 static struct slab *allocate_slab(memlab_machine *m, struct kmem_cache *s, uint32_t gfp)
 {
@@ -526,8 +542,9 @@ static struct slab *allocate_slab(memlab_machine *m, struct kmem_cache *s, uint3
 	if ((alloc_gfp & MEMLAB___GFP_DIRECT_RECLAIM) && s->oo_order > s->min_order)
 		alloc_gfp = (alloc_gfp | MEMLAB___GFP_NOMEMALLOC) & ~MEMLAB___GFP_RECLAIM;
 	slab = alloc_slab_page(m, s, alloc_gfp, s->oo_order, s->oo_objects);
-	if (!slab && s->oo_order != s->min_order)
-		slab = alloc_slab_page(m, s, flags | (s->min_order ? MEMLAB___GFP_COMP : 0),
+	if (!slab)	/* the caller's gfp now: it may reclaim hard and OOM-kill */
+		slab = alloc_slab_page(m, s, (flags & ~MEMLAB___GFP_COMP) |
+				       (s->min_order ? MEMLAB___GFP_COMP : 0),
 				       s->min_order, s->min_objects);
 	if (!slab)
 		return NULL;
@@ -564,6 +581,36 @@ static void discard_slab(memlab_machine *m, struct kmem_cache *s, struct slab *s
 	slab_free_desc(m, slab);
 }
 
+/*
+** The slab holding kernel address addr (virt_to_slab), and the object's
+** index; NULL when addr is not in the direct map or not in a slab.
+** Slabs are at most order 3 (or the order one object needs), so the head
+** is one of the few aligned frames at or below addr's.
+*/
+static struct slab *virt_to_slab(memlab_machine *m, uint64_t addr, uint64_t *pfn_out)
+{
+	uint64_t base = slab_page_offset(m), pfn;
+
+	if (addr < base || addr - base >= m->nr_frames << m->page_shift)
+		return NULL;
+	pfn = (addr - base) >> m->page_shift;
+	if (pfn_out)
+		*pfn_out = pfn;
+	for (unsigned order = 0; order <= m->max_order; order++) {
+		uint64_t head = pfn & ~((1ull << order) - 1);
+		struct page *page = pfn_to_page(m, head);
+
+		if (page->flags & PG_slab) {
+			struct slab *slab = (struct slab *)(uintptr_t)page->index;
+
+			return pfn < head + (1ull << slab->order) ? slab : NULL;
+		}
+		if (page->flags & (PG_head_alloc | PG_buddy | PG_pcp))
+			return NULL;	/* the head of something else */
+	}
+	return NULL;
+}
+
 /* ===================== the node's partial list ===================== */
 
 static void add_partial(struct kmem_cache_node *n, struct slab *slab, bool tail)
@@ -587,6 +634,20 @@ static void add_partial(struct kmem_cache_node *n, struct slab *slab, bool tail)
 			n->partial_tail = slab;
 		n->partial = slab;
 	}
+}
+
+/* list_add(new, &prev->slab_list) */
+static void insert_partial_after(struct kmem_cache_node *n, struct slab *prev, struct slab *slab)
+{
+	n->nr_partial++;
+	slab->on_partial = true;
+	slab->list_prev = prev;
+	slab->list_next = prev->list_next;
+	if (prev->list_next)
+		prev->list_next->list_prev = slab;
+	else
+		n->partial_tail = slab;
+	prev->list_next = slab;
 }
 
 static void remove_partial(struct kmem_cache_node *n, struct slab *slab)
@@ -691,11 +752,39 @@ static void __slab_free(memlab_machine *m, struct kmem_cache *s, struct slab *sl
 	}
 }
 
+/* obj_full_size(): an accounted object's stride and its obj_cgroup pointer. */
+static unsigned obj_full_size(const struct kmem_cache *s)
+{
+	return s->size + WORD;
+}
+
+/* The slab and index of the object at addr, which must be one. */
+static struct slab *object_slab(memlab_machine *m, uint64_t addr, unsigned *idx)
+{
+	struct slab *slab = virt_to_slab(m, addr, NULL);
+
+	*idx = (unsigned)((addr - slab_address(m, slab)) / slab->cache->size);
+	return slab;
+}
+
+/* __memcg_slab_free_hook() */
+static void memcg_slab_free_hook(memlab_machine *m, struct kmem_cache *s, struct slab *slab,
+				 unsigned idx)
+{
+	unsigned id = slab->objcg ? slab->objcg[idx] : 0;
+
+	if (!id)
+		return;
+	slab->objcg[idx] = 0;
+	memcg_slab_uncharge(m, id, obj_full_size(s), cache_vmstat_idx(s));
+}
+
 /* do_slab_free(): this CPU's slab takes the object lock-free; any other goes the slow way. */
 static void do_slab_free(memlab_machine *m, struct kmem_cache *s, struct slab *slab, unsigned idx)
 {
 	struct kmem_cache_cpu *c = this_cpu_slab(m, s);
 
+	memcg_slab_free_hook(m, s, slab, idx);
 	slab->used[idx / 64] &= ~(1ull << (idx % 64));
 	if (slab == c->slab) {
 		slab->fp[idx] = c->freelist;
@@ -752,10 +841,16 @@ static void flush_cpu_slab(memlab_machine *m, struct kmem_cache *s, int cpu)
 		put_partials(m, s, partial);
 }
 
+/* flush_all_cpus_locked(): each CPU flushes its own, as work queued on it (its pageset gets the pages). */
 static void flush_all(memlab_machine *m, struct kmem_cache *s)
 {
-	for (int cpu = 0; cpu < m->nr_cpus; cpu++)
+	int work_cpu = m->work_cpu;
+
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		m->work_cpu = cpu;
 		flush_cpu_slab(m, s, cpu);
+	}
+	m->work_cpu = work_cpu;
 }
 
 /* ===================== allocating ===================== */
@@ -881,6 +976,37 @@ load:
 	return 0;
 }
 
+/*
+** memcg_slab_post_alloc_hook(): an object of a SLAB_ACCOUNT cache, or
+** allocated with __GFP_ACCOUNT, is charged to the task's memcg; when the
+** charge fails the object goes back (memcg_alloc_abort_single) and the
+** allocation fails.  Without room for the slab's obj_exts vector the
+** object stays uncharged, as Linux leaves it.
+*/
+static int memcg_slab_post_alloc(memlab_machine *m, struct kmem_cache *s, uint32_t gfp,
+				 uint64_t addr)
+{
+	unsigned idx, id;
+	struct slab *slab;
+	int err;
+
+	if (!(gfp & MEMLAB___GFP_ACCOUNT) && !(s->flags & MEMLAB_SLAB_ACCOUNT))
+		return 0;
+	if (!m->current || !m->current->memcg || mem_cgroup_is_root(m, m->current->memcg))
+		return 0;
+	slab = object_slab(m, addr, &idx);
+	if (!slab->objcg && !(slab->objcg = ml_alloc(m, slab->objects * sizeof(uint16_t))))
+		return 0;
+	err = memcg_slab_charge(m, gfp, obj_full_size(s), cache_vmstat_idx(s), &id);
+	if (err) {
+		slab->used[idx / 64] &= ~(1ull << (idx % 64));
+		__slab_free(m, s, slab, idx);
+		return err;
+	}
+	slab->objcg[idx] = (uint16_t)id;
+	return 0;
+}
+
 /* slab_alloc_node(): failslab, the CPU's freelist, else the slow path; __GFP_ZERO clears object_size bytes. */
 static int slab_alloc(memlab_machine *m, struct kmem_cache *s, uint32_t gfp, uint64_t *addr)
 {
@@ -900,40 +1026,12 @@ static int slab_alloc(memlab_machine *m, struct kmem_cache *s, uint32_t gfp, uin
 		memset(frame_wptr(m, paddr >> m->page_shift, paddr & (m->page_size - 1), s->object_size),
 		       0, s->object_size);
 	}
+	if (!err)
+		err = memcg_slab_post_alloc(m, s, gfp, *addr);
 	return err;
 }
 
 /* ===================== objects by address ===================== */
-
-/*
-** The slab holding kernel address addr (virt_to_slab), and the object's
-** index; NULL when addr is not in the direct map or not in a slab.
-** Slabs are at most order 3 (or the order one object needs), so the head
-** is one of the few aligned frames at or below addr's.
-*/
-static struct slab *virt_to_slab(memlab_machine *m, uint64_t addr, uint64_t *pfn_out)
-{
-	uint64_t base = slab_page_offset(m), pfn;
-
-	if (addr < base || addr - base >= m->nr_frames << m->page_shift)
-		return NULL;
-	pfn = (addr - base) >> m->page_shift;
-	if (pfn_out)
-		*pfn_out = pfn;
-	for (unsigned order = 0; order <= m->max_order; order++) {
-		uint64_t head = pfn & ~((1ull << order) - 1);
-		struct page *page = pfn_to_page(m, head);
-
-		if (page->flags & PG_slab) {
-			struct slab *slab = (struct slab *)(uintptr_t)page->index;
-
-			return pfn < head + (1ull << slab->order) ? slab : NULL;
-		}
-		if (page->flags & (PG_head_alloc | PG_buddy | PG_pcp))
-			return NULL;	/* the head of something else */
-	}
-	return NULL;
-}
 
 static bool object_is_used(const struct slab *slab, unsigned idx)
 {
@@ -959,7 +1057,7 @@ static int free_object_check(memlab_machine *m, struct kmem_cache *s, uint64_t a
 		return -MEMLAB_EINVAL;
 	}
 	if (s && slab->cache != s)	/* cache_from_obj(): Linux warns and frees to the right cache */
-		ml_report(m, "%s: Wrong slab cache. %s but object is from %s", fn, s->name,
+		ml_report(m, "cache_from_obj: Wrong slab cache. %s but object is from %s", s->name,
 			  slab->cache->name);
 	s = slab->cache;
 	off = addr - slab_address(m, slab);
@@ -1029,8 +1127,15 @@ static int kmalloc_large(memlab_machine *m, uint64_t size, uint32_t gfp, uint64_
 	err = alloc_pages(m, order, gfp | MEMLAB___GFP_COMP, &pfn);
 	if (err)
 		return err;
+	if ((gfp & MEMLAB___GFP_ACCOUNT) &&	/* __alloc_pages(): __memcg_kmem_charge_page() */
+	    (err = memcg_kmem_charge_page(m, pfn, order, gfp))) {
+		memlab_free_pages(m, pfn, order);
+		return err;
+	}
 	pfn_to_page(m, pfn)->flags |= PG_large_kmalloc;
 	m->vmstat[NR_SLAB_UNRECLAIMABLE] += 1ull << order;
+	mod_memcg_state(page_memcg(m, pfn_to_page(m, pfn)), NR_SLAB_UNRECLAIMABLE,
+			(int64_t)m->page_size << order);
 	*addr = slab_page_offset(m) + (pfn << m->page_shift);
 	return 0;
 }
@@ -1081,6 +1186,9 @@ static int kfree(memlab_machine *m, uint64_t addr)
 		idx = pfn_to_page(m, head)->private;
 		pfn_to_page(m, head)->flags &= ~PG_large_kmalloc;
 		m->vmstat[NR_SLAB_UNRECLAIMABLE] -= 1ull << idx;
+		mod_memcg_state(page_memcg(m, pfn_to_page(m, head)), NR_SLAB_UNRECLAIMABLE,
+				-((int64_t)m->page_size << idx));
+		memcg_kmem_uncharge_page(m, head);
 		return memlab_free_pages(m, head, idx);
 	}
 	err = free_object_check(m, NULL, addr, &slab, &idx, "kfree");
@@ -1099,39 +1207,39 @@ static int kfree(memlab_machine *m, uint64_t addr)
 static void kmem_cache_do_shrink(memlab_machine *m, struct kmem_cache *s)
 {
 	struct kmem_cache_node *n = &s->node;
-	struct slab *promote[32] = { 0 }, *promote_tail[32] = { 0 }, *slab, *next;
+	struct slab *promote[32] = { 0 }, *discard = NULL, *slab, *next;
 
-	for (slab = n->partial; slab; slab = next) {
+	for (slab = n->partial; slab; slab = next) {	/* list_move(): to each list's head */
 		unsigned nfree = (unsigned)slab->objects - slab->inuse;
 
 		next = slab->list_next;
 		if (nfree == slab->objects) {
 			remove_partial(n, slab);
-			discard_slab(m, s, slab);
+			slab->next = discard;
+			discard = slab;
 		} else if (nfree <= 32) {
 			remove_partial(n, slab);
-			slab->next = NULL;
-			if (promote_tail[nfree - 1])
-				promote_tail[nfree - 1]->next = slab;
-			else
-				promote[nfree - 1] = slab;
-			promote_tail[nfree - 1] = slab;
+			slab->next = promote[nfree - 1];
+			promote[nfree - 1] = slab;
 		}
 	}
-	/* list_splice(promote + i, &n->partial) from i = 31 down: fewest free ends up first */
+	/* list_splice(promote + i, &n->partial) from i = 31 down: fewest free first */
 	for (int i = 31; i >= 0; i--) {
-		struct slab *list = NULL;
+		struct slab *tail = NULL;
 
-		for (slab = promote[i]; slab; slab = next) {	/* reverse, then push each to the head */
-			next = slab->next;
-			slab->next = list;
-			list = slab;
-		}
-		for (slab = list; slab; slab = next) {
+		for (slab = promote[i]; slab; slab = next) {	/* the bucket, kept in its order */
 			next = slab->next;
 			slab->next = NULL;
-			add_partial(n, slab, false);
+			if (tail)
+				insert_partial_after(n, tail, slab);
+			else
+				add_partial(n, slab, false);
+			tail = slab;
 		}
+	}
+	for (slab = discard; slab; slab = next) {
+		next = slab->next;
+		discard_slab(m, s, slab);
 	}
 }
 
@@ -1143,38 +1251,47 @@ static void kmem_cache_shrink(memlab_machine *m, struct kmem_cache *s)
 
 /*
 ** kmem_cache_destroy(): an alias only drops its reference.  Otherwise the
-** CPUs' slabs are flushed and the empty slabs freed; objects still
-** allocated make Linux print their slabs and leak the cache, which stays
-** on slab_caches (and in /proc/slabinfo).
+** CPUs' slabs are flushed and the empty ones freed (free_partial(), the
+** list's last first); with objects still allocated Linux prints their
+** slabs, warns, and leaks the cache: off slab_caches and /proc/slabinfo,
+** its slabs never freed, its objects still freeable.  A second destroy
+** of it does nothing.
 */
 static int kmem_cache_destroy(memlab_machine *m, struct kmem_cache *s)
 {
+	struct slab *discard = NULL, *slab, *next;
 	struct kmem_cache **pp;
 
-	if (s->flags & MEMLAB_SLAB_KMALLOC)
+	if (s->flags & MEMLAB_SLAB_KMALLOC || s->refcount <= 0)
 		return -MEMLAB_EINVAL;
-	if (s->refcount > 0 && --s->refcount > 0)
+	if (--s->refcount > 0)
 		return 0;
 	flush_all(m, s);
-	for (struct slab *slab = s->node.partial, *next; slab; slab = next) {
+	for (slab = s->node.partial; slab; slab = next) {
 		next = slab->list_next;
 		if (!slab->inuse) {
 			remove_partial(&s->node, slab);
-			discard_slab(m, s, slab);
+			slab->next = discard;
+			discard = slab;
 		} else {
 			ml_report(m, "BUG %s (Not tainted): Objects remaining in %s on __kmem_cache_shutdown()",
 				  s->name, s->name);
 		}
 	}
-	if (s->node.nr_slabs) {
-		ml_report(m, "kmem_cache_destroy %s: Slab cache still has objects when called from memlab_kmem_cache_destroy",
-			  s->name);
-		s->refcount = -1;	/* leaked: never merged into again, never destroyed */
-		return -MEMLAB_EBUSY;
+	for (slab = discard; slab; slab = next) {
+		next = slab->next;
+		discard_slab(m, s, slab);
 	}
 	for (pp = &m->slab->caches; *pp != s; pp = &(*pp)->next)
 		;
 	*pp = s->next;
+	if (s->node.nr_slabs) {
+		ml_report(m, "kmem_cache_destroy %s: Slab cache still has objects when called from memlab_kmem_cache_destroy",
+			  s->name);
+		s->next = m->slab->leaked;
+		m->slab->leaked = s;
+		return -MEMLAB_EBUSY;
+	}
 	free_cache(m, s);
 	return 0;
 }
@@ -1186,7 +1303,11 @@ void slab_exit(memlab_machine *m)
 
 	if (!m->slab)
 		return;
-	for (s = m->slab->caches; s; s = next) {
+	for (s = m->slab->caches; s || m->slab->leaked; s = next) {
+		if (!s) {
+			s = m->slab->leaked;
+			m->slab->leaked = NULL;
+		}
 		next = s->next;
 		while (s->node.all) {
 			struct slab *slab = s->node.all;
@@ -1202,20 +1323,43 @@ void slab_exit(memlab_machine *m)
 
 /* ===================== reading: info, /proc/slabinfo, check ===================== */
 
-/* count_partial(n, count_free): free objects on the node's partial slabs. */
+#define MAX_PARTIAL_TO_SCAN	10000
+
+/*
+** count_partial_free_approx() (6.10+): the free objects of the node's
+** partial slabs; of a list longer than 10000 slabs, the first and last
+** 5000 counted and the rest estimated from them.
+*/
 static uint64_t count_partial_free(const struct kmem_cache *s)
 {
-	uint64_t nr = 0;
+	const struct kmem_cache_node *n = &s->node;
+	const struct slab *slab;
+	uint64_t x = 0, scanned = 0;
 
-	for (const struct slab *slab = s->node.partial; slab; slab = slab->list_next)
-		nr += slab->objects - slab->inuse;
-	return nr;
+	if (n->nr_partial <= MAX_PARTIAL_TO_SCAN) {
+		for (slab = n->partial; slab; slab = slab->list_next)
+			x += slab->objects - slab->inuse;
+		return x;
+	}
+	for (slab = n->partial; slab; slab = slab->list_next) {
+		x += slab->objects - slab->inuse;
+		if (++scanned == MAX_PARTIAL_TO_SCAN / 2)
+			break;
+	}
+	for (slab = n->partial_tail; slab; slab = slab->list_prev) {
+		x += slab->objects - slab->inuse;
+		if (++scanned == MAX_PARTIAL_TO_SCAN)
+			break;
+	}
+	x = x / scanned * n->nr_partial + x % scanned * n->nr_partial / scanned;	/* mult_frac() */
+	return x < n->total_objects ? x : n->total_objects;
 }
 
 static void cache_info(const memlab_machine *m, const struct kmem_cache *s,
 		       struct memlab_kmem_cache_info *info)
 {
 	memset(info, 0, sizeof(*info));
+	info->id = s->id;
 	info->name = s->name;
 	info->sysfs_name = s->sysfs_name;
 	info->object_size = s->object_size;
@@ -1270,51 +1414,121 @@ void slabinfo_show(memlab_machine *m, struct strbuf *sb)
 	}
 }
 
+/*
+** One slab's freelists: each index in range, no cycle, no object twice;
+** with the objects handed out (used) they cover every object once.
+** Returns the objects on slab->freelist, or -1 when a list is broken.
+*/
+static int check_freelists(const struct kmem_cache *s, const struct slab *slab,
+			   const struct kmem_cache_cpu *c, uint8_t *seen, struct ml_check *chk)
+{
+	uint16_t lists[2] = { slab->freelist, c ? c->freelist : FP_END };
+	int on_slab = 0;
+
+	memset(seen, 0, slab->objects);
+	for (int l = 0; l < 2; l++)
+		for (uint16_t i = lists[l]; i != FP_END; i = slab->fp[i]) {
+			if (i >= slab->objects || seen[i] || object_is_used(slab, i)) {
+				ml_violation(chk, "slab %s pfn %llx: %s freelist reaches object %u %s",
+					     s->name, (unsigned long long)slab->pfn, l ? "the CPU's" : "its",
+					     i, i >= slab->objects ? "past its end" :
+					     seen[i] ? "twice" : "in use");
+				return -1;
+			}
+			seen[i] = 1;
+			on_slab += !l;
+		}
+	for (unsigned i = 0; i < slab->objects; i++)
+		if (!seen[i] && !object_is_used(slab, i)) {
+			ml_violation(chk, "slab %s pfn %llx: object %u is neither in use nor free",
+				     s->name, (unsigned long long)slab->pfn, i);
+			return -1;
+		}
+	return on_slab;
+}
+
+/* How many lists a slab is on: the node's partial list and every CPU's (bounded walks). */
+static unsigned slab_list_count(const memlab_machine *m, const struct kmem_cache *s,
+				const struct slab *slab, int *cpu_slab_of)
+{
+	unsigned lists = 0;
+	uint64_t steps = 0;
+
+	*cpu_slab_of = -1;
+	for (const struct slab *p = s->node.partial; p && steps++ <= s->node.nr_slabs; p = p->list_next)
+		lists += p == slab;
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		steps = 0;
+		for (const struct slab *p = s->cpu_slab[cpu].partial; p && steps++ <= s->node.nr_slabs;
+		     p = p->next)
+			lists += p == slab;
+		if (s->cpu_slab[cpu].slab == slab)
+			*cpu_slab_of = *cpu_slab_of < 0 ? cpu : INT32_MAX;
+	}
+	return lists;
+}
+
+/*
+** dump_unreclaimable_slab() (mm/slab_common.c): for an OOM report, each
+** cache not SLAB_RECLAIM_ACCOUNT that has objects, /proc/slabinfo's
+** active and total objects in kB.
+*/
+void dump_unreclaimable_slab(memlab_machine *m)
+{
+	ml_report(m, "Unreclaimable slab info:");
+	ml_report(m, "Name                      Used          Total");
+	for (const struct kmem_cache *s = m->slab->caches; s; s = s->next) {
+		struct memlab_kmem_cache_info info;
+
+		if (s->flags & MEMLAB_SLAB_RECLAIM_ACCOUNT)
+			continue;
+		cache_info(m, s, &info);
+		if (info.total_objects > 0)
+			ml_report(m, "%-17s %10lluKB %10lluKB", s->name,
+				  (unsigned long long)(info.active_objs * s->size / 1024),
+				  (unsigned long long)(info.total_objects * s->size / 1024));
+	}
+}
+
 /* Where each slab of s must be, by its state: counted once in lists and counters. */
-static void check_cache(memlab_machine *m, const struct kmem_cache *s, struct ml_check *chk)
+static void check_cache(memlab_machine *m, const struct kmem_cache *s, struct ml_check *chk,
+			uint8_t *seen)
 {
 	uint64_t nr_slabs = 0, objects = 0, nr_partial = 0;
 	const struct slab *slab;
 
-	for (slab = s->node.all; slab; slab = slab->all_next) {
+	for (slab = s->node.all; slab && nr_slabs <= s->node.nr_slabs; slab = slab->all_next) {
 		const struct page *page = pfn_to_page(m, slab->pfn);
-		unsigned on_fl = 0, used = 0, cpus = 0;
+		int cpu, on_fl;
+		unsigned used = 0, lists = slab_list_count(m, s, slab, &cpu);
 
 		nr_slabs++;
 		objects += slab->objects;
-		if (!(page->flags & PG_slab) || !(page->flags & PG_head_alloc) ||
+		if (slab->cache != s || !(page->flags & PG_slab) || !(page->flags & PG_head_alloc) ||
 		    page->private != slab->order || (struct slab *)(uintptr_t)page->index != slab)
 			ml_violation(chk, "slab %s: pfn %llx is not its slab's head frame", s->name,
 				     (unsigned long long)slab->pfn);
-		for (uint16_t i = slab->freelist; i != FP_END && on_fl <= slab->objects; i = slab->fp[i])
-			on_fl++;
+		on_fl = check_freelists(s, slab, cpu >= 0 && cpu < m->nr_cpus ? &s->cpu_slab[cpu] : NULL,
+					seen, chk);
 		for (unsigned i = 0; i < slab->objects; i++)
 			used += object_is_used(slab, i);
-		for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
-			const struct kmem_cache_cpu *c = &s->cpu_slab[cpu];
-
-			if (c->slab == slab) {
-				cpus++;
-				for (uint16_t i = c->freelist; i != FP_END && on_fl <= slab->objects; i = slab->fp[i])
-					if (object_is_used(slab, i))
-						ml_violation(chk, "slab %s: object %u on CPU %d's freelist is in use",
-							     s->name, i, cpu);
-			}
-		}
-		if (slab->inuse != slab->objects - on_fl)
-			ml_violation(chk, "slab %s pfn %llx: inuse %u, but %u of %u objects on its freelist",
+		if (cpu == INT32_MAX || slab->frozen != (cpu >= 0))
+			ml_violation(chk, "slab %s pfn %llx: frozen %d, %s", s->name,
+				     (unsigned long long)slab->pfn, slab->frozen,
+				     cpu == INT32_MAX ? "the CPU slab of two CPUs" :
+				     cpu >= 0 ? "a CPU's slab" : "no CPU's slab");
+		if (on_fl >= 0 && slab->inuse != slab->objects - on_fl)
+			ml_violation(chk, "slab %s pfn %llx: inuse %u, but %d of %u objects on its freelist",
 				     s->name, (unsigned long long)slab->pfn, slab->inuse, on_fl, slab->objects);
-		if (slab->frozen != (cpus == 1) || cpus > 1)
-			ml_violation(chk, "slab %s pfn %llx: frozen %d, the CPU slab of %u CPUs", s->name,
-				     (unsigned long long)slab->pfn, slab->frozen, cpus);
 		if (!slab->frozen && used != slab->inuse)
 			ml_violation(chk, "slab %s pfn %llx: %u objects handed out, inuse %u", s->name,
 				     (unsigned long long)slab->pfn, used, slab->inuse);
-		if (slab->on_partial && (slab->frozen || slab->freelist == FP_END))
-			ml_violation(chk, "slab %s pfn %llx: on the node's partial list while %s", s->name,
-				     (unsigned long long)slab->pfn, slab->frozen ? "frozen" : "full");
+		if (lists != (!slab->frozen && slab->freelist != FP_END))
+			ml_violation(chk, "slab %s pfn %llx: on %u lists while %s", s->name,
+				     (unsigned long long)slab->pfn, lists, slab->frozen ? "frozen" :
+				     slab->freelist == FP_END ? "full" : "partial");
 	}
-	for (slab = s->node.partial; slab; slab = slab->list_next) {
+	for (slab = s->node.partial; slab && nr_partial <= s->node.nr_slabs; slab = slab->list_next) {
 		nr_partial++;
 		if (!slab->on_partial || slab->cache != s)
 			ml_violation(chk, "slab %s: a slab on the partial list is not marked there", s->name);
@@ -1329,10 +1543,11 @@ static void check_cache(memlab_machine *m, const struct kmem_cache *s, struct ml
 	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
 		unsigned slabs = 0;
 
-		for (slab = s->cpu_slab[cpu].partial; slab; slab = slab->next) {
-			if (slab->frozen || slab->on_partial)
+		for (slab = s->cpu_slab[cpu].partial; slab && slabs <= s->node.nr_slabs; slab = slab->next) {
+			if (slab->frozen || slab->on_partial || slab->cache != s)
 				ml_violation(chk, "slab %s: a slab on CPU %d's partial list is %s", s->name,
-					     cpu, slab->frozen ? "frozen" : "on the node's list");
+					     cpu, slab->frozen ? "frozen" : slab->on_partial ?
+					     "on the node's list" : "another cache's");
 			if (slab->slabs != (s->cpu_slab[cpu].partial->slabs - slabs))
 				ml_violation(chk, "slab %s: CPU %d's partial list counts %u slabs from its %uth",
 					     s->name, cpu, slab->slabs, slabs + 1);
@@ -1348,21 +1563,33 @@ static void check_cache(memlab_machine *m, const struct kmem_cache *s, struct ml
 int slab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	struct ml_check chk = { .fn = fn, .ud = ud };
-	uint64_t pages[2] = { 0, 0 }, large = 0;
+	uint64_t pages[2] = { 0, 0 }, large = 0, heads = 0, nr_slabs = 0;
+	uint8_t *seen;
 
 	if (!m->slab)
 		return 0;
-	for (const struct kmem_cache *s = m->slab->caches; s; s = s->next) {
-		check_cache(m, s, &chk);
-		for (const struct slab *slab = s->node.all; slab; slab = slab->all_next)
-			pages[cache_vmstat_idx(s) == NR_SLAB_RECLAIMABLE] += 1ull << slab->order;
-	}
+	seen = ml_alloc(m, MAX_OBJS_PER_PAGE + 1);
+	if (!seen)
+		return 0;
+	for (int list = 0; list < 2; list++)
+		for (const struct kmem_cache *s = list ? m->slab->leaked : m->slab->caches; s; s = s->next) {
+			check_cache(m, s, &chk, seen);
+			for (const struct slab *slab = s->node.all; slab; slab = slab->all_next) {
+				pages[cache_vmstat_idx(s) == NR_SLAB_RECLAIMABLE] += 1ull << slab->order;
+				nr_slabs++;
+			}
+		}
+	ml_free(m, seen, MAX_OBJS_PER_PAGE + 1);
 	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
 		const struct page *page = pfn_to_page(m, pfn);
 
 		if (page->flags & PG_large_kmalloc)
 			large += 1ull << page->private;
+		heads += !!(page->flags & PG_slab);
 	}
+	if (heads != nr_slabs)
+		ml_violation(&chk, "%llu frames are PG_slab slab heads, the caches have %llu slabs",
+			     (unsigned long long)heads, (unsigned long long)nr_slabs);
 	if (m->vmstat[NR_SLAB_RECLAIMABLE] != pages[1] ||
 	    m->vmstat[NR_SLAB_UNRECLAIMABLE] != pages[0] + large)
 		ml_violation(&chk, "nr_slab_reclaimable %llu, nr_slab_unreclaimable %llu; slabs hold %llu "
@@ -1372,6 +1599,25 @@ int slab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 			     (unsigned long long)pages[1], (unsigned long long)pages[0],
 			     (unsigned long long)large);
 	return chk.count;
+}
+
+void slab_memcg_bytes(memlab_machine *m, uint64_t *bytes, unsigned nr_ids)
+{
+	for (int list = 0; list < 2; list++)
+		for (const struct kmem_cache *s = list ? m->slab->leaked : m->slab->caches; s; s = s->next) {
+			int r = cache_vmstat_idx(s) == NR_SLAB_RECLAIMABLE;
+
+			for (const struct slab *slab = s->node.all; slab; slab = slab->all_next)
+				for (unsigned i = 0; slab->objcg && i < slab->objects; i++)
+					if (slab->objcg[i] && slab->objcg[i] < nr_ids)
+						bytes[3 * slab->objcg[i] + r] += obj_full_size(s);
+		}
+	for (uint64_t pfn = 0; pfn < m->nr_frames; pfn++) {
+		const struct page *page = pfn_to_page(m, pfn);
+
+		if ((page->flags & PG_large_kmalloc) && page->memcg_id && page->memcg_id < nr_ids)
+			bytes[3 * page->memcg_id + 2] += (uint64_t)m->page_size << page->private;
+	}
 }
 
 /* ===================== the public API ===================== */
@@ -1426,7 +1672,7 @@ int memlab_kmem_cache_alloc(memlab_machine *m, memlab_kmem_cache *s, uint32_t gf
 	*addr = 0;
 	if (m->dead)
 		return -MEMLAB_EIO;
-	if (s->refcount <= 0 && !s->node.nr_slabs)
+	if (s->refcount <= 0)		/* destroyed: Linux's would be a use after free */
 		return -MEMLAB_EINVAL;
 	prev = slab_enter(m, t);
 	err = slab_alloc(m, s, gfp, addr);
@@ -1459,11 +1705,20 @@ int memlab_kmem_cache_shrink(memlab_machine *m, memlab_kmem_cache *s)
 	return 0;
 }
 
+uint64_t memlab_kmem_cache_id(const memlab_kmem_cache *s)
+{
+	return s->id;
+}
+
 memlab_kmem_cache *memlab_kmem_cache_find(memlab_machine *m, const char *name)
 {
-	for (struct kmem_cache *s = m->slab->caches; s; s = s->next)
+	for (struct kmem_cache *s = m->slab->caches; s; s = s->next) {
 		if (!strcmp(s->name, name) || !strcmp(s->sysfs_name, name))
 			return s;
+		for (const struct kmem_alias *a = s->aliases; a; a = a->next)
+			if (!strcmp(a->name, name))
+				return s;
+	}
 	return NULL;
 }
 
@@ -1504,17 +1759,21 @@ int memlab_ksize(memlab_machine *m, uint64_t addr, uint64_t *size)
 	if (addr <= MEMLAB_ZERO_SIZE_PTR)
 		return 0;
 	slab = virt_to_slab(m, addr, &pfn);
-	if (slab) {
+	if (slab) {		/* slab_ksize(): RCU keeps its free pointer out of reach */
 		const struct kmem_cache *s = slab->cache;
 
-		*size = (s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) || s->offset >= s->inuse ?
-			s->inuse : s->size;
+		*size = (s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) ? s->inuse : s->size;
 		return 0;
 	}
 	head = addr >= slab_page_offset(m) && addr - slab_page_offset(m) <
 	       m->nr_frames << m->page_shift ? large_kmalloc_head(m, pfn) : PFN_NONE;
 	if (head == PFN_NONE)
 		return -MEMLAB_EINVAL;
+	if (slab_page_offset(m) + (head << m->page_shift) != addr) {
+		ml_report(m, "WARNING: __ksize: 0x%llx is inside a large kmalloc, not its start",
+			  (unsigned long long)addr);	/* WARN_ON(object != folio_address(folio)) */
+		return 0;
+	}
 	*size = (uint64_t)m->page_size << pfn_to_page(m, head)->private;
 	return 0;
 }

@@ -35,7 +35,14 @@ struct slab {
 	bool frozen;			/* some CPU's c->slab */
 	bool on_partial;		/* slab_test_node_partial() */
 	uint64_t *used;			/* bit per object: handed out and not freed */
+	uint16_t *objcg;		/* slab->obj_exts: the memcg id each object is charged to, or NULL */
 	uint16_t fp[];			/* get_freepointer(): the next free object */
+};
+
+/* A name kmem_cache_create() merged into a cache (sysfs_slab_alias()). */
+struct kmem_alias {
+	struct kmem_alias *next;
+	char name[];
 };
 
 /* struct kmem_cache_cpu: one per CPU. */
@@ -63,7 +70,9 @@ struct kmem_cache {
 	uint32_t flags;			/* MEMLAB_SLAB_* */
 	uint32_t allocflags;		/* gfp the slab pages add */
 	bool ctor;
-	int refcount;			/* 1 + aliases */
+	int refcount;			/* 1 + aliases; 0 once destroyed (leaked) */
+	uint64_t id;			/* no other cache of the machine has had it */
+	struct kmem_alias *aliases;	/* the names merged into it */
 	unsigned oo_order, oo_objects;	/* s->oo */
 	unsigned min_order, min_objects;	/* s->min */
 	unsigned min_partial, cpu_partial, cpu_partial_slabs;
@@ -75,6 +84,8 @@ struct kmem_cache {
 /* The machine's slab state (m->slab). */
 struct slab_machine {
 	struct kmem_cache *caches;	/* slab_caches: newest first, as /proc/slabinfo lists them */
+	struct kmem_cache *leaked;	/* destroyed with objects left: off slab_caches, never freed */
+	uint64_t next_id;		/* the next cache's id */
 	struct kmem_cache *kmalloc_caches[4][32];	/* [kmalloc_cache_type][index] */
 	unsigned kmalloc_shift_high;	/* KMALLOC_SHIFT_HIGH: PAGE_SHIFT + 1 */
 	uint64_t nr_slabs;		/* every slab of every cache */
@@ -85,5 +96,6 @@ void slab_exit(memlab_machine *m);
 uint64_t slab_page_offset(const memlab_machine *m);	/* PAGE_OFFSET: the direct map's base */
 int slab_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void slabinfo_show(memlab_machine *m, struct strbuf *sb);
+void dump_unreclaimable_slab(memlab_machine *m);	/* the OOM report's slab table */
 
 #endif

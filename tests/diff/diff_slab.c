@@ -12,10 +12,15 @@
 ** cpu_partial.  The kmalloc caches are compared by name: each one the
 ** host has, memlab has, and the other way round.
 **
-** One input is not in sysfs: whether a constructor or TYPESAFE_BY_RCU
-** cache named a place for its free pointer (kmem_cache_args.freeptr_offset,
-** 6.12+).  It is read off the host's slab_size: a slab_size with no word
-** added for the pointer means the creator named one.  Caches with
+** Two inputs are not in sysfs.  Whether a TYPESAFE_BY_RCU cache named a
+** place for its free pointer (kmem_cache_args.freeptr_offset, 6.12+) is
+** read off the host's slab_size: no word added for the pointer means the
+** creator named one.  The alignment asked for: a cache with hwcache_align
+** is first made with SLAB_HWCACHE_ALIGN alone, and the count of those
+** whose alignment calculate_alignment() found so is printed; then every
+** cache is made with the host's final alignment as its own.  A cache
+** the host lists under create_unique_id()'s name was mergeable: memlab
+** must find it mergeable too, and give it the same name.  Caches with
 ** slub_debug flags are skipped (memlab does not model them), and counted.
 ** Exit 0 when all agree, 1 on a difference, 77 without /sys/kernel/slab.
 */
@@ -83,6 +88,7 @@ static int is_kmalloc_name(const char *name)
 struct counts {
 	memlab_machine *m;
 	int compared, differ, skipped_debug, inferred_freeptr, kmalloc;
+	int hwcache, hwcache_alone, cpus, unique;
 };
 
 static int compare(const char *name, const struct memlab_kmem_cache_info *i, struct counts *c)
@@ -110,6 +116,40 @@ static int compare(const char *name, const struct memlab_kmem_cache_info *i, str
 	return bad;
 }
 
+/*
+** A cache the host lists under create_unique_id()'s name (":A-0000192")
+** was mergeable: made alone on a fresh machine, without SLAB_NO_MERGE and
+** with the flags its name spells, memlab must give it the same name.
+*/
+static void check_unique_id(struct counts *c, const char *name, unsigned size,
+			    const struct memlab_kmem_cache_args *args, uint32_t flags)
+{
+	struct memlab_kmem_cache_info info;
+	struct memlab_config pc;
+	memlab_kmem_cache *s;
+	memlab_machine *probe;
+	const char *p;
+
+	flags &= ~MEMLAB_SLAB_NO_MERGE;
+	for (p = name + 1; *p && *p != '-' && (*p < '0' || *p > '9'); p++)
+		flags |= *p == 'A' ? MEMLAB_SLAB_ACCOUNT : *p == 'a' ? MEMLAB_SLAB_RECLAIM_ACCOUNT :
+			 *p == 'd' ? MEMLAB_SLAB_CACHE_DMA : *p == 'D' ? MEMLAB_SLAB_CACHE_DMA32 : 0;
+	memlab_config_init(&pc);
+	pc.ram = 16ull << 20;
+	pc.cpus = c->cpus;
+	if (memlab_create(&pc, &probe))
+		return;
+	if (memlab_kmem_cache_create(probe, name, size, args, flags, &s) == 0) {
+		memlab_kmem_cache_info(probe, s, &info);
+		c->unique++;
+		if (strcmp(info.sysfs_name, name)) {
+			printf("%s: memlab names it %s\n", name, info.sysfs_name);
+			c->differ++;
+		}
+	}
+	memlab_destroy(probe);
+}
+
 /* A host cache that is no kmalloc cache: made again in memlab from its inputs. */
 static void compare_created(memlab_machine *m, const char *name, struct counts *c)
 {
@@ -134,13 +174,41 @@ static void compare_created(memlab_machine *m, const char *name, struct counts *
 	if (attr_long(name, "destroy_by_rcu") > 0)
 		flags |= MEMLAB_SLAB_TYPESAFE_BY_RCU;
 	args.ctor = attr_nonempty(name, "ctor");
-	args.align = (unsigned)align;
-	if ((args.ctor || (flags & MEMLAB_SLAB_TYPESAFE_BY_RCU)) &&
+	if ((flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) && !args.ctor &&
 	    slab_size == (((size + 7) / 8 * 8 + align - 1) / align * align)) {
 		args.use_freeptr_offset = 1;	/* no word was added: the creator named a place */
 		args.freeptr_offset = 0;
 		c->inferred_freeptr++;
 	}
+	/*
+	** The alignment asked for is not in sysfs, only the result.  A cache
+	** with hwcache_align is made with SLAB_HWCACHE_ALIGN and no alignment
+	** of its own first (calculate_alignment() must find the host's);
+	** only when that differs was an alignment asked for, which is then
+	** given.
+	*/
+	if (attr_long(name, "hwcache_align") > 0) {
+		memlab_machine *probe;
+		struct memlab_config pc;
+
+		c->hwcache++;
+		memlab_config_init(&pc);
+		pc.ram = 16ull << 20;
+		pc.cpus = c->cpus;
+		if (memlab_create(&pc, &probe) == 0) {
+			if (memlab_kmem_cache_create(probe, name, (unsigned)size, &args,
+						     flags | MEMLAB_SLAB_HWCACHE_ALIGN, &s) == 0) {
+				memlab_kmem_cache_info(probe, s, &info);
+				if (info.align == (unsigned)align)
+					c->hwcache_alone++;
+			}
+			memlab_destroy(probe);
+		}
+		flags |= MEMLAB_SLAB_HWCACHE_ALIGN;
+	}
+	args.align = (unsigned)align;
+	if (name[0] == ':')
+		check_unique_id(c, name, (unsigned)size, &args, flags);
 	rc = memlab_kmem_cache_create(m, name, (unsigned)size, &args, flags, &s);
 	if (rc) {
 		printf("%s: memlab_kmem_cache_create(%ld, align %ld): %s\n", name, size, align,
@@ -191,6 +259,7 @@ int main(int argc, char **argv)
 	if (memlab_create(&cfg, &m))
 		return 1;
 	c.m = m;
+	c.cpus = cfg.cpus;
 	while ((d = readdir(dir))) {
 		char path[512];
 		struct stat st;
@@ -219,8 +288,10 @@ int main(int argc, char **argv)
 	closedir(dir);
 	memlab_kmem_cache_each(m, kmalloc_in_host, &c);
 	printf("diff_slab: %d caches compared (%d kmalloc), %d differ; %d with slub_debug skipped, "
-	       "%d free pointer places read off slab_size; %d CPUs\n", c.compared, c.kmalloc, c.differ,
-	       c.skipped_debug, c.inferred_freeptr, cfg.cpus);
+	       "%d RCU free pointer places read off slab_size; %d of %d SLAB_HWCACHE_ALIGN alignments "
+	       "found without the host's; %d merged caches named as the host names them; %d CPUs\n",
+	       c.compared, c.kmalloc, c.differ, c.skipped_debug, c.inferred_freeptr, c.hwcache_alone,
+	       c.hwcache, c.unique, cfg.cpus);
 	if (memlab_check(m, NULL, NULL))
 		c.differ++;
 	memlab_destroy(m);

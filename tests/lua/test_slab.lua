@@ -104,6 +104,14 @@ function test_compatible_caches_merge()
   -- a usercopy region keeps a cache apart, and kmalloc caches have one
   lu.assertEquals(assert(m:kmem_cache_create("u", 200, { usersize = 8 })):info().name, "u")
   lu.assertEquals(assert(m:kmem_cache_create("k", 64)):info().name, "k")
+  -- the alias's name finds the cache it was merged into (sysfs keeps a link)
+  lu.assertEquals(m:slab_cache("bar"):info().name, "foo")
+  -- ksize: a constructor cache's whole stride, an RCU cache's up to its free pointer
+  local ct = m:slab_cache("ct")
+  local o = assert(ct:alloc())
+  lu.assertEquals(m:ksize(o), ct:info().slab_size)
+  local rcu = m:slab_cache("rcu")
+  lu.assertEquals(m:ksize(assert(rcu:alloc())), rcu:info().inuse)
   -- an alias's destroy drops a reference
   assert(bar:destroy())
   lu.assertEquals(foo:info().aliases, 1)
@@ -205,6 +213,56 @@ function test_frees_from_another_cpu_go_to_the_slab_not_the_cpu_freelist()
   lu.assertTrue(m:check())
 end
 
+function test_shrink_puts_the_fullest_slabs_first_as_list_move_does()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("s", 512, { flags = "NO_MERGE" }))
+  local per = c:info().objs_per_slab
+  local objs = {}
+  for i = 1, 6 * per do objs[i] = assert(c:alloc()) end     -- slabs A..E full, F the CPU's
+  for s = 0, 4 do assert(c:free(objs[s * per + 1])) end      -- A..E on the CPU partial list, E first
+  c:shrink()
+  -- one free object each: promote[0] gets them head first, so the node's list is A..E again
+  lu.assertEquals(assert(c:alloc()), objs[1])
+  lu.assertTrue(m:check())
+end
+
+function test_flush_runs_on_each_cpu()
+  local m = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local p1 = m:spawn{ name = "p1", aslr = false }
+  p1:run_on(1)
+  local c = assert(m:kmem_cache_create("f", 512, { flags = "NO_MERGE" }))
+  local per, lim = c:info().objs_per_slab, c:info().cpu_partial_slabs
+  local x = assert(c:alloc(nil, p1))                          -- CPU 1's own slab
+  local o = {}
+  for i = 1, (lim + 2) * per do o[i] = assert(c:alloc()) end
+  for s = 0, lim do assert(c:free(o[s * per + 1])) end         -- the node gets min_partial and more
+  lu.assertTrue(c:info().partial >= c:info().min_partial)
+  assert(c:free(x, p1))
+  c:shrink()               -- CPU 1's flush work frees its empty slab: to CPU 1's pageset
+  local pg = m:page((x - 0xffff888000000000) // 4096)
+  lu.assertTrue(pg.pcp)
+  lu.assertEquals(pg.pcp_cpu, 1)
+  lu.assertTrue(m:check())
+end
+
+function test_oom_report_lists_unreclaimable_slab()
+  local m = memlab.new{ ram = "32M", seed = 1 }
+  m:sysctl{ overcommit_memory = 1 }
+  local init = m:spawn{ name = "init", aslr = false }
+  local hog = m:spawn{ name = "hog", aslr = false }
+  local a = assert(hog:mmap(nil, 2 << 20, "rw", "private|anonymous"))
+  assert(hog:touch(a, 2 << 20, "w"))
+  local c = assert(m:kmem_cache_create("big_obj", 2048, { flags = "NO_MERGE" }))
+  local n = 0
+  while c:alloc("GFP_KERNEL", init) do n = n + 1; assert(n < 20000) end
+  local d = m:dmesg()
+  lu.assertStrContains(d, "Killed process")
+  -- more unreclaimable slab than LRU pages: dump_unreclaimable_slab()
+  lu.assertStrContains(d, "Unreclaimable slab info:\nName                      Used          Total\n")
+  lu.assertNotNil(d:match("\nbig_obj +%d+KB +%d+KB\n"))
+  lu.assertTrue(m:check())
+end
+
 -- ===================== kmalloc =====================
 
 function test_kmalloc_picks_the_cache_by_size_and_gfp()
@@ -247,6 +305,8 @@ function test_large_kmalloc_comes_from_the_page_allocator()
   lu.assertTrue(m:page(pfn).large_kmalloc)
   lu.assertFalse(m:page(pfn).slab)
   lu.assertTrue(m:check())
+  lu.assertEquals(m:ksize(a + 8), 0)       -- __ksize(): WARN_ON(object != folio_address())
+  lu.assertStrContains(m:dmesg(), "__ksize")
   assert(m:kfree(a + 5000))                -- any address inside frees it, as Linux
   lu.assertEquals(m:vmstat().nr_slab_unreclaimable, 0)
   lu.assertTrue(m:vmstat().nr_free_pages >= free0 - 64)
@@ -286,6 +346,87 @@ function test_zone_modifiers_slab_cannot_take_are_fixed_up()
   lu.assertTrue(m:check())
 end
 
+-- ===================== memory cgroups =====================
+
+-- A machine with a task p in cgroup /box (and an init in the root).
+local function boxed(opts)
+  local m = memlab.new{ ram = "128M", seed = 1 }
+  m:spawn{ name = "init", aslr = false }
+  local cg = m:cgroup("/box")
+  if opts and opts.max then cg:write("memory.max", opts.max) end
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  return m, cg, p
+end
+
+function test_accounted_objects_are_charged_in_bytes()
+  local m, cg, p = boxed()
+  local c = assert(m:kmem_cache_create("acct", 200, { flags = "SLAB_ACCOUNT" }))
+  local kernel0 = cg:stat().kernel
+  local objs = {}
+  -- 200-byte objects charge 208 bytes each (the obj_cgroup pointer beside them):
+  -- the first takes a page, the next ones the stock's rest
+  for i = 1, 19 do objs[i] = assert(c:alloc(nil, p)) end
+  lu.assertEquals(cg:stat().kernel - kernel0, 4096)
+  -- the slab statistics wait in the CPU's stock until they pass a page
+  lu.assertEquals(cg:stat().slab_unreclaimable, 0)
+  objs[20] = assert(c:alloc(nil, p))
+  lu.assertEquals(cg:stat().kernel - kernel0, 8192)
+  lu.assertEquals(cg:stat().slab_unreclaimable, 20 * 208)
+  lu.assertEquals(cg:stat().slab, 20 * 208)
+  lu.assertTrue(m:check())
+  -- not charged: a kernel thread's allocation, a cache without SLAB_ACCOUNT
+  local k = assert(c:alloc())
+  local plain = assert(m:kmem_cache_create("plain", 200, { flags = "NO_MERGE" }))
+  local q = assert(plain:alloc(nil, p))
+  lu.assertEquals(cg:stat().kernel - kernel0, 8192)
+  -- __GFP_ACCOUNT charges any cache's object: kmalloc-cg-128, 136 bytes
+  local a = assert(m:kmalloc(100, "GFP_KERNEL_ACCOUNT", p))
+  lu.assertTrue(m:check())
+  for i = 1, 20 do assert(c:free(objs[i], p)) end
+  assert(c:free(k)); assert(plain:free(q, p)); assert(m:kfree(a, p))
+  lu.assertTrue(m:check())
+  -- all freed: the stock gives back whole pages as it passes one
+  lu.assertTrue(cg:stat().kernel - kernel0 <= 4096)
+end
+
+function test_large_accounted_kmalloc_charges_pages()
+  local m, cg, p = boxed({ max = "1M" })
+  local got = 0
+  for _ = 1, 64 do
+    local a = m:kmalloc(65536, "GFP_KERNEL_ACCOUNT|__GFP_NORETRY", p)
+    if not a then break end
+    got = got + 1
+  end
+  lu.assertTrue(got >= 14 and got <= 16, tostring(got))
+  lu.assertEquals(cg:stat().slab_unreclaimable, got * 65536)
+  lu.assertTrue(cg:current() <= 1024 * 1024)
+  lu.assertTrue(m:check())
+end
+
+function test_accounted_allocation_fails_at_memory_max()
+  local m, cg, p = boxed({ max = "256K" })
+  local c = assert(m:kmem_cache_create("big", 2048, { flags = "SLAB_ACCOUNT" }))
+  local n = 0
+  while c:alloc("GFP_NOWAIT", p) do n = n + 1; assert(n < 1000) end
+  -- 2056 bytes each (2048 + the obj_cgroup pointer) in 64 pages
+  lu.assertEquals(n, 262144 // 2056)
+  lu.assertEquals(cg:current(), 262144)
+  -- a charge that may not block fails before try_charge_memcg counts "max"
+  lu.assertEquals(cg:events().max, 0)
+  lu.assertTrue(m:check())
+end
+
+function test_removed_cgroup_lives_while_objects_are_charged()
+  local m, cg, p = boxed()
+  local c = assert(m:kmem_cache_create("keep", 64, { flags = "SLAB_ACCOUNT" }))
+  local a = assert(c:alloc(nil, p))
+  p:exit()
+  lu.assertTrue(cg:rmdir())
+  lu.assertTrue(m:check())
+  assert(c:free(a))
+  lu.assertTrue(m:check())
+end
+
 -- ===================== bad frees, destroy, failure =====================
 
 function test_bad_frees_raise_and_change_nothing()
@@ -321,14 +462,26 @@ function test_destroy_with_objects_left_leaks_the_cache()
   local m = machine(1)
   local c = assert(m:kmem_cache_create("leak", 300, { flags = "NO_MERGE" }))
   local a = assert(c:alloc())
+  local b = assert(c:alloc())
+  local slab0 = m:vmstat().nr_slab_unreclaimable
   H.assert_errno("EBUSY", 16, c:destroy())
   lu.assertStrContains(m:dmesg(), "kmem_cache_destroy leak: Slab cache still has objects")
-  lu.assertNotNil(slabinfo(m, "leak"))
-  assert(c:free(a))
-  assert(c:destroy())
+  -- 6.18 takes it off slab_caches anyway: gone from slabinfo, its slabs leaked
   lu.assertIsNil(slabinfo(m, "leak"))
+  lu.assertIsNil(m:slab_cache("leak"))
   H.assert_raises({ "alloc", "destroyed cache" }, c.alloc, c)
+  -- its objects can still be freed (kfree finds their cache), the pages stay
+  assert(m:kfree(a))
+  assert(m:kfree(b))
+  lu.assertEquals(m:vmstat().nr_slab_unreclaimable, slab0)
+  lu.assertTrue(m:check())
   H.assert_raises({ "destroy", "kmalloc cache" }, function() return m:slab_cache("kmalloc-64"):destroy() end)
+  -- a handle of a destroyed cache does not act on a new one at the same address
+  local d = assert(m:kmem_cache_create("d1", 100, { flags = "NO_MERGE" }))
+  local h = m:slab_cache("d1")
+  assert(d:destroy())
+  assert(m:kmem_cache_create("d2", 100, { flags = "NO_MERGE" }))
+  H.assert_raises({ "info", "destroyed cache" }, h.info, h)
   lu.assertTrue(m:check())
 end
 
@@ -363,7 +516,8 @@ function test_bad_arguments_raise()
   H.assert_raises({ "kmem_cache_create", "not modelled" }, m.kmem_cache_create, m, "x", 8, { flags = "SLAB_POISON" })
   H.assert_raises({ "kmem_cache_create", "slab flag" }, m.kmem_cache_create, m, "x", 8, { flags = "SLAB_BOGUS" })
   H.assert_raises({ "kmem_cache_create", "power of two" }, m.kmem_cache_create, m, "x", 8, { align = 24 })
-  H.assert_errno("EINVAL", 22, m:kmem_cache_create("x", 64, { freeptr_offset = 8 }))   -- neither RCU nor ctor
+  H.assert_errno("EINVAL", 22, m:kmem_cache_create("x", 64, { freeptr_offset = 8 }))   -- not RCU
+  H.assert_errno("EINVAL", 22, m:kmem_cache_create("x", 64, { ctor = true, freeptr_offset = 8 }))  -- 6.18: RCU only
   H.assert_raises({ "kmalloc" }, m.kmalloc, m, -5)
   H.assert_raises({ "alloc" }, m.slab_cache(m, "kmalloc-8").alloc, m, "bogus")
   lu.assertTrue(m:check())

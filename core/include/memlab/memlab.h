@@ -1235,9 +1235,12 @@ MEMLAB_API int (memlab_corrupt_lru) (memlab_machine *m, const char *lru,
 ** The task argument is the context the call runs in: its CPU (whose
 ** c->slab serves it) and its memory cgroup; NULL is a kernel thread on
 ** CPU 0.  Allocation failures return -MEMLAB_ENOMEM; a free of something
-** that is no object of the cache returns -MEMLAB_EINVAL and changes
-** nothing (Linux would corrupt memory or BUG; what it would print goes to
-** the report sink).
+** that is no allocated object returns -MEMLAB_EINVAL and changes nothing
+** (Linux would corrupt memory or BUG; what it would print goes to the
+** report sink); an object of another cache is freed into its own, with
+** Linux's warning.  A cache pointer is valid until the destroy that frees
+** it (a destroy with objects left leaks the cache, as Linux does: its
+** objects can still be freed, nothing else is allowed).
 */
 typedef struct kmem_cache memlab_kmem_cache;
 
@@ -1285,7 +1288,9 @@ MEMLAB_API int (memlab_kmem_cache_free) (memlab_machine *m, memlab_kmem_cache *s
 					 uint64_t addr, memlab_task *t);
 /* kmem_cache_shrink(): flush every CPU's slabs, free the empty ones. */
 MEMLAB_API int (memlab_kmem_cache_shrink) (memlab_machine *m, memlab_kmem_cache *s);
-/* The cache named so (the name it was created with, an alias's or its sysfs name), or NULL. */
+/* The cache's id: no other cache of the machine has had it (a handle's check). */
+MEMLAB_API uint64_t (memlab_kmem_cache_id) (const memlab_kmem_cache *s);
+/* The live cache named so (the name it was created with, an alias's or its sysfs name), or NULL. */
 MEMLAB_API memlab_kmem_cache *(memlab_kmem_cache_find) (memlab_machine *m, const char *name);
 
 /* kmalloc(0) gives ZERO_SIZE_PTR (16); kfree of it or of 0 does nothing. */
@@ -1298,6 +1303,7 @@ MEMLAB_API int (memlab_ksize) (memlab_machine *m, uint64_t addr, uint64_t *size)
 
 /* /sys/kernel/slab/NAME's numbers. */
 struct memlab_kmem_cache_info {
+	uint64_t id;			/* no other cache of the machine has had it */
 	const char *name, *sysfs_name;
 	unsigned object_size, slab_size, align, inuse, offset;
 	unsigned order, objs_per_slab, min_order, min_objects;
