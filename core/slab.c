@@ -434,6 +434,34 @@ static int new_kmalloc_cache(memlab_machine *m, int type, unsigned idx)
 			    &m->slab->kmalloc_caches[type][idx]);
 }
 
+/*
+** The caches of the kernel objects memlab keeps, with x86-64 6.18's sizes
+** (from this host's /sys/kernel/slab) and creation flags, in boot order.
+** Their layouts follow from these as the host's did: task_struct 5888
+** bytes in order-3 slabs of 5, mm_struct 1600 in order-3 slabs of 20,
+** vm_area_struct 192 (its free pointer at vm_freeptr, offset 0), anon_vma
+** 104 (a constructor), anon_vma_chain 64, merged with other 64-byte
+** accounted caches in Linux (":A-0000064").  vm_area_struct's sheaves are
+** not modelled.
+*/
+static const struct kernel_cache_def {
+	const char *name;
+	unsigned size;
+	uint32_t flags;
+	struct memlab_kmem_cache_args args;
+} kernel_cache_defs[NR_KERNEL_CACHES] = {
+	[KC_ANON_VMA] = { "anon_vma", 96, MEMLAB_SLAB_TYPESAFE_BY_RCU | MEMLAB_SLAB_PANIC |
+			  MEMLAB_SLAB_ACCOUNT, { .ctor = 1 } },
+	[KC_ANON_VMA_CHAIN] = { "anon_vma_chain", 64, MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT, { 0 } },
+	[KC_TASK_STRUCT] = { "task_struct", 5888, MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT,
+			     { .align = 64, .usersize = 2496 } },
+	[KC_MM_STRUCT] = { "mm_struct", 1568, MEMLAB_SLAB_HWCACHE_ALIGN | MEMLAB_SLAB_PANIC |
+			   MEMLAB_SLAB_ACCOUNT, { .usersize = 448 } },
+	[KC_VM_AREA_STRUCT] = { "vm_area_struct", 192, MEMLAB_SLAB_HWCACHE_ALIGN |
+				MEMLAB_SLAB_TYPESAFE_BY_RCU | MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT,
+				{ .use_freeptr_offset = 1, .freeptr_offset = 0 } },
+};
+
 int slab_init(memlab_machine *m)
 {
 	int err = 0;
@@ -448,6 +476,12 @@ int slab_init(memlab_machine *m)
 			err = new_kmalloc_cache(m, type, 2);
 		for (unsigned i = KMALLOC_SHIFT_LOW; i <= m->slab->kmalloc_shift_high && !err; i++)
 			err = new_kmalloc_cache(m, type, i);
+	}
+	for (int kc = 0; kc < NR_KERNEL_CACHES && !err; kc++) {
+		const struct kernel_cache_def *d = &kernel_cache_defs[kc];
+
+		err = kmem_cache_create(m, d->name, d->size, &d->args, d->flags,
+					&m->slab->kernel_caches[kc]);
 	}
 	return err;
 }
@@ -1618,6 +1652,26 @@ void slab_memcg_bytes(memlab_machine *m, uint64_t *bytes, unsigned nr_ids)
 		if ((page->flags & PG_large_kmalloc) && page->memcg_id && page->memcg_id < nr_ids)
 			bytes[3 * page->memcg_id + 2] += (uint64_t)m->page_size << page->private;
 	}
+}
+
+/* ===================== the kernel's own objects ===================== */
+
+int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr)
+{
+	return slab_alloc(m, m->slab->kernel_caches[kc], MEMLAB_GFP_KERNEL, addr);
+}
+
+void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
+{
+	struct kmem_cache *s = m->slab->kernel_caches[kc];
+	unsigned idx;
+	struct slab *slab = object_slab(m, addr, &idx);
+
+	if (slab->cache == s && object_is_used(slab, idx))
+		do_slab_free(m, s, slab, idx);
+	else
+		ml_bug(m, "mm/slub.c", "kernel_obj_free: 0x%llx is no live %s",
+		       (unsigned long long)addr, s->name);
 }
 
 /* ===================== the public API ===================== */

@@ -81,15 +81,29 @@ struct kmem_cache {
 	struct kmem_cache_node node;
 };
 
+/*
+** The kernel's own caches for the objects memlab keeps (made at boot as
+** 6.18 makes them: anon_vma_init, fork_init, proc_caches_init), so that
+** a task, its mm and its VMAs take simulated memory as Linux's do.
+*/
+enum kernel_cache {
+	KC_ANON_VMA, KC_ANON_VMA_CHAIN, KC_TASK_STRUCT, KC_MM_STRUCT, KC_VM_AREA_STRUCT,
+	NR_KERNEL_CACHES
+};
 /* The machine's slab state (m->slab). */
 struct slab_machine {
 	struct kmem_cache *caches;	/* slab_caches: newest first, as /proc/slabinfo lists them */
 	struct kmem_cache *leaked;	/* destroyed with objects left: off slab_caches, never freed */
 	uint64_t next_id;		/* the next cache's id */
 	struct kmem_cache *kmalloc_caches[4][32];	/* [kmalloc_cache_type][index] */
+	struct kmem_cache *kernel_caches[NR_KERNEL_CACHES];
 	unsigned kmalloc_shift_high;	/* KMALLOC_SHIFT_HIGH: PAGE_SHIFT + 1 */
 	uint64_t nr_slabs;		/* every slab of every cache */
 };
+
+/* kmem_cache_alloc(GFP_KERNEL) for m->current (its CPU, its memcg), failslab included. */
+int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr);
+void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
 
 int slab_init(memlab_machine *m);		/* kmem_cache_init(): the kmalloc caches */
 void slab_exit(memlab_machine *m);

@@ -80,6 +80,11 @@ static int present_cpus(void)
 	return n == 2 ? hi - lo + 1 : 1;
 }
 
+/* The caches memlab makes at boot for the kernel objects it keeps (core/slab.c). */
+static const char *const kernel_caches[] = {
+	"anon_vma", "anon_vma_chain", "task_struct", "mm_struct", "vm_area_struct",
+};
+
 static int is_kmalloc_name(const char *name)
 {
 	return !strncmp(name, "kmalloc-", 8) || !strncmp(name, "dma-kmalloc-", 12);
@@ -88,7 +93,7 @@ static int is_kmalloc_name(const char *name)
 struct counts {
 	memlab_machine *m;
 	int compared, differ, skipped_debug, inferred_freeptr, kmalloc;
-	int hwcache, hwcache_alone, cpus, unique;
+	int hwcache, hwcache_alone, cpus, unique, kernel;
 };
 
 static int compare(const char *name, const struct memlab_kmem_cache_info *i, struct counts *c)
@@ -260,6 +265,20 @@ int main(int argc, char **argv)
 		return 1;
 	c.m = m;
 	c.cpus = cfg.cpus;
+	/* memlab's own caches of the kernel objects it keeps, as the host has them */
+	for (size_t k = 0; k < sizeof(kernel_caches) / sizeof(kernel_caches[0]); k++) {
+		memlab_kmem_cache *s = memlab_kmem_cache_find(m, kernel_caches[k]);
+		struct memlab_kmem_cache_info info;
+
+		if (!s) {
+			printf("%s: memlab has no such cache\n", kernel_caches[k]);
+			c.differ++;
+			continue;
+		}
+		memlab_kmem_cache_info(m, s, &info);
+		compare(kernel_caches[k], &info, &c);
+		c.kernel++;
+	}
 	while ((d = readdir(dir))) {
 		char path[512];
 		struct stat st;
@@ -287,10 +306,10 @@ int main(int argc, char **argv)
 	}
 	closedir(dir);
 	memlab_kmem_cache_each(m, kmalloc_in_host, &c);
-	printf("diff_slab: %d caches compared (%d kmalloc), %d differ; %d with slub_debug skipped, "
+	printf("diff_slab: %d caches compared (%d kmalloc, %d of memlab's kernel objects), %d differ; %d with slub_debug skipped, "
 	       "%d RCU free pointer places read off slab_size; %d of %d SLAB_HWCACHE_ALIGN alignments "
 	       "found without the host's; %d merged caches named as the host names them; %d CPUs\n",
-	       c.compared, c.kmalloc, c.differ, c.skipped_debug, c.inferred_freeptr, c.hwcache_alone,
+	       c.compared, c.kmalloc, c.kernel, c.differ, c.skipped_debug, c.inferred_freeptr, c.hwcache_alone,
 	       c.hwcache, c.unique, cfg.cpus);
 	if (memlab_check(m, NULL, NULL))
 		c.differ++;

@@ -36,17 +36,27 @@ end
 function test_kmalloc_caches_as_linux_creates_them()
   local m = machine(2)
   local text = m:proc("slabinfo")
+  local l
   lu.assertStrContains(text, "slabinfo - version: 2.1\n# name            <active_objs> <num_objs>")
-  -- newest first: kmalloc-cg-8k is the last made, kmalloc-96 the first
+  -- newest first: the kernel objects' caches (anon_vma_init, fork_init,
+  -- proc_caches_init) after the kmalloc caches, kmalloc-96 the first made
   local names = {}
   for n in text:gmatch("\n(%S+) ") do names[#names + 1] = n end
-  lu.assertEquals(names[2], "kmalloc-cg-8k")
+  lu.assertEquals({ names[2], names[3], names[4], names[5], names[6], names[7] },
+                  { "vm_area_struct", "mm_struct", "task_struct", "anon_vma_chain", "anon_vma",
+                    "kmalloc-cg-8k" })
   lu.assertEquals(names[#names], "kmalloc-96")
   lu.assertEquals(names[#names - 1], "kmalloc-192")
   lu.assertEquals(names[#names - 2], "kmalloc-8")
-  lu.assertEquals(#names - 1, 52)
+  lu.assertEquals(#names - 1, 52 + 5)
+  -- the host's layouts of those
+  l = slabinfo(m, "task_struct")
+  lu.assertEquals({ l.size, l.per, l.pages }, { 5888, 5, 8 })
+  l = slabinfo(m, "vm_area_struct")
+  lu.assertEquals({ l.size, l.per, l.pages }, { 192, 21, 1 })
+  lu.assertEquals(m:slab_cache("anon_vma_chain"):info().sysfs_name, ":A-0000064")
   -- what the host's kernel (2 CPUs) shows for these
-  local l = slabinfo(m, "kmalloc-512")
+  l = slabinfo(m, "kmalloc-512")
   lu.assertEquals({ l.size, l.per, l.pages }, { 512, 16, 2 })
   l = slabinfo(m, "kmalloc-96")
   lu.assertEquals({ l.size, l.per, l.pages }, { 96, 42, 1 })
