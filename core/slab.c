@@ -1189,15 +1189,39 @@ static uint64_t large_kmalloc_head(memlab_machine *m, uint64_t pfn)
 	return PFN_NONE;
 }
 
+/* __do_kmalloc_node(): no event for kmalloc(0); a failure's has ptr 0. */
 static int kmalloc(memlab_machine *m, uint64_t size, uint32_t gfp, uint64_t *addr)
 {
+	uint64_t bytes_alloc;
+	int err;
+
 	if (!size) {
 		*addr = MEMLAB_ZERO_SIZE_PTR;
 		return 0;
 	}
-	if (size > (uint64_t)m->page_size * 2)
-		return kmalloc_large(m, size, gfp, addr);
-	return slab_alloc(m, kmalloc_slab(m, size, gfp), gfp, addr);
+	if (size > (uint64_t)m->page_size * 2) {
+		err = kmalloc_large(m, size, gfp, addr);
+		bytes_alloc = (uint64_t)m->page_size << get_order(m, size);
+	} else {
+		struct kmem_cache *s = kmalloc_slab(m, size, gfp);
+
+		err = slab_alloc(m, s, gfp, addr);
+		bytes_alloc = s->size;
+	}
+	tracev(m, TP_KMALLOC, 0, err ? 0 : *addr, size, bytes_alloc, gfp, (uint64_t)-1,
+	       (gfp & MEMLAB___GFP_ACCOUNT) != 0);
+	return err;
+}
+
+/* kmem_cache_alloc_noprof(): slab_alloc_node() and its event. */
+static int kmem_cache_alloc_noprof(memlab_machine *m, struct kmem_cache *s, uint32_t gfp,
+				   uint64_t *addr)
+{
+	int err = slab_alloc(m, s, gfp, addr);
+
+	tracev(m, TP_KMEM_CACHE_ALLOC, 0, err ? 0 : *addr, s->object_size, s->size, gfp,
+	       (uint64_t)-1, (gfp & MEMLAB___GFP_ACCOUNT) || (s->flags & MEMLAB_SLAB_ACCOUNT));
+	return err;
 }
 
 /* kfree(): a slab object, or a large kmalloc's pages (any address inside them, as Linux). */
@@ -1208,6 +1232,7 @@ static int kfree(memlab_machine *m, uint64_t addr)
 	unsigned idx;
 	int err;
 
+	trace(m, TP_KFREE, 0, addr, 0, 0);
 	if (addr <= MEMLAB_ZERO_SIZE_PTR)
 		return 0;
 	if (!virt_to_slab(m, addr, &pfn)) {
@@ -1658,7 +1683,7 @@ void slab_memcg_bytes(memlab_machine *m, uint64_t *bytes, unsigned nr_ids)
 
 int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr)
 {
-	return slab_alloc(m, m->slab->kernel_caches[kc], MEMLAB_GFP_KERNEL, addr);
+	return kmem_cache_alloc_noprof(m, m->slab->kernel_caches[kc], MEMLAB_GFP_KERNEL, addr);
 }
 
 void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
@@ -1667,8 +1692,10 @@ void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
 	unsigned idx;
 	struct slab *slab = object_slab(m, addr, &idx);
 
-	if (slab->cache == s && object_is_used(slab, idx))
+	if (slab->cache == s && object_is_used(slab, idx)) {
+		trace(m, TP_KMEM_CACHE_FREE, 0, addr, 0, 0);
 		do_slab_free(m, s, slab, idx);
+	}
 	else
 		ml_bug(m, "mm/slub.c", "kernel_obj_free: 0x%llx is no live %s",
 		       (unsigned long long)addr, s->name);
@@ -1729,7 +1756,7 @@ int memlab_kmem_cache_alloc(memlab_machine *m, memlab_kmem_cache *s, uint32_t gf
 	if (s->refcount <= 0)		/* destroyed: Linux's would be a use after free */
 		return -MEMLAB_EINVAL;
 	prev = slab_enter(m, t);
-	err = slab_alloc(m, s, gfp, addr);
+	err = kmem_cache_alloc_noprof(m, s, gfp, addr);
 	slab_leave(m, t, prev);
 	return err;
 }
@@ -1745,8 +1772,10 @@ int memlab_kmem_cache_free(memlab_machine *m, memlab_kmem_cache *s, uint64_t add
 		return -MEMLAB_EIO;
 	prev = slab_enter(m, t);
 	err = free_object_check(m, s, addr, &slab, &idx, "kmem_cache_free");
-	if (!err)
+	if (!err) {
+		trace(m, TP_KMEM_CACHE_FREE, 0, addr, 0, 0);
 		do_slab_free(m, slab->cache, slab, idx);
+	}
 	slab_leave(m, t, prev);
 	return err;
 }

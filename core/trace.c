@@ -113,6 +113,14 @@ static const struct tracepoint_desc {
 	[TP_MM_COMPACTION_DEFER_RESET] = { "mm_compaction_defer_reset", "compaction",
 					   { "nid", "idx", "order", "considered", "defer_shift",
 					     "order_failed" } },
+	/* include/trace/events/kmem.h (6.1+); call_site is 0: memlab has no kernel text */
+	[TP_KMALLOC] = { "kmalloc", "kmem", { "call_site", "ptr", "bytes_req", "bytes_alloc",
+					      "gfp_flags", "node", "accounted" } },
+	[TP_KFREE] = { "kfree", "kmem", { "call_site", "ptr" } },
+	[TP_KMEM_CACHE_ALLOC] = { "kmem_cache_alloc", "kmem",
+				  { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
+				    "node", "accounted" } },
+	[TP_KMEM_CACHE_FREE] = { "kmem_cache_free", "kmem", { "call_site", "ptr" } },
 };
 
 /*
@@ -299,13 +307,15 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 		return;
 	if (strcmp(f, "gfp_flags") == 0 || strcmp(f, "gfp_mask") == 0)
 		memlab_gfp_format((uint32_t)v, buf, size);
-	else if (strcmp(f, "write") == 0 || strcmp(f, "success") == 0)
+	else if (strcmp(f, "write") == 0 || strcmp(f, "success") == 0 || strcmp(f, "accounted") == 0)
 		snprintf(buf, size, "%s", v ? "true" : "false");
 	else if (strcmp(f, "reclaim_flags") == 0)
 		reclaim_flags_text(v, buf, size);
 	else if (strcmp(f, "lru") == 0 && v < NR_LRU_LISTS)
 		snprintf(buf, size, "%s", lru_list_name((enum lru_list)v));
 	else if (strcmp(f, "mm") == 0)
+		snprintf(buf, size, "%016" PRIx64, v);
+	else if (strcmp(f, "ptr") == 0 || strcmp(f, "call_site") == 0)	/* %p, %pS */
 		snprintf(buf, size, "%016" PRIx64, v);
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
 		 strcmp(f, "error_code") == 0 || strstr(f, "_pfn") || strcmp(f, "zone_start") == 0 ||

@@ -437,6 +437,39 @@ function test_removed_cgroup_lives_while_objects_are_charged()
   lu.assertTrue(m:check())
 end
 
+-- ===================== tracepoints =====================
+
+function test_kmem_events()
+  local m = machine(1)
+  local c = assert(m:kmem_cache_create("tr", 100, { flags = "NO_MERGE|SLAB_ACCOUNT" }))
+  m:trace{ events = { "kmalloc", "kfree", "kmem_cache_alloc", "kmem_cache_free" } }
+  local a = assert(m:kmalloc(100, "GFP_KERNEL_ACCOUNT"))
+  local b = assert(c:alloc())
+  assert(c:free(b))
+  assert(m:kfree(a))
+  assert(m:kmalloc(0))                     -- no event for ZERO_SIZE_PTR
+  local ev = m:trace_events()
+  m:trace(false)
+  lu.assertEquals(#ev, 4)
+  lu.assertEquals({ ev[1].event, ev[1].ptr, ev[1].bytes_req, ev[1].bytes_alloc, ev[1].node,
+                    ev[1].accounted },
+                  { "kmalloc", a, 100, 128, -1, 1 })
+  lu.assertEquals({ ev[2].event, ev[2].ptr, ev[2].bytes_req, ev[2].bytes_alloc, ev[2].accounted },
+                  { "kmem_cache_alloc", b, 100, 104, 1 })
+  lu.assertEquals({ ev[3].event, ev[3].ptr }, { "kmem_cache_free", b })
+  lu.assertEquals({ ev[4].event, ev[4].ptr }, { "kfree", a })
+end
+
+function test_kmem_events_text()
+  local m = machine(1)
+  m:trace{ events = { "kmalloc" } }
+  local a = assert(m:kmalloc(20000))
+  local text = m:trace_dump("text")
+  lu.assertStrContains(text, string.format(
+    " kmalloc: call_site=0000000000000000 ptr=%016x bytes_req=20000 bytes_alloc=32768 "
+    .. "gfp_flags=GFP_KERNEL node=-1 accounted=false\n", a))
+end
+
 -- ===================== bad frees, destroy, failure =====================
 
 function test_bad_frees_raise_and_change_nothing()
