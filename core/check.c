@@ -4,6 +4,7 @@
 ** checker (page_alloc_check, ...); this file gathers them.
 */
 #include "mm.h"
+#include "vmalloc.h"
 
 int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -17,5 +18,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += tlb_check(m, fn, ud);
 	n += oom_check(m, fn, ud);
 	n += compaction_check(m, fn, ud);
+	n += vmalloc_check(m, fn, ud);
 	return n;
 }
