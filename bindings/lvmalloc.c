@@ -37,11 +37,12 @@ static const char *check_caller(lua_State *L, int idx, const char *fname)
 	return s;
 }
 
-static const char *const vmalloc_keys[] = { "caller", "gfp", "align", "no_guard", NULL };
+static const char *const vmalloc_keys[] = { "caller", "gfp", "align", "no_guard", "task", NULL };
 
 /* One option of m:vmalloc (the value at the top, the key below it). */
-static void vmalloc_option(lua_State *L, struct memlab_vmalloc_opts *o)
+static void vmalloc_option(lua_State *L, lmachine *lm, struct memlab_vmalloc_opts *o)
 {
+	lmachine *tlm;
 	int k;
 
 	if (lua_type(L, -2) != LUA_TSTRING)
@@ -61,34 +62,43 @@ static void vmalloc_option(lua_State *L, struct memlab_vmalloc_opts *o)
 			luaL_error(L, "vmalloc: option 'no_guard' must be a boolean");
 		o->vm_flags = lua_toboolean(L, -1) ? MEMLAB_VM_NO_GUARD : 0;
 		break;
+	case 4:
+		o->task = lmemlab_checktaskat(L, lua_gettop(L), "vmalloc", &tlm);
+		if (tlm != lm)
+			luaL_error(L, "vmalloc: option 'task' is a task of another machine");
+		break;
 	default: luaL_error(L, "vmalloc: unknown option '%s'", lua_tostring(L, -2));
 	}
 }
 
 /*
-** m:vmalloc(size [, { caller =, gfp =, align =, no_guard = }]) --> addr |
-** nil, "ENOMEM", 12 (nil, "EINVAL", 22 for size 0).  The caller
-** (what vmallocinfo prints) defaults to "memlab_vmalloc+0x0/0x0".
+** m:vmalloc(size [, { caller =, gfp =, align =, no_guard =, task = }]) -->
+** addr | nil, "ENOMEM", 12 (nil, "EINVAL", 22 for size 0; nil,
+** "SIGKILL", 9 when the OOM killer took the task).  The caller (what
+** vmallocinfo prints) defaults to "memlab_vmalloc+0x0/0x0".
 */
 static int m_vmalloc(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "vmalloc");
 	uint64_t size = check_vsize(L, 2, "vmalloc"), addr = 0;
 	struct memlab_vmalloc_opts o = { 0 };
-	int rc;
+	int rc, pid, nres;
 
 	if (!lua_isnoneornil(L, 3)) {
 		if (!lua_istable(L, 3))
 			return lmemlab_typeerror(L, 3, "vmalloc", "table of options");
 		lua_pushnil(L);
 		while (lua_next(L, 3)) {
-			vmalloc_option(L, &o);
+			vmalloc_option(L, lm, &o);
 			lua_pop(L, 1);
 		}
 	}
+	pid = o.task ? memlab_task_pid(o.task) : 0;
 	lmemlab_begin_call(lm);
 	rc = memlab_vmalloc(lmemlab_machine_core(lm), size, &o, &addr);
 	lmemlab_end_call(L, lm, "vmalloc", rc);
+	if (o.task && (nres = lmemlab_pushkilled(L, lm, o.task, pid)))
+		return nres;
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
 	lua_pushinteger(L, (lua_Integer)addr);

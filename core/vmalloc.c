@@ -713,18 +713,21 @@ static void decay_va_pool_node(memlab_machine *m, struct vmalloc_state *vs,
 /* ===================== lazy freeing and the purge ===================== */
 
 /*
-** flush_tlb_kernel_range(): a range wider than the single-page ceiling
-** (x86: 33 pages; arm64: MAX_DVM_OPS, PTRS_PER_PTE pages) flushes every
-** TLB entry of every CPU (flush_tlb_all); a narrower one invalidates
-** kernel addresses only, which memlab's TLBs never hold.
+** flush_tlb_kernel_range(): x86 flushes every TLB entry of every CPU
+** (flush_tlb_all) for a range above tlb_single_page_flush_ceiling (33
+** pages); arm64 without FEAT_TLBIRANGE for one of MAX_DVM_OPS
+** (PTRS_PER_PTE) pages or more (__flush_tlb_range_limit_excess).  A
+** narrower flush invalidates kernel addresses only, which memlab's TLBs
+** never hold.
 */
 static void flush_tlb_kernel_range(memlab_machine *m, struct vmalloc_state *vs, uint64_t start,
 				   uint64_t end)
 {
-	uint64_t ceiling = m->arch == MEMLAB_ARCH_X86_64 ? TLB_SINGLE_PAGE_FLUSH_CEILING
-						       : 1ull << (m->page_shift - 3);
+	uint64_t pages = (end - start) >> m->page_shift;
+	bool all = m->arch == MEMLAB_ARCH_X86_64 ? pages > TLB_SINGLE_PAGE_FLUSH_CEILING
+						 : pages >= 1ull << (m->page_shift - 3);
 
-	if (end - start <= ceiling << m->page_shift)
+	if (!all)
 		return;
 	memlab_tlb_flush_all(m);
 	vs->nr_kernel_tlb_flush_all++;
@@ -1093,11 +1096,29 @@ static void free_page_array(memlab_machine *m, struct vm_struct *vm)
 	vm_struct_free(m, vm);
 }
 
+/*
+** MEMCG_VMALLOC (memory.stat "vmalloc") of the memcg the area's first
+** page is charged to, up (dir 1) or down (-1) by its pages; nothing for
+** pages charged to none (no __GFP_ACCOUNT, or the root cgroup).
+*/
+static void mod_memcg_vmalloc(memlab_machine *m, const struct vm_struct *vm, int dir)
+{
+	struct mem_cgroup *memcg;
+
+	if (!vm->nr_pages || (vm->flags & VM_MAP_PUT_PAGES))
+		return;
+	if ((memcg = page_memcg(m, pfn_to_page(m, vm->pages[0]))))
+		mod_memcg_state(memcg, MEMCG_VMALLOC, dir * (int64_t)vm->nr_pages);
+}
+
 /* vfree()'s work once the area is found: its frames back to the buddy allocator. */
 static void vm_free_pages(memlab_machine *m, struct vm_struct *vm)
 {
-	for (unsigned i = 0; i < vm->nr_pages; i++)
+	mod_memcg_vmalloc(m, vm, -1);
+	for (unsigned i = 0; i < vm->nr_pages; i++) {
+		memcg_kmem_uncharge_page(m, vm->pages[i]);
 		memlab_free_pages(m, vm->pages[i], 0);
+	}
 	if (!(vm->flags & VM_MAP_PUT_PAGES))
 		m->vmalloc->nr_vmalloc_pages -= vm->nr_pages;
 }
@@ -1167,6 +1188,21 @@ static int alloc_page_array(memlab_machine *m, struct vm_struct *vm, uint64_t nr
 }
 
 /*
+** alloc_pages(gfp, 0) as the page allocator serves __GFP_ACCOUNT: the
+** page is charged to current's memcg, and given back if that fails.
+*/
+static int alloc_page_account(memlab_machine *m, uint32_t gfp, uint64_t *pfn)
+{
+	int err = alloc_pages(m, 0, gfp, pfn);
+
+	if (err || !(gfp & MEMLAB___GFP_ACCOUNT))
+		return err;
+	if ((err = memcg_kmem_charge_page(m, *pfn, gfp)))
+		memlab_free_pages(m, *pfn, 0);
+	return err;
+}
+
+/*
 ** __vmalloc_area_node(): the pages of the area va, order 0, from the
 ** buddy allocator (__GFP_NOWARN: the failure is vmalloc's to report),
 ** then mapped.  On failure everything goes as vfree() would free it (the
@@ -1187,9 +1223,10 @@ static int vmalloc_area_node(memlab_machine *m, struct vmalloc_state *vs, struct
 			   "array size %" PRIu64, nr << m->page_shift, nr * 8);
 		goto fail;
 	}
-	while (vm->nr_pages < nr && !alloc_pages(m, 0, gfp | MEMLAB___GFP_NOWARN, &pfn))
+	while (vm->nr_pages < nr && !alloc_page_account(m, gfp | MEMLAB___GFP_NOWARN, &pfn))
 		vm->pages[vm->nr_pages++] = pfn;
 	vs->nr_vmalloc_pages += vm->nr_pages;
+	mod_memcg_vmalloc(m, vm, 1);
 	if (vm->nr_pages != nr) {
 		if (!task_is_dying(m))
 			what = "failed to allocate pages";
@@ -1260,6 +1297,7 @@ int memlab_vmalloc(memlab_machine *m, uint64_t size, const struct memlab_vmalloc
 		   uint64_t *addr)
 {
 	struct memlab_vmalloc_opts o = { 0 };
+	memlab_task *prev;
 	int err;
 
 	if (!m || !addr)
@@ -1274,11 +1312,16 @@ int memlab_vmalloc(memlab_machine *m, uint64_t size, const struct memlab_vmalloc
 		o.gfp = MEMLAB_GFP_KERNEL;
 	if (!o.align)
 		o.align = 1;
-	if (!caller_ok(o.caller) || !is_pow2(o.align) || (o.vm_flags & ~MEMLAB_VM_PUBLIC_FLAGS))
+	if (!caller_ok(o.caller) || !is_pow2(o.align) || (o.vm_flags & ~MEMLAB_VM_PUBLIC_FLAGS) ||
+	    (o.task && o.task->m != m))
 		return -MEMLAB_EINVAL;
+	prev = o.task ? task_enter(o.task) : m->current;
 	err = __vmalloc_node(m, size, o.align, o.gfp, o.vm_flags, o.caller, addr);
 	vmalloc_run_deferred(m);
-	background_run(m);
+	if (o.task)
+		task_leave(o.task, prev);
+	else if (!prev)
+		background_run(m);
 	return err;
 }
 

@@ -124,6 +124,23 @@ function TestVmalloc:test_options()
   lu.assertTrue(m:check())
 end
 
+function TestVmalloc:test_gfp_kernel_account_charges_the_task_memcg()
+  local m <close> = memlab.new{ ram = "64M" }
+  local cg = m:cgroup("/a")
+  local p = m:spawn{ cgroup = "/a" }
+  local function stat(key) return tonumber(cg:read("memory.stat"):match(key .. " (%d+)")) end
+  local a = m:vmalloc("64K", { task = p })               -- GFP_KERNEL: not accounted
+  lu.assertEquals(stat("vmalloc"), 0)
+  local b = m:vmalloc("64K", { gfp = "GFP_KERNEL_ACCOUNT", task = p })
+  lu.assertEquals(stat("vmalloc"), 65536)
+  lu.assertEquals(stat("kernel"), 65536)
+  m:vfree(b)
+  lu.assertEquals(stat("vmalloc"), 0)
+  lu.assertEquals(stat("kernel"), 0)
+  m:vfree(a)
+  lu.assertTrue(m:check())
+end
+
 function TestVmalloc:test_bad_arguments_raise()
   local m <close> = memlab.new{ ram = "64M" }
   assert_rejects(m, "vmalloc", { PAGE }, 1, { NIL, -1, 1.5, NAN, INF, "x", {}, true })

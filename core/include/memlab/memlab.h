@@ -1245,6 +1245,11 @@ struct memlab_vmalloc_opts {
 	uint32_t gfp;		/* 0: GFP_KERNEL */
 	uint32_t vm_flags;	/* 0 or MEMLAB_VM_NO_GUARD */
 	uint64_t align;		/* a power of two; 0: 1 (page alignment) */
+	memlab_task *task;	/* NULL: none (CPU 0, the root cgroup, no OOM kill);
+				   else the call runs for it (current): its CPU's
+				   vmap node, its memcg charged with __GFP_ACCOUNT
+				   (GFP_KERNEL_ACCOUNT), fail-nth, and the OOM
+				   killer may run (and kill it) */
 };
 
 /*
