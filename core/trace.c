@@ -113,6 +113,13 @@ static const struct tracepoint_desc {
 	[TP_MM_COMPACTION_DEFER_RESET] = { "mm_compaction_defer_reset", "compaction",
 					   { "nid", "idx", "order", "considered", "defer_shift",
 					     "order_failed" } },
+	/* include/trace/events/vmalloc.h */
+	[TP_ALLOC_VMAP_AREA] = { "alloc_vmap_area", "vmalloc",
+				 { "va_start", "size", "align", "vstart", "vend", "failed" } },
+	[TP_PURGE_VMAP_AREA_LAZY] = { "purge_vmap_area_lazy", "vmalloc",
+				      { "start", "end", "num_purged" } },
+	[TP_FREE_VMAP_AREA_NOFLUSH] = { "free_vmap_area_noflush", "vmalloc",
+					{ "va_start", "nr_lazy", "nr_lazy_max" } },
 };
 
 /*
@@ -287,6 +294,23 @@ size_t memlab_trace_events(memlab_machine *m, struct memlab_trace_event *out, si
 /* ===================== dumping ===================== */
 
 /*
+** The vmalloc events' fields as their TP_printk shows them: addresses in
+** hex but alloc_vmap_area's va_start, which is %lu like its other
+** unsigned longs (a failure's -errno shows as a huge number).
+*/
+static bool vmalloc_field_text(int id, const char *f, uint64_t v, char *buf, size_t size)
+{
+	bool hex = (id == TP_ALLOC_VMAP_AREA && (!strcmp(f, "vstart") || !strcmp(f, "vend"))) ||
+		   (id == TP_PURGE_VMAP_AREA_LAZY && (!strcmp(f, "start") || !strcmp(f, "end"))) ||
+		   (id == TP_FREE_VMAP_AREA_NOFLUSH && !strcmp(f, "va_start"));
+
+	if (id < TP_ALLOC_VMAP_AREA || id > TP_FREE_VMAP_AREA_NOFLUSH || !strcmp(f, "failed"))
+		return false;
+	snprintf(buf, size, hex ? "0x%" PRIx64 : "%" PRIu64, v);
+	return true;
+}
+
+/*
 ** A field's value as text, as the event's TP_printk shows it: GFP flags
 ** by name, booleans as true/false, an mm as a pointer (memlab's is the
 ** mm's context id), the rest in hex or decimal.
@@ -307,6 +331,8 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 		snprintf(buf, size, "%s", lru_list_name((enum lru_list)v));
 	else if (strcmp(f, "mm") == 0)
 		snprintf(buf, size, "%016" PRIx64, v);
+	else if (vmalloc_field_text(id, f, v, buf, size))
+		return;
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
 		 strcmp(f, "error_code") == 0 || strstr(f, "_pfn") || strcmp(f, "zone_start") == 0 ||
 		 strcmp(f, "zone_end") == 0)

@@ -778,8 +778,10 @@ static bool purge_vmap_area_lazy(memlab_machine *m, struct vmalloc_state *vs, bo
 			end = rb_va(rb_last(&vn->lazy))->va_end;
 		any = true;
 	}
-	if (!any)
+	if (!any) {
+		trace(m, TP_PURGE_VMAP_AREA_LAZY, start, end, 0, 0);
 		return false;
+	}
 	flush_tlb_kernel_range(m, vs, start, end);
 	for (unsigned i = 0; i < vs->nr_nodes; i++) {
 		struct vmap_node *vn = &vs->nodes[i];
@@ -791,6 +793,7 @@ static bool purge_vmap_area_lazy(memlab_machine *m, struct vmalloc_state *vs, bo
 		vn->purging = false;
 	}
 	vs->nr_purges++;
+	trace(m, TP_PURGE_VMAP_AREA_LAZY, start, end, nr_areas, 0);
 	return nr_areas > 0;
 }
 
@@ -807,6 +810,7 @@ static void free_vmap_area_noflush(memlab_machine *m, struct vmalloc_state *vs,
 
 	vs->vmap_lazy_nr += va_size(va) >> m->page_shift;
 	addr_tree_insert(m, &vn->lazy, va);
+	trace(m, TP_FREE_VMAP_AREA_NOFLUSH, va->va_start, vs->vmap_lazy_nr, lazy_max_pages(m), 0);
 	if (vs->vmap_lazy_nr > lazy_max_pages(m))
 		vs->drain_pending = true;
 }
@@ -877,13 +881,16 @@ static int alloc_vmap_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t
 	if (!size || (size & (m->page_size - 1)) || !is_pow2(align))
 		return -MEMLAB_EINVAL;
 	va = node_alloc(m, vs, size, align, vstart, vend, &vn_id);
-	if (va)
+	if (va) {
 		addr = va->va_start;
-	else if (!(va = vmap_area_alloc(m)))
+		tracev(m, TP_ALLOC_VMAP_AREA, addr, size, align, vstart, vend, 0);
+	} else if (!(va = vmap_area_alloc(m)))
 		return -MEMLAB_ENOMEM;
 	while (!addr) {
 		preload_this_cpu(m, vs);
 		err = __alloc_vmap_area(m, vs, size, align, vstart, vend, &addr);
+		tracev(m, TP_ALLOC_VMAP_AREA, err ? (uint64_t)(int64_t)err : addr, size, align,
+		       vstart, vend, err != 0);
 		if (!err)
 			break;
 		addr = 0;

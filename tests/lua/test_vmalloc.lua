@@ -90,6 +90,18 @@ function TestVmalloc:test_purge_past_lazy_max_pages()
   lu.assertTrue(m:check())
 end
 
+function TestVmalloc:test_tracepoints()
+  local m <close> = memlab.new{ ram = "64M" }
+  m:trace{ events = { "alloc_vmap_area", "free_vmap_area_noflush", "purge_vmap_area_lazy" } }
+  m:vfree(m:vmalloc("8K"))
+  local l = lines(m:trace_dump())
+  lu.assertStrContains(l[1], "alloc_vmap_area: va_start=18446683600570023936 size=12288 align=1 vstart=0xffffc90000000000 vend=0xffffe8ffffffffff failed=0")
+  lu.assertStrContains(l[2], "free_vmap_area_noflush: va_start=0xffffc90000000000 nr_lazy=3 nr_lazy_max=8192")
+  -- 16M: 4097 pages and its page array's 9; the second such vfree passes 8192
+  repeat m:vfree(m:vmalloc("16M")) until m:vmalloc_stats().purges > 0
+  lu.assertStrContains(m:trace_dump(), "purge_vmap_area_lazy: start=0xffffc90000000000 end=0xffffc90002017000 num_purged=5")
+end
+
 function TestVmalloc:test_errors_as_linux_returns_null()
   local m <close> = memlab.new{ ram = "64M" }
   assert_errno("EINVAL", 22, m:vmalloc(0))
