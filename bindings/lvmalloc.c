@@ -37,7 +37,16 @@ static const char *check_caller(lua_State *L, int idx, const char *fname)
 	return s;
 }
 
-static const char *const vmalloc_keys[] = { "caller", "gfp", "align", "no_guard", "task", NULL };
+static const char *const vmalloc_keys[] = { "caller", "gfp", "align", "no_guard", "task", "huge",
+					     NULL };
+
+/* A boolean option (the value at the top) setting or clearing flag. */
+static void flag_option(lua_State *L, const char *key, uint32_t flag, uint32_t *flags)
+{
+	if (!lua_isboolean(L, -1))
+		luaL_error(L, "vmalloc: option '%s' must be a boolean", key);
+	*flags = lua_toboolean(L, -1) ? *flags | flag : *flags & ~flag;
+}
 
 /* One option of m:vmalloc (the value at the top, the key below it). */
 static void vmalloc_option(lua_State *L, lmachine *lm, struct memlab_vmalloc_opts *o)
@@ -57,24 +66,22 @@ static void vmalloc_option(lua_State *L, lmachine *lm, struct memlab_vmalloc_opt
 		if (o->align & (o->align - 1))
 			luaL_error(L, "vmalloc: option 'align' must be a power of two");
 		break;
-	case 3:
-		if (!lua_isboolean(L, -1))
-			luaL_error(L, "vmalloc: option 'no_guard' must be a boolean");
-		o->vm_flags = lua_toboolean(L, -1) ? MEMLAB_VM_NO_GUARD : 0;
-		break;
+	case 3: flag_option(L, "no_guard", MEMLAB_VM_NO_GUARD, &o->vm_flags); break;
 	case 4:
 		o->task = lmemlab_checktaskat(L, lua_gettop(L), "vmalloc", &tlm);
 		if (tlm != lm)
 			luaL_error(L, "vmalloc: option 'task' is a task of another machine");
 		break;
+	case 5: flag_option(L, "huge", MEMLAB_VM_ALLOW_HUGE_VMAP, &o->vm_flags); break;
 	default: luaL_error(L, "vmalloc: unknown option '%s'", lua_tostring(L, -2));
 	}
 }
 
 /*
-** m:vmalloc(size [, { caller =, gfp =, align =, no_guard =, task = }]) -->
+** m:vmalloc(size [, { caller =, gfp =, align =, no_guard =, task =, huge = }]) -->
 ** addr | nil, "ENOMEM", 12 (nil, "EINVAL", 22 for size 0; nil,
-** "SIGKILL", 9 when the OOM killer took the task).  The caller (what
+** "SIGKILL", 9 when the OOM killer took the task; nil, "EOPNOTSUPP", 95
+** for huge on arm64).  The caller (what
 ** vmallocinfo prints) defaults to "memlab_vmalloc+0x0/0x0".
 */
 static int m_vmalloc(lua_State *L)

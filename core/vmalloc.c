@@ -57,6 +57,7 @@ struct vm_struct {
 	unsigned nr_pages;
 	uint64_t pages_cap;		/* the array's size, in entries */
 	uint64_t pages_vaddr;		/* "vpages": the vmalloc area holding the array, else 0 */
+	unsigned page_order;		/* vm_area_page_order(): its pages' order, PMD for huge */
 	char caller[MEMLAB_CALLER_MAX];	/* what %pS prints for vm->caller; "" none */
 };
 
@@ -159,6 +160,12 @@ static uint64_t lazy_max_pages(const memlab_machine *m)
 	for (unsigned n = (unsigned)m->nr_cpus; n; n >>= 1)
 		log++;
 	return log * ((32ull << 20) >> m->page_shift);
+}
+
+/* PMD_SIZE: what one PTE table maps. */
+static uint64_t pmd_size(const memlab_machine *m)
+{
+	return 1ull << (m->page_shift + m->page_shift - 3);
 }
 
 /* The index of a kernel address in init_mm's tables, which span 2^va_bits. */
@@ -916,18 +923,18 @@ static int alloc_vmap_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t
 }
 
 /*
-** __get_vm_area_node(): a vm_struct and its area for size (page-aligned,
-** plus the guard page unless VM_NO_GUARD) in the vmalloc range.  Both are
+** __get_vm_area_node(): a vm_struct and its area for size (aligned to
+** 1 << shift, plus the guard page unless VM_NO_GUARD) in the vmalloc range.  Both are
 ** slab allocations.  Errors as alloc_vmap_area; nothing is left behind.
 */
 static int get_vm_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t size,
-		       uint64_t align, uint32_t flags, uint32_t gfp, const char *caller,
-		       struct vmap_area **out)
+		       uint64_t align, unsigned shift, uint32_t flags, uint32_t gfp,
+		       const char *caller, struct vmap_area **out)
 {
 	struct vm_struct *vm;
 	int err;
 
-	size = align_up(size, m->page_size);
+	size = align_up(size, 1ull << shift);
 	if (!size)
 		return -MEMLAB_EINVAL;
 	if (!(vm = kmem_cache_alloc(m, sizeof(*vm))))
@@ -935,6 +942,7 @@ static int get_vm_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t siz
 	if (!(flags & VM_NO_GUARD))
 		size += m->page_size;
 	vm->flags = flags;
+	vm->page_order = shift - m->page_shift;
 	snprintf(vm->caller, sizeof(vm->caller), "%s", caller ? caller : "");
 	err = alloc_vmap_area(m, vs, size, align, vmalloc_start(m), vmalloc_end(m),
 			      gfp & GFP_RECLAIM_MASK, 0, out);
@@ -1014,6 +1022,49 @@ static int vmap_pages_range(memlab_machine *m, struct vmalloc_state *vs, uint64_
 			return -MEMLAB_EBUSY;
 		}
 	}
+	return err;
+}
+
+/*
+** vmap_try_huge_pmd(): a PMD leaf for the 2M at addr.  A PTE table left
+** there by earlier small mappings is freed first (x86's
+** pmd_free_pte_page()): the one place Linux frees kernel page tables.
+*/
+static int vmap_huge_pmd(memlab_machine *m, struct vmalloc_state *vs, uint64_t addr,
+			 uint64_t pfn)
+{
+	struct mm_struct *mm = &vs->init_mm;
+	uint64_t table, idx, e;
+	int err = init_mm_pgd(m, vs);
+
+	if (err || (err = pt_alloc_path(m, mm, kva(m, addr), 1, &table)))
+		return err;
+	idx = pt_index(&mm->pt, 1, kva(m, addr));
+	e = pt_read(m, table, idx);
+	if (e && !pt_entry_is_table(&mm->pt, 1, e))
+		return -MEMLAB_EBUSY;
+	if (e) {
+		pt_write(m, table, idx, 0);
+		pt_free_table(m, mm, pt_entry_pfn(&mm->pt, 1, e));
+	}
+	pt_write(m, table, idx, pt_mkentry(&mm->pt, 1, pfn, page_kernel()));
+	return 0;
+}
+
+/*
+** __vmap_pages_range_noflush(): an area's pages, PMD leaves for blocks
+** of PMD order (always aligned: the area and the blocks are), else PTEs.
+*/
+static int vmap_area_pages(memlab_machine *m, struct vmalloc_state *vs, uint64_t addr,
+			   const struct vm_struct *vm, uint64_t nr)
+{
+	uint64_t step = 1ull << vm->page_order;
+	int err = 0;
+
+	if (!vm->page_order)
+		return vmap_pages_range(m, vs, addr, vm->pages, nr);
+	for (uint64_t i = 0; !err && i < nr; i += step)
+		err = vmap_huge_pmd(m, vs, addr + (i << m->page_shift), vm->pages[i]);
 	return err;
 }
 
@@ -1195,18 +1246,43 @@ static int alloc_page_array(memlab_machine *m, struct vm_struct *vm, uint64_t nr
 }
 
 /*
-** alloc_pages(gfp, 0) as the page allocator serves __GFP_ACCOUNT: the
-** page is charged to current's memcg, and given back if that fails.
+** vm_area_alloc_pages()'s step: alloc_pages(gfp, order), split into
+** order-0 pages (split_page), charged to current's memcg with
+** __GFP_ACCOUNT as the page allocator charges them (all given back when
+** that fails).
 */
-static int alloc_page_account(memlab_machine *m, uint32_t gfp, uint64_t *pfn)
+static int alloc_pages_account(memlab_machine *m, uint32_t gfp, unsigned order, uint64_t *pfn)
 {
-	int err = alloc_pages(m, 0, gfp, pfn);
+	uint64_t i, nr = 1ull << order;
+	int err = alloc_pages(m, order, gfp, pfn);
 
-	if (err || !(gfp & MEMLAB___GFP_ACCOUNT))
+	if (err)
 		return err;
-	if ((err = memcg_kmem_charge_page(m, *pfn, gfp)))
-		memlab_free_pages(m, *pfn, 0);
+	if (order)
+		split_page(m, *pfn, order);
+	for (i = 0; (gfp & MEMLAB___GFP_ACCOUNT) && i < nr; i++)
+		if ((err = memcg_kmem_charge_page(m, *pfn + i, gfp)))
+			break;
+	if (!err)
+		return 0;
+	for (uint64_t j = 0; j < nr; j++) {
+		if (j < i)
+			memcg_kmem_uncharge_page(m, *pfn + j);
+		memlab_free_pages(m, *pfn + j, 0);
+	}
 	return err;
+}
+
+/* vm_area_alloc_pages(): nr pages in blocks of 1 << order; how many were allocated. */
+static unsigned vm_area_alloc_pages(memlab_machine *m, struct vm_struct *vm, uint32_t gfp,
+				    uint64_t nr)
+{
+	uint64_t pfn;
+
+	while (vm->nr_pages < nr && !alloc_pages_account(m, gfp, vm->page_order, &pfn))
+		for (uint64_t i = 0; i < 1ull << vm->page_order; i++)
+			vm->pages[vm->nr_pages++] = pfn + i;
+	return vm->nr_pages;
 }
 
 /*
@@ -1220,7 +1296,7 @@ static int vmalloc_area_node(memlab_machine *m, struct vmalloc_state *vs, struct
 {
 	struct vm_struct *vm = va->vm;
 	uint32_t nested_gfp = (gfp & GFP_RECLAIM_MASK) | MEMLAB___GFP_ZERO;
-	uint64_t nr = get_vm_area_size(m, vm) >> m->page_shift, pfn;
+	uint64_t nr = get_vm_area_size(m, vm) >> m->page_shift;
 	const char *what = NULL;
 
 	if (!(gfp & (MEMLAB___GFP_DMA | MEMLAB___GFP_DMA32)))
@@ -1230,14 +1306,12 @@ static int vmalloc_area_node(memlab_machine *m, struct vmalloc_state *vs, struct
 			   "array size %" PRIu64, nr << m->page_shift, nr * 8);
 		goto fail;
 	}
-	while (vm->nr_pages < nr && !alloc_page_account(m, gfp | MEMLAB___GFP_NOWARN, &pfn))
-		vm->pages[vm->nr_pages++] = pfn;
-	vs->nr_vmalloc_pages += vm->nr_pages;
+	vs->nr_vmalloc_pages += vm_area_alloc_pages(m, vm, gfp | MEMLAB___GFP_NOWARN, nr);
 	mod_memcg_vmalloc(m, vm, 1);
 	if (vm->nr_pages != nr) {
-		if (!task_is_dying(m))
+		if (!task_is_dying(m) && !vm->page_order)	/* huge: order 0 is tried next */
 			what = "failed to allocate pages";
-	} else if (vmap_pages_range(m, vs, va->va_start, vm->pages, nr)) {
+	} else if (vmap_area_pages(m, vs, va->va_start, vm, nr)) {
 		what = "failed to map pages";
 	} else {
 		return 0;
@@ -1260,6 +1334,8 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 			  uint32_t vm_flags, const char *caller, uint64_t *addr)
 {
 	struct vmalloc_state *vs = vmalloc_state(m);
+	uint64_t original_align = align;
+	unsigned shift = m->page_shift;
 	struct vmap_area *va;
 	int err;
 
@@ -1271,15 +1347,27 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 		warn_alloc(m, gfp, "vmalloc error: size %" PRIu64 ", exceeds total pages", size);
 		return -MEMLAB_ENOMEM;
 	}
-	err = get_vm_area(m, vs, size, align, VM_ALLOC | VM_UNINITIALIZED | vm_flags, gfp,
-			  caller, &va);
-	if (err) {
-		warn_alloc(m, gfp, "vmalloc error: size %" PRIu64 ", vm_struct allocation failed",
-			   size);
-		return err == -MEMLAB_EINVAL ? err : -MEMLAB_ENOMEM;
+	if (vm_flags & VM_ALLOW_HUGE_VMAP) {
+		if (m->arch != MEMLAB_ARCH_X86_64)
+			return -MEMLAB_EOPNOTSUPP;
+		if (size >= pmd_size(m)) {	/* arch_vmap_pmd_supported(): PSE */
+			shift = m->page_shift + m->page_shift - 3;
+			align = align > pmd_size(m) ? align : pmd_size(m);
+		}
 	}
-	if ((err = vmalloc_area_node(m, vs, va, gfp)))
-		return err;
+	for (;;) {
+		err = get_vm_area(m, vs, size, align, shift, VM_ALLOC | VM_UNINITIALIZED | vm_flags,
+				  gfp, caller, &va);
+		if (err)
+			warn_alloc(m, gfp, "vmalloc error: size %" PRIu64 ", vm_struct allocation"
+				   " failed", size);
+		else if (!(err = vmalloc_area_node(m, vs, va, gfp)))
+			break;
+		if (shift == m->page_shift)	/* huge failed: order 0 once more */
+			return err == -MEMLAB_EINVAL ? err : -MEMLAB_ENOMEM;
+		shift = m->page_shift;
+		align = original_align;
+	}
 	va->vm->flags &= ~VM_UNINITIALIZED;
 	*addr = va->va_start;
 	return 0;
@@ -1287,7 +1375,7 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 
 /* ===================== the public API ===================== */
 
-#define MEMLAB_VM_PUBLIC_FLAGS	(MEMLAB_VM_NO_GUARD)
+#define MEMLAB_VM_PUBLIC_FLAGS	(MEMLAB_VM_NO_GUARD | MEMLAB_VM_ALLOW_HUGE_VMAP)
 
 /* A caller text: printable, no spaces, shorter than MEMLAB_CALLER_MAX. */
 static bool caller_ok(const char *caller)
@@ -1388,7 +1476,8 @@ int memlab_vmap(memlab_machine *m, const uint64_t *pfns, uint64_t count, const c
 		return -MEMLAB_EINVAL;
 	if (count > totalram_pages(m) || !(vs = vmalloc_state(m)))
 		return -MEMLAB_ENOMEM;
-	err = get_vm_area(m, vs, count << m->page_shift, 1, VM_MAP, MEMLAB_GFP_KERNEL, caller, &va);
+	err = get_vm_area(m, vs, count << m->page_shift, 1, m->page_shift, VM_MAP, MEMLAB_GFP_KERNEL,
+			  caller, &va);
 	if (err)
 		return -MEMLAB_ENOMEM;
 	err = vmap_pages_range(m, vs, va->va_start, pfns, count);

@@ -22,6 +22,7 @@ struct strbuf;
 #define VM_UNINITIALIZED	0x00000020u
 #define VM_NO_GUARD		0x00000040u
 #define VM_MAP_PUT_PAGES	0x00000200u
+#define VM_ALLOW_HUGE_VMAP	0x00000400u
 #define VM_SPARSE		0x00001000u
 
 /* The range [VMALLOC_START, VMALLOC_END) of the machine's arch and paging mode. */

@@ -486,6 +486,94 @@ TEST(purged_areas_pooled_per_node)
 	}
 }
 
+/* ---- huge mappings (vmalloc_huge) ---- */
+
+static uint64_t vmalloc_huge(memlab_machine *m, uint64_t size)
+{
+	struct memlab_vmalloc_opts o = { 0 };
+	uint64_t addr = 0;
+
+	o.vm_flags = MEMLAB_VM_ALLOW_HUGE_VMAP;
+	return memlab_vmalloc(m, size, &o, &addr) ? 0 : addr;
+}
+
+/* From PMD_SIZE x86-64 maps order-9 blocks with PMD leaves, 2M-aligned. */
+TEST(huge_pmd_mappings)
+{
+	memlab_machine *m = make_x86(64 << 20);
+	uint64_t a, b, p0, p5;
+
+	ASSERT(m);
+	ASSERT(vmalloc_ok(m, PAGE));
+	a = vmalloc_huge(m, 2 << 20);
+	ASSERT_EQ(a, START_L4 + (2 << 20));		/* aligned to PMD_SIZE */
+	ASSERT_EQ(vinfo(m).nr_kernel_pgtables, 3);	/* no PTE table for it */
+	ASSERT_OK(memlab_vmalloc_to_pfn(m, a, &p0));
+	ASSERT_OK(memlab_vmalloc_to_pfn(m, a + 5 * PAGE, &p5));
+	ASSERT_EQ(p5, p0 + 5);
+	ASSERT_EQ(p0 % 512, 0);
+	ASSERT(strstr(vmallocinfo(m), "0xffffc90000200000-0xffffc90000401000 2101248 "
+				      "memlab_vmalloc+0x0/0x0 pages=512 vmalloc N0=512\n"));
+	b = vmalloc_huge(m, PAGE);			/* below PMD_SIZE: small pages */
+	ASSERT_EQ(b, START_L4 + 2 * PAGE);
+	ASSERT_EQ(check_count(m), 0);
+	ASSERT_OK(memlab_vfree(m, a));
+	ASSERT_EQ(meminfo(m, "VmallocUsed:"), 4 * 2);
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
+/* No order-9 block: the huge area is given up (lazily) and order 0 used, silently. */
+TEST(huge_falls_back_to_small_pages)
+{
+	memlab_machine *m = make_x86(64 << 20);
+	uint64_t a;
+
+	ASSERT(m);
+	fail_nth(m, "fail_page_alloc", 1);
+	a = vmalloc_huge(m, 2 << 20);
+	ASSERT_EQ(a, START_L4 + (2 << 20) + PAGE);
+	ASSERT(!strstr(reports, "vmalloc error"));
+	ASSERT(strstr(vmallocinfo(m), "0xffffc90000000000-0xffffc90000201000 2101248 unpurged vm_area\n"));
+	ASSERT_EQ(vinfo(m).nr_kernel_pgtables, 4);	/* PTE tables of two PMDs */
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
+/*
+** A PMD leaf where an earlier small mapping left a PTE table frees that
+** table (pmd_free_pte_page): the one kernel table Linux frees.
+*/
+TEST(huge_frees_a_stale_pte_table)
+{
+	memlab_machine *m = make_x86(64 << 20);
+	long long tables;
+	uint64_t a;
+
+	ASSERT(m);
+	a = vmalloc_ok(m, (2 << 20) + PAGE);		/* PTE tables of two PMDs */
+	ASSERT_OK(memlab_vfree(m, a));
+	while (!vinfo(m).nr_purges)
+		ASSERT_OK(memlab_vfree(m, vmalloc_ok(m, 4 << 20)));
+	tables = meminfo(m, "PageTables:");
+	ASSERT_EQ(vmalloc_huge(m, 2 << 20), START_L4);
+	ASSERT_EQ(meminfo(m, "PageTables:"), tables - 4);
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
+TEST(huge_is_x86_only)
+{
+	memlab_machine *m = make_machine(ARM, 4096, 48, 64 << 20, 1);
+	struct memlab_vmalloc_opts o = { 0 };
+	uint64_t a;
+
+	ASSERT(m);
+	o.vm_flags = MEMLAB_VM_ALLOW_HUGE_VMAP;
+	ASSERT_EQ(memlab_vmalloc(m, 2 << 20, &o, &a), -MEMLAB_EOPNOTSUPP);
+	memlab_destroy(m);
+}
+
 /* ---- kernel page tables and kernel addresses ---- */
 
 TEST(kernel_page_tables_accounted_and_kept)
@@ -564,6 +652,10 @@ int main(void)
 	RUN(vmap_maps_given_frames);
 	RUN(vmallocinfo_by_node);
 	RUN(purged_areas_pooled_per_node);
+	RUN(huge_pmd_mappings);
+	RUN(huge_falls_back_to_small_pages);
+	RUN(huge_frees_a_stale_pte_table);
+	RUN(huge_is_x86_only);
 	RUN(kernel_page_tables_accounted_and_kept);
 	RUN(kread_kwrite);
 	RUN(check_sees_a_freed_frame_still_mapped);

@@ -153,11 +153,26 @@ function TestVmalloc:test_gfp_kernel_account_charges_the_task_memcg()
   lu.assertTrue(m:check())
 end
 
+function TestVmalloc:test_huge()
+  local m <close> = memlab.new{ ram = "64M", pcp = false }
+  m:vmalloc(PAGE)
+  local a = m:vmalloc("2M", { huge = true, caller = "bpf_prog_pack_alloc+0x1/0x2" })
+  lu.assertEquals(a, START + 0x200000)
+  lu.assertEquals(m:vmalloc_to_pfn(a + 3 * PAGE), m:vmalloc_to_pfn(a) + 3)
+  lu.assertEquals(lines(m:proc("vmallocinfo"))[2],
+                  "0xffffc90000200000-0xffffc90000401000 2101248 bpf_prog_pack_alloc+0x1/0x2 pages=512 vmalloc N0=512")
+  lu.assertEquals(m:vmalloc_stats().kernel_pgtables, 3)   -- a PMD leaf: no PTE table
+  lu.assertTrue(m:check())
+  local arm <close> = memlab.new{ arch = "arm64", ram = "64M" }
+  assert_errno("EOPNOTSUPP", 95, arm:vmalloc("2M", { huge = true }))
+end
+
 function TestVmalloc:test_bad_arguments_raise()
   local m <close> = memlab.new{ ram = "64M" }
   assert_rejects(m, "vmalloc", { PAGE }, 1, { NIL, -1, 1.5, NAN, INF, "x", {}, true })
   assert_rejects(m, "vmalloc", { PAGE, {} }, 2, { 1, "caller", true })
-  assert_raises({ "vmalloc", "unknown option 'huge'" }, m.vmalloc, m, PAGE, { huge = true })
+  assert_raises({ "vmalloc", "unknown option 'hug'" }, m.vmalloc, m, PAGE, { hug = true })
+  assert_raises({ "vmalloc", "huge" }, m.vmalloc, m, PAGE, { huge = "yes" })
   assert_raises({ "vmalloc", "caller" }, m.vmalloc, m, PAGE, { caller = "with space" })
   assert_raises({ "vmalloc", "caller" }, m.vmalloc, m, PAGE, { caller = string.rep("x", 64) })
   assert_raises({ "vmalloc", "power of two" }, m.vmalloc, m, PAGE, { align = 3 * PAGE })

@@ -1237,13 +1237,15 @@ MEMLAB_API int (memlab_corrupt_lru) (memlab_machine *m, const char *lru,
 #define MEMLAB_VM_MAP		0x00000004u
 #define MEMLAB_VM_USERMAP	0x00000008u
 #define MEMLAB_VM_NO_GUARD	0x00000040u
+#define MEMLAB_VM_ALLOW_HUGE_VMAP 0x00000400u	/* vmalloc_huge(): PMD mappings from PMD_SIZE */
 
 struct memlab_vmalloc_opts {
 	const char *caller;	/* what vmallocinfo prints for the caller (%pS), as
 				   "func+0xoff/0xlen"; NULL: "memlab_vmalloc+0x0/0x0";
 				   "" : none.  No spaces, < MEMLAB_CALLER_MAX bytes */
 	uint32_t gfp;		/* 0: GFP_KERNEL */
-	uint32_t vm_flags;	/* 0 or MEMLAB_VM_NO_GUARD */
+	uint32_t vm_flags;	/* MEMLAB_VM_NO_GUARD, MEMLAB_VM_ALLOW_HUGE_VMAP
+				   (x86-64 only: -MEMLAB_EOPNOTSUPP on arm64) */
 	uint64_t align;		/* a power of two; 0: 1 (page alignment) */
 	memlab_task *task;	/* NULL: none (CPU 0, the root cgroup, no OOM kill);
 				   else the call runs for it (current): its CPU's
