@@ -636,6 +636,88 @@ TEST(check_sees_a_freed_frame_still_mapped)
 	memlab_destroy(m);
 }
 
+/* ---- random operations ---- */
+
+static uint64_t rnd_state = 88172645463325252ull;
+
+static uint64_t rnd(uint64_t n)
+{
+	rnd_state ^= rnd_state << 13;
+	rnd_state ^= rnd_state >> 7;
+	rnd_state ^= rnd_state << 17;
+	return rnd_state % n;
+}
+
+/*
+** vmalloc (small, large, huge, aligned, guardless), vmap and frees in a
+** random order on two CPUs' worth of vmap nodes, with page allocations
+** failing now and then: after every step the checker finds nothing, and
+** at the end every frame vmalloc took is back.
+*/
+TEST(random_operations_keep_the_invariants)
+{
+	static const uint64_t sizes[] = { 1, 4096, 8192, 12288, 65536, 1 << 20, 2 << 20, 3 << 20 };
+	memlab_machine *m = make_machine(X86, 0, 0, 128 << 20, 2);
+	struct memlab_fault_attr fa;
+	uint64_t live[64] = { 0 }, big[64] = { 0 }, vmapped[64] = { 0 }, pfns[4];
+	long long free0;
+
+	ASSERT(m);
+	free0 = meminfo(m, "MemFree:");
+	memlab_fault_attr_init(&fa, "fail_page_alloc");
+	fa.probability = 2;
+	fa.times = -1;
+	fa.min_order = 0;
+	fa.ignore_gfp_reclaim = 0;
+	fa.ignore_gfp_highmem = 0;
+	fa.verbose = 0;
+	memlab_inject(m, "fail_page_alloc", &fa);
+	for (int step = 0; step < 3000; step++) {
+		unsigned i = (unsigned)rnd(64);
+		struct memlab_vmalloc_opts o = { 0 };
+
+		if (live[i]) {
+			/* any page of an area frees it */
+			ASSERT_OK(memlab_vfree(m, live[i] + (big[i] ? rnd(2) * PAGE : 0)));
+			live[i] = 0;
+		} else if (vmapped[i]) {
+			ASSERT_OK(memlab_vunmap(m, vmapped[i]));
+			vmapped[i] = 0;
+		} else if (rnd(4) == 0) {
+			memlab_inject(m, "fail_page_alloc", NULL);
+			for (int k = 0; k < 4; k++)
+				pfns[k] = rnd(16) + 4096;	/* any frames, mapped twice is fine */
+			ASSERT_OK(memlab_vmap(m, pfns, 1 + rnd(4), NULL, &vmapped[i]));
+			memlab_inject(m, "fail_page_alloc", &fa);
+		} else {
+			o.align = rnd(3) ? 0 : 1ull << (12 + rnd(6));
+			o.vm_flags = (rnd(5) ? 0 : MEMLAB_VM_NO_GUARD) |
+				     (rnd(3) ? 0 : MEMLAB_VM_ALLOW_HUGE_VMAP);
+			big[i] = rnd(8);
+			if (memlab_vmalloc(m, sizes[big[i]], &o, &live[i]))
+				live[i] = 0;
+			big[i] = sizes[big[i]] > PAGE;
+		}
+		if (check_count(m)) {
+			printf("  step %d:\n%s", step, check_reports);
+			ASSERT(0);
+		}
+	}
+	memlab_inject(m, "fail_page_alloc", NULL);
+	ASSERT(vinfo(m).nr_purges > 0);
+	for (unsigned i = 0; i < 64; i++) {
+		if (live[i])
+			ASSERT_OK(memlab_vfree(m, live[i]));
+		if (vmapped[i])
+			ASSERT_OK(memlab_vunmap(m, vmapped[i]));
+	}
+	ASSERT_EQ(meminfo(m, "VmallocUsed:"), 0);
+	ASSERT_EQ(free0 - meminfo(m, "MemFree:"),
+		  4 * (long long)(vinfo(m).nr_kernel_pgtables + 1));	/* the tables and PGD stay */
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	RUN(range_per_paging_mode);
@@ -659,5 +741,6 @@ int main(void)
 	RUN(kernel_page_tables_accounted_and_kept);
 	RUN(kread_kwrite);
 	RUN(check_sees_a_freed_frame_still_mapped);
+	RUN(random_operations_keep_the_invariants);
 	return test_summary();
 }
