@@ -1,6 +1,6 @@
 /*
 ** lvmalloc.c -- the machine's kernel-memory methods: vmalloc, vfree, vmap,
-** vunmap, vmallocinfo, vmalloc_stats, vmalloc_to_pfn, and the kernel's
+** vunmap, vm_map_ram, vm_unmap_ram, vmallocinfo, vmalloc_stats, vmalloc_to_pfn, and the kernel's
 ** own view of memory (kread, kwrite, page_address, virt_to_pfn).
 **
 ** Kernel addresses are above 2^63: as Lua integers they are negative
@@ -139,6 +139,39 @@ static int m_vunmap(lua_State *L)
 	return free_common(L, "vunmap", memlab_vunmap);
 }
 
+/* The array of pfns at arg 2 (in a userdata left on the stack) and its length. */
+static uint64_t *check_pfns(lua_State *L, const char *fname, uint64_t *count)
+{
+	uint64_t *pfns;
+	lua_Integer n;
+
+	if (!lua_istable(L, 2))
+		lmemlab_typeerror(L, 2, fname, "table of pfns");
+	n = luaL_len(L, 2);
+	if (n < 1)
+		lmemlab_argerror(L, 2, fname, "no pfns");
+	pfns = lua_newuserdatauv(L, (size_t)n * sizeof(*pfns), 0);
+	for (lua_Integer i = 1; i <= n; i++) {
+		lua_geti(L, 2, i);
+		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
+			lmemlab_argerror(L, 2, fname, "pfns must be non-negative integers");
+		pfns[i - 1] = (uint64_t)lua_tointeger(L, -1);
+		lua_pop(L, 1);
+	}
+	*count = (uint64_t)n;
+	return pfns;
+}
+
+/* Push the address a mapping call returned, or its failure. */
+static int push_mapped(lua_State *L, lmachine *lm, const char *fname, int rc, uint64_t addr)
+{
+	lmemlab_end_call(L, lm, fname, rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushinteger(L, (lua_Integer)addr);
+	return 1;
+}
+
 /*
 ** m:vmap({ pfn, ... } [, caller]) --> addr | nil, err, errno: the frames
 ** mapped at consecutive kernel addresses (vmallocinfo: "vmap").
@@ -147,30 +180,40 @@ static int m_vmap(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "vmap");
 	const char *caller = lua_isnoneornil(L, 3) ? NULL : check_caller(L, 3, "vmap");
-	uint64_t *pfns, addr = 0;
-	lua_Integer n;
+	uint64_t n, *pfns = check_pfns(L, "vmap", &n), addr = 0;
 	int rc;
 
-	if (!lua_istable(L, 2))
-		return lmemlab_typeerror(L, 2, "vmap", "table of pfns");
-	n = luaL_len(L, 2);
-	if (n < 1)
-		return lmemlab_argerror(L, 2, "vmap", "no pfns");
-	pfns = lua_newuserdatauv(L, (size_t)n * sizeof(*pfns), 0);
-	for (lua_Integer i = 1; i <= n; i++) {
-		lua_geti(L, 2, i);
-		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
-			return lmemlab_argerror(L, 2, "vmap", "pfns must be non-negative integers");
-		pfns[i - 1] = (uint64_t)lua_tointeger(L, -1);
-		lua_pop(L, 1);
-	}
 	lmemlab_begin_call(lm);
-	rc = memlab_vmap(lmemlab_machine_core(lm), pfns, (uint64_t)n, caller, &addr);
-	lmemlab_end_call(L, lm, "vmap", rc);
-	if (rc < 0)
-		return lmemlab_pushfail(L, rc);
-	lua_pushinteger(L, (lua_Integer)addr);
-	return 1;
+	rc = memlab_vmap(lmemlab_machine_core(lm), pfns, n, caller, &addr);
+	return push_mapped(L, lm, "vmap", rc, addr);
+}
+
+/* m:vm_map_ram({ pfn, ... }) --> addr | nil, err, errno (vmallocinfo: "vm_map_ram") */
+static int m_vm_map_ram(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "vm_map_ram");
+	uint64_t n, *pfns = check_pfns(L, "vm_map_ram", &n), addr = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_vm_map_ram(lmemlab_machine_core(lm), pfns, n, &addr);
+	return push_mapped(L, lm, "vm_map_ram", rc, addr);
+}
+
+/* m:vm_unmap_ram(addr, count) --> true; an address vm_map_ram did not return raises. */
+static int m_vm_unmap_ram(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "vm_unmap_ram");
+	uint64_t addr = lmemlab_checkaddr(L, 2, "vm_unmap_ram", "addr");
+	lua_Integer count = lmemlab_checkinteger(L, 3, "vm_unmap_ram", "count");
+	int rc;
+
+	if (count < 1)
+		return lmemlab_argerror(L, 3, "vm_unmap_ram", "count must be > 0");
+	lmemlab_begin_call(lm);
+	rc = memlab_vm_unmap_ram(lmemlab_machine_core(lm), addr, (uint64_t)count);
+	lmemlab_end_call(L, lm, "vm_unmap_ram", rc);
+	return lmemlab_pushok(L, rc);
 }
 
 static const char *area_kind(int kind)
@@ -352,6 +395,8 @@ static const luaL_Reg vmalloc_machine_methods[] = {
 	{ "vfree", m_vfree },
 	{ "vmap", m_vmap },
 	{ "vunmap", m_vunmap },
+	{ "vm_map_ram", m_vm_map_ram },
+	{ "vm_unmap_ram", m_vm_unmap_ram },
 	{ "vmallocinfo", m_vmallocinfo },
 	{ "vmalloc_stats", m_vmalloc_stats },
 	{ "vmalloc_to_pfn", m_vmalloc_to_pfn },

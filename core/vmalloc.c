@@ -37,6 +37,10 @@
 #define MAX_VMAP_NODES		128
 #define VMAP_ZONE_PAGES		16	/* vmap_zone_size / PAGE_SIZE with several nodes */
 #define VMAP_RAM		0x1u	/* va->flags: a vm_map_ram area */
+#define VMAP_BLOCK		0x2u	/* va->flags: a vmap_block of vm_map_ram */
+#define VMAP_MAX_ALLOC		64	/* BITS_PER_LONG: larger vm_map_rams get their own area */
+#define VMALLOC_SPACE		(128ull << 30)	/* 64-bit: the guess VMAP_BBMAP_BITS is made from */
+#define CONFIG_NR_CPUS		8192	/* x86-64 distribution kernels' (Debian, Fedora) */
 #define TLB_SINGLE_PAGE_FLUSH_CEILING 33	/* x86 tlb_single_page_flush_ceiling */
 
 /* GFP_RECLAIM_MASK (mm/internal.h): what a nested allocation inherits. */
@@ -67,7 +71,23 @@ struct vmap_area {
 	uint64_t subtree_max_size;	/* in the free tree: the largest free size below */
 	struct va_link list;		/* in a pool; else unlinked */
 	struct vm_struct *vm;		/* busy areas of vmalloc, vmap; NULL otherwise */
-	uint32_t flags;			/* VMAP_RAM | the encoded vmap node id */
+	struct vmap_block *vb;		/* a busy VMAP_BLOCK area's block */
+	uint32_t flags;			/* VMAP_RAM, VMAP_BLOCK | the encoded vmap node id */
+};
+
+/*
+** A vmap_block: one VMAP_BLOCK_SIZE area that vm_map_ram() of up to
+** VMAP_MAX_ALLOC pages carves from the front, power-of-two pieces at a
+** time (vb_alloc); freed pieces only count as dirty until all of it is,
+** and then the area is freed (vb_free).
+*/
+struct vmap_block {
+	struct vmap_area *va;
+	uint64_t free, dirty;		/* pages not yet handed out; pages given back */
+	uint64_t dirty_min, dirty_max;	/* the range given back since the last flush */
+	int cpu;			/* whose vmap_block_queue lists it while it has free pages */
+	struct va_link free_list;	/* in that CPU's queue, when free > 0 */
+	struct va_link all;		/* every block of the machine */
 };
 
 struct vmap_pool {
@@ -95,6 +115,8 @@ struct vmalloc_state {
 	uint64_t nr_purges;		/* purges that freed lazy areas */
 	uint64_t nr_kernel_tlb_flush_all;	/* of them, flush_tlb_all()s */
 	bool drain_pending;		/* drain_vmap_work was scheduled */
+	struct va_link vbq_free[MEMLAB_MAX_CPUS];	/* vmap_block_queue.free, per CPU */
+	struct va_link blocks;		/* every vmap_block */
 };
 
 static bool is_pow2(uint64_t x)
@@ -264,6 +286,9 @@ static int vmalloc_init(memlab_machine *m)
 	}
 	vs->nr_nodes = n;
 	vs->zone_size = n > 1 ? (uint64_t)VMAP_ZONE_PAGES << m->page_shift : 1;
+	for (int c = 0; c < MEMLAB_MAX_CPUS; c++)
+		va_list_init(&vs->vbq_free[c]);
+	va_list_init(&vs->blocks);
 	for (unsigned i = 0; i < n; i++)
 		for (unsigned p = 0; p < MAX_VA_SIZE_PAGES; p++)
 			va_list_init(&vs->nodes[i].pool[p].head);
@@ -329,6 +354,12 @@ void vmalloc_destroy(memlab_machine *m)
 				va_list_del(&va->list);
 				vmap_area_free(m, va);
 			}
+	}
+	while (!va_list_empty(&vs->blocks)) {
+		struct vmap_block *vb = container_of(vs->blocks.next, struct vmap_block, all);
+
+		va_list_del(&vb->all);
+		ml_free(m, vb, sizeof(*vb));
 	}
 	for (int c = 0; c < m->nr_cpus; c++)
 		ml_free(m, vs->ne_fit_preload[c], sizeof(struct vmap_area));
@@ -835,6 +866,8 @@ static void vmalloc_run_deferred(memlab_machine *m)
 
 /* ===================== allocating address space ===================== */
 
+static void purge_fragmented_blocks_allcpus(memlab_machine *m, struct vmalloc_state *vs);
+
 /* preload_this_cpu_lock(): a spare area for a split, unless this CPU has one. */
 static void preload_this_cpu(memlab_machine *m, struct vmalloc_state *vs)
 {
@@ -903,7 +936,8 @@ static int alloc_vmap_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t
 		addr = 0;
 		if (!gfpflags_allow_blocking(gfp) || purged)
 			break;
-		purge_vmap_area_lazy(m, vs, true);	/* reclaim_and_purge_vmap_areas */
+		purge_fragmented_blocks_allcpus(m, vs);	/* reclaim_and_purge_vmap_areas */
+		purge_vmap_area_lazy(m, vs, true);
 		purged = true;
 	}
 	if (!addr) {
@@ -1190,6 +1224,231 @@ static void __vfree(memlab_machine *m, uint64_t addr)
 		return;
 	vm_free_pages(m, vm);
 	free_page_array(m, vm);
+}
+
+/* ===================== vm_map_ram: vmap blocks ===================== */
+
+/*
+** VMAP_BBMAP_BITS, the pages of a vmap block: VMALLOC_SPACE's pages over
+** roundup_pow_of_two(NR_CPUS) and 16, clamped to 2 * VMAP_MAX_ALLOC ..
+** 1024 (256 pages, 1 MiB, with 4K pages and NR_CPUS 8192).
+*/
+static uint64_t vmap_bbmap_bits(const memlab_machine *m)
+{
+	uint64_t bits = (VMALLOC_SPACE >> m->page_shift) / CONFIG_NR_CPUS / 16;
+
+	if (bits < 2 * VMAP_MAX_ALLOC)
+		bits = 2 * VMAP_MAX_ALLOC;
+	return bits > 1024 ? 1024 : bits;
+}
+
+/* get_order() of a size of pages pages. */
+static unsigned pages_order(uint64_t pages)
+{
+	unsigned order = 0;
+
+	while ((1ull << order) < pages)
+		order++;
+	return order;
+}
+
+/*
+** new_vmap_block(): a block-sized, block-aligned area with no guard page,
+** its first 1 << order pages handed out at *addr, queued on this CPU's
+** list of blocks with free pages.
+*/
+static int new_vmap_block(memlab_machine *m, struct vmalloc_state *vs, unsigned order,
+			  uint64_t *addr)
+{
+	uint64_t bits = vmap_bbmap_bits(m), size = bits << m->page_shift;
+	struct vmap_block *vb = kmem_cache_alloc(m, sizeof(*vb));
+	struct vmap_area *va;
+	int cpu = smp_processor_id(m), err;
+
+	if (!vb)
+		return -MEMLAB_ENOMEM;
+	err = alloc_vmap_area(m, vs, size, size, vmalloc_start(m), vmalloc_end(m),
+			      MEMLAB_GFP_KERNEL, VMAP_RAM | VMAP_BLOCK, &va);
+	if (err) {
+		ml_free(m, vb, sizeof(*vb));
+		return err;
+	}
+	vb->va = va;
+	va->vb = vb;
+	vb->free = bits - (1ull << order);
+	vb->dirty_min = bits;
+	vb->cpu = cpu;
+	va_list_insert(&vb->all, vs->blocks.prev, &vs->blocks);
+	va_list_insert(&vb->free_list, vs->vbq_free[cpu].prev, &vs->vbq_free[cpu]);
+	*addr = va->va_start;
+	return 0;
+}
+
+/* vb_alloc(): 1 << order pages from the first of this CPU's blocks that has them. */
+static int vb_alloc(memlab_machine *m, struct vmalloc_state *vs, uint64_t pages, uint64_t *addr)
+{
+	unsigned order = pages_order(pages);
+	struct va_link *head = &vs->vbq_free[smp_processor_id(m)];
+
+	for (struct va_link *l = head->next; l != head; l = l->next) {
+		struct vmap_block *vb = container_of(l, struct vmap_block, free_list);
+
+		if (vb->free < 1ull << order)
+			continue;
+		*addr = vb->va->va_start + ((vmap_bbmap_bits(m) - vb->free) << m->page_shift);
+		vb->free -= 1ull << order;
+		if (!vb->free)
+			va_list_del(&vb->free_list);
+		return 0;
+	}
+	return new_vmap_block(m, vs, order, addr);
+}
+
+/* free_vmap_block(): the whole block's area to the lazily freed ones. */
+static void free_vmap_block(memlab_machine *m, struct vmalloc_state *vs, struct vmap_block *vb)
+{
+	struct vmap_area *va = vb->va;
+
+	rb_erase_augmented(&va->rb_node, &vs->nodes[addr_to_node_id(vs, va->va_start)].busy, NULL);
+	va->vb = NULL;
+	free_vmap_area_noflush(m, vs, va);
+	if (!va_list_empty(&vb->free_list))
+		va_list_del(&vb->free_list);
+	va_list_del(&vb->all);
+	ml_free(m, vb, sizeof(*vb));
+}
+
+/*
+** purge_fragmented_blocks_allcpus(), when address space runs out: a
+** block whose pages are all either given back or never handed out is
+** freed.
+*/
+static void purge_fragmented_blocks_allcpus(memlab_machine *m, struct vmalloc_state *vs)
+{
+	uint64_t bits = vmap_bbmap_bits(m);
+
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++) {
+		struct va_link *head = &vs->vbq_free[cpu], *l = head->next;
+
+		while (l != head) {
+			struct vmap_block *vb = container_of(l, struct vmap_block, free_list);
+
+			l = l->next;
+			if (vb->free + vb->dirty == bits && vb->dirty != bits)
+				free_vmap_block(m, vs, vb);
+		}
+	}
+}
+
+/* The busy area holding addr, in whichever node lists it (find_vmap_area). */
+static struct vmap_area *find_vmap_area(struct vmalloc_state *vs, uint64_t addr)
+{
+	for (unsigned i = 0; i < vs->nr_nodes; i++) {
+		struct vmap_area *va = addr_tree_find(&vs->nodes[i].busy, addr);
+
+		if (va)
+			return va;
+	}
+	return NULL;
+}
+
+/*
+** vb_free(): unmap pages pages at addr and count them, with the rest of
+** their 1 << order, as given back; a block given back whole is freed.
+*/
+static int vb_free(memlab_machine *m, struct vmalloc_state *vs, uint64_t addr, uint64_t pages)
+{
+	uint64_t bits = vmap_bbmap_bits(m), nr = 1ull << pages_order(pages), offset;
+	struct vmap_area *va = find_vmap_area(vs, addr);
+	struct vmap_block *vb = va ? va->vb : NULL;
+
+	if (!vb) {
+		ml_report(m, "BUG: vm_unmap_ram: no vmap block holds 0x%" PRIx64, addr);
+		return -MEMLAB_EINVAL;
+	}
+	offset = (addr - va->va_start) >> m->page_shift;
+	vunmap_range(m, vs, addr, addr + (pages << m->page_shift));
+	if (offset < vb->dirty_min)
+		vb->dirty_min = offset;
+	if (offset + nr > vb->dirty_max)
+		vb->dirty_max = offset + nr;
+	vb->dirty += nr;
+	if (vb->dirty == bits)
+		free_vmap_block(m, vs, vb);
+	return 0;
+}
+
+/*
+** vm_unmap_ram(): a vm_map_ram() mapping of count pages at addr goes --
+** from its block, or (above VMAP_MAX_ALLOC) its own area, lazily freed.
+** An address vm_map_ram did not return is reported: -MEMLAB_EINVAL.
+*/
+int memlab_vm_unmap_ram(memlab_machine *m, uint64_t addr, uint64_t count)
+{
+	struct vmalloc_state *vs;
+	struct vmap_area *va;
+	int err = 0;
+
+	if (!m)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	vs = m->vmalloc;
+	if (!vs || !count || !is_vmalloc_addr(m, addr) || (addr & (m->page_size - 1))) {
+		ml_report(m, "kernel BUG at mm/vmalloc.c: vm_unmap_ram(0x%" PRIx64 ", %" PRIu64 ")",
+			  addr, count);
+		return -MEMLAB_EINVAL;
+	}
+	if (count <= VMAP_MAX_ALLOC) {
+		err = vb_free(m, vs, addr, count);
+	} else if (!(va = find_vmap_area(vs, addr)) || va->vm || !(va->flags & VMAP_RAM) ||
+		   (va->flags & VMAP_BLOCK)) {
+		ml_report(m, "WARNING: vm_unmap_ram: no vm_map_ram area at 0x%" PRIx64, addr);
+		err = -MEMLAB_EINVAL;
+	} else {
+		rb_erase_augmented(&va->rb_node, &vs->nodes[addr_to_node_id(vs, va->va_start)].busy,
+				   NULL);
+		vunmap_range(m, vs, va->va_start, va->va_end);
+		free_vmap_area_noflush(m, vs, va);
+	}
+	vmalloc_run_deferred(m);
+	return err;
+}
+
+/*
+** vm_map_ram(): count frames mapped at consecutive addresses without a
+** guard page, from a per-CPU vmap block up to VMAP_MAX_ALLOC (64) pages,
+** else in an area of their own; vmallocinfo lists either as
+** "vm_map_ram".  -MEMLAB_EINVAL for count 0 or a pfn outside RAM,
+** -MEMLAB_ENOMEM without memory or address space.
+*/
+int memlab_vm_map_ram(memlab_machine *m, const uint64_t *pfns, uint64_t count, uint64_t *addr)
+{
+	struct vmalloc_state *vs;
+	struct vmap_area *va;
+	int err;
+
+	if (!m || !pfns || !addr || !count)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if (count > totalram_pages(m) || !(vs = vmalloc_state(m)))
+		return -MEMLAB_ENOMEM;
+	if (count <= VMAP_MAX_ALLOC) {
+		err = vb_alloc(m, vs, count, addr);
+	} else if (!(err = alloc_vmap_area(m, vs, count << m->page_shift, m->page_size,
+					   vmalloc_start(m), vmalloc_end(m), MEMLAB_GFP_KERNEL,
+					   VMAP_RAM, &va))) {
+		*addr = va->va_start;
+	}
+	if (err)
+		return -MEMLAB_ENOMEM;
+	err = vmap_pages_range(m, vs, *addr, pfns, count);
+	if (err) {
+		memlab_vm_unmap_ram(m, *addr, count);
+		return err == -MEMLAB_EINVAL ? err : -MEMLAB_ENOMEM;
+	}
+	return 0;
 }
 
 /* ===================== allocating memory ===================== */

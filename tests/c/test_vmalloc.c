@@ -432,6 +432,56 @@ TEST(vmap_maps_given_frames)
 	memlab_destroy(m);
 }
 
+/* ---- vm_map_ram ---- */
+
+/*
+** Up to 64 pages come from a 256-page vmap block (1 MiB, block-aligned,
+** no guard), power-of-two pieces from its front; more get an area of
+** their own.  The block goes (lazily) once every page was given back.
+*/
+TEST(vm_map_ram_blocks)
+{
+	static const uint64_t counts[] = { 1, 3, 64, 64, 64, 32, 16, 8, 2, 1 };
+	memlab_machine *m = make_x86(64 << 20);
+	uint64_t pfns[65], a[10], big;
+	char c = 0;
+
+	ASSERT(m);
+	for (int i = 0; i < 65; i++)
+		ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfns[i]));
+	ASSERT_OK(memlab_write_phys(m, pfns[0] * PAGE, "r", 1));
+	for (int i = 0; i < 10; i++)
+		ASSERT_OK(memlab_vm_map_ram(m, pfns, counts[i], &a[i]));
+	ASSERT_EQ(a[0], START_L4);
+	ASSERT_EQ(a[1], START_L4 + PAGE);		/* order 2: 4 pages from page 1 */
+	ASSERT_EQ(a[2], START_L4 + 5 * PAGE);
+	ASSERT_EQ(a[9], START_L4 + 255 * PAGE);	/* the block is full */
+	ASSERT_OK(memlab_kread(m, a[1], &c, 1));
+	ASSERT_EQ(c, 'r');
+	ASSERT_OK(memlab_vm_map_ram(m, pfns, 65, &big));
+	ASSERT_EQ(big, START_L4 + (1 << 20));
+	ASSERT_STREQ(vmallocinfo(m),
+		     "0xffffc90000000000-0xffffc90000100000 1048576 vm_map_ram\n"
+		     "0xffffc90000100000-0xffffc90000141000  266240 vm_map_ram\n");
+	ASSERT_EQ(check_count(m), 0);
+	for (int i = 0; i < 9; i++)
+		ASSERT_OK(memlab_vm_unmap_ram(m, a[i], counts[i]));
+	ASSERT_EQ(memlab_kread(m, a[1], &c, 1), -MEMLAB_EFAULT);
+	ASSERT_EQ(memlab_vmap_areas(m, NULL, 0), 2);	/* 255 of 256 given back */
+	ASSERT_OK(memlab_vm_unmap_ram(m, a[9], counts[9]));
+	ASSERT_OK(memlab_vm_unmap_ram(m, big, 65));
+	ASSERT_STREQ(vmallocinfo(m),
+		     "0xffffc90000000000-0xffffc90000100000 1048576 unpurged vm_area\n"
+		     "0xffffc90000100000-0xffffc90000141000  266240 unpurged vm_area\n");
+	ASSERT_EQ(memlab_vm_unmap_ram(m, big, 65), -MEMLAB_EINVAL);
+	ASSERT(strstr(reports, "vm_unmap_ram: no vm_map_ram area at 0xffffc90000100000"));
+	ASSERT_EQ(memlab_vm_unmap_ram(m, START_L4 + 8 * PAGE, 1), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_vm_unmap_ram(m, 0x1000, 1), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_vm_map_ram(m, pfns, 0, &big), -MEMLAB_EINVAL);
+	ASSERT_EQ(check_count(m), 0);
+	memlab_destroy(m);
+}
+
 /* ---- nodes and pools ---- */
 
 /*
@@ -649,7 +699,7 @@ static uint64_t rnd(uint64_t n)
 }
 
 /*
-** vmalloc (small, large, huge, aligned, guardless), vmap and frees in a
+** vmalloc (small, large, huge, aligned, guardless), vmap, vm_map_ram and frees in a
 ** random order on two CPUs' worth of vmap nodes, with page allocations
 ** failing now and then: after every step the checker finds nothing, and
 ** at the end every frame vmalloc took is back.
@@ -659,10 +709,13 @@ TEST(random_operations_keep_the_invariants)
 	static const uint64_t sizes[] = { 1, 4096, 8192, 12288, 65536, 1 << 20, 2 << 20, 3 << 20 };
 	memlab_machine *m = make_machine(X86, 0, 0, 128 << 20, 2);
 	struct memlab_fault_attr fa;
-	uint64_t live[64] = { 0 }, big[64] = { 0 }, vmapped[64] = { 0 }, pfns[4];
+	uint64_t live[64] = { 0 }, big[64] = { 0 }, vmapped[64] = { 0 }, pfns[80];
+	uint64_t ram[64] = { 0 }, ram_count[64] = { 0 };
 	long long free0;
 
 	ASSERT(m);
+	for (int k = 0; k < 80; k++)
+		ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &pfns[k]));
 	free0 = meminfo(m, "MemFree:");
 	memlab_fault_attr_init(&fa, "fail_page_alloc");
 	fa.probability = 2;
@@ -683,11 +736,17 @@ TEST(random_operations_keep_the_invariants)
 		} else if (vmapped[i]) {
 			ASSERT_OK(memlab_vunmap(m, vmapped[i]));
 			vmapped[i] = 0;
-		} else if (rnd(4) == 0) {
+		} else if (ram[i]) {
+			ASSERT_OK(memlab_vm_unmap_ram(m, ram[i], ram_count[i]));
+			ram[i] = 0;
+		} else if (rnd(4) == 0) {	/* frames mapped twice are fine */
 			memlab_inject(m, "fail_page_alloc", NULL);
-			for (int k = 0; k < 4; k++)
-				pfns[k] = rnd(16) + 4096;	/* any frames, mapped twice is fine */
-			ASSERT_OK(memlab_vmap(m, pfns, 1 + rnd(4), NULL, &vmapped[i]));
+			if (rnd(2)) {
+				ASSERT_OK(memlab_vmap(m, pfns + rnd(8), 1 + rnd(4), NULL, &vmapped[i]));
+			} else {
+				ram_count[i] = 1 + (rnd(3) ? rnd(8) : rnd(72));
+				ASSERT_OK(memlab_vm_map_ram(m, pfns, ram_count[i], &ram[i]));
+			}
 			memlab_inject(m, "fail_page_alloc", &fa);
 		} else {
 			o.align = rnd(3) ? 0 : 1ull << (12 + rnd(6));
@@ -710,6 +769,8 @@ TEST(random_operations_keep_the_invariants)
 			ASSERT_OK(memlab_vfree(m, live[i]));
 		if (vmapped[i])
 			ASSERT_OK(memlab_vunmap(m, vmapped[i]));
+		if (ram[i])
+			ASSERT_OK(memlab_vm_unmap_ram(m, ram[i], ram_count[i]));
 	}
 	ASSERT_EQ(meminfo(m, "VmallocUsed:"), 0);
 	ASSERT_EQ(free0 - meminfo(m, "MemFree:"),
@@ -732,6 +793,7 @@ int main(void)
 	RUN(failure_at_every_step);
 	RUN(failslab_on_the_vm_struct);
 	RUN(vmap_maps_given_frames);
+	RUN(vm_map_ram_blocks);
 	RUN(vmallocinfo_by_node);
 	RUN(purged_areas_pooled_per_node);
 	RUN(huge_pmd_mappings);

@@ -246,6 +246,24 @@ function TestKernelAddresses:test_vmap()
   lu.assertTrue(m:check())
 end
 
+function TestKernelAddresses:test_vm_map_ram()
+  local m <close> = memlab.new{ ram = "64M" }
+  local p1 = m:alloc_pages(0)
+  m:write_phys(p1 * PAGE, "ram")
+  local a = m:vm_map_ram({ p1 })
+  lu.assertEquals(a, START)
+  lu.assertEquals(m:kread(a, 3), "ram")
+  lu.assertEquals(m:vm_map_ram({ p1, p1 }), START + PAGE)    -- the same 1M vmap block
+  lu.assertEquals(m:proc("vmallocinfo"), "0xffffc90000000000-0xffffc90000100000 1048576 vm_map_ram\n")
+  lu.assertEquals(m:vmallocinfo()[1].kind, "vm_map_ram")
+  lu.assertTrue(m:vm_unmap_ram(a, 1))
+  assert_errno("EFAULT", 14, m:kread(a, 1))
+  assert_raises({ "vm_unmap_ram", "no vmap block holds" }, m.vm_unmap_ram, m, START + 0x200000, 1)
+  assert_rejects(m, "vm_unmap_ram", { START, 1 }, 2, { NIL, 0, -1, 1.5 })
+  assert_rejects(m, "vm_map_ram", { { 1 } }, 1, { NIL, {}, { -1 } })
+  lu.assertTrue(m:check())
+end
+
 function TestKernelAddresses:test_other_layouts()
   for _, c in ipairs{
     { arch = "x86_64", va_bits = 57, start = 0xffa0000000000000, direct = 0xff11000000000000 },

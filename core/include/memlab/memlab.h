@@ -1290,6 +1290,21 @@ MEMLAB_API int (memlab_vmap) (memlab_machine *m, const uint64_t *pfns,
 			      uint64_t count, const char *caller,
 			      uint64_t *addr);
 
+/*
+** vm_map_ram(): count frames mapped at consecutive kernel addresses with
+** no guard page -- up to 64 pages (VMAP_MAX_ALLOC) carved from a per-CPU
+** vmap block of VMAP_BBMAP_BITS pages (256 with 4K pages), larger in an
+** area of their own; vmallocinfo shows either as "vm_map_ram".
+** -MEMLAB_EINVAL for count 0 or a pfn outside RAM, -MEMLAB_ENOMEM.
+** memlab_vm_unmap_ram() takes the address and the same count; a block
+** is freed (lazily) once all its pages were given back.  An address
+** vm_map_ram did not return is reported and gives -MEMLAB_EINVAL.
+*/
+MEMLAB_API int (memlab_vm_map_ram) (memlab_machine *m, const uint64_t *pfns,
+				    uint64_t count, uint64_t *addr);
+MEMLAB_API int (memlab_vm_unmap_ram) (memlab_machine *m, uint64_t addr,
+				      uint64_t count);
+
 /* vmalloc_to_pfn(): the frame mapped at a vmalloc address; -MEMLAB_EFAULT if none. */
 MEMLAB_API int (memlab_vmalloc_to_pfn) (memlab_machine *m, uint64_t addr,
 					uint64_t *pfn);
