@@ -80,7 +80,7 @@ static void vmalloc_option(lua_State *L, lmachine *lm, struct memlab_vmalloc_opt
 /*
 ** m:vmalloc(size [, { caller =, gfp =, align =, no_guard =, task =, huge = }]) -->
 ** addr | nil, "ENOMEM", 12 (nil, "EINVAL", 22 for size 0; nil,
-** "SIGKILL", 9 when the OOM killer took the task; nil, "EOPNOTSUPP", 95
+** "SIGKILL", 9 when it failed and the OOM killer took the task; nil, "EOPNOTSUPP", 95
 ** for huge on arm64).  The caller (what
 ** vmallocinfo prints) defaults to "memlab_vmalloc+0x0/0x0".
 */
@@ -104,7 +104,8 @@ static int m_vmalloc(lua_State *L)
 	lmemlab_begin_call(lm);
 	rc = memlab_vmalloc(lmemlab_machine_core(lm), size, &o, &addr);
 	lmemlab_end_call(L, lm, "vmalloc", rc);
-	if (o.task && (nres = lmemlab_pushkilled(L, lm, o.task, pid)))
+	/* an area allocated stays the script's to free, even for a task killed meanwhile */
+	if (rc < 0 && o.task && (nres = lmemlab_pushkilled(L, lm, o.task, pid)))
 		return nres;
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);

@@ -1545,9 +1545,9 @@ static unsigned vm_area_alloc_pages(memlab_machine *m, struct vm_struct *vm, uin
 }
 
 /*
-** __vmalloc_area_node(): the pages of the area va, order 0, from the
-** buddy allocator (__GFP_NOWARN: the failure is vmalloc's to report),
-** then mapped.  On failure everything goes as vfree() would free it (the
+** __vmalloc_area_node(): the pages of the area va, in blocks of its page
+** order (0, or the PMD order for a huge area), from the buddy allocator
+** (__GFP_NOWARN: the failure is vmalloc's to report), then mapped.  On failure everything goes as vfree() would free it (the
 ** address space lazily) and -MEMLAB_ENOMEM is returned.
 */
 static int vmalloc_area_node(memlab_machine *m, struct vmalloc_state *vs, struct vmap_area *va,

@@ -150,6 +150,12 @@ function TestVmalloc:test_gfp_kernel_account_charges_the_task_memcg()
   lu.assertEquals(stat("vmalloc"), 0)
   lu.assertEquals(stat("kernel"), 0)
   m:vfree(a)
+  -- past memory.max the charge fails (nothing to kill here): every page goes back
+  cg:write("memory.max", "1M")
+  assert_errno("ENOMEM", 12, m:vmalloc("4M", { gfp = "GFP_KERNEL_ACCOUNT", task = p }))
+  lu.assertStrContains(m:dmesg(), "a.out: vmalloc error: size 1048576, failed to allocate pages, mode:0x400cc2(GFP_KERNEL_ACCOUNT|__GFP_HIGHMEM), nodemask=(null)")
+  lu.assertEquals(stat("vmalloc"), 0)
+  lu.assertEquals(meminfo(m, "VmallocUsed"), 0)
   lu.assertTrue(m:check())
 end
 
