@@ -6,6 +6,8 @@
 ** the address space with a purge (and a kernel TLB flush) once more than
 ** lazy_max_pages() wait, /proc/vmallocinfo, and the kernel's own view of
 ** memory through the direct map and the vmalloc range (kread, kwrite).
+** Also vmalloc_huge's PMD mappings (x86-64), vmap(), and vm_map_ram()
+** with its per-CPU vmap blocks.
 **
 ** The data structures are Linux's:
 **   - the free space is a red-black tree of free areas by address,
