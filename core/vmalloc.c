@@ -1862,6 +1862,7 @@ int memlab_vmalloc_info(memlab_machine *m, struct memlab_vmalloc_info *info)
 	info->vmalloc_end = vmalloc_end(m);
 	info->page_offset = page_offset(m);
 	info->lazy_max_pages = lazy_max_pages(m);
+	info->kernel_pgd = UINT64_MAX;
 	if (!vs)
 		return 0;
 	info->nr_vmalloc_pages = vs->nr_vmalloc_pages;
