@@ -243,6 +243,15 @@ void (lmemlab_tlb_machine_methods) (lua_State *L);
 /* Add run_on to the task methods at the top. */
 void (lmemlab_tlb_task_methods) (lua_State *L);
 
+/* ===================== lvmalloc.c: kernel memory ===================== */
+
+/*
+** Add vmalloc, vfree, vmap, vunmap, vmallocinfo, vmalloc_stats,
+** vmalloc_to_pfn, kread, kwrite, page_address, virt_to_pfn to the machine
+** methods table at the top.
+*/
+void (lmemlab_vmalloc_machine_methods) (lua_State *L);
+
 /* ljson.c */
 int lmemlab_json_encode(lua_State *L);
 

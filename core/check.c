@@ -5,6 +5,7 @@
 */
 #include "mm.h"
 #include "slab.h"
+#include "vmalloc.h"
 
 int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -19,5 +20,6 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += oom_check(m, fn, ud);
 	n += compaction_check(m, fn, ud);
 	n += slab_check(m, fn, ud);
+	n += vmalloc_check(m, fn, ud);
 	return n;
 }

@@ -22,6 +22,7 @@ struct obj_stock_pcp;
 struct cgroup_of;
 struct cpu_fbatches;
 struct vm_area_struct;
+struct vmalloc_state;
 
 #define PFN_NONE		UINT32_MAX	/* end of a free list */
 #define PFN_POISON1		(UINT32_MAX - 1)	/* a deleted entry's links (LIST_POISON1, 2) */
@@ -238,6 +239,8 @@ enum {
 	TP_MM_COMPACTION_DEFER_COMPACTION, TP_MM_COMPACTION_DEFER_RESET,
 	/* slab.c */
 	TP_KMALLOC, TP_KFREE, TP_KMEM_CACHE_ALLOC, TP_KMEM_CACHE_FREE,
+	/* vmalloc.c */
+	TP_ALLOC_VMAP_AREA, TP_PURGE_VMAP_AREA_LAZY, TP_FREE_VMAP_AREA_NOFLUSH,
 	NR_TRACEPOINTS
 };
 
@@ -361,6 +364,8 @@ struct memlab_machine {
 	struct tlb_machine *tlb;
 	/* the slab allocator (slab.c) */
 	struct slab_machine *slab;
+	/* vmalloc's areas and init_mm's page table (vmalloc.c), NULL until first used */
+	struct vmalloc_state *vmalloc;
 
 	/* statistics: every /proc/vmstat item, in Linux's order */
 	uint64_t vmstat[NR_VMSTAT_ITEMS];
@@ -632,6 +637,38 @@ static inline uint8_t *frame_wptr(memlab_machine *m, uint64_t pfn, size_t off, s
 {
 	frame_dirty(m, pfn, off, len);
 	return m->backing + (pfn << m->page_shift) + off;
+}
+
+/*
+** The direct map (the kernel's linear map of all RAM): PAGE_OFFSET is
+** where physical address 0 appears.  x86-64: 0xffff888000000000 with
+** 4-level paging, 0xff11000000000000 with 5-level (page_64_types.h
+** __PAGE_OFFSET_BASE_L4/_L5, no KASLR); arm64: -(1 << VA_BITS)
+** (asm/memory.h _PAGE_OFFSET), memlab's RAM starting at PHYS_OFFSET 0.
+*/
+#define PFN_INVALID	UINT64_MAX	/* kaddr_to_pfn(): not a direct-map address of RAM */
+
+static inline uint64_t page_offset(const memlab_machine *m)
+{
+	if (m->arch == MEMLAB_ARCH_X86_64)
+		return m->va_bits == 57 ? 0xff11000000000000ull : 0xffff888000000000ull;
+	return 0 - (1ull << m->va_bits);
+}
+
+/* page_address() / __va(): the direct-map address of frame pfn (pfn < nr_frames). */
+static inline uint64_t pfn_to_kaddr(const memlab_machine *m, uint64_t pfn)
+{
+	return page_offset(m) + (pfn << m->page_shift);
+}
+
+/* virt_to_pfn() / __pa() >> PAGE_SHIFT of a direct-map address, PFN_INVALID for another. */
+static inline uint64_t kaddr_to_pfn(const memlab_machine *m, uint64_t addr)
+{
+	uint64_t off = addr - page_offset(m);
+
+	if (addr < page_offset(m) || off >= m->ram)
+		return PFN_INVALID;
+	return off >> m->page_shift;
 }
 
 /* folio_nr_pages(): a huge page's head counts for all its pages. */

@@ -11,6 +11,7 @@
 
 #include "internal.h"
 #include "tlb.h"
+#include "vmalloc.h"
 #include "memcontrol.h"
 #include "slab.h"
 
@@ -547,6 +548,7 @@ void memlab_destroy(memlab_machine *m)
 	mm_release_all(m);
 	memlab_trace_stop(m);
 	tlb_free(m);
+	vmalloc_destroy(m);
 	vm_area_cache_destroy(m);
 	slab_exit(m);
 	swap_free_all(m);

@@ -1548,7 +1548,7 @@ static const struct memory_stat {
 	{ "kernel", MEMCG_KMEM, 0, 0 }, { "kernel_stack", -1, 0, 1 },
 	{ "pagetables", NR_PAGE_TABLE_PAGES, 0, 1 }, { "sec_pagetables", -1, 0, 1 },
 	{ "percpu", -1, 0, 0 }, { "sock", -1, 0, 0 },
-	{ "vmalloc", -1, 0, 0 }, { "shmem", NR_SHMEM, 0, 1 },
+	{ "vmalloc", MEMCG_VMALLOC, 0, 0 }, { "shmem", NR_SHMEM, 0, 1 },
 	{ "zswap", -1, 0, 0 }, { "zswapped", -1, 0, 0 },
 	{ "file_mapped", NR_MAPPED, 0, 1 }, { "file_dirty", NR_DIRTY, 0, 1 },
 	{ "file_writeback", NR_WRITEBACK, 0, 1 }, { "swapcached", NR_SWAPCACHED, 0, 1 },

@@ -20,7 +20,7 @@ enum memcg_memory_event {
 };
 
 /* The memcg's statistics: the node's vmstat items, then its own. */
-enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_SWAP, MEMCG_NR_STAT };
+enum { MEMCG_KMEM = NR_VMSTAT_ITEMS, MEMCG_SWAP, MEMCG_VMALLOC, MEMCG_NR_STAT };
 
 /*
 ** mm/page_counter.c: a usage and its limits, in pages, charged up the

@@ -284,12 +284,15 @@ bool pt_swap_entry(const struct pt_format *f, uint64_t e, uint64_t *offset, bool
 ** pud_populate(), p4d_populate() and pgd_populate() write it for a user
 ** mm: x86 _PAGE_TABLE; arm64 PMD_TYPE_TABLE | PMD_TABLE_PXN (6.x sets
 ** PXNTable in user table entries, so no user page is kernel-executable).
+** For init_mm (pmd_populate_kernel()): x86 _KERNPG_TABLE, without
+** _PAGE_USER; arm64 UXNTable instead of PXNTable.
 */
 uint64_t pt_mktable(const struct pt_format *f, uint64_t pfn)
 {
 	if (f->arch == MEMLAB_ARCH_X86_64)
-		return ((pfn << 12) & X86_PTE_PFN_MASK) | _PAGE_TABLE;
-	return ((pfn << f->page_shift) & ARM64_OA_MASK) | PMD_TYPE_TABLE | PMD_TABLE_PXN;
+		return ((pfn << 12) & X86_PTE_PFN_MASK) | (f->kernel ? _KERNPG_TABLE : _PAGE_TABLE);
+	return ((pfn << f->page_shift) & ARM64_OA_MASK) | PMD_TYPE_TABLE |
+	       (f->kernel ? PMD_TABLE_UXN : PMD_TABLE_PXN);
 }
 
 /*
@@ -399,14 +402,20 @@ int pt_flag_names(const struct pt_format *f, unsigned level, uint64_t entry, cha
 
 /* ===================== table frames ===================== */
 
-/* pagetable_alloc(GFP_PGTABLE_USER, 0) with mm_inc_nr_ptes() and NR_PAGETABLE. */
+/*
+** pagetable_alloc(GFP_PGTABLE_USER, 0) with mm_inc_nr_ptes() and
+** NR_PAGETABLE.  init_mm's tables are GFP_PGTABLE_KERNEL, charged to no
+** memcg, and since 6.15 count in NR_PAGETABLE too (every level's
+** pagetable_*_ctor runs for kernel tables: __pte_alloc_one_kernel).
+*/
 int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 {
-	int err = alloc_pages(m, 0, GFP_PGTABLE_USER, pfn);
+	uint32_t gfp = mm->pt.kernel ? GFP_PGTABLE_KERNEL : GFP_PGTABLE_USER;
+	int err = alloc_pages(m, 0, gfp, pfn);
 
 	if (err)
 		return err;
-	if ((err = memcg_kmem_charge_page(m, *pfn, 0, GFP_PGTABLE_USER))) {	/* __GFP_ACCOUNT */
+	if (!mm->pt.kernel && (err = memcg_kmem_charge_page(m, *pfn, 0, gfp))) {	/* __GFP_ACCOUNT */
 		memlab_free_pages(m, *pfn, 0);
 		return err;
 	}

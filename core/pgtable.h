@@ -32,8 +32,9 @@ struct mmu_gather;
 
 #define PT_MAX_LEVELS	5
 
-/* GFP_PGTABLE_USER (include/asm-generic/pgalloc.h) */
-#define GFP_PGTABLE_USER (MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO | MEMLAB___GFP_ACCOUNT)
+/* GFP_PGTABLE_KERNEL, GFP_PGTABLE_USER (include/asm-generic/pgalloc.h) */
+#define GFP_PGTABLE_KERNEL (MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO)
+#define GFP_PGTABLE_USER (GFP_PGTABLE_KERNEL | MEMLAB___GFP_ACCOUNT)
 
 /* x86-64 entry bits (arch/x86/include/asm/pgtable_types.h) */
 #define _PAGE_PRESENT	(1ull << 0)
@@ -50,6 +51,7 @@ struct mmu_gather;
 #define _PAGE_NX	(1ull << 63)
 #define X86_PTE_PFN_MASK	0x000ffffffffff000ull	/* bits 12..51 */
 #define _PAGE_TABLE	(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)
+#define _KERNPG_TABLE	(_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY)
 
 /* arm64 stage-1 descriptor bits (arch/arm64/include/asm/pgtable-hwdef.h, pgtable-prot.h) */
 #define PTE_VALID	(1ull << 0)
@@ -73,7 +75,7 @@ struct mmu_gather;
 #define PTE_DIRTY	(1ull << 55)	/* software */
 #define PTE_SPECIAL	(1ull << 56)	/* software */
 #define PMD_TABLE_PXN	(1ull << 59)	/* PXNTable, set in user table entries */
-#define PMD_TABLE_UXN	(1ull << 60)
+#define PMD_TABLE_UXN	(1ull << 60)	/* UXNTable, set in kernel table entries */
 #define MT_NORMAL	0		/* MAIR index of normal memory (asm/memory.h, 6.x) */
 #define ARM64_OA_MASK	0x0000ffffffffffffull	/* output address bits [47:0] */
 
@@ -90,6 +92,7 @@ struct pt_format {
 	uint64_t ptrs_per_table;	/* PTRS_PER_PTE (= PMD = PUD = P4D) */
 	uint64_t ptrs_per_pgd;		/* PTRS_PER_PGD, maybe fewer */
 	unsigned leaf_levels;		/* bit l set: level l may hold a leaf */
+	bool kernel;			/* init_mm's: GFP_PGTABLE_KERNEL, kernel table entries */
 };
 
 /*

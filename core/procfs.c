@@ -13,6 +13,7 @@
 
 #include "internal.h"
 #include "mm.h"
+#include "vmalloc.h"
 #include "vmstat.h"
 #include "slab.h"
 
@@ -303,18 +304,6 @@ static uint64_t si_mem_available(const memlab_machine *m)
 	return available < 0 ? 0 : (uint64_t)available;
 }
 
-/* VMALLOC_TOTAL in kB: 32 TiB - 1 on x86-64 with 4-level paging. */
-static uint64_t vmalloc_total_kb(const memlab_machine *m)
-{
-	/*
-	** arm64: the value a 48-bit-VA, 4K-page 6.x kernel prints.  The 16K
-	** and 64K layouts differ by their vmemmap size and are not modelled.
-	*/
-	if (m->arch == MEMLAB_ARCH_ARM64)
-		return 135288315904ull;
-	return ((32ull << 40) - 1) >> 10;
-}
-
 static void meminfo_show_lru(memlab_machine *m, struct strbuf *sb)
 {
 	const uint64_t *v = m->vmstat;
@@ -375,7 +364,7 @@ static void meminfo_show_vm(memlab_machine *m, struct strbuf *sb)
 	show_val_kb(m, sb, "Committed_AS:   ",
 		    m->vm_committed_as > 0 ? (uint64_t)m->vm_committed_as : 0);
 	sb_printf(sb, "VmallocTotal:   %8" PRIu64 " kB\n", vmalloc_total_kb(m));
-	show_val_kb(m, sb, "VmallocUsed:    ", 0);
+	show_val_kb(m, sb, "VmallocUsed:    ", vmalloc_nr_pages(m));
 	show_val_kb(m, sb, "VmallocChunk:   ", 0);
 	show_val_kb(m, sb, "Percpu:         ", 0);
 	show_val_kb(m, sb, "AnonHugePages:  ", v[NR_ANON_TRANSPARENT_HUGEPAGES] * thp);
@@ -522,6 +511,7 @@ static const struct proc_file {
 	{ "extfrag/unusable_index", unusable_show },
 	{ "swaps", swaps_show },
 	{ "slabinfo", slabinfo_show },
+	{ "vmallocinfo", vmallocinfo_show },
 };
 
 /*

@@ -88,22 +88,9 @@ static uint32_t align_up(uint32_t x, uint32_t a)
 	return (x + a - 1) / a * a;
 }
 
-/*
-** PAGE_OFFSET: x86-64 page_offset_base without KASLR (4-level
-** 0xffff888000000000, 5-level 0xff11000000000000); arm64
-** _PAGE_OFFSET(VA_BITS) = -(1 << VA_BITS), the linear map starting at
-** physical address 0 (memlab's RAM does).
-*/
-uint64_t slab_page_offset(const memlab_machine *m)
-{
-	if (m->arch == MEMLAB_ARCH_ARM64)
-		return ~0ull << m->va_bits;
-	return m->va_bits > 48 ? 0xff11000000000000ull : 0xffff888000000000ull;
-}
-
 static uint64_t slab_address(const memlab_machine *m, const struct slab *slab)
 {
-	return slab_page_offset(m) + (slab->pfn << m->page_shift);
+	return pfn_to_kaddr(m, slab->pfn);
 }
 
 static struct kmem_cache_cpu *this_cpu_slab(const memlab_machine *m, struct kmem_cache *s)
@@ -623,7 +610,7 @@ static void discard_slab(memlab_machine *m, struct kmem_cache *s, struct slab *s
 */
 static struct slab *virt_to_slab(memlab_machine *m, uint64_t addr, uint64_t *pfn_out)
 {
-	uint64_t base = slab_page_offset(m), pfn;
+	uint64_t base = page_offset(m), pfn;
 
 	if (addr < base || addr - base >= m->nr_frames << m->page_shift)
 		return NULL;
@@ -1055,7 +1042,7 @@ static int slab_alloc(memlab_machine *m, struct kmem_cache *s, uint32_t gfp, uin
 	else
 		err = ___slab_alloc(m, s, gfp, addr);
 	if (!err && (gfp & MEMLAB___GFP_ZERO)) {
-		uint64_t paddr = *addr - slab_page_offset(m);
+		uint64_t paddr = *addr - page_offset(m);
 
 		memset(frame_wptr(m, paddr >> m->page_shift, paddr & (m->page_size - 1), s->object_size),
 		       0, s->object_size);
@@ -1170,7 +1157,7 @@ static int kmalloc_large(memlab_machine *m, uint64_t size, uint32_t gfp, uint64_
 	m->vmstat[NR_SLAB_UNRECLAIMABLE] += 1ull << order;
 	mod_memcg_state(page_memcg(m, pfn_to_page(m, pfn)), NR_SLAB_UNRECLAIMABLE,
 			(int64_t)m->page_size << order);
-	*addr = slab_page_offset(m) + (pfn << m->page_shift);
+	*addr = page_offset(m) + (pfn << m->page_shift);
 	return 0;
 }
 
@@ -1236,7 +1223,7 @@ static int kfree(memlab_machine *m, uint64_t addr)
 	if (addr <= MEMLAB_ZERO_SIZE_PTR)
 		return 0;
 	if (!virt_to_slab(m, addr, &pfn)) {
-		head = addr >= slab_page_offset(m) && addr - slab_page_offset(m) <
+		head = addr >= page_offset(m) && addr - page_offset(m) <
 		       m->nr_frames << m->page_shift ? large_kmalloc_head(m, pfn) : PFN_NONE;
 		if (head == PFN_NONE) {
 			ml_report(m, "kfree: 0x%llx is no kmalloc allocation", (unsigned long long)addr);
@@ -1848,11 +1835,11 @@ int memlab_ksize(memlab_machine *m, uint64_t addr, uint64_t *size)
 		*size = (s->flags & MEMLAB_SLAB_TYPESAFE_BY_RCU) ? s->inuse : s->size;
 		return 0;
 	}
-	head = addr >= slab_page_offset(m) && addr - slab_page_offset(m) <
+	head = addr >= page_offset(m) && addr - page_offset(m) <
 	       m->nr_frames << m->page_shift ? large_kmalloc_head(m, pfn) : PFN_NONE;
 	if (head == PFN_NONE)
 		return -MEMLAB_EINVAL;
-	if (slab_page_offset(m) + (head << m->page_shift) != addr) {
+	if (page_offset(m) + (head << m->page_shift) != addr) {
 		ml_report(m, "WARNING: __ksize: 0x%llx is inside a large kmalloc, not its start",
 			  (unsigned long long)addr);	/* WARN_ON(object != folio_address(folio)) */
 		return 0;

@@ -107,7 +107,6 @@ void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
 
 int slab_init(memlab_machine *m);		/* kmem_cache_init(): the kmalloc caches */
 void slab_exit(memlab_machine *m);
-uint64_t slab_page_offset(const memlab_machine *m);	/* PAGE_OFFSET: the direct map's base */
 int slab_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void slabinfo_show(memlab_machine *m, struct strbuf *sb);
 void dump_unreclaimable_slab(memlab_machine *m);	/* the OOM report's slab table */

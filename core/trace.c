@@ -121,6 +121,13 @@ static const struct tracepoint_desc {
 				  { "call_site", "ptr", "bytes_req", "bytes_alloc", "gfp_flags",
 				    "node", "accounted" } },
 	[TP_KMEM_CACHE_FREE] = { "kmem_cache_free", "kmem", { "call_site", "ptr" } },
+	/* include/trace/events/vmalloc.h */
+	[TP_ALLOC_VMAP_AREA] = { "alloc_vmap_area", "vmalloc",
+				 { "va_start", "size", "align", "vstart", "vend", "failed" } },
+	[TP_PURGE_VMAP_AREA_LAZY] = { "purge_vmap_area_lazy", "vmalloc",
+				      { "start", "end", "num_purged" } },
+	[TP_FREE_VMAP_AREA_NOFLUSH] = { "free_vmap_area_noflush", "vmalloc",
+					{ "va_start", "nr_lazy", "nr_lazy_max" } },
 };
 
 /*
@@ -295,6 +302,23 @@ size_t memlab_trace_events(memlab_machine *m, struct memlab_trace_event *out, si
 /* ===================== dumping ===================== */
 
 /*
+** The vmalloc events' fields as their TP_printk shows them: addresses in
+** hex but alloc_vmap_area's va_start, which is %lu like its other
+** unsigned longs (a failure's -errno shows as a huge number).
+*/
+static bool vmalloc_field_text(int id, const char *f, uint64_t v, char *buf, size_t size)
+{
+	bool hex = (id == TP_ALLOC_VMAP_AREA && (!strcmp(f, "vstart") || !strcmp(f, "vend"))) ||
+		   (id == TP_PURGE_VMAP_AREA_LAZY && (!strcmp(f, "start") || !strcmp(f, "end"))) ||
+		   (id == TP_FREE_VMAP_AREA_NOFLUSH && !strcmp(f, "va_start"));
+
+	if (id < TP_ALLOC_VMAP_AREA || id > TP_FREE_VMAP_AREA_NOFLUSH || !strcmp(f, "failed"))
+		return false;
+	snprintf(buf, size, hex ? "0x%" PRIx64 : "%" PRIu64, v);
+	return true;
+}
+
+/*
 ** A field's value as text, as the event's TP_printk shows it: GFP flags
 ** by name, booleans as true/false, an mm as a pointer (memlab's is the
 ** mm's context id), the rest in hex or decimal.
@@ -317,6 +341,8 @@ static void field_text(int id, int i, uint64_t v, char *buf, size_t size)
 		snprintf(buf, size, "%016" PRIx64, v);
 	else if (strcmp(f, "ptr") == 0 || strcmp(f, "call_site") == 0)	/* %p, %pS */
 		snprintf(buf, size, "%016" PRIx64, v);
+	else if (vmalloc_field_text(id, f, v, buf, size))
+		return;
 	else if (strcmp(f, "pfn") == 0 || strcmp(f, "address") == 0 ||
 		 strcmp(f, "error_code") == 0 || strstr(f, "_pfn") || strcmp(f, "zone_start") == 0 ||
 		 strcmp(f, "zone_end") == 0)

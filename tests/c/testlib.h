@@ -117,6 +117,14 @@ static inline void test_config(struct memlab_config *cfg, int arch, uint32_t pag
 		cfg->ram = ram;
 }
 
+/* memlab_create() of cfg: the machine, or NULL. */
+static inline memlab_machine *test_create(const struct memlab_config *cfg)
+{
+	memlab_machine *m = NULL;
+
+	return memlab_create(cfg, &m) ? NULL : m;
+}
+
 /*
 ** memlab_check()'s violations, one line each in check_reports:
 ** check_count(m) runs the check and returns how many it found,

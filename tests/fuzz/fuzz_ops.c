@@ -29,6 +29,10 @@
 **              copy on write (and MAP_SHARED) seen from both sides
 **   coherent   a file mapping against read(2), write(2) and the disk
 **   alloc, free, bad_free   memlab_alloc_pages / memlab_free_pages
+**   vmalloc    vmalloc (one byte to 600 pages, huge, guardless, aligned,
+**              GFP_KERNEL_ACCOUNT for a task), vmap and vm_map_ram of the
+**              target's blocks, and their frees (vfree of any page of an
+**              area); a vmalloc'ed area is written and read back
 **   inject     fail_page_alloc, failslab or a swap I/O error with random attributes
 **              (min_order 0, the ignore flags off) or off; fail_nth,
 **              make_it_fail
@@ -50,6 +54,7 @@
 **
 **   nr_free_pages + pcp + the target's blocks + nr_file_pages
 **     + nr_anon_pages + nr_page_table_pages + one PGD per mm
+**     + VmallocUsed + the kernel's PGD once vmalloc made it
 **     (+ the huge zero page while it is mapped) = boot free
 **
 ** and the report callback may have seen only fault-injection notices,
@@ -87,6 +92,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define MAX_LIVE	256
 #define MAX_CACHES	8
 #define MAX_OBJS	512
+#define MAX_VM		16	/* vmalloc, vmap and vm_map_ram areas held */
 #define MAX_VMAS	256
 #define MAX_BUF		(4u << 16)	/* host buffers: 4 pages of 64 KiB */
 #define BIG_LEN		(64ull << 20)	/* populating more than this is too slow */
@@ -108,6 +114,11 @@ struct fuzz {
 	int nfiles;
 	struct block live[MAX_LIVE];	/* memlab_alloc_pages blocks */
 	int nlive;
+	struct vm_held {		/* kernel mappings held: vmalloc, vmap, vm_map_ram */
+		uint64_t addr, count;
+		int kind;
+	} vm[MAX_VM];
+	int nvm;
 	uint64_t live_pages;
 	uint64_t boot_free;
 	uint64_t pmd_size;		/* the default huge page size */
@@ -256,6 +267,8 @@ static void on_report(void *ud, const char *msg)
 		return;
 	if (f->in_slab && !strstr(msg, "kernel BUG") && !strstr(msg, "double free"))
 		return;
+	if (strstr(msg, ": vmalloc error: size ") || strncmp(msg, "vmalloc_node_range for size", 27) == 0)
+		return;	/* warn_alloc of a failed vmalloc */
 	die(f, "unexpected report: %s", msg);
 }
 
@@ -580,6 +593,16 @@ static uint64_t mapped_swapcache(struct fuzz *f)
 	return n;
 }
 
+/* VmallocUsed and the kernel's PGD (swapper_pg_dir), in pages. */
+static uint64_t vmalloc_pages(struct fuzz *f)
+{
+	struct memlab_vmalloc_info vi;
+
+	if (memlab_vmalloc_info(f->m, &vi) != 0)
+		die(f, "memlab_vmalloc_info failed");
+	return vi.nr_vmalloc_pages + (vi.kernel_pgd != UINT64_MAX);
+}
+
 /*
 ** The page books -- every frame the buddy allocator gave out is on a pcp
 ** list, a block of this target's, in the page cache, an anonymous page,
@@ -603,7 +626,7 @@ static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
 	*pcp_out = pcp;
 	sum = vmstat(f, "nr_free_pages") + pcp + f->live_pages + vmstat(f, "nr_file_pages") +
 	      vmstat(f, "nr_anon_pages") + vmstat(f, "nr_page_table_pages") + (uint64_t)nr_mms(f) +
-	      vmstat(f, "nr_slab_reclaimable") + vmstat(f, "nr_slab_unreclaimable");
+	      vmstat(f, "nr_slab_reclaimable") + vmstat(f, "nr_slab_unreclaimable") + vmalloc_pages(f);
 	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
 	/* the huge zero page, while a PMD maps it (no counter says so) */
 	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
@@ -640,10 +663,11 @@ static void check_machine(struct fuzz *f)
 	if (sum != f->boot_free)
 		die(f, "page books: free %" PRIu64 " + pcp %" PRIu64 " + blocks %" PRIu64
 		    " + file %" PRIu64 " + anon %" PRIu64 " + page tables %" PRIu64
-		    " + PGDs %d (+ slab) = %" PRIu64 ", boot free %" PRIu64 " (%+" PRId64 ")",
+		    " + PGDs %d + vmalloc %" PRIu64 " (+ slab) = %" PRIu64 ", boot free %" PRIu64
+		    " (%+" PRId64 ")",
 		    vmstat(f, "nr_free_pages"), pcp, f->live_pages, vmstat(f, "nr_file_pages"),
-		    vmstat(f, "nr_anon_pages"), vmstat(f, "nr_page_table_pages"), nr_mms(f), sum,
-		    f->boot_free, (int64_t)(sum - f->boot_free));
+		    vmstat(f, "nr_anon_pages"), vmstat(f, "nr_page_table_pages"), nr_mms(f),
+		    vmalloc_pages(f), sum, f->boot_free, (int64_t)(sum - f->boot_free));
 }
 
 /* [start, end) is covered by t's VMAs without a hole. */
@@ -1732,6 +1756,84 @@ static void op_free(struct fuzz *f)
 		free_live(f, a % f->nlive);
 }
 
+/* Give back held kernel mapping i: vfree (of any of its pages), vunmap or vm_unmap_ram. */
+static void vm_release(struct fuzz *f, int i, uint8_t page)
+{
+	struct vm_held v = f->vm[i];
+	int rc;
+
+	if (v.kind == 0)
+		rc = memlab_vfree(f->m, v.addr + (page % v.count) * f->info.page_size);
+	else if (v.kind == 1)
+		rc = memlab_vunmap(f->m, v.addr);
+	else
+		rc = memlab_vm_unmap_ram(f->m, v.addr, v.count);
+	note(f, "release %d of %#" PRIx64 " (%" PRIu64 " pages) -> %d", v.kind, v.addr, v.count, rc);
+	if (rc)
+		die(f, "freeing kernel mapping %#" PRIx64 ": %d", v.addr, rc);
+	f->vm[i] = f->vm[--f->nvm];
+}
+
+/* vmap (kind 1) or vm_map_ram (2) of count frames of the target's blocks. */
+static int vm_map_blocks(struct fuzz *f, int kind, uint64_t count, uint8_t first, uint64_t *addr)
+{
+	uint64_t pfns[80];
+
+	for (uint64_t i = 0; i < count; i++)
+		pfns[i] = f->live[(first + i) % (uint64_t)f->nlive].pfn;
+	if (kind == 1)
+		return memlab_vmap(f->m, pfns, count, NULL, addr);
+	return memlab_vm_map_ram(f->m, pfns, count, addr);
+}
+
+/* A vmalloc of pages pages (less one byte for odd a), its flags from a. */
+static int vm_alloc(struct fuzz *f, uint8_t a, uint64_t pages, uint64_t *addr)
+{
+	struct memlab_vmalloc_opts o = { 0 };
+	uint64_t size = pages * f->info.page_size - (a & 1);
+	char w[8] = "vmalloc", r[8];
+	int rc;
+
+	o.vm_flags = (a & 0x10 ? MEMLAB_VM_NO_GUARD : 0) | (a & 0x20 ? MEMLAB_VM_ALLOW_HUGE_VMAP : 0);
+	o.align = a & 0x40 ? 16 * f->info.page_size : 0;
+	if (a & 0x80) {
+		o.gfp = MEMLAB_GFP_KERNEL_ACCOUNT;
+		o.task = pick_task(f);
+	}
+	rc = memlab_vmalloc(f->m, size, &o, addr);
+	reap_killed(f, NULL, 0);
+	if (rc)
+		return rc;
+	if (memlab_kwrite(f->m, *addr + size - 1, w, 1) || memlab_kread(f->m, *addr + size - 1, r, 1) ||
+	    r[0] != w[0])
+		die(f, "vmalloc area %#" PRIx64 ": its last byte does not read back", *addr);
+	return 0;
+}
+
+static void op_vmalloc(struct fuzz *f)
+{
+	static const uint64_t pages[] = { 1, 2, 3, 16, 64, 255, 512, 600 };
+	uint8_t a = next_byte(f), b = next_byte(f);
+	int kind = (a >> 2 & 3) == 3 && f->nlive ? 1 + (b & 1) : 0, rc;
+	uint64_t count = kind ? 1 + (uint64_t)(b >> 1) % (kind == 1 ? 8 : 72) : pages[b & 7];
+	uint64_t addr = 0;
+
+	if (f->nvm && ((a & 3) == 0 || f->nvm == MAX_VM)) {
+		vm_release(f, b % f->nvm, next_byte(f));
+		return;
+	}
+	rc = kind ? vm_map_blocks(f, kind, count, a, &addr) : vm_alloc(f, a, count, &addr);
+	check_rc(f, rc, "vmalloc");
+	note(f, "kind %d, %" PRIu64 " pages, a %#x -> %d %#" PRIx64, kind, count, a, rc, addr);
+	if (rc && rc != -MEMLAB_ENOMEM && rc != -MEMLAB_EOPNOTSUPP)
+		die(f, "kernel mapping of %" PRIu64 " pages: %d", count, rc);
+	if (rc)
+		return;
+	f->vm[f->nvm].addr = addr;
+	f->vm[f->nvm].count = count;
+	f->vm[f->nvm++].kind = kind;
+}
+
 /* A free Linux calls a bad page: reported, -EINVAL, nothing changed. */
 static void bad_free(struct fuzz *f, uint64_t pfn, unsigned order)
 {
@@ -2787,7 +2889,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 
 static void teardown(struct fuzz *f)
 {
-	uint64_t free_now, file;
+	uint64_t free_now, file, kernel;
 
 	f->op = "teardown";
 	if (memlab_inject(f->m, "fail_page_alloc", NULL) != 0 ||
@@ -2800,6 +2902,8 @@ static void teardown(struct fuzz *f)
 	while (f->ntasks)
 		exit_task(f, f->ntasks - 1);
 	check_machine(f);
+	while (f->nvm)
+		vm_release(f, f->nvm - 1, 0);
 	while (f->nlive)
 		free_live(f, f->nlive - 1);
 	slab_teardown(f);
@@ -2808,9 +2912,11 @@ static void teardown(struct fuzz *f)
 	check_machine(f);
 	free_now = vmstat(f, "nr_free_pages");
 	file = vmstat(f, "nr_file_pages");
-	if (free_now + file != f->boot_free)
-		die(f, "at the end nr_free_pages %" PRIu64 " + nr_file_pages %" PRIu64 " = %" PRIu64
-		    ", boot free %" PRIu64, free_now, file, free_now + file, f->boot_free);
+	kernel = vmstat(f, "nr_page_table_pages") + vmalloc_pages(f);	/* init_mm's tables stay */
+	if (free_now + file + kernel != f->boot_free)
+		die(f, "at the end nr_free_pages %" PRIu64 " + nr_file_pages %" PRIu64 " + kernel"
+		    " page tables %" PRIu64 " = %" PRIu64 ", boot free %" PRIu64, free_now, file,
+		    kernel, free_now + file + kernel, f->boot_free);
 	memlab_trace_stop(f->m);
 	memlab_destroy(f->m);
 }
@@ -2835,7 +2941,9 @@ static void dump_maps(struct fuzz *f)
 ** the reproducers) keeps its meaning; a new operation takes the slot of a
 ** duplicate (the duplicates weigh the common operations): cgroup took
 ** slot 20, a second free (61 is free still), which 32 of the 2572 seeds
-** and no reproducer used; slab took slot 49, the fourth access.
+** and no reproducer used; vmalloc took slot 30, a fifth mmap, which 78
+** of the 2581 seeds and no reproducer used; slab took slot 49, the fourth
+** access.
 */
 static const struct {
 	const char *name;
@@ -2851,7 +2959,7 @@ static const struct {
 	{ "cgroup", op_cgroup },	{ "bad_free", op_bad_free },	{ "inject", op_inject },
 	{ "proc", op_proc },		{ "inspect", op_inspect },	{ "trace", op_trace },
 	{ "sysctl", op_sysctl },	{ "thp", op_thp },		{ "cpu", op_cpu },
-	{ "tlb", op_tlb },		{ "mmap", op_mmap },		{ "madvise", op_madvise },
+	{ "tlb", op_tlb },		{ "vmalloc", op_vmalloc },	{ "madvise", op_madvise },
 	{ "fork", op_fork },		{ "cow", op_cow },		{ "coherent", op_coherent },
 	{ "coherent", op_coherent },	{ "hostfail", op_hostfail },	{ "phys", op_phys },
 	/* 38..63: more of the common ones */

@@ -1319,6 +1319,149 @@ MEMLAB_API int (memlab_kmem_cache_info) (memlab_machine *m, const memlab_kmem_ca
 /* Every cache in /proc/slabinfo's order: fn returns non-zero to stop. */
 MEMLAB_API int (memlab_kmem_cache_each) (memlab_machine *m,
 					 int (*fn)(void *ud, memlab_kmem_cache *s), void *ud);
+/* ===================== vmalloc and kernel addresses ===================== */
+
+/*
+** The kernel's virtually contiguous memory (mm/vmalloc.c) and its own
+** view of memory.  Kernel addresses are Linux's, without KASLR: the
+** direct map from PAGE_OFFSET (x86-64 0xffff888000000000, 5-level
+** 0xff11000000000000; arm64 -(1 << va_bits)) holds all RAM; vmalloc
+** areas are in [vmalloc_start, vmalloc_end) (memlab_vmalloc_info).
+*/
+
+#define MEMLAB_CALLER_MAX	64	/* a caller text and its NUL */
+
+/* vm_struct flags (include/linux/vmalloc.h), as memlab_vmap_area.flags reports them */
+#define MEMLAB_VM_IOREMAP	0x00000001u
+#define MEMLAB_VM_ALLOC		0x00000002u
+#define MEMLAB_VM_MAP		0x00000004u
+#define MEMLAB_VM_USERMAP	0x00000008u
+#define MEMLAB_VM_NO_GUARD	0x00000040u
+#define MEMLAB_VM_ALLOW_HUGE_VMAP 0x00000400u	/* vmalloc_huge(): PMD mappings from PMD_SIZE */
+
+struct memlab_vmalloc_opts {
+	const char *caller;	/* what vmallocinfo prints for the caller (%pS), as
+				   "func+0xoff/0xlen"; NULL: "memlab_vmalloc+0x0/0x0";
+				   "" : none.  No spaces, < MEMLAB_CALLER_MAX bytes */
+	uint32_t gfp;		/* 0: GFP_KERNEL */
+	uint32_t vm_flags;	/* MEMLAB_VM_NO_GUARD, MEMLAB_VM_ALLOW_HUGE_VMAP
+				   (x86-64 only: -MEMLAB_EOPNOTSUPP on arm64) */
+	uint64_t align;		/* a power of two; 0: 1 (page alignment) */
+	memlab_task *task;	/* NULL: none (CPU 0, the root cgroup, no OOM kill);
+				   else the call runs for it (current): its CPU's
+				   vmap node, its memcg charged with __GFP_ACCOUNT
+				   (GFP_KERNEL_ACCOUNT), fail-nth, and the OOM
+				   killer may run (and kill it) */
+};
+
+/*
+** vmalloc(size), or __vmalloc_node_range() with opts: size rounded up to
+** pages, the area placed lowest first in the vmalloc range with a guard
+** page after it (unless MEMLAB_VM_NO_GUARD), order-0 pages from the
+** buddy allocator (reclaim, OOM and fail_page_alloc apply) mapped in the
+** kernel page table.  Returns 0 and the address in *addr;
+** -MEMLAB_EINVAL for size 0 or bad opts; -MEMLAB_ENOMEM when RAM has
+** fewer pages, no address space is left, or a page or table cannot be
+** allocated (Linux's warn_alloc line goes to the report callback unless
+** __GFP_NOWARN; what was allocated is freed as vfree() frees it).
+*/
+MEMLAB_API int (memlab_vmalloc) (memlab_machine *m, uint64_t size,
+				 const struct memlab_vmalloc_opts *opts,
+				 uint64_t *addr);
+
+/*
+** vfree(addr): unmap the area holding addr, free its pages, and keep its
+** address space reserved ("unpurged vm_area") until the lazily freed
+** pages exceed lazy_max_pages(); then every lazy area is purged with a
+** kernel TLB flush.  addr 0 is a no-op.  An address no area holds is
+** reported ("Trying to vfree() nonexistent vm area") and gives
+** -MEMLAB_EINVAL.  memlab_vunmap() is vunmap(): the same, pages kept.
+*/
+MEMLAB_API int (memlab_vfree) (memlab_machine *m, uint64_t addr);
+MEMLAB_API int (memlab_vunmap) (memlab_machine *m, uint64_t addr);
+
+/*
+** vmap(): map count frames (pfns) at consecutive kernel addresses.
+** caller as in memlab_vmalloc_opts (NULL: "memlab_vmap+0x0/0x0").
+** -MEMLAB_EINVAL for count 0, a bad caller or a pfn outside RAM;
+** -MEMLAB_ENOMEM for more pages than RAM or no memory for the tables.
+*/
+MEMLAB_API int (memlab_vmap) (memlab_machine *m, const uint64_t *pfns,
+			      uint64_t count, const char *caller,
+			      uint64_t *addr);
+
+/*
+** vm_map_ram(): count frames mapped at consecutive kernel addresses with
+** no guard page -- up to 64 pages (VMAP_MAX_ALLOC) carved from a per-CPU
+** vmap block of VMAP_BBMAP_BITS pages (256 with 4K pages), larger in an
+** area of their own; vmallocinfo shows either as "vm_map_ram".
+** -MEMLAB_EINVAL for count 0 or a pfn outside RAM, -MEMLAB_ENOMEM.
+** memlab_vm_unmap_ram() takes the address and the same count; a block
+** is freed (lazily) once all its pages were given back.  An address
+** vm_map_ram did not return is reported and gives -MEMLAB_EINVAL.
+*/
+MEMLAB_API int (memlab_vm_map_ram) (memlab_machine *m, const uint64_t *pfns,
+				    uint64_t count, uint64_t *addr);
+MEMLAB_API int (memlab_vm_unmap_ram) (memlab_machine *m, uint64_t addr,
+				      uint64_t count);
+
+/* vmalloc_to_pfn(): the frame mapped at a vmalloc address; -MEMLAB_EFAULT if none. */
+MEMLAB_API int (memlab_vmalloc_to_pfn) (memlab_machine *m, uint64_t addr,
+					uint64_t *pfn);
+
+/*
+** Kernel memory as the kernel sees it: n bytes at a direct-map address
+** or in mapped vmalloc pages.  -MEMLAB_EFAULT when any byte is elsewhere
+** (a guard page, a freed area, user addresses); memlab_kwrite then
+** changes nothing.
+*/
+MEMLAB_API int (memlab_kread) (memlab_machine *m, uint64_t addr, void *buf,
+			       size_t n);
+MEMLAB_API int (memlab_kwrite) (memlab_machine *m, uint64_t addr,
+				const void *buf, size_t n);
+
+/* page_address(): the direct-map address of frame pfn; -MEMLAB_EINVAL outside RAM. */
+MEMLAB_API int (memlab_page_address) (memlab_machine *m, uint64_t pfn,
+				      uint64_t *addr);
+/* The frame behind a direct-map or vmalloc address; -MEMLAB_EFAULT if none. */
+MEMLAB_API int (memlab_kaddr_to_pfn) (memlab_machine *m, uint64_t addr,
+				      uint64_t *pfn);
+
+/* What a line of /proc/vmallocinfo shows. */
+enum { MEMLAB_VMAP_BUSY, MEMLAB_VMAP_LAZY, MEMLAB_VMAP_RAM };
+
+struct memlab_vmap_area {
+	uint64_t addr, end, size;	/* end and size include the guard page */
+	int kind;			/* MEMLAB_VMAP_BUSY, _LAZY ("unpurged vm_area"), _RAM */
+	unsigned node;			/* the vmap node listing it */
+	uint32_t flags;			/* MEMLAB_VM_* of a busy area */
+	uint64_t nr_pages;		/* pages vmalloc allocated for it */
+	int vpages;			/* its page array is itself vmalloc'ed */
+	char caller[MEMLAB_CALLER_MAX];
+};
+
+/*
+** The areas in /proc/vmallocinfo's order into out (up to cap of them);
+** returns how many there are (call with out NULL to count).
+*/
+MEMLAB_API size_t (memlab_vmap_areas) (memlab_machine *m,
+				       struct memlab_vmap_area *out,
+				       size_t cap);
+
+struct memlab_vmalloc_info {
+	uint64_t vmalloc_start, vmalloc_end;	/* VMALLOC_START, VMALLOC_END */
+	uint64_t page_offset;			/* PAGE_OFFSET, the direct map */
+	uint64_t nr_vmalloc_pages;		/* VmallocUsed, in pages */
+	uint64_t vmap_lazy_nr;			/* pages lazily freed, not yet purged */
+	uint64_t lazy_max_pages;		/* the purge threshold */
+	uint64_t nr_purges;			/* purges of lazy areas so far */
+	uint64_t nr_kernel_tlb_flush_all;	/* of which flushed every TLB */
+	uint64_t nr_kernel_pgtables;		/* init_mm's tables below the PGD */
+	uint64_t kernel_pgd;			/* its PGD's pfn, UINT64_MAX before any */
+	unsigned nr_vmap_nodes;
+};
+MEMLAB_API int (memlab_vmalloc_info) (memlab_machine *m,
+				      struct memlab_vmalloc_info *info);
 
 /* ===================== invariants ===================== */
 
