@@ -80,8 +80,7 @@ static void vmalloc_option(lua_State *L, lmachine *lm, struct memlab_vmalloc_opt
 /*
 ** m:vmalloc(size [, { caller =, gfp =, align =, no_guard =, task =, huge = }]) -->
 ** addr | nil, "ENOMEM", 12 (nil, "EINVAL", 22 for size 0; nil,
-** "SIGKILL", 9 when it failed and the OOM killer took the task; nil, "EOPNOTSUPP", 95
-** for huge on arm64).  The caller (what
+** "SIGKILL", 9 when it failed and the OOM killer took the task).  The caller (what
 ** vmallocinfo prints) defaults to "memlab_vmalloc+0x0/0x0".
 */
 static int m_vmalloc(lua_State *L)
@@ -148,12 +147,14 @@ static uint64_t *check_pfns(lua_State *L, const char *fname, uint64_t *count)
 
 	if (!lua_istable(L, 2))
 		lmemlab_typeerror(L, 2, fname, "table of pfns");
-	n = luaL_len(L, 2);
+	n = (lua_Integer)lua_rawlen(L, 2);	/* no __len: the count sizes a buffer */
 	if (n < 1)
 		lmemlab_argerror(L, 2, fname, "no pfns");
+	if ((uint64_t)n > (1ull << 30))
+		lmemlab_argerror(L, 2, fname, "more than 2^30 pfns");
 	pfns = lua_newuserdatauv(L, (size_t)n * sizeof(*pfns), 0);
 	for (lua_Integer i = 1; i <= n; i++) {
-		lua_geti(L, 2, i);
+		lua_rawgeti(L, 2, i);
 		if (!lua_isinteger(L, -1) || lua_tointeger(L, -1) < 0)
 			lmemlab_argerror(L, 2, fname, "pfns must be non-negative integers");
 		pfns[i - 1] = (uint64_t)lua_tointeger(L, -1);

@@ -284,13 +284,14 @@ bool pt_swap_entry(const struct pt_format *f, uint64_t e, uint64_t *offset, bool
 ** pud_populate(), p4d_populate() and pgd_populate() write it for a user
 ** mm: x86 _PAGE_TABLE; arm64 PMD_TYPE_TABLE | PMD_TABLE_PXN (6.x sets
 ** PXNTable in user table entries, so no user page is kernel-executable).
-** For init_mm (pmd_populate_kernel()): x86 _KERNPG_TABLE, without
-** _PAGE_USER; arm64 UXNTable instead of PXNTable.
+** For init_mm (pmd_populate_kernel(), p4d_populate()): x86 _PAGE_TABLE
+** too -- its _PAGE_USER is harmless, the leaf entries lack it; arm64
+** UXNTable instead of PXNTable.
 */
 uint64_t pt_mktable(const struct pt_format *f, uint64_t pfn)
 {
 	if (f->arch == MEMLAB_ARCH_X86_64)
-		return ((pfn << 12) & X86_PTE_PFN_MASK) | (f->kernel ? _KERNPG_TABLE : _PAGE_TABLE);
+		return ((pfn << 12) & X86_PTE_PFN_MASK) | _PAGE_TABLE;
 	return ((pfn << f->page_shift) & ARM64_OA_MASK) | PMD_TYPE_TABLE |
 	       (f->kernel ? PMD_TABLE_UXN : PMD_TABLE_PXN);
 }

@@ -51,7 +51,6 @@ struct mmu_gather;
 #define _PAGE_NX	(1ull << 63)
 #define X86_PTE_PFN_MASK	0x000ffffffffff000ull	/* bits 12..51 */
 #define _PAGE_TABLE	(_PAGE_PRESENT | _PAGE_RW | _PAGE_USER | _PAGE_ACCESSED | _PAGE_DIRTY)
-#define _KERNPG_TABLE	(_PAGE_PRESENT | _PAGE_RW | _PAGE_ACCESSED | _PAGE_DIRTY)
 
 /* arm64 stage-1 descriptor bits (arch/arm64/include/asm/pgtable-hwdef.h, pgtable-prot.h) */
 #define PTE_VALID	(1ull << 0)

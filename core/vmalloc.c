@@ -51,6 +51,8 @@
 			  MEMLAB___GFP_NOFAIL | MEMLAB___GFP_NORETRY | MEMLAB___GFP_MEMALLOC |	\
 			  MEMLAB___GFP_NOMEMALLOC)
 
+#define VMAP_BBMAP_BITS_MAX	1024	/* vmap_bbmap_bits()'s upper clamp */
+
 /* A circular doubly-linked list, for the pools (list_head). */
 struct va_link {
 	struct va_link *prev, *next;
@@ -63,6 +65,7 @@ struct vm_struct {
 	unsigned nr_pages;
 	uint64_t pages_cap;		/* the array's size, in entries */
 	uint64_t pages_vaddr;		/* "vpages": the vmalloc area holding the array, else 0 */
+	bool is_page_array;		/* this area is another's vpages: only its owner frees it */
 	unsigned page_order;		/* vm_area_page_order(): its pages' order, PMD for huge */
 	char caller[MEMLAB_CALLER_MAX];	/* what %pS prints for vm->caller; "" none */
 };
@@ -87,6 +90,7 @@ struct vmap_block {
 	struct vmap_area *va;
 	uint64_t free, dirty;		/* pages not yet handed out; pages given back */
 	uint64_t dirty_min, dirty_max;	/* the range given back since the last flush */
+	uint64_t used_map[VMAP_BBMAP_BITS_MAX / 64];	/* pages handed out and not given back */
 	int cpu;			/* whose vmap_block_queue lists it while it has free pages */
 	struct va_link free_list;	/* in that CPU's queue, when free > 0 */
 	struct va_link all;		/* every block of the machine */
@@ -1137,6 +1141,8 @@ static int vmalloc_to_pfn(memlab_machine *m, uint64_t addr, uint64_t *pfn)
 /* ===================== freeing ===================== */
 
 /* find_unlink_vmap_area(): the busy area holding addr, out of its node's tree. */
+static struct vmap_area *find_vmap_area(struct vmalloc_state *vs, uint64_t addr);
+
 static struct vmap_area *find_unlink_vmap_area(struct vmalloc_state *vs, uint64_t addr)
 {
 	unsigned i = addr_to_node_id(vs, addr), j = i;
@@ -1159,20 +1165,29 @@ static struct vmap_area *find_unlink_vmap_area(struct vmalloc_state *vs, uint64_
 ** vm_struct, which the caller frees.  NULL (reported) for an unaligned
 ** addr or one that no vmalloc or vmap area holds.
 */
-static struct vm_struct *remove_vm_area(memlab_machine *m, uint64_t addr, const char *fn)
+static struct vm_struct *remove_vm_area(memlab_machine *m, uint64_t addr, const char *fn,
+					bool internal)
 {
 	struct vmalloc_state *vs = m->vmalloc;
 	struct vmap_area *va = NULL;
 	struct vm_struct *vm;
 
-	if (addr & (m->page_size - 1))
-		ml_report(m, "Trying to %s() bad address (%016" PRIx64 ")", fn, addr);
-	else if (vs)
-		va = find_unlink_vmap_area(vs, addr);
-	if (!va || !va->vm) {
+	if (addr & (m->page_size - 1)) {	/* the WARN names vfree() whoever calls */
+		ml_report(m, "Trying to vfree() bad address (%016" PRIx64 ")", addr);
+		return NULL;
+	}
+	if (vs)
+		va = find_vmap_area(vs, addr);
+	/*
+	** A vm_map_ram block has no vm: Linux would unlink it anyway and lose
+	** it from the busy tree (its blocks are found another way); memlab
+	** leaves it.  A page array's area is its owner's to free.
+	*/
+	if (!va || !va->vm || (va->vm->is_page_array && !internal)) {
 		ml_report(m, "Trying to %s() nonexistent vm area (%016" PRIx64 ")", fn, addr);
 		return NULL;
 	}
+	va = find_unlink_vmap_area(vs, addr);
 	vm = va->vm;
 	va->vm = NULL;
 	vunmap_range(m, vs, va->va_start, va->va_end);
@@ -1220,7 +1235,7 @@ static void vm_free_pages(memlab_machine *m, struct vm_struct *vm)
 /* vfree() of an area known to exist (the page array of another). */
 static void __vfree(memlab_machine *m, uint64_t addr)
 {
-	struct vm_struct *vm = remove_vm_area(m, addr, "vfree");
+	struct vm_struct *vm = remove_vm_area(m, addr, "vfree", true);
 
 	if (!vm)
 		return;
@@ -1254,6 +1269,25 @@ static unsigned pages_order(uint64_t pages)
 	return order;
 }
 
+/* bitmap_set()/bitmap_clear() of vb->used_map */
+static void vb_mark(struct vmap_block *vb, uint64_t off, uint64_t nr, bool used)
+{
+	for (uint64_t i = off; i < off + nr; i++) {
+		if (used)
+			vb->used_map[i / 64] |= 1ull << (i % 64);
+		else
+			vb->used_map[i / 64] &= ~(1ull << (i % 64));
+	}
+}
+
+static bool vb_all_used(const struct vmap_block *vb, uint64_t off, uint64_t nr)
+{
+	for (uint64_t i = off; i < off + nr; i++)
+		if (!(vb->used_map[i / 64] >> (i % 64) & 1))
+			return false;
+	return true;
+}
+
 /*
 ** new_vmap_block(): a block-sized, block-aligned area with no guard page,
 ** its first 1 << order pages handed out at *addr, queued on this CPU's
@@ -1277,6 +1311,8 @@ static int new_vmap_block(memlab_machine *m, struct vmalloc_state *vs, unsigned 
 	}
 	vb->va = va;
 	va->vb = vb;
+	memset(vb->used_map, 0, sizeof(vb->used_map));
+	vb_mark(vb, 0, 1ull << order, true);
 	vb->free = bits - (1ull << order);
 	vb->dirty_min = bits;
 	vb->cpu = cpu;
@@ -1297,6 +1333,7 @@ static int vb_alloc(memlab_machine *m, struct vmalloc_state *vs, uint64_t pages,
 
 		if (vb->free < 1ull << order)
 			continue;
+		vb_mark(vb, vmap_bbmap_bits(m) - vb->free, 1ull << order, true);
 		*addr = vb->va->va_start + ((vmap_bbmap_bits(m) - vb->free) << m->page_shift);
 		vb->free -= 1ull << order;
 		if (!vb->free)
@@ -1369,6 +1406,13 @@ static int vb_free(memlab_machine *m, struct vmalloc_state *vs, uint64_t addr, u
 		return -MEMLAB_EINVAL;
 	}
 	offset = (addr - va->va_start) >> m->page_shift;
+	if (offset + nr > bits || !vb_all_used(vb, offset, nr)) {
+		/* Linux clears the bits blindly and BUGs later (BUG_ON(vb->free)) */
+		ml_report(m, "BUG: vm_unmap_ram(0x%" PRIx64 ", %" PRIu64 "): pages not handed out "
+			  "by vm_map_ram", addr, pages);
+		return -MEMLAB_EINVAL;
+	}
+	vb_mark(vb, offset, nr, false);
 	vunmap_range(m, vs, addr, addr + (pages << m->page_shift));
 	if (offset < vb->dirty_min)
 		vb->dirty_min = offset;
@@ -1491,9 +1535,11 @@ static int alloc_page_array(memlab_machine *m, struct vm_struct *vm, uint64_t nr
 	uint64_t array_size = nr * 8;	/* sizeof(struct page *) */
 	int err = 0;
 
-	if (array_size > m->page_size)
+	if (array_size > m->page_size) {
 		err = __vmalloc_node(m, array_size, 1, gfp, 0, vm->caller, &vm->pages_vaddr);
-	else if (should_failslab(m, array_size))
+		if (!err)
+			find_vmap_area(m->vmalloc, vm->pages_vaddr)->vm->is_page_array = true;
+	} else if (should_failslab(m, array_size))
 		err = -MEMLAB_ENOMEM;
 	if (!err && (vm->pages = ml_alloc(m, nr * sizeof(uint64_t))))
 		vm->pages_cap = nr;
@@ -1540,9 +1586,15 @@ static unsigned vm_area_alloc_pages(memlab_machine *m, struct vm_struct *vm, uin
 {
 	uint64_t pfn;
 
-	while (vm->nr_pages < nr && !alloc_pages_account(m, gfp, vm->page_order, &pfn))
+	while (vm->nr_pages < nr) {
+		/* a task the OOM killer chose stops here, unless __GFP_NOFAIL */
+		if (!(gfp & MEMLAB___GFP_NOFAIL) && task_is_dying(m))
+			break;
+		if (alloc_pages_account(m, gfp, vm->page_order, &pfn))
+			break;
 		for (uint64_t i = 0; i < 1ull << vm->page_order; i++)
 			vm->pages[vm->nr_pages++] = pfn + i;
+	}
 	return vm->nr_pages;
 }
 
@@ -1609,9 +1661,14 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 		return -MEMLAB_ENOMEM;
 	}
 	if (vm_flags & VM_ALLOW_HUGE_VMAP) {
+		/*
+		** arm64's PMD and contiguous-PTE mappings are not modelled: its
+		** huge areas are mapped page by page, as any area whose huge
+		** pages could not be had (Linux never fails for the flag).
+		*/
 		if (m->arch != MEMLAB_ARCH_X86_64)
-			return -MEMLAB_EOPNOTSUPP;
-		if (size >= pmd_size(m)) {	/* arch_vmap_pmd_supported(): PSE */
+			vm_flags &= ~VM_ALLOW_HUGE_VMAP;
+		else if (size >= pmd_size(m)) {	/* arch_vmap_pmd_supported(): PSE */
 			shift = m->page_shift + m->page_shift - 3;
 			align = align > pmd_size(m) ? align : pmd_size(m);
 		}
@@ -1695,7 +1752,17 @@ static int vfree_common(memlab_machine *m, uint64_t addr, bool free_pages)
 		return -MEMLAB_EIO;
 	if (!addr)
 		return 0;
-	vm = remove_vm_area(m, addr, free_pages ? "vfree" : "vunmap");
+	if (!free_pages && m->vmalloc && is_vmalloc_addr(m, addr) &&
+	    !(addr & (m->page_size - 1))) {
+		struct vmap_area *va = find_vmap_area(m->vmalloc, addr);
+
+		if (va && va->vm && (va->vm->flags & VM_ALLOC)) {
+			/* Linux would leak its pages and page array for good: refused */
+			ml_report(m, "memlab: vunmap() of 0x%" PRIx64 ", a vmalloc area: use vfree()", addr);
+			return -MEMLAB_EINVAL;
+		}
+	}
+	vm = remove_vm_area(m, addr, free_pages ? "vfree" : "vunmap", false);
 	if (!vm)
 		return -MEMLAB_EINVAL;
 	if (free_pages)
@@ -1745,7 +1812,7 @@ int memlab_vmap(memlab_machine *m, const uint64_t *pfns, uint64_t count, const c
 	if (err) {
 		uint64_t start = va->va_start;
 
-		vm_struct_free(m, remove_vm_area(m, start, "vunmap"));
+		vm_struct_free(m, remove_vm_area(m, start, "vunmap", true));
 		vmalloc_run_deferred(m);
 		return err == -MEMLAB_EINVAL ? err : -MEMLAB_ENOMEM;
 	}

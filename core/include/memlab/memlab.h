@@ -1345,7 +1345,7 @@ struct memlab_vmalloc_opts {
 				   "" : none.  No spaces, < MEMLAB_CALLER_MAX bytes */
 	uint32_t gfp;		/* 0: GFP_KERNEL */
 	uint32_t vm_flags;	/* MEMLAB_VM_NO_GUARD, MEMLAB_VM_ALLOW_HUGE_VMAP
-				   (x86-64 only: -MEMLAB_EOPNOTSUPP on arm64) */
+				   (arm64: mapped with pages, its huge mappings not modelled) */
 	uint64_t align;		/* a power of two; 0: 1 (page alignment) */
 	memlab_task *task;	/* NULL: none (CPU 0, the root cgroup, no OOM kill);
 				   else the call runs for it (current): its CPU's
