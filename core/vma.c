@@ -41,25 +41,32 @@ static void vma_next_gap_update(struct mm_struct *mm, struct vm_area_struct *vma
 /*
 ** A VMA for mm, its contents undefined but its slab object, with the tree
 ** nodes that linking it may need set aside (vma_tree_reserve()); NULL on
-** failure, with nothing taken.
+** failure, with nothing taken.  The object comes first: its allocation
+** may reclaim and OOM-kill, and a victim's exit gives VMAs and tree nodes
+** back, so the free list is read only once the object is had.
 */
 static struct vm_area_struct *vm_area_get(struct mm_struct *mm)
 {
 	memlab_machine *m = mm->machine;
-	struct vm_area_struct *vma = m->vma_free;
+	struct vm_area_struct *vma;
 	uint64_t obj;
 
-	if (vma_tree_reserve(mm) || kernel_obj_alloc(m, KC_VM_AREA_STRUCT, &obj))
+	if (kernel_obj_alloc(m, KC_VM_AREA_STRUCT, &obj))
 		return NULL;
+	if (vma_tree_reserve(mm))
+		goto err;
+	vma = m->vma_free;
 	if (vma) {		/* memlab's free list of host structs */
 		ml_unpoison(vma, sizeof(*vma));
 		m->vma_free = vma->vm_next;
 	} else if (!(vma = ml_alloc(m, sizeof(*vma)))) {
-		kernel_obj_free(m, KC_VM_AREA_STRUCT, obj);
-		return NULL;
+		goto err;
 	}
 	vma->slab_obj = obj;
 	return vma;
+err:
+	kernel_obj_free(m, KC_VM_AREA_STRUCT, obj);
+	return NULL;
 }
 
 /* vm_area_alloc(): a zeroed VMA of mm; NULL on failure. */
