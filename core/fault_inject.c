@@ -148,20 +148,12 @@ bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order)
 }
 
 /*
-** should_failslab() (mm/failslab.c) for kmem_cache_alloc() of the kernel
-** objects memlab keeps: struct vm_area_struct, anon_vma, task_struct,
-** mm_struct (not the VMA tree's nodes: memlab's B-tree is not the maple
-** tree).  Every such allocation in the paths memlab models is
-** GFP_KERNEL, which may reclaim: with failslab's default ignore-gfp-wait
-** it is never failed, nor counted by fail-nth (the check comes before
-** should_fail_ex).  kmem_cache_alloc(): NULL on failure.
+** should_failslab() (mm/failslab.c) for an allocation with gfp from one
+** of slab.c's caches -- among them the kernel objects memlab keeps (its
+** VMAs, anon_vmas, tasks and mms, kernel_obj_alloc()), all GFP_KERNEL:
+** with failslab's default ignore-gfp-wait those are never failed, nor
+** counted by fail-nth (the check comes before should_fail_ex).
 */
-bool should_failslab(memlab_machine *m, size_t object_size)
-{
-	return should_failslab_gfp(m, object_size, MEMLAB_GFP_KERNEL);
-}
-
-/* should_failslab() for an allocation with gfp (slab.c's caches). */
 bool should_failslab_gfp(memlab_machine *m, size_t object_size, uint32_t gfp)
 {
 	const struct memlab_fault_attr *a = &m->fault[FI_FAILSLAB].attr;
@@ -171,11 +163,6 @@ bool should_failslab_gfp(memlab_machine *m, size_t object_size, uint32_t gfp)
 	if (a->ignore_gfp_reclaim && (gfp & MEMLAB___GFP_DIRECT_RECLAIM))
 		return false;
 	return should_fail(m, FI_FAILSLAB, object_size, (gfp & MEMLAB___GFP_NOWARN) != 0);
-}
-
-void *kmem_cache_alloc(memlab_machine *m, size_t object_size)
-{
-	return should_failslab(m, object_size) ? NULL : ml_alloc(m, object_size);
 }
 
 /* ===================== the public API ===================== */

@@ -16,11 +16,14 @@
 */
 static memlab_task *task_dup(memlab_task *parent)
 {
-	memlab_task *t = kmem_cache_alloc(parent->m, sizeof(*t));	/* task_struct */
+	memlab_task *t = alloc_task_struct(parent->m);
+	uint64_t obj;
 
 	if (!t)
 		return NULL;
+	obj = t->slab_obj;
 	*t = *parent;
+	t->slab_obj = obj;
 	memset(t->vmacache, 0, sizeof(t->vmacache));
 	t->vmacache_seqnum = 0;
 	t->min_flt = t->maj_flt = 0;
@@ -44,10 +47,11 @@ static memlab_task *task_dup(memlab_task *parent)
 */
 static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct mm_struct *oldmm)
 {
-	uint64_t pgd = mm->pgd;
+	uint64_t pgd = mm->pgd, obj = mm->slab_obj;
 	struct pt_format pt = mm->pt;
 
 	*mm = *oldmm;
+	mm->slab_obj = obj;
 	mm->pgd = pgd;
 	mm->pt = pt;
 	mm->deposit = NULL;
@@ -87,7 +91,7 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 			vm_unacct_memory(child, (int64_t)vma_pages(mpnt));
 		return -MEMLAB_ENOMEM;
 	}
-	*tmp = *mpnt;
+	vm_area_init_from(mpnt, tmp);	/* vm_area_dup() */
 	tmp->vm_mm = mm;
 	tmp->vm_leaf = NULL;		/* linked into the child's tree below */
 	tmp->vm_file = NULL;
@@ -142,9 +146,11 @@ static int copy_mm(uint64_t clone_flags, memlab_task *child, memlab_task *parent
 		child->mm->mm_users++;
 		return 0;
 	}
-	mm = kmem_cache_alloc(m, sizeof(*mm));		/* mm_struct */
-	if (!mm || pgd_alloc(m, mm)) {
-		ml_free(m, mm, sizeof(*mm));
+	mm = allocate_mm(m);
+	if (!mm)
+		return -MEMLAB_ENOMEM;
+	if (pgd_alloc(m, mm)) {
+		free_mm(m, mm);
 		return -MEMLAB_ENOMEM;
 	}
 	child->mm = mm;

@@ -552,9 +552,7 @@ void fault_inject_init(memlab_machine *m);
 int fault_point(const char *name);
 bool should_fail(memlab_machine *m, int point, uint64_t size, bool nowarn);
 bool should_fail_alloc_page(memlab_machine *m, uint32_t gfp, unsigned order);
-bool should_failslab(memlab_machine *m, size_t object_size);
 bool should_failslab_gfp(memlab_machine *m, size_t object_size, uint32_t gfp);
-void *kmem_cache_alloc(memlab_machine *m, size_t object_size);
 
 /* ---- trace.c ---- */
 void trace_emit(memlab_machine *m, int id, uint64_t a0, uint64_t a1, uint64_t a2, uint64_t a3);

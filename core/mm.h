@@ -18,6 +18,7 @@
 #include "pgtable.h"
 #include "tlb.h"
 #include "memcontrol.h"
+#include "slab.h"		/* enum kernel_cache: the caches of the objects below */
 
 /* vm_flags (include/linux/mm.h) */
 #define VM_NONE		0x00000000ull
@@ -101,6 +102,7 @@ struct memlab_file {
 struct anon_vma {
 	int refcount;			/* VMAs using it */
 	uint64_t id;
+	uint64_t slab_obj;		/* its object in the anon_vma cache */
 	struct anon_vma *parent;	/* the one it was forked from (the chain), or NULL */
 };
 
@@ -140,6 +142,8 @@ struct vm_area_struct {
 	int anon_vma_chain_len;		/* 0 none, 1 its own, >1 cloned by fork */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
 	uint64_t special_pages;		/* a special mapping's size when installed */
+	/* from vm_area_alloc() to vm_area_free(): never copied with the rest */
+	uint64_t slab_obj;		/* its object in the vm_area_struct cache */
 };
 
 enum { MM_FILEPAGES, MM_ANONPAGES, MM_SWAPENTS, MM_SHMEMPAGES, NR_MM_COUNTERS };
@@ -175,6 +179,7 @@ struct mm_struct {
 	bool oom_skip;			/* MMF_OOM_SKIP: the OOM killer passes it by */
 	memlab_task *owner;		/* one of them, standing for the mm in walks over every mm */
 	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
+	uint64_t slab_obj;		/* its object in the mm_struct cache (mm_alloc to mmdrop) */
 };
 
 /* Bytes, RLIM_INFINITY for none: one set of soft (rlim_cur), one of hard limits. */
@@ -223,6 +228,7 @@ struct memlab_task {
 	struct mem_cgroup *memcg;	/* its cgroup (memcontrol.c) */
 	uint64_t memcg_nr_pages_over_high;	/* charged above a memory.high: reclaim on return */
 	struct memlab_task *next;	/* the machine's tasks */
+	uint64_t slab_obj;		/* its object in the task_struct cache */
 };
 
 /*
@@ -317,6 +323,16 @@ struct vm_area_struct *find_vma_prev(memlab_task *t, uint64_t addr,
 struct vm_area_struct *find_vma_intersection(memlab_task *t, uint64_t start, uint64_t end);
 struct vm_area_struct *vm_area_alloc(struct mm_struct *mm);
 void vm_area_free(struct vm_area_struct *vma);
+
+/* vm_area_init_from(): dest takes src's fields but its own slab object. */
+static inline void vm_area_init_from(const struct vm_area_struct *src,
+				     struct vm_area_struct *dest)
+{
+	uint64_t obj = dest->slab_obj;
+
+	*dest = *src;
+	dest->slab_obj = obj;
+}
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
 void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev);
 struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next);
@@ -464,6 +480,12 @@ bool vma_has_recency(const struct vm_area_struct *vma);	/* vmscan.c */
 void wakeup_flusher_threads(memlab_machine *m);
 
 /* ---- task.c ---- */
+void *kernel_obj_new(memlab_machine *m, enum kernel_cache kc, size_t size, uint64_t *obj);
+void kernel_obj_delete(memlab_machine *m, enum kernel_cache kc, void *p, size_t size,
+		       uint64_t obj);
+memlab_task *alloc_task_struct(memlab_machine *m);	/* zeroed, with its slab object */
+struct mm_struct *allocate_mm(memlab_machine *m);	/* zeroed, with its slab object */
+void free_mm(memlab_machine *m, struct mm_struct *mm);
 void task_free(memlab_task *t);		/* an mm not on the machine's list */
 uint64_t mmap_min_addr(const memlab_machine *m);
 int sysctl_max_map_count(const memlab_machine *m);

@@ -194,7 +194,7 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 	new_vma = vm_area_alloc(mm);
 	if (!new_vma)
 		return NULL;
-	*new_vma = *vma;
+	vm_area_init_from(vma, new_vma);	/* vm_area_dup() */
 	new_vma->vm_leaf = NULL;
 	new_vma->vm_file = NULL;
 	vma_set_file(new_vma, vma->vm_file);

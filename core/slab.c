@@ -1688,6 +1688,29 @@ void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
 		       (unsigned long long)addr, s->name);
 }
 
+/* Whether addr is an object of kc's cache that is handed out (m:check's owners' walk). */
+bool kernel_obj_live(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
+{
+	struct kmem_cache *s = m->slab->kernel_caches[kc];
+	struct slab *slab = virt_to_slab(m, addr, NULL);
+	uint64_t off;
+
+	if (!slab || slab->cache != s)
+		return false;
+	off = addr - slab_address(m, slab);
+	return off % s->size == 0 && off / s->size < slab->objects &&
+	       object_is_used(slab, (unsigned)(off / s->size));
+}
+
+/* The objects of kc's cache handed out and not freed. */
+uint64_t kernel_objs_in_use(memlab_machine *m, enum kernel_cache kc)
+{
+	struct memlab_kmem_cache_info info;
+
+	cache_info(m, m->slab->kernel_caches[kc], &info);
+	return info.objects;
+}
+
 /* ===================== the public API ===================== */
 
 /* The call runs as t (its CPU, its cgroup) or as a kernel thread on CPU 0. */
@@ -1724,10 +1747,25 @@ int memlab_kmem_cache_create(memlab_machine *m, const char *name, unsigned size,
 				 flags & ~MEMLAB_SLAB_KMALLOC, out);
 }
 
+/*
+** The kernel's own caches are never destroyed (nothing in Linux would):
+** their last reference stays, or the core would allocate from a freed
+** cache.  An alias merged into one may still drop its own.
+*/
+static bool kernel_cache_last_ref(memlab_machine *m, const struct kmem_cache *s)
+{
+	for (int kc = 0; kc < NR_KERNEL_CACHES; kc++)
+		if (m->slab->kernel_caches[kc] == s && s->refcount == 1)
+			return true;
+	return false;
+}
+
 int memlab_kmem_cache_destroy(memlab_machine *m, memlab_kmem_cache *s)
 {
 	if (m->dead)
 		return -MEMLAB_EIO;
+	if (kernel_cache_last_ref(m, s))
+		return -MEMLAB_EINVAL;
 	return kmem_cache_destroy(m, s);
 }
 

@@ -104,6 +104,8 @@ struct slab_machine {
 /* kmem_cache_alloc(GFP_KERNEL) for m->current (its CPU, its memcg), failslab included. */
 int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr);
 void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
+bool kernel_obj_live(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
+uint64_t kernel_objs_in_use(memlab_machine *m, enum kernel_cache kc);
 
 int slab_init(memlab_machine *m);		/* kmem_cache_init(): the kmalloc caches */
 void slab_exit(memlab_machine *m);

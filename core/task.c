@@ -5,6 +5,7 @@
 ** VMA side of a user fault (stack expansion, access_error, anon_vma) and
 ** the inspection calls of the public API.
 */
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -519,7 +520,8 @@ static int setup_stack(memlab_task *t)
 	vma->vm_pgoff = vma->vm_start >> m->page_shift;
 	vma_link(mm, vma);
 	vm_stat_account(mm, vma->vm_flags, (int64_t)npages);
-	anon_vma_prepare(vma);		/* the kernel wrote argv and envp there */
+	if (anon_vma_prepare(vma))	/* the kernel wrote argv and envp there */
+		return -MEMLAB_ENOMEM;	/* the caller tears the mm down, the VMA with it */
 	mm->start_stack = top - m->page_size + 0x400 -
 			  (t->randomize ? (rng_next(&m->rng) % 1024) & ~0xfull : 0);
 	mm->arg_start = mm->start_stack + 8;
@@ -555,6 +557,66 @@ static void mm_update_next_owner(memlab_task *t)
 		}
 }
 
+/*
+** A kernel object memlab keeps: its object in cache kc, taken in the
+** current task's context (its CPU's slab, its memory cgroup charged), and
+** the zeroed host struct of size bytes that describes it; the object's
+** address in *obj.  NULL on failure (failslab, no memory, the cgroup's
+** limit), with nothing taken.
+*/
+void *kernel_obj_new(memlab_machine *m, enum kernel_cache kc, size_t size, uint64_t *obj)
+{
+	void *p;
+
+	if (kernel_obj_alloc(m, kc, obj))
+		return NULL;
+	p = ml_alloc(m, size);
+	if (!p)
+		kernel_obj_free(m, kc, *obj);
+	return p;
+}
+
+void kernel_obj_delete(memlab_machine *m, enum kernel_cache kc, void *p, size_t size,
+		       uint64_t obj)
+{
+	kernel_obj_free(m, kc, obj);
+	ml_free(m, p, size);
+}
+
+/* alloc_task_struct_node(), as dup_task_struct() takes it: zeroed; NULL on failure. */
+memlab_task *alloc_task_struct(memlab_machine *m)
+{
+	uint64_t obj;
+	memlab_task *t = kernel_obj_new(m, KC_TASK_STRUCT, sizeof(*t), &obj);
+
+	if (t)
+		t->slab_obj = obj;
+	return t;
+}
+
+/* free_task(): the task_struct object and the host struct. */
+static void free_task(memlab_task *t)
+{
+	kernel_obj_delete(t->m, KC_TASK_STRUCT, t, sizeof(*t), t->slab_obj);
+}
+
+/* allocate_mm(), as mm_alloc() and dup_mm() take it: zeroed; NULL on failure. */
+struct mm_struct *allocate_mm(memlab_machine *m)
+{
+	uint64_t obj;
+	struct mm_struct *mm = kernel_obj_new(m, KC_MM_STRUCT, sizeof(*mm), &obj);
+
+	if (mm)
+		mm->slab_obj = obj;
+	return mm;
+}
+
+/* free_mm(): what __mmdrop() ends with. */
+void free_mm(memlab_machine *m, struct mm_struct *mm)
+{
+	kernel_obj_delete(m, KC_MM_STRUCT, mm, sizeof(*mm), mm->slab_obj);
+}
+
 /* mmput(): t lets go of its mm; the last user tears it down. */
 static void mmput(memlab_task *t)
 {
@@ -566,7 +628,7 @@ static void mmput(memlab_task *t)
 		return;
 	}
 	exit_mmap(t);
-	ml_free(t->m, mm, sizeof(*mm));
+	free_mm(t->m, mm);		/* mmdrop(): memlab has no lazy-TLB references */
 }
 
 void task_free(memlab_task *t)
@@ -574,7 +636,7 @@ void task_free(memlab_task *t)
 	if (t->mm)
 		mmput(t);
 	mem_cgroup_exit(t);
-	ml_free(t->m, t, sizeof(*t));
+	free_task(t);
 }
 
 /*
@@ -603,14 +665,14 @@ static void set_rlimits(memlab_task *t, const struct memlab_spawn_args *a)
 /* The task and an empty mm, before the image is loaded. */
 static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args *a)
 {
-	memlab_task *t = ml_alloc(m, sizeof(*t));
+	memlab_task *t = alloc_task_struct(m);
 
 	if (!t)
 		return NULL;
 	t->m = m;
-	t->mm = ml_alloc(m, sizeof(*t->mm));
+	t->mm = allocate_mm(m);
 	if (!t->mm) {
-		ml_free(m, t, sizeof(*t));
+		free_task(t);
 		return NULL;
 	}
 	mem_cgroup_fork(t, NULL);	/* spawned in the root cgroup */
@@ -619,8 +681,8 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	t->mm->owner = t;
 	if (pgd_alloc(m, t->mm)) {
 		mem_cgroup_exit(t);
-		ml_free(m, t->mm, sizeof(*t->mm));
-		ml_free(m, t, sizeof(*t));
+		free_mm(m, t->mm);
+		free_task(t);
 		return NULL;
 	}
 	init_new_context(m, t->mm);
@@ -873,6 +935,120 @@ static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn,
 	return bad;
 }
 
+/*
+** The kernel objects' owners of cache kc, into addrs[] if given: every
+** task, every mm, every VMA, every anon_vma; their count.
+*/
+static size_t kernel_obj_owners(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs,
+				const void **avs, size_t nr_avs)
+{
+	memlab_task *t;
+	size_t n = 0;
+
+	if (kc == KC_ANON_VMA) {
+		for (; n < nr_avs; n++)
+			if (addrs)
+				addrs[n] = ((const struct anon_vma *)avs[n])->slab_obj;
+		return n;
+	}
+	for (t = m->tasks; t && kc == KC_TASK_STRUCT; t = t->next, n++)
+		if (addrs)
+			addrs[n] = t->slab_obj;
+	for_each_mm_task(m, t) {
+		if (kc == KC_MM_STRUCT && addrs)
+			addrs[n] = t->mm->slab_obj;
+		n += kc == KC_MM_STRUCT;
+		for (struct vm_area_struct *v = t->mm->mmap; v && kc == KC_VM_AREA_STRUCT; v = v->vm_next, n++)
+			if (addrs)
+				addrs[n] = v->slab_obj;
+	}
+	return n;
+}
+
+static int compare_u64(const void *a, const void *b)
+{
+	uint64_t x = *(const uint64_t *)a, y = *(const uint64_t *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+static void kobj_violation(memlab_violation_fn fn, void *ud, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static void kobj_violation(memlab_violation_fn fn, void *ud, const char *fmt, ...)
+{
+	char msg[160];
+	va_list ap;
+
+	if (!fn)
+		return;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	fn(ud, msg);
+}
+
+/* One cache: its owners' objects live in it, distinct, as many as it has in use. */
+static int check_kernel_cache(memlab_machine *m, enum kernel_cache kc, const char *name,
+			      const void **avs, size_t nr_avs, memlab_violation_fn fn, void *ud)
+{
+	size_t n = kernel_obj_owners(m, kc, NULL, avs, nr_avs);
+	uint64_t *addrs = ml_alloc(m, (n ? n : 1) * sizeof(*addrs)), in_use;
+	int bad = 0;
+
+	if (!addrs)
+		return 0;	/* no host memory: nothing to say */
+	kernel_obj_owners(m, kc, addrs, avs, nr_avs);
+	qsort(addrs, n, sizeof(*addrs), compare_u64);
+	for (size_t i = 0; i < n; i++) {
+		if (!kernel_obj_live(m, kc, addrs[i])) {
+			kobj_violation(fn, ud, "a %s's object 0x%llx is no live object of its cache",
+				       name, (unsigned long long)addrs[i]);
+			bad++;
+		} else if (i && addrs[i] == addrs[i - 1]) {
+			kobj_violation(fn, ud, "two %ss own the object 0x%llx", name,
+				       (unsigned long long)addrs[i]);
+			bad++;
+		}
+	}
+	in_use = kernel_objs_in_use(m, kc);
+	if (in_use != n) {
+		kobj_violation(fn, ud, "the %s cache has %llu objects in use, memlab has %zu %ss",
+			       name, (unsigned long long)in_use, n, name);
+		bad++;
+	}
+	ml_free(m, addrs, (n ? n : 1) * sizeof(*addrs));
+	return bad;
+}
+
+/*
+** The kernel objects memlab keeps: each task, mm, VMA and anon_vma owns
+** one live object of its cache (slab.c), no two the same, and every
+** object of those caches in use is owned -- none leaked, none freed
+** under its owner.  Violations found.
+*/
+static int check_kernel_objects(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	static const struct { enum kernel_cache kc; const char *name; } caches[] = {
+		{ KC_TASK_STRUCT, "task_struct" }, { KC_MM_STRUCT, "mm_struct" },
+		{ KC_VM_AREA_STRUCT, "vm_area_struct" }, { KC_ANON_VMA, "anon_vma" },
+	};
+	size_t cap = anon_vmas_reachable(m, NULL, 0), nr_avs;
+	const void **avs;
+	int bad = 0;
+
+	if (!m->slab)
+		return 0;
+	avs = ml_alloc(m, (cap ? cap : 1) * sizeof(*avs));
+	if (!avs)
+		return 0;
+	nr_avs = anon_vmas_reachable(m, avs, cap);
+	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
+		bad += check_kernel_cache(m, caches[i].kc, caches[i].name, avs, nr_avs, fn, ud);
+	ml_free(m, avs, (cap ? cap : 1) * sizeof(*avs));
+	return bad;
+}
+
 /* Each mm's mm_users counts the tasks using it, and its owner is one of them. */
 static int check_mm_users(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
@@ -924,6 +1100,7 @@ int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		}
 	}
 	n += check_mm_users(m, fn, ud);
+	n += check_kernel_objects(m, fn, ud);
 	committed += shmem_charged_pages(m) + m->vm_committed_leaked;
 	n += check_refcounts(m, 0, fn, ud) + check_refcounts(m, 1, fn, ud);
 	if (committed != m->vm_committed_as) {

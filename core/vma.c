@@ -28,30 +28,45 @@ static void vma_next_gap_update(struct mm_struct *mm, struct vm_area_struct *vma
 /* ===================== allocation ===================== */
 
 /*
-** Freed VMAs go on the machine's free list (m->vma_free) instead of back
-** to the host, as a slab cache keeps freed objects: an mmap after a munmap
-** then costs no host allocation.  The list is freed with the machine.
-** Under AddressSanitizer a VMA on the list is poisoned, so a use after
-** free is still reported.
+** A VMA is an object of the vm_area_struct cache (slab.c), charged to the
+** task's memory cgroup, from vm_area_alloc() or vm_area_dup() to
+** vm_area_free(), as in Linux.  The host struct that describes it is
+** memlab's own: freed ones go on the machine's free list (m->vma_free)
+** instead of back to the host, so that an mmap after a munmap costs no
+** host allocation; the list is freed with the machine.  Under
+** AddressSanitizer a VMA on the list is poisoned, so a use after free is
+** still reported.
 */
 
 /*
-** A VMA for mm, its contents undefined, from the free list or the host,
-** with the tree nodes that linking it may need set aside
-** (vma_tree_reserve()); NULL on failure.
+** A VMA for mm, its contents undefined but its slab object, with the tree
+** nodes that linking it may need set aside (vma_tree_reserve()); NULL on
+** failure, with nothing taken.  The object comes first: its allocation
+** may reclaim and OOM-kill, and a victim's exit gives VMAs and tree nodes
+** back, so the free list is read only once the object is had.
 */
 static struct vm_area_struct *vm_area_get(struct mm_struct *mm)
 {
 	memlab_machine *m = mm->machine;
-	struct vm_area_struct *vma = m->vma_free;
+	struct vm_area_struct *vma;
+	uint64_t obj;
 
-	if (vma_tree_reserve(mm) || should_failslab(m, sizeof(*vma)))
+	if (kernel_obj_alloc(m, KC_VM_AREA_STRUCT, &obj))
 		return NULL;
-	if (!vma)		/* memlab's free list stands for the slab's */
-		return ml_alloc(m, sizeof(*vma));
-	ml_unpoison(vma, sizeof(*vma));
-	m->vma_free = vma->vm_next;
+	if (vma_tree_reserve(mm))
+		goto err;
+	vma = m->vma_free;
+	if (vma) {		/* memlab's free list of host structs */
+		ml_unpoison(vma, sizeof(*vma));
+		m->vma_free = vma->vm_next;
+	} else if (!(vma = ml_alloc(m, sizeof(*vma)))) {
+		goto err;
+	}
+	vma->slab_obj = obj;
 	return vma;
+err:
+	kernel_obj_free(m, KC_VM_AREA_STRUCT, obj);
+	return NULL;
 }
 
 /* vm_area_alloc(): a zeroed VMA of mm; NULL on failure. */
@@ -60,7 +75,7 @@ struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
 	struct vm_area_struct *vma = vm_area_get(mm);
 
 	if (vma)
-		*vma = (struct vm_area_struct){ .vm_mm = mm };
+		*vma = (struct vm_area_struct){ .vm_mm = mm, .slab_obj = vma->slab_obj };
 	return vma;
 }
 
@@ -74,7 +89,7 @@ static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
 
 	if (!new)
 		return NULL;
-	*new = *orig;
+	vm_area_init_from(orig, new);
 	new->vm_leaf = NULL;
 	if (new->vm_file)
 		file_get(new->vm_file);
@@ -83,7 +98,10 @@ static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
 	return new;
 }
 
-/* Free a VMA that is not linked: drop its file and anon_vma references. */
+/*
+** Free a VMA that is not linked: drop its file and anon_vma references,
+** its slab object; the host struct goes on the free list.
+*/
 void vm_area_free(struct vm_area_struct *vma)
 {
 	memlab_machine *m = vma->vm_mm->machine;
@@ -92,6 +110,7 @@ void vm_area_free(struct vm_area_struct *vma)
 		file_put(vma->vm_file);
 	if (vma->anon_vma)
 		anon_vma_put(m, vma->anon_vma);
+	kernel_obj_free(m, KC_VM_AREA_STRUCT, vma->slab_obj);
 	vma->vm_next = m->vma_free;
 	m->vma_free = vma;
 	ml_poison_but_link(vma, vma->vm_next);
@@ -386,6 +405,27 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 }
 
 /*
+** anon_vma_alloc(): a new anon_vma with no references, an object of the
+** anon_vma cache; NULL on failure, with nothing taken.
+*/
+static struct anon_vma *anon_vma_alloc(memlab_machine *m)
+{
+	uint64_t obj;
+	struct anon_vma *av = kernel_obj_new(m, KC_ANON_VMA, sizeof(*av), &obj);
+
+	if (!av)
+		return NULL;
+	av->slab_obj = obj;
+	av->id = ++m->next_anon_vma_id;
+	return av;
+}
+
+static void anon_vma_free(memlab_machine *m, struct anon_vma *av)
+{
+	kernel_obj_delete(m, KC_ANON_VMA, av, sizeof(*av), av->slab_obj);
+}
+
+/*
 ** anon_vma_prepare(): the first write fault of a private VMA gives it an
 ** anon_vma -- a neighbour's when compatible, else a new one.  0 or -ENOMEM.
 */
@@ -398,10 +438,9 @@ int anon_vma_prepare(struct vm_area_struct *vma)
 		return 0;
 	av = find_mergeable_anon_vma(vma);
 	if (!av) {
-		av = kmem_cache_alloc(m, sizeof(*av));
+		av = anon_vma_alloc(m);
 		if (!av)
 			return -MEMLAB_ENOMEM;
-		av->id = ++m->next_anon_vma_id;
 	}
 	av->refcount++;
 	vma->anon_vma = av;
@@ -418,7 +457,7 @@ void anon_vma_put(memlab_machine *m, struct anon_vma *av)
 	while (av && --av->refcount == 0) {
 		struct anon_vma *parent = av->parent;
 
-		ml_free(m, av, sizeof(*av));
+		anon_vma_free(m, av);
 		av = parent;
 	}
 }
@@ -438,10 +477,9 @@ int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src)
 	dst->anon_vma_chain_len = 0;
 	if (!src->anon_vma)
 		return 0;
-	av = kmem_cache_alloc(m, sizeof(*av));
+	av = anon_vma_alloc(m);
 	if (!av)
 		return -MEMLAB_ENOMEM;
-	av->id = ++m->next_anon_vma_id;
 	av->refcount = 1;
 	av->parent = src->anon_vma;
 	src->anon_vma->refcount++;

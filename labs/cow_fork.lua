@@ -150,11 +150,15 @@ assert(tostring(child) == "memlab.task (exited)", "the killed child has exited")
 local free3 = free_pages()
 say("The child exits: its copies are freed (%d frames free).", free3)
 parent:exit()
-local cached = m:vmstat().nr_file_pages
+local cached, slab = m:vmstat().nr_file_pages, m:vmstat().nr_slab_unreclaimable
 say("The parent exits: %d frames free -- all there were at boot but the %d page(s)", free_pages(),
     cached)
-print("the page cache keeps of the file read in section 5.")
-assert(free_pages() == free_boot - cached, "nothing leaked")
+say("the page cache keeps of the file read in section 5, and the %d pages of slabs", slab)
+print("SLUB keeps, empty, for the next task_struct, mm_struct, VMAs and anon_vmas.")
+assert(free_pages() == free_boot - cached - slab, "nothing leaked")
+for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma" } do
+  assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
+end
 assert(m:check(), "the machine's invariants hold")
 print()
 print("m:check() --> true")

@@ -103,8 +103,14 @@ section("5. Nothing leaked")
 
 db:exit()
 init:exit()
-say("database and init exit: %d frames free, as at boot (%d).", free_pages(), free_boot)
-assert(free_pages() == free_boot, "every frame of the victims came back")
+local slab = m:vmstat().nr_slab_unreclaimable
+say("database and init exit: %d frames free, and %d in the slabs SLUB keeps, empty, for the",
+    free_pages(), slab)
+say("next task_struct, mm_struct, VMAs and anon_vmas: %d, as at boot.", free_pages() + slab)
+assert(free_pages() + slab == free_boot, "every frame of the victims came back")
+for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma" } do
+  assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
+end
 assert(m:check(), "the machine's invariants hold")
 print()
 print("m:check() --> true")

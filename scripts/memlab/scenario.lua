@@ -8,7 +8,9 @@
 -- SQLite's out-of-memory tests do, until a run completes without reaching
 -- the Nth decision.  After each run every task exits and the sweep checks
 -- that m:check() passes and that every frame is free again (but those the
--- page cache keeps).  A soak runs the scenario with random failures.
+-- page cache keeps) once every slab cache is shrunk (the slabs the tasks'
+-- kernel objects came from stay with SLUB until then).  A soak runs the
+-- scenario with random failures.
 --
 --   local scenario = require("memlab.scenario")
 --   local r = scenario.sweep{ machine = { ram = "64M" }, run = function(m) ... end }
@@ -29,8 +31,11 @@ local function default_attrs()
 end
 
 -- Free frames once the CPUs' folio batches (whose references keep the
--- pages an exit let go: exit_mmap drains none) and free lists are drained.
+-- pages an exit let go: exit_mmap drains none) and free lists are drained,
+-- and every slab cache is shrunk: SLUB keeps a CPU's slab when its last
+-- object (a task's VMA, task_struct, ...) is freed.
 local function free_pages(m)
+  for _, info in ipairs(m:slabinfo()) do m:slab_cache(info.name):shrink() end
   m:lru_add_drain_all()
   m:drain_pages()
   return m:vmstat().nr_free_pages

@@ -24,6 +24,7 @@
 
 #include "memlab/memlab.h"
 #include "mm.h"		/* the check_catches_* tests corrupt internals on purpose */
+#include "slab.h"
 #include "testlib.h"
 
 #define PG 4096ull
@@ -1939,6 +1940,46 @@ TEST(setrlimit)
 	memlab_destroy(m);
 }
 
+/*
+** Each task, mm, VMA and anon_vma owns one live object of its cache and
+** every object of those caches is owned: m:check() finds an object freed
+** under its VMA, one no VMA owns, and two VMAs owning one.
+*/
+TEST(check_catches_kernel_objects)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct vm_area_struct *v, *w;
+	uint64_t own, stray;
+
+	ASSERT(t);
+	ASSERT(violations_are(m, 0, ""));
+	v = t->mm->mmap;
+	w = v->vm_next;
+	own = v->slab_obj;
+	/* freed under its VMA: no live object, one fewer in use than VMAs */
+	kernel_obj_free(m, KC_VM_AREA_STRUCT, own);
+	ASSERT(violations_are(m, 2, "is no live object of its cache"));
+	ASSERT_OK(kernel_obj_alloc(m, KC_VM_AREA_STRUCT, &v->slab_obj));
+	ASSERT(violations_are(m, 0, ""));
+	/* an object no VMA owns (a leak) */
+	ASSERT_OK(kernel_obj_alloc(m, KC_VM_AREA_STRUCT, &stray));
+	ASSERT(violations_are(m, 1, "objects in use, memlab has"));
+	kernel_obj_free(m, KC_VM_AREA_STRUCT, stray);
+	/* two VMAs own one object: the other one is leaked */
+	own = w->slab_obj;
+	w->slab_obj = v->slab_obj;
+	ASSERT(violations_are(m, 1, "two vm_area_structs own"));
+	w->slab_obj = own;
+	/* a task owning the mm's object: of another cache */
+	own = t->slab_obj;
+	t->slab_obj = t->mm->slab_obj;
+	ASSERT(violations_are(m, 1, "task_struct's object"));
+	t->slab_obj = own;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 TEST(check_catches_split_special)
 {
 	memlab_machine *m = x86();
@@ -1961,7 +2002,7 @@ TEST(check_catches_split_special)
 	ASSERT(v && v->special_name);
 	n = vm_area_alloc(t->mm);
 	ASSERT(n);
-	*n = *v;
+	vm_area_init_from(v, n);	/* n keeps its own vm_area_struct object */
 	vma_set_range(t->mm, v, A(0), A(1), v->vm_pgoff);
 	n->vm_start = A(1);
 	n->vm_pgoff++;
@@ -2155,6 +2196,7 @@ int main(void)
 	RUN(check_catches_refcounts);
 	RUN(check_catches_brk);
 	RUN(check_catches_split_special);
+	RUN(check_catches_kernel_objects);
 	RUN(mlock_eperm_and_special);
 	RUN(arm64_unlimited_stack_is_legacy);
 	RUN(x86_la57);

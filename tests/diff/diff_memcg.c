@@ -1062,10 +1062,10 @@ static int run_sequence(uint64_t seed)
 		sim_counts(&sim, scg, &sc);
 		if (room && hc.kernel - sc.kernel != room_kernel && hr != 1) {
 			/*
-			** The host's kernel memory besides the page tables (slab
-			** pages: VMAs, anon_vmas, xarray nodes) changed during
-			** the step, and with it the room its user pages had:
-			** nothing after this is comparable.  (After an OOM kill
+			** The host's kernel memory that memlab does not charge
+			** (slab pages: xarray and maple-tree nodes, anon_vma_chains)
+			** changed during the step, and with it the room its user
+			** pages had: nothing after this is comparable.  (After an OOM kill
 			** the victim's exit freed some: that does not count.)
 			*/
 			note("      the host's other kernel memory went from %" PRId64 " to %" PRId64

@@ -145,6 +145,7 @@ struct fuzz {
 	struct { uint64_t addr; memlab_kmem_cache *s; } objs[MAX_OBJS];	/* s NULL: kmalloc */
 	int nobjs;
 	int in_slab;			/* inside op_slab: SLUB's reports are expected */
+	int in_slab_info;		/* inside the OOM report's unreclaimable slab table */
 };
 
 static uint8_t buf_in[MAX_BUF], buf_out[MAX_BUF];
@@ -237,10 +238,15 @@ static int oom_report(struct fuzz *f, const char *msg)
 
 	if (strncmp(msg, "Memory cgroup stats for ", 24) == 0)
 		f->in_memcg_stat = 1;
+	else if (strcmp(msg, "Unreclaimable slab info:") == 0)
+		return f->in_slab_info = 1;
 	else if (strncmp(msg, "Tasks state", 11) == 0)
-		f->in_memcg_stat = 0;
+		f->in_memcg_stat = f->in_slab_info = 0;
 	else if (f->in_memcg_stat)
 		return stat_line(msg);
+	else if (f->in_slab_info)	/* "Name  Used  Total", then a cache's "name  nKB  nKB" */
+		return strncmp(msg, "Name ", 5) == 0 || (strlen(msg) > 2 &&
+		       strcmp(msg + strlen(msg) - 2, "KB") == 0);
 	if (strstr(msg, " invoked oom-killer: gfp_mask="))
 		return 1;
 	if (strncmp(msg, "Tasks in ", 9) == 0 &&
@@ -252,14 +258,25 @@ static int oom_report(struct fuzz *f, const char *msg)
 	return 0;
 }
 
-/* The report hook: fault-injection notices and the OOM killer's report are
- * fine, a bad page only in bad_free. */
+/*
+** slab_out_of_memory()'s three lines: a VMA, anon_vma, task or mm that
+** could not get a slab page (fail_page_alloc, no memory left, a dying
+** task) is an allocation failure Linux warns about, as it does here.
+*/
+static int slab_oom_report(const char *msg)
+{
+	return strncmp(msg, "SLUB: Unable to allocate memory on CPU ", 39) == 0 ||
+	       strncmp(msg, "  cache: ", 9) == 0 || strncmp(msg, "  node 0: slabs: ", 17) == 0;
+}
+
+/* The report hook: fault-injection notices, the OOM killer's report and
+ * SLUB's allocation failures are fine, a bad page only in bad_free. */
 static void on_report(void *ud, const char *msg)
 {
 	struct fuzz *f = ud;
 
 	f->reports++;
-	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0 || oom_report(f, msg) ||
+	if (strncmp(msg, "FAULT_INJECTION:", 16) == 0 || oom_report(f, msg) || slab_oom_report(msg) ||
 	    strncmp(msg, "Write-error on swap-device", 26) == 0 ||
 	    strncmp(msg, "Read-error on swap-device", 25) == 0)
 		return;

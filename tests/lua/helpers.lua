@@ -72,4 +72,21 @@ function H.assert_errno(name, errno, ...)
   lu.assertEquals(r[3], errno)
 end
 
+-- The kernel objects' caches (core/slab.c): every task, mm, VMA and
+-- anon_vma is an object of one.
+H.KERNEL_CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" }
+
+-- Give back the slabs SLUB keeps once the tasks' kernel objects are freed
+-- (a CPU's slab stays when its last object goes): each kernel cache is
+-- shrunk, the pages it frees drained from the CPUs' pagesets.  Asserts
+-- that no object of them is left when no task is.
+function H.shrink_kernel_caches(m)
+  for _, name in ipairs(H.KERNEL_CACHES) do
+    local c = m:slab_cache(name)
+    if #m:tasks() == 0 then lu.assertEquals(c:info().objects, 0, name) end
+    c:shrink()
+  end
+  m:drain_pages()
+end
+
 return H

@@ -1,0 +1,221 @@
+-- test_kernel_objects.lua: the kernel objects memlab keeps -- each task's
+-- task_struct, each mm_struct, each VMA's vm_area_struct, each anon_vma --
+-- are objects of the kernel's own slab caches (core/slab.c), allocated and
+-- freed where Linux 6.18 allocates and frees them: spawn/fork/clone,
+-- mmap/split/munmap/merge, a first write, exit.  The caches' objects in
+-- use follow them one for one; failslab fails them; a memory cgroup is
+-- charged for its tasks' objects (SLAB_ACCOUNT).
+--
+-- SLUB's /proc/slabinfo counts as active every object of a CPU slab, free
+-- or not: its active_objs only moves a slab at a time.  The objects in use
+-- are info().objects (/sys/kernel/slab/NAME/objects counts them so too).
+--
+-- Run from the source root:  build/memlab run tests/lua/test_kernel_objects.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local PAGE = 4096
+local BASE = 0x7e0000000000
+local CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma" }
+
+local function machine()
+  return memlab.new{ ram = "64M", seed = 1 }
+end
+
+-- The objects in use of each kernel cache.
+local function objects(m)
+  local o = {}
+  for _, name in ipairs(CACHES) do o[name] = m:slab_cache(name):info().objects end
+  return o
+end
+
+-- before plus the given changes (names missing: unchanged).
+local function plus(before, d)
+  local o = {}
+  for _, name in ipairs(CACHES) do o[name] = before[name] + (d[name] or 0) end
+  return o
+end
+
+-- The /proc/slabinfo line of cache name: active_objs, num_objs, active_slabs.
+local function slabinfo(m, name)
+  for line in m:proc("slabinfo"):gmatch("[^\n]+") do
+    local n, active, num, slabs = line:match("^(%S+)%s+(%d+)%s+(%d+) .* : slabdata%s+(%d+)")
+    if n == name then return tonumber(active), tonumber(num), tonumber(slabs) end
+  end
+end
+
+-- The VMAs of p that have an anon_vma.
+local function anon_vmas(p)
+  local n = 0
+  for _, v in ipairs(p:vmas()) do if v.anon_vma then n = n + 1 end end
+  return n
+end
+
+function test_boot_caches_are_empty()
+  local m <close> = machine()
+  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0 })
+  for _, name in ipairs(CACHES) do
+    lu.assertEquals({ slabinfo(m, name) }, { 0, 0, 0 }, name)
+  end
+end
+
+function test_spawn_mmap_split_merge_munmap()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  -- a task_struct, an mm_struct, a VMA each, the stack's anon_vma (argv)
+  local o = objects(m)
+  lu.assertEquals(o, { task_struct = 1, mm_struct = 1, vm_area_struct = #p:vmas(), anon_vma = 1 })
+  lu.assertEquals(anon_vmas(p), 1)
+  assert(p:mmap(BASE, 3 * PAGE, "rw", "private|anonymous|fixed"))
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
+  assert(p:mprotect(BASE + PAGE, PAGE, "r--"))         -- split in three: two new VMAs
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 3 }))
+  assert(p:mprotect(BASE + PAGE, PAGE, "rw"))          -- merged back: two freed
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
+  assert(p:write(BASE, "x"))                           -- anon_vma_prepare
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1, anon_vma = 1 }))
+  assert(p:mprotect(BASE + PAGE, PAGE, "r--"))         -- the pieces share the anon_vma
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 3, anon_vma = 1 }))
+  assert(p:munmap(BASE, 3 * PAGE))                     -- its last VMA gone: the anon_vma too
+  lu.assertEquals(objects(m), o)
+  lu.assertTrue(m:check())
+  p:exit()
+  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0 })
+  lu.assertTrue(m:check())
+end
+
+-- slabinfo's num_objs grows a slab at a time: 21 vm_area_structs a page.
+function test_slabinfo_grows_a_slab_at_a_time()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local active, num, slabs = slabinfo(m, "vm_area_struct")
+  lu.assertEquals({ active, num, slabs }, { 21, 21, 1 })  -- the CPU slab: all of it "active"
+  local have = #p:vmas()
+  for i = 0, 21 - have do                              -- one more VMA than a slab holds
+    assert(p:mmap(BASE + 2 * i * PAGE, PAGE, i % 2 == 0 and "r--" or "rw", "private|anonymous|fixed"))
+  end
+  lu.assertEquals(objects(m).vm_area_struct, 22)
+  lu.assertEquals({ slabinfo(m, "vm_area_struct") }, { 42, 42, 2 })
+  lu.assertEquals(m:slab_cache("vm_area_struct"):info().active_objs, 42)
+  lu.assertTrue(m:check())
+end
+
+function test_fork_thread_exit()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, 4 * PAGE, "rw", "private|anonymous|fixed"))
+  assert(p:write(BASE, "x"))
+  local o = objects(m)
+  local c = assert(p:fork())
+  -- dup_task_struct, dup_mm, vm_area_dup of each VMA, anon_vma_fork of
+  -- each that has an anon_vma: the child's own, chained to the parent's
+  lu.assertEquals(#c:vmas(), #p:vmas())
+  lu.assertEquals(objects(m), plus(o, { task_struct = 1, mm_struct = 1, vm_area_struct = #c:vmas(),
+                                        anon_vma = anon_vmas(p) }))
+  local t = assert(p:thread())                         -- CLONE_VM: a task_struct only
+  lu.assertEquals(objects(m), plus(o, { task_struct = 2, mm_struct = 1, vm_area_struct = #c:vmas(),
+                                        anon_vma = anon_vmas(p) }))
+  c:exit()
+  lu.assertEquals(objects(m), plus(o, { task_struct = 1 }))
+  t:exit()
+  lu.assertEquals(objects(m), o)
+  lu.assertTrue(m:check())
+  p:exit()
+  H.shrink_kernel_caches(m)
+  lu.assertEquals(m:vmstat().nr_slab_unreclaimable, 0)
+  lu.assertTrue(m:check())
+end
+
+-- failslab (with ignore-gfp-wait off: these are GFP_KERNEL) fails the
+-- object, and the call fails with ENOMEM with nothing changed.
+function test_failslab_fails_an_mmap_and_changes_nothing()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local o, maps, free = objects(m), p:maps(), m:vmstat().nr_free_pages
+  assert(m:inject("failslab", { probability = 100, times = 1, verbose = 0, ignore_gfp_wait = false }))
+  lu.assertEquals({ p:mmap(BASE, PAGE, "rw", "private|anonymous|fixed") }, { nil, "ENOMEM", 12 })
+  lu.assertEquals(m:injected("failslab").fired, 1)
+  lu.assertEquals(objects(m), o)
+  lu.assertEquals(p:maps(), maps)
+  lu.assertEquals(m:vmstat().nr_free_pages, free)
+  lu.assertTrue(m:check())
+  -- fail-nth counts each object once: an mmap makes one decision
+  assert(m:inject("failslab", { probability = 0, verbose = 0, ignore_gfp_wait = false }))
+  p:fail_nth(2)
+  assert(p:mmap(BASE, PAGE, "rw", "private|anonymous|fixed"))
+  lu.assertEquals(p:fail_nth(), 1)
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
+  lu.assertEquals({ p:mmap(BASE + 2 * PAGE, PAGE, "r--", "private|anonymous|fixed") },
+                  { nil, "ENOMEM", 12 })
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
+  lu.assertTrue(m:check())
+end
+
+-- A fork that failslab stops at its task_struct, its mm_struct or a VMA
+-- leaves no object behind.
+function test_failslab_fails_a_fork_at_each_object()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, PAGE, "rw", "private|anonymous|fixed"))
+  assert(p:write(BASE, "x"))
+  local o, tasks = objects(m), #m:tasks()
+  assert(m:inject("failslab", { probability = 0, verbose = 0, ignore_gfp_wait = false }))
+  local n = 0
+  repeat
+    n = n + 1
+    p:fail_nth(n)
+    local c, err = p:fork()
+    if c then break end
+    lu.assertEquals(err, "ENOMEM", n)
+    lu.assertEquals(objects(m), o, n)
+    lu.assertEquals(#m:tasks(), tasks, n)
+    lu.assertTrue(m:check())
+  until false
+  p:fail_nth(0)
+  -- a task_struct, an mm_struct, each VMA, each anon_vma: one decision each
+  lu.assertEquals(n, 1 + 1 + #p:vmas() + anon_vmas(p) + 1)
+end
+
+-- SLAB_ACCOUNT: a task's VMAs are charged to its memory cgroup, 200 bytes
+-- each (the 192-byte stride and the object's obj_cgroup pointer).
+function test_memcg_is_charged_for_its_tasks_vmas()
+  local m <close> = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  local s = cg:stat()
+  -- spawn runs as no task (as its page tables are charged): nothing of it
+  lu.assertEquals({ s.kernel, s.slab_unreclaimable }, { 0, 0 })
+  for i = 0, 99 do
+    assert(p:mmap(BASE + 2 * i * PAGE, PAGE, i % 2 == 0 and "r--" or "rw", "private|anonymous|fixed"))
+  end
+  s = cg:stat()
+  -- 100 objects of 200 bytes: 5 whole pages charged (kernel), 480 bytes
+  -- left in the CPU's obj stock; slab_unreclaimable is flushed each time
+  -- the CPU's pending bytes pass a page (21 objects): 4 times, 84 objects
+  lu.assertEquals(s.kernel, 5 * PAGE)
+  lu.assertEquals(s.slab_unreclaimable, 84 * 200)
+  lu.assertEquals(s.slab, s.slab_unreclaimable)
+  lu.assertEquals(s.pagetables, 0)                     -- nothing touched
+  for i = 0, 99 do assert(p:munmap(BASE + 2 * i * PAGE, PAGE)) end
+  s = cg:stat()
+  lu.assertEquals(s.slab_unreclaimable, 0)
+  lu.assertEquals(s.kernel, PAGE)    -- the obj stock keeps up to a page of bytes charged
+  lu.assertTrue(m:check())
+end
+
+-- The core allocates from these caches as long as the machine lives: a
+-- handle from m:slab_cache cannot destroy one.
+function test_kernel_caches_cannot_be_destroyed()
+  local m <close> = machine()
+  for _, name in ipairs(CACHES) do
+    lu.assertEquals({ m:slab_cache(name):destroy() }, { nil, "EINVAL", 22 }, name)
+  end
+  local p = m:spawn{ name = "p" }
+  lu.assertEquals(objects(m).task_struct, 1)
+  lu.assertTrue(m:check())
+  p:exit()
+end
+
+os.exit(lu.LuaUnit.run())
