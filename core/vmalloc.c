@@ -252,12 +252,19 @@ static void vmap_area_free(memlab_machine *m, struct vmap_area *va)
 }
 
 /*
-** kmem_cache_alloc(vmap_area_cachep): a slab allocation, which failslab
-** may fail.  NULL on failure.
+** A kernel object vmalloc keeps in host memory (vmap_area, vm_struct,
+** vmap_block, a small page array): the slab allocation it is in Linux,
+** with the caller's gfp, which failslab may fail.  NULL on failure.
 */
-static struct vmap_area *vmap_area_alloc(memlab_machine *m)
+static void *vmalloc_obj_alloc(memlab_machine *m, size_t size, uint32_t gfp)
 {
-	struct vmap_area *va = kmem_cache_alloc(m, sizeof(*va));
+	return should_failslab_gfp(m, size, gfp) ? NULL : ml_alloc(m, size);
+}
+
+/* kmem_cache_alloc(vmap_area_cachep, gfp) */
+static struct vmap_area *vmap_area_alloc(memlab_machine *m, uint32_t gfp)
+{
+	struct vmap_area *va = vmalloc_obj_alloc(m, sizeof(*va), gfp);
 
 	if (va)
 		va_list_init(&va->list);
@@ -545,7 +552,7 @@ static int va_clip(memlab_machine *m, struct vmalloc_state *vs, struct vmap_area
 	} else {
 		lva = vs->ne_fit_preload[cpu];
 		vs->ne_fit_preload[cpu] = NULL;
-		if (!lva && !(lva = vmap_area_alloc(m)))	/* GFP_NOWAIT */
+		if (!lva && !(lva = vmap_area_alloc(m, MEMLAB_GFP_NOWAIT)))
 			return -MEMLAB_ENOMEM;
 		lva->va_start = va->va_start;
 		lva->va_end = start;
@@ -875,12 +882,12 @@ static void vmalloc_run_deferred(memlab_machine *m)
 static void purge_fragmented_blocks_allcpus(memlab_machine *m, struct vmalloc_state *vs);
 
 /* preload_this_cpu_lock(): a spare area for a split, unless this CPU has one. */
-static void preload_this_cpu(memlab_machine *m, struct vmalloc_state *vs)
+static void preload_this_cpu(memlab_machine *m, struct vmalloc_state *vs, uint32_t gfp)
 {
 	int cpu = smp_processor_id(m);
 
 	if (!vs->ne_fit_preload[cpu])
-		vs->ne_fit_preload[cpu] = vmap_area_alloc(m);
+		vs->ne_fit_preload[cpu] = vmap_area_alloc(m, gfp);
 }
 
 static bool gfpflags_allow_blocking(uint32_t gfp)
@@ -930,10 +937,10 @@ static int alloc_vmap_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t
 	if (va) {
 		addr = va->va_start;
 		tracev(m, TP_ALLOC_VMAP_AREA, addr, size, align, vstart, vend, 0);
-	} else if (!(va = vmap_area_alloc(m)))
+	} else if (!(va = vmap_area_alloc(m, gfp)))
 		return -MEMLAB_ENOMEM;
 	while (!addr) {
-		preload_this_cpu(m, vs);
+		preload_this_cpu(m, vs, gfp);
 		err = __alloc_vmap_area(m, vs, size, align, vstart, vend, &addr);
 		tracev(m, TP_ALLOC_VMAP_AREA, err ? (uint64_t)(int64_t)err : addr, size, align,
 		       vstart, vend, err != 0);
@@ -977,7 +984,7 @@ static int get_vm_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t siz
 	size = align_up(size, 1ull << shift);
 	if (!size)
 		return -MEMLAB_EINVAL;
-	if (!(vm = kmem_cache_alloc(m, sizeof(*vm))))
+	if (!(vm = vmalloc_obj_alloc(m, sizeof(*vm), gfp & GFP_RECLAIM_MASK)))	/* kzalloc_node */
 		return -MEMLAB_ENOMEM;
 	if (!(flags & VM_NO_GUARD))
 		size += m->page_size;
@@ -1297,7 +1304,7 @@ static int new_vmap_block(memlab_machine *m, struct vmalloc_state *vs, unsigned 
 			  uint64_t *addr)
 {
 	uint64_t bits = vmap_bbmap_bits(m), size = bits << m->page_shift;
-	struct vmap_block *vb = kmem_cache_alloc(m, sizeof(*vb));
+	struct vmap_block *vb = vmalloc_obj_alloc(m, sizeof(*vb), MEMLAB_GFP_KERNEL);
 	struct vmap_area *va;
 	int cpu = smp_processor_id(m), err;
 
@@ -1539,8 +1546,9 @@ static int alloc_page_array(memlab_machine *m, struct vm_struct *vm, uint64_t nr
 		err = __vmalloc_node(m, array_size, 1, gfp, 0, vm->caller, &vm->pages_vaddr);
 		if (!err)
 			find_vmap_area(m->vmalloc, vm->pages_vaddr)->vm->is_page_array = true;
-	} else if (should_failslab(m, array_size))
+	} else if (should_failslab_gfp(m, array_size, gfp)) {	/* kmalloc_node(nested_gfp) */
 		err = -MEMLAB_ENOMEM;
+	}
 	if (!err && (vm->pages = ml_alloc(m, nr * sizeof(uint64_t))))
 		vm->pages_cap = nr;
 	else if (!err) {
