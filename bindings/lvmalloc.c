@@ -31,9 +31,12 @@ static const char *check_caller(lua_State *L, int idx, const char *fname)
 	if (lua_type(L, idx) != LUA_TSTRING)
 		luaL_error(L, "%s: option 'caller' must be a string", fname);
 	s = lua_tolstring(L, idx, &len);
-	if (len >= MEMLAB_CALLER_MAX || strlen(s) != len || strpbrk(s, " \t\n\r\v\f"))
+	for (size_t i = 0; i < len; i++)	/* printable ASCII, as the core takes it */
+		if (s[i] <= ' ' || s[i] > '~')
+			len = MEMLAB_CALLER_MAX;
+	if (len >= MEMLAB_CALLER_MAX)
 		luaL_error(L, "%s: option 'caller' must be a symbol such as \"func+0x1a/0x40\""
-			   " (no spaces, under %d bytes)", fname, MEMLAB_CALLER_MAX);
+			   " (printable ASCII, no spaces, under %d bytes)", fname, MEMLAB_CALLER_MAX);
 	return s;
 }
 

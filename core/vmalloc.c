@@ -1485,7 +1485,7 @@ int memlab_vm_map_ram(memlab_machine *m, const uint64_t *pfns, uint64_t count, u
 		return -MEMLAB_EINVAL;
 	if (m->dead)
 		return -MEMLAB_EIO;
-	if (count > totalram_pages(m) || !(vs = vmalloc_state(m)))
+	if (!(vs = vmalloc_state(m)))		/* no totalram limit here: vmap() has it */
 		return -MEMLAB_ENOMEM;
 	if (count <= VMAP_MAX_ALLOC) {
 		err = vb_alloc(m, vs, count, addr);
