@@ -890,11 +890,6 @@ static void preload_this_cpu(memlab_machine *m, struct vmalloc_state *vs, uint32
 		vs->ne_fit_preload[cpu] = vmap_area_alloc(m, gfp);
 }
 
-static bool gfpflags_allow_blocking(uint32_t gfp)
-{
-	return gfp & MEMLAB___GFP_DIRECT_RECLAIM;
-}
-
 /*
 ** node_alloc(): with several nodes, a vmalloc-range request first tries
 ** the pool of this CPU's node; either way the area remembers that node.
@@ -947,14 +942,14 @@ static int alloc_vmap_area(memlab_machine *m, struct vmalloc_state *vs, uint64_t
 		if (!err)
 			break;
 		addr = 0;
-		if (!gfpflags_allow_blocking(gfp) || purged)
+		if (purged)	/* 6.18 purges whatever the gfp (6.19 skips it unless it may block) */
 			break;
 		purge_fragmented_blocks_allcpus(m, vs);	/* reclaim_and_purge_vmap_areas */
 		purge_vmap_area_lazy(m, vs, true);
 		purged = true;
 	}
 	if (!addr) {
-		if (gfpflags_allow_blocking(gfp) && !(gfp & MEMLAB___GFP_NOWARN))
+		if (!(gfp & MEMLAB___GFP_NOWARN))
 			ml_report(m, "vmalloc_node_range for size %" PRIu64 " failed: Address range"
 				  " restricted to %#" PRIx64 " - %#" PRIx64, size, vstart, vend);
 		vmap_area_free(m, va);
