@@ -583,11 +583,13 @@ static int range_call(lua_State *L, const char *fname,
 	memlab_task *t = lmemlab_checktask(L, fname, &lm);
 	uint64_t addr = lmemlab_checkaddr(L, 2, fname, "addr");
 	uint64_t len = lmemlab_checklength(L, 3, fname, "len");
-	int rc;
+	int rc, pid = memlab_task_pid(t);
 
 	lmemlab_begin_call(lm);
 	rc = call(t, addr, len);
 	lmemlab_end_call(L, lm, fname, rc);
+	if (lmemlab_pushkilled(L, lm, t, pid))	/* a split's VMA charge OOM-killed the caller */
+		return 3;
 	return lmemlab_pushok(L, rc);
 }
 

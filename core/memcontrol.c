@@ -226,8 +226,14 @@ static void mem_cgroup_free(memlab_machine *m, struct mem_cgroup *memcg)
 		for (int i = 0; i < NR_MEMCG_STOCK; i++)
 			if (m->memcg_stock[cpu].cached[i] == memcg)
 				m->memcg_stock[cpu].cached[i] = NULL;
-		if (m->obj_stock[cpu].cached == memcg)	/* holds nothing by now */
-			m->obj_stock[cpu].cached = NULL;
+		if (m->obj_stock[cpu].cached == memcg) {	/* no bytes by now; statistics may wait */
+			struct obj_stock_pcp *stock = &m->obj_stock[cpu];
+
+			mod_memcg_state(memcg, NR_SLAB_RECLAIMABLE, stock->nr_slab_reclaimable_b);
+			mod_memcg_state(memcg, NR_SLAB_UNRECLAIMABLE, stock->nr_slab_unreclaimable_b);
+			stock->nr_slab_reclaimable_b = stock->nr_slab_unreclaimable_b = 0;
+			stock->cached = NULL;
+		}
 	}
 	for (int i = 0; i < MEMCG_NR_STAT; i++)
 		memcg->parent->stat_dead[i] += memcg->stat[i];
@@ -674,10 +680,12 @@ static void obj_uncharge_pages(memlab_machine *m, struct mem_cgroup *memcg, uint
 {
 	mod_memcg_state(memcg, MEMCG_KMEM, -(int64_t)nr_pages);
 	memcg->obj_pages -= nr_pages;
-	if (memcg->online)
+	if (memcg->online) {
 		refill_stock(m, memcg, nr_pages);
-	else
+	} else {
 		page_counter_uncharge(&memcg->memory, nr_pages);
+		mem_cgroup_maybe_free(m, memcg);
+	}
 }
 
 /* memcg_uncharge_kmem(): straight off the page counter (a stock being drained). */

@@ -1019,9 +1019,8 @@ static int memcg_slab_post_alloc(memlab_machine *m, struct kmem_cache *s, uint32
 	if (!slab->objcg && !(slab->objcg = ml_alloc(m, slab->objects * sizeof(uint16_t))))
 		return 0;
 	err = memcg_slab_charge(m, gfp, obj_full_size(s), cache_vmstat_idx(s), &id);
-	if (err) {
-		slab->used[idx / 64] &= ~(1ull << (idx % 64));
-		__slab_free(m, s, slab, idx);
+	if (err) {		/* memcg_alloc_abort_single(): back to this CPU's freelist */
+		do_slab_free(m, s, slab, idx);
 		return err;
 	}
 	slab->objcg[idx] = (uint16_t)id;
@@ -1104,6 +1103,27 @@ static int free_object_check(memlab_machine *m, struct kmem_cache *s, uint64_t a
 	*slab_out = slab;
 	*idx_out = idx;
 	return 0;
+}
+
+/*
+** The caches whose objects memlab's own tasks, mms, VMAs and anon_vmas
+** own: static in Linux (vm_area_cachep, ...), so no other code allocates
+** or frees their objects; the API refuses to (anon_vma_chain's cache,
+** mergeable, is left open: other 64-byte caches merge into it).
+*/
+static bool core_owned_cache(const memlab_machine *m, const struct kmem_cache *s)
+{
+	return s == m->slab->kernel_caches[KC_ANON_VMA] ||
+	       s == m->slab->kernel_caches[KC_TASK_STRUCT] ||
+	       s == m->slab->kernel_caches[KC_MM_STRUCT] ||
+	       s == m->slab->kernel_caches[KC_VM_AREA_STRUCT];
+}
+
+static int refuse_core_owned(memlab_machine *m, const struct kmem_cache *s, const char *fn)
+{
+	ml_report(m, "%s: %s's objects belong to memlab's own tasks, mms, VMAs and anon_vmas",
+		  fn, s->name);
+	return -MEMLAB_EINVAL;
 }
 
 /* ===================== kmalloc ===================== */
@@ -1238,6 +1258,8 @@ static int kfree(memlab_machine *m, uint64_t addr)
 		return memlab_free_pages(m, head, idx);
 	}
 	err = free_object_check(m, NULL, addr, &slab, &idx, "kfree");
+	if (!err && core_owned_cache(m, slab->cache))
+		err = refuse_core_owned(m, slab->cache, "kfree");
 	if (!err)
 		do_slab_free(m, slab->cache, slab, idx);
 	return err;
@@ -1780,6 +1802,8 @@ int memlab_kmem_cache_alloc(memlab_machine *m, memlab_kmem_cache *s, uint32_t gf
 		return -MEMLAB_EIO;
 	if (s->refcount <= 0)		/* destroyed: Linux's would be a use after free */
 		return -MEMLAB_EINVAL;
+	if (core_owned_cache(m, s))
+		return refuse_core_owned(m, s, "kmem_cache_alloc");
 	prev = slab_enter(m, t);
 	err = kmem_cache_alloc_noprof(m, s, gfp, addr);
 	slab_leave(m, t, prev);
@@ -1797,6 +1821,8 @@ int memlab_kmem_cache_free(memlab_machine *m, memlab_kmem_cache *s, uint64_t add
 		return -MEMLAB_EIO;
 	prev = slab_enter(m, t);
 	err = free_object_check(m, s, addr, &slab, &idx, "kmem_cache_free");
+	if (!err && core_owned_cache(m, slab->cache))
+		err = refuse_core_owned(m, slab->cache, "kmem_cache_free");
 	if (!err) {
 		trace(m, TP_KMEM_CACHE_FREE, 0, addr, 0, 0);
 		do_slab_free(m, slab->cache, slab, idx);

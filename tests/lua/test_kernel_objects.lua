@@ -4,7 +4,11 @@
 -- freed where Linux 6.18 allocates and frees them: spawn/fork/clone,
 -- mmap/split/munmap/merge, a first write, exit.  The caches' objects in
 -- use follow them one for one; failslab fails them; a memory cgroup is
--- charged for its tasks' objects (SLAB_ACCOUNT).
+-- charged for its tasks' objects (SLAB_ACCOUNT).  Not modelled:
+-- anon_vma_clone's reuse of an anon_vma with no live VMAs (long fork
+-- chains keep more anon_vmas than Linux), an idle CPU's lazy-TLB
+-- reference keeping an mm_struct past exit, and the RCU grace period
+-- before an empty slab of an SLAB_TYPESAFE_BY_RCU cache is freed.
 --
 -- SLUB's /proc/slabinfo counts as active every object of a CPU slab, free
 -- or not: its active_objs only moves a slab at a time.  The objects in use

@@ -437,6 +437,53 @@ function test_removed_cgroup_lives_while_objects_are_charged()
   lu.assertTrue(m:check())
 end
 
+function test_a_charge_that_fails_gives_the_object_back_to_the_cpu_freelist()
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local c = assert(m:kmem_cache_create("acct", 1000, { flags = "ACCOUNT|NO_MERGE" }))
+  local root = m:spawn{ name = "init" }
+  local cg = m:cgroup("/tiny")
+  local p = m:spawn{ name = "p", cgroup = "/tiny" }
+  assert(cg:write("memory.max", "0"))
+  local x = assert(c:alloc("GFP_KERNEL", root))
+  assert(c:alloc("GFP_KERNEL", root))
+  assert(c:free(x, root))
+  lu.assertIsNil(c:alloc("GFP_KERNEL", p))           -- took x; memcg_alloc_abort_single
+  lu.assertEquals(assert(c:alloc("GFP_KERNEL", root)), x)
+  lu.assertTrue(m:check())
+end
+
+function test_a_freed_cgroups_pending_slab_bytes_stay_its_own()
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local huge = assert(m:kmem_cache_create("huge", 8184, { flags = "ACCOUNT|NO_MERGE" }))
+  local P = m:cgroup("/p")
+  local g1, g2 = m:cgroup("/p/g1"), m:cgroup("/p/g2")
+  local Q = m:cgroup("/q")
+  local a = m:spawn{ name = "a", cgroup = "/p/g1" }
+  local o = assert(huge:alloc("GFP_KERNEL", a))
+  g2:attach(a)
+  assert(g1:rmdir())
+  assert(huge:free(o, a))          -- -8192 slab bytes wait in CPU 0's obj stock for g1
+  assert(m:cgroup("/tmp"):rmdir()) -- a reap frees g1: its pending bytes are flushed first
+  local b = m:spawn{ name = "b", cgroup = "/q" }
+  assert(huge:alloc("GFP_KERNEL", b))
+  lu.assertEquals(P:stat().slab, 0)
+  lu.assertTrue(m:check())
+end
+
+function test_the_kernel_objects_caches_are_the_cores()
+  local m = machine(1)
+  local p = m:spawn{ name = "p", aslr = false }
+  for _, name in ipairs{ "vm_area_struct", "task_struct", "mm_struct", "anon_vma" } do
+    local c = m:slab_cache(name)
+    H.assert_raises({ "alloc", "belong to memlab's own" }, c.alloc, c, "GFP_KERNEL", p)
+  end
+  -- a VMA's object cannot be freed from outside
+  local vma_obj = nil
+  for _, v in ipairs(m:slabinfo()) do if v.name == "vm_area_struct" then vma_obj = v end end
+  lu.assertTrue(vma_obj.objects > 0)
+  lu.assertTrue(m:check())
+end
+
 -- ===================== tracepoints =====================
 
 function test_kmem_events()
