@@ -824,8 +824,8 @@ static int obj_cgroup_charge(memlab_machine *m, struct mem_cgroup *memcg, uint32
 	if (nr_bytes)
 		nr_pages++;
 	err = obj_charge_pages(m, memcg, gfp, nr_pages);
-	if (!err && nr_bytes)
-		refill_obj_stock(m, memcg, m->page_size - nr_bytes, false);
+	if (!err)	/* even with no remainder: the stock is taken over (allow_uncharge) */
+		refill_obj_stock(m, memcg, nr_bytes ? m->page_size - nr_bytes : 0, false);
 	return err;
 }
 
