@@ -7,6 +7,7 @@
 ** (two's complement), and hexadecimal literals such as 0xffffc90000000000
 ** wrap to the same values, so they compare and print ("%x") as expected.
 */
+#include <stdbool.h>
 #include <string.h>
 
 #include "lmemlab.h"
@@ -27,14 +28,14 @@ static const char *check_caller(lua_State *L, int idx, const char *fname)
 {
 	const char *s;
 	size_t len;
+	bool ok = true;
 
 	if (lua_type(L, idx) != LUA_TSTRING)
 		luaL_error(L, "%s: option 'caller' must be a string", fname);
 	s = lua_tolstring(L, idx, &len);
-	for (size_t i = 0; i < len; i++)	/* printable ASCII, as the core takes it */
-		if (s[i] <= ' ' || s[i] > '~')
-			len = MEMLAB_CALLER_MAX;
-	if (len >= MEMLAB_CALLER_MAX)
+	for (size_t i = 0; i < len && ok; i++)	/* printable ASCII, as the core takes it */
+		ok = s[i] > ' ' && s[i] <= '~';
+	if (!ok || len >= MEMLAB_CALLER_MAX)
 		luaL_error(L, "%s: option 'caller' must be a symbol such as \"func+0x1a/0x40\""
 			   " (printable ASCII, no spaces, under %d bytes)", fname, MEMLAB_CALLER_MAX);
 	return s;
