@@ -11,7 +11,9 @@
 --      them on that CPU's partial list -- where /proc/slabinfo still counts
 --      their free objects as active;
 --   4. a slab goes back to the page allocator only when all its objects
---      are free: freeing 90% of the objects at random frees few pages.
+--      are free: freeing 90% of the objects at random frees few pages;
+--   5. the kernel's own objects come from slab caches too: every VMA is a
+--      vm_area_struct, charged to the memory cgroup of the task that made it.
 
 local memlab = require("memlab")
 
@@ -141,6 +143,32 @@ assert(di.objects == N - N * 9 // 10)
 assert(kb_after > 3 * (di.objects * 256 // 1024), "most slabs still hold an object")
 say("A slab is freed only when all its %d objects are: memory stays %.1fx what is used.",
     di.objs_per_slab, kb_after / (di.objects * 256 / 1024))
+
+------------------------------------------------------------------------------
+section("5. The kernel's own objects: a VMA costs a vm_area_struct, charged to its cgroup")
+
+local cg = m:cgroup("/vmas")
+local parent = m:spawn{ name = "parent", aslr = false }
+assert(cg:attach(parent))
+local vc = m:slab_cache("vm_area_struct")
+local before, kernel0, slab0 = vc:info().objects, cg:stat().kernel, cg:stat().slab_unreclaimable
+local addrs = {}
+for i = 1, 500 do     -- alternate protections: no two neighbours merge
+  addrs[i] = assert(parent:mmap(nil, 4096, i % 2 == 0 and "r" or "rw", "private|anonymous"))
+end
+local vi = vc:info()
+say("500 mmaps that cannot merge: vm_area_struct objects %d -> %d (%d per slab, %d slabs).",
+    before, vi.objects, vi.objs_per_slab, vi.slabs)
+assert(vi.objects == before + 500)
+say("The cgroup pays %d bytes a VMA (%d-byte objects and an 8-byte obj_cgroup pointer):",
+    vi.slab_size + 8, vi.slab_size)
+say("  memory.stat kernel %+d bytes, slab_unreclaimable %+d bytes (pending bytes wait in the CPU's stock).",
+    cg:stat().kernel - kernel0, cg:stat().slab_unreclaimable - slab0)
+assert(cg:stat().slab_unreclaimable - slab0 <= 500 * (vi.slab_size + 8))
+assert(cg:stat().slab_unreclaimable - slab0 > 500 * (vi.slab_size + 8) - 4096)
+for i = 1, 500 do assert(parent:munmap(addrs[i], 4096)) end
+say("munmap of them all: vm_area_struct objects back to %d.", vc:info().objects)
+assert(vc:info().objects == before)
 
 assert(m:check())
 print()
