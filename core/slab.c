@@ -1698,16 +1698,17 @@ int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr)
 void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
 {
 	struct kmem_cache *s = m->slab->kernel_caches[kc];
-	unsigned idx;
-	struct slab *slab = object_slab(m, addr, &idx);
 
-	if (slab->cache == s && object_is_used(slab, idx)) {
+	if (kernel_obj_live(m, kc, addr)) {
+		unsigned idx;
+		struct slab *slab = object_slab(m, addr, &idx);
+
 		trace(m, TP_KMEM_CACHE_FREE, 0, addr, 0, 0);
 		do_slab_free(m, s, slab, idx);
-	}
-	else
+	} else if (!m->dead) {	/* a core bug: the first report stops the machine */
 		ml_bug(m, "mm/slub.c", "kernel_obj_free: 0x%llx is no live %s",
 		       (unsigned long long)addr, s->name);
+	}
 }
 
 /* Whether addr is an object of kc's cache that is handed out (m:check's owners' walk). */

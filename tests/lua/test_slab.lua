@@ -470,6 +470,30 @@ function test_a_freed_cgroups_pending_slab_bytes_stay_its_own()
   lu.assertTrue(m:check())
 end
 
+function test_munmap_that_oom_kills_its_caller_returns_sigkill()
+  -- a split makes a VMA, whose vm_area_struct is charged to the cgroup
+  local PAGE, BASE = 4096, 0x7e0000000000
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  m:spawn{ name = "init" }
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  assert(p:mmap(BASE, 256 * PAGE, "rw", "private|anonymous|fixed"))
+  assert(p:touch(BASE, 256 * PAGE, "w"))
+  for i = 0, 40 do
+    assert(p:mmap(BASE + (300 + 2 * i) * PAGE, PAGE, i % 2 == 0 and "rw" or "r--",
+                  "private|anonymous|fixed"))
+  end
+  cg:write("memory.max", tostring(cg:current() - 58 * PAGE))
+  local r
+  for k = 1, 60 do
+    r = { p:munmap(BASE + (10 + 3 * k) * PAGE, PAGE) }
+    if r[1] == nil then break end
+  end
+  lu.assertEquals(r, { nil, "SIGKILL", 9 })
+  lu.assertEquals(cg:events().oom_kill, 1)
+  lu.assertTrue(m:check())
+end
+
 function test_the_kernel_objects_caches_are_the_cores()
   local m = machine(1)
   local p = m:spawn{ name = "p", aslr = false }
@@ -481,6 +505,50 @@ function test_the_kernel_objects_caches_are_the_cores()
   local vma_obj = nil
   for _, v in ipairs(m:slabinfo()) do if v.name == "vm_area_struct" then vma_obj = v end end
   lu.assertTrue(vma_obj.objects > 0)
+  lu.assertTrue(m:check())
+end
+
+function test_a_whole_page_charge_takes_over_the_obj_stock()
+  -- 6.18's obj_cgroup_charge_account: after charging whole pages it still
+  -- calls refill_obj_stock(), whose takeover of the stock allows uncharging
+  -- what the stock holds beyond a page.
+  local m = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local small = assert(m:kmem_cache_create("small", 88, { flags = "ACCOUNT|NO_MERGE" }))  -- 96 charged
+  local big = assert(m:kmem_cache_create("big", 4088, { flags = "ACCOUNT|NO_MERGE" }))    -- 4096 charged
+  local g = m:cgroup("/g")
+  local a = m:spawn{ name = "a", cgroup = "/g" }
+  for cpu = 0, 1 do a:run_on(cpu); assert(small:alloc("GFP_KERNEL", a)) end
+  assert(g:write("memory.max", "16K"))      -- drains both stocks: 8000 bytes to nr_charged_bytes
+  lu.assertEquals(g:stat().kernel, 8192)
+  a:run_on(0)
+  assert(big:alloc("GFP_KERNEL", a))        -- +1 page, then the 8000 taken in: 1 page back
+  lu.assertEquals(g:stat().kernel, 8192)
+  lu.assertTrue(m:check())
+end
+
+function test_slabinfo_estimates_a_long_partial_list()
+  -- count_partial_free_approx() (6.10+): past 10000 node partial slabs only
+  -- the first and the last 5000 are counted, and scaled
+  local m = memlab.new{ ram = "256M", seed = 1 }
+  local c = assert(m:kmem_cache_create("ap", 512, { flags = "NO_MERGE" }))
+  local per, lim = c:info().objs_per_slab, c:info().cpu_partial_slabs
+  local N, objs, middle = 10020, {}, {}
+  for s = 1, N + 1 do
+    objs[s] = {}
+    for i = 1, per do objs[s][i] = assert(c:alloc()) end
+  end
+  -- the node list takes each CPU list whole, newest first: slab 13b + 13 - o is the
+  -- (13b + o)th on it; make the 10 slabs in its middle hold 7 free objects
+  for p = 5000, 5009 do middle[lim * (p // lim) + lim - p % lim] = true end
+  for s = 1, N do
+    for i = 1, middle[s] and 7 or 1 do assert(c:free(objs[s][i])) end
+  end
+  local info = c:info()
+  lu.assertTrue(info.partial > 10000)
+  -- exactly: one free object in each slab freed into, six more in the middle ten
+  lu.assertEquals(info.total_objects - info.objects, N + 60)
+  -- the middle's 60 extra free objects go uncounted: one free object a slab, scaled
+  lu.assertEquals(info.active_objs, info.total_objects - info.partial)
   lu.assertTrue(m:check())
 end
 
