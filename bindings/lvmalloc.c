@@ -325,11 +325,14 @@ static int m_kread(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "kread");
 	uint64_t addr = lmemlab_checkaddr(L, 2, "kread", "addr");
-	uint64_t n = lmemlab_checklength(L, 3, "kread", "n");
+	uint64_t n;
 	luaL_Buffer b;
 	char *buf;
 	int rc;
 
+	if (lua_isinteger(L, 3) && lua_tointeger(L, 3) < 0)
+		return lmemlab_argerror(L, 3, "kread", "n must not be negative");
+	n = lmemlab_checklength(L, 3, "kread", "n");
 	if (n > LVMALLOC_MAX_READ)
 		return lmemlab_argerror(L, 3, "kread", "n is larger than 1 GiB");
 	buf = luaL_buffinitsize(L, &b, (size_t)n);
