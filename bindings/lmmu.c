@@ -404,6 +404,34 @@ static int m_rmap(lua_State *L)
 	return 1;
 }
 
+/*
+** m:anon_vma(id) --> { id=, parent=, root=, num_children=, num_active_vmas=,
+** chains=, refcount= } | nil: the anon_vma of that id (p:vmas()'s anon_vma_id)
+*/
+static int m_anon_vma(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "anon_vma");
+	lua_Integer id = lmemlab_checkinteger(L, 2, "anon_vma", "id");
+	struct memlab_anon_vma_info a;
+
+	if (id <= 0)
+		return lmemlab_argerror(L, 2, "anon_vma", "id must be positive");
+	if (memlab_anon_vma(lmemlab_machine_core(lm), (uint64_t)id, &a)) {
+		lua_pushnil(L);
+		return 1;
+	}
+	lua_createtable(L, 0, 7);
+	lmemlab_setint(L, "id", a.id);
+	lmemlab_setint(L, "parent", a.parent);
+	lmemlab_setint(L, "root", a.root);
+	lmemlab_setint(L, "num_children", a.num_children);
+	lmemlab_setint(L, "num_active_vmas", a.num_active_vmas);
+	lmemlab_setint(L, "chains", a.chains);
+	lua_pushinteger(L, a.refcount);
+	lua_setfield(L, -2, "refcount");
+	return 1;
+}
+
 static const luaL_Reg mmu_task_methods[] = {
 	{ "read", t_read },
 	{ "write", t_write },
@@ -453,6 +481,7 @@ static int m_thp(lua_State *L)
 
 static const luaL_Reg mmu_machine_methods[] = {
 	{ "rmap", m_rmap },
+	{ "anon_vma", m_anon_vma },
 	{ "thp", m_thp },
 	{ NULL, NULL }
 };

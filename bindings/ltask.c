@@ -856,7 +856,7 @@ static void push_vma(lua_State *L, const struct memlab_vma_info *v)
 {
 	char dev[32];
 
-	lua_createtable(L, 0, 9);
+	lua_createtable(L, 0, 11);
 	lmemlab_setint(L, "start", v->start);
 	lmemlab_setint(L, "end", v->end);
 	lua_pushlstring(L, v->perms, strnlen(v->perms, sizeof(v->perms)));
@@ -870,6 +870,8 @@ static void push_vma(lua_State *L, const struct memlab_vma_info *v)
 	lua_setfield(L, -2, "name");
 	lua_pushboolean(L, v->anon_vma);
 	lua_setfield(L, -2, "anon_vma");
+	lmemlab_setint(L, "anon_vma_id", v->anon_vma_id);
+	lmemlab_setint(L, "anon_vma_chain", v->anon_vma_chain);
 	lmemlab_setint(L, "vm_flags", v->vm_flags);
 }
 
@@ -889,7 +891,10 @@ static int t_find_vma(lua_State *L)
 	return 1;
 }
 
-/* p:vmas() --> { {start=, ["end"]=, perms=, offset=, dev=, inode=, name=, anon_vma=, vm_flags=}, ... } */
+/*
+** p:vmas() --> { {start=, ["end"]=, perms=, offset=, dev=, inode=, name=, anon_vma=,
+** anon_vma_id=, anon_vma_chain=, vm_flags=}, ... }
+*/
 static int t_vmas(lua_State *L)
 {
 	lmachine *lm;

@@ -77,7 +77,7 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 {
 	struct mm_struct *mm = child->mm;
 	struct vm_area_struct *tmp;
-	int err;
+	int err = 0;
 
 	if (mpnt->vm_flags & VM_DONTCOPY) {
 		vm_stat_account(mm, mpnt->vm_flags, -(int64_t)vma_pages(mpnt));
@@ -97,8 +97,10 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 	tmp->vm_file = NULL;
 	vma_set_file(tmp, mpnt->vm_file);
 	tmp->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);
-	err = tmp->vm_flags & VM_WIPEONFORK ? (tmp->anon_vma = NULL, tmp->anon_vma_chain_len = 0, 0)
-					     : anon_vma_fork(tmp, mpnt);
+	if (tmp->vm_flags & VM_WIPEONFORK)
+		tmp->anon_vma = NULL;	/* the child starts empty, without one */
+	else
+		err = anon_vma_fork(tmp, mpnt);
 	vma_link(mm, tmp);	/* linked first: a failure below is undone by exit_mmap */
 	if (err)
 		return err;

@@ -497,14 +497,6 @@ static unsigned do_fault(struct vm_fault *vmf)
 
 static unsigned do_wp_page(struct vm_fault *vmf);
 
-/* The root of an anon_vma's fork hierarchy: its VMAs all chain to it. */
-static struct anon_vma *anon_vma_root(struct anon_vma *av)
-{
-	while (av->parent)
-		av = av->parent;
-	return av;
-}
-
 /*
 ** should_try_to_free_swap(): after a swap-in, the swap-cache copy goes
 ** when swap is half full, the memory is locked, or a write fault is the
@@ -581,7 +573,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	}
 	if (!page->mapping) {	/* folio_add_new_anon_rmap(): the root when maybe shared */
 		page->mapping = (uintptr_t)(exclusive ? vma->anon_vma
-						    : anon_vma_root(vma->anon_vma)) | PAGE_MAPPING_ANON;
+						    : vma->anon_vma->root) | PAGE_MAPPING_ANON;
 		page->index = linear_page_index(vma, vmf->address);
 	}
 	if (exclusive)

@@ -98,12 +98,86 @@ struct memlab_file {
 	struct memlab_file *next;	/* the machine's files */
 };
 
-/* An anon_vma: what a written private mapping's pages hang off (mm/rmap.c). */
+/* A doubly linked list, as include/linux/list.h's (the part memlab uses). */
+struct list_head {
+	struct list_head *next, *prev;
+};
+
+#define list_entry(ptr, type, member) \
+	((type *)(void *)((char *)(ptr) - offsetof(type, member)))
+
+static inline void INIT_LIST_HEAD(struct list_head *list)
+{
+	list->next = list->prev = list;
+}
+
+static inline void __list_add(struct list_head *new, struct list_head *prev,
+			      struct list_head *next)
+{
+	next->prev = new;
+	new->next = next;
+	new->prev = prev;
+	prev->next = new;
+}
+
+static inline void list_add(struct list_head *new, struct list_head *head)
+{
+	__list_add(new, head, head->next);
+}
+
+static inline void list_add_tail(struct list_head *new, struct list_head *head)
+{
+	__list_add(new, head->prev, head);
+}
+
+static inline void list_del(struct list_head *entry)
+{
+	entry->next->prev = entry->prev;
+	entry->prev->next = entry->next;
+	entry->next = entry->prev = NULL;
+}
+
+static inline bool list_empty(const struct list_head *head)
+{
+	return head->next == head;
+}
+
+static inline bool list_is_singular(const struct list_head *head)
+{
+	return !list_empty(head) && head->next == head->prev;
+}
+
+/*
+** An anon_vma: what a written private mapping's pages hang off (mm/rmap.c).
+** A fork gives the child's copy of a VMA an anon_vma of its own whose
+** parent is the VMA's in the parent process; all of one hierarchy share a
+** root.  The VMAs that may map its pages reach it through anon_vma_chains
+** (each VMA has one to its own anon_vma and one to each of its ancestors).
+** refcount: 1 while any chain links to it, and a root's 1 more for each
+** anon_vma of its hierarchy (get_anon_vma(root) in anon_vma_fork).
+*/
 struct anon_vma {
-	int refcount;			/* VMAs using it */
+	struct anon_vma *root;		/* of its hierarchy: itself for the first */
+	struct anon_vma *parent;	/* the one it was forked from: itself for a root */
+	int refcount;
+	unsigned num_children;		/* anon_vmas forked from it (a root counts itself) */
+	unsigned num_active_vmas;	/* VMAs whose vma->anon_vma it is */
+	/*
+	 * Its anon_vma_chains, oldest first: Linux's interval tree rb_root
+	 * (a list, as Linux 3.6's anon_vma->head was, until 3.7).
+	 */
+	struct list_head head;
 	uint64_t id;
 	uint64_t slab_obj;		/* its object in the anon_vma cache */
-	struct anon_vma *parent;	/* the one it was forked from (the chain), or NULL */
+};
+
+/* One link from a VMA to an anon_vma of its chain: an anon_vma_chain object. */
+struct anon_vma_chain {
+	struct vm_area_struct *vma;
+	struct anon_vma *anon_vma;
+	struct list_head same_vma;	/* on vma->anon_vma_chain, newest first */
+	struct list_head same_anon_vma;	/* on anon_vma->head */
+	uint64_t slab_obj;		/* its object in the anon_vma_chain cache */
 };
 
 /*
@@ -138,8 +212,8 @@ struct vm_area_struct {
 	uint64_t vm_flags;
 	uint64_t vm_pgoff;		/* in pages; for anonymous private: address >> PAGE_SHIFT at creation */
 	struct memlab_file *vm_file;
-	struct anon_vma *anon_vma;
-	int anon_vma_chain_len;		/* 0 none, 1 its own, >1 cloned by fork */
+	struct anon_vma *anon_vma;	/* where its new anonymous pages go */
+	struct list_head anon_vma_chain;	/* its anon_vma_chains, newest first */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
 	uint64_t special_pages;		/* a special mapping's size when installed */
 	/* from vm_area_alloc() to vm_area_free(): never copied with the rest */
@@ -332,6 +406,7 @@ static inline void vm_area_init_from(const struct vm_area_struct *src,
 
 	*dest = *src;
 	dest->slab_obj = obj;
+	INIT_LIST_HEAD(&dest->anon_vma_chain);	/* anon_vma_clone() links it */
 }
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
 void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev);
@@ -349,9 +424,6 @@ bool is_data_mapping(uint64_t flags);
 bool is_exec_mapping(uint64_t flags);
 bool is_stack_mapping(uint64_t flags);
 void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file);
-int anon_vma_prepare(struct vm_area_struct *vma);
-int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src);
-void anon_vma_put(memlab_machine *m, struct anon_vma *av);
 int vma_may_split(const struct vm_area_struct *vma, uint64_t addr);
 uint64_t vma_pages(const struct vm_area_struct *vma);
 int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const char *who);
@@ -369,6 +441,7 @@ struct vma_merge_struct {
 	struct anon_vma *anon_vma;
 	struct vm_area_struct *copied_from;	/* copy_vma(): whose pages the range holds */
 	bool just_expand;
+	bool nomem;	/* the merge failed for memory (VMA_MERGE_ERROR_NOMEM) */
 };
 struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg);
 struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_struct *prev,
@@ -470,7 +543,15 @@ void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
 int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src);
-void folio_mkclean(memlab_machine *m, uint64_t pfn);	/* rmap.c */
+/* ---- rmap.c ---- */
+int anon_vma_prepare(struct vm_area_struct *vma);
+int anon_vma_clone(struct vm_area_struct *dst, const struct vm_area_struct *src);
+int anon_vma_fork(struct vm_area_struct *vma, const struct vm_area_struct *pvma);
+void unlink_anon_vmas(struct vm_area_struct *vma);
+struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma);	/* vma.c */
+int anon_vma_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+size_t anon_vma_objects(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs);
+void folio_mkclean(memlab_machine *m, uint64_t pfn);
 /* A visit of rmap_walk: false ends the walk. */
 typedef bool (*rmap_fn)(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud);
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud);	/* rmap.c */
@@ -481,6 +562,8 @@ void wakeup_flusher_threads(memlab_machine *m);
 
 /* ---- task.c ---- */
 void *kernel_obj_new(memlab_machine *m, enum kernel_cache kc, size_t size, uint64_t *obj);
+void *kernel_obj_new_gfp(memlab_machine *m, enum kernel_cache kc, size_t size, uint32_t gfp,
+			 uint64_t *obj);
 void kernel_obj_delete(memlab_machine *m, enum kernel_cache kc, void *p, size_t size,
 		       uint64_t obj);
 memlab_task *alloc_task_struct(memlab_machine *m);	/* zeroed, with its slab object */

@@ -197,9 +197,11 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 	vm_area_init_from(vma, new_vma);	/* vm_area_dup() */
 	new_vma->vm_leaf = NULL;
 	new_vma->vm_file = NULL;
+	if (anon_vma_clone(new_vma, vma)) {
+		vm_area_free(new_vma);
+		return NULL;
+	}
 	vma_set_file(new_vma, vma->vm_file);
-	if (new_vma->anon_vma)
-		new_vma->anon_vma->refcount++;
 	new_vma->vm_start = addr;
 	new_vma->vm_end = addr + len;
 	new_vma->vm_pgoff = pgoff;
@@ -263,11 +265,8 @@ static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
 		v->t->mm->locked_vm_leaked += vma_pages(vma);
 	vma->vm_flags &= ~(VM_LOCKED | VM_LOCKONFAULT);	/* 6.18 keeps VM_ACCOUNT (host-checked) */
 	if (new_vma != vma && vma->vm_start == v->addr && vma->vm_end == v->addr + v->old_len &&
-	    vma->anon_vma) {	/* unlink_anon_vmas() */
-		anon_vma_put(v->t->m, vma->anon_vma);
-		vma->anon_vma = NULL;
-		vma->anon_vma_chain_len = 0;
-	}
+	    vma->anon_vma)
+		unlink_anon_vmas(vma);
 }
 
 /* move_vma(): copy the VMA to new_addr, then unmap the old range (or not). */

@@ -1,27 +1,230 @@
 /*
 ** rmap.c -- the reverse map, from a frame to every (mm, address) that maps
-** it (mm/rmap.c rmap_walk_anon / rmap_walk_file), and the invariants
-** that tie page tables, struct pages, RSS counters, the page cache and
-** the node's counters together (what CONFIG_DEBUG_VM and check_mm()
-** would catch).
+** it (mm/rmap.c rmap_walk_anon / rmap_walk_file), the anon_vmas and
+** anon_vma_chains that anonymous pages are found through, and the
+** invariants that tie page tables, struct pages, RSS counters, the page
+** cache and the node's counters together (what CONFIG_DEBUG_VM and
+** check_mm() would catch).
 **
-** An anonymous page is found through its anon_vma: every VMA whose chain
-** holds that anon_vma may map it at vma_address(page->index).  A file
-** page through its file: every VMA of the file whose range covers
-** page->index.  memlab scans the tasks' VMAs for them instead of keeping
-** Linux's anon_vma_chain and i_mmap trees.
+** An anonymous page is found through its anon_vma: every VMA with an
+** anon_vma_chain to that anon_vma may map it at vma_address(page->index).
+** A file page through its file: every VMA of the file whose range covers
+** page->index.  memlab scans the tasks' VMAs for them instead of walking
+** the anon_vma's chains and the file's i_mmap tree.
 */
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "mm.h"
 #include "tlb.h"
 
-/* The anon_vma is vma's own or one it was forked from (the chain). */
+/* ===================== anon_vma and anon_vma_chain ===================== */
+
+/* anon_vma_alloc(): a root of its own with one reference; NULL on failure. */
+static struct anon_vma *anon_vma_alloc(memlab_machine *m)
+{
+	uint64_t obj;
+	struct anon_vma *av = kernel_obj_new(m, KC_ANON_VMA, sizeof(*av), &obj);
+
+	if (!av)
+		return NULL;
+	av->slab_obj = obj;
+	av->id = ++m->next_anon_vma_id;
+	av->refcount = 1;
+	av->root = av->parent = av;
+	INIT_LIST_HEAD(&av->head);
+	return av;
+}
+
+/* put_anon_vma(): the last reference frees it and drops the one it held on its root. */
+static void put_anon_vma(memlab_machine *m, struct anon_vma *av)
+{
+	struct anon_vma *root = av->root;
+
+	if (--av->refcount)
+		return;
+	kernel_obj_delete(m, KC_ANON_VMA, av, sizeof(*av), av->slab_obj);
+	if (root != av && --root->refcount == 0)
+		kernel_obj_delete(m, KC_ANON_VMA, root, sizeof(*root), root->slab_obj);
+}
+
+static struct anon_vma_chain *anon_vma_chain_alloc(memlab_machine *m, uint32_t gfp)
+{
+	uint64_t obj;
+	struct anon_vma_chain *avc = kernel_obj_new_gfp(m, KC_ANON_VMA_CHAIN, sizeof(*avc),
+							gfp, &obj);
+
+	if (avc)
+		avc->slab_obj = obj;
+	return avc;
+}
+
+static void anon_vma_chain_free(memlab_machine *m, struct anon_vma_chain *avc)
+{
+	kernel_obj_delete(m, KC_ANON_VMA_CHAIN, avc, sizeof(*avc), avc->slab_obj);
+}
+
+static void anon_vma_chain_link(struct vm_area_struct *vma, struct anon_vma_chain *avc,
+				struct anon_vma *av)
+{
+	avc->vma = vma;
+	avc->anon_vma = av;
+	list_add(&avc->same_vma, &vma->anon_vma_chain);
+	list_add_tail(&avc->same_anon_vma, &av->head);
+}
+
+/*
+** __anon_vma_prepare(): the first write fault of a private VMA gives it
+** an anon_vma -- a neighbour's when compatible (find_mergeable_anon_vma),
+** else a new root -- and the chain to it.  0 or -ENOMEM, nothing taken.
+*/
+int anon_vma_prepare(struct vm_area_struct *vma)
+{
+	memlab_machine *m = vma->vm_mm->machine;
+	struct anon_vma_chain *avc;
+	struct anon_vma *av;
+
+	if (vma->anon_vma)
+		return 0;
+	avc = anon_vma_chain_alloc(m, MEMLAB_GFP_KERNEL);
+	if (!avc)
+		return -MEMLAB_ENOMEM;
+	av = find_mergeable_anon_vma(vma);
+	if (!av) {
+		av = anon_vma_alloc(m);
+		if (!av) {
+			anon_vma_chain_free(m, avc);
+			return -MEMLAB_ENOMEM;
+		}
+		av->num_children++;	/* self-parent link for new root */
+	}
+	vma->anon_vma = av;
+	anon_vma_chain_link(vma, avc, av);
+	av->num_active_vmas++;
+	return 0;
+}
+
+/*
+** anon_vma_clone(): dst joins every anon_vma of src's chain, oldest first.
+** A split, a merge and mremap's copy_vma() want an exact copy (dst->anon_vma
+** is src's already); for fork (dst->anon_vma NULL) the first anon_vma that
+** no VMA uses any more and that has fewer than two children is reused as
+** dst's own, so that a process that forks for ever does not grow an
+** endless chain (Linux 3.19's "prevent endless growth of anon_vma
+** hierarchy").  Each link is tried GFP_NOWAIT first, then GFP_KERNEL.
+** 0, or -ENOMEM with dst on no anon_vma.
+*/
+int anon_vma_clone(struct vm_area_struct *dst, const struct vm_area_struct *src)
+{
+	memlab_machine *m = dst->vm_mm->machine;
+
+	for (struct list_head *pos = src->anon_vma_chain.prev; pos != &src->anon_vma_chain;
+	     pos = pos->prev) {
+		struct anon_vma *av = list_entry(pos, struct anon_vma_chain, same_vma)->anon_vma;
+		struct anon_vma_chain *avc;
+
+		avc = anon_vma_chain_alloc(m, MEMLAB_GFP_NOWAIT | MEMLAB___GFP_NOWARN);
+		if (!avc && !(avc = anon_vma_chain_alloc(m, MEMLAB_GFP_KERNEL))) {
+			dst->anon_vma = NULL;	/* its num_active_vmas was not raised */
+			unlink_anon_vmas(dst);
+			return -MEMLAB_ENOMEM;
+		}
+		anon_vma_chain_link(dst, avc, av);
+		if (!dst->anon_vma && src->anon_vma && av->num_children < 2 &&
+		    av->num_active_vmas == 0)
+			dst->anon_vma = av;
+	}
+	if (dst->anon_vma)
+		dst->anon_vma->num_active_vmas++;
+	return 0;
+}
+
+/*
+** anon_vma_fork(): the child's copy vma of pvma joins pvma's anon_vmas (the
+** pages they still share are on them) and gets one of its own for the
+** pages it will copy -- a reused one, or a new child of pvma's.  Nothing
+** to do when pvma has none.  0 or -ENOMEM, vma then on no anon_vma.
+*/
+int anon_vma_fork(struct vm_area_struct *vma, const struct vm_area_struct *pvma)
+{
+	memlab_machine *m = vma->vm_mm->machine;
+	struct anon_vma_chain *avc;
+	struct anon_vma *av;
+
+	if (!pvma->anon_vma)
+		return 0;
+	vma->anon_vma = NULL;
+	if (anon_vma_clone(vma, pvma))
+		return -MEMLAB_ENOMEM;
+	if (vma->anon_vma)	/* an existing anon_vma was reused */
+		return 0;
+	av = anon_vma_alloc(m);
+	if (!av)
+		goto out_error;
+	av->num_active_vmas++;
+	avc = anon_vma_chain_alloc(m, MEMLAB_GFP_KERNEL);
+	if (!avc) {
+		put_anon_vma(m, av);
+		goto out_error;
+	}
+	av->root = pvma->anon_vma->root;
+	av->parent = pvma->anon_vma;
+	av->root->refcount++;	/* get_anon_vma(): the root lives while av does */
+	vma->anon_vma = av;
+	anon_vma_chain_link(vma, avc, av);
+	av->parent->num_children++;
+	return 0;
+out_error:
+	unlink_anon_vmas(vma);
+	return -MEMLAB_ENOMEM;
+}
+
+/*
+** unlink_anon_vmas(): vma leaves every anon_vma of its chain, newest
+** first; an anon_vma no chain links to any more leaves its parent's
+** children and is put (the root last, so it goes last).
+*/
+void unlink_anon_vmas(struct vm_area_struct *vma)
+{
+	memlab_machine *m = vma->vm_mm->machine;
+	struct list_head *pos, *n;
+
+	for (pos = vma->anon_vma_chain.next; pos != &vma->anon_vma_chain; pos = n) {
+		struct anon_vma_chain *avc = list_entry(pos, struct anon_vma_chain, same_vma);
+		struct anon_vma *av = avc->anon_vma;
+
+		n = pos->next;
+		list_del(&avc->same_anon_vma);
+		if (list_empty(&av->head)) {	/* freed below, outside Linux's lock */
+			av->parent->num_children--;
+			continue;
+		}
+		list_del(&avc->same_vma);
+		anon_vma_chain_free(m, avc);
+	}
+	if (vma->anon_vma) {
+		vma->anon_vma->num_active_vmas--;
+		vma->anon_vma = NULL;
+	}
+	for (pos = vma->anon_vma_chain.next; pos != &vma->anon_vma_chain; pos = n) {
+		struct anon_vma_chain *avc = list_entry(pos, struct anon_vma_chain, same_vma);
+
+		n = pos->next;
+		put_anon_vma(m, avc->anon_vma);
+		list_del(&avc->same_vma);
+		anon_vma_chain_free(m, avc);
+	}
+}
+
+/* ===================== the walk ===================== */
+
+/* The anon_vma is on vma's chain: vma may map its pages. */
 static bool anon_vma_in_chain(const struct vm_area_struct *vma, const struct anon_vma *av)
 {
-	for (const struct anon_vma *a = vma->anon_vma; a; a = a->parent)
-		if (a == av)
+	for (const struct list_head *pos = vma->anon_vma_chain.next;
+	     pos != &vma->anon_vma_chain; pos = pos->next)
+		if (list_entry(pos, const struct anon_vma_chain, same_vma)->anon_vma == av)
 			return true;
 	return false;
 }
@@ -90,6 +293,42 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 			return;
 	if (m->forking && m->forking->mm && m->forking->mm->owner == m->forking)
 		rmap_walk_mm(m->forking, page, pfn, fn, ud);	/* not a CLONE_VM child's */
+}
+
+/* The anon_vma of that id that some VMA is linked to, or NULL. */
+static const struct anon_vma *anon_vma_by_id(memlab_machine *m, uint64_t id)
+{
+	memlab_task *t;
+
+	for_each_mm_task(m, t)
+		for (const struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
+			for (const struct list_head *l = v->anon_vma_chain.next;
+			     l != &v->anon_vma_chain; l = l->next) {
+				const struct anon_vma *av =
+					list_entry(l, const struct anon_vma_chain, same_vma)->anon_vma;
+
+				if (av->id == id)
+					return av;
+			}
+	return NULL;
+}
+
+int memlab_anon_vma(memlab_machine *m, uint64_t id, struct memlab_anon_vma_info *out)
+{
+	const struct anon_vma *av = anon_vma_by_id(m, id);
+
+	memset(out, 0, sizeof(*out));
+	if (!av)
+		return -MEMLAB_ENOENT;
+	out->id = av->id;
+	out->parent = av->parent->id;
+	out->root = av->root->id;
+	out->num_children = av->num_children;
+	out->num_active_vmas = av->num_active_vmas;
+	out->refcount = av->refcount;
+	for (const struct list_head *l = av->head.next; l != &av->head; l = l->next)
+		out->chains++;
+	return 0;
 }
 
 struct rmap_collect {
@@ -410,5 +649,231 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	check_count(&c, "nr_dirty", v[NR_DIRTY], n.dirty);
 	check_count(&c, "nr_file_pages", v[NR_FILE_PAGES], n.cache);
 	check_count(&c, "nr_shmem", v[NR_SHMEM], n.shmem);
+	return c.v.count;
+}
+
+/* ===================== the anon_vma invariants ===================== */
+
+#define for_each_avc(avc, pos, vma) \
+	for (const struct list_head *pos = (vma)->anon_vma_chain.next; \
+	     pos != &(vma)->anon_vma_chain && \
+	     ((avc) = list_entry(pos, const struct anon_vma_chain, same_vma), 1); \
+	     pos = pos->next)
+
+static int compare_ptrs(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/*
+** Every anon_vma_chain of every VMA (avcs) or, with anon_vmas, each chain's
+** anon_vma, into out[] if given; their count.
+*/
+static size_t collect_chains(memlab_machine *m, bool anon_vmas, const void **out)
+{
+	const struct anon_vma_chain *avc;
+	memlab_task *t;
+	size_t n = 0;
+
+	for_each_mm_task(m, t)
+		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
+			for_each_avc(avc, pos, v) {
+				if (out)
+					out[n] = anon_vmas ? (const void *)avc->anon_vma : avc;
+				n++;
+			}
+	return n;
+}
+
+/* Sorted, and each once; the count left. */
+static size_t sort_unique(const void **p, size_t n)
+{
+	size_t u = 0;
+
+	qsort(p, n, sizeof(*p), compare_ptrs);
+	for (size_t i = 0; i < n; i++)
+		if (!u || p[u - 1] != p[i])
+			p[u++] = p[i];
+	return u;
+}
+
+/*
+** The anon_vmas (each once) or the anon_vma_chains the VMAs reach, sorted,
+** in an array of *cap (for ml_free); NULL without host memory.
+*/
+static const void **reached(memlab_machine *m, bool anon_vmas, size_t *n, size_t *cap)
+{
+	const void **p;
+
+	*cap = collect_chains(m, anon_vmas, NULL);
+	*cap += !*cap;
+	*n = 0;
+	p = ml_alloc(m, *cap * sizeof(*p));
+	if (!p)
+		return NULL;
+	*n = sort_unique(p, collect_chains(m, anon_vmas, p));
+	return p;
+}
+
+/*
+** The slab objects of the anon_vma (or anon_vma_chain) cache that memlab's
+** anon_vmas (chains) own, into addrs[] if given; their count.
+*/
+size_t anon_vma_objects(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs)
+{
+	bool avs = kc == KC_ANON_VMA;
+	size_t n, cap;
+	const void **p = reached(m, avs, &n, &cap);
+
+	if (!p)
+		return 0;
+	for (size_t i = 0; addrs && i < n; i++)
+		addrs[i] = avs ? ((const struct anon_vma *)p[i])->slab_obj
+			       : ((const struct anon_vma_chain *)p[i])->slab_obj;
+	ml_free(m, p, cap * sizeof(*p));
+	return n;
+}
+
+struct av_census {
+	struct ml_check v;
+	const void **avs;		/* every anon_vma reached, sorted */
+	size_t n;
+	unsigned *active, *children;	/* counted for avs[i] */
+	int *refs;
+};
+
+/* The index of av in c->avs, or -1 when no VMA's chain reaches it. */
+static long av_index(const struct av_census *c, const struct anon_vma *av)
+{
+	const void **hit = bsearch(&av, c->avs, c->n, sizeof(*c->avs), compare_ptrs);
+
+	return hit ? (long)(hit - c->avs) : -1;
+}
+
+/* One VMA: its chain is its own, has no anon_vma twice, holds its anon_vma and their parents. */
+static void check_vma_chain(struct av_census *c, memlab_task *t, const struct vm_area_struct *v)
+{
+	const struct anon_vma_chain *avc, *other;
+	bool own = false;
+
+	for_each_avc(avc, pos, v) {
+		bool parent = false;
+		int seen = 0;
+
+		own |= avc->anon_vma == v->anon_vma;
+		for_each_avc(other, opos, v) {
+			seen += other->anon_vma == avc->anon_vma;
+			parent |= other->anon_vma == avc->anon_vma->parent;
+		}
+		if (avc->vma != v || seen != 1 || !parent)
+			ml_violation(&c->v, "anon_vma: pid %d VMA %#llx: its chain to anon_vma %llu "
+				     "%s", t->pid, (unsigned long long)v->vm_start,
+				     (unsigned long long)avc->anon_vma->id,
+				     avc->vma != v ? "belongs to another VMA" :
+				     seen != 1 ? "is there twice" : "lacks the anon_vma's parent");
+		c->active[av_index(c, avc->anon_vma)] += avc->anon_vma == v->anon_vma;
+	}
+	if (v->anon_vma && !own)
+		ml_violation(&c->v, "anon_vma: pid %d VMA %#llx: its anon_vma %llu is not on its chain",
+			     t->pid, (unsigned long long)v->vm_start,
+			     (unsigned long long)v->anon_vma->id);
+}
+
+/* The chains on the anon_vmas' lists are those on the VMAs' lists. */
+static void check_heads(struct av_census *c, memlab_machine *m)
+{
+	size_t nr_vma_side, vma_cap, nr = 0, cap = 0;
+	const void **vma_side = reached(m, false, &nr_vma_side, &vma_cap), **heads;
+
+	for (size_t i = 0; i < c->n; i++)
+		for (const struct list_head *p = ((const struct anon_vma *)c->avs[i])->head.next;
+		     p != &((const struct anon_vma *)c->avs[i])->head; p = p->next)
+			cap++;
+	heads = ml_alloc(m, (cap ? cap : 1) * sizeof(*heads));
+	if (vma_side && heads) {
+		for (size_t i = 0; i < c->n; i++) {
+			const struct anon_vma *av = c->avs[i];
+
+			for (const struct list_head *p = av->head.next; p != &av->head; p = p->next) {
+				heads[nr] = list_entry(p, const struct anon_vma_chain, same_anon_vma);
+				if (((const struct anon_vma_chain *)heads[nr++])->anon_vma != av)
+					ml_violation(&c->v, "anon_vma %llu: a chain on its list "
+						     "links another anon_vma", (unsigned long long)av->id);
+			}
+		}
+		qsort(heads, nr, sizeof(*heads), compare_ptrs);
+		if (nr != nr_vma_side || memcmp(heads, vma_side, nr * sizeof(*heads)))
+			ml_violation(&c->v, "anon_vma: the anon_vmas' lists hold %zu chains, the "
+				     "VMAs %zu, not the same ones", nr, nr_vma_side);
+	}
+	ml_free(m, heads, (cap ? cap : 1) * sizeof(*heads));
+	ml_free(m, vma_side, vma_cap * sizeof(*vma_side));
+}
+
+/*
+** One anon_vma against what the census counted: its VMAs, its children,
+** its references (1 for the chains to it; a root's 1 more per anon_vma of
+** its hierarchy), and a root shared with its parent.
+*/
+static void check_anon_vma(struct av_census *c, size_t i)
+{
+	const struct anon_vma *av = c->avs[i];
+	unsigned long long id = av->id;
+
+	if (av->num_active_vmas != c->active[i])
+		ml_violation(&c->v, "anon_vma %llu: num_active_vmas %u, %u VMAs use it", id,
+			     av->num_active_vmas, c->active[i]);
+	if (av->num_children != c->children[i])
+		ml_violation(&c->v, "anon_vma %llu: num_children %u, %u anon_vmas name it their "
+			     "parent", id, av->num_children, c->children[i]);
+	if (av->refcount != c->refs[i])
+		ml_violation(&c->v, "anon_vma %llu: refcount %d, %d references", id, av->refcount,
+			     c->refs[i]);
+	if (av->parent == av ? av->root != av : av->root != av->parent->root)
+		ml_violation(&c->v, "anon_vma %llu: its root is not its parent's", id);
+}
+
+/*
+** The anon_vmas and their chains (CONFIG_DEBUG_VM_RB's checks and more):
+** each VMA's chain, the anon_vmas' lists, and each anon_vma's counters.
+** Violations found.
+*/
+int anon_vma_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct av_census c = { .v = { fn, ud, 0 } };
+	size_t cap;
+	memlab_task *t;
+
+	c.avs = reached(m, true, &c.n, &cap);
+	c.active = ml_alloc(m, cap * sizeof(*c.active));
+	c.children = ml_alloc(m, cap * sizeof(*c.children));
+	c.refs = ml_alloc(m, cap * sizeof(*c.refs));
+	if (c.avs && c.active && c.children && c.refs) {
+		for (size_t i = 0; i < c.n; i++) {
+			const struct anon_vma *av = c.avs[i];
+			long parent = av_index(&c, av->parent), root = av_index(&c, av->root);
+
+			c.refs[i]++;
+			if (parent < 0 || root < 0)
+				ml_violation(&c.v, "anon_vma %llu: its %s is reached by no VMA",
+					     (unsigned long long)av->id, parent < 0 ? "parent" : "root");
+			if (parent >= 0)
+				c.children[parent]++;
+			if (root >= 0 && av->root != av)
+				c.refs[root]++;
+		}
+		for_each_mm_task(m, t)
+			for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
+				check_vma_chain(&c, t, v);
+		check_heads(&c, m);
+		for (size_t i = 0; i < c.n; i++)
+			check_anon_vma(&c, i);
+	}
+	ml_free(m, c.refs, cap * sizeof(*c.refs));
+	ml_free(m, c.children, cap * sizeof(*c.children));
+	ml_free(m, c.active, cap * sizeof(*c.active));
+	ml_free(m, c.avs, cap * sizeof(*c.avs));
 	return c.v.count;
 }

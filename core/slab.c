@@ -1109,7 +1109,8 @@ static int free_object_check(memlab_machine *m, struct kmem_cache *s, uint64_t a
 ** The caches whose objects memlab's own tasks, mms, VMAs and anon_vmas
 ** own: static in Linux (vm_area_cachep, ...), so no other code allocates
 ** or frees their objects; the API refuses to (anon_vma_chain's cache,
-** mergeable, is left open: other 64-byte caches merge into it).
+** mergeable, is left open: other 64-byte caches merge into it, and
+** api_objects tells their objects from the anon_vma_chains').
 */
 static bool core_owned_cache(const memlab_machine *m, const struct kmem_cache *s)
 {
@@ -1213,6 +1214,7 @@ static int kmalloc(memlab_machine *m, uint64_t size, uint32_t gfp, uint64_t *add
 		struct kmem_cache *s = kmalloc_slab(m, size, gfp);
 
 		err = slab_alloc(m, s, gfp, addr);
+		s->api_objects += !err;
 		bytes_alloc = s->size;
 	}
 	tracev(m, TP_KMALLOC, 0, err ? 0 : *addr, size, bytes_alloc, gfp, (uint64_t)-1,
@@ -1260,8 +1262,10 @@ static int kfree(memlab_machine *m, uint64_t addr)
 	err = free_object_check(m, NULL, addr, &slab, &idx, "kfree");
 	if (!err && core_owned_cache(m, slab->cache))
 		err = refuse_core_owned(m, slab->cache, "kfree");
-	if (!err)
+	if (!err) {
+		slab->cache->api_objects--;
 		do_slab_free(m, slab->cache, slab, idx);
+	}
 	return err;
 }
 
@@ -1692,7 +1696,12 @@ void slab_memcg_bytes(memlab_machine *m, uint64_t *bytes, unsigned nr_ids)
 
 int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr)
 {
-	return kmem_cache_alloc_noprof(m, m->slab->kernel_caches[kc], MEMLAB_GFP_KERNEL, addr);
+	return kernel_obj_alloc_gfp(m, kc, MEMLAB_GFP_KERNEL, addr);
+}
+
+int kernel_obj_alloc_gfp(memlab_machine *m, enum kernel_cache kc, uint32_t gfp, uint64_t *addr)
+{
+	return kmem_cache_alloc_noprof(m, m->slab->kernel_caches[kc], gfp, addr);
 }
 
 void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
@@ -1725,13 +1734,18 @@ bool kernel_obj_live(memlab_machine *m, enum kernel_cache kc, uint64_t addr)
 	       object_is_used(slab, (unsigned)(off / s->size));
 }
 
-/* The objects of kc's cache handed out and not freed. */
+/*
+** The objects of kc's cache handed out to the core and not freed: those
+** in use but the API's (another cache merged into anon_vma_chain's hands
+** its objects out too).
+*/
 uint64_t kernel_objs_in_use(memlab_machine *m, enum kernel_cache kc)
 {
 	struct memlab_kmem_cache_info info;
+	const struct kmem_cache *s = m->slab->kernel_caches[kc];
 
-	cache_info(m, m->slab->kernel_caches[kc], &info);
-	return info.objects;
+	cache_info(m, s, &info);
+	return info.objects - (uint64_t)s->api_objects;
 }
 
 /* ===================== the public API ===================== */
@@ -1807,6 +1821,7 @@ int memlab_kmem_cache_alloc(memlab_machine *m, memlab_kmem_cache *s, uint32_t gf
 		return refuse_core_owned(m, s, "kmem_cache_alloc");
 	prev = slab_enter(m, t);
 	err = kmem_cache_alloc_noprof(m, s, gfp, addr);
+	s->api_objects += !err;
 	slab_leave(m, t, prev);
 	return err;
 }
@@ -1826,6 +1841,7 @@ int memlab_kmem_cache_free(memlab_machine *m, memlab_kmem_cache *s, uint64_t add
 		err = refuse_core_owned(m, slab->cache, "kmem_cache_free");
 	if (!err) {
 		trace(m, TP_KMEM_CACHE_FREE, 0, addr, 0, 0);
+		slab->cache->api_objects--;
 		do_slab_free(m, slab->cache, slab, idx);
 	}
 	slab_leave(m, t, prev);

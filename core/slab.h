@@ -71,6 +71,7 @@ struct kmem_cache {
 	uint32_t allocflags;		/* gfp the slab pages add */
 	bool ctor;
 	int refcount;			/* 1 + aliases; 0 once destroyed (leaked) */
+	int64_t api_objects;		/* handed out by the API (kmalloc, kmem_cache_alloc), not freed */
 	uint64_t id;			/* no other cache of the machine has had it */
 	struct kmem_alias *aliases;	/* the names merged into it */
 	unsigned oo_order, oo_objects;	/* s->oo */
@@ -103,6 +104,7 @@ struct slab_machine {
 
 /* kmem_cache_alloc(GFP_KERNEL) for m->current (its CPU, its memcg), failslab included. */
 int kernel_obj_alloc(memlab_machine *m, enum kernel_cache kc, uint64_t *addr);
+int kernel_obj_alloc_gfp(memlab_machine *m, enum kernel_cache kc, uint32_t gfp, uint64_t *addr);
 void kernel_obj_free(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
 bool kernel_obj_live(memlab_machine *m, enum kernel_cache kc, uint64_t addr);
 uint64_t kernel_objs_in_use(memlab_machine *m, enum kernel_cache kc);

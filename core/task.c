@@ -566,9 +566,16 @@ static void mm_update_next_owner(memlab_task *t)
 */
 void *kernel_obj_new(memlab_machine *m, enum kernel_cache kc, size_t size, uint64_t *obj)
 {
+	return kernel_obj_new_gfp(m, kc, size, MEMLAB_GFP_KERNEL, obj);
+}
+
+/* The same with the allocation's gfp (anon_vma_clone() tries GFP_NOWAIT first). */
+void *kernel_obj_new_gfp(memlab_machine *m, enum kernel_cache kc, size_t size, uint32_t gfp,
+			 uint64_t *obj)
+{
 	void *p;
 
-	if (kernel_obj_alloc(m, kc, obj))
+	if (kernel_obj_alloc_gfp(m, kc, gfp, obj))
 		return NULL;
 	p = ml_alloc(m, size);
 	if (!p)
@@ -833,51 +840,21 @@ static int compare_ptrs(const void *a, const void *b)
 	return x < y ? -1 : x > y;
 }
 
-/*
-** The references to anon_vmas (which = 0) or files (which = 1), into
-** ptrs[] if given; their count.  Each VMA holds one on its file and its
-** anon_vma; each anon_vma forked from another holds one on that parent
-** (counted once per anon_vma, hence the walk over distinct ones in
-** anon_vma_parent_refs).
-*/
-static size_t collect_refs(memlab_machine *m, int which, const void **ptrs)
+/* The VMAs' references to files, into ptrs[] if given; their count. */
+static size_t collect_file_refs(memlab_machine *m, const void **ptrs)
 {
 	memlab_task *t;
 	size_t n = 0;
 
 	for_each_mm_task(m, t)
 		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
-			const void *p = which ? (const void *)v->vm_file : (const void *)v->anon_vma;
-
-			if (!p)
+			if (!v->vm_file)
 				continue;
 			if (ptrs)
-				ptrs[n] = p;
+				ptrs[n] = v->vm_file;
 			n++;
 		}
 	return n;
-}
-
-/* Every anon_vma reachable from a VMA through parents, each once, sorted; the count. */
-static size_t anon_vmas_reachable(memlab_machine *m, const void **all, size_t cap)
-{
-	memlab_task *t;
-	size_t n = 0, u = 0;
-
-	for_each_mm_task(m, t)
-		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next)
-			for (const struct anon_vma *a = v->anon_vma; a; a = a->parent)
-				if (all && n < cap)
-					all[n++] = a;
-				else if (!all)
-					n++;
-	if (!all)
-		return n;
-	qsort(all, n, sizeof(*all), compare_ptrs);
-	for (size_t i = 0; i < n; i++)
-		if (!u || all[u - 1] != all[i])
-			all[u++] = all[i];
-	return u;
 }
 
 static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
@@ -889,43 +866,31 @@ static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
 }
 
 /*
-** Reference counts: an anon_vma's is the number of VMAs using it, a
-** file's that plus one while it is on the machine's list.  Violations found.
+** A file's reference count is the number of VMAs mapping it, plus one
+** while it is on the machine's list.  Violations found.
 */
-static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn, void *ud)
+static int check_file_refcounts(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
-	size_t vmas = collect_refs(m, which, NULL), extra = which ? 0 : anon_vmas_reachable(m, NULL, 0);
-	size_t n = vmas + extra, i, j;
+	size_t n = collect_file_refs(m, NULL), i, j;
 	const void **ptrs = ml_alloc(m, (n ? n : 1) * sizeof(*ptrs));
 	int bad = 0;
 
 	if (!ptrs)
 		return 0;	/* no host memory: nothing to say */
-	collect_refs(m, which, ptrs);
-	if (!which) {	/* the parents' references, after the VMAs' */
-		size_t u = anon_vmas_reachable(m, ptrs + vmas, extra);
-
-		n = vmas;
-		for (i = 0; i < u; i++)
-			if (((const struct anon_vma *)ptrs[vmas + i])->parent)
-				ptrs[n++] = ((const struct anon_vma *)ptrs[vmas + i])->parent;
-	}
+	collect_file_refs(m, ptrs);
 	qsort(ptrs, n, sizeof(*ptrs), compare_ptrs);
 	for (i = 0; i < n; i = j) {
-		int64_t want, have;
+		const struct memlab_file *f = ptrs[i];
+		int64_t want;
 
 		for (j = i; j < n && ptrs[j] == ptrs[i]; j++)
 			;
-		want = (int64_t)(j - i);
-		if (which)
-			want += on_file_list(m, ptrs[i]);
-		have = which ? ((const struct memlab_file *)ptrs[i])->refcount
-			     : ((const struct anon_vma *)ptrs[i])->refcount;
-		if (have != want) {
+		want = (int64_t)(j - i) + on_file_list(m, f);
+		if (f->refcount != want) {
 			char msg[128];
 
-			snprintf(msg, sizeof(msg), "%s has refcount %lld, %lld references",
-				 which ? "a file" : "an anon_vma", (long long)have, (long long)want);
+			snprintf(msg, sizeof(msg), "a file has refcount %lld, %lld references",
+				 (long long)f->refcount, (long long)want);
 			if (fn)
 				fn(ud, msg);
 			bad++;
@@ -939,18 +904,13 @@ static int check_refcounts(memlab_machine *m, int which, memlab_violation_fn fn,
 ** The kernel objects' owners of cache kc, into addrs[] if given: every
 ** task, every mm, every VMA, every anon_vma; their count.
 */
-static size_t kernel_obj_owners(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs,
-				const void **avs, size_t nr_avs)
+static size_t kernel_obj_owners(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs)
 {
 	memlab_task *t;
 	size_t n = 0;
 
-	if (kc == KC_ANON_VMA) {
-		for (; n < nr_avs; n++)
-			if (addrs)
-				addrs[n] = ((const struct anon_vma *)avs[n])->slab_obj;
-		return n;
-	}
+	if (kc == KC_ANON_VMA || kc == KC_ANON_VMA_CHAIN)
+		return anon_vma_objects(m, kc, addrs);
 	for (t = m->tasks; t && kc == KC_TASK_STRUCT; t = t->next, n++)
 		if (addrs)
 			addrs[n] = t->slab_obj;
@@ -990,15 +950,15 @@ static void kobj_violation(memlab_violation_fn fn, void *ud, const char *fmt, ..
 
 /* One cache: its owners' objects live in it, distinct, as many as it has in use. */
 static int check_kernel_cache(memlab_machine *m, enum kernel_cache kc, const char *name,
-			      const void **avs, size_t nr_avs, memlab_violation_fn fn, void *ud)
+			      memlab_violation_fn fn, void *ud)
 {
-	size_t n = kernel_obj_owners(m, kc, NULL, avs, nr_avs);
+	size_t n = kernel_obj_owners(m, kc, NULL);
 	uint64_t *addrs = ml_alloc(m, (n ? n : 1) * sizeof(*addrs)), in_use;
 	int bad = 0;
 
 	if (!addrs)
 		return 0;	/* no host memory: nothing to say */
-	kernel_obj_owners(m, kc, addrs, avs, nr_avs);
+	kernel_obj_owners(m, kc, addrs);
 	qsort(addrs, n, sizeof(*addrs), compare_u64);
 	for (size_t i = 0; i < n; i++) {
 		if (!kernel_obj_live(m, kc, addrs[i])) {
@@ -1022,30 +982,24 @@ static int check_kernel_cache(memlab_machine *m, enum kernel_cache kc, const cha
 }
 
 /*
-** The kernel objects memlab keeps: each task, mm, VMA and anon_vma owns
-** one live object of its cache (slab.c), no two the same, and every
-** object of those caches in use is owned -- none leaked, none freed
-** under its owner.  Violations found.
+** The kernel objects memlab keeps: each task, mm, VMA, anon_vma and
+** anon_vma_chain owns one live object of its cache (slab.c), no two the
+** same, and every object of those caches in use is owned -- none leaked,
+** none freed under its owner.  Violations found.
 */
 static int check_kernel_objects(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	static const struct { enum kernel_cache kc; const char *name; } caches[] = {
 		{ KC_TASK_STRUCT, "task_struct" }, { KC_MM_STRUCT, "mm_struct" },
 		{ KC_VM_AREA_STRUCT, "vm_area_struct" }, { KC_ANON_VMA, "anon_vma" },
+		{ KC_ANON_VMA_CHAIN, "anon_vma_chain" },
 	};
-	size_t cap = anon_vmas_reachable(m, NULL, 0), nr_avs;
-	const void **avs;
 	int bad = 0;
 
 	if (!m->slab)
 		return 0;
-	avs = ml_alloc(m, (cap ? cap : 1) * sizeof(*avs));
-	if (!avs)
-		return 0;
-	nr_avs = anon_vmas_reachable(m, avs, cap);
 	for (size_t i = 0; i < sizeof(caches) / sizeof(caches[0]); i++)
-		bad += check_kernel_cache(m, caches[i].kc, caches[i].name, avs, nr_avs, fn, ud);
-	ml_free(m, avs, (cap ? cap : 1) * sizeof(*avs));
+		bad += check_kernel_cache(m, caches[i].kc, caches[i].name, fn, ud);
 	return bad;
 }
 
@@ -1102,7 +1056,7 @@ int mm_check_all(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += check_mm_users(m, fn, ud);
 	n += check_kernel_objects(m, fn, ud);
 	committed += shmem_charged_pages(m) + m->vm_committed_leaked;
-	n += check_refcounts(m, 0, fn, ud) + check_refcounts(m, 1, fn, ud);
+	n += check_file_refcounts(m, fn, ud) + anon_vma_check(m, fn, ud);
 	if (committed != m->vm_committed_as) {
 		char msg[128];
 
@@ -1181,6 +1135,10 @@ static void vma_info(const struct vm_area_struct *vma, struct memlab_vma_info *v
 	vma_name(vma, vi->name, sizeof(vi->name));
 	vi->vm_flags = vma->vm_flags;
 	vi->anon_vma = vma->anon_vma != NULL;
+	vi->anon_vma_id = vma->anon_vma ? vma->anon_vma->id : 0;
+	for (const struct list_head *l = vma->anon_vma_chain.next; l != &vma->anon_vma_chain;
+	     l = l->next)
+		vi->anon_vma_chain++;
 }
 
 size_t memlab_vmas(memlab_task *t, struct memlab_vma_info *out, size_t n)

@@ -74,14 +74,17 @@ struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
 {
 	struct vm_area_struct *vma = vm_area_get(mm);
 
-	if (vma)
+	if (vma) {
 		*vma = (struct vm_area_struct){ .vm_mm = mm, .slab_obj = vma->slab_obj };
+		INIT_LIST_HEAD(&vma->anon_vma_chain);
+	}
 	return vma;
 }
 
 /*
-** vm_area_dup(): an unlinked copy of orig that holds its own references
-** to the file and the anon_vma; NULL on failure.
+** vm_area_dup() and __split_vma()'s anon_vma_clone(): an unlinked copy of
+** orig that holds its own reference to the file and is on the anon_vmas
+** of orig's chain; NULL on failure, with nothing taken.
 */
 static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
 {
@@ -93,14 +96,18 @@ static struct vm_area_struct *vm_area_dup(struct vm_area_struct *orig)
 	new->vm_leaf = NULL;
 	if (new->vm_file)
 		file_get(new->vm_file);
-	if (new->anon_vma)
-		new->anon_vma->refcount++;
+	if (anon_vma_clone(new, orig)) {
+		vm_area_free(new);
+		return NULL;
+	}
 	return new;
 }
 
 /*
-** Free a VMA that is not linked: drop its file and anon_vma references,
-** its slab object; the host struct goes on the free list.
+** Free a VMA that is not linked: drop its file reference, leave its
+** anon_vmas (unlink_anon_vmas(), which free_pgtables and a merge's
+** vma_complete do in Linux), free its slab object; the host struct goes
+** on the free list.
 */
 void vm_area_free(struct vm_area_struct *vma)
 {
@@ -108,8 +115,7 @@ void vm_area_free(struct vm_area_struct *vma)
 
 	if (vma->vm_file)
 		file_put(vma->vm_file);
-	if (vma->anon_vma)
-		anon_vma_put(m, vma->anon_vma);
+	unlink_anon_vmas(vma);
 	kernel_obj_free(m, KC_VM_AREA_STRUCT, vma->slab_obj);
 	vma->vm_next = m->vma_free;
 	m->vma_free = vma;
@@ -383,17 +389,21 @@ static bool anon_vma_compatible(const struct vm_area_struct *a, const struct vm_
 	       b->vm_pgoff == a->vm_pgoff + ((b->vm_start - a->vm_start) >> shift);
 }
 
+/* reusable_anon_vma(): old's anon_vma, if a and b are compatible and old no fork child. */
 static struct anon_vma *reusable_anon_vma(const struct vm_area_struct *old,
 					  const struct vm_area_struct *a,
 					  const struct vm_area_struct *b)
 {
-	if (anon_vma_compatible(a, b) && old->anon_vma && old->anon_vma_chain_len == 1)
+	if (anon_vma_compatible(a, b) && old->anon_vma && list_is_singular(&old->anon_vma_chain))
 		return old->anon_vma;
 	return NULL;
 }
 
-/* find_mergeable_anon_vma(): a neighbour's anon_vma, so that mprotect can re-merge. */
-static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
+/*
+** find_mergeable_anon_vma(): a neighbour's anon_vma for anon_vma_prepare(),
+** so that mprotect can merge the VMAs again.
+*/
+struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 {
 	struct anon_vma *av = NULL;
 
@@ -405,97 +415,17 @@ static struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma)
 }
 
 /*
-** anon_vma_alloc(): a new anon_vma with no references, an object of the
-** anon_vma cache; NULL on failure, with nothing taken.
+** dup_anon_vma(): when a merge gives dst the pages of src and dst has no
+** anon_vma, dst takes src's and joins src's chain.  0 or -ENOMEM, with
+** dst unchanged.
 */
-static struct anon_vma *anon_vma_alloc(memlab_machine *m)
-{
-	uint64_t obj;
-	struct anon_vma *av = kernel_obj_new(m, KC_ANON_VMA, sizeof(*av), &obj);
-
-	if (!av)
-		return NULL;
-	av->slab_obj = obj;
-	av->id = ++m->next_anon_vma_id;
-	return av;
-}
-
-static void anon_vma_free(memlab_machine *m, struct anon_vma *av)
-{
-	kernel_obj_delete(m, KC_ANON_VMA, av, sizeof(*av), av->slab_obj);
-}
-
-/*
-** anon_vma_prepare(): the first write fault of a private VMA gives it an
-** anon_vma -- a neighbour's when compatible, else a new one.  0 or -ENOMEM.
-*/
-int anon_vma_prepare(struct vm_area_struct *vma)
-{
-	memlab_machine *m = vma->vm_mm->machine;
-	struct anon_vma *av;
-
-	if (vma->anon_vma)
-		return 0;
-	av = find_mergeable_anon_vma(vma);
-	if (!av) {
-		av = anon_vma_alloc(m);
-		if (!av)
-			return -MEMLAB_ENOMEM;
-	}
-	av->refcount++;
-	vma->anon_vma = av;
-	vma->anon_vma_chain_len = 1;
-	return 0;
-}
-
-/*
-** put_anon_vma(): drop a reference; the last one frees it and drops the
-** reference it held on the anon_vma it was forked from.
-*/
-void anon_vma_put(memlab_machine *m, struct anon_vma *av)
-{
-	while (av && --av->refcount == 0) {
-		struct anon_vma *parent = av->parent;
-
-		anon_vma_free(m, av);
-		av = parent;
-	}
-}
-
-/*
-** anon_vma_fork(): the child's copy dst of src gets an anon_vma of its
-** own, chained to src's (its new pages go to its own; the pages it
-** shares with the parent stay on src's, which it keeps referenced).
-** Nothing to do when src has none.  0 or -ENOMEM.
-*/
-int anon_vma_fork(struct vm_area_struct *dst, const struct vm_area_struct *src)
-{
-	memlab_machine *m = dst->vm_mm->machine;
-	struct anon_vma *av;
-
-	dst->anon_vma = NULL;
-	dst->anon_vma_chain_len = 0;
-	if (!src->anon_vma)
-		return 0;
-	av = anon_vma_alloc(m);
-	if (!av)
-		return -MEMLAB_ENOMEM;
-	av->refcount = 1;
-	av->parent = src->anon_vma;
-	src->anon_vma->refcount++;
-	dst->anon_vma = av;
-	dst->anon_vma_chain_len = src->anon_vma_chain_len + 1;
-	return 0;
-}
-
-/* dup_anon_vma(): dst takes src's anon_vma when dst has none. */
-static void dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct *src)
+static int dup_anon_vma(struct vm_area_struct *dst, const struct vm_area_struct *src)
 {
 	if (src->anon_vma && !dst->anon_vma) {
 		dst->anon_vma = src->anon_vma;
-		dst->anon_vma->refcount++;
-		dst->anon_vma_chain_len = src->anon_vma_chain_len;
+		return anon_vma_clone(dst, src);
 	}
+	return 0;
 }
 
 /* ===================== split ===================== */
@@ -589,7 +519,7 @@ static bool is_mergeable_vma(const struct vma_merge_struct *vmg,
 */
 static bool vma_is_fork_child(const struct vm_area_struct *vma)
 {
-	return vma && vma->anon_vma && vma->anon_vma_chain_len > 1;
+	return vma && vma->anon_vma && !list_is_singular(&vma->anon_vma_chain);
 }
 
 /*
@@ -670,15 +600,19 @@ struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
 		return NULL;
 	left = can_vma_merge_left(vmg);
 	right = !vmg->just_expand && can_vma_merge_right(vmg, left);
-	/* vma_expand(): the target takes the moved pages' anon_vma (copied_from) */
-	if (left && vmg->copied_from)
-		dup_anon_vma(prev, vmg->copied_from);
-	else if (right && vmg->copied_from)
-		dup_anon_vma(next, vmg->copied_from);
+	/*
+	 * vma_expand(): the target takes the anon_vma of the next VMA it
+	 * swallows, then of the VMA whose pages the range holds (copied_from).
+	 * When that fails nothing merges and the callers go on as if nothing
+	 * could ("by convention, callers ignore OOM for this case").
+	 */
+	if ((left && right && dup_anon_vma(prev, next)) ||
+	    (vmg->copied_from && (left || right) &&
+	     dup_anon_vma(left ? prev : next, vmg->copied_from)))
+		return NULL;
 	if (left && right) {		/* prev swallows the range and next */
 		uint64_t end = next->vm_end;
 
-		dup_anon_vma(prev, next);
 		remove_vma(mm, next);
 		vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
 		return prev;
@@ -718,17 +652,21 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 		merge_right = can_vma_merge_right(vmg, merge_left);
 	if (!merge_left && !merge_right)
 		return NULL;
+	/* the VMA that grows takes the anon_vma of the pages it takes in */
+	if (dup_anon_vma(merge_left ? prev : next,
+			 merge_left && merge_right && next->anon_vma ? next : vma)) {
+		vmg->nomem = true;
+		return NULL;
+	}
 	if (merge_left && merge_right) {
 		uint64_t new_end = next->vm_end;
 
-		dup_anon_vma(prev, next->anon_vma ? next : vma);
 		remove_vma(mm, next);
 		remove_vma(mm, vma);
 		vma_set_range(mm, prev, prev->vm_start, new_end, prev->vm_pgoff);
 		return prev;
 	}
 	if (merge_left) {
-		dup_anon_vma(prev, vma);
 		if (right_side) {
 			remove_vma(mm, vma);
 			vma_set_range(mm, prev, prev->vm_start, end, prev->vm_pgoff);
@@ -738,7 +676,6 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 		return prev;
 	}
 	/* merge_right */
-	dup_anon_vma(next, vma);
 	if (left_side) {
 		uint64_t new_start = vma->vm_start;
 
@@ -772,6 +709,10 @@ struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_str
 	*err = 0;
 	if (merged)
 		return merged;
+	if (vmg.nomem) {
+		*err = -MEMLAB_ENOMEM;
+		return NULL;
+	}
 	if (vma->vm_start < start && (*err = split_vma(mm, vma, start, 1)))
 		return NULL;
 	if (vma->vm_end > end && (*err = split_vma(mm, vma, end, 0)))
@@ -898,7 +839,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 		if ((vma->vm_flags & VM_ACCOUNT) && (vma->vm_flags & VM_SHARED))
 			mm_violation(&c, "VMA %#llx: a shared mapping with VM_ACCOUNT",
 				     (unsigned long long)vma->vm_start);
-		if (!vma->anon_vma != !vma->anon_vma_chain_len)
+		if (!vma->anon_vma != list_empty(&vma->anon_vma_chain))
 			mm_violation(&c, "VMA %#llx: anon_vma and its chain disagree",
 				     (unsigned long long)vma->vm_start);
 		if (vma->vm_next && vma->vm_next->vm_prev != vma)

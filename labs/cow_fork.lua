@@ -154,9 +154,9 @@ local cached, slab = m:vmstat().nr_file_pages, m:vmstat().nr_slab_unreclaimable
 say("The parent exits: %d frames free -- all there were at boot but the %d page(s)", free_pages(),
     cached)
 say("the page cache keeps of the file read in section 5, and the %d pages of slabs", slab)
-print("SLUB keeps, empty, for the next task_struct, mm_struct, VMAs and anon_vmas.")
+print("SLUB keeps, empty, for the next task_struct, mm_struct, VMAs, anon_vmas and links.")
 assert(free_pages() == free_boot - cached - slab, "nothing leaked")
-for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma" } do
+for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" } do
   assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
 end
 assert(m:check(), "the machine's invariants hold")

@@ -106,9 +106,9 @@ init:exit()
 local slab = m:vmstat().nr_slab_unreclaimable
 say("database and init exit: %d frames free, and %d in the slabs SLUB keeps, empty, for the",
     free_pages(), slab)
-say("next task_struct, mm_struct, VMAs and anon_vmas: %d, as at boot.", free_pages() + slab)
+say("next task_struct, mm_struct, VMAs, anon_vmas and links: %d, as at boot.", free_pages() + slab)
 assert(free_pages() + slab == free_boot, "every frame of the victims came back")
-for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma" } do
+for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" } do
   assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
 end
 assert(m:check(), "the machine's invariants hold")

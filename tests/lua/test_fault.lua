@@ -143,9 +143,11 @@ function TestInject:test_fail_nth_fails_the_tasks_nth_decision()
   lu.assertNotNil(a)
 end
 
--- failslab: the kernel objects memlab keeps (VMAs, anon_vmas, tasks, mms)
--- come from slab caches; all with GFP_KERNEL, which failslab's default
--- ignore-gfp-wait skips before anything else (fail-nth too).
+-- failslab: the kernel objects memlab keeps (VMAs, anon_vmas and their
+-- chains, tasks, mms) come from slab caches; all with GFP_KERNEL, which
+-- failslab's default ignore-gfp-wait skips before anything else (fail-nth
+-- too) -- but for anon_vma_clone's links, tried GFP_NOWAIT first: failslab
+-- fails those, and the GFP_KERNEL retry goes through.
 function TestInject:test_failslab()
   local m <close> = memlab.new{ ram = "64M" }
   local p = m:spawn{ name = "f", aslr = false }
@@ -153,12 +155,14 @@ function TestInject:test_failslab()
   local frames = m:vmstat().nr_free_pages
   m:inject("failslab", { probability = 100, times = -1, verbose = 0 })
   lu.assertEquals(m:injected("failslab").ignore_gfp_wait, true)
-  lu.assertNotNil(p:fork())                              -- ignored: GFP_KERNEL
+  lu.assertNotNil(p:fork())          -- the stack's link to its anon_vma: NOWAIT failed, retried
+  lu.assertEquals(m:injected("failslab").calls, 1)
+  lu.assertEquals(m:injected("failslab").fired, 1)
   p:fail_nth(1)
   assert(p:mmap(nil, "8K", "r--", "private|anonymous"))  -- nor counted by fail-nth
   lu.assertEquals(p:fail_nth(), 1)
   p:fail_nth(0)
-  lu.assertEquals(m:injected("failslab").calls, 0)
+  lu.assertEquals(m:injected("failslab").calls, 1)
   m:inject("failslab", { probability = 100, times = -1, verbose = 0, ignore_gfp_wait = false })
   local maps = p:maps()
   lu.assertEquals({ p:mmap(0x7e0000000000, "8K", "r--", "private|anonymous|fixed_noreplace") },
@@ -169,7 +173,7 @@ function TestInject:test_failslab()
   lu.assertEquals({ p:thread() }, { nil, "ENOMEM", 12 })
   lu.assertEquals(p:maps(), maps)                        -- nothing half done
   lu.assertEquals(#m:tasks(), 2)
-  lu.assertEquals(m:injected("failslab").fired, 5)
+  lu.assertEquals(m:injected("failslab").fired, 1 + 5)    -- the fork's NOWAIT link, then these
   lu.assertTrue(m:check())
   m:inject("failslab", false)
   p:fail_nth(2)                                          -- the second decision fails
@@ -183,7 +187,7 @@ function TestInject:test_failslab()
   for _, t in ipairs(m:tasks()) do if t.pid ~= p.pid then t:exit() end end
   p:exit()
   -- SLUB keeps the slabs the tasks' kernel objects came from, empty, until shrunk
-  for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma" } do
+  for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" } do
     lu.assertEquals(m:slab_cache(name):info().objects, 0)
     m:slab_cache(name):shrink()
   end

@@ -1,14 +1,14 @@
 -- test_kernel_objects.lua: the kernel objects memlab keeps -- each task's
--- task_struct, each mm_struct, each VMA's vm_area_struct, each anon_vma --
--- are objects of the kernel's own slab caches (core/slab.c), allocated and
--- freed where Linux 6.18 allocates and frees them: spawn/fork/clone,
--- mmap/split/munmap/merge, a first write, exit.  The caches' objects in
--- use follow them one for one; failslab fails them; a memory cgroup is
--- charged for its tasks' objects (SLAB_ACCOUNT).  Not modelled:
--- anon_vma_clone's reuse of an anon_vma with no live VMAs (long fork
--- chains keep more anon_vmas than Linux), an idle CPU's lazy-TLB
--- reference keeping an mm_struct past exit, and the RCU grace period
--- before an empty slab of an SLAB_TYPESAFE_BY_RCU cache is freed.
+-- task_struct, each mm_struct, each VMA's vm_area_struct, each anon_vma
+-- and anon_vma_chain -- are objects of the kernel's own slab caches
+-- (core/slab.c), allocated and freed where Linux 6.18 allocates and frees
+-- them: spawn/fork/clone, mmap/split/munmap/merge, a first write, exit.
+-- The caches' objects in use follow them one for one; failslab fails them;
+-- a memory cgroup is charged for its tasks' objects (SLAB_ACCOUNT).  Not
+-- modelled: an idle CPU's lazy-TLB reference keeping an mm_struct past
+-- exit, and the RCU grace period before an empty slab of an
+-- SLAB_TYPESAFE_BY_RCU cache is freed.  (The anon_vma hierarchy itself:
+-- test_anon_vma.lua.)
 --
 -- SLUB's /proc/slabinfo counts as active every object of a CPU slab, free
 -- or not: its active_objs only moves a slab at a time.  The objects in use
@@ -22,7 +22,7 @@ local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua"
 
 local PAGE = 4096
 local BASE = 0x7e0000000000
-local CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma" }
+local CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" }
 
 local function machine()
   return memlab.new{ ram = "64M", seed = 1 }
@@ -59,7 +59,8 @@ end
 
 function test_boot_caches_are_empty()
   local m <close> = machine()
-  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0 })
+  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0,
+                               anon_vma_chain = 0 })
   for _, name in ipairs(CACHES) do
     lu.assertEquals({ slabinfo(m, name) }, { 0, 0, 0 }, name)
   end
@@ -68,9 +69,10 @@ end
 function test_spawn_mmap_split_merge_munmap()
   local m <close> = machine()
   local p = m:spawn{ name = "p", aslr = false }
-  -- a task_struct, an mm_struct, a VMA each, the stack's anon_vma (argv)
+  -- a task_struct, an mm_struct, a VMA each, the stack's anon_vma (argv) and its chain to it
   local o = objects(m)
-  lu.assertEquals(o, { task_struct = 1, mm_struct = 1, vm_area_struct = #p:vmas(), anon_vma = 1 })
+  lu.assertEquals(o, { task_struct = 1, mm_struct = 1, vm_area_struct = #p:vmas(), anon_vma = 1,
+                       anon_vma_chain = 1 })
   lu.assertEquals(anon_vmas(p), 1)
   assert(p:mmap(BASE, 3 * PAGE, "rw", "private|anonymous|fixed"))
   lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
@@ -79,14 +81,16 @@ function test_spawn_mmap_split_merge_munmap()
   assert(p:mprotect(BASE + PAGE, PAGE, "rw"))          -- merged back: two freed
   lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1 }))
   assert(p:write(BASE, "x"))                           -- anon_vma_prepare
-  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1, anon_vma = 1 }))
-  assert(p:mprotect(BASE + PAGE, PAGE, "r--"))         -- the pieces share the anon_vma
-  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 3, anon_vma = 1 }))
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 1, anon_vma = 1, anon_vma_chain = 1 }))
+  assert(p:mprotect(BASE + PAGE, PAGE, "r--"))         -- the pieces share the anon_vma,
+  lu.assertEquals(objects(m), plus(o, { vm_area_struct = 3, anon_vma = 1,
+                                        anon_vma_chain = 3 }))  -- a chain to it each
   assert(p:munmap(BASE, 3 * PAGE))                     -- its last VMA gone: the anon_vma too
   lu.assertEquals(objects(m), o)
   lu.assertTrue(m:check())
   p:exit()
-  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0 })
+  lu.assertEquals(objects(m), { task_struct = 0, mm_struct = 0, vm_area_struct = 0, anon_vma = 0,
+                                anon_vma_chain = 0 })
   lu.assertTrue(m:check())
 end
 
@@ -114,13 +118,15 @@ function test_fork_thread_exit()
   local o = objects(m)
   local c = assert(p:fork())
   -- dup_task_struct, dup_mm, vm_area_dup of each VMA, anon_vma_fork of
-  -- each that has an anon_vma: the child's own, chained to the parent's
+  -- each that has an anon_vma: a chain to the parent's, and one to the
+  -- child's own anon_vma, whose parent the parent's is
   lu.assertEquals(#c:vmas(), #p:vmas())
-  lu.assertEquals(objects(m), plus(o, { task_struct = 1, mm_struct = 1, vm_area_struct = #c:vmas(),
-                                        anon_vma = anon_vmas(p) }))
+  local forked = { task_struct = 1, mm_struct = 1, vm_area_struct = #c:vmas(),
+                   anon_vma = anon_vmas(p), anon_vma_chain = 2 * anon_vmas(p) }
+  lu.assertEquals(objects(m), plus(o, forked))
   local t = assert(p:thread())                         -- CLONE_VM: a task_struct only
-  lu.assertEquals(objects(m), plus(o, { task_struct = 2, mm_struct = 1, vm_area_struct = #c:vmas(),
-                                        anon_vma = anon_vmas(p) }))
+  forked.task_struct = 2
+  lu.assertEquals(objects(m), plus(o, forked))
   c:exit()
   lu.assertEquals(objects(m), plus(o, { task_struct = 1 }))
   t:exit()
@@ -157,8 +163,10 @@ function test_failslab_fails_an_mmap_and_changes_nothing()
   lu.assertTrue(m:check())
 end
 
--- A fork that failslab stops at its task_struct, its mm_struct or a VMA
--- leaves no object behind.
+-- A fork that failslab stops at its task_struct, its mm_struct, a VMA, an
+-- anon_vma or a chain leaves no object behind.  The links anon_vma_clone
+-- makes to the parent's anon_vmas are tried GFP_NOWAIT first: a failure
+-- there is retried with GFP_KERNEL, and the fork goes on.
 function test_failslab_fails_a_fork_at_each_object()
   local m <close> = machine()
   local p = m:spawn{ name = "p", aslr = false }
@@ -166,20 +174,28 @@ function test_failslab_fails_a_fork_at_each_object()
   assert(p:write(BASE, "x"))
   local o, tasks = objects(m), #m:tasks()
   assert(m:inject("failslab", { probability = 0, verbose = 0, ignore_gfp_wait = false }))
-  local n = 0
-  repeat
-    n = n + 1
+  p:fail_nth(1000)
+  assert(p:fork()):exit()
+  local decisions = 1000 - p:fail_nth()
+  -- a task_struct, an mm_struct, each VMA; for each with an anon_vma a link
+  -- to the parent's (a chain of one here), the child's anon_vma, its link
+  lu.assertEquals(decisions, 1 + 1 + #p:vmas() + 3 * anon_vmas(p))
+  local retried = 0
+  for n = 1, decisions do
     p:fail_nth(n)
     local c, err = p:fork()
-    if c then break end
-    lu.assertEquals(err, "ENOMEM", n)
+    if c then                        -- the GFP_NOWAIT try of a link failed
+      retried = retried + 1
+      c:exit()
+    else
+      lu.assertEquals(err, "ENOMEM", n)
+    end
     lu.assertEquals(objects(m), o, n)
     lu.assertEquals(#m:tasks(), tasks, n)
     lu.assertTrue(m:check())
-  until false
+  end
   p:fail_nth(0)
-  -- a task_struct, an mm_struct, each VMA, each anon_vma: one decision each
-  lu.assertEquals(n, 1 + 1 + #p:vmas() + anon_vmas(p) + 1)
+  lu.assertEquals(retried, anon_vmas(p))
 end
 
 -- SLAB_ACCOUNT: a task's VMAs are charged to its memory cgroup, 200 bytes

@@ -29,10 +29,12 @@ local function written(p, n)
   return a, pfns
 end
 
--- A task on cpu frees 31 pages of the zone it faulted them from: their pfns, the zone.
-local function freed_on(m, cpu)
+-- A task on cpu frees 31 pages of the zone it faulted them from: their
+-- pfns, the zone, the task; before(), if given, runs once the task is made.
+local function freed_on(m, cpu, before)
   local p = m:spawn{ name = "freer" }
   assert(p:run_on(cpu))
+  if before then before() end
   local a, pfns = written(p, 31)
   assert(p:munmap(a, 31 * PAGE))
   return pfns, m:page(pfns[1]).zone, p
@@ -47,8 +49,8 @@ end
 -- A page freed by a task on CPU 1 goes to CPU 1's pageset, not CPU 0's.
 function test_free_goes_to_the_freeing_cpus_pageset()
   local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
-  local before = zone(m, "DMA32").pagesets[1].count
-  local pfns, zname = freed_on(m, 1)
+  local before
+  local pfns, zname = freed_on(m, 1, function() before = zone(m, "DMA32").pagesets[1].count end)
   lu.assertEquals(zname, "DMA32")
   for _, pfn in ipairs(pfns) do
     local pg = m:page(pfn)

@@ -67,10 +67,11 @@ function TestReclaim:test_stream_larger_than_memory()
   v = m:vmstat()
   lu.assertEquals(v.nr_file_pages, v.nr_inactive_file + v.nr_active_file)
   lu.assertTrue(v.nr_file_pages < 8192)   -- less than the file: the rest was reclaimed
-  -- every zone kswapd balanced is above its high watermark
+  -- kswapd left DMA32 at its high watermark; the reads since took less
+  -- than would bring it below low (which wakes kswapd again)
   for _, z in ipairs(m:zones()) do
     if z.managed > 0 and z.name == "DMA32" then
-      lu.assertTrue(z.free >= z.high, "DMA32 balanced")
+      lu.assertTrue(z.free >= z.low, "DMA32 balanced")
     end
   end
   -- reclaimed pages read back from the disk, the same bytes

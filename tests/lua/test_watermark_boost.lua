@@ -145,9 +145,11 @@ function test_movable_steal_does_not_boost()
   for order = 5, #z.free_by_type.Unmovable do
     lu.assertEquals(z.free_by_type.Unmovable[order] + z.free_by_type.Reclaimable[order], 0)
   end
-  for _ = 1, 200 do assert(m:alloc_pages(0, "__GFP_NOWARN|__GFP_MOVABLE")) end
+  -- 100 steals (the zone stays above its min mark: the fragmenting task's
+  -- VMAs, one per page it kept, and their anon_vma_chains fill ~900 slab pages)
+  for _ = 1, 100 do assert(m:alloc_pages(0, "__GFP_NOWARN|__GFP_MOVABLE")) end
   z = m:zones()[1]
-  lu.assertEquals(nr_free_of(z, "Unmovable") + nr_free_of(z, "Reclaimable"), others - 200)
+  lu.assertEquals(nr_free_of(z, "Unmovable") + nr_free_of(z, "Reclaimable"), others - 100)
   lu.assertEquals(z.boost, 0)
   lu.assertTrue(m:check())
 end

@@ -911,6 +911,21 @@ MEMLAB_API size_t (memlab_rmap) (memlab_machine *m, uint64_t pfn,
 				 struct memlab_rmap_entry *out, size_t n);
 
 /*
+** An anon_vma (mm/rmap.c), by the id memlab_vma_info gives: the one it was
+** forked from (parent, itself for a root), the root of its hierarchy, the
+** anon_vmas forked from it (a root counts itself), the VMAs whose own it
+** is, the VMAs linked to it (anon_vma_chains), its reference count.
+** 0, or -MEMLAB_ENOENT when no VMA is linked to an anon_vma of that id.
+*/
+struct memlab_anon_vma_info {
+	uint64_t id, parent, root;
+	unsigned num_children, num_active_vmas, chains;
+	int refcount;
+};
+MEMLAB_API int (memlab_anon_vma) (memlab_machine *m, uint64_t id,
+				  struct memlab_anon_vma_info *out);
+
+/*
 ** The page tables' leaves meeting [start, end) as text, one line each
 ** (see pt_dump in core/pgtable.c); end 0: the top.  Free with
 ** memlab_free_text.
@@ -928,6 +943,8 @@ struct memlab_vma_info {
 	char name[128];			/* path, "[heap]", "[stack]", "" ... */
 	uint64_t vm_flags;		/* VM_* bits */
 	int anon_vma;			/* has an anon_vma (was written to) */
+	uint64_t anon_vma_id;		/* that anon_vma (memlab_anon_vma), 0 if none */
+	unsigned anon_vma_chain;	/* the anon_vmas it is linked to: its own, its ancestors' */
 };
 
 /* Fill at most n VMAs in address order; returns how many the task has. */
