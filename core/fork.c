@@ -9,6 +9,179 @@
 #include <string.h>
 
 #include "mm.h"
+#include "vmalloc.h"
+
+/* ===================== the kernel stack (CONFIG_VMAP_STACK) ===================== */
+
+/*
+** Each task has a kernel stack of THREAD_SIZE: 16 KiB on x86-64 and on
+** arm64 with 4K or 16K pages, a page with 64K pages; vmalloc'd with a
+** guard page after it, at THREAD_ALIGN (x86-64: THREAD_SIZE; arm64, for
+** its overflow check: twice that).  A freed stack goes to its CPU's
+** cache of NR_CACHED_STACKS, for the next fork there, else back to vmalloc.
+** The memory cgroup is charged by hand for its pages (the cached ones are
+** charged to no one), and they count as KernelStack.
+*/
+#define NR_CACHED_STACKS	2
+/* what %pS prints for the stack area's caller on the reference host's 6.18 build */
+#define STACK_CALLER		"kernel_clone+0x94/0x3e0"
+
+static uint64_t thread_size(const memlab_machine *m)
+{
+	return m->page_size > 16384 ? m->page_size : 16384;
+}
+
+static uint64_t thread_align(const memlab_machine *m)
+{
+	return m->arch == MEMLAB_ARCH_ARM64 ? 2 * thread_size(m) : thread_size(m);
+}
+
+static int this_cpu(const memlab_machine *m)
+{
+	return m->current ? m->current->cpu : 0;
+}
+
+/* memcg_charge_kernel_stack(): each page, for the current task's memcg. */
+static int memcg_charge_kernel_stack(memlab_machine *m, uint64_t stack)
+{
+	const uint64_t *pfns;
+	unsigned n = vmalloc_area_pages(m, stack, &pfns), i;
+	int err = 0;
+
+	for (i = 0; i < n && !err; i++)
+		err = memcg_kmem_charge_page(m, pfns[i], 0, MEMLAB_GFP_KERNEL);
+	if (err)
+		while (--i > 0)
+			memcg_kmem_uncharge_page(m, pfns[i - 1]);
+	return err;
+}
+
+/* account_kernel_stack(): NR_KERNEL_STACK_KB of each page's node and memcg. */
+static void account_kernel_stack(memlab_machine *m, uint64_t stack, int account)
+{
+	const uint64_t *pfns;
+	unsigned n = vmalloc_area_pages(m, stack, &pfns);
+
+	for (unsigned i = 0; i < n; i++)
+		mod_lruvec_page_state(m, pfn_to_page(m, pfns[i]), NR_KERNEL_STACK,
+				      account * (int64_t)(m->page_size / 1024));
+}
+
+/*
+** alloc_thread_stack_node() and dup_task_struct()'s accounting: a stack
+** of this CPU's cache, else a new one (GFP_KERNEL | __GFP_ZERO, not
+** accounted: charged by hand).  0 or -ENOMEM, with nothing taken.
+*/
+int alloc_thread_stack(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	uint64_t *cache = m->cached_stacks[this_cpu(m)], stack = 0;
+
+	for (int i = 0; i < NR_CACHED_STACKS && !stack; i++) {
+		stack = cache[i];
+		cache[i] = 0;
+	}
+	if (stack) {
+		if (memcg_charge_kernel_stack(m, stack)) {
+			vfree_kernel(m, stack);
+			return -MEMLAB_ENOMEM;
+		}
+		const uint64_t *pfns;	/* memset(stack, 0, THREAD_SIZE): stale words go */
+		unsigned n = vmalloc_area_pages(m, stack, &pfns);
+
+		for (unsigned i = 0; i < n; i++)
+			ml_zero_frames(m, pfns[i], 1);
+	} else {
+		if (vmalloc_node_caller(m, thread_size(m), thread_align(m),
+					MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, STACK_CALLER, &stack))
+			return -MEMLAB_ENOMEM;
+		if (memcg_charge_kernel_stack(m, stack)) {
+			vfree_kernel(m, stack);
+			return -MEMLAB_ENOMEM;
+		}
+	}
+	t->stack = stack;
+	account_kernel_stack(m, stack, 1);
+	return 0;
+}
+
+/* exit_task_stack_account(): at do_exit, the stack no longer counts nor is charged. */
+static void exit_task_stack_account(memlab_task *t)
+{
+	const uint64_t *pfns;
+	unsigned n = vmalloc_area_pages(t->m, t->stack, &pfns);
+
+	account_kernel_stack(t->m, t->stack, -1);
+	for (unsigned i = 0; i < n; i++)
+		memcg_kmem_uncharge_page(t->m, pfns[i]);
+}
+
+/*
+** The stack goes with its task: accounted off, then kept in the cache of
+** the CPU the task last ran on (finish_task_switch's put_task_stack) if
+** it has room, else vfree()d (Linux: after an RCU grace period).
+*/
+void free_thread_stack(memlab_task *t)
+{
+	uint64_t *cache;
+
+	if (!t->stack)
+		return;
+	exit_task_stack_account(t);
+	cache = t->m->cached_stacks[t->cpu];
+	for (int i = 0; i < NR_CACHED_STACKS; i++)
+		if (!cache[i]) {
+			cache[i] = t->stack;
+			t->stack = 0;
+			return;
+		}
+	vfree_kernel(t->m, t->stack);
+	t->stack = 0;
+}
+
+/*
+** The stacks: each task's and each cached one is a vmalloc area of
+** THREAD_SIZE, none twice; KernelStack counts the tasks' (in kB).
+** Violations found.
+*/
+int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+	uint64_t want = thread_size(m) >> m->page_shift, kb = 0;
+	const uint64_t *pfns;
+
+	for (memlab_task *t = m->tasks; t; t = t->next) {
+		if (vmalloc_area_pages(m, t->stack, &pfns) != want)
+			ml_violation(&c, "pid %d: its kernel stack 0x%llx is no vmalloc area of %llu pages",
+				     t->pid, (unsigned long long)t->stack, (unsigned long long)want);
+		kb += thread_size(m) / 1024;
+		for (memlab_task *u = t->next; u; u = u->next)
+			if (u->stack == t->stack)
+				ml_violation(&c, "pids %d and %d share a kernel stack", t->pid, u->pid);
+		for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++)
+			for (int i = 0; i < NR_CACHED_STACKS; i++)
+				if (m->cached_stacks[cpu][i] == t->stack)
+					ml_violation(&c, "pid %d's kernel stack is cached on CPU %d",
+						     t->pid, cpu);
+	}
+	for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++)
+		for (int i = 0; i < NR_CACHED_STACKS; i++) {
+			uint64_t s = m->cached_stacks[cpu][i];
+
+			if (s && vmalloc_area_pages(m, s, &pfns) != want)
+				ml_violation(&c, "CPU %d's cached kernel stack 0x%llx is no vmalloc area"
+					     " of %llu pages", cpu, (unsigned long long)s,
+					     (unsigned long long)want);
+			for (int j = i + 1; s && j < NR_CACHED_STACKS; j++)
+				if (m->cached_stacks[cpu][j] == s)
+					ml_violation(&c, "CPU %d caches the kernel stack 0x%llx twice", cpu,
+						     (unsigned long long)s);
+		}
+	if (m->vmstat[NR_KERNEL_STACK] != kb)
+		ml_violation(&c, "KernelStack is %llu kB, the tasks' stacks %llu kB",
+			     (unsigned long long)m->vmstat[NR_KERNEL_STACK], (unsigned long long)kb);
+	return c.count;
+}
 
 /*
 ** The child (kernel/fork.c dup_task_struct): the parent's identity and
@@ -24,6 +197,11 @@ static memlab_task *task_dup(memlab_task *parent)
 	obj = t->slab_obj;
 	*t = *parent;
 	t->slab_obj = obj;
+	t->stack = 0;
+	if (alloc_thread_stack(t)) {
+		free_task(t);
+		return NULL;
+	}
 	memset(t->vmacache, 0, sizeof(t->vmacache));
 	t->vmacache_seqnum = 0;
 	t->min_flt = t->maj_flt = 0;

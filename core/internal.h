@@ -336,6 +336,7 @@ struct memlab_machine {
 	unsigned nr_vma_node_free;
 	uint64_t next_ino;
 	uint64_t next_anon_vma_id;
+	uint64_t cached_stacks[MEMLAB_MAX_CPUS][2];	/* fork.c: NR_CACHED_STACKS per CPU */
 	int64_t max_map_count;		/* vm.max_map_count */
 	int overcommit_memory, overcommit_ratio;
 	uint64_t mmap_min_addr;		/* the effective mmap_min_addr (LSM floor) */

@@ -1549,11 +1549,11 @@ static void show_events(struct strbuf *sb, const uint64_t *ev)
 static const struct memory_stat {
 	const char *name;
 	int item;
-	int unit;		/* 0: pages (bytes out), 1: a count, 2: THPs (bytes out) */
+	int unit;		/* 0: pages (bytes out), 1: a count, 2: THPs (bytes out), 3: kB */
 	bool node;
 } memory_stats[] = {
 	{ "anon", NR_ANON_PAGES, 0, 1 }, { "file", NR_FILE_PAGES, 0, 1 },
-	{ "kernel", MEMCG_KMEM, 0, 0 }, { "kernel_stack", -1, 0, 1 },
+	{ "kernel", MEMCG_KMEM, 0, 0 }, { "kernel_stack", NR_KERNEL_STACK, 3, 1 },
 	{ "pagetables", NR_PAGE_TABLE_PAGES, 0, 1 }, { "sec_pagetables", -1, 0, 1 },
 	{ "percpu", -1, 0, 0 }, { "sock", -1, 0, 0 },
 	{ "vmalloc", MEMCG_VMALLOC, 0, 0 }, { "shmem", NR_SHMEM, 0, 1 },
@@ -1606,6 +1606,8 @@ static uint64_t memory_stat_value(memlab_machine *m, const struct mem_cgroup *me
 
 	if (s->unit == 0)
 		return v << m->page_shift;
+	if (s->unit == 3)
+		return v * 1024;
 	return s->unit == 2 ? v << (hpage_pmd_order(m) + m->page_shift) : v;
 }
 

@@ -303,6 +303,7 @@ struct memlab_task {
 	uint64_t memcg_nr_pages_over_high;	/* charged above a memory.high: reclaim on return */
 	struct memlab_task *next;	/* the machine's tasks */
 	uint64_t slab_obj;		/* its object in the task_struct cache */
+	uint64_t stack;			/* its kernel stack: a vmalloc area (fork.c), 0 none */
 };
 
 /*
@@ -567,6 +568,11 @@ void *kernel_obj_new_gfp(memlab_machine *m, enum kernel_cache kc, size_t size, u
 void kernel_obj_delete(memlab_machine *m, enum kernel_cache kc, void *p, size_t size,
 		       uint64_t obj);
 memlab_task *alloc_task_struct(memlab_machine *m);	/* zeroed, with its slab object */
+void free_task(memlab_task *t);				/* the task_struct and the host struct */
+/* ---- fork.c: the kernel stack ---- */
+int alloc_thread_stack(memlab_task *t);		/* 0 or -ENOMEM */
+void free_thread_stack(memlab_task *t);		/* accounted off, cached or vfree()d */
+int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 struct mm_struct *allocate_mm(memlab_machine *m);	/* zeroed, with its slab object */
 void free_mm(memlab_machine *m, struct mm_struct *mm);
 void task_free(memlab_task *t);		/* an mm not on the machine's list */

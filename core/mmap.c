@@ -1011,11 +1011,14 @@ int memlab_sbrk(memlab_task *t, int64_t increment, uint64_t *old)
 ** exit_mmap(): every page, VMA and table goes, with the charges; the
 ** TLBs are flushed for the whole mm (tlb_gather_mmu_fullmm), and no CPU
 ** keeps the mm loaded.  The pages go under the mmap_lock held for
-** reading, the tables and VMAs under it held for writing.
+** reading, the tables and VMAs under it held for writing: the VMAs leave
+** their anon_vmas with the tables (free_pgtables), and their objects are
+** freed last (remove_vma), in address order.
 */
 void exit_mmap(memlab_task *t)
 {
 	struct mm_struct *mm = t->mm;
+	struct vm_area_struct *dead = NULL, **tail = &dead;
 	struct mmu_gather tlb;
 
 	mmap_read_lock(mm);
@@ -1036,10 +1039,19 @@ void exit_mmap(memlab_task *t)
 
 		unaccount_vma(t, vma);
 		vma_unlink(mm, vma);
-		vm_area_free(vma);
+		unlink_anon_vmas(vma);
+		*tail = vma;
+		tail = &vma->vm_next;
 	}
+	*tail = NULL;
 	pt_free_all(t->m, mm, &tlb);
 	tlb_finish_mmu(&tlb);
+	while (dead) {
+		struct vm_area_struct *vma = dead;
+
+		dead = vma->vm_next;
+		vm_area_free(vma);
+	}
 	mmap_write_unlock(mm);
 	tlb_mm_release(t->m, mm);
 }

@@ -602,7 +602,7 @@ memlab_task *alloc_task_struct(memlab_machine *m)
 }
 
 /* free_task(): the task_struct object and the host struct. */
-static void free_task(memlab_task *t)
+void free_task(memlab_task *t)
 {
 	kernel_obj_delete(t->m, KC_TASK_STRUCT, t, sizeof(*t), t->slab_obj);
 }
@@ -643,6 +643,7 @@ void task_free(memlab_task *t)
 	if (t->mm)
 		mmput(t);
 	mem_cgroup_exit(t);
+	free_thread_stack(t);
 	free_task(t);
 }
 
@@ -677,8 +678,13 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	if (!t)
 		return NULL;
 	t->m = m;
+	if (alloc_thread_stack(t)) {	/* dup_task_struct() of the fork before the exec */
+		free_task(t);
+		return NULL;
+	}
 	t->mm = allocate_mm(m);
 	if (!t->mm) {
+		free_thread_stack(t);
 		free_task(t);
 		return NULL;
 	}
@@ -689,6 +695,7 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	if (pgd_alloc(m, t->mm)) {
 		mem_cgroup_exit(t);
 		free_mm(m, t->mm);
+		free_thread_stack(t);
 		free_task(t);
 		return NULL;
 	}

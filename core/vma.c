@@ -661,8 +661,8 @@ static struct vm_area_struct *vma_merge_existing_range(struct vma_merge_struct *
 	if (merge_left && merge_right) {
 		uint64_t new_end = next->vm_end;
 
+		remove_vma(mm, vma);	/* vma_complete(): vp->remove, then remove2 */
 		remove_vma(mm, next);
-		remove_vma(mm, vma);
 		vma_set_range(mm, prev, prev->vm_start, new_end, prev->vm_pgoff);
 		return prev;
 	}

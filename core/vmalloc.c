@@ -1694,6 +1694,34 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 	return 0;
 }
 
+/* ===================== the kernel's own users ===================== */
+
+static int vfree_common(memlab_machine *m, uint64_t addr, bool free_pages);
+
+int vmalloc_node_caller(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
+			const char *caller, uint64_t *addr)
+{
+	int err = __vmalloc_node(m, size, align, gfp, 0, caller, addr);
+
+	vmalloc_run_deferred(m);
+	return err;
+}
+
+unsigned vmalloc_area_pages(memlab_machine *m, uint64_t addr, const uint64_t **pfns)
+{
+	struct vmap_area *va = m->vmalloc ? find_vmap_area(m->vmalloc, addr) : NULL;
+
+	if (!va || !va->vm || va->va_start != addr)
+		return 0;
+	*pfns = va->vm->pages;
+	return va->vm->nr_pages;
+}
+
+void vfree_kernel(memlab_machine *m, uint64_t addr)
+{
+	vfree_common(m, addr, true);
+}
+
 /* ===================== the public API ===================== */
 
 #define MEMLAB_VM_PUBLIC_FLAGS	(MEMLAB_VM_NO_GUARD | MEMLAB_VM_ALLOW_HUGE_VMAP)

@@ -36,6 +36,15 @@ uint64_t vmalloc_nr_pages(const memlab_machine *m);
 
 /* The vmalloc state goes with the machine (memlab_destroy). */
 void vmalloc_destroy(memlab_machine *m);
+/*
+** For the kernel's own users (kernel/fork.c's stacks): __vmalloc_node()
+** for the current task with a caller text, the frames of the area at
+** addr (their count; 0 if no vmalloc area starts there), vfree().
+*/
+int vmalloc_node_caller(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
+			const char *caller, uint64_t *addr);
+unsigned vmalloc_area_pages(memlab_machine *m, uint64_t addr, const uint64_t **pfns);
+void vfree_kernel(memlab_machine *m, uint64_t addr);
 /* /proc/vmallocinfo */
 void vmallocinfo_show(memlab_machine *m, struct strbuf *sb);
 /* memlab_check's part: areas, trees, the kernel page table, the counters. */

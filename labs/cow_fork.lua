@@ -151,11 +151,16 @@ local free3 = free_pages()
 say("The child exits: its copies are freed (%d frames free).", free3)
 parent:exit()
 local cached, slab = m:vmstat().nr_file_pages, m:vmstat().nr_slab_unreclaimable
+local v = m:vmalloc_stats()
+local stacks, tables = v.used_pages, v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
 say("The parent exits: %d frames free -- all there were at boot but the %d page(s)", free_pages(),
     cached)
-say("the page cache keeps of the file read in section 5, and the %d pages of slabs", slab)
-print("SLUB keeps, empty, for the next task_struct, mm_struct, VMAs, anon_vmas and links.")
-assert(free_pages() == free_boot - cached - slab, "nothing leaked")
+say("the page cache keeps of the file read in section 5, the %d pages of slabs", slab)
+print("SLUB keeps, empty, for the next task_struct, mm_struct, VMAs, anon_vmas and links,")
+say("and the %d pages of kernel stacks the CPU keeps for the next tasks, with the %d page", stacks,
+    tables)
+print("tables of the vmalloc range that map them.")
+assert(free_pages() == free_boot - cached - slab - stacks - tables, "nothing leaked")
 for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" } do
   assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
 end

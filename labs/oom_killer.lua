@@ -104,10 +104,14 @@ section("5. Nothing leaked")
 db:exit()
 init:exit()
 local slab = m:vmstat().nr_slab_unreclaimable
-say("database and init exit: %d frames free, and %d in the slabs SLUB keeps, empty, for the",
+local v = m:vmalloc_stats()
+local kept = v.used_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+say("database and init exit: %d frames free, %d in the slabs SLUB keeps, empty, for the",
     free_pages(), slab)
-say("next task_struct, mm_struct, VMAs, anon_vmas and links: %d, as at boot.", free_pages() + slab)
-assert(free_pages() + slab == free_boot, "every frame of the victims came back")
+say("next task_struct, mm_struct, VMAs, anon_vmas and links, and %d in the kernel stacks the", kept)
+say("CPUs keep for the next tasks (with their vmalloc page tables): %d, as at boot.",
+    free_pages() + slab + kept)
+assert(free_pages() + slab + kept == free_boot, "every frame of the victims came back")
 for _, name in ipairs{ "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" } do
   assert(m:slab_cache(name):info().objects == 0, "no " .. name .. " is left")
 end

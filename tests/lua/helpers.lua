@@ -76,6 +76,14 @@ end
 -- anon_vma is an object of one.
 H.KERNEL_CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" }
 
+-- Frames the kernel keeps once the tasks that made them are gone, as
+-- Linux does: each CPU's cache of up to two kernel stacks (vmalloc areas:
+-- VmallocUsed) and the vmalloc range's page tables, PGD included.
+function H.kernel_kept(m)
+  local v = m:vmalloc_stats()
+  return v.used_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+end
+
 -- Give back the slabs SLUB keeps once the tasks' kernel objects are freed
 -- (a CPU's slab stays when its last object goes): each kernel cache is
 -- shrunk, the pages it frees drained from the CPUs' pagesets.  Asserts

@@ -172,6 +172,7 @@ function test_failslab_fails_a_fork_at_each_object()
   local p = m:spawn{ name = "p", aslr = false }
   assert(p:mmap(BASE, PAGE, "rw", "private|anonymous|fixed"))
   assert(p:write(BASE, "x"))
+  assert(p:fork()):exit()          -- its kernel stack stays in the CPU's cache for the next
   local o, tasks = objects(m), #m:tasks()
   assert(m:inject("failslab", { probability = 0, verbose = 0, ignore_gfp_wait = false }))
   p:fail_nth(1000)
@@ -236,6 +237,111 @@ function test_kernel_caches_cannot_be_destroyed()
   lu.assertEquals(objects(m).task_struct, 1)
   lu.assertTrue(m:check())
   p:exit()
+end
+
+-- Each task has a kernel stack: 16 KiB vmalloc'd with a guard page, at a
+-- 16 KiB boundary (x86-64's THREAD_ALIGN), named as the reference host's
+-- /proc/vmallocinfo names them, counted in KernelStack.
+function test_each_task_has_a_vmalloc_kernel_stack()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local info = m:proc("vmallocinfo")
+  lu.assertStrContains(info, "-0xffffc90000005000   20480 kernel_clone+0x94/0x3e0 pages=4 vmalloc N0=4\n")
+  lu.assertEquals(m:proc("meminfo"):match("KernelStack:%s+(%d+) kB"), "16")
+  lu.assertEquals(m:vmstat().nr_kernel_stack, 16)
+  local c = assert(p:fork())
+  local t = assert(p:thread())
+  lu.assertEquals(m:vmstat().nr_kernel_stack, 48)
+  local n, starts = 0, {}
+  for line in m:proc("vmallocinfo"):gmatch("[^\n]+") do
+    if line:find("kernel_clone", 1, true) then
+      n = n + 1
+      starts[n] = tonumber(line:match("^0x(%x+)"), 16)
+    end
+  end
+  lu.assertEquals(n, 3)
+  for _, a in ipairs(starts) do lu.assertEquals(a % 16384, 0) end
+  lu.assertTrue(m:check())
+  c:exit()
+  t:exit()
+  lu.assertEquals(m:vmstat().nr_kernel_stack, 16)
+  lu.assertTrue(m:check())
+end
+
+-- A freed stack waits in its CPU's cache (two places) for the next fork,
+-- which takes it without a vmalloc; a third goes back to vmalloc, its
+-- address space lazily ("unpurged vm_area").
+function test_freed_stacks_are_cached_two_per_cpu()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local kids = { assert(p:fork()), assert(p:fork()), assert(p:fork()) }
+  local used = m:vmalloc_stats().used_pages
+  lu.assertEquals(used, 16)                       -- four stacks of 4 pages
+  for _, c in ipairs(kids) do c:exit() end
+  lu.assertEquals(m:vmalloc_stats().used_pages, 12)   -- two cached, one freed
+  lu.assertStrContains(m:proc("vmallocinfo"), "unpurged vm_area")
+  local before = m:proc("vmallocinfo")
+  local c = assert(p:fork())                      -- a cached stack: no new area
+  lu.assertEquals(m:proc("vmallocinfo"), before)
+  lu.assertEquals(m:vmstat().nr_kernel_stack, 32)
+  c:exit()
+  lu.assertTrue(m:check())
+end
+
+-- A fork charges its child's stack to the forking task's memory cgroup
+-- (memcg_charge_kernel_stack), page by page: memory.stat kernel_stack and
+-- kernel; the child's exit gives the charge back.
+function test_kernel_stack_is_charged_to_the_forking_tasks_cgroup()
+  local m <close> = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  lu.assertEquals(cg:stat().kernel_stack, 0)      -- a spawn runs as no task: charged nowhere
+  local kernel = cg:stat().kernel
+  local c = assert(p:fork())
+  lu.assertEquals(cg:stat().kernel_stack, 16384)
+  lu.assertTrue(cg:stat().kernel - kernel >= 16384)
+  c:exit()
+  lu.assertEquals(cg:stat().kernel_stack, 0)
+  lu.assertTrue(m:check())
+end
+
+-- A fork that cannot have its stack fails with ENOMEM and leaves nothing.
+-- (vmalloc's pages are __GFP_HIGHMEM, which fail_page_alloc skips by
+-- default; a failure of the bulk allocation falls back to single pages.)
+function test_a_fork_without_a_stack_fails()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local stack, used = m:vmstat().nr_kernel_stack, m:vmalloc_stats().used_pages
+  local o = objects(m)
+  assert(m:inject("fail_page_alloc", { probability = 100, times = -1, verbose = 0,
+                                       ignore_gfp_highmem = false, ignore_gfp_wait = false, min_order = 0 }))
+  lu.assertEquals({ p:fork() }, { nil, "ENOMEM", 12 })
+  lu.assertTrue(m:injected("fail_page_alloc").fired > 0)
+  lu.assertStrContains(m:dmesg(), "vmalloc error: size 0, failed to allocate pages")
+  m:inject("fail_page_alloc", false)
+  lu.assertEquals(m:vmstat().nr_kernel_stack, stack)
+  lu.assertEquals(m:vmalloc_stats().used_pages, used)
+  lu.assertEquals(objects(m), o)
+  lu.assertTrue(m:check())
+end
+
+-- THREAD_SIZE and THREAD_ALIGN follow the arch and the page size: arm64
+-- aligns its stacks to twice their size; with 64K pages a stack is a page.
+function test_arm64_stack_sizes()
+  for _, c in ipairs{ { 4096, 16, 32768 }, { 16384, 16, 32768 }, { 65536, 64, 131072 } } do
+    local m <close> = memlab.new{ arch = "arm64", page_size = c[1], ram = "2G", seed = 1 }
+    local p = m:spawn{ name = "p" }
+    local q = assert(p:fork())
+    lu.assertEquals(m:vmstat().nr_kernel_stack, 2 * c[2], c[1])
+    for line in m:proc("vmallocinfo"):gmatch("[^\n]+") do
+      if line:find("kernel_clone", 1, true) then
+        lu.assertEquals(tonumber(line:match("^0x(%x+)"), 16) % c[3], 0, c[1])
+        lu.assertEquals(tonumber(line:match("%s(%d+)%s")), c[2] * 1024 + c[1], c[1])
+      end
+    end
+    lu.assertTrue(m:check())
+    q:exit()
+  end
 end
 
 os.exit(lu.LuaUnit.run())

@@ -1228,13 +1228,15 @@ function TestClone:test_thread_costs_no_memory()
   local m, p = self.m, self.p
   local committed = m:proc("meminfo"):match("Committed_AS:%s+(%d+)")
   local pt = m:vmstat().nr_page_table_pages
-  local free = m:vmstat().nr_free_pages
+  local stack, vmalloc = m:vmstat().nr_kernel_stack, m:vmalloc_stats().used_pages
   local t = p:thread()
   lu.assertEquals(m:proc("meminfo"):match("Committed_AS:%s+(%d+)"), committed)
-  lu.assertEquals(m:vmstat().nr_page_table_pages, pt)
-  lu.assertEquals(m:vmstat().nr_free_pages, free)            -- no PGD of its own
+  lu.assertEquals(m:vmstat().nr_page_table_pages, pt)        -- no PGD of its own
+  lu.assertEquals(m:vmstat().nr_kernel_stack, stack + 16)    -- but a kernel stack, 16 KiB
+  lu.assertEquals(m:vmalloc_stats().used_pages, vmalloc + 4)
   t:exit()
-  lu.assertEquals(m:vmstat().nr_free_pages, free)            -- and nothing to free
+  lu.assertEquals(m:vmstat().nr_kernel_stack, stack)
+  lu.assertEquals(m:vmalloc_stats().used_pages, vmalloc + 4) -- the stack stays, cached
   lu.assertEquals(status(m, p.pid, "Threads"), "1")
 end
 
@@ -1254,7 +1256,8 @@ function TestClone:test_leader_exits_first()
   q:exit()
   t:exit()                                     -- the last user tears the mm down
   lu.assertEquals(m:vmstat().nr_anon_pages, 0)
-  lu.assertEquals(m:vmstat().nr_page_table_pages, 0)
+  -- only the kernel's tables of the vmalloc range (the cached stacks') stay
+  lu.assertEquals(m:vmstat().nr_page_table_pages, m:vmalloc_stats().kernel_pgtables)
   lu.assertTrue(m:check())
 end
 
@@ -1296,7 +1299,7 @@ function TestClone:test_every_order_of_exits_frees_everything()
   local m = self.m
   self.p:exit()
   m:drain_pages()
-  local free = m:vmstat().nr_free_pages + m:vmstat().nr_file_pages
+  local free = m:vmstat().nr_free_pages + m:vmstat().nr_file_pages + H.kernel_kept(m)
   for order = 1, 6 do
     local p = m:spawn{ aslr = false }
     local a = assert(p:mmap(nil, 64 * K, "rw-", "private|anonymous"))
@@ -1312,7 +1315,7 @@ function TestClone:test_every_order_of_exits_frees_everything()
   end
   m:lru_add_drain_all()                         -- exit leaves the new pages in the CPU's batch
   m:drain_pages()
-  lu.assertEquals(m:vmstat().nr_free_pages + m:vmstat().nr_file_pages, free)
+  lu.assertEquals(m:vmstat().nr_free_pages + m:vmstat().nr_file_pages + H.kernel_kept(m), free)
 end
 
 os.exit(lu.LuaUnit.run(), true)
