@@ -217,12 +217,12 @@ static inline void tlb_touch(struct tlb *tl, uint64_t set, uint32_t way)
 }
 
 /*
-** The TLBs of CPU c (running the accessing task's mm) for an access at
-** va: true and the physical address on a hit that allows it.  A repeat
-** of the last level-1 hit's page is answered here without probing, with
-** the same counters and replacement state as the probe would leave.
+** A repeat of the last level-1 hit's page, answered without probing, with
+** the same counters and replacement state as the probe would leave: true
+** and the physical address; false, with nothing changed, when the hint
+** does not hold (the probe must answer).
 */
-static inline bool tlb_lookup(struct tlb_cpu *c, uint64_t va, int access, uint64_t *phys)
+static inline bool tlb_lookup_hint(struct tlb_cpu *c, uint64_t va, int access, uint64_t *phys)
 {
 	const struct tlb_hint *h = &c->hint[(va >> c->page_shift) & (TLB_HINTS - 1)];
 	struct tlb *tl;
@@ -231,7 +231,7 @@ static inline bool tlb_lookup(struct tlb_cpu *c, uint64_t va, int access, uint64
 
 	if (h->gen != c->hint_gen || kind != h->kind || va >> h->shift != h->page ||
 	    *h->keyp != h->key || (*h->flagsp & need) != need)
-		return tlb_lookup_levels(c, kind, va, access, phys);
+		return false;
 	tl = h->tl;
 	tl->st.lookups++;
 	tl->st.hits++;
@@ -240,6 +240,16 @@ static inline bool tlb_lookup(struct tlb_cpu *c, uint64_t va, int access, uint64
 	tlb_touch(tl, h->set, h->way);
 	*phys = (*h->pfnp << c->page_shift) | (va & ((1ull << h->shift) - 1));
 	return true;
+}
+
+/*
+** The TLBs of CPU c (running the accessing task's mm) for an access at
+** va: true and the physical address on a hit that allows it.
+*/
+static inline bool tlb_lookup(struct tlb_cpu *c, uint64_t va, int access, uint64_t *phys)
+{
+	return tlb_lookup_hint(c, va, access, phys) ||
+	       tlb_lookup_levels(c, access != 'x', va, access, phys);
 }
 int tlb_walk(memlab_task *t, uint64_t va, struct pt_walk *w);
 void tlb_fill(memlab_task *t, uint64_t va, int access, const struct pt_walk *w);

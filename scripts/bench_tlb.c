@@ -36,17 +36,22 @@
 ** is a measurement, never a test.  Build with -DCMAKE_BUILD_TYPE=Release.
 **
 ** Where memlab's time goes (perf, Release):
-**   - hit_seq and hit_stride, about 9 ns each on the reference VM (from
-**     8 and 13): memlab_access's argument checks and page loop, the check
-**     that the task's mm is loaded on its CPU, the hint of the page's last
-**     level-1 hit (tlb.h tlb_lookup: one of 64 by the page number, valid
-**     while its entry's key is unchanged and no fill or switch_mm came
-**     since; then a key compare, the permission bits, the counters, the
-**     LRU stamp -- what the probe would have done), the 8-byte copy.  A
-**     page without a hint probes: for each L1 structure and page size,
-**     the set's ways compared with the packed key.  The offsets advance as
-**     counters on both sides: a division per access (the benchmark's, not
-**     the MMU's) cost more than the hit itself.
+**   - hit_seq and hit_stride, about 8.2 ns each on the reference VM (9.9
+**     and 10.2 before the fast path, 8 and 13 before the hint):
+**     memlab_access first tries access_hit(), a path of its own for an
+**     access of up to 8 bytes within one page by a task whose mm is loaded,
+**     outside any other call, with nothing pending for the call's end --
+**     then the hint of the page's last level-1 hit (tlb.h
+**     tlb_lookup_hint: one of 64 by the page number, valid while its
+**     entry's key is unchanged and no fill or switch_mm came since; then
+**     a key compare, the permission bits, the counters, the LRU stamp --
+**     what the probe would have done) and the 8-byte copy; everything
+**     else goes to the full call out of line (access_call), so the hit
+**     saves only the registers the hit needs.  A page without a hint
+**     probes: for each L1 structure and page size, the set's ways
+**     compared with the packed key.  The offsets advance as counters on
+**     both sides: a division per access (the benchmark's, not the MMU's)
+**     cost more than the hit itself.
 **   - fault: on the reference VM (a busy 2-core guest, so +-10 %; the
 **     host about 1100 ns) about 220 ns a fault, 130 ns with --no-tlb;
 **     before lazy zeroing and the trimmed walks, about 500 and 430.
