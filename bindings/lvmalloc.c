@@ -298,7 +298,7 @@ static int m_vmallocinfo(lua_State *L)
 /*
 ** m:vmalloc_stats() --> { vmalloc_start=, vmalloc_end=, page_offset=,
 ** used_pages=, lazy_pages=, lazy_max_pages=, purges=, tlb_flush_all=,
-** kernel_pgtables=, kernel_pgd= (nil before the first), vmap_nodes= }
+** kernel_pgtables=, kernel_pgd= (nil before the first), cached_stack_pages=, vmap_nodes= }
 */
 static int m_vmalloc_stats(lua_State *L)
 {
@@ -306,7 +306,7 @@ static int m_vmalloc_stats(lua_State *L)
 	struct memlab_vmalloc_info i;
 
 	memlab_vmalloc_info(lmemlab_machine_core(lm), &i);
-	lua_createtable(L, 0, 11);
+	lua_createtable(L, 0, 12);
 	lmemlab_setint(L, "vmalloc_start", i.vmalloc_start);
 	lmemlab_setint(L, "vmalloc_end", i.vmalloc_end);
 	lmemlab_setint(L, "page_offset", i.page_offset);
@@ -318,6 +318,7 @@ static int m_vmalloc_stats(lua_State *L)
 	lmemlab_setint(L, "kernel_pgtables", i.nr_kernel_pgtables);
 	if (i.kernel_pgd != UINT64_MAX)
 		lmemlab_setint(L, "kernel_pgd", i.kernel_pgd);
+	lmemlab_setint(L, "cached_stack_pages", i.nr_cached_stack_pages);
 	lmemlab_setint(L, "vmap_nodes", i.nr_vmap_nodes);
 	return 1;
 }

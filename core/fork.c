@@ -36,9 +36,14 @@ static uint64_t thread_align(const memlab_machine *m)
 	return m->arch == MEMLAB_ARCH_ARM64 ? 2 * thread_size(m) : thread_size(m);
 }
 
-static int this_cpu(const memlab_machine *m)
+uint64_t cached_stack_pages(memlab_machine *m)
 {
-	return m->current ? m->current->cpu : 0;
+	uint64_t n = 0;
+
+	for (int cpu = 0; cpu < MEMLAB_MAX_CPUS; cpu++)
+		for (int i = 0; i < NR_CACHED_STACKS; i++)
+			n += m->cached_stacks[cpu][i] ? thread_size(m) >> m->page_shift : 0;
+	return n;
 }
 
 /* memcg_charge_kernel_stack(): each page, for the current task's memcg. */
@@ -75,7 +80,7 @@ static void account_kernel_stack(memlab_machine *m, uint64_t stack, int account)
 int alloc_thread_stack(memlab_task *t)
 {
 	memlab_machine *m = t->m;
-	uint64_t *cache = m->cached_stacks[this_cpu(m)], stack = 0;
+	uint64_t *cache = m->cached_stacks[smp_processor_id(m)], stack = 0;
 
 	for (int i = 0; i < NR_CACHED_STACKS && !stack; i++) {
 		stack = cache[i];
@@ -92,8 +97,8 @@ int alloc_thread_stack(memlab_task *t)
 		for (unsigned i = 0; i < n; i++)
 			ml_zero_frames(m, pfns[i], 1);
 	} else {
-		if (vmalloc_node_caller(m, thread_size(m), thread_align(m),
-					MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, STACK_CALLER, &stack))
+		if (vmalloc_thread_stack(m, thread_size(m), thread_align(m),
+					 MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, STACK_CALLER, &stack))
 			return -MEMLAB_ENOMEM;
 		if (memcg_charge_kernel_stack(m, stack)) {
 			vfree_kernel(m, stack);
@@ -141,13 +146,14 @@ void free_thread_stack(memlab_task *t)
 
 /*
 ** The stacks: each task's and each cached one is a vmalloc area of
-** THREAD_SIZE, none twice; KernelStack counts the tasks' (in kB).
-** Violations found.
+** THREAD_SIZE, none twice, and no other area is one; KernelStack counts
+** the tasks' (in kB).  Violations found.
 */
 int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
 	struct ml_check c = { fn, ud, 0 };
 	uint64_t want = thread_size(m) >> m->page_shift, kb = 0;
+	unsigned owned = 0, areas = vmalloc_nr_thread_stacks(m);
 	const uint64_t *pfns;
 
 	for (memlab_task *t = m->tasks; t; t = t->next) {
@@ -155,6 +161,7 @@ int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 			ml_violation(&c, "pid %d: its kernel stack 0x%llx is no vmalloc area of %llu pages",
 				     t->pid, (unsigned long long)t->stack, (unsigned long long)want);
 		kb += thread_size(m) / 1024;
+		owned++;
 		for (memlab_task *u = t->next; u; u = u->next)
 			if (u->stack == t->stack)
 				ml_violation(&c, "pids %d and %d share a kernel stack", t->pid, u->pid);
@@ -168,6 +175,7 @@ int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 		for (int i = 0; i < NR_CACHED_STACKS; i++) {
 			uint64_t s = m->cached_stacks[cpu][i];
 
+			owned += s != 0;
 			if (s && vmalloc_area_pages(m, s, &pfns) != want)
 				ml_violation(&c, "CPU %d's cached kernel stack 0x%llx is no vmalloc area"
 					     " of %llu pages", cpu, (unsigned long long)s,
@@ -177,6 +185,9 @@ int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 					ml_violation(&c, "CPU %d caches the kernel stack 0x%llx twice", cpu,
 						     (unsigned long long)s);
 		}
+	if (areas != owned)
+		ml_violation(&c, "%u vmalloc areas are kernel stacks, the tasks and the CPUs' caches"
+			     " hold %u", areas, owned);
 	if (m->vmstat[NR_KERNEL_STACK] != kb)
 		ml_violation(&c, "KernelStack is %llu kB, the tasks' stacks %llu kB",
 			     (unsigned long long)m->vmstat[NR_KERNEL_STACK], (unsigned long long)kb);

@@ -573,6 +573,7 @@ void free_task(memlab_task *t);				/* the task_struct and the host struct */
 int alloc_thread_stack(memlab_task *t);		/* 0 or -ENOMEM */
 void free_thread_stack(memlab_task *t);		/* accounted off, cached or vfree()d */
 int thread_stack_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+uint64_t cached_stack_pages(memlab_machine *m);		/* the CPUs' caches' pages */
 struct mm_struct *allocate_mm(memlab_machine *m);	/* zeroed, with its slab object */
 void free_mm(memlab_machine *m, struct mm_struct *mm);
 void task_free(memlab_task *t);		/* an mm not on the machine's list */

@@ -66,6 +66,7 @@ struct vm_struct {
 	uint64_t pages_cap;		/* the array's size, in entries */
 	uint64_t pages_vaddr;		/* "vpages": the vmalloc area holding the array, else 0 */
 	bool is_page_array;		/* this area is another's vpages: only its owner frees it */
+	bool thread_stack;		/* a task's kernel stack (fork.c): only the core frees it */
 	unsigned page_order;		/* vm_area_page_order(): its pages' order, PMD for huge */
 	char caller[MEMLAB_CALLER_MAX];	/* what %pS prints for vm->caller; "" none */
 };
@@ -1698,13 +1699,27 @@ static int __vmalloc_node(memlab_machine *m, uint64_t size, uint64_t align, uint
 
 static int vfree_common(memlab_machine *m, uint64_t addr, bool free_pages);
 
-int vmalloc_node_caller(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
-			const char *caller, uint64_t *addr)
+int vmalloc_thread_stack(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
+			 const char *caller, uint64_t *addr)
 {
 	int err = __vmalloc_node(m, size, align, gfp, 0, caller, addr);
 
+	if (!err)
+		find_vmap_area(m->vmalloc, *addr)->vm->thread_stack = true;
 	vmalloc_run_deferred(m);
 	return err;
+}
+
+/* The areas that are kernel stacks: live tasks' and the CPUs' cached ones. */
+unsigned vmalloc_nr_thread_stacks(memlab_machine *m)
+{
+	struct vmalloc_state *vs = m->vmalloc;
+	unsigned n = 0;
+
+	for (unsigned i = 0; vs && i < vs->nr_nodes; i++)
+		for (struct rb_node *r = rb_first(&vs->nodes[i].busy); r; r = rb_next(r))
+			n += rb_va(r)->vm && rb_va(r)->vm->thread_stack;
+	return n;
 }
 
 unsigned vmalloc_area_pages(memlab_machine *m, uint64_t addr, const uint64_t **pfns)
@@ -1717,9 +1732,16 @@ unsigned vmalloc_area_pages(memlab_machine *m, uint64_t addr, const uint64_t **p
 	return va->vm->nr_pages;
 }
 
+/* vfree() by the core itself: a machine stopped by a BUG frees as well. */
 void vfree_kernel(memlab_machine *m, uint64_t addr)
 {
-	vfree_common(m, addr, true);
+	struct vm_struct *vm = remove_vm_area(m, addr, "vfree", false);
+
+	if (!vm)
+		return;
+	vm_free_pages(m, vm);
+	free_page_array(m, vm);
+	vmalloc_run_deferred(m);
 }
 
 /* ===================== the public API ===================== */
@@ -1790,6 +1812,16 @@ static int vfree_common(memlab_machine *m, uint64_t addr, bool free_pages)
 		if (va && va->vm && (va->vm->flags & VM_ALLOC)) {
 			/* Linux would leak its pages and page array for good: refused */
 			ml_report(m, "memlab: vunmap() of 0x%" PRIx64 ", a vmalloc area: use vfree()", addr);
+			return -MEMLAB_EINVAL;
+		}
+	}
+	if (m->vmalloc && is_vmalloc_addr(m, addr)) {
+		struct vmap_area *va = find_vmap_area(m->vmalloc, addr);
+
+		if (va && va->vm && va->vm->thread_stack) {
+			/* a task's or a CPU's: Linux would oops on the next use */
+			ml_report(m, "memlab: %s() of 0x%" PRIx64 ", a task's kernel stack: refused",
+				  free_pages ? "vfree" : "vunmap", addr);
 			return -MEMLAB_EINVAL;
 		}
 	}
@@ -1968,6 +2000,7 @@ int memlab_vmalloc_info(memlab_machine *m, struct memlab_vmalloc_info *info)
 	info->nr_purges = vs->nr_purges;
 	info->nr_kernel_tlb_flush_all = vs->nr_kernel_tlb_flush_all;
 	info->nr_kernel_pgtables = vs->init_mm.pgtables_bytes >> m->page_shift;
+	info->nr_cached_stack_pages = cached_stack_pages(m);
 	info->kernel_pgd = vs->init_mm.pt.levels ? vs->init_mm.pgd : UINT64_MAX;
 	info->nr_vmap_nodes = vs->nr_nodes;
 	return 0;

@@ -38,11 +38,13 @@ uint64_t vmalloc_nr_pages(const memlab_machine *m);
 void vmalloc_destroy(memlab_machine *m);
 /*
 ** For the kernel's own users (kernel/fork.c's stacks): __vmalloc_node()
-** for the current task with a caller text, the frames of the area at
-** addr (their count; 0 if no vmalloc area starts there), vfree().
+** of a kernel stack for the current task with a caller text (marked: the
+** API's vfree refuses it), the number of such areas, the frames of the
+** area at addr (their count; 0 if no vmalloc area starts there), vfree().
 */
-int vmalloc_node_caller(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
-			const char *caller, uint64_t *addr);
+int vmalloc_thread_stack(memlab_machine *m, uint64_t size, uint64_t align, uint32_t gfp,
+			 const char *caller, uint64_t *addr);
+unsigned vmalloc_nr_thread_stacks(memlab_machine *m);
 unsigned vmalloc_area_pages(memlab_machine *m, uint64_t addr, const uint64_t **pfns);
 void vfree_kernel(memlab_machine *m, uint64_t addr);
 /* /proc/vmallocinfo */

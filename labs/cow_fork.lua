@@ -152,7 +152,7 @@ say("The child exits: its copies are freed (%d frames free).", free3)
 parent:exit()
 local cached, slab = m:vmstat().nr_file_pages, m:vmstat().nr_slab_unreclaimable
 local v = m:vmalloc_stats()
-local stacks, tables = v.used_pages, v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+local stacks, tables = v.cached_stack_pages, v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
 say("The parent exits: %d frames free -- all there were at boot but the %d page(s)", free_pages(),
     cached)
 say("the page cache keeps of the file read in section 5, the %d pages of slabs", slab)

@@ -105,7 +105,7 @@ db:exit()
 init:exit()
 local slab = m:vmstat().nr_slab_unreclaimable
 local v = m:vmalloc_stats()
-local kept = v.used_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+local kept = v.cached_stack_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
 say("database and init exit: %d frames free, %d in the slabs SLUB keeps, empty, for the",
     free_pages(), slab)
 say("next task_struct, mm_struct, VMAs, anon_vmas and links, and %d in the kernel stacks the", kept)

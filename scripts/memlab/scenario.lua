@@ -35,14 +35,14 @@ end
 -- and every slab cache is shrunk: SLUB keeps a CPU's slab when its last
 -- object (a task's VMA, task_struct, ...) is freed.  The frames the kernel
 -- keeps for the next task count as free: each CPU's cache of up to two
--- kernel stacks (vmalloc areas, VmallocUsed) and the vmalloc range's page
--- tables.
+-- kernel stacks and the vmalloc range's page tables.
 local function free_pages(m)
   for _, info in ipairs(m:slabinfo()) do m:slab_cache(info.name):shrink() end
   m:lru_add_drain_all()
   m:drain_pages()
   local v = m:vmalloc_stats()
-  return m:vmstat().nr_free_pages + v.used_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+  return m:vmstat().nr_free_pages + v.cached_stack_pages + v.kernel_pgtables +
+         (v.kernel_pgd and 1 or 0)
 end
 
 -- Run the scenario once on m; exit its tasks; return nil or what broke.

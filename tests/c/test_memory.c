@@ -201,15 +201,15 @@ static uint64_t free_pages(memlab_machine *m)
 
 /*
 ** Frames the kernel keeps once the tasks that made them are gone: each
-** CPU's cache of kernel stacks (vmalloc areas) and the vmalloc range's
-** page tables, PGD included.
+** CPU's cache of kernel stacks and the vmalloc range's page tables, PGD
+** included.
 */
 static uint64_t kernel_kept(memlab_machine *m)
 {
 	struct memlab_vmalloc_info vi;
 
 	memlab_vmalloc_info(m, &vi);
-	return vi.nr_vmalloc_pages + vi.nr_kernel_pgtables + (vi.kernel_pgd != UINT64_MAX);
+	return vi.nr_cached_stack_pages + vi.nr_kernel_pgtables + (vi.kernel_pgd != UINT64_MAX);
 }
 
 static struct memlab_machine_info minfo(memlab_machine *m)

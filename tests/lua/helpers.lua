@@ -77,11 +77,13 @@ end
 H.KERNEL_CACHES = { "task_struct", "mm_struct", "vm_area_struct", "anon_vma", "anon_vma_chain" }
 
 -- Frames the kernel keeps once the tasks that made them are gone, as
--- Linux does: each CPU's cache of up to two kernel stacks (vmalloc areas:
--- VmallocUsed) and the vmalloc range's page tables, PGD included.
+-- Linux does: each CPU's cache of up to two kernel stacks and the vmalloc
+-- range's page tables, PGD included.  With no task left, those stacks
+-- must be all of VmallocUsed.
 function H.kernel_kept(m)
   local v = m:vmalloc_stats()
-  return v.used_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
+  if #m:tasks() == 0 then lu.assertEquals(v.used_pages, v.cached_stack_pages, "VmallocUsed") end
+  return v.cached_stack_pages + v.kernel_pgtables + (v.kernel_pgd and 1 or 0)
 end
 
 -- Give back the slabs SLUB keeps once the tasks' kernel objects are freed

@@ -387,6 +387,23 @@ local function workload(m)
   if c then c:write(a, "c") end
 end
 
+-- The frames the kernel keeps for the next task (cached kernel stacks,
+-- the vmalloc range's tables) count as free; a vmalloc area left behind
+-- does not.
+function TestScenario:test_sweep_finds_a_vmalloc_leak()
+  local ok, err = pcall(scenario.sweep, { machine = { ram = "64M", seed = 1 }, max = 40,
+                                          run = function(m) m:vmalloc("64K") end })
+  lu.assertFalse(ok)
+  lu.assertStrContains(err, "frames leaked")
+  local r = scenario.sweep{ machine = { ram = "64M", seed = 1 }, max = 400,
+                            run = function(m)
+                              local p = m:spawn{}
+                              local c = p and p:fork()
+                              if c then c:exit() end
+                            end }
+  lu.assertTrue(r.runs > 1)
+end
+
 function TestScenario:test_sweep_runs_until_no_failure_is_left()
   local r = scenario.sweep{ machine = { ram = "64M" }, run = workload }
   lu.assertTrue(r.runs > 10)

@@ -344,4 +344,24 @@ function test_arm64_stack_sizes()
   end
 end
 
+-- A kernel stack is the core's: m:vfree refuses it, a task's or a cached one.
+function test_vfree_of_a_kernel_stack_is_refused()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  local c = assert(p:fork())
+  c:exit()                                          -- its stack: cached
+  local stacks = {}
+  for line in m:proc("vmallocinfo"):gmatch("[^\n]+") do
+    if line:find("kernel_clone", 1, true) then stacks[#stacks + 1] = tonumber(line:match("^0x(%x+)"), 16) end
+  end
+  lu.assertEquals(#stacks, 2)
+  lu.assertEquals(m:vmalloc_stats().cached_stack_pages, 4)
+  for _, s in ipairs(stacks) do
+    H.assert_raises({ "vfree", "a task's kernel stack: refused" }, m.vfree, m, s)
+    H.assert_raises({ "vunmap", "a vmalloc area: use vfree()" }, m.vunmap, m, s)
+  end
+  lu.assertEquals(m:vmstat().nr_kernel_stack, 16)
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())

@@ -1474,6 +1474,8 @@ struct memlab_vmalloc_info {
 	uint64_t nr_purges;			/* purges of lazy areas so far */
 	uint64_t nr_kernel_tlb_flush_all;	/* of which flushed every TLB */
 	uint64_t nr_kernel_pgtables;		/* init_mm's tables below the PGD */
+	uint64_t nr_cached_stack_pages;		/* of VmallocUsed: the kernel stacks the CPUs
+						   keep for their next forks */
 	uint64_t kernel_pgd;			/* its PGD's pfn, UINT64_MAX before any */
 	unsigned nr_vmap_nodes;
 };
