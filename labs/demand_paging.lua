@@ -9,8 +9,8 @@
 
 local memlab = require("memlab")
 
-local function say(fmt, ...) print(string.format(fmt, ...)) end
-local function section(title) print() print("== " .. title .. " ==") end
+local report = require("memlab.report")
+local say, section = report.say, report.section
 local PAGE, MiB, GiB = 4096, 1024 * 1024, 1024 * 1024 * 1024
 
 local m = memlab.new{ arch = "x86_64", ram = "2G", seed = 1 }
@@ -71,12 +71,11 @@ print("(one PMD entry for 2 MiB, no PTE table at all) are for.")
 ------------------------------------------------------------------------------
 section("4. The dense curve")
 
-local width = 50
-local max = rows[#rows].rss
+local bars = { width = 50, unit = " kB RSS" }
 for _, r in ipairs(rows) do
-  local bar = ("#"):rep(math.floor(r.rss / max * width + 0.5))
-  say("  %4d MiB |%-" .. width .. "s| RSS %6d kB, PTE %3d kB", r.mib, bar, r.rss, r.pte)
+  bars[#bars + 1] = { r.mib .. " MiB", r.rss, string.format("PTE %3d kB", r.pte) }
 end
+report.bars(bars)
 print("RSS follows the pages touched, not the size of the mapping.")
 
 p:exit()

@@ -13,8 +13,8 @@
 
 local memlab = require("memlab")
 
-local function say(fmt, ...) print(string.format(fmt, ...)) end
-local function section(title) print() print("== " .. title .. " ==") end
+local report = require("memlab.report")
+local say, section = report.say, report.section
 local KiB, MiB = 1024, 1024 * 1024
 local ACCESSES = 200000
 
@@ -110,17 +110,14 @@ print("1536 entries, shared by both sizes, would cover 3 GiB.")
 ------------------------------------------------------------------------------
 section("4. The curves")
 
-local width = 50
-for i, r in ipairs(rows) do
-  local h = hat(r.ws)
-  say("  %8s 4K |%-" .. width .. "s| %5.1f%% walks", size(r.ws),
-      ("#"):rep(math.floor(r.walks * width + 0.5)), 100 * r.walks)
-  if h then
-    say("  %8s 2M |%-" .. width .. "s| %5.1f%% walks", "", ("#"):rep(math.floor(h.walks * width + 0.5)),
-        100 * h.walks)
-  end
+local small, huge = {}, {}
+for _, r in ipairs(rows) do
+  small[#small + 1] = { r.ws, r.walks }
+  if hat(r.ws) then huge[#huge + 1] = { r.ws, hat(r.ws).walks } end
 end
-print("(page walks per access, against the working set; each row doubles it)")
+report.plot{ series = { { name = "4 KiB pages", points = small }, { name = "2 MiB pages", points = huge } },
+             logx = true, xsize = true, ymin = 0, ymax = 1, width = 60, height = 12,
+             ylabel = "page walks per access", xlabel = "working set (doubling)" }
 
 p:exit()
 assert(m:check(), "the machine's invariants hold, the TLBs included")
