@@ -72,39 +72,51 @@ static void account_kernel_stack(memlab_machine *m, uint64_t stack, int account)
 				      account * (int64_t)(m->page_size / 1024));
 }
 
+/* A stack of this CPU's cache, taken out of it; 0 if it has none. */
+static uint64_t take_cached_stack(memlab_machine *m)
+{
+	uint64_t *cache = m->cached_stacks[smp_processor_id(m)], stack;
+
+	for (int i = 0; i < NR_CACHED_STACKS; i++)
+		if ((stack = cache[i])) {
+			cache[i] = 0;
+			return stack;
+		}
+	return 0;
+}
+
+/* memset(stack, 0, THREAD_SIZE) of a reused stack: its stale words go. */
+static void clear_thread_stack(memlab_machine *m, uint64_t stack)
+{
+	const uint64_t *pfns;
+	unsigned n = vmalloc_area_pages(m, stack, &pfns);
+
+	for (unsigned i = 0; i < n; i++)
+		ml_zero_frames(m, pfns[i], 1);
+}
+
 /*
 ** alloc_thread_stack_node() and dup_task_struct()'s accounting: a stack
-** of this CPU's cache, else a new one (GFP_KERNEL | __GFP_ZERO, not
-** accounted: charged by hand).  0 or -ENOMEM, with nothing taken.
+** of this CPU's cache (charged, then cleared), else a new one (GFP_KERNEL
+** | __GFP_ZERO, not accounted: charged by hand).  0 or -ENOMEM, with
+** nothing taken.
 */
 int alloc_thread_stack(memlab_task *t)
 {
 	memlab_machine *m = t->m;
-	uint64_t *cache = m->cached_stacks[smp_processor_id(m)], stack = 0;
+	uint64_t stack = take_cached_stack(m);
+	bool cached = stack != 0;
 
-	for (int i = 0; i < NR_CACHED_STACKS && !stack; i++) {
-		stack = cache[i];
-		cache[i] = 0;
+	if (!cached && vmalloc_thread_stack(m, thread_size(m), thread_align(m),
+					    MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, STACK_CALLER,
+					    &stack))
+		return -MEMLAB_ENOMEM;
+	if (memcg_charge_kernel_stack(m, stack)) {
+		vfree_kernel(m, stack);
+		return -MEMLAB_ENOMEM;
 	}
-	if (stack) {
-		if (memcg_charge_kernel_stack(m, stack)) {
-			vfree_kernel(m, stack);
-			return -MEMLAB_ENOMEM;
-		}
-		const uint64_t *pfns;	/* memset(stack, 0, THREAD_SIZE): stale words go */
-		unsigned n = vmalloc_area_pages(m, stack, &pfns);
-
-		for (unsigned i = 0; i < n; i++)
-			ml_zero_frames(m, pfns[i], 1);
-	} else {
-		if (vmalloc_thread_stack(m, thread_size(m), thread_align(m),
-					 MEMLAB_GFP_KERNEL | MEMLAB___GFP_ZERO, STACK_CALLER, &stack))
-			return -MEMLAB_ENOMEM;
-		if (memcg_charge_kernel_stack(m, stack)) {
-			vfree_kernel(m, stack);
-			return -MEMLAB_ENOMEM;
-		}
-	}
+	if (cached)
+		clear_thread_stack(m, stack);
 	t->stack = stack;
 	account_kernel_stack(m, stack, 1);
 	return 0;
