@@ -63,4 +63,46 @@ function test_plot_places_each_point()
   H.assert_raises({ "report.plot", "no points" }, report.plot, { series = { { points = {} } } })
 end
 
+-- Two series in one cell: "&", named in the legend.
+function test_plot_marks_where_series_meet()
+  local t = report.plot{ series = { { points = { { 1, 1 }, { 2, 2 } } }, { points = { { 1, 1 } } } },
+                         width = 2, height = 2, print = false }
+  lu.assertEquals(t, "  2 | *\n  1 |&\n    +--\n     1 2\n     * series 1   o series 2   & two or more\n")
+end
+
+function test_table_keeps_cells_after_a_hole()
+  lu.assertEquals(report.table({ { "a", "b", "c" }, { 1, nil, 3 } }, { print = false }),
+                  "  a  b  c\n  -  -  -\n  1     3\n")
+end
+
+-- Bad input: an error naming the function, never one from deep inside.
+function test_bad_input_raises_naming_the_function()
+  local pts = { { 1, 1 }, { 2, 4 } }
+  local bad_plots = {
+    { { series = { { points = pts } }, width = 1 / 0 }, "width must be an integer" },
+    { { series = { { points = pts } }, height = 0 }, "height must be an integer" },
+    { { series = { { points = pts } }, width = 10.5 }, "width must be an integer" },
+    { { series = { { points = { { 0 / 0, 1 } } } } }, "finite numbers expected" },
+    { { series = { { points = { { 1, 1 / 0 } } } } }, "finite numbers expected" },
+    { { series = { { points = { { nil, 1 } } } } }, "finite numbers expected" },
+    { { series = { { points = { { "1", 1 } } } }, logx = true }, "finite numbers expected" },
+    { { series = { {} } }, "needs points" },
+    { { series = { { points = pts } }, ymin = 5, ymax = 0 }, "ymin must be below ymax" },
+    { { series = { { points = pts } }, ymin = 10 }, "ymin must be below ymax" },
+    { { series = { { points = pts } }, logy = true, ymin = 0 }, "ymin must be a finite number > 0" },
+    { { series = { { points = { { -1e308, 1 }, { 1e308, 1 } } } } }, "ranges are too large" },
+  }
+  for _, c in ipairs(bad_plots) do H.assert_raises({ "report.plot", c[2] }, report.plot, c[1]) end
+  H.assert_raises({ "report.bars", "values must be finite" }, report.bars, { { "a", 1 / 0 } })
+  H.assert_raises({ "report.bars", "width must be an integer" }, report.bars, { { "a", 1 }, width = 10.5 })
+  H.assert_raises({ "report.bars", "items must be a table" }, report.bars, nil)
+  H.assert_raises({ "report.bars", "item 1 is not a table" }, report.bars, { 5 })
+  H.assert_raises({ "report.bars", "cannot print" }, report.bars, { { "a", 1.5 }, format = "%d" })
+  H.assert_raises({ "report.table", "row 2 is not a table" }, report.table, { { "a" }, 7 })
+  H.assert_raises({ "report.table", "align must be" }, report.table, { { "a" } }, { align = "c" })
+  H.assert_raises({ "report.table", "indent must be" }, report.table, { { "a" } }, { indent = 1.5 })
+  H.assert_raises({ "report.say", "format string" }, report.say, nil)
+  H.assert_raises({ "report.section", "title" }, report.section, 3)
+end
+
 os.exit(lu.LuaUnit.run())
