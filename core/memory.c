@@ -1191,8 +1191,7 @@ static inline bool access_hit(memlab_task *t, uint64_t addr, uint64_t len, int a
 
 	if (len - 1 >= 8 || ((addr & (m->page_size - 1)) + len > m->page_size) || !buf ||
 	    m->current || m->dead || c->loaded_mm != t->mm || c->is_lazy ||
-	    (access != 'r' && access != 'w') || t->memcg_nr_pages_over_high || m->oom_victims ||
-	    m->kswapd.woken || m->kcompactd.woken || m->memcg_reap_pending ||
+	    (access != 'r' && access != 'w') || leave_has_work(m, t) ||
 	    !tlb_lookup_hint(c, addr, access, &phys))
 		return false;
 	*si_code = 0;

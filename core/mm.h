@@ -365,6 +365,17 @@ static inline void task_leave(memlab_task *t, memlab_task *prev)
 	call_leave(t->m, prev);
 }
 
+/*
+** Whether leaving an outermost call for t would do anything: what
+** task_leave() and call_leave() act on (kept in step with them), for the
+** paths that skip them when it would not (memory.c access_hit).
+*/
+static inline bool leave_has_work(const memlab_machine *m, const memlab_task *t)
+{
+	return t->memcg_nr_pages_over_high || m->oom_victims || m->kswapd.woken ||
+	       m->kcompactd.woken || m->memcg_reap_pending;
+}
+
 /* A task spawned with root = 1 runs as root (uid 0), any other as uid 1000. */
 static inline bool task_is_root(const memlab_task *t)
 {
