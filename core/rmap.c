@@ -7,10 +7,11 @@
 ** check_mm() would catch).
 **
 ** An anonymous page is found through its anon_vma: every VMA with an
-** anon_vma_chain to that anon_vma may map it at vma_address(page->index).
-** A file page through its file: every VMA of the file whose range covers
-** page->index.  memlab scans the tasks' VMAs for them instead of walking
-** the anon_vma's chains and the file's i_mmap tree.
+** anon_vma_chain to that anon_vma may map it at vma_address(page->index);
+** the walk follows the anon_vma's chains (a list, in the order they were
+** linked, where Linux keeps an interval tree by offset).  A file page
+** through its file: every VMA of the file whose range covers page->index;
+** memlab scans the tasks' VMAs for those instead of keeping i_mmap.
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -271,6 +272,29 @@ static bool rmap_walk_mm(memlab_task *t, const struct page *page, uint64_t pfn, 
 }
 
 /*
+** rmap_walk_anon(): the VMAs linked to the page's anon_vma, in the order
+** they were linked (Linux walks its interval tree by offset), each in the
+** task that stands for its mm.  A mapped page's anon_vma lives: every VMA
+** that maps the page is linked to it.
+*/
+static void rmap_walk_anon(memlab_machine *m, const struct page *page, uint64_t pfn, rmap_fn fn,
+			   void *ud)
+{
+	const struct anon_vma *av = (const struct anon_vma *)(page->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
+
+	(void)m;
+	for (const struct list_head *l = av->head.next; l != &av->head; l = l->next) {
+		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
+						      same_anon_vma)->vma;
+		memlab_task *t = v->vm_mm->owner;
+		uint64_t addr = vma_address(v, page);
+
+		if (addr != 1 && pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
+			return;
+	}
+}
+
+/*
 ** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
 ** the frame (not the zero page), without allocating, until fn returns
 ** false.  fn may change the entry it is given.  A fork's child is seen
@@ -288,6 +312,10 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 	page = pfn_to_page(m, pfn);
 	if (!page->mapping || page->mapcount <= 0)
 		return;
+	if (page_anon(page)) {
+		rmap_walk_anon(m, page, pfn, fn, ud);
+		return;
+	}
 	for_each_mm_task(m, t)
 		if (!rmap_walk_mm(t, page, pfn, fn, ud))
 			return;
