@@ -379,6 +379,7 @@ bool current_is_oom_victim(const memlab_machine *m);	/* tsk_is_oom_victim(curren
 /* ---- machine.c ---- */
 void *ml_alloc(memlab_machine *m, size_t size);		/* zeroed; NULL on failure */
 void ml_free(memlab_machine *m, void *p, size_t size);
+int ml_compare_ptrs(const void *a, const void *b);	/* qsort/bsearch of pointers by address */
 /* old's n elements of size elem moved into a new zeroed array of cap; NULL (old kept) on failure. */
 void *ml_grow(memlab_machine *m, void *old, size_t n, size_t cap, size_t elem);
 void ml_report(memlab_machine *m, const char *fmt, ...)

@@ -73,6 +73,13 @@ void ml_free(memlab_machine *m, void *p, size_t size)
 		m->alloc(m->alloc_ud, p, size ? size : 1, 0);
 }
 
+int ml_compare_ptrs(const void *a, const void *b)
+{
+	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
+
+	return x < y ? -1 : x > y;
+}
+
 /*
 ** A table grown: a new one of cap elements (zeroed), old's n copied into
 ** it and old freed.  NULL, with old left as it was, when the host has no

@@ -343,10 +343,12 @@ static const struct anon_vma *anon_vma_by_id(memlab_machine *m, uint64_t id)
 
 int memlab_anon_vma(memlab_machine *m, uint64_t id, struct memlab_anon_vma_info *out)
 {
-	const struct anon_vma *av = anon_vma_by_id(m, id);
+	const struct anon_vma *av;
 
+	if (!m || !out)
+		return -MEMLAB_EINVAL;
 	memset(out, 0, sizeof(*out));
-	if (!av)
+	if (!(av = anon_vma_by_id(m, id)))
 		return -MEMLAB_ENOENT;
 	out->id = av->id;
 	out->parent = av->parent->id;
@@ -688,13 +690,6 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	     ((avc) = list_entry(pos, const struct anon_vma_chain, same_vma), 1); \
 	     pos = pos->next)
 
-static int compare_ptrs(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /*
 ** Every anon_vma_chain of every VMA (avcs) or, with anon_vmas, each chain's
 ** anon_vma, into out[] if given; their count.
@@ -720,7 +715,7 @@ static size_t sort_unique(const void **p, size_t n)
 {
 	size_t u = 0;
 
-	qsort(p, n, sizeof(*p), compare_ptrs);
+	qsort(p, n, sizeof(*p), ml_compare_ptrs);
 	for (size_t i = 0; i < n; i++)
 		if (!u || p[u - 1] != p[i])
 			p[u++] = p[i];
@@ -775,7 +770,7 @@ struct av_census {
 /* The index of av in c->avs, or -1 when no VMA's chain reaches it. */
 static long av_index(const struct av_census *c, const struct anon_vma *av)
 {
-	const void **hit = bsearch(&av, c->avs, c->n, sizeof(*c->avs), compare_ptrs);
+	const void **hit = bsearch(&av, c->avs, c->n, sizeof(*c->avs), ml_compare_ptrs);
 
 	return hit ? (long)(hit - c->avs) : -1;
 }
@@ -831,7 +826,7 @@ static void check_heads(struct av_census *c, memlab_machine *m)
 						     "links another anon_vma", (unsigned long long)av->id);
 			}
 		}
-		qsort(heads, nr, sizeof(*heads), compare_ptrs);
+		qsort(heads, nr, sizeof(*heads), ml_compare_ptrs);
 		if (nr != nr_vma_side || memcmp(heads, vma_side, nr * sizeof(*heads)))
 			ml_violation(&c->v, "anon_vma: the anon_vmas' lists hold %zu chains, the "
 				     "VMAs %zu, not the same ones", nr, nr_vma_side);

@@ -840,13 +840,6 @@ void mm_release_all(memlab_machine *m)
 	files_release(m);
 }
 
-static int compare_ptrs(const void *a, const void *b)
-{
-	uintptr_t x = (uintptr_t)*(void *const *)a, y = (uintptr_t)*(void *const *)b;
-
-	return x < y ? -1 : x > y;
-}
-
 /* The VMAs' references to files, into ptrs[] if given; their count. */
 static size_t collect_file_refs(memlab_machine *m, const void **ptrs)
 {
@@ -885,7 +878,7 @@ static int check_file_refcounts(memlab_machine *m, memlab_violation_fn fn, void 
 	if (!ptrs)
 		return 0;	/* no host memory: nothing to say */
 	collect_file_refs(m, ptrs);
-	qsort(ptrs, n, sizeof(*ptrs), compare_ptrs);
+	qsort(ptrs, n, sizeof(*ptrs), ml_compare_ptrs);
 	for (i = 0; i < n; i = j) {
 		const struct memlab_file *f = ptrs[i];
 		int64_t want;

@@ -1064,6 +1064,35 @@ TEST(exit_frees_everything)
 ** kernel stack, which the CPU keeps cached with the vmalloc range's page
 ** tables: the first spawn takes them (15 + 8 pages), the next ones reuse them.
 */
+/* memlab_anon_vma(): the anon_vma a written VMA names; bad arguments refused. */
+TEST(anon_vma_info)
+{
+	memlab_machine *m = x86_nopcp();
+	struct memlab_anon_vma_info ai;
+	struct memlab_vma_info vi;
+	memlab_task *t;
+
+	ASSERT(m);
+	t = spawn(m);
+	ASSERT(t);
+	ASSERT_OK(map(t, 0, 4, RW, ANON));
+	ASSERT_EQ(write_pattern(t, A(0), PG, 3), 0);
+	ASSERT_OK(memlab_find_vma(t, A(0), &vi));
+	ASSERT(vi.anon_vma && vi.anon_vma_id);
+	ASSERT_EQ(vi.anon_vma_chain, 1);
+	ASSERT_OK(memlab_anon_vma(m, vi.anon_vma_id, &ai));
+	ASSERT_EQ(ai.id, vi.anon_vma_id);
+	ASSERT_EQ(ai.root, ai.id);
+	ASSERT_EQ(ai.num_children, 1);
+	ASSERT_EQ(ai.num_active_vmas, 1);
+	ASSERT_EQ(ai.chains, 1);
+	ASSERT_EQ(memlab_anon_vma(m, vi.anon_vma_id + 1000, &ai), -MEMLAB_ENOENT);
+	ASSERT_EQ(memlab_anon_vma(m, vi.anon_vma_id, NULL), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_anon_vma(NULL, vi.anon_vma_id, &ai), -MEMLAB_EINVAL);
+	ASSERT_CHECK(m);
+	ASSERT_NO_REPORTS();
+}
+
 TEST(spawn_exit_leaves_free_count)
 {
 	memlab_machine *m = x86_nopcp();
@@ -2481,6 +2510,7 @@ int main(void)
 	RUN_T(munmap_frees_frames_and_tables);
 	RUN_T(munmap_frees_with_pcp);
 	RUN_T(exit_frees_everything);
+	RUN_T(anon_vma_info);
 	RUN_T(spawn_exit_leaves_free_count);
 	RUN_T(hiwater_rss_keeps_peak);
 	RUN_T(mremap_maymove_carries_data);

@@ -17,6 +17,7 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
 
 local PAGE = 4096
 local BASE = 0x7e0000000000
@@ -59,6 +60,8 @@ function test_first_write_makes_a_root()
   lu.assertEquals(m:anon_vma(v.anon_vma_id), { id = v.anon_vma_id, parent = v.anon_vma_id,
     root = v.anon_vma_id, num_children = 1, num_active_vmas = 1, chains = 1, refcount = 1 })
   lu.assertNil(m:anon_vma(v.anon_vma_id + 1000))
+  H.assert_raises({ "anon_vma", "id must be positive" }, m.anon_vma, m, 0)
+  H.assert_raises({ "anon_vma", "id" }, m.anon_vma, m, "x")
   lu.assertTrue(m:check())
 end
 

@@ -915,7 +915,8 @@ MEMLAB_API size_t (memlab_rmap) (memlab_machine *m, uint64_t pfn,
 ** forked from (parent, itself for a root), the root of its hierarchy, the
 ** anon_vmas forked from it (a root counts itself), the VMAs whose own it
 ** is, the VMAs linked to it (anon_vma_chains), its reference count.
-** 0, or -MEMLAB_ENOENT when no VMA is linked to an anon_vma of that id.
+** 0, -MEMLAB_ENOENT when no VMA is linked to an anon_vma of that id, or
+** -MEMLAB_EINVAL for a NULL machine or out.
 */
 struct memlab_anon_vma_info {
 	uint64_t id, parent, root;
