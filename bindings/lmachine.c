@@ -328,7 +328,7 @@ static int m_tostring(lua_State *L)
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
 	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", "swap",
-	"cgroup", NULL
+	"cgroup", "xstate_size", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -467,6 +467,8 @@ static void apply_option(lua_State *L, const char *key,
 		cfg->swap = option_size(L, key, (uint64_t)INT64_MAX);
 	else if (strcmp(key, "cgroup") == 0)
 		cgroup_option(L, cfg);
+	else if (strcmp(key, "xstate_size") == 0)
+		cfg->xstate_size = (uint32_t)option_size(L, key, UINT32_MAX);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */
@@ -700,6 +702,8 @@ static int m_info(lua_State *L)
 	lmemlab_setint(L, "seed", in->seed);
 	lmemlab_setint(L, "va_bits", in->va_bits);
 	lmemlab_setint(L, "cpus", (uint64_t)in->nr_cpus);
+	if (in->arch == MEMLAB_ARCH_X86_64)
+		lmemlab_setint(L, "xstate_size", in->xstate_size);
 	lmemlab_setbool(L, "dead", in->dead);
 	lua_createtable(L, 0, 1);		/* as memlab.new{ cgroup = } took it */
 	lmemlab_setbool(L, "memory_recursiveprot", in->memory_recursiveprot);

@@ -305,6 +305,7 @@ struct memlab_machine {
 	unsigned memcg_idr_size;
 	bool memcg_reap_pending;		/* a dying memcg may be freed (memcg_reap) */
 	bool memory_recursiveprot;	/* cgrp_dfl_root.flags & CGRP_ROOT_MEMORY_RECURSIVE_PROT */
+	uint32_t xstate_size;		/* fpu_kernel_cfg.default_size (x86-64) */
 	struct memcg_stock_pcp *memcg_stock;	/* per CPU */
 	struct obj_stock_pcp *obj_stock;	/* per CPU */
 	struct cgroup_of **cgroup_ofs;	/* open cgroup files by fd, NULL: a free fd */

@@ -275,6 +275,24 @@ int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 	return -MEMLAB_EINVAL;
 }
 
+/*
+** The FPU state every task_struct holds after its fixed part (x86's
+** arch_task_struct_size): what the CPU's XSAVE features need, so the
+** object's size, and with it the task_struct cache's layout, depends on
+** the CPU.  The default is that of the host memlab's numbers came from
+** (AVX-512 and PKRU, compacted); one without AVX-512 needs 832 or so.
+*/
+static int set_xstate_size(memlab_machine *m, uint32_t size)
+{
+	if (size && m->arch != MEMLAB_ARCH_X86_64)
+		return ml_bad_config(m, "xstate_size is x86_64's (arm64's task_struct has no XSAVE area)");
+	if (size && (size < XSTATE_MIN || size > XSTATE_MAX))
+		return ml_bad_config(m, "xstate_size (%u) must be %u..%u bytes", size, XSTATE_MIN,
+				     XSTATE_MAX);
+	m->xstate_size = size ? size : XSTATE_DEFAULT;
+	return 0;
+}
+
 static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 {
 	if (cfg->arch != MEMLAB_ARCH_X86_64 && cfg->arch != MEMLAB_ARCH_ARM64)
@@ -324,7 +342,7 @@ static int apply_config(memlab_machine *m, const struct memlab_config *cfg)
 		return ml_bad_config(m, "cpus (%d) must be 1..%d", cfg->cpus, MEMLAB_MAX_CPUS);
 	m->debug_vm = cfg->debug_vm || DEBUG_VM_ALWAYS || env_debug_vm();
 	m->memory_recursiveprot = cfg->memory_recursiveprot != 0;
-	return 0;
+	return set_xstate_size(m, cfg->xstate_size);
 }
 
 /* ===================== physical memory ===================== */
@@ -587,6 +605,7 @@ void memlab_machine_info(const memlab_machine *m,
 	info->nr_cpus = m->tlb->nr_cpus;
 	info->dead = m->dead;
 	info->memory_recursiveprot = m->memory_recursiveprot;
+	info->xstate_size = m->xstate_size;
 }
 
 void ml_violation(struct ml_check *c, const char *fmt, ...)

@@ -425,7 +425,8 @@ static int new_kmalloc_cache(memlab_machine *m, int type, unsigned idx)
 ** The caches of the kernel objects memlab keeps, with x86-64 6.18's sizes
 ** (from this host's /sys/kernel/slab) and creation flags, in boot order.
 ** Their layouts follow from these as the host's did: task_struct 5888
-** bytes in order-3 slabs of 5, mm_struct 1600 in order-3 slabs of 20,
+** bytes (TASK_STRUCT_FIXED and the xstate_size of that host's CPU; 0
+** below) in order-3 slabs of 5, mm_struct 1600 in order-3 slabs of 20,
 ** vm_area_struct 192 (its free pointer at vm_freeptr, offset 0), anon_vma
 ** 104 (a constructor), anon_vma_chain 64, merged with other 64-byte
 ** accounted caches in Linux (":A-0000064").  vm_area_struct's sheaves are
@@ -440,8 +441,8 @@ static const struct kernel_cache_def {
 	[KC_ANON_VMA] = { "anon_vma", 96, MEMLAB_SLAB_TYPESAFE_BY_RCU | MEMLAB_SLAB_PANIC |
 			  MEMLAB_SLAB_ACCOUNT, { .ctor = 1 } },
 	[KC_ANON_VMA_CHAIN] = { "anon_vma_chain", 64, MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT, { 0 } },
-	[KC_TASK_STRUCT] = { "task_struct", 5888, MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT,
-			     { .align = 64, .usersize = 2496 } },
+	[KC_TASK_STRUCT] = { "task_struct", 0, MEMLAB_SLAB_PANIC | MEMLAB_SLAB_ACCOUNT,
+			     { .align = 64 } },	/* usersize: the FPU state's (below) */
 	[KC_MM_STRUCT] = { "mm_struct", 1568, MEMLAB_SLAB_HWCACHE_ALIGN | MEMLAB_SLAB_PANIC |
 			   MEMLAB_SLAB_ACCOUNT, { .usersize = 448 } },
 	[KC_VM_AREA_STRUCT] = { "vm_area_struct", 192, MEMLAB_SLAB_HWCACHE_ALIGN |
@@ -466,8 +467,14 @@ int slab_init(memlab_machine *m)
 	}
 	for (int kc = 0; kc < NR_KERNEL_CACHES && !err; kc++) {
 		const struct kernel_cache_def *d = &kernel_cache_defs[kc];
+		struct memlab_kmem_cache_args args = d->args;
+		unsigned size = d->size;
 
-		err = kmem_cache_create(m, d->name, d->size, &d->args, d->flags,
+		if (kc == KC_TASK_STRUCT) {	/* arch_task_struct_size, the FPU state whitelisted */
+			size = TASK_STRUCT_FIXED + m->xstate_size;
+			args.usersize = m->xstate_size;
+		}
+		err = kmem_cache_create(m, d->name, size, &args, d->flags,
 					&m->slab->kernel_caches[kc]);
 	}
 	return err;

@@ -20,6 +20,16 @@
 #define FP_END		0xffffu		/* end of a freelist */
 #define MAX_OBJS_PER_PAGE 32767u	/* slab.objects is a u15 */
 
+/*
+** x86-64 6.18's task_struct object: 3392 bytes of its own (the config
+** memlab's numbers came from), then the CPU's FPU state, XSAVE's
+** legacy area and header (576 bytes) at least.
+*/
+#define TASK_STRUCT_FIXED	3392u
+#define XSTATE_MIN		576u
+#define XSTATE_MAX		16384u
+#define XSTATE_DEFAULT		2496u	/* the reference host's: 5888-byte task_structs */
+
 struct kmem_cache;
 
 struct slab {

@@ -22,6 +22,10 @@
 ** the host lists under create_unique_id()'s name was mergeable: memlab
 ** must find it mergeable too, and give it the same name.  Caches with
 ** slub_debug flags are skipped (memlab does not model them), and counted.
+** A task_struct holds the CPU's FPU state, whose size comes with the CPU:
+** the machine is given the host's (memlab_config.xstate_size: the host's
+** object_size less the part memlab's default machine has besides its
+** default FPU state), so that the layout SLUB made of it is compared.
 ** Exit 0 when all agree, 1 on a difference, 77 without /sys/kernel/slab.
 */
 #define _GNU_SOURCE
@@ -66,6 +70,33 @@ static int attr_nonempty(const char *cache, const char *attr)
 		buf[0] = 0;
 	fclose(f);
 	return buf[0] && buf[0] != '\n';
+}
+
+/*
+** The host's FPU state size, as task_struct's object_size shows it: what
+** a default machine's task_struct has beyond its xstate_size is the
+** kernel's own part.  0 (the default) when the host's cannot be read.
+*/
+static uint32_t host_xstate_size(void)
+{
+	struct memlab_config cfg;
+	struct memlab_machine_info mi;
+	struct memlab_kmem_cache_info info;
+	memlab_machine *m;
+	long host = attr_long("task_struct", "object_size"), own;
+	uint32_t size = 0;
+
+	memlab_config_init(&cfg);
+	cfg.ram = 16ull << 20;
+	if (host <= 0 || memlab_create(&cfg, &m))
+		return 0;
+	memlab_machine_info(m, &mi);
+	memlab_kmem_cache_info(m, memlab_kmem_cache_find(m, "task_struct"), &info);
+	own = (long)info.object_size - (long)mi.xstate_size;
+	if (host > own)
+		size = (uint32_t)(host - own);
+	memlab_destroy(m);
+	return size;
 }
 
 static int present_cpus(void)
@@ -261,6 +292,7 @@ int main(int argc, char **argv)
 	memlab_config_init(&cfg);
 	cfg.ram = 256ull << 20;
 	cfg.cpus = present_cpus();
+	cfg.xstate_size = host_xstate_size();
 	if (memlab_create(&cfg, &m))
 		return 1;
 	c.m = m;
@@ -308,9 +340,10 @@ int main(int argc, char **argv)
 	memlab_kmem_cache_each(m, kmalloc_in_host, &c);
 	printf("diff_slab: %d caches compared (%d kmalloc, %d of memlab's kernel objects), %d differ; %d with slub_debug skipped, "
 	       "%d RCU free pointer places read off slab_size; %d of %d SLAB_HWCACHE_ALIGN alignments "
-	       "found without the host's; %d merged caches named as the host names them; %d CPUs\n",
+	       "found without the host's; %d merged caches named as the host names them; %d CPUs, "
+	       "xstate_size %u\n",
 	       c.compared, c.kmalloc, c.kernel, c.differ, c.skipped_debug, c.inferred_freeptr, c.hwcache_alone,
-	       c.hwcache, c.unique, cfg.cpus);
+	       c.hwcache, c.unique, cfg.cpus, cfg.xstate_size);
 	if (memlab_check(m, NULL, NULL))
 		c.differ++;
 	memlab_destroy(m);

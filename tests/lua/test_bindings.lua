@@ -284,6 +284,11 @@ local BAD_OPTIONS = {
   { { cgroup = { [HUGE_STRING] = true } }, "cgroup.xxx" },
   { { cgroup = { [1.5] = true } }, "'cgroup'" },
   { { cgroup = { memory_localevents = true } }, "cgroup.memory_localevents" },
+  { { xstate_size = 575 }, "memlab.new" },
+  { { xstate_size = 16385 }, "memlab.new" },
+  { { xstate_size = -1 }, "xstate_size" },
+  { { xstate_size = "big" }, "xstate_size" },
+  { { arch = "arm64", xstate_size = 832 }, "memlab.new" },
 }
 
 function TestNew:test_bad_options()

@@ -526,6 +526,24 @@ function test_a_whole_page_charge_takes_over_the_obj_stock()
   lu.assertTrue(m:check())
 end
 
+-- A task_struct holds the CPU's FPU state (x86's arch_task_struct_size):
+-- its size, and the cache's layout, follow the machine's xstate_size.
+function test_task_struct_holds_the_fpu_state()
+  local m <close> = memlab.new{ ram = "64M" }
+  lu.assertEquals(m:info().xstate_size, 2496)
+  local i = m:slab_cache("task_struct"):info()
+  lu.assertEquals({ i.object_size, i.slab_size, i.order, i.objs_per_slab }, { 5888, 5888, 3, 5 })
+  -- no AVX-512: x87, SSE, AVX in the compacted format, 832 bytes
+  local small <close> = memlab.new{ ram = "64M", xstate_size = 832 }
+  lu.assertEquals(small:info().xstate_size, 832)
+  i = small:slab_cache("task_struct"):info()
+  lu.assertEquals({ i.object_size, i.slab_size, i.order, i.objs_per_slab }, { 4224, 4224, 3, 7 })
+  local p = small:spawn{ name = "p" }
+  p:exit()
+  lu.assertTrue(small:check())
+  lu.assertNil(memlab.new{ arch = "arm64", ram = "64M" }:info().xstate_size)
+end
+
 function test_slabinfo_estimates_a_long_partial_list()
   -- count_partial_free_approx() (6.10+): past 10000 node partial slabs only
   -- the first and the last 5000 are counted, and scaled

@@ -184,6 +184,8 @@ struct memlab_config {
 	int debug_vm;			/* 1: CONFIG_DEBUG_VM's checks as the core runs (slower) */
 	uint64_t swap;			/* bytes of the swap file (0: no swap), a whole number of pages */
 	int memory_recursiveprot;	/* 1: cgroup2 mounted with memory_recursiveprot (as systemd does) */
+	uint32_t xstate_size;		/* x86-64: the CPU's FPU state in bytes (dmesg "x86/fpu: ... context
+					   size is N bytes"), part of every task_struct; 0: 2496 */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
@@ -221,6 +223,7 @@ struct memlab_machine_info {
 	int nr_cpus;
 	int dead;	/* a kernel BUG (a corrupted list found) stopped it: changes fail with EIO */
 	int memory_recursiveprot;	/* cgroup2's mount option (memlab_config) */
+	uint32_t xstate_size;		/* the FPU state a task_struct holds (memlab_config) */
 };
 MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
 				       struct memlab_machine_info *info);
