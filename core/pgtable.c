@@ -447,11 +447,23 @@ static bool pt_table_empty(memlab_machine *m, const struct pt_format *f, uint64_
 /* ===================== the top level ===================== */
 
 /*
+** Whether the mm's PGD is a page-table page of its own: since 6.14 x86's
+** pgd_alloc and arm64's for a page-sized PGD are __pgd_alloc(), whose
+** pagetable_pgd_ctor() counts it in NR_PAGETABLE (meminfo's PageTables,
+** though never in VmPTE: pgtables_bytes counts the levels below).
+** arm64's partial PGD is an object of its pgd_cache, no page table.
+*/
+bool pgd_is_pagetable(const memlab_machine *m, const struct pt_format *f)
+{
+	return f->ptrs_per_pgd * 8 == m->page_size;
+}
+
+/*
 ** pgd_alloc(): the mm's format and its top-level table, one zeroed
-** order-0 frame (arm64's partial PGD too), GFP_PGTABLE_USER.  Not counted
-** in pgtables_bytes or NR_PAGETABLE (x86's pgd_alloc does not go through
-** pagetable_alloc).  Returns 0, -MEMLAB_EEXIST if mm has one,
-** -MEMLAB_EINVAL for a machine without a page-table format, -MEMLAB_ENOMEM.
+** order-0 frame (arm64's partial PGD too, a slab object in Linux),
+** GFP_PGTABLE_USER, in NR_PAGETABLE when pgd_is_pagetable().  Returns 0,
+** -MEMLAB_EEXIST if mm has one, -MEMLAB_EINVAL for a machine without a
+** page-table format, -MEMLAB_ENOMEM.
 */
 int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 {
@@ -473,6 +485,8 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 	}
 	mm->pt = f;
 	mm->pgd = pfn;
+	if (pgd_is_pagetable(m, &f))
+		mod_lruvec_page_state(m, pfn_to_page(m, pfn), NR_PAGE_TABLE_PAGES, 1);
 	return 0;
 }
 
@@ -488,6 +502,8 @@ void pgd_free(memlab_machine *m, struct mm_struct *mm)
 	if (mm->pgtables_bytes)
 		ml_report(m, "BUG: non-zero pgtables_bytes on freeing mm: %lld",
 			  (long long)mm->pgtables_bytes);
+	if (pgd_is_pagetable(m, &mm->pt))
+		mod_lruvec_page_state(m, pfn_to_page(m, mm->pgd), NR_PAGE_TABLE_PAGES, -1);
 	memcg_kmem_uncharge_page(m, mm->pgd);
 	memlab_free_pages(m, mm->pgd, 0);
 	mm->pgd = 0;

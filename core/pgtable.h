@@ -176,6 +176,7 @@ typedef int (*pt_leaf_fn)(void *ud, uint64_t va, unsigned level, uint64_t table,
 			  uint64_t idx, uint64_t entry);
 
 /* ---- operations on an mm ---- */
+bool pgd_is_pagetable(const memlab_machine *m, const struct pt_format *f);
 int pgd_alloc(memlab_machine *m, struct mm_struct *mm);
 int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn);
 void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn);

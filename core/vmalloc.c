@@ -2350,7 +2350,7 @@ static size_t count_areas(const struct vmalloc_state *vs)
 	return (size_t)n;
 }
 
-/* NR_PAGETABLE: every mm's tables and init_mm's. */
+/* NR_PAGETABLE: every mm's tables (its PGD with them, if a page's) and init_mm's. */
 static void check_nr_pagetable(struct vcheck *vc)
 {
 	memlab_machine *m = vc->m;
@@ -2358,7 +2358,8 @@ static void check_nr_pagetable(struct vcheck *vc)
 	memlab_task *t;
 
 	for_each_mm_task(m, t)
-		bytes += t->mm->pgtables_bytes;
+		bytes += t->mm->pgtables_bytes +
+			 (pgd_is_pagetable(m, &t->mm->pt) ? m->page_size : 0);
 	if (bytes >> m->page_shift != m->vmstat[NR_PAGE_TABLE_PAGES])
 		ml_violation(&vc->c, "vmalloc: PageTables is %" PRIu64 " pages, the mms and init_mm"
 			     " hold %" PRIu64, m->vmstat[NR_PAGE_TABLE_PAGES], bytes >> m->page_shift);

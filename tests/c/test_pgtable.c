@@ -658,6 +658,14 @@ static int random_case(const struct pt_case *pc, size_t n, char *why, size_t wn)
 		goto out;
 	}
 	c.f = c.mm.pt;
+	/* a PGD of a whole page is a page table (NR_PAGETABLE), a partial one is not */
+	if (nr_page_table_pages(c.m) - tables_before != (c.f.ptrs_per_pgd * 8 == pc->page_size)) {
+		snprintf(why, wn, "pgd_alloc: NR_PAGETABLE %llu -> %llu",
+			 (unsigned long long)tables_before,
+			 (unsigned long long)nr_page_table_pages(c.m));
+		goto out;
+	}
+	tables_before = nr_page_table_pages(c.m);
 	c.user_top = pc->arch == X86 ? 1ull << (pc->va_bits - 1) : 1ull << pc->va_bits;
 	if (map_random(&c, n)) {
 		snprintf(why, wn, "map_random");
@@ -696,7 +704,8 @@ static int random_case(const struct pt_case *pc, size_t n, char *why, size_t wn)
 	if (check_unmapped(&c, c.maps[0].va, why, wn))
 		goto out;
 	pgd_free(c.m, &c.mm);
-	if (free_frames(c.m) != before || memlab_check(c.m, print_violation, NULL) != 0) {
+	if (free_frames(c.m) != before || nr_page_table_pages(c.m) != tables_before -
+	    (c.f.ptrs_per_pgd * 8 == pc->page_size) || memlab_check(c.m, print_violation, NULL) != 0) {
 		snprintf(why, wn, "after pgd_free");
 		goto out;
 	}

@@ -1,7 +1,7 @@
 /*
 ** diff_stack.c -- every task's kernel stack, on the host and in memlab:
 ** what 64 forked children add to KernelStack, and the /proc/vmallocinfo
-** line of a stack.
+** line of a stack; and each one's PGD, in PageTables beyond its VmPTE.
 **
 **   diff_stack [-v]
 **
@@ -22,7 +22,13 @@
 **     children that exit, as the host's CPUs have seen many): memlab's
 **     exactly, the host's within 6 (the rest of the host makes and ends
 **     threads meanwhile: 62 in every round on a quiet host, up to 5 more
-**     with two shells forking without end beside it).
+**     with two shells forking without end beside it);
+**   - what the children add to PageTables beyond the sum of their VmPTE:
+**     their PGDs, 4 kB each on x86-64 (6.14+ counts a PGD in
+**     NR_PAGETABLE, never in pgtables_bytes), the host's within 1 kB a
+**     child.  The host's counters are folded first (vm.stat_refresh, as
+**     root; the per-CPU deltas would otherwise blur them by up to a
+**     threshold of pages).
 ** Exit 0 when all agree, 1 when one differs, 77 when the host cannot say
 ** (no /proc/vmallocinfo, or no stack line in it: not CONFIG_VMAP_STACK).
 */
@@ -44,9 +50,21 @@ static int verbose;
 
 /* ===================== the host ===================== */
 
-static long meminfo_kb(const char *key)
+/* vm.stat_refresh: every CPU's vmstat deltas folded in (root only; else they wait). */
+static void stat_refresh(void)
 {
-	FILE *f = fopen("/proc/meminfo", "r");
+	FILE *f = fopen("/proc/sys/vm/stat_refresh", "w");
+
+	if (f) {
+		fputs("1\n", f);
+		fclose(f);
+	}
+}
+
+/* A "Key:   N kB" line's N from a /proc file (-1: none). */
+static long proc_kb(const char *path, const char *key)
+{
+	FILE *f = fopen(path, "r");
 	char line[256];
 	long v = -1;
 	size_t n = strlen(key);
@@ -57,6 +75,11 @@ static long meminfo_kb(const char *key)
 	if (f)
 		fclose(f);
 	return v;
+}
+
+static long meminfo_kb(const char *key)
+{
+	return proc_kb("/proc/meminfo", key);
 }
 
 /* Each line of text in turn, copied into line (NUL-terminated); NULL after the last. */
@@ -166,15 +189,19 @@ static int host_caller(const char *text, char *func, size_t size)
 struct host_round {
 	long stack_kb;		/* KernelStack with the children, less without */
 	int lines;		/* stack lines with the children, less without */
+	long pgd_kb;		/* PageTables with the children, less without, less their VmPTE */
 };
 
 static int host_round(const char *func, struct host_round *r, char *line, size_t size)
 {
 	pid_t kids[CHILDREN];
-	long before = meminfo_kb("KernelStack"), with;
+	long before, with, pt_before, pt_with, vmpte = 0;
 	char *info0 = read_all("/proc/vmallocinfo"), *info1;
 	int n0 = stack_lines(info0, func, NULL, 0), n1;
 
+	stat_refresh();
+	before = meminfo_kb("KernelStack");
+	pt_before = meminfo_kb("PageTables");
 	for (int i = 0; i < CHILDREN; i++) {
 		kids[i] = fork();
 		if (kids[i] == 0) {
@@ -191,7 +218,15 @@ static int host_round(const char *func, struct host_round *r, char *line, size_t
 		}
 	}
 	usleep(50000);
+	stat_refresh();
 	with = meminfo_kb("KernelStack");
+	pt_with = meminfo_kb("PageTables");
+	for (int i = 0; i < CHILDREN; i++) {
+		char path[64];
+
+		snprintf(path, sizeof(path), "/proc/%d/status", (int)kids[i]);
+		vmpte += proc_kb(path, "VmPTE");
+	}
 	info1 = read_all("/proc/vmallocinfo");
 	n1 = stack_lines(info1, func, line, size);
 	for (int i = 0; i < CHILDREN; i++)
@@ -201,6 +236,7 @@ static int host_round(const char *func, struct host_round *r, char *line, size_t
 	usleep(200000);		/* their stacks are freed after an RCU grace period */
 	r->stack_kb = with - before;
 	r->lines = n1 - n0;
+	r->pgd_kb = pt_with - pt_before - vmpte;
 	free(info0);
 	free(info1);
 	return 0;
@@ -208,13 +244,41 @@ static int host_round(const char *func, struct host_round *r, char *line, size_t
 
 /* ===================== memlab ===================== */
 
-static int memlab_side(long *stack_kb, int *lines, char *line, size_t size)
+/* meminfo's field, in kB. */
+static long memlab_meminfo_kb(memlab_machine *m, const char *key)
+{
+	char *text = NULL, *at;
+	size_t len;
+	long v = -1;
+
+	if (memlab_proc(m, "meminfo", &text, &len) == 0 && (at = strstr(text, key)))
+		v = atol(at + strlen(key) + 1);
+	memlab_free_text(m, text);
+	return v;
+}
+
+/*
+** PageTables less init_mm's tables, in kB: the stacks' vmalloc space may
+** take a new kernel table, which the host's, long mapped, rarely does.
+*/
+static long memlab_user_pagetables_kb(memlab_machine *m)
+{
+	struct memlab_vmalloc_info vi;
+	struct memlab_machine_info mi;
+
+	memlab_machine_info(m, &mi);
+	if (memlab_vmalloc_info(m, &vi))
+		return -1;
+	return memlab_meminfo_kb(m, "PageTables") - (long)((vi.nr_kernel_pgtables * mi.page_size) >> 10);
+}
+
+static int memlab_side(long *stack_kb, int *lines, long *pgd_kb, char *line, size_t size)
 {
 	memlab_machine *m;
 	memlab_task *p, *kids[CHILDREN];
 	char *text = NULL;
 	size_t len;
-	long before;
+	long before, pt_before;
 	int n0, err;
 
 	if ((err = diff_machine(&m, NULL, NULL)))
@@ -231,9 +295,8 @@ static int memlab_side(long *stack_kb, int *lines, char *line, size_t size)
 	}
 	memlab_task_exit(kids[0]);
 	memlab_task_exit(kids[1]);
-	memlab_proc(m, "meminfo", &text, &len);
-	before = atol(strstr(text, "KernelStack:") + 12);
-	memlab_free_text(m, text);
+	before = memlab_meminfo_kb(m, "KernelStack");
+	pt_before = memlab_user_pagetables_kb(m);
 	memlab_proc(m, "vmallocinfo", &text, &len);
 	n0 = stack_lines(text, "kernel_clone", NULL, 0);
 	memlab_free_text(m, text);
@@ -242,9 +305,17 @@ static int memlab_side(long *stack_kb, int *lines, char *line, size_t size)
 			memlab_destroy(m);
 			return err;
 		}
-	memlab_proc(m, "meminfo", &text, &len);
-	*stack_kb = atol(strstr(text, "KernelStack:") + 12) - before;
-	memlab_free_text(m, text);
+	*stack_kb = memlab_meminfo_kb(m, "KernelStack") - before;
+	*pgd_kb = memlab_user_pagetables_kb(m) - pt_before;
+	for (int i = 0; i < CHILDREN; i++) {
+		struct memlab_mm_info mi;
+
+		if ((err = memlab_mm_info(kids[i], &mi))) {
+			memlab_destroy(m);
+			return err;
+		}
+		*pgd_kb -= (long)(mi.pgtables_bytes >> 10);
+	}
 	memlab_proc(m, "vmallocinfo", &text, &len);
 	*lines = stack_lines(text, "kernel_clone", line, size) - n0;
 	memlab_free_text(m, text);
@@ -290,7 +361,7 @@ static int split_line(const char *line, char *size_field, char *tail, char *call
 int main(int argc, char **argv)
 {
 	struct host_round r[ROUNDS];
-	long kb[ROUNDS], lines[ROUNDS], ml_kb;
+	long kb[ROUNDS], lines[ROUNDS], pgd[ROUNDS], ml_kb, ml_pgd;
 	char func[128], hline[512] = "", mline[512] = "";
 	char hsize[64], htail[64], hcaller[128], msize[64], mtail[64], mcaller[128];
 	int ml_lines, bad = 0, hnodes, mnodes;
@@ -321,10 +392,12 @@ int main(int argc, char **argv)
 		}
 		kb[i] = r[i].stack_kb;
 		lines[i] = r[i].lines;
+		pgd[i] = r[i].pgd_kb;
 	}
 	qsort(kb, ROUNDS, sizeof(*kb), compare_longs);
 	qsort(lines, ROUNDS, sizeof(*lines), compare_longs);
-	if (memlab_side(&ml_kb, &ml_lines, mline, sizeof(mline))) {
+	qsort(pgd, ROUNDS, sizeof(*pgd), compare_longs);
+	if (memlab_side(&ml_kb, &ml_lines, &ml_pgd, mline, sizeof(mline))) {
 		printf("FAIL: memlab's side failed\n");
 		return 1;
 	}
@@ -344,6 +417,11 @@ int main(int argc, char **argv)
 	printf("stack lines: host (sorted) +%ld +%ld +%ld +%ld +%ld, median +%ld; memlab +%d\n",
 	       lines[0], lines[1], lines[2], lines[3], lines[4], lines[ROUNDS / 2], ml_lines);
 	if (ml_lines != CHILDREN - 2 || labs(lines[ROUNDS / 2] - ml_lines) > 6)
+		bad = 1;
+	printf("PageTables beyond VmPTE per child (the PGD): host %.1f kB (%ld kB for %d), "
+	       "memlab %.1f kB\n", (double)pgd[ROUNDS / 2] / CHILDREN, pgd[ROUNDS / 2], CHILDREN,
+	       (double)ml_pgd / CHILDREN);
+	if (labs(pgd[ROUNDS / 2] - ml_pgd) > CHILDREN)
 		bad = 1;
 	printf("%s\n", bad ? "FAIL" : "ok");
 	return bad;
