@@ -670,7 +670,10 @@ static void set_rlimits(memlab_task *t, const struct memlab_spawn_args *a)
 	set_rlimit(t, a, MEMLAB_RLIMIT_MEMLOCK, a->memlock_rlimit, 8ull << 20, 8ull << 20);
 }
 
-/* The task and an empty mm, before the image is loaded. */
+/*
+** The task, as the fork before the exec makes it: its task_struct and
+** kernel stack, in the root cgroup.
+*/
 static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args *a)
 {
 	memlab_task *t = alloc_task_struct(m);
@@ -678,30 +681,11 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	if (!t)
 		return NULL;
 	t->m = m;
-	if (alloc_thread_stack(t)) {	/* dup_task_struct() of the fork before the exec */
-		free_task(t);
-		return NULL;
-	}
-	t->mm = allocate_mm(m);
-	if (!t->mm) {
-		free_thread_stack(t);
+	if (alloc_thread_stack(t)) {	/* dup_task_struct() */
 		free_task(t);
 		return NULL;
 	}
 	mem_cgroup_fork(t, NULL);	/* spawned in the root cgroup */
-	t->mm->machine = m;
-	t->mm->mm_users = 1;
-	t->mm->owner = t;
-	if (pgd_alloc(m, t->mm)) {
-		mem_cgroup_exit(t);
-		free_mm(m, t->mm);
-		free_thread_stack(t);
-		free_task(t);
-		return NULL;
-	}
-	init_new_context(m, t->mm);
-	t->mm->task_size = task_size(m);
-	t->mm->map_window = map_window(m);
 	snprintf(t->comm, sizeof(t->comm), "%s", a->name ? a->name : "a.out");
 	set_rlimits(t, a);
 	t->randomize = a->aslr > 0;
@@ -709,13 +693,56 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 	return t;
 }
 
+/*
+** bprm_mm_init(): the exec's new, empty mm, allocated by the task itself
+** (the caller has entered it), so that its cgroup is charged.
+*/
+static int bprm_mm_init(memlab_task *t)
+{
+	memlab_machine *m = t->m;
+	struct mm_struct *mm = allocate_mm(m);
+
+	if (!mm)
+		return -MEMLAB_ENOMEM;
+	mm->machine = m;
+	mm->mm_users = 1;
+	mm->owner = t;
+	if (pgd_alloc(m, mm)) {
+		free_mm(m, mm);
+		return -MEMLAB_ENOMEM;
+	}
+	t->mm = mm;
+	init_new_context(m, mm);
+	mm->task_size = task_size(m);
+	mm->map_window = map_window(m);
+	return 0;
+}
+
+/* The exec into t's new mm (t entered): the executable, the stack, the interpreter, the vDSO. */
+static int exec_image(memlab_task *t, const struct memlab_spawn_args *a, const struct memlab_exe *x)
+{
+	memlab_machine *m = t->m;
+	struct memlab_file *exe;
+	int err;
+
+	err = exe_file(m, a, m->page_size + PAGE_ALIGN_M(m, x->text) +
+		       PAGE_ALIGN_M(m, x->rodata) + x->data, &exe);
+	if (err || (err = bprm_mm_init(t)))
+		return err;
+	arch_pick_mmap_layout(t);
+	if ((err = setup_stack(t)) || (err = load_image(t, exe, x, a->no_interp)) ||
+	    (!a->no_interp && (err = load_interp(t))) || (err = map_vdso(t)))
+		return err;
+	randomize_brk(t, a->aslr, a->no_interp);
+	return 0;
+}
+
 int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_task **out)
 {
 	static const struct memlab_exe default_exe = { 0x1000, 0x1000, 0x2000, 0 };
 	struct memlab_spawn_args none = { 0 };
 	const struct memlab_exe *x;
-	struct memlab_file *exe;
-	memlab_task *t;
+	memlab_task *t, *prev;
 	int err;
 
 	if (!a)
@@ -733,23 +760,19 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		task_free(t);
 		return err;
 	}
-	err = exe_file(m, a, m->page_size + PAGE_ALIGN_M(m, x->text) +
-		       PAGE_ALIGN_M(m, x->rodata) + x->data, &exe);
+	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
+	prev = task_enter(t);
+	err = exec_image(t, a, x);
+	if (!err) {
+		t->pid = t->tgid = m->next_pid++;
+		t->next = m->tasks;
+		m->tasks = t;
+	}
+	task_leave(t, prev);
 	if (err) {
 		task_free(t);
 		return err;
 	}
-	arch_pick_mmap_layout(t);
-	if ((err = setup_stack(t)) || (err = load_image(t, exe, x, a->no_interp)) ||
-	    (!a->no_interp && (err = load_interp(t))) || (err = map_vdso(t))) {
-		task_free(t);
-		return err;
-	}
-	randomize_brk(t, a->aslr, a->no_interp);
-	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
-	t->pid = t->tgid = m->next_pid++;
-	t->next = m->tasks;
-	m->tasks = t;
 	*out = t;
 	return 0;
 }

@@ -204,9 +204,10 @@ end
 function test_memcg_is_charged_for_its_tasks_vmas()
   local m <close> = machine()
   local cg = m:cgroup("/box")
-  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn{ name = "p", aslr = false }
+  cg:attach(p)
   local s = cg:stat()
-  -- spawn runs as no task (as its page tables are charged): nothing of it
   lu.assertEquals({ s.kernel, s.slab_unreclaimable }, { 0, 0 })
   for i = 0, 99 do
     assert(p:mmap(BASE + 2 * i * PAGE, PAGE, i % 2 == 0 and "r--" or "rw", "private|anonymous|fixed"))
@@ -223,6 +224,58 @@ function test_memcg_is_charged_for_its_tasks_vmas()
   s = cg:stat()
   lu.assertEquals(s.slab_unreclaimable, 0)
   lu.assertEquals(s.kernel, PAGE)    -- the obj stock keeps up to a page of bytes charged
+  lu.assertTrue(m:check())
+end
+
+-- A spawn is a fork by a task of the root cgroup, then the new process's
+-- exec in its own cgroup: the task_struct and the kernel stack are the
+-- forking task's (the root's), the exec's mm_struct, VMAs, anon_vmas and
+-- their chains and the PGD are charged to the new task's cgroup.
+function test_spawn_charges_its_exec_to_the_tasks_cgroup()
+  local m <close> = machine()
+  local cg = m:cgroup("/box")
+  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  local s = cg:stat()
+  lu.assertEquals(s.kernel_stack, 0)
+  lu.assertEquals(s.pagetables, PAGE)          -- the PGD: nothing is mapped yet
+  -- each object charges its slab stride and its obj_cgroup pointer
+  local function charge(name) return m:slab_cache(name):info().slab_size + 8 end
+  local vmas, anon_vmas = p:vmas(), 0
+  for _, v in ipairs(vmas) do
+    if v.anon_vma_id then anon_vmas = anon_vmas + 1 end
+  end
+  lu.assertTrue(anon_vmas >= 1)                -- the stack's, argv and envp written
+  local bytes = charge("mm_struct") + #vmas * charge("vm_area_struct") +
+                anon_vmas * (charge("anon_vma") + charge("anon_vma_chain"))
+  -- whole pages from the page counter, the rest kept in the CPU's obj stock
+  lu.assertEquals(s.kernel, s.pagetables + (bytes + PAGE - 1) // PAGE * PAGE)
+  lu.assertEquals(cg:current(), 64 * PAGE)     -- one MEMCG_CHARGE_BATCH
+  -- the same spawn outside the cgroup, moved in after: nothing
+  local other = m:cgroup("/other")
+  local q = m:spawn{ name = "q", aslr = false }
+  other:attach(q)
+  lu.assertEquals({ other:stat().kernel, other:current() }, { 0, 0 })
+  -- the exit gives it back, but for the obj stock's bytes (under a page)
+  p:exit()
+  s = cg:stat()
+  lu.assertEquals({ s.pagetables, s.slab_unreclaimable }, { 0, 0 })
+  lu.assertTrue(s.kernel <= PAGE, s.kernel)
+  lu.assertTrue(m:check())
+end
+
+-- A spawn into a cgroup that cannot hold its exec fails with ENOMEM and
+-- leaves nothing behind: no task, no charge, the objects back.
+function test_spawn_into_a_full_cgroup_fails_whole()
+  local m <close> = machine()
+  local cg = m:cgroup("/tiny")
+  assert(cg:write("memory.max", "0"))
+  local o = objects(m)
+  local tasks = #m:tasks()
+  lu.assertEquals({ m:spawn{ name = "p", cgroup = "/tiny" } }, { nil, "ENOMEM", 12 })
+  lu.assertEquals(#m:tasks(), tasks)
+  lu.assertEquals(objects(m), o)
+  lu.assertEquals(cg:current(), 0)
+  lu.assertTrue(cg:events().max > 0)
   lu.assertTrue(m:check())
 end
 
@@ -295,7 +348,7 @@ function test_kernel_stack_is_charged_to_the_forking_tasks_cgroup()
   local m <close> = machine()
   local cg = m:cgroup("/box")
   local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
-  lu.assertEquals(cg:stat().kernel_stack, 0)      -- a spawn runs as no task: charged nowhere
+  lu.assertEquals(cg:stat().kernel_stack, 0)      -- the spawner's (the root's), as a fork's
   local kernel = cg:stat().kernel
   local c = assert(p:fork())
   lu.assertEquals(cg:stat().kernel_stack, 16384)

@@ -267,7 +267,9 @@ end
 function test_charges_come_in_batches()
   local m = machine()
   local cg = m:cgroup("/box")
-  local p = m:spawn{ name = "p", cgroup = "/box" }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn{ name = "p" }
+  cg:attach(p)
   local a = assert(p:mmap(nil, 8 * MiB, "rw", "private|anonymous"))
   assert(p:touch(a, PAGE, "w"))
   -- the first charge takes MEMCG_CHARGE_BATCH pages; the page tables and

@@ -364,7 +364,9 @@ local function boxed(opts)
   m:spawn{ name = "init", aslr = false }
   local cg = m:cgroup("/box")
   if opts and opts.max then cg:write("memory.max", opts.max) end
-  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn{ name = "p", aslr = false }
+  cg:attach(p)
   return m, cg, p
 end
 
@@ -442,7 +444,9 @@ function test_a_charge_that_fails_gives_the_object_back_to_the_cpu_freelist()
   local c = assert(m:kmem_cache_create("acct", 1000, { flags = "ACCOUNT|NO_MERGE" }))
   local root = m:spawn{ name = "init" }
   local cg = m:cgroup("/tiny")
-  local p = m:spawn{ name = "p", cgroup = "/tiny" }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn{ name = "p" }
+  cg:attach(p)
   assert(cg:write("memory.max", "0"))
   local x = assert(c:alloc("GFP_KERNEL", root))
   assert(c:alloc("GFP_KERNEL", root))
@@ -458,13 +462,16 @@ function test_a_freed_cgroups_pending_slab_bytes_stay_its_own()
   local P = m:cgroup("/p")
   local g1, g2 = m:cgroup("/p/g1"), m:cgroup("/p/g2")
   local Q = m:cgroup("/q")
-  local a = m:spawn{ name = "a", cgroup = "/p/g1" }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local a = m:spawn{ name = "a" }
+  g1:attach(a)
   local o = assert(huge:alloc("GFP_KERNEL", a))
   g2:attach(a)
   assert(g1:rmdir())
   assert(huge:free(o, a))          -- -8192 slab bytes wait in CPU 0's obj stock for g1
   assert(m:cgroup("/tmp"):rmdir()) -- a reap frees g1: its pending bytes are flushed first
-  local b = m:spawn{ name = "b", cgroup = "/q" }
+  local b = m:spawn{ name = "b" }
+  Q:attach(b)
   assert(huge:alloc("GFP_KERNEL", b))
   lu.assertEquals(P:stat().slab, 0)
   lu.assertTrue(m:check())
@@ -476,7 +483,9 @@ function test_munmap_that_oom_kills_its_caller_returns_sigkill()
   local m = memlab.new{ ram = "64M", seed = 1 }
   m:spawn{ name = "init" }
   local cg = m:cgroup("/box")
-  local p = m:spawn{ name = "p", cgroup = "/box", aslr = false }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn{ name = "p", aslr = false }
+  cg:attach(p)
   assert(p:mmap(BASE, 256 * PAGE, "rw", "private|anonymous|fixed"))
   assert(p:touch(BASE, 256 * PAGE, "w"))
   for i = 0, 40 do
@@ -516,7 +525,9 @@ function test_a_whole_page_charge_takes_over_the_obj_stock()
   local small = assert(m:kmem_cache_create("small", 88, { flags = "ACCOUNT|NO_MERGE" }))  -- 96 charged
   local big = assert(m:kmem_cache_create("big", 4088, { flags = "ACCOUNT|NO_MERGE" }))    -- 4096 charged
   local g = m:cgroup("/g")
-  local a = m:spawn{ name = "a", cgroup = "/g" }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local a = m:spawn{ name = "a" }
+  g:attach(a)
   for cpu = 0, 1 do a:run_on(cpu); assert(small:alloc("GFP_KERNEL", a)) end
   assert(g:write("memory.max", "16K"))      -- drains both stocks: 8000 bytes to nr_charged_bytes
   lu.assertEquals(g:stat().kernel, 8192)

@@ -139,7 +139,9 @@ end
 function TestVmalloc:test_gfp_kernel_account_charges_the_task_memcg()
   local m <close> = memlab.new{ ram = "64M" }
   local cg = m:cgroup("/a")
-  local p = m:spawn{ cgroup = "/a" }
+  -- spawned in the root, then moved: the exec's charges stay behind
+  local p = m:spawn()
+  cg:attach(p)
   local function stat(key) return tonumber(cg:read("memory.stat"):match(key .. " (%d+)")) end
   local a = m:vmalloc("64K", { task = p })               -- GFP_KERNEL: not accounted
   lu.assertEquals(stat("vmalloc"), 0)

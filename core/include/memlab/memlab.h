@@ -619,7 +619,7 @@ struct memlab_spawn_args {
 	int aslr;			/* randomize_va_space: 0 off, 1, 2 (Linux's default) */
 	int root;			/* CAP_SYS_RAWIO, CAP_IPC_LOCK: may map below mmap_min_addr */
 	int no_interp;			/* no ld.so: a static PIE, loaded under mmap_base, brk at ELF_ET_DYN_BASE */
-	const char *cgroup;		/* the memory cgroup it starts in (made if missing); NULL: "/" */
+	const char *cgroup;		/* the memory cgroup it execs in (made if missing), charged for the exec; NULL: "/" */
 };
 
 /*
