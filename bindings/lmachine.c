@@ -840,6 +840,21 @@ static int m_proc(lua_State *L)
 	return lmemlab_pushproc(L, lm, path, plen, "proc");
 }
 
+/* m:show_mem() --> text: sysrq-m's Mem-Info */
+static int m_show_mem(lua_State *L)
+{
+	lmachine *lm = check_machine(L, "show_mem");
+	char *text = NULL;
+	size_t len = 0;
+	int rc;
+
+	free_pending(lm);
+	rc = memlab_show_mem(lm->m, &text, &len);
+	if (rc < 0)		/* only the host's memory can fail it */
+		return luaL_error(L, "show_mem: not enough memory");
+	return lmemlab_pushtext(L, lm, text, len);
+}
+
 /* m:vmstat() --> { nr_free_pages = n, ... } every /proc/vmstat counter */
 static int m_vmstat(lua_State *L)
 {
@@ -1214,6 +1229,7 @@ static const luaL_Reg machine_methods[] = {
 	{ "read_phys", m_read_phys },
 	{ "write_phys", m_write_phys },
 	{ "proc", m_proc },
+	{ "show_mem", m_show_mem },
 	{ "vmstat", m_vmstat },
 	{ "zones", m_zones },
 	{ "fragmentation_index", m_fragmentation_index },

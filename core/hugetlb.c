@@ -50,6 +50,29 @@ static int hstate_shifts(const memlab_machine *m, unsigned shifts[MAX_HSTATES])
 }
 
 /*
+** hugetlb_show_meminfo_node() for node 0: a line per hstate, in
+** for_each_hstate()'s order -- registration order, which on both
+** architectures is from the largest size down (x86-64: 1G, then 2M;
+** arm64: PUD, CONT_PMD, PMD, CONT_PTE) -- each pool empty.
+*/
+void hugetlb_show_meminfo_node(memlab_machine *m, struct strbuf *sb)
+{
+	unsigned shifts[MAX_HSTATES], last = 64;
+	int n = hstate_shifts(m, shifts);
+
+	for (int k = 0; k < n; k++) {
+		unsigned max = 0;
+
+		for (int i = 0; i < n; i++)	/* the largest below the last shown */
+			if (shifts[i] > max && shifts[i] < last)
+				max = shifts[i];
+		last = max;
+		sb_printf(sb, "Node 0 hugepages_total=0 hugepages_free=0 hugepages_surp=0 "
+			  "hugepages_size=%llukB\n", (1ull << max) >> 10);
+	}
+}
+
+/*
 ** hstate_sizelog(): the hstate of MAP_HUGE_SHIFT's log2 size, 0 meaning
 ** the default.  Its index (the default is 0), or -1 for a size the
 ** architecture has no hstate of.

@@ -418,6 +418,7 @@ void page_alloc_free(memlab_machine *m);		/* the pagesets, last of all */
 void setup_per_zone_wmarks(memlab_machine *m);	/* and the pagesets' batch and high */
 struct zone *page_zone(memlab_machine *m, uint64_t pfn);	/* NULL outside zones */
 int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
+int gfp_zone(const memlab_machine *m, uint32_t gfp);	/* the highest zone's position, -1 bad */
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);

@@ -602,6 +602,11 @@ void file_get(struct memlab_file *f);
 /* ---- hugetlb.c: hugetlbfs files with an empty huge page pool ---- */
 int hugetlb_file_setup(memlab_task *t, int flags, uint64_t *len, struct memlab_file **out);
 int hugetlbfs_file_mmap(struct memlab_file *file, uint64_t *vm_flags, uint64_t pgoff);
+void hugetlb_show_meminfo_node(memlab_machine *m, struct strbuf *sb);
+
+/* ---- show_mem.c: the Mem-Info of an OOM report and sysrq-m ---- */
+void show_mem(memlab_machine *m, struct strbuf *sb, int max_zone_idx);
+void report_lines(memlab_machine *m, const char *text, size_t len);
 
 static inline bool is_file_hugepages(const struct memlab_file *file)
 {

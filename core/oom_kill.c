@@ -266,9 +266,27 @@ static bool should_dump_unreclaim_slab(const memlab_machine *m)
 }
 
 /*
-** dump_header().  Linux prints a stack trace and show_mem()'s Mem-Info
-** between the first line and the task table: memlab has no kernel stack,
-** and only part of Mem-Info would be true here, so both are left out.
+** __show_mem(SHOW_MEM_FILTER_NODES, NULL, gfp_zone(gfp_mask)): the
+** Mem-Info of the zones the allocation could use.
+*/
+static void oom_show_mem(struct oom_control *oc)
+{
+	struct strbuf sb;
+	int zone = gfp_zone(oc->m, oc->gfp_mask);
+	char *text;
+	size_t len;
+
+	sb_init(&sb, oc->m);
+	show_mem(oc->m, &sb, zone < 0 ? oc->m->nr_zones - 1 : zone);
+	if (sb_finish(&sb, &text, &len) == 0) {
+		report_lines(oc->m, text, len);
+		memlab_free_text(oc->m, text);
+	}
+}
+
+/*
+** dump_header().  Linux prints a stack trace after the first line: memlab
+** has no kernel stack to show.
 */
 static void dump_header(struct oom_control *oc)
 {
@@ -279,10 +297,13 @@ static void dump_header(struct oom_control *oc)
 	ml_report(oc->m, "%s invoked oom-killer: gfp_mask=%#x(%s), order=%d, oom_score_adj=%d",
 		  cur ? cur->comm : "memlab", oc->gfp_mask, gfp, oc->order,
 		  cur ? cur->oom_score_adj : 0);
-	if (oc->memcg)
+	if (oc->memcg) {
 		print_oom_meminfo(oc);
-	else if (should_dump_unreclaim_slab(oc->m))
-		dump_unreclaimable_slab(oc->m);
+	} else {
+		oom_show_mem(oc);
+		if (should_dump_unreclaim_slab(oc->m))
+			dump_unreclaimable_slab(oc->m);
+	}
 	dump_tasks(oc);
 }
 

@@ -1836,7 +1836,7 @@ static uint64_t alloc_pages_slowpath(memlab_machine *m, unsigned order,
 ** DMA32, Normal, or Movable for __GFP_HIGHMEM|__GFP_MOVABLE.  -1 for the
 ** combinations Linux calls GFP_ZONE_BAD.
 */
-static int gfp_zone(const memlab_machine *m, uint32_t gfp)
+int gfp_zone(const memlab_machine *m, uint32_t gfp)
 {
 	uint32_t z = gfp & GFP_ZONEMASK & ~MEMLAB___GFP_MOVABLE;
 	int zid;

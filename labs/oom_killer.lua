@@ -94,9 +94,13 @@ assert(#victims == 2 and victims[1] == cache.pid and victims[2] == hog.pid)
 assert(log:find("[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem " ..
                 "pgtables_bytes swapents oom_score_adj name", 1, true))
 assert(log:find("%-1000 database"), "the protected process is listed, with its -1000")
+assert(log:find("\nMem%-Info:\n") and log:find("\nNode 0 DMA32: [^\n]*= %d+kB\n"),
+       "show_mem()'s Mem-Info, the zones' free blocks with it")
 print()
-print("Linux also prints a stack trace and Mem-Info between the first line and the")
-print("task table; memlab leaves them out.")
+print("Mem-Info is show_mem(): each zone's free pages against its watermarks (free")
+print("at or below min plus lowmem_reserve[] for the allocation's highest zone is")
+print("what failed it), and the free blocks by order.  Linux also prints a stack")
+print("trace after the first line; memlab has none.")
 
 ------------------------------------------------------------------------------
 section("5. Nothing leaked")

@@ -58,12 +58,20 @@ static memlab_machine *new_machine(int arch, uint64_t ram, uint32_t page_size,
 }
 
 /* The rendered file, in malloc'ed memory (NULL when rendering failed). */
+/* memlab_proc(), or memlab_show_mem() for the path "show_mem". */
+static int proc_text(memlab_machine *m, const char *path, char **text, size_t *len)
+{
+	if (path && strcmp(path, "show_mem") == 0)
+		return memlab_show_mem(m, text, len);
+	return memlab_proc(m, path, text, len);
+}
+
 static char *render(memlab_machine *m, const char *path)
 {
 	char *text = NULL, *copy;
 	size_t len = 0;
 
-	if (memlab_proc(m, path, &text, &len) != 0 || !text || strlen(text) != len)
+	if (proc_text(m, path, &text, &len) != 0 || !text || strlen(text) != len)
 		return NULL;
 	copy = strdup(text);
 	memlab_free_text(m, text);
@@ -874,6 +882,11 @@ TEST(errors)
 	ASSERT_EQ(memlab_proc(m, "meminfo", NULL, &len), -MEMLAB_EINVAL);
 	ASSERT_OK(memlab_proc(m, "meminfo", &text, NULL));
 	memlab_free_text(m, text);
+	ASSERT_EQ(memlab_show_mem(NULL, &text, &len), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_show_mem(m, NULL, &len), -MEMLAB_EINVAL);
+	ASSERT_OK(memlab_show_mem(m, &text, NULL));
+	ASSERT(strncmp(text, "Mem-Info:\n", 10) == 0);
+	memlab_free_text(m, text);
 	ASSERT_EQ(memlab_vmstat_get(m, "no_such_counter", &v), -MEMLAB_ENOENT);
 	ASSERT_EQ(v, 42);
 	ASSERT_EQ(memlab_zone_info(m, -1, &zi), -MEMLAB_EINVAL);
@@ -895,7 +908,7 @@ TEST(render_oom_loop)
 {
 	static const char *const paths[] = {
 		"meminfo", "buddyinfo", "pagetypeinfo", "zoneinfo", "vmstat",
-		"extfrag/extfrag_index", "extfrag/unusable_index",
+		"extfrag/extfrag_index", "extfrag/unusable_index", "show_mem",
 	};
 	struct counting_alloc ca = { 0, 0, -1, 0 };
 	memlab_machine *m = new_machine_ex(MEMLAB_ARCH_X86_64, 6 * GiB, 4096,
@@ -916,7 +929,7 @@ TEST(render_oom_loop)
 
 			ca.countdown = n;
 			ca.failed = 0;
-			rc = memlab_proc(m, paths[i], &text, &len);
+			rc = proc_text(m, paths[i], &text, &len);
 			ca.countdown = -1;
 			if (rc == 0) {
 				ASSERT_STREQ(text, want);

@@ -146,6 +146,7 @@ struct fuzz {
 	int nobjs;
 	int in_slab;			/* inside op_slab: SLUB's reports are expected */
 	int in_slab_info;		/* inside the OOM report's unreclaimable slab table */
+	int in_mem_info;		/* inside a global OOM's Mem-Info block (show_mem) */
 };
 
 static uint8_t buf_in[MAX_BUF], buf_out[MAX_BUF];
@@ -223,8 +224,9 @@ static int stat_line(const char *msg)
 }
 
 /*
-** A line of the OOM killer's report (core/oom_kill.c); a memory cgroup's
-** OOM adds its usage and limit, its memory.stat (between "Memory cgroup
+** A line of the OOM killer's report (core/oom_kill.c); a global OOM
+** adds show_mem()'s Mem-Info (from "Mem-Info:" to "N pages reserved"),
+** a memory cgroup's OOM its usage and limit, its memory.stat (between "Memory cgroup
 ** stats for" and the task table) and, with memory.oom.group, its notice.
 */
 static int oom_report(struct fuzz *f, const char *msg)
@@ -236,6 +238,15 @@ static int oom_report(struct fuzz *f, const char *msg)
 		"Memory cgroup out of memory: Killed process ", NULL
 	};
 
+	if (strcmp(msg, "Mem-Info:") == 0)
+		return f->in_mem_info = 1;
+	if (f->in_mem_info) {
+		size_t n = strlen(msg);
+
+		if (n > 15 && strcmp(msg + n - 15, " pages reserved") == 0)
+			f->in_mem_info = 0;
+		return 1;
+	}
 	if (strncmp(msg, "Memory cgroup stats for ", 24) == 0)
 		f->in_memcg_stat = 1;
 	else if (strcmp(msg, "Unreclaimable slab info:") == 0)

@@ -251,23 +251,36 @@ function TestOom:test_report_text()
   -- a real 6.x log says the same of an anonymous fault's folio
   lu.assertEquals(lines[1], "hog invoked oom-killer: gfp_mask=0x140dca(GFP_HIGHUSER_MOVABLE|"
                       .. "__GFP_COMP|__GFP_ZERO), order=0, oom_score_adj=0")
-  lu.assertEquals(lines[2], "Tasks state (memory values in pages):")
-  lu.assertEquals(lines[3], "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
+  -- show_mem()'s Mem-Info, for the zones of the fault's GFP_HIGHUSER_MOVABLE:
+  -- the 32 MiB machine's DMA and DMA32 (test_show_mem.lua has its numbers)
+  lu.assertEquals(lines[2], "Mem-Info:")
+  lu.assertStrMatches(lines[3], "active_anon:%d+ inactive_anon:%d+ isolated_anon:0")
+  lu.assertStrMatches(lines[10], " free:%d+ free_pcp:%d+ free_cma:0")
+  lu.assertStrMatches(lines[11], "Node 0 active_anon:%d+kB .* all_unreclaimable%? %a+")
+  lu.assertStrMatches(lines[12], "Node 0 DMA free:%d+kB boost:%d+kB min:%d+kB .*")
+  lu.assertStrMatches(lines[14], "Node 0 DMA32 free:%d+kB .*")
+  lu.assertStrMatches(lines[16], "Node 0 DMA: .* = %d+kB")
+  lu.assertStrMatches(lines[17], "Node 0 DMA32: .* = %d+kB")
+  lu.assertEquals(lines[20], "0 total pagecache pages")
+  lu.assertEquals(lines[25], "0 pages HighMem/MovableOnly")
+  local t = 27                                          -- the task table after it
+  lu.assertEquals(lines[t], "Tasks state (memory values in pages):")
+  lu.assertEquals(lines[t + 1], "[  pid  ]   uid  tgid total_vm      rss rss_anon rss_file rss_shmem "
                   .. "pgtables_bytes swapents oom_score_adj name")
-  lu.assertStrMatches(lines[4], "%[%s+" .. hog.pid .. "%]  1000 %s+" .. hog.pid
+  lu.assertStrMatches(lines[t + 2], "%[%s+" .. hog.pid .. "%]  1000 %s+" .. hog.pid
                       .. " +%d+ +%d+ +%d+ +0 +0 +%d+ +0 +0 hog")
   local v = {}
-  for n in lines[4]:gmatch("%-?%d+") do v[#v + 1] = tonumber(n) end
-  lu.assertEquals(lines[4], string.format("[%7d] %5d %5d %8d %8d %8d %8d %9d %8d %8d         %5d %s",
+  for n in lines[t + 2]:gmatch("%-?%d+") do v[#v + 1] = tonumber(n) end
+  lu.assertEquals(lines[t + 2], string.format("[%7d] %5d %5d %8d %8d %8d %8d %9d %8d %8d         %5d %s",
                                           v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9],
                                           v[10], v[11], "hog"))
   lu.assertEquals(v[5], v[6] + v[7] + v[8])            -- rss = anon + file + shmem
-  lu.assertEquals(lines[5], "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
+  lu.assertEquals(lines[t + 3], "oom-kill:constraint=CONSTRAINT_NONE,nodemask=(null),cpuset=/,"
                   .. "mems_allowed=0,global_oom,task_memcg=/,task=hog,pid=" .. hog.pid .. ",uid=1000")
-  lu.assertStrMatches(lines[6], "Out of memory: Killed process " .. hog.pid .. " %(hog%) "
+  lu.assertStrMatches(lines[t + 4], "Out of memory: Killed process " .. hog.pid .. " %(hog%) "
                       .. "total%-vm:%d+kB, anon%-rss:%d+kB, file%-rss:0kB, shmem%-rss:0kB, "
                       .. "UID:1000 pgtables:%d+kB oom_score_adj:0")
-  lu.assertEquals(#lines, 6)
+  lu.assertEquals(#lines, t + 4)
   lu.assertEquals(m:dmesg(true), log)
   lu.assertEquals(m:dmesg(), "")
 end
@@ -397,7 +410,16 @@ function TestOom:test_dmesg_keeps_the_newest()
   local log = m:dmesg()
   lu.assertTrue(#log <= 1 << 20 and #log > (1 << 20) - 4096)
   lu.assertEquals(log:sub(-1), "\n")
-  lu.assertStrMatches(log:match("^[^\n]*"), "%[%s*%d+%].*")   -- a whole line of a table
+  -- a whole line of a report: most of one is its task table
+  local first, whole = log:match("^[^\n]*"), false
+  for _, pat in ipairs{ "^%[%s*%d+%] ", "^%[  pid  %]", "^Tasks state", "^Mem%-Info:$",
+                        "^active_anon:", "^ %l+:%d", "^Node 0 ", "^lowmem_reserve%[%]:",
+                        "^%d+ total pagecache pages$", "^%d+ pages ", "^%d+ pages in swap cache$",
+                        "^Free swap  = ", "^Total swap = ", "^hog%d+ invoked oom%-killer",
+                        "^oom%-kill:", "^Out of memory: Killed process" } do
+    whole = whole or first:find(pat) ~= nil
+  end
+  lu.assertTrue(whole, first)
   -- plain finds: luaunit would print the whole megabyte on a failure
   lu.assertTrue(log:find("Killed process %d+ %(hog40%)") ~= nil)  -- the newest is there
   lu.assertNil(log:find("(hog1)", 1, true))                   -- the oldest went

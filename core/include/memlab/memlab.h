@@ -426,6 +426,14 @@ MEMLAB_API int (memlab_proc) (memlab_machine *m, const char *path,
 			      char **text, size_t *len);
 
 /*
+** show_mem() as sysrq-m prints it (the Mem-Info block of a global OOM
+** report, for every zone): *text (and *len, if len is not NULL) as
+** memlab_proc() gives them, or -MEMLAB_EINVAL for a NULL m or text,
+** -MEMLAB_ENOMEM.
+*/
+MEMLAB_API int (memlab_show_mem) (memlab_machine *m, char **text, size_t *len);
+
+/*
 ** Memory cgroups: cgroup v2's memory controller, as /sys/fs/cgroup shows
 ** it.  Paths are absolute from the cgroup root ("/", "/a/b"); the
 ** controller is on in every cgroup.  Every task starts in its parent's
