@@ -57,19 +57,19 @@ static int hstate_shifts(const memlab_machine *m, unsigned shifts[MAX_HSTATES])
 */
 void hugetlb_show_meminfo_node(memlab_machine *m, struct strbuf *sb)
 {
-	unsigned shifts[MAX_HSTATES], last = 64;
+	unsigned shifts[MAX_HSTATES];
 	int n = hstate_shifts(m, shifts);
 
-	for (int k = 0; k < n; k++) {
-		unsigned max = 0;
+	for (int i = 1; i < n; i++)		/* largest first */
+		for (int k = i; k > 0 && shifts[k] > shifts[k - 1]; k--) {
+			unsigned t = shifts[k];
 
-		for (int i = 0; i < n; i++)	/* the largest below the last shown */
-			if (shifts[i] > max && shifts[i] < last)
-				max = shifts[i];
-		last = max;
+			shifts[k] = shifts[k - 1];
+			shifts[k - 1] = t;
+		}
+	for (int i = 0; i < n; i++)
 		sb_printf(sb, "Node 0 hugepages_total=0 hugepages_free=0 hugepages_surp=0 "
-			  "hugepages_size=%llukB\n", (1ull << max) >> 10);
-	}
+			  "hugepages_size=%llukB\n", (1ull << shifts[i]) >> 10);
 }
 
 /*

@@ -25,6 +25,7 @@ struct vm_area_struct;
 struct vmalloc_state;
 
 #define PFN_NONE		UINT32_MAX	/* end of a free list */
+#define MAX_RECLAIM_RETRIES	16		/* mm/internal.h */
 #define PFN_POISON1		(UINT32_MAX - 1)	/* a deleted entry's links (LIST_POISON1, 2) */
 #define PFN_POISON2		(UINT32_MAX - 2)
 #define NR_ORDERS_MAX		MEMLAB_NR_ORDERS_MAX
@@ -682,6 +683,18 @@ static inline uint64_t folio_nr_pages(const struct page *page)
 static inline uint64_t zone_end_pfn(const struct zone *z)
 {
 	return z->zone_start_pfn + z->spanned_pages;
+}
+
+/* The node is "all_unreclaimable": kswapd_failures >= MAX_RECLAIM_RETRIES. */
+static inline bool pgdat_all_unreclaimable(const memlab_machine *m)
+{
+	return m->kswapd.failures >= MAX_RECLAIM_RETRIES;
+}
+
+/* K(x): pages to kB. */
+static inline uint64_t K(const memlab_machine *m, uint64_t pages)
+{
+	return pages << (m->page_shift - 10);
 }
 
 static inline bool populated_zone(const struct zone *z)

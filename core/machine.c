@@ -289,7 +289,9 @@ static int set_xstate_size(memlab_machine *m, uint32_t size)
 	if (size && (size < XSTATE_MIN || size > XSTATE_MAX))
 		return ml_bad_config(m, "xstate_size (%u) must be %u..%u bytes", size, XSTATE_MIN,
 				     XSTATE_MAX);
-	m->xstate_size = size ? size : XSTATE_DEFAULT;
+	if (!size && m->arch == MEMLAB_ARCH_X86_64)
+		size = XSTATE_DEFAULT;
+	m->xstate_size = size;		/* arm64: 0 */
 	return 0;
 }
 

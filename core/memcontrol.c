@@ -66,7 +66,6 @@
 #include "mm.h"
 #include "vmstat.h"
 
-#define MAX_RECLAIM_RETRIES	16
 #define SWAP_CLUSTER_MAX	32
 #define MEMCG_NAME_MAX		255
 

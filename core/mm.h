@@ -284,6 +284,7 @@ struct memlab_task {
 	struct rlimits rlim;		/* the soft limits, which Linux's rlimit() reads */
 	struct rlimits rlim_max;	/* the hard limits; the thread group's tasks share both (sys.c) */
 	bool randomize;			/* PF_RANDOMIZE */
+	bool in_exec;			/* a spawn's exec: not yet on the task list, no mm of its own before */
 	bool cap_sys_rawio, cap_ipc_lock, cap_sys_admin;
 	uint64_t min_flt, maj_flt;	/* faults that did not fail, by kind */
 	unsigned fail_nth;		/* /proc/PID/fail-nth */

@@ -31,6 +31,7 @@
 ** notifiers, the report's rate limit (every OOM is reported); the host's
 ** own allocations (no task) and !__GFP_FS ones fail instead.
 */
+#include <inttypes.h>
 #include <limits.h>
 #include <stdio.h>
 
@@ -52,8 +53,6 @@ struct oom_control {
 	bool aborted;			/* a victim is still exiting: wait for it */
 	const char *message;		/* the kill's ("Out of memory", ...), for its group */
 };
-
-#define K(m, x)	((unsigned long)(x) << ((m)->page_shift - 10))
 
 /*
 ** totalram_pages() + total_swap_pages: the zones' managed pages and the
@@ -372,8 +371,9 @@ static void __oom_kill_process(memlab_task *victim, const char *message)
 	memcg_memory_event(get_mem_cgroup_from_mm(m, mm), MEMCG_OOM_KILL);	/* memcg_memory_event_mm() */
 	kill_thread_group(m, victim->tgid);
 	mark_oom_victim(victim);
-	ml_report(m, "%s: Killed process %d (%s) total-vm:%lukB, anon-rss:%lukB, file-rss:%lukB, "
-		  "shmem-rss:%lukB, UID:%u pgtables:%lukB oom_score_adj:%hd", message, victim->pid,
+	ml_report(m, "%s: Killed process %d (%s) total-vm:%" PRIu64 "kB, anon-rss:%" PRIu64 "kB, "
+		  "file-rss:%" PRIu64 "kB, shmem-rss:%" PRIu64 "kB, UID:%u pgtables:%lukB "
+		  "oom_score_adj:%hd", message, victim->pid,
 		  victim->comm, K(m, mm->total_vm), K(m, mm->rss_stat[MM_ANONPAGES]),
 		  K(m, mm->rss_stat[MM_FILEPAGES]), K(m, mm->rss_stat[MM_SHMEMPAGES]),
 		  task_uid(victim), (unsigned long)(mm->pgtables_bytes >> 10),
@@ -452,8 +452,9 @@ static int out_of_memory(struct oom_control *oc)
 	oc->totalpages = oom_totalpages(m, oc->memcg);
 	if (check_panic_on_oom(oc))
 		return -MEMLAB_ENOMEM;
-	if (!oc->memcg && cur && m->oom_kill_allocating_task && !oom_unkillable_task(cur) &&
-	    cur->oom_score_adj != OOM_SCORE_ADJ_MIN) {
+	/* a spawn's exec has no mm to kill it for (Linux's has its parent's copy) */
+	if (!oc->memcg && cur && !cur->in_exec && m->oom_kill_allocating_task &&
+	    !oom_unkillable_task(cur) && cur->oom_score_adj != OOM_SCORE_ADJ_MIN) {
 		oc->chosen = cur;
 		oom_kill_process(oc, "Out of memory (oom_kill_allocating_task)");
 		return 0;

@@ -247,7 +247,7 @@ static void zoneinfo_show_print(memlab_machine *m, struct strbuf *sb,
 	sb_printf(sb,
 		  "\n  node_unreclaimable:  %d"
 		  "\n  start_pfn:           %" PRIu64,
-		  m->kswapd.failures >= 16, z->zone_start_pfn);	/* pgdat: kswapd_failures >= MAX_RECLAIM_RETRIES */
+		  pgdat_all_unreclaimable(m), z->zone_start_pfn);
 	sb_printf(sb, "\n");
 }
 
@@ -267,17 +267,11 @@ static void vmstat_show(memlab_machine *m, struct strbuf *sb)
 
 /* ===================== meminfo ===================== */
 
-/* Pages to kB for this machine's page size (Linux's K(x)). */
-static uint64_t pages_kb(const memlab_machine *m, uint64_t pages)
-{
-	return pages << (m->page_shift - 10);
-}
-
 /* show_val_kb(): a 16-column label, the value in kB right-aligned in 8. */
 static void show_val_kb(memlab_machine *m, struct strbuf *sb, const char *s,
 			uint64_t num)
 {
-	sb_printf(sb, "%s%8" PRIu64 " kB\n", s, pages_kb(m, num));
+	sb_printf(sb, "%s%8" PRIu64 " kB\n", s, K(m, num));
 }
 
 /*
@@ -378,7 +372,7 @@ static void meminfo_show_vm(memlab_machine *m, struct strbuf *sb)
 /* hugetlb_report_meminfo() (mm/hugetlb.c): no hugetlb pool yet. */
 static void hugetlb_report_meminfo(memlab_machine *m, struct strbuf *sb)
 {
-	uint64_t hpage_kb = pages_kb(m, hpage_pmd_nr(m));	/* HPAGE_SIZE / 1024 */
+	uint64_t hpage_kb = K(m, hpage_pmd_nr(m));	/* HPAGE_SIZE / 1024 */
 
 	sb_printf(sb,
 		  "HugePages_Total:   %5u\n"

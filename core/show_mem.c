@@ -3,12 +3,17 @@
 ** block a global OOM report prints between its first line and the task
 ** table, and sysrq-m prints alone.  One node, as memlab has; the kernel
 ** configuration of the reference host: CONFIG_NUMA (the "Node 0 " before
-** each zone), THP, memory isolation, no CMA, no memory failure, no
-** allocation profiling, no shadow call stack.
+** each zone), THP, memory isolation, zsmalloc, no CMA, no memory failure,
+** no allocation profiling, no shadow call stack.
 **
-** Every number is memlab's own; what memlab does not have (bounce
-** buffers, secondary page tables, CMA, writeback_tmp, misc reclaimable
-** kernel memory) prints 0, as an idle kernel prints it.
+** The fields are those the mainline file has by 6.18: the node line with
+** Balloon and without writeback_tmp (NR_WRITEBACK_TEMP is gone, as the
+** host's /proc/vmstat shows), the zone line with free_highatomic and
+** zspages, "bounce" still printed as 0 though NR_BOUNCE is gone.  (The
+** 6.18 file itself was not at hand; the host has no sysrq to print it.)
+** Every number is memlab's own; what memlab does not have (secondary
+** page tables, CMA, zspages, misc reclaimable kernel memory) prints 0,
+** as an idle kernel prints it.
 */
 #include <inttypes.h>
 
@@ -17,28 +22,20 @@
 #include "vmstat.h"
 
 #define NODE_ID			0
-#define MAX_RECLAIM_RETRIES	16
-
-/* K(x): pages to kB. */
-static uint64_t K(const memlab_machine *m, uint64_t pages)
-{
-	return pages << (m->page_shift - 10);
-}
-
-/* The pages on the per-CPU lists of zone z: every CPU's, or one CPU's. */
-static uint64_t zone_pcp_pages(const memlab_machine *m, const struct zone *z, int cpu)
-{
-	uint64_t n = 0;
-
-	for (int c = 0; c < m->nr_cpus; c++)
-		if (cpu < 0 || c == cpu)
-			n += (uint64_t)per_cpu_pageset(z, c)->count;
-	return n;
-}
 
 static bool show_zone(const struct zone *z, int pos, int max_zone_idx)
 {
 	return populated_zone(z) && pos <= max_zone_idx;
+}
+
+/* The pages on every CPU's list of zone z (free_pcp). */
+static uint64_t zone_pcp_pages(const memlab_machine *m, const struct zone *z)
+{
+	uint64_t n = 0;
+
+	for (int cpu = 0; cpu < m->nr_cpus; cpu++)
+		n += (uint64_t)per_cpu_pageset(z, cpu)->count;
+	return n;
 }
 
 /* The machine-wide summary, in pages. */
@@ -49,13 +46,13 @@ static void show_global(memlab_machine *m, struct strbuf *sb, int max_zone_idx)
 
 	for (int i = 0; i < m->nr_zones; i++)
 		if (show_zone(&m->zones[i], i, max_zone_idx))
-			free_pcp += zone_pcp_pages(m, &m->zones[i], -1);
+			free_pcp += zone_pcp_pages(m, &m->zones[i]);
 	sb_printf(sb, "active_anon:%" PRIu64 " inactive_anon:%" PRIu64 " isolated_anon:%" PRIu64 "\n"
 		  " active_file:%" PRIu64 " inactive_file:%" PRIu64 " isolated_file:%" PRIu64 "\n"
 		  " unevictable:%" PRIu64 " dirty:%" PRIu64 " writeback:%" PRIu64 "\n"
 		  " slab_reclaimable:%" PRIu64 " slab_unreclaimable:%" PRIu64 "\n"
 		  " mapped:%" PRIu64 " shmem:%" PRIu64 " pagetables:%" PRIu64 "\n"
-		  " sec_pagetables:%" PRIu64 " bounce:%d\n"
+		  " sec_pagetables:%" PRIu64 " bounce:0\n"	/* NR_BOUNCE is gone: 0UL */
 		  " kernel_misc_reclaimable:%" PRIu64 "\n"
 		  " free:%" PRIu64 " free_pcp:%" PRIu64 " free_cma:%" PRIu64 "\n",
 		  v[NR_ACTIVE_ANON], v[NR_INACTIVE_ANON], v[NR_ISOLATED_ANON],
@@ -63,7 +60,7 @@ static void show_global(memlab_machine *m, struct strbuf *sb, int max_zone_idx)
 		  v[NR_UNEVICTABLE], v[NR_DIRTY], v[NR_WRITEBACK],
 		  v[NR_SLAB_RECLAIMABLE], v[NR_SLAB_UNRECLAIMABLE],
 		  v[NR_MAPPED], v[NR_SHMEM], v[NR_PAGE_TABLE_PAGES],
-		  v[NR_SEC_PAGE_TABLE_PAGES], 0, v[NR_KERNEL_MISC_RECLAIMABLE],
+		  v[NR_SEC_PAGE_TABLE_PAGES], v[NR_KERNEL_MISC_RECLAIMABLE],
 		  nr_free_pages_total(m), free_pcp, global_vmstat(m, NR_FREE_CMA));
 }
 
@@ -83,16 +80,16 @@ static void show_node_line(memlab_machine *m, struct strbuf *sb, int max_zone_id
 		  " isolated(anon):%" PRIu64 "kB isolated(file):%" PRIu64 "kB mapped:%" PRIu64 "kB"
 		  " dirty:%" PRIu64 "kB writeback:%" PRIu64 "kB shmem:%" PRIu64 "kB"
 		  " shmem_thp:%" PRIu64 "kB shmem_pmdmapped:%" PRIu64 "kB anon_thp:%" PRIu64 "kB"
-		  " writeback_tmp:%dkB kernel_stack:%" PRIu64 "kB pagetables:%" PRIu64 "kB"
-		  " sec_pagetables:%" PRIu64 "kB all_unreclaimable? %s\n",
+		  " kernel_stack:%" PRIu64 "kB pagetables:%" PRIu64 "kB sec_pagetables:%" PRIu64 "kB"
+		  " all_unreclaimable? %s Balloon:%" PRIu64 "kB\n",
 		  NODE_ID, K(m, v[NR_ACTIVE_ANON]), K(m, v[NR_INACTIVE_ANON]),
 		  K(m, v[NR_ACTIVE_FILE]), K(m, v[NR_INACTIVE_FILE]), K(m, v[NR_UNEVICTABLE]),
 		  K(m, v[NR_ISOLATED_ANON]), K(m, v[NR_ISOLATED_FILE]), K(m, v[NR_MAPPED]),
 		  K(m, v[NR_DIRTY]), K(m, v[NR_WRITEBACK]), K(m, v[NR_SHMEM]),
 		  K(m, v[NR_SHMEM_HUGEPAGES] * thp), K(m, v[NR_SHMEM_PMDMAPPED] * thp),
-		  K(m, v[NR_ANON_TRANSPARENT_HUGEPAGES] * thp), 0, v[NR_KERNEL_STACK],
+		  K(m, v[NR_ANON_TRANSPARENT_HUGEPAGES] * thp), v[NR_KERNEL_STACK],
 		  K(m, v[NR_PAGE_TABLE_PAGES]), K(m, v[NR_SEC_PAGE_TABLE_PAGES]),
-		  m->kswapd.failures >= MAX_RECLAIM_RETRIES ? "yes" : "no");
+		  pgdat_all_unreclaimable(m) ? "yes" : "no", K(m, v[NR_BALLOON_PAGES]));
 }
 
 /* A zone's watermarks, LRU lists and per-CPU pages, then its lowmem_reserve[]. */
@@ -100,22 +97,25 @@ static void show_zone_line(memlab_machine *m, struct strbuf *sb, const struct zo
 {
 	sb_printf(sb, "Node %d %s free:%" PRIu64 "kB boost:%" PRIu64 "kB min:%" PRIu64 "kB"
 		  " low:%" PRIu64 "kB high:%" PRIu64 "kB reserved_highatomic:%" PRIu64 "KB"
-		  " active_anon:%" PRIu64 "kB inactive_anon:%" PRIu64 "kB active_file:%" PRIu64 "kB"
-		  " inactive_file:%" PRIu64 "kB unevictable:%" PRIu64 "kB writepending:%" PRIu64 "kB"
-		  " present:%" PRIu64 "kB managed:%" PRIu64 "kB mlocked:%" PRIu64 "kB bounce:%dkB"
+		  " free_highatomic:%" PRIu64 "KB active_anon:%" PRIu64 "kB"
+		  " inactive_anon:%" PRIu64 "kB active_file:%" PRIu64 "kB inactive_file:%" PRIu64 "kB"
+		  " unevictable:%" PRIu64 "kB writepending:%" PRIu64 "kB zspages:%" PRIu64 "kB"
+		  " present:%" PRIu64 "kB managed:%" PRIu64 "kB mlocked:%" PRIu64 "kB bounce:0kB"
 		  " free_pcp:%" PRIu64 "kB local_pcp:%" PRIu64 "kB free_cma:%" PRIu64 "kB\n",
 		  NODE_ID, z->name, K(m, z->nr_free_pages), K(m, z->watermark_boost),
 		  K(m, wmark_pages(z, WMARK_MIN)), K(m, wmark_pages(z, WMARK_LOW)),
 		  K(m, wmark_pages(z, WMARK_HIGH)), K(m, z->nr_reserved_highatomic),
+		  K(m, z->nr_free_highatomic),
 		  K(m, zone_page_state(m, z, NR_ZONE_ACTIVE_ANON)),
 		  K(m, zone_page_state(m, z, NR_ZONE_INACTIVE_ANON)),
 		  K(m, zone_page_state(m, z, NR_ZONE_ACTIVE_FILE)),
 		  K(m, zone_page_state(m, z, NR_ZONE_INACTIVE_FILE)),
 		  K(m, zone_page_state(m, z, NR_ZONE_UNEVICTABLE)),
 		  K(m, zone_page_state(m, z, NR_ZONE_WRITE_PENDING)),
+		  K(m, zone_page_state(m, z, NR_ZSPAGES)),
 		  K(m, z->present_pages), K(m, z->managed_pages),
-		  K(m, zone_page_state(m, z, NR_MLOCK)), 0,
-		  K(m, zone_pcp_pages(m, z, -1)), K(m, zone_pcp_pages(m, z, smp_processor_id(m))),
+		  K(m, zone_page_state(m, z, NR_MLOCK)), K(m, zone_pcp_pages(m, z)),
+		  K(m, (uint64_t)per_cpu_pageset(z, smp_processor_id(m))->count),
 		  K(m, zone_page_state(m, z, NR_FREE_CMA)));
 	sb_printf(sb, "lowmem_reserve[]:");
 	for (int i = 0; i < m->nr_zones; i++)	/* MAX_NR_ZONES: zoneinfo's protection count */

@@ -471,7 +471,7 @@ int slab_init(memlab_machine *m)
 		unsigned size = d->size;
 
 		if (kc == KC_TASK_STRUCT) {	/* arch_task_struct_size, the FPU state whitelisted */
-			size = TASK_STRUCT_FIXED + m->xstate_size;
+			size = TASK_STRUCT_FIXED + (m->xstate_size ? m->xstate_size : XSTATE_DEFAULT);
 			args.usersize = m->xstate_size;
 		}
 		err = kmem_cache_create(m, d->name, size, &args, d->flags,

@@ -761,10 +761,12 @@ int memlab_spawn(memlab_machine *m, const struct memlab_spawn_args *a, memlab_ta
 		return err;
 	}
 	t->cpu = tlb_pick_cpu(m);	/* not yet running: its first access loads its mm */
+	t->pid = t->tgid = m->next_pid++;	/* the fork's: a failed exec uses one up */
+	t->in_exec = true;
 	prev = task_enter(t);
 	err = exec_image(t, a, x);
+	t->in_exec = false;
 	if (!err) {
-		t->pid = t->tgid = m->next_pid++;
 		t->next = m->tasks;
 		m->tasks = t;
 	}

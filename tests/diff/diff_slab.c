@@ -95,6 +95,9 @@ static uint32_t host_xstate_size(void)
 	own = (long)info.object_size - (long)mi.xstate_size;
 	if (host > own)
 		size = (uint32_t)(host - own);
+	else
+		printf("task_struct: the host's %ld bytes leave no FPU state beside memlab's "
+		       "%ld of its own: the default xstate_size\n", host, own);
 	memlab_destroy(m);
 	return size;
 }
@@ -293,8 +296,11 @@ int main(int argc, char **argv)
 	cfg.ram = 256ull << 20;
 	cfg.cpus = present_cpus();
 	cfg.xstate_size = host_xstate_size();
-	if (memlab_create(&cfg, &m))
+	if (memlab_create(&cfg, &m)) {
+		printf("diff_slab: no machine with xstate_size %u (the host's task_struct)\n",
+		       cfg.xstate_size);
 		return 1;
+	}
 	c.m = m;
 	c.cpus = cfg.cpus;
 	/* memlab's own caches of the kernel objects it keeps, as the host has them */

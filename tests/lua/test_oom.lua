@@ -219,6 +219,35 @@ function TestOom:test_oom_kill_allocating_task()
                        .. hog.pid .. " (hog)")
 end
 
+-- A spawn's exec that runs the machine out: oom_kill_allocating_task has no
+-- mm of the new task's to kill for (Linux's exec still has its parent's),
+-- so the OOM killer chooses as always; with nothing killable the spawn
+-- fails whole, and its pid is used up as a fork's would be.
+function TestOom:test_spawn_out_of_memory_with_oom_kill_allocating_task()
+  local m = self.m
+  -- two tasks gone leave the fork what it needs: slab objects and cached
+  -- stacks; the exec's PGD is the first page it must have
+  local w1, w2 = m:spawn{ name = "w1" }, m:spawn{ name = "w2" }
+  local hog = m:spawn{ name = "hog", root = true }
+  w1:exit(); w2:exit()
+  hog:oom_score_adj(-1000)
+  local _, err = write_pages(hog, 16384)
+  lu.assertEquals(err, "ENOMEM")
+  m:sysctl{ oom_kill_allocating_task = 1 }
+  m:dmesg(true)
+  local tasks = #m:tasks()
+  local next_pid = hog.pid + 1
+  local p, e = m:spawn{ name = "p" }
+  lu.assertEquals({ p, e }, { nil, "ENOMEM" })
+  lu.assertStrContains(m:dmesg(), "p invoked oom-killer")
+  lu.assertStrContains(m:dmesg(), "Out of memory and no killable processes...")
+  lu.assertEquals(#m:tasks(), tasks)
+  lu.assertTrue(alive(hog))
+  lu.assertTrue(m:check())
+  assert(hog:exit() or true)
+  lu.assertTrue(m:spawn{ name = "q" }.pid > next_pid)
+end
+
 -- /proc/PID/oom_score: (1000 + badness * 1000 / totalpages) * 2 / 3.
 function TestOom:test_oom_score()
   local m = self.m
@@ -256,7 +285,7 @@ function TestOom:test_report_text()
   lu.assertEquals(lines[2], "Mem-Info:")
   lu.assertStrMatches(lines[3], "active_anon:%d+ inactive_anon:%d+ isolated_anon:0")
   lu.assertStrMatches(lines[10], " free:%d+ free_pcp:%d+ free_cma:0")
-  lu.assertStrMatches(lines[11], "Node 0 active_anon:%d+kB .* all_unreclaimable%? %a+")
+  lu.assertStrMatches(lines[11], "Node 0 active_anon:%d+kB .* all_unreclaimable%? %a+ Balloon:0kB")
   lu.assertStrMatches(lines[12], "Node 0 DMA free:%d+kB boost:%d+kB min:%d+kB .*")
   lu.assertStrMatches(lines[14], "Node 0 DMA32 free:%d+kB .*")
   lu.assertStrMatches(lines[16], "Node 0 DMA: .* = %d+kB")

@@ -58,13 +58,14 @@ function test_lines_follow_the_kernels_order()
   lu.assertStrMatches(l[10], "Node 0 active_anon:%d+kB inactive_anon:%d+kB active_file:%d+kB "
     .. "inactive_file:%d+kB unevictable:%d+kB isolated%(anon%):%d+kB isolated%(file%):%d+kB "
     .. "mapped:%d+kB dirty:%d+kB writeback:%d+kB shmem:%d+kB shmem_thp:%d+kB "
-    .. "shmem_pmdmapped:%d+kB anon_thp:%d+kB writeback_tmp:0kB kernel_stack:%d+kB "
-    .. "pagetables:%d+kB sec_pagetables:0kB all_unreclaimable%? no")
+    .. "shmem_pmdmapped:%d+kB anon_thp:%d+kB kernel_stack:%d+kB "
+    .. "pagetables:%d+kB sec_pagetables:0kB all_unreclaimable%? no Balloon:0kB")
   -- 128 MiB: DMA and DMA32 populated, each a line and its lowmem_reserve[]
   lu.assertStrMatches(l[11], "Node 0 DMA free:%d+kB boost:%d+kB min:%d+kB low:%d+kB high:%d+kB "
-    .. "reserved_highatomic:%d+KB active_anon:%d+kB inactive_anon:%d+kB active_file:%d+kB "
-    .. "inactive_file:%d+kB unevictable:%d+kB writepending:%d+kB present:%d+kB managed:%d+kB "
-    .. "mlocked:%d+kB bounce:0kB free_pcp:%d+kB local_pcp:%d+kB free_cma:0kB")
+    .. "reserved_highatomic:%d+KB free_highatomic:%d+KB active_anon:%d+kB inactive_anon:%d+kB "
+    .. "active_file:%d+kB inactive_file:%d+kB unevictable:%d+kB writepending:%d+kB "
+    .. "zspages:0kB present:%d+kB managed:%d+kB mlocked:%d+kB bounce:0kB free_pcp:%d+kB "
+    .. "local_pcp:%d+kB free_cma:0kB")
   lu.assertStrMatches(l[12], "lowmem_reserve%[%]: %d+ %d+ %d+ %d+ %d+")
   lu.assertStrMatches(l[13], "Node 0 DMA32 free:.*")
   lu.assertStrMatches(l[15], "Node 0 DMA: 0?[%d]+%*4kB .* %d+%*4096kB .*= %d+kB")
@@ -163,18 +164,27 @@ function test_zones_are_the_zones()
   lu.assertEquals(tonumber(text:match("\n(%d+) pages reserved")), reserved)
 end
 
--- A THP counts in anon_thp; the CPU's lists in free_pcp and local_pcp.
+-- A THP counts in anon_thp; every CPU's list in free_pcp, the current
+-- CPU's (0 outside a task's call) in local_pcp.
 function test_thp_and_pcp()
-  local m = memlab.new{ ram = "128M", seed = 1 }
+  local m = memlab.new{ ram = "128M", seed = 1, cpus = 2 }
   m:thp{ enabled = "always" }
   local p = m:spawn{ name = "p" }
+  p:run_on(1)
   local a = assert(p:mmap(nil, 4 << 20, "rw", "private|anonymous"))
   assert(p:touch(a, 4 << 20, "w"))
+  local b = assert(p:mmap(nil, 64 * PAGE, "rw", "private|anonymous"))
+  assert(p:touch(b, 64 * PAGE, "w"))
+  assert(p:munmap(b, 64 * PAGE))                       -- back to CPU 1's lists
   local text = m:show_mem()
   local n = fields(text:match("\n(Node 0 active_anon[^\n]*)"))
+  lu.assertTrue(n.anon_thp >= 2048, n.anon_thp)
   lu.assertEquals(n.anon_thp, meminfo(m).AnonHugePages)
+  local zi = m:zones()[2]
   local z = fields(text:match("\n(Node 0 DMA32 free[^\n]*)"))
-  lu.assertEquals(z.local_pcp, m:zones()[2].pagesets[1].count * 4)
+  lu.assertTrue(zi.pagesets[2].count > 0)
+  lu.assertEquals(z.free_pcp, (zi.pagesets[1].count + zi.pagesets[2].count) * 4)
+  lu.assertEquals(z.local_pcp, zi.pagesets[1].count * 4)
 end
 
 -- The hstates, from the largest down, as each architecture registers them.

@@ -552,7 +552,9 @@ function test_task_struct_holds_the_fpu_state()
   local p = small:spawn{ name = "p" }
   p:exit()
   lu.assertTrue(small:check())
-  lu.assertNil(memlab.new{ arch = "arm64", ram = "64M" }:info().xstate_size)
+  local arm = memlab.new{ arch = "arm64", ram = "64M" }
+  lu.assertNil(arm:info().xstate_size)
+  lu.assertEquals(arm:slab_cache("task_struct"):info().object_size, 5888)
 end
 
 function test_slabinfo_estimates_a_long_partial_list()

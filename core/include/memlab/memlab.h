@@ -223,7 +223,7 @@ struct memlab_machine_info {
 	int nr_cpus;
 	int dead;	/* a kernel BUG (a corrupted list found) stopped it: changes fail with EIO */
 	int memory_recursiveprot;	/* cgroup2's mount option (memlab_config) */
-	uint32_t xstate_size;		/* the FPU state a task_struct holds (memlab_config) */
+	uint32_t xstate_size;		/* the FPU state a task_struct holds (memlab_config); arm64: 0 */
 };
 MEMLAB_API void (memlab_machine_info) (const memlab_machine *m,
 				       struct memlab_machine_info *info);
