@@ -274,7 +274,7 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 }
 
 /* One VMA of the parent, copied into the child (and its entries, as needed). */
-static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area_struct *mpnt)
+static int dup_vma(memlab_task *child, memlab_task *parent, struct vm_area_struct *mpnt)
 {
 	struct mm_struct *mm = child->mm;
 	struct vm_area_struct *tmp;
@@ -302,6 +302,7 @@ static int dup_vma(memlab_task *child, memlab_task *parent, const struct vm_area
 		tmp->anon_vma = NULL;	/* the child starts empty, without one */
 	else
 		err = anon_vma_fork(tmp, mpnt);
+	vma_link_file_after(tmp, mpnt);	/* dup_mmap's vma_interval_tree_insert_after() */
 	vma_link(mm, tmp);	/* linked first: a failure below is undone by exit_mmap */
 	if (err)
 		return err;
@@ -389,9 +390,7 @@ static int kernel_clone(memlab_task *parent, uint64_t clone_flags, memlab_task *
 	switch_to_task(parent);
 	if (!(child = task_dup(parent)))
 		return -MEMLAB_ENOMEM;
-	m->forking = child;		/* rmap_walk() sees its entries as they are copied */
 	err = copy_mm(clone_flags, child, parent);
-	m->forking = NULL;
 	if (!err && parent->oom_victim)	/* fatal_signal_pending(current) */
 		err = -MEMLAB_EINTR;
 	if (err) {

@@ -330,7 +330,6 @@ struct memlab_machine {
 
 	/* address spaces (mm.h) */
 	struct memlab_task *tasks;	/* live tasks, newest first */
-	struct memlab_task *forking;	/* a fork's child while dup_mmap copies its mm */
 	int next_pid;
 	struct memlab_file *files;
 	struct vm_area_struct *vma_free;	/* freed VMAs kept for reuse (vma.c), linked by vm_next */

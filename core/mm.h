@@ -78,26 +78,6 @@ struct address_space {
 	uint64_t nrpages;
 };
 
-/* A simulated regular file (an inode with one name). */
-struct memlab_file {
-	memlab_machine *m;
-	char path[128];
-	uint64_t size;
-	uint64_t ino;
-	unsigned dev_major, dev_minor;
-	bool writable;			/* opened O_RDWR (FMODE_WRITE) */
-	bool deleted;			/* shown with " (deleted)" */
-	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
-	unsigned huge_shift;		/* hugetlbfs: log2 of its huge page size; 0 otherwise */
-	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
-	int refcount;			/* the machine's list + every VMA mapping it */
-	struct address_space i_pages;	/* its page cache */
-	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
-	uint64_t ra_prev_pos;		/* file->f_ra.prev_pos: where the last read ended (0: none yet) */
-	struct address_space shadows;	/* index -> the workingset shadow of a reclaimed page */
-	struct memlab_file *next;	/* the machine's files */
-};
-
 /* A doubly linked list, as include/linux/list.h's (the part memlab uses). */
 struct list_head {
 	struct list_head *next, *prev;
@@ -141,6 +121,35 @@ static inline bool list_empty(const struct list_head *head)
 {
 	return head->next == head;
 }
+
+static inline void list_del_init(struct list_head *entry)
+{
+	entry->next->prev = entry->prev;
+	entry->prev->next = entry->next;
+	INIT_LIST_HEAD(entry);
+}
+
+/* A simulated regular file (an inode with one name). */
+struct memlab_file {
+	memlab_machine *m;
+	char path[128];
+	uint64_t size;
+	uint64_t ino;
+	unsigned dev_major, dev_minor;
+	bool writable;			/* opened O_RDWR (FMODE_WRITE) */
+	bool deleted;			/* shown with " (deleted)" */
+	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
+	unsigned huge_shift;		/* hugetlbfs: log2 of its huge page size; 0 otherwise */
+	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
+	int refcount;			/* the machine's list + every VMA mapping it */
+	struct address_space i_pages;	/* its page cache */
+	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
+	uint64_t ra_prev_pos;		/* file->f_ra.prev_pos: where the last read ended (0: none yet) */
+	struct address_space shadows;	/* index -> the workingset shadow of a reclaimed page */
+	struct list_head i_mmap;	/* the VMAs mapping it, by vm_pgoff (vma.c) */
+	struct memlab_file *next;	/* the machine's files */
+};
+
 
 static inline bool list_is_singular(const struct list_head *head)
 {
@@ -214,6 +223,7 @@ struct vm_area_struct {
 	struct memlab_file *vm_file;
 	struct anon_vma *anon_vma;	/* where its new anonymous pages go */
 	struct list_head anon_vma_chain;	/* its anon_vma_chains, newest first */
+	struct list_head shared;	/* on its file's i_mmap (empty: on none) */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
 	uint64_t special_pages;		/* a special mapping's size when installed */
 	/* from vm_area_alloc() to vm_area_free(): never copied with the rest */
@@ -420,8 +430,10 @@ static inline void vm_area_init_from(const struct vm_area_struct *src,
 	*dest = *src;
 	dest->slab_obj = obj;
 	INIT_LIST_HEAD(&dest->anon_vma_chain);	/* anon_vma_clone() links it */
+	INIT_LIST_HEAD(&dest->shared);		/* linking it links it to the file */
 }
 void vma_link(struct mm_struct *mm, struct vm_area_struct *vma);
+void vma_link_file_after(struct vm_area_struct *vma, struct vm_area_struct *orig);
 void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area_struct *prev);
 struct vm_area_struct *vma_prev_or_last(struct mm_struct *mm, struct vm_area_struct *next);
 void vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma);

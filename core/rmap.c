@@ -10,8 +10,8 @@
 ** anon_vma_chain to that anon_vma may map it at vma_address(page->index);
 ** the walk follows the anon_vma's chains (a list, in the order they were
 ** linked, where Linux keeps an interval tree by offset).  A file page
-** through its file: every VMA of the file whose range covers page->index;
-** memlab scans the tasks' VMAs for those instead of keeping i_mmap.
+** through its file: every VMA on the file's i_mmap whose range covers
+** page->index, in Linux's order (vma.c keeps the list).
 */
 #include <stdio.h>
 #include <stdlib.h>
@@ -257,18 +257,26 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 	return w.nr_levels && pt_prot_maps(&w.prot) && !w.prot.special && w.pfn == pfn;
 }
 
-/* fn for each entry of t's mm mapping pfn; false when fn said stop. */
-static bool rmap_walk_mm(memlab_task *t, const struct page *page, uint64_t pfn, rmap_fn fn,
-			 void *ud)
+/*
+** rmap_walk_file(): the VMAs on the file's i_mmap whose range covers the
+** page's offset, in the tree's order (by vm_pgoff, then as inserted),
+** each in the task that stands for its mm.  A fork's child is among them
+** from the moment dup_mmap links its copy.
+*/
+static void rmap_walk_file(const struct page *page, uint64_t pfn, rmap_fn fn, void *ud)
 {
-	for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
+	const struct memlab_file *f = (const struct memlab_file *)page->mapping;
+
+	for (const struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next) {
+		struct vm_area_struct *v = list_entry(l, struct vm_area_struct, shared);
 		uint64_t addr;
 
-		if (vma_may_map(v, page) && (addr = vma_address(v, page)) != 1 &&
-		    pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
-			return false;
+		if (v->vm_pgoff > page->index)
+			return;		/* none after it starts low enough */
+		if ((addr = vma_address(v, page)) != 1 && pte_maps(v->vm_mm->owner, addr, pfn) &&
+		    !fn(v->vm_mm->owner, v, addr, ud))
+			return;
 	}
-	return true;
 }
 
 /*
@@ -298,29 +306,23 @@ static void rmap_walk_anon(memlab_machine *m, const struct page *page, uint64_t 
 ** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
 ** the frame (not the zero page), without allocating, until fn returns
 ** false.  fn may change the entry it is given.  A fork's child is seen
-** while dup_mmap copies it (m->forking): its VMAs joined the anon_vmas
-** (anon_vma_fork) before its entries were copied, and reclaim the copy's
-** page tables cause must reach them.
+** while dup_mmap copies it: its VMAs joined the anon_vmas (anon_vma_fork)
+** and the files' i_mmap before its entries were copied, and reclaim the
+** copy's page tables cause must reach them.
 */
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
 	const struct page *page;
-	memlab_task *t;
 
 	if (pfn >= m->nr_frames)
 		return;
 	page = pfn_to_page(m, pfn);
 	if (!page->mapping || page->mapcount <= 0)
 		return;
-	if (page_anon(page)) {
+	if (page_anon(page))
 		rmap_walk_anon(m, page, pfn, fn, ud);
-		return;
-	}
-	for_each_mm_task(m, t)
-		if (!rmap_walk_mm(t, page, pfn, fn, ud))
-			return;
-	if (m->forking && m->forking->mm && m->forking->mm->owner == m->forking)
-		rmap_walk_mm(m->forking, page, pfn, fn, ud);	/* not a CLONE_VM child's */
+	else
+		rmap_walk_file(page, pfn, fn, ud);
 }
 
 /* The anon_vma of that id that some VMA is linked to, or NULL. */

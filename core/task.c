@@ -145,6 +145,7 @@ struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t siz
 	f->size = size;
 	f->ino = m->next_ino++;
 	f->refcount = 1;
+	INIT_LIST_HEAD(&f->i_mmap);
 	return f;
 }
 

@@ -77,6 +77,7 @@ struct vm_area_struct *vm_area_alloc(struct mm_struct *mm)
 	if (vma) {
 		*vma = (struct vm_area_struct){ .vm_mm = mm, .slab_obj = vma->slab_obj };
 		INIT_LIST_HEAD(&vma->anon_vma_chain);
+		INIT_LIST_HEAD(&vma->shared);
 	}
 	return vma;
 }
@@ -146,6 +147,42 @@ void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
 	vma->vm_file = file;
 }
 
+/* ===================== the file's i_mmap ===================== */
+
+/*
+** A file's i_mmap holds the VMAs mapping it in the order Linux's
+** vma_interval_tree walks them: by vm_pgoff, an insert going after the
+** equal ones (right of an equal key).  A list where Linux keeps an
+** augmented tree: the same order, found linearly.  As Linux's
+** vma_prepare() and vma_complete() do, a VMA whose range or offset moves
+** is taken out and put back (after its equals again), and a split's new
+** VMA goes in before the old one is put back.
+*/
+static void vma_link_file(struct vm_area_struct *vma)
+{
+	struct list_head *head = &vma->vm_file->i_mmap, *pos = head->prev;
+
+	while (pos != head && list_entry(pos, struct vm_area_struct, shared)->vm_pgoff > vma->vm_pgoff)
+		pos = pos->prev;
+	list_add(&vma->shared, pos);
+}
+
+/* vma_interval_tree_insert_after(): a fork's copy, right after the parent's VMA. */
+void vma_link_file_after(struct vm_area_struct *vma, struct vm_area_struct *orig)
+{
+	if (vma->vm_file && !list_empty(&orig->shared))
+		list_add(&vma->shared, &orig->shared);
+}
+
+/* Its range or offset moved: to its place again, after its equals. */
+static void vma_relink_file(struct vm_area_struct *vma)
+{
+	if (list_empty(&vma->shared))
+		return;
+	list_del_init(&vma->shared);
+	vma_link_file(vma);
+}
+
 /*
 ** __vma_link(): insert vma, which overlaps nothing, right after prev (NULL:
 ** first) in the list and the tree (Linux 4.x __vma_link_list +
@@ -167,6 +204,8 @@ void __vma_link(struct mm_struct *mm, struct vm_area_struct *vma, struct vm_area
 	vma_tree_insert(mm, vma);
 	vma_next_gap_update(mm, vma);
 	mm->map_count++;
+	if (vma->vm_file && list_empty(&vma->shared))	/* __vma_link_file() */
+		vma_link_file(vma);
 }
 
 /* The VMA before the first VMA next (or before none: the last VMA). */
@@ -202,6 +241,8 @@ static void __vma_unlink(struct mm_struct *mm, struct vm_area_struct *vma)
 	vma->vm_next = vma->vm_prev = NULL;
 	mm->vmacache_seqnum++;
 	mm->map_count--;
+	if (!list_empty(&vma->shared))		/* __remove_shared_vm_struct() */
+		list_del_init(&vma->shared);
 }
 
 /* vma_unlink(): out of the tree and the list; the gap it leaves is updated. */
@@ -228,6 +269,7 @@ void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 
 	if (start == vma->vm_start && !end_moved) {
 		vma->vm_pgoff = pgoff;
+		vma_relink_file(vma);
 		return;
 	}
 	vma->vm_start = start;
@@ -236,6 +278,7 @@ void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 	vma_tree_update(vma);
 	if (end_moved)
 		vma_next_gap_update(mm, vma);
+	vma_relink_file(vma);
 }
 
 /*
@@ -258,6 +301,8 @@ static void vma_shift_boundary(struct vm_area_struct *lo, struct vm_area_struct 
 	hi->vm_start = addr;
 	vma_tree_update(lo);
 	vma_tree_update(hi);
+	vma_relink_file(hi);
+	vma_relink_file(lo);
 }
 
 /* ===================== lookup: the vmacache and the tree ===================== */
@@ -476,6 +521,7 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		vma_tree_update(vma);
 	}
 	__vma_link(mm, new, new_below ? vma->vm_prev : vma);
+	vma_relink_file(vma);
 	return 0;
 }
 
@@ -810,9 +856,46 @@ static void check_special(struct mm_check *c, const struct vm_area_struct *vma)
 }
 
 /*
+** A file VMA is on its file's i_mmap, between neighbours that map the
+** same file, are live in their own mms and keep the list's order.
+*/
+static void check_i_mmap(struct mm_check *c, const struct vm_area_struct *vma)
+{
+	const struct list_head *head, *l;
+
+	if (!vma->vm_file) {
+		if (!list_empty(&vma->shared))
+			mm_violation(c, "VMA %#llx maps no file but is on an i_mmap",
+				     (unsigned long long)vma->vm_start);
+		return;
+	}
+	head = &vma->vm_file->i_mmap;
+	if (list_empty(&vma->shared)) {
+		mm_violation(c, "VMA %#llx is not on its file's i_mmap",
+			     (unsigned long long)vma->vm_start);
+		return;
+	}
+	for (int side = 0; side < 2; side++) {
+		const struct vm_area_struct *n;
+
+		l = side ? vma->shared.next : vma->shared.prev;
+		if (l == head)
+			continue;
+		n = list_entry(l, const struct vm_area_struct, shared);
+		if (n->vm_file != vma->vm_file || vma_tree_find(&n->vm_mm->mm_mt, n->vm_start) != n)
+			mm_violation(c, "VMA %#llx: a neighbour on its file's i_mmap is no live VMA of it",
+				     (unsigned long long)vma->vm_start);
+		else if (side ? n->vm_pgoff < vma->vm_pgoff : n->vm_pgoff > vma->vm_pgoff)
+			mm_violation(c, "VMA %#llx: its file's i_mmap is out of vm_pgoff order",
+				     (unsigned long long)vma->vm_start);
+	}
+}
+
+/*
 ** mm_validate(): Linux's validate_mm() and more -- the tree and the list
 ** agree, VMAs are sorted, page-aligned, non-overlapping and inside the
-** user address space, special mappings are whole, map_count and
+** user address space, file VMAs are in order on their files' i_mmap,
+** special mappings are whole, map_count and
 ** highest_vm_end are right, the counters equal the sum over the VMAs,
 ** and the break is sane.  Returns the violations found.
 */
@@ -847,6 +930,7 @@ int mm_validate(struct mm_struct *mm, memlab_violation_fn fn, void *ud, const ch
 				     (unsigned long long)vma->vm_start);
 		check_special(&c, vma);
 		check_locked(&c, vma);
+		check_i_mmap(&c, vma);
 		end = vma->vm_end;
 		total += np;
 		exec += is_exec_mapping(vma->vm_flags) ? np : 0;

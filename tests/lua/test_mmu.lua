@@ -817,6 +817,37 @@ function TestFile:test_shmem()
   lu.assertTrue(m:check())
 end
 
+-- A file page's reverse map follows the file's i_mmap, in Linux's
+-- vma_interval_tree order: by vm_pgoff, then as inserted -- a fork's copy
+-- right after its parent's VMA, a VMA whose range moved (a split) after
+-- its equals again.
+function TestFile:test_rmap_follows_i_mmap()
+  local m, p = self.m, self.p
+  local f = assert(m:file{ path = "/data/shared", size = 8 * PAGE, writable = true })
+  map(p, 0, 4, "rw", "shared", f)
+  assert(p:touch(A(0), 4 * PAGE, "r"))
+  local c1, c2 = assert(p:fork()), assert(p:fork())
+  assert(c1:touch(A(0), 2 * PAGE, "r"))
+  assert(c2:touch(A(0), 2 * PAGE, "r"))
+  local q = m:spawn{ aslr = false }
+  map(q, 8, 2, "r", "shared", f, 1)                  -- file pages 1 and 2, at A(8)
+  assert(q:touch(A(8), PAGE, "r"))
+  local function pids(pfn)
+    local t = {}
+    for _, e in ipairs(m:rmap(pfn)) do t[#t + 1] = e.pid end
+    return t
+  end
+  local pfn0, pfn1 = p:translate(A(0)).pfn, p:translate(A(1)).pfn
+  lu.assertEquals(pids(pfn0), { p.pid, c2.pid, c1.pid })
+  lu.assertEquals(pids(pfn1), { p.pid, c2.pid, c1.pid, q.pid })   -- q's VMA starts at offset 1
+  lu.assertEquals(m:rmap(pfn1)[4], { pid = q.pid, addr = A(8) })
+  assert(p:mprotect(A(2), PAGE, "r"))               -- p's VMA split: put back after c2's, c1's
+  lu.assertEquals(pids(pfn0), { c2.pid, c1.pid, p.pid })
+  assert(c2:munmap(A(0), 4 * PAGE))
+  lu.assertEquals(pids(pfn1), { c1.pid, p.pid, q.pid })
+  lu.assertTrue(m:check())
+end
+
 -- ===================================================================
 -- smaps, status, rmap, check
 -- ===================================================================
