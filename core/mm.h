@@ -570,6 +570,7 @@ void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);
 int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src);
 /* ---- rmap.c ---- */
 int anon_vma_prepare(struct vm_area_struct *vma);
+void anon_vma_relink(struct vm_area_struct *vma);
 int anon_vma_clone(struct vm_area_struct *dst, const struct vm_area_struct *src);
 int anon_vma_fork(struct vm_area_struct *vma, const struct vm_area_struct *pvma);
 void unlink_anon_vmas(struct vm_area_struct *vma);

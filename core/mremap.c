@@ -197,14 +197,14 @@ static struct vm_area_struct *copy_vma(memlab_task *t, struct vm_area_struct *vm
 	vm_area_init_from(vma, new_vma);	/* vm_area_dup() */
 	new_vma->vm_leaf = NULL;
 	new_vma->vm_file = NULL;
-	if (anon_vma_clone(new_vma, vma)) {
+	new_vma->vm_start = addr;
+	new_vma->vm_end = addr + len;
+	new_vma->vm_pgoff = pgoff;
+	if (anon_vma_clone(new_vma, vma)) {	/* its chains go in by the new offset */
 		vm_area_free(new_vma);
 		return NULL;
 	}
 	vma_set_file(new_vma, vma->vm_file);
-	new_vma->vm_start = addr;
-	new_vma->vm_end = addr + len;
-	new_vma->vm_pgoff = pgoff;
 	vma_link(mm, new_vma);
 	return new_vma;
 }

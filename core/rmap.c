@@ -8,8 +8,8 @@
 **
 ** An anonymous page is found through its anon_vma: every VMA with an
 ** anon_vma_chain to that anon_vma may map it at vma_address(page->index);
-** the walk follows the anon_vma's chains (a list, in the order they were
-** linked, where Linux keeps an interval tree by offset).  A file page
+** the walk follows the anon_vma's chains (a list in the order of Linux's
+** interval tree: by the VMA's offset, then as linked).  A file page
 ** through its file: every VMA on the file's i_mmap whose range covers
 ** page->index, in Linux's order (vma.c keeps the list).
 */
@@ -66,13 +66,43 @@ static void anon_vma_chain_free(memlab_machine *m, struct anon_vma_chain *avc)
 	kernel_obj_delete(m, KC_ANON_VMA_CHAIN, avc, sizeof(*avc), avc->slab_obj);
 }
 
+/*
+** anon_vma_interval_tree_insert(): the chain goes on its anon_vma's list
+** by its VMA's vm_pgoff, after the equal ones -- the order Linux's
+** interval tree walks them in (a list where Linux keeps a tree).
+*/
+static void avc_insert(struct anon_vma_chain *avc)
+{
+	struct list_head *head = &avc->anon_vma->head, *pos = head->prev;
+
+	while (pos != head && list_entry(pos, struct anon_vma_chain, same_anon_vma)->vma->vm_pgoff >
+			      avc->vma->vm_pgoff)
+		pos = pos->prev;
+	list_add(&avc->same_anon_vma, pos);
+}
+
 static void anon_vma_chain_link(struct vm_area_struct *vma, struct anon_vma_chain *avc,
 				struct anon_vma *av)
 {
 	avc->vma = vma;
 	avc->anon_vma = av;
 	list_add(&avc->same_vma, &vma->anon_vma_chain);
-	list_add_tail(&avc->same_anon_vma, &av->head);
+	avc_insert(avc);
+}
+
+/*
+** anon_vma_interval_tree_pre_update_vma() and _post_update_vma(): the
+** VMA's range or offset moved, each of its chains goes back in its place,
+** after its equals.
+*/
+void anon_vma_relink(struct vm_area_struct *vma)
+{
+	for (struct list_head *l = vma->anon_vma_chain.next; l != &vma->anon_vma_chain; l = l->next) {
+		struct anon_vma_chain *avc = list_entry(l, struct anon_vma_chain, same_vma);
+
+		list_del(&avc->same_anon_vma);
+		avc_insert(avc);
+	}
 }
 
 /*
@@ -280,8 +310,8 @@ static void rmap_walk_file(const struct page *page, uint64_t pfn, rmap_fn fn, vo
 }
 
 /*
-** rmap_walk_anon(): the VMAs linked to the page's anon_vma, in the order
-** they were linked (Linux walks its interval tree by offset), each in the
+** rmap_walk_anon(): the VMAs linked to the page's anon_vma whose range
+** covers the page's offset, in the interval tree's order, each in the
 ** task that stands for its mm.  A mapped page's anon_vma lives: every VMA
 ** that maps the page is linked to it.
 */
@@ -295,8 +325,11 @@ static void rmap_walk_anon(memlab_machine *m, const struct page *page, uint64_t 
 		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
 						      same_anon_vma)->vma;
 		memlab_task *t = v->vm_mm->owner;
-		uint64_t addr = vma_address(v, page);
+		uint64_t addr;
 
+		if (v->vm_pgoff > page->index)
+			return;		/* none after it starts low enough */
+		addr = vma_address(v, page);
 		if (addr != 1 && pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
 			return;
 	}
@@ -806,7 +839,10 @@ static void check_vma_chain(struct av_census *c, memlab_task *t, const struct vm
 			     (unsigned long long)v->anon_vma->id);
 }
 
-/* The chains on the anon_vmas' lists are those on the VMAs' lists. */
+/*
+** The chains on the anon_vmas' lists are those on the VMAs' lists, each
+** list in its VMAs' vm_pgoff order.
+*/
 static void check_heads(struct av_census *c, memlab_machine *m)
 {
 	size_t nr_vma_side, vma_cap, nr = 0, cap = 0;
@@ -820,12 +856,20 @@ static void check_heads(struct av_census *c, memlab_machine *m)
 	if (vma_side && heads) {
 		for (size_t i = 0; i < c->n; i++) {
 			const struct anon_vma *av = c->avs[i];
+			uint64_t pgoff = 0;
 
 			for (const struct list_head *p = av->head.next; p != &av->head; p = p->next) {
-				heads[nr] = list_entry(p, const struct anon_vma_chain, same_anon_vma);
-				if (((const struct anon_vma_chain *)heads[nr++])->anon_vma != av)
+				const struct anon_vma_chain *avc =
+					list_entry(p, const struct anon_vma_chain, same_anon_vma);
+
+				heads[nr++] = avc;
+				if (avc->anon_vma != av)
 					ml_violation(&c->v, "anon_vma %llu: a chain on its list "
 						     "links another anon_vma", (unsigned long long)av->id);
+				else if (avc->vma->vm_pgoff < pgoff)
+					ml_violation(&c->v, "anon_vma %llu: its chains are out of "
+						     "vm_pgoff order", (unsigned long long)av->id);
+				pgoff = avc->vma->vm_pgoff;
 			}
 		}
 		qsort(heads, nr, sizeof(*heads), ml_compare_ptrs);

@@ -174,9 +174,15 @@ void vma_link_file_after(struct vm_area_struct *vma, struct vm_area_struct *orig
 		list_add(&vma->shared, &orig->shared);
 }
 
-/* Its range or offset moved: to its place again, after its equals. */
-static void vma_relink_file(struct vm_area_struct *vma)
+/*
+** Its range or offset moved: to its place again, after its equals, on
+** its file's i_mmap and on each of its anon_vmas' lists (vma_prepare()
+** and vma_complete(), or expand_downwards(), take them out and put them
+** back).
+*/
+static void vma_relink(struct vm_area_struct *vma)
 {
+	anon_vma_relink(vma);
 	if (list_empty(&vma->shared))
 		return;
 	list_del_init(&vma->shared);
@@ -269,7 +275,7 @@ void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 
 	if (start == vma->vm_start && !end_moved) {
 		vma->vm_pgoff = pgoff;
-		vma_relink_file(vma);
+		vma_relink(vma);
 		return;
 	}
 	vma->vm_start = start;
@@ -278,7 +284,7 @@ void vma_set_range(struct mm_struct *mm, struct vm_area_struct *vma,
 	vma_tree_update(vma);
 	if (end_moved)
 		vma_next_gap_update(mm, vma);
-	vma_relink_file(vma);
+	vma_relink(vma);
 }
 
 /*
@@ -301,8 +307,8 @@ static void vma_shift_boundary(struct vm_area_struct *lo, struct vm_area_struct 
 	hi->vm_start = addr;
 	vma_tree_update(lo);
 	vma_tree_update(hi);
-	vma_relink_file(hi);
-	vma_relink_file(lo);
+	vma_relink(hi);
+	vma_relink(lo);
 }
 
 /* ===================== lookup: the vmacache and the tree ===================== */
@@ -520,8 +526,9 @@ int __split_vma(struct mm_struct *mm, struct vm_area_struct *vma, uint64_t addr,
 		vma->vm_end = addr;
 		vma_tree_update(vma);
 	}
+	anon_vma_relink(new);	/* anon_vma_clone() after new's range is set, in Linux */
 	__vma_link(mm, new, new_below ? vma->vm_prev : vma);
-	vma_relink_file(vma);
+	vma_relink(vma);
 	return 0;
 }
 

@@ -131,6 +131,37 @@ function test_fork_links_the_child_to_the_parents_anon_vma()
   lu.assertTrue(m:check())
 end
 
+-- An anonymous page's reverse map walks its anon_vma's chains in the order
+-- of Linux's interval tree: by the VMA's offset, then as linked; a VMA
+-- whose range moves (a split, a stack growing down, a merge) goes after
+-- its equals again, and mremap's copy (which keeps the moved pages'
+-- offset) after its equals too.
+function test_rmap_walks_the_chains_by_offset()
+  local m <close> = machine()
+  local p = writer(m)
+  assert(p:write(BASE + 3 * PAGE, "last"))
+  local c1, c2 = assert(p:fork()), assert(p:fork())
+  local function pids(addr)
+    local t = {}
+    for _, e in ipairs(m:rmap(p:translate(addr).pfn)) do t[#t + 1] = e.pid end
+    return t
+  end
+  lu.assertEquals(pids(BASE), { p.pid, c1.pid, c2.pid })  -- linked in turn, one offset
+  assert(p:mprotect(BASE + 2 * PAGE, PAGE, "r"))         -- p's VMA split: after the others
+  lu.assertEquals(pids(BASE), { c1.pid, c2.pid, p.pid })
+  assert(c1:mprotect(BASE + PAGE, PAGE, "r"))            -- and c1's
+  lu.assertEquals(pids(BASE), { c2.pid, p.pid, c1.pid })
+  -- the last page: c1's VMA holding it starts at offset 2 (first), p's at 3
+  -- (split off by its mprotect); c2 moves it away, its copy at offset 3 too,
+  -- linked last
+  local moved = assert(c2:mremap(BASE + 3 * PAGE, PAGE, PAGE, "maymove|fixed", BASE + 64 * PAGE))
+  lu.assertEquals(moved, BASE + 64 * PAGE)
+  lu.assertEquals(m:rmap(p:translate(BASE + 3 * PAGE).pfn),
+                  { { pid = c1.pid, addr = BASE + 3 * PAGE }, { pid = p.pid, addr = BASE + 3 * PAGE },
+                    { pid = c2.pid, addr = moved } })
+  lu.assertTrue(m:check())
+end
+
 -- A process that forks and exits, generation after generation: without
 -- reuse each generation's VMA would link to every ancestor's anon_vma.
 -- The child reuses the anon_vma of its grandparent -- no VMA uses it any
