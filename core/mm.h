@@ -620,7 +620,7 @@ void hugetlb_show_meminfo_node(memlab_machine *m, struct strbuf *sb);
 
 /* ---- show_mem.c: the Mem-Info of an OOM report and sysrq-m ---- */
 void show_mem(memlab_machine *m, struct strbuf *sb, int max_zone_idx);
-void report_lines(memlab_machine *m, const char *text, size_t len);
+void show_mem_report(memlab_machine *m, uint32_t gfp);
 
 static inline bool is_file_hugepages(const struct memlab_file *file)
 {

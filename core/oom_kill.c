@@ -265,25 +265,6 @@ static bool should_dump_unreclaim_slab(const memlab_machine *m)
 }
 
 /*
-** __show_mem(SHOW_MEM_FILTER_NODES, NULL, gfp_zone(gfp_mask)): the
-** Mem-Info of the zones the allocation could use.
-*/
-static void oom_show_mem(struct oom_control *oc)
-{
-	struct strbuf sb;
-	int zone = gfp_zone(oc->m, oc->gfp_mask);
-	char *text;
-	size_t len;
-
-	sb_init(&sb, oc->m);
-	show_mem(oc->m, &sb, zone < 0 ? oc->m->nr_zones - 1 : zone);
-	if (sb_finish(&sb, &text, &len) == 0) {
-		report_lines(oc->m, text, len);
-		memlab_free_text(oc->m, text);
-	}
-}
-
-/*
 ** dump_header().  Linux prints a stack trace after the first line: memlab
 ** has no kernel stack to show.
 */
@@ -299,7 +280,7 @@ static void dump_header(struct oom_control *oc)
 	if (oc->memcg) {
 		print_oom_meminfo(oc);
 	} else {
-		oom_show_mem(oc);
+		show_mem_report(oc->m, oc->gfp_mask);
 		if (should_dump_unreclaim_slab(oc->m))
 			dump_unreclaimable_slab(oc->m);
 	}

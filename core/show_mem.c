@@ -201,7 +201,7 @@ void show_mem(memlab_machine *m, struct strbuf *sb, int max_zone_idx)
 }
 
 /* Report the text line by line, as the kernel log takes printk's lines. */
-void report_lines(memlab_machine *m, const char *text, size_t len)
+static void report_lines(memlab_machine *m, const char *text, size_t len)
 {
 	for (size_t i = 0; i < len;) {
 		size_t n = 0;
@@ -210,6 +210,26 @@ void report_lines(memlab_machine *m, const char *text, size_t len)
 			n++;
 		ml_report(m, "%.*s", (int)n, text + i);
 		i += n + 1;
+	}
+}
+
+/*
+** __show_mem(SHOW_MEM_FILTER_NODES, NULL, gfp_zone(gfp)) into the log:
+** the OOM killer's and warn_alloc()'s Mem-Info, for the zones an
+** allocation of those flags could use.
+*/
+void show_mem_report(memlab_machine *m, uint32_t gfp)
+{
+	struct strbuf sb;
+	int zone = gfp_zone(m, gfp);
+	char *text;
+	size_t len;
+
+	sb_init(&sb, m);
+	show_mem(m, &sb, zone < 0 ? m->nr_zones - 1 : zone);
+	if (sb_finish(&sb, &text, &len) == 0) {
+		report_lines(m, text, len);
+		memlab_free_text(m, text);
 	}
 }
 

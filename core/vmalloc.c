@@ -1503,9 +1503,13 @@ int memlab_vm_map_ram(memlab_machine *m, const uint64_t *pfns, uint64_t count, u
 /* ===================== allocating memory ===================== */
 
 /*
-** warn_alloc(): "<comm>: <msg>, mode:<gfp>(<names>), nodemask=(null)",
-** unless __GFP_NOWARN.  Linux adds the cpuset, a stack trace and
-** show_mem(), which memlab leaves out.
+** warn_alloc(): "<comm>: <msg>, mode:<gfp>(<names>), nodemask=(null)"
+** with the cpuset (cpuset_print_current_mems_allowed()), unless
+** __GFP_NOWARN.  Linux lets one warning through in 10 seconds and follows
+** it with a stack trace and show_mem(); memlab, without a clock to count
+** the 10 seconds by, warns for each failure, and leaves out the stack
+** (it has none) and the Mem-Info (which, each time, would bury a sweep's
+** log; a global OOM report carries it).
 */
 static void warn_alloc(memlab_machine *m, uint32_t gfp, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -1521,7 +1525,7 @@ static void warn_alloc(memlab_machine *m, uint32_t gfp, const char *fmt, ...)
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
 	memlab_gfp_format(gfp, names, sizeof(names));
-	ml_report(m, "%s: %s, mode:%#x(%s), nodemask=(null)",
+	ml_report(m, "%s: %s, mode:%#x(%s), nodemask=(null),cpuset=/,mems_allowed=0",
 		  m->current ? m->current->comm : "memlab", msg, gfp, names);
 }
 
