@@ -422,33 +422,32 @@ size_t memlab_rmap(memlab_machine *m, uint64_t pfn, struct memlab_rmap_entry *ou
 	return c.found;
 }
 
+/* page_mkclean_one() for a shared mapping (invalid_mkclean_vma() skips the rest). */
+static bool page_mkclean_one(memlab_task *t, struct vm_area_struct *v, uint64_t addr, void *ud)
+{
+	struct pt_walk w;
+
+	(void)ud;
+	if (!(v->vm_flags & VM_SHARED))
+		return true;
+	pt_walk(t->m, t->mm, addr, &w);
+	if (!w.prot.write && !w.prot.dirty)
+		return true;
+	w.prot.write = w.prot.dirty = false;
+	pt_set(t->m, t->mm, addr, w.pfn, w.prot, NULL);
+	flush_tlb_page(t, addr);	/* page_vma_mkclean_one(): ptep_clear_flush */
+	return true;
+}
+
 /*
 ** folio_mkclean(): before a file page is written back, every shared
 ** mapping's entry for it becomes clean and read-only, so that the next
 ** write through the mapping faults (do_wp_page -> wp_page_shared) and
-** dirties the page again.
+** dirties the page again; the mappings in rmap_walk()'s order.
 */
 void folio_mkclean(memlab_machine *m, uint64_t pfn)
 {
-	const struct page *page = pfn_to_page(m, pfn);
-	memlab_task *t;
-
-	for_each_mm_task(m, t) {
-		for (struct vm_area_struct *v = t->mm->mmap; v; v = v->vm_next) {
-			struct pt_walk w;
-			uint64_t addr;
-
-			if (!(v->vm_flags & VM_SHARED) || !vma_may_map(v, page) ||
-			    (addr = vma_address(v, page)) == 1 || !pte_maps(t, addr, pfn))
-				continue;
-			pt_walk(m, t->mm, addr, &w);
-			if (!w.prot.write && !w.prot.dirty)
-				continue;
-			w.prot.write = w.prot.dirty = false;
-			pt_set(m, t->mm, addr, pfn, w.prot, NULL);
-			flush_tlb_page(t, addr);	/* page_vma_mkclean_one(): ptep_clear_flush */
-		}
-	}
+	rmap_walk(m, pfn, page_mkclean_one, NULL);
 }
 
 /* ===================== the invariants ===================== */

@@ -883,6 +883,28 @@ static size_t collect_file_refs(memlab_machine *m, const void **ptrs)
 	return n;
 }
 
+static size_t i_mmap_len(const struct memlab_file *f)
+{
+	size_t n = 0;
+
+	for (const struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next)
+		n++;
+	return n;
+}
+
+/* One violation about file f: "file PATH " and the message. */
+static int file_violation(memlab_violation_fn fn, void *ud, const struct memlab_file *f,
+			  const char *fmt, long long a, long long b)
+{
+	char msg[256];
+	int k = snprintf(msg, sizeof(msg), "file %s ", f->path);
+
+	snprintf(msg + k, sizeof(msg) - (size_t)k, fmt, a, b);
+	if (fn)
+		fn(ud, msg);
+	return 1;
+}
+
 static bool on_file_list(memlab_machine *m, const struct memlab_file *f)
 {
 	for (const struct memlab_file *g = m->files; g; g = g->next)
@@ -912,16 +934,16 @@ static int check_file_refcounts(memlab_machine *m, memlab_violation_fn fn, void 
 		for (j = i; j < n && ptrs[j] == ptrs[i]; j++)
 			;
 		want = (int64_t)(j - i) + on_file_list(m, f);
-		if (f->refcount != want) {
-			char msg[128];
-
-			snprintf(msg, sizeof(msg), "a file has refcount %lld, %lld references",
-				 (long long)f->refcount, (long long)want);
-			if (fn)
-				fn(ud, msg);
-			bad++;
-		}
+		if (f->refcount != want)
+			bad += file_violation(fn, ud, f, "has refcount %lld, %lld references",
+					      (long long)f->refcount, (long long)want);
+		if (i_mmap_len(f) != j - i)	/* each VMA on it: mm_validate() */
+			bad += file_violation(fn, ud, f, "has %lld VMAs on its i_mmap, %lld map it",
+					      (long long)i_mmap_len(f), (long long)(j - i));
 	}
+	for (const struct memlab_file *f = m->files; f; f = f->next)
+		if (!list_empty(&f->i_mmap) && !bsearch(&f, ptrs, n, sizeof(*ptrs), ml_compare_ptrs))
+			bad += file_violation(fn, ud, f, "is mapped by no VMA but has an i_mmap", 0ll, 0ll);
 	ml_free(m, ptrs, (n ? n : 1) * sizeof(*ptrs));
 	return bad;
 }

@@ -307,8 +307,8 @@ static void vma_shift_boundary(struct vm_area_struct *lo, struct vm_area_struct 
 	hi->vm_start = addr;
 	vma_tree_update(lo);
 	vma_tree_update(hi);
-	vma_relink(hi);
-	vma_relink(lo);
+	vma_relink(hi);		/* vma_complete(): the adjusted neighbour, then the VMA; */
+	vma_relink(lo);		/* their offsets differ, so the order is the lists' own */
 }
 
 /* ===================== lookup: the vmacache and the tree ===================== */

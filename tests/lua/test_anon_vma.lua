@@ -162,6 +162,42 @@ function test_rmap_walks_the_chains_by_offset()
   lu.assertTrue(m:check())
 end
 
+-- A merge, a stack growing down and a break moving up move a VMA's range:
+-- its chains are put back by their offset, after their equals
+-- (vma_prepare()/vma_complete(), expand_downwards()), as a split's are.
+function test_chains_move_when_a_vma_merges_or_grows()
+  local m <close> = machine()
+  local p = writer(m)
+  local heap = p:sbrk(4 * PAGE)
+  assert(p:write(heap, "heap"))
+  local stack = vma(p, p:vmas()[#p:vmas()].start).start  -- [stack] is the last VMA
+  assert(p:write(stack + PAGE, "stack"))
+  local c = assert(p:fork())
+  local function pids(addr)
+    local t = {}
+    for _, e in ipairs(m:rmap(p:translate(addr).pfn)) do t[#t + 1] = e.pid end
+    return t
+  end
+  for _, a in ipairs{ BASE, heap, stack + PAGE } do
+    lu.assertEquals(pids(a), { p.pid, c.pid })
+  end
+  assert(p:mprotect(BASE + 2 * PAGE, PAGE, "r"))  -- split: p after c
+  assert(c:mprotect(BASE + 2 * PAGE, PAGE, "r"))  -- c after p
+  lu.assertEquals(pids(BASE), { p.pid, c.pid })
+  assert(p:mprotect(BASE + 2 * PAGE, PAGE, "rw")) -- p's three merge back into one
+  lu.assertEquals(#p:vmas(), #c:vmas() - 2)
+  lu.assertEquals(pids(BASE), { c.pid, p.pid })
+  p:sbrk(PAGE)                                    -- the heap grows in place
+  lu.assertEquals(pids(heap), { c.pid, p.pid })
+  -- c's stack grows down: its VMA starts a page lower in offset too, so
+  -- its chain goes before p's
+  lu.assertEquals(pids(stack + PAGE), { p.pid, c.pid })
+  assert(c:touch(stack - PAGE, 1, "w"))
+  lu.assertEquals(vma(c, stack - PAGE).start, stack - PAGE)
+  lu.assertEquals(pids(stack + PAGE), { c.pid, p.pid })
+  lu.assertTrue(m:check())
+end
+
 -- A process that forks and exits, generation after generation: without
 -- reuse each generation's VMA would link to every ancestor's anon_vma.
 -- The child reuses the anon_vma of its grandparent -- no VMA uses it any

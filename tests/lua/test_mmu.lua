@@ -843,6 +843,10 @@ function TestFile:test_rmap_follows_i_mmap()
   lu.assertEquals(m:rmap(pfn1)[4], { pid = q.pid, addr = A(8) })
   assert(p:mprotect(A(2), PAGE, "r"))               -- p's VMA split: put back after c2's, c1's
   lu.assertEquals(pids(pfn0), { c2.pid, c1.pid, p.pid })
+  assert(c1:mprotect(A(2), PAGE, "r"))             -- c1's split: after p
+  lu.assertEquals(pids(pfn0), { c2.pid, p.pid, c1.pid })
+  assert(p:mprotect(A(2), PAGE, "rw"))             -- p's merge back: after c1 again
+  lu.assertEquals(pids(pfn0), { c2.pid, c1.pid, p.pid })
   assert(c2:munmap(A(0), 4 * PAGE))
   lu.assertEquals(pids(pfn1), { c1.pid, p.pid, q.pid })
   lu.assertTrue(m:check())
