@@ -269,7 +269,37 @@ static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
 		unlink_anon_vmas(vma);
 }
 
-/* move_vma(): copy the VMA to new_addr, then unmap the old range (or not). */
+/*
+** copy_vma_and_data(): the VMA copied to new_addr first, so that the
+** entries are under a VMA (found by rmap) wherever they are while any
+** allocation runs; then the entries move.  When their tables cannot be
+** had, nothing moved, and the new range takes the old one's place in v:
+** move_vma() unmaps it instead.  0, or -MEMLAB_ENOMEM with *new_vma NULL
+** when not even the copy was made.
+*/
+static int copy_vma_and_data(struct vrm *v, struct vm_area_struct **new_vma)
+{
+	memlab_task *t = v->t;
+	uint64_t pgoff = v->vma->vm_pgoff + pages_of(v, v->addr - v->vma->vm_start);
+
+	*new_vma = copy_vma(t, v->vma, v->new_addr, v->new_len, pgoff);
+	if (!*new_vma) {
+		vrm_uncharge(v);
+		return -MEMLAB_ENOMEM;
+	}
+	v->vma = vma_lookup(t, v->addr);	/* a merge may have replaced it */
+	if (!move_page_tables(t, v->addr, v->new_addr, v->old_len))
+		return 0;
+	v->vma = *new_vma;			/* nothing moved: no entries to move back */
+	v->old_len = v->new_len;
+	v->addr = v->new_addr;
+	return -MEMLAB_ENOMEM;
+}
+
+/*
+** move_vma(): copy the VMA to new_addr, then unmap the old range (or not;
+** after a failed move, the new range).
+*/
 static int64_t move_vma(struct vrm *v)
 {
 	memlab_task *t = v->t;
@@ -289,38 +319,30 @@ static int64_t move_vma(struct vrm *v)
 		return err;
 	if (!vrm_calc_charge(v))
 		return -MEMLAB_ENOMEM;
-	/* the entries move first (their tables allocated or nothing done) */
-	if (move_page_tables(t, v->addr, v->new_addr, v->old_len)) {
-		vrm_uncharge(v);
-		return -MEMLAB_ENOMEM;
-	}
-	new_vma = copy_vma(t, v->vma, v->new_addr, v->new_len,
-			   v->vma->vm_pgoff + pages_of(v, v->addr - v->vma->vm_start));
-	if (!new_vma) {
-		move_page_tables(t, v->new_addr, v->addr, v->old_len);	/* old tables stay */
-		free_pgtables(t->m, mm, v->new_addr, v->new_addr + v->new_len, NULL);
-		vrm_uncharge(v);
-		return -MEMLAB_ENOMEM;
-	}
-	v->vma = vma_lookup(t, v->addr);	/* a merge may have replaced it */
-	if (v->shrunk && v->charged) {
+	err = copy_vma_and_data(v, &new_vma);
+	if (err && !new_vma)
+		return err;
+	if (v->charged && (v->shrunk || (err && !(v->flags & MEMLAB_MREMAP_DONTUNMAP)))) {
 		/*
 		 * Linux 6.18 charges delta here although shrink_vma() already
 		 * took the tail away: Committed_AS keeps delta pages that no VMA
 		 * holds (seen on the host: 2000 such calls leave 80 MB).  memlab
-		 * does the same and books them as leaked.
+		 * does the same and books them as leaked.  A failed move keeps
+		 * its charge too: the new range is unmapped with VM_ACCOUNT
+		 * hidden, as a moved source would be (a DONTUNMAP move's is not
+		 * hidden, so its unmap gives the charge back).
 		 */
 		mm->committed -= (uint64_t)v->charged;
 		t->m->vm_committed_leaked += v->charged;
 	}
 	hiwater_vm = mm->hiwater_vm;
-	vrm_stat_account(v, v->new_len);
-	if (v->flags & MEMLAB_MREMAP_DONTUNMAP)
+	vrm_stat_account(v, v->new_len);	/* the unmap below takes old_len back */
+	if (!err && (v->flags & MEMLAB_MREMAP_DONTUNMAP))
 		dontunmap_complete(v, new_vma);
 	else
 		unmap_source_vma(v);
 	mm->hiwater_vm = hiwater_vm;
-	return (int64_t)v->new_addr;
+	return err ? err : (int64_t)v->new_addr;
 }
 
 /* vrm_set_new_addr(): where the moved VMA goes (a hint without MREMAP_FIXED). */

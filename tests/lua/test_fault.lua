@@ -431,4 +431,45 @@ function TestScenario:test_soak_is_reproducible()
   lu.assertTrue(a.injected > 0)
 end
 
+-- mremap's move as Linux orders it: the VMA is copied to the new place
+-- first, then the entries move.  Each allocation failing in turn -- the
+-- copy's vm_area_struct or anon_vma chain, a page table at the new place
+-- (then nothing moved, and the new range is unmapped again) -- leaves the
+-- old mapping whole, its data there, nothing at the new place, and the
+-- machine consistent (a failed move's growth charge stays in
+-- Committed_AS, as Linux leaves it).
+function TestInject:test_mremap_move_fails_whole_at_each_allocation()
+  local OLD, NEW, PAGE = 0x7e0000000000, 0x7f0000000000, 4096
+  local failed = 0
+  for n = 1, 64 do
+    local m <close> = memlab.new{ ram = "64M" }
+    m:inject("fail_page_alloc", attrs{ probability = 0 })
+    m:inject("failslab", attrs{ probability = 0 })
+    local p = m:spawn{ name = "mover", aslr = false }
+    assert(p:mmap(OLD, 8 * PAGE, "rw-", "private|anonymous|fixed"))
+    assert(p:write(OLD + 3 * PAGE, "data"))
+    local vmas, mapped = #p:vmas(), p:mm().total_vm
+    p:fail_nth(n)
+    local r, err = p:mremap(OLD, 8 * PAGE, 16 * PAGE, "maymove|fixed", NEW)
+    local left = p:fail_nth()
+    p:fail_nth(0)
+    if r then                                    -- absorbed (a NOWAIT retried), or nothing left
+      lu.assertEquals(r, NEW)
+      lu.assertEquals(p:read(NEW + 3 * PAGE, 4), "data")
+      lu.assertTrue(m:check(), n)
+      if left > 0 then break end
+      goto continue
+    end
+    failed = failed + 1
+    lu.assertEquals(err, "ENOMEM", n)
+    lu.assertEquals(p:read(OLD + 3 * PAGE, 4), "data", n)
+    local above = p:find_vma(NEW)                -- the first VMA ending above NEW
+    lu.assertTrue(above == nil or above.start >= NEW + 16 * PAGE, n)
+    lu.assertEquals({ #p:vmas(), p:mm().total_vm }, { vmas, mapped }, n)
+    lu.assertTrue(m:check(), n)
+    ::continue::
+  end
+  lu.assertTrue(failed >= 2, failed)             -- the copy's and a table's
+end
+
 os.exit(lu.LuaUnit.run())
