@@ -13,8 +13,10 @@
 -- anon_vma_clone() now reuses an old anon_vma that no VMA uses any more
 -- and that has fewer than two children.  This lab follows one mapping
 -- through twelve generations and prints each one's anon_vma, its chain,
--- and the anon_vma and anon_vma_chain objects in the slab caches.  Every
--- claim is checked with assert().
+-- and the anon_vma and anon_vma_chain objects in the slab caches, then
+-- the order a reverse-map walk visits the mappings of a page in (an
+-- anonymous page's and a file page's).  Every claim is checked with
+-- assert().
 
 local memlab = require("memlab")
 
@@ -110,3 +112,42 @@ end
 assert(m:check())
 print()
 print("m:check() --> true  (every chain, every count above, every page's anon_vma reachable)")
+
+------------------------------------------------------------------------------
+section("5. The order the walk takes: Linux's interval trees")
+
+-- An anon_vma keeps its chains, and a file its VMAs (i_mmap), in interval
+-- trees keyed by the VMA's offset in pages (vm_pgoff): a walk visits them
+-- by offset, and equal offsets in the order they went in.  A VMA whose
+-- range changes (a split, a merge, a stack growing) is taken out and put
+-- back -- after its equals.  Fork puts a file VMA's copy right after its
+-- parent's (vma_interval_tree_insert_after), an anonymous VMA's chain
+-- after all its equals.
+local m2 = memlab.new{ arch = "x86_64", ram = "64M", seed = 1 }
+local f = m2:file{ path = "/data/shared", size = 4 * P, writable = true }
+local a = m2:spawn{ name = "a", aslr = false }
+assert(a:mmap(BASE, 4 * P, "rw", "private|anonymous|fixed"))
+assert(a:mmap(BASE + 16 * P, 4 * P, "rw", "shared|fixed", f, 0))
+assert(a:write(BASE, "anon"))
+assert(a:write(BASE + 16 * P, "file"))
+local b = assert(a:fork())
+local c = assert(a:fork())
+assert(b:read(BASE + 16 * P, 4) and c:read(BASE + 16 * P, 4))
+local names = { [a.pid] = "a", [b.pid] = "b", [c.pid] = "c" }
+local function walk(addr)
+  local t = {}
+  for _, e in ipairs(m2:rmap(a:translate(addr).pfn)) do t[#t + 1] = names[e.pid] end
+  return table.concat(t, " ")
+end
+say("a forks b, then c; both read the shared file page.")
+say("  anonymous page (anon_vma chains):   %s", walk(BASE))
+say("  file page (the file's i_mmap):      %s", walk(BASE + 16 * P))
+assert(walk(BASE) == "a b c" and walk(BASE + 16 * P) == "a c b")
+assert(a:mprotect(BASE + 2 * P, P, "r"))
+assert(a:mprotect(BASE + 18 * P, P, "r"))
+say("a mprotects a page in the middle of each mapping (both split):")
+say("  anonymous page:                     %s", walk(BASE))
+say("  file page:                          %s", walk(BASE + 16 * P))
+assert(walk(BASE) == "b c a" and walk(BASE + 16 * P) == "c b a")
+assert(m2:check())
+m2:close()
