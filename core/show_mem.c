@@ -23,6 +23,7 @@
 
 #define NODE_ID			0
 
+/* for_each_populated_zone(), less the zones above the report's highest. */
 static bool show_zone(const struct zone *z, int pos, int max_zone_idx)
 {
 	return populated_zone(z) && pos <= max_zone_idx;
