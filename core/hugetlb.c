@@ -50,10 +50,12 @@ static int hstate_shifts(const memlab_machine *m, unsigned shifts[MAX_HSTATES])
 }
 
 /*
-** hugetlb_show_meminfo_node() for node 0: a line per hstate, in
-** for_each_hstate()'s order -- registration order, which on both
-** architectures is from the largest size down (x86-64: 1G, then 2M;
-** arm64: PUD, CONT_PMD, PMD, CONT_PTE) -- each pool empty.
+** hugetlb_show_meminfo_node() (mm/hugetlb.c) for node 0: a line per
+** hstate, in for_each_hstate()'s order -- registration order, which on
+** both architectures is from the largest size down (x86-64: 1G, then 2M,
+** arch/x86/mm/hugetlbpage.c gigantic_pages_init() running before
+** hugetlb_init(); arm64: PUD, CONT_PMD, PMD, CONT_PTE,
+** arch/arm64/mm/hugetlbpage.c) -- each pool empty.
 */
 void hugetlb_show_meminfo_node(memlab_machine *m, struct strbuf *sb)
 {

@@ -270,7 +270,7 @@ static void dontunmap_complete(struct vrm *v, struct vm_area_struct *new_vma)
 }
 
 /*
-** copy_vma_and_data(): the VMA copied to new_addr first, so that the
+** copy_vma_and_data() (mm/mremap.c, 6.18): the VMA copied to new_addr first, so that the
 ** entries are under a VMA (found by rmap) wherever they are while any
 ** allocation runs; then the entries move.  When their tables cannot be
 ** had, nothing moved, and the new range takes the old one's place in v:

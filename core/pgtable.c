@@ -448,8 +448,9 @@ static bool pt_table_empty(memlab_machine *m, const struct pt_format *f, uint64_
 
 /*
 ** Whether the mm's PGD is a page-table page of its own: since 6.14 x86's
-** pgd_alloc and arm64's for a page-sized PGD are __pgd_alloc(), whose
-** pagetable_pgd_ctor() counts it in NR_PAGETABLE (meminfo's PageTables,
+** pgd_alloc (arch/x86/mm/pgtable.c) and arm64's for a page-sized PGD
+** (arch/arm64/mm/pgd.c) are __pgd_alloc() (include/asm-generic/pgalloc.h),
+** whose pagetable_pgd_ctor() counts it in NR_PAGETABLE (meminfo's PageTables,
 ** though never in VmPTE: pgtables_bytes counts the levels below).
 ** arm64's partial PGD is an object of its pgd_cache, no page table.
 */

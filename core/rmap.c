@@ -67,7 +67,7 @@ static void anon_vma_chain_free(memlab_machine *m, struct anon_vma_chain *avc)
 }
 
 /*
-** anon_vma_interval_tree_insert(): the chain goes on its anon_vma's list
+** anon_vma_interval_tree_insert() (mm/interval_tree.c): the chain goes on its anon_vma's list
 ** by its VMA's vm_pgoff, after the equal ones -- the order Linux's
 ** interval tree walks them in (a list where Linux keeps a tree).
 */

@@ -21,7 +21,8 @@
 #define MAX_OBJS_PER_PAGE 32767u	/* slab.objects is a u15 */
 
 /*
-** x86-64 6.18's task_struct object: 3392 bytes of its own (the config
+** x86-64 6.18's task_struct object (fpu__init_task_struct_size(),
+** arch/x86/kernel/fpu/init.c): 3392 bytes of its own (the config
 ** memlab's numbers came from), then the CPU's FPU state, XSAVE's
 ** legacy area and header (576 bytes) at least.  arm64 has no xstate_size
 ** and keeps x86's default object (no arm64 host has been measured).

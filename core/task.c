@@ -695,7 +695,7 @@ static memlab_task *task_alloc(memlab_machine *m, const struct memlab_spawn_args
 }
 
 /*
-** bprm_mm_init(): the exec's new, empty mm, allocated by the task itself
+** bprm_mm_init() (fs/exec.c): the exec's new, empty mm, allocated by the task itself
 ** (the caller has entered it), so that its cgroup is charged.
 */
 static int bprm_mm_init(memlab_task *t)

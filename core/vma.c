@@ -151,10 +151,10 @@ void vma_set_file(struct vm_area_struct *vma, struct memlab_file *file)
 
 /*
 ** A file's i_mmap holds the VMAs mapping it in the order Linux's
-** vma_interval_tree walks them: by vm_pgoff, an insert going after the
+** vma_interval_tree (mm/interval_tree.c) walks them: by vm_pgoff, an insert going after the
 ** equal ones (right of an equal key).  A list where Linux keeps an
 ** augmented tree: the same order, found linearly.  As Linux's
-** vma_prepare() and vma_complete() do, a VMA whose range or offset moves
+** vma_prepare() and vma_complete() (mm/vma.c) do, a VMA whose range or offset moves
 ** is taken out and put back (after its equals again), and a split's new
 ** VMA goes in before the old one is put back.
 */
@@ -167,7 +167,7 @@ static void vma_link_file(struct vm_area_struct *vma)
 	list_add(&vma->shared, pos);
 }
 
-/* vma_interval_tree_insert_after(): a fork's copy, right after the parent's VMA. */
+/* vma_interval_tree_insert_after(): a fork's copy, right after the parent's VMA (dup_mmap()). */
 void vma_link_file_after(struct vm_area_struct *vma, struct vm_area_struct *orig)
 {
 	if (vma->vm_file && !list_empty(&orig->shared))

@@ -1503,8 +1503,9 @@ int memlab_vm_map_ram(memlab_machine *m, const uint64_t *pfns, uint64_t count, u
 /* ===================== allocating memory ===================== */
 
 /*
-** warn_alloc(): "<comm>: <msg>, mode:<gfp>(<names>), nodemask=(null)"
-** with the cpuset (cpuset_print_current_mems_allowed()), unless
+** warn_alloc() (mm/page_alloc.c): "<comm>: <msg>, mode:<gfp>(<names>),
+** nodemask=(null)" with the cpuset (cpuset_print_current_mems_allowed(),
+** kernel/cgroup/cpuset.c), unless
 ** __GFP_NOWARN.  Linux lets one warning through in 10 seconds and follows
 ** it with a stack trace and show_mem(); memlab, without a clock to count
 ** the 10 seconds by, warns for each failure, and leaves out the stack

@@ -2015,6 +2015,55 @@ TEST(check_catches_split_special)
 	memlab_destroy(m);
 }
 
+/*
+** m:check() sees the reverse-map lists out of Linux's order or wrong: a
+** file VMA moved to the tail of its file's i_mmap, one taken off it, and
+** an anon_vma_chain moved to the tail of its anon_vma's list.
+*/
+TEST(check_catches_rmap_lists)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct vm_area_struct *v;
+	struct anon_vma_chain *avc;
+	struct list_head *head;
+	uint64_t out;
+	int code;
+
+	ASSERT(t);
+	v = find_vma(t, 0);		/* the image: four VMAs of the executable, offsets 0..3 */
+	ASSERT(v && v->vm_file && v->vm_pgoff == 0);
+	head = &v->vm_file->i_mmap;
+	ASSERT(head->next == &v->shared);
+	list_del(&v->shared);
+	list_add_tail(&v->shared, head);
+	ASSERT(violations_are(m, 2, "out of vm_pgoff order"));	/* seen from it and its neighbour */
+	list_del(&v->shared);
+	list_add(&v->shared, head);
+	ASSERT(violations_are(m, 0, ""));
+	list_del_init(&v->shared);
+	ASSERT(violations_are(m, 2, "not on its file's i_mmap"));	/* and the file's count */
+	list_add(&v->shared, head);
+	ASSERT(violations_are(m, 0, ""));
+	/* one anon_vma, three VMAs of it at offsets b, b+2, b+3 */
+	ASSERT_OK(memlab_mmap(t, A(0), 4 * PG, RW, MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS |
+			      MEMLAB_MAP_FIXED, NULL, 0, &out));
+	ASSERT_OK(memlab_touch(t, A(0), 1, 'w', &code));
+	ASSERT_OK(memlab_mprotect(t, A(2), PG, RO));
+	v = find_vma(t, A(0));
+	ASSERT(v && v->anon_vma);
+	avc = list_entry(v->anon_vma_chain.next, struct anon_vma_chain, same_vma);
+	head = &v->anon_vma->head;
+	ASSERT(head->next == &avc->same_anon_vma);
+	list_del(&avc->same_anon_vma);
+	list_add_tail(&avc->same_anon_vma, head);
+	ASSERT(violations_are(m, 1, "out of vm_pgoff order"));
+	list_del(&avc->same_anon_vma);
+	list_add(&avc->same_anon_vma, head);
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 /* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
 TEST(arm64_unlimited_stack_is_legacy)
 {
@@ -2196,6 +2245,7 @@ int main(void)
 	RUN(check_catches_refcounts);
 	RUN(check_catches_brk);
 	RUN(check_catches_split_special);
+	RUN(check_catches_rmap_lists);
 	RUN(check_catches_kernel_objects);
 	RUN(mlock_eperm_and_special);
 	RUN(arm64_unlimited_stack_is_legacy);
