@@ -1023,7 +1023,7 @@ static int m_unusable_index(lua_State *L)
 
 /*
 ** m:page(pfn) --> { pfn=, zone=, buddy=, free=, pcp=, pcp_cpu=, order=, reserved=, refcount=,
-** mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, active=, referenced=,
+** mapcount=, folio=, entire_mapcount=, anon=, file=, dirty=, swapbacked=, lru=, anon_exclusive=, active=, referenced=,
 ** reclaim=, workingset=, unevictable=, mlocked=, lru_list=, index=, migratetype= }
 */
 static int m_page(lua_State *L)
@@ -1059,6 +1059,9 @@ static int m_page(lua_State *L)
 	lua_setfield(L, -2, "refcount");
 	lua_pushinteger(L, pi.mapcount);
 	lua_setfield(L, -2, "mapcount");
+	lmemlab_setint(L, "folio", pi.folio);
+	lua_pushinteger(L, pi.entire_mapcount);
+	lua_setfield(L, -2, "entire_mapcount");
 	lmemlab_setbool(L, "anon", pi.anon);
 	lmemlab_setbool(L, "file", pi.file);
 	lmemlab_setbool(L, "dirty", pi.dirty);

@@ -396,8 +396,10 @@ int64_t memlab_drop_caches(memlab_machine *m, int mode)
 				dropped += invalidate_mapping_pages(f);
 		m->vmstat[DROP_PAGECACHE]++;
 	}
-	if (mode & 2)
+	if (mode & 2) {
+		drop_slab(m);
 		m->vmstat[DROP_SLAB]++;
+	}
 	return (int64_t)dropped;
 }
 

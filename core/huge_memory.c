@@ -7,12 +7,17 @@
 ** deposited with every huge PMD for a later split, copy on write by
 ** splitting, fork sharing the huge page.
 **
-** Simplified: a huge page is split (split_huge_page) wherever one of its
-** PMD mappings must become PTEs -- a write to a shared one, an operation
-** on part of it -- in every process that maps it; Linux splits only that
-** PMD and keeps a PTE-mapped large folio.  No khugepaged, no mTHP, no
-** shmem or file THP; a huge page is never reused by a write after fork
-** unless it is mapped once.
+** A PMD whose mapping must become PTEs -- a write to a huge page another
+** process maps too, an operation on part of it (munmap, mprotect, mlock,
+** madvise, mremap) -- is split alone (__split_huge_pmd): the folio stays
+** whole, PTE-mapped there and PMD-mapped elsewhere; a write then copies
+** one small page.  A folio left partially mapped is queued for the
+** deferred split, which reclaim's shrinker (or drop_caches 2) does.
+**
+** Simplified: a folio is split at once (split_huge_page) where memlab's
+** page-level code meets a PTE-mapped one it does not handle whole --
+** reclaim, MADV_FREE, MADV_COLD/PAGEOUT, mlock of its PTEs.  No
+** khugepaged, no mTHP, no shmem or file THP, no THP swap-out.
 */
 #include <string.h>
 
@@ -99,6 +104,205 @@ static void put_huge_zero_page(memlab_machine *m)
 	m->huge_zero_pfn = PFN_NONE;
 }
 
+/* ===================== the deferred split queue ===================== */
+
+/*
+** A large anonymous folio waits on the deferred split queue -- linked, as
+** Linux links folio->_deferred_list, through its third page -- from its
+** fault on (for the underused-THP shrinker) or from when it becomes
+** partially mapped, until the thp-deferred_split shrinker looks at it
+** under memory pressure (or drop_caches 2): a partially mapped one is
+** split and its unmapped pages freed; another leaves the queue
+** (shrink_underused finds no THP underused while max_ptes_none is 511,
+** its default).  Simplified: Linux has a queue per memcg; memlab one
+** for the machine, each memcg's shrinker taking the folios charged to it.
+*/
+static void split_huge_page(memlab_machine *m, uint64_t head);
+static bool can_split_folio(memlab_machine *m, const struct page *folio, int pins);
+
+#define DS_NEXT(folio)	((folio)[2].lru_next)
+#define DS_PREV(folio)	((folio)[2].lru_prev)
+#define SHRINK_BATCH	128
+#define DEFAULT_SEEKS	2
+
+static void ds_link(memlab_machine *m, struct page *folio)
+{
+	uint32_t pfn = (uint32_t)page_to_pfn(m, folio), tail = m->deferred_split.tail;
+
+	DS_NEXT(folio) = PFN_NONE;
+	DS_PREV(folio) = tail;
+	if (tail == PFN_NONE)
+		m->deferred_split.head = pfn;
+	else
+		DS_NEXT(pfn_to_page(m, tail)) = pfn;
+	m->deferred_split.tail = pfn;
+	folio->flags |= PG_deferred_split;
+}
+
+/* __folio_unqueue_deferred_split(): freed or split, the folio leaves the queue. */
+void folio_unqueue_deferred_split(memlab_machine *m, struct page *folio)
+{
+	uint32_t next, prev;
+
+	if (!(folio->flags & PG_deferred_split))
+		return;
+	next = DS_NEXT(folio);
+	prev = DS_PREV(folio);
+	*(prev == PFN_NONE ? &m->deferred_split.head : &DS_NEXT(pfn_to_page(m, prev))) = next;
+	*(next == PFN_NONE ? &m->deferred_split.tail : &DS_PREV(pfn_to_page(m, next))) = prev;
+	DS_NEXT(folio) = DS_PREV(folio) = 0;
+	folio->flags &= ~(PG_deferred_split | PG_partially_mapped);
+}
+
+/*
+** deferred_split_folio(): a large anonymous folio joins the queue (at its
+** tail) if it is not on it; partially_mapped marks it so, counted once.
+*/
+void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_mapped)
+{
+	if (!page_anon(folio) || folio_nr_pages(folio) < 4)
+		return;
+	if (partially_mapped && !(folio->flags & PG_partially_mapped)) {
+		folio->flags |= PG_partially_mapped;
+		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
+	}
+	if (!(folio->flags & PG_deferred_split))
+		ds_link(m, folio);
+}
+
+/* deferred_split_count(): the queued folios charged to memcg. */
+static uint64_t deferred_split_count(memlab_machine *m, const struct mem_cgroup *memcg)
+{
+	uint64_t n = 0;
+
+	for (uint32_t p = m->deferred_split.head; p != PFN_NONE; p = DS_NEXT(pfn_to_page(m, p)))
+		n += pfn_to_page(m, p)->memcg_id == memcg->id;
+	return n;
+}
+
+/*
+** deferred_split_scan(): up to nr queued folios of memcg, oldest first: a
+** partially mapped one is split (unless references beyond its mappings
+** hold it: it stays), another leaves the queue.  The folios split.
+*/
+static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *memcg, uint64_t nr)
+{
+	uint64_t split = 0;
+	uint32_t p = m->deferred_split.head, next;
+
+	for (; p != PFN_NONE && nr; p = next) {
+		struct page *folio = pfn_to_page(m, p);
+
+		next = DS_NEXT(folio);
+		if (folio->memcg_id != memcg->id)
+			continue;
+		nr--;
+		if (!(folio->flags & PG_partially_mapped))
+			folio_unqueue_deferred_split(m, folio);
+		else if (can_split_folio(m, folio, 0)) {
+			split_huge_page(m, p);
+			split++;
+		}
+	}
+	return split;
+}
+
+/*
+** do_shrink_slab() for the thp-deferred_split shrinker at a reclaim
+** priority: freeable >> priority, times 4 / DEFAULT_SEEKS, plus what the
+** last runs deferred, scanned in SHRINK_BATCH batches (slabs_scanned);
+** what it did not get to is deferred.  The folios split.
+*/
+uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int priority)
+{
+	uint64_t freeable = deferred_split_count(m, memcg), nr, delta, total, scanned = 0;
+	uint64_t split = 0;
+
+	if (!freeable)
+		return 0;
+	nr = memcg->deferred_split_nr_deferred;
+	memcg->deferred_split_nr_deferred = 0;
+	delta = (freeable >> priority) * 4 / DEFAULT_SEEKS;
+	total = (nr >> priority) + delta;
+	if (total > 2 * freeable)
+		total = 2 * freeable;
+	while (total >= SHRINK_BATCH || total >= freeable) {
+		uint64_t batch = total < SHRINK_BATCH ? total : SHRINK_BATCH;
+
+		split += deferred_split_scan(m, memcg, batch);
+		m->vmstat[SLABS_SCANNED] += batch;
+		total -= batch;
+		scanned += batch;
+	}
+	nr = nr + delta > scanned ? nr + delta - scanned : 0;
+	memcg->deferred_split_nr_deferred = nr < 2 * freeable ? nr : 2 * freeable;
+	return split;
+}
+
+/* ===================== the folio's mappings ===================== */
+
+/*
+** __folio_add_rmap() at the PTE level, for a page of a large folio that
+** no PTE mapped: whether the folio newly maps it (no PMD maps it).
+*/
+bool thp_page_mapped(struct page *folio)
+{
+	++*folio_nr_pages_mapped_ptr(folio);
+	return folio_entire_mapcount(folio) == 0;
+}
+
+/*
+** __folio_remove_rmap() for a page's last PTE: whether the folio maps it
+** no more (no PMD does); a folio left with other pages mapped is
+** partially mapped.
+*/
+bool thp_page_unmapped(memlab_machine *m, struct page *folio)
+{
+	int32_t *nr = folio_nr_pages_mapped_ptr(folio);
+
+	--*nr;
+	if (folio_entire_mapcount(folio))
+		return false;
+	if (*nr)
+		deferred_split_folio(m, folio, true);
+	return true;
+}
+
+/* folio_add_anon_rmap_pmd()'s counts: the first PMD maps the pages no PTE maps. */
+static void folio_add_rmap_pmd(memlab_machine *m, struct page *folio)
+{
+	if ((*folio_entire_mapcount_ptr(folio))++)
+		return;
+	mod_lruvec_page_state(m, folio, NR_ANON_PAGES,
+			      (int64_t)folio_nr_pages(folio) - folio_nr_pages_mapped(folio));
+	mod_lruvec_page_state(m, folio, NR_ANON_TRANSPARENT_HUGEPAGES, 1);
+}
+
+/* folio_remove_rmap_pmd()'s counts: the last PMD's going unmaps what no PTE maps. */
+static void folio_remove_rmap_pmd(memlab_machine *m, struct page *folio)
+{
+	if (--*folio_entire_mapcount_ptr(folio))
+		return;
+	mod_lruvec_page_state(m, folio, NR_ANON_PAGES,
+			      folio_nr_pages_mapped(folio) - (int64_t)folio_nr_pages(folio));
+	mod_lruvec_page_state(m, folio, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
+	if (folio_nr_pages_mapped(folio) && (uint64_t)folio_nr_pages_mapped(folio) < folio_nr_pages(folio))
+		deferred_split_folio(m, folio, true);	/* some pages went with it */
+}
+
+/* folio_mapcount(): the entries mapping any page of the folio, PMDs and PTEs. */
+int folio_mapcount(const struct page *folio)
+{
+	uint64_t nr = folio_nr_pages(folio);
+	int n = folio_entire_mapcount(folio);
+
+	if (nr == 1)
+		return folio->mapcount;
+	for (uint64_t i = 0; i < nr; i++)
+		n += folio[i].mapcount;
+	return n;
+}
+
 /* ===================== splitting ===================== */
 
 /* Fill the table at pfn with one entry per page of a huge leaf (its frames in turn). */
@@ -113,10 +317,34 @@ static void fill_pte_table(memlab_task *t, uint64_t table, uint64_t pfn, struct 
 }
 
 /*
+** __split_huge_pmd_locked() for an anonymous page: each page of the folio
+** is mapped by a PTE in place of the PMD -- a reference and a mapping
+** each, exclusive if the folio was -- and the PMD's mapping goes; the
+** PMD's dirty bit dirties the folio.
+*/
+static void split_pmd_folio(memlab_machine *m, uint64_t pfn, const struct pt_prot *p)
+{
+	struct page *folio = pfn_to_page(m, pfn);
+	uint64_t nr = folio_nr_pages(folio);
+	bool exclusive = folio->flags & PG_anon_exclusive;
+
+	if (p->dirty)
+		folio->flags |= PG_dirty;
+	folio->_refcount += (int32_t)nr - 1;
+	for (uint64_t i = 0; i < nr; i++) {
+		if (folio[i].mapcount++ == 0)
+			thp_page_mapped(folio);
+		if (exclusive)
+			folio[i].flags |= PG_anon_exclusive;
+	}
+	folio_remove_rmap_pmd(m, folio);
+}
+
+/*
 ** __split_huge_pmd() of t's huge leaf at haddr (the table holding it and
 ** its index): its deposited table takes the entries, one per page, with
 ** the leaf's bits (the huge zero page: the zero page 512 times); the TLBs
-** lose the huge translation.
+** lose the huge translation.  The folio stays whole.
 */
 static void split_pmd_entry(memlab_task *t, uint64_t haddr, uint64_t table, uint64_t idx)
 {
@@ -131,6 +359,8 @@ static void split_pmd_entry(memlab_task *t, uint64_t haddr, uint64_t table, uint
 		fill_pte_table(t, pte_table, pfn, p, false);
 	if (p.special)
 		put_huge_zero_page(t->m);
+	else if (pfn < t->m->nr_frames)
+		split_pmd_folio(t->m, pfn, &p);
 	pt_write(t->m, table, idx, pt_mktable(f, pte_table));
 	flush_tlb_range(t, haddr, haddr + hpage_size(t->m));
 	t->m->vmstat[THP_SPLIT_PMD]++;
@@ -155,80 +385,127 @@ static bool split_one_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t a
 	(void)vma;
 	(void)ud;
 	if (huge_leaf(t, addr, &table, &idx))
-		split_pmd_entry(t, addr, table, idx);
+		split_pmd_entry(t, addr & ~(hpage_size(t->m) - 1), table, idx);
 	return true;
+}
+
+/*
+** The split folio's page at pfn, unmapped and referenced by no one, is
+** freed (__folio_split() drops the pages nothing maps).
+*/
+static void free_unmapped_page(memlab_machine *m, uint64_t pfn)
+{
+	pfn_to_page(m, pfn)->_refcount = 1;
+	put_page(m, pfn);
 }
 
 /*
 ** split_huge_page(): every PMD mapping of the anonymous huge page at head
 ** becomes PTEs, and the page becomes 2^order pages, each with the
-** mapping's anon_vma and its index, mapped as many times as the huge
-** page was.
+** folio's anon_vma, its index, its flags and memcg, and a reference per
+** PTE that maps it; the head keeps the references that are not
+** mappings (reclaim's isolation).  A page nothing maps is freed; the
+** rest take the folio's place on the LRU unless it was isolated.
 */
 static void split_huge_page(memlab_machine *m, uint64_t head)
 {
-	struct page *hp = pfn_to_page(m, head);
-	unsigned order = hp->private;
-	int maps = hp->mapcount;
-	uint32_t flags = hp->flags & (PG_swapbacked | PG_anon_exclusive | PG_unevictable | PG_mlocked |
-				      PG_active | PG_referenced | PG_workingset);
-	bool lru = hp->flags & PG_lru;
-	uint32_t memcg_id = hp->memcg_id;	/* split_page_memcg(): each page keeps the charge */
+	struct page *folio = pfn_to_page(m, head);
+	unsigned order = folio->private;
+	uint32_t flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty |
+					 PG_active | PG_referenced | PG_workingset);
+	bool lru = folio->flags & PG_lru;
+	uintptr_t mapping = folio->mapping;
+	uint64_t index = folio->index;
+	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id;
+	int extra;
 
 	rmap_walk(m, head, split_one_pmd, NULL);
-	lru_del(m, hp);		/* lru_add_split_folio(): each page takes the list's place */
+	extra = folio->_refcount - folio_mapcount(folio);
+	lru_del(m, folio);	/* lru_add_split_folio(): each page takes the list's place */
+	folio_unqueue_deferred_split(m, folio);
+	*folio_nr_pages_mapped_ptr(folio) = 0;
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
-		struct page *p = pfn_to_page(m, head + i);
+		struct page *p = folio + i;
 
-		p->mapping = hp->mapping;
-		p->index = hp->index + i;
-		p->mapcount = maps;
-		p->_refcount = maps;
+		p->mapping = mapping;
+		p->index = index + i;
+		p->_refcount = p->mapcount + (i ? 0 : extra);
 		p->flags |= flags;
-		p->mlock_count = hp->mlock_count;	/* each page has the huge page's mappings */
-		p->memcg_id = memcg_id;
-		if (lru)
+		p->mlock_count = mlock_count;	/* each page has the folio's mappings */
+		p->memcg_id = memcg_id;		/* split_page_memcg() */
+		if (!p->_refcount)
+			free_unmapped_page(m, head + i);
+		else if (lru)
 			lruvec_add_folio(m, p);
 	}
-	mod_lruvec_page_state(m, hp, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
 	m->vmstat[THP_SPLIT_PAGE]++;
 }
 
 /*
-** split_folio_to_list() for reclaim: the isolated huge page at head is
-** split; its tail pages go to the LRU, the head stays isolated (it keeps
-** the reclaimer's reference).
+** can_split_folio(): no one but its mappings and the caller (pins
+** references) holds the folio -- a fault copying from it, say; else the
+** split fails (thp_split_page_failed) and the folio stays whole.
 */
-void split_huge_page_isolated(memlab_machine *m, uint64_t head)
+static bool can_split_folio(memlab_machine *m, const struct page *folio, int pins)
+{
+	if (folio->_refcount == folio_mapcount(folio) + pins)
+		return true;
+	m->vmstat[THP_SPLIT_PAGE_FAILED]++;
+	return false;
+}
+
+/*
+** split_folio_to_list() for reclaim: the isolated huge page at head is
+** split; its other pages that are still mapped go to the LRU, the head
+** stays isolated (it keeps the reclaimer's reference).  Whether it was.
+*/
+bool split_huge_page_isolated(memlab_machine *m, uint64_t head)
 {
 	unsigned order = pfn_to_page(m, head)->private;
 
+	if (!can_split_folio(m, pfn_to_page(m, head), 1))
+		return false;
 	split_huge_page(m, head);
-	pfn_to_page(m, head)->_refcount++;
 	for (uint64_t i = 1; i < (1ull << order); i++)
-		lruvec_add_folio(m, pfn_to_page(m, head + i));
+		if (pfn_to_page(m, head + i)->_refcount)
+			lruvec_add_folio(m, pfn_to_page(m, head + i));
+	return true;
 }
 
-/* Split t's huge leaf covering va, if there is one: the zero page's, or the page's. */
+/*
+** A PTE maps pfn, a page of a large folio: the folio is split (memlab's
+** stand-in where Linux handles the folio whole or splits it lazily).
+** Whether the page is small now.
+*/
+bool split_folio_of(memlab_machine *m, uint64_t pfn)
+{
+	uint64_t head = folio_pfn(m, pfn);
+	struct page *folio = pfn_to_page(m, head);
+
+	if (folio_nr_pages(folio) == 1)
+		return true;
+	if (!page_anon(folio) || !can_split_folio(m, folio, 0))
+		return false;
+	split_huge_page(m, head);
+	return true;
+}
+
+/* split_huge_pmd_address(): t's huge leaf covering va, if there is one, becomes PTEs. */
 static void split_huge_pmd_address(memlab_task *t, uint64_t va)
 {
-	uint64_t table, idx, pfn;
-	struct pt_prot p;
+	uint64_t table, idx;
 
-	if (!huge_leaf(t, va, &table, &idx))
-		return;
-	pt_decode(&t->mm->pt, 1, pt_read(t->m, table, idx), &pfn, &p);
-	if (p.special)
+	if (huge_leaf(t, va, &table, &idx))
 		split_pmd_entry(t, va & ~(hpage_size(t->m) - 1), table, idx);
-	else
-		split_huge_page(t->m, pfn);
 }
 
 /*
 ** vma_adjust_trans_huge() for an operation on [start, end): the huge
-** leaves it cuts through -- at start and at end -- are split first; those
-** wholly inside are left for the operation to handle whole.
+** leaves it cuts through -- at start and at end -- become PTEs first
+** (the folio stays whole: what the operation unmaps of it leaves it
+** partially mapped, for the deferred split); those wholly inside are
+** left for the operation to handle whole.
 */
 void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end)
 {
@@ -334,11 +611,12 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 	}
 	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
 	page->index = linear_page_index(vma, haddr);
-	page->mapcount = 1;
+	*folio_entire_mapcount_ptr(page) = 0;
+	*folio_nr_pages_mapped_ptr(page) = 0;
 	page->flags |= PG_swapbacked | PG_anon_exclusive;
 	folio_add_lru_vma(m, page, vma);
-	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1ll << hpage_pmd_order(m));
-	mod_lruvec_page_state(m, page, NR_ANON_TRANSPARENT_HUGEPAGES, 1);
+	folio_add_rmap_pmd(m, page);
+	deferred_split_folio(m, page, false);	/* for the underused-THP shrinker */
 	count_vm_events_page(m, page, THP_FAULT_ALLOC, 1);
 	add_mm_counter(t->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
 	return 0;
@@ -346,9 +624,11 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 
 /*
 ** A fault on a present huge leaf (huge_pmd_set_accessed, do_huge_pmd_wp_page):
-** young (and dirty); a write to a read-only one reuses the page when this
-** mapping alone holds it, else splits (the zero page's PMD, or the page)
-** and returns 1 for the fault to go on with small pages.
+** young (and dirty); a write to a read-only one reuses the page when it
+** is exclusive, or this mapping holds its only reference, else splits
+** this PMD alone (the zero page's, or the folio's: __split_huge_pmd) and
+** returns 1 for the fault to go on with small pages -- do_wp_page then
+** copies the one page written.
 */
 int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write)
 {
@@ -366,10 +646,12 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			return 1;
 		}
 		page = pfn_to_page(m, pfn);
-		if (!(page->flags & PG_anon_exclusive) && page->_refcount == 1 && page->mapcount == 1)
+		if (!(page->flags & PG_anon_exclusive) && page->_refcount == 1) {
+			page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;	/* folio_move_anon_rmap() */
 			page->flags |= PG_anon_exclusive;
+		}
 		if (!(page->flags & PG_anon_exclusive)) {
-			split_huge_page(m, pfn);
+			split_pmd_entry(t, haddr, table, idx);
 			return 1;
 		}
 		p.write = true;
@@ -403,10 +685,7 @@ void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn
 		return;
 	page = pfn_to_page(m, pfn);
 	add_mm_counter(t->mm, MM_ANONPAGES, -(1ll << hpage_pmd_order(m)));
-	if (--page->mapcount == 0) {
-		mod_lruvec_page_state(m, page, NR_ANON_PAGES, -(1ll << hpage_pmd_order(m)));
-		mod_lruvec_page_state(m, page, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
-	}
+	folio_remove_rmap_pmd(m, page);
 	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);
 }
@@ -441,7 +720,7 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 	page = pfn_to_page(m, pfn);
 	page->flags &= ~PG_anon_exclusive;
 	page->_refcount++;
-	page->mapcount++;
+	folio_add_rmap_pmd(m, page);
 	add_mm_counter(dst->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
 	return 0;
 }

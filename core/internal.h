@@ -71,6 +71,8 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_mlocked	0x4000u	/* mapped into locked memory (NR_MLOCK): !folio_evictable() */
 #define PG_slab		0x8000u	/* head of a slab (slab.c): index holds its struct slab */
 #define PG_large_kmalloc 0x10000u /* head of a kmalloc too big for the kmalloc caches */
+#define PG_partially_mapped 0x20000u /* a large folio some pages of which no longer map: deferred split */
+#define PG_deferred_split 0x40000u /* a large folio on the deferred split queue (huge_memory.c) */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -298,6 +300,7 @@ struct memlab_machine {
 	uint64_t huge_zero_refs;	/* PMDs mapping it */
 	int thp_enabled;		/* transparent_hugepage/enabled: 0 never, 1 madvise, 2 always */
 	bool thp_use_zero_page;		/* transparent_hugepage/use_zero_page */
+	struct free_list deferred_split;	/* the deferred split queue, oldest first */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */
 	struct zone zones[MAX_NR_ZONES];
 	/* memory cgroups (memcontrol.c): each has the node's LRU lists for its pages */
@@ -512,7 +515,17 @@ uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int 
 uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated);
-void split_huge_page_isolated(memlab_machine *m, uint64_t head);	/* huge_memory.c */
+/* huge_memory.c: large folios */
+bool split_huge_page_isolated(memlab_machine *m, uint64_t head);
+bool split_folio_of(memlab_machine *m, uint64_t pfn);
+bool thp_page_mapped(struct page *folio);
+bool thp_page_unmapped(memlab_machine *m, struct page *folio);
+int folio_mapcount(const struct page *folio);
+void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_mapped);
+void folio_unqueue_deferred_split(memlab_machine *m, struct page *folio);
+uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int priority);
+void drop_slab(memlab_machine *m);	/* vmscan.c */
+
 /* page_alloc.c, for reclaim */
 bool zone_watermark_ok_safe(const memlab_machine *m, const struct zone *z, unsigned order,
 			    uint64_t mark, int highest_zoneidx);
@@ -603,6 +616,65 @@ static inline struct page *pfn_to_page(memlab_machine *m, uint64_t pfn)
 static inline uint64_t page_to_pfn(const memlab_machine *m, const struct page *page)
 {
 	return (uint64_t)(page - m->mem_map);
+}
+
+/*
+** Large folios (a THP: one allocation of order HPAGE_PMD_ORDER).  As in
+** Linux, a PMD maps the folio whole, PTEs map its pages one by one; each
+** page's mapcount counts only the PTEs that map it; the head holds the
+** folio's mapping, index, flags, memcg and its references (one per
+** mapping, PMD or PTE); and the first tail page keeps the folio's own
+** counts: _entire_mapcount (its PMD mappings) and _nr_pages_mapped (its
+** pages some PTE maps).  PG_anon_exclusive is per page once PTEs map it.
+*/
+static inline int32_t *folio_entire_mapcount_ptr(struct page *folio)
+{
+	return (int32_t *)&folio[1].lru_next;
+}
+
+static inline int32_t *folio_nr_pages_mapped_ptr(struct page *folio)
+{
+	return (int32_t *)&folio[1].lru_prev;
+}
+
+static inline int folio_entire_mapcount(const struct page *folio)
+{
+	return (folio->flags & PG_head_alloc) && folio->private ? (int32_t)folio[1].lru_next : 0;
+}
+
+static inline int folio_nr_pages_mapped(const struct page *folio)
+{
+	return (folio->flags & PG_head_alloc) && folio->private ? (int32_t)folio[1].lru_prev : 0;
+}
+
+/*
+** page_folio(): the head of the allocation frame pfn lies in -- pfn
+** itself for an order-0 page; allocations are aligned to their order.
+*/
+static inline uint64_t folio_pfn(const memlab_machine *m, uint64_t pfn)
+{
+	for (unsigned o = 0; o <= m->max_order; o++) {
+		uint64_t head = pfn & ~((1ull << o) - 1);
+		const struct page *p = &m->mem_map[head];
+
+		if ((p->flags & PG_head_alloc) && p->private >= o)
+			return head;
+	}
+	return pfn;
+}
+
+static inline struct page *pfn_folio(memlab_machine *m, uint64_t pfn)
+{
+	return pfn_to_page(m, folio_pfn(m, pfn));
+}
+
+/*
+** folio_precise_page_mapcount(): the page tables mapping the page, a
+** PMD mapping its large folio included.
+*/
+static inline int page_mapcount(memlab_machine *m, uint64_t pfn)
+{
+	return pfn_to_page(m, pfn)->mapcount + folio_entire_mapcount(pfn_folio(m, pfn));
 }
 
 /* Frame contents for reading, by frame or by physical address. */

@@ -56,6 +56,7 @@ struct mem_cgroup {
 	uint64_t obj_pages;		/* charged by obj_cgroup_charge_pages, not yet given back */
 	uint64_t nr_charged_bytes;	/* objcg->nr_charged_bytes: left over when a stock let go */
 	uint64_t nr_objs;		/* objects charged to it and not freed */
+	uint64_t deferred_split_nr_deferred;	/* the thp-deferred_split shrinker's scan carried over */
 };
 
 #define OFP_PEAK_UNSET	UINT64_MAX	/* cgroup_of_peak.value of an fd never written */

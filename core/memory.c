@@ -123,21 +123,38 @@ int alloc_user_page(memlab_machine *m, struct mem_cgroup *memcg, bool zero, uint
 	return err;
 }
 
-/* put_page(): drop a reference; the last one frees the page. */
+/*
+** put_page() / folio_put(): drop a reference to the folio pfn is a page
+** of; the last one frees it, each of its pages' own flags cleared.
+*/
 void put_page(memlab_machine *m, uint64_t pfn)
 {
-	struct page *page = pfn_to_page(m, pfn);
+	struct page *page = pfn_folio(m, pfn);
 
 	if (--page->_refcount > 0)
 		return;
+	folio_unqueue_deferred_split(m, page);
 	page_cache_release(m, page);
 	mem_cgroup_uncharge(m, page);
 	page->mapping = 0;
 	page->index = 0;
 	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_active |
 			 PG_referenced | PG_reclaim | PG_workingset);
+	for (uint64_t i = 1; i < folio_nr_pages(page); i++)
+		page[i].flags &= ~PG_anon_exclusive;
 	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
-	memlab_free_pages(m, pfn, page->private);	/* a huge page's order */
+	memlab_free_pages(m, page_to_pfn(m, page), page->private);	/* a huge page's order */
+}
+
+/*
+** __folio_add_rmap() at the PTE level: the page is mapped once more; the
+** folio's first mapping of it counts in NR_ANON_PAGES or NR_MAPPED (a
+** large folio's page a PMD maps is counted already).
+*/
+static void page_add_rmap_pte(memlab_machine *m, struct page *folio, struct page *page)
+{
+	if (page->mapcount++ == 0 && (folio_nr_pages(folio) == 1 || thp_page_mapped(folio)))
+		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED, 1);
 }
 
 /* folio_add_new_anon_rmap(): a new private page of vma at addr. */
@@ -181,7 +198,7 @@ void page_add_file_rmap_one(memlab_task *t, struct page *page)
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
 	if (vma->vm_flags & VM_LOCKED)
-		munlock_folio(m, pfn_to_page(m, pfn));
+		munlock_folio(m, pfn_folio(m, pfn));
 }
 
 /*
@@ -195,13 +212,17 @@ void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_
 		mlock_folio(m, page);
 }
 
-/* folio_remove_rmap_pte() and the reference the entry held, vma's entry for the page gone already. */
+/*
+** folio_remove_rmap_pte() and the reference the entry held, vma's entry
+** for the page gone already: the folio's last mapping of the page
+** uncounts it.
+*/
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn);
+	struct page *page = pfn_to_page(m, pfn), *folio = pfn_folio(m, pfn);
 
-	if (--page->mapcount == 0)
-		mod_lruvec_page_state(m, page, page_anon(page) ? NR_ANON_PAGES : NR_MAPPED, -1);
+	if (--page->mapcount == 0 && (folio_nr_pages(folio) == 1 || thp_page_unmapped(m, folio)))
+		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED, -1);
 	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);
 }
@@ -634,7 +655,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	uint64_t pfn;
 
 	if (!old_zero)		/* folio_get(old_folio): reclaim may run in the allocation */
-		pfn_to_page(m, old)->_refcount++;
+		pfn_folio(m, old)->_refcount++;
 	if (cow_page(vmf, old, old_zero, &pfn)) {
 		if (!old_zero)
 			put_page(m, old);
@@ -652,11 +673,28 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	if (!old_zero) {
-		add_mm_counter(mm, mm_counter(pfn_to_page(m, old)), -1);
+		add_mm_counter(mm, mm_counter(pfn_folio(m, old)), -1);
 		page_remove_rmap(m, old, vma);
 		put_page(m, old);
 	}
 	return 0;
+}
+
+/*
+** __wp_can_reuse_large_anon_folio(): a page of a large folio is reused
+** when every reference to the folio is a mapping and all of them are this
+** mm's; a folio of which this entry maps the last page is copied from
+** instead, to free it.  (Linux tracks two mms per folio and may call one
+** shared that three mms mapped in turn; memlab looks at the mappings.)
+*/
+static bool wp_can_reuse_large_anon_folio(memlab_machine *m, uint64_t head,
+					  const struct vm_area_struct *vma)
+{
+	const struct page *folio = pfn_to_page(m, head);
+	int mapcount = folio_mapcount(folio);
+
+	return mapcount > 1 && folio->_refcount == mapcount &&
+	       !folio_mapped_elsewhere(m, head, vma->vm_mm);
 }
 
 /*
@@ -670,8 +708,11 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 static bool wp_can_reuse_anon_folio(memlab_machine *m, uint64_t pfn,
 				    const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn);
+	uint64_t head = folio_pfn(m, pfn);
+	struct page *page = pfn_to_page(m, head);
 
+	if (folio_nr_pages(page) > 1)	/* it stays with its anon_vma */
+		return wp_can_reuse_large_anon_folio(m, head, vma);
 	if (page->_refcount > 3)
 		return false;
 	if (!(page->flags & PG_lru))
@@ -691,29 +732,30 @@ static bool wp_can_reuse_anon_folio(memlab_machine *m, uint64_t pfn,
 ** dirty the page in place (wp_page_shared); an anonymous page is reused
 ** when this mm alone holds it (PageAnonExclusive, or a reference count of
 ** one: wp_can_reuse_anon_folio), else copied; zero and file pages are
-** copied.
+** copied.  A large folio's page has its own PageAnonExclusive.
 */
 static unsigned do_wp_page(struct vm_fault *vmf)
 {
 	memlab_machine *m = vmf->t->m;
 	struct pt_prot prot;
-	struct page *page;
+	struct page *page, *folio;
 	uint64_t pfn;
 
 	pt_decode(&vmf->t->mm->pt, 0, vmf->orig_pte, &pfn, &prot);
 	if (prot.special)
 		return wp_page_copy(vmf, pfn, true);
 	page = pfn_to_page(m, pfn);
+	folio = pfn_folio(m, pfn);
 	if (vmf->vma->vm_flags & VM_SHARED) {	/* wp_page_shared() */
-		bool dirtied = folio_mark_dirty(m, page);
+		bool dirtied = folio_mark_dirty(m, folio);
 		unsigned ret = wp_page_reuse(vmf, pfn, prot);
 
 		return ret ? ret : fault_dirty_shared_page(vmf, dirtied);
 	}
-	if (page_anon(page) && !(page->flags & PG_anon_exclusive) &&
+	if (page_anon(folio) && !(page->flags & PG_anon_exclusive) &&
 	    wp_can_reuse_anon_folio(m, pfn, vmf->vma))
 		page->flags |= PG_anon_exclusive;
-	if (page_anon(page) && (page->flags & PG_anon_exclusive))
+	if (page_anon(folio) && (page->flags & PG_anon_exclusive))
 		return wp_page_reuse(vmf, pfn, prot);
 	return wp_page_copy(vmf, pfn, false);
 }
@@ -1239,7 +1281,7 @@ static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 {
 	memlab_machine *m = t->m;
 
-	if (pfn < m->nr_frames && pfn_to_page(m, pfn)->mapcount > 0)
+	if (pfn < m->nr_frames && page_mapcount(m, pfn) > 0)
 		return false;
 	ml_report(m, "BUG: Bad page map in process %s  pte:%016llx addr:%016llx pfn:%llx",
 		  t->comm, (unsigned long long)e, (unsigned long long)va,
@@ -1259,7 +1301,7 @@ struct zap_ctx {
 */
 static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn);
+	struct page *page = pfn_folio(m, pfn);
 	bool swapcache = page->flags & PG_swapcache;
 
 	page_remove_rmap(m, pfn, vma);
@@ -1299,6 +1341,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	struct mmu_gather *tlb = z->tlb;
 	memlab_task *t = tlb->t;
 	memlab_machine *m = t->m;
+	struct page *folio;
 	struct pt_prot p;
 	uint64_t pfn;
 
@@ -1314,11 +1357,12 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
 		return 0;
-	if (p.dirty && !page_anon(pfn_to_page(m, pfn)))
-		folio_mark_dirty(m, pfn_to_page(m, pfn));
-	if (p.accessed && z->recency && !page_anon(pfn_to_page(m, pfn)))
-		folio_mark_accessed(m, pfn_to_page(m, pfn));
-	add_mm_counter(t->mm, mm_counter(pfn_to_page(m, pfn)), -1);
+	folio = pfn_folio(m, pfn);
+	if (p.dirty && !page_anon(folio))
+		folio_mark_dirty(m, folio);
+	if (p.accessed && z->recency && !page_anon(folio))
+		folio_mark_accessed(m, folio);
+	add_mm_counter(t->mm, mm_counter(folio), -1);
 	zap_remove_rmap(m, pfn, z->vma);
 	return 0;
 }
@@ -1363,7 +1407,7 @@ static bool can_change_pte_writable(struct change_prot_ctx *c, uint64_t pfn,
 	if (old->special)
 		return false;
 	page = pfn_to_page(c->t->m, pfn);
-	return page_anon(page) && (page->flags & PG_anon_exclusive);
+	return page_anon(pfn_folio(c->t->m, pfn)) && (page->flags & PG_anon_exclusive);
 }
 
 /*
@@ -1532,7 +1576,7 @@ static bool gup_follow(memlab_task *t, uint64_t a, bool write)
 	}
 	if (w.prot.special || w.pfn >= m->nr_frames)
 		return true;	/* the zero page: its flags show nowhere */
-	page = pfn_to_page(m, w.pfn);
+	page = pfn_folio(m, w.pfn);
 	if (write && !w.prot.dirty && !(page->flags & PG_dirty)) {
 		if (page_anon(page))
 			page->flags |= PG_dirty;	/* no mapping to tell: the flag alone */
@@ -1728,7 +1772,7 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	memlab_machine *m = c->dst->m;
 	const struct pt_format *f = &c->dst->mm->pt;
 	struct pt_prot p, child;
-	struct page *page;
+	struct page *page, *folio;
 	uint64_t pfn;
 	int err;
 
@@ -1756,16 +1800,16 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	if (p.special)
 		return pt_map(m, c->dst->mm, va, level, pfn, child);
 	page = pfn_to_page(m, pfn);
-	page->_refcount++;	/* the child's, taken before a table allocation may reclaim */
-	if (page_anon(page))	/* before it, too: reclaim must leave a shared swap entry */
+	folio = pfn_folio(m, pfn);
+	folio->_refcount++;	/* the child's, taken before a table allocation may reclaim */
+	if (page_anon(folio))	/* before it, too: reclaim must leave a shared swap entry */
 		page->flags &= ~PG_anon_exclusive;
 	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child))) {
 		put_page(m, pfn);
 		return err;
 	}
-	if (page->mapcount++ == 0)	/* reclaim unmapped it from the parent meanwhile */
-		mod_lruvec_page_state(m, page, page_anon(page) ? NR_ANON_PAGES : NR_MAPPED, 1);
-	add_mm_counter(c->dst->mm, mm_counter(page), 1);
+	page_add_rmap_pte(m, folio, page);	/* counted anew if reclaim unmapped it meanwhile */
+	add_mm_counter(c->dst->mm, mm_counter(folio), 1);
 	return 0;
 }
 
@@ -1816,6 +1860,8 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	}
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
 		return 0;	/* a whole huge page is not made lazily free (yet) */
+	if (!split_folio_of(m, pfn))
+		return 0;	/* held: left as it is */
 	page = pfn_to_page(m, pfn);
 	if (!page_anon(page))
 		return 0;
@@ -1869,6 +1915,8 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
 		return 0;	/* PROT_NONE entries are present to Linux, and go cold too */
+	if (!split_folio_of(m, pfn))
+		return 0;	/* held: left as it is */
 	page = pfn_to_page(m, pfn);
 	if (!(page->flags & PG_lru) || page->mapcount != 1 || (c->anon_only && !page_anon(page)))
 		return 0;

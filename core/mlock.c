@@ -52,6 +52,9 @@ static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint
 	pt_decode(&w->t->mm->pt, (int)level, e, &pfn, &p);
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || pfn == m->zero_pfn)
 		return 0;	/* PROT_NONE entries are present to Linux, and are mlocked */
+	/* a PTE-mapped huge page is split: Linux (un)locks one only if the range maps all of it */
+	if (level == 0 && !split_folio_of(m, pfn))
+		return 0;
 	if (w->lock)
 		mlock_folio(m, pfn_to_page(m, pfn));
 	else

@@ -550,6 +550,7 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end);
 void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
 void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
+bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm);	/* rmap.c */
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */

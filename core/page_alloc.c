@@ -2120,6 +2120,7 @@ static void reserve_boot_memory(memlab_machine *m)
 	 */
 	m->zero_pfn = m->nr_frames - 1;
 	m->huge_zero_pfn = PFN_NONE;
+	m->deferred_split.head = m->deferred_split.tail = PFN_NONE;
 	m->thp_enabled = 1;		/* "madvise", Debian's default */
 	m->thp_use_zero_page = true;
 }
@@ -2300,27 +2301,34 @@ static int pcp_block_cpu(memlab_machine *m, const struct zone *z, uint64_t head,
 int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_info *info)
 {
 	memlab_machine *m = (memlab_machine *)cm;
-	const struct page *page;
+	const struct page *page, *own;
 	const struct zone *z;
 
 	if (pfn >= m->nr_frames)
 		return -MEMLAB_EINVAL;
 	memset(info, 0, sizeof(*info));
-	page = pfn_to_page(m, pfn);
+	own = pfn_to_page(m, pfn);
+	info->folio = folio_pfn(m, pfn);
+	page = pfn_to_page(m, info->folio);
+	if (!page->mapping) {		/* not a huge page's: the frame's own descriptor */
+		info->folio = pfn;
+		page = own;
+	}
 	z = page_zone(m, pfn);
 	info->pfn = pfn;
 	info->zone = z ? z->idx : -1;
 	info->pcp_cpu = -1;
-	info->buddy = PageBuddy(page);
-	info->reserved = !!(page->flags & PG_reserved);
+	info->buddy = PageBuddy(own);
+	info->reserved = !!(own->flags & PG_reserved);
 	info->refcount = page->_refcount;
-	info->mapcount = page->mapcount;
+	info->mapcount = own->mapcount + folio_entire_mapcount(page);
+	info->entire_mapcount = folio_entire_mapcount(page);
 	info->anon = page->mapping && (page->mapping & PAGE_MAPPING_ANON);
 	info->file = page->mapping && !info->anon;
 	info->dirty = !!(page->flags & PG_dirty);
 	info->swapbacked = !!(page->flags & PG_swapbacked);
 	info->lru = !!(page->flags & PG_lru);
-	info->anon_exclusive = !!(page->flags & PG_anon_exclusive);
+	info->anon_exclusive = !!(own->flags & PG_anon_exclusive);
 	info->active = !!(page->flags & PG_active);
 	info->referenced = !!(page->flags & PG_referenced);
 	info->reclaim = !!(page->flags & PG_reclaim);
@@ -2331,7 +2339,7 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->lru_list = info->lru ? lru_list_name(folio_lru_list(page)) : NULL;
 	info->slab = !!(page->flags & PG_slab);
 	info->large_kmalloc = !!(page->flags & PG_large_kmalloc);
-	info->index = info->slab ? 0 : page->index;	/* a slab's holds its descriptor */
+	info->index = info->slab ? 0 : page->index + (pfn - info->folio);	/* a slab's holds its descriptor */
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
 	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))
 		info->order = page->private;

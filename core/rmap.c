@@ -260,14 +260,14 @@ static bool anon_vma_in_chain(const struct vm_area_struct *vma, const struct ano
 	return false;
 }
 
-/* vma_address(): where vma would map the page, or 1 (never page-aligned) if it cannot. */
-static uint64_t vma_address(const struct vm_area_struct *vma, const struct page *page)
+/* vma_address(): where vma would map the page at index, or 1 (never page-aligned) if it cannot. */
+static uint64_t vma_address(const struct vm_area_struct *vma, uint64_t index)
 {
 	uint64_t shift = vma->vm_mm->machine->page_shift;
 
-	if (page->index < vma->vm_pgoff || page->index - vma->vm_pgoff >= vma_pages(vma))
+	if (index < vma->vm_pgoff || index - vma->vm_pgoff >= vma_pages(vma))
 		return 1;
-	return vma->vm_start + ((page->index - vma->vm_pgoff) << shift);
+	return vma->vm_start + ((index - vma->vm_pgoff) << shift);
 }
 
 static bool vma_may_map(const struct vm_area_struct *vma, const struct page *page)
@@ -278,13 +278,14 @@ static bool vma_may_map(const struct vm_area_struct *vma, const struct page *pag
 	return vma->vm_file && (uintptr_t)vma->vm_file == page->mapping;
 }
 
-/* The entry of t's tables at addr maps pfn. */
+/* The entry of t's tables at addr maps frame pfn there (a huge leaf: its page at addr). */
 static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 {
 	struct pt_walk w;
 
 	pt_walk(t->m, t->mm, addr, &w);
-	return w.nr_levels && pt_prot_maps(&w.prot) && !w.prot.special && w.pfn == pfn;
+	return w.nr_levels && pt_prot_maps(&w.prot) && !w.prot.special &&
+	       w.pfn + ((addr & (pt_level_size(&t->mm->pt, w.level) - 1)) >> t->m->page_shift) == pfn;
 }
 
 /*
@@ -303,33 +304,32 @@ static void rmap_walk_file(const struct page *page, uint64_t pfn, rmap_fn fn, vo
 
 		if (v->vm_pgoff > page->index)
 			return;		/* none after it starts low enough */
-		if ((addr = vma_address(v, page)) != 1 && pte_maps(v->vm_mm->owner, addr, pfn) &&
+		if ((addr = vma_address(v, page->index)) != 1 && pte_maps(v->vm_mm->owner, addr, pfn) &&
 		    !fn(v->vm_mm->owner, v, addr, ud))
 			return;
 	}
 }
 
 /*
-** rmap_walk_anon(): the VMAs linked to the page's anon_vma whose range
-** covers the page's offset, in the interval tree's order, each in the
-** task that stands for its mm.  A mapped page's anon_vma lives: every VMA
-** that maps the page is linked to it.
+** rmap_walk_anon(): the VMAs linked to the folio's anon_vma whose range
+** covers the page's offset (index), in the interval tree's order, each in
+** the task that stands for its mm.  A mapped page's anon_vma lives: every
+** VMA that maps the page is linked to it.
 */
-static void rmap_walk_anon(memlab_machine *m, const struct page *page, uint64_t pfn, rmap_fn fn,
+static void rmap_walk_anon(const struct page *folio, uint64_t index, uint64_t pfn, rmap_fn fn,
 			   void *ud)
 {
-	const struct anon_vma *av = (const struct anon_vma *)(page->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
+	const struct anon_vma *av = (const struct anon_vma *)(folio->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
 
-	(void)m;
 	for (const struct list_head *l = av->head.next; l != &av->head; l = l->next) {
 		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
 						      same_anon_vma)->vma;
 		memlab_task *t = v->vm_mm->owner;
 		uint64_t addr;
 
-		if (v->vm_pgoff > page->index)
+		if (v->vm_pgoff > index)
 			return;		/* none after it starts low enough */
-		addr = vma_address(v, page);
+		addr = vma_address(v, index);
 		if (addr != 1 && pte_maps(t, addr, pfn) && !fn(t, v, addr, ud))
 			return;
 	}
@@ -337,25 +337,54 @@ static void rmap_walk_anon(memlab_machine *m, const struct page *page, uint64_t 
 
 /*
 ** rmap_walk(): fn(task, address, ud) for every page-table entry mapping
-** the frame (not the zero page), without allocating, until fn returns
-** false.  fn may change the entry it is given.  A fork's child is seen
-** while dup_mmap copies it: its VMAs joined the anon_vmas (anon_vma_fork)
-** and the files' i_mmap before its entries were copied, and reclaim the
-** copy's page tables cause must reach them.
+** the frame (not the zero page) -- a page of a large folio: the PTEs
+** that map it and the PMDs that map the folio, at the page's address --
+** without allocating, until fn returns false.  fn may change the entry
+** it is given.  A fork's child is seen while dup_mmap copies it: its VMAs
+** joined the anon_vmas (anon_vma_fork) and the files' i_mmap before its
+** entries were copied, and reclaim the copy's page tables cause must
+** reach them.
 */
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 {
-	const struct page *page;
+	const struct page *folio;
 
 	if (pfn >= m->nr_frames)
 		return;
-	page = pfn_to_page(m, pfn);
-	if (!page->mapping || page->mapcount <= 0)
+	folio = pfn_folio(m, pfn);
+	if (!folio->mapping || page_mapcount(m, pfn) <= 0)
 		return;
-	if (page_anon(page))
-		rmap_walk_anon(m, page, pfn, fn, ud);
+	if (page_anon(folio))
+		rmap_walk_anon(folio, folio->index + (pfn - folio_pfn(m, pfn)), pfn, fn, ud);
 	else
-		rmap_walk_file(page, pfn, fn, ud);
+		rmap_walk_file(folio, pfn, fn, ud);
+}
+
+/*
+** Whether an mm other than mm maps a page of the anonymous large folio
+** at head (folio_maybe_mapped_shared(), asked of the page tables).
+*/
+bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm)
+{
+	const struct page *folio = pfn_to_page(m, head);
+	const struct anon_vma *av = (const struct anon_vma *)(folio->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
+	uint64_t nr = folio_nr_pages(folio);
+
+	for (const struct list_head *l = av->head.next; l != &av->head; l = l->next) {
+		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
+						      same_anon_vma)->vma;
+		uint64_t addr;
+
+		if (v->vm_pgoff >= folio->index + nr)
+			break;
+		if (v->vm_mm == mm)
+			continue;
+		for (uint64_t i = 0; i < nr; i++)
+			if ((addr = vma_address(v, folio->index + i)) != 1 &&
+			    pte_maps(v->vm_mm->owner, addr, head + i))
+				return true;
+	}
+	return false;
 }
 
 /* The anon_vma of that id that some VMA is linked to, or NULL. */
@@ -455,7 +484,8 @@ void folio_mkclean(memlab_machine *m, uint64_t pfn)
 struct rmap_check {
 	memlab_machine *m;
 	struct ml_check v;
-	uint32_t *mapped;		/* entries seen per frame */
+	uint32_t *mapped;		/* PTEs seen per frame */
+	uint32_t *pmd_mapped;		/* PMDs seen per large folio's head */
 	uint32_t *swap_refs;		/* swap entries seen per swap slot */
 	memlab_task *t;
 	struct vm_area_struct *vma;	/* the VMA the walk is in */
@@ -481,32 +511,34 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 			      const struct pt_prot *p, unsigned level)
 {
 	const struct vm_area_struct *vma = c->vma;
-	const struct page *page = pfn_to_page(c->m, pfn);
+	uint64_t head = folio_pfn(c->m, pfn);
+	const struct page *folio = pfn_to_page(c->m, head), *page = pfn_to_page(c->m, pfn);
+	uint64_t index = folio->index + (pfn - head);
 	int pid = c->t->pid;
 
-	if (!(page->flags & PG_head_alloc) || page->_refcount <= 0) {
+	if (!(folio->flags & PG_head_alloc) || folio->_refcount <= 0) {
 		rmap_violation(c, "rmap: pid %d va %#llx maps pfn %#llx, a frame not in use",
 			       pid, (unsigned long long)va, (unsigned long long)pfn);
 		return;
 	}
-	if (!vma_may_map(vma, page) || vma_address(vma, page) != va) {
+	if (!vma_may_map(vma, folio) || vma_address(vma, index) != va) {
 		char owner[160];
 
-		page_owner(page, owner, sizeof(owner));
+		page_owner(folio, owner, sizeof(owner));
 		rmap_violation(c, "rmap: pid %d va %#llx maps pfn %#llx (%s, index %#llx), which "
 			       "its VMA cannot reach", pid, (unsigned long long)va,
-			       (unsigned long long)pfn, owner, (unsigned long long)page->index);
+			       (unsigned long long)pfn, owner, (unsigned long long)index);
 	}
 	if (p->write && !(vma->vm_flags & VM_SHARED) &&
-	    !(page_anon(page) && (page->flags & PG_anon_exclusive)))
+	    !(page_anon(folio) && (page->flags & PG_anon_exclusive)))
 		rmap_violation(c, "rmap: pid %d va %#llx: writable private entry for a page "
 			       "that is not exclusively its own (pfn %#llx)", pid,
 			       (unsigned long long)va, (unsigned long long)pfn);
-	c->mapped[pfn]++;
-	c->rss[page_anon(page) ? MM_ANONPAGES :
-	       page->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=
+	(level ? c->pmd_mapped : c->mapped)[pfn]++;
+	c->rss[page_anon(folio) ? MM_ANONPAGES :
+	       folio->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=
 		pt_level_size(&c->t->mm->pt, level) >> c->m->page_shift;
-	if (level && (page->private != hpage_pmd_order(c->m) || !page_anon(page)))
+	if (level && (head != pfn || folio->private != hpage_pmd_order(c->m) || !page_anon(folio)))
 		rmap_violation(c, "rmap: pid %d va %#llx: a huge entry for pfn %#llx, not the head "
 			       "of an anonymous huge page", pid, (unsigned long long)va,
 			       (unsigned long long)pfn);
@@ -609,6 +641,7 @@ static void check_task(struct rmap_check *c, memlab_task *t)
 /* The node's counters of what the frames hold, recounted. */
 struct page_counts {
 	uint64_t anon, mapped, lru_anon, lru_file, unevictable, dirty, cache, shmem;
+	uint64_t deferred_split;	/* large folios marked as queued for the deferred split */
 };
 
 /* A page with a file mapping is in that file's page cache at its index. */
@@ -620,6 +653,47 @@ static void check_cached(struct rmap_check *c, uint64_t pfn, const struct page *
 		rmap_violation(c, "filemap: pfn %#llx says it is page %#llx of %s, whose cache "
 			       "holds another there", (unsigned long long)pfn,
 			       (unsigned long long)page->index, f->path);
+}
+
+/*
+** A large folio: each page's mapcount its PTEs, the folio's entire
+** mapcount its PMDs, its pages mapped and its references as they say, and
+** a folio that lost some pages' mappings marked for the deferred split.
+*/
+static void check_large_folio(struct rmap_check *c, uint64_t head, struct page_counts *n)
+{
+	const struct page *folio = pfn_to_page(c->m, head);
+	uint64_t nr = folio_nr_pages(folio);
+	int entire = folio_entire_mapcount(folio), mapped = 0, mapcount = entire;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if ((int64_t)c->mapped[head + i] != folio[i].mapcount)
+			rmap_violation(c, "rmap: pfn %#llx has mapcount %d, PTEs map it %u times",
+				       (unsigned long long)(head + i), folio[i].mapcount,
+				       c->mapped[head + i]);
+		mapped += folio[i].mapcount > 0;
+		mapcount += folio[i].mapcount;
+	}
+	if ((int64_t)c->pmd_mapped[head] != entire)
+		rmap_violation(c, "rmap: huge page %#llx has entire_mapcount %d, PMDs map it %u "
+			       "times", (unsigned long long)head, entire, c->pmd_mapped[head]);
+	if (mapped != folio_nr_pages_mapped(folio))
+		rmap_violation(c, "rmap: huge page %#llx has nr_pages_mapped %d, PTEs map %d of "
+			       "its pages", (unsigned long long)head, folio_nr_pages_mapped(folio),
+			       mapped);
+	if (folio->_refcount != mapcount &&
+	    folio->_refcount != mapcount + (int)folio_batch_refs(c->m, head))
+		rmap_violation(c, "rmap: huge page %#llx has refcount %d for %d mappings",
+			       (unsigned long long)head, folio->_refcount, mapcount);
+	if (!entire && mapped && (uint64_t)mapped < nr && !(folio->flags & PG_partially_mapped))
+		rmap_violation(c, "rmap: huge page %#llx maps %d of its pages and is not queued "
+			       "for a deferred split", (unsigned long long)head, mapped);
+	if ((folio->flags & PG_partially_mapped) && !(folio->flags & PG_deferred_split))
+		rmap_violation(c, "rmap: huge page %#llx is partially mapped but not on the "
+			       "deferred split queue", (unsigned long long)head);
+	n->deferred_split += !!(folio->flags & PG_deferred_split);
+	if (mapcount)
+		n->anon += entire ? nr : (uint64_t)mapped;
 }
 
 /* Every frame's mapcount and references against what the tables map. */
@@ -639,6 +713,11 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 			n->unevictable += nr;
 		else if (page->flags & PG_lru)
 			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
+		if (nr > 1 && page_anon(page)) {
+			check_large_folio(c, pfn, n);
+			pfn += nr - 1;
+			continue;
+		}
 		if (!page->mapping && !c->mapped[pfn] && !page->mapcount)
 			continue;
 		if ((int64_t)c->mapped[pfn] != page->mapcount)
@@ -666,6 +745,31 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 	}
 }
 
+/*
+** The deferred split queue: linked both ways, each folio on it a large
+** anonymous one marked so, as many as check_frames found marked.
+*/
+static void check_deferred_split(struct rmap_check *c, uint64_t marked)
+{
+	memlab_machine *m = c->m;
+	uint32_t prev = PFN_NONE, p = m->deferred_split.head;
+	uint64_t n = 0;
+
+	for (; p != PFN_NONE && n <= marked; prev = p, p = pfn_to_page(m, p)[2].lru_next, n++) {
+		const struct page *folio = pfn_to_page(m, p);
+
+		if (p >= m->nr_frames || !(folio->flags & PG_deferred_split) ||
+		    folio_nr_pages(folio) < 4 || !page_anon(folio) || folio[2].lru_prev != prev) {
+			rmap_violation(c, "thp: the deferred split queue holds pfn %#llx, not a "
+				       "queued huge page or wrongly linked", (unsigned long long)p);
+			return;
+		}
+	}
+	if (n != marked || m->deferred_split.tail != prev)
+		rmap_violation(c, "thp: the deferred split queue links %llu huge pages, %llu are "
+			       "marked queued", (unsigned long long)n, (unsigned long long)marked);
+}
+
 static void check_count(struct rmap_check *c, const char *name, uint64_t have, uint64_t want)
 {
 	if (have != want)
@@ -684,7 +788,7 @@ static void check_count(struct rmap_check *c, const char *name, uint64_t have, u
 */
 int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 {
-	struct rmap_check c = { m, { fn, ud, 0 }, NULL, NULL, NULL, NULL, { 0 } };
+	struct rmap_check c = { m, { fn, ud, 0 }, NULL, NULL, NULL, NULL, NULL, { 0 } };
 	struct page_counts n = { 0 };
 	const uint64_t *v = m->vmstat;
 	memlab_task *t;
@@ -692,18 +796,22 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	size_t swap_bytes = m->swap ? (size_t)(m->swap->pages + 1) * sizeof(uint32_t) : 0;
 
 	c.mapped = ml_alloc(m, (size_t)m->nr_frames * sizeof(uint32_t));
+	c.pmd_mapped = ml_alloc(m, (size_t)m->nr_frames * sizeof(uint32_t));
 	c.swap_refs = swap_bytes ? ml_alloc(m, swap_bytes) : NULL;
-	if (!c.mapped || (swap_bytes && !c.swap_refs)) {
+	if (!c.mapped || !c.pmd_mapped || (swap_bytes && !c.swap_refs)) {
 		rmap_violation(&c, "check: out of host memory");
 		ml_free(m, c.mapped, (size_t)m->nr_frames * sizeof(uint32_t));
+		ml_free(m, c.pmd_mapped, (size_t)m->nr_frames * sizeof(uint32_t));
 		ml_free(m, c.swap_refs, swap_bytes);
 		return c.v.count;
 	}
 	for_each_mm_task(m, t)
 		check_task(&c, t);
 	check_frames(&c, &n);
+	check_deferred_split(&c, n.deferred_split);
 	c.v.count += swap_check(m, c.swap_refs, fn, ud);
 	ml_free(m, c.mapped, (size_t)m->nr_frames * sizeof(uint32_t));
+	ml_free(m, c.pmd_mapped, (size_t)m->nr_frames * sizeof(uint32_t));
 	ml_free(m, c.swap_refs, swap_bytes);
 	check_count(&c, "nr_anon_pages", v[NR_ANON_PAGES], n.anon);
 	check_count(&c, "nr_mapped", v[NR_MAPPED], n.mapped);

@@ -284,9 +284,11 @@ static void smaps_swap_entry(struct smaps_walk *w, uint64_t e)
 /*
 ** smaps_pte_entry(): a present (or PROT_NONE) entry of a normal page is
 ** accounted -- vm_normal_page() leaves the zero page out -- with the
-** entry's young and dirty bits or the page's own referenced and dirty
+** entry's young and dirty bits or the folio's own referenced and dirty
 ** flags (smaps_account: an old entry of a page marked accessed, as GUP
-** marks the pages it populates, is Referenced all the same).
+** marks the pages it populates, is Referenced all the same).  Each page
+** is shared by its precise mapcount (folio_precise_page_mapcount: its
+** PTEs and its folio's PMDs), so a huge PMD counts page by page.
 */
 static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table,
 			   uint64_t idx, uint64_t e)
@@ -306,16 +308,18 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 	}
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
 		return 0;
-	page = pfn_to_page(m, pfn);
-	pg.size = pt_level_size(&w->vma->vm_mm->pt, level);
-	pg.mapcount = page->mapcount;
+	page = pfn_folio(m, pfn);
+	pg.size = m->page_size;
 	pg.anon = page_anon(page);
 	pg.swapbacked = page->flags & PG_swapbacked;
 	pg.young = p.accessed || (page->flags & PG_referenced);
 	pg.dirty = p.dirty || (page->flags & PG_dirty);
-	smaps_account(w->mss, &pg, (w->vma->vm_flags & VM_LOCKED) != 0);
+	for (uint64_t i = 0; i < pt_level_size(&w->vma->vm_mm->pt, level) >> m->page_shift; i++) {
+		pg.mapcount = page_mapcount(m, pfn + i);
+		smaps_account(w->mss, &pg, (w->vma->vm_flags & VM_LOCKED) != 0);
+	}
 	if (level && pg.anon)		/* smaps_pmd_entry() */
-		w->mss->anonymous_thp += pg.size;
+		w->mss->anonymous_thp += pt_level_size(&w->vma->vm_mm->pt, level);
 	return 0;
 }
 
@@ -741,10 +745,10 @@ static uint64_t pagemap_entry(memlab_task *t, uint64_t va)
 		 MEMLAB_PM_PFRAME_MASK);
 	if ((p.special && !w.level) || pfn >= m->nr_frames)
 		return flags;
-	folio = pfn_to_page(m, pfn);	/* a huge leaf's entry names its head */
+	folio = pfn_folio(m, pfn);	/* a huge leaf's entry names its head */
 	if (!page_anon(folio))
 		flags |= MEMLAB_PM_FILE;
-	if (folio->mapcount == 1)
+	if (page_mapcount(m, (flags & MEMLAB_PM_PFRAME_MASK)) == 1)
 		flags |= MEMLAB_PM_MMAP_EXCLUSIVE;
 	return flags;
 }

@@ -20,8 +20,8 @@
 ** get_scan_count balances them against file pages by swappiness and
 ** cost); a reclaimed page leaves a workingset shadow (workingset.c).
 ** Simplified, and said so in the docs: shmem is never swapped; dirty file
-** pages are written by the flusher, not by reclaim; no slab shrinkers,
-** no throttling.
+** pages are written by the flusher, not by reclaim; of the shrinkers
+** only THP's deferred split queue (huge_memory.c); no throttling.
 ** Memory cgroups: each has its lists (memcontrol.c); reclaim of the node
 ** or of a cgroup over its limit walks the memcgs under its target
 ** (shrink_node_memcgs), each scanned in proportion to its size.
@@ -134,19 +134,25 @@ bool vma_has_recency(const struct vm_area_struct *vma)
 	return !(vma->vm_flags & (VM_SEQ_READ | VM_RAND_READ));
 }
 
-/* The entry mapping addr in t's mm: its table, index and decoded value. */
+/*
+** The leaf mapping addr in t's mm -- a PTE, or with level a huge PMD
+** (level NULL: PTEs only) -- its table, index and decoded value.
+*/
 static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx,
-		   uint64_t *pfn, struct pt_prot *p)
+		   uint64_t *pfn, struct pt_prot *p, unsigned *level)
 {
 	const struct pt_format *f = &t->mm->pt;
 	struct pt_walk w;
 
 	/* a PROT_NONE leaf faults the hardware walk (-EFAULT) but maps its page */
-	if (pt_walk(t->m, t->mm, addr, &w) == -MEMLAB_EINVAL || !w.nr_levels || w.level != 0)
+	if (pt_walk(t->m, t->mm, addr, &w) == -MEMLAB_EINVAL || !w.nr_levels ||
+	    w.level > (level ? 1u : 0u))
 		return false;
 	*table = w.table[w.nr_levels - 1];
-	*idx = pt_index(f, 0, addr);
-	pt_decode(f, 0, w.entry[w.nr_levels - 1], pfn, p);
+	*idx = pt_index(f, w.level, addr);
+	pt_decode(f, (int)w.level, w.entry[w.nr_levels - 1], pfn, p);
+	if (level)
+		*level = w.level;
 	return pt_prot_maps(p);
 }
 
@@ -159,28 +165,36 @@ struct referenced_arg {
 /*
 ** folio_referenced_one(): a VM_LOCKED mapping ends the walk; a young
 ** entry is made old (ptep_clear_flush_young: x86 leaves the TLB alone --
-** a stale A bit only misjudges age -- arm64 invalidates the page).
+** a stale A bit only misjudges age -- arm64 invalidates the page; a huge
+** PMD's, pmdp_clear_flush_young, is flushed on both).  A huge PMD counts
+** once, at its first page.
 */
 static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 				 void *ud)
 {
 	struct referenced_arg *pra = ud;
-	uint64_t table, idx, pfn;
+	uint64_t table, idx, pfn, size;
 	struct pt_prot p;
+	unsigned level;
 
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
 	if (vma->vm_flags & VM_LOCKED) {	/* the mlock that was missed */
-		mlock_vma_folio(t->m, pfn_to_page(t->m, pra->pfn), vma);
+		mlock_vma_folio(t->m, pfn_folio(t->m, pra->pfn), vma);
 		pra->vm_flags |= VM_LOCKED;
 		return false;
 	}
-	if (!pte_of(t, addr, &table, &idx, &pfn, &p))
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level))
 		return true;
+	size = pt_level_size(&t->mm->pt, level);
+	if (level && (addr & (size - 1)))
+		return true;	/* a page of the huge PMD past its first: counted there */
 	if (p.accessed) {
 		p.accessed = false;
-		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
-		if (t->m->arch == MEMLAB_ARCH_ARM64)
+		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, (int)level, pfn, p));
+		if (level)
+			flush_tlb_range(t, addr, addr + size);
+		else if (t->m->arch == MEMLAB_ARCH_ARM64)
 			flush_tlb_page(t, addr);
 		pra->referenced++;
 		pra->vm_flags |= vma->vm_flags & ~VM_LOCKED;
@@ -188,13 +202,24 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 	return --pra->mapcount > 0;
 }
 
-/* folio_referenced(): how many mappings had used the page; their flags in *vm_flags. */
+/*
+** folio_referenced(): how many entries mapping the folio had been used;
+** their VMAs' flags in *vm_flags.  A large folio's PTEs are looked at
+** page by page (page_vma_mapped_walk).
+*/
 static int folio_referenced(memlab_machine *m, uint64_t pfn, uint64_t *vm_flags)
 {
-	struct referenced_arg pra = { pfn_to_page(m, pfn)->mapcount, 0, 0, pfn };
+	const struct page *folio = pfn_to_page(m, pfn);
+	struct referenced_arg pra = { folio->mapcount, 0, 0, pfn };
+	uint64_t nr = folio_nr_pages(folio) > 1 && folio_nr_pages_mapped(folio) ?
+		      folio_nr_pages(folio) : 1;
 
-	if (pra.mapcount > 0)
-		rmap_walk(m, pfn, folio_referenced_one, &pra);
+	for (uint64_t i = 0; i < nr && !(pra.vm_flags & VM_LOCKED); i++) {
+		pra.pfn = pfn + i;
+		pra.mapcount = folio[i].mapcount + (i ? 0 : folio_entire_mapcount(folio));
+		if (pra.mapcount > 0)
+			rmap_walk(m, pfn + i, folio_referenced_one, &pra);
+	}
 	*vm_flags = pra.vm_flags;
 	return pra.referenced;
 }
@@ -245,7 +270,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		ua->failed = true;
 		return false;
 	}
-	if (!pte_of(t, addr, &table, &idx, &pfn, &p) || pfn != ua->pfn)
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p, NULL) || pfn != ua->pfn)
 		return true;
 	update_hiwater_rss(t->mm);
 	pt_write(m, table, idx, 0);
@@ -348,7 +373,8 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 			return ACTIVATE;	/* shmem: memlab does not swap it */
 		if (nr > 1) {			/* no THP swap-out: split first */
 			count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
-			split_huge_page_isolated(m, pfn);
+			if (!split_huge_page_isolated(m, pfn))
+				return ACTIVATE;	/* held by someone: activate_locked */
 		}
 		if (add_to_swap(m, pfn))
 			return ACTIVATE;	/* swap is full */
@@ -900,9 +926,29 @@ static void shrink_node_memcgs(memlab_machine *m, struct scan_control *sc)
 			memcg_memory_event(memcg, MEMCG_LOW);
 		}
 		shrink_lruvec(m, &memcg->lruvec, sc);
+		shrink_deferred_split(m, memcg, sc->priority);	/* shrink_slab(): its one shrinker */
 		if (partial && sc->nr_reclaimed >= sc->nr_to_reclaim)
 			break;
 	} while ((memcg = reclaim_iter(m, target, memcg, partial)));
+}
+
+/*
+** drop_slab() (drop_caches 2): every memcg's shrinkers at priority 0,
+** all they hold, again while a pass frees more than it did halved.
+*/
+void drop_slab(memlab_machine *m)
+{
+	uint64_t freed;
+	int shift = 0;
+
+	do {
+		struct mem_cgroup *memcg = mem_cgroup_iter(m, NULL, NULL);
+
+		freed = 0;
+		do
+			freed += shrink_deferred_split(m, memcg, 0);
+		while ((memcg = mem_cgroup_iter(m, NULL, memcg)));
+	} while ((freed >> shift++) > 1);
 }
 
 /* shrink_node(): passes over the node's memcgs; kswapd_failures reset on progress. */

@@ -2064,6 +2064,53 @@ TEST(check_catches_rmap_lists)
 	memlab_destroy(m);
 }
 
+/*
+** A huge page PMD-mapped in one process and PTE-mapped in its fork child
+** (whose write split its PMD and copied page 0): m:check() finds a page's
+** mapcount, the folio's entire mapcount, its count of pages mapped and its
+** deferred split mark each wrong when they are.
+*/
+TEST(check_catches_large_folio_counts)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL, *c = NULL;
+	struct memlab_walk w;
+	struct page *folio;
+	uint64_t out;
+	int code;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_thp(m, "always", -1, NULL));
+	ASSERT_OK(memlab_mmap(t, A(0), 2 * 512 * PG, RW, FIXED, NULL, 0, &out));
+	ASSERT_OK(memlab_touch(t, A(0), 1, 'w', &code));
+	ASSERT_OK(memlab_fork(t, &c));
+	ASSERT_OK(memlab_touch(c, A(0), 1, 'w', &code));
+	ASSERT_OK(memlab_translate(t, A(0), &w));
+	ASSERT(w.huge);
+	folio = pfn_to_page(m, w.pfn);
+	ASSERT(folio_entire_mapcount(folio) == 1 && folio_nr_pages_mapped(folio) == 511);
+	ASSERT(violations_are(m, 0, ""));
+	folio[5].mapcount++;
+	ASSERT(violations_are(m, 2, "PTEs map it 1 times"));	/* and the refcount */
+	folio[5].mapcount--;
+	(*folio_entire_mapcount_ptr(folio))++;
+	ASSERT(violations_are(m, 2, "PMDs map it 1 times"));	/* and the refcount */
+	(*folio_entire_mapcount_ptr(folio))--;
+	(*folio_nr_pages_mapped_ptr(folio))--;
+	ASSERT(violations_are(m, 1, "nr_pages_mapped 510"));
+	(*folio_nr_pages_mapped_ptr(folio))++;
+	ASSERT_OK(memlab_munmap(t, A(0), 2 * 512 * PG));	/* page 0 unmapped: partially mapped */
+	ASSERT(folio->flags & PG_partially_mapped);
+	folio->flags &= ~PG_partially_mapped;
+	ASSERT(violations_are(m, 1, "not queued for a deferred split"));
+	folio->flags |= PG_partially_mapped;
+	folio->flags &= ~PG_deferred_split;
+	ASSERT(violations_are(m, 2, "deferred split queue"));
+	folio->flags |= PG_deferred_split;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 /* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
 TEST(arm64_unlimited_stack_is_legacy)
 {
@@ -2246,6 +2293,7 @@ int main(void)
 	RUN(check_catches_brk);
 	RUN(check_catches_split_special);
 	RUN(check_catches_rmap_lists);
+	RUN(check_catches_large_folio_counts);
 	RUN(check_catches_kernel_objects);
 	RUN(mlock_eperm_and_special);
 	RUN(arm64_unlimited_stack_is_legacy);

@@ -616,17 +616,27 @@ static int same_mm(struct fuzz *f, int pid, memlab_task *t)
 	return memlab_mm_info(t, &mi) == 0 && mi.owner_pid == pid;
 }
 
-/* Pages of the swap cache a process maps: nr_file_pages and nr_anon_pages both count them. */
-static uint64_t mapped_swapcache(struct fuzz *f)
+/*
+** What the counters miss in the page books: the pages of the swap cache
+** a process maps, which nr_file_pages and nr_anon_pages both count
+** (negative), and the pages of huge pages nothing maps, which a
+** partially mapped folio holds until the deferred split frees them and
+** no counter counts.
+*/
+static int64_t books_correction(struct fuzz *f)
 {
+	int swapcache = vmstat(f, "nr_swapcached") > 0, thp = vmstat(f, "thp_deferred_split_page") > 0;
 	struct memlab_page_info pi;
-	uint64_t n = 0;
+	int64_t n = 0;
 
-	if (!vmstat(f, "nr_swapcached"))
-		return 0;
-	for (uint64_t pfn = 0; pfn < f->info.nr_frames; pfn++)
-		if (memlab_page_info(f->m, pfn, &pi) == 0 && pi.swapcache && pi.anon && pi.mapcount)
+	for (uint64_t pfn = 0; (swapcache || thp) && pfn < f->info.nr_frames; pfn++) {
+		if (memlab_page_info(f->m, pfn, &pi) != 0 || !pi.anon)
+			continue;
+		if (pi.swapcache && pi.mapcount)
+			n--;
+		else if (pi.order > 0 && !pi.mapcount && pi.refcount)
 			n++;
+	}
 	return n;
 }
 
@@ -642,8 +652,9 @@ static uint64_t vmalloc_pages(struct fuzz *f)
 
 /*
 ** The page books -- every frame the buddy allocator gave out is on a pcp
-** list, a block of this target's, in the page cache, an anonymous page,
-** a page table or a task's PGD -- as a sum to compare with boot free.
+** list, a block of this target's, in the page cache, an anonymous page
+** (mapped, or of a partially mapped huge page), a page table or a task's
+** PGD -- as a sum to compare with boot free.
 */
 static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
 {
@@ -664,7 +675,7 @@ static uint64_t page_books(struct fuzz *f, uint64_t *pcp_out)
 	sum = vmstat(f, "nr_free_pages") + pcp + f->live_pages + vmstat(f, "nr_file_pages") +
 	      vmstat(f, "nr_anon_pages") + vmstat(f, "nr_page_table_pages") + (uint64_t)nr_partial_pgds(f) +
 	      vmstat(f, "nr_slab_reclaimable") + vmstat(f, "nr_slab_unreclaimable") + vmalloc_pages(f);
-	sum -= mapped_swapcache(f);	/* counted as page cache and as anonymous */
+	sum += (uint64_t)books_correction(f);
 	/* the huge zero page, while a PMD maps it (no counter says so) */
 	if (sum + (1ull << (f->info.page_shift - 3)) == f->boot_free &&
 	    vmstat(f, "thp_zero_page_alloc") > 0)

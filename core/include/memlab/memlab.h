@@ -345,7 +345,10 @@ struct memlab_page_info {
 	int pageblock_migratetype;
 	int pcp;		/* on a per-CPU page list (then neither free nor allocated) */
 	int pcp_cpu;		/* the CPU whose page list holds it, -1 when not pcp */
-	int mapcount;		/* page-table entries mapping it (page_mapcount) */
+	int mapcount;		/* page-table entries mapping it, its folio's PMDs included
+				   (folio_precise_page_mapcount, as /proc/kpagecount) */
+	uint64_t folio;		/* the head of its folio: itself unless in a huge page */
+	int entire_mapcount;	/* PMDs mapping its huge page (folio_entire_mapcount) */
 	int anon;		/* an anonymous page (PageAnon) */
 	int file;		/* a page of a file's page cache (shmem included) */
 	int dirty, swapbacked, lru, anon_exclusive;	/* PG_dirty, ..., PageAnonExclusive */
@@ -355,6 +358,8 @@ struct memlab_page_info {
 	const char *lru_list;	/* the LRU list it is on ("inactive_file", ...), or NULL */
 	int slab;		/* the head of a slab (page type slab, KPF_SLAB) */
 	int large_kmalloc;	/* the head of a kmalloc too big for the kmalloc caches */
+	/* A page of a huge page: refcount, anon ... mlocked and index are its folio's
+	   (index: the page's own), anon_exclusive the page's own. */
 };
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);
