@@ -118,7 +118,7 @@ static void put_huge_zero_page(memlab_machine *m)
 ** for the machine, each memcg's shrinker taking the folios charged to it.
 */
 static void split_huge_page(memlab_machine *m, uint64_t head);
-static bool can_split_folio(memlab_machine *m, const struct page *folio, int pins);
+static bool split_folio(memlab_machine *m, uint64_t head);
 
 #define DS_NEXT(folio)	((folio)[2].lru_next)
 #define DS_PREV(folio)	((folio)[2].lru_prev)
@@ -199,10 +199,8 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 		nr--;
 		if (!(folio->flags & PG_partially_mapped))
 			folio_unqueue_deferred_split(m, folio);
-		else if (can_split_folio(m, folio, 0)) {
-			split_huge_page(m, p);
-			split++;
-		}
+		else
+			split += split_folio(m, p);
 	}
 	return split;
 }
@@ -444,27 +442,37 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 
 /*
 ** can_split_folio(): no one but its mappings and the caller (pins
-** references) holds the folio -- a fault copying from it, say; else the
-** split fails (thp_split_page_failed) and the folio stays whole.
+** references) holds the folio -- a fault copying from it, say, would;
+** else a split fails and the folio stays whole.
 */
-static bool can_split_folio(memlab_machine *m, const struct page *folio, int pins)
+static bool can_split_folio(const struct page *folio, int pins)
 {
-	if (folio->_refcount == folio_mapcount(folio) + pins)
-		return true;
-	m->vmstat[THP_SPLIT_PAGE_FAILED]++;
-	return false;
+	return folio->_refcount == folio_mapcount(folio) + pins;
+}
+
+/* split_folio(): the folio at head split, or thp_split_page_failed counted. */
+static bool split_folio(memlab_machine *m, uint64_t head)
+{
+	if (!can_split_folio(pfn_to_page(m, head), 0)) {
+		m->vmstat[THP_SPLIT_PAGE_FAILED]++;
+		return false;
+	}
+	split_huge_page(m, head);
+	return true;
 }
 
 /*
 ** split_folio_to_list() for reclaim: the isolated huge page at head is
 ** split; its other pages that are still mapped go to the LRU, the head
-** stays isolated (it keeps the reclaimer's reference).  Whether it was.
+** stays isolated (it keeps the reclaimer's reference).  Whether it was:
+** shrink_folio_list() asks can_split_folio() first, and a folio held by
+** someone else is activated with nothing counted.
 */
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head)
 {
 	unsigned order = pfn_to_page(m, head)->private;
 
-	if (!can_split_folio(m, pfn_to_page(m, head), 1))
+	if (!can_split_folio(pfn_to_page(m, head), 1))
 		return false;
 	split_huge_page(m, head);
 	for (uint64_t i = 1; i < (1ull << order); i++)
@@ -485,10 +493,7 @@ bool split_folio_of(memlab_machine *m, uint64_t pfn)
 
 	if (folio_nr_pages(folio) == 1)
 		return true;
-	if (!page_anon(folio) || !can_split_folio(m, folio, 0))
-		return false;
-	split_huge_page(m, head);
-	return true;
+	return page_anon(folio) && split_folio(m, head);
 }
 
 /* split_huge_pmd_address(): t's huge leaf covering va, if there is one, becomes PTEs. */
@@ -691,6 +696,38 @@ void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn
 }
 
 /*
+** __discard_anon_folio_pmd_locked(): reclaim drops a lazily freed huge
+** page that t maps whole at haddr (in table, at idx), unless it was
+** written since MADV_FREE -- the PMD or the folio dirty: it becomes
+** swap-backed again, mapped as it was (a MAP_DROPPABLE one goes all the
+** same) -- or someone holds it beyond its mappings and the reclaimer's
+** reference.  Whether it went.
+*/
+bool discard_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
+			    uint64_t table, uint64_t idx)
+{
+	memlab_machine *m = t->m;
+	struct page *folio;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	pt_decode(&t->mm->pt, 1, pt_read(m, table, idx), &pfn, &p);
+	folio = pfn_to_page(m, pfn);
+	if (p.dirty)
+		folio->flags |= PG_dirty;
+	if ((folio->flags & PG_dirty) && !(vma->vm_flags & VM_DROPPABLE)) {
+		folio->flags |= PG_swapbacked;
+		return false;
+	}
+	if (folio->_refcount != folio_mapcount(folio) + 1)
+		return false;
+	pt_write(m, table, idx, 0);	/* pmdp_huge_clear_flush() */
+	flush_tlb_range(t, haddr, haddr + hpage_size(m));
+	zap_huge_pmd(t, vma, pfn, &p);
+	return true;
+}
+
+/*
 ** copy_huge_pmd(): the child maps the same huge page (write-protected
 ** on both sides, no longer exclusive) with a table of its own deposited.
 ** 0 or -MEMLAB_ENOMEM.
@@ -722,6 +759,86 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 	page->_refcount++;
 	folio_add_rmap_pmd(m, page);
 	add_mm_counter(dst->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
+	return 0;
+}
+
+/* ===================== madvise ===================== */
+
+/*
+** The huge leaf at haddr (in table, at idx) under MADV_FREE, MADV_COLD or
+** MADV_PAGEOUT of [start, end) (madvise_free_huge_pmd(),
+** madvise_cold_or_pageout_pte_range()): -1 to leave it -- the huge zero
+** page, a folio another process maps too (folio_maybe_mapped_shared: the
+** PMD maps every page here, so any other mapping is another mm's) --; 1
+** when the range covers it in part and it was split (split_folio), for
+** its pages to be advised one by one; 0 for the whole folio.
+*/
+static int madvise_huge_folio(memlab_task *t, uint64_t haddr, uint64_t table, uint64_t idx,
+			      uint64_t start, uint64_t end, uint64_t *pfn, struct pt_prot *p)
+{
+	pt_decode(&t->mm->pt, 1, pt_read(t->m, table, idx), pfn, p);
+	if (p->special || *pfn >= t->m->nr_frames ||
+	    folio_mapcount(pfn_to_page(t->m, *pfn)) > 1)
+		return -1;
+	if (start > haddr || end < haddr + hpage_size(t->m))
+		return split_folio_of(t->m, *pfn) ? 1 : -1;
+	return 0;
+}
+
+/*
+** madvise_free_huge_pmd(): a whole folio this mm alone maps becomes
+** lazily freeable, clean, its PMD old and clean.  1: split, walk its PTEs.
+*/
+int madvise_free_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
+			  uint64_t start, uint64_t end)
+{
+	memlab_machine *m = tlb->t->m;
+	struct pt_prot p;
+	uint64_t pfn;
+	int r = madvise_huge_folio(tlb->t, haddr, table, idx, start, end, &pfn, &p);
+
+	if (r)
+		return r > 0;
+	pfn_to_page(m, pfn)->flags &= ~PG_dirty;
+	if (p.accessed || p.dirty) {
+		p.accessed = p.dirty = false;
+		pt_write(m, table, idx, pt_mkentry(&tlb->t->mm->pt, 1, pfn, p));
+		tlb_flush_pte_range(tlb, haddr, hpage_size(m), 1);
+	}
+	folio_mark_lazyfree(m, pfn_to_page(m, pfn));
+	return 0;
+}
+
+/*
+** The PMD part of madvise_cold_or_pageout_pte_range(): a whole folio this
+** mm alone maps loses its referenced bit (MADV_COLD: its PMD is made old,
+** and it goes inactive; MADV_PAGEOUT: it is reclaimed at once).  1:
+** split, walk its PTEs.
+*/
+int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
+			  uint64_t start, uint64_t end, bool pageout)
+{
+	memlab_machine *m = tlb->t->m;
+	struct page *folio;
+	struct pt_prot p;
+	uint64_t pfn;
+	int r = madvise_huge_folio(tlb->t, haddr, table, idx, start, end, &pfn, &p);
+
+	if (r)
+		return r > 0;
+	folio = pfn_to_page(m, pfn);
+	if (!pageout && p.accessed) {
+		p.accessed = false;
+		pt_write(m, table, idx, pt_mkentry(&tlb->t->mm->pt, 1, pfn, p));
+		tlb_flush_pte_range(tlb, haddr, hpage_size(m), 1);
+	}
+	folio->flags &= ~PG_referenced;
+	if (folio->flags & PG_active)
+		folio->flags |= PG_workingset;
+	if (pageout)
+		reclaim_page(m, pfn);
+	else
+		folio_deactivate(m, folio);
 	return 0;
 }
 

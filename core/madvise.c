@@ -108,6 +108,7 @@ static int madvise_update_vma(memlab_task *t, struct vm_area_struct *vma,
 		*prev = vma;
 		return 0;
 	}
+	split_huge_pmd_range(t, start, end);	/* vma_adjust_trans_huge(): the PMDs the change cuts */
 	vma = vma_modify_flags(t->mm, *prev, vma, start, end, flags, &err);
 	if (!vma)
 		return err;
@@ -187,7 +188,6 @@ static int madvise_walk_vmas(memlab_task *t, uint64_t start, uint64_t end, int b
 	struct vm_area_struct *prev, *vma;
 	int unmapped_error = 0, err;
 
-	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
 	vma = find_vma_prev(t, start, &prev);
 	if (vma && start > vma->vm_start)
 		prev = vma;

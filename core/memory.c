@@ -1377,6 +1377,8 @@ void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, ui
 	struct zap_ctx z = { tlb, vma, vma_has_recency(vma) };
 
 	update_hiwater_rss(tlb->mm);
+	if (start != vma->vm_start || end != vma->vm_end)	/* zap_pmd_range(): a PMD */
+		split_huge_pmd_range(tlb->t, start, end);	/* it covers in part */
 	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, &z);
 }
 
@@ -1842,10 +1844,16 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 ** finds them dirty).  The zero page is left alone; a PROT_NONE entry is
 ** present to Linux and is not.
 */
+struct free_ctx {
+	struct mmu_gather *tlb;
+	uint64_t start, end;		/* the range advised */
+};
+
 static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
 {
-	struct mmu_gather *tlb = ud;
+	struct free_ctx *c = ud;
+	struct mmu_gather *tlb = c->tlb;
 	memlab_task *t = tlb->t;
 	memlab_machine *m = t->m;
 	const struct pt_format *f = &t->mm->pt;
@@ -1858,8 +1866,15 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		pt_write(m, table, idx, 0);	/* a swapped-out page is simply dropped */
 		return 0;
 	}
-	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
-		return 0;	/* a whole huge page is not made lazily free (yet) */
+	if (level > 0 && pt_prot_maps(&p)) {
+		if (madvise_free_huge_pmd(tlb, va, table, idx, c->start, c->end))
+			pt_walk_range(m, t->mm, va < c->start ? c->start : va,
+				      va + pt_level_size(f, 1) > c->end ? c->end : va + pt_level_size(f, 1),
+				      free_pte, c);	/* split: its pages, one by one */
+		return 0;
+	}
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
+		return 0;
 	if (!split_folio_of(m, pfn))
 		return 0;	/* held: left as it is */
 	page = pfn_to_page(m, pfn);
@@ -1883,7 +1898,9 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 
 void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
-	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, tlb);
+	struct free_ctx c = { tlb, start, end };
+
+	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, &c);
 }
 
 /* ===================== MADV_COLD, MADV_PAGEOUT ===================== */
@@ -1891,6 +1908,7 @@ void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 struct cold_ctx {
 	struct mmu_gather *tlb;
 	bool pageout, anon_only;
+	uint64_t start, end;		/* the range advised */
 };
 
 /*
@@ -1913,7 +1931,14 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	uint64_t pfn;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
-	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || level > 0)
+	if (level > 0 && pt_prot_maps(&p)) {
+		if (madvise_cold_huge_pmd(c->tlb, va, table, idx, c->start, c->end, c->pageout))
+			pt_walk_range(m, t->mm, va < c->start ? c->start : va,
+				      va + pt_level_size(f, 1) > c->end ? c->end : va + pt_level_size(f, 1),
+				      cold_pte, c);	/* split: its pages, one by one */
+		return 0;
+	}
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
 		return 0;	/* PROT_NONE entries are present to Linux, and go cold too */
 	if (!split_folio_of(m, pfn))
 		return 0;	/* held: left as it is */
@@ -1944,7 +1969,7 @@ void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint
 			uint64_t end, bool pageout)
 {
 	struct cold_ctx c = { tlb, pageout,
-			      pageout && vma->vm_file && !vma->vm_file->writable };
+			      pageout && vma->vm_file && !vma->vm_file->writable, start, end };
 
 	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, cold_pte, &c);
 }

@@ -550,6 +550,12 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 void split_huge_pmd_range(memlab_task *t, uint64_t start, uint64_t end);
 void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
 void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
+bool discard_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
+			    uint64_t table, uint64_t idx);
+int madvise_free_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
+			  uint64_t start, uint64_t end);
+int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
+			  uint64_t start, uint64_t end, bool pageout);
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm);	/* rmap.c */
 
 /* ---- filemap.c: the page cache ---- */

@@ -44,6 +44,7 @@ static int mprotect_fixup(struct mmu_gather *tlb, struct vm_area_struct *vma,
 	} else if ((oldflags & VM_ACCOUNT) && !vma->vm_file && !vma->anon_vma) {
 		newflags &= ~VM_ACCOUNT;
 	}
+	split_huge_pmd_range(t, start, end);	/* vma_adjust_trans_huge(): the PMDs the change cuts */
 	vma = vma_modify_flags(mm, *pprev, vma, start, end, newflags, &err);
 	if (!vma) {
 		if (charged)
@@ -151,7 +152,6 @@ int do_mprotect_pkey(memlab_task *t, uint64_t start, uint64_t len, int prot)
 	err = -MEMLAB_EINVAL;
 	if (grows & MEMLAB_PROT_GROWSUP)
 		goto out;	/* no VM_GROWSUP VMAs on x86-64 or arm64 */
-	split_huge_pmd_range(t, start, end);	/* the huge pages cut by the range */
 	tlb_gather_mmu(&tlb, t, false);
 	err = mprotect_vmas(&tlb, vma, start, end, prot);
 	tlb_finish_mmu(&tlb);

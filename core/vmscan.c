@@ -264,14 +264,23 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	struct page *page = pfn_to_page(m, ua->pfn);
 	uint64_t table, idx, pfn;
 	struct pt_prot p;
+	unsigned level;
 
 	if (vma->vm_flags & VM_LOCKED) {	/* restore the mlock that was missed */
 		mlock_vma_folio(m, page, vma);
 		ua->failed = true;
 		return false;
 	}
-	if (!pte_of(t, addr, &table, &idx, &pfn, &p, NULL) || pfn != ua->pfn)
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level) || pfn != ua->pfn)
 		return true;
+	if (level) {		/* TTU_SPLIT_HUGE_PMD: a lazily freed huge page goes whole */
+		update_hiwater_rss(t->mm);
+		if (page->flags & PG_swapbacked || !discard_anon_folio_pmd(t, vma, addr, table, idx)) {
+			ua->failed = true;
+			return false;
+		}
+		return folio_mapcount(page) > 0;
+	}
 	update_hiwater_rss(t->mm);
 	pt_write(m, table, idx, 0);
 	flush_tlb_page(t, addr);
@@ -307,7 +316,7 @@ static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
 	struct unmap_arg ua = { pfn, false };
 
 	rmap_walk(m, pfn, try_to_unmap_one, &ua);
-	return !ua.failed && pfn_to_page(m, pfn)->mapcount == 0;
+	return !ua.failed && folio_mapcount(pfn_to_page(m, pfn)) == 0;
 }
 
 /* ===================== shrink_folio_list ===================== */
@@ -371,15 +380,22 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	if (!folio_is_file_lru(page) && !(page->flags & PG_swapcache)) {
 		if (!page_anon(page))
 			return ACTIVATE;	/* shmem: memlab does not swap it */
-		if (nr > 1) {			/* no THP swap-out: split first */
-			count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
+		if (nr > 1) {	/* a partially mapped one split at once; else no THP swap-out */
+			if (!(page->flags & PG_partially_mapped))
+				count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
 			if (!split_huge_page_isolated(m, pfn))
 				return ACTIVATE;	/* held by someone: activate_locked */
+			nr = 1;
 		}
 		if (add_to_swap(m, pfn))
 			return ACTIVATE;	/* swap is full */
 	}
-	if (page->mapcount && !try_to_unmap(m, pfn)) {
+	if (lazyfree && nr > 1 && folio_nr_pages_mapped(page)) {	/* PTE-mapped: split */
+		if (!split_huge_page_isolated(m, pfn))
+			return ACTIVATE;
+		nr = 1;
+	}
+	if (folio_mapcount(page) && !try_to_unmap(m, pfn)) {
 		stat->nr_unmap_fail += nr;
 		if (lazyfree && (page->flags & PG_swapbacked))
 			stat->nr_lazyfree_fail += nr;

@@ -312,6 +312,80 @@ function TestTHP:test_reclaim_sees_a_young_pmd()
   lu.assertEquals(m:vmstat().thp_split_page, 1)
 end
 
+-- Only a VMA that changes splits the PMDs it cuts (vma_adjust_trans_huge):
+-- MADV_HUGEPAGE where the VMA has it already and mprotect to the same
+-- protection split nothing; MADV_NOHUGEPAGE of part splits the VMA and
+-- that PMD; MADV_DONTNEED of part splits the PMD it covers in part
+-- (zap_pmd_range).  The 6.18 host agrees (tests/diff/diff_thp.c).
+function TestTHP:test_madvise_splits_only_where_linux_does()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  assert(p:touch(BASE, 8 * MiB, "w"))
+  assert(p:madvise(BASE + 4 * MiB, MiB, "hugepage"))
+  assert(p:mprotect(BASE + 4 * MiB, MiB, "rw-"))
+  lu.assertEquals(m:vmstat().thp_split_pmd, 0)
+  assert(p:madvise(BASE + 4 * MiB, MiB, "nohugepage"))
+  lu.assertEquals({ m:vmstat().thp_split_pmd, m:vmstat().thp_deferred_split_page }, { 1, 0 })
+  assert(p:madvise(BASE + 3 * MiB, 4096, "dontneed"))
+  lu.assertEquals({ m:vmstat().thp_split_pmd, m:vmstat().thp_deferred_split_page }, { 2, 1 })
+  lu.assertTrue(p:translate(BASE).huge and p:translate(BASE + 6 * MiB).huge)
+end
+
+-- MADV_COLD, MADV_FREE and MADV_PAGEOUT of a whole huge page this process
+-- alone maps act on it whole; of part of one, split it first; of one a
+-- fork shares, leave it (madvise_cold_or_pageout_pte_range,
+-- madvise_free_huge_pmd).  Without swap, MADV_PAGEOUT splits it
+-- (thp_swpout_fallback) and keeps every page.
+function TestTHP:test_cold_free_pageout_of_huge_pages()
+  local m <close> = machine()
+  local p = setup(m, "hugepage")
+  assert(p:touch(BASE, 8 * MiB, "w"))
+  local pfn = p:translate(BASE).pfn
+  assert(p:madvise(BASE, HP, "cold"))
+  lu.assertTrue(p:translate(BASE).huge)
+  lu.assertFalse(p:translate(BASE).accessed)
+  lu.assertFalse(m:page(pfn).referenced)
+  lu.assertEquals(m:page(pfn).lru_list, "inactive_anon")
+  assert(p:madvise(BASE + HP, HP, "free"))
+  local v = m:vmstat()
+  lu.assertEquals({ v.pglazyfree, v.thp_split_page, smaps_kb(m, p, BASE, "LazyFree") },
+                  { 512, 0, 2048 })
+  lu.assertEquals(m:page(p:translate(BASE + HP).pfn).lru_list, "inactive_file")
+  assert(p:madvise(BASE + 2 * HP, MiB, "cold"))	-- part: the folio is split
+  lu.assertEquals({ m:vmstat().thp_split_pmd, m:vmstat().thp_split_page }, { 1, 1 })
+  assert(p:madvise(BASE + 3 * HP, HP, "pageout"))
+  v = m:vmstat()
+  lu.assertEquals({ v.thp_split_page, v.thp_swpout_fallback, p:mm().rss_anon }, { 2, 1, 2048 })
+  local c = assert(p:fork())
+  assert(c:madvise(BASE, HP, "free"))			-- shared: left alone
+  assert(c:madvise(BASE, MiB, "cold"))
+  lu.assertEquals({ m:vmstat().pglazyfree, m:vmstat().thp_split_page }, { 512, 2 })
+end
+
+-- Reclaim drops a lazily freed huge page whole (pglazyfreed 512, no split:
+-- __discard_anon_folio_pmd_locked); one written since MADV_FREE becomes
+-- swap-backed again and stays, its contents kept.
+function TestTHP:test_reclaim_discards_a_lazily_freed_huge_page_whole()
+  local m <close> = machine()
+  m:thp{ enabled = "always" }
+  local cg = m:cgroup("/g")
+  local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
+  assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed"))
+  assert(p:touch(BASE, 2 * HP, "w"))
+  assert(p:write(BASE + HP, "kept"))
+  assert(p:madvise(BASE, 2 * HP, "free"))
+  assert(p:write(BASE + HP + 4096, "x"))		-- the second written again
+  local free = free_pages(m)
+  cg:write("memory.reclaim", "4M")			-- EAGAIN: no swap for the rest
+  local v = m:vmstat()
+  lu.assertEquals({ v.pglazyfreed, v.thp_split_page, p:mm().rss_anon }, { 512, 0, 512 })
+  lu.assertTrue(free_pages(m) - free >= 512)
+  lu.assertEquals(p:read(BASE, 1), "\0")			-- dropped: zeroes again
+  lu.assertEquals(p:read(BASE + HP, 4), "kept")
+  lu.assertTrue(p:translate(BASE + HP).huge)
+  lu.assertTrue(m:page(p:translate(BASE + HP).pfn).swapbacked)
+end
+
 function TestTHP:test_arm64()
   local m <close> = machine{ arch = "arm64", va_bits = 48 }
   local p = setup(m, "hugepage")
