@@ -417,6 +417,8 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id;
 	int extra;
 
+	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
+		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
 	rmap_walk(m, head, split_one_pmd, NULL);
 	extra = folio->_refcount - folio_mapcount(folio);
 	lru_del(m, folio);	/* lru_add_split_folio(): each page takes the list's place */
@@ -763,6 +765,74 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 }
 
 /* ===================== madvise ===================== */
+
+/*
+** folio_pte_batch(): how many PTEs from va's (in table, at idx), before
+** end and within the table, map the pages of pfn's folio in order from
+** pfn's on.
+*/
+uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
+			 uint64_t pfn)
+{
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t head = folio_pfn(t->m, pfn), last = head + folio_nr_pages(pfn_to_page(t->m, head));
+	uint64_t nr = 0, q;
+	struct pt_prot p;
+
+	while (idx + nr < pt_ptrs(f, 0) && va + (nr << t->m->page_shift) < end && pfn + nr < last) {
+		pt_decode(f, 0, pt_read(t->m, table, idx + nr), &q, &p);
+		if (!pt_prot_maps(&p) || p.special || q != pfn + nr)
+			break;
+		nr++;
+	}
+	return nr;
+}
+
+/*
+** A PTE of t at va (in table, at idx) maps pfn under MADV_COLD, MADV_PAGEOUT
+** or MADV_FREE of a range ending at end (madvise_folio_pte_batch and what
+** follows it): a small page is advised alone (LP_SMALL, *nr 1); a large
+** folio whose pages all the PTEs from here map in order is advised whole
+** (LP_WHOLE, *nr of them); one the range covers in part is split, then
+** advised as a small page -- unless another process maps it, or it is
+** held: it is left alone (LP_SKIP, *nr PTEs to pass).
+*/
+enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va,
+				 uint64_t end, uint64_t pfn, uint64_t *nr)
+{
+	uint64_t head = folio_pfn(t->m, pfn);
+	const struct page *folio = pfn_to_page(t->m, head);
+
+	*nr = 1;
+	if (folio_nr_pages(folio) == 1 || !page_anon(folio))
+		return LP_SMALL;
+	*nr = folio_pte_batch(t, table, idx, va, end, pfn);
+	if (*nr == folio_nr_pages(folio))
+		return LP_WHOLE;
+	if (folio_mapped_elsewhere(t->m, head, t->mm) || !split_folio_of(t->m, pfn))
+		return LP_SKIP;
+	*nr = 1;
+	return LP_SMALL;
+}
+
+/* clear_young_dirty_ptes(): nr PTEs from va's lose their accessed (and dirty) bits. */
+void clear_young_dirty_ptes(struct mmu_gather *tlb, uint64_t table, uint64_t idx, uint64_t va,
+			    uint64_t nr, bool dirty)
+{
+	const struct pt_format *f = &tlb->t->mm->pt;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		pt_decode(f, 0, pt_read(tlb->t->m, table, idx + i), &pfn, &p);
+		if (!p.accessed && !(dirty && p.dirty))
+			continue;
+		p.accessed = false;
+		p.dirty &= !dirty;
+		pt_write(tlb->t->m, table, idx + i, pt_mkentry(f, 0, pfn, p));
+		tlb_flush_pte_range(tlb, va + (i << tlb->t->m->page_shift), tlb->t->m->page_size, 0);
+	}
+}
 
 /*
 ** The huge leaf at haddr (in table, at idx) under MADV_FREE, MADV_COLD or

@@ -1847,6 +1847,7 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 struct free_ctx {
 	struct mmu_gather *tlb;
 	uint64_t start, end;		/* the range advised */
+	uint64_t next;			/* the PTEs below, of a large folio, are done */
 };
 
 static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
@@ -1859,7 +1860,7 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	const struct pt_format *f = &t->mm->pt;
 	struct page *page;
 	struct pt_prot p;
-	uint64_t pfn;
+	uint64_t pfn, nr;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (level == 0 && !pt_prot_maps(&p) && zap_swap_entry(t, e)) {
@@ -1873,32 +1874,31 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 				      free_pte, c);	/* split: its pages, one by one */
 		return 0;
 	}
-	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || va < c->next)
 		return 0;
-	if (!split_folio_of(m, pfn))
-		return 0;	/* held: left as it is */
-	page = pfn_to_page(m, pfn);
+	if (madvise_large_pte(t, table, idx, va, c->end, pfn, &nr) == LP_SKIP) {
+		c->next = va + (nr << m->page_shift);
+		return 0;
+	}
+	c->next = va + (nr << m->page_shift);
+	page = pfn_folio(m, pfn);
 	if (!page_anon(page))
 		return 0;
-	if (page->flags & (PG_swapcache | PG_dirty)) {
-		if (page->mapcount != 1)
+	if (page->flags & (PG_swapcache | PG_dirty)) {	/* a large one: mapped whole here */
+		if (folio_mapcount(page) != (int)folio_nr_pages(page))
 			return 0;
 		if ((page->flags & PG_swapcache) && !folio_free_swap(m, pfn))
 			return 0;	/* a swap entry elsewhere still needs the slot */
 		page->flags &= ~PG_dirty;
 	}
-	if (p.accessed || p.dirty) {
-		p.accessed = p.dirty = false;
-		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
-		tlb_flush_pte_range(tlb, va, pt_level_size(f, level), level);	/* tlb_remove_tlb_entry */
-	}
+	clear_young_dirty_ptes(tlb, table, idx, va, nr, true);
 	folio_mark_lazyfree(m, page);
 	return 0;
 }
 
 void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
-	struct free_ctx c = { tlb, start, end };
+	struct free_ctx c = { tlb, start, end, 0 };
 
 	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, &c);
 }
@@ -1909,6 +1909,7 @@ struct cold_ctx {
 	struct mmu_gather *tlb;
 	bool pageout, anon_only;
 	uint64_t start, end;		/* the range advised */
+	uint64_t next;			/* the PTEs below, of a large folio, are done */
 };
 
 /*
@@ -1928,7 +1929,7 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	const struct pt_format *f = &t->mm->pt;
 	struct page *page;
 	struct pt_prot p;
-	uint64_t pfn;
+	uint64_t pfn, nr;
 
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (level > 0 && pt_prot_maps(&p)) {
@@ -1938,23 +1939,24 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 				      cold_pte, c);	/* split: its pages, one by one */
 		return 0;
 	}
-	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || va < c->next)
 		return 0;	/* PROT_NONE entries are present to Linux, and go cold too */
-	if (!split_folio_of(m, pfn))
-		return 0;	/* held: left as it is */
-	page = pfn_to_page(m, pfn);
-	if (!(page->flags & PG_lru) || page->mapcount != 1 || (c->anon_only && !page_anon(page)))
+	if (madvise_large_pte(t, table, idx, va, c->end, pfn, &nr) == LP_SKIP) {
+		c->next = va + (nr << m->page_shift);
 		return 0;
-	if (!c->pageout && p.accessed) {
-		p.accessed = false;
-		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
-		tlb_flush_pte_range(c->tlb, va, pt_level_size(f, level), level);
 	}
+	c->next = va + (nr << m->page_shift);
+	page = pfn_folio(m, pfn);	/* a large one: mapped whole here, once if exclusive */
+	if (!(page->flags & PG_lru) || folio_mapcount(page) != (int)folio_nr_pages(page) ||
+	    (c->anon_only && !page_anon(page)))
+		return 0;
+	if (!c->pageout)
+		clear_young_dirty_ptes(c->tlb, table, idx, va, nr, false);
 	page->flags &= ~PG_referenced;
 	if (page->flags & PG_active)
 		page->flags |= PG_workingset;
 	if (c->pageout)
-		reclaim_page(m, pfn);
+		reclaim_page(m, page_to_pfn(m, page));
 	else
 		folio_deactivate(m, page);
 	return 0;
@@ -1969,7 +1971,7 @@ void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint
 			uint64_t end, bool pageout)
 {
 	struct cold_ctx c = { tlb, pageout,
-			      pageout && vma->vm_file && !vma->vm_file->writable, start, end };
+			      pageout && vma->vm_file && !vma->vm_file->writable, start, end, 0 };
 
 	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, cold_pte, &c);
 }

@@ -32,6 +32,8 @@ static bool can_do_mlock(const memlab_task *t)
 struct mlock_walk {
 	memlab_task *t;
 	bool lock;
+	uint64_t end;		/* of the range */
+	uint64_t next;		/* the PTEs below, of a large folio, are done */
 };
 
 /*
@@ -39,26 +41,34 @@ struct mlock_walk {
 ** through the mlock batch (its mlock_count counts the VM_LOCKED mappings;
 ** with the last it leaves the unevictable list).
 ** The zero page and frames without a struct page (special) are skipped,
-** as vm_normal_folio() skips them.
+** as vm_normal_folio() skips them.  A large folio's PTEs count once
+** (folio_mlock_step), and it is mlocked only if they map all of it here
+** (allow_mlock_munlock); munlocked whatever they map.
 */
 static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		     uint64_t e)
 {
 	struct mlock_walk *w = ud;
 	memlab_machine *m = w->t->m;
+	struct page *folio;
 	struct pt_prot p;
-	uint64_t pfn;
-	(void)va, (void)table, (void)idx;
+	uint64_t pfn, step;
+
 	pt_decode(&w->t->mm->pt, (int)level, e, &pfn, &p);
-	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || pfn == m->zero_pfn)
+	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || pfn == m->zero_pfn ||
+	    va < w->next)
 		return 0;	/* PROT_NONE entries are present to Linux, and are mlocked */
-	/* a PTE-mapped huge page is split: Linux (un)locks one only if the range maps all of it */
-	if (level == 0 && !split_folio_of(m, pfn))
-		return 0;
+	folio = pfn_folio(m, pfn);
+	if (level == 0 && folio_nr_pages(folio) > 1) {
+		step = folio_pte_batch(w->t, table, idx, va, w->end, pfn);
+		w->next = va + (step << m->page_shift);
+		if (w->lock && step != folio_nr_pages(folio))
+			return 0;
+	}
 	if (w->lock)
-		mlock_folio(m, pfn_to_page(m, pfn));
+		mlock_folio(m, folio);
 	else
-		munlock_folio(m, pfn_to_page(m, pfn));	/* one locked mapping less */
+		munlock_folio(m, folio);	/* one locked mapping less */
 	return 0;
 }
 
@@ -71,7 +81,7 @@ static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint
 static void mlock_vma_pages_range(memlab_task *t, struct vm_area_struct *vma, uint64_t start,
 				  uint64_t end, uint64_t newflags)
 {
-	struct mlock_walk w = { t, (newflags & VM_LOCKED) != 0 };
+	struct mlock_walk w = { t, (newflags & VM_LOCKED) != 0, end, 0 };
 
 	vma->vm_flags = newflags;
 	lru_add_drain(t->m);	/* pages waiting to be added are on a list for the walk */

@@ -552,11 +552,19 @@ void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
 void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
 bool discard_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
 			    uint64_t table, uint64_t idx);
+uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
+			 uint64_t pfn);
+enum large_pte { LP_SMALL, LP_WHOLE, LP_SKIP };
+enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va,
+				 uint64_t end, uint64_t pfn, uint64_t *nr);
+void clear_young_dirty_ptes(struct mmu_gather *tlb, uint64_t table, uint64_t idx, uint64_t va,
+			    uint64_t nr, bool dirty);
 int madvise_free_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
 			  uint64_t start, uint64_t end);
 int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
 			  uint64_t start, uint64_t end, bool pageout);
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm);	/* rmap.c */
+bool folio_unmap_goes_partial(memlab_machine *m, uint64_t head);	/* rmap.c */
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */

@@ -387,6 +387,51 @@ bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_st
 	return false;
 }
 
+/*
+** Whether unmapping the large anonymous folio at head for a split leaves
+** it partially mapped on the way (__folio_split's unmap_folio ->
+** try_to_migrate: its VMAs in rmap_walk()'s order, in each the PMD or the
+** PTEs in address order): then __folio_remove_rmap() queues it for a
+** deferred split, and counts it, before the split takes it off again.
+*/
+bool folio_unmap_goes_partial(memlab_machine *m, uint64_t head)
+{
+	const struct page *folio = pfn_to_page(m, head);
+	const struct anon_vma *av = (const struct anon_vma *)(folio->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
+	uint64_t nr = folio_nr_pages(folio);
+	int entire = folio_entire_mapcount(folio), mapped = folio_nr_pages_mapped(folio);
+	int32_t *cnt = ml_alloc(m, nr * sizeof(*cnt));
+	bool partial = false;
+
+	if (!cnt)
+		return false;
+	for (uint64_t i = 0; i < nr; i++)
+		cnt[i] = folio[i].mapcount;
+	for (const struct list_head *l = av->head.next; l != &av->head && !partial; l = l->next) {
+		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
+						      same_anon_vma)->vma;
+		struct pt_walk w;
+		uint64_t addr;
+
+		if (v->vm_pgoff >= folio->index + nr)
+			break;
+		for (uint64_t i = 0; i < nr && !partial; i++) {
+			if ((addr = vma_address(v, folio->index + i)) == 1 ||
+			    !pte_maps(v->vm_mm->owner, addr, head + i))
+				continue;
+			pt_walk(m, v->vm_mm, addr, &w);
+			if (w.level) {		/* the PMD: every page at once */
+				partial = !--entire && mapped && (uint64_t)mapped < nr;
+				break;
+			}
+			if (!--cnt[i] && --mapped && !entire)
+				partial = true;
+		}
+	}
+	ml_free(m, cnt, nr * sizeof(*cnt));
+	return partial;
+}
+
 /* The anon_vma of that id that some VMA is linked to, or NULL. */
 static const struct anon_vma *anon_vma_by_id(memlab_machine *m, uint64_t id)
 {

@@ -147,7 +147,7 @@ static void show_zone_free(memlab_machine *m, struct strbuf *sb, const struct zo
 	uint64_t total = 0;
 
 	sb_printf(sb, "Node %d %s: ", NODE_ID, z->name);
-	for (unsigned order = 0; order <= m->max_order; order++) {
+	for (unsigned order = 0; order <= m->max_order && order < NR_ORDERS_MAX; order++) {
 		const struct free_area *area = &z->free_area[order];
 
 		total += area->nr_free << order;

@@ -386,6 +386,41 @@ function TestTHP:test_reclaim_discards_a_lazily_freed_huge_page_whole()
   lu.assertTrue(m:page(p:translate(BASE + HP).pfn).swapbacked)
 end
 
+-- A huge page its PTEs map whole (its PMD split by an mprotect undone
+-- again) is advised and mlocked whole, its PTEs taken in one batch
+-- (madvise_folio_pte_batch, folio_mlock_step): no split.  MADV_COLD of
+-- part of one splits it -- its unmapping, PTE by PTE, leaves it partially
+-- mapped a moment: thp_deferred_split_page -- and mlock of part of one
+-- leaves it as it is (allow_mlock_munlock).
+function TestTHP:test_pte_mapped_huge_page_advised_and_locked_whole()
+  local m <close> = machine()
+  local p = m:spawn{ name = "thp", aslr = false, root = true }
+  assert(p:mmap(BASE, 8 * MiB, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:madvise(BASE, 8 * MiB, "hugepage"))
+  assert(p:touch(BASE, 8 * MiB, "w"))
+  for i = 0, 3 do
+    assert(p:mprotect(BASE + i * HP, MiB, "r--"))
+    assert(p:mprotect(BASE + i * HP, MiB, "rw-"))
+  end
+  lu.assertFalse(p:translate(BASE).huge)
+  local pfn = p:translate(BASE).pfn
+  lu.assertEquals({ m:vmstat().thp_split_pmd, m:page(pfn + 7).folio }, { 4, pfn })
+  assert(p:madvise(BASE, HP, "cold"))
+  lu.assertEquals(m:vmstat().thp_split_page, 0)
+  lu.assertFalse(p:translate(BASE + 7 * 4096).accessed)
+  lu.assertEquals(m:page(pfn).lru_list, "inactive_anon")
+  assert(p:mlock(BASE + HP, HP))
+  lu.assertEquals({ m:vmstat().nr_mlock, m:page(p:translate(BASE + HP).pfn).lru_list },
+                  { 512, "unevictable" })
+  assert(p:mlock(BASE + 2 * HP, MiB))
+  lu.assertEquals({ m:vmstat().nr_mlock, m:vmstat().thp_split_page }, { 512, 0 })
+  assert(p:madvise(BASE + 3 * HP, MiB, "cold"))
+  local v = m:vmstat()
+  lu.assertEquals({ v.thp_split_page, v.thp_deferred_split_page }, { 1, 1 })
+  assert(p:munlock(BASE + HP, HP))
+  lu.assertEquals(m:vmstat().nr_mlock, 0)
+end
+
 function TestTHP:test_arm64()
   local m <close> = machine{ arch = "arm64", va_bits = 48 }
   local p = setup(m, "hugepage")
