@@ -14,10 +14,13 @@
 ** one small page.  A folio left partially mapped is queued for the
 ** deferred split, which reclaim's shrinker (or drop_caches 2) does.
 **
-** Simplified: a folio is split at once (split_huge_page) where memlab's
-** page-level code meets a PTE-mapped one it does not handle whole --
-** reclaim, MADV_FREE, MADV_COLD/PAGEOUT, mlock of its PTEs.  No
-** khugepaged, no mTHP, no shmem or file THP, no THP swap-out.
+** MADV_COLD, MADV_PAGEOUT, MADV_FREE and mlock take a folio whole where
+** the range covers it, PMD- or PTE-mapped, and split it (or leave it,
+** when another mm maps it) where the range covers part of it.
+**
+** Simplified: reclaim splits a lazily freed folio that PTEs map (Linux
+** drops it whole).  No khugepaged, no mTHP, no shmem or file THP, no THP
+** swap-out.
 */
 #include <string.h>
 
