@@ -16,11 +16,12 @@
 **
 ** MADV_COLD, MADV_PAGEOUT, MADV_FREE and mlock take a folio whole where
 ** the range covers it, PMD- or PTE-mapped, and split it (or leave it,
-** when another mm maps it) where the range covers part of it.
+** when another mm maps it) where the range covers part of it; reclaim
+** drops a lazily freed one whole.
 **
-** Simplified: reclaim splits a lazily freed folio that PTEs map (Linux
-** drops it whole).  No khugepaged, no mTHP, no shmem or file THP, no THP
-** swap-out.
+** Simplified: one deferred split queue for the machine (Linux: one per
+** memcg).  No khugepaged, no mTHP, no shmem or file THP, no THP
+** swap-out (reclaim splits a huge page for swap).
 */
 #include <string.h>
 

@@ -254,14 +254,16 @@ static void unmap_to_swap(memlab_task *t, uint64_t table, uint64_t idx, struct p
 ** write through GUP: PG_dirty) is mapped again and becomes swap-backed:
 ** it is not free to drop any more; one held by someone else is mapped
 ** again as it was, to be looked at once more later.  A MAP_DROPPABLE page
-** is dropped written or not.  A swap-backed one leaves a swap entry.
+** is dropped written or not.  A swap-backed one leaves a swap entry.  A
+** lazily freed huge page goes a PTE, or its PMD, at a time; the flags,
+** the references and the dirtiness are its folio's.
 */
 static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			     void *ud)
 {
 	struct unmap_arg *ua = ud;
 	memlab_machine *m = t->m;
-	struct page *page = pfn_to_page(m, ua->pfn);
+	struct page *page = pfn_folio(m, ua->pfn);
 	uint64_t table, idx, pfn;
 	struct pt_prot p;
 	unsigned level;
@@ -297,7 +299,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 			ua->failed = true;
 			return false;
 		}
-		if (page->_refcount != 1 + page->mapcount) {	/* held: try again later */
+		if (page->_refcount != 1 + folio_mapcount(page)) {	/* held: try again later */
 			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
 			ua->failed = true;
 			return false;
@@ -307,15 +309,19 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	}
 	add_mm_counter(t->mm, mm_counter(page), -1);
 	page_remove_rmap(m, ua->pfn, vma);	/* the isolation reference keeps it */
-	return page->mapcount > 0;
+	return page_mapcount(m, ua->pfn) > 0;
 }
 
-/* try_to_unmap(): whether every mapping went. */
+/* try_to_unmap(): whether every mapping of the folio's pages went. */
 static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
 {
 	struct unmap_arg ua = { pfn, false };
+	uint64_t nr = folio_nr_pages(pfn_to_page(m, pfn));
 
-	rmap_walk(m, pfn, try_to_unmap_one, &ua);
+	for (uint64_t i = 0; i < nr && !ua.failed; i++) {
+		ua.pfn = pfn + i;
+		rmap_walk(m, pfn + i, try_to_unmap_one, &ua);
+	}
 	return !ua.failed && folio_mapcount(pfn_to_page(m, pfn)) == 0;
 }
 
@@ -389,11 +395,6 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		}
 		if (add_to_swap(m, pfn))
 			return ACTIVATE;	/* swap is full */
-	}
-	if (lazyfree && nr > 1 && folio_nr_pages_mapped(page)) {	/* PTE-mapped: split */
-		if (!split_huge_page_isolated(m, pfn))
-			return ACTIVATE;
-		nr = 1;
 	}
 	if (folio_mapcount(page) && !try_to_unmap(m, pfn)) {
 		stat->nr_unmap_fail += nr;

@@ -384,6 +384,17 @@ function TestTHP:test_reclaim_discards_a_lazily_freed_huge_page_whole()
   lu.assertEquals(p:read(BASE + HP, 4), "kept")
   lu.assertTrue(p:translate(BASE + HP).huge)
   lu.assertTrue(m:page(p:translate(BASE + HP).pfn).swapbacked)
+  -- PTE-mapped whole (its PMD split by an mprotect undone): the same, a PTE at a time
+  local q = m:spawn{ name = "q", aslr = false, cgroup = "/g" }
+  assert(q:mmap(BASE, HP, "rw-", "private|anonymous|fixed"))
+  assert(q:touch(BASE, HP, "w"))
+  assert(q:mprotect(BASE, 4096, "r--"))
+  assert(q:mprotect(BASE, 4096, "rw-"))
+  assert(q:madvise(BASE, HP, "free"))
+  lu.assertFalse(q:translate(BASE).huge)
+  cg:write("memory.reclaim", "4M")
+  v = m:vmstat()
+  lu.assertEquals({ v.pglazyfreed, v.thp_split_page, q:mm().rss_anon }, { 1024, 0, 0 })
 end
 
 -- A huge page its PTEs map whole (its PMD split by an mprotect undone
