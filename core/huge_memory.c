@@ -487,12 +487,8 @@ bool split_huge_page_isolated(memlab_machine *m, uint64_t head)
 	return true;
 }
 
-/*
-** A PTE maps pfn, a page of a large folio: the folio is split (memlab's
-** stand-in where Linux handles the folio whole or splits it lazily).
-** Whether the page is small now.
-*/
-bool split_folio_of(memlab_machine *m, uint64_t pfn)
+/* split_folio() of the anonymous folio pfn is a page of: whether the page is small now. */
+static bool split_folio_of(memlab_machine *m, uint64_t pfn)
 {
 	uint64_t head = folio_pfn(m, pfn);
 	struct page *folio = pfn_to_page(m, head);

@@ -517,7 +517,6 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated);
 /* huge_memory.c: large folios */
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head);
-bool split_folio_of(memlab_machine *m, uint64_t pfn);
 bool thp_page_mapped(struct page *folio);
 bool thp_page_unmapped(memlab_machine *m, struct page *folio);
 int folio_mapcount(const struct page *folio);
