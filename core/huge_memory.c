@@ -187,9 +187,11 @@ static uint64_t deferred_split_count(memlab_machine *m, const struct mem_cgroup 
 /*
 ** deferred_split_scan(): up to nr queued folios of memcg, oldest first: a
 ** partially mapped one is split (unless references beyond its mappings
-** hold it: it stays), another leaves the queue.  The folios split.
+** hold it: it stays), another leaves the queue.  The folios split; *stop
+** (SHRINK_STOP) when none was and the queue has none of memcg's left.
 */
-static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *memcg, uint64_t nr)
+static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *memcg, uint64_t nr,
+				    bool *stop)
 {
 	uint64_t split = 0;
 	uint32_t p = m->deferred_split.head, next;
@@ -206,14 +208,16 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 		else
 			split += split_folio(m, p);
 	}
+	*stop = !split && !deferred_split_count(m, memcg);	/* SHRINK_STOP */
 	return split;
 }
 
 /*
 ** do_shrink_slab() for the thp-deferred_split shrinker at a reclaim
 ** priority: freeable >> priority, times 4 / DEFAULT_SEEKS, plus what the
-** last runs deferred, scanned in SHRINK_BATCH batches (slabs_scanned);
-** what it did not get to is deferred.  The folios split.
+** last runs deferred, scanned in SHRINK_BATCH batches (slabs_scanned)
+** until SHRINK_STOP; what it did not get to is deferred.  The folios
+** split.
 */
 uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int priority)
 {
@@ -230,8 +234,11 @@ uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int 
 		total = 2 * freeable;
 	while (total >= SHRINK_BATCH || total >= freeable) {
 		uint64_t batch = total < SHRINK_BATCH ? total : SHRINK_BATCH;
+		bool stop;
 
-		split += deferred_split_scan(m, memcg, batch);
+		split += deferred_split_scan(m, memcg, batch, &stop);
+		if (stop)
+			break;
 		m->vmstat[SLABS_SCANNED] += batch;
 		total -= batch;
 		scanned += batch;
@@ -254,20 +261,21 @@ bool thp_page_mapped(struct page *folio)
 }
 
 /*
-** __folio_remove_rmap() for a page's last PTE: whether the folio maps it
-** no more (no PMD does); a folio left with other pages mapped is
-** partially mapped.
+** __folio_remove_rmap() for a batch of PTEs that were the last to map
+** unmapped of the folio's pages: how many of them the folio maps no more
+** (none while a PMD maps them all); a folio the batch left with other
+** pages mapped is partially mapped.
 */
-bool thp_page_unmapped(memlab_machine *m, struct page *folio)
+int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped)
 {
 	int32_t *nr = folio_nr_pages_mapped_ptr(folio);
 
-	--*nr;
+	*nr -= unmapped;
 	if (folio_entire_mapcount(folio))
-		return false;
-	if (*nr)
+		return 0;
+	if (unmapped && *nr)
 		deferred_split_folio(m, folio, true);
-	return true;
+	return unmapped;
 }
 
 /* folio_add_anon_rmap_pmd()'s counts: the first PMD maps the pages no PTE maps. */
@@ -343,12 +351,14 @@ static void split_pmd_folio(memlab_machine *m, uint64_t pfn, const struct pt_pro
 }
 
 /*
-** __split_huge_pmd() of t's huge leaf at haddr (the table holding it and
-** its index): its deposited table takes the entries, one per page, with
-** the leaf's bits (the huge zero page: the zero page 512 times); the TLBs
-** lose the huge translation.  The folio stays whole.
+** __split_huge_pmd() of t's huge leaf at haddr in vma (the table holding
+** it and its index): its deposited table takes the entries, one per page,
+** with the leaf's bits (the huge zero page: the zero page 512 times); the
+** TLBs lose the huge translation.  The folio stays whole; the PMD's
+** going munlocks it in a locked VMA (folio_remove_rmap_pmd).
 */
-static void split_pmd_entry(memlab_task *t, uint64_t haddr, uint64_t table, uint64_t idx)
+static void split_pmd_entry(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
+			    uint64_t table, uint64_t idx)
 {
 	const struct pt_format *f = &t->mm->pt;
 	uint64_t pte_table = pgtable_withdraw(t->mm), pfn;
@@ -361,8 +371,11 @@ static void split_pmd_entry(memlab_task *t, uint64_t haddr, uint64_t table, uint
 		fill_pte_table(t, pte_table, pfn, p, false);
 	if (p.special)
 		put_huge_zero_page(t->m);
-	else if (pfn < t->m->nr_frames)
+	else if (pfn < t->m->nr_frames) {
 		split_pmd_folio(t->m, pfn, &p);
+		if (vma)
+			munlock_vma_folio(t->m, pfn, vma);
+	}
 	pt_write(t->m, table, idx, pt_mktable(f, pte_table));
 	flush_tlb_range(t, haddr, haddr + hpage_size(t->m));
 	t->m->vmstat[THP_SPLIT_PMD]++;
@@ -384,10 +397,9 @@ static bool split_one_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t a
 {
 	uint64_t table, idx;
 
-	(void)vma;
 	(void)ud;
 	if (huge_leaf(t, addr, &table, &idx))
-		split_pmd_entry(t, addr & ~(hpage_size(t->m) - 1), table, idx);
+		split_pmd_entry(t, vma, addr & ~(hpage_size(t->m) - 1), table, idx);
 	return true;
 }
 
@@ -504,7 +516,7 @@ static void split_huge_pmd_address(memlab_task *t, uint64_t va)
 	uint64_t table, idx;
 
 	if (huge_leaf(t, va, &table, &idx))
-		split_pmd_entry(t, va & ~(hpage_size(t->m) - 1), table, idx);
+		split_pmd_entry(t, find_vma(t, va), va & ~(hpage_size(t->m) - 1), table, idx);
 }
 
 /*
@@ -649,7 +661,7 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	pt_decode(&t->mm->pt, 1, pt_read(m, table, idx), &pfn, &p);
 	if (write && !p.write) {
 		if (p.special) {
-			split_pmd_entry(t, haddr, table, idx);
+			split_pmd_entry(t, vma, haddr, table, idx);
 			return 1;
 		}
 		page = pfn_to_page(m, pfn);
@@ -658,7 +670,7 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			page->flags |= PG_anon_exclusive;
 		}
 		if (!(page->flags & PG_anon_exclusive)) {
-			split_pmd_entry(t, haddr, table, idx);
+			split_pmd_entry(t, vma, haddr, table, idx);
 			return 1;
 		}
 		p.write = true;

@@ -518,7 +518,7 @@ void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr
 /* huge_memory.c: large folios */
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head);
 bool thp_page_mapped(struct page *folio);
-bool thp_page_unmapped(memlab_machine *m, struct page *folio);
+int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped);
 int folio_mapcount(const struct page *folio);
 void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_mapped);
 void folio_unqueue_deferred_split(memlab_machine *m, struct page *folio);

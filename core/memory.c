@@ -213,18 +213,33 @@ void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_
 }
 
 /*
-** folio_remove_rmap_pte() and the reference the entry held, vma's entry
-** for the page gone already: the folio's last mapping of the page
-** uncounts it.
+** folio_remove_rmap_ptes() and the references the entries held, vma's
+** entries for the nr pages from pfn on (of one folio) gone already: the
+** folio's last mapping of a page uncounts it; a large folio left with
+** some pages mapped and some not by the batch is partially mapped; one
+** munlock for the batch.
 */
+static void folio_remove_rmap_ptes(memlab_machine *m, uint64_t pfn, uint64_t nr,
+				   const struct vm_area_struct *vma)
+{
+	struct page *folio = pfn_folio(m, pfn);
+	int64_t unmapped = 0;
+
+	for (uint64_t i = 0; i < nr; i++)
+		unmapped += --pfn_to_page(m, pfn + i)->mapcount == 0;
+	if (folio_nr_pages(folio) > 1)
+		unmapped = thp_pages_unmapped(m, folio, (int)unmapped);
+	if (unmapped)
+		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED,
+				      -unmapped);
+	munlock_vma_folio(m, pfn, vma);
+	folio->_refcount -= (int32_t)nr - 1;
+	put_page(m, pfn);
+}
+
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_to_page(m, pfn), *folio = pfn_folio(m, pfn);
-
-	if (--page->mapcount == 0 && (folio_nr_pages(folio) == 1 || thp_page_unmapped(m, folio)))
-		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED, -1);
-	munlock_vma_folio(m, pfn, vma);
-	put_page(m, pfn);
+	folio_remove_rmap_ptes(m, pfn, 1, vma);
 }
 
 /* ===================== entries for a VMA ===================== */
@@ -1293,18 +1308,20 @@ struct zap_ctx {
 	struct mmu_gather *tlb;
 	const struct vm_area_struct *vma;
 	bool recency;			/* vma_has_recency() */
+	uint64_t end;			/* of the range */
 };
 
 /*
 ** The mapping goes; a page of the swap cache no one maps any more leaves
 ** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
 */
-static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
+static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr,
+			    const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_folio(m, pfn);
 	bool swapcache = page->flags & PG_swapcache;
 
-	page_remove_rmap(m, pfn, vma);
+	folio_remove_rmap_ptes(m, pfn, nr, vma);
 	if (swapcache && !page->mapcount)
 		folio_free_swap(m, pfn);
 }
@@ -1328,11 +1345,12 @@ static bool zap_swap_entry(memlab_task *t, uint64_t e)
 }
 
 /*
-** zap_present_ptes() for one entry: the frame loses the mapping (the
-** gather remembers the range to flush); a dirty entry of a file page
-** dirties the page (the write reaches the file at writeback, not at
-** munmap), and a young one marks it accessed, so that reclaim still sees
-** the use a gone mapping made.
+** zap_present_ptes() for one entry -- with the entries after it that map
+** the rest of its large folio in order, in one batch (folio_pte_batch):
+** the frames lose the mappings (the gather remembers the range to
+** flush); a dirty entry of a file page dirties the page (the write
+** reaches the file at writeback, not at munmap), and a young one marks it
+** accessed, so that reclaim still sees the use a gone mapping made.
 */
 static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		   uint64_t e)
@@ -1343,13 +1361,17 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	memlab_machine *m = t->m;
 	struct page *folio;
 	struct pt_prot p;
-	uint64_t pfn;
+	uint64_t pfn, nr = 1;
 
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
-	pt_write(m, table, idx, 0);
+	if (level == 0 && pt_prot_maps(&p) && !p.special && pfn < m->nr_frames &&
+	    folio_nr_pages(pfn_folio(m, pfn)) > 1 && page_mapcount(m, pfn) > 0)
+		nr = folio_pte_batch(t, table, idx, va, z->end, pfn);
+	for (uint64_t i = 0; i < nr; i++)
+		pt_write(m, table, idx + i, 0);
 	if (level == 0 && zap_swap_entry(t, e))
 		return 0;
-	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level), level);
+	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level) * nr, level);
 	if (level > 0 && pt_prot_maps(&p)) {	/* zap_huge_pmd(): a whole huge page */
 		if (p.special || !bad_pte(t, va, e, pfn))
 			zap_huge_pmd(t, z->vma, pfn, &p);
@@ -1362,8 +1384,8 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		folio_mark_dirty(m, folio);
 	if (p.accessed && z->recency && !page_anon(folio))
 		folio_mark_accessed(m, folio);
-	add_mm_counter(t->mm, mm_counter(folio), -1);
-	zap_remove_rmap(m, pfn, z->vma);
+	add_mm_counter(t->mm, mm_counter(folio), -(int64_t)nr);
+	zap_remove_rmap(m, pfn, nr, z->vma);
 	return 0;
 }
 
@@ -1374,7 +1396,7 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, uint64_t start,
 		    uint64_t end)
 {
-	struct zap_ctx z = { tlb, vma, vma_has_recency(vma) };
+	struct zap_ctx z = { tlb, vma, vma_has_recency(vma), end };
 
 	update_hiwater_rss(tlb->mm);
 	if (start != vma->vm_start || end != vma->vm_end)	/* zap_pmd_range(): a PMD */

@@ -148,6 +148,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	if (was_mlocked)	/* PAGE_WAS_MLOCKED: on the LRU for the mlocks to come */
 		lru_add_drain(m);
 	rmap_walk(m, dst, remlock_one, d);
+	page_cache_release(m, s);	/* folio_put(): a PG_mlocked left (a split's) is cleared */
 	memlab_free_pages(m, src, 0);
 	return 0;
 }

@@ -156,11 +156,27 @@ static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx
 	return pt_prot_maps(p);
 }
 
+#define REFERENCED_VMAS	32
+
 struct referenced_arg {
 	int mapcount, referenced;
 	uint64_t vm_flags;
 	uint64_t pfn;
+	/* the VMAs counted: folio_referenced_one() runs once a VMA, its count at most 1 */
+	const struct vm_area_struct *counted[REFERENCED_VMAS];
+	unsigned nr_counted;
 };
+
+/* Whether vma counted already for this folio (a large one: a walk per page). */
+static bool vma_counted(struct referenced_arg *pra, const struct vm_area_struct *vma)
+{
+	for (unsigned i = 0; i < pra->nr_counted; i++)
+		if (pra->counted[i] == vma)
+			return true;
+	if (pra->nr_counted < REFERENCED_VMAS)
+		pra->counted[pra->nr_counted++] = vma;
+	return false;
+}
 
 /*
 ** folio_referenced_one(): a VM_LOCKED mapping ends the walk; a young
@@ -196,7 +212,8 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 			flush_tlb_range(t, addr, addr + size);
 		else if (t->m->arch == MEMLAB_ARCH_ARM64)
 			flush_tlb_page(t, addr);
-		pra->referenced++;
+		if (!vma_counted(pra, vma))
+			pra->referenced++;
 		pra->vm_flags |= vma->vm_flags & ~VM_LOCKED;
 	}
 	return --pra->mapcount > 0;
@@ -210,7 +227,7 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 static int folio_referenced(memlab_machine *m, uint64_t pfn, uint64_t *vm_flags)
 {
 	const struct page *folio = pfn_to_page(m, pfn);
-	struct referenced_arg pra = { folio->mapcount, 0, 0, pfn };
+	struct referenced_arg pra = { folio->mapcount, 0, 0, pfn, { NULL }, 0 };
 	uint64_t nr = folio_nr_pages(folio) > 1 && folio_nr_pages_mapped(folio) ?
 		      folio_nr_pages(folio) : 1;
 
