@@ -13,10 +13,9 @@
 **
 ** A page on the unevictable list counts its VM_LOCKED mappings
 ** (mlock_count), as Linux's folio does, and leaves the list with the
-** last.  Where memlab
-** differs: it has no PTE-mapped large folios: a THP the range cuts is split whole, and its
-** pages in the range are locked, where Linux leaves the large folio it
-** maps only in part evictable (allow_mlock_munlock) until it is split.
+** last.  A THP the range cuts has its PMD split (when the VMA changes,
+** vma_adjust_trans_huge), and stays a large folio, mlocked only where
+** its PTEs map all of it (allow_mlock_munlock).
 */
 #include "mm.h"
 #include "pgtable.h"
