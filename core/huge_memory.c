@@ -418,8 +418,9 @@ static void free_unmapped_page(memlab_machine *m, uint64_t pfn)
 ** becomes PTEs, and the page becomes 2^order pages, each with the
 ** folio's anon_vma, its index, its flags and memcg, and a reference per
 ** PTE that maps it; the head keeps the references that are not
-** mappings (reclaim's isolation).  A page nothing maps is freed; the
-** rest take the folio's place on the LRU unless it was isolated.
+** mappings (reclaim's isolation) and the mlock count.  A page nothing
+** maps is freed; the rest take the folio's place on its LRU list (the
+** head where it was, the others just newer), unless it was isolated.
 */
 static void split_huge_page(memlab_machine *m, uint64_t head)
 {
@@ -430,14 +431,15 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	bool lru = folio->flags & PG_lru;
 	uintptr_t mapping = folio->mapping;
 	uint64_t index = folio->index;
-	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id;
+	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id, next;
 	int extra;
 
 	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
 	rmap_walk(m, head, split_one_pmd, NULL);
 	extra = folio->_refcount - folio_mapcount(folio);
-	lru_del(m, folio);	/* lru_add_split_folio(): each page takes the list's place */
+	next = lru ? folio->lru_next : PFN_NONE;	/* the page older than it */
+	lru_del(m, folio);
 	folio_unqueue_deferred_split(m, folio);
 	*folio_nr_pages_mapped_ptr(folio) = 0;
 	split_page(m, head, order);
@@ -448,12 +450,15 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->index = index + i;
 		p->_refcount = p->mapcount + (i ? 0 : extra);
 		p->flags |= flags;
-		p->mlock_count = mlock_count;	/* each page has the folio's mappings */
+		p->mlock_count = i ? 0 : mlock_count;	/* lru_add_split_folio() */
 		p->memcg_id = memcg_id;		/* split_page_memcg() */
-		if (!p->_refcount)
+		if (!p->_refcount) {
 			free_unmapped_page(m, head + i);
-		else if (lru)
-			lruvec_add_folio(m, p);
+		} else if (lru) {	/* the head where it was, each other page just before it */
+			lruvec_add_folio_before(m, p, next);
+			if (!i)
+				next = (uint32_t)head;
+		}
 	}
 	m->vmstat[THP_SPLIT_PAGE]++;
 }
@@ -481,21 +486,29 @@ static bool split_folio(memlab_machine *m, uint64_t head)
 
 /*
 ** split_folio_to_list() for reclaim: the isolated huge page at head is
-** split; its other pages that are still mapped go to the LRU, the head
-** stays isolated (it keeps the reclaimer's reference).  Whether it was:
-** shrink_folio_list() asks can_split_folio() first, and a folio held by
-** someone else is activated with nothing counted.
+** split; its other pages that are still mapped join the pass's list,
+** isolated (a reference each) -- or, without room for them, the LRU --
+** and the head stays isolated (it keeps the reclaimer's reference).
+** Whether it was: shrink_folio_list() asks can_split_folio() first, and
+** a folio held by someone else is activated with nothing counted.
 */
-bool split_huge_page_isolated(memlab_machine *m, uint64_t head)
+bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_list *list)
 {
 	unsigned order = pfn_to_page(m, head)->private;
 
 	if (!can_split_folio(pfn_to_page(m, head), 1))
 		return false;
 	split_huge_page(m, head);
-	for (uint64_t i = 1; i < (1ull << order); i++)
-		if (pfn_to_page(m, head + i)->_refcount)
-			lruvec_add_folio(m, pfn_to_page(m, head + i));
+	for (uint64_t i = 1; i < (1ull << order); i++) {
+		struct page *p = pfn_to_page(m, head + i);
+
+		if (!p->_refcount)
+			continue;
+		if (list && folio_list_add(m, list, head + i))
+			p->_refcount++;
+		else
+			lruvec_add_folio(m, p);
+	}
 	return true;
 }
 

@@ -427,6 +427,7 @@ void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
 /* Lists of pages linked by pfn (free, pcp, LRU), through lru_next/lru_prev. */
 void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail);
+void pfn_list_add_before(memlab_machine *m, struct free_list *list, uint64_t pfn, uint32_t next);
 void pfn_list_del(memlab_machine *m, struct free_list *list, uint64_t pfn);
 /* for compaction.c */
 uint64_t alloc_wmark_pages(const struct zone *z, unsigned alloc_flags);
@@ -480,6 +481,7 @@ bool folio_is_file_lru(const struct page *page);
 enum lru_list folio_lru_list(const struct page *page);
 void lru_add(memlab_machine *m, struct page *page);
 void lruvec_add_folio(memlab_machine *m, struct page *page);
+void lruvec_add_folio_before(memlab_machine *m, struct page *page, uint32_t next);
 bool folio_evictable(const struct page *page);
 void folio_add_lru(memlab_machine *m, struct page *page);
 void folio_add_lru_vma(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
@@ -516,7 +518,13 @@ uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z);
 uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated);
 /* huge_memory.c: large folios */
-bool split_huge_page_isolated(memlab_machine *m, uint64_t head);
+/* Isolated folios a reclaim pass shrinks after its batch: the pages split off its huge ones. */
+struct folio_list {
+	uint64_t *pfn;
+	size_t n, cap;
+};
+bool folio_list_add(memlab_machine *m, struct folio_list *l, uint64_t pfn);	/* vmscan.c */
+bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_list *list);
 bool thp_page_mapped(struct page *folio);
 int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped);
 int folio_mapcount(const struct page *folio);

@@ -234,8 +234,15 @@ static bool pfn_list_add_valid(memlab_machine *m, struct free_list *list, uint32
 /* list_add() / list_add_tail() on a pfn-linked list (free, pcp or LRU). */
 void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail)
 {
+	pfn_list_add_before(m, list, pfn, tail ? PFN_NONE : list->head);
+}
+
+/* list_add_tail(new, entry): pfn just before next on the list (PFN_NONE: at its tail). */
+void pfn_list_add_before(memlab_machine *m, struct free_list *list, uint64_t pfn, uint32_t next)
+{
 	struct page *page = pfn_to_page(m, pfn);
-	uint32_t prev = tail ? list->tail : PFN_NONE, next = tail ? PFN_NONE : list->head;
+	uint32_t prev = next == PFN_NONE ? list->tail :
+			next == list->head ? PFN_NONE : pfn_to_page(m, next)->lru_prev;
 
 	if (m->dead || !pfn_list_add_valid(m, list, (uint32_t)pfn, prev, next))
 		return;

@@ -105,6 +105,21 @@ void lruvec_add_folio(memlab_machine *m, struct page *page)
 }
 
 /*
+** lru_add_split_folio()'s list_add_tail(): the page onto the list its
+** flags name just before next, a page of that list (PFN_NONE: at its
+** tail), so that a split huge page's pages keep its place and age.
+*/
+void lruvec_add_folio_before(memlab_machine *m, struct page *page, uint32_t next)
+{
+	struct lruvec *lruvec = folio_lruvec(m, page);
+	enum lru_list lru = folio_lru_list(page);
+
+	page->flags |= PG_lru;
+	pfn_list_add_before(m, &lruvec->lists[lru], page_to_pfn(m, page), next);
+	update_lru_size(m, lruvec, lru, page, 1);
+}
+
+/*
 ** lru_add() (mm/swap.c): a page joins the LRU -- its inactive list, or
 ** the active one if PG_active was set meanwhile (a refault, or
 ** folio_mark_accessed in the lru_add batch) -- unless it is mlocked:

@@ -58,6 +58,7 @@ struct scan_control {
 	bool memcg_low_reclaim, memcg_low_skipped;	/* memory.low: honoured until nothing else goes */
 	bool memcg_full_walk;		/* a retry that walks every memcg, not from where the last stopped */
 	uint64_t anon_cost, file_cost;
+	struct folio_list *split;	/* where a huge page split for swap puts its other pages */
 	unsigned may_deactivate;	/* DEACTIVATE_* */
 	uint64_t nr_scanned, nr_reclaimed;
 };
@@ -406,8 +407,9 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (nr > 1) {	/* a partially mapped one split at once; else no THP swap-out */
 			if (!(page->flags & PG_partially_mapped))
 				count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
-			if (!split_huge_page_isolated(m, pfn))
+			if (!split_huge_page_isolated(m, pfn, sc->split))
 				return ACTIVATE;	/* held by someone: activate_locked */
+			sc->nr_scanned -= nr - 1;	/* its pages count as they come */
 			nr = 1;
 		}
 		if (add_to_swap(m, pfn))
@@ -440,6 +442,22 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		return ACTIVATE;
 	}
 	return filemap_remove_folio(m, pfn) ? FREED : KEEP;
+}
+
+/* A page for the pass's list; false when the host has no room for it. */
+bool folio_list_add(memlab_machine *m, struct folio_list *l, uint64_t pfn)
+{
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		uint64_t *p = ml_grow(m, l->pfn, l->cap, cap, sizeof(*p));
+
+		if (!p)
+			return false;
+		l->pfn = p;
+		l->cap = cap;
+	}
+	l->pfn[l->n++] = pfn;
+	return true;
 }
 
 /*
@@ -511,6 +529,60 @@ static uint64_t isolate_lru_folios(memlab_machine *m, struct lruvec *lruvec, uin
 ** each page, put the rest back (activated ones to the active list); wake
 ** the flusher when every page taken was dirty and not yet queued.
 */
+/*
+** The end of one isolated folio's look (move_folios_to_lru, or the free):
+** an activated one is made active (nr_activate, the workingset's age);
+** the pages freed, or 0.
+*/
+static uint64_t finish_folio(memlab_machine *m, uint64_t pfn, enum shrink_result r,
+			     struct reclaim_stat *stat)
+{
+	struct page *page = pfn_to_page(m, pfn);
+	uint64_t now = folio_nr_pages(page);	/* a THP split for swap is one page now */
+
+	if (r == ACTIVATE && folio_evictable(page)) {
+		page->flags |= PG_active;
+		stat->nr_activate[folio_is_file_lru(page)] += now;
+		workingset_age_nonresident(folio_lruvec(m, page), now);
+	}
+	if (r == FREED) {
+		put_page(m, pfn);
+		return now;
+	}
+	putback_folio(m, pfn);
+	return 0;
+}
+
+/*
+** shrink_folio_list(): the n isolated folios in turn, then the pages a
+** huge one among them was split into (split_folio_to_list puts them on
+** the list being shrunk); each folio's isolation count goes as it is
+** done, a split one's with its head.  The pages freed.
+*/
+static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_t n,
+				  struct scan_control *sc, struct reclaim_stat *stat)
+{
+	struct folio_list split = { NULL, 0, 0 };
+	uint64_t nr_reclaimed = 0;
+
+	sc->split = &split;
+	for (size_t i = 0; i < n; i++) {
+		struct page *page = pfn_to_page(m, pfns[i]);
+		uint64_t nr = folio_nr_pages(page);
+		bool file = folio_is_file_lru(page);
+		enum shrink_result r = shrink_folio(m, pfns[i], sc, stat);
+
+		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
+		nr_reclaimed += finish_folio(m, pfns[i], r, stat);
+	}
+	sc->split = NULL;
+	for (size_t i = 0; i < split.n; i++)
+		nr_reclaimed += finish_folio(m, split.pfn[i], shrink_folio(m, split.pfn[i], sc, stat),
+					     stat);
+	ml_free(m, split.pfn, split.cap * sizeof(*split.pfn));
+	return nr_reclaimed;
+}
+
 static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, uint64_t nr_to_scan,
 				     enum lru_list lru, struct scan_control *sc)
 {
@@ -526,25 +598,7 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 	m->vmstat[PGSCAN_ANON + file] += nr_scanned;
 	if (!nr_taken)
 		return 0;
-	for (size_t i = 0; i < n; i++) {
-		struct page *page = pfn_to_page(m, taken[i]);
-		uint64_t nr = folio_nr_pages(page);
-		enum shrink_result r = shrink_folio(m, taken[i], sc, &stat);
-		uint64_t now = folio_nr_pages(page);	/* a THP split for swap is one page now */
-
-		if (r == ACTIVATE && folio_evictable(page)) {
-			page->flags |= PG_active;
-			stat.nr_activate[folio_is_file_lru(page)] += now;
-			workingset_age_nonresident(lruvec, now);	/* move_folios_to_lru() */
-		}
-		if (r == FREED)
-			nr_reclaimed += now;
-		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
-		if (r == FREED)
-			put_page(m, taken[i]);
-		else
-			putback_folio(m, taken[i]);
-	}
+	nr_reclaimed = shrink_folio_list(m, taken, n, sc, &stat);
 	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
 	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSTEAL_KSWAPD), nr_reclaimed);
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
@@ -1048,30 +1102,16 @@ uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
 				   .may_swap = true, .proactive_swappiness = -1 };
 	struct reclaim_stat stat = { 0 };
 	struct page *page = pfn_to_page(m, pfn);
-	uint64_t nr = folio_nr_pages(page), reclaimed = 0;
-	bool file = folio_is_file_lru(page);
-	enum shrink_result r;
+	struct lruvec *lruvec = folio_lruvec(m, page);
+	uint64_t reclaimed;
 
 	if (!(page->flags & PG_lru))
 		return 0;
 	lru_del(m, page);
 	page->_refcount++;
-	m->vmstat[NR_ISOLATED_ANON + file] += nr;
-	r = shrink_folio(m, pfn, &sc, &stat);
-	if (r == ACTIVATE && folio_evictable(page)) {
-		page->flags |= PG_active;
-		stat.nr_activate[folio_is_file_lru(page)] += folio_nr_pages(page);
-		workingset_age_nonresident(folio_lruvec(m, page), folio_nr_pages(page));
-	}
-	m->vmstat[NR_ISOLATED_ANON + file] -= nr;
-	count_lruvec_events(m, folio_lruvec(m, page), PGACTIVATE,
-			    stat.nr_activate[0] + stat.nr_activate[1]);
-	if (r == FREED) {
-		reclaimed = folio_nr_pages(page);
-		put_page(m, pfn);
-	} else {
-		putback_folio(m, pfn);
-	}
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += folio_nr_pages(page);
+	reclaimed = shrink_folio_list(m, &pfn, 1, &sc, &stat);
+	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
 	tracev(m, TP_MM_VMSCAN_RECLAIM_PAGES, 0, sc.nr_scanned, reclaimed, stat.nr_dirty,
 	       stat.nr_writeback, stat.nr_congested, stat.nr_immediate, stat.nr_activate[0],
 	       stat.nr_activate[1], stat.nr_ref_keep, stat.nr_unmap_fail);

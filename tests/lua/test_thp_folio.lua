@@ -163,4 +163,47 @@ function TestTHPFolio:test_migration_frees_no_mlocked_frame()
   lu.assertTrue(m:check())
 end
 
+-- shrink_folio_list(): a huge page with no swap cluster to go to whole is
+-- split onto the list being shrunk (split_folio_to_list(folio,
+-- folio_list)), so its 512 pages go to swap in the same pass:
+-- nr_scanned and nr_reclaimed 512 in one mm_vmscan_lru_shrink_inactive.
+function TestTHPFolio:test_a_huge_page_split_for_swap_goes_in_one_pass()
+  local m <close> = machine{ ram = "64M", swap = "64M" }
+  local cg = m:cgroup("/g")
+  local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
+  assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:touch(BASE, HP, "w"))
+  assert(p:madvise(BASE, HP, "cold"))		-- old and inactive: reclaimed at first sight
+  m:trace{ events = { "mm_vmscan_lru_shrink_inactive" }, size = 64 }
+  assert(cg:write("memory.reclaim", "2M swappiness=max"))
+  local evs = m:trace_events()
+  m:trace(false)
+  lu.assertEquals({ evs[1].nr_scanned, evs[1].nr_reclaimed }, { 512, 512 })
+  local v = m:vmstat()
+  lu.assertEquals({ v.thp_split_page, v.thp_swpout_fallback, v.pswpout }, { 1, 1, 512 })
+  lu.assertEquals(p:read(BASE, 1), "\0")
+  lu.assertTrue(m:check())
+end
+
+-- lru_add_split_folio(): a huge page split on its LRU list keeps its place
+-- -- its head where it was, each other page just newer -- so the older
+-- huge page's pages stay older than the newer one's; an unevictable one's
+-- other pages start with mlock_count 0.
+function TestTHPFolio:test_a_split_huge_page_keeps_its_place_on_the_lru()
+  local m <close> = machine()
+  local p = m:spawn{ aslr = false }
+  assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:touch(BASE, HP, "w"))			-- A, the older
+  assert(p:touch(BASE + HP, HP, "w"))		-- B
+  m:lru_add_drain_all()
+  local a, b = p:translate(BASE).pfn, p:translate(BASE + HP).pfn
+  assert(p:munmap(BASE + HP - 4096, 4096))	-- A partially mapped
+  m:drop_caches(2)				-- the deferred split
+  lu.assertEquals(m:vmstat().thp_split_page, 1)
+  local l = m:lru("inactive_anon")
+  local pos = {}
+  for i, pfn in ipairs(l) do pos[pfn] = i end
+  lu.assertEquals({ pos[a], pos[a + 1], pos[a + 510], pos[b] }, { 1, 511, 2, 512 })
+end
+
 os.exit(lu.LuaUnit.run())
