@@ -2423,6 +2423,10 @@ static void check_free_block(struct check_ctx *c, const struct zone *z, uint64_t
 		if (i && (p->flags & PG_buddy))
 			violation(c, "%s: frame %#llx inside a free block is PageBuddy",
 				  z->name, (unsigned long long)(pfn + i));
+		else if (p->flags & ~(PG_buddy | PG_reserved | PG_head_alloc | PG_pcp))
+			violation(c, "%s: frame %#llx in a free block keeps page flags %#x "
+				  "(PAGE_FLAGS_CHECK_AT_FREE)", z->name,
+				  (unsigned long long)(pfn + i), p->flags & ~PG_buddy);
 	}
 	if (order < m->max_order && page_is_buddy(m, z, pfn ^ nr, order) &&
 	    (order < m->pageblock_order ||

@@ -2111,6 +2111,34 @@ TEST(check_catches_large_folio_counts)
 	memlab_destroy(m);
 }
 
+/*
+** A frame freed to the buddy lists keeps no page flag (free_pages_prepare's
+** PAGE_FLAGS_CHECK_AT_FREE): m:check() finds one left, as an mlocked page
+** freed without page_cache_release() left PG_mlocked.
+*/
+TEST(check_catches_flags_on_free_frames)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct memlab_walk w;
+	uint64_t out;
+	int code;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_mmap(t, A(0), PG, RW, FIXED, NULL, 0, &out));
+	ASSERT_OK(memlab_touch(t, A(0), 1, 'w', &code));
+	ASSERT_OK(memlab_translate(t, A(0), &w));
+	ASSERT_OK(memlab_munmap(t, A(0), PG));
+	ASSERT_OK(memlab_lru_add_drain_all(m));
+	ASSERT_OK(memlab_drain_pages(m));
+	ASSERT(violations_are(m, 0, ""));
+	pfn_to_page(m, w.pfn)->flags |= PG_mlocked;
+	ASSERT(violations_are(m, 1, "keeps page flags 0x4000"));
+	pfn_to_page(m, w.pfn)->flags &= ~PG_mlocked;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
 /* arm64 with an unlimited stack: mmap_is_legacy() -- bottom-up from TASK_SIZE / 4. */
 TEST(arm64_unlimited_stack_is_legacy)
 {
@@ -2294,6 +2322,7 @@ int main(void)
 	RUN(check_catches_split_special);
 	RUN(check_catches_rmap_lists);
 	RUN(check_catches_large_folio_counts);
+	RUN(check_catches_flags_on_free_frames);
 	RUN(check_catches_kernel_objects);
 	RUN(mlock_eperm_and_special);
 	RUN(arm64_unlimited_stack_is_legacy);
