@@ -111,7 +111,8 @@ static void put_huge_zero_page(memlab_machine *m)
 /* ===================== the deferred split queue ===================== */
 
 /*
-** A large anonymous folio waits on the deferred split queue -- linked, as
+** A large anonymous folio waits on the deferred split queue (mm/huge_memory.c
+** deferred_split_folio, deferred_split_scan) -- linked, as
 ** Linux links folio->_deferred_list, through its third page -- from its
 ** fault on (for the underused-THP shrinker) or from when it becomes
 ** partially mapped, until the thp-deferred_split shrinker looks at it
@@ -213,7 +214,7 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 }
 
 /*
-** do_shrink_slab() for the thp-deferred_split shrinker at a reclaim
+** do_shrink_slab() (mm/shrinker.c) for the thp-deferred_split shrinker at a reclaim
 ** priority: freeable >> priority, times 4 / DEFAULT_SEEKS, plus what the
 ** last runs deferred, scanned in SHRINK_BATCH batches (slabs_scanned)
 ** until SHRINK_STOP; what it did not get to is deferred.  The folios
@@ -251,7 +252,7 @@ uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int 
 /* ===================== the folio's mappings ===================== */
 
 /*
-** __folio_add_rmap() at the PTE level, for a page of a large folio that
+** __folio_add_rmap() (mm/rmap.c) at the PTE level, for a page of a large folio that
 ** no PTE mapped: whether the folio newly maps it (no PMD maps it).
 */
 bool thp_page_mapped(struct page *folio)
@@ -723,7 +724,7 @@ void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn
 }
 
 /*
-** __discard_anon_folio_pmd_locked(): reclaim drops a lazily freed huge
+** __discard_anon_folio_pmd_locked() (mm/huge_memory.c): reclaim drops a lazily freed huge
 ** page that t maps whole at haddr (in table, at idx), unless it was
 ** written since MADV_FREE -- the PMD or the folio dirty: it becomes
 ** swap-backed again, mapped as it was (a MAP_DROPPABLE one goes all the
@@ -815,8 +816,8 @@ uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t 
 
 /*
 ** A PTE of t at va (in table, at idx) maps pfn under MADV_COLD, MADV_PAGEOUT
-** or MADV_FREE of a range ending at end (madvise_folio_pte_batch and what
-** follows it): a small page is advised alone (LP_SMALL, *nr 1); a large
+** or MADV_FREE of a range ending at end (mm/madvise.c:
+** madvise_folio_pte_batch and what follows it): a small page is advised alone (LP_SMALL, *nr 1); a large
 ** folio whose pages all the PTEs from here map in order is advised whole
 ** (LP_WHOLE, *nr of them); one the range covers in part is split, then
 ** advised as a small page -- unless another process maps it, or it is
@@ -861,8 +862,8 @@ void clear_young_dirty_ptes(struct mmu_gather *tlb, uint64_t table, uint64_t idx
 
 /*
 ** The huge leaf at haddr (in table, at idx) under MADV_FREE, MADV_COLD or
-** MADV_PAGEOUT of [start, end) (madvise_free_huge_pmd(),
-** madvise_cold_or_pageout_pte_range()): -1 to leave it -- the huge zero
+** MADV_PAGEOUT of [start, end) (mm/huge_memory.c madvise_free_huge_pmd(),
+** mm/madvise.c madvise_cold_or_pageout_pte_range()): -1 to leave it -- the huge zero
 ** page, a folio another process maps too (folio_maybe_mapped_shared: the
 ** PMD maps every page here, so any other mapping is another mm's) --; 1
 ** when the range covers it in part and it was split (split_folio), for

@@ -213,7 +213,7 @@ void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_
 }
 
 /*
-** folio_remove_rmap_ptes() and the references the entries held, vma's
+** folio_remove_rmap_ptes() (mm/rmap.c) and the references the entries held, vma's
 ** entries for the nr pages from pfn on (of one folio) gone already: the
 ** folio's last mapping of a page uncounts it; a large folio left with
 ** some pages mapped and some not by the batch is partially mapped; one

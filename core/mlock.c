@@ -41,8 +41,8 @@ struct mlock_walk {
 ** with the last it leaves the unevictable list).
 ** The zero page and frames without a struct page (special) are skipped,
 ** as vm_normal_folio() skips them.  A large folio's PTEs count once
-** (folio_mlock_step), and it is mlocked only if they map all of it here
-** (allow_mlock_munlock); munlocked whatever they map.
+** (mm/mlock.c folio_mlock_step), and it is mlocked only if they map all
+** of it here (allow_mlock_munlock); munlocked whatever they map.
 */
 static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		     uint64_t e)

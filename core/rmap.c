@@ -362,7 +362,8 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 
 /*
 ** Whether an mm other than mm maps a page of the anonymous large folio
-** at head (folio_maybe_mapped_shared(), asked of the page tables).
+** at head (include/linux/mm.h folio_maybe_mapped_shared(), asked of the
+** page tables).
 */
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm)
 {
@@ -389,7 +390,7 @@ bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_st
 
 /*
 ** Whether unmapping the large anonymous folio at head for a split leaves
-** it partially mapped on the way (__folio_split's unmap_folio ->
+** it partially mapped on the way (mm/huge_memory.c __folio_split's unmap_folio ->
 ** try_to_migrate: its VMAs in rmap_walk()'s order, in each the PMD or the
 ** PTEs in address order): then __folio_remove_rmap() queues it for a
 ** deferred split, and counts it, before the split takes it off again.

@@ -330,7 +330,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	return page_mapcount(m, ua->pfn) > 0;
 }
 
-/* try_to_unmap(): whether every mapping of the folio's pages went. */
+/* try_to_unmap() (mm/rmap.c): whether every mapping of the folio's pages went. */
 static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
 {
 	struct unmap_arg ua = { pfn, false };

@@ -206,4 +206,24 @@ function TestTHPFolio:test_a_split_huge_page_keeps_its_place_on_the_lru()
   lu.assertEquals({ pos[a], pos[a + 1], pos[a + 510], pos[b] }, { 1, 511, 2, 512 })
 end
 
+-- do_shrink_slab() (mm/shrinker.c) at reclaim's priorities: four
+-- partially mapped huge pages give freeable 4; at priority 2 the delta,
+-- (4 >> 2) * 4 / DEFAULT_SEEKS = 2, is below freeable and is deferred;
+-- at priority 1 it is (4 >> 1) * 2 = 4 plus half the 2 deferred: 5, one
+-- batch -- slabs_scanned 5, the four split.  Split pages freed are not
+-- reclaimed pages: memory.reclaim still answers EAGAIN.
+function TestTHPFolio:test_reclaim_runs_the_deferred_split_shrinker_by_priority()
+  local m <close> = machine{ ram = "64M" }
+  local cg = m:cgroup("/g")
+  local p = m:spawn{ aslr = false, cgroup = "/g" }
+  assert(p:mmap(BASE, 4 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:touch(BASE, 4 * HP, "w"))
+  for i = 0, 3 do assert(p:munmap(BASE + i * HP, HP // 2)) end
+  lu.assertEquals({ m:vmstat().thp_deferred_split_page, m:vmstat().thp_split_page }, { 4, 0 })
+  lu.assertEquals({ cg:write("memory.reclaim", "1M") }, { nil, "EAGAIN", 11 })
+  local v = m:vmstat()
+  lu.assertEquals({ v.thp_split_page, v.slabs_scanned }, { 4, 5 })
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
