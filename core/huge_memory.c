@@ -25,6 +25,7 @@
 */
 #include <string.h>
 
+#include "memcontrol.h"
 #include "mm.h"
 #include "tlb.h"
 
@@ -142,6 +143,7 @@ static void ds_link(memlab_machine *m, struct page *folio)
 		DS_NEXT(pfn_to_page(m, tail)) = pfn;
 	m->deferred_split.tail = pfn;
 	folio->flags |= PG_deferred_split;
+	page_memcg(m, folio)->deferred_split_len++;
 }
 
 /* __folio_unqueue_deferred_split(): freed or split, the folio leaves the queue. */
@@ -157,6 +159,7 @@ void folio_unqueue_deferred_split(memlab_machine *m, struct page *folio)
 	*(next == PFN_NONE ? &m->deferred_split.tail : &DS_PREV(pfn_to_page(m, next))) = prev;
 	DS_NEXT(folio) = DS_PREV(folio) = 0;
 	folio->flags &= ~(PG_deferred_split | PG_partially_mapped);
+	page_memcg(m, folio)->deferred_split_len--;
 }
 
 /*
@@ -173,16 +176,6 @@ void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_
 	}
 	if (!(folio->flags & PG_deferred_split))
 		ds_link(m, folio);
-}
-
-/* deferred_split_count(): the queued folios charged to memcg. */
-static uint64_t deferred_split_count(memlab_machine *m, const struct mem_cgroup *memcg)
-{
-	uint64_t n = 0;
-
-	for (uint32_t p = m->deferred_split.head; p != PFN_NONE; p = DS_NEXT(pfn_to_page(m, p)))
-		n += pfn_to_page(m, p)->memcg_id == memcg->id;
-	return n;
 }
 
 /*
@@ -209,7 +202,7 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 		else
 			split += split_folio(m, p);
 	}
-	*stop = !split && !deferred_split_count(m, memcg);	/* SHRINK_STOP */
+	*stop = !split && !memcg->deferred_split_len;	/* SHRINK_STOP */
 	return split;
 }
 
@@ -222,7 +215,7 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 */
 uint64_t shrink_deferred_split(memlab_machine *m, struct mem_cgroup *memcg, int priority)
 {
-	uint64_t freeable = deferred_split_count(m, memcg), nr, delta, total, scanned = 0;
+	uint64_t freeable = memcg->deferred_split_len, nr, delta, total, scanned = 0;
 	uint64_t split = 0;
 
 	if (!freeable)

@@ -57,6 +57,7 @@ struct mem_cgroup {
 	uint64_t nr_charged_bytes;	/* objcg->nr_charged_bytes: left over when a stock let go */
 	uint64_t nr_objs;		/* objects charged to it and not freed */
 	uint64_t deferred_split_nr_deferred;	/* the thp-deferred_split shrinker's scan carried over */
+	uint64_t deferred_split_len;	/* ds_queue->split_queue_len: its folios on the queue */
 };
 
 #define OFP_PEAK_UNSET	UINT64_MAX	/* cgroup_of_peak.value of an fd never written */

@@ -17,6 +17,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "memcontrol.h"
 #include "mm.h"
 #include "tlb.h"
 
@@ -791,6 +792,20 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 	}
 }
 
+/* A memcg's count of queued folios (the shrinker's freeable) is right. */
+static void check_deferred_split_len(struct rmap_check *c, const struct mem_cgroup *memcg)
+{
+	memlab_machine *m = c->m;
+	uint64_t n = 0;
+
+	for (uint32_t p = m->deferred_split.head; p != PFN_NONE; p = pfn_to_page(m, p)[2].lru_next)
+		n += pfn_to_page(m, p)->memcg_id == memcg->id;
+	if (n != memcg->deferred_split_len)
+		rmap_violation(c, "thp: memcg %u counts %llu huge pages on the deferred split "
+			       "queue, it has %llu", memcg->id,
+			       (unsigned long long)memcg->deferred_split_len, (unsigned long long)n);
+}
+
 /*
 ** The deferred split queue: linked both ways, each folio on it a large
 ** anonymous one marked so, as many as check_frames found marked.
@@ -811,9 +826,14 @@ static void check_deferred_split(struct rmap_check *c, uint64_t marked)
 			return;
 		}
 	}
-	if (n != marked || m->deferred_split.tail != prev)
+	if (n != marked || m->deferred_split.tail != prev) {
 		rmap_violation(c, "thp: the deferred split queue links %llu huge pages, %llu are "
 			       "marked queued", (unsigned long long)n, (unsigned long long)marked);
+		return;
+	}
+	for (unsigned id = 1; id < m->memcg_idr_size; id++)
+		if (m->memcg_idr[id])
+			check_deferred_split_len(c, m->memcg_idr[id]);
 }
 
 static void check_count(struct rmap_check *c, const char *name, uint64_t have, uint64_t want)

@@ -244,6 +244,7 @@ static int folio_referenced(memlab_machine *m, uint64_t pfn, uint64_t *vm_flags)
 
 struct unmap_arg {
 	uint64_t pfn;
+	int mapcount;		/* folio_mapcount(), kept as the walk unmaps (O(1), as Linux's) */
 	bool failed;
 };
 
@@ -299,7 +300,8 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 			ua->failed = true;
 			return false;
 		}
-		return folio_mapcount(page) > 0;
+		ua->mapcount = folio_mapcount(page);
+		return ua->mapcount > 0;
 	}
 	update_hiwater_rss(t->mm);
 	pt_write(m, table, idx, 0);
@@ -317,7 +319,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 			ua->failed = true;
 			return false;
 		}
-		if (page->_refcount != 1 + folio_mapcount(page)) {	/* held: try again later */
+		if (page->_refcount != 1 + ua->mapcount) {	/* held: try again later */
 			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
 			ua->failed = true;
 			return false;
@@ -327,20 +329,22 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	}
 	add_mm_counter(t->mm, mm_counter(page), -1);
 	page_remove_rmap(m, ua->pfn, vma);	/* the isolation reference keeps it */
+	ua->mapcount--;
 	return page_mapcount(m, ua->pfn) > 0;
 }
 
 /* try_to_unmap() (mm/rmap.c): whether every mapping of the folio's pages went. */
 static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
 {
-	struct unmap_arg ua = { pfn, false };
-	uint64_t nr = folio_nr_pages(pfn_to_page(m, pfn));
+	struct page *folio = pfn_to_page(m, pfn);
+	struct unmap_arg ua = { pfn, folio_mapcount(folio), false };
+	uint64_t nr = folio_nr_pages(folio);
 
 	for (uint64_t i = 0; i < nr && !ua.failed; i++) {
 		ua.pfn = pfn + i;
 		rmap_walk(m, pfn + i, try_to_unmap_one, &ua);
 	}
-	return !ua.failed && folio_mapcount(pfn_to_page(m, pfn)) == 0;
+	return !ua.failed && folio_mapcount(folio) == 0;
 }
 
 /* ===================== shrink_folio_list ===================== */

@@ -23,6 +23,7 @@
 #include <string.h>
 
 #include "memlab/memlab.h"
+#include "memcontrol.h"
 #include "mm.h"		/* the check_catches_* tests corrupt internals on purpose */
 #include "slab.h"
 #include "testlib.h"
@@ -2107,6 +2108,10 @@ TEST(check_catches_large_folio_counts)
 	folio->flags &= ~PG_deferred_split;
 	ASSERT(violations_are(m, 2, "deferred split queue"));
 	folio->flags |= PG_deferred_split;
+	ASSERT(violations_are(m, 0, ""));
+	page_memcg(m, folio)->deferred_split_len++;
+	ASSERT(violations_are(m, 1, "counts 2 huge pages on the deferred split queue, it has 1"));
+	page_memcg(m, folio)->deferred_split_len--;
 	ASSERT(violations_are(m, 0, ""));
 	memlab_destroy(m);
 }
