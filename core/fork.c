@@ -257,6 +257,7 @@ static void mm_dup_fields(memlab_machine *m, struct mm_struct *mm, const struct 
 	mm->pt = pt;
 	mm->deposit = NULL;
 	mm->nr_deposit = mm->cap_deposit = 0;
+	mm->khugepaged_slot = NULL;	/* khugepaged_fork() enters it */
 	init_new_context(m, mm);
 	mm->mmap = NULL;
 	mm->highest_vm_end = 0;		/* vma_link() sets it from the last VMA */
@@ -325,6 +326,7 @@ static int dup_mmap(memlab_task *child, memlab_task *parent)
 	mmap_write_lock(parent->mm);
 	mm_dup_fields(parent->m, child->mm, parent->mm);
 	child->mm->owner = child;
+	khugepaged_fork(parent->m, child->mm, parent->mm);
 	mmap_write_lock(child->mm);	/* mmap_write_lock_nested() */
 	for (struct vm_area_struct *v = parent->mm->mmap; v && !err; v = v->vm_next)
 		err = parent->oom_victim ? -MEMLAB_EINTR : dup_vma(child, parent, v);

@@ -42,12 +42,9 @@ static uint64_t hpage_size(const memlab_machine *m)
 
 /* ===================== deposited page tables ===================== */
 
-/* pgtable_trans_huge_deposit(): a PTE table kept for splitting the PMD. */
-static int pgtable_deposit(memlab_machine *m, struct mm_struct *mm)
+/* Room in mm's deposit for one more table (memlab's array; Linux links them). */
+int pgtable_deposit_reserve(memlab_machine *m, struct mm_struct *mm)
 {
-	uint64_t pfn;
-	int err;
-
 	if (mm->nr_deposit == mm->cap_deposit) {
 		size_t cap = mm->cap_deposit ? mm->cap_deposit * 2 : 8;
 		uint64_t *d = ml_grow(m, mm->deposit, mm->cap_deposit, cap, sizeof(*d));
@@ -57,7 +54,16 @@ static int pgtable_deposit(memlab_machine *m, struct mm_struct *mm)
 		mm->deposit = d;
 		mm->cap_deposit = cap;
 	}
-	if ((err = pt_alloc_table(m, mm, &pfn)))
+	return 0;
+}
+
+/* pgtable_trans_huge_deposit(): a PTE table kept for splitting the PMD. */
+static int pgtable_deposit(memlab_machine *m, struct mm_struct *mm)
+{
+	uint64_t pfn;
+	int err;
+
+	if ((err = pgtable_deposit_reserve(m, mm)) || (err = pt_alloc_table(m, mm, &pfn)))
 		return err;
 	mm->deposit[mm->nr_deposit++] = pfn;
 	return 0;
@@ -82,18 +88,35 @@ void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm)
 /* ===================== eligibility ===================== */
 
 /*
-** thp_vma_allowable_order() for the PMD order at haddr: an anonymous
-** private VMA covering the whole huge page, THP enabled for it.
+** __thp_vma_allowable_orders() for the PMD order, for anonymous memory:
+** a private anonymous VMA (no file, no special mapping), not
+** VM_NOHUGEPAGE, that transparent_hugepage/enabled gives huge pages
+** ("always", or "madvise" and VM_HUGEPAGE) -- unless the caller is
+** MADV_COLLAPSE, which ignores the setting.  Outside a fault, a huge page
+** must fit in the VMA somewhere: the last PMD-aligned one below vm_end
+** (the arithmetic is Linux's, unsigned).  vm_flags: the VMA's, or the ones
+** it is about to have (MADV_HUGEPAGE).
 */
-static bool thp_vma_suitable(const memlab_machine *m, const struct vm_area_struct *vma,
-			     uint64_t haddr)
+bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma,
+		       uint64_t vm_flags, enum tva_type type)
 {
-	if (vma->vm_file || vma->special_name || (vma->vm_flags & (VM_SHARED | VM_HUGETLB)))
+	uint64_t hsize = hpage_size(m);
+
+	if (vma->vm_file || vma->special_name || (vm_flags & (VM_SHARED | VM_HUGETLB)))
 		return false;
-	if (vma->vm_flags & VM_NOHUGEPAGE)
+	if (vm_flags & VM_NOHUGEPAGE)
 		return false;
-	if (m->thp_enabled == 0 || (m->thp_enabled == 1 && !(vma->vm_flags & VM_HUGEPAGE)))
+	if (type != TVA_FORCED_COLLAPSE &&
+	    (m->thp_enabled == 0 || (m->thp_enabled == 1 && !(vm_flags & VM_HUGEPAGE))))
 		return false;
+	return type == TVA_PAGEFAULT ||
+	       thp_vma_suitable_order(m, vma, (vma->vm_end - hsize) & ~(hsize - 1));
+}
+
+/* thp_vma_suitable_order(): the huge page at haddr lies inside the VMA. */
+bool thp_vma_suitable_order(const memlab_machine *m, const struct vm_area_struct *vma,
+			    uint64_t haddr)
+{
 	return haddr >= vma->vm_start && haddr + hpage_size(m) <= vma->vm_end;
 }
 
@@ -587,6 +610,43 @@ static int map_huge_pmd(memlab_task *t, uint64_t haddr, uint64_t pfn, struct pt_
 }
 
 /*
+** map_anon_folio_pmd_nopf() once the PMD maps the new huge page: the
+** folio is vma's at haddr (folio_add_new_anon_rmap, exclusive), on its LRU
+** list, and queued for the deferred split (the underused-THP shrinker).
+*/
+static void map_anon_folio_pmd(memlab_machine *m, struct page *page,
+			       const struct vm_area_struct *vma, uint64_t haddr)
+{
+	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
+	page->index = linear_page_index(vma, haddr);
+	*folio_entire_mapcount_ptr(page) = 0;
+	*folio_nr_pages_mapped_ptr(page) = 0;
+	page->flags |= PG_swapbacked | PG_anon_exclusive;
+	folio_add_lru_vma(m, page, vma);
+	folio_add_rmap_pmd(m, page);
+	deferred_split_folio(m, page, false);
+}
+
+/*
+** collapse_huge_page()'s end (mm/khugepaged.c): t's PMD at haddr (in
+** pmd_table at pmd_idx), cleared, maps the new huge page at pfn, which
+** takes over the pages' counts in the mm; the emptied PTE table is
+** deposited for a later split (room reserved: pgtable_deposit_reserve).
+*/
+void collapse_map_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t haddr,
+		      uint64_t pmd_table, uint64_t pmd_idx, uint64_t pfn, uint64_t pte_table)
+{
+	struct pt_prot p = vma_page_prot(vma);
+
+	t->mm->deposit[t->mm->nr_deposit++] = pte_table;
+	p.huge = true;
+	p.dirty = true;
+	p.write = (vma->vm_flags & VM_WRITE) != 0;
+	pt_write(t->m, pmd_table, pmd_idx, pt_mkentry(&t->mm->pt, 1, pfn, p));
+	map_anon_folio_pmd(t->m, pfn_to_page(t->m, pfn), vma, haddr);
+}
+
+/*
 ** do_huge_pmd_anonymous_page(): a read maps the huge zero page, a write
 ** a new zeroed huge page (GFP_TRANSHUGE with MADV_HUGEPAGE, else
 ** GFP_TRANSHUGE_LIGHT: the defrag default "madvise").  A huge page that
@@ -602,8 +662,10 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 						    : MEMLAB_GFP_TRANSHUGE_LIGHT) | MEMLAB___GFP_ZERO;
 	struct page *page;
 
-	if (!thp_vma_suitable(m, vma, haddr))
+	if (!thp_vma_allowable(m, vma, vma->vm_flags, TVA_PAGEFAULT) ||
+	    !thp_vma_suitable_order(m, vma, haddr))
 		return 1;
+	khugepaged_enter_vma(m, vma, vma->vm_flags);
 	if (vmf_anon_prepare(t, vma, vma_locked))
 		return -MEMLAB_ENOMEM;
 	if (!write && m->thp_use_zero_page) {
@@ -635,14 +697,7 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		memlab_free_pages(m, pfn, hpage_pmd_order(m));
 		return -MEMLAB_ENOMEM;
 	}
-	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
-	page->index = linear_page_index(vma, haddr);
-	*folio_entire_mapcount_ptr(page) = 0;
-	*folio_nr_pages_mapped_ptr(page) = 0;
-	page->flags |= PG_swapbacked | PG_anon_exclusive;
-	folio_add_lru_vma(m, page, vma);
-	folio_add_rmap_pmd(m, page);
-	deferred_split_folio(m, page, false);	/* for the underused-THP shrinker */
+	map_anon_folio_pmd(m, page, vma, haddr);
 	count_vm_events_page(m, page, THP_FAULT_ALLOC, 1);
 	add_mm_counter(t->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
 	return 0;

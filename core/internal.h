@@ -330,6 +330,16 @@ struct memlab_machine {
 		unsigned max_order;	/* kcompactd_max_order */
 		int highest_zoneidx;	/* kcompactd_highest_zoneidx */
 	} kcompactd;
+	struct khugepaged_state {	/* mm/khugepaged.c's globals (khugepaged.c) */
+		unsigned pages_to_scan, max_ptes_none, max_ptes_swap, max_ptes_shared;
+		unsigned scan_sleep_millisecs, alloc_sleep_millisecs;
+		bool defrag;		/* transparent_hugepage/khugepaged/defrag */
+		unsigned pages_collapsed, full_scans;
+		bool running;		/* current_is_khugepaged() */
+		struct khugepaged_mm_slot *head, *tail;	/* khugepaged_scan.mm_head */
+		struct khugepaged_mm_slot *cursor;	/* khugepaged_scan.mm_slot */
+		uint64_t address;	/* khugepaged_scan.address */
+	} khugepaged;
 
 	/* address spaces (mm.h) */
 	struct memlab_task *tasks;	/* live tasks, newest first */
@@ -510,6 +520,8 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- vmscan.c: page reclaim ---- */
 void kswapd_init(memlab_machine *m);
+void khugepaged_init(memlab_machine *m);	/* khugepaged.c */
+void khugepaged_release(memlab_machine *m);
 void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx);
 void kswapd_run(memlab_machine *m);
 void background_run(memlab_machine *m);

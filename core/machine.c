@@ -548,8 +548,10 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 		err = physmem_init(m);
 	if (!err)
 		err = page_alloc_init(m);
-	if (!err)
+	if (!err) {
 		compaction_init(m);
+		khugepaged_init(m);
+	}
 	if (!err)
 		err = swap_init(m, cfg->swap);
 	if (!err)
@@ -573,6 +575,7 @@ void memlab_destroy(memlab_machine *m)
 	if (m->tlb)
 		m->tlb->dying = true;	/* no flushing while everything goes */
 	mm_release_all(m);
+	khugepaged_release(m);
 	memlab_trace_stop(m);
 	tlb_free(m);
 	vmalloc_destroy(m);

@@ -6,10 +6,10 @@
 ** the next touch faults in zeroes or the file), MADV_FREE (lazily freed
 ** anonymous pages), MADV_WILLNEED (file readahead), MADV_COLD and
 ** MADV_PAGEOUT (deactivate or reclaim the pages only this mm maps:
-** vmscan.c) and MADV_POPULATE_*.
+** vmscan.c), MADV_POPULATE_* and MADV_COLLAPSE (khugepaged.c).
 **
-** Not modelled: MADV_REMOVE, MADV_COLLAPSE, the guard-region, hwpoison
-** and soft-offline advice return EINVAL.
+** Not modelled: MADV_REMOVE, the guard-region, hwpoison and soft-offline
+** advice return EINVAL.
 */
 #include "mm.h"
 #include "tlb.h"
@@ -21,7 +21,7 @@ enum {
 	MADV_DOFORK = 11, MADV_MERGEABLE = 12, MADV_UNMERGEABLE = 13, MADV_HUGEPAGE = 14,
 	MADV_NOHUGEPAGE = 15, MADV_DONTDUMP = 16, MADV_DODUMP = 17, MADV_WIPEONFORK = 18,
 	MADV_KEEPONFORK = 19, MADV_COLD = 20, MADV_PAGEOUT = 21, MADV_POPULATE_READ = 22,
-	MADV_POPULATE_WRITE = 23, MADV_DONTNEED_LOCKED = 24,
+	MADV_POPULATE_WRITE = 23, MADV_DONTNEED_LOCKED = 24, MADV_COLLAPSE = 25,
 };
 
 #define MADV_NAME(x) { #x, x }
@@ -34,7 +34,7 @@ static const struct memlab_flag_name madv_names[] = {
 	MADV_NAME(MADV_NOHUGEPAGE), MADV_NAME(MADV_DONTDUMP), MADV_NAME(MADV_DODUMP),
 	MADV_NAME(MADV_WIPEONFORK), MADV_NAME(MADV_KEEPONFORK), MADV_NAME(MADV_COLD),
 	MADV_NAME(MADV_PAGEOUT), MADV_NAME(MADV_POPULATE_READ), MADV_NAME(MADV_POPULATE_WRITE),
-	MADV_NAME(MADV_DONTNEED_LOCKED), { NULL, 0 }
+	MADV_NAME(MADV_DONTNEED_LOCKED), MADV_NAME(MADV_COLLAPSE), { NULL, 0 }
 };
 
 const struct memlab_flag_name *memlab_madv_names(void)
@@ -45,7 +45,7 @@ const struct memlab_flag_name *memlab_madv_names(void)
 static bool madvise_behavior_valid(int behavior)
 {
 	return (behavior >= MADV_NORMAL && behavior <= MADV_DONTNEED) ||
-	       (behavior >= MADV_FREE && behavior <= MADV_DONTNEED_LOCKED && behavior != MADV_REMOVE);
+	       (behavior >= MADV_FREE && behavior <= MADV_COLLAPSE && behavior != MADV_REMOVE);
 }
 
 /*
@@ -171,10 +171,15 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		madvise_cold_range(&tlb, vma, start, end, behavior == MADV_PAGEOUT);
 		tlb_finish_mmu(&tlb);
 		return 0;
+	case MADV_COLLAPSE:
+		*prev = vma;
+		return madvise_collapse(t, vma, start, end);
 	}
 	err = madvise_new_flags(vma, behavior, &flags);
 	if (err < 0)
 		return err;
+	if (behavior == MADV_HUGEPAGE)	/* hugepage_madvise(): khugepaged may scan it now */
+		khugepaged_enter_vma(t->m, vma, flags);
 	err = madvise_update_vma(t, vma, prev, start, end, flags);
 	return err == -MEMLAB_ENOMEM ? -MEMLAB_EAGAIN : err;	/* "resources temporarily unavailable" */
 }
@@ -256,7 +261,7 @@ static enum madvise_lock_mode get_lock_mode(int behavior)
 {
 	switch (behavior) {
 	case MADV_REMOVE: case MADV_WILLNEED: case MADV_COLD: case MADV_PAGEOUT:
-	case MADV_POPULATE_READ: case MADV_POPULATE_WRITE:
+	case MADV_POPULATE_READ: case MADV_POPULATE_WRITE: case MADV_COLLAPSE:
 		return MADVISE_MMAP_READ_LOCK;
 	case MADV_DONTNEED: case MADV_DONTNEED_LOCKED: case MADV_FREE:
 		return MADVISE_VMA_READ_LOCK;

@@ -628,6 +628,36 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	return ret;
 }
 
+/*
+** __collapse_huge_page_swapin()'s do_swap_page() (FAULT_FLAG_ALLOW_RETRY)
+** of the swap entry at addr: 0 when its page, found in the swap cache, is
+** mapped again; -MEMLAB_EAGAIN when it had to be read (pgmajfault): the
+** page waits in the swap cache, the entry stays, and the mmap_lock was
+** dropped for the I/O -- folio_lock_or_retry()'s VM_FAULT_RETRY on a swap
+** device that reads asynchronously; -MEMLAB_EFAULT when the fault failed.
+*/
+int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			uint64_t entry)
+{
+	struct vm_fault vmf = { t, vma, addr, FAULT_FLAG_ALLOW_RETRY, 0, entry, PFN_NONE };
+	memlab_machine *m = t->m;
+	uint64_t slot, pfn;
+	bool exclusive, major;
+
+	vmf.pgoff = linear_page_index(vma, addr);
+	if (m->swap && pt_swap_entry(&t->mm->pt, entry, &slot, &exclusive) && slot &&
+	    slot <= m->swap->pages && m->swap->cache[slot] == PFN_NONE &&
+	    (m->swap->swap_map[slot] & ~SWAP_HAS_CACHE)) {
+		if (swapin_folio(m, slot, &pfn, &major))
+			return -MEMLAB_EFAULT;
+		count_vm_events_mm(m, t->mm, PGMAJFAULT, 1);
+		put_page(m, pfn);
+		mmap_read_unlock(t->mm);
+		return -MEMLAB_EAGAIN;
+	}
+	return do_swap_page(&vmf) & VM_FAULT_ERROR ? -MEMLAB_EFAULT : 0;
+}
+
 /* ===================== write-protect faults ===================== */
 
 /*
@@ -1315,8 +1345,8 @@ struct zap_ctx {
 ** The mapping goes; a page of the swap cache no one maps any more leaves
 ** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
 */
-static void zap_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr,
-			    const struct vm_area_struct *vma)
+void zap_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr,
+		     const struct vm_area_struct *vma)
 {
 	struct page *page = pfn_folio(m, pfn);
 	bool swapcache = page->flags & PG_swapcache;

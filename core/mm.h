@@ -264,6 +264,7 @@ struct mm_struct {
 	memlab_task *owner;		/* one of them, standing for the mm in walks over every mm */
 	uint64_t curbrk;		/* glibc's __curbrk: a variable in this address space */
 	uint64_t slab_obj;		/* its object in the mm_struct cache (mm_alloc to mmdrop) */
+	struct khugepaged_mm_slot *khugepaged_slot;	/* MMF_VM_HUGEPAGE: on khugepaged's list */
 };
 
 /* Bytes, RLIM_INFINITY for none: one set of soft (rlim_cur), one of hard limits. */
@@ -540,6 +541,15 @@ void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint
 
 /* ---- huge_memory.c: transparent huge pages ---- */
 unsigned hpage_pmd_order(const memlab_machine *m);
+/* enum tva_type (include/linux/huge_mm.h): who asks whether a VMA may have huge pages */
+enum tva_type { TVA_SMAPS, TVA_PAGEFAULT, TVA_KHUGEPAGED, TVA_FORCED_COLLAPSE };
+bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma,
+		       uint64_t vm_flags, enum tva_type type);
+bool thp_vma_suitable_order(const memlab_machine *m, const struct vm_area_struct *vma,
+			    uint64_t haddr);
+int pgtable_deposit_reserve(memlab_machine *m, struct mm_struct *mm);
+void collapse_map_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t haddr,
+		      uint64_t pmd_table, uint64_t pmd_idx, uint64_t pfn, uint64_t pte_table);
 int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			       bool write, bool vma_locked);
 int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, bool write);
@@ -565,6 +575,17 @@ int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table
 			  uint64_t start, uint64_t end, bool pageout);
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm);	/* rmap.c */
 bool folio_unmap_goes_partial(memlab_machine *m, uint64_t head);	/* rmap.c */
+
+/* ---- khugepaged.c: collapsing small pages into huge ones ---- */
+struct khugepaged_mm_slot;
+void khugepaged_enter_vma(memlab_machine *m, struct vm_area_struct *vma, uint64_t vm_flags);
+void khugepaged_fork(memlab_machine *m, struct mm_struct *mm, const struct mm_struct *oldmm);
+void khugepaged_exit(memlab_machine *m, struct mm_struct *mm);
+int madvise_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t start, uint64_t end);
+void zap_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr,
+		     const struct vm_area_struct *vma);	/* memory.c */
+int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			uint64_t entry);			/* memory.c */
 
 /* ---- filemap.c: the page cache ---- */
 /* Move len bytes between the page cache at bytes and the caller's side, done bytes in. */

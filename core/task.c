@@ -635,6 +635,7 @@ static void mmput(memlab_task *t)
 			mm_update_next_owner(t);
 		return;
 	}
+	khugepaged_exit(t->m, mm);	/* __mmput(): before exit_mmap */
 	exit_mmap(t);
 	free_mm(t->m, mm);		/* mmdrop(): memlab has no lazy-TLB references */
 }

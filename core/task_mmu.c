@@ -390,12 +390,12 @@ static bool thp_pmd_suitable(memlab_machine *m, const struct vm_area_struct *vma
 
 /*
 ** THPeligible: thp_vma_allowable_orders(vma, TVA_SMAPS|TVA_ENFORCE_SYSFS)
-** != 0, with the THP settings of the host (and Debian's default):
-** transparent_hugepage/enabled = madvise, every mTHP size but the PMD
-** one "never", shmem_enabled = never, no MMF_DISABLE_THP, no DAX.  That
-** leaves:
+** != 0, with the machine's transparent_hugepage/enabled (m:thp()) and
+** the host's other THP settings (Debian's defaults): every mTHP size but
+** the PMD one "never", shmem_enabled = never, no MMF_DISABLE_THP, no DAX.
+** That leaves:
 **   - no mm (the gate VMA), VM_NOHUGEPAGE, hugetlb: 0;
-**   - no VM_HUGEPAGE (MADV_HUGEPAGE): 0 ("madvise" mode);
+**   - "never"; "madvise" without VM_HUGEPAGE (MADV_HUGEPAGE): 0;
 **   - the shmem object of MAP_SHARED|MAP_ANONYMOUS: 0 (shmem "never");
 **   - a special mapping ([vdso], ...): 0 (vm_ops without huge_fault);
 **   - a regular file: file_thp_enabled() (CONFIG_READ_ONLY_THP_FOR_FS,
@@ -410,8 +410,8 @@ static unsigned thp_eligible(memlab_machine *m, const struct vm_area_struct *vma
 
 	if (!vma->vm_mm || (flags & (VM_NOHUGEPAGE | VM_HUGETLB)))
 		return 0;
-	if (!(flags & VM_HUGEPAGE))
-		return 0;
+	if (!m->thp_enabled || (m->thp_enabled == 1 && !(flags & VM_HUGEPAGE)))
+		return 0;		/* transparent_hugepage/enabled */
 	if (vma->vm_file) {
 		if (vma->vm_file->shmem || vma->vm_file->writable)
 			return 0;

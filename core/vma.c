@@ -642,7 +642,7 @@ static bool can_vma_merge_right(const struct vma_merge_struct *vmg, bool can_mer
 ** becoming a VMA of its own.  Returns the VMA that now covers the range,
 ** or NULL when nothing merged.  just_expand: only prev may grow (brk).
 */
-struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
+static struct vm_area_struct *merge_new_range(struct vma_merge_struct *vmg)
 {
 	struct mm_struct *mm = vmg->mm;
 	struct vm_area_struct *prev = vmg->prev, *next = vmg->next;
@@ -679,6 +679,16 @@ struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
 		return next;
 	}
 	return NULL;
+}
+
+/* A merge may give khugepaged a VMA to scan (khugepaged_enter_vma). */
+struct vm_area_struct *vma_merge_new_range(struct vma_merge_struct *vmg)
+{
+	struct vm_area_struct *vma = merge_new_range(vmg);
+
+	if (vma)
+		khugepaged_enter_vma(vmg->mm->machine, vma, vmg->flags);
+	return vma;
 }
 
 /*
@@ -760,8 +770,10 @@ struct vm_area_struct *vma_modify_flags(struct mm_struct *mm, struct vm_area_str
 	struct vm_area_struct *merged = vma_merge_existing_range(&vmg);
 
 	*err = 0;
-	if (merged)
+	if (merged) {
+		khugepaged_enter_vma(mm->machine, merged, new_flags);
 		return merged;
+	}
 	if (vmg.nomem) {
 		*err = -MEMLAB_ENOMEM;
 		return NULL;

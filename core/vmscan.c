@@ -80,12 +80,20 @@ static int trace_reclaim_flags(bool file)
 	return (file ? RECLAIM_WB_FILE : RECLAIM_WB_ANON) | RECLAIM_WB_ASYNC;
 }
 
-/* vmstat item + reclaimer_offset(): the kswapd item, the direct one, or the proactive one. */
-static int reclaimer_item(const struct scan_control *sc, int kswapd_item)
+/*
+** vmstat item + reclaimer_offset(): the kswapd item, khugepaged's, the
+** proactive one, or the direct one.
+*/
+static int reclaimer_item(const memlab_machine *m, const struct scan_control *sc,
+			  int kswapd_item)
 {
+	if (sc->kswapd)
+		return kswapd_item;
+	if (m->khugepaged.running)
+		return kswapd_item + PGSCAN_KHUGEPAGED - PGSCAN_KSWAPD;
 	if (sc->proactive)
 		return kswapd_item + PGSCAN_PROACTIVE - PGSCAN_KSWAPD;
-	return kswapd_item + (sc->kswapd ? 0 : PGSCAN_DIRECT - PGSCAN_KSWAPD);
+	return kswapd_item + PGSCAN_DIRECT - PGSCAN_KSWAPD;
 }
 
 /* cgroup_reclaim() */
@@ -598,13 +606,13 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 	lru_add_drain(m);	/* this CPU's new pages join the lists first */
 	nr_taken = isolate_lru_folios(m, lruvec, nr_to_scan, lru, sc, taken, &n, &nr_scanned);
 	m->vmstat[NR_ISOLATED_ANON + file] += nr_taken;
-	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSCAN_KSWAPD), nr_scanned);
+	count_reclaim_events(m, sc, lruvec, reclaimer_item(m, sc, PGSCAN_KSWAPD), nr_scanned);
 	m->vmstat[PGSCAN_ANON + file] += nr_scanned;
 	if (!nr_taken)
 		return 0;
 	nr_reclaimed = shrink_folio_list(m, taken, n, sc, &stat);
 	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
-	count_reclaim_events(m, sc, lruvec, reclaimer_item(sc, PGSTEAL_KSWAPD), nr_reclaimed);
+	count_reclaim_events(m, sc, lruvec, reclaimer_item(m, sc, PGSTEAL_KSWAPD), nr_reclaimed);
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
 	lru_note_cost(lruvec, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
 	/*

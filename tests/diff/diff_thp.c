@@ -76,6 +76,7 @@
 #define K_MADV_NOHUGEPAGE	15
 #define K_MADV_COLD		20
 #define K_MADV_PAGEOUT		21
+#define K_MADV_COLLAPSE		25
 
 _Static_assert(MEMLAB_MAP_PRIVATE == MAP_PRIVATE && MEMLAB_MAP_ANONYMOUS == MAP_ANONYMOUS &&
 	       MEMLAB_MAP_FIXED_NOREPLACE == MAP_FIXED_NOREPLACE, "MAP values");
@@ -119,7 +120,7 @@ static const char *const EVENTS[] = {
 /* ===================== scenarios ===================== */
 
 enum step_kind { S_SETUP, S_FORK, S_WRITE, S_EXIT, S_MUNMAP, S_MPROTECT, S_DROP_SLAB,
-		 S_MADVISE };
+		 S_MADVISE, S_READ };
 
 /* A step of a scenario, run by proc 0 (the parent) or 1 (the child). */
 struct step {
@@ -139,6 +140,7 @@ struct scenario {
 #define SETUP			{ S_SETUP, 0, 0, REGION_LEN, 0, 0 }
 #define FORK			{ S_FORK, 0, 0, 0, 0, 0 }
 #define WRITE(p, o)		{ S_WRITE, (p), (o), 1, 0, 0 }
+#define READ(p, o)		{ S_READ, (p), (o), 1, 0, 0 }
 #define EXIT(p)			{ S_EXIT, (p), 0, 0, 0, 0 }
 #define MUNMAP(p, o, l)		{ S_MUNMAP, (p), (o), (l), 0, 0 }
 #define MPROTECT(p, o, l, pr)	{ S_MPROTECT, (p), (o), (l), (pr), 0 }
@@ -212,6 +214,49 @@ static const struct scenario scenarios[] = {
 	{ "pte_mapped_shared_cold", 5, { SETUP, MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ),
 					 MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ | PROT_WRITE),
 					 FORK, MADVISE(1, 4 * MiB, 1 * MiB, K_MADV_COLD) } },
+	/*
+	 * MADV_COLLAPSE: a PTE-mapped huge page is copied into a new one; a
+	 * PMD-mapped one is left as it is; a range that holds no whole
+	 * aligned 2 MiB collapses nothing.  [2 MiB, 4 MiB) made small pages
+	 * again (NOHUGEPAGE, DONTNEED, a page read or written), which a
+	 * VM_NOHUGEPAGE VMA refuses to collapse, and then does: over none
+	 * and zero-page entries, if one entry is writable.
+	 */
+	{ "collapse_pte_mapped", 4, { SETUP, MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ),
+				      MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ | PROT_WRITE),
+				      MADVISE(0, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
+	{ "collapse_pmd_mapped", 3, { SETUP, MADVISE(0, 0, REGION_LEN, K_MADV_COLLAPSE),
+				      MADVISE(0, 1 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
+	{ "collapse_none_then_small", 8, { SETUP, MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_NOHUGEPAGE),
+					   MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_DONTNEED),
+					   MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_COLLAPSE),
+					   WRITE(0, 3 * MiB),
+					   MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_COLLAPSE),
+					   MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_HUGEPAGE),
+					   MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
+	{ "collapse_zero_pages", 8, { SETUP, MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_NOHUGEPAGE),
+				      MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_DONTNEED),
+				      READ(0, 2 * MiB + PAGE), READ(0, 3 * MiB),
+				      MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_HUGEPAGE),
+				      MADVISE(0, 0, 4 * MiB, K_MADV_COLLAPSE),
+				      WRITE(0, 3 * MiB + PAGE) } },
+	/*
+	 * An empty PMD stops MADV_COLLAPSE (EINVAL); a range with no whole
+	 * aligned huge page in it is EINVAL too; a hole is ENOMEM at the end.
+	 */
+	{ "collapse_empty_pmd", 4, { SETUP, MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_DONTNEED),
+				     MADVISE(0, 0, REGION_LEN, K_MADV_COLLAPSE),
+				     MADVISE(0, 4 * MiB, 4 * MiB, K_MADV_COLLAPSE) } },
+	{ "collapse_unaligned_and_holes", 5, { SETUP,
+					       MADVISE(0, 1 * MiB, PAGE, K_MADV_COLLAPSE),
+					       MUNMAP(0, 3 * MiB, PAGE),
+					       MADVISE(0, 0, REGION_LEN, K_MADV_COLLAPSE),
+					       MADVISE(0, 2 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
+	{ "collapse_after_fork", 7, { SETUP, MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ),
+				      MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ | PROT_WRITE),
+				      FORK, MADVISE(1, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE),
+				      WRITE(1, 5 * MiB),
+				      MADVISE(1, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
 };
 #define NSCEN ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -243,6 +288,9 @@ static void fmt_step(char *buf, size_t n, const struct step *st)
 		break;
 	case S_WRITE:
 		snprintf(buf, n, "%s writes a byte at 0x%" PRIx64, who, R + st->off);
+		break;
+	case S_READ:
+		snprintf(buf, n, "%s reads a byte at 0x%" PRIx64, who, R + st->off);
 		break;
 	case S_EXIT:
 		snprintf(buf, n, "%s exits", who);
@@ -429,6 +477,11 @@ static void host_store(uint64_t a)
 	*(volatile uint8_t *)(uintptr_t)a = 0xc3;
 }
 
+static void host_load(uint64_t a)
+{
+	(void)*(volatile uint8_t *)(uintptr_t)a;
+}
+
 /* The region mapped, advised and written page by page: 0 or -errno. */
 static int64_t host_setup(void)
 {
@@ -482,6 +535,9 @@ static int64_t host_do(struct mailbox *mb)
 		return pid < 0 ? -errno : 0;
 	case S_WRITE:
 		host_store(R + st->off);
+		return 0;
+	case S_READ:
+		host_load(R + st->off);
 		return 0;
 	case S_EXIT:
 		_exit(0);
@@ -758,6 +814,8 @@ static int64_t sim_do(struct sim *s, const struct step *st)
 		return memlab_fork(t, &s->t[1]);
 	case S_WRITE:
 		return memlab_touch(t, R + st->off, 1, 'w', &code);
+	case S_READ:
+		return memlab_touch(t, R + st->off, 1, 'r', &code);
 	case S_EXIT:
 		memlab_task_exit(t);
 		s->t[st->proc] = NULL;
@@ -977,6 +1035,10 @@ static int compare(const struct scenario *sc, const struct side *h, const struct
 
 static void print_obs(const char *who, const struct obs *o)
 {
+	char rc[32];
+
+	fmt_rc(rc, sizeof rc, o->rc);
+	printf("    %-6s result %s\n", who, rc);
 	for (int p = 0; p < NPROC; p++) {
 		if (!o->p[p].live)
 			continue;

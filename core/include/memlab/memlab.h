@@ -1046,6 +1046,32 @@ struct memlab_thp_settings {
 MEMLAB_API int (memlab_thp) (memlab_machine *m, const char *enabled, int use_zero_page,
 			     struct memlab_thp_settings *get);
 
+/*
+** /sys/kernel/mm/transparent_hugepage/khugepaged/: set (may be NULL)
+** changes each field that is not -1 -- pages_to_scan 1..UINT_MAX,
+** max_ptes_none, max_ptes_swap and max_ptes_shared 0..HPAGE_PMD_NR - 1,
+** the two sleeps 0..UINT_MAX ms, defrag 0 or 1 -- or nothing when one is
+** out of range (-MEMLAB_EINVAL); get (may be NULL) receives them and the
+** counters pages_collapsed and full_scans (set ignores those).
+*/
+struct memlab_khugepaged_settings {
+	int64_t pages_to_scan, max_ptes_none, max_ptes_swap, max_ptes_shared;
+	int64_t scan_sleep_millisecs, alloc_sleep_millisecs, defrag;
+	uint64_t pages_collapsed, full_scans;
+};
+MEMLAB_API int (memlab_khugepaged_sysfs) (memlab_machine *m,
+					  const struct memlab_khugepaged_settings *set,
+					  struct memlab_khugepaged_settings *get);
+
+/*
+** One pass of khugepaged (khugepaged_do_scan): pages_to_scan of progress
+** over the mms that had a VMA it may collapse in, from where the last
+** pass stopped, collapsing what its rules allow.  Linux runs a pass every
+** scan_sleep_millisecs; memlab, which has no clock, when this is called.
+** *collapsed (may be NULL): the huge pages this pass made.
+*/
+MEMLAB_API int (memlab_khugepaged) (memlab_machine *m, uint64_t *collapsed);
+
 /* ===================== fault injection ===================== */
 
 /*
