@@ -444,9 +444,73 @@ static const luaL_Reg mmu_task_methods[] = {
 	{ NULL, NULL }
 };
 
+/* transparent_hugepage/khugepaged/'s files, in struct memlab_khugepaged_settings' order */
+static const char *const khugepaged_names[] = {
+	"pages_to_scan", "max_ptes_none", "max_ptes_swap", "max_ptes_shared",
+	"scan_sleep_millisecs", "alloc_sleep_millisecs", "defrag",
+};
+#define NR_KHUGEPAGED_KNOBS 7
+
+static int64_t *khugepaged_field(struct memlab_khugepaged_settings *k, int i)
+{
+	int64_t *f[NR_KHUGEPAGED_KNOBS] = {
+		&k->pages_to_scan, &k->max_ptes_none, &k->max_ptes_swap, &k->max_ptes_shared,
+		&k->scan_sleep_millisecs, &k->alloc_sleep_millisecs, &k->defrag,
+	};
+
+	return f[i];
+}
+
 /*
-** m:thp([{ enabled = "always"|"madvise"|"never", use_zero_page = bool }]) -->
-** { enabled =, use_zero_page =, hpage_pmd_size = }: /sys/kernel/mm/transparent_hugepage
+** The khugepaged settings of the table at the top of the stack into
+** set: known names only, integers (defrag a boolean); raises naming the
+** first wrong one.
+*/
+static void check_khugepaged(lua_State *L, struct memlab_khugepaged_settings *set)
+{
+	int t = lua_gettop(L);
+
+	for (int i = 0; i < NR_KHUGEPAGED_KNOBS; i++)
+		*khugepaged_field(set, i) = -1;
+	lua_pushnil(L);
+	while (lua_next(L, t) != 0) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		int i = 0;
+		lua_Integer v = 0;
+
+		while (i < NR_KHUGEPAGED_KNOBS && (!key || strcmp(key, khugepaged_names[i])))
+			i++;
+		if (i == NR_KHUGEPAGED_KNOBS)
+			luaL_error(L, "thp: khugepaged has no setting '%s'", key ? key : "?");
+		if (i == NR_KHUGEPAGED_KNOBS - 1) {
+			if (!lua_isboolean(L, -1))
+				luaL_error(L, "thp: khugepaged.defrag must be a boolean");
+			v = lua_toboolean(L, -1);
+		} else if (!lua_isinteger(L, -1) || (v = lua_tointeger(L, -1)) < 0) {
+			luaL_error(L, "thp: khugepaged.%s must be an integer >= 0", key);
+		}
+		*khugepaged_field(set, i) = v;
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
+}
+
+static void push_khugepaged(lua_State *L, struct memlab_khugepaged_settings *k)
+{
+	lua_createtable(L, 0, NR_KHUGEPAGED_KNOBS + 2);
+	for (int i = 0; i < NR_KHUGEPAGED_KNOBS - 1; i++)
+		lmemlab_setint(L, khugepaged_names[i], (uint64_t)*khugepaged_field(k, i));
+	lmemlab_setbool(L, "defrag", (int)k->defrag);
+	lmemlab_setint(L, "pages_collapsed", k->pages_collapsed);
+	lmemlab_setint(L, "full_scans", k->full_scans);
+	lua_setfield(L, -2, "khugepaged");
+}
+
+/*
+** m:thp([{ enabled = "always"|"madvise"|"never", use_zero_page = bool,
+** khugepaged = { max_ptes_none = n, ... } }]) --> { enabled =,
+** use_zero_page =, hpage_pmd_size =, khugepaged = {...} }:
+** /sys/kernel/mm/transparent_hugepage and its khugepaged directory
 */
 static int m_thp(lua_State *L)
 {
@@ -454,6 +518,8 @@ static int m_thp(lua_State *L)
 	const char *enabled = NULL;
 	int zero = -1;
 	struct memlab_thp_settings st;
+	struct memlab_khugepaged_settings kset, kget;
+	int have_k = 0;
 
 	if (!lua_isnoneornil(L, 2)) {
 		if (!lua_istable(L, 2))
@@ -468,14 +534,46 @@ static int m_thp(lua_State *L)
 				return luaL_error(L, "thp: 'use_zero_page' must be a boolean");
 			zero = lua_toboolean(L, -1);
 		}
+		if (lua_getfield(L, 2, "khugepaged") != LUA_TNIL) {
+			if (!lua_istable(L, -1))
+				return luaL_error(L, "thp: 'khugepaged' must be a table of settings");
+			check_khugepaged(L, &kset);
+			have_k = 1;
+		}
 	}
-	if (memlab_thp(lmemlab_machine_core(lm), enabled, zero, &st) < 0)
+	if (enabled && strcmp(enabled, "always") && strcmp(enabled, "madvise") &&
+	    strcmp(enabled, "never"))
 		return luaL_error(L, "thp: 'enabled' must be \"always\", \"madvise\" or \"never\"");
-	lua_createtable(L, 0, 3);
+	if (memlab_khugepaged_sysfs(lmemlab_machine_core(lm), have_k ? &kset : NULL, &kget) < 0)
+		return luaL_error(L, "thp: a khugepaged setting is out of range (pages_to_scan "
+				  "1..2^32-1, max_ptes_* 0..HPAGE_PMD_NR-1, *_sleep_millisecs "
+				  "0..2^32-1)");
+	memlab_thp(lmemlab_machine_core(lm), enabled, zero, &st);
+	lua_createtable(L, 0, 4);
 	lua_pushstring(L, st.enabled);
 	lua_setfield(L, -2, "enabled");
 	lmemlab_setbool(L, "use_zero_page", st.use_zero_page);
 	lmemlab_setint(L, "hpage_pmd_size", st.hpage_pmd_size);
+	push_khugepaged(L, &kget);
+	return 1;
+}
+
+/*
+** m:khugepaged() --> n: one pass of khugepaged over the mms it scans
+** (pages_to_scan of progress), the huge pages it collapsed.
+*/
+static int m_khugepaged(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "khugepaged");
+	uint64_t n = 0;
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_khugepaged(lmemlab_machine_core(lm), &n);
+	lmemlab_end_call(L, lm, "khugepaged", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_pushinteger(L, (lua_Integer)n);
 	return 1;
 }
 
@@ -483,6 +581,7 @@ static const luaL_Reg mmu_machine_methods[] = {
 	{ "rmap", m_rmap },
 	{ "anon_vma", m_anon_vma },
 	{ "thp", m_thp },
+	{ "khugepaged", m_khugepaged },
 	{ NULL, NULL }
 };
 

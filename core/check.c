@@ -19,6 +19,7 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += tlb_check(m, fn, ud);
 	n += oom_check(m, fn, ud);
 	n += compaction_check(m, fn, ud);
+	n += khugepaged_check(m, fn, ud);
 	n += slab_check(m, fn, ud);
 	n += vmalloc_check(m, fn, ud);
 	n += thread_stack_check(m, fn, ud);

@@ -19,9 +19,12 @@
 ** when another mm maps it) where the range covers part of it; reclaim
 ** drops a lazily freed one whole.
 **
+** Small pages become a huge page again in khugepaged.c (MADV_COLLAPSE,
+** khugepaged).
+**
 ** Simplified: one deferred split queue for the machine (Linux: one per
-** memcg).  No khugepaged, no mTHP, no shmem or file THP, no THP
-** swap-out (reclaim splits a huge page for swap).
+** memcg).  No mTHP, no shmem or file THP, no THP swap-out (reclaim
+** splits a huge page for swap).
 */
 #include <string.h>
 

@@ -485,6 +485,7 @@ bool compaction_suitable(memlab_machine *m, const struct zone *z, int order, int
 void wakeup_kcompactd(memlab_machine *m, unsigned order, int highest_zoneidx);
 void kcompactd_run(memlab_machine *m);
 int compaction_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
+int khugepaged_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 
 /* ---- swap.c: the LRU lists ---- */
 bool folio_is_file_lru(const struct page *page);

@@ -157,6 +157,36 @@ void khugepaged_release(memlab_machine *m)
 	m->khugepaged.cursor = NULL;
 }
 
+/*
+** m:check(): the list holds each registered live mm once, through the
+** slot its mm names; only the slot the scan is at may have lost its mm;
+** the tail is the last slot and the cursor one of them.
+*/
+int khugepaged_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	const struct khugepaged_state *k = &m->khugepaged;
+	struct ml_check c = { fn, ud, 0 };
+	const struct khugepaged_mm_slot *slot, *last = NULL;
+	bool cursor_seen = !k->cursor;
+	uint64_t nr = 0, registered = 0;
+	memlab_task *t;
+
+	for (slot = k->head; slot; last = slot, slot = slot->next, nr++) {
+		cursor_seen |= slot == k->cursor;
+		if (slot->mm ? slot->mm->khugepaged_slot != slot : slot != k->cursor)
+			ml_violation(&c, "khugepaged: a slot on the list is not its mm's (or a gone "
+				     "mm's away from the scan)");
+	}
+	if (last != k->tail || !cursor_seen)
+		ml_violation(&c, "khugepaged: the list's tail or the scan's cursor is not on it");
+	for_each_mm_task(m, t)
+		registered += t->mm->khugepaged_slot != NULL;
+	if (registered + (k->cursor && !k->cursor->mm) != nr)
+		ml_violation(&c, "khugepaged: %llu slots on the list, %llu mms registered",
+			     (unsigned long long)nr, (unsigned long long)registered);
+	return c.count;
+}
+
 /* ===================== looking at a PMD ===================== */
 
 /*

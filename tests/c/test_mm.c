@@ -2117,6 +2117,69 @@ TEST(check_catches_large_folio_counts)
 }
 
 /*
+** MADV_COLLAPSE of small pages one of which someone holds beyond its
+** mapping (a pin): EAGAIN (SCAN_PAGE_COUNT), and nothing changed -- the
+** PTEs, the pages, the LRU; once let go, the collapse goes through.
+*/
+TEST(collapse_of_a_held_page_is_eagain)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct memlab_walk w;
+	uint64_t out, pfn;
+	int code;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_thp(m, "never", -1, NULL));
+	ASSERT_OK(memlab_mmap(t, A(0), 512 * PG, RW, FIXED, NULL, 0, &out));
+	ASSERT_OK(memlab_touch(t, A(0), 8 * PG, 'w', &code));
+	ASSERT_OK(memlab_translate(t, A(3), &w));
+	pfn = w.pfn;
+	lru_add_drain_all(m);
+	pfn_to_page(m, pfn)->_refcount++;
+	ASSERT_EQ(memlab_madvise(t, A(0), 512 * PG, 25), -MEMLAB_EAGAIN);
+	ASSERT_OK(memlab_translate(t, A(3), &w));
+	ASSERT(!w.huge && w.pfn == pfn);
+	ASSERT(pfn_to_page(m, pfn)->flags & PG_lru);
+	ASSERT_EQ(m->vmstat[THP_COLLAPSE_ALLOC], 0);
+	pfn_to_page(m, pfn)->_refcount--;
+	ASSERT(violations_are(m, 0, ""));
+	ASSERT_OK(memlab_madvise(t, A(0), 512 * PG, 25));
+	ASSERT_OK(memlab_translate(t, A(3), &w));
+	ASSERT(w.huge);
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/*
+** khugepaged's list of mms: m:check() finds a registered mm that does not
+** name its slot, and a list whose tail is wrong.
+*/
+TEST(check_catches_khugepaged_list)
+{
+	memlab_machine *m = x86();
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct khugepaged_mm_slot *slot, *tail;
+	uint64_t out;
+
+	ASSERT(t);
+	ASSERT_OK(memlab_mmap(t, A(0), 512 * PG, RW, FIXED, NULL, 0, &out));
+	ASSERT(!t->mm->khugepaged_slot);		/* an anonymous mmap does not enter it */
+	ASSERT_OK(memlab_madvise(t, A(0), 512 * PG, 14));	/* MADV_HUGEPAGE does */
+	ASSERT((slot = t->mm->khugepaged_slot) != NULL);
+	ASSERT(violations_are(m, 0, ""));
+	t->mm->khugepaged_slot = NULL;
+	ASSERT(violations_are(m, 2, "khugepaged"));
+	t->mm->khugepaged_slot = slot;
+	tail = m->khugepaged.tail;
+	m->khugepaged.tail = NULL;
+	ASSERT(violations_are(m, 1, "tail"));
+	m->khugepaged.tail = tail;
+	ASSERT(violations_are(m, 0, ""));
+	memlab_destroy(m);
+}
+
+/*
 ** A frame freed to the buddy lists keeps no page flag (free_pages_prepare's
 ** PAGE_FLAGS_CHECK_AT_FREE): m:check() finds one left, as an mlocked page
 ** freed without page_cache_release() left PG_mlocked.
@@ -2327,6 +2390,8 @@ int main(void)
 	RUN(check_catches_split_special);
 	RUN(check_catches_rmap_lists);
 	RUN(check_catches_large_folio_counts);
+	RUN(collapse_of_a_held_page_is_eagain);
+	RUN(check_catches_khugepaged_list);
 	RUN(check_catches_flags_on_free_frames);
 	RUN(check_catches_kernel_objects);
 	RUN(mlock_eperm_and_special);

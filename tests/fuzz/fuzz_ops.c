@@ -39,7 +39,8 @@
 **   inspect    translate (checked against rmap), pagetable_dump, rmap,
 **              every procfs file (machine and PID), mm_info, vmstat
 **   trace      start / stop / dump (text, jsonl, chrome) / events
-**   sysctl, thp   the vm sysctls and THP settings again, mid-run
+**   sysctl, thp   the vm sysctls and THP settings again, mid-run; a pass
+**              of khugepaged with its limits changed (thp's "same" mode)
 **   cpu, tlb   memlab_task_run_on; TLB statistics, report, flush
 **   cgroup     memory cgroups ("/a", "/a/b", "/c", "/d/e", "/"): mkdir,
 **              rmdir, move a task (or no such pid), spawn into one,
@@ -1298,7 +1299,7 @@ static void op_mremap(struct fuzz *f)
 
 static void op_madvise(struct fuzz *f)
 {
-	static const int odd[] = { -1, 5, 6, 7, 9, 25, 26, 100, 101, 102, 103, 0x7fffffff };
+	static const int odd[] = { -1, 5, 6, 7, 9, 25, 26, 100, 25, 25, 103, 0x7fffffff };
 	memlab_task *t = pick_task(f);
 	uint64_t addr, len;
 	uint8_t b;
@@ -2744,6 +2745,36 @@ static void op_cgroup(struct fuzz *f)
 
 /* ===================== THP, CPUs and TLBs ===================== */
 
+/*
+** khugepaged's limits from a (max_ptes_none 0, 1, 256 or 511, the others
+** at their extremes by its bits), a small or large pages_to_scan, then a
+** pass: what it collapsed must show in pages_collapsed and
+** thp_collapse_alloc.
+*/
+static void khugepaged_pass(struct fuzz *f, uint8_t a)
+{
+	static const int64_t none[] = { 0, 1, 256, 511 };
+	uint64_t nr = f->pmd_size / f->info.page_size, collapsed = 0, allocs;
+	struct memlab_khugepaged_settings set = { -1, -1, -1, -1, -1, -1, -1, 0, 0 }, get;
+	int rc;
+
+	set.max_ptes_none = none[a >> 5 & 3] * (int64_t)nr / 512;
+	set.max_ptes_swap = a & 0x80 ? 0 : (int64_t)nr - 1;
+	set.max_ptes_shared = a & 0x40 ? 0 : (int64_t)nr - 1;
+	set.pages_to_scan = a & 0x20 ? 1 : 8 * (int64_t)nr;
+	set.defrag = a >> 4 & 1;
+	if (memlab_khugepaged_sysfs(f->m, &set, &get) != 0 || get.max_ptes_none != set.max_ptes_none)
+		die(f, "khugepaged settings refused");
+	allocs = vmstat(f, "thp_collapse_alloc");
+	rc = memlab_khugepaged(f->m, &collapsed);
+	note(f, "khugepaged none %" PRId64 " pages %" PRId64 " -> %d, %" PRIu64 " collapsed",
+	     set.max_ptes_none, set.pages_to_scan, rc, collapsed);
+	check_rc(f, rc, "memlab_khugepaged");
+	memlab_khugepaged_sysfs(f->m, NULL, &get);
+	if (vmstat(f, "thp_collapse_alloc") - allocs < collapsed)
+		die(f, "khugepaged collapsed %" PRIu64 " with fewer allocations", collapsed);
+}
+
 static void op_thp(struct fuzz *f)
 {
 	static const char *const modes[] = { "always", "madvise", "never", NULL, "sometimes" };
@@ -2759,6 +2790,8 @@ static void op_thp(struct fuzz *f)
 		die(f, "memlab_thp(%s, %d): %d", mode ? mode : "NULL", zero, rc);
 	if (rc == 0 && get.hpage_pmd_size != f->pmd_size)
 		die(f, "THP size %#" PRIx64 ", PMD size %#" PRIx64, get.hpage_pmd_size, f->pmd_size);
+	if (a % 5 == 3)
+		khugepaged_pass(f, a);
 }
 
 static void op_cpu(struct fuzz *f)
