@@ -673,7 +673,9 @@ static inline int folio_nr_pages_mapped(const struct page *folio)
 */
 static inline uint64_t folio_pfn(const memlab_machine *m, uint64_t pfn)
 {
-	for (unsigned o = 0; o <= m->max_order; o++) {
+	if (m->mem_map[pfn].flags & PG_head_alloc)	/* a head: itself (the common case first) */
+		return pfn;
+	for (unsigned o = 1; o <= m->max_order; o++) {
 		uint64_t head = pfn & ~((1ull << o) - 1);
 		const struct page *p = &m->mem_map[head];
 

@@ -127,13 +127,10 @@ int alloc_user_page(memlab_machine *m, struct mem_cgroup *memcg, bool zero, uint
 ** put_page() / folio_put(): drop a reference to the folio pfn is a page
 ** of; the last one frees it, each of its pages' own flags cleared.
 */
-void put_page(memlab_machine *m, uint64_t pfn)
+static void __folio_put(memlab_machine *m, struct page *page)
 {
-	struct page *page = pfn_folio(m, pfn);
-
-	if (--page->_refcount > 0)
-		return;
-	folio_unqueue_deferred_split(m, page);
+	if (page->flags & PG_deferred_split)
+		folio_unqueue_deferred_split(m, page);
 	page_cache_release(m, page);
 	mem_cgroup_uncharge(m, page);
 	page->mapping = 0;
@@ -144,6 +141,17 @@ void put_page(memlab_machine *m, uint64_t pfn)
 		page[i].flags &= ~PG_anon_exclusive;
 	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
 	memlab_free_pages(m, page_to_pfn(m, page), page->private);	/* a huge page's order */
+}
+
+static inline void folio_put(memlab_machine *m, struct page *folio)
+{
+	if (--folio->_refcount == 0)
+		__folio_put(m, folio);
+}
+
+void put_page(memlab_machine *m, uint64_t pfn)
+{
+	folio_put(m, pfn_folio(m, pfn));
 }
 
 /*
@@ -219,10 +227,9 @@ void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_
 ** some pages mapped and some not by the batch is partially mapped; one
 ** munlock for the batch.
 */
-static void folio_remove_rmap_ptes(memlab_machine *m, uint64_t pfn, uint64_t nr,
-				   const struct vm_area_struct *vma)
+static inline void folio_remove_rmap_ptes(memlab_machine *m, struct page *folio, uint64_t pfn,
+					  uint64_t nr, const struct vm_area_struct *vma)
 {
-	struct page *folio = pfn_folio(m, pfn);
 	int64_t unmapped = 0;
 
 	for (uint64_t i = 0; i < nr; i++)
@@ -232,14 +239,16 @@ static void folio_remove_rmap_ptes(memlab_machine *m, uint64_t pfn, uint64_t nr,
 	if (unmapped)
 		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED,
 				      -unmapped);
-	munlock_vma_folio(m, pfn, vma);
-	folio->_refcount -= (int32_t)nr - 1;
-	put_page(m, pfn);
+	if (vma->vm_flags & VM_LOCKED)	/* munlock_vma_folio() */
+		munlock_folio(m, folio);
+	folio->_refcount -= (int32_t)nr;
+	if (!folio->_refcount)
+		__folio_put(m, folio);
 }
 
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
 {
-	folio_remove_rmap_ptes(m, pfn, 1, vma);
+	folio_remove_rmap_ptes(m, pfn_folio(m, pfn), pfn, 1, vma);
 }
 
 /* ===================== entries for a VMA ===================== */
@@ -1322,16 +1331,19 @@ int memlab_touch(memlab_task *t, uint64_t addr, uint64_t len, int access, int *s
 /* ===================== unmapping ===================== */
 
 /* print_bad_pte(): an entry whose frame cannot be what it maps. */
-static bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
+static bool print_bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
 {
-	memlab_machine *m = t->m;
-
-	if (pfn < m->nr_frames && page_mapcount(m, pfn) > 0)
-		return false;
-	ml_report(m, "BUG: Bad page map in process %s  pte:%016llx addr:%016llx pfn:%llx",
+	ml_report(t->m, "BUG: Bad page map in process %s  pte:%016llx addr:%016llx pfn:%llx",
 		  t->comm, (unsigned long long)e, (unsigned long long)va,
 		  (unsigned long long)pfn);
 	return true;
+}
+
+static inline bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn)
+{
+	if (pfn < t->m->nr_frames && page_mapcount(t->m, pfn) > 0)
+		return false;
+	return print_bad_pte(t, va, e, pfn);
 }
 
 struct zap_ctx {
@@ -1345,15 +1357,20 @@ struct zap_ctx {
 ** The mapping goes; a page of the swap cache no one maps any more leaves
 ** it, unless a swap entry still names its slot (free_pages_and_swap_cache).
 */
+static inline void __zap_remove_rmap(memlab_machine *m, struct page *folio, uint64_t pfn,
+				     uint64_t nr, const struct vm_area_struct *vma)
+{
+	bool swapcache = folio->flags & PG_swapcache;
+
+	folio_remove_rmap_ptes(m, folio, pfn, nr, vma);
+	if (swapcache && !folio->mapcount)
+		folio_free_swap(m, pfn);
+}
+
 void zap_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr,
 		     const struct vm_area_struct *vma)
 {
-	struct page *page = pfn_folio(m, pfn);
-	bool swapcache = page->flags & PG_swapcache;
-
-	folio_remove_rmap_ptes(m, pfn, nr, vma);
-	if (swapcache && !page->mapcount)
-		folio_free_swap(m, pfn);
+	__zap_remove_rmap(m, pfn_folio(m, pfn), pfn, nr, vma);
 }
 
 /* A swap entry goes with its slot reference (free_swap_and_cache); true if e was one. */
@@ -1394,8 +1411,9 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	uint64_t pfn, nr = 1;
 
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
-	if (level == 0 && pt_prot_maps(&p) && !p.special && pfn < m->nr_frames &&
-	    folio_nr_pages(pfn_folio(m, pfn)) > 1 && page_mapcount(m, pfn) > 0)
+	folio = level == 0 && pt_prot_maps(&p) && !p.special && pfn < m->nr_frames
+		? pfn_folio(m, pfn) : NULL;
+	if (folio && folio_nr_pages(folio) > 1 && page_mapcount(m, pfn) > 0)
 		nr = folio_pte_batch(t, table, idx, va, z->end, pfn);
 	for (uint64_t i = 0; i < nr; i++)
 		pt_write(m, table, idx + i, 0);
@@ -1409,13 +1427,12 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	}
 	if (!pt_prot_maps(&p) || p.special || bad_pte(t, va, e, pfn))
 		return 0;
-	folio = pfn_folio(m, pfn);
 	if (p.dirty && !page_anon(folio))
 		folio_mark_dirty(m, folio);
 	if (p.accessed && z->recency && !page_anon(folio))
 		folio_mark_accessed(m, folio);
 	add_mm_counter(t->mm, mm_counter(folio), -(int64_t)nr);
-	zap_remove_rmap(m, pfn, nr, z->vma);
+	__zap_remove_rmap(m, folio, pfn, nr, z->vma);
 	return 0;
 }
 
