@@ -434,6 +434,34 @@ static void free_unmapped_page(memlab_machine *m, uint64_t pfn)
 }
 
 /*
+** try_to_map_unused_to_zeropage() (mm/migrate.c), as remap_page() restores
+** the split folio's mappings with RMP_USE_SHARED_ZEROPAGE: a mapping, not
+** in a locked VMA, of a page that holds only zeroes becomes the shared
+** zero page's, and the page loses it.
+*/
+static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+				   void *ud)
+{
+	memlab_machine *m = t->m;
+	uint64_t pfn = *(const uint64_t *)ud, table;
+	struct page *page = pfn_to_page(m, pfn);
+	struct pt_prot p = vma_page_prot(vma);
+	unsigned level;
+
+	if ((vma->vm_flags & VM_LOCKED) || pt_leaf_slot(m, t->mm, addr, &table, &level) || level)
+		return true;
+	p.special = true;
+	p.write = false;
+	pt_write(m, table, pt_index(&t->mm->pt, 0, addr), pt_mkentry(&t->mm->pt, 0, m->zero_pfn, p));
+	flush_tlb_page(t, addr);
+	add_mm_counter(t->mm, MM_ANONPAGES, -1);
+	if (--page->mapcount == 0)
+		mod_lruvec_page_state(m, page, NR_ANON_PAGES, -1);
+	page->_refcount--;
+	return true;
+}
+
+/*
 ** split_huge_page(): every PMD mapping of the anonymous huge page at head
 ** becomes PTEs, and the page becomes 2^order pages, each with the
 ** folio's anon_vma, its index, its flags and memcg, and a reference per
@@ -472,6 +500,11 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 		p->flags |= flags;
 		p->mlock_count = i ? 0 : mlock_count;	/* lru_add_split_folio() */
 		p->memcg_id = memcg_id;		/* split_page_memcg() */
+		if (p->mapcount && !(p->flags & PG_mlocked) && ml_frame_is_zero(m, head + i)) {
+			uint64_t pfn = head + i;
+
+			rmap_walk(m, pfn, map_unused_to_zeropage, &pfn);
+		}
 		if (!p->_refcount) {
 			free_unmapped_page(m, head + i);
 		} else if (lru) {	/* the head where it was, each other page just before it */

@@ -407,6 +407,7 @@ int ml_bad_config(memlab_machine *m, const char *fmt, ...)
 uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 void ml_copy_frame(memlab_machine *m, uint64_t dst, uint64_t src);
+bool ml_frame_is_zero(const memlab_machine *m, uint64_t pfn);
 
 /* A checker's sink: each violation goes to fn and is counted. */
 struct ml_check {

@@ -492,6 +492,18 @@ void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr)
 		check_frames(m, pfn, nr, NULL, "__GFP_ZERO");
 }
 
+/* pages_identical(page, ZERO_PAGE(0)): the frame holds only zero bytes. */
+bool ml_frame_is_zero(const memlab_machine *m, uint64_t pfn)
+{
+	struct frame_extent e = m->frame_dirty[pfn];
+	const uint8_t *p = frame_ptr(m, pfn);
+
+	for (size_t i = (size_t)e.lo << FRAME_LINE_SHIFT; i < (size_t)e.hi << FRAME_LINE_SHIFT; i++)
+		if (p[i])
+			return false;
+	return true;
+}
+
 /*
 ** copy_user_highpage(): frame src's contents into frame dst.  Only src's
 ** extent is copied; what dst had outside it is zeroed, and dst takes

@@ -51,7 +51,7 @@ section("1. 8 MiB of huge pages")
 local parent = m:spawn{ name = "parent", aslr = false }
 assert(parent:mmap(BASE, LEN, "rw-", "private|anonymous|fixed_noreplace"))
 assert(parent:madvise(BASE, LEN, "hugepage"))
-assert(parent:touch(BASE, LEN, "w"))
+assert(parent:write(BASE, string.rep("data", LEN // 4)))	-- every page holds data
 local last = BASE + 7 * MiB			-- the middle of the last huge page
 local t = parent:translate(last)
 local folio = t.pfn

@@ -127,7 +127,7 @@ struct step {
 	int kind;
 	int proc;
 	uint64_t off, len;	/* into the region */
-	int prot;		/* S_MPROTECT */
+	int prot;		/* S_MPROTECT; S_SETUP: 1 to write one byte per huge page */
 	int advice;		/* S_MADVISE: K_MADV_* */
 };
 
@@ -138,6 +138,7 @@ struct scenario {
 };
 
 #define SETUP			{ S_SETUP, 0, 0, REGION_LEN, 0, 0 }
+#define SETUP_SPARSE		{ S_SETUP, 0, 0, REGION_LEN, 1, 0 }	/* a byte per huge page */
 #define FORK			{ S_FORK, 0, 0, 0, 0, 0 }
 #define WRITE(p, o)		{ S_WRITE, (p), (o), 1, 0, 0 }
 #define READ(p, o)		{ S_READ, (p), (o), 1, 0, 0 }
@@ -222,6 +223,13 @@ static const struct scenario scenarios[] = {
 	 * VM_NOHUGEPAGE VMA refuses to collapse, and then does: over none
 	 * and zero-page entries, if one entry is writable.
 	 */
+	/*
+	 * A huge page of one written byte and 511 zero-filled pages, split
+	 * (a page unmapped, then drop_caches 2): the zero-filled pages that
+	 * are still mapped become the shared zero page's mappings
+	 * (try_to_map_unused_to_zeropage), and are freed.
+	 */
+	{ "sparse_split", 3, { SETUP_SPARSE, MUNMAP(0, 3 * MiB, PAGE), DROP_SLAB } },
 	{ "collapse_pte_mapped", 4, { SETUP, MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ),
 				      MPROTECT(0, 4 * MiB, 1 * MiB, PROT_READ | PROT_WRITE),
 				      MADVISE(0, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
@@ -482,8 +490,8 @@ static void host_load(uint64_t a)
 	(void)*(volatile uint8_t *)(uintptr_t)a;
 }
 
-/* The region mapped, advised and written page by page: 0 or -errno. */
-static int64_t host_setup(void)
+/* The region mapped, advised and written page by page (sparse: huge page by huge page): 0 or -errno. */
+static int64_t host_setup(int sparse)
 {
 	long r = syscall(SYS_mmap, R, REGION_LEN, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, -1, 0);
@@ -496,7 +504,7 @@ static int64_t host_setup(void)
 	}
 	if (syscall(SYS_madvise, R, REGION_LEN, K_MADV_HUGEPAGE))
 		return -errno;
-	for (uint64_t a = R; a < R + REGION_LEN; a += PAGE)
+	for (uint64_t a = R; a < R + REGION_LEN; a += sparse ? HPAGE : PAGE)
 		host_store(a);
 	return 0;
 }
@@ -525,7 +533,7 @@ static int64_t host_do(struct mailbox *mb)
 
 	switch (st->kind) {
 	case S_SETUP:
-		return host_setup();
+		return host_setup(st->prot);
 	case S_FORK:
 		fflush(stdout);
 		pid = fork();
@@ -788,17 +796,26 @@ static void sim_report(void *ud, const char *msg)
 	diff_append_report(s->out->err, sizeof s->out->err, msg);
 }
 
-static int64_t sim_setup(memlab_task *t)
+/* host_store()'s byte, written through the MMU: the contents matter (a split maps zero pages). */
+static int sim_store(memlab_task *t, uint64_t a)
+{
+	uint8_t b = 0xc3;
+	int code;
+
+	return memlab_access(t, a, 1, 'w', &b, &code);
+}
+
+static int64_t sim_setup(memlab_task *t, int sparse)
 {
 	uint64_t got;
-	int rc, code;
+	int rc;
 
 	rc = memlab_mmap(t, R, REGION_LEN, PROT_READ | PROT_WRITE,
 			 MAP_PRIVATE | MAP_ANONYMOUS | MAP_FIXED_NOREPLACE, NULL, 0, &got);
 	if (!rc)
 		rc = memlab_madvise(t, R, REGION_LEN, K_MADV_HUGEPAGE);
-	for (uint64_t a = R; a < R + REGION_LEN && !rc; a += PAGE)
-		rc = memlab_touch(t, a, 1, 'w', &code);
+	for (uint64_t a = R; a < R + REGION_LEN && !rc; a += sparse ? HPAGE : PAGE)
+		rc = sim_store(t, a);
 	return rc;
 }
 
@@ -809,11 +826,11 @@ static int64_t sim_do(struct sim *s, const struct step *st)
 
 	switch (st->kind) {
 	case S_SETUP:
-		return sim_setup(t);
+		return sim_setup(t, st->prot);
 	case S_FORK:
 		return memlab_fork(t, &s->t[1]);
 	case S_WRITE:
-		return memlab_touch(t, R + st->off, 1, 'w', &code);
+		return sim_store(t, R + st->off);
 	case S_READ:
 		return memlab_touch(t, R + st->off, 1, 'r', &code);
 	case S_EXIT:

@@ -9,6 +9,12 @@ local memlab = require("memlab")
 
 local HP, BASE = 2 * 1024 * 1024, 0x7e0000000000
 
+-- Data in every page (a split maps a page of zeroes to the zero page,
+-- try_to_map_unused_to_zeropage: these tests follow pages that hold data).
+local function fill(p, addr, len)
+  return p:write(addr, string.rep("\x5a", len))
+end
+
 local function machine(opts)
   local o = { ram = "256M", seed = 1, debug_vm = true }
   for k, v in pairs(opts or {}) do o[k] = v end
@@ -22,7 +28,7 @@ end
 -- merges the VMAs again; the 512 PTEs differ in no bit folio_pte_batch() looks at.
 local function pte_mapped_whole(m, p)
   assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(p:touch(BASE, HP, "w"))
+  assert(fill(p, BASE, HP))
   assert(p:mprotect(BASE + 4096, 4096, "r--"))
   assert(p:mprotect(BASE + 4096, 4096, "rw-"))
   assert(not p:translate(BASE).huge)
@@ -76,7 +82,7 @@ function TestTHPFolio:test_child_advice_leaves_a_shared_folio_and_the_parents_pm
     local m <close> = machine{ swap = "64M" }
     local p = m:spawn{ aslr = false, root = true }
     assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
-    assert(p:touch(BASE, HP, "w"))
+    assert(fill(p, BASE, HP))
     local c = assert(p:fork())
     assert(c:write(BASE, "c"))
     if adv == "mlock" then assert(c:mlock(BASE + 4096, 4096))
@@ -108,7 +114,7 @@ function TestTHPFolio:test_advice_that_changes_nothing_splits_no_pmd()
     local p = m:spawn{ aslr = false }
     assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
     assert(p:madvise(BASE, HP, "hugepage"))
-    assert(p:touch(BASE, HP, "w"))
+    assert(fill(p, BASE, HP))
     assert(p:madvise(BASE + 4096, 4096, adv))
     lu.assertEquals({ adv, p:translate(BASE).huge, m:vmstat().thp_split_pmd }, { adv, true, 0 })
   end
@@ -172,7 +178,7 @@ function TestTHPFolio:test_a_huge_page_split_for_swap_goes_in_one_pass()
   local cg = m:cgroup("/g")
   local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(p:touch(BASE, HP, "w"))
+  assert(fill(p, BASE, HP))
   assert(p:madvise(BASE, HP, "cold"))		-- old and inactive: reclaimed at first sight
   m:trace{ events = { "mm_vmscan_lru_shrink_inactive" }, size = 64 }
   assert(cg:write("memory.reclaim", "2M swappiness=max"))
@@ -181,7 +187,7 @@ function TestTHPFolio:test_a_huge_page_split_for_swap_goes_in_one_pass()
   lu.assertEquals({ evs[1].nr_scanned, evs[1].nr_reclaimed }, { 512, 512 })
   local v = m:vmstat()
   lu.assertEquals({ v.thp_split_page, v.thp_swpout_fallback, v.pswpout }, { 1, 1, 512 })
-  lu.assertEquals(p:read(BASE, 1), "\0")
+  lu.assertEquals(p:read(BASE, 1), "Z")		-- read back from swap
   lu.assertTrue(m:check())
 end
 
@@ -193,8 +199,8 @@ function TestTHPFolio:test_a_split_huge_page_keeps_its_place_on_the_lru()
   local m <close> = machine()
   local p = m:spawn{ aslr = false }
   assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(p:touch(BASE, HP, "w"))			-- A, the older
-  assert(p:touch(BASE + HP, HP, "w"))		-- B
+  assert(fill(p, BASE, HP))			-- A, the older
+  assert(fill(p, BASE + HP, HP))		-- B
   m:lru_add_drain_all()
   local a, b = p:translate(BASE).pfn, p:translate(BASE + HP).pfn
   assert(p:munmap(BASE + HP - 4096, 4096))	-- A partially mapped
@@ -217,7 +223,7 @@ function TestTHPFolio:test_reclaim_runs_the_deferred_split_shrinker_by_priority(
   local cg = m:cgroup("/g")
   local p = m:spawn{ aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, 4 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(p:touch(BASE, 4 * HP, "w"))
+  assert(fill(p, BASE, 4 * HP))
   for i = 0, 3 do assert(p:munmap(BASE + i * HP, HP // 2)) end
   lu.assertEquals({ m:vmstat().thp_deferred_split_page, m:vmstat().thp_split_page }, { 4, 0 })
   lu.assertEquals({ cg:write("memory.reclaim", "1M") }, { nil, "EAGAIN", 11 })
