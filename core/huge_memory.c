@@ -144,10 +144,11 @@ static void put_huge_zero_page(memlab_machine *m)
 ** fault on (for the underused-THP shrinker) or from when it becomes
 ** partially mapped, until the thp-deferred_split shrinker looks at it
 ** under memory pressure (or drop_caches 2): a partially mapped one is
-** split and its unmapped pages freed; another leaves the queue
-** (shrink_underused finds no THP underused while max_ptes_none is 511,
-** its default).  Simplified: Linux has a queue per memcg; memlab one
-** for the machine, each memcg's shrinker taking the folios charged to it.
+** split and its unmapped pages freed; so is one with more zero-filled
+** pages than khugepaged's max_ptes_none (thp_underused: never at the
+** default, 511); another leaves the queue.  Simplified: Linux has a
+** queue per memcg; memlab one for the machine, each memcg's shrinker
+** taking the folios charged to it.
 */
 static void split_huge_page(memlab_machine *m, uint64_t head);
 static bool split_folio(memlab_machine *m, uint64_t head);
@@ -205,9 +206,33 @@ void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_
 }
 
 /*
+** thp_underused(): more of the huge page's pages hold only zeroes than
+** khugepaged's max_ptes_none allows -- never at its default (511).
+*/
+static bool thp_underused(const memlab_machine *m, uint64_t head)
+{
+	unsigned nr = 1u << hpage_pmd_order(m), max = m->khugepaged.max_ptes_none;
+	unsigned zero = 0, filled = 0;
+
+	if (max == nr - 1)
+		return false;
+	for (unsigned i = 0; i < nr; i++) {
+		if (ml_frame_is_zero(m, head + i)) {
+			if (++zero > max)
+				return true;
+		} else if (++filled >= nr - max) {
+			return false;
+		}
+	}
+	return false;
+}
+
+/*
 ** deferred_split_scan(): up to nr queued folios of memcg, oldest first: a
 ** partially mapped one is split (unless references beyond its mappings
-** hold it: it stays), another leaves the queue.  The folios split; *stop
+** hold it: it stays); an underused one not mlocked is split too
+** (thp_underused_split_page), its zero pages mapped to the zero page and
+** freed; another leaves the queue.  The folios split; *stop
 ** (SHRINK_STOP) when none was and the queue has none of memcg's left.
 */
 static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *memcg, uint64_t nr,
@@ -223,10 +248,14 @@ static uint64_t deferred_split_scan(memlab_machine *m, const struct mem_cgroup *
 		if (folio->memcg_id != memcg->id)
 			continue;
 		nr--;
-		if (!(folio->flags & PG_partially_mapped))
+		if (folio->flags & PG_partially_mapped) {
+			split += split_folio(m, p);	/* one held stays queued */
+		} else if (!(folio->flags & PG_mlocked) && thp_underused(m, p) && split_folio(m, p)) {
+			m->vmstat[THP_UNDERUSED_SPLIT_PAGE]++;
+			split++;
+		} else {
 			folio_unqueue_deferred_split(m, folio);
-		else
-			split += split_folio(m, p);
+		}
 	}
 	*stop = !split && !memcg->deferred_split_len;	/* SHRINK_STOP */
 	return split;

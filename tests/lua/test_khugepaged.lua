@@ -292,6 +292,42 @@ function TestKhugepaged:test_exit_leaves_the_list()
   lu.assertEquals(m:khugepaged(), 0)
 end
 
+-- The underused-THP shrinker (deferred_split_scan -> thp_underused): with
+-- max_ptes_none below 511, a huge page with more zero-filled pages than
+-- that is split under memory pressure (drop_caches 2 here), its zero pages
+-- mapped to the zero page and freed; an mlocked one is left alone.
+function TestKhugepaged:test_underused_huge_pages_are_split()
+  local m <close> = machine()
+  m:thp{ enabled = "always" }
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, 3 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:write(BASE + 5 * PAGE, "data"))			-- one page of data
+  assert(p:write(BASE + HP, string.rep("x", HP // 2)))	-- half of it data
+  assert(p:write(BASE + 2 * HP, "lock"))
+  assert(p:mlock(BASE + 2 * HP, HP))
+  lu.assertTrue(huge(p, BASE) and huge(p, BASE + HP))
+  m:drop_caches(2)					-- max_ptes_none 511: none
+  lu.assertEquals(m:vmstat().thp_underused_split_page, 0)
+  lu.assertTrue(huge(p, BASE))
+  m:thp{ khugepaged = { max_ptes_none = 300 } }
+  m:drop_caches(2)			-- the queue forgot them: each THP is looked at once
+  lu.assertEquals(m:vmstat().thp_underused_split_page, 0)
+  local q = m:spawn{ name = "q", aslr = false }
+  assert(q:mmap(BASE, 3 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(q:write(BASE + 5 * PAGE, "data"))
+  assert(q:write(BASE + HP, string.rep("x", HP // 2)))
+  assert(q:write(BASE + 2 * HP, "lock"))
+  assert(q:mlock(BASE + 2 * HP, HP))
+  m:drop_caches(2)
+  local v = m:vmstat()
+  lu.assertEquals({ v.thp_underused_split_page, v.thp_split_page }, { 1, 1 })
+  lu.assertFalse(huge(q, BASE))
+  lu.assertTrue(huge(q, BASE + HP) and huge(q, BASE + 2 * HP))	-- 256 zero pages <= 300; locked
+  lu.assertEquals(q:read(BASE + 5 * PAGE, 4), "data")
+  lu.assertTrue(q:translate(BASE).special)				-- the zero page
+  lu.assertEquals(q:mm().rss_anon, 1 + 512 + 512)
+end
+
 -- arm64 with 16K pages: a huge page is 32 MiB, 2048 PTEs.
 function TestKhugepaged:test_arm64_16k()
   local m <close> = machine{ arch = "arm64", page_size = 16384 }
