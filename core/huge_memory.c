@@ -97,8 +97,9 @@ void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm)
 ** ("always", or "madvise" and VM_HUGEPAGE) -- unless the caller is
 ** MADV_COLLAPSE, which ignores the setting.  Outside a fault, a huge page
 ** must fit in the VMA somewhere: the last PMD-aligned one below vm_end
-** (the arithmetic is Linux's, unsigned).  vm_flags: the VMA's, or the ones
-** it is about to have (MADV_HUGEPAGE).
+** (the arithmetic is Linux's, unsigned), and for khugepaged and
+** MADV_COLLAPSE the VMA must have an anon_vma (a page was written there).
+** vm_flags: the VMA's, or the ones it is about to have (MADV_HUGEPAGE).
 */
 bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma,
 		       uint64_t vm_flags, enum tva_type type)
@@ -112,8 +113,11 @@ bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma
 	if (type != TVA_FORCED_COLLAPSE &&
 	    (m->thp_enabled == 0 || (m->thp_enabled == 1 && !(vm_flags & VM_HUGEPAGE))))
 		return false;
-	return type == TVA_PAGEFAULT ||
-	       thp_vma_suitable_order(m, vma, (vma->vm_end - hsize) & ~(hsize - 1));
+	if (type == TVA_PAGEFAULT)
+		return true;
+	if (!thp_vma_suitable_order(m, vma, (vma->vm_end - hsize) & ~(hsize - 1)))
+		return false;
+	return vma->anon_vma || type == TVA_SMAPS;	/* nothing to collapse before a fault */
 }
 
 /* thp_vma_suitable_order(): the huge page at haddr lies inside the VMA. */
@@ -730,9 +734,9 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 	if (!thp_vma_allowable(m, vma, vma->vm_flags, TVA_PAGEFAULT) ||
 	    !thp_vma_suitable_order(m, vma, haddr))
 		return 1;
-	khugepaged_enter_vma(m, vma, vma->vm_flags);
 	if (vmf_anon_prepare(t, vma, vma_locked))
 		return -MEMLAB_ENOMEM;
+	khugepaged_enter_vma(m, vma, vma->vm_flags);
 	if (!write && m->thp_use_zero_page) {
 		if (get_huge_zero_page(m, &pfn))
 			return 1;

@@ -863,6 +863,8 @@ static unsigned khugepaged_do_scan(memlab_machine *m)
 	bool wait = true;
 	int result = SCAN_SUCCEED;
 
+	if (!k->head || !m->thp_enabled)
+		return 0;		/* !khugepaged_has_work(): the thread sleeps */
 	lru_add_drain_all(m);
 	while (progress < pages) {
 		if (!k->cursor)

@@ -657,8 +657,14 @@ int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 	if (m->swap && pt_swap_entry(&t->mm->pt, entry, &slot, &exclusive) && slot &&
 	    slot <= m->swap->pages && m->swap->cache[slot] == PFN_NONE &&
 	    (m->swap->swap_map[slot] & ~SWAP_HAS_CACHE)) {
-		if (swapin_folio(m, slot, &pfn, &major))
-			return -MEMLAB_EFAULT;
+		int err = swapin_folio(m, slot, &pfn, &major);
+
+		if (err == -MEMLAB_ENOMEM)
+			return -MEMLAB_EFAULT;	/* VM_FAULT_OOM */
+		if (err) {		/* a read error: the collapse waited for the I/O in vain */
+			mmap_read_unlock(t->mm);
+			return -MEMLAB_EAGAIN;
+		}
 		count_vm_events_mm(m, t->mm, PGMAJFAULT, 1);
 		put_page(m, pfn);
 		mmap_read_unlock(t->mm);

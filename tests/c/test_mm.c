@@ -2161,11 +2161,13 @@ TEST(check_catches_khugepaged_list)
 	memlab_task *t = m ? spawn(m) : NULL;
 	struct khugepaged_mm_slot *slot, *tail;
 	uint64_t out;
+	int code;
 
 	ASSERT(t);
 	ASSERT_OK(memlab_mmap(t, A(0), 512 * PG, RW, FIXED, NULL, 0, &out));
-	ASSERT(!t->mm->khugepaged_slot);		/* an anonymous mmap does not enter it */
-	ASSERT_OK(memlab_madvise(t, A(0), 512 * PG, 14));	/* MADV_HUGEPAGE does */
+	ASSERT_OK(memlab_madvise(t, A(0), 512 * PG, 14));
+	ASSERT(!t->mm->khugepaged_slot);		/* nothing written yet: no anon_vma */
+	ASSERT_OK(memlab_touch(t, A(0), 1, 'w', &code));	/* a huge page fault enters it */
 	ASSERT((slot = t->mm->khugepaged_slot) != NULL);
 	ASSERT(violations_are(m, 0, ""));
 	t->mm->khugepaged_slot = NULL;

@@ -328,6 +328,68 @@ function TestKhugepaged:test_underused_huge_pages_are_split()
   lu.assertEquals(q:mm().rss_anon, 1 + 512 + 512)
 end
 
+-- __thp_vma_allowable_orders(): outside a fault, a VMA without an anon_vma
+-- (nothing was ever written there) has nothing to collapse -- khugepaged
+-- does not enter its mm, passes it over as one unit of progress, and
+-- MADV_COLLAPSE of it is EINVAL before any huge page is allocated.
+function TestKhugepaged:test_a_vma_never_written_is_not_collapsible()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:madvise(BASE, HP, "hugepage"))		-- no anon_vma: not entered
+  m:thp{ enabled = "never" }
+  assert(p:touch(BASE, HP, "w"))
+  m:thp{ enabled = "madvise" }
+  lu.assertEquals(m:khugepaged(), 0)
+  lu.assertFalse(huge(p, BASE))
+  assert(p:madvise(BASE, HP, "hugepage"))		-- now it has one
+  lu.assertEquals(m:khugepaged(), 1)
+  -- read faults map the zero page and make no anon_vma
+  local q = m:spawn{ name = "q", aslr = false }
+  assert(q:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(q:madvise(BASE, HP, "nohugepage"))
+  assert(q:touch(BASE, 16 * PAGE, "r"))
+  assert(q:madvise(BASE, HP, "hugepage"))
+  local allocs = m:vmstat().thp_collapse_alloc
+  H.assert_errno("EINVAL", 22, q:madvise(BASE, HP, "collapse"))
+  lu.assertEquals(m:vmstat().thp_collapse_alloc, allocs)
+  -- a never-written VMA before a collapsible one costs one unit of progress
+  p:exit()
+  local r = small_pages(m, 1, { 1 })
+  assert(r:mmap(BASE - 65 * HP, 64 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(r:madvise(BASE, HP, "hugepage"))
+  assert(r:madvise(BASE - 65 * HP, 64 * HP, "hugepage"))
+  m:thp{ khugepaged = { pages_to_scan = 600 } }
+  lu.assertEquals(m:khugepaged(), 1)		-- 1 (the mm) + 1 (the VMA) + 512 < 600
+  lu.assertTrue(huge(r, BASE))
+end
+
+-- A swap read error while MADV_COLLAPSE reads a page in: the collapse gives
+-- up for now (EAGAIN), the kernel's report is printed, not raised.
+function TestKhugepaged:test_swap_read_error_during_collapse()
+  local m <close> = machine{ swap = "64M" }
+  local p = small_pages(m, 1, { 1, 2 })
+  assert(p:madvise(BASE + PAGE, PAGE, "pageout"))
+  assert(m:inject("swap_read_error", { probability = 100, times = 1, verbose = 0 }))
+  H.assert_errno("EAGAIN", 11, p:madvise(BASE, HP, "collapse"))	-- the read failed
+  H.assert_errno("EAGAIN", 11, p:madvise(BASE, HP, "collapse"))	-- read, into the swap cache
+  assert(p:madvise(BASE, HP, "collapse"))
+  lu.assertTrue(huge(p, BASE))
+  lu.assertEquals(p:read(BASE + PAGE, 5), "page1")
+end
+
+-- khugepaged with nothing to do sleeps: a pass drains no LRU batch.
+function TestKhugepaged:test_no_work_no_drain()
+  local m <close> = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
+  m:thp{ enabled = "never" }
+  assert(p:touch(BASE, 4 * PAGE, "w"))			-- waiting in the lru_add batch
+  local inactive = m:vmstat().nr_inactive_anon
+  lu.assertEquals(m:khugepaged(), 0)
+  lu.assertEquals(m:vmstat().nr_inactive_anon, inactive)
+end
+
 -- arm64 with 16K pages: a huge page is 32 MiB, 2048 PTEs.
 function TestKhugepaged:test_arm64_16k()
   local m <close> = machine{ arch = "arm64", page_size = 16384 }
