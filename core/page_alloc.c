@@ -2177,8 +2177,10 @@ static uint64_t int_sqrt(uint64_t x)
 
 /*
 ** calculate_min_free_kbytes(): sqrt(16 * lowmem kB), clamped to
-** 128..262144.  (Linux raises it further when THP is enabled; THP is not
-** modelled yet.)
+** 128..262144.  Not modelled yet: with THP enabled ("madvise", the
+** default, or "always") Linux's khugepaged raises it at boot
+** (set_recommended_min_free_kbytes: 11 pageblocks per zone, up to 5% of
+** low memory -- 67584 kB on a 24 GiB x86-64 host, 12748 for 256 MiB).
 */
 static void calculate_min_free_kbytes(memlab_machine *m)
 {
