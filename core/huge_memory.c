@@ -1068,8 +1068,10 @@ int memlab_thp(memlab_machine *m, const char *enabled, int use_zero_page,
 			mode = i;
 	if ((enabled && mode < 0) || use_zero_page < -1 || use_zero_page > 1)
 		return -MEMLAB_EINVAL;
-	if (mode >= 0)
+	if (mode >= 0 && mode != m->thp_enabled) {
 		m->thp_enabled = mode;
+		set_recommended_min_free_kbytes(m);	/* start_stop_khugepaged() */
+	}
 	if (use_zero_page >= 0)
 		m->thp_use_zero_page = use_zero_page;
 	if (get) {

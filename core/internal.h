@@ -272,6 +272,7 @@ struct memlab_machine {
 	unsigned pageblock_order;
 	bool mobility_disabled;		/* page_group_by_mobility_disabled */
 	int64_t min_free_kbytes;
+	bool min_free_kbytes_user;	/* configured (user_min_free_kbytes), not computed */
 	int watermark_scale_factor;
 	int lowmem_reserve_ratio[MAX_NR_ZONES];
 	int zone_layout;		/* enum memlab_zone_layout */
@@ -523,6 +524,7 @@ int lru_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 /* ---- vmscan.c: page reclaim ---- */
 void kswapd_init(memlab_machine *m);
 void khugepaged_init(memlab_machine *m);	/* khugepaged.c */
+void set_recommended_min_free_kbytes(memlab_machine *m);	/* page_alloc.c */
 void khugepaged_release(memlab_machine *m);
 void wakeup_kswapd(memlab_machine *m, int zid, uint32_t gfp, unsigned order, int highest_zoneidx);
 void kswapd_run(memlab_machine *m);

@@ -76,6 +76,7 @@ void khugepaged_init(memlab_machine *m)
 	k->scan_sleep_millisecs = 10000;
 	k->alloc_sleep_millisecs = 60000;
 	k->defrag = true;
+	set_recommended_min_free_kbytes(m);	/* hugepage_init() -> start_stop_khugepaged() */
 }
 
 /* ===================== the list of mms ===================== */

@@ -2177,21 +2177,53 @@ static uint64_t int_sqrt(uint64_t x)
 
 /*
 ** calculate_min_free_kbytes(): sqrt(16 * lowmem kB), clamped to
-** 128..262144.  Not modelled yet: with THP enabled ("madvise", the
-** default, or "always") Linux's khugepaged raises it at boot
-** (set_recommended_min_free_kbytes: 11 pageblocks per zone, up to 5% of
-** low memory -- 67584 kB on a 24 GiB x86-64 host, 12748 for 256 MiB).
+** 128..262144 -- unless the configuration gave a value.
 */
 static void calculate_min_free_kbytes(memlab_machine *m)
 {
 	uint64_t lowmem_kbytes = 0, v;
 
-	if (m->min_free_kbytes >= 0)
+	if (m->min_free_kbytes_user)
 		return;
 	for (int i = 0; i < m->nr_zones; i++)
 		lowmem_kbytes += m->zones[i].managed_pages * (m->page_size >> 10);
 	v = int_sqrt(lowmem_kbytes * 16);
 	m->min_free_kbytes = (int64_t)(v < 128 ? 128 : v > 262144 ? 262144 : v);
+}
+
+/*
+** set_recommended_min_free_kbytes() (mm/khugepaged.c), at boot and when
+** transparent_hugepage/enabled is written: with THP on, room for two free
+** pageblocks per zone and for fallbacks between the three mobility types
+** (11 pageblocks a zone), up to 5% of the low memory -- min_free_kbytes
+** rises to that (67584 kB on a 24 GiB x86-64 host; a configured value is
+** kept); with THP off, the usual value.  The watermarks follow.
+*/
+void set_recommended_min_free_kbytes(memlab_machine *m)
+{
+	uint64_t nr_zones = 0, recommended, buffer = 0;
+
+	if (!m->thp_enabled) {
+		calculate_min_free_kbytes(m);
+	} else if (!m->min_free_kbytes_user) {
+		for (int i = 0; i < m->nr_zones; i++) {
+			const struct zone *z = &m->zones[i];
+
+			if (!populated_zone(z) || z->idx > ZONE_NORMAL)
+				continue;
+			nr_zones++;
+			if (z->managed_pages > high_wmark_pages(z))	/* nr_free_buffer_pages() */
+				buffer += z->managed_pages - high_wmark_pages(z);
+		}
+		recommended = (1ull << m->pageblock_order) * nr_zones *
+			      (2 + MIGRATE_PCPTYPES * MIGRATE_PCPTYPES);
+		if (recommended > buffer / 20)
+			recommended = buffer / 20;
+		recommended <<= m->page_shift - 10;
+		if ((int64_t)recommended > m->min_free_kbytes)
+			m->min_free_kbytes = (int64_t)recommended;
+	}
+	setup_per_zone_wmarks(m);
 }
 
 /*
@@ -2266,6 +2298,7 @@ int page_alloc_init(memlab_machine *m)
 	for (int i = 0; i < m->nr_zones; i++)
 		free_boot_memory(m, &m->zones[i]);
 	set_mobility_grouping(m);
+	m->min_free_kbytes_user = m->min_free_kbytes >= 0;
 	calculate_min_free_kbytes(m);
 	setup_per_zone_wmarks(m);
 	setup_per_zone_lowmem_reserve(m);

@@ -107,10 +107,10 @@ TEST(boot_layout)
 }
 
 /*
-** Watermarks re-derived independently: min_free_kbytes = int_sqrt(16 *
-** lowmem kB); each zone's min is its share; low/high/promo step by
-** max(min/4, managed * 10 / 10000).  Protection = higher zones' managed /
-** lowmem_reserve_ratio.
+** Watermarks re-derived independently, THP off: min_free_kbytes =
+** int_sqrt(16 * lowmem kB); each zone's min is its share; low/high/promo
+** step by max(min/4, managed * 10 / 10000).  Protection = higher zones'
+** managed / lowmem_reserve_ratio.
 */
 TEST(watermarks)
 {
@@ -119,6 +119,7 @@ TEST(watermarks)
 	uint64_t managed = 4095 + 60416, kb = managed * 4, r = 0;
 
 	ASSERT(m);
+	ASSERT_OK(memlab_thp(m, "never", -1, NULL));	/* khugepaged's raise goes */
 	while ((r + 1) * (r + 1) <= kb * 16)
 		r++;
 	memlab_machine_info(m, &info);
@@ -137,6 +138,35 @@ TEST(watermarks)
 	ASSERT_EQ(zone(m, 0).lowmem_reserve[2], 60416 / 256);
 	ASSERT_EQ(zone(m, 1).lowmem_reserve[1], 0);
 	ASSERT_EQ(zone(m, 1).lowmem_reserve[2], 0);
+	memlab_destroy(m);
+}
+
+/*
+** With THP on -- "madvise", the default, at boot -- khugepaged raises
+** min_free_kbytes (set_recommended_min_free_kbytes): 11 pageblocks for
+** each of the two zones, capped at 5% of what lies above the zones' high
+** watermarks of THP off; "never" brings back int_sqrt(16 * lowmem kB).
+*/
+TEST(watermarks_thp)
+{
+	memlab_machine *m = make(256ull << 20, MEMLAB_ZONES_ARCH);
+	struct memlab_machine_info info;
+	uint64_t buffer = 0, want, sqrt_kb;
+
+	ASSERT(m);
+	memlab_machine_info(m, &info);
+	ASSERT_OK(memlab_thp(m, "never", -1, NULL));
+	for (int zid = 0; zid < 2; zid++)
+		buffer += zone(m, zid).managed - zone(m, zid).wmark_high;
+	want = 2 * 11 * 512 < buffer / 20 ? 2 * 11 * 512 : buffer / 20;
+	ASSERT_EQ(info.min_free_kbytes, want * 4);
+	memlab_machine_info(m, &info);
+	sqrt_kb = info.min_free_kbytes;
+	ASSERT(sqrt_kb < want * 4);
+	ASSERT_OK(memlab_thp(m, "always", -1, NULL));
+	memlab_machine_info(m, &info);
+	ASSERT_EQ(info.min_free_kbytes, want * 4);
+	ASSERT(zone(m, 1).wmark_min > (sqrt_kb / 4) * zone(m, 1).managed / (4095 + 60416));
 	memlab_destroy(m);
 }
 
@@ -893,6 +923,7 @@ int main(void)
 {
 	RUN(boot_layout);
 	RUN(watermarks);
+	RUN(watermarks_thp);
 	RUN(split_and_merge);
 	RUN(buddies_are_neighbours);
 	RUN(bad_frees);

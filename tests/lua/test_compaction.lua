@@ -8,13 +8,22 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+
+-- These tests follow the page allocator's arithmetic with Linux's usual
+-- min_free_kbytes, int_sqrt(16 * lowmem kB): their machines have THP off
+-- (khugepaged raises min_free_kbytes while it is on).
+local function new(opts)
+  local m = memlab.new(opts)
+  m:thp{ enabled = "never" }
+  return m
+end
 local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
 
 local PAGE = 4096
 local BASE = 0x7e0000000000
 
 local function machine()
-  return memlab.new{ ram = "64M", seed = 1, debug_vm = true }
+  return new{ ram = "64M", seed = 1, debug_vm = true }
 end
 
 -- Blocks of order >= 9 (a pageblock, 2 MiB) free in zone DMA32, from buddyinfo.
@@ -224,7 +233,7 @@ end
 -- lru_add_drain): the host's allocation runs on CPU 0, so pages new on
 -- CPU 0 join the LRU lists and can move, while CPU 1's still wait.
 function test_direct_compaction_drains_its_cpu()
-  local m = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m = new{ ram = "64M", seed = 1, cpus = 2 }
   local frag = fragment(m, 8192)
   local function fresh(cpu)
     local p = m:spawn{ name = "cpu" .. cpu }
@@ -285,7 +294,7 @@ end
 -- kswapd, woken for a high order it cannot balance, reclaims and then wakes
 -- kcompactd, which compacts when the operation returns (compact_daemon_*).
 function test_kswapd_wakes_kcompactd()
-  local m = memlab.new{ ram = "64M", seed = 1, zones = "single" }
+  local m = new{ ram = "64M", seed = 1, zones = "single" }
   local p = m:spawn{ name = "frag", aslr = false }
   local n = 12000
   assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))

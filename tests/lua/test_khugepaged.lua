@@ -390,6 +390,26 @@ function TestKhugepaged:test_no_work_no_drain()
   lu.assertEquals(m:vmstat().nr_inactive_anon, inactive)
 end
 
+-- set_recommended_min_free_kbytes(): khugepaged, running while THP is on,
+-- raises min_free_kbytes (11 pageblocks for each of the two zones, up to 5%
+-- of low memory); "never" gives back int_sqrt(16 * lowmem kB); a configured
+-- value is left alone.
+function TestKhugepaged:test_min_free_kbytes()
+  local m <close> = machine()
+  lu.assertEquals(m:info().min_free_kbytes, 12748)
+  m:thp{ enabled = "never" }
+  lu.assertEquals(m:info().min_free_kbytes, 2031)
+  m:thp{ enabled = "always" }
+  lu.assertEquals(m:info().min_free_kbytes, 12748)
+  local big <close> = memlab.new{ ram = "24G", seed = 1 }
+  lu.assertEquals(big:info().min_free_kbytes, 67584)	-- 11 * 512 pages * 3 zones, as the host
+  local c <close> = machine{ min_free_kbytes = 2048 }
+  lu.assertEquals(c:info().min_free_kbytes, 2048)
+  c:thp{ enabled = "never" }
+  c:thp{ enabled = "always" }
+  lu.assertEquals(c:info().min_free_kbytes, 2048)
+end
+
 -- arm64 with 16K pages: a huge page is 32 MiB, 2048 PTEs.
 function TestKhugepaged:test_arm64_16k()
   local m <close> = machine{ arch = "arm64", page_size = 16384 }

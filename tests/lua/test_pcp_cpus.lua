@@ -10,6 +10,15 @@
 local lu = require("luaunit")
 local memlab = require("memlab")
 
+-- These tests follow the page allocator's arithmetic with Linux's usual
+-- min_free_kbytes, int_sqrt(16 * lowmem kB): their machines have THP off
+-- (khugepaged raises min_free_kbytes while it is on).
+local function new(opts)
+  local m = memlab.new(opts)
+  m:thp{ enabled = "never" }
+  return m
+end
+
 local PAGE = 4096
 local MOVABLE = "GFP_HIGHUSER_MOVABLE"   -- anonymous pages' list: the same pcp list
 
@@ -48,7 +57,7 @@ end
 
 -- A page freed by a task on CPU 1 goes to CPU 1's pageset, not CPU 0's.
 function test_free_goes_to_the_freeing_cpus_pageset()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, cpus = 2 }
   local before
   local pfns, zname = freed_on(m, 1, function() before = zone(m, "DMA32").pagesets[1].count end)
   lu.assertEquals(zname, "DMA32")
@@ -69,7 +78,7 @@ end
 -- on one CPU the same allocation gets the page freed last, the hot one.
 function test_allocation_takes_from_its_own_cpu()
   for _, cpus in ipairs{ 1, 2 } do
-    local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = cpus }
+    local m <close> = new{ ram = "64M", seed = 1, cpus = cpus }
     local pfns = freed_on(m, cpus - 1)
     local pfn = assert(m:alloc_pages(0, MOVABLE))
     if cpus == 1 then
@@ -84,7 +93,7 @@ end
 
 -- m:drain_pages() (drain_all_pages) empties every CPU's pagesets.
 function test_drain_pages_drains_every_cpu()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, cpus = 2 }
   local pfns = freed_on(m, 1)
   local own = assert(m:alloc_pages(0, MOVABLE))
   assert(m:free_pages(own, 0))                     -- back onto CPU 0's list
@@ -134,8 +143,8 @@ end
 -- does not depend on the CPU count.  The vm stats threshold is
 -- calculate_normal_threshold(): 2 * fls(CPUs) * (1 + fls(managed / 128 MiB)).
 function test_zoneinfo_shows_a_pageset_per_cpu()
-  local one <close> = memlab.new{ ram = "1G", seed = 1 }
-  local m <close> = memlab.new{ ram = "1G", seed = 1, cpus = 2 }
+  local one <close> = new{ ram = "1G", seed = 1 }
+  local m <close> = new{ ram = "1G", seed = 1, cpus = 2 }
   for _, zname in ipairs{ "DMA", "DMA32" } do
     local z, z1 = zone(m, zname), zone(one, zname)
     local batch = z1.pcp.batch
@@ -168,7 +177,7 @@ end
 -- The split and the threshold for 3 and 4 CPUs (fls(3) = 2, fls(4) = 3).
 function test_zoneinfo_with_three_and_four_cpus()
   for _, n in ipairs({ 3, 4 }) do
-    local m <close> = memlab.new{ ram = "1G", seed = 1, cpus = n }
+    local m <close> = new{ ram = "1G", seed = 1, cpus = n }
     local z = zone(m, "DMA32")
     local blocks, thresholds = zoneinfo_pagesets(m, "DMA32")
     lu.assertEquals(#blocks, n)
@@ -184,7 +193,7 @@ end
 -- its last try (drain_all_pages(NULL) in __alloc_pages_direct_reclaim):
 -- CPU 0's allocations reach the pages CPU 1 freed.
 function test_direct_reclaim_drains_the_other_cpu()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, cpus = 2 }
   local pfns = freed_on(m, 1)
   lu.assertTrue(zone(m, "DMA32").pagesets[2].count >= #pfns)
   m:trace{ events = { "mm_page_pcpu_drain", "mm_vmscan_direct_reclaim_begin" } }
@@ -215,7 +224,7 @@ end
 local COMPACT_COMPLETE = 5                  -- enum compact_result
 
 function test_kcompactd_drains_every_cpu()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, zones = "single", cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, zones = "single", cpus = 2 }
   local BASE, n = 0x10000000, 12000
   local p = m:spawn{ name = "frag", aslr = false }
   assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))
@@ -241,7 +250,7 @@ end
 -- queues, lru_add_drain_per_cpu): a page whose last reference was CPU 1's
 -- lru_add batch goes to CPU 1's pageset, whoever asked for the drain.
 function test_lru_add_drain_all_frees_on_the_batchs_cpu()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, cpus = 2 }
   local p = m:spawn{ name = "p" }
   assert(p:run_on(1))
   local a, pfns = written(p, 4)                  -- they wait in CPU 1's batch
@@ -255,7 +264,7 @@ end
 
 -- memlab.new{ pcp = false }: every CPU's pageset is as zone_pcp_disable() leaves it.
 function test_pcp_disabled_on_every_cpu()
-  local m <close> = memlab.new{ ram = "256M", seed = 1, cpus = 2, pcp = false }
+  local m <close> = new{ ram = "256M", seed = 1, cpus = 2, pcp = false }
   local pfns = freed_on(m, 1)
   for _, pfn in ipairs(pfns) do lu.assertTrue(m:page(pfn).free) end
   for _, z in ipairs(m:zones()) do
@@ -275,7 +284,7 @@ end
 -- (63 + 625 / 2 = 375) the 95th free gives them all back.
 function test_free_high_threshold_follows_high_min()
   for _, case in ipairs({ { cpus = 1, left = 420 }, { cpus = 2, left = 0 } }) do
-    local m <close> = memlab.new{ ram = "1G", seed = 1, cpus = case.cpus }
+    local m <close> = new{ ram = "1G", seed = 1, cpus = case.cpus }
     local blocks = {}
     for i = 1, 100 do blocks[i] = assert(m:alloc_pages(2, "GFP_KERNEL")) end
     for i = 1, 100 do assert(m:free_pages(blocks[i], 2)) end
@@ -288,7 +297,7 @@ end
 -- Trace events say which CPU they happened on: a page freed by a task on
 -- CPU 1 is freed there (the text dump's ftrace column too).
 function test_trace_events_carry_their_cpu()
-  local m <close> = memlab.new{ ram = "64M", seed = 1, cpus = 2 }
+  local m <close> = new{ ram = "64M", seed = 1, cpus = 2 }
   local p = m:spawn{ name = "p" }
   assert(p:run_on(1))
   local a = assert(p:mmap(nil, PAGE, "rw", "private|anonymous"))

@@ -11,6 +11,15 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+
+-- These tests follow the page allocator's arithmetic with Linux's usual
+-- min_free_kbytes, int_sqrt(16 * lowmem kB): their machines have THP off
+-- (khugepaged raises min_free_kbytes while it is on).
+local function new(opts)
+  local m = memlab.new(opts)
+  m:thp{ enabled = "never" }
+  return m
+end
 local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
 
 local PAGE = 4096
@@ -49,7 +58,7 @@ end
 -- 128 MiB, one zone, swap: boostable (32 pageblocks), no per-CPU lists so
 -- that each allocation is one trip to the buddy lists.
 local function machine()
-  local m = memlab.new{ ram = "128M", swap = "64M", seed = 1, zones = "single", pcp = false }
+  local m = new{ ram = "128M", swap = "64M", seed = 1, zones = "single", pcp = false }
   local high = m:zones()[1].high          -- no boost yet: the plain mark
   return m, high, fragment(m, 28000, 40 << 20)
 end
@@ -79,7 +88,7 @@ local function wake_kswapd_by_boost(m)
 end
 
 function test_default_factor()
-  local m = memlab.new{ ram = "64M", seed = 1 }
+  local m = new{ ram = "64M", seed = 1 }
   lu.assertEquals(m:sysctl().watermark_boost_factor, 15000)
   lu.assertEquals(m:sysctl{ watermark_boost_factor = 0 }.watermark_boost_factor, 0)
   H.assert_errno("EINVAL", 22, m:sysctl{ watermark_boost_factor = -1 })
@@ -161,7 +170,7 @@ end
 -- in one and an order-4 block in another: a movable order-4 request
 -- tries both (32 and 16 free pages of 512) and steals the order-4 one.
 function test_failed_claims_boost_at_each_order()
-  local m = memlab.new{ ram = "128M", seed = 1, zones = "single", pcp = false }
+  local m = new{ ram = "128M", seed = 1, zones = "single", pcp = false }
   m:sysctl{ watermark_boost_factor = 0 }
   local pfns, allocated = {}, {}
   for pfn in function() return m:alloc_pages(4, "__GFP_NOWARN|__GFP_MEMALLOC") end do
@@ -229,7 +238,7 @@ end
 -- taken the old anonymous pages: at swappiness 200 it scans only them,
 -- 14000 >> DEF_PRIORITY = 3 in the first pass.
 function test_boosted_reclaim_never_swaps()
-  local m = memlab.new{ ram = "128M", swap = "64M", seed = 1, zones = "single", pcp = false }
+  local m = new{ ram = "128M", swap = "64M", seed = 1, zones = "single", pcp = false }
   m:sysctl{ swappiness = 200 }
   local p = fragment(m, 28000)
   p:madvise(BASE, 28000 * PAGE, "cold")
@@ -253,7 +262,7 @@ end
 -- free pages between the two effective marks it succeeds, as it does
 -- with boosting off; a request without __GFP_HIGH does not.
 function test_gfp_high_order0_ignores_the_boost_at_min()
-  local m <close> = memlab.new{ ram = "128M", swap = "64M", seed = 1, zones = "single",
+  local m <close> = new{ ram = "128M", swap = "64M", seed = 1, zones = "single",
                                 pcp = false }
   local p = m:spawn{ name = "frag", aslr = false }
   local BASE = 0x7e0000000000
@@ -277,7 +286,7 @@ function test_gfp_high_order0_ignores_the_boost_at_min()
 end
 
 local function small_machine(factor)
-  local m = memlab.new{ ram = "20M", seed = 1, pcp = false }
+  local m = new{ ram = "20M", seed = 1, pcp = false }
   if factor then m:sysctl{ watermark_boost_factor = factor } end
   lu.assertEquals(m:zones()[2].managed, 944)
   fragment(m, 4390)             -- (the task's kernel stack and its vmalloc tables take 8 pages)
