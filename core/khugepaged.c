@@ -21,7 +21,9 @@
 ** a pass of pages_to_scan runs when the host asks (memlab_khugepaged()).
 ** Not modelled: file and shmem collapse (collapse_file; MADV_COLLAPSE of
 ** such a VMA is EINVAL), mTHP orders, NUMA node choice, userfaultfd; the
-** mm slots are the host's memory, not a slab cache of the machine.
+** mm slots are the host's memory, not a slab cache of the machine; an mm
+** that exits while the scan is at it is freed at once (Linux's mmgrab
+** keeps its mm_struct and PGD until the scan lets the slot go).
 */
 #include "mm.h"
 
