@@ -285,7 +285,7 @@ static void folio_memo_fill(struct collapse_control *cc, struct folio_memo *fm, 
 		fm->result = SCAN_PAGE_ANON;
 		return;
 	}
-	fm->shared = folio_maybe_mapped_shared(cc, head);
+	fm->shared = cc->is_khugepaged && folio_maybe_mapped_shared(cc, head);	/* only its limit asks */
 	if (!(folio->flags & PG_lru))
 		fm->result = SCAN_PAGE_LRU;
 	else if (!is_refcount_suitable(folio))
@@ -498,6 +498,8 @@ static int collapse_isolate(struct collapse_control *cc, struct isolated *iso)
 	const struct pt_format *f = &cc->t->mm->pt;
 	const struct khugepaged_state *k = &m->khugepaged;
 	int none_or_zero = 0, shared = 0, result = SCAN_SUCCEED;
+	uint64_t shared_head = PFN_NONE;	/* the folio head_shared is about */
+	bool head_shared = false;
 	unsigned i;
 
 	cc->referenced = 0;
@@ -523,7 +525,11 @@ static int collapse_isolate(struct collapse_control *cc, struct isolated *iso)
 			break;
 		}
 		folio = pfn_to_page(m, (head = folio_pfn(m, pfn)));
-		if (folio_maybe_mapped_shared(cc, head) &&
+		if (cc->is_khugepaged && head != shared_head) {	/* once a folio, not a PTE */
+			shared_head = head;
+			head_shared = folio_maybe_mapped_shared(cc, head);
+		}
+		if (cc->is_khugepaged && head_shared &&
 		    !within(cc, ++shared, k->max_ptes_shared, THP_SCAN_EXCEED_SHARE_PTE)) {
 			result = SCAN_EXCEED_SHARED_PTE;
 			break;

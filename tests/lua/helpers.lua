@@ -64,6 +64,13 @@ function H.assert_rejects(obj, name, args, pos, bads)
   end
 end
 
+-- Data in every page of [addr, addr + len) of task p (a split maps a page
+-- of zeroes to the zero page, try_to_map_unused_to_zeropage: tests that
+-- follow pages through splits give them data).
+function H.fill(p, addr, len)
+  return p:write(addr, string.rep("\x5a", len))
+end
+
 -- The values ... must be nil, name, errno.
 function H.assert_errno(name, errno, ...)
   local r = table.pack(...)

@@ -12,12 +12,6 @@ local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua"
 local MiB, HP = 1024 * 1024, 2 * 1024 * 1024
 local BASE = 0x7e0000000000
 
--- Data in every page (a split maps a page of zeroes to the zero page,
--- try_to_map_unused_to_zeropage: these tests follow pages that hold data).
-local function fill(p, addr, len)
-  return p:write(addr, string.rep("\x5a", len))
-end
-
 local function machine(opts)
   local o = { ram = "256M", seed = 1, debug_vm = true }
   for k, v in pairs(opts or {}) do o[k] = v end
@@ -215,7 +209,7 @@ end
 function TestTHP:test_fork_cow_copies_one_small_page()
   local m <close> = machine()
   local p = setup(m, "hugepage")
-  assert(fill(p, BASE, 8 * MiB))
+  assert(H.fill(p, BASE, 8 * MiB))
   local c = assert(p:fork())
   assert(p:write(BASE + 7 * MiB, "y"))
   local function fields(t)
@@ -237,7 +231,7 @@ end
 function TestTHP:test_pte_mapped_folio_copied_while_shared_then_reused()
   local m <close> = machine()
   local p = setup(m, "hugepage")
-  assert(fill(p, BASE, HP))
+  assert(H.fill(p, BASE, HP))
   local pfn = p:translate(BASE).pfn
   local c = assert(p:fork())
   assert(c:write(BASE, "c"))			-- c: PTEs, page 0 copied
@@ -315,7 +309,7 @@ function TestTHP:test_reclaim_sees_a_young_pmd()
   local cg = m:cgroup("/g")
   local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed"))
-  assert(fill(p, BASE, HP))
+  assert(H.fill(p, BASE, HP))
   lu.assertTrue(p:translate(BASE).huge and p:translate(BASE).accessed)
   m:trace{ events = { "mm_vmscan_lru_shrink_inactive" }, size = 64 }
   assert(cg:write("memory.reclaim", "4K swappiness=max"))
@@ -334,7 +328,7 @@ end
 function TestTHP:test_madvise_splits_only_where_linux_does()
   local m <close> = machine()
   local p = setup(m, "hugepage")
-  assert(fill(p, BASE, 8 * MiB))
+  assert(H.fill(p, BASE, 8 * MiB))
   assert(p:madvise(BASE + 4 * MiB, MiB, "hugepage"))
   assert(p:mprotect(BASE + 4 * MiB, MiB, "rw-"))
   lu.assertEquals(m:vmstat().thp_split_pmd, 0)
@@ -353,7 +347,7 @@ end
 function TestTHP:test_cold_free_pageout_of_huge_pages()
   local m <close> = machine()
   local p = setup(m, "hugepage")
-  assert(fill(p, BASE, 8 * MiB))
+  assert(H.fill(p, BASE, 8 * MiB))
   local pfn = p:translate(BASE).pfn
   assert(p:madvise(BASE, HP, "cold"))
   lu.assertTrue(p:translate(BASE).huge)
@@ -385,7 +379,7 @@ function TestTHP:test_reclaim_discards_a_lazily_freed_huge_page_whole()
   local cg = m:cgroup("/g")
   local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed"))
-  assert(fill(p, BASE, 2 * HP))
+  assert(H.fill(p, BASE, 2 * HP))
   assert(p:write(BASE + HP, "kept"))
   assert(p:madvise(BASE, 2 * HP, "free"))
   assert(p:write(BASE + HP + 4096, "x"))		-- the second written again
@@ -401,7 +395,7 @@ function TestTHP:test_reclaim_discards_a_lazily_freed_huge_page_whole()
   -- PTE-mapped whole (its PMD split by an mprotect undone): the same, a PTE at a time
   local q = m:spawn{ name = "q", aslr = false, cgroup = "/g" }
   assert(q:mmap(BASE, HP, "rw-", "private|anonymous|fixed"))
-  assert(fill(q, BASE, HP))
+  assert(H.fill(q, BASE, HP))
   assert(q:mprotect(BASE, 4096, "r--"))
   assert(q:mprotect(BASE, 4096, "rw-"))
   assert(q:madvise(BASE, HP, "free"))
@@ -422,7 +416,7 @@ function TestTHP:test_pte_mapped_huge_page_advised_and_locked_whole()
   local p = m:spawn{ name = "thp", aslr = false, root = true }
   assert(p:mmap(BASE, 8 * MiB, "rw-", "private|anonymous|fixed_noreplace"))
   assert(p:madvise(BASE, 8 * MiB, "hugepage"))
-  assert(fill(p, BASE, 8 * MiB))
+  assert(H.fill(p, BASE, 8 * MiB))
   for i = 0, 3 do
     assert(p:mprotect(BASE + i * HP, MiB, "r--"))
     assert(p:mprotect(BASE + i * HP, MiB, "rw-"))

@@ -6,14 +6,9 @@
 
 local lu = require("luaunit")
 local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
 
 local HP, BASE = 2 * 1024 * 1024, 0x7e0000000000
-
--- Data in every page (a split maps a page of zeroes to the zero page,
--- try_to_map_unused_to_zeropage: these tests follow pages that hold data).
-local function fill(p, addr, len)
-  return p:write(addr, string.rep("\x5a", len))
-end
 
 local function machine(opts)
   local o = { ram = "256M", seed = 1, debug_vm = true }
@@ -28,7 +23,7 @@ end
 -- merges the VMAs again; the 512 PTEs differ in no bit folio_pte_batch() looks at.
 local function pte_mapped_whole(m, p)
   assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(fill(p, BASE, HP))
+  assert(H.fill(p, BASE, HP))
   assert(p:mprotect(BASE + 4096, 4096, "r--"))
   assert(p:mprotect(BASE + 4096, 4096, "rw-"))
   assert(not p:translate(BASE).huge)
@@ -82,7 +77,7 @@ function TestTHPFolio:test_child_advice_leaves_a_shared_folio_and_the_parents_pm
     local m <close> = machine{ swap = "64M" }
     local p = m:spawn{ aslr = false, root = true }
     assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
-    assert(fill(p, BASE, HP))
+    assert(H.fill(p, BASE, HP))
     local c = assert(p:fork())
     assert(c:write(BASE, "c"))
     if adv == "mlock" then assert(c:mlock(BASE + 4096, 4096))
@@ -114,7 +109,7 @@ function TestTHPFolio:test_advice_that_changes_nothing_splits_no_pmd()
     local p = m:spawn{ aslr = false }
     assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
     assert(p:madvise(BASE, HP, "hugepage"))
-    assert(fill(p, BASE, HP))
+    assert(H.fill(p, BASE, HP))
     assert(p:madvise(BASE + 4096, 4096, adv))
     lu.assertEquals({ adv, p:translate(BASE).huge, m:vmstat().thp_split_pmd }, { adv, true, 0 })
   end
@@ -178,7 +173,7 @@ function TestTHPFolio:test_a_huge_page_split_for_swap_goes_in_one_pass()
   local cg = m:cgroup("/g")
   local p = m:spawn{ name = "p", aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(fill(p, BASE, HP))
+  assert(H.fill(p, BASE, HP))
   assert(p:madvise(BASE, HP, "cold"))		-- old and inactive: reclaimed at first sight
   m:trace{ events = { "mm_vmscan_lru_shrink_inactive" }, size = 64 }
   assert(cg:write("memory.reclaim", "2M swappiness=max"))
@@ -199,8 +194,8 @@ function TestTHPFolio:test_a_split_huge_page_keeps_its_place_on_the_lru()
   local m <close> = machine()
   local p = m:spawn{ aslr = false }
   assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(fill(p, BASE, HP))			-- A, the older
-  assert(fill(p, BASE + HP, HP))		-- B
+  assert(H.fill(p, BASE, HP))			-- A, the older
+  assert(H.fill(p, BASE + HP, HP))		-- B
   m:lru_add_drain_all()
   local a, b = p:translate(BASE).pfn, p:translate(BASE + HP).pfn
   assert(p:munmap(BASE + HP - 4096, 4096))	-- A partially mapped
@@ -223,7 +218,7 @@ function TestTHPFolio:test_reclaim_runs_the_deferred_split_shrinker_by_priority(
   local cg = m:cgroup("/g")
   local p = m:spawn{ aslr = false, cgroup = "/g" }
   assert(p:mmap(BASE, 4 * HP, "rw-", "private|anonymous|fixed_noreplace"))
-  assert(fill(p, BASE, 4 * HP))
+  assert(H.fill(p, BASE, 4 * HP))
   for i = 0, 3 do assert(p:munmap(BASE + i * HP, HP // 2)) end
   lu.assertEquals({ m:vmstat().thp_deferred_split_page, m:vmstat().thp_split_page }, { 4, 0 })
   lu.assertEquals({ cg:write("memory.reclaim", "1M") }, { nil, "EAGAIN", 11 })
