@@ -303,6 +303,14 @@ static int tlb_apply_config(memlab_machine *m, const struct memlab_config *cfg,
 
 /* ===================== setup ===================== */
 
+#define TLB_TAG_PAD	0x01	/* neither 0 (invalid) nor a tag (bit 7 set) */
+
+/* An entry's tag (struct tlb): a byte of its key's hash, bit 7 set. */
+static inline uint8_t tlb_tag(uint64_t key)
+{
+	return (uint8_t)(0x80 | (key * 0x9e3779b97f4a7c15ull) >> 57);
+}
+
 static unsigned next_pow2(uint32_t x)
 {
 	unsigned p = 1;
@@ -315,6 +323,11 @@ static unsigned next_pow2(uint32_t x)
 static size_t tlb_slots(const struct tlb *tl)
 {
 	return (size_t)tl->sets * tl->ways;
+}
+
+static size_t tlb_tag_bytes(const struct tlb *tl)
+{
+	return (size_t)tl->sets * tl->tag_stride;
 }
 
 /* One structure from its description: the sets, the sizes, the arrays. */
@@ -342,9 +355,15 @@ static int tlb_alloc(memlab_machine *m, const struct pt_format *f, struct tlb *t
 	tl->pfn = ml_alloc(m, n * sizeof(uint64_t));
 	tl->stamp = ml_alloc(m, n * sizeof(uint64_t));
 	tl->flags = ml_alloc(m, n);
+	tl->tag_stride = (tl->ways + 7) & ~7u;
+	tl->tag = ml_alloc(m, tlb_tag_bytes(tl));
+	if (tl->tag)
+		for (uint64_t set = 0; set < tl->sets; set++)
+			memset(tl->tag + set * tl->tag_stride + tl->ways, TLB_TAG_PAD,
+			       tl->tag_stride - tl->ways);
 	if (d->policy == MEMLAB_TLB_PLRU)
 		tl->plru = ml_alloc(m, (size_t)tl->sets * tl->plru_words * sizeof(uint64_t));
-	if (!tl->key || !tl->pfn || !tl->stamp || !tl->flags ||
+	if (!tl->key || !tl->pfn || !tl->stamp || !tl->flags || !tl->tag ||
 	    (d->policy == MEMLAB_TLB_PLRU && !tl->plru))
 		return -MEMLAB_ENOMEM;
 	return 0;
@@ -358,6 +377,7 @@ static void tlb_release(memlab_machine *m, struct tlb *tl)
 	ml_free(m, tl->pfn, n * sizeof(uint64_t));
 	ml_free(m, tl->stamp, n * sizeof(uint64_t));
 	ml_free(m, tl->flags, n);
+	ml_free(m, tl->tag, tlb_tag_bytes(tl));
 	ml_free(m, tl->plru, (size_t)tl->sets * tl->plru_words * sizeof(uint64_t));
 }
 
@@ -514,6 +534,59 @@ static inline uint64_t tlb_set(const struct tlb *tl, uint64_t vpn)
 	return tl->sets_pow2 ? vpn & tl->set_mask : vpn % tl->sets;
 }
 
+/* ---- searching a set's tags a word (8 ways) at a time ---- */
+
+/* Bit 7 of each byte of x that equals b, and no other bit. */
+static inline uint64_t bytes_equal(uint64_t x, uint8_t b)
+{
+	const uint64_t low7 = 0x7f7f7f7f7f7f7f7full;
+	uint64_t y = x ^ (b * 0x0101010101010101ull);
+
+	return ~(((y & low7) + low7) | y | low7);
+}
+
+/* The first way of a match mask (bytes_equal of the tag word at way base). */
+static inline uint32_t match_way(uint32_t base, uint64_t match)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return base + (uint32_t)__builtin_clzll(match) / 8;
+#else
+	return base + (uint32_t)__builtin_ctzll(match) / 8;
+#endif
+}
+
+static inline uint64_t tag_word(const uint8_t *tags, uint32_t base)
+{
+	uint64_t x;
+
+	memcpy(&x, tags + base, sizeof(x));
+	return x;
+}
+
+/* The first match mask bit's way dropped from it. */
+static inline uint64_t match_next(uint64_t match)
+{
+#if __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+	return match & ~(0x8000000000000000ull >> __builtin_clzll(match));
+#else
+	return match & (match - 1);
+#endif
+}
+
+/* The first way of set whose tag is b, or -1. */
+static inline int64_t tag_find(const struct tlb *tl, uint64_t set, uint8_t b)
+{
+	const uint8_t *tags = tl->tag + set * tl->tag_stride;
+
+	for (uint32_t base = 0; base < tl->ways; base += 8) {
+		uint64_t match = bytes_equal(tag_word(tags, base), b);
+
+		if (match)
+			return match_way(base, match);
+	}
+	return -1;
+}
+
 /* A global entry for key's page, whatever its ASID: the way, or -1. */
 static int64_t tlb_find_global(const struct tlb *tl, uint64_t set, uint64_t key)
 {
@@ -531,9 +604,20 @@ static inline int64_t tlb_find(const struct tlb *tl, uint64_t set, uint64_t key)
 {
 	const uint64_t *k = tl->key + set * tl->ways;
 
-	for (uint32_t w = 0; w < tl->ways; w++)
-		if (k[w] == key)
-			return w;
+	const uint8_t *tags = tl->tag + set * tl->tag_stride;
+	uint8_t b = tlb_tag(key);
+
+	if (!tl->nr_level[key_level(key)])
+		return -1;
+	for (uint32_t base = 0; base < tl->ways; base += 8) {
+		for (uint64_t match = bytes_equal(tag_word(tags, base), b); match;
+		     match = match_next(match)) {
+			uint32_t w = match_way(base, match);
+
+			if (k[w] == key)
+				return w;
+		}
+	}
 	return tl->nr_global ? tlb_find_global(tl, set, key) : -1;
 }
 
@@ -586,12 +670,12 @@ static uint32_t plru_victim(const struct tlb *tl, uint64_t set)
 /* The way a fill of set takes: an invalid one first, else the policy's. */
 static uint32_t tlb_victim(memlab_machine *m, struct tlb *tl, uint64_t set)
 {
-	const uint64_t *k = tl->key + set * tl->ways, *s = tl->stamp + set * tl->ways;
+	const uint64_t *s = tl->stamp + set * tl->ways;
+	int64_t free = tag_find(tl, set, 0);
 	uint32_t v = 0;
 
-	for (uint32_t w = 0; w < tl->ways; w++)
-		if (!k[w])
-			return w;
+	if (free >= 0)
+		return (uint32_t)free;
 	if (tl->desc.policy == MEMLAB_TLB_RANDOM)
 		return (uint32_t)(rng_next(&m->rng) % tl->ways);
 	if (tl->desc.policy == MEMLAB_TLB_PLRU)
@@ -602,12 +686,22 @@ static uint32_t tlb_victim(memlab_machine *m, struct tlb *tl, uint64_t set)
 	return v;
 }
 
-/* Invalidate entry i (a flush, a refusing hit). */
-static void tlb_invalidate(struct tlb *tl, uint64_t i)
+/* The valid entries of tl, of every size. */
+static inline uint32_t tlb_nr_valid(const struct tlb *tl)
 {
+	return tl->nr_level[0] + tl->nr_level[1] + tl->nr_level[2] + tl->nr_level[3];
+}
+
+/* Invalidate the entry of set at way (a flush, a refusing hit). */
+static void tlb_invalidate(struct tlb *tl, uint64_t set, uint32_t way)
+{
+	uint64_t i = set * tl->ways + way;
+
 	if (tl->flags[i] & TLBF_GLOBAL)
 		tl->nr_global--;
+	tl->nr_level[key_level(tl->key[i])]--;
 	tl->key[i] = 0;
+	tl->tag[set * tl->tag_stride + way] = 0;
 }
 
 /*
@@ -626,12 +720,14 @@ static void tlb_insert(memlab_machine *m, struct tlb *tl, unsigned slot, uint64_
 	if (tl->key[i]) {
 		if (tl->key[i] != key)
 			tl->st.evictions++;
-		tlb_invalidate(tl, i);
+		tlb_invalidate(tl, set, (uint32_t)w);
 	}
 	tl->key[i] = key;
+	tl->tag[set * tl->tag_stride + (uint64_t)w] = tlb_tag(key);
 	tl->pfn[i] = pfn;
 	tl->flags[i] = flags;
 	tl->nr_global += (flags & TLBF_GLOBAL) != 0;
+	tl->nr_level[key_level(key)]++;
 	tl->stamp[i] = tl->desc.policy == MEMLAB_TLB_LFU ? 0 : ++tl->clock;
 	if (tl->desc.policy == MEMLAB_TLB_PLRU)
 		plru_touch(tl, set, (uint32_t)w);
@@ -775,7 +871,7 @@ static unsigned tlb_drop_va(struct tlb *tl, unsigned asid, uint64_t va)
 		int64_t w = tlb_find(tl, set, tlb_key(vpn, asid, tl->level[s]));
 
 		if (w >= 0) {
-			tlb_invalidate(tl, set * tl->ways + (uint64_t)w);
+			tlb_invalidate(tl, set, (uint32_t)w);
 			n++;
 		}
 	}
@@ -787,14 +883,18 @@ static void cpu_flush_asid(struct tlb_machine *tm, struct tlb_cpu *c, unsigned a
 {
 	for (int t = 0; t < tm->nr; t++) {
 		struct tlb *tl = &c->tlb[t];
-		size_t n = tlb_slots(tl);
 
 		tl->st.flush_events++;
-		for (size_t i = 0; i < n; i++) {
-			if (!tl->key[i] || key_asid(tl->key[i]) != asid || (tl->flags[i] & TLBF_GLOBAL))
-				continue;
-			tlb_invalidate(tl, i);
-			tl->st.flushed++;
+		for (uint64_t set = 0; tlb_nr_valid(tl) && set < tl->sets; set++) {
+			for (uint32_t w = 0; w < tl->ways; w++) {
+				uint64_t i = set * tl->ways + w;
+
+				if (!tl->key[i] || key_asid(tl->key[i]) != asid ||
+				    (tl->flags[i] & TLBF_GLOBAL))
+					continue;
+				tlb_invalidate(tl, set, w);
+				tl->st.flushed++;
+			}
 		}
 	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++)
@@ -823,14 +923,15 @@ static void cpu_flush_everything(struct tlb_machine *tm, struct tlb_cpu *c)
 {
 	for (int t = 0; t < tm->nr; t++) {
 		struct tlb *tl = &c->tlb[t];
-		size_t n = tlb_slots(tl);
 
 		tl->st.flush_events++;
-		for (size_t i = 0; i < n; i++) {
-			if (!tl->key[i])
-				continue;
-			tlb_invalidate(tl, i);
-			tl->st.flushed++;
+		for (uint64_t set = 0; tlb_nr_valid(tl) && set < tl->sets; set++) {
+			for (uint32_t w = 0; w < tl->ways; w++) {
+				if (!tl->key[set * tl->ways + w])
+					continue;
+				tlb_invalidate(tl, set, w);
+				tl->st.flushed++;
+			}
 		}
 	}
 	for (unsigned l = 0; l < PT_MAX_LEVELS; l++)
@@ -861,9 +962,14 @@ static inline bool tlb_probe(struct tlb_cpu *c, int kind, int lv, uint64_t va, u
 		struct tlb *tl = &c->tlb[c->probe[kind][lv][i]];
 
 		for (unsigned s = 0; s < tl->nr_sizes; s++) {
-			uint64_t vpn = va >> tl->shift[s], set = tlb_set(tl, vpn);
-			int64_t w = tlb_find(tl, set, tlb_key(vpn, asid, tl->level[s]));
+			uint64_t vpn, set;
+			int64_t w;
 
+			if (!tl->nr_level[tl->level[s]])
+				continue;	/* (tlb_find would say so, later) */
+			vpn = va >> tl->shift[s];
+			set = tlb_set(tl, vpn);
+			w = tlb_find(tl, set, tlb_key(vpn, asid, tl->level[s]));
 			if (w >= 0) {
 				h->tl = tl;
 				h->set = set;
@@ -1949,17 +2055,47 @@ static void check_pwc_entry(memlab_machine *m, struct ml_check *chk, const struc
 		     pt_level_name(f, l), va, t->pid, c->pwc[l].table[i]);
 }
 
+/* One structure: its entries against the page tables, its counts against its entries. */
+static void check_tlb(memlab_machine *m, struct ml_check *chk, const struct tlb_cpu *c,
+		      const struct tlb *tl)
+{
+	uint32_t nr_level[4] = { 0 }, nr_global = 0;
+	memlab_task *t;
+
+	for (size_t i = 0; i < tlb_tag_bytes(tl); i++) {
+		uint64_t set = i / tl->tag_stride, way = i % tl->tag_stride;
+		uint64_t key = way < tl->ways ? tl->key[set * tl->ways + way] : 0;
+		uint8_t want = way >= tl->ways ? TLB_TAG_PAD : key ? tlb_tag(key) : 0;
+
+		if (tl->tag[i] != want)
+			ml_violation(chk, "tlb: cpu %d %s: set %" PRIu64 " way %" PRIu64 " has tag "
+				     "%#x, its key %#" PRIx64 " wants %#x", c->id, tl->desc.name, set,
+				     way, tl->tag[i], key, want);
+	}
+	for (size_t i = 0; i < tlb_slots(tl); i++) {
+		if (!tl->key[i])
+			continue;
+		nr_level[key_level(tl->key[i])]++;
+		nr_global += (tl->flags[i] & TLBF_GLOBAL) != 0;
+		if ((t = tlb_owner(m, c, key_asid(tl->key[i]))))
+			check_entry(m, chk, c, tl, i, t);
+	}
+	for (unsigned l = 0; l < 4; l++)
+		if (nr_level[l] != tl->nr_level[l])
+			ml_violation(chk, "tlb: cpu %d %s: counts %u valid %s entries, holds %u",
+				     c->id, tl->desc.name, tl->nr_level[l],
+				     pt_level_name(&m->tlb->fmt, l), nr_level[l]);
+	if (nr_global != tl->nr_global)
+		ml_violation(chk, "tlb: cpu %d %s: counts %u global entries, holds %u", c->id,
+			     tl->desc.name, tl->nr_global, nr_global);
+}
+
 static void check_cpu(memlab_machine *m, struct ml_check *chk, const struct tlb_cpu *c)
 {
 	memlab_task *t;
 
-	for (int j = 0; j < m->tlb->nr; j++) {
-		const struct tlb *tl = &c->tlb[j];
-
-		for (size_t i = 0; i < tlb_slots(tl); i++)
-			if (tl->key[i] && (t = tlb_owner(m, c, key_asid(tl->key[i]))))
-				check_entry(m, chk, c, tl, i, t);
-	}
+	for (int j = 0; j < m->tlb->nr; j++)
+		check_tlb(m, chk, c, &c->tlb[j]);
 	for (unsigned l = 1; l < PT_MAX_LEVELS; l++)
 		for (uint32_t i = 0; i < c->pwc[l].n; i++)
 			if (c->pwc[l].key[i] && (t = tlb_owner(m, c, key_asid(c->pwc[l].key[i]))))

@@ -97,10 +97,20 @@ struct tlb {
 	unsigned levels_mask;		/* bit l: holds level-l leaves */
 	uint64_t *key, *pfn, *stamp;	/* sets * ways each; stamp as the policy wants */
 	uint8_t *flags;
+	/*
+	 * A byte per entry, tag_stride (ways rounded up to 8) to a set: 0 for
+	 * an invalid entry, else tlb_tag(key), so that a set is searched 8
+	 * ways to a word (the simulator's shortcut; the key decides).  The
+	 * bytes past the ways are TLB_TAG_PAD, which matches no search.
+	 */
+	uint8_t *tag;
+	uint32_t tag_stride;
 	uint64_t *plru;			/* plru_words per set: node n's bit, heap order */
 	unsigned plru_words, plru_leaves;
 	uint64_t clock;
 	uint32_t nr_global;		/* valid global entries */
+	uint32_t nr_level[4];		/* valid entries by leaf level: a lookup of a
+					 * size none holds need not search the set */
 	struct tlb_counters st;
 };
 

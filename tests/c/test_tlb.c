@@ -752,6 +752,37 @@ TEST(check_catches_stale_entry)
 	memlab_destroy(m);
 }
 
+/* A tag or a count that disagrees with the entries is reported, and put back passes. */
+TEST(check_catches_tlb_counts)
+{
+	memlab_machine *m = machine(1);
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct tlb *tl;
+	uint64_t i = 0;
+	uint8_t tag;
+
+	ASSERT(t);
+	ASSERT_OK(map_region(t, 2));
+	tl = &cpu_of(m, 0)->tlb[2];		/* L1d */
+	ASSERT_STREQ(tl->desc.name, "L1d");
+	ASSERT_EQ(tl->nr_level[0], 2);
+	while (!tl->key[i])
+		i++;
+	tag = tl->tag[i / tl->ways * tl->tag_stride + i % tl->ways];
+	ASSERT(tag & 0x80);
+	tl->tag[i / tl->ways * tl->tag_stride + i % tl->ways] = 0;
+	tl->nr_level[0]++;
+	violations[0] = '\0';
+	ASSERT_EQ(memlab_check(m, keep_violation, NULL), 2);
+	if (!strstr(violations, "tlb: cpu 0 L1d: counts 3 valid PTE entries, holds 2") ||
+	    !strstr(violations, "has tag 0, its key"))
+		TEST_FAIL("the corrupt tag and count were not both reported:\n%s", violations);
+	tl->tag[i / tl->ways * tl->tag_stride + i % tl->ways] = tag;
+	tl->nr_level[0]--;
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
 /*
 ** The stale read itself: page 0's PTE now points at page 1's frame, but
 ** the TLB still holds the old translation, so the read returns page 0's
@@ -987,6 +1018,7 @@ int main(void)
 	RUN(cpus_round_robin);
 	RUN(huge_page_entries);
 	RUN(check_catches_stale_entry);
+	RUN(check_catches_tlb_counts);
 	RUN(stale_read_through_tlb);
 	RUN(check_catches_stale_pwc);
 	RUN(pwc_shortens_walks);
