@@ -507,8 +507,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 {
 	struct page *folio = pfn_to_page(m, head);
 	unsigned order = folio->private;
-	uint32_t flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty |
-					 PG_active | PG_referenced | PG_workingset);
+	uint32_t flags;
 	bool lru = folio->flags & PG_lru;
 	uintptr_t mapping = folio->mapping;
 	uint64_t index = folio->index;
@@ -518,6 +517,9 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
 	rmap_walk(m, head, split_one_pmd, NULL);
+	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
+	flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty | PG_active |
+				PG_referenced | PG_workingset);
 	extra = folio->_refcount - folio_mapcount(folio);
 	next = lru ? folio->lru_next : PFN_NONE;	/* the page older than it */
 	lru_del(m, folio);
