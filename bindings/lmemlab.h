@@ -251,6 +251,7 @@ void (lmemlab_tlb_task_methods) (lua_State *L);
 ** methods table at the top.
 */
 void (lmemlab_vmalloc_machine_methods) (lua_State *L);
+void (lmemlab_page_machine_methods) (lua_State *L);	/* kpageflags, page_types (lpage.c) */
 
 /* ljson.c */
 int lmemlab_json_encode(lua_State *L);

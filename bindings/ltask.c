@@ -1697,6 +1697,7 @@ void lmemlab_open_task(lua_State *L)
 		lmemlab_trace_machine_methods(L);
 		lmemlab_tlb_machine_methods(L);
 		lmemlab_vmalloc_machine_methods(L);
+		lmemlab_page_machine_methods(L);
 	}
 	lua_pop(L, 2);
 	/* the constants, in the module table at the top */

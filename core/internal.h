@@ -73,6 +73,8 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_large_kmalloc 0x10000u /* head of a kmalloc too big for the kmalloc caches */
 #define PG_partially_mapped 0x20000u /* a large folio some pages of which no longer map: deferred split */
 #define PG_deferred_split 0x40000u /* a large folio on the deferred split queue (huge_memory.c) */
+#define PG_head		0x80000u /* head of a compound allocation (__GFP_COMP, order > 0) */
+#define PG_table	0x100000u /* a page-table page (the PageTable page type) */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -409,6 +411,7 @@ uint64_t rng_next(struct rng *r);
 void ml_zero_frames(memlab_machine *m, uint64_t pfn, uint64_t nr);
 void ml_copy_frame(memlab_machine *m, uint64_t dst, uint64_t src);
 bool ml_frame_is_zero(const memlab_machine *m, uint64_t pfn);
+bool is_free_buddy_page(memlab_machine *m, uint64_t pfn);	/* page_alloc.c */
 
 /* A checker's sink: each violation goes to fn and is counted. */
 struct ml_check {

@@ -1887,6 +1887,8 @@ static void prep_new_page(memlab_machine *m, uint64_t pfn, unsigned order, uint3
 	struct page *page = pfn_to_page(m, pfn);
 
 	page->flags |= PG_head_alloc;
+	if (order && (gfp & MEMLAB___GFP_COMP))		/* prep_compound_page() */
+		page->flags |= PG_head;
 	page->private = order;
 	page->_refcount = 1;
 	if (gfp & MEMLAB___GFP_ZERO)
@@ -1947,7 +1949,7 @@ void split_page(memlab_machine *m, uint64_t pfn, unsigned order)
 	for (uint64_t i = 0; i < (1ull << order); i++) {
 		struct page *page = pfn_to_page(m, pfn + i);
 
-		page->flags |= PG_head_alloc;
+		page->flags = (page->flags | PG_head_alloc) & ~PG_head;
 		page->private = 0;
 		if (i)
 			page->_refcount = 1;
@@ -2006,7 +2008,7 @@ static const char *free_pages_check(memlab_machine *m, uint64_t pfn, unsigned or
 		return "VM_BUG_ON_PAGE(page_ref_count(page) == 0)";
 	if (order > m->max_order || order != page->private)
 		return "freed with an order other than the allocation's";
-	if (page->mapcount || (page->flags & (PG_slab | PG_large_kmalloc)))	/* page_bad_reason(): */
+	if (page->mapcount || (page->flags & (PG_slab | PG_large_kmalloc | PG_table)))	/* page_bad_reason(): */
 		return "nonzero mapcount";	/* a page type shares _mapcount */
 	if (page->mapping)
 		return "non-NULL mapping";
@@ -2028,7 +2030,7 @@ int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 	}
 	trace(m, TP_MM_PAGE_FREE, pfn, order, 0, 0);
 	page = pfn_to_page(m, pfn);
-	page->flags &= ~PG_head_alloc;
+	page->flags &= ~(PG_head_alloc | PG_head);
 	page->private = 0;
 	page->_refcount = 0;
 	z = page_zone(m, pfn);
@@ -2340,11 +2342,28 @@ static int pcp_block_cpu(memlab_machine *m, const struct zone *z, uint64_t head,
 	return -1;
 }
 
+/* The head of the free or pcp block pfn lies in: some aligned head above covers it. */
+static bool free_block_head(memlab_machine *m, uint64_t pfn, uint64_t *head)
+{
+	for (unsigned o = 0; o <= m->max_order; o++) {
+		uint64_t h = pfn & ~((1ull << o) - 1);
+		const struct page *hp = pfn_to_page(m, h);
+
+		if ((hp->flags & (PG_buddy | PG_pcp)) && hp->private >= o &&
+		    h + (1ull << hp->private) > pfn) {
+			*head = h;
+			return true;
+		}
+	}
+	return false;
+}
+
 int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_info *info)
 {
 	memlab_machine *m = (memlab_machine *)cm;
 	const struct page *page, *own;
 	const struct zone *z;
+	uint64_t head;
 
 	if (pfn >= m->nr_frames)
 		return -MEMLAB_EINVAL;
@@ -2385,22 +2404,25 @@ int memlab_page_info(const memlab_machine *cm, uint64_t pfn, struct memlab_page_
 	info->pageblock_migratetype = get_pfnblock_migratetype(m, pfn);
 	if (page->flags & (PG_buddy | PG_head_alloc | PG_pcp))
 		info->order = page->private;
-	/* inside a free or pcp block: some aligned head above covers pfn */
-	for (unsigned o = 0; z && o <= m->max_order; o++) {
-		uint64_t head = pfn & ~((1ull << o) - 1);
+	if (z && free_block_head(m, pfn, &head)) {
 		const struct page *hp = pfn_to_page(m, head);
 
-		if ((hp->flags & (PG_buddy | PG_pcp)) && hp->private >= o &&
-		    head + (1ull << hp->private) > pfn) {
-			info->free = PageBuddy(hp);
-			info->pcp = !!(hp->flags & PG_pcp);
-			info->order = hp->private;
-			if (info->pcp)
-				info->pcp_cpu = pcp_block_cpu(m, z, head, hp->private);
-			break;
-		}
+		info->free = PageBuddy(hp);
+		info->pcp = !!(hp->flags & PG_pcp);
+		info->order = hp->private;
+		if (info->pcp)
+			info->pcp_cpu = pcp_block_cpu(m, z, head, hp->private);
 	}
 	return 0;
+}
+
+/* is_free_buddy_page(): pfn lies in a free block of the buddy lists. */
+bool is_free_buddy_page(memlab_machine *m, uint64_t pfn)
+{
+	uint64_t head;
+
+	return page_zone(m, pfn) && free_block_head(m, pfn, &head) &&
+	       PageBuddy(pfn_to_page(m, head));
 }
 
 /* ===================== invariants ===================== */
@@ -2658,8 +2680,15 @@ static void check_frames(struct check_ctx *c)
 				  (unsigned long long)pfn, p->private);
 			nr = 1;
 		}
+		if ((p->flags & PG_head) && !p->private)
+			violation(c, "order-0 allocation at pfn %#llx is a compound head (PG_head)",
+				  (unsigned long long)pfn);
+		if ((p->flags & PG_table) && (p->private || p->mapping || p->mapcount))
+			violation(c, "page table pfn %#llx is of order %u, or mapped",
+				  (unsigned long long)pfn, p->private);
 		for (uint64_t i = 1; i < nr; i++)
-			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_pcp | PG_reserved) ||
+			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_pcp | PG_reserved |
+							     PG_head | PG_table) ||
 			    (c->covered[(pfn + i) >> 3] & (1u << ((pfn + i) & 7))))
 				violation(c, "frame %#llx inside the order-%u allocation at %#llx is also free, reserved or allocated",
 					  (unsigned long long)(pfn + i), p->private, (unsigned long long)pfn);

@@ -421,6 +421,7 @@ int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 		return err;
 	}
 	mm->pgtables_bytes += m->page_size;
+	pfn_to_page(m, *pfn)->flags |= PG_table;	/* pagetable_*_ctor: __folio_set_pgtable */
 	mod_lruvec_page_state(m, pfn_to_page(m, *pfn), NR_PAGE_TABLE_PAGES, 1);
 	return 0;
 }
@@ -428,6 +429,7 @@ int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn)
 /* pagetable_free() with mm_dec_nr_ptes() and NR_PAGETABLE. */
 void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn)
 {
+	pfn_to_page(m, pfn)->flags &= ~PG_table;	/* pagetable_dtor */
 	mod_lruvec_page_state(m, pfn_to_page(m, pfn), NR_PAGE_TABLE_PAGES, -1);
 	memcg_kmem_uncharge_page(m, pfn);
 	memlab_free_pages(m, pfn, 0);
@@ -486,8 +488,10 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm)
 	}
 	mm->pt = f;
 	mm->pgd = pfn;
-	if (pgd_is_pagetable(m, &f))
+	if (pgd_is_pagetable(m, &f)) {
+		pfn_to_page(m, pfn)->flags |= PG_table;
 		mod_lruvec_page_state(m, pfn_to_page(m, pfn), NR_PAGE_TABLE_PAGES, 1);
+	}
 	return 0;
 }
 
@@ -503,8 +507,10 @@ void pgd_free(memlab_machine *m, struct mm_struct *mm)
 	if (mm->pgtables_bytes)
 		ml_report(m, "BUG: non-zero pgtables_bytes on freeing mm: %lld",
 			  (long long)mm->pgtables_bytes);
-	if (pgd_is_pagetable(m, &mm->pt))
+	if (pgd_is_pagetable(m, &mm->pt)) {
+		pfn_to_page(m, mm->pgd)->flags &= ~PG_table;
 		mod_lruvec_page_state(m, pfn_to_page(m, mm->pgd), NR_PAGE_TABLE_PAGES, -1);
+	}
 	memcg_kmem_uncharge_page(m, mm->pgd);
 	memlab_free_pages(m, mm->pgd, 0);
 	mm->pgd = 0;

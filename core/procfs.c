@@ -543,6 +543,145 @@ static int proc_pid_show(memlab_machine *m, const char *path, char **text, size_
 	return sb_finish(&sb, text, len);
 }
 
+/* ===================== kpageflags, kpagecount (fs/proc/page.c) ===================== */
+
+#define KPF(name)	(1ull << MEMLAB_KPF_##name)
+
+/* get_max_dump_pfn(): RAM rounded up to a whole memory section (SECTION_SIZE_BITS). */
+static uint64_t max_dump_pfn(const memlab_machine *m)
+{
+	unsigned bits = m->arch == MEMLAB_ARCH_ARM64 && m->page_shift == 16 ? 29 : 27;
+	uint64_t per = 1ull << (bits - m->page_shift);
+
+	return (m->nr_frames + per - 1) & ~(per - 1);
+}
+
+/* page_folio(): the head of the compound page pfn is in, else pfn itself. */
+static uint64_t kpf_folio(memlab_machine *m, uint64_t pfn)
+{
+	uint64_t head = folio_pfn(m, pfn);
+
+	return head == pfn || (pfn_to_page(m, head)->flags & PG_head) ? head : pfn;
+}
+
+/* folio_mapped(): a PMD or some PTE maps a page of it. */
+static bool kpf_folio_mapped(const struct page *folio)
+{
+	if (!(folio->flags & PG_head))
+		return folio->mapcount > 0;
+	return folio_entire_mapcount(folio) > 0 || folio_nr_pages_mapped(folio) > 0;
+}
+
+static inline uint64_t kpf_copy_bit(uint32_t k, uint32_t pg, uint64_t kpf)
+{
+	return k & pg ? kpf : 0;
+}
+
+/*
+** stable_page_flags(): the KPF_ word of frame pfn.  The folio's flags
+** speak for all its pages; PG_uptodate is implied (memlab's anonymous,
+** page-cache and swap-cache folios are all read or zeroed in full before
+** anything sees them), PG_mappedtodisk too for a page-cache folio of a
+** file (not shmem); PG_locked and PG_writeback are never seen set
+** (memlab's I/O completes within the call), nor hwpoison, idle, KSM,
+** hugetlb (its pool is empty), private or arch bits.
+*/
+static uint64_t stable_page_flags(memlab_machine *m, uint64_t pfn)
+{
+	const struct page *page, *folio;
+	uint64_t u = 0;
+	uint32_t k;
+	bool anon, file;
+
+	if (pfn >= m->nr_frames)	/* in RAM's last section: init_unavailable_range() */
+		return KPF(RESERVED);
+	page = pfn_to_page(m, pfn);
+	folio = pfn_to_page(m, kpf_folio(m, pfn));
+	k = folio->flags;
+	anon = folio->mapping & PAGE_MAPPING_ANON;
+	file = folio->mapping && !anon && !(k & PG_slab);
+	if (kpf_folio_mapped(folio))
+		u |= KPF(MMAP);
+	if (anon)
+		u |= KPF(ANON);
+	if (page != folio)
+		u |= KPF(COMPOUND_TAIL);
+	else
+		u |= kpf_copy_bit(k, PG_head, KPF(COMPOUND_HEAD));
+	if (pfn_to_page(m, m->zero_pfn) == page)
+		u |= KPF(ZERO_PAGE);
+	else if (m->huge_zero_pfn != PFN_NONE && pfn_to_page(m, m->huge_zero_pfn) == folio)
+		u |= KPF(ZERO_PAGE) | KPF(THP);
+	else if ((k & PG_head) && (anon || file))	/* folio_test_large_rmappable */
+		u |= KPF(THP);
+	if ((page->flags & PG_buddy) || (!page->_refcount && is_free_buddy_page(m, pfn)))
+		u |= KPF(BUDDY);
+	u |= kpf_copy_bit(page->flags, PG_table, KPF(PGTABLE));
+	u |= kpf_copy_bit(k, PG_slab, KPF(SLAB));
+	u |= kpf_copy_bit(k, PG_dirty, KPF(DIRTY));
+	if (anon || file || (k & PG_swapcache))
+		u |= KPF(UPTODATE);
+	u |= kpf_copy_bit(k, PG_lru, KPF(LRU));
+	u |= kpf_copy_bit(k, PG_referenced, KPF(REFERENCED));
+	u |= kpf_copy_bit(k, PG_active, KPF(ACTIVE));
+	u |= kpf_copy_bit(k, PG_reclaim, KPF(RECLAIM));
+	if ((k & (PG_swapbacked | PG_swapcache)) == (PG_swapbacked | PG_swapcache))
+		u |= KPF(SWAPCACHE);
+	u |= kpf_copy_bit(k, PG_swapbacked, KPF(SWAPBACKED));
+	u |= kpf_copy_bit(k, PG_unevictable, KPF(UNEVICTABLE));
+	u |= kpf_copy_bit(k, PG_mlocked, KPF(MLOCKED));
+	u |= kpf_copy_bit(k, PG_reserved, KPF(RESERVED));
+	if (anon)	/* PG_anon_exclusive is PG_owner_2, read at the head */
+		u |= kpf_copy_bit(k, PG_anon_exclusive, KPF(OWNER_2));
+	else if (file && !(k & PG_swapbacked))	/* PG_mappedtodisk */
+		u |= KPF(OWNER_2);
+	u |= kpf_copy_bit(k, PG_swapcache, KPF(OWNER_PRIVATE));	/* PG_owner_priv_1 */
+	return u;
+}
+
+/*
+** folio_precise_page_mapcount(): the PTEs mapping the page and the PMDs
+** mapping its huge page; 0 for a typed page (slab, page table).
+*/
+static uint64_t kpage_mapcount(memlab_machine *m, uint64_t pfn)
+{
+	const struct page *page, *folio;
+
+	if (pfn >= m->nr_frames)
+		return 0;
+	page = pfn_to_page(m, pfn);
+	folio = pfn_to_page(m, kpf_folio(m, pfn));
+	return (uint64_t)page->mapcount +
+	       (folio->mapping && (folio->flags & PG_head) ? (uint64_t)folio_entire_mapcount(folio) : 0);
+}
+
+/* kpageflags_read() and kpagecount_read(): n words from frame pfn, up to max_dump_pfn. */
+static int64_t kpage_read(memlab_machine *m, uint64_t pfn, uint64_t *out, size_t n, bool count)
+{
+	uint64_t end = max_dump_pfn(m);
+
+	if (pfn >= end)
+		return 0;
+	if (n > end - pfn)
+		n = (size_t)(end - pfn);
+	for (size_t i = 0; out && i < n; i++) {
+		uint64_t f = pfn + i;
+
+		out[i] = count ? kpage_mapcount(m, f) : stable_page_flags(m, f);
+	}
+	return (int64_t)n;
+}
+
+int64_t memlab_kpageflags(memlab_machine *m, uint64_t pfn, uint64_t *out, size_t n)
+{
+	return kpage_read(m, pfn, out, n, false);
+}
+
+int64_t memlab_kpagecount(memlab_machine *m, uint64_t pfn, uint64_t *out, size_t n)
+{
+	return kpage_read(m, pfn, out, n, true);
+}
+
 /*
 ** Render the procfs file path ("meminfo", "zoneinfo", ...) into *text, a
 ** NUL-terminated string the caller frees with memlab_free_text(), and its

@@ -1226,6 +1226,99 @@ TEST(host_extfrag)
 	CALL(compare_extfrag("/sys/kernel/debug/extfrag/unusable_index", "extfrag/unusable_index"));
 }
 
+/* ===================== kpageflags, kpagecount ===================== */
+
+#define KPF(n)	(1ull << MEMLAB_KPF_##n)
+
+static uint64_t kpf(memlab_machine *m, uint64_t pfn)
+{
+	uint64_t w = 0;
+
+	return memlab_kpageflags(m, pfn, &w, 1) == 1 ? w : ~0ull;
+}
+
+static uint64_t kcount(memlab_machine *m, uint64_t pfn)
+{
+	uint64_t w = 0;
+
+	return memlab_kpagecount(m, pfn, &w, 1) == 1 ? w : ~0ull;
+}
+
+static void keep_first(void *ud, const char *msg)
+{
+	char *buf = ud;
+
+	if (!buf[0])
+		snprintf(buf, 256, "%s", msg);
+}
+
+/*
+** The files run to the end of RAM's last memory section, its tail
+** reserved; a written anonymous page, the zero page, the page tables, a
+** free frame and a slab have Linux's flags; a stray PG_head is caught.
+*/
+TEST(kpageflags_frames)
+{
+	memlab_machine *m = new_machine(MEMLAB_ARCH_X86_64, 200 * MiB, 4096, MEMLAB_ZONES_ARCH);
+	struct memlab_spawn_args args;
+	struct memlab_walk w;
+	memlab_task *t;
+	uint64_t a, pfn, free_pfn;
+	char byte = 'x', msg[256] = "";
+	int si;
+
+	ASSERT(m != NULL);
+	ASSERT_EQ(memlab_kpageflags(m, 0, NULL, SIZE_MAX), 65536);	/* 256 MiB: two sections */
+	ASSERT_EQ(memlab_kpagecount(m, 51200, NULL, SIZE_MAX), 65536 - 51200);
+	ASSERT_EQ(kpf(m, 51200), KPF(RESERVED));
+	ASSERT_EQ(kcount(m, 65535), 0);
+	ASSERT_EQ(memlab_kpageflags(m, 65536, NULL, 8), 0);
+	memset(&args, 0, sizeof args);
+	ASSERT_OK(memlab_spawn(m, &args, &t));
+	ASSERT_OK(memlab_mmap(t, 0, 1 << 20, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			      MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS, NULL, 0, &a));
+	ASSERT_OK(memlab_access(t, a, 1, 'w', &byte, &si));
+	ASSERT_OK(memlab_access(t, a + 4096, 1, 'r', &byte, &si));
+	ASSERT_OK(memlab_translate(t, a, &w));
+	pfn = w.pfn;
+	ASSERT_EQ(kpf(m, pfn), KPF(UPTODATE) | KPF(MMAP) | KPF(ANON) | KPF(SWAPBACKED) |
+		  KPF(OWNER_2));	/* not yet lru: it waits in the CPU's folio batch */
+	ASSERT_EQ(kcount(m, pfn), 1);
+	for (unsigned l = 0; l < w.levels; l++)
+		ASSERT_EQ(kpf(m, w.table_pfn[l]), KPF(PGTABLE));
+	ASSERT_OK(memlab_translate(t, a + 4096, &w));
+	ASSERT_EQ(kpf(m, w.pfn), KPF(ZERO_PAGE) | KPF(RESERVED));
+	ASSERT_EQ(kcount(m, w.pfn), 0);
+	ASSERT_OK(memlab_alloc_pages(m, 0, MEMLAB_GFP_KERNEL, &free_pfn));
+	ASSERT_OK(memlab_free_pages(m, free_pfn, 0));
+	ASSERT_OK(memlab_drain_pages(m));
+	ASSERT_EQ(kpf(m, free_pfn), KPF(BUDDY));
+	/* an order-2 compound allocation: head and tails */
+	ASSERT_OK(memlab_alloc_pages(m, 2, MEMLAB_GFP_KERNEL | MEMLAB___GFP_COMP, &free_pfn));
+	ASSERT_EQ(kpf(m, free_pfn), KPF(COMPOUND_HEAD));
+	ASSERT_EQ(kpf(m, free_pfn + 3), KPF(COMPOUND_TAIL));
+	ASSERT_OK(memlab_free_pages(m, free_pfn, 2));
+	ASSERT_OK(memlab_check(m, keep_first, msg));
+	pfn_to_page(m, pfn)->flags |= PG_head;
+	ASSERT_EQ(memlab_check(m, keep_first, msg), 1);
+	ASSERT(strstr(msg, "is a compound head (PG_head)") != NULL);
+	pfn_to_page(m, pfn)->flags &= ~PG_head;
+	msg[0] = '\0';
+	ASSERT_OK(memlab_check(m, keep_first, msg));
+	memlab_destroy(m);
+}
+
+/* arm64 with 64K pages: 512 MiB sections. */
+TEST(kpageflags_arm64_sections)
+{
+	memlab_machine *m = new_machine(MEMLAB_ARCH_ARM64, 1200 * MiB, 65536, MEMLAB_ZONES_ARCH);
+
+	ASSERT(m != NULL);
+	ASSERT_EQ(memlab_kpageflags(m, 0, NULL, SIZE_MAX), 24576);	/* 1536 MiB: three */
+	ASSERT_EQ(kpf(m, 24575), KPF(RESERVED));
+	memlab_destroy(m);
+}
+
 int main(void)
 {
 	setvbuf(stdout, NULL, _IOLBF, 0);	/* lines reach ctest even if a sanitizer exits */
@@ -1245,5 +1338,7 @@ int main(void)
 	RUN(host_vmstat);
 	RUN(host_meminfo);
 	RUN(host_extfrag);
+	RUN(kpageflags_frames);
+	RUN(kpageflags_arm64_sections);
 	return test_summary();
 }

@@ -15,9 +15,11 @@
 ** steps.  After every step it compares, for the parent and the child while
 ** they live, the smaps fields of the region's VMAs (summed over them) and
 ** their number, and the rise since the scenario's start of the global THP
-** and LRU event counters of /proc/vmstat; after a write, whether the page
-** written kept its frame (/proc/PID/pagemap's PFN, as root;
-** memlab_pagemap()).
+** and LRU event counters of /proc/vmstat; as root, how many of the
+** region's pages there are of each kind -- their /proc/kpageflags bits
+** (KPF_COMPARED) and /proc/kpagecount (memlab_kpageflags(),
+** memlab_kpagecount()); after a write, whether the page written kept its
+** frame (/proc/PID/pagemap's PFN, as root; memlab_pagemap()).
 ** memlab runs its side first, whole: its host memory is the test's own,
 ** and none of it may fault between the host's readings.
 **
@@ -324,10 +326,36 @@ static void fmt_step(char *buf, size_t n, const struct step *st)
 
 /* ===================== what is observed ===================== */
 
+/*
+** The region's present pages by kind: their /proc/kpageflags word, of the
+** bits in KPF_COMPARED, and their /proc/kpagecount -- how many pages of
+** each kind (PFNs differ; the kinds and their numbers must not).  Not
+** compared: lru (a page waits in a CPU's folio batch, and the host's
+** MADV_PAGEOUT without swap leaves 16 of 512 pages off the LRU lists),
+** referenced on the zero page (a GUP of it, FOLL_TOUCH, long ago on the
+** host), idle (no page idle tracking in memlab), locked and writeback
+** (transient).
+*/
+#define KPF_BIT(n)	(1ull << MEMLAB_KPF_##n)
+#define KPF_COMPARED	(KPF_BIT(UPTODATE) | KPF_BIT(DIRTY) | KPF_BIT(SLAB) | KPF_BIT(BUDDY) | \
+			 KPF_BIT(MMAP) | KPF_BIT(ANON) | KPF_BIT(SWAPCACHE) | KPF_BIT(SWAPBACKED) | \
+			 KPF_BIT(COMPOUND_HEAD) | KPF_BIT(COMPOUND_TAIL) | KPF_BIT(HUGE) | \
+			 KPF_BIT(UNEVICTABLE) | KPF_BIT(THP) | KPF_BIT(ZERO_PAGE) | \
+			 KPF_BIT(PGTABLE) | KPF_BIT(RESERVED) | KPF_BIT(MLOCKED) | KPF_BIT(OWNER_2) | \
+			 KPF_BIT(ACTIVE) | KPF_BIT(REFERENCED))
+#define MAX_KINDS	24
+
+struct page_kind {
+	uint64_t flags, count;
+	int pages;
+};
+
 struct proc_obs {
 	int live;
 	int vmas;		/* VMAs meeting the region */
 	int64_t kb[NF];
+	int nkinds;		/* -1: not observed (not root) */
+	struct page_kind kinds[MAX_KINDS];	/* by flags, then count */
 };
 
 /* Everything compared after a step. */
@@ -344,6 +372,57 @@ struct side {
 	struct obs o[MAX_STEPS];
 	char err[1024];		/* memlab's reports, or why the host could not */
 };
+
+static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
+
+/* One more page of a kind (flags masked to KPF_COMPARED), the kinds kept in order. */
+static void add_kind(struct proc_obs *po, uint64_t flags, uint64_t count)
+{
+	int i = 0;
+
+	flags &= KPF_COMPARED;
+	if (flags & KPF_BIT(ZERO_PAGE))
+		flags &= ~KPF_BIT(REFERENCED);
+	while (i < po->nkinds && (po->kinds[i].flags < flags ||
+				  (po->kinds[i].flags == flags && po->kinds[i].count < count)))
+		i++;
+	if (i < po->nkinds && po->kinds[i].flags == flags && po->kinds[i].count == count) {
+		po->kinds[i].pages++;
+		return;
+	}
+	if (po->nkinds == MAX_KINDS)
+		die("more than %d kinds of page in the region", MAX_KINDS);
+	memmove(&po->kinds[i + 1], &po->kinds[i], (size_t)(po->nkinds - i) * sizeof po->kinds[0]);
+	po->kinds[i] = (struct page_kind){ flags, count, 1 };
+	po->nkinds++;
+}
+
+/* kpageflags' names of the bits compared (include/uapi/linux/kernel-page-flags.h). */
+static void fmt_kpf(char *buf, size_t n, uint64_t flags)
+{
+	static const char *const names[64] = {
+		[MEMLAB_KPF_UPTODATE] = "uptodate", [MEMLAB_KPF_DIRTY] = "dirty",
+		[MEMLAB_KPF_SLAB] = "slab", [MEMLAB_KPF_BUDDY] = "buddy",
+		[MEMLAB_KPF_MMAP] = "mmap", [MEMLAB_KPF_ANON] = "anon",
+		[MEMLAB_KPF_SWAPCACHE] = "swapcache", [MEMLAB_KPF_SWAPBACKED] = "swapbacked",
+		[MEMLAB_KPF_COMPOUND_HEAD] = "compound_head",
+		[MEMLAB_KPF_COMPOUND_TAIL] = "compound_tail", [MEMLAB_KPF_HUGE] = "huge",
+		[MEMLAB_KPF_UNEVICTABLE] = "unevictable", [MEMLAB_KPF_THP] = "thp",
+		[MEMLAB_KPF_ZERO_PAGE] = "zero_page", [MEMLAB_KPF_PGTABLE] = "pgtable",
+		[MEMLAB_KPF_RESERVED] = "reserved", [MEMLAB_KPF_MLOCKED] = "mlocked",
+		[MEMLAB_KPF_OWNER_2] = "owner_2", [MEMLAB_KPF_ACTIVE] = "active",
+		[MEMLAB_KPF_REFERENCED] = "referenced",
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int b = 0; b < 64 && len < n; b++)
+		if (flags >> b & 1)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "",
+						names[b] ? names[b] : "?");
+	if (!len)
+		snprintf(buf, n, "none");
+}
 
 /* The region's VMAs of an smaps text: their number, their fields summed. */
 static void parse_smaps(const char *text, struct proc_obs *po)
@@ -713,6 +792,34 @@ static void host_lru_drain(void)
 	syscall(SYS_munmap, a, PAGE);
 }
 
+/* The kinds of the region's present pages in proc p (root only). */
+static void host_kinds(int p, struct proc_obs *po)
+{
+	static uint64_t pm[REGION_LEN / PAGE];
+	char path[40];
+	int fd, kf, kc;
+
+	snprintf(path, sizeof path, "/proc/%d/pagemap", (int)proc_pid[p]);
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC);
+	kc = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC);
+	if (fd < 0 || kf < 0 || kc < 0 ||
+	    pread(fd, pm, sizeof pm, (off_t)(R / PAGE * 8)) != (ssize_t)sizeof pm)
+		die("%s, /proc/kpageflags, /proc/kpagecount: %s", path, strerror(errno));
+	for (size_t i = 0; i < REGION_LEN / PAGE; i++) {
+		uint64_t pfn = pm[i] & MEMLAB_PM_PFRAME_MASK, f, c;
+
+		if (!(pm[i] >> 63))
+			continue;
+		if (pread(kf, &f, 8, (off_t)(pfn * 8)) != 8 || pread(kc, &c, 8, (off_t)(pfn * 8)) != 8)
+			die("/proc/kpageflags: %s", strerror(errno));
+		add_kind(po, f, c);
+	}
+	close(fd);
+	close(kf);
+	close(kc);
+}
+
 /* What is compared after a step, on the host. */
 static void host_observe(struct obs *o, const int64_t *ev0)
 {
@@ -728,6 +835,9 @@ static void host_observe(struct obs *o, const int64_t *ev0)
 		o->p[p].live = 1;
 		parse_smaps(text, &o->p[p]);
 		free(text);
+		o->p[p].nkinds = frames_known ? 0 : -1;
+		if (frames_known)
+			host_kinds(p, &o->p[p]);
 	}
 	host_events(o->ev);
 	for (int i = 0; i < NE; i++)
@@ -868,6 +978,26 @@ static void sim_events(struct sim *s, int64_t *ev)
 	}
 }
 
+/* The kinds of the region's present pages in t. */
+static void sim_kinds(struct sim *s, memlab_task *t, struct proc_obs *po)
+{
+	static uint64_t pm[REGION_LEN / PAGE];
+
+	if (memlab_pagemap(t, R, pm, REGION_LEN / PAGE) != (int64_t)(REGION_LEN / PAGE)) {
+		sim_report(s, "memlab_pagemap failed");
+		return;
+	}
+	for (size_t i = 0; i < REGION_LEN / PAGE; i++) {
+		uint64_t pfn = pm[i] & MEMLAB_PM_PFRAME_MASK, f = 0, c = 0;
+
+		if (!(pm[i] >> 63))
+			continue;
+		if (memlab_kpageflags(s->m, pfn, &f, 1) != 1 || memlab_kpagecount(s->m, pfn, &c, 1) != 1)
+			sim_report(s, "memlab_kpageflags failed");
+		add_kind(po, f, c);
+	}
+}
+
 static void sim_observe(struct sim *s, struct obs *o, const int64_t *ev0)
 {
 	for (int p = 0; p < NPROC; p++) {
@@ -885,6 +1015,9 @@ static void sim_observe(struct sim *s, struct obs *o, const int64_t *ev0)
 		o->p[p].live = 1;
 		parse_smaps(text, &o->p[p]);
 		memlab_free_text(s->m, text);
+		o->p[p].nkinds = frames_known ? 0 : -1;
+		if (frames_known)
+			sim_kinds(s, s->t[p], &o->p[p]);
 	}
 	sim_events(s, o->ev);
 	for (int i = 0; i < NE; i++)
@@ -981,6 +1114,38 @@ static __attribute__((format(printf, 4, 5))) void differ(int *count, int print, 
 	printf("\n");
 }
 
+/* The pages of a kind in po: 0 when it has none of them. */
+static int kind_pages(const struct proc_obs *po, const struct page_kind *k)
+{
+	for (int i = 0; i < po->nkinds; i++)
+		if (po->kinds[i].flags == k->flags && po->kinds[i].count == k->count)
+			return po->kinds[i].pages;
+	return 0;
+}
+
+/* Each kind of page either side has: the same number of pages on both. */
+static void compare_kinds(int *count, int print, int step, int p, const struct proc_obs *x,
+			  const struct proc_obs *y)
+{
+	const struct proc_obs *side[2] = { x, y };
+	char name[256];
+
+	if (x->nkinds < 0 || y->nkinds < 0)
+		return;
+	for (int w = 0; w < 2; w++) {
+		for (int i = 0; i < side[w]->nkinds; i++) {
+			const struct page_kind *k = &side[w]->kinds[i];
+			int a = kind_pages(x, k), b = kind_pages(y, k);
+
+			if (a == b || (w == 1 && a))	/* each difference once */
+				continue;
+			fmt_kpf(name, sizeof name, k->flags);
+			differ(count, print, step, "%s: pages of kpageflags %s, kpagecount %" PRIu64
+			       ": host %d, memlab %d", proc_name(p), name, k->count, a, b);
+		}
+	}
+}
+
 /*
 ** The differences of host h and memlab s, printed (when print) with their
 ** step, process and field; how many.  *noise: one of them is a global
@@ -1034,6 +1199,7 @@ static int compare(const struct scenario *sc, const struct side *h, const struct
 					differ(&count, print, i, "%s: %s: host %" PRId64 " kB, memlab %"
 					       PRId64 " kB", proc_name(p), FIELDS[f], x->kb[f],
 					       y->kb[f]);
+			compare_kinds(&count, print, i, p, x, y);
 		}
 		for (int e = 0; e < NE; e++) {
 			if (a->ev[e] == b->ev[e])
@@ -1063,6 +1229,13 @@ static void print_obs(const char *who, const struct obs *o)
 		for (int f = 0; f < NF; f++)
 			printf(" %s %" PRId64, FIELDS[f], o->p[p].kb[f]);
 		printf("\n");
+		for (int k = 0; k < o->p[p].nkinds; k++) {
+			char name[256];
+
+			fmt_kpf(name, sizeof name, o->p[p].kinds[k].flags);
+			printf("    %-6s %-6s %4d pages: %s, kpagecount %" PRIu64 "\n", who,
+			       proc_name(p), o->p[p].kinds[k].pages, name, o->p[p].kinds[k].count);
+		}
 	}
 	printf("    %-6s events", who);
 	for (int e = 0; e < NE; e++)

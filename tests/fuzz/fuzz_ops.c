@@ -2270,6 +2270,29 @@ static void op_proc(struct fuzz *f)
 		check_smaps(f, f->tasks[b % f->ntasks]);
 }
 
+/*
+** /proc/kpageflags and kpagecount of 8 frames from pfn: only known bits;
+** a mapped page is mmap, and a free one neither mapped nor anything else.
+*/
+static void check_kpageflags(struct fuzz *f, uint64_t pfn)
+{
+	const uint64_t known = ((1ull << 27) - 1 - (1ull << MEMLAB_KPF_ERROR)) |
+			       0x7full << MEMLAB_KPF_RESERVED;
+	uint64_t fl[8], cnt[8];
+	int64_t n = memlab_kpageflags(f->m, pfn, fl, 8);
+
+	if (n < 0 || n > 8 || memlab_kpagecount(f->m, pfn, cnt, 8) != n)
+		die(f, "memlab_kpageflags/kpagecount at pfn %#" PRIx64 ": %" PRId64, pfn, n);
+	for (int64_t i = 0; i < n; i++) {
+		uint64_t bad = fl[i] & ~known;
+
+		if (bad || (cnt[i] && !(fl[i] & 1ull << MEMLAB_KPF_MMAP)) ||
+		    ((fl[i] & 1ull << MEMLAB_KPF_BUDDY) && fl[i] != 1ull << MEMLAB_KPF_BUDDY))
+			die(f, "pfn %#" PRIx64 ": kpageflags %#" PRIx64 ", kpagecount %" PRIu64,
+			    pfn + (uint64_t)i, fl[i], cnt[i]);
+	}
+}
+
 static void op_inspect(struct fuzz *f)
 {
 	memlab_task *t = pick_task(f);
@@ -2323,6 +2346,7 @@ static void op_inspect(struct fuzz *f)
 					: next_u32(f) % (f->info.nr_frames + 2);
 		n = memlab_rmap(f->m, pfn, rm, a & 8 ? 0 : 16);
 		note(f, "rmap pfn %#" PRIx64 " -> %zu", pfn, n);
+		check_kpageflags(f, pfn);
 		return;
 	default:
 		if (t) {

@@ -71,6 +71,13 @@ function H.fill(p, addr, len)
   return p:write(addr, string.rep("\x5a", len))
 end
 
+-- The non-empty lines of text, in order.
+function H.lines(text)
+  local t = {}
+  for l in text:gmatch("[^\n]+") do t[#t + 1] = l end
+  return t
+end
+
 -- The values ... must be nil, name, errno.
 function H.assert_errno(name, errno, ...)
   local r = table.pack(...)

@@ -19,11 +19,7 @@ local function meminfo(m, key)
   return tonumber(m:proc("meminfo"):match(key .. ":%s+(%d+)"))
 end
 
-local function lines(text)
-  local t = {}
-  for l in text:gmatch("[^\n]+") do t[#t + 1] = l end
-  return t
-end
+local lines = H.lines
 
 -- ===================================================================
 -- vmalloc and vfree

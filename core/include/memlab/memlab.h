@@ -364,6 +364,56 @@ struct memlab_page_info {
 MEMLAB_API int (memlab_page_info) (const memlab_machine *m, uint64_t pfn,
 				   struct memlab_page_info *info);
 
+/*
+** /proc/kpageflags and /proc/kpagecount (fs/proc/page.c, described in
+** Documentation/admin-guide/mm/pagemap.rst): one 64-bit word per frame,
+** from frame pfn, into out -- at most n; returns how many (out NULL: only
+** how many there would be).  As in Linux the files run to the end of the
+** last memory section (128 MiB; 512 MiB on arm64 with 64K pages), past
+** RAM's end, and those frames are reserved pages; at or past that end
+** nothing is read (0).  kpageflags: the KPF_ bits below (bits 0-26 are
+** the kernel ABI, 32 and up kernel-internal); kpagecount:
+** folio_precise_page_mapcount().
+*/
+#define MEMLAB_KPF_LOCKED		0
+#define MEMLAB_KPF_ERROR		1
+#define MEMLAB_KPF_REFERENCED		2
+#define MEMLAB_KPF_UPTODATE		3
+#define MEMLAB_KPF_DIRTY		4
+#define MEMLAB_KPF_LRU			5
+#define MEMLAB_KPF_ACTIVE		6
+#define MEMLAB_KPF_SLAB			7
+#define MEMLAB_KPF_WRITEBACK		8
+#define MEMLAB_KPF_RECLAIM		9
+#define MEMLAB_KPF_BUDDY		10
+#define MEMLAB_KPF_MMAP			11
+#define MEMLAB_KPF_ANON			12
+#define MEMLAB_KPF_SWAPCACHE		13
+#define MEMLAB_KPF_SWAPBACKED		14
+#define MEMLAB_KPF_COMPOUND_HEAD	15
+#define MEMLAB_KPF_COMPOUND_TAIL	16
+#define MEMLAB_KPF_HUGE			17
+#define MEMLAB_KPF_UNEVICTABLE		18
+#define MEMLAB_KPF_HWPOISON		19
+#define MEMLAB_KPF_NOPAGE		20
+#define MEMLAB_KPF_KSM			21
+#define MEMLAB_KPF_THP			22
+#define MEMLAB_KPF_OFFLINE		23
+#define MEMLAB_KPF_ZERO_PAGE		24
+#define MEMLAB_KPF_IDLE			25
+#define MEMLAB_KPF_PGTABLE		26
+#define MEMLAB_KPF_RESERVED		32
+#define MEMLAB_KPF_MLOCKED		33
+#define MEMLAB_KPF_OWNER_2		34	/* PG_anon_exclusive (anon), PG_mappedtodisk */
+#define MEMLAB_KPF_PRIVATE		35
+#define MEMLAB_KPF_PRIVATE_2		36
+#define MEMLAB_KPF_OWNER_PRIVATE	37	/* PG_swapcache (swap-backed), PG_checked */
+#define MEMLAB_KPF_ARCH			38
+MEMLAB_API int64_t (memlab_kpageflags) (memlab_machine *m, uint64_t pfn, uint64_t *out,
+					size_t n);
+MEMLAB_API int64_t (memlab_kpagecount) (memlab_machine *m, uint64_t pfn, uint64_t *out,
+					size_t n);
+
 /* ===================== zones and statistics ===================== */
 
 struct memlab_zone_info {

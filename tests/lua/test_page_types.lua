@@ -1,0 +1,116 @@
+-- test_page_types.lua: the frames as Linux shows them to root --
+-- m:kpageflags (the words of /proc/kpageflags and /proc/kpagecount,
+-- fs/proc/page.c) and m:page_types (tools/mm/page-types's output over
+-- them).  tests/diff/diff_thp.c compares the flags of the pages of its
+-- scenarios with the host's; these tests pin the format and the options.
+--
+-- Run from the source root:  build/memlab run tests/lua/test_page_types.lua -o text
+
+local lu = require("luaunit")
+local memlab = require("memlab")
+local H = dofile(((arg and arg[0] or ""):match("^(.*/)") or "") .. "helpers.lua")
+
+local PAGE, HP, BASE = 4096, 2 * 1024 * 1024, 0x7e0000000000
+
+local function machine()
+  return memlab.new{ ram = "256M", seed = 1, debug_vm = true }
+end
+
+-- A process with one written small page at BASE, a read (zero) page
+-- after it, and a huge page at BASE + HP.
+local function process(m)
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:write(BASE, "x"))
+  assert(p:read(BASE + PAGE, 1))
+  assert(p:madvise(BASE + HP, HP, "hugepage"))
+  assert(p:write(BASE + HP, "y"))
+  return p
+end
+
+function test_kpageflags_fields()
+  local m = machine()
+  local p = process(m)
+  local small = m:kpageflags(p:pagemap(BASE)[1].pfn)[1]
+  -- on the LRU: adding the huge page to the CPU's folio batch flushed it
+  lu.assertEquals(small.flags, "uptodate,lru,mmap,anonymous,swapbacked,owner_2")
+  lu.assertEquals(small.raw, 0x400005828)
+  lu.assertEquals(small.count, 1)
+  lu.assertTrue(small.anonymous and small.mmap and small.owner_2 and small.lru)
+  lu.assertNil(small.dirty)              -- the PTE is dirty, not the page
+  local zero = m:kpageflags(p:pagemap(BASE + PAGE)[1].pfn)[1]
+  lu.assertEquals(zero.flags, "zero_page,reserved")
+  lu.assertEquals(zero.count, 0)
+  local head = p:pagemap(BASE + HP)[1].pfn
+  local ks = m:kpageflags(head, 3)
+  lu.assertEquals(#ks, 3)
+  lu.assertEquals(ks[1].pfn, head)
+  lu.assertTrue(ks[1].compound_head and ks[1].thp)
+  lu.assertTrue(ks[3].compound_tail and ks[3].thp and not ks[3].compound_head)
+  lu.assertEquals(ks[3].count, 1)        -- the PMD
+end
+
+-- The files end with RAM's last 128 MiB section: 256 MiB, 65536 frames.
+function test_kpageflags_end()
+  local m = machine()
+  lu.assertEquals(#m:kpageflags(65534, 8), 2)
+  lu.assertEquals(#m:kpageflags(65536, 8), 0)
+  lu.assertErrorMsgContains("pfn must not be negative", function() m:kpageflags(-1) end)
+  lu.assertErrorMsgContains("kpageflags", function() m:kpageflags(0, 0) end)
+end
+
+
+-- page-types' summary: its header, one line per flag combination, and
+-- the total of every frame; the compound bits hidden outside hugetlb.
+function test_page_types_summary()
+  local m = machine()
+  process(m)
+  local text = m:page_types()
+  local lines = H.lines(text)
+  lu.assertEquals(lines[1], "             flags\tpage-count       MB  symbolic-flags\t\t\tlong-symbolic-flags")
+  lu.assertEquals(lines[#lines], "             total\t     65536      256")
+  lu.assertStrContains(text, "0x0000000000405828\t       512        2  ___U_l_____Ma_b_______t_____________________\tuptodate,lru,mmap,anonymous,swapbacked,thp\n")
+  lu.assertStrContains(text, "0x0000000001000000\t         1        0  ________________________z___________________\tzero_page\n")
+  local sum = 0
+  for _, l in ipairs(lines) do
+    local n = l:match("^0x%x+\t%s*(%d+)")
+    if n then sum = sum + tonumber(n) end
+  end
+  lu.assertEquals(sum, 65536)
+  lu.assertEquals(m:page_types{ summary = false }, "")
+end
+
+-- -p: the process's pages through its pagemap; -r: the hacker and
+-- overloaded bits; -l: ranges of pages with the same flags.
+function test_page_types_task_list_raw()
+  local m = machine()
+  local p = process(m)
+  local head = p:pagemap(BASE + HP)[1].pfn
+  local text = m:page_types{ task = p, list = true, raw = true }
+  local lines = H.lines(text)
+  lu.assertEquals(lines[1], "voffset\toffset\tlen\tflags")
+  lu.assertEquals(lines[2], string.format("%x\t%x\t1\t___U_l_____Ma_b______________________d_____1",
+                                          BASE // PAGE, p:pagemap(BASE)[1].pfn))
+  lu.assertEquals(lines[3], string.format("%x\t%x\t1\t________________________z__r________________",
+                                          BASE // PAGE + 1, p:pagemap(BASE + PAGE)[1].pfn))
+  lu.assertStrContains(text, string.format("%x\t%x\t1ff\t___U_l_____Ma_b_T_____t______________d_____1\n",
+                                           (BASE + HP) // PAGE + 1, head + 1))
+  lu.assertStrContains(text, "anon_exclusive,mmap_exclusive")
+  lu.assertStrContains(lines[#lines], "             total\t       514        2")
+  local each = m:page_types{ task = p, list = "each", mapcnt = true, summary = false }
+  lu.assertEquals(H.lines(each)[1], "voffset\tmap-cnt\toffset\tflags")
+  lu.assertEquals(#H.lines(each), 1 + 514)
+end
+
+function test_page_types_bad_options()
+  local m, other = machine(), machine()
+  local q = other:spawn{ name = "q" }
+  lu.assertErrorMsgContains("unknown option 'bits'", function() m:page_types{ bits = "thp" } end)
+  lu.assertErrorMsgContains("option 'raw' must be a boolean", function() m:page_types{ raw = 1 } end)
+  lu.assertErrorMsgContains("option 'list' must be a boolean or \"each\"",
+                            function() m:page_types{ list = "all" } end)
+  lu.assertErrorMsgContains("a task of another machine", function() m:page_types{ task = q } end)
+  lu.assertErrorMsgContains("page_types", function() m:page_types(5) end)
+end
+
+os.exit(lu.LuaUnit.run())
