@@ -24,6 +24,58 @@
 #define SANITIZED	0
 #endif
 
+/*
+** The /proc/kpageflags bits the tests compare with the host (fs/proc/page.c;
+** memlab_kpageflags()).  Not compared: lru (a page waits in a CPU's folio
+** batch, and the host's tasks move between CPUs; its MADV_PAGEOUT without
+** swap leaves 16 of 512 pages off the LRU lists), referenced on the zero
+** page (diff_kpf_masked: a GUP of it, FOLL_TOUCH, long ago on the host),
+** idle (no page idle tracking in memlab), locked and writeback (transient).
+*/
+#define KPF_BIT(n)	(1ull << MEMLAB_KPF_##n)
+#define KPF_COMPARED	(KPF_BIT(UPTODATE) | KPF_BIT(DIRTY) | KPF_BIT(SLAB) | KPF_BIT(BUDDY) | \
+			 KPF_BIT(MMAP) | KPF_BIT(ANON) | KPF_BIT(SWAPCACHE) | KPF_BIT(SWAPBACKED) | \
+			 KPF_BIT(COMPOUND_HEAD) | KPF_BIT(COMPOUND_TAIL) | KPF_BIT(HUGE) | \
+			 KPF_BIT(UNEVICTABLE) | KPF_BIT(THP) | KPF_BIT(ZERO_PAGE) | \
+			 KPF_BIT(PGTABLE) | KPF_BIT(RESERVED) | KPF_BIT(MLOCKED) | KPF_BIT(OWNER_2) | \
+			 KPF_BIT(ACTIVE) | KPF_BIT(REFERENCED))
+
+/* A kpageflags word as compared. */
+static inline uint64_t diff_kpf_masked(uint64_t flags)
+{
+	flags &= KPF_COMPARED;
+	if (flags & KPF_BIT(ZERO_PAGE))
+		flags &= ~KPF_BIT(REFERENCED);
+	return flags;
+}
+
+/* The names of a compared word's bits (include/uapi/linux/kernel-page-flags.h). */
+static inline void diff_fmt_kpf(char *buf, size_t n, uint64_t flags)
+{
+	static const char *const names[64] = {
+		[MEMLAB_KPF_UPTODATE] = "uptodate", [MEMLAB_KPF_DIRTY] = "dirty",
+		[MEMLAB_KPF_SLAB] = "slab", [MEMLAB_KPF_BUDDY] = "buddy",
+		[MEMLAB_KPF_MMAP] = "mmap", [MEMLAB_KPF_ANON] = "anon",
+		[MEMLAB_KPF_SWAPCACHE] = "swapcache", [MEMLAB_KPF_SWAPBACKED] = "swapbacked",
+		[MEMLAB_KPF_COMPOUND_HEAD] = "compound_head",
+		[MEMLAB_KPF_COMPOUND_TAIL] = "compound_tail", [MEMLAB_KPF_HUGE] = "huge",
+		[MEMLAB_KPF_UNEVICTABLE] = "unevictable", [MEMLAB_KPF_THP] = "thp",
+		[MEMLAB_KPF_ZERO_PAGE] = "zero_page", [MEMLAB_KPF_PGTABLE] = "pgtable",
+		[MEMLAB_KPF_RESERVED] = "reserved", [MEMLAB_KPF_MLOCKED] = "mlocked",
+		[MEMLAB_KPF_OWNER_2] = "owner_2", [MEMLAB_KPF_ACTIVE] = "active",
+		[MEMLAB_KPF_REFERENCED] = "referenced",
+	};
+	size_t len = 0;
+
+	buf[0] = '\0';
+	for (int b = 0; b < 64 && len < n; b++)
+		if (flags >> b & 1)
+			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "",
+						names[b] ? names[b] : "?");
+	if (!len)
+		snprintf(buf, n, "none");
+}
+
 struct rng { uint64_t s; };
 
 static inline uint64_t rnext(struct rng *r)

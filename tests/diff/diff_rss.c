@@ -22,7 +22,10 @@
 **     listed in FIELDS (/proc/PID/smaps on the host, memlab's PID/smaps);
 **   - which pages of the window share a frame, in and across the
 **     processes, their pagemap flags, and over an access which pages kept
-**     their frame (the host's /proc/PID/pagemap, memlab_pagemap()).
+**     their frame (the host's /proc/PID/pagemap, memlab_pagemap());
+**   - each mapped page's /proc/kpageflags (the bits diff_common.h
+**     compares) and /proc/kpagecount (memlab_kpageflags(),
+**     memlab_kpagecount()).
 ** At the end memlab_check() must find nothing.  See tests/diff/README.md.
 **
 **   diff_rss [--first N] [--count N]   run seeds N .. N+count-1
@@ -427,6 +430,8 @@ static int smaps_compare(const struct smaps *h, const struct smaps *m, char *why
 struct frames {
 	uint64_t pfn[NSLOT];
 	uint64_t flags[NSLOT];	/* the entry's PM_FLAGS below */
+	uint64_t kpf[NSLOT];	/* the frame's kpageflags as compared (diff_kpf_masked) */
+	uint64_t kcount[NSLOT];	/* and its kpagecount */
 	int share[NSLOT];
 };
 
@@ -451,6 +456,7 @@ static void frames_from_pagemap(struct frames *fr, int p, const uint64_t *e)
 
 		fr->flags[k] = e ? e[i] & PM_FLAGS : 0;
 		fr->pfn[k] = e && (e[i] >> 63) ? e[i] & PM_PFRAME : NO_FRAME;
+		fr->kpf[k] = fr->kcount[k] = 0;
 	}
 }
 
@@ -493,7 +499,7 @@ static void fmt_share(char *buf, size_t n, const struct frames *fr, int k)
 static int frames_compare(const struct frames *h0, const struct frames *s0, const struct frames *h,
 			  const struct frames *s, int access, char *why, size_t n)
 {
-	char slot[40], a[80], b[80];
+	char slot[40], a[200], b[200];
 
 	for (int k = 0; k < NSLOT; k++) {
 		if (h->share[k] == s->share[k])
@@ -511,6 +517,16 @@ static int frames_compare(const struct frames *h0, const struct frames *s0, cons
 		snprintf(why, n, "%s: pagemap flags %#" PRIx64 " on the host, %#" PRIx64
 			 " in memlab (63 present, 62 swap, 61 file, 56 exclusive)", slot,
 			 h->flags[k] >> 56 << 56, s->flags[k] >> 56 << 56);
+		return 1;
+	}
+	for (int k = 0; k < NSLOT; k++) {
+		if (h->kpf[k] == s->kpf[k] && h->kcount[k] == s->kcount[k])
+			continue;
+		fmt_slot(slot, sizeof slot, k);
+		diff_fmt_kpf(a, sizeof a, h->kpf[k]);
+		diff_fmt_kpf(b, sizeof b, s->kpf[k]);
+		snprintf(why, n, "%s: kpageflags %s, kpagecount %" PRIu64 " on the host; %s, %"
+			 PRIu64 " in memlab", slot, a, h->kcount[k], b, s->kcount[k]);
 		return 1;
 	}
 	for (int k = 0; k < NSLOT && access; k++) {
@@ -1141,6 +1157,30 @@ static void procs_stop(void)
 	}
 }
 
+/* The kpageflags and kpagecount of proc p's frames (root: the files are 0400). */
+static void host_kpageflags(struct frames *fr, int p)
+{
+	static int kf = -1, kc = -1;
+
+	if (kf < 0 && ((kf = open("/proc/kpageflags", O_RDONLY | O_CLOEXEC)) < 0 ||
+		       (kc = open("/proc/kpagecount", O_RDONLY | O_CLOEXEC)) < 0)) {
+		perror("/proc/kpageflags, /proc/kpagecount");
+		exit(2);
+	}
+	for (int k = p * WIN_PAGES; k < (p + 1) * WIN_PAGES; k++) {
+		uint64_t f;
+
+		if (fr->pfn[k] == NO_FRAME)
+			continue;
+		if (pread(kf, &f, 8, (off_t)(fr->pfn[k] * 8)) != 8 ||
+		    pread(kc, &fr->kcount[k], 8, (off_t)(fr->pfn[k] * 8)) != 8) {
+			perror("/proc/kpageflags");
+			exit(2);
+		}
+		fr->kpf[k] = diff_kpf_masked(f);
+	}
+}
+
 /*
 ** The frames of the window in every live proc, from /proc/PID/pagemap
 ** (bits 0-54 the PFN, which reads as 0 without CAP_SYS_ADMIN: then
@@ -1171,6 +1211,8 @@ static void host_frames(struct frames *fr)
 		for (int i = 0; i < WIN_PAGES; i++)
 			if ((e[i] >> 63) && !(e[i] & PM_PFRAME))
 				frames_known = 0;
+		if (frames_known)
+			host_kpageflags(fr, p);
 	}
 	frames_pattern(fr);
 }
@@ -1323,6 +1365,15 @@ static void sim_frames(struct sim *s, struct frames *fr)
 	for (int p = 0; p < NPROC; p++) {
 		if (s->t[p] && memlab_pagemap(s->t[p], W, e, WIN_PAGES) == WIN_PAGES) {
 			frames_from_pagemap(fr, p, e);
+			for (int k = p * WIN_PAGES; k < (p + 1) * WIN_PAGES; k++) {
+				uint64_t f = 0;
+
+				if (fr->pfn[k] == NO_FRAME)
+					continue;
+				memlab_kpageflags(s->m, fr->pfn[k], &f, 1);
+				memlab_kpagecount(s->m, fr->pfn[k], &fr->kcount[k], 1);
+				fr->kpf[k] = diff_kpf_masked(f);
+			}
 		} else {
 			frames_from_pagemap(fr, p, NULL);
 			if (s->t[p])

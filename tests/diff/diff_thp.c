@@ -328,21 +328,9 @@ static void fmt_step(char *buf, size_t n, const struct step *st)
 
 /*
 ** The region's present pages by kind: their /proc/kpageflags word, of the
-** bits in KPF_COMPARED, and their /proc/kpagecount -- how many pages of
-** each kind (PFNs differ; the kinds and their numbers must not).  Not
-** compared: lru (a page waits in a CPU's folio batch, and the host's
-** MADV_PAGEOUT without swap leaves 16 of 512 pages off the LRU lists),
-** referenced on the zero page (a GUP of it, FOLL_TOUCH, long ago on the
-** host), idle (no page idle tracking in memlab), locked and writeback
-** (transient).
+** bits diff_common.h compares, and their /proc/kpagecount -- how many
+** pages of each kind (PFNs differ; the kinds and their numbers must not).
 */
-#define KPF_BIT(n)	(1ull << MEMLAB_KPF_##n)
-#define KPF_COMPARED	(KPF_BIT(UPTODATE) | KPF_BIT(DIRTY) | KPF_BIT(SLAB) | KPF_BIT(BUDDY) | \
-			 KPF_BIT(MMAP) | KPF_BIT(ANON) | KPF_BIT(SWAPCACHE) | KPF_BIT(SWAPBACKED) | \
-			 KPF_BIT(COMPOUND_HEAD) | KPF_BIT(COMPOUND_TAIL) | KPF_BIT(HUGE) | \
-			 KPF_BIT(UNEVICTABLE) | KPF_BIT(THP) | KPF_BIT(ZERO_PAGE) | \
-			 KPF_BIT(PGTABLE) | KPF_BIT(RESERVED) | KPF_BIT(MLOCKED) | KPF_BIT(OWNER_2) | \
-			 KPF_BIT(ACTIVE) | KPF_BIT(REFERENCED))
 #define MAX_KINDS	24
 
 struct page_kind {
@@ -375,14 +363,12 @@ struct side {
 
 static __attribute__((noreturn, format(printf, 1, 2))) void die(const char *fmt, ...);
 
-/* One more page of a kind (flags masked to KPF_COMPARED), the kinds kept in order. */
+/* One more page of a kind (flags as compared), the kinds kept in order. */
 static void add_kind(struct proc_obs *po, uint64_t flags, uint64_t count)
 {
 	int i = 0;
 
-	flags &= KPF_COMPARED;
-	if (flags & KPF_BIT(ZERO_PAGE))
-		flags &= ~KPF_BIT(REFERENCED);
+	flags = diff_kpf_masked(flags);
 	while (i < po->nkinds && (po->kinds[i].flags < flags ||
 				  (po->kinds[i].flags == flags && po->kinds[i].count < count)))
 		i++;
@@ -395,33 +381,6 @@ static void add_kind(struct proc_obs *po, uint64_t flags, uint64_t count)
 	memmove(&po->kinds[i + 1], &po->kinds[i], (size_t)(po->nkinds - i) * sizeof po->kinds[0]);
 	po->kinds[i] = (struct page_kind){ flags, count, 1 };
 	po->nkinds++;
-}
-
-/* kpageflags' names of the bits compared (include/uapi/linux/kernel-page-flags.h). */
-static void fmt_kpf(char *buf, size_t n, uint64_t flags)
-{
-	static const char *const names[64] = {
-		[MEMLAB_KPF_UPTODATE] = "uptodate", [MEMLAB_KPF_DIRTY] = "dirty",
-		[MEMLAB_KPF_SLAB] = "slab", [MEMLAB_KPF_BUDDY] = "buddy",
-		[MEMLAB_KPF_MMAP] = "mmap", [MEMLAB_KPF_ANON] = "anon",
-		[MEMLAB_KPF_SWAPCACHE] = "swapcache", [MEMLAB_KPF_SWAPBACKED] = "swapbacked",
-		[MEMLAB_KPF_COMPOUND_HEAD] = "compound_head",
-		[MEMLAB_KPF_COMPOUND_TAIL] = "compound_tail", [MEMLAB_KPF_HUGE] = "huge",
-		[MEMLAB_KPF_UNEVICTABLE] = "unevictable", [MEMLAB_KPF_THP] = "thp",
-		[MEMLAB_KPF_ZERO_PAGE] = "zero_page", [MEMLAB_KPF_PGTABLE] = "pgtable",
-		[MEMLAB_KPF_RESERVED] = "reserved", [MEMLAB_KPF_MLOCKED] = "mlocked",
-		[MEMLAB_KPF_OWNER_2] = "owner_2", [MEMLAB_KPF_ACTIVE] = "active",
-		[MEMLAB_KPF_REFERENCED] = "referenced",
-	};
-	size_t len = 0;
-
-	buf[0] = '\0';
-	for (int b = 0; b < 64 && len < n; b++)
-		if (flags >> b & 1)
-			len += (size_t)snprintf(buf + len, n - len, "%s%s", len ? "," : "",
-						names[b] ? names[b] : "?");
-	if (!len)
-		snprintf(buf, n, "none");
 }
 
 /* The region's VMAs of an smaps text: their number, their fields summed. */
@@ -1139,7 +1098,7 @@ static void compare_kinds(int *count, int print, int step, int p, const struct p
 
 			if (a == b || (w == 1 && a))	/* each difference once */
 				continue;
-			fmt_kpf(name, sizeof name, k->flags);
+			diff_fmt_kpf(name, sizeof name, k->flags);
 			differ(count, print, step, "%s: pages of kpageflags %s, kpagecount %" PRIu64
 			       ": host %d, memlab %d", proc_name(p), name, k->count, a, b);
 		}
@@ -1232,7 +1191,7 @@ static void print_obs(const char *who, const struct obs *o)
 		for (int k = 0; k < o->p[p].nkinds; k++) {
 			char name[256];
 
-			fmt_kpf(name, sizeof name, o->p[p].kinds[k].flags);
+			diff_fmt_kpf(name, sizeof name, o->p[p].kinds[k].flags);
 			printf("    %-6s %-6s %4d pages: %s, kpagecount %" PRIu64 "\n", who,
 			       proc_name(p), o->p[p].kinds[k].pages, name, o->p[p].kinds[k].count);
 		}
