@@ -75,6 +75,7 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_deferred_split 0x40000u /* a large folio on the deferred split queue (huge_memory.c) */
 #define PG_head		0x80000u /* head of a compound allocation (__GFP_COMP, order > 0) */
 #define PG_table	0x100000u /* a page-table page (the PageTable page type) */
+#define PG_mappedtodisk	0x200000u /* a file page read whole from blocks on disk (no hole) */
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u

@@ -2030,7 +2030,7 @@ int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 	}
 	trace(m, TP_MM_PAGE_FREE, pfn, order, 0, 0);
 	page = pfn_to_page(m, pfn);
-	page->flags &= ~(PG_head_alloc | PG_head);
+	page->flags &= ~(PG_head_alloc | PG_head | PG_mappedtodisk);	/* mappedtodisk: the cache's, gone with it */
 	page->private = 0;
 	page->_refcount = 0;
 	z = page_zone(m, pfn);

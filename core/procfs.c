@@ -581,8 +581,7 @@ static inline uint64_t kpf_copy_bit(uint32_t k, uint32_t pg, uint64_t kpf)
 ** stable_page_flags(): the KPF_ word of frame pfn.  The folio's flags
 ** speak for all its pages; PG_uptodate is implied (memlab's anonymous,
 ** page-cache and swap-cache folios are all read or zeroed in full before
-** anything sees them), PG_mappedtodisk too for a page-cache folio of a
-** file (not shmem); PG_locked and PG_writeback are never seen set
+** anything sees them); PG_locked and PG_writeback are never seen set
 ** (memlab's I/O completes within the call), nor hwpoison, idle, KSM,
 ** hugetlb (its pool is empty), private or arch bits.
 */
@@ -631,10 +630,8 @@ static uint64_t stable_page_flags(memlab_machine *m, uint64_t pfn)
 	u |= kpf_copy_bit(k, PG_unevictable, KPF(UNEVICTABLE));
 	u |= kpf_copy_bit(k, PG_mlocked, KPF(MLOCKED));
 	u |= kpf_copy_bit(k, PG_reserved, KPF(RESERVED));
-	if (anon)	/* PG_anon_exclusive is PG_owner_2, read at the head */
-		u |= kpf_copy_bit(k, PG_anon_exclusive, KPF(OWNER_2));
-	else if (file && !(k & PG_swapbacked))	/* PG_mappedtodisk */
-		u |= KPF(OWNER_2);
+	/* PG_owner_2: PG_anon_exclusive (read at the head), PG_mappedtodisk */
+	u |= kpf_copy_bit(k, anon ? PG_anon_exclusive : PG_mappedtodisk, KPF(OWNER_2));
 	u |= kpf_copy_bit(k, PG_swapcache, KPF(OWNER_PRIVATE));	/* PG_owner_priv_1 */
 	return u;
 }

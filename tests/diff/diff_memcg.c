@@ -18,7 +18,8 @@
 **      killer), the cgroup's page counts (v1's rss, cache, mapped_file,
 **      dirty, shmem, the four LRU lists, pgfault, pgmajfault against v2's
 **      anon, file, file_mapped, file_dirty, shmem, ...), which pages of
-**      the window are present (both pagemaps), and that the usage is the
+**      the window are present (both pagemaps) and their /proc/kpageflags
+**      (the bits diff_common.h compares), and that the usage is the
 **      user pages plus the kernel's plus at most one stock batch.
 **   2. An OOM race: two or three processes in a cgroup with a limit, with
 **      drawn sizes and oom_score_adj, allocate in turn until the last one
@@ -587,6 +588,7 @@ struct counts {
 	int64_t v[NKEYS];
 	int64_t usage, kernel;		/* pages: the page counter, kernel memory in it */
 	uint8_t present[WIN_PAGES];
+	uint64_t kpf[WIN_PAGES];	/* a present page's kpageflags, as compared */
 };
 
 static int64_t stat_value(const char *text, const char *key)
@@ -608,19 +610,31 @@ static void parse_counts(const char *text, const char *const *keys, struct count
 	}
 }
 
-static void host_present(pid_t pid, uint8_t *present)
+/* The window's present pages in pid and their kpageflags (/proc/kpageflags: root). */
+static void host_present(pid_t pid, uint8_t *present, uint64_t *kpf)
 {
 	uint64_t e[WIN_PAGES];
 	char p[64];
-	int fd;
+	int fd, kf;
 
 	memset(present, 0, WIN_PAGES);
+	memset(kpf, 0, WIN_PAGES * sizeof *kpf);
 	snprintf(p, sizeof p, "/proc/%d/pagemap", (int)pid);
 	if ((fd = open(p, O_RDONLY)) < 0)
 		return;
-	if (pread(fd, e, sizeof e, (off_t)(W / PAGE * 8)) == (ssize_t)sizeof e)
-		for (int i = 0; i < WIN_PAGES; i++)
+	kf = open("/proc/kpageflags", O_RDONLY);
+	if (pread(fd, e, sizeof e, (off_t)(W / PAGE * 8)) == (ssize_t)sizeof e) {
+		for (int i = 0; i < WIN_PAGES; i++) {
+			uint64_t f = 0;
+
 			present[i] = e[i] >> 63;
+			if (present[i] && kf >= 0 &&
+			    pread(kf, &f, 8, (off_t)((e[i] & MEMLAB_PM_PFRAME_MASK) * 8)) == 8)
+				kpf[i] = diff_kpf_masked(f);
+		}
+	}
+	if (kf >= 0)
+		close(kf);
 	close(fd);
 }
 
@@ -645,9 +659,9 @@ static void host_counts(const char *cg, pid_t pid, struct counts *c)
 	c->usage = (int64_t)(cg_u64(cg, "memory.usage_in_bytes") / PAGE);
 	c->kernel = (int64_t)(cg_u64(cg, "memory.kmem.usage_in_bytes") / PAGE);
 	if (pid > 0)
-		host_present(pid, c->present);
+		host_present(pid, c->present, c->kpf);
 	else
-		memset(c->present, 0, WIN_PAGES);
+		memset(c->present, 0, WIN_PAGES), memset(c->kpf, 0, sizeof c->kpf);
 }
 
 /* ===================== memlab's side ===================== */
@@ -726,12 +740,20 @@ static void sim_counts(struct sim *s, const char *cg, struct counts *c)
 	snprintf(path, sizeof path, "%s/memory.current", cg);
 	c->usage = strtoll(sim_cg_read(s, path), NULL, 10) / (int64_t)PAGE;
 	memset(c->present, 0, WIN_PAGES);
+	memset(c->kpf, 0, sizeof c->kpf);
 	if (s->t && memlab_find_task(s->m, memlab_task_pid(s->t)) == s->t) {
 		uint64_t e[WIN_PAGES];
 
-		if (memlab_pagemap(s->t, W, e, WIN_PAGES) == WIN_PAGES)
-			for (int i = 0; i < WIN_PAGES; i++)
+		if (memlab_pagemap(s->t, W, e, WIN_PAGES) == WIN_PAGES) {
+			for (int i = 0; i < WIN_PAGES; i++) {
+				uint64_t f = 0;
+
 				c->present[i] = !!(e[i] & MEMLAB_PM_PRESENT);
+				if (c->present[i] &&
+				    memlab_kpageflags(s->m, e[i] & MEMLAB_PM_PFRAME_MASK, &f, 1) == 1)
+					c->kpf[i] = diff_kpf_masked(f);
+			}
+		}
 	}
 }
 
@@ -844,6 +866,17 @@ static int compare_counts(const struct counts *h, const struct counts *s)
 		}
 	if (memcmp(h->present, s->present, WIN_PAGES)) {
 		note("  present pages differ\n");
+		bad = 1;
+	}
+	for (int i = 0; i < WIN_PAGES; i++) {
+		char a[200], b[200];
+
+		if (h->kpf[i] == s->kpf[i])
+			continue;
+		diff_fmt_kpf(a, sizeof a, h->kpf[i]);
+		diff_fmt_kpf(b, sizeof b, s->kpf[i]);
+		note("  %s page %d: kpageflags %s (host) vs %s (memlab)\n",
+		     region_names[i / RPAGES], i % RPAGES, a, b);
 		bad = 1;
 	}
 	for (int side = 0; side < 2; side++) {

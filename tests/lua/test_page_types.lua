@@ -50,6 +50,29 @@ function test_kpageflags_fields()
   lu.assertEquals(ks[3].count, 1)        -- the PMD
 end
 
+-- A file page read from a block on disk is PG_mappedtodisk (owner_2); a
+-- page of a hole is not, nor one a write created.
+function test_kpageflags_file_pages()
+  local m = machine()
+  local f = m:file{ path = "/data/f", size = 4 * PAGE, contents = string.rep("d", PAGE),
+                    writable = true }
+  local p = m:spawn{ name = "p", aslr = false }
+  local a = assert(p:mmap(0, 4 * PAGE, "r--", "private", f, 0))
+  assert(p:read(a, 1))
+  assert(p:read(a + PAGE, 1))
+  local on_disk = m:kpageflags(p:pagemap(a)[1].pfn)[1]
+  local hole = m:kpageflags(p:pagemap(a + PAGE)[1].pfn)[1]
+  lu.assertTrue(on_disk.owner_2 and on_disk.mmap and on_disk.uptodate)
+  lu.assertNil(on_disk.anonymous)
+  lu.assertNil(hole.owner_2)
+  lu.assertTrue(hole.mmap and hole.uptodate)
+  assert(f:write(5 * PAGE, "new"))       -- a page past the end, made by the write
+  local q = m:spawn{ name = "q", aslr = false }
+  local b = assert(q:mmap(0, 6 * PAGE, "r--", "private", f, 0))
+  assert(q:read(b + 5 * PAGE, 1))
+  lu.assertNil(m:kpageflags(q:pagemap(b + 5 * PAGE)[1].pfn)[1].owner_2)
+end
+
 -- The files end with RAM's last 128 MiB section: 256 MiB, 65536 frames.
 function test_kpageflags_end()
   local m = machine()
