@@ -8,6 +8,7 @@
 #include <stdarg.h>
 #include <stdbool.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmemlab.h"
@@ -15,6 +16,9 @@
 #define LPAGE_MAX	(1u << 20)	/* m:kpageflags's most frames in one call */
 #define HASH_SIZE	(1u << 13)	/* page-types' summary table, and its hash */
 #define BATCH		1024u
+#define MAX_FILTERS	64	/* page-types' MAX_BIT_FILTERS */
+#define MAX_RANGES	1024	/* and MAX_ADDR_RANGES */
+#define ALL_BITS	(~0ull)
 
 /*
 ** page-types' names (tools/mm/page-types.c page_flag_names): a letter for
@@ -133,6 +137,9 @@ struct page_types {
 	unsigned shift;			/* the page size's */
 	bool raw, task, mapcnt;
 	int list;			/* 0, 1 (-l: ranges) or 2 (-L: each page) */
+	int nr_filters, nr_ranges;	/* -b and -a */
+	uint64_t mask[MAX_FILTERS], bits[MAX_FILTERS];
+	uint64_t offset[MAX_RANGES], size[MAX_RANGES];
 	uint64_t total, nr_pages[HASH_SIZE], page_flags[HASH_SIZE];
 	struct {			/* show_page_range()'s pending range */
 		uint64_t flags, mapcnt, voff, index, count;
@@ -230,6 +237,17 @@ static void show_page_range(struct page_types *pt, uint64_t voffset, uint64_t of
 	pt->r.count = size;
 }
 
+/* bit_mask_ok(): the page passes every -b filter. */
+static bool bit_mask_ok(const struct page_types *pt, uint64_t flags)
+{
+	for (int i = 0; i < pt->nr_filters; i++) {
+		if (pt->bits[i] == ALL_BITS ? !(flags & pt->mask[i])
+					    : (flags & pt->mask[i]) != pt->bits[i])
+			return false;
+	}
+	return true;
+}
+
 /* add_page(): one page into the lists and the summary. */
 static void add_page(struct page_types *pt, uint64_t voffset, uint64_t offset, uint64_t flags,
 		     uint64_t mapcnt, uint64_t pme)
@@ -237,6 +255,8 @@ static void add_page(struct page_types *pt, uint64_t voffset, uint64_t offset, u
 	char sym[65];
 
 	flags = kpageflags_flags(pt, flags, pme);
+	if (!bit_mask_ok(pt, flags))
+		return;
 	if (!pt->mapcnt)
 		mapcnt = 0;
 	if (pt->list == 1) {
@@ -273,16 +293,25 @@ static void walk_pfn(struct page_types *pt, uint64_t voffset, uint64_t index, ui
 	}
 }
 
-/* walk_task(): every page of every VMA, through pagemap, as page-types -p does. */
-static void walk_task(struct page_types *pt, memlab_task *t)
+/*
+** walk_task(): the pages [index, index + count) of every VMA, through
+** pagemap, as page-types -p does.
+*/
+static void walk_task(struct page_types *pt, memlab_task *t, uint64_t index, uint64_t count)
 {
 	struct memlab_vma_info vi;
-	uint64_t addr = 0, pme[BATCH];
+	uint64_t addr, end, pme[BATCH];
 	unsigned shift = pt->shift;
 
-	while (memlab_find_vma(t, addr, &vi) == 0) {
-		for (addr = vi.start; addr < vi.end;) {
-			uint64_t n = (vi.end - addr) >> shift;
+	if (index > (UINT64_MAX >> shift))
+		return;
+	addr = index << shift;
+	end = count > (UINT64_MAX >> shift) - index ? UINT64_MAX : (index + count) << shift;
+	while (addr < end && memlab_find_vma(t, addr, &vi) == 0 && vi.start < end) {
+		uint64_t stop = vi.end < end ? vi.end : end;
+
+		for (addr = vi.start > addr ? vi.start : addr; addr < stop;) {
+			uint64_t n = (stop - addr) >> shift;
 			int64_t got = memlab_pagemap(t, addr, pme, n < BATCH ? n : BATCH);
 
 			if (got <= 0)
@@ -298,15 +327,141 @@ static void walk_task(struct page_types *pt, memlab_task *t)
 			}
 			addr += (uint64_t)got << shift;
 		}
-		if (!vi.end)
-			return;
 	}
+}
+
+/* ---- page-types' -b and -a specifications ---- */
+
+/* parse_number(): strtoull with base 0, the whole token; else raise. */
+static uint64_t parse_number(lua_State *L, const char *str, size_t len, const char *what)
+{
+	char buf[64], *end;
+	uint64_t n;
+
+	if (!len || len >= sizeof buf)
+		luaL_error(L, "page_types: invalid name or number '%.*s' in '%s'", (int)len, str, what);
+	memcpy(buf, str, len);
+	buf[len] = '\0';
+	n = strtoull(buf, &end, 0);
+	if (*end || buf[0] == '-')
+		luaL_error(L, "page_types: invalid name or number '%s' in '%s'", buf, what);
+	return n;
+}
+
+/* parse_flag_name(): a long name or its prefix ("compound": both), else a number. */
+static uint64_t parse_flag_name(lua_State *L, const char *str, size_t len, const char *spec)
+{
+	if (!len)
+		return 0;
+	if (len <= 8 && !strncmp(str, "compound", len))
+		return BIT(COMPOUND_HEAD) | BIT(COMPOUND_TAIL);
+	for (unsigned i = 0; i < 64; i++)
+		if (flag_names[i] && !strncmp(str, flag_names[i] + 2, len))
+			return 1ull << i;
+	return parse_number(L, str, len, spec);
+}
+
+/* parse_flag_names(): the names of a comma list, those under ~ too when all. */
+static uint64_t parse_flag_names(lua_State *L, const char *str, bool all, const char *spec)
+{
+	uint64_t flags = 0;
+
+	for (const char *p = str;; p++) {
+		if (*p != ',' && *p != '=' && *p)
+			continue;
+		if (*str != '~')
+			flags |= parse_flag_name(L, str, (size_t)(p - str), spec);
+		else if (all)
+			flags |= parse_flag_name(L, str + 1, (size_t)(p - str - 1), spec);
+		if (*p != ',')
+			return flags;
+		str = p + 1;
+	}
+}
+
+/* parse_bits_mask(): one -b filter. */
+static void parse_bits_mask(lua_State *L, struct page_types *pt, const char *spec)
+{
+	const char *eq = strchr(spec, '=');
+	uint64_t mask, bits;
+
+	if (pt->nr_filters == MAX_FILTERS)
+		luaL_error(L, "page_types: more than %d bits filters", MAX_FILTERS);
+	if (eq == spec) {
+		mask = ALL_BITS;
+		bits = parse_flag_names(L, eq + 1, false, spec);
+	} else if (eq) {
+		mask = parse_flag_names(L, spec, false, spec);
+		bits = parse_flag_names(L, eq + 1, false, spec);
+	} else if (strchr(spec, '~')) {
+		mask = parse_flag_names(L, spec, true, spec);
+		bits = parse_flag_names(L, spec, false, spec);
+	} else {
+		mask = parse_flag_names(L, spec, false, spec);
+		bits = ALL_BITS;
+	}
+	pt->mask[pt->nr_filters] = mask;
+	pt->bits[pt->nr_filters++] = bits;
+}
+
+/* parse_addr_range(): one -a range: N, N+M, N,M, N, or ,M (pages). */
+static void parse_addr_range(lua_State *L, struct page_types *pt, const char *spec)
+{
+	const char *p = strchr(spec, ',');
+	uint64_t offset, size;
+
+	if (pt->nr_ranges == MAX_RANGES)
+		luaL_error(L, "page_types: more than %d addr ranges", MAX_RANGES);
+	if (!p)
+		p = strchr(spec, '+');
+	if (p == spec) {
+		offset = 0;
+		size = parse_number(L, p + 1, strlen(p + 1), spec);
+	} else if (p) {
+		offset = parse_number(L, spec, (size_t)(p - spec), spec);
+		if (!p[1]) {
+			size = UINT64_MAX;
+		} else {
+			size = parse_number(L, p + 1, strlen(p + 1), spec);
+			if (*p == ',') {
+				if (size < offset)
+					luaL_error(L, "page_types: invalid range '%s'", spec);
+				size -= offset;
+			}
+		}
+	} else {
+		offset = parse_number(L, spec, strlen(spec), spec);
+		size = 1;
+	}
+	pt->offset[pt->nr_ranges] = offset;
+	pt->size[pt->nr_ranges++] = size < UINT64_MAX - offset ? size : UINT64_MAX - offset;
+}
+
+/* A bits or addr option: one specification, or a list of them (several -b / -a). */
+static void each_spec(lua_State *L, struct page_types *pt, const char *key,
+		      void (*parse)(lua_State *, struct page_types *, const char *))
+{
+	if (lua_type(L, -1) == LUA_TSTRING) {
+		parse(L, pt, lua_tostring(L, -1));
+		return;
+	}
+	if (!lua_istable(L, -1))
+		luaL_error(L, "page_types: option '%s' must be a string or a list of strings", key);
+	for (lua_Integer i = 1; lua_rawgeti(L, -1, i) != LUA_TNIL; i++) {
+		if (lua_type(L, -1) != LUA_TSTRING)
+			luaL_error(L, "page_types: option '%s' must be a string or a list of strings",
+				   key);
+		parse(L, pt, lua_tostring(L, -1));
+		lua_pop(L, 1);
+	}
+	lua_pop(L, 1);
 }
 
 /* The options of m:page_types (at 2), checked; the task (or nil) into index 3. */
 static void page_types_options(lua_State *L, struct page_types *pt, bool *summary)
 {
-	static const char *const keys[] = { "raw", "task", "list", "mapcnt", "summary", NULL };
+	static const char *const keys[] = { "raw", "task", "list", "mapcnt", "summary", "bits",
+					    "addr", NULL };
 
 	if (lua_isnil(L, 2))
 		return;
@@ -320,7 +475,7 @@ static void page_types_options(lua_State *L, struct page_types *pt, bool *summar
 			luaL_error(L, "page_types: option names must be strings");
 		while (keys[k] && strcmp(keys[k], lua_tostring(L, -2)))
 			k++;
-		if (k != 1 && k != 2 && keys[k] && !lua_isboolean(L, -1))
+		if (k != 1 && k != 2 && k < 5 && !lua_isboolean(L, -1))
 			luaL_error(L, "page_types: option '%s' must be a boolean", keys[k]);
 		switch (k) {
 		case 0: pt->raw = lua_toboolean(L, -1); break;
@@ -335,6 +490,8 @@ static void page_types_options(lua_State *L, struct page_types *pt, bool *summar
 			break;
 		case 3: pt->mapcnt = lua_toboolean(L, -1); break;
 		case 4: *summary = lua_toboolean(L, -1); break;
+		case 5: each_spec(L, pt, "bits", parse_bits_mask); break;
+		case 6: each_spec(L, pt, "addr", parse_addr_range); break;
 		default: luaL_error(L, "page_types: unknown option '%s'", lua_tostring(L, -2));
 		}
 		lua_pop(L, 1);
@@ -342,9 +499,10 @@ static void page_types_options(lua_State *L, struct page_types *pt, bool *summar
 }
 
 /*
-** m:page_types{ raw =, task =, list = true | "each", mapcnt =, summary = true }
-** --> text: tools/mm/page-types's output for the machine's frames, or
-** with task for that process's pages (-p): -r, -l / -L, -M and -N.
+** m:page_types{ raw =, task =, list = true | "each", mapcnt =, summary = true,
+** bits =, addr = } --> text: tools/mm/page-types's output for the machine's
+** frames, or with task for that process's pages (-p): -r, -l / -L, -M, -N,
+** and -b and -a (a specification each, or a list of them).
 */
 static int m_page_types(lua_State *L)
 {
@@ -377,10 +535,16 @@ static int m_page_types(lua_State *L)
 		luaL_addstring(&b, "map-cnt\t");
 	if (pt->list)
 		luaL_addstring(&b, pt->list == 1 ? "offset\tlen\tflags\n" : "offset\tflags\n");
-	if (t)
-		walk_task(pt, t);
-	else
-		walk_pfn(pt, 0, 0, UINT64_MAX, 0);
+	if (!pt->nr_ranges) {		/* add_addr_range(0, ULONG_MAX) */
+		pt->offset[0] = 0;
+		pt->size[pt->nr_ranges++] = UINT64_MAX;
+	}
+	for (int i = 0; i < pt->nr_ranges; i++) {	/* walk_addr_ranges() */
+		if (t)
+			walk_task(pt, t, pt->offset[i], pt->size[i]);
+		else
+			walk_pfn(pt, pt->offset[i], pt->offset[i], pt->size[i], 0);
+	}
 	if (pt->list == 1)
 		show_page_range(pt, 0, 0, 0, 0, 0);	/* flush_page_range() */
 	if (summary) {

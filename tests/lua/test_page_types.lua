@@ -125,10 +125,35 @@ function test_page_types_task_list_raw()
   lu.assertEquals(#H.lines(each), 1 + 514)
 end
 
+-- -b: filters by flag names (prefixes, ~ for "not", = for exact); -a:
+-- ranges of frames, or of a task's virtual pages.
+function test_page_types_bits_and_addr()
+  local m = machine()
+  local p = process(m)
+  local function total(text) return tonumber(H.lines(text)[#H.lines(text)]:match("total\t%s*(%d+)")) end
+  lu.assertEquals(total(m:page_types{ bits = "thp" }), 512)
+  lu.assertEquals(total(m:page_types{ bits = "anon,~thp" }), 1)       -- the small page
+  lu.assertEquals(total(m:page_types{ bits = "anon,thp=anon" }), 1)
+  lu.assertEquals(total(m:page_types{ bits = { "thp", "compound_h" }, raw = true }), 1)
+  lu.assertEquals(total(m:page_types{ bits = "=zero_page,reserved", raw = true }), 1)
+  lu.assertEquals(total(m:page_types{ bits = "0x400" }), total(m:page_types{ bits = "buddy" }))
+  lu.assertEquals(total(m:page_types{ addr = "0x100" }), 1)
+  lu.assertEquals(total(m:page_types{ addr = "0x100+0x10" }), 16)
+  lu.assertEquals(total(m:page_types{ addr = "0x100,0x110" }), 16)
+  lu.assertEquals(total(m:page_types{ addr = { ",0x10", "0xfff0," } }), 32)
+  local vpage = BASE // PAGE
+  lu.assertEquals(total(m:page_types{ task = p, addr = string.format("%d+2", vpage) }), 2)
+  lu.assertEquals(total(m:page_types{ task = p, addr = string.format("%d,", vpage + 1) }), 513)
+  lu.assertErrorMsgContains("invalid name or number 'nosuch'", function() m:page_types{ bits = "nosuch" } end)
+  lu.assertErrorMsgContains("invalid range '5,3'", function() m:page_types{ addr = "5,3" } end)
+  lu.assertErrorMsgContains("option 'bits' must be a string or a list of strings",
+                            function() m:page_types{ bits = 4 } end)
+end
+
 function test_page_types_bad_options()
   local m, other = machine(), machine()
   local q = other:spawn{ name = "q" }
-  lu.assertErrorMsgContains("unknown option 'bits'", function() m:page_types{ bits = "thp" } end)
+  lu.assertErrorMsgContains("unknown option 'pid'", function() m:page_types{ pid = 1 } end)
   lu.assertErrorMsgContains("option 'raw' must be a boolean", function() m:page_types{ raw = 1 } end)
   lu.assertErrorMsgContains("option 'list' must be a boolean or \"each\"",
                             function() m:page_types{ list = "all" } end)
