@@ -881,6 +881,7 @@ static unsigned tlb_drop_va(struct tlb *tl, unsigned asid, uint64_t va)
 /* Every entry of asid that is not global, in every structure (a CR3 load, ASIDE1). */
 static void cpu_flush_asid(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asid)
 {
+	c->hint_gen++;		/* no hint holds any more */
 	for (int t = 0; t < tm->nr; t++) {
 		struct tlb *tl = &c->tlb[t];
 
@@ -910,6 +911,7 @@ static void cpu_flush_asid(struct tlb_machine *tm, struct tlb_cpu *c, unsigned a
 static void cpu_flush_va(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asid, uint64_t va,
 			 int pwc)
 {
+	c->hint_gen++;		/* no hint holds any more */
 	for (int t = 0; t < tm->nr; t++) {
 		c->tlb[t].st.flush_events++;
 		c->tlb[t].st.flushed += tlb_drop_va(&c->tlb[t], asid, va);
@@ -921,6 +923,7 @@ static void cpu_flush_va(struct tlb_machine *tm, struct tlb_cpu *c, unsigned asi
 /* Everything, global entries too (__flush_tlb_all, local_flush_tlb_all). */
 static void cpu_flush_everything(struct tlb_machine *tm, struct tlb_cpu *c)
 {
+	c->hint_gen++;		/* no hint holds any more */
 	for (int t = 0; t < tm->nr; t++) {
 		struct tlb *tl = &c->tlb[t];
 
@@ -1050,6 +1053,7 @@ static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tl
 		tl->st.misses++;
 		tl->st.perm++;
 		c->lk_fault = (need & ~tl->flags[i] & (TLBF_WRITE | TLBF_USER | TLBF_EXEC)) != 0;
+		c->hint_gen++;		/* entries go: no hint holds any more */
 		for (int t = 0; t < m->tlb->nr; t++)
 			tlb_drop_va(&c->tlb[t], key_asid(tl->key[i]), va);
 		return false;
@@ -1063,9 +1067,9 @@ static inline bool tlb_use(memlab_machine *m, struct tlb_cpu *c, const struct tl
 		return true;
 	}
 	c->hint[(va >> c->page_shift) & (TLB_HINTS - 1)] = (struct tlb_hint){
-		tl, &tl->key[i], &tl->flags[i], &tl->pfn[i], c->hint_gen,
-		va >> tl->shift[h->slot], tl->key[i], h->set, h->way, tl->shift[h->slot],
-		(uint8_t)kind };
+		c->hint_gen, va >> tl->shift[h->slot], tl->pfn[i],
+		(1ull << tl->shift[h->slot]) - 1, tl->shift[h->slot], (uint8_t)kind, tl->flags[i],
+		h->way, tl, h->set };
 	return true;
 }
 
@@ -2090,12 +2094,31 @@ static void check_tlb(memlab_machine *m, struct ml_check *chk, const struct tlb_
 			     tl->desc.name, tl->nr_global, nr_global);
 }
 
+/* A hint of the current generation: its entry is still there, as copied. */
+static void check_hints(struct ml_check *chk, const struct tlb_cpu *c)
+{
+	for (unsigned i = 0; i < TLB_HINTS; i++) {
+		const struct tlb_hint *h = &c->hint[i];
+		uint64_t e;
+
+		if (h->gen != c->hint_gen)
+			continue;
+		e = h->set * h->tl->ways + h->way;
+		if (!h->tl->key[e] || h->tl->key[e] >> TLB_KEY_VPN_SHIFT != h->page ||
+		    h->tl->pfn[e] != h->pfn || h->tl->flags[e] != h->flags)
+			ml_violation(chk, "tlb: cpu %d: hint %u for page %#" PRIx64 " (pfn %#" PRIx64
+				     ") outlived its %s entry", c->id, i, h->page, h->pfn,
+				     h->tl->desc.name);
+	}
+}
+
 static void check_cpu(memlab_machine *m, struct ml_check *chk, const struct tlb_cpu *c)
 {
 	memlab_task *t;
 
 	for (int j = 0; j < m->tlb->nr; j++)
 		check_tlb(m, chk, c, &c->tlb[j]);
+	check_hints(chk, c);
 	for (unsigned l = 1; l < PT_MAX_LEVELS; l++)
 		for (uint32_t i = 0; i < c->pwc[l].n; i++)
 			if (c->pwc[l].key[i] && (t = tlb_owner(m, c, key_asid(c->pwc[l].key[i]))))

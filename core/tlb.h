@@ -77,13 +77,11 @@ struct tlb_counters {
 /* Where the last level-1 hit on a page found its entry (struct tlb_cpu). */
 #define TLB_HINTS	64
 struct tlb_hint {
+	uint64_t gen, page, pfn, mask;	/* the entry's frame and flags copied: an */
+	uint8_t shift, kind, flags;	/* entry changes only by a fill or a flush, */
+	uint32_t way;			/* and each bumps hint_gen */
 	struct tlb *tl;
-	const uint64_t *keyp;		/* the entry's key, flags and frame, */
-	const uint8_t *flagsp;		/* pointed at: one dependent load less */
-	const uint64_t *pfnp;
-	uint64_t gen, page, key, set;
-	uint32_t way;
-	uint8_t shift, kind;
+	uint64_t set;
 };
 
 /* One TLB structure of one CPU. */
@@ -137,8 +135,8 @@ struct tlb_cpu {
 	 * The last level-1 hit of each of TLB_HINTS pages (by the page
 	 * number's low bits), so that the next access to such a page finds
 	 * its entry without probing (a simulator's shortcut, same result): a
-	 * hint holds while its entry's key is unchanged and no fill or
-	 * switch_mm happened since (each bumps hint_gen).
+	 * hint holds while no fill, flush or switch_mm happened since (each
+	 * bumps hint_gen), so its entry is still as it was.
 	 */
 	struct tlb_hint hint[TLB_HINTS];
 	uint64_t hint_gen;
@@ -240,7 +238,7 @@ static inline bool tlb_lookup_hint(struct tlb_cpu *c, uint64_t va, int access, u
 	uint8_t need = tlb_access_needs(access);
 
 	if (h->gen != c->hint_gen || kind != h->kind || va >> h->shift != h->page ||
-	    *h->keyp != h->key || (*h->flagsp & need) != need)
+	    (h->flags & need) != need)
 		return false;
 	tl = h->tl;
 	tl->st.lookups++;
@@ -248,7 +246,7 @@ static inline bool tlb_lookup_hint(struct tlb_cpu *c, uint64_t va, int access, u
 	c->st.level_lookups[kind]++;
 	c->st.level_hits[kind]++;
 	tlb_touch(tl, h->set, h->way);
-	*phys = (*h->pfnp << c->page_shift) | (va & ((1ull << h->shift) - 1));
+	*phys = (h->pfn << c->page_shift) | (va & h->mask);
 	return true;
 }
 
