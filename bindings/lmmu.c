@@ -7,6 +7,7 @@
 ** 9 (the task has exited when it returns); a fault that found no memory
 ** and the OOM killer could not help nil, "ENOMEM", 12.
 */
+#include <limits.h>
 #include <string.h>
 
 #include "lmemlab.h"
@@ -376,6 +377,24 @@ static int t_pagemap(lua_State *L)
 	return 1;
 }
 
+/*
+** p:clear_refs(type) --> true | nil, "EINVAL", 22: a write to
+** /proc/PID/clear_refs (1 all, 2 anonymous, 3 file-backed: the accessed
+** bits and PG_referenced cleared; 4 soft-dirty; 5 VmHWM reset)
+*/
+static int t_clear_refs(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "clear_refs", &lm);
+	lua_Integer type = lmemlab_checkinteger(L, 2, "clear_refs", "type");
+	int rc;
+
+	lmemlab_begin_call(lm);
+	rc = memlab_clear_refs(t, type < INT_MIN || type > INT_MAX ? 0 : (int)type);
+	lmemlab_end_call(L, lm, "clear_refs", rc);
+	return lmemlab_pushok(L, rc);
+}
+
 /* }===================== */
 
 /* m:rmap(pfn) --> { {pid=, addr=}, ... } the mappings of the frame */
@@ -441,6 +460,7 @@ static const luaL_Reg mmu_task_methods[] = {
 	{ "pte", t_pte },
 	{ "pagetable", t_pagetable },
 	{ "pagemap", t_pagemap },
+	{ "clear_refs", t_clear_refs },
 	{ NULL, NULL }
 };
 

@@ -705,6 +705,86 @@ static void show_statm(memlab_task *t, struct strbuf *sb)
 		  mm->total_vm, resident, shared, text, mm->data_vm + mm->stack_vm);
 }
 
+/* ===================== clear_refs ===================== */
+
+enum { CLEAR_REFS_ALL = 1, CLEAR_REFS_ANON, CLEAR_REFS_MAPPED, CLEAR_REFS_SOFT_DIRTY,
+       CLEAR_REFS_MM_HIWATER_RSS, CLEAR_REFS_LAST };
+
+/*
+** clear_refs_pte_range() for one leaf: an entry mapping a normal page (a
+** huge PMD too) is made old, and its folio loses PG_referenced -- without
+** a TLB flush: a CPU whose TLB holds the translation sets no accessed bit
+** on its next use of it, as on a real CPU.
+*/
+static int clear_refs_entry(void *ud, uint64_t va, unsigned level, uint64_t table,
+			    uint64_t idx, uint64_t e)
+{
+	memlab_task *t = ud;
+	struct pt_prot p;
+	uint64_t pfn;
+
+	(void)va;
+	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
+	if (!pt_prot_maps(&p) || p.special || pfn >= t->m->nr_frames)
+		return 0;	/* not present, or no vm_normal_folio() */
+	if (p.accessed) {
+		p.accessed = false;
+		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, (int)level, pfn, p));
+	}
+	pfn_folio(t->m, pfn)->flags &= ~PG_referenced;
+	return 0;
+}
+
+/* clear_refs_test_walk(): the VMAs the type's walk skips. */
+static bool clear_refs_skips(const struct vm_area_struct *vma, int type)
+{
+	return (vma->vm_flags & VM_PFNMAP) || is_vm_hugetlb_page(vma) ||
+	       (type == CLEAR_REFS_ANON && vma->vm_file) ||
+	       (type == CLEAR_REFS_MAPPED && !vma->vm_file);
+}
+
+/*
+** clear_refs_write(), the value already parsed, under the mmap write lock:
+** 5 resets the peak RSS (VmHWM) to the RSS; 1..3 walk every (2: only
+** anonymous, 3: only file-backed) VMA; 4 clears soft-dirty bits, which
+** memlab, like its reference host, does not have (CONFIG_MEM_SOFT_DIRTY
+** off): the walk changes nothing, and then the TLBs are flushed.
+*/
+static int clear_refs(memlab_task *t, int type)
+{
+	struct mm_struct *mm = t->mm;
+
+	if (type < CLEAR_REFS_ALL || type >= CLEAR_REFS_LAST)
+		return -MEMLAB_EINVAL;
+	if (!mm)
+		return 0;
+	mmap_write_lock(mm);
+	if (type == CLEAR_REFS_MM_HIWATER_RSS) {
+		mm->hiwater_rss = get_mm_rss(mm);	/* reset_mm_hiwater_rss() */
+	} else if (type == CLEAR_REFS_SOFT_DIRTY) {
+		flush_tlb_mm(t);
+	} else {
+		for (struct vm_area_struct *vma = mm->mmap; vma; vma = vma->vm_next)
+			if (!clear_refs_skips(vma, type))
+				pt_walk_range(t->m, mm, vma->vm_start, vma->vm_end, clear_refs_entry, t);
+	}
+	mmap_write_unlock(mm);
+	return 0;
+}
+
+int memlab_clear_refs(memlab_task *t, int type)
+{
+	memlab_task *prev;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	prev = task_enter(t);
+	ret = clear_refs(t, type);
+	task_leave(t, prev);
+	return ret;
+}
+
 /* ===================== pagemap ===================== */
 
 #define MAX_SWAPFILES_SHIFT	5	/* a swap entry's frame: type | offset << 5 */

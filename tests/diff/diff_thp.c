@@ -1,8 +1,9 @@
 /*
 ** diff_thp.c -- transparent huge pages of private anonymous memory, on the
 ** host and in memlab: copy on write after fork, exit, partial munmap and
-** mprotect of PMD-mapped huge pages, and madvise on them (DONTNEED,
-** NOHUGEPAGE, HUGEPAGE, COLD, FREE, PAGEOUT).
+** mprotect of PMD-mapped huge pages, madvise on them (DONTNEED,
+** NOHUGEPAGE, HUGEPAGE, COLD, FREE, PAGEOUT, COLLAPSE), and writes to
+** /proc/PID/clear_refs.
 **
 **   diff_thp [-v] [--scenario NAME]
 **
@@ -122,14 +123,15 @@ static const char *const EVENTS[] = {
 /* ===================== scenarios ===================== */
 
 enum step_kind { S_SETUP, S_FORK, S_WRITE, S_EXIT, S_MUNMAP, S_MPROTECT, S_DROP_SLAB,
-		 S_MADVISE, S_READ };
+		 S_MADVISE, S_READ, S_CLEAR_REFS };
 
 /* A step of a scenario, run by proc 0 (the parent) or 1 (the child). */
 struct step {
 	int kind;
 	int proc;
 	uint64_t off, len;	/* into the region */
-	int prot;		/* S_MPROTECT; S_SETUP: 1 to write one byte per huge page */
+	int prot;		/* S_MPROTECT; S_SETUP: 1 to write one byte per huge page;
+				   S_CLEAR_REFS: the value written */
 	int advice;		/* S_MADVISE: K_MADV_* */
 };
 
@@ -149,6 +151,7 @@ struct scenario {
 #define MPROTECT(p, o, l, pr)	{ S_MPROTECT, (p), (o), (l), (pr), 0 }
 #define DROP_SLAB		{ S_DROP_SLAB, 0, 0, 0, 0, 0 }
 #define MADVISE(p, o, l, a)	{ S_MADVISE, (p), (o), (l), 0, (a) }
+#define CLEAR_REFS(p, v)	{ S_CLEAR_REFS, (p), 0, 0, (v), 0 }
 
 /*
 ** The last huge page is [6 MiB, 8 MiB) of the region, the first [0, 2
@@ -267,6 +270,19 @@ static const struct scenario scenarios[] = {
 				      FORK, MADVISE(1, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE),
 				      WRITE(1, 5 * MiB),
 				      MADVISE(1, 4 * MiB, 2 * MiB, K_MADV_COLLAPSE) } },
+	/*
+	 * /proc/PID/clear_refs: the PMDs made old and the folios' PG_referenced
+	 * cleared.  A write after it goes to a page just unmapped (a new fault,
+	 * a young entry): one through a translation the host's TLB may still
+	 * hold would set no accessed bit there, and memlab cannot know.
+	 */
+	{ "clear_refs_all", 4, { SETUP, CLEAR_REFS(0, 1), MADVISE(0, 0, PAGE, K_MADV_DONTNEED),
+				 WRITE(0, 0) } },
+	{ "clear_refs_by_type", 6, { SETUP, CLEAR_REFS(0, 3), CLEAR_REFS(0, 2), CLEAR_REFS(0, 0),
+				     CLEAR_REFS(0, 6), CLEAR_REFS(0, 4) } },
+	{ "clear_refs_in_child", 5, { SETUP, FORK, CLEAR_REFS(1, 1),
+				      MADVISE(1, 7 * MiB, 4 * PAGE, K_MADV_DONTNEED),
+				      WRITE(1, 7 * MiB + PAGE) } },
 };
 #define NSCEN ((int)(sizeof(scenarios) / sizeof(scenarios[0])))
 
@@ -301,6 +317,9 @@ static void fmt_step(char *buf, size_t n, const struct step *st)
 		break;
 	case S_READ:
 		snprintf(buf, n, "%s reads a byte at 0x%" PRIx64, who, R + st->off);
+		break;
+	case S_CLEAR_REFS:
+		snprintf(buf, n, "%s writes %d to /proc/self/clear_refs", who, st->prot);
 		break;
 	case S_EXIT:
 		snprintf(buf, n, "%s exits", who);
@@ -564,6 +583,21 @@ static int64_t host_drop_slab(void)
 }
 
 /* A step in this process: 0 or -errno. */
+/* A write of v to /proc/self/clear_refs: 0 or -errno. */
+static int64_t host_clear_refs(int v)
+{
+	char buf[16];
+	int fd = open("/proc/self/clear_refs", O_WRONLY | O_CLOEXEC), n, rc = 0;
+
+	if (fd < 0)
+		return -errno;
+	n = snprintf(buf, sizeof buf, "%d", v);
+	if (write(fd, buf, (size_t)n) != n)
+		rc = -errno;
+	close(fd);
+	return rc;
+}
+
 static int64_t host_do(struct mailbox *mb)
 {
 	const struct step *st = &mb->st;
@@ -585,6 +619,8 @@ static int64_t host_do(struct mailbox *mb)
 	case S_READ:
 		host_load(R + st->off);
 		return 0;
+	case S_CLEAR_REFS:
+		return host_clear_refs(st->prot);
 	case S_EXIT:
 		_exit(0);
 	case S_MUNMAP:
@@ -902,6 +938,8 @@ static int64_t sim_do(struct sim *s, const struct step *st)
 		return sim_store(t, R + st->off);
 	case S_READ:
 		return memlab_touch(t, R + st->off, 1, 'r', &code);
+	case S_CLEAR_REFS:
+		return memlab_clear_refs(t, st->prot);
 	case S_EXIT:
 		memlab_task_exit(t);
 		s->t[st->proc] = NULL;

@@ -1,7 +1,8 @@
 -- test_page_types.lua: the frames as Linux shows them to root --
 -- m:kpageflags (the words of /proc/kpageflags and /proc/kpagecount,
 -- fs/proc/page.c) and m:page_types (tools/mm/page-types's output over
--- them).  tests/diff/diff_thp.c compares the flags of the pages of its
+-- them) -- and p:clear_refs, which resets what they and smaps show as
+-- referenced.  tests/diff/diff_thp.c compares the flags of the pages of its
 -- scenarios with the host's; these tests pin the format and the options.
 --
 -- Run from the source root:  build/memlab run tests/lua/test_page_types.lua -o text
@@ -148,6 +149,53 @@ function test_page_types_bits_and_addr()
   lu.assertErrorMsgContains("invalid range '5,3'", function() m:page_types{ addr = "5,3" } end)
   lu.assertErrorMsgContains("option 'bits' must be a string or a list of strings",
                             function() m:page_types{ bits = 4 } end)
+end
+
+local function referenced(m, p, addr)
+  local text = m:proc(p.pid .. "/smaps")
+  return tonumber(text:match(string.format("%x%%-.-Referenced:%%s+(%%d+)", addr)))
+end
+
+-- /proc/PID/clear_refs: the accessed bits and PG_referenced of a type's
+-- VMAs cleared, no TLB flush; 5 resets VmHWM.
+function test_clear_refs()
+  local m = machine()
+  local f = m:file{ path = "/data/f", contents = string.rep("d", 4 * PAGE) }
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, 16 * PAGE, "rw-", "private|anonymous|fixed_noreplace"))
+  local fa = assert(p:mmap(0, 4 * PAGE, "r--", "private", f, 0))
+  assert(p:write(BASE, string.rep("x", 8 * PAGE)))
+  assert(p:read(fa, 4 * PAGE))
+  lu.assertEquals(referenced(m, p, BASE), 32)
+  lu.assertEquals(referenced(m, p, fa), 16)
+  lu.assertTrue(p:clear_refs(3))         -- file-backed VMAs only
+  lu.assertEquals(referenced(m, p, BASE), 32)
+  lu.assertEquals(referenced(m, p, fa), 0)
+  lu.assertTrue(p:clear_refs(2))         -- anonymous ones
+  lu.assertEquals(referenced(m, p, BASE), 0)
+  lu.assertNil(m:kpageflags(p:pagemap(BASE)[1].pfn)[1].referenced)
+  assert(p:read(BASE, 1))                -- through the TLB's entry: not seen
+  lu.assertEquals(referenced(m, p, BASE), 0)
+  m:tlb_flush_all()
+  assert(p:read(BASE + PAGE, 1))         -- a walk: the accessed bit is set
+  lu.assertEquals(referenced(m, p, BASE), 4)
+  assert(p:write(BASE + 12 * PAGE, "y"))  -- a new page is young
+  lu.assertEquals(referenced(m, p, BASE), 8)
+  lu.assertTrue(p:clear_refs(1))
+  lu.assertEquals(referenced(m, p, BASE) + referenced(m, p, fa), 0)
+  assert(p:munmap(BASE, 8 * PAGE))
+  local function rss(mm) return mm.rss_anon + mm.rss_file + mm.rss_shmem end
+  local mm = p:mm()
+  lu.assertTrue(mm.hiwater_rss > rss(mm))  -- the peak before the munmap
+  lu.assertTrue(p:clear_refs(4))
+  lu.assertTrue(p:clear_refs(5))
+  mm = p:mm()
+  lu.assertEquals(mm.hiwater_rss, rss(mm))
+  for _, bad in ipairs{ 0, 6, -1, 2^40 } do
+    lu.assertEquals({ p:clear_refs(bad) }, { nil, "EINVAL", 22 })
+  end
+  lu.assertErrorMsgContains("clear_refs", function() p:clear_refs("x") end)
+  assert(m:check())
 end
 
 function test_page_types_bad_options()

@@ -1046,6 +1046,18 @@ MEMLAB_API int (memlab_find_vma) (memlab_task *t, uint64_t addr, struct memlab_v
 #define MEMLAB_PM_PRESENT		(1ull << 63)
 MEMLAB_API int64_t (memlab_pagemap) (memlab_task *t, uint64_t va, uint64_t *out, size_t n);
 
+/*
+** A write of type to /proc/PID/clear_refs (fs/proc/task_mmu.c): 1 makes
+** every entry mapping a normal page old and clears the page's
+** PG_referenced (smaps' Referenced counts what is used after), 2 only
+** anonymous VMAs', 3 only file-backed ones'; no TLB flush, so a CPU that
+** caches a translation does not mark its page accessed again.  4
+** clears soft-dirty bits (none here, no CONFIG_MEM_SOFT_DIRTY; it
+** flushes the TLBs), 5 resets VmHWM to VmRSS.  0, or -MEMLAB_EINVAL for
+** another type.
+*/
+MEMLAB_API int (memlab_clear_refs) (memlab_task *t, int type);
+
 /* The mm_struct's counters (pages unless named _bytes). */
 struct memlab_mm_info {
 	uint64_t total_vm, locked_vm, pinned_vm, data_vm, exec_vm, stack_vm;
