@@ -1310,6 +1310,14 @@ static void op_madvise(struct fuzz *f)
 	addr = pick_addr(f, t);
 	len = pick_len(f, t, addr);
 	b = next_byte(f);
+	if (b >= 0xe8 && b < 0xf0) {	/* /proc/PID/clear_refs instead: 0..7, 0, 6 and 7 refused */
+		rc = memlab_clear_refs(t, b & 7);
+		check_rc(f, rc, "memlab_clear_refs");
+		if (rc != -MEMLAB_EIO && rc != ((b & 7) >= 1 && (b & 7) <= 5 ? 0 : -MEMLAB_EINVAL))
+			die(f, "memlab_clear_refs(%d) -> %d", b & 7, rc);
+		note(f, "pid %d clear_refs %d -> %d", memlab_task_pid(t), b & 7, rc);
+		return;
+	}
 	advice = b < 0xf0 ? b % 25 : odd[b % (sizeof(odd) / sizeof(odd[0]))];
 	if ((advice == 22 || advice == 23) && len > BIG_LEN)	/* MADV_POPULATE_* */
 		len = BIG_LEN;
