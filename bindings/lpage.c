@@ -294,12 +294,13 @@ static void walk_pfn(struct page_types *pt, uint64_t voffset, uint64_t index, ui
 }
 
 /*
-** walk_task(): the pages [index, index + count) of every VMA, through
-** pagemap, as page-types -p does.
+** walk_task(): the pages [index, index + count) of each of the task's nvmas
+** VMAs (vmas, as its maps lists them: no lookup that its vmacache would
+** count), through pagemap, as page-types -p does.
 */
-static void walk_task(struct page_types *pt, memlab_task *t, uint64_t index, uint64_t count)
+static void walk_task(struct page_types *pt, memlab_task *t, const struct memlab_vma_info *vmas,
+		      size_t nvmas, uint64_t index, uint64_t count)
 {
-	struct memlab_vma_info vi;
 	uint64_t addr, end, pme[BATCH];
 	unsigned shift = pt->shift;
 
@@ -307,10 +308,10 @@ static void walk_task(struct page_types *pt, memlab_task *t, uint64_t index, uin
 		return;
 	addr = index << shift;
 	end = count > (UINT64_MAX >> shift) - index ? UINT64_MAX : (index + count) << shift;
-	while (addr < end && memlab_find_vma(t, addr, &vi) == 0 && vi.start < end) {
-		uint64_t stop = vi.end < end ? vi.end : end;
+	for (size_t v = 0; v < nvmas && vmas[v].start < end; v++) {
+		uint64_t stop = vmas[v].end < end ? vmas[v].end : end;
 
-		for (addr = vi.start > addr ? vi.start : addr; addr < stop;) {
+		for (addr = vmas[v].start > addr ? vmas[v].start : addr; addr < stop;) {
 			uint64_t n = (stop - addr) >> shift;
 			int64_t got = memlab_pagemap(t, addr, pme, n < BATCH ? n : BATCH);
 
@@ -509,6 +510,8 @@ static int m_page_types(lua_State *L)
 	lmachine *lm = lmemlab_checkmachine(L, "page_types"), *tlm;
 	struct page_types *pt;
 	struct memlab_machine_info mi;
+	struct memlab_vma_info *vmas = NULL;
+	size_t nvmas = 0;
 	memlab_task *t = NULL;
 	bool summary = true;
 	luaL_Buffer b;
@@ -527,6 +530,11 @@ static int m_page_types(lua_State *L)
 	pt->shift = (unsigned)__builtin_ctz(mi.page_size);
 	pt->task = t != NULL;
 	pt->mapcnt = pt->mapcnt && pt->list;
+	if (t) {		/* parse_pid(): the VMAs from its maps (5), before the buffer */
+		nvmas = memlab_vmas(t, NULL, 0);
+		vmas = lua_newuserdatauv(L, nvmas ? nvmas * sizeof(*vmas) : 1, 0);
+		nvmas = memlab_vmas(t, vmas, nvmas);
+	}
 	luaL_buffinit(L, &b);
 	pt->b = &b;
 	if (pt->list && pt->task)
@@ -541,7 +549,7 @@ static int m_page_types(lua_State *L)
 	}
 	for (int i = 0; i < pt->nr_ranges; i++) {	/* walk_addr_ranges() */
 		if (t)
-			walk_task(pt, t, pt->offset[i], pt->size[i]);
+			walk_task(pt, t, vmas, nvmas, pt->offset[i], pt->size[i]);
 		else
 			walk_pfn(pt, pt->offset[i], pt->offset[i], pt->size[i], 0);
 	}

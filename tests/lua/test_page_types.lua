@@ -121,6 +121,10 @@ function test_page_types_task_list_raw()
                                            (BASE + HP) // PAGE + 1, head + 1))
   lu.assertStrContains(text, "anon_exclusive,mmap_exclusive")
   lu.assertStrContains(lines[#lines], "             total\t       514        2")
+  local mm = p:mm()                      -- the walk reads the VMAs as maps does
+  m:page_types{ task = p }
+  lu.assertEquals(p:mm().vmacache_hits + p:mm().vmacache_misses,
+                  mm.vmacache_hits + mm.vmacache_misses)
   local each = m:page_types{ task = p, list = "each", mapcnt = true, summary = false }
   lu.assertEquals(H.lines(each)[1], "voffset\tmap-cnt\toffset\tflags")
   lu.assertEquals(#H.lines(each), 1 + 514)
