@@ -545,7 +545,8 @@ static unsigned do_wp_page(struct vm_fault *vmf);
 /*
 ** should_try_to_free_swap(): after a swap-in, the swap-cache copy goes
 ** when swap is half full, the memory is locked, or a write fault is the
-** page's only user (the cache's reference and this mapping's).
+** page's only user (the cache's reference and the fault's, before the
+** page is mapped: a write fault, whose flag is cleared only after).
 */
 static bool should_try_to_free_swap(memlab_machine *m, const struct page *page,
 				    const struct vm_area_struct *vma, unsigned flags)
@@ -608,6 +609,11 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (page->flags & PG_swapcache) &&
 	    !(page->flags & PG_lru))
 		lru_add_drain(m);
+	/* swap_free_nr(), then the swap-cache copy may go, and its reference */
+	swap_free(m, slot);
+	if (should_try_to_free_swap(m, page, vma, vmf->flags))
+		folio_free_swap(m, pfn);
+	exclusive |= page->_refcount == 1;	/* the fault's reference alone */
 	prot.accessed = true;
 	if (exclusive && (vma->vm_flags & VM_WRITE)) {
 		prot.write = true;
@@ -629,9 +635,6 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	add_mm_counter(mm, MM_SWAPENTS, -1);
 	pt_set(m, mm, vmf->address, pfn, prot, NULL);	/* the fault's reference is the mapping's */
 	vmf->orig_pte = pt_mkentry(&mm->pt, 0, pfn, prot);
-	swap_free(m, slot);
-	if (should_try_to_free_swap(m, page, vma, vmf->flags))
-		folio_free_swap(m, pfn);
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		ret |= do_wp_page(vmf);
 	return ret;

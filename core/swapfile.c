@@ -230,14 +230,16 @@ void swap_free(memlab_machine *m, uint64_t slot)
 
 /*
 ** folio_free_swap(): a swap-cache page whose slot no swap entry names
-** leaves the cache (its slot is free), so a later reclaim writes it anew.
+** leaves the cache (its slot is free) and is dirty, since no copy of it
+** is left on swap: a later reclaim writes it anew.
 */
 bool folio_free_swap(memlab_machine *m, uint64_t pfn)
 {
-	const struct page *page = pfn_to_page(m, pfn);
+	struct page *page = pfn_to_page(m, pfn);
 
 	if (!(page->flags & PG_swapcache) || SWAP_COUNT(m->swap->swap_map[page->swap]))
 		return false;
+	page->flags |= PG_dirty;	/* folio_set_dirty(); first: the cache's reference may be the last */
 	delete_from_swap_cache(m, pfn);
 	return true;
 }

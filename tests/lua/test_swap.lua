@@ -375,4 +375,28 @@ function TestSwap:test_madv_free_of_swap_cache_page()
   lu.assertTrue(m:check())
 end
 
+-- A swap-in whose swap copy goes (a write fault that is the page's only
+-- user: should_try_to_free_swap() sees the write; a locked VMA) leaves
+-- the swap cache and is dirty: folio_free_swap() sets PG_dirty, for the
+-- next reclaim must write it again.
+function TestSwap:test_swap_copy_freed_on_swapin()
+  local m = machine()
+  local B = 0x7e0000000000
+  local p = m:spawn{ name = "p", aslr = false, root = true }
+  assert(p:mmap(B, 16 * PAGE, "rw-", "private|anonymous|fixed_noreplace"))
+  for i, how in ipairs{ "write", "mlock" } do
+    local a = B + (i - 1) * PAGE
+    assert(p:write(a, "a"))
+    m:lru_add_drain_all()
+    assert(p:madvise(a, PAGE, "pageout"))
+    lu.assertNotNil(p:translate(a).swap)
+    if how == "write" then assert(p:write(a, "b")) else assert(p:mlock(a, PAGE)) end
+    local info = m:page(p:pagemap(a)[1].pfn)
+    lu.assertFalse(info.swapcache, how)
+    lu.assertTrue(info.dirty, how)
+  end
+  lu.assertEquals(meminfo(m, "SwapCached"), 0)
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run(), true)
