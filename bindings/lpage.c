@@ -339,8 +339,8 @@ static uint64_t parse_number(lua_State *L, const char *str, size_t len, const ch
 	char buf[64], *end;
 	uint64_t n;
 
-	if (!len || len >= sizeof buf)
-		luaL_error(L, "page_types: invalid name or number '%.*s' in '%s'", (int)len, str, what);
+	if (!len || len >= sizeof buf)	/* (lua_pushfstring has no %.*s) */
+		luaL_error(L, "page_types: invalid name or number in '%s'", what);
 	memcpy(buf, str, len);
 	buf[len] = '\0';
 	n = strtoull(buf, &end, 0);

@@ -268,8 +268,8 @@ static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out
 	page->index = index;
 	if (f->shmem)
 		page->flags |= PG_swapbacked;
-	else if (block)		/* do_mpage_readpage(): every block mapped */
-		page->flags |= PG_mappedtodisk;
+	else if (block && !write)	/* do_mpage_readpage(): every block mapped; a write's */
+		page->flags |= PG_mappedtodisk;	/* write_begin reads the block without it */
 	take_shadow(f, page, write);
 	folio_add_lru(m, page);
 	cache_account(m, f, page, 1);

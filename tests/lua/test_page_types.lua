@@ -67,6 +67,14 @@ function test_kpageflags_file_pages()
   lu.assertNil(on_disk.anonymous)
   lu.assertNil(hole.owner_2)
   lu.assertTrue(hole.mmap and hole.uptodate)
+  local g = m:file{ path = "/data/g", contents = string.rep("g", 2 * PAGE), writable = true }
+  assert(g:write(10, "zz"))               -- write_begin reads the block: not mappedtodisk
+  local r = m:spawn{ name = "r", aslr = false }
+  local c = assert(r:mmap(0, 2 * PAGE, "r--", "shared", g, 0))
+  assert(r:read(c, 1))
+  assert(r:read(c + PAGE, 1))             -- a read of a block: mappedtodisk
+  lu.assertNil(m:kpageflags(r:pagemap(c)[1].pfn)[1].owner_2)
+  lu.assertTrue(m:kpageflags(r:pagemap(c + PAGE)[1].pfn)[1].owner_2)
   assert(f:write(5 * PAGE, "new"))       -- a page past the end, made by the write
   local q = m:spawn{ name = "q", aslr = false }
   local b = assert(q:mmap(0, 6 * PAGE, "r--", "private", f, 0))
