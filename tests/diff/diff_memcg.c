@@ -1541,10 +1541,12 @@ int main(int argc, char **argv)
 		** The host's other kernel memory can move under the limit within
 		** the very step whose OOM kill ends a sequence, where the victim's
 		** exit hides it, and a busy host's reclaim can take a page of the
-		** cgroup's: a difference gets one more run (memlab's side is
-		** deterministic, so one of its own shows twice).
+		** cgroup's: a difference gets up to three more runs (memlab's side
+		** is deterministic, so one of its own shows every time; seed 8's
+		** OOM kill took one page more or less on the host in about 2 runs
+		** of 5, and both of its two runs differed once in CI).
 		*/
-		if (f) {
+		for (int again = 0; f && again < 3; again++) {
 			retried++;
 			f = run_sequence(s);
 		}
