@@ -131,7 +131,6 @@ static int m_kpageflags(lua_State *L)
 /* ===================== page-types ===================== */
 
 struct page_types {
-	lua_State *L;
 	luaL_Buffer *b;
 	memlab_machine *m;
 	unsigned shift;			/* the page size's */
@@ -524,7 +523,6 @@ static int m_page_types(lua_State *L)
 	page_types_options(L, pt, &summary);
 	if (!lua_isnil(L, 3) && ((t = lmemlab_checktaskat(L, 3, "page_types", &tlm)), tlm != lm))
 		return luaL_error(L, "page_types: option 'task' is a task of another machine");
-	pt->L = L;
 	pt->m = lmemlab_machine_core(lm);
 	memlab_machine_info(pt->m, &mi);
 	pt->shift = (unsigned)__builtin_ctz(mi.page_size);

@@ -2684,8 +2684,9 @@ static void check_frames(struct check_ctx *c)
 			violation(c, "order-0 allocation at pfn %#llx is a compound head (PG_head)",
 				  (unsigned long long)pfn);
 		if ((p->flags & PG_table) && (p->private || p->mapping || p->mapcount))
-			violation(c, "page table pfn %#llx is of order %u, or mapped",
-				  (unsigned long long)pfn, p->private);
+			violation(c, "page table pfn %#llx is not an unmapped order-0 page (order %u, "
+				  "mapcount %d%s)", (unsigned long long)pfn, p->private, p->mapcount,
+				  p->mapping ? ", a mapping" : "");
 		for (uint64_t i = 1; i < nr; i++)
 			if (pfn_to_page(m, pfn + i)->flags & (PG_head_alloc | PG_buddy | PG_pcp | PG_reserved |
 							     PG_head | PG_table) ||

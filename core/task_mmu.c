@@ -711,10 +711,11 @@ enum { CLEAR_REFS_ALL = 1, CLEAR_REFS_ANON, CLEAR_REFS_MAPPED, CLEAR_REFS_SOFT_D
        CLEAR_REFS_MM_HIWATER_RSS, CLEAR_REFS_LAST };
 
 /*
-** clear_refs_pte_range() for one leaf: an entry mapping a normal page (a
-** huge PMD too) is made old, and its folio loses PG_referenced -- without
-** a TLB flush: a CPU whose TLB holds the translation sets no accessed bit
-** on its next use of it, as on a real CPU.
+** clear_refs_pte_range() for one leaf: a PTE mapping a normal page
+** (vm_normal_folio: not the zero page) or a present huge PMD (pmd_folio:
+** the huge zero page too) is made old, and its folio loses PG_referenced
+** -- without a TLB flush: a CPU whose TLB holds the translation sets no
+** accessed bit on its next use of it, as on a real CPU.
 */
 static int clear_refs_entry(void *ud, uint64_t va, unsigned level, uint64_t table,
 			    uint64_t idx, uint64_t e)
@@ -725,7 +726,7 @@ static int clear_refs_entry(void *ud, uint64_t va, unsigned level, uint64_t tabl
 
 	(void)va;
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
-	if (!pt_prot_maps(&p) || p.special || pfn >= t->m->nr_frames)
+	if (!pt_prot_maps(&p) || (p.special && !level) || pfn >= t->m->nr_frames)
 		return 0;	/* not present, or no vm_normal_folio() */
 	if (p.accessed) {
 		p.accessed = false;

@@ -603,12 +603,12 @@ static int64_t tlb_find_global(const struct tlb *tl, uint64_t set, uint64_t key)
 static inline int64_t tlb_find(const struct tlb *tl, uint64_t set, uint64_t key)
 {
 	const uint64_t *k = tl->key + set * tl->ways;
-
 	const uint8_t *tags = tl->tag + set * tl->tag_stride;
-	uint8_t b = tlb_tag(key);
+	uint8_t b;
 
 	if (!tl->nr_level[key_level(key)])
 		return -1;
+	b = tlb_tag(key);
 	for (uint32_t base = 0; base < tl->ways; base += 8) {
 		for (uint64_t match = bytes_equal(tag_word(tags, base), b); match;
 		     match = match_next(match)) {

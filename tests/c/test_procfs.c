@@ -1303,6 +1303,11 @@ TEST(kpageflags_frames)
 	ASSERT_EQ(memlab_check(m, keep_first, msg), 1);
 	ASSERT(strstr(msg, "is a compound head (PG_head)") != NULL);
 	pfn_to_page(m, pfn)->flags &= ~PG_head;
+	pfn_to_page(m, pfn)->flags |= PG_table;		/* a mapped page is no page table */
+	msg[0] = '\0';
+	ASSERT_EQ(memlab_check(m, keep_first, msg), 1);
+	ASSERT(strstr(msg, "is not an unmapped order-0 page (order 0, mapcount 1, a mapping)") != NULL);
+	pfn_to_page(m, pfn)->flags &= ~PG_table;
 	msg[0] = '\0';
 	ASSERT_OK(memlab_check(m, keep_first, msg));
 	memlab_destroy(m);

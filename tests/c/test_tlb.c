@@ -784,6 +784,47 @@ TEST(check_catches_tlb_counts)
 }
 
 /*
+** A hint (the copy of a level-1 entry a repeated hit uses) dies with its
+** entry: after mprotect's flush of the page the access faults, and a
+** hint whose entry changed under it is what memlab_check reports.
+*/
+TEST(hint_dies_with_its_entry)
+{
+	memlab_machine *m = machine(1);
+	memlab_task *t = m ? spawn(m) : NULL;
+	struct tlb_cpu *c;
+	struct tlb_hint *h;
+	uint64_t pfn;
+	char b;
+	int si;
+
+	ASSERT(t);
+	ASSERT_OK(map_region(t, 2));
+	ASSERT_OK(memlab_access(t, P(0), 1, 'r', &b, &si));	/* a level-1 hit: the hint */
+	c = cpu_of(m, 0);
+	h = &c->hint[(P(0) >> 12) & (TLB_HINTS - 1)];
+	ASSERT_EQ(h->gen, c->hint_gen);
+	ASSERT_EQ(h->page, P(0) >> 12);
+	ASSERT_OK(memlab_mprotect(t, P(0), PG, MEMLAB_PROT_NONE));
+	ASSERT(h->gen != c->hint_gen);
+	ASSERT_EQ(memlab_access(t, P(0), 1, 'r', &b, &si), -MEMLAB_EFAULT);
+	ASSERT_EQ(si, MEMLAB_SEGV_ACCERR);
+	ASSERT_OK(memlab_access(t, P(1), 1, 'r', &b, &si));
+	ASSERT_OK(memlab_access(t, P(1), 1, 'r', &b, &si));
+	h = &c->hint[(P(1) >> 12) & (TLB_HINTS - 1)];
+	ASSERT_EQ(h->gen, c->hint_gen);
+	pfn = h->pfn;
+	h->pfn = pfn + 1;				/* as if the entry had changed */
+	violations[0] = '\0';
+	ASSERT(memlab_check(m, keep_violation, NULL) > 0);
+	if (!strstr(violations, "outlived its L1d entry"))
+		TEST_FAIL("no stale hint reported:\n%s", violations);
+	h->pfn = pfn;
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
+/*
 ** The stale read itself: page 0's PTE now points at page 1's frame, but
 ** the TLB still holds the old translation, so the read returns page 0's
 ** old bytes until the TLB is flushed.
@@ -1019,6 +1060,7 @@ int main(void)
 	RUN(huge_page_entries);
 	RUN(check_catches_stale_entry);
 	RUN(check_catches_tlb_counts);
+	RUN(hint_dies_with_its_entry);
 	RUN(stale_read_through_tlb);
 	RUN(check_catches_stale_pwc);
 	RUN(pwc_shortens_walks);

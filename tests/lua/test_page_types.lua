@@ -210,6 +210,23 @@ function test_clear_refs()
   assert(m:check())
 end
 
+-- A huge PMD is made old whatever it maps (pmd_folio(), no
+-- vm_normal_folio()): the huge zero page's too; a PTE of the zero page not.
+function test_clear_refs_huge_zero()
+  local m = machine()
+  local p = m:spawn{ name = "p", aslr = false }
+  assert(p:mmap(BASE, 2 * HP, "rw-", "private|anonymous|fixed_noreplace"))
+  assert(p:madvise(BASE, HP, "hugepage"))
+  assert(p:read(BASE, 1))                 -- the huge zero page, by a PMD
+  assert(p:read(BASE + HP, 1))            -- the zero page, by a PTE
+  lu.assertTrue(p:translate(BASE).huge and p:translate(BASE).accessed)
+  lu.assertTrue(p:translate(BASE + HP).accessed)
+  assert(p:clear_refs(1))
+  lu.assertFalse(p:translate(BASE).accessed)
+  lu.assertTrue(p:translate(BASE + HP).accessed)
+  assert(m:check())
+end
+
 function test_page_types_bad_options()
   local m, other = machine(), machine()
   local q = other:spawn{ name = "q" }

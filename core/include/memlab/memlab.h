@@ -1048,8 +1048,9 @@ MEMLAB_API int64_t (memlab_pagemap) (memlab_task *t, uint64_t va, uint64_t *out,
 
 /*
 ** A write of type to /proc/PID/clear_refs (fs/proc/task_mmu.c): 1 makes
-** every entry mapping a normal page old and clears the page's
-** PG_referenced (smaps' Referenced counts what is used after), 2 only
+** every PTE mapping a normal page (not the zero page) and every huge PMD
+** old and clears the page's PG_referenced (smaps' Referenced counts what
+** is used after), 2 only
 ** anonymous VMAs', 3 only file-backed ones'; no TLB flush, so a CPU that
 ** caches a translation does not mark its page accessed again.  4
 ** clears soft-dirty bits (none here, no CONFIG_MEM_SOFT_DIRTY; it
