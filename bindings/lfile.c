@@ -86,6 +86,60 @@ static int f_ondisk(lua_State *L)
 }
 
 /*
+** f:fadvise(offset, len, advice) --> true | nil, err, errno: posix_fadvise(2);
+** advice "normal", "random", "sequential", "willneed", "dontneed",
+** "noreuse" or Linux's value; len 0: to the end of the file.
+*/
+static int f_fadvise(lua_State *L)
+{
+	static const char *const names[] = { "normal", "random", "sequential", "willneed",
+					     "dontneed", "noreuse", NULL };
+	memlab_file *f = check_live_file(L, "fadvise");
+	int64_t off = lmemlab_checkinteger(L, 2, "fadvise", "offset");
+	int64_t len = lmemlab_checkinteger(L, 3, "fadvise", "len");
+	int advice;
+
+	if (lua_type(L, 4) == LUA_TNUMBER) {
+		advice = (int)lmemlab_checkrange(L, 4, "fadvise", "advice", INT32_MIN, INT32_MAX);
+	} else {
+		const char *s = lua_type(L, 4) == LUA_TSTRING ? lua_tostring(L, 4) : "";
+
+		for (advice = 0; names[advice] && strcmp(names[advice], s); advice++)
+			;
+		if (!names[advice])
+			return lmemlab_argerror(L, 4, "fadvise", "advice must be \"normal\", "
+						"\"random\", \"sequential\", \"willneed\", \"dontneed\", "
+						"\"noreuse\" or a POSIX_FADV_* value");
+	}
+	return lmemlab_pushok(L, memlab_fadvise(f, off, len, advice));
+}
+
+/*
+** f:ra() --> { start, size, async_size, ra_pages, mmap_miss, prev_pos,
+** random }: the file's readahead state (struct file_ra_state)
+*/
+static int f_ra(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "ra");
+	struct memlab_file_ra ra;
+
+	memlab_file_ra(f, &ra);
+	const struct { const char *name; lua_Integer v; } field[] = {
+		{ "start", (lua_Integer)ra.start }, { "size", (lua_Integer)ra.size },
+		{ "async_size", (lua_Integer)ra.async_size }, { "ra_pages", (lua_Integer)ra.ra_pages },
+		{ "mmap_miss", (lua_Integer)ra.mmap_miss }, { "prev_pos", (lua_Integer)ra.prev_pos },
+	};
+	lua_createtable(L, 0, 7);
+	for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) {
+		lua_pushinteger(L, field[i].v);
+		lua_setfield(L, -2, field[i].name);
+	}
+	lua_pushboolean(L, ra.random);
+	lua_setfield(L, -2, "random");
+	return 1;
+}
+
+/*
 ** p:pread(file, addr, count, offset) and p:pwrite(...) --> bytes |
 ** nil, "EFAULT", 14 | nil, "SIGKILL", 9 when a fault of the copy ran the
 ** OOM killer and it chose this task: Linux's task dies in the system
@@ -170,6 +224,8 @@ static const luaL_Reg file_methods[] = {
 	{ "read", f_read },
 	{ "write", f_write },
 	{ "ondisk", f_ondisk },
+	{ "fadvise", f_fadvise },
+	{ "ra", f_ra },
 	{ NULL, NULL }
 };
 

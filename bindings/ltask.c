@@ -731,6 +731,40 @@ static int t_madvise(lua_State *L)
 	return lmemlab_pushok(L, rc);
 }
 
+/*
+** p:mincore(addr, len) --> a string of one character a page, "1" resident
+** (mapped, in the swap cache, or a file page in the page cache), "0" not
+** | nil, err, errno (EINVAL unaligned, ENOMEM a hole or past TASK_SIZE)
+*/
+static int t_mincore(lua_State *L)
+{
+	lmachine *lm;
+	memlab_task *t = lmemlab_checktask(L, "mincore", &lm);
+	uint64_t addr = lmemlab_checkaddr(L, 2, "mincore", "addr");
+	uint64_t len = lmemlab_checklength(L, 3, "mincore", "len");
+	struct memlab_machine_info mi;
+	uint64_t pages;
+	luaL_Buffer b;
+	unsigned char *vec;
+	int rc;
+
+	memlab_machine_info(memlab_task_machine(t), &mi);
+	pages = len / mi.page_size + (len % mi.page_size != 0);
+
+	if (pages > (1u << 30))
+		return lmemlab_argerror(L, 3, "mincore", "len covers more than 2^30 pages");
+	vec = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)pages);
+	lmemlab_begin_call(lm);
+	rc = memlab_mincore(t, addr, len, vec);
+	lmemlab_end_call(L, lm, "mincore", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	for (uint64_t i = 0; i < pages; i++)
+		vec[i] = vec[i] & 1 ? '1' : '0';
+	luaL_pushresultsize(&b, (size_t)pages);
+	return 1;
+}
+
 /* Is the value at idx 0 or "0"? */
 static int is_zero(lua_State *L, int idx)
 {
@@ -1125,6 +1159,7 @@ static const luaL_Reg task_methods[] = {
 	{ "mprotect", t_mprotect },
 	{ "mremap", t_mremap },
 	{ "madvise", t_madvise },
+	{ "mincore", t_mincore },
 	{ "mlock", t_mlock },
 	{ "munlock", t_munlock },
 	{ "mlockall", t_mlockall },
@@ -1631,6 +1666,49 @@ static int m_sysctl(lua_State *L)
 	return 1;
 }
 
+static const char *const disk_names[] = { "read_ahead_kb", "max_sectors_kb", NULL };
+
+/*
+** m:disk{ read_ahead_kb =, max_sectors_kb = } --> { the current values } |
+** nil, "EINVAL", 22: the disk's request queue (/sys/block/<disk>/queue).
+** m:disk() reads it.  A file takes read_ahead_kb when it is created.
+*/
+static int m_disk(lua_State *L)
+{
+	lmachine *lm = lmemlab_checkmachine(L, "disk");
+	struct memlab_disk_queue set = { -1, -1 }, get;
+	int64_t *field[] = { &set.read_ahead_kb, &set.max_sectors_kb };
+	int negative = 0, rc;
+
+	if (!lua_isnoneornil(L, 2)) {
+		if (!lua_istable(L, 2))
+			return lmemlab_typeerror(L, 2, "disk", "table of queue settings");
+		lua_settop(L, 2);
+		lua_pushnil(L);
+		while (lua_next(L, 2) != 0) {
+			int i = option_key(L, "disk", "", disk_names);
+			lua_Integer v = option_integer(L, "disk", disk_names[i]);
+
+			negative |= v < 0;
+			*field[i] = v;
+			lua_pop(L, 1);
+		}
+	}
+	if (negative)
+		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
+	lmemlab_begin_call(lm);
+	rc = memlab_disk_queue(lmemlab_machine_core(lm), &set, &get);
+	lmemlab_end_call(L, lm, "disk", rc);
+	if (rc < 0)
+		return lmemlab_pushfail(L, rc);
+	lua_createtable(L, 0, 2);
+	lua_pushinteger(L, get.read_ahead_kb);
+	lua_setfield(L, -2, "read_ahead_kb");
+	lua_pushinteger(L, get.max_sectors_kb);
+	lua_setfield(L, -2, "max_sectors_kb");
+	return 1;
+}
+
 /* }===================== */
 
 /* {===================== opening ===================== */
@@ -1642,6 +1720,7 @@ static const luaL_Reg machine_task_methods[] = {
 	{ "snapshot", m_snapshot },
 	{ "file", m_file },
 	{ "sysctl", m_sysctl },
+	{ "disk", m_disk },
 	{ NULL, NULL }
 };
 

@@ -14,6 +14,7 @@ int memlab_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	n += page_alloc_check(m, fn, ud);
 	n += mm_check_all(m, fn, ud);
 	n += rmap_check(m, fn, ud);
+	n += filemap_check(m, fn, ud);
 	n += lru_check(m, fn, ud);
 	n += memcg_check(m, fn, ud);
 	n += tlb_check(m, fn, ud);

@@ -1,10 +1,10 @@
 /*
 ** filemap.c -- the page cache of simulated files (mm/filemap.c,
-** mm/readahead.c, mm/shmem.c, mm/page-writeback.c), as much of it as
-** file-backed faults need: find or read a page (a read is a major fault
-** and reads around it), map the cached neighbours of a read fault
-** (fault-around), dirty pages, write them back, drop them all when the
-** file goes.
+** mm/shmem.c, mm/page-writeback.c, mm/truncate.c), as much of it as
+** read(2), write(2) and file-backed faults need: find or read a page (a
+** read is a major fault and reads ahead: readahead.c), map the cached
+** neighbours of a read fault (fault-around), dirty pages, write them back,
+** drop them (fadvise, drop_caches, the file's end).
 **
 ** A file's pages live in an open-addressing hash table from page index
 ** to pfn (Linux's xarray does this job).  A regular file's contents are
@@ -20,7 +20,6 @@
 #include "vmstat.h"
 
 #define FAULT_AROUND_PAGES	16	/* fault_around_bytes: 64 KiB with 4K pages */
-#define VM_READAHEAD_PAGES	32	/* read_ahead_kb 128 with 4K pages */
 
 /* ===================== the index ===================== */
 
@@ -239,8 +238,7 @@ static void take_shadow(struct memlab_file *f, struct page *page, bool write)
 ** shmem and holes): the cache holds one reference; it goes on the
 ** inactive file LRU (shmem: the anon LRU, swap-backed).
 */
-static int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra,
-			    bool write)
+int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
@@ -321,15 +319,15 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 }
 
 /*
-** invalidate_mapping_pages() over the whole file (drop_caches): every
-** clean page no one maps or holds leaves the cache (mapping_evict_folio);
-** the others are deactivated, so that reclaim finds them sooner.  The
-** pages come in index order, in batches of PAGEVEC_SIZE
-** (mm/truncate.c mapping_try_invalidate: find_lock_entries), and
-** releasing the first batch drains this CPU's folio batches (mm/swap.c
-** __folio_batch_release): the first deactivations happen at once, later
-** ones may wait.  Without host memory for the sorted indices nothing is
-** dropped.  Returns the pages dropped.
+** mapping_try_invalidate() of the pages of [first, last] (drop_caches:
+** the whole file): every clean page no one maps or holds leaves the cache
+** (mapping_evict_folio); the others are deactivated, so that reclaim finds
+** them sooner, and counted in *failed.  The pages come in index order, in
+** batches of PAGEVEC_SIZE (find_lock_entries), and releasing the first
+** batch drains this CPU's folio batches (mm/swap.c __folio_batch_release):
+** the first deactivations happen at once, later ones may wait.  Without
+** host memory for the sorted indices nothing is dropped.  Returns the
+** pages dropped.
 */
 static int compare_u64(const void *a, const void *b)
 {
@@ -353,7 +351,8 @@ static uint64_t *cached_indices(memlab_machine *m, const struct address_space *a
 	return keys;
 }
 
-static uint64_t invalidate_mapping_pages(struct memlab_file *f)
+static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, uint64_t last,
+				       uint64_t *failed)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
@@ -364,11 +363,12 @@ static uint64_t invalidate_mapping_pages(struct memlab_file *f)
 		uint64_t i = slot_find(as, keys[k] - 1);
 		struct page *page;
 
-		if (as->keys[i] != keys[k])
+		if (as->keys[i] != keys[k] || keys[k] - 1 < first || keys[k] - 1 > last)
 			continue;
 		page = pfn_to_page(m, as->pfns[i]);
 		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
 			deactivate_file_folio(m, page);
+			(*failed)++;
 		} else {
 			filemap_remove_slot(f, i);
 			dropped++;
@@ -383,6 +383,32 @@ static uint64_t invalidate_mapping_pages(struct memlab_file *f)
 	return dropped;
 }
 
+/*
+** POSIX_FADV_DONTNEED: writeback of the pages of [wb_first, wb_last]
+** starts (WB_SYNC_NONE), and the whole pages of [first, last] are dropped
+** as invalidate_mapping_pages() drops them -- once more after draining
+** every CPU's folio batches when some would not go.  A page written back
+** here is still under writeback as the drop runs, so it stays (memlab's
+** writeback completes at once: it runs after the drop).  UINT64_MAX as
+** wb_first or last: none.
+*/
+void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
+			      uint64_t first, uint64_t last)
+{
+	uint64_t failed = 0;
+
+	if (last != UINT64_MAX && last >= first) {
+		lru_add_drain(f->m);
+		mapping_try_invalidate(f, first, last, &failed);
+		if (failed) {
+			lru_add_drain_all(f->m);
+			mapping_try_invalidate(f, first, last, &failed);
+		}
+	}
+	if (wb_first != UINT64_MAX && wb_first <= wb_last)
+		filemap_writeback(f, wb_first, wb_last);	/* a host failure leaves them dirty */
+}
+
 int64_t memlab_drop_caches(memlab_machine *m, int mode)
 {
 	uint64_t dropped = 0;
@@ -394,8 +420,11 @@ int64_t memlab_drop_caches(memlab_machine *m, int mode)
 	if (mode & 1) {
 		lru_add_drain_all(m);
 		for (struct memlab_file *f = m->files; f; f = f->next)
-			if (!f->shmem && !f->huge_shift)	/* tmpfs pages are their only copy */
-				dropped += invalidate_mapping_pages(f);
+			if (!f->shmem && !f->huge_shift) {	/* tmpfs pages are their only copy */
+				uint64_t failed = 0;
+
+				dropped += mapping_try_invalidate(f, 0, UINT64_MAX, &failed);
+			}
 		m->vmstat[DROP_PAGECACHE]++;
 	}
 	if (mode & 2) {
@@ -538,53 +567,18 @@ static uint64_t file_pages(const struct memlab_file *f)
 	return PAGE_ALIGN_M(f->m, f->size) >> f->m->page_shift;
 }
 
-/* Read the pages of [start, start + nr) that are not cached, within the file. */
-static void page_cache_ra(struct memlab_file *f, uint64_t start, uint64_t nr)
-{
-	uint64_t pfn;
-
-	for (uint64_t i = start; i < start + nr && i < file_pages(f); i++) {
-		if (filemap_lookup(f, i) != PFN_NONE)
-			continue;
-		if (filemap_add_page(f, i, &pfn, true, false))
-			return;
-		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
-	}
-}
-
-/* force_page_cache_ra(): MADV_WILLNEED and fadvise read the range now. */
-void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr)
-{
-	page_cache_ra(f, index, nr);
-}
-
 /*
-** do_sync_mmap_readahead() after an mmap miss: read the ra window around
-** index -- VM_READAHEAD_PAGES centred on it, none more for VM_RAND_READ,
-** from index on for VM_SEQ_READ -- within the file.  A failed allocation
-** ends the readahead (the faulting page was read first).  pgpgin counts
-** KiB read.
-*/
-static void read_around(struct vm_area_struct *vma, uint64_t index)
-{
-	uint64_t nr = VM_READAHEAD_PAGES;
-
-	if (vma->vm_file->shmem || (vma->vm_flags & VM_RAND_READ))
-		return;
-	if (vma->vm_flags & VM_SEQ_READ)
-		page_cache_ra(vma->vm_file, index, nr);
-	else
-		page_cache_ra(vma->vm_file, index > nr / 2 ? index - nr / 2 : 0, nr);
-}
-
-/*
-** filemap_fault() / shmem_fault(): the cached page for index, read (and
-** read around) when missing, with a reference for the caller (vmf->page:
-** reclaim leaves it alone until the caller's put_page).  Returns 0
-** (minor), 1 (major: the page had to be read; pgmajfault counts it),
+** filemap_fault() / shmem_fault(): the cached page for index (a hit:
+** do_async_mmap_readahead, unless this is the fault's retry), else read
+** with its readahead window first (do_sync_mmap_readahead) -- or alone,
+** when the window did not hold it -- with a reference for the caller
+** (vmf->page: reclaim leaves it alone until the caller's put_page).
+** Returns 0 (a minor fault), FILEMAP_MAJOR | FILEMAP_UNLOCKED (the page
+** had to be read: pgmajfault counts it, and Linux dropped the lock for
+** the I/O), FILEMAP_UNLOCKED (a hit that read the next window ahead),
 ** -MEMLAB_EFAULT past the end of the file (SIGBUS), -MEMLAB_ENOMEM.
 */
-int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
+int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn)
 {
 	struct memlab_file *f = vma->vm_file;
 	memlab_machine *m = f->m;
@@ -594,24 +588,32 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 		return -MEMLAB_EFAULT;
 	*pfn = filemap_lookup(f, index);
 	if (*pfn != PFN_NONE) {
+		pfn_to_page(m, *pfn)->_refcount++;	/* held while readahead allocates */
+		if (f->shmem || tried)
+			return 0;
+		return do_async_mmap_readahead(vma, pfn_to_page(m, *pfn)) ? FILEMAP_UNLOCKED : 0;
+	}
+	if (f->shmem) {		/* a new shmem page is a minor fault */
+		if ((err = filemap_add_page(f, index, pfn, false, false)))
+			return err;
 		pfn_to_page(m, *pfn)->_refcount++;
 		return 0;
 	}
 	/*
 	 * "No page in the page cache at all": a major fault, counted before
-	 * the page is allocated and charged -- also when that fails (a
-	 * cgroup's OOM).  A new shmem page is a minor fault.
+	 * the page is read and charged -- also when that fails (a cgroup's
+	 * OOM).
 	 */
-	if (!f->shmem)
-		count_vm_events_mm(m, vma->vm_mm, PGMAJFAULT, 1);
-	if ((err = filemap_add_page(f, index, pfn, false, false)))
-		return err;
+	count_vm_events_mm(m, vma->vm_mm, PGMAJFAULT, 1);
+	do_sync_mmap_readahead(vma, index);
+	*pfn = filemap_lookup(f, index);
+	if (*pfn == PFN_NONE) {		/* __filemap_get_folio(FGP_CREAT), then read */
+		if ((err = filemap_add_page(f, index, pfn, false, false)))
+			return err;
+		m->vmstat[PGPGIN] += m->page_size >> 10;
+	}
 	pfn_to_page(m, *pfn)->_refcount++;
-	if (f->shmem)
-		return 0;
-	m->vmstat[PGPGIN] += m->page_size >> 10;
-	read_around(vma, index);
-	return 1;
+	return FILEMAP_MAJOR | FILEMAP_UNLOCKED;
 }
 
 /*
@@ -620,6 +622,9 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn)
 ** the aligned window's start, or the VMA's start if later (the window
 ** then shifts up, it is not clipped), for 16 pages, within the VMA and
 ** addr's page table -- as vm_page_prot says, without faults of their own.
+** A page marked PG_readahead is left for its own fault, which reads the
+** next window (next_uptodate_folio).  Each page found counts as a hit
+** against the file's mmap_miss, unless it is a refault of the working set.
 ** Returns whether addr itself is now mapped (the fault is done).
 */
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
@@ -629,6 +634,8 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table = addr & ~(pmd - 1);
 	uint64_t start = addr & ~(win - 1), end;
 	struct pt_prot prot = vma_page_prot(vma);
+	struct file_ra_state *ra = &vma->vm_file->ra;
+	unsigned hits = 0;
 	bool mapped = false;
 
 	start = start > vma->vm_start ? start : vma->vm_start;
@@ -644,8 +651,10 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		pfn = filemap_lookup(vma->vm_file, index);
 		/* arch_wants_old_prefaulted_pte(): arm64 with hardware AF maps the others old */
 		prot.accessed = a == addr || m->arch != MEMLAB_ARCH_ARM64;
-		if (pfn == PFN_NONE)
+		if (pfn == PFN_NONE || (pfn_to_page(m, pfn)->flags & PG_readahead))
 			continue;
+		if (!(pfn_to_page(m, pfn)->flags & PG_workingset))
+			hits++;
 		pfn_to_page(m, pfn)->_refcount++;	/* a table allocation may reclaim */
 		if (!pt_map(m, t->mm, a, 0, pfn, prot)) {
 			page_add_file_rmap_one(t, pfn_to_page(m, pfn));
@@ -654,6 +663,7 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		}
 		put_page(m, pfn);
 	}
+	ra->mmap_miss = hits >= ra->mmap_miss ? 0 : ra->mmap_miss - hits;
 	return mapped;
 }
 
@@ -662,60 +672,140 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 #define MAX_LFS_FILESIZE_EXT4	(1ull << 44)	/* ext4, 4K blocks: 16 TiB */
 
 /*
-** The cached page for index, read when missing -- for read(2) with
-** synchronous readahead from it (page_cache_sync_ra); write(2)'s
-** write_begin reads that page alone, and a shadow it finds is no refault
-** (filemap_add_folio skips __GFP_WRITE: a rewrite is no working set).
-** Returns its pfn, or PFN_NONE when no frame was free.
+** filemap_get_read_batch(): the cached pages from index on, at most up to
+** last and PAGEVEC_SIZE of them, each with a reference; the batch ends at
+** a hole and after a page marked PG_readahead.
 */
-static uint64_t filemap_get_page(struct memlab_file *f, uint64_t index, bool write)
+static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, uint64_t last,
+				       uint64_t *batch)
 {
-	uint64_t pfn = filemap_lookup(f, index);
+	unsigned n = 0;
 
-	if (pfn == PFN_NONE && !f->shmem && !write)	/* write_begin reads no more */
-		page_cache_ra(f, index, VM_READAHEAD_PAGES);
-	if (pfn == PFN_NONE)
-		pfn = filemap_lookup(f, index);
-	if (pfn == PFN_NONE && filemap_add_page(f, index, &pfn, false, write))
-		return PFN_NONE;
-	return pfn;
-}
+	for (; index <= last && n < PAGEVEC_SIZE; index++) {
+		uint64_t pfn = filemap_lookup(f, index);
 
-/* The cached page's bytes for the actor: a write's are marked (frame_wptr). */
-static uint8_t *page_bytes(memlab_machine *m, uint64_t pfn, uint64_t in, uint64_t len, bool write)
-{
-	if (write)
-		return frame_wptr(m, pfn, (size_t)in, (size_t)len);
-	return (uint8_t *)(uintptr_t)(frame_ptr(m, pfn) + in);	/* the actor only reads it */
+		if (pfn == PFN_NONE)
+			break;
+		pfn_to_page(f->m, pfn)->_refcount++;
+		batch[n++] = pfn;
+		if (pfn_to_page(f->m, pfn)->flags & PG_readahead)
+			break;
+	}
+	return n;
 }
 
 /*
-** filemap_read() marks each page it copies from accessed, but for a
-** first page the previous read ended in (pos_same_folio(ki_pos,
-** ra->prev_pos - 1)): reading a page in pieces counts once.  Writes do
-** not mark (ext4's write_begin asks FGP_WRITEBEGIN, without FGP_ACCESSED).
+** filemap_get_pages(): the batch for a read of the pages [index,
+** last_index): a miss at index reads ahead first (page_cache_sync_ra), or
+** the page alone when that read nothing (filemap_create_folio); a batch
+** ending on a marked page reads the next window (filemap_readahead).
+** Returns its size, 0 when no frame was free.
 */
-static void mark_read_accessed(struct memlab_file *f, uint64_t pfn, uint64_t pos, bool first)
+static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_t last_index,
+				  uint64_t *batch)
 {
 	memlab_machine *m = f->m;
+	unsigned n = filemap_get_read_batch(f, index, last_index - 1, batch);
+	struct page *page;
 
-	if (!first || !f->ra_prev_pos ||
-	    (pos >> m->page_shift) != ((f->ra_prev_pos - 1) >> m->page_shift))
-		folio_mark_accessed(m, pfn_to_page(m, pfn));
+	if (!n) {
+		page_cache_sync_ra(f, index, last_index - index);
+		n = filemap_get_read_batch(f, index, last_index - 1, batch);
+	}
+	if (!n) {
+		if (filemap_add_page(f, index, &batch[0], false, false))
+			return 0;
+		m->vmstat[PGPGIN] += m->page_size >> 10;
+		pfn_to_page(m, batch[0])->_refcount++;
+		return 1;
+	}
+	page = pfn_to_page(m, batch[n - 1]);
+	if (page->flags & PG_readahead)
+		page_cache_async_ra(f, page, page->index, last_index - page->index);
+	return n;
+}
+
+/* pos_same_folio(): the same page, for byte positions that may be negative */
+static bool pos_same_page(const memlab_machine *m, int64_t a, int64_t b)
+{
+	return a >> m->page_shift == b >> m->page_shift;
 }
 
 /*
-** n bytes at off through the page cache, page by page, each piece handed
-** to actor(ud, done, bytes, len), which returns 0 or a negative errno; a
-** write dirties each page and grows the file to cover it.  Returns the
+** filemap_read(): read(2)'s part -- batch after batch of cached pages,
+** clipped to the end of the file.  Each page copied is marked accessed,
+** but for a first page the previous read ended in (reading a page in
+** pieces counts once).  ra->prev_pos keeps where it ended.  Returns the
 ** bytes done, or the first error when nothing was done.
 */
-static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
-			  void *ud, bool write)
+int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		     void *ud)
+{
+	memlab_machine *m = f->m;
+	int64_t last_pos = f->ra.prev_pos;
+	uint64_t done = 0, batch[PAGEVEC_SIZE];
+	int err = 0;
+
+	if (off >= MAX_LFS_FILESIZE_EXT4 || !n)
+		return 0;
+	if (n > MAX_LFS_FILESIZE_EXT4 - off)	/* iov_iter_truncate() to s_maxbytes */
+		n = MAX_LFS_FILESIZE_EXT4 - off;
+	do {
+		uint64_t pos = off + done, end, last_index;
+		unsigned nr, i;
+
+		if (task_is_dying(m)) {		/* fatal_signal_pending(): an OOM victim stops */
+			err = -MEMLAB_EINTR;
+			break;
+		}
+		if (pos >= f->size)
+			break;
+		last_index = (pos + (n - done) + m->page_size - 1) >> m->page_shift;
+		nr = filemap_get_pages(f, pos >> m->page_shift, last_index, batch);
+		if (!nr) {
+			err = -MEMLAB_ENOMEM;
+			break;
+		}
+		end = f->size < off + n ? f->size : off + n;
+		if (!pos_same_page(m, (int64_t)pos, last_pos - 1))
+			folio_mark_accessed(m, pfn_to_page(m, batch[0]));
+		for (i = 0; i < nr && !err; i++) {
+			uint64_t in = pos & (m->page_size - 1), len = m->page_size - in;
+
+			if (end < pfn_to_page(m, batch[i])->index << m->page_shift)
+				break;
+			if (i > 0)
+				folio_mark_accessed(m, pfn_to_page(m, batch[i]));
+			len = end - pos < len ? end - pos : len;
+			err = actor(ud, done, (uint8_t *)(uintptr_t)(frame_ptr(m, batch[i]) + in), len);
+			if (err)
+				break;
+			done += len;
+			pos += len;
+			last_pos = (int64_t)pos;
+		}
+		for (i = 0; i < nr; i++)	/* folio_batch_release() */
+			put_page(m, batch[i]);
+	} while (done < n && off + done < f->size && !err);
+	f->ra.prev_pos = last_pos;
+	return done ? (int64_t)done : err;
+}
+
+/*
+** generic_perform_write(): write(2)'s part -- each page read first, alone
+** (write_begin; a shadow it finds is no refault: filemap_add_folio skips
+** __GFP_WRITE, a rewrite is no working set), then filled and dirtied, the
+** file grown to cover it; -MEMLAB_EFBIG past ext4's largest file.
+** Returns the bytes done, or the first error when nothing was done.
+*/
+int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
+		      void *ud)
 {
 	memlab_machine *m = f->m;
 	uint64_t done = 0;
 
+	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
+		return -MEMLAB_EFBIG;
 	while (done < n) {
 		uint64_t pos = off + done, in = pos & (m->page_size - 1);
 		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
@@ -724,55 +814,23 @@ static int64_t filemap_rw(struct memlab_file *f, uint64_t off, uint64_t n, filem
 
 		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
 			return done ? (int64_t)done : -MEMLAB_EINTR;
-		pfn = filemap_get_page(f, pos >> m->page_shift, write);
-
+		pfn = filemap_lookup(f, pos >> m->page_shift);
+		if (pfn == PFN_NONE && filemap_add_page(f, pos >> m->page_shift, &pfn, false, true))
+			pfn = PFN_NONE;
 		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
 			pfn_to_page(m, pfn)->_refcount++;
-			err = actor(ud, done, page_bytes(m, pfn, in, len, write), len);
-			if (write && err)	/* what a faulting copy wrote stays: dirty it */
-				folio_mark_dirty(m, pfn_to_page(m, pfn));
+			err = actor(ud, done, frame_wptr(m, pfn, (size_t)in, (size_t)len), len);
+			folio_mark_dirty(m, pfn_to_page(m, pfn));	/* what a faulting copy wrote stays */
 			put_page(m, pfn);
 		}
 		if (err)
 			return done ? (int64_t)done : err;
-		if (!write)
-			mark_read_accessed(f, pfn, pos, done == 0);
 		done += len;
-		if (!write)
-			continue;
-		folio_mark_dirty(m, pfn_to_page(m, pfn));
 		if (pos + len > f->size)
 			f->size = pos + len;
 		balance_dirty_pages(m);		/* balance_dirty_pages_ratelimited() */
 	}
 	return (int64_t)done;
-}
-
-/* filemap_read(): read(2)'s part, clipped to the end of the file. */
-int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
-		     void *ud)
-{
-	int64_t done;
-
-	if (off >= f->size)
-		return 0;
-	done = filemap_rw(f, off, n < f->size - off ? n : f->size - off, actor, ud, false);
-	if (done > 0)
-		f->ra_prev_pos = off + (uint64_t)done;
-	return done;
-}
-
-/*
-** generic_perform_write(): write(2)'s part -- each page read first
-** (write_begin), then filled and dirtied; -MEMLAB_EFBIG past ext4's
-** largest file.
-*/
-int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
-		      void *ud)
-{
-	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
-		return -MEMLAB_EFBIG;
-	return filemap_rw(f, off, n, actor, ud, true);
 }
 
 /*
@@ -797,4 +855,55 @@ int memlab_sync(memlab_machine *m)
 			return err;
 	}
 	return 0;
+}
+
+/* ===================== checking ===================== */
+
+/*
+** The page cache of every file: each slot's page is allocated, belongs to
+** the file at that index, and is held; nrpages counts the slots; the
+** readahead state is one readahead could leave (the async tail within the
+** window, mmap_miss within its cap).
+*/
+static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, struct ml_check *c)
+{
+	const struct address_space *as = &f->i_pages;
+	uint64_t n = 0;
+
+	for (uint64_t i = 0; i < as->cap; i++) {
+		const struct page *page;
+
+		if (!as->keys[i])
+			continue;
+		n++;
+		if (as->pfns[i] >= m->nr_frames) {
+			ml_violation(c, "page cache: %s index %llu: pfn %#llx is not RAM", f->path,
+				     (unsigned long long)as->keys[i] - 1, (unsigned long long)as->pfns[i]);
+			continue;
+		}
+		page = pfn_to_page(m, as->pfns[i]);
+		if (page->mapping != (uintptr_t)f || page->index != as->keys[i] - 1 ||
+		    page->_refcount < 1 || (page->flags & PG_buddy))
+			ml_violation(c, "page cache: %s index %llu: pfn %#llx is not its page (index %llu, "
+				     "refcount %d%s)", f->path, (unsigned long long)as->keys[i] - 1,
+				     (unsigned long long)as->pfns[i], (unsigned long long)page->index,
+				     page->_refcount, page->mapping != (uintptr_t)f ? ", another mapping" : "");
+	}
+	if (n != as->nrpages)
+		ml_violation(c, "page cache: %s holds %llu pages, nrpages says %llu", f->path,
+			     (unsigned long long)n, (unsigned long long)as->nrpages);
+	if (f->ra.async_size > f->ra.size || f->ra.mmap_miss > 1000 || f->ra.prev_pos < -1)
+		ml_violation(c, "readahead: %s: window %llu+%llu, async %llu, mmap_miss %u, prev_pos %lld",
+			     f->path, (unsigned long long)f->ra.start, (unsigned long long)f->ra.size,
+			     (unsigned long long)f->ra.async_size, f->ra.mmap_miss,
+			     (long long)f->ra.prev_pos);
+}
+
+int filemap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
+{
+	struct ml_check c = { fn, ud, 0 };
+
+	for (const struct memlab_file *f = m->files; f; f = f->next)
+		filemap_check_file(m, f, &c);
+	return c.count;
 }

@@ -66,6 +66,7 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_active	0x0200u	/* on an active list */
 #define PG_referenced	0x0400u	/* used once since it was last looked at (folio_mark_accessed) */
 #define PG_reclaim	0x0800u	/* reclaim wants it: to the inactive tail when written back */
+#define PG_readahead	PG_reclaim /* a clean cache page: its read starts the next window (the same bit) */
 #define PG_workingset	0x1000u	/* was active once (deactivated by reclaim) */
 #define PG_swapcache	0x2000u	/* in the swap cache: page->swap is its slot */
 #define PG_mlocked	0x4000u	/* mapped into locked memory (NR_MLOCK): !folio_evictable() */
@@ -353,6 +354,10 @@ struct memlab_machine {
 	struct vma_node *vma_node_free;		/* free VMA tree nodes (vma_tree.c), by parent */
 	unsigned nr_vma_node_free;
 	uint64_t next_ino;
+	struct {			/* the disk's request queue (readahead.c) */
+		uint64_t read_ahead_kb;	/* bdi->ra_pages in KiB */
+		uint64_t max_sectors_kb;	/* bdi->io_pages in KiB */
+	} bdi;
 	uint64_t next_anon_vma_id;
 	uint64_t cached_stacks[MEMLAB_MAX_CPUS][2];	/* fork.c: NR_CACHED_STACKS per CPU */
 	int64_t max_map_count;		/* vm.max_map_count */

@@ -156,8 +156,9 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		if (vma->vm_file && !vma->vm_file->shmem) {
 			/* vfs_fadvise() runs without the mmap_lock (madvise_willneed) */
 			mmap_read_unlock(t->mm);
-			force_page_cache_ra(vma->vm_file, linear_page_index(vma, start),
-					    (end - start) >> t->m->page_shift);
+			vfs_fadvise(vma->vm_file, (int64_t)(linear_page_index(vma, start) <<
+							    t->m->page_shift),
+				    (int64_t)(end - start), MEMLAB_POSIX_FADV_WILLNEED);
 			mmap_read_lock(t->mm);
 		}
 		return 0;

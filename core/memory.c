@@ -505,7 +505,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 			return VM_FAULT_OOM;
 		}
 	}
-	err = filemap_fault(vma, vmf->pgoff, &cache_pfn);
+	err = filemap_fault(vma, vmf->pgoff, vmf->flags & FAULT_FLAG_TRIED, &cache_pfn);
 	if (err < 0 && cow)
 		put_page(m, copy);
 	if (err < 0 && prealloc)		/* do_fault(): an unused prealloc_pte is freed */
@@ -514,8 +514,10 @@ static unsigned do_fault(struct vm_fault *vmf)
 		return VM_FAULT_SIGBUS;
 	if (err < 0)
 		return VM_FAULT_OOM;
-	if (err > 0)
-		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
+	if (err & FILEMAP_MAJOR)
+		ret = VM_FAULT_MAJOR;
+	if (err & FILEMAP_UNLOCKED)
+		ret |= fault_retry_lock(vmf);
 	if (err > 0 && cow) {
 		put_page(m, copy);
 		if (alloc_user_page(m, NULL, false, &copy)) {
@@ -524,9 +526,11 @@ static unsigned do_fault(struct vm_fault *vmf)
 		}
 	}
 	/*
-	 * A page that had to be read: Linux dropped the mmap lock for the I/O
-	 * and the fault is retried (FAULT_FLAG_TRIED, counted once, as major);
-	 * a read retry maps the fresh pages of its window by fault-around.
+	 * A page that had to be read, or a hit that read the next window
+	 * ahead: Linux dropped the mmap lock for the I/O and the fault is
+	 * retried (FAULT_FLAG_TRIED, counted once, as major if it read the
+	 * page); a read retry maps the fresh pages of the window by
+	 * fault-around.
 	 */
 	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
 		;

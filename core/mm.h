@@ -129,7 +129,24 @@ static inline void list_del_init(struct list_head *entry)
 	INIT_LIST_HEAD(entry);
 }
 
-/* A simulated regular file (an inode with one name). */
+/*
+** The readahead state of a file's open file description (struct
+** file_ra_state, readahead.c): the last window read, [start, start + size),
+** whose last async_size pages are its async tail (PG_readahead on the
+** first of them).
+*/
+struct file_ra_state {
+	uint64_t start;
+	uint64_t size;
+	uint64_t async_size;
+	uint64_t ra_pages;		/* the window's limit: the disk's read_ahead_kb, x2 after FADV_SEQUENTIAL */
+	unsigned order;			/* the folio order a next window would ask */
+	unsigned mmap_miss;		/* mmap faults that missed the cache, less those that hit */
+	int64_t prev_pos;		/* where the last read(2) ended; -1: none yet */
+	bool random;			/* FMODE_RANDOM (POSIX_FADV_RANDOM): read only what is asked */
+};
+
+/* A simulated regular file (an inode with one name, open once). */
 struct memlab_file {
 	memlab_machine *m;
 	char path[128];
@@ -144,7 +161,7 @@ struct memlab_file {
 	int refcount;			/* the machine's list + every VMA mapping it */
 	struct address_space i_pages;	/* its page cache */
 	struct address_space disk;	/* its contents: index -> host block of a page (filemap.c) */
-	uint64_t ra_prev_pos;		/* file->f_ra.prev_pos: where the last read ended (0: none yet) */
+	struct file_ra_state ra;	/* file->f_ra */
 	struct address_space shadows;	/* index -> the workingset shadow of a reclaimed page */
 	struct list_head i_mmap;	/* the VMAs mapping it, by vm_pgoff (vma.c) */
 	struct memlab_file *next;	/* the machine's files */
@@ -596,9 +613,21 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 		      void *ud);
 uint64_t filemap_lookup(const struct memlab_file *f, uint64_t index);
 int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn);
-int filemap_fault(struct vm_area_struct *vma, uint64_t index, uint64_t *pfn);
+#define FILEMAP_MAJOR	1	/* filemap_fault(): the page had to be read */
+#define FILEMAP_UNLOCKED	2	/* it dropped the fault's lock to read: the fault is retried */
+int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
-void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr);
+int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write);
+void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
+			      uint64_t first, uint64_t last);
+/* ---- readahead.c ---- */
+void bdi_init(memlab_machine *m);
+void file_ra_state_init(struct memlab_file *f);
+void page_cache_sync_ra(struct memlab_file *f, uint64_t index, uint64_t req);
+void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t index, uint64_t req);
+void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index);
+bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page);
+int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice);
 bool folio_mark_dirty(memlab_machine *m, struct page *page);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
@@ -619,6 +648,7 @@ typedef bool (*rmap_fn)(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud);	/* rmap.c */
 void filemap_release(struct memlab_file *f);
 bool filemap_remove_folio(memlab_machine *m, uint64_t pfn);
+int filemap_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 bool vma_has_recency(const struct vm_area_struct *vma);	/* vmscan.c */
 void wakeup_flusher_threads(memlab_machine *m);
 

@@ -68,6 +68,7 @@ void mm_sysctl_init(memlab_machine *m)
 	m->user_reserve_kbytes = free_kb / 32 < 131072 ? free_kb / 32 : 131072;
 	m->next_pid = 1;
 	m->next_ino = 1048577;
+	bdi_init(m);
 }
 
 int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
@@ -146,6 +147,7 @@ struct memlab_file *file_alloc(memlab_machine *m, const char *path, uint64_t siz
 	f->ino = m->next_ino++;
 	f->refcount = 1;
 	INIT_LIST_HEAD(&f->i_mmap);
+	file_ra_state_init(f);
 	return f;
 }
 

@@ -3,7 +3,8 @@
 -- A file mapping's pages are the page cache's pages.  A read fault on a
 -- page not cached reads it from the disk -- a major fault -- and reads
 -- around it; a read fault on a cached page is minor and maps its cached
--- neighbours too (fault-around).  MAP_PRIVATE writes copy the page into
+-- neighbours too (fault-around), but for a page marked PG_readahead, whose
+-- own fault reads the next window ahead.  MAP_PRIVATE writes copy the page into
 -- anonymous memory; MAP_SHARED writes dirty the cached page itself, which
 -- every mapping and read() then see at once, while the disk keeps the old
 -- bytes until write-back: not at munmap or exit, but at msync(MS_SYNC),
@@ -38,18 +39,27 @@ local maj0, cache0 = p:mm().maj_flt, vm().nr_file_pages
 assert(p:read(a + 20 * PAGE, 9) == "page 20  ")
 say("read page 20: maj_flt +%d, pgmajfault %d; the page cache grew by %d pages",
     p:mm().maj_flt - maj0, vm().pgmajfault, vm().nr_file_pages - cache0)
-say("(pages 4..35: the 32-page readahead window centred on the miss); RssFile %d:",
+say("(pages 4..35: the 32-page read-around window centred on the miss); RssFile %d:",
     rss(p, "file"))
 print("Linux dropped the mmap lock for the read and retried the fault, and the")
-print("retry mapped the cached pages of page 20's 16-page window, 16..31.")
-assert(p:mm().maj_flt - maj0 == 1 and vm().nr_file_pages - cache0 == 32 and rss(p, "file") == 16)
-for i = 16, 31 do assert(p:translate(a + i * PAGE).present) end
+print("retry mapped the cached pages of page 20's 16-page window, 16..31 -- all but")
+print("page 28, the first of the window's 8-page async tail: marked PG_readahead, it")
+print("is left to a fault of its own, which will read the next window ahead.")
+assert(p:mm().maj_flt - maj0 == 1 and vm().nr_file_pages - cache0 == 32 and rss(p, "file") == 15)
+for i = 16, 31 do assert(p:translate(a + i * PAGE).present == (i ~= 28)) end
 local min0 = p:mm().min_flt
 assert(p:read(a + 33 * PAGE, 9) == "page 33  ")
 say("read page 33 (cached): a minor fault (+%d), fault-around maps what is cached of", p:mm().min_flt - min0)
 say("its window 32..47 -- pages 32..35: RssFile %d.", rss(p, "file"))
-assert(p:mm().min_flt - min0 == 1 and p:mm().maj_flt - maj0 == 1 and rss(p, "file") == 20)
+assert(p:mm().min_flt - min0 == 1 and p:mm().maj_flt - maj0 == 1 and rss(p, "file") == 19)
 assert(p:translate(a + 35 * PAGE).present and not p:translate(a + 36 * PAGE).present)
+cache0, min0 = vm().nr_file_pages, p:mm().min_flt
+assert(p:read(a + 28 * PAGE, 9) == "page 28  ")
+say("read page 28, the marked one: a minor fault (+%d) that reads the next window,", p:mm().min_flt - min0)
+say("32 pages from 36, clipped to the file: 36..63 (%d pages), before anyone asks for", vm().nr_file_pages - cache0)
+say("them; the retry maps page 28: RssFile %d.", rss(p, "file"))
+assert(p:mm().min_flt - min0 == 1 and p:mm().maj_flt - maj0 == 1)
+assert(vm().nr_file_pages - cache0 == 28 and rss(p, "file") == 20)
 
 ------------------------------------------------------------------------------
 section("2. MAP_PRIVATE, writing: a private copy")

@@ -1383,9 +1383,10 @@ TEST(file_read_fault_major_read_around)
 
 	/*
 	 * A cached neighbour in another window: minor; window 16..31, of
-	 * which 24..31 are cached.  (Not the window 48..63: Linux marks page
-	 * 48 PG_readahead, which fault-around skips; memlab has no async
-	 * readahead.)
+	 * which 24..31 are cached.  (Not the window 48..63: the read-around
+	 * marked page 48, the first of its 8-page async tail, PG_readahead,
+	 * and fault-around leaves it to a fault of its own, which reads the
+	 * next window: tests/lua/test_readahead.lua.)
 	 */
 	rss0 = mi.rss_file;
 	ASSERT_EQ(read_is_zero(t, A(30), 1), 1);
@@ -1559,7 +1560,14 @@ TEST(file_shared_write_dirties_and_is_seen)
 	ASSERT_EQ(vmstat(m, "nr_dirty"), dirty0 + 1);
 	ASSERT_EQ(vmstat(m, "nr_dirtied"), dirtied0 + 1);
 	ASSERT_EQ(mm_of(t).rss_anon, 0);
-	ASSERT_EQ(mm_of(t).rss_file, 8);	/* the read's fault-around mapped the whole (cached) file */
+	/*
+	 * The read's fault-around mapped the cached file but page 0: u's
+	 * first fault read the 8 pages with a read-around window of 32 whose
+	 * async tail (8 pages) starts at page 0 -- clipped to the file, the
+	 * window leaves page 0 PG_readahead, and fault-around leaves a marked
+	 * page to its own fault.
+	 */
+	ASSERT_EQ(mm_of(t).rss_file, 7);
 	/* the other task sees the bytes */
 	ASSERT_EQ(read_matches(u, A(102) + 100, 50, A(2) + 100, 50), 1);
 	ASSERT_EQ(pfn_of(u, A(102)), w.pfn);
@@ -2112,8 +2120,12 @@ TEST(arm64_fault_around_maps_old_ptes)
 	int young_prefaulted = 0;
 
 	ASSERT(t);
+	static uint8_t buf[16 * 4096];
+	uint64_t done;
+
 	ASSERT_OK(memlab_file_create(m, "/data/arm", 16 * PG, 0, &f));
-	ASSERT_OK(precache(m, f, 16));
+	/* read(2) caches the file: a 32-page window from page 0, no mark within it */
+	ASSERT_OK(memlab_file_pread(f, 0, buf, 16 * PG, &done));
 	ASSERT_OK(map_file(t, 0, 16, RO, MEMLAB_MAP_PRIVATE, f, 0));
 	ASSERT_EQ(read_is_zero(t, A(3), 1), 1);
 	ASSERT_EQ(mm_of(t).rss_file, 16);
@@ -2124,12 +2136,10 @@ TEST(arm64_fault_around_maps_old_ptes)
 	ASSERT_EQ(young_prefaulted, 0);
 	/*
 	 * smaps counts a page Referenced when its entry is young or the page
-	 * is marked referenced (smaps_account): precache()'s populate marked
-	 * every page (GUP's FOLL_TOUCH), and its exit's zap marked page 0, the
-	 * one young there, a second time (activated, the mark cleared).  So
-	 * pages 1..15 count, page 3 also for its young entry, page 0 not.
+	 * is marked referenced (smaps_account): the read marked every page it
+	 * copied, so all 16 count, page 3 also for its young entry.
 	 */
-	ASSERT_EQ(smaps_kb(t, A(0), "Referenced"), 15 * 4);
+	ASSERT_EQ(smaps_kb(t, A(0), "Referenced"), 16 * 4);
 }
 
 /* ===================== 12. lazy zeroing ===================== */

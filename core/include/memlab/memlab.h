@@ -814,6 +814,57 @@ MEMLAB_API int (memlab_file_load) (memlab_file *f, uint64_t off, const void *buf
 MEMLAB_API int (memlab_sync) (memlab_machine *m);
 
 /*
+** posix_fadvise(2) of a file, Linux's values: NORMAL, RANDOM and
+** SEQUENTIAL set its readahead (SEQUENTIAL doubles the window, RANDOM
+** reads only what is asked), WILLNEED reads [off, off + len) into the page
+** cache now (at most max(read_ahead_kb, max_sectors_kb) of it), DONTNEED
+** writes the range's dirty pages back and drops its whole pages that are
+** clean, unmapped and unused (a page written back by the call stays: it
+** was under writeback), NOREUSE is accepted.  len 0: to the end of the
+** file.  -MEMLAB_EINVAL for a negative len or an unknown advice.
+*/
+#define MEMLAB_POSIX_FADV_NORMAL	0
+#define MEMLAB_POSIX_FADV_RANDOM	1
+#define MEMLAB_POSIX_FADV_SEQUENTIAL	2
+#define MEMLAB_POSIX_FADV_WILLNEED	3
+#define MEMLAB_POSIX_FADV_DONTNEED	4
+#define MEMLAB_POSIX_FADV_NOREUSE	5
+MEMLAB_API int (memlab_fadvise) (memlab_file *f, int64_t off, int64_t len, int advice);
+
+/*
+** A file's readahead state (struct file_ra_state): the last window read
+** ahead, [start, start + size) pages, whose last async_size pages were read
+** before anyone asked (the first of them marked PG_readahead, kpageflags'
+** "reclaim"); ra_pages, the window's limit; mmap_miss, the mmap faults
+** that missed the cache less those that hit (past 100, faults read around
+** no more); prev_pos, the byte after the last read(2) (-1: none); random,
+** after POSIX_FADV_RANDOM.  A file is open once: read(2) and its mappings
+** share this state.
+*/
+struct memlab_file_ra {
+	uint64_t start, size, async_size, ra_pages;
+	unsigned mmap_miss;
+	int64_t prev_pos;
+	int random;
+};
+MEMLAB_API int (memlab_file_ra) (const memlab_file *f, struct memlab_file_ra *out);
+
+/*
+** The disk's request queue, /sys/block/<disk>/queue (-1 leaves a value):
+** read_ahead_kb (128), the readahead window's limit, and max_sectors_kb
+** (1280), the largest request, which a read larger than the window may
+** use.  A file takes read_ahead_kb when it is created, as an open file
+** does at open(2): a change applies to files created after it.
+** -MEMLAB_EINVAL for a max_sectors_kb below a page or above 32767.
+*/
+struct memlab_disk_queue {
+	int64_t read_ahead_kb;
+	int64_t max_sectors_kb;
+};
+MEMLAB_API int (memlab_disk_queue) (memlab_machine *m, const struct memlab_disk_queue *set,
+				    struct memlab_disk_queue *get);
+
+/*
 ** The system calls, with Linux 6.x semantics down to the errno.  Each
 ** returns 0 or a negative errno; results through out-parameters.
 ** memlab_brk() is brk(2): it always returns the break (the new one on
@@ -875,6 +926,15 @@ MEMLAB_API int (memlab_pread) (memlab_task *t, memlab_file *f, uint64_t addr,
 MEMLAB_API int (memlab_pwrite) (memlab_task *t, memlab_file *f, uint64_t addr,
 				uint64_t count, uint64_t off, uint64_t *done);
 MEMLAB_API int (memlab_sbrk) (memlab_task *t, int64_t increment, uint64_t *old);
+/*
+** mincore(2) into the host's vec, one byte a page of [addr, addr + len)
+** (len rounded up to pages): 1 when the page is resident -- mapped, in
+** the swap cache, or, for a file mapping, in the page cache -- else 0.
+** -MEMLAB_EINVAL for an unaligned addr, -MEMLAB_ENOMEM for a range past
+** TASK_SIZE or with a hole (the bytes before it are written).
+*/
+MEMLAB_API int (memlab_mincore) (memlab_task *t, uint64_t addr, uint64_t len,
+				 unsigned char *vec);
 
 /*
 ** A user access of len bytes at addr, through the MMU of the task's CPU

@@ -1,0 +1,92 @@
+/*
+** mincore.c -- mincore(2) (mm/mincore.c, Linux 6.18): which pages of a
+** range are resident.  A present entry is; a swap entry is while its page
+** is in the swap cache; an empty entry of a file mapping is while the
+** page cache holds the page (mapped or not: what readahead read shows
+** here); of an anonymous one, not.
+*/
+#include "mm.h"
+
+/* mincore_swap(): the swapped-out page is still in the swap cache. */
+static unsigned char mincore_swap(const memlab_machine *m, uint64_t slot)
+{
+	return m->swap && slot < m->swap->pages + 1 && m->swap->cache[slot] != PFN_NONE;
+}
+
+/* mincore_page() of vma's file at addr, or 0 for anonymous memory. */
+static unsigned char mincore_unmapped(const struct vm_area_struct *vma, uint64_t addr)
+{
+	if (!vma->vm_file)
+		return 0;
+	return filemap_lookup(vma->vm_file, linear_page_index(vma, addr)) != PFN_NONE;
+}
+
+/* mincore_pte_range() for one page: a huge leaf counts for each of its pages. */
+static unsigned char mincore_one(memlab_task *t, const struct vm_area_struct *vma, uint64_t addr)
+{
+	const struct pt_format *f = &t->mm->pt;
+	struct pt_walk w;
+	struct pt_prot p;
+	uint64_t e, pfn, slot;
+	bool exclusive;
+
+	if (pt_walk(t->m, t->mm, addr, &w) == -MEMLAB_EINVAL)
+		return mincore_unmapped(vma, addr);	/* no tables span it */
+	e = w.entry[w.nr_levels - 1];
+	pt_decode(f, (int)w.level, e, &pfn, &p);
+	if (pt_prot_maps(&p) && !pt_entry_is_table(f, w.level, e))
+		return 1;
+	if (w.level == 0 && pt_swap_entry(f, e, &slot, &exclusive))
+		return mincore_swap(t->m, slot);
+	return mincore_unmapped(vma, addr);
+}
+
+/*
+** do_mincore() for each VMA of the range: -MEMLAB_ENOMEM at a hole, with
+** the bytes before it written (the system call copies each chunk out as
+** it goes).  hugetlb and huge PMD mappings are resident.
+*/
+static int do_mincore(memlab_task *t, uint64_t addr, uint64_t pages, unsigned char *vec)
+{
+	uint64_t psize = t->m->page_size;
+
+	while (pages) {
+		struct vm_area_struct *vma = vma_tree_find(&t->mm->mm_mt, addr);
+
+		if (!vma || vma->vm_start > addr)
+			return -MEMLAB_ENOMEM;
+		for (; pages && addr < vma->vm_end; pages--, addr += psize)
+			*vec++ = vma->vm_flags & VM_HUGETLB ? 1 : mincore_one(t, vma, addr);
+	}
+	return 0;
+}
+
+/*
+** mincore(2) into the host's vec, one byte a page of [addr, addr + len)
+** (len rounded up to pages).  -MEMLAB_EINVAL for an unaligned addr,
+** -MEMLAB_ENOMEM for a range past TASK_SIZE or not wholly mapped.
+*/
+int memlab_mincore(memlab_task *t, uint64_t addr, uint64_t len, unsigned char *vec)
+{
+	memlab_task *prev;
+	uint64_t pages;
+	int ret;
+
+	if (t->m->dead)
+		return -MEMLAB_EIO;
+	if (!t->mm)
+		return -MEMLAB_ENOMEM;
+	if (addr & (t->m->page_size - 1))
+		return -MEMLAB_EINVAL;
+	if (len > t->mm->task_size || addr > t->mm->task_size - len)	/* access_ok() */
+		return -MEMLAB_ENOMEM;
+	pages = (len >> t->m->page_shift) + !!(len & (t->m->page_size - 1));
+	if (pages && !vec)
+		return -MEMLAB_EFAULT;
+	prev = task_enter(t);
+	mmap_read_lock(t->mm);
+	ret = do_mincore(t, addr, pages, vec);
+	mmap_read_unlock(t->mm);
+	task_leave(t, prev);
+	return ret;
+}

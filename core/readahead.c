@@ -1,0 +1,474 @@
+/*
+** readahead.c -- on-demand readahead (mm/readahead.c, Linux 6.18) and
+** the disk's request queue it sizes itself by.
+**
+** A read(2) that misses the page cache reads a window from the file
+** (page_cache_sync_ra); the window's last part is its async tail, whose
+** first page carries PG_readahead.  A later read or fault that finds the
+** mark reads the next window, larger (page_cache_async_ra), before the
+** reader gets there.  Random reads read what they ask for.  Each file has
+** one struct file_ra_state, as one open file description would (both
+** read(2) and every mapping of the file use it).
+**
+** memlab's page cache holds order-0 folios only: as ext4 with data=journal,
+** or any filesystem without large folios.  So page_cache_ra_order() always
+** falls back to do_page_cache_ra(), as Linux does for such a mapping; the
+** alignment of the async window's end (ra->order + 2) still applies.
+*/
+#include "mm.h"
+#include "vmstat.h"
+
+#define SZ_2M		(2ull << 20)
+
+/* ===================== the disk's queue ===================== */
+
+/* blk_apply_bdi_limits(): max(io_opt * 2, VM_READAHEAD_PAGES); no io_opt here */
+#define DEFAULT_READ_AHEAD_KB	128
+#define DEFAULT_MAX_SECTORS_KB	1280	/* BLK_DEF_MAX_SECTORS_CAP: 2560 sectors */
+#define MAX_HW_SECTORS_KB	32767	/* what the disk takes in one request */
+
+void bdi_init(memlab_machine *m)
+{
+	m->bdi.read_ahead_kb = DEFAULT_READ_AHEAD_KB;
+	m->bdi.max_sectors_kb = DEFAULT_MAX_SECTORS_KB;
+}
+
+/* bdi->ra_pages and bdi->io_pages, in pages */
+static uint64_t bdi_ra_pages(const memlab_machine *m)
+{
+	return m->bdi.read_ahead_kb >> (m->page_shift - 10);
+}
+
+static uint64_t bdi_io_pages(const memlab_machine *m)
+{
+	return m->bdi.max_sectors_kb >> (m->page_shift - 10);
+}
+
+/*
+** /sys/block/<disk>/queue/read_ahead_kb and max_sectors_kb, as
+** queue_ra_store and queue_max_sectors_store take them: any read_ahead_kb,
+** a max_sectors_kb from a page to the hardware's limit.
+*/
+int memlab_disk_queue(memlab_machine *m, const struct memlab_disk_queue *set,
+		      struct memlab_disk_queue *get)
+{
+	if (set) {
+		if (set->read_ahead_kb < -1 || set->read_ahead_kb > UINT32_MAX ||
+		    (set->max_sectors_kb != -1 &&
+		     (set->max_sectors_kb < (int64_t)(m->page_size >> 10) ||
+		      set->max_sectors_kb > MAX_HW_SECTORS_KB)))
+			return -MEMLAB_EINVAL;
+		if (set->read_ahead_kb != -1)
+			m->bdi.read_ahead_kb = (uint64_t)set->read_ahead_kb;
+		if (set->max_sectors_kb != -1)
+			m->bdi.max_sectors_kb = (uint64_t)set->max_sectors_kb;
+	}
+	if (get) {
+		get->read_ahead_kb = (int64_t)m->bdi.read_ahead_kb;
+		get->max_sectors_kb = (int64_t)m->bdi.max_sectors_kb;
+	}
+	return 0;
+}
+
+/* file_ra_state_init(): at open, the window's limit is the disk's. */
+void file_ra_state_init(struct memlab_file *f)
+{
+	memset(&f->ra, 0, sizeof(f->ra));
+	f->ra.ra_pages = bdi_ra_pages(f->m);
+	f->ra.prev_pos = -1;
+}
+
+/* ===================== reading ===================== */
+
+static uint64_t file_end_index(const struct memlab_file *f)
+{
+	return (f->size - 1) >> f->m->page_shift;
+}
+
+/*
+** page_cache_ra_unbounded(): read the pages of [index, index + nr) that
+** are not cached; the one lookahead pages before the end gets
+** PG_readahead, when this read adds it.  A failed allocation ends it.
+*/
+static void page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, uint64_t nr,
+				    uint64_t lookahead)
+{
+	uint64_t mark = lookahead <= nr ? nr - lookahead : UINT64_MAX, pfn;
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if (filemap_lookup(f, index + i) != PFN_NONE)
+			continue;	/* present: read_pages() of the batch so far, skip it */
+		if (filemap_add_page(f, index + i, &pfn, true, false))
+			break;
+		if (i == mark)
+			pfn_to_page(f->m, pfn)->flags |= PG_readahead;
+		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
+	}
+}
+
+/* do_page_cache_ra(): no further than the page holding the file's last byte. */
+static void do_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr,
+			     uint64_t lookahead)
+{
+	uint64_t end;
+
+	if (!f->size)
+		return;
+	end = file_end_index(f);
+	if (index > end)
+		return;
+	if (nr > end - index)
+		nr = end - index + 1;
+	page_cache_ra_unbounded(f, index, nr, lookahead);
+}
+
+/*
+** force_page_cache_ra(): read nr pages from index now (fadvise WILLNEED,
+** a file opened FMODE_RANDOM), at most max(io_pages, ra_pages), in chunks
+** of 2 MiB.
+*/
+static void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr)
+{
+	uint64_t max = bdi_io_pages(f->m), chunk = SZ_2M >> f->m->page_shift;
+
+	if (f->ra.ra_pages > max)
+		max = f->ra.ra_pages;
+	if (nr > max)
+		nr = max;
+	while (nr) {
+		uint64_t this = nr < chunk ? nr : chunk;
+
+		do_page_cache_ra(f, index, this, 0);
+		index += this;
+		nr -= this;
+	}
+}
+
+static uint64_t roundup_pow_of_two(uint64_t n)
+{
+	uint64_t p = 1;
+
+	while (p < n)
+		p <<= 1;
+	return p;
+}
+
+/*
+** get_init_ra_size(): the first window: the request rounded up to a power
+** of two, x4 while small, x2 while medium, else the limit.
+*/
+static uint64_t get_init_ra_size(uint64_t size, uint64_t max)
+{
+	uint64_t n = roundup_pow_of_two(size);
+
+	if (n <= max / 32)
+		return n * 4;
+	if (n <= max / 4)
+		return n * 2;
+	return max;
+}
+
+/* get_next_ra_size(): each window x4 while small, then x2, up to the limit. */
+static uint64_t get_next_ra_size(const struct file_ra_state *ra, uint64_t max)
+{
+	if (ra->size < max / 16)
+		return 4 * ra->size;
+	if (ra->size <= max / 2)
+		return 2 * ra->size;
+	return max;
+}
+
+/*
+** page_cache_ra_order() of a mapping without large folios: ra->order goes
+** back to 0 and the window is read by do_page_cache_ra().
+*/
+static void page_cache_ra_order(struct memlab_file *f, uint64_t index)
+{
+	f->ra.order = 0;
+	do_page_cache_ra(f, index, f->ra.size, f->ra.async_size);
+}
+
+/* ractl_max_pages(): a request larger than the window may go up to io_pages. */
+static uint64_t ractl_max_pages(const struct memlab_file *f, uint64_t req)
+{
+	uint64_t max = f->ra.ra_pages, io = bdi_io_pages(f->m);
+
+	if (req > max && io > max)
+		max = req < io ? req : io;
+	return max;
+}
+
+/*
+** page_cache_prev_miss() / page_cache_next_miss(): the nearest index not
+** cached, scanning at most max from index down or up; UINT64_MAX when the
+** scan went below 0.  With every page of the scan cached, next_miss gives
+** index + max, past the scan, but prev_miss the last index it scanned,
+** index - max + 1, itself cached: so a sync read right after exactly max
+** cached pages counts max - 1 of them, and reads as a random one (both
+** measured on the host, tests/diff/diff_ra.c).
+*/
+static uint64_t page_cache_prev_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
+{
+	uint64_t i = index;
+
+	for (uint64_t n = 0; n < max; n++) {
+		i = index - n;
+		if (filemap_lookup(f, i) == PFN_NONE)
+			return i;
+		if (i == 0)
+			return n + 1 < max ? UINT64_MAX : 0;
+	}
+	return i;
+}
+
+static uint64_t page_cache_next_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
+{
+	uint64_t i = index;
+
+	for (uint64_t n = 0; n < max; n++) {
+		i = index + n;
+		if (filemap_lookup(f, i) == PFN_NONE)
+			return i;
+	}
+	return index + max;
+}
+
+/*
+** page_cache_sync_ra(): a read of req pages at index missed the cache.  A
+** read at the file's start, one larger than the window, or one that
+** follows the last read starts a window; one that follows cached pages (an
+** interleaved stream) takes their number as its size; any other is a
+** random read and reads just itself.
+*/
+void page_cache_sync_ra(struct memlab_file *f, uint64_t index, uint64_t req)
+{
+	struct file_ra_state *ra = &f->ra;
+	uint64_t max, prev, miss, contig;
+
+	if (!ra->ra_pages || ra->random) {
+		force_page_cache_ra(f, index, ra->ra_pages ? req : 1);
+		return;
+	}
+	max = ractl_max_pages(f, req);
+	prev = (uint64_t)ra->prev_pos >> f->m->page_shift;
+	if (!index || req > max || index - prev <= 1) {
+		ra->start = index;
+		ra->size = get_init_ra_size(req, max);
+		ra->async_size = ra->size > req ? ra->size - req : ra->size >> 1;
+		page_cache_ra_order(f, ra->start);
+		return;
+	}
+	miss = page_cache_prev_miss(f, index - 1, max);
+	contig = index - miss - 1;
+	if (contig <= req) {
+		do_page_cache_ra(f, index, req, 0);
+		return;
+	}
+	if (miss == UINT64_MAX)		/* cached from the file's start: a whole-file read */
+		contig *= 2;
+	ra->start = index;
+	ra->size = contig + req < max ? contig + req : max;
+	ra->async_size = 1;
+	page_cache_ra_order(f, ra->start);
+}
+
+/*
+** page_cache_async_ra(): a read or fault found page (at index) marked
+** PG_readahead.  The mark goes; the window after the last one is read
+** whole as the new async tail, larger -- or, when the mark is not where
+** the last window put it (another stream's), one sized by the cached run
+** after it.
+*/
+void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t index, uint64_t req)
+{
+	struct file_ra_state *ra = &f->ra;
+	uint64_t max, start, end, align, aligned_end;
+
+	if (!ra->ra_pages)
+		return;
+	page->flags &= ~PG_readahead;
+	max = ractl_max_pages(f, req);
+	if (index == ra->start + ra->size - ra->async_size) {
+		uint64_t next = get_next_ra_size(ra, max);
+
+		ra->start += ra->size;
+		ra->size = ra->size > next ? ra->size : next;
+	} else {
+		start = page_cache_next_miss(f, index + 1, max);
+		if (!start || start - index > max)
+			return;
+		ra->start = start;
+		ra->size = start - index + req;
+		ra->size = get_next_ra_size(ra, max);
+	}
+	/* the window ends on a folio of the order the next read would ask */
+	ra->order += 2;
+	align = 1ull << (ra->order < (unsigned)__builtin_ctzll(max) ? ra->order
+								      : (unsigned)__builtin_ctzll(max));
+	end = ra->start + ra->size;
+	aligned_end = end & ~(align - 1);
+	if (aligned_end > ra->start)
+		ra->size -= end - aligned_end;
+	ra->async_size = ra->size;
+	page_cache_ra_order(f, ra->start);
+}
+
+/* ===================== mmap faults ===================== */
+
+#define MMAP_LOTSAMISS	100
+#define MAX_PAGECACHE_ORDER	11	/* MAX_XAS_ORDER: XA_CHUNK_SHIFT * 2 - 1 */
+
+/* exec_folio_order(): arm64 asks 64K folios for text, others order 0. */
+static unsigned exec_folio_order(const memlab_machine *m)
+{
+	if (m->arch != MEMLAB_ARCH_ARM64 || m->page_size >= 65536)
+		return 0;
+	return (unsigned)__builtin_ctz(65536 >> m->page_shift);
+}
+
+/*
+** do_sync_mmap_readahead(): a fault at index missed the cache.
+** VM_HUGEPAGE reads two PMDs' worth from the aligned index (one with
+** VM_RAND_READ), even with readahead off; VM_RAND_READ reads nothing
+** more; VM_SEQ_READ reads ahead as read(2) does; else, unless the
+** file's mmap faults miss far more than they hit, read around it
+** (VM_EXEC: from it on, within the VMA, no async tail).
+*/
+void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index)
+{
+	struct memlab_file *f = vma->vm_file;
+	struct file_ra_state *ra = &f->ra;
+	unsigned pmd_order = hpage_pmd_order(f->m);
+	uint64_t hpage_nr = 1ull << pmd_order;
+
+	/* HPAGE_PMD_ORDER <= MAX_PAGECACHE_ORDER (11): not with 64K pages */
+	if ((vma->vm_flags & VM_HUGEPAGE) && pmd_order <= MAX_PAGECACHE_ORDER) {
+		ra->size = vma->vm_flags & VM_RAND_READ ? hpage_nr : 2 * hpage_nr;
+		ra->async_size = hpage_nr;
+		page_cache_ra_order(f, index & ~(hpage_nr - 1));	/* ra->start stays */
+		return;
+	}
+	if ((vma->vm_flags & (VM_RAND_READ | VM_EXEC)) == VM_RAND_READ || !ra->ra_pages)
+		return;
+	if (vma->vm_flags & VM_SEQ_READ) {
+		page_cache_sync_ra(f, index, ra->ra_pages);
+		return;
+	}
+	if (ra->mmap_miss < MMAP_LOTSAMISS * 10)
+		ra->mmap_miss++;
+	if (ra->mmap_miss > MMAP_LOTSAMISS)
+		return;
+	if (vma->vm_flags & VM_EXEC) {
+		uint64_t first = vma->vm_pgoff, last = first + vma_pages(vma);
+		unsigned order = exec_folio_order(f->m);
+		uint64_t mask = (1ull << order) - 1, ra_end;
+
+		ra->start = index & ~mask;
+		ra->start = ra->start > first ? ra->start : first;
+		ra_end = (ra->start + ra->ra_pages + mask) & ~mask;
+		ra->size = (ra_end < last ? ra_end : last) - ra->start;
+		ra->async_size = 0;
+	} else {
+		ra->start = index > ra->ra_pages / 2 ? index - ra->ra_pages / 2 : 0;
+		ra->size = ra->ra_pages;
+		ra->async_size = ra->ra_pages / 4;
+	}
+	page_cache_ra_order(f, ra->start);
+}
+
+/*
+** do_async_mmap_readahead(): a fault found page cached: a hit (mmap_miss
+** goes down), and the next window when it is marked.  Whether it read
+** ahead: the fault dropped its lock for that (maybe_unlock_mmap_for_io)
+** and is retried.
+*/
+bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page)
+{
+	struct file_ra_state *ra = &vma->vm_file->ra;
+
+	if ((vma->vm_flags & VM_RAND_READ) || !ra->ra_pages)
+		return false;
+	if (ra->mmap_miss)
+		ra->mmap_miss--;
+	if (!(page->flags & PG_readahead))
+		return false;
+	page_cache_async_ra(vma->vm_file, page, page->index, ra->ra_pages);
+	return true;
+}
+
+/* ===================== fadvise(2) ===================== */
+
+/*
+** generic_fadvise() (mm/fadvise.c): NORMAL, RANDOM and SEQUENTIAL set the
+** file's readahead (SEQUENTIAL doubles its window, RANDOM reads only what
+** is asked), WILLNEED reads the range now, DONTNEED starts writeback of
+** the range and drops its whole clean pages that nothing maps, NOREUSE is
+** taken (it changes nothing memlab models).  len 0: to the end.
+*/
+int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice)
+{
+	unsigned shift = f->m->page_shift;
+	uint64_t endbyte = (uint64_t)off + (uint64_t)len, first, last;
+
+	if (len < 0 || advice < MEMLAB_POSIX_FADV_NORMAL || advice > MEMLAB_POSIX_FADV_NOREUSE)
+		return -MEMLAB_EINVAL;
+	if (f->shmem || f->huge_shift)	/* noop_backing_dev_info: the advice is ignored */
+		return 0;
+	if (!len || endbyte < (uint64_t)len)
+		endbyte = INT64_MAX;
+	else
+		endbyte--;
+	switch (advice) {
+	case MEMLAB_POSIX_FADV_NORMAL:
+		f->ra.ra_pages = bdi_ra_pages(f->m);
+		f->ra.random = false;
+		break;
+	case MEMLAB_POSIX_FADV_RANDOM:
+		f->ra.random = true;
+		break;
+	case MEMLAB_POSIX_FADV_SEQUENTIAL:
+		f->ra.ra_pages = bdi_ra_pages(f->m) * 2;
+		f->ra.random = false;
+		break;
+	case MEMLAB_POSIX_FADV_WILLNEED:
+		first = (uint64_t)(off >> shift);
+		last = endbyte >> shift;
+		force_page_cache_ra(f, first, last - first + 1 ? last - first + 1 : UINT64_MAX);
+		break;
+	case MEMLAB_POSIX_FADV_DONTNEED:
+		/* whole pages only, but the last page of the range at the file's end */
+		first = (uint64_t)((off + (int64_t)f->m->page_size - 1) >> shift);
+		last = endbyte >> shift;
+		if ((endbyte & (f->m->page_size - 1)) != f->m->page_size - 1 &&
+		    endbyte != f->size - 1)
+			last = last ? last - 1 : UINT64_MAX;	/* UINT64_MAX: none */
+		filemap_fadvise_dontneed(f, off < 0 ? UINT64_MAX : (uint64_t)off >> shift,
+					 endbyte >> shift, first, last);
+		break;
+	}
+	return 0;
+}
+
+int memlab_fadvise(memlab_file *f, int64_t off, int64_t len, int advice)
+{
+	int err;
+
+	if (f->m->dead)
+		return -MEMLAB_EIO;
+	err = vfs_fadvise(f, off, len, advice);
+	background_run(f->m);
+	return err;
+}
+
+/* The file's readahead state, for a look at it (f:ra()). */
+int memlab_file_ra(const memlab_file *f, struct memlab_file_ra *out)
+{
+	out->start = f->ra.start;
+	out->size = f->ra.size;
+	out->async_size = f->ra.async_size;
+	out->ra_pages = f->ra.ra_pages;
+	out->mmap_miss = f->ra.mmap_miss;
+	out->prev_pos = f->ra.prev_pos;
+	out->random = f->ra.random;
+	return 0;
+}
