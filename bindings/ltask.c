@@ -743,25 +743,33 @@ static int t_mincore(lua_State *L)
 	uint64_t addr = lmemlab_checkaddr(L, 2, "mincore", "addr");
 	uint64_t len = lmemlab_checklength(L, 3, "mincore", "len");
 	struct memlab_machine_info mi;
-	uint64_t pages;
+	uint64_t pages, done = 0;
 	luaL_Buffer b;
-	unsigned char *vec;
-	int rc;
+	int rc = 0;
 
 	memlab_machine_info(memlab_task_machine(t), &mi);
 	pages = len / mi.page_size + (len % mi.page_size != 0);
-
 	if (pages > (1u << 30))
 		return lmemlab_argerror(L, 3, "mincore", "len covers more than 2^30 pages");
-	vec = (unsigned char *)luaL_buffinitsize(L, &b, (size_t)pages);
+	luaL_buffinit(L, &b);
 	lmemlab_begin_call(lm);
-	rc = memlab_mincore(t, addr, len, vec);
+	/* in chunks, as the system call copies them out: a hole ends it early */
+	while (rc == 0 && done < pages) {
+		uint64_t n = pages - done < 65536 ? pages - done : 65536;
+		unsigned char *vec = (unsigned char *)luaL_prepbuffsize(&b, (size_t)n);
+		uint64_t at = addr + done * mi.page_size;
+
+		rc = memlab_mincore(t, at, done + n < pages ? n * mi.page_size : len - done * mi.page_size,
+				    vec);
+		for (uint64_t i = 0; rc == 0 && i < n; i++)
+			vec[i] = vec[i] & 1 ? '1' : '0';
+		luaL_addsize(&b, (size_t)n);
+		done += n;
+	}
 	lmemlab_end_call(L, lm, "mincore", rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
-	for (uint64_t i = 0; i < pages; i++)
-		vec[i] = vec[i] & 1 ? '1' : '0';
-	luaL_pushresultsize(&b, (size_t)pages);
+	luaL_pushresult(&b);
 	return 1;
 }
 

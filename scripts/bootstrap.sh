@@ -28,8 +28,9 @@ FUZZ_SECONDS=${MEMLAB_FUZZ_SECONDS:-60}
 # Debian 12 package names.  libclang-rt-14-dev holds clang's libFuzzer and
 # sanitizer runtimes (libclang_rt.fuzzer-x86_64.a, libclang_rt.asan-*);
 # gcc's own sanitizer runtimes (libasan8, libubsan1) come with gcc.
+# e2fsprogs (mkfs.ext4) and mount make tests/diff/diff_ra's filesystem.
 PACKAGES=(gcc libc6-dev make cmake pkg-config lua5.4 liblua5.4-dev lua-unit
-	  lua-cjson clang libclang-rt-14-dev)
+	  lua-cjson clang libclang-rt-14-dev e2fsprogs mount)
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() { printf 'bootstrap.sh: %s\n' "$*" >&2; exit 1; }

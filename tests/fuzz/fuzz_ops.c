@@ -974,6 +974,39 @@ static void op_file_load(struct fuzz *f)
 	note(f, "off %#" PRIx64 " n %#" PRIx64 " -> %d", off, n, rc);
 }
 
+/*
+** posix_fadvise of the file (advice 6 and 7 refused), or a change of the
+** disk's queue (a bad max_sectors_kb refused): the file's readahead state
+** must stay one Linux could have.
+*/
+static void file_fadvise(struct fuzz *f, memlab_file *file, uint8_t kind, uint64_t off)
+{
+	struct memlab_disk_queue q = { next_byte(f), kind & 8 ? (int64_t)(next_u16(f) % 40000) : -1 };
+	int64_t len = (int64_t)next_u64(f) >> (next_byte(f) % 64);
+	struct memlab_file_ra ra;
+	int rc;
+
+	if ((kind & 0xf0) == 0xe0) {
+		rc = memlab_disk_queue(f->m, &q, NULL);
+		if (rc != 0 && rc != -MEMLAB_EINVAL)
+			die(f, "memlab_disk_queue(%" PRId64 ", %" PRId64 ") -> %d", q.read_ahead_kb,
+			    q.max_sectors_kb, rc);
+		note(f, "disk read_ahead_kb %" PRId64 " max_sectors_kb %" PRId64 " -> %d",
+		     q.read_ahead_kb, q.max_sectors_kb, rc);
+		return;
+	}
+	rc = memlab_fadvise(file, (int64_t)off, len, kind & 7);
+	check_rc(f, rc, "memlab_fadvise");
+	if (rc != -MEMLAB_EIO && rc != ((kind & 7) <= 5 && len >= 0 ? 0 : -MEMLAB_EINVAL))
+		die(f, "memlab_fadvise(%d, len %" PRId64 ") -> %d", kind & 7, len, rc);
+	memlab_file_ra(file, &ra);
+	if (ra.async_size > ra.size || ra.prev_pos < -1)
+		die(f, "readahead state %" PRIu64 "+%" PRIu64 " async %" PRIu64, ra.start, ra.size,
+		    ra.async_size);
+	note(f, "fadvise off %#" PRIx64 " len %#" PRIx64 " advice %d -> %d", off, (uint64_t)len,
+	     kind & 7, rc);
+}
+
 static void op_file_rw(struct fuzz *f)
 {
 	memlab_file *file = pick_file(f);
@@ -983,6 +1016,10 @@ static void op_file_rw(struct fuzz *f)
 
 	if (!file)
 		return;
+	if (kind >= 0xe0) {
+		file_fadvise(f, file, kind, off);
+		return;
+	}
 	if (kind & 1) {
 		memset(buf_in, kind, n);
 		rc = memlab_file_pwrite(file, off, buf_in, n, &done);
@@ -1297,6 +1334,34 @@ static void op_mremap(struct fuzz *f)
 		check_locked_growth(f, t, out + page_align(f, old_len), out + page_align(f, new_len));
 }
 
+/*
+** mincore of at most MAX_BUF pages: every byte 0 or 1, and 1 for a page
+** pagemap shows present.
+*/
+static void task_mincore(struct fuzz *f, memlab_task *t, uint64_t addr, uint64_t len)
+{
+	uint64_t ps = f->info.page_size, pages, e;
+	int rc;
+
+	if (len > (uint64_t)MAX_BUF * ps)
+		len = (uint64_t)MAX_BUF * ps;
+	pages = len / ps + (len % ps != 0);
+	memset(buf_out, 0xa5, pages);
+	rc = memlab_mincore(t, addr, len, buf_out);
+	if (rc != 0 && rc != -MEMLAB_EINVAL && rc != -MEMLAB_ENOMEM && rc != -MEMLAB_EIO)
+		die(f, "memlab_mincore(%#" PRIx64 ", %#" PRIx64 ") -> %d", addr, len, rc);
+	for (uint64_t i = 0; rc == 0 && i < pages; i++) {
+		if (buf_out[i] > 1)
+			die(f, "mincore byte %" PRIu64 " is %u", i, buf_out[i]);
+		if (!buf_out[i] && memlab_pagemap(t, addr + i * ps, &e, 1) == 1 &&
+		    (e & MEMLAB_PM_PRESENT))
+			die(f, "mincore says %#" PRIx64 " is not resident; pagemap maps it",
+			    addr + i * ps);
+	}
+	note(f, "pid %d mincore %#" PRIx64 " len %#" PRIx64 " -> %d", memlab_task_pid(t), addr,
+	     len, rc);
+}
+
 static void op_madvise(struct fuzz *f)
 {
 	static const int odd[] = { -1, 5, 6, 7, 9, 25, 26, 100, 25, 25, 103, 0x7fffffff };
@@ -1310,6 +1375,10 @@ static void op_madvise(struct fuzz *f)
 	addr = pick_addr(f, t);
 	len = pick_len(f, t, addr);
 	b = next_byte(f);
+	if (b >= 0xe0 && b < 0xe8) {	/* mincore instead */
+		task_mincore(f, t, addr, len);
+		return;
+	}
 	if (b >= 0xe8 && b < 0xf0) {	/* /proc/PID/clear_refs instead: 0..7, 0, 6 and 7 refused */
 		rc = memlab_clear_refs(t, b & 7);
 		check_rc(f, rc, "memlab_clear_refs");
