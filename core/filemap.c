@@ -19,7 +19,7 @@
 #include "mm.h"
 #include "vmstat.h"
 
-#define FAULT_AROUND_PAGES	16	/* fault_around_bytes: 64 KiB with 4K pages */
+#define FAULT_AROUND_BYTES	65536	/* fault_around_bytes: 16 pages of 4K, 4 of 16K, 1 of 64K */
 
 /* ===================== the index ===================== */
 
@@ -325,9 +325,10 @@ bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 ** them sooner, and counted in *failed.  The pages come in index order, in
 ** batches of PAGEVEC_SIZE (find_lock_entries), and releasing the first
 ** batch drains this CPU's folio batches (mm/swap.c __folio_batch_release):
-** the first deactivations happen at once, later ones may wait.  Without
-** host memory for the sorted indices nothing is dropped.  Returns the
-** pages dropped.
+** the first deactivations happen at once, later ones may wait.  The
+** range's workingset shadows go too (clear_shadow_entries).  Without host
+** memory for the sorted indices nothing is dropped.  Returns the pages
+** dropped.
 */
 static int compare_u64(const void *a, const void *b)
 {
@@ -349,6 +350,19 @@ static uint64_t *cached_indices(memlab_machine *m, const struct address_space *a
 			keys[(*n)++] = as->keys[i];
 	qsort(keys, *n, sizeof(*keys), compare_u64);
 	return keys;
+}
+
+/* clear_shadow_entries(): the workingset shadows of [first, last] go. */
+static void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last)
+{
+	struct address_space *as = &f->shadows;
+
+	for (uint64_t i = 0; i < as->cap && as->nrpages;) {
+		if (as->keys[i] && as->keys[i] - 1 >= first && as->keys[i] - 1 <= last)
+			slot_delete(as, i);	/* may shift another entry into i */
+		else
+			i++;
+	}
 }
 
 static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, uint64_t last,
@@ -380,33 +394,33 @@ static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, ui
 		lru_add_drain(m);
 	if (keys)
 		ml_free(m, keys, alloc * sizeof(*keys));
+	clear_shadow_entries(f, first, last);
 	return dropped;
 }
 
 /*
 ** POSIX_FADV_DONTNEED: writeback of the pages of [wb_first, wb_last]
-** starts (WB_SYNC_NONE), and the whole pages of [first, last] are dropped
-** as invalidate_mapping_pages() drops them -- once more after draining
-** every CPU's folio batches when some would not go.  A page written back
-** here is still under writeback as the drop runs, so it stays (memlab's
-** writeback completes at once: it runs after the drop).  UINT64_MAX as
-** wb_first or last: none.
+** (WB_SYNC_NONE) -- which memlab's disk, as zram or a RAM disk, finishes at
+** once: the pages are clean when the drop runs -- then the whole pages of
+** [first, last] are dropped as invalidate_mapping_pages() drops them, once
+** more after draining every CPU's folio batches when some would not go.
+** UINT64_MAX as wb_first or last: none.
 */
 void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
 			      uint64_t first, uint64_t last)
 {
 	uint64_t failed = 0;
 
-	if (last != UINT64_MAX && last >= first) {
-		lru_add_drain(f->m);
-		mapping_try_invalidate(f, first, last, &failed);
-		if (failed) {
-			lru_add_drain_all(f->m);
-			mapping_try_invalidate(f, first, last, &failed);
-		}
-	}
 	if (wb_first != UINT64_MAX && wb_first <= wb_last)
 		filemap_writeback(f, wb_first, wb_last);	/* a host failure leaves them dirty */
+	if (last == UINT64_MAX || last < first)
+		return;
+	lru_add_drain(f->m);
+	mapping_try_invalidate(f, first, last, &failed);
+	if (failed) {
+		lru_add_drain_all(f->m);
+		mapping_try_invalidate(f, first, last, &failed);
+	}
 }
 
 int64_t memlab_drop_caches(memlab_machine *m, int mode)
@@ -630,7 +644,7 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 {
 	memlab_machine *m = t->m;
-	uint64_t psize = m->page_size, win = FAULT_AROUND_PAGES * psize;
+	uint64_t psize = m->page_size, win = FAULT_AROUND_BYTES;
 	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table = addr & ~(pmd - 1);
 	uint64_t start = addr & ~(win - 1), end;
 	struct pt_prot prot = vma_page_prot(vma);
@@ -638,6 +652,8 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 	unsigned hits = 0;
 	bool mapped = false;
 
+	if (win <= psize)	/* should_fault_around(): one page is no fault-around (64K pages) */
+		return false;
 	start = start > vma->vm_start ? start : vma->vm_start;
 	start = start > table ? start : table;
 	end = start + win;

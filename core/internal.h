@@ -355,8 +355,8 @@ struct memlab_machine {
 	unsigned nr_vma_node_free;
 	uint64_t next_ino;
 	struct {			/* the disk's request queue (readahead.c) */
-		uint64_t read_ahead_kb;	/* bdi->ra_pages in KiB */
-		uint64_t max_sectors_kb;	/* bdi->io_pages in KiB */
+		uint64_t ra_pages;	/* bdi->ra_pages: read_ahead_kb in pages */
+		uint64_t max_sectors;	/* queue_limits.max_sectors, in 512-byte sectors */
 	} bdi;
 	uint64_t next_anon_vma_id;
 	uint64_t cached_stacks[MEMLAB_MAX_CPUS][2];	/* fork.c: NR_CACHED_STACKS per CPU */

@@ -456,12 +456,15 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 ** and the fault is retried: under the mmap_lock taken anew (lock_mmap in
 ** do_user_addr_fault after a per-VMA-locked try, which must release it:
 ** VM_FAULT_RETRY), or the same lock retaken (GUP and mmap-locked faults).
+** The retry is FAULT_FLAG_TRIED, but after a per-VMA-locked try only if
+** that was a major fault (do_user_addr_fault).
 */
-static unsigned fault_retry_lock(struct vm_fault *vmf)
+static unsigned fault_retry_lock(struct vm_fault *vmf, bool major)
 {
 	struct mm_struct *mm = vmf->t->mm;
 
-	vmf->flags |= FAULT_FLAG_TRIED;
+	if (major || !(vmf->flags & FAULT_FLAG_VMA_LOCK))
+		vmf->flags |= FAULT_FLAG_TRIED;
 	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
 		mmap_read_lock(mm);
 		return VM_FAULT_RETRY;
@@ -517,7 +520,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 	if (err & FILEMAP_MAJOR)
 		ret = VM_FAULT_MAJOR;
 	if (err & FILEMAP_UNLOCKED)
-		ret |= fault_retry_lock(vmf);
+		ret |= fault_retry_lock(vmf, err & FILEMAP_MAJOR);
 	if (err > 0 && cow) {
 		put_page(m, copy);
 		if (alloc_user_page(m, NULL, false, &copy)) {
@@ -532,9 +535,14 @@ static unsigned do_fault(struct vm_fault *vmf)
 	 * page); a read retry maps the fresh pages of the window by
 	 * fault-around.
 	 */
-	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
-		;
-	else if (cow)
+	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address)) {
+		put_page(m, cache_pfn);
+		return ret;
+	}
+	/* an untried retry goes to filemap_fault() again: a hit, once more */
+	if ((ret & VM_FAULT_RETRY) && !(vmf->flags & FAULT_FLAG_TRIED))
+		do_async_mmap_readahead(vma, pfn_to_page(m, cache_pfn));
+	if (cow)
 		ret |= do_cow_fault(vmf, cache_pfn, copy);
 	else
 		ret |= do_file_map(vmf, cache_pfn);
@@ -599,7 +607,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 	if (err)
 		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	if (major) {	/* the read was I/O: the lock is dropped and the fault retried, as for a file */
-		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf);
+		ret = VM_FAULT_MAJOR | fault_retry_lock(vmf, true);
 		count_vm_events_mm(m, mm, PGMAJFAULT, 1);
 	}
 	pt_walk(m, mm, vmf->address, &w);

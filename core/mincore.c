@@ -16,8 +16,8 @@ static unsigned char mincore_swap(const memlab_machine *m, uint64_t slot)
 /* mincore_page() of vma's file at addr, or 0 for anonymous memory. */
 static unsigned char mincore_unmapped(const struct vm_area_struct *vma, uint64_t addr)
 {
-	if (!vma->vm_file)
-		return 0;
+	if (!vma->vm_file || (vma->vm_flags & VM_HUGETLB))
+		return 0;	/* hugetlbfs: its cache is by huge page, no base page is there */
 	return filemap_lookup(vma->vm_file, linear_page_index(vma, addr)) != PFN_NONE;
 }
 
@@ -44,7 +44,11 @@ static unsigned char mincore_one(memlab_task *t, const struct vm_area_struct *vm
 /*
 ** do_mincore() for each VMA of the range: -MEMLAB_ENOMEM at a hole, with
 ** the bytes before it written (the system call copies each chunk out as
-** it goes).  hugetlb and huge PMD mappings are resident.
+** it goes).  A VMA neither anonymous nor of a file -- [vdso], [vvar] --
+** cannot be asked (can_do_mincore): all resident.  A huge leaf is resident
+** for each of its pages; a hugetlb page, once faulted in.  memlab's files
+** belong to every task's user (inode_owner_or_capable()), so their pages
+** can always be asked about.
 */
 static int do_mincore(memlab_task *t, uint64_t addr, uint64_t pages, unsigned char *vec)
 {
@@ -56,7 +60,7 @@ static int do_mincore(memlab_task *t, uint64_t addr, uint64_t pages, unsigned ch
 		if (!vma || vma->vm_start > addr)
 			return -MEMLAB_ENOMEM;
 		for (; pages && addr < vma->vm_end; pages--, addr += psize)
-			*vec++ = vma->vm_flags & VM_HUGETLB ? 1 : mincore_one(t, vma, addr);
+			*vec++ = vma->special_name && !vma->vm_file ? 1 : mincore_one(t, vma, addr);
 	}
 	return 0;
 }

@@ -22,50 +22,51 @@
 
 /* ===================== the disk's queue ===================== */
 
-/* blk_apply_bdi_limits(): max(io_opt * 2, VM_READAHEAD_PAGES); no io_opt here */
-#define DEFAULT_READ_AHEAD_KB	128
-#define DEFAULT_MAX_SECTORS_KB	1280	/* BLK_DEF_MAX_SECTORS_CAP: 2560 sectors */
-#define MAX_HW_SECTORS_KB	32767	/* what the disk takes in one request */
+#define VM_READAHEAD_KB		128	/* VM_READAHEAD_PAGES: blk_apply_bdi_limits() with no io_opt */
+#define BLK_DEF_MAX_SECTORS_CAP	2560	/* 1280 KiB: max_sectors without a user's limit */
+#define MAX_HW_SECTORS		65534	/* what the disk takes in one request (32767 KiB) */
+#define BLK_MIN_SEGMENT_SECTORS	8	/* BLK_MIN_SEGMENT_SIZE, 4 KiB */
 
 void bdi_init(memlab_machine *m)
 {
-	m->bdi.read_ahead_kb = DEFAULT_READ_AHEAD_KB;
-	m->bdi.max_sectors_kb = DEFAULT_MAX_SECTORS_KB;
+	m->bdi.ra_pages = VM_READAHEAD_KB >> (m->page_shift - 10);
+	m->bdi.max_sectors = BLK_DEF_MAX_SECTORS_CAP;
 }
 
-/* bdi->ra_pages and bdi->io_pages, in pages */
-static uint64_t bdi_ra_pages(const memlab_machine *m)
-{
-	return m->bdi.read_ahead_kb >> (m->page_shift - 10);
-}
-
+/* bdi->io_pages: the largest request in pages (0 when below a page) */
 static uint64_t bdi_io_pages(const memlab_machine *m)
 {
-	return m->bdi.max_sectors_kb >> (m->page_shift - 10);
+	return m->bdi.max_sectors >> (m->page_shift - 9);
 }
 
 /*
-** /sys/block/<disk>/queue/read_ahead_kb and max_sectors_kb, as
-** queue_ra_store and queue_max_sectors_store take them: any read_ahead_kb,
-** a max_sectors_kb from a page to the hardware's limit.
+** /sys/block/<disk>/queue/read_ahead_kb and max_sectors_kb as the block
+** layer takes them: queue_ra_store() keeps whole pages (64 reads back as 0
+** with 64K pages); queue_max_sectors_store() sets max_user_sectors, which
+** blk_validate_limits() refuses below 4 KiB, clamps to the hardware's
+** limit, and takes 0 for the default.  Values above UINT_MAX are EINVAL
+** (queue_var_store).  Nothing changes when one value is refused.
 */
 int memlab_disk_queue(memlab_machine *m, const struct memlab_disk_queue *set,
 		      struct memlab_disk_queue *get)
 {
 	if (set) {
-		if (set->read_ahead_kb < -1 || set->read_ahead_kb > UINT32_MAX ||
-		    (set->max_sectors_kb != -1 &&
-		     (set->max_sectors_kb < (int64_t)(m->page_size >> 10) ||
-		      set->max_sectors_kb > MAX_HW_SECTORS_KB)))
+		int64_t ra = set->read_ahead_kb, ms = set->max_sectors_kb;
+
+		if (ra < -1 || ra > UINT32_MAX || ms < -1 || ms > UINT32_MAX ||
+		    (ms > 0 && ms * 2 < BLK_MIN_SEGMENT_SECTORS))
 			return -MEMLAB_EINVAL;
-		if (set->read_ahead_kb != -1)
-			m->bdi.read_ahead_kb = (uint64_t)set->read_ahead_kb;
-		if (set->max_sectors_kb != -1)
-			m->bdi.max_sectors_kb = (uint64_t)set->max_sectors_kb;
+		if (ra != -1)
+			m->bdi.ra_pages = (uint64_t)ra >> (m->page_shift - 10);
+		if (ms == 0)
+			m->bdi.max_sectors = BLK_DEF_MAX_SECTORS_CAP;
+		else if (ms != -1)
+			m->bdi.max_sectors = (uint64_t)ms * 2 < MAX_HW_SECTORS ? (uint64_t)ms * 2
+									: MAX_HW_SECTORS;
 	}
 	if (get) {
-		get->read_ahead_kb = (int64_t)m->bdi.read_ahead_kb;
-		get->max_sectors_kb = (int64_t)m->bdi.max_sectors_kb;
+		get->read_ahead_kb = (int64_t)(m->bdi.ra_pages << (m->page_shift - 10));
+		get->max_sectors_kb = (int64_t)(m->bdi.max_sectors >> 1);
 	}
 	return 0;
 }
@@ -74,7 +75,7 @@ int memlab_disk_queue(memlab_machine *m, const struct memlab_disk_queue *set,
 void file_ra_state_init(struct memlab_file *f)
 {
 	memset(&f->ra, 0, sizeof(f->ra));
-	f->ra.ra_pages = bdi_ra_pages(f->m);
+	f->ra.ra_pages = f->m->bdi.ra_pages;
 	f->ra.prev_pos = -1;
 }
 
@@ -90,12 +91,12 @@ static uint64_t file_end_index(const struct memlab_file *f)
 ** are not cached; the one lookahead pages before the end gets
 ** PG_readahead, when this read adds it.  A failed allocation ends it.
 */
-static void page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, uint64_t nr,
-				    uint64_t lookahead)
+static uint64_t page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, uint64_t nr,
+					uint64_t lookahead)
 {
-	uint64_t mark = lookahead <= nr ? nr - lookahead : UINT64_MAX, pfn;
+	uint64_t mark = lookahead <= nr ? nr - lookahead : UINT64_MAX, pfn, i;
 
-	for (uint64_t i = 0; i < nr; i++) {
+	for (i = 0; i < nr; i++) {
 		if (filemap_lookup(f, index + i) != PFN_NONE)
 			continue;	/* present: read_pages() of the batch so far, skip it */
 		if (filemap_add_page(f, index + i, &pfn, true, false))
@@ -104,28 +105,33 @@ static void page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, uint6
 			pfn_to_page(f->m, pfn)->flags |= PG_readahead;
 		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
 	}
+	return i;	/* how far ractl->_index went */
 }
 
-/* do_page_cache_ra(): no further than the page holding the file's last byte. */
-static void do_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr,
-			     uint64_t lookahead)
+/*
+** do_page_cache_ra(): no further than the page holding the file's last
+** byte.  Returns how many indices it went through (0: none to read).
+*/
+static uint64_t do_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr,
+				 uint64_t lookahead)
 {
 	uint64_t end;
 
 	if (!f->size)
-		return;
+		return 0;
 	end = file_end_index(f);
 	if (index > end)
-		return;
+		return 0;
 	if (nr > end - index)
 		nr = end - index + 1;
-	page_cache_ra_unbounded(f, index, nr, lookahead);
+	return page_cache_ra_unbounded(f, index, nr, lookahead);
 }
 
 /*
 ** force_page_cache_ra(): read nr pages from index now (fadvise WILLNEED,
 ** a file opened FMODE_RANDOM), at most max(io_pages, ra_pages), in chunks
-** of 2 MiB.
+** of 2 MiB, each from where the last one's reading got (ractl->_index):
+** past the end of the file, nowhere.
 */
 static void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t nr)
 {
@@ -138,8 +144,7 @@ static void force_page_cache_ra(struct memlab_file *f, uint64_t index, uint64_t 
 	while (nr) {
 		uint64_t this = nr < chunk ? nr : chunk;
 
-		do_page_cache_ra(f, index, this, 0);
-		index += this;
+		index += do_page_cache_ra(f, index, this, 0);
 		nr -= this;
 	}
 }
@@ -420,14 +425,14 @@ int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice)
 		endbyte--;
 	switch (advice) {
 	case MEMLAB_POSIX_FADV_NORMAL:
-		f->ra.ra_pages = bdi_ra_pages(f->m);
+		f->ra.ra_pages = f->m->bdi.ra_pages;
 		f->ra.random = false;
 		break;
 	case MEMLAB_POSIX_FADV_RANDOM:
 		f->ra.random = true;
 		break;
 	case MEMLAB_POSIX_FADV_SEQUENTIAL:
-		f->ra.ra_pages = bdi_ra_pages(f->m) * 2;
+		f->ra.ra_pages = f->m->bdi.ra_pages * 2;
 		f->ra.random = false;
 		break;
 	case MEMLAB_POSIX_FADV_WILLNEED:
@@ -437,7 +442,8 @@ int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice)
 		break;
 	case MEMLAB_POSIX_FADV_DONTNEED:
 		/* whole pages only, but the last page of the range at the file's end */
-		first = (uint64_t)((off + (int64_t)f->m->page_size - 1) >> shift);
+		/* loff_t arithmetic wraps in the kernel (-fno-strict-overflow) */
+		first = (uint64_t)((int64_t)((uint64_t)off + f->m->page_size - 1) >> shift);
 		last = endbyte >> shift;
 		if ((endbyte & (f->m->page_size - 1)) != f->m->page_size - 1 &&
 		    endbyte != f->size - 1)

@@ -33,6 +33,14 @@ static void print_violation(void *ud, const char *msg)
 
 #define ASSERT_CHECK(m) ASSERT_EQ(memlab_check((m), print_violation, NULL), 0)
 
+static uint64_t vmstat_of(memlab_machine *m, const char *name)
+{
+	uint64_t v = 0;
+
+	memlab_vmstat_get(m, name, &v);
+	return v;
+}
+
 static memlab_machine *machine(void)
 {
 	struct memlab_config cfg;
@@ -46,12 +54,15 @@ static memlab_machine *machine(void)
 /* A file of n pages on the disk, nothing cached. */
 static memlab_file *disk_file(memlab_machine *m, const char *path, unsigned n)
 {
-	static uint8_t buf[512 * 4096];
+	static uint8_t buf[64 * 4096];
 	memlab_file *f = NULL;
 
 	memset(buf, 'x', sizeof(buf));
-	if (memlab_file_create(m, path, 0, 1, &f) || memlab_file_load(f, 0, buf, n * PG))
+	if (memlab_file_create(m, path, 0, 1, &f))
 		return NULL;
+	for (unsigned i = 0; i < n; i += 64)
+		if (memlab_file_load(f, i * PG, buf, (n - i < 64 ? n - i : 64) * PG))
+			return NULL;
 	return f;
 }
 
@@ -65,15 +76,26 @@ TEST(disk_queue)
 	ASSERT_OK(memlab_disk_queue(m, NULL, &get));
 	ASSERT_EQ(get.read_ahead_kb, 128);
 	ASSERT_EQ(get.max_sectors_kb, 1280);
+	/* blk_validate_limits(): below 4 KiB refused, above the disk's clamped, 0 the default */
 	set.max_sectors_kb = 3;
-	ASSERT_EQ(memlab_disk_queue(m, &set, &get), -MEMLAB_EINVAL);
-	set.max_sectors_kb = 32768;
-	ASSERT_EQ(memlab_disk_queue(m, &set, &get), -MEMLAB_EINVAL);
+	set.read_ahead_kb = 512;
+	ASSERT_EQ(memlab_disk_queue(m, &set, NULL), -MEMLAB_EINVAL);
 	set.max_sectors_kb = -1;
 	set.read_ahead_kb = -2;
-	ASSERT_EQ(memlab_disk_queue(m, &set, &get), -MEMLAB_EINVAL);
+	ASSERT_EQ(memlab_disk_queue(m, &set, NULL), -MEMLAB_EINVAL);
+	set.read_ahead_kb = (int64_t)UINT32_MAX + 1;
+	ASSERT_EQ(memlab_disk_queue(m, &set, NULL), -MEMLAB_EINVAL);
+	ASSERT_OK(memlab_disk_queue(m, NULL, &get));
 	ASSERT_EQ(get.read_ahead_kb, 128);	/* nothing changed */
-	set.read_ahead_kb = 64;
+	ASSERT_EQ(get.max_sectors_kb, 1280);
+	set.read_ahead_kb = -1;
+	set.max_sectors_kb = 40000;
+	ASSERT_OK(memlab_disk_queue(m, &set, &get));
+	ASSERT_EQ(get.max_sectors_kb, 32767);
+	set.max_sectors_kb = 0;
+	ASSERT_OK(memlab_disk_queue(m, &set, &get));
+	ASSERT_EQ(get.max_sectors_kb, 1280);
+	set.read_ahead_kb = 66;			/* whole pages: 64 KiB */
 	set.max_sectors_kb = 4;
 	ASSERT_OK(memlab_disk_queue(m, &set, &get));
 	ASSERT_EQ(get.read_ahead_kb, 64);
@@ -94,31 +116,53 @@ TEST(disk_queue)
 TEST(fadvise_arguments)
 {
 	memlab_machine *m = machine();
-	memlab_file *f = m ? disk_file(m, "/data/b", 64) : NULL;
+	memlab_file *f = m ? disk_file(m, "/data/b", 64) : NULL, *f2;
 	struct memlab_file_ra ra;
 
 	ASSERT(f);
 	ASSERT_EQ(memlab_fadvise(f, 0, -1, MEMLAB_POSIX_FADV_WILLNEED), -MEMLAB_EINVAL);
 	ASSERT_EQ(memlab_fadvise(f, 0, 0, 6), -MEMLAB_EINVAL);
 	ASSERT_EQ(memlab_fadvise(f, 0, 0, -1), -MEMLAB_EINVAL);
-	/* a negative offset is taken, as Linux takes it: nothing to read there */
-	ASSERT_OK(memlab_fadvise(f, -PG, 0, MEMLAB_POSIX_FADV_WILLNEED));
-	ASSERT_OK(memlab_fadvise(f, -1, 0, MEMLAB_POSIX_FADV_DONTNEED));
+	/*
+	 * A negative offset is taken, as Linux takes it: nothing to read
+	 * there, chunk after chunk (the window's limit above a 2 MiB chunk),
+	 * and no index past the end that wraps to the start.
+	 */
+	{
+		struct memlab_disk_queue big = { 8192, -1 };
+		uint64_t cached = vmstat_of(m, "nr_file_pages");
+
+		ASSERT_OK(memlab_disk_queue(m, &big, NULL));
+		f2 = disk_file(m, "/data/b2", 2000);
+		ASSERT(f2);
+		ASSERT_OK(memlab_fadvise(f2, -(int64_t)PG, 0, MEMLAB_POSIX_FADV_WILLNEED));
+		ASSERT_EQ(vmstat_of(m, "nr_file_pages"), cached);
+		ASSERT_OK(memlab_fadvise(f2, 0, 0, MEMLAB_POSIX_FADV_WILLNEED));
+		ASSERT_EQ(vmstat_of(m, "nr_file_pages"), cached + 2000);
+		/* DONTNEED near INT64_MAX: the sum wraps as loff_t's does, nothing goes */
+		ASSERT_OK(memlab_fadvise(f2, INT64_MAX, 0, MEMLAB_POSIX_FADV_DONTNEED));
+		ASSERT_EQ(vmstat_of(m, "nr_file_pages"), cached + 2000);
+		/* at -1: the first whole page is (-1 + 4095) >> 12, page 0: all go */
+		ASSERT_OK(memlab_fadvise(f2, -1, 0, MEMLAB_POSIX_FADV_DONTNEED));
+		ASSERT_EQ(vmstat_of(m, "nr_file_pages"), cached);
+	}
 	/* len 0 and a range past the end: to the end of the file */
 	ASSERT_OK(memlab_fadvise(f, 60 * PG, 0, MEMLAB_POSIX_FADV_WILLNEED));
 	ASSERT_OK(memlab_fadvise(f, 10 * PG, INT64_MAX, MEMLAB_POSIX_FADV_NOREUSE));
+	ASSERT_OK(memlab_file_ra(f, &ra));
+	ASSERT_EQ(ra.ra_pages, 32);	/* the disk's when it was created */
 	ASSERT_OK(memlab_fadvise(f, 0, 0, MEMLAB_POSIX_FADV_SEQUENTIAL));
 	ASSERT_OK(memlab_file_ra(f, &ra));
-	ASSERT_EQ(ra.ra_pages, 64);
+	ASSERT_EQ(ra.ra_pages, 4096);	/* twice the disk's now */
 	ASSERT_EQ(ra.random, 0);
 	ASSERT_OK(memlab_fadvise(f, 0, 0, MEMLAB_POSIX_FADV_RANDOM));
 	ASSERT_OK(memlab_file_ra(f, &ra));
 	ASSERT_EQ(ra.random, 1);
-	ASSERT_EQ(ra.ra_pages, 64);
+	ASSERT_EQ(ra.ra_pages, 4096);
 	ASSERT_OK(memlab_fadvise(f, 0, 0, MEMLAB_POSIX_FADV_NORMAL));
 	ASSERT_OK(memlab_file_ra(f, &ra));
 	ASSERT_EQ(ra.random, 0);
-	ASSERT_EQ(ra.ra_pages, 32);
+	ASSERT_EQ(ra.ra_pages, 2048);	/* the disk's now */
 	ASSERT_CHECK(m);
 	memlab_destroy(m);
 }

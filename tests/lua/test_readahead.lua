@@ -104,9 +104,15 @@ end
 function test_disk_queue_errors()
   local m = machine()
   lu.assertEquals({ m:disk{ max_sectors_kb = 2 } }, { nil, "EINVAL", 22 })
-  lu.assertEquals({ m:disk{ max_sectors_kb = 40000 } }, { nil, "EINVAL", 22 })
   lu.assertEquals({ m:disk{ read_ahead_kb = -1 } }, { nil, "EINVAL", 22 })
   lu.assertEquals(m:disk(), { read_ahead_kb = 128, max_sectors_kb = 1280 })
+  -- above the disk's limit: clamped; 0: the default; read_ahead_kb in whole pages
+  lu.assertEquals(m:disk{ max_sectors_kb = 40000 }.max_sectors_kb, 32767)
+  lu.assertEquals(m:disk{ max_sectors_kb = 0, read_ahead_kb = 130 },
+                  { read_ahead_kb = 128, max_sectors_kb = 1280 })
+  local big = memlab.new{ arch = "arm64", page_size = 65536, ram = "2G" }
+  lu.assertEquals(big:disk().read_ahead_kb, 128)   -- 2 pages of 64K
+  lu.assertEquals(big:disk{ read_ahead_kb = 100 }.read_ahead_kb, 64)
   lu.assertErrorMsgContains("unknown option", m.disk, m, { speed = 1 })
   -- a file takes read_ahead_kb when it is created, as at open(2)
   local old = file(m, 8, "old")
@@ -135,14 +141,19 @@ function test_fadvise()
   -- DONTNEED: whole pages only; the partial first and last pages stay
   assert(f:fadvise(60 * PAGE + 1, 10 * PAGE, "dontneed"))
   lu.assertEquals(cache(m, p, f):sub(60, 72), "cc" .. d(9) .. "cc")
-  -- a dirty page is written back and stays (it was under writeback)
+  -- a dirty page is written back first (the disk writes at once), then dropped
   assert(f:write(80 * PAGE, "dirty"))
+  local deact = m:vmstat().pgdeactivate
   assert(f:fadvise(80 * PAGE, PAGE, "dontneed"))
   lu.assertEquals(m:vmstat().nr_dirty, 0)
   lu.assertEquals(f:ondisk(80 * PAGE, 5), "dirty")
-  lu.assertEquals(cache(m, p, f):sub(81, 81), "c")
-  assert(f:fadvise(80 * PAGE, PAGE, "dontneed"))
   lu.assertEquals(cache(m, p, f):sub(81, 81), ".")
+  lu.assertEquals(m:vmstat().pgdeactivate, deact)
+  -- a mapped page stays
+  local a = assert(p:mmap(nil, PAGE, "r--", "shared", f, 90 * PAGE))
+  assert(p:read(a, 1))
+  assert(f:fadvise(90 * PAGE, PAGE, "dontneed"))
+  lu.assertEquals(p:mincore(a, PAGE), "1")
   lu.assertEquals({ f:fadvise(0, -1, "willneed") }, { nil, "EINVAL", 22 })
   lu.assertEquals({ f:fadvise(0, 0, 6) }, { nil, "EINVAL", 22 })
   lu.assertErrorMsgContains("advice must be", f.fadvise, f, 0, 0, "often")
@@ -197,6 +208,23 @@ function test_mmap_advice()
   lu.assertEquals(cache(m, p, g), d(30) .. c(20) .. d(50))
 end
 
+-- arm64 asks 64K folios for text (exec_folio_order): the window starts at a
+-- 16-page boundary and ends on one, within the VMA.
+function test_exec_read_around_arm64()
+  local m = memlab.new{ arch = "arm64", ram = "256M", seed = 1 }
+  local f, p = file(m, 100), m:spawn{ name = "p" }
+  local x = assert(p:mmap(nil, 100 * PAGE, "r-x", "private", f, 0))
+  assert(p:read(x + 20 * PAGE, 1))
+  lu.assertEquals({ f:ra().start, f:ra().size, f:ra().async_size }, { 16, 32, 0 })
+  lu.assertEquals(cache(m, p, f), d(16) .. c(32) .. d(52))
+  -- x86-64: order 0, from the page itself
+  local m2 = machine()
+  local g, q = file(m2, 100), m2:spawn{ name = "q" }
+  local y = assert(q:mmap(nil, 100 * PAGE, "r-x", "private", g, 0))
+  assert(q:read(y + 20 * PAGE, 1))
+  lu.assertEquals({ g:ra().start, g:ra().size }, { 20, 32 })
+end
+
 -- A miss whose retry maps nothing counts: an 8-page file read around from
 -- page 0 has its async tail (8 pages) start at page 0 -- clipped to the file,
 -- the window marks the very page faulted -- and a 1-page VMA's fault-around
@@ -225,6 +253,74 @@ function test_mincore()
   assert(p:munmap(a + 4 * PAGE, PAGE))
   lu.assertEquals({ p:mincore(a, 8 * PAGE) }, { nil, "ENOMEM", 12 })
   lu.assertEquals({ p:mincore(0x7ffffffff000, 2 * PAGE) }, { nil, "ENOMEM", 12 })
+end
+
+function test_mincore_special_hugetlb_shmem()
+  local m = machine()
+  local p = m:spawn{ name = "p" }
+  -- [vdso] and [vvar]: neither anonymous nor a file: can_do_mincore() says all
+  for _, v in ipairs(p:vmas()) do
+    if v.name == "[vdso]" or v.name == "[vvar]" then
+      lu.assertEquals(p:mincore(v.start, v["end"] - v.start), ("1"):rep((v["end"] - v.start) // PAGE))
+    end
+  end
+  -- hugetlb not faulted in (none reserved): not resident
+  local h = assert(p:mmap(nil, 2 * 1024 * 1024, "rw-", "private|anonymous|hugetlb|noreserve"))
+  lu.assertEquals(p:mincore(h, 4 * PAGE), "0000")
+  -- shared anonymous memory: its shmem page stays resident when unmapped here
+  local s = assert(p:mmap(nil, 4 * PAGE, "rw-", "shared|anonymous"))
+  assert(p:write(s + PAGE, "x"))
+  assert(p:madvise(s, 4 * PAGE, "dontneed"))
+  lu.assertFalse(p:translate(s + PAGE).present)
+  lu.assertEquals(p:mincore(s, 4 * PAGE), "0100")
+end
+
+-- fault_around_bytes is 64 KiB: 4 pages of 16K, and with 64K pages one,
+-- which is no fault-around at all (should_fault_around()).
+function test_fault_around_by_page_size()
+  for _, case in ipairs{ { 16384, "1G", "1111" .. ("0"):rep(12) }, { 65536, "2G", "1" .. ("0"):rep(15) } } do
+    local ps = case[1]
+    local m = memlab.new{ arch = "arm64", page_size = ps, ram = case[2], seed = 1 }
+    local f = m:file{ path = "/data/f", contents = ("x"):rep(16 * ps) }
+    local p = m:spawn{ name = "p" }
+    assert(f:read(0, 16 * ps))                 -- all cached, none marked
+    local a = assert(p:mmap(nil, 16 * ps, "r--", "private", f, 0))
+    assert(p:read(a, 1))
+    local mapped = {}
+    for i = 0, 15 do mapped[#mapped + 1] = p:translate(a + i * ps).present and "1" or "0" end
+    lu.assertEquals(table.concat(mapped), case[3])
+  end
+end
+
+-- DONTNEED drops the range's workingset shadows too: what it dropped
+-- comes back as new pages, no refault.
+function test_dontneed_clears_shadows()
+  local MiB = 1024 * 1024
+  local m = memlab.new{ ram = "64M", seed = 1 }
+  local A = m:file{ path = "/data/a", size = 40 * MiB }
+  local B = m:file{ path = "/data/b", size = 48 * MiB }
+  local p = m:spawn{ name = "p" }
+  local buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  local function stream(f, n) for off = 0, n - 1, 65536 do assert(p:pread(f, buf, 65536, off)) end end
+  stream(A, 40 * MiB)
+  stream(A, 40 * MiB)
+  stream(B, 48 * MiB)                          -- pushes part of A out: shadows left
+  lu.assertEquals(m:vmstat().workingset_refault_file, 0)
+  assert(A:fadvise(0, 0, "dontneed"))
+  stream(A, 40 * MiB)
+  lu.assertEquals(m:vmstat().workingset_refault_file, 0)
+  -- the same without the fadvise: A's pages refault
+  local m2 = memlab.new{ ram = "64M", seed = 1 }
+  local A2 = m2:file{ path = "/data/a", size = 40 * MiB }
+  local B2 = m2:file{ path = "/data/b", size = 48 * MiB }
+  p = m2:spawn{ name = "p" }
+  buf = assert(p:mmap(nil, 65536, "rw", "private|anonymous"))
+  stream(A2, 40 * MiB)
+  stream(A2, 40 * MiB)
+  stream(B2, 48 * MiB)
+  stream(A2, 40 * MiB)
+  lu.assertTrue(m2:vmstat().workingset_refault_file > 1000)
+  lu.assertTrue(m:check())
 end
 
 os.exit(lu.LuaUnit.run())

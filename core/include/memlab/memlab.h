@@ -818,9 +818,9 @@ MEMLAB_API int (memlab_sync) (memlab_machine *m);
 ** SEQUENTIAL set its readahead (SEQUENTIAL doubles the window, RANDOM
 ** reads only what is asked), WILLNEED reads [off, off + len) into the page
 ** cache now (at most max(read_ahead_kb, max_sectors_kb) of it), DONTNEED
-** writes the range's dirty pages back and drops its whole pages that are
-** clean, unmapped and unused (a page written back by the call stays: it
-** was under writeback), NOREUSE is accepted.  len 0: to the end of the
+** writes the range's dirty pages back (the disk writes at once) and drops
+** its whole pages that nothing maps or holds, and the range's workingset
+** shadows; NOREUSE is accepted.  len 0: to the end of the
 ** file.  -MEMLAB_EINVAL for a negative len or an unknown advice.
 */
 #define MEMLAB_POSIX_FADV_NORMAL	0
@@ -851,11 +851,13 @@ MEMLAB_API int (memlab_file_ra) (const memlab_file *f, struct memlab_file_ra *ou
 
 /*
 ** The disk's request queue, /sys/block/<disk>/queue (-1 leaves a value):
-** read_ahead_kb (128), the readahead window's limit, and max_sectors_kb
-** (1280), the largest request, which a read larger than the window may
-** use.  A file takes read_ahead_kb when it is created, as an open file
-** does at open(2): a change applies to files created after it.
-** -MEMLAB_EINVAL for a max_sectors_kb below a page or above 32767.
+** read_ahead_kb (128), the readahead window's limit, kept in whole pages
+** as Linux keeps it; and max_sectors_kb (1280), the largest request, which
+** a read larger than the window may use: 0 sets the default, a value
+** above the disk's 32767 is clamped to it.  A file takes read_ahead_kb
+** when it is created, as an open file does at open(2): a change applies
+** to files created after it.  -MEMLAB_EINVAL for a value below -1 or above
+** UINT_MAX, or a max_sectors_kb from 1 to 3 (below 4 KiB); nothing changes.
 */
 struct memlab_disk_queue {
 	int64_t read_ahead_kb;
