@@ -366,7 +366,7 @@ static void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t
 }
 
 static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, uint64_t last,
-				       uint64_t *failed)
+				       bool skip_dirty, uint64_t *failed)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
@@ -380,6 +380,8 @@ static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, ui
 		if (as->keys[i] != keys[k] || keys[k] - 1 < first || keys[k] - 1 > last)
 			continue;
 		page = pfn_to_page(m, as->pfns[i]);
+		if (skip_dirty && (page->flags & PG_dirty))
+			continue;	/* under writeback: find_lock_entries() passes it by */
 		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
 			deactivate_file_folio(m, page);
 			(*failed)++;
@@ -400,27 +402,31 @@ static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, ui
 
 /*
 ** POSIX_FADV_DONTNEED: writeback of the pages of [wb_first, wb_last]
-** (WB_SYNC_NONE) -- which memlab's disk, as zram or a RAM disk, finishes at
-** once: the pages are clean when the drop runs -- then the whole pages of
-** [first, last] are dropped as invalidate_mapping_pages() drops them, once
-** more after draining every CPU's folio batches when some would not go.
-** UINT64_MAX as wb_first or last: none.
+** starts (WB_SYNC_NONE), then the whole pages of [first, last] are dropped
+** as invalidate_mapping_pages() drops them, once more after draining every
+** CPU's folio batches when some would not go.  A page the writeback took is
+** still under it as the drop runs -- on the host's ext4 data=journal, until
+** the journal commits -- and is passed by, neither dropped nor
+** deactivated; memlab's writeback completes at once, so it runs after the
+** drop, and a later DONTNEED drops the page.  UINT64_MAX as wb_first or
+** last: none.
 */
 void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
 			      uint64_t first, uint64_t last)
 {
+	bool wb = wb_first != UINT64_MAX && wb_first <= wb_last;
 	uint64_t failed = 0;
 
-	if (wb_first != UINT64_MAX && wb_first <= wb_last)
-		filemap_writeback(f, wb_first, wb_last);	/* a host failure leaves them dirty */
-	if (last == UINT64_MAX || last < first)
-		return;
-	lru_add_drain(f->m);
-	mapping_try_invalidate(f, first, last, &failed);
-	if (failed) {
-		lru_add_drain_all(f->m);
-		mapping_try_invalidate(f, first, last, &failed);
+	if (last != UINT64_MAX && last >= first) {
+		lru_add_drain(f->m);
+		mapping_try_invalidate(f, first, last, wb, &failed);
+		if (failed) {
+			lru_add_drain_all(f->m);
+			mapping_try_invalidate(f, first, last, wb, &failed);
+		}
 	}
+	if (wb)
+		filemap_writeback(f, wb_first, wb_last);	/* a host failure leaves them dirty */
 }
 
 int64_t memlab_drop_caches(memlab_machine *m, int mode)
@@ -437,7 +443,7 @@ int64_t memlab_drop_caches(memlab_machine *m, int mode)
 			if (!f->shmem && !f->huge_shift) {	/* tmpfs pages are their only copy */
 				uint64_t failed = 0;
 
-				dropped += mapping_try_invalidate(f, 0, UINT64_MAX, &failed);
+				dropped += mapping_try_invalidate(f, 0, UINT64_MAX, false, &failed);
 			}
 		m->vmstat[DROP_PAGECACHE]++;
 	}

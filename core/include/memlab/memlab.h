@@ -818,8 +818,9 @@ MEMLAB_API int (memlab_sync) (memlab_machine *m);
 ** SEQUENTIAL set its readahead (SEQUENTIAL doubles the window, RANDOM
 ** reads only what is asked), WILLNEED reads [off, off + len) into the page
 ** cache now (at most max(read_ahead_kb, max_sectors_kb) of it), DONTNEED
-** writes the range's dirty pages back (the disk writes at once) and drops
-** its whole pages that nothing maps or holds, and the range's workingset
+** writes the range's dirty pages back and drops its whole pages that
+** nothing maps or holds (a page it wrote back stays: under writeback while
+** the drop ran, as on ext4 data=journal) and the range's workingset
 ** shadows; NOREUSE is accepted.  len 0: to the end of the
 ** file.  -MEMLAB_EINVAL for a negative len or an unknown advice.
 */
