@@ -64,17 +64,18 @@
 
 extern char **environ;
 
-enum op_kind { OP_READ, OP_TOUCH, OP_FADVISE, OP_WILLNEED };
-enum map_kind { MAP_NORMAL_, MAP_RANDOM_, MAP_SEQ_, MAP_HUGE_, MAP_EXEC_, NR_MAP_KINDS };
+enum op_kind { OP_READ, OP_TOUCH, OP_FADVISE, OP_WILLNEED, OP_WRITE };
+enum map_kind { MAP_NORMAL_, MAP_RANDOM_, MAP_SEQ_, MAP_HUGE_, MAP_EXEC_, MAP_PRIVATE_RW_,
+		NR_MAP_KINDS };
 static const char *const map_names[] = { "normal", "MADV_RANDOM", "MADV_SEQUENTIAL",
-					  "MADV_HUGEPAGE", "PROT_EXEC" };
+					  "MADV_HUGEPAGE", "PROT_EXEC", "MAP_PRIVATE rw-" };
 static const char *const fadv_names[] = { "NORMAL", "RANDOM", "SEQUENTIAL", "WILLNEED",
 					  "DONTNEED", "NOREUSE" };
 
 struct op {
 	int kind;
-	uint64_t off, len;	/* bytes (READ, FADVISE), pages (TOUCH: off; WILLNEED: both) */
-	int advice;
+	uint64_t off, len;	/* bytes (READ, WRITE, FADVISE), pages (TOUCH: off; WILLNEED: both) */
+	int advice;		/* FADVISE's; TOUCH: 1 a write */
 };
 
 struct seq {
@@ -266,6 +267,7 @@ static void gen(struct seq *s, uint64_t seed)
 	static const int64_t ra_kbs[] = { 128, 128, 128, 512, 2560, 16, 0 };
 	struct rng r = { seed };
 	uint64_t next_byte = 0, next_page = 0;
+	int written = 0;
 
 	memset(s, 0, sizeof(*s));
 	s->seed = seed;
@@ -286,15 +288,29 @@ static void gen(struct seq *s, uint64_t seed)
 					    : rnd(&r, s->pages + 2) * PG + (rnd(&r, 4) ? 0 : rnd(&r, PG));
 			o->len = rnd(&r, 3) ? lens[rnd(&r, 5)] : 1 + rnd(&r, 400 * PG);
 			next_byte = o->off + o->len;
-		} else if (k < 16) {
+		} else if (k < 15) {
 			o->kind = OP_TOUCH;
 			o->off = rnd(&r, 3) ? next_page : rnd(&r, s->pages);
 			if (o->off >= s->pages)
 				o->off = rnd(&r, s->pages);
+			o->advice = s->map == MAP_PRIVATE_RW_ && rnd(&r, 2);
 			next_page = o->off + 1;
+		} else if (k < 16) {
+			/* within the file: its size stays; the pages it makes are not read ahead */
+			o->kind = OP_WRITE;
+			o->off = rnd(&r, s->size);
+			o->len = 1 + rnd(&r, s->size - o->off < 16 * PG ? s->size - o->off : 16 * PG);
+			written = 1;
 		} else if (k < 19) {
 			o->kind = OP_FADVISE;
 			o->advice = (int)rnd(&r, 6);
+			/*
+			 * Not DONTNEED after a write: the host's ext4 data=journal
+			 * holds a written page under writeback until its journal
+			 * commits, seconds later (memlab's next DONTNEED drops it)
+			 */
+			if (written && o->advice == POSIX_FADV_DONTNEED)
+				o->advice = POSIX_FADV_NORMAL;
 			o->off = rnd(&r, s->pages + 1) * PG + (rnd(&r, 4) ? 0 : rnd(&r, PG));
 			o->len = rnd(&r, 4) ? rnd(&r, s->pages + 1) * PG + (rnd(&r, 3) ? 0 : rnd(&r, PG)) : 0;
 		} else {
@@ -313,7 +329,11 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 			 o->off, o->off / (uint64_t)PG, o->off % (uint64_t)PG, o->len);
 		break;
 	case OP_TOUCH:
-		snprintf(buf, n, "touch page %" PRIu64, o->off);
+		snprintf(buf, n, "%s page %" PRIu64, o->advice ? "write to" : "touch", o->off);
+		break;
+	case OP_WRITE:
+		snprintf(buf, n, "pwrite(off %" PRIu64 " = page %" PRIu64 "+%" PRIu64 ", len %" PRIu64 ")",
+			 o->off, o->off / (uint64_t)PG, o->off % (uint64_t)PG, o->len);
 		break;
 	case OP_FADVISE:
 		snprintf(buf, n, "fadvise(off %" PRIu64 ", len %" PRIu64 ", %s)", o->off, o->len,
@@ -327,7 +347,13 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 
 static int map_prot(const struct seq *s)
 {
-	return PROT_READ | (s->map == MAP_EXEC_ ? PROT_EXEC : 0);
+	return PROT_READ | (s->map == MAP_EXEC_ ? PROT_EXEC : 0) |
+	       (s->map == MAP_PRIVATE_RW_ ? PROT_WRITE : 0);
+}
+
+static int map_flags(const struct seq *s)
+{
+	return s->map == MAP_PRIVATE_RW_ ? MAP_PRIVATE : MAP_SHARED;
 }
 
 static int map_advice(const struct seq *s)
@@ -419,8 +445,9 @@ static void host_run(const struct seq *s, struct view *v)
 
 	host_file(s);
 	set_read_ahead_kb(s->ra_kb);	/* before open(): file_ra_state_init */
-	fd = open(path, O_RDONLY);
-	map = mmap((void *)(uintptr_t)map_at, s->pages * PG, map_prot(s), MAP_SHARED | MAP_FIXED, fd, 0);
+	fd = open(path, O_RDWR);
+	map = mmap((void *)(uintptr_t)map_at, s->pages * PG, map_prot(s), map_flags(s) | MAP_FIXED,
+		   fd, 0);
 	if (fd < 0 || map == MAP_FAILED)
 		die("open/mmap %s: %s", path, strerror(errno));
 	if (map_advice(s) >= 0 && madvise((void *)map, s->pages * PG, map_advice(s)) != 0)
@@ -435,7 +462,14 @@ static void host_run(const struct seq *s, struct view *v)
 				die("pread: %s", strerror(errno));
 			break;
 		case OP_TOUCH:
-			(void)map[o->off * PG];
+			if (o->advice)
+				map[o->off * PG] = 1;
+			else
+				(void)map[o->off * PG];
+			break;
+		case OP_WRITE:
+			if (pwrite(fd, buf, o->len, (off_t)o->off) != (ssize_t)o->len)
+				die("pwrite: %s", strerror(errno));
 			break;
 		case OP_FADVISE:
 			posix_fadvise(fd, (off_t)o->off, (off_t)o->len, o->advice);
@@ -520,14 +554,14 @@ static void sim_run(const struct seq *s, struct view *v)
 	memset(&args, 0, sizeof(args));
 	args.name = "diff_ra";
 	if (diff_machine(&m, on_report, NULL) || memlab_disk_queue(m, &q, NULL) ||
-	    memlab_file_create(m, "/mnt/file", 0, 0, &f) ||
+	    memlab_file_create(m, "/mnt/file", 0, 1, &f) ||
 	    memlab_spawn(m, &args, &t))
 		die("memlab: cannot set up the machine");
 	memset(buf, 0x5a, s->size);
 	if (memlab_file_load(f, 0, buf, s->size) ||
-	    memlab_mmap(t, map_at, s->pages * PG, map_prot(s) == PROT_READ ? MEMLAB_PROT_READ
-					: MEMLAB_PROT_READ | MEMLAB_PROT_EXEC,
-			MEMLAB_MAP_SHARED | MEMLAB_MAP_FIXED, f, 0, &map))
+	    memlab_mmap(t, map_at, s->pages * PG, map_prot(s),	/* PROT_* as Linux's */
+			(s->map == MAP_PRIVATE_RW_ ? MEMLAB_MAP_PRIVATE : MEMLAB_MAP_SHARED) |
+			MEMLAB_MAP_FIXED, f, 0, &map))
 		die("memlab: cannot map the file");
 	if (map_advice(s) >= 0 && memlab_madvise(t, map, s->pages * PG, map_advice(s)))
 		die("memlab: madvise %d", map_advice(s));
@@ -539,7 +573,10 @@ static void sim_run(const struct seq *s, struct view *v)
 			memlab_file_pread(f, o->off, buf, o->len, &done);
 			break;
 		case OP_TOUCH:
-			memlab_access(t, map + o->off * PG, 1, 'r', buf, &si);
+			memlab_access(t, map + o->off * PG, 1, o->advice ? 'w' : 'r', buf, &si);
+			break;
+		case OP_WRITE:
+			memlab_file_pwrite(f, o->off, buf, o->len, &done);
 			break;
 		case OP_FADVISE:
 			memlab_fadvise(f, (int64_t)o->off, (int64_t)o->len, o->advice);
