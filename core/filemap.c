@@ -268,6 +268,8 @@ int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool 
 		page->flags |= PG_swapbacked;
 	else if (block && !write)	/* do_mpage_readpage(): every block mapped; a write's */
 		page->flags |= PG_mappedtodisk;	/* write_begin reads the block without it */
+	if (block && !write)		/* submit_bio(): a hole is zeroed, not read */
+		m->vmstat[PGPGIN] += m->page_size >> 10;
 	take_shadow(f, page, write);
 	folio_add_lru(m, page);
 	cache_account(m, f, page, 1);
@@ -630,7 +632,6 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 	if (*pfn == PFN_NONE) {		/* __filemap_get_folio(FGP_CREAT), then read */
 		if ((err = filemap_add_page(f, index, pfn, false, false)))
 			return err;
-		m->vmstat[PGPGIN] += m->page_size >> 10;
 	}
 	pfn_to_page(m, *pfn)->_refcount++;
 	return FILEMAP_MAJOR | FILEMAP_UNLOCKED;
@@ -737,7 +738,6 @@ static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_
 	if (!n) {
 		if (filemap_add_page(f, index, &batch[0], false, false))
 			return 0;
-		m->vmstat[PGPGIN] += m->page_size >> 10;
 		pfn_to_page(m, batch[0])->_refcount++;
 		return 1;
 	}

@@ -103,7 +103,6 @@ static uint64_t page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, u
 			break;
 		if (i == mark)
 			pfn_to_page(f->m, pfn)->flags |= PG_readahead;
-		f->m->vmstat[PGPGIN] += f->m->page_size >> 10;
 	}
 	return i;	/* how far ractl->_index went */
 }

@@ -705,7 +705,7 @@ function TestFile:test_major_fault_reads_around()
   lu.assertEquals(v1.pgmajfault, v0.pgmajfault + 1)
   lu.assertEquals(v1.pgfault, v0.pgfault + 1)
   lu.assertEquals(v1.nr_file_pages, v0.nr_file_pages + 32)    -- 24..55
-  lu.assertEquals(v1.pgpgin, v0.pgpgin + 128)
+  lu.assertEquals(v1.pgpgin, v0.pgpgin)   -- a sparse file: holes are zeroed, not read
   lu.assertEquals(mm.rss_file, 16)        -- the retried fault's fault-around: 32..47
   for i = 32, 47 do lu.assertTrue(p:translate(A(i)).present) end
   lu.assertFalse(p:translate(A(48)).present)

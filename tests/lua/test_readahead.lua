@@ -51,7 +51,9 @@ local function d(n) return ("."):rep(n) end
 function test_first_read_reads_four_pages()
   local m = machine()
   local f, p = file(m, 64), m:spawn{ name = "p" }
+  local pgpgin = m:vmstat().pgpgin
   assert(f:read(0, 1))
+  lu.assertEquals(m:vmstat().pgpgin - pgpgin, 4 * 4)      -- KiB read from the disk
   -- get_init_ra_size(1, 32) = 4; the async tail is the 3 pages not asked for
   local ra = f:ra()
   lu.assertEquals({ ra.start, ra.size, ra.async_size, ra.ra_pages, ra.prev_pos },
@@ -72,6 +74,24 @@ function test_stream_ramps_up()
   -- 4 pages, then each marked page reads the next window, x4 while small
   lu.assertEquals(seen, { "0+4/3", "4+16/16", "20+64/64", "84+128/128" })
   lu.assertEquals(cache(m, p, f), "c" .. c(83) .. "R" .. c(127) .. d(188))
+end
+
+-- A sparse file's holes are zeroed, not read: no pgpgin (as the host counts
+-- it: submit_bio() sees no I/O for them).
+function test_holes_are_not_read()
+  local m = machine()
+  local f = m:file{ path = "/data/sparse", size = 64 * PAGE, writable = true }
+  local pgpgin, cached = m:vmstat().pgpgin, m:vmstat().nr_file_pages
+  assert(f:read(0, 1))
+  lu.assertEquals(m:vmstat().nr_file_pages - cached, 4)
+  lu.assertEquals(m:vmstat().pgpgin, pgpgin)
+  assert(f:write(10 * PAGE, "x"))
+  assert(f:read(8 * PAGE, 8 * PAGE))
+  lu.assertEquals(m:vmstat().pgpgin, pgpgin)              -- the written page: cached already
+  assert(m:sync())
+  assert(f:fadvise(0, 0, "dontneed"))
+  assert(f:read(10 * PAGE, 1))
+  lu.assertEquals(m:vmstat().pgpgin - pgpgin, 4)          -- its block, read back
 end
 
 function test_random_read_reads_itself()
