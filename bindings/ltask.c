@@ -752,21 +752,25 @@ static int t_mincore(lua_State *L)
 	if (pages > (1u << 30))
 		return lmemlab_argerror(L, 3, "mincore", "len covers more than 2^30 pages");
 	luaL_buffinit(L, &b);
-	lmemlab_begin_call(lm);
-	/* in chunks, as the system call copies them out: a hole ends it early */
-	while (rc == 0 && done < pages) {
+	/*
+	 * In chunks, so that a hole ends it before a buffer the size of the
+	 * whole range is made; a call for each (the buffer may raise between
+	 * them), and one for len 0, whose errors are the call's
+	 */
+	do {
 		uint64_t n = pages - done < 65536 ? pages - done : 65536;
 		unsigned char *vec = (unsigned char *)luaL_prepbuffsize(&b, (size_t)n);
 		uint64_t at = addr + done * mi.page_size;
 
-		rc = memlab_mincore(t, at, done + n < pages ? n * mi.page_size : len - done * mi.page_size,
-				    vec);
+		lmemlab_begin_call(lm);
+		rc = memlab_mincore(t, at, done + n < pages ? n * mi.page_size
+							    : len - done * mi.page_size, vec);
+		lmemlab_end_call(L, lm, "mincore", rc);
 		for (uint64_t i = 0; rc == 0 && i < n; i++)
 			vec[i] = vec[i] & 1 ? '1' : '0';
 		luaL_addsize(&b, (size_t)n);
 		done += n;
-	}
-	lmemlab_end_call(L, lm, "mincore", rc);
+	} while (rc == 0 && done < pages);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
 	luaL_pushresult(&b);

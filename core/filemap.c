@@ -208,6 +208,24 @@ static void disk_release(struct memlab_file *f)
 
 /* ===================== adding and dropping pages ===================== */
 
+#define FS_BLOCK	4096ull	/* ext4's block size */
+
+/*
+** The KiB a page costs to bring in from the disk (pgpgin, which
+** submit_bio() counts): its blocks up to the file's end (valid bytes), but
+** those a write covers whole -- ext4's block_write_begin() reads only the
+** blocks it must; a hole is zeroed, not read.
+*/
+static uint64_t blocks_read_kb(uint64_t valid, uint64_t in, uint64_t len)
+{
+	uint64_t kb = 0;
+
+	for (uint64_t b = 0; b < valid; b += FS_BLOCK)
+		if (!(in <= b && b + FS_BLOCK <= in + len))
+			kb += FS_BLOCK >> 10;
+	return kb;
+}
+
 /* The node's and the memcg's counters of a page entering (+1) or leaving (-1) the cache. */
 static void cache_account(memlab_machine *m, const struct memlab_file *f,
 			  const struct page *page, int d)
@@ -268,8 +286,8 @@ int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool 
 		page->flags |= PG_swapbacked;
 	else if (block && !write)	/* do_mpage_readpage(): every block mapped; a write's */
 		page->flags |= PG_mappedtodisk;	/* write_begin reads the block without it */
-	if (block && !write)		/* submit_bio(): a hole is zeroed, not read */
-		m->vmstat[PGPGIN] += m->page_size >> 10;
+	if (block && !write)
+		m->vmstat[PGPGIN] += blocks_read_kb(valid, 0, 0);
 	take_shadow(f, page, write);
 	folio_add_lru(m, page);
 	cache_account(m, f, page, 1);
@@ -837,8 +855,14 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
 			return done ? (int64_t)done : -MEMLAB_EINTR;
 		pfn = filemap_lookup(f, pos >> m->page_shift);
-		if (pfn == PFN_NONE && filemap_add_page(f, pos >> m->page_shift, &pfn, false, true))
-			pfn = PFN_NONE;
+		if (pfn == PFN_NONE) {
+			uint64_t valid;
+
+			if (filemap_add_page(f, pos >> m->page_shift, &pfn, false, true))
+				pfn = PFN_NONE;
+			else if (disk_block(f, pos >> m->page_shift, &valid))
+				m->vmstat[PGPGIN] += blocks_read_kb(valid, in, len);
+		}
 		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
 			pfn_to_page(m, pfn)->_refcount++;
 			err = actor(ud, done, frame_wptr(m, pfn, (size_t)in, (size_t)len), len);

@@ -463,13 +463,14 @@ static unsigned fault_retry_lock(struct vm_fault *vmf, bool major)
 {
 	struct mm_struct *mm = vmf->t->mm;
 
-	if (major || !(vmf->flags & FAULT_FLAG_VMA_LOCK))
-		vmf->flags |= FAULT_FLAG_TRIED;
 	if (vmf->flags & FAULT_FLAG_VMA_LOCK) {
+		if (major)
+			vmf->flags |= FAULT_FLAG_TRIED;
 		mmap_read_lock(mm);
 		return VM_FAULT_RETRY;
 	}
 	if (vmf->flags & FAULT_FLAG_ALLOW_RETRY) {
+		vmf->flags |= FAULT_FLAG_TRIED;
 		mmap_read_unlock(mm);
 		mmap_read_lock(mm);
 		return VM_FAULT_RELOCKED;
@@ -911,7 +912,8 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 /*
 ** handle_mm_fault() with mm_account_fault(): every fault that reaches
 ** the VMA's handler counts in pgfault; one that did not fail counts in
-** the task's maj_flt or min_flt (pgmajfault is filemap's).
+** the task's maj_flt -- when major, or retried (FAULT_FLAG_TRIED: "we
+** couldn't handle it immediately") -- or min_flt (pgmajfault is filemap's).
 */
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags)
@@ -927,7 +929,7 @@ unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 	count_vm_events_mm(t->m, t->mm, PGFAULT, 1);
 	if (ret & VM_FAULT_ERROR)
 		return ret;
-	if (ret & VM_FAULT_MAJOR)
+	if ((ret & VM_FAULT_MAJOR) || (vmf.flags & FAULT_FLAG_TRIED))
 		t->maj_flt++;
 	else
 		t->min_flt++;

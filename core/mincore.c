@@ -42,27 +42,24 @@ static unsigned char mincore_one(memlab_task *t, const struct vm_area_struct *vm
 }
 
 /*
-** do_mincore() for each VMA of the range: -MEMLAB_ENOMEM at a hole, with
-** the bytes before it written (the system call copies each chunk out as
-** it goes).  A VMA neither anonymous nor of a file -- [vdso], [vvar] --
-** cannot be asked (can_do_mincore): all resident.  A huge leaf is resident
+** do_mincore(): the pages of [addr, addr + pages) within addr's VMA:
+** how many, or -MEMLAB_ENOMEM when addr is in a hole.  A VMA neither
+** anonymous nor of a file -- [vdso], [vvar] -- cannot be asked
+** (can_do_mincore): all resident.  A huge leaf is resident
 ** for each of its pages; a hugetlb page, once faulted in.  memlab's files
 ** belong to every task's user (inode_owner_or_capable()), so their pages
 ** can always be asked about.
 */
-static int do_mincore(memlab_task *t, uint64_t addr, uint64_t pages, unsigned char *vec)
+static int64_t do_mincore(memlab_task *t, uint64_t addr, uint64_t pages, unsigned char *vec)
 {
-	uint64_t psize = t->m->page_size;
+	struct vm_area_struct *vma = vma_tree_find(&t->mm->mm_mt, addr);
+	uint64_t n = 0;
 
-	while (pages) {
-		struct vm_area_struct *vma = vma_tree_find(&t->mm->mm_mt, addr);
-
-		if (!vma || vma->vm_start > addr)
-			return -MEMLAB_ENOMEM;
-		for (; pages && addr < vma->vm_end; pages--, addr += psize)
-			*vec++ = vma->special_name && !vma->vm_file ? 1 : mincore_one(t, vma, addr);
-	}
-	return 0;
+	if (!vma || vma->vm_start > addr)
+		return -MEMLAB_ENOMEM;
+	for (; n < pages && addr < vma->vm_end; n++, addr += t->m->page_size)
+		vec[n] = vma->special_name && !vma->vm_file ? 1 : mincore_one(t, vma, addr);
+	return (int64_t)n;
 }
 
 /*
@@ -88,9 +85,21 @@ int memlab_mincore(memlab_task *t, uint64_t addr, uint64_t len, unsigned char *v
 	if (pages && !vec)
 		return -MEMLAB_EFAULT;
 	prev = task_enter(t);
-	mmap_read_lock(t->mm);
-	ret = do_mincore(t, addr, pages, vec);
-	mmap_read_unlock(t->mm);
+	/* a page of results at a time, each within one VMA, under the lock */
+	for (ret = 0; pages && !ret;) {
+		int64_t n;
+
+		mmap_read_lock(t->mm);
+		n = do_mincore(t, addr, pages < t->m->page_size ? pages : t->m->page_size, vec);
+		mmap_read_unlock(t->mm);
+		if (n < 0) {
+			ret = (int)n;
+		} else {
+			pages -= (uint64_t)n;
+			vec += n;
+			addr += (uint64_t)n << t->m->page_shift;
+		}
+	}
 	task_leave(t, prev);
 	return ret;
 }

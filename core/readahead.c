@@ -42,27 +42,33 @@ static uint64_t bdi_io_pages(const memlab_machine *m)
 /*
 ** /sys/block/<disk>/queue/read_ahead_kb and max_sectors_kb as the block
 ** layer takes them: queue_ra_store() keeps whole pages (64 reads back as 0
-** with 64K pages); queue_max_sectors_store() sets max_user_sectors, which
-** blk_validate_limits() refuses below 4 KiB, clamps to the hardware's
-** limit, and takes 0 for the default.  Values above UINT_MAX are EINVAL
-** (queue_var_store).  Nothing changes when one value is refused.
+** with 64K pages); queue_max_sectors_store() sets the 32-bit
+** max_user_sectors (kb << 1, wrapping), which blk_validate_limits()
+** refuses below 4 KiB, clamps to the hardware's limit and takes 0 for the
+** default, and the new limits raise ra_pages to VM_READAHEAD_PAGES at
+** least (blk_apply_bdi_limits).  Values above UINT_MAX are EINVAL
+** (queue_var_store).  Given both, max_sectors_kb is written first; nothing
+** changes when one value is refused.
 */
 int memlab_disk_queue(memlab_machine *m, const struct memlab_disk_queue *set,
 		      struct memlab_disk_queue *get)
 {
 	if (set) {
 		int64_t ra = set->read_ahead_kb, ms = set->max_sectors_kb;
+		uint32_t user = (uint32_t)((uint64_t)ms << 1);
+		uint64_t floor = VM_READAHEAD_KB >> (m->page_shift - 10);
 
 		if (ra < -1 || ra > UINT32_MAX || ms < -1 || ms > UINT32_MAX ||
-		    (ms > 0 && ms * 2 < BLK_MIN_SEGMENT_SECTORS))
+		    (ms != -1 && user && user < BLK_MIN_SEGMENT_SECTORS))
 			return -MEMLAB_EINVAL;
+		if (ms != -1) {
+			m->bdi.max_sectors = !user ? BLK_DEF_MAX_SECTORS_CAP
+				: user < MAX_HW_SECTORS ? user : MAX_HW_SECTORS;
+			if (m->bdi.ra_pages < floor)
+				m->bdi.ra_pages = floor;
+		}
 		if (ra != -1)
 			m->bdi.ra_pages = (uint64_t)ra >> (m->page_shift - 10);
-		if (ms == 0)
-			m->bdi.max_sectors = BLK_DEF_MAX_SECTORS_CAP;
-		else if (ms != -1)
-			m->bdi.max_sectors = (uint64_t)ms * 2 < MAX_HW_SECTORS ? (uint64_t)ms * 2
-									: MAX_HW_SECTORS;
 	}
 	if (get) {
 		get->read_ahead_kb = (int64_t)(m->bdi.ra_pages << (m->page_shift - 10));
@@ -441,8 +447,8 @@ int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice)
 		break;
 	case MEMLAB_POSIX_FADV_DONTNEED:
 		/* whole pages only, but the last page of the range at the file's end */
-		/* loff_t arithmetic wraps in the kernel (-fno-strict-overflow) */
-		first = (uint64_t)((int64_t)((uint64_t)off + f->m->page_size - 1) >> shift);
+		/* offset + (PAGE_SIZE - 1) is unsigned long arithmetic: it wraps */
+		first = ((uint64_t)off + f->m->page_size - 1) >> shift;
 		last = endbyte >> shift;
 		if ((endbyte & (f->m->page_size - 1)) != f->m->page_size - 1 &&
 		    endbyte != f->size - 1)

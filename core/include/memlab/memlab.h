@@ -855,7 +855,9 @@ MEMLAB_API int (memlab_file_ra) (const memlab_file *f, struct memlab_file_ra *ou
 ** read_ahead_kb (128), the readahead window's limit, kept in whole pages
 ** as Linux keeps it; and max_sectors_kb (1280), the largest request, which
 ** a read larger than the window may use: 0 sets the default, a value
-** above the disk's 32767 is clamped to it.  A file takes read_ahead_kb
+** above the disk's 32767 is clamped to it, and setting it raises
+** read_ahead_kb to 128 at least (blk_apply_bdi_limits; given both, it is
+** written first).  A file takes read_ahead_kb
 ** when it is created, as an open file does at open(2): a change applies
 ** to files created after it.  -MEMLAB_EINVAL for a value below -1 or above
 ** UINT_MAX, or a max_sectors_kb from 1 to 3 (below 4 KiB); nothing changes.
