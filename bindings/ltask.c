@@ -1619,6 +1619,47 @@ static const char *const sysctl_names[] = {
 };
 
 /*
+** The named integer settings of the table at argument 2 (none when nil)
+** into the int64_t members of set at offsets field[i] (names[i]), the
+** others left as they are; an unknown name or a value that is not an
+** integer raises (what: the table, for the message).  Whether one was
+** negative: the caller's EINVAL, as a write of one to sysfs or
+** /proc/sys is.
+*/
+static int read_int_settings(lua_State *L, const char *fname, const char *what,
+			      const char *const names[], const size_t field[], void *set)
+{
+	int negative = 0;
+
+	if (lua_isnoneornil(L, 2))
+		return 0;
+	if (!lua_istable(L, 2))
+		lmemlab_typeerror(L, 2, fname, what);
+	lua_settop(L, 2);
+	lua_pushnil(L);
+	while (lua_next(L, 2) != 0) {
+		int i = option_key(L, fname, "", names);
+		lua_Integer v = option_integer(L, fname, names[i]);
+
+		negative |= v < 0;
+		*(int64_t *)((char *)set + field[i]) = v;
+		lua_pop(L, 1);
+	}
+	return negative;
+}
+
+/* The n int64_t members of get at offsets field[], as a table by names[]. */
+static void push_int_settings(lua_State *L, const char *const names[], const size_t field[],
+			      size_t n, const void *get)
+{
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushinteger(L, *(const int64_t *)((const char *)get + field[i]));
+		lua_setfield(L, -2, names[i]);
+	}
+}
+
+/*
 ** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
 ** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task =, swappiness =,
 ** watermark_boost_factor = }
@@ -1641,28 +1682,10 @@ static int m_sysctl(lua_State *L)
 		offsetof(struct memlab_vm_sysctl, swappiness),
 		offsetof(struct memlab_vm_sysctl, watermark_boost_factor),
 	};
-	int negative = 0, rc;
+	int rc;
 
-	set.max_map_count = set.overcommit_memory = -1;
-	set.overcommit_ratio = set.mmap_min_addr = -1;
-	set.panic_on_oom = set.oom_kill_allocating_task = set.swappiness = -1;
-	set.watermark_boost_factor = -1;
-	if (!lua_isnoneornil(L, 2)) {
-		if (!lua_istable(L, 2))
-			return lmemlab_typeerror(L, 2, "sysctl", "table of sysctls");
-		lua_settop(L, 2);
-		lua_pushnil(L);
-		while (lua_next(L, 2) != 0) {
-			int i = option_key(L, "sysctl", "", sysctl_names);
-			lua_Integer v = option_integer(L, "sysctl", sysctl_names[i]);
-
-			if (v < 0)
-				negative = 1;
-			*(int64_t *)((char *)&set + field[i]) = v;
-			lua_pop(L, 1);
-		}
-	}
-	if (negative)
+	memset(&set, 0xff, sizeof(set));	/* every member -1: left unchanged */
+	if (read_int_settings(L, "sysctl", "table of sysctls", sysctl_names, field, &set))
 		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
 	memset(&get, 0, sizeof(get));
 	lmemlab_begin_call(lm);
@@ -1670,11 +1693,7 @@ static int m_sysctl(lua_State *L)
 	lmemlab_end_call(L, lm, "sysctl", rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
-	lua_createtable(L, 0, (int)(sizeof(field) / sizeof(field[0])));
-	for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) {
-		lua_pushinteger(L, *(const int64_t *)((const char *)&get + field[i]));
-		lua_setfield(L, -2, sysctl_names[i]);
-	}
+	push_int_settings(L, sysctl_names, field, sizeof(field) / sizeof(field[0]), &get);
 	return 1;
 }
 
@@ -1689,35 +1708,20 @@ static int m_disk(lua_State *L)
 {
 	lmachine *lm = lmemlab_checkmachine(L, "disk");
 	struct memlab_disk_queue set = { -1, -1 }, get;
-	int64_t *field[] = { &set.read_ahead_kb, &set.max_sectors_kb };
-	int negative = 0, rc;
+	static const size_t field[] = {
+		offsetof(struct memlab_disk_queue, read_ahead_kb),
+		offsetof(struct memlab_disk_queue, max_sectors_kb),
+	};
+	int rc;
 
-	if (!lua_isnoneornil(L, 2)) {
-		if (!lua_istable(L, 2))
-			return lmemlab_typeerror(L, 2, "disk", "table of queue settings");
-		lua_settop(L, 2);
-		lua_pushnil(L);
-		while (lua_next(L, 2) != 0) {
-			int i = option_key(L, "disk", "", disk_names);
-			lua_Integer v = option_integer(L, "disk", disk_names[i]);
-
-			negative |= v < 0;
-			*field[i] = v;
-			lua_pop(L, 1);
-		}
-	}
-	if (negative)
+	if (read_int_settings(L, "disk", "table of queue settings", disk_names, field, &set))
 		return lmemlab_pushfail(L, -MEMLAB_EINVAL);
 	lmemlab_begin_call(lm);
 	rc = memlab_disk_queue(lmemlab_machine_core(lm), &set, &get);
 	lmemlab_end_call(L, lm, "disk", rc);
 	if (rc < 0)
 		return lmemlab_pushfail(L, rc);
-	lua_createtable(L, 0, 2);
-	lua_pushinteger(L, get.read_ahead_kb);
-	lua_setfield(L, -2, "read_ahead_kb");
-	lua_pushinteger(L, get.max_sectors_kb);
-	lua_setfield(L, -2, "max_sectors_kb");
+	push_int_settings(L, disk_names, field, 2, &get);
 	return 1;
 }
 

@@ -659,8 +659,8 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 ** do_fault_around() / filemap_map_pages(): before a read fault goes to
 ** the file, map the cached pages of a fault_around_bytes window -- from
 ** the aligned window's start, or the VMA's start if later (the window
-** then shifts up, it is not clipped), for 16 pages, within the VMA and
-** addr's page table -- as vm_page_prot says, without faults of their own.
+** then shifts up, it is not clipped), for fault_around_bytes (64 KiB: no
+** fault-around at all with 64K pages), within the VMA and addr's page table -- as vm_page_prot says, without faults of their own.
 ** A page marked PG_readahead is left for its own fault, which reads the
 ** next window (next_uptodate_folio).  Each page found counts as a hit
 ** against the file's mmap_miss, unless it is a refault of the working set.
@@ -938,7 +938,8 @@ static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, s
 	if (n != as->nrpages)
 		ml_violation(c, "page cache: %s holds %llu pages, nrpages says %llu", f->path,
 			     (unsigned long long)n, (unsigned long long)as->nrpages);
-	if (f->ra.async_size > f->ra.size || f->ra.mmap_miss > 1000 || f->ra.prev_pos < -1)
+	if (f->ra.async_size > f->ra.size || f->ra.mmap_miss > MMAP_LOTSAMISS * 10 ||
+	    f->ra.prev_pos < -1)
 		ml_violation(c, "readahead: %s: window %llu+%llu, async %llu, mmap_miss %u, prev_pos %lld",
 			     f->path, (unsigned long long)f->ra.start, (unsigned long long)f->ra.size,
 			     (unsigned long long)f->ra.async_size, f->ra.mmap_miss,

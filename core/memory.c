@@ -531,10 +531,10 @@ static unsigned do_fault(struct vm_fault *vmf)
 	}
 	/*
 	 * A page that had to be read, or a hit that read the next window
-	 * ahead: Linux dropped the mmap lock for the I/O and the fault is
-	 * retried (FAULT_FLAG_TRIED, counted once, as major if it read the
-	 * page); a read retry maps the fresh pages of the window by
-	 * fault-around.
+	 * ahead: Linux dropped the lock for the I/O and the fault is retried,
+	 * counted once -- as major if it read the page, or if the retry is
+	 * FAULT_FLAG_TRIED (handle_mm_fault); a read retry maps the fresh
+	 * pages of the window by fault-around.
 	 */
 	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address)) {
 		put_page(m, cache_pfn);

@@ -628,6 +628,7 @@ void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t inde
 void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index);
 bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page);
 int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice);
+#define MMAP_LOTSAMISS	100	/* mm/filemap.c: past this many misses, faults read around no more */
 bool folio_mark_dirty(memlab_machine *m, struct page *page);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);

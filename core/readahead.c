@@ -1,6 +1,7 @@
 /*
-** readahead.c -- on-demand readahead (mm/readahead.c, Linux 6.18) and
-** the disk's request queue it sizes itself by.
+** readahead.c -- on-demand readahead (mm/readahead.c, Linux 6.18; the mmap
+** side from mm/filemap.c, fadvise from mm/fadvise.c) and the disk's
+** request queue it sizes itself by (block/blk-sysfs.c, blk-settings.c).
 **
 ** A read(2) that misses the page cache reads a window from the file
 ** (page_cache_sync_ra); the window's last part is its async tail, whose
@@ -94,8 +95,9 @@ static uint64_t file_end_index(const struct memlab_file *f)
 
 /*
 ** page_cache_ra_unbounded(): read the pages of [index, index + nr) that
-** are not cached; the one lookahead pages before the end gets
-** PG_readahead, when this read adds it.  A failed allocation ends it.
+** are not cached; the page lookahead pages before the window's end gets
+** PG_readahead, when this read adds it (not a page already cached).  A
+** failed allocation ends it.
 */
 static uint64_t page_cache_ra_unbounded(struct memlab_file *f, uint64_t index, uint64_t nr,
 					uint64_t lookahead)
@@ -325,7 +327,6 @@ void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t inde
 
 /* ===================== mmap faults ===================== */
 
-#define MMAP_LOTSAMISS	100
 #define MAX_PAGECACHE_ORDER	11	/* MAX_XAS_ORDER: XA_CHUNK_SHIFT * 2 - 1 */
 
 /* exec_folio_order(): arm64 asks 64K folios for text, others order 0. */
@@ -412,7 +413,8 @@ bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page)
 ** generic_fadvise() (mm/fadvise.c): NORMAL, RANDOM and SEQUENTIAL set the
 ** file's readahead (SEQUENTIAL doubles its window, RANDOM reads only what
 ** is asked), WILLNEED reads the range now, DONTNEED starts writeback of
-** the range and drops its whole clean pages that nothing maps, NOREUSE is
+** the range and drops its whole clean pages that nothing maps or holds
+** (filemap_fadvise_dontneed: those the writeback took stay), NOREUSE is
 ** taken (it changes nothing memlab models).  len 0: to the end.
 */
 int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice)

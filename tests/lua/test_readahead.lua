@@ -133,6 +133,57 @@ function test_fault_retry_after_async_readahead()
   lu.assertTrue(m:check())
 end
 
+-- page_cache_prev_miss() with every page of its scan cached returns the
+-- last index it scanned (itself cached), as the host does (diff_ra found
+-- it): a 31-page read right after 32 cached pages counts 31 of them, not
+-- more than it asks, and is read as a random read -- no window, no mark.
+function test_prev_miss_counts_one_short()
+  local m = machine()
+  local f, p = file(m, 200), m:spawn{ name = "p" }
+  assert(f:fadvise(10 * PAGE, 32 * PAGE, "willneed"))     -- 10..41 cached
+  assert(f:read(42 * PAGE, 31 * PAGE))
+  lu.assertEquals(cache(m, p, f), d(10) .. c(63) .. d(127))   -- 42..72, nothing past
+  lu.assertEquals(f:ra().size, 0)
+end
+
+-- A marked page the readahead state did not leave (another stream's
+-- window is the state now): the next window is sized by the cached run
+-- after the mark (page_cache_async_ra's second case).
+function test_async_ra_of_another_stream()
+  local m = machine()
+  local f, p = file(m, 300), m:spawn{ name = "p" }
+  assert(f:read(0, 1))                   -- 0..3, page 1 marked
+  assert(f:read(200 * PAGE, 1))          -- a random read: the state stays
+  assert(f:read(201 * PAGE, 1))          -- follows it: a window at 201
+  lu.assertEquals(f:ra().start, 201)
+  assert(f:read(PAGE, 1))                -- page 1's mark, not where 201's state says
+  -- run after the mark: 2..3 (2 pages, +1 asked) -> 3 -> x2 = 6, end aligned: 4..11
+  local ra = f:ra()
+  lu.assertEquals({ ra.start, ra.size, ra.async_size }, { 4, 8, 8 })
+  lu.assertEquals(cache(m, p, f):sub(1, 12), "ccccRccccccc")
+end
+
+-- MADV_HUGEPAGE: two PMDs' worth from the PMD-aligned index, the second
+-- async (one with MADV_RANDOM, marked at its start), ra->start left alone.
+function test_hugepage_read_around()
+  for _, case in ipairs{ { nil, 512, 1024, 1024 }, { "random", 512, 512, 512 } } do
+    local m = machine()
+    local f, p = file(m, 2000), m:spawn{ name = "p" }
+    local a = assert(p:mmap(nil, 2000 * PAGE, "r--", "private", f, 0))
+    assert(p:madvise(a, 2000 * PAGE, "hugepage"))
+    if case[1] then assert(p:madvise(a, 2000 * PAGE, case[1])) end
+    assert(p:read(a + 600 * PAGE, 1))
+    local v = p:mincore(a, 2000 * PAGE)
+    lu.assertEquals(select(2, v:gsub("1", "")), case[3])
+    lu.assertEquals(v:sub(case[2] + 1, case[2] + case[3]), ("1"):rep(case[3]))
+    lu.assertNil(m:kpageflags(p:translate(a + 600 * PAGE).pfn)[1].reclaim)
+    lu.assertEquals(f:ra().start, 0)
+    lu.assertEquals({ f:ra().size, f:ra().async_size }, { case[3], 512 })
+    local q = m:spawn{ name = "q" }
+    lu.assertEquals(cache(m, q, f):sub(case[4] + 1, case[4] + 1), "R")
+  end
+end
+
 function test_random_read_reads_itself()
   local m = machine()
   local f, p = file(m, 200), m:spawn{ name = "p" }
