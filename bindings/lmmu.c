@@ -8,6 +8,7 @@
 ** and the OOM killer could not help nil, "ENOMEM", 12.
 */
 #include <limits.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "lmemlab.h"
@@ -526,11 +527,92 @@ static void push_khugepaged(lua_State *L, struct memlab_khugepaged_settings *k)
 	lua_setfield(L, -2, "khugepaged");
 }
 
+#define MAX_THP_SIZES	16
+
+struct thp_size_set {
+	uint64_t size;
+	const char *enabled;
+};
+
+/* "64kB", the <size> of hugepages-<size>kB: its bytes, or 0. */
+static uint64_t thp_size_key(const char *key)
+{
+	char *end;
+	unsigned long long kb = strtoull(key, &end, 10);
+
+	if (end == key || strcmp(end, "kB") || !kb || kb > (UINT64_MAX >> 10))
+		return 0;
+	return (uint64_t)kb << 10;
+}
+
+/*
+** The table hugepages = { ["64kB"] = "always" | { enabled = "always" }, ... }
+** at the top of the stack, checked against the machine's sizes into set[].
+*/
+static int check_thp_sizes(lua_State *L, memlab_machine *m, struct thp_size_set *set)
+{
+	struct memlab_thp_size have[MAX_THP_SIZES];
+	size_t nr_have = memlab_thp_sizes(m, have, MAX_THP_SIZES);
+	int n = 0;
+
+	lua_pushnil(L);
+	while (lua_next(L, -2)) {
+		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
+		uint64_t size = key ? thp_size_key(key) : 0;
+		size_t i = 0;
+
+		while (i < nr_have && have[i].size != size)
+			i++;
+		if (i == nr_have)
+			return luaL_error(L, "thp: hugepages has no size %s (sizes are \"%IkB\" up "
+					  "to \"%IkB\")", key ? key : "that is not a string",
+					  (lua_Integer)(have[0].size >> 10),
+					  (lua_Integer)(have[nr_have - 1].size >> 10));
+		if (lua_istable(L, -1))
+			lua_getfield(L, -1, "enabled");
+		else
+			lua_pushvalue(L, -1);
+		set[n].size = size;
+		set[n].enabled = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
+		if (strcmp(set[n].enabled, "always") && strcmp(set[n].enabled, "inherit") &&
+		    strcmp(set[n].enabled, "madvise") && strcmp(set[n].enabled, "never"))
+			return luaL_error(L, "thp: hugepages[\"%s\"] must be \"always\", \"inherit\", "
+					  "\"madvise\" or \"never\"", key);
+		n++;
+		lua_pop(L, 2);	/* the mode; the value stays anchored in the table */
+	}
+	return n;
+}
+
+/* hugepages = { ["16kB"] = { enabled =, stats = { anon_fault_alloc =, ... } }, ... } */
+static void push_thp_sizes(lua_State *L, const memlab_machine *m)
+{
+	struct memlab_thp_size sz[MAX_THP_SIZES];
+	size_t n = memlab_thp_sizes(m, sz, MAX_THP_SIZES);
+
+	lua_createtable(L, 0, (int)n);
+	for (size_t i = 0; i < n; i++) {
+		lua_pushfstring(L, "%IkB", (lua_Integer)(sz[i].size >> 10));
+		lua_createtable(L, 0, 2);
+		lua_pushstring(L, sz[i].enabled);
+		lua_setfield(L, -2, "enabled");
+		lua_createtable(L, 0, MEMLAB_NR_MTHP_STATS);
+		for (int s = 0; s < MEMLAB_NR_MTHP_STATS; s++)
+			lmemlab_setint(L, sz[i].stats[s].name, sz[i].stats[s].value);
+		lua_setfield(L, -2, "stats");
+		lua_settable(L, -3);
+	}
+	lua_setfield(L, -2, "hugepages");
+}
+
 /*
 ** m:thp([{ enabled = "always"|"madvise"|"never", use_zero_page = bool,
-** khugepaged = { max_ptes_none = n, ... } }]) --> { enabled =,
-** use_zero_page =, hpage_pmd_size =, khugepaged = {...} }:
-** /sys/kernel/mm/transparent_hugepage and its khugepaged directory
+** khugepaged = { max_ptes_none = n, ... }, hugepages = { ["64kB"] =
+** "always"|"inherit"|"madvise"|"never", ... } }]) --> { enabled =,
+** use_zero_page =, hpage_pmd_size =, khugepaged = {...}, hugepages =
+** { ["16kB"] = { enabled =, stats = {...} }, ... } }:
+** /sys/kernel/mm/transparent_hugepage, its khugepaged directory and its
+** hugepages-<size>kB directories; nothing changes when a setting is bad
 */
 static int m_thp(lua_State *L)
 {
@@ -539,7 +621,8 @@ static int m_thp(lua_State *L)
 	int zero = -1;
 	struct memlab_thp_settings st;
 	struct memlab_khugepaged_settings kset, kget;
-	int have_k = 0;
+	struct thp_size_set sizes[MAX_THP_SIZES];
+	int have_k = 0, nr_sizes = 0;
 
 	if (!lua_isnoneornil(L, 2)) {
 		if (!lua_istable(L, 2))
@@ -560,6 +643,11 @@ static int m_thp(lua_State *L)
 			check_khugepaged(L, &kset);
 			have_k = 1;
 		}
+		if (lua_getfield(L, 2, "hugepages") != LUA_TNIL) {
+			if (!lua_istable(L, -1))
+				return luaL_error(L, "thp: 'hugepages' must be a table of sizes");
+			nr_sizes = check_thp_sizes(L, lmemlab_machine_core(lm), sizes);
+		}
 	}
 	if (enabled && strcmp(enabled, "always") && strcmp(enabled, "madvise") &&
 	    strcmp(enabled, "never"))
@@ -569,12 +657,15 @@ static int m_thp(lua_State *L)
 				  "1..2^32-1, max_ptes_* 0..HPAGE_PMD_NR-1, *_sleep_millisecs "
 				  "0..2^32-1)");
 	memlab_thp(lmemlab_machine_core(lm), enabled, zero, &st);
-	lua_createtable(L, 0, 4);
+	for (int i = 0; i < nr_sizes; i++)
+		memlab_thp_size_set(lmemlab_machine_core(lm), sizes[i].size, sizes[i].enabled);
+	lua_createtable(L, 0, 5);
 	lua_pushstring(L, st.enabled);
 	lua_setfield(L, -2, "enabled");
 	lmemlab_setbool(L, "use_zero_page", st.use_zero_page);
 	lmemlab_setint(L, "hpage_pmd_size", st.hpage_pmd_size);
 	push_khugepaged(L, &kget);
+	push_thp_sizes(L, lmemlab_machine_core(lm));
 	return 1;
 }
 

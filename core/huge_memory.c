@@ -22,9 +22,14 @@
 ** Small pages become a huge page again in khugepaged.c (MADV_COLLAPSE,
 ** khugepaged).
 **
+** Multi-size THP (mTHP): each size from 4 pages up to the PMD's has its
+** hugepages-<size>kB/enabled and stats/; memory.c's alloc_anon_folio()
+** maps the smaller sizes by PTEs, and everything above handles such a
+** folio as a PMD-sized one after its PMD was split.
+**
 ** Simplified: one deferred split queue for the machine (Linux: one per
-** memcg).  No mTHP, no shmem or file THP, no THP swap-out (reclaim
-** splits a huge page for swap).
+** memcg).  No shmem or file THP, no THP swap-out (reclaim splits a large
+** folio for swap).
 */
 #include <string.h>
 
@@ -90,41 +95,130 @@ void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm)
 
 /* ===================== eligibility ===================== */
 
+/* THP_ORDERS_ALL_ANON: 4 pages up to the PMD's (order 1 has no anonymous THP). */
+uint64_t thp_orders_all_anon(const memlab_machine *m)
+{
+	return ((2ull << hpage_pmd_order(m)) - 1) & ~3ull;
+}
+
+/* highest_order(), next_order() (include/linux/huge_mm.h): orders, a bit each, highest first */
+int highest_order(uint64_t orders)
+{
+	return orders ? 63 - __builtin_clzll(orders) : -1;
+}
+
+int next_order(uint64_t *orders, int prev)
+{
+	*orders &= ~(1ull << prev);
+	return highest_order(*orders);
+}
+
+/* thp_vma_suitable_order(): the order's aligned range around addr lies inside the VMA. */
+static bool order_fits(const memlab_machine *m, const struct vm_area_struct *vma, uint64_t addr,
+		       int order)
+{
+	uint64_t size = (uint64_t)m->page_size << order, haddr = addr & ~(size - 1);
+
+	return haddr >= vma->vm_start && haddr + size <= vma->vm_end;
+}
+
+/* thp_vma_suitable_orders(): orders above the highest that fits at addr dropped. */
+uint64_t thp_vma_suitable_orders(const memlab_machine *m, const struct vm_area_struct *vma,
+				 uint64_t addr, uint64_t orders)
+{
+	for (int order = highest_order(orders); orders; order = next_order(&orders, order))
+		if (order_fits(m, vma, addr, order))
+			break;
+	return orders;
+}
+
 /*
-** __thp_vma_allowable_orders() for the PMD order, for anonymous memory:
-** a private anonymous VMA (no file, no special mapping), not
-** VM_NOHUGEPAGE, that transparent_hugepage/enabled gives huge pages
-** ("always", or "madvise" and VM_HUGEPAGE) -- unless the caller is
-** MADV_COLLAPSE, which ignores the setting.  Outside a fault, a huge page
-** must fit in the VMA somewhere: the last PMD-aligned one below vm_end
-** (the arithmetic is Linux's, unsigned), and for khugepaged and
-** MADV_COLLAPSE the VMA must have an anon_vma (a page was written there).
-** vm_flags: the VMA's, or the ones it is about to have (MADV_HUGEPAGE).
+** thp_vma_allowable_orders()'s sysfs mask for an anonymous VMA: the sizes
+** set "always", "madvise" ones with VM_HUGEPAGE, and "inherit" ones as
+** transparent_hugepage/enabled says ("always", or "madvise" and
+** VM_HUGEPAGE).
 */
+static uint64_t anon_orders_enabled(const memlab_machine *m, uint64_t vm_flags)
+{
+	uint64_t mask = m->huge_anon_orders_always;
+
+	if (vm_flags & VM_HUGEPAGE)
+		mask |= m->huge_anon_orders_madvise;
+	if (m->thp_enabled == 2 || ((vm_flags & VM_HUGEPAGE) && m->thp_enabled))
+		mask |= m->huge_anon_orders_inherit;
+	return mask;
+}
+
+/*
+** thp_vma_allowable_orders() for anonymous memory: of orders, those a
+** private anonymous VMA (no file, no special mapping, not VM_NOHUGEPAGE)
+** may have -- the sizes transparent_hugepage enables for it (anon_orders_
+** enabled), unless the caller is MADV_COLLAPSE, which ignores the
+** settings.  A fault checks the range itself; for the others the
+** largest must fit in the VMA somewhere -- the last aligned one below
+** vm_end (Linux's arithmetic, unsigned) -- and khugepaged and
+** MADV_COLLAPSE need an anon_vma (a page was written there); smaps's
+** THPeligible does not.  vm_flags: the VMA's, or the ones it is about to
+** have (MADV_HUGEPAGE).
+*/
+uint64_t thp_vma_allowable_orders(const memlab_machine *m, const struct vm_area_struct *vma,
+				  uint64_t vm_flags, enum tva_type type, uint64_t orders)
+{
+	if (vma->vm_file || vma->special_name || (vm_flags & (VM_SHARED | VM_HUGETLB)))
+		return 0;
+	if (vm_flags & VM_NOHUGEPAGE)
+		return 0;
+	if (type != TVA_FORCED_COLLAPSE)
+		orders &= anon_orders_enabled(m, vm_flags);
+	if (!orders || type == TVA_PAGEFAULT)
+		return orders;
+	for (int order = highest_order(orders); orders; order = next_order(&orders, order))
+		if (order_fits(m, vma, vma->vm_end - ((uint64_t)m->page_size << order), order))
+			break;
+	return vma->anon_vma || type == TVA_SMAPS ? orders : 0;
+}
+
+/* thp_vma_allowable_order() for the PMD order. */
 bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma,
 		       uint64_t vm_flags, enum tva_type type)
 {
-	uint64_t hsize = hpage_size(m);
-
-	if (vma->vm_file || vma->special_name || (vm_flags & (VM_SHARED | VM_HUGETLB)))
-		return false;
-	if (vm_flags & VM_NOHUGEPAGE)
-		return false;
-	if (type != TVA_FORCED_COLLAPSE &&
-	    (m->thp_enabled == 0 || (m->thp_enabled == 1 && !(vm_flags & VM_HUGEPAGE))))
-		return false;
-	if (type == TVA_PAGEFAULT)
-		return true;
-	if (!thp_vma_suitable_order(m, vma, (vma->vm_end - hsize) & ~(hsize - 1)))
-		return false;
-	return vma->anon_vma || type == TVA_SMAPS;	/* nothing to collapse before a fault */
+	return thp_vma_allowable_orders(m, vma, vm_flags, type, 1ull << hpage_pmd_order(m)) != 0;
 }
 
-/* thp_vma_suitable_order(): the huge page at haddr lies inside the VMA. */
+/* thp_vma_suitable_order() for the PMD order: the huge page at haddr lies inside the VMA. */
 bool thp_vma_suitable_order(const memlab_machine *m, const struct vm_area_struct *vma,
 			    uint64_t haddr)
 {
-	return haddr >= vma->vm_start && haddr + hpage_size(m) <= vma->vm_end;
+	return order_fits(m, vma, haddr, (int)hpage_pmd_order(m));
+}
+
+/*
+** hugepage_pmd_enabled(): PMD-sized huge pages may be had somewhere, which
+** khugepaged runs for and min_free_kbytes is raised for: the global
+** setting on (CONFIG_READ_ONLY_THP_FOR_FS lets it give file THPs), or
+** the PMD size's own "always" or "madvise".
+*/
+bool hugepage_pmd_enabled(const memlab_machine *m)
+{
+	uint64_t pmd = 1ull << hpage_pmd_order(m);
+
+	return m->thp_enabled || ((m->huge_anon_orders_always | m->huge_anon_orders_madvise) & pmd);
+}
+
+/*
+** vma_thp_gfp_mask() with transparent_hugepage/defrag at its default
+** ("madvise"): direct reclaim and compaction only for MADV_HUGEPAGE.
+*/
+uint32_t vma_thp_gfp_mask(const struct vm_area_struct *vma)
+{
+	return vma->vm_flags & VM_HUGEPAGE ? MEMLAB_GFP_TRANSHUGE : MEMLAB_GFP_TRANSHUGE_LIGHT;
+}
+
+/* count_mthp_stat(), mod_mthp_stat(): hugepages-<size>kB/stats/, orders 1.. only */
+void mod_mthp_stat(memlab_machine *m, unsigned order, enum mthp_stat_item item, int64_t delta)
+{
+	if (order && order < MTHP_NR_ORDERS)
+		m->mthp_stats[order][item] += (uint64_t)delta;
 }
 
 /*
@@ -189,8 +283,24 @@ void folio_unqueue_deferred_split(memlab_machine *m, struct page *folio)
 	*(prev == PFN_NONE ? &m->deferred_split.head : &DS_NEXT(pfn_to_page(m, prev))) = next;
 	*(next == PFN_NONE ? &m->deferred_split.tail : &DS_PREV(pfn_to_page(m, next))) = prev;
 	DS_NEXT(folio) = DS_PREV(folio) = 0;
+	if (folio->flags & PG_partially_mapped)
+		mod_mthp_stat(m, folio->private, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED, -1);
 	folio->flags &= ~(PG_deferred_split | PG_partially_mapped);
 	page_memcg(m, folio)->deferred_split_len--;
+}
+
+/* The folio is of the PMD's order (folio_test_pmd_mappable): vmstat's thp_ events count it. */
+static bool folio_pmd_mappable(const memlab_machine *m, const struct page *folio)
+{
+	return folio_nr_pages(folio) >= 1ull << hpage_pmd_order(m);
+}
+
+/* A split deferred: thp_deferred_split_page for a PMD-sized folio, split_deferred for any. */
+static void count_split_deferred(memlab_machine *m, const struct page *folio)
+{
+	if (folio_pmd_mappable(m, folio))
+		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
+	count_mthp_stat(m, folio->private, MTHP_STAT_SPLIT_DEFERRED);
 }
 
 /*
@@ -203,7 +313,8 @@ void deferred_split_folio(memlab_machine *m, struct page *folio, bool partially_
 		return;
 	if (partially_mapped && !(folio->flags & PG_partially_mapped)) {
 		folio->flags |= PG_partially_mapped;
-		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
+		count_split_deferred(m, folio);
+		count_mthp_stat(m, folio->private, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED);
 	}
 	if (!(folio->flags & PG_deferred_split))
 		ds_link(m, folio);
@@ -515,7 +626,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	int extra;
 
 	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
-		m->vmstat[THP_DEFERRED_SPLIT_PAGE]++;
+		count_split_deferred(m, folio);
 	rmap_walk(m, head, split_one_pmd, NULL);
 	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
 	flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty | PG_active |
@@ -524,6 +635,7 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	next = lru ? folio->lru_next : PFN_NONE;	/* the page older than it */
 	lru_del(m, folio);
 	folio_unqueue_deferred_split(m, folio);
+	mod_mthp_stat(m, order, MTHP_STAT_NR_ANON, -1);	/* order-0 pages are not counted */
 	*folio_nr_pages_mapped_ptr(folio) = 0;
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
@@ -548,7 +660,9 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 				next = (uint32_t)head;
 		}
 	}
-	m->vmstat[THP_SPLIT_PAGE]++;
+	if (order >= hpage_pmd_order(m))
+		m->vmstat[THP_SPLIT_PAGE]++;
+	count_mthp_stat(m, order, MTHP_STAT_SPLIT);
 }
 
 /*
@@ -564,8 +678,12 @@ static bool can_split_folio(const struct page *folio, int pins)
 /* split_folio(): the folio at head split, or thp_split_page_failed counted. */
 static bool split_folio(memlab_machine *m, uint64_t head)
 {
-	if (!can_split_folio(pfn_to_page(m, head), 0)) {
-		m->vmstat[THP_SPLIT_PAGE_FAILED]++;
+	struct page *folio = pfn_to_page(m, head);
+
+	if (!can_split_folio(folio, 0)) {
+		if (folio_pmd_mappable(m, folio))
+			m->vmstat[THP_SPLIT_PAGE_FAILED]++;
+		count_mthp_stat(m, folio->private, MTHP_STAT_SPLIT_FAILED);
 		return false;
 	}
 	split_huge_page(m, head);
@@ -695,6 +813,7 @@ static void map_anon_folio_pmd(memlab_machine *m, struct page *page,
 	page->flags |= PG_swapbacked | PG_anon_exclusive;
 	folio_add_lru_vma(m, page, vma);
 	folio_add_rmap_pmd(m, page);
+	mod_mthp_stat(m, page->private, MTHP_STAT_NR_ANON, 1);
 	deferred_split_folio(m, page, false);
 }
 
@@ -718,10 +837,48 @@ void collapse_map_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t haddr
 }
 
 /*
+** vma_alloc_anon_folio_pmd(): a zeroed huge page for vma (GFP_TRANSHUGE
+** with MADV_HUGEPAGE, else GFP_TRANSHUGE_LIGHT: the defrag default
+** "madvise"), charged to the mm's memcg; or -ENOMEM, the fallback
+** counted (thp_fault_fallback, _charge when the memcg refused it).
+*/
+static int vma_alloc_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma,
+				    uint64_t *pfn)
+{
+	memlab_machine *m = t->m;
+	uint32_t gfp = vma_thp_gfp_mask(vma) | MEMLAB___GFP_ZERO;
+	unsigned order = hpage_pmd_order(m);
+
+	if (alloc_pages(m, order, gfp, pfn)) {
+		m->vmstat[THP_FAULT_FALLBACK]++;
+		count_mthp_stat(m, order, MTHP_STAT_ANON_FAULT_FALLBACK);
+		return -MEMLAB_ENOMEM;
+	}
+	if (mem_cgroup_charge(m, *pfn, t->mm, gfp)) {
+		memlab_free_pages(m, *pfn, order);
+		m->vmstat[THP_FAULT_FALLBACK]++;
+		m->vmstat[THP_FAULT_FALLBACK_CHARGE]++;
+		count_mthp_stat(m, order, MTHP_STAT_ANON_FAULT_FALLBACK);
+		count_mthp_stat(m, order, MTHP_STAT_ANON_FAULT_FALLBACK_CHARGE);
+		return -MEMLAB_ENOMEM;
+	}
+	return 0;
+}
+
+/* map_anon_folio_pmd_pf(): the new huge page mapped, counted as a fault's. */
+static void map_anon_folio_pmd_pf(memlab_task *t, struct page *page,
+				  const struct vm_area_struct *vma, uint64_t haddr)
+{
+	map_anon_folio_pmd(t->m, page, vma, haddr);
+	count_vm_events_page(t->m, page, THP_FAULT_ALLOC, 1);
+	count_mthp_stat(t->m, hpage_pmd_order(t->m), MTHP_STAT_ANON_FAULT_ALLOC);
+	add_mm_counter(t->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(t->m));
+}
+
+/*
 ** do_huge_pmd_anonymous_page(): a read maps the huge zero page, a write
-** a new zeroed huge page (GFP_TRANSHUGE with MADV_HUGEPAGE, else
-** GFP_TRANSHUGE_LIGHT: the defrag default "madvise").  A huge page that
-** cannot be had falls back to small pages (thp_fault_fallback).
+** a new zeroed huge page.  A huge page that cannot be had falls back to
+** small pages.
 */
 int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			       bool write, bool vma_locked)
@@ -729,8 +886,6 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 	memlab_machine *m = t->m;
 	uint64_t haddr = addr & ~(hpage_size(m) - 1), pfn;
 	struct pt_prot p = vma_page_prot(vma);
-	uint32_t gfp = (vma->vm_flags & VM_HUGEPAGE ? MEMLAB_GFP_TRANSHUGE
-						    : MEMLAB_GFP_TRANSHUGE_LIGHT) | MEMLAB___GFP_ZERO;
 	struct page *page;
 
 	if (!thp_vma_allowable(m, vma, vma->vm_flags, TVA_PAGEFAULT) ||
@@ -750,17 +905,9 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		}
 		return 0;
 	}
-	if (alloc_pages(m, hpage_pmd_order(m), gfp, &pfn)) {
-		m->vmstat[THP_FAULT_FALLBACK]++;
+	if (vma_alloc_anon_folio_pmd(t, vma, &pfn))
 		return 1;
-	}
 	page = pfn_to_page(m, pfn);
-	if (mem_cgroup_charge(m, pfn, t->mm, gfp)) {	/* vma_alloc_anon_folio_pmd() */
-		memlab_free_pages(m, pfn, hpage_pmd_order(m));
-		m->vmstat[THP_FAULT_FALLBACK]++;
-		m->vmstat[THP_FAULT_FALLBACK_CHARGE]++;
-		return 1;
-	}
 	p.dirty = true;
 	p.write = (vma->vm_flags & VM_WRITE) != 0;
 	if (map_huge_pmd(t, haddr, pfn, p)) {
@@ -768,10 +915,34 @@ int do_huge_pmd_anonymous_page(memlab_task *t, struct vm_area_struct *vma, uint6
 		memlab_free_pages(m, pfn, hpage_pmd_order(m));
 		return -MEMLAB_ENOMEM;
 	}
-	map_anon_folio_pmd(m, page, vma, haddr);
-	count_vm_events_page(m, page, THP_FAULT_ALLOC, 1);
-	add_mm_counter(t->mm, MM_ANONPAGES, 1ll << hpage_pmd_order(m));
+	map_anon_folio_pmd_pf(t, page, vma, haddr);
 	return 0;
+}
+
+/*
+** do_huge_zero_wp_pmd() (Linux 6.13 on): a write to the huge zero page
+** takes a new huge page in its place -- the PMD cleared and flushed, its
+** deposited table kept -- or, when none can be had, false: the PMD is
+** split and the write copies one small page.
+*/
+static bool do_huge_zero_wp_pmd(memlab_task *t, const struct vm_area_struct *vma,
+				uint64_t haddr, uint64_t table, uint64_t idx)
+{
+	memlab_machine *m = t->m;
+	struct pt_prot p = vma_page_prot(vma);
+	uint64_t pfn;
+
+	if (vma_alloc_anon_folio_pmd(t, vma, &pfn))
+		return false;
+	pt_write(m, table, idx, 0);		/* pmdp_huge_clear_flush() */
+	flush_tlb_range(t, haddr, haddr + hpage_size(m));
+	put_huge_zero_page(m);
+	p.huge = true;
+	p.dirty = true;
+	p.write = (vma->vm_flags & VM_WRITE) != 0;
+	pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 1, pfn, p));
+	map_anon_folio_pmd_pf(t, pfn_to_page(m, pfn), vma, haddr);
+	return true;
 }
 
 /*
@@ -794,6 +965,8 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	pt_decode(&t->mm->pt, 1, pt_read(m, table, idx), &pfn, &p);
 	if (write && !p.write) {
 		if (p.special) {
+			if (do_huge_zero_wp_pmd(t, vma, haddr, table, idx))
+				return 0;
 			split_pmd_entry(t, vma, haddr, table, idx);
 			return 1;
 		}
@@ -1081,5 +1254,74 @@ int memlab_thp(memlab_machine *m, const char *enabled, int use_zero_page,
 		get->use_zero_page = m->thp_use_zero_page;
 		get->hpage_pmd_size = hpage_size(m);
 	}
+	return 0;
+}
+
+static const char *const mthp_stat_names[MEMLAB_NR_MTHP_STATS] = {
+	"anon_fault_alloc", "anon_fault_fallback", "anon_fault_fallback_charge", "zswpout",
+	"swpin", "swpin_fallback", "swpin_fallback_charge", "swpout", "swpout_fallback",
+	"shmem_alloc", "shmem_fallback", "shmem_fallback_charge", "split", "split_failed",
+	"split_deferred", "nr_anon", "nr_anon_partially_mapped",
+};
+
+static const char *const thpsize_modes[] = { "always", "inherit", "madvise", "never" };
+
+/* thpsize_enabled_show(): which of the masks holds the order. */
+static const char *thpsize_enabled(const memlab_machine *m, unsigned order)
+{
+	uint64_t bit = 1ull << order;
+
+	if (m->huge_anon_orders_always & bit)
+		return thpsize_modes[0];
+	if (m->huge_anon_orders_inherit & bit)
+		return thpsize_modes[1];
+	return m->huge_anon_orders_madvise & bit ? thpsize_modes[2] : thpsize_modes[3];
+}
+
+size_t memlab_thp_sizes(const memlab_machine *m, struct memlab_thp_size *out, size_t n)
+{
+	uint64_t orders = thp_orders_all_anon(m);
+	size_t i = 0;
+
+	for (unsigned order = 0; order < 64; order++) {
+		if (!(orders & (1ull << order)))
+			continue;
+		if (out && i < n) {
+			out[i].size = (uint64_t)m->page_size << order;
+			out[i].enabled = thpsize_enabled(m, order);
+			for (int s = 0; s < MEMLAB_NR_MTHP_STATS; s++) {
+				out[i].stats[s].name = mthp_stat_names[s];
+				out[i].stats[s].value = m->mthp_stats[order][s];
+			}
+		}
+		i++;
+	}
+	return i;
+}
+
+/* thpsize_enabled_store(): the order moves to one mask; khugepaged may start or stop. */
+int memlab_thp_size_set(memlab_machine *m, uint64_t size, const char *enabled)
+{
+	uint64_t *masks[] = { &m->huge_anon_orders_always, &m->huge_anon_orders_inherit,
+			      &m->huge_anon_orders_madvise, NULL };
+	bool was = hugepage_pmd_enabled(m);
+	int mode = -1, order;
+
+	if (!size || (size & (size - 1)) || !enabled)
+		return -MEMLAB_EINVAL;
+	order = highest_order(size) - (int)m->page_shift;
+	if (order < 0 || !(thp_orders_all_anon(m) & (1ull << order)))
+		return -MEMLAB_EINVAL;
+	for (int i = 0; i < 4; i++)
+		if (strcmp(enabled, thpsize_modes[i]) == 0)
+			mode = i;
+	if (mode < 0)
+		return -MEMLAB_EINVAL;
+	for (int i = 0; i < 3; i++)
+		*masks[i] &= ~(1ull << order);
+	if (masks[mode])
+		*masks[mode] |= 1ull << order;
+	if (hugepage_pmd_enabled(m) != was)
+		set_recommended_min_free_kbytes(m);	/* start_stop_khugepaged() */
 	return 0;
 }

@@ -107,6 +107,9 @@ struct page {
 #define FRAME_LINE_SHIFT	6
 #define FRAME_LINE		(1u << FRAME_LINE_SHIFT)
 
+/* mthp_stats' orders: up to the largest PMD order (arm64 64K: 13) */
+#define MTHP_NR_ORDERS		14
+
 struct frame_extent {
 	uint16_t lo, hi;	/* lines lo..hi-1 may be non-zero; empty when lo >= hi */
 };
@@ -304,6 +307,9 @@ struct memlab_machine {
 	uint64_t huge_zero_pfn;		/* the huge zero page, PFN_NONE until first used */
 	uint64_t huge_zero_refs;	/* PMDs mapping it */
 	int thp_enabled;		/* transparent_hugepage/enabled: 0 never, 1 madvise, 2 always */
+	/* hugepages-<size>kB/enabled: a bit per order (huge_anon_orders_always, ...) */
+	uint64_t huge_anon_orders_always, huge_anon_orders_madvise, huge_anon_orders_inherit;
+	uint64_t mthp_stats[MTHP_NR_ORDERS][MEMLAB_NR_MTHP_STATS];	/* hugepages-<size>kB/stats */
 	bool thp_use_zero_page;		/* transparent_hugepage/use_zero_page */
 	struct free_list deferred_split;	/* the deferred split queue, oldest first */
 	int nr_zones;			/* MAX_NR_ZONES for the arch layout, 1 for single */

@@ -20,7 +20,8 @@
 ** between passes (alloc_sleep_millisecs after a failed allocation); here
 ** a pass of pages_to_scan runs when the host asks (memlab_khugepaged()).
 ** Not modelled: file and shmem collapse (collapse_file; MADV_COLLAPSE of
-** such a VMA is EINVAL), mTHP orders, NUMA node choice, userfaultfd; the
+** such a VMA is EINVAL), NUMA node choice, userfaultfd (as in 6.18, a
+** collapse is to the PMD order only, never an mTHP one); the
 ** mm slots are the host's memory, not a slab cache of the machine; an mm
 ** that exits while the scan is at it is freed at once (Linux's mmgrab
 ** keeps its mm_struct and PGD until the scan lets the slot go).
@@ -107,7 +108,7 @@ static void khugepaged_enter(memlab_machine *m, struct mm_struct *mm)
 */
 void khugepaged_enter_vma(memlab_machine *m, struct vm_area_struct *vma, uint64_t vm_flags)
 {
-	if (!vma->vm_mm->khugepaged_slot && m->thp_enabled &&
+	if (!vma->vm_mm->khugepaged_slot && hugepage_pmd_enabled(m) &&
 	    thp_vma_allowable(m, vma, vm_flags, TVA_KHUGEPAGED))
 		khugepaged_enter(m, vma->vm_mm);
 }
@@ -872,13 +873,13 @@ static unsigned khugepaged_do_scan(memlab_machine *m)
 	bool wait = true;
 	int result = SCAN_SUCCEED;
 
-	if (!k->head || !m->thp_enabled)
+	if (!k->head || !hugepage_pmd_enabled(m))
 		return 0;		/* !khugepaged_has_work(): the thread sleeps */
 	lru_add_drain_all(m);
 	while (progress < pages) {
 		if (!k->cursor)
 			pass_through_head++;
-		if (!k->head || !m->thp_enabled || pass_through_head >= 2)
+		if (!k->head || !hugepage_pmd_enabled(m) || pass_through_head >= 2)
 			break;
 		progress += khugepaged_scan_mm_slot(m, pages - progress, &result);
 		if (result == SCAN_ALLOC_HUGE_PAGE_FAIL) {

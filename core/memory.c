@@ -133,6 +133,8 @@ static void __folio_put(memlab_machine *m, struct page *page)
 		folio_unqueue_deferred_split(m, page);
 	page_cache_release(m, page);
 	mem_cgroup_uncharge(m, page);
+	if (page_anon(page) && folio_nr_pages(page) > 1)	/* free_pages_prepare() */
+		mod_mthp_stat(m, page->private, MTHP_STAT_NR_ANON, -1);
 	page->mapping = 0;
 	page->index = 0;
 	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_active |
@@ -165,16 +167,31 @@ static void page_add_rmap_pte(memlab_machine *m, struct page *folio, struct page
 		mod_lruvec_page_state(m, folio, page_anon(folio) ? NR_ANON_PAGES : NR_MAPPED, 1);
 }
 
-/* folio_add_new_anon_rmap(): a new private page of vma at addr. */
+/*
+** folio_add_new_anon_rmap(): a new private folio of vma at addr, each of
+** its pages mapped by one PTE and exclusive; a large one holds a
+** reference per page and counts in its size's nr_anon.
+*/
 static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
 				   struct vm_area_struct *vma, uint64_t addr)
 {
+	uint64_t nr = folio_nr_pages(page);
+
 	page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;
 	page->index = linear_page_index(vma, addr);
-	page->mapcount = 1;
+	for (uint64_t i = 0; i < nr; i++) {
+		page[i].mapcount = 1;
+		page[i].flags |= PG_anon_exclusive;
+	}
+	if (nr > 1) {
+		*folio_entire_mapcount_ptr(page) = 0;
+		*folio_nr_pages_mapped_ptr(page) = (int32_t)nr;
+		page->_refcount += (int32_t)nr - 1;
+		mod_mthp_stat(m, page->private, MTHP_STAT_NR_ANON, 1);
+	}
 	/* MAP_DROPPABLE pages are never swap-backed: reclaim drops them (file LRU) */
-	page->flags |= PG_anon_exclusive | (vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked);
-	mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1);
+	page->flags |= vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked;
+	mod_lruvec_page_state(m, page, NR_ANON_PAGES, (int64_t)nr);
 	folio_add_lru_vma(m, page, vma);
 }
 
@@ -246,9 +263,10 @@ static inline void folio_remove_rmap_ptes(memlab_machine *m, struct page *folio,
 		__folio_put(m, folio);
 }
 
-void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma)
+/* folio_remove_rmap_ptes() of nr pages of one folio from pfn on. */
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr, const struct vm_area_struct *vma)
 {
-	folio_remove_rmap_ptes(m, pfn_folio(m, pfn), pfn, 1, vma);
+	folio_remove_rmap_ptes(m, pfn_folio(m, pfn), pfn, nr, vma);
 }
 
 /* ===================== entries for a VMA ===================== */
@@ -317,16 +335,66 @@ static int install_pte(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 
 /* ===================== anonymous faults ===================== */
 
+/* pte_range_none(): no entry in the 2^order PTEs of vmf's table from addr's. */
+static bool pte_range_none(struct vm_fault *vmf, uint64_t addr, int order)
+{
+	memlab_machine *m = vmf->t->m;
+	uint64_t idx = pt_index(&vmf->t->mm->pt, 0, addr);
+
+	for (uint64_t i = 0; i < (1ull << order); i++)
+		if (pt_read(m, vmf->pte_table, idx + i))
+			return false;
+	return true;
+}
+
+/*
+** alloc_anon_folio(): the largest multi-size THP order below the PMD's
+** that transparent_hugepage enables for the VMA, whose aligned range
+** around the fault lies inside it with no entry yet, and that can be
+** allocated and charged -- each order that cannot is counted
+** (anon_fault_fallback, and _charge when the memcg refused it) and the
+** next one tried -- else a small page.  Zeroed; the folio at *pfn, its
+** order returned, or -ENOMEM.
+*/
+static int alloc_anon_folio(struct vm_fault *vmf, uint64_t *pfn)
+{
+	memlab_machine *m = vmf->t->m;
+	struct vm_area_struct *vma = vmf->vma;
+	uint64_t orders = thp_vma_allowable_orders(m, vma, vma->vm_flags, TVA_PAGEFAULT,
+						   (1ull << hpage_pmd_order(m)) - 1);
+	uint32_t gfp = vma_thp_gfp_mask(vma) | MEMLAB___GFP_ZERO;
+	int order;
+
+	orders = thp_vma_suitable_orders(m, vma, vmf->address, orders);
+	for (order = highest_order(orders); orders; order = next_order(&orders, order))
+		if (pte_range_none(vmf, vmf->address & ~(((uint64_t)m->page_size << order) - 1),
+				   order))
+			break;
+	for (; orders; order = next_order(&orders, order)) {
+		if (!alloc_pages(m, (unsigned)order, gfp, pfn)) {
+			if (!mem_cgroup_charge(m, *pfn, vmf->t->mm, gfp))
+				return order;
+			count_mthp_stat(m, (unsigned)order, MTHP_STAT_ANON_FAULT_FALLBACK_CHARGE);
+			memlab_free_pages(m, *pfn, (unsigned)order);
+		}
+		count_mthp_stat(m, (unsigned)order, MTHP_STAT_ANON_FAULT_FALLBACK);
+	}
+	return alloc_user_page(m, NULL, true, pfn) ? -MEMLAB_ENOMEM : 0;
+}
+
 /*
 ** do_anonymous_page(): a read maps the zero page (special, read-only, no
-** reference); a write takes a zeroed page, writable and dirty.
+** reference); a write takes a zeroed folio (alloc_anon_folio), mapped
+** writable and dirty by a PTE per page.
 */
 static unsigned do_anonymous_page(struct vm_fault *vmf)
 {
 	struct vm_area_struct *vma = vmf->vma;
 	memlab_machine *m = vmf->t->m;
+	const struct pt_format *f = &vmf->t->mm->pt;
 	struct pt_prot prot = vma_page_prot(vma);
-	uint64_t pfn;
+	uint64_t pfn, addr, idx;
+	int order;
 
 	if (vmf->pte_table == PFN_NONE &&	/* pte_alloc() before the page */
 	    pt_alloc_path(m, vmf->t->mm, vmf->address, 0, &vmf->pte_table))
@@ -337,14 +405,16 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 		return install_pte(vmf, m->zero_pfn, prot) ? VM_FAULT_OOM : 0;
 	}
 	if (vmf_anon_prepare(vmf->t, vma, vmf->flags & FAULT_FLAG_VMA_LOCK) ||
-	    alloc_user_page(m, NULL, true, &pfn))
+	    (order = alloc_anon_folio(vmf, &pfn)) < 0)
 		return VM_FAULT_OOM;
-	if (install_pte(vmf, pfn, mkwrite_dirty(vma, prot))) {
-		put_page(m, pfn);
-		return VM_FAULT_OOM;
-	}
-	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
-	add_mm_counter(vmf->t->mm, MM_ANONPAGES, 1);
+	prot = mkwrite_dirty(vma, prot);
+	addr = vmf->address & ~(((uint64_t)m->page_size << order) - 1);
+	idx = pt_index(f, 0, addr);
+	for (uint64_t i = 0; i < (1ull << order); i++)	/* set_ptes() */
+		pt_write(m, vmf->pte_table, idx + i, pt_mkentry(f, 0, pfn + i, prot));
+	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, addr);
+	add_mm_counter(vmf->t->mm, MM_ANONPAGES, 1ll << order);
+	count_mthp_stat(m, (unsigned)order, MTHP_STAT_ANON_FAULT_ALLOC);
 	return 0;
 }
 
@@ -750,7 +820,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	if (!old_zero) {
 		add_mm_counter(mm, mm_counter(pfn_folio(m, old)), -1);
-		page_remove_rmap(m, old, vma);
+		page_remove_rmap(m, old, 1, vma);
 		put_page(m, old);
 	}
 	return 0;

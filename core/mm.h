@@ -533,7 +533,7 @@ void add_mm_counter(struct mm_struct *mm, int member, int64_t value);
 int alloc_user_page(memlab_machine *m, struct mem_cgroup *memcg, bool zero, uint64_t *pfn);
 void put_page(memlab_machine *m, uint64_t pfn);
 int mm_counter(const struct page *page);
-void page_remove_rmap(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
+void page_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr, const struct vm_area_struct *vma);
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
 void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
 void page_add_file_rmap_one(memlab_task *t, struct page *page);
@@ -560,10 +560,35 @@ void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint
 unsigned hpage_pmd_order(const memlab_machine *m);
 /* enum tva_type (include/linux/huge_mm.h): who asks whether a VMA may have huge pages */
 enum tva_type { TVA_SMAPS, TVA_PAGEFAULT, TVA_KHUGEPAGED, TVA_FORCED_COLLAPSE };
+/* enum mthp_stat_item: hugepages-<size>kB/stats/, in Linux's order */
+enum mthp_stat_item {
+	MTHP_STAT_ANON_FAULT_ALLOC, MTHP_STAT_ANON_FAULT_FALLBACK,
+	MTHP_STAT_ANON_FAULT_FALLBACK_CHARGE, MTHP_STAT_ZSWPOUT, MTHP_STAT_SWPIN,
+	MTHP_STAT_SWPIN_FALLBACK, MTHP_STAT_SWPIN_FALLBACK_CHARGE, MTHP_STAT_SWPOUT,
+	MTHP_STAT_SWPOUT_FALLBACK, MTHP_STAT_SHMEM_ALLOC, MTHP_STAT_SHMEM_FALLBACK,
+	MTHP_STAT_SHMEM_FALLBACK_CHARGE, MTHP_STAT_SPLIT, MTHP_STAT_SPLIT_FAILED,
+	MTHP_STAT_SPLIT_DEFERRED, MTHP_STAT_NR_ANON, MTHP_STAT_NR_ANON_PARTIALLY_MAPPED,
+	NR_MTHP_STAT_ITEMS
+};
+_Static_assert(NR_MTHP_STAT_ITEMS == MEMLAB_NR_MTHP_STATS, "mthp stats");
+uint64_t thp_orders_all_anon(const memlab_machine *m);
+int highest_order(uint64_t orders);
+int next_order(uint64_t *orders, int prev);
+uint64_t thp_vma_suitable_orders(const memlab_machine *m, const struct vm_area_struct *vma,
+				 uint64_t addr, uint64_t orders);
+uint64_t thp_vma_allowable_orders(const memlab_machine *m, const struct vm_area_struct *vma,
+				  uint64_t vm_flags, enum tva_type type, uint64_t orders);
 bool thp_vma_allowable(const memlab_machine *m, const struct vm_area_struct *vma,
 		       uint64_t vm_flags, enum tva_type type);
 bool thp_vma_suitable_order(const memlab_machine *m, const struct vm_area_struct *vma,
 			    uint64_t haddr);
+bool hugepage_pmd_enabled(const memlab_machine *m);
+uint32_t vma_thp_gfp_mask(const struct vm_area_struct *vma);
+void mod_mthp_stat(memlab_machine *m, unsigned order, enum mthp_stat_item item, int64_t delta);
+static inline void count_mthp_stat(memlab_machine *m, unsigned order, enum mthp_stat_item item)
+{
+	mod_mthp_stat(m, order, item, 1);
+}
 int pgtable_deposit_reserve(memlab_machine *m, struct mm_struct *mm);
 void collapse_map_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t haddr,
 		      uint64_t pmd_table, uint64_t pmd_idx, uint64_t pfn, uint64_t pte_table);

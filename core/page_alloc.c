@@ -2132,6 +2132,7 @@ static void reserve_boot_memory(memlab_machine *m)
 	m->deferred_split.head = m->deferred_split.tail = PFN_NONE;
 	m->thp_enabled = 1;		/* "madvise", Debian's default */
 	m->thp_use_zero_page = true;
+	m->huge_anon_orders_inherit = 1ull << hpage_pmd_order(m);	/* every other size "never" */
 }
 
 /*
@@ -2205,7 +2206,7 @@ void set_recommended_min_free_kbytes(memlab_machine *m)
 {
 	uint64_t nr_zones = 0, recommended, buffer = 0;
 
-	if (!m->thp_enabled) {
+	if (!hugepage_pmd_enabled(m)) {
 		calculate_min_free_kbytes(m);
 	} else if (!m->min_free_kbytes_user) {
 		for (int i = 0; i < m->nr_zones; i++) {

@@ -689,6 +689,7 @@ static void check_task(struct rmap_check *c, memlab_task *t)
 struct page_counts {
 	uint64_t anon, mapped, lru_anon, lru_file, unevictable, dirty, cache, shmem;
 	uint64_t deferred_split;	/* large folios marked as queued for the deferred split */
+	uint64_t nr_anon[MTHP_NR_ORDERS], partially_mapped[MTHP_NR_ORDERS];	/* by order */
 };
 
 /* A page with a file mapping is in that file's page cache at its index. */
@@ -739,6 +740,8 @@ static void check_large_folio(struct rmap_check *c, uint64_t head, struct page_c
 		rmap_violation(c, "rmap: huge page %#llx is partially mapped but not on the "
 			       "deferred split queue", (unsigned long long)head);
 	n->deferred_split += !!(folio->flags & PG_deferred_split);
+	n->nr_anon[folio->private]++;
+	n->partially_mapped[folio->private] += !!(folio->flags & PG_partially_mapped);
 	if (mapcount)
 		n->anon += entire ? nr : (uint64_t)mapped;
 }
@@ -843,6 +846,26 @@ static void check_count(struct rmap_check *c, const char *name, uint64_t have, u
 			       (unsigned long long)have, (unsigned long long)want);
 }
 
+/* hugepages-<size>kB/stats/nr_anon and nr_anon_partially_mapped: the large anonymous folios. */
+static void check_mthp_counts(struct rmap_check *c, const struct page_counts *n)
+{
+	const memlab_machine *m = c->m;
+
+	for (unsigned o = 1; o < MTHP_NR_ORDERS; o++) {
+		const uint64_t *st = m->mthp_stats[o];
+
+		if (st[MTHP_STAT_NR_ANON] != n->nr_anon[o] ||
+		    st[MTHP_STAT_NR_ANON_PARTIALLY_MAPPED] != n->partially_mapped[o])
+			rmap_violation(c, "hugepages-%llukB: nr_anon %llu, nr_anon_partially_mapped "
+				       "%llu; the frames hold %llu and %llu",
+				       (unsigned long long)(m->page_size >> 10) << o,
+				       (unsigned long long)st[MTHP_STAT_NR_ANON],
+				       (unsigned long long)st[MTHP_STAT_NR_ANON_PARTIALLY_MAPPED],
+				       (unsigned long long)n->nr_anon[o],
+				       (unsigned long long)n->partially_mapped[o]);
+	}
+}
+
 /*
 ** The reverse map's invariants over the whole machine: every mm's
 ** tables (pt_check), each leaf inside a VMA that allows it and mapping a
@@ -887,6 +910,7 @@ int rmap_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 	check_count(&c, "nr_dirty", v[NR_DIRTY], n.dirty);
 	check_count(&c, "nr_file_pages", v[NR_FILE_PAGES], n.cache);
 	check_count(&c, "nr_shmem", v[NR_SHMEM], n.shmem);
+	check_mthp_counts(&c, &n);
 	return c.v.count;
 }
 

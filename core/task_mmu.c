@@ -390,19 +390,19 @@ static bool thp_pmd_suitable(memlab_machine *m, const struct vm_area_struct *vma
 
 /*
 ** THPeligible: thp_vma_allowable_orders(vma, TVA_SMAPS|TVA_ENFORCE_SYSFS)
-** != 0, with the machine's transparent_hugepage/enabled (m:thp()) and
-** the host's other THP settings (Debian's defaults): every mTHP size but
-** the PMD one "never", shmem_enabled = never, no MMF_DISABLE_THP, no DAX.
-** That leaves:
+** != 0, with the machine's transparent_hugepage settings (m:thp()) and
+** the host's others (Debian's defaults): shmem_enabled = never, no
+** MMF_DISABLE_THP, no DAX.  That leaves:
 **   - no mm (the gate VMA), VM_NOHUGEPAGE, hugetlb: 0;
-**   - "never"; "madvise" without VM_HUGEPAGE (MADV_HUGEPAGE): 0;
 **   - the shmem object of MAP_SHARED|MAP_ANONYMOUS: 0 (shmem "never");
 **   - a special mapping ([vdso], ...): 0 (vm_ops without huge_fault);
-**   - a regular file: file_thp_enabled() (CONFIG_READ_ONLY_THP_FOR_FS,
+**   - a regular file, with transparent_hugepage/enabled "always", or
+**     "madvise" and VM_HUGEPAGE: file_thp_enabled() (CONFIG_READ_ONLY_THP_FOR_FS,
 **     nobody has it open for writing, here: not opened O_RDWR) and a huge
 **     page fits at the right offset;
-**   - anonymous: 1 when a PMD-aligned huge page fits inside the VMA
-**     (smaps says 1 even before the VMA has an anon_vma).
+**   - anonymous: 1 when a size enabled for the VMA (hugepages-<size>kB,
+**     PMD size included) fits inside it, aligned (smaps says 1 even
+**     before the VMA has an anon_vma).
 */
 static unsigned thp_eligible(memlab_machine *m, const struct vm_area_struct *vma)
 {
@@ -410,16 +410,14 @@ static unsigned thp_eligible(memlab_machine *m, const struct vm_area_struct *vma
 
 	if (!vma->vm_mm || (flags & (VM_NOHUGEPAGE | VM_HUGETLB)))
 		return 0;
-	if (!m->thp_enabled || (m->thp_enabled == 1 && !(flags & VM_HUGEPAGE)))
-		return 0;		/* transparent_hugepage/enabled */
 	if (vma->vm_file) {
+		if (!m->thp_enabled || (m->thp_enabled == 1 && !(flags & VM_HUGEPAGE)))
+			return 0;	/* transparent_hugepage/enabled */
 		if (vma->vm_file->shmem || vma->vm_file->writable)
 			return 0;
 		return thp_pmd_suitable(m, vma);
 	}
-	if (vma->special_name)
-		return 0;
-	return thp_pmd_suitable(m, vma);
+	return thp_vma_allowable_orders(m, vma, flags, TVA_SMAPS, thp_orders_all_anon(m)) != 0;
 }
 
 /*

@@ -274,6 +274,62 @@ static void unmap_to_swap(memlab_task *t, uint64_t table, uint64_t idx, struct p
 }
 
 /*
+** folio_unmap_pte_batch(): how many entries from idx on map the pages of
+** a lazily freed large folio from pfn on in turn, inside the VMA and
+** this table: Linux 6.18 unmaps them as one (folio_pte_batch, whose
+** comparison ignores the dirty, accessed and write bits).  1 for any
+** other folio.
+*/
+static unsigned folio_unmap_pte_batch(memlab_task *t, const struct vm_area_struct *vma,
+				      uint64_t addr, uint64_t table, uint64_t idx,
+				      const struct page *folio, uint64_t pfn)
+{
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t end = page_to_pfn(t->m, folio) + folio_nr_pages(folio), q;
+	struct pt_prot p;
+	unsigned nr = 1;
+
+	if (folio_nr_pages(folio) == 1 || !page_anon(folio) || (folio->flags & PG_swapbacked))
+		return 1;
+	while (idx + nr < pt_ptrs(f, 0) && addr + (uint64_t)nr * t->m->page_size < vma->vm_end &&
+	       pfn + nr < end) {
+		pt_decode(f, 0, pt_read(t->m, table, idx + nr), &q, &p);
+		if (!pt_prot_maps(&p) || q != pfn + nr)
+			break;
+		nr++;
+	}
+	return nr;
+}
+
+/* get_and_clear_ptes(): nr entries cleared, their dirty and accessed bits gathered in *p. */
+static void get_and_clear_ptes(memlab_task *t, uint64_t addr, uint64_t table, uint64_t idx,
+			       unsigned nr, struct pt_prot *p)
+{
+	const struct pt_format *f = &t->mm->pt;
+	struct pt_prot q;
+	uint64_t pfn;
+
+	for (unsigned i = 0; i < nr; i++) {
+		pt_decode(f, 0, pt_read(t->m, table, idx + i), &pfn, &q);
+		p->dirty |= q.dirty;
+		p->accessed |= q.accessed;
+		pt_write(t->m, table, idx + i, 0);
+	}
+	if (nr == 1)
+		flush_tlb_page(t, addr);
+	else
+		flush_tlb_range(t, addr, addr + (uint64_t)nr * t->m->page_size);
+}
+
+/* set_ptes(): nr entries mapping pfn on, with one entry's bits. */
+static void set_ptes(memlab_task *t, uint64_t table, uint64_t idx, uint64_t pfn, unsigned nr,
+		     struct pt_prot p)
+{
+	for (unsigned i = 0; i < nr; i++)
+		pt_write(t->m, table, idx + i, pt_mkentry(&t->mm->pt, 0, pfn + i, p));
+}
+
+/*
 ** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
 ** mapping keeps it.  A lazily freed anonymous page written since
@@ -282,8 +338,10 @@ static void unmap_to_swap(memlab_task *t, uint64_t table, uint64_t idx, struct p
 ** it is not free to drop any more; one held by someone else is mapped
 ** again as it was, to be looked at once more later.  A MAP_DROPPABLE page
 ** is dropped written or not.  A swap-backed one leaves a swap entry.  A
-** lazily freed huge page goes a PTE, or its PMD, at a time; the flags,
-** the references and the dirtiness are its folio's.
+** lazily freed large folio goes a batch of PTEs (folio_unmap_pte_batch:
+** one written page keeps the whole batch, all its entries dirty), or its
+** PMD, at a time; the flags, the references and the dirtiness are its
+** folio's.
 */
 static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			     void *ud)
@@ -293,7 +351,7 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	struct page *page = pfn_folio(m, ua->pfn);
 	uint64_t table, idx, pfn;
 	struct pt_prot p;
-	unsigned level;
+	unsigned level, nr;
 
 	if (vma->vm_flags & VM_LOCKED) {	/* restore the mlock that was missed */
 		mlock_vma_folio(m, page, vma);
@@ -311,9 +369,9 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		ua->mapcount = folio_mapcount(page);
 		return ua->mapcount > 0;
 	}
+	nr = folio_unmap_pte_batch(t, vma, addr, table, idx, page, pfn);
 	update_hiwater_rss(t->mm);
-	pt_write(m, table, idx, 0);
-	flush_tlb_page(t, addr);
+	get_and_clear_ptes(t, addr, table, idx, nr, &p);
 	if (page_anon(page) && (page->flags & PG_swapbacked)) {
 		unmap_to_swap(t, table, idx, page, p);
 	} else if (page_anon(page)) {	/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
@@ -322,22 +380,22 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		if (p.dirty)		/* folio_mark_dirty() of an anonymous page: the flag */
 			page->flags |= PG_dirty;
 		if ((page->flags & PG_dirty) && !droppable) {
-			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
+			set_ptes(t, table, idx, pfn, nr, p);
 			page->flags |= PG_swapbacked;	/* redirtied: not free to drop */
 			ua->failed = true;
 			return false;
 		}
 		if (page->_refcount != 1 + ua->mapcount) {	/* held: try again later */
-			pt_write(m, table, idx, pt_mkentry(&t->mm->pt, 0, pfn, p));
+			set_ptes(t, table, idx, pfn, nr, p);
 			ua->failed = true;
 			return false;
 		}
 	} else if (p.dirty) {
 		folio_mark_dirty(m, page);
 	}
-	add_mm_counter(t->mm, mm_counter(page), -1);
-	page_remove_rmap(m, ua->pfn, vma);	/* the isolation reference keeps it */
-	ua->mapcount--;
+	add_mm_counter(t->mm, mm_counter(page), -(int64_t)nr);
+	page_remove_rmap(m, ua->pfn, nr, vma);	/* the isolation reference keeps it */
+	ua->mapcount -= (int)nr;
 	return page_mapcount(m, ua->pfn) > 0;
 }
 
@@ -417,10 +475,15 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (!page_anon(page))
 			return ACTIVATE;	/* shmem: memlab does not swap it */
 		if (nr > 1) {	/* a partially mapped one split at once; else no THP swap-out */
-			if (!(page->flags & PG_partially_mapped))
-				count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
+			bool fallback = !(page->flags & PG_partially_mapped);
+			unsigned order = page->private;
+
 			if (!split_huge_page_isolated(m, pfn, sc->split))
 				return ACTIVATE;	/* held by someone: activate_locked */
+			if (fallback && order >= hpage_pmd_order(m))
+				count_vm_events_page(m, page, THP_SWPOUT_FALLBACK, 1);
+			if (fallback)
+				count_mthp_stat(m, order, MTHP_STAT_SWPOUT_FALLBACK);
 			sc->nr_scanned -= nr - 1;	/* its pages count as they come */
 			nr = 1;
 		}

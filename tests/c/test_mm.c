@@ -2102,12 +2102,16 @@ TEST(check_catches_large_folio_counts)
 	(*folio_nr_pages_mapped_ptr(folio))++;
 	ASSERT_OK(memlab_munmap(t, A(0), 2 * 512 * PG));	/* page 0 unmapped: partially mapped */
 	ASSERT(folio->flags & PG_partially_mapped);
-	folio->flags &= ~PG_partially_mapped;
-	ASSERT(violations_are(m, 1, "not queued for a deferred split"));
+	folio->flags &= ~PG_partially_mapped;	/* and nr_anon_partially_mapped is 1 */
+	ASSERT(violations_are(m, 2, "not queued for a deferred split"));
+	ASSERT(violations_are(m, 2, "nr_anon_partially_mapped 1"));
 	folio->flags |= PG_partially_mapped;
 	folio->flags &= ~PG_deferred_split;
 	ASSERT(violations_are(m, 2, "deferred split queue"));
 	folio->flags |= PG_deferred_split;
+	m->mthp_stats[9][MTHP_STAT_NR_ANON]++;
+	ASSERT(violations_are(m, 1, "hugepages-2048kB: nr_anon 2"));
+	m->mthp_stats[9][MTHP_STAT_NR_ANON]--;
 	ASSERT(violations_are(m, 0, ""));
 	page_memcg(m, folio)->deferred_split_len++;
 	ASSERT(violations_are(m, 1, "counts 2 huge pages on the deferred split queue, it has 1"));

@@ -2876,6 +2876,33 @@ static void khugepaged_pass(struct fuzz *f, uint8_t a)
 		die(f, "khugepaged collapsed %" PRIu64 " with fewer allocations", collapsed);
 }
 
+/*
+** One hugepages-<size>kB/enabled from a byte: a size of the machine's, or
+** one it lacks (8 kB: order 1, no anonymous THP; twice the PMD's), and a
+** mode, or one Linux refuses: -EINVAL and nothing changed.
+*/
+static void thp_size(struct fuzz *f)
+{
+	static const char *const modes[] = { "always", "inherit", "madvise", "never", "sometimes" };
+	struct memlab_thp_size before[16], after[16];
+	size_t n = memlab_thp_sizes(f->m, before, 16);
+	uint8_t b = next_byte(f);
+	unsigned i = b % (unsigned)(n + 2);
+	uint64_t size = i < n ? before[i].size : i == n ? 2ull << f->info.page_shift : f->pmd_size * 2;
+	const char *mode = modes[(b >> 4) % 5];
+	int rc = memlab_thp_size_set(f->m, size, mode);
+
+	check_rc(f, rc, "memlab_thp_size_set");
+	note(f, "hugepages-%" PRIu64 "kB %s -> %d", size >> 10, mode, rc);
+	if ((i >= n || (b >> 4) % 5 == 4) != (rc == -MEMLAB_EINVAL))
+		die(f, "memlab_thp_size_set(%" PRIu64 ", %s): %d", size, mode, rc);
+	if (memlab_thp_sizes(f->m, after, 16) != n || n < 2 || before[n - 1].size != f->pmd_size)
+		die(f, "memlab_thp_sizes: %zu sizes, the last %" PRIu64, n, before[n - 1].size);
+	for (size_t k = 0; k < n; k++)
+		if (strcmp(after[k].enabled, k == i && rc == 0 ? mode : before[k].enabled))
+			die(f, "hugepages-%" PRIu64 "kB is %s", after[k].size >> 10, after[k].enabled);
+}
+
 static void op_thp(struct fuzz *f)
 {
 	static const char *const modes[] = { "always", "madvise", "never", NULL, "sometimes" };
@@ -2893,6 +2920,7 @@ static void op_thp(struct fuzz *f)
 		die(f, "THP size %#" PRIx64 ", PMD size %#" PRIx64, get.hpage_pmd_size, f->pmd_size);
 	if (a % 5 == 3)
 		khugepaged_pass(f, a);
+	thp_size(f);
 }
 
 static void op_cpu(struct fuzz *f)

@@ -1175,6 +1175,29 @@ MEMLAB_API int (memlab_thp) (memlab_machine *m, const char *enabled, int use_zer
 			     struct memlab_thp_settings *get);
 
 /*
+** Multi-size THP for anonymous memory: the directories
+** /sys/kernel/mm/transparent_hugepage/hugepages-<size>kB/, one per size
+** from 4 pages up to the PMD's (THP_ORDERS_ALL_ANON; 16kB..2048kB with
+** 4 KiB pages).  Each size's enabled is "always", "inherit" (follow
+** transparent_hugepage/enabled: the PMD size's default), "madvise" (only
+** with MADV_HUGEPAGE) or "never" (the default of every other size).
+** memlab_thp_sizes() fills at most n of out (out may be NULL), smallest
+** first, and returns how many sizes there are; stats[] are the files of
+** stats/ in Linux's order (enum mthp_stat_item), each named.
+** memlab_thp_size_set() sets one size's enabled: -MEMLAB_EINVAL for a
+** size without a directory or another mode, nothing changed.
+*/
+#define MEMLAB_NR_MTHP_STATS	17
+struct memlab_thp_size {
+	uint64_t size;			/* bytes */
+	const char *enabled;
+	struct memlab_stat stats[MEMLAB_NR_MTHP_STATS];
+};
+MEMLAB_API size_t (memlab_thp_sizes) (const memlab_machine *m, struct memlab_thp_size *out,
+				      size_t n);
+MEMLAB_API int (memlab_thp_size_set) (memlab_machine *m, uint64_t size, const char *enabled);
+
+/*
 ** /sys/kernel/mm/transparent_hugepage/khugepaged/: set (may be NULL)
 ** changes each field that is not -1 -- pages_to_scan 1..UINT_MAX,
 ** max_ptes_none, max_ptes_swap and max_ptes_shared 0..HPAGE_PMD_NR - 1,
