@@ -518,8 +518,10 @@ static void split_pmd_folio(memlab_machine *m, uint64_t pfn, const struct pt_pro
 ** __split_huge_pmd() of t's huge leaf at haddr in vma (the table holding
 ** it and its index): its deposited table takes the entries, one per page,
 ** with the leaf's bits (the huge zero page: the zero page 512 times); the
-** TLBs lose the huge translation.  The folio stays whole; the PMD's
-** going munlocks it in a locked VMA (folio_remove_rmap_pmd).
+** TLBs lose the huge translation.  The folio stays whole; in a locked VMA
+** the PTEs, mapping all of it, mlock it once more (__folio_add_anon_rmap)
+** and the PMD's going munlocks it once (folio_remove_rmap_pmd): it stays
+** mlocked.
 */
 static void split_pmd_entry(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
 			    uint64_t table, uint64_t idx)
@@ -537,8 +539,10 @@ static void split_pmd_entry(memlab_task *t, const struct vm_area_struct *vma, ui
 		put_huge_zero_page(t->m);
 	else if (pfn < t->m->nr_frames) {
 		split_pmd_folio(t->m, pfn, &p);
-		if (vma)
+		if (vma) {	/* folio_add_anon_rmap_ptes() of all its pages, then the PMD's removal */
+			mlock_vma_folio(t->m, pfn_to_page(t->m, pfn), vma);
 			munlock_vma_folio(t->m, pfn, vma);
+		}
 	}
 	pt_write(t->m, table, idx, pt_mktable(f, pte_table));
 	flush_tlb_range(t, haddr, haddr + hpage_size(t->m));
@@ -606,13 +610,27 @@ static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, u
 }
 
 /*
+** remove_migration_pte()'s folio_add_anon_rmap_pte() as remap_page()
+** restores a split folio's mapping: in a locked VMA the page is mlocked
+** (mlock_vma_folio) -- a folio too large for mlock to take (part of it
+** outside the VMA) gives small pages that it now does.
+*/
+static bool remap_mlock(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
+{
+	(void)addr;
+	mlock_vma_folio(t->m, ud, vma);
+	return true;
+}
+
+/*
 ** split_huge_page(): every PMD mapping of the anonymous huge page at head
 ** becomes PTEs, and the page becomes 2^order pages, each with the
 ** folio's anon_vma, its index, its flags and memcg, and a reference per
 ** PTE that maps it; the head keeps the references that are not
 ** mappings (reclaim's isolation) and the mlock count.  A page nothing
 ** maps is freed; the rest take the folio's place on its LRU list (the
-** head where it was, the others just newer), unless it was isolated.
+** head where it was, the others just newer), unless it was isolated,
+** and each mapping in a locked VMA mlocks its page (remap_mlock).
 */
 static void split_huge_page(memlab_machine *m, uint64_t head)
 {
@@ -660,6 +678,9 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 				next = (uint32_t)head;
 		}
 	}
+	for (uint64_t i = 0; i < (1ull << order); i++)	/* remap_page(), on their lists now */
+		if (folio[i].mapcount)
+			rmap_walk(m, head + i, remap_mlock, folio + i);
 	if (order >= hpage_pmd_order(m))
 		m->vmstat[THP_SPLIT_PAGE]++;
 	count_mthp_stat(m, order, MTHP_STAT_SPLIT);

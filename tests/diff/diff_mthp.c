@@ -1,8 +1,8 @@
 /*
 ** diff_mthp.c -- multi-size THP for anonymous memory, on the host and in
 ** memlab: which folio size each write fault takes, and what munmap,
-** mprotect, fork, MADV_DONTNEED, MADV_COLD, MADV_FREE and MADV_PAGEOUT
-** make of the folios.
+** mprotect, mlock, munlock, fork, MADV_DONTNEED, MADV_COLD, MADV_FREE,
+** MADV_PAGEOUT and MADV_COLLAPSE make of the folios.
 **
 **   diff_mthp [--first N] [--count N] [--seed N] [-v]
 **
@@ -12,8 +12,8 @@
 ** size ("inherit" or "never"), whether the 4 MiB region (2 MiB-aligned,
 ** at the same address on both sides) gets MADV_HUGEPAGE, and 1-12 steps:
 ** writes (one page, or a run of them), reads, munmap, mprotect (read-only
-** and back), madvise, and a fork whose child writes some pages, has its
-** region compared, and exits.  The host runs them in this process, the
+** and back), mlock, munlock, madvise, and a fork whose child writes some
+** pages, has its region compared, and exits.  The host runs them in this process, the
 ** settings written to its sysfs for the seed (and put back at exit);
 ** memlab in a fresh machine whose transparent_hugepage/enabled is the
 ** host's, first and whole, so that its own memory faults nowhere near
@@ -31,7 +31,8 @@
 ** before it exits): what maps it -- nothing, the zero page, a small page,
 ** the head of a large folio, a tail following the page before it in
 ** frames, another tail (pagemap PFNs and /proc/kpageflags) -- and its
-** swapbacked, owner_2 (PG_anon_exclusive) and pagemap exclusive bits;
+** swapbacked, owner_2 (PG_anon_exclusive), mlocked and pagemap's
+** exclusive bits;
 ** then the rise of each size's stats/ counters over the seed.  Those are
 ** the host's, any process's: a seed that differs is run again on the host
 ** up to three times before it is reported.
@@ -74,6 +75,7 @@
 #define K_MADV_HUGEPAGE	14
 #define K_MADV_COLD	20
 #define K_MADV_PAGEOUT	21
+#define K_MADV_COLLAPSE	25
 
 /* The stats/ files compared, as their rise over a seed. */
 static const char *const STATS[] = {
@@ -89,10 +91,10 @@ static uint64_t R;
 #define DRAIN_PAGE	(R - (2ull << 20))	/* MADV_COLD here drains the batches */
 
 enum op { OP_WRITE, OP_WRITE_RUN, OP_READ, OP_MUNMAP, OP_MPROTECT, OP_FORK, OP_DONTNEED,
-	  OP_COLD, OP_FREE, OP_PAGEOUT, NR_OPS };
+	  OP_COLD, OP_FREE, OP_PAGEOUT, OP_MLOCK, OP_MUNLOCK, OP_COLLAPSE, NR_OPS };
 static const char *const op_name[NR_OPS] = {
 	"write", "write-run", "read", "munmap", "mprotect", "fork", "dontneed", "cold", "free",
-	"pageout",
+	"pageout", "mlock", "munlock", "collapse",
 };
 
 struct step {
@@ -269,8 +271,8 @@ static void track(const struct step *st, char *prot)
 /*
 ** One page: map is '.' (nothing), 'z' (the zero page), 's' (a small
 ** page), 'H' (a large folio's head), 't' (a tail whose frame follows the
-** page before it), 'T' (another tail); bits a digit: swapbacked 1,
-** owner_2 2, pagemap's exclusive 4.
+** page before it), 'T' (another tail); bits a hex digit: swapbacked 1,
+** owner_2 2, pagemap's exclusive 4, mlocked 8.
 */
 static void classify(uint64_t pm, uint64_t prev_pm, uint64_t kpf, char *map, char *bits)
 {
@@ -289,8 +291,9 @@ static void classify(uint64_t pm, uint64_t prev_pm, uint64_t kpf, char *map, cha
 		*map = (prev_pm & MEMLAB_PM_PRESENT) && pfn == prev + 1 ? 't' : 'T';
 	else
 		*map = 's';
-	*bits = (char)('0' + !!(kpf & KPF_BIT(SWAPBACKED)) + 2 * !!(kpf & KPF_BIT(OWNER_2)) +
-		       4 * !!(pm & MEMLAB_PM_MMAP_EXCLUSIVE));
+	*bits = "0123456789abcdef"[!!(kpf & KPF_BIT(SWAPBACKED)) + 2 * !!(kpf & KPF_BIT(OWNER_2)) +
+				   4 * !!(pm & MEMLAB_PM_MMAP_EXCLUSIVE) +
+				   8 * !!(kpf & KPF_BIT(MLOCKED))];
 	if (*map == 'z')
 		*bits = 'z';
 }
@@ -343,7 +346,7 @@ static void sim_stats(memlab_machine *m, int64_t st[NSIZES][NSTATS], int sign)
 static int sim_advice(enum op op)
 {
 	return op == OP_DONTNEED ? K_MADV_DONTNEED : op == OP_COLD ? K_MADV_COLD :
-	       op == OP_FREE ? K_MADV_FREE : K_MADV_PAGEOUT;
+	       op == OP_FREE ? K_MADV_FREE : op == OP_COLLAPSE ? K_MADV_COLLAPSE : K_MADV_PAGEOUT;
 }
 
 static void sim_write(struct sim *s, memlab_task *t, uint32_t page)
@@ -380,6 +383,12 @@ static void sim_step(struct sim *s, memlab_task *t, const struct step *st, char 
 			if (prot[i] != '-')
 				memlab_mprotect(t, R + i * PAGE, PAGE, prot[i] == 'w' ?
 						MEMLAB_PROT_READ : MEMLAB_PROT_READ | MEMLAB_PROT_WRITE);
+		break;
+	case OP_MLOCK:
+		memlab_mlock(t, a, len, 0);
+		break;
+	case OP_MUNLOCK:
+		memlab_munlock(t, a, len);
 		break;
 	case OP_FORK:
 		if (memlab_fork(t, &c)) {
@@ -549,6 +558,12 @@ static void host_step(const struct step *st, const char *prot, struct side *out,
 			if (prot[i] != '-')
 				mprotect((char *)(uintptr_t)(R + i * PAGE), PAGE,
 					 prot[i] == 'w' ? PROT_READ : PROT_READ | PROT_WRITE);
+		break;
+	case OP_MLOCK:
+		mlock(a, len);
+		break;
+	case OP_MUNLOCK:
+		munlock(a, len);
 		break;
 	case OP_FORK:
 		host_fork(st, prot, out, k);

@@ -320,6 +320,29 @@ function TestMTHP:test_lazyfree_folio_reclaimed_as_one_batch()
   lu.assertEquals(p:read(BASE + 64 * K + 3 * PAGE, 2), "w\x5a")
 end
 
+-- mlock takes only a large folio the locked VMA maps whole
+-- (allow_mlock_munlock); a split of one it could not take mlocks the small
+-- pages its locked mappings map again (remove_migration_pte ->
+-- mlock_vma_folio).  tests/diff/diff_mthp.c seed 459 found the second.
+function TestMTHP:test_mlock_and_a_split_folio()
+  local m <close> = machine()
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local p = m:spawn{ name = "l", aslr = false, root = true }
+  assert(p:mmap(BASE, MiB, "rw-", "private|anonymous|fixed"))
+  assert(H.fill(p, BASE, 64 * K))
+  local head = folio_at(m, p, BASE)
+  assert(p:mlock(BASE, 8 * PAGE))			-- half the folio: not taken
+  lu.assertFalse(m:page(head).mlocked)
+  assert(p:mlock(BASE + 64 * K, 64 * K))		-- populated: a folio all inside
+  lu.assertTrue(m:page(folio_at(m, p, BASE + 64 * K)).mlocked)
+  assert(p:madvise(BASE + 12 * PAGE, PAGE, "cold"))	-- part of the first: split
+  lu.assertEquals(select(2, folio_at(m, p, BASE)), 1)
+  for i = 0, 15 do
+    lu.assertEquals(m:page(p:translate(BASE + i * PAGE).pfn).mlocked, i < 8, "page " .. i)
+  end
+  lu.assertEquals(m:vmstat().nr_mlock, 16 + 8)
+end
+
 -- Large folios below the PMD size and a PMD-sized one side by side: the
 -- PMD fault is taken first where a whole PMD fits, mTHP elsewhere.
 function TestMTHP:test_pmd_first_then_mthp()

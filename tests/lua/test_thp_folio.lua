@@ -115,11 +115,13 @@ function TestTHPFolio:test_advice_that_changes_nothing_splits_no_pmd()
   end
 end
 
--- __split_huge_pmd_locked() ends with folio_remove_rmap_pmd(folio, page, vma),
--- whose __folio_remove_rmap() calls munlock_vma_folio(): splitting the PMD of
--- a VM_LOCKED VMA munlocks the folio once (mlock_count 1 -> 0 here), and the
--- PTE rmaps replacing it never mlock a large folio.
-function TestTHPFolio:test_splitting_a_locked_pmd_munlocks_the_folio_once()
+-- __split_huge_pmd_locked() maps the folio's 512 pages by PTEs
+-- (folio_add_anon_rmap_ptes: the folio mapped whole, so mlock_vma_folio()
+-- mlocks it once more, Linux 6.18) and ends with folio_remove_rmap_pmd(),
+-- whose munlock_vma_folio() takes one off: splitting the PMD of a
+-- VM_LOCKED VMA leaves the folio mlocked.  On the 6.18 host Mlocked stays
+-- 2048 kB after such an mprotect.
+function TestTHPFolio:test_splitting_a_locked_pmd_leaves_the_folio_mlocked()
   local m <close> = machine()
   local p = m:spawn{ aslr = false, root = true }
   assert(p:mmap(BASE, HP, "rw-", "private|anonymous|fixed|locked"))
@@ -127,7 +129,8 @@ function TestTHPFolio:test_splitting_a_locked_pmd_munlocks_the_folio_once()
   lu.assertEquals(m:vmstat().nr_mlock, 512)
   assert(p:mprotect(BASE + 4096, 4096, "r--"))
   m:lru_add_drain_all()
-  lu.assertEquals({ m:vmstat().nr_mlock, m:page(pfn).lru_list }, { 0, "inactive_anon" })
+  lu.assertFalse(p:translate(BASE).huge)
+  lu.assertEquals({ m:vmstat().nr_mlock, m:page(pfn).lru_list }, { 512, "unevictable" })
 end
 
 -- Found by a randomized stress run (seed 537, x86_64, 256M, swap 64M): a
