@@ -28,8 +28,8 @@
 ** folio as a PMD-sized one after its PMD was split.
 **
 ** Simplified: one deferred split queue for the machine (Linux: one per
-** memcg).  No shmem or file THP, no THP swap-out (reclaim splits a large
-** folio for swap).
+** memcg).  No shmem or file THP.  Reclaim splits a large folio to swap
+** it, as Linux does with a swap file (no large swap entries).
 */
 #include <string.h>
 

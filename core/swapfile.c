@@ -16,8 +16,9 @@
 ** (not Linux's per-CPU clusters); the device is synchronous (a write is
 ** done when swap_writepage returns, like zram or a ramdisk), so no page is
 ** ever under writeback; no swap readahead (page-cluster, VMA-based), no
-** swapoff, no swap of shmem, no large folios in swap (reclaim splits a
-** THP first, as Linux does without a free cluster: thp_swpout_fallback).
+** swapoff, no swap of shmem.  No large folios in swap: reclaim splits
+** one first (swpout_fallback), as Linux 6.18 does for a swap file, which
+** has no large swap entries (cluster_alloc_swap_entry: !SWP_BLKDEV).
 */
 #include <string.h>
 

@@ -474,7 +474,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	if (!folio_is_file_lru(page) && !(page->flags & PG_swapcache)) {
 		if (!page_anon(page))
 			return ACTIVATE;	/* shmem: memlab does not swap it */
-		if (nr > 1) {	/* a partially mapped one split at once; else no THP swap-out */
+		if (nr > 1) {	/* a swap file has no large entries: split (or at once if partially mapped) */
 			bool fallback = !(page->flags & PG_partially_mapped);
 			unsigned order = page->private;
 
