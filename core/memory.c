@@ -1685,10 +1685,48 @@ static int move_extents(struct move_ctx *c, uint64_t len)
 }
 
 /*
+** The tables Linux's walks allocate for the copy of [src, src + len) at
+** dst, entries to copy or not, extent by extent (no PMD boundary crossed
+** on either side): as_level(L) is the level of the table dst gets where
+** src's deepest table there is at level L (-1: none).  A PMD given an
+** empty PTE table this way can no longer be a huge page's, which shows in
+** later faults.
+*/
+static int alloc_like_tables(memlab_task *t, struct mm_struct *dst_mm, uint64_t src,
+			     uint64_t dst, uint64_t len,
+			     int (*as_level)(const struct pt_format *, unsigned))
+{
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t table, out;
+	unsigned level;
+	int err, to;
+
+	for (uint64_t a = src; a < src + len; a += move_extent(f, a, src + len, a - src + dst)) {
+		if (pt_leaf_slot(t->m, t->mm, a, &table, &level) || (to = as_level(f, level)) < 0)
+			continue;
+		if ((err = pt_alloc_path(t->m, dst_mm, a - src + dst, (unsigned)to, &out)))
+			return err;
+	}
+	return 0;
+}
+
+/*
+** move_page_tables(): a PTE table at the old PMD gives the new one a PTE
+** table (alloc_new_pmd, pte_alloc); a PMD table whose entry is none, only
+** a PUD table (alloc_new_pud) -- a 6.18 host's mremap out of a PTE-mapped
+** PMD kept a later fault at the destination small.
+*/
+static int move_table_level(const struct pt_format *f, unsigned level)
+{
+	return level == 0 ? 0 : level == 1 && f->levels > 3 ? 2 : -1;
+}
+
+/*
 ** move_page_tables(): the entries of [old_addr, old_addr + len) move to
 ** the empty range at new_addr.  The tables they need there are allocated
-** first, so that the move itself cannot fail: -MEMLAB_ENOMEM leaves the
-** entries where they were (and no new table behind).
+** first (alloc_move_tables: every one whose old PMD has a table), so that
+** the move itself cannot fail: -MEMLAB_ENOMEM leaves the entries where
+** they were (and no new table behind).
 */
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len)
 {
@@ -1701,8 +1739,9 @@ int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint6
 		split_huge_pmd_all(t, old_addr, old_addr + len);
 	else
 		split_huge_pmd_range(t, old_addr, old_addr + len);
-	err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
-
+	err = alloc_like_tables(t, t->mm, old_addr, new_addr, len, move_table_level);
+	if (!err)
+		err = pt_walk_range(t->m, t->mm, old_addr, old_addr + len, move_pte, &c);
 	if (err) {	/* the new tables were never walked: no TLB knows them */
 		free_pgtables(t->m, t->mm, new_addr, new_addr + len, NULL);
 		return err;
@@ -1983,12 +2022,27 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 ** VMA has anonymous pages); shared and never-written mappings fault in
 ** afresh in the child.  0 or -MEMLAB_ENOMEM (the child is torn down).
 */
+/*
+** copy_p4d_range() ... copy_pte_range(): the child gets a table wherever
+** the parent has one below an entry that is not none -- a PTE table for a
+** PMD with one, empty or not (pte_alloc_map_lock before the copy).
+*/
+static int fork_table_level(const struct pt_format *f, unsigned level)
+{
+	return level + 1 < f->levels ? (int)level : -1;
+}
+
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma)
 {
 	struct copy_ctx c = { dst, src_vma };
+	int err;
 
 	if (!src_vma->anon_vma && !(src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)))
 		return 0;
+	err = alloc_like_tables(src, dst->mm, src_vma->vm_start, src_vma->vm_start,
+				src_vma->vm_end - src_vma->vm_start, fork_table_level);
+	if (err)
+		return err;
 	return pt_walk_range(src->m, src->mm, src_vma->vm_start, src_vma->vm_end, copy_pte, &c);
 }
 

@@ -6,9 +6,14 @@
 #ifndef DIFF_COMMON_H
 #define DIFF_COMMON_H
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <unistd.h>
 
 #include <memlab/memlab.h>
 
@@ -110,6 +115,51 @@ static inline int diff_machine(memlab_machine **m, memlab_report_fn report, void
 	cfg.report = report;
 	cfg.report_ud = ud;
 	return memlab_create(&cfg, m);
+}
+
+/*
+** The tests that read or write the host's transparent_hugepage settings
+** (diff_thp, diff_mthp) take this lock for their whole run, so that two
+** of them -- two builds' test runs at once -- never see each other's
+** settings, nor save them as the host's own.  Held until exit.
+*/
+static inline void diff_thp_settings_lock(void)
+{
+	int fd = open("/tmp/memlab-diff-thp-settings.lock", O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+
+	if (fd >= 0)
+		while (flock(fd, LOCK_EX) && errno == EINTR)
+			;
+}
+
+/*
+** The host's hugepages-<size>kB/enabled given to machine m, size by size
+** (the sizes both have); 0, or -1 when the host has none of them.
+*/
+static inline int diff_host_thp_sizes(memlab_machine *m)
+{
+	struct memlab_thp_size sz[16];
+	size_t n = memlab_thp_sizes(m, sz, 16);
+	int found = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		char path[128], buf[128], *l, *r;
+		FILE *f;
+
+		snprintf(path, sizeof path, "/sys/kernel/mm/transparent_hugepage/hugepages-%llukB/enabled",
+			 (unsigned long long)(sz[i].size >> 10));
+		if (!(f = fopen(path, "r")))
+			continue;
+		l = fgets(buf, sizeof buf, f) ? strchr(buf, '[') : NULL;
+		r = l ? strchr(l, ']') : NULL;
+		fclose(f);
+		if (!r)
+			continue;
+		*r = '\0';
+		if (memlab_thp_size_set(m, sz[i].size, l + 1) == 0)
+			found = 1;
+	}
+	return found ? 0 : -1;
 }
 
 #endif

@@ -12,7 +12,8 @@
 ** size ("inherit" or "never"), whether the 4 MiB region (2 MiB-aligned,
 ** at the same address on both sides) gets MADV_HUGEPAGE, and 1-12 steps:
 ** writes (one page, or a run of them), reads, munmap, mprotect (read-only
-** and back), mlock, munlock, madvise, and a fork whose child writes some
+** and back), mremap (a move within the region), mlock, munlock, madvise,
+** and a fork whose child writes some
 ** pages, has its region compared, and exits.  The host runs them in this process, the
 ** settings written to its sysfs for the seed (and put back at exit);
 ** memlab in a fresh machine whose transparent_hugepage/enabled is the
@@ -91,15 +92,16 @@ static uint64_t R;
 #define DRAIN_PAGE	(R - (2ull << 20))	/* MADV_COLD here drains the batches */
 
 enum op { OP_WRITE, OP_WRITE_RUN, OP_READ, OP_MUNMAP, OP_MPROTECT, OP_FORK, OP_DONTNEED,
-	  OP_COLD, OP_FREE, OP_PAGEOUT, OP_MLOCK, OP_MUNLOCK, OP_COLLAPSE, NR_OPS };
+	  OP_COLD, OP_FREE, OP_PAGEOUT, OP_MLOCK, OP_MUNLOCK, OP_COLLAPSE, OP_MREMAP, NR_OPS };
 static const char *const op_name[NR_OPS] = {
 	"write", "write-run", "read", "munmap", "mprotect", "fork", "dontneed", "cold", "free",
-	"pageout", "mlock", "munlock", "collapse",
+	"pageout", "mlock", "munlock", "collapse", "mremap",
 };
 
 struct step {
 	enum op op;
 	uint32_t page, n;			/* the range, in pages of the region */
+	uint32_t dst;				/* OP_MREMAP: where it moves to */
 	uint32_t child_w[MAX_CHILD_W], nchild;	/* OP_FORK: the child's writes */
 };
 
@@ -226,6 +228,9 @@ static void draw(uint64_t seed, struct scenario *sc)
 		st->n = st->page + len > NPAGES ? NPAGES - st->page : len;
 		if (st->op == OP_WRITE || st->op == OP_READ)
 			st->n = 1;
+		st->dst = (uint32_t)rnd(&r, NPAGES - st->n + 1);
+		if (rnd(&r, 2))
+			st->dst &= ~((1u << rnd(&r, 10)) - 1);
 		st->nchild = (uint32_t)rnd(&r, MAX_CHILD_W + 1);
 		for (uint32_t j = 0; j < st->nchild; j++)
 			st->child_w[j] = (uint32_t)rnd(&r, NPAGES);
@@ -242,6 +247,8 @@ static void print_scenario(uint64_t seed, const struct scenario *sc)
 		const struct step *st = &sc->s[k];
 
 		printf("  %d: %s page %u n %u", k, op_name[st->op], st->page, st->n);
+		if (st->op == OP_MREMAP)
+			printf(" to page %u", st->dst);
 		for (uint32_t j = 0; st->op == OP_FORK && j < st->nchild; j++)
 			printf(" %u", st->child_w[j]);
 		printf("\n");
@@ -249,14 +256,23 @@ static void print_scenario(uint64_t seed, const struct scenario *sc)
 }
 
 /*
-** Which pages a step may write: those mapped read-write.  Both sides
-** follow the same bookkeeping, so that neither writes a page the other
-** would fault on.
+** Which pages a step may write: those mapped read-write.  Each side keeps
+** its own book -- an mremap moves the pages' entries only where it
+** succeeded there (the source must be one VMA) -- so that neither writes
+** a page it would fault on; where the sides disagree, so do their maps.
 */
-static void track(const struct step *st, char *prot)
+static void track(const struct step *st, char *prot, int moved)
 {
 	char c = st->op == OP_MUNMAP ? '-' : st->op == OP_MPROTECT ? 0 : 'w';
 
+	if (st->op == OP_MREMAP && moved) {
+		char tmp[NPAGES];
+
+		memcpy(tmp, prot + st->page, st->n);
+		memset(prot + st->page, '-', st->n);
+		memcpy(prot + st->dst, tmp, st->n);
+		return;
+	}
 	if (st->op != OP_MUNMAP && st->op != OP_MPROTECT)
 		return;
 	for (uint32_t i = st->page; i < st->page + st->n; i++) {
@@ -357,14 +373,18 @@ static void sim_write(struct sim *s, memlab_task *t, uint32_t page)
 		sim_report(s, "a write failed");
 }
 
-static void sim_step(struct sim *s, memlab_task *t, const struct step *st, char *prot, int k)
+/* One step; whether it moved pages (an mremap that succeeded). */
+static int sim_step(struct sim *s, memlab_task *t, const struct step *st, char *prot, int k)
 {
-	uint64_t a = R + st->page * PAGE, len = st->n * PAGE;
+	uint64_t a = R + st->page * PAGE, len = st->n * PAGE, got;
 	memlab_task *c;
 	char byte;
 	int code;
 
 	switch (st->op) {
+	case OP_MREMAP:
+		return memlab_mremap(t, a, len, len, MEMLAB_MREMAP_MAYMOVE | MEMLAB_MREMAP_FIXED,
+				     R + st->dst * PAGE, &got) == 0;
 	case OP_WRITE:
 	case OP_WRITE_RUN:
 		for (uint32_t i = st->page; i < st->page + st->n; i++)
@@ -407,6 +427,7 @@ static void sim_step(struct sim *s, memlab_task *t, const struct step *st, char 
 			memlab_madvise(t, DRAIN_PAGE, PAGE, K_MADV_COLD);
 		break;
 	}
+	return 0;
 }
 
 static void sim_run(const struct scenario *sc, struct side *out)
@@ -450,10 +471,8 @@ static void sim_run(const struct scenario *sc, struct side *out)
 		return;
 	}
 	sim_stats(s.m, out->stats, -1);
-	for (int k = 0; k < sc->nsteps; k++) {
-		sim_step(&s, t, &sc->s[k], prot, k);
-		track(&sc->s[k], prot);
-	}
+	for (int k = 0; k < sc->nsteps; k++)
+		track(&sc->s[k], prot, sim_step(&s, t, &sc->s[k], prot, k));
 	sim_region(&s, t, out->map, out->bits);
 	sim_stats(s.m, out->stats, 1);
 	memlab_destroy(s.m);
@@ -534,12 +553,15 @@ static void host_fork(const struct step *st, const char *prot, struct side *out,
 	memcpy(out->cbits[k], both + NPAGES + 1, NPAGES + 1);
 }
 
-static void host_step(const struct step *st, const char *prot, struct side *out, int k)
+static int host_step(const struct step *st, const char *prot, struct side *out, int k)
 {
 	char *a = (char *)(uintptr_t)(R + st->page * PAGE);
 	size_t len = st->n * PAGE;
 
 	switch (st->op) {
+	case OP_MREMAP:
+		return mremap(a, len, len, MREMAP_MAYMOVE | MREMAP_FIXED,
+			      (void *)(uintptr_t)(R + st->dst * PAGE)) != MAP_FAILED;
 	case OP_WRITE:
 	case OP_WRITE_RUN:
 		for (uint32_t i = st->page; i < st->page + st->n; i++)
@@ -574,6 +596,7 @@ static void host_step(const struct step *st, const char *prot, struct side *out,
 			madvise((void *)(uintptr_t)DRAIN_PAGE, PAGE, K_MADV_COLD);
 		break;
 	}
+	return 0;
 }
 
 static void host_run(const struct scenario *sc, struct side *out)
@@ -596,10 +619,8 @@ static void host_run(const struct scenario *sc, struct side *out)
 		exit(2);
 	}
 	host_stats(out->stats, -1);
-	for (int k = 0; k < sc->nsteps; k++) {
-		host_step(&sc->s[k], prot, out, k);
-		track(&sc->s[k], prot);
-	}
+	for (int k = 0; k < sc->nsteps; k++)
+		track(&sc->s[k], prot, host_step(&sc->s[k], prot, out, k));
 	host_region(0, out->map, out->bits);
 	host_stats(out->stats, 1);
 	munmap((void *)(uintptr_t)R, REGION_LEN);
@@ -683,6 +704,7 @@ static int host_usable(void)
 		printf("diff_mthp: skipped: THP never, a PMD size other than 2 MiB, or swap on\n");
 		return 0;
 	}
+	diff_thp_settings_lock();	/* saved[] must be the host's, not another run's */
 	for (int i = 0; i < NSIZES; i++) {
 		size_path(path, sizeof path, i, "enabled");
 		if (read_choice(path, saved[i], sizeof saved[i])) {
@@ -777,6 +799,9 @@ int main(int argc, char **argv)
 		do
 			host_run(&sc, &host);
 		while (compare(seed, &sc, &host, &sim, 0) && ++tries < 3);
+		for (int k = 0; verbose && k < sc.nsteps; k++)
+			if (sc.s[k].op == OP_FORK)
+				print_runs("host child map", host.cmap[k]), print_runs("memlab child map", sim.cmap[k]);
 		if (verbose)
 			print_runs("host map", host.map);
 		if (compare(seed, &sc, &host, &sim, 1)) {

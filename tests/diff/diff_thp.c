@@ -1049,6 +1049,7 @@ static void sim_scenario(const struct scenario *sc, const char *thp_mode, struct
 	memset(&args, 0, sizeof args);
 	args.root = 1;
 	args.aslr = 0;
+	diff_host_thp_sizes(s.m);	/* the host's mTHP sizes, whatever they are */
 	if ((rc = memlab_thp(s.m, thp_mode, -1, NULL)) || (rc = memlab_spawn(s.m, &args, &s.t[0]))) {
 		snprintf(out->err, sizeof out->err, "memlab_thp or memlab_spawn: %s",
 			 memlab_strerror(rc));
@@ -1376,6 +1377,7 @@ int main(int argc, char **argv)
 			usage();
 	}
 	setvbuf(stdout, NULL, _IOLBF, 0);
+	diff_thp_settings_lock();	/* diff_mthp changes the sizes' settings */
 	if (host_thp_mode(mode, sizeof mode, why, sizeof why)) {
 		printf("SKIP: %s\n", why);
 		return SKIP_CODE;

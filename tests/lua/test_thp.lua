@@ -293,6 +293,35 @@ function TestTHP:test_mremap_moves_or_splits()
   lu.assertEquals(p:read(to + HP + 4096 * 3, 5), "moved")
 end
 
+-- Page tables where Linux's walks make them, entries or not: mremap out of
+-- a PMD that has a PTE table gives the destination PMD a PTE table
+-- (move_page_tables: pte_alloc before move_ptes), and fork gives the
+-- child one wherever the parent has one (copy_pte_range) -- so a later
+-- fault there finds a table and gets no huge page.  The 6.18 host does
+-- both (tests/diff/diff_mthp.c seed 1907).
+function TestTHP:test_empty_tables_made_by_mremap_and_fork()
+  local m <close> = machine()
+  m:thp{ enabled = "always" }
+  local p = m:spawn{ name = "t", aslr = false }
+  assert(p:mmap(BASE, 4 * HP, "rw-", "private|anonymous|fixed"))
+  assert(p:madvise(BASE, HP, "nohugepage"))		-- small pages in the first PMD
+  assert(p:write(BASE, "x"))
+  local pte0 = p:mm().pgtables_bytes
+  assert(p:mremap(BASE + 4096 * 100, 4096 * 8, 4096 * 8, "maymove|fixed", BASE + 2 * HP))
+  lu.assertEquals(p:mm().pgtables_bytes, pte0 + 4096)	-- an empty PTE table there now
+  assert(p:write(BASE + 3 * HP, "y"))			-- a PMD with no table: huge
+  lu.assertTrue(p:translate(BASE + 3 * HP).huge)
+  assert(p:write(BASE + 2 * HP + 4096 * 300, "z"))	-- beside the moved VMA: small
+  lu.assertFalse(p:translate(BASE + 2 * HP + 4096 * 300).huge)
+  assert(p:madvise(BASE + 3 * HP, 4096, "dontneed"))	-- split: a PTE table
+  assert(p:madvise(BASE + 3 * HP, HP, "dontneed"))	-- its entries gone, the table kept
+  lu.assertFalse(p:translate(BASE + 3 * HP + 4096).present)
+  local c = assert(p:fork())
+  lu.assertEquals(c:mm().pgtables_bytes, p:mm().pgtables_bytes)
+  assert(c:write(BASE + 3 * HP, "c"))
+  lu.assertFalse(c:translate(BASE + 3 * HP).huge)
+end
+
 -- A locked huge page that a fork child maps too goes back to evictable
 -- when the parent's (locked) mapping goes: the child's copy is not locked
 -- (folio_remove_rmap_pmd -> munlock_vma_folio).  On the 6.18 host Mlocked
