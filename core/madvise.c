@@ -117,6 +117,22 @@ static int madvise_update_vma(memlab_task *t, struct vm_area_struct *vma,
 	return 0;
 }
 
+/*
+** madvise_dontneed_single_vma()'s zap_details.reclaim_pt on x86-64
+** (CONFIG_PT_RECLAIM): each PMD that [start, end) -- inside one VMA --
+** covers whole loses its PTE table if the zap left it empty.
+*/
+static void dontneed_reclaim_tables(struct mmu_gather *tlb, uint64_t start, uint64_t end)
+{
+	memlab_task *t = tlb->t;
+	uint64_t pmd = pt_level_size(&t->mm->pt, 1);
+
+	if (t->m->arch != MEMLAB_ARCH_X86_64)
+		return;
+	for (uint64_t a = (start + pmd - 1) & ~(pmd - 1); a >= start && a + pmd <= end; a += pmd)
+		pt_reclaim_pte(t->m, t->mm, tlb, a);
+}
+
 /* madvise_dontneed_free_valid_vma() */
 static bool dontneed_valid(const struct vm_area_struct *vma, int behavior)
 {
@@ -149,6 +165,8 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 			madvise_free_range(&tlb, start, end);
 		else
 			zap_page_range(&tlb, vma, start, end);
+		if (behavior != MADV_FREE)
+			dontneed_reclaim_tables(&tlb, start, end);
 		tlb_finish_mmu(&tlb);
 		return 0;
 	case MADV_WILLNEED:

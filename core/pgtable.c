@@ -870,6 +870,27 @@ static void free_pt_range(memlab_machine *m, struct mm_struct *mm, struct mmu_ga
 }
 
 /*
+** try_to_free_pte() (mm/pt_reclaim.c; CONFIG_PT_RECLAIM, x86-64 from
+** 6.14): MADV_DONTNEED of a range covering the whole PMD at va (within
+** one VMA) frees the PMD's PTE table when it maps nothing any more, so
+** that the PMD can map a huge page again.  Linux frees it through the
+** mmu_gather (the page-walk caches are flushed with the TLBs).
+*/
+void pt_reclaim_pte(memlab_machine *m, struct mm_struct *mm, struct mmu_gather *tlb, uint64_t va)
+{
+	const struct pt_format *f = &mm->pt;
+	uint64_t table, pmd;
+	unsigned level;
+
+	if (pt_leaf_slot(m, mm, va, &table, &level) || level != 0 ||
+	    !pt_table_empty(m, f, table, 0) || pt_alloc_path(m, mm, va, 1, &pmd))
+		return;
+	pt_write(m, pmd, pt_index(f, 1, va), 0);
+	tlb_note_freed_table(tlb, 1, va & ~(pt_level_size(f, 1) - 1));
+	pt_free_table(m, mm, table);
+}
+
+/*
 ** do_fault()'s pte_free(vmf->prealloc_pte): the PTE table a fault put in
 ** for va before it read the page goes again when nothing was mapped in
 ** it (a SIGBUS, a failed read).  No walk can have cached it.

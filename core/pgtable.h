@@ -181,6 +181,8 @@ int pgd_alloc(memlab_machine *m, struct mm_struct *mm);
 int pt_alloc_table(memlab_machine *m, struct mm_struct *mm, uint64_t *pfn);
 void pt_free_table(memlab_machine *m, struct mm_struct *mm, uint64_t pfn);
 void pte_free_unused(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pte_table);
+struct mmu_gather;
+void pt_reclaim_pte(memlab_machine *m, struct mm_struct *mm, struct mmu_gather *tlb, uint64_t va);
 void pgd_free(memlab_machine *m, struct mm_struct *mm);
 int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 	   uint64_t pfn, struct pt_prot prot);

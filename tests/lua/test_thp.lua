@@ -314,12 +314,36 @@ function TestTHP:test_empty_tables_made_by_mremap_and_fork()
   assert(p:write(BASE + 2 * HP + 4096 * 300, "z"))	-- beside the moved VMA: small
   lu.assertFalse(p:translate(BASE + 2 * HP + 4096 * 300).huge)
   assert(p:madvise(BASE + 3 * HP, 4096, "dontneed"))	-- split: a PTE table
-  assert(p:madvise(BASE + 3 * HP, HP, "dontneed"))	-- its entries gone, the table kept
+  assert(p:madvise(BASE + 3 * HP, HP // 2, "dontneed"))	-- in two halves: the table kept,
+  assert(p:madvise(BASE + 3 * HP + HP // 2, HP // 2, "dontneed"))	-- empty
   lu.assertFalse(p:translate(BASE + 3 * HP + 4096).present)
   local c = assert(p:fork())
   lu.assertEquals(c:mm().pgtables_bytes, p:mm().pgtables_bytes)
   assert(c:write(BASE + 3 * HP, "c"))
   lu.assertFalse(c:translate(BASE + 3 * HP).huge)
+end
+
+-- MADV_DONTNEED of a range covering a whole PMD frees its PTE table once
+-- the zap left it empty (CONFIG_PT_RECLAIM, x86-64 from 6.14): the PMD can
+-- map a huge page again, as on the 6.18 host (tests/diff/diff_mthp.c
+-- seeds 8889, 21180).  Half a PMD, or arm64, keeps the table.
+function TestTHP:test_dontneed_of_a_whole_pmd_frees_its_table()
+  for _, arch in ipairs{ "x86_64", "arm64" } do
+    local m <close> = machine{ arch = arch }
+    m:thp{ enabled = "always" }
+    local p = m:spawn{ name = "t", aslr = false }
+    local a = assert(p:mmap(arch == "arm64" and nil or BASE, 2 * HP, "rw-", "private|anonymous"))
+    a = (a + HP - 1) & ~(HP - 1)
+    assert(p:write(a, "x"))
+    assert(p:madvise(a + 4096, 4096, "dontneed"))	-- split: PTEs now
+    local bytes = p:mm().pgtables_bytes
+    assert(p:madvise(a, HP // 2, "dontneed"))
+    lu.assertEquals(p:mm().pgtables_bytes, bytes, arch)	-- half: kept
+    assert(p:madvise(a, HP, "dontneed"))
+    lu.assertEquals(p:mm().pgtables_bytes, bytes - (arch == "x86_64" and 4096 or 0), arch)
+    assert(p:write(a + 4096, "y"))
+    lu.assertEquals(p:translate(a).huge, arch == "x86_64", arch)
+  end
 end
 
 -- A locked huge page that a fork child maps too goes back to evictable
