@@ -8,7 +8,7 @@
 ** and the OOM killer could not help nil, "ENOMEM", 12.
 */
 #include <limits.h>
-#include <stdlib.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "lmemlab.h"
@@ -534,17 +534,6 @@ struct thp_size_set {
 	const char *enabled;
 };
 
-/* "64kB", the <size> of hugepages-<size>kB: its bytes, or 0. */
-static uint64_t thp_size_key(const char *key)
-{
-	char *end;
-	unsigned long long kb = strtoull(key, &end, 10);
-
-	if (end == key || strcmp(end, "kB") || !kb || kb > (UINT64_MAX >> 10))
-		return 0;
-	return (uint64_t)kb << 10;
-}
-
 /*
 ** The table hugepages = { ["64kB"] = "always" | { enabled = "always" }, ... }
 ** at the top of the stack, checked against the machine's sizes into set[].
@@ -558,12 +547,16 @@ static int check_thp_sizes(lua_State *L, memlab_machine *m, struct thp_size_set 
 	lua_pushnil(L);
 	while (lua_next(L, -2)) {
 		const char *key = lua_type(L, -2) == LUA_TSTRING ? lua_tostring(L, -2) : NULL;
-		uint64_t size = key ? thp_size_key(key) : 0;
+		char name[32];
 		size_t i = 0;
 
-		while (i < nr_have && have[i].size != size)
-			i++;
-		if (i == nr_have)
+		/* only the sysfs spelling, "<n>kB": each size one key, at most nr_have */
+		for (; key && i < nr_have; i++) {
+			snprintf(name, sizeof name, "%llukB", (unsigned long long)(have[i].size >> 10));
+			if (!strcmp(key, name))
+				break;
+		}
+		if (!key || i == nr_have)
 			return luaL_error(L, "thp: hugepages has no size %s (sizes are \"%IkB\" up "
 					  "to \"%IkB\")", key ? key : "that is not a string",
 					  (lua_Integer)(have[0].size >> 10),
@@ -572,7 +565,7 @@ static int check_thp_sizes(lua_State *L, memlab_machine *m, struct thp_size_set 
 			lua_getfield(L, -1, "enabled");
 		else
 			lua_pushvalue(L, -1);
-		set[n].size = size;
+		set[n].size = have[i].size;
 		set[n].enabled = lua_type(L, -1) == LUA_TSTRING ? lua_tostring(L, -1) : "";
 		if (strcmp(set[n].enabled, "always") && strcmp(set[n].enabled, "inherit") &&
 		    strcmp(set[n].enabled, "madvise") && strcmp(set[n].enabled, "never"))

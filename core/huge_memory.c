@@ -194,15 +194,17 @@ bool thp_vma_suitable_order(const memlab_machine *m, const struct vm_area_struct
 
 /*
 ** hugepage_pmd_enabled(): PMD-sized huge pages may be had somewhere, which
-** khugepaged runs for and min_free_kbytes is raised for: the global
-** setting on (CONFIG_READ_ONLY_THP_FOR_FS lets it give file THPs), or
-** the PMD size's own "always" or "madvise".
+** khugepaged runs for and min_free_kbytes is raised for: the PMD size's
+** own "always" or "madvise", or "inherit" and the global setting on.
+** (With CONFIG_READ_ONLY_THP_FOR_FS the global setting alone would do;
+** the reference host's kernel has it off, so memlab has no file THP.)
 */
 bool hugepage_pmd_enabled(const memlab_machine *m)
 {
 	uint64_t pmd = 1ull << hpage_pmd_order(m);
 
-	return m->thp_enabled || ((m->huge_anon_orders_always | m->huge_anon_orders_madvise) & pmd);
+	return ((m->huge_anon_orders_always | m->huge_anon_orders_madvise) & pmd) ||
+	       ((m->huge_anon_orders_inherit & pmd) && m->thp_enabled);
 }
 
 /*
@@ -831,7 +833,8 @@ static void map_anon_folio_pmd(memlab_machine *m, struct page *page,
 	page->index = linear_page_index(vma, haddr);
 	*folio_entire_mapcount_ptr(page) = 0;
 	*folio_nr_pages_mapped_ptr(page) = 0;
-	page->flags |= PG_swapbacked | PG_anon_exclusive;
+	/* folio_add_new_anon_rmap(): MAP_DROPPABLE memory is never swap-backed */
+	page->flags |= PG_anon_exclusive | (vma->vm_flags & VM_DROPPABLE ? 0 : PG_swapbacked);
 	folio_add_lru_vma(m, page, vma);
 	folio_add_rmap_pmd(m, page);
 	mod_mthp_stat(m, page->private, MTHP_STAT_NR_ANON, 1);

@@ -370,36 +370,15 @@ static void __show_smap(struct strbuf *sb, const struct mem_size_stats *mss, boo
 }
 
 /*
-** thp_vma_suitable_order(vma, vm_end - PMD size, PMD order): the last
-** PMD-aligned huge page below vm_end lies inside the VMA, and for a file
-** the VMA's address and file offset agree modulo the huge page.
-*/
-static bool thp_pmd_suitable(memlab_machine *m, const struct vm_area_struct *vma)
-{
-	uint64_t hpage = (uint64_t)m->page_size << (m->page_shift - 3);	/* HPAGE_PMD_SIZE */
-	uint64_t haddr;
-
-	if (vma->vm_end - vma->vm_start < hpage)
-		return false;
-	if (vma->vm_file &&
-	    (((vma->vm_start >> m->page_shift) - vma->vm_pgoff) & ((hpage >> m->page_shift) - 1)))
-		return false;
-	haddr = (vma->vm_end - hpage) & ~(hpage - 1);
-	return haddr >= vma->vm_start;
-}
-
-/*
 ** THPeligible: thp_vma_allowable_orders(vma, TVA_SMAPS|TVA_ENFORCE_SYSFS)
 ** != 0, with the machine's transparent_hugepage settings (m:thp()) and
-** the host's others (Debian's defaults): shmem_enabled = never, no
-** MMF_DISABLE_THP, no DAX.  That leaves:
+** the reference host's kernel: shmem_enabled = never, no MMF_DISABLE_THP,
+** no DAX, and no CONFIG_READ_ONLY_THP_FOR_FS (so no file THP: a regular
+** file's VMA is 0, as the host's smaps shows for an 8 MiB file mapped
+** 2 MiB-aligned with MADV_HUGEPAGE).  That leaves:
 **   - no mm (the gate VMA), VM_NOHUGEPAGE, hugetlb: 0;
-**   - the shmem object of MAP_SHARED|MAP_ANONYMOUS: 0 (shmem "never");
+**   - a file, the shmem object of MAP_SHARED|MAP_ANONYMOUS included: 0;
 **   - a special mapping ([vdso], ...): 0 (vm_ops without huge_fault);
-**   - a regular file, with transparent_hugepage/enabled "always", or
-**     "madvise" and VM_HUGEPAGE: file_thp_enabled() (CONFIG_READ_ONLY_THP_FOR_FS,
-**     nobody has it open for writing, here: not opened O_RDWR) and a huge
-**     page fits at the right offset;
 **   - anonymous: 1 when a size enabled for the VMA (hugepages-<size>kB,
 **     PMD size included) fits inside it, aligned (smaps says 1 even
 **     before the VMA has an anon_vma).
@@ -408,15 +387,8 @@ static unsigned thp_eligible(memlab_machine *m, const struct vm_area_struct *vma
 {
 	uint64_t flags = vma->vm_flags;
 
-	if (!vma->vm_mm || (flags & (VM_NOHUGEPAGE | VM_HUGETLB)))
+	if (!vma->vm_mm || (flags & (VM_NOHUGEPAGE | VM_HUGETLB)) || vma->vm_file)
 		return 0;
-	if (vma->vm_file) {
-		if (!m->thp_enabled || (m->thp_enabled == 1 && !(flags & VM_HUGEPAGE)))
-			return 0;	/* transparent_hugepage/enabled */
-		if (vma->vm_file->shmem || vma->vm_file->writable)
-			return 0;
-		return thp_pmd_suitable(m, vma);
-	}
 	return thp_vma_allowable_orders(m, vma, flags, TVA_SMAPS, thp_orders_all_anon(m)) != 0;
 }
 

@@ -165,6 +165,35 @@ static bool pte_of(memlab_task *t, uint64_t addr, uint64_t *table, uint64_t *idx
 	return pt_prot_maps(p);
 }
 
+/*
+** Whether reclaim may restore the mlock of the folio pfn is a page of,
+** met mapped at addr in vma, a VM_LOCKED VMA: a small folio, a PMD-mapped
+** one (level), or a PTE-mapped large one that this VMA maps whole, inside
+** one page table (folio_referenced_one's folio_within_vma and ptes ==
+** folio_nr_pages; try_to_unmap_one's ptes == pvmw.nr_pages without
+** PVMW_PGTABLE_CROSSED, Linux 6.18).  A large folio only part of which
+** the locked VMA maps is left to reclaim.
+*/
+static bool mlock_restorable(memlab_task *t, const struct vm_area_struct *vma, uint64_t addr,
+			     uint64_t pfn, unsigned level)
+{
+	memlab_machine *m = t->m;
+	uint64_t head = folio_pfn(m, pfn), nr = folio_nr_pages(pfn_to_page(m, head));
+	uint64_t start = addr - (pfn - head) * m->page_size, size = nr * m->page_size;
+	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table, idx, q;
+	struct pt_prot p;
+
+	if (nr == 1 || level)
+		return true;
+	if (start < vma->vm_start || start + size > vma->vm_end ||
+	    (start & ~(pmd - 1)) != ((start + size - 1) & ~(pmd - 1)))
+		return false;
+	for (uint64_t i = 0; i < nr; i++)
+		if (!pte_of(t, start + i * m->page_size, &table, &idx, &q, &p, NULL) || q != head + i)
+			return false;
+	return true;
+}
+
 #define REFERENCED_VMAS	32
 
 struct referenced_arg {
@@ -204,13 +233,16 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
-	if (vma->vm_flags & VM_LOCKED) {	/* the mlock that was missed */
-		mlock_vma_folio(t->m, pfn_folio(t->m, pra->pfn), vma);
-		pra->vm_flags |= VM_LOCKED;
-		return false;
-	}
 	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level))
 		return true;
+	if (vma->vm_flags & VM_LOCKED) {
+		if (mlock_restorable(t, vma, addr, pfn, level)) {	/* the mlock that was missed */
+			mlock_vma_folio(t->m, pfn_folio(t->m, pra->pfn), vma);
+			pra->vm_flags |= VM_LOCKED;
+			return false;
+		}
+		return --pra->mapcount > 0;	/* part of a large folio: its use not counted */
+	}
 	size = pt_level_size(&t->mm->pt, level);
 	if (level && (addr & (size - 1)))
 		return true;	/* a page of the huge PMD past its first: counted there */
@@ -353,13 +385,14 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	struct pt_prot p;
 	unsigned level, nr;
 
-	if (vma->vm_flags & VM_LOCKED) {	/* restore the mlock that was missed */
-		mlock_vma_folio(m, page, vma);
+	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level) || pfn != ua->pfn)
+		return true;
+	if (vma->vm_flags & VM_LOCKED) {	/* it stays; its mlock, if missed, restored */
+		if (mlock_restorable(t, vma, addr, pfn, level))
+			mlock_vma_folio(m, page, vma);
 		ua->failed = true;
 		return false;
 	}
-	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level) || pfn != ua->pfn)
-		return true;
 	if (level) {		/* TTU_SPLIT_HUGE_PMD: a lazily freed huge page goes whole */
 		update_hiwater_rss(t->mm);
 		if (page->flags & PG_swapbacked || !discard_anon_folio_pmd(t, vma, addr, table, idx)) {

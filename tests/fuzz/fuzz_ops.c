@@ -624,9 +624,22 @@ static int same_mm(struct fuzz *f, int pid, memlab_task *t)
 ** partially mapped folio holds until the deferred split frees them and
 ** no counter counts.
 */
+/* Whether a large folio of any size was ever left partially mapped (split_deferred). */
+static int any_split_deferred(struct fuzz *f)
+{
+	struct memlab_thp_size sz[16];
+	size_t n = memlab_thp_sizes(f->m, sz, 16);
+
+	for (size_t i = 0; i < n && i < 16; i++)
+		for (int s = 0; s < MEMLAB_NR_MTHP_STATS; s++)
+			if (!strcmp(sz[i].stats[s].name, "split_deferred") && sz[i].stats[s].value)
+				return 1;
+	return 0;
+}
+
 static int64_t books_correction(struct fuzz *f)
 {
-	int swapcache = vmstat(f, "nr_swapcached") > 0, thp = vmstat(f, "thp_deferred_split_page") > 0;
+	int swapcache = vmstat(f, "nr_swapcached") > 0, thp = any_split_deferred(f);
 	struct memlab_page_info pi;
 	int64_t n = 0;
 

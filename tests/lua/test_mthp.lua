@@ -90,6 +90,13 @@ function TestMTHP:test_settings_all_or_nothing()
     H.assert_raises({ "thp", "hugepages" }, m.thp, m, { enabled = "always", hugepages = bad })
   end
   H.assert_raises({ "thp", "hugepages" }, m.thp, m, { hugepages = "always" })
+  -- only the sysfs spelling: one key per size, so no two keys name one size
+  for _, bad in ipairs{ " 64kB", "+64kB", "064kB", "64KB", "64kB ", "65536", "-18446744073709551552kB" } do
+    H.assert_raises({ "thp", "hugepages" }, m.thp, m, { hugepages = { [bad] = "always" } })
+  end
+  local many = {}
+  for i = 0, 16 do many[string.rep("0", i) .. "64kB"] = "always" end
+  H.assert_raises({ "thp", "hugepages" }, m.thp, m, { hugepages = many })
   local st = m:thp()
   lu.assertEquals(st.enabled, "madvise")
   lu.assertEquals(st.hugepages["128kB"].enabled, "never")
@@ -199,6 +206,15 @@ function TestMTHP:test_smaps_thpeligible()
   lu.assertEquals(eligible(), 0)
   assert(p:madvise(BASE, 64 * K, "hugepage"))
   lu.assertEquals(eligible(), 1)
+  -- a regular file: 0, whatever the settings (the host's kernel has no
+  -- CONFIG_READ_ONLY_THP_FOR_FS; its smaps says 0 for an 8 MiB file
+  -- mapped 2 MiB-aligned with MADV_HUGEPAGE)
+  m:thp{ enabled = "always" }
+  local f = assert(m:file{ path = "/data/big", size = 8 * 1024 * K })
+  assert(p:mmap(BASE + 0x10000000, 8 * 1024 * K, "r--", "private|fixed", f, 0))
+  assert(p:madvise(BASE + 0x10000000, 8 * 1024 * K, "hugepage"))
+  lu.assertEquals(tonumber(m:proc(p.pid .. "/smaps"):match(
+    string.format("\n%x%%-.-THPeligible:%%s+(%%d)", BASE + 0x10000000))), 0)
 end
 
 -- An allocation that fails counts anon_fault_fallback for its size and the
@@ -384,6 +400,51 @@ function TestMTHP:test_khugepaged_and_min_free_follow_the_pmd_size()
   lu.assertEquals(m:info().min_free_kbytes, off)
   m:thp{ hugepages = { ["2048kB"] = "always" } }		-- hugepage_pmd_enabled()
   lu.assertEquals(m:info().min_free_kbytes, min0)
+  m:thp{ enabled = "madvise", hugepages = { ["2048kB"] = "never" } }	-- global on, PMD size off
+  lu.assertEquals(m:info().min_free_kbytes, off)
+  m:thp{ hugepages = { ["2048kB"] = "inherit" } }
+  lu.assertEquals(m:info().min_free_kbytes, min0)
+end
+
+-- Reclaim restores a missed mlock only of a folio the locked VMA maps
+-- whole (folio_referenced_one, try_to_unmap_one); a large folio half in a
+-- locked VMA is split to be swapped (a swap file has no large entries),
+-- and only its pages in the locked VMA are mlocked again as they are
+-- mapped back (remove_migration_pte).
+function TestMTHP:test_reclaim_of_a_folio_half_locked()
+  local m <close> = machine{ ram = "256M", swap = "64M" }
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local cg = m:cgroup("/b")
+  local p = m:spawn{ name = "h", aslr = false, cgroup = "/b", root = true }
+  assert(p:mmap(BASE, MiB, "rw-", "private|anonymous|fixed"))
+  assert(p:write(BASE, "x"))
+  local head = folio_at(m, p, BASE)
+  assert(p:mlock(BASE, 8 * PAGE))			-- the VMA split: half the folio locked
+  m:lru_add_drain_all()
+  lu.assertEquals({ m:page(head).mlocked, m:vmstat().nr_mlock }, { false, 0 })
+  cg:write("memory.reclaim", "1M")			-- EAGAIN: the locked pages stay
+  m:lru_add_drain_all()
+  lu.assertEquals(m:vmstat().nr_mlock, 8)
+  for i = 0, 15 do
+    local t = p:translate(BASE + i * PAGE)
+    lu.assertEquals(t.present and m:page(t.pfn).mlocked, i < 8, "page " .. i)
+  end
+  lu.assertEquals(stats(m, "64kB").swpout_fallback, 1)
+end
+
+-- A MAP_DROPPABLE VMA's huge pages are never swap-backed, PMD-sized or not
+-- (folio_add_new_anon_rmap): reclaim drops them.
+function TestMTHP:test_droppable_large_folios_are_not_swapbacked()
+  local m <close> = machine()
+  m:thp{ enabled = "always", hugepages = { ["64kB"] = "always" } }
+  local p = m:spawn{ name = "d", aslr = false }
+  assert(p:mmap(BASE, 3 * MiB, "rw-", "droppable|anonymous|fixed"))
+  assert(p:write(BASE, "x"))				-- a PMD-sized huge page
+  assert(p:write(BASE + 2 * MiB, "y"))			-- no PMD fits there: 64 kB
+  lu.assertTrue(p:translate(BASE).huge)
+  lu.assertEquals(select(2, folio_at(m, p, BASE + 2 * MiB)), 16)
+  lu.assertFalse(m:page(p:translate(BASE).pfn).swapbacked)
+  lu.assertFalse(m:page(p:translate(BASE + 2 * MiB).pfn).swapbacked)
 end
 
 os.exit(lu.LuaUnit.run())
