@@ -1690,7 +1690,8 @@ static int move_extents(struct move_ctx *c, uint64_t len)
 ** on either side): as_level(L) is the level of the table dst gets where
 ** src's deepest table there is at level L (-1: none).  A PMD given an
 ** empty PTE table this way can no longer be a huge page's, which shows in
-** later faults.
+** later faults.  A hole above the PMD level is passed in one step (fork
+** of a sparse terabyte walks its tables, not its PMDs).
 */
 static int alloc_like_tables(memlab_task *t, struct mm_struct *dst_mm, uint64_t src,
 			     uint64_t dst, uint64_t len,
@@ -1701,10 +1702,18 @@ static int alloc_like_tables(memlab_task *t, struct mm_struct *dst_mm, uint64_t 
 	unsigned level;
 	int err, to;
 
-	for (uint64_t a = src; a < src + len; a += move_extent(f, a, src + len, a - src + dst)) {
-		if (pt_leaf_slot(t->m, t->mm, a, &table, &level) || (to = as_level(f, level)) < 0)
+	for (uint64_t a = src, next; a < src + len; a = next) {
+		next = a + move_extent(f, a, src + len, a - src + dst);
+		if (pt_leaf_slot(t->m, t->mm, a, &table, &level))
 			continue;
-		if ((err = pt_alloc_path(t->m, dst_mm, a - src + dst, (unsigned)to, &out)))
+		if (level >= 2) {	/* nothing below this entry: on to the next one */
+			uint64_t size = pt_level_size(f, level), end = (a & ~(size - 1)) + size;
+
+			if (end > next)
+				next = end < a || end > src + len ? src + len : end;
+		}
+		if ((to = as_level(f, level)) >= 0 &&
+		    (err = pt_alloc_path(t->m, dst_mm, a - src + dst, (unsigned)to, &out)))
 			return err;
 	}
 	return 0;
@@ -1724,7 +1733,7 @@ static int move_table_level(const struct pt_format *f, unsigned level)
 /*
 ** move_page_tables(): the entries of [old_addr, old_addr + len) move to
 ** the empty range at new_addr.  The tables they need there are allocated
-** first (alloc_move_tables: every one whose old PMD has a table), so that
+** first (alloc_like_tables: every one whose old PMD has a table), so that
 ** the move itself cannot fail: -MEMLAB_ENOMEM leaves the entries where
 ** they were (and no new table behind).
 */

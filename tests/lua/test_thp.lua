@@ -323,6 +323,24 @@ function TestTHP:test_empty_tables_made_by_mremap_and_fork()
   lu.assertFalse(c:translate(BASE + 3 * HP).huge)
 end
 
+-- fork's copy of a sparse 64 GiB VMA: the child's tables are the parent's,
+-- table for table, across the holes above the PMD level (passed in one
+-- step each, alloc_like_tables).
+function TestTHP:test_fork_copies_the_tables_of_a_sparse_vma()
+  local m <close> = machine()
+  local p = m:spawn{ name = "s", aslr = false }
+  local G = 1024 * 1024 * 1024
+  assert(p:mmap(0x700000000000, 64 * G, "rw-", "private|anonymous|fixed|noreserve"))
+  for _, off in ipairs{ 0, 3 * G + 5 * 4096, 40 * G, 64 * G - 4096 } do
+    assert(p:write(0x700000000000 + off, "s"))
+  end
+  assert(p:madvise(0x700000000000 + 40 * G, 4096, "dontneed"))	-- an empty PTE table
+  local c = assert(p:fork())
+  lu.assertEquals(c:mm().pgtables_bytes, p:mm().pgtables_bytes)
+  lu.assertEquals(c:read(0x700000000000 + 64 * G - 4096, 1), "s")
+  lu.assertFalse(c:translate(0x700000000000 + 40 * G).present)
+end
+
 -- MADV_DONTNEED of a range covering a whole PMD frees its PTE table once
 -- the zap left it empty (CONFIG_PT_RECLAIM, x86-64 from 6.14): the PMD can
 -- map a huge page again, as on the 6.18 host (tests/diff/diff_mthp.c
