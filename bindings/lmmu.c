@@ -243,6 +243,7 @@ static void set_leaf(lua_State *L, const struct memlab_walk *w)
 	lmemlab_setbool(L, "huge", w->huge);
 	lmemlab_setbool(L, "special", w->special);
 	lmemlab_setbool(L, "protnone", w->protnone);
+	lmemlab_setbool(L, "cont", w->cont);
 	lua_pushstring(L, w->flags);
 	lua_setfield(L, -2, "flags");
 	if (w->swap) {		/* a swap entry: where the page went */

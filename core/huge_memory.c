@@ -481,15 +481,23 @@ int folio_mapcount(const struct page *folio)
 
 /* ===================== splitting ===================== */
 
-/* Fill the table at pfn with one entry per page of a huge leaf (its frames in turn). */
-static void fill_pte_table(memlab_task *t, uint64_t table, uint64_t pfn, struct pt_prot p,
-			   bool same_pfn)
+/*
+** Fill the table at pfn with one entry per page of the huge leaf at haddr:
+** the folio's frames in turn (set_ptes(): arm64 blocks), or the zero page
+** in each (set_pte_at() of a special entry, never a block).
+*/
+static void fill_pte_table(memlab_task *t, uint64_t haddr, uint64_t table, uint64_t pfn,
+			   struct pt_prot p, bool same_pfn)
 {
 	const struct pt_format *f = &t->mm->pt;
 
 	p.huge = false;
+	if (!same_pfn) {
+		set_ptes(t, haddr, table, 0, pfn, p, (unsigned)pt_ptrs(f, 0));
+		return;
+	}
 	for (uint64_t i = 0; i < pt_ptrs(f, 0); i++)
-		pt_write(t->m, table, i, pt_mkentry(f, 0, same_pfn ? pfn : pfn + i, p));
+		pt_write(t->m, table, i, pt_mkentry(f, 0, pfn, p));
 }
 
 /*
@@ -534,9 +542,9 @@ static void split_pmd_entry(memlab_task *t, const struct vm_area_struct *vma, ui
 
 	pt_decode(f, 1, pt_read(t->m, table, idx), &pfn, &p);
 	if (p.special)
-		fill_pte_table(t, pte_table, t->m->zero_pfn, p, true);
+		fill_pte_table(t, haddr, pte_table, t->m->zero_pfn, p, true);
 	else
-		fill_pte_table(t, pte_table, pfn, p, false);
+		fill_pte_table(t, haddr, pte_table, pfn, p, false);
 	if (p.special)
 		put_huge_zero_page(t->m);
 	else if (pfn < t->m->nr_frames) {
@@ -612,6 +620,22 @@ static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, u
 }
 
 /*
+** try_to_migrate_one()'s ptep_get_and_clear() as split_huge_page() unmaps
+** the folio: an arm64 block of its PTEs is unfolded (the pages, small
+** now, are mapped again one by one and fold no more).
+*/
+static bool split_unfold(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
+{
+	uint64_t table;
+	unsigned level;
+
+	(void)vma, (void)ud;
+	if (!pt_leaf_slot(t->m, t->mm, addr, &table, &level) && !level)
+		contpte_try_unfold(t, addr, table, pt_index(&t->mm->pt, 0, addr));
+	return true;
+}
+
+/*
 ** remove_migration_pte()'s folio_add_anon_rmap_pte() as remap_page()
 ** restores a split folio's mapping: in a locked VMA the page is mlocked
 ** (mlock_vma_folio) -- a folio too large for mlock to take (part of it
@@ -648,6 +672,8 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		count_split_deferred(m, folio);
 	rmap_walk(m, head, split_one_pmd, NULL);
+	for (uint64_t i = 0; m->arch == MEMLAB_ARCH_ARM64 && i < (1ull << order); i++)
+		rmap_walk(m, head + i, split_unfold, NULL);
 	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
 	flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty | PG_active |
 				PG_referenced | PG_workingset);
@@ -1111,19 +1137,24 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 /*
 ** folio_pte_batch(): how many PTEs from va's (in table, at idx), before
 ** end and within the table, map the pages of pfn's folio in order from
-** pfn's on.
+** pfn's on -- with the first one's write bit too, under FPB_RESPECT_WRITE.
 */
 uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
-			 uint64_t pfn)
+			 uint64_t pfn, unsigned flags)
 {
 	const struct pt_format *f = &t->mm->pt;
 	uint64_t head = folio_pfn(t->m, pfn), last = head + folio_nr_pages(pfn_to_page(t->m, head));
 	uint64_t nr = 0, q;
 	struct pt_prot p;
+	bool write = false;
 
 	while (idx + nr < pt_ptrs(f, 0) && va + (nr << t->m->page_shift) < end && pfn + nr < last) {
 		pt_decode(f, 0, pt_read(t->m, table, idx + nr), &q, &p);
 		if (!pt_prot_maps(&p) || p.special || q != pfn + nr)
+			break;
+		if (!nr)
+			write = p.write;
+		else if ((flags & FPB_RESPECT_WRITE) && p.write != write)
 			break;
 		nr++;
 	}
@@ -1148,32 +1179,13 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 	*nr = 1;
 	if (folio_nr_pages(folio) == 1 || !page_anon(folio))
 		return LP_SMALL;
-	*nr = folio_pte_batch(t, table, idx, va, end, pfn);
+	*nr = folio_pte_batch(t, table, idx, va, end, pfn, 0);
 	if (*nr == folio_nr_pages(folio))
 		return LP_WHOLE;
 	if (folio_mapped_elsewhere(t->m, head, t->mm) || !split_folio_of(t->m, pfn))
 		return LP_SKIP;
 	*nr = 1;
 	return LP_SMALL;
-}
-
-/* clear_young_dirty_ptes(): nr PTEs from va's lose their accessed (and dirty) bits. */
-void clear_young_dirty_ptes(struct mmu_gather *tlb, uint64_t table, uint64_t idx, uint64_t va,
-			    uint64_t nr, bool dirty)
-{
-	const struct pt_format *f = &tlb->t->mm->pt;
-	struct pt_prot p;
-	uint64_t pfn;
-
-	for (uint64_t i = 0; i < nr; i++) {
-		pt_decode(f, 0, pt_read(tlb->t->m, table, idx + i), &pfn, &p);
-		if (!p.accessed && !(dirty && p.dirty))
-			continue;
-		p.accessed = false;
-		p.dirty &= !dirty;
-		pt_write(tlb->t->m, table, idx + i, pt_mkentry(f, 0, pfn, p));
-		tlb_flush_pte_range(tlb, va + (i << tlb->t->m->page_shift), tlb->t->m->page_size, 0);
-	}
 }
 
 /*

@@ -600,7 +600,7 @@ static void collapse_copy(struct collapse_control *cc, struct vm_area_struct *vm
 		pfn = pte_page(m, f, e, &p);
 		head = folio_pfn(m, pfn);
 		if (folio_nr_pages(pfn_to_page(m, head)) > 1)
-			nr = folio_pte_batch(cc->t, cc->pte_table, i, va, end, pfn);
+			nr = folio_pte_batch(cc->t, cc->pte_table, i, va, end, pfn, 0);
 		else
 			release_pte_folio(m, pfn_to_page(m, head));
 		for (uint64_t j = 0; j < nr; j++)

@@ -329,7 +329,7 @@ static int install_pte(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 		return pt_map(m, vmf->t->mm, vmf->address, 0, pfn, prot);
 	if (pt_read(m, vmf->pte_table, idx))
 		return -MEMLAB_EEXIST;
-	pt_write(m, vmf->pte_table, idx, pt_mkentry(f, 0, pfn, prot));
+	set_ptes(vmf->t, vmf->address, vmf->pte_table, idx, pfn, prot, 1);
 	return 0;
 }
 
@@ -410,8 +410,7 @@ static unsigned do_anonymous_page(struct vm_fault *vmf)
 	prot = mkwrite_dirty(vma, prot);
 	addr = vmf->address & ~(((uint64_t)m->page_size << order) - 1);
 	idx = pt_index(f, 0, addr);
-	for (uint64_t i = 0; i < (1ull << order); i++)	/* set_ptes() */
-		pt_write(m, vmf->pte_table, idx + i, pt_mkentry(f, 0, pfn + i, prot));
+	set_ptes(vmf->t, addr, vmf->pte_table, idx, pfn, prot, 1u << order);
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, addr);
 	add_mm_counter(vmf->t->mm, MM_ANONPAGES, 1ll << order);
 	count_mthp_stat(m, (unsigned)order, MTHP_STAT_ANON_FAULT_ALLOC);
@@ -716,7 +715,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 		mod_lruvec_page_state(m, page, NR_ANON_PAGES, 1);
 	add_mm_counter(mm, MM_ANONPAGES, 1);
 	add_mm_counter(mm, MM_SWAPENTS, -1);
-	pt_set(m, mm, vmf->address, pfn, prot, NULL);	/* the fault's reference is the mapping's */
+	set_pte_at(vmf->t, vmf->address, pfn, prot);	/* the fault's reference is the mapping's */
 	vmf->orig_pte = pt_mkentry(&mm->pt, 0, pfn, prot);
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		ret |= do_wp_page(vmf);
@@ -769,8 +768,15 @@ int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 static void ptep_set_access_flags(struct vm_fault *vmf, uint64_t pfn, struct pt_prot prot)
 {
 	memlab_task *t = vmf->t;
-	uint64_t old = 0;
+	uint64_t old = 0, table;
+	unsigned level;
 
+	if (pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level))
+		return;
+	if (!level && contpte_set_access_flags(t, vmf->address, table,
+					       pt_index(&t->mm->pt, 0, vmf->address), pfn, prot,
+					       vmf->flags & FAULT_FLAG_WRITE))
+		return;
 	pt_set(t->m, t->mm, vmf->address, pfn, prot, &old);
 	if (t->m->arch == MEMLAB_ARCH_ARM64 && (vmf->flags & FAULT_FLAG_WRITE) &&
 	    old != pt_mkentry(&t->mm->pt, 0, pfn, prot))
@@ -814,7 +820,7 @@ static unsigned wp_page_copy(struct vm_fault *vmf, uint64_t old, bool old_zero)
 			put_page(m, old);
 		return 0;
 	}
-	pt_set(m, mm, vmf->address, pfn, mkwrite_dirty(vma, prot), NULL);
+	set_pte_at(vmf->t, vmf->address, pfn, mkwrite_dirty(vma, prot));
 	flush_tlb_page(vmf->t, vmf->address);
 	page_add_new_anon_rmap(m, pfn_to_page(m, pfn), vma, vmf->address);
 	add_mm_counter(mm, MM_ANONPAGES, 1);
@@ -1507,9 +1513,14 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 	folio = level == 0 && pt_prot_maps(&p) && !p.special && pfn < m->nr_frames
 		? pfn_folio(m, pfn) : NULL;
 	if (folio && folio_nr_pages(folio) > 1 && page_mapcount(m, pfn) > 0)
-		nr = folio_pte_batch(t, table, idx, va, z->end, pfn);
-	for (uint64_t i = 0; i < nr; i++)
-		pt_write(m, table, idx + i, 0);
+		nr = folio_pte_batch(t, table, idx, va, z->end, pfn, 0);
+	if (level == 0) {	/* get_and_clear_full_ptes(): the batch's dirty and young bits */
+		struct pt_prot g = get_and_clear_ptes(t, va, table, idx, (unsigned)nr);
+
+		p.dirty |= g.dirty && pt_prot_maps(&p);
+		p.accessed |= g.accessed && pt_prot_maps(&p);
+	} else
+		pt_write(m, table, idx, 0);
 	if (level == 0 && zap_swap_entry(t, e))
 		return 0;
 	tlb_flush_pte_range(tlb, va, pt_level_size(&t->mm->pt, level) * nr, level);
@@ -1552,6 +1563,8 @@ struct change_prot_ctx {
 	struct vm_area_struct *vma;
 	struct pt_prot base;		/* vm_page_prot of the new flags */
 	bool try_writable;		/* MM_CP_TRY_CHANGE_WRITABLE */
+	uint64_t end;			/* of the range */
+	uint64_t next;			/* the entries below went with a batch */
 };
 
 /*
@@ -1575,31 +1588,73 @@ static bool can_change_pte_writable(struct change_prot_ctx *c, uint64_t pfn,
 }
 
 /*
-** change_pte_range() for one entry: pte_modify() keeps frame, A, D,
+** How many entries of a batch from pfn's on, at most nr, take the same
+** write decision as pfn's (commit_anon_folio_batch: PageAnonExclusive is
+** per page), and that decision in *write.
+*/
+static uint64_t writable_run(struct change_prot_ctx *c, uint64_t pfn, uint64_t nr,
+			     const struct pt_prot *old, bool *write)
+{
+	uint64_t run = 1;
+
+	*write = can_change_pte_writable(c, pfn, old);
+	if (c->vma->vm_flags & VM_SHARED)
+		return nr;
+	while (run < nr && can_change_pte_writable(c, pfn + run, old) == *write)
+		run++;
+	return run;
+}
+
+/*
+** change_pte_range() from one entry: pte_modify() keeps frame, A, D,
 ** special; the range is flushed if a TLB may hold the old entry
-** (pte_needs_flush).
+** (pte_needs_flush).  A large folio's PTEs with the same write bit go
+** as a batch (mprotect_folio_pte_batch, 6.17+): cleared, their dirty
+** and young bits gathered (modify_prot_start_ptes), written again as
+** set_ptes() does (modify_prot_commit_ptes), in runs of pages with the
+** same write upgrade.
 */
 static int change_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		      uint64_t e)
 {
 	struct change_prot_ctx *c = ud;
-	const struct pt_format *f = &c->t->mm->pt;
+	memlab_task *t = c->t;
+	const struct pt_format *f = &t->mm->pt;
 	struct pt_prot old, p = c->base;
-	uint64_t pfn, ne;
+	uint64_t pfn, ne, nr = 1;
 
 	pt_decode(f, (int)level, e, &pfn, &old);
-	if (!pt_prot_maps(&old))
+	if (!pt_prot_maps(&old) || va < c->next)
 		return 0;
+	if (level == 0 && !old.special && pfn < t->m->nr_frames &&
+	    folio_nr_pages(pfn_folio(t->m, pfn)) > 1)
+		nr = folio_pte_batch(t, table, idx, va, c->end, pfn, FPB_RESPECT_WRITE);
+	if (level == 0)
+		old = get_and_clear_ptes(t, va, table, idx, (unsigned)nr);
+	c->next = va + (nr << t->m->page_shift);
 	p.accessed = old.accessed;
 	p.dirty = old.dirty;
 	p.special = old.special;
 	p.huge = old.huge;
-	if (c->try_writable && p.present && !p.write && can_change_pte_writable(c, pfn, &old))
-		p.write = true;
-	ne = pt_mkentry(f, (int)level, pfn, p);
-	pt_write(c->t->m, table, idx, ne);
-	if (pte_needs_flush(f, e, ne))
-		tlb_flush_pte_range(c->tlb, va, pt_level_size(f, level), level);
+	for (uint64_t i = 0, run; i < nr; i += run) {
+		struct pt_prot q = p;
+		bool write = false;
+
+		run = nr - i;
+		if (c->try_writable && p.present && !p.write) {
+			run = writable_run(c, pfn + i, nr - i, &old, &write);
+			q.write = write;
+		}
+		ne = pt_mkentry(f, (int)level, pfn + i, q);
+		if (level == 0)
+			set_ptes(t, va + (i << t->m->page_shift), table, idx + i, pfn + i, q,
+				 (unsigned)run);
+		else
+			pt_write(t->m, table, idx, ne);
+		if (pte_needs_flush(f, i ? pt_mkentry(f, 0, pfn + i, old) : e, ne))
+			tlb_flush_pte_range(c->tlb, va + (i << t->m->page_shift),
+					    pt_level_size(f, level) * run, level);
+	}
 	return 0;
 }
 
@@ -1611,7 +1666,7 @@ void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint6
 		       uint64_t end)
 {
 	memlab_task *t = tlb->t;
-	struct change_prot_ctx c = { tlb, t, vma, vma_page_prot(vma), false };
+	struct change_prot_ctx c = { tlb, t, vma, vma_page_prot(vma), false, end, 0 };
 
 	/* vma_wants_manual_pte_write_upgrade() */
 	c.try_writable = vma->vm_flags & VM_SHARED ? vma_wants_writenotify(vma)
@@ -1626,24 +1681,40 @@ struct move_ctx {
 	uint64_t old_addr, new_addr;
 	bool prepare;			/* the first pass: only allocate the tables */
 	bool present;			/* a present entry moved: flush (move_ptes' force_flush) */
+	uint64_t end;			/* of the extent walked */
+	uint64_t next;			/* the entries below went with a batch */
 };
 
-/* move_ptes() for one entry: the same frame and bits at the new address. */
+/*
+** move_ptes() from one entry: the same frame and bits at the new address.
+** A large folio's present PTEs move as a batch (mremap_folio_pte_batch,
+** 6.17+): cleared with their dirty and young bits gathered
+** (get_and_clear_ptes), then set_ptes() at the new address.
+*/
 static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
 {
 	struct move_ctx *c = ud;
-	struct mm_struct *mm = c->t->mm;
-	uint64_t to = va - c->old_addr + c->new_addr, dst, pfn;
-	int err = pt_alloc_path(c->t->m, mm, to, level, &dst);
+	memlab_task *t = c->t;
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t to = va - c->old_addr + c->new_addr, dst, pfn, nr = 1;
+	int err = pt_alloc_path(t->m, t->mm, to, level, &dst);
 	struct pt_prot p;
 
-	if (err || c->prepare)
+	if (err || c->prepare || va < c->next)
 		return err;
-	pt_write(c->t->m, dst, pt_index(&mm->pt, level, to), e);
-	pt_write(c->t->m, table, idx, 0);
-	pt_decode(&mm->pt, (int)level, e, &pfn, &p);
+	pt_decode(f, (int)level, e, &pfn, &p);
 	c->present |= pt_prot_maps(&p);	/* pte_present() */
+	if (level || !pt_prot_maps(&p)) {
+		pt_write(t->m, dst, pt_index(f, level, to), e);
+		pt_write(t->m, table, idx, 0);
+		return 0;
+	}
+	if (!p.special && pfn < t->m->nr_frames && folio_nr_pages(pfn_folio(t->m, pfn)) > 1)
+		nr = folio_pte_batch(t, table, idx, va, c->end, pfn, 0);
+	c->next = va + (nr << t->m->page_shift);
+	p = get_and_clear_ptes(t, va, table, idx, (unsigned)nr);
+	set_ptes(t, to, dst, pt_index(f, 0, to), pfn, p, (unsigned)nr);
 	return 0;
 }
 
@@ -1675,6 +1746,7 @@ static int move_extents(struct move_ctx *c, uint64_t len)
 		uint64_t extent = move_extent(f, old, old_end, old - c->old_addr + c->new_addr);
 
 		c->present = false;
+		c->end = old + extent;
 		if ((err = pt_walk_range(c->t->m, c->t->mm, old, old + extent, move_pte, c)))
 			return err;
 		if (c->present)
@@ -1739,7 +1811,7 @@ static int move_table_level(const struct pt_format *f, unsigned level)
 */
 int move_page_tables(memlab_task *t, uint64_t old_addr, uint64_t new_addr, uint64_t len)
 {
-	struct move_ctx c = { t, old_addr, new_addr, true, false };
+	struct move_ctx c = { t, old_addr, new_addr, true, false, 0, 0 };
 	uint64_t hmask = pt_level_size(&t->mm->pt, 1) - 1;
 	int err;
 
@@ -1908,6 +1980,7 @@ int memlab_translate(memlab_task *t, uint64_t va, struct memlab_walk *out)
 	out->huge = w.prot.huge;
 	out->special = w.prot.special;
 	out->protnone = w.prot.protnone;
+	out->cont = w.prot.cont;
 	if (w.nr_levels)
 		pt_flag_names(f, w.level, w.entry[w.nr_levels - 1], out->flags, sizeof(out->flags));
 	if (w.nr_levels && w.level == 0 && t->m->swap) {
@@ -1936,8 +2009,9 @@ int memlab_pagetable_dump(memlab_task *t, uint64_t start, uint64_t end, char **t
 /* ===================== fork ===================== */
 
 struct copy_ctx {
-	memlab_task *dst;
+	memlab_task *dst, *src;
 	const struct vm_area_struct *src_vma;
+	uint64_t next;			/* the entries below went with a batch */
 };
 
 /* is_cow_mapping(): private and maybe writable. */
@@ -1972,10 +2046,49 @@ static int copy_swap_pte(struct copy_ctx *c, uint64_t va, uint64_t table, uint64
 }
 
 /*
-** copy_present_pte(): the child maps the same frame, old (and clean in a
-** shared mapping); a writable private entry is write-protected in both,
-** and an anon page stops being exclusive (folio_try_dup_anon_rmap_pte),
-** so the first write on either side copies or reuses it.
+** copy_present_ptes() of a batch: the child maps nr pages of a folio from
+** pfn on, as the parent does from idx of its table -- old (and clean in a
+** shared mapping); a writable private batch is write-protected in both
+** (wrprotect_ptes), and anon pages stop being exclusive
+** (folio_try_dup_anon_rmap_ptes), so the first write on either side
+** copies or reuses.  The parent's entry p has the batch's dirty bit.
+*/
+static int copy_present_ptes(struct copy_ctx *c, uint64_t va, uint64_t table, uint64_t idx,
+			     uint64_t pfn, struct pt_prot p, uint64_t nr)
+{
+	memlab_machine *m = c->dst->m;
+	const struct pt_format *f = &c->dst->mm->pt;
+	struct page *folio = pfn_folio(m, pfn);
+	uint64_t dst;
+	int err;
+
+	if (is_cow_mapping(c->src_vma->vm_flags) && p.write) {
+		wrprotect_ptes(c->src, va, table, idx, (unsigned)nr);
+		p.write = false;
+	}
+	p.accessed = false;
+	if (c->src_vma->vm_flags & VM_SHARED)
+		p.dirty = false;
+	folio->_refcount += (int32_t)nr;	/* the child's, before a table allocation may reclaim */
+	for (uint64_t i = 0; i < nr && page_anon(folio); i++)	/* and reclaim must leave */
+		pfn_to_page(m, pfn + i)->flags &= ~PG_anon_exclusive;	/* a shared swap entry */
+	if ((err = pt_alloc_path(m, c->dst->mm, va, 0, &dst))) {
+		folio->_refcount -= (int32_t)nr - 1;
+		put_page(m, pfn);
+		return err;
+	}
+	set_ptes(c->dst, va, dst, pt_index(f, 0, va), pfn, p, (unsigned)nr);
+	for (uint64_t i = 0; i < nr; i++)	/* counted anew if reclaim unmapped it meanwhile */
+		page_add_rmap_pte(m, folio, pfn_to_page(m, pfn + i));
+	add_mm_counter(c->dst->mm, mm_counter(folio), (int64_t)nr);
+	return 0;
+}
+
+/*
+** copy_present_pte() and copy_present_ptes(): the child maps what the
+** parent does (see above); a large folio's PTEs go as a batch
+** (folio_pte_batch, the dirty bits gathered, the write bits merged), the
+** special zero page as it is.  A huge PMD is copy_huge_pmd()'s.
 */
 static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
@@ -1984,15 +2097,32 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	memlab_machine *m = c->dst->m;
 	const struct pt_format *f = &c->dst->mm->pt;
 	struct pt_prot p, child;
-	struct page *page, *folio;
-	uint64_t pfn;
+	uint64_t pfn, nr = 1;
 	int err;
 
+	if (va < c->next)
+		return 0;
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (level == 0 && !pt_prot_maps(&p))
 		return copy_swap_pte(c, va, table, idx, e);
 	if (!pt_prot_maps(&p) || (!p.special && pfn >= m->nr_frames))
 		return 0;
+	if (level == 0 && !p.special) {
+		if (folio_nr_pages(pfn_folio(m, pfn)) > 1)
+			nr = folio_pte_batch(c->src, table, idx, va, c->src_vma->vm_end, pfn, 0);
+		c->next = va + (nr << m->page_shift);
+		for (uint64_t i = 1; i < nr; i++) {	/* FPB_MERGE_WRITE; the dirty bits gathered */
+			struct pt_prot q;
+			uint64_t qpfn;
+
+			pt_decode(f, 0, ptep_get(m, f, table, idx + i), &qpfn, &q);
+			p.write |= q.write;
+			p.dirty |= q.dirty;
+		}
+		pt_decode(f, 0, ptep_get(m, f, table, idx), &pfn, &child);
+		p.dirty |= child.dirty;
+		return copy_present_ptes(c, va, table, idx, pfn, p, nr);
+	}
 	if (is_cow_mapping(c->src_vma->vm_flags) && p.write) {
 		p.write = false;
 		pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, p));
@@ -2009,20 +2139,7 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		return pt_walk_range(m, c->src_vma->vm_mm, va, va + pt_level_size(f, level),
 				     copy_pte, c);
 	}
-	if (p.special)
-		return pt_map(m, c->dst->mm, va, level, pfn, child);
-	page = pfn_to_page(m, pfn);
-	folio = pfn_folio(m, pfn);
-	folio->_refcount++;	/* the child's, taken before a table allocation may reclaim */
-	if (page_anon(folio))	/* before it, too: reclaim must leave a shared swap entry */
-		page->flags &= ~PG_anon_exclusive;
-	if ((err = pt_map(m, c->dst->mm, va, level, pfn, child))) {
-		put_page(m, pfn);
-		return err;
-	}
-	page_add_rmap_pte(m, folio, page);	/* counted anew if reclaim unmapped it meanwhile */
-	add_mm_counter(c->dst->mm, mm_counter(folio), 1);
-	return 0;
+	return pt_map(m, c->dst->mm, va, level, pfn, child);	/* the zero page */
 }
 
 /*
@@ -2043,7 +2160,7 @@ static int fork_table_level(const struct pt_format *f, unsigned level)
 
 int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_struct *src_vma)
 {
-	struct copy_ctx c = { dst, src_vma };
+	struct copy_ctx c = { dst, src, src_vma, 0 };
 	int err;
 
 	if (!src_vma->anon_vma && !(src_vma->vm_flags & (VM_PFNMAP | VM_MIXEDMAP)))

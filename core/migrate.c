@@ -68,7 +68,7 @@ static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	pt_walk(t->m, t->mm, addr, &w);
 	if (w.prot.dirty && r->page->mapping && !page_anon(r->page))
 		folio_mark_dirty(t->m, r->page);
-	pt_set(t->m, t->mm, addr, r->new_pfn, w.prot, NULL);
+	set_pte_at(t, addr, r->new_pfn, w.prot);
 	flush_tlb_page(t, addr);
 	munlock_vma_folio(t->m, page_to_pfn(t->m, r->page), vma);
 	if (vma->vm_flags & VM_LOCKED)

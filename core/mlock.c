@@ -59,7 +59,7 @@ static int mlock_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint
 		return 0;	/* PROT_NONE entries are present to Linux, and are mlocked */
 	folio = pfn_folio(m, pfn);
 	if (level == 0 && folio_nr_pages(folio) > 1) {
-		step = folio_pte_batch(w->t, table, idx, va, w->end, pfn);
+		step = folio_pte_batch(w->t, table, idx, va, w->end, pfn, 0);
 		w->next = va + (step << m->page_shift);
 		if (w->lock && step != folio_nr_pages(folio))
 			return 0;

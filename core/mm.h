@@ -556,6 +556,23 @@ void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end);
 void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 			uint64_t end, bool pageout);
 
+/* ---- contpte.c: arm64's contiguous PTEs behind Linux's PTE interface ---- */
+uint64_t ptep_get(memlab_machine *m, const struct pt_format *f, uint64_t table, uint64_t idx);
+void contpte_try_unfold(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx);
+void contpte_try_unfold_partial(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
+				unsigned nr);
+void contpte_try_fold(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx);
+void set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_t pfn,
+	      struct pt_prot p, unsigned nr);
+struct pt_prot get_and_clear_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
+				  unsigned nr);
+void wrprotect_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, unsigned nr);
+bool ptep_test_and_clear_young(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
+			       bool flush);
+int set_pte_at(memlab_task *t, uint64_t va, uint64_t pfn, struct pt_prot p);
+bool contpte_set_access_flags(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
+			      uint64_t pfn, struct pt_prot p, bool dirty);
+
 /* ---- huge_memory.c: transparent huge pages ---- */
 unsigned hpage_pmd_order(const memlab_machine *m);
 /* enum tva_type (include/linux/huge_mm.h): who asks whether a VMA may have huge pages */
@@ -604,8 +621,9 @@ void split_huge_pmd_all(memlab_task *t, uint64_t start, uint64_t end);
 void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
 bool discard_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
 			    uint64_t table, uint64_t idx);
+#define FPB_RESPECT_WRITE	0x1	/* (fpb_t) entries differing in the write bit end a batch */
 uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
-			 uint64_t pfn);
+			 uint64_t pfn, unsigned flags);
 enum large_pte { LP_SMALL, LP_WHOLE, LP_SKIP };
 enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va,
 				 uint64_t end, uint64_t pfn, uint64_t *nr);

@@ -58,6 +58,10 @@ int pt_format_init(struct pt_format *f, int arch, unsigned page_shift, unsigned 
 	pgdir_shift = page_shift + (f->levels - 1) * f->bits_per_level;
 	f->ptrs_per_pgd = 1ull << (va_bits - pgdir_shift);
 	f->leaf_levels = 0x3u | (page_shift == 12 ? 0x4u : 0);
+	if (arch == MEMLAB_ARCH_ARM64) {	/* arch/arm64/include/asm/pgtable-hwdef.h */
+		f->cont_shift = page_shift + (page_shift == 12 ? 4 : page_shift == 14 ? 7 : 5);
+		f->cont_ptes = 1ull << (f->cont_shift - page_shift);
+	}
 	return 0;
 }
 
@@ -174,6 +178,7 @@ static uint64_t arm64_mkentry(const struct pt_format *f, int level, uint64_t pfn
 	e |= p.dirty ? PTE_DIRTY : 0;
 	e |= p.write && p.dirty ? 0 : PTE_RDONLY;
 	e |= p.special ? PTE_SPECIAL : 0;
+	e |= level == 0 && p.cont ? PTE_CONT : 0;
 	if (!p.present)		/* invalid: nG would read as PTE_PRESENT_INVALID */
 		e &= ~(PTE_VALID | PTE_NG);
 	if (!p.present && p.protnone)	/* PAGE_NONE: invalid, PTE_PRESENT_INVALID */
@@ -197,6 +202,7 @@ static void arm64_decode(const struct pt_format *f, int level, uint64_t e, uint6
 	p->accessed = e & PTE_AF;
 	p->global = p->present && !(e & PTE_NG);
 	p->special = e & PTE_SPECIAL;
+	p->cont = level == 0 && (p->present || p->protnone) && (e & PTE_CONT);	/* not a swap entry's */
 	*pfn = (e & ARM64_OA_MASK) >> f->page_shift;
 	if (p->huge)
 		*pfn &= ~(pt_level_pages(f, level) - 1);
@@ -340,7 +346,7 @@ static const struct pt_bit_name x86_bit_names[] = {
 
 static const struct pt_bit_name arm64_bit_names[] = {
 	{ PTE_USER, "USER" }, { PTE_RDONLY, "RDONLY" }, { PTE_AF, "AF" },
-	{ PTE_NG, "nG" }, { PTE_DBM, "DBM" }, { PTE_PXN, "PXN" }, { PTE_UXN, "UXN" },
+	{ PTE_NG, "nG" }, { PTE_DBM, "DBM" }, { PTE_CONT, "CONT" }, { PTE_PXN, "PXN" }, { PTE_UXN, "UXN" },
 	{ PTE_DIRTY, "DIRTY" }, { PTE_SPECIAL, "SPECIAL" }, { PMD_TABLE_PXN, "PXNTable" },
 	{ 0, NULL }
 };
@@ -618,6 +624,7 @@ int pt_map(memlab_machine *m, struct mm_struct *mm, uint64_t va, unsigned level,
 		return err;
 	if (pt_read(m, table, pt_index(f, level, va)))
 		return -MEMLAB_EEXIST;
+	prot.cont = false;	/* one entry is never a block: contpte.c makes those */
 	pt_write(m, table, pt_index(f, level, va), pt_mkentry(f, (int)level, pfn, prot));
 	return 0;
 }
@@ -739,6 +746,7 @@ int pt_set(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pfn,
 		return -MEMLAB_EINVAL;
 	if (old)
 		*old = e;
+	prot.cont = false;
 	pt_write(m, table, idx, pt_mkentry(f, (int)level, pfn, prot));
 	return 0;
 }
@@ -1026,11 +1034,68 @@ static void pt_check_leaf(struct pt_check_ctx *c, unsigned level, uint64_t va, u
 			     pt_leaf_name(level), (unsigned long long)e, (unsigned long long)va);
 }
 
+/*
+** One aligned block of arm64 PTEs holding a valid PTE_CONT entry: all of
+** them valid and PTE_CONT, mapping an aligned run of one folio's frames,
+** equal but for the pfn and the accessed and dirty bits (contpte.c).
+*/
+static void pt_check_cont_block(struct pt_check_ctx *c, uint64_t table, uint64_t first,
+				uint64_t va)
+{
+	const struct pt_format *f = c->f;
+	uint64_t n = f->cont_ptes, e0 = pt_read(c->m, table, first), pfn0, head;
+	uint64_t oa = ARM64_OA_MASK & ~((1ull << f->page_shift) - 1);
+	uint64_t same = ~(oa | PTE_AF | PTE_DIRTY | PTE_RDONLY);
+
+	pfn0 = pt_entry_pfn(f, 0, e0);
+	for (uint64_t i = 0; i < n; i++) {
+		uint64_t e = pt_read(c->m, table, first + i);
+
+		if ((e & (PTE_VALID | PTE_CONT)) != (PTE_VALID | PTE_CONT) ||
+		    pt_entry_pfn(f, 0, e) != pfn0 + i || (e & same) != (e0 & same) ||
+		    (pfn0 & (n - 1))) {
+			pt_violation(c, "contiguous PTE block at va %#llx: entry %llu (%#018llx) "
+				     "is not the first's (%#018llx) for the next page",
+				     (unsigned long long)va, (unsigned long long)i,
+				     (unsigned long long)e, (unsigned long long)e0);
+			return;
+		}
+	}
+	if (pfn0 + n > c->m->nr_frames)
+		return;		/* bad_pte's business (rmap.c) */
+	head = folio_pfn(c->m, pfn0);
+	if (head + folio_nr_pages(pfn_to_page(c->m, head)) < pfn0 + n)
+		pt_violation(c, "contiguous PTE block at va %#llx maps pfns %#llx-%#llx, "
+			     "beyond the folio at %#llx", (unsigned long long)va,
+			     (unsigned long long)pfn0, (unsigned long long)(pfn0 + n - 1),
+			     (unsigned long long)head);
+}
+
+/* A PTE table's arm64 blocks: each one holding a valid PTE_CONT entry. */
+static void pt_check_cont(struct pt_check_ctx *c, uint64_t table, uint64_t base)
+{
+	const struct pt_format *f = c->f;
+
+	for (uint64_t first = 0; first < f->ptrs_per_table; first += f->cont_ptes)
+		for (uint64_t i = first; i < first + f->cont_ptes; i++) {
+			uint64_t e = pt_read(c->m, table, i);
+
+			if ((e & PTE_VALID) && (e & PTE_CONT)) {
+				pt_check_cont_block(c, table, first,
+						    base + (first << f->page_shift));
+				break;
+			}
+		}
+}
+
 /* Every entry of a table holding level's entries, and the tables below. */
 static void pt_check_table(struct pt_check_ctx *c, uint64_t table, unsigned level, uint64_t base)
 {
 	const struct pt_format *f = c->f;
 	uint64_t size = pt_level_size(f, level);
+
+	if (level == 0 && f->cont_ptes && !f->kernel)
+		pt_check_cont(c, table, base);
 
 	for (uint64_t i = 0; i < f->ptrs_per_table; i++) {
 		uint64_t e = pt_read(c->m, table, i), va = base + i * size, child;

@@ -69,6 +69,7 @@ struct mmu_gather;
 #define PTE_PRESENT_INVALID PTE_NG	/* only when !PTE_VALID: PROT_NONE (6.10+) */
 #define PTE_DBM		(1ull << 51)
 #define PTE_WRITE	PTE_DBM
+#define PTE_CONT	(1ull << 52)	/* one of CONT_PTES entries the TLB may cache as one */
 #define PTE_PXN		(1ull << 53)
 #define PTE_UXN		(1ull << 54)
 #define PTE_DIRTY	(1ull << 55)	/* software */
@@ -91,6 +92,8 @@ struct pt_format {
 	uint64_t ptrs_per_table;	/* PTRS_PER_PTE (= PMD = PUD = P4D) */
 	uint64_t ptrs_per_pgd;		/* PTRS_PER_PGD, maybe fewer */
 	unsigned leaf_levels;		/* bit l set: level l may hold a leaf */
+	unsigned cont_shift;		/* arm64 CONT_PTE_SHIFT; 0: no contiguous PTEs (x86) */
+	uint64_t cont_ptes;		/* CONT_PTES (16, 128, 32 by granule); 0 on x86 */
 	bool kernel;			/* init_mm's: GFP_PGTABLE_KERNEL, kernel table entries */
 };
 
@@ -98,10 +101,13 @@ struct pt_format {
 ** The generic meaning of an entry, both ways (pte_write(), pte_mkdirty()...).
 ** present is the hardware's valid bit; protnone an entry of a PROT_NONE
 ** VMA, which maps a frame for the kernel (pte_present()) but faults for
-** the MMU (x86 _PAGE_PROTNONE, arm64 PTE_PRESENT_INVALID).
+** the MMU (x86 _PAGE_PROTNONE, arm64 PTE_PRESENT_INVALID).  cont is
+** arm64's PTE_CONT of a PTE (contpte.c sets and clears it): it leaks
+** through decoding as through Linux's ptep_get(), so an entry re-encoded
+** with new access or dirty bits keeps it.
 */
 struct pt_prot {
-	bool present, write, user, exec, accessed, dirty, global, huge, special, protnone;
+	bool present, write, user, exec, accessed, dirty, global, huge, special, protnone, cont;
 };
 
 /* pte_present(): the entry maps a frame, for the MMU or only for the kernel. */

@@ -510,7 +510,7 @@ static bool page_mkclean_one(memlab_task *t, struct vm_area_struct *v, uint64_t 
 	if (!w.prot.write && !w.prot.dirty)
 		return true;
 	w.prot.write = w.prot.dirty = false;
-	pt_set(t->m, t->mm, addr, w.pfn, w.prot, NULL);
+	set_pte_at(t, addr, w.pfn, w.prot);
 	flush_tlb_page(t, addr);	/* page_vma_mkclean_one(): ptep_clear_flush */
 	return true;
 }

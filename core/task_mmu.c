@@ -300,12 +300,14 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 	struct pt_prot p;
 	uint64_t pfn;
 
-	(void)va, (void)table, (void)idx;
+	(void)va;
 	pt_decode(&w->vma->vm_mm->pt, (int)level, e, &pfn, &p);
 	if (level == 0 && !pt_prot_maps(&p)) {
 		smaps_swap_entry(w, e);
 		return 0;
 	}
+	if (level == 0)		/* ptep_get(): an arm64 block's young and dirty bits */
+		pt_decode(&w->vma->vm_mm->pt, 0, ptep_get(m, &w->vma->vm_mm->pt, table, idx), &pfn, &p);
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
 		return 0;
 	page = pfn_folio(m, pfn);
@@ -694,11 +696,12 @@ static int clear_refs_entry(void *ud, uint64_t va, unsigned level, uint64_t tabl
 	struct pt_prot p;
 	uint64_t pfn;
 
-	(void)va;
 	pt_decode(&t->mm->pt, (int)level, e, &pfn, &p);
 	if (!pt_prot_maps(&p) || (p.special && !level) || pfn >= t->m->nr_frames)
 		return 0;	/* not present, or no vm_normal_folio() */
-	if (p.accessed) {
+	if (!level)		/* an arm64 block's bit goes for all its entries */
+		ptep_test_and_clear_young(t, va, table, idx, false);
+	else if (p.accessed) {
 		p.accessed = false;
 		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, (int)level, pfn, p));
 	}

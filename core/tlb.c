@@ -12,7 +12,10 @@
 ** 12 ways, 128 sets).  A structure holds some page sizes (page_sizes):
 ** separate 4K / 2M / 1G arrays as Intel's L1 dTLB has them, or one array
 ** shared by 4K and 2M pages as Skylake's STLB.  A structure holding
-** several sizes is probed once per size, smallest first.
+** several sizes is probed once per size, smallest first.  On arm64 a
+** block of contiguous PTEs (PTE_CONT, contpte.c: 64K with 4K pages, 2M
+** with 16K and 64K pages) is one entry of its own size, where the
+** structure holds that size, else an entry for the page accessed.
 **
 ** An access ('x' through the iTLB, 'r' and 'w' through the dTLB) probes
 ** level 1, then level 2, then walks the page tables (pgtable.c pt_walk),
@@ -105,7 +108,8 @@
 ** research literature.
 ** arm64: Cortex-A76 / Neoverse N1 (their Technical Reference Manuals):
 **   L1i 48 entries and L1d 48 entries, fully associative, L2 1280
-**   entries, 5-way, every page and block size of the granule.  The TRMs
+**   entries, 5-way, every page and block size of the granule and the
+**   contiguous PTE block's (the cores honour the contiguous bit).  The TRMs
 **   describe a walk cache without per-level sizes: memlab assumes the
 **   x86 figures.  16-bit ASIDs.
 ** Policies default to LRU (the cores' real policies are undocumented
@@ -113,7 +117,8 @@
 **
 ** Simplified: no speculative or prefetching fills, no split of loads and
 ** stores, no KPTI (one PCID per mm), no x86 INVLPGB / global ASIDs, no
-** arm64 FEAT_TLBIRANGE, no contiguous-bit entries; idle CPUs never trim
+** arm64 FEAT_TLBIRANGE, no contiguous PMDs (hugetlb's only, whose pool
+** is empty); idle CPUs never trim
 ** mm_cpumask (Linux does once a second; memlab has no clock).  Compulsory
 ** misses are counted with a per-CPU hash set of the (mm, page) pairs
 ** looked up, with a bit per structure, eight neighbouring pages to a
@@ -159,7 +164,7 @@ static const struct memlab_tlb_desc arm64_a76[] = {
 
 static const uint32_t default_pwc[PT_MAX_LEVELS] = { 0, 32, 4, 2, 2 };
 
-/* The leaf sizes of a format as page_sizes bits. */
+/* The leaf sizes of a format as page_sizes bits, arm64's contiguous PTE block's too. */
 static uint64_t format_sizes(const struct pt_format *f)
 {
 	uint64_t sizes = 0;
@@ -167,7 +172,21 @@ static uint64_t format_sizes(const struct pt_format *f)
 	for (unsigned l = 0; l < f->levels; l++)
 		if (f->leaf_levels & (1u << l))
 			sizes |= 1ull << pt_level_shift(f, l);
+	if (f->cont_shift)
+		sizes |= 1ull << f->cont_shift;
 	return sizes;
+}
+
+/* The shift of the pages an entry of a key's level maps. */
+static unsigned level_shift(const struct pt_format *f, unsigned level)
+{
+	return level == TLB_CONT_LEVEL ? f->cont_shift : pt_level_shift(f, level);
+}
+
+/* A key level's name: the page table level's, or "contiguous PTE". */
+static const char *level_name(const struct pt_format *f, unsigned level)
+{
+	return level == TLB_CONT_LEVEL ? "contiguous PTE" : pt_level_name(f, level);
 }
 
 int memlab_tlb_default_config(int arch, uint32_t page_size, unsigned va_bits,
@@ -342,6 +361,11 @@ static int tlb_alloc(memlab_machine *m, const struct pt_format *f, struct tlb *t
 	tl->sets_pow2 = !(tl->sets & (tl->sets - 1));
 	tl->set_mask = tl->sets - 1;
 	for (unsigned l = 0; l < f->levels; l++) {
+		if (l == 1 && f->cont_shift && (d->page_sizes & (1ull << f->cont_shift))) {
+			tl->level[tl->nr_sizes] = TLB_CONT_LEVEL;	/* between PTE and PMD */
+			tl->shift[tl->nr_sizes++] = (uint8_t)f->cont_shift;
+			tl->levels_mask |= 1u << TLB_CONT_LEVEL;
+		}
 		if (!(d->page_sizes & (1ull << pt_level_shift(f, l))))
 			continue;
 		tl->level[tl->nr_sizes] = (uint8_t)l;
@@ -1015,20 +1039,36 @@ static void tlb_count_miss(memlab_machine *m, struct tlb_cpu *c, struct tlb *tl,
 		tl->st.compulsory++;
 }
 
+/*
+** The structure of (kind, lv) to fill with a leaf of level and the frame
+** of va's page of it, pfn the leaf's first: a contiguous block goes where
+** there is no room for its size as the page va is in (the hardware may
+** ignore the contiguous bit).
+*/
+static struct tlb *tlb_fill_target(struct tlb_cpu *c, int kind, int lv, unsigned level,
+				   uint64_t va, uint64_t *pfn, unsigned *slot)
+{
+	struct tlb *tl = tlb_holder(c, kind, lv, level, slot);
+
+	if (tl || level != TLB_CONT_LEVEL)
+		return tl;
+	*pfn += (va >> c->page_shift) & (c->m->tlb->fmt.cont_ptes - 1);
+	return tlb_holder(c, kind, lv, 0, slot);
+}
+
 /* A level-2 hit refills level 1 from the entry at h. */
 static void tlb_refill_l1(memlab_machine *m, struct tlb_cpu *c, int kind, uint64_t va,
 			  const struct tlb_hit *h)
 {
 	struct tlb *src = h->tl, *tl;
-	uint64_t i = h->set * src->ways + h->way;
-	unsigned level = src->level[h->slot], slot;
+	uint64_t i = h->set * src->ways + h->way, pfn = src->pfn[i];
+	unsigned slot;
 
 	c->hint_gen++;		/* no hint holds any more */
-	if (!(tl = tlb_holder(c, kind, 0, level, &slot)))
+	if (!(tl = tlb_fill_target(c, kind, 0, src->level[h->slot], va, &pfn, &slot)))
 		return;
-	tlb_count_miss(m, c, tl, va >> tl->shift[slot], level);
-	tlb_insert(m, tl, slot, va >> tl->shift[slot], key_asid(src->key[i]), src->pfn[i],
-		   src->flags[i]);
+	tlb_count_miss(m, c, tl, va >> tl->shift[slot], tl->level[slot]);
+	tlb_insert(m, tl, slot, va >> tl->shift[slot], key_asid(src->key[i]), pfn, src->flags[i]);
 }
 
 /*
@@ -1192,19 +1232,21 @@ void tlb_fill(memlab_task *t, uint64_t va, int access, const struct pt_walk *w)
 	struct tlb_cpu *c = &m->tlb->cpu[t->cpu];
 	int kind = access != 'x';
 	uint8_t flags = leaf_flags(&w->prot);
+	bool cont = w->level == 0 && w->prot.cont;
+	unsigned level = cont ? TLB_CONT_LEVEL : w->level;
 
 	c->hint_gen++;		/* no hint holds any more */
 	for (int lv = 0; lv < 2; lv++) {
+		uint64_t pfn = cont ? w->pfn & ~(m->tlb->fmt.cont_ptes - 1) : w->pfn, vpn;
 		unsigned slot;
-		struct tlb *tl = tlb_holder(c, kind, lv, w->level, &slot);
-		uint64_t vpn;
+		struct tlb *tl = tlb_fill_target(c, kind, lv, level, va, &pfn, &slot);
 
 		if (!tl)
 			continue;
 		vpn = va >> tl->shift[slot];
 		if (c->lk_missed & (1u << lv))
-			tlb_count_miss(m, c, tl, vpn, w->level);
-		tlb_insert(m, tl, slot, vpn, c->loaded_mm_asid, w->pfn, flags);
+			tlb_count_miss(m, c, tl, vpn, tl->level[slot]);
+		tlb_insert(m, tl, slot, vpn, c->loaded_mm_asid, pfn, flags);
 	}
 }
 
@@ -2015,8 +2057,8 @@ static memlab_task *tlb_owner(memlab_machine *m, const struct tlb_cpu *c, unsign
 static void check_entry(memlab_machine *m, struct ml_check *chk, const struct tlb_cpu *c,
 			const struct tlb *tl, uint64_t i, memlab_task *t)
 {
-	unsigned level = key_level(tl->key[i]);
-	uint64_t va = (tl->key[i] >> TLB_KEY_VPN_SHIFT) << pt_level_shift(&m->tlb->fmt, level);
+	unsigned level = key_level(tl->key[i]), found;
+	uint64_t va = (tl->key[i] >> TLB_KEY_VPN_SHIFT) << level_shift(&m->tlb->fmt, level);
 	uint8_t f = tl->flags[i], want;
 	struct pt_walk w;
 
@@ -2026,12 +2068,19 @@ static void check_entry(memlab_machine *m, struct ml_check *chk, const struct tl
 			     tl->desc.name, va, t->pid, tl->pfn[i]);
 		return;
 	}
-	if (w.level != level || w.pfn != tl->pfn[i])
+	found = w.level == 0 && w.prot.cont && level == TLB_CONT_LEVEL ? level : w.level;
+	if (found != level || w.pfn != tl->pfn[i])
 		ml_violation(chk, "tlb: cpu %d %s: stale entry for va %#" PRIx64 " of pid %d: "
 			     "pfn %#" PRIx64 " (%s), the page tables say pfn %#" PRIx64 " (%s)",
 			     c->id, tl->desc.name, va, t->pid, tl->pfn[i],
-			     pt_level_name(&m->tlb->fmt, level), w.pfn,
-			     pt_level_name(&m->tlb->fmt, w.level));
+			     level_name(&m->tlb->fmt, level), w.pfn,
+			     level_name(&m->tlb->fmt, w.level));
+	if (found == TLB_CONT_LEVEL) {	/* the MMU may have marked any entry of the block */
+		uint64_t pfn, e = ptep_get(m, &t->mm->pt, w.table[w.nr_levels - 1],
+					   pt_index(&t->mm->pt, 0, va));
+
+		pt_decode(&t->mm->pt, 0, e, &pfn, &w.prot);
+	}
 	want = leaf_flags(&w.prot);
 	f &= (TLBF_WRITE | TLBF_USER | TLBF_EXEC | TLBF_DIRTY) & ~want;
 	if (f)
@@ -2088,7 +2137,7 @@ static void check_tlb(memlab_machine *m, struct ml_check *chk, const struct tlb_
 		if (nr_level[l] != tl->nr_level[l])
 			ml_violation(chk, "tlb: cpu %d %s: counts %u valid %s entries, holds %u",
 				     c->id, tl->desc.name, tl->nr_level[l],
-				     pt_level_name(&m->tlb->fmt, l), nr_level[l]);
+				     level_name(&m->tlb->fmt, l), nr_level[l]);
 	if (nr_global != tl->nr_global)
 		ml_violation(chk, "tlb: cpu %d %s: counts %u global entries, holds %u", c->id,
 			     tl->desc.name, tl->nr_global, nr_global);

@@ -12,7 +12,8 @@
 **   | virtual page number |    ASID    | level | V |
 **
 ** vpn = va >> the leaf's shift (at most 57 - 12 = 45 bits), level the
-** leaf's page-table level (0: PTE, 1: PMD, 2: PUD).  0 is an invalid
+** leaf's page-table level (0: PTE, 1: PMD, 2: PUD) or TLB_CONT_LEVEL for
+** a block of arm64 contiguous PTEs cached as one entry.  0 is an invalid
 ** entry.  A global entry matches every ASID (tlb.c looks it up apart).
 */
 #ifndef MEMLAB_TLB_H
@@ -33,6 +34,7 @@ struct mm_struct;
 #define TLB_KEY_VPN_SHIFT	19
 #define TLB_KEY_ASID_SHIFT	3
 #define TLB_KEY_ASID_MASK	(0xffffull << TLB_KEY_ASID_SHIFT)
+#define TLB_CONT_LEVEL		3	/* a key's level for a contiguous block (no leaf is at 3) */
 
 /* What an entry caches from its leaf. */
 #define TLBF_WRITE	0x01
@@ -91,7 +93,7 @@ struct tlb {
 	bool sets_pow2;
 	uint64_t set_mask;		/* sets - 1 when sets_pow2 */
 	uint8_t nr_sizes;		/* the leaf levels it holds, smallest first */
-	uint8_t level[3], shift[3];
+	uint8_t level[4], shift[4];
 	unsigned levels_mask;		/* bit l: holds level-l leaves */
 	uint64_t *key, *pfn, *stamp;	/* sets * ways each; stamp as the policy wants */
 	uint8_t *flags;

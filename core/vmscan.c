@@ -246,13 +246,16 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 	size = pt_level_size(&t->mm->pt, level);
 	if (level && (addr & (size - 1)))
 		return true;	/* a page of the huge PMD past its first: counted there */
-	if (p.accessed) {
+	if (!level)		/* ptep_clear_flush_young(): arm64 flushes, a block at once */
+		p.accessed = ptep_test_and_clear_young(t, addr, table, idx,
+						       t->m->arch == MEMLAB_ARCH_ARM64);
+	else if (p.accessed) {
 		p.accessed = false;
 		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, (int)level, pfn, p));
-		if (level)
-			flush_tlb_range(t, addr, addr + size);
-		else if (t->m->arch == MEMLAB_ARCH_ARM64)
-			flush_tlb_page(t, addr);
+		flush_tlb_range(t, addr, addr + size);
+		p.accessed = true;
+	}
+	if (p.accessed) {
 		if (!vma_counted(pra, vma))
 			pra->referenced++;
 		pra->vm_flags |= vma->vm_flags & ~VM_LOCKED;
@@ -333,34 +336,6 @@ static unsigned folio_unmap_pte_batch(memlab_task *t, const struct vm_area_struc
 	return nr;
 }
 
-/* get_and_clear_ptes(): nr entries cleared, their dirty and accessed bits gathered in *p. */
-static void get_and_clear_ptes(memlab_task *t, uint64_t addr, uint64_t table, uint64_t idx,
-			       unsigned nr, struct pt_prot *p)
-{
-	const struct pt_format *f = &t->mm->pt;
-	struct pt_prot q;
-	uint64_t pfn;
-
-	for (unsigned i = 0; i < nr; i++) {
-		pt_decode(f, 0, pt_read(t->m, table, idx + i), &pfn, &q);
-		p->dirty |= q.dirty;
-		p->accessed |= q.accessed;
-		pt_write(t->m, table, idx + i, 0);
-	}
-	if (nr == 1)
-		flush_tlb_page(t, addr);
-	else
-		flush_tlb_range(t, addr, addr + (uint64_t)nr * t->m->page_size);
-}
-
-/* set_ptes(): nr entries mapping pfn on, with one entry's bits. */
-static void set_ptes(memlab_task *t, uint64_t table, uint64_t idx, uint64_t pfn, unsigned nr,
-		     struct pt_prot p)
-{
-	for (unsigned i = 0; i < nr; i++)
-		pt_write(t->m, table, idx + i, pt_mkentry(&t->mm->pt, 0, pfn + i, p));
-}
-
 /*
 ** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
@@ -404,7 +379,11 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	}
 	nr = folio_unmap_pte_batch(t, vma, addr, table, idx, page, pfn);
 	update_hiwater_rss(t->mm);
-	get_and_clear_ptes(t, addr, table, idx, nr, &p);
+	p = get_and_clear_ptes(t, addr, table, idx, nr);	/* ptep_clear_flush() when nr is 1 */
+	if (nr == 1)
+		flush_tlb_page(t, addr);
+	else
+		flush_tlb_range(t, addr, addr + (uint64_t)nr * m->page_size);
 	if (page_anon(page) && (page->flags & PG_swapbacked)) {
 		unmap_to_swap(t, table, idx, page, p);
 	} else if (page_anon(page)) {	/* !swapbacked: MADV_FREE'd, or MAP_DROPPABLE */
@@ -413,13 +392,13 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		if (p.dirty)		/* folio_mark_dirty() of an anonymous page: the flag */
 			page->flags |= PG_dirty;
 		if ((page->flags & PG_dirty) && !droppable) {
-			set_ptes(t, table, idx, pfn, nr, p);
+			set_ptes(t, addr, table, idx, pfn, p, nr);
 			page->flags |= PG_swapbacked;	/* redirtied: not free to drop */
 			ua->failed = true;
 			return false;
 		}
 		if (page->_refcount != 1 + ua->mapcount) {	/* held: try again later */
-			set_ptes(t, table, idx, pfn, nr, p);
+			set_ptes(t, addr, table, idx, pfn, p, nr);
 			ua->failed = true;
 			return false;
 		}

@@ -998,7 +998,8 @@ TEST(config_refused)
 	ASSERT_OK(memlab_create(&cfg, &m));
 	memlab_destroy(m);
 	ASSERT_EQ(memlab_tlb_default_config(MEMLAB_ARCH_ARM64, 65536, 42, &cfg.tlb), 0);
-	ASSERT_EQ(cfg.tlb.tlb[2].page_sizes, MEMLAB_TLB_SIZE(16) | MEMLAB_TLB_SIZE(29));
+	ASSERT_EQ(cfg.tlb.tlb[2].page_sizes,	/* 64K, 2M (32 contiguous PTEs), 512M */
+		  MEMLAB_TLB_SIZE(16) | MEMLAB_TLB_SIZE(21) | MEMLAB_TLB_SIZE(29));
 	ASSERT_EQ(cfg.tlb.pwc[1], 32);
 	ASSERT_EQ(cfg.tlb.pwc[2], 0);	/* 2 levels: only the PMD entries */
 }

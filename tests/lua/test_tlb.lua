@@ -62,7 +62,7 @@ function TestTlbConfig:test_arm64_defaults()
   lu.assertEquals(#s[1].tlbs, 3)
   local l2 = tlb_named(s, 0, "L2")
   lu.assertEquals({ l2.entries, l2.ways, l2.sets }, { 1280, 5, 256 })
-  lu.assertEquals(l2.sizes, { "16K", "32M" })
+  lu.assertEquals(l2.sizes, { "16K", "2M", "32M" })   -- 2M: 128 contiguous PTEs
   lu.assertEquals(tlb_named(s, 0, "L1d").ways, 48)
 end
 
@@ -145,7 +145,7 @@ local BAD = {
   { { tlb = { { entries = 64, sizes = "abc" } } }, "'tlb[1].sizes'" },
   { { tlb = { { entries = 64, sizes = {} } } }, "'tlb[1].sizes' (at least one page size)" },
   { { tlb = { { entries = 64, sizes = "16K" } } }, "tlb[1] (\"tlb1\"): page sizes must be some of 4K,2M,1G" },
-  { { tlb = { { entries = 64, sizes = "2M" } }, arch = "arm64", page_size = "16K" }, "page sizes must be some of 16K,32M" },
+  { { tlb = { { entries = 64, sizes = "64K" } }, arch = "arm64", page_size = "16K" }, "page sizes must be some of 16K,2M,32M" },
   { { tlb = { { entries = 64, colour = "red" } } }, "unknown option 'tlb[1].colour'" },
   { { tlb = { { entries = 64 }, nope = 1 } }, "unknown option 'tlb.nope'" },
   { { tlb = { [2] = { entries = 64 } } }, "'tlb' (the structures must be an array tlb[1..n])" },

@@ -1027,6 +1027,7 @@ struct memlab_walk {
 	char flags[160];			/* the leaf's set bits by name ("P RW US A D NX") */
 	int swap, swap_exclusive;		/* the leaf is a swap entry: its slot, exclusive bit */
 	uint64_t swap_offset;
+	int cont;				/* arm64 PTE_CONT: one of a block of contiguous PTEs */
 };
 MEMLAB_API int (memlab_translate) (memlab_task *t, uint64_t va, struct memlab_walk *w);
 
