@@ -1135,9 +1135,11 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 /* ===================== madvise ===================== */
 
 /*
-** folio_pte_batch(): how many PTEs from va's (in table, at idx), before
-** end and within the table, map the pages of pfn's folio in order from
-** pfn's on -- with the first one's write bit too, under FPB_RESPECT_WRITE.
+** folio_pte_batch_flags(): how many PTEs from va's (in table, at idx),
+** before end and within the table, map the pages of pfn's folio in order
+** from pfn's on -- with the first one's write bit too under
+** FPB_RESPECT_WRITE, its dirty bit under FPB_RESPECT_DIRTY (each entry
+** read as ptep_get() reads it: an arm64 block's bits gathered).
 */
 uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
 			 uint64_t pfn, unsigned flags)
@@ -1145,16 +1147,17 @@ uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t 
 	const struct pt_format *f = &t->mm->pt;
 	uint64_t head = folio_pfn(t->m, pfn), last = head + folio_nr_pages(pfn_to_page(t->m, head));
 	uint64_t nr = 0, q;
-	struct pt_prot p;
-	bool write = false;
+	struct pt_prot p, first = { 0 };
 
 	while (idx + nr < pt_ptrs(f, 0) && va + (nr << t->m->page_shift) < end && pfn + nr < last) {
-		pt_decode(f, 0, pt_read(t->m, table, idx + nr), &q, &p);
+		pt_decode(f, 0, flags ? ptep_get(t->m, f, table, idx + nr)
+				      : pt_read(t->m, table, idx + nr), &q, &p);
 		if (!pt_prot_maps(&p) || p.special || q != pfn + nr)
 			break;
 		if (!nr)
-			write = p.write;
-		else if ((flags & FPB_RESPECT_WRITE) && p.write != write)
+			first = p;
+		else if (((flags & FPB_RESPECT_WRITE) && p.write != first.write) ||
+			 ((flags & FPB_RESPECT_DIRTY) && p.dirty != first.dirty))
 			break;
 		nr++;
 	}

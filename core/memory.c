@@ -1687,9 +1687,11 @@ struct move_ctx {
 
 /*
 ** move_ptes() from one entry: the same frame and bits at the new address.
-** A large folio's present PTEs move as a batch (mremap_folio_pte_batch,
-** 6.17+): cleared with their dirty and young bits gathered
-** (get_and_clear_ptes), then set_ptes() at the new address.
+** An arm64 block's PTEs move as a batch with the folio's next ones of the
+** same write bit (mremap_folio_pte_batch, 6.17+, which pte_batch_hint()
+** keeps to blocks: 1 on x86-64, and for any other PTE): cleared with their
+** dirty and young bits gathered (get_and_clear_ptes), then set_ptes() at
+** the new address.
 */
 static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
@@ -1710,8 +1712,8 @@ static int move_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		pt_write(t->m, table, idx, 0);
 		return 0;
 	}
-	if (!p.special && pfn < t->m->nr_frames && folio_nr_pages(pfn_folio(t->m, pfn)) > 1)
-		nr = folio_pte_batch(t, table, idx, va, c->end, pfn, 0);
+	if (p.cont && p.present && !p.special && pfn < t->m->nr_frames)
+		nr = folio_pte_batch(t, table, idx, va, c->end, pfn, FPB_RESPECT_WRITE);
 	c->next = va + (nr << t->m->page_shift);
 	p = get_and_clear_ptes(t, va, table, idx, (unsigned)nr);
 	set_ptes(t, to, dst, pt_index(f, 0, to), pfn, p, (unsigned)nr);
@@ -2108,19 +2110,18 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	if (!pt_prot_maps(&p) || (!p.special && pfn >= m->nr_frames))
 		return 0;
 	if (level == 0 && !p.special) {
-		if (folio_nr_pages(pfn_folio(m, pfn)) > 1)
-			nr = folio_pte_batch(c->src, table, idx, va, c->src_vma->vm_end, pfn, 0);
+		pt_decode(f, 0, ptep_get(m, f, table, idx), &pfn, &p);
+		if (folio_nr_pages(pfn_folio(m, pfn)) > 1)	/* a private batch keeps to one dirty bit */
+			nr = folio_pte_batch(c->src, table, idx, va, c->src_vma->vm_end, pfn,
+					     c->src_vma->vm_flags & VM_SHARED ? 0 : FPB_RESPECT_DIRTY);
 		c->next = va + (nr << m->page_shift);
-		for (uint64_t i = 1; i < nr; i++) {	/* FPB_MERGE_WRITE; the dirty bits gathered */
+		for (uint64_t i = 1; i < nr && !p.write; i++) {		/* FPB_MERGE_WRITE */
 			struct pt_prot q;
 			uint64_t qpfn;
 
-			pt_decode(f, 0, ptep_get(m, f, table, idx + i), &qpfn, &q);
+			pt_decode(f, 0, pt_read(m, table, idx + i), &qpfn, &q);
 			p.write |= q.write;
-			p.dirty |= q.dirty;
 		}
-		pt_decode(f, 0, ptep_get(m, f, table, idx), &pfn, &child);
-		p.dirty |= child.dirty;
 		return copy_present_ptes(c, va, table, idx, pfn, p, nr);
 	}
 	if (is_cow_mapping(c->src_vma->vm_flags) && p.write) {

@@ -622,6 +622,7 @@ void pgtable_deposit_release(memlab_machine *m, struct mm_struct *mm);
 bool discard_anon_folio_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
 			    uint64_t table, uint64_t idx);
 #define FPB_RESPECT_WRITE	0x1	/* (fpb_t) entries differing in the write bit end a batch */
+#define FPB_RESPECT_DIRTY	0x2	/* in the dirty bit */
 uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
 			 uint64_t pfn, unsigned flags);
 enum large_pte { LP_SMALL, LP_WHOLE, LP_SKIP };

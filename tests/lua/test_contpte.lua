@@ -193,6 +193,27 @@ function TestContPTE:test_fork_keeps_blocks_and_cow_unfolds()
   lu.assertNotEquals(c:translate(BASE + 4 * PAGE).pfn, p:translate(BASE + 4 * PAGE).pfn)
 end
 
+-- Fork copies a private folio's PTEs in batches of one dirty bit
+-- (copy_present_ptes: FPB_RESPECT_DIRTY), each PTE read as ptep_get()
+-- reads it: on arm64 a block's bits are one, so the block stays one batch
+-- and the child's block is dirty whole; on x86-64 the batch breaks where
+-- the bit changes, and the child's PTEs keep each page's.
+function TestContPTE:test_fork_batches_by_dirty_bit()
+  for _, arch in ipairs{ "arm64", "x86_64" } do
+    local m <close> = machine{ arch = arch }
+    m:thp{ hugepages = { ["64kB"] = "always" } }
+    local p = setup(m)
+    assert(p:touch(BASE, 1, "w"))
+    assert(p:madvise(BASE, 16 * PAGE, "free"))
+    assert(p:touch(BASE + 5 * PAGE, 1, "w"))
+    local c = p:fork()
+    local d = {}
+    for i = 0, 15 do d[#d + 1] = c:translate(BASE + i * PAGE).dirty and "1" or "0" end
+    lu.assertEquals(table.concat(d), arch == "arm64" and ALL or "0000010000000000", arch)
+    lu.assertEquals(cont(c, BASE, 16), arch == "arm64" and ALL or NONE)
+  end
+end
+
 -- mremap keeps a block only where the new address is aligned for it.
 function TestContPTE:test_mremap()
   local m <close> = machine()
