@@ -355,6 +355,14 @@ static void push_tlb(lua_State *L, const struct memlab_tlb_stats *s)
 		lua_rawseti(L, -2, ++n);
 	}
 	lua_setfield(L, -2, "sizes");
+	lua_createtable(L, 0, (int)s->nr_held);
+	for (unsigned i = 0; i < s->nr_held && i < 4; i++) {
+		push_size_name(L, s->held[i].shift);
+		lua_pushinteger(L, (lua_Integer)s->held[i].valid);
+		lua_rawset(L, -3);
+	}
+	lua_setfield(L, -2, "held");
+	lmemlab_setint(L, "reach", s->reach);
 	lmemlab_setint(L, "lookups", s->lookups);
 	lmemlab_setint(L, "hits", s->hits);
 	lmemlab_setint(L, "misses", s->misses);

@@ -1880,6 +1880,12 @@ static void fill_stats(const struct tlb_cpu *c, const struct tlb *tl,
 	o->flush_events = tl->st.flush_events;
 	o->flushed_entries = tl->st.flushed;
 	o->compulsory_exact = !c->seen.full;
+	o->nr_held = tl->nr_sizes;
+	for (unsigned i = 0; i < tl->nr_sizes; i++) {
+		o->held[i].shift = tl->shift[i];
+		o->held[i].valid = tl->nr_level[tl->level[i]];
+		o->reach += (uint64_t)o->held[i].valid << tl->shift[i];
+	}
 }
 
 size_t memlab_tlb_stats(const memlab_machine *m, struct memlab_tlb_stats *out, size_t n)

@@ -96,6 +96,8 @@ function TestContPTE:test_one_tlb_entry_per_block()
   local before = l1d(m).misses
   assert(p:touch(BASE, 32 * PAGE, "r"))
   lu.assertEquals(l1d(m).misses - before, 2)
+  lu.assertEquals(l1d(m).held, { ["4K"] = 0, ["64K"] = 2, ["2M"] = 0, ["1G"] = 0 })
+  lu.assertEquals(l1d(m).reach, 128 * K)
   m:thp{ hugepages = { ["64kB"] = "never" } }
   assert(p:touch(BASE + 32 * PAGE, 16 * PAGE, "w"))
   m:tlb_flush_all()

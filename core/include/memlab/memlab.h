@@ -1367,6 +1367,9 @@ struct memlab_tlb_stats {
 	uint64_t fills, evictions;	/* evictions: fills that replaced a valid entry */
 	uint64_t flush_events, flushed_entries;
 	int compulsory_exact;		/* 0: the set of pages seen filled up (see tlb.c) */
+	unsigned nr_held;		/* the sizes it holds, smallest first: */
+	struct { unsigned shift; uint32_t valid; } held[4];	/* its valid entries of each */
+	uint64_t reach;			/* bytes its valid entries map */
 };
 
 /* The counters of one CPU: its levels, page walks, flushes, switch_mm. */
