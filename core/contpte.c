@@ -143,7 +143,8 @@ void contpte_try_fold(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx)
 	if (!n || (idx & (n - 1)) != n - 1)
 		return;
 	pt_decode(f, 0, e, &pfn, &p);
-	if ((pfn & (n - 1)) != n - 1 || !p.present || p.cont || p.special)
+	if ((pfn & (n - 1)) != n - 1 || !p.present || p.cont || p.special ||
+	    pfn >= t->m->nr_frames)	/* no folio: a corrupted entry's frame */
 		return;
 	folio = pfn_folio(t->m, pfn);
 	start = va & ~(cont_size(f) - 1);

@@ -327,7 +327,7 @@ static int scan_ptes(struct collapse_control *cc, uint64_t haddr)
 
 	cc->referenced = cc->unmapped = 0;
 	for (unsigned i = 0; i < hpage_nr(m); i++) {
-		uint64_t e = pt_read(m, cc->pte_table, i), pfn;
+		uint64_t e = ptep_get(m, f, cc->pte_table, i), pfn;
 		struct pt_prot p;
 
 		if (pte_none_or_zero(m, f, e)) {
@@ -505,7 +505,7 @@ static int collapse_isolate(struct collapse_control *cc, struct isolated *iso)
 
 	cc->referenced = 0;
 	for (i = 0; i < hpage_nr(m); i++) {
-		uint64_t e = pt_read(m, cc->pte_table, i), pfn, head;
+		uint64_t e = ptep_get(m, f, cc->pte_table, i), pfn, head;
 		struct page *folio;
 		struct pt_prot p;
 
