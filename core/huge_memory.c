@@ -622,16 +622,27 @@ static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, u
 /*
 ** try_to_migrate_one()'s ptep_get_and_clear() as split_huge_page() unmaps
 ** the folio: an arm64 block of its PTEs is unfolded (the pages, small
-** now, are mapped again one by one and fold no more).
+** now, are mapped again one by one and fold no more), and a PROT_NONE
+** entry, which contpte_set_ptes() may have given PTE_CONT, is mapped
+** again without it (remove_migration_pte: mk_pte()).
 */
 static bool split_unfold(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
-	uint64_t table;
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t table, idx, pfn;
+	struct pt_prot p;
 	unsigned level;
 
 	(void)vma, (void)ud;
-	if (!pt_leaf_slot(t->m, t->mm, addr, &table, &level) && !level)
-		contpte_try_unfold(t, addr, table, pt_index(&t->mm->pt, 0, addr));
+	if (pt_leaf_slot(t->m, t->mm, addr, &table, &level) || level)
+		return true;
+	idx = pt_index(f, 0, addr);
+	contpte_try_unfold(t, addr, table, idx);
+	pt_decode(f, 0, pt_read(t->m, table, idx), &pfn, &p);
+	if (p.cont && !p.present) {
+		p.cont = false;
+		pt_write(t->m, table, idx, pt_mkentry(f, 0, pfn, p));
+	}
 	return true;
 }
 

@@ -233,14 +233,18 @@ static bool pte_none_or_zero(const memlab_machine *m, const struct pt_format *f,
 	return pt_prot_maps(&p) && p.special && pfn == m->zero_pfn;
 }
 
-/* vm_normal_page(): the frame a present entry maps, PFN_NONE for a special one. */
+/*
+** vm_normal_page(): the frame a present entry maps; PFN_NONE for a special
+** one, and for a swap entry (whose offset an arm64 entry keeps where a
+** present one keeps its pfn).
+*/
 static uint64_t pte_page(const memlab_machine *m, const struct pt_format *f, uint64_t e,
 			 struct pt_prot *p)
 {
 	uint64_t pfn;
 
 	pt_decode(f, 0, e, &pfn, p);
-	return p->special || pfn >= m->nr_frames ? PFN_NONE : pfn;
+	return !pt_prot_maps(p) || p->special || pfn >= m->nr_frames ? PFN_NONE : pfn;
 }
 
 /*

@@ -1863,6 +1863,9 @@ static bool gup_follow(memlab_task *t, uint64_t a, bool write)
 	if (w.prot.special || w.pfn >= m->nr_frames)
 		return true;	/* the zero page: its flags show nowhere */
 	page = pfn_folio(m, w.pfn);
+	if (w.prot.cont)	/* ptep_get(): an arm64 block's dirty bit is its folio's */
+		pt_decode(&t->mm->pt, 0, ptep_get(m, &t->mm->pt, w.table[w.nr_levels - 1],
+						  pt_index(&t->mm->pt, 0, a)), &w.pfn, &w.prot);
 	if (write && !w.prot.dirty && !(page->flags & PG_dirty)) {
 		if (page_anon(page))
 			page->flags |= PG_dirty;	/* no mapping to tell: the flag alone */

@@ -2081,7 +2081,7 @@ static void check_entry(memlab_machine *m, struct ml_check *chk, const struct tl
 			     c->id, tl->desc.name, va, t->pid, tl->pfn[i],
 			     level_name(&m->tlb->fmt, level), w.pfn,
 			     level_name(&m->tlb->fmt, w.level));
-	if (found == TLB_CONT_LEVEL) {	/* the MMU may have marked any entry of the block */
+	if (w.level == 0 && w.prot.cont) {	/* the MMU may have marked any entry of the block */
 		uint64_t pfn, e = ptep_get(m, &t->mm->pt, w.table[w.nr_levels - 1],
 					   pt_index(&t->mm->pt, 0, va));
 

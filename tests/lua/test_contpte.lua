@@ -119,6 +119,25 @@ function TestContPTE:test_tlb_without_the_size()
   lu.assertEquals(l1d(m).misses - before, 16)
 end
 
+-- A level-2 block entry refills a level 1 without the size with a 4K
+-- entry carrying the block's dirty bit: legal (the block's bits are
+-- shared), and m:check reads the block's bits for it.
+function TestContPTE:test_small_entry_from_a_block_entry()
+  local m <close> = machine{ tlb = {
+    { name = "L1d", level = 1, kind = "data", entries = 48, ways = 48, sizes = { "4K", "2M" } },
+    { name = "L2", level = 2, kind = "unified", entries = 1280, ways = 5, sizes = { "4K", "64K", "2M" } } } }
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local p = setup(m)
+  assert(p:touch(BASE, 1, "w"))
+  assert(p:madvise(BASE, 16 * PAGE, "free"))		-- the block is clean
+  m:tlb_flush_all()
+  assert(p:touch(BASE + 5 * PAGE, 1, "w"))		-- the L2 holds it dirty
+  assert(p:touch(BASE + 64 * PAGE, 60 * PAGE, "w"))	-- page 5 leaves the L1d
+  assert(p:touch(BASE + 9 * PAGE, 1, "r"))		-- an L2 hit refills the L1d
+  lu.assertEquals(l1d(m).held["4K"] >= 1, true)
+  lu.assertFalse(p:translate(BASE + 9 * PAGE).dirty)
+end
+
 -- With 16K pages a block is 128 PTEs (2M): a 2M folio's; 64K pages: 32 (2M).
 function TestContPTE:test_other_granules()
   for _, g in ipairs{ { "16K", 16 * K, 128, 47 }, { "64K", 64 * K, 32, 48 } } do
@@ -293,6 +312,34 @@ function TestContPTE:test_lazyfree_block_written_again()
   assert(p:madvise(BASE, 16 * PAGE, "pageout"))
   lu.assertEquals(cont(p, BASE, 16), ALL)			-- kept, and whole
   lu.assertEquals(p:read(BASE + 9 * PAGE, 1), "\0")
+end
+
+-- A folio split leaves no PTE_CONT behind, on PROT_NONE entries either
+-- (contpte_set_ptes gives it to them; the split maps each page anew).
+function TestContPTE:test_split_of_a_prot_none_block()
+  local m <close> = machine()
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local p = setup(m)
+  for i = 16, 31 do assert(p:write(BASE + i * PAGE, "x")) end	-- not zero: kept at the split
+  assert(p:mprotect(BASE + 16 * PAGE, 16 * PAGE, "---"))
+  lu.assertEquals(cont(p, BASE + 16 * PAGE, 16), "----------------")	-- not present
+  lu.assertTrue(p:translate(BASE + 16 * PAGE).cont)
+  assert(p:madvise(BASE + 16 * PAGE, 8 * PAGE, "cold"))	-- part of it: split
+  lu.assertEquals(m:page(p:pte(BASE + 16 * PAGE).pfn).order, 0)
+  for i = 16, 31 do lu.assertFalse(p:translate(BASE + i * PAGE).cont, i) end
+end
+
+-- MADV_POPULATE_WRITE reads a block's dirty bit whole (follow_page_pte's
+-- ptep_get): one dirty entry, and the folio needs no PG_dirty.
+function TestContPTE:test_populate_write_reads_the_block()
+  local m <close> = machine()
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local p = setup(m)
+  assert(p:touch(BASE, 1, "w"))
+  assert(p:madvise(BASE, 16 * PAGE, "free"))
+  assert(p:touch(BASE + 5 * PAGE, 1, "w"))
+  assert(p:madvise(BASE + 9 * PAGE, PAGE, "populate_write"))
+  lu.assertFalse(m:page(p:translate(BASE).pfn).dirty)
 end
 
 -- A block broken on purpose (one entry's PTE_CONT flipped) is caught.

@@ -253,25 +253,29 @@ end
 -- max_ptes_swap: khugepaged reads in up to that many swap entries (and
 -- only with half the huge page's pages young).  A page that must be read
 -- ends the try (SCAN_PAGE_LOCK) and waits in the swap cache: each pass
--- maps the one read before and reads the next, until none is left.
+-- maps the one read before and reads the next, until none is left.  The
+-- same on arm64, whose swap entries keep their offset where a present
+-- entry keeps its pfn (memlab once took them for pages there).
 function TestKhugepaged:test_khugepaged_swap()
-  local m <close> = machine{ swap = "64M" }
-  local p = small_pages(m, 1)
-  assert(p:madvise(BASE, HP, "hugepage"))
-  assert(p:madvise(BASE, 4 * PAGE, "pageout"))
-  m:thp{ khugepaged = { max_ptes_swap = 3 } }
-  lu.assertEquals(m:khugepaged(), 0)
-  lu.assertEquals(m:vmstat().thp_scan_exceed_swap_pte, 1)
-  m:thp{ khugepaged = { max_ptes_swap = 4 } }
-  local maj0 = m:vmstat().pgmajfault
-  for pass = 1, 4 do
-    lu.assertEquals({ pass, m:khugepaged() }, { pass, 0 })
-    lu.assertEquals(m:vmstat().pgmajfault - maj0, pass)
+  for _, arch in ipairs{ "x86_64", "arm64" } do
+    local m <close> = machine{ swap = "64M", arch = arch, va_bits = 48 }
+    local p = small_pages(m, 1)
+    assert(p:madvise(BASE, HP, "hugepage"))
+    assert(p:madvise(BASE, 4 * PAGE, "pageout"))
+    m:thp{ khugepaged = { max_ptes_swap = 3 } }
+    lu.assertEquals(m:khugepaged(), 0)
+    lu.assertEquals(m:vmstat().thp_scan_exceed_swap_pte, 1)
+    m:thp{ khugepaged = { max_ptes_swap = 4 } }
+    local maj0 = m:vmstat().pgmajfault
+    for pass = 1, 4 do
+      lu.assertEquals({ arch, pass, m:khugepaged() }, { arch, pass, 0 })
+      lu.assertEquals(m:vmstat().pgmajfault - maj0, pass)
+    end
+    lu.assertEquals(m:khugepaged(), 1)
+    lu.assertTrue(huge(p, BASE))
+    lu.assertEquals(m:proc(p.pid .. "/status"):match("VmSwap:%s+(%d+)"), "0")
+    lu.assertEquals(m:vmstat().thp_collapse_alloc, 5)	-- each try allocated first
   end
-  lu.assertEquals(m:khugepaged(), 1)
-  lu.assertTrue(huge(p, BASE))
-  lu.assertEquals(m:proc(p.pid .. "/status"):match("VmSwap:%s+(%d+)"), "0")
-  lu.assertEquals(m:vmstat().thp_collapse_alloc, 5)	-- each try allocated first
 end
 
 -- An mm that exits leaves khugepaged's list; one the scan is at stays on it
