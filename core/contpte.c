@@ -163,13 +163,14 @@ void contpte_try_fold(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx)
 }
 
 /*
-** set_ptes(): nr entries from idx (mapping va on) map the frames from pfn
-** on with p.  One entry replaces what was there (unfolding its block) and
-** may complete a block (folding it); a batch, always over empty entries,
-** is written with PTE_CONT on each whole aligned block (contpte_set_ptes).
+** arm64's set_ptes() (mm.h): nr entries from idx (mapping va on) map the
+** frames from pfn on with p.  One entry replaces what was there
+** (unfolding its block) and may complete a block (folding it); a batch,
+** always over empty entries, is written with PTE_CONT on each whole
+** aligned block (contpte_set_ptes).
 */
-void set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_t pfn,
-	      struct pt_prot p, unsigned nr)
+void contpte_set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_t pfn,
+		      struct pt_prot p, unsigned nr)
 {
 	const struct pt_format *f = &t->mm->pt;
 	uint64_t n = f->cont_ptes;
@@ -182,11 +183,11 @@ void set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_
 		return;
 	}
 	for (unsigned i = 0; i < nr;) {
-		uint64_t left = nr - i, run = n ? n - ((idx + i) & (n - 1)) : left;
+		uint64_t left = nr - i, run = n - ((idx + i) & (n - 1));
 
 		if (run > left)
 			run = left;
-		p.cont = n && run == n && !((pfn + i) & (n - 1)) && !((idx + i) & (n - 1));
+		p.cont = run == n && !((pfn + i) & (n - 1)) && !((idx + i) & (n - 1));
 		for (uint64_t j = 0; j < run; j++)
 			pt_write(t->m, table, idx + i + j, pt_mkentry(f, 0, pfn + i + j, p));
 		i += (unsigned)run;
@@ -208,7 +209,8 @@ struct pt_prot get_and_clear_ptes(memlab_task *t, uint64_t va, uint64_t table, u
 
 	contpte_try_unfold_partial(t, va, table, idx, nr);
 	pt_decode(f, 0, pt_read(t->m, table, idx), &pfn, &p);
-	for (unsigned i = 0; i < nr; i++) {
+	pt_write(t->m, table, idx, 0);
+	for (unsigned i = 1; i < nr; i++) {
 		pt_decode(f, 0, pt_read(t->m, table, idx + i), &pfn, &q);
 		p.dirty |= q.dirty;
 		p.accessed |= q.accessed;

@@ -1514,11 +1514,11 @@ static int zap_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64
 		? pfn_folio(m, pfn) : NULL;
 	if (folio && folio_nr_pages(folio) > 1 && page_mapcount(m, pfn) > 0)
 		nr = folio_pte_batch(t, table, idx, va, z->end, pfn, 0);
-	if (level == 0) {	/* get_and_clear_full_ptes(): the batch's dirty and young bits */
+	if (level == 0 && (nr > 1 || p.cont)) {	/* get_and_clear_full_ptes(): the batch's bits */
 		struct pt_prot g = get_and_clear_ptes(t, va, table, idx, (unsigned)nr);
 
-		p.dirty |= g.dirty && pt_prot_maps(&p);
-		p.accessed |= g.accessed && pt_prot_maps(&p);
+		p.dirty |= g.dirty;
+		p.accessed |= g.accessed;
 	} else
 		pt_write(m, table, idx, 0);
 	if (level == 0 && zap_swap_entry(t, e))

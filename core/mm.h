@@ -562,8 +562,26 @@ void contpte_try_unfold(memlab_task *t, uint64_t va, uint64_t table, uint64_t id
 void contpte_try_unfold_partial(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
 				unsigned nr);
 void contpte_try_fold(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx);
-void set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_t pfn,
-	      struct pt_prot p, unsigned nr);
+void contpte_set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, uint64_t pfn,
+		      struct pt_prot p, unsigned nr);
+
+/*
+** set_ptes(): nr entries from idx of table (mapping va on) map the frames
+** from pfn on with p -- on arm64 through its contiguous-PTE rules.
+*/
+static inline void set_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
+			    uint64_t pfn, struct pt_prot p, unsigned nr)
+{
+	const struct pt_format *f = &t->mm->pt;
+
+	if (f->cont_ptes) {
+		contpte_set_ptes(t, va, table, idx, pfn, p, nr);
+		return;
+	}
+	p.cont = false;
+	for (unsigned i = 0; i < nr; i++)
+		pt_write(t->m, table, idx + i, pt_mkentry(f, 0, pfn + i, p));
+}
 struct pt_prot get_and_clear_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx,
 				  unsigned nr);
 void wrprotect_ptes(memlab_task *t, uint64_t va, uint64_t table, uint64_t idx, unsigned nr);

@@ -1045,8 +1045,8 @@ static void tlb_count_miss(memlab_machine *m, struct tlb_cpu *c, struct tlb *tl,
 ** there is no room for its size as the page va is in (the hardware may
 ** ignore the contiguous bit).
 */
-static struct tlb *tlb_fill_target(struct tlb_cpu *c, int kind, int lv, unsigned level,
-				   uint64_t va, uint64_t *pfn, unsigned *slot)
+static inline struct tlb *tlb_fill_target(struct tlb_cpu *c, int kind, int lv, unsigned level,
+					  uint64_t va, uint64_t *pfn, unsigned *slot)
 {
 	struct tlb *tl = tlb_holder(c, kind, lv, level, slot);
 
