@@ -2092,8 +2092,9 @@ static int copy_present_ptes(struct copy_ctx *c, uint64_t va, uint64_t table, ui
 /*
 ** copy_present_pte() and copy_present_ptes(): the child maps what the
 ** parent does (see above); a large folio's PTEs go as a batch
-** (folio_pte_batch, the dirty bits gathered, the write bits merged), the
-** special zero page as it is.  A huge PMD is copy_huge_pmd()'s.
+** (folio_pte_batch: of one dirty bit in a private mapping, the write bits
+** merged), the special zero page as it is.  A huge PMD is
+** copy_huge_pmd()'s.
 */
 static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
