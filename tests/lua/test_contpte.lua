@@ -150,6 +150,12 @@ function TestContPTE:test_other_granules()
     local before = l1d(m).misses
     assert(p:touch(BASE, 2 * MiB, "r"))
     lu.assertEquals(l1d(m).misses - before, 1)
+    lu.assertStrContains(p:pagetable(BASE, BASE + g[2]), " CONT ")
+    local c = p:fork()
+    lu.assertEquals(cont(c, BASE, g[3], g[2]), string.rep("1", g[3]))
+    assert(c:munmap(BASE + 3 * g[2], g[2]))
+    lu.assertEquals(cont(c, BASE, 4, g[2]), "000-")
+    lu.assertEquals(cont(p, BASE, g[3], g[2]), string.rep("1", g[3]))
   end
 end
 
