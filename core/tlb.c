@@ -1932,9 +1932,26 @@ static const char *const policy_names[] = { "lru", "fifo", "random", "plru", "lf
 static void report_rate(struct strbuf *sb, uint64_t misses, uint64_t lookups)
 {
 	if (lookups)
-		sb_printf(sb, " %8.2f%%\n", 100.0 * (double)misses / (double)lookups);
+		sb_printf(sb, " %8.2f%%", 100.0 * (double)misses / (double)lookups);
 	else
-		sb_printf(sb, " %9s\n", "-");
+		sb_printf(sb, " %9s", "-");
+}
+
+/* The bytes a structure's valid entries map, in the largest unit that is exact. */
+static void report_reach(struct strbuf *sb, const struct tlb *tl)
+{
+	static const char units[] = "KMGT";
+	uint64_t reach = 0;
+	unsigned u = 0;
+
+	for (unsigned i = 0; i < tl->nr_sizes; i++)
+		reach += (uint64_t)tl->nr_level[tl->level[i]] << tl->shift[i];
+	reach >>= 10;
+	while (u < 3 && reach >= 1024 && !(reach & 1023)) {
+		reach >>= 10;
+		u++;
+	}
+	sb_printf(sb, " %7" PRIu64 "%c\n", reach, units[u]);
 }
 
 /* One structure's line of the table. */
@@ -1943,12 +1960,13 @@ static void report_tlb(struct strbuf *sb, const struct tlb_cpu *c, const struct 
 	char sizes[64];
 
 	sizes_name(sizes, sizeof(sizes), tl->desc.page_sizes);
-	sb_printf(sb, "%3d  %-10s %2d %-7s %7u %5u %5u %-6s %-9s %11" PRIu64 " %11" PRIu64
+	sb_printf(sb, "%3d  %-10s %2d %-7s %7u %5u %5u %-6s %-12s %11" PRIu64 " %11" PRIu64
 		  " %11" PRIu64 " %11" PRIu64, c->id, tl->desc.name, tl->desc.level,
 		  kind_names[tl->desc.kind], tl->desc.entries, tl->ways, tl->sets,
 		  policy_names[tl->desc.policy], sizes, tl->st.lookups, tl->st.hits,
 		  tl->st.misses, tl->st.compulsory);
 	report_rate(sb, tl->st.misses, tl->st.lookups);
+	report_reach(sb, tl);
 }
 
 /* A level's line: every access that reached it, once. */
@@ -1957,11 +1975,12 @@ static void report_level(struct strbuf *sb, const struct tlb_cpu *c, int i)
 	static const char *const names[] = { "L1i (all)", "L1d (all)", "L2 (all)" };
 	uint64_t lookups = c->st.level_lookups[i], hits = c->st.level_hits[i];
 
-	sb_printf(sb, "%3d  %-10s %2d %-7s %7s %5s %5s %-6s %-9s %11" PRIu64 " %11" PRIu64
+	sb_printf(sb, "%3d  %-10s %2d %-7s %7s %5s %5s %-6s %-12s %11" PRIu64 " %11" PRIu64
 		  " %11" PRIu64 " %11s", c->id, names[i], i == 2 ? 2 : 1,
 		  kind_names[i == 2 ? 3 : i + 1], "", "", "", "", "", lookups, hits,
 		  lookups - hits, "");
 	report_rate(sb, lookups - hits, lookups);
+	sb_printf(sb, "\n");
 }
 
 /* The CPU's walks, page-walk caches, switches and flushes. */
@@ -1996,9 +2015,9 @@ int memlab_tlb_report(memlab_machine *m, char **text, size_t *len)
 	struct strbuf sb;
 
 	sb_init(&sb, m);
-	sb_printf(&sb, "%-3s  %-10s %2s %-7s %7s %5s %5s %-6s %-9s %11s %11s %11s %11s %9s\n",
+	sb_printf(&sb, "%-3s  %-10s %2s %-7s %7s %5s %5s %-6s %-12s %11s %11s %11s %11s %9s %8s\n",
 		  "cpu", "tlb", "lv", "kind", "entries", "ways", "sets", "policy", "sizes",
-		  "lookups", "hits", "misses", "compulsory", "miss rate");
+		  "lookups", "hits", "misses", "compulsory", "miss rate", "reach");
 	for (int i = 0; i < tm->nr_cpus; i++) {
 		const struct tlb_cpu *c = &tm->cpu[i];
 

@@ -226,11 +226,12 @@ function TestTlbStats:test_report()
   local p, a = task_with_pages(m, 2)
   local text = m:tlb_report()
   lu.assertStrMatches(text:match("^[^\n]*"),
-    "cpu%s+tlb%s+lv%s+kind%s+entries%s+ways%s+sets%s+policy%s+sizes%s+lookups%s+hits%s+misses%s+compulsory%s+miss rate")
+    "cpu%s+tlb%s+lv%s+kind%s+entries%s+ways%s+sets%s+policy%s+sizes%s+lookups%s+hits%s+misses%s+compulsory%s+miss rate%s+reach")
   lu.assertStrContains(text, "  0  L1d         1 data         64     4    16 lru    4K")
   lu.assertStrContains(text, "L2 (all)")
   lu.assertStrContains(text, "nr_tlb_local_flush_one")
   lu.assertStrMatches(text, ".*%d+%.%d%d%%.*")
+  lu.assertStrMatches(text:match("\n  0  L1d  [^\n]*"), ".* 8K")   -- reach: the two pages
   assert(p:read(a, 1))
 end
 
