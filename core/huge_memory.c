@@ -620,11 +620,11 @@ static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, u
 }
 
 /*
-** try_to_migrate_one()'s ptep_get_and_clear() as split_huge_page() unmaps
-** the folio: an arm64 block of its PTEs is unfolded (the pages, small
+** try_to_migrate_one()'s ptep_get_and_clear() (mm/rmap.c) as
+** split_huge_page() unmaps the folio: an arm64 block of its PTEs is unfolded (the pages, small
 ** now, are mapped again one by one and fold no more), and a PROT_NONE
 ** entry, which contpte_set_ptes() may have given PTE_CONT, is mapped
-** again without it (remove_migration_pte: mk_pte()).
+** again without it (mm/migrate.c remove_migration_pte: mk_pte()).
 */
 static bool split_unfold(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
@@ -1146,11 +1146,12 @@ int copy_huge_pmd(memlab_task *dst, uint64_t va, uint64_t pfn, struct pt_prot ch
 /* ===================== madvise ===================== */
 
 /*
-** folio_pte_batch_flags(): how many PTEs from va's (in table, at idx),
-** before end and within the table, map the pages of pfn's folio in order
-** from pfn's on -- with the first one's write bit too under
-** FPB_RESPECT_WRITE, its dirty bit under FPB_RESPECT_DIRTY (each entry
-** read as ptep_get() reads it: an arm64 block's bits gathered).
+** folio_pte_batch() and folio_pte_batch_flags() (mm/internal.h): how
+** many PTEs from va's (in table, at idx), before end and within the
+** table, map the pages of pfn's folio in order from pfn's on -- with the
+** first one's write bit too under FPB_RESPECT_WRITE, its dirty bit under
+** FPB_RESPECT_DIRTY (then each entry read as ptep_get() reads it: an
+** arm64 block's dirty bit is its folio's).
 */
 uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va, uint64_t end,
 			 uint64_t pfn, unsigned flags)
@@ -1161,8 +1162,8 @@ uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t 
 	struct pt_prot p, first = { 0 };
 
 	while (idx + nr < pt_ptrs(f, 0) && va + (nr << t->m->page_shift) < end && pfn + nr < last) {
-		pt_decode(f, 0, flags ? ptep_get(t->m, f, table, idx + nr)
-				      : pt_read(t->m, table, idx + nr), &q, &p);
+		pt_decode(f, 0, flags & FPB_RESPECT_DIRTY ? ptep_get(t->m, f, table, idx + nr)
+							  : pt_read(t->m, table, idx + nr), &q, &p);
 		if (!pt_prot_maps(&p) || p.special || q != pfn + nr)
 			break;
 		if (!nr)

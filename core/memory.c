@@ -1609,7 +1609,7 @@ static uint64_t writable_run(struct change_prot_ctx *c, uint64_t pfn, uint64_t n
 ** change_pte_range() from one entry: pte_modify() keeps frame, A, D,
 ** special; the range is flushed if a TLB may hold the old entry
 ** (pte_needs_flush).  A large folio's PTEs with the same write bit go
-** as a batch (mprotect_folio_pte_batch, 6.17+): cleared, their dirty
+** as a batch (mm/mprotect.c mprotect_folio_pte_batch, 6.17+): cleared, their dirty
 ** and young bits gathered (modify_prot_start_ptes), written again as
 ** set_ptes() does (modify_prot_commit_ptes), in runs of pages with the
 ** same write upgrade.
@@ -1688,7 +1688,7 @@ struct move_ctx {
 /*
 ** move_ptes() from one entry: the same frame and bits at the new address.
 ** An arm64 block's PTEs move as a batch with the folio's next ones of the
-** same write bit (mremap_folio_pte_batch, 6.17+, which pte_batch_hint()
+** same write bit (mm/mremap.c mremap_folio_pte_batch, 6.17+, which pte_batch_hint()
 ** keeps to blocks: 1 on x86-64, and for any other PTE): cleared with their
 ** dirty and young bits gathered (get_and_clear_ptes), then set_ptes() at
 ** the new address.
@@ -1863,7 +1863,7 @@ static bool gup_follow(memlab_task *t, uint64_t a, bool write)
 	if (w.prot.special || w.pfn >= m->nr_frames)
 		return true;	/* the zero page: its flags show nowhere */
 	page = pfn_folio(m, w.pfn);
-	if (w.prot.cont)	/* ptep_get(): an arm64 block's dirty bit is its folio's */
+	if (w.prot.cont)	/* mm/gup.c follow_page_pte's ptep_get(): the block's dirty bit */
 		pt_decode(&t->mm->pt, 0, ptep_get(m, &t->mm->pt, w.table[w.nr_levels - 1],
 						  pt_index(&t->mm->pt, 0, a)), &w.pfn, &w.prot);
 	if (write && !w.prot.dirty && !(page->flags & PG_dirty)) {

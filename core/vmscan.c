@@ -230,6 +230,7 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 	uint64_t table, idx, pfn, size;
 	struct pt_prot p;
 	unsigned level;
+	bool young;
 
 	if (!vma_has_recency(vma))	/* invalid_folio_referenced_vma() */
 		return true;
@@ -246,16 +247,15 @@ static bool folio_referenced_one(memlab_task *t, struct vm_area_struct *vma, uin
 	size = pt_level_size(&t->mm->pt, level);
 	if (level && (addr & (size - 1)))
 		return true;	/* a page of the huge PMD past its first: counted there */
-	if (!level)		/* ptep_clear_flush_young(): arm64 flushes, a block at once */
-		p.accessed = ptep_test_and_clear_young(t, addr, table, idx,
-						       t->m->arch == MEMLAB_ARCH_ARM64);
-	else if (p.accessed) {
+	if (!level) {		/* ptep_clear_flush_young(): arm64 flushes, a block at once */
+		young = ptep_test_and_clear_young(t, addr, table, idx,
+						  t->m->arch == MEMLAB_ARCH_ARM64);
+	} else if ((young = p.accessed)) {
 		p.accessed = false;
 		pt_write(t->m, table, idx, pt_mkentry(&t->mm->pt, (int)level, pfn, p));
 		flush_tlb_range(t, addr, addr + size);
-		p.accessed = true;
 	}
-	if (p.accessed) {
+	if (young) {
 		if (!vma_counted(pra, vma))
 			pra->referenced++;
 		pra->vm_flags |= vma->vm_flags & ~VM_LOCKED;

@@ -41,6 +41,23 @@ local function cont(p, addr, n, page)
   return table.concat(s)
 end
 
+-- A process whose first 64 kB at BASE are one 64kB folio, a block on arm64
+-- (the 64kB size "always" on m).
+local function block(m)
+  m:thp{ hugepages = { ["64kB"] = "always" } }
+  local p = setup(m)
+  assert(p:touch(BASE, 1, "w"))
+  return p
+end
+
+-- The same block made lazily free (clean, old), then page 5 written again.
+local function lazyfree_block(m)
+  local p = block(m)
+  assert(p:madvise(BASE, 16 * PAGE, "free"))
+  assert(p:touch(BASE + 5 * PAGE, 1, "w"))
+  return p
+end
+
 local ALL, NONE = string.rep("1", 16), string.rep("0", 16)
 
 local function l1d(m, cpu)
@@ -72,9 +89,7 @@ end
 -- x86-64 has no contiguous bit; a read fault's zero page is never a block.
 function TestContPTE:test_none_on_x86_or_for_the_zero_page()
   local m <close> = machine{ arch = "x86_64", va_bits = 48 }
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   lu.assertEquals(cont(p, BASE, 16), NONE)
   local a <close> = machine()
   local q = setup(a)
@@ -88,9 +103,7 @@ end
 function TestContPTE:test_one_tlb_entry_per_block()
   local m <close> = machine()
   lu.assertEquals(m:tlb_stats()[1].tlbs[2].sizes, { "4K", "64K", "2M", "1G" })
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   assert(p:touch(BASE + 16 * PAGE, 16 * PAGE, "w"))	-- another block
   m:tlb_flush_all()
   local before = l1d(m).misses
@@ -110,9 +123,7 @@ end
 function TestContPTE:test_tlb_without_the_size()
   local m <close> = machine{ tlb = { { name = "L1d", kind = "data", entries = 48, ways = 48,
                                        sizes = { "4K", "2M" } } } }
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   m:tlb_flush_all()
   local before = l1d(m).misses
   assert(p:touch(BASE, 16 * PAGE, "r"))
@@ -126,9 +137,7 @@ function TestContPTE:test_small_entry_from_a_block_entry()
   local m <close> = machine{ tlb = {
     { name = "L1d", level = 1, kind = "data", entries = 48, ways = 48, sizes = { "4K", "2M" } },
     { name = "L2", level = 2, kind = "unified", entries = 1280, ways = 5, sizes = { "4K", "64K", "2M" } } } }
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   assert(p:madvise(BASE, 16 * PAGE, "free"))		-- the block is clean
   m:tlb_flush_all()
   assert(p:touch(BASE + 5 * PAGE, 1, "w"))		-- the L2 holds it dirty
@@ -220,6 +229,25 @@ function TestContPTE:test_fork_keeps_blocks_and_cow_unfolds()
   lu.assertNotEquals(c:translate(BASE + 4 * PAGE).pfn, p:translate(BASE + 4 * PAGE).pfn)
 end
 
+-- mlock of half a block splits the VMA and leaves the PTEs, so the block
+-- spans two VMAs; fork copies VMA by VMA, and write-protecting half a
+-- block unfolds it (contpte_wrprotect_ptes: contpte_try_unfold_partial).
+function TestContPTE:test_fork_of_a_block_across_two_vmas()
+  local m <close> = machine()
+  local p = block(m)
+  assert(p:mlock(BASE, 8 * PAGE))
+  local split = 0
+  for _, v in ipairs(p:vmas()) do
+    if v.start == BASE or v.start == BASE + 8 * PAGE then split = split + 1 end
+  end
+  lu.assertEquals(split, 2)
+  lu.assertEquals(cont(p, BASE, 16), ALL)
+  local c = p:fork()
+  lu.assertEquals(cont(p, BASE, 16), NONE)
+  lu.assertEquals(cont(c, BASE, 16), NONE)
+  lu.assertFalse(p:translate(BASE + 12 * PAGE).write)
+end
+
 -- Fork copies a private folio's PTEs in batches of one dirty bit
 -- (copy_present_ptes: FPB_RESPECT_DIRTY), each PTE read as ptep_get()
 -- reads it: on arm64 a block's bits are one, so the block stays one batch
@@ -228,11 +256,7 @@ end
 function TestContPTE:test_fork_batches_by_dirty_bit()
   for _, arch in ipairs{ "arm64", "x86_64" } do
     local m <close> = machine{ arch = arch }
-    m:thp{ hugepages = { ["64kB"] = "always" } }
-    local p = setup(m)
-    assert(p:touch(BASE, 1, "w"))
-    assert(p:madvise(BASE, 16 * PAGE, "free"))
-    assert(p:touch(BASE + 5 * PAGE, 1, "w"))
+    local p = lazyfree_block(m)
     local c = p:fork()
     local d = {}
     for i = 0, 15 do d[#d + 1] = c:translate(BASE + i * PAGE).dirty and "1" or "0" end
@@ -305,9 +329,7 @@ end
 -- reclaim sees the block dirty and keeps the folio.
 function TestContPTE:test_lazyfree_block_written_again()
   local m <close> = machine()
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   assert(p:madvise(BASE, 16 * PAGE, "free"))
   lu.assertEquals(cont(p, BASE, 16), ALL)
   lu.assertFalse(p:translate(BASE + 5 * PAGE).dirty)
@@ -339,11 +361,7 @@ end
 -- ptep_get): one dirty entry, and the folio needs no PG_dirty.
 function TestContPTE:test_populate_write_reads_the_block()
   local m <close> = machine()
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
-  assert(p:madvise(BASE, 16 * PAGE, "free"))
-  assert(p:touch(BASE + 5 * PAGE, 1, "w"))
+  local p = lazyfree_block(m)
   assert(p:madvise(BASE + 9 * PAGE, PAGE, "populate_write"))
   lu.assertFalse(m:page(p:translate(BASE).pfn).dirty)
 end
@@ -351,9 +369,7 @@ end
 -- A block broken on purpose (one entry's PTE_CONT flipped) is caught.
 function TestContPTE:test_check_catches_a_broken_block()
   local m <close> = memlab.new{ arch = "arm64", ram = "64M", seed = 1 }
-  m:thp{ hugepages = { ["64kB"] = "always" } }
-  local p = setup(m)
-  assert(p:touch(BASE, 1, "w"))
+  local p = block(m)
   lu.assertTrue(m:check())
   assert(m:corrupt{ what = "pte", task = p, addr = BASE + 9 * PAGE, bit = 52 })
   H.assert_raises({ "contiguous PTE block at va 0x7e0000000000" }, m.check, m)
