@@ -306,7 +306,7 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 		smaps_swap_entry(w, e);
 		return 0;
 	}
-	if (level == 0)		/* ptep_get(): an arm64 block's young and dirty bits */
+	if (level == 0 && p.cont)	/* ptep_get(): an arm64 block's young and dirty bits */
 		pt_decode(&w->vma->vm_mm->pt, 0, ptep_get(m, &w->vma->vm_mm->pt, table, idx), &pfn, &p);
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames)
 		return 0;
