@@ -116,7 +116,7 @@ static int f_fadvise(lua_State *L)
 
 /*
 ** f:ra() --> { start, size, async_size, ra_pages, mmap_miss, prev_pos,
-** random }: the file's readahead state (struct file_ra_state)
+** random, order }: the file's readahead state (struct file_ra_state)
 */
 static int f_ra(lua_State *L)
 {
@@ -128,14 +128,58 @@ static int f_ra(lua_State *L)
 		{ "start", (lua_Integer)ra.start }, { "size", (lua_Integer)ra.size },
 		{ "async_size", (lua_Integer)ra.async_size }, { "ra_pages", (lua_Integer)ra.ra_pages },
 		{ "mmap_miss", (lua_Integer)ra.mmap_miss }, { "prev_pos", (lua_Integer)ra.prev_pos },
+		{ "order", (lua_Integer)ra.order },
 	};
-	lua_createtable(L, 0, 7);
+	lua_createtable(L, 0, 8);
 	for (size_t i = 0; i < sizeof(field) / sizeof(field[0]); i++) {
 		lua_pushinteger(L, field[i].v);
 		lua_setfield(L, -2, field[i].name);
 	}
 	lua_pushboolean(L, ra.random);
 	lua_setfield(L, -2, "random");
+	return 1;
+}
+
+/*
+** f:folios() --> { { index =, pages =, order =, pfn =, readahead =, dirty
+** =, active =, referenced =, workingset =, mapped = }, ... }: the folios
+** of the file's page cache, in index order.
+*/
+static int f_folios(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "folios");
+	int64_t n = memlab_file_folios(f, NULL, 0);
+	struct memlab_cache_folio *v;
+
+	if (n < 0)
+		return luaL_error(L, "folios: %s", memlab_strerror((int)n));
+	v = lua_newuserdatauv(L, (size_t)n * sizeof(*v) + 1, 0);	/* freed by the GC */
+	n = memlab_file_folios(f, v, (size_t)n);
+	if (n < 0)
+		return luaL_error(L, "folios: %s", memlab_strerror((int)n));
+	lua_createtable(L, (int)n, 0);
+	for (int64_t i = 0; i < n; i++) {
+		const struct { const char *name; int on; } flag[] = {
+			{ "readahead", v[i].readahead }, { "dirty", v[i].dirty },
+			{ "active", v[i].active }, { "referenced", v[i].referenced },
+			{ "workingset", v[i].workingset }, { "mapped", v[i].mapped },
+		};
+
+		lua_createtable(L, 0, 10);
+		lua_pushinteger(L, (lua_Integer)v[i].index);
+		lua_setfield(L, -2, "index");
+		lua_pushinteger(L, (lua_Integer)1 << v[i].order);
+		lua_setfield(L, -2, "pages");
+		lua_pushinteger(L, (lua_Integer)v[i].order);
+		lua_setfield(L, -2, "order");
+		lua_pushinteger(L, (lua_Integer)v[i].pfn);
+		lua_setfield(L, -2, "pfn");
+		for (size_t k = 0; k < sizeof(flag) / sizeof(flag[0]); k++) {
+			lua_pushboolean(L, flag[k].on);
+			lua_setfield(L, -2, flag[k].name);
+		}
+		lua_rawseti(L, -2, i + 1);
+	}
 	return 1;
 }
 
@@ -226,6 +270,7 @@ static const luaL_Reg file_methods[] = {
 	{ "ondisk", f_ondisk },
 	{ "fadvise", f_fadvise },
 	{ "ra", f_ra },
+	{ "folios", f_folios },
 	{ NULL, NULL }
 };
 

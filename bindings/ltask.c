@@ -1548,12 +1548,14 @@ static int f_tostring(lua_State *L)
 }
 
 static const char *const file_options[] = { "path", "size", "writable", "name", "contents",
-					    NULL };
+					    "large_folios", NULL };
 
 /*
-** m:file{ path =, size =, writable =, contents = } --> file | nil, err, errno.
-** name = "f" instead of path places the file at /tmp/f; contents (a
-** string) is on its disk from the start, and the size covers it.
+** m:file{ path =, size =, writable =, contents =, large_folios = } -->
+** file | nil, err, errno.  name = "f" instead of path places the file at
+** /tmp/f; contents (a string) is on its disk from the start, and the size
+** covers it; large_folios: its page cache holds large folios (ext4 not
+** mounted data=journal).
 */
 static int m_file(lua_State *L)
 {
@@ -1561,7 +1563,7 @@ static int m_file(lua_State *L)
 	const char *path = NULL, *name = NULL, *contents = NULL;
 	size_t clen = 0;
 	uint64_t size = 0;
-	int writable = 0, rc;
+	int writable = 0, large = 0, rc;
 	memlab_file *f = NULL;
 	lfile *lf;
 
@@ -1580,6 +1582,7 @@ static int m_file(lua_State *L)
 				return option_error(L, "file", "contents", "string expected");
 			contents = lua_tolstring(L, -1, &clen);
 			break;
+		case 5: large = option_boolean(L, "file", "large_folios"); break;
 		}
 		lua_pop(L, 1);
 	}
@@ -1599,6 +1602,8 @@ static int m_file(lua_State *L)
 	luaL_setmetatable(L, LMEMLAB_FILE);
 	lmemlab_begin_call(lm);
 	rc = memlab_file_create(lmemlab_machine_core(lm), path, size, writable, &f);
+	if (rc == 0 && large)
+		rc = memlab_file_large_folios(f, 1);	/* a new file: nothing cached */
 	if (rc == 0 && contents)
 		rc = memlab_file_load(f, 0, contents, clen);	/* a new file: nothing cached */
 	lmemlab_end_call(L, lm, "file", rc);

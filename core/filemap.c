@@ -73,14 +73,16 @@ int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn
 	return 0;
 }
 
-/* Room for one more entry at a load of at most 1/2. */
-static int slots_grow(memlab_machine *m, struct address_space *as)
+/* Room for nr more entries at a load of at most 1/2. */
+static int slots_grow(memlab_machine *m, struct address_space *as, uint64_t nr)
 {
 	struct address_space big = { 0 };
 
-	if ((as->nrpages + 1) * 2 <= as->cap)
+	if ((as->nrpages + nr) * 2 <= as->cap)
 		return 0;
 	big.cap = as->cap ? as->cap * 2 : 16;
+	while ((as->nrpages + nr) * 2 > big.cap)
+		big.cap *= 2;
 	big.keys = ml_alloc(m, big.cap * sizeof(uint64_t));
 	big.pfns = ml_alloc(m, big.cap * sizeof(uint64_t));
 	if (!big.keys || !big.pfns) {
@@ -108,7 +110,7 @@ static int slot_insert(memlab_machine *m, struct address_space *as, uint64_t ind
 		       uint64_t value)
 {
 	uint64_t i;
-	int err = slots_grow(m, as);
+	int err = slots_grow(m, as, 1);
 
 	if (err)
 		return err;
@@ -226,123 +228,171 @@ static uint64_t blocks_read_kb(uint64_t valid, uint64_t in, uint64_t len)
 	return kb;
 }
 
-/* The node's and the memcg's counters of a page entering (+1) or leaving (-1) the cache. */
+/*
+** The node's and the memcg's counters of a folio entering (+1) or leaving
+** (-1) the cache (__filemap_add_folio, page_cache_delete): its pages, and
+** a PMD-sized one as a file THP (FileHugePages).
+*/
 static void cache_account(memlab_machine *m, const struct memlab_file *f,
-			  const struct page *page, int d)
+			  const struct page *folio, int d)
 {
-	mod_lruvec_page_state(m, page, NR_FILE_PAGES, d);
+	uint64_t nr = folio_nr_pages(folio);
+
+	mod_lruvec_page_state(m, folio, NR_FILE_PAGES, d * (int64_t)nr);
 	if (f->shmem)
-		mod_lruvec_page_state(m, page, NR_SHMEM, d);
-}
-
-/* A page read again where reclaim left a shadow: workingset_refault(), the shadow goes. */
-static void take_shadow(struct memlab_file *f, struct page *page, bool write)
-{
-	struct address_space *as = &f->shadows;
-	uint64_t i;
-
-	if (!as->nrpages)
-		return;
-	i = slot_find(as, page->index);
-	if (!as->keys[i])
-		return;
-	if (!write)	/* filemap_add_folio(): not for __GFP_WRITE (a rewrite) */
-		workingset_refault(f->m, page, as->pfns[i]);
-	slot_delete(as, i);
+		mod_lruvec_page_state(m, folio, NR_SHMEM, d * (int64_t)nr);
+	else if (nr >= 1ull << hpage_pmd_order(m))	/* folio_test_pmd_mappable() */
+		mod_lruvec_page_state(m, folio, NR_FILE_HUGEPAGES, d);
 }
 
 /*
-** filemap_add_folio() of a new page read from the file (or zero for
-** shmem and holes): the cache holds one reference; it goes on the
-** inactive file LRU (shmem: the anon LRU, swap-backed).
+** The workingset shadows in the folio's range go, replaced by it
+** (__filemap_add_folio's xas_for_each_conflict); the last one found, in
+** index order, is the folio's refault (workingset_refault) -- but not for
+** __GFP_WRITE: a rewrite is no working set.
 */
-int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write)
+static void take_shadows(struct memlab_file *f, struct page *folio, bool write)
+{
+	struct address_space *as = &f->shadows;
+	uint64_t nr = folio_nr_pages(folio), shadow = 0;
+	bool found = false;
+
+	for (uint64_t k = 0; k < nr && as->nrpages; k++) {
+		uint64_t i = slot_find(as, folio->index + k);
+
+		if (!as->keys[i])
+			continue;
+		shadow = as->pfns[i];
+		found = true;
+		slot_delete(as, i);
+	}
+	if (found && !write)
+		workingset_refault(f->m, folio, shadow);
+}
+
+/*
+** filemap_add_folio() of a new folio of 2^order pages at index (aligned to
+** it), read from the file (or zero for shmem and holes): the cache holds
+** a reference per page; it goes on the inactive file LRU (shmem: the anon
+** LRU, swap-backed).  -MEMLAB_EEXIST when a page of its range is cached
+** (nothing is allocated then).  *out: its head.
+*/
+int filemap_add_folio(struct memlab_file *f, uint64_t index, unsigned order, bool ra,
+		      bool write, uint64_t *out)
 {
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
-	uint64_t pfn, valid;
-	const uint8_t *block = disk_block(f, index, &valid);
+	uint64_t nr = 1ull << order, pfn, kb = 0;
 	/* mapping_gfp_mask(); readahead_gfp_mask() adds NORETRY | NOWARN: it never OOM-kills */
 	uint32_t gfp = MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP | MEMLAB___GFP_ZERO |
 		       (ra ? MEMLAB___GFP_NORETRY | MEMLAB___GFP_NOWARN : 0);
-	struct page *page;
+	bool mapped = !write;
+	struct page *folio;
 	int err;
 
-	if ((err = slots_grow(m, as)) || (err = alloc_pages(m, 0, gfp, &pfn)))
+	for (uint64_t k = 0; k < nr; k++)
+		if (filemap_lookup(f, index + k) != PFN_NONE)
+			return -MEMLAB_EEXIST;
+	if ((err = slots_grow(m, as, nr)) || (err = alloc_pages(m, order, gfp, &pfn)))
 		return err;
 	/* filemap_add_folio(): the current task's cgroup, with the caller's gfp
 	 * (the allocation added __GFP_COMP and __GFP_ZERO for itself) */
 	if ((err = mem_cgroup_charge(m, pfn, NULL,
 				     gfp & ~(MEMLAB___GFP_COMP | MEMLAB___GFP_ZERO)))) {
-		memlab_free_pages(m, pfn, 0);
+		memlab_free_pages(m, pfn, order);
 		return err;
 	}
-	if (block)	/* the page is zeroed: only the file's bytes are written */
-		memcpy(frame_wptr(m, pfn, 0, valid), block, valid);
-	page = pfn_to_page(m, pfn);
-	page->mapping = (uintptr_t)f;
-	page->index = index;
+	for (uint64_t k = 0; k < nr; k++) {	/* zeroed: only the file's bytes are written */
+		uint64_t valid;
+		const uint8_t *block = disk_block(f, index + k, &valid);
+
+		if (block)
+			memcpy(frame_wptr(m, pfn + k, 0, valid), block, valid);
+		if (block && !write)
+			kb += blocks_read_kb(valid, 0, 0);
+		mapped &= block != NULL;
+	}
+	folio = pfn_to_page(m, pfn);
+	folio->mapping = (uintptr_t)f;
+	folio->index = index;
+	folio->_refcount += (int32_t)nr - 1;
+	if (nr > 1) {
+		*folio_entire_mapcount_ptr(folio) = 0;
+		*folio_nr_pages_mapped_ptr(folio) = 0;
+	}
 	if (f->shmem)
-		page->flags |= PG_swapbacked;
-	else if (block && !write)	/* do_mpage_readpage(): every block mapped; a write's */
-		page->flags |= PG_mappedtodisk;	/* write_begin reads the block without it */
-	if (block && !write)
-		m->vmstat[PGPGIN] += blocks_read_kb(valid, 0, 0);
-	take_shadow(f, page, write);
-	folio_add_lru(m, page);
-	cache_account(m, f, page, 1);
-	slot_insert(m, as, index, pfn);		/* room was made above */
+		folio->flags |= PG_swapbacked;
+	else if (mapped)	/* do_mpage_readpage(): every block mapped; a write's */
+		folio->flags |= PG_mappedtodisk;	/* write_begin reads the blocks without it */
+	m->vmstat[PGPGIN] += kb;
+	take_shadows(f, folio, write);
+	folio_add_lru(m, folio);
+	cache_account(m, f, folio, 1);
+	for (uint64_t k = 0; k < nr; k++)
+		slot_insert(m, as, index + k, pfn + k);		/* room was made above */
 	*out = pfn;
 	return 0;
 }
 
-/*
-** Drop a cached page no one maps (truncation, the file's end): it leaves
-** the cache with its mapping (page_cache_delete), and goes with the
-** cache's reference -- later if a folio batch still holds it.
-*/
-static void filemap_remove_slot(struct memlab_file *f, uint64_t i)
+int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write)
 {
-	memlab_machine *m = f->m;
-	uint64_t pfn = f->i_pages.pfns[i];
-	struct page *page = pfn_to_page(m, pfn);
-
-	if (page->flags & PG_dirty)
-		folio_clear_dirty(m, page);
-	cache_account(m, f, page, -1);
-	slot_delete(&f->i_pages, i);
-	page->mapping = 0;
-	put_page(m, pfn);
+	return filemap_add_folio(f, index, 0, ra, write, out);
 }
 
 /*
-** __remove_mapping() for reclaim: a clean page that only the page cache
+** Drop a cached folio no one maps (truncation, invalidation, reclaim): it
+** leaves the cache with its mapping (page_cache_delete), and goes with the
+** cache's references -- later if a folio batch still holds it.
+*/
+static void filemap_delete_folio(struct memlab_file *f, struct page *folio)
+{
+	memlab_machine *m = f->m;
+	uint64_t nr = folio_nr_pages(folio);
+
+	if (folio->flags & PG_dirty)
+		folio_clear_dirty(m, folio);
+	cache_account(m, f, folio, -1);
+	for (uint64_t k = 0; k < nr; k++)
+		slot_delete(&f->i_pages, slot_find(&f->i_pages, folio->index + k));
+	folio->mapping = 0;
+	folio->_refcount -= (int32_t)nr - 1;	/* folio_put_refs(folio, nr) */
+	put_page(m, page_to_pfn(m, folio));
+}
+
+/* The folio of the page in slot i of the file's cache. */
+static struct page *slot_folio(const struct memlab_file *f, uint64_t i)
+{
+	return pfn_folio(f->m, f->i_pages.pfns[i]);
+}
+
+/*
+** __remove_mapping() for reclaim: a clean folio that only the page cache
 ** and the reclaimer (its isolation reference) hold leaves the cache; the
 ** reclaimer's put frees it.  false when someone else holds it or it was
-** dirtied again.
+** dirtied again.  Its workingset shadow takes every index it held.
 */
 bool filemap_remove_folio(memlab_machine *m, uint64_t pfn)
 {
-	struct page *page = pfn_to_page(m, pfn);
-	struct memlab_file *f = (struct memlab_file *)page->mapping;
-	uint64_t i;
+	struct page *folio = pfn_to_page(m, pfn);
+	struct memlab_file *f = (struct memlab_file *)folio->mapping;
+	uint64_t nr = folio_nr_pages(folio), shadow;
 
-	if (page->_refcount != 2 || page->mapcount || (page->flags & PG_dirty))
+	if (folio->_refcount != (int32_t)nr + 1 || folio_mapcount(folio) ||
+	    (folio->flags & PG_dirty) || filemap_lookup(f, folio->index) != pfn)
 		return false;
-	i = slot_find(&f->i_pages, page->index);
-	if (f->i_pages.keys[i] != page->index + 1 || f->i_pages.pfns[i] != pfn)
-		return false;
-	/* the shadow stays in the page's place (a failed insert just loses it) */
-	slot_insert(m, &f->shadows, page->index, workingset_eviction(m, page));
-	filemap_remove_slot(f, i);
+	shadow = workingset_eviction(m, folio);
+	for (uint64_t k = 0; k < nr; k++)	/* a failed insert just loses it */
+		slot_insert(m, &f->shadows, folio->index + k, shadow);
+	filemap_delete_folio(f, folio);
 	return true;
 }
 
 /*
-** mapping_try_invalidate() of the pages of [first, last] (drop_caches:
-** the whole file): every clean page no one maps or holds leaves the cache
-** (mapping_evict_folio); the others are deactivated, so that reclaim finds
-** them sooner, and counted in *failed.  The pages come in index order, in
+** mapping_try_invalidate() of the folios within [first, last] (drop_caches:
+** the whole file; a large folio partly outside is passed by): every clean
+** folio no one maps or holds leaves the cache (mapping_evict_folio); the
+** others are deactivated, so that reclaim finds them sooner, and counted
+** in *failed.  The folios come in index order, in
 ** batches of PAGEVEC_SIZE (find_lock_entries), and releasing the first
 ** batch drains this CPU's folio batches (mm/swap.c __folio_batch_release):
 ** the first deactivations happen at once, later ones may wait.  The
@@ -394,20 +444,26 @@ static uint64_t mapping_try_invalidate(struct memlab_file *f, uint64_t first, ui
 	uint64_t *keys = cached_indices(m, as, &n);
 
 	for (uint64_t k = 0; k < n; k++) {
-		uint64_t i = slot_find(as, keys[k] - 1);
-		struct page *page;
+		uint64_t i = slot_find(as, keys[k] - 1), nr;
+		struct page *folio;
 
-		if (as->keys[i] != keys[k] || keys[k] - 1 < first || keys[k] - 1 > last)
+		if (as->keys[i] != keys[k])
 			continue;
-		page = pfn_to_page(m, as->pfns[i]);
-		if (skip_dirty && (page->flags & PG_dirty))
+		folio = slot_folio(f, i);
+		nr = folio_nr_pages(folio);
+		/* find_lock_entries(): each folio once, none that lies partly outside */
+		if (folio->index != keys[k] - 1 || folio->index < first ||
+		    folio->index + nr - 1 > last)
+			continue;
+		if (skip_dirty && (folio->flags & PG_dirty))
 			continue;	/* under writeback: find_lock_entries() passes it by */
-		if ((page->flags & PG_dirty) || page->mapcount || page->_refcount != 1) {
-			deactivate_file_folio(m, page);
+		if ((folio->flags & PG_dirty) || folio_mapcount(folio) ||
+		    folio->_refcount != (int32_t)nr) {
+			deactivate_file_folio(m, folio);
 			(*failed)++;
 		} else {
-			filemap_remove_slot(f, i);
-			dropped++;
+			filemap_delete_folio(f, folio);
+			dropped += nr;
 		}
 		if (++seen == PAGEVEC_SIZE)
 			lru_add_drain(m);
@@ -482,7 +538,7 @@ void filemap_release(struct memlab_file *f)
 
 	for (uint64_t i = 0; i < as->cap;) {
 		if (as->keys[i])
-			filemap_remove_slot(f, i);	/* may shift another entry into i */
+			filemap_delete_folio(f, slot_folio(f, i));	/* may shift another entry into i */
 		else
 			i++;
 	}
@@ -500,64 +556,91 @@ void filemap_release(struct memlab_file *f)
 /* ===================== dirty pages and writeback ===================== */
 
 /*
-** folio_mark_dirty(): a regular file's page becomes dirty and counts in
-** nr_dirty (and nr_dirtied); shmem pages have no writeback, and their
-** dirty bit is not accounted (noop_dirty_folio).  Whether it was clean.
+** __folio_mark_dirty(): a regular file's folio (of the page given) becomes
+** dirty and counts in nr_dirty (and nr_dirtied), each of its pages; shmem
+** pages have no writeback, and their dirty bit is not accounted
+** (noop_dirty_folio).  Whether it was clean.
 */
-bool folio_mark_dirty(memlab_machine *m, struct page *page)
+static bool __folio_mark_dirty(memlab_machine *m, struct page *page)
 {
-	const struct memlab_file *f = (const struct memlab_file *)page->mapping;
+	struct page *folio = pfn_folio(m, page_to_pfn(m, page));
+	const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
+	uint64_t nr = folio_nr_pages(folio);
 
-	if (page->flags & PG_dirty)
+	if (folio->flags & PG_dirty)
 		return false;
-	page->flags = (page->flags | PG_dirty) & ~PG_reclaim;	/* reclaim must look again */
+	folio->flags |= PG_dirty;
 	if (f->shmem)
 		return true;
-	mod_lruvec_page_state(m, page, NR_DIRTY, 1);
-	m->vmstat[NR_ZONE_WRITE_PENDING]++;
-	m->vmstat[NR_DIRTIED]++;
+	mod_lruvec_page_state(m, folio, NR_DIRTY, (int64_t)nr);
+	m->vmstat[NR_ZONE_WRITE_PENDING] += nr;
+	m->vmstat[NR_DIRTIED] += nr;
 	return true;
 }
 
-void folio_clear_dirty(memlab_machine *m, struct page *page)
+/*
+** folio_mark_dirty(): as __folio_mark_dirty, and PG_reclaim goes first --
+** reclaim must look again; a PG_readahead mark (the same bit) is lost.
+*/
+bool folio_mark_dirty(memlab_machine *m, struct page *page)
 {
-	const struct memlab_file *f = (const struct memlab_file *)page->mapping;
+	pfn_folio(m, page_to_pfn(m, page))->flags &= ~PG_reclaim;
+	return __folio_mark_dirty(m, page);
+}
 
-	page->flags &= ~PG_dirty;
+void folio_clear_dirty(memlab_machine *m, struct page *folio)
+{
+	const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
+	uint64_t nr = folio_nr_pages(folio);
+
+	folio->flags &= ~PG_dirty;
 	if (f->shmem)
 		return;
-	mod_lruvec_page_state(m, page, NR_DIRTY, -1);
-	m->vmstat[NR_ZONE_WRITE_PENDING]--;
+	mod_lruvec_page_state(m, folio, NR_DIRTY, -(int64_t)nr);
+	m->vmstat[NR_ZONE_WRITE_PENDING] -= nr;
 }
 
 /*
-** Write one dirty page back to the file's disk (writepage): folio_mkclean
-** first, so the next write through a mapping faults and dirties it again;
-** nr_written and pgpgout (KiB, as vmstat reports them) count it.
-** Returns 0 or -MEMLAB_ENOMEM (the host's).
+** Write a dirty folio (of the page at pfn) back to the file's disk
+** (writepages): every mapping of its pages made clean first
+** (folio_mkclean), so that the next write through one faults and dirties
+** it again; nr_written and pgpgout (KiB, as vmstat reports them) count
+** its pages.  Returns 0 or -MEMLAB_ENOMEM (the host's).
 */
-static int writeback_page(struct memlab_file *f, uint64_t pfn)
+static int writeback_folio(struct memlab_file *f, uint64_t pfn)
 {
 	memlab_machine *m = f->m;
-	struct page *page = pfn_to_page(m, pfn);
-	int err = disk_write_page(f, page->index, frame_ptr(m, pfn));
+	uint64_t head = folio_pfn(m, pfn);
+	struct page *folio = pfn_to_page(m, head);
+	uint64_t nr = folio_nr_pages(folio);
 
-	if (err)
-		return err;
-	folio_mkclean(m, pfn);
-	folio_clear_dirty(m, page);
-	m->vmstat[NR_WRITTEN]++;
-	m->vmstat[PGPGOUT] += m->page_size >> 10;
-	if (page->flags & PG_reclaim) {		/* folio_end_writeback() */
-		page->flags &= ~PG_reclaim;
-		folio_rotate_reclaimable(m, page);
+	for (uint64_t k = 0; k < nr; k++) {
+		int err = disk_write_page(f, folio->index + k, frame_ptr(m, head + k));
+
+		if (err)
+			return err;
+	}
+	for (uint64_t k = 0; k < nr; k++)
+		folio_mkclean(m, head + k);
+	folio_clear_dirty(m, folio);
+	m->vmstat[NR_WRITTEN] += nr;
+	m->vmstat[PGPGOUT] += nr * (m->page_size >> 10);
+	if (folio->flags & PG_reclaim) {		/* folio_end_writeback() */
+		folio->flags &= ~PG_reclaim;
+		folio_rotate_reclaimable(m, folio);
 	}
 	return 0;
 }
 
+/* A dirty folio's page in slot i of the cache (its first found writes it all back). */
+static bool slot_dirty(const struct memlab_file *f, uint64_t i)
+{
+	return f->i_pages.keys[i] && (slot_folio(f, i)->flags & PG_dirty);
+}
+
 /*
-** filemap_write_and_wait_range(): write back the dirty pages of a regular
-** file whose index lies in [first, last].  0 or -MEMLAB_ENOMEM.
+** filemap_write_and_wait_range(): write back the dirty folios of a regular
+** file with a page whose index lies in [first, last].  0 or -MEMLAB_ENOMEM.
 */
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last)
 {
@@ -569,9 +652,8 @@ int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last)
 	for (uint64_t i = 0; i < as->cap; i++) {
 		uint64_t index = as->keys[i] - 1;
 
-		if (as->keys[i] && index >= first && index <= last &&
-		    (pfn_to_page(f->m, as->pfns[i])->flags & PG_dirty) &&
-		    (err = writeback_page(f, as->pfns[i])))
+		if (slot_dirty(f, i) && index >= first && index <= last &&
+		    (err = writeback_folio(f, as->pfns[i])))
 			return err;
 	}
 	return 0;
@@ -595,8 +677,8 @@ static void balance_dirty_pages(memlab_machine *m)
 		struct address_space *as = &f->i_pages;
 
 		for (uint64_t i = 0; !f->shmem && i < as->cap && m->vmstat[NR_DIRTY] > bg; i++)
-			if (as->keys[i] && (pfn_to_page(m, as->pfns[i])->flags & PG_dirty))
-				writeback_page(f, as->pfns[i]);		/* a host failure leaves it dirty */
+			if (slot_dirty(f, i))
+				writeback_folio(f, as->pfns[i]);	/* a host failure leaves it dirty */
 	}
 }
 
@@ -628,10 +710,10 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 		return -MEMLAB_EFAULT;
 	*pfn = filemap_lookup(f, index);
 	if (*pfn != PFN_NONE) {
-		pfn_to_page(m, *pfn)->_refcount++;	/* held while readahead allocates */
+		pfn_folio(m, *pfn)->_refcount++;	/* held while readahead allocates */
 		if (f->shmem || tried)
 			return 0;
-		return do_async_mmap_readahead(vma, pfn_to_page(m, *pfn)) ? FILEMAP_UNLOCKED : 0;
+		return do_async_mmap_readahead(vma, *pfn) ? FILEMAP_UNLOCKED : 0;
 	}
 	if (f->shmem) {		/* a new shmem page is a minor fault */
 		if ((err = filemap_add_page(f, index, pfn, false, false)))
@@ -651,61 +733,137 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 		if ((err = filemap_add_page(f, index, pfn, false, false)))
 			return err;
 	}
-	pfn_to_page(m, *pfn)->_refcount++;
+	pfn_folio(m, *pfn)->_refcount++;
 	return FILEMAP_MAJOR | FILEMAP_UNLOCKED;
+}
+
+/* The state of one fault-around (filemap_map_pages's). */
+struct fault_around {
+	memlab_task *t;
+	struct vm_area_struct *vma;
+	uint64_t addr;			/* the fault's */
+	uint64_t table;			/* the PTE table, once allocated */
+	unsigned hits;			/* mmap_miss's count */
+	bool mapped;			/* addr is mapped now */
+};
+
+/*
+** set_pte_range() of the PTEs none of nr pages from pfn (of one folio) at
+** a: arm64 with hardware AF maps them old unless the fault's address is
+** among them (arch_wants_old_prefaulted_pte); a shared writable entry of
+** a dirty folio is dirty; the rmap, the mappings' references and the RSS
+** (folio_add_file_rmap_ptes).
+*/
+static void map_pte_run(struct fault_around *fa, uint64_t a, uint64_t pfn, unsigned nr)
+{
+	memlab_machine *m = fa->t->m;
+	struct pt_prot prot = vma_page_prot(fa->vma);
+	uint64_t len = (uint64_t)nr << m->page_shift;
+	struct page *folio = pfn_folio(m, pfn);
+
+	if (!nr)
+		return;
+	prot.accessed = (fa->addr >= a && fa->addr - a < len) || m->arch != MEMLAB_ARCH_ARM64;
+	prot.dirty = prot.write && (folio->flags & PG_dirty);
+	set_ptes(fa->t, a, fa->table, pt_index(&fa->t->mm->pt, 0, a), pfn, prot, nr);
+	folio_add_file_rmap_ptes(fa->t, pfn, nr, fa->vma);
+	fa->mapped |= fa->addr >= a && fa->addr - a < len;
+}
+
+/*
+** filemap_map_folio_range(): map the pages [first, first + nr) of the
+** folio at head from a -- all of it instead when it lies within the file
+** (short of its last page: file_end >= folio_next_index), the VMA and one
+** page table -- each with an empty PTE, in runs; each page counts as a hit
+** against mmap_miss, unless it is a refault of the working set.
+*/
+static void map_folio_range(struct fault_around *fa, uint64_t head, uint64_t first,
+			    uint64_t a, uint64_t nr, uint64_t file_end)
+{
+	memlab_machine *m = fa->t->m;
+	struct page *folio = pfn_to_page(m, head);
+	uint64_t fnr = folio_nr_pages(folio), a0 = a - (first << m->page_shift);
+	uint64_t pmd = pt_level_size(&fa->t->mm->pt, 1), run = 0;
+
+	if (file_end >= folio->index + fnr && a0 >= fa->vma->vm_start &&
+	    a0 + (fnr << m->page_shift) <= fa->vma->vm_end &&
+	    (a0 & ~(pmd - 1)) == ((a0 + (fnr << m->page_shift) - 1) & ~(pmd - 1))) {
+		a = a0;
+		first = 0;
+		nr = fnr;
+	}
+	for (uint64_t k = 0; k < nr; k++) {
+		uint64_t idx = pt_index(&fa->t->mm->pt, 0, a + (k << m->page_shift));
+
+		if (!(folio->flags & PG_workingset))
+			fa->hits++;
+		if (!ptep_get(m, &fa->t->mm->pt, fa->table, idx)) {
+			run++;
+			continue;
+		}
+		map_pte_run(fa, a + ((k - run) << m->page_shift), head + first + k - run, (unsigned)run);
+		run = 0;
+	}
+	map_pte_run(fa, a + ((nr - run) << m->page_shift), head + first + nr - run, (unsigned)run);
 }
 
 /*
 ** do_fault_around() / filemap_map_pages(): before a read fault goes to
-** the file, map the cached pages of a fault_around_bytes window -- from
+** the file, map the cached folios of a fault_around_bytes window -- from
 ** the aligned window's start, or the VMA's start if later (the window
 ** then shifts up, it is not clipped), for fault_around_bytes (64 KiB: no
-** fault-around at all with 64K pages), within the VMA and addr's page table -- as vm_page_prot says, without faults of their own.
-** A page marked PG_readahead is left for its own fault, which reads the
-** next window (next_uptodate_folio).  Each page found counts as a hit
-** against the file's mmap_miss, unless it is a refault of the working set.
-** Returns whether addr itself is now mapped (the fault is done).
+** fault-around at all with 64K pages), within the VMA, addr's page table
+** and the file -- as vm_page_prot says, without faults of their own; a
+** large folio whole where it fits (map_folio_range).  A folio marked
+** PG_readahead is left for its own fault, which reads the next window
+** (next_uptodate_folio).  Returns whether addr itself is now mapped (the
+** fault is done).
 */
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 {
 	memlab_machine *m = t->m;
+	struct memlab_file *f = vma->vm_file;
 	uint64_t psize = m->page_size, win = FAULT_AROUND_BYTES;
 	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table = addr & ~(pmd - 1);
-	uint64_t start = addr & ~(win - 1), end;
-	struct pt_prot prot = vma_page_prot(vma);
-	struct file_ra_state *ra = &vma->vm_file->ra;
-	unsigned hits = 0;
-	bool mapped = false;
+	uint64_t start = addr & ~(win - 1), end, index, last, file_end;
+	struct fault_around fa = { t, vma, addr, PFN_NONE, 0, false };
 
-	if (win <= psize)	/* should_fault_around(): one page is no fault-around (64K pages) */
+	if (win <= psize || !file_pages(f))	/* should_fault_around(): one page is none (64K pages) */
 		return false;
 	start = start > vma->vm_start ? start : vma->vm_start;
 	start = start > table ? start : table;
 	end = start + win;
 	end = end < vma->vm_end ? end : vma->vm_end;
 	end = end < table + pmd ? end : table + pmd;
-	for (uint64_t a = start; a < end; a += psize) {
-		uint64_t index = linear_page_index(vma, a), pfn;
+	file_end = file_pages(f) - 1;
+	index = linear_page_index(vma, start);
+	last = linear_page_index(vma, end - psize);
+	last = last < file_end ? last : file_end;
+	while (index <= last) {
+		uint64_t pfn = filemap_lookup(f, index), head, next, nr;
+		struct page *folio;
 
-		if (index >= file_pages(vma->vm_file))
-			break;
-		pfn = filemap_lookup(vma->vm_file, index);
-		/* arch_wants_old_prefaulted_pte(): arm64 with hardware AF maps the others old */
-		prot.accessed = a == addr || m->arch != MEMLAB_ARCH_ARM64;
-		if (pfn == PFN_NONE || (pfn_to_page(m, pfn)->flags & PG_readahead))
+		if (pfn == PFN_NONE) {
+			index++;
 			continue;
-		if (!(pfn_to_page(m, pfn)->flags & PG_workingset))
-			hits++;
-		pfn_to_page(m, pfn)->_refcount++;	/* a table allocation may reclaim */
-		if (!pt_map(m, t->mm, a, 0, pfn, prot)) {
-			page_add_file_rmap_one(t, pfn_to_page(m, pfn));
-			mlock_vma_folio(m, pfn_to_page(m, pfn), vma);
-			mapped |= a == addr;
 		}
-		put_page(m, pfn);
+		head = folio_pfn(m, pfn);
+		folio = pfn_to_page(m, head);
+		next = folio->index + folio_nr_pages(folio);
+		if (!(folio->flags & PG_readahead)) {
+			uint64_t a = start + ((index - linear_page_index(vma, start)) << m->page_shift);
+
+			folio->_refcount++;	/* a table allocation may reclaim */
+			if (fa.table != PFN_NONE || !pt_alloc_path(m, t->mm, a, 0, &fa.table)) {
+				nr = (next - 1 < last ? next - 1 : last) - index + 1;
+				map_folio_range(&fa, head, index - folio->index, a, nr, file_end);
+			}
+			put_page(m, head);
+		}
+		index = next;
 	}
-	ra->mmap_miss = hits >= ra->mmap_miss ? 0 : ra->mmap_miss - hits;
-	return mapped;
+	f->ra.mmap_miss = fa.hits >= f->ra.mmap_miss ? 0 : f->ra.mmap_miss - fa.hits;
+	return fa.mapped;
 }
 
 /* ===================== read(2) and write(2) ===================== */
@@ -713,24 +871,29 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 #define MAX_LFS_FILESIZE_EXT4	(1ull << 44)	/* ext4, 4K blocks: 16 TiB */
 
 /*
-** filemap_get_read_batch(): the cached pages from index on, at most up to
-** last and PAGEVEC_SIZE of them, each with a reference; the batch ends at
-** a hole and after a page marked PG_readahead.
+** filemap_get_read_batch(): the cached folios from the one holding index
+** on, up to the one holding last and PAGEVEC_SIZE of them, each with a
+** reference (their heads); the batch ends at a hole and after a folio
+** marked PG_readahead.
 */
 static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, uint64_t last,
 				       uint64_t *batch)
 {
+	memlab_machine *m = f->m;
 	unsigned n = 0;
 
-	for (; index <= last && n < PAGEVEC_SIZE; index++) {
+	while (index <= last && n < PAGEVEC_SIZE) {
 		uint64_t pfn = filemap_lookup(f, index);
+		struct page *folio;
 
 		if (pfn == PFN_NONE)
 			break;
-		pfn_to_page(f->m, pfn)->_refcount++;
-		batch[n++] = pfn;
-		if (pfn_to_page(f->m, pfn)->flags & PG_readahead)
+		batch[n++] = folio_pfn(m, pfn);
+		folio = pfn_to_page(m, batch[n - 1]);
+		folio->_refcount++;
+		if (folio->flags & PG_readahead)
 			break;
+		index = folio->index + folio_nr_pages(folio);	/* xas_advance() past it */
 	}
 	return n;
 }
@@ -739,15 +902,15 @@ static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, ui
 ** filemap_get_pages(): the batch for a read of the pages [index,
 ** last_index): a miss at index reads ahead first (page_cache_sync_ra), or
 ** the page alone when that read nothing (filemap_create_folio); a batch
-** ending on a marked page reads the next window (filemap_readahead).
-** Returns its size, 0 when no frame was free.
+** ending on a marked folio reads the next window (filemap_readahead, from
+** the folio's index).  Returns its size, 0 when no frame was free.
 */
 static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_t last_index,
 				  uint64_t *batch)
 {
 	memlab_machine *m = f->m;
 	unsigned n = filemap_get_read_batch(f, index, last_index - 1, batch);
-	struct page *page;
+	struct page *folio;
 
 	if (!n) {
 		page_cache_sync_ra(f, index, last_index - index);
@@ -759,24 +922,50 @@ static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_
 		pfn_to_page(m, batch[0])->_refcount++;
 		return 1;
 	}
-	page = pfn_to_page(m, batch[n - 1]);
-	if (page->flags & PG_readahead)
-		page_cache_async_ra(f, page, page->index, last_index - page->index);
+	folio = pfn_to_page(m, batch[n - 1]);
+	if (folio->flags & PG_readahead)
+		page_cache_async_ra(f, folio, folio->index, last_index - folio->index);
 	return n;
 }
 
-/* pos_same_folio(): the same page, for byte positions that may be negative */
-static bool pos_same_page(const memlab_machine *m, int64_t a, int64_t b)
+/* pos_same_folio(): the same folio-sized block, for byte positions that may be negative */
+static bool pos_same_folio(const memlab_machine *m, int64_t a, int64_t b, const struct page *folio)
 {
-	return a >> m->page_shift == b >> m->page_shift;
+	unsigned shift = m->page_shift + (unsigned)__builtin_ctzll(folio_nr_pages(folio));
+
+	return a >> shift == b >> shift;
 }
 
 /*
-** filemap_read(): read(2)'s part -- batch after batch of cached pages,
-** clipped to the end of the file.  Each page copied is marked accessed,
-** but for a first page the previous read ended in (reading a page in
-** pieces counts once).  ra->prev_pos keeps where it ended.  Returns the
-** bytes done, or the first error when nothing was done.
+** copy_folio_to_iter() / copy_folio_from_iter_atomic(): bytes at off in
+** the folio at head, a page at a time (*done counts the pages' bytes
+** copied whole); write: into the folio.
+*/
+static int copy_folio(memlab_machine *m, uint64_t head, uint64_t off, uint64_t bytes,
+		      bool write, filemap_actor actor, void *ud, uint64_t *done)
+{
+	while (bytes) {
+		uint64_t in = off & (m->page_size - 1), pfn = head + (off >> m->page_shift);
+		uint64_t len = m->page_size - in < bytes ? m->page_size - in : bytes;
+		uint8_t *p = write ? frame_wptr(m, pfn, (size_t)in, (size_t)len)
+				   : (uint8_t *)(uintptr_t)(frame_ptr(m, pfn) + in);
+		int err = actor(ud, *done, p, len);
+
+		if (err)
+			return err;
+		*done += len;
+		off += len;
+		bytes -= len;
+	}
+	return 0;
+}
+
+/*
+** filemap_read(): read(2)'s part -- batch after batch of cached folios,
+** clipped to the end of the file.  Each folio copied from is marked
+** accessed, but for a first one the previous read ended in (reading a
+** folio in pieces counts once).  ra->prev_pos keeps where it ended.
+** Returns the bytes done, or the first error when nothing was done.
 */
 int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
 		     void *ud)
@@ -807,21 +996,20 @@ int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_ac
 			break;
 		}
 		end = f->size < off + n ? f->size : off + n;
-		if (!pos_same_page(m, (int64_t)pos, last_pos - 1))
+		if (!pos_same_folio(m, (int64_t)pos, last_pos - 1, pfn_to_page(m, batch[0])))
 			folio_mark_accessed(m, pfn_to_page(m, batch[0]));
 		for (i = 0; i < nr && !err; i++) {
-			uint64_t in = pos & (m->page_size - 1), len = m->page_size - in;
+			struct page *folio = pfn_to_page(m, batch[i]);
+			uint64_t fsize = folio_nr_pages(folio) << m->page_shift;
+			uint64_t fpos = folio->index << m->page_shift, in = pos - fpos;
+			uint64_t bytes = end - pos < fsize - in ? end - pos : fsize - in;
 
-			if (end < pfn_to_page(m, batch[i])->index << m->page_shift)
+			if (end < fpos)
 				break;
 			if (i > 0)
-				folio_mark_accessed(m, pfn_to_page(m, batch[i]));
-			len = end - pos < len ? end - pos : len;
-			err = actor(ud, done, (uint8_t *)(uintptr_t)(frame_ptr(m, batch[i]) + in), len);
-			if (err)
-				break;
-			done += len;
-			pos += len;
+				folio_mark_accessed(m, folio);
+			err = copy_folio(m, batch[i], in, bytes, false, actor, ud, &done);
+			pos = off + done;
 			last_pos = (int64_t)pos;
 		}
 		for (i = 0; i < nr; i++)	/* folio_batch_release() */
@@ -832,48 +1020,95 @@ int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_ac
 }
 
 /*
-** generic_perform_write(): write(2)'s part -- each page read first, alone
-** (write_begin; a shadow it finds is no refault: filemap_add_folio skips
-** __GFP_WRITE, a rewrite is no working set), then filled and dirtied, the
-** file grown to cover it; -MEMLAB_EFBIG past ext4's largest file.
-** Returns the bytes done, or the first error when nothing was done.
+** write_begin (ext4_write_begin: __filemap_get_folio(FGP_WRITEBEGIN |
+** fgf_set_order(len))): the cached folio holding pos, or a new one -- of
+** the order of the write's length (ilog2 of its bytes, in pages), at most
+** the mapping's, smaller where pos's index is not aligned to it, and
+** smaller again while a page of its range is cached or no frame is free,
+** down to a page.  Of a new folio, the blocks the write covers in part are
+** read first (ext4_block_write_begin: pgpgin), those outside it not.  A
+** shadow it finds is no refault (filemap_add_folio skips __GFP_WRITE).
+** *head: the folio's head.  0 or -MEMLAB_ENOMEM.
+*/
+static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64_t *head)
+{
+	memlab_machine *m = f->m;
+	uint64_t index = pos >> m->page_shift, pfn = filemap_lookup(f, index), fpos;
+	unsigned shift = 63 - (unsigned)__builtin_clzll(len), order = 0;
+	int err;
+
+	if (pfn != PFN_NONE) {
+		*head = folio_pfn(m, pfn);
+		return 0;
+	}
+	if (shift > m->page_shift)
+		order = shift - m->page_shift;
+	if (order > f->max_folio_order)
+		order = f->max_folio_order;
+	if (index & ((1ull << order) - 1))
+		order = (unsigned)__builtin_ctzll(index);
+	while ((err = filemap_add_folio(f, index, order, order > 0, true, head)) && order)
+		order--;	/* a large one: __GFP_NORETRY | __GFP_NOWARN */
+	if (err)
+		return err;
+	fpos = index << m->page_shift;
+	for (uint64_t k = 0; k < 1ull << order; k++) {
+		uint64_t ps = fpos + (k << m->page_shift), pe = ps + m->page_size, valid;
+		uint64_t from = pos > ps ? pos : ps, to = pos + len < pe ? pos + len : pe;
+
+		if (from < to && disk_block(f, index + k, &valid))
+			m->vmstat[PGPGIN] += blocks_read_kb(valid, from - ps, to - from);
+	}
+	return 0;
+}
+
+/*
+** generic_perform_write(): write(2)'s part -- in chunks of the mapping's
+** largest folio, each into the folio write_begin finds or makes (clipped
+** to it), then dirtied, the file grown to cover what was copied;
+** -MEMLAB_EFBIG past ext4's largest file.  Returns the bytes done, or the
+** first error when nothing was done.
 */
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
 		      void *ud)
 {
 	memlab_machine *m = f->m;
-	uint64_t done = 0;
+	uint64_t done = 0, chunk = m->page_size << f->max_folio_order;
 
 	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
 		return -MEMLAB_EFBIG;
 	while (done < n) {
-		uint64_t pos = off + done, in = pos & (m->page_size - 1);
-		uint64_t len = m->page_size - in < n - done ? m->page_size - in : n - done;
-		uint64_t pfn;
-		int err = -MEMLAB_ENOMEM;
+		uint64_t pos = off + done, bytes = chunk - (pos & (chunk - 1)), head;
+		int err;
 
 		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
 			return done ? (int64_t)done : -MEMLAB_EINTR;
-		pfn = filemap_lookup(f, pos >> m->page_shift);
-		if (pfn == PFN_NONE) {
-			uint64_t valid;
+		bytes = bytes < n - done ? bytes : n - done;
+		err = write_begin(f, pos, bytes, &head);
+		if (!err) {		/* held while the copy faults (and maybe reclaims) */
+			struct page *folio = pfn_to_page(m, head);
+			uint64_t in = pos - (folio->index << m->page_shift);
+			uint64_t fsize = folio_nr_pages(folio) << m->page_shift;
 
-			if (filemap_add_page(f, pos >> m->page_shift, &pfn, false, true))
-				pfn = PFN_NONE;
-			else if (disk_block(f, pos >> m->page_shift, &valid))
-				m->vmstat[PGPGIN] += blocks_read_kb(valid, in, len);
+			bytes = bytes < fsize - in ? bytes : fsize - in;
+			folio->_refcount++;
+			err = copy_folio(m, head, in, bytes, true, actor, ud, &done);
+			/*
+			 * What a faulting copy wrote stays.  ext4 data=ordered
+			 * dirties the folio by its buffers (mark_buffer_dirty:
+			 * a PG_readahead mark stays); data=journal by the
+			 * journal, whose writeback ends the mark.
+			 */
+			if (f->max_folio_order)
+				__folio_mark_dirty(m, folio);
+			else
+				folio_mark_dirty(m, folio);
+			put_page(m, head);
 		}
-		if (pfn != PFN_NONE) {		/* held while the copy faults (and maybe reclaims) */
-			pfn_to_page(m, pfn)->_refcount++;
-			err = actor(ud, done, frame_wptr(m, pfn, (size_t)in, (size_t)len), len);
-			folio_mark_dirty(m, pfn_to_page(m, pfn));	/* what a faulting copy wrote stays */
-			put_page(m, pfn);
-		}
+		if (off + done > f->size)
+			f->size = off + done;
 		if (err)
 			return done ? (int64_t)done : err;
-		done += len;
-		if (pos + len > f->size)
-			f->size = pos + len;
 		balance_dirty_pages(m);		/* balance_dirty_pages_ratelimited() */
 	}
 	return (int64_t)done;
@@ -903,13 +1138,82 @@ int memlab_sync(memlab_machine *m)
 	return 0;
 }
 
-/* ===================== checking ===================== */
+/* ===================== a look at the cache ===================== */
 
 /*
-** The page cache of every file: each slot's page is allocated, belongs to
-** the file at that index, and is held; nrpages counts the slots; the
-** readahead state is one readahead could leave (the async tail within the
-** window, mmap_miss within its cap).
+** ext4_set_inode_mapping_order(): EXT4_MAX_PAGECACHE_ORDER, 11 + blkbits -
+** PAGE_SHIFT, within MAX_PAGECACHE_ORDER (the PMD order, at most
+** MAX_XAS_ORDER 11).
+*/
+static unsigned ext4_max_folio_order(const memlab_machine *m)
+{
+	unsigned order = 11 + 12 - m->page_shift, pmd = hpage_pmd_order(m);
+
+	order = order < pmd ? order : pmd;
+	return order < 11 ? order : 11;
+}
+
+int memlab_file_large_folios(memlab_file *f, int enable)
+{
+	if (f->shmem || f->huge_shift)
+		return -MEMLAB_EINVAL;
+	if (f->i_pages.nrpages)
+		return -MEMLAB_EBUSY;
+	f->max_folio_order = enable ? ext4_max_folio_order(f->m) : 0;
+	return 0;
+}
+
+int64_t memlab_file_folios(const memlab_file *f, struct memlab_cache_folio *out, size_t n)
+{
+	memlab_machine *m = f->m;
+	uint64_t nkeys, *keys = cached_indices(m, &f->i_pages, &nkeys);
+	int64_t count = 0;
+
+	if (!keys && f->i_pages.nrpages)
+		return -MEMLAB_ENOMEM;
+	for (uint64_t k = 0; k < nkeys; k++) {
+		uint64_t pfn = filemap_lookup(f, keys[k] - 1), head = folio_pfn(m, pfn);
+		const struct page *folio = pfn_to_page(m, head);
+
+		if (folio->index != keys[k] - 1)
+			continue;
+		if ((size_t)count < n) {
+			struct memlab_cache_folio *o = &out[count];
+
+			memset(o, 0, sizeof(*o));
+			o->index = folio->index;
+			o->pfn = head;
+			o->order = (unsigned)__builtin_ctzll(folio_nr_pages(folio));
+			o->readahead = !!(folio->flags & PG_readahead) && !(folio->flags & PG_dirty);
+			o->dirty = !!(folio->flags & PG_dirty);
+			o->active = !!(folio->flags & PG_active);
+			o->referenced = !!(folio->flags & PG_referenced);
+			o->workingset = !!(folio->flags & PG_workingset);
+			o->mapped = folio_mapcount(folio) > 0;
+		}
+		count++;
+	}
+	ml_free(m, keys, f->i_pages.nrpages * sizeof(*keys));
+	return count;
+}
+
+/* ===================== checking ===================== */
+
+/* Every page of the folio at head is in the file's cache at its index. */
+static bool folio_whole(const struct memlab_file *f, const struct page *folio, uint64_t head)
+{
+	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
+		if (filemap_lookup(f, folio->index + k) != head + k)
+			return false;
+	return true;
+}
+
+/*
+** The page cache of every file: each slot's page is allocated, belongs by
+** its folio to the file at that index (a large folio: aligned to its
+** size, within the mapping's largest, every page of it cached), and is
+** held; nrpages counts the slots; the readahead state is one readahead
+** could leave (the async tail within the window, mmap_miss within its cap).
 */
 static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, struct ml_check *c)
 {
@@ -917,23 +1221,32 @@ static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, s
 	uint64_t n = 0;
 
 	for (uint64_t i = 0; i < as->cap; i++) {
-		const struct page *page;
+		uint64_t index = as->keys[i] - 1, head, nr;
+		const struct page *folio;
 
 		if (!as->keys[i])
 			continue;
 		n++;
 		if (as->pfns[i] >= m->nr_frames) {
 			ml_violation(c, "page cache: %s index %llu: pfn %#llx is not RAM", f->path,
-				     (unsigned long long)as->keys[i] - 1, (unsigned long long)as->pfns[i]);
+				     (unsigned long long)index, (unsigned long long)as->pfns[i]);
 			continue;
 		}
-		page = pfn_to_page(m, as->pfns[i]);
-		if (page->mapping != (uintptr_t)f || page->index != as->keys[i] - 1 ||
-		    page->_refcount < 1 || (page->flags & PG_buddy))
-			ml_violation(c, "page cache: %s index %llu: pfn %#llx is not its page (index %llu, "
-				     "refcount %d%s)", f->path, (unsigned long long)as->keys[i] - 1,
-				     (unsigned long long)as->pfns[i], (unsigned long long)page->index,
-				     page->_refcount, page->mapping != (uintptr_t)f ? ", another mapping" : "");
+		head = folio_pfn(m, as->pfns[i]);
+		folio = pfn_to_page(m, head);
+		nr = folio_nr_pages(folio);
+		if (folio->mapping != (uintptr_t)f || folio->index + (as->pfns[i] - head) != index ||
+		    folio->_refcount < (int32_t)nr || (folio->flags & PG_buddy))
+			ml_violation(c, "page cache: %s index %llu: pfn %#llx is not its page (folio "
+				     "index %llu, refcount %d%s)", f->path, (unsigned long long)index,
+				     (unsigned long long)as->pfns[i], (unsigned long long)folio->index,
+				     folio->_refcount, folio->mapping != (uintptr_t)f ? ", another mapping" : "");
+		else if (nr > 1 && (folio->index & (nr - 1) || nr > 1ull << f->max_folio_order ||
+				    (index == folio->index && !folio_whole(f, folio, head))))
+			ml_violation(c, "page cache: %s index %llu: a folio of %llu pages at %llu is "
+				     "unaligned, too large for the mapping or not cached whole", f->path,
+				     (unsigned long long)index, (unsigned long long)nr,
+				     (unsigned long long)folio->index);
 	}
 	if (n != as->nrpages)
 		ml_violation(c, "page cache: %s holds %llu pages, nrpages says %llu", f->path,

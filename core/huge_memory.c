@@ -439,7 +439,7 @@ int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped)
 	*nr -= unmapped;
 	if (folio_entire_mapcount(folio))
 		return 0;
-	if (unmapped && *nr)
+	if (unmapped && *nr && page_anon(folio))	/* a file folio is never queued */
 		deferred_split_folio(m, folio, true);
 	return unmapped;
 }

@@ -195,19 +195,24 @@ static void page_add_new_anon_rmap(memlab_machine *m, struct page *page,
 	folio_add_lru_vma(m, page, vma);
 }
 
-/* folio_add_file_rmap_pte() with the mapping's reference. */
-static void page_add_file_rmap(memlab_machine *m, struct page *page)
+/*
+** folio_add_file_rmap_ptes() of nr pages of one folio from pfn on, mapped
+** in t's mm by vma: the mappings' references and the RSS; a small folio
+** in a locked VMA is mlocked (set_pte_range's), a large one only by
+** mlock's walk, when its PTEs map all of it.
+*/
+void folio_add_file_rmap_ptes(memlab_task *t, uint64_t pfn, unsigned nr,
+			      const struct vm_area_struct *vma)
 {
-	page->_refcount++;
-	if (page->mapcount++ == 0)
-		mod_lruvec_page_state(m, page, NR_MAPPED, 1);
-}
+	memlab_machine *m = t->m;
+	struct page *folio = pfn_folio(m, pfn);
 
-/* A file page mapped once more in t's mm: the rmap and the RSS counter. */
-void page_add_file_rmap_one(memlab_task *t, struct page *page)
-{
-	page_add_file_rmap(t->m, page);
-	add_mm_counter(t->mm, mm_counter(page), 1);
+	for (unsigned i = 0; i < nr; i++)
+		page_add_rmap_pte(m, folio, pfn_to_page(m, pfn + i));
+	folio->_refcount += (int32_t)nr;
+	add_mm_counter(t->mm, mm_counter(folio), nr);
+	if (folio_nr_pages(folio) == 1)
+		mlock_vma_folio(m, folio, vma);
 }
 
 /*
@@ -508,10 +513,11 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		prot = mkwrite_dirty(vma, prot);
+	else if (prot.write && (pfn_folio(m, cache_pfn)->flags & PG_dirty))
+		prot.dirty = true;	/* set_pte_range(): a dirty folio's writable entry */
 	if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
-	page_add_file_rmap_one(vmf->t, page);
-	mlock_vma_folio(m, page, vma);		/* set_pte_range()'s */
+	folio_add_file_rmap_ptes(vmf->t, cache_pfn, 1, vma);
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
 		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
 	if (vmf->flags & FAULT_FLAG_WRITE)
@@ -611,7 +617,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 	}
 	/* an untried retry goes to filemap_fault() again: a hit, once more */
 	if ((ret & VM_FAULT_RETRY) && !(vmf->flags & FAULT_FLAG_TRIED))
-		do_async_mmap_readahead(vma, pfn_to_page(m, cache_pfn));
+		do_async_mmap_readahead(vma, cache_pfn);
 	if (cow)
 		ret |= do_cow_fault(vmf, cache_pfn, copy);
 	else

@@ -157,6 +157,7 @@ struct memlab_file {
 	bool deleted;			/* shown with " (deleted)" */
 	bool shmem;			/* the shmem object behind MAP_SHARED|MAP_ANONYMOUS */
 	unsigned huge_shift;		/* hugetlbfs: log2 of its huge page size; 0 otherwise */
+	unsigned max_folio_order;	/* mapping_max_folio_order(): 0 without large folios */
 	uint64_t charged;		/* pages of Committed_AS it holds (shmem_acct_size) */
 	int refcount;			/* the machine's list + every VMA mapping it */
 	struct address_space i_pages;	/* its page cache */
@@ -536,7 +537,8 @@ int mm_counter(const struct page *page);
 void page_remove_rmap(memlab_machine *m, uint64_t pfn, uint64_t nr, const struct vm_area_struct *vma);
 void munlock_vma_folio(memlab_machine *m, uint64_t pfn, const struct vm_area_struct *vma);
 void mlock_vma_folio(memlab_machine *m, struct page *page, const struct vm_area_struct *vma);
-void page_add_file_rmap_one(memlab_task *t, struct page *page);
+void folio_add_file_rmap_ptes(memlab_task *t, uint64_t pfn, unsigned nr,
+			      const struct vm_area_struct *vma);
 struct pt_prot vma_page_prot(const struct vm_area_struct *vma);
 unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			 unsigned flags);
@@ -680,15 +682,17 @@ int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write);
+int filemap_add_folio(struct memlab_file *f, uint64_t index, unsigned order, bool ra,
+		      bool write, uint64_t *out);
 void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
 			      uint64_t first, uint64_t last);
 /* ---- readahead.c ---- */
 void bdi_init(memlab_machine *m);
 void file_ra_state_init(struct memlab_file *f);
 void page_cache_sync_ra(struct memlab_file *f, uint64_t index, uint64_t req);
-void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t index, uint64_t req);
+void page_cache_async_ra(struct memlab_file *f, struct page *folio, uint64_t index, uint64_t req);
 void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index);
-bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page);
+bool do_async_mmap_readahead(struct vm_area_struct *vma, uint64_t pfn);
 int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice);
 #define MMAP_LOTSAMISS	100	/* mm/filemap.c: past this many misses, faults read around no more */
 bool folio_mark_dirty(memlab_machine *m, struct page *page);

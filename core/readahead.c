@@ -11,10 +11,10 @@
 ** one struct file_ra_state, as one open file description would (both
 ** read(2) and every mapping of the file use it).
 **
-** memlab's page cache holds order-0 folios only: as ext4 with data=journal,
-** or any filesystem without large folios.  So page_cache_ra_order() always
-** falls back to do_page_cache_ra(), as Linux does for such a mapping; the
-** alignment of the async window's end (ra->order + 2) still applies.
+** A file's page cache holds order-0 folios (ext4 with data=journal, memlab's
+** default: page_cache_ra_order() falls back to do_page_cache_ra(), as
+** Linux does for such a mapping), or large folios (memlab_file_large_folios:
+** ext4 otherwise), read in folios of ra->order, +2 at each async window.
 */
 #include "mm.h"
 #include "vmstat.h"
@@ -191,13 +191,64 @@ static uint64_t get_next_ra_size(const struct file_ra_state *ra, uint64_t max)
 }
 
 /*
-** page_cache_ra_order() of a mapping without large folios: ra->order goes
-** back to 0 and the window is read by do_page_cache_ra().
+** ra_alloc_folio(): a folio of 2^order pages at index for the window,
+** marked PG_readahead when it holds the window's mark (rounded down to
+** its size).  0, -MEMLAB_EEXIST (a page of its range is cached) or
+** -MEMLAB_ENOMEM.
+*/
+static int ra_alloc_folio(struct memlab_file *f, uint64_t index, uint64_t mark, unsigned order)
+{
+	uint64_t pfn;
+	int err = filemap_add_folio(f, index, order, true, false, &pfn);
+
+	if (!err && index == (mark & ~((1ull << order) - 1)))
+		pfn_to_page(f->m, pfn)->flags |= PG_readahead;
+	return err;
+}
+
+/*
+** page_cache_ra_order(): read the window [index, index + ra->size) in
+** folios of ra->order -- capped by the mapping's largest folio and the
+** window's size -- each smaller where index is not aligned to it or it
+** would reach past the file's last page.  A folio that cannot be added
+** (a page of its range is cached, no memory) ends it, and
+** do_page_cache_ra() reads the rest page by page.  A mapping without
+** large folios reads it all so, with ra->order back to 0.
 */
 static void page_cache_ra_order(struct memlab_file *f, uint64_t index)
 {
-	f->ra.order = 0;
-	do_page_cache_ra(f, index, f->ra.size, f->ra.async_size);
+	struct file_ra_state *ra = &f->ra;
+	uint64_t start = index, mark = index + ra->size - ra->async_size, limit;
+	unsigned new_order = ra->order;
+	int err = 0;
+
+	if (!f->max_folio_order) {
+		ra->order = 0;
+		do_page_cache_ra(f, index, ra->size, ra->async_size);
+		return;
+	}
+	if (!f->size)		/* no read or fault gets here (they stop at the file's end) */
+		return;
+	limit = file_end_index(f) < index + ra->size - 1 ? file_end_index(f) : index + ra->size - 1;
+	if (new_order > f->max_folio_order)
+		new_order = f->max_folio_order;
+	if (new_order > (unsigned)(63 - __builtin_clzll(ra->size)))	/* ilog2(ra->size) */
+		new_order = (unsigned)(63 - __builtin_clzll(ra->size));
+	ra->order = new_order;
+	while (index <= limit) {
+		unsigned order = new_order;
+
+		if (index & ((1ull << order) - 1))
+			order = (unsigned)__builtin_ctzll(index);
+		while (order > 0 && index + (1ull << order) - 1 > limit)
+			order--;
+		err = ra_alloc_folio(f, index, mark, order);
+		if (err)
+			break;
+		index += 1ull << order;
+	}
+	if (err && ra->size > index - start)
+		do_page_cache_ra(f, index, ra->size - (index - start), ra->async_size);
 }
 
 /* ractl_max_pages(): a request larger than the window may go up to io_pages. */
@@ -267,6 +318,7 @@ void page_cache_sync_ra(struct memlab_file *f, uint64_t index, uint64_t req)
 		ra->start = index;
 		ra->size = get_init_ra_size(req, max);
 		ra->async_size = ra->size > req ? ra->size - req : ra->size >> 1;
+		ra->order = 0;
 		page_cache_ra_order(f, ra->start);
 		return;
 	}
@@ -281,26 +333,29 @@ void page_cache_sync_ra(struct memlab_file *f, uint64_t index, uint64_t req)
 	ra->start = index;
 	ra->size = contig + req < max ? contig + req : max;
 	ra->async_size = 1;
+	ra->order = 0;
 	page_cache_ra_order(f, ra->start);
 }
 
 /*
-** page_cache_async_ra(): a read or fault found page (at index) marked
+** page_cache_async_ra(): a read or fault at index found folio marked
 ** PG_readahead.  The mark goes; the window after the last one is read
 ** whole as the new async tail, larger -- or, when the mark is not where
-** the last window put it (another stream's), one sized by the cached run
-** after it.
+** the last window put it (rounded down to the folio: another stream's,
+** or a fault on a later page of the folio), one sized by the cached run
+** after index.
 */
-void page_cache_async_ra(struct memlab_file *f, struct page *page, uint64_t index, uint64_t req)
+void page_cache_async_ra(struct memlab_file *f, struct page *folio, uint64_t index, uint64_t req)
 {
 	struct file_ra_state *ra = &f->ra;
-	uint64_t max, start, end, align, aligned_end;
+	uint64_t max, start, end, align, aligned_end, expected;
 
 	if (!ra->ra_pages)
 		return;
-	page->flags &= ~PG_readahead;
+	folio->flags &= ~PG_readahead;
 	max = ractl_max_pages(f, req);
-	if (index == ra->start + ra->size - ra->async_size) {
+	expected = (ra->start + ra->size - ra->async_size) & ~(folio_nr_pages(folio) - 1);
+	if (index == expected) {
 		uint64_t next = get_next_ra_size(ra, max);
 
 		ra->start += ra->size;
@@ -356,6 +411,7 @@ void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index)
 	if ((vma->vm_flags & VM_HUGEPAGE) && pmd_order <= MAX_PAGECACHE_ORDER) {
 		ra->size = vma->vm_flags & VM_RAND_READ ? hpage_nr : 2 * hpage_nr;
 		ra->async_size = hpage_nr;
+		ra->order = pmd_order;
 		page_cache_ra_order(f, index & ~(hpage_nr - 1));	/* ra->start stays */
 		return;
 	}
@@ -379,31 +435,36 @@ void do_sync_mmap_readahead(struct vm_area_struct *vma, uint64_t index)
 		ra_end = (ra->start + ra->ra_pages + mask) & ~mask;
 		ra->size = (ra_end < last ? ra_end : last) - ra->start;
 		ra->async_size = 0;
+		ra->order = order;
 	} else {
 		ra->start = index > ra->ra_pages / 2 ? index - ra->ra_pages / 2 : 0;
 		ra->size = ra->ra_pages;
 		ra->async_size = ra->ra_pages / 4;
+		ra->order = 0;
 	}
 	page_cache_ra_order(f, ra->start);
 }
 
 /*
-** do_async_mmap_readahead(): a fault found page cached: a hit (mmap_miss
-** goes down), and the next window when it is marked.  Whether it read
-** ahead: the fault dropped its lock for that (maybe_unlock_mmap_for_io)
+** do_async_mmap_readahead(): a fault found its page (at pfn) cached: a
+** hit (mmap_miss goes down), and the next window when the page's folio is
+** marked -- asked for at the faulting index, not the folio's.  Whether it
+** read ahead: the fault dropped its lock for that (maybe_unlock_mmap_for_io)
 ** and is retried.
 */
-bool do_async_mmap_readahead(struct vm_area_struct *vma, struct page *page)
+bool do_async_mmap_readahead(struct vm_area_struct *vma, uint64_t pfn)
 {
 	struct file_ra_state *ra = &vma->vm_file->ra;
+	uint64_t head = folio_pfn(vma->vm_file->m, pfn);
+	struct page *folio = pfn_to_page(vma->vm_file->m, head);
 
 	if ((vma->vm_flags & VM_RAND_READ) || !ra->ra_pages)
 		return false;
 	if (ra->mmap_miss)
 		ra->mmap_miss--;
-	if (!(page->flags & PG_readahead))
+	if (!(folio->flags & PG_readahead))
 		return false;
-	page_cache_async_ra(vma->vm_file, page, page->index, ra->ra_pages);
+	page_cache_async_ra(vma->vm_file, folio, folio->index + (pfn - head), ra->ra_pages);
 	return true;
 }
 
@@ -483,5 +544,6 @@ int memlab_file_ra(const memlab_file *f, struct memlab_file_ra *out)
 	out->mmap_miss = f->ra.mmap_miss;
 	out->prev_pos = f->ra.prev_pos;
 	out->random = f->ra.random;
+	out->order = f->ra.order;
 	return 0;
 }

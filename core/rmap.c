@@ -705,14 +705,17 @@ static void check_cached(struct rmap_check *c, uint64_t pfn, const struct page *
 
 /*
 ** A large folio: each page's mapcount its PTEs, the folio's entire
-** mapcount its PMDs, its pages mapped and its references as they say, and
-** a folio that lost some pages' mappings marked for the deferred split.
+** mapcount its PMDs, its pages mapped and its references as they say
+** (a page-cache folio: one more per page, the cache's), and an anonymous
+** folio that lost some pages' mappings marked for the deferred split.
 */
 static void check_large_folio(struct rmap_check *c, uint64_t head, struct page_counts *n)
 {
 	const struct page *folio = pfn_to_page(c->m, head);
 	uint64_t nr = folio_nr_pages(folio);
+	bool anon = page_anon(folio);
 	int entire = folio_entire_mapcount(folio), mapped = 0, mapcount = entire;
+	int held = anon ? 0 : (int)nr;
 
 	for (uint64_t i = 0; i < nr; i++) {
 		if ((int64_t)c->mapped[head + i] != folio[i].mapcount)
@@ -729,10 +732,19 @@ static void check_large_folio(struct rmap_check *c, uint64_t head, struct page_c
 		rmap_violation(c, "rmap: huge page %#llx has nr_pages_mapped %d, PTEs map %d of "
 			       "its pages", (unsigned long long)head, folio_nr_pages_mapped(folio),
 			       mapped);
-	if (folio->_refcount != mapcount &&
-	    folio->_refcount != mapcount + (int)folio_batch_refs(c->m, head))
-		rmap_violation(c, "rmap: huge page %#llx has refcount %d for %d mappings",
-			       (unsigned long long)head, folio->_refcount, mapcount);
+	if (folio->_refcount != mapcount + held &&
+	    folio->_refcount != mapcount + held + (int)folio_batch_refs(c->m, head))
+		rmap_violation(c, "rmap: huge page %#llx has refcount %d for %d mappings%s",
+			       (unsigned long long)head, folio->_refcount, mapcount,
+			       held ? " and the page cache" : "");
+	if (!anon) {
+		n->mapped += entire ? nr : (uint64_t)mapped;
+		n->cache += nr;
+		if ((folio->flags & PG_dirty) && !(folio->flags & PG_swapbacked))
+			n->dirty += nr;
+		check_cached(c, head, folio);
+		return;
+	}
 	if (!entire && mapped && (uint64_t)mapped < nr && !(folio->flags & PG_partially_mapped))
 		rmap_violation(c, "rmap: huge page %#llx maps %d of its pages and is not queued "
 			       "for a deferred split", (unsigned long long)head, mapped);
@@ -763,7 +775,7 @@ static void check_frames(struct rmap_check *c, struct page_counts *n)
 			n->unevictable += nr;
 		else if (page->flags & PG_lru)
 			*(page->flags & PG_swapbacked ? &n->lru_anon : &n->lru_file) += nr;
-		if (nr > 1 && page_anon(page)) {
+		if (nr > 1 && page->mapping) {
 			check_large_folio(c, pfn, n);
 			pfn += nr - 1;
 			continue;

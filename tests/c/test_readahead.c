@@ -222,7 +222,7 @@ TEST(check_catches_page_cache)
 	/* the page's own check sees it too: "says it is page 0x3" */
 	ASSERT_EQ(memlab_check(m, keep_violation, NULL), 3);
 	if (!strstr(violations, "page cache: /data/d index 2: pfn") ||
-	    !strstr(violations, "is not its page (index 3") ||
+	    !strstr(violations, "is not its page (folio index 3") ||
 	    !strstr(violations, "readahead: /data/d: window 0+4, async 5"))
 		TEST_FAIL("the page and the state were not both reported:\n%s", violations);
 	page->index = 2;

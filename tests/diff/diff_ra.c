@@ -89,6 +89,7 @@ struct seq {
 /* What a side shows after the sequence. */
 struct view {
 	char cache[MAX_PAGES + 1];	/* '.' not cached, 'c' cached, 'R' cached with PG_readahead */
+	char folio[MAX_PAGES + 1];	/* --large: '.', 'c' a small folio, 'H' a large one's head, 't' its tail */
 	char mapped[MAX_PAGES + 1];	/* '.' or 'm' */
 	long majflt;
 };
@@ -98,6 +99,7 @@ static char ra_knob[128];
 static int zram_id = -1;	/* the zram device made for the test, or -1: a loop device */
 static int64_t max_sectors_kb = 1280;
 static int verbose, quiet, steps;
+static int large;	/* --large: ext4 with large folios (not data=journal) on both sides */
 static int kpf_fd = -1, pm_fd = -1;
 
 static void die(const char *fmt, ...)
@@ -207,7 +209,8 @@ static int host_fs_setup(void)
 	if (mkdir(mnt, 0700) != 0)
 		die("%s: %s", mnt, strerror(errno));
 	if (zram_setup(dev, sizeof(dev)) == 0 &&
-	    run((char *[]){ "mount", "-o", "data=journal", dev, mnt, NULL }) == 0)
+	    run((char *[]){ "mount", "-o", large ? "data=ordered" : "data=journal", dev, mnt,
+			     NULL }) == 0)
 		goto mounted;
 	fprintf(stderr, "diff_ra: no zram device: a loop device, what the mapping maps not compared\n");
 	cleanup();
@@ -221,7 +224,8 @@ static int host_fs_setup(void)
 	close(fd);
 	if (run((char *[]){ "mkfs.ext4", "-q", "-F", img, NULL }) != 0)
 		return skip("mkfs.ext4 failed (e2fsprogs not installed?)");
-	if (run((char *[]){ "mount", "-o", "loop,data=journal", img, mnt, NULL }) != 0) {
+	if (run((char *[]){ "mount", "-o", large ? "loop,data=ordered" : "loop,data=journal", img,
+			     mnt, NULL }) != 0) {
 		rmdir(mnt);
 		mnt[0] = '\0';
 		return skip("cannot mount a loop device");
@@ -258,6 +262,14 @@ static void set_read_ahead_kb(int64_t kb)
 	snprintf(val, sizeof(val), "%" PRId64, kb);
 	if (write_file(ra_knob, val) != 0)
 		die("%s: %s", ra_knob, strerror(errno));
+}
+
+/* A page's place in its folio, from its kpageflags: small, a large one's head or tail. */
+static char folio_char(uint64_t flags)
+{
+	if (flags & KPF_BIT(COMPOUND_HEAD))
+		return 'H';
+	return flags & KPF_BIT(COMPOUND_TAIL) ? 't' : 'c';
 }
 
 /* ---- the sequence ---- */
@@ -502,20 +514,21 @@ static void host_run(const struct seq *s, struct view *v)
 	for (uint64_t i = 0; i < s->pages; i++) {
 		uint64_t e, flags = 0;
 
-		v->cache[i] = '.';
+		v->cache[i] = v->folio[i] = '.';
 		if (!(vec[i] & 1))
 			continue;
 		(void)obs[i * PG];
 		e = host_pfn((const void *)(obs + i * PG));
 		if (pread(kpf_fd, &flags, 8, (off_t)((e & MEMLAB_PM_PFRAME_MASK) * 8)) != 8)
 			die("kpageflags: %s", strerror(errno));
-		if (flags & (KPF_BIT(COMPOUND_HEAD) | KPF_BIT(COMPOUND_TAIL))) {
+		if (!large && (flags & (KPF_BIT(COMPOUND_HEAD) | KPF_BIT(COMPOUND_TAIL)))) {
 			fprintf(stderr, "diff_ra: the host's file has large folios here\n");
 			exit(2);
 		}
 		v->cache[i] = flags & KPF_BIT(RECLAIM) ? 'R' : 'c';
+		v->folio[i] = folio_char(flags);
 	}
-	v->cache[s->pages] = v->mapped[s->pages] = '\0';
+	v->cache[s->pages] = v->mapped[s->pages] = v->folio[s->pages] = '\0';
 	munmap((void *)obs, s->pages * PG);
 	munmap((void *)map, s->pages * PG);
 	close(fd);
@@ -555,7 +568,7 @@ static void sim_run(const struct seq *s, struct view *v)
 	args.name = "diff_ra";
 	if (diff_machine(&m, on_report, NULL) || memlab_disk_queue(m, &q, NULL) ||
 	    memlab_file_create(m, "/mnt/file", 0, 1, &f) ||
-	    memlab_spawn(m, &args, &t))
+	    (large && memlab_file_large_folios(f, 1)) || memlab_spawn(m, &args, &t))
 		die("memlab: cannot set up the machine");
 	memset(buf, 0x5a, s->size);
 	if (memlab_file_load(f, 0, buf, s->size) ||
@@ -604,15 +617,16 @@ static void sim_run(const struct seq *s, struct view *v)
 	for (uint64_t i = 0; i < s->pages; i++) {
 		uint64_t flags = 0;
 
-		v->cache[i] = '.';
+		v->cache[i] = v->folio[i] = '.';
 		if (!vec[i])
 			continue;
 		memlab_access(t, obs + i * PG, 1, 'r', buf, &si);
 		memlab_pagemap(t, obs + i * PG, e, 1);
 		memlab_kpageflags(m, e[0] & MEMLAB_PM_PFRAME_MASK, &flags, 1);
 		v->cache[i] = flags & KPF_BIT(RECLAIM) ? 'R' : 'c';
+		v->folio[i] = folio_char(flags);
 	}
-	v->cache[s->pages] = v->mapped[s->pages] = '\0';
+	v->cache[s->pages] = v->mapped[s->pages] = v->folio[s->pages] = '\0';
 	memlab_check(m, on_violation, NULL);
 	memlab_destroy(m);
 }
@@ -633,14 +647,16 @@ static void print_seq(const struct seq *s)
 
 static void print_view(const char *who, const struct view *v)
 {
-	printf("  %-6s cache  %s\n  %-6s mapped %s\n  %-6s majflt %ld\n", who, v->cache, who,
-	       v->mapped, who, v->majflt);
+	printf("  %-6s cache  %s\n", who, v->cache);
+	if (large)
+		printf("  %-6s folios %s\n", who, v->folio);
+	printf("  %-6s mapped %s\n  %-6s majflt %ld\n", who, v->mapped, who, v->majflt);
 }
 
 static int views_differ(const struct view *h, const struct view *m)
 {
 	return strcmp(h->cache, m->cache) || (zram_id >= 0 && strcmp(h->mapped, m->mapped)) ||
-	       h->majflt != m->majflt;
+	       h->majflt != m->majflt || (large && strcmp(h->folio, m->folio));
 }
 
 /*
@@ -697,8 +713,10 @@ int main(int argc, char **argv)
 			verbose = steps = 1;
 		else if (!strcmp(argv[i], "-q"))
 			quiet = 1;
+		else if (!strcmp(argv[i], "--large"))
+			large = 1;
 		else
-			die("usage: diff_ra [--first N] [--count N] [--seed N] [-v] [-q]");
+			die("usage: diff_ra [--large] [--first N] [--count N] [--seed N] [-v] [-q]");
 	}
 	if ((rc = host_fs_setup()) != 0)
 		return rc;

@@ -847,8 +847,36 @@ struct memlab_file_ra {
 	unsigned mmap_miss;
 	int64_t prev_pos;
 	int random;
+	unsigned order;		/* ra->order: the folio order the next window asks for */
 };
 MEMLAB_API int (memlab_file_ra) (const memlab_file *f, struct memlab_file_ra *out);
+
+/*
+** Large folios in the file's page cache (mapping_set_large_folios), as
+** ext4 gives a regular file since Linux 6.16 unless it is mounted
+** data=journal (memlab's default: a page per folio): readahead reads in
+** folios of rising order, write(2) makes folios as large as its length,
+** fault-around maps a large folio whole where it fits.  The largest is
+** ext4's: 2^min(11, PMD order, 11 + 12 - PAGE_SHIFT) pages (2 MiB with
+** 4K pages).  Folios stay mapped by PTEs: no PMD maps a file folio.
+** -MEMLAB_EBUSY while the file has pages cached, -MEMLAB_EINVAL for shmem.
+*/
+MEMLAB_API int (memlab_file_large_folios) (memlab_file *f, int enable);
+
+/* A folio of a file's page cache (memlab_file_folios). */
+struct memlab_cache_folio {
+	uint64_t index;		/* its first page's, in pages */
+	uint64_t pfn;		/* its head's frame */
+	unsigned order;
+	unsigned readahead : 1, dirty : 1, active : 1, referenced : 1, workingset : 1,
+		 mapped : 1;
+};
+/*
+** The folios of the file's page cache in index order: at most n into out;
+** returns how many there are (-MEMLAB_ENOMEM without host memory).
+*/
+MEMLAB_API int64_t (memlab_file_folios) (const memlab_file *f, struct memlab_cache_folio *out,
+					 size_t n);
 
 /*
 ** The disk's request queue, /sys/block/<disk>/queue (-1 leaves a value):

@@ -1,0 +1,90 @@
+-- Large folios in the page cache (memlab_file_large_folios): ext4 without
+-- data=journal, Linux 6.18's page_cache_ra_order, write_begin's order and
+-- fault-around of a whole folio.  tests/diff/diff_ra.c --large compares
+-- them with the host's ext4.
+local lu = require("luaunit")
+local memlab = require("memlab")
+
+local KB, MB = 1024, 1024 * 1024
+
+local function layout(f)
+  local t = {}
+  for _, fo in ipairs(f:folios()) do
+    t[#t + 1] = fo.index .. "+" .. fo.pages .. (fo.readahead and "R" or "")
+  end
+  return table.concat(t, " ")
+end
+
+local function setup(size, opts)
+  local m = memlab.new{ ram = 64 * MB }
+  local f = m:file{ name = "f", size = size, writable = true, large_folios = opts ~= false }
+  return m, f
+end
+
+TestLargeFolios = {}
+
+function TestLargeFolios:test_readahead_ramps_order()
+  local m, f = setup(4 * MB)
+  f:read(0, 64 * KB)
+  lu.assertStrContains(layout(f), "16+1R")
+  f:read(64 * KB, 64 * KB)		-- reaches the mark: the next window in order-2 folios
+  lu.assertStrContains(layout(f), "32+4R 36+4")
+  lu.assertEquals(f:ra().order, 2)
+  for i = 2, 5 do f:read(i * 64 * KB, 64 * KB) end
+  lu.assertStrContains(layout(f), "64+16 80+16 96+32")
+  lu.assertEquals(f:ra().order, 5)	-- capped by the 32-page window
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_small_without_option()
+  local m, f = setup(MB, false)
+  f:read(0, 512 * KB)
+  for _, fo in ipairs(f:folios()) do lu.assertEquals(fo.pages, 1) end
+  lu.assertEquals(f:ra().order, 0)
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_write_makes_folio_of_its_length()
+  local m, f = setup(0)
+  f:write(0, string.rep("x", 64 * KB))
+  lu.assertEquals(layout(f), "0+16")
+  f:write(64 * KB + 100, string.rep("y", 10000))	-- index 16, 10000 bytes: an 8K folio
+  lu.assertEquals(layout(f), "0+16 16+2 18+1")
+  local fo = f:folios()[1]
+  lu.assertTrue(fo.dirty)
+  lu.assertEquals(m:vmstat().nr_dirty, 19)
+  m:sync()
+  lu.assertEquals(m:vmstat().nr_dirty, 0)
+  lu.assertEquals(f:ondisk(64 * KB + 100, 5), "yyyyy")
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_fault_around_maps_whole_folio()
+  local m, f = setup(4 * MB)
+  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end	-- 96+32 is cached, not marked
+  local p = m:spawn{ name = "r" }
+  local a = p:mmap(0, 4 * MB, "r", "shared", f, 0)
+  p:touch(a + 100 * 4096, 1, "r")
+  -- the 64K window [96, 112) lies in folio 96+32, mapped whole
+  lu.assertStrContains(m:proc(p.pid .. "/smaps_rollup"), "Rss:                 128 kB")
+  lu.assertTrue(m:check())
+  p:munmap(a, 4 * MB)
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_reclaim_and_drop_whole_folios()
+  local m, f = setup(4 * MB)
+  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end
+  local before = m:vmstat().nr_file_pages
+  lu.assertTrue(before > 100)
+  f:fadvise(100 * 4096, 4096, "dontneed")	-- inside folio 96+32: passed by
+  lu.assertEquals(m:vmstat().nr_file_pages, before)
+  f:fadvise(96 * 4096, 32 * 4096, "dontneed")	-- the whole folio goes
+  lu.assertEquals(m:vmstat().nr_file_pages, before - 32)
+  lu.assertTrue(m:check())
+  m:drop_caches(1)
+  lu.assertEquals(#f:folios(), 0)
+  lu.assertTrue(m:check())
+end
+
+os.exit(lu.LuaUnit.run())
