@@ -145,6 +145,211 @@ static void slot_delete(struct address_space *as, uint64_t i)
 	as->nrpages--;
 }
 
+static uint64_t file_pages_of(const struct memlab_file *f)
+{
+	return PAGE_ALIGN_M(f->m, f->size) >> f->m->page_shift;
+}
+
+/* ===================== the xarray's walk ===================== */
+
+/*
+** The page cache is Linux's xarray: nodes of 64 slots, a folio of order k
+** stored at the level k / 6 -- its first slot the entry, the others
+** siblings naming it.  page_cache_next_miss() and page_cache_prev_miss()
+** step through it slot by slot (xas_next, xas_prev), and a walk that
+** starts inside a large folio lags: xas_load() leaves the cursor on the
+** folio's first slot while the index it reports is the one asked, so the
+** steps after it read the folio's own slots (siblings: present) under
+** later indices.  A file with small folios only walks as an index scan.
+** struct xa_cursor plays xa_state over the hash table: a slot's content
+** is worked out from the folios cached in its range.
+*/
+#define XA_CHUNK_SHIFT	6
+#define XA_CHUNK_SIZE	64u
+
+enum xa_entry { XA_NULL, XA_FOLIO, XA_SIBLING, XA_NODE };
+
+struct xa_cursor {
+	const struct memlab_file *f;
+	uint64_t index;		/* xa_index */
+	uint64_t base;		/* the first index of the node */
+	int level;		/* the node's shift / 6; -1: XAS_RESTART, -2: XAS_BOUNDS */
+	int top;		/* the root's level */
+	unsigned off;		/* xa_offset */
+};
+
+static unsigned xa_get_offset(uint64_t index, int level)
+{
+	return (unsigned)(index >> (XA_CHUNK_SHIFT * level)) & (XA_CHUNK_SIZE - 1);
+}
+
+/*
+** The content of slot off of the node at level, base; a sibling's first
+** slot in *canon.  A node stands wherever a smaller folio is cached.
+*/
+static enum xa_entry xa_slot(const struct xa_cursor *x, int level, uint64_t base, unsigned off,
+			     unsigned *canon)
+{
+	memlab_machine *m = x->f->m;
+	unsigned shift = XA_CHUNK_SHIFT * (unsigned)level;
+	uint64_t first = base + ((uint64_t)off << shift), pfn = filemap_lookup(x->f, first);
+
+	if (pfn != PFN_NONE) {
+		const struct page *folio = pfn_folio(m, pfn);
+		int k = __builtin_ctzll(folio_nr_pages(folio));
+
+		if (k / XA_CHUNK_SHIFT < level)
+			return XA_NODE;
+		*canon = xa_get_offset(folio->index, level);
+		return folio->index == first ? XA_FOLIO : XA_SIBLING;
+	}
+	for (uint64_t i = 1; level && i < 1ull << shift; i++)
+		if (filemap_lookup(x->f, first + i) != PFN_NONE)
+			return XA_NODE;
+	return XA_NULL;
+}
+
+/* xas_load(): down from the root to index's entry, a sibling taken for its folio. */
+static enum xa_entry xas_load(struct xa_cursor *x)
+{
+	int level = x->top;
+	uint64_t base = 0;
+
+	if (x->index >> (XA_CHUNK_SHIFT * (x->top + 1))) {
+		x->level = -2;		/* set_bounds() */
+		return XA_NULL;
+	}
+	for (;;) {
+		unsigned off = xa_get_offset(x->index, level), canon;
+		enum xa_entry e = xa_slot(x, level, base, off, &canon);
+
+		if (e == XA_SIBLING) {		/* xas_descend() */
+			off = canon;
+			e = XA_FOLIO;
+		}
+		x->level = level;
+		x->base = base;
+		x->off = off;
+		if (e != XA_NODE || !level)
+			return e;
+		base += (uint64_t)off << (XA_CHUNK_SHIFT * level);
+		level--;
+	}
+}
+
+/* The loop that ends __xas_next() and __xas_prev(): the slot, or down its nodes. */
+static enum xa_entry xas_descend_to(struct xa_cursor *x)
+{
+	for (;;) {
+		unsigned canon;
+		enum xa_entry e = xa_slot(x, x->level, x->base, x->off, &canon);
+
+		if (e != XA_NODE)
+			return e;
+		x->base += (uint64_t)x->off << (XA_CHUNK_SHIFT * x->level);
+		x->level--;
+		x->off = xa_get_offset(x->index, x->level);	/* xas_set_offset() */
+	}
+}
+
+/* xas_next() / __xas_next(), and xas_prev() / __xas_prev() with dir -1. */
+static enum xa_entry xas_step(struct xa_cursor *x, int dir)
+{
+	unsigned edge = dir > 0 ? XA_CHUNK_SIZE - 1 : 0, canon;
+
+	if (x->level == 0 && x->off != edge) {		/* the inline fast path */
+		x->index += (uint64_t)dir;
+		x->off += (unsigned)dir;
+		return xa_slot(x, 0, x->base, x->off, &canon);
+	}
+	if (x->level != -1)		/* XAS_RESTART is frozen: no step */
+		x->index += (uint64_t)dir;
+	if (x->level < 0)
+		return xas_load(x);
+	if (x->off != xa_get_offset(x->index, x->level))
+		x->off += (unsigned)dir;
+	while (x->off == (dir > 0 ? XA_CHUNK_SIZE : UINT32_MAX)) {
+		unsigned up = xa_get_offset(x->base, x->level + 1);	/* node->offset */
+
+		if (x->level == x->top) {
+			x->level = -2;		/* set_bounds() */
+			return XA_NULL;
+		}
+		x->off = up + (unsigned)dir;
+		x->level++;
+		x->base &= ~((1ull << (XA_CHUNK_SHIFT * (x->level + 1))) - 1);
+	}
+	return xas_descend_to(x);
+}
+
+static void xa_cursor_init(struct xa_cursor *x, const struct memlab_file *f, uint64_t index)
+{
+	uint64_t last = file_pages_of(f) ? file_pages_of(f) - 1 : 0;
+
+	x->f = f;
+	x->index = index;
+	x->level = -1;
+	x->base = 0;
+	x->off = 0;
+	for (x->top = 0; last >> (XA_CHUNK_SHIFT * (x->top + 1)); x->top++)
+		;
+}
+
+/*
+** page_cache_next_miss(): the first index from index on, at most max
+** scanned, that holds no folio; index + max when all did, 0 past the
+** last index.
+*/
+uint64_t page_cache_next_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
+{
+	struct xa_cursor x;
+
+	if (!f->max_folio_order) {	/* an index scan */
+		for (uint64_t n = 0; n < max; n++)
+			if (filemap_lookup(f, index + n) == PFN_NONE)
+				return index + n;
+		return index + max;
+	}
+	xa_cursor_init(&x, f, index);
+	for (uint64_t n = 0; n < max; n++) {
+		if (xas_step(&x, 1) == XA_NULL)
+			return x.index;
+		if (x.index == 0)
+			return 0;
+	}
+	return index + max;
+}
+
+/*
+** page_cache_prev_miss(): the index the scan down from index stopped at:
+** the first that holds no folio, or the last scanned when max of them
+** all did (itself cached: so a sync read right after exactly max cached
+** pages counts max - 1 of them, and reads as a random one -- measured on
+** the host, tests/diff/diff_ra.c); UINT64_MAX when it went below 0.
+*/
+uint64_t page_cache_prev_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
+{
+	struct xa_cursor x;
+
+	xa_cursor_init(&x, f, index);
+	if (!f->max_folio_order) {	/* an index scan */
+		uint64_t i = index;
+
+		for (uint64_t n = 0; n < max; n++) {
+			i = index - n;
+			if (filemap_lookup(f, i) == PFN_NONE)
+				return i;
+			if (i == 0)
+				return n + 1 < max ? UINT64_MAX : 0;
+		}
+		return i;
+	}
+	for (uint64_t n = 0; n < max; n++)
+		if (xas_step(&x, -1) == XA_NULL || x.index == UINT64_MAX)
+			break;
+	return x.index;
+}
+
 /* ===================== the disk ===================== */
 
 /*

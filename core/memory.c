@@ -501,8 +501,39 @@ static unsigned fault_dirty_shared_page(struct vm_fault *vmf, bool dirtied)
 }
 
 /*
-** do_read_fault() / do_shared_fault(): map the page cache's page; a write
-** to a shared mapping dirties it (fault_dirty_shared_page).
+** finish_fault()'s range (Linux 6.18): a large folio of a regular file
+** maps whole when it lies within the file (needs_fallback otherwise), the
+** VMA and the fault's page table, and no entry of its range is set; else
+** the page alone.  The number of pages; *pfn and *addr the first's.
+*/
+static unsigned finish_fault_range(struct vm_fault *vmf, uint64_t *pfn, uint64_t *addr)
+{
+	memlab_machine *m = vmf->t->m;
+	const struct vm_area_struct *vma = vmf->vma;
+	uint64_t head = folio_pfn(m, *pfn), idx = *pfn - head;
+	const struct page *folio = pfn_to_page(m, head);
+	uint64_t nr = folio_nr_pages(folio), vma_off = vmf->pgoff - vma->vm_pgoff;
+	uint64_t pte_off = pt_index(&vmf->t->mm->pt, 0, vmf->address);
+	uint64_t ptrs = pt_level_size(&vmf->t->mm->pt, 1) >> m->page_shift;
+	uint64_t start = vmf->address - (idx << m->page_shift);
+
+	if (nr == 1 || vmf->pte_table == PFN_NONE ||
+	    PAGE_ALIGN_M(m, vma->vm_file->size) >> m->page_shift < folio->index + nr ||
+	    vma_off < idx || vma_off + (nr - idx) > vma_pages(vma) ||
+	    pte_off < idx || pte_off + (nr - idx) > ptrs ||
+	    !pte_range_none(vmf, start, __builtin_ctzll(nr)))
+		return 1;
+	*pfn = head;
+	*addr = start;
+	return (unsigned)nr;
+}
+
+/*
+** do_read_fault() / do_shared_fault(): map the page cache's page -- its
+** whole large folio where finish_fault() may -- as set_pte_range() does:
+** a write makes the entries dirty and writable, a dirty folio's writable
+** entry is dirty; a write to a shared mapping dirties the folio
+** (fault_dirty_shared_page).
 */
 static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 {
@@ -510,14 +541,19 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	memlab_machine *m = vmf->t->m;
 	struct page *page = pfn_to_page(m, cache_pfn);
 	struct pt_prot prot = vma_page_prot(vma);
+	uint64_t pfn = cache_pfn, addr = vmf->address;
+	unsigned nr = finish_fault_range(vmf, &pfn, &addr);
 
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		prot = mkwrite_dirty(vma, prot);
 	else if (prot.write && (pfn_folio(m, cache_pfn)->flags & PG_dirty))
-		prot.dirty = true;	/* set_pte_range(): a dirty folio's writable entry */
-	if (install_pte(vmf, cache_pfn, prot))
+		prot.dirty = true;
+	if (nr > 1)
+		set_ptes(vmf->t, addr, vmf->pte_table, pt_index(&vmf->t->mm->pt, 0, addr), pfn,
+			 prot, nr);
+	else if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
-	folio_add_file_rmap_ptes(vmf->t, cache_pfn, 1, vma);
+	folio_add_file_rmap_ptes(vmf->t, pfn, nr, vma);
 	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
 		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
 	if (vmf->flags & FAULT_FLAG_WRITE)

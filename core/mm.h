@@ -682,6 +682,8 @@ int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn);
 bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
 int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write);
+uint64_t page_cache_next_miss(const struct memlab_file *f, uint64_t index, uint64_t max);
+uint64_t page_cache_prev_miss(const struct memlab_file *f, uint64_t index, uint64_t max);
 int filemap_add_folio(struct memlab_file *f, uint64_t index, unsigned order, bool ra,
 		      bool write, uint64_t *out);
 void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,

@@ -262,41 +262,6 @@ static uint64_t ractl_max_pages(const struct memlab_file *f, uint64_t req)
 }
 
 /*
-** page_cache_prev_miss() / page_cache_next_miss(): the nearest index not
-** cached, scanning at most max from index down or up; UINT64_MAX when the
-** scan went below 0.  With every page of the scan cached, next_miss gives
-** index + max, past the scan, but prev_miss the last index it scanned,
-** index - max + 1, itself cached: so a sync read right after exactly max
-** cached pages counts max - 1 of them, and reads as a random one (both
-** measured on the host, tests/diff/diff_ra.c).
-*/
-static uint64_t page_cache_prev_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
-{
-	uint64_t i = index;
-
-	for (uint64_t n = 0; n < max; n++) {
-		i = index - n;
-		if (filemap_lookup(f, i) == PFN_NONE)
-			return i;
-		if (i == 0)
-			return n + 1 < max ? UINT64_MAX : 0;
-	}
-	return i;
-}
-
-static uint64_t page_cache_next_miss(const struct memlab_file *f, uint64_t index, uint64_t max)
-{
-	uint64_t i = index;
-
-	for (uint64_t n = 0; n < max; n++) {
-		i = index + n;
-		if (filemap_lookup(f, i) == PFN_NONE)
-			return i;
-	}
-	return index + max;
-}
-
-/*
 ** page_cache_sync_ra(): a read of req pages at index missed the cache.  A
 ** read at the file's start, one larger than the window, or one that
 ** follows the last read starts a window; one that follows cached pages (an

@@ -23,7 +23,7 @@
 **              MAP_DROPPABLE page reclaim dropped may read 0)
 **   pattern    memlab_access_pattern of every kind, bad parameters too
 **   pread, pwrite (a task's memory), file_pread, file_pwrite (host),
-**   file_create, file_load, sync
+**   file_create (large folios or not), file_load, sync
 **   reclaim    drop_caches (every mode), the LRU lists against the pages
 **   cow        write, fork, the child reads and writes, the parent reads:
 **              copy on write (and MAP_SHARED) seen from both sides
@@ -962,6 +962,8 @@ static void op_file_create(struct fuzz *f)
 	if (rc)
 		return;
 	f->files[f->nfiles++] = file;
+	if (a & 0x80)	/* ext4 without data=journal: large folios in its cache */
+		check_rc(f, memlab_file_large_folios(file, 1), "memlab_file_large_folios");
 	if (a & 0x40) {	/* some contents on its disk before anything is cached */
 		uint64_t n = size < MAX_BUF ? size : MAX_BUF;
 
