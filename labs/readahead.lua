@@ -8,7 +8,8 @@
 -- around the faulting page.  This lab shows the windows as Linux 6.18
 -- computes them (mm/readahead.c; tests/diff/diff_ra.c compares them with
 -- the host's), the page cache as a strip -- '.' not cached, 'c' cached, 'R'
--- cached and marked PG_readahead -- and what fadvise(2) changes.  Every
+-- cached and marked PG_readahead -- what fadvise(2) changes, and the
+-- large folios ext4 reads into when not mounted data=journal.  Every
 -- claim is checked with assert().
 
 local memlab = require("memlab")
@@ -134,5 +135,44 @@ assert(h:fadvise(100 * PAGE, 100 * PAGE + 1, "dontneed"))
 say("POSIX_FADV_DONTNEED of 100 pages and a byte: the 100 whole pages go,")
 say("the partial last one stays: %d cached.", cached(h))
 assert(cached(h) == 3 + 50)
+
+------------------------------------------------------------------------------
+section("5. Large folios: ext4 without data=journal")
+
+-- Folios as a strip: a small one 'c', a large one 'H' then 't' for each
+-- page after its head; 'R' where the folio is marked PG_readahead.
+local function folios(f, first, last)
+  local s = {}
+  for _, fo in ipairs(f:folios()) do
+    for i = 0, fo.pages - 1 do
+      s[fo.index + i + 1] = fo.readahead and "R" or (fo.pages == 1 and "c") or (i == 0 and "H" or "t")
+    end
+  end
+  local out = {}
+  for i = first, last do out[#out + 1] = s[i] or "." end
+  return table.concat(out)
+end
+
+assert(m:disk{ read_ahead_kb = 128 })
+local big = assert(m:file{ path = "/data/big", contents = ("x"):rep(512 * PAGE), large_folios = true })
+print("  read of pages   ra order   the page cache's folios, pages 0..127")
+for i = 0, 6 do
+  assert(big:read(i * 16 * PAGE, 16 * PAGE))
+  say("  %4d .. %-4d   %8d   %s", i * 16, i * 16 + 15, big:ra().order, folios(big, 1, 128))
+end
+say("The first window is read in pages; each async window asks for folios two")
+say("orders larger (ra->order += 2), up to the window's size: 4 pages (16K),")
+say("then 16 (64K), then 32 (128K) -- the whole 128K window in one folio.")
+local sizes = {}
+for _, fo in ipairs(big:folios()) do sizes[fo.index] = fo.pages end
+assert(sizes[0] == 1 and sizes[32] == 4 and sizes[64] == 16 and sizes[96] == 32)
+local hm = m:vmstat().nr_file_pages
+local b = assert(p:mmap(nil, 512 * PAGE, "r--", "shared", big, 0))
+local rss = p:mm().rss_file
+assert(p:read(b + 100 * PAGE, 1))
+say("touch page 100 of a mapping: fault-around maps its folio, 96..127, whole:")
+say("+%d pages of RSS (a 16-page window with small folios).", p:mm().rss_file - rss)
+assert(p:mm().rss_file - rss == 32 and m:vmstat().nr_file_pages == hm)
+assert(p:munmap(b, 512 * PAGE))
 
 assert(m:check(), "the machine's invariants hold")
