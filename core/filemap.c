@@ -950,6 +950,7 @@ struct fault_around {
 	uint64_t table;			/* the PTE table, once allocated */
 	unsigned hits;			/* mmap_miss's count */
 	bool mapped;			/* addr is mapped now */
+	unsigned found;			/* folios met that next_uptodate_folio() takes */
 };
 
 /*
@@ -1021,17 +1022,20 @@ static void map_folio_range(struct fault_around *fa, uint64_t head, uint64_t fir
 ** and the file -- as vm_page_prot says, without faults of their own; a
 ** large folio whole where it fits (map_folio_range).  A folio marked
 ** PG_readahead is left for its own fault, which reads the next window
-** (next_uptodate_folio).  Returns whether addr itself is now mapped (the
-** fault is done).
+** (next_uptodate_folio).  The first folio found, PMD-sized and within
+** the file, is mapped by a PMD where the PMD is none (filemap_map_pmd):
+** *prealloc, when given, is the fault's PTE table, empty and still none to
+** Linux (vmf->prealloc_pte), freed then (PFN_NONE).  Returns whether addr
+** itself is now mapped (the fault is done).
 */
-bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
+bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t *prealloc)
 {
 	memlab_machine *m = t->m;
 	struct memlab_file *f = vma->vm_file;
 	uint64_t psize = m->page_size, win = FAULT_AROUND_BYTES;
 	uint64_t pmd = pt_level_size(&t->mm->pt, 1), table = addr & ~(pmd - 1);
 	uint64_t start = addr & ~(win - 1), end, index, last, file_end;
-	struct fault_around fa = { t, vma, addr, PFN_NONE, 0, false };
+	struct fault_around fa = { t, vma, addr, PFN_NONE, 0, false, 0 };
 
 	if (win <= psize || !file_pages(f))	/* should_fault_around(): one page is none (64K pages) */
 		return false;
@@ -1055,6 +1059,17 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
 		head = folio_pfn(m, pfn);
 		folio = pfn_to_page(m, head);
 		next = folio->index + folio_nr_pages(folio);
+		/* filemap_map_pmd(): the first folio found, whole within the file, by a PMD */
+		if (!(folio->flags & PG_readahead) && !fa.found++ && file_end >= next &&
+		    file_pmd_mappable(m, vma, addr, head)) {
+			if (prealloc && *prealloc != PFN_NONE) {	/* not installed yet in Linux */
+				pte_free_unused(m, t->mm, addr, *prealloc);
+				if (pmd_none_at(t, addr))
+					*prealloc = PFN_NONE;
+			}
+			if (pmd_none_at(t, addr) && do_set_pmd(t, vma, addr, pfn, false) == 0)
+				return true;
+		}
 		if (!(folio->flags & PG_readahead)) {
 			uint64_t a = start + ((index - linear_page_index(vma, start)) << m->page_shift);
 

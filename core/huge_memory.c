@@ -119,6 +119,8 @@ static bool order_fits(const memlab_machine *m, const struct vm_area_struct *vma
 {
 	uint64_t size = (uint64_t)m->page_size << order, haddr = addr & ~(size - 1);
 
+	if (vma->vm_file && (((vma->vm_start >> m->page_shift) - vma->vm_pgoff) & ((1ull << order) - 1)))
+		return false;	/* a file's huge page must sit at an offset of its size */
 	return haddr >= vma->vm_start && haddr + size <= vma->vm_end;
 }
 
@@ -444,25 +446,38 @@ int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped)
 	return unmapped;
 }
 
-/* folio_add_anon_rmap_pmd()'s counts: the first PMD maps the pages no PTE maps. */
+/*
+** folio_add_{anon,file}_rmap_pmd()'s counts: the first PMD maps the pages
+** no PTE maps (NR_ANON_PAGES, NR_MAPPED), and the folio counts as a PMD
+** mapped THP (AnonHugePages, FilePmdMapped).
+*/
 static void folio_add_rmap_pmd(memlab_machine *m, struct page *folio)
 {
+	bool anon = page_anon(folio);
+
 	if ((*folio_entire_mapcount_ptr(folio))++)
 		return;
-	mod_lruvec_page_state(m, folio, NR_ANON_PAGES,
+	mod_lruvec_page_state(m, folio, anon ? NR_ANON_PAGES : NR_MAPPED,
 			      (int64_t)folio_nr_pages(folio) - folio_nr_pages_mapped(folio));
-	mod_lruvec_page_state(m, folio, NR_ANON_TRANSPARENT_HUGEPAGES, 1);
+	mod_lruvec_page_state(m, folio, anon ? NR_ANON_TRANSPARENT_HUGEPAGES : NR_FILE_PMDMAPPED, 1);
 }
 
-/* folio_remove_rmap_pmd()'s counts: the last PMD's going unmaps what no PTE maps. */
+/*
+** folio_remove_rmap_pmd()'s counts: the last PMD's going unmaps what no
+** PTE maps; an anonymous folio left with some pages mapped is queued for
+** the deferred split.
+*/
 static void folio_remove_rmap_pmd(memlab_machine *m, struct page *folio)
 {
+	bool anon = page_anon(folio);
+
 	if (--*folio_entire_mapcount_ptr(folio))
 		return;
-	mod_lruvec_page_state(m, folio, NR_ANON_PAGES,
+	mod_lruvec_page_state(m, folio, anon ? NR_ANON_PAGES : NR_MAPPED,
 			      folio_nr_pages_mapped(folio) - (int64_t)folio_nr_pages(folio));
-	mod_lruvec_page_state(m, folio, NR_ANON_TRANSPARENT_HUGEPAGES, -1);
-	if (folio_nr_pages_mapped(folio) && (uint64_t)folio_nr_pages_mapped(folio) < folio_nr_pages(folio))
+	mod_lruvec_page_state(m, folio, anon ? NR_ANON_TRANSPARENT_HUGEPAGES : NR_FILE_PMDMAPPED, -1);
+	if (anon && folio_nr_pages_mapped(folio) &&
+	    (uint64_t)folio_nr_pages_mapped(folio) < folio_nr_pages(folio))
 		deferred_split_folio(m, folio, true);	/* some pages went with it */
 }
 
@@ -525,6 +540,36 @@ static void split_pmd_folio(memlab_machine *m, uint64_t pfn, const struct pt_pro
 }
 
 /*
+** __split_huge_pmd_locked() of a file folio's PMD: the PMD simply goes --
+** the pages fault in again by PTEs -- its dirty bit dirtying the folio
+** and its young bit making it referenced; the folio loses the mapping
+** (and its mlock with a locked one) and the reference the PMD held.
+*/
+static void split_file_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t haddr,
+			   uint64_t table, uint64_t idx)
+{
+	memlab_machine *m = t->m;
+	uint64_t pfn;
+	struct pt_prot p;
+	struct page *folio;
+
+	m->vmstat[THP_SPLIT_PMD]++;
+	pt_decode(&t->mm->pt, 1, pt_read(m, table, idx), &pfn, &p);
+	pt_write(m, table, idx, 0);		/* pmdp_huge_clear_flush() */
+	flush_tlb_range(t, haddr, haddr + hpage_size(m));
+	folio = pfn_to_page(m, pfn);
+	if (p.dirty)
+		folio_mark_dirty(m, folio);
+	if (p.accessed)
+		folio->flags |= PG_referenced;
+	folio_remove_rmap_pmd(m, folio);
+	if (vma)
+		munlock_vma_folio(m, pfn, vma);
+	add_mm_counter(t->mm, mm_counter(folio), -(int64_t)folio_nr_pages(folio));
+	put_page(m, pfn);
+}
+
+/*
 ** __split_huge_pmd() of t's huge leaf at haddr in vma (the table holding
 ** it and its index): its deposited table takes the entries, one per page,
 ** with the leaf's bits (the huge zero page: the zero page 512 times); the
@@ -537,10 +582,15 @@ static void split_pmd_entry(memlab_task *t, const struct vm_area_struct *vma, ui
 			    uint64_t table, uint64_t idx)
 {
 	const struct pt_format *f = &t->mm->pt;
-	uint64_t pte_table = pgtable_withdraw(t->mm), pfn;
+	uint64_t pte_table, pfn;
 	struct pt_prot p;
 
 	pt_decode(f, 1, pt_read(t->m, table, idx), &pfn, &p);
+	if (!p.special && pfn < t->m->nr_frames && !page_anon(pfn_to_page(t->m, pfn))) {
+		split_file_pmd(t, vma, haddr, table, idx);
+		return;
+	}
+	pte_table = pgtable_withdraw(t->mm);
 	if (p.special)
 		fill_pte_table(t, haddr, pte_table, t->m->zero_pfn, p, true);
 	else
@@ -790,7 +840,7 @@ static bool split_folio_of(memlab_machine *m, uint64_t pfn)
 }
 
 /* split_huge_pmd_address(): t's huge leaf covering va, if there is one, becomes PTEs. */
-static void split_huge_pmd_address(memlab_task *t, uint64_t va)
+void split_huge_pmd_address(memlab_task *t, uint64_t va)
 {
 	uint64_t table, idx;
 
@@ -856,6 +906,63 @@ static int map_huge_pmd(memlab_task *t, uint64_t haddr, uint64_t pfn, struct pt_
 	if ((err = pt_map(t->m, t->mm, haddr, 1, pfn, p)))
 		pt_free_table(t->m, t->mm, pgtable_withdraw(t->mm));
 	return err;
+}
+
+/* pmd_none(): no table and no huge leaf at va's PMD (the upper levels may be missing). */
+bool pmd_none_at(memlab_task *t, uint64_t va)
+{
+	uint64_t table;
+	unsigned level;
+
+	if (pt_leaf_slot(t->m, t->mm, va, &table, &level))
+		return false;
+	return level > 1 || (level == 1 && !pt_read(t->m, table, pt_index(&t->mm->pt, 1, va)));
+}
+
+/*
+** Whether do_set_pmd() may map the folio at head by a PMD at vma's addr:
+** not VM_NOHUGEPAGE (vma_thp_disabled; the sysfs setting does not
+** matter: the folio is there), the huge page inside the VMA at an offset
+** of its size, a folio of the PMD's order.
+*/
+bool file_pmd_mappable(const memlab_machine *m, const struct vm_area_struct *vma, uint64_t addr,
+		       uint64_t head)
+{
+	return !(vma->vm_flags & VM_NOHUGEPAGE) &&
+	       folio_nr_pages(&m->mem_map[head]) == 1ull << hpage_pmd_order(m) &&
+	       thp_vma_suitable_order(m, vma, addr & ~(hpage_size(m) - 1));
+}
+
+/*
+** do_set_pmd(): a PMD maps the file's PMD-sized folio (of the page at
+** pfn) at vma's addr, as vm_page_prot says -- a write's dirty and
+** writable -- with no table deposited, its pages counted in the RSS, the
+** PMD's reference and rmap taken (folio_add_file_rmap_pmd: a large folio
+** is not mlocked here) and thp_file_mapped counted.  0, 1 (not mappable
+** so, or something is mapped there: PTEs then) or -MEMLAB_ENOMEM.
+*/
+int do_set_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t pfn, bool write)
+{
+	memlab_machine *m = t->m;
+	uint64_t head = folio_pfn(m, pfn), haddr = addr & ~(hpage_size(m) - 1);
+	struct page *folio = pfn_to_page(m, head);
+	struct pt_prot p = vma_page_prot(vma);
+	int err;
+
+	if (!file_pmd_mappable(m, vma, addr, head))
+		return 1;
+	if (write) {		/* maybe_pmd_mkwrite(pmd_mkdirty()) */
+		p.dirty = true;
+		p.write = vma->vm_flags & VM_WRITE;
+	}
+	p.huge = true;
+	if ((err = pt_map(m, t->mm, haddr, 1, head, p)))
+		return err == -MEMLAB_ENOMEM ? err : 1;
+	add_mm_counter(t->mm, mm_counter(folio), (int64_t)folio_nr_pages(folio));
+	folio_add_rmap_pmd(m, folio);
+	folio->_refcount++;
+	m->vmstat[THP_FILE_MAPPED]++;
+	return 0;
 }
 
 /*
@@ -1032,6 +1139,10 @@ int do_huge_pmd_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			return 1;
 		}
 		page = pfn_to_page(m, pfn);
+		if (!page_anon(page)) {		/* wp_huge_pmd(): COW or write-notify by PTEs */
+			split_pmd_entry(t, vma, haddr, table, idx);
+			return 1;
+		}
 		if (!(page->flags & PG_anon_exclusive) && page->_refcount == 1) {
 			page->mapping = (uintptr_t)vma->anon_vma | PAGE_MAPPING_ANON;	/* folio_move_anon_rmap() */
 			page->flags |= PG_anon_exclusive;
@@ -1062,15 +1173,18 @@ void zap_huge_pmd(memlab_task *t, const struct vm_area_struct *vma, uint64_t pfn
 	memlab_machine *m = t->m;
 	struct page *page;
 
-	pt_free_table(m, t->mm, pgtable_withdraw(t->mm));
+	page = !p->special && pfn < m->nr_frames ? pfn_to_page(m, pfn) : NULL;
+	if (!page || page_anon(page))		/* a file folio's PMD has none deposited */
+		pt_free_table(m, t->mm, pgtable_withdraw(t->mm));
 	if (p->special) {
 		put_huge_zero_page(m);
 		return;
 	}
-	if (pfn >= m->nr_frames)
+	if (!page)
 		return;
-	page = pfn_to_page(m, pfn);
-	add_mm_counter(t->mm, MM_ANONPAGES, -(1ll << hpage_pmd_order(m)));
+	add_mm_counter(t->mm, mm_counter(page), -(1ll << hpage_pmd_order(m)));
+	if (!page_anon(page) && p->accessed && vma_has_recency(vma))
+		folio_mark_accessed(m, page);
 	folio_remove_rmap_pmd(m, page);
 	munlock_vma_folio(m, pfn, vma);
 	put_page(m, pfn);

@@ -1559,7 +1559,7 @@ static const struct memory_stat {
 	{ "zswap", -1, 0, 0 }, { "zswapped", -1, 0, 0 },
 	{ "file_mapped", NR_MAPPED, 0, 1 }, { "file_dirty", NR_DIRTY, 0, 1 },
 	{ "file_writeback", NR_WRITEBACK, 0, 1 }, { "swapcached", NR_SWAPCACHED, 0, 1 },
-	{ "anon_thp", NR_ANON_TRANSPARENT_HUGEPAGES, 2, 1 }, { "file_thp", -1, 0, 1 },
+	{ "anon_thp", NR_ANON_TRANSPARENT_HUGEPAGES, 2, 1 }, { "file_thp", NR_FILE_HUGEPAGES, 2, 1 },
 	{ "shmem_thp", -1, 0, 1 }, { "inactive_anon", NR_INACTIVE_ANON, 0, 1 },
 	{ "active_anon", NR_ACTIVE_ANON, 0, 1 },
 	{ "inactive_file", NR_INACTIVE_FILE, 0, 1 },

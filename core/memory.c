@@ -51,6 +51,7 @@ struct vm_fault {
 	uint64_t pgoff;			/* linear_page_index(vma, address) */
 	uint64_t orig_pte;		/* the entry found, 0 for pte_none */
 	uint64_t pte_table;		/* the PTE table holding address's entry (vmf->pmd), or PFN_NONE */
+	bool pte_prealloc;		/* do_fault() made pte_table: the PMD was none (prealloc_pte) */
 };
 
 /* ===================== struct page ===================== */
@@ -500,6 +501,18 @@ static unsigned fault_dirty_shared_page(struct vm_fault *vmf, bool dirtied)
 	return VM_FAULT_COMPLETED;
 }
 
+/* After a file page is mapped: a write to a shared mapping dirties it (fault_dirty_shared_page). */
+static unsigned file_map_dirtied(struct vm_fault *vmf, struct page *page)
+{
+	memlab_machine *m = vmf->t->m;
+
+	if ((vmf->flags & FAULT_FLAG_WRITE) && (vmf->vma->vm_flags & VM_SHARED))
+		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
+	if (vmf->flags & FAULT_FLAG_WRITE)
+		folio_mark_dirty(m, page);
+	return 0;
+}
+
 /*
 ** finish_fault()'s range (Linux 6.18): a large folio of a regular file
 ** maps whole when it lies within the file (needs_fallback otherwise), the
@@ -542,8 +555,25 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	struct page *page = pfn_to_page(m, cache_pfn);
 	struct pt_prot prot = vma_page_prot(vma);
 	uint64_t pfn = cache_pfn, addr = vmf->address;
-	unsigned nr = finish_fault_range(vmf, &pfn, &addr);
+	unsigned nr;
+	int r;
 
+	if (vmf->pte_prealloc && file_pmd_mappable(m, vma, vmf->address, folio_pfn(m, cache_pfn)) &&
+	    PAGE_ALIGN_M(m, vma->vm_file->size) >> m->page_shift >=
+	    pfn_folio(m, cache_pfn)->index + folio_nr_pages(pfn_folio(m, cache_pfn))) {
+		/* finish_fault(): the PMD is none (the table unused) -- do_set_pmd() */
+		pte_free_unused(m, vmf->t->mm, vmf->address, vmf->pte_table);
+		if (pmd_none_at(vmf->t, vmf->address)) {
+			vmf->pte_table = PFN_NONE;
+			vmf->pte_prealloc = false;
+			if ((r = do_set_pmd(vmf->t, vma, vmf->address, cache_pfn,
+					    vmf->flags & FAULT_FLAG_WRITE)) < 0)
+				return VM_FAULT_OOM;
+			if (r == 0)
+				return file_map_dirtied(vmf, page);
+		}
+	}
+	nr = finish_fault_range(vmf, &pfn, &addr);
 	if (vmf->flags & FAULT_FLAG_WRITE)
 		prot = mkwrite_dirty(vma, prot);
 	else if (prot.write && (pfn_folio(m, cache_pfn)->flags & PG_dirty))
@@ -554,11 +584,7 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	else if (install_pte(vmf, cache_pfn, prot))
 		return VM_FAULT_OOM;
 	folio_add_file_rmap_ptes(vmf->t, pfn, nr, vma);
-	if ((vmf->flags & FAULT_FLAG_WRITE) && (vma->vm_flags & VM_SHARED))
-		return fault_dirty_shared_page(vmf, folio_mark_dirty(m, page));
-	if (vmf->flags & FAULT_FLAG_WRITE)
-		folio_mark_dirty(m, page);
-	return 0;
+	return file_map_dirtied(vmf, page);
 }
 
 /* do_fault(): the page from the page cache (filemap_fault), then by kind. */
@@ -602,7 +628,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 
 	if (vma->special_name)	/* special_mapping_fault(): the zero page stands in */
 		return do_anonymous_page(vmf);
-	if (!(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address))
+	if (!(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address, NULL))
 		return 0;	/* do_read_fault(): the page was cached */
 	/*
 	 * do_cow_fault() prepares the anon_vma and allocates and charges the
@@ -614,6 +640,7 @@ static unsigned do_fault(struct vm_fault *vmf)
 		return VM_FAULT_OOM;
 	if (vmf->pte_table == PFN_NONE) {	/* __do_fault()'s prealloc_pte */
 		prealloc = true;
+		vmf->pte_prealloc = pmd_none_at(vmf->t, vmf->address);	/* not fault-around's */
 		if (pt_alloc_path(m, vmf->t->mm, vmf->address, 0, &vmf->pte_table)) {
 			if (cow)
 				put_page(m, copy);
@@ -647,7 +674,8 @@ static unsigned do_fault(struct vm_fault *vmf)
 	 * FAULT_FLAG_TRIED (handle_mm_fault); a read retry maps the fresh
 	 * pages of the window by fault-around.
 	 */
-	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) && do_fault_around(vmf->t, vma, vmf->address)) {
+	if (ret && !(vmf->flags & FAULT_FLAG_WRITE) &&
+	    do_fault_around(vmf->t, vma, vmf->address, vmf->pte_prealloc ? &vmf->pte_table : NULL)) {
 		put_page(m, cache_pfn);
 		return ret;
 	}
@@ -775,7 +803,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 			uint64_t entry)
 {
-	struct vm_fault vmf = { t, vma, addr, FAULT_FLAG_ALLOW_RETRY, 0, entry, PFN_NONE };
+	struct vm_fault vmf = { t, vma, addr, FAULT_FLAG_ALLOW_RETRY, 0, entry, PFN_NONE, false };
 	memlab_machine *m = t->m;
 	uint64_t slot, pfn;
 	bool exclusive, major;
@@ -1013,11 +1041,16 @@ static unsigned create_huge_pmd(struct vm_fault *vmf)
 	unsigned level;
 	int r;
 
-	if (vmf->vma->vm_file || pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level))
+	if (pt_leaf_slot(t->m, t->mm, vmf->address, &table, &level))
 		return VM_FAULT_FALLBACK;
 	if (level == 0) {	/* handle_pte_fault goes on from this walk */
 		vmf->pte_table = table;
 		return VM_FAULT_FALLBACK;
+	}
+	if (vmf->vma->vm_file) {	/* no huge_fault: a file folio's PMD only as it is */
+		if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
+			return VM_FAULT_FALLBACK;
+		return do_huge_pmd_fault(t, vmf->vma, vmf->address, write) ? VM_FAULT_FALLBACK : 0;
 	}
 	if (level > 1 || !pt_read(t->m, table, pt_index(&t->mm->pt, 1, vmf->address)))
 		r = do_huge_pmd_anonymous_page(t, vmf->vma, vmf->address, write,
@@ -1037,7 +1070,7 @@ unsigned handle_mm_fault(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 			 unsigned flags)
 {
 	struct vm_fault vmf = { t, vma, addr & ~((uint64_t)t->m->page_size - 1), flags, 0, 0,
-				PFN_NONE };
+				PFN_NONE, false };
 	unsigned ret;
 
 	vmf.pgoff = linear_page_index(vma, vmf.address);
@@ -2155,6 +2188,8 @@ static int copy_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 		return copy_swap_pte(c, va, table, idx, e);
 	if (!pt_prot_maps(&p) || (!p.special && pfn >= m->nr_frames))
 		return 0;
+	if (level > 0 && !p.special && !page_anon(pfn_to_page(m, pfn)))
+		return 0;	/* copy_huge_pmd(): a file folio's PMD faults in again in the child */
 	if (level == 0 && !p.special) {
 		pt_decode(f, 0, ptep_get(m, f, table, idx), &pfn, &p);
 		if (folio_nr_pages(pfn_folio(m, pfn)) > 1)	/* a private batch keeps to one dirty bit */

@@ -595,6 +595,11 @@ bool contpte_set_access_flags(memlab_task *t, uint64_t va, uint64_t table, uint6
 
 /* ---- huge_memory.c: transparent huge pages ---- */
 unsigned hpage_pmd_order(const memlab_machine *m);
+bool pmd_none_at(memlab_task *t, uint64_t va);
+bool file_pmd_mappable(const memlab_machine *m, const struct vm_area_struct *vma, uint64_t addr,
+		       uint64_t head);
+int do_set_pmd(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t pfn, bool write);
+void split_huge_pmd_address(memlab_task *t, uint64_t va);
 /* enum tva_type (include/linux/huge_mm.h): who asks whether a VMA may have huge pages */
 enum tva_type { TVA_SMAPS, TVA_PAGEFAULT, TVA_KHUGEPAGED, TVA_FORCED_COLLAPSE };
 /* enum mthp_stat_item: hugepages-<size>kB/stats/, in Linux's order */
@@ -680,7 +685,7 @@ int filemap_replace_page(struct memlab_file *f, uint64_t index, uint64_t new_pfn
 #define FILEMAP_MAJOR	1	/* filemap_fault(): the page had to be read */
 #define FILEMAP_UNLOCKED	2	/* it dropped the fault's lock to read: the fault is retried */
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn);
-bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr);
+bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t *prealloc);
 int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool ra, bool write);
 uint64_t page_cache_next_miss(const struct memlab_file *f, uint64_t index, uint64_t max);
 uint64_t page_cache_prev_miss(const struct memlab_file *f, uint64_t index, uint64_t max);

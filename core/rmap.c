@@ -510,6 +510,16 @@ static bool page_mkclean_one(memlab_task *t, struct vm_area_struct *v, uint64_t 
 	if (!w.prot.write && !w.prot.dirty)
 		return true;
 	w.prot.write = w.prot.dirty = false;
+	if (w.level) {		/* a huge PMD: pmdp_invalidate, then clean and read-only */
+		uint64_t size = pt_level_size(&t->mm->pt, w.level), table;
+		unsigned level;
+
+		if (!pt_leaf_slot(t->m, t->mm, addr, &table, &level))
+			pt_write(t->m, table, pt_index(&t->mm->pt, level, addr),
+				 pt_mkentry(&t->mm->pt, (int)level, w.pfn, w.prot));
+		flush_tlb_range(t, addr & ~(size - 1), (addr & ~(size - 1)) + size);
+		return true;
+	}
 	set_pte_at(t, addr, w.pfn, w.prot);
 	flush_tlb_page(t, addr);	/* page_vma_mkclean_one(): ptep_clear_flush */
 	return true;
@@ -585,10 +595,9 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 	c->rss[page_anon(folio) ? MM_ANONPAGES :
 	       folio->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=
 		pt_level_size(&c->t->mm->pt, level) >> c->m->page_shift;
-	if (level && (head != pfn || folio->private != hpage_pmd_order(c->m) || !page_anon(folio)))
+	if (level && (head != pfn || folio->private != hpage_pmd_order(c->m)))
 		rmap_violation(c, "rmap: pid %d va %#llx: a huge entry for pfn %#llx, not the head "
-			       "of an anonymous huge page", pid, (unsigned long long)va,
-			       (unsigned long long)pfn);
+			       "of a huge page", pid, (unsigned long long)va, (unsigned long long)pfn);
 }
 
 /* A swap entry: of the swap device, in a VMA with pages of its own; counted. */

@@ -322,6 +322,10 @@ static int smaps_pte_entry(void *ud, uint64_t va, unsigned level, uint64_t table
 	}
 	if (level && pg.anon)		/* smaps_pmd_entry() */
 		w->mss->anonymous_thp += pt_level_size(&w->vma->vm_mm->pt, level);
+	else if (level && pg.swapbacked)
+		w->mss->shmem_thp += pt_level_size(&w->vma->vm_mm->pt, level);
+	else if (level)
+		w->mss->file_thp += pt_level_size(&w->vma->vm_mm->pt, level);
 	return 0;
 }
 

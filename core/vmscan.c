@@ -368,6 +368,11 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 		ua->failed = true;
 		return false;
 	}
+	if (level && !page_anon(page)) {	/* TTU_SPLIT_HUGE_PMD: a file folio's PMD just goes */
+		split_huge_pmd_address(t, addr);
+		ua->mapcount = folio_mapcount(page);
+		return ua->mapcount > 0;
+	}
 	if (level) {		/* TTU_SPLIT_HUGE_PMD: a lazily freed huge page goes whole */
 		update_hiwater_rss(t->mm);
 		if (page->flags & PG_swapbacked || !discard_anon_folio_pmd(t, vma, addr, table, idx)) {

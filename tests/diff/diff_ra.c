@@ -31,9 +31,18 @@
 **   diff_ra --seed N [-v]                  one seed, its steps printed
 **   diff_ra --seed N --steps               and the page cache after each
 **
+**   diff_ra --large ...   ext4 mounted data=ordered on the host, whose
+**                         regular files have large folios, against a
+**                         memlab file with large folios: the folios'
+**                         heads and tails (kpageflags) are compared too,
+**                         and the mapping's FilePmdMapped (smaps)
+**   diff_ra --huge ...    --large with files of 2 MiB to 4.7 MiB, half
+**                         of them mapped MADV_HUGEPAGE: 2 MiB folios,
+**                         mapped by PMDs
+**
 ** Exit status 0 when every seed passed, 1 when one differed, 77 when it
 ** cannot run here (not root, no mkfs.ext4, no loop mount), 2 when the
-** host's file uses large folios after all.
+** host's file uses large folios after all (without --large).
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -56,7 +65,7 @@
 #include "diff_common.h"
 
 #define PG		4096ull
-#define MAX_PAGES	400
+#define MAX_PAGES	1200	/* --huge's; 400 otherwise */
 #define MAX_OPS		14
 #define IMG_BYTES	(96ull << 20)
 #define MADV_WILLNEED_	3
@@ -91,6 +100,7 @@ struct view {
 	char cache[MAX_PAGES + 1];	/* '.' not cached, 'c' cached, 'R' cached with PG_readahead */
 	char folio[MAX_PAGES + 1];	/* --large: '.', 'c' a small folio, 'H' a large one's head, 't' its tail */
 	char mapped[MAX_PAGES + 1];	/* '.' or 'm' */
+	long pmd_kb;			/* --large: the mapping's FilePmdMapped (smaps) */
 	long majflt;
 };
 
@@ -100,6 +110,7 @@ static int zram_id = -1;	/* the zram device made for the test, or -1: a loop dev
 static int64_t max_sectors_kb = 1280;
 static int verbose, quiet, steps;
 static int large;	/* --large: ext4 with large folios (not data=journal) on both sides */
+static int huge;	/* --huge: --large with files of 2 MiB and more, MADV_HUGEPAGE often */
 static int kpf_fd = -1, pm_fd = -1;
 
 static void die(const char *fmt, ...)
@@ -264,6 +275,39 @@ static void set_read_ahead_kb(int64_t kb)
 		die("%s: %s", ra_knob, strerror(errno));
 }
 
+/* The kB of field in the smaps block of the VMA that starts at start; -1: none. */
+static long smaps_kb(const char *text, uint64_t start, const char *field)
+{
+	char head[32];
+	const char *p, *next;
+
+	snprintf(head, sizeof(head), "%" PRIx64 "-", start);
+	for (p = text; p && strncmp(p, head, strlen(head)); p = strchr(p, '\n'), p = p ? p + 1 : p)
+		;
+	if (!p)
+		return -1;
+	next = strchr(p, '\n');
+	while (next && (p = strstr(next, field)) && !(p[-1] == '\n'))
+		next = p + 1;
+	return p ? strtol(p + strlen(field) + 1, NULL, 10) : -1;
+}
+
+static char smaps_text[1 << 20];
+
+static long host_pmd_kb(uint64_t start)
+{
+	int fd = open("/proc/self/smaps", O_RDONLY | O_CLOEXEC);
+	ssize_t n, len = 0;
+
+	if (fd < 0)
+		die("/proc/self/smaps: %s", strerror(errno));
+	while ((n = read(fd, smaps_text + len, sizeof(smaps_text) - 1 - (size_t)len)) > 0)
+		len += n;
+	close(fd);
+	smaps_text[len] = '\0';
+	return smaps_kb(smaps_text, start, "FilePmdMapped:");
+}
+
 /* A page's place in its folio, from its kpageflags: small, a large one's head or tail. */
 static char folio_char(uint64_t flags)
 {
@@ -284,9 +328,12 @@ static void gen(struct seq *s, uint64_t seed)
 	memset(s, 0, sizeof(*s));
 	s->seed = seed;
 	s->ra_kb = ra_kbs[rnd(&r, 7)];
-	s->size = (8 + rnd(&r, MAX_PAGES - 9)) * PG + (rnd(&r, 3) ? 0 : 1 + rnd(&r, PG - 1));
+	s->size = (huge ? 512 + rnd(&r, MAX_PAGES - 512) : 8 + rnd(&r, 400 - 9)) * PG +
+		  (rnd(&r, 3) ? 0 : 1 + rnd(&r, PG - 1));
 	s->pages = (s->size + PG - 1) / PG;
 	s->map = rnd(&r, 3) ? MAP_NORMAL_ : (int)rnd(&r, NR_MAP_KINDS);
+	if (huge && rnd(&r, 2))
+		s->map = MAP_HUGE_;	/* 2 MiB folios, mapped by PMDs */
 	s->nops = 1 + (int)rnd(&r, MAX_OPS);
 	for (int i = 0; i < s->nops; i++) {
 		struct op *o = &s->ops[i];
@@ -376,7 +423,7 @@ static int map_advice(const struct seq *s)
 
 /* ---- the host ---- */
 
-static uint8_t buf[400 * PG + PG];
+static uint8_t buf[MAX_PAGES * PG + PG];
 static uint64_t map_at;		/* both sides map the file here: fault-around aligns in addresses */
 
 /*
@@ -506,6 +553,7 @@ static void host_run(const struct seq *s, struct view *v)
 
 		v->mapped[i] = e >> 63 ? 'm' : '.';
 	}
+	v->pmd_kb = large ? host_pmd_kb((uint64_t)(uintptr_t)map) : 0;
 	if (mincore((void *)map, s->pages * PG, vec) != 0)
 		die("mincore: %s", strerror(errno));
 	obs = mmap(NULL, s->pages * PG, PROT_READ, MAP_SHARED, fd, 0);
@@ -610,6 +658,17 @@ static void sim_run(const struct seq *s, struct view *v)
 	memlab_pagemap(t, map, e, s->pages);
 	for (uint64_t i = 0; i < s->pages; i++)
 		v->mapped[i] = e[i] & MEMLAB_PM_PRESENT ? 'm' : '.';
+	v->pmd_kb = 0;
+	if (large) {
+		char spath[32], *text = NULL;
+		size_t len;
+
+		snprintf(spath, sizeof(spath), "%d/smaps", memlab_task_pid(t));
+		if (memlab_proc(m, spath, &text, &len))
+			die("memlab: no smaps");
+		v->pmd_kb = smaps_kb(text, map, "FilePmdMapped:");
+		memlab_free_text(m, text);
+	}
 	if (memlab_mincore(t, map, s->pages * PG, vec) ||
 	    memlab_mmap(t, 0, s->pages * PG, MEMLAB_PROT_READ, MEMLAB_MAP_SHARED, f, 0, &obs) ||
 	    memlab_madvise(t, obs, s->pages * PG, MADV_RANDOM_))
@@ -651,12 +710,15 @@ static void print_view(const char *who, const struct view *v)
 	if (large)
 		printf("  %-6s folios %s\n", who, v->folio);
 	printf("  %-6s mapped %s\n  %-6s majflt %ld\n", who, v->mapped, who, v->majflt);
+	if (large)
+		printf("  %-6s FilePmdMapped %ld kB\n", who, v->pmd_kb);
 }
 
 static int views_differ(const struct view *h, const struct view *m)
 {
 	return strcmp(h->cache, m->cache) || (zram_id >= 0 && strcmp(h->mapped, m->mapped)) ||
-	       h->majflt != m->majflt || (large && strcmp(h->folio, m->folio));
+	       h->majflt != m->majflt || (large && strcmp(h->folio, m->folio)) ||
+	       h->pmd_kb != m->pmd_kb;
 }
 
 /*
@@ -715,8 +777,10 @@ int main(int argc, char **argv)
 			quiet = 1;
 		else if (!strcmp(argv[i], "--large"))
 			large = 1;
+		else if (!strcmp(argv[i], "--huge"))
+			large = huge = 1;
 		else
-			die("usage: diff_ra [--large] [--first N] [--count N] [--seed N] [-v] [-q]");
+			die("usage: diff_ra [--large | --huge] [--first N] [--count N] [--seed N] [-v] [-q]");
 	}
 	if ((rc = host_fs_setup()) != 0)
 		return rc;

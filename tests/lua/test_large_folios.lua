@@ -21,6 +21,15 @@ local function setup(size, opts)
   return m, f
 end
 
+-- An 8 MiB file with large folios, mapped whole (2 MiB-aligned) MADV_HUGEPAGE.
+local function huge_mapping(prot)
+  local m, f = setup(8 * MB)
+  local p = m:spawn{ name = "r" }
+  local a = p:mmap(0, 8 * MB, prot, "shared", f, 0)
+  p:madvise(a, 8 * MB, "hugepage")	-- a fault's sync readahead: two 2M folios
+  return m, f, p, a
+end
+
 TestLargeFolios = {}
 
 function TestLargeFolios:test_readahead_ramps_order()
@@ -84,6 +93,68 @@ function TestLargeFolios:test_reclaim_and_drop_whole_folios()
   lu.assertTrue(m:check())
   m:drop_caches(1)
   lu.assertEquals(#f:folios(), 0)
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_pmd_maps_a_pmd_sized_folio()
+  local m, f, p, a = huge_mapping("rw")
+  lu.assertEquals(a % (2 * MB), 0)
+  p:touch(a + 2 * MB + 100 * 4096, 1, "r")
+  lu.assertStrContains(layout(f), "512+512 1024+512R")
+  lu.assertTrue(p:translate(a + 2 * MB).huge)
+  lu.assertStrContains(m:proc(p.pid .. "/smaps_rollup"), "FilePmdMapped:      2048 kB")
+  lu.assertStrContains(m:proc("meminfo"), "FileHugePages:      4096 kB")
+  lu.assertEquals(m:vmstat().thp_file_mapped, 1)
+  lu.assertTrue(m:check())
+  -- a write: the read-only PMD goes (write-notify by PTEs), the fault maps it again, writable
+  p:touch(a + 2 * MB + 5, 1, "w")
+  lu.assertEquals(m:vmstat().thp_split_pmd, 1)
+  lu.assertTrue(p:translate(a + 2 * MB).huge)
+  lu.assertTrue(p:pte(a + 2 * MB).write)
+  lu.assertTrue(f:folios()[1].dirty)
+  lu.assertTrue(m:check())
+  -- writeback makes the PMD clean and read-only again
+  m:sync()
+  lu.assertFalse(p:pte(a + 2 * MB).write)
+  -- a fork's child faults it in anew; an mprotect of part of it drops the PMD
+  local c = p:fork()
+  lu.assertStrContains(m:proc(c.pid .. "/smaps_rollup"), "FilePmdMapped:         0 kB")
+  p:mprotect(a + 2 * MB, 4096, "r")
+  lu.assertFalse(p:translate(a + 2 * MB + 8192).huge)
+  lu.assertStrContains(m:proc("meminfo"), "FilePmdMapped:         0 kB")
+  lu.assertTrue(m:check())
+  p:munmap(a, 8 * MB)
+  c:exit()
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_pmd_needs_aligned_offset_and_no_nohugepage()
+  local m, f = setup(8 * MB)
+  local p = m:spawn{ name = "r" }
+  -- thp_get_unmapped_area() places a file mapping at an address congruent
+  -- to its offset; MAP_FIXED one page off, no PMD can map the folio there
+  local a = p:mmap(0, 6 * MB, "r", "shared", f, 4096)
+  lu.assertEquals((a - 4096) % (2 * MB), 0)
+  p:munmap(a, 6 * MB)
+  a = p:mmap(a - 4096, 6 * MB, "r", "shared|fixed", f, 4096)
+  p:madvise(a, 6 * MB, "hugepage")
+  p:touch(a + 2 * MB, 1, "r")
+  lu.assertEquals(m:vmstat().thp_file_mapped, 0)
+  lu.assertFalse(p:translate(a + 2 * MB).huge)
+  p:munmap(a, 6 * MB)
+  local b = p:mmap(0, 8 * MB, "r", "shared", f, 0)
+  p:madvise(b, 8 * MB, "nohugepage")	-- vma_thp_disabled()
+  p:touch(b + 2 * MB, 1, "r")
+  lu.assertEquals(m:vmstat().thp_file_mapped, 0)
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_reclaim_drops_pmd_mapped_folio()
+  local m, _, p, a = huge_mapping("r")
+  p:touch(a, 1, "r")
+  lu.assertTrue(p:translate(a).huge)
+  p:madvise(a, 2 * MB, "pageout")	-- the whole folio, mapped by this mm alone
+  lu.assertStrContains(m:proc("meminfo"), "FilePmdMapped:         0 kB")
   lu.assertTrue(m:check())
 end
 
