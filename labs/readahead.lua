@@ -175,4 +175,17 @@ say("+%d pages of RSS (a 16-page window with small folios).", p:mm().rss_file - 
 assert(p:mm().rss_file - rss == 32 and m:vmstat().nr_file_pages == hm)
 assert(p:munmap(b, 512 * PAGE))
 
+local huge = assert(m:file{ path = "/data/huge", contents = ("x"):rep(2048 * PAGE), large_folios = true })
+local h2 = assert(p:mmap(nil, 2048 * PAGE, "r--", "shared", huge, 0))
+assert(p:madvise(h2, 2048 * PAGE, "hugepage"))
+assert(p:read(h2 + 700 * PAGE, 1))
+local two = {}
+for _, fo in ipairs(huge:folios()) do two[#two + 1] = ("pages %d..%d"):format(fo.index, fo.index + fo.pages - 1) end
+say("MADV_HUGEPAGE: a fault at page 700 reads two 2 MiB folios (%s),", table.concat(two, ", "))
+say("and a PMD maps the one it hit (the sysfs THP setting does not matter):")
+say("FilePmdMapped %d kB, thp_file_mapped %d.",
+    m:proc(p.pid .. "/smaps_rollup"):match("FilePmdMapped:%s+(%d+)"), m:vmstat().thp_file_mapped)
+assert(p:translate(h2 + 700 * PAGE).huge and m:vmstat().thp_file_mapped == 1)
+assert(p:munmap(h2, 2048 * PAGE))
+
 assert(m:check(), "the machine's invariants hold")
