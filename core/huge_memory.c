@@ -728,9 +728,10 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	uintptr_t mapping = folio->mapping;
 	uint64_t index = folio->index;
 	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id, next;
-	int extra;
+	bool anon = page_anon(folio);
+	int extra, cache = anon ? 0 : 1;	/* a page-cache page: the cache's reference each */
 
-	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
+	if (anon && !(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		count_split_deferred(m, folio);
 	rmap_walk(m, head, split_one_pmd, NULL);
 	for (uint64_t i = 0; m->arch == MEMLAB_ARCH_ARM64 && i < (1ull << order); i++)
@@ -738,11 +739,15 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
 	flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty | PG_active |
 				PG_referenced | PG_workingset);
-	extra = folio->_refcount - folio_mapcount(folio);
+	extra = folio->_refcount - folio_mapcount(folio) - cache * (1 << order);
 	next = lru ? folio->lru_next : PFN_NONE;	/* the page older than it */
 	lru_del(m, folio);
-	folio_unqueue_deferred_split(m, folio);
-	mod_mthp_stat(m, order, MTHP_STAT_NR_ANON, -1);	/* order-0 pages are not counted */
+	if (anon) {
+		folio_unqueue_deferred_split(m, folio);
+		mod_mthp_stat(m, order, MTHP_STAT_NR_ANON, -1);	/* order-0 pages are not counted */
+	} else if (order >= hpage_pmd_order(m)) {
+		mod_lruvec_page_state(m, folio, NR_FILE_HUGEPAGES, -1);
+	}
 	*folio_nr_pages_mapped_ptr(folio) = 0;
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
@@ -750,11 +755,11 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 
 		p->mapping = mapping;
 		p->index = index + i;
-		p->_refcount = p->mapcount + (i ? 0 : extra);
+		p->_refcount = p->mapcount + cache + (i ? 0 : extra);
 		p->flags |= flags;
 		p->mlock_count = i ? 0 : mlock_count;	/* lru_add_split_folio() */
 		p->memcg_id = memcg_id;		/* split_page_memcg() */
-		if (p->mapcount && !(p->flags & PG_mlocked) && ml_frame_is_zero(m, head + i)) {
+		if (anon && p->mapcount && !(p->flags & PG_mlocked) && ml_frame_is_zero(m, head + i)) {
 			uint64_t pfn = head + i;
 
 			rmap_walk(m, pfn, map_unused_to_zeropage, &pfn);
@@ -782,7 +787,9 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 */
 static bool can_split_folio(const struct page *folio, int pins)
 {
-	return folio->_refcount == folio_mapcount(folio) + pins;
+	int cache = page_anon(folio) ? 0 : (int)folio_nr_pages(folio);	/* the page cache's */
+
+	return folio->_refcount == folio_mapcount(folio) + cache + pins;
 }
 
 /* split_folio(): the folio at head split, or thp_split_page_failed counted. */
@@ -828,7 +835,7 @@ bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_lis
 	return true;
 }
 
-/* split_folio() of the anonymous folio pfn is a page of: whether the page is small now. */
+/* split_folio() of the folio pfn is a page of: whether the page is small now. */
 static bool split_folio_of(memlab_machine *m, uint64_t pfn)
 {
 	uint64_t head = folio_pfn(m, pfn);
@@ -836,7 +843,7 @@ static bool split_folio_of(memlab_machine *m, uint64_t pfn)
 
 	if (folio_nr_pages(folio) == 1)
 		return true;
-	return page_anon(folio) && split_folio(m, head);
+	return split_folio(m, head);
 }
 
 /* split_huge_pmd_address(): t's huge leaf covering va, if there is one, becomes PTEs. */
@@ -1306,7 +1313,7 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 	const struct page *folio = pfn_to_page(t->m, head);
 
 	*nr = 1;
-	if (folio_nr_pages(folio) == 1 || !page_anon(folio))
+	if (folio_nr_pages(folio) == 1)
 		return LP_SMALL;
 	*nr = folio_pte_batch(t, table, idx, va, end, pfn, 0);
 	if (*nr == folio_nr_pages(folio))

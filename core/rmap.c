@@ -362,29 +362,53 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 }
 
 /*
-** Whether an mm other than mm maps a page of the anonymous large folio
-** at head (include/linux/mm.h folio_maybe_mapped_shared(), asked of the
-** page tables).
+** Whether an mm other than mm maps a page of the large folio at head
+** (include/linux/mm.h folio_maybe_mapped_shared(), asked of the page
+** tables): the VMAs of its anon_vma, or of its file's i_mmap.
 */
+/* Whether VMA v of another mm than mm maps a page of the folio at head. */
+static bool vma_maps_folio(const struct vm_area_struct *v, const struct page *folio, uint64_t head,
+			   const struct mm_struct *mm)
+{
+	uint64_t nr = folio_nr_pages(folio), addr;
+
+	if (v->vm_mm == mm)
+		return false;
+	for (uint64_t i = 0; i < nr; i++)
+		if ((addr = vma_address(v, folio->index + i)) != 1 &&
+		    pte_maps(v->vm_mm->owner, addr, head + i))
+			return true;
+	return false;
+}
+
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm)
 {
 	const struct page *folio = pfn_to_page(m, head);
-	const struct anon_vma *av = (const struct anon_vma *)(folio->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
 	uint64_t nr = folio_nr_pages(folio);
+
+	if (!page_anon(folio)) {	/* the file's i_mmap, by vm_pgoff */
+		const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
+
+		for (const struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next) {
+			const struct vm_area_struct *v = list_entry(l, struct vm_area_struct, shared);
+
+			if (v->vm_pgoff >= folio->index + nr)
+				break;
+			if (vma_maps_folio(v, folio, head, mm))
+				return true;
+		}
+		return false;
+	}
+	const struct anon_vma *av = (const struct anon_vma *)(folio->mapping & ~(uintptr_t)PAGE_MAPPING_ANON);
 
 	for (const struct list_head *l = av->head.next; l != &av->head; l = l->next) {
 		struct vm_area_struct *v = list_entry(l, const struct anon_vma_chain,
 						      same_anon_vma)->vma;
-		uint64_t addr;
 
 		if (v->vm_pgoff >= folio->index + nr)
 			break;
-		if (v->vm_mm == mm)
-			continue;
-		for (uint64_t i = 0; i < nr; i++)
-			if ((addr = vma_address(v, folio->index + i)) != 1 &&
-			    pte_maps(v->vm_mm->owner, addr, head + i))
-				return true;
+		if (vma_maps_folio(v, folio, head, mm))
+			return true;
 	}
 	return false;
 }

@@ -158,4 +158,22 @@ function TestLargeFolios:test_reclaim_drops_pmd_mapped_folio()
   lu.assertTrue(m:check())
 end
 
+function TestLargeFolios:test_cold_on_part_splits_the_folio()
+  local m, f = setup(4 * MB)
+  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end	-- 96+32 is cached
+  local p = m:spawn{ name = "r" }
+  local a = p:mmap(0, 4 * MB, "r", "shared", f, 0)
+  p:touch(a + 100 * 4096, 1, "r")			-- maps 96..127 whole
+  lu.assertTrue(p:madvise(a + 100 * 4096, 4 * 4096, "cold"))
+  lu.assertStrContains(layout(f), "80+16 96+1 97+1")	-- split_folio(), then advised page by page
+  lu.assertStrContains(m:proc(p.pid .. "/smaps_rollup"), "Rss:                 128 kB")
+  lu.assertTrue(m:check())
+  local c = p:fork()
+  p:touch(a + 64 * 4096, 1, "r")
+  c:touch(a + 64 * 4096, 1, "r")
+  lu.assertTrue(p:madvise(a + 64 * 4096, 4 * 4096, "cold"))	-- another mm maps it: left whole
+  lu.assertStrContains(layout(f), "64+16 80+16")
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
