@@ -1454,7 +1454,7 @@ static void op_mlock(struct fuzz *f)
 	check_rc(f, rc, "memlab_mlock");
 	note(f, "pid %d kind %d addr %#" PRIx64 " len %#" PRIx64 " flags %#x -> %d",
 	     memlab_task_pid(t), kind, addr, len, flags, rc);
-	start = addr & ~(f->info.page_size - 1);
+	start = addr & ~(uint64_t)(f->info.page_size - 1);
 	end = start + page_align(f, len + (addr & (f->info.page_size - 1)));
 	if (rc == 0 && kind <= 4 && end > start) {
 		size_t n = get_vmas(f, t);
