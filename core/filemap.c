@@ -183,6 +183,21 @@ static unsigned xa_get_offset(uint64_t index, int level)
 	return (unsigned)(index >> (XA_CHUNK_SHIFT * level)) & (XA_CHUNK_SIZE - 1);
 }
 
+/* Whether as holds an index in [first, end): by index, or by slot when fewer. */
+static bool cached_in(const struct address_space *as, uint64_t first, uint64_t end)
+{
+	if (end - first <= as->cap) {
+		for (uint64_t i = first; i < end; i++)
+			if (filemap_lookup_as(as, i) != PFN_NONE)
+				return true;
+		return false;
+	}
+	for (uint64_t i = 0; i < as->cap; i++)
+		if (as->keys[i] && as->keys[i] - 1 >= first && as->keys[i] - 1 < end)
+			return true;
+	return false;
+}
+
 /*
 ** The content of slot off of the node at level, base; a sibling's first
 ** slot in *canon.  A node stands wherever a smaller folio is cached.
@@ -203,10 +218,8 @@ static enum xa_entry xa_slot(const struct xa_cursor *x, int level, uint64_t base
 		*canon = xa_get_offset(folio->index, level);
 		return folio->index == first ? XA_FOLIO : XA_SIBLING;
 	}
-	for (uint64_t i = 1; level && i < 1ull << shift; i++)
-		if (filemap_lookup(x->f, first + i) != PFN_NONE)
-			return XA_NODE;
-	return XA_NULL;
+	return level && cached_in(&x->f->i_pages, first + 1, first + (1ull << shift)) ? XA_NODE
+										 : XA_NULL;
 }
 
 /* xas_load(): down from the root to index's entry, a sibling taken for its folio. */
@@ -979,7 +992,8 @@ static void map_pte_run(struct fault_around *fa, uint64_t a, uint64_t pfn, unsig
 /*
 ** filemap_map_folio_range(): map the pages [first, first + nr) of the
 ** folio at head from a -- all of it instead when it lies within the file
-** (short of its last page: file_end >= folio_next_index), the VMA and one
+** (short of its last page: file_end >= folio_next_index; shmem's need
+** not), the VMA and one
 ** page table -- each with an empty PTE, in runs; each page counts as a hit
 ** against mmap_miss, unless it is a refault of the working set.
 */
@@ -991,7 +1005,7 @@ static void map_folio_range(struct fault_around *fa, uint64_t head, uint64_t fir
 	uint64_t fnr = folio_nr_pages(folio), a0 = a - (first << m->page_shift);
 	uint64_t pmd = pt_level_size(&fa->t->mm->pt, 1), run = 0;
 
-	if (file_end >= folio->index + fnr && a0 >= fa->vma->vm_start &&
+	if ((file_end >= folio->index + fnr || fa->vma->vm_file->shmem) && a0 >= fa->vma->vm_start &&
 	    a0 + (fnr << m->page_shift) <= fa->vma->vm_end &&
 	    (a0 & ~(pmd - 1)) == ((a0 + (fnr << m->page_shift) - 1) & ~(pmd - 1))) {
 		a = a0;
@@ -1059,8 +1073,17 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, 
 		head = folio_pfn(m, pfn);
 		folio = pfn_to_page(m, head);
 		next = folio->index + folio_nr_pages(folio);
+		/*
+		 * The first folio found, not within the file short of its
+		 * last page: Linux 6.18 does not call filemap_map_pmd(), so a
+		 * none PMD gets no table, pte_offset_map_lock() fails and
+		 * nothing is mapped here -- finish_fault() maps it.
+		 */
+		if (!(folio->flags & PG_readahead) && !fa.found && file_end < next && !f->shmem &&
+		    (pmd_none_at(t, addr) || (prealloc && *prealloc != PFN_NONE)))
+			return false;
 		/* filemap_map_pmd(): the first folio found, whole within the file, by a PMD */
-		if (!(folio->flags & PG_readahead) && !fa.found++ && file_end >= next &&
+		if (!(folio->flags & PG_readahead) && !fa.found++ && (file_end >= next || f->shmem) &&
 		    file_pmd_mappable(m, vma, addr, head)) {
 			if (prealloc && *prealloc != PFN_NONE) {	/* not installed yet in Linux */
 				pte_free_unused(m, t->mm, addr, *prealloc);

@@ -531,7 +531,8 @@ static unsigned finish_fault_range(struct vm_fault *vmf, uint64_t *pfn, uint64_t
 	uint64_t start = vmf->address - (idx << m->page_shift);
 
 	if (nr == 1 || vmf->pte_table == PFN_NONE ||
-	    PAGE_ALIGN_M(m, vma->vm_file->size) >> m->page_shift < folio->index + nr ||
+	    (!vma->vm_file->shmem &&
+	     PAGE_ALIGN_M(m, vma->vm_file->size) >> m->page_shift < folio->index + nr) ||
 	    vma_off < idx || vma_off + (nr - idx) > vma_pages(vma) ||
 	    pte_off < idx || pte_off + (nr - idx) > ptrs ||
 	    !pte_range_none(vmf, start, __builtin_ctzll(nr)))
@@ -558,7 +559,8 @@ static unsigned do_file_map(struct vm_fault *vmf, uint64_t cache_pfn)
 	unsigned nr;
 	int r;
 
-	if (vmf->pte_prealloc && file_pmd_mappable(m, vma, vmf->address, folio_pfn(m, cache_pfn)) &&
+	if (vmf->pte_prealloc && vmf->pte_table != PFN_NONE &&
+	    file_pmd_mappable(m, vma, vmf->address, folio_pfn(m, cache_pfn)) &&
 	    PAGE_ALIGN_M(m, vma->vm_file->size) >> m->page_shift >=
 	    pfn_folio(m, cache_pfn)->index + folio_nr_pages(pfn_folio(m, cache_pfn))) {
 		/* finish_fault(): the PMD is none (the table unused) -- do_set_pmd() */
@@ -650,7 +652,8 @@ static unsigned do_fault(struct vm_fault *vmf)
 	err = filemap_fault(vma, vmf->pgoff, vmf->flags & FAULT_FLAG_TRIED, &cache_pfn);
 	if (err < 0 && cow)
 		put_page(m, copy);
-	if (err < 0 && prealloc)		/* do_fault(): an unused prealloc_pte is freed */
+	/* do_fault(): an unused prealloc_pte is freed */
+	if (err < 0 && prealloc && vmf->pte_table != PFN_NONE)
 		pte_free_unused(m, vmf->t->mm, vmf->address, vmf->pte_table);
 	if (err == -MEMLAB_EFAULT)
 		return VM_FAULT_SIGBUS;

@@ -291,21 +291,22 @@ static bool pte_maps(memlab_task *t, uint64_t addr, uint64_t pfn)
 
 /*
 ** rmap_walk_file(): the VMAs on the file's i_mmap whose range covers the
-** page's offset, in the tree's order (by vm_pgoff, then as inserted),
+** page's offset (index), in the tree's order (by vm_pgoff, then as inserted),
 ** each in the task that stands for its mm.  A fork's child is among them
 ** from the moment dup_mmap links its copy.
 */
-static void rmap_walk_file(const struct page *page, uint64_t pfn, rmap_fn fn, void *ud)
+static void rmap_walk_file(const struct page *folio, uint64_t index, uint64_t pfn, rmap_fn fn,
+			   void *ud)
 {
-	const struct memlab_file *f = (const struct memlab_file *)page->mapping;
+	const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
 
 	for (const struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next) {
 		struct vm_area_struct *v = list_entry(l, struct vm_area_struct, shared);
 		uint64_t addr;
 
-		if (v->vm_pgoff > page->index)
+		if (v->vm_pgoff > index)
 			return;		/* none after it starts low enough */
-		if ((addr = vma_address(v, page->index)) != 1 && pte_maps(v->vm_mm->owner, addr, pfn) &&
+		if ((addr = vma_address(v, index)) != 1 && pte_maps(v->vm_mm->owner, addr, pfn) &&
 		    !fn(v->vm_mm->owner, v, addr, ud))
 			return;
 	}
@@ -357,8 +358,8 @@ void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud)
 		return;
 	if (page_anon(folio))
 		rmap_walk_anon(folio, folio->index + (pfn - folio_pfn(m, pfn)), pfn, fn, ud);
-	else
-		rmap_walk_file(folio, pfn, fn, ud);
+	else	/* the page's own index: a large folio's tail is at the head's plus its place */
+		rmap_walk_file(folio, folio->index + (pfn - folio_pfn(m, pfn)), pfn, fn, ud);
 }
 
 /*
@@ -615,6 +616,11 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 		rmap_violation(c, "rmap: pid %d va %#llx: writable private entry for a page "
 			       "that is not exclusively its own (pfn %#llx)", pid,
 			       (unsigned long long)va, (unsigned long long)pfn);
+	if (p->write && (vma->vm_flags & VM_SHARED) && vma->vm_file && !vma->vm_file->shmem &&
+	    !page_anon(folio) && !(folio->flags & PG_dirty))
+		rmap_violation(c, "rmap: pid %d va %#llx: writable entry for a clean page of %s "
+			       "(pfn %#llx): a write through it would never reach the file", pid,
+			       (unsigned long long)va, vma->vm_file->path, (unsigned long long)pfn);
 	(level ? c->pmd_mapped : c->mapped)[pfn]++;
 	c->rss[page_anon(folio) ? MM_ANONPAGES :
 	       folio->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=

@@ -176,4 +176,35 @@ function TestLargeFolios:test_cold_on_part_splits_the_folio()
   lu.assertTrue(m:check())
 end
 
+function TestLargeFolios:test_writeback_cleans_every_pte_of_a_folio()
+  local m, f = setup(4 * MB)
+  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end	-- 96+32 is cached
+  local p = m:spawn{ name = "w" }
+  local a = p:mmap(0, 4 * MB, "rw", "shared", f, 0)
+  p:write(a + 100 * 4096, "AAAA")			-- a tail page of 96+32
+  lu.assertEquals(m:vmstat().nr_dirty, 32)
+  m:sync()
+  lu.assertEquals(m:vmstat().nr_dirty, 0)
+  lu.assertFalse(p:pte(a + 100 * 4096).write)		-- the rmap reaches the tail's PTE
+  p:write(a + 100 * 4096, "BBBB")			-- faults, dirties the folio again
+  lu.assertEquals(m:vmstat().nr_dirty, 32)
+  m:sync()
+  lu.assertEquals(f:ondisk(100 * 4096, 4), "BBBB")
+  lu.assertEquals(#m:rmap(p:translate(a + 101 * 4096).pfn), 1)
+  lu.assertTrue(m:check())
+end
+
+function TestLargeFolios:test_fault_maps_the_folio_holding_the_last_page()
+  local m, f = setup(0)
+  f:write(0, string.rep("z", 32 * 4096))		-- one 32-page folio, the whole file
+  lu.assertEquals(layout(f), "0+32")
+  local p = m:spawn{ name = "r" }
+  local a = p:mmap(0, 32 * 4096, "r", "shared", f, 0)
+  p:touch(a + 20 * 4096, 1, "r")
+  -- fault-around passes it by (not within the file short of its last page);
+  -- finish_fault() maps it whole
+  lu.assertStrContains(m:proc(p.pid .. "/smaps_rollup"), "Rss:                 128 kB")
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())

@@ -858,7 +858,8 @@ MEMLAB_API int (memlab_file_ra) (const memlab_file *f, struct memlab_file_ra *ou
 ** folios of rising order, write(2) makes folios as large as its length,
 ** fault-around maps a large folio whole where it fits.  The largest is
 ** ext4's: 2^min(11, PMD order, 11 + 12 - PAGE_SHIFT) pages (2 MiB with
-** 4K pages).  Folios stay mapped by PTEs: no PMD maps a file folio.
+** 4K pages); a PMD-sized one maps by a PMD where the VMA holds it at an
+** offset of its size.
 ** -MEMLAB_EBUSY while the file has pages cached, -MEMLAB_EINVAL for shmem.
 */
 MEMLAB_API int (memlab_file_large_folios) (memlab_file *f, int enable);
