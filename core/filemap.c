@@ -1427,7 +1427,7 @@ int64_t memlab_file_folios(const memlab_file *f, struct memlab_cache_folio *out,
 			o->index = folio->index;
 			o->pfn = head;
 			o->order = (unsigned)__builtin_ctzll(folio_nr_pages(folio));
-			o->readahead = !!(folio->flags & PG_readahead) && !(folio->flags & PG_dirty);
+			o->readahead = !!(folio->flags & PG_readahead);	/* folio_test_readahead() */
 			o->dirty = !!(folio->flags & PG_dirty);
 			o->active = !!(folio->flags & PG_active);
 			o->referenced = !!(folio->flags & PG_referenced);
