@@ -232,7 +232,8 @@ static void page_cache_ra_order(struct memlab_file *f, uint64_t index)
 	limit = file_end_index(f) < index + ra->size - 1 ? file_end_index(f) : index + ra->size - 1;
 	if (new_order > f->max_folio_order)
 		new_order = f->max_folio_order;
-	if (new_order > (unsigned)(63 - __builtin_clzll(ra->size)))	/* ilog2(ra->size) */
+	/* ilog2(ra->size); of 0, -1 as unsigned: no cap (a marked folio met with no window) */
+	if (ra->size && new_order > (unsigned)(63 - __builtin_clzll(ra->size)))
 		new_order = (unsigned)(63 - __builtin_clzll(ra->size));
 	ra->order = new_order;
 	while (index <= limit) {
