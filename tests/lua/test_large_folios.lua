@@ -30,6 +30,15 @@ local function huge_mapping(prot)
   return m, f, p, a
 end
 
+-- A 4 MiB file whose first 384K were read in order (folios up to 96+32,
+-- none marked), mapped whole and shared by a new task.
+local function cached_mapping(prot)
+  local m, f = setup(4 * MB)
+  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end
+  local p = m:spawn{ name = "p" }
+  return m, f, p, p:mmap(0, 4 * MB, prot, "shared", f, 0)
+end
+
 TestLargeFolios = {}
 
 function TestLargeFolios:test_readahead_ramps_order()
@@ -159,10 +168,7 @@ function TestLargeFolios:test_reclaim_drops_pmd_mapped_folio()
 end
 
 function TestLargeFolios:test_cold_on_part_splits_the_folio()
-  local m, f = setup(4 * MB)
-  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end	-- 96+32 is cached
-  local p = m:spawn{ name = "r" }
-  local a = p:mmap(0, 4 * MB, "r", "shared", f, 0)
+  local m, f, p, a = cached_mapping("r")			-- 96+32 is cached
   p:touch(a + 100 * 4096, 1, "r")			-- maps 96..127 whole
   lu.assertTrue(p:madvise(a + 100 * 4096, 4 * 4096, "cold"))
   lu.assertStrContains(layout(f), "80+16 96+1 97+1")	-- split_folio(), then advised page by page
@@ -177,10 +183,7 @@ function TestLargeFolios:test_cold_on_part_splits_the_folio()
 end
 
 function TestLargeFolios:test_writeback_cleans_every_pte_of_a_folio()
-  local m, f = setup(4 * MB)
-  for i = 0, 5 do f:read(i * 64 * KB, 64 * KB) end	-- 96+32 is cached
-  local p = m:spawn{ name = "w" }
-  local a = p:mmap(0, 4 * MB, "rw", "shared", f, 0)
+  local m, f, p, a = cached_mapping("rw")		-- 96+32 is cached
   p:write(a + 100 * 4096, "AAAA")			-- a tail page of 96+32
   lu.assertEquals(m:vmstat().nr_dirty, 32)
   m:sync()
