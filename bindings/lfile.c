@@ -114,6 +114,15 @@ static int f_fadvise(lua_State *L)
 	return lmemlab_pushok(L, memlab_fadvise(f, off, len, advice));
 }
 
+/* f:truncate(length) --> true | nil, err, errno: ftruncate(2) */
+static int f_truncate(lua_State *L)
+{
+	memlab_file *f = check_live_file(L, "truncate");
+	int64_t length = lmemlab_checkinteger(L, 2, "truncate", "length");
+
+	return lmemlab_pushok(L, memlab_file_truncate(f, length));
+}
+
 /*
 ** f:ra() --> { start, size, async_size, ra_pages, mmap_miss, prev_pos,
 ** random, order }: the file's readahead state (struct file_ra_state)
@@ -142,8 +151,8 @@ static int f_ra(lua_State *L)
 
 /*
 ** f:folios() --> { { index =, pages =, order =, pfn =, readahead =, dirty
-** =, active =, referenced =, workingset =, mapped = }, ... }: the folios
-** of the file's page cache, in index order.
+** =, active =, referenced =, workingset =, mapped =, uptodate = }, ... }:
+** the folios of the file's page cache, in index order.
 */
 static int f_folios(lua_State *L)
 {
@@ -163,9 +172,10 @@ static int f_folios(lua_State *L)
 			{ "readahead", v[i].readahead }, { "dirty", v[i].dirty },
 			{ "active", v[i].active }, { "referenced", v[i].referenced },
 			{ "workingset", v[i].workingset }, { "mapped", v[i].mapped },
+			{ "uptodate", v[i].uptodate },
 		};
 
-		lua_createtable(L, 0, 10);
+		lua_createtable(L, 0, 11);
 		lua_pushinteger(L, (lua_Integer)v[i].index);
 		lua_setfield(L, -2, "index");
 		lua_pushinteger(L, (lua_Integer)1 << v[i].order);
@@ -269,6 +279,7 @@ static const luaL_Reg file_methods[] = {
 	{ "write", f_write },
 	{ "ondisk", f_ondisk },
 	{ "fadvise", f_fadvise },
+	{ "truncate", f_truncate },
 	{ "ra", f_ra },
 	{ "folios", f_folios },
 	{ NULL, NULL }

@@ -145,11 +145,6 @@ static void slot_delete(struct address_space *as, uint64_t i)
 	as->nrpages--;
 }
 
-static uint64_t file_pages_of(const struct memlab_file *f)
-{
-	return PAGE_ALIGN_M(f->m, f->size) >> f->m->page_shift;
-}
-
 /* ===================== the xarray's walk ===================== */
 
 /*
@@ -297,7 +292,7 @@ static enum xa_entry xas_step(struct xa_cursor *x, int dir)
 
 static void xa_cursor_init(struct xa_cursor *x, const struct memlab_file *f, uint64_t index)
 {
-	uint64_t last = file_pages_of(f) ? file_pages_of(f) - 1 : 0;
+	uint64_t last = i_size_pages(f) ? i_size_pages(f) - 1 : 0;
 
 	x->f = f;
 	x->index = index;
@@ -394,13 +389,27 @@ void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst)
 		memcpy(dst, block, valid);
 }
 
-/* A page of contents onto the disk (a host block per page written). */
+/* Whether a block of the disk holds page index of the file (ext4: the buffer is mapped). */
+bool disk_mapped(const struct memlab_file *f, uint64_t index)
+{
+	return !f->shmem && filemap_lookup_as(&f->disk, index) != PFN_NONE;
+}
+
+/*
+** A page of contents onto the disk (a host block per page written); of
+** the page holding the file's end, the bytes past it go as zeroes, as
+** ext4's writeback zeroes them (ext4_bio_write_folio: the page "can be
+** mmapped", and a later truncate up must find zeroes there).
+*/
 int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src)
 {
 	memlab_machine *m = f->m;
-	uint64_t block = filemap_lookup_as(&f->disk, index);
+	uint64_t block = filemap_lookup_as(&f->disk, index), off = index << m->page_shift;
+	uint64_t valid = off < f->size ? (f->size - off < m->page_size ? f->size - off : m->page_size) : 0;
 	void *b;
 
+	if (!valid)		/* past the end: nothing of it is the file's */
+		return 0;
 	if (block == PFN_NONE) {
 		b = ml_alloc(m, m->page_size);
 		if (!b || slot_insert(m, &f->disk, index, (uintptr_t)b)) {
@@ -409,8 +418,38 @@ int disk_write_page(struct memlab_file *f, uint64_t index, const uint8_t *src)
 		}
 		block = (uintptr_t)b;
 	}
-	memcpy((void *)(uintptr_t)block, src, m->page_size);
+	memcpy((void *)(uintptr_t)block, src, valid);
+	memset((uint8_t *)(uintptr_t)block + valid, 0, m->page_size - valid);
 	return 0;
+}
+
+/*
+** ext4_truncate()'s blocks: those wholly past size are freed (the file
+** reads zeroes there when it grows again); of the block holding size, the
+** bytes past it are zero (ext4_block_truncate_page zeroed them in the
+** page cache: data=journal journals the block, data=ordered writes it
+** back with the page).
+*/
+void disk_truncate(struct memlab_file *f, uint64_t size)
+{
+	memlab_machine *m = f->m;
+	struct address_space *as = &f->disk;
+	uint64_t keep = (size + m->page_size - 1) >> m->page_shift;
+
+	for (uint64_t i = 0; i < as->cap && as->nrpages;) {
+		if (as->keys[i] && as->keys[i] - 1 >= keep) {
+			ml_free(m, (void *)(uintptr_t)as->pfns[i], m->page_size);
+			slot_delete(as, i);	/* may shift another entry into i */
+		} else {
+			i++;
+		}
+	}
+	if (size & (m->page_size - 1)) {
+		uint64_t block = filemap_lookup_as(as, size >> m->page_shift), in = size & (m->page_size - 1);
+
+		if (block != PFN_NONE)
+			memset((uint8_t *)(uintptr_t)block + in, 0, m->page_size - in);
+	}
 }
 
 static void disk_release(struct memlab_file *f)
@@ -428,7 +467,6 @@ static void disk_release(struct memlab_file *f)
 
 /* ===================== adding and dropping pages ===================== */
 
-#define FS_BLOCK	4096ull	/* ext4's block size */
 
 /*
 ** The KiB a page costs to bring in from the disk (pgpgin, which
@@ -562,7 +600,7 @@ int filemap_add_page(struct memlab_file *f, uint64_t index, uint64_t *out, bool 
 ** leaves the cache with its mapping (page_cache_delete), and goes with the
 ** cache's references -- later if a folio batch still holds it.
 */
-static void filemap_delete_folio(struct memlab_file *f, struct page *folio)
+void filemap_delete_folio(struct memlab_file *f, struct page *folio)
 {
 	memlab_machine *m = f->m;
 	uint64_t nr = folio_nr_pages(folio);
@@ -626,7 +664,7 @@ static int compare_u64(const void *a, const void *b)
 }
 
 /* The cached indices (plus one), sorted: n of them in a new array, NULL when empty or out of host memory. */
-static uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n)
+uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n)
 {
 	uint64_t *keys = as->nrpages ? ml_alloc(m, as->nrpages * sizeof(*keys)) : NULL;
 
@@ -641,7 +679,7 @@ static uint64_t *cached_indices(memlab_machine *m, const struct address_space *a
 }
 
 /* clear_shadow_entries(): the workingset shadows of [first, last] go. */
-static void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last)
+void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last)
 {
 	struct address_space *as = &f->shadows;
 
@@ -754,12 +792,13 @@ void filemap_release(struct memlab_file *f)
 	memlab_machine *m = f->m;
 	struct address_space *as = &f->i_pages;
 
-	for (uint64_t i = 0; i < as->cap;) {
-		if (as->keys[i])
-			filemap_delete_folio(f, slot_folio(f, i));	/* may shift another entry into i */
-		else
-			i++;
-	}
+	while (as->nrpages)	/* a large folio's deletion may shift an entry behind i */
+		for (uint64_t i = 0; i < as->cap;) {
+			if (as->keys[i])
+				filemap_delete_folio(f, slot_folio(f, i));	/* may shift another entry into i */
+			else
+				i++;
+		}
 	lru_add_drain(m);	/* mm/truncate.c truncate_inode_pages_range: folio_batch_release() drains */
 	ml_free(m, as->keys, as->cap * sizeof(uint64_t));
 	ml_free(m, as->pfns, as->cap * sizeof(uint64_t));
@@ -779,7 +818,7 @@ void filemap_release(struct memlab_file *f)
 ** pages have no writeback, and their dirty bit is not accounted
 ** (noop_dirty_folio).  Whether it was clean.
 */
-static bool __folio_mark_dirty(memlab_machine *m, struct page *page)
+bool __folio_mark_dirty(memlab_machine *m, struct page *page)
 {
 	struct page *folio = pfn_folio(m, page_to_pfn(m, page));
 	const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
@@ -797,20 +836,39 @@ static bool __folio_mark_dirty(memlab_machine *m, struct page *page)
 }
 
 /*
-** folio_mark_dirty(): as __folio_mark_dirty, and PG_reclaim goes first --
-** reclaim must look again; a PG_readahead mark (the same bit) is lost.
+** mark_buffer_dirty() of the blocks of n pages of the folio from its page
+** first (PG_dirty_block), which dirties the folio (__folio_mark_dirty).
+*/
+void folio_mark_blocks_dirty(memlab_machine *m, struct page *folio, uint64_t first, uint64_t n)
+{
+	for (uint64_t k = first; k < first + n; k++)
+		folio[k].flags |= PG_dirty_block;
+	__folio_mark_dirty(m, folio);
+}
+
+/*
+** folio_mark_dirty(): as __folio_mark_dirty, every block of it dirty
+** (ext4's block_dirty_folio), and PG_reclaim goes first -- reclaim must
+** look again; a PG_readahead mark (the same bit) is lost.
 */
 bool folio_mark_dirty(memlab_machine *m, struct page *page)
 {
-	pfn_folio(m, page_to_pfn(m, page))->flags &= ~PG_reclaim;
+	struct page *folio = pfn_folio(m, page_to_pfn(m, page));
+
+	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
+		folio[k].flags |= PG_dirty_block;
+	folio->flags &= ~PG_reclaim;
 	return __folio_mark_dirty(m, page);
 }
 
+/* folio_cancel_dirty() / folio_clear_dirty_for_io(): clean, its blocks too. */
 void folio_clear_dirty(memlab_machine *m, struct page *folio)
 {
 	const struct memlab_file *f = (const struct memlab_file *)folio->mapping;
 	uint64_t nr = folio_nr_pages(folio);
 
+	for (uint64_t k = 0; k < nr; k++)
+		folio[k].flags &= ~PG_dirty_block;
 	folio->flags &= ~PG_dirty;
 	if (f->shmem)
 		return;
@@ -902,11 +960,6 @@ static void balance_dirty_pages(memlab_machine *m)
 
 /* ===================== faults ===================== */
 
-static uint64_t file_pages(const struct memlab_file *f)
-{
-	return PAGE_ALIGN_M(f->m, f->size) >> f->m->page_shift;
-}
-
 /*
 ** filemap_fault() / shmem_fault(): the cached page for index (a hit:
 ** do_async_mmap_readahead, unless this is the fault's retry), else read
@@ -924,14 +977,19 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 	memlab_machine *m = f->m;
 	int err;
 
-	if (index >= file_pages(f))
+	if (index >= i_size_pages(f))
 		return -MEMLAB_EFAULT;
 	*pfn = filemap_lookup(f, index);
 	if (*pfn != PFN_NONE) {
-		pfn_folio(m, *pfn)->_refcount++;	/* held while readahead allocates */
+		struct page *folio = pfn_folio(m, *pfn);
+		bool unlocked;
+
+		folio->_refcount++;	/* held while readahead allocates */
 		if (f->shmem || tried)
 			return 0;
-		return do_async_mmap_readahead(vma, *pfn) ? FILEMAP_UNLOCKED : 0;
+		unlocked = do_async_mmap_readahead(vma, *pfn);
+		folio->flags &= ~PG_not_uptodate;	/* page_not_uptodate: filemap_read_folio() */
+		return unlocked ? FILEMAP_UNLOCKED : 0;
 	}
 	if (f->shmem) {		/* a new shmem page is a minor fault */
 		if ((err = filemap_add_page(f, index, pfn, false, false)))
@@ -1035,8 +1093,8 @@ static void map_folio_range(struct fault_around *fa, uint64_t head, uint64_t fir
 ** fault-around at all with 64K pages), within the VMA, addr's page table
 ** and the file -- as vm_page_prot says, without faults of their own; a
 ** large folio whole where it fits (map_folio_range).  A folio marked
-** PG_readahead is left for its own fault, which reads the next window
-** (next_uptodate_folio).  The first folio found, PMD-sized and within
+** PG_readahead is left for its own fault, which reads the next window,
+** and so is one not up to date (next_uptodate_folio).  The first folio found, PMD-sized and within
 ** the file, is mapped by a PMD where the PMD is none (filemap_map_pmd):
 ** *prealloc, when given, is the fault's PTE table, empty and still none to
 ** Linux (vmf->prealloc_pte), freed then (PFN_NONE).  Returns whether addr
@@ -1051,20 +1109,21 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, 
 	uint64_t start = addr & ~(win - 1), end, index, last, file_end;
 	struct fault_around fa = { t, vma, addr, PFN_NONE, 0, false, 0 };
 
-	if (win <= psize || !file_pages(f))	/* should_fault_around(): one page is none (64K pages) */
+	if (win <= psize || !i_size_pages(f))	/* should_fault_around(): one page is none (64K pages) */
 		return false;
 	start = start > vma->vm_start ? start : vma->vm_start;
 	start = start > table ? start : table;
 	end = start + win;
 	end = end < vma->vm_end ? end : vma->vm_end;
 	end = end < table + pmd ? end : table + pmd;
-	file_end = file_pages(f) - 1;
+	file_end = i_size_pages(f) - 1;
 	index = linear_page_index(vma, start);
 	last = linear_page_index(vma, end - psize);
 	last = last < file_end ? last : file_end;
 	while (index <= last) {
 		uint64_t pfn = filemap_lookup(f, index), head, next, nr;
 		struct page *folio;
+		bool skip;
 
 		if (pfn == PFN_NONE) {
 			index++;
@@ -1073,17 +1132,18 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, 
 		head = folio_pfn(m, pfn);
 		folio = pfn_to_page(m, head);
 		next = folio->index + folio_nr_pages(folio);
+		skip = folio->flags & (PG_readahead | PG_not_uptodate);	/* next_uptodate_folio() */
 		/*
 		 * The first folio found, not within the file short of its
 		 * last page: Linux 6.18 does not call filemap_map_pmd(), so a
 		 * none PMD gets no table, pte_offset_map_lock() fails and
 		 * nothing is mapped here -- finish_fault() maps it.
 		 */
-		if (!(folio->flags & PG_readahead) && !fa.found && file_end < next && !f->shmem &&
+		if (!skip && !fa.found && file_end < next && !f->shmem &&
 		    (pmd_none_at(t, addr) || (prealloc && *prealloc != PFN_NONE)))
 			return false;
 		/* filemap_map_pmd(): the first folio found, whole within the file, by a PMD */
-		if (!(folio->flags & PG_readahead) && !fa.found++ && (file_end >= next || f->shmem) &&
+		if (!skip && !fa.found++ && (file_end >= next || f->shmem) &&
 		    file_pmd_mappable(m, vma, addr, head)) {
 			if (prealloc && *prealloc != PFN_NONE) {	/* not installed yet in Linux */
 				pte_free_unused(m, t->mm, addr, *prealloc);
@@ -1093,7 +1153,7 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, 
 			if (pmd_none_at(t, addr) && do_set_pmd(t, vma, addr, pfn, false) == 0)
 				return true;
 		}
-		if (!(folio->flags & PG_readahead)) {
+		if (!skip) {
 			uint64_t a = start + ((index - linear_page_index(vma, start)) << m->page_shift);
 
 			folio->_refcount++;	/* a table allocation may reclaim */
@@ -1111,13 +1171,12 @@ bool do_fault_around(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, 
 
 /* ===================== read(2) and write(2) ===================== */
 
-#define MAX_LFS_FILESIZE_EXT4	(1ull << 44)	/* ext4, 4K blocks: 16 TiB */
 
 /*
 ** filemap_get_read_batch(): the cached folios from the one holding index
 ** on, up to the one holding last and PAGEVEC_SIZE of them, each with a
 ** reference (their heads); the batch ends at a hole and after a folio
-** marked PG_readahead.
+** not up to date or marked PG_readahead.
 */
 static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, uint64_t last,
 				       uint64_t *batch)
@@ -1134,7 +1193,7 @@ static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, ui
 		batch[n++] = folio_pfn(m, pfn);
 		folio = pfn_to_page(m, batch[n - 1]);
 		folio->_refcount++;
-		if (folio->flags & PG_readahead)
+		if (folio->flags & (PG_not_uptodate | PG_readahead))
 			break;
 		index = folio->index + folio_nr_pages(folio);	/* xas_advance() past it */
 	}
@@ -1146,7 +1205,9 @@ static unsigned filemap_get_read_batch(struct memlab_file *f, uint64_t index, ui
 ** last_index): a miss at index reads ahead first (page_cache_sync_ra), or
 ** the page alone when that read nothing (filemap_create_folio); a batch
 ** ending on a marked folio reads the next window (filemap_readahead, from
-** the folio's index).  Returns its size, 0 when no frame was free.
+** the folio's index); one ending on a folio not up to date reads it
+** (filemap_update_page: ext4 holds its block already, no I/O).  Returns
+** its size, 0 when no frame was free.
 */
 static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_t last_index,
 				  uint64_t *batch)
@@ -1168,6 +1229,7 @@ static unsigned filemap_get_pages(struct memlab_file *f, uint64_t index, uint64_
 	folio = pfn_to_page(m, batch[n - 1]);
 	if (folio->flags & PG_readahead)
 		page_cache_async_ra(f, folio, folio->index, last_index - folio->index);
+	folio->flags &= ~PG_not_uptodate;	/* filemap_update_page(): read it */
 	return n;
 }
 
@@ -1218,10 +1280,10 @@ int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_ac
 	uint64_t done = 0, batch[PAGEVEC_SIZE];
 	int err = 0;
 
-	if (off >= MAX_LFS_FILESIZE_EXT4 || !n)
+	if (off >= EXT4_MAXBYTES || !n)
 		return 0;
-	if (n > MAX_LFS_FILESIZE_EXT4 - off)	/* iov_iter_truncate() to s_maxbytes */
-		n = MAX_LFS_FILESIZE_EXT4 - off;
+	if (n > EXT4_MAXBYTES - off)	/* iov_iter_truncate() to s_maxbytes */
+		n = EXT4_MAXBYTES - off;
 	do {
 		uint64_t pos = off + done, end, last_index;
 		unsigned nr, i;
@@ -1308,8 +1370,8 @@ static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64
 /*
 ** generic_perform_write(): write(2)'s part -- in chunks of the mapping's
 ** largest folio, each into the folio write_begin finds or makes (clipped
-** to it), then dirtied, the file grown to cover what was copied;
-** -MEMLAB_EFBIG past ext4's largest file.  Returns the bytes done, or the
+** to it), then dirtied, the file grown to cover what was copied, up to
+** ext4's largest file (-MEMLAB_EFBIG at or past it).  Returns the bytes done, or the
 ** first error when nothing was done.
 */
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
@@ -1318,8 +1380,10 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 	memlab_machine *m = f->m;
 	uint64_t done = 0, chunk = m->page_size << f->max_folio_order;
 
-	if (off >= MAX_LFS_FILESIZE_EXT4 || n > MAX_LFS_FILESIZE_EXT4 - off)
+	if (off >= EXT4_MAXBYTES)	/* generic_write_check_limits() */
 		return -MEMLAB_EFBIG;
+	if (n > EXT4_MAXBYTES - off)
+		n = EXT4_MAXBYTES - off;
 	while (done < n) {
 		uint64_t pos = off + done, bytes = chunk - (pos & (chunk - 1)), head;
 		int err;
@@ -1342,10 +1406,13 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 			 * a PG_readahead mark stays); data=journal by the
 			 * journal, whose writeback ends the mark.
 			 */
-			if (f->max_folio_order)
-				__folio_mark_dirty(m, folio);
+			if (f->max_folio_order)		/* the blocks written */
+				folio_mark_blocks_dirty(m, folio, in >> m->page_shift,
+							((in + bytes - 1) >> m->page_shift) -
+							(in >> m->page_shift) + 1);
 			else
 				folio_mark_dirty(m, folio);
+			folio->flags &= ~PG_not_uptodate;	/* block_write_end(): its block is */
 			put_page(m, head);
 		}
 		if (off + done > f->size)
@@ -1433,6 +1500,7 @@ int64_t memlab_file_folios(const memlab_file *f, struct memlab_cache_folio *out,
 			o->referenced = !!(folio->flags & PG_referenced);
 			o->workingset = !!(folio->flags & PG_workingset);
 			o->mapped = folio_mapcount(folio) > 0;
+			o->uptodate = !(folio->flags & PG_not_uptodate);
 		}
 		count++;
 	}
@@ -1454,8 +1522,9 @@ static bool folio_whole(const struct memlab_file *f, const struct page *folio, u
 /*
 ** The page cache of every file: each slot's page is allocated, belongs by
 ** its folio to the file at that index (a large folio: aligned to its
-** size, within the mapping's largest, every page of it cached), and is
-** held; nrpages counts the slots; the readahead state is one readahead
+** size, within the mapping's largest, every page of it cached, up to
+** date), and is held, and its folio starts before the file's end;
+** nrpages counts the slots; the readahead state is one readahead
 ** could leave (the async tail within the window, mmap_miss within its cap).
 */
 static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, struct ml_check *c)
@@ -1490,6 +1559,17 @@ static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, s
 				     "unaligned, too large for the mapping or not cached whole", f->path,
 				     (unsigned long long)index, (unsigned long long)nr,
 				     (unsigned long long)folio->index);
+		else if (index == folio->index && !f->huge_shift && index >= i_size_pages(f))
+			ml_violation(c, "page cache: %s index %llu: a folio past the file's end (%llu "
+				     "bytes): truncation drops it", f->path, (unsigned long long)index,
+				     (unsigned long long)f->size);
+		else if ((pfn_to_page(m, as->pfns[i])->flags & PG_dirty_block) &&
+			 !(folio->flags & PG_dirty))
+			ml_violation(c, "page cache: %s index %llu: a dirty block in a clean folio",
+				     f->path, (unsigned long long)index);
+		else if (index == folio->index && (folio->flags & PG_not_uptodate) && nr > 1)
+			ml_violation(c, "page cache: %s index %llu: a large folio not up to date",
+				     f->path, (unsigned long long)index);
 	}
 	if (n != as->nrpages)
 		ml_violation(c, "page cache: %s holds %llu pages, nrpages says %llu", f->path,

@@ -728,10 +728,9 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	uintptr_t mapping = folio->mapping;
 	uint64_t index = folio->index;
 	uint32_t mlock_count = folio->mlock_count, memcg_id = folio->memcg_id, next;
-	bool anon = page_anon(folio);
-	int extra, cache = anon ? 0 : 1;	/* a page-cache page: the cache's reference each */
+	int extra;
 
-	if (anon && !(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
+	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		count_split_deferred(m, folio);
 	rmap_walk(m, head, split_one_pmd, NULL);
 	for (uint64_t i = 0; m->arch == MEMLAB_ARCH_ARM64 && i < (1ull << order); i++)
@@ -739,15 +738,11 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
 	flags = folio->flags & (PG_swapbacked | PG_unevictable | PG_mlocked | PG_dirty | PG_active |
 				PG_referenced | PG_workingset);
-	extra = folio->_refcount - folio_mapcount(folio) - cache * (1 << order);
+	extra = folio->_refcount - folio_mapcount(folio);
 	next = lru ? folio->lru_next : PFN_NONE;	/* the page older than it */
 	lru_del(m, folio);
-	if (anon) {
-		folio_unqueue_deferred_split(m, folio);
-		mod_mthp_stat(m, order, MTHP_STAT_NR_ANON, -1);	/* order-0 pages are not counted */
-	} else if (order >= hpage_pmd_order(m)) {
-		mod_lruvec_page_state(m, folio, NR_FILE_HUGEPAGES, -1);
-	}
+	folio_unqueue_deferred_split(m, folio);
+	mod_mthp_stat(m, order, MTHP_STAT_NR_ANON, -1);	/* order-0 pages are not counted */
 	*folio_nr_pages_mapped_ptr(folio) = 0;
 	split_page(m, head, order);
 	for (uint64_t i = 0; i < (1ull << order); i++) {
@@ -755,11 +750,11 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 
 		p->mapping = mapping;
 		p->index = index + i;
-		p->_refcount = p->mapcount + cache + (i ? 0 : extra);
+		p->_refcount = p->mapcount + (i ? 0 : extra);
 		p->flags |= flags;
 		p->mlock_count = i ? 0 : mlock_count;	/* lru_add_split_folio() */
 		p->memcg_id = memcg_id;		/* split_page_memcg() */
-		if (anon && p->mapcount && !(p->flags & PG_mlocked) && ml_frame_is_zero(m, head + i)) {
+		if (p->mapcount && !(p->flags & PG_mlocked) && ml_frame_is_zero(m, head + i)) {
 			uint64_t pfn = head + i;
 
 			rmap_walk(m, pfn, map_unused_to_zeropage, &pfn);
@@ -792,19 +787,128 @@ static bool can_split_folio(const struct page *folio, int pins)
 	return folio->_refcount == folio_mapcount(folio) + cache + pins;
 }
 
-/* split_folio(): the folio at head split, or thp_split_page_failed counted. */
-static bool split_folio(memlab_machine *m, uint64_t head)
+/*
+** The order of the part at page off of a folio of 2^order pages split at
+** page at (__split_unmapped_folio): uniform (at UINT64_MAX), a page each;
+** non-uniform (folio_split), the folio halved, the half without at kept
+** whole, the one with it halved again, down to the page at.
+*/
+static unsigned split_part_order(unsigned order, uint64_t at, uint64_t off)
+{
+	if (at == UINT64_MAX)
+		return 0;
+	for (unsigned o = order; o-- > 0;)
+		if (off >> o != at >> o)
+			return o;
+	return 0;
+}
+
+/*
+** __folio_split() of a page-cache folio at head, at its page at (UINT64_MAX:
+** into pages), the caller's references checked: unmap_folio() first --
+** try_to_unmap(TTU_SPLIT_HUGE_PMD | TTU_IGNORE_MLOCK): "file pages can
+** simply be left unmapped, then faulted back on demand" --, then each
+** part takes the folio's mapping, flags and memcg, a cache reference per
+** page, the first part the other references (the caller's), and the
+** folio's place on the LRU.  A part at or past the file's end leaves the
+** cache, dirty or not, and is freed.
+*/
+static void split_file_folio(memlab_machine *m, uint64_t head, uint64_t at)
 {
 	struct page *folio = pfn_to_page(m, head);
+	struct memlab_file *f = (struct memlab_file *)folio->mapping;
+	unsigned order = folio->private;
+	uint64_t nr = 1ull << order, index = folio->index, end = i_size_pages(f);
+	uint32_t flags, next, memcg_id = folio->memcg_id;
+	bool lru = folio->flags & PG_lru;
+	int extra;
 
-	if (!can_split_folio(folio, 0)) {
+	try_to_unmap(m, head, TTU_IGNORE_MLOCK);
+	flags = folio->flags & (PG_unevictable | PG_mlocked | PG_dirty | PG_active |
+				PG_referenced | PG_workingset);
+	extra = folio->_refcount - (int)nr;
+	next = lru ? folio->lru_next : PFN_NONE;
+	lru_del(m, folio);
+	if (order >= hpage_pmd_order(m))
+		mod_lruvec_page_state(m, folio, NR_FILE_HUGEPAGES, -1);
+	*folio_entire_mapcount_ptr(folio) = 0;
+	*folio_nr_pages_mapped_ptr(folio) = 0;
+	for (uint64_t off = 0, pnr; off < nr; off += pnr) {
+		unsigned po = split_part_order(order, at, off);
+		struct page *p = folio + off;
+
+		pnr = 1ull << po;
+		split_page_part(m, head + off, po);
+		p->memcg_id = memcg_id;		/* split_page_memcg() */
+		p->mapping = (uintptr_t)f;
+		p->index = index + off;
+		p->flags |= flags;
+		p->_refcount = (int32_t)pnr + (off ? 0 : extra);
+		if (off)
+			p->mlock_count = 0;
+		if (po) {
+			*folio_entire_mapcount_ptr(p) = 0;
+			*folio_nr_pages_mapped_ptr(p) = 0;
+		}
+		if (index + off >= end) {
+			filemap_delete_folio(f, p);	/* beyond EOF: dropped from the cache */
+		} else if (lru) {	/* lru_add_split_folio(): the first where it was */
+			lruvec_add_folio_before(m, p, next);
+			if (!off)
+				next = (uint32_t)head;
+		}
+	}
+	if (order >= hpage_pmd_order(m))
+		m->vmstat[THP_SPLIT_PAGE]++;
+	count_mthp_stat(m, order, MTHP_STAT_SPLIT);
+}
+
+/*
+** split_folio() / folio_split() of the folio at head, at its page at
+** (UINT64_MAX: into pages; anonymous folios split so), the caller holding
+** pins references: or thp_split_page_failed counted.  A dirty page-cache
+** folio does not split: ext4's dirty buffers do not go
+** (filemap_release_folio); one whose blocks a truncation discarded, all,
+** is cleaned and splits.
+*/
+static bool folio_has_dirty_blocks(const struct page *folio)
+{
+	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
+		if (folio[k].flags & PG_dirty_block)
+			return true;
+	return false;
+}
+
+static bool __split_folio(memlab_machine *m, uint64_t head, uint64_t at, int pins)
+{
+	struct page *folio = pfn_to_page(m, head);
+	bool file = !page_anon(folio);
+
+	/* try_to_free_buffers(): a folio whose blocks are all clean is clean */
+	if (file && (folio->flags & PG_dirty) && !folio_has_dirty_blocks(folio))
+		folio_clear_dirty(m, folio);
+	if ((file && (folio->flags & PG_dirty)) || !can_split_folio(folio, pins)) {
 		if (folio_pmd_mappable(m, folio))
 			m->vmstat[THP_SPLIT_PAGE_FAILED]++;
 		count_mthp_stat(m, folio->private, MTHP_STAT_SPLIT_FAILED);
 		return false;
 	}
-	split_huge_page(m, head);
+	if (file)
+		split_file_folio(m, head, at);
+	else
+		split_huge_page(m, head);
 	return true;
+}
+
+static bool split_folio(memlab_machine *m, uint64_t head)
+{
+	return __split_folio(m, head, UINT64_MAX, 0);
+}
+
+/* folio_split() for truncation: the page-cache folio at head, at its page at, held by the caller. */
+bool split_file_folio_at(memlab_machine *m, uint64_t head, uint64_t at)
+{
+	return __split_folio(m, head, at, 1);
 }
 
 /*
@@ -1304,7 +1408,8 @@ uint64_t folio_pte_batch(memlab_task *t, uint64_t table, uint64_t idx, uint64_t 
 ** folio whose pages all the PTEs from here map in order is advised whole
 ** (LP_WHOLE, *nr of them); one the range covers in part is split, then
 ** advised as a small page -- unless another process maps it, or it is
-** held: it is left alone (LP_SKIP, *nr PTEs to pass).
+** held: it is left alone (LP_SKIP, *nr PTEs to pass); a page-cache
+** folio's split leaves its pages unmapped, nothing to advise (LP_SKIP).
 */
 enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, uint64_t va,
 				 uint64_t end, uint64_t pfn, uint64_t *nr)
@@ -1321,7 +1426,7 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 	if (folio_mapped_elsewhere(t->m, head, t->mm) || !split_folio_of(t->m, pfn))
 		return LP_SKIP;
 	*nr = 1;
-	return LP_SMALL;
+	return page_anon(folio) ? LP_SMALL : LP_SKIP;	/* a file folio's pages went unmapped */
 }
 
 /*

@@ -77,6 +77,20 @@ enum zone_watermarks { WMARK_MIN, WMARK_LOW, WMARK_HIGH, WMARK_PROMO, NR_WMARK }
 #define PG_head		0x80000u /* head of a compound allocation (__GFP_COMP, order > 0) */
 #define PG_table	0x100000u /* a page-table page (the PageTable page type) */
 #define PG_mappedtodisk	0x200000u /* a file page read whole from blocks on disk (no hole) */
+/*
+** A cache page not read yet: !PG_uptodate, which every other page of
+** memlab's is.  ext4's truncate makes one (__ext4_block_zero_page_range's
+** FGP_CREAT); mincore does not count it, fault-around passes it by, and
+** the read or fault that meets it reads it (filemap_read_folio).
+*/
+#define PG_not_uptodate	0x400000u
+/*
+** The page's block is dirty: ext4's buffer_head, which Linux keeps per
+** block (a page with 4K pages) beside the folio's PG_dirty.  write(2)
+** dirties the blocks it wrote, a dirtied mapping all; truncation discards
+** those past the new end, and a folio left with none is clean again.
+*/
+#define PG_dirty_block	0x800000u
 
 /* page->mapping's low bit: an anon_vma, not a file (PAGE_MAPPING_ANON). */
 #define PAGE_MAPPING_ANON	1u
@@ -451,6 +465,7 @@ int get_pfnblock_migratetype(const memlab_machine *m, uint64_t pfn);
 int gfp_zone(const memlab_machine *m, uint32_t gfp);	/* the highest zone's position, -1 bad */
 int page_alloc_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order);
+void split_page_part(memlab_machine *m, uint64_t pfn, unsigned order);
 int alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t *pfn);
 /* Lists of pages linked by pfn (free, pcp, LRU), through lru_next/lru_prev. */
 void pfn_list_add(memlab_machine *m, struct free_list *list, uint64_t pfn, bool tail);

@@ -140,8 +140,8 @@ static void __folio_put(memlab_machine *m, struct page *page)
 	page->index = 0;
 	page->flags &= ~(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_active |
 			 PG_referenced | PG_reclaim | PG_workingset);
-	for (uint64_t i = 1; i < folio_nr_pages(page); i++)
-		page[i].flags &= ~PG_anon_exclusive;
+	for (uint64_t i = 0; i < folio_nr_pages(page); i++)
+		page[i].flags &= ~(PG_anon_exclusive | PG_dirty_block);
 	page->_refcount = 1;	/* memlab_free_pages checks and drops the last one */
 	memlab_free_pages(m, page_to_pfn(m, page), page->private);	/* a huge page's order */
 }

@@ -13,12 +13,16 @@ static unsigned char mincore_swap(const memlab_machine *m, uint64_t slot)
 	return m->swap && slot < m->swap->pages + 1 && m->swap->cache[slot] != PFN_NONE;
 }
 
-/* mincore_page() of vma's file at addr, or 0 for anonymous memory. */
-static unsigned char mincore_unmapped(const struct vm_area_struct *vma, uint64_t addr)
+/* mincore_page() of vma's file at addr (an up-to-date folio there), or 0 for anonymous memory. */
+static unsigned char mincore_unmapped(memlab_machine *m, const struct vm_area_struct *vma,
+				      uint64_t addr)
 {
+	uint64_t pfn;
+
 	if (!vma->vm_file || (vma->vm_flags & VM_HUGETLB))
 		return 0;	/* hugetlbfs: its cache is by huge page, no base page is there */
-	return filemap_lookup(vma->vm_file, linear_page_index(vma, addr)) != PFN_NONE;
+	pfn = filemap_lookup(vma->vm_file, linear_page_index(vma, addr));
+	return pfn != PFN_NONE && !(pfn_folio(m, pfn)->flags & PG_not_uptodate);
 }
 
 /* mincore_pte_range() for one page: a huge leaf counts for each of its pages. */
@@ -31,14 +35,14 @@ static unsigned char mincore_one(memlab_task *t, const struct vm_area_struct *vm
 	bool exclusive;
 
 	if (pt_walk(t->m, t->mm, addr, &w) == -MEMLAB_EINVAL)
-		return mincore_unmapped(vma, addr);	/* no tables span it */
+		return mincore_unmapped(t->m, vma, addr);	/* no tables span it */
 	e = w.entry[w.nr_levels - 1];
 	pt_decode(f, (int)w.level, e, &pfn, &p);
 	if (pt_prot_maps(&p) && !pt_entry_is_table(f, w.level, e))
 		return 1;
 	if (w.level == 0 && pt_swap_entry(f, e, &slot, &exclusive))
 		return mincore_swap(t->m, slot);
-	return mincore_unmapped(vma, addr);
+	return mincore_unmapped(t->m, vma, addr);
 }
 
 /*

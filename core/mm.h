@@ -693,6 +693,23 @@ int filemap_add_folio(struct memlab_file *f, uint64_t index, unsigned order, boo
 		      bool write, uint64_t *out);
 void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t wb_last,
 			      uint64_t first, uint64_t last);
+void filemap_delete_folio(struct memlab_file *f, struct page *folio);
+void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last);
+void disk_truncate(struct memlab_file *f, uint64_t size);
+bool disk_mapped(const struct memlab_file *f, uint64_t index);
+uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n);
+/* DIV_ROUND_UP(i_size, PAGE_SIZE): the pages of the file; a fault at or past them is SIGBUS */
+static inline uint64_t i_size_pages(const struct memlab_file *f)
+{
+	return (f->size + f->m->page_size - 1) >> f->m->page_shift;
+}
+#define FS_BLOCK	4096ull	/* ext4's block size */
+/* ext4's s_maxbytes with 4K blocks (extents): 2^32 - 1 blocks, 16 TiB less 4 KiB */
+#define EXT4_MAXBYTES	(0xffffffffull << 12)
+/* ---- truncate.c ---- */
+bool split_file_folio_at(memlab_machine *m, uint64_t head, uint64_t at);	/* huge_memory.c */
+#define TTU_IGNORE_MLOCK	0x1	/* try_to_unmap(): a VM_LOCKED mapping goes too */
+bool try_to_unmap(memlab_machine *m, uint64_t pfn, unsigned flags);	/* vmscan.c */
 /* ---- readahead.c ---- */
 void bdi_init(memlab_machine *m);
 void file_ra_state_init(struct memlab_file *f);
@@ -703,6 +720,8 @@ bool do_async_mmap_readahead(struct vm_area_struct *vma, uint64_t pfn);
 int vfs_fadvise(struct memlab_file *f, int64_t off, int64_t len, int advice);
 #define MMAP_LOTSAMISS	100	/* mm/filemap.c: past this many misses, faults read around no more */
 bool folio_mark_dirty(memlab_machine *m, struct page *page);
+bool __folio_mark_dirty(memlab_machine *m, struct page *page);
+void folio_mark_blocks_dirty(memlab_machine *m, struct page *folio, uint64_t first, uint64_t n);
 void folio_clear_dirty(memlab_machine *m, struct page *page);
 int filemap_writeback(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_read_page(const struct memlab_file *f, uint64_t index, uint8_t *dst);

@@ -1947,13 +1947,25 @@ int memlab_alloc_pages(memlab_machine *m, unsigned order, uint32_t gfp, uint64_t
 void split_page(memlab_machine *m, uint64_t pfn, unsigned order)
 {
 	for (uint64_t i = 0; i < (1ull << order); i++) {
-		struct page *page = pfn_to_page(m, pfn + i);
-
-		page->flags = (page->flags | PG_head_alloc) & ~PG_head;
-		page->private = 0;
+		split_page_part(m, pfn + i, 0);
 		if (i)
-			page->_refcount = 1;
+			pfn_to_page(m, pfn + i)->_refcount = 1;
 	}
+}
+
+/*
+** The part of a split allocation at pfn, 2^order frames, becomes an
+** allocation of its own -- a compound one when order > 0 -- its frames
+** after the first inside it (a folio_split()'s part).
+*/
+void split_page_part(memlab_machine *m, uint64_t pfn, unsigned order)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	page->flags = (page->flags | PG_head_alloc | (order ? PG_head : 0)) & ~(order ? 0 : PG_head);
+	page->private = order;
+	for (uint64_t i = 1; i < (1ull << order); i++)
+		page[i].flags &= ~(PG_head_alloc | PG_head);
 }
 
 /* ===================== freeing: the entry and bad pages ===================== */
@@ -2030,7 +2042,8 @@ int memlab_free_pages(memlab_machine *m, uint64_t pfn, unsigned order)
 	}
 	trace(m, TP_MM_PAGE_FREE, pfn, order, 0, 0);
 	page = pfn_to_page(m, pfn);
-	page->flags &= ~(PG_head_alloc | PG_head | PG_mappedtodisk);	/* mappedtodisk: the cache's, gone with it */
+	/* mappedtodisk, not_uptodate: the cache's, gone with it */
+	page->flags &= ~(PG_head_alloc | PG_head | PG_mappedtodisk | PG_not_uptodate);
 	page->private = 0;
 	page->_refcount = 0;
 	z = page_zone(m, pfn);

@@ -618,7 +618,7 @@ static uint64_t stable_page_flags(memlab_machine *m, uint64_t pfn)
 	u |= kpf_copy_bit(page->flags, PG_table, KPF(PGTABLE));
 	u |= kpf_copy_bit(k, PG_slab, KPF(SLAB));
 	u |= kpf_copy_bit(k, PG_dirty, KPF(DIRTY));
-	if (anon || file || (k & PG_swapcache))
+	if ((anon || file || (k & PG_swapcache)) && !(k & PG_not_uptodate))
 		u |= KPF(UPTODATE);
 	u |= kpf_copy_bit(k, PG_lru, KPF(LRU));
 	u |= kpf_copy_bit(k, PG_referenced, KPF(REFERENCED));

@@ -219,7 +219,7 @@ int memlab_file_load(memlab_file *f, uint64_t off, const void *buf, uint64_t n)
 	uint8_t *page;
 	int err = 0;
 
-	if (off >= (1ull << 44) || n > (1ull << 44) - off)
+	if (off >= EXT4_MAXBYTES || n > EXT4_MAXBYTES - off)
 		return -MEMLAB_EFBIG;
 	for (uint64_t i = first; n && i <= (off + n - 1) >> m->page_shift; i++)
 		if (filemap_lookup(f, i) != PFN_NONE)

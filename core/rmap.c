@@ -621,6 +621,15 @@ static void check_mapped_page(struct rmap_check *c, uint64_t va, uint64_t pfn,
 		rmap_violation(c, "rmap: pid %d va %#llx: writable entry for a clean page of %s "
 			       "(pfn %#llx): a write through it would never reach the file", pid,
 			       (unsigned long long)va, vma->vm_file->path, (unsigned long long)pfn);
+	if (!page_anon(folio) && vma->vm_file && !vma->vm_file->huge_shift &&
+	    index + (level ? folio_nr_pages(folio) - 1 : 0) >= i_size_pages(vma->vm_file))
+		rmap_violation(c, "rmap: pid %d va %#llx maps page %llu of %s, past its end (%llu "
+			       "bytes): a fault there is SIGBUS", pid, (unsigned long long)va,
+			       (unsigned long long)index, vma->vm_file->path,
+			       (unsigned long long)vma->vm_file->size);
+	if (folio->flags & PG_not_uptodate)
+		rmap_violation(c, "rmap: pid %d va %#llx maps pfn %#llx, a page not up to date", pid,
+			       (unsigned long long)va, (unsigned long long)pfn);
 	(level ? c->pmd_mapped : c->mapped)[pfn]++;
 	c->rss[page_anon(folio) ? MM_ANONPAGES :
 	       folio->flags & PG_swapbacked ? MM_SHMEMPAGES : MM_FILEPAGES] +=

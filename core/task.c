@@ -158,6 +158,8 @@ int memlab_file_create(memlab_machine *m, const char *path, uint64_t size, int w
 
 	if (!path || path[0] != '/' || strlen(path) >= sizeof(f->path))
 		return -MEMLAB_EINVAL;
+	if (size > EXT4_MAXBYTES)
+		return -MEMLAB_EFBIG;
 	f = file_alloc(m, path, size);
 	if (!f)
 		return -MEMLAB_ENOMEM;

@@ -289,6 +289,7 @@ struct unmap_arg {
 	uint64_t pfn;
 	int mapcount;		/* folio_mapcount(), kept as the walk unmaps (O(1), as Linux's) */
 	bool failed;
+	unsigned flags;		/* TTU_IGNORE_MLOCK */
 };
 
 /*
@@ -339,7 +340,7 @@ static unsigned folio_unmap_pte_batch(memlab_task *t, const struct vm_area_struc
 /*
 ** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
-** mapping keeps it.  A lazily freed anonymous page written since
+** mapping keeps it, unless TTU_IGNORE_MLOCK (a split's unmap_folio).  A lazily freed anonymous page written since
 ** MADV_FREE (a dirty entry, here or in a mapping unmapped before; or a
 ** write through GUP: PG_dirty) is mapped again and becomes swap-backed:
 ** it is not free to drop any more; one held by someone else is mapped
@@ -362,7 +363,8 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 
 	if (!pte_of(t, addr, &table, &idx, &pfn, &p, &level) || pfn != ua->pfn)
 		return true;
-	if (vma->vm_flags & VM_LOCKED) {	/* it stays; its mlock, if missed, restored */
+	if ((vma->vm_flags & VM_LOCKED) && !(ua->flags & TTU_IGNORE_MLOCK)) {
+		/* it stays; its mlock, if missed, restored */
 		if (mlock_restorable(t, vma, addr, pfn, level))
 			mlock_vma_folio(m, page, vma);
 		ua->failed = true;
@@ -416,11 +418,14 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	return page_mapcount(m, ua->pfn) > 0;
 }
 
-/* try_to_unmap() (mm/rmap.c): whether every mapping of the folio's pages went. */
-static bool try_to_unmap(memlab_machine *m, uint64_t pfn)
+/*
+** try_to_unmap() (mm/rmap.c) of the folio at pfn, flags TTU_*: whether
+** every mapping of its pages went.
+*/
+bool try_to_unmap(memlab_machine *m, uint64_t pfn, unsigned flags)
 {
 	struct page *folio = pfn_to_page(m, pfn);
-	struct unmap_arg ua = { pfn, folio_mapcount(folio), false };
+	struct unmap_arg ua = { pfn, folio_mapcount(folio), false, flags };
 	uint64_t nr = folio_nr_pages(folio);
 
 	for (uint64_t i = 0; i < nr && !ua.failed; i++) {
@@ -507,7 +512,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (add_to_swap(m, pfn))
 			return ACTIVATE;	/* swap is full */
 	}
-	if (folio_mapcount(page) && !try_to_unmap(m, pfn)) {
+	if (folio_mapcount(page) && !try_to_unmap(m, pfn, 0)) {
 		stat->nr_unmap_fail += nr;
 		if (lazyfree && (page->flags & PG_swapbacked))
 			stat->nr_lazyfree_fail += nr;

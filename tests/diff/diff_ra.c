@@ -73,7 +73,7 @@
 
 extern char **environ;
 
-enum op_kind { OP_READ, OP_TOUCH, OP_FADVISE, OP_WILLNEED, OP_WRITE };
+enum op_kind { OP_READ, OP_TOUCH, OP_FADVISE, OP_WILLNEED, OP_WRITE, OP_TRUNCATE };
 enum map_kind { MAP_NORMAL_, MAP_RANDOM_, MAP_SEQ_, MAP_HUGE_, MAP_EXEC_, MAP_PRIVATE_RW_,
 		NR_MAP_KINDS };
 static const char *const map_names[] = { "normal", "MADV_RANDOM", "MADV_SEQUENTIAL",
@@ -83,12 +83,13 @@ static const char *const fadv_names[] = { "NORMAL", "RANDOM", "SEQUENTIAL", "WIL
 
 struct op {
 	int kind;
-	uint64_t off, len;	/* bytes (READ, WRITE, FADVISE), pages (TOUCH: off; WILLNEED: both) */
+	uint64_t off, len;	/* bytes (READ, WRITE, FADVISE; TRUNCATE: off), pages (TOUCH: off; WILLNEED: both) */
 	int advice;		/* FADVISE's; TOUCH: 1 a write */
 };
 
 struct seq {
 	uint64_t seed, size, pages;
+	uint64_t end_pages;	/* the file's pages after the sequence (--truncate) */
 	int64_t ra_kb;
 	int map;
 	int nops;
@@ -110,6 +111,7 @@ static int zram_id = -1;	/* the zram device made for the test, or -1: a loop dev
 static int64_t max_sectors_kb = 1280;
 static int verbose, quiet, steps;
 static int large;	/* --large: ext4 with large folios (not data=journal) on both sides */
+static int truncating;	/* --truncate: ftruncate(2)s among the operations */
 static int huge;	/* --huge: --large with files of 2 MiB and more, MADV_HUGEPAGE often */
 static int kpf_fd = -1, pm_fd = -1;
 
@@ -318,10 +320,51 @@ static char folio_char(uint64_t flags)
 
 /* ---- the sequence ---- */
 
+/*
+** --truncate: an operation becomes an ftruncate(2) now and then -- mostly
+** shrinking, to a page boundary or inside a page, sometimes to the same
+** size or back up to at most the first size (the views cover that) --
+** drawn from a second generator, so that the other operations are those
+** of the seed without it; a touch or write past the file's end then is
+** moved inside it (a touch there is SIGBUS), or becomes a read when the
+** file is empty.  size: the file's size as the sequence goes.
+*/
+static void truncate_op(const struct seq *s, struct op *o, struct rng *t, uint64_t *size,
+			int *truncated)
+{
+	uint64_t pages = (*size + PG - 1) / PG;
+
+	/* as after a write: the page at the end is journaled, or dirty */
+	if (*truncated && o->kind == OP_FADVISE && o->advice == POSIX_FADV_DONTNEED)
+		o->advice = POSIX_FADV_NORMAL;
+	if (rnd(t, 5) == 0) {
+		uint64_t k = rnd(t, 8);
+
+		o->kind = OP_TRUNCATE;
+		o->off = k < 5 ? rnd(t, *size + 1) : k == 5 ? *size : rnd(t, s->size + 1);
+		if (k < 3)
+			o->off &= ~(PG - 1);
+		*size = o->off;
+		*truncated = 1;
+		return;
+	}
+	if ((o->kind == OP_TOUCH || o->kind == OP_WRITE) && !*size) {
+		o->kind = OP_READ;
+		o->len = PG;
+	} else if (o->kind == OP_TOUCH && o->off >= pages) {
+		o->off = rnd(t, pages);
+	} else if (o->kind == OP_WRITE && o->off + o->len > *size) {
+		o->off = rnd(t, *size);
+		o->len = 1 + rnd(t, *size - o->off);
+	}
+}
+
 static void gen(struct seq *s, uint64_t seed)
 {
 	static const int64_t ra_kbs[] = { 128, 128, 128, 512, 2560, 16, 0 };
-	struct rng r = { seed };
+	struct rng r = { seed }, t = { seed ^ 0x7472756e63617465ull };
+	uint64_t size;
+	int truncated = 0;
 	uint64_t next_byte = 0, next_page = 0;
 	int written = 0;
 
@@ -331,6 +374,7 @@ static void gen(struct seq *s, uint64_t seed)
 	s->size = (huge ? 512 + rnd(&r, MAX_PAGES - 512) : 8 + rnd(&r, 400 - 9)) * PG +
 		  (rnd(&r, 3) ? 0 : 1 + rnd(&r, PG - 1));
 	s->pages = (s->size + PG - 1) / PG;
+	size = s->size;
 	s->map = rnd(&r, 3) ? MAP_NORMAL_ : (int)rnd(&r, NR_MAP_KINDS);
 	if (huge && rnd(&r, 2))
 		s->map = MAP_HUGE_;	/* 2 MiB folios, mapped by PMDs */
@@ -377,7 +421,10 @@ static void gen(struct seq *s, uint64_t seed)
 			o->off = rnd(&r, s->pages);
 			o->len = 1 + rnd(&r, s->pages - o->off);
 		}
+		if (truncating)
+			truncate_op(s, o, &t, &size, &truncated);
 	}
+	s->end_pages = (size + PG - 1) / PG;
 }
 
 static void fmt_op(char *buf, size_t n, const struct op *o)
@@ -397,6 +444,10 @@ static void fmt_op(char *buf, size_t n, const struct op *o)
 	case OP_FADVISE:
 		snprintf(buf, n, "fadvise(off %" PRIu64 ", len %" PRIu64 ", %s)", o->off, o->len,
 			 fadv_names[o->advice]);
+		break;
+	case OP_TRUNCATE:
+		snprintf(buf, n, "ftruncate(%" PRIu64 " = page %" PRIu64 "+%" PRIu64 ")", o->off,
+			 o->off / (uint64_t)PG, o->off % (uint64_t)PG);
 		break;
 	default:
 		snprintf(buf, n, "madvise(pages %" PRIu64 "..%" PRIu64 ", WILLNEED)", o->off,
@@ -533,6 +584,10 @@ static void host_run(const struct seq *s, struct view *v)
 		case OP_FADVISE:
 			posix_fadvise(fd, (off_t)o->off, (off_t)o->len, o->advice);
 			break;
+		case OP_TRUNCATE:
+			if (ftruncate(fd, (off_t)o->off) != 0)
+				die("ftruncate: %s", strerror(errno));
+			break;
 		default:
 			madvise((void *)(map + o->off * PG), o->len * PG, MADV_WILLNEED);
 		}
@@ -565,6 +620,11 @@ static void host_run(const struct seq *s, struct view *v)
 		v->cache[i] = v->folio[i] = '.';
 		if (!(vec[i] & 1))
 			continue;
+		if (i >= s->end_pages) {	/* cached past the end: a fault there is SIGBUS */
+			v->cache[i] = 'c';
+			v->folio[i] = 'x';
+			continue;
+		}
 		(void)obs[i * PG];
 		e = host_pfn((const void *)(obs + i * PG));
 		if (pread(kpf_fd, &flags, 8, (off_t)((e & MEMLAB_PM_PFRAME_MASK) * 8)) != 8)
@@ -642,6 +702,10 @@ static void sim_run(const struct seq *s, struct view *v)
 		case OP_FADVISE:
 			memlab_fadvise(f, (int64_t)o->off, (int64_t)o->len, o->advice);
 			break;
+		case OP_TRUNCATE:
+			if (memlab_file_truncate(f, (int64_t)o->off))
+				die("memlab: ftruncate %" PRIu64, o->off);
+			break;
 		default:
 			memlab_madvise(t, map + o->off * PG, o->len * PG, MADV_WILLNEED_);
 		}
@@ -679,6 +743,11 @@ static void sim_run(const struct seq *s, struct view *v)
 		v->cache[i] = v->folio[i] = '.';
 		if (!vec[i])
 			continue;
+		if (i >= s->end_pages) {
+			v->cache[i] = 'c';
+			v->folio[i] = 'x';
+			continue;
+		}
 		memlab_access(t, obs + i * PG, 1, 'r', buf, &si);
 		memlab_pagemap(t, obs + i * PG, e, 1);
 		memlab_kpageflags(m, e[0] & MEMLAB_PM_PFRAME_MASK, &flags, 1);
@@ -779,8 +848,11 @@ int main(int argc, char **argv)
 			large = 1;
 		else if (!strcmp(argv[i], "--huge"))
 			large = huge = 1;
+		else if (!strcmp(argv[i], "--truncate"))
+			truncating = 1;
 		else
-			die("usage: diff_ra [--large | --huge] [--first N] [--count N] [--seed N] [-v] [-q]");
+			die("usage: diff_ra [--large | --huge] [--truncate] [--first N] [--count N] "
+			    "[--seed N] [-v] [-q]");
 	}
 	if ((rc = host_fs_setup()) != 0)
 		return rc;

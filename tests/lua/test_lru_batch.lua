@@ -239,8 +239,8 @@ function test_drop_caches_drains_after_the_first_batch()
   lu.assertEquals(#m:lru("active_file"), 9)
   m:lru_add_drain_all()
   lu.assertEquals(m:vmstat().pgdeactivate - d, 10)
-  local sparse = m:file{ path = "/data/sparse", size = 1 << 44, writable = true }
-  assert(sparse:write((1 << 44) - PAGE, "y"))
+  local sparse = m:file{ path = "/data/sparse", size = (1 << 44) - PAGE, writable = true }
+  assert(sparse:write((1 << 44) - 2 * PAGE, "y"))
   lu.assertEquals(m:drop_caches(1), 0)             -- dirty: kept, at once
   lu.assertTrue(m:check())
 end

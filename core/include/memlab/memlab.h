@@ -780,6 +780,8 @@ MEMLAB_API memlab_task *(memlab_find_task) (memlab_machine *m, int pid);
 ** A simulated regular file for file-backed mappings, shown in maps with
 ** its path, device and inode.  size in bytes; writable: opened O_RDWR
 ** (else O_RDONLY: MAP_SHARED|PROT_WRITE fails with EACCES, as in Linux).
+** -MEMLAB_EINVAL for a relative path or one of 128 bytes or more,
+** -MEMLAB_EFBIG for a size past ext4's largest file (16 TiB less 4 KiB).
 */
 MEMLAB_API int (memlab_file_create) (memlab_machine *m, const char *path, uint64_t size,
 				     int writable, memlab_file **out);
@@ -796,6 +798,22 @@ MEMLAB_API int (memlab_file_pread) (memlab_file *f, uint64_t off, void *buf, uin
 MEMLAB_API int (memlab_file_pwrite) (memlab_file *f, uint64_t off, const void *buf,
 				     uint64_t n, uint64_t *done);
 MEMLAB_API uint64_t (memlab_file_size) (const memlab_file *f);
+
+/*
+** ftruncate(2) of the file to length bytes, as ext4 (4K blocks) does it
+** on Linux 6.18: the mappings of its pages past the new end are zapped --
+** a private mapping's copies of them too -- and those pages leave the
+** page cache, dirty or not; the page holding the end keeps its part
+** before it, the rest zeroed, and is found or made (a new one not up to
+** date: mincore does not count it) and, under data=ordered (large
+** folios), dirtied; a large folio across the end is split there
+** (folio_split), or, dirty, stays whole and unmapped.  A fault at or past
+** the end is SIGBUS.  Growing leaves a hole.  -MEMLAB_EINVAL for a
+** negative length or a file not opened writable (or shmem),
+** -MEMLAB_EFBIG past ext4's largest file (16 TiB less 4 KiB),
+** -MEMLAB_ENOMEM with no frame for the page at the end (the size is set).
+*/
+MEMLAB_API int (memlab_file_truncate) (memlab_file *f, int64_t length);
 
 /*
 ** What the file's disk holds (not the page cache): n bytes at off, zeroes
@@ -870,7 +888,7 @@ struct memlab_cache_folio {
 	uint64_t pfn;		/* its head's frame */
 	unsigned order;
 	unsigned readahead : 1, dirty : 1, active : 1, referenced : 1, workingset : 1,
-		 mapped : 1;
+		 mapped : 1, uptodate : 1;
 };
 /*
 ** The folios of the file's page cache in index order: at most n into out;

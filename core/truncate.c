@@ -1,0 +1,248 @@
+/*
+** truncate.c -- ftruncate(2) of a simulated file, as ext4 does it on
+** Linux 6.18: ext4_setattr()'s size change (fs/ext4/inode.c), the page
+** cache cut at the new end (mm/truncate.c: truncate_pagecache,
+** truncate_inode_pages_range, truncate_inode_partial_folio), the mappings
+** past it zapped (mm/memory.c: unmap_mapping_range), and the block
+** holding the new end zeroed (ext4_block_truncate_page).
+*/
+#include <string.h>
+
+#include "mm.h"
+
+/*
+** unmap_mapping_range(mapping, holebegin, 0, 1) from page first of the
+** file on: each VMA mapping it has that part zapped (zap_page_range_single),
+** a private mapping's own copies too (even_cows: the file's pages are gone
+** for every mapping); a PMD the range covers in part goes whole.
+*/
+static void unmap_mapping_pages(struct memlab_file *f, uint64_t first)
+{
+	for (struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next) {
+		struct vm_area_struct *v = list_entry(l, struct vm_area_struct, shared);
+		uint64_t pages = (v->vm_end - v->vm_start) >> f->m->page_shift, start;
+		struct mmu_gather tlb;
+
+		if (v->vm_pgoff + pages <= first)
+			continue;
+		start = v->vm_pgoff >= first ? v->vm_start
+			: v->vm_start + ((first - v->vm_pgoff) << f->m->page_shift);
+		tlb_gather_mmu(&tlb, v->vm_mm->owner, false);
+		zap_page_range(&tlb, v, start, v->vm_end);
+		tlb_finish_mmu(&tlb);
+	}
+}
+
+/*
+** truncate_inode_folio(): the folio leaves the cache -- unmapped first
+** where something still maps it (truncate_cleanup_folio), its dirt
+** cancelled, no workingset shadow left.
+*/
+static void truncate_inode_folio(struct memlab_file *f, struct page *folio)
+{
+	memlab_machine *m = f->m;
+
+	if (folio_mapcount(folio))
+		try_to_unmap(m, page_to_pfn(m, folio), TTU_IGNORE_MLOCK);
+	filemap_delete_folio(f, folio);
+}
+
+/* folio_zero_range(): bytes [from, to) of the folio at head zeroed. */
+static void folio_zero_range(memlab_machine *m, uint64_t head, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		uint64_t in = from & (m->page_size - 1);
+		uint64_t len = m->page_size - in < to - from ? m->page_size - in : to - from;
+
+		memset(frame_wptr(m, head + (from >> m->page_shift), (size_t)in, (size_t)len), 0,
+		       (size_t)len);
+		from += len;
+	}
+}
+
+/*
+** truncate_inode_partial_folio() of the folio at head, which holds byte
+** lstart, the new end, past its start: its part from there is zeroed, its
+** blocks there discarded; a large one is split at the page holding lstart
+** (folio_split: the parts past the end leave the cache).  When it does not split, it is unmapped
+** whole, so that faults map it again by PTEs (6.18's
+** try_folio_split_or_unmap), and a clean one leaves the cache, to be read
+** again; false for a dirty one, which stays whole.
+*/
+static bool truncate_inode_partial_folio(struct memlab_file *f, uint64_t head, uint64_t lstart)
+{
+	memlab_machine *m = f->m;
+	struct page *folio = pfn_to_page(m, head);
+	uint64_t nr = folio_nr_pages(folio), pos = folio->index << m->page_shift;
+	uint64_t offset = lstart - pos;
+
+	folio_zero_range(m, head, offset, nr << m->page_shift);
+	if (nr == 1)
+		return true;
+	/* folio_invalidate(): the blocks wholly past the end are discarded, clean */
+	for (uint64_t k = (offset + m->page_size - 1) >> m->page_shift; k < nr; k++)
+		folio[k].flags &= ~PG_dirty_block;
+	if (split_file_folio_at(m, head, offset >> m->page_shift))
+		return true;
+	try_to_unmap(m, head, TTU_IGNORE_MLOCK);
+	if (folio->flags & PG_dirty)
+		return false;
+	truncate_inode_folio(f, folio);
+	return true;
+}
+
+/*
+** Every folio of [start, end) leaves the cache, in index order (keys: the
+** cached indices plus one, sorted, from before the truncation began).
+** Returns how many went.
+*/
+static unsigned truncate_folios(struct memlab_file *f, const uint64_t *keys, uint64_t n,
+				uint64_t start, uint64_t end)
+{
+	memlab_machine *m = f->m;
+	unsigned gone = 0;
+
+	for (uint64_t k = 0; k < n; k++) {
+		uint64_t index = keys[k] - 1, pfn = index >= start && index < end
+			? filemap_lookup(f, index) : PFN_NONE;
+		struct page *folio;
+
+		if (pfn == PFN_NONE)
+			continue;
+		folio = pfn_folio(m, pfn);
+		if (folio->index == index && folio->index + folio_nr_pages(folio) <= end) {
+			truncate_inode_folio(f, folio);
+			gone++;
+		}
+	}
+	return gone;
+}
+
+/*
+** truncate_inode_pages(mapping, lstart): the folios wholly past lstart go
+** (find_lock_entries), and the workingset shadows there; the folio
+** holding lstart is cut (truncate_inode_partial_folio), and what its
+** split left past the end goes too -- unless it stayed whole, dirty.
+*/
+static void truncate_inode_pages(struct memlab_file *f, const uint64_t *keys, uint64_t n,
+				 uint64_t lstart)
+{
+	memlab_machine *m = f->m;
+	uint64_t start = (lstart + m->page_size - 1) >> m->page_shift, end = UINT64_MAX;
+	uint64_t pfn;
+	unsigned gone = truncate_folios(f, keys, n, start, end);
+
+	clear_shadow_entries(f, start, end);
+	pfn = filemap_lookup(f, lstart >> m->page_shift);
+	if (pfn != PFN_NONE) {
+		uint64_t head = folio_pfn(m, pfn);
+		struct page *folio = pfn_to_page(m, head);
+
+		folio->_refcount++;	/* __filemap_get_folio(FGP_LOCK) */
+		if (folio->index << m->page_shift == lstart) {
+			truncate_inode_folio(f, folio);
+		} else if (!truncate_inode_partial_folio(f, head, lstart)) {
+			start = folio->index + folio_nr_pages(folio);
+			end = folio->index;
+		}
+		put_page(m, head);
+	}
+	if (start < end)
+		gone += truncate_folios(f, keys, n, start, end);
+	if (gone)
+		lru_add_drain(m);	/* folio_batch_release() */
+}
+
+/*
+** ext4_block_truncate_page(): the block holding byte from, from there to
+** its end, zeroed in the page cache (__ext4_block_zero_page_range): the
+** page is found or made (FGP_CREAT: a new one is not up to date, its
+** block read alone) and marked accessed; a hole (no block, and no dirty
+** page to have one) is left as it is.  data=ordered (large folios)
+** dirties the block's buffer (mark_buffer_dirty: a PG_readahead mark
+** stays); data=journal the folio, for its writeback to journal it
+** (ext4_dirty_journalled_data: the mark goes).  The disk's copy past the
+** end is disk_truncate's.  0 or -MEMLAB_ENOMEM.
+*/
+static int ext4_block_truncate_page(struct memlab_file *f, uint64_t from)
+{
+	memlab_machine *m = f->m;
+	uint64_t index = from >> m->page_shift, pfn = filemap_lookup(f, index), head;
+	uint64_t end = (from | (FS_BLOCK - 1)) + 1;
+	struct page *folio;
+	int err;
+
+	if (pfn == PFN_NONE) {
+		if ((err = filemap_add_page(f, index, &pfn, false, false)))
+			return err;
+		folio = pfn_to_page(m, pfn);
+		folio->flags = (folio->flags | PG_not_uptodate) & ~PG_mappedtodisk;
+	}
+	head = folio_pfn(m, pfn);
+	folio = pfn_to_page(m, head);
+	folio_mark_accessed(m, folio);
+	if (!disk_mapped(f, index) && !(folio->flags & PG_dirty))
+		return 0;	/* "unmapped? It's a hole - nothing to do" */
+	folio_zero_range(m, head, from - (folio->index << m->page_shift),
+			 end - (folio->index << m->page_shift));
+	if (f->max_folio_order)		/* mark_buffer_dirty() */
+		folio_mark_blocks_dirty(m, folio, index - folio->index, 1);
+	else				/* ext4_dirty_journalled_data() */
+		folio_mark_dirty(m, folio);
+	return 0;
+}
+
+/*
+** ext4_setattr()'s size change: growing from an end inside a block zeroes
+** that block's rest first ("tail zero the EOF folio on truncate up");
+** then i_size is set, the mappings past the new end go, the page cache is
+** cut there and the mappings zapped again (truncate_pagecache), and
+** shrinking -- or not changing -- the size frees the blocks past it and
+** zeroes the rest of the one holding it (ext4_truncate).
+*/
+static int ext4_setattr_size(struct memlab_file *f, uint64_t size, const uint64_t *keys,
+			     uint64_t n)
+{
+	memlab_machine *m = f->m;
+	uint64_t old = f->size, holebegin = (size + m->page_size - 1) >> m->page_shift;
+	int err = 0;
+
+	if (size > old && (old & (FS_BLOCK - 1))) {
+		err = ext4_block_truncate_page(f, old);
+		disk_truncate(f, old);
+	}
+	f->size = size;
+	unmap_mapping_pages(f, holebegin);
+	truncate_inode_pages(f, keys, n, size);
+	unmap_mapping_pages(f, holebegin);
+	if (size <= old) {
+		if (size & (FS_BLOCK - 1))
+			err = ext4_block_truncate_page(f, size);
+		disk_truncate(f, size);
+	}
+	return err;
+}
+
+int memlab_file_truncate(memlab_file *f, int64_t length)
+{
+	memlab_machine *m = f->m;
+	uint64_t n = 0, *keys, alloc = f->i_pages.nrpages;
+	int err;
+
+	if (length < 0)
+		return -MEMLAB_EINVAL;
+	if (m->dead)
+		return -MEMLAB_EIO;
+	if (!f->writable || f->shmem || f->huge_shift)	/* do_ftruncate(): !FMODE_WRITE */
+		return -MEMLAB_EINVAL;
+	if ((uint64_t)length > EXT4_MAXBYTES)		/* inode_newsize_ok() */
+		return -MEMLAB_EFBIG;
+	keys = cached_indices(m, &f->i_pages, &n);
+	if (!keys && f->i_pages.nrpages)
+		return -MEMLAB_ENOMEM;
+	err = ext4_setattr_size(f, (uint64_t)length, keys, n);
+	if (keys)
+		ml_free(m, keys, alloc * sizeof(*keys));
+	background_run(m);
+	return err;
+}
