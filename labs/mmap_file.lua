@@ -8,7 +8,9 @@
 -- anonymous memory; MAP_SHARED writes dirty the cached page itself, which
 -- every mapping and read() then see at once, while the disk keeps the old
 -- bytes until write-back: not at munmap or exit, but at msync(MS_SYNC),
--- fsync, sync or the flusher.  Every claim is checked with assert().
+-- fsync, sync or the flusher.  ftruncate takes the pages past the new end
+-- from the cache and from every mapping, a private copy too: touching
+-- them is SIGBUS.  Every claim is checked with assert().
 
 local memlab = require("memlab")
 
@@ -146,6 +148,32 @@ assert(vm().nr_dirty == 1 and f:ondisk(5 * PAGE, 6) == "MSYNC!")
 assert(m:sync())
 say("sync(): nr_dirty %d, the disk holds %q.", vm().nr_dirty, f:ondisk(5 * PAGE, 6))
 assert(vm().nr_dirty == 0 and f:ondisk(5 * PAGE, 6) == "AGAIN!")
+
+------------------------------------------------------------------------------
+section("5. ftruncate: the pages past the end go, from every mapping")
+
+local w = m:spawn{ name = "truncator", aslr = false }
+local ws = assert(w:mmap(hint(), f.size, "r--", "shared", f, 0))
+local wp = assert(w:mmap(hint(), f.size, "rw-", "private", f, 0))
+assert(w:read(ws + 40 * PAGE, 7) == "page 40" and w:read(ws + 10 * PAGE, 7) == "page 10")
+assert(w:write(wp + 50 * PAGE, "MINE"))
+local file0, anon0, cache1 = rss(w, "file"), rss(w, "anon"), vm().nr_file_pages
+assert(f:truncate(10 * PAGE + 4))
+say("ftruncate to 10 pages and 4 bytes: the page cache %d -> %d pages (0..10 stay),",
+    cache1, vm().nr_file_pages)
+say("RssFile %d -> %d, RssAnon %d -> %d: the private copy of page 50 went too",
+    file0, rss(w, "file"), anon0, rss(w, "anon"))
+print("(unmap_mapping_range with even_cows: the file's page is gone for everyone).")
+assert(vm().nr_file_pages == 11 and rss(w, "anon") == 0 and rss(w, "file") < file0)
+local tail = w:read(ws + 10 * PAGE, 8)
+say("page 10 holds the end: it reads %q -- ext4 zeroed the block past the end.", tail)
+assert(tail == "page\0\0\0\0")
+for _, at in ipairs{ { ws, 11, "shared" }, { wp, 50, "private" } } do
+  local ok, sig, code = w:read(at[1] + at[2] * PAGE, 1)
+  say("a read of page %d of the %s mapping --> %s, %s, %s", at[2], at[3], tostring(ok), sig, code)
+  assert(ok == nil and sig == "SIGBUS" and code == "BUS_ADRERR")
+end
+w:exit()
 
 q:exit()
 assert(m:check(), "the machine's invariants hold")
