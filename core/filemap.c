@@ -664,7 +664,7 @@ static int compare_u64(const void *a, const void *b)
 }
 
 /* The cached indices (plus one), sorted: n of them in a new array, NULL when empty or out of host memory. */
-uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n)
+static uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n)
 {
 	uint64_t *keys = as->nrpages ? ml_alloc(m, as->nrpages * sizeof(*keys)) : NULL;
 
@@ -1333,15 +1333,18 @@ int64_t filemap_read(struct memlab_file *f, uint64_t off, uint64_t n, filemap_ac
 ** down to a page.  Of a new folio, the blocks the write covers in part are
 ** read first (ext4_block_write_begin: pgpgin), those outside it not.  A
 ** shadow it finds is no refault (filemap_add_folio skips __GFP_WRITE).
-** *head: the folio's head.  0 or -MEMLAB_ENOMEM.
+** *head: the folio's head; *created: a new one (not up to date until the
+** write commits).  0 or -MEMLAB_ENOMEM.
 */
-static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64_t *head)
+static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64_t *head,
+		       bool *created)
 {
 	memlab_machine *m = f->m;
 	uint64_t index = pos >> m->page_shift, pfn = filemap_lookup(f, index), fpos;
 	unsigned shift = 63 - (unsigned)__builtin_clzll(len), order = 0;
 	int err;
 
+	*created = pfn == PFN_NONE;
 	if (pfn != PFN_NONE) {
 		*head = folio_pfn(m, pfn);
 		return 0;
@@ -1368,10 +1371,48 @@ static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64
 }
 
 /*
+** write_end (block_write_end, ext4_write_end / ext4_journalled_write_end)
+** of bytes at in of the folio, copied: ext4 data=ordered dirties the
+** blocks written (mark_buffer_dirty: a PG_readahead mark stays);
+** data=journal the folio, for the journal, whose writeback ends the mark.
+** What a faulting copy wrote into a folio up to date stays.
+*/
+static void write_end(struct memlab_file *f, struct page *folio, uint64_t in, uint64_t bytes)
+{
+	memlab_machine *m = f->m;
+	uint64_t first = in >> m->page_shift;
+
+	if (f->max_folio_order)
+		folio_mark_blocks_dirty(m, folio, first,
+					((in + bytes - 1) >> m->page_shift) - first + 1);
+	else
+		folio_mark_dirty(m, folio);
+	folio->flags &= ~PG_not_uptodate;	/* its block is now */
+}
+
+/*
+** A copy that faulted short into a folio the write made: block_write_end()
+** commits nothing ("if (!folio_test_uptodate(folio)) copied = 0") -- the
+** folio stays not up to date, clean, holding what the disk does.
+*/
+static void write_end_short(struct memlab_file *f, struct page *folio)
+{
+	memlab_machine *m = f->m;
+	uint64_t head = page_to_pfn(m, folio);
+
+	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
+		disk_read_page(f, folio->index + k, frame_wptr(m, head + k, 0, m->page_size));
+	folio->flags |= PG_not_uptodate;
+}
+
+/*
 ** generic_perform_write(): write(2)'s part -- in chunks of the mapping's
 ** largest folio, each into the folio write_begin finds or makes (clipped
 ** to it), then dirtied, the file grown to cover what was copied, up to
-** ext4's largest file (-MEMLAB_EFBIG at or past it).  Returns the bytes done, or the
+** ext4's largest file (-MEMLAB_EFBIG at or past it).  A chunk whose copy
+** faults commits what it copied into a folio up to date, nothing into one
+** it made; data=journal then truncates the cache at the file's end
+** (ext4_truncate_failed_write), data=ordered (delalloc) leaves the folio.  Returns the bytes done, or the
 ** first error when nothing was done.
 */
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
@@ -1379,6 +1420,7 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 {
 	memlab_machine *m = f->m;
 	uint64_t done = 0, chunk = m->page_size << f->max_folio_order;
+	bool created;
 
 	if (off >= EXT4_MAXBYTES)	/* generic_write_check_limits() */
 		return -MEMLAB_EFBIG;
@@ -1391,7 +1433,7 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
 			return done ? (int64_t)done : -MEMLAB_EINTR;
 		bytes = bytes < n - done ? bytes : n - done;
-		err = write_begin(f, pos, bytes, &head);
+		err = write_begin(f, pos, bytes, &head, &created);
 		if (!err) {		/* held while the copy faults (and maybe reclaims) */
 			struct page *folio = pfn_to_page(m, head);
 			uint64_t in = pos - (folio->index << m->page_shift);
@@ -1400,23 +1442,17 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 			bytes = bytes < fsize - in ? bytes : fsize - in;
 			folio->_refcount++;
 			err = copy_folio(m, head, in, bytes, true, actor, ud, &done);
-			/*
-			 * What a faulting copy wrote stays.  ext4 data=ordered
-			 * dirties the folio by its buffers (mark_buffer_dirty:
-			 * a PG_readahead mark stays); data=journal by the
-			 * journal, whose writeback ends the mark.
-			 */
-			if (f->max_folio_order)		/* the blocks written */
-				folio_mark_blocks_dirty(m, folio, in >> m->page_shift,
-							((in + bytes - 1) >> m->page_shift) -
-							(in >> m->page_shift) + 1);
-			else
-				folio_mark_dirty(m, folio);
-			folio->flags &= ~PG_not_uptodate;	/* block_write_end(): its block is */
+			if (err && created) {
+				write_end_short(f, folio);
+				done = pos - off;	/* this chunk: nothing */
+			} else
+				write_end(f, folio, in, bytes);
 			put_page(m, head);
 		}
-		if (off + done > f->size)
+		if (done && off + done > f->size)	/* write_end(): pos + copied */
 			f->size = off + done;
+		if (err && !f->max_folio_order && pos + bytes > f->size)
+			ext4_truncate_failed_write(f);
 		if (err)
 			return done ? (int64_t)done : err;
 		balance_dirty_pages(m);		/* balance_dirty_pages_ratelimited() */
@@ -1522,8 +1558,9 @@ static bool folio_whole(const struct memlab_file *f, const struct page *folio, u
 /*
 ** The page cache of every file: each slot's page is allocated, belongs by
 ** its folio to the file at that index (a large folio: aligned to its
-** size, within the mapping's largest, every page of it cached, up to
-** date), and is held, and its folio starts before the file's end;
+** size, within the mapping's largest, every page of it cached), and is
+** held, and its folio starts before the file's end (but
+** one a failed write(2) made, under ext4's delalloc);
 ** nrpages counts the slots; the readahead state is one readahead
 ** could leave (the async tail within the window, mmap_miss within its cap).
 */
@@ -1559,16 +1596,14 @@ static void filemap_check_file(memlab_machine *m, const struct memlab_file *f, s
 				     "unaligned, too large for the mapping or not cached whole", f->path,
 				     (unsigned long long)index, (unsigned long long)nr,
 				     (unsigned long long)folio->index);
-		else if (index == folio->index && !f->huge_shift && index >= i_size_pages(f))
+		else if (index == folio->index && !f->huge_shift && index >= i_size_pages(f) &&
+			 !(f->max_folio_order && (folio->flags & PG_not_uptodate)))
 			ml_violation(c, "page cache: %s index %llu: a folio past the file's end (%llu "
 				     "bytes): truncation drops it", f->path, (unsigned long long)index,
 				     (unsigned long long)f->size);
 		else if ((pfn_to_page(m, as->pfns[i])->flags & PG_dirty_block) &&
 			 !(folio->flags & PG_dirty))
 			ml_violation(c, "page cache: %s index %llu: a dirty block in a clean folio",
-				     f->path, (unsigned long long)index);
-		else if (index == folio->index && (folio->flags & PG_not_uptodate) && nr > 1)
-			ml_violation(c, "page cache: %s index %llu: a large folio not up to date",
 				     f->path, (unsigned long long)index);
 	}
 	if (n != as->nrpages)

@@ -37,7 +37,7 @@
 /* The page's state that moves to the new frame (folio_migrate_flags and the mapping). */
 #define PG_MIGRATE_MASK	(PG_dirty | PG_swapbacked | PG_anon_exclusive | PG_unevictable | \
 			 PG_active | PG_referenced | PG_reclaim | PG_workingset | PG_swapcache | \
-			 PG_mappedtodisk)
+			 PG_mappedtodisk | PG_not_uptodate | PG_dirty_block)
 
 /*
 ** folio_expected_refs(), less the isolation reference: every mapping's,

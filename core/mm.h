@@ -697,7 +697,6 @@ void filemap_delete_folio(struct memlab_file *f, struct page *folio);
 void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_truncate(struct memlab_file *f, uint64_t size);
 bool disk_mapped(const struct memlab_file *f, uint64_t index);
-uint64_t *cached_indices(memlab_machine *m, const struct address_space *as, uint64_t *n);
 /* DIV_ROUND_UP(i_size, PAGE_SIZE): the pages of the file; a fault at or past them is SIGBUS */
 static inline uint64_t i_size_pages(const struct memlab_file *f)
 {
@@ -707,6 +706,7 @@ static inline uint64_t i_size_pages(const struct memlab_file *f)
 /* ext4's s_maxbytes with 4K blocks (extents): 2^32 - 1 blocks, 16 TiB less 4 KiB */
 #define EXT4_MAXBYTES	(0xffffffffull << 12)
 /* ---- truncate.c ---- */
+void ext4_truncate_failed_write(struct memlab_file *f);
 bool split_file_folio_at(memlab_machine *m, uint64_t head, uint64_t at);	/* huge_memory.c */
 #define TTU_IGNORE_MLOCK	0x1	/* try_to_unmap(): a VM_LOCKED mapping goes too */
 bool try_to_unmap(memlab_machine *m, uint64_t pfn, unsigned flags);	/* vmscan.c */

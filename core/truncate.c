@@ -92,29 +92,35 @@ static bool truncate_inode_partial_folio(struct memlab_file *f, uint64_t head, u
 }
 
 /*
-** Every folio of [start, end) leaves the cache, in index order (keys: the
-** cached indices plus one, sorted, from before the truncation began).
-** Returns how many went.
+** Every folio wholly within [start, end) leaves the cache.  A deletion
+** may shift another entry of the hash behind the scan: passes repeat
+** until one drops nothing.  Returns how many went.
 */
-static unsigned truncate_folios(struct memlab_file *f, const uint64_t *keys, uint64_t n,
-				uint64_t start, uint64_t end)
+static unsigned truncate_folios(struct memlab_file *f, uint64_t start, uint64_t end)
 {
-	memlab_machine *m = f->m;
-	unsigned gone = 0;
+	struct address_space *as = &f->i_pages;
+	unsigned gone = 0, pass;
 
-	for (uint64_t k = 0; k < n; k++) {
-		uint64_t index = keys[k] - 1, pfn = index >= start && index < end
-			? filemap_lookup(f, index) : PFN_NONE;
-		struct page *folio;
+	do {
+		pass = 0;
+		for (uint64_t i = 0; i < as->cap;) {
+			uint64_t index = as->keys[i] - 1;
+			struct page *folio;
 
-		if (pfn == PFN_NONE)
-			continue;
-		folio = pfn_folio(m, pfn);
-		if (folio->index == index && folio->index + folio_nr_pages(folio) <= end) {
-			truncate_inode_folio(f, folio);
-			gone++;
+			if (!as->keys[i] || index < start || index >= end) {
+				i++;
+				continue;
+			}
+			folio = pfn_folio(f->m, as->pfns[i]);
+			if (folio->index < start || folio->index + folio_nr_pages(folio) > end) {
+				i++;
+				continue;
+			}
+			truncate_inode_folio(f, folio);	/* may shift another entry into i */
+			pass++;
 		}
-	}
+		gone += pass;
+	} while (pass);
 	return gone;
 }
 
@@ -124,13 +130,12 @@ static unsigned truncate_folios(struct memlab_file *f, const uint64_t *keys, uin
 ** holding lstart is cut (truncate_inode_partial_folio), and what its
 ** split left past the end goes too -- unless it stayed whole, dirty.
 */
-static void truncate_inode_pages(struct memlab_file *f, const uint64_t *keys, uint64_t n,
-				 uint64_t lstart)
+static void truncate_inode_pages(struct memlab_file *f, uint64_t lstart)
 {
 	memlab_machine *m = f->m;
 	uint64_t start = (lstart + m->page_size - 1) >> m->page_shift, end = UINT64_MAX;
 	uint64_t pfn;
-	unsigned gone = truncate_folios(f, keys, n, start, end);
+	unsigned gone = truncate_folios(f, start, end);
 
 	clear_shadow_entries(f, start, end);
 	pfn = filemap_lookup(f, lstart >> m->page_shift);
@@ -148,7 +153,7 @@ static void truncate_inode_pages(struct memlab_file *f, const uint64_t *keys, ui
 		put_page(m, head);
 	}
 	if (start < end)
-		gone += truncate_folios(f, keys, n, start, end);
+		gone += truncate_folios(f, start, end);
 	if (gone)
 		lru_add_drain(m);	/* folio_batch_release() */
 }
@@ -200,8 +205,7 @@ static int ext4_block_truncate_page(struct memlab_file *f, uint64_t from)
 ** shrinking -- or not changing -- the size frees the blocks past it and
 ** zeroes the rest of the one holding it (ext4_truncate).
 */
-static int ext4_setattr_size(struct memlab_file *f, uint64_t size, const uint64_t *keys,
-			     uint64_t n)
+static int ext4_setattr_size(struct memlab_file *f, uint64_t size)
 {
 	memlab_machine *m = f->m;
 	uint64_t old = f->size, holebegin = (size + m->page_size - 1) >> m->page_shift;
@@ -213,7 +217,7 @@ static int ext4_setattr_size(struct memlab_file *f, uint64_t size, const uint64_
 	}
 	f->size = size;
 	unmap_mapping_pages(f, holebegin);
-	truncate_inode_pages(f, keys, n, size);
+	truncate_inode_pages(f, size);
 	unmap_mapping_pages(f, holebegin);
 	if (size <= old) {
 		if (size & (FS_BLOCK - 1))
@@ -223,10 +227,22 @@ static int ext4_setattr_size(struct memlab_file *f, uint64_t size, const uint64_
 	return err;
 }
 
+/*
+** ext4_truncate_failed_write(): a write whose copy faulted short past the
+** file's end leaves nothing cached past it (truncate_inode_pages) and
+** frees what it took (ext4_truncate).
+*/
+void ext4_truncate_failed_write(struct memlab_file *f)
+{
+	truncate_inode_pages(f, f->size);
+	if (f->size & (FS_BLOCK - 1))
+		ext4_block_truncate_page(f, f->size);	/* no frame: the block stays as it is */
+	disk_truncate(f, f->size);
+}
+
 int memlab_file_truncate(memlab_file *f, int64_t length)
 {
 	memlab_machine *m = f->m;
-	uint64_t n = 0, *keys, alloc = f->i_pages.nrpages;
 	int err;
 
 	if (length < 0)
@@ -237,12 +253,7 @@ int memlab_file_truncate(memlab_file *f, int64_t length)
 		return -MEMLAB_EINVAL;
 	if ((uint64_t)length > EXT4_MAXBYTES)		/* inode_newsize_ok() */
 		return -MEMLAB_EFBIG;
-	keys = cached_indices(m, &f->i_pages, &n);
-	if (!keys && f->i_pages.nrpages)
-		return -MEMLAB_ENOMEM;
-	err = ext4_setattr_size(f, (uint64_t)length, keys, n);
-	if (keys)
-		ml_free(m, keys, alloc * sizeof(*keys));
+	err = ext4_setattr_size(f, (uint64_t)length);
 	background_run(m);
 	return err;
 }

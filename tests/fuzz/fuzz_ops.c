@@ -1022,6 +1022,29 @@ static void file_fadvise(struct fuzz *f, memlab_file *file, uint8_t kind, uint64
 	     kind & 7, rc);
 }
 
+/*
+** ftruncate of the file to off (or, kind & 8, inside the page before
+** off; kind & 12, ext4's largest file, a byte past it, or a negative
+** length): its size must be the length after success, unchanged after
+** EINVAL (a read-only file too) and EFBIG; m:check() sees to the rest.
+*/
+static void file_truncate(struct fuzz *f, memlab_file *file, uint8_t kind, uint64_t off)
+{
+	static const int64_t edges[] = { 0xffffffffll << 12, (0xffffffffll << 12) + 1, -1 };
+	uint64_t before = memlab_file_size(file);
+	int64_t len = kind & 8 ? (kind & 4 ? edges[kind % 3] : (int64_t)(off ? off - 4096 + 1 : 0))
+		: (int64_t)off;
+	int rc = memlab_file_truncate(file, len);
+
+	check_rc(f, rc, "memlab_file_truncate");
+	note(f, "truncate %" PRId64 " (size %#" PRIx64 ") -> %d", len, before, rc);
+	if (rc == 0 && memlab_file_size(file) != (uint64_t)len)
+		die(f, "truncate to %" PRId64 " left the size %#" PRIx64, len,
+		    memlab_file_size(file));
+	if ((rc == -MEMLAB_EINVAL || rc == -MEMLAB_EFBIG) && memlab_file_size(file) != before)
+		die(f, "a refused truncate to %" PRId64 " changed the size", len);
+}
+
 static void op_file_rw(struct fuzz *f)
 {
 	memlab_file *file = pick_file(f);
@@ -1033,6 +1056,10 @@ static void op_file_rw(struct fuzz *f)
 		return;
 	if (kind >= 0xe0) {
 		file_fadvise(f, file, kind, off);
+		return;
+	}
+	if (kind >= 0xd0) {	/* 0xd0..0xdf: one in 16 */
+		file_truncate(f, file, kind, off);
 		return;
 	}
 	if (kind & 1) {

@@ -175,4 +175,21 @@ function TestTruncate:test_same_size_dirties_end_page()
   lu.assertTrue(m:check())
 end
 
+function TestTruncate:test_failed_write_past_the_end()
+  local m, f, p = setup(1)
+  -- write(2) from memory not mapped: the copy faults, the page it made stays
+  -- empty, and data=journal truncates it away (ext4_truncate_failed_write)
+  lu.assertEquals({ p:pwrite(f, 0x10000, 100, 2 * PG) }, { nil, "EFAULT", 14 })
+  lu.assertEquals(f.size, PG)
+  lu.assertEquals(layout(f), "")
+  local m2, g, q = setup(1, true)		-- data=ordered, delalloc: it stays, not up to date
+  lu.assertEquals({ q:pwrite(g, 0x10000, 100, 2 * PG) }, { nil, "EFAULT", 14 })
+  lu.assertEquals(layout(g), "2+1!")
+  lu.assertTrue(g:truncate(3 * PG))		-- up over it: it reads as the hole it is
+  lu.assertEquals(g:read(2 * PG, 4), "\0\0\0\0")
+  lu.assertEquals(layout(g), "2+1")
+  lu.assertTrue(m:check())
+  lu.assertTrue(m2:check())
+end
+
 os.exit(lu.LuaUnit.run())
