@@ -880,8 +880,9 @@ void folio_clear_dirty(memlab_machine *m, struct page *folio)
 ** Write a dirty folio (of the page at pfn) back to the file's disk
 ** (writepages): every mapping of its pages made clean first
 ** (folio_mkclean), so that the next write through one faults and dirties
-** it again; nr_written and pgpgout (KiB, as vmstat reports them) count
-** its pages.  Returns 0 or -MEMLAB_ENOMEM (the host's).
+** it again; data=ordered zeroes the folio past the file's end first
+** (ext4_bio_write_folio: it "may be mmapped"); nr_written and pgpgout
+** (KiB, as vmstat reports them) count its pages.  Returns 0 or -MEMLAB_ENOMEM (the host's).
 */
 static int writeback_folio(struct memlab_file *f, uint64_t pfn)
 {
@@ -890,6 +891,12 @@ static int writeback_folio(struct memlab_file *f, uint64_t pfn)
 	struct page *folio = pfn_to_page(m, head);
 	uint64_t nr = folio_nr_pages(folio);
 
+	if (f->max_folio_order && (folio->index + nr) << m->page_shift > f->size &&
+	    folio->index << m->page_shift < f->size) {	/* ext4_bio_write_folio() */
+		uint64_t end = f->size - (folio->index << m->page_shift);
+
+		folio_zero_range(m, head, end, nr << m->page_shift);
+	}
 	for (uint64_t k = 0; k < nr; k++) {
 		int err = disk_write_page(f, folio->index + k, frame_ptr(m, head + k));
 
@@ -968,7 +975,8 @@ static void balance_dirty_pages(memlab_machine *m)
 ** (vmf->page: reclaim leaves it alone until the caller's put_page).
 ** Returns 0 (a minor fault), FILEMAP_MAJOR | FILEMAP_UNLOCKED (the page
 ** had to be read: pgmajfault counts it, and Linux dropped the lock for
-** the I/O), FILEMAP_UNLOCKED (a hit that read the next window ahead),
+** the I/O), FILEMAP_UNLOCKED (a hit that read the next window ahead, or
+** a cached page not up to date, read now: page_not_uptodate),
 ** -MEMLAB_EFAULT past the end of the file (SIGBUS), -MEMLAB_ENOMEM.
 */
 int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64_t *pfn)
@@ -985,10 +993,12 @@ int filemap_fault(struct vm_area_struct *vma, uint64_t index, bool tried, uint64
 		bool unlocked;
 
 		folio->_refcount++;	/* held while readahead allocates */
-		if (f->shmem || tried)
-			return 0;
-		unlocked = do_async_mmap_readahead(vma, *pfn);
-		folio->flags &= ~PG_not_uptodate;	/* page_not_uptodate: filemap_read_folio() */
+		unlocked = !f->shmem && !tried && do_async_mmap_readahead(vma, *pfn);
+		if (folio->flags & PG_not_uptodate) {
+			/* page_not_uptodate: filemap_read_folio(), the lock dropped for it */
+			folio->flags &= ~PG_not_uptodate;
+			unlocked |= !tried;
+		}
 		return unlocked ? FILEMAP_UNLOCKED : 0;
 	}
 	if (f->shmem) {		/* a new shmem page is a minor fault */
@@ -1371,6 +1381,41 @@ static int write_begin(struct memlab_file *f, uint64_t pos, uint64_t len, uint64
 }
 
 /*
+** fault_in_iov_iter_readable() of the bytes of the source from done:
+** a byte of each of its pages read in turn, up to the first that cannot
+** be (an access like the copy's: a fault where it is not mapped yet).
+** false when not even the first can -- the write fails with EFAULT
+** before it takes a folio.
+*/
+static bool fault_in_readable(memlab_machine *m, filemap_actor actor, void *ud, uint64_t done,
+			      uint64_t bytes)
+{
+	uint8_t probe;
+
+	if (actor(ud, done, &probe, 1))
+		return false;
+	for (uint64_t k = m->page_size; k < bytes; k += m->page_size)
+		if (actor(ud, done + k, &probe, 1))
+			return true;
+	if (bytes > 1)		/* the last page, where the steps skipped it */
+		actor(ud, done + bytes - 1, &probe, 1);
+	return true;
+}
+
+/* folio_zero_range(): bytes [from, to) of the folio at head zeroed. */
+void folio_zero_range(memlab_machine *m, uint64_t head, uint64_t from, uint64_t to)
+{
+	while (from < to) {
+		uint64_t in = from & (m->page_size - 1);
+		uint64_t len = m->page_size - in < to - from ? m->page_size - in : to - from;
+
+		memset(frame_wptr(m, head + (from >> m->page_shift), (size_t)in, (size_t)len), 0,
+		       (size_t)len);
+		from += len;
+	}
+}
+
+/*
 ** write_end (block_write_end, ext4_write_end / ext4_journalled_write_end)
 ** of bytes at in of the folio, copied: ext4 data=ordered dirties the
 ** blocks written (mark_buffer_dirty: a PG_readahead mark stays);
@@ -1391,9 +1436,11 @@ static void write_end(struct memlab_file *f, struct page *folio, uint64_t in, ui
 }
 
 /*
-** A copy that faulted short into a folio the write made: block_write_end()
-** commits nothing ("if (!folio_test_uptodate(folio)) copied = 0") -- the
-** folio stays not up to date, clean, holding what the disk does.
+** A copy that faulted before its first byte into a folio the write made:
+** block_write_end() commits nothing -- the folio stays not up to date,
+** clean, holding what the disk does.  (One that copied some is retried
+** with that length, generic_perform_write's "bytes = copied; goto
+** retry", and commits it.)
 */
 static void write_end_short(struct memlab_file *f, struct page *folio)
 {
@@ -1409,10 +1456,13 @@ static void write_end_short(struct memlab_file *f, struct page *folio)
 ** generic_perform_write(): write(2)'s part -- in chunks of the mapping's
 ** largest folio, each into the folio write_begin finds or makes (clipped
 ** to it), then dirtied, the file grown to cover what was copied, up to
-** ext4's largest file (-MEMLAB_EFBIG at or past it).  A chunk whose copy
-** faults commits what it copied into a folio up to date, nothing into one
-** it made; data=journal then truncates the cache at the file's end
-** (ext4_truncate_failed_write), data=ordered (delalloc) leaves the folio.  Returns the bytes done, or the
+** ext4's largest file (-MEMLAB_EFBIG at or past it).  A chunk whose
+** source cannot be read at all fails before it takes a folio
+** (fault_in_iov_iter_readable); one whose copy faults part way commits
+** what it copied (a folio not up to date: by the retry with that length),
+** and one that copied nothing into a folio it made leaves the folio not
+** up to date -- which data=journal then truncates away past the file's
+** end (ext4_truncate_failed_write); data=ordered (delalloc) leaves it.  Returns the bytes done, or the
 ** first error when nothing was done.
 */
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
@@ -1433,6 +1483,8 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 		if (task_is_dying(m))	/* fatal_signal_pending(): an OOM victim stops */
 			return done ? (int64_t)done : -MEMLAB_EINTR;
 		bytes = bytes < n - done ? bytes : n - done;
+		if (!fault_in_readable(m, actor, ud, done, bytes))
+			return done ? (int64_t)done : -MEMLAB_EFAULT;
 		err = write_begin(f, pos, bytes, &head, &created);
 		if (!err) {		/* held while the copy faults (and maybe reclaims) */
 			struct page *folio = pfn_to_page(m, head);
@@ -1442,16 +1494,15 @@ int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_a
 			bytes = bytes < fsize - in ? bytes : fsize - in;
 			folio->_refcount++;
 			err = copy_folio(m, head, in, bytes, true, actor, ud, &done);
-			if (err && created) {
+			if (done > pos - off)		/* a short copy: what it copied */
+				write_end(f, folio, in, done - (pos - off));
+			else if (created)
 				write_end_short(f, folio);
-				done = pos - off;	/* this chunk: nothing */
-			} else
-				write_end(f, folio, in, bytes);
 			put_page(m, head);
 		}
-		if (done && off + done > f->size)	/* write_end(): pos + copied */
+		if (off + done > f->size)	/* write_end(): pos + copied */
 			f->size = off + done;
-		if (err && !f->max_folio_order && pos + bytes > f->size)
+		if (err && done == pos - off && !f->max_folio_order && pos + bytes > f->size)
 			ext4_truncate_failed_write(f);
 		if (err)
 			return done ? (int64_t)done : err;

@@ -863,14 +863,7 @@ static void split_file_folio(memlab_machine *m, uint64_t head, uint64_t at)
 	count_mthp_stat(m, order, MTHP_STAT_SPLIT);
 }
 
-/*
-** split_folio() / folio_split() of the folio at head, at its page at
-** (UINT64_MAX: into pages; anonymous folios split so), the caller holding
-** pins references: or thp_split_page_failed counted.  A dirty page-cache
-** folio does not split: ext4's dirty buffers do not go
-** (filemap_release_folio); one whose blocks a truncation discarded, all,
-** is cleaned and splits.
-*/
+/* folio_buffers() has one dirty: ext4's buffer_head of a block (PG_dirty_block). */
 static bool folio_has_dirty_blocks(const struct page *folio)
 {
 	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
@@ -879,6 +872,14 @@ static bool folio_has_dirty_blocks(const struct page *folio)
 	return false;
 }
 
+/*
+** __folio_split() of the folio at head, at its page at (UINT64_MAX: into
+** pages; anonymous folios split so), the caller holding pins references:
+** or thp_split_page_failed counted.  A dirty page-cache folio does not
+** split: ext4's dirty buffers do not go (filemap_release_folio); one
+** whose blocks a truncation discarded, all, is cleaned and splits
+** (try_to_free_buffers: "clean the folio also").
+*/
 static bool __split_folio(memlab_machine *m, uint64_t head, uint64_t at, int pins)
 {
 	struct page *folio = pfn_to_page(m, head);
@@ -905,8 +906,11 @@ static bool split_folio(memlab_machine *m, uint64_t head)
 	return __split_folio(m, head, UINT64_MAX, 0);
 }
 
-/* folio_split() for truncation: the page-cache folio at head, at its page at, held by the caller. */
-bool split_file_folio_at(memlab_machine *m, uint64_t head, uint64_t at)
+/*
+** folio_split() (try_folio_split_to_order() to order 0) for truncation:
+** the page-cache folio at head, at its page at, held by the caller.
+*/
+bool folio_split(memlab_machine *m, uint64_t head, uint64_t at)
 {
 	return __split_folio(m, head, at, 1);
 }

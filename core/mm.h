@@ -696,6 +696,7 @@ void filemap_fadvise_dontneed(struct memlab_file *f, uint64_t wb_first, uint64_t
 void filemap_delete_folio(struct memlab_file *f, struct page *folio);
 void clear_shadow_entries(struct memlab_file *f, uint64_t first, uint64_t last);
 void disk_truncate(struct memlab_file *f, uint64_t size);
+void folio_zero_range(memlab_machine *m, uint64_t head, uint64_t from, uint64_t to);
 bool disk_mapped(const struct memlab_file *f, uint64_t index);
 /* DIV_ROUND_UP(i_size, PAGE_SIZE): the pages of the file; a fault at or past them is SIGBUS */
 static inline uint64_t i_size_pages(const struct memlab_file *f)
@@ -707,7 +708,7 @@ static inline uint64_t i_size_pages(const struct memlab_file *f)
 #define EXT4_MAXBYTES	(0xffffffffull << 12)
 /* ---- truncate.c ---- */
 void ext4_truncate_failed_write(struct memlab_file *f);
-bool split_file_folio_at(memlab_machine *m, uint64_t head, uint64_t at);	/* huge_memory.c */
+bool folio_split(memlab_machine *m, uint64_t head, uint64_t at);	/* huge_memory.c */
 #define TTU_IGNORE_MLOCK	0x1	/* try_to_unmap(): a VM_LOCKED mapping goes too */
 bool try_to_unmap(memlab_machine *m, uint64_t pfn, unsigned flags);	/* vmscan.c */
 /* ---- readahead.c ---- */
@@ -735,7 +736,7 @@ void unlink_anon_vmas(struct vm_area_struct *vma);
 struct anon_vma *find_mergeable_anon_vma(struct vm_area_struct *vma);	/* vma.c */
 int anon_vma_check(memlab_machine *m, memlab_violation_fn fn, void *ud);
 size_t anon_vma_objects(memlab_machine *m, enum kernel_cache kc, uint64_t *addrs);
-void folio_mkclean(memlab_machine *m, uint64_t pfn);
+int folio_mkclean(memlab_machine *m, uint64_t pfn);
 /* A visit of rmap_walk: false ends the walk. */
 typedef bool (*rmap_fn)(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud);
 void rmap_walk(memlab_machine *m, uint64_t pfn, rmap_fn fn, void *ud);	/* rmap.c */

@@ -528,12 +528,12 @@ static bool page_mkclean_one(memlab_task *t, struct vm_area_struct *v, uint64_t 
 {
 	struct pt_walk w;
 
-	(void)ud;
 	if (!(v->vm_flags & VM_SHARED))
 		return true;
 	pt_walk(t->m, t->mm, addr, &w);
 	if (!w.prot.write && !w.prot.dirty)
 		return true;
+	(*(int *)ud)++;
 	w.prot.write = w.prot.dirty = false;
 	if (w.level) {		/* a huge PMD: pmdp_invalidate, then clean and read-only */
 		uint64_t size = pt_level_size(&t->mm->pt, w.level), table;
@@ -554,11 +554,15 @@ static bool page_mkclean_one(memlab_task *t, struct vm_area_struct *v, uint64_t 
 ** folio_mkclean(): before a file page is written back, every shared
 ** mapping's entry for it becomes clean and read-only, so that the next
 ** write through the mapping faults (do_wp_page -> wp_page_shared) and
-** dirties the page again; the mappings in rmap_walk()'s order.
+** dirties the page again; the mappings in rmap_walk()'s order.  Returns
+** how many entries it cleaned.
 */
-void folio_mkclean(memlab_machine *m, uint64_t pfn)
+int folio_mkclean(memlab_machine *m, uint64_t pfn)
 {
-	rmap_walk(m, pfn, page_mkclean_one, NULL);
+	int cleaned = 0;
+
+	rmap_walk(m, pfn, page_mkclean_one, &cleaned);
+	return cleaned;
 }
 
 /* ===================== the invariants ===================== */

@@ -11,13 +11,16 @@
 #include "mm.h"
 
 /*
-** unmap_mapping_range(mapping, holebegin, 0, 1) from page first of the
-** file on: each VMA mapping it has that part zapped (zap_page_range_single),
-** a private mapping's own copies too (even_cows: the file's pages are gone
-** for every mapping); a PMD the range covers in part goes whole.
+** unmap_mapping_range(mapping, holebegin, 0, 1): every VMA mapping the
+** file from byte holebegin (page-aligned) on has that part zapped
+** (zap_page_range_single), a private mapping's own copies too (even_cows:
+** the file's pages are gone for every mapping); a PMD the range covers in
+** part goes whole.
 */
-static void unmap_mapping_pages(struct memlab_file *f, uint64_t first)
+static void unmap_mapping_range(struct memlab_file *f, uint64_t holebegin)
 {
+	uint64_t first = holebegin >> f->m->page_shift;
+
 	for (struct list_head *l = f->i_mmap.next; l != &f->i_mmap; l = l->next) {
 		struct vm_area_struct *v = list_entry(l, struct vm_area_struct, shared);
 		uint64_t pages = (v->vm_end - v->vm_start) >> f->m->page_shift, start;
@@ -47,27 +50,15 @@ static void truncate_inode_folio(struct memlab_file *f, struct page *folio)
 	filemap_delete_folio(f, folio);
 }
 
-/* folio_zero_range(): bytes [from, to) of the folio at head zeroed. */
-static void folio_zero_range(memlab_machine *m, uint64_t head, uint64_t from, uint64_t to)
-{
-	while (from < to) {
-		uint64_t in = from & (m->page_size - 1);
-		uint64_t len = m->page_size - in < to - from ? m->page_size - in : to - from;
-
-		memset(frame_wptr(m, head + (from >> m->page_shift), (size_t)in, (size_t)len), 0,
-		       (size_t)len);
-		from += len;
-	}
-}
-
 /*
 ** truncate_inode_partial_folio() of the folio at head, which holds byte
 ** lstart, the new end, past its start: its part from there is zeroed, its
-** blocks there discarded; a large one is split at the page holding lstart
-** (folio_split: the parts past the end leave the cache).  When it does not split, it is unmapped
-** whole, so that faults map it again by PTEs (6.18's
-** try_folio_split_or_unmap), and a clean one leaves the cache, to be read
-** again; false for a dirty one, which stays whole.
+** blocks there discarded (folio_invalidate); a large one is split at the
+** page holding lstart (folio_split: the parts past the end leave the
+** cache).  When it does not split, it is unmapped whole, so that faults
+** map it again by PTEs (6.18's try_folio_split_or_unmap), and a clean one
+** leaves the cache, to be read again; false for a dirty one, which stays
+** whole.
 */
 static bool truncate_inode_partial_folio(struct memlab_file *f, uint64_t head, uint64_t lstart)
 {
@@ -82,7 +73,7 @@ static bool truncate_inode_partial_folio(struct memlab_file *f, uint64_t head, u
 	/* folio_invalidate(): the blocks wholly past the end are discarded, clean */
 	for (uint64_t k = (offset + m->page_size - 1) >> m->page_shift; k < nr; k++)
 		folio[k].flags &= ~PG_dirty_block;
-	if (split_file_folio_at(m, head, offset >> m->page_shift))
+	if (folio_split(m, head, offset >> m->page_shift))
 		return true;
 	try_to_unmap(m, head, TTU_IGNORE_MLOCK);
 	if (folio->flags & PG_dirty)
@@ -92,9 +83,11 @@ static bool truncate_inode_partial_folio(struct memlab_file *f, uint64_t head, u
 }
 
 /*
-** Every folio wholly within [start, end) leaves the cache.  A deletion
-** may shift another entry of the hash behind the scan: passes repeat
-** until one drops nothing.  Returns how many went.
+** Every folio wholly within [start, end) leaves the cache: the passes of
+** truncate_inode_pages_range() (find_lock_entries' folios, then
+** find_get_entries' after the partial folio).  A deletion may shift
+** another entry of the hash behind the scan: passes repeat until one
+** drops nothing.  Returns how many went.
 */
 static unsigned truncate_folios(struct memlab_file *f, uint64_t start, uint64_t end)
 {
@@ -143,10 +136,9 @@ static void truncate_inode_pages(struct memlab_file *f, uint64_t lstart)
 		uint64_t head = folio_pfn(m, pfn);
 		struct page *folio = pfn_to_page(m, head);
 
+		/* it starts before lstart: a folio from there on went above */
 		folio->_refcount++;	/* __filemap_get_folio(FGP_LOCK) */
-		if (folio->index << m->page_shift == lstart) {
-			truncate_inode_folio(f, folio);
-		} else if (!truncate_inode_partial_folio(f, head, lstart)) {
+		if (!truncate_inode_partial_folio(f, head, lstart)) {
 			start = folio->index + folio_nr_pages(folio);
 			end = folio->index;
 		}
@@ -162,69 +154,102 @@ static void truncate_inode_pages(struct memlab_file *f, uint64_t lstart)
 ** ext4_block_truncate_page(): the block holding byte from, from there to
 ** its end, zeroed in the page cache (__ext4_block_zero_page_range): the
 ** page is found or made (FGP_CREAT: a new one is not up to date, its
-** block read alone) and marked accessed; a hole (no block, and no dirty
-** page to have one) is left as it is.  data=ordered (large folios)
-** dirties the block's buffer (mark_buffer_dirty: a PG_readahead mark
-** stays); data=journal the folio, for its writeback to journal it
-** (ext4_dirty_journalled_data: the mark goes).  The disk's copy past the
-** end is disk_truncate's.  0 or -MEMLAB_ENOMEM.
+** block read alone) and marked accessed; a hole -- no block on the disk,
+** none dirty in the cache to get one (buffer_mapped) -- is left as it
+** is.  data=ordered (large folios) dirties the block's buffer
+** (mark_buffer_dirty: a PG_readahead mark stays); data=journal the folio,
+** for its writeback to journal it (ext4_dirty_journalled_data: the mark
+** goes).  The disk's copy past the end is disk_truncate's.  Without a
+** frame for the page, nothing: 6.18's callers ignore the error.
 */
-static int ext4_block_truncate_page(struct memlab_file *f, uint64_t from)
+static void ext4_block_truncate_page(struct memlab_file *f, uint64_t from)
 {
 	memlab_machine *m = f->m;
 	uint64_t index = from >> m->page_shift, pfn = filemap_lookup(f, index), head;
 	uint64_t end = (from | (FS_BLOCK - 1)) + 1;
 	struct page *folio;
-	int err;
 
 	if (pfn == PFN_NONE) {
-		if ((err = filemap_add_page(f, index, &pfn, false, false)))
-			return err;
+		if (filemap_add_page(f, index, &pfn, false, false))
+			return;
 		folio = pfn_to_page(m, pfn);
 		folio->flags = (folio->flags | PG_not_uptodate) & ~PG_mappedtodisk;
 	}
 	head = folio_pfn(m, pfn);
 	folio = pfn_to_page(m, head);
 	folio_mark_accessed(m, folio);
-	if (!disk_mapped(f, index) && !(folio->flags & PG_dirty))
-		return 0;	/* "unmapped? It's a hole - nothing to do" */
+	if (!disk_mapped(f, index) && !(pfn_to_page(m, pfn)->flags & PG_dirty_block))
+		return;		/* "unmapped? It's a hole - nothing to do" */
 	folio_zero_range(m, head, from - (folio->index << m->page_shift),
 			 end - (folio->index << m->page_shift));
 	if (f->max_folio_order)		/* mark_buffer_dirty() */
 		folio_mark_blocks_dirty(m, folio, index - folio->index, 1);
 	else				/* ext4_dirty_journalled_data() */
 		folio_mark_dirty(m, folio);
-	return 0;
+}
+
+/*
+** pagecache_isize_extended(): growing from inside a page of several blocks
+** (16K or 64K pages; ext4's are 4K) makes a hole block of the page's rest:
+** its mappings are made clean and read-only, so that a write faults
+** (page_mkwrite) and the block gets allocated, the folio kept dirty if they
+** were not; a dirty folio's bytes past the old end are zeroed -- writeback
+** would have done it, but the end moved past them.
+*/
+static void pagecache_isize_extended(struct memlab_file *f, uint64_t from, uint64_t to)
+{
+	memlab_machine *m = f->m;
+	uint64_t rounded = (from + FS_BLOCK - 1) & ~(FS_BLOCK - 1), pfn, head, pos;
+	struct page *folio;
+	int cleaned = 0;
+
+	if (from >= to || FS_BLOCK >= m->page_size || to <= rounded ||
+	    !(rounded & (m->page_size - 1)))
+		return;
+	pfn = filemap_lookup(f, from >> m->page_shift);
+	if (pfn == PFN_NONE)
+		return;
+	head = folio_pfn(m, pfn);
+	folio = pfn_to_page(m, head);
+	for (uint64_t k = 0; k < folio_nr_pages(folio); k++)
+		cleaned += folio_mkclean(m, head + k);
+	if (cleaned)
+		folio_mark_dirty(m, folio);
+	if (!(folio->flags & PG_dirty))
+		return;
+	pos = folio->index << m->page_shift;
+	folio_zero_range(m, head, from - pos, to - pos < folio_nr_pages(folio) << m->page_shift
+			 ? to - pos : folio_nr_pages(folio) << m->page_shift);
 }
 
 /*
 ** ext4_setattr()'s size change: growing from an end inside a block zeroes
 ** that block's rest first ("tail zero the EOF folio on truncate up");
-** then i_size is set, the mappings past the new end go, the page cache is
-** cut there and the mappings zapped again (truncate_pagecache), and
-** shrinking -- or not changing -- the size frees the blocks past it and
-** zeroes the rest of the one holding it (ext4_truncate).
+** then i_size is set (pagecache_isize_extended when it grew), the
+** mappings past the new end go, the page cache is cut there and the
+** mappings zapped again (truncate_pagecache), and shrinking -- or not
+** changing -- the size frees the blocks past it and zeroes the rest of
+** the one holding it (ext4_truncate).
 */
-static int ext4_setattr_size(struct memlab_file *f, uint64_t size)
+static void ext4_setattr_size(struct memlab_file *f, uint64_t size)
 {
-	memlab_machine *m = f->m;
-	uint64_t old = f->size, holebegin = (size + m->page_size - 1) >> m->page_shift;
-	int err = 0;
+	uint64_t old = f->size, holebegin = (size + f->m->page_size - 1) & ~(f->m->page_size - 1);
 
 	if (size > old && (old & (FS_BLOCK - 1))) {
-		err = ext4_block_truncate_page(f, old);
+		ext4_block_truncate_page(f, old);
 		disk_truncate(f, old);
 	}
 	f->size = size;
-	unmap_mapping_pages(f, holebegin);
+	if (size > old)
+		pagecache_isize_extended(f, old, size);
+	unmap_mapping_range(f, holebegin);
 	truncate_inode_pages(f, size);
-	unmap_mapping_pages(f, holebegin);
+	unmap_mapping_range(f, holebegin);
 	if (size <= old) {
 		if (size & (FS_BLOCK - 1))
-			err = ext4_block_truncate_page(f, size);
+			ext4_block_truncate_page(f, size);
 		disk_truncate(f, size);
 	}
-	return err;
 }
 
 /*
@@ -236,14 +261,13 @@ void ext4_truncate_failed_write(struct memlab_file *f)
 {
 	truncate_inode_pages(f, f->size);
 	if (f->size & (FS_BLOCK - 1))
-		ext4_block_truncate_page(f, f->size);	/* no frame: the block stays as it is */
+		ext4_block_truncate_page(f, f->size);
 	disk_truncate(f, f->size);
 }
 
 int memlab_file_truncate(memlab_file *f, int64_t length)
 {
 	memlab_machine *m = f->m;
-	int err;
 
 	if (length < 0)
 		return -MEMLAB_EINVAL;
@@ -253,7 +277,7 @@ int memlab_file_truncate(memlab_file *f, int64_t length)
 		return -MEMLAB_EINVAL;
 	if ((uint64_t)length > EXT4_MAXBYTES)		/* inode_newsize_ok() */
 		return -MEMLAB_EFBIG;
-	err = ext4_setattr_size(f, (uint64_t)length);
+	ext4_setattr_size(f, (uint64_t)length);
 	background_run(m);
-	return err;
+	return 0;
 }

@@ -809,9 +809,10 @@ MEMLAB_API uint64_t (memlab_file_size) (const memlab_file *f);
 ** folios), dirtied; a large folio across the end is split there
 ** (folio_split), or, dirty, stays whole and unmapped.  A fault at or past
 ** the end is SIGBUS.  Growing leaves a hole.  -MEMLAB_EINVAL for a
-** negative length or a file not opened writable (or shmem),
-** -MEMLAB_EFBIG past ext4's largest file (16 TiB less 4 KiB),
-** -MEMLAB_ENOMEM with no frame for the page at the end (the size is set).
+** negative length or a file not opened writable (shmem and hugetlbfs
+** objects too: no file descriptor opens them), -MEMLAB_EFBIG past ext4's
+** largest file (16 TiB less 4 KiB).  With no frame for the page at the
+** end, that page is left as it was, as Linux 6.18 does.
 */
 MEMLAB_API int (memlab_file_truncate) (memlab_file *f, int64_t length);
 
