@@ -1462,8 +1462,8 @@ static void write_end_short(struct memlab_file *f, struct page *folio)
 ** what it copied (a folio not up to date: by the retry with that length),
 ** and one that copied nothing into a folio it made leaves the folio not
 ** up to date -- which data=journal then truncates away past the file's
-** end (ext4_truncate_failed_write); data=ordered (delalloc) leaves it.  Returns the bytes done, or the
-** first error when nothing was done.
+** end (ext4_truncate_failed_write); data=ordered (delalloc) leaves it.
+** Returns the bytes done, or the first error when nothing was done.
 */
 int64_t filemap_write(struct memlab_file *f, uint64_t off, uint64_t n, filemap_actor actor,
 		      void *ud)

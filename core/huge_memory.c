@@ -1420,6 +1420,7 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 {
 	uint64_t head = folio_pfn(t->m, pfn);
 	const struct page *folio = pfn_to_page(t->m, head);
+	bool anon = page_anon(folio);	/* the split may free the head */
 
 	*nr = 1;
 	if (folio_nr_pages(folio) == 1)
@@ -1430,7 +1431,7 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 	if (folio_mapped_elsewhere(t->m, head, t->mm) || !split_folio_of(t->m, pfn))
 		return LP_SKIP;
 	*nr = 1;
-	return page_anon(folio) ? LP_SMALL : LP_SKIP;	/* a file folio's pages went unmapped */
+	return anon ? LP_SMALL : LP_SKIP;	/* a file folio's pages went unmapped */
 }
 
 /*
