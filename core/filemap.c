@@ -892,7 +892,7 @@ static int writeback_folio(struct memlab_file *f, uint64_t pfn)
 	uint64_t nr = folio_nr_pages(folio);
 
 	if (f->max_folio_order && (folio->index + nr) << m->page_shift > f->size &&
-	    folio->index << m->page_shift < f->size) {	/* ext4_bio_write_folio() */
+	    folio->index << m->page_shift < f->size) {	/* fs/ext4/page-io.c ext4_bio_write_folio() */
 		uint64_t end = f->size - (folio->index << m->page_shift);
 
 		folio_zero_range(m, head, end, nr << m->page_shift);

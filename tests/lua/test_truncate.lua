@@ -194,4 +194,28 @@ function TestTruncate:test_failed_write_past_the_end()
   end
 end
 
+function TestTruncate:test_ordered_writeback_zeroes_past_the_end()
+  local m, f, p = setup(2, true)
+  lu.assertTrue(f:truncate(PG + 8))
+  local a = p:mmap(0, 2 * PG, "rw", "shared", f, 0)
+  p:write(a + PG + 8, "past")			-- into the end page, past the end
+  lu.assertEquals(p:read(a + PG + 8, 4), "past")
+  m:sync()					-- ext4_bio_write_folio() zeroes it in the cache
+  lu.assertEquals(p:read(a + PG + 8, 4), "\0\0\0\0")
+  lu.assertTrue(m:check())
+end
+
+function TestTruncate:test_isize_extended_with_16k_pages()
+  local m = memlab.new{ arch = "arm64", page_size = 16384, ram = 64 * MB }
+  local f = m:file{ name = "f", writable = true, contents = string.rep("a", 16384) }
+  local p = m:spawn{ name = "p" }
+  lu.assertTrue(f:truncate(100))		-- the page holds 4 blocks; the end in the first
+  local a = p:mmap(0, 16384, "rw", "shared", f, 0)
+  p:write(a + 5000, "X")			-- in the page, past the end, dirtying it
+  lu.assertTrue(f:truncate(16384))		-- pagecache_isize_extended(): zeroed
+  lu.assertEquals(f:read(5000, 1), "\0")
+  lu.assertEquals(p:read(a + 5000, 1), "\0")
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
