@@ -17,6 +17,13 @@
 ** /proc/sys/vm/compact_memory (memlab_compact_memory) compacts every zone
 ** whole, synchronously.
 **
+** Large folios smaller than the order sought (any below a pageblock's, for
+** compact_memory) move whole (6.10+), each to a target block of its
+** order.  The free scanner stops when its targets cover the pages to
+** move, not the blocks, so a folio may find no block of its order and is
+** split (migrate.c): the host split most of the 64K folios that
+** compact_memory moved.
+**
 ** Simplified, and so counting fewer pages scanned than Linux in places:
 **  - no pageblock skip bits (every run is ignore_skip_hint), so
 **    __reset_isolation_suitable has nothing to reset: the init pfns are
@@ -26,8 +33,6 @@
 **  - no capture_control: the allocator looks for its page after the run.
 **  - too_many_isolated() is not checked: nothing else isolates pages
 **    while compaction runs.
-**  - large folios (THP, high-order kernel allocations) are never isolated
-**    (Linux 6.10+ may migrate ones smaller than the order sought).
 **  - kcompactd runs when the operation that woke it returns (kswapd wakes
 **    it as Linux's does); no proactive compaction (it is timed).
 */
@@ -57,8 +62,9 @@ struct compact_control {
 	uint64_t migrate_pfn, free_pfn;		/* the scanners */
 	uint64_t total_migrate_scanned, total_free_scanned;
 	uint64_t nr_freepages;			/* pages on freepages[] */
-	unsigned nr_migratepages;		/* pages in migratepages[] */
-	uint64_t *migratepages;			/* isolated pages (Linux's cc->migratepages list) */
+	unsigned nr_migratepages;		/* pages in migratepages[], less targets taken */
+	uint64_t *migratepages;			/* isolated folios (Linux's cc->migratepages list) */
+	unsigned nr_folios;			/* entries of migratepages[] */
 	unsigned migrate_cap;			/* its room: a cluster, or a pageblock to finish */
 	/* isolated free blocks by order, linked through lru_next (PFN_NONE ends) */
 	uint32_t freepages[NR_ORDERS_MAX];
@@ -219,12 +225,26 @@ static void update_cached_migrate(struct compact_control *cc, uint64_t pfn)
 enum scan_verdict { SCAN_SKIP, SCAN_FAIL, SCAN_TAKEN };
 
 /*
-** isolate_migratepages_block()'s test of one page at pfn: a free block is
-** stepped over (*extra: its other frames), a large allocation too but
-** counts as a failure; an LRU page is taken off its list unless it is an
-** anonymous page pinned beyond its mappings, a file page for a caller
-** without __GFP_FS, or (async) under writeback -- which memlab never is.
-** Unevictable pages are taken (vm.compact_unevictable_allowed = 1).
+** skip_isolation_on_order(): a large folio is migrated whole only to make
+** a free block larger than itself (6.10+): not for an allocation of its
+** order or less, whose free block would have been found, and never one
+** of a pageblock or more.
+*/
+static bool skip_isolation_on_order(const struct compact_control *cc, unsigned order)
+{
+	if (cc->order != COMPACT_ORDER_ALL && order >= (unsigned)cc->order)
+		return true;
+	return order >= cc->m->pageblock_order;
+}
+
+/*
+** isolate_migratepages_block()'s test of the page at pfn: a free block is
+** stepped over (*extra: its other frames), a large allocation too, as a
+** failure, unless it is a large folio compaction may move; an LRU folio
+** is taken off its list unless it is anonymous and pinned beyond its
+** mappings, a file's for a caller without __GFP_FS, or (async) under
+** writeback -- which memlab never is.  Unevictable folios are taken
+** (vm.compact_unevictable_allowed = 1).
 */
 static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, uint64_t *extra)
 {
@@ -240,27 +260,28 @@ static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, u
 	if (page_compound(page)) {
 		if (page->private <= m->max_order)
 			*extra = (1ull << page->private) - 1;
-		return SCAN_FAIL;
+		if (skip_isolation_on_order(cc, page->private))
+			return SCAN_FAIL;
 	}
 	if (!(page->flags & PG_lru) || page->_refcount <= 0)
 		return SCAN_FAIL;
-	if (!page->mapping && page->_refcount > page->mapcount)
-		return SCAN_FAIL;	/* pinned: folio_ref_count - 1 > folio_mapcount */
-	if (page->mapping && page_anon(page) && page->_refcount > page->mapcount)
-		return SCAN_FAIL;	/* folio_mapping() is NULL for anon: the same test */
+	/* pinned: folio_ref_count - 1 > folio_mapcount (folio_mapping() is NULL for anon) */
+	if ((!page->mapping || page_anon(page)) && page->_refcount > folio_mapcount(page))
+		return SCAN_FAIL;
 	if (page->mapping && !page_anon(page) && !(cc->gfp_mask & MEMLAB___GFP_FS))
 		return SCAN_FAIL;
-	if (cc->nr_migratepages >= cc->migrate_cap || !folio_isolate_lru(m, page))
+	if (cc->nr_folios >= cc->migrate_cap || !folio_isolate_lru(m, page))
 		return SCAN_FAIL;
-	cc->migratepages[cc->nr_migratepages++] = pfn;
+	cc->migratepages[cc->nr_folios++] = pfn;
+	cc->nr_migratepages += (unsigned)folio_nr_pages(page);
 	return SCAN_TAKEN;
 }
 
 /* isolate_fail with skip_on_failure: what was isolated in this order-block goes back. */
 static void isolate_abandon(struct compact_control *cc, unsigned *nr_isolated)
 {
-	putback_movable_pages(cc->m, cc->migratepages, cc->nr_migratepages);
-	cc->nr_migratepages = 0;
+	putback_movable_pages(cc->m, cc->migratepages, cc->nr_folios);
+	cc->nr_folios = cc->nr_migratepages = 0;
 	*nr_isolated = 0;
 }
 
@@ -294,7 +315,7 @@ static void isolate_migratepages_block(struct compact_control *cc, uint64_t low_
 		if (v == SCAN_SKIP)
 			continue;
 		if (v == SCAN_TAKEN) {
-			nr_isolated++;
+			nr_isolated += extra + 1;
 			if (cc->nr_migratepages >= COMPACT_CLUSTER_MAX && !cc->finish_pageblock) {
 				++low_pfn;
 				break;
@@ -366,7 +387,7 @@ static enum isolate_migrate isolate_migratepages(struct compact_control *cc)
 		isolate_migratepages_block(cc, low_pfn, block_end);
 		break;
 	}
-	return cc->nr_migratepages ? ISOLATE_SUCCESS : ISOLATE_NONE;
+	return cc->nr_folios ? ISOLATE_SUCCESS : ISOLATE_NONE;
 }
 
 /* ===================== the free scanner ===================== */
@@ -500,20 +521,21 @@ static void isolate_freepages(struct compact_control *cc)
 }
 
 /*
-** compaction_alloc(): the migration target, an order-0 frame split off the
-** smallest isolated block (6.10+ keeps blocks whole until needed), after
-** isolating more when none is left.
+** compaction_alloc(): the migration target for the folio at src, a block
+** of its order split off the smallest isolated block that holds one
+** (6.10+ keeps blocks whole until needed), after isolating more when
+** none does.
 */
 static uint64_t compaction_alloc(memlab_machine *m, uint64_t src, void *priv)
 {
 	struct compact_control *cc = priv;
+	unsigned want = pfn_to_page(m, src)->private, order;
 	bool isolated = false;
-	unsigned order;
 	uint64_t pfn;
 	struct page *page;
 
 	for (;;) {
-		for (order = 0; order <= m->max_order; order++)
+		for (order = want; order <= m->max_order; order++)
 			if (cc->freepages[order] != PFN_NONE)
 				break;
 		if (order <= m->max_order)
@@ -524,31 +546,35 @@ static uint64_t compaction_alloc(memlab_machine *m, uint64_t src, void *priv)
 		isolated = true;
 	}
 	pfn = freepages_pop(cc, order);
-	while (order > 0) {
+	while (order > want) {
 		order--;
 		freepages_push(cc, pfn + (1ull << order), order);
 	}
 	page = pfn_to_page(m, pfn);
-	page->flags |= PG_head_alloc;	/* post_alloc_hook + set_page_refcounted */
-	page->private = 0;
+	split_page_part(m, pfn, want);	/* post_alloc_hook + prep_compound_page */
 	page->_refcount = 1;
 	page->lru_next = page->lru_prev = 0;
-	cc->nr_freepages--;
-	cc->nr_migratepages--;
+	if (want) {
+		*folio_entire_mapcount_ptr(page) = 0;
+		*folio_nr_pages_mapped_ptr(page) = 0;
+	}
+	cc->nr_freepages -= 1ull << want;
+	cc->nr_migratepages -= 1u << want;
 	return pfn;
 }
 
-/* compaction_free(): an unused target goes back on the list. */
+/* compaction_free(): an unused target goes back on the list of its order. */
 static void compaction_free(memlab_machine *m, uint64_t dst, void *priv)
 {
 	struct compact_control *cc = priv;
 	struct page *page = pfn_to_page(m, dst);
+	unsigned order = page->private;
 
-	page->flags &= ~PG_head_alloc;
+	page->flags &= ~(PG_head_alloc | PG_head);
 	page->_refcount = 0;
-	freepages_push(cc, dst, 0);
-	cc->nr_freepages++;
-	cc->nr_migratepages++;
+	freepages_push(cc, dst, order);
+	cc->nr_freepages += 1ull << order;
+	cc->nr_migratepages += 1u << order;
 }
 
 /*
@@ -707,15 +733,15 @@ static void compact_zone_start(struct compact_control *cc)
 */
 static enum compact_result compact_migrate_batch(struct compact_control *cc, bool *rescan)
 {
-	unsigned nr = cc->nr_migratepages, left = nr, nr_succeeded = 0;
+	unsigned nr = cc->nr_migratepages, left = cc->nr_folios, nr_succeeded = 0;
 	int err;
 
 	/* compaction_alloc/free count cc->nr_migratepages down and up as targets go */
 	*rescan = false;
-	err = migrate_pages(cc->m, cc->migratepages, &left, compaction_alloc, compaction_free, cc,
-			    cc->mode, MR_COMPACTION, &nr_succeeded);
+	err = migrate_pages(cc->m, cc->migratepages, &left, cc->migrate_cap, compaction_alloc,
+			    compaction_free, cc, cc->mode, MR_COMPACTION, &nr_succeeded);
 	trace(cc->m, TP_MM_COMPACTION_MIGRATEPAGES, nr_succeeded, nr - nr_succeeded, 0, 0);
-	cc->nr_migratepages = 0;
+	cc->nr_folios = cc->nr_migratepages = 0;
 	if (!err)
 		return COMPACT_CONTINUE;
 	putback_movable_pages(cc->m, cc->migratepages, left);

@@ -943,6 +943,33 @@ bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_lis
 	return true;
 }
 
+/*
+** split_folio_to_list() for migration (try_split_folio): the isolated
+** folio at head becomes pages; those left (mapped, or cached) stay
+** isolated and are appended to parts[] (*nr counts them; room for every
+** page of the folio).  Returns the pages the split freed -- unmapped
+** ones, or ones past a file's end --, which migration counts as migrated
+** (migrate_folio_unmap finds them "freed from under us"), or -1 when the
+** folio did not split.
+*/
+int split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr)
+{
+	struct page *folio = pfn_to_page(m, head);
+	uint64_t pages = folio_nr_pages(folio);
+	int isolated = NR_ISOLATED_ANON + folio_is_file_lru(folio), freed = 0;
+
+	if (!split_folio(m, head))
+		return -1;
+	for (uint64_t i = 0; i < pages; i++) {
+		if (pfn_to_page(m, head + i)->flags & PG_head_alloc)
+			parts[(*nr)++] = head + i;
+		else
+			freed++;
+	}
+	m->vmstat[isolated] -= (uint64_t)freed;	/* migrate_folio_done() */
+	return freed;
+}
+
 /* split_folio() of the folio pfn is a page of: whether the page is small now. */
 static bool split_folio_of(memlab_machine *m, uint64_t pfn)
 {

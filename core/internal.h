@@ -488,7 +488,8 @@ enum migrate_reason { MR_COMPACTION, MR_MEMORY_FAILURE, MR_MEMORY_HOTPLUG, MR_SY
 typedef uint64_t (*new_folio_t)(memlab_machine *m, uint64_t src, void *priv);
 typedef void (*free_folio_t)(memlab_machine *m, uint64_t dst, void *priv);
 int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst);
-int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, new_folio_t get_new,
+int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, unsigned cap,
+		  new_folio_t get_new,
 		  free_folio_t put_new, void *priv, enum migrate_mode mode,
 		  enum migrate_reason reason, unsigned *nr_succeeded);
 void putback_movable_pages(memlab_machine *m, const uint64_t *pfns, unsigned nr);
@@ -571,6 +572,7 @@ struct folio_list {
 };
 bool folio_list_add(memlab_machine *m, struct folio_list *l, uint64_t pfn);	/* vmscan.c */
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_list *list);
+int split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr);
 bool thp_page_mapped(struct page *folio);
 int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped);
 int folio_mapcount(const struct page *folio);

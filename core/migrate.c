@@ -20,8 +20,20 @@
 ** after a drain puts it on the LRU (rescued, then culled): its
 ** mlock_count is rebuilt, not carried.
 **
+** A large folio (an mTHP, a page-cache folio; compaction takes none of a
+** pageblock's order or more, so never a PMD-mapped one) moves whole to a
+** target of its order, each page's PTEs to its counterpart: an arm64
+** contiguous block is unfolded by the first and folded again by the last
+** (set_ptes of one entry).  Its locked mappings munlock it, and the new
+** folio is not mlocked again: 6.18 mlocks a large folio only in mlock's
+** walk or reclaim's (the host agrees: 37 mlocked 64K folios that
+** compact_memory moved whole were neither mlocked nor unevictable after).
+** One partly unmapped (on the deferred split queue), or one without a
+** target of its order, is split instead; its pages are tried after the
+** list, once, and its unmapped pages, freed by the split, count as
+** migrated (migrate_folio_unmap finds them "freed from under us").
+**
 ** Simplified:
-**  - order-0 pages only: compaction never isolates a large folio here.
 **  - a pinned page (more references than its mappings and the page cache
 **    hold) is found before the PTEs are touched; Linux unmaps it, finds the
 **    count wrong in folio_migrate_mapping and puts the PTEs back: the same
@@ -31,6 +43,11 @@
 **    does not), so the expected count has no "+1" for it.
 **  - anonymous pages have no PG_dirty in memlab: a dirty PTE of one only
 **    stays dirty on the new PTE.
+**  - the TLB is flushed per entry: Linux's first, async pass defers its
+**    flushes to one per batch (TTU_BATCH_FLUSH) where the arch allows.
+**  - ext4's data=journal folios migrate like the others (jbd2's buffer
+**    references, which buffer_migrate_folio_norefs refuses, are not
+**    modelled).
 */
 #include "mm.h"
 
@@ -40,18 +57,21 @@
 			 PG_mappedtodisk | PG_not_uptodate | PG_dirty_block)
 
 /*
-** folio_expected_refs(), less the isolation reference: every mapping's,
-** plus the page cache's for a file page, or the swap cache's.
+** folio_expected_ref_count(), less the isolation reference: every
+** mapping's, plus the page cache's for each page of a file folio, or the
+** swap cache's.
 */
-static int32_t folio_expected_refs(const struct page *page)
+static int32_t folio_expected_refs(const struct page *folio)
 {
-	return page->mapcount + (page->mapping && !page_anon(page) ? 1 : 0) +
-	       !!(page->flags & PG_swapcache);
+	int32_t nr = (int32_t)folio_nr_pages(folio);
+
+	return folio_mapcount(folio) + (folio->mapping && !page_anon(folio) ? nr : 0) +
+	       !!(folio->flags & PG_swapcache);
 }
 
 struct remap {
 	uint64_t new_pfn;
-	struct page *page;
+	struct page *folio;
 	int32_t nr;		/* entries rewritten */
 };
 
@@ -66,11 +86,11 @@ static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	struct pt_walk w;
 
 	pt_walk(t->m, t->mm, addr, &w);
-	if (w.prot.dirty && r->page->mapping && !page_anon(r->page))
-		folio_mark_dirty(t->m, r->page);
+	if (w.prot.dirty && r->folio->mapping && !page_anon(r->folio))
+		folio_mark_dirty(t->m, r->folio);
 	set_pte_at(t, addr, r->new_pfn, w.prot);
 	flush_tlb_page(t, addr);
-	munlock_vma_folio(t->m, page_to_pfn(t->m, r->page), vma);
+	munlock_vma_folio(t->m, page_to_pfn(t->m, r->folio), vma);
 	if (vma->vm_flags & VM_LOCKED)
 		mlock_drain_local(t->m);
 	r->nr++;
@@ -88,69 +108,110 @@ static bool remlock_one(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 }
 
 /*
-** folio_migrate_mapping() + folio_migrate_flags(): the page cache slot,
-** mapping, index, counts and flags pass from src to dst; src is left a
-** bare allocated page with one reference.
+** folio_migrate_mapping() + folio_migrate_flags(): the page cache slots,
+** mapping, index, counts and flags pass from src to dst, each page's own
+** (mapcount, PageAnonExclusive, its block's dirt) to its counterpart; src
+** is left a bare allocated folio with one reference.
 */
 static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct page *dst,
 				  uint64_t dst_pfn)
 {
-	if (src->mapping && !page_anon(src))
-		filemap_replace_page((struct memlab_file *)src->mapping, src->index, dst_pfn);
+	uint64_t nr = folio_nr_pages(src);
+
+	for (uint64_t i = 0; i < nr; i++) {
+		if (src->mapping && !page_anon(src))
+			filemap_replace_page((struct memlab_file *)src->mapping, src->index + i,
+					     dst_pfn + i);
+		dst[i].mapcount = src[i].mapcount;
+		dst[i].flags = (dst[i].flags & ~PG_MIGRATE_MASK) | (src[i].flags & PG_MIGRATE_MASK);
+		src[i].mapcount = 0;
+		src[i].flags &= ~PG_MIGRATE_MASK;
+	}
+	if (nr > 1) {		/* the folio's own counts, in its first tail */
+		*folio_entire_mapcount_ptr(dst) = folio_entire_mapcount(src);
+		*folio_nr_pages_mapped_ptr(dst) = folio_nr_pages_mapped(src);
+		*folio_entire_mapcount_ptr(src) = 0;
+		*folio_nr_pages_mapped_ptr(src) = 0;
+	}
 	if (src->flags & PG_swapcache)		/* the swap cache's slot too */
 		m->swap->cache[src->swap] = (uint32_t)dst_pfn;
 	dst->swap = src->swap;
 	src->swap = 0;
 	dst->mapping = src->mapping;
 	dst->index = src->index;
-	dst->mapcount = src->mapcount;
 	dst->_refcount = src->_refcount;
-	dst->flags = (dst->flags & ~PG_MIGRATE_MASK) | (src->flags & PG_MIGRATE_MASK);
 	src->mapping = 0;
 	src->index = 0;
-	src->mapcount = 0;
 	src->_refcount = 1;
-	src->flags &= ~PG_MIGRATE_MASK;
+}
+
+/* Whether dst is a free target for src: an allocation of its order, one reference, nothing else. */
+static bool migrate_target_ok(memlab_machine *m, const struct page *s, const struct page *d)
+{
+	if (!(s->flags & PG_head_alloc) || (s->flags & PG_lru) || !(d->flags & PG_head_alloc) ||
+	    d->private != s->private || d->_refcount != 1 || d->mapping)
+		return false;
+	if (s->private > m->max_order)
+		return false;
+	/* a PMD-mapped folio (compaction never isolates one) or a large one in the swap cache */
+	return !s->private || (!folio_entire_mapcount(s) && !(s->flags & PG_swapcache));
 }
 
 /*
-** Migrate the isolated order-0 page at src to the free order-0 frame dst
-** (an allocated page with one reference, nothing else).  0 on success:
-** src is freed and dst is on the LRU.  -MEMLAB_EAGAIN when src is pinned
-** (neither frame changed), -MEMLAB_EINVAL when src is not an isolated
-** order-0 LRU page or dst not a bare page.
+** Migrate the isolated folio at src to the free frames at dst, an
+** allocation of the same order (one reference, nothing else).  0 on
+** success: src is freed and dst is on the LRU.  -MEMLAB_EAGAIN when src
+** is pinned (neither folio changed), -MEMLAB_EINVAL when src is not an
+** isolated LRU folio or dst not a bare one of its order.  A large folio's
+** pages are remapped one by one (remove_migration_pte); only a small one
+** is mlocked again by its locked mappings, as rmap adds do (a large one
+** waits for reclaim or mlock's walk).
 */
 int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 {
 	struct page *s, *d;
-	struct remap r = { dst, NULL, 0 };
-	bool was_mlocked;
+	struct remap r = { 0, NULL, 0 };
+	int32_t mapped = 0;
+	uint64_t nr;
+	bool was_mlocked, deferred, partially_mapped;
 
 	if (src >= m->nr_frames || dst >= m->nr_frames || src == dst)
 		return -MEMLAB_EINVAL;
 	s = pfn_to_page(m, src);
 	d = pfn_to_page(m, dst);
-	if (!(s->flags & PG_head_alloc) || s->private || (s->flags & PG_lru) ||
-	    !(d->flags & PG_head_alloc) || d->private || d->_refcount != 1 || d->mapping)
+	if (!migrate_target_ok(m, s, d))
+		return -MEMLAB_EINVAL;
+	nr = folio_nr_pages(s);
+	if (src < dst + nr && dst < src + nr)
 		return -MEMLAB_EINVAL;
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
 	was_mlocked = s->flags & PG_mlocked;
-	ml_copy_frame(m, dst, src);
-	r.page = s;
-	rmap_walk(m, src, remap_one, &r);
-	if (r.nr != s->mapcount)
+	deferred = s->flags & PG_deferred_split;
+	partially_mapped = s->flags & PG_partially_mapped;
+	r.folio = s;
+	for (uint64_t i = 0; i < nr; i++) {
+		ml_copy_frame(m, dst + i, src + i);
+		mapped += s[i].mapcount;
+		r.new_pfn = dst + i;
+		rmap_walk(m, src + i, remap_one, &r);
+	}
+	if (r.nr != mapped)
 		ml_report(m, "migrate: pfn %#llx has mapcount %d, the rmap found %d entries",
-			  (unsigned long long)src, s->mapcount, r.nr);
-	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)]--;	/* migrate_folio_done() */
+			  (unsigned long long)src, mapped, r.nr);
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)] -= nr;	/* migrate_folio_done() */
+	folio_unqueue_deferred_split(m, s);	/* __folio_migrate_mapping() */
 	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
 	folio_migrate_mapping(m, s, d, dst);
 	folio_add_lru(m, d);
 	if (was_mlocked)	/* PAGE_WAS_MLOCKED: on the LRU for the mlocks to come */
 		lru_add_drain(m);
-	rmap_walk(m, dst, remlock_one, d);
+	if (nr == 1)
+		rmap_walk(m, dst, remlock_one, d);
+	if (deferred)	/* 6.18.y (a2e0c066): the new folio takes the old one's place on the queue */
+		deferred_split_folio(m, d, partially_mapped);
 	page_cache_release(m, s);	/* folio_put(): a PG_mlocked left (a split's) is cleared */
-	memlab_free_pages(m, src, 0);
+	memlab_free_pages(m, src, s->private);
 	return 0;
 }
 
@@ -161,49 +222,128 @@ void putback_movable_pages(memlab_machine *m, const uint64_t *pfns, unsigned nr)
 		folio_putback_lru(m, pfn_to_page(m, pfns[i]));
 }
 
+struct migrate_target {
+	new_folio_t get_new;
+	free_folio_t put_new;
+	void *priv;
+};
+
+struct migrate_stats {
+	unsigned nr_succeeded;		/* pages */
+	unsigned nr_failed_pages;
+	unsigned nr_failed;		/* folios */
+	unsigned nr_split;		/* large folios split to be migrated */
+};
+
 /*
-** migrate_pages(): migrate each isolated page of from[0..*nr) to a frame
-** get_new gives; a target left unused goes back through put_new.  The
-** pages not migrated stay in from[], *nr says how many, for the caller to
-** put back.  Returns the number of pages that failed, or -MEMLAB_ENOMEM
-** when get_new ran out (the rest were not tried).  Counts pgmigrate_success
-** and pgmigrate_fail; traces mm_migrate_pages_start and mm_migrate_pages.
+** try_split_folio() of the isolated large folio at src: its pages left
+** join split[] at *nsplit, for the round after the list's, if they fit
+** below cap; the pages it freed count as migrated.  Whether it split.
 */
-int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, new_folio_t get_new,
-		  free_folio_t put_new, void *priv, enum migrate_mode mode,
-		  enum migrate_reason reason, unsigned *nr_succeeded)
+static bool try_split_folio(memlab_machine *m, uint64_t src, uint64_t *split, unsigned *nsplit,
+			    unsigned cap, struct migrate_stats *st)
 {
-	unsigned kept = 0, failed = 0, succeeded = 0;
+	int freed;
+
+	if (!split || *nsplit + folio_nr_pages(pfn_to_page(m, src)) > cap)
+		return false;
+	freed = split_folio_isolated(m, src, split, nsplit);
+	if (freed < 0)
+		return false;
+	st->nr_succeeded += (unsigned)freed;
+	st->nr_split++;
+	return true;
+}
+
+/*
+** migrate_pages_batch() over list[0..n): each folio gets a target and
+** moves; one that cannot is kept in keep[] (*kept; keep may be list, as
+** it never passes the folio being read).  A large folio partly unmapped
+** (on the deferred split queue), or one without a target of its order, is
+** split instead (split[], *nsplit, below cap: its pages), and counts as
+** one failure.  Running out of targets for a small folio ends the batch:
+** the rest are not tried.  Returns 0 or -MEMLAB_ENOMEM.
+*/
+static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned n,
+			       uint64_t *keep, unsigned *kept, uint64_t *split, unsigned *nsplit,
+			       unsigned cap, const struct migrate_target *to,
+			       struct migrate_stats *st)
+{
+	unsigned failed = split ? 1 : 0;	/* a split folio's pages: their folio counted */
 	int rc = 0;
 
-	trace(m, TP_MM_MIGRATE_PAGES_START, mode, reason, 0, 0);
-	for (unsigned i = 0; i < *nr; i++) {
-		uint64_t src = from[i], dst;
+	for (unsigned i = 0; i < n; i++) {
+		uint64_t src = list[i], dst;
+		const struct page *folio = pfn_to_page(m, src);
+		uint64_t nr = folio_nr_pages(folio);
 
-		if (rc == -MEMLAB_ENOMEM) {
-			from[kept++] = src;
+		if (rc) {
+			keep[(*kept)++] = src;
 			continue;
 		}
-		dst = get_new(m, src, priv);
+		if (nr > 2 && (folio->flags & PG_deferred_split) &&
+		    (folio->flags & PG_partially_mapped) &&
+		    try_split_folio(m, src, split, nsplit, cap, st)) {
+			st->nr_failed += failed;
+			continue;
+		}
+		dst = to->get_new(m, src, to->priv);
 		if (dst == PFN_NONE) {
+			st->nr_failed += failed;
+			if (nr > 1 && try_split_folio(m, src, split, nsplit, cap, st))
+				continue;
+			st->nr_failed_pages += (unsigned)nr;
 			rc = -MEMLAB_ENOMEM;
-			failed++;
-			from[kept++] = src;
+			keep[(*kept)++] = src;
 			continue;
 		}
 		if (migrate_folio(m, src, dst) == 0) {
-			succeeded++;
+			st->nr_succeeded += (unsigned)nr;
 			continue;
 		}
-		put_new(m, dst, priv);
-		failed++;
-		from[kept++] = src;
+		to->put_new(m, dst, to->priv);
+		st->nr_failed += failed;
+		st->nr_failed_pages += (unsigned)nr;
+		keep[(*kept)++] = src;
 	}
+	return rc;
+}
+
+/*
+** migrate_pages(): migrate each isolated folio of from[0..*nr) to frames
+** get_new gives; a target left unused goes back through put_new.  from[]
+** has room for cap entries: the pages of large folios split on the way
+** wait past the list and are tried after it, once (no failure counted:
+** their folio counted one).  The folios not migrated stay in from[], *nr
+** says how many, for the caller to put back.  Returns the number of
+** folios that failed, 0 when none is left, or -MEMLAB_ENOMEM when get_new
+** ran out.  Counts pgmigrate_success and pgmigrate_fail in pages; traces
+** mm_migrate_pages_start and mm_migrate_pages.
+*/
+int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, unsigned cap,
+		  new_folio_t get_new, free_folio_t put_new, void *priv, enum migrate_mode mode,
+		  enum migrate_reason reason, unsigned *nr_succeeded)
+{
+	const struct migrate_target to = { get_new, put_new, priv };
+	struct migrate_stats st = { 0 };
+	unsigned kept = 0, n = *nr, nsplit = n;
+	int rc;
+
+	trace(m, TP_MM_MIGRATE_PAGES_START, mode, reason, 0, 0);
+	rc = migrate_pages_batch(m, from, n, from, &kept, from, &nsplit, cap, &to, &st);
+	if (!rc)	/* kept < n here when anything split: keep[] stays behind the reads */
+		rc = migrate_pages_batch(m, from + n, nsplit - n, from, &kept, NULL, NULL, 0, &to,
+					 &st);
+	else
+		for (unsigned i = n; i < nsplit; i++)
+			from[kept++] = from[i];
 	*nr = kept;
-	*nr_succeeded = succeeded;
-	m->vmstat[PGMIGRATE_SUCCESS] += succeeded;
-	m->vmstat[PGMIGRATE_FAIL] += failed;
-	tracev(m, TP_MM_MIGRATE_PAGES, succeeded, failed, 0, 0, 0, 0, (uint64_t)mode,
-	       (uint64_t)reason);
-	return rc ? rc : (int)failed;
+	*nr_succeeded = st.nr_succeeded;
+	m->vmstat[PGMIGRATE_SUCCESS] += st.nr_succeeded;
+	m->vmstat[PGMIGRATE_FAIL] += st.nr_failed_pages;
+	tracev(m, TP_MM_MIGRATE_PAGES, st.nr_succeeded, st.nr_failed_pages, 0, 0, 0, st.nr_split,
+	       (uint64_t)mode, (uint64_t)reason);
+	if (rc)
+		return rc;
+	return kept ? (int)st.nr_failed : 0;
 }

@@ -9,7 +9,8 @@
 **  2. A pinned anonymous page (a reference beyond its mappings) is
 **     refused with -EAGAIN and nothing changes.
 **  3. A shared file page: the page cache slot moves, the page stays
-**     dirty, every mapping follows.
+**     dirty, every mapping follows.  A 64K anonymous folio moves whole to
+**     a target of its order, and only to one.
 **  4. memlab_compact_memory() on fragmented process memory: a free block
 **     of pageblock order appears, the counters move, nothing stays
 **     isolated, memlab_check() is clean.
@@ -220,6 +221,59 @@ TEST(migrate_shared_file_page)
 	ASSERT_CHECK(m);
 }
 
+/*
+** A 64K anonymous folio: a target of another order, or one that overlaps
+** it, is refused; one of its order takes every page -- each PTE maps its
+** counterpart, each page keeps its bytes and its PageAnonExclusive --
+** and the folio's counts (references, nr_anon) are unchanged.
+*/
+TEST(migrate_large_anon_folio)
+{
+	memlab_machine *m = machine(64 << 20);
+	memlab_task *t = spawn(m);
+	uint64_t addr, src, dst, small, nr_anon;
+	struct memlab_thp_size sizes[16];
+	size_t n;
+	char s[32];
+
+	ASSERT(t);
+	ASSERT_OK(memlab_thp_size_set(m, 64 << 10, "always"));
+	ASSERT_OK(memlab_mmap(t, A(0), 16 * PG, RW, ANON, NULL, 0, &addr));
+	for (unsigned i = 0; i < 16; i++) {
+		snprintf(s, sizeof(s), "page %u", i);
+		ASSERT_OK(write_str(t, A(i), s));
+	}
+	ASSERT_OK(memlab_lru_add_drain_all(m));
+	src = pfn_of(t, A(0));
+	ASSERT_EQ(pfn_to_page(m, src)->private, 4);
+	ASSERT_EQ(pfn_of(t, A(15)), src + 15);
+	n = memlab_thp_sizes(m, sizes, 16);
+	nr_anon = sizes[2].stats[MTHP_STAT_NR_ANON].value;	/* 16K, 32K, 64K */
+	ASSERT_EQ(nr_anon, 1);
+	ASSERT(folio_isolate_lru(m, pfn_to_page(m, src)));
+	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 16);
+	small = target_page(m);
+	ASSERT_EQ(migrate_folio(m, src, small), -MEMLAB_EINVAL);	/* not of its order */
+	ASSERT_OK(memlab_free_pages(m, small, 0));
+	ASSERT_OK(memlab_alloc_pages(m, 4, MEMLAB_GFP_HIGHUSER_MOVABLE | MEMLAB___GFP_COMP, &dst));
+	ASSERT_OK(migrate_folio(m, src, dst));
+	for (unsigned i = 0; i < 16; i++) {
+		snprintf(s, sizeof(s), "page %u", i);
+		ASSERT_EQ(pfn_of(t, A(i)), dst + i);
+		ASSERT(read_is(t, A(i), s));
+		ASSERT(pfn_to_page(m, dst + i)->flags & PG_anon_exclusive);
+		ASSERT_EQ(pfn_to_page(m, dst + i)->mapcount, 1);
+	}
+	ASSERT_EQ(pfn_to_page(m, dst)->_refcount, 16);	/* its PTEs: a large folio skips the batch */
+	ASSERT(pfn_to_page(m, dst)->flags & PG_lru);
+	ASSERT_EQ(m->vmstat[NR_ISOLATED_ANON], 0);
+	ASSERT(!(pfn_to_page(m, src)->flags & PG_head_alloc));
+	ASSERT_EQ(memlab_thp_sizes(m, sizes, 16), n);
+	ASSERT_EQ(sizes[2].stats[MTHP_STAT_NR_ANON].value, nr_anon);
+	ASSERT_NO_REPORTS();
+	ASSERT_CHECK(m);
+}
+
 /* 4096 touched pages, every other one unmapped: order-0 holes everywhere. */
 static memlab_task *fragment(memlab_machine *m, unsigned n)
 {
@@ -321,6 +375,7 @@ int main(void)
 	RUN_T(migrate_anon_page);
 	RUN_T(migrate_pinned_page_refused);
 	RUN_T(migrate_shared_file_page);
+	RUN_T(migrate_large_anon_folio);
 	RUN_T(compact_memory_makes_pageblocks);
 	RUN_T(direct_compaction_for_order4);
 	return test_summary();
