@@ -9,7 +9,8 @@
 -- process's pages from the bottom of the zone into free frames the free
 -- scanner found at the top.  The process does not notice: its page-table
 -- entries now name other frames, with the same bits and the same bytes.
--- Every claim is checked with assert().
+-- Then 64K folios (mTHP): each moves whole to a free 64K block, or is
+-- split when none is left for it.  Every claim is checked with assert().
 
 local memlab = require("memlab")
 
@@ -112,7 +113,59 @@ say("pgmigrate_success says %d.", v1.pgmigrate_success - v0.pgmigrate_success)
 assert(moved == v1.pgmigrate_success - v0.pgmigrate_success)
 assert(m:check())
 
+------------------------------------------------------------------------------
+section("4. Large folios move whole, or are split")
+
+-- A second machine whose process memory is 64K folios (mTHP), every
+-- other one unmapped: the holes are 64K blocks.  Linux 6.10+ migrates a
+-- folio smaller than the order sought (any below a pageblock for
+-- compact_memory) whole, to a free block of its order; when the free
+-- scanner has none left for it, the folio is split and its pages move
+-- one by one.
+local m2 = memlab.new{ arch = "x86_64", ram = "64M", seed = 7 }
+m2:thp{ enabled = "never", hugepages = { ["64kB"] = "always" } }
+local q = m2:spawn{ name = "folios", aslr = false }
+local NF = 4096
+assert(q:mmap(BASE, NF * PAGE, "rw", "private|anonymous|fixed"))
+for i = 0, NF - 1 do assert(q:write(BASE + i * PAGE, "page " .. i)) end
+for i = 0, NF - 1, 32 do assert(q:munmap(BASE + i * PAGE, 16 * PAGE)) end
+local head_of = {}
+for i = 16, NF - 1, 32 do head_of[i] = q:translate(BASE + i * PAGE).pfn end
+local s0, w0 = m2:thp().hugepages["64kB"].stats, m2:vmstat()
+say("%d folios of 64K, %d of them unmapped again; hugepages-64kB nr_anon %d",
+    NF // 16, NF // 32, s0.nr_anon)
+assert(m2:compact())
+local s1, w1 = m2:thp().hugepages["64kB"].stats, m2:vmstat()
+local stayed, whole, split = 0, 0, 0
+for i = 16, NF - 1, 32 do
+  local pfn = q:translate(BASE + i * PAGE).pfn
+  local pg = m2:page(pfn)
+  if pg.order == 0 then
+    split = split + 1
+  elseif pfn == head_of[i] then
+    stayed = stayed + 1
+  else
+    assert(pg.folio == pfn and pg.order == 4 and pfn % 16 == 0, "moved whole: an aligned 64K folio")
+    whole = whole + 1
+  end
+  for j = 0, 15 do
+    local str = "page " .. (i + j)
+    assert(q:read(BASE + (i + j) * PAGE, #str) == str, "every page kept its bytes")
+  end
+end
+say("after compact_memory: %d folios moved whole, %d split, %d stayed", whole, split, stayed)
+say("  hugepages-64kB split %+d, nr_anon %d; pgmigrate_success %+d",
+    s1.split - s0.split, s1.nr_anon, w1.pgmigrate_success - w0.pgmigrate_success)
+assert(whole > 0 and split > 0)
+assert(s1.split - s0.split == split and s1.nr_anon == s0.nr_anon - split)
+assert(m2:check())
+print("The host (Linux 6.18, tests/diff/diff_compact.c) does both too, and")
+print("splits far more: its free scanner also meets the small free pieces of")
+print("everything else the machine holds, which count towards the pages it")
+print("must find, and a folio then finds no block of its order.")
+
 print()
-print("Compaction can only move what Linux can migrate: pages on the LRU lists")
-print("(process memory, the page cache).  Kernel allocations and page tables")
-print("stay where they are, and a pageblock holding one never becomes free.")
+print("Compaction can only move what Linux can migrate: folios on the LRU lists")
+print("(process memory, the page cache) below a pageblock's size.  Kernel")
+print("allocations, page tables and PMD-sized THPs stay where they are, and a")
+print("pageblock holding one never becomes free.")
