@@ -4,7 +4,8 @@
 **
 ** Two scanners walk a zone towards each other.  The migrate scanner goes
 ** up from the zone's start, pageblock by pageblock, isolating LRU pages
-** (isolate_migratepages, at most COMPACT_CLUSTER_MAX at a time); the free
+** (isolate_migratepages, COMPACT_CLUSTER_MAX pages at a time, or the rest
+** of a pageblock it must finish); the free
 ** scanner goes down from the zone's last pageblock, taking free buddy
 ** blocks off the free lists as targets (isolate_freepages).  Pages move from
 ** low to high frames (migrate.c), so free memory gathers at the bottom.
@@ -265,8 +266,10 @@ static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, u
 	}
 	if (!(page->flags & PG_lru) || page->_refcount <= 0)
 		return SCAN_FAIL;
-	/* pinned: folio_ref_count - 1 > folio_mapcount (folio_mapping() is NULL for anon) */
-	if ((!page->mapping || page_anon(page)) && page->_refcount > folio_mapcount(page))
+	/* pinned: folio_ref_count - 1 > folio_mapcount, where folio_mapping() is
+	 * NULL: anon (not in the swap cache, whose reference the count holds) */
+	if ((!page->mapping || (page_anon(page) && !(page->flags & PG_swapcache))) &&
+	    page->_refcount > folio_mapcount(page))
 		return SCAN_FAIL;
 	if (page->mapping && !page_anon(page) && !(cc->gfp_mask & MEMLAB___GFP_FS))
 		return SCAN_FAIL;
@@ -793,7 +796,8 @@ static enum compact_result compact_zone(struct compact_control *cc)
 		if (ret != COMPACT_CONTINUE)
 			return ret;
 	}
-	cc->migrate_cap = COMPACT_CLUSTER_MAX + (unsigned)pageblock_nr(m);
+	/* a batch is at most a pageblock's pages, and splits may add as many */
+	cc->migrate_cap = COMPACT_CLUSTER_MAX + 2 * (unsigned)pageblock_nr(m);
 	cc->migratepages = ml_alloc(m, cc->migrate_cap * sizeof(uint64_t));
 	if (!cc->migratepages)
 		return COMPACT_SKIPPED;		/* the host is out of memory */

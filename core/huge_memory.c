@@ -944,30 +944,35 @@ bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_lis
 }
 
 /*
-** split_folio_to_list() for migration (try_split_folio): the isolated
-** folio at head becomes pages; those left (mapped, or cached) stay
-** isolated and are appended to parts[] (*nr counts them; room for every
-** page of the folio).  Returns the pages the split freed -- unmapped
-** ones, or ones past a file's end --, which migration counts as migrated
-** (migrate_folio_unmap finds them "freed from under us"), or -1 when the
-** folio did not split.
+** split_folio_to_list() + try_split_folio()'s list_move_tail() for
+** migration: the isolated folio at head becomes pages, appended to
+** parts[] (*nr counts them; room for every page of the folio) in Linux's
+** order, the tails then the head.  Those left (mapped, or cached) stay
+** isolated; those the split freed -- unmapped, zero-filled (now the zero
+** page's), or past a file's end -- are marked SPLIT_PART_FREED: Linux
+** holds them by the list's reference until migration finds them "freed
+** from under us" and counts them migrated.  Whether the folio split.
 */
-int split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr)
+bool split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr)
 {
 	struct page *folio = pfn_to_page(m, head);
-	uint64_t pages = folio_nr_pages(folio);
-	int isolated = NR_ISOLATED_ANON + folio_is_file_lru(folio), freed = 0;
+	uint64_t pages = folio_nr_pages(folio), freed = 0;
+	int isolated = NR_ISOLATED_ANON + folio_is_file_lru(folio);
 
 	if (!split_folio(m, head))
-		return -1;
-	for (uint64_t i = 0; i < pages; i++) {
-		if (pfn_to_page(m, head + i)->flags & PG_head_alloc)
-			parts[(*nr)++] = head + i;
-		else
+		return false;
+	for (uint64_t k = 1; k <= pages; k++) {
+		uint64_t pfn = head + k % pages;	/* the head last */
+
+		if (pfn_to_page(m, pfn)->flags & PG_head_alloc) {
+			parts[(*nr)++] = pfn;
+		} else {
+			parts[(*nr)++] = pfn | SPLIT_PART_FREED;
 			freed++;
+		}
 	}
-	m->vmstat[isolated] -= (uint64_t)freed;	/* migrate_folio_done() */
-	return freed;
+	m->vmstat[isolated] -= freed;	/* migrate_folio_done(), or putback's folio_put() */
+	return true;
 }
 
 /* split_folio() of the folio pfn is a page of: whether the page is small now. */

@@ -572,7 +572,9 @@ struct folio_list {
 };
 bool folio_list_add(memlab_machine *m, struct folio_list *l, uint64_t pfn);	/* vmscan.c */
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_list *list);
-int split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr);
+/* A split part's pfn in the list: the split freed the page (split_folio_isolated) */
+#define SPLIT_PART_FREED	(1ull << 63)
+bool split_folio_isolated(memlab_machine *m, uint64_t head, uint64_t *parts, unsigned *nr);
 bool thp_page_mapped(struct page *folio);
 int thp_pages_unmapped(memlab_machine *m, struct page *folio, int unmapped);
 int folio_mapcount(const struct page *folio);

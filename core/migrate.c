@@ -28,10 +28,13 @@
 ** folio is not mlocked again: 6.18 mlocks a large folio only in mlock's
 ** walk or reclaim's (the host agrees: 37 mlocked 64K folios that
 ** compact_memory moved whole were neither mlocked nor unevictable after).
-** One partly unmapped (on the deferred split queue), or one without a
-** target of its order, is split instead; its pages are tried after the
-** list, once, and its unmapped pages, freed by the split, count as
-** migrated (migrate_folio_unmap finds them "freed from under us").
+** Unmapping an anonymous one PTE by PTE leaves it partially mapped on the
+** way, and 6.18.y requeues the new folio so (split_deferred twice, and
+** nr_anon_partially_mapped: the host agrees).  One partly unmapped (on
+** the deferred split queue) before, or one without a target of its
+** order, is split instead; its pages are tried after the list, once, and
+** those the split freed count as migrated when that round reaches them
+** (migrate_folio_unmap finds them "freed from under us").
 **
 ** Simplified:
 **  - a pinned page (more references than its mappings and the page cache
@@ -118,6 +121,8 @@ static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct pa
 {
 	uint64_t nr = folio_nr_pages(src);
 
+	if (src->flags & PG_swapcache)		/* the swap cache's slot too */
+		m->swap->cache[src->swap] = (uint32_t)dst_pfn;
 	for (uint64_t i = 0; i < nr; i++) {
 		if (src->mapping && !page_anon(src))
 			filemap_replace_page((struct memlab_file *)src->mapping, src->index + i,
@@ -133,8 +138,6 @@ static void folio_migrate_mapping(memlab_machine *m, struct page *src, struct pa
 		*folio_entire_mapcount_ptr(src) = 0;
 		*folio_nr_pages_mapped_ptr(src) = 0;
 	}
-	if (src->flags & PG_swapcache)		/* the swap cache's slot too */
-		m->swap->cache[src->swap] = (uint32_t)dst_pfn;
 	dst->swap = src->swap;
 	src->swap = 0;
 	dst->mapping = src->mapping;
@@ -187,6 +190,12 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
 	was_mlocked = s->flags & PG_mlocked;
+	/* try_to_migrate_one() takes the PTEs one by one: a page's last going
+	 * while others stay leaves an anonymous folio partially mapped
+	 * (__folio_remove_rmap -> deferred_split_folio) */
+	if (nr > 1 && page_anon(s) && !(s->flags & PG_partially_mapped) &&
+	    folio_unmap_goes_partial(m, src))
+		deferred_split_folio(m, s, true);
 	deferred = s->flags & PG_deferred_split;
 	partially_mapped = s->flags & PG_partially_mapped;
 	r.folio = s;
@@ -208,7 +217,11 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 		lru_add_drain(m);
 	if (nr == 1)
 		rmap_walk(m, dst, remlock_one, d);
-	if (deferred)	/* 6.18.y (a2e0c066): the new folio takes the old one's place on the queue */
+	/* 6.18.y (a2e0c066): the new folio takes the old one's place on the
+	 * queue -- partially mapped, as the unmap left the old one, though it
+	 * is mapped whole: split_deferred counts it twice, and the deferred
+	 * split shrinker will split it (the host, 6.18.44, agrees) */
+	if (deferred)
 		deferred_split_folio(m, d, partially_mapped);
 	page_cache_release(m, s);	/* folio_put(): a PG_mlocked left (a split's) is cleared */
 	memlab_free_pages(m, src, s->private);
@@ -236,21 +249,18 @@ struct migrate_stats {
 };
 
 /*
-** try_split_folio() of the isolated large folio at src: its pages left
-** join split[] at *nsplit, for the round after the list's, if they fit
-** below cap; the pages it freed count as migrated.  Whether it split.
+** try_split_folio() of the isolated large folio at src: its pages join
+** split[] at *nsplit, for the round after the list's.  split[] has room
+** for cap entries: the caller's list is at most a pageblock's pages, and
+** room for as many more, so a folio is never refused for lack of it.
+** Whether it split.
 */
 static bool try_split_folio(memlab_machine *m, uint64_t src, uint64_t *split, unsigned *nsplit,
 			    unsigned cap, struct migrate_stats *st)
 {
-	int freed;
-
-	if (!split || *nsplit + folio_nr_pages(pfn_to_page(m, src)) > cap)
+	if (!split || *nsplit + folio_nr_pages(pfn_to_page(m, src)) > cap ||
+	    !split_folio_isolated(m, src, split, nsplit))
 		return false;
-	freed = split_folio_isolated(m, src, split, nsplit);
-	if (freed < 0)
-		return false;
-	st->nr_succeeded += (unsigned)freed;
 	st->nr_split++;
 	return true;
 }
@@ -261,8 +271,9 @@ static bool try_split_folio(memlab_machine *m, uint64_t src, uint64_t *split, un
 ** it never passes the folio being read).  A large folio partly unmapped
 ** (on the deferred split queue), or one without a target of its order, is
 ** split instead (split[], *nsplit, below cap: its pages), and counts as
-** one failure.  Running out of targets for a small folio ends the batch:
-** the rest are not tried.  Returns 0 or -MEMLAB_ENOMEM.
+** one failure.  A page a split freed counts as migrated when it is
+** reached.  Running out of targets for a small folio ends the batch: the
+** rest are not tried, nor counted.  Returns 0 or -MEMLAB_ENOMEM.
 */
 static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned n,
 			       uint64_t *keep, unsigned *kept, uint64_t *split, unsigned *nsplit,
@@ -273,14 +284,19 @@ static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned
 	int rc = 0;
 
 	for (unsigned i = 0; i < n; i++) {
-		uint64_t src = list[i], dst;
-		const struct page *folio = pfn_to_page(m, src);
-		uint64_t nr = folio_nr_pages(folio);
+		uint64_t src = list[i], dst, nr;
+		const struct page *folio;
 
+		if (src & SPLIT_PART_FREED) {	/* migrate_folio_unmap(): "freed from under us" */
+			st->nr_succeeded += !rc;
+			continue;
+		}
 		if (rc) {
 			keep[(*kept)++] = src;
 			continue;
 		}
+		folio = pfn_to_page(m, src);
+		nr = folio_nr_pages(folio);
 		if (nr > 2 && (folio->flags & PG_deferred_split) &&
 		    (folio->flags & PG_partially_mapped) &&
 		    try_split_folio(m, src, split, nsplit, cap, st)) {
@@ -313,11 +329,13 @@ static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned
 ** migrate_pages(): migrate each isolated folio of from[0..*nr) to frames
 ** get_new gives; a target left unused goes back through put_new.  from[]
 ** has room for cap entries: the pages of large folios split on the way
-** wait past the list and are tried after it, once (no failure counted:
-** their folio counted one).  The folios not migrated stay in from[], *nr
-** says how many, for the caller to put back.  Returns the number of
-** folios that failed, 0 when none is left, or -MEMLAB_ENOMEM when get_new
-** ran out.  Counts pgmigrate_success and pgmigrate_fail in pages; traces
+** wait past the list and are tried after it, once, whatever that round
+** meets (no failure counted: their folio counted one) -- unless the list
+** ran out of targets, and then they go back untried.  The folios not
+** migrated stay in from[], *nr says how many, for the caller to put back.
+** Returns the number of folios of the list that failed, 0 when none is
+** left, or -MEMLAB_ENOMEM when get_new ran out for the list.  Counts
+** pgmigrate_success and pgmigrate_fail in pages; traces
 ** mm_migrate_pages_start and mm_migrate_pages.
 */
 int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, unsigned cap,
@@ -331,12 +349,12 @@ int migrate_pages(memlab_machine *m, uint64_t *from, unsigned *nr, unsigned cap,
 
 	trace(m, TP_MM_MIGRATE_PAGES_START, mode, reason, 0, 0);
 	rc = migrate_pages_batch(m, from, n, from, &kept, from, &nsplit, cap, &to, &st);
-	if (!rc)	/* kept < n here when anything split: keep[] stays behind the reads */
-		rc = migrate_pages_batch(m, from + n, nsplit - n, from, &kept, NULL, NULL, 0, &to,
-					 &st);
+	if (!rc)	/* its result ignored; kept < n when anything split: keep[] stays behind */
+		migrate_pages_batch(m, from + n, nsplit - n, from, &kept, NULL, NULL, 0, &to, &st);
 	else
 		for (unsigned i = n; i < nsplit; i++)
-			from[kept++] = from[i];
+			if (!(from[i] & SPLIT_PART_FREED))
+				from[kept++] = from[i];
 	*nr = kept;
 	*nr_succeeded = st.nr_succeeded;
 	m->vmstat[PGMIGRATE_SUCCESS] += st.nr_succeeded;

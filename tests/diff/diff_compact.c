@@ -32,6 +32,10 @@
 **                                               (6.18 remaps a large folio unlocked)
 **   - are B's split folios' pages mlocked?      (a small page is mlocked again)
 **   - does every page read back its number?
+**   - did split_deferred rise by at least 2 for each folio moved whole?
+**                                               (unmapped PTE by PTE, the folio is
+**                                                partially mapped on the way; 6.18.y
+**                                                queues the new folio so again)
 ** A question one side cannot answer (no folio of the kind) is not
 ** compared.
 **
@@ -82,6 +86,7 @@ struct side_ops {
 	int (*compact)(void *ud);
 	int (*pagemap)(void *ud, uint64_t va, uint64_t *pm, size_t n);
 	int (*kpageflags)(void *ud, uint64_t pfn, uint64_t *kpf);
+	int (*split_deferred)(void *ud, uint64_t *value);	/* hugepages-64kB/stats/ */
 };
 
 struct outcome {
@@ -89,6 +94,7 @@ struct outcome {
 	uint64_t whole_locked;		/* B's folios moved whole still mlocked or unevictable */
 	uint64_t split_unlocked;	/* B's split folios whose first page is not mlocked */
 	uint64_t bad_data;
+	uint64_t split_deferred;	/* its rise over compact_memory */
 };
 
 static int verbose;
@@ -191,7 +197,7 @@ static int judge_all(const struct side_ops *o, void *ud, const uint64_t *base, u
 
 static int run_side(const struct side_ops *o, void *ud, uint64_t nf, struct outcome *out)
 {
-	uint64_t base[NREGIONS], *before = calloc(NREGIONS * nf, sizeof *before);
+	uint64_t base[NREGIONS], *before = calloc(NREGIONS * nf, sizeof *before), sd;
 	int rc = -1;
 
 	if (!before)
@@ -200,9 +206,11 @@ static int run_side(const struct side_ops *o, void *ud, uint64_t nf, struct outc
 		if (!(base[r] = o->map(ud, r, nf * FOLIO * PAGE)))
 			goto out;
 	if (fault_in(o, ud, base, nf) || o->mlock(ud, base[B], nf * FOLIO * PAGE) ||
-	    punch(o, ud, base, nf) || heads(o, ud, base, nf, before) || o->compact(ud) ||
-	    judge_all(o, ud, base, nf, before, out))
+	    punch(o, ud, base, nf) || heads(o, ud, base, nf, before) ||
+	    o->split_deferred(ud, &sd) || o->compact(ud) ||
+	    judge_all(o, ud, base, nf, before, out) || o->split_deferred(ud, &out->split_deferred))
 		goto out;
+	out->split_deferred -= sd;
 	rc = 0;
 out:
 	free(before);
@@ -271,9 +279,23 @@ static int sim_kpageflags(void *ud, uint64_t pfn, uint64_t *kpf)
 	return memlab_kpageflags(((struct sim *)ud)->m, pfn, kpf, 1) == 1 ? 0 : -1;
 }
 
+static int sim_split_deferred(void *ud, uint64_t *value)
+{
+	struct memlab_thp_size sz[16];
+	size_t n = memlab_thp_sizes(((struct sim *)ud)->m, sz, 16);
+
+	for (size_t i = 0; i < n; i++)
+		for (size_t k = 0; sz[i].size == 64 << 10 && k < MEMLAB_NR_MTHP_STATS; k++)
+			if (!strcmp(sz[i].stats[k].name, "split_deferred")) {
+				*value = sz[i].stats[k].value;
+				return 0;
+			}
+	return -1;
+}
+
 static const struct side_ops sim_ops = {
 	"memlab", sim_map, sim_write, sim_read, sim_unmap, sim_dontneed, sim_mlock, sim_compact,
-	sim_pagemap, sim_kpageflags,
+	sim_pagemap, sim_kpageflags, sim_split_deferred,
 };
 
 static void sim_report(void *ud, const char *msg)
@@ -414,9 +436,20 @@ static int host_kpageflags(void *ud, uint64_t pfn, uint64_t *kpf)
 	return pread(kpf_fd, kpf, 8, (off_t)(pfn * 8)) == 8 ? 0 : -1;
 }
 
+static int host_split_deferred(void *ud, uint64_t *value)
+{
+	FILE *f = fopen(THP_DIR "/hugepages-64kB/stats/split_deferred", "r");
+	int ok = f && fscanf(f, "%" SCNu64, value) == 1;
+
+	(void)ud;
+	if (f)
+		fclose(f);
+	return ok ? 0 : -1;
+}
+
 static const struct side_ops host_ops = {
 	"host", host_map, host_write, host_read, host_unmap, host_dontneed, host_mlock, host_compact,
-	host_pagemap, host_kpageflags,
+	host_pagemap, host_kpageflags, host_split_deferred,
 };
 
 /* MemAvailable in kB, 0 if unknown. */
@@ -483,8 +516,9 @@ static void print_outcome(const char *side, const struct outcome *o)
 			printf(" %s %" PRIu64, verdict_name[v], o->count[r][v]);
 		printf(r < NREGIONS - 1 ? ";" : "");
 	}
-	printf("; B whole locked %" PRIu64 ", B split unlocked %" PRIu64 ", bad pages %" PRIu64 "\n",
-	       o->whole_locked, o->split_unlocked, o->bad_data);
+	printf("; B whole locked %" PRIu64 ", B split unlocked %" PRIu64 ", bad pages %" PRIu64
+	       ", split_deferred +%" PRIu64 "\n",
+	       o->whole_locked, o->split_unlocked, o->bad_data, o->split_deferred);
 }
 
 /* One question: its answer on each side, -1 where a side cannot answer. */
@@ -502,7 +536,7 @@ static int ask(const char *q, int host, int sim)
 static int compare(const struct outcome *h, const struct outcome *s)
 {
 	const struct outcome *o[2] = { h, s };
-	int ans[7][2];
+	int ans[8][2];
 
 	for (int i = 0; i < 2; i++) {
 		uint64_t bw = o[i]->count[B][WHOLE], bs = o[i]->count[B][SPLIT];
@@ -514,6 +548,7 @@ static int compare(const struct outcome *h, const struct outcome *s)
 		ans[4][i] = bw ? o[i]->whole_locked == 0 : -1;
 		ans[5][i] = bs ? o[i]->split_unlocked == 0 : -1;
 		ans[6][i] = o[i]->bad_data == 0;
+		ans[7][i] = o[i]->split_deferred >= 2 * (o[i]->count[A][WHOLE] + bw);
 	}
 	return ask("some of A's folios moved whole", ans[0][0], ans[0][1]) +
 	       ask("some of A's folios were split", ans[1][0], ans[1][1]) +
@@ -521,7 +556,8 @@ static int compare(const struct outcome *h, const struct outcome *s)
 	       ask("some of C's folios were split", ans[3][0], ans[3][1]) +
 	       ask("B's folios moved whole are neither mlocked nor unevictable", ans[4][0], ans[4][1]) +
 	       ask("B's split folios' pages are mlocked", ans[5][0], ans[5][1]) +
-	       ask("every page reads back its number", ans[6][0], ans[6][1]);
+	       ask("every page reads back its number", ans[6][0], ans[6][1]) +
+	       ask("split_deferred rose by 2 a folio moved whole, or more", ans[7][0], ans[7][1]);
 }
 
 int main(int argc, char **argv)

@@ -282,6 +282,42 @@ function test_direct_compaction_drains_what_it_migrated()
   m:close()
 end
 
+-- An anonymous page in the swap cache (read back after MADV_PAGEOUT) is
+-- migrated too: folio_mapping() names the swap cache, so the pinned test
+-- (references beyond the mappings) is not asked of it, and the swap
+-- cache's slot follows the page.
+function test_swapcache_page_migrates()
+  local m = new{ ram = "64M", seed = 1, debug_vm = true, swap = "64M" }  -- under half full: kept on swap-in
+  local p = m:spawn{ name = "frag", aslr = false }
+  assert(p:mmap(BASE, 4096 * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, 4095 do assert(p:write(BASE + i * PAGE, "page " .. i)) end
+  assert(p:madvise(BASE, 4096 * PAGE, "pageout"))	-- and read back: in the swap cache
+  for i = 0, 4095 do assert(p:read(BASE + i * PAGE, 1)) end
+  for i = 0, 4095, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  m:drain_pages()			-- the holes, on the buddy lists for the free scanner
+  local frames = {}
+  for i = 1, 4095, 2 do
+    lu.assertEquals(p:read(BASE + i * PAGE, #("page " .. i)), "page " .. i)
+    frames[i] = p:translate(BASE + i * PAGE).pfn
+    lu.assertTrue(m:page(frames[i]).swapcache)
+  end
+  lu.assertTrue(m:compact())
+  local moved = 0
+  for i = 1, 4095, 2 do
+    local pfn = p:translate(BASE + i * PAGE).pfn
+    if pfn ~= frames[i] then
+      moved = moved + 1
+      lu.assertTrue(m:page(pfn).swapcache)
+    end
+    lu.assertEquals(p:read(BASE + i * PAGE, #("page " .. i)), "page " .. i)
+  end
+  lu.assertTrue(moved > 0)
+  lu.assertTrue(m:check())
+  for i = 1, 4095, 2 do assert(p:write(BASE + i * PAGE, "again " .. i)) end
+  lu.assertTrue(m:check())
+  m:close()
+end
+
 function test_compact_argument_errors()
   local m = machine()
   lu.assertTrue(m:compact())           -- nothing to do is fine

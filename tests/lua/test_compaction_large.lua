@@ -87,6 +87,11 @@ function TestCompactionLarge:test_folios_move_whole()
   lu.assertTrue(#whole >= 32)
   lu.assertTrue(s1.split > 0)				-- the scanners met: no targets left
   lu.assertEquals(s1.nr_anon, 128 - s1.split)
+  -- unmapped PTE by PTE, each folio was partially mapped on the way, and
+  -- 6.18.y queued its new folio so: split_deferred twice for each moved
+  -- whole, once for each split (its unmap), as on the host
+  lu.assertEquals(s1.nr_anon_partially_mapped, #whole)
+  lu.assertEquals(s1.split_deferred - s0.split_deferred, 2 * #whole + s1.split)
   lu.assertEquals(v1.nr_isolated_anon, 0)
   lu.assertTrue(v1.pgmigrate_success - v0.pgmigrate_success >= 16 * #whole)
   lu.assertTrue(all_read_back(p))
@@ -281,6 +286,65 @@ function TestCompactionLarge:test_mlocked_folio_moves_unlocked()
   lu.assertEquals(v1.unevictable_pgs_rescued - v0.unevictable_pgs_rescued, 16 * #whole)
   lu.assertEquals(v0.nr_mlock - v1.nr_mlock, 16 * #whole)
   lu.assertTrue(all_read_back(p))
+  lu.assertTrue(m:check())
+end
+
+-- A pageblock of 16K folios and only order-0 holes as targets: the batch
+-- that finishes the pageblock isolates 120 folios, each split into four
+-- pages that wait for their round -- all of them: Linux's list of split
+-- folios has no bound, and memlab's room for them is a pageblock's.
+-- (With too little room, a split refused ended the run contended.)
+function TestCompactionLarge:test_a_pageblock_of_splits_fits()
+  local m <close> = memlab.new{ ram = "64M", seed = 1 }
+  m:thp{ enabled = "never", hugepages = { ["16kB"] = "always" } }
+  local p = m:spawn{ name = "f", aslr = false }
+  assert(p:mmap(BASE, N * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, N - 1 do assert(p:write(BASE + i * PAGE, text(i))) end
+  local q = m:spawn{ name = "h", aslr = false }
+  local H, HOLES = 9000, BASE + 0x10000000
+  assert(q:mmap(HOLES, H * PAGE, "rw", "private|anonymous|fixed"))
+  assert(q:madvise(HOLES, H * PAGE, "nohugepage"))
+  q:touch(HOLES, H * PAGE, "w")
+  for i = 0, H - 1, 2 do assert(q:munmap(HOLES + i * PAGE, PAGE)) end
+  m:drain_pages()
+  m:trace{ events = { "mm_migrate_pages", "mm_compaction_end" }, size = 1 << 16 }
+  lu.assertTrue(m:compact())
+  local most, status = 0, {}
+  for _, e in ipairs(m:trace_events()) do
+    if e.event == "mm_migrate_pages" and e.large_folio_split > most then most = e.large_folio_split end
+    if e.event == "mm_compaction_end" then status[#status + 1] = e.status end
+  end
+  lu.assertEquals(most, 120)
+  lu.assertEquals(status, { 5, 5 })			-- COMPACT_COMPLETE, both zones
+  for i = 0, N - 1 do lu.assertEquals(p:read(BASE + i * PAGE, #text(i)), text(i)) end
+  lu.assertTrue(m:check())
+end
+
+-- The round of the split folios' pages runs out of targets (the zone at
+-- its min watermark: __isolate_free_page refuses): Linux ignores that
+-- round's -ENOMEM (migrate_pages() drops its result), so compaction puts
+-- the pages back and goes on splitting the next partly mapped folios.
+function TestCompactionLarge:test_split_round_out_of_targets_goes_on()
+  local m <close> = machine()
+  local n = 2048
+  local p = m:spawn{ name = "f", aslr = false }
+  assert(p:mmap(BASE, n * PAGE, "rw", "private|anonymous|fixed"))
+  for i = 0, n - 1 do assert(p:write(BASE + i * PAGE, text(i))) end
+  m:drain_pages()
+  local function dma32()
+    for _, z in ipairs(m:zones()) do if z.name == "DMA32" then return z end end
+  end
+  while dma32().free > dma32().min do
+    for _ = 1, 50 do m:alloc_pages(0, "atomic|nowarn") end
+  end
+  for i = 0, n - 1, 16 do assert(p:munmap(BASE + (i + 15) * PAGE, PAGE)) end
+  local s0 = stats(m)		-- kcompactd, woken by the allocations, split some already
+  lu.assertTrue(s0.nr_anon_partially_mapped > 64)
+  lu.assertTrue(m:compact())
+  lu.assertTrue(stats(m).split - s0.split >= 64)	-- 2 when the first -ENOMEM ended the run
+  for i = 0, n - 1 do
+    if i % 16 ~= 15 then lu.assertEquals(p:read(BASE + i * PAGE, #text(i)), text(i)) end
+  end
   lu.assertTrue(m:check())
 end
 
