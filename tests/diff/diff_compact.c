@@ -10,16 +10,21 @@
 ** sides, and each side's outcome, folio by folio, is judged by the same
 ** questions.
 **
-** The scenario: three regions of 64K folios (hugepages-64kB "always",
-** hugepages-2048kB "never" meanwhile: MADV_HUGEPAGE would have each fault
-** compact directly), their folios faulted in turn -- a folio of A, one of
-** B, one of C -- so that all three lie alike across physical memory, each
-** page written with its number.  Every other folio of A and C is dropped
+** The scenario: three regions of anonymous 64K folios (hugepages-64kB
+** "always", hugepages-2048kB "never" meanwhile: MADV_HUGEPAGE would have
+** each fault compact directly) and a file D written 64K at a time (a 64K
+** folio each, ext4 on the host), filled in turn -- a folio of A, one of
+** B, one of C, every eighth time one of D -- so that all lie alike across
+** physical memory, each page holding its number.  D is mapped and written
+** back (map_file says why).  Every other folio of A and C is dropped
 ** (MADV_DONTNEED: 64K holes; munmap would need a VMA each, past
 ** vm.max_map_count), and of C's other folios the last page (partly
 ** mapped: on the deferred split queue); B is mlocked, and every other
-** folio of it unmapped.  Then compact_memory.  The regions take 60% of
-** the memory available: the host's, or memlab's 1 GiB machine's.
+** folio of it unmapped.  Then compact_memory.  (Once before the faults,
+** too: what else the machine holds moves up, out of the regions' way, and
+** they take the free memory gathered low, where the migrate scanner
+** starts.)  A, B and C take 60% of the memory available, the host's or
+** memlab's 1 GiB machine's; D an eighth of a region.
 **
 ** Each folio kept is then one of: stayed (its frames), moved whole (a 64K
 ** folio elsewhere: aligned, contiguous, a compound head), split (small
@@ -36,12 +41,13 @@
 **                                               (unmapped PTE by PTE, the folio is
 **                                                partially mapped on the way; 6.18.y
 **                                                queues the new folio so again)
+**   - did some of D's page-cache folios move whole?
 ** A question one side cannot answer (no folio of the kind) is not
 ** compared.
 **
 ** Exit 0 when both sides answer alike, 1 when they differ, 77 when the
 ** host cannot run it (not root, a sanitizer, no hugepages-64kB, less than
-** 2 GiB available), 2 when the harness fails.
+** 2 GiB available, no O_TMPFILE in /tmp), 2 when the harness fails.
 */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -61,7 +67,9 @@
 
 #define PAGE		4096ull
 #define FOLIO		16u		/* pages of a 64K folio */
-#define NREGIONS	3
+#define NREGIONS	4
+#define NANON		3		/* A, B and C take 60% of the memory between them */
+#define D_SHARE		8		/* D has an eighth of a region's folios */
 #define SKIP_CODE	77
 #define SIM_BASE	0x7e0000000000ull
 #define K_MADV_DONTNEED	4
@@ -69,7 +77,7 @@
 #define SIZE_64K	THP_DIR "/hugepages-64kB/enabled"
 #define SIZE_2M		THP_DIR "/hugepages-2048kB/enabled"
 
-enum { A, B, C };
+enum { A, B, C, D };
 enum verdict { STAYED, WHOLE, SPLIT, OTHER, NR_VERDICTS };
 
 static const char *const verdict_name[NR_VERDICTS] = { "stayed", "whole", "split", "other" };
@@ -87,6 +95,8 @@ struct side_ops {
 	int (*pagemap)(void *ud, uint64_t va, uint64_t *pm, size_t n);
 	int (*kpageflags)(void *ud, uint64_t pfn, uint64_t *kpf);
 	int (*split_deferred)(void *ud, uint64_t *value);	/* hugepages-64kB/stats/ */
+	int (*file_write)(void *ud, uint64_t off, const void *buf, uint64_t len);	/* D's */
+	int (*msync)(void *ud, uint64_t va, uint64_t len);	/* MS_SYNC */
 };
 
 struct outcome {
@@ -106,13 +116,56 @@ static uint64_t folio_va(const uint64_t *base, int r, uint64_t k, unsigned j)
 	return base[r] + (k * FOLIO + j) * PAGE;
 }
 
+/* The folios of region r: D, a file, has fewer. */
+static uint64_t region_folios(int r, uint64_t nf)
+{
+	return r == D ? nf / D_SHARE : nf;
+}
+
+/* Folio k of region r is kept: every other one, D's all. */
+static int kept(int r, uint64_t k, uint64_t nf)
+{
+	return k < region_folios(r, nf) && (r == D || (k & 1));
+}
+
+/* A, B and C faulted in, and D written (write(2): a 64K folio each), in turn. */
 static int fault_in(const struct side_ops *o, void *ud, const uint64_t *base, uint64_t nf)
 {
-	for (uint64_t k = 0; k < nf; k++)
-		for (int r = 0; r < NREGIONS; r++)
+	uint64_t buf[FOLIO * PAGE / 8];
+
+	for (uint64_t k = 0; k < nf; k++) {
+		for (int r = 0; r < D; r++)
 			for (unsigned j = 0; j < FOLIO; j++)
 				if (o->write(ud, folio_va(base, r, k, j), k * FOLIO + j + 1))
 					return -1;
+		if (k % D_SHARE || k / D_SHARE >= region_folios(D, nf))
+			continue;	/* D's folios spread as thinly as the others */
+		memset(buf, 0, sizeof buf);
+		for (unsigned j = 0; j < FOLIO; j++)
+			buf[j * PAGE / 8] = k / D_SHARE * FOLIO + j + 1;
+		if (o->file_write(ud, k / D_SHARE * FOLIO * PAGE, buf, sizeof buf))
+			return -1;
+	}
+	return 0;
+}
+
+/*
+** D mapped (shared, read-only) and every page touched, so that pagemap
+** shows it; and written back: a dirty folio does not split (its ext4
+** buffers stay), and one that finds no target then ends the zone's
+** compaction (-ENOMEM: COMPACT_CONTENDED) -- on the host at once.
+*/
+static int map_file(const struct side_ops *o, void *ud, uint64_t *base, uint64_t nf)
+{
+	uint64_t v;
+
+	if (!(base[D] = o->map(ud, D, region_folios(D, nf) * FOLIO * PAGE)) ||
+	    o->msync(ud, base[D], region_folios(D, nf) * FOLIO * PAGE))
+		return -1;
+	for (uint64_t k = 0; k < region_folios(D, nf); k++)
+		for (unsigned j = 0; j < FOLIO; j++)
+			if (o->read(ud, folio_va(base, D, k, j), &v))
+				return -1;
 	return 0;
 }
 
@@ -120,7 +173,7 @@ static int fault_in(const struct side_ops *o, void *ud, const uint64_t *base, ui
 static int punch(const struct side_ops *o, void *ud, const uint64_t *base, uint64_t nf)
 {
 	for (uint64_t k = 0; k < nf; k++)
-		for (int r = 0; r < NREGIONS; r++) {
+		for (int r = 0; r < D; r++) {
 			uint64_t va = folio_va(base, r, k, 0);
 
 			if (!(k & 1) && (r == B ? o->unmap : o->dontneed)(ud, va, FOLIO * PAGE))
@@ -131,12 +184,14 @@ static int punch(const struct side_ops *o, void *ud, const uint64_t *base, uint6
 	return 0;
 }
 
-/* The first frame of each kept folio (odd k), 0 where it is not a 64K folio's head. */
+/* The first frame of each kept folio, 0 where it is not a 64K folio's head. */
 static int heads(const struct side_ops *o, void *ud, const uint64_t *base, uint64_t nf,
 		 uint64_t *out)
 {
 	for (int r = 0; r < NREGIONS; r++)
-		for (uint64_t k = 1; k < nf; k += 2) {
+		for (uint64_t k = 0; k < nf; k++) {
+			if (!kept(r, k, nf))
+				continue;
 			uint64_t pm, kpf = 0, pfn;
 
 			if (o->pagemap(ud, folio_va(base, r, k, 0), &pm, 1))
@@ -170,10 +225,13 @@ static int judge_all(const struct side_ops *o, void *ud, const uint64_t *base, u
 {
 	memset(out, 0, sizeof *out);
 	for (int r = 0; r < NREGIONS; r++)
-		for (uint64_t k = 1; k < nf; k += 2) {
+		for (uint64_t k = 0; k < nf; k++) {
 			unsigned n = r == C ? FOLIO - 1 : FOLIO;
 			uint64_t pm[FOLIO], kpf0 = 0, kpf1 = 0, v;
 			enum verdict vd;
+
+			if (!kept(r, k, nf))
+				continue;
 
 			for (unsigned j = 0; j < n; j++)
 				if (o->read(ud, folio_va(base, r, k, j), &v) || v != k * FOLIO + j + 1)
@@ -202,10 +260,13 @@ static int run_side(const struct side_ops *o, void *ud, uint64_t nf, struct outc
 
 	if (!before)
 		return -1;
-	for (int r = 0; r < NREGIONS; r++)
+	for (int r = 0; r < D; r++)
 		if (!(base[r] = o->map(ud, r, nf * FOLIO * PAGE)))
 			goto out;
-	if (fault_in(o, ud, base, nf) || o->mlock(ud, base[B], nf * FOLIO * PAGE) ||
+	/* first compacted: what else the machine holds goes up, so that the
+	 * regions' folios take the free memory gathered low in each zone */
+	if (o->compact(ud) || fault_in(o, ud, base, nf) || map_file(o, ud, base, nf) ||
+	    o->mlock(ud, base[B], nf * FOLIO * PAGE) ||
 	    punch(o, ud, base, nf) || heads(o, ud, base, nf, before) ||
 	    o->split_deferred(ud, &sd) || o->compact(ud) ||
 	    judge_all(o, ud, base, nf, before, out) || o->split_deferred(ud, &out->split_deferred))
@@ -222,17 +283,21 @@ out:
 struct sim {
 	memlab_machine *m;
 	memlab_task *t;
+	memlab_file *f;		/* D's */
 };
 
 static uint64_t sim_map(void *ud, int region, uint64_t len)
 {
 	struct sim *s = ud;
 	uint64_t va = SIM_BASE + (uint64_t)region * (64ull << 30), addr;
+	int rc = region == D ?
+		memlab_mmap(s->t, va, len, MEMLAB_PROT_READ, MEMLAB_MAP_SHARED | MEMLAB_MAP_FIXED,
+			    s->f, 0, &addr) :
+		memlab_mmap(s->t, va, len, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
+			    MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_FIXED, NULL, 0,
+			    &addr);
 
-	if (memlab_mmap(s->t, va, len, MEMLAB_PROT_READ | MEMLAB_PROT_WRITE,
-			MEMLAB_MAP_PRIVATE | MEMLAB_MAP_ANONYMOUS | MEMLAB_MAP_FIXED, NULL, 0, &addr))
-		return 0;
-	return va;
+	return rc ? 0 : va;
 }
 
 static int sim_write(void *ud, uint64_t va, uint64_t val)
@@ -293,9 +358,21 @@ static int sim_split_deferred(void *ud, uint64_t *value)
 	return -1;
 }
 
+static int sim_file_write(void *ud, uint64_t off, const void *buf, uint64_t len)
+{
+	uint64_t done;
+
+	return memlab_file_pwrite(((struct sim *)ud)->f, off, buf, len, &done) || done != len;
+}
+
+static int sim_msync(void *ud, uint64_t va, uint64_t len)
+{
+	return memlab_msync(((struct sim *)ud)->t, va, len, MEMLAB_MS_SYNC);
+}
+
 static const struct side_ops sim_ops = {
 	"memlab", sim_map, sim_write, sim_read, sim_unmap, sim_dontneed, sim_mlock, sim_compact,
-	sim_pagemap, sim_kpageflags, sim_split_deferred,
+	sim_pagemap, sim_kpageflags, sim_split_deferred, sim_file_write, sim_msync,
 };
 
 static void sim_report(void *ud, const char *msg)
@@ -307,7 +384,7 @@ static void sim_report(void *ud, const char *msg)
 static int sim_run(struct outcome *out)
 {
 	struct memlab_spawn_args args = { 0 };
-	struct sim s = { NULL, NULL };
+	struct sim s = { NULL, NULL, NULL };
 	uint64_t free_pages;
 	int rc;
 
@@ -316,9 +393,10 @@ static int sim_run(struct outcome *out)
 	if (diff_machine(&s.m, sim_report, NULL) || memlab_thp(s.m, "madvise", 1, NULL) ||
 	    memlab_thp_size_set(s.m, 64 << 10, "always") ||
 	    memlab_thp_size_set(s.m, 2 << 20, "never") || memlab_spawn(s.m, &args, &s.t) ||
+	    memlab_file_create(s.m, "/tmp/d", 0, 1, &s.f) || memlab_file_large_folios(s.f, 1) ||
 	    memlab_vmstat_get(s.m, "nr_free_pages", &free_pages))
 		return -1;
-	rc = run_side(&sim_ops, &s, free_pages / 10 * 6 / NREGIONS / FOLIO, out);
+	rc = run_side(&sim_ops, &s, free_pages / 10 * 6 / NANON / FOLIO, out);
 	if (!rc && memlab_check(s.m, NULL, NULL))
 		rc = -1;
 	memlab_destroy(s.m);
@@ -327,7 +405,7 @@ static int sim_run(struct outcome *out)
 
 /* ===================== the host ===================== */
 
-static int pm_fd, kpf_fd;
+static int pm_fd, kpf_fd, file_fd;
 static char saved_64k[16], saved_2m[16];
 static int saved_ok;
 
@@ -377,12 +455,16 @@ static void on_signal(int sig)
 
 static uint64_t host_map(void *ud, int region, uint64_t len)
 {
-	char *p = mmap(NULL, len + FOLIO * PAGE, PROT_READ | PROT_WRITE,
-		       MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	char *p = region == D ?
+		mmap(NULL, len, PROT_READ, MAP_SHARED, file_fd, 0) :
+		mmap(NULL, len + FOLIO * PAGE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
 
-	(void)ud, (void)region;
+	(void)ud;
 	if (p == MAP_FAILED)
 		return 0;
+	if (region == D)
+		return (uint64_t)(uintptr_t)p;
 	return ((uint64_t)(uintptr_t)p + FOLIO * PAGE - 1) & ~(FOLIO * PAGE - 1);
 }
 
@@ -447,9 +529,21 @@ static int host_split_deferred(void *ud, uint64_t *value)
 	return ok ? 0 : -1;
 }
 
+static int host_file_write(void *ud, uint64_t off, const void *buf, uint64_t len)
+{
+	(void)ud;
+	return pwrite(file_fd, buf, len, (off_t)off) == (ssize_t)len ? 0 : -1;
+}
+
+static int host_msync(void *ud, uint64_t va, uint64_t len)
+{
+	(void)ud;
+	return msync((void *)(uintptr_t)va, len, MS_SYNC);
+}
+
 static const struct side_ops host_ops = {
 	"host", host_map, host_write, host_read, host_unmap, host_dontneed, host_mlock, host_compact,
-	host_pagemap, host_kpageflags, host_split_deferred,
+	host_pagemap, host_kpageflags, host_split_deferred, host_file_write, host_msync,
 };
 
 /* MemAvailable in kB, 0 if unknown. */
@@ -489,6 +583,12 @@ static int host_usable(void)
 		printf("diff_compact: skipped: no pagemap or kpageflags\n");
 		return 0;
 	}
+	/* D: a file of /tmp's filesystem (ext4 with large folios, on a test host) */
+	file_fd = open("/tmp", O_TMPFILE | O_RDWR | O_CLOEXEC, 0600);
+	if (file_fd < 0) {
+		printf("diff_compact: skipped: no O_TMPFILE in /tmp\n");
+		return 0;
+	}
 	saved_ok = 1;
 	atexit(restore_settings);
 	signal(SIGINT, on_signal);
@@ -500,9 +600,12 @@ static int host_usable(void)
 
 static int host_run(struct outcome *out)
 {
-	uint64_t nf = mem_available_kb() * 1024 / 10 * 6 / NREGIONS / (FOLIO * PAGE);
+	uint64_t nf = mem_available_kb() * 1024 / 10 * 6 / NANON / (FOLIO * PAGE);
+	int rc;
 
-	return run_side(&host_ops, NULL, nf, out);
+	rc = run_side(&host_ops, NULL, nf, out);
+	close(file_fd);
+	return rc;
 }
 
 /* ===================== the comparison ===================== */
@@ -511,7 +614,7 @@ static void print_outcome(const char *side, const struct outcome *o)
 {
 	printf("%s:", side);
 	for (int r = 0; r < NREGIONS; r++) {
-		printf(" %c", "ABC"[r]);
+		printf(" %c", "ABCD"[r]);
 		for (int v = 0; v < NR_VERDICTS; v++)
 			printf(" %s %" PRIu64, verdict_name[v], o->count[r][v]);
 		printf(r < NREGIONS - 1 ? ";" : "");
@@ -536,7 +639,7 @@ static int ask(const char *q, int host, int sim)
 static int compare(const struct outcome *h, const struct outcome *s)
 {
 	const struct outcome *o[2] = { h, s };
-	int ans[8][2];
+	int ans[9][2];
 
 	for (int i = 0; i < 2; i++) {
 		uint64_t bw = o[i]->count[B][WHOLE], bs = o[i]->count[B][SPLIT];
@@ -549,6 +652,7 @@ static int compare(const struct outcome *h, const struct outcome *s)
 		ans[5][i] = bs ? o[i]->split_unlocked == 0 : -1;
 		ans[6][i] = o[i]->bad_data == 0;
 		ans[7][i] = o[i]->split_deferred >= 2 * (o[i]->count[A][WHOLE] + bw);
+		ans[8][i] = o[i]->count[D][WHOLE] > 0;
 	}
 	return ask("some of A's folios moved whole", ans[0][0], ans[0][1]) +
 	       ask("some of A's folios were split", ans[1][0], ans[1][1]) +
@@ -557,7 +661,8 @@ static int compare(const struct outcome *h, const struct outcome *s)
 	       ask("B's folios moved whole are neither mlocked nor unevictable", ans[4][0], ans[4][1]) +
 	       ask("B's split folios' pages are mlocked", ans[5][0], ans[5][1]) +
 	       ask("every page reads back its number", ans[6][0], ans[6][1]) +
-	       ask("split_deferred rose by 2 a folio moved whole, or more", ans[7][0], ans[7][1]);
+	       ask("split_deferred rose by 2 a folio moved whole, or more", ans[7][0], ans[7][1]) +
+	       ask("some of D's (page cache) folios moved whole", ans[8][0], ans[8][1]);
 }
 
 int main(int argc, char **argv)

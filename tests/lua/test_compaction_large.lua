@@ -348,4 +348,46 @@ function TestCompactionLarge:test_split_round_out_of_targets_goes_on()
   lu.assertTrue(m:check())
 end
 
+-- A dirty page-cache folio that finds no block of its order cannot be
+-- split either (ext4's dirty buffers stay: split_failed), so
+-- migrate_pages() returns -ENOMEM and the zone's compaction ends there,
+-- contended, the scanners apart.  Written back (m:sync()), the folio
+-- splits and compaction goes on.  The host does both: with a file of
+-- dirty 64K folios among its regions, tests/diff/diff_compact.c saw
+-- compact_memory move 0 to 6 of 36,000 folios; written back, half of them.
+function TestCompactionLarge:test_dirty_file_folio_without_target_ends_the_run()
+  local function setup(sync)
+    local m = memlab.new{ ram = "64M", seed = 1 }
+    m:thp{ enabled = "never" }
+    local f = m:file{ name = "f", size = 0, writable = true, large_folios = true }
+    local p = m:spawn{ name = "f", aslr = false }
+    assert(p:mmap(BASE, 8192 * PAGE, "rw", "private|anonymous|fixed"))
+    for i = 0, 8191, 16 do				-- a 64K folio of the file, then 16 small pages
+      if i % 64 == 0 then assert(f:write(i // 64 * 16 * PAGE, string.rep("d", 16 * PAGE))) end
+      for j = 0, 15 do assert(p:write(BASE + (i + j) * PAGE, text(i + j))) end
+    end
+    for i = 0, 8191, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end	-- order-0 holes
+    if sync then m:sync() end
+    m:drain_pages()
+    while m:alloc_pages(4, "atomic|nowarn") do end	-- no block of order >= 4 left
+    local s0 = m:thp().hugepages["64kB"].stats
+    m:trace{ events = { "mm_compaction_end" }, size = 64 }
+    lu.assertTrue(m:compact())
+    local status = {}
+    for _, e in ipairs(m:trace_events()) do status[#status + 1] = e.status end
+    local s1 = m:thp().hugepages["64kB"].stats
+    lu.assertTrue(m:check())
+    m:close()
+    return status, s1.split_failed - s0.split_failed, s1.split - s0.split
+  end
+  local status, failed, split = setup(false)
+  lu.assertEquals(status, { 5, 7 })		-- DMA complete; DMA32 COMPACT_CONTENDED
+  lu.assertEquals(failed, 1)
+  lu.assertEquals(split, 0)
+  status, failed, split = setup(true)
+  lu.assertEquals(status, { 5, 5 })
+  lu.assertEquals(failed, 0)
+  lu.assertTrue(split > 0)
+end
+
 os.exit(lu.LuaUnit.run())
