@@ -243,14 +243,15 @@ static bool skip_isolation_on_order(const struct compact_control *cc, unsigned o
 ** stepped over (*extra: its other frames), a large allocation too, as a
 ** failure, unless it is a large folio compaction may move; an LRU folio
 ** is taken off its list unless it is anonymous and pinned beyond its
-** mappings, a file's for a caller without __GFP_FS, or (async) under
-** writeback -- which memlab never is.  Unevictable folios are taken
+** mappings, a file's or the swap cache's for a caller without __GFP_FS,
+** or (async) under writeback -- which memlab never is.  Unevictable folios are taken
 ** (vm.compact_unevictable_allowed = 1).
 */
 static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, uint64_t *extra)
 {
 	memlab_machine *m = cc->m;
 	struct page *page = pfn_to_page(m, pfn);
+	bool mapping;
 
 	*extra = 0;
 	if (page->flags & PG_buddy) {
@@ -266,13 +267,12 @@ static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, u
 	}
 	if (!(page->flags & PG_lru) || page->_refcount <= 0)
 		return SCAN_FAIL;
-	/* pinned: folio_ref_count - 1 > folio_mapcount, where folio_mapping() is
-	 * NULL: anon (not in the swap cache, whose reference the count holds) */
-	if ((!page->mapping || (page_anon(page) && !(page->flags & PG_swapcache))) &&
-	    page->_refcount > folio_mapcount(page))
-		return SCAN_FAIL;
-	if (page->mapping && !page_anon(page) && !(cc->gfp_mask & MEMLAB___GFP_FS))
-		return SCAN_FAIL;
+	/* folio_mapping(): a file's, or the swap cache's for anon in it */
+	mapping = (page->mapping && !page_anon(page)) || (page->flags & PG_swapcache);
+	if (!mapping && page->_refcount > folio_mapcount(page))
+		return SCAN_FAIL;	/* pinned: folio_ref_count - 1 > folio_mapcount */
+	if (mapping && !(cc->gfp_mask & MEMLAB___GFP_FS))
+		return SCAN_FAIL;	/* only anon pages without fs locks */
 	if (cc->nr_folios >= cc->migrate_cap || !folio_isolate_lru(m, page))
 		return SCAN_FAIL;
 	cc->migratepages[cc->nr_folios++] = pfn;

@@ -44,8 +44,8 @@
 **    repeated: a pin cannot go away while nothing else runs.
 **  - memlab takes no isolation reference (folio_isolate_lru in swap.c
 **    does not), so the expected count has no "+1" for it.
-**  - anonymous pages have no PG_dirty in memlab: a dirty PTE of one only
-**    stays dirty on the new PTE.
+**  - anonymous pages have no PG_dirty in memlab outside the swap cache:
+**    a dirty PTE of one only stays dirty on the new PTE.
 **  - the TLB is flushed per entry: Linux's first, async pass defers its
 **    flushes to one per batch (TTU_BATCH_FLUSH) where the arch allows.
 **  - ext4's data=journal folios migrate like the others (jbd2's buffer
@@ -91,6 +91,8 @@ static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	pt_walk(t->m, t->mm, addr, &w);
 	if (w.prot.dirty && r->folio->mapping && !page_anon(r->folio))
 		folio_mark_dirty(t->m, r->folio);
+	else if (w.prot.dirty && (r->folio->flags & PG_swapcache))
+		r->folio->flags |= PG_dirty;	/* swap_aops: noop_dirty_folio() */
 	set_pte_at(t, addr, r->new_pfn, w.prot);
 	flush_tlb_page(t, addr);
 	munlock_vma_folio(t->m, page_to_pfn(t->m, r->folio), vma);

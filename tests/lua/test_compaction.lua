@@ -285,7 +285,9 @@ end
 -- An anonymous page in the swap cache (read back after MADV_PAGEOUT) is
 -- migrated too: folio_mapping() names the swap cache, so the pinned test
 -- (references beyond the mappings) is not asked of it, and the swap
--- cache's slot follows the page.
+-- cache's slot follows the page.  A dirty PTE of one dirties the page
+-- (try_to_migrate_one's folio_mark_dirty: the swap cache's is a noop
+-- dirty_folio) -- half of them were written since they came back.
 function test_swapcache_page_migrates()
   local m = new{ ram = "64M", seed = 1, debug_vm = true, swap = "64M" }  -- under half full: kept on swap-in
   local p = m:spawn{ name = "frag", aslr = false }
@@ -294,6 +296,7 @@ function test_swapcache_page_migrates()
   assert(p:madvise(BASE, 4096 * PAGE, "pageout"))	-- and read back: in the swap cache
   for i = 0, 4095 do assert(p:read(BASE + i * PAGE, 1)) end
   for i = 0, 4095, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+  for i = 1, 4095, 4 do assert(p:write(BASE + i * PAGE, "page " .. i)) end	-- PTE dirty
   m:drain_pages()			-- the holes, on the buddy lists for the free scanner
   local frames = {}
   for i = 1, 4095, 2 do
@@ -308,6 +311,7 @@ function test_swapcache_page_migrates()
     if pfn ~= frames[i] then
       moved = moved + 1
       lu.assertTrue(m:page(pfn).swapcache)
+      lu.assertEquals(m:page(pfn).dirty, i % 4 == 1)
     end
     lu.assertEquals(p:read(BASE + i * PAGE, #("page " .. i)), "page " .. i)
   end
@@ -316,6 +320,33 @@ function test_swapcache_page_migrates()
   for i = 1, 4095, 2 do assert(p:write(BASE + i * PAGE, "again " .. i)) end
   lu.assertTrue(m:check())
   m:close()
+end
+
+-- Direct compaction for a GFP_NOFS allocation takes no page that has a
+-- mapping: not a file's, nor -- folio_mapping() -- an anonymous page's in
+-- the swap cache; GFP_KERNEL compaction takes them.
+function test_nofs_compaction_leaves_swapcache_pages()
+  local function attempt(gfp)
+    local m = new{ ram = "64M", seed = 1, swap = "64M" }
+    local p = m:spawn{ name = "frag", aslr = false }
+    assert(p:mmap(BASE, 8192 * PAGE, "rw", "private|anonymous|fixed"))
+    for i = 0, 8191 do assert(p:write(BASE + i * PAGE, "page " .. i)) end
+    assert(p:madvise(BASE, 8192 * PAGE, "pageout"))
+    for i = 0, 8191 do assert(p:read(BASE + i * PAGE, 1)) end	-- back, in the swap cache
+    for i = 0, 8191, 2 do assert(p:munmap(BASE + i * PAGE, PAGE)) end
+    m:lru_add_drain_all()
+    m:drain_pages()
+    while m:alloc_pages(4, "atomic|nowarn") do end
+    local v0 = m:vmstat()
+    m:alloc_pages(4, gfp)
+    local isolated = m:vmstat().compact_isolated - v0.compact_isolated
+    lu.assertTrue(m:vmstat().compact_stall > v0.compact_stall)
+    lu.assertTrue(m:check())
+    m:close()
+    return isolated
+  end
+  lu.assertTrue(attempt("GFP_KERNEL|__GFP_MOVABLE|__GFP_NORETRY") > 0)
+  lu.assertEquals(attempt("GFP_NOFS|__GFP_MOVABLE|__GFP_NORETRY"), 0)
 end
 
 function test_compact_argument_errors()
