@@ -10,11 +10,11 @@
 ** installs PTEs to the new folio.  memlab runs nothing in between, so it
 ** does these in one step and keeps their observable results: the same
 ** protection, accessed and dirty bits on the new PTEs, one TLB flush per
-** mapping, a dirty PTE of a file page dirtying the page first
-** (try_to_migrate_one), the page cache slot and the flags, mapping, index,
-** mapcount and references moved (folio_migrate_flags), the new page added
-** to this CPU's lru_add batch (migrate_folio_move's folio_add_lru) and the
-** old one freed.  An mlocked page is munlocked by each locked mapping's
+** mapping, a dirty PTE of a file or swap-cache page dirtying the page
+** first (try_to_migrate_one), the page cache slot and the flags, mapping,
+** index, mapcount and references moved (folio_migrate_flags), the new page
+** added to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; a
+** large folio goes to its list at once) and the old one freed.  An mlocked page is munlocked by each locked mapping's
 ** removal (stranded: off the LRU, still unevictable) and the new one
 ** mlocked again by each locked mapping's return (remove_migration_ptes),
 ** after a drain puts it on the LRU (rescued, then culled): its
