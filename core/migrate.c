@@ -172,11 +172,36 @@ static bool migrate_target_ok(memlab_machine *m, const struct page *s, const str
 ** is mlocked again by its locked mappings, as rmap adds do (a large one
 ** waits for reclaim or mlock's walk).
 */
+/*
+** try_to_migrate() + the copy + remove_migration_ptes() of each page of
+** the folio at src: every entry that mapped it maps its counterpart at
+** dst.  try_to_migrate_one() takes the PTEs one by one, so a page's last
+** going while others stay leaves an anonymous folio partially mapped on
+** the way (__folio_remove_rmap -> deferred_split_folio).
+*/
+static void remap_folio(memlab_machine *m, struct page *s, uint64_t src, uint64_t dst)
+{
+	struct remap r = { 0, s, 0 };
+	uint64_t nr = folio_nr_pages(s);
+	int32_t mapped = 0;
+
+	if (nr > 1 && page_anon(s) && !(s->flags & PG_partially_mapped) &&
+	    folio_unmap_goes_partial(m, src))
+		deferred_split_folio(m, s, true);
+	for (uint64_t i = 0; i < nr; i++) {
+		ml_copy_frame(m, dst + i, src + i);
+		mapped += s[i].mapcount;
+		r.new_pfn = dst + i;
+		rmap_walk(m, src + i, remap_one, &r);
+	}
+	if (r.nr != mapped)
+		ml_report(m, "migrate: pfn %#llx has mapcount %d, the rmap found %d entries",
+			  (unsigned long long)src, mapped, r.nr);
+}
+
 int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 {
 	struct page *s, *d;
-	struct remap r = { 0, NULL, 0 };
-	int32_t mapped = 0;
 	uint64_t nr;
 	bool was_mlocked, deferred, partially_mapped;
 
@@ -192,24 +217,9 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
 	was_mlocked = s->flags & PG_mlocked;
-	/* try_to_migrate_one() takes the PTEs one by one: a page's last going
-	 * while others stay leaves an anonymous folio partially mapped
-	 * (__folio_remove_rmap -> deferred_split_folio) */
-	if (nr > 1 && page_anon(s) && !(s->flags & PG_partially_mapped) &&
-	    folio_unmap_goes_partial(m, src))
-		deferred_split_folio(m, s, true);
+	remap_folio(m, s, src, dst);
 	deferred = s->flags & PG_deferred_split;
 	partially_mapped = s->flags & PG_partially_mapped;
-	r.folio = s;
-	for (uint64_t i = 0; i < nr; i++) {
-		ml_copy_frame(m, dst + i, src + i);
-		mapped += s[i].mapcount;
-		r.new_pfn = dst + i;
-		rmap_walk(m, src + i, remap_one, &r);
-	}
-	if (r.nr != mapped)
-		ml_report(m, "migrate: pfn %#llx has mapcount %d, the rmap found %d entries",
-			  (unsigned long long)src, mapped, r.nr);
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)] -= nr;	/* migrate_folio_done() */
 	folio_unqueue_deferred_split(m, s);	/* __folio_migrate_mapping() */
 	mem_cgroup_migrate(m, s, d);	/* before the stats move and the LRU add */
