@@ -244,8 +244,8 @@ static bool skip_isolation_on_order(const struct compact_control *cc, unsigned o
 ** failure, unless it is a large folio compaction may move; an LRU folio
 ** is taken off its list unless it is anonymous and pinned beyond its
 ** mappings, a file's or the swap cache's for a caller without __GFP_FS,
-** or (async) under writeback -- which memlab never is.  Unevictable folios are taken
-** (vm.compact_unevictable_allowed = 1).
+** or (async) under writeback -- which memlab never is.  Unevictable
+** folios are taken (vm.compact_unevictable_allowed = 1).
 */
 static enum scan_verdict isolate_one(struct compact_control *cc, uint64_t pfn, uint64_t *extra)
 {

@@ -14,11 +14,12 @@
 ** first (try_to_migrate_one), the page cache slot and the flags, mapping,
 ** index, mapcount and references moved (folio_migrate_flags), the new page
 ** added to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; a
-** large folio goes to its list at once) and the old one freed.  An mlocked page is munlocked by each locked mapping's
-** removal (stranded: off the LRU, still unevictable) and the new one
-** mlocked again by each locked mapping's return (remove_migration_ptes),
-** after a drain puts it on the LRU (rescued, then culled): its
-** mlock_count is rebuilt, not carried.
+** large folio goes to its list at once) and the old one freed.  An
+** mlocked page is munlocked by each locked mapping's removal (stranded:
+** off the LRU, still unevictable) and the new one mlocked again by each
+** locked mapping's return (remove_migration_ptes), after a drain puts it
+** on the LRU (rescued, then culled): its mlock_count is rebuilt, not
+** carried.
 **
 ** A large folio (an mTHP, a page-cache folio; compaction takes none of a
 ** pageblock's order or more, so never a PMD-mapped one) moves whole to a
@@ -211,9 +212,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	d = pfn_to_page(m, dst);
 	if (!migrate_target_ok(m, s, d))
 		return -MEMLAB_EINVAL;
-	nr = folio_nr_pages(s);
-	if (src < dst + nr && dst < src + nr)
-		return -MEMLAB_EINVAL;
+	nr = folio_nr_pages(s);	/* two allocations of one order, aligned: apart */
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
 	was_mlocked = s->flags & PG_mlocked;

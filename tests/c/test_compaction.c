@@ -222,8 +222,8 @@ TEST(migrate_shared_file_page)
 }
 
 /*
-** A 64K anonymous folio: a target of another order, or one that overlaps
-** it, is refused; one of its order takes every page -- each PTE maps its
+** A 64K anonymous folio: a target of another order is refused; one of
+** its order takes every page -- each PTE maps its
 ** counterpart, each page keeps its bytes and its PageAnonExclusive --
 ** and the folio's counts (references, nr_anon) are unchanged.
 */

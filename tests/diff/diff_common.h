@@ -1,7 +1,8 @@
 /*
 ** diff_common.h -- what the differential tests share: the random
-** generator (splitmix64: a seed draws the same steps on every run) and
-** the collecting of what memlab reports.
+** generator (splitmix64: a seed draws the same steps on every run), the
+** collecting of what memlab reports, and reading and writing the host's
+** sysfs settings.
 */
 #ifndef DIFF_COMMON_H
 #define DIFF_COMMON_H
@@ -104,6 +105,47 @@ static inline void diff_append_report(char *buf, size_t size, const char *msg)
 		snprintf(buf + l, size - l, "%s%s", l ? "; " : "", msg);
 }
 
+/* The text of a (sysfs or procfs) file, NUL-terminated in buf: 0, or -1. */
+static inline int diff_read_text(const char *path, char *buf, size_t n)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC);
+	ssize_t r;
+
+	if (fd < 0)
+		return -1;
+	r = read(fd, buf, n - 1);
+	close(fd);
+	if (r < 0)
+		return -1;
+	buf[r] = '\0';
+	return 0;
+}
+
+/* The bracketed word of a sysfs choice ("always [madvise] never") in out: 0, or -1. */
+static inline int diff_read_choice(const char *path, char *out, size_t n)
+{
+	char buf[128], *l, *r;
+
+	if (diff_read_text(path, buf, sizeof buf) || !(l = strchr(buf, '[')) ||
+	    !(r = strchr(l, ']')))
+		return -1;
+	snprintf(out, n, "%.*s", (int)(r - l - 1), l + 1);
+	return 0;
+}
+
+/* s written to path: 0, or -1.  Async-signal-safe: handlers put settings back with it. */
+static inline int diff_write_text(const char *path, const char *s)
+{
+	int fd = open(path, O_WRONLY | O_CLOEXEC);
+	ssize_t w;
+
+	if (fd < 0)
+		return -1;
+	w = write(fd, s, strlen(s));
+	close(fd);
+	return w == (ssize_t)strlen(s) ? 0 : -1;
+}
+
 /* A fresh 1 GiB x86-64 machine (seed 1) reporting to report(ud, ...). */
 static inline int diff_machine(memlab_machine **m, memlab_report_fn report, void *ud)
 {
@@ -143,20 +185,12 @@ static inline int diff_host_thp_sizes(memlab_machine *m)
 	int found = 0;
 
 	for (size_t i = 0; i < n; i++) {
-		char path[128], buf[128], *l, *r;
-		FILE *f;
+		char path[128], mode[32];
 
 		snprintf(path, sizeof path, "/sys/kernel/mm/transparent_hugepage/hugepages-%llukB/enabled",
 			 (unsigned long long)(sz[i].size >> 10));
-		if (!(f = fopen(path, "r")))
-			continue;
-		l = fgets(buf, sizeof buf, f) ? strchr(buf, '[') : NULL;
-		r = l ? strchr(l, ']') : NULL;
-		fclose(f);
-		if (!r)
-			continue;
-		*r = '\0';
-		if (memlab_thp_size_set(m, sz[i].size, l + 1) == 0)
+		if (!diff_read_choice(path, mode, sizeof mode) &&
+		    memlab_thp_size_set(m, sz[i].size, mode) == 0)
 			found = 1;
 	}
 	return found ? 0 : -1;

@@ -409,41 +409,12 @@ static int pm_fd, kpf_fd, file_fd;
 static char saved_64k[16], saved_2m[16];
 static int saved_ok;
 
-static int read_choice(const char *path, char *out, size_t n)
-{
-	char buf[128], *l, *r;
-	FILE *f = fopen(path, "r");
-
-	if (!f)
-		return -1;
-	l = fgets(buf, sizeof buf, f) ? strchr(buf, '[') : NULL;
-	r = l ? strchr(l, ']') : NULL;
-	fclose(f);
-	if (!r)
-		return -1;
-	snprintf(out, n, "%.*s", (int)(r - l - 1), l + 1);
-	return 0;
-}
-
-/* Async-signal-safe: the handlers put the settings back with it. */
-static int write_text(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t w;
-
-	if (fd < 0)
-		return -1;
-	w = write(fd, s, strlen(s));
-	close(fd);
-	return w == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 static void restore_settings(void)
 {
 	if (!saved_ok)
 		return;
-	write_text(SIZE_64K, saved_64k);
-	write_text(SIZE_2M, saved_2m);
+	diff_write_text(SIZE_64K, saved_64k);
+	diff_write_text(SIZE_2M, saved_2m);
 }
 
 static void on_signal(int sig)
@@ -503,7 +474,7 @@ static int host_mlock(void *ud, uint64_t va, uint64_t len)
 static int host_compact(void *ud)
 {
 	(void)ud;
-	return write_text("/proc/sys/vm/compact_memory", "1");
+	return diff_write_text("/proc/sys/vm/compact_memory", "1");
 }
 
 static int host_pagemap(void *ud, uint64_t va, uint64_t *pm, size_t n)
@@ -520,13 +491,13 @@ static int host_kpageflags(void *ud, uint64_t pfn, uint64_t *kpf)
 
 static int host_split_deferred(void *ud, uint64_t *value)
 {
-	FILE *f = fopen(THP_DIR "/hugepages-64kB/stats/split_deferred", "r");
-	int ok = f && fscanf(f, "%" SCNu64, value) == 1;
+	char buf[32];
 
 	(void)ud;
-	if (f)
-		fclose(f);
-	return ok ? 0 : -1;
+	if (diff_read_text(THP_DIR "/hugepages-64kB/stats/split_deferred", buf, sizeof buf))
+		return -1;
+	*value = strtoull(buf, NULL, 10);
+	return 0;
 }
 
 static int host_file_write(void *ud, uint64_t off, const void *buf, uint64_t len)
@@ -572,8 +543,8 @@ static int host_usable(void)
 		return 0;
 	}
 	diff_thp_settings_lock();
-	if (read_choice(SIZE_64K, saved_64k, sizeof saved_64k) ||
-	    read_choice(SIZE_2M, saved_2m, sizeof saved_2m)) {
+	if (diff_read_choice(SIZE_64K, saved_64k, sizeof saved_64k) ||
+	    diff_read_choice(SIZE_2M, saved_2m, sizeof saved_2m)) {
 		printf("diff_compact: skipped: no hugepages-64kB or hugepages-2048kB\n");
 		return 0;
 	}
@@ -595,7 +566,7 @@ static int host_usable(void)
 	signal(SIGTERM, on_signal);
 	signal(SIGSEGV, on_signal);
 	signal(SIGABRT, on_signal);
-	return write_text(SIZE_64K, "always") == 0 && write_text(SIZE_2M, "never") == 0;
+	return diff_write_text(SIZE_64K, "always") == 0 && diff_write_text(SIZE_2M, "never") == 0;
 }
 
 static int host_run(struct outcome *out)

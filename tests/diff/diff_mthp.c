@@ -132,45 +132,6 @@ static unsigned size_kb(int i)
 	return 16u << i;
 }
 
-static int read_text(const char *path, char *buf, size_t n)
-{
-	int fd = open(path, O_RDONLY | O_CLOEXEC);
-	ssize_t r;
-
-	if (fd < 0)
-		return -1;
-	r = read(fd, buf, n - 1);
-	close(fd);
-	if (r < 0)
-		return -1;
-	buf[r] = '\0';
-	return 0;
-}
-
-/* The bracketed word of a sysfs choice ("always [madvise] never"). */
-static int read_choice(const char *path, char *out, size_t n)
-{
-	char buf[128], *l, *r;
-
-	if (read_text(path, buf, sizeof buf) || !(l = strchr(buf, '[')) || !(r = strchr(l, ']')))
-		return -1;
-	snprintf(out, n, "%.*s", (int)(r - l - 1), l + 1);
-	return 0;
-}
-
-/* Async-signal-safe: the handlers put the settings back with it. */
-static int write_text(const char *path, const char *s)
-{
-	int fd = open(path, O_WRONLY | O_CLOEXEC);
-	ssize_t w;
-
-	if (fd < 0)
-		return -1;
-	w = write(fd, s, strlen(s));
-	close(fd);
-	return w == (ssize_t)strlen(s) ? 0 : -1;
-}
-
 static void size_path(char *buf, size_t n, int i, const char *file)
 {
 	snprintf(buf, n, THP_DIR "/hugepages-%ukB/%s", size_kb(i), file);
@@ -184,7 +145,7 @@ static void restore_settings(void)
 		return;
 	for (int i = 0; i < NSIZES; i++) {
 		size_path(path, sizeof path, i, "enabled");
-		write_text(path, saved[i]);
+		diff_write_text(path, saved[i]);
 	}
 }
 
@@ -200,7 +161,7 @@ static int64_t read_stat(int i, const char *name)
 	char path[160], buf[32];
 
 	snprintf(path, sizeof path, THP_DIR "/hugepages-%ukB/stats/%s", size_kb(i), name);
-	return read_text(path, buf, sizeof buf) ? -1 : strtoll(buf, NULL, 10);
+	return diff_read_text(path, buf, sizeof buf) ? -1 : strtoll(buf, NULL, 10);
 }
 
 /* ===================== drawing a scenario ===================== */
@@ -607,7 +568,7 @@ static void host_run(const struct scenario *sc, struct side *out)
 	memset(prot, 'w', sizeof prot);
 	for (int i = 0; i < NSIZES; i++) {
 		size_path(path, sizeof path, i, "enabled");
-		if (write_text(path, sc->mode[i])) {
+		if (diff_write_text(path, sc->mode[i])) {
 			fprintf(stderr, "diff_mthp: %s: %s\n", path, strerror(errno));
 			exit(2);
 		}
@@ -697,17 +658,17 @@ static int host_usable(void)
 		printf("diff_mthp: skipped: %s\n", SANITIZED ? "under a sanitizer" : "not root");
 		return 0;
 	}
-	if (read_choice(THP_DIR "/enabled", host_enabled, sizeof host_enabled) ||
+	if (diff_read_choice(THP_DIR "/enabled", host_enabled, sizeof host_enabled) ||
 	    !strcmp(host_enabled, "never") ||
-	    read_text(THP_DIR "/hpage_pmd_size", buf, sizeof buf) || strtoull(buf, NULL, 10) != 2ull << 20 ||
-	    read_text("/proc/swaps", buf, sizeof buf) || strchr(buf, '\n') != strrchr(buf, '\n')) {
+	    diff_read_text(THP_DIR "/hpage_pmd_size", buf, sizeof buf) || strtoull(buf, NULL, 10) != 2ull << 20 ||
+	    diff_read_text("/proc/swaps", buf, sizeof buf) || strchr(buf, '\n') != strrchr(buf, '\n')) {
 		printf("diff_mthp: skipped: THP never, a PMD size other than 2 MiB, or swap on\n");
 		return 0;
 	}
 	diff_thp_settings_lock();	/* saved[] must be the host's, not another run's */
 	for (int i = 0; i < NSIZES; i++) {
 		size_path(path, sizeof path, i, "enabled");
-		if (read_choice(path, saved[i], sizeof saved[i])) {
+		if (diff_read_choice(path, saved[i], sizeof saved[i])) {
 			printf("diff_mthp: skipped: no %s\n", path);
 			return 0;
 		}
