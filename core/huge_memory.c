@@ -660,8 +660,8 @@ static bool map_unused_to_zeropage(memlab_task *t, struct vm_area_struct *vma, u
 		return true;
 	p.special = true;
 	p.write = false;
+	/* no flush: unmap_folio() flushed the page's entries */
 	pt_write(m, table, pt_index(&t->mm->pt, 0, addr), pt_mkentry(&t->mm->pt, 0, m->zero_pfn, p));
-	flush_tlb_page(t, addr);
 	add_mm_counter(t->mm, MM_ANONPAGES, -1);
 	if (--page->mapcount == 0)
 		mod_lruvec_page_state(m, page, NR_ANON_PAGES, -1);
@@ -693,6 +693,26 @@ static bool split_unfold(memlab_task *t, struct vm_area_struct *vma, uint64_t ad
 		p.cont = false;
 		pt_write(t->m, table, idx, pt_mkentry(f, 0, pfn, p));
 	}
+	return true;
+}
+
+/*
+** unmap_folio()'s try_to_migrate_one() of a PTE mapping the page at *ud:
+** the entry's flush, at once or with the batch (TTU_BATCH_FLUSH).  The
+** entry itself is left as it was (memlab has no migration entries:
+** remap_page() would put it back as it is), and PMDs are split apart,
+** as migration entries from the start (split_huge_pmd_address with
+** freeze), with no PTE to flush.
+*/
+static bool split_unmap_flush(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
+			      void *ud)
+{
+	struct pt_walk w;
+
+	(void)vma;
+	pt_walk(t->m, t->mm, addr, &w);
+	if (w.present && !w.level && w.pfn == *(const uint64_t *)ud)
+		try_to_migrate_flush(t, addr, w.prot, TTU_BATCH_FLUSH);
 	return true;
 }
 
@@ -732,7 +752,14 @@ static void split_huge_page(memlab_machine *m, uint64_t head)
 
 	if (!(folio->flags & PG_partially_mapped) && folio_unmap_goes_partial(m, head))
 		count_split_deferred(m, folio);
+	for (uint64_t i = 0; i < (1ull << order); i++) {	/* unmap_folio() */
+		uint64_t pfn = head + i;
+
+		if (folio[i].mapcount)
+			rmap_walk(m, pfn, split_unmap_flush, &pfn);
+	}
 	rmap_walk(m, head, split_one_pmd, NULL);
+	try_to_unmap_flush(m);
 	for (uint64_t i = 0; m->arch == MEMLAB_ARCH_ARM64 && i < (1ull << order); i++)
 		rmap_walk(m, head + i, split_unfold, NULL);
 	/* __split_folio_to_order(): the flags as the PMDs' split left them (a dirty PMD's PG_dirty) */
@@ -823,7 +850,8 @@ static void split_file_folio(memlab_machine *m, uint64_t head, uint64_t at)
 	bool lru = folio->flags & PG_lru;
 	int extra;
 
-	try_to_unmap(m, head, TTU_IGNORE_MLOCK);
+	try_to_unmap(m, head, TTU_IGNORE_MLOCK | TTU_BATCH_FLUSH);	/* unmap_folio() */
+	try_to_unmap_flush(m);
 	flags = folio->flags & (PG_unevictable | PG_mlocked | PG_dirty | PG_active |
 				PG_referenced | PG_workingset);
 	extra = folio->_refcount - (int)nr;
@@ -1514,11 +1542,11 @@ int madvise_free_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table
 /*
 ** The PMD part of madvise_cold_or_pageout_pte_range(): a whole folio this
 ** mm alone maps loses its referenced bit (MADV_COLD: its PMD is made old,
-** and it goes inactive; MADV_PAGEOUT: it is reclaimed at once).  1:
-** split, walk its PTEs.
+** and it goes inactive; MADV_PAGEOUT: it is isolated onto the list
+** pageout, which reclaim_pages() takes).  1: split, walk its PTEs.
 */
 int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
-			  uint64_t start, uint64_t end, bool pageout)
+			  uint64_t start, uint64_t end, struct folio_list *pageout)
 {
 	memlab_machine *m = tlb->t->m;
 	struct page *folio;
@@ -1538,7 +1566,7 @@ int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table
 	if (folio->flags & PG_active)
 		folio->flags |= PG_workingset;
 	if (pageout)
-		reclaim_page(m, pfn);
+		folio_isolate_for_pageout(m, pageout, pfn);
 	else
 		folio_deactivate(m, folio);
 	return 0;

@@ -562,7 +562,6 @@ void kswapd_run(memlab_machine *m);
 void background_run(memlab_machine *m);
 uint64_t try_to_free_pages(memlab_machine *m, unsigned order, uint32_t gfp, int reclaim_idx);
 uint64_t zone_reclaimable_pages(const memlab_machine *m, const struct zone *z);
-uint64_t reclaim_page(memlab_machine *m, uint64_t pfn);
 void lru_note_cost(struct lruvec *lruvec, bool file, uint64_t nr_io, uint64_t nr_rotated);
 /* huge_memory.c: large folios */
 /* Isolated folios a reclaim pass shrinks after its batch: the pages split off its huge ones. */
@@ -571,6 +570,8 @@ struct folio_list {
 	size_t n, cap;
 };
 bool folio_list_add(memlab_machine *m, struct folio_list *l, uint64_t pfn);	/* vmscan.c */
+void folio_isolate_for_pageout(memlab_machine *m, struct folio_list *l, uint64_t pfn);
+uint64_t reclaim_pages(memlab_machine *m, struct folio_list *l);
 bool split_huge_page_isolated(memlab_machine *m, uint64_t head, struct folio_list *list);
 /* A split part's pfn in the list: the split freed the page (split_folio_isolated) */
 #define SPLIT_PART_FREED	(1ull << 63)

@@ -1523,7 +1523,20 @@ static inline bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn
 	return print_bad_pte(t, va, e, pfn);
 }
 
-struct zap_ctx {
+/*
+** A PTE table a walk enters whose context starts with its mmu_gather
+** (zap, mprotect, MADV_FREE, MADV_COLD/PAGEOUT): with its lock taken,
+** the flushes reclaim deferred for the mm are made sure of first.
+*/
+static void gather_pte_table(void *ud, uint64_t va, uint64_t table)
+{
+	struct mmu_gather *tlb = *(struct mmu_gather **)ud;
+
+	(void)va, (void)table;
+	flush_tlb_batched_pending(tlb->t);
+}
+
+struct zap_ctx {	/* the gather first: gather_pte_table() */
 	struct mmu_gather *tlb;
 	const struct vm_area_struct *vma;
 	bool recency;			/* vma_has_recency() */
@@ -1630,12 +1643,12 @@ void zap_page_range(struct mmu_gather *tlb, const struct vm_area_struct *vma, ui
 	update_hiwater_rss(tlb->mm);
 	if (start != vma->vm_start || end != vma->vm_end)	/* zap_pmd_range(): a PMD */
 		split_huge_pmd_range(tlb->t, start, end);	/* it covers in part */
-	pt_walk_range(tlb->t->m, tlb->mm, start, end, zap_pte, &z);
+	pt_walk_range_ptl(tlb->t->m, tlb->mm, start, end, zap_pte, gather_pte_table, &z);
 }
 
 /* ===================== mprotect ===================== */
 
-struct change_prot_ctx {
+struct change_prot_ctx {	/* the gather first: gather_pte_table() */
 	struct mmu_gather *tlb;
 	memlab_task *t;
 	struct vm_area_struct *vma;
@@ -1749,7 +1762,7 @@ void change_protection(struct mmu_gather *tlb, struct vm_area_struct *vma, uint6
 	/* vma_wants_manual_pte_write_upgrade() */
 	c.try_writable = vma->vm_flags & VM_SHARED ? vma_wants_writenotify(vma)
 						    : !!(vma->vm_flags & VM_WRITE);
-	pt_walk_range(t->m, t->mm, start, end, change_pte, &c);
+	pt_walk_range_ptl(t->m, t->mm, start, end, change_pte, gather_pte_table, &c);
 }
 
 /* ===================== mremap ===================== */
@@ -1815,6 +1828,13 @@ static uint64_t move_extent(const struct pt_format *f, uint64_t old, uint64_t ol
 	return extent;
 }
 
+/* move_ptes() with the old PTE table locked: reclaim's deferred flushes made sure of. */
+static void move_pte_table(void *ud, uint64_t va, uint64_t table)
+{
+	(void)va, (void)table;
+	flush_tlb_batched_pending(((struct move_ctx *)ud)->t);
+}
+
 /* The move itself, extent by extent, each flushed if it moved a present entry. */
 static int move_extents(struct move_ctx *c, uint64_t len)
 {
@@ -1827,7 +1847,8 @@ static int move_extents(struct move_ctx *c, uint64_t len)
 
 		c->present = false;
 		c->end = old + extent;
-		if ((err = pt_walk_range(c->t->m, c->t->mm, old, old + extent, move_pte, c)))
+		if ((err = pt_walk_range_ptl(c->t->m, c->t->mm, old, old + extent, move_pte,
+					     move_pte_table, c)))
 			return err;
 		if (c->present)
 			flush_tlb_range(c->t, old, old + extent);
@@ -2271,7 +2292,7 @@ int copy_page_range(memlab_task *dst, memlab_task *src, const struct vm_area_str
 ** finds them dirty).  The zero page is left alone; a PROT_NONE entry is
 ** present to Linux and is not.
 */
-struct free_ctx {
+struct free_ctx {	/* the gather first: gather_pte_table() */
 	struct mmu_gather *tlb;
 	uint64_t start, end;		/* the range advised */
 	uint64_t next;			/* the PTEs below, of a large folio, are done */
@@ -2296,9 +2317,10 @@ static int free_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	}
 	if (level > 0 && pt_prot_maps(&p)) {
 		if (madvise_free_huge_pmd(tlb, va, table, idx, c->start, c->end))
-			pt_walk_range(m, t->mm, va < c->start ? c->start : va,
-				      va + pt_level_size(f, 1) > c->end ? c->end : va + pt_level_size(f, 1),
-				      free_pte, c);	/* split: its pages, one by one */
+			pt_walk_range_ptl(m, t->mm, va < c->start ? c->start : va,
+					  va + pt_level_size(f, 1) > c->end ? c->end :
+					  va + pt_level_size(f, 1),
+					  free_pte, gather_pte_table, c);	/* split: its pages */
 		return 0;
 	}
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || va < c->next)
@@ -2327,14 +2349,15 @@ void madvise_free_range(struct mmu_gather *tlb, uint64_t start, uint64_t end)
 {
 	struct free_ctx c = { tlb, start, end, 0 };
 
-	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, free_pte, &c);
+	pt_walk_range_ptl(tlb->t->m, tlb->t->mm, start, end, free_pte, gather_pte_table, &c);
 }
 
 /* ===================== MADV_COLD, MADV_PAGEOUT ===================== */
 
-struct cold_ctx {
+struct cold_ctx {	/* the gather first: gather_pte_table() */
 	struct mmu_gather *tlb;
-	bool pageout, anon_only;
+	struct folio_list *pageout;	/* MADV_PAGEOUT's isolated folios; NULL: MADV_COLD */
+	bool anon_only;
 	uint64_t start, end;		/* the range advised */
 	uint64_t next;			/* the PTEs below, of a large folio, are done */
 };
@@ -2342,10 +2365,10 @@ struct cold_ctx {
 /*
 ** madvise_cold_or_pageout_pte_range() for one entry: a page this mm alone
 ** maps, on an LRU list, loses its referenced bit; MADV_COLD makes the
-** entry old and the page inactive, MADV_PAGEOUT reclaims it at once
-** (reclaim_pages: a file page is unmapped and freed, or left to the
-** flusher when dirty; an anonymous one, without swap, is activated).
-** Huge leaves are left alone.
+** entry old and the page inactive, MADV_PAGEOUT isolates it for
+** reclaim_pages() at the end of the PMD's range (a file page is unmapped
+** and freed, or left to the flusher when dirty; an anonymous one, without
+** swap, is activated).
 */
 static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
 		    uint64_t e)
@@ -2361,9 +2384,10 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	pt_decode(f, (int)level, e, &pfn, &p);
 	if (level > 0 && pt_prot_maps(&p)) {
 		if (madvise_cold_huge_pmd(c->tlb, va, table, idx, c->start, c->end, c->pageout))
-			pt_walk_range(m, t->mm, va < c->start ? c->start : va,
-				      va + pt_level_size(f, 1) > c->end ? c->end : va + pt_level_size(f, 1),
-				      cold_pte, c);	/* split: its pages, one by one */
+			pt_walk_range_ptl(m, t->mm, va < c->start ? c->start : va,
+					  va + pt_level_size(f, 1) > c->end ? c->end :
+					  va + pt_level_size(f, 1),
+					  cold_pte, gather_pte_table, c);	/* split: its pages */
 		return 0;
 	}
 	if (!pt_prot_maps(&p) || p.special || pfn >= m->nr_frames || va < c->next)
@@ -2383,22 +2407,35 @@ static int cold_pte(void *ud, uint64_t va, unsigned level, uint64_t table, uint6
 	if (page->flags & PG_active)
 		page->flags |= PG_workingset;
 	if (c->pageout)
-		reclaim_page(m, page_to_pfn(m, page));
+		folio_isolate_for_pageout(m, c->pageout, page_to_pfn(m, page));
 	else
 		folio_deactivate(m, page);
 	return 0;
 }
 
 /*
-** MADV_COLD / MADV_PAGEOUT over [start, end) of vma; a file mapping's
+** MADV_COLD / MADV_PAGEOUT over [start, end) of vma, a PMD's range at a
+** time (walk_page_range -> madvise_cold_or_pageout_pte_range), each
+** range's pages paged out together (reclaim_pages); a file mapping's
 ** pages are paged out only if the task could open the file for writing
 ** (can_do_file_pageout), else only its anonymous (COW) pages.
 */
 void madvise_cold_range(struct mmu_gather *tlb, struct vm_area_struct *vma, uint64_t start,
 			uint64_t end, bool pageout)
 {
-	struct cold_ctx c = { tlb, pageout,
+	memlab_machine *m = tlb->t->m;
+	uint64_t pmd_size = pt_level_size(&tlb->t->mm->pt, 1), next;
+	struct folio_list list = { NULL, 0, 0 };
+	struct cold_ctx c = { tlb, pageout ? &list : NULL,
 			      pageout && vma->vm_file && !vma->vm_file->writable, start, end, 0 };
 
-	pt_walk_range(tlb->t->m, tlb->t->mm, start, end, cold_pte, &c);
+	for (uint64_t a = start; a < end; a = next) {
+		next = (a | (pmd_size - 1)) + 1;
+		if (next > end || next < a)
+			next = end;
+		pt_walk_range_ptl(m, tlb->t->mm, a, next, cold_pte, gather_pte_table, &c);
+		if (pageout)
+			reclaim_pages(m, &list);
+	}
+	ml_free(m, list.pfn, list.cap * sizeof(*list.pfn));
 }

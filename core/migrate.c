@@ -9,8 +9,8 @@
 ** cache slot, the contents are copied, and remove_migration_ptes()
 ** installs PTEs to the new folio.  memlab runs nothing in between, so it
 ** does these in one step and keeps their observable results: the same
-** protection, accessed and dirty bits on the new PTEs, one TLB flush per
-** mapping, a dirty PTE of a file or swap-cache page dirtying the page
+** protection, accessed and dirty bits on the new PTEs, the TLB flushes
+** (one per entry, or the batch's), a dirty PTE of a file or swap-cache page dirtying the page
 ** first (try_to_migrate_one), the page cache slot and the flags, mapping,
 ** index, mapcount and references moved (folio_migrate_flags), the new page
 ** added to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; a
@@ -47,8 +47,12 @@
 **    does not), so the expected count has no "+1" for it.
 **  - anonymous pages have no PG_dirty in memlab outside the swap cache:
 **    a dirty PTE of one only stays dirty on the new PTE.
-**  - the TLB is flushed per entry: Linux's first, async pass defers its
-**    flushes to one per batch (TTU_BATCH_FLUSH) where the arch allows.
+**  - migrate_pages() is Linux's first, MIGRATE_ASYNC batch of any mode
+**    (migrate_pages_sync's retries would meet the same pins): its
+**    try_to_migrate() passes TTU_BATCH_FLUSH, so an entry of an mm that
+**    other CPUs may hold is flushed with the batch (try_to_unmap_flush,
+**    one IPI on x86) at the batch's end, as Linux flushes before its
+**    moves; nothing runs in between that could use the stale entry.
 **  - ext4's data=journal folios migrate like the others (jbd2's buffer
 **    references, which buffer_migrate_folio_norefs refuses, are not
 **    modelled).
@@ -77,12 +81,14 @@ struct remap {
 	uint64_t new_pfn;
 	struct page *folio;
 	int32_t nr;		/* entries rewritten */
+	unsigned ttu;		/* try_to_migrate()'s TTU_* flags */
 };
 
 /*
 ** try_to_migrate_one() + remove_migration_pte() for one entry: it maps the
-** new frame with the bits it had; the old translation is flushed, and a
-** locked mapping munlocks the old page (folio_remove_rmap_pte()) at once.
+** new frame with the bits it had; the old translation is flushed (or the
+** flush deferred, TTU_BATCH_FLUSH), and a locked mapping munlocks the old
+** page (folio_remove_rmap_pte()) at once.
 */
 static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, void *ud)
 {
@@ -95,7 +101,7 @@ static bool remap_one(memlab_task *t, struct vm_area_struct *vma, uint64_t addr,
 	else if (w.prot.dirty && (r->folio->flags & PG_swapcache))
 		r->folio->flags |= PG_dirty;	/* swap_aops: noop_dirty_folio() */
 	set_pte_at(t, addr, r->new_pfn, w.prot);
-	flush_tlb_page(t, addr);
+	try_to_migrate_flush(t, addr, w.prot, r->ttu);
 	munlock_vma_folio(t->m, page_to_pfn(t->m, r->folio), vma);
 	if (vma->vm_flags & VM_LOCKED)
 		mlock_drain_local(t->m);
@@ -180,9 +186,10 @@ static bool migrate_target_ok(memlab_machine *m, const struct page *s, const str
 ** going while others stay leaves an anonymous folio partially mapped on
 ** the way (__folio_remove_rmap -> deferred_split_folio).
 */
-static void remap_folio(memlab_machine *m, struct page *s, uint64_t src, uint64_t dst)
+static void remap_folio(memlab_machine *m, struct page *s, uint64_t src, uint64_t dst,
+			unsigned ttu)
 {
-	struct remap r = { 0, s, 0 };
+	struct remap r = { 0, s, 0, ttu };
 	uint64_t nr = folio_nr_pages(s);
 	int32_t mapped = 0;
 
@@ -200,7 +207,7 @@ static void remap_folio(memlab_machine *m, struct page *s, uint64_t src, uint64_
 			  (unsigned long long)src, mapped, r.nr);
 }
 
-int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
+static int __migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst, unsigned ttu)
 {
 	struct page *s, *d;
 	uint64_t nr;
@@ -216,7 +223,7 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	if (s->_refcount != folio_expected_refs(s))
 		return -MEMLAB_EAGAIN;
 	was_mlocked = s->flags & PG_mlocked;
-	remap_folio(m, s, src, dst);
+	remap_folio(m, s, src, dst, ttu);
 	deferred = s->flags & PG_deferred_split;
 	partially_mapped = s->flags & PG_partially_mapped;
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(s)] -= nr;	/* migrate_folio_done() */
@@ -237,6 +244,16 @@ int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
 	page_cache_release(m, s);	/* folio_put(): a PG_mlocked left (a split's) is cleared */
 	memlab_free_pages(m, src, s->private);
 	return 0;
+}
+
+/*
+** A migration outside migrate_pages(), as MIGRATE_SYNC's one-by-one
+** retries are: try_to_migrate() without TTU_BATCH_FLUSH, each entry
+** flushed as it goes (ptep_clear_flush).
+*/
+int migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst)
+{
+	return __migrate_folio(m, src, dst, 0);
 }
 
 /* putback_movable_pages(): isolated pages that were not migrated back on their lists. */
@@ -324,7 +341,7 @@ static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned
 			keep[(*kept)++] = src;
 			continue;
 		}
-		if (migrate_folio(m, src, dst) == 0) {
+		if (__migrate_folio(m, src, dst, TTU_BATCH_FLUSH) == 0) {
 			st->nr_succeeded += (unsigned)nr;
 			continue;
 		}
@@ -333,6 +350,7 @@ static int migrate_pages_batch(memlab_machine *m, const uint64_t *list, unsigned
 		st->nr_failed_pages += (unsigned)nr;
 		keep[(*kept)++] = src;
 	}
+	try_to_unmap_flush(m);	/* the batch's unmaps, flushed before its moves ("move:") */
 	return rc;
 }
 

@@ -276,6 +276,7 @@ struct mm_struct {
 	uint64_t locked_vm_leaked;	/* locked_vm no VMA holds (mremap DONTUNMAP, as Linux) */
 	uint64_t vmacache_hits, vmacache_misses;
 	mm_context_t context;		/* ASIDs, tlb_gen, mm_cpumask (tlb.c) */
+	int tlb_flush_batched;		/* reclaim's deferred flushes: pending | flushed << 16 (tlb.c) */
 	int mmap_lock;			/* readers, or -1: a writer (mmap_lock.c) */
 	int mm_users;			/* the tasks sharing it (CLONE_VM) */
 	bool oom_skip;			/* MMF_OOM_SKIP: the OOM killer passes it by */
@@ -658,7 +659,7 @@ void clear_young_dirty_ptes(struct mmu_gather *tlb, uint64_t table, uint64_t idx
 int madvise_free_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
 			  uint64_t start, uint64_t end);
 int madvise_cold_huge_pmd(struct mmu_gather *tlb, uint64_t haddr, uint64_t table, uint64_t idx,
-			  uint64_t start, uint64_t end, bool pageout);
+			  uint64_t start, uint64_t end, struct folio_list *pageout);
 bool folio_mapped_elsewhere(memlab_machine *m, uint64_t head, const struct mm_struct *mm);	/* rmap.c */
 bool folio_unmap_goes_partial(memlab_machine *m, uint64_t head);	/* rmap.c */
 
@@ -710,6 +711,7 @@ static inline uint64_t i_size_pages(const struct memlab_file *f)
 void ext4_truncate_failed_write(struct memlab_file *f);
 bool folio_split(memlab_machine *m, uint64_t head, uint64_t at);	/* huge_memory.c */
 #define TTU_IGNORE_MLOCK	0x1	/* try_to_unmap(): a VM_LOCKED mapping goes too */
+#define TTU_BATCH_FLUSH		0x2	/* the TLB flush may wait for try_to_unmap_flush() */
 bool try_to_unmap(memlab_machine *m, uint64_t pfn, unsigned flags);	/* vmscan.c */
 /* ---- readahead.c ---- */
 void bdi_init(memlab_machine *m);

@@ -782,6 +782,7 @@ struct pt_range_ctx {
 	const struct pt_format *f;
 	uint64_t start, end;
 	pt_leaf_fn fn;
+	pt_table_fn enter;		/* NULL, or called as each PTE table is entered */
 	void *ud;
 };
 
@@ -804,8 +805,11 @@ static int pt_range_table(struct pt_range_ctx *c, uint64_t table, unsigned level
 		if (pt_entry_is_table(f, level, e)) {
 			uint64_t child = pt_entry_pfn(f, level, e);
 
-			if (child < c->m->nr_frames &&	/* corrupt: pt_check reports it */
-			    (err = pt_range_table(c, child, level - 1, va)))
+			if (child >= c->m->nr_frames)	/* corrupt: pt_check reports it */
+				continue;
+			if (level == 1 && c->enter)
+				c->enter(c->ud, va, child);
+			if ((err = pt_range_table(c, child, level - 1, va)))
 				return err;
 			continue;
 		}
@@ -824,7 +828,18 @@ static int pt_range_table(struct pt_range_ctx *c, uint64_t table, unsigned level
 int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start, uint64_t end,
 		  pt_leaf_fn fn, void *ud)
 {
-	struct pt_range_ctx c = { m, &mm->pt, start, end, fn, ud };
+	return pt_walk_range_ptl(m, mm, start, end, fn, NULL, ud);
+}
+
+/*
+** pt_walk_range(), calling enter(ud, va, table) first as it enters each
+** PTE table meeting the range, empty or not: where Linux's walkers take
+** its lock (pte_offset_map_lock) and do what they do once per table.
+*/
+int pt_walk_range_ptl(memlab_machine *m, const struct mm_struct *mm, uint64_t start,
+		      uint64_t end, pt_leaf_fn fn, pt_table_fn enter, void *ud)
+{
+	struct pt_range_ctx c = { m, &mm->pt, start, end, fn, enter, ud };
 
 	if (!mm->pt.levels)
 		return 0;

@@ -202,6 +202,10 @@ int pt_set(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t pfn,
 int pt_clear(memlab_machine *m, struct mm_struct *mm, uint64_t va, uint64_t *old);
 int pt_walk_range(memlab_machine *m, const struct mm_struct *mm, uint64_t start, uint64_t end,
 		  pt_leaf_fn fn, void *ud);
+/* A PTE table pt_walk_range_ptl enters, the one mapping va (its pte_offset_map_lock). */
+typedef void (*pt_table_fn)(void *ud, uint64_t va, uint64_t table);
+int pt_walk_range_ptl(memlab_machine *m, const struct mm_struct *mm, uint64_t start,
+		      uint64_t end, pt_leaf_fn fn, pt_table_fn enter, void *ud);
 int pt_leaf_slot(memlab_machine *m, const struct mm_struct *mm, uint64_t va,
 		 uint64_t *table, unsigned *level);
 uint64_t pt_level_size(const struct pt_format *f, unsigned level);

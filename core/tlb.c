@@ -87,12 +87,31 @@
 ** pte_needs_flush) and exit through an mmu_gather (tlb_finish_mmu);
 ** mremap's move_ptes() flush_tlb_range per PMD extent; dup_mmap() ends
 ** with flush_tlb_mm(oldmm).
+** Reclaim, migration and splits unmap with TTU_BATCH_FLUSH (mm/rmap.c):
+** an entry of an mm that another CPU may hold (x86: one in mm_cpumask
+** besides this one; arm64: always) is not flushed at once
+** (set_tlb_ubc_flush_pending): x86 moves the mm's tlb_gen on and adds its
+** CPUs to the batch's mask, and try_to_unmap_flush() -- before freed
+** pages are reused, before a dirty one is written, after a split's or a
+** migration batch's unmaps -- sends one flush of no mm to the mask (each
+** CPU not lazy flushes whatever mm it runs that is behind); arm64 issues
+** the TLBIs at once (last level) and only its barrier waits.  The mm
+** counts the deferrals (tlb_flush_batched), and the next walk that takes
+** one of its PTE locks (zap, mprotect, mremap, MADV_FREE, MADV_COLD /
+** PAGEOUT) flushes it whole first (flush_tlb_batched_pending, x86): the
+** mm cannot know the batch was flushed.
 **
 ** CPUs and tasks: a task gets a CPU round robin at spawn and fork and
 ** keeps it until memlab_task_run_on().  A task's access or system call
 ** runs it on its CPU: when another mm is loaded there that is a context
 ** switch (switch_mm).  A CPU whose task moved away or exited is idle and
-** lazy (the mm stays loaded, Linux's lazy TLB mode).
+** lazy (the mm stays loaded, Linux's lazy TLB mode).  A flush starts on
+** the CPU of the code that issues it (smp_processor_id): the task whose
+** call it is, whatever mm it flushes (direct reclaim of another task's
+** pages is a shootdown of that task's CPU); outside a task's call --
+** kswapd, kcompactd, khugepaged, the shrinkers of m:drop_caches, a
+** write to a root cgroup file -- a kernel thread on CPU 0, which keeps
+** the user mm it had loaded lazily while it runs.
 **
 ** Defaults
 ** --------
@@ -1545,9 +1564,28 @@ struct flush_tlb_info {
 	uint64_t start, end;		/* end TLB_FLUSH_ALL: the whole mm */
 	unsigned stride_shift;
 	bool freed_tables;
-	uint64_t new_tlb_gen;
+	uint64_t new_tlb_gen;		/* TLB_GENERATION_INVALID: a batch's, of no mm */
 	int initiating_cpu;
 };
+
+#define TLB_GENERATION_INVALID	0
+
+/*
+** The CPU a flush starts on: smp_processor_id(), the running task's.
+** Outside a task's call the work is a kernel thread's (kswapd0,
+** kcompactd0, khugepaged, a kworker; memlab runs them on CPU 0, or on
+** the CPU work was queued on): the user mm that CPU ran stays loaded
+** lazily while it runs (context_switch -> enter_lazy_tlb), and its task
+** switches back when it next runs (switch_to_task).
+*/
+static int flush_cpu(memlab_machine *m)
+{
+	int cpu = smp_processor_id(m);
+
+	if (!m->current)
+		enter_lazy_tlb(&m->tlb->cpu[cpu]);
+	return cpu;
+}
 
 /* INVLPG: va's entries in the loaded ASID (and global ones), and its PWC entries. */
 static void flush_tlb_one_user(struct tlb_machine *tm, struct tlb_cpu *c, uint64_t va)
@@ -1565,21 +1603,26 @@ static void flush_tlb_func(struct tlb_machine *tm, struct tlb_cpu *c,
 			   const struct flush_tlb_info *f)
 {
 	bool local = c->id == f->initiating_cpu;
+	int reason = !local ? TLB_REMOTE_SHOOTDOWN : f->mm ? TLB_LOCAL_MM_SHOOTDOWN :
+			      TLB_LOCAL_SHOOTDOWN;
 	uint64_t local_tlb_gen, mm_tlb_gen;
 
 	if (!local)
 		c->st.nr_tlb_remote_flush_received++;
-	if (f->mm != c->loaded_mm) {
+	if (f->mm && f->mm != c->loaded_mm) {
 		f->mm->context.cpumask &= ~(1ull << c->id);
 		return;
 	}
+	if (!c->loaded_mm)	/* init_mm: no user entries */
+		return;
 	if (c->is_lazy) {
 		x86_switch_mm(tm, c, NULL);
 		return;
 	}
 	local_tlb_gen = c->ctxs[c->loaded_mm_asid].tlb_gen;
-	mm_tlb_gen = f->mm->context.tlb_gen;
-	if (f->new_tlb_gen <= local_tlb_gen || local_tlb_gen == mm_tlb_gen)
+	mm_tlb_gen = c->loaded_mm->context.tlb_gen;
+	if ((f->new_tlb_gen != TLB_GENERATION_INVALID && f->new_tlb_gen <= local_tlb_gen) ||
+	    local_tlb_gen == mm_tlb_gen)
 		return;
 	if (should_fail(tm->m, local ? FI_TLB_STALE_ENTRY : FI_TLB_LOST_SHOOTDOWN, 1, false)) {
 		/* injected: the flush is lost, yet the CPU believes it is up to date */
@@ -1594,22 +1637,26 @@ static void flush_tlb_func(struct tlb_machine *tm, struct tlb_cpu *c,
 			flush_tlb_one_user(tm, c, a);
 		if (local)
 			c->st.nr_tlb_local_flush_one += nr;
-		trace(tm->m, TP_TLB_FLUSH, local ? TLB_LOCAL_SHOOTDOWN : TLB_REMOTE_SHOOTDOWN, nr, 0, 0);
+		trace(tm->m, TP_TLB_FLUSH, reason, nr, 0, 0);
 	} else {
 		cpu_flush_asid(tm, c, c->loaded_mm_asid);	/* flush_tlb_local() */
 		if (local)
 			c->st.nr_tlb_local_flush_all++;
-		trace(tm->m, TP_TLB_FLUSH, local ? TLB_LOCAL_SHOOTDOWN : TLB_REMOTE_SHOOTDOWN,
-		      TLB_FLUSH_ALL, 0, 0);
+		trace(tm->m, TP_TLB_FLUSH, reason, TLB_FLUSH_ALL, 0, 0);
 	}
 	c->ctxs[c->loaded_mm_asid].tlb_gen = mm_tlb_gen;
 }
 
-/* should_flush_tlb(): the IPI goes to CPUs running the mm, not lazy ones. */
+/*
+** should_flush_tlb(): the IPI goes to CPUs running the mm, not lazy ones;
+** a flush of no mm (a batch's) to every CPU of its mask that is not lazy.
+*/
 static bool should_flush_tlb(const struct tlb_cpu *c, const struct flush_tlb_info *f)
 {
 	if (c->is_lazy)
 		return false;
+	if (!f->mm)
+		return true;
 	return c->loaded_mm == f->mm;	/* trim_cpumask: never, memlab has no jiffies */
 }
 
@@ -1632,16 +1679,17 @@ static void flush_tlb_multi(struct tlb_machine *tm, uint64_t cpumask,
 
 /*
 ** flush_tlb_mm_range(): t's mm changed in [start, end) (page strides of
-** 1 << stride_shift); more than 33 pages flush the whole mm.  t's CPU
-** starts it: other CPUs in mm_cpumask get a shootdown, else only this
-** CPU flushes, if it runs the mm.
+** 1 << stride_shift); more than 33 pages flush the whole mm.  The CPU the
+** code runs on starts it: other CPUs in mm_cpumask get a shootdown, else
+** only this CPU flushes, if it runs the mm.
 */
 static void flush_tlb_mm_range(memlab_task *t, uint64_t start, uint64_t end,
 			       unsigned stride_shift, bool freed_tables)
 {
 	struct tlb_machine *tm = t->m->tlb;
 	struct mm_struct *mm = t->mm;
-	struct flush_tlb_info f = { mm, start, end, stride_shift, freed_tables, 0, t->cpu };
+	int cpu = flush_cpu(t->m);
+	struct flush_tlb_info f = { mm, start, end, stride_shift, freed_tables, 0, cpu };
 
 	f.new_tlb_gen = ++mm->context.tlb_gen;	/* inc_mm_tlb_gen() */
 	if (end != TLB_FLUSH_ALL &&
@@ -1649,10 +1697,10 @@ static void flush_tlb_mm_range(memlab_task *t, uint64_t start, uint64_t end,
 		f.start = 0;
 		f.end = TLB_FLUSH_ALL;
 	}
-	if (mm->context.cpumask & ~(1ull << t->cpu))
+	if (mm->context.cpumask & ~(1ull << cpu))
 		flush_tlb_multi(tm, mm->context.cpumask, &f);
-	else if (mm == tm->cpu[t->cpu].loaded_mm)
-		flush_tlb_func(tm, &tm->cpu[t->cpu], &f);
+	else if (mm == tm->cpu[cpu].loaded_mm)
+		flush_tlb_func(tm, &tm->cpu[cpu], &f);
 }
 
 /* ===================== arm64: broadcast TLBI ===================== */
@@ -1668,7 +1716,7 @@ static void arm64_flush_tlb_mm(memlab_task *t)
 	struct tlb_machine *tm = t->m->tlb;
 	unsigned asid = arm64_asid(tm, t->mm);
 
-	tm->cpu[t->cpu].st.tlbi_broadcast++;
+	tm->cpu[flush_cpu(t->m)].st.tlbi_broadcast++;
 	for (int i = 0; i < tm->nr_cpus; i++)
 		cpu_flush_asid(tm, &tm->cpu[i], asid);
 }
@@ -1679,7 +1727,7 @@ static void arm64_tlbi_va(memlab_task *t, uint64_t va, bool last_level)
 	struct tlb_machine *tm = t->m->tlb;
 	unsigned asid = arm64_asid(tm, t->mm);
 
-	tm->cpu[t->cpu].st.tlbi_broadcast++;
+	tm->cpu[flush_cpu(t->m)].st.tlbi_broadcast++;
 	for (int i = 0; i < tm->nr_cpus; i++)
 		cpu_flush_va(tm, &tm->cpu[i], asid, va, last_level ? 0 : 1);
 }
@@ -1747,6 +1795,151 @@ void flush_tlb_mm(memlab_task *t)
 		flush_tlb_mm_range(t, 0, TLB_FLUSH_ALL, 0, true);
 	else
 		arm64_flush_tlb_mm(t);
+}
+
+/*
+** ptep_clear_flush() (mm/pgtable-generic.c) after the entry at addr, pteval,
+** was cleared: the page is flushed if a TLB may hold it (pte_accessible():
+** a present entry; a PROT_NONE one is not, on x86 nor on arm64).  Whether
+** it was.
+*/
+bool ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval)
+{
+	if (!pteval.present)
+		return false;
+	flush_tlb_page(t, addr);
+	return true;
+}
+
+/* ===================== batched flushes (mm/rmap.c) ===================== */
+
+#define TLB_FLUSH_BATCH_FLUSHED_SHIFT	16
+#define TLB_FLUSH_BATCH_PENDING_MASK	((1 << (TLB_FLUSH_BATCH_FLUSHED_SHIFT - 1)) - 1)
+#define TLB_FLUSH_BATCH_PENDING_LARGE	(TLB_FLUSH_BATCH_PENDING_MASK / 2)
+
+/*
+** should_defer_flush(): whether try_to_unmap_one() / try_to_migrate_one()
+** may leave the flush of an entry of t's mm to try_to_unmap_flush().
+** x86 (arch_tlbbatch_should_defer): only when another CPU may hold its
+** entries, so that one IPI serves the batch; arm64: always (its TLBIs go
+** out at once and only their barrier waits).
+*/
+bool should_defer_flush(memlab_task *t, unsigned ttu_flags)
+{
+	if (!(ttu_flags & TTU_BATCH_FLUSH) || tlb_quiet(t))
+		return false;
+	if (t->m->arch != MEMLAB_ARCH_X86_64)
+		return true;
+	return t->mm->context.cpumask & ~(1ull << smp_processor_id(t->m));
+}
+
+/*
+** set_tlb_ubc_flush_pending(): [start, end) of t's mm was cleared, its
+** first entry pteval, without a flush.  x86 (arch_tlbbatch_add_pending):
+** the mm's generation moves on and its CPUs join the batch's mask; arm64:
+** TLBI VALE1IS for each page now (__flush_tlb_range_nosync, last level).
+** A dirty entry makes the batch writable: try_to_unmap_flush_dirty()
+** flushes it before the page is written out.
+*/
+void set_tlb_ubc_flush_pending(memlab_task *t, struct pt_prot pteval, uint64_t start,
+			       uint64_t end)
+{
+	struct tlb_machine *tm = t->m->tlb;
+
+	int *batch = &t->mm->tlb_flush_batched;
+
+	if (!pteval.present)	/* !pte_accessible() */
+		return;
+	if (t->m->arch == MEMLAB_ARCH_X86_64) {
+		t->mm->context.tlb_gen++;	/* inc_mm_tlb_gen() */
+		tm->ubc.cpumask |= t->mm->context.cpumask;
+	} else {
+		arm64_flush_tlb_range(t, start, end, t->m->page_shift, true);
+	}
+	tm->ubc.flush_required = true;
+	/* one more pending for the mm: reset to 1 (and 0 flushed) before it could overflow */
+	if ((*batch & TLB_FLUSH_BATCH_PENDING_MASK) > TLB_FLUSH_BATCH_PENDING_LARGE)
+		*batch = 1;
+	else
+		(*batch)++;
+	if (pteval.dirty)
+		tm->ubc.writable = true;
+}
+
+/*
+** flush_tlb_batched_pending(): an operation about to change t's PTEs under
+** their lock (zap, mprotect, mremap, MADV_FREE, MADV_COLD/PAGEOUT) flushes
+** the mm if reclaim deferred flushes of it since the last such call --
+** the deferred flush may not have been done yet, on another CPU.  memlab's
+** reclaim has always done it by then, yet the mm does not know that: Linux
+** flushes all the same (x86: flush_tlb_mm; arm64's TLBIs went out at once,
+** so only a barrier).
+*/
+void flush_tlb_batched_pending(memlab_task *t)
+{
+	int batch = t->mm->tlb_flush_batched;
+	int pending = batch & TLB_FLUSH_BATCH_PENDING_MASK;
+	int flushed = batch >> TLB_FLUSH_BATCH_FLUSHED_SHIFT;
+
+	if (pending == flushed)
+		return;
+	if (t->m->arch == MEMLAB_ARCH_X86_64)
+		flush_tlb_mm(t);	/* arch_flush_tlb_batched_pending() */
+	t->mm->tlb_flush_batched = pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT);
+}
+
+/*
+** try_to_migrate_one()'s flush of the entry at addr it cleared, pteval:
+** left to try_to_unmap_flush() when it may be (should_defer_flush), else
+** ptep_clear_flush().
+*/
+void try_to_migrate_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval,
+			  unsigned ttu_flags)
+{
+	if (should_defer_flush(t, ttu_flags))
+		set_tlb_ubc_flush_pending(t, pteval, addr, addr + t->m->page_size);
+	else
+		ptep_clear_flush(t, addr, pteval);
+}
+
+/*
+** arch_tlbbatch_flush() on x86: one full flush of whatever mm each CPU of
+** the batch runs and is behind on -- a shootdown when the mask holds
+** another CPU than this one (CPUs running other mms, or lazy ones, are
+** left alone: their slots are behind and flush when the mm comes back).
+*/
+static void x86_tlbbatch_flush(memlab_machine *m)
+{
+	struct tlb_machine *tm = m->tlb;
+	int cpu = flush_cpu(m);
+	struct flush_tlb_info f = { NULL, 0, TLB_FLUSH_ALL, 0, false,
+				    TLB_GENERATION_INVALID, cpu };
+
+	if (tm->ubc.cpumask & ~(1ull << cpu))
+		flush_tlb_multi(tm, tm->ubc.cpumask, &f);
+	else if (tm->ubc.cpumask & (1ull << cpu))
+		flush_tlb_func(tm, &tm->cpu[cpu], &f);
+	tm->ubc.cpumask = 0;
+}
+
+/* try_to_unmap_flush(): the flush the batch owes (arm64: dsb(ish) only). */
+void try_to_unmap_flush(memlab_machine *m)
+{
+	struct tlb_machine *tm = m->tlb;
+
+	if (!tm->ubc.flush_required)
+		return;
+	if (m->arch == MEMLAB_ARCH_X86_64 && !tm->dying)
+		x86_tlbbatch_flush(m);
+	tm->ubc.flush_required = false;
+	tm->ubc.writable = false;
+}
+
+/* try_to_unmap_flush_dirty(): flush if an entry unmapped was dirty (writable). */
+void try_to_unmap_flush_dirty(memlab_machine *m)
+{
+	if (m->tlb->ubc.writable)
+		try_to_unmap_flush(m);
 }
 
 /* ===================== the mmu_gather ===================== */
@@ -2213,5 +2406,8 @@ int tlb_check(memlab_machine *m, memlab_violation_fn fn, void *ud)
 
 	for (int i = 0; i < m->tlb->nr_cpus; i++)
 		check_cpu(m, &chk, &m->tlb->cpu[i]);
+	if (m->tlb->ubc.flush_required || m->tlb->ubc.cpumask)
+		ml_violation(&chk, "tlb: a batched flush (TTU_BATCH_FLUSH) is still owed "
+			     "after the call that deferred it");
 	return chk.count;
 }

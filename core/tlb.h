@@ -170,6 +170,17 @@ struct tlb_machine {
 	uint64_t *asid_map;
 	uint64_t cur_idx;
 	uint64_t tlb_flush_pending;	/* a cpumask */
+	/*
+	 * mm/rmap.c's struct tlbflush_unmap_batch, the running context's
+	 * (current->tlb_ubc: memlab runs one at a time): the flushes that
+	 * reclaim and migration deferred (TTU_BATCH_FLUSH).  x86 keeps the
+	 * CPUs to flush; arm64 issues its TLBIs at once.
+	 */
+	struct {
+		uint64_t cpumask;	/* x86 arch_tlbflush_unmap_batch */
+		bool flush_required;	/* a flush is owed */
+		bool writable;		/* an entry unmapped was dirty */
+	} ubc;
 };
 
 /*
@@ -273,5 +284,15 @@ bool pte_needs_flush(const struct pt_format *f, uint64_t oldpte, uint64_t newpte
 void flush_tlb_page(memlab_task *t, uint64_t addr);
 void flush_tlb_range(memlab_task *t, uint64_t start, uint64_t end);
 void flush_tlb_mm(memlab_task *t);
+bool ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval);
+/* batched flushes of reclaim and migration (mm/rmap.c, TTU_BATCH_FLUSH) */
+bool should_defer_flush(memlab_task *t, unsigned ttu_flags);
+void set_tlb_ubc_flush_pending(memlab_task *t, struct pt_prot pteval, uint64_t start,
+			       uint64_t end);
+void try_to_migrate_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval,
+			  unsigned ttu_flags);
+void try_to_unmap_flush(memlab_machine *m);
+void flush_tlb_batched_pending(memlab_task *t);
+void try_to_unmap_flush_dirty(memlab_machine *m);
 
 #endif

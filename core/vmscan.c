@@ -28,7 +28,11 @@
 ** kswapd is a thread on another CPU in Linux; memlab runs it when the
 ** operation that woke it returns (task_leave), so one operation that
 ** allocates much still reaches direct reclaim as a fast allocator would.
-** Batched TLB flushes (TTU_BATCH_FLUSH) are per page here.
+** Unmapping defers the TLB flush where another CPU may hold the mm's
+** entries (TTU_BATCH_FLUSH, tlb.c): the freed folios wait in batches of
+** 31 (free_folios), each freed after the flush it owes; a dirty page's
+** flush comes before its write to swap (try_to_unmap_flush_dirty).
+** MADV_PAGEOUT hands reclaim_pages() one PMD's pages at a time.
 */
 #include "mm.h"
 
@@ -338,7 +342,8 @@ static unsigned folio_unmap_pte_batch(memlab_task *t, const struct vm_area_struc
 }
 
 /*
-** try_to_unmap_one(): the entry goes (ptep_clear_flush), its dirty bit
+** try_to_unmap_one(): the entry goes (flushed, or the flush left to
+** try_to_unmap_flush() with TTU_BATCH_FLUSH), its dirty bit
 ** to the page, the RSS counter and the mapping with it.  A VM_LOCKED
 ** mapping keeps it, unless TTU_IGNORE_MLOCK (a split's unmap_folio).  A lazily freed anonymous page written since
 ** MADV_FREE (a dirty entry, here or in a mapping unmapped before; or a
@@ -386,9 +391,9 @@ static bool try_to_unmap_one(memlab_task *t, struct vm_area_struct *vma, uint64_
 	}
 	nr = folio_unmap_pte_batch(t, vma, addr, table, idx, page, pfn);
 	update_hiwater_rss(t->mm);
-	p = get_and_clear_ptes(t, addr, table, idx, nr);	/* ptep_clear_flush() when nr is 1 */
-	if (nr == 1)
-		flush_tlb_page(t, addr);
+	p = get_and_clear_ptes(t, addr, table, idx, nr);
+	if (should_defer_flush(t, ua->flags))
+		set_tlb_ubc_flush_pending(t, p, addr, addr + (uint64_t)nr * m->page_size);
 	else
 		flush_tlb_range(t, addr, addr + (uint64_t)nr * m->page_size);
 	if (page_anon(page) && (page->flags & PG_swapbacked)) {
@@ -512,7 +517,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 		if (add_to_swap(m, pfn))
 			return ACTIVATE;	/* swap is full */
 	}
-	if (folio_mapcount(page) && !try_to_unmap(m, pfn, 0)) {
+	if (folio_mapcount(page) && !try_to_unmap(m, pfn, TTU_BATCH_FLUSH)) {
 		stat->nr_unmap_fail += nr;
 		if (lazyfree && (page->flags & PG_swapbacked))
 			stat->nr_lazyfree_fail += nr;
@@ -526,6 +531,7 @@ static enum shrink_result shrink_folio(memlab_machine *m, uint64_t pfn,
 	}
 	if (page->flags & PG_swapcache) {	/* pageout() to swap, then __remove_mapping() */
 		if (page->flags & PG_dirty) {
+			try_to_unmap_flush_dirty(m);	/* no write through a stale entry during I/O */
 			if (swap_writepage(m, pfn))
 				return KEEP;
 			stat->nr_pageout += folio_nr_pages(page);
@@ -627,12 +633,37 @@ static uint64_t isolate_lru_folios(memlab_machine *m, struct lruvec *lruvec, uin
 ** the flusher when every page taken was dirty and not yet queued.
 */
 /*
+** shrink_folio_list()'s free_folios: the folios it frees wait in a batch,
+** and a batch is freed (free_unref_folios) after the TLB flush its
+** unmaps deferred (try_to_unmap_flush): when full, and at the end.
+*/
+struct free_folios {
+	uint64_t pfn[PAGEVEC_SIZE];
+	unsigned nr;
+};
+
+static void free_folios_release(memlab_machine *m, struct free_folios *fb)
+{
+	try_to_unmap_flush(m);
+	for (unsigned i = 0; i < fb->nr; i++)
+		put_page(m, fb->pfn[i]);
+	fb->nr = 0;
+}
+
+static void free_folios_add(memlab_machine *m, struct free_folios *fb, uint64_t pfn)
+{
+	fb->pfn[fb->nr++] = pfn;
+	if (fb->nr == PAGEVEC_SIZE)
+		free_folios_release(m, fb);
+}
+
+/*
 ** The end of one isolated folio's look (move_folios_to_lru, or the free):
 ** an activated one is made active (nr_activate, the workingset's age);
 ** the pages freed, or 0.
 */
 static uint64_t finish_folio(memlab_machine *m, uint64_t pfn, enum shrink_result r,
-			     struct reclaim_stat *stat)
+			     struct reclaim_stat *stat, struct free_folios *fb)
 {
 	struct page *page = pfn_to_page(m, pfn);
 	uint64_t now = folio_nr_pages(page);	/* a THP split for swap is one page now */
@@ -643,7 +674,7 @@ static uint64_t finish_folio(memlab_machine *m, uint64_t pfn, enum shrink_result
 		workingset_age_nonresident(folio_lruvec(m, page), now);
 	}
 	if (r == FREED) {
-		put_page(m, pfn);
+		free_folios_add(m, fb, pfn);
 		return now;
 	}
 	putback_folio(m, pfn);
@@ -660,6 +691,7 @@ static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_
 				  struct scan_control *sc, struct reclaim_stat *stat)
 {
 	struct folio_list split = { NULL, 0, 0 };
+	struct free_folios fb = { .nr = 0 };
 	uint64_t nr_reclaimed = 0;
 
 	sc->split = &split;
@@ -670,13 +702,14 @@ static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_
 		enum shrink_result r = shrink_folio(m, pfns[i], sc, stat);
 
 		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
-		nr_reclaimed += finish_folio(m, pfns[i], r, stat);
+		nr_reclaimed += finish_folio(m, pfns[i], r, stat, &fb);
 	}
 	sc->split = NULL;
 	for (size_t i = 0; i < split.n; i++)
 		nr_reclaimed += finish_folio(m, split.pfn[i], shrink_folio(m, split.pfn[i], sc, stat),
-					     stat);
+					     stat, &fb);
 	ml_free(m, split.pfn, split.cap * sizeof(*split.pfn));
+	free_folios_release(m, &fb);
 	return nr_reclaimed;
 }
 
@@ -1188,26 +1221,41 @@ static void shrink_zones(memlab_machine *m, struct scan_control *sc)
 }
 
 /*
-** reclaim_pages() of one page MADV_PAGEOUT chose (reclaim_folio_list):
-** isolated, through shrink_folio_list without looking at its references,
-** put back unless freed (mm_vmscan_reclaim_pages).  Returns the pages
-** reclaimed.
+** MADV_PAGEOUT's folio_isolate_lru() of the folio at pfn onto its list l,
+** with a reference; one on no list (in a CPU's batch) is left alone, and
+** so is one the host has no room to list.
 */
-uint64_t reclaim_page(memlab_machine *m, uint64_t pfn)
+void folio_isolate_for_pageout(memlab_machine *m, struct folio_list *l, uint64_t pfn)
+{
+	struct page *page = pfn_to_page(m, pfn);
+
+	if (!(page->flags & PG_lru) || !folio_list_add(m, l, pfn))
+		return;
+	lru_del(m, page);
+	page->_refcount++;
+	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += folio_nr_pages(page);
+}
+
+/*
+** reclaim_pages() of the folios MADV_PAGEOUT isolated from one PMD's
+** range (reclaim_folio_list): one shrink_folio_list() over them all,
+** without looking at their references -- so their unmaps share the
+** batched TLB flushes -- the rest put back (mm_vmscan_reclaim_pages).
+** l is left empty.  Returns the pages reclaimed.
+*/
+uint64_t reclaim_pages(memlab_machine *m, struct folio_list *l)
 {
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true,
 				   .may_swap = true, .proactive_swappiness = -1 };
 	struct reclaim_stat stat = { 0 };
-	struct page *page = pfn_to_page(m, pfn);
-	struct lruvec *lruvec = folio_lruvec(m, page);
+	struct lruvec *lruvec;
 	uint64_t reclaimed;
 
-	if (!(page->flags & PG_lru))
+	if (!l->n)
 		return 0;
-	lru_del(m, page);
-	page->_refcount++;
-	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += folio_nr_pages(page);
-	reclaimed = shrink_folio_list(m, &pfn, 1, &sc, &stat);
+	lruvec = folio_lruvec(m, pfn_to_page(m, l->pfn[0]));
+	reclaimed = shrink_folio_list(m, l->pfn, l->n, &sc, &stat);
+	l->n = 0;
 	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
 	tracev(m, TP_MM_VMSCAN_RECLAIM_PAGES, 0, sc.nr_scanned, reclaimed, stat.nr_dirty,
 	       stat.nr_writeback, stat.nr_congested, stat.nr_immediate, stat.nr_activate[0],

@@ -752,6 +752,24 @@ TEST(check_catches_stale_entry)
 	memlab_destroy(m);
 }
 
+/* A batched flush (TTU_BATCH_FLUSH) still owed between calls is reported. */
+TEST(check_catches_owed_batch_flush)
+{
+	memlab_machine *m = machine(2);
+
+	ASSERT(m);
+	ASSERT_CHECK(m);
+	m->tlb->ubc.flush_required = true;
+	m->tlb->ubc.cpumask = 2;
+	violations[0] = '\0';
+	ASSERT_EQ(memlab_check(m, keep_violation, NULL), 1);
+	if (!strstr(violations, "a batched flush (TTU_BATCH_FLUSH) is still owed"))
+		TEST_FAIL("no owed flush reported:\n%s", violations);
+	try_to_unmap_flush(m);		/* the flush pays it */
+	ASSERT_CHECK(m);
+	memlab_destroy(m);
+}
+
 /* A tag or a count that disagrees with the entries is reported, and put back passes. */
 TEST(check_catches_tlb_counts)
 {
@@ -1060,6 +1078,7 @@ int main(void)
 	RUN(cpus_round_robin);
 	RUN(huge_page_entries);
 	RUN(check_catches_stale_entry);
+	RUN(check_catches_owed_batch_flush);
 	RUN(check_catches_tlb_counts);
 	RUN(hint_dies_with_its_entry);
 	RUN(stale_read_through_tlb);
