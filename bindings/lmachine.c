@@ -328,7 +328,7 @@ static int m_tostring(lua_State *L)
 static const char *const option_names[] = {
 	"arch", "ram", "page_size", "seed", "zones", "min_free_kbytes",
 	"watermark_scale_factor", "pcp", "va_bits", "debug_vm", "cpus", "tlb", "swap",
-	"cgroup", "xstate_size", NULL
+	"cgroup", "xstate_size", "swap_ssd", NULL
 };
 
 /* Raise "memlab.new: bad option 'key' (msg)". */
@@ -469,6 +469,8 @@ static void apply_option(lua_State *L, const char *key,
 		cgroup_option(L, cfg);
 	else if (strcmp(key, "xstate_size") == 0)
 		cfg->xstate_size = (uint32_t)option_size(L, key, UINT32_MAX);
+	else if (strcmp(key, "swap_ssd") == 0)
+		cfg->swap_ssd = option_boolean(L, key);
 }
 
 /* Read the options table at idx into cfg; unknown keys raise. */

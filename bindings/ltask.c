@@ -1620,7 +1620,7 @@ static int m_file(lua_State *L)
 static const char *const sysctl_names[] = {
 	"max_map_count", "overcommit_memory", "overcommit_ratio",
 	"mmap_min_addr", "panic_on_oom", "oom_kill_allocating_task", "swappiness",
-	"watermark_boost_factor", NULL
+	"watermark_boost_factor", "page_cluster", NULL
 };
 
 /*
@@ -1667,7 +1667,7 @@ static void push_int_settings(lua_State *L, const char *const names[], const siz
 /*
 ** m:sysctl{ max_map_count =, overcommit_memory =, overcommit_ratio =,
 ** mmap_min_addr =, panic_on_oom =, oom_kill_allocating_task =, swappiness =,
-** watermark_boost_factor = }
+** watermark_boost_factor =, page_cluster = }
 ** --> { the current values } | nil, "EINVAL", 22.
 ** m:sysctl() reads them.  A negative value is EINVAL, as a write of one
 ** to /proc/sys/vm is; nothing is changed then.
@@ -1686,6 +1686,7 @@ static int m_sysctl(lua_State *L)
 		offsetof(struct memlab_vm_sysctl, oom_kill_allocating_task),
 		offsetof(struct memlab_vm_sysctl, swappiness),
 		offsetof(struct memlab_vm_sysctl, watermark_boost_factor),
+		offsetof(struct memlab_vm_sysctl, page_cluster),
 	};
 	int rc;
 

@@ -343,6 +343,7 @@ struct memlab_machine {
 	struct mem_cgroup *reclaim_target;	/* the running reclaim's target (NULL: the node) */
 	struct swap_info *swap;		/* the swap device (swapfile.c), or NULL */
 	int swappiness;			/* vm.swappiness */
+	int page_cluster;		/* vm.page-cluster: swap readahead of 2^page_cluster pages */
 	int watermark_boost_factor;	/* vm.watermark_boost_factor */
 	struct kswapd_state {		/* pgdat's kswapd fields (vmscan.c) */
 		bool woken, running;	/* woken: runs when the outermost operation returns */
@@ -606,9 +607,14 @@ struct swap_info {
 	uint64_t *shadow;		/* per slot: the workingset shadow its page left, or 0 */
 	uint32_t *memcg_id;		/* per slot: swap_cgroup, the memcg of the page swapped out */
 	int prio;
+	bool solidstate;		/* SWP_SOLIDSTATE: on an SSD (VMA-based readahead) */
+	/* swap_state.c's swap_cluster_readahead() state (global in Linux) */
+	unsigned ra_hits;		/* swapin_readahead_hits: PG_readahead pages found since */
+	uint64_t ra_prev_offset;	/* the slot of the last fault that found none */
+	unsigned ra_last_pages;		/* last_readahead_pages: the last window */
 };
 #define SWAP_HAS_CACHE	0x80000000u	/* the count has the 31 bits below: forks cannot reach it */
-int swap_init(memlab_machine *m, uint64_t bytes);
+int swap_init(memlab_machine *m, uint64_t bytes, bool ssd);
 void swap_free_all(memlab_machine *m);
 bool swap_available(const memlab_machine *m);
 bool vm_swap_full(const memlab_machine *m);
@@ -619,7 +625,9 @@ void swap_duplicate(memlab_machine *m, uint64_t slot);
 void swap_free(memlab_machine *m, uint64_t slot);
 void free_swap_and_cache(memlab_machine *m, uint64_t slot);
 bool folio_free_swap(memlab_machine *m, uint64_t pfn);
-int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major);
+struct vm_area_struct;
+int swapin_readahead(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t slot,
+		     uint64_t *pfn, bool *major);
 int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn fn, void *ud);
 
 /* ---- fault_inject.c ---- */

@@ -565,7 +565,7 @@ int memlab_create(const struct memlab_config *cfg, memlab_machine **out)
 		khugepaged_init(m);
 	}
 	if (!err)
-		err = swap_init(m, cfg->swap);
+		err = swap_init(m, cfg->swap, cfg->swap_ssd);
 	if (!err)
 		err = tlb_init(m, cfg);
 	if (!err)

@@ -746,7 +746,7 @@ static unsigned do_swap_page(struct vm_fault *vmf)
 			  vmf->t->pid, (unsigned long long)vmf->orig_pte, (unsigned long long)slot);
 		return VM_FAULT_SIGBUS;
 	}
-	err = swapin_folio(m, slot, &pfn, &major);
+	err = swapin_readahead(vmf->t, vma, vmf->address, slot, &pfn, &major);
 	if (err)
 		return err == -MEMLAB_ENOMEM ? VM_FAULT_OOM : VM_FAULT_SIGBUS;
 	if (major) {	/* the read was I/O: the lock is dropped and the fault retried, as for a file */
@@ -815,7 +815,7 @@ int swapin_for_collapse(memlab_task *t, struct vm_area_struct *vma, uint64_t add
 	if (m->swap && pt_swap_entry(&t->mm->pt, entry, &slot, &exclusive) && slot &&
 	    slot <= m->swap->pages && m->swap->cache[slot] == PFN_NONE &&
 	    (m->swap->swap_map[slot] & ~SWAP_HAS_CACHE)) {
-		int err = swapin_folio(m, slot, &pfn, &major);
+		int err = swapin_readahead(t, vma, addr, slot, &pfn, &major);
 
 		if (err == -MEMLAB_ENOMEM)
 			return -MEMLAB_EFAULT;	/* VM_FAULT_OOM */

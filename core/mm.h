@@ -244,6 +244,7 @@ struct vm_area_struct {
 	struct list_head shared;	/* on its file's i_mmap (empty: on none) */
 	const char *special_name;	/* "[vdso]", "[vvar]", ... (vm_ops->name) */
 	uint64_t special_pages;		/* a special mapping's size when installed */
+	uint64_t swap_readahead_info;	/* VMA-based swap readahead: address | window | hits */
 	/* from vm_area_alloc() to vm_area_free(): never copied with the rest */
 	uint64_t slab_obj;		/* its object in the vm_area_struct cache */
 };

@@ -11,12 +11,14 @@
 ** leaves when reclaim frees it, or when no swap entry names its slot any
 ** more and it is unmapped or swap is half full (free_swap_and_cache,
 ** folio_free_swap).  The contents of a written slot live in host memory.
+** A fault reads its page with readahead (swapin_readahead): the aligned
+** cluster of slots on a rotating disk, the PTEs around the address on an
+** SSD (swap_ssd), the window sized by swap_state.c's hits heuristic.
 **
 ** Simplified: slots are taken next-fit from where the last search ended
 ** (not Linux's per-CPU clusters); the device is synchronous (a write is
 ** done when swap_writepage returns, like zram or a ramdisk), so no page is
-** ever under writeback; no swap readahead (page-cluster, VMA-based), no
-** swapoff, no swap of shmem.  No large folios in swap: reclaim splits
+** ever under writeback; no swapoff, no swap of shmem.  No large folios in swap: reclaim splits
 ** one first (swpout_fallback), as Linux 6.18 does for a swap file, which
 ** has no large swap entries (cluster_alloc_swap_entry: !SWP_BLKDEV).
 */
@@ -33,8 +35,11 @@ static struct page *swap_page(memlab_machine *m, uint64_t slot)
 	return pfn == PFN_NONE ? NULL : pfn_to_page(m, pfn);
 }
 
-/* mkswap + swapon of a swap file of bytes: 0, or -MEMLAB_EINVAL / -ENOMEM. */
-int swap_init(memlab_machine *m, uint64_t bytes)
+/*
+** mkswap + swapon of a swap file of bytes, on an SSD (ssd) or a rotating
+** disk: 0, or -MEMLAB_EINVAL / -ENOMEM.
+*/
+int swap_init(memlab_machine *m, uint64_t bytes, bool ssd)
 {
 	uint64_t nr = bytes >> m->page_shift;
 	struct swap_info *si;
@@ -49,8 +54,10 @@ int swap_init(memlab_machine *m, uint64_t bytes)
 		return -MEMLAB_ENOMEM;
 	m->swap = si;
 	si->pages = nr - 1;
+	si->solidstate = ssd;
 	si->cluster_next = 1;
 	si->prio = -2;
+	si->ra_hits = 4;		/* swapin_readahead_hits' boot value */
 	si->swap_map = ml_alloc(m, nr * sizeof(*si->swap_map));
 	si->cache = ml_alloc(m, nr * sizeof(*si->cache));
 	si->data = ml_alloc(m, nr * sizeof(*si->data));
@@ -271,27 +278,91 @@ static struct mem_cgroup *swapin_memcg(memlab_machine *m, uint64_t slot)
 	return memcg && memcg->online ? memcg : get_mem_cgroup_from_mm(m, NULL);
 }
 
+/* ===================== swap-in and readahead (mm/swap_state.c) ===================== */
+
+#define SWAP_RA_ORDER_CEILING	5	/* the largest VMA-based window: 2^5 pages */
+
+/* swap_use_vma_readahead(): VMA-based on an SSD, cluster-based on a rotating disk. */
+static bool swap_use_vma_readahead(const memlab_machine *m)
+{
+	return m->swap->solidstate;	/* enable_vma_readahead: always */
+}
+
+/* vma->swap_readahead_info: the fault address | its window | the hits since. */
+static unsigned swap_ra_shift(const memlab_machine *m)
+{
+	return m->page_shift / 2;	/* SWAP_RA_WIN_SHIFT */
+}
+
+static uint64_t swap_ra_val(const memlab_machine *m, uint64_t addr, unsigned win, unsigned hits)
+{
+	uint64_t hits_mask = (1ull << swap_ra_shift(m)) - 1;
+	uint64_t win_mask = (m->page_size - 1) & ~hits_mask;
+
+	return (addr & ~(uint64_t)(m->page_size - 1)) | (((uint64_t)win << swap_ra_shift(m)) & win_mask) |
+	       (hits & hits_mask);
+}
+
+/* GET_SWAP_RA_VAL(): 4 hits to start a VMA with a small window. */
+static uint64_t get_swap_ra_val(const struct vm_area_struct *vma)
+{
+	return vma->swap_readahead_info ? vma->swap_readahead_info : 4;
+}
+
 /*
-** swapin: the page of slot, from the swap cache (minor), or read into a
-** new page that enters the swap cache and the inactive anon list (major:
-** pswpin, pgpgin).  The caller gets a reference.  -MEMLAB_ENOMEM, or
-** -MEMLAB_EIO for an injected read error ("swap_read_error": SIGBUS).
+** swap_update_readahead(): a fault found page in the swap cache; if
+** readahead brought it (PG_readahead, cleared now) that is a hit
+** (swap_ra_hit), counted for the VMA's window or the device's.
 */
-int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
+static void swap_update_readahead(memlab_machine *m, struct page *page,
+				  struct vm_area_struct *vma, uint64_t addr)
+{
+	bool readahead = page->flags & PG_readahead, vma_ra = swap_use_vma_readahead(m);
+
+	page->flags &= ~PG_readahead;
+	if (vma && vma_ra) {
+		uint64_t v = get_swap_ra_val(vma), hits_max = (1ull << swap_ra_shift(m)) - 1;
+		unsigned win = (unsigned)((v & (m->page_size - 1)) >> swap_ra_shift(m));
+		unsigned hits = (unsigned)(v & hits_max);
+
+		if (readahead && hits < hits_max)
+			hits++;
+		vma->swap_readahead_info = swap_ra_val(m, addr, win, hits);
+	}
+	if (readahead) {
+		m->vmstat[SWAP_RA_HIT]++;
+		if (!vma || !vma_ra)
+			m->swap->ra_hits++;
+	}
+}
+
+/*
+** __read_swap_cache_async() + swap_read_folio() of slot: its page from the
+** swap cache (a reference taken), or, for a slot still in use, a new page
+** read into the cache and this CPU's lru_add batch (pswpin, pgpgin; a
+** shadow left there is a refault).  *allocated says which.  -MEMLAB_ENOENT
+** for a free slot (nothing to read ahead), -MEMLAB_ENOMEM, or, for the
+** faulting page (target), -MEMLAB_EIO from an injected read error
+** ("swap_read_error").
+*/
+static int read_swap_cache_async(memlab_machine *m, uint64_t slot, bool target, uint64_t *pfn,
+				 bool *allocated)
 {
 	struct swap_info *si = m->swap;
 	struct page *page = swap_page(m, slot);
 	int err;
 
-	*major = false;
+	*allocated = false;
 	if (page) {
 		page->_refcount++;
 		*pfn = page_to_pfn(m, page);
 		return 0;
 	}
+	if (!SWAP_COUNT(si->swap_map[slot]))
+		return -MEMLAB_ENOENT;
 	if ((err = alloc_user_page(m, swapin_memcg(m, slot), !si->data[slot], pfn)))
 		return err;
-	if (should_fail(m, FI_SWAP_READ_ERROR, m->page_size, false)) {
+	if (target && should_fail(m, FI_SWAP_READ_ERROR, m->page_size, false)) {
 		ml_report(m, "Read-error on swap-device (0:0:%llu)",
 			  (unsigned long long)(slot << (m->page_shift - 9)));
 		put_page(m, *pfn);
@@ -303,7 +374,7 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	page->flags |= PG_swapbacked | PG_swapcache;
 	page->swap = slot;
 	page->_refcount++;		/* the swap cache's */
-	if (si->shadow[slot])		/* __read_swap_cache_async(): a refault? */
+	if (si->shadow[slot])		/* a refault? */
 		workingset_refault(m, page, si->shadow[slot]);
 	si->shadow[slot] = 0;
 	si->cache[slot] = (uint32_t)*pfn;
@@ -313,6 +384,198 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 	count_vm_events_page(m, page, PSWPIN, 1);
 	m->vmstat[PGPGIN] += m->page_size >> 10;
 	folio_add_lru(m, page);
+	*allocated = true;
+	return 0;
+}
+
+/*
+** One page of a readahead window: read if it must be, and marked
+** PG_readahead (swap_ra) unless it is the faulting one (target).  The
+** target's read error, else 0: a page that cannot be had is skipped.
+*/
+static int swap_ra_one(memlab_machine *m, uint64_t slot, bool target)
+{
+	uint64_t pfn;
+	bool allocated;
+	int err = read_swap_cache_async(m, slot, target, &pfn, &allocated);
+
+	if (err)
+		return err == -MEMLAB_EIO ? err : 0;
+	if (allocated && !target) {
+		pfn_to_page(m, pfn)->flags |= PG_readahead;
+		m->vmstat[SWAP_RA]++;
+	}
+	put_page(m, pfn);
+	return 0;
+}
+
+/*
+** __swapin_nr_pages(): the window after hits readahead pages were used
+** since the last one (none: 2 if this fault is next to that one, else 1;
+** some: hits + 2 rounded up to a power of two, at least 4), at most
+** max_pages, and shrinking no faster than by half.
+*/
+static unsigned __swapin_nr_pages(uint64_t prev_offset, uint64_t offset, unsigned hits,
+				  unsigned max_pages, unsigned prev_win)
+{
+	unsigned pages = hits + 2;
+
+	if (pages == 2) {
+		if (offset != prev_offset + 1 && offset != prev_offset - 1)
+			pages = 1;
+	} else {
+		unsigned roundup = 4;
+
+		while (roundup < pages)
+			roundup <<= 1;
+		pages = roundup;
+	}
+	if (pages > max_pages)
+		pages = max_pages;
+	if (pages < prev_win / 2)
+		pages = prev_win / 2;
+	return pages;
+}
+
+/* swapin_nr_pages(): the device's window for a fault at offset. */
+static unsigned swapin_nr_pages(memlab_machine *m, uint64_t offset)
+{
+	struct swap_info *si = m->swap;
+	unsigned hits, pages, max_pages = 1u << m->page_cluster;
+
+	if (max_pages <= 1)
+		return 1;
+	hits = si->ra_hits;
+	si->ra_hits = 0;
+	pages = __swapin_nr_pages(si->ra_prev_offset, offset, hits, max_pages, si->ra_last_pages);
+	if (!hits)
+		si->ra_prev_offset = offset;
+	si->ra_last_pages = pages;
+	return pages;
+}
+
+/*
+** swap_cluster_readahead(): the aligned block of swapin_nr_pages() slots
+** around slot (not the header), in slot order, the faulting one among
+** them; then this CPU's new pages join the LRU (lru_add_drain).  The
+** faulting page's read error, else 0.
+*/
+static int swap_cluster_readahead(memlab_machine *m, uint64_t slot)
+{
+	uint64_t mask = swapin_nr_pages(m, slot) - 1, start, end;
+	int err = 0;
+
+	if (!mask)
+		return 0;
+	start = slot & ~mask;
+	end = slot | mask;
+	if (!start)
+		start = 1;
+	if (end > m->swap->pages)	/* si->max - 1 */
+		end = m->swap->pages;
+	for (uint64_t s = start; s <= end && !err; s++)
+		err = swap_ra_one(m, s, s == slot);
+	lru_add_drain(m);
+	return err;
+}
+
+/*
+** swap_vma_ra_win(): the VMA's window for a fault at addr, [*start, *end)
+** within the VMA and the PMD: after the last fault (forward from it, or
+** back), else centred on addr.  The window's size in pages.
+*/
+static unsigned swap_vma_ra_win(memlab_machine *m, struct vm_area_struct *vma, uint64_t addr,
+				uint64_t *start, uint64_t *end, unsigned pmd_shift)
+{
+	unsigned order = m->page_cluster < SWAP_RA_ORDER_CEILING ? (unsigned)m->page_cluster :
+								  SWAP_RA_ORDER_CEILING;
+	uint64_t v = get_swap_ra_val(vma), page = m->page_size, prev, left, right;
+	uint64_t pmd_start = addr & ~((1ull << pmd_shift) - 1);
+	unsigned win, hits = (unsigned)(v & ((1ull << swap_ra_shift(m)) - 1));
+
+	if (!order)
+		return 1;
+	prev = v & ~(page - 1);
+	win = __swapin_nr_pages(prev >> m->page_shift, addr >> m->page_shift, hits, 1u << order,
+				(unsigned)((v & (page - 1)) >> swap_ra_shift(m)));
+	vma->swap_readahead_info = swap_ra_val(m, addr, win, 0);
+	if (win == 1)
+		return 1;
+	if (addr == prev + page)
+		left = addr;
+	else if (prev == addr + page)
+		left = addr - ((uint64_t)win << m->page_shift) + page;
+	else
+		left = addr - ((uint64_t)((win - 1) / 2) << m->page_shift);
+	right = left + ((uint64_t)win << m->page_shift);
+	if ((int64_t)left < 0)
+		left = 0;
+	*start = left > vma->vm_start ? left : vma->vm_start;
+	*start = *start > pmd_start ? *start : pmd_start;
+	*end = right < vma->vm_end ? right : vma->vm_end;
+	*end = *end < pmd_start + (1ull << pmd_shift) ? *end : pmd_start + (1ull << pmd_shift);
+	return win;
+}
+
+/*
+** swap_vma_readahead(): the swap entries of the PTEs in the VMA's window
+** around addr, in address order, the faulting one among them.  The
+** faulting page's read error, else 0.
+*/
+static int swap_vma_readahead(memlab_task *t, struct vm_area_struct *vma, uint64_t addr)
+{
+	memlab_machine *m = t->m;
+	const struct pt_format *f = &t->mm->pt;
+	uint64_t start, end, slot;
+	bool exclusive;
+	int err = 0;
+
+	if (swap_vma_ra_win(m, vma, addr, &start, &end, pt_level_shift(f, 1)) == 1)
+		return 0;
+	for (uint64_t a = start; a < end && !err; a += m->page_size) {
+		struct pt_walk w;
+
+		if (pt_walk(m, t->mm, a, &w) == -MEMLAB_EINVAL || !w.nr_levels || w.level ||
+		    !pt_swap_entry(f, w.entry[w.nr_levels - 1], &slot, &exclusive) || !slot ||
+		    slot > m->swap->pages)
+			continue;
+		err = swap_ra_one(m, slot, a == addr);
+	}
+	lru_add_drain(m);
+	return err;
+}
+
+/*
+** do_swap_page()'s getting of the page of slot, which the entry at addr
+** in vma names: from the swap cache (minor: a page readahead brought
+** counts a hit), or read with readahead around it (swapin_readahead:
+** cluster-based, or VMA-based on an SSD) -- a major fault, whether the
+** window read it or it is read alone after.  The caller gets a
+** reference.  -MEMLAB_ENOMEM, or -MEMLAB_EIO for an injected read error
+** (SIGBUS).
+*/
+int swapin_readahead(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t slot,
+		     uint64_t *pfn, bool *major)
+{
+	memlab_machine *m = t->m;
+	struct page *page = swap_page(m, slot);
+	bool allocated;
+	int err;
+
+	*major = false;
+	addr &= ~(uint64_t)(m->page_size - 1);
+	if (page) {
+		swap_update_readahead(m, page, vma, addr);
+		page->_refcount++;
+		*pfn = page_to_pfn(m, page);
+		return 0;
+	}
+	err = swap_use_vma_readahead(m) ? swap_vma_readahead(t, vma, addr) :
+					  swap_cluster_readahead(m, slot);
+	if (!err)
+		err = read_swap_cache_async(m, slot, true, pfn, &allocated);
+	if (err)
+		return err == -MEMLAB_ENOENT ? -MEMLAB_ENOMEM : err;
 	*major = true;
 	return 0;
 }
@@ -321,7 +584,9 @@ int swapin_folio(memlab_machine *m, uint64_t slot, uint64_t *pfn, bool *major)
 ** The swap device's invariants: each slot's count is the swap entries
 ** the page tables hold for it (swap_refs, counted by rmap_check), its
 ** cache bit says whether a page is in the swap cache for it, that page
-** knows its slot, and inuse_pages and nr_swapcached count them.
+** knows its slot and, once mapped, is no longer marked read ahead (the
+** fault that mapped it counted the hit), and inuse_pages and
+** nr_swapcached count them.
 */
 int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn fn, void *ud)
 {
@@ -352,6 +617,10 @@ int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn
 				     "page (flags %#x, slot %llu)", (unsigned long long)slot,
 				     (unsigned long long)(page - m->mem_map), page->flags,
 				     (unsigned long long)page->swap);
+		if ((page->flags & PG_readahead) && page->mapcount)	/* a fault clears it first */
+			ml_violation(&c, "swap: the page of slot %llu (pfn %#llx) is mapped but still "
+				     "marked read ahead (PG_readahead)", (unsigned long long)slot,
+				     (unsigned long long)(page - m->mem_map));
 	}
 	if (inuse != si->inuse_pages || cached != m->vmstat[NR_SWAPCACHED])
 		ml_violation(&c, "swap: %llu slots in use and %llu pages in the swap cache, counted "

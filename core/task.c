@@ -62,6 +62,7 @@ void mm_sysctl_init(memlab_machine *m)
 	m->overcommit_memory = 0;
 	m->overcommit_ratio = 50;
 	m->swappiness = 60;
+	m->page_cluster = 3;
 	m->dac_mmap_min_addr = 4096;
 	m->mmap_min_addr = 65536;
 	m->admin_reserve_kbytes = free_kb / 32 < 8192 ? free_kb / 32 : 8192;
@@ -82,7 +83,8 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		    (set->panic_on_oom != -1 && (set->panic_on_oom < 0 || set->panic_on_oom > 2)) ||
 		    set->oom_kill_allocating_task < -1 || set->oom_kill_allocating_task > INT32_MAX ||
 		    set->swappiness < -1 || set->swappiness > 200 ||
-		    set->watermark_boost_factor < -1 || set->watermark_boost_factor > INT32_MAX)
+		    set->watermark_boost_factor < -1 || set->watermark_boost_factor > INT32_MAX ||
+		    set->page_cluster < -1 || set->page_cluster > 31)	/* page_cluster_max */
 			return -MEMLAB_EINVAL;
 		if (set->max_map_count != -1)
 			m->max_map_count = set->max_map_count;
@@ -103,6 +105,8 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		/* a boost already made stays until kswapd reclaims it, as in Linux */
 		if (set->watermark_boost_factor != -1)
 			m->watermark_boost_factor = (int)set->watermark_boost_factor;
+		if (set->page_cluster != -1)
+			m->page_cluster = (int)set->page_cluster;
 	}
 	if (get) {
 		get->max_map_count = m->max_map_count;
@@ -113,6 +117,7 @@ int memlab_vm_sysctl(memlab_machine *m, const struct memlab_vm_sysctl *set,
 		get->oom_kill_allocating_task = m->oom_kill_allocating_task;
 		get->swappiness = m->swappiness;
 		get->watermark_boost_factor = m->watermark_boost_factor;
+		get->page_cluster = m->page_cluster;
 	}
 	return 0;
 }

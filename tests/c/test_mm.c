@@ -1384,7 +1384,7 @@ TEST(layout_arm64)
 static int set_sysctl(memlab_machine *m, int64_t max_map_count, int64_t overcommit,
 		      int64_t ratio)
 {
-	struct memlab_vm_sysctl s = { max_map_count, overcommit, ratio, -1, -1, -1, -1, -1 };
+	struct memlab_vm_sysctl s = { max_map_count, overcommit, ratio, -1, -1, -1, -1, -1, -1 };
 
 	return memlab_vm_sysctl(m, &s, NULL);
 }

@@ -155,7 +155,7 @@ TEST(droppable_flags)
 {
 	memlab_task *t;
 	memlab_machine *m = x86(&t);
-	struct memlab_vm_sysctl never = { -1, 2, -1, -1, -1, -1, -1, -1 };
+	struct memlab_vm_sysctl never = { -1, 2, -1, -1, -1, -1, -1, -1, -1 };
 	uint64_t out, before;
 	struct memlab_vma_info v;
 	struct smap s;

@@ -2542,7 +2542,7 @@ static void op_trace(struct fuzz *f)
 
 static void op_sysctl(struct fuzz *f)
 {
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1 }, get;
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1, -1 }, get;
 	uint8_t a = next_byte(f), b = next_byte(f);
 	int rc;
 
@@ -2552,6 +2552,8 @@ static void op_sysctl(struct fuzz *f)
 	case 2: set.overcommit_ratio = b; break;
 	default: set.mmap_min_addr = (int64_t)b * 4096 - (a & 4 ? 4096 * 300 : 0); break;
 	}
+	if (a & 8)
+		set.page_cluster = b % 33;	/* 32: EINVAL */
 	rc = memlab_vm_sysctl(f->m, &set, &get);
 	check_rc(f, rc, "memlab_vm_sysctl");
 	note(f, "%d/%d -> %d", a & 3, b, rc);
@@ -3092,7 +3094,9 @@ static void setup_tlb(struct memlab_config *cfg, unsigned mode)
 **         always, never, always without the huge zero page), 6 the first
 **         task is root, 7 it is a static PIE
 **   and cgroup2 is mounted with memory_recursiveprot when the three have
-**   odd parity (every bit is taken; the parity leaves each one's meaning)
+**   odd parity, and the swap file is on an SSD (VMA-based readahead) when
+**   conf and cpu have (every bit is taken; the parity leaves each one's
+**   meaning)
 */
 static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 {
@@ -3101,7 +3105,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	static const char *const thp[] = { "madvise", "always", "never", "always" };
 	const struct machine_kind *k = &kinds[(conf & 15) % NR_KINDS];
 	struct memlab_config cfg;
-	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1 };
+	struct memlab_vm_sysctl set = { -1, -1, -1, -1, -1, -1, -1, -1, -1 };
 
 	memlab_config_init(&cfg);
 	cfg.arch = k->arch;
@@ -3118,6 +3122,7 @@ static void setup(struct fuzz *f, uint8_t conf, uint8_t sys, uint8_t cpu)
 	cfg.debug_vm = 1;	/* a write lazy zeroing missed aborts */
 	cfg.swap = (uint64_t[]){ 0, 0, 4ull << 20, 64ull << 20 }[sys >> 6 & 3];
 	cfg.memory_recursiveprot = __builtin_parity((unsigned)(conf ^ sys ^ cpu));
+	cfg.swap_ssd = __builtin_parity((unsigned)(conf ^ cpu));
 	cfg.report = on_report;
 	cfg.report_ud = f;
 	cfg.alloc = host_alloc;

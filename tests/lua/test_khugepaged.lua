@@ -259,6 +259,7 @@ end
 function TestKhugepaged:test_khugepaged_swap()
   for _, arch in ipairs{ "x86_64", "arm64" } do
     local m <close> = machine{ swap = "64M", arch = arch, va_bits = 48 }
+    m:sysctl{ page_cluster = 0 }	-- no swap readahead: a page per pass
     local p = small_pages(m, 1)
     assert(p:madvise(BASE, HP, "hugepage"))
     assert(p:madvise(BASE, 4 * PAGE, "pageout"))
@@ -276,6 +277,26 @@ function TestKhugepaged:test_khugepaged_swap()
     lu.assertEquals(m:proc(p.pid .. "/status"):match("VmSwap:%s+(%d+)"), "0")
     lu.assertEquals(m:vmstat().thp_collapse_alloc, 5)	-- each try allocated first
   end
+end
+
+-- With swap readahead (vm.page-cluster 3) the first page read brings the
+-- others of its 8-slot cluster into the swap cache: the next pass finds
+-- all four there (readahead hits) and collapses.
+function TestKhugepaged:test_khugepaged_swap_readahead()
+  local m <close> = machine{ swap = "64M" }
+  local p = small_pages(m, 1)
+  assert(p:madvise(BASE, HP, "hugepage"))
+  assert(p:madvise(BASE, 4 * PAGE, "pageout"))
+  m:thp{ khugepaged = { max_ptes_swap = 4 } }
+  local v0 = m:vmstat()
+  lu.assertEquals(m:khugepaged(), 0)			-- a page had to be read
+  local v1 = m:vmstat()
+  lu.assertEquals({ v1.pgmajfault - v0.pgmajfault, v1.pswpin - v0.pswpin, v1.swap_ra - v0.swap_ra },
+                  { 1, 4, 3 })
+  lu.assertEquals(m:khugepaged(), 1)
+  lu.assertEquals(m:vmstat().swap_ra_hit - v1.swap_ra_hit, 3)
+  lu.assertTrue(huge(p, BASE))
+  lu.assertTrue(m:check())
 end
 
 -- An mm that exits leaves khugepaged's list; one the scan is at stays on it

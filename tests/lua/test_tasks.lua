@@ -945,18 +945,20 @@ function TestMachine:test_sysctl()
   lu.assertEquals(m:sysctl(), { max_map_count = 65530, overcommit_memory = 0, overcommit_ratio = 50,
                                 panic_on_oom = 0, oom_kill_allocating_task = 0,
                                 mmap_min_addr = 4096, swappiness = 60,
-                                watermark_boost_factor = 15000 })
+                                watermark_boost_factor = 15000, page_cluster = 3 })
   lu.assertEquals(m:sysctl{}, m:sysctl())
   local t = m:sysctl{ max_map_count = 1000, overcommit_memory = 2, overcommit_ratio = 80,
                       mmap_min_addr = 4096 }
   lu.assertEquals(t, { max_map_count = 1000, overcommit_memory = 2, overcommit_ratio = 80,
                        mmap_min_addr = 4096, panic_on_oom = 0, oom_kill_allocating_task = 0,
-                       swappiness = 60, watermark_boost_factor = 15000 })
+                       swappiness = 60, watermark_boost_factor = 15000, page_cluster = 3 })
   lu.assertEquals(m:sysctl(), t)
   assert_errno("EINVAL", 22, m:sysctl{ overcommit_memory = 3 })
   assert_errno("EINVAL", 22, m:sysctl{ max_map_count = -1 })
   assert_errno("EINVAL", 22, m:sysctl{ overcommit_ratio = math.mininteger })
   assert_errno("EINVAL", 22, m:sysctl{ watermark_boost_factor = -1 })
+  assert_errno("EINVAL", 22, m:sysctl{ page_cluster = 32 })	-- page_cluster_max 31
+  assert_errno("EINVAL", 22, m:sysctl{ page_cluster = -1 })
   lu.assertEquals(m:sysctl(), t)                                    -- unchanged
   -- mmap_min_addr 4096: a fixed mapping at 0x1000 works without root
   local p = m:spawn{ aslr = false }

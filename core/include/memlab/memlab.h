@@ -186,6 +186,8 @@ struct memlab_config {
 	int memory_recursiveprot;	/* 1: cgroup2 mounted with memory_recursiveprot (as systemd does) */
 	uint32_t xstate_size;		/* x86-64: the CPU's FPU state in bytes (dmesg "x86/fpu: ... context
 					   size is N bytes"), part of every task_struct; 0: 2496 */
+	int swap_ssd;			/* 1: the swap file is on an SSD (VMA-based swap readahead);
+					   0: on a rotating disk, as the reference host's (cluster-based) */
 };
 
 /* Fill cfg with the defaults: x86-64, 256 MiB, 4 KiB pages, seed 1. */
@@ -1203,6 +1205,7 @@ struct memlab_vm_sysctl {
 	int64_t oom_kill_allocating_task;	/* 0; else the faulting task is the victim */
 	int64_t swappiness;		/* 60; 0..200: reclaim's pressure on anon against file pages */
 	int64_t watermark_boost_factor;	/* 15000: a fallback boosts the marks up to 150% of high; 0: never */
+	int64_t page_cluster;		/* vm.page-cluster, 3: swap readahead of up to 2^3 pages; 0..31 */
 };
 MEMLAB_API int (memlab_vm_sysctl) (memlab_machine *m, const struct memlab_vm_sysctl *set,
 				   struct memlab_vm_sysctl *get);
