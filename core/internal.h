@@ -628,6 +628,7 @@ bool folio_free_swap(memlab_machine *m, uint64_t pfn);
 struct vm_area_struct;
 int swapin_readahead(memlab_task *t, struct vm_area_struct *vma, uint64_t addr, uint64_t slot,
 		     uint64_t *pfn, bool *major);
+void swapin_willneed(memlab_task *t, uint64_t start, uint64_t end);
 int swap_check(memlab_machine *m, const uint32_t *swap_refs, memlab_violation_fn fn, void *ud);
 
 /* ---- fault_inject.c ---- */

@@ -4,7 +4,8 @@
 ** that changes a VMA's flags (split and merged like mprotect; a split over
 ** vm.max_map_count is EAGAIN, not ENOMEM), MADV_DONTNEED (the pages go;
 ** the next touch faults in zeroes or the file), MADV_FREE (lazily freed
-** anonymous pages), MADV_WILLNEED (file readahead), MADV_COLD and
+** anonymous pages), MADV_WILLNEED (file readahead; an anonymous range's
+** swapped-out pages read into the swap cache), MADV_COLD and
 ** MADV_PAGEOUT (deactivate or reclaim the pages only this mm maps:
 ** vmscan.c), MADV_POPULATE_* and MADV_COLLAPSE (khugepaged.c).
 **
@@ -171,7 +172,11 @@ static int madvise_vma(memlab_task *t, struct vm_area_struct *vma, struct vm_are
 		return 0;
 	case MADV_WILLNEED:
 		*prev = vma;
-		if (vma->vm_file && !vma->vm_file->shmem) {
+		if (!vma->vm_file) {	/* swap entries: their pages read into the swap cache */
+			swapin_willneed(t, start, end);
+			return 0;
+		}
+		if (!vma->vm_file->shmem) {
 			/* vfs_fadvise() runs without the mmap_lock (madvise_willneed) */
 			mmap_read_unlock(t->mm);
 			vfs_fadvise(vma->vm_file, (int64_t)(linear_page_index(vma, start) <<

@@ -545,6 +545,36 @@ static int swap_vma_readahead(memlab_task *t, struct vm_area_struct *vma, uint64
 	return err;
 }
 
+/* swapin_walk_pmd_entry()'s visit: a swap entry's page read into the cache. */
+static int willneed_entry(void *ud, uint64_t va, unsigned level, uint64_t table, uint64_t idx,
+			  uint64_t e)
+{
+	memlab_task *t = ud;
+	uint64_t slot, pfn;
+	bool exclusive, allocated;
+
+	(void)va, (void)table, (void)idx;
+	if (!level && pt_swap_entry(&t->mm->pt, e, &slot, &exclusive) && slot &&
+	    slot <= t->m->swap->pages &&
+	    !read_swap_cache_async(t->m, slot, false, &pfn, &allocated))
+		put_page(t->m, pfn);
+	return 0;
+}
+
+/*
+** madvise(MADV_WILLNEED) of [start, end) of an anonymous VMA
+** (madvise_willneed -> swapin_walk_ops): the page of each swap entry is
+** read into the swap cache (read_swap_cache_async: not marked read ahead,
+** no swap_ra), then this CPU's new pages join the LRU.
+*/
+void swapin_willneed(memlab_task *t, uint64_t start, uint64_t end)
+{
+	if (!t->m->swap)
+		return;
+	pt_walk_range(t->m, t->mm, start, end, willneed_entry, t);
+	lru_add_drain(t->m);
+}
+
 /*
 ** do_swap_page()'s getting of the page of slot, which the entry at addr
 ** in vma names: from the swap cache (minor: a page readahead brought

@@ -27,8 +27,8 @@
 ** drain_all_cpus).  Four faults in W, far apart, bring the device's global
 ** readahead state (swapin_readahead_hits and the last window, which any
 ** swap-in since boot leaves behind) to the same point on both sides; then
-** a sequence of reads in B, forwards, backwards and jumping.  After each
-** read both sides answer: was it a major fault, how many pages were read
+** a sequence of reads in B, forwards, backwards and jumping, and a
+** madvise(MADV_WILLNEED) of part of it.  After each step both sides answer: was it a major fault, how many pages were read
 ** (pswpin), read ahead (swap_ra), found read ahead (swap_ra_hit), and
 ** which of B's pages are resident (mincore: mapped or in the swap cache).
 **
@@ -71,11 +71,18 @@ struct answer {
 	uint64_t resident;		/* bit i: B's page i */
 };
 
-/* The reads of B, after the warm-up in W. */
+/*
+** The reads of B, after the warm-up in W; WILLNEED: madvise(MADV_WILLNEED)
+** of B's pages 20..37 instead (swapin_walk_pmd_entry: each swapped-out
+** page read into the swap cache, none marked read ahead), then reads of
+** them (minor, no hit).
+*/
+#define WILLNEED	100u
 static const unsigned sequence[] = {
 	0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 19,	/* forwards */
 	47, 46, 45, 44, 43, 42, 41, 40, 39, 38,					/* backwards */
 	30, 58, 24, 63, 50, 51, 52, 53, 54, 55,					/* jumps, then on */
+	WILLNEED, 21, 22, 36,
 };
 #define NSEQ	(sizeof(sequence) / sizeof(sequence[0]))
 static const unsigned warmup[] = { 8, 24, 40, 56 };	/* W's: clusters apart */
@@ -89,6 +96,7 @@ struct side {
 	int (*read)(struct side *s, uint64_t va);
 	int (*counters)(struct side *s, int64_t c[4]);	/* majflt, pswpin, swap_ra, swap_ra_hit */
 	int (*resident)(struct side *s, uint64_t *bits);
+	int (*willneed)(struct side *s, uint64_t va, uint64_t len);
 	memlab_machine *m;
 	memlab_task *t;
 };
@@ -101,7 +109,9 @@ static int run(struct side *s, struct answer *out)
 		if (s->read(s, s->w + warmup[i] * PAGE))
 			return -1;
 	for (size_t i = 0; i < NSEQ; i++) {
-		if (s->counters(s, c0) || s->read(s, s->b + sequence[i] * PAGE) ||
+		if (s->counters(s, c0) ||
+		    (sequence[i] == WILLNEED ? s->willneed(s, s->b + 20 * PAGE, 18 * PAGE) :
+					       s->read(s, s->b + sequence[i] * PAGE)) ||
 		    s->counters(s, c1) || s->resident(s, &out[i].resident))
 			return -1;
 		out[i].major = (int)(c1[0] - c0[0]);
@@ -144,6 +154,11 @@ static int sim_counters(struct side *s, int64_t c[4])
 	return 0;
 }
 
+static int sim_willneed(struct side *s, uint64_t va, uint64_t len)
+{
+	return memlab_madvise(s->t, va, len, 3 /* MADV_WILLNEED */);
+}
+
 static int sim_resident(struct side *s, uint64_t *bits)
 {
 	unsigned char vec[NPAGES];
@@ -161,7 +176,8 @@ static int sim_run(int ssd, uint64_t w, uint64_t b, struct answer *out)
 {
 	struct memlab_config cfg;
 	struct memlab_spawn_args sa = { .aslr = 0 };
-	struct side s = { "memlab", w, b, sim_read, sim_counters, sim_resident, NULL, NULL };
+	struct side s = { "memlab", w, b, sim_read, sim_counters, sim_resident, sim_willneed, NULL,
+			  NULL };
 	uint64_t a, len = NPAGES * PAGE;
 	int rc, si;
 
@@ -270,6 +286,12 @@ static int host_counters(struct side *s, int64_t c[4])
 	c[2] = vmstat_value("swap_ra");
 	c[3] = vmstat_value("swap_ra_hit");
 	return c[1] < 0 || c[2] < 0 || c[3] < 0 ? -1 : 0;
+}
+
+static int host_willneed(struct side *s, uint64_t va, uint64_t len)
+{
+	(void)s;
+	return madvise((void *)va, len, MADV_WILLNEED);
 }
 
 static int host_resident(struct side *s, uint64_t *bits)
@@ -477,15 +499,21 @@ static int host_usable(void)
 
 static void print_answer(const char *side, unsigned page, const struct answer *a)
 {
-	printf("  %-6s B[%2u]: %s pswpin %" PRId64 " swap_ra %" PRId64 " swap_ra_hit %" PRId64
-	       " resident %016" PRIx64 "\n", side, page, a->major ? "major" : "minor", a->pswpin,
-	       a->swap_ra, a->swap_ra_hit, a->resident);
+	if (page == WILLNEED)
+		printf("  %-6s WILLNEED B[20..37]: pswpin %" PRId64 " swap_ra %" PRId64
+		       " swap_ra_hit %" PRId64 " resident %016" PRIx64 "\n", side, a->pswpin,
+		       a->swap_ra, a->swap_ra_hit, a->resident);
+	else
+		printf("  %-6s B[%2u]: %s pswpin %" PRId64 " swap_ra %" PRId64 " swap_ra_hit %"
+		       PRId64 " resident %016" PRIx64 "\n", side, page, a->major ? "major" : "minor",
+		       a->pswpin, a->swap_ra, a->swap_ra_hit, a->resident);
 }
 
 /* One case; 0 agree, 1 differ, 77 cannot run, 2 harness failure. */
 static int run_case(int ssd)
 {
-	struct side host = { "host", 0, 0, host_read, host_counters, host_resident, NULL, NULL };
+	struct side host = { "host", 0, 0, host_read, host_counters, host_resident, host_willneed,
+			     NULL, NULL };
 	struct answer h[NSEQ], sim[NSEQ];
 	const char *name = ssd ? "VMA-based (SSD)" : "cluster-based (rotating disk)";
 	int rc = host_run(ssd, &host, h), bad = 0;
@@ -507,7 +535,7 @@ static int run_case(int ssd)
 		}
 		bad |= !same;
 	}
-	printf("diff_swapra: %s: %zu reads, %s\n", name, NSEQ, bad ? "DIFFER" : "agree");
+	printf("diff_swapra: %s: %zu steps, %s\n", name, NSEQ, bad ? "DIFFER" : "agree");
 	return bad;
 }
 

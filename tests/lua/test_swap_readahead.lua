@@ -132,6 +132,22 @@ function TestVma:test_backward_and_pmd()
   lu.assertTrue(m2:check())
 end
 
+TestWillneed = {}
+
+-- MADV_WILLNEED of anonymous memory reads its swapped-out pages into the
+-- swap cache, none marked read ahead: the reads after are minor, no hits.
+function TestWillneed:test_anon_willneed()
+  local m <close>, p = swapped(16)
+  local v0 = m:vmstat()
+  assert(p:madvise(BASE + 4 * PAGE, 8 * PAGE, "willneed"))
+  local v1 = m:vmstat()
+  lu.assertEquals({ v1.pswpin - v0.pswpin, v1.swap_ra - v0.swap_ra }, { 8, 0 })
+  lu.assertEquals(p:mincore(BASE, 16 * PAGE), "0000" .. string.rep("1", 8) .. "0000")
+  lu.assertEquals(p:translate(BASE + 4 * PAGE).swap.offset, 5)	-- still a swap entry
+  for i = 4, 11 do lu.assertEquals((read(m, p, i, 16)), { 0, 0, 0, 0 }) end
+  lu.assertTrue(m:check())
+end
+
 TestSysctl = {}
 
 function TestSysctl:test_page_cluster()
