@@ -1480,7 +1480,7 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 {
 	uint64_t head = folio_pfn(t->m, pfn);
 	const struct page *folio = pfn_to_page(t->m, head);
-	bool anon = page_anon(folio);	/* the split may free the head */
+	bool anon = page_anon(folio), split;	/* the split may free the head */
 
 	*nr = 1;
 	if (folio_nr_pages(folio) == 1)
@@ -1488,7 +1488,12 @@ enum large_pte madvise_large_pte(memlab_task *t, uint64_t table, uint64_t idx, u
 	*nr = folio_pte_batch(t, table, idx, va, end, pfn, 0);
 	if (*nr == folio_nr_pages(folio))
 		return LP_WHOLE;
-	if (folio_mapped_elsewhere(t->m, head, t->mm) || !split_folio_of(t->m, pfn))
+	if (folio_mapped_elsewhere(t->m, head, t->mm))
+		return LP_SKIP;
+	split = split_folio_of(t->m, pfn);
+	/* the PTE lock taken again: the split's deferred flushes made sure of */
+	flush_tlb_batched_pending(t);
+	if (!split)
 		return LP_SKIP;
 	*nr = 1;
 	return anon ? LP_SMALL : LP_SKIP;	/* a file folio's pages went unmapped */

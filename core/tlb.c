@@ -98,8 +98,8 @@
 ** the TLBIs at once (last level) and only its barrier waits.  The mm
 ** counts the deferrals (tlb_flush_batched), and the next walk that takes
 ** one of its PTE locks (zap, mprotect, mremap, MADV_FREE, MADV_COLD /
-** PAGEOUT) flushes it whole first (flush_tlb_batched_pending, x86): the
-** mm cannot know the batch was flushed.
+** PAGEOUT) flushes it whole first (flush_tlb_batched_pending): the mm
+** cannot know the batch was flushed.
 **
 ** CPUs and tasks: a task gets a CPU round robin at spawn and fork and
 ** keeps it until memlab_task_run_on().  A task's access or system call
@@ -1775,13 +1775,17 @@ void flush_tlb_page(memlab_task *t, uint64_t addr)
 		arm64_tlbi_va(t, addr, true);
 }
 
-/* flush_tlb_range(): [start, end) of t's mm changed (mremap's move_ptes). */
+/*
+** flush_tlb_range(): [start, end) of t's mm changed (mremap's move_ptes).
+** x86 passes freed_tables (3ef938c35035: the range may have been a PMD
+** whose table went), so lazy CPUs of the mask get the IPI too.
+*/
 void flush_tlb_range(memlab_task *t, uint64_t start, uint64_t end)
 {
 	if (tlb_quiet(t))
 		return;
 	if (t->m->arch == MEMLAB_ARCH_X86_64)
-		flush_tlb_mm_range(t, start, end, t->m->page_shift, false);
+		flush_tlb_mm_range(t, start, end, t->m->page_shift, true);
 	else
 		arm64_flush_tlb_range(t, start, end, t->m->page_shift, false);
 }
@@ -1868,12 +1872,13 @@ void set_tlb_ubc_flush_pending(memlab_task *t, struct pt_prot pteval, uint64_t s
 
 /*
 ** flush_tlb_batched_pending(): an operation about to change t's PTEs under
-** their lock (zap, mprotect, mremap, MADV_FREE, MADV_COLD/PAGEOUT) flushes
-** the mm if reclaim deferred flushes of it since the last such call --
-** the deferred flush may not have been done yet, on another CPU.  memlab's
-** reclaim has always done it by then, yet the mm does not know that: Linux
-** flushes all the same (x86: flush_tlb_mm; arm64's TLBIs went out at once,
-** so only a barrier).
+** their lock (zap, mprotect, mremap, MADV_FREE, MADV_COLD/PAGEOUT, and
+** those again after a split in their walk) flushes the whole mm if
+** reclaim, migration or a split deferred flushes of it since the last such
+** call -- the deferred flush may not have been done yet, on another CPU.
+** memlab's always has been by then, yet the mm cannot know that: Linux
+** flushes all the same, on arm64 too since 6.16 (4b634918384c: a barrier
+** on this CPU does not wait for another CPU's TLBIs; 6.17 made it generic).
 */
 void flush_tlb_batched_pending(memlab_task *t)
 {
@@ -1883,8 +1888,7 @@ void flush_tlb_batched_pending(memlab_task *t)
 
 	if (pending == flushed)
 		return;
-	if (t->m->arch == MEMLAB_ARCH_X86_64)
-		flush_tlb_mm(t);	/* arch_flush_tlb_batched_pending() */
+	flush_tlb_mm(t);
 	t->mm->tlb_flush_batched = pending | (pending << TLB_FLUSH_BATCH_FLUSHED_SHIFT);
 }
 

@@ -671,6 +671,8 @@ static uint64_t finish_folio(memlab_machine *m, uint64_t pfn, enum shrink_result
 	if (r == ACTIVATE && folio_evictable(page)) {
 		page->flags |= PG_active;
 		stat->nr_activate[folio_is_file_lru(page)] += now;
+		/* its memcg's (count_memcg_folio_events): MADV_PAGEOUT's list mixes them */
+		count_lruvec_events(m, folio_lruvec(m, page), PGACTIVATE, now);
 		workingset_age_nonresident(folio_lruvec(m, page), now);
 	}
 	if (r == FREED) {
@@ -682,10 +684,11 @@ static uint64_t finish_folio(memlab_machine *m, uint64_t pfn, enum shrink_result
 }
 
 /*
-** shrink_folio_list(): the n isolated folios in turn, then the pages a
-** huge one among them was split into (split_folio_to_list puts them on
-** the list being shrunk); each folio's isolation count goes as it is
-** done, a split one's with its head.  The pages freed.
+** shrink_folio_list(): the n isolated folios in turn; the pages a large
+** one among them was split into come right after it, the last first
+** (split_folio_to_list adds them at the list's tail, where the next folio
+** is taken from).  Each folio's isolation count goes as it is done, a
+** split one's with its head.  The pages freed.
 */
 static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_t n,
 				  struct scan_control *sc, struct reclaim_stat *stat)
@@ -703,11 +706,13 @@ static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_
 
 		m->vmstat[NR_ISOLATED_ANON + file] -= nr;
 		nr_reclaimed += finish_folio(m, pfns[i], r, stat, &fb);
+		while (split.n) {	/* small pages: they split no further */
+			uint64_t pfn = split.pfn[--split.n];
+
+			nr_reclaimed += finish_folio(m, pfn, shrink_folio(m, pfn, sc, stat), stat, &fb);
+		}
 	}
 	sc->split = NULL;
-	for (size_t i = 0; i < split.n; i++)
-		nr_reclaimed += finish_folio(m, split.pfn[i], shrink_folio(m, split.pfn[i], sc, stat),
-					     stat, &fb);
 	ml_free(m, split.pfn, split.cap * sizeof(*split.pfn));
 	free_folios_release(m, &fb);
 	return nr_reclaimed;
@@ -729,7 +734,6 @@ static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, u
 	if (!nr_taken)
 		return 0;
 	nr_reclaimed = shrink_folio_list(m, taken, n, sc, &stat);
-	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
 	count_reclaim_events(m, sc, lruvec, reclaimer_item(m, sc, PGSTEAL_KSWAPD), nr_reclaimed);
 	m->vmstat[PGSTEAL_ANON + file] += nr_reclaimed;
 	lru_note_cost(lruvec, file, stat.nr_pageout, nr_scanned - nr_reclaimed);
@@ -1232,6 +1236,7 @@ void folio_isolate_for_pageout(memlab_machine *m, struct folio_list *l, uint64_t
 	if (!(page->flags & PG_lru) || !folio_list_add(m, l, pfn))
 		return;
 	lru_del(m, page);
+	page->flags &= ~PG_active;	/* reclaim_pages(): kept, it goes back inactive */
 	page->_refcount++;
 	m->vmstat[NR_ISOLATED_ANON + folio_is_file_lru(page)] += folio_nr_pages(page);
 }
@@ -1248,15 +1253,12 @@ uint64_t reclaim_pages(memlab_machine *m, struct folio_list *l)
 	struct scan_control sc = { .gfp_mask = MEMLAB_GFP_KERNEL, .ignore_references = true,
 				   .may_swap = true, .proactive_swappiness = -1 };
 	struct reclaim_stat stat = { 0 };
-	struct lruvec *lruvec;
 	uint64_t reclaimed;
 
 	if (!l->n)
 		return 0;
-	lruvec = folio_lruvec(m, pfn_to_page(m, l->pfn[0]));
 	reclaimed = shrink_folio_list(m, l->pfn, l->n, &sc, &stat);
 	l->n = 0;
-	count_lruvec_events(m, lruvec, PGACTIVATE, stat.nr_activate[0] + stat.nr_activate[1]);
 	tracev(m, TP_MM_VMSCAN_RECLAIM_PAGES, 0, sc.nr_scanned, reclaimed, stat.nr_dirty,
 	       stat.nr_writeback, stat.nr_congested, stat.nr_immediate, stat.nr_activate[0],
 	       stat.nr_activate[1], stat.nr_ref_keep, stat.nr_unmap_fail);

@@ -644,4 +644,25 @@ function TestReclaim:test_soak()
   lu.assertTrue(v.pgscan_kswapd > 0)
 end
 
+-- MADV_PAGEOUT reclaims a PMD's pages together (reclaim_pages), whatever
+-- their memory cgroups: each page activated (no swap for anonymous ones)
+-- counts pgactivate in its own memcg, as shrink_folio_list's
+-- count_memcg_folio_events does.
+function TestReclaim:test_pageout_activations_by_memcg()
+  local PAGE, BASE = 4096, 0x7f0000000000
+  local m <close> = memlab.new{}
+  local a, b = assert(m:cgroup("/a")), assert(m:cgroup("/b"))
+  local p = m:spawn{ aslr = false, cgroup = "/a" }
+  assert(p:mmap(BASE, 20 * PAGE, "rw-", "private|anonymous|fixed"))
+  for i = 0, 9 do assert(p:write(BASE + i * PAGE, "a")) end
+  b:attach(p)
+  for i = 10, 19 do assert(p:write(BASE + i * PAGE, "b")) end
+  m:lru_add_drain_all()
+  local a0, b0, g0 = a:stat().pgactivate, b:stat().pgactivate, m:vmstat().pgactivate
+  assert(p:madvise(BASE, 20 * PAGE, "pageout"))
+  lu.assertEquals({ a:stat().pgactivate - a0, b:stat().pgactivate - b0, m:vmstat().pgactivate - g0 },
+                  { 10, 10, 20 })
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run(), true)
