@@ -233,7 +233,7 @@ static void pagecache_isize_extended(struct memlab_file *f, uint64_t from, uint6
 */
 static void ext4_setattr_size(struct memlab_file *f, uint64_t size)
 {
-	uint64_t old = f->size, holebegin = (size + f->m->page_size - 1) & ~(f->m->page_size - 1);
+	uint64_t page = f->m->page_size, old = f->size, holebegin = (size + page - 1) & ~(page - 1);
 
 	if (size > old && (old & (FS_BLOCK - 1))) {
 		ext4_block_truncate_page(f, old);

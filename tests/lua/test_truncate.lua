@@ -218,4 +218,22 @@ function TestTruncate:test_isize_extended_with_16k_pages()
   lu.assertTrue(m:check())
 end
 
+-- Past 4 GiB: truncating an 8 GiB file to 6 GiB unmaps only what lies past
+-- the new end (memlab once cut the hole's start to 32 bits: 2 GiB, and a
+-- page at 3 GiB lost its mapping).
+function TestTruncate:test_large_file_hole_start()
+  local m <close> = memlab.new{}
+  local GiB = 1 << 30
+  local f = m:file{ path = "/data/big", size = 8 * GiB, writable = true }
+  local p = m:spawn{ aslr = false }
+  local a = assert(p:mmap(nil, 4096, "r--", "shared", f, 3 * GiB))
+  local b = assert(p:mmap(nil, 4096, "r--", "shared", f, 7 * GiB))
+  assert(p:read(a, 1))
+  assert(p:read(b, 1))
+  assert(f:truncate(6 * GiB))
+  lu.assertNotNil(p:translate(a).pfn)	-- below the new end: still mapped
+  lu.assertNil(p:translate(b).pfn)	-- past it: zapped
+  lu.assertTrue(m:check())
+end
+
 os.exit(lu.LuaUnit.run())
