@@ -1669,6 +1669,8 @@ static void flush_tlb_multi(struct tlb_machine *tm, uint64_t cpumask,
 			    const struct flush_tlb_info *f)
 {
 	tm->cpu[f->initiating_cpu].st.nr_tlb_remote_flush++;
+	trace(tm->m, TP_TLB_FLUSH, TLB_REMOTE_SEND_IPI, f->end == TLB_FLUSH_ALL ? TLB_FLUSH_ALL :
+	      (f->end - f->start) >> tm->m->page_shift, 0, 0);
 	for (int i = 0; i < tm->nr_cpus; i++) {
 		struct tlb_cpu *c = &tm->cpu[i];
 

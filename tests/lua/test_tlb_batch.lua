@@ -236,6 +236,20 @@ function TestInitiator:test_flush_range_reaches_lazy_cpus()
   lu.assertTrue(m:check())
 end
 
+-- The tlb_flush trace of a batch's flush, as Linux traces it: the IPIs
+-- sent (reason 4, TLB_REMOTE_SEND_IPI, all pages), the initiator's own
+-- flush of no mm (2, TLB_LOCAL_SHOOTDOWN) and the other CPU's (1).
+function TestInitiator:test_batch_flush_trace()
+  local m <close>, p, _, a = setup{ pages = 31 }
+  m:trace{ events = { "tlb_flush" } }
+  assert(p:madvise(a, 31 * PAGE, "pageout"))
+  local seq = {}
+  for _, ev in ipairs(m:trace_events()) do seq[#seq + 1] = { ev.reason, ev.pages } end
+  m:trace(false)
+  lu.assertEquals(seq, { { 4, -1 }, { 2, -1 }, { 1, -1 } })
+  lu.assertTrue(m:check())
+end
+
 TestMigration = {}
 
 -- Compaction (m:compact(): CPU 0) of pages whose mm runs on CPU 1:
