@@ -1526,7 +1526,8 @@ static inline bool bad_pte(memlab_task *t, uint64_t va, uint64_t e, uint64_t pfn
 /*
 ** A PTE table a walk enters whose context starts with its mmu_gather
 ** (zap, mprotect, MADV_FREE, MADV_COLD/PAGEOUT): with its lock taken,
-** the flushes reclaim deferred for the mm are made sure of first.
+** the flushes that reclaim, migration or a split deferred for the mm are
+** made sure of first (flush_tlb_batched_pending).
 */
 static void gather_pte_table(void *ud, uint64_t va, uint64_t table)
 {
@@ -1828,7 +1829,7 @@ static uint64_t move_extent(const struct pt_format *f, uint64_t old, uint64_t ol
 	return extent;
 }
 
-/* move_ptes() with the old PTE table locked: reclaim's deferred flushes made sure of. */
+/* move_ptes() with the old PTE table locked: deferred flushes made sure of (gather_pte_table). */
 static void move_pte_table(void *ud, uint64_t va, uint64_t table)
 {
 	(void)va, (void)table;

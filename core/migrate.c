@@ -10,8 +10,8 @@
 ** installs PTEs to the new folio.  memlab runs nothing in between, so it
 ** does these in one step and keeps their observable results: the same
 ** protection, accessed and dirty bits on the new PTEs, the TLB flushes
-** (one per entry, or the batch's), a dirty PTE of a file or swap-cache page dirtying the page
-** first (try_to_migrate_one), the page cache slot and the flags, mapping,
+** (one per entry, or the batch's), a dirty PTE of a file or swap-cache
+** page dirtying the page first (try_to_migrate_one), the page cache slot and the flags, mapping,
 ** index, mapcount and references moved (folio_migrate_flags), the new page
 ** added to this CPU's lru_add batch (migrate_folio_move's folio_add_lru; a
 ** large folio goes to its list at once) and the old one freed.  An
@@ -170,16 +170,6 @@ static bool migrate_target_ok(memlab_machine *m, const struct page *s, const str
 }
 
 /*
-** Migrate the isolated folio at src to the free frames at dst, an
-** allocation of the same order (one reference, nothing else).  0 on
-** success: src is freed and dst is on the LRU.  -MEMLAB_EAGAIN when src
-** is pinned (neither folio changed), -MEMLAB_EINVAL when src is not an
-** isolated LRU folio or dst not a bare one of its order.  A large folio's
-** pages are remapped one by one (remove_migration_pte); only a small one
-** is mlocked again by its locked mappings, as rmap adds do (a large one
-** waits for reclaim or mlock's walk).
-*/
-/*
 ** try_to_migrate() + the copy + remove_migration_ptes() of each page of
 ** the folio at src: every entry that mapped it maps its counterpart at
 ** dst.  try_to_migrate_one() takes the PTEs one by one, so a page's last
@@ -207,6 +197,17 @@ static void remap_folio(memlab_machine *m, struct page *s, uint64_t src, uint64_
 			  (unsigned long long)src, mapped, r.nr);
 }
 
+/*
+** Migrate the isolated folio at src to the free frames at dst, an
+** allocation of the same order (one reference, nothing else).  0 on
+** success: src is freed and dst is on the LRU.  -MEMLAB_EAGAIN when src
+** is pinned (neither folio changed), -MEMLAB_EINVAL when src is not an
+** isolated LRU folio or dst not a bare one of its order.  A large folio's
+** pages are remapped one by one (remove_migration_pte); only a small one
+** is mlocked again by its locked mappings, as rmap adds do (a large one
+** waits for reclaim or mlock's walk).  ttu: try_to_migrate()'s flags
+** (TTU_BATCH_FLUSH: the entries' flushes wait for try_to_unmap_flush()).
+*/
 static int __migrate_folio(memlab_machine *m, uint64_t src, uint64_t dst, unsigned ttu)
 {
 	struct page *s, *d;

@@ -288,7 +288,11 @@ static bool swap_use_vma_readahead(const memlab_machine *m)
 	return m->swap->solidstate;	/* enable_vma_readahead: always */
 }
 
-/* vma->swap_readahead_info: the fault address | its window | the hits since. */
+/*
+** vma->swap_readahead_info (SWAP_RA_VAL): the last fault's address, its
+** window in the bits of the page offset above SWAP_RA_WIN_SHIFT, the hits
+** since below it.
+*/
 static unsigned swap_ra_shift(const memlab_machine *m)
 {
 	return m->page_shift / 2;	/* SWAP_RA_WIN_SHIFT */
@@ -296,11 +300,25 @@ static unsigned swap_ra_shift(const memlab_machine *m)
 
 static uint64_t swap_ra_val(const memlab_machine *m, uint64_t addr, unsigned win, unsigned hits)
 {
-	uint64_t hits_mask = (1ull << swap_ra_shift(m)) - 1;
-	uint64_t win_mask = (m->page_size - 1) & ~hits_mask;
+	uint64_t offset = m->page_size - 1, hits_mask = (1ull << swap_ra_shift(m)) - 1;
 
-	return (addr & ~(uint64_t)(m->page_size - 1)) | (((uint64_t)win << swap_ra_shift(m)) & win_mask) |
+	return (addr & ~offset) | (((uint64_t)win << swap_ra_shift(m)) & offset & ~hits_mask) |
 	       (hits & hits_mask);
+}
+
+static uint64_t swap_ra_addr(const memlab_machine *m, uint64_t v)
+{
+	return v & ~(uint64_t)(m->page_size - 1);
+}
+
+static unsigned swap_ra_win(const memlab_machine *m, uint64_t v)
+{
+	return (unsigned)((v & (m->page_size - 1)) >> swap_ra_shift(m));
+}
+
+static unsigned swap_ra_hits(const memlab_machine *m, uint64_t v)
+{
+	return (unsigned)(v & ((1ull << swap_ra_shift(m)) - 1));
 }
 
 /* GET_SWAP_RA_VAL(): 4 hits to start a VMA with a small window. */
@@ -321,13 +339,12 @@ static void swap_update_readahead(memlab_machine *m, struct page *page,
 
 	page->flags &= ~PG_readahead;
 	if (vma && vma_ra) {
-		uint64_t v = get_swap_ra_val(vma), hits_max = (1ull << swap_ra_shift(m)) - 1;
-		unsigned win = (unsigned)((v & (m->page_size - 1)) >> swap_ra_shift(m));
-		unsigned hits = (unsigned)(v & hits_max);
+		uint64_t v = get_swap_ra_val(vma);
+		unsigned hits = swap_ra_hits(m, v), hits_max = (1u << swap_ra_shift(m)) - 1;
 
 		if (readahead && hits < hits_max)
 			hits++;
-		vma->swap_readahead_info = swap_ra_val(m, addr, win, hits);
+		vma->swap_readahead_info = swap_ra_val(m, addr, swap_ra_win(m, v), hits);
 	}
 	if (readahead) {
 		m->vmstat[SWAP_RA_HIT]++;
@@ -489,15 +506,14 @@ static unsigned swap_vma_ra_win(memlab_machine *m, struct vm_area_struct *vma, u
 {
 	unsigned order = m->page_cluster < SWAP_RA_ORDER_CEILING ? (unsigned)m->page_cluster :
 								  SWAP_RA_ORDER_CEILING;
-	uint64_t v = get_swap_ra_val(vma), page = m->page_size, prev, left, right;
-	uint64_t pmd_start = addr & ~((1ull << pmd_shift) - 1);
-	unsigned win, hits = (unsigned)(v & ((1ull << swap_ra_shift(m)) - 1));
+	uint64_t v = get_swap_ra_val(vma), page = m->page_size, prev = swap_ra_addr(m, v);
+	uint64_t pmd_start = addr & ~((1ull << pmd_shift) - 1), left, right;
+	unsigned win;
 
 	if (!order)
 		return 1;
-	prev = v & ~(page - 1);
-	win = __swapin_nr_pages(prev >> m->page_shift, addr >> m->page_shift, hits, 1u << order,
-				(unsigned)((v & (page - 1)) >> swap_ra_shift(m)));
+	win = __swapin_nr_pages(prev >> m->page_shift, addr >> m->page_shift, swap_ra_hits(m, v),
+				1u << order, swap_ra_win(m, v));
 	vma->swap_readahead_info = swap_ra_val(m, addr, win, 0);
 	if (win == 1)
 		return 1;

@@ -1806,15 +1806,12 @@ void flush_tlb_mm(memlab_task *t)
 /*
 ** ptep_clear_flush() (mm/pgtable-generic.c) after the entry at addr, pteval,
 ** was cleared: the page is flushed if a TLB may hold it (pte_accessible():
-** a present entry; a PROT_NONE one is not, on x86 nor on arm64).  Whether
-** it was.
+** a present entry; a PROT_NONE one is not, on x86 nor on arm64).
 */
-bool ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval)
+void ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval)
 {
-	if (!pteval.present)
-		return false;
-	flush_tlb_page(t, addr);
-	return true;
+	if (pteval.present)
+		flush_tlb_page(t, addr);
 }
 
 /* ===================== batched flushes (mm/rmap.c) ===================== */
@@ -1851,7 +1848,6 @@ void set_tlb_ubc_flush_pending(memlab_task *t, struct pt_prot pteval, uint64_t s
 			       uint64_t end)
 {
 	struct tlb_machine *tm = t->m->tlb;
-
 	int *batch = &t->mm->tlb_flush_batched;
 
 	if (!pteval.present)	/* !pte_accessible() */

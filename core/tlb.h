@@ -284,7 +284,7 @@ bool pte_needs_flush(const struct pt_format *f, uint64_t oldpte, uint64_t newpte
 void flush_tlb_page(memlab_task *t, uint64_t addr);
 void flush_tlb_range(memlab_task *t, uint64_t start, uint64_t end);
 void flush_tlb_mm(memlab_task *t);
-bool ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval);
+void ptep_clear_flush(memlab_task *t, uint64_t addr, struct pt_prot pteval);
 /* batched flushes of reclaim and migration (mm/rmap.c, TTU_BATCH_FLUSH) */
 bool should_defer_flush(memlab_task *t, unsigned ttu_flags);
 void set_tlb_ubc_flush_pending(memlab_task *t, struct pt_prot pteval, uint64_t start,

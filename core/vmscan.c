@@ -628,11 +628,6 @@ static uint64_t isolate_lru_folios(memlab_machine *m, struct lruvec *lruvec, uin
 }
 
 /*
-** shrink_inactive_list(): isolate a batch from the tail, try to free
-** each page, put the rest back (activated ones to the active list); wake
-** the flusher when every page taken was dirty and not yet queued.
-*/
-/*
 ** shrink_folio_list()'s free_folios: the folios it frees wait in a batch,
 ** and a batch is freed (free_unref_folios) after the TLB flush its
 ** unmaps deferred (try_to_unmap_flush): when full, and at the end.
@@ -718,6 +713,11 @@ static uint64_t shrink_folio_list(memlab_machine *m, const uint64_t *pfns, size_
 	return nr_reclaimed;
 }
 
+/*
+** shrink_inactive_list(): isolate a batch from the tail, try to free
+** each page, put the rest back (activated ones to the active list); wake
+** the flusher when every page taken was dirty and not yet queued.
+*/
 static uint64_t shrink_inactive_list(memlab_machine *m, struct lruvec *lruvec, uint64_t nr_to_scan,
 				     enum lru_list lru, struct scan_control *sc)
 {

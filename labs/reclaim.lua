@@ -173,11 +173,14 @@ say("Its page %d's PTE is now a swap entry %#x: slot %d (exclusive: %s).",
     first, w.levels[#w.levels].entry, w.swap and w.swap.offset or -1,
     tostring(w.swap and w.swap.exclusive))
 assert(sv.oom_kill == 0 and sv.pswpout > 4000 and w.swap)
-local maj = hog:mm().maj_flt
+local maj, in0, ra0 = hog:mm().maj_flt, sm:vmstat().pswpin, sm:vmstat().swap_ra
 for i = 0, n - 1, 64 do assert(hog:read(big + i * PAGE, 8) == string.format("%08d", i)) end
-say("Reading every 64th page back: %d major faults, pswpin %d, SwapCached %d kB --",
-    hog:mm().maj_flt - maj, sm:vmstat().pswpin,
+local faults, read, ahead = hog:mm().maj_flt - maj, sm:vmstat().pswpin - in0, sm:vmstat().swap_ra - ra0
+say("Reading every 64th page back: %d major faults read %d pages (pswpin): %d read ahead",
+    faults, read, ahead)
+say("with them (swap_ra: neighbouring slots, while the faults looked sequential); SwapCached %d kB --",
     tonumber(sm:proc("meminfo"):match("SwapCached:%s+(%d+)")))
+assert(read == faults + ahead)
 print("a page read back keeps its slot while swap is less than half full, so")
 print("reclaiming it again, unchanged, needs no write.")
 assert(sm:vmstat().pswpin > 0)

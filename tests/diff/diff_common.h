@@ -146,6 +146,22 @@ static inline int diff_write_text(const char *path, const char *s)
 	return w == (ssize_t)strlen(s) ? 0 : -1;
 }
 
+/*
+** The command line of a test whose only option is -v: *verbose set, 0;
+** anything else is a usage error (printed, -1: the caller exits 2).
+*/
+static inline int diff_verbose_option(int argc, char **argv, const char *prog, int *verbose)
+{
+	for (int i = 1; i < argc; i++) {
+		if (strcmp(argv[i], "-v")) {
+			fprintf(stderr, "usage: %s [-v]\n", prog);
+			return -1;
+		}
+		*verbose = 1;
+	}
+	return 0;
+}
+
 /* A fresh 1 GiB x86-64 machine (seed 1) reporting to report(ud, ...). */
 static inline int diff_machine(memlab_machine **m, memlab_report_fn report, void *ud)
 {

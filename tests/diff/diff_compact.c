@@ -641,14 +641,8 @@ int main(int argc, char **argv)
 	static struct outcome host, sim;
 	int differ;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-v")) {
-			verbose = 1;
-		} else {
-			fprintf(stderr, "usage: diff_compact [-v]\n");
-			return 2;
-		}
-	}
+	if (diff_verbose_option(argc, argv, "diff_compact", &verbose))
+		return 2;
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	if (!host_usable())
 		return SKIP_CODE;

@@ -543,14 +543,8 @@ int main(int argc, char **argv)
 {
 	int rc, rc_ssd;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-v")) {
-			verbose = 1;
-		} else {
-			fprintf(stderr, "usage: diff_swapra [-v]\n");
-			return 2;
-		}
-	}
+	if (diff_verbose_option(argc, argv, "diff_swapra", &verbose))
+		return 2;
 	if (!host_usable())
 		return SKIP_CODE;
 	atexit(cleanup);

@@ -308,14 +308,8 @@ int main(int argc, char **argv)
 {
 	int failed = 0;
 
-	for (int i = 1; i < argc; i++) {
-		if (!strcmp(argv[i], "-v")) {
-			verbose = 1;
-		} else {
-			fprintf(stderr, "usage: diff_tlbbatch [-v]\n");
-			return 2;
-		}
-	}
+	if (diff_verbose_option(argc, argv, "diff_tlbbatch", &verbose))
+		return 2;
 	if (!host_usable())
 		return SKIP_CODE;
 	for (size_t k = 0; k < NR_CASES; k++) {
