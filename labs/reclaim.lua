@@ -178,7 +178,7 @@ for i = 0, n - 1, 64 do assert(hog:read(big + i * PAGE, 8) == string.format("%08
 local faults, read, ahead = hog:mm().maj_flt - maj, sm:vmstat().pswpin - in0, sm:vmstat().swap_ra - ra0
 say("Reading every 64th page back: %d major faults read %d pages (pswpin): %d read ahead",
     faults, read, ahead)
-say("with them (swap_ra: neighbouring slots, while the faults looked sequential); SwapCached %d kB --",
+say("with them (swap_ra: the slots around a fault's, a window that halves while these scattered\nfaults use none of them); SwapCached %d kB --",
     tonumber(sm:proc("meminfo"):match("SwapCached:%s+(%d+)")))
 assert(read == faults + ahead)
 print("a page read back keeps its slot while swap is less than half full, so")
